@@ -1,0 +1,201 @@
+// Package api is Sealwatch's HTTP surface: it routes requests to the identity,
+// vault and workspace services, authenticates callers, and turns every error
+// into one status and JSON body. Only this package knows about HTTP.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+)
+
+// Config names the services a Server exposes. A nil service is not served.
+type Config struct {
+	Identity *identity.Service
+	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
+	// served at v1.{VaultDNSSuffix}.
+	VaultDNSSuffix string
+	Logger         *slog.Logger
+}
+
+// Server is the HTTP handler for one Sealwatch process.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux // management, identity, ingestion, query
+	vaultMux *http.ServeMux // data plane of the vault named by the Host header
+}
+
+// New builds the routes for the configured services.
+func New(cfg Config) (*Server, error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("api: the identity service is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), vaultMux: http.NewServeMux()}
+	s.routeIdentity()
+	return s, nil
+}
+
+// ServeHTTP sends requests for {vault}.{suffix} hosts to the vault data plane,
+// which lives at the root of its host as the Key Vault API does, and all others
+// to the main routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	reqID := r.Header.Get("x-ms-client-request-id")
+	if reqID == "" || len(reqID) > 64 {
+		reqID = newRequestID()
+	}
+	rec.Header().Set("x-ms-request-id", reqID)
+	ctx := context.WithValue(r.Context(), requestIDKey{}, reqID)
+	r = r.WithContext(ctx)
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if !rec.wrote {
+				writeError(rec, r, s.log, fmt.Errorf("panic: %v", p))
+			}
+		}
+		s.log.Debug("request", "method", r.Method, "host", r.Host, "path", r.URL.Path,
+			"status", rec.status, "durationMs", float64(time.Since(start).Microseconds())/1000, "requestId", reqID)
+	}()
+	if vault, ok := s.vaultFromHost(r.Host); ok {
+		r = r.WithContext(context.WithValue(r.Context(), vaultNameKey{}, vault))
+		s.vaultMux.ServeHTTP(rec, r)
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// vaultFromHost returns the vault name when host is {vault}.{suffix}[:port].
+func (s *Server) vaultFromHost(host string) (string, bool) {
+	if s.cfg.VaultDNSSuffix == "" {
+		return "", false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	name, ok := strings.CutSuffix(host, "."+s.cfg.VaultDNSSuffix)
+	if !ok || name == "" || strings.Contains(name, ".") {
+		return "", false
+	}
+	return name, true
+}
+
+type vaultNameKey struct{}
+type requestIDKey struct{}
+
+// vaultName is the vault the request's Host names (data-plane routes only).
+func vaultName(r *http.Request) string {
+	v, _ := r.Context().Value(vaultNameKey{}).(string)
+	return v
+}
+
+func requestID(r *http.Request) string {
+	v, _ := r.Context().Value(requestIDKey{}).(string)
+	return v
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// handlerFunc is a handler that returns its error for writeError to render.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle registers h on mux; an error it returns becomes the response.
+func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// clientIP is the caller's address as seen on the connection. Sealwatch does
+// not trust X-Forwarded-For: an audit record must not be forgeable by the caller.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// maxBodyBytes bounds every JSON request body outside ingestion.
+const maxBodyBytes = 1 << 20
+
+// decodeJSON reads one JSON object from r's body into v, refusing bodies over
+// the limit, unknown trailing data, and wrong types, with a message that says
+// where the body is wrong.
+func decodeJSON(r *http.Request, v any) error {
+	body := http.MaxBytesReader(nil, r.Body, maxBodyBytes)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
+				Message: fmt.Sprintf("the request body exceeds %d bytes", maxBodyBytes)}
+		case errors.As(err, &syntax):
+			return badRequest("BadParameter", fmt.Sprintf("the request body is not valid JSON at byte %d: %v", syntax.Offset, err))
+		case errors.As(err, &typ):
+			return badRequest("BadParameter", fmt.Sprintf("the request body field %q must be %s, not %s", typ.Field, typ.Type, typ.Value))
+		case errors.Is(err, errEOF):
+			return badRequest("BadParameter", "the request body is empty; send a JSON object")
+		default:
+			return badRequest("BadParameter", "the request body is not valid JSON: "+err.Error())
+		}
+	}
+	if dec.More() {
+		return badRequest("BadParameter", "the request body holds data after its JSON object; send exactly one object")
+	}
+	return nil
+}
+
+// writeJSON writes v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

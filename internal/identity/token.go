@@ -1,0 +1,283 @@
+package identity
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// Audience names the one API a token is good for.
+type Audience string
+
+// The audiences use the cloud's resource names, so a token decoded by a
+// familiar tool reads as it would there.
+const (
+	AudienceVault      Audience = "https://vault.azure.net"
+	AudienceManagement Audience = "https://management.azure.com"
+	AudienceIngestion  Audience = "https://monitor.azure.com"
+	AudienceQuery      Audience = "https://api.loganalytics.io"
+)
+
+// AudienceForScope maps a client-credentials scope ("<resource>/.default") to
+// the API it names. The official clients spell resources in several ways
+// (https://monitor.azure.com//.default, the vault challenge's resource), and all
+// are accepted.
+func (s *Service) AudienceForScope(scope string) (Audience, error) {
+	fields := strings.Fields(scope)
+	if len(fields) != 1 {
+		return "", fmt.Errorf("%w: give exactly one scope of the form <resource>/.default, got %q", ErrInvalidScope, scope)
+	}
+	resource, ok := strings.CutSuffix(fields[0], "/.default")
+	if !ok {
+		return "", fmt.Errorf("%w: scope %q must end in /.default (client credentials take a resource's default scope)", ErrInvalidScope, scope)
+	}
+	resource = strings.ToLower(strings.TrimRight(resource, "/"))
+	aliases := map[string]Audience{
+		"https://vault.azure.net":             AudienceVault,
+		"https://management.azure.com":        AudienceManagement,
+		"https://management.core.windows.net": AudienceManagement,
+		"https://monitor.azure.com":           AudienceIngestion,
+		"https://api.loganalytics.io":         AudienceQuery,
+		"https://api.loganalytics.azure.com":  AudienceQuery,
+	}
+	if s.opts.VaultDNSSuffix != "" {
+		aliases["https://"+strings.ToLower(s.opts.VaultDNSSuffix)] = AudienceVault
+	}
+	if a, ok := aliases[resource]; ok {
+		return a, nil
+	}
+	return "", fmt.Errorf("%w: no API is known as %q; use https://vault.azure.net, https://management.azure.com, https://monitor.azure.com or https://api.loganalytics.io", ErrInvalidScope, resource)
+}
+
+// Claims are what a Sealwatch access token asserts.
+type Claims struct {
+	TenantID string   `json:"tid"`
+	ObjectID string   `json:"oid"`
+	AppID    string   `json:"appid"`
+	Roles    []string `json:"roles,omitempty"`
+	Version  string   `json:"ver"`
+	jwt.RegisteredClaims
+}
+
+// Token is an issued access token.
+type Token struct {
+	AccessToken string
+	ExpiresAt   time.Time
+}
+
+// IssueToken authenticates a client and signs a token for the API its scope
+// names.
+func (s *Service) IssueToken(ctx context.Context, tenant, clientID, secret, scope string) (*Token, error) {
+	if !strings.EqualFold(tenant, s.tenant) {
+		return nil, fmt.Errorf("%w: tenant %q is not served here; use tenant %s", ErrUnknownTenant, tenant, s.tenant)
+	}
+	aud, err := s.AudienceForScope(scope)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.Authenticate(ctx, clientID, secret)
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(p, aud)
+}
+
+func (s *Service) sign(p *Principal, aud Audience) (*Token, error) {
+	now := s.opts.Now().UTC().Truncate(time.Second)
+	exp := now.Add(s.opts.TokenLifetime)
+	claims := Claims{
+		TenantID: s.tenant,
+		ObjectID: p.ObjectID,
+		AppID:    p.AppID,
+		Roles:    p.Roles,
+		Version:  "2.0",
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.IssuerURL(),
+			Subject:   p.ObjectID,
+			Audience:  jwt.ClaimStrings{string(aud)},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(exp),
+			ID:        uuid.NewString(),
+		},
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	t.Header["kid"] = s.signer.kid
+	raw, err := t.SignedString(s.signer.key)
+	if err != nil {
+		return nil, fmt.Errorf("identity: sign token: %w", err)
+	}
+	return &Token{AccessToken: raw, ExpiresAt: exp}, nil
+}
+
+// clockSkew is how far apart our clock and the issuer's may be.
+const clockSkew = 30 * time.Second
+
+// Verify checks a bearer token for API aud: signature, issuer, audience,
+// lifetime, and that its principal still exists (a deleted application's
+// tokens stop working at once).
+func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims, error) {
+	if raw == "" {
+		return nil, ErrTokenMissing
+	}
+	var c Claims
+	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+		if kid, _ := t.Header["kid"].(string); kid != s.signer.kid {
+			return nil, fmt.Errorf("unknown signing key %q", kid)
+		}
+		return &s.signer.key.PublicKey, nil
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithIssuer(s.IssuerURL()),
+		jwt.WithLeeway(clockSkew),
+		jwt.WithTimeFunc(s.opts.Now),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return nil, fmt.Errorf("%w: get a new token from %s/oauth2/v2.0/token", ErrTokenExpired, s.AuthorityURL())
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s", ErrTokenInvalid, tokenErrorReason(err))
+	}
+	if len(c.Audience) != 1 || Audience(c.Audience[0]) != aud {
+		return nil, fmt.Errorf("%w: this API accepts tokens for %s, but the token is for %v; ask for scope %s/.default", ErrWrongAudience, aud, []string(c.Audience), aud)
+	}
+	if c.TenantID != s.tenant {
+		return nil, fmt.Errorf("%w: token names tenant %q", ErrTokenInvalid, c.TenantID)
+	}
+	if _, err := s.lookup(c.ObjectID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: object ID %s", ErrPrincipalGone, c.ObjectID)
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+// tokenErrorReason names what was wrong with a token without echoing any of it.
+func tokenErrorReason(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "the token is not a well-formed JWT"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "the token's signature does not verify against this issuer's keys"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "the token was issued by another issuer"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "the token lacks a required claim"
+	default:
+		return "the token could not be validated"
+	}
+}
+
+// signer is the tenant's token-signing key.
+type signer struct {
+	key *ecdsa.PrivateKey
+	kid string
+}
+
+func loadOrCreateSigner(path string) (*signer, error) {
+	pemBytes, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("identity: create key directory: %w", err)
+		}
+		out := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			return nil, fmt.Errorf("identity: write signing key: %w", err)
+		}
+		return newSigner(key), nil
+	case err != nil:
+		return nil, fmt.Errorf("identity: read signing key: %w", err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, fmt.Errorf("identity: %s holds no PEM block", path)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("identity: parse signing key %s: %w", path, err)
+	}
+	key, ok := parsed.(*ecdsa.PrivateKey)
+	if !ok || key.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("identity: signing key %s is not an ECDSA P-256 key", path)
+	}
+	return newSigner(key), nil
+}
+
+func newSigner(key *ecdsa.PrivateKey) *signer {
+	jwk := publicJWK(&key.PublicKey, "")
+	// RFC 7638 thumbprint: the required members in lexicographic order.
+	canon := fmt.Sprintf(`{"crv":%q,"kty":%q,"x":%q,"y":%q}`, jwk.Crv, jwk.Kty, jwk.X, jwk.Y)
+	sum := sha256.Sum256([]byte(canon))
+	return &signer{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:])}
+}
+
+// JWK is a public signing key as published in the JWKS.
+type JWK struct {
+	Kty string `json:"kty"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+	Kid string `json:"kid,omitempty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+}
+
+func publicJWK(pub *ecdsa.PublicKey, kid string) JWK {
+	b64 := base64.RawURLEncoding.EncodeToString
+	raw, _ := pub.Bytes() // uncompressed point: 0x04 || X || Y
+	size := (len(raw) - 1) / 2
+	return JWK{Kty: "EC", Use: "sig", Alg: "ES256", Kid: kid, Crv: "P-256", X: b64(raw[1 : 1+size]), Y: b64(raw[1+size:])}
+}
+
+// JWKS is the key set relying parties verify tokens with.
+func (s *Service) JWKS() map[string][]JWK {
+	return map[string][]JWK{"keys": {publicJWK(&s.signer.key.PublicKey, s.signer.kid)}}
+}
+
+// OpenIDConfiguration is the discovery document at
+// /{tenant}/v2.0/.well-known/openid-configuration.
+func (s *Service) OpenIDConfiguration() map[string]any {
+	base := s.AuthorityURL()
+	return map[string]any{
+		"issuer":                                base + "/v2.0",
+		"token_endpoint":                        base + "/oauth2/v2.0/token",
+		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"jwks_uri":                              base + "/discovery/v2.0/keys",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+		"grant_types_supported":                 []string{"client_credentials"},
+		"response_types_supported":              []string{"token"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"ES256"},
+		"scopes_supported":                      []string{"openid"},
+		"claims_supported":                      []string{"iss", "aud", "tid", "oid", "appid", "iat", "nbf", "exp", "sub", "roles"},
+		"tenant_region_scope":                   nil,
+		"cloud_instance_name":                   "sealwatch",
+	}
+}
