@@ -142,6 +142,8 @@ func TestScopesMapToOneAudienceEach(t *testing.T) {
 		{"https://monitor.azure.com//.default", AudienceIngestion, true}, // the ingestion client's spelling
 		{"https://monitor.azure.com/.default", AudienceIngestion, true},
 		{"https://api.loganalytics.io/.default", AudienceQuery, true},
+		{"https://vault.azure.net/.default openid offline_access profile", AudienceVault, true},
+		{"openid profile", "", false},
 		{"https://api.loganalytics.io", "", false},
 		{"https://evil.example/.default", "", false},
 		{"https://vault.azure.net/.default https://management.azure.com/.default", "", false},

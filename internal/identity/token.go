@@ -38,7 +38,16 @@ const (
 // (https://monitor.azure.com//.default, the vault challenge's resource), and all
 // are accepted.
 func (s *Service) AudienceForScope(scope string) (Audience, error) {
-	fields := strings.Fields(scope)
+	// OpenID Connect scopes ride along from OIDC libraries (the official
+	// credential adds "openid offline_access profile"); they ask for no API.
+	var fields []string
+	for _, f := range strings.Fields(scope) {
+		switch f {
+		case "openid", "offline_access", "profile", "email":
+		default:
+			fields = append(fields, f)
+		}
+	}
 	if len(fields) != 1 {
 		return "", fmt.Errorf("%w: give exactly one scope of the form <resource>/.default, got %q", ErrInvalidScope, scope)
 	}
