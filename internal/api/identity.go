@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func (s *Server) authenticate(r *http.Request, aud identity.Audience) (*identity
 	c, err := s.cfg.Identity.Verify(r.Context(), raw, aud)
 	if err != nil {
 		if errors.Is(err, identity.ErrTokenMissing) {
-			return nil, s.unauthorized(r, aud, fmt.Sprintf("the request has no bearer token; get one for scope %s/.default from %s/oauth2/v2.0/token", s.challengeResource(aud), s.cfg.Identity.AuthorityURL()))
+			return nil, s.unauthorized(r, aud, fmt.Sprintf("the request has no bearer token; get one for scope %s/.default from %s/oauth2/v2.0/token", s.challengeResource(r, aud), s.cfg.Identity.AuthorityURL()))
 		}
 		var known bool
 		for _, e := range []error{identity.ErrTokenExpired, identity.ErrTokenInvalid, identity.ErrWrongAudience, identity.ErrPrincipalGone} {
@@ -139,16 +140,20 @@ func (s *Server) authenticate(r *http.Request, aud identity.Audience) (*identity
 // challengeResource is the resource a 401 names. For the vault it is the DNS
 // suffix vaults live under, because the official key client refuses a
 // challenge whose resource is not a parent domain of the vault's host.
-func (s *Server) challengeResource(aud identity.Audience) string {
-	if aud == identity.AudienceVault && s.cfg.VaultDNSSuffix != "" {
-		return "https://" + s.cfg.VaultDNSSuffix
+// The port is part of it, since the client compares host:port.
+func (s *Server) challengeResource(r *http.Request, aud identity.Audience) string {
+	if aud != identity.AudienceVault || s.cfg.VaultDNSSuffix == "" {
+		return string(aud)
 	}
-	return string(aud)
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "443" {
+		return "https://" + net.JoinHostPort(s.cfg.VaultDNSSuffix, port)
+	}
+	return "https://" + s.cfg.VaultDNSSuffix
 }
 
 func (s *Server) unauthorized(r *http.Request, aud identity.Audience, msg string) *Error {
 	h := http.Header{}
-	h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization=%q, resource=%q`, s.cfg.Identity.AuthorityURL(), s.challengeResource(aud)))
+	h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization=%q, resource=%q`, s.cfg.Identity.AuthorityURL(), s.challengeResource(r, aud)))
 	return &Error{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: msg, Header: h}
 }
 

@@ -135,7 +135,10 @@ func TestScopesMapToOneAudienceEach(t *testing.T) {
 		ok    bool
 	}{
 		{"https://vault.azure.net/.default", AudienceVault, true},
-		{"https://vault.localhost/.default", AudienceVault, true}, // the vault challenge's resource
+		{"https://vault.localhost/.default", AudienceVault, true},
+		{"https://vault.localhost:8443/.default", AudienceVault, true}, // the vault challenge's resource
+		{"https://vault.localhost:8443/x/.default", "", false},
+		{"http://vault.localhost/.default", "", false},
 		{"https://VAULT.azure.net/.default", AudienceVault, true},
 		{"https://management.azure.com/.default", AudienceManagement, true},
 		{"https://management.azure.com//.default", AudienceManagement, true},

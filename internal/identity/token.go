@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,11 +65,15 @@ func (s *Service) AudienceForScope(scope string) (Audience, error) {
 		"https://api.loganalytics.io":         AudienceQuery,
 		"https://api.loganalytics.azure.com":  AudienceQuery,
 	}
-	if s.opts.VaultDNSSuffix != "" {
-		aliases["https://"+strings.ToLower(s.opts.VaultDNSSuffix)] = AudienceVault
-	}
 	if a, ok := aliases[resource]; ok {
 		return a, nil
+	}
+	// The vault's 401 challenge names https://{dns-suffix}:{port}: the official
+	// key client checks that the resource is a parent of the vault's host:port.
+	if suffix := strings.ToLower(s.opts.VaultDNSSuffix); suffix != "" {
+		if u, err := url.Parse(resource); err == nil && u.Scheme == "https" && u.Path == "" && u.Hostname() == suffix {
+			return AudienceVault, nil
+		}
 	}
 	return "", fmt.Errorf("%w: no API is known as %q; use https://vault.azure.net, https://management.azure.com, https://monitor.azure.com or https://api.loganalytics.io", ErrInvalidScope, resource)
 }
