@@ -1,0 +1,242 @@
+// Package node assembles Sealwatch's services into one running process: it
+// opens the stores under a data directory, wires identity, vault and API, and
+// serves them on one HTTPS port until its context ends.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/api"
+	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/pki"
+)
+
+// Config says where a node keeps its data and where it listens.
+type Config struct {
+	DataDir string // created on first run, mode 0700
+	Addr    string // host:port to listen on; port 0 picks a free one
+	// VaultDNSSuffix is the domain vault hosts live under; default vault.localhost.
+	VaultDNSSuffix string
+	Logger         *slog.Logger
+}
+
+// Credentials is the admin principal's sign-in file, DIR/admin.json.
+type Credentials struct {
+	TenantID     string `json:"tenantId"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+	Endpoint     string `json:"endpoint"`
+	CAFile       string `json:"caFile"`
+	// VaultDNSSuffix tells clients which host names to dial at the endpoint's address.
+	VaultDNSSuffix string `json:"vaultDnsSuffix"`
+}
+
+// Node is one running Sealwatch process.
+type Node struct {
+	cfg        Config
+	log        *slog.Logger
+	listener   net.Listener
+	endpoint   string
+	tls        *pki.Bundle
+	identityDB *bbolt.DB
+	identity   *identity.Service
+	server     *http.Server
+	firstRun   bool
+	closers    []func() error // run in reverse order by Close
+}
+
+// Open prepares every component and binds the listener; Serve starts serving.
+// On error, everything opened so far is closed again.
+func Open(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: a data directory is required")
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8443"
+	}
+	if cfg.VaultDNSSuffix == "" {
+		cfg.VaultDNSSuffix = "vault.localhost"
+	}
+	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			_ = n.Close()
+		}
+	}()
+
+	if _, statErr := os.Stat(filepath.Join(cfg.DataDir, "admin.json")); errors.Is(statErr, fs.ErrNotExist) {
+		n.firstRun = true
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+
+	n.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another sealwatch running? pick another port with --addr)", cfg.Addr, err)
+	}
+	n.closers = append(n.closers, func() error { return ignoreClosed(n.listener.Close()) })
+	n.endpoint = endpointFor(n.listener.Addr().(*net.TCPAddr))
+
+	n.tls, err = pki.Ensure(filepath.Join(cfg.DataDir, "tls"),
+		[]string{"localhost", cfg.VaultDNSSuffix, "*." + cfg.VaultDNSSuffix},
+		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, n.listener.Addr().(*net.TCPAddr).IP})
+	if err != nil {
+		return nil, fmt.Errorf("prepare TLS certificates: %w", err)
+	}
+
+	n.identityDB, err = openDB(filepath.Join(cfg.DataDir, "identity.db"))
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, n.identityDB.Close)
+	n.identity, err = identity.New(n.identityDB, filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
+		Issuer:         n.endpoint,
+		VaultDNSSuffix: cfg.VaultDNSSuffix,
+		Logger:         n.log.With("component", "identity"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n.firstRun {
+		if err := n.createAdmin(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	srv, err := api.New(api.Config{
+		Identity:       n.identity,
+		VaultDNSSuffix: cfg.VaultDNSSuffix,
+		Logger:         n.log.With("component", "api"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.server = &http.Server{
+		Handler:           srv,
+		TLSConfig:         n.tls.ServerTLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	return n, nil
+}
+
+// Endpoint is the base URL the node serves, such as https://127.0.0.1:8443.
+func (n *Node) Endpoint() string { return n.endpoint }
+
+// FirstRun reports whether Open created the data directory's admin principal.
+func (n *Node) FirstRun() bool { return n.firstRun }
+
+// CAFile is the path of the local CA certificate that clients must trust.
+func (n *Node) CAFile() string { return n.tls.CAFile }
+
+// CredentialsFile is DIR/admin.json.
+func (n *Node) CredentialsFile() string { return filepath.Join(n.cfg.DataDir, "admin.json") }
+
+// TenantID is the tenant the node's identity service serves.
+func (n *Node) TenantID() string { return n.identity.TenantID() }
+
+// Serve serves HTTPS until ctx ends, then shuts down gracefully.
+func (n *Node) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- n.server.ServeTLS(n.listener, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := n.server.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases everything Open acquired, in reverse order.
+func (n *Node) Close() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i]())
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+func (n *Node) createAdmin(ctx context.Context) error {
+	p, secret, err := n.identity.CreateApplication(ctx, "sealwatch-admin", identity.RoleOwner)
+	if err != nil {
+		return fmt.Errorf("create admin principal: %w", err)
+	}
+	creds := Credentials{
+		TenantID: n.identity.TenantID(), ClientID: p.AppID, ClientSecret: secret,
+		Endpoint: n.endpoint, CAFile: n.tls.CAFile, VaultDNSSuffix: n.cfg.VaultDNSSuffix,
+	}
+	buf, err := json.MarshalIndent(creds, "", "  ")
+	if err != nil {
+		return err
+	}
+	// Write then rename, so a crash never leaves a half-written secret file
+	// that would make the next run believe it is not the first.
+	tmp := n.CredentialsFile() + ".tmp"
+	if err := os.WriteFile(tmp, append(buf, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write admin credentials: %w", err)
+	}
+	if err := os.Rename(tmp, n.CredentialsFile()); err != nil {
+		return fmt.Errorf("write admin credentials: %w", err)
+	}
+	n.log.Info("admin principal created", "objectId", p.ObjectID, "appId", p.AppID, "credentials", n.CredentialsFile())
+	return nil
+}
+
+func openDB(path string) (*bbolt.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("open %s: another sealwatch process holds it; stop that one first", path)
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// endpointFor names the listener the way clients should dial it: loopback and
+// unspecified addresses as 127.0.0.1, which the local certificate covers.
+func endpointFor(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() || a.IP.IsLoopback() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
