@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/vault"
 )
 
 var errEOF = io.EOF
@@ -70,6 +71,10 @@ func toAPIError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var ve *vault.Error
+	if errors.As(err, &ve) && ve.Status < 500 {
+		return &Error{Status: ve.Status, Code: ve.Code, InnerCode: ve.InnerCode, Message: ve.Message}
 	}
 	switch {
 	case errors.Is(err, identity.ErrTokenMissing), errors.Is(err, identity.ErrTokenExpired),

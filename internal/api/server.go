@@ -17,12 +17,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/vault"
 )
 
 // Config names the services a Server exposes. A nil service is not served.
 type Config struct {
 	Identity *identity.Service
+	// Vault serves the key vault's management and data plane when set, and
+	// Audit records every vault request.
+	Vault *vault.Service
+	Audit *audit.Log
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.
 	VaultDNSSuffix string
@@ -31,10 +37,9 @@ type Config struct {
 
 // Server is the HTTP handler for one Sealwatch process.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	mux      *http.ServeMux // management, identity, ingestion, query
-	vaultMux *http.ServeMux // data plane of the vault named by the Host header
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux // management, identity, ingestion, query
 }
 
 // New builds the routes for the configured services.
@@ -46,8 +51,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), vaultMux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routeIdentity()
+	if cfg.Vault != nil {
+		s.routeVaultManagement()
+	}
 	return s, nil
 }
 
@@ -74,9 +82,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("request", "method", r.Method, "host", r.Host, "path", r.URL.Path,
 			"status", rec.status, "durationMs", float64(time.Since(start).Microseconds())/1000, "requestId", reqID)
 	}()
-	if vault, ok := s.vaultFromHost(r.Host); ok {
-		r = r.WithContext(context.WithValue(r.Context(), vaultNameKey{}, vault))
-		s.vaultMux.ServeHTTP(rec, r)
+	if name, ok := s.vaultFromHost(r.Host); ok && s.cfg.Vault != nil {
+		r = r.WithContext(context.WithValue(r.Context(), vaultNameKey{}, name))
+		s.serveVault(rec, r)
 		return
 	}
 	s.mux.ServeHTTP(rec, r)

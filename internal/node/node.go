@@ -15,13 +15,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/api"
+	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/pki"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
+	"github.com/sealwatch/sealwatch/internal/vault"
 )
 
 // Config says where a node keeps its data and where it listens.
@@ -30,7 +34,10 @@ type Config struct {
 	Addr    string // host:port to listen on; port 0 picks a free one
 	// VaultDNSSuffix is the domain vault hosts live under; default vault.localhost.
 	VaultDNSSuffix string
-	Logger         *slog.Logger
+	// VaultPassphrase, when set, derives the vault's root key with Argon2id
+	// instead of keeping it in DIR/vault/root.key.
+	VaultPassphrase []byte
+	Logger          *slog.Logger
 }
 
 // Credentials is the admin principal's sign-in file, DIR/admin.json.
@@ -53,6 +60,10 @@ type Node struct {
 	tls        *pki.Bundle
 	identityDB *bbolt.DB
 	identity   *identity.Service
+	vaultDB    *bbolt.DB
+	root       *rootkey.Key
+	vault      *vault.Service
+	audit      *audit.Log
 	server     *http.Server
 	firstRun   bool
 	closers    []func() error // run in reverse order by Close
@@ -119,10 +130,18 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 		if err := n.createAdmin(ctx); err != nil {
 			return nil, err
 		}
+	} else if err := n.refreshCredentials(); err != nil {
+		return nil, err
+	}
+
+	if err := n.openVault(); err != nil {
+		return nil, err
 	}
 
 	srv, err := api.New(api.Config{
 		Identity:       n.identity,
+		Vault:          n.vault,
+		Audit:          n.audit,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		Logger:         n.log.With("component", "api"),
 	})
@@ -154,8 +173,56 @@ func (n *Node) CredentialsFile() string { return filepath.Join(n.cfg.DataDir, "a
 // TenantID is the tenant the node's identity service serves.
 func (n *Node) TenantID() string { return n.identity.TenantID() }
 
-// Serve serves HTTPS until ctx ends, then shuts down gracefully.
+// openVault opens the vault's store, its root key, the audit log and the
+// vault service. The root key comes from a passphrase when one is configured,
+// else from the 0600 key file, created on first run.
+func (n *Node) openVault() (err error) {
+	dir := filepath.Join(n.cfg.DataDir, "vault")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create vault directory: %w", err)
+	}
+	if len(n.cfg.VaultPassphrase) > 0 {
+		n.root, err = rootkey.FromPassphrase(n.cfg.VaultPassphrase, filepath.Join(dir, "root.params"))
+	} else {
+		n.root, err = rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
+	}
+	if err != nil {
+		return fmt.Errorf("open the vault root key: %w", err)
+	}
+	n.closers = append(n.closers, func() error { n.root.Close(); return nil })
+	n.vaultDB, err = openDB(filepath.Join(dir, "vault.db"))
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.vaultDB.Close)
+	n.audit, err = audit.Open(n.vaultDB, n.root.Derive("audit-mac"), audit.Options{Logger: n.log.With("component", "audit")})
+	if err != nil {
+		return fmt.Errorf("open the vault audit log: %w", err)
+	}
+	n.closers = append(n.closers, n.audit.Close)
+	port := n.listener.Addr().(*net.TCPAddr).Port
+	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
+		DNSSuffix: n.cfg.VaultDNSSuffix,
+		Port:      port,
+		Logger:    n.log.With("component", "vault"),
+	})
+	return err
+}
+
+// Serve serves HTTPS until ctx ends, then shuts down gracefully. The vault's
+// rotation and purge schedulers run while it serves.
 func (n *Node) Serve(ctx context.Context) error {
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	for _, loop := range []func(context.Context) error{n.vault.RunRotationScheduler, n.vault.RunPurgeScheduler} {
+		loops.Go(func() {
+			if err := loop(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("vault scheduler stopped", "err", err)
+			}
+		})
+	}
+	defer func() { stopLoops(); loops.Wait() }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- n.server.ServeTLS(n.listener, "", "") }()
 	select {
@@ -193,12 +260,38 @@ func (n *Node) createAdmin(ctx context.Context) error {
 		TenantID: n.identity.TenantID(), ClientID: p.AppID, ClientSecret: secret,
 		Endpoint: n.endpoint, CAFile: n.tls.CAFile, VaultDNSSuffix: n.cfg.VaultDNSSuffix,
 	}
+	if err := n.writeCredentials(creds); err != nil {
+		return err
+	}
+	n.log.Info("admin principal created", "objectId", p.ObjectID, "appId", p.AppID, "credentials", n.CredentialsFile())
+	return nil
+}
+
+// refreshCredentials keeps admin.json pointing at where this run listens: a
+// run on another port or DNS suffix updates the endpoint, never the secret.
+func (n *Node) refreshCredentials() error {
+	raw, err := os.ReadFile(n.CredentialsFile())
+	if err != nil {
+		return fmt.Errorf("read admin credentials: %w", err)
+	}
+	var creds Credentials
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		return fmt.Errorf("%s is damaged (%v); move it away to have a new admin principal created", n.CredentialsFile(), err)
+	}
+	if creds.Endpoint == n.endpoint && creds.CAFile == n.tls.CAFile && creds.VaultDNSSuffix == n.cfg.VaultDNSSuffix {
+		return nil
+	}
+	creds.Endpoint, creds.CAFile, creds.VaultDNSSuffix = n.endpoint, n.tls.CAFile, n.cfg.VaultDNSSuffix
+	return n.writeCredentials(creds)
+}
+
+// writeCredentials writes then renames, so a crash never leaves a
+// half-written secret file.
+func (n *Node) writeCredentials(creds Credentials) error {
 	buf, err := json.MarshalIndent(creds, "", "  ")
 	if err != nil {
 		return err
 	}
-	// Write then rename, so a crash never leaves a half-written secret file
-	// that would make the next run believe it is not the first.
 	tmp := n.CredentialsFile() + ".tmp"
 	if err := os.WriteFile(tmp, append(buf, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write admin credentials: %w", err)
@@ -206,7 +299,6 @@ func (n *Node) createAdmin(ctx context.Context) error {
 	if err := os.Rename(tmp, n.CredentialsFile()); err != nil {
 		return fmt.Errorf("write admin credentials: %w", err)
 	}
-	n.log.Info("admin principal created", "objectId", p.ObjectID, "appId", p.AppID, "credentials", n.CredentialsFile())
 	return nil
 }
 
