@@ -9,18 +9,23 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
+	"github.com/sealwatch/sealwatch/internal/vault"
 )
 
 // testEnv is a Server on 127.0.0.1 behind TLS, and a client that dials every
 // host name at it, as the CLI does for *.vault.localhost.
 type testEnv struct {
 	t        *testing.T
+	db       *bbolt.DB
 	srv      *httptest.Server
 	client   *http.Client
 	identity *identity.Service
@@ -46,7 +51,23 @@ func newTestEnv(t *testing.T, extra func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Identity: ids, VaultDNSSuffix: testDNSSuffix}
+	root, err := rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(root.Close)
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	vs, err := vault.New(db, root, vault.Options{DNSSuffix: testDNSSuffix, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditLog, err := audit.Open(db, root.Derive("audit"), audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auditLog.Close() })
+	cfg := Config{Identity: ids, Vault: vs, Audit: auditLog, VaultDNSSuffix: testDNSSuffix}
 	if extra != nil {
 		extra(&cfg)
 	}
@@ -67,7 +88,7 @@ func newTestEnv(t *testing.T, extra func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{t: t, srv: srv, client: client, identity: ids, adminID: admin.AppID, adminSec: secret}
+	return &testEnv{t: t, db: db, srv: srv, client: client, identity: ids, adminID: admin.AppID, adminSec: secret}
 }
 
 // url returns the server URL for path, on host (empty = the server's address).
