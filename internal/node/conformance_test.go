@@ -138,7 +138,7 @@ func TestOfficialKeyClientConformance(t *testing.T) {
 			}
 			// Purge protection: purge refused until the retention ends.
 			_, err = kc.PurgeDeletedKey(ctx, tc.name, nil)
-			if re := respErr(t, err); re.StatusCode != http.StatusForbidden && re.StatusCode != http.StatusConflict {
+			if re := respErr(t, err); re.StatusCode != http.StatusForbidden {
 				t.Fatalf("purge under purge protection: %d", re.StatusCode)
 			}
 			if _, err := kc.RecoverDeletedKey(ctx, tc.name, nil); err != nil {

@@ -24,7 +24,7 @@ import (
 // running is a node serving on 127.0.0.1 in a temporary directory, and an
 // HTTP client that trusts its CA and dials every host name at it.
 type running struct {
-	t      *testing.T
+	t      testing.TB
 	node   *Node
 	dir    string
 	creds  Credentials
@@ -33,7 +33,7 @@ type running struct {
 	stop   func()
 }
 
-func startNode(t *testing.T, dir string) *running {
+func startNode(t testing.TB, dir string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := Open(ctx, Config{DataDir: dir, Addr: "127.0.0.1:0"})

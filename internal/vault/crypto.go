@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/keywrap"
 )
 
 // Algorithms (JWA names) the vault serves.
@@ -127,9 +129,9 @@ func (s *Service) keyOperation(ctx context.Context, op, vault, name, version str
 			return nil, err
 		}
 		if op == OpWrapKey {
-			res.Value, err = aesKeyWrap(k.block, p.Value)
+			res.Value, err = keywrap.Wrap(k.block, p.Value)
 		} else {
-			res.Value, err = aesKeyUnwrap(k.block, p.Value)
+			res.Value, err = keywrap.Unwrap(k.block, p.Value)
 		}
 		if err != nil {
 			return nil, decryptFailed(keyName, v.Version)
@@ -147,7 +149,7 @@ func (s *Service) keyOperation(ctx context.Context, op, vault, name, version str
 			res.Value, res.Tag, res.IV, res.AAD = sealed[:cut], sealed[cut:], iv, p.AAD
 			return res, nil
 		}
-		ct := append(slices.Clip(bytes.Clone(p.Value)), p.Tag...)
+		ct := append(bytes.Clone(p.Value), p.Tag...)
 		if res.Value, err = k.gcm.Open(nil, p.IV, ct, p.AAD); err != nil {
 			return nil, decryptFailed(keyName, v.Version)
 		}

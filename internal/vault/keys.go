@@ -120,6 +120,11 @@ func (s *Service) CreateKey(ctx context.Context, vault, name string, p CreateKey
 	if err != nil {
 		return nil, err
 	}
+	// Refuse before generating: a 4096-bit key takes seconds. storeVersion
+	// checks again in its transaction.
+	if err := s.checkCreatable(ctx, vault, name); err != nil {
+		return nil, err
+	}
 	if err := generateMaterial(&nk, bits); err != nil {
 		return nil, err
 	}
@@ -149,6 +154,29 @@ func (s *Service) ImportKey(ctx context.Context, vault, name string, p ImportKey
 		nk.rec.N, nk.rec.E = parsed.rsa.N.Bytes(), parsed.rsa.E
 	}
 	return s.storeVersion(ctx, vault, name, nk, "", "imported")
+}
+
+// checkCreatable refuses a new version in a missing vault or under a
+// soft-deleted name.
+func (s *Service) checkCreatable(ctx context.Context, vault, name string) error {
+	return s.view(ctx, func(tx *bbolt.Tx) error {
+		if _, err := liveVault(tx, vault); err != nil {
+			return err
+		}
+		var krec keyRecord
+		found, err := getJSON(tx.Bucket(bucketKeys), keyID(vault, name), &krec)
+		if err == nil && found && krec.Deleted != nil {
+			err = deletedNameConflict(krec.Name)
+		}
+		return err
+	})
+}
+
+func deletedNameConflict(name string) error {
+	return conflict(InnerObjectIsDeletedButRecoverable,
+		"key '%s' is currently in a deleted but recoverable state, and its name cannot be reused; "+
+			"recover it with `sealwatch keyvault key recover --name %s` or purge it with `sealwatch keyvault key purge --name %s`",
+		name, name, name)
 }
 
 // prepareVersion validates what create and import share.
@@ -224,10 +252,7 @@ func (s *Service) storeVersion(ctx context.Context, vault, name string, nk newKe
 		}
 		switch {
 		case found && krec.Deleted != nil && rotateFrom == "":
-			return conflict(InnerObjectIsDeletedButRecoverable,
-				"key '%s' is currently in a deleted but recoverable state, and its name cannot be reused; "+
-					"recover it with `sealwatch keyvault key recover --name %s` or purge it with `sealwatch keyvault key purge --name %s`",
-				krec.Name, krec.Name, krec.Name)
+			return deletedNameConflict(krec.Name)
 		case rotateFrom != "" && (!found || krec.Deleted != nil):
 			return keyNotFound(name, "")
 		case rotateFrom != "" && krec.Latest != rotateFrom:

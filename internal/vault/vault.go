@@ -51,7 +51,9 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Service is the key vault engine over one bbolt database.
+// Service is the key vault engine over one bbolt database. It is safe for
+// concurrent use. Listings return every item, sorted; paging them
+// (maxresults, nextLink, $skiptoken) is the HTTP layer's business.
 type Service struct {
 	db    *bbolt.DB
 	root  sealer

@@ -1,4 +1,7 @@
-package vault
+// Package keywrap is AES Key Wrap (RFC 3394), the JWA "A256KW" algorithm that
+// AES key-encryption keys wrap account keys with. The standard library has no
+// key wrap, so it is written here from the RFC's index-based form (§2.2).
+package keywrap
 
 import (
 	"crypto/cipher"
@@ -7,17 +10,14 @@ import (
 	"errors"
 )
 
-// AES Key Wrap (RFC 3394, JWA "A256KW" with a 256-bit key). The standard
-// library has no key wrap, and this is the algorithm clients of an AES key in
-// Key Vault use, so it is written here from the RFC's index-based form (§2.2).
-
 // kwIV is the RFC 3394 §2.2.3.1 default initial value.
 var kwIV = [8]byte{0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6, 0xA6}
 
-var errKeyUnwrap = errors.New("key unwrap: integrity check failed")
+// ErrIntegrity is Unwrap's only error for a wrapped key that does not check.
+var ErrIntegrity = errors.New("key unwrap: integrity check failed")
 
-// aesKeyWrap wraps plaintext, a multiple of 8 bytes and at least 16, under block.
-func aesKeyWrap(block cipher.Block, plaintext []byte) ([]byte, error) {
+// Wrap wraps plaintext, a multiple of 8 bytes and at least 16, under block.
+func Wrap(block cipher.Block, plaintext []byte) ([]byte, error) {
 	if len(plaintext)%8 != 0 || len(plaintext) < 16 {
 		return nil, errors.New("key wrap: input must be a multiple of 8 bytes and at least 16")
 	}
@@ -40,11 +40,11 @@ func aesKeyWrap(block cipher.Block, plaintext []byte) ([]byte, error) {
 	return out, nil
 }
 
-// aesKeyUnwrap reverses aesKeyWrap. Any failure is the same error, checked in
+// Unwrap reverses Wrap. Any failure is the same error, checked in
 // constant time, so a caller learns nothing beyond "did not unwrap".
-func aesKeyUnwrap(block cipher.Block, wrapped []byte) ([]byte, error) {
+func Unwrap(block cipher.Block, wrapped []byte) ([]byte, error) {
 	if len(wrapped)%8 != 0 || len(wrapped) < 24 {
-		return nil, errKeyUnwrap
+		return nil, ErrIntegrity
 	}
 	n := len(wrapped)/8 - 1
 	out := make([]byte, len(wrapped)-8)
@@ -64,7 +64,7 @@ func aesKeyUnwrap(block cipher.Block, wrapped []byte) ([]byte, error) {
 	}
 	if subtle.ConstantTimeCompare(a[:], kwIV[:]) != 1 {
 		clear(out)
-		return nil, errKeyUnwrap
+		return nil, ErrIntegrity
 	}
 	return out, nil
 }
