@@ -24,7 +24,7 @@ import (
 // testEnv is a Server on 127.0.0.1 behind TLS, and a client that dials every
 // host name at it, as the CLI does for *.vault.localhost.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	db       *bbolt.DB
 	srv      *httptest.Server
 	client   *http.Client
@@ -36,7 +36,7 @@ type testEnv struct {
 // testDNSSuffix is covered by httptest's certificate (*.example.com).
 const testDNSSuffix = "example.com"
 
-func newTestEnv(t *testing.T, extra func(*Config)) *testEnv {
+func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := bbolt.Open(filepath.Join(dir, "identity.db"), 0o600, nil)

@@ -21,7 +21,7 @@ type vaultEnv struct {
 	vtok     string // vault token of the admin
 }
 
-func newVaultEnv(t *testing.T) *vaultEnv {
+func newVaultEnv(t testing.TB) *vaultEnv {
 	e := newTestEnv(t, nil)
 	admin, err := e.identity.Get(context.Background(), e.adminID)
 	if err != nil {

@@ -28,14 +28,18 @@ type fixture struct {
 	now time.Time
 }
 
+var fixtureNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{dir: t.TempDir(), now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{dir: t.TempDir(), now: fixtureNow}
 	f.open(t)
 	return f
 }
 
-func (f *fixture) open(t *testing.T) {
+func (f *fixture) open(t *testing.T) { f.openTB(t) }
+
+func (f *fixture) openTB(t testing.TB) {
 	t.Helper()
 	db, err := bbolt.Open(filepath.Join(f.dir, "identity.db"), 0o600, nil)
 	if err != nil {
