@@ -117,10 +117,11 @@ type Options struct {
 
 // Service holds the tenant's principals and its token-signing key.
 type Service struct {
-	db     *bbolt.DB
-	tenant string
-	signer *signer
-	opts   Options
+	db       *bbolt.DB
+	tenant   string
+	signer   *signer
+	opts     Options
+	verified verifiedTokens
 }
 
 // New opens the identity service on db, creating the tenant on first use. The

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -149,8 +150,41 @@ func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims
 	if raw == "" {
 		return nil, ErrTokenMissing
 	}
-	var c Claims
-	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
+	c, err := s.verifySignature(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.Audience) != 1 || Audience(c.Audience[0]) != aud {
+		return nil, fmt.Errorf("%w: this API accepts tokens for %s, but the token is for %v; ask for scope %s/.default", ErrWrongAudience, aud, []string(c.Audience), aud)
+	}
+	if c.TenantID != s.tenant {
+		return nil, fmt.Errorf("%w: token names tenant %q", ErrTokenInvalid, c.TenantID)
+	}
+	if _, err := s.lookup(c.ObjectID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: object ID %s", ErrPrincipalGone, c.ObjectID)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// verifySignature parses raw and checks its signature, issuer and lifetime.
+// A token that passed once is remembered (by its hash) until it expires: an
+// ECDSA verification costs more than the rest of a vault unwrap, and a client
+// sends the same token for an hour. The lifetime is checked on every call.
+func (s *Service) verifySignature(raw string) (*Claims, error) {
+	sum := sha256.Sum256([]byte(raw))
+	now := s.opts.Now()
+	if c, ok := s.verified.get(sum); ok {
+		if now.After(c.ExpiresAt.Add(clockSkew)) {
+			s.verified.drop(sum)
+			return nil, fmt.Errorf("%w: get a new token from %s/oauth2/v2.0/token", ErrTokenExpired, s.AuthorityURL())
+		}
+		return c, nil
+	}
+	c := new(Claims)
+	_, err := jwt.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
 		if kid, _ := t.Header["kid"].(string); kid != s.signer.kid {
 			return nil, fmt.Errorf("unknown signing key %q", kid)
 		}
@@ -169,19 +203,39 @@ func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s", ErrTokenInvalid, tokenErrorReason(err))
 	}
-	if len(c.Audience) != 1 || Audience(c.Audience[0]) != aud {
-		return nil, fmt.Errorf("%w: this API accepts tokens for %s, but the token is for %v; ask for scope %s/.default", ErrWrongAudience, aud, []string(c.Audience), aud)
+	s.verified.put(sum, c)
+	return c, nil
+}
+
+// verifiedTokens remembers tokens whose signature checked. It is bounded; when
+// full it starts over, which costs only re-verification.
+type verifiedTokens struct {
+	mu sync.Mutex
+	m  map[[32]byte]*Claims
+}
+
+const maxVerifiedTokens = 4096
+
+func (v *verifiedTokens) get(k [32]byte) (*Claims, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, ok := v.m[k]
+	return c, ok
+}
+
+func (v *verifiedTokens) put(k [32]byte, c *Claims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerifiedTokens {
+		v.m = make(map[[32]byte]*Claims)
 	}
-	if c.TenantID != s.tenant {
-		return nil, fmt.Errorf("%w: token names tenant %q", ErrTokenInvalid, c.TenantID)
-	}
-	if _, err := s.lookup(c.ObjectID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: object ID %s", ErrPrincipalGone, c.ObjectID)
-		}
-		return nil, err
-	}
-	return &c, nil
+	v.m[k] = c
+}
+
+func (v *verifiedTokens) drop(k [32]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.m, k)
 }
 
 // tokenErrorReason names what was wrong with a token without echoing any of it.

@@ -62,7 +62,7 @@ func BenchmarkUnwrapKey(b *testing.B) {
 		body, _ := json.Marshal(map[string]string{"alg": kc.alg, "value": w.Value})
 		url := rn.vaultURL("bench") + "/keys/" + kc.name + "/unwrapkey?api-version=7.6"
 
-		b.Run(kc.name+"/bare", func(b *testing.B) {
+		b.Run("key="+kc.name+"/via=bare", func(b *testing.B) {
 			for b.Loop() {
 				out, err := kc.bare()
 				if err != nil || !bytes.Equal(out, aek) {
@@ -70,7 +70,7 @@ func BenchmarkUnwrapKey(b *testing.B) {
 				}
 			}
 		})
-		b.Run(kc.name+"/https", func(b *testing.B) {
+		b.Run("key="+kc.name+"/via=https", func(b *testing.B) {
 			for b.Loop() {
 				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+vtok)
