@@ -71,7 +71,7 @@ type Node struct {
 
 // Open prepares every component and binds the listener; Serve starts serving.
 // On error, everything opened so far is closed again.
-func Open(ctx context.Context, cfg Config) (n *Node, err error) {
+func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: a data directory is required")
 	}
@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger}
+	n := &Node{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			_ = n.Close()

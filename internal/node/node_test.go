@@ -7,7 +7,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +21,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
 // running is a node serving on 127.0.0.1 in a temporary directory, and an
@@ -219,5 +223,35 @@ func TestFirstRunCreatesCredentialsAndLaterRunsReuseThem(t *testing.T) {
 	var v map[string]any
 	if st := again.call("GET", again.vaultResource("reused"), again.adminToken("https://management.azure.com/.default"), nil, &v); st != 200 {
 		t.Fatalf("vault from the first run: %d %v", st, v)
+	}
+}
+
+func TestVaultRootKeyFromPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func(pass string) (*Node, error) {
+		return Open(ctx, Config{DataDir: dir, Addr: "127.0.0.1:0", VaultPassphrase: []byte(pass)})
+	}
+	n, err := open("correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vault", "root.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a root key file was written although a passphrase was given: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "vault", "root.params")); err != nil {
+		t.Fatalf("passphrase parameters: %v", err)
+	}
+	n, err = open("correct horse battery staple")
+	if err != nil {
+		t.Fatalf("same passphrase again: %v", err)
+	}
+	n.Close()
+	_, err = open("wrong passphrase")
+	if !errors.Is(err, rootkey.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: err = %v", err)
 	}
 }
