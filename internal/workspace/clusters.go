@@ -1,0 +1,350 @@
+package workspace
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+const systemAssigned = "SystemAssigned"
+
+// PutCluster creates a cluster or updates it as PATCH does. Creating makes the
+// cluster's system-assigned identity; the customer grants it get, wrapKey and
+// unwrapKey on their key and then sets the key (here or with PatchCluster).
+func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, in ClusterParameters) (*Cluster, bool, error) {
+	if err := validName("cluster", name); err != nil {
+		return nil, false, err
+	}
+	existing, err := s.clusterRecord(g, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if existing != nil {
+		c, err := s.PatchCluster(ctx, g, name, in)
+		return c, false, err
+	}
+	if in.Identity == nil || !strings.EqualFold(in.Identity.Type, systemAssigned) {
+		got := "none"
+		if in.Identity != nil {
+			got = printable(in.Identity.Type)
+		}
+		return nil, false, newErr(http.StatusBadRequest, CodeInvalidIdentity,
+			"a cluster needs identity.type SystemAssigned (got %s): its key is used by the cluster's own identity, which Sealwatch creates", got)
+	}
+	if in.SKU == nil {
+		return nil, false, newErr(http.StatusBadRequest, CodeInvalidCapacity, "sku.capacity is required; use one of %v GB/day", CapacityTiers)
+	}
+	if err := validCapacity(in.SKU.Capacity); err != nil {
+		return nil, false, err
+	}
+	if in.SKU.Name != "" && !strings.EqualFold(in.SKU.Name, "CapacityReservation") {
+		return nil, false, badRequest("sku.name must be CapacityReservation, not '%s'", printable(in.SKU.Name))
+	}
+	var kv *KeyVaultProperties
+	if in.Properties != nil && in.Properties.KeyVaultProperties.IsSet() {
+		kv = in.Properties.KeyVaultProperties
+		if err := validKeyVaultProperties(kv); err != nil {
+			return nil, false, err
+		}
+	}
+
+	p, secret, err := s.ids.CreateManagedIdentity(ctx, "cluster-"+name)
+	if err != nil {
+		return nil, false, fmt.Errorf("create the cluster's identity: %w", err)
+	}
+	now := s.now()
+	rec := &clusterRecord{
+		Cluster: Cluster{
+			ID: g.id(TypeCluster, name), Name: name, Type: TypeCluster, Location: defaultLocation(in.Location), Tags: in.Tags,
+			Identity: ManagedIdentity{Type: systemAssigned, PrincipalID: p.ObjectID, TenantID: s.ids.TenantID()},
+			SKU:      ClusterSKU{Name: "CapacityReservation", Capacity: in.SKU.Capacity},
+			Properties: ClusterProperties{
+				ClusterID: newGUID(), ProvisioningState: "Succeeded", BillingType: "Cluster",
+				AssociatedWorkspaces: []AssociatedWorkspace{}, CreatedDate: now, LastModifiedDate: now,
+			},
+		},
+		IdentityApp: p.AppID,
+	}
+	rec.SealedSecret, err = s.sealSecret("cluster-identity", rec.Cluster.Properties.ClusterID, []byte(secret))
+	if err != nil {
+		_ = s.ids.Delete(ctx, p.ObjectID)
+		return nil, false, err
+	}
+	if kv != nil {
+		// A key given at creation is validated like any other: the identity
+		// has just been made, so this works only for keys whose vault grants
+		// access some other way. The usual path is create, grant, PATCH.
+		if err := s.applyKey(ctx, rec, *kv); err != nil {
+			_ = s.ids.Delete(ctx, p.ObjectID)
+			return nil, false, err
+		}
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketClusters).Get(storeKey(g, name)) != nil {
+			return conflict(CodeConflict, "cluster '%s' was created by another request at the same time", name)
+		}
+		return putJSON(tx.Bucket(bucketClusters), storeKey(g, name), rec)
+	})
+	if err != nil {
+		_ = s.ids.Delete(ctx, p.ObjectID)
+		return nil, false, err
+	}
+	s.log.Info("cluster created", "cluster", rec.Cluster.ID, "principalId", p.ObjectID, "capacity", in.SKU.Capacity)
+	return s.view(rec), true, nil
+}
+
+// PatchCluster changes capacity, tags, or the key: set it, rotate it (a new
+// pinned version) or replace it (another key or vault). The key is checked
+// and put in force before it is stored; it can never be removed.
+func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string, in ClusterParameters) (*Cluster, error) {
+	rec, err := s.clusterRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, notFound("cluster", name)
+	}
+	if in.Identity != nil && in.Identity.Type != "" && !strings.EqualFold(in.Identity.Type, systemAssigned) {
+		return nil, newErr(http.StatusBadRequest, CodeInvalidIdentity,
+			"a cluster's identity stays SystemAssigned; '%s' is not supported", printable(in.Identity.Type))
+	}
+	if in.SKU != nil {
+		if err := validCapacity(in.SKU.Capacity); err != nil {
+			return nil, err
+		}
+	}
+	if in.Properties != nil && in.Properties.KeyVaultProperties != nil {
+		kv := *in.Properties.KeyVaultProperties
+		current := rec.Cluster.Properties.KeyVaultProperties
+		switch {
+		case !kv.IsSet() && current.IsSet():
+			return nil, conflict(CodeConflict,
+				"the customer-managed key of cluster '%s' cannot be removed; rotate it or replace it with another key instead", name)
+		case !kv.IsSet():
+		case current.IsSet() && *current == kv:
+		default:
+			if err := validKeyVaultProperties(&kv); err != nil {
+				return nil, err
+			}
+			if err := s.applyKey(ctx, rec, kv); err != nil {
+				return nil, err
+			}
+		}
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
+		if err != nil || latest == nil {
+			return notFound("cluster", name)
+		}
+		if in.SKU != nil {
+			latest.Cluster.SKU.Capacity = in.SKU.Capacity
+		}
+		if in.Tags != nil {
+			latest.Cluster.Tags = in.Tags
+		}
+		latest.Cluster.Properties.KeyVaultProperties = rec.Cluster.Properties.KeyVaultProperties
+		latest.Cluster.Properties.LastModifiedDate = s.now()
+		rec = latest
+		return putJSON(tx.Bucket(bucketClusters), storeKey(g, name), latest)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.view(rec), nil
+}
+
+// applyKey checks kv with the cluster's identity and puts it in force; on
+// success rec names it.
+func (s *Service) applyKey(ctx context.Context, rec *clusterRecord, kv KeyVaultProperties) error {
+	p, err := s.clusterPrincipal(rec)
+	if err != nil {
+		return err
+	}
+	if err := s.keys.CheckKey(ctx, p, kv); err != nil {
+		return err
+	}
+	if err := s.keys.SetClusterKey(ctx, rec.Cluster.Properties.ClusterID, p, kv); err != nil {
+		return err
+	}
+	rec.Cluster.Properties.KeyVaultProperties = &kv
+	s.log.Info("cluster key set", "cluster", rec.Cluster.ID, "keyVaultUri", kv.KeyVaultURI, "keyName", kv.KeyName, "keyVersion", kv.KeyVersion)
+	return nil
+}
+
+func (s *Service) clusterPrincipal(rec *clusterRecord) (Principal, error) {
+	secret, err := s.openSecret("cluster-identity", rec.Cluster.Properties.ClusterID, rec.SealedSecret)
+	if err != nil {
+		return Principal{}, fmt.Errorf("open the cluster identity's secret: %w", err)
+	}
+	return Principal{ObjectID: rec.Cluster.Identity.PrincipalID, AppID: rec.IdentityApp, Secret: string(secret)}, nil
+}
+
+func validKeyVaultProperties(kv *KeyVaultProperties) error {
+	u, err := url.Parse(kv.KeyVaultURI)
+	if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return badRequest("keyVaultUri must be a vault's https URL such as https://myvault.vault.localhost:8443/, not '%s'", printable(kv.KeyVaultURI))
+	}
+	if kv.KeyName == "" || len(kv.KeyName) > 127 || strings.IndexFunc(kv.KeyName, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
+	}) >= 0 {
+		return badRequest("keyName must be 1-127 letters, digits and dashes, not '%s'", printable(kv.KeyName))
+	}
+	if kv.KeyVersion != "" && (len(kv.KeyVersion) != 32 || strings.Trim(strings.ToLower(kv.KeyVersion), "0123456789abcdef") != "") {
+		return badRequest("keyVersion must be empty (follow the latest version) or a 32-character version ID, not '%s'", printable(kv.KeyVersion))
+	}
+	return nil
+}
+
+// GetCluster returns a cluster.
+func (s *Service) GetCluster(ctx context.Context, g ResourceGroup, name string) (*Cluster, error) {
+	rec, err := s.clusterRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, notFound("cluster", name)
+	}
+	return s.view(rec), nil
+}
+
+// ClusterPrincipal returns a cluster's identity with its secret, for the key layer.
+func (s *Service) ClusterPrincipal(ctx context.Context, clusterID string) (Principal, *Cluster, error) {
+	var found *clusterRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
+			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+			if err == nil && rec.Cluster.Properties.ClusterID == clusterID {
+				found = rec
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	if found == nil {
+		return Principal{}, nil, notFound("cluster", clusterID)
+	}
+	p, err := s.clusterPrincipal(found)
+	return p, s.view(found), err
+}
+
+// ListClusters lists the clusters of a subscription, or of one resource group
+// when g.Group is set.
+func (s *Service) ListClusters(ctx context.Context, g ResourceGroup) ([]Cluster, error) {
+	prefix := strings.ToLower(g.Subscription + "/")
+	if g.Group != "" {
+		prefix += strings.ToLower(g.Group) + "/"
+	}
+	var out []Cluster
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketClusters).Cursor()
+		for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
+			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+			if err != nil {
+				return err
+			}
+			out = append(out, *s.view(rec))
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// DeleteCluster deletes a cluster with no linked workspaces, its identity and
+// its account keys.
+func (s *Service) DeleteCluster(ctx context.Context, g ResourceGroup, name string) error {
+	rec, err := s.clusterRecord(g, name)
+	if err != nil || rec == nil {
+		return err
+	}
+	if n := len(rec.Cluster.Properties.AssociatedWorkspaces); n > 0 {
+		return conflict(CodeConflict, "cluster '%s' has %d linked workspaces; unlink or delete them first", name, n)
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
+		if err != nil || latest == nil {
+			return err
+		}
+		if len(latest.Cluster.Properties.AssociatedWorkspaces) > 0 {
+			return conflict(CodeConflict, "cluster '%s' got a linked workspace meanwhile; unlink it first", name)
+		}
+		return tx.Bucket(bucketClusters).Delete(storeKey(g, name))
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.keys.ForgetCluster(ctx, rec.Cluster.Properties.ClusterID); err != nil {
+		s.log.Warn("cluster keys not released", "cluster", rec.Cluster.ID, "err", err)
+	}
+	if err := s.ids.Delete(ctx, rec.Cluster.Identity.PrincipalID); err != nil {
+		s.log.Warn("cluster identity not deleted", "cluster", rec.Cluster.ID, "err", err)
+	}
+	s.log.Info("cluster deleted", "cluster", rec.Cluster.ID)
+	return nil
+}
+
+func (s *Service) clusterRecord(g ResourceGroup, name string) (*clusterRecord, error) {
+	var rec *clusterRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		rec, err = getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
+		return err
+	})
+	return rec, err
+}
+
+// clusterByID finds a cluster by its resource ID.
+func (s *Service) clusterByID(tx *bbolt.Tx, resourceID string) (*clusterRecord, []byte, error) {
+	g, name, ok := parseResourceID(resourceID, TypeCluster)
+	if !ok {
+		return nil, nil, badRequest("'%s' is not a cluster resource ID (/subscriptions/{sub}/resourceGroups/{rg}/providers/%s/{name})", printable(resourceID), TypeCluster)
+	}
+	k := storeKey(g, name)
+	rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec == nil {
+		return nil, nil, notFound("cluster", resourceID)
+	}
+	return rec, k, nil
+}
+
+func parseResourceID(id, typ string) (ResourceGroup, string, bool) {
+	parts := strings.Split(strings.Trim(id, "/"), "/")
+	typParts := strings.Split(typ, "/")
+	if len(parts) != 6+len(typParts) || !strings.EqualFold(parts[0], "subscriptions") || !strings.EqualFold(parts[2], "resourceGroups") || !strings.EqualFold(parts[4], "providers") {
+		return ResourceGroup{}, "", false
+	}
+	for i, p := range typParts {
+		if !strings.EqualFold(parts[5+i], p) {
+			return ResourceGroup{}, "", false
+		}
+	}
+	return ResourceGroup{Subscription: parts[1], Group: parts[3]}, parts[len(parts)-1], true
+}
+
+func (s *Service) view(rec *clusterRecord) *Cluster {
+	c := rec.Cluster
+	c.Properties.AssociatedWorkspaces = append([]AssociatedWorkspace{}, c.Properties.AssociatedWorkspaces...)
+	if c.Properties.KeyVaultProperties.IsSet() {
+		kv := *c.Properties.KeyVaultProperties
+		c.Properties.KeyVaultProperties = &kv
+		c.Properties.KeyState = s.keys.KeyState(c.Properties.ClusterID)
+	}
+	return &c
+}
+
+func defaultLocation(l string) string {
+	if l == "" {
+		return "local"
+	}
+	return l
+}

@@ -1,0 +1,237 @@
+package workspace
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+// Link links a workspace to a cluster, so that its data is sealed under the
+// cluster's key from then on. The cloud's rules: a workspace onboarded
+// without a customer-managed key, or holding data sealed under the platform
+// key, cannot move under a CMK cluster (its earlier data would stay on the
+// platform key); a cluster takes at most MaxWorkspacesPerCluster workspaces.
+func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResourceID string) (*LinkedService, error) {
+	var out *LinkedService
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("workspace", name)
+		}
+		c, ck, err := s.clusterByID(tx, clusterResourceID)
+		if err != nil {
+			return err
+		}
+		current := rec.Workspace.Properties.ClusterResourceID
+		switch {
+		case strings.EqualFold(current, c.Cluster.ID):
+			out = linkView(rec)
+			return nil
+		case current != "":
+			return conflict(CodeConflict, "workspace '%s' is already linked to %s; unlink it first", name, current)
+		}
+		if c.Cluster.Properties.KeyVaultProperties.IsSet() {
+			switch {
+			case rec.Onboarded && !rec.OnboardedCMK:
+				return conflict(CodeWorkspaceNotCmkEligible,
+					"workspace '%s' was onboarded without a customer-managed key, so it cannot move under CMK cluster '%s': a customer-managed key applies only to new workspaces; create a new workspace, link it, then onboard it with customerManagedKey: true", name, c.Cluster.Name)
+			case rec.HasPlatformData:
+				return conflict(CodeWorkspaceNotCmkEligible,
+					"workspace '%s' already holds data sealed under the platform key, which would stay outside the customer-managed key of cluster '%s'; link a new workspace instead", name, c.Cluster.Name)
+			}
+		}
+		if len(c.Cluster.Properties.AssociatedWorkspaces) >= MaxWorkspacesPerCluster {
+			return conflict(CodeTooManyWorkspaces, "cluster '%s' already has %d workspaces, the most one cluster takes; use another cluster", c.Cluster.Name, MaxWorkspacesPerCluster)
+		}
+		now := s.now()
+		rec.Workspace.Properties.ClusterResourceID = c.Cluster.ID
+		rec.LinkedAt = now
+		c.Cluster.Properties.AssociatedWorkspaces = append(c.Cluster.Properties.AssociatedWorkspaces, AssociatedWorkspace{
+			WorkspaceID: rec.Workspace.Properties.CustomerID, WorkspaceName: rec.Workspace.Name,
+			ResourceID: rec.Workspace.ID, AssociateDate: now,
+		})
+		if err := putJSON(tx.Bucket(bucketClusters), ck, c); err != nil {
+			return err
+		}
+		out = linkView(rec)
+		return putJSON(tx.Bucket(bucketWorkspaces), storeKey(g, name), rec)
+	})
+	if err == nil {
+		s.log.Info("workspace linked", "workspace", g.id(TypeWorkspace, name), "cluster", clusterResourceID)
+	}
+	return out, err
+}
+
+// GetLink returns a workspace's link to its cluster.
+func (s *Service) GetLink(ctx context.Context, g ResourceGroup, name string) (*LinkedService, error) {
+	rec, err := s.workspaceRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Workspace.Properties.ClusterResourceID == "" {
+		return nil, newErr(http.StatusNotFound, CodeNotFound, "workspace '%s' is not linked to a cluster", name)
+	}
+	return linkView(rec), nil
+}
+
+// Unlink removes a workspace's link. A workspace onboarded under a
+// customer-managed key cannot be unlinked: its data is sealed under the
+// cluster's key.
+func (s *Service) Unlink(ctx context.Context, g ResourceGroup, name string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("workspace", name)
+		}
+		cid := rec.Workspace.Properties.ClusterResourceID
+		if cid == "" {
+			return nil
+		}
+		if rec.OnboardedCMK || rec.HasClusterKeyData {
+			return conflict(CodeConflict,
+				"workspace '%s' keeps its data under the customer-managed key of %s and cannot be unlinked; delete the workspace to remove it", name, cid)
+		}
+		if c, ck, err := s.clusterByID(tx, cid); err == nil {
+			removeAssociation(c, rec.Workspace.ID)
+			if err := putJSON(tx.Bucket(bucketClusters), ck, c); err != nil {
+				return err
+			}
+		}
+		rec.Workspace.Properties.ClusterResourceID = ""
+		return putJSON(tx.Bucket(bucketWorkspaces), storeKey(g, name), rec)
+	})
+}
+
+func linkView(rec *workspaceRecord) *LinkedService {
+	l := &LinkedService{ID: rec.Workspace.ID + "/linkedServices/cluster", Name: "cluster", Type: TypeLink}
+	l.Properties.WriteAccessResourceID = rec.Workspace.Properties.ClusterResourceID
+	l.Properties.ProvisioningState = "Succeeded"
+	return l
+}
+
+// Onboard onboards a workspace. With customerManagedKey true it must be
+// linked to a cluster whose key is set and in force; a workspace onboarded
+// without the key can never be switched to it, nor the other way round.
+func (s *Service) Onboard(ctx context.Context, g ResourceGroup, name string, cmk bool, ifMatch string) (*OnboardingState, error) {
+	var out *OnboardingState
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("workspace", name)
+		}
+		if ifMatch != "" && ifMatch != "*" && ifMatch != rec.OnboardingEtag {
+			return newErr(http.StatusPreconditionFailed, "PreconditionFailed", "the onboarding state changed since you read it (etag %s); read it again", rec.OnboardingEtag)
+		}
+		if rec.Onboarded && rec.OnboardedCMK != cmk {
+			if rec.OnboardedCMK {
+				return conflict(CodeConflict, "workspace '%s' is onboarded under a customer-managed key, which cannot be turned off", name)
+			}
+			return conflict(CodeWorkspaceNotCmkEligible,
+				"workspace '%s' was onboarded without a customer-managed key and cannot be switched to one: the key applies only to new workspaces; create a new workspace for CMK", name)
+		}
+		var cluster *clusterRecord
+		if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
+			if cluster, _, err = s.clusterByID(tx, cid); err != nil {
+				return err
+			}
+		}
+		cmkCluster := cluster != nil && cluster.Cluster.Properties.KeyVaultProperties.IsSet()
+		switch {
+		case cmk && cluster == nil:
+			return conflict(CodeWorkspaceNotCmkEligible,
+				"workspace '%s' is not linked to a cluster; link it to a cluster whose customer-managed key is set, then onboard with customerManagedKey: true", name)
+		case cmk && !cmkCluster:
+			return conflict(CodeWorkspaceNotCmkEligible,
+				"cluster '%s' has no customer-managed key yet; set its keyVaultProperties first", cluster.Cluster.Name)
+		case cmk && s.keys.KeyState(cluster.Cluster.Properties.ClusterID) != "Accessible":
+			return conflict(CodeWorkspaceNotCmkEligible,
+				"the customer-managed key of cluster '%s' is not in force (state %s); restore access to the key, then onboard", cluster.Cluster.Name, s.keys.KeyState(cluster.Cluster.Properties.ClusterID))
+		case !cmk && cmkCluster:
+			return conflict(CodeWorkspaceNotCmkEligible,
+				"workspace '%s' is linked to CMK cluster '%s'; onboard it with customerManagedKey: true", name, cluster.Cluster.Name)
+		}
+		if cmk {
+			for _, f := range rec.Workspace.Properties.Features {
+				if f.Enabled && !f.CMKSupported {
+					return conflict(CodeFeatureNotSupported, "feature '%s' is on and does not support customer-managed keys; turn it off, then onboard", f.Name)
+				}
+			}
+		}
+		rec.Onboarded, rec.OnboardedCMK = true, cmk
+		rec.OnboardingEtag = `"` + newGUID() + `"`
+		out = onboardingView(rec)
+		return putJSON(tx.Bucket(bucketWorkspaces), storeKey(g, name), rec)
+	})
+	if err == nil {
+		s.log.Info("workspace onboarded", "workspace", g.id(TypeWorkspace, name), "customerManagedKey", cmk)
+	}
+	return out, err
+}
+
+// GetOnboarding returns a workspace's onboarding state.
+func (s *Service) GetOnboarding(ctx context.Context, g ResourceGroup, name string) (*OnboardingState, error) {
+	rec, err := s.workspaceRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	if !rec.Onboarded {
+		return nil, newErr(http.StatusNotFound, CodeNotFound, "workspace '%s' is not onboarded", name)
+	}
+	return onboardingView(rec), nil
+}
+
+// Offboard removes the onboarding state. A CMK workspace stays under its key
+// (and linked): offboarding changes what runs on it, not how it is sealed.
+func (s *Service) Offboard(ctx context.Context, g ResourceGroup, name string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		if err != nil || rec == nil {
+			return err
+		}
+		if rec.OnboardedCMK {
+			rec.HasClusterKeyData = true
+		}
+		rec.Onboarded, rec.OnboardingEtag = false, ""
+		return putJSON(tx.Bucket(bucketWorkspaces), storeKey(g, name), rec)
+	})
+}
+
+func onboardingView(rec *workspaceRecord) *OnboardingState {
+	o := &OnboardingState{ID: rec.Workspace.ID + "/providers/" + TypeOnboarding + "/default", Name: "default", Type: TypeOnboarding, Etag: rec.OnboardingEtag}
+	o.Properties.CustomerManagedKey = rec.OnboardedCMK
+	return o
+}
+
+// MarkData records that a workspace now holds data, and under which key, so
+// that the linking rules can tell an empty workspace from one with data.
+func (s *Service) MarkData(ctx context.Context, customerID string, underClusterKey bool) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
+		if k == nil {
+			return nil
+		}
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+		if err != nil || rec == nil {
+			return err
+		}
+		if underClusterKey && !rec.HasClusterKeyData {
+			rec.HasClusterKeyData = true
+		} else if !underClusterKey && !rec.HasPlatformData {
+			rec.HasPlatformData = true
+		} else {
+			return nil
+		}
+		return putJSON(tx.Bucket(bucketWorkspaces), k, rec)
+	})
+}

@@ -1,0 +1,334 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+const (
+	minRetentionDays     = 30
+	maxRetentionDays     = 730
+	defaultRetentionDays = 90
+)
+
+// defaultFeatures are the preview features a workspace can turn on. Those
+// that would carry data out of the sealed stores do not support a
+// customer-managed key and are refused on CMK workspaces.
+func defaultFeatures() []Feature {
+	return []Feature{
+		{Name: "searchJobs", CMKSupported: true, Description: "long-running searches over the whole retention; results stay in sealed tables"},
+		{Name: "exportToStorage", CMKSupported: false, Description: "continuous export of ingested rows to external storage, outside the customer's key"},
+		{Name: "threatIntelEnrichment", CMKSupported: false, Description: "sends indicators to an external enrichment service in the clear"},
+	}
+}
+
+// PutWorkspace creates a workspace or updates its retention, tags and features.
+func (s *Service) PutWorkspace(ctx context.Context, g ResourceGroup, name string, in WorkspaceParameters) (*Workspace, bool, error) {
+	if err := validName("workspace", name); err != nil {
+		return nil, false, err
+	}
+	var created bool
+	var out *Workspace
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketWorkspaces)
+		rec, err := getJSON[workspaceRecord](b, storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if rec == nil {
+			created = true
+			rec = &workspaceRecord{Workspace: Workspace{
+				ID: g.id(TypeWorkspace, name), Name: name, Type: TypeWorkspace, Location: defaultLocation(in.Location),
+				Properties: WorkspaceProperties{
+					CustomerID: newGUID(), ProvisioningState: "Succeeded", RetentionInDays: defaultRetentionDays,
+					SKU: WorkspaceSKU{Name: "PerGB2018"}, CreatedDate: now, Features: defaultFeatures(),
+				},
+			}}
+			keys, _ := json.Marshal(SharedKeys{PrimarySharedKey: randomKey(), SecondarySharedKey: randomKey()})
+			if rec.SealedSharedKeys, err = s.sealSecret("shared-keys", rec.Workspace.Properties.CustomerID, keys); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketCustomerID).Put([]byte(rec.Workspace.Properties.CustomerID), storeKey(g, name)); err != nil {
+				return err
+			}
+		}
+		if in.Tags != nil {
+			rec.Workspace.Tags = in.Tags
+		}
+		if p := in.Properties; p != nil {
+			if p.RetentionInDays != nil {
+				if *p.RetentionInDays < minRetentionDays || *p.RetentionInDays > maxRetentionDays {
+					return badRequest("retentionInDays must be from %d to %d, not %d", minRetentionDays, maxRetentionDays, *p.RetentionInDays)
+				}
+				rec.Workspace.Properties.RetentionInDays = *p.RetentionInDays
+			}
+			if p.SKU != nil && p.SKU.Name != "" && !strings.EqualFold(p.SKU.Name, "PerGB2018") && !strings.EqualFold(p.SKU.Name, "LACluster") {
+				return badRequest("sku.name must be PerGB2018 (a linked workspace shows LACluster), not '%s'", printable(p.SKU.Name))
+			}
+			if err := s.setFeatures(rec, p.Features); err != nil {
+				return err
+			}
+		}
+		rec.Workspace.Properties.ModifiedDate = now
+		out = viewWorkspace(rec)
+		return putJSON(b, storeKey(g, name), rec)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		s.log.Info("workspace created", "workspace", out.ID, "customerId", out.Properties.CustomerID)
+	}
+	return out, created, nil
+}
+
+// setFeatures turns features on and off; on a CMK workspace, one that does
+// not support the key is refused.
+func (s *Service) setFeatures(rec *workspaceRecord, want []Feature) error {
+	for _, f := range want {
+		i := featureIndex(rec.Workspace.Properties.Features, f.Name)
+		if i < 0 {
+			return badRequest("'%s' is not a feature; the features are %s", printable(f.Name), featureNames(rec.Workspace.Properties.Features))
+		}
+		have := &rec.Workspace.Properties.Features[i]
+		if f.Enabled && !have.CMKSupported && rec.OnboardedCMK {
+			return conflict(CodeFeatureNotSupported,
+				"feature '%s' does not support customer-managed keys (%s), so it stays off on this CMK workspace", have.Name, have.Description)
+		}
+		have.Enabled = f.Enabled
+	}
+	return nil
+}
+
+func featureIndex(fs []Feature, name string) int {
+	for i, f := range fs {
+		if strings.EqualFold(f.Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func featureNames(fs []Feature) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// GetWorkspace returns a workspace.
+func (s *Service) GetWorkspace(ctx context.Context, g ResourceGroup, name string) (*Workspace, error) {
+	rec, err := s.workspaceRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	return viewWorkspace(rec), nil
+}
+
+// WorkspaceInfo is what the data plane needs to know about a workspace.
+type WorkspaceInfo struct {
+	Workspace Workspace
+	// ClusterID is the linked cluster's clusterId, empty when none.
+	ClusterID string
+	// CMK is true when the workspace's data is sealed under its cluster's
+	// customer-managed key, false when under the platform key.
+	CMK       bool
+	Onboarded bool
+}
+
+// WorkspaceByCustomerID finds a workspace by its customerId (the ID the query
+// and Data Collector APIs use).
+func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) (*WorkspaceInfo, error) {
+	var info *WorkspaceInfo
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
+		if k == nil {
+			return newErr(http.StatusNotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+		}
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+		if err != nil || rec == nil {
+			return newErr(http.StatusNotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+		}
+		info = &WorkspaceInfo{Workspace: *viewWorkspace(rec), Onboarded: rec.Onboarded, CMK: rec.OnboardedCMK}
+		if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
+			c, _, err := s.clusterByID(tx, cid)
+			if err != nil {
+				return err
+			}
+			info.ClusterID = c.Cluster.Properties.ClusterID
+			info.CMK = info.CMK || c.Cluster.Properties.KeyVaultProperties.IsSet()
+		}
+		return nil
+	})
+	return info, err
+}
+
+// ListWorkspaces lists the workspaces of a subscription or resource group.
+func (s *Service) ListWorkspaces(ctx context.Context, g ResourceGroup) ([]Workspace, error) {
+	prefix := strings.ToLower(g.Subscription + "/")
+	if g.Group != "" {
+		prefix += strings.ToLower(g.Group) + "/"
+	}
+	var out []Workspace
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketWorkspaces).Cursor()
+		for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
+			rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+			if err != nil {
+				return err
+			}
+			out = append(out, *viewWorkspace(rec))
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// DeleteWorkspace deletes a workspace, its link, and (through deleteData) its
+// data. It needs no key: it is the one operation left when the key is revoked.
+func (s *Service) DeleteWorkspace(ctx context.Context, g ResourceGroup, name string, deleteData func(ctx context.Context, customerID string) error) error {
+	var customerID string
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		if err != nil || rec == nil {
+			return err
+		}
+		customerID = rec.Workspace.Properties.CustomerID
+		if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
+			if c, ck, err := s.clusterByID(tx, cid); err == nil {
+				removeAssociation(c, rec.Workspace.ID)
+				if err := putJSON(tx.Bucket(bucketClusters), ck, c); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.Bucket(bucketCustomerID).Delete([]byte(customerID)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketWorkspaces).Delete(storeKey(g, name))
+	})
+	if err != nil || customerID == "" {
+		return err
+	}
+	if deleteData != nil {
+		if err := deleteData(ctx, customerID); err != nil {
+			return fmt.Errorf("delete the data of workspace %s: %w", name, err)
+		}
+	}
+	s.log.Info("workspace deleted", "workspace", g.id(TypeWorkspace, name), "customerId", customerID)
+	return nil
+}
+
+// SharedKeys returns the keys that sign Data Collector API requests.
+func (s *Service) SharedKeys(ctx context.Context, g ResourceGroup, name string) (*SharedKeys, error) {
+	rec, err := s.workspaceRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.sharedKeys(rec)
+}
+
+// SharedKeysByCustomerID is SharedKeys for the Data Collector API, which names
+// workspaces by customerId.
+func (s *Service) SharedKeysByCustomerID(ctx context.Context, customerID string) (*SharedKeys, error) {
+	var rec *workspaceRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
+		if k == nil {
+			return newErr(http.StatusNotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+		}
+		var err error
+		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.sharedKeys(rec)
+}
+
+func (s *Service) sharedKeys(rec *workspaceRecord) (*SharedKeys, error) {
+	raw, err := s.openSecret("shared-keys", rec.Workspace.Properties.CustomerID, rec.SealedSharedKeys)
+	if err != nil {
+		return nil, fmt.Errorf("open the shared keys of workspace %s: %w", rec.Workspace.Name, err)
+	}
+	var k SharedKeys
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// RegenerateSharedKey replaces the primary or the secondary key.
+func (s *Service) RegenerateSharedKey(ctx context.Context, g ResourceGroup, name, which string) (*SharedKeys, error) {
+	var out *SharedKeys
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("workspace", name)
+		}
+		k, err := s.sharedKeys(rec)
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(which) {
+		case "primary":
+			k.PrimarySharedKey = randomKey()
+		case "secondary":
+			k.SecondarySharedKey = randomKey()
+		default:
+			return badRequest("keyName must be primary or secondary, not '%s'", printable(which))
+		}
+		raw, _ := json.Marshal(k)
+		if rec.SealedSharedKeys, err = s.sealSecret("shared-keys", rec.Workspace.Properties.CustomerID, raw); err != nil {
+			return err
+		}
+		out = k
+		return putJSON(tx.Bucket(bucketWorkspaces), storeKey(g, name), rec)
+	})
+	return out, err
+}
+
+func (s *Service) workspaceRecord(g ResourceGroup, name string) (*workspaceRecord, error) {
+	var rec *workspaceRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		return err
+	})
+	if err == nil && rec == nil {
+		err = notFound("workspace", name)
+	}
+	return rec, err
+}
+
+func viewWorkspace(rec *workspaceRecord) *Workspace {
+	w := rec.Workspace
+	w.Properties.Features = append([]Feature{}, w.Properties.Features...)
+	if w.Properties.ClusterResourceID != "" {
+		w.Properties.SKU = WorkspaceSKU{Name: "LACluster"}
+	}
+	return &w
+}
+
+func removeAssociation(c *clusterRecord, workspaceID string) {
+	ws := c.Cluster.Properties.AssociatedWorkspaces[:0]
+	for _, a := range c.Cluster.Properties.AssociatedWorkspaces {
+		if !strings.EqualFold(a.ResourceID, workspaceID) {
+			ws = append(ws, a)
+		}
+	}
+	c.Cluster.Properties.AssociatedWorkspaces = ws
+}
