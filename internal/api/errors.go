@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/vault"
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 var errEOF = io.EOF
@@ -75,6 +76,14 @@ func toAPIError(err error) *Error {
 	var ve *vault.Error
 	if errors.As(err, &ve) && ve.Status < 500 {
 		return &Error{Status: ve.Status, Code: ve.Code, InnerCode: ve.InnerCode, Message: ve.Message}
+	}
+	var we *workspace.Error
+	if errors.As(err, &we) && (we.Status < 500 || we.Status == http.StatusServiceUnavailable) {
+		e := &Error{Status: we.Status, Code: we.Code, Message: we.Message}
+		if we.Status == http.StatusServiceUnavailable {
+			e.RetryAfter = 10
+		}
+		return e
 	}
 	switch {
 	case errors.Is(err, identity.ErrTokenMissing), errors.Is(err, identity.ErrTokenExpired),

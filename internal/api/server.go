@@ -20,6 +20,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/vault"
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // Config names the services a Server exposes. A nil service is not served.
@@ -29,6 +30,10 @@ type Config struct {
 	// Audit records every vault request.
 	Vault *vault.Service
 	Audit *audit.Log
+	// Workspaces serves the workspace management API when set;
+	// DeleteWorkspaceData removes a deleted workspace's stored data.
+	Workspaces          *workspace.Service
+	DeleteWorkspaceData func(ctx context.Context, customerID string) error
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.
 	VaultDNSSuffix string
@@ -55,6 +60,9 @@ func New(cfg Config) (*Server, error) {
 	s.routeIdentity()
 	if cfg.Vault != nil {
 		s.routeVaultManagement()
+	}
+	if cfg.Workspaces != nil {
+		s.routeWorkspaceManagement()
 	}
 	return s, nil
 }

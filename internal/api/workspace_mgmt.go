@@ -1,0 +1,256 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+const (
+	rgPath         = "/subscriptions/{sub}/resourceGroups/{rg}/providers/"
+	clustersPath   = rgPath + "Microsoft.OperationalInsights/clusters"
+	workspacesPath = rgPath + "Microsoft.OperationalInsights/workspaces"
+)
+
+func (s *Server) routeWorkspaceManagement() {
+	s.route("PUT "+clustersPath+"/{name}", s.handlePutCluster)
+	s.route("PATCH "+clustersPath+"/{name}", s.handlePatchCluster)
+	s.route("GET "+clustersPath+"/{name}", s.handleGetCluster)
+	s.route("DELETE "+clustersPath+"/{name}", s.handleDeleteCluster)
+	s.route("GET "+clustersPath, s.handleListClusters)
+	s.route("GET /subscriptions/{sub}/providers/Microsoft.OperationalInsights/clusters", s.handleListClusters)
+
+	s.route("PUT "+workspacesPath+"/{name}", s.handlePutWorkspace)
+	s.route("GET "+workspacesPath+"/{name}", s.handleGetWorkspace)
+	s.route("DELETE "+workspacesPath+"/{name}", s.handleDeleteWorkspace)
+	s.route("GET "+workspacesPath, s.handleListWorkspaces)
+	s.route("GET /subscriptions/{sub}/providers/Microsoft.OperationalInsights/workspaces", s.handleListWorkspaces)
+	s.route("POST "+workspacesPath+"/{name}/sharedKeys", s.handleSharedKeys)
+	s.route("POST "+workspacesPath+"/{name}/regenerateSharedKey", s.handleRegenerateSharedKey)
+
+	s.route("PUT "+workspacesPath+"/{name}/linkedServices/cluster", s.handlePutLink)
+	s.route("GET "+workspacesPath+"/{name}/linkedServices/cluster", s.handleGetLink)
+	s.route("DELETE "+workspacesPath+"/{name}/linkedServices/cluster", s.handleDeleteLink)
+
+	onboarding := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/onboardingStates/default"
+	s.route("PUT "+onboarding, s.handlePutOnboarding)
+	s.route("GET "+onboarding, s.handleGetOnboarding)
+	s.route("DELETE "+onboarding, s.handleDeleteOnboarding)
+}
+
+// route registers a management route: an Owner's management token and an
+// api-version, then the handler.
+func (s *Server) route(pattern string, h mgmtHandler) {
+	s.handle(s.mux, pattern, func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.requireOwner(r)
+		if err != nil {
+			return err
+		}
+		if err := checkARMAPIVersion(r); err != nil {
+			return err
+		}
+		status, body, err := h(r, c)
+		if err != nil {
+			return err
+		}
+		if body == nil {
+			w.WriteHeader(status)
+		} else {
+			writeJSON(w, status, body)
+		}
+		return nil
+	})
+}
+
+func resourceGroup(r *http.Request) workspace.ResourceGroup {
+	return workspace.ResourceGroup{Subscription: r.PathValue("sub"), Group: r.PathValue("rg")}
+}
+
+func created(isNew bool) int {
+	if isNew {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+func (s *Server) handlePutCluster(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in workspace.ClusterParameters
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	c, isNew, err := s.cfg.Workspaces.PutCluster(r.Context(), resourceGroup(r), r.PathValue("name"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return created(isNew), c, nil
+}
+
+func (s *Server) handlePatchCluster(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in workspace.ClusterParameters
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	c, err := s.cfg.Workspaces.PatchCluster(r.Context(), resourceGroup(r), r.PathValue("name"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, c, nil
+}
+
+func (s *Server) handleGetCluster(r *http.Request, _ *identity.Claims) (int, any, error) {
+	c, err := s.cfg.Workspaces.GetCluster(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, c, nil
+}
+
+func (s *Server) handleDeleteCluster(r *http.Request, _ *identity.Claims) (int, any, error) {
+	if err := s.cfg.Workspaces.DeleteCluster(r.Context(), resourceGroup(r), r.PathValue("name")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, nil
+}
+
+func (s *Server) handleListClusters(r *http.Request, _ *identity.Claims) (int, any, error) {
+	cs, err := s.cfg.Workspaces.ListClusters(r.Context(), resourceGroup(r))
+	if err != nil {
+		return 0, nil, err
+	}
+	if cs == nil {
+		cs = []workspace.Cluster{}
+	}
+	return http.StatusOK, map[string]any{"value": cs}, nil
+}
+
+func (s *Server) handlePutWorkspace(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in workspace.WorkspaceParameters
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	w, isNew, err := s.cfg.Workspaces.PutWorkspace(r.Context(), resourceGroup(r), r.PathValue("name"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return created(isNew), w, nil
+}
+
+func (s *Server) handleGetWorkspace(r *http.Request, _ *identity.Claims) (int, any, error) {
+	w, err := s.cfg.Workspaces.GetWorkspace(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, w, nil
+}
+
+func (s *Server) handleDeleteWorkspace(r *http.Request, _ *identity.Claims) (int, any, error) {
+	if err := s.cfg.Workspaces.DeleteWorkspace(r.Context(), resourceGroup(r), r.PathValue("name"), s.cfg.DeleteWorkspaceData); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, nil
+}
+
+func (s *Server) handleListWorkspaces(r *http.Request, _ *identity.Claims) (int, any, error) {
+	ws, err := s.cfg.Workspaces.ListWorkspaces(r.Context(), resourceGroup(r))
+	if err != nil {
+		return 0, nil, err
+	}
+	if ws == nil {
+		ws = []workspace.Workspace{}
+	}
+	return http.StatusOK, map[string]any{"value": ws}, nil
+}
+
+func (s *Server) handleSharedKeys(r *http.Request, _ *identity.Claims) (int, any, error) {
+	k, err := s.cfg.Workspaces.SharedKeys(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, k, nil
+}
+
+func (s *Server) handleRegenerateSharedKey(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in struct {
+		KeyName string `json:"keyName"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	k, err := s.cfg.Workspaces.RegenerateSharedKey(r.Context(), resourceGroup(r), r.PathValue("name"), in.KeyName)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, k, nil
+}
+
+func (s *Server) handlePutLink(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in struct {
+		Properties struct {
+			WriteAccessResourceID string `json:"writeAccessResourceId"`
+			ResourceID            string `json:"resourceId"`
+		} `json:"properties"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	target := in.Properties.WriteAccessResourceID
+	if target == "" {
+		target = in.Properties.ResourceID
+	}
+	if strings.TrimSpace(target) == "" {
+		return 0, nil, badRequest("BadRequest", "properties.writeAccessResourceId must name the cluster to link to")
+	}
+	l, err := s.cfg.Workspaces.Link(r.Context(), resourceGroup(r), r.PathValue("name"), target)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, l, nil
+}
+
+func (s *Server) handleGetLink(r *http.Request, _ *identity.Claims) (int, any, error) {
+	l, err := s.cfg.Workspaces.GetLink(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, l, nil
+}
+
+func (s *Server) handleDeleteLink(r *http.Request, _ *identity.Claims) (int, any, error) {
+	if err := s.cfg.Workspaces.Unlink(r.Context(), resourceGroup(r), r.PathValue("name")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, nil
+}
+
+func (s *Server) handlePutOnboarding(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in struct {
+		Properties struct {
+			CustomerManagedKey bool `json:"customerManagedKey"`
+		} `json:"properties"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	o, err := s.cfg.Workspaces.Onboard(r.Context(), resourceGroup(r), r.PathValue("name"), in.Properties.CustomerManagedKey, r.Header.Get("If-Match"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, o, nil
+}
+
+func (s *Server) handleGetOnboarding(r *http.Request, _ *identity.Claims) (int, any, error) {
+	o, err := s.cfg.Workspaces.GetOnboarding(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, o, nil
+}
+
+func (s *Server) handleDeleteOnboarding(r *http.Request, _ *identity.Claims) (int, any, error) {
+	if err := s.cfg.Workspaces.Offboard(r.Context(), resourceGroup(r), r.PathValue("name")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, nil
+}
