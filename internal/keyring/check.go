@@ -1,0 +1,66 @@
+package keyring
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+)
+
+// CheckKEK proves that a key can serve as a keyring's KEK before anything is
+// stored under it: it describes the key (the caller's get permission), checks
+// that it is enabled — and recoverable, when asked — and wraps and unwraps a
+// throwaway key (wrapKey, unwrapKey). Errors wrap the typed errors, so the
+// caller can say what to fix.
+func CheckKEK(ctx context.Context, kek KEK, requireRecoverable bool) (KeyState, error) {
+	st, err := kek.Describe(ctx)
+	if err != nil {
+		return st, fmt.Errorf("describe the key: %w", err)
+	}
+	if !st.Enabled {
+		return st, fmt.Errorf("key %s is disabled: %w", st.KeyURI, ErrKeyRevoked)
+	}
+	if requireRecoverable && !st.Recoverable {
+		return st, fmt.Errorf("key %s has recovery level %q: %w", st.KeyURI, st.RecoveryLevel, ErrNotRecoverable)
+	}
+	probe := make([]byte, aekSize)
+	rand.Read(probe)
+	defer clear(probe)
+	w, err := kek.Wrap(ctx, probe)
+	if err == nil {
+		err = validWrapped(w)
+	}
+	if err != nil {
+		return st, fmt.Errorf("wrap with key %s: %w", st.KeyURI, err)
+	}
+	back, err := kek.Unwrap(ctx, w)
+	defer clear(back)
+	if err != nil {
+		return st, fmt.Errorf("unwrap with key %s: %w", w.KeyURI, err)
+	}
+	if subtle.ConstantTimeCompare(back, probe) != 1 {
+		return st, fmt.Errorf("key %s unwrapped to other bytes: %w", w.KeyURI, ErrIntegrity)
+	}
+	return st, nil
+}
+
+// Remove deletes a ring's registry: its wrapped account keys are gone, and
+// with them every object sealed under them, for good. It is for a deleted
+// cluster; close the ring's Keyring first. Removing a ring that does not
+// exist is not an error.
+func Remove(db *bbolt.DB, cluster, resource string) error {
+	return db.Update(func(tx *bbolt.Tx) error {
+		rings := tx.Bucket(bucketRings)
+		if rings == nil {
+			return nil
+		}
+		err := rings.DeleteBucket(ringName(cluster, resource))
+		if errors.Is(err, bbolt.ErrBucketNotFound) {
+			return nil
+		}
+		return err
+	})
+}

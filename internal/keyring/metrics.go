@@ -1,0 +1,94 @@
+package keyring
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are shared by every keyring registered on one Registerer: the
+// first keyring registers them, the others reuse what is registered.
+type metrics struct {
+	state    *prometheus.GaugeVec
+	probes   *prometheus.CounterVec
+	kekCalls *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sealwatch_keyring_state",
+			Help: "1 for the state a (cluster, storage resource) keyring is in, 0 for the others.",
+		}, []string{"cluster", "resource", "state"}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealwatch_keyring_probes_total",
+			Help: "Health probes of account keys, by result (ok, revoked, unreachable, error).",
+		}, []string{"cluster", "resource", "result"}),
+		kekCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealwatch_keyring_kek_calls_total",
+			Help: "Calls to the key-encryption key's service, by operation and result.",
+		}, []string{"cluster", "resource", "op", "result"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	if m.state, err = register(reg, m.state); err != nil {
+		return nil, err
+	}
+	if m.probes, err = register(reg, m.probes); err != nil {
+		return nil, err
+	}
+	if m.kekCalls, err = register(reg, m.kekCalls); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// ringMetrics are the series of one keyring.
+type ringMetrics struct {
+	*metrics
+	cluster, resource string
+}
+
+func (m *metrics) with(cluster, resource string) *ringMetrics {
+	return &ringMetrics{metrics: m, cluster: cluster, resource: resource}
+}
+
+func (m *ringMetrics) setState(s State) {
+	for st, name := range stateNames {
+		v := 0.0
+		if st == s {
+			v = 1
+		}
+		m.state.WithLabelValues(m.cluster, m.resource, name).Set(v)
+	}
+}
+
+func (m *ringMetrics) probe(r probeResult) {
+	m.probes.WithLabelValues(m.cluster, m.resource, string(r)).Inc()
+}
+
+func (m *ringMetrics) kekCall(op string, err error) {
+	m.kekCalls.WithLabelValues(m.cluster, m.resource, op, string(classify(err))).Inc()
+}
+
+func (m *ringMetrics) forget() {
+	l := prometheus.Labels{"cluster": m.cluster, "resource": m.resource}
+	m.state.DeletePartialMatch(l)
+	m.probes.DeletePartialMatch(l)
+	m.kekCalls.DeletePartialMatch(l)
+}

@@ -1,0 +1,223 @@
+package keyring
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+)
+
+type probeResult string
+
+const (
+	probeOK          probeResult = "ok"
+	probeRevoked     probeResult = "revoked"
+	probeUnreachable probeResult = "unreachable"
+	probeError       probeResult = "error" // damaged record, wrong KEK, unexpected answer
+	probeCanceled    probeResult = "canceled"
+)
+
+// classify sorts a KEK error. Anything not known to be a revocation counts
+// against the grace rather than as revoked: a wrong "revoked" would drop keys
+// the customer still grants, a wrong "unreachable" only waits for the grace.
+func classify(err error) probeResult {
+	switch {
+	case err == nil:
+		return probeOK
+	case errors.Is(err, ErrKeyRevoked):
+		return probeRevoked
+	case errors.Is(err, context.Canceled):
+		return probeCanceled
+	case errors.Is(err, ErrKeyUnreachable), errors.Is(err, context.DeadlineExceeded):
+		return probeUnreachable
+	}
+	return probeError
+}
+
+// Run probes every KeyCheckInterval (FailingCheckInterval while the key is
+// not accessible) until ctx ends or the keyring is closed.
+func (k *Keyring) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-k.done:
+			return nil
+		case <-k.clock.After(k.interval()):
+		}
+		pctx, cancel := context.WithTimeout(ctx, k.cfg.ProbeTimeout)
+		_, err := k.ProbeNow(pctx)
+		cancel()
+		if errors.Is(err, ErrClosed) {
+			return nil
+		}
+	}
+}
+
+func (k *Keyring) interval() time.Duration {
+	if k.State() == Accessible {
+		return k.cfg.KeyCheckInterval
+	}
+	return k.cfg.FailingCheckInterval
+}
+
+// ProbeNow unwraps every account key with the KEK, as the proof of access,
+// and sets the state from the answers: Accessible on success (loading the
+// keys again after a revocation or lock), Revoked on a refusal, and on an
+// unreachable key service Unreachable within the grace, Locked after it. When
+// accessible it also asks the KEK for its current version and rewraps
+// account keys under a new one (versionless rotation), and starts a new
+// account key epoch when the current one is too old. It returns the state
+// and the probe's error, if any.
+func (k *Keyring) ProbeNow(ctx context.Context) (State, error) {
+	k.op.Lock()
+	defer k.op.Unlock()
+	_, err := k.probeLocked(ctx)
+	return k.State(), err
+}
+
+func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
+	k.mu.RLock()
+	closed, kek, recs := k.closed, k.kek, sortedRecords(k.records)
+	k.mu.RUnlock()
+	if closed {
+		return probeError, ErrClosed
+	}
+	got := make(map[string][]byte, len(recs))
+	defer func() {
+		for _, b := range got {
+			clear(b)
+		}
+	}()
+	res, firstErr := probeOK, error(nil)
+	for _, r := range recs {
+		pt, err := kek.Unwrap(ctx, r.Wrapped)
+		if err == nil {
+			if err = r.verify(pt); err != nil {
+				clear(pt)
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("unwrap account key %s with %s: %w", r.ID, r.Wrapped.KeyURI, err)
+			c := classify(err)
+			// The worst answer decides: revoked over damaged over unreachable.
+			if res == probeOK || rank(c) > rank(res) {
+				res, firstErr = c, err
+			}
+			if c == probeRevoked || c == probeCanceled {
+				break
+			}
+			continue
+		}
+		got[r.ID] = pt
+	}
+	if res == probeCanceled {
+		return res, firstErr
+	}
+	k.metrics.probe(res)
+
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return probeError, ErrClosed
+	}
+	switch res {
+	case probeOK:
+		for id, pt := range got {
+			if m := k.mat[id]; m != nil {
+				m.mu.RLock()
+				same := subtle.ConstantTimeCompare(m.key, pt) == 1
+				m.mu.RUnlock()
+				if same {
+					continue
+				}
+				m.drop(ErrIntegrity) // cannot happen once verify passed; never keep two keys for one ID
+			}
+			k.mat[id] = newMaterial(pt)
+			delete(got, id) // now owned by the material
+		}
+		k.transitionLocked(Accessible, "account keys unwrapped")
+	case probeRevoked:
+		k.transitionLocked(Revoked, firstErr.Error())
+	default:
+		now := k.clock.Now()
+		switch k.state {
+		case Accessible:
+			k.unreachableSince = now
+			if k.cfg.UnreachableGrace <= 0 {
+				k.transitionLocked(Locked, firstErr.Error()+" (no grace: failing closed)")
+			} else {
+				k.transitionLocked(Unreachable, firstErr.Error())
+			}
+		case Unreachable:
+			if !now.Before(k.unreachableSince.Add(k.cfg.UnreachableGrace)) {
+				k.transitionLocked(Locked, fmt.Sprintf("%v; past the grace of %s", firstErr, k.cfg.UnreachableGrace))
+			}
+		case Revoked, Locked:
+			// Keys are already dropped; stay until a probe succeeds.
+		default: // opening: nothing in memory to work from
+			k.transitionLocked(Locked, firstErr.Error())
+		}
+		if res == probeError {
+			k.log.Error("account key probe failed", "err", firstErr)
+		}
+	}
+	state := k.state
+	k.mu.Unlock()
+
+	if state == Accessible {
+		k.maintainLocked(ctx)
+	}
+	k.flushUsage()
+	if res != probeOK {
+		return res, firstErr
+	}
+	return res, nil
+}
+
+func rank(r probeResult) int {
+	switch r {
+	case probeRevoked:
+		return 3
+	case probeError:
+		return 2
+	case probeUnreachable:
+		return 1
+	}
+	return 0
+}
+
+// maintainLocked follows the KEK's current version (when Describe names a
+// new one) and the account key's age. Its failures do not change the state:
+// the unwrap just done is the proof of access; they are retried next probe.
+func (k *Keyring) maintainLocked(ctx context.Context) {
+	k.mu.RLock()
+	kek, m := k.kek, k.meta
+	cur := k.records[m.Current]
+	var stale []*record
+	k.mu.RUnlock()
+
+	st, err := kek.Describe(ctx)
+	if err != nil {
+		k.log.Debug("describe key-encryption key", "err", err)
+	} else if st.Enabled && st.Provider == m.Provider && st.Key == m.Key {
+		k.mu.RLock()
+		for _, r := range sortedRecords(k.records) {
+			if r.Wrapped.KeyURI != st.KeyURI {
+				stale = append(stale, r)
+			}
+		}
+		k.mu.RUnlock()
+		if len(stale) > 0 {
+			if err := k.rewrapLocked(ctx, kek, kek, st, stale, false, "key-encryption key rotated to "+st.KeyURI); err != nil {
+				k.log.Warn("rewrap after key rotation failed; retrying at the next probe", "keyUri", st.KeyURI, "err", err)
+			}
+		}
+	}
+	if k.cfg.MaxAccountKeyAge > 0 && cur != nil && !k.clock.Now().Before(cur.Created.Add(k.cfg.MaxAccountKeyAge)) {
+		if _, err := k.newEpochLocked(ctx, fmt.Sprintf("account key %s is older than %s", cur.ID, k.cfg.MaxAccountKeyAge)); err != nil {
+			k.log.Warn("new account key epoch failed; retrying at the next probe", "err", err)
+		}
+	}
+}

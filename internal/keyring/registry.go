@@ -1,0 +1,273 @@
+package keyring
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+)
+
+// The key registry lives in the caller's bbolt database:
+//
+//	keyring.rings/<cluster>\x00<resource>/meta          JSON meta: which key is in force, current AEK
+//	keyring.rings/<cluster>\x00<resource>/aeks/<id>     sha256(JSON) || JSON record: one wrapped AEK
+//	keyring.rings/<cluster>\x00<resource>/usage/<uri>   JSON: last wrap and unwrap per KEK version
+//
+// Account keys are stored only wrapped. Every change of wrapping is one bbolt
+// transaction, so a crash leaves the old or the new wrapping, never neither.
+var (
+	bucketRings = []byte("keyring.rings")
+	bucketAEKs  = []byte("aeks")
+	bucketUsage = []byte("usage")
+	keyMeta     = []byte("meta")
+)
+
+const registryFormat = 1
+
+// meta says which key wraps a ring's account keys and which one is current.
+type meta struct {
+	Format   int    `json:"format"`
+	Provider string `json:"provider"`
+	Key      string `json:"key"` // versionless: replacement compares it
+	Current  string `json:"current"`
+}
+
+// record is one account key as stored: wrapped, with the version that wraps it.
+type record struct {
+	ID        string    `json:"id"`
+	Cluster   string    `json:"cluster"`
+	Resource  string    `json:"resource"`
+	Epoch     uint64    `json:"epoch"`
+	Created   time.Time `json:"created"`
+	Rewrapped time.Time `json:"rewrapped,omitzero"`
+	Wrapped   Wrapped   `json:"wrapped"`
+	// Check is HMAC-SHA256(AEK, label || id, cluster, resource, epoch): it
+	// reveals nothing about the AEK, yet tells whether unwrapped bytes are
+	// this account key — a swapped or forged wrapping is refused, never used.
+	Check []byte `json:"check"`
+}
+
+type usageRecord struct {
+	LastWrap   time.Time `json:"lastWrap,omitzero"`
+	LastUnwrap time.Time `json:"lastUnwrap,omitzero"`
+}
+
+func ringName(cluster, resource string) []byte {
+	return []byte(cluster + "\x00" + resource)
+}
+
+func checkValue(aek []byte, r *record) []byte {
+	m := hmac.New(sha256.New, aek)
+	m.Write([]byte("sealwatch/keyring/aek-check/v1"))
+	m.Write(envelope.AAD(r.ID, r.Cluster, r.Resource, strconv.FormatUint(r.Epoch, 10)))
+	return m.Sum(nil)
+}
+
+// verify tells whether aek is the account key r describes.
+func (r *record) verify(aek []byte) error {
+	if len(aek) != aekSize {
+		return fmt.Errorf("account key %s unwrapped to %d bytes, want %d: %w", r.ID, len(aek), aekSize, ErrIntegrity)
+	}
+	if subtle.ConstantTimeCompare(checkValue(aek, r), r.Check) != 1 {
+		return fmt.Errorf("account key %s: unwrapped key does not match the record's check value: %w", r.ID, ErrIntegrity)
+	}
+	return nil
+}
+
+func encodeRecord(r *record) ([]byte, error) {
+	js, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(js)
+	return append(sum[:], js...), nil
+}
+
+func decodeRecord(id, raw []byte, cluster, resource string) (*record, error) {
+	if len(raw) < sha256.Size {
+		return nil, fmt.Errorf("registry record of account key %q is truncated: %w", id, ErrIntegrity)
+	}
+	sum := sha256.Sum256(raw[sha256.Size:])
+	if !bytes.Equal(sum[:], raw[:sha256.Size]) {
+		return nil, fmt.Errorf("registry record of account key %q fails its checksum: %w", id, ErrIntegrity)
+	}
+	var r record
+	if err := json.Unmarshal(raw[sha256.Size:], &r); err != nil {
+		return nil, fmt.Errorf("registry record of account key %q: %v: %w", id, err, ErrIntegrity)
+	}
+	if r.ID != string(id) || r.Cluster != cluster || r.Resource != resource {
+		return nil, fmt.Errorf("registry record %q names account key %q of %s/%s: %w", id, r.ID, r.Cluster, r.Resource, ErrIntegrity)
+	}
+	return &r, nil
+}
+
+// registry is one ring's bucket in the caller's database.
+type registry struct {
+	db                *bbolt.DB
+	cluster, resource string
+}
+
+// stored is a ring as read from the registry.
+type stored struct {
+	meta    *meta // nil: the ring was never created
+	records map[string]*record
+	usage   map[string]usageRecord
+}
+
+func (g *registry) ring(tx *bbolt.Tx) *bbolt.Bucket {
+	if b := tx.Bucket(bucketRings); b != nil {
+		return b.Bucket(ringName(g.cluster, g.resource))
+	}
+	return nil
+}
+
+func (g *registry) load() (*stored, error) {
+	s := &stored{records: map[string]*record{}, usage: map[string]usageRecord{}}
+	err := g.db.View(func(tx *bbolt.Tx) error {
+		ring := g.ring(tx)
+		if ring == nil {
+			return nil
+		}
+		raw := ring.Get(keyMeta)
+		if raw == nil {
+			return nil
+		}
+		var m meta
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("registry meta of %s/%s: %v: %w", g.cluster, g.resource, err, ErrIntegrity)
+		}
+		if m.Format != registryFormat {
+			return fmt.Errorf("registry of %s/%s has format %d; this build reads %d", g.cluster, g.resource, m.Format, registryFormat)
+		}
+		s.meta = &m
+		if b := ring.Bucket(bucketAEKs); b != nil {
+			if err := b.ForEach(func(k, v []byte) error {
+				r, err := decodeRecord(k, v, g.cluster, g.resource)
+				if err != nil {
+					return err
+				}
+				s.records[r.ID] = r
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if b := ring.Bucket(bucketUsage); b != nil {
+			return b.ForEach(func(k, v []byte) error {
+				var u usageRecord
+				if json.Unmarshal(v, &u) == nil { // usage is informative; a damaged entry is only forgotten
+					s.usage[string(k)] = u
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.meta != nil {
+		if _, ok := s.records[s.meta.Current]; !ok {
+			return nil, fmt.Errorf("registry of %s/%s names current account key %q, which it does not hold: %w", g.cluster, g.resource, s.meta.Current, ErrIntegrity)
+		}
+	}
+	return s, nil
+}
+
+// write stores meta and records in one transaction. before runs inside it,
+// after the writes and before the commit: an error from it rolls all back.
+func (g *registry) write(m *meta, records []*record, before func() error) error {
+	return g.db.Update(func(tx *bbolt.Tx) error {
+		rings, err := tx.CreateBucketIfNotExists(bucketRings)
+		if err != nil {
+			return err
+		}
+		ring, err := rings.CreateBucketIfNotExists(ringName(g.cluster, g.resource))
+		if err != nil {
+			return err
+		}
+		aeks, err := ring.CreateBucketIfNotExists(bucketAEKs)
+		if err != nil {
+			return err
+		}
+		for _, r := range records {
+			raw, err := encodeRecord(r)
+			if err != nil {
+				return err
+			}
+			if err := aeks.Put([]byte(r.ID), raw); err != nil {
+				return err
+			}
+		}
+		mj, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		if err := ring.Put(keyMeta, mj); err != nil {
+			return err
+		}
+		if before != nil {
+			return before()
+		}
+		return nil
+	})
+}
+
+func (g *registry) writeUsage(u map[string]usageRecord) error {
+	return g.db.Update(func(tx *bbolt.Tx) error {
+		ring := g.ring(tx)
+		if ring == nil {
+			return errors.New("registry ring missing")
+		}
+		b, err := ring.CreateBucketIfNotExists(bucketUsage)
+		if err != nil {
+			return err
+		}
+		for uri, rec := range u {
+			js, err := json.Marshal(rec)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(uri), js); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// KeyRef names the key a registry says is in force for a (cluster, storage
+// resource): after a crash between SetKEK and the caller saving its own
+// configuration, the registry is the truth the caller reconciles with.
+type KeyRef struct {
+	Provider string
+	Key      string   // versionless
+	KeyURIs  []string // versions wrapping account keys now
+}
+
+// InForce reads which key wraps a ring's account keys, without any KEK. It
+// returns a zero KeyRef and no error for a ring that was never created.
+func InForce(db *bbolt.DB, cluster, resource string) (KeyRef, error) {
+	s, err := (&registry{db: db, cluster: cluster, resource: resource}).load()
+	if err != nil || s.meta == nil {
+		return KeyRef{}, err
+	}
+	ref := KeyRef{Provider: s.meta.Provider, Key: s.meta.Key}
+	seen := map[string]bool{}
+	for _, r := range sortedRecords(s.records) {
+		if !seen[r.Wrapped.KeyURI] {
+			seen[r.Wrapped.KeyURI] = true
+			ref.KeyURIs = append(ref.KeyURIs, r.Wrapped.KeyURI)
+		}
+	}
+	return ref, nil
+}
