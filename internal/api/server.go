@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/audit"
+	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -33,6 +34,7 @@ type Config struct {
 	// Workspaces serves the workspace management API when set;
 	// DeleteWorkspaceData removes a deleted workspace's stored data.
 	Workspaces          *workspace.Service
+	ClusterKeys         *clusterkeys.Manager
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.

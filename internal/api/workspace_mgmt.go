@@ -3,7 +3,9 @@ package api
 import (
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -19,6 +21,7 @@ func (s *Server) routeWorkspaceManagement() {
 	s.route("PATCH "+clustersPath+"/{name}", s.handlePatchCluster)
 	s.route("GET "+clustersPath+"/{name}", s.handleGetCluster)
 	s.route("DELETE "+clustersPath+"/{name}", s.handleDeleteCluster)
+	s.route("GET "+clustersPath+"/{name}/keyUsage", s.handleKeyUsage)
 	s.route("GET "+clustersPath, s.handleListClusters)
 	s.route("GET /subscriptions/{sub}/providers/Microsoft.OperationalInsights/clusters", s.handleListClusters)
 
@@ -253,4 +256,39 @@ func (s *Server) handleDeleteOnboarding(r *http.Request, _ *identity.Claims) (in
 		return 0, nil, err
 	}
 	return http.StatusOK, nil, nil
+}
+
+// keyVersionUsage is one key version's row of a cluster's key usage report.
+type keyVersionUsage struct {
+	Resource    string    `json:"resource"` // logs or documents
+	KeyURI      string    `json:"keyUri"`
+	AccountKeys []string  `json:"accountKeys"`
+	InUse       bool      `json:"inUse"`
+	LastWrap    time.Time `json:"lastWrap,omitzero"`
+	LastUnwrap  time.Time `json:"lastUnwrap,omitzero"`
+}
+
+// handleKeyUsage answers, for every key version a cluster's account keys
+// have been wrapped by, which it wraps now: a version that wraps none can be
+// disabled without waiting or guessing.
+func (s *Server) handleKeyUsage(r *http.Request, _ *identity.Claims) (int, any, error) {
+	c, err := s.cfg.Workspaces.GetCluster(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []keyVersionUsage{}
+	for _, res := range []string{clusterkeys.Logs, clusterkeys.Documents} {
+		ring := s.cfg.ClusterKeys.Keyring(c.Properties.ClusterID, res)
+		if ring == nil {
+			continue
+		}
+		for _, u := range ring.KeyUsage() {
+			row := keyVersionUsage{Resource: res, KeyURI: u.KeyURI, AccountKeys: []string{}, InUse: len(u.AccountKeys) > 0, LastWrap: u.LastWrap, LastUnwrap: u.LastUnwrap}
+			for _, a := range u.AccountKeys {
+				row.AccountKeys = append(row.AccountKeys, a.ID)
+			}
+			out = append(out, row)
+		}
+	}
+	return http.StatusOK, map[string]any{"value": out}, nil
 }

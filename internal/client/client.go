@@ -170,14 +170,7 @@ func New(creds Credentials, opts Options) (*Client, error) {
 	}
 	// No proxy: vault host names resolve only through the dialer below, which a
 	// proxy would bypass.
-	tr := &http.Transport{
-		DialContext:         loopbackDialer(endpoint.Host, creds.VaultDNSSuffix),
-		TLSClientConfig:     tlsCfg,
-		ForceAttemptHTTP2:   true,
-		TLSHandshakeTimeout: 10 * time.Second,
-		IdleConnTimeout:     90 * time.Second,
-		MaxIdleConns:        16,
-	}
+	tr := Transport(endpoint.Host, creds.VaultDNSSuffix, tlsCfg)
 	return &Client{
 		creds:    creds,
 		endpoint: endpoint,
@@ -187,6 +180,19 @@ func New(creds Credentials, opts Options) (*Client, error) {
 		tokenSem: make(chan struct{}, 1),
 		tokens:   map[Audience]cachedToken{},
 	}, nil
+}
+
+// Transport is an HTTP transport that dials localhost and every host under
+// the vault DNS suffix at endpointHost (see loopbackDialer), with tlsCfg.
+func Transport(endpointHost, vaultDNSSuffix string, tlsCfg *tls.Config) *http.Transport {
+	return &http.Transport{
+		DialContext:         loopbackDialer(endpointHost, strings.ToLower(strings.Trim(vaultDNSSuffix, "."))),
+		TLSClientConfig:     tlsCfg,
+		ForceAttemptHTTP2:   true,
+		TLSHandshakeTimeout: 10 * time.Second,
+		IdleConnTimeout:     90 * time.Second,
+		MaxIdleConns:        16,
+	}
 }
 
 // loopbackDialer returns a DialContext that sends localhost and every host

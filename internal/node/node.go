@@ -22,10 +22,12 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/api"
 	"github.com/sealwatch/sealwatch/internal/audit"
+	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/pki"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/vault"
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // Config says where a node keeps its data and where it listens.
@@ -37,7 +39,12 @@ type Config struct {
 	// VaultPassphrase, when set, derives the vault's root key with Argon2id
 	// instead of keeping it in DIR/vault/root.key.
 	VaultPassphrase []byte
-	Logger          *slog.Logger
+	// KeyCheckInterval is how often each customer key is proven usable
+	// (default 30 s); UnreachableGrace how long work goes on from memory
+	// while a key vault cannot be reached (0 fails closed at once).
+	KeyCheckInterval time.Duration
+	UnreachableGrace time.Duration
+	Logger           *slog.Logger
 }
 
 // Credentials is the admin principal's sign-in file, DIR/admin.json.
@@ -64,6 +71,10 @@ type Node struct {
 	root       *rootkey.Key
 	vault      *vault.Service
 	audit      *audit.Log
+	controlDB  *bbolt.DB
+	secrets    *rootkey.Key
+	keys       *clusterkeys.Manager
+	workspaces *workspace.Service
 	server     *http.Server
 	firstRun   bool
 	closers    []func() error // run in reverse order by Close
@@ -137,11 +148,16 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openVault(); err != nil {
 		return nil, err
 	}
+	if err := n.openWorkspaces(ctx); err != nil {
+		return nil, err
+	}
 
 	srv, err := api.New(api.Config{
 		Identity:       n.identity,
 		Vault:          n.vault,
 		Audit:          n.audit,
+		Workspaces:     n.workspaces,
+		ClusterKeys:    n.keys,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		Logger:         n.log.With("component", "api"),
 	})
@@ -225,6 +241,7 @@ func (n *Node) Serve(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- n.server.ServeTLS(n.listener, "", "") }()
+	loops.Go(func() { n.restoreClusterKeys(loopCtx) })
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

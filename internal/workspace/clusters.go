@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -334,6 +335,7 @@ func parseResourceID(id, typ string) (ResourceGroup, string, bool) {
 func (s *Service) view(rec *clusterRecord) *Cluster {
 	c := rec.Cluster
 	c.Properties.AssociatedWorkspaces = append([]AssociatedWorkspace{}, c.Properties.AssociatedWorkspaces...)
+	c.Properties.DocumentStorePrincipalID = s.opts.DocumentStorePrincipalID
 	if c.Properties.KeyVaultProperties.IsSet() {
 		kv := *c.Properties.KeyVaultProperties
 		c.Properties.KeyVaultProperties = &kv
@@ -347,4 +349,31 @@ func defaultLocation(l string) string {
 		return "local"
 	}
 	return l
+}
+
+// ClustersWithKeys calls fn for every cluster whose key is set, with its
+// identity, so that the key layer can reopen their keyrings at start-up.
+func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string, p Principal, kv KeyVaultProperties) error) error {
+	var recs []*clusterRecord
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketClusters).ForEach(func(k, _ []byte) error {
+			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+			if err == nil && rec.Cluster.Properties.KeyVaultProperties.IsSet() {
+				recs = append(recs, rec)
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, rec := range recs {
+		p, err := s.clusterPrincipal(rec)
+		if err == nil {
+			err = fn(rec.Cluster.Properties.ClusterID, p, *rec.Cluster.Properties.KeyVaultProperties)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

@@ -66,8 +66,11 @@ type secretSealer interface {
 
 // Options tune a Service.
 type Options struct {
-	Now    func() time.Time
-	Logger *slog.Logger
+	// DocumentStorePrincipalID is shown on every cluster: the customer grants
+	// it key access next to the cluster's own identity.
+	DocumentStorePrincipalID string
+	Now                      func() time.Time
+	Logger                   *slog.Logger
 }
 
 // Service is the workspace control plane over one bbolt database.

@@ -1,0 +1,297 @@
+// Package clusterkeys keeps the keyrings of every cluster — one for the log
+// store, unwrapped by the cluster's own identity, and one for the document
+// store, unwrapped by the document-store principal — and the platform
+// keyrings of workspaces without a customer-managed key. It is the key layer
+// the workspace control plane and data plane use.
+package clusterkeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// Storage resources: each has its own account keys.
+const (
+	Logs      = "logs"
+	Documents = "documents"
+)
+
+// platformCluster names the keyrings of workspaces without a CMK.
+const platformCluster = "platform"
+
+// KEKFactory opens the customer's key as one principal sees it: our vault or
+// any service that speaks the Key Vault API, reached over HTTPS with a token
+// for that principal.
+type KEKFactory func(p workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error)
+
+// Config describes a Manager.
+type Config struct {
+	DB *bbolt.DB // the key registry (keyring buckets)
+	// NewKEK opens a customer key for a principal.
+	NewKEK KEKFactory
+	// DocumentStore is the built-in principal that unwraps document-store
+	// account keys; customers grant it get, wrapKey and unwrapKey.
+	DocumentStore workspace.Principal
+	// Platform seals workspaces that have no customer-managed key.
+	Platform keyring.KEK
+
+	KeyCheckInterval time.Duration
+	UnreachableGrace time.Duration // 0 fails closed
+	Clock            keyring.Clock
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+}
+
+// Manager holds the open keyrings. It implements workspace.KeyManager.
+type Manager struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context // ends the probe loops
+	cancel context.CancelFunc
+	loops  sync.WaitGroup
+
+	mu    sync.Mutex
+	rings map[string]*keyring.Keyring // cluster/resource → ring
+	// platformMu makes the first use of a platform keyring open it once.
+	platformMu sync.Mutex
+}
+
+var _ workspace.KeyManager = (*Manager)(nil)
+
+// New returns a Manager; Close stops its probes and closes its keyrings.
+func New(cfg Config) (*Manager, error) {
+	if cfg.DB == nil || cfg.NewKEK == nil || cfg.Platform == nil || cfg.DocumentStore.AppID == "" {
+		return nil, errors.New("clusterkeys: database, KEK factory, platform key and document-store principal are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{}}, nil
+}
+
+// DocumentStorePrincipalID is the object ID customers grant key access to.
+func (m *Manager) DocumentStorePrincipalID() string { return m.cfg.DocumentStore.ObjectID }
+
+// CheckKey proves the key usable by the cluster identity and by the
+// document-store principal, each with get, wrapKey and unwrapKey, and that
+// the vault keeps it recoverable.
+func (m *Manager) CheckKey(ctx context.Context, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
+	for _, who := range []struct {
+		name string
+		p    workspace.Principal
+	}{{"the cluster's identity", cluster}, {"the document-store principal", m.cfg.DocumentStore}} {
+		kek, err := m.cfg.NewKEK(who.p, kv)
+		if err != nil {
+			return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeBadRequest, Message: err.Error()}
+		}
+		if _, err := keyring.CheckKEK(ctx, kek, true); err != nil {
+			return checkError(who.name, who.p.ObjectID, kv, err)
+		}
+	}
+	return nil
+}
+
+func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) error {
+	var ce *keyring.CheckError
+	switch {
+	case errors.Is(err, keyring.ErrNotRecoverable):
+		return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeKeyNotRecoverable,
+			Message: fmt.Sprintf("key '%s' in %s is not recoverable: turn on soft delete and purge protection on the vault (sealwatch keyvault create --enable-purge-protection), then set the key again", kv.KeyName, kv.KeyVaultURI)}
+	case errors.Is(err, keyring.ErrKeyUnreachable):
+		return &workspace.Error{Status: http.StatusServiceUnavailable, Code: workspace.CodeKeyVaultUnreachable,
+			Message: fmt.Sprintf("the key vault %s could not be reached to check key '%s'; try again when it is up (%v)", kv.KeyVaultURI, kv.KeyName, err)}
+	case errors.As(err, &ce) && errors.Is(err, keyring.ErrKeyRevoked):
+		return &workspace.Error{Status: http.StatusForbidden, Code: workspace.CodeForbidden,
+			Message: fmt.Sprintf("%s (object ID %s) cannot use key '%s' in %s: it lacks the %s permission, or the key is missing or disabled; grant get, wrapKey and unwrapKey with `sealwatch keyvault set-policy --object-id %s --key-permissions get wrapKey unwrapKey` (%v)", who, oid, kv.KeyName, kv.KeyVaultURI, ce.Permission, oid, err)}
+	case errors.Is(err, keyring.ErrKeyRevoked):
+		return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("key '%s' in %s cannot be used: %v; enable it and set it again", kv.KeyName, kv.KeyVaultURI, err)}
+	default:
+		return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("key '%s' in %s cannot be used: %v", kv.KeyName, kv.KeyVaultURI, err)}
+	}
+}
+
+// SetClusterKey opens the cluster's keyrings under kv on first use, or
+// rewraps their account keys under it: O(account keys), no data touched.
+func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
+	for _, r := range []struct {
+		resource string
+		p        workspace.Principal
+	}{{Logs, cluster}, {Documents, m.cfg.DocumentStore}} {
+		kek, err := m.cfg.NewKEK(r.p, kv)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		ring := m.rings[ringKey(clusterID, r.resource)]
+		m.mu.Unlock()
+		if ring != nil {
+			if err := ring.SetKEK(ctx, kek); err != nil {
+				return checkError("the "+r.resource+" keyring", r.p.ObjectID, kv, err)
+			}
+			continue
+		}
+		if _, err := m.open(ctx, clusterID, r.resource, kek, true); err != nil {
+			return checkError("the "+r.resource+" keyring", r.p.ObjectID, kv, err)
+		}
+	}
+	return nil
+}
+
+// Restore reopens a cluster's keyrings at start-up. A key that is revoked or
+// unreachable now still opens, in that state: the data stays, unreadable.
+func (m *Manager) Restore(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
+	for _, r := range []struct {
+		resource string
+		p        workspace.Principal
+	}{{Logs, cluster}, {Documents, m.cfg.DocumentStore}} {
+		kek, err := m.cfg.NewKEK(r.p, kv)
+		if err != nil {
+			return err
+		}
+		if _, err := m.open(ctx, clusterID, r.resource, kek, false); err != nil {
+			return fmt.Errorf("reopen the %s keyring of cluster %s: %w", r.resource, clusterID, err)
+		}
+	}
+	return nil
+}
+
+func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyring.KEK, requireRecoverable bool) (*keyring.Keyring, error) {
+	ring, err := keyring.Open(ctx, keyring.Config{
+		DB: m.cfg.DB, Cluster: cluster, Resource: resource, KEK: kek,
+		KeyCheckInterval: m.cfg.KeyCheckInterval, UnreachableGrace: m.cfg.UnreachableGrace,
+		RequireRecoverable: requireRecoverable, Clock: m.cfg.Clock,
+		Logger: m.log.With("cluster", cluster, "resource", resource), Registerer: m.cfg.Registerer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old := m.rings[ringKey(cluster, resource)]; old != nil {
+		old.Close()
+	}
+	m.rings[ringKey(cluster, resource)] = ring
+	m.loops.Go(func() { _ = ring.Run(m.ctx) })
+	return ring, nil
+}
+
+// KeyState is the worse of the cluster's two keyrings' states: data is only
+// as available as the less available of its keys.
+func (m *Manager) KeyState(clusterID string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	worst := keyring.State(0)
+	for _, res := range []string{Logs, Documents} {
+		ring := m.rings[ringKey(clusterID, res)]
+		if ring == nil {
+			continue
+		}
+		if st := ring.State(); rank(st) > rank(worst) {
+			worst = st
+		}
+	}
+	if worst == 0 {
+		return ""
+	}
+	return worst.String()
+}
+
+func rank(s keyring.State) int {
+	switch s {
+	case keyring.Accessible:
+		return 1
+	case keyring.Unreachable:
+		return 2
+	case keyring.Locked:
+		return 3
+	case keyring.Revoked:
+		return 4
+	}
+	return 0
+}
+
+// ProbeNow probes a cluster's keyrings at once (tests, and after a PATCH).
+func (m *Manager) ProbeNow(ctx context.Context, clusterID string) {
+	for _, res := range []string{Logs, Documents} {
+		if ring := m.ring(clusterID, res); ring != nil {
+			_, _ = ring.ProbeNow(ctx)
+		}
+	}
+}
+
+// Ring returns a cluster's keyring for resource, or nil.
+func (m *Manager) ring(clusterID, resource string) *keyring.Keyring {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rings[ringKey(clusterID, resource)]
+}
+
+// Keyring returns an open keyring of a cluster (for key usage and tests).
+func (m *Manager) Keyring(clusterID, resource string) *keyring.Keyring {
+	return m.ring(clusterID, resource)
+}
+
+// Keys returns the account keys that seal a workspace's resource: its
+// cluster's when it is under a customer-managed key, else the platform's.
+func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resource string) (envelope.Keys, error) {
+	if ws.CMK {
+		ring := m.ring(ws.ClusterID, resource)
+		if ring == nil {
+			return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", ws.ClusterID, resource, keyring.ErrLocked)
+		}
+		return ring, nil
+	}
+	m.platformMu.Lock()
+	defer m.platformMu.Unlock()
+	if ring := m.ring(platformCluster, resource); ring != nil {
+		return ring, nil
+	}
+	return m.open(ctx, platformCluster, resource, m.cfg.Platform, false)
+}
+
+// ForgetCluster closes and removes a deleted cluster's keyrings.
+func (m *Manager) ForgetCluster(ctx context.Context, clusterID string) error {
+	var errs []error
+	for _, res := range []string{Logs, Documents} {
+		m.mu.Lock()
+		ring := m.rings[ringKey(clusterID, res)]
+		delete(m.rings, ringKey(clusterID, res))
+		m.mu.Unlock()
+		if ring != nil {
+			errs = append(errs, ring.Close())
+		}
+		errs = append(errs, keyring.Remove(m.cfg.DB, clusterID, res))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the probes and closes every keyring.
+func (m *Manager) Close() error {
+	m.cancel()
+	m.mu.Lock()
+	var errs []error
+	for k, ring := range m.rings {
+		errs = append(errs, ring.Close())
+		delete(m.rings, k)
+	}
+	m.mu.Unlock()
+	m.loops.Wait()
+	return errors.Join(errs...)
+}
+
+func ringKey(cluster, resource string) string { return cluster + "/" + resource }

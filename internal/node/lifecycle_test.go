@@ -1,0 +1,203 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cmkSetup is a node on which the five set-up steps have been done over HTTP:
+// a vault with purge protection and a key; a cluster whose identity and the
+// document-store principal may use the key; the key set on the cluster; a
+// workspace linked to it and onboarded with customerManagedKey: true.
+type cmkSetup struct {
+	*running
+	mgmt, vtok  string
+	cluster     map[string]any
+	clusterID   string
+	principalID string
+	workspace   map[string]any
+}
+
+func (rn *running) mgmtURL(path string) string {
+	return fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg1/providers/%s?api-version=2023-07-01", rn.creds.Endpoint, rn.creds.TenantID, path)
+}
+
+func setUpCMK(t *testing.T) *cmkSetup {
+	t.Helper()
+	rn := startNode(t, t.TempDir())
+	cs := &cmkSetup{running: rn, mgmt: rn.adminToken("https://management.azure.com/.default"), vtok: rn.adminToken("https://vault.azure.net/.default")}
+	adminOID := rn.objectIDOf(rn.creds.ClientID)
+	rn.createVault("cmkvault", map[string][]string{adminOID: {"all"}})
+	if st := rn.call("POST", rn.vaultURL("cmkvault")+"/keys/ws-cmk/create?api-version=7.6", cs.vtok, map[string]any{"kty": "RSA", "key_size": 2048}, nil); st != 200 {
+		t.Fatalf("create key: %d", st)
+	}
+	// Step: a cluster with a system-assigned identity.
+	var out map[string]any
+	st := rn.call("PUT", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt,
+		map[string]any{"location": "local", "identity": map[string]string{"type": "SystemAssigned"}, "sku": map[string]any{"name": "CapacityReservation", "capacity": 100}}, &out)
+	if st != 201 {
+		t.Fatalf("create cluster: %d %v", st, out)
+	}
+	cs.principalID = out["identity"].(map[string]any)["principalId"].(string)
+	props := out["properties"].(map[string]any)
+	cs.clusterID = props["clusterId"].(string)
+	docOID := props["documentStorePrincipalId"].(string)
+	if docOID == "" || docOID != rn.node.DocumentStorePrincipalID() {
+		t.Fatalf("cluster does not name the document-store principal: %v", props)
+	}
+
+	// Setting the key before granting access is refused, naming the permission.
+	var er struct{ Error struct{ Code, Message string } }
+	st = rn.call("PATCH", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, cs.keyBody(""), &er)
+	if st != 403 || er.Error.Code != "Forbidden" || !strings.Contains(er.Error.Message, "get") || !strings.Contains(er.Error.Message, cs.principalID) {
+		t.Fatalf("key before grant: %d %+v", st, er)
+	}
+	// Step: grant both principals get, wrapKey, unwrapKey.
+	cs.grant(cs.principalID)
+	// Only the cluster identity: the document-store principal is still missing.
+	st = rn.call("PATCH", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, cs.keyBody(""), &er)
+	if st != 403 || !strings.Contains(er.Error.Message, docOID) {
+		t.Fatalf("key without the document-store grant: %d %+v", st, er)
+	}
+	cs.grant(docOID)
+	// Step: set the key (versionless).
+	if st := rn.call("PATCH", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, cs.keyBody(""), &cs.cluster); st != 200 {
+		t.Fatalf("set key: %d %v", st, cs.cluster)
+	}
+	if ks := cs.cluster["properties"].(map[string]any)["keyState"]; ks != "Accessible" {
+		t.Fatalf("key state %v", ks)
+	}
+	// Step: a workspace, linked, onboarded with the key.
+	if st := rn.call("PUT", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, map[string]any{"location": "local"}, &cs.workspace); st != 201 {
+		t.Fatalf("create workspace: %d %v", st, cs.workspace)
+	}
+	out = nil
+	if st := rn.call("PUT", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/linkedServices/cluster"), cs.mgmt,
+		map[string]any{"properties": map[string]any{"writeAccessResourceId": cs.cluster["id"]}}, &out); st != 200 {
+		t.Fatalf("link: %d %v", st, out)
+	}
+	if st := rn.call("PUT", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.SecurityInsights/onboardingStates/default"), cs.mgmt,
+		map[string]any{"properties": map[string]any{"customerManagedKey": true}}, &out); st != 200 {
+		t.Fatalf("onboard: %d %v", st, out)
+	}
+	return cs
+}
+
+func (cs *cmkSetup) keyBody(version string) map[string]any {
+	return map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{
+		"keyVaultUri": cs.vaultURL("cmkvault") + "/", "keyName": "ws-cmk", "keyVersion": version}}}
+}
+
+func (cs *cmkSetup) grant(oid string) {
+	cs.t.Helper()
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/add"), cs.mgmt,
+		map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": oid, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}, nil); st != 200 {
+		cs.t.Fatalf("grant %s: %d", oid, st)
+	}
+}
+
+func (cs *cmkSetup) keyState() string {
+	var out map[string]any
+	cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, nil, &out)
+	s, _ := out["properties"].(map[string]any)["keyState"].(string)
+	return s
+}
+
+func (cs *cmkSetup) probe() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs.node.keys.ProbeNow(ctx, cs.clusterID)
+}
+
+func TestFiveStepSetUpPutsTheKeyInForce(t *testing.T) {
+	cs := setUpCMK(t)
+	if got := cs.keyState(); got != "Accessible" {
+		t.Fatalf("key state %q", got)
+	}
+	// The key can never be removed from the cluster.
+	var er struct{ Error struct{ Code, Message string } }
+	st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt,
+		map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{}}}, &er)
+	if st != 409 {
+		t.Fatalf("removing the key: %d %+v", st, er)
+	}
+	// The CMK workspace cannot be unlinked.
+	if st := cs.call("DELETE", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/linkedServices/cluster"), cs.mgmt, nil, &er); st != 409 {
+		t.Fatalf("unlink: %d %+v", st, er)
+	}
+}
+
+func TestRevokingTheKeyTwoWaysAndRestoring(t *testing.T) {
+	cs := setUpCMK(t)
+	keyURL := cs.vaultURL("cmkvault") + "/keys/ws-cmk"
+	var key map[string]any
+	cs.call("GET", keyURL+"?api-version=7.6", cs.vtok, nil, &key)
+	kid := key["key"].(map[string]any)["kid"].(string)
+	version := kid[strings.LastIndexByte(kid, '/')+1:]
+
+	// Disable the key: one probe later, revoked.
+	if st := cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": false}}, nil); st != 200 {
+		t.Fatalf("disable: %d", st)
+	}
+	cs.probe()
+	if got := cs.keyState(); got != "Revoked" {
+		t.Fatalf("after disabling: %q", got)
+	}
+	cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": true}}, nil)
+	cs.probe()
+	if got := cs.keyState(); got != "Accessible" {
+		t.Fatalf("after enabling: %q", got)
+	}
+
+	// Remove the cluster identity's access policy.
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
+		t.Fatalf("remove policy: %d", st)
+	}
+	cs.probe()
+	if got := cs.keyState(); got != "Revoked" {
+		t.Fatalf("after removing the policy: %q", got)
+	}
+	cs.grant(cs.principalID)
+	cs.probe()
+	if got := cs.keyState(); got != "Accessible" {
+		t.Fatalf("after restoring the policy: %q", got)
+	}
+}
+
+func TestVersionlessRotationLeavesTheOldVersionWrappingNothing(t *testing.T) {
+	cs := setUpCMK(t)
+	var rotated map[string]any
+	if st := cs.call("POST", cs.vaultURL("cmkvault")+"/keys/ws-cmk/rotate?api-version=7.6", cs.vtok, nil, &rotated); st != http.StatusOK {
+		t.Fatalf("rotate: %d", st)
+	}
+	newKID := rotated["key"].(map[string]any)["kid"].(string)
+	cs.probe()
+	var usage struct {
+		Value []struct {
+			Resource    string   `json:"resource"`
+			KeyURI      string   `json:"keyUri"`
+			AccountKeys []string `json:"accountKeys"`
+			InUse       bool     `json:"inUse"`
+		} `json:"value"`
+	}
+	if st := cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1/keyUsage"), cs.mgmt, nil, &usage); st != 200 {
+		t.Fatalf("key usage: %d", st)
+	}
+	inUse := map[string]bool{}
+	for _, u := range usage.Value {
+		if u.InUse {
+			if u.KeyURI != newKID {
+				t.Errorf("%s account keys still wrapped by %s after rotation", u.Resource, u.KeyURI)
+			}
+			inUse[u.Resource] = true
+		}
+	}
+	if !inUse["logs"] || !inUse["documents"] || len(usage.Value) != 4 {
+		t.Fatalf("usage report: %+v", usage.Value)
+	}
+}

@@ -1,0 +1,168 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/client"
+	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/kv"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+var bucketBuiltin = []byte("node.builtin")
+
+// openWorkspaces opens the workspace control plane and its key layer. The
+// key layer reaches key vaults only over HTTPS, with a token for the
+// principal whose access is being used — the cluster's identity or the
+// document-store principal — even when the vault is served by this node.
+func (n *Node) openWorkspaces(ctx context.Context) error {
+	dir := filepath.Join(n.cfg.DataDir, "workspace")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create workspace directory: %w", err)
+	}
+	var err error
+	n.controlDB, err = openDB(filepath.Join(dir, "control.db"))
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.controlDB.Close)
+	n.secrets, err = rootkey.LoadOrCreateFile(filepath.Join(dir, "secrets.key"))
+	if err != nil {
+		return fmt.Errorf("open the control plane's secret key: %w", err)
+	}
+	n.closers = append(n.closers, func() error { n.secrets.Close(); return nil })
+	platform, err := keyring.LoadOrCreatePlatformKEK(filepath.Join(dir, "platform", "platform.key"))
+	if err != nil {
+		return fmt.Errorf("open the platform key: %w", err)
+	}
+	docPrincipal, err := n.builtinPrincipal(ctx, "sealwatch-document-store")
+	if err != nil {
+		return err
+	}
+
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	caPEM, err := os.ReadFile(n.tls.CAFile)
+	if err != nil {
+		return err
+	}
+	pool.AppendCertsFromPEM(caPEM)
+	vaultHTTP := &http.Client{
+		Transport: client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
+		Timeout:   30 * time.Second,
+	}
+	newKEK := func(p workspace.Principal, props workspace.KeyVaultProperties) (keyring.KEK, error) {
+		cred, err := azidentity.NewClientSecretCredential(n.identity.TenantID(), p.AppID, p.Secret, &azidentity.ClientSecretCredentialOptions{
+			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: n.endpoint + "/"}, Transport: vaultHTTP},
+			DisableInstanceDiscovery: true,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return kv.New(kv.Config{VaultURL: props.KeyVaultURI, KeyName: props.KeyName, KeyVersion: props.KeyVersion, Credential: cred, Transport: vaultHTTP})
+	}
+	n.keys, err = clusterkeys.New(clusterkeys.Config{
+		DB: n.controlDB, NewKEK: newKEK, DocumentStore: docPrincipal, Platform: platform,
+		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
+		Logger: n.log.With("component", "keyring"),
+	})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.keys.Close)
+	n.workspaces, err = workspace.New(n.controlDB, n.identity, n.keys, n.secrets, workspace.Options{
+		DocumentStorePrincipalID: docPrincipal.ObjectID,
+		Logger:                   n.log.With("component", "workspace"),
+	})
+	return err
+}
+
+// restoreClusterKeys reopens the keyrings of every cluster with a key. It
+// runs once the node serves, since the vault may be this node.
+func (n *Node) restoreClusterKeys(ctx context.Context) {
+	err := n.workspaces.ClustersWithKeys(ctx, func(clusterID string, p workspace.Principal, props workspace.KeyVaultProperties) error {
+		return n.keys.Restore(ctx, clusterID, p, props)
+	})
+	if err != nil {
+		n.log.Error("cluster keys not restored", "err", err)
+	}
+}
+
+type builtinRecord struct {
+	ObjectID     string `json:"objectId"`
+	AppID        string `json:"appId"`
+	SealedSecret []byte `json:"sealedSecret"`
+}
+
+// builtinPrincipal returns a service principal the node owns, creating it
+// on first run; its secret is kept sealed.
+func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Principal, error) {
+	aad := envelope.AAD("sealwatch/node/builtin-principal/v1", name)
+	var rec *builtinRecord
+	err := n.controlDB.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketBuiltin); b != nil {
+			if raw := b.Get([]byte(name)); raw != nil {
+				rec = new(builtinRecord)
+				return json.Unmarshal(raw, rec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return workspace.Principal{}, err
+	}
+	if rec != nil {
+		secret, err := n.secrets.Open(rec.SealedSecret, aad)
+		if err != nil {
+			return workspace.Principal{}, fmt.Errorf("open the %s principal's secret: %w", name, err)
+		}
+		if _, err := n.identity.Get(ctx, rec.ObjectID); err == nil {
+			return workspace.Principal{ObjectID: rec.ObjectID, AppID: rec.AppID, Secret: string(secret)}, nil
+		}
+		n.log.Warn("built-in principal missing from the identity store; creating it again", "name", name)
+	}
+	p, secret, err := n.identity.CreateManagedIdentity(ctx, name)
+	if err != nil {
+		return workspace.Principal{}, err
+	}
+	sealed, err := n.secrets.Seal([]byte(secret), aad)
+	if err != nil {
+		return workspace.Principal{}, err
+	}
+	raw, _ := json.Marshal(builtinRecord{ObjectID: p.ObjectID, AppID: p.AppID, SealedSecret: sealed})
+	err = n.controlDB.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(name), raw)
+	})
+	if err != nil {
+		return workspace.Principal{}, errors.Join(err, n.identity.Delete(ctx, p.ObjectID))
+	}
+	n.log.Info("built-in principal created", "name", name, "objectId", p.ObjectID)
+	return workspace.Principal{ObjectID: p.ObjectID, AppID: p.AppID, Secret: secret}, nil
+}
+
+// DocumentStorePrincipalID is the object ID customers grant key access to
+// for the document store.
+func (n *Node) DocumentStorePrincipalID() string { return n.keys.DocumentStorePrincipalID() }
