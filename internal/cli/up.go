@@ -7,14 +7,17 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/node"
 )
 
 func (a *app) upCommand() *cobra.Command {
 	var dataDir, addr, suffix, logLevel string
+	var keyCheck, grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run every Sealwatch service in this process until interrupted",
@@ -31,7 +34,11 @@ func (a *app) upCommand() *cobra.Command {
 			return usagef("--log-level must be debug, info, warn or error, not %q", logLevel)
 		}
 		logger := slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))
-		cfg := node.Config{DataDir: dataDir, Addr: addr, VaultDNSSuffix: suffix, Logger: logger}
+		if keyCheck < time.Second || grace < 0 {
+			return usagef("--key-check-interval must be at least 1s and --key-unreachable-grace not negative")
+		}
+		cfg := node.Config{DataDir: dataDir, Addr: addr, VaultDNSSuffix: suffix, Logger: logger,
+			KeyCheckInterval: keyCheck, UnreachableGrace: grace}
 		// The passphrase comes from the environment, never a flag, so that it
 		// stays out of shell history and the process list.
 		if p := a.env.Getenv("SEALWATCH_VAULT_PASSPHRASE"); p != "" {
@@ -70,5 +77,7 @@ func (a *app) upCommand() *cobra.Command {
 	f.StringVar(&addr, "addr", "127.0.0.1:8443", "address to serve HTTPS on; port 0 picks a free one")
 	f.StringVar(&suffix, "vault-dns-suffix", "vault.localhost", "domain each vault is served under, as {vault}.{suffix}")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&keyCheck, "key-check-interval", keyring.DefaultKeyCheckInterval, "how often each customer-managed key is proven usable by unwrapping its account keys")
+	f.DurationVar(&grace, "key-unreachable-grace", keyring.DefaultUnreachableGrace, "how long work goes on from memory while a key vault cannot be reached; 0 fails closed at once")
 	return cmd
 }
