@@ -221,11 +221,12 @@ func TestOutputJSONIsTheServersJSONAndTableIsAligned(t *testing.T) {
 	n := startNode(t)
 	n.login()
 	apps := decode[[]map[string]any](t, n.must("identity", "app", "list", "--output", "json"))
-	if len(apps) != 1 || apps[0]["displayName"] != "sealwatch-admin" || apps[0]["createdDateTime"] == nil {
+	// The admin, and the node's own document-store principal.
+	if len(apps) != 2 || apps[0]["displayName"] != "sealwatch-admin" || apps[0]["createdDateTime"] == nil || apps[1]["kind"] != "ManagedIdentity" {
 		t.Fatalf("json list = %v", apps)
 	}
 	lines := strings.Split(strings.TrimSpace(n.must("identity", "app", "list")), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "OBJECT ID") {
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "OBJECT ID") {
 		t.Fatalf("table:\n%s", strings.Join(lines, "\n"))
 	}
 	if hi, ri := strings.Index(lines[0], "CLIENT ID"), strings.Index(lines[1], apps[0]["appId"].(string)); hi != ri {
