@@ -1,0 +1,278 @@
+package workspace
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"sort"
+	"strings"
+
+	"go.etcd.io/bbolt"
+)
+
+// TypeDCR is the data collection rule resource type.
+const TypeDCR = "Microsoft.Insights/dataCollectionRules"
+
+var bucketDCRs = []byte("workspace.dcrs") // lower(sub/rg/name) → DataCollectionRule
+
+// DCRColumn is a column of a declared stream.
+type DCRColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// DCRDestination is a workspace that a rule sends rows to.
+type DCRDestination struct {
+	WorkspaceResourceID string `json:"workspaceResourceId"`
+	WorkspaceID         string `json:"workspaceId,omitempty"`
+	Name                string `json:"name"`
+}
+
+// DCRDataFlow routes streams to destinations and an output table.
+type DCRDataFlow struct {
+	Streams      []string `json:"streams"`
+	Destinations []string `json:"destinations"`
+	TransformKql string   `json:"transformKql,omitempty"`
+	OutputStream string   `json:"outputStream,omitempty"`
+}
+
+// DCRProperties are a data collection rule's properties.
+type DCRProperties struct {
+	ImmutableID        string                                   `json:"immutableId,omitempty"`
+	StreamDeclarations map[string]struct{ Columns []DCRColumn } `json:"streamDeclarations,omitempty"`
+	Destinations       struct {
+		LogAnalytics []DCRDestination `json:"logAnalytics"`
+	} `json:"destinations"`
+	DataFlows         []DCRDataFlow `json:"dataFlows"`
+	ProvisioningState string        `json:"provisioningState,omitempty"`
+}
+
+// DataCollectionRule is a Microsoft.Insights/dataCollectionRules resource.
+type DataCollectionRule struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Type       string            `json:"type"`
+	Location   string            `json:"location"`
+	Tags       map[string]string `json:"tags,omitempty"`
+	Properties DCRProperties     `json:"properties"`
+}
+
+// Route is where one stream of a rule goes.
+type Route struct {
+	Rule      *DataCollectionRule
+	Workspace *WorkspaceInfo
+	Table     string
+}
+
+// PutDCR creates or replaces a data collection rule. Every flow must name
+// declared (Custom-*) or built-in (Microsoft-*) streams and existing
+// workspaces; transforms are pass-through ("source") for now.
+func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in DataCollectionRule) (*DataCollectionRule, bool, error) {
+	if err := validName("data collection rule", name); err != nil {
+		return nil, false, err
+	}
+	var out *DataCollectionRule
+	var created bool
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketDCRs)
+		if err != nil {
+			return err
+		}
+		old, err := getJSON[DataCollectionRule](b, storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		rule := in
+		rule.ID, rule.Name, rule.Type, rule.Location = g.id(TypeDCR, name), name, TypeDCR, defaultLocation(in.Location)
+		rule.Properties.ProvisioningState = "Succeeded"
+		if old != nil {
+			rule.Properties.ImmutableID = old.Properties.ImmutableID
+		} else {
+			created = true
+			var id [16]byte
+			_, _ = rand.Read(id[:])
+			rule.Properties.ImmutableID = "dcr-" + hex.EncodeToString(id[:])
+		}
+		if err := s.validateDCR(tx, &rule); err != nil {
+			return err
+		}
+		out = &rule
+		return putJSON(b, storeKey(g, name), &rule)
+	})
+	return out, created, err
+}
+
+func (s *Service) validateDCR(tx *bbolt.Tx, rule *DataCollectionRule) error {
+	dests := map[string]bool{}
+	for i := range rule.Properties.Destinations.LogAnalytics {
+		d := &rule.Properties.Destinations.LogAnalytics[i]
+		g, wsName, ok := parseResourceID(d.WorkspaceResourceID, TypeWorkspace)
+		if !ok {
+			return badRequest("destination '%s': '%s' is not a workspace resource ID", printable(d.Name), printable(d.WorkspaceResourceID))
+		}
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, wsName))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return badRequest("destination '%s': workspace %s does not exist", printable(d.Name), printable(d.WorkspaceResourceID))
+		}
+		d.WorkspaceID = rec.Workspace.Properties.CustomerID
+		dests[d.Name] = true
+	}
+	if len(rule.Properties.DataFlows) == 0 {
+		return badRequest("a data collection rule needs at least one data flow")
+	}
+	for i, f := range rule.Properties.DataFlows {
+		if len(f.Streams) == 0 || len(f.Destinations) == 0 {
+			return badRequest("dataFlows[%d] needs streams and destinations", i)
+		}
+		for _, st := range f.Streams {
+			switch {
+			case strings.HasPrefix(st, "Custom-"):
+				if _, ok := rule.Properties.StreamDeclarations[st]; !ok {
+					return badRequest("dataFlows[%d]: stream '%s' is not declared in streamDeclarations", i, printable(st))
+				}
+			case strings.HasPrefix(st, "Microsoft-"):
+			default:
+				return badRequest("dataFlows[%d]: stream '%s' must be Custom-<name> (declared) or Microsoft-<table>", i, printable(st))
+			}
+		}
+		for _, d := range f.Destinations {
+			if !dests[d] {
+				return badRequest("dataFlows[%d]: destination '%s' is not among destinations.logAnalytics", i, printable(d))
+			}
+		}
+		if t := strings.TrimSpace(f.TransformKql); t != "" && t != "source" {
+			return badRequest("dataFlows[%d]: only the pass-through transform 'source' is supported so far", i)
+		}
+		if _, err := outputTable(f); err != nil {
+			return badRequest("dataFlows[%d]: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// outputTable is the table a flow writes: Custom-X_CL → X_CL, Microsoft-X → X;
+// without an outputStream, the stream's own name.
+func outputTable(f DCRDataFlow) (string, error) {
+	out := f.OutputStream
+	if out == "" {
+		out = f.Streams[0]
+	}
+	name, ok := strings.CutPrefix(out, "Custom-")
+	if !ok {
+		if name, ok = strings.CutPrefix(out, "Microsoft-"); !ok {
+			return "", errString("outputStream '" + printable(out) + "' must be Custom-<table> or Microsoft-<table>")
+		}
+	}
+	if name == "" || len(name) > 100 || strings.IndexFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
+	}) >= 0 {
+		return "", errString("table name '" + printable(name) + "' must be letters, digits and underscores")
+	}
+	return name, nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+// GetDCR returns a rule.
+func (s *Service) GetDCR(ctx context.Context, g ResourceGroup, name string) (*DataCollectionRule, error) {
+	var rule *DataCollectionRule
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDCRs)
+		if b == nil {
+			return nil
+		}
+		var err error
+		rule, err = getJSON[DataCollectionRule](b, storeKey(g, name))
+		return err
+	})
+	if err == nil && rule == nil {
+		err = notFound("data collection rule", name)
+	}
+	return rule, err
+}
+
+// ListDCRs lists the rules of a resource group.
+func (s *Service) ListDCRs(ctx context.Context, g ResourceGroup) ([]DataCollectionRule, error) {
+	prefix := strings.ToLower(g.Subscription + "/" + g.Group + "/")
+	out := []DataCollectionRule{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDCRs)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
+			r, err := getJSON[DataCollectionRule](b, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, *r)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// DeleteDCR deletes a rule.
+func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDCRs)
+		if b == nil {
+			return nil
+		}
+		return b.Delete(storeKey(g, name))
+	})
+}
+
+// RouteStream resolves the rule with immutableID and its stream to the
+// workspace and table the rows go to.
+func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (*Route, error) {
+	var rule *DataCollectionRule
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDCRs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			r, err := getJSON[DataCollectionRule](b, k)
+			if err == nil && strings.EqualFold(r.Properties.ImmutableID, immutableID) {
+				rule = r
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rule == nil {
+		return nil, newErr(http.StatusNotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
+	}
+	for _, f := range rule.Properties.DataFlows {
+		for _, st := range f.Streams {
+			if st != stream {
+				continue
+			}
+			table, err := outputTable(f)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range rule.Properties.Destinations.LogAnalytics {
+				if d.Name == f.Destinations[0] {
+					info, err := s.WorkspaceByCustomerID(ctx, d.WorkspaceID)
+					if err != nil {
+						return nil, err
+					}
+					return &Route{Rule: rule, Workspace: info, Table: table}, nil
+				}
+			}
+		}
+	}
+	return nil, newErr(http.StatusNotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
+}
