@@ -77,6 +77,9 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &ve) && ve.Status < 500 {
 		return &Error{Status: ve.Status, Code: ve.Code, InnerCode: ve.InnerCode, Message: ve.Message}
 	}
+	if e := dataError(err); e != nil {
+		return e
+	}
 	var we *workspace.Error
 	if errors.As(err, &we) && (we.Status < 500 || we.Status == http.StatusServiceUnavailable) {
 		e := &Error{Status: we.Status, Code: we.Code, Message: we.Message}

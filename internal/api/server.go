@@ -22,6 +22,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 // Config names the services a Server exposes. A nil service is not served.
@@ -35,6 +36,7 @@ type Config struct {
 	// DeleteWorkspaceData removes a deleted workspace's stored data.
 	Workspaces          *workspace.Service
 	ClusterKeys         *clusterkeys.Manager
+	Data                *wsdata.Data
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.
@@ -65,6 +67,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Workspaces != nil {
 		s.routeWorkspaceManagement()
+	}
+	if cfg.Workspaces != nil && cfg.Data != nil {
+		s.routeIngestion()
 	}
 	return s, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -36,6 +37,15 @@ func (s *Server) routeWorkspaceManagement() {
 	s.route("PUT "+workspacesPath+"/{name}/linkedServices/cluster", s.handlePutLink)
 	s.route("GET "+workspacesPath+"/{name}/linkedServices/cluster", s.handleGetLink)
 	s.route("DELETE "+workspacesPath+"/{name}/linkedServices/cluster", s.handleDeleteLink)
+
+	dcrs := rgPath + "Microsoft.Insights/dataCollectionRules"
+	s.route("PUT "+dcrs+"/{name}", s.handlePutDCR)
+	s.route("GET "+dcrs+"/{name}", s.handleGetDCR)
+	s.route("DELETE "+dcrs+"/{name}", s.handleDeleteDCR)
+	s.route("GET "+dcrs, s.handleListDCRs)
+	// Role assignments hang off any scope, so they are matched by suffix.
+	s.route("PUT /subscriptions/{scope...}", s.handlePutRoleAssignment)
+	s.route("DELETE /subscriptions/{scope...}", s.handleDeleteRoleAssignment)
 
 	onboarding := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/onboardingStates/default"
 	s.route("PUT "+onboarding, s.handlePutOnboarding)
@@ -291,4 +301,77 @@ func (s *Server) handleKeyUsage(r *http.Request, _ *identity.Claims) (int, any, 
 		}
 	}
 	return http.StatusOK, map[string]any{"value": out}, nil
+}
+
+func (s *Server) handlePutDCR(r *http.Request, _ *identity.Claims) (int, any, error) {
+	var in workspace.DataCollectionRule
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	d, isNew, err := s.cfg.Workspaces.PutDCR(r.Context(), resourceGroup(r), r.PathValue("name"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return created(isNew), d, nil
+}
+
+func (s *Server) handleGetDCR(r *http.Request, _ *identity.Claims) (int, any, error) {
+	d, err := s.cfg.Workspaces.GetDCR(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, d, nil
+}
+
+func (s *Server) handleDeleteDCR(r *http.Request, _ *identity.Claims) (int, any, error) {
+	return http.StatusOK, nil, s.cfg.Workspaces.DeleteDCR(r.Context(), resourceGroup(r), r.PathValue("name"))
+}
+
+func (s *Server) handleListDCRs(r *http.Request, _ *identity.Claims) (int, any, error) {
+	ds, err := s.cfg.Workspaces.ListDCRs(r.Context(), resourceGroup(r))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"value": ds}, nil
+}
+
+const roleAssignmentsSegment = "/providers/Microsoft.Authorization/roleAssignments/"
+
+// roleAssignmentPath splits {scope}/providers/Microsoft.Authorization/roleAssignments/{name}.
+func roleAssignmentPath(r *http.Request) (scope, name string, err error) {
+	full := "/subscriptions/" + r.PathValue("scope")
+	i := strings.LastIndex(strings.ToLower(full), strings.ToLower(roleAssignmentsSegment))
+	if i < 0 {
+		return "", "", &Error{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s %s is not a management operation; see docs/api.md", r.Method, r.URL.Path)}
+	}
+	return full[:i], full[i+len(roleAssignmentsSegment):], nil
+}
+
+func (s *Server) handlePutRoleAssignment(r *http.Request, _ *identity.Claims) (int, any, error) {
+	scope, name, err := roleAssignmentPath(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		Properties struct {
+			RoleDefinitionID string `json:"roleDefinitionId"`
+			PrincipalID      string `json:"principalId"`
+		} `json:"properties"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	a, err := s.cfg.Workspaces.PutRoleAssignment(r.Context(), scope, name, in.Properties.RoleDefinitionID, in.Properties.PrincipalID)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, a, nil
+}
+
+func (s *Server) handleDeleteRoleAssignment(r *http.Request, _ *identity.Claims) (int, any, error) {
+	scope, name, err := roleAssignmentPath(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, nil, s.cfg.Workspaces.DeleteRoleAssignment(r.Context(), scope, name)
 }

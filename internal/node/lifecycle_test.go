@@ -51,7 +51,9 @@ func setUpCMK(t *testing.T) *cmkSetup {
 	}
 
 	// Setting the key before granting access is refused, naming the permission.
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	st = rn.call("PATCH", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, cs.keyBody(""), &er)
 	if st != 403 || er.Error.Code != "Forbidden" || !strings.Contains(er.Error.Message, "get") || !strings.Contains(er.Error.Message, cs.principalID) {
 		t.Fatalf("key before grant: %d %+v", st, er)
@@ -119,7 +121,9 @@ func TestFiveStepSetUpPutsTheKeyInForce(t *testing.T) {
 		t.Fatalf("key state %q", got)
 	}
 	// The key can never be removed from the cluster.
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt,
 		map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{}}}, &er)
 	if st != 409 {
@@ -199,5 +203,74 @@ func TestVersionlessRotationLeavesTheOldVersionWrappingNothing(t *testing.T) {
 	}
 	if !inUse["logs"] || !inUse["documents"] || len(usage.Value) != 4 {
 		t.Fatalf("usage report: %+v", usage.Value)
+	}
+}
+
+// dcr creates a data collection rule sending stream Custom-Events to the
+// workspace's table Events_CL, and an application with the Ingestor role on
+// it; it returns the rule's immutable ID and the application's ingestion token.
+func (cs *cmkSetup) dcr() (string, string) {
+	cs.t.Helper()
+	var rule map[string]any
+	body := map[string]any{"location": "local", "properties": map[string]any{
+		"streamDeclarations": map[string]any{"Custom-Events": map[string]any{"columns": []map[string]string{{"name": "TimeGenerated", "type": "datetime"}, {"name": "Message", "type": "string"}}}},
+		"destinations":       map[string]any{"logAnalytics": []map[string]any{{"workspaceResourceId": cs.workspace["id"], "name": "ws"}}},
+		"dataFlows":          []map[string]any{{"streams": []string{"Custom-Events"}, "destinations": []string{"ws"}, "transformKql": "source", "outputStream": "Custom-Events_CL"}},
+	}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/events-dcr"), cs.mgmt, body, &rule); st != 201 {
+		cs.t.Fatalf("create DCR: %d %v", st, rule)
+	}
+	immutableID := rule["properties"].(map[string]any)["immutableId"].(string)
+	var app struct{ ID, AppID, ClientSecret string }
+	if st := cs.call("POST", cs.creds.Endpoint+"/v1.0/applications", cs.mgmt, map[string]any{"displayName": "shipper"}, &app); st != 201 {
+		cs.t.Fatalf("create app: %d", st)
+	}
+	assignment := map[string]any{"properties": map[string]any{"roleDefinitionId": "Ingestor", "principalId": app.ID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/events-dcr/providers/Microsoft.Authorization/roleAssignments/a1"), cs.mgmt, assignment, nil); st != 201 {
+		cs.t.Fatalf("assign role: %d", st)
+	}
+	return immutableID, cs.token(app.AppID, app.ClientSecret, "https://monitor.azure.com//.default")
+}
+
+func (cs *cmkSetup) ingest(immutableID, token string, rows []map[string]any) (int, string) {
+	cs.t.Helper()
+	var er struct{ Error struct{ Code, Message string } }
+	st := cs.call("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Events?api-version=2023-01-01", token, rows, &er)
+	return st, er.Error.Code
+}
+
+func TestIngestionStopsWhenTheKeyIsRevokedAndResumesWhenRestored(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "hello"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	// A principal without the Ingestor role is refused.
+	if st, code := cs.ingest(immutableID, cs.adminToken("https://vault.azure.net/.default"), rows); st != 401 {
+		t.Fatalf("vault token on ingestion: %d %s", st, code)
+	}
+	other, secret, _ := cs.node.identity.CreateApplication(context.Background(), "no-role")
+	if st, code := cs.ingest(immutableID, cs.token(other.AppID, secret, "https://monitor.azure.com/.default"), rows); st != 403 || code != "AuthorizationFailed" {
+		t.Fatalf("ingest without the Ingestor role: %d %s", st, code)
+	}
+	if st, code := cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": "not a time"}}); st != 400 || code != "InvalidPayload" {
+		t.Fatalf("bad row: %d %s", st, code)
+	}
+
+	keyURL := cs.vaultURL("cmkvault") + "/keys/ws-cmk"
+	var key map[string]any
+	cs.call("GET", keyURL+"?api-version=7.6", cs.vtok, nil, &key)
+	kid := key["key"].(map[string]any)["kid"].(string)
+	version := kid[strings.LastIndexByte(kid, '/')+1:]
+	cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": false}}, nil)
+	cs.probe()
+	if st, code := cs.ingest(immutableID, tok, rows); st != 403 || code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("ingest while revoked: %d %s", st, code)
+	}
+	cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": true}}, nil)
+	cs.probe()
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest after restore: %d %s", st, code)
 	}
 }

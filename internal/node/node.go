@@ -28,6 +28,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 // Config says where a node keeps its data and where it listens.
@@ -75,6 +76,7 @@ type Node struct {
 	secrets    *rootkey.Key
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
+	data       *wsdata.Data
 	server     *http.Server
 	firstRun   bool
 	closers    []func() error // run in reverse order by Close
@@ -153,13 +155,15 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 
 	srv, err := api.New(api.Config{
-		Identity:       n.identity,
-		Vault:          n.vault,
-		Audit:          n.audit,
-		Workspaces:     n.workspaces,
-		ClusterKeys:    n.keys,
-		VaultDNSSuffix: cfg.VaultDNSSuffix,
-		Logger:         n.log.With("component", "api"),
+		Identity:            n.identity,
+		Vault:               n.vault,
+		Audit:               n.audit,
+		Workspaces:          n.workspaces,
+		ClusterKeys:         n.keys,
+		Data:                n.data,
+		DeleteWorkspaceData: n.data.DeleteWorkspace,
+		VaultDNSSuffix:      cfg.VaultDNSSuffix,
+		Logger:              n.log.With("component", "api"),
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 var bucketBuiltin = []byte("node.builtin")
@@ -93,7 +94,15 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		DocumentStorePrincipalID: docPrincipal.ObjectID,
 		Logger:                   n.log.With("component", "workspace"),
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.keys, n.log.With("component", "logstore"))
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.data.Close)
+	return nil
 }
 
 // restoreClusterKeys reopens the keyrings of every cluster with a key. It

@@ -1,0 +1,197 @@
+package logstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchBodies are distinct ingest calls of SecurityEvent-like rows (about
+// 700 bytes each), cycled by the benchmarks.
+func benchBodies(b testing.TB, calls, rows int) [][]byte {
+	bodies := make([][]byte, calls)
+	for i := range bodies {
+		bodies[i] = eventsBody(b, i*rows, rows, testNow)
+	}
+	return bodies
+}
+
+// BenchmarkIngest measures rows through WAL (fsync, group commit from four
+// writers) and flush into segments, sealed and with sealing switched off.
+//
+//	go test -run '^$' -bench 'Ingest|ScanOneColumn' -benchtime 200x -count 5 ./internal/logstore
+func BenchmarkIngest(b *testing.B) {
+	const rows = 500
+	bodies := benchBodies(b, 40, rows)
+	for _, sealed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
+			keys := newFakeKeys()
+			keys.noop = !sealed
+			st, err := New(Config{Dir: b.TempDir(), Keys: keys, Now: func() time.Time { return testNow }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			b.SetBytes(int64(len(bodies[0])))
+			var next atomic.Int64
+			b.SetParallelism(2) // four writers on two cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					body := bodies[next.Add(1)%int64(len(bodies))]
+					if _, err := st.Ingest(context.Background(), ws, tbl, body); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			if err := st.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkScanOneColumn measures a scan of one column over 100,000 flushed
+// rows, sealed and with sealing switched off.
+func BenchmarkScanOneColumn(b *testing.B) {
+	const rows = 100_000
+	bodies := benchBodies(b, 100, rows/100)
+	for _, sealed := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
+			keys := newFakeKeys()
+			keys.noop = !sealed
+			st, err := New(Config{Dir: b.TempDir(), Keys: keys, Now: func() time.Time { return testNow }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			for _, body := range bodies {
+				if _, err := st.Ingest(context.Background(), ws, tbl, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := st.Flush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				sc, err := st.Scan(context.Background(), ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for sc.Next() {
+					n += sc.Batch().Len
+				}
+				if sc.Err() != nil || n != rows {
+					b.Fatalf("%d rows, %v", n, sc.Err())
+				}
+				sc.Close()
+			}
+			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// TestIngestMemoryStaysBounded ingests many rows through WAL and flush and
+// checks the process's peak RSS. It runs 200,000 rows by default; the
+// 10-million-row run is
+//
+//	SEALWATCH_LOGSTORE_ROWS=10000000 go test -run TestIngestMemoryStaysBounded -timeout 30m -v ./internal/logstore
+func TestIngestMemoryStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ingests 200,000 rows")
+	}
+	if raceEnabled {
+		t.Skip("the race detector multiplies memory use")
+	}
+	total := 200_000
+	if s := os.Getenv("SEALWATCH_LOGSTORE_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total = n
+	}
+	const rows = 1000
+	bodies := benchBodies(t, 50, rows)
+	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	var peakHeap atomic.Uint64
+	stop := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peakHeap.Load() {
+				peakHeap.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(total/rows) {
+					return
+				}
+				if _, err := st.Ingest(context.Background(), ws, tbl, bodies[i%int64(len(bodies))]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	close(stop)
+	sampler.Wait()
+	rss := peakRSS(t)
+	t.Logf("%d rows in %v (%.0f rows/s); peak heap objects %d MiB, peak RSS %d MiB (GOMAXPROCS %d)",
+		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), peakHeap.Load()>>20, rss>>20, runtime.GOMAXPROCS(0))
+	if rss > 512<<20 {
+		t.Fatalf("peak RSS %d MiB, over 512 MiB", rss>>20)
+	}
+}
+
+// peakRSS is the process's high-water resident set (VmHWM).
+func peakRSS(t *testing.T) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
+}

@@ -1,0 +1,457 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Column is one column of a batch: Type says which slice holds the values,
+// Valid which rows have one. Values where Valid is false are zero.
+type Column struct {
+	Name    string
+	Type    Type
+	Valid   []bool
+	Ints    []int64   // TypeLong; TypeDatetime as Unix nanoseconds
+	Reals   []float64 // TypeReal
+	Bools   []bool    // TypeBool
+	Strings []string  // TypeString; TypeDynamic as JSON text
+}
+
+// Len is the number of rows in the column.
+func (c *Column) Len() int { return len(c.Valid) }
+
+// maxBlockRows bounds a decoded block, whatever its (authenticated) index says.
+const maxBlockRows = 1 << 20
+
+// colCells collects one column's values for a block, as parsed.
+type colCells struct {
+	name  string
+	cells []cell
+}
+
+// blockBuilder turns rows of payloads into the columns of one block. It is
+// reused from block to block so that a flush allocates little.
+type blockBuilder struct {
+	want   map[string]bool // columns to build; nil: all
+	cols   []*colCells
+	byName map[string]*colCells
+	times  []int64
+}
+
+func newBlockBuilder(want map[string]bool) *blockBuilder {
+	return &blockBuilder{want: want, byName: make(map[string]*colCells)}
+}
+
+func (bb *blockBuilder) reset() {
+	for _, c := range bb.cols {
+		c.cells = c.cells[:0]
+	}
+	bb.times = bb.times[:0]
+}
+
+func (bb *blockBuilder) rows() int { return len(bb.times) }
+
+// add appends the row at ref in payload p.
+func (bb *blockBuilder) add(p []byte, ref rowRef) error {
+	r := len(bb.times)
+	_, _, err := walkRow(p, int(ref.off), func(name []byte, c cell) {
+		if string(name) == timeColumn || bb.want != nil && !bb.want[string(name)] {
+			return
+		}
+		col := bb.byName[string(name)]
+		if col == nil {
+			col = &colCells{name: string(name)}
+			bb.byName[col.name] = col
+			bb.cols = append(bb.cols, col)
+		}
+		for len(col.cells) < r {
+			col.cells = append(col.cells, cell{})
+		}
+		if len(col.cells) == r+1 { // a name repeated within one object: the last wins
+			col.cells[r] = c
+		} else {
+			col.cells = append(col.cells, c)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	bb.times = append(bb.times, ref.time)
+	return nil
+}
+
+// columns returns the block's columns with values, TimeGenerated first,
+// padded to the block's row count.
+func (bb *blockBuilder) columns() []*colCells {
+	n := len(bb.times)
+	out := make([]*colCells, 0, len(bb.cols))
+	for _, c := range bb.cols {
+		if len(c.cells) == 0 {
+			continue
+		}
+		for len(c.cells) < n {
+			c.cells = append(c.cells, cell{})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// colStats are the statistics of one column in one block, kept in the
+// sealed segment index for pruning.
+type colStats struct {
+	nulls      int
+	minI, maxI int64   // long, datetime, bool
+	minF, maxF float64 // real
+	bloom      []byte  // string, dynamic; nil when there are too many keys (sealed apart from the index)
+}
+
+// resolveType picks one type for a column's values in a block: the type they
+// share; real for longs and reals; datetime for strings that all parse as
+// one; dynamic (JSON text) for anything mixed. times holds the parsed
+// datetimes.
+func resolveType(cells []cell) (Type, []int64) {
+	var seen [typeEnd]bool
+	for _, c := range cells {
+		seen[c.kind] = true
+	}
+	seen[TypeNull] = false
+	count := 0
+	t := TypeNull
+	for k, ok := range seen {
+		if ok {
+			count++
+			t = Type(k)
+		}
+	}
+	switch {
+	case count == 2 && seen[TypeLong] && seen[TypeReal]:
+		return TypeReal, nil
+	case count > 1:
+		return TypeDynamic, nil
+	case t == TypeString:
+		if times := parseTimes(cells); times != nil {
+			return TypeDatetime, times
+		}
+	}
+	return t, nil
+}
+
+// parseTimes parses every string of cells as a datetime, or returns nil.
+func parseTimes(cells []cell) []int64 {
+	times := make([]int64, len(cells))
+	for i, c := range cells {
+		if c.kind == TypeNull {
+			continue
+		}
+		s := c.s
+		if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' {
+			return nil
+		}
+		t, err := parseTime(s)
+		if err != nil {
+			return nil
+		}
+		times[i] = t.UnixNano()
+	}
+	return times
+}
+
+// Column chunk encoding, before compression:
+//
+//	type byte | uvarint rows | validity | values of the valid rows
+//	validity: 0 (all valid) | 1 and a bitmap, bit set = valid | 2 (none valid)
+//	long, datetime: zig-zag varint deltas; real: 8 bytes little-endian each;
+//	bool: bitmap; string, dynamic: uvarint lengths, then the bytes.
+const (
+	validAll    = 0
+	validBitmap = 1
+	validNone   = 2
+)
+
+// encodeColumn appends the chunk of one column to dst and returns its
+// statistics.
+func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colStats) {
+	n := len(cells)
+	st := colStats{minI: math.MaxInt64, maxI: math.MinInt64, minF: math.Inf(1), maxF: math.Inf(-1)}
+	dst = append(dst, byte(t))
+	dst = binary.AppendUvarint(dst, uint64(n))
+	for _, c := range cells {
+		if c.kind == TypeNull {
+			st.nulls++
+		}
+	}
+	switch st.nulls {
+	case 0:
+		dst = append(dst, validAll)
+	case n:
+		return append(dst, validNone), st
+	default:
+		dst = append(dst, validBitmap)
+		dst = appendBitmap(dst, n, func(i int) bool { return cells[i].kind != TypeNull })
+	}
+	switch t {
+	case TypeLong, TypeDatetime, TypeBool:
+		var prev int64
+		bits := t == TypeBool
+		var bools []bool
+		for i, c := range cells {
+			if c.kind == TypeNull {
+				continue
+			}
+			v := c.i
+			if t == TypeDatetime {
+				v = times[i]
+			}
+			st.minI, st.maxI = min(st.minI, v), max(st.maxI, v)
+			if bits {
+				bools = append(bools, v != 0)
+				continue
+			}
+			dst = binary.AppendVarint(dst, v-prev)
+			prev = v
+		}
+		if bits {
+			dst = appendBitmap(dst, len(bools), func(i int) bool { return bools[i] })
+		}
+	case TypeReal:
+		for _, c := range cells {
+			if c.kind == TypeNull {
+				continue
+			}
+			f := math.Float64frombits(uint64(c.i))
+			if c.kind == TypeLong {
+				f = float64(c.i)
+			}
+			st.minF, st.maxF = min(st.minF, f), max(st.maxF, f)
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+		}
+	case TypeString, TypeDynamic:
+		var texts [][]byte
+		if t == TypeDynamic {
+			texts = make([][]byte, n)
+			for i, c := range cells {
+				if c.kind != TypeNull {
+					texts[i] = appendJSON(nil, c)
+				}
+			}
+		}
+		text := func(i int) []byte {
+			if texts != nil {
+				return texts[i]
+			}
+			return cells[i].s
+		}
+		for i, c := range cells {
+			if c.kind != TypeNull {
+				dst = binary.AppendUvarint(dst, uint64(len(text(i))))
+			}
+		}
+		for i, c := range cells {
+			if c.kind != TypeNull {
+				dst = append(dst, text(i)...)
+			}
+		}
+		st.bloom = stringBloom(cells, text, t == TypeString)
+	}
+	return dst, st
+}
+
+// stringBloom builds the filter of a string column's values (when exact) and
+// terms, tokenizing each distinct value once.
+func stringBloom(cells []cell, text func(int) []byte, exact bool) []byte {
+	seen := make(map[string]struct{})
+	keys := make(map[uint64]struct{})
+	for i, c := range cells {
+		if c.kind == TypeNull {
+			continue
+		}
+		v := text(i)
+		if _, ok := seen[string(v)]; ok {
+			continue
+		}
+		seen[string(v)] = struct{}{}
+		if exact {
+			keys[bloomHash(bloomValue, v, false)] = struct{}{}
+		}
+		forTerms(v, func(term []byte) { keys[bloomHash(bloomTerm, term, true)] = struct{}{} })
+		if len(keys) > bloomMaxKeys {
+			return nil
+		}
+	}
+	return bloomBuild(keys)
+}
+
+// appendJSON appends a value as JSON text, for dynamic columns.
+func appendJSON(dst []byte, c cell) []byte {
+	switch c.kind {
+	case TypeDynamic:
+		return append(dst, c.s...)
+	case TypeString:
+		return appendJSONString(dst, c.s)
+	case TypeLong:
+		return strconv.AppendInt(dst, c.i, 10)
+	case TypeReal:
+		return strconv.AppendFloat(dst, math.Float64frombits(uint64(c.i)), 'g', -1, 64)
+	case TypeBool:
+		return strconv.AppendBool(dst, c.i != 0)
+	}
+	return append(dst, "null"...)
+}
+
+func appendJSONString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+func appendBitmap(dst []byte, n int, set func(int) bool) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, (n+7)/8)...)
+	for i := range n {
+		if set(i) {
+			dst[start+i/8] |= 1 << (i % 8)
+		}
+	}
+	return dst
+}
+
+// decodeColumn parses a chunk. Chunks are authenticated before they get
+// here, but the decoder still checks every length: it must not panic on any
+// input.
+func decodeColumn(b []byte, name string) (Column, error) {
+	col := Column{Name: name}
+	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
+		return col, corruptf("bad column type")
+	}
+	col.Type = Type(b[0])
+	n64, k := binary.Uvarint(b[1:])
+	if k <= 0 || n64 > maxBlockRows {
+		return col, corruptf("bad row count")
+	}
+	n := int(n64)
+	b = b[1+k:]
+	if len(b) < 1 {
+		return col, corruptf("bad validity")
+	}
+	col.Valid = make([]bool, n)
+	valid := 0
+	switch b[0] {
+	case validAll:
+		for i := range col.Valid {
+			col.Valid[i] = true
+		}
+		valid = n
+		b = b[1:]
+	case validBitmap:
+		if len(b) < 1+(n+7)/8 {
+			return col, corruptf("short validity bitmap")
+		}
+		for i := range n {
+			if b[1+i/8]&(1<<(i%8)) != 0 {
+				col.Valid[i] = true
+				valid++
+			}
+		}
+		b = b[1+(n+7)/8:]
+	case validNone:
+		b = b[1:]
+	default:
+		return col, corruptf("bad validity")
+	}
+	switch col.Type {
+	case TypeLong, TypeDatetime:
+		col.Ints = make([]int64, n)
+		var prev int64
+		for i := range n {
+			if !col.Valid[i] {
+				continue
+			}
+			d, k := binary.Varint(b)
+			if k <= 0 {
+				return col, corruptf("bad integer")
+			}
+			prev += d
+			col.Ints[i] = prev
+			b = b[k:]
+		}
+	case TypeBool:
+		if len(b) < (valid+7)/8 {
+			return col, corruptf("short bool bitmap")
+		}
+		col.Bools = make([]bool, n)
+		j := 0
+		for i := range n {
+			if col.Valid[i] {
+				col.Bools[i] = b[j/8]&(1<<(j%8)) != 0
+				j++
+			}
+		}
+		b = b[(valid+7)/8:]
+	case TypeReal:
+		if len(b) < 8*valid {
+			return col, corruptf("short reals")
+		}
+		col.Reals = make([]float64, n)
+		for i := range n {
+			if col.Valid[i] {
+				col.Reals[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+				b = b[8:]
+			}
+		}
+	case TypeString, TypeDynamic:
+		lens := make([]int, 0, valid)
+		total := 0
+		for range valid {
+			l, k := binary.Uvarint(b)
+			if k <= 0 || l > uint64(len(b)) {
+				return col, corruptf("bad string length")
+			}
+			lens = append(lens, int(l))
+			total += int(l)
+			b = b[k:]
+		}
+		if total > len(b) {
+			return col, corruptf("short strings")
+		}
+		// One allocation for all the strings of the chunk.
+		all := string(b[:total])
+		b = b[total:]
+		col.Strings = make([]string, n)
+		off, j := 0, 0
+		for i := range n {
+			if col.Valid[i] {
+				col.Strings[i] = all[off : off+lens[j]]
+				off += lens[j]
+				j++
+			}
+		}
+	}
+	if len(b) != 0 {
+		return col, corruptf("trailing bytes in column")
+	}
+	return col, nil
+}

@@ -1,0 +1,324 @@
+package logstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// timeColumn is the column every row has; a row without it gets the time of
+// ingestion.
+const timeColumn = "TimeGenerated"
+
+// ingestLimits are what parseRows checks a body against.
+type ingestLimits struct {
+	now         time.Time
+	oldest      time.Time // now - retention
+	newest      time.Time // now + clock skew
+	maxRowBytes int
+}
+
+// parseRows validates an ingest body, a JSON array of objects, and encodes it
+// as a payload. The body is refused whole at the first bad row, so that a
+// caller never has part of a call acknowledged.
+func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
+	if len(body) > maxPayloadBytes {
+		return nil, nil, fmt.Errorf("%w: a body of %d bytes is over %d", ErrInvalidInput, len(body), maxPayloadBytes)
+	}
+	if !json.Valid(body) {
+		return nil, nil, invalidJSON(body)
+	}
+	s := scanner{b: body}
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		return nil, nil, fmt.Errorf("%w: the body must be a JSON array of objects", ErrInvalidInput)
+	}
+	s.i++
+	payload := make([]byte, 0, len(body))
+	var refs []rowRef
+	var fields []byte
+	for idx := 0; ; idx++ {
+		s.ws()
+		if s.b[s.i] == ']' {
+			break
+		}
+		if s.b[s.i] == ',' {
+			s.i++
+			s.ws()
+		}
+		if s.b[s.i] != '{' {
+			return nil, nil, &RowError{Index: idx, Reason: "not a JSON object"}
+		}
+		start := s.i
+		t, nf, f, err := s.row(fields[:0], lim.now)
+		fields = f
+		if err != nil {
+			return nil, nil, &RowError{Index: idx, Reason: err.Error()}
+		}
+		if n := s.i - start; n > lim.maxRowBytes {
+			return nil, nil, &RowError{Index: idx, Reason: fmt.Sprintf("row of %d bytes is over the limit of %d bytes", n, lim.maxRowBytes)}
+		}
+		switch {
+		case t.Before(lim.oldest):
+			return nil, nil, &RowError{Index: idx, Reason: fmt.Sprintf("TimeGenerated is older than the workspace's retention (%s)", lim.now.Sub(lim.oldest))}
+		case t.After(lim.newest):
+			return nil, nil, &RowError{Index: idx, Reason: fmt.Sprintf("TimeGenerated is more than %s in the future", lim.newest.Sub(lim.now))}
+		}
+		refs = append(refs, rowRef{off: uint32(len(payload)), time: t.UnixNano()})
+		payload = appendRow(payload, t.UnixNano(), nf, fields)
+	}
+	if len(refs) == 0 {
+		return nil, nil, fmt.Errorf("%w: the body holds no rows", ErrInvalidInput)
+	}
+	if cap(payload)-len(payload) > len(payload)/8 {
+		// The payload stays in memory until flushed: do not keep the slack.
+		payload = append([]byte(nil), payload...)
+	}
+	return payload, refs, nil
+}
+
+// invalidJSON names the array element where the syntax error is, or says
+// that the body is not an array. It runs only on the error path.
+func invalidJSON(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return fmt.Errorf("%w: the body must be a JSON array of objects", ErrInvalidInput)
+	}
+	for idx := 0; ; idx++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return &RowError{Index: idx, Reason: "not valid JSON"}
+		}
+	}
+}
+
+// scanner walks JSON that json.Valid has accepted, so it checks structure
+// only as far as it must to find the values.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// row reads one object at s.i, appends its fields to dst and returns the row
+// time (TimeGenerated, or now).
+func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error) {
+	t := now
+	nf := 0
+	s.i++ // {
+	for {
+		s.ws()
+		switch s.b[s.i] {
+		case '}':
+			s.i++
+			return t, nf, dst, nil
+		case ',':
+			s.i++
+			s.ws()
+		}
+		name := s.str()
+		if len(name) == 0 || len(name) > maxNameBytes {
+			return t, 0, dst, fmt.Errorf("a column name must have 1 to %d bytes", maxNameBytes)
+		}
+		s.ws()
+		s.i++ // :
+		s.ws()
+		c := s.value()
+		if string(name) == timeColumn {
+			switch c.kind {
+			case TypeNull:
+				t = now
+			case TypeString:
+				var err error
+				if t, err = parseTime(c.s); err != nil {
+					return t, 0, dst, fmt.Errorf("TimeGenerated must be an RFC 3339 date-time")
+				}
+			default:
+				return t, 0, dst, fmt.Errorf("TimeGenerated must be an RFC 3339 date-time string")
+			}
+			continue
+		}
+		if c.kind == TypeNull {
+			continue // a null is a missing value
+		}
+		dst = appendField(dst, name, c)
+		nf++
+	}
+}
+
+// str reads a string at s.i, unescaping only when it must.
+func (s *scanner) str() []byte {
+	start := s.i
+	s.i++
+	escaped := false
+	for s.b[s.i] != '"' {
+		if s.b[s.i] == '\\' {
+			escaped = true
+			s.i++
+		}
+		s.i++
+	}
+	s.i++
+	if !escaped {
+		return s.b[start+1 : s.i-1]
+	}
+	return unescape(make([]byte, 0, s.i-start), s.b[start+1:s.i-1])
+}
+
+// unescape decodes the escapes of a JSON string's content, which json.Valid
+// has checked, as encoding/json does: a lone surrogate becomes U+FFFD.
+func unescape(dst, s []byte) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		switch e := s[i+1]; e {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(s[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2 = hex4(s[i+2:])
+				}
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					r = d
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default: // " \ /
+			dst = append(dst, e)
+		}
+		i += 2
+	}
+	return dst
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		default:
+			c = c - 'A' + 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// value reads any value at s.i. Objects and arrays are kept as JSON text.
+func (s *scanner) value() cell {
+	switch c := s.b[s.i]; {
+	case c == '"':
+		return cell{kind: TypeString, s: s.str()}
+	case c == '{' || c == '[':
+		start := s.i
+		s.skipComposite()
+		return cell{kind: TypeDynamic, s: s.b[start:s.i]}
+	case c == 't':
+		s.i += 4
+		return cell{kind: TypeBool, i: 1}
+	case c == 'f':
+		s.i += 5
+		return cell{kind: TypeBool}
+	case c == 'n':
+		s.i += 4
+		return cell{kind: TypeNull}
+	default:
+		start := s.i
+		integral := true
+		for s.i < len(s.b) {
+			ch := s.b[s.i]
+			if ch == '.' || ch == 'e' || ch == 'E' {
+				integral = false
+			} else if !(ch == '-' || ch == '+' || ch >= '0' && ch <= '9') {
+				break
+			}
+			s.i++
+		}
+		num := s.b[start:s.i]
+		if integral {
+			if v, err := strconv.ParseInt(string(num), 10, 64); err == nil {
+				return cell{kind: TypeLong, i: v}
+			}
+		}
+		f, err := strconv.ParseFloat(string(num), 64)
+		if err != nil || math.IsInf(f, 0) {
+			// Out of float64 range: keep the number's text.
+			return cell{kind: TypeDynamic, s: num}
+		}
+		return cell{kind: TypeReal, i: int64(math.Float64bits(f))}
+	}
+}
+
+// skipComposite moves past the object or array at s.i.
+func (s *scanner) skipComposite() {
+	depth := 0
+	for {
+		switch s.b[s.i] {
+		case '"':
+			s.i++
+			for s.b[s.i] != '"' {
+				if s.b[s.i] == '\\' {
+					s.i++
+				}
+				s.i++
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				s.i++
+				return
+			}
+		}
+		s.i++
+	}
+}
+
+// parseTime accepts RFC 3339 with any fraction, and the same without an
+// offset, taken as UTC, as log shippers send both.
+func parseTime(b []byte) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		t, err = time.Parse("2006-01-02T15:04:05.999999999", string(b))
+	}
+	return t, err
+}

@@ -1,0 +1,122 @@
+package logstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPredicatesMatchExactlyWithAndWithoutPruning(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.BlockRows = 7 })
+	base := testNow.Truncate(time.Hour)
+	var rows []string
+	for i := range 100 {
+		sparse := ""
+		if i%25 == 0 {
+			sparse = `,"Sparse":"x"`
+		}
+		rows = append(rows, fmt.Sprintf(`{"TimeGenerated":"%s","ID":%d,"N":%d,"R":%g,"S":"Host-%d.Corp","B":%t,"D":"%s","J":{"k":"v%d"}%s}`,
+			base.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i, i, float64(i)/2+0.25, i, i%3 == 0,
+			base.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), i, sparse))
+	}
+	mustIngest(t, st, ws, tbl, []byte("["+strings.Join(rows, ",")+"]"))
+	cases := []struct {
+		p    Predicate
+		want func(i int) bool
+	}{
+		{Predicate{"N", OpEq, 5}, func(i int) bool { return i == 5 }},
+		{Predicate{"N", OpNe, 5}, func(i int) bool { return i != 5 }},
+		{Predicate{"N", OpLt, int64(5)}, func(i int) bool { return i < 5 }},
+		{Predicate{"N", OpLe, 5}, func(i int) bool { return i <= 5 }},
+		{Predicate{"N", OpGt, 95}, func(i int) bool { return i > 95 }},
+		{Predicate{"N", OpGe, 95}, func(i int) bool { return i >= 95 }},
+		{Predicate{"N", OpLt, 2.5}, func(i int) bool { return i < 3 }},
+		{Predicate{"R", OpGt, 10.5}, func(i int) bool { return float64(i)/2+0.25 > 10.5 }},
+		{Predicate{"R", OpEq, 3.25}, func(i int) bool { return i == 6 }},
+		{Predicate{"R", OpLe, 1}, func(i int) bool { return i <= 1 }},
+		{Predicate{"S", OpEq, "Host-7.Corp"}, func(i int) bool { return i == 7 }},
+		{Predicate{"S", OpEq, "host-7.corp"}, func(i int) bool { return false }},
+		{Predicate{"S", OpNe, "Host-7.Corp"}, func(i int) bool { return i != 7 }},
+		{Predicate{"S", OpLt, "Host-2"}, func(i int) bool { return fmt.Sprintf("Host-%d.Corp", i) < "Host-2" }},
+		{Predicate{"S", OpHas, "HOST"}, func(i int) bool { return true }},
+		{Predicate{"S", OpHas, "ost"}, func(i int) bool { return false }},
+		{Predicate{"S", OpHas, "host-42"}, func(i int) bool { return i == 42 }},
+		{Predicate{"S", OpHas, "42.corp"}, func(i int) bool { return i == 42 }},
+		{Predicate{"S", OpHas, "4"}, func(i int) bool { return i == 4 }},
+		{Predicate{"S", OpContains, "ST-4"}, func(i int) bool { return i == 4 || i/10 == 4 }},
+		{Predicate{"J", OpHas, "v12"}, func(i int) bool { return i == 12 }},
+		{Predicate{"J", OpContains, `"k"`}, func(i int) bool { return true }},
+		{Predicate{"B", OpEq, true}, func(i int) bool { return i%3 == 0 }},
+		{Predicate{"B", OpNe, true}, func(i int) bool { return i%3 != 0 }},
+		{Predicate{"D", OpGe, base.Add(90 * time.Minute)}, func(i int) bool { return i >= 90 }},
+		{Predicate{timeColumn, OpLt, base.Add(10 * time.Second)}, func(i int) bool { return i < 10 }},
+		{Predicate{"Sparse", OpEq, "x"}, func(i int) bool { return i%25 == 0 }},
+		{Predicate{"Sparse", OpNe, "y"}, func(i int) bool { return i%25 == 0 }},
+		{Predicate{"Missing", OpNe, "y"}, func(i int) bool { return false }},
+		{Predicate{"N", OpEq, "5"}, func(i int) bool { return false }},
+		{Predicate{"S", OpEq, 5}, func(i int) bool { return false }},
+		{Predicate{"D", OpEq, 5}, func(i int) bool { return false }},
+	}
+	check := func(stage string) {
+		for _, c := range cases {
+			t.Run(fmt.Sprintf("%s/%s %s %v", stage, c.p.Column, c.p.Op, c.p.Value), func(t *testing.T) {
+				got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"ID"}, Predicates: []Predicate{c.p}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids, want []int64
+				for _, b := range got {
+					ids = append(ids, b.Columns[0].Ints...)
+				}
+				slices.Sort(ids)
+				for i := range 100 {
+					if c.want(i) {
+						want = append(want, int64(i))
+					}
+				}
+				if !slices.Equal(ids, want) {
+					t.Fatalf("rows %v, want %v", ids, want)
+				}
+			})
+		}
+	}
+	check("wal")
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("segments")
+	// Time range and predicates together, with all columns.
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, From: base.Add(20 * time.Second), To: base.Add(40 * time.Second),
+		Predicates: []Predicate{{"B", OpEq, true}, {"N", OpGe, 25}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(got); n != 5 { // 27, 30, 33, 36, 39
+		t.Fatalf("%d rows, want 5", n)
+	}
+	if b := got[0]; b.Column(timeColumn) == nil || b.Column("J") == nil || b.Column("J").Type != TypeDynamic {
+		t.Fatalf("all columns asked for, got %v", b.Columns)
+	}
+}
+
+func TestBadScanRequestsAreRefused(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	for name, req := range map[string]ScanRequest{
+		"From after To":     {From: testNow, To: testNow.Add(-time.Hour)},
+		"has on a number":   {Predicates: []Predicate{{"A", OpHas, 1}}},
+		"ordered bools":     {Predicates: []Predicate{{"A", OpLt, true}}},
+		"unknown operator":  {Predicates: []Predicate{{"A", "=~", "x"}}},
+		"unknown constant":  {Predicates: []Predicate{{"A", OpEq, []int{1}}}},
+		"empty column":      {Columns: []string{""}},
+		"predicate no name": {Predicates: []Predicate{{"", OpEq, 1}}},
+	} {
+		req.Workspace, req.Table = ws, tbl
+		if _, err := st.Scan(context.Background(), req); !errors.Is(err, ErrInvalidScan) {
+			t.Errorf("%s: %v, want ErrInvalidScan", name, err)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package logstore
+
+import (
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+)
+
+// formatVersion is written into every sealed file header and every AAD, so
+// that a future format never decrypts data written under this one by mistake.
+const formatVersion = 1
+
+// HKDF purposes: the same salt under another purpose yields another key.
+const (
+	purposeWAL     = "sealwatch/logstore/wal/v1"
+	purposeSegment = "sealwatch/logstore/segment/v1"
+)
+
+// File magics.
+const (
+	magicWAL     = "SWWL"
+	magicSegment = "SWSG"
+)
+
+const (
+	saltSize  = 32
+	objIDSize = 16
+	// maxHeaderSize bounds a header: magic, version, key ID length, a key ID
+	// of at most 255 bytes, salt, object ID, checksum.
+	maxHeaderSize = 4 + 2 + 1 + 255 + saltSize + objIDSize + 4
+	// maxSealsPerKey is rule 6: with random 96-bit nonces an object key seals
+	// at most 2^32 messages.
+	maxSealsPerKey = 1 << 32
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// header is the plaintext start of every sealed file: enough to find the key
+// (AEK ID, salt) and the format, and nothing about the data. Its checksum
+// turns a flipped header bit into ErrCorrupt before any key is asked for.
+type header struct {
+	magic   string
+	version uint16
+	aekID   string
+	salt    [saltSize]byte
+	objID   [objIDSize]byte
+}
+
+func newHeader(magic, aekID string) (header, error) {
+	if aekID == "" || len(aekID) > 255 {
+		return header{}, fmt.Errorf("account key ID of %d bytes does not fit a header", len(aekID))
+	}
+	h := header{magic: magic, version: formatVersion, aekID: aekID}
+	rand.Read(h.salt[:])
+	rand.Read(h.objID[:])
+	return h, nil
+}
+
+func (h header) encode() []byte {
+	b := make([]byte, 0, maxHeaderSize)
+	b = append(b, h.magic...)
+	b = binary.BigEndian.AppendUint16(b, h.version)
+	b = append(b, byte(len(h.aekID)))
+	b = append(b, h.aekID...)
+	b = append(b, h.salt[:]...)
+	b = append(b, h.objID[:]...)
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// decodeHeader parses a header at the start of b and returns its length.
+func decodeHeader(b []byte, magic string) (header, int, error) {
+	var h header
+	if len(b) < 7 || string(b[:4]) != magic {
+		return h, 0, corruptf("not a %s file", magic)
+	}
+	n := 7 + int(b[6]) + saltSize + objIDSize
+	if b[6] == 0 || len(b) < n+4 {
+		return h, 0, corruptf("truncated header")
+	}
+	if crc32.Checksum(b[:n], castagnoli) != binary.BigEndian.Uint32(b[n:]) {
+		return h, 0, corruptf("header checksum mismatch")
+	}
+	h.magic = magic
+	h.version = binary.BigEndian.Uint16(b[4:])
+	if h.version != formatVersion {
+		return h, 0, corruptf("format version %d is not supported", h.version)
+	}
+	h.aekID = string(b[7 : 7+int(b[6])])
+	copy(h.salt[:], b[7+int(b[6]):])
+	copy(h.objID[:], b[7+int(b[6])+saltSize:])
+	return h, n + 4, nil
+}
+
+// aad binds a sealed message to its place: kind of message, format version,
+// AEK, workspace, table, object and whatever ordinals the kind needs.
+func (h header) aad(kind, workspace, table string, more ...string) []byte {
+	fields := append([]string{kind, strconv.Itoa(int(h.version)), h.aekID, workspace, table, string(h.objID[:])}, more...)
+	return envelope.AAD(fields...)
+}
+
+// seal appends nonce ‖ ciphertext ‖ tag to dst, with a random nonce.
+func seal(dst []byte, aead cipher.AEAD, plaintext, aad []byte) []byte {
+	ns := aead.NonceSize()
+	n := len(dst)
+	if cap(dst)-n < ns+len(plaintext)+aead.Overhead() {
+		grown := make([]byte, n, n+ns+len(plaintext)+aead.Overhead())
+		copy(grown, dst)
+		dst = grown
+	}
+	dst = dst[:n+ns]
+	rand.Read(dst[n:])
+	return aead.Seal(dst, dst[n:], plaintext, aad)
+}
+
+// open authenticates and decrypts what seal wrote, appending to dst.
+func open(dst []byte, aead cipher.AEAD, sealed, aad []byte) ([]byte, error) {
+	ns := aead.NonceSize()
+	if len(sealed) < ns+aead.Overhead() {
+		return nil, corruptf("sealed message of %d bytes is too short", len(sealed))
+	}
+	out, err := aead.Open(dst, sealed[:ns], sealed[ns:], aad)
+	if err != nil {
+		return nil, corruptf("authentication failed")
+	}
+	return out, nil
+}

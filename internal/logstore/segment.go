@@ -1,0 +1,477 @@
+package logstore
+
+import (
+	"context"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+)
+
+// A segment is an immutable file of rows of one table and one time
+// partition, flushed from one WAL:
+//
+//	header (plaintext, see header)
+//	column chunks: nonce ‖ AES-GCM(zstd(column encoding)) ‖ tag, one per
+//	               column per block; AAD: workspace, table, segment ID,
+//	               block ordinal, column name
+//	bloom chunks:  nonce ‖ AES-GCM(bloom filter) ‖ tag, after the column
+//	               chunk of a string column, same AAD fields; apart from
+//	               the index so that only == and has predicates read them
+//	index:         nonce ‖ AES-GCM(index encoding) ‖ tag; AAD: workspace,
+//	               table, segment ID, file name
+//	footer:        u64 index offset | u32 index length | u32 CRC-32C of
+//	               those 12 bytes | "SWSE"
+//
+// Its file name, <min ns>_<max ns>_<wal seq hex>_<part>.seg, is all a
+// reader without the key can learn: the time range (for retention) and which
+// WAL it came from (for crash recovery). The name is bound into the index's
+// AAD, so a renamed segment fails to open.
+const (
+	segExt      = ".seg"
+	tmpExt      = ".tmp"
+	footerSize  = 20
+	footerMagic = "SWSE"
+)
+
+// segName is the parsed file name of a segment.
+type segName struct {
+	minT, maxT int64 // Unix ns, inclusive
+	walSeq     uint64
+	part       int
+}
+
+func (n segName) String() string {
+	return fmt.Sprintf("%d_%d_%016x_%d%s", n.minT, n.maxT, n.walSeq, n.part, segExt)
+}
+
+func parseSegName(s string) (segName, bool) {
+	f := strings.Split(strings.TrimSuffix(s, segExt), "_")
+	if !strings.HasSuffix(s, segExt) || len(f) != 4 || len(f[2]) != 16 {
+		return segName{}, false
+	}
+	var n segName
+	var err1, err2, err3, err4 error
+	n.minT, err1 = strconv.ParseInt(f[0], 10, 64)
+	n.maxT, err2 = strconv.ParseInt(f[1], 10, 64)
+	n.walSeq, err3 = strconv.ParseUint(f[2], 16, 64)
+	n.part, err4 = strconv.Atoi(f[3])
+	if errors.Join(err1, err2, err3, err4) != nil || n.minT > n.maxT || n.part < 0 || n.String() != s {
+		return segName{}, false
+	}
+	return n, true
+}
+
+// blockMeta and colMeta are the sealed index of a segment.
+type blockMeta struct {
+	minT, maxT int64
+	rows       int
+	cols       []colMeta
+}
+
+type colMeta struct {
+	name      string
+	typ       Type
+	off       int64 // of the sealed chunk in the file
+	size      int64 // of the sealed chunk
+	raw       int   // length of the encoding before compression
+	bloomOff  int64 // of the sealed bloom filter; bloomSize 0: none
+	bloomSize int64
+	colStats
+}
+
+func (b *blockMeta) col(name string) *colMeta {
+	for i := range b.cols {
+		if b.cols[i].name == name {
+			return &b.cols[i]
+		}
+	}
+	return nil
+}
+
+// Index encoding:
+//
+//	uvarint blocks; per block: varint minT | varint maxT | uvarint rows |
+//	uvarint columns; per column: uvarint name length | name | type |
+//	uvarint offset | uvarint size | uvarint raw size | uvarint nulls | stats
+//	stats: long, datetime, bool: varint min | varint max;
+//	       real: 8 bytes min | 8 bytes max; string, dynamic: uvarint bloom
+//	       chunk offset | uvarint bloom chunk size (0: none)
+func encodeIndex(blocks []blockMeta) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, uint64(len(blocks)))
+	for _, bm := range blocks {
+		b = binary.AppendVarint(b, bm.minT)
+		b = binary.AppendVarint(b, bm.maxT)
+		b = binary.AppendUvarint(b, uint64(bm.rows))
+		b = binary.AppendUvarint(b, uint64(len(bm.cols)))
+		for _, c := range bm.cols {
+			b = binary.AppendUvarint(b, uint64(len(c.name)))
+			b = append(b, c.name...)
+			b = append(b, byte(c.typ))
+			b = binary.AppendUvarint(b, uint64(c.off))
+			b = binary.AppendUvarint(b, uint64(c.size))
+			b = binary.AppendUvarint(b, uint64(c.raw))
+			b = binary.AppendUvarint(b, uint64(c.nulls))
+			switch c.typ {
+			case TypeLong, TypeDatetime, TypeBool:
+				b = binary.AppendVarint(b, c.minI)
+				b = binary.AppendVarint(b, c.maxI)
+			case TypeReal:
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.minF))
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(c.maxF))
+			case TypeString, TypeDynamic:
+				b = binary.AppendUvarint(b, uint64(c.bloomOff))
+				b = binary.AppendUvarint(b, uint64(c.bloomSize))
+			}
+		}
+	}
+	return b
+}
+
+// indexReader reads the index encoding, remembering the first error.
+type indexReader struct {
+	b   []byte
+	err error
+}
+
+func (r *indexReader) uvarint(limit uint64) uint64 {
+	v, n := binary.Uvarint(r.b)
+	if r.err == nil && (n <= 0 || v > limit) {
+		r.err = corruptf("bad index")
+	}
+	if r.err != nil {
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *indexReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if r.err == nil && n <= 0 {
+		r.err = corruptf("bad index")
+	}
+	if r.err != nil {
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *indexReader) bytes(n uint64) []byte {
+	if r.err == nil && n > uint64(len(r.b)) {
+		r.err = corruptf("bad index")
+	}
+	if r.err != nil {
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// decodeIndex parses an index and checks that every chunk lies in
+// [dataStart, dataEnd).
+func decodeIndex(b []byte, dataStart, dataEnd int64) ([]blockMeta, error) {
+	r := &indexReader{b: b}
+	nb := r.uvarint(uint64(len(b)))
+	var blocks []blockMeta
+	for range nb {
+		bm := blockMeta{minT: r.varint(), maxT: r.varint(), rows: int(r.uvarint(maxBlockRows))}
+		nc := r.uvarint(uint64(len(r.b)))
+		for range nc {
+			c := colMeta{name: string(r.bytes(r.uvarint(maxNameBytes)))}
+			t := r.bytes(1)
+			if r.err != nil {
+				break
+			}
+			c.typ = Type(t[0])
+			c.off = int64(r.uvarint(math.MaxInt64))
+			c.size = int64(r.uvarint(math.MaxInt64))
+			c.raw = int(r.uvarint(math.MaxInt32))
+			c.nulls = int(r.uvarint(maxBlockRows))
+			switch c.typ {
+			case TypeLong, TypeDatetime, TypeBool:
+				c.minI, c.maxI = r.varint(), r.varint()
+			case TypeReal:
+				v := r.bytes(16)
+				if r.err == nil {
+					c.minF = math.Float64frombits(binary.LittleEndian.Uint64(v))
+					c.maxF = math.Float64frombits(binary.LittleEndian.Uint64(v[8:]))
+				}
+			case TypeString, TypeDynamic:
+				c.bloomOff = int64(r.uvarint(math.MaxInt64))
+				c.bloomSize = int64(r.uvarint(math.MaxInt64))
+			default:
+				r.err = corruptf("bad column type in index")
+			}
+			if r.err == nil && (c.off < dataStart || c.size > dataEnd-c.off ||
+				c.bloomSize > 0 && (c.bloomOff < dataStart || c.bloomSize > dataEnd-c.bloomOff)) {
+				r.err = corruptf("column chunk outside the data")
+			}
+			bm.cols = append(bm.cols, c)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		blocks = append(blocks, bm)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = corruptf("trailing bytes in index")
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return blocks, nil
+}
+
+// segWriter writes one segment into a temporary file, renamed to its name
+// when finished, so that a crash never leaves a half segment under a
+// segment's name.
+type segWriter struct {
+	st          *Store
+	ws, table   string
+	dir         string
+	f           *os.File
+	tmp         string
+	hdr         header
+	sealer      envelope.Sealer
+	off         int64
+	blocks      []blockMeta
+	seals       uint64
+	plain, comp []byte
+	out         []byte
+}
+
+func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*segWriter, error) {
+	hdr, err := newHeader(magicSegment, sealer.KeyID())
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "seg-*"+tmpExt)
+	if err != nil {
+		return nil, fmt.Errorf("create segment: %w", err)
+	}
+	w := &segWriter{st: st, ws: ws, table: table, dir: dir, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer}
+	h := hdr.encode()
+	if _, err := f.Write(h); err != nil {
+		w.abort()
+		return nil, fmt.Errorf("write segment: %w", err)
+	}
+	w.off = int64(len(h))
+	w.seals = 1 // the index
+	return w, nil
+}
+
+// full reports whether a block of ncols more columns (each with a bloom
+// filter, at most) would take the object key past its seal budget.
+func (w *segWriter) full(ncols int) bool {
+	return w.seals+2*uint64(ncols) > w.st.maxSeals
+}
+
+// writeBlock seals the columns of bb as the next block. The object key is
+// derived for this block only, so a revoked key stops a flush at once.
+func (w *segWriter) writeBlock(bb *blockBuilder) error {
+	aead, err := w.sealer.AEAD(w.hdr.salt[:], purposeSegment)
+	if err != nil {
+		return fmt.Errorf("derive segment key: %w", err)
+	}
+	ordinal := strconv.Itoa(len(w.blocks))
+	bm := blockMeta{rows: bb.rows(), minT: math.MaxInt64, maxT: math.MinInt64}
+	timeCells := make([]cell, bb.rows())
+	for i, t := range bb.times {
+		timeCells[i].kind = TypeLong
+		bm.minT, bm.maxT = min(bm.minT, t), max(bm.maxT, t)
+	}
+	w.out = w.out[:0]
+	if err := w.addColumn(&bm, aead, ordinal, timeColumn, TypeDatetime, timeCells, bb.times); err != nil {
+		return err
+	}
+	for _, c := range bb.columns() {
+		t, times := resolveType(c.cells)
+		if err := w.addColumn(&bm, aead, ordinal, c.name, t, c.cells, times); err != nil {
+			return err
+		}
+	}
+	if _, err := w.f.Write(w.out); err != nil {
+		return fmt.Errorf("write segment: %w", err)
+	}
+	w.off += int64(len(w.out))
+	w.blocks = append(w.blocks, bm)
+	return nil
+}
+
+func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name string, t Type, cells []cell, times []int64) error {
+	var st colStats
+	w.plain, st = encodeColumn(w.plain[:0], t, cells, times)
+	w.comp = w.st.zenc.EncodeAll(w.plain, w.comp[:0])
+	start := len(w.out)
+	w.out = seal(w.out, aead, w.comp, w.hdr.aad("segment.column", w.ws, w.table, ordinal, name))
+	w.seals++
+	cm := colMeta{name: name, typ: t, off: w.off + int64(start), size: int64(len(w.out) - start), raw: len(w.plain), colStats: st}
+	if st.bloom != nil {
+		bstart := len(w.out)
+		w.out = seal(w.out, aead, st.bloom, w.hdr.aad("segment.bloom", w.ws, w.table, ordinal, name))
+		w.seals++
+		cm.bloomOff, cm.bloomSize = w.off+int64(bstart), int64(len(w.out)-bstart)
+		cm.bloom = nil
+	}
+	bm.cols = append(bm.cols, cm)
+	return nil
+}
+
+// finish seals the index, syncs the file and gives it its name.
+func (w *segWriter) finish(name segName) (int64, error) {
+	aead, err := w.sealer.AEAD(w.hdr.salt[:], purposeSegment)
+	if err != nil {
+		w.abort()
+		return 0, fmt.Errorf("derive segment key: %w", err)
+	}
+	index := seal(nil, aead, encodeIndex(w.blocks), w.hdr.aad("segment.index", w.ws, w.table, name.String()))
+	footer := binary.BigEndian.AppendUint64(nil, uint64(w.off))
+	footer = binary.BigEndian.AppendUint32(footer, uint32(len(index)))
+	footer = binary.BigEndian.AppendUint32(footer, crc32.Checksum(footer, castagnoli))
+	footer = append(footer, footerMagic...)
+	if _, err := w.f.Write(append(index, footer...)); err != nil {
+		w.abort()
+		return 0, fmt.Errorf("write segment: %w", err)
+	}
+	size := w.off + int64(len(index)+len(footer))
+	if err := w.f.Sync(); err != nil {
+		w.abort()
+		return 0, fmt.Errorf("sync segment: %w", err)
+	}
+	if err := w.f.Close(); err != nil {
+		w.abort()
+		return 0, fmt.Errorf("close segment: %w", err)
+	}
+	if err := os.Rename(w.tmp, filepath.Join(w.dir, name.String())); err != nil {
+		os.Remove(w.tmp)
+		return 0, fmt.Errorf("name segment: %w", err)
+	}
+	return size, nil
+}
+
+func (w *segWriter) abort() {
+	w.f.Close()
+	os.Remove(w.tmp)
+}
+
+// segReader reads one segment: the index once when opened, then the chunks a
+// scan asks for.
+type segReader struct {
+	f         *os.File
+	hdr       header
+	ws, table string
+	blocks    []blockMeta
+	st        *Store
+}
+
+func (st *Store) openSegment(ctx context.Context, path, ws, table string, name segName) (*segReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.readSegmentIndex(ctx, f, ws, table, name)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("segment %s/%s/%s: %w", ws, table, name, err)
+	}
+	return r, nil
+}
+
+func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table string, name segName) (*segReader, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	hb := make([]byte, min(size, maxHeaderSize))
+	if _, err := f.ReadAt(hb, 0); err != nil {
+		return nil, corruptf("short segment")
+	}
+	hdr, hlen, err := decodeHeader(hb, magicSegment)
+	if err != nil {
+		return nil, err
+	}
+	if size < int64(hlen)+footerSize {
+		return nil, corruptf("short segment")
+	}
+	footer := make([]byte, footerSize)
+	if _, err := f.ReadAt(footer, size-footerSize); err != nil {
+		return nil, fmt.Errorf("read segment: %w", err)
+	}
+	if string(footer[16:]) != footerMagic || crc32.Checksum(footer[:12], castagnoli) != binary.BigEndian.Uint32(footer[12:]) {
+		return nil, corruptf("bad segment footer")
+	}
+	ioff, ilen := int64(binary.BigEndian.Uint64(footer)), int64(binary.BigEndian.Uint32(footer[8:]))
+	if ioff < int64(hlen) || ioff+ilen != size-footerSize {
+		return nil, corruptf("bad segment footer")
+	}
+	sealed := make([]byte, ilen)
+	if _, err := f.ReadAt(sealed, ioff); err != nil {
+		return nil, fmt.Errorf("read segment: %w", err)
+	}
+	aead, err := st.aead(ctx, hdr, purposeSegment)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := open(nil, aead, sealed, hdr.aad("segment.index", ws, table, name.String()))
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := decodeIndex(plain, int64(hlen), ioff)
+	if err != nil {
+		return nil, err
+	}
+	return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
+}
+
+// blockAEAD derives the object key for reading one block.
+func (r *segReader) blockAEAD(ctx context.Context) (cipher.AEAD, error) {
+	return r.st.aead(ctx, r.hdr, purposeSegment)
+}
+
+// readColumn opens one column chunk of block bi.
+func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta) (Column, error) {
+	sealed := make([]byte, cm.size)
+	if _, err := r.f.ReadAt(sealed, cm.off); err != nil {
+		return Column{}, fmt.Errorf("read segment: %w", err)
+	}
+	comp, err := open(nil, aead, sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
+	if err != nil {
+		return Column{}, err
+	}
+	plain, err := r.st.zdec.DecodeAll(comp, make([]byte, 0, cm.raw))
+	if err != nil || len(plain) != cm.raw {
+		return Column{}, corruptf("column does not decompress")
+	}
+	col, err := decodeColumn(plain, cm.name)
+	if err != nil {
+		return col, err
+	}
+	if col.Type != cm.typ || col.Len() != r.blocks[bi].rows {
+		return col, corruptf("column does not match the index")
+	}
+	return col, nil
+}
+
+// readBloom opens the bloom filter of one column of block bi.
+func (r *segReader) readBloom(aead cipher.AEAD, bi int, cm *colMeta) ([]byte, error) {
+	sealed := make([]byte, cm.bloomSize)
+	if _, err := r.f.ReadAt(sealed, cm.bloomOff); err != nil {
+		return nil, fmt.Errorf("read segment: %w", err)
+	}
+	return open(nil, aead, sealed, r.hdr.aad("segment.bloom", r.ws, r.table, strconv.Itoa(bi), cm.name))
+}
+
+func (r *segReader) close() error { return r.f.Close() }

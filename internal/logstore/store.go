@@ -1,0 +1,392 @@
+// Package logstore keeps a workspace's log tables sealed at rest: ingested
+// rows go to an encrypted write-ahead log, are flushed into immutable,
+// time-partitioned segments of separately compressed and sealed columns, and
+// are read back by scans that open only the blocks and columns they need.
+//
+// Every object key is derived from an account key (AEK) through
+// envelope.Keys, for one WAL file or one segment, and is derived again for
+// each operation, so that revoking the AEK stops reads and writes at once.
+// Only workspace and table names (directories), segment time ranges (file
+// names) and sizes are stored in plaintext: enough for retention and
+// workspace deletion to work without any key.
+package logstore
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+)
+
+// Config configures a Store. Dir and Keys are required.
+type Config struct {
+	// Dir holds one directory per workspace, one per table inside it.
+	Dir string
+	// Keys gives the log store's account keys.
+	Keys envelope.Keys
+	// Retention is how long rows are kept, and how old a row may be when it
+	// is ingested (default 30 days).
+	Retention time.Duration
+	// MaxClockSkew is how far into the future a row's TimeGenerated may be
+	// (default 10 minutes).
+	MaxClockSkew time.Duration
+	// MaxRowBytes is the largest row, as JSON (default 256 KiB).
+	MaxRowBytes int
+	// FlushBytes is the WAL size at which it is flushed into segments
+	// (default 32 MiB). Memory use is about three times this per table
+	// being written: the rows of the WAL being filled and of the one being
+	// flushed are held in memory for scans.
+	FlushBytes int64
+	// FlushInterval is the age at which a WAL with rows is flushed even if
+	// not full (default 10 minutes): retention deletes segments only, so
+	// every row must reach one.
+	FlushInterval time.Duration
+	// BlockRows is the number of rows in a block (default 8192).
+	BlockRows int
+	// Logger gets flush failures and recoveries (default: discard). Lines
+	// name workspaces, tables and files, never rows or keys.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Store is the log store of one node. It is safe for concurrent use.
+type Store struct {
+	cfg  Config
+	keys envelope.Keys
+	log  *slog.Logger
+	zenc *zstd.Encoder
+	zdec *zstd.Decoder
+	// maxSeals is rule 6's budget per object key; a field so that a test
+	// can make the budget small enough to reach.
+	maxSeals uint64
+
+	ctx    context.Context // ends background flushes on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	tables map[tableKey]*table
+	closed bool
+}
+
+type tableKey struct{ ws, table string }
+
+// New opens a store in cfg.Dir. It needs no key: tables are opened, and
+// their WALs replayed, when first used.
+func New(cfg Config) (*Store, error) {
+	if cfg.Dir == "" || cfg.Keys == nil {
+		return nil, errors.New("log store: a directory and keys are required")
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	if cfg.MaxClockSkew <= 0 {
+		cfg.MaxClockSkew = 10 * time.Minute
+	}
+	if cfg.MaxRowBytes <= 0 {
+		cfg.MaxRowBytes = 256 << 10
+	}
+	if cfg.FlushBytes <= 0 {
+		cfg.FlushBytes = 32 << 20
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 10 * time.Minute
+	}
+	if cfg.BlockRows <= 0 {
+		cfg.BlockRows = 8192
+	}
+	cfg.BlockRows = min(cfg.BlockRows, maxBlockRows)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("log store: %w", err)
+	}
+	// Column chunks are compressed whole with EncodeAll; a 1 MiB window
+	// keeps each encoder's history small (the default 8 MiB costs 16 MiB
+	// per encoder) at little cost in ratio, since chunks are mostly smaller.
+	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(2),
+		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, fmt.Errorf("log store: %w", err)
+	}
+	zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		return nil, fmt.Errorf("log store: %w", err)
+	}
+	st := &Store{
+		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: zenc, zdec: zdec,
+		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table),
+	}
+	st.ctx, st.cancel = context.WithCancel(context.Background())
+	st.wg.Add(1)
+	go st.flushAgedLoop()
+	return st, nil
+}
+
+// flushAgedLoop rotates WALs older than FlushInterval, until Close.
+func (st *Store) flushAgedLoop() {
+	defer st.wg.Done()
+	tick := time.NewTicker(max(st.cfg.FlushInterval/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-st.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		st.mu.Lock()
+		tables := make([]*table, 0, len(st.tables))
+		for _, t := range st.tables {
+			tables = append(tables, t)
+		}
+		st.mu.Unlock()
+		for _, t := range tables {
+			t.rotateAged(st.cfg.FlushInterval)
+		}
+	}
+}
+
+// Close stops background flushes and closes WAL files. Rows not yet flushed
+// stay in their WALs and are replayed by the next Store.
+func (st *Store) Close() error {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return nil
+	}
+	st.closed = true
+	tables := make([]*table, 0, len(st.tables))
+	for _, t := range st.tables {
+		tables = append(tables, t)
+	}
+	st.mu.Unlock()
+	st.cancel()
+	var errs []error
+	for _, t := range tables {
+		errs = append(errs, t.close())
+	}
+	st.wg.Wait()
+	st.zenc.Close()
+	st.zdec.Close()
+	return errors.Join(errs...)
+}
+
+// table returns the table's state, creating it (unopened) if needed.
+func (st *Store) table(ws, name string) (*table, error) {
+	if err := checkNames(ws, name); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return nil, ErrClosed
+	}
+	k := tableKey{ws, name}
+	t := st.tables[k]
+	if t == nil {
+		t = newTable(st, ws, name)
+		st.tables[k] = t
+	}
+	return t, nil
+}
+
+// aead derives the object key of a sealed file for one operation.
+func (st *Store) aead(ctx context.Context, hdr header, purpose string) (cipher.AEAD, error) {
+	sealer, err := st.keys.ByID(ctx, hdr.aekID)
+	if err != nil {
+		return nil, fmt.Errorf("account key %s: %w", hdr.aekID, err)
+	}
+	aead, err := sealer.AEAD(hdr.salt[:], purpose)
+	if err != nil {
+		return nil, fmt.Errorf("derive object key: %w", err)
+	}
+	return aead, nil
+}
+
+// Ingest appends the rows of body, a JSON array of objects, to the table.
+// It returns once the rows are durable in the WAL (concurrent calls share
+// one fsync) and visible to scans. A bad row refuses the whole body with a
+// *RowError naming it.
+func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byte) (int, error) {
+	t, err := st.table(workspace, table)
+	if err != nil {
+		return 0, err
+	}
+	now := st.cfg.Now()
+	payload, refs, err := parseRows(body, ingestLimits{
+		now: now, oldest: now.Add(-st.cfg.Retention), newest: now.Add(st.cfg.MaxClockSkew),
+		maxRowBytes: st.cfg.MaxRowBytes,
+	})
+	if err != nil {
+		return 0, err
+	}
+	sealer, err := st.keys.Current(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
+	}
+	g, ord, err := t.append(ctx, sealer, payload)
+	if err != nil {
+		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
+	}
+	err = g.wal.waitDurable(ord)
+	if err == nil {
+		g.mem.add(payload, refs)
+	}
+	g.pending.Done()
+	if err != nil {
+		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
+	}
+	return len(refs), nil
+}
+
+// Flush writes the WALs of the tables in use into segments and returns when
+// done. (A table not used since the store opened has its WALs flushed when
+// it is first used: replaying them needs the key.)
+func (st *Store) Flush(ctx context.Context) error {
+	st.mu.Lock()
+	tables := make([]*table, 0, len(st.tables))
+	for _, t := range st.tables {
+		tables = append(tables, t)
+	}
+	st.mu.Unlock()
+	var errs []error
+	for _, t := range tables {
+		errs = append(errs, t.flush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// PurgeExpired deletes the segments whose rows are all older than the
+// retention, at now. It reads only file names: it needs no key, and works
+// while the key is revoked.
+func (st *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	cutoff := now.Add(-st.cfg.Retention).UnixNano()
+	workspaces, err := st.Workspaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	purged := 0
+	for _, ws := range workspaces {
+		tables, err := st.Tables(ctx, ws)
+		if err != nil {
+			return purged, err
+		}
+		for _, name := range tables {
+			if err := ctx.Err(); err != nil {
+				return purged, err
+			}
+			t, err := st.table(ws, name)
+			if err != nil {
+				return purged, err
+			}
+			n, err := t.purge(cutoff)
+			purged += n
+			if err != nil {
+				return purged, err
+			}
+		}
+	}
+	return purged, nil
+}
+
+// Workspaces lists the workspaces that have data.
+func (st *Store) Workspaces(ctx context.Context) ([]string, error) {
+	return listDirs(st.cfg.Dir, validWorkspace)
+}
+
+// Tables lists the tables of a workspace.
+func (st *Store) Tables(ctx context.Context, workspace string) ([]string, error) {
+	if !validWorkspace(workspace) {
+		return nil, fmt.Errorf("%w: workspace", ErrInvalidName)
+	}
+	return listDirs(filepath.Join(st.cfg.Dir, workspace), validTable)
+}
+
+// DeleteWorkspace deletes every table of a workspace, WALs and segments. It
+// needs no key. Ingests into the workspace that are under way fail.
+func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
+	if !validWorkspace(workspace) {
+		return fmt.Errorf("%w: workspace", ErrInvalidName)
+	}
+	// Holding st.mu keeps new ingests from opening a table of the
+	// workspace while its directory goes.
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for k, t := range st.tables {
+		if k.ws == workspace {
+			t.close()
+			delete(st.tables, k)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(st.cfg.Dir, workspace)); err != nil {
+		return fmt.Errorf("delete workspace %s: %w", workspace, err)
+	}
+	return syncDir(st.cfg.Dir)
+}
+
+func listDirs(dir string, valid func(string) bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && valid(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Workspace IDs are GUIDs or resource names; table names are Log Analytics
+// table names. Both become directory names, so neither may hold a dot or a
+// separator.
+func validWorkspace(s string) bool { return validName(s, true) }
+func validTable(s string) bool     { return validName(s, false) }
+
+func validName(s string, dash bool) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case c >= '0' && c <= '9' && (dash || i > 0):
+		case c == '-' && dash:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func checkNames(ws, table string) error {
+	if !validWorkspace(ws) {
+		return fmt.Errorf("%w: workspace %q", ErrInvalidName, ws)
+	}
+	if !validTable(table) {
+		return fmt.Errorf("%w: table %q", ErrInvalidName, table)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package wsdata holds each workspace's sealed log store, opened under the
+// account keys that govern the workspace: its cluster's when it is under a
+// customer-managed key, the platform's otherwise.
+package wsdata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// Data is the data plane's view of every workspace's stores.
+type Data struct {
+	dir  string
+	keys *clusterkeys.Manager
+	log  *slog.Logger
+	now  func() time.Time
+
+	mu   sync.Mutex
+	logs map[string]*openStore // customerID → store
+}
+
+type openStore struct {
+	store *logstore.Store
+	// governedBy is the cluster (or "platform") whose keys the store was
+	// opened with; a workspace that moves under a key is reopened.
+	governedBy string
+	retention  time.Duration
+}
+
+// New opens the data plane over dir (one subdirectory per workspace).
+func New(dir string, keys *clusterkeys.Manager, logger *slog.Logger) (*Data, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Data{dir: dir, keys: keys, log: logger, now: time.Now, logs: map[string]*openStore{}}, nil
+}
+
+// Logs returns the log store of a workspace.
+func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error) {
+	governedBy := "platform"
+	if ws.CMK {
+		governedBy = ws.ClusterID
+	}
+	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
+	id := ws.Workspace.Properties.CustomerID
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o := d.logs[id]; o != nil && o.governedBy == governedBy && o.retention == retention {
+		return o.store, nil
+	} else if o != nil {
+		if err := o.store.Close(); err != nil {
+			d.log.Warn("close log store", "workspace", id, "err", err)
+		}
+		delete(d.logs, id)
+	}
+	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
+	if err != nil {
+		return nil, err
+	}
+	st, err := logstore.New(logstore.Config{
+		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention,
+		Logger: d.log.With("workspace", id),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
+	}
+	d.logs[id] = &openStore{store: st, governedBy: governedBy, retention: retention}
+	return st, nil
+}
+
+// DeleteWorkspace removes a workspace's data; it needs no key.
+func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
+	d.mu.Lock()
+	o := d.logs[customerID]
+	delete(d.logs, customerID)
+	d.mu.Unlock()
+	var errs []error
+	if o != nil {
+		errs = append(errs, o.store.Close())
+	}
+	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
+	return errors.Join(errs...)
+}
+
+// Close closes every open store.
+func (d *Data) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var errs []error
+	for id, o := range d.logs {
+		errs = append(errs, o.store.Close())
+		delete(d.logs, id)
+	}
+	return errors.Join(errs...)
+}
