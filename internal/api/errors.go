@@ -80,6 +80,9 @@ func toAPIError(err error) *Error {
 	if e := dataError(err); e != nil {
 		return e
 	}
+	if e := incidentError(err); e != nil {
+		return e
+	}
 	var we *workspace.Error
 	if errors.As(err, &we) && (we.Status < 500 || we.Status == http.StatusServiceUnavailable) {
 		e := &Error{Status: we.Status, Code: we.Code, Message: we.Message}

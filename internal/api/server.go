@@ -70,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Workspaces != nil && cfg.Data != nil {
 		s.routeIngestion()
+		s.routeIncidents()
 	}
 	return s, nil
 }

@@ -234,7 +234,9 @@ func (cs *cmkSetup) dcr() (string, string) {
 
 func (cs *cmkSetup) ingest(immutableID, token string, rows []map[string]any) (int, string) {
 	cs.t.Helper()
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	st := cs.call("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Events?api-version=2023-01-01", token, rows, &er)
 	return st, er.Error.Code
 }
@@ -272,5 +274,55 @@ func TestIngestionStopsWhenTheKeyIsRevokedAndResumesWhenRestored(t *testing.T) {
 	cs.probe()
 	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
 		t.Fatalf("ingest after restore: %d %s", st, code)
+	}
+}
+
+func (cs *cmkSetup) incidentURL(id string) string {
+	return cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.SecurityInsights/incidents/" + id)
+}
+
+func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
+	cs := setUpCMK(t)
+	incidentBody := map[string]any{"properties": map[string]any{"title": "Brute force on dc01", "severity": "High"}}
+	var inc map[string]any
+	if st := cs.call("PUT", cs.incidentURL("i1"), cs.mgmt, incidentBody, &inc); st != 201 {
+		t.Fatalf("create incident: %d %v", st, inc)
+	}
+	if n := inc["properties"].(map[string]any)["incidentNumber"]; n != 1.0 {
+		t.Fatalf("incident number %v", n)
+	}
+	// Roles: a Reader reads but cannot change.
+	app, secret, _ := cs.node.identity.CreateApplication(context.Background(), "analyst")
+	assign := map[string]any{"properties": map[string]any{"roleDefinitionId": "Reader", "principalId": app.ObjectID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.Authorization/roleAssignments/r1"), cs.mgmt, assign, nil); st != 201 {
+		t.Fatalf("assign Reader: %d", st)
+	}
+	reader := cs.token(app.AppID, secret, "https://management.azure.com/.default")
+	if st := cs.call("GET", cs.incidentURL("i1"), reader, nil, nil); st != 200 {
+		t.Fatalf("reader GET: %d", st)
+	}
+	var er struct{ Error struct{ Code, Message string } }
+	if st := cs.call("PUT", cs.incidentURL("i2"), reader, incidentBody, &er); st != 403 || er.Error.Code != "AuthorizationFailed" {
+		t.Fatalf("reader PUT: %d %+v", st, er)
+	}
+
+	// Remove the document-store principal's access: incidents stop.
+	docOID := cs.node.DocumentStorePrincipalID()
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
+		t.Fatalf("remove policy: %d", st)
+	}
+	cs.probe()
+	if st := cs.call("PUT", cs.incidentURL("i2"), cs.mgmt, incidentBody, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("create incident while revoked: %d %+v", st, er)
+	}
+	if st := cs.call("GET", cs.incidentURL("i1"), cs.mgmt, nil, &er); st != 403 {
+		t.Fatalf("read incident while revoked: %d %+v", st, er)
+	}
+	cs.grant(docOID)
+	cs.probe()
+	var back map[string]any
+	if st := cs.call("GET", cs.incidentURL("i1"), cs.mgmt, nil, &back); st != 200 || back["properties"].(map[string]any)["title"] != "Brute force on dc01" {
+		t.Fatalf("incident after restore: %d %v", st, back)
 	}
 }

@@ -77,6 +77,7 @@ type Node struct {
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
 	data       *wsdata.Data
+	docsDB     *bbolt.DB
 	server     *http.Server
 	firstRun   bool
 	closers    []func() error // run in reverse order by Close

@@ -97,7 +97,12 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.keys, n.log.With("component", "logstore"))
+	n.docsDB, err = openDB(filepath.Join(n.cfg.DataDir, "documents", "documents.db"))
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.docsDB.Close)
+	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, n.log.With("component", "logstore"))
 	if err != nil {
 		return err
 	}

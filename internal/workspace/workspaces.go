@@ -332,3 +332,12 @@ func removeAssociation(c *clusterRecord, workspaceID string) {
 	}
 	c.Cluster.Properties.AssociatedWorkspaces = ws
 }
+
+// Info is WorkspaceByCustomerID for a workspace named by resource group and name.
+func (s *Service) Info(ctx context.Context, g ResourceGroup, name string) (*WorkspaceInfo, error) {
+	rec, err := s.workspaceRecord(g, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.WorkspaceByCustomerID(ctx, rec.Workspace.Properties.CustomerID)
+}

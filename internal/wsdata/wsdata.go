@@ -1,6 +1,7 @@
-// Package wsdata holds each workspace's sealed log store, opened under the
-// account keys that govern the workspace: its cluster's when it is under a
-// customer-managed key, the platform's otherwise.
+// Package wsdata holds each workspace's sealed stores — its log store and
+// its documents — opened under the account keys that govern the workspace:
+// its cluster's when it is under a customer-managed key, the platform's
+// otherwise.
 package wsdata
 
 import (
@@ -13,17 +14,22 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // Data is the data plane's view of every workspace's stores.
 type Data struct {
-	dir  string
-	keys *clusterkeys.Manager
-	log  *slog.Logger
-	now  func() time.Time
+	dir    string
+	docsDB *bbolt.DB
+	keys   *clusterkeys.Manager
+	log    *slog.Logger
+	now    func() time.Time
 
 	mu   sync.Mutex
 	logs map[string]*openStore // customerID → store
@@ -37,15 +43,16 @@ type openStore struct {
 	retention  time.Duration
 }
 
-// New opens the data plane over dir (one subdirectory per workspace).
-func New(dir string, keys *clusterkeys.Manager, logger *slog.Logger) (*Data, error) {
+// New opens the data plane over dir (one subdirectory per workspace) and the
+// document database docsDB.
+func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, logger *slog.Logger) (*Data, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Data{dir: dir, keys: keys, log: logger, now: time.Now, logs: map[string]*openStore{}}, nil
+	return &Data{dir: dir, docsDB: docsDB, keys: keys, log: logger, now: time.Now, logs: map[string]*openStore{}}, nil
 }
 
 // Logs returns the log store of a workspace.
@@ -81,6 +88,15 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	return st, nil
 }
 
+// Docs returns the document store under a workspace's document keys.
+func (d *Data) Docs(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore.Store, error) {
+	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Documents)
+	if err != nil {
+		return nil, err
+	}
+	return docstore.New(d.docsDB, keys)
+}
+
 // DeleteWorkspace removes a workspace's data; it needs no key.
 func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	d.mu.Lock()
@@ -92,6 +108,9 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 		errs = append(errs, o.store.Close())
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
+	if docs, err := docstore.New(d.docsDB, noKeys{}); err == nil {
+		errs = append(errs, docs.DeleteWorkspace(ctx, customerID))
+	}
 	return errors.Join(errs...)
 }
 
@@ -105,4 +124,15 @@ func (d *Data) Close() error {
 		delete(d.logs, id)
 	}
 	return errors.Join(errs...)
+}
+
+// noKeys serves deletion, which needs no key.
+type noKeys struct{}
+
+func (noKeys) Current(context.Context) (envelope.Sealer, error) {
+	return nil, errors.New("no key is needed to delete")
+}
+
+func (noKeys) ByID(context.Context, string) (envelope.Sealer, error) {
+	return nil, errors.New("no key is needed to delete")
 }

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/incident"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+func (s *Server) routeIncidents() {
+	base := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/incidents"
+	s.handle(s.mux, "GET "+base, s.incidents(workspace.RoleReader, s.handleListIncidents))
+	s.handle(s.mux, "GET "+base+"/{id}", s.incidents(workspace.RoleReader, s.handleGetIncident))
+	s.handle(s.mux, "PUT "+base+"/{id}", s.incidents(workspace.RoleResponder, s.handlePutIncident))
+	s.handle(s.mux, "DELETE "+base+"/{id}", s.incidents(workspace.RoleContributor, s.handleDeleteIncident))
+	s.handle(s.mux, "GET "+base+"/{id}/comments", s.incidents(workspace.RoleReader, s.handleListComments))
+	s.handle(s.mux, "PUT "+base+"/{id}/comments/{cid}", s.incidents(workspace.RoleResponder, s.handlePutComment))
+}
+
+type incidentHandler func(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error
+
+// incidents authenticates a management call, checks the caller's role on
+// the workspace (Owners may do everything), and opens the workspace's
+// incidents under its document keys.
+func (s *Server) incidents(role string, h incidentHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := s.authenticate(r, identity.AudienceManagement)
+		if err != nil {
+			return err
+		}
+		if err := checkARMAPIVersion(r); err != nil {
+			return err
+		}
+		ws, err := s.cfg.Workspaces.Info(r.Context(), resourceGroup(r), r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		if !hasRole(c, identity.RoleOwner) {
+			if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
+				return err
+			}
+		}
+		if !ws.Onboarded {
+			return &Error{Status: http.StatusConflict, Code: "WorkspaceNotOnboarded",
+				Message: "workspace '" + ws.Workspace.Name + "' is not onboarded; onboard it (sealwatch sentinel onboard) before working incidents"}
+		}
+		docs, err := s.cfg.Data.Docs(r.Context(), ws)
+		if err != nil {
+			return err
+		}
+		return h(w, r, incident.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil), c)
+	}
+}
+
+func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	list, err := inc.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": list})
+	return nil
+}
+
+func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	i, err := inc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", i.Etag)
+	writeJSON(w, http.StatusOK, i)
+	return nil
+}
+
+func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	var in struct {
+		Etag       string              `json:"etag"`
+		Properties incident.Properties `json:"properties"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	ifMatch := r.Header.Get("If-Match")
+	if ifMatch == "" {
+		ifMatch = in.Etag // the cloud's clients send the etag in the body
+	}
+	i, created, err := inc.Put(r.Context(), r.PathValue("id"), in.Properties, ifMatch)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", i.Etag)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, i)
+	return nil
+}
+
+func (s *Server) handleDeleteIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	if err := inc.Delete(r.Context(), r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	cs, err := inc.Comments(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": cs})
+	return nil
+}
+
+func (s *Server) handlePutComment(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error {
+	var in struct {
+		Properties struct {
+			Message string `json:"message"`
+		} `json:"properties"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	cm, err := inc.PutComment(r.Context(), r.PathValue("id"), r.PathValue("cid"), in.Properties.Message, c.ObjectID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, cm)
+	return nil
+}
+
+// incidentError maps the incident package's refusals (part of toAPIError).
+func incidentError(err error) *Error {
+	var ie *incident.Error
+	if errors.As(err, &ie) {
+		return &Error{Status: ie.Status, Code: ie.Code, Message: ie.Message}
+	}
+	return nil
+}

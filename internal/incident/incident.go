@@ -1,0 +1,381 @@
+// Package incident keeps a workspace's incidents and their comments in the
+// sealed document store, with the security workspace API's fields and rules:
+// severities, statuses, classification on closing, sequential numbers and
+// etags for optimistic concurrency.
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/docstore"
+)
+
+// Collections in the document store.
+const (
+	collIncidents = "incidents"
+	collComments  = "incidentComments"
+	collCounters  = "counters"
+)
+
+var (
+	severities      = []string{"High", "Medium", "Low", "Informational"}
+	statuses        = []string{"New", "Active", "Closed"}
+	classifications = []string{"Undetermined", "TruePositive", "BenignPositive", "FalsePositive"}
+	reasons         = map[string][]string{
+		"TruePositive":   {"SuspiciousActivity"},
+		"BenignPositive": {"SuspiciousButExpected"},
+		"FalsePositive":  {"IncorrectAlertLogic", "InaccurateData"},
+	}
+)
+
+// Owner is who works an incident.
+type Owner struct {
+	ObjectID          string `json:"objectId,omitempty"`
+	Email             string `json:"email,omitempty"`
+	AssignedTo        string `json:"assignedTo,omitempty"`
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+}
+
+// Label tags an incident.
+type Label struct {
+	LabelName string `json:"labelName"`
+	LabelType string `json:"labelType,omitempty"`
+}
+
+// Properties are an incident's fields.
+type Properties struct {
+	Title                 string    `json:"title"`
+	Description           string    `json:"description,omitempty"`
+	Severity              string    `json:"severity"`
+	Status                string    `json:"status"`
+	Classification        string    `json:"classification,omitempty"`
+	ClassificationReason  string    `json:"classificationReason,omitempty"`
+	ClassificationComment string    `json:"classificationComment,omitempty"`
+	Owner                 Owner     `json:"owner"`
+	Labels                []Label   `json:"labels"`
+	IncidentNumber        int64     `json:"incidentNumber"`
+	FirstActivityTimeUtc  time.Time `json:"firstActivityTimeUtc,omitzero"`
+	LastActivityTimeUtc   time.Time `json:"lastActivityTimeUtc,omitzero"`
+	CreatedTimeUtc        time.Time `json:"createdTimeUtc"`
+	LastModifiedTimeUtc   time.Time `json:"lastModifiedTimeUtc"`
+}
+
+// Incident is a Microsoft.SecurityInsights/Incidents resource.
+type Incident struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	Etag       string     `json:"etag"`
+	Properties Properties `json:"properties"`
+}
+
+// Comment is a comment on an incident.
+type Comment struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Etag       string `json:"etag"`
+	Properties struct {
+		Message        string    `json:"message"`
+		CreatedTimeUtc time.Time `json:"createdTimeUtc"`
+		Author         struct {
+			ObjectID string `json:"objectId"`
+		} `json:"author"`
+	} `json:"properties"`
+}
+
+// Error is a refusal with its HTTP status and code.
+type Error struct {
+	Status        int
+	Code, Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func bad(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "BadRequest", Message: fmt.Sprintf(format, args...)}
+}
+
+// Incidents is the incident store of one workspace.
+type Incidents struct {
+	docs      *docstore.Store
+	workspace string // customerId: the document store's workspace
+	idPrefix  string // resource ID of the workspace's incidents collection
+	now       func() time.Time
+}
+
+// New returns the incidents of a workspace whose resource ID is resourceID.
+func New(docs *docstore.Store, customerID, resourceID string, now func() time.Time) *Incidents {
+	if now == nil {
+		now = time.Now
+	}
+	return &Incidents{docs: docs, workspace: customerID, idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/incidents/", now: now}
+}
+
+func validID(id string) error {
+	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return bad("incident and comment IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", truncate(id))
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func (p *Properties) validate() error {
+	if strings.TrimSpace(p.Title) == "" || len(p.Title) > 256 {
+		return bad("title is required, at most 256 characters")
+	}
+	if len(p.Description) > 32<<10 {
+		return bad("description is at most 32 KiB")
+	}
+	if !slices.Contains(severities, p.Severity) {
+		return bad("severity must be one of %s, not '%s'", strings.Join(severities, ", "), truncate(p.Severity))
+	}
+	if p.Status == "" {
+		p.Status = "New"
+	}
+	if !slices.Contains(statuses, p.Status) {
+		return bad("status must be one of %s, not '%s'", strings.Join(statuses, ", "), truncate(p.Status))
+	}
+	if p.Status == "Closed" {
+		if !slices.Contains(classifications, p.Classification) {
+			return bad("closing an incident needs a classification: one of %s", strings.Join(classifications, ", "))
+		}
+		if want := reasons[p.Classification]; want != nil && !slices.Contains(want, p.ClassificationReason) {
+			return bad("classification %s needs classificationReason %s", p.Classification, strings.Join(want, " or "))
+		}
+	} else if p.Classification != "" || p.ClassificationReason != "" {
+		return bad("classification is set only when closing an incident (status Closed)")
+	}
+	if len(p.Labels) > 100 {
+		return bad("at most 100 labels")
+	}
+	for i := range p.Labels {
+		if p.Labels[i].LabelName == "" {
+			return bad("labels[%d].labelName is empty", i)
+		}
+		if p.Labels[i].LabelType == "" {
+			p.Labels[i].LabelType = "User"
+		}
+	}
+	if p.Labels == nil {
+		p.Labels = []Label{}
+	}
+	return nil
+}
+
+// Put creates or updates an incident. ifMatch is the etag the caller read
+// ("" for unconditional, "*" for "must exist"); a mismatch is 412.
+func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch string) (*Incident, bool, error) {
+	if err := validID(id); err != nil {
+		return nil, false, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, false, err
+	}
+	now := s.now().UTC()
+	old, err := s.Get(ctx, id)
+	var nf *Error
+	switch {
+	case errors.As(err, &nf) && nf.Status == http.StatusNotFound:
+		old = nil
+	case err != nil:
+		return nil, false, err
+	}
+	if old != nil {
+		in.IncidentNumber = old.Properties.IncidentNumber
+		in.CreatedTimeUtc = old.Properties.CreatedTimeUtc
+	} else {
+		if ifMatch != "" && ifMatch != "*" {
+			return nil, false, &Error{Status: http.StatusPreconditionFailed, Code: "PreconditionFailed", Message: fmt.Sprintf("incident '%s' does not exist, so no etag can match", id)}
+		}
+		n, err := s.nextNumber(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		in.IncidentNumber, in.CreatedTimeUtc = n, now
+	}
+	in.LastModifiedTimeUtc = now
+	body, _ := json.Marshal(in)
+	etag, err := s.docs.Put(ctx, s.workspace, collIncidents, id, body, unquote(ifMatch))
+	if err != nil {
+		return nil, false, s.docError(err, "incident", id)
+	}
+	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: quote(etag), Properties: in}, old == nil, nil
+}
+
+// nextNumber hands out incident numbers 1, 2, 3, ... under optimistic
+// concurrency on a sealed counter document.
+func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
+	for range 64 {
+		var n int64
+		etag := ""
+		doc, err := s.docs.Get(ctx, s.workspace, collCounters, "incidentNumber")
+		switch {
+		case errors.Is(err, docstore.ErrNotFound):
+		case err != nil:
+			return 0, s.docError(err, "counter", "incidentNumber")
+		default:
+			if n, err = strconv.ParseInt(string(doc.Body), 10, 64); err != nil {
+				return 0, fmt.Errorf("incident counter: %w", err)
+			}
+			etag = doc.ETag
+		}
+		if etag == "" {
+			_, err = s.docs.Put(ctx, s.workspace, collCounters, "incidentNumber", []byte(strconv.FormatInt(n+1, 10)), "")
+		} else {
+			_, err = s.docs.Put(ctx, s.workspace, collCounters, "incidentNumber", []byte(strconv.FormatInt(n+1, 10)), etag)
+		}
+		if errors.Is(err, docstore.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return 0, s.docError(err, "counter", "incidentNumber")
+		}
+		return n + 1, nil
+	}
+	return 0, errors.New("incident counter: too much contention")
+}
+
+// Get returns an incident.
+func (s *Incidents) Get(ctx context.Context, id string) (*Incident, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
+	doc, err := s.docs.Get(ctx, s.workspace, collIncidents, id)
+	if err != nil {
+		return nil, s.docError(err, "incident", id)
+	}
+	var p Properties
+	if err := json.Unmarshal(doc.Body, &p); err != nil {
+		return nil, fmt.Errorf("decode incident %s: %w", id, err)
+	}
+	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: quote(doc.ETag), Properties: p}, nil
+}
+
+// List returns every incident, newest number first.
+func (s *Incidents) List(ctx context.Context) ([]Incident, error) {
+	docs, err := s.docs.List(ctx, s.workspace, collIncidents)
+	if err != nil {
+		return nil, s.docError(err, "incidents", "")
+	}
+	out := make([]Incident, 0, len(docs))
+	for _, d := range docs {
+		var p Properties
+		if err := json.Unmarshal(d.Body, &p); err != nil {
+			return nil, fmt.Errorf("decode incident %s: %w", d.ID, err)
+		}
+		out = append(out, Incident{ID: s.idPrefix + d.ID, Name: d.ID, Type: "Microsoft.SecurityInsights/Incidents", Etag: quote(d.ETag), Properties: p})
+	}
+	slices.SortFunc(out, func(a, b Incident) int { return int(b.Properties.IncidentNumber - a.Properties.IncidentNumber) })
+	return out, nil
+}
+
+// Delete deletes an incident and its comments.
+func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
+	if err := validID(id); err != nil {
+		return err
+	}
+	if err := s.docs.Delete(ctx, s.workspace, collIncidents, id, unquote(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return s.docError(err, "incident", id)
+	}
+	comments, err := s.docs.List(ctx, s.workspace, collComments)
+	if err != nil {
+		return s.docError(err, "comments", id)
+	}
+	for _, c := range comments {
+		if strings.HasPrefix(c.ID, id+".") {
+			_ = s.docs.Delete(ctx, s.workspace, collComments, c.ID, "")
+		}
+	}
+	return nil
+}
+
+// PutComment adds a comment by author to an incident.
+func (s *Incidents) PutComment(ctx context.Context, incidentID, commentID, message, author string) (*Comment, error) {
+	if err := validID(commentID); err != nil {
+		return nil, err
+	}
+	if _, err := s.Get(ctx, incidentID); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(message) == "" || len(message) > 30000 {
+		return nil, bad("a comment's message is 1-30000 characters")
+	}
+	c := &Comment{ID: s.idPrefix + incidentID + "/comments/" + commentID, Name: commentID, Type: "Microsoft.SecurityInsights/Incidents/Comments"}
+	c.Properties.Message, c.Properties.CreatedTimeUtc, c.Properties.Author.ObjectID = message, s.now().UTC(), author
+	body, _ := json.Marshal(c.Properties)
+	etag, err := s.docs.Put(ctx, s.workspace, collComments, incidentID+"."+commentID, body, "")
+	if err != nil {
+		return nil, s.docError(err, "comment", commentID)
+	}
+	c.Etag = quote(etag)
+	return c, nil
+}
+
+// Comments lists an incident's comments, oldest first.
+func (s *Incidents) Comments(ctx context.Context, incidentID string) ([]Comment, error) {
+	if _, err := s.Get(ctx, incidentID); err != nil {
+		return nil, err
+	}
+	docs, err := s.docs.List(ctx, s.workspace, collComments)
+	if err != nil {
+		return nil, s.docError(err, "comments", incidentID)
+	}
+	out := []Comment{}
+	for _, d := range docs {
+		cid, ok := strings.CutPrefix(d.ID, incidentID+".")
+		if !ok {
+			continue
+		}
+		c := Comment{ID: s.idPrefix + incidentID + "/comments/" + cid, Name: cid, Type: "Microsoft.SecurityInsights/Incidents/Comments", Etag: quote(d.ETag)}
+		if err := json.Unmarshal(d.Body, &c.Properties); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Comment) int { return a.Properties.CreatedTimeUtc.Compare(b.Properties.CreatedTimeUtc) })
+	return out, nil
+}
+
+func (s *Incidents) docError(err error, kind, id string) error {
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s '%s' was not found", kind, truncate(id))}
+	case errors.Is(err, docstore.ErrConflict):
+		return &Error{Status: http.StatusPreconditionFailed, Code: "PreconditionFailed",
+			Message: fmt.Sprintf("%s '%s' changed since you read it; read it again and retry with its new etag", kind, truncate(id))}
+	case errors.Is(err, docstore.ErrInvalid):
+		return bad("%v", err)
+	}
+	return err // key errors pass through for the API layer to map
+}
+
+func quote(etag string) string {
+	if etag == "" || strings.HasPrefix(etag, `"`) {
+		return etag
+	}
+	return `"` + etag + `"`
+}
+
+func unquote(etag string) string {
+	if etag == "*" {
+		return docstore.AnyVersion
+	}
+	return strings.Trim(etag, `"`)
+}

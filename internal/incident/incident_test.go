@@ -1,0 +1,152 @@
+package incident
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/envelope"
+)
+
+type fixedKey struct{}
+
+func (fixedKey) KeyID() string { return "aek-1" }
+func (fixedKey) AEAD(salt []byte, purpose string) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, make([]byte, 32), salt, purpose, 32)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := aes.NewCipher(k)
+	return cipher.NewGCM(b)
+}
+
+type keys struct{}
+
+func (keys) Current(context.Context) (envelope.Sealer, error)      { return fixedKey{}, nil }
+func (keys) ByID(context.Context, string) (envelope.Sealer, error) { return fixedKey{}, nil }
+
+func newIncidents(t *testing.T) *Incidents {
+	t.Helper()
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "docs.db"), 0o600, &bbolt.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	docs, err := docstore.New(db, keys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(docs, "ws-1", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", func() time.Time {
+		return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	})
+}
+
+func status(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}
+
+func TestIncidentsAreNumberedInOrderAndKeepTheirNumber(t *testing.T) {
+	s := newIncidents(t)
+	ctx := context.Background()
+	for i, id := range []string{"a", "b", "c"} {
+		inc, created, err := s.Put(ctx, id, Properties{Title: "t", Severity: "High"}, "")
+		if err != nil || !created || inc.Properties.IncidentNumber != int64(i+1) || inc.Properties.Status != "New" {
+			t.Fatalf("create %s: %v %+v", id, err, inc)
+		}
+	}
+	inc, created, err := s.Put(ctx, "b", Properties{Title: "t2", Severity: "Low", Status: "Active"}, "")
+	if err != nil || created || inc.Properties.IncidentNumber != 2 {
+		t.Fatalf("update keeps the number: %v %+v", err, inc)
+	}
+	list, _ := s.List(ctx)
+	if len(list) != 3 || list[0].Properties.IncidentNumber != 3 {
+		t.Fatalf("list: %+v", list)
+	}
+}
+
+func TestStaleEtagIsRefusedWith412(t *testing.T) {
+	s := newIncidents(t)
+	ctx := context.Background()
+	first, _, _ := s.Put(ctx, "a", Properties{Title: "t", Severity: "High"}, "")
+	second, _, err := s.Put(ctx, "a", Properties{Title: "t", Severity: "Medium"}, first.Etag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Put(ctx, "a", Properties{Title: "t", Severity: "Low"}, first.Etag); status(err) != http.StatusPreconditionFailed {
+		t.Fatalf("stale etag: %v", err)
+	}
+	if _, _, err := s.Put(ctx, "a", Properties{Title: "t", Severity: "Low"}, second.Etag); err != nil {
+		t.Fatalf("current etag: %v", err)
+	}
+	if _, _, err := s.Put(ctx, "new", Properties{Title: "t", Severity: "Low"}, `"abc"`); status(err) != http.StatusPreconditionFailed {
+		t.Fatalf("etag on a new incident: %v", err)
+	}
+}
+
+func TestBadIncidentsAreRefused(t *testing.T) {
+	s := newIncidents(t)
+	cases := map[string]Properties{
+		"no title":                    {Severity: "High"},
+		"unknown severity":            {Title: "t", Severity: "Critical"},
+		"unknown status":              {Title: "t", Severity: "High", Status: "Open"},
+		"closed without class":        {Title: "t", Severity: "High", Status: "Closed"},
+		"true positive without cause": {Title: "t", Severity: "High", Status: "Closed", Classification: "TruePositive"},
+		"wrong reason":                {Title: "t", Severity: "High", Status: "Closed", Classification: "FalsePositive", ClassificationReason: "SuspiciousActivity"},
+		"classified while open":       {Title: "t", Severity: "High", Classification: "Undetermined"},
+		"empty label":                 {Title: "t", Severity: "High", Labels: []Label{{}}},
+	}
+	for name, p := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, _, err := s.Put(context.Background(), "x", p, ""); status(err) != http.StatusBadRequest {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	if _, _, err := s.Put(context.Background(), "bad/id", Properties{Title: "t", Severity: "High"}, ""); status(err) != http.StatusBadRequest {
+		t.Fatalf("bad id: %v", err)
+	}
+	ok := Properties{Title: "t", Severity: "High", Status: "Closed", Classification: "FalsePositive", ClassificationReason: "InaccurateData"}
+	if _, _, err := s.Put(context.Background(), "x", ok, ""); err != nil {
+		t.Fatalf("a proper close: %v", err)
+	}
+}
+
+func TestCommentsBelongToTheirIncident(t *testing.T) {
+	s := newIncidents(t)
+	ctx := context.Background()
+	s.Put(ctx, "a", Properties{Title: "t", Severity: "High"}, "")
+	s.Put(ctx, "ab", Properties{Title: "t", Severity: "High"}, "")
+	if _, err := s.PutComment(ctx, "a", "c1", "looking", "oid-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutComment(ctx, "ab", "c1", "other", "oid-1"); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.Comments(ctx, "a")
+	if err != nil || len(cs) != 1 || cs[0].Properties.Message != "looking" || cs[0].Properties.Author.ObjectID != "oid-1" {
+		t.Fatalf("comments: %v %+v", err, cs)
+	}
+	if _, err := s.PutComment(ctx, "missing", "c1", "x", "oid"); status(err) != http.StatusNotFound {
+		t.Fatalf("comment on a missing incident: %v", err)
+	}
+	if err := s.Delete(ctx, "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := s.Comments(ctx, "ab"); len(cs) != 1 {
+		t.Fatal("deleting one incident removed another's comments")
+	}
+}
