@@ -34,9 +34,12 @@ type Config struct {
 	Audit *audit.Log
 	// Workspaces serves the workspace management API when set;
 	// DeleteWorkspaceData removes a deleted workspace's stored data.
-	Workspaces          *workspace.Service
-	ClusterKeys         *clusterkeys.Manager
-	Data                *wsdata.Data
+	Workspaces  *workspace.Service
+	ClusterKeys *clusterkeys.Manager
+	Data        *wsdata.Data
+	// Metrics serves GET /metrics (Prometheus text format) when set. It
+	// carries key states and probe counts, never key material or rows.
+	Metrics             http.Handler
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.
@@ -62,6 +65,9 @@ func New(cfg Config) (*Server, error) {
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routeIdentity()
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	if cfg.Vault != nil {
 		s.routeVaultManagement()
 	}

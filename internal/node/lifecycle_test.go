@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -301,7 +302,9 @@ func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
 	if st := cs.call("GET", cs.incidentURL("i1"), reader, nil, nil); st != 200 {
 		t.Fatalf("reader GET: %d", st)
 	}
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	if st := cs.call("PUT", cs.incidentURL("i2"), reader, incidentBody, &er); st != 403 || er.Error.Code != "AuthorizationFailed" {
 		t.Fatalf("reader PUT: %d %+v", st, er)
 	}
@@ -324,5 +327,18 @@ func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
 	var back map[string]any
 	if st := cs.call("GET", cs.incidentURL("i1"), cs.mgmt, nil, &back); st != 200 || back["properties"].(map[string]any)["title"] != "Brute force on dc01" {
 		t.Fatalf("incident after restore: %d %v", st, back)
+	}
+}
+
+func TestKeyStateIsExportedAsMetrics(t *testing.T) {
+	cs := setUpCMK(t)
+	resp, err := cs.client.Get(cs.creds.Endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), cs.clusterID) {
+		t.Fatalf("metrics: %d, cluster %s not in:\n%.2000s", resp.StatusCode, cs.clusterID, body)
 	}
 }

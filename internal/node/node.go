@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/api"
@@ -77,6 +79,7 @@ type Node struct {
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
 	data       *wsdata.Data
+	metrics    *prometheus.Registry
 	docsDB     *bbolt.DB
 	server     *http.Server
 	firstRun   bool
@@ -99,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			_ = n.Close()
@@ -163,6 +166,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		ClusterKeys:         n.keys,
 		Data:                n.data,
 		DeleteWorkspaceData: n.data.DeleteWorkspace,
+		Metrics:             promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}),
 		VaultDNSSuffix:      cfg.VaultDNSSuffix,
 		Logger:              n.log.With("component", "api"),
 	})

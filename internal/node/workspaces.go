@@ -84,7 +84,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
 		DB: n.controlDB, NewKEK: newKEK, DocumentStore: docPrincipal, Platform: platform,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
-		Logger: n.log.With("component", "keyring"),
+		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})
 	if err != nil {
 		return err
