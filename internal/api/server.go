@@ -76,6 +76,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Workspaces != nil && cfg.Data != nil {
 		s.routeIngestion()
+		s.routeDataCollector()
 		s.routeIncidents()
 	}
 	return s, nil

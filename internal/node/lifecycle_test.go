@@ -1,10 +1,18 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -340,5 +348,84 @@ func TestKeyStateIsExportedAsMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), cs.clusterID) {
 		t.Fatalf("metrics: %d, cluster %s not in:\n%.2000s", resp.StatusCode, cs.clusterID, body)
+	}
+}
+
+// collectorPost signs and sends a Data Collector API request.
+func (rn *running) collectorPost(customerID, sharedKey, logType string, body []byte) (int, string) {
+	rn.t.Helper()
+	key, _ := base64.StdEncoding.DecodeString(sharedKey)
+	date := time.Now().UTC().Format(http.TimeFormat)
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "POST\n%d\napplication/json\nx-ms-date:%s\n/api/logs", len(body), date)
+	req, _ := http.NewRequest("POST", rn.creds.Endpoint+"/api/logs?api-version=2016-04-01", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Log-Type", logType)
+	req.Header.Set("x-ms-date", date)
+	req.Header.Set("Authorization", "SharedKey "+customerID+":"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	resp, err := rn.client.Do(req)
+	if err != nil {
+		rn.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var er struct{ Error struct{ Code string } }
+	json.NewDecoder(resp.Body).Decode(&er)
+	return resp.StatusCode, er.Error.Code
+}
+
+// TestCanariesNeverReachDiskInTheClear sends canary values through both
+// ingestion APIs and into an incident, on a CMK workspace and on a
+// platform-key workspace, stops the node, and searches every file under the
+// data directory for them.
+func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
+	cs := setUpCMK(t)
+	canary := "CANARY-7f3a9c1e-d0c5-4b8e-9f2a-sealwatch"
+	immutableID, tok := cs.dcr()
+	if st, code := cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": canary + "-ingest"}}); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	// A workspace without a customer-managed key: sealed under the platform key.
+	var plain map[string]any
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/plainws"), cs.mgmt, map[string]any{"location": "local"}, &plain); st != 201 {
+		t.Fatalf("create workspace: %d", st)
+	}
+	var keys struct{ PrimarySharedKey string }
+	cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/plainws/sharedKeys"), cs.mgmt, nil, &keys)
+	customerID := plain["properties"].(map[string]any)["customerId"].(string)
+	body, _ := json.Marshal([]map[string]any{{"Computer": "dc01", "Message": canary + "-collector"}})
+	if st, code := cs.collectorPost(customerID, keys.PrimarySharedKey, "Canary", body); st != 200 {
+		t.Fatalf("data collector: %d %s", st, code)
+	}
+	if st, _ := cs.collectorPost(customerID, base64.StdEncoding.EncodeToString([]byte("wrong key, wrong key, wrong key!")), "Canary", body); st != 403 {
+		t.Fatalf("wrong shared key: %d", st)
+	}
+	incidentBody := map[string]any{"properties": map[string]any{"title": canary + "-incident", "severity": "Low"}}
+	if st := cs.call("PUT", cs.incidentURL("canary"), cs.mgmt, incidentBody, nil); st != 201 {
+		t.Fatalf("incident: %d", st)
+	}
+	cs.stop()
+
+	found := 0
+	err := filepath.WalkDir(cs.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		found++
+		for _, needle := range [][]byte{[]byte(canary), []byte(base64.StdEncoding.EncodeToString([]byte(canary))[:24]), []byte("7f3a9c1e-d0c5")} {
+			if bytes.Contains(data, needle) {
+				return fmt.Errorf("%s holds a canary in the clear", path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found < 10 {
+		t.Fatalf("searched only %d files", found)
 	}
 }

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestCollectorRowsGetTheAPIsTypedColumns(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	body := `[{"Computer":"dc01","Count":3,"Ok":true,"When":"2026-11-26T10:00:00Z","Id":"0b9f3a4e-8c1d-4f6e-9a7b-2c3d4e5f6a7b","Nested":{"a":1},"Nothing":null}]`
+	out, err := collectorRows([]byte(body), "When", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	json.Unmarshal(out, &rows)
+	want := map[string]any{
+		"Computer_s": "dc01", "Count_d": 3.0, "Ok_b": true, "When_t": "2026-11-26T10:00:00Z",
+		"Id_g": "0b9f3a4e-8c1d-4f6e-9a7b-2c3d4e5f6a7b", "Nested_s": `{"a":1}`, "Nothing_s": nil,
+		"TimeGenerated": "2026-11-26T10:00:00Z",
+	}
+	if len(rows) != 1 || len(rows[0]) != len(want) {
+		t.Fatalf("rows = %v", rows)
+	}
+	for k, v := range want {
+		if rows[0][k] != v {
+			t.Errorf("%s = %#v, want %#v", k, rows[0][k], v)
+		}
+	}
+	// A single object is one row; without time-generated-field, TimeGenerated is now.
+	out, _ = collectorRows([]byte(`{"a":"b"}`), "", now)
+	json.Unmarshal(out, &rows)
+	if len(rows) != 1 || rows[0]["TimeGenerated"] != "2026-11-26T12:00:00Z" {
+		t.Fatalf("single object: %v", rows)
+	}
+}
+
+func TestCollectorRefusesBadBodies(t *testing.T) {
+	now := time.Now()
+	cases := map[string]struct{ body, timeField string }{
+		"not JSON":                {`{"a":`, ""},
+		"array of numbers":        {`[1,2]`, ""},
+		"null record":             {`[null]`, ""},
+		"bad time field":          {`[{"t":"yesterday"}]`, "t"},
+		"time field not a string": {`[{"t":5}]`, "t"},
+		"empty field name":        {`[{"":1}]`, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := collectorRows([]byte(tc.body), tc.timeField, now); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestCollectorSignatureChecksEveryPart(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	raw, _ := base64.StdEncoding.DecodeString(key)
+	date := "Thu, 26 Nov 2026 12:00:00 GMT"
+	sig := base64.StdEncoding.EncodeToString(collectorSignature(raw, 42, "application/json", date))
+	if !validSignature(sig, key, 42, "application/json", date) {
+		t.Fatal("a good signature was refused")
+	}
+	for name, ok := range map[string]bool{
+		"other length": validSignature(sig, key, 43, "application/json", date),
+		"other type":   validSignature(sig, key, 42, "text/plain", date),
+		"other date":   validSignature(sig, key, 42, "application/json", "Thu, 26 Nov 2026 12:00:01 GMT"),
+		"other key":    validSignature(sig, base64.StdEncoding.EncodeToString([]byte("x")), 42, "application/json", date),
+		"not base64":   validSignature("***", key, 42, "application/json", date),
+	} {
+		if ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzCollectorRows(f *testing.F) {
+	f.Add([]byte(`[{"a":"b","n":1,"t":"2026-11-26T10:00:00Z"}]`), "t")
+	f.Add([]byte(`{"x":[1,{"y":null}]}`), "")
+	f.Fuzz(func(t *testing.T, body []byte, timeField string) {
+		out, err := collectorRows(body, timeField, time.Now())
+		if err != nil {
+			return
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(out, &rows); err != nil {
+			t.Fatalf("accepted body produced invalid JSON: %v", err)
+		}
+		for _, r := range rows {
+			if _, ok := r["TimeGenerated"].(string); !ok {
+				t.Fatalf("row without TimeGenerated: %v", r)
+			}
+		}
+	})
+}
