@@ -1,6 +1,6 @@
 // Package cli is the sealwatch command: it runs a node (`up`) and manages
-// principals, vaults and keys through the node's HTTP API, with verbs modelled
-// on the familiar cloud CLI.
+// principals, vaults, keys, clusters, workspaces and onboarding through the
+// node's HTTP API, with verbs modelled on the familiar cloud CLI.
 package cli
 
 import (
@@ -119,7 +119,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.endpoint, "endpoint", "", "node URL, overriding the one in the credentials (such as https://127.0.0.1:8443)")
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
-	root.AddCommand(a.upCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand())
+	root.AddCommand(a.upCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
+		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand())
 	return root
 }
 

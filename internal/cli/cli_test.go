@@ -29,11 +29,16 @@ type testNode struct {
 	endpoint  string
 }
 
-func startNode(t *testing.T) *testNode {
+func startNode(t *testing.T) *testNode { return startNodeWith(t, node.Config{}) }
+
+// startNodeWith starts a node with cfg on 127.0.0.1 in a temporary directory
+// and stops it when the test ends.
+func startNodeWith(t *testing.T, cfg node.Config) *testNode {
 	t.Helper()
 	dir := t.TempDir()
+	cfg.DataDir, cfg.Addr = filepath.Join(dir, "data"), "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(dir, "data"), Addr: "127.0.0.1:0"})
+	n, err := node.Open(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -49,7 +54,7 @@ func startNode(t *testing.T) *testNode {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &testNode{t: t, dataDir: filepath.Join(dir, "data"), configDir: filepath.Join(dir, "config"),
+	return &testNode{t: t, dataDir: cfg.DataDir, configDir: filepath.Join(dir, "config"),
 		adminFile: n.CredentialsFile(), endpoint: n.Endpoint()}
 }
 

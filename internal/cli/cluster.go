@@ -1,0 +1,441 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealwatch/sealwatch/internal/client"
+)
+
+// clusterResource is the management API's view of a cluster.
+type clusterResource struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Location string `json:"location"`
+	Identity struct {
+		PrincipalID string `json:"principalId"`
+	} `json:"identity"`
+	SKU struct {
+		Capacity int `json:"capacity"`
+	} `json:"sku"`
+	Properties struct {
+		ClusterID          string              `json:"clusterId"`
+		KeyVaultProperties *keyVaultProperties `json:"keyVaultProperties"`
+		// KeyState is whether the key is in force now: Accessible,
+		// Unreachable, Locked or Revoked; empty while no key is set.
+		KeyState                 string `json:"keyState"`
+		DocumentStorePrincipalID string `json:"documentStorePrincipalId"`
+		AssociatedWorkspaces     []struct {
+			WorkspaceID   string    `json:"workspaceId"`
+			WorkspaceName string    `json:"workspaceName"`
+			ResourceID    string    `json:"resourceId"`
+			AssociateDate time.Time `json:"associateDate"`
+		} `json:"associatedWorkspaces"`
+	} `json:"properties"`
+}
+
+// keyVaultProperties name a cluster's key. An empty KeyVersion follows the
+// key's latest version; a set one pins it.
+type keyVaultProperties struct {
+	KeyVaultURI string `json:"keyVaultUri"`
+	KeyName     string `json:"keyName"`
+	KeyVersion  string `json:"keyVersion"`
+}
+
+func (c *clusterResource) hasKey() bool {
+	kv := c.Properties.KeyVaultProperties
+	return kv != nil && (kv.KeyVaultURI != "" || kv.KeyName != "")
+}
+
+func decodeCluster(raw json.RawMessage) (*clusterResource, error) {
+	var c clusterResource
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("decode cluster: %w", err)
+	}
+	return &c, nil
+}
+
+// findCluster is findOps for a cluster, decoded.
+func (m *mgmt) findCluster(ctx context.Context, name, rg, rgFlag string) (*clusterResource, json.RawMessage, string, error) {
+	raw, rg, err := m.findOps(ctx, kindCluster, name, rg, rgFlag)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	c, err := decodeCluster(raw)
+	return c, raw, rg, err
+}
+
+var clusterHeader = []string{"NAME", "RESOURCE GROUP", "CAPACITY", "KEY VAULT URI", "KEY NAME", "KEY VERSION", "KEY STATE", "WORKSPACES"}
+
+func clusterRow(c *clusterResource) []string {
+	uri, name, version := "", "", ""
+	if c.hasKey() {
+		kv := c.Properties.KeyVaultProperties
+		uri, name, version = kv.KeyVaultURI, kv.KeyName, kv.KeyVersion
+		if version == "" {
+			version = "latest"
+		}
+	}
+	return []string{c.Name, resourceGroupOf(c.ID), strconv.Itoa(c.SKU.Capacity) + " GB/day", uri, name, version,
+		c.Properties.KeyState, strconv.Itoa(len(c.Properties.AssociatedWorkspaces))}
+}
+
+// printCluster prints one cluster: the server's JSON, or its row, the two
+// principals that must be granted its key, and its workspaces.
+func (a *app) printCluster(w io.Writer, c *clusterResource, raw json.RawMessage) error {
+	if a.output == outputJSON {
+		return writeJSON(w, raw)
+	}
+	if err := writeTable(w, clusterHeader, [][]string{clusterRow(c)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ncluster principal ID:         %s\ndocument-store principal ID:  %s\n",
+		clean(c.Identity.PrincipalID), clean(c.Properties.DocumentStorePrincipalID))
+	if len(c.Properties.AssociatedWorkspaces) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nLinked workspaces:")
+	rows := make([][]string, 0, len(c.Properties.AssociatedWorkspaces))
+	for _, ws := range c.Properties.AssociatedWorkspaces {
+		rows = append(rows, []string{ws.WorkspaceName, resourceGroupOf(ws.ResourceID), ws.WorkspaceID, rfc3339(ws.AssociateDate)})
+	}
+	return writeTable(w, []string{"NAME", "RESOURCE GROUP", "WORKSPACE ID", "LINKED"}, rows)
+}
+
+func (a *app) clusterCommand() *cobra.Command {
+	var subscription string
+	c := a.group("cluster", "Manage clusters: the customer-managed key that seals their workspaces' data",
+		a.clusterCreateCommand(&subscription), a.clusterUpdateCommand(&subscription), a.clusterShowCommand(&subscription),
+		a.clusterDeleteCommand(&subscription), a.clusterListCommand(&subscription), a.clusterKeyUsageCommand(&subscription))
+	c.PersistentFlags().StringVar(&subscription, "subscription", "", "subscription ID; default the tenant ID")
+	return c
+}
+
+func (a *app) clusterCreateCommand(subscription *string) *cobra.Command {
+	var (
+		rf       resourceFlags
+		capacity int
+		location string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name C -g RG [--capacity 100]",
+		Short: "Create a cluster with its own identity, to be granted your key",
+		Long: "create makes a cluster and its system-assigned identity. Its key is set afterwards: grant\n" +
+			"the cluster's identity and the document-store principal get, wrapKey and unwrapKey on your\n" +
+			"key, then set the key with `sealwatch cluster update`.",
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		if rf.resourceGroup == "" {
+			return usagef("create needs a resource group: -g RG")
+		}
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		body := map[string]any{
+			"location": location,
+			"identity": map[string]string{"type": "SystemAssigned"},
+			"sku":      map[string]any{"name": "CapacityReservation", "capacity": capacity},
+		}
+		var raw json.RawMessage
+		if err := m.cl.Do(ctx, http.MethodPut, m.opsPath(kindCluster, rf.resourceGroup, rf.name, ""), client.AudienceManagement, body, &raw); err != nil {
+			return fmt.Errorf("create cluster %s: %w", rf.name, err)
+		}
+		c, err := decodeCluster(raw)
+		if err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		if err := a.printCluster(w, c, raw); err != nil {
+			return err
+		}
+		if a.output == outputJSON || c.hasKey() {
+			return nil
+		}
+		fmt.Fprintf(w, "\nNext, grant both principals the key permissions, then set the key:\n")
+		for _, oid := range []string{c.Identity.PrincipalID, c.Properties.DocumentStorePrincipalID} {
+			fmt.Fprintf(w, "  sealwatch keyvault set-policy --name VAULT --object-id %s --key-permissions get wrapKey unwrapKey\n", clean(oid))
+		}
+		fmt.Fprintf(w, "  sealwatch cluster update --name %s -g %s --key-vault-uri https://VAULT.../ --key-name KEY\n", clean(c.Name), clean(rf.resourceGroup))
+		fmt.Fprintf(w, "(--key-vault VAULT may stand for --key-vault-uri; without --key-version the cluster follows the key's latest version.)\n")
+		return nil
+	})
+	rf.register(cmd, kindCluster)
+	cmd.Flags().IntVar(&capacity, "capacity", 100, "commitment tier in GB/day: 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000 or 50000")
+	cmd.Flags().StringVarP(&location, "location", "l", "local", "location recorded on the cluster")
+	return cmd
+}
+
+func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
+	var (
+		rf                  resourceFlags
+		capacity            int
+		vaultURI, vaultName string
+		keyName, keyVersion string
+	)
+	cmd := &cobra.Command{
+		Use:   "update --name C [--capacity N] [--key-vault-uri URI --key-name K [--key-version V]]",
+		Short: "Change a cluster's capacity, or set, rotate or replace its key",
+		Long: "update sets the cluster's customer-managed key, or replaces it with another key or version.\n" +
+			"The node checks that the cluster's identity and the document-store principal can use the key\n" +
+			"and rewraps the cluster's account keys under it before it answers; no data is rewritten.\n" +
+			"Without --key-version the cluster follows the key's latest version, so rotating the key in\n" +
+			"the vault is enough. A key can be replaced but never removed.",
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		f := cmd.Flags()
+		setsKey := vaultURI != "" || vaultName != "" || keyName != ""
+		switch {
+		case vaultURI != "" && vaultName != "":
+			return usagef("give the vault once: --key-vault-uri or --key-vault, not both")
+		case setsKey && keyName == "":
+			return usagef("setting the key needs --key-name")
+		case setsKey && vaultURI == "" && vaultName == "":
+			return usagef("setting the key needs its vault: --key-vault-uri URI or --key-vault NAME")
+		case f.Changed("key-version") && !setsKey:
+			return usagef("--key-version needs the key: --key-vault-uri (or --key-vault) and --key-name")
+		case !setsKey && !f.Changed("capacity"):
+			return usagef("nothing to change: give --capacity, or the key with --key-vault-uri (or --key-vault) and --key-name")
+		}
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		current, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+		if err != nil {
+			return err
+		}
+		if vaultName != "" {
+			v, _, _, err := m.find(ctx, vaultName, "")
+			if err != nil {
+				return err
+			}
+			vaultURI = v.Properties.VaultURI
+		}
+		body := map[string]any{}
+		if f.Changed("capacity") {
+			body["sku"] = map[string]any{"name": "CapacityReservation", "capacity": capacity}
+		}
+		if setsKey {
+			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{
+				KeyVaultURI: vaultURI, KeyName: keyName, KeyVersion: keyVersion,
+			}}
+		}
+		var raw json.RawMessage
+		if err := m.cl.Do(ctx, http.MethodPatch, m.opsPath(kindCluster, rg, current.Name, ""), client.AudienceManagement, body, &raw); err != nil {
+			return fmt.Errorf("update cluster %s: %w", current.Name, err)
+		}
+		c, err := decodeCluster(raw)
+		if err != nil {
+			return err
+		}
+		return a.printCluster(cmd.OutOrStdout(), c, raw)
+	})
+	rf.register(cmd, kindCluster)
+	f := cmd.Flags()
+	f.IntVar(&capacity, "capacity", 0, "new commitment tier in GB/day")
+	f.StringVar(&vaultURI, "key-vault-uri", "", "the key's vault, such as https://myvault.vault.localhost:8443/")
+	f.StringVar(&vaultName, "key-vault", "", "the key's vault by name, instead of --key-vault-uri")
+	f.StringVar(&keyName, "key-name", "", "the key's name")
+	f.StringVar(&keyVersion, "key-version", "", "pin this key version; empty follows the key's latest version")
+	return cmd
+}
+
+func (a *app) clusterShowCommand(subscription *string) *cobra.Command {
+	var rf resourceFlags
+	cmd := &cobra.Command{
+		Use:   "show --name C",
+		Short: "Show a cluster, the state of its key, its principals and workspaces",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		c, raw, _, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+		if err != nil {
+			return err
+		}
+		return a.printCluster(cmd.OutOrStdout(), c, raw)
+	})
+	rf.register(cmd, kindCluster)
+	return cmd
+}
+
+func (a *app) clusterDeleteCommand(subscription *string) *cobra.Command {
+	var rf resourceFlags
+	cmd := &cobra.Command{
+		Use:   "delete --name C",
+		Short: "Delete a cluster with no linked workspaces, its identity and its account keys",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		c, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+		if err != nil {
+			return err
+		}
+		if err := m.cl.Do(ctx, http.MethodDelete, m.opsPath(kindCluster, rg, c.Name, ""), client.AudienceManagement, nil, nil); err != nil {
+			return fmt.Errorf("delete cluster %s: %w", c.Name, err)
+		}
+		if a.output == outputTable {
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted cluster %s.\n", clean(c.Name))
+		}
+		return nil
+	})
+	rf.register(cmd, kindCluster)
+	return cmd
+}
+
+func (a *app) clusterListCommand(subscription *string) *cobra.Command {
+	var rg string
+	cmd := &cobra.Command{Use: "list [-g RG]", Short: "List clusters and the state of their keys", Args: cobra.NoArgs}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		items, err := m.cl.ListAll(ctx, m.opsListPath(kindCluster, rg), client.AudienceManagement)
+		if err != nil {
+			return fmt.Errorf("list clusters: %w", err)
+		}
+		if a.output == outputJSON {
+			return writeJSONList(cmd.OutOrStdout(), items)
+		}
+		rows := make([][]string, 0, len(items))
+		for _, it := range items {
+			c, err := decodeCluster(it)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, clusterRow(c))
+		}
+		return writeTable(cmd.OutOrStdout(), clusterHeader, rows)
+	})
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's clusters")
+	return cmd
+}
+
+// keyVersionUsage is one row of a cluster's key usage report: a key version
+// and the account keys of one resource (logs or documents) it wraps now.
+type keyVersionUsage struct {
+	Resource    string    `json:"resource"`
+	KeyURI      string    `json:"keyUri"`
+	AccountKeys []string  `json:"accountKeys"`
+	InUse       bool      `json:"inUse"`
+	LastWrap    time.Time `json:"lastWrap"`
+	LastUnwrap  time.Time `json:"lastUnwrap"`
+}
+
+// idleVersions are the key versions that wrap no account key of any
+// resource, in the report's order: they can be disabled. A version counts as
+// used while either resource still depends on it.
+func idleVersions(rows []keyVersionUsage) []string {
+	used := map[string]bool{}
+	for _, r := range rows {
+		used[r.KeyURI] = used[r.KeyURI] || r.InUse
+	}
+	var idle []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !used[r.KeyURI] && !seen[r.KeyURI] {
+			seen[r.KeyURI] = true
+			idle = append(idle, r.KeyURI)
+		}
+	}
+	return idle
+}
+
+// vaultNameOf is the vault a key URI's host names: https://{vault}.{suffix}/keys/...
+func vaultNameOf(keyURI string) string {
+	u, err := url.Parse(keyURI)
+	if err != nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(u.Hostname(), ".")
+	return name
+}
+
+func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
+	var rf resourceFlags
+	cmd := &cobra.Command{
+		Use:   "key-usage --name C",
+		Short: "Show which key versions wrap the cluster's account keys, and which can be disabled",
+		Long: "key-usage lists every version of the cluster's key that has wrapped its account keys, and\n" +
+			"which of them each wraps now. After a rotation the account keys are rewrapped under the new\n" +
+			"version at the next key check; a version that wraps nothing can then be disabled.",
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		c, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+		if err != nil {
+			return err
+		}
+		var body struct {
+			Value []json.RawMessage `json:"value"`
+		}
+		if err := m.cl.Do(ctx, http.MethodGet, m.opsPath(kindCluster, rg, c.Name, "/keyUsage"), client.AudienceManagement, nil, &body); err != nil {
+			return fmt.Errorf("get the key usage of cluster %s: %w", c.Name, err)
+		}
+		w := cmd.OutOrStdout()
+		if a.output == outputJSON {
+			return writeJSONList(w, body.Value)
+		}
+		usage := make([]keyVersionUsage, 0, len(body.Value))
+		rows := make([][]string, 0, len(body.Value))
+		for _, it := range body.Value {
+			var u keyVersionUsage
+			if err := json.Unmarshal(it, &u); err != nil {
+				return fmt.Errorf("decode the key usage: %w", err)
+			}
+			usage = append(usage, u)
+			name, version := kidParts(u.KeyURI)
+			rows = append(rows, []string{u.Resource, vaultNameOf(u.KeyURI), name, version, yesNo(&u.InUse),
+				strconv.Itoa(len(u.AccountKeys)), rfc3339(u.LastWrap), rfc3339(u.LastUnwrap)})
+		}
+		if err := writeTable(w, []string{"RESOURCE", "VAULT", "KEY", "VERSION", "IN USE", "ACCOUNT KEYS", "LAST WRAP", "LAST UNWRAP"}, rows); err != nil {
+			return err
+		}
+		idle := idleVersions(usage)
+		switch {
+		case len(usage) == 0:
+			fmt.Fprintf(w, "\nCluster %s has no customer-managed key yet; nothing is wrapped.\n", clean(c.Name))
+		case len(idle) == 0:
+			fmt.Fprintf(w, "\nEvery version listed still wraps account keys; none can be disabled yet.\n")
+		default:
+			names := make([]string, len(idle))
+			for i, uri := range idle {
+				name, version := kidParts(uri)
+				names[i] = name + "/" + version
+			}
+			fmt.Fprintf(w, "\nThese versions wrap nothing and can be disabled: %s\n", clean(strings.Join(names, ", ")))
+			for _, uri := range idle {
+				name, version := kidParts(uri)
+				fmt.Fprintf(w, "  sealwatch keyvault key set-attributes --vault-name %s --name %s --version %s --enabled=false\n",
+					clean(vaultNameOf(uri)), clean(name), clean(version))
+			}
+		}
+		return nil
+	})
+	rf.register(cmd, kindCluster)
+	return cmd
+}
