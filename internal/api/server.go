@@ -77,6 +77,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Workspaces != nil && cfg.Data != nil {
 		s.routeIngestion()
 		s.routeDataCollector()
+		s.routeQuery()
 		s.routeIncidents()
 	}
 	return s, nil

@@ -88,6 +88,15 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	return st, nil
 }
 
+// Source returns the query engine's view of a workspace's logs.
+func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source, error) {
+	st, err := d.Logs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return NewSource(st, ws.Workspace.Properties.CustomerID), nil
+}
+
 // Docs returns the document store under a workspace's document keys.
 func (d *Data) Docs(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore.Store, error) {
 	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Documents)

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// maxQueryWait bounds Prefer: wait=N; the default is the engine's 3 minutes.
+const maxQueryWait = 10 * time.Minute
+
+func (s *Server) routeQuery() {
+	s.handle(s.mux, "POST /v1/workspaces/{id}/query", s.handleQuery)
+	s.handle(s.mux, "GET /v1/workspaces/{id}/query", s.handleQuery)
+}
+
+// handleQuery is the Log Analytics query API: KQL over a workspace's sealed
+// logs, answered as {"tables":[{"name","columns","rows"}]}.
+func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(r, identity.AudienceQuery)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Query    string `json:"query"`
+		Timespan string `json:"timespan"`
+	}
+	if r.Method == http.MethodGet {
+		in.Query, in.Timespan = r.URL.Query().Get("query"), r.URL.Query().Get("timespan")
+	} else if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Query) == "" {
+		return queryError("BadArgumentError", "", "the request has no query; send {\"query\": \"SecurityEvent | take 10\"}")
+	}
+	ws, err := s.cfg.Workspaces.WorkspaceByCustomerID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Code: "WorkspaceNotFoundError", Message: fmt.Sprintf("workspace '%s' was not found; use its customerId", truncate(r.PathValue("id"), 64))}
+	}
+	if !hasRole(c, identity.RoleOwner) {
+		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, workspace.RoleReader); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	opts := kql.Options{Now: now}
+	if in.Timespan != "" {
+		from, to, err := parseTimespan(in.Timespan, now)
+		if err != nil {
+			return queryError("BadArgumentError", "InvalidTimespan", err.Error())
+		}
+		opts.Now, opts.Timespan = to, to.Sub(from)
+	}
+	if wait, ok := preferWait(r.Header.Get("Prefer")); ok {
+		opts.Timeout = min(wait, maxQueryWait)
+	}
+	src, err := s.cfg.Data.Source(r.Context(), ws)
+	if err != nil {
+		return err
+	}
+	tables, err := src.Tables(r.Context())
+	if err != nil {
+		return err
+	}
+	q, err := kql.Compile(in.Query, kql.Catalog(tables))
+	if err != nil {
+		return kqlError(err)
+	}
+	res, err := q.Run(r.Context(), src, opts)
+	if err != nil {
+		return kqlError(err)
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// queryError is the query API's error body: code, message and an inner
+// error naming the kind of failure.
+func queryError(code, inner, msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: code, InnerCode: inner, Message: msg}
+}
+
+func kqlError(err error) error {
+	var se *kql.SyntaxError
+	var be *kql.BindError
+	var le *kql.LimitError
+	switch {
+	case errors.As(err, &se):
+		return queryError("BadArgumentError", "SyntaxError", se.Error())
+	case errors.As(err, &be):
+		return queryError("BadArgumentError", "SemanticError", be.Error())
+	case errors.As(err, &le):
+		return queryError("BadArgumentError", "QueryLimitExceeded", le.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Status: http.StatusGatewayTimeout, Code: "GatewayTimeout", Message: "the query ran past its time limit (Prefer: wait=N, default 3 minutes); narrow the time range or the tables"}
+	}
+	return err
+}
+
+var waitRE = regexp.MustCompile(`(?i)(?:^|[,;\s])wait=(\d+)`)
+
+func preferWait(h string) (time.Duration, bool) {
+	m := waitRE.FindStringSubmatch(h)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// parseTimespan reads an ISO 8601 duration (ending now) or interval
+// (start/end, start/duration, duration/end).
+func parseTimespan(s string, now time.Time) (time.Time, time.Time, error) {
+	a, b, isInterval := strings.Cut(s, "/")
+	if !isInterval {
+		d, err := parseISODuration(a)
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		return now.Add(-d), now, nil
+	}
+	var from, to time.Time
+	var err error
+	switch {
+	case strings.HasPrefix(a, "P") && strings.HasPrefix(b, "P"):
+		return time.Time{}, time.Time{}, fmt.Errorf("timespan %q has two durations; give a start or an end", s)
+	case strings.HasPrefix(a, "P"):
+		if to, err = time.Parse(time.RFC3339Nano, b); err == nil {
+			var d time.Duration
+			d, err = parseISODuration(a)
+			from = to.Add(-d)
+		}
+	case strings.HasPrefix(b, "P"):
+		if from, err = time.Parse(time.RFC3339Nano, a); err == nil {
+			var d time.Duration
+			d, err = parseISODuration(b)
+			to = from.Add(d)
+		}
+	default:
+		if from, err = time.Parse(time.RFC3339Nano, a); err == nil {
+			to, err = time.Parse(time.RFC3339Nano, b)
+		}
+	}
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("timespan %q is not an ISO 8601 interval such as 2026-11-26T00:00:00Z/2026-11-27T00:00:00Z or PT1H: %v", truncate(s, 80), err)
+	}
+	if !from.Before(to) {
+		return time.Time{}, time.Time{}, fmt.Errorf("timespan %q ends before it starts", truncate(s, 80))
+	}
+	return from.UTC(), to.UTC(), nil
+}
+
+var isoDurationRE = regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
+
+// parseISODuration reads the ISO 8601 durations the query API takes: weeks,
+// days, hours, minutes and seconds (years and months have no fixed length).
+func parseISODuration(s string) (time.Duration, error) {
+	m := isoDurationRE.FindStringSubmatch(strings.ToUpper(s))
+	if m == nil || s == "P" || strings.HasSuffix(strings.ToUpper(s), "T") {
+		return 0, fmt.Errorf("%q is not an ISO 8601 duration such as PT1H, P1D or P2DT12H (years and months are not accepted)", truncate(s, 40))
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute} {
+		if m[i+1] != "" {
+			n, err := strconv.ParseInt(m[i+1], 10, 64)
+			if err != nil || n > 1e6 {
+				return 0, fmt.Errorf("duration %q is too long", truncate(s, 40))
+			}
+			d += time.Duration(n) * unit
+		}
+	}
+	if m[5] != "" {
+		f, _ := strconv.ParseFloat(m[5], 64)
+		if f > 1e9 {
+			return 0, fmt.Errorf("duration %q is too long", truncate(s, 40))
+		}
+		d += time.Duration(f * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("duration %q is zero", truncate(s, 40))
+	}
+	return d, nil
+}

@@ -1,0 +1,853 @@
+package kql
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// aggState accumulates one aggregate for one group.
+type aggState interface {
+	add(r Row)
+	result() []any
+}
+
+// aggSpec binds an aggregate call: it returns the output columns and a state factory.
+type aggSpec func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error)
+
+var aggs map[string]aggSpec
+
+func init() {
+	aggs = map[string]aggSpec{
+		"count":        aggCount(false),
+		"countif":      aggCount(true),
+		"dcount":       aggDcount(false),
+		"dcountif":     aggDcount(true),
+		"sum":          aggSum(false),
+		"sumif":        aggSum(true),
+		"avg":          aggAvg(false),
+		"avgif":        aggAvg(true),
+		"min":          aggMinMax(-1, false),
+		"max":          aggMinMax(1, false),
+		"minif":        aggMinMax(-1, true),
+		"maxif":        aggMinMax(1, true),
+		"arg_max":      aggArg(1),
+		"arg_min":      aggArg(-1),
+		"make_set":     aggMake("set", true, false),
+		"makeset":      aggMake("set", true, false),
+		"make_set_if":  aggMake("set", true, true),
+		"make_list":    aggMake("list", false, false),
+		"makelist":     aggMake("list", false, false),
+		"make_list_if": aggMake("list", false, true),
+		"make_bag":     aggBag(false),
+		"make_bag_if":  aggBag(true),
+		"percentile":   aggPercentiles(false),
+		"percentiles":  aggPercentiles(true),
+		"stdev":        aggStdev(false, false),
+		"stdevif":      aggStdev(true, false),
+		"variance":     aggStdev(false, true),
+		"any":          aggAny(false),
+		"take_any":     aggAny(false),
+		"take_anyif":   aggAny(true),
+	}
+}
+
+// argName derives the column name part of an aggregate from its first argument: a column's
+// name, a property path, or the first column the expression mentions.
+func argName(e astExpr, c cexpr) string {
+	if c.name != "" {
+		return c.name
+	}
+	var first string
+	var walk func(astExpr)
+	walk = func(e astExpr) {
+		if first != "" || e == nil {
+			return
+		}
+		switch x := e.(type) {
+		case *astIdent:
+			first = x.Name
+		case *astCall:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		case *astBinary:
+			walk(x.L)
+			walk(x.R)
+		case *astUnary:
+			walk(x.X)
+		case *astParen:
+			walk(x.X)
+		case *astMember:
+			walk(x.X)
+		case *astIndex:
+			walk(x.X)
+		}
+	}
+	walk(e)
+	return first
+}
+
+func (p *planner) aggArgs(x *astCall, ec *ectx, lo, hi int) ([]cexpr, error) {
+	if len(x.Args) < lo || (hi >= 0 && len(x.Args) > hi) {
+		return nil, bindErr(x.P, "%s() expects %d to %d arguments, got %d", x.Name, lo, hi, len(x.Args))
+	}
+	out := make([]cexpr, len(x.Args))
+	for i, a := range x.Args {
+		if _, ok := a.(*astStar); ok {
+			out[i] = konstOf(TypeNull, nil)
+			continue
+		}
+		c, err := p.expr(a, ec)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+func predFn(c cexpr) func(Row) bool {
+	f := c.fn
+	return func(r Row) bool { b, _ := f(r).(bool); return b }
+}
+
+type funcState struct {
+	addFn    func(Row)
+	resultFn func() []any
+}
+
+func (s *funcState) add(r Row)     { s.addFn(r) }
+func (s *funcState) result() []any { return s.resultFn() }
+
+type countState struct {
+	n    int64
+	pred func(Row) bool
+}
+
+func (s *countState) add(r Row) {
+	if s.pred == nil || s.pred(r) {
+		s.n++
+	}
+}
+func (s *countState) result() []any { return []any{s.n} }
+
+func aggCount(cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo, hi := 0, 1
+		name := "count_"
+		if cond {
+			lo, hi, name = 1, 1, "countif_"
+		}
+		cs, err := p.aggArgs(x, ec, lo, hi)
+		if err != nil {
+			return nil, nil, err
+		}
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[0])
+		} else if len(cs) == 1 && cs[0].t != TypeNull {
+			// count(x) counts rows where x is not null
+			f := cs[0].fn
+			pred = func(r Row) bool { return f(r) != nil }
+		}
+		return []colInfo{{Name: name, Type: TypeLong}}, func() aggState { return &countState{pred: pred} }, nil
+	}
+}
+
+func aggDcount(cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo, hi, prefix := 1, 2, "dcount_"
+		if cond {
+			lo, hi, prefix = 2, 3, "dcountif_"
+		}
+		cs, err := p.aggArgs(x, ec, lo, hi)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[1])
+		}
+		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: TypeLong}}, func() aggState {
+			seen := map[any]struct{}{}
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				if v := f(r); v != nil {
+					seen[scalarKey(v)] = struct{}{}
+				}
+			}, resultFn: func() []any { return []any{int64(len(seen))} }}
+		}, nil
+	}
+}
+
+func aggSum(cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo, prefix := 1, "sum_"
+		if cond {
+			lo, prefix = 2, "sumif_"
+		}
+		cs, err := p.aggArgs(x, ec, lo, lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		t := cs[0].t
+		switch t {
+		case TypeInt:
+			t = TypeLong
+		case TypeLong, TypeReal, TypeTimespan, TypeDynamic:
+		default:
+			return nil, nil, bindErr(x.P, "%s() needs a number or timespan, not %s", x.Name, t)
+		}
+		if t == TypeDynamic {
+			t = TypeReal
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[1])
+		}
+		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: t}}, func() aggState {
+			var il int64
+			var fl float64
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				switch v := f(r).(type) {
+				case int64:
+					il += v
+					fl += float64(v)
+				case float64:
+					fl += v
+				case time.Duration:
+					il += int64(v)
+				}
+			}, resultFn: func() []any {
+				switch t {
+				case TypeLong:
+					return []any{il}
+				case TypeTimespan:
+					return []any{time.Duration(il)}
+				}
+				return []any{fl}
+			}}
+		}, nil
+	}
+}
+
+func aggAvg(cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo, prefix := 1, "avg_"
+		if cond {
+			lo, prefix = 2, "avgif_"
+		}
+		cs, err := p.aggArgs(x, ec, lo, lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !isNumeric(cs[0].t) && cs[0].t != TypeDynamic && cs[0].t != TypeTimespan {
+			return nil, nil, bindErr(x.P, "%s() needs a number, not %s", x.Name, cs[0].t)
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[1])
+		}
+		t := TypeReal
+		if cs[0].t == TypeTimespan {
+			t = TypeTimespan
+		}
+		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: t}}, func() aggState {
+			var sum float64
+			var n int64
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				v := f(r)
+				if d, ok := v.(time.Duration); ok {
+					v = float64(d)
+				}
+				if x, ok := asReal(v); ok {
+					sum += x
+					n++
+				}
+			}, resultFn: func() []any {
+				if n == 0 {
+					return []any{nil}
+				}
+				if t == TypeTimespan {
+					return []any{time.Duration(sum / float64(n))}
+				}
+				return []any{sum / float64(n)}
+			}}
+		}, nil
+	}
+}
+
+func aggMinMax(sign int, cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo := 1
+		prefix := map[int]string{1: "max_", -1: "min_"}[sign]
+		if cond {
+			lo = 2
+			prefix = strings.TrimSuffix(prefix, "_") + "if_"
+		}
+		cs, err := p.aggArgs(x, ec, lo, lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[1])
+		}
+		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: nonNull(cs[0].t)}}, func() aggState {
+			var best any
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				v := f(r)
+				if v == nil {
+					return
+				}
+				if best == nil {
+					best = v
+					return
+				}
+				if c, ok := compareValues(v, best); ok && c*sign > 0 {
+					best = v
+				}
+			}, resultFn: func() []any { return []any{best} }}
+		}, nil
+	}
+}
+
+// aggArg is arg_max/arg_min: the row where the first argument is extreme, projecting the
+// named columns (or all with *). Output names: the expression's column, then the others.
+func aggArg(sign int) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		if len(x.Args) < 1 {
+			return nil, nil, bindErr(x.P, "%s() expects an expression to maximize and columns to return", x.Name)
+		}
+		key, err := p.expr(x.Args[0], ec)
+		if err != nil {
+			return nil, nil, err
+		}
+		prefix := map[int]string{1: "max_", -1: "min_"}[sign]
+		keyName := key.name
+		if keyName == "" || key.col < 0 && key.name == "" {
+			keyName = prefix + argName(x.Args[0], key)
+		}
+		cols := []colInfo{{Name: keyName, Type: nonNull(key.t)}}
+		var fns []func(Row) any
+		for _, a := range x.Args[1:] {
+			if _, ok := a.(*astStar); ok {
+				for i, c := range ec.cols {
+					if (c.Name == keyName && key.col == i) || ec.byCols[c.Name] {
+						continue
+					}
+					p.mark(c)
+					j := i
+					cols = append(cols, c)
+					fns = append(fns, func(r Row) any { return r[j] })
+				}
+				continue
+			}
+			c, err := p.expr(a, ec)
+			if err != nil {
+				return nil, nil, err
+			}
+			n := c.name
+			if n == "" {
+				n = prefix + argName(a, c)
+			}
+			ci := colInfo{Name: n, Type: nonNull(c.t)}
+			if c.col >= 0 {
+				ci.origin = ec.cols[c.col].origin
+			}
+			cols = append(cols, ci)
+			fns = append(fns, c.fn)
+		}
+		kf := key.fn
+		return cols, func() aggState {
+			var best any
+			var vals []any
+			return &funcState{addFn: func(r Row) {
+				v := kf(r)
+				if v == nil && vals != nil {
+					return
+				}
+				if vals != nil {
+					if c, ok := compareValues(v, best); !ok || c*sign <= 0 {
+						if best != nil || v == nil {
+							return
+						}
+					}
+				}
+				best = v
+				if vals == nil {
+					vals = make([]any, len(fns))
+				}
+				for i, f := range fns {
+					vals[i] = f(r)
+				}
+			}, resultFn: func() []any {
+				out := make([]any, 0, 1+len(fns))
+				out = append(out, best)
+				if vals == nil {
+					vals = make([]any, len(fns))
+				}
+				return append(out, vals...)
+			}}
+		}, nil
+	}
+}
+
+func aggMake(prefix string, set, cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo, hi := 1, 2
+		if cond {
+			lo, hi = 2, 3
+		}
+		cs, err := p.aggArgs(x, ec, lo, hi)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		maxN := int64(1048576)
+		limitArg := -1
+		if cond {
+			pred = predFn(cs[1])
+			if len(cs) == 3 {
+				limitArg = 2
+			}
+		} else if len(cs) == 2 {
+			limitArg = 1
+		}
+		if limitArg > 0 {
+			if !cs[limitArg].konst || !isNumeric(cs[limitArg].t) {
+				return nil, nil, bindErr(x.Args[limitArg].pos(), "%s(): the size limit must be a constant number", x.Name)
+			}
+			if n, ok := asLong(cs[limitArg].value()); ok {
+				maxN = n
+			}
+		}
+		return []colInfo{{Name: prefix + "_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, func() aggState {
+			out := []any{}
+			seen := map[any]bool{}
+			return &funcState{addFn: func(r Row) {
+				if int64(len(out)) >= maxN || (pred != nil && !pred(r)) {
+					return
+				}
+				v := f(r)
+				if v == nil {
+					return
+				}
+				if arr, ok := v.([]any); ok && set {
+					for _, e := range arr {
+						if k := scalarKey(e); e != nil && !seen[k] {
+							seen[k] = true
+							out = append(out, e)
+						}
+					}
+					return
+				}
+				if set {
+					k := scalarKey(v)
+					if seen[k] {
+						return
+					}
+					seen[k] = true
+				}
+				out = append(out, v)
+			}, resultFn: func() []any { return []any{out} }}
+		}, nil
+	}
+}
+
+func aggBag(cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo := 1
+		if cond {
+			lo = 2
+		}
+		cs, err := p.aggArgs(x, ec, lo, lo+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[1])
+		}
+		return []colInfo{{Name: "bag_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, func() aggState {
+			out := map[string]any{}
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				if m, ok := f(r).(map[string]any); ok {
+					for k, v := range m {
+						if _, dup := out[k]; !dup {
+							out[k] = v
+						}
+					}
+				}
+			}, resultFn: func() []any { return []any{out} }}
+		}, nil
+	}
+}
+
+// aggPercentiles uses the nearest-rank method over the exact values; Kusto estimates, and
+// agrees with nearest-rank on small inputs.
+func aggPercentiles(multi bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		hi := 2
+		if multi {
+			hi = 64
+		}
+		cs, err := p.aggArgs(x, ec, 2, hi)
+		if err != nil {
+			return nil, nil, err
+		}
+		var ps []float64
+		var cols []colInfo
+		base := argName(x.Args[0], cs[0])
+		for i, c := range cs[1:] {
+			if !c.konst {
+				return nil, nil, bindErr(x.Args[i+1].pos(), "percentile must be a constant number")
+			}
+			v, ok := asReal(c.value())
+			if !ok {
+				return nil, nil, bindErr(x.Args[i+1].pos(), "percentile must be a constant number")
+			}
+			ps = append(ps, v)
+			label := strings.ReplaceAll(strconv.FormatFloat(v, 'f', -1, 64), ".", "_")
+			cols = append(cols, colInfo{Name: "percentile_" + base + "_" + label, Type: nonNull(cs[0].t)})
+		}
+		f := cs[0].fn
+		return cols, func() aggState {
+			var vals []any
+			return &funcState{addFn: func(r Row) {
+				if v := f(r); v != nil {
+					vals = append(vals, v)
+				}
+			}, resultFn: func() []any {
+				sort.SliceStable(vals, func(i, j int) bool { return sortCompare(vals[i], vals[j]) < 0 })
+				out := make([]any, len(ps))
+				for i, pc := range ps {
+					if len(vals) == 0 {
+						continue
+					}
+					rank := int(math.Ceil(pc/100*float64(len(vals)))) - 1
+					rank = max(0, min(rank, len(vals)-1))
+					out[i] = vals[rank]
+				}
+				return out
+			}}
+		}, nil
+	}
+}
+
+func aggStdev(cond, variance bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		lo := 1
+		if cond {
+			lo = 2
+		}
+		cs, err := p.aggArgs(x, ec, lo, lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		f := cs[0].fn
+		var pred func(Row) bool
+		if cond {
+			pred = predFn(cs[1])
+		}
+		prefix := "stdev_"
+		if cond {
+			prefix = "stdevif_"
+		}
+		if variance {
+			prefix = "variance_"
+		}
+		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: TypeReal}}, func() aggState {
+			var n, mean, m2 float64
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				v, ok := asReal(f(r))
+				if !ok {
+					return
+				}
+				n++
+				d := v - mean
+				mean += d / n
+				m2 += d * (v - mean)
+			}, resultFn: func() []any {
+				if n < 2 {
+					return []any{0.0}
+				}
+				if variance {
+					return []any{m2 / (n - 1)}
+				}
+				return []any{math.Sqrt(m2 / (n - 1))}
+			}}
+		}, nil
+	}
+}
+
+func aggAny(cond bool) aggSpec {
+	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+		if len(x.Args) == 0 {
+			return nil, nil, bindErr(x.P, "%s() expects at least one argument", x.Name)
+		}
+		args := x.Args
+		var pred func(Row) bool
+		if cond {
+			if len(args) != 2 {
+				return nil, nil, bindErr(x.P, "%s() expects a value and a predicate", x.Name)
+			}
+			c, err := p.expr(args[1], ec)
+			if err != nil {
+				return nil, nil, err
+			}
+			pred, args = predFn(c), args[:1]
+		}
+		var cols []colInfo
+		var fns []func(Row) any
+		for _, a := range args {
+			if _, ok := a.(*astStar); ok {
+				for i, c := range ec.cols {
+					if ec.byCols[c.Name] {
+						continue
+					}
+					p.mark(c)
+					j := i
+					cols = append(cols, c)
+					fns = append(fns, func(r Row) any { return r[j] })
+				}
+				continue
+			}
+			c, err := p.expr(a, ec)
+			if err != nil {
+				return nil, nil, err
+			}
+			cols = append(cols, colInfo{Name: "any_" + argName(a, c), Type: nonNull(c.t)})
+			fns = append(fns, c.fn)
+		}
+		return cols, func() aggState {
+			var vals []any
+			return &funcState{addFn: func(r Row) {
+				if pred != nil && !pred(r) {
+					return
+				}
+				if vals != nil {
+					// prefer a row whose first value is not null
+					if vals[0] != nil {
+						return
+					}
+				}
+				vals = make([]any, len(fns))
+				for i, f := range fns {
+					vals[i] = f(r)
+				}
+			}, resultFn: func() []any {
+				if vals == nil {
+					return make([]any, len(fns))
+				}
+				return vals
+			}}
+		}, nil
+	}
+}
+
+// summarize groups rows by the by-expressions and folds each group with the aggregates.
+func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error) {
+	var cols []colInfo
+	used := func(n string) bool { return findCol(cols, n) >= 0 }
+	var keyFns []func(Row) any
+	auto := 0
+	for _, ne := range o.By {
+		c, err := p.expr(ne.X, ec)
+		if err != nil {
+			return nil, err
+		}
+		name := ne.Name
+		if name == "" {
+			name = c.name
+		}
+		if name == "" {
+			auto++
+			name = "Column" + strconv.Itoa(auto)
+		}
+		if used(name) {
+			return nil, bindErr(ne.X.pos(), "column %q appears twice in summarize", name)
+		}
+		ci := colInfo{Name: name, Type: nonNull(c.t)}
+		if c.col >= 0 {
+			ci.origin = in.cols[c.col].origin
+		}
+		cols = append(cols, ci)
+		keyFns = append(keyFns, c.fn)
+	}
+	var factories []func() aggState
+	// arg_max(x, *) and take_any(*) leave out the group columns, which lead the row anyway
+	aec := *ec
+	aec.byCols = map[string]bool{}
+	for i, ne := range o.By {
+		if id, ok := ne.X.(*astIdent); ok && (ne.Name == "" || ne.Name == id.Name) {
+			aec.byCols[cols[i].Name] = true
+		}
+	}
+	for _, ne := range o.Aggs {
+		call, ok := unparen(ne.X).(*astCall)
+		var spec aggSpec
+		if ok {
+			spec = aggs[strings.ToLower(call.Name)]
+		}
+		if spec == nil {
+			return nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
+		}
+		acols, fac, err := spec(p, call, &aec)
+		if err != nil {
+			return nil, err
+		}
+		if ne.Name != "" && len(acols) == 1 {
+			acols[0].Name = ne.Name
+		}
+		for i := range acols {
+			acols[i].Name = uniqueName(acols[i].Name, used)
+			cols = append(cols, acols[i])
+		}
+		factories = append(factories, fac)
+	}
+	nkeys := len(keyFns)
+	out := &plan{cols: cols}
+	out.open = func(ctx context.Context) (iterator, error) {
+		it, err := in.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer it.Close()
+		acct := p.run.account("summarize")
+		defer acct.release()
+		type group struct {
+			keys   []any
+			states []aggState
+		}
+		groups := map[any]*group{}
+		var sgroups map[string]*group // single string key: no interface hashing
+		if nkeys == 1 && cols[0].Type == TypeString {
+			sgroups = map[string]*group{}
+		}
+		var order []*group
+		newGroup := func(keys []any) *group {
+			g := &group{keys: keys, states: make([]aggState, len(factories))}
+			for i, f := range factories {
+				g.states[i] = f()
+			}
+			order = append(order, g)
+			return g
+		}
+		if nkeys == 0 {
+			groups[nil] = newGroup(nil)
+		}
+		var kb []byte
+		for {
+			rows, err := it.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			if sgroups != nil {
+				kf := keyFns[0]
+				for _, r := range rows {
+					s, _ := kf(r).(string)
+					g := sgroups[s]
+					if g == nil {
+						g = newGroup([]any{s})
+						sgroups[s] = g
+						if err := acct.add(int64(64+48*len(factories)) + int64(len(s))); err != nil {
+							return nil, err
+						}
+					}
+					for _, st := range g.states {
+						st.add(r)
+					}
+				}
+				continue
+			}
+			for _, r := range rows {
+				var k any
+				switch nkeys {
+				case 0:
+				case 1:
+					k = scalarKey(keyFns[0](r))
+				default:
+					kb = kb[:0]
+					for _, f := range keyFns {
+						kb = keyAppend(kb, f(r))
+					}
+					k = string(kb)
+				}
+				g := groups[k]
+				if g == nil {
+					keys := make([]any, nkeys)
+					for i, f := range keyFns {
+						keys[i] = f(r)
+					}
+					g = newGroup(keys)
+					groups[k] = g
+					if err := acct.add(int64(64+48*len(factories)) + rowBytes(keys)); err != nil {
+						return nil, err
+					}
+				}
+				for _, s := range g.states {
+					s.add(r)
+				}
+			}
+		}
+		rows := make([]Row, 0, len(order))
+		for _, g := range order {
+			row := make(Row, 0, len(cols))
+			row = append(row, g.keys...)
+			for _, s := range g.states {
+				row = append(row, s.result()...)
+			}
+			for i, c := range cols {
+				if row[i] == nil && c.Type == TypeString {
+					row[i] = ""
+				}
+			}
+			rows = append(rows, row)
+		}
+		return &sliceIter{rows: rows}, nil
+	}
+	return out, nil
+}
+
+func unparen(e astExpr) astExpr {
+	for {
+		pe, ok := e.(*astParen)
+		if !ok {
+			return e
+		}
+		e = pe.X
+	}
+}

@@ -1,0 +1,319 @@
+package kql
+
+// srcPos is a 1-based line and column in the query text.
+type srcPos struct{ Line, Col int }
+
+// astExpr is any node of the AST. Scalar and tabular expressions share one interface because the
+// language does not separate them syntactically (a bare name may be a column, a scalar let or a
+// table); the planner decides from what the name is bound to.
+type astExpr interface{ pos() srcPos }
+
+type (
+	// astLit is a literal of a known type; Val is the run-time value (nil for typed nulls).
+	astLit struct {
+		P   srcPos
+		T   Type
+		Val any
+	}
+	// astIdent is a bare or bracketed name.
+	astIdent struct {
+		P    srcPos
+		Name string
+	}
+	// astStar is * as a function argument (count(*), arg_max(x, *), pack_all).
+	astStar struct{ P srcPos }
+	// astCall is f(args...).
+	astCall struct {
+		P    srcPos
+		Name string
+		Args []astExpr
+	}
+	// astBinary covers arithmetic, logic, comparisons and the string operators; astOp is the
+	// operator's text as written (lower-cased for word operators).
+	astBinary struct {
+		P    srcPos
+		Op   string
+		L, R astExpr
+	}
+	// astUnary is -x or +x.
+	astUnary struct {
+		P  srcPos
+		Op string
+		X  astExpr
+	}
+	// astMember is x.name on a dynamic value (or $left.x / $right.x in join conditions).
+	astMember struct {
+		P    srcPos
+		X    astExpr
+		Name string
+	}
+	// astIndex is x[i] on a dynamic value.
+	astIndex struct {
+		P    srcPos
+		X, I astExpr
+	}
+	// astListOp is in, !in, in~, !in~, has_any, has_all with either a list or a tabular operand.
+	astListOp struct {
+		P    srcPos
+		Op   string
+		L    astExpr
+		List []astExpr
+	}
+	// astBetween is x [!]between (lo .. hi).
+	astBetween struct {
+		P         srcPos
+		Not       bool
+		X, Lo, Hi astExpr
+	}
+	// astParen keeps parentheses so that `(T | where ...)` stays a tabular operand.
+	astParen struct {
+		P srcPos
+		X astExpr
+	}
+	// astSearchTerm is Col:"text" inside a search predicate.
+	astSearchTerm struct {
+		P    srcPos
+		Col  string
+		Term astExpr
+	}
+)
+
+func (e *astLit) pos() srcPos        { return e.P }
+func (e *astIdent) pos() srcPos      { return e.P }
+func (e *astStar) pos() srcPos       { return e.P }
+func (e *astCall) pos() srcPos       { return e.P }
+func (e *astBinary) pos() srcPos     { return e.P }
+func (e *astUnary) pos() srcPos      { return e.P }
+func (e *astMember) pos() srcPos     { return e.P }
+func (e *astIndex) pos() srcPos      { return e.P }
+func (e *astListOp) pos() srcPos     { return e.P }
+func (e *astBetween) pos() srcPos    { return e.P }
+func (e *astParen) pos() srcPos      { return e.P }
+func (e *astSearchTerm) pos() srcPos { return e.P }
+
+// Tabular sources and the pipe.
+type (
+	// astPipe is Source | astOp | astOp ...
+	astPipe struct {
+		P      srcPos
+		Source astExpr
+		Ops    []astOp
+	}
+	// astDatatable is datatable(Col:type, ...)[values...].
+	astDatatable struct {
+		P    srcPos
+		Cols []astColDecl
+		Vals []astExpr
+	}
+	// astPrint is print [Name=]expr, ...
+	astPrint struct {
+		P    srcPos
+		Cols []astNamedExpr
+	}
+	// astRange is range Col from a to b step s.
+	astRange struct {
+		P              srcPos
+		Col            string
+		From, To, Step astExpr
+	}
+	// astUnion is union [params] T, ... as a source or (with astPipe input) as an operator.
+	astUnion struct {
+		P          srcPos
+		Fuzzy      bool
+		WithSource string
+		Inner      bool
+		Tables     []astExpr
+	}
+	// astSearch is search [kind=case_sensitive] [in (T, ...)] predicate.
+	astSearch struct {
+		P             srcPos
+		CaseSensitive bool
+		Tables        []astExpr
+		Pred          astExpr
+	}
+)
+
+func (e *astPipe) pos() srcPos      { return e.P }
+func (e *astDatatable) pos() srcPos { return e.P }
+func (e *astPrint) pos() srcPos     { return e.P }
+func (e *astRange) pos() srcPos     { return e.P }
+func (e *astUnion) pos() srcPos     { return e.P }
+func (e *astSearch) pos() srcPos    { return e.P }
+
+// astColDecl is Name:type in datatable, function parameters and tabular parameter schemas.
+type astColDecl struct {
+	P    srcPos
+	Name string
+	Type Type
+}
+
+// astNamedExpr is [Name =] astExpr.
+type astNamedExpr struct {
+	Name string // empty when the name is to be derived
+	X    astExpr
+}
+
+// astSortKey is one key of sort/top.
+type astSortKey struct {
+	X          astExpr
+	Asc        bool
+	NullsFirst bool
+}
+
+// astOp is one tabular operator after a pipe.
+type astOp interface{ opPos() srcPos }
+
+type (
+	astWhereOp struct {
+		P    srcPos
+		Pred astExpr
+	}
+	astExtendOp struct {
+		P    srcPos
+		Cols []astNamedExpr
+	}
+	astProjectOp struct {
+		P    srcPos
+		Cols []astNamedExpr
+	}
+	astProjectAwayOp struct {
+		P    srcPos
+		Keep bool // project-keep
+		Pats []string
+	}
+	astProjectRenameOp struct {
+		P     srcPos
+		Pairs [][2]string // new, old
+	}
+	astProjectReorderOp struct {
+		P    srcPos
+		Pats []string
+	}
+	astSummarizeOp struct {
+		P    srcPos
+		Aggs []astNamedExpr
+		By   []astNamedExpr
+	}
+	astSortOp struct {
+		P    srcPos
+		Keys []astSortKey
+	}
+	astTopOp struct {
+		P    srcPos
+		N    astExpr
+		Keys []astSortKey
+	}
+	astTakeOp struct {
+		P srcPos
+		N astExpr
+	}
+	astCountOp    struct{ P srcPos }
+	astDistinctOp struct {
+		P    srcPos
+		Cols []astNamedExpr // nil for *
+	}
+	astJoinOp struct {
+		P      srcPos
+		Kind   string
+		Right  astExpr
+		On     []astExpr // astIdent, or astBinary == of $left.x / $right.y
+		Lookup bool
+	}
+	astUnionOp struct {
+		P srcPos
+		U *astUnion
+	}
+	astMvExpandOp struct {
+		P         srcPos
+		Bag       bool // bagexpansion=bag (default) vs array
+		ItemIndex string
+		Cols      []astMvCol
+		Limit     astExpr
+	}
+	astParseOp struct {
+		P       srcPos
+		Kind    string // simple, relaxed, regex
+		X       astExpr
+		Pattern []astParsePart
+	}
+	astAsOp struct {
+		P    srcPos
+		Name string
+	}
+	astGetSchemaOp struct{ P srcPos }
+	astRenderOp    struct {
+		P     srcPos
+		Chart string
+		Props map[string]string
+	}
+	astSearchOp struct {
+		P srcPos
+		S *astSearch
+	}
+	astSerializeOp struct {
+		P    srcPos
+		Cols []astNamedExpr
+	}
+)
+
+// astMvCol is one expanded column of mv-expand.
+type astMvCol struct {
+	Name string
+	X    astExpr
+	To   Type // TypeDynamic unless `to typeof(T)`
+}
+
+// astParsePart is a literal, a capture (Name[:type]) or a * wildcard of a parse pattern.
+type astParsePart struct {
+	Text     string
+	Col      string
+	Type     Type
+	Wildcard bool
+	IsLit    bool
+}
+
+func (o *astWhereOp) opPos() srcPos          { return o.P }
+func (o *astExtendOp) opPos() srcPos         { return o.P }
+func (o *astProjectOp) opPos() srcPos        { return o.P }
+func (o *astProjectAwayOp) opPos() srcPos    { return o.P }
+func (o *astProjectRenameOp) opPos() srcPos  { return o.P }
+func (o *astProjectReorderOp) opPos() srcPos { return o.P }
+func (o *astSummarizeOp) opPos() srcPos      { return o.P }
+func (o *astSortOp) opPos() srcPos           { return o.P }
+func (o *astTopOp) opPos() srcPos            { return o.P }
+func (o *astTakeOp) opPos() srcPos           { return o.P }
+func (o *astCountOp) opPos() srcPos          { return o.P }
+func (o *astDistinctOp) opPos() srcPos       { return o.P }
+func (o *astJoinOp) opPos() srcPos           { return o.P }
+func (o *astUnionOp) opPos() srcPos          { return o.P }
+func (o *astMvExpandOp) opPos() srcPos       { return o.P }
+func (o *astParseOp) opPos() srcPos          { return o.P }
+func (o *astAsOp) opPos() srcPos             { return o.P }
+func (o *astGetSchemaOp) opPos() srcPos      { return o.P }
+func (o *astRenderOp) opPos() srcPos         { return o.P }
+func (o *astSearchOp) opPos() srcPos         { return o.P }
+func (o *astSerializeOp) opPos() srcPos      { return o.P }
+
+// astLetStmt is let Name = Value; or let Name = (params) { body }.
+type astLetStmt struct {
+	P      srcPos
+	Name   string
+	Value  astExpr
+	IsFunc bool
+	Params []astParam
+	Body   *astBlock
+}
+
+// astParam is a function parameter: scalar (Type) or tabular (Tabular, with optional columns).
+type astParam struct {
+	Name    string
+	Type    Type
+	Tabular bool
+	Default astExpr
+}
+
+// astBlock is a sequence of lets and a final expression (a function body or the whole query).
+type astBlock struct {
+	Lets  []*astLetStmt
+	Exprs []astExpr // the query may hold several result statements; a function body one
+}

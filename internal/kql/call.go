@@ -1,0 +1,370 @@
+package kql
+
+import (
+	"strings"
+	"time"
+)
+
+// call binds a function call: special forms first (they need the planner or lazy
+// evaluation), then user functions from let, then the built-in scalar functions.
+func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
+	name := strings.ToLower(x.Name)
+	out := cexpr{col: -1}
+	args := func() ([]cexpr, error) {
+		cs := make([]cexpr, len(x.Args))
+		for i, a := range x.Args {
+			c, err := p.expr(a, ec)
+			if err != nil {
+				return nil, err
+			}
+			cs[i] = c
+		}
+		return cs, nil
+	}
+	nargs := func(lo, hi int) error {
+		if len(x.Args) < lo || (hi >= 0 && len(x.Args) > hi) {
+			if lo == hi {
+				return bindErr(x.P, "%s() expects %d argument(s), got %d", x.Name, lo, len(x.Args))
+			}
+			return bindErr(x.P, "%s() expects %d to %d arguments, got %d", x.Name, lo, hi, len(x.Args))
+		}
+		return nil
+	}
+	if b := ec.sc.lookup(x.Name); b != nil && b.fn != nil {
+		return p.userScalarCall(x, b, ec)
+	}
+	if _, isAgg := aggs[name]; isAgg {
+		return out, bindErr(x.P, "aggregation %s() is allowed only in summarize", x.Name)
+	}
+	switch name {
+	case "now":
+		if err := nargs(0, 1); err != nil {
+			return out, err
+		}
+		now := p.now()
+		if len(x.Args) == 1 {
+			cs, err := args()
+			if err != nil {
+				return out, err
+			}
+			if !cs[0].konst || cs[0].t != TypeTimespan {
+				return out, bindErr(x.P, "now() takes a constant timespan offset")
+			}
+			d, _ := cs[0].value().(time.Duration)
+			now = now.Add(d)
+		}
+		return konstOf(TypeDatetime, now), nil
+	case "ago":
+		if err := nargs(1, 1); err != nil {
+			return out, err
+		}
+		cs, err := args()
+		if err != nil {
+			return out, err
+		}
+		if cs[0].t != TypeTimespan && cs[0].t != TypeNull {
+			return out, bindErr(x.P, "ago() expects a timespan, not %s", cs[0].t)
+		}
+		now, f := p.now(), cs[0].fn
+		return cexpr{t: TypeDatetime, konst: cs[0].konst, col: -1, fn: func(r Row) any {
+			d, ok := f(r).(time.Duration)
+			if !ok {
+				return nil
+			}
+			return now.Add(-d)
+		}}, nil
+	case "iff", "iif":
+		if err := nargs(3, 3); err != nil {
+			return out, err
+		}
+		cs, err := args()
+		if err != nil {
+			return out, err
+		}
+		t, err := firstNonNullType(1, 2)(cs)
+		if err != nil {
+			return out, bindErr(x.P, "iff(): %v", err)
+		}
+		c, a, b := cs[0].fn, cs[1].fn, cs[2].fn
+		return cexpr{t: t, col: -1, konst: cs[0].konst && cs[1].konst && cs[2].konst, fn: func(r Row) any {
+			if v, _ := c(r).(bool); v {
+				return a(r)
+			}
+			return b(r)
+		}}, nil
+	case "case":
+		if len(x.Args) < 3 || len(x.Args)%2 == 0 {
+			return out, bindErr(x.P, "case() expects pairs of predicate and value followed by an else value")
+		}
+		cs, err := args()
+		if err != nil {
+			return out, err
+		}
+		var idx []int
+		for i := 1; i < len(cs); i += 2 {
+			idx = append(idx, i)
+		}
+		idx = append(idx, len(cs)-1)
+		t, err := firstNonNullType(idx...)(cs)
+		if err != nil {
+			return out, bindErr(x.P, "case(): %v", err)
+		}
+		return cexpr{t: t, col: -1, fn: func(r Row) any {
+			for i := 0; i+1 < len(cs); i += 2 {
+				if v, _ := cs[i].fn(r).(bool); v {
+					return cs[i+1].fn(r)
+				}
+			}
+			return cs[len(cs)-1].fn(r)
+		}}, nil
+	case "coalesce":
+		if err := nargs(1, 64); err != nil {
+			return out, err
+		}
+		cs, err := args()
+		if err != nil {
+			return out, err
+		}
+		idx := make([]int, len(cs))
+		for i := range idx {
+			idx[i] = i
+		}
+		t, err := firstNonNullType(idx...)(cs)
+		if err != nil {
+			return out, bindErr(x.P, "coalesce(): %v", err)
+		}
+		return cexpr{t: t, col: -1, fn: func(r Row) any {
+			for _, c := range cs {
+				v := c.fn(r)
+				if v != nil && !(t == TypeString && v == "") {
+					return v
+				}
+			}
+			if t == TypeString {
+				return ""
+			}
+			return nil
+		}}, nil
+	case "toscalar":
+		if err := nargs(1, 1); err != nil {
+			return out, err
+		}
+		tp, err := p.tabular(x.Args[0], ec.sc)
+		if err != nil {
+			return out, err
+		}
+		if len(tp.cols) == 0 {
+			return out, bindErr(x.P, "toscalar() needs a tabular expression with at least one column")
+		}
+		p.markAll(tp)
+		run := p.run
+		return cexpr{t: tp.cols[0].Type, konst: true, col: -1, fn: func(Row) any {
+			if run == nil {
+				return nil
+			}
+			rows, err := p.collect(tp)
+			if err != nil {
+				run.fail(err)
+				return nil
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			return rows[0][0]
+		}}, nil
+	case "column_ifexists":
+		if err := nargs(2, 2); err != nil {
+			return out, err
+		}
+		lit, ok := x.Args[0].(*astLit)
+		if !ok || lit.T != TypeString {
+			return out, bindErr(x.P, "column_ifexists() expects a constant column name")
+		}
+		if i := findCol(ec.cols, lit.Val.(string)); i >= 0 {
+			return p.colRef(ec.cols, i, x.P), nil
+		}
+		return p.expr(x.Args[1], ec)
+	case "pack_all", "bag_pack_all":
+		cols := ec.cols
+		for _, c := range cols {
+			p.mark(c)
+		}
+		return cexpr{t: TypeDynamic, col: -1, fn: func(r Row) any {
+			m := make(map[string]any, len(cols))
+			for i, c := range cols {
+				if r[i] != nil {
+					m[c.Name] = r[i]
+				}
+			}
+			return m
+		}}, nil
+	case "typeof":
+		if err := nargs(1, 1); err != nil {
+			return out, err
+		}
+		id, ok := x.Args[0].(*astIdent)
+		if !ok {
+			return out, bindErr(x.P, "typeof() expects a type name")
+		}
+		return konstOf(TypeString, strings.ToLower(id.Name)), nil
+	case "materialize":
+		return out, bindErr(x.P, "materialize() is tabular; use it in a let statement")
+	case "table":
+		return out, bindErr(x.P, "table() is tabular and is not allowed in a scalar expression")
+	case "row_number":
+		var n int64
+		return cexpr{t: TypeLong, col: -1, fn: func(Row) any { n++; return n }}, nil
+	case "bin", "floor":
+		if err := nargs(2, 2); err != nil {
+			return out, err
+		}
+		cs, err := args()
+		if err != nil {
+			return out, err
+		}
+		switch cs[0].t {
+		case TypeInt, TypeLong, TypeReal, TypeDatetime, TypeTimespan, TypeNull, TypeDynamic:
+		default:
+			return out, bindErr(x.P, "%s() cannot round a %s value", name, cs[0].t)
+		}
+		if cs[0].t == TypeDatetime && cs[1].t != TypeTimespan {
+			return out, bindErr(x.P, "%s() of a datetime needs a timespan bin size, not %s", name, cs[1].t)
+		}
+		c := p.builtin(name, funcs[name], cs)
+		c.name = cs[0].name
+		switch {
+		case isNumeric(cs[0].t) && cs[1].t == TypeReal:
+			c.t = TypeReal
+		case cs[0].t == TypeInt:
+			c.t = TypeLong // as for arithmetic, Kusto widens int to long
+		}
+		return c, nil
+	}
+	spec, ok := funcs[name]
+	if !ok {
+		if ec.sc.lookup(x.Name) != nil {
+			return out, bindErr(x.P, "%s is not a function", x.Name)
+		}
+		return out, bindErr(x.P, "unknown function %q", x.Name)
+	}
+	if err := nargs(spec.min, spec.max); err != nil {
+		return out, err
+	}
+	cs, err := args()
+	if err != nil {
+		return out, err
+	}
+	t, err := spec.ret(cs)
+	if err != nil {
+		return out, bindErr(x.P, "%s(): %v", x.Name, err)
+	}
+	c := p.builtin(name, spec, cs)
+	c.t = t
+	return c, nil
+}
+
+func (p *planner) builtin(name string, spec fnSpec, cs []cexpr) cexpr {
+	konst := name != "new_guid"
+	for _, c := range cs {
+		konst = konst && c.konst
+	}
+	t, _ := spec.ret(cs)
+	impl := spec.impl
+	if spec.rx != nil {
+		rc, rx := &regexCache{}, spec.rx
+		impl = func(a []any) any { return rx(rc, a) }
+	}
+	switch len(cs) {
+	case 1:
+		f0 := cs[0].fn
+		return cexpr{t: t, konst: konst, col: -1, fn: func(r Row) any {
+			a := [1]any{f0(r)}
+			return impl(a[:])
+		}}
+	case 2:
+		f0, f1 := cs[0].fn, cs[1].fn
+		return cexpr{t: t, konst: konst, col: -1, fn: func(r Row) any {
+			a := [2]any{f0(r), f1(r)}
+			return impl(a[:])
+		}}
+	}
+	return cexpr{t: t, konst: konst, col: -1, fn: func(r Row) any {
+		a := make([]any, len(cs))
+		for i, c := range cs {
+			a[i] = c.fn(r)
+		}
+		return impl(a)
+	}}
+}
+
+// userScalarCall inlines a let-defined function whose body is scalar: parameters are bound to
+// the argument expressions (evaluated in the caller's row), defaults fill missing ones.
+func (p *planner) userScalarCall(x *astCall, b *binding, ec *ectx) (cexpr, error) {
+	sc, err := p.bindParams(x, b, ec.sc, ec)
+	if err != nil {
+		return cexpr{}, err
+	}
+	for _, l := range b.fn.Body.Lets {
+		if err := p.let(l, sc); err != nil {
+			return cexpr{}, err
+		}
+	}
+	body := b.fn.Body.Exprs[0]
+	if p.isTabular(body, sc) {
+		return cexpr{}, bindErr(x.P, "function %s returns a table; a scalar is needed here", x.Name)
+	}
+	if err := p.enter(x.P); err != nil {
+		return cexpr{}, err
+	}
+	defer p.leave()
+	if p.work++; p.work > maxPlanWork {
+		return cexpr{}, bindErr(x.P, "query is too complex: more than %d function expansions", maxPlanWork)
+	}
+	return p.expr(body, &ectx{cols: ec.cols, sc: sc})
+}
+
+func (p *planner) bindParams(x *astCall, b *binding, caller *scope, ec *ectx) (*scope, error) {
+	f := b.fn
+	if len(x.Args) > len(f.Params) {
+		return nil, bindErr(x.P, "function %s takes %d argument(s), got %d", f.Name, len(f.Params), len(x.Args))
+	}
+	sc := newScope(b.fnScope)
+	for i, prm := range f.Params {
+		var arg astExpr
+		if i < len(x.Args) {
+			arg = x.Args[i]
+		} else if prm.Default != nil {
+			arg = prm.Default
+		} else {
+			return nil, bindErr(x.P, "function %s: missing argument %s", f.Name, prm.Name)
+		}
+		if prm.Tabular {
+			tp, err := p.tabular(arg, caller)
+			if err != nil {
+				return nil, err
+			}
+			sc.names[prm.Name] = &binding{tabPlan: tp}
+			continue
+		}
+		var c cexpr
+		var err error
+		if ec != nil {
+			c, err = p.expr(arg, ec)
+		} else {
+			c, err = p.expr(arg, &ectx{sc: caller})
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.t != prm.Type && c.t != TypeNull && !(isNumeric(c.t) && isNumeric(prm.Type)) && prm.Type != TypeDynamic {
+			return nil, bindErr(arg.pos(), "function %s: argument %s must be %s, not %s", f.Name, prm.Name, prm.Type, c.t)
+		}
+		if isNumeric(c.t) && isNumeric(prm.Type) && c.t != prm.Type {
+			f, t := c.fn, prm.Type
+			c.fn = func(r Row) any { return convertTo(f(r), t) }
+			c.t = t
+		}
+		sc.names[prm.Name] = &binding{scalar: &c}
+	}
+	return sc, nil
+}

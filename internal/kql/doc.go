@@ -1,0 +1,11 @@
+// Package kql compiles and runs Kusto Query Language queries — the hunting and detection-rule
+// language of the workspace — over any Source of tables, pushing time ranges, simple
+// predicates and the columns a query touches down to the source so that sealed columns a
+// query never reads are never opened.
+//
+// A query goes through four stages: a hand-written lexer and recursive-descent parser build an
+// AST; the planner binds names and types against a Catalog (unknown tables, columns and
+// functions are *BindError values, reported before anything runs); a second planning pass at Run
+// time builds a pipeline of streaming operators over the Source; and the result is shaped like a
+// Log Analytics query API response.
+package kql

@@ -1,0 +1,270 @@
+package kql
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// join plans join and lookup: a hash join that holds the right side in memory and streams
+// the left side past it.
+func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
+	right, err := p.tabular(o.Right, sc)
+	if err != nil {
+		return nil, err
+	}
+	// Only the keys and what is used after the join are read; a right column whose name
+	// clashes with a left one is kept on both sides so that the clash (and so the name1 suffix)
+	// is the same in both planning passes.
+	for _, rc := range right.cols {
+		if li := findCol(left.cols, rc.Name); li >= 0 {
+			p.mark(left.cols[li])
+			p.mark(rc)
+		}
+	}
+	var lk, rk []func(Row) any
+	rightKeyCols := map[int]bool{}
+	jec := &ectx{cols: nil, sc: sc, left: left.cols, right: right.cols}
+	for _, cond := range o.On {
+		switch c := cond.(type) {
+		case *astIdent:
+			li, ri := findCol(left.cols, c.Name), findCol(right.cols, c.Name)
+			if li < 0 || ri < 0 {
+				side := "left"
+				if li >= 0 {
+					side = "right"
+				}
+				return nil, bindErr(c.P, "join key %q is not a column of the %s side", c.Name, side)
+			}
+			if !comparable2(left.cols[li].Type, right.cols[ri].Type) {
+				return nil, bindErr(c.P, "join key %q has type %s on the left and %s on the right", c.Name, left.cols[li].Type, right.cols[ri].Type)
+			}
+			p.mark(left.cols[li])
+			p.mark(right.cols[ri])
+			lk = append(lk, func(r Row) any { return r[li] })
+			rk = append(rk, func(r Row) any { return r[ri] })
+			rightKeyCols[ri] = true
+		case *astBinary:
+			if c.Op != "==" {
+				return nil, bindErr(c.P, "join conditions must be equalities of $left and $right columns")
+			}
+			a, err := p.expr(c.L, jec)
+			if err != nil {
+				return nil, err
+			}
+			b, err := p.expr(c.R, jec)
+			if err != nil {
+				return nil, err
+			}
+			if a.col <= -2 && b.col > -2 { // $right == $left
+				a, b = b, a
+			}
+			if a.col <= -2 || b.col > -2 || a.col < 0 {
+				return nil, bindErr(c.P, "join conditions must compare a $left column with a $right column")
+			}
+			if !comparable2(a.t, b.t) {
+				return nil, bindErr(c.P, "join keys have types %s and %s", a.t, b.t)
+			}
+			lk = append(lk, a.fn)
+			rk = append(rk, b.fn)
+			if o.Lookup && left.cols[a.col].Name == right.cols[-2-b.col].Name {
+				rightKeyCols[-2-b.col] = true
+			}
+		default:
+			return nil, bindErr(cond.pos(), "expected a column name or $left.a == $right.b in the join condition")
+		}
+	}
+	kind := o.Kind
+	switch kind {
+	case "anti", "leftantisemi":
+		kind = "leftanti"
+	case "semi":
+		kind = "leftsemi"
+	case "rightantisemi":
+		kind = "rightanti"
+	}
+	if o.Lookup && kind != "leftouter" && kind != "inner" {
+		return nil, bindErr(o.P, "lookup supports kind=leftouter or kind=inner, not %s", kind)
+	}
+	// output columns
+	var cols []colInfo
+	var rightIdx []int
+	withLeft := kind != "rightsemi" && kind != "rightanti"
+	withRight := kind != "leftsemi" && kind != "leftanti"
+	if withLeft {
+		cols = append(cols, left.cols...)
+	}
+	if withRight {
+		for i, c := range right.cols {
+			if o.Lookup && rightKeyCols[i] {
+				continue
+			}
+			if withLeft {
+				c.Name = uniqueName(c.Name, func(n string) bool { return findCol(cols, n) >= 0 })
+			}
+			cols = append(cols, c)
+			rightIdx = append(rightIdx, i)
+		}
+	}
+	lw := len(left.cols)
+	width := len(cols)
+	combine := func(l, r Row) Row {
+		row := make(Row, width)
+		off := 0
+		if withLeft {
+			if l != nil {
+				copy(row, l)
+			}
+			off = lw
+		}
+		if withRight && r != nil {
+			for k, i := range rightIdx {
+				row[off+k] = r[i]
+			}
+		}
+		for i, c := range cols {
+			if row[i] == nil && c.Type == TypeString {
+				row[i] = ""
+			}
+		}
+		return row
+	}
+	keyOf := func(fns []func(Row) any, r Row) (string, bool) {
+		var b []byte
+		for _, f := range fns {
+			v := f(r)
+			if v == nil {
+				return "", false // null keys match nothing
+			}
+			b = keyAppend(b, v)
+		}
+		return string(b), true
+	}
+	out := &plan{cols: cols}
+	opName := "join"
+	if o.Lookup {
+		opName = "lookup"
+	}
+	out.open = func(ctx context.Context) (iterator, error) {
+		acct := p.run.account(opName)
+		rrows, err := p.run.collect(right, acct)
+		if err != nil {
+			acct.release()
+			return nil, err
+		}
+		table := map[string][]int{}
+		for i, r := range rrows {
+			if k, ok := keyOf(rk, r); ok {
+				table[k] = append(table[k], i)
+			}
+		}
+		lit, err := left.open(ctx)
+		if err != nil {
+			acct.release()
+			return nil, err
+		}
+		matched := make([]bool, len(rrows))
+		seenLeft := map[string]bool{}
+		j := &joinIter{in: lit, acct: acct}
+		j.step = func(rows []Row) []Row {
+			var out []Row
+			for _, l := range rows {
+				k, ok := keyOf(lk, l)
+				var ms []int
+				if ok {
+					ms = table[k]
+				}
+				switch kind {
+				case "innerunique":
+					if !ok || seenLeft[k] {
+						continue
+					}
+					if len(ms) > 0 {
+						seenLeft[k] = true
+					}
+					for _, i := range ms {
+						out = append(out, combine(l, rrows[i]))
+					}
+				case "inner":
+					for _, i := range ms {
+						out = append(out, combine(l, rrows[i]))
+					}
+				case "leftouter", "fullouter", "rightouter":
+					for _, i := range ms {
+						matched[i] = true
+						out = append(out, combine(l, rrows[i]))
+					}
+					if len(ms) == 0 && kind != "rightouter" {
+						out = append(out, combine(l, nil))
+					}
+				case "leftsemi":
+					if len(ms) > 0 {
+						out = append(out, combine(l, nil))
+					}
+				case "leftanti":
+					if len(ms) == 0 {
+						out = append(out, combine(l, nil))
+					}
+				case "rightsemi", "rightanti":
+					for _, i := range ms {
+						matched[i] = true
+					}
+				}
+			}
+			return out
+		}
+		j.finish = func() []Row {
+			var out []Row
+			switch kind {
+			case "rightouter", "fullouter":
+				for i, r := range rrows {
+					if !matched[i] {
+						out = append(out, combine(nil, r))
+					}
+				}
+			case "rightsemi", "rightanti":
+				for i, r := range rrows {
+					if matched[i] == (kind == "rightsemi") {
+						out = append(out, combine(nil, r))
+					}
+				}
+			}
+			return out
+		}
+		return j, nil
+	}
+	return out, nil
+}
+
+type joinIter struct {
+	in     iterator
+	step   func([]Row) []Row
+	finish func() []Row
+	done   bool
+	acct   *memAccount
+}
+
+func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
+	for !j.done {
+		rows, err := j.in.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			j.done = true
+			if out := j.finish(); len(out) > 0 {
+				return out, nil
+			}
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if out := j.step(rows); len(out) > 0 {
+			return out, nil
+		}
+	}
+	return nil, io.EOF
+}
+
+func (j *joinIter) Close() {
+	j.in.Close()
+	j.acct.release()
+}

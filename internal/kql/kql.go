@@ -1,0 +1,351 @@
+package kql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxRows   = 500_000
+	DefaultMaxMemory = 1 << 30
+	DefaultTimeout   = 3 * time.Minute
+)
+
+// Options are per-run settings.
+type Options struct {
+	Now       time.Time     // the value of now(); zero means the wall clock at Run
+	Timespan  time.Duration // if > 0, only rows with TimeGenerated in [Now-Timespan, Now]
+	MaxRows   int64         // result rows before ErrTooManyRows; default 500,000
+	MaxMemory int64         // bytes held by blocking operators before ErrMemoryLimit; default 1 GiB
+	Timeout   time.Duration // default 3 minutes
+}
+
+// Query is a compiled query: parsed and bound against a catalog, ready to Run many times.
+type Query struct {
+	text  string
+	ast   *astBlock
+	cat   Catalog
+	marks map[astExpr]map[string]bool
+	synth map[synthKey]*astIdent
+}
+
+// Compile parses and binds a query. Errors are *SyntaxError or *BindError.
+func Compile(query string, cat Catalog) (*Query, error) {
+	ast, err := parseQuery(query)
+	if err != nil {
+		return nil, err
+	}
+	q := &Query{text: query, ast: ast, cat: cat, marks: map[astExpr]map[string]bool{}, synth: map[synthKey]*astIdent{}}
+	p := &planner{cat: cat, marks: q.marks, synth: q.synth, fixedNow: time.Now().UTC()}
+	sc := newScope(nil)
+	for _, l := range ast.Lets {
+		if err := p.let(l, sc); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range ast.Exprs {
+		if !p.isTabular(e, sc) {
+			// a bare scalar statement is the same as print
+			e = &astPrint{P: e.pos(), Cols: []astNamedExpr{{X: e}}}
+		}
+		pl, err := p.tabular(e, sc)
+		if err != nil {
+			return nil, err
+		}
+		p.markAll(pl)
+	}
+	return q, nil
+}
+
+// Columns reports, per scanned table, the columns the query reads (for tests and explain).
+func (q *Query) Columns() map[string][]string {
+	out := map[string][]string{}
+	for node, m := range q.marks {
+		name := ""
+		switch x := node.(type) {
+		case *astIdent:
+			name = x.Name
+		case *astCall:
+			if l, ok := x.Args[0].(*astLit); ok {
+				name, _ = l.Val.(string)
+			}
+		}
+		ts, _ := q.cat.Table(name)
+		for _, c := range ts.Columns {
+			if m[c.Name] {
+				out[name] = appendUnique(out[name], c.Name)
+			}
+		}
+	}
+	return out
+}
+
+func appendUnique(s []string, v string) []string {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+// Result is a query's answer, shaped like the Log Analytics query API response.
+type Result struct {
+	Tables        []Table        `json:"tables"`
+	Visualization *Visualization `json:"render,omitempty"`
+	Stats         Stats          `json:"-"`
+}
+
+// Stats describe what a run read, for logs and explain output.
+type Stats struct {
+	RowsScanned int64         // rows the source returned, after its own filtering
+	Scans       []ScanRequest // what was asked of the source, pushdown included
+}
+
+// Table is one result table. Rows hold run-time values (string, int64, float64, bool,
+// time.Time, time.Duration, dynamic values); JSON renders them as the API does.
+type Table struct {
+	Name    string
+	Columns []Column
+	Rows    [][]any
+}
+
+// MarshalJSON renders datetimes as RFC 3339 and timespans as [d.]hh:mm:ss[.fffffff].
+func (t Table) MarshalJSON() ([]byte, error) {
+	rows := make([][]any, len(t.Rows))
+	for i, r := range t.Rows {
+		out := make([]any, len(r))
+		for j, v := range r {
+			out[j] = toJSONValue(v)
+		}
+		rows[i] = out
+	}
+	cols := t.Columns
+	if cols == nil {
+		cols = []Column{}
+	}
+	return json.Marshal(struct {
+		Name    string   `json:"name"`
+		Columns []Column `json:"columns"`
+		Rows    [][]any  `json:"rows"`
+	}{t.Name, cols, rows})
+}
+
+// Visualization is the render operator's hint to the client.
+type Visualization struct {
+	Visualization string            `json:"visualization"`
+	Properties    map[string]string `json:"properties,omitempty"`
+}
+
+// Run executes the query over src.
+func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	opts.Now = normTime(opts.Now)
+	if opts.MaxRows <= 0 {
+		opts.MaxRows = DefaultMaxRows
+	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	run := &runState{now: opts.Now, src: src, opts: opts, ctx: ctx}
+	res, err := q.run(run)
+	if err == nil {
+		err = run.err
+	}
+	if res != nil {
+		res.Stats = Stats{RowsScanned: run.rowsScanned, Scans: run.scans}
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return nil, fmt.Errorf("query timed out after %s: %w", opts.Timeout, err)
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func (q *Query) run(run *runState) (*Result, error) {
+	p := &planner{cat: q.cat, run: run, marks: q.marks, synth: q.synth}
+	sc := newScope(nil)
+	for _, l := range q.ast.Lets {
+		if err := p.let(l, sc); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{}
+	for i, e := range q.ast.Exprs {
+		if !p.isTabular(e, sc) {
+			e = &astPrint{P: e.pos(), Cols: []astNamedExpr{{X: e}}}
+		}
+		pl, err := p.tabular(e, sc)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := run.drain(pl)
+		if err != nil {
+			return nil, err
+		}
+		if run.err != nil {
+			return nil, run.err
+		}
+		name := "PrimaryResult"
+		if i > 0 {
+			name = pl.name
+			if name == "" {
+				name = fmt.Sprintf("Table_%d", i)
+			}
+		}
+		t := Table{Name: name, Columns: pl.schema(), Rows: make([][]any, len(rows))}
+		for j, r := range rows {
+			t.Rows[j] = r
+		}
+		res.Tables = append(res.Tables, t)
+		if pl.render != nil && res.Visualization == nil {
+			res.Visualization = pl.render
+		}
+	}
+	return res, nil
+}
+
+// runState is what one Run shares across its operators.
+type runState struct {
+	now         time.Time
+	src         Source
+	opts        Options
+	ctx         context.Context // the run's context, for values computed inside expressions (toscalar)
+	memUsed     int64
+	err         error
+	scans       []ScanRequest
+	rowsScanned int64
+}
+
+// fail records an error raised where no error can be returned (inside an expression).
+func (r *runState) fail(err error) {
+	if r.err == nil {
+		r.err = err
+	}
+}
+
+// drain reads the final result, enforcing the row limit.
+func (r *runState) drain(pl *plan) ([]Row, error) {
+	it, err := pl.open(r.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	acct := r.account("result")
+	defer acct.release()
+	var out []Row
+	for {
+		rows, err := it.Next(r.ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		if int64(len(out)+len(rows)) > r.opts.MaxRows {
+			return nil, &LimitError{Limit: r.opts.MaxRows, Err: ErrTooManyRows}
+		}
+		if err := acct.addRows(rows); err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+}
+
+// collect reads a whole intermediate table, charging its memory to acct, which the caller
+// releases when it lets go of the rows.
+func (r *runState) collect(pl *plan, acct *memAccount) ([]Row, error) {
+	it, err := pl.open(r.ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []Row
+	for {
+		rows, err := it.Next(r.ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := acct.addRows(rows); err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+}
+
+// memAccount charges an operator's held rows against the query's memory cap.
+type memAccount struct {
+	run  *runState
+	op   string
+	used int64
+}
+
+func (r *runState) account(op string) *memAccount { return &memAccount{run: r, op: op} }
+
+func (a *memAccount) add(n int64) error {
+	a.used += n
+	a.run.memUsed += n
+	if a.run.memUsed > a.run.opts.MaxMemory {
+		return &LimitError{Limit: a.run.opts.MaxMemory, Operator: a.op, Err: ErrMemoryLimit}
+	}
+	return nil
+}
+
+func (a *memAccount) addRows(rows []Row) error {
+	var n int64
+	for _, r := range rows {
+		n += rowBytes(r)
+	}
+	return a.add(n)
+}
+
+func (a *memAccount) reset(rows []Row) {
+	a.release()
+	var n int64
+	for _, r := range rows {
+		n += rowBytes(r)
+	}
+	a.used = n
+	a.run.memUsed += n
+}
+
+func (a *memAccount) release() {
+	a.run.memUsed -= a.used
+	a.used = 0
+}
+
+// rowBytes estimates a row's memory: the interface slots plus string and dynamic payloads.
+func rowBytes(r []any) int64 {
+	n := int64(24 + 16*len(r))
+	for _, v := range r {
+		switch x := v.(type) {
+		case string:
+			n += int64(len(x))
+		case []any, map[string]any:
+			n += int64(len(dynamicJSON(x))) * 2
+		case time.Time:
+			n += 24
+		}
+	}
+	return n
+}

@@ -1,0 +1,996 @@
+package kql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// colInfo is a column of a plan; origin names the scanned table column it passes through
+// unchanged, so that using it downstream marks that column as needed.
+type colInfo struct {
+	Name   string
+	Type   Type
+	origin *origin
+}
+
+type origin struct {
+	node astExpr
+	name string
+}
+
+// iterator yields batches of rows until io.EOF. Batches are never reused by their producer,
+// so consumers may keep rows.
+type iterator interface {
+	Next(ctx context.Context) ([]Row, error)
+	Close()
+}
+
+// plan is a bound tabular expression: its columns and how to open a stream of its rows.
+type plan struct {
+	cols   []colInfo
+	open   func(ctx context.Context) (iterator, error)
+	scan   *scanNode // set while the plan is a bare table scan (plus filters), for pushdown
+	name   string    // result table name set by `as`
+	render *Visualization
+}
+
+func (pl *plan) schema() []Column {
+	out := make([]Column, len(pl.cols))
+	for i, c := range pl.cols {
+		out[i] = Column{Name: c.Name, Type: c.Type}
+	}
+	return out
+}
+
+type binding struct {
+	scalar   *cexpr
+	tab      astExpr // tabular let: planned again at each use
+	tabScope *scope
+	tabPlan  *plan // tabular parameter or materialized value
+	fn       *astLetStmt
+	fnScope  *scope
+}
+
+type scope struct {
+	parent *scope
+	names  map[string]*binding
+}
+
+func newScope(parent *scope) *scope { return &scope{parent: parent, names: map[string]*binding{}} }
+
+func (s *scope) lookup(name string) *binding {
+	for ; s != nil; s = s.parent {
+		if b, ok := s.names[name]; ok {
+			return b
+		}
+	}
+	return nil
+}
+
+// planner binds the AST. It runs twice: once at Compile (run == nil) to report errors and to
+// learn which columns of each scanned table the query uses, and once per Run to build the
+// pipeline over just those columns, with now() and the pushed-down predicates fixed.
+type planner struct {
+	cat      Catalog
+	run      *runState
+	marks    map[astExpr]map[string]bool // written by the bind pass, read by the run pass
+	depth    int
+	work     int // tabular expressions planned so far; bounds re-planning of nested lets
+	fixedNow time.Time
+	synth    map[synthKey]*astIdent // table references the planner makes up (search, union T*), kept stable across passes
+}
+
+const maxPlanWork = 20000
+
+type synthKey struct {
+	owner astExpr
+	name  string
+}
+
+// synthIdent returns the same made-up table reference for (owner, name) in both passes, so
+// that the columns marked in the bind pass are found again in the run pass.
+func (p *planner) synthIdent(owner astExpr, name string) *astIdent {
+	k := synthKey{owner, name}
+	if id, ok := p.synth[k]; ok {
+		return id
+	}
+	id := &astIdent{P: owner.pos(), Name: name}
+	if p.run == nil { // runs share the Query and only read what the bind pass stored
+		p.synth[k] = id
+	}
+	return id
+}
+
+func (p *planner) now() time.Time {
+	if p.run != nil {
+		return p.run.now
+	}
+	return p.fixedNow
+}
+
+func (p *planner) enter(pos srcPos) error {
+	p.depth++
+	if p.depth > maxDepth {
+		return bindErr(pos, "query nests functions or subqueries deeper than %d levels", maxDepth)
+	}
+	return nil
+}
+func (p *planner) leave() { p.depth-- }
+
+func (p *planner) mark(c colInfo) {
+	if c.origin == nil || p.run != nil {
+		return
+	}
+	m := p.marks[c.origin.node]
+	if m == nil {
+		m = map[string]bool{}
+		p.marks[c.origin.node] = m
+	}
+	m[c.origin.name] = true
+}
+
+func (p *planner) markAll(pl *plan) {
+	for _, c := range pl.cols {
+		p.mark(c)
+	}
+}
+
+func (p *planner) let(l *astLetStmt, sc *scope) error {
+	if l.IsFunc {
+		sc.names[l.Name] = &binding{fn: l, fnScope: sc}
+		return nil
+	}
+	if c, ok := l.Value.(*astCall); ok && strings.EqualFold(c.Name, "materialize") {
+		if len(c.Args) != 1 {
+			return bindErr(c.P, "materialize() expects one tabular argument")
+		}
+		tp, err := p.tabular(c.Args[0], sc)
+		if err != nil {
+			return err
+		}
+		p.markAll(tp)
+		sc.names[l.Name] = &binding{tabPlan: p.materialize(tp)}
+		return nil
+	}
+	if p.isTabular(l.Value, sc) {
+		// check it binds now; it is planned again at each use so that each use pushes its
+		// own filters and columns down
+		if _, err := p.tabular(l.Value, sc); err != nil {
+			return err
+		}
+		sc.names[l.Name] = &binding{tab: l.Value, tabScope: newScope(sc)}
+		copyScope(sc.names[l.Name].tabScope, sc)
+		return nil
+	}
+	c, err := p.expr(l.Value, &ectx{sc: sc})
+	if err != nil {
+		return err
+	}
+	if c.name == "" {
+		c.name = l.Name
+	}
+	sc.names[l.Name] = &binding{scalar: &c}
+	return nil
+}
+
+// copyScope snapshots the names visible at a let so that a later let of the same name does
+// not change what an earlier tabular let refers to.
+func copyScope(dst, src *scope) {
+	for s := src; s != nil; s = s.parent {
+		for k, v := range s.names {
+			if _, ok := dst.names[k]; !ok {
+				dst.names[k] = v
+			}
+		}
+	}
+	dst.parent = nil
+}
+
+// isTabular decides whether an expression denotes a table.
+func (p *planner) isTabular(e astExpr, sc *scope) bool {
+	if p.depth > maxDepth {
+		return false // the caller's enter() reports the depth
+	}
+	p.depth++
+	defer func() { p.depth-- }()
+	switch x := e.(type) {
+	case *astPipe, *astDatatable, *astPrint, *astUnion, *astSearch, *astRange:
+		return true
+	case *astParen:
+		return p.isTabular(x.X, sc)
+	case *astIdent:
+		if b := sc.lookup(x.Name); b != nil {
+			return b.tab != nil || b.tabPlan != nil
+		}
+		_, ok := p.cat.Table(x.Name)
+		return ok
+	case *astCall:
+		n := strings.ToLower(x.Name)
+		if b := sc.lookup(x.Name); b != nil && b.fn != nil {
+			body := b.fn.Body.Exprs[0]
+			// decide from the body's shape; parameters shadow nothing tabular here
+			fsc := newScope(b.fnScope)
+			for _, prm := range b.fn.Params {
+				if prm.Tabular {
+					fsc.names[prm.Name] = &binding{tabPlan: &plan{}}
+				} else {
+					c := konstOf(prm.Type, nil)
+					fsc.names[prm.Name] = &binding{scalar: &c}
+				}
+			}
+			for _, l := range b.fn.Body.Lets {
+				if l.IsFunc {
+					fsc.names[l.Name] = &binding{fn: l, fnScope: fsc}
+				} else if p.isTabular(l.Value, fsc) {
+					fsc.names[l.Name] = &binding{tabPlan: &plan{}}
+				}
+			}
+			return p.isTabular(body, fsc)
+		}
+		return n == "table" || n == "materialize" || n == "datatable"
+	}
+	return false
+}
+
+// tabular plans a tabular expression.
+func (p *planner) tabular(e astExpr, sc *scope) (*plan, error) {
+	if err := p.enter(e.pos()); err != nil {
+		return nil, err
+	}
+	// each use of a tabular let is planned again; a chain of lets that each use the previous
+	// one twice would otherwise take exponential time
+	if p.work++; p.work > maxPlanWork {
+		p.leave()
+		return nil, bindErr(e.pos(), "query is too complex: more than %d tabular expressions after expanding lets and functions", maxPlanWork)
+	}
+	defer p.leave()
+	switch x := e.(type) {
+	case *astParen:
+		return p.tabular(x.X, sc)
+	case *astIdent:
+		if b := sc.lookup(x.Name); b != nil {
+			switch {
+			case b.tabPlan != nil:
+				cp := *b.tabPlan
+				cp.name = "" // a name bound by as names that statement's table, not its uses
+				return &cp, nil
+			case b.tab != nil:
+				return p.tabular(b.tab, b.tabScope)
+			}
+			return nil, bindErr(x.P, "%s is a scalar, not a table", x.Name)
+		}
+		return p.scanTable(x, x.Name, false)
+	case *astCall:
+		return p.tabularCall(x, sc)
+	case *astPipe:
+		pl, err := p.tabular(x.Source, sc)
+		if err != nil {
+			return nil, err
+		}
+		for _, op := range x.Ops {
+			if pl, err = p.operator(pl, op, sc); err != nil {
+				return nil, err
+			}
+		}
+		return pl, nil
+	case *astDatatable:
+		return p.datatable(x, sc)
+	case *astPrint:
+		return p.print(x, sc)
+	case *astRange:
+		return p.rangeSrc(x, sc)
+	case *astUnion:
+		return p.union(nil, x, sc)
+	case *astSearch:
+		return p.search(nil, x, sc)
+	}
+	if _, ok := e.(*astLit); ok {
+		return nil, bindErr(e.pos(), "expected a tabular expression but found a literal")
+	}
+	return nil, bindErr(e.pos(), "expected a tabular expression (a table, let name or pipeline)")
+}
+
+func (p *planner) tabularCall(x *astCall, sc *scope) (*plan, error) {
+	if b := sc.lookup(x.Name); b != nil && b.fn != nil {
+		fsc, err := p.bindParams(x, b, sc, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range b.fn.Body.Lets {
+			if err := p.let(l, fsc); err != nil {
+				return nil, err
+			}
+		}
+		return p.tabular(b.fn.Body.Exprs[0], fsc)
+	}
+	switch strings.ToLower(x.Name) {
+	case "table":
+		if len(x.Args) < 1 {
+			return nil, bindErr(x.P, "table() expects a table name")
+		}
+		lit, ok := x.Args[0].(*astLit)
+		if !ok || lit.T != TypeString {
+			return nil, bindErr(x.P, "table() expects a constant string table name")
+		}
+		name := lit.Val.(string)
+		if b := sc.lookup(name); b != nil && (b.tab != nil || b.tabPlan != nil) {
+			return p.tabular(&astIdent{P: x.P, Name: name}, sc)
+		}
+		return p.scanTable(x, name, false)
+	case "materialize":
+		if len(x.Args) != 1 {
+			return nil, bindErr(x.P, "materialize() expects one tabular argument")
+		}
+		tp, err := p.tabular(x.Args[0], sc)
+		if err != nil {
+			return nil, err
+		}
+		p.markAll(tp)
+		return p.materialize(tp), nil
+	}
+	if _, ok := funcs[strings.ToLower(x.Name)]; ok {
+		return nil, bindErr(x.P, "%s() returns a scalar; a table is needed here", x.Name)
+	}
+	return nil, bindErr(x.P, "unknown function or table %q", x.Name)
+}
+
+// scanNode is one table scan; the run pass fills in the request from the marks and the
+// filters that follow it.
+type scanNode struct {
+	req     ScanRequest
+	node    astExpr
+	timeCol bool
+	all     []colInfo
+}
+
+func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error) {
+	ts, ok := p.cat.Table(name)
+	if !ok {
+		return nil, bindErr(node.pos(), "unknown table or let name %q", name)
+	}
+	sn := &scanNode{node: node, req: ScanRequest{Table: name}}
+	var cols []colInfo
+	for _, c := range ts.Columns {
+		ci := colInfo{Name: c.Name, Type: c.Type, origin: &origin{node: node, name: c.Name}}
+		sn.all = append(sn.all, ci)
+		if c.Name == TimeColumn && c.Type == TypeDatetime {
+			sn.timeCol = true
+		}
+		// the run pass exposes only the columns the bind pass saw used
+		if p.run == nil || p.marks[node][c.Name] {
+			cols = append(cols, ci)
+		}
+	}
+	pl := &plan{cols: cols, scan: sn}
+	pl.open = func(ctx context.Context) (iterator, error) { return p.openScan(ctx, sn, cols) }
+	return pl, nil
+}
+
+func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (iterator, error) {
+	run := p.run
+	req := sn.req
+	req.Columns = nil
+	for _, c := range cols {
+		req.Columns = append(req.Columns, c.Name)
+	}
+	var from, to time.Time = req.From, req.To
+	if run.opts.Timespan > 0 && sn.timeCol {
+		lo, hi := run.now.Add(-run.opts.Timespan), run.now
+		if from.IsZero() || lo.After(from) {
+			from = lo
+		}
+		if to.IsZero() || hi.Before(to) {
+			to = hi
+		}
+		req.From, req.To = from, to
+	}
+	timeIdx := -1
+	if sn.timeCol && (!req.From.IsZero() || !req.To.IsZero()) {
+		timeIdx = findCol(cols, TimeColumn)
+		if timeIdx < 0 {
+			req.Columns = append(req.Columns, TimeColumn)
+			timeIdx = len(req.Columns) - 1
+		}
+	}
+	run.scans = append(run.scans, req)
+	it, err := run.src.Scan(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", req.Table, err)
+	}
+	strs := make([]bool, len(cols))
+	for i, c := range cols {
+		strs[i] = c.Type == TypeString
+	}
+	return &scanIter{it: it, width: len(cols), timeIdx: timeIdx, from: req.From, to: req.To, strs: strs, run: run}, nil
+}
+
+type scanIter struct {
+	it       BatchIterator
+	width    int
+	timeIdx  int
+	from, to time.Time
+	strs     []bool
+	run      *runState
+}
+
+func (s *scanIter) Next(ctx context.Context) ([]Row, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := s.it.Next(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, io.EOF
+			}
+			return nil, err
+		}
+		n := b.Len
+		if s.width == 1 && s.timeIdx < 0 && s.noNils(b.Columns[0]) {
+			// one column: rows are windows on the batch's column, no copy
+			col := b.Columns[0]
+			rows := make([]Row, n)
+			for r := range rows {
+				rows[r] = col[r : r+1 : r+1]
+			}
+			s.run.rowsScanned += int64(n)
+			if n > 0 {
+				return rows, nil
+			}
+			continue
+		}
+		cells := make([]any, n*s.width)
+		rows := make([]Row, 0, n)
+		for r := 0; r < n; r++ {
+			if s.timeIdx >= 0 {
+				t, ok := b.Columns[s.timeIdx][r].(time.Time)
+				if !ok || (!s.from.IsZero() && t.Before(s.from)) || (!s.to.IsZero() && t.After(s.to)) {
+					continue
+				}
+			}
+			row := cells[len(rows)*s.width : (len(rows)+1)*s.width : (len(rows)+1)*s.width]
+			for c := 0; c < s.width; c++ {
+				v := b.Columns[c][r]
+				if v == nil && s.strs[c] {
+					v = ""
+				}
+				row[c] = v
+			}
+			rows = append(rows, row)
+		}
+		s.run.rowsScanned += int64(n)
+		if len(rows) > 0 {
+			return rows, nil
+		}
+	}
+}
+
+func (s *scanIter) Close() { s.it.Close() }
+
+// noNils reports whether a string column needs no null-to-empty rewriting.
+func (s *scanIter) noNils(col []any) bool {
+	if !s.strs[0] {
+		return true
+	}
+	for _, v := range col {
+		if v == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// sliceIter replays rows held in memory.
+type sliceIter struct {
+	rows []Row
+	pos  int
+}
+
+func (s *sliceIter) Next(ctx context.Context) ([]Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.pos >= len(s.rows) {
+		return nil, io.EOF
+	}
+	end := min(s.pos+1024, len(s.rows))
+	// a copy of the row headers: consumers filter batches in place, and materialized rows
+	// are replayed more than once
+	out := append([]Row(nil), s.rows[s.pos:end]...)
+	s.pos = end
+	return out, nil
+}
+func (s *sliceIter) Close() {}
+
+func rowsPlan(cols []colInfo, rows func() ([]Row, error)) *plan {
+	return &plan{cols: cols, open: func(ctx context.Context) (iterator, error) {
+		rs, err := rows()
+		if err != nil {
+			return nil, err
+		}
+		return &sliceIter{rows: rs}, nil
+	}}
+}
+
+// collect runs a plan to completion (used by toscalar, in (subquery), materialize, join).
+func (p *planner) collect(pl *plan) ([]Row, error) {
+	if p.run == nil {
+		return nil, nil
+	}
+	// callers (toscalar, in) keep a value or a set, not the rows
+	acct := p.run.account("subquery")
+	defer acct.release()
+	return p.run.collect(pl, acct)
+}
+
+func (p *planner) materialize(tp *plan) *plan {
+	var rows []Row
+	var done bool
+	var ferr error
+	out := &plan{cols: tp.cols, name: tp.name}
+	out.open = func(ctx context.Context) (iterator, error) {
+		if !done {
+			// materialized rows stay charged for the whole run
+			rows, ferr = p.run.collect(tp, p.run.account("materialize"))
+			done = true
+		}
+		if ferr != nil {
+			return nil, ferr
+		}
+		return &sliceIter{rows: rows}, nil
+	}
+	return out
+}
+
+func (p *planner) datatable(x *astDatatable, sc *scope) (*plan, error) {
+	if len(x.Cols) == 0 {
+		return nil, bindErr(x.P, "datatable needs at least one column")
+	}
+	if len(x.Vals)%len(x.Cols) != 0 {
+		return nil, bindErr(x.P, "datatable has %d values, not a multiple of its %d columns", len(x.Vals), len(x.Cols))
+	}
+	cols := make([]colInfo, len(x.Cols))
+	for i, c := range x.Cols {
+		cols[i] = colInfo{Name: c.Name, Type: c.Type}
+	}
+	vals := make([]cexpr, len(x.Vals))
+	for i, v := range x.Vals {
+		c, err := p.expr(v, &ectx{sc: sc})
+		if err != nil {
+			return nil, err
+		}
+		want := x.Cols[i%len(x.Cols)].Type
+		if c.t != want && c.t != TypeNull && !(isNumeric(c.t) && isNumeric(want)) && want != TypeDynamic && !(want == TypeGUID && c.t == TypeString) {
+			return nil, bindErr(v.pos(), "datatable column %s is %s but the value is %s", x.Cols[i%len(x.Cols)].Name, want, c.t)
+		}
+		vals[i] = c
+	}
+	return rowsPlan(cols, func() ([]Row, error) {
+		var rows []Row
+		for i := 0; i < len(vals); i += len(cols) {
+			row := make(Row, len(cols))
+			for j := range cols {
+				row[j] = convertTo(vals[i+j].value(), cols[j].Type)
+			}
+			rows = append(rows, row)
+		}
+		return rows, nil
+	}), nil
+}
+
+func (p *planner) print(x *astPrint, sc *scope) (*plan, error) {
+	var cols []colInfo
+	var cs []cexpr
+	for i, ne := range x.Cols {
+		c, err := p.expr(ne.X, &ectx{sc: sc})
+		if err != nil {
+			return nil, err
+		}
+		name := ne.Name
+		if name == "" {
+			name = c.name
+			if name == "" || c.konst && isLiteral(ne.X) {
+				name = "print_" + strconv.Itoa(i)
+			}
+		}
+		cols = append(cols, colInfo{Name: name, Type: nonNull(c.t)})
+		cs = append(cs, c)
+	}
+	return rowsPlan(cols, func() ([]Row, error) {
+		row := make(Row, len(cs))
+		for i, c := range cs {
+			row[i] = c.fn(nil)
+		}
+		return []Row{row}, nil
+	}), nil
+}
+
+func isLiteral(e astExpr) bool {
+	_, ok := e.(*astLit)
+	return ok
+}
+
+// nonNull gives untyped nulls a column type.
+func nonNull(t Type) Type {
+	if t == TypeNull {
+		return TypeDynamic
+	}
+	return t
+}
+
+func (p *planner) rangeSrc(x *astRange, sc *scope) (*plan, error) {
+	var cs [3]cexpr
+	for i, e := range []astExpr{x.From, x.To, x.Step} {
+		c, err := p.expr(e, &ectx{sc: sc})
+		if err != nil {
+			return nil, err
+		}
+		if !c.konst {
+			return nil, bindErr(e.pos(), "range bounds must be constants")
+		}
+		cs[i] = c
+	}
+	t := cs[0].t
+	if t == TypeInt {
+		t = TypeLong
+	}
+	cols := []colInfo{{Name: x.Col, Type: t}}
+	run := p.run
+	return rowsPlan(cols, func() ([]Row, error) {
+		from, to, step := cs[0].value(), cs[1].value(), cs[2].value()
+		var rows []Row
+		for v := from; ; v = arith("+", v, step, t) {
+			c, ok := compareValues(v, to)
+			if !ok || c > 0 {
+				break
+			}
+			rows = append(rows, Row{v})
+			if int64(len(rows)) > run.opts.MaxRows {
+				return nil, &LimitError{Limit: run.opts.MaxRows, Err: ErrTooManyRows}
+			}
+		}
+		return rows, nil
+	}), nil
+}
+
+// union plans union (as a source, or as an operator with input first).
+func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
+	type part struct {
+		pl   *plan
+		name string
+	}
+	var parts []part
+	if input != nil {
+		parts = append(parts, part{input, ""})
+	}
+	for _, t := range u.Tables {
+		if id, ok := t.(*astIdent); ok && strings.Contains(id.Name, "*") {
+			matched := false
+			for _, ts := range p.cat {
+				if ok, _ := path.Match(id.Name, ts.Name); ok {
+					pl, err := p.scanTable(p.synthIdent(id, ts.Name), ts.Name, false)
+					if err != nil {
+						return nil, err
+					}
+					// wildcard tables get their own node so marks do not mix
+					parts = append(parts, part{pl, ts.Name})
+					matched = true
+				}
+			}
+			if !matched && !u.Fuzzy {
+				return nil, bindErr(id.P, "no table matches %q", id.Name)
+			}
+			continue
+		}
+		pl, err := p.tabular(t, sc)
+		if err != nil {
+			var be *BindError
+			if u.Fuzzy && errors.As(err, &be) {
+				continue
+			}
+			return nil, err
+		}
+		name := ""
+		if id, ok := t.(*astIdent); ok {
+			name = id.Name
+		}
+		parts = append(parts, part{pl, name})
+	}
+	if len(parts) == 0 {
+		return nil, bindErr(u.P, "union has no tables to combine")
+	}
+	// output columns: by name, in order of first appearance; one name with several types
+	// becomes name_type per type
+	types := map[string][]Type{}
+	var order []string
+	counts := map[string]int{}
+	for _, pt := range parts {
+		p.markAll(pt.pl)
+		for _, c := range pt.pl.cols {
+			if _, ok := types[c.Name]; !ok {
+				order = append(order, c.Name)
+			}
+			counts[c.Name]++
+			found := false
+			for _, t := range types[c.Name] {
+				found = found || t == c.Type
+			}
+			if !found {
+				types[c.Name] = append(types[c.Name], c.Type)
+			}
+		}
+	}
+	var cols []colInfo
+	if u.WithSource != "" {
+		cols = append(cols, colInfo{Name: u.WithSource, Type: TypeString})
+	}
+	colIdx := map[string]int{}
+	for _, n := range order {
+		if u.Inner && counts[n] < len(parts) {
+			continue
+		}
+		ts := types[n]
+		if len(ts) == 1 {
+			colIdx[n+"\x00"+ts[0].String()] = len(cols)
+			cols = append(cols, colInfo{Name: n, Type: ts[0]})
+			continue
+		}
+		for _, t := range ts {
+			colIdx[n+"\x00"+t.String()] = len(cols)
+			cols = append(cols, colInfo{Name: n + "_" + t.String(), Type: t})
+		}
+	}
+	maps := make([][]int, len(parts))
+	for i, pt := range parts {
+		m := make([]int, len(pt.pl.cols))
+		for j, c := range pt.pl.cols {
+			if k, ok := colIdx[c.Name+"\x00"+c.Type.String()]; ok {
+				m[j] = k
+			} else {
+				m[j] = -1
+			}
+		}
+		maps[i] = m
+	}
+	width := len(cols)
+	out := &plan{cols: cols}
+	out.open = func(ctx context.Context) (iterator, error) {
+		return &unionIter{parts: len(parts), open: func(i int) (iterator, error) { return parts[i].pl.open(ctx) }, conv: func(i int, r Row) Row {
+			row := make(Row, width)
+			if u.WithSource != "" {
+				name := parts[i].name
+				if name == "" {
+					name = "union_arg" + strconv.Itoa(i)
+				}
+				row[0] = name
+			}
+			for j, k := range maps[i] {
+				if k >= 0 {
+					row[k] = r[j]
+				}
+			}
+			for k, c := range cols {
+				if row[k] == nil && c.Type == TypeString {
+					row[k] = ""
+				}
+			}
+			return row
+		}}, nil
+	}
+	return out, nil
+}
+
+type unionIter struct {
+	parts int
+	cur   int
+	it    iterator
+	open  func(int) (iterator, error)
+	conv  func(int, Row) Row
+}
+
+func (u *unionIter) Next(ctx context.Context) ([]Row, error) {
+	for u.cur < u.parts {
+		if u.it == nil {
+			it, err := u.open(u.cur)
+			if err != nil {
+				return nil, err
+			}
+			u.it = it
+		}
+		rows, err := u.it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			u.it.Close()
+			u.it = nil
+			u.cur++
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Row, len(rows))
+		for i, r := range rows {
+			out[i] = u.conv(u.cur, r)
+		}
+		return out, nil
+	}
+	return nil, io.EOF
+}
+
+func (u *unionIter) Close() {
+	if u.it != nil {
+		u.it.Close()
+	}
+}
+
+func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
+	pl := input
+	if pl == nil {
+		u := &astUnion{P: s.P, WithSource: "$table", Fuzzy: true}
+		if len(s.Tables) > 0 {
+			u.Tables = s.Tables
+			u.Fuzzy = false
+		} else {
+			for _, t := range p.cat {
+				u.Tables = append(u.Tables, p.synthIdent(s, t.Name))
+			}
+		}
+		var err error
+		if pl, err = p.union(nil, u, sc); err != nil {
+			return nil, err
+		}
+	}
+	p.markAll(pl)
+	ec := &ectx{cols: pl.cols, sc: sc, search: true, searchCS: s.CaseSensitive}
+	pred, err := p.searchPred(s.Pred, ec)
+	if err != nil {
+		return nil, err
+	}
+	return filterPlan(pl, pred), nil
+}
+
+func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
+	switch x := e.(type) {
+	case *astLit:
+		if x.T == TypeString {
+			var all []cexpr
+			for i, c := range ec.cols {
+				if c.Name == "$table" {
+					continue
+				}
+				all = append(all, p.colRef(ec.cols, i, x.P))
+			}
+			return p.searchMatch(all, konstOf(TypeString, x.Val), ec.searchCS), nil
+		}
+	case *astParen:
+		return p.searchPred(x.X, ec)
+	case *astBinary:
+		if x.Op == "and" || x.Op == "or" {
+			l, err := p.searchPred(x.L, ec)
+			if err != nil {
+				return l, err
+			}
+			r, err := p.searchPred(x.R, ec)
+			if err != nil {
+				return r, err
+			}
+			fl, fr, and := l.fn, r.fn, x.Op == "and"
+			return cexpr{t: TypeBool, col: -1, fn: func(row Row) any {
+				a, _ := fl(row).(bool)
+				if and != a {
+					return a
+				}
+				b, _ := fr(row).(bool)
+				return b
+			}}, nil
+		}
+	case *astCall:
+		if strings.EqualFold(x.Name, "not") && len(x.Args) == 1 {
+			c, err := p.searchPred(x.Args[0], ec)
+			if err != nil {
+				return c, err
+			}
+			f := c.fn
+			return cexpr{t: TypeBool, col: -1, fn: func(row Row) any { b, _ := f(row).(bool); return !b }}, nil
+		}
+	}
+	c, err := p.expr(e, ec)
+	if err != nil {
+		return c, err
+	}
+	if c.t != TypeBool && c.t != TypeDynamic {
+		return c, bindErr(e.pos(), "search needs a bool predicate, not %s", c.t)
+	}
+	return c, nil
+}
+
+// filterPlan keeps rows for which pred is true; the scan stays open to pushdown.
+func filterPlan(in *plan, pred cexpr) *plan {
+	f := pred.fn
+	out := &plan{cols: in.cols, scan: in.scan}
+	out.open = func(ctx context.Context) (iterator, error) {
+		it, err := in.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &mapIter{in: it, fn: func(rows []Row) []Row {
+			keep := rows[:0]
+			for _, r := range rows {
+				if b, _ := f(r).(bool); b {
+					keep = append(keep, r)
+				}
+			}
+			return keep
+		}}, nil
+	}
+	return out
+}
+
+// mapIter transforms each batch; empty results are skipped.
+type mapIter struct {
+	in iterator
+	fn func([]Row) []Row
+}
+
+func (m *mapIter) Next(ctx context.Context) ([]Row, error) {
+	for {
+		rows, err := m.in.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if out := m.fn(rows); len(out) > 0 {
+			return out, nil
+		}
+	}
+}
+func (m *mapIter) Close() { m.in.Close() }
+
+// uniqueName returns name, or name with the smallest numeric suffix not in use.
+func uniqueName(name string, used func(string) bool) string {
+	if !used(name) {
+		return name
+	}
+	for i := 1; ; i++ {
+		n := name + strconv.Itoa(i)
+		if !used(n) {
+			return n
+		}
+	}
+}
+
+func sortRows(rows []Row, keys []sortKey) {
+	sort.SliceStable(rows, func(i, j int) bool { return lessRows(rows[i], rows[j], keys) })
+}
+
+type sortKey struct {
+	fn         func(Row) any
+	asc        bool
+	nullsFirst bool
+}
+
+func lessRows(a, b Row, keys []sortKey) bool {
+	for _, k := range keys {
+		x, y := k.fn(a), k.fn(b)
+		if x == nil || y == nil {
+			if x == nil && y == nil {
+				continue
+			}
+			return (x == nil) == k.nullsFirst
+		}
+		c := sortCompare(x, y)
+		if c == 0 {
+			continue
+		}
+		if k.asc {
+			return c < 0
+		}
+		return c > 0
+	}
+	return false
+}

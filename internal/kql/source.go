@@ -1,0 +1,357 @@
+package kql
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Column is a named, typed column of a schema or a result.
+type Column struct {
+	Name string `json:"name"`
+	Type Type   `json:"type"`
+}
+
+// TableSchema is a table's name and columns.
+type TableSchema struct {
+	Name    string
+	Columns []Column
+}
+
+// Catalog is the set of tables a query may name; Compile binds against it.
+type Catalog []TableSchema
+
+// Table returns the schema of the named table (names are case-sensitive, as in KQL).
+func (c Catalog) Table(name string) (TableSchema, bool) {
+	for _, t := range c {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TableSchema{}, false
+}
+
+// TimeColumn is the column whose range a scan may prune on.
+const TimeColumn = "TimeGenerated"
+
+// PredOp is the operator of a pushed-down predicate.
+type PredOp uint8
+
+// Pushed-down predicate operators; the string ones follow the KQL operators of the same name.
+const (
+	PredEq           PredOp = iota + 1 // ==, case-sensitive for strings
+	PredNe                             // !=
+	PredEqFold                         // =~
+	PredLt                             // <
+	PredLe                             // <=
+	PredGt                             // >
+	PredGe                             // >=
+	PredIn                             // in (Values)
+	PredInFold                         // in~ (Values)
+	PredHas                            // has (whole term, case-insensitive)
+	PredHasCS                          // has_cs
+	PredContains                       // contains (case-insensitive)
+	PredContainsCS                     // contains_cs
+	PredStartsWith                     // startswith (case-insensitive)
+	PredStartsWithCS                   // startswith_cs
+	PredEndsWith                       // endswith (case-insensitive)
+	PredEndsWithCS                     // endswith_cs
+)
+
+var predNames = map[PredOp]string{PredEq: "==", PredNe: "!=", PredEqFold: "=~", PredLt: "<", PredLe: "<=", PredGt: ">", PredGe: ">=",
+	PredIn: "in", PredInFold: "in~", PredHas: "has", PredHasCS: "has_cs", PredContains: "contains", PredContainsCS: "contains_cs",
+	PredStartsWith: "startswith", PredStartsWithCS: "startswith_cs", PredEndsWith: "endswith", PredEndsWithCS: "endswith_cs"}
+
+func (o PredOp) String() string { return predNames[o] }
+
+// Predicate is a simple condition on one column that a source may use to skip data (segment
+// statistics, bloom filters) and may apply to rows. It is advisory: the engine evaluates the
+// full where clause again, so a source may return extra rows but must never drop a row for
+// which the predicate holds.
+type Predicate struct {
+	Column string
+	Op     PredOp
+	Value  any   // for all but In/InFold; a run-time value of the column's type
+	Values []any // for In/InFold
+}
+
+func (p Predicate) String() string {
+	if p.Op == PredIn || p.Op == PredInFold {
+		return fmt.Sprintf("%s %s %v", p.Column, p.Op, p.Values)
+	}
+	return fmt.Sprintf("%s %s %v", p.Column, p.Op, p.Value)
+}
+
+// Match reports whether value v satisfies the predicate with the engine's semantics, so that
+// adapters filtering rows agree with the where clause exactly.
+func (p Predicate) Match(v any) bool {
+	switch p.Op {
+	case PredEq:
+		return valuesEqual(v, p.Value)
+	case PredNe:
+		return v != nil && !valuesEqual(v, p.Value)
+	case PredEqFold:
+		return strings.EqualFold(toString(v), toString(p.Value))
+	case PredLt, PredLe, PredGt, PredGe:
+		c, ok := compareValues(v, p.Value)
+		if !ok {
+			return false
+		}
+		switch p.Op {
+		case PredLt:
+			return c < 0
+		case PredLe:
+			return c <= 0
+		case PredGt:
+			return c > 0
+		}
+		return c >= 0
+	case PredIn, PredInFold:
+		for _, w := range p.Values {
+			if p.Op == PredIn && valuesEqual(v, w) || p.Op == PredInFold && strings.EqualFold(toString(v), toString(w)) {
+				return true
+			}
+		}
+		return false
+	}
+	s, n := toString(v), toString(p.Value)
+	switch p.Op {
+	case PredHas:
+		return hasTerm(s, n, false)
+	case PredHasCS:
+		return hasTerm(s, n, true)
+	case PredContains:
+		return indexFold(s, n) >= 0
+	case PredContainsCS:
+		return strings.Contains(s, n)
+	case PredStartsWith:
+		return len(s) >= len(n) && strings.EqualFold(s[:len(n)], n)
+	case PredStartsWithCS:
+		return strings.HasPrefix(s, n)
+	case PredEndsWith:
+		return len(s) >= len(n) && strings.EqualFold(s[len(s)-len(n):], n)
+	case PredEndsWithCS:
+		return strings.HasSuffix(s, n)
+	}
+	return true
+}
+
+// ScanRequest asks a source for some columns of one table. From and To bound TimeGenerated
+// inclusively (zero means unbounded); like Predicates they are advisory.
+type ScanRequest struct {
+	Table      string
+	From, To   time.Time
+	Columns    []string
+	Predicates []Predicate
+}
+
+// Batch is a run of rows in columnar form: Columns[i] holds the values of the request's
+// Columns[i]; Len is the row count (meaningful even when no column was requested). The engine
+// never writes to a batch, so a source may hand out views of its own storage.
+type Batch struct {
+	Len     int
+	Columns [][]any
+}
+
+// BatchIterator yields batches until it returns io.EOF.
+type BatchIterator interface {
+	Next(ctx context.Context) (*Batch, error)
+	Close() error
+}
+
+// Source is where tables come from: the log store through an adapter, or memory in tests.
+type Source interface {
+	Tables(ctx context.Context) ([]TableSchema, error)
+	Scan(ctx context.Context, req ScanRequest) (BatchIterator, error)
+}
+
+// MemTable is an in-memory table held by columns.
+type MemTable struct {
+	Schema  TableSchema
+	Columns [][]any
+}
+
+// NewMemTable returns an empty table with the given columns.
+func NewMemTable(name string, cols ...Column) *MemTable {
+	return &MemTable{Schema: TableSchema{Name: name, Columns: cols}, Columns: make([][]any, len(cols))}
+}
+
+// Append adds a row, converting each value to its column's type (ints to long, times to UTC,
+// strings to datetimes where the column is a datetime).
+func (t *MemTable) Append(vals ...any) error {
+	if len(vals) != len(t.Schema.Columns) {
+		return fmt.Errorf("table %s: row has %d values, want %d", t.Schema.Name, len(vals), len(t.Schema.Columns))
+	}
+	for i, v := range vals {
+		t.Columns[i] = append(t.Columns[i], convertTo(normDynamic(v), t.Schema.Columns[i].Type))
+	}
+	return nil
+}
+
+// Len is the number of rows.
+func (t *MemTable) Len() int {
+	if len(t.Columns) == 0 {
+		return 0
+	}
+	return len(t.Columns[0])
+}
+
+// MemSource serves MemTables; it applies the time range and predicates itself, as a real store
+// would use them to skip blocks.
+type MemSource struct {
+	tables    map[string]*MemTable
+	order     []string
+	BatchSize int
+}
+
+// NewMemSource returns a source over the given tables.
+func NewMemSource(tables ...*MemTable) *MemSource {
+	s := &MemSource{tables: map[string]*MemTable{}, BatchSize: 4096}
+	for _, t := range tables {
+		s.tables[t.Schema.Name] = t
+		s.order = append(s.order, t.Schema.Name)
+	}
+	return s
+}
+
+// Catalog lists the tables' schemas.
+func (s *MemSource) Catalog() Catalog {
+	var c Catalog
+	for _, n := range s.order {
+		c = append(c, s.tables[n].Schema)
+	}
+	return c
+}
+
+// Tables implements Source.
+func (s *MemSource) Tables(ctx context.Context) ([]TableSchema, error) { return s.Catalog(), nil }
+
+// Scan implements Source.
+func (s *MemSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, error) {
+	t, ok := s.tables[req.Table]
+	if !ok {
+		return nil, fmt.Errorf("scan %s: no such table", req.Table)
+	}
+	idx := func(name string) (int, error) {
+		for i, c := range t.Schema.Columns {
+			if c.Name == name {
+				return i, nil
+			}
+		}
+		return -1, fmt.Errorf("scan %s: no column %s", req.Table, name)
+	}
+	it := &memIter{t: t, req: req, timeCol: -1, batch: s.BatchSize}
+	if it.batch <= 0 {
+		it.batch = 4096
+	}
+	for _, c := range req.Columns {
+		i, err := idx(c)
+		if err != nil {
+			return nil, err
+		}
+		it.cols = append(it.cols, i)
+	}
+	for _, p := range req.Predicates {
+		i, err := idx(p.Column)
+		if err != nil {
+			return nil, err
+		}
+		it.preds = append(it.preds, memPred{col: i, p: p})
+	}
+	if !req.From.IsZero() || !req.To.IsZero() {
+		if i, err := idx(TimeColumn); err == nil {
+			it.timeCol = i
+		}
+	}
+	return it, nil
+}
+
+type memPred struct {
+	col int
+	p   Predicate
+}
+
+type memIter struct {
+	t       *MemTable
+	req     ScanRequest
+	cols    []int
+	preds   []memPred
+	timeCol int
+	pos     int
+	batch   int
+	sel     []int
+}
+
+func (it *memIter) Next(ctx context.Context) (*Batch, error) {
+	n := it.t.Len()
+	for it.pos < n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		end := min(it.pos+it.batch, n)
+		if it.timeCol < 0 && len(it.preds) == 0 {
+			// nothing to filter: hand out windows on the table's columns (callers never
+			// write to a batch)
+			b := &Batch{Len: end - it.pos, Columns: make([][]any, len(it.cols))}
+			for i, c := range it.cols {
+				b.Columns[i] = it.t.Columns[c][it.pos:end:end]
+			}
+			it.pos = end
+			return b, nil
+		}
+		it.sel = it.sel[:0]
+		for r := it.pos; r < end; r++ {
+			it.sel = append(it.sel, r)
+		}
+		it.pos = end
+		if it.timeCol >= 0 {
+			col := it.t.Columns[it.timeCol]
+			keep := it.sel[:0]
+			for _, r := range it.sel {
+				tm, ok := col[r].(time.Time)
+				if !ok || (!it.req.From.IsZero() && tm.Before(it.req.From)) || (!it.req.To.IsZero() && tm.After(it.req.To)) {
+					continue
+				}
+				keep = append(keep, r)
+			}
+			it.sel = keep
+		}
+		for _, p := range it.preds {
+			col := it.t.Columns[p.col]
+			keep := it.sel[:0]
+			for _, r := range it.sel {
+				if p.p.Match(col[r]) {
+					keep = append(keep, r)
+				}
+			}
+			it.sel = keep
+		}
+		if len(it.sel) == 0 {
+			continue
+		}
+		b := &Batch{Len: len(it.sel), Columns: make([][]any, len(it.cols))}
+		for i, c := range it.cols {
+			src := it.t.Columns[c]
+			out := make([]any, len(it.sel))
+			for j, r := range it.sel {
+				out[j] = src[r]
+			}
+			b.Columns[i] = out
+		}
+		return b, nil
+	}
+	return nil, io.EOF
+}
+
+func (it *memIter) Close() error { return nil }
+
+// CatalogOf reads a source's tables as a Catalog for Compile.
+func CatalogOf(ctx context.Context, src Source) (Catalog, error) {
+	ts, err := src.Tables(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	return Catalog(ts), nil
+}

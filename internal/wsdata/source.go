@@ -1,0 +1,237 @@
+package wsdata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+)
+
+// Source adapts a workspace's log store to the query engine: schemas from
+// the sealed segment indexes, scans with the time range and the simple
+// predicates pushed down so that untouched columns are never decrypted.
+type Source struct {
+	store     *logstore.Store
+	workspace string
+	schemas   map[string][]logstore.ColumnSchema
+}
+
+// NewSource returns the query engine's view of one workspace in store.
+func NewSource(store *logstore.Store, customerID string) *Source {
+	return &Source{store: store, workspace: customerID, schemas: map[string][]logstore.ColumnSchema{}}
+}
+
+var typeMap = map[logstore.Type]kql.Type{
+	logstore.TypeString: kql.TypeString, logstore.TypeLong: kql.TypeLong, logstore.TypeReal: kql.TypeReal,
+	logstore.TypeBool: kql.TypeBool, logstore.TypeDatetime: kql.TypeDatetime, logstore.TypeDynamic: kql.TypeDynamic,
+}
+
+// Tables lists the workspace's tables with their columns.
+func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
+	names, err := s.store.Tables(ctx, s.workspace)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kql.TableSchema, 0, len(names))
+	for _, name := range names {
+		cols, err := s.schema(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		ts := kql.TableSchema{Name: name}
+		for _, c := range cols {
+			ts.Columns = append(ts.Columns, kql.Column{Name: c.Name, Type: typeMap[c.Type]})
+		}
+		out = append(out, ts)
+	}
+	return out, nil
+}
+
+func (s *Source) schema(ctx context.Context, table string) ([]logstore.ColumnSchema, error) {
+	if cols, ok := s.schemas[table]; ok {
+		return cols, nil
+	}
+	cols, err := s.store.Schema(ctx, s.workspace, table)
+	if err != nil {
+		return nil, err
+	}
+	s.schemas[table] = cols
+	return cols, nil
+}
+
+var predMap = map[kql.PredOp]logstore.Op{
+	kql.PredEq: logstore.OpEq, kql.PredNe: logstore.OpNe, kql.PredLt: logstore.OpLt, kql.PredLe: logstore.OpLe,
+	kql.PredGt: logstore.OpGt, kql.PredGe: logstore.OpGe, kql.PredHas: logstore.OpHas, kql.PredContains: logstore.OpContains,
+}
+
+// Scan reads the requested columns of a table.
+func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterator, error) {
+	cols, err := s.schema(ctx, req.Table)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]logstore.Type{}
+	for _, c := range cols {
+		types[c.Name] = c.Type
+	}
+	lreq := logstore.ScanRequest{Workspace: s.workspace, Table: req.Table, Columns: req.Columns}
+	if !req.From.IsZero() {
+		lreq.From = req.From
+	}
+	if !req.To.IsZero() {
+		lreq.To = req.To.Add(time.Nanosecond) // the engine's bound is inclusive, the store's exclusive
+	}
+	if len(lreq.Columns) == 0 {
+		// The engine wants only row counts: read the cheapest column.
+		lreq.Columns = []string{"TimeGenerated"}
+	}
+	for _, p := range req.Predicates {
+		op, ok := predMap[p.Op]
+		if !ok || p.Value == nil {
+			continue // advisory: the engine applies every predicate again
+		}
+		if v, ok := storeValue(p.Value, types[p.Column]); ok {
+			lreq.Predicates = append(lreq.Predicates, logstore.Predicate{Column: p.Column, Op: op, Value: v})
+		}
+	}
+	sc, err := s.store.Scan(ctx, lreq)
+	if err != nil {
+		return nil, err
+	}
+	return &iterator{sc: sc, columns: req.Columns, types: types}, nil
+}
+
+// storeValue converts a predicate constant to what the store compares with a
+// column of type t; a constant of another kind is not pushed down.
+func storeValue(v any, t logstore.Type) (any, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, t == logstore.TypeString
+	case int64:
+		return x, t == logstore.TypeLong || t == logstore.TypeReal
+	case int:
+		return int64(x), t == logstore.TypeLong || t == logstore.TypeReal
+	case int32:
+		return int64(x), t == logstore.TypeLong || t == logstore.TypeReal
+	case float64:
+		return x, t == logstore.TypeLong || t == logstore.TypeReal
+	case bool:
+		return x, t == logstore.TypeBool
+	case time.Time:
+		return x, t == logstore.TypeDatetime
+	}
+	return nil, false
+}
+
+type iterator struct {
+	sc      *logstore.Scanner
+	columns []string
+	types   map[string]logstore.Type
+}
+
+func (it *iterator) Next(ctx context.Context) (*kql.Batch, error) {
+	if !it.sc.Next() {
+		if err := it.sc.Err(); err != nil {
+			return nil, err
+		}
+		return nil, io.EOF
+	}
+	b := it.sc.Batch()
+	out := &kql.Batch{Len: b.Len, Columns: make([][]any, len(it.columns))}
+	for i, name := range it.columns {
+		vals := make([]any, b.Len)
+		if c := b.Column(name); c != nil {
+			want := it.types[name]
+			for r := range b.Len {
+				if c.Valid[r] {
+					vals[r] = cellValue(c, r, want)
+				}
+			}
+		}
+		out.Columns[i] = vals
+	}
+	return out, nil
+}
+
+func (it *iterator) Close() error { return it.sc.Close() }
+
+// cellValue is row r of column c as the engine's value of the table's type
+// want (a block may hold a narrower type than the table's).
+func cellValue(c *logstore.Column, r int, want logstore.Type) any {
+	var v any
+	switch c.Type {
+	case logstore.TypeLong:
+		v = c.Ints[r]
+		if want == logstore.TypeReal {
+			v = float64(c.Ints[r])
+		}
+	case logstore.TypeDatetime:
+		v = time.Unix(0, c.Ints[r]).UTC()
+	case logstore.TypeReal:
+		v = c.Reals[r]
+	case logstore.TypeBool:
+		v = c.Bools[r]
+	case logstore.TypeString:
+		v = c.Strings[r]
+	case logstore.TypeDynamic:
+		v = decodeDynamic(c.Strings[r])
+	}
+	if want == logstore.TypeString && c.Type != logstore.TypeString {
+		return stringOf(v)
+	}
+	return v
+}
+
+func stringOf(v any) string {
+	switch x := v.(type) {
+	case time.Time:
+		return x.Format(time.RFC3339Nano)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		return x
+	}
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+// decodeDynamic parses stored JSON text into the engine's dynamic values:
+// integers as int64, other numbers as float64.
+func decodeDynamic(s string) any {
+	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return s
+	}
+	return normalize(v)
+}
+
+func normalize(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = normalize(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = normalize(x[k])
+		}
+	}
+	return v
+}
