@@ -279,10 +279,52 @@ func TestIngestionStopsWhenTheKeyIsRevokedAndResumesWhenRestored(t *testing.T) {
 	if st, code := cs.ingest(immutableID, tok, rows); st != 403 || code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("ingest while revoked: %d %s", st, code)
 	}
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	queryTok := cs.adminToken("https://api.loganalytics.io/.default")
+	var er struct{ Error struct{ Code string } }
+	if st := cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", queryTok, map[string]string{"query": "Events_CL | count"}, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("query while revoked: %d %s", st, er.Error.Code)
+	}
+	// Deleting is the one thing left: a second workspace on the cluster can
+	// still be deleted while the key is revoked.
+	if st := cs.call("DELETE", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, nil, nil); st != 200 {
+		t.Fatalf("delete workspace while revoked: %d", st)
+	}
 	cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": true}}, nil)
 	cs.probe()
+	if got := cs.keyState(); got != "Accessible" {
+		t.Fatalf("after restore: %s", got)
+	}
+}
+
+func TestIngestionResumesWhenTheKeyIsRestored(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "before"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil)
+	cs.probe()
+	refused := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "refused"}}
+	if st, code := cs.ingest(immutableID, tok, refused); st != 403 || code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("ingest while revoked: %d %s", st, code)
+	}
+	cs.grant(cs.principalID)
+	cs.probe()
+	rows[0]["Message"] = "after"
 	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
 		t.Fatalf("ingest after restore: %d %s", st, code)
+	}
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	var res struct {
+		Tables []struct{ Rows [][]any } `json:"tables"`
+	}
+	st := cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", cs.adminToken("https://api.loganalytics.io/.default"),
+		map[string]string{"query": "Events_CL | summarize by Message | sort by Message asc"}, &res)
+	if st != 200 || len(res.Tables) != 1 || len(res.Tables[0].Rows) != 2 || res.Tables[0].Rows[0][0] != "after" || res.Tables[0].Rows[1][0] != "before" {
+		t.Fatalf("all earlier data reads back, and the refused batch was never stored: %d %+v", st, res)
 	}
 }
 

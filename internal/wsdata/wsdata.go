@@ -145,3 +145,18 @@ func (noKeys) Current(context.Context) (envelope.Sealer, error) {
 func (noKeys) ByID(context.Context, string) (envelope.Sealer, error) {
 	return nil, errors.New("no key is needed to delete")
 }
+
+// Flush writes every open workspace's WALs into sealed segments.
+func (d *Data) Flush(ctx context.Context) error {
+	d.mu.Lock()
+	stores := make([]*logstore.Store, 0, len(d.logs))
+	for _, o := range d.logs {
+		stores = append(stores, o.store)
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, st := range stores {
+		errs = append(errs, st.Flush(ctx))
+	}
+	return errors.Join(errs...)
+}
