@@ -471,3 +471,39 @@ func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
 		t.Fatalf("searched only %d files", found)
 	}
 }
+
+func TestRetentionPurgesExpiredDataWhileTheKeyIsRevoked(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339), "Message": "old news"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	if err := cs.node.data.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	segments := func() int {
+		n := 0
+		filepath.WalkDir(filepath.Join(cs.dir, "logs"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".seg") {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	if segments() == 0 {
+		t.Fatal("no segment written")
+	}
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil)
+	cs.probe()
+	if got := cs.keyState(); got != "Revoked" {
+		t.Fatalf("key state %s", got)
+	}
+	// 91 days on, past the workspace's 90-day retention.
+	purged, err := cs.node.PurgeExpired(context.Background(), time.Now().Add(91*24*time.Hour))
+	if err != nil || purged == 0 || segments() != 0 {
+		t.Fatalf("purge while revoked: %d purged, %v, %d segments left", purged, err, segments())
+	}
+}

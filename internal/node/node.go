@@ -251,6 +251,7 @@ func (n *Node) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- n.server.ServeTLS(n.listener, "", "") }()
 	loops.Go(func() { n.restoreClusterKeys(loopCtx) })
+	loops.Go(func() { n.retentionLoop(loopCtx, time.Hour) })
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -180,3 +180,31 @@ func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Pri
 // DocumentStorePrincipalID is the object ID customers grant key access to
 // for the document store.
 func (n *Node) DocumentStorePrincipalID() string { return n.keys.DocumentStorePrincipalID() }
+
+// PurgeExpired deletes every workspace's log data older than its retention,
+// as of now. It needs no key, so it runs while a customer key is revoked.
+func (n *Node) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	all, err := n.workspaces.AllWorkspaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return n.data.PurgeExpired(ctx, all, now)
+}
+
+// retentionLoop purges expired data every interval until ctx ends.
+func (n *Node) retentionLoop(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if purged, err := n.PurgeExpired(ctx, time.Now()); err != nil {
+				n.log.Error("retention purge failed", "err", err)
+			} else if purged > 0 {
+				n.log.Info("retention purge", "segments", purged)
+			}
+		}
+	}
+}

@@ -341,3 +341,26 @@ func (s *Service) Info(ctx context.Context, g ResourceGroup, name string) (*Work
 	}
 	return s.WorkspaceByCustomerID(ctx, rec.Workspace.Properties.CustomerID)
 }
+
+// AllWorkspaces returns the data-plane view of every workspace.
+func (s *Service) AllWorkspaces(ctx context.Context) ([]WorkspaceInfo, error) {
+	var ids []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketCustomerID).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WorkspaceInfo, 0, len(ids))
+	for _, id := range ids {
+		info, err := s.WorkspaceByCustomerID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *info)
+	}
+	return out, nil
+}

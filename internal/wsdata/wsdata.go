@@ -160,3 +160,39 @@ func (d *Data) Flush(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// PurgeExpired deletes, in every workspace, the segments older than the
+// workspace's retention. It needs no key: it runs while a key is revoked.
+func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.WorkspaceInfo, now time.Time) (int, error) {
+	total := 0
+	var errs []error
+	for i := range workspaces {
+		ws := &workspaces[i]
+		st, temporary, err := d.logStoreForPurge(ws)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n, err := st.PurgeExpired(ctx, now)
+		total += n
+		errs = append(errs, err)
+		if temporary {
+			errs = append(errs, st.Close())
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// logStoreForPurge opens a workspace's log store without asking the key
+// layer for keys, which may be revoked; purging reads no sealed data.
+func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store, temporary bool, err error) {
+	id := ws.Workspace.Properties.CustomerID
+	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o := d.logs[id]; o != nil && o.retention == retention {
+		return o.store, false, nil
+	}
+	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention, Logger: d.log.With("workspace", id)})
+	return st, true, err
+}
