@@ -507,3 +507,88 @@ func TestRetentionPurgesExpiredDataWhileTheKeyIsRevoked(t *testing.T) {
 		t.Fatalf("purge while revoked: %d purged, %v, %d segments left", purged, err, segments())
 	}
 }
+
+type usageRow struct {
+	Resource string `json:"resource"`
+	KeyURI   string `json:"keyUri"`
+	InUse    bool   `json:"inUse"`
+}
+
+func (cs *cmkSetup) keyUsage() []usageRow {
+	cs.t.Helper()
+	var usage struct{ Value []usageRow }
+	if st := cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1/keyUsage"), cs.mgmt, nil, &usage); st != 200 {
+		cs.t.Fatalf("key usage: %d", st)
+	}
+	return usage.Value
+}
+
+// TestPinnedRotationThenReplacementInAnotherVault pins a new version by
+// PATCH, then replaces the key with one in a second vault: everything ingested
+// before still reads, the old keys wrap nothing, and disabling them changes
+// nothing.
+func TestPinnedRotationThenReplacementInAnotherVault(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	send := func(msg string) {
+		t.Helper()
+		if st, code := cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": msg}}); st != 204 {
+			t.Fatalf("ingest %s: %d %s", msg, st, code)
+		}
+	}
+	send("under v1")
+
+	// Pinned rotation: a new version, named on the cluster.
+	var rotated map[string]any
+	cs.call("POST", cs.vaultURL("cmkvault")+"/keys/ws-cmk/rotate?api-version=7.6", cs.vtok, nil, &rotated)
+	v2kid := rotated["key"].(map[string]any)["kid"].(string)
+	v2 := v2kid[strings.LastIndexByte(v2kid, '/')+1:]
+	if st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, cs.keyBody(v2), nil); st != 200 {
+		t.Fatalf("pin v2: %d", st)
+	}
+	for _, u := range cs.keyUsage() {
+		if u.InUse != (u.KeyURI == v2kid) {
+			t.Fatalf("after pinning v2: %+v", cs.keyUsage())
+		}
+	}
+	send("under v2")
+
+	// Replacement: another key in another vault, both principals granted.
+	adminOID := cs.objectIDOf(cs.creds.ClientID)
+	cs.createVault("othervault", map[string][]string{adminOID: {"all"},
+		cs.principalID: {"get", "wrapKey", "unwrapKey"}, cs.node.DocumentStorePrincipalID(): {"get", "wrapKey", "unwrapKey"}})
+	var created map[string]any
+	cs.call("POST", cs.vaultURL("othervault")+"/keys/new-cmk/create?api-version=7.6", cs.vtok, map[string]any{"kty": "RSA", "key_size": 3072}, &created)
+	newKID := created["key"].(map[string]any)["kid"].(string)
+	replace := map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{
+		"keyVaultUri": cs.vaultURL("othervault") + "/", "keyName": "new-cmk", "keyVersion": ""}}}
+	if st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, replace, nil); st != 200 {
+		t.Fatalf("replace: %d", st)
+	}
+	for _, u := range cs.keyUsage() {
+		if u.InUse && u.KeyURI != newKID {
+			t.Fatalf("after replacement %s still wraps account keys", u.KeyURI)
+		}
+	}
+	// The old key can go: disable every version of it; nothing changes.
+	var versions struct{ Value []struct{ KID string } }
+	cs.call("GET", cs.vaultURL("cmkvault")+"/keys/ws-cmk/versions?api-version=7.6", cs.vtok, nil, &versions)
+	for _, v := range versions.Value {
+		cs.call("PATCH", cs.vaultURL("cmkvault")+"/keys/ws-cmk/"+v.KID[strings.LastIndexByte(v.KID, '/')+1:]+"?api-version=7.6", cs.vtok,
+			map[string]any{"attributes": map[string]any{"enabled": false}}, nil)
+	}
+	cs.probe()
+	if got := cs.keyState(); got != "Accessible" {
+		t.Fatalf("after disabling the old key: %s", got)
+	}
+	send("under the new key")
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	var res struct {
+		Tables []struct{ Rows [][]any } `json:"tables"`
+	}
+	cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", cs.adminToken("https://api.loganalytics.io/.default"),
+		map[string]string{"query": "Events_CL | summarize by Message | sort by Message asc"}, &res)
+	if len(res.Tables) != 1 || len(res.Tables[0].Rows) != 3 {
+		t.Fatalf("rows under all three keys read back: %+v", res)
+	}
+}
