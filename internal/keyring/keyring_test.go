@@ -932,3 +932,50 @@ func TestRemoveForgetsTheRing(t *testing.T) {
 		t.Fatal("a removed ring came back")
 	}
 }
+
+// After a restore found by another probe (ProbeNow after the customer fixed
+// the key), the loop goes back to the healthy pace at once rather than
+// finishing a failing-pace wait; and while failing it never probes less often
+// than when healthy.
+func TestProbeLoopFollowsStateChangesMadeElsewhere(t *testing.T) {
+	e := newEnv(t)
+	k := e.open()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	if err := e.clock.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The loop finds the key revoked and waits at the failing pace.
+	e.kek.Deny()
+	e.clock.Advance(keyring.DefaultKeyCheckInterval)
+	if err := k.WaitState(ctx, keyring.Revoked); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clock.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	// Another probe sees the key restored.
+	e.kek.Allow()
+	if st := probe(t, k); st != keyring.Accessible {
+		t.Fatalf("state %s", st)
+	}
+	if err := e.clock.WaitForTimers(ctx, 2); err != nil { // the loop re-armed at the healthy pace
+		t.Fatal(err)
+	}
+	e.kek.Deny()
+	e.kek.ResetCalls()
+	e.clock.Advance(keyring.DefaultFailingCheckInterval)
+	if e.kek.Calls().Total() != 0 {
+		t.Fatal("probed at the failing pace although the key is accessible again")
+	}
+	e.clock.Advance(keyring.DefaultKeyCheckInterval - keyring.DefaultFailingCheckInterval)
+	if err := k.WaitState(ctx, keyring.Revoked); err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

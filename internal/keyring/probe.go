@@ -39,11 +39,18 @@ func classify(err error) probeResult {
 // not accessible) until ctx ends or the keyring is closed.
 func (k *Keyring) Run(ctx context.Context) error {
 	for {
+		k.mu.RLock()
+		changed := k.changed
+		k.mu.RUnlock()
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-k.done:
 			return nil
+		case <-changed:
+			// The state changed under another probe (ProbeNow after a key
+			// change): pace the next probe by the new state.
+			continue
 		case <-k.clock.After(k.interval()):
 		}
 		pctx, cancel := context.WithTimeout(ctx, k.cfg.ProbeTimeout)
@@ -59,7 +66,8 @@ func (k *Keyring) interval() time.Duration {
 	if k.State() == Accessible {
 		return k.cfg.KeyCheckInterval
 	}
-	return k.cfg.FailingCheckInterval
+	// While failing, probe more often — never less often than when healthy.
+	return min(k.cfg.FailingCheckInterval, k.cfg.KeyCheckInterval)
 }
 
 // ProbeNow unwraps every account key with the KEK, as the proof of access,

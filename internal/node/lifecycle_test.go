@@ -35,9 +35,14 @@ func (rn *running) mgmtURL(path string) string {
 	return fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg1/providers/%s?api-version=2023-07-01", rn.creds.Endpoint, rn.creds.TenantID, path)
 }
 
-func setUpCMK(t *testing.T) *cmkSetup {
+func setUpCMK(t testing.TB) *cmkSetup {
 	t.Helper()
-	rn := startNode(t, t.TempDir())
+	return setUpCMKWith(t, Config{DataDir: t.TempDir()})
+}
+
+func setUpCMKWith(t testing.TB, cfg Config) *cmkSetup {
+	t.Helper()
+	rn := startNodeWith(t, cfg)
 	cs := &cmkSetup{running: rn, mgmt: rn.adminToken("https://management.azure.com/.default"), vtok: rn.adminToken("https://vault.azure.net/.default")}
 	adminOID := rn.objectIDOf(rn.creds.ClientID)
 	rn.createVault("cmkvault", map[string][]string{adminOID: {"all"}})

@@ -39,8 +39,16 @@ type running struct {
 
 func startNode(t testing.TB, dir string) *running {
 	t.Helper()
+	return startNodeWith(t, Config{DataDir: dir})
+}
+
+// startNodeWith starts a node with cfg on 127.0.0.1:0.
+func startNodeWith(t testing.TB, cfg Config) *running {
+	t.Helper()
+	dir := cfg.DataDir
+	cfg.Addr = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := Open(ctx, Config{DataDir: dir, Addr: "127.0.0.1:0"})
+	n, err := Open(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
