@@ -115,7 +115,8 @@ func (a *app) clusterCommand() *cobra.Command {
 	var subscription string
 	c := a.group("cluster", "Manage clusters: the customer-managed key that seals their workspaces' data",
 		a.clusterCreateCommand(&subscription), a.clusterUpdateCommand(&subscription), a.clusterShowCommand(&subscription),
-		a.clusterDeleteCommand(&subscription), a.clusterListCommand(&subscription), a.clusterKeyUsageCommand(&subscription))
+		a.clusterDeleteCommand(&subscription), a.clusterListCommand(&subscription), a.clusterKeyUsageCommand(&subscription),
+		a.clusterWaitCommand(&subscription))
 	c.PersistentFlags().StringVar(&subscription, "subscription", "", "subscription ID; default the tenant ID")
 	return c
 }
@@ -437,5 +438,58 @@ func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
 		return nil
 	})
 	rf.register(cmd, kindCluster)
+	return cmd
+}
+
+// clusterWaitCommand waits for a cluster's key to reach a state, as the
+// cloud CLI's wait commands do: the key state changes at the next key check,
+// so scripts (and the README's walkthrough) wait for it rather than sleep.
+func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
+	var (
+		rf      resourceFlags
+		state   string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "wait --name C --key-state Accessible|Revoked|Unreachable|Locked [--timeout 2m]",
+		Short: "Wait until a cluster's key is in a state (the next key check after a change in the vault)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		switch state {
+		case "Accessible", "Revoked", "Unreachable", "Locked":
+		default:
+			return usagef("--key-state must be Accessible, Revoked, Unreachable or Locked, not %q", state)
+		}
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		last := ""
+		for {
+			c, _, _, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+			if err != nil {
+				return err
+			}
+			last = c.Properties.KeyState
+			if last == state {
+				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s: key %s\n", c.Name, last)
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("cluster %s: key still %q after %s, not %s; it changes at the next key check (sealwatch up --key-check-interval)", rf.name, last, timeout, state)
+			case <-tick.C:
+			}
+		}
+	})
+	rf.register(cmd, kindCluster)
+	cmd.Flags().StringVar(&state, "key-state", "", "state to wait for")
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait")
+	_ = cmd.MarkFlagRequired("key-state")
 	return cmd
 }

@@ -331,8 +331,8 @@ func (a *app) vaultListCommand(subscription *string) *cobra.Command {
 }
 
 // updatePolicies sends one access policy change and prints the vault's resulting policies.
-func (a *app) updatePolicies(ctx context.Context, w io.Writer, m *mgmt, rg, vaultName, kind string, p accessPolicy) error {
-	body := map[string]any{"properties": map[string]any{"accessPolicies": []accessPolicy{p}}}
+func (a *app) updatePolicies(ctx context.Context, w io.Writer, m *mgmt, rg, vaultName, kind string, ps ...accessPolicy) error {
+	body := map[string]any{"properties": map[string]any{"accessPolicies": ps}}
 	var raw json.RawMessage
 	if err := m.cl.Do(ctx, http.MethodPut, m.vaultPath(rg, vaultName, "/accessPolicies/"+kind, nil), client.AudienceManagement, body, &raw); err != nil {
 		return fmt.Errorf("update the access policies of vault %s: %w", vaultName, err)
@@ -355,36 +355,53 @@ func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 	var (
 		vf       vaultFlags
 		objectID string
+		cluster  string
 		perms    []string
 	)
 	cmd := &cobra.Command{
-		Use:   "set-policy --name V --object-id OID --key-permissions get wrapKey unwrapKey",
+		Use:   "set-policy --name V (--object-id OID | --cluster C) --key-permissions get wrapKey unwrapKey",
 		Short: "Grant a principal key permissions on a vault (added to what it has)",
 		Long: "set-policy adds key permissions to a principal's access policy on the vault, creating the\n" +
-			"policy if needed. Permissions may be separated by spaces or commas. A workspace's cluster\n" +
-			"identity needs get, wrapKey and unwrapKey.",
+			"policy if needed. Permissions may be separated by spaces or commas. A cluster's key must\n" +
+			"serve two principals, the cluster's identity and the document-store principal, each with\n" +
+			"get, wrapKey and unwrapKey: --cluster C grants both.",
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		if len(perms) == 0 {
 			return usagef("set-policy needs --key-permissions, such as --key-permissions get wrapKey unwrapKey")
 		}
+		if (objectID == "") == (cluster == "") {
+			return usagef("set-policy needs exactly one of --object-id and --cluster")
+		}
 		m, err := a.mgmt(*subscription)
 		if err != nil {
 			return err
+		}
+		oids := []string{objectID}
+		if cluster != "" {
+			c, _, _, err := m.findCluster(ctx, cluster, "", "-g")
+			if err != nil {
+				return err
+			}
+			oids = []string{c.Identity.PrincipalID, c.Properties.DocumentStorePrincipalID}
 		}
 		v, _, rg, err := m.find(ctx, vf.name, vf.resourceGroup)
 		if err != nil {
 			return err
 		}
-		p := accessPolicy{TenantID: m.cl.TenantID(), ObjectID: objectID}
-		p.Permissions.Keys = perms
-		return a.updatePolicies(ctx, cmd.OutOrStdout(), m, rg, v.Name, "add", p)
+		var ps []accessPolicy
+		for _, oid := range oids {
+			p := accessPolicy{TenantID: m.cl.TenantID(), ObjectID: oid}
+			p.Permissions.Keys = perms
+			ps = append(ps, p)
+		}
+		return a.updatePolicies(ctx, cmd.OutOrStdout(), m, rg, v.Name, "add", ps...)
 	})
 	vf.register(cmd)
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object ID of the principal (shown by: sealwatch identity app list)")
+	cmd.Flags().StringVar(&cluster, "cluster", "", "grant the cluster's identity and the document-store principal")
 	cmd.Flags().StringSliceVar(&perms, "key-permissions", nil, "key permissions to grant")
-	_ = cmd.MarkFlagRequired("object-id")
 	return cmd
 }
 
