@@ -163,12 +163,10 @@ func (a *app) clusterCreateCommand(subscription *string) *cobra.Command {
 		if a.output == outputJSON || c.hasKey() {
 			return nil
 		}
-		fmt.Fprintf(w, "\nNext, grant both principals the key permissions, then set the key:\n")
-		for _, oid := range []string{c.Identity.PrincipalID, c.Properties.DocumentStorePrincipalID} {
-			fmt.Fprintf(w, "  sealwatch keyvault set-policy --name VAULT --object-id %s --key-permissions get wrapKey unwrapKey\n", clean(oid))
-		}
-		fmt.Fprintf(w, "  sealwatch cluster update --name %s -g %s --key-vault-uri https://VAULT.../ --key-name KEY\n", clean(c.Name), clean(rf.resourceGroup))
-		fmt.Fprintf(w, "(--key-vault VAULT may stand for --key-vault-uri; without --key-version the cluster follows the key's latest version.)\n")
+		fmt.Fprintf(w, "\nNext, grant both principals get, wrapKey and unwrapKey on your key, then set the key:\n")
+		fmt.Fprintf(w, "  sealwatch keyvault set-policy --name VAULT --cluster %s --key-permissions get wrapKey unwrapKey\n", clean(c.Name))
+		fmt.Fprintf(w, "  sealwatch cluster update --name %s --key-vault VAULT --key-name KEY\n", clean(c.Name))
+		fmt.Fprintf(w, "(a vault of another service: --key-vault-uri URI; without --key-version the cluster follows the key's latest version.)\n")
 		return nil
 	})
 	rf.register(cmd, kindCluster)
@@ -441,25 +439,30 @@ func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
 	return cmd
 }
 
-// clusterWaitCommand waits for a cluster's key to reach a state, as the
-// cloud CLI's wait commands do: the key state changes at the next key check,
-// so scripts (and the README's walkthrough) wait for it rather than sleep.
+// clusterWaitCommand waits for a cluster's key to reach a state, or for its
+// account keys to be rewrapped by the key's latest version, as the cloud
+// CLI's wait commands do: both change at the next key check, so scripts (and
+// the README's walkthrough) wait for them rather than sleep.
 func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
 	var (
-		rf      resourceFlags
-		state   string
-		timeout time.Duration
+		rf        resourceFlags
+		state     string
+		rewrapped bool
+		timeout   time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "wait --name C --key-state Accessible|Revoked|Unreachable|Locked [--timeout 2m]",
-		Short: "Wait until a cluster's key is in a state (the next key check after a change in the vault)",
+		Use:   "wait --name C (--key-state Accessible|Revoked|Unreachable|Locked | --rewrapped) [--timeout 2m]",
+		Short: "Wait until a cluster's key is in a state, or its data keys are wrapped by the key's latest version",
 		Args:  cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		switch state {
-		case "Accessible", "Revoked", "Unreachable", "Locked":
+		switch {
+		case rewrapped && state != "":
+			return usagef("give --key-state or --rewrapped, not both")
+		case rewrapped:
+		case state == "Accessible", state == "Revoked", state == "Unreachable", state == "Locked":
 		default:
-			return usagef("--key-state must be Accessible, Revoked, Unreachable or Locked, not %q", state)
+			return usagef("--key-state must be Accessible, Revoked, Unreachable or Locked (or use --rewrapped), not %q", state)
 		}
 		m, err := a.mgmt(*subscription)
 		if err != nil {
@@ -469,27 +472,65 @@ func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
 		defer cancel()
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
-		last := ""
 		for {
-			c, _, _, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+			c, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
 			if err != nil {
 				return err
 			}
-			last = c.Properties.KeyState
-			if last == state {
-				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s: key %s\n", c.Name, last)
+			done, now, err := a.clusterReached(ctx, m, c, rg, state, rewrapped)
+			if err != nil {
+				return err
+			}
+			if done {
+				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s: %s\n", c.Name, now)
 				return nil
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("cluster %s: key still %q after %s, not %s; it changes at the next key check (sealwatch up --key-check-interval)", rf.name, last, timeout, state)
+				return fmt.Errorf("cluster %s: still %s after %s; it changes at the next key check (sealwatch up --key-check-interval)", rf.name, now, timeout)
 			case <-tick.C:
 			}
 		}
 	})
 	rf.register(cmd, kindCluster)
-	cmd.Flags().StringVar(&state, "key-state", "", "state to wait for")
+	cmd.Flags().StringVar(&state, "key-state", "", "key state to wait for")
+	cmd.Flags().BoolVar(&rewrapped, "rewrapped", false, "wait until every account key is wrapped by the key's latest version")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait")
-	_ = cmd.MarkFlagRequired("key-state")
 	return cmd
+}
+
+// clusterReached reports whether the cluster is where wait wants it, and
+// says where it is.
+func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, rg, state string, rewrapped bool) (bool, string, error) {
+	if !rewrapped {
+		return c.Properties.KeyState == state, "key " + c.Properties.KeyState, nil
+	}
+	kv := c.Properties.KeyVaultProperties
+	if kv == nil || kv.KeyVaultURI == "" {
+		return false, "", fmt.Errorf("cluster %s has no key; set one with `sealwatch cluster update`", c.Name)
+	}
+	var key struct {
+		Key struct {
+			KID string `json:"kid"`
+		} `json:"key"`
+	}
+	keyURL := strings.TrimRight(kv.KeyVaultURI, "/") + "/keys/" + kv.KeyName
+	if kv.KeyVersion != "" {
+		keyURL += "/" + kv.KeyVersion
+	}
+	if err := m.cl.Do(ctx, http.MethodGet, keyURL+"?api-version=7.6", client.AudienceVault, nil, &key); err != nil {
+		return false, "", fmt.Errorf("read key %s: %w", kv.KeyName, err)
+	}
+	var usage struct {
+		Value []keyVersionUsage `json:"value"`
+	}
+	if err := m.cl.Do(ctx, http.MethodGet, m.opsPath(kindCluster, rg, c.Name, "/keyUsage"), client.AudienceManagement, nil, &usage); err != nil {
+		return false, "", fmt.Errorf("get the key usage of cluster %s: %w", c.Name, err)
+	}
+	for _, u := range usage.Value {
+		if u.InUse && u.KeyURI != key.Key.KID {
+			return false, "account keys still wrapped by " + u.KeyURI, nil
+		}
+	}
+	return true, "every account key is wrapped by " + key.Key.KID, nil
 }
