@@ -14,8 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
 )
 
 // cmkSetup is a node on which the five set-up steps have been done over HTTP:
@@ -595,5 +598,75 @@ func TestPinnedRotationThenReplacementInAnotherVault(t *testing.T) {
 		map[string]string{"query": "Events_CL | summarize by Message | sort by Message asc"}, &res)
 	if len(res.Tables) != 1 || len(res.Tables[0].Rows) != 3 {
 		t.Fatalf("rows under all three keys read back: %+v", res)
+	}
+}
+
+// partition is a transport that fails every request while down, as a network
+// fault between the workspace and the key vault would.
+type partition struct {
+	next http.RoundTripper
+	down atomic.Bool
+}
+
+func (p *partition) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.down.Load() {
+		return nil, fmt.Errorf("dial %s: connection refused (test partition)", r.URL.Host)
+	}
+	return p.next.RoundTrip(r)
+}
+
+// TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes cuts the
+// network to the key vault: work goes on from memory within the grace, then
+// refuses with 503 KeyVaultUnreachable and Retry-After, never as revoked;
+// when the vault is back it resumes by itself.
+func TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes(t *testing.T) {
+	p := &partition{}
+	const grace = 3 * time.Second
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), KeyCheckInterval: 200 * time.Millisecond, UnreachableGrace: grace,
+		WrapKeyServiceTransport: func(next http.RoundTripper) http.RoundTripper { p.next = next; return p }})
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "x"}}
+
+	p.down.Store(true)
+	cut := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	logs := cs.node.keys.Keyring(cs.clusterID, "logs")
+	if err := logs.WaitState(ctx, keyring.Unreachable); err != nil {
+		t.Fatalf("never unreachable: %v (state %s)", err, logs.State())
+	}
+	if time.Since(cut) < grace {
+		if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+			t.Fatalf("ingest within the grace: %d %s", st, code)
+		}
+	}
+	if err := logs.WaitState(ctx, keyring.Locked); err != nil {
+		t.Fatalf("never locked: %v", err)
+	}
+	req, _ := http.NewRequest("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Events?api-version=2023-01-01", strings.NewReader(`[{"Message":"y"}]`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := cs.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var er struct{ Error struct{ Code string } }
+	json.NewDecoder(resp.Body).Decode(&er)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || er.Error.Code != "KeyVaultUnreachable" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("ingest past the grace: %d %s Retry-After=%q", resp.StatusCode, er.Error.Code, resp.Header.Get("Retry-After"))
+	}
+	if got := cs.keyState(); got != "Locked" {
+		t.Fatalf("cluster key state %q, want Locked (never Revoked)", got)
+	}
+
+	p.down.Store(false)
+	if err := logs.WaitState(ctx, keyring.Accessible); err != nil {
+		t.Fatalf("did not resume: %v", err)
+	}
+	if err := cs.node.keys.Keyring(cs.clusterID, "documents").WaitState(ctx, keyring.Accessible); err != nil {
+		t.Fatalf("documents did not resume: %v", err)
+	}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest after the vault is back: %d %s", st, code)
 	}
 }

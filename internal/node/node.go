@@ -47,6 +47,10 @@ type Config struct {
 	// while a key vault cannot be reached (0 fails closed at once).
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration
+	// WrapKeyServiceTransport, when set, wraps the transport the key layer
+	// reaches key vaults with: tests use it to cut the network between the
+	// workspace and the vault.
+	WrapKeyServiceTransport func(http.RoundTripper) http.RoundTripper
 	Logger           *slog.Logger
 }
 

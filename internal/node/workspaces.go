@@ -67,10 +67,11 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	pool.AppendCertsFromPEM(caPEM)
-	vaultHTTP := &http.Client{
-		Transport: client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
-		Timeout:   30 * time.Second,
+	var transport http.RoundTripper = client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	if n.cfg.WrapKeyServiceTransport != nil {
+		transport = n.cfg.WrapKeyServiceTransport(transport)
 	}
+	vaultHTTP := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	newKEK := func(p workspace.Principal, props workspace.KeyVaultProperties) (keyring.KEK, error) {
 		cred, err := azidentity.NewClientSecretCredential(n.identity.TenantID(), p.AppID, p.Secret, &azidentity.ClientSecretCredentialOptions{
 			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: n.endpoint + "/"}, Transport: vaultHTTP},
