@@ -302,32 +302,7 @@ func (a *app) clusterDeleteCommand(subscription *string) *cobra.Command {
 }
 
 func (a *app) clusterListCommand(subscription *string) *cobra.Command {
-	var rg string
-	cmd := &cobra.Command{Use: "list [-g RG]", Short: "List clusters and the state of their keys", Args: cobra.NoArgs}
-	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		m, err := a.mgmt(*subscription)
-		if err != nil {
-			return err
-		}
-		items, err := m.cl.ListAll(ctx, m.opsListPath(kindCluster, rg), client.AudienceManagement)
-		if err != nil {
-			return fmt.Errorf("list clusters: %w", err)
-		}
-		if a.output == outputJSON {
-			return writeJSONList(cmd.OutOrStdout(), items)
-		}
-		rows := make([][]string, 0, len(items))
-		for _, it := range items {
-			c, err := decodeCluster(it)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, clusterRow(c))
-		}
-		return writeTable(cmd.OutOrStdout(), clusterHeader, rows)
-	})
-	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's clusters")
-	return cmd
+	return listCommand(a, subscription, kindCluster, "List clusters and the state of their keys", "clusters", decodeCluster, clusterHeader, clusterRow)
 }
 
 // keyVersionUsage is one row of a cluster's key usage report: a key version

@@ -272,31 +272,38 @@ func (a *app) workspaceDeleteCommand(subscription *string) *cobra.Command {
 }
 
 func (a *app) workspaceListCommand(subscription *string) *cobra.Command {
+	return listCommand(a, subscription, kindWorkspace, "List workspaces", "workspaces", decodeWorkspace, workspaceHeader, workspaceRow)
+}
+
+// listCommand is `list [-g RG]` for a kind of resource: every page, as the
+// server's JSON or as a table of rows.
+func listCommand[T any](a *app, subscription *string, kind opsKind, short, plural string,
+	decode func(json.RawMessage) (*T, error), header []string, row func(*T) []string) *cobra.Command {
 	var rg string
-	cmd := &cobra.Command{Use: "list [-g RG]", Short: "List workspaces", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [-g RG]", Short: short, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		m, err := a.mgmt(*subscription)
 		if err != nil {
 			return err
 		}
-		items, err := m.cl.ListAll(ctx, m.opsListPath(kindWorkspace, rg), client.AudienceManagement)
+		items, err := m.cl.ListAll(ctx, m.opsListPath(kind, rg), client.AudienceManagement)
 		if err != nil {
-			return fmt.Errorf("list workspaces: %w", err)
+			return fmt.Errorf("list %s: %w", plural, err)
 		}
 		if a.output == outputJSON {
 			return writeJSONList(cmd.OutOrStdout(), items)
 		}
 		rows := make([][]string, 0, len(items))
 		for _, it := range items {
-			ws, err := decodeWorkspace(it)
+			v, err := decode(it)
 			if err != nil {
 				return err
 			}
-			rows = append(rows, workspaceRow(ws))
+			rows = append(rows, row(v))
 		}
-		return writeTable(cmd.OutOrStdout(), workspaceHeader, rows)
+		return writeTable(cmd.OutOrStdout(), header, rows)
 	})
-	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's workspaces")
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's "+plural)
 	return cmd
 }
 
