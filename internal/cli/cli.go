@@ -120,7 +120,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
 	root.AddCommand(a.upCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
-		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand())
+		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
+		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand())
 	return root
 }
 

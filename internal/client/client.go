@@ -30,6 +30,8 @@ type Audience string
 const (
 	AudienceManagement Audience = "https://management.azure.com"
 	AudienceVault      Audience = "https://vault.azure.net"
+	AudienceIngestion  Audience = "https://monitor.azure.com"   // the Logs Ingestion API
+	AudienceQuery      Audience = "https://api.loganalytics.io" // the Log Analytics query API
 )
 
 // Scope is the client-credentials scope that asks for a token for a.
@@ -262,25 +264,38 @@ func (c *Client) URL(pathOrURL string) string {
 // is). body, when not nil, is sent as JSON. A refusal is an *APIError. rawURL
 // is absolute or a path under the endpoint.
 func (c *Client) Do(ctx context.Context, method, rawURL string, audience Audience, body, out any) error {
+	var buf []byte
+	var header http.Header
+	if body != nil {
+		var err error
+		if buf, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode %s request: %w", method, err)
+		}
+		header = http.Header{"Content-Type": {"application/json"}}
+	}
+	return c.DoRaw(ctx, method, rawURL, audience, buf, header, out)
+}
+
+// DoRaw is Do for a body the caller has encoded (gzip, say): body is sent as
+// it is, with header added to the request.
+func (c *Client) DoRaw(ctx context.Context, method, rawURL string, audience Audience, body []byte, header http.Header, out any) error {
 	tok, err := c.Token(ctx, audience)
 	if err != nil {
 		return err
 	}
 	var rd io.Reader
 	if body != nil {
-		buf, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encode %s request: %w", method, err)
-		}
-		rd = bytes.NewReader(buf)
+		rd = bytes.NewReader(body)
 	}
 	target := c.URL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)

@@ -1,0 +1,352 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/client"
+)
+
+// dataSetup is what setUpDataWithCLI made: workspace secops in rg1 and rule
+// events-dcr sending stream Custom-Events to its table Events_CL.
+type dataSetup struct {
+	*testNode
+	immutableID string
+}
+
+func setUpDataWithCLI(t *testing.T) *dataSetup {
+	t.Helper()
+	n := startNode(t)
+	n.login()
+	n.must("workspace", "create", "--name", "secops", "-g", "rg1")
+	out := n.must("dcr", "create", "--name", "events-dcr", "-g", "rg1", "--workspace", "secops", "--stream", "Custom-Events",
+		"--column", "Message:string", "--column", "Count:int")
+	d := decode[dcrResource](t, n.must("dcr", "show", "--name", "events-dcr", "-o", "json"))
+	if !strings.HasPrefix(d.Properties.ImmutableID, "dcr-") {
+		t.Fatalf("the rule has no immutable ID: %+v", d)
+	}
+	for _, want := range []string{d.Properties.ImmutableID, "Events_CL", "secops", "Message", "Count",
+		"sealwatch role assign --role Ingestor --object-id OID --dcr events-dcr",
+		"--dcr-immutable-id " + d.Properties.ImmutableID} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dcr create does not say %q:\n%s", want, out)
+		}
+	}
+	var cols []string
+	for _, c := range d.Properties.StreamDeclarations["Custom-Events"].Columns {
+		cols = append(cols, c.Name+":"+c.Type)
+	}
+	if got := strings.Join(cols, " "); got != "TimeGenerated:datetime Message:string Count:int" {
+		t.Errorf("declared columns: %s", got)
+	}
+	return &dataSetup{testNode: n, immutableID: d.Properties.ImmutableID}
+}
+
+// writeRows writes rows to a file in a test directory, as a JSON array or as
+// JSON lines, and returns its path.
+func writeRows(t *testing.T, name string, lines bool, rows ...map[string]any) string {
+	t.Helper()
+	var buf []byte
+	if lines {
+		for _, r := range rows {
+			b, _ := json.Marshal(r)
+			buf = append(append(buf, b...), '\n')
+		}
+	} else {
+		buf, _ = json.MarshalIndent(rows, "", "  ")
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// appCredentialsFile creates an application and writes a credentials file
+// that signs in as it; it returns the application and the file.
+func (n *testNode) appCredentialsFile(name string) (application, string) {
+	n.t.Helper()
+	app := decode[application](n.t, n.must("identity", "app", "create", "--name", name, "-o", "json"))
+	creds, err := client.LoadCredentials(n.adminFile)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	creds.ClientID, creds.ClientSecret = app.AppID, app.ClientSecret
+	buf, _ := json.Marshal(creds)
+	path := filepath.Join(n.t.TempDir(), name+".json")
+	if err := os.WriteFile(path, buf, 0o600); err != nil {
+		n.t.Fatal(err)
+	}
+	return app, path
+}
+
+func event(msg string, count int) map[string]any {
+	return map[string]any{"TimeGenerated": time.Now().UTC().Format(time.RFC3339Nano), "Message": msg, "Count": count}
+}
+
+func TestRowsSentByTheAdminAndByAnIngestorComeBackThroughQuery(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	if out := ds.must("dcr", "list"); !strings.Contains(out, "events-dcr") || !strings.Contains(out, ds.immutableID) || !strings.Contains(out, "Events_CL") {
+		t.Errorf("dcr list:\n%s", out)
+	}
+
+	// The admin sends a JSON array by the rule's name.
+	array := writeRows(t, "rows.json", false, event("one", 1), event("two", 2), event("three", 3))
+	if out := ds.must("ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", array); !strings.Contains(out, "Sent 3 rows to stream Custom-Events of data collection rule events-dcr in 1 batch") {
+		t.Errorf("ingest as the admin:\n%s", out)
+	}
+
+	// An application with the Ingestor role on the rule sends JSON lines by
+	// the rule's immutable ID, with its own credentials.
+	shipper, shipperCreds := ds.appCredentialsFile("shipper")
+	out := ds.must("role", "assign", "--role", "Ingestor", "--object-id", shipper.ID, "--dcr", "events-dcr")
+	if !strings.Contains(out, "Ingestor") || !strings.Contains(out, shipper.ID) || !strings.Contains(out, "dataCollectionRules/events-dcr") {
+		t.Errorf("role assign:\n%s", out)
+	}
+	if again := ds.must("role", "assign", "--role", "Ingestor", "--object-id", shipper.ID, "--dcr", "events-dcr", "-g", "rg1"); again != out {
+		t.Errorf("assigning the role again made another assignment:\n%s\nthen\n%s", out, again)
+	}
+	lines := writeRows(t, "rows.jsonl", true, event("four", 4), event("five", 5))
+	if out := ds.must("ingest", "--credentials", shipperCreds, "--dcr-immutable-id", ds.immutableID, "--stream", "Custom-Events", "--file", lines); !strings.Contains(out, "Sent 2 rows") {
+		t.Errorf("ingest as the Ingestor:\n%s", out)
+	}
+	// By name it would need to read the rule, which the Ingestor role does not allow.
+	if r := ds.run("ingest", "--credentials", shipperCreds, "--dcr", "events-dcr", "-g", "rg1", "--stream", "Custom-Events", "--file", lines); r.code != exitError ||
+		!strings.Contains(r.stderr, "HTTP 403") || !strings.Contains(r.stderr, "name the rule by its immutable ID: --dcr-immutable-id") {
+		t.Errorf("ingest by name as the Ingestor: exit %d\n%s", r.code, r.stderr)
+	}
+	// Without the role the batch is refused, and nothing was stored.
+	_, noRoleCreds := ds.appCredentialsFile("no-role")
+	r := ds.run("ingest", "--credentials", noRoleCreds, "--dcr-immutable-id", ds.immutableID, "--stream", "Custom-Events", "--file", lines)
+	for _, want := range []string{"batch 1 (rows 1-2 of " + lines + ") was refused", "AuthorizationFailed (HTTP 403)", "nothing was stored"} {
+		if r.code != exitError || !strings.Contains(r.stderr, want) {
+			t.Errorf("ingest without the role: exit %d, stderr does not say %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+
+	const kql = "Events_CL | project Message, Count | order by Count asc"
+	table := strings.Split(strings.TrimSpace(ds.must("query", "--workspace", "secops", kql, "--timespan", "PT1H")), "\n")
+	if len(table) != 6 || strings.Fields(table[0])[0] != "Message" || strings.Fields(table[0])[1] != "Count" {
+		t.Fatalf("query table:\n%s", strings.Join(table, "\n"))
+	}
+	for i, want := range []string{"one", "two", "three", "four", "five"} {
+		if f := strings.Fields(table[i+1]); len(f) != 2 || f[0] != want || f[1] != fmt.Sprint(i+1) {
+			t.Errorf("row %d is %q, want %s %d", i+1, table[i+1], want, i+1)
+		}
+	}
+	res := decode[queryResult](t, ds.must("query", "--workspace", "secops", "-o", "json", kql))
+	if len(res.Tables) != 1 || len(res.Tables[0].Columns) != 2 || res.Tables[0].Columns[1].Name != "Count" || len(res.Tables[0].Rows) != 5 ||
+		string(res.Tables[0].Rows[4][0]) != `"five"` || string(res.Tables[0].Rows[4][1]) != "5" {
+		t.Errorf("query json: %+v", res)
+	}
+}
+
+func TestAReaderQueriesByTheWorkspaceID(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	ds.must("ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", writeRows(t, "rows.json", false, event("one", 1)))
+	analyst, creds := ds.appCredentialsFile("analyst")
+	if r := ds.run("query", "--credentials", creds, "--workspace", "secops", "Events_CL"); r.code != exitError || !strings.Contains(r.stderr, "--workspace-id") {
+		t.Errorf("query by name without Owner: exit %d\n%s", r.code, r.stderr)
+	}
+	ws := decode[workspaceResource](t, ds.must("workspace", "show", "--name", "secops", "-o", "json"))
+	if r := ds.run("query", "--credentials", creds, "--workspace-id", ws.Properties.CustomerID, "Events_CL"); r.code != exitError || !strings.Contains(r.stderr, "HTTP 403") {
+		t.Errorf("query without a role: exit %d\n%s", r.code, r.stderr)
+	}
+	ds.must("role", "assign", "--role", "Reader", "--object-id", analyst.ID, "--workspace", "secops")
+	if out := ds.must("query", "--credentials", creds, "--workspace-id", ws.Properties.CustomerID, "Events_CL | project Message"); !strings.Contains(out, "one") {
+		t.Errorf("query as a Reader:\n%s", out)
+	}
+}
+
+func TestAQuerySyntaxErrorPointsAtItsLineAndColumn(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	r := ds.run("query", "--workspace", "secops", "Events_CL\n| where Count >")
+	if r.code != exitError {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	m := regexp.MustCompile(`SyntaxError \(HTTP 400\): syntax error at 2:(\d+):`).FindStringSubmatch(r.stderr)
+	if m == nil {
+		t.Fatalf("the error does not name a line and column on line 2:\n%s", r.stderr)
+	}
+	var col int
+	fmt.Sscan(m[1], &col)
+	if want := "  | where Count >\n  " + strings.Repeat(" ", col-1) + "^\n"; !strings.Contains(r.stderr, want) {
+		t.Errorf("the error does not show the line with a caret at column %d:\n%s", col, r.stderr)
+	}
+	if r := ds.run("query", "--workspace", "secops", "Events_CL | where Nope == 1"); r.code != exitError || !strings.Contains(r.stderr, "SemanticError") || !strings.Contains(r.stderr, "Nope") {
+		t.Errorf("an unknown column: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestAFileOverTheLimitGoesInSeveralBatchesAndABadRowIsNamed(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	pad := strings.Repeat("x", 500)
+	rows := make([]map[string]any, 3000) // about 1.7 MB: two batches
+	for i := range rows {
+		rows[i] = event(pad, i)
+	}
+	path := writeRows(t, "big.jsonl", true, rows...)
+	if out := ds.must("ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", path); !strings.Contains(out, "Sent 3000 rows") || !strings.Contains(out, "in 2 batches") {
+		t.Errorf("ingest of 1.7 MB:\n%s", out)
+	}
+	res := decode[queryResult](t, ds.must("query", "--workspace", "secops", "Events_CL | count", "-o", "json"))
+	if len(res.Tables) != 1 || len(res.Tables[0].Rows) != 1 || string(res.Tables[0].Rows[0][0]) != "3000" {
+		t.Errorf("count after ingest: %+v", res)
+	}
+
+	bad := writeRows(t, "bad.json", false, event("fine", 1), map[string]any{"TimeGenerated": "yesterday", "Message": "bad"})
+	r := ds.run("ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", bad)
+	for _, want := range []string{"batch 1 (rows 1-2 of " + bad + ") was refused at row 2 of " + bad, "InvalidPayload (HTTP 400)", "TimeGenerated", "nothing was stored"} {
+		if r.code != exitError || !strings.Contains(r.stderr, want) {
+			t.Errorf("a bad row: exit %d, stderr does not say %q:\n%s", r.code, want, r.stderr)
+		}
+	}
+	if r := ds.run("ingest", "--dcr", "events-dcr", "--stream", "Custom-Other", "--file", bad); r.code != exitError || !strings.Contains(r.stderr, "no data flow for stream Custom-Other") {
+		t.Errorf("an unknown stream: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// sentBatches runs sendRows over input with a small limit and returns the
+// batches it sent.
+func sentBatches(input string, limit int) ([]string, ingestReport, error) {
+	var batches []string
+	var rep ingestReport
+	rr, err := newRowReader(strings.NewReader(input), "rows.json")
+	if err != nil {
+		return nil, rep, err
+	}
+	err = sendRows(context.Background(), rr, limit, &rep, func(_ context.Context, b []byte) (int, error) {
+		batches = append(batches, string(b))
+		return len(b), nil
+	})
+	return batches, rep, err
+}
+
+func TestRowsAreReadFromAnArrayOrJSONLinesAndBatchedUnderTheLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		input   string
+		limit   int
+		want    []string
+		wantErr string
+	}{
+		{"an array", ` [ {"a": 1}, {"a": 2} ] `, 100, []string{`[{"a":1},{"a":2}]`}, ""},
+		{"JSON lines", "{\"a\":1}\n{\"a\":2}\n", 100, []string{`[{"a":1},{"a":2}]`}, ""},
+		{"a byte-order mark", "\xef\xbb\xbf[{\"a\":1}]", 100, []string{`[{"a":1}]`}, ""},
+		{"a batch fills up to the limit exactly", `[{"a":1},{"a":2},{"a":3}]`, len(`[{"a":1},{"a":2}]`), []string{`[{"a":1},{"a":2}]`, `[{"a":3}]`}, ""},
+		{"one row a batch", "{\"a\":1}\n{\"a\":2}", 12, []string{`[{"a":1}]`, `[{"a":2}]`}, ""},
+		{"an empty file", "  \n", 100, nil, "rows.json holds no rows"},
+		{"an empty array", "[]", 100, nil, "rows.json holds no rows"},
+		{"a row too big for a call", `[{"a":"0123456789"}]`, 12, nil, "row 1 of rows.json is 18 bytes; a call takes at most 10 bytes"},
+		{"a row that is not an object", `[{"a":1}, 2]`, 100, nil, "row 2 of rows.json is not a JSON object"},
+		{"a truncated array", `[{"a":1}, {"a":`, 100, nil, "rows.json ends early, after row 1: a row or the array is not closed"},
+		{"an unclosed array", `[{"a":1}`, 100, nil, "rows.json ends early, after row 1: a row or the array is not closed"},
+		{"bad JSON", "{\"a\":1}\n{a:2}", 100, nil, "rows.json is not a JSON array or JSON lines: at byte"},
+		{"more after the array", `[{"a":1}] [{"a":2}]`, 100, nil, "holds more after its JSON array of 1 rows"},
+		{"a bad row after a batch was sent", "{\"a\":1}\n{\"a\":2}\n3", 12, []string{`[{"a":1}]`},
+			"row 3 of rows.json is not a JSON object: each row is an object of column values; batch 1 (rows 1-1) was stored: send only the rows after row 1 again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, rep, err := sentBatches(tc.input, tc.limit)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("batches %q, want %q", got, tc.want)
+			}
+			for _, b := range got {
+				if len(b) > tc.limit {
+					t.Errorf("batch %s is over the limit of %d bytes", b, tc.limit)
+				}
+			}
+			if err == nil && rep.Batches != len(tc.want) {
+				t.Errorf("report says %d batches, want %d", rep.Batches, len(tc.want))
+			}
+		})
+	}
+}
+
+func TestARefusedBatchNamesItsRowsAndWhatWasStoredBefore(t *testing.T) {
+	rr, err := newRowReader(strings.NewReader("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}"), "rows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep ingestReport
+	calls := 0
+	err = sendRows(context.Background(), rr, len(`[{"a":1},{"a":2}]`), &rep, func(_ context.Context, b []byte) (int, error) {
+		if calls++; calls == 2 {
+			return 0, &client.APIError{Status: 400, Code: "InvalidPayload", Message: "the body was refused whole: row 1: bad"}
+		}
+		return len(b), nil
+	})
+	want := "batch 2 (rows 3-4 of rows.json) was refused at row 4 of rows.json (the server counts from 0 within the batch): " +
+		"InvalidPayload (HTTP 400): the body was refused whole: row 1: bad; batch 1 (rows 1-2) was stored: send only the rows after row 2 again"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) {
+		t.Errorf("the server's error is not kept: %T", err)
+	}
+
+	// A batch lost on the way may or may not have been stored.
+	rr, _ = newRowReader(strings.NewReader(`[{"a":1}]`), "rows.json")
+	err = sendRows(context.Background(), rr, 100, &ingestReport{}, func(context.Context, []byte) (int, error) { return 0, io.ErrUnexpectedEOF })
+	if err == nil || !strings.Contains(err.Error(), "batch 1 (rows 1-1 of rows.json) was not stored") {
+		t.Errorf("a failed send: %v", err)
+	}
+}
+
+func TestDataCommandLinesAreUsageErrors(t *testing.T) {
+	config := t.TempDir() // no node: none of these may get as far as a request
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"dcr create needs a resource group", []string{"dcr", "create", "--name", "d", "--workspace", "w", "--stream", "Custom-E"}, "-g RG"},
+		{"a stream that is not custom", []string{"dcr", "create", "--name", "d", "-g", "rg", "--workspace", "w", "--stream", "Events"}, "Custom-<name>"},
+		{"a column without a type", []string{"dcr", "create", "--name", "d", "-g", "rg", "--workspace", "w", "--stream", "Custom-E", "--column", "Message"}, "Name:type"},
+		{"a column of an unknown type", []string{"dcr", "create", "--name", "d", "-g", "rg", "--workspace", "w", "--stream", "Custom-E", "--column", "N:float"}, "string, int, long"},
+		{"role on two scopes", []string{"role", "assign", "--role", "Reader", "--object-id", "x", "--dcr", "d", "--workspace", "w"}, "--dcr N or --workspace W"},
+		{"role on no scope", []string{"role", "assign", "--role", "Reader", "--object-id", "x"}, "--dcr N or --workspace W"},
+		{"ingest naming the rule twice", []string{"ingest", "--dcr", "d", "--dcr-immutable-id", "dcr-1", "--stream", "Custom-E", "--file", "-"}, "name the rule once"},
+		{"ingest without a file", []string{"ingest", "--dcr", "d", "--stream", "Custom-E"}, `required flag(s) "file" not set`},
+		{"query without KQL", []string{"query", "--workspace", "w"}, "the KQL as one argument"},
+		{"query without a workspace", []string{"query", "T | take 1"}, "name the workspace once"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, config, tc.args...)
+			if r.code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
+				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
+			}
+		})
+	}
+}
+
+func TestQueryCellsReadAsValues(t *testing.T) {
+	for raw, want := range map[string]string{
+		`"web01"`:       "web01",
+		`null`:          "",
+		`42`:            "42",
+		`1.5e3`:         "1.5e3",
+		`true`:          "true",
+		`{"a": [1, 2]}`: `{"a":[1,2]}`,
+	} {
+		if got := cell(json.RawMessage(raw)); got != want {
+			t.Errorf("cell(%s) = %q, want %q", raw, got, want)
+		}
+	}
+}
