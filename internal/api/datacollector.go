@@ -50,6 +50,11 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if !logTypeRE.MatchString(logType) {
 		return badRequest("InvalidLogType", "Log-Type must be 1-100 letters, digits and underscores")
 	}
+	if r.Header.Get("Content-Encoding") != "" {
+		// The signature covers the body's length as sent; the API takes
+		// plain JSON, so a compressed body would be signed over other bytes.
+		return badRequest("InvalidContentEncoding", "the Data Collector API takes uncompressed JSON; send without Content-Encoding (the Logs Ingestion API takes gzip)")
+	}
 	body, err := readIngestBody(w, r, maxCollectorBytes)
 	if err != nil {
 		return err

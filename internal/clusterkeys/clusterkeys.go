@@ -175,7 +175,7 @@ func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyrin
 		DB: m.cfg.DB, Cluster: cluster, Resource: resource, KEK: kek,
 		KeyCheckInterval: m.cfg.KeyCheckInterval, UnreachableGrace: m.cfg.UnreachableGrace,
 		RequireRecoverable: requireRecoverable, Clock: m.cfg.Clock,
-		Logger: m.log.With("cluster", cluster, "resource", resource), Registerer: m.cfg.Registerer,
+		Logger: m.log, Registerer: m.cfg.Registerer, // the keyring names its cluster and resource
 	})
 	if err != nil {
 		return nil, err
@@ -254,7 +254,7 @@ func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resourc
 		if ring == nil {
 			return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", ws.ClusterID, resource, keyring.ErrLocked)
 		}
-		return ring, nil
+		return &clusterGated{m: m, cluster: ws.ClusterID, ring: ring}, nil
 	}
 	m.platformMu.Lock()
 	defer m.platformMu.Unlock()
@@ -263,6 +263,46 @@ func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resourc
 	}
 	return m.open(ctx, platformCluster, resource, m.cfg.Platform, false)
 }
+
+// clusterGated hands out a ring's keys only while every keyring of the
+// cluster is usable: the customer's key governs the whole workspace, so
+// removing the document-store principal's access stops ingestion and queries
+// too, not only incidents — and the other way round.
+type clusterGated struct {
+	m       *Manager
+	cluster string
+	ring    *keyring.Keyring
+}
+
+func (g *clusterGated) Current(ctx context.Context) (envelope.Sealer, error) {
+	if err := g.m.usable(g.cluster); err != nil {
+		return nil, err
+	}
+	return g.ring.Current(ctx)
+}
+
+func (g *clusterGated) ByID(ctx context.Context, id string) (envelope.Sealer, error) {
+	if err := g.m.usable(g.cluster); err != nil {
+		return nil, err
+	}
+	return g.ring.ByID(ctx, id)
+}
+
+// usable is nil while the cluster's keys may be used, else the typed error
+// of the worst keyring: revoked, or locked (unreachable past the grace).
+func (m *Manager) usable(clusterID string) error {
+	switch m.KeyState(clusterID) {
+	case keyring.Revoked.String():
+		return fmt.Errorf("cluster %s: %w", clusterID, keyring.ErrKeyRevoked)
+	case keyring.Locked.String():
+		return fmt.Errorf("cluster %s: %w", clusterID, keyring.ErrLocked)
+	}
+	return nil
+}
+
+// Usable reports, as a typed error, whether a cluster's customer-managed key
+// is in force: nil, or wrapping keyring.ErrKeyRevoked or keyring.ErrLocked.
+func (m *Manager) Usable(clusterID string) error { return m.usable(clusterID) }
 
 // ForgetCluster closes and removes a deleted cluster's keyrings.
 func (m *Manager) ForgetCluster(ctx context.Context, clusterID string) error {
@@ -278,6 +318,14 @@ func (m *Manager) ForgetCluster(ctx context.Context, clusterID string) error {
 		errs = append(errs, keyring.Remove(m.cfg.DB, clusterID, res))
 	}
 	return errors.Join(errs...)
+}
+
+// StopProbes ends the probe loops and waits for them; a node calls it before
+// it stops serving, so that a probe never mistakes its own vault's shutdown
+// for an unreachable key vault.
+func (m *Manager) StopProbes() {
+	m.cancel()
+	m.loops.Wait()
 }
 
 // Close stops the probes and closes every keyring.

@@ -342,6 +342,7 @@ func (cs *cmkSetup) incidentURL(id string) string {
 
 func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
 	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
 	incidentBody := map[string]any{"properties": map[string]any{"title": "Brute force on dc01", "severity": "High"}}
 	var inc map[string]any
 	if st := cs.call("PUT", cs.incidentURL("i1"), cs.mgmt, incidentBody, &inc); st != 201 {
@@ -376,6 +377,14 @@ func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
 	cs.probe()
 	if st := cs.call("PUT", cs.incidentURL("i2"), cs.mgmt, incidentBody, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("create incident while revoked: %d %+v", st, er)
+	}
+	// The key governs the whole workspace: ingestion and configuration
+	// changes stop too, not only the document store.
+	if st, code := cs.ingest(immutableID, tok, []map[string]any{{"Message": "x"}}); st != 403 || code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("ingest with the document-store principal revoked: %d %s", st, code)
+	}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, map[string]any{"properties": map[string]any{"retentionInDays": 120}}, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("change the workspace's settings while revoked: %d %+v", st, er)
 	}
 	if st := cs.call("GET", cs.incidentURL("i1"), cs.mgmt, nil, &er); st != 403 {
 		t.Fatalf("read incident while revoked: %d %+v", st, er)

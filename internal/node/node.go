@@ -51,7 +51,7 @@ type Config struct {
 	// reaches key vaults with: tests use it to cut the network between the
 	// workspace and the vault.
 	WrapKeyServiceTransport func(http.RoundTripper) http.RoundTripper
-	Logger           *slog.Logger
+	Logger                  *slog.Logger
 }
 
 // Credentials is the admin principal's sign-in file, DIR/admin.json.
@@ -261,6 +261,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	n.keys.StopProbes()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := n.server.Shutdown(shutdownCtx); err != nil {

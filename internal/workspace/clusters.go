@@ -132,6 +132,11 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 			if err := validKeyVaultProperties(&kv); err != nil {
 				return nil, err
 			}
+			if !current.IsSet() {
+				if err := s.noPlatformData(rec); err != nil {
+					return nil, err
+				}
+			}
 			if err := s.applyKey(ctx, rec, kv); err != nil {
 				return nil, err
 			}
@@ -376,4 +381,37 @@ func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// noPlatformData refuses a cluster's first key while a linked workspace
+// holds data sealed under the platform key: that data would stay outside the
+// customer's key, and the workspace would move under a key its data is not
+// sealed by.
+func (s *Service) noPlatformData(rec *clusterRecord) error {
+	var held []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		for _, a := range rec.Cluster.Properties.AssociatedWorkspaces {
+			g, name, ok := parseResourceID(a.ResourceID, TypeWorkspace)
+			if !ok {
+				continue
+			}
+			w, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+			if err != nil {
+				return err
+			}
+			if w != nil && w.HasPlatformData {
+				held = append(held, w.Workspace.Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(held) > 0 {
+		return conflict(CodeWorkspaceNotCmkEligible,
+			"cluster '%s' has linked workspaces that already hold data under the platform key (%s); a customer-managed key applies only to new data: unlink or delete them, or use a new cluster",
+			rec.Cluster.Name, strings.Join(held, ", "))
+	}
+	return nil
 }

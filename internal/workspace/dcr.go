@@ -22,6 +22,11 @@ type DCRColumn struct {
 	Type string `json:"type"`
 }
 
+// DCRStream declares a custom stream's columns.
+type DCRStream struct {
+	Columns []DCRColumn `json:"columns"`
+}
+
 // DCRDestination is a workspace that a rule sends rows to.
 type DCRDestination struct {
 	WorkspaceResourceID string `json:"workspaceResourceId"`
@@ -39,8 +44,8 @@ type DCRDataFlow struct {
 
 // DCRProperties are a data collection rule's properties.
 type DCRProperties struct {
-	ImmutableID        string                                   `json:"immutableId,omitempty"`
-	StreamDeclarations map[string]struct{ Columns []DCRColumn } `json:"streamDeclarations,omitempty"`
+	ImmutableID        string               `json:"immutableId,omitempty"`
+	StreamDeclarations map[string]DCRStream `json:"streamDeclarations,omitempty"`
 	Destinations       struct {
 		LogAnalytics []DCRDestination `json:"logAnalytics"`
 	} `json:"destinations"`
@@ -117,6 +122,9 @@ func (s *Service) validateDCR(tx *bbolt.Tx, rule *DataCollectionRule) error {
 		}
 		if rec == nil {
 			return badRequest("destination '%s': workspace %s does not exist", printable(d.Name), printable(d.WorkspaceResourceID))
+		}
+		if err := s.keyInForce(tx, rec); err != nil {
+			return err
 		}
 		d.WorkspaceID = rec.Workspace.Properties.CustomerID
 		dests[d.Name] = true

@@ -27,6 +27,11 @@ func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResour
 		if err != nil {
 			return err
 		}
+		if c.Cluster.Properties.KeyVaultProperties.IsSet() {
+			if err := s.clusterKeyInForce(c); err != nil {
+				return err
+			}
+		}
 		current := rec.Workspace.Properties.ClusterResourceID
 		switch {
 		case strings.EqualFold(current, c.Cluster.ID):

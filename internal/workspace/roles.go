@@ -15,7 +15,7 @@ import (
 const (
 	RoleReader      = "Reader"      // query, read incidents
 	RoleResponder   = "Responder"   // + update incidents and comments
-	RoleContributor = "Contributor" // + rules, settings, data collection rules
+	RoleContributor = "Contributor" // + delete incidents (management routes need an Owner today)
 	RoleIngestor    = "Ingestor"    // send rows, nothing else
 )
 

@@ -218,3 +218,30 @@ func randomKey() string {
 }
 
 func newGUID() string { return uuid.NewString() }
+
+// keyInForce refuses a configuration change of a workspace whose cluster's
+// customer-managed key is revoked (403) or unreachable past the grace (503):
+// under a revoked key the only change left is deleting the workspace.
+func (s *Service) keyInForce(tx *bbolt.Tx, rec *workspaceRecord) error {
+	cid := rec.Workspace.Properties.ClusterResourceID
+	if cid == "" {
+		return nil
+	}
+	c, _, err := s.clusterByID(tx, cid)
+	if err != nil || !c.Cluster.Properties.KeyVaultProperties.IsSet() {
+		return nil
+	}
+	return s.clusterKeyInForce(c)
+}
+
+func (s *Service) clusterKeyInForce(c *clusterRecord) error {
+	switch s.keys.KeyState(c.Cluster.Properties.ClusterID) {
+	case "Revoked":
+		return newErr(http.StatusForbidden, CodeCMKInaccessible,
+			"the customer-managed key of cluster '%s' is not accessible (disabled, deleted, or access removed); restore access in the key vault, or delete the workspace", c.Cluster.Name)
+	case "Locked":
+		return newErr(http.StatusServiceUnavailable, CodeKeyVaultUnreachable,
+			"the key vault of cluster '%s' cannot be reached; retry when it is back", c.Cluster.Name)
+	}
+	return nil
+}

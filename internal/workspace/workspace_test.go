@@ -467,3 +467,50 @@ func TestControlPlaneSecretsAreSealedAtRest(t *testing.T) {
 		t.Fatal("the search is blind: the workspace name should be there in the clear")
 	}
 }
+
+func TestFirstKeyIsRefusedWhileALinkedWorkspaceHoldsPlatformData(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.cluster(t, "cluster1")
+	w := f.workspace(t, "early-ws")
+	if _, err := f.svc.Link(ctx, f.g, "early-ws", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.MarkData(ctx, w.Properties.CustomerID, false); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, f.setKey(t, "cluster1", "good-key"), CodeWorkspaceNotCmkEligible)
+	if err := f.svc.Unlink(ctx, f.g, "early-ws"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.setKey(t, "cluster1", "good-key"); err != nil {
+		t.Fatalf("after unlinking: %v", err)
+	}
+}
+
+func TestConfigurationChangesStopWhileTheKeyIsRevoked(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := f.cluster(t, "cluster1")
+	if err := f.setKey(t, "cluster1", "good-key"); err != nil {
+		t.Fatal(err)
+	}
+	f.workspace(t, "sec-ws")
+	f.workspace(t, "other-ws")
+	if _, err := f.svc.Link(ctx, f.g, "sec-ws", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.keys.state[c.Properties.ClusterID] = "Revoked"
+	_, _, err := f.svc.PutWorkspace(ctx, f.g, "sec-ws", WorkspaceParameters{Tags: map[string]string{"a": "b"}})
+	wantCode(t, err, CodeCMKInaccessible)
+	_, err = f.svc.RegenerateSharedKey(ctx, f.g, "sec-ws", "primary")
+	wantCode(t, err, CodeCMKInaccessible)
+	_, err = f.svc.Link(ctx, f.g, "other-ws", c.ID)
+	wantCode(t, err, CodeCMKInaccessible)
+	f.keys.state[c.Properties.ClusterID] = "Locked"
+	_, _, err = f.svc.PutWorkspace(ctx, f.g, "sec-ws", WorkspaceParameters{})
+	wantCode(t, err, CodeKeyVaultUnreachable)
+	if err := f.svc.DeleteWorkspace(ctx, f.g, "sec-ws", nil); err != nil {
+		t.Fatalf("delete is the one change left: %v", err)
+	}
+}

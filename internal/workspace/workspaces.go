@@ -42,6 +42,11 @@ func (s *Service) PutWorkspace(ctx context.Context, g ResourceGroup, name string
 			return err
 		}
 		now := s.now()
+		if rec != nil {
+			if err := s.keyInForce(tx, rec); err != nil {
+				return err
+			}
+		}
 		if rec == nil {
 			created = true
 			rec = &workspaceRecord{Workspace: Workspace{
@@ -278,6 +283,9 @@ func (s *Service) RegenerateSharedKey(ctx context.Context, g ResourceGroup, name
 		}
 		if rec == nil {
 			return notFound("workspace", name)
+		}
+		if err := s.keyInForce(tx, rec); err != nil {
+			return err
 		}
 		k, err := s.sharedKeys(rec)
 		if err != nil {

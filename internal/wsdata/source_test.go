@@ -24,8 +24,12 @@ type countingKeys struct{ opens atomic.Int64 }
 
 type countingSealer struct{ k *countingKeys }
 
-func (c *countingKeys) Current(context.Context) (envelope.Sealer, error)       { return countingSealer{c}, nil }
-func (c *countingKeys) ByID(context.Context, string) (envelope.Sealer, error) { return countingSealer{c}, nil }
+func (c *countingKeys) Current(context.Context) (envelope.Sealer, error) {
+	return countingSealer{c}, nil
+}
+func (c *countingKeys) ByID(context.Context, string) (envelope.Sealer, error) {
+	return countingSealer{c}, nil
+}
 
 func (s countingSealer) KeyID() string { return "aek-test" }
 func (s countingSealer) AEAD(salt []byte, purpose string) (cipher.AEAD, error) {
