@@ -17,6 +17,7 @@ type readmeStep struct {
 	line     int
 	args     []string
 	wantFail bool
+	output   []string // the lines the README shows after the command
 }
 
 func readmeSteps(t *testing.T) []readmeStep {
@@ -44,6 +45,8 @@ func readmeSteps(t *testing.T) []readmeStep {
 			steps = append(steps, readmeStep{line: n, args: args})
 		case inConsole && strings.HasPrefix(line, "error:") && len(steps) > 0:
 			steps[len(steps)-1].wantFail = true
+		case inConsole && len(steps) > 0 && !strings.HasPrefix(line, "$ "):
+			steps[len(steps)-1].output = append(steps[len(steps)-1].output, line)
 		}
 	}
 	return steps
@@ -103,6 +106,8 @@ func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
 		for i, a := range st.args {
 			// The README's node writes ./sealwatch-data; this one a temp dir.
 			args[i] = strings.ReplaceAll(a, "sealwatch-data/admin.json", n.adminFile)
+			// The README runs from the repository's root; the test from here.
+			args[i] = strings.ReplaceAll(args[i], "docs/examples/", filepath.Join("..", "..", "docs", "examples")+"/")
 		}
 		if strings.HasPrefix(args[0], "up") {
 			continue
@@ -111,6 +116,13 @@ func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
 		if failed := res.code != 0; failed != st.wantFail {
 			t.Fatalf("README.md:%d: sealwatch %s\nexit %d (README shows it %s)\nstdout:\n%s\nstderr:\n%s",
 				st.line, strings.Join(st.args, " "), res.code, map[bool]string{true: "failing", false: "succeeding"}[st.wantFail], res.stdout, res.stderr)
+		}
+		// Query results are deterministic: they must read exactly as shown.
+		if args[0] == "query" && !st.wantFail {
+			want := strings.TrimSpace(strings.Join(st.output, "\n"))
+			if got := strings.TrimSpace(res.stdout); got != want {
+				t.Fatalf("README.md:%d: sealwatch %s printed\n%s\nbut the README shows\n%s", st.line, strings.Join(st.args, " "), got, want)
+			}
 		}
 	}
 }
