@@ -679,3 +679,85 @@ func TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes(t *testing.T) {
 		t.Fatalf("ingest after the vault is back: %d %s", st, code)
 	}
 }
+
+// TestEveryRouteChecksTheCallersRole gives one application each role on the
+// workspace (and Ingestor on the rule) and tries every kind of call.
+func TestEveryRouteChecksTheCallersRole(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, _ := cs.dcr()
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	if st := cs.call("PUT", cs.incidentURL("seed"), cs.mgmt, map[string]any{"properties": map[string]any{"title": "t", "severity": "Low"}}, nil); st != 201 {
+		t.Fatalf("seed incident: %d", st)
+	}
+	type principal struct{ mgmt, query, ingest string }
+	tokens := map[string]principal{}
+	for i, role := range []string{"Reader", "Responder", "Contributor", "Ingestor"} {
+		app, secret, err := cs.node.identity.CreateApplication(context.Background(), "as-"+role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scope := "Microsoft.OperationalInsights/workspaces/secops"
+		if role == "Ingestor" {
+			scope = "Microsoft.Insights/dataCollectionRules/events-dcr"
+		}
+		body := map[string]any{"properties": map[string]any{"roleDefinitionId": role, "principalId": app.ObjectID}}
+		if st := cs.call("PUT", cs.mgmtURL(scope+fmt.Sprintf("/providers/Microsoft.Authorization/roleAssignments/role-%d", i)), cs.mgmt, body, nil); st != 201 {
+			t.Fatalf("assign %s: %d", role, st)
+		}
+		tokens[role] = principal{
+			mgmt:   cs.token(app.AppID, secret, "https://management.azure.com/.default"),
+			query:  cs.token(app.AppID, secret, "https://api.loganalytics.io/.default"),
+			ingest: cs.token(app.AppID, secret, "https://monitor.azure.com/.default"),
+		}
+	}
+	row := []map[string]any{{"Message": "x"}}
+	calls := []struct {
+		name string
+		do   func(p principal) int
+		want map[string]int
+	}{
+		{"query", func(p principal) int {
+			return cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", p.query, map[string]string{"query": "print x = 1"}, nil)
+		}, map[string]int{"Reader": 200, "Responder": 200, "Contributor": 200, "Ingestor": 403}},
+		{"read an incident", func(p principal) int { return cs.call("GET", cs.incidentURL("seed"), p.mgmt, nil, nil) },
+			map[string]int{"Reader": 200, "Responder": 200, "Contributor": 200, "Ingestor": 403}},
+		{"create an incident", func(p principal) int {
+			return cs.call("PUT", cs.incidentURL(fmt.Sprintf("i-%d", time.Now().UnixNano())), p.mgmt, map[string]any{"properties": map[string]any{"title": "t", "severity": "Low"}}, nil)
+		}, map[string]int{"Reader": 403, "Responder": 201, "Contributor": 201, "Ingestor": 403}},
+		{"delete an incident", func(p principal) int { return cs.call("DELETE", cs.incidentURL("nonexistent"), p.mgmt, nil, nil) },
+			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 200, "Ingestor": 403}},
+		{"ingest", func(p principal) int { st, _ := cs.ingest(immutableID, p.ingest, row); return st },
+			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 403, "Ingestor": 204}},
+		{"manage the workspace", func(p principal) int {
+			return cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), p.mgmt, map[string]any{}, nil)
+		}, map[string]int{"Reader": 403, "Responder": 403, "Contributor": 403, "Ingestor": 403}},
+	}
+	for _, c := range calls {
+		for role, want := range c.want {
+			if got := c.do(tokens[role]); got != want {
+				t.Errorf("%s as %s: %d, want %d", c.name, role, got, want)
+			}
+		}
+	}
+}
+
+func TestIngestionRefusesOverOneMegabyteWhole(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	big := []map[string]any{}
+	for range 1200 {
+		big = append(big, map[string]any{"Message": strings.Repeat("a", 1000)})
+	}
+	if st, code := cs.ingest(immutableID, tok, big); st != 413 || code != "PayloadTooLarge" {
+		t.Fatalf("1.2 MB: %d %s", st, code)
+	}
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	var res struct {
+		Tables []struct{ Rows [][]any } `json:"tables"`
+	}
+	// A table no row reached does not exist: the refused body stored nothing.
+	st := cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", cs.adminToken("https://api.loganalytics.io/.default"), map[string]string{"query": "Events_CL | count"}, &res)
+	if st != 400 {
+		t.Fatalf("query after the refused body: %d %+v", st, res)
+	}
+}

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTimespansReadAsTheQueryAPIWrites(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	ok := []struct {
+		in       string
+		from, to time.Time
+	}{
+		{"PT1H", now.Add(-time.Hour), now},
+		{"P1D", now.Add(-24 * time.Hour), now},
+		{"P1W", now.Add(-7 * 24 * time.Hour), now},
+		{"P2DT12H30M", now.Add(-(60*time.Hour + 30*time.Minute)), now},
+		{"PT0.5S", now.Add(-500 * time.Millisecond), now},
+		{"2026-11-25T00:00:00Z/2026-11-26T00:00:00Z", now.Add(-36 * time.Hour), now.Add(-12 * time.Hour)},
+		{"2026-11-25T00:00:00Z/PT6H", now.Add(-36 * time.Hour), now.Add(-30 * time.Hour)},
+		{"PT6H/2026-11-26T00:00:00Z", now.Add(-18 * time.Hour), now.Add(-12 * time.Hour)},
+	}
+	for _, tc := range ok {
+		from, to, err := parseTimespan(tc.in, now)
+		if err != nil || !from.Equal(tc.from) || !to.Equal(tc.to) {
+			t.Errorf("%s: %v..%v, %v; want %v..%v", tc.in, from, to, err, tc.from, tc.to)
+		}
+	}
+	for _, bad := range []string{"", "P", "PT", "1H", "P1Y", "P1M", "PT-1H", "P0D", "PT1H/PT2H",
+		"2026-11-26T00:00:00Z/2026-11-25T00:00:00Z", "yesterday/today", "P999999999D"} {
+		if _, _, err := parseTimespan(bad, now); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestPreferWaitSetsTheTimeout(t *testing.T) {
+	cases := map[string]time.Duration{"wait=10": 10 * time.Second, "include-statistics=true, wait=600": 600 * time.Second, "WAIT=3": 3 * time.Second}
+	for h, want := range cases {
+		if got, ok := preferWait(h); !ok || got != want {
+			t.Errorf("%q: %v %v", h, got, ok)
+		}
+	}
+	for _, h := range []string{"", "wait=0", "wait=abc", "nowait=5", "wait=99999999999999999999"} {
+		if _, ok := preferWait(h); ok {
+			t.Errorf("%q accepted", h)
+		}
+	}
+}
+
+func FuzzParseTimespan(f *testing.F) {
+	for _, s := range []string{"PT1H", "P1DT2H", "2026-11-25T00:00:00Z/PT6H", "PT6H/2026-11-26T00:00:00Z", "x/y"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		from, to, err := parseTimespan(s, now)
+		if err == nil && !from.Before(to) {
+			t.Fatalf("%q gave an empty or reversed range %v..%v", s, from, to)
+		}
+	})
+}
