@@ -47,6 +47,10 @@ type ScanRequest struct {
 	From, To   time.Time
 	Columns    []string
 	Predicates []Predicate
+	// Shard and Shards split one scan into Shards disjoint scans that can run
+	// side by side: shard i reads every Shards-th segment from the i-th, and
+	// shard 0 also the rows not yet flushed. Shards 0 or 1 reads everything.
+	Shard, Shards int
 }
 
 // Batch is some rows of a scan, by column: in the order requested, or in the
@@ -195,9 +199,24 @@ func (st *Store) Scan(ctx context.Context, req ScanRequest) (*Scanner, error) {
 			sc.want[p.col] = true
 		}
 	}
+	if req.Shards > 1 && (req.Shard < 0 || req.Shard >= req.Shards) {
+		return nil, fmt.Errorf("%w: shard %d of %d", ErrInvalidScan, req.Shard, req.Shards)
+	}
 	segs, mems, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if req.Shards > 1 {
+		mine := segs[:0:0]
+		for i, s := range segs {
+			if i%req.Shards == req.Shard {
+				mine = append(mine, s)
+			}
+		}
+		segs = mine
+		if req.Shard != 0 {
+			mems = nil
+		}
 	}
 	sc.segs = segs
 	for _, b := range mems {

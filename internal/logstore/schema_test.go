@@ -40,3 +40,33 @@ func TestSchemaIsTheSameBeforeAndAfterFlushAndWidensTypes(t *testing.T) {
 	}
 	check("after flush")
 }
+
+func TestShardsSplitAScanIntoDisjointParts(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.BlockRows = 5 })
+	ctx := context.Background()
+	for h := range 6 { // rows in 6 different hours: several segments
+		mustIngest(t, st, ws, tbl, eventsBody(t, h*10, 10, testNow.Add(-time.Duration(h+1)*time.Hour)))
+	}
+	if err := st.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 7, testNow)) // unflushed rows
+	whole, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for shard := range 3 {
+		part, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}, Shard: shard, Shards: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += countRows(part)
+	}
+	if total != countRows(whole) || total != 67 {
+		t.Fatalf("shards read %d rows, the whole scan %d, want 67", total, countRows(whole))
+	}
+	if _, err := st.Scan(ctx, ScanRequest{Workspace: ws, Table: tbl, Shard: 3, Shards: 3}); err == nil {
+		t.Fatal("shard 3 of 3 accepted")
+	}
+}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/kql"
@@ -99,11 +102,23 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 			lreq.Predicates = append(lreq.Predicates, logstore.Predicate{Column: p.Column, Op: op, Value: v})
 		}
 	}
-	sc, err := s.store.Scan(ctx, lreq)
-	if err != nil {
-		return nil, err
+	// One scanner per core, over disjoint sets of segments: decryption and
+	// decompression then use every core while the engine consumes batches.
+	shards := max(1, runtime.GOMAXPROCS(0))
+	var scanners []*logstore.Scanner
+	for i := range shards {
+		part := lreq
+		part.Shard, part.Shards = i, shards
+		sc, err := s.store.Scan(ctx, part)
+		if err != nil {
+			for _, open := range scanners {
+				open.Close()
+			}
+			return nil, err
+		}
+		scanners = append(scanners, sc)
 	}
-	return newIterator(ctx, sc, req.Columns, types), nil
+	return newIterator(ctx, scanners, req.Columns, types), nil
 }
 
 // storeValue converts a predicate constant to what the store compares with a
@@ -128,14 +143,15 @@ func storeValue(v any, t logstore.Type) (any, bool) {
 	return nil, false
 }
 
-// iterator decrypts, decompresses and converts blocks in a goroutine of its
-// own, a few batches ahead of the engine: on two cores the scan and the
-// query's operators then run side by side instead of taking turns.
+// iterator decrypts, decompresses and converts blocks in goroutines of its
+// own, one per scanner, a few batches ahead of the engine: on two cores the
+// scan and the query's operators then run side by side instead of taking
+// turns. Batches come in no particular order, as KQL allows.
 type iterator struct {
-	batches chan scanned
-	cancel  context.CancelFunc
-	done    chan struct{}
-	sc      *logstore.Scanner
+	batches  chan scanned
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+	scanners []*logstore.Scanner
 }
 
 type scanned struct {
@@ -146,26 +162,29 @@ type scanned struct {
 // prefetch is how many converted batches may wait for the engine.
 const prefetch = 4
 
-func newIterator(ctx context.Context, sc *logstore.Scanner, columns []string, types map[string]logstore.Type) *iterator {
+func newIterator(ctx context.Context, scanners []*logstore.Scanner, columns []string, types map[string]logstore.Type) *iterator {
 	ctx, cancel := context.WithCancel(ctx)
-	it := &iterator{batches: make(chan scanned, prefetch), cancel: cancel, done: make(chan struct{}), sc: sc}
+	it := &iterator{batches: make(chan scanned, prefetch), cancel: cancel, scanners: scanners}
+	for _, sc := range scanners {
+		it.done.Go(func() {
+			for sc.Next() {
+				select {
+				case it.batches <- scanned{batch: convert(sc.Batch(), columns, types)}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err := sc.Err(); err != nil {
+				select {
+				case it.batches <- scanned{err: err}:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
 	go func() {
-		defer close(it.done)
-		defer close(it.batches)
-		for sc.Next() {
-			b := convert(sc.Batch(), columns, types)
-			select {
-			case it.batches <- scanned{batch: b}:
-			case <-ctx.Done():
-				return
-			}
-		}
-		if err := sc.Err(); err != nil {
-			select {
-			case it.batches <- scanned{err: err}:
-			case <-ctx.Done():
-			}
-		}
+		it.done.Wait()
+		close(it.batches)
 	}()
 	return it
 }
@@ -182,11 +201,15 @@ func (it *iterator) Next(ctx context.Context) (*kql.Batch, error) {
 	}
 }
 
-// Close stops the reader goroutine and releases the scan.
+// Close stops the reader goroutines and releases the scans.
 func (it *iterator) Close() error {
 	it.cancel()
-	<-it.done
-	return it.sc.Close()
+	it.done.Wait()
+	var errs []error
+	for _, sc := range it.scanners {
+		errs = append(errs, sc.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // convert turns a store batch into the engine's values for columns.
