@@ -37,3 +37,14 @@ func TestKeyErrorsMapToTheirStatusesInOnePlace(t *testing.T) {
 		})
 	}
 }
+
+func TestUnknownRoutesAnswerInTheAPIsErrorShape(t *testing.T) {
+	e := newTestEnv(t, nil)
+	for _, c := range []struct{ method, path string }{{"GET", "/nope"}, {"PATCH", "/v1.0/applications"}, {"GET", "/subscriptions/s/resourceGroups/rg/providers/X/y"}} {
+		var er errResp
+		resp := e.do(c.method, e.url("", c.path), "", "", &er)
+		if resp.StatusCode != 404 || er.Error.Code != "NotFound" || !strings.Contains(er.Error.Message, c.method) {
+			t.Errorf("%s %s: %d %+v", c.method, c.path, resp.StatusCode, er)
+		}
+	}
+}

@@ -111,6 +111,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveVault(rec, r)
 		return
 	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		// No route (or not for this method): answer in the API's error shape
+		// rather than the mux's plain text.
+		writeError(rec, r, s.log, &Error{Status: http.StatusNotFound, Code: "NotFound",
+			Message: fmt.Sprintf("%s %s is not an operation of this API; see docs/api.md", r.Method, truncate(r.URL.Path, 200))})
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 

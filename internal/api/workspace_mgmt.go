@@ -46,6 +46,12 @@ func (s *Server) routeWorkspaceManagement() {
 	// Role assignments hang off any scope, so they are matched by suffix.
 	s.route("PUT /subscriptions/{scope...}", s.handlePutRoleAssignment)
 	s.route("DELETE /subscriptions/{scope...}", s.handleDeleteRoleAssignment)
+	// Listing has no catch-all (it would overlap the identity routes): the
+	// scopes assignments are made on.
+	for _, scope := range []string{"/subscriptions/{sub}", "/subscriptions/{sub}/resourceGroups/{rg}",
+		workspacesPath + "/{name}", dcrs + "/{name}"} {
+		s.route("GET "+scope+"/providers/Microsoft.Authorization/roleAssignments", s.handleListRoleAssignments)
+	}
 
 	onboarding := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/onboardingStates/default"
 	s.route("PUT "+onboarding, s.handlePutOnboarding)
@@ -374,4 +380,14 @@ func (s *Server) handleDeleteRoleAssignment(r *http.Request, _ *identity.Claims)
 		return 0, nil, err
 	}
 	return http.StatusOK, nil, s.cfg.Workspaces.DeleteRoleAssignment(r.Context(), scope, name)
+}
+
+// handleListRoleAssignments answers GET {scope}/providers/Microsoft.Authorization/roleAssignments.
+func (s *Server) handleListRoleAssignments(r *http.Request, _ *identity.Claims) (int, any, error) {
+	scope := strings.TrimSuffix(r.URL.Path, strings.TrimSuffix(roleAssignmentsSegment, "/"))
+	as, err := s.cfg.Workspaces.ListRoleAssignments(r.Context(), scope)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"value": as}, nil
 }

@@ -710,6 +710,17 @@ func TestEveryRouteChecksTheCallersRole(t *testing.T) {
 			ingest: cs.token(app.AppID, secret, "https://monitor.azure.com/.default"),
 		}
 	}
+	var listed struct {
+		Value []struct {
+			Properties struct{ RoleDefinitionID, PrincipalID string }
+		}
+	}
+	if st := cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.Authorization/roleAssignments"), cs.mgmt, nil, &listed); st != 200 || len(listed.Value) != 3 {
+		t.Fatalf("list the workspace's role assignments: %d %+v", st, listed)
+	}
+	if st := cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/nonsense"), cs.mgmt, nil, nil); st != 404 {
+		t.Fatalf("an unknown management path: %d", st)
+	}
 	row := []map[string]any{{"Message": "x"}}
 	calls := []struct {
 		name string

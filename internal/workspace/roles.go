@@ -136,3 +136,30 @@ func (s *Service) Authorize(ctx context.Context, principalID, resourceID, role s
 	}
 	return nil
 }
+
+// ListRoleAssignments returns the assignments on scope and on every scope
+// below it, by ID.
+func (s *Service) ListRoleAssignments(ctx context.Context, scope string) ([]RoleAssignment, error) {
+	prefix := strings.ToLower(strings.TrimRight(scope, "/"))
+	out := []RoleAssignment{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketRoles)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			sc, _, _ := strings.Cut(string(k), "|")
+			if sc != prefix && !strings.HasPrefix(sc, prefix+"/") {
+				return nil
+			}
+			a, err := getJSON[RoleAssignment](b, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, *a)
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b RoleAssignment) int { return strings.Compare(a.ID, b.ID) })
+	return out, err
+}
