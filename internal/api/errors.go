@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
-var errEOF = io.EOF
 
 // Error is a refusal: an HTTP status and the body {"error":{"code","message"}},
 // with an optional inner error as the Key Vault and query APIs return.

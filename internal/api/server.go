@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -200,7 +201,7 @@ func decodeJSON(r *http.Request, v any) error {
 			return badRequest("BadParameter", fmt.Sprintf("the request body is not valid JSON at byte %d: %v", syntax.Offset, err))
 		case errors.As(err, &typ):
 			return badRequest("BadParameter", fmt.Sprintf("the request body field %q must be %s, not %s", typ.Field, typ.Type, typ.Value))
-		case errors.Is(err, errEOF):
+		case errors.Is(err, io.EOF):
 			return badRequest("BadParameter", "the request body is empty; send a JSON object")
 		default:
 			return badRequest("BadParameter", "the request body is not valid JSON: "+err.Error())
