@@ -11,7 +11,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
-
 // Error is a refusal: an HTTP status and the body {"error":{"code","message"}},
 // with an optional inner error as the Key Vault and query APIs return.
 type Error struct {
