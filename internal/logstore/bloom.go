@@ -8,10 +8,12 @@ package logstore
 const (
 	bloomK          = 7
 	bloomBitsPerKey = 10
-	// bloomMaxKeys caps a filter at about 5 KiB; a column with more distinct
-	// values and terms in a block gets none (it would prune nothing anyway
-	// at a useful false-positive rate, and would bloat the index).
-	bloomMaxKeys = 4096
+	// bloomMaxKeys caps a filter at about 40 KiB (1% false positives at
+	// any size). High-cardinality columns — user names, hosts, IPs — are
+	// exactly the ones a hunt looks up a rare value in, so they need one;
+	// the filter is a sealed chunk of its own, read only for == and has,
+	// and costs a few percent of the compressed column.
+	bloomMaxKeys = 32768
 )
 
 func bloomBuild(keys map[uint64]struct{}) []byte {

@@ -90,10 +90,18 @@ func buildSealedStore(b *testing.B) (*logstore.Store, int) {
 				}
 				user := fmt.Sprintf("user%05d", r.IntN(20000))
 				if done%10000 == 7 {
-					user = "x"
+					user = "x" // a rare value present in every block
+				}
+				at := now.Add(-time.Duration(r.IntN(86400)) * time.Second)
+				if done >= n/2 && done < n/2+100 {
+					// A rare value in one burst, as an attack often is: a
+					// hundred rows within two minutes.
+					user = "y"
+					act = "Credential dump: procdump lsass"
+					at = now.Add(-5*time.Hour + time.Duration(done-n/2)*time.Second)
 				}
 				batch = append(batch, map[string]any{
-					"TimeGenerated":  now.Add(-time.Duration(r.IntN(86400)) * time.Second).Format(time.RFC3339Nano),
+					"TimeGenerated":  at.Format(time.RFC3339Nano),
 					"Computer":       fmt.Sprintf("host-%03d.corp.example", r.IntN(500)),
 					"Account":        `CORP\` + user,
 					"TargetUserName": user,
@@ -148,6 +156,10 @@ func BenchmarkSealedQuery(b *testing.B) {
 			[]logstore.Predicate{{Column: "TargetUserName", Op: logstore.OpEq, Value: "x"}}},
 		{"has-term", `SecurityEvent | where Activity has "mimikatz" | count`, []string{"Activity"},
 			[]logstore.Predicate{{Column: "Activity", Op: logstore.OpHas, Value: "mimikatz"}}},
+		{"where-equals-burst", `SecurityEvent | where TargetUserName == "y"`, nil,
+			[]logstore.Predicate{{Column: "TargetUserName", Op: logstore.OpEq, Value: "y"}}},
+		{"has-term-burst", `SecurityEvent | where Activity has "procdump" | count`, []string{"Activity"},
+			[]logstore.Predicate{{Column: "Activity", Op: logstore.OpHas, Value: "procdump"}}},
 		{"join", `SecurityEvent | where EventID == 4625 | join kind=inner (IdentityInfo) on $left.TargetUserName == $right.AccountName | summarize count() by Department`,
 			[]string{"EventID", "TargetUserName"}, nil},
 	}
