@@ -17,12 +17,14 @@ import (
 	"unicode/utf16"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 var ctx = context.Background()
 
 func TestPutGetListDeleteWithEtags(t *testing.T) {
-	st, _, _ := newTestStore(t, newFakeKeys())
+	st, _, _ := newTestStore(t, envelopetest.New("doc-aek"))
 	e1, err := st.Put(ctx, ws, coll, "inc-1", []byte(`{"title":"Brute force","severity":"High"}`), Unconditional)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,7 @@ func TestPutGetListDeleteWithEtags(t *testing.T) {
 }
 
 func TestConcurrentWritersWithOneEtagExactlyOneWins(t *testing.T) {
-	st, _, _ := newTestStore(t, newFakeKeys())
+	st, _, _ := newTestStore(t, envelopetest.New("doc-aek"))
 	etag, _ := st.Put(ctx, ws, coll, "inc-1", []byte(`{"n":0}`), Unconditional)
 	var wg sync.WaitGroup
 	results := make([]error, 8)
@@ -109,7 +111,7 @@ func TestConcurrentWritersWithOneEtagExactlyOneWins(t *testing.T) {
 }
 
 func TestCanaryNeverReachesTheDatabaseFileInAnyForm(t *testing.T) {
-	st, db, path := newTestStore(t, newFakeKeys())
+	st, db, path := newTestStore(t, envelopetest.New("doc-aek"))
 	canary := "CANARY-" + rand.Text()
 	var body []byte
 	for i := range 50 {
@@ -156,7 +158,7 @@ func TestCanaryNeverReachesTheDatabaseFileInAnyForm(t *testing.T) {
 }
 
 func TestFlippedBitInADocumentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
-	st, db, _ := newTestStore(t, newFakeKeys())
+	st, db, _ := newTestStore(t, envelopetest.New("doc-aek"))
 	st.Put(ctx, ws, coll, "inc-1", []byte(`{"title":"x"}`), Unconditional)
 	orig := raw(t, db, ws, coll, "inc-1")
 	for i := range orig {
@@ -178,7 +180,7 @@ func TestFlippedBitInADocumentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 }
 
 func TestDocumentMovedElsewhereFailsToOpen(t *testing.T) {
-	st, db, _ := newTestStore(t, newFakeKeys())
+	st, db, _ := newTestStore(t, envelopetest.New("doc-aek"))
 	st.Put(ctx, ws, coll, "inc-1", []byte(`{"title":"x"}`), Unconditional)
 	sealed := raw(t, db, ws, coll, "inc-1")
 	for _, to := range []struct{ ws, coll, id string }{{ws, coll, "inc-2"}, {ws, "rules", "inc-1"}, {"other-ws", coll, "inc-1"}} {
@@ -193,14 +195,14 @@ func TestDocumentMovedElsewhereFailsToOpen(t *testing.T) {
 }
 
 func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testing.T) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("doc-aek")
 	st, _, _ := newTestStore(t, keys)
 	bodies := map[string]string{"inc-1": `{"title":"a","n":1}`, "inc-2": `{"title":"b","nested":{"x":[1,2,3]}}`}
 	etags := map[string]string{}
 	for id, b := range bodies {
 		etags[id], _ = st.Put(ctx, ws, coll, id, []byte(b), Unconditional)
 	}
-	keys.revoked.Store(true)
+	keys.Revoke()
 	ops := map[string]func() error{
 		"get":              func() error { _, err := st.Get(ctx, ws, coll, "inc-1"); return err },
 		"list":             func() error { _, err := st.List(ctx, ws, coll); return err },
@@ -210,14 +212,14 @@ func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testi
 		"delete with etag": func() error { return st.Delete(ctx, ws, coll, "inc-2", etags["inc-2"]) },
 	}
 	for name, op := range ops {
-		if err := op(); !errors.Is(err, errRevoked) {
+		if err := op(); !errors.Is(err, envelopetest.ErrRevoked) {
 			t.Errorf("%s while revoked: %v, want the revoked error", name, err)
 		}
 	}
 	if cs, err := st.Collections(ctx, ws); err != nil || len(cs) != 1 {
 		t.Errorf("collections while revoked: %v, %v", cs, err)
 	}
-	keys.revoked.Store(false)
+	keys.Restore()
 	for id, b := range bodies {
 		doc, err := st.Get(ctx, ws, coll, id)
 		if err != nil || string(doc.Body) != b || doc.ETag != etags[id] {
@@ -230,15 +232,15 @@ func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testi
 }
 
 func TestWorkspaceDeletionNeedsNoKey(t *testing.T) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("doc-aek")
 	st, _, _ := newTestStore(t, keys)
 	st.Put(ctx, ws, coll, "inc-1", []byte(`{}`), Unconditional)
 	st.Put(ctx, "other", coll, "inc-1", []byte(`{}`), Unconditional)
-	keys.revoked.Store(true)
+	keys.Revoke()
 	if err := st.DeleteWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
 	}
-	keys.revoked.Store(false)
+	keys.Restore()
 	if _, err := st.Get(ctx, ws, coll, "inc-1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted workspace: %v", err)
 	}
@@ -248,13 +250,13 @@ func TestWorkspaceDeletionNeedsNoKey(t *testing.T) {
 }
 
 func TestSealedDocumentsDescribeThemselvesAndOldKeysStillRead(t *testing.T) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("doc-aek")
 	st, db, _ := newTestStore(t, keys)
 	st.Put(ctx, ws, coll, "inc-1", []byte(`{"v":1}`), Unconditional)
-	old := keys.current
-	keys.rotate()
+	old := keys.CurrentID()
+	keys.Rotate()
 	st.Put(ctx, ws, coll, "inc-2", []byte(`{"v":2}`), Unconditional)
-	for id, aek := range map[string]string{"inc-1": old, "inc-2": keys.current} {
+	for id, aek := range map[string]string{"inc-1": old, "inc-2": keys.CurrentID()} {
 		v := raw(t, db, ws, coll, id)
 		if string(v[:4]) != magic || v[4] != 0 || v[5] != formatVersion || string(v[7:7+int(v[6])]) != aek {
 			t.Fatalf("%s: header %x does not name format %d and AEK %s", id, v[:7+int(v[6])], formatVersion, aek)
@@ -278,7 +280,7 @@ func TestSealedDocumentsDescribeThemselvesAndOldKeysStillRead(t *testing.T) {
 }
 
 func TestErrorsHoldNoDocumentOrKey(t *testing.T) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("doc-aek")
 	st, db, _ := newTestStore(t, keys)
 	canary := "CANARY-" + rand.Text()
 	st.Put(ctx, ws, coll, "inc-1", []byte(`{"t":"`+canary+`"}`), Unconditional)
@@ -290,14 +292,14 @@ func TestErrorsHoldNoDocumentOrKey(t *testing.T) {
 	setRaw(t, db, ws, coll, "inc-1", v)
 	_, err = st.Get(ctx, ws, coll, "inc-1")
 	errs = append(errs, err)
-	keys.revoked.Store(true)
+	keys.Revoke()
 	_, err = st.Put(ctx, ws, coll, "inc-3", []byte(`{"t":"`+canary+`"}`), Unconditional)
 	errs = append(errs, err)
 	for i, err := range errs {
 		if err == nil {
 			t.Fatalf("case %d did not fail", i)
 		}
-		for _, k := range keys.keys {
+		for _, k := range keys.Material() {
 			if strings.Contains(err.Error(), string(k)) || strings.Contains(err.Error(), hex.EncodeToString(k)) {
 				t.Fatalf("error %d holds key material", i)
 			}
@@ -309,7 +311,7 @@ func TestErrorsHoldNoDocumentOrKey(t *testing.T) {
 }
 
 func FuzzOpenDocument(f *testing.F) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("doc-aek")
 	st := &Store{keys: keys}
 	sealed, err := st.seal(context.Background(), ws, coll, "inc-1", make([]byte, etagSize), []byte(`{"a":1}`))
 	if err != nil {

@@ -2,10 +2,6 @@ package incident
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"errors"
 	"net/http"
 	"path/filepath"
@@ -15,25 +11,8 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
-	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
-
-type fixedKey struct{}
-
-func (fixedKey) KeyID() string { return "aek-1" }
-func (fixedKey) AEAD(salt []byte, purpose string) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, make([]byte, 32), salt, purpose, 32)
-	if err != nil {
-		return nil, err
-	}
-	b, _ := aes.NewCipher(k)
-	return cipher.NewGCM(b)
-}
-
-type keys struct{}
-
-func (keys) Current(context.Context) (envelope.Sealer, error)      { return fixedKey{}, nil }
-func (keys) ByID(context.Context, string) (envelope.Sealer, error) { return fixedKey{}, nil }
 
 func newIncidents(t *testing.T) *Incidents {
 	t.Helper()
@@ -42,7 +21,7 @@ func newIncidents(t *testing.T) *Incidents {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, keys{})
+	docs, err := docstore.New(db, envelopetest.New("doc-aek"))
 	if err != nil {
 		t.Fatal(err)
 	}

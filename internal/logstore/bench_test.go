@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"context"
+	"crypto/cipher"
 	"fmt"
 	"os"
 	"runtime"
@@ -12,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 // benchBodies are distinct ingest calls of SecurityEvent-like rows (about
@@ -33,8 +37,7 @@ func BenchmarkIngest(b *testing.B) {
 	bodies := benchBodies(b, 40, rows)
 	for _, sealed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
-			keys := newFakeKeys()
-			keys.noop = !sealed
+			keys := benchKeys(sealed)
 			st, err := New(Config{Dir: b.TempDir(), Keys: keys, Now: func() time.Time { return testNow }})
 			if err != nil {
 				b.Fatal(err)
@@ -68,8 +71,7 @@ func BenchmarkScanOneColumn(b *testing.B) {
 	bodies := benchBodies(b, 100, rows/100)
 	for _, sealed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
-			keys := newFakeKeys()
-			keys.noop = !sealed
+			keys := benchKeys(sealed)
 			st, err := New(Config{Dir: b.TempDir(), Keys: keys, Now: func() time.Time { return testNow }})
 			if err != nil {
 				b.Fatal(err)
@@ -125,7 +127,7 @@ func TestIngestMemoryStaysBounded(t *testing.T) {
 	}
 	const rows = 1000
 	bodies := benchBodies(t, 50, rows)
-	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
 	var peakHeap atomic.Uint64
 	stop := make(chan struct{})
 	var sampler sync.WaitGroup
@@ -195,3 +197,19 @@ func peakRSS(t *testing.T) uint64 {
 	t.Skip("no VmHWM")
 	return 0
 }
+
+// benchKeys are real keys for the sealed arm, and for the other arm keys
+// whose AEAD does not seal: the same pipeline with sealing switched off.
+func benchKeys(sealed bool) envelope.Keys {
+	if sealed {
+		return envelopetest.New("aek")
+	}
+	return noopKeys{}
+}
+
+type noopKeys struct{}
+
+func (noopKeys) Current(context.Context) (envelope.Sealer, error)      { return noopKeys{}, nil }
+func (noopKeys) ByID(context.Context, string) (envelope.Sealer, error) { return noopKeys{}, nil }
+func (noopKeys) KeyID() string                                         { return "aek-noop" }
+func (noopKeys) AEAD([]byte, string) (cipher.AEAD, error)              { return noopAEAD{}, nil }

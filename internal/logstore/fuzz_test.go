@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 // The decoders below read what a disk (or a body from the network) holds:
@@ -91,7 +93,7 @@ func FuzzDecodeIndex(f *testing.F) {
 }
 
 func FuzzWALReplay(f *testing.F) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	dir := f.TempDir()
 	st, err := New(Config{Dir: dir, Keys: keys, Now: func() time.Time { return testNow }})
 	if err != nil {
@@ -135,7 +137,7 @@ func FuzzWALReplay(f *testing.F) {
 }
 
 func FuzzSegmentOpen(f *testing.F) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	dir := f.TempDir()
 	st, err := New(Config{Dir: dir, Keys: keys, Now: func() time.Time { return testNow }, BlockRows: 2})
 	if err != nil {

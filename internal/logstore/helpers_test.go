@@ -2,13 +2,7 @@ package logstore
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -16,107 +10,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
 )
-
-// errRevoked stands for the keyring's ErrKeyRevoked.
-var errRevoked = errors.New("test keyring: key revoked")
-
-// fakeKeys is an envelope.Keys that can be revoked and restored, rotated,
-// and that counts what the stores ask of it.
-type fakeKeys struct {
-	mu      sync.Mutex
-	keys    map[string][]byte
-	current string
-	noop    bool // benchmarks only: AEADs that do not seal
-
-	revoked atomic.Bool
-	calls   atomic.Int64 // Current and ByID
-	opens   atomic.Int64 // AEAD Open calls
-}
-
-func newFakeKeys() *fakeKeys {
-	k := &fakeKeys{keys: make(map[string][]byte)}
-	k.rotate()
-	return k
-}
-
-// rotate makes a new AEK current; the old ones stay readable by ID.
-func (k *fakeKeys) rotate() string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	id := fmt.Sprintf("aek-%d", len(k.keys)+1)
-	key := make([]byte, 32)
-	rand.Read(key)
-	k.keys[id], k.current = key, id
-	return id
-}
-
-func (k *fakeKeys) Current(ctx context.Context) (envelope.Sealer, error) {
-	k.mu.Lock()
-	id := k.current
-	k.mu.Unlock()
-	return k.ByID(ctx, id)
-}
-
-func (k *fakeKeys) ByID(_ context.Context, id string) (envelope.Sealer, error) {
-	k.calls.Add(1)
-	if k.revoked.Load() {
-		return nil, fmt.Errorf("account key %s: %w", id, errRevoked)
-	}
-	k.mu.Lock()
-	key, ok := k.keys[id]
-	k.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("account key %s: unknown", id)
-	}
-	return fakeSealer{k: k, id: id, key: key}, nil
-}
-
-type fakeSealer struct {
-	k   *fakeKeys
-	id  string
-	key []byte
-}
-
-func (s fakeSealer) KeyID() string { return s.id }
-
-func (s fakeSealer) AEAD(salt []byte, purpose string) (cipher.AEAD, error) {
-	if s.k.revoked.Load() {
-		return nil, fmt.Errorf("account key %s: %w", s.id, errRevoked)
-	}
-	if s.k.noop {
-		return noopAEAD{}, nil
-	}
-	ok, err := hkdf.Key(sha256.New, s.key, salt, purpose, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(ok)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return countingAEAD{gcm, &s.k.opens}, nil
-}
-
-type countingAEAD struct {
-	cipher.AEAD
-	opens *atomic.Int64
-}
-
-func (c countingAEAD) Open(dst, nonce, ciphertext, aad []byte) ([]byte, error) {
-	c.opens.Add(1)
-	return c.AEAD.Open(dst, nonce, ciphertext, aad)
-}
 
 // noopAEAD is the "sealing off" arm of the benchmarks: the same pipeline,
 // nonces and framing, but no encryption. It exists only in tests.

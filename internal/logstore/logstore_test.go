@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 const (
@@ -19,7 +21,7 @@ const (
 
 func TestIngestedRowsReadBackTypedFromWALSegmentsAndAfterRestart(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 3 })
 	body := []byte(`[
 		{"TimeGenerated":"2026-03-10T12:00:00Z","Computer":"dc01","EventID":4624,"Score":1.5,"Ok":true,"Tags":{"a":[1,2]},"Seen":"2026-03-10T11:00:00.5Z"},
@@ -71,7 +73,7 @@ func TestIngestedRowsReadBackTypedFromWALSegmentsAndAfterRestart(t *testing.T) {
 }
 
 func TestIngestRefusesBadInputWholeNamingTheRow(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.MaxRowBytes = 200 })
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.MaxRowBytes = 200 })
 	ok := `{"TimeGenerated":"2026-03-10T12:00:00Z","A":1}`
 	cases := []struct {
 		name string
@@ -115,7 +117,7 @@ func TestIngestRefusesBadInputWholeNamingTheRow(t *testing.T) {
 }
 
 func TestRowWithoutTimeGeneratedGetsTheIngestionTime(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
 	mustIngest(t, st, ws, tbl, []byte(`[{"A":1},{"TimeGenerated":null,"A":2}]`))
 	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{timeColumn}})
 	if err != nil {
@@ -134,7 +136,7 @@ func TestRowWithoutTimeGeneratedGetsTheIngestionTime(t *testing.T) {
 }
 
 func TestInvalidNamesAreRefused(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
 	for _, c := range []struct{ ws, table string }{{"..", tbl}, {ws, "../x"}, {"a/b", tbl}, {ws, "a.b"}, {"", tbl}, {ws, "1Table"}} {
 		if _, err := st.Ingest(context.Background(), c.ws, c.table, []byte(`[{}]`)); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("%q/%q: %v, want ErrInvalidName", c.ws, c.table, err)
@@ -143,7 +145,7 @@ func TestInvalidNamesAreRefused(t *testing.T) {
 }
 
 func TestConcurrentIngestsShareSyncsAndAllLand(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
 	const writers, calls, rows = 8, 20, 10
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -168,7 +170,7 @@ func TestConcurrentIngestsShareSyncsAndAllLand(t *testing.T) {
 
 func TestFlushRotatesWALsAndScansSeeEveryRowOnce(t *testing.T) {
 	dir := t.TempDir()
-	st := newTestStore(t, dir, newFakeKeys(), func(c *Config) { c.FlushBytes = 20 << 10; c.BlockRows = 50 })
+	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.FlushBytes = 20 << 10; c.BlockRows = 50 })
 	const calls, rows = 30, 20
 	for c := range calls {
 		mustIngest(t, st, ws, tbl, eventsBody(t, c*rows, rows, testNow))
@@ -199,7 +201,7 @@ func TestFlushRotatesWALsAndScansSeeEveryRowOnce(t *testing.T) {
 
 func TestWorkspacesAndTablesAreListableAndDeletionNeedsNoKey(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys)
 	for _, w := range []string{"ws-b", "ws-a"} {
 		for _, tb := range []string{"SigninLogs", "SecurityEvent", "Custom_CL"} {
@@ -215,7 +217,7 @@ func TestWorkspacesAndTablesAreListableAndDeletionNeedsNoKey(t *testing.T) {
 	if fmt.Sprint(wss) != "[ws-a ws-b]" || fmt.Sprint(tables) != "[Custom_CL SecurityEvent SigninLogs]" {
 		t.Fatalf("workspaces %v, tables %v", wss, tables)
 	}
-	keys.revoked.Store(true)
+	keys.Revoke()
 	if err := st.DeleteWorkspace(context.Background(), "ws-a"); err != nil {
 		t.Fatalf("delete while revoked: %v", err)
 	}
@@ -226,7 +228,7 @@ func TestWorkspacesAndTablesAreListableAndDeletionNeedsNoKey(t *testing.T) {
 	if fmt.Sprint(wss) != "[ws-b]" {
 		t.Fatalf("workspaces %v after delete", wss)
 	}
-	keys.revoked.Store(false)
+	keys.Restore()
 	got, err := scanAll(st, ScanRequest{Workspace: "ws-a", Table: "SigninLogs"})
 	if err != nil || len(got) != 0 {
 		t.Fatalf("deleted workspace still reads: %d batches, %v", len(got), err)
@@ -239,23 +241,23 @@ func TestWorkspacesAndTablesAreListableAndDeletionNeedsNoKey(t *testing.T) {
 
 func TestNewAccountKeyStartsNewObjectsAndOldOnesStillRead(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys)
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 10, testNow))
-	old := keys.current
-	keys.rotate()
+	old := keys.CurrentID()
+	keys.Rotate()
 	mustIngest(t, st, ws, tbl, eventsBody(t, 10, 10, testNow))
 	// The rows after the rotation are in a WAL under the new AEK. (The old
 	// WAL may already be flushed by then, so count only what must exist.)
 	newWAL := false
 	for _, p := range files(t, dir, walExt) {
 		b, _ := os.ReadFile(p)
-		if h, _, err := decodeHeader(b, magicWAL); err == nil && h.aekID == keys.current {
+		if h, _, err := decodeHeader(b, magicWAL); err == nil && h.aekID == keys.CurrentID() {
 			newWAL = true
 		}
 	}
 	if !newWAL {
-		t.Fatalf("no WAL is sealed under the new account key %s", keys.current)
+		t.Fatalf("no WAL is sealed under the new account key %s", keys.CurrentID())
 	}
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -274,8 +276,8 @@ func TestNewAccountKeyStartsNewObjectsAndOldOnesStillRead(t *testing.T) {
 		}
 		ids[h.aekID] = true
 	}
-	if ids[old] || !ids[keys.current] {
-		t.Fatalf("objects name AEKs %v; a flush after rotation must seal under %s", ids, keys.current)
+	if ids[old] || !ids[keys.CurrentID()] {
+		t.Fatalf("objects name AEKs %v; a flush after rotation must seal under %s", ids, keys.CurrentID())
 	}
 	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}})
 	if err != nil || countRows(got) != 30 {
@@ -285,7 +287,7 @@ func TestNewAccountKeyStartsNewObjectsAndOldOnesStillRead(t *testing.T) {
 
 func TestAQuietWALIsFlushedOnceOld(t *testing.T) {
 	dir := t.TempDir()
-	st := newTestStore(t, dir, newFakeKeys(), func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
+	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 5, testNow))
 	tb, _ := st.table(ws, tbl)
 	tb.mu.Lock()

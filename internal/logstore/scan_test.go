@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 func TestPredicatesMatchExactlyWithAndWithoutPruning(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.BlockRows = 7 })
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 7 })
 	base := testNow.Truncate(time.Hour)
 	var rows []string
 	for i := range 100 {
@@ -104,7 +106,7 @@ func TestPredicatesMatchExactlyWithAndWithoutPruning(t *testing.T) {
 }
 
 func TestBadScanRequestsAreRefused(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys())
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
 	for name, req := range map[string]ScanRequest{
 		"From after To":     {From: testNow, To: testNow.Add(-time.Hour)},
 		"has on a number":   {Predicates: []Predicate{{"A", OpHas, 1}}},

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 func TestSchemaIsTheSameBeforeAndAfterFlushAndWidensTypes(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.BlockRows = 2 })
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 2 })
 	ctx := context.Background()
 	at := testNow.Add(-time.Hour).Format(time.RFC3339)
 	body, _ := json.Marshal([]map[string]any{
@@ -42,7 +44,7 @@ func TestSchemaIsTheSameBeforeAndAfterFlushAndWidensTypes(t *testing.T) {
 }
 
 func TestShardsSplitAScanIntoDisjointParts(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.BlockRows = 5 })
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 5 })
 	ctx := context.Background()
 	for h := range 6 { // rows in 6 different hours: several segments
 		mustIngest(t, st, ws, tbl, eventsBody(t, h*10, 10, testNow.Add(-time.Duration(h+1)*time.Hour)))

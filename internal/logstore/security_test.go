@@ -19,6 +19,8 @@ import (
 	"unicode/utf16"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
 // canaryRows is a body whose rows carry canary in a value, inside a longer
@@ -112,7 +114,7 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 	canary := "CANARY-" + rand.Text()
 	body := canaryRows(t, canary, 200)
 	forms := leakForms(t, canary, body)
-	st := newTestStore(t, dir, newFakeKeys(), func(c *Config) { c.BlockRows = 64 })
+	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.BlockRows = 64 })
 	mustIngest(t, st, ws, tbl, body)
 	assertNoLeak(t, dir, forms) // WAL
 	if err := st.Flush(context.Background()); err != nil {
@@ -153,7 +155,7 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 
 func TestFlippedBitInASegmentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 	dir := t.TempDir()
-	st := newTestStore(t, dir, newFakeKeys(), func(c *Config) { c.BlockRows = 3 })
+	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.BlockRows = 3 })
 	mustIngest(t, st, ws, tbl, []byte(`[{"A":"alpha","N":1},{"A":"beta","N":2},{"A":"gamma","N":3.5},{"A":"delta","B":true}]`))
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -205,7 +207,7 @@ func TestFlippedBitInASegmentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 
 // walOnlyStore writes records (one per call) to a WAL and closes the store,
 // leaving the WAL unflushed; it returns the WAL's path.
-func walOnlyStore(t *testing.T, dir string, keys *fakeKeys, calls ...string) string {
+func walOnlyStore(t *testing.T, dir string, keys *envelopetest.Keys, calls ...string) string {
 	st := newTestStore(t, dir, keys)
 	for _, c := range calls {
 		mustIngest(t, st, ws, tbl, []byte(c))
@@ -220,7 +222,7 @@ func walOnlyStore(t *testing.T, dir string, keys *fakeKeys, calls ...string) str
 
 func TestFlippedBitInAWALIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	wal := walOnlyStore(t, dir, keys, `[{"A":"alpha"},{"A":"beta"}]`, `[{"A":"gamma","N":7}]`)
 	orig, _ := os.ReadFile(wal)
 	t.Logf("WAL of %d bytes", len(orig))
@@ -242,7 +244,7 @@ func TestFlippedBitInAWALIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 
 func TestTornWALTailIsCutAndNeverServed(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	calls := []string{`[{"A":"alpha"},{"A":"beta"}]`, `[{"A":"gamma"}]`, `[{"A":"delta"}]`}
 	wal := walOnlyStore(t, dir, keys, calls...)
 	orig, _ := os.ReadFile(wal)
@@ -321,7 +323,7 @@ func TestMovedBlocksSegmentsAndWALsFailToOpen(t *testing.T) {
 		{"TimeGenerated":"2026-03-10T11:00:00Z","C1":"same","C2":"same"},{"TimeGenerated":"2026-03-10T11:00:01Z","C1":"same","C2":"same"}]`
 	setup := func(t *testing.T) (*Store, string, []string) {
 		dir := t.TempDir()
-		st := newTestStore(t, dir, newFakeKeys(), func(c *Config) { c.BlockRows = 1 })
+		st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.BlockRows = 1 })
 		mustIngest(t, st, ws, tbl, []byte(rows))
 		if err := st.Flush(context.Background()); err != nil {
 			t.Fatal(err)
@@ -383,7 +385,7 @@ func TestMovedBlocksSegmentsAndWALsFailToOpen(t *testing.T) {
 	})
 	t.Run("WAL to another table", func(t *testing.T) {
 		dir := t.TempDir()
-		keys := newFakeKeys()
+		keys := envelopetest.New("aek")
 		wal := walOnlyStore(t, dir, keys, `[{"A":"alpha"}]`)
 		to := filepath.Join(dir, ws, "OtherTable")
 		os.MkdirAll(to, 0o700)
@@ -396,7 +398,7 @@ func TestMovedBlocksSegmentsAndWALsFailToOpen(t *testing.T) {
 	})
 	t.Run("WAL renamed to another sequence number", func(t *testing.T) {
 		dir := t.TempDir()
-		keys := newFakeKeys()
+		keys := envelopetest.New("aek")
 		wal := walOnlyStore(t, dir, keys, `[{"A":"alpha"}]`)
 		os.Rename(wal, filepath.Join(filepath.Dir(wal), walFileName(7)))
 		st := newTestStore(t, dir, keys)
@@ -408,7 +410,7 @@ func TestMovedBlocksSegmentsAndWALsFailToOpen(t *testing.T) {
 
 func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 100 })
 	mustIngest(t, st, ws, "Flushed", eventsBody(t, 0, 500, testNow))
 	if err := st.Flush(context.Background()); err != nil {
@@ -428,35 +430,35 @@ func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testi
 	if err != nil || !sc.Next() {
 		t.Fatalf("scan: %v", err)
 	}
-	keys.revoked.Store(true)
+	keys.Revoke()
 	for sc.Next() {
 		t.Fatal("a block was read after revocation")
 	}
-	if !errors.Is(sc.Err(), errRevoked) {
+	if !errors.Is(sc.Err(), envelopetest.ErrRevoked) {
 		t.Fatalf("scan error %v, want the revoked error", sc.Err())
 	}
 	sc.Close()
 
 	checkRevoked := func(st *Store) {
 		t.Helper()
-		if _, err := st.Ingest(context.Background(), ws, "Unflushed", eventsBody(t, 0, 1, testNow)); !errors.Is(err, errRevoked) {
+		if _, err := st.Ingest(context.Background(), ws, "Unflushed", eventsBody(t, 0, 1, testNow)); !errors.Is(err, envelopetest.ErrRevoked) {
 			t.Errorf("ingest: %v, want the revoked error", err)
 		}
 		for table := range before {
-			if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: table}); !errors.Is(err, errRevoked) {
+			if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: table}); !errors.Is(err, envelopetest.ErrRevoked) {
 				t.Errorf("scan %s: %v, want the revoked error", table, err)
 			}
 		}
 	}
 	checkRevoked(st)
-	if err := st.Flush(context.Background()); !errors.Is(err, errRevoked) {
+	if err := st.Flush(context.Background()); !errors.Is(err, envelopetest.ErrRevoked) {
 		t.Errorf("flush: %v, want the revoked error", err)
 	}
 	st.Close()
 	st = newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 100 })
 	checkRevoked(st) // and after a restart: the WAL does not replay
 
-	keys.revoked.Store(false)
+	keys.Restore()
 	for table, want := range before {
 		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: table})
 		if err != nil {
@@ -472,7 +474,7 @@ func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testi
 
 func TestRetentionPurgesExpiredSegmentsWhileTheKeyIsRevoked(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys)
 	old := `[{"TimeGenerated":"2026-02-09T13:00:00Z","A":1},{"TimeGenerated":"2026-02-09T14:00:00Z","A":2}]`
 	mustIngest(t, st, ws, tbl, []byte(old))
@@ -481,8 +483,8 @@ func TestRetentionPurgesExpiredSegmentsWhileTheKeyIsRevoked(t *testing.T) {
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	keys.revoked.Store(true)
-	calls := keys.calls.Load()
+	keys.Revoke()
+	calls := keys.Calls()
 	// 30 days after 2026-02-09T13:00 and before 14:00.
 	later := testNow.Add(25 * time.Hour)
 	n, err := st.PurgeExpired(context.Background(), later)
@@ -495,10 +497,10 @@ func TestRetentionPurgesExpiredSegmentsWhileTheKeyIsRevoked(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("purged %d (%v) from closed tables, want the two 14:00 segments", n, err)
 	}
-	if keys.calls.Load() != calls {
+	if keys.Calls() != calls {
 		t.Fatal("retention asked for a key")
 	}
-	keys.revoked.Store(false)
+	keys.Restore()
 	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"A", "EventID"}})
 	if err != nil || countRows(got) != 5 {
 		t.Fatalf("%d rows left (%v), want the 5 recent ones", countRows(got), err)
@@ -506,7 +508,7 @@ func TestRetentionPurgesExpiredSegmentsWhileTheKeyIsRevoked(t *testing.T) {
 }
 
 func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, t.TempDir(), keys, func(c *Config) { c.BlockRows = 100 })
 	// 300 rows over 300 seconds of one hour: three blocks of 100 s each.
 	var rows []string
@@ -538,13 +540,13 @@ func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.req.Workspace, c.req.Table = ws, tbl
-			keys.opens.Store(0)
+			keys.ResetOpens()
 			got, err := scanAll(st, c.req)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if countRows(got) != c.rows || keys.opens.Load() != c.decrypted {
-				t.Fatalf("%d rows, %d decryptions; want %d rows, %d decryptions", countRows(got), keys.opens.Load(), c.rows, c.decrypted)
+			if countRows(got) != c.rows || keys.Opens() != c.decrypted {
+				t.Fatalf("%d rows, %d decryptions; want %d rows, %d decryptions", countRows(got), keys.Opens(), c.rows, c.decrypted)
 			}
 		})
 	}
@@ -559,7 +561,7 @@ func openFiles(t *testing.T) int {
 }
 
 func TestClosingAScanEarlyReleasesEverything(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), newFakeKeys(), func(c *Config) { c.BlockRows = 10 })
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 10 })
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 100, testNow))
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -583,7 +585,7 @@ func TestClosingAScanEarlyReleasesEverything(t *testing.T) {
 
 func TestSealBudgetPerObjectKeyStartsNewFiles(t *testing.T) {
 	dir := t.TempDir()
-	st := newTestStore(t, dir, newFakeKeys(), func(c *Config) { c.BlockRows = 2 })
+	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.BlockRows = 2 })
 	st.maxSeals = 6
 	for i := range 10 {
 		mustIngest(t, st, ws, tbl, fmt.Appendf(nil, `[{"A":%d}]`, i))
@@ -621,7 +623,7 @@ func TestSealBudgetPerObjectKeyStartsNewFiles(t *testing.T) {
 
 func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys)
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 5, testNow))
 	st.Flush(context.Background())
@@ -634,7 +636,7 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 			magic = magicWAL
 		}
 		h, _, err := decodeHeader(b, magic)
-		if err != nil || h.version != formatVersion || h.aekID != keys.current {
+		if err != nil || h.version != formatVersion || h.aekID != keys.CurrentID() {
 			t.Fatalf("%s: header %+v, %v", p, h, err)
 		}
 		if salts[string(h.salt[:])] || h.salt == [saltSize]byte{} {
@@ -667,14 +669,14 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 
 func TestLogsAndErrorsHoldNoRowsOrKeys(t *testing.T) {
 	dir := t.TempDir()
-	keys := newFakeKeys()
+	keys := envelopetest.New("aek")
 	var logs bytes.Buffer
 	canary := "CANARY-" + rand.Text()
 	st := newTestStore(t, dir, keys, func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	mustIngest(t, st, ws, tbl, canaryRows(t, canary, 20))
-	keys.revoked.Store(true)
+	keys.Revoke()
 	var errs []error
 	_, err := st.Ingest(context.Background(), ws, tbl, canaryRows(t, canary, 1))
 	errs = append(errs, err, st.Flush(context.Background()))
@@ -684,7 +686,7 @@ func TestLogsAndErrorsHoldNoRowsOrKeys(t *testing.T) {
 	errs = append(errs, err)
 	_, err = st.Ingest(context.Background(), ws, tbl, []byte(`[{"A":1},{"`+canary+`":}]`))
 	errs = append(errs, err)
-	keys.revoked.Store(false)
+	keys.Restore()
 	st.Close()
 	wal := files(t, dir, walExt)[0]
 	data, _ := os.ReadFile(wal)
@@ -694,7 +696,7 @@ func TestLogsAndErrorsHoldNoRowsOrKeys(t *testing.T) {
 	_, err = scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
 	errs = append(errs, err)
 	var keyForms []string
-	for _, k := range keys.keys {
+	for _, k := range keys.Material() {
 		keyForms = append(keyForms, string(k), hex.EncodeToString(k), base64.StdEncoding.EncodeToString(k))
 	}
 	for i, err := range errs {

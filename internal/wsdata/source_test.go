@@ -2,55 +2,16 @@ package wsdata_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
-
-// countingKeys derives real AES-GCM keys and counts every Open: each is one
-// sealed chunk (an index, a column of a block) decrypted.
-type countingKeys struct{ opens atomic.Int64 }
-
-type countingSealer struct{ k *countingKeys }
-
-func (c *countingKeys) Current(context.Context) (envelope.Sealer, error) {
-	return countingSealer{c}, nil
-}
-func (c *countingKeys) ByID(context.Context, string) (envelope.Sealer, error) {
-	return countingSealer{c}, nil
-}
-
-func (s countingSealer) KeyID() string { return "aek-test" }
-func (s countingSealer) AEAD(salt []byte, purpose string) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, make([]byte, 32), salt, purpose, 32)
-	if err != nil {
-		return nil, err
-	}
-	b, _ := aes.NewCipher(key)
-	g, err := cipher.NewGCM(b)
-	return countingAEAD{g, s.k}, err
-}
-
-type countingAEAD struct {
-	cipher.AEAD
-	k *countingKeys
-}
-
-func (c countingAEAD) Open(dst, nonce, ct, ad []byte) ([]byte, error) {
-	c.k.opens.Add(1)
-	return c.AEAD.Open(dst, nonce, ct, ad)
-}
 
 func runQuery(t *testing.T, src *wsdata.Source, q string) *kql.Result {
 	t.Helper()
@@ -74,7 +35,7 @@ func runQuery(t *testing.T, src *wsdata.Source, q string) *kql.Result {
 // fraction of what reading every column opens, a time range outside the data
 // opens nothing but indexes, and results are the same either way.
 func TestQueriesDecryptOnlyTheColumnsAndBlocksTheyNeed(t *testing.T) {
-	keys := &countingKeys{}
+	keys := envelopetest.New("aek")
 	st, err := logstore.New(logstore.Config{Dir: t.TempDir(), Keys: keys, BlockRows: 500})
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +62,9 @@ func TestQueriesDecryptOnlyTheColumnsAndBlocksTheyNeed(t *testing.T) {
 	src.Tables(context.Background()) // schemas read once, as a query's compile does
 
 	count := func(q string) (int64, *kql.Result) {
-		keys.opens.Store(0)
+		keys.ResetOpens()
 		res := runQuery(t, src, q)
-		return keys.opens.Load(), res
+		return keys.Opens(), res
 	}
 	wide, all := count(`SecurityEvent | project-away TimeGenerated | count`)
 	_, allCols := count(`SecurityEvent | take 100000`)
