@@ -630,7 +630,7 @@ func (p *partition) RoundTrip(r *http.Request) (*http.Response, error) {
 // when the vault is back it resumes by itself.
 func TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes(t *testing.T) {
 	p := &partition{}
-	const grace = 3 * time.Second
+	const grace = 4 * time.Second
 	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), KeyCheckInterval: 200 * time.Millisecond, UnreachableGrace: grace,
 		WrapKeyServiceTransport: func(next http.RoundTripper) http.RoundTripper { p.next = next; return p }})
 	immutableID, tok := cs.dcr()
@@ -644,10 +644,12 @@ func TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes(t *testing.T) {
 	if err := logs.WaitState(ctx, keyring.Unreachable); err != nil {
 		t.Fatalf("never unreachable: %v (state %s)", err, logs.State())
 	}
-	if time.Since(cut) < grace {
+	if time.Since(cut) < grace-time.Second {
 		if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
 			t.Fatalf("ingest within the grace: %d %s", st, code)
 		}
+	} else {
+		t.Logf("the machine is too slow to check work within the grace (%s since the cut)", time.Since(cut))
 	}
 	if err := logs.WaitState(ctx, keyring.Locked); err != nil {
 		t.Fatalf("never locked: %v", err)
