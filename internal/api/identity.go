@@ -163,10 +163,8 @@ func (s *Server) requireOwner(r *http.Request) (*identity.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, role := range c.Roles {
-		if role == identity.RoleOwner {
-			return c, nil
-		}
+	if c.HasRole(identity.RoleOwner) {
+		return c, nil
 	}
 	return nil, &Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
 		Message: fmt.Sprintf("the client with object ID %s lacks the %s role this operation needs; ask an Owner to act, or to create an application with --role %s", c.ObjectID, identity.RoleOwner, identity.RoleOwner)}

@@ -37,7 +37,7 @@ func (s *Server) incidents(role string, h incidentHandler) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if !hasRole(c, identity.RoleOwner) {
+		if !c.HasRole(identity.RoleOwner) {
 			if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
 				return err
 			}

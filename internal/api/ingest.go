@@ -32,7 +32,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !hasRole(c, identity.RoleOwner) {
+	if !c.HasRole(identity.RoleOwner) {
 		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, route.Rule.ID, workspace.RoleIngestor); err != nil {
 			return err
 		}
@@ -86,15 +86,6 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
 	}
 	return body, nil
-}
-
-func hasRole(c *identity.Claims, role string) bool {
-	for _, r := range c.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
 }
 
 // dataError maps the key and store errors of the data plane. It is part of

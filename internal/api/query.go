@@ -46,7 +46,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Code: "WorkspaceNotFoundError", Message: fmt.Sprintf("workspace '%s' was not found; use its customerId", truncate(r.PathValue("id"), 64))}
 	}
-	if !hasRole(c, identity.RoleOwner) {
+	if !c.HasRole(identity.RoleOwner) {
 		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, workspace.RoleReader); err != nil {
 			return err
 		}

@@ -300,10 +300,6 @@ func (m *Manager) usable(clusterID string) error {
 	return nil
 }
 
-// Usable reports, as a typed error, whether a cluster's customer-managed key
-// is in force: nil, or wrapping keyring.ErrKeyRevoked or keyring.ErrLocked.
-func (m *Manager) Usable(clusterID string) error { return m.usable(clusterID) }
-
 // ForgetCluster closes and removes a deleted cluster's keyrings.
 func (m *Manager) ForgetCluster(ctx context.Context, clusterID string) error {
 	var errs []error

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,14 +62,7 @@ type Principal struct {
 }
 
 // HasRole reports whether p holds role.
-func (p *Principal) HasRole(role string) bool {
-	for _, r := range p.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
+func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
 
 // storedPrincipal is the on-disk form: the principal and its secret's hash.
 type storedPrincipal struct {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,6 +89,9 @@ type Claims struct {
 	Version  string   `json:"ver"`
 	jwt.RegisteredClaims
 }
+
+// HasRole reports whether the token grants role.
+func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
 
 // Token is an issued access token.
 type Token struct {

@@ -298,12 +298,15 @@ func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
 	if err != nil {
 		return s.docError(err, "comments", id)
 	}
+	var errs []error
 	for _, c := range comments {
 		if strings.HasPrefix(c.ID, id+".") {
-			_ = s.docs.Delete(ctx, s.workspace, collComments, c.ID, "")
+			if err := s.docs.Delete(ctx, s.workspace, collComments, c.ID, ""); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+				errs = append(errs, s.docError(err, "comment", c.ID))
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // PutComment adds a comment by author to an incident.

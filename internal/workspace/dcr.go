@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -172,20 +173,16 @@ func outputTable(f DCRDataFlow) (string, error) {
 	name, ok := strings.CutPrefix(out, "Custom-")
 	if !ok {
 		if name, ok = strings.CutPrefix(out, "Microsoft-"); !ok {
-			return "", errString("outputStream '" + printable(out) + "' must be Custom-<table> or Microsoft-<table>")
+			return "", fmt.Errorf("outputStream '%s' must be Custom-<table> or Microsoft-<table>", printable(out))
 		}
 	}
 	if name == "" || len(name) > 100 || strings.IndexFunc(name, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
 	}) >= 0 {
-		return "", errString("table name '" + printable(name) + "' must be letters, digits and underscores")
+		return "", fmt.Errorf("table name '%s' must be letters, digits and underscores", printable(name))
 	}
 	return name, nil
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
 
 // GetDCR returns a rule.
 func (s *Service) GetDCR(ctx context.Context, g ResourceGroup, name string) (*DataCollectionRule, error) {

@@ -117,9 +117,11 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 		errs = append(errs, o.store.Close())
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
-	if docs, err := docstore.New(d.docsDB, noKeys{}); err == nil {
-		errs = append(errs, docs.DeleteWorkspace(ctx, customerID))
+	docs, err := docstore.New(d.docsDB, noKeys{})
+	if err == nil {
+		err = docs.DeleteWorkspace(ctx, customerID)
 	}
+	errs = append(errs, err)
 	return errors.Join(errs...)
 }
 
