@@ -95,6 +95,9 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: err.Error()}
 	case errors.Is(err, identity.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: err.Error()}
+	case errors.Is(err, identity.ErrIssuerUnreachable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "IssuerUnreachable", RetryAfter: 10,
+			Message: err.Error() + "; the token can be checked once the issuer's keys can be read"}
 	case errors.Is(err, identity.ErrInvalidRequest):
 		return badRequest("BadRequest", err.Error())
 	}

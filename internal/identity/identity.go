@@ -102,6 +102,9 @@ type Options struct {
 	VaultDNSSuffix string
 	// TokenLifetime defaults to one hour.
 	TokenLifetime time.Duration
+	// TrustedIssuers are other identity services whose tokens the key vault
+	// API accepts (see TrustedIssuer).
+	TrustedIssuers []TrustedIssuer
 	// Now defaults to time.Now; tests move time with it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -116,6 +119,7 @@ type Service struct {
 	signer   *signer
 	opts     Options
 	verified verifiedTokens
+	trusted  map[string]*issuerKeys // by issuer URL
 }
 
 // New opens the identity service on db, creating the tenant on first use. The
@@ -141,7 +145,14 @@ func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, signer: sg, opts: opts}
+	s := &Service{db: db, signer: sg, opts: opts, trusted: make(map[string]*issuerKeys)}
+	for _, t := range opts.TrustedIssuers {
+		ik, err := newIssuerKeys(t)
+		if err != nil {
+			return nil, err
+		}
+		s.trusted[ik.cfg.Issuer] = ik
+	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
@@ -162,7 +173,22 @@ func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: open store: %w", err)
 	}
+	for _, ik := range s.trusted {
+		if strings.EqualFold(ik.cfg.TenantID, s.tenant) || ik.cfg.Issuer == s.IssuerURL() {
+			return nil, fmt.Errorf("identity: trusted issuer %s is this service itself", ik.cfg.Issuer)
+		}
+	}
 	return s, nil
+}
+
+// TrustedTenants are the tenants of the trusted issuers, whose principals
+// may be named in a vault's access policies.
+func (s *Service) TrustedTenants() []string {
+	out := make([]string, 0, len(s.trusted))
+	for _, ik := range s.trusted {
+		out = append(out, ik.cfg.TenantID)
+	}
+	return out
 }
 
 // TenantID is the one tenant this service issues tokens for.

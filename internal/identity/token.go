@@ -149,17 +149,29 @@ const clockSkew = 30 * time.Second
 
 // Verify checks a bearer token for API aud: signature, issuer, audience,
 // lifetime, and that its principal still exists (a deleted application's
-// tokens stop working at once).
+// tokens stop working at once). A trusted issuer's token is accepted for the
+// key vault API only, with its own tenant, and grants no roles here; whether
+// its principal still exists is that issuer's to say, through the token's
+// lifetime.
 func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims, error) {
 	if raw == "" {
 		return nil, ErrTokenMissing
 	}
-	c, err := s.verifySignature(raw)
+	c, err := s.verifySignature(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	if len(c.Audience) != 1 || Audience(c.Audience[0]) != aud {
 		return nil, fmt.Errorf("%w: this API accepts tokens for %s, but the token is for %v; ask for scope %s/.default", ErrWrongAudience, aud, []string(c.Audience), aud)
+	}
+	if ik, foreign := s.trusted[c.Issuer]; foreign {
+		if aud != AudienceVault {
+			return nil, fmt.Errorf("%w: tokens of trusted issuer %s are accepted by the key vault API only", ErrTokenInvalid, c.Issuer)
+		}
+		if !strings.EqualFold(c.TenantID, ik.cfg.TenantID) {
+			return nil, fmt.Errorf("%w: a token of %s names tenant %q", ErrTokenInvalid, c.Issuer, c.TenantID)
+		}
+		return c, nil
 	}
 	if c.TenantID != s.tenant {
 		return nil, fmt.Errorf("%w: token names tenant %q", ErrTokenInvalid, c.TenantID)
@@ -177,7 +189,7 @@ func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims
 // A token that passed once is remembered (by its hash) until it expires: an
 // ECDSA verification costs more than the rest of a vault unwrap, and a client
 // sends the same token for an hour. The lifetime is checked on every call.
-func (s *Service) verifySignature(raw string) (*Claims, error) {
+func (s *Service) verifySignature(ctx context.Context, raw string) (*Claims, error) {
 	sum := sha256.Sum256([]byte(raw))
 	now := s.opts.Now()
 	if c, ok := s.verified.get(sum); ok {
@@ -189,13 +201,21 @@ func (s *Service) verifySignature(raw string) (*Claims, error) {
 	}
 	c := new(Claims)
 	_, err := jwt.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid != s.signer.kid {
-			return nil, fmt.Errorf("unknown signing key %q", kid)
+		kid, _ := t.Header["kid"].(string)
+		iss, _ := t.Claims.GetIssuer()
+		if iss == s.IssuerURL() {
+			if t.Method != jwt.SigningMethodES256 || kid != s.signer.kid {
+				return nil, fmt.Errorf("unknown signing key %q", kid)
+			}
+			return &s.signer.key.PublicKey, nil
 		}
-		return &s.signer.key.PublicKey, nil
+		ik, ok := s.trusted[iss]
+		if !ok {
+			return nil, errUntrustedIssuer
+		}
+		return ik.key(ctx, kid, now)
 	},
-		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
-		jwt.WithIssuer(s.IssuerURL()),
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg(), jwt.SigningMethodRS256.Alg()}),
 		jwt.WithLeeway(clockSkew),
 		jwt.WithTimeFunc(s.opts.Now),
 		jwt.WithExpirationRequired(),
@@ -204,8 +224,13 @@ func (s *Service) verifySignature(raw string) (*Claims, error) {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired), errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return nil, fmt.Errorf("%w: get a new token from %s/oauth2/v2.0/token", ErrTokenExpired, s.AuthorityURL())
+	case errors.Is(err, ErrIssuerUnreachable):
+		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("%w: %s", ErrTokenInvalid, tokenErrorReason(err))
+	}
+	if c.Issuer != s.IssuerURL() {
+		c.Roles = nil // another tenant's roles mean nothing here
 	}
 	s.verified.put(sum, c)
 	return c, nil
@@ -247,6 +272,8 @@ func tokenErrorReason(err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "the token is not a well-formed JWT"
+	case errors.Is(err, errUntrustedIssuer):
+		return "the token was issued by an issuer this service does not trust"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
 		return "the token's signature does not verify against this issuer's keys"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):

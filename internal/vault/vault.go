@@ -35,6 +35,10 @@ type Options struct {
 	// VaultURI, when set, overrides DNSSuffix and Port: it returns the base
 	// URI, ending in "/", of the vault named (lowercase) name.
 	VaultURI func(name string) string
+	// TrustedTenants are other tenants whose principals access policies may
+	// name: those of the identity service's trusted issuers, whose tokens
+	// it accepts for this API.
+	TrustedTenants []string
 	// Now is the clock; default time.Now. Tests inject a fake one.
 	Now func() time.Time
 	// MinRotationInterval is the shortest timeAfterCreate and expiryTime a

@@ -210,13 +210,13 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 			return conflict(InnerVaultAlreadyExists,
 				"the vault name '%s' is already in use (vault names are global, like host names); choose another name", name)
 		case found:
-			if err := applyVaultParameters(&rec, in, false); err != nil {
+			if err := s.applyVaultParameters(&rec, in, false); err != nil {
 				return err
 			}
 			rec.Updated = now
 		default:
 			rec = vaultRecord{Name: name, SubscriptionID: subscriptionID, ResourceGroup: resourceGroup, Created: now, Updated: now}
-			if err := applyVaultParameters(&rec, in, true); err != nil {
+			if err := s.applyVaultParameters(&rec, in, true); err != nil {
 				return err
 			}
 			created = true
@@ -245,7 +245,7 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 // applyVaultParameters validates in against the rules the cloud enforces and
 // folds it into rec. Soft delete is always on; retention is fixed at
 // creation; purge protection, once on, stays on.
-func applyVaultParameters(rec *vaultRecord, in VaultParameters, isNew bool) error {
+func (s *Service) applyVaultParameters(rec *vaultRecord, in VaultParameters, isNew bool) error {
 	p := in.Properties
 	if p.EnableSoftDelete != nil && !*p.EnableSoftDelete {
 		return badParam(InnerSoftDeleteRequired,
@@ -303,7 +303,7 @@ func applyVaultParameters(rec *vaultRecord, in VaultParameters, isNew bool) erro
 		rec.Tags = in.Tags
 	}
 	if p.AccessPolicies != nil || isNew {
-		policies, err := normalizePolicies(rec.TenantID, p.AccessPolicies, true)
+		policies, err := s.normalizePolicies(rec.TenantID, p.AccessPolicies, true)
 		if err != nil {
 			return err
 		}
@@ -324,9 +324,10 @@ func canonicalSKU(in SKU) (SKU, error) {
 }
 
 // normalizePolicies validates entries and canonicalises their permissions.
-// An empty tenant ID means the vault's tenant. Entries must name distinct
-// principals when unique is set (a vault's stored list).
-func normalizePolicies(tenantID string, in []AccessPolicy, unique bool) ([]AccessPolicy, error) {
+// An empty tenant ID means the vault's tenant; another tenant must be a
+// trusted one. Entries must name distinct principals when unique is set (a
+// vault's stored list).
+func (s *Service) normalizePolicies(tenantID string, in []AccessPolicy, unique bool) ([]AccessPolicy, error) {
 	if len(in) > maxAccessPolicies {
 		return nil, badParam(InnerInvalidValue, "%d access policies given; a vault may have at most %d", len(in), maxAccessPolicies)
 	}
@@ -338,9 +339,9 @@ func normalizePolicies(tenantID string, in []AccessPolicy, unique bool) ([]Acces
 		if p.TenantID == "" {
 			p.TenantID = tenantID
 		}
-		if !strings.EqualFold(p.TenantID, tenantID) {
+		if !strings.EqualFold(p.TenantID, tenantID) && !slices.ContainsFunc(s.opts.TrustedTenants, func(t string) bool { return strings.EqualFold(t, p.TenantID) }) {
 			return nil, badParam(InnerInvalidValue,
-				"the access policy for object '%s' names tenant '%s'; all policies must use the vault's tenant '%s'",
+				"the access policy for object '%s' names tenant '%s'; policies must use the vault's tenant '%s' or a tenant whose issuer this server trusts (sealwatch vault serve --trust)",
 				printable(p.ObjectID), printable(p.TenantID), tenantID)
 		}
 		perms, err := canonicalPermissions(p.Permissions.Keys)
@@ -547,7 +548,7 @@ func (s *Service) UpdateAccessPolicies(ctx context.Context, vault string, kind P
 		if err != nil {
 			return err
 		}
-		changes, err := normalizePolicies(rec.TenantID, policies, false)
+		changes, err := s.normalizePolicies(rec.TenantID, policies, false)
 		if err != nil {
 			return err
 		}

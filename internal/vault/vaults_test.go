@@ -298,3 +298,28 @@ func TestAuthorizeReadsPoliciesOnEveryCall(t *testing.T) {
 	}
 	wantErr(t, e.svc.Authorize(e.ctx, "kv-authz", testTenant, clusterOID, "teleport"), ErrBadParameter)
 }
+
+// A trusted tenant's principal (an operator's cluster identity) can be granted
+// access, and is told apart from the vault tenant's principal with the same
+// object ID; an untrusted tenant cannot be named.
+func TestAccessPoliciesMayNameTrustedTenantsOnly(t *testing.T) {
+	const operator = "33333333-3333-3333-3333-333333333333"
+	e := newEnv(t)
+	e.opts.TrustedTenants = []string{operator}
+	e.reopen()
+	e.vault("kv-trust", true, 90)
+	grant := []AccessPolicy{{TenantID: strings.ToUpper(operator), ObjectID: clusterOID, Permissions: Permissions{Keys: []string{"get", "unwrapKey"}}}}
+	if _, err := e.svc.UpdateAccessPolicies(e.ctx, "kv-trust", PolicyAdd, grant); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Authorize(e.ctx, "kv-trust", operator, clusterOID, PermUnwrapKey); err != nil {
+		t.Fatalf("the trusted tenant's principal: %v", err)
+	}
+	var fe *ForbiddenError
+	if err := e.svc.Authorize(e.ctx, "kv-trust", testTenant, clusterOID, PermUnwrapKey); !errors.As(err, &fe) {
+		t.Fatalf("the same object ID in the vault's own tenant: err = %v, want ForbiddenError", err)
+	}
+	untrusted := []AccessPolicy{{TenantID: "44444444-4444-4444-4444-444444444444", ObjectID: clusterOID, Permissions: Permissions{Keys: []string{"get"}}}}
+	_, err := e.svc.UpdateAccessPolicies(e.ctx, "kv-trust", PolicyAdd, untrusted)
+	wantErr(t, err, ErrBadParameter)
+}
