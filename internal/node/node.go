@@ -47,6 +47,18 @@ type Config struct {
 	// while a key vault cannot be reached (0 fails closed at once).
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration
+	// VaultOnly serves the identity service and the vault without the
+	// workspace services: the customer's side of a split deployment
+	// (sealwatch vault serve), where the workspaces run elsewhere.
+	VaultOnly bool
+	// TrustedIssuers are other identity services (an operator's workspace
+	// node) whose tokens the vault accepts, so that access policies can grant
+	// their cluster identities the use of a key.
+	TrustedIssuers []identity.TrustedIssuer
+	// KeyVaultCAFiles are PEM files of certificate authorities trusted, in
+	// addition to the system's and this node's own, for reaching key vaults:
+	// a customer's vault served by another node.
+	KeyVaultCAFiles []string
 	// WrapKeyServiceTransport, when set, wraps the transport the key layer
 	// reaches key vaults with: tests use it to cut the network between the
 	// workspace and the vault.
@@ -142,6 +154,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.identity, err = identity.New(n.identityDB, filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
 		Issuer:         n.endpoint,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
+		TrustedIssuers: cfg.TrustedIssuers,
 		Logger:         n.log.With("component", "identity"),
 	})
 	if err != nil {
@@ -158,22 +171,22 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.openVault(); err != nil {
 		return nil, err
 	}
-	if err := n.openWorkspaces(ctx); err != nil {
-		return nil, err
+	apiCfg := api.Config{
+		Identity:       n.identity,
+		Vault:          n.vault,
+		Audit:          n.audit,
+		Metrics:        promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}),
+		VaultDNSSuffix: cfg.VaultDNSSuffix,
+		Logger:         n.log.With("component", "api"),
 	}
-
-	srv, err := api.New(api.Config{
-		Identity:            n.identity,
-		Vault:               n.vault,
-		Audit:               n.audit,
-		Workspaces:          n.workspaces,
-		ClusterKeys:         n.keys,
-		Data:                n.data,
-		DeleteWorkspaceData: n.data.DeleteWorkspace,
-		Metrics:             promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}),
-		VaultDNSSuffix:      cfg.VaultDNSSuffix,
-		Logger:              n.log.With("component", "api"),
-	})
+	if !cfg.VaultOnly {
+		if err := n.openWorkspaces(ctx); err != nil {
+			return nil, err
+		}
+		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
+		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
+	}
+	srv, err := api.New(apiCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -232,8 +245,9 @@ func (n *Node) openVault() (err error) {
 	port := n.listener.Addr().(*net.TCPAddr).Port
 	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
 		DNSSuffix: n.cfg.VaultDNSSuffix,
-		Port:      port,
-		Logger:    n.log.With("component", "vault"),
+		Port:           port,
+		TrustedTenants: n.identity.TrustedTenants(),
+		Logger:         n.log.With("component", "vault"),
 	})
 	return err
 }
@@ -254,14 +268,18 @@ func (n *Node) Serve(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- n.server.ServeTLS(n.listener, "", "") }()
-	loops.Go(func() { n.restoreClusterKeys(loopCtx) })
-	loops.Go(func() { n.retentionLoop(loopCtx, time.Hour) })
+	if n.keys != nil {
+		loops.Go(func() { n.restoreClusterKeys(loopCtx) })
+		loops.Go(func() { n.retentionLoop(loopCtx, time.Hour) })
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	n.keys.StopProbes()
+	if n.keys != nil {
+		n.keys.StopProbes()
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := n.server.Shutdown(shutdownCtx); err != nil {

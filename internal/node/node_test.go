@@ -42,11 +42,14 @@ func startNode(t testing.TB, dir string) *running {
 	return startNodeWith(t, Config{DataDir: dir})
 }
 
-// startNodeWith starts a node with cfg on 127.0.0.1:0.
+// startNodeWith starts a node with cfg, on 127.0.0.1:0 unless cfg names an
+// address (a restart on the port it had).
 func startNodeWith(t testing.TB, cfg Config) *running {
 	t.Helper()
 	dir := cfg.DataDir
-	cfg.Addr = "127.0.0.1:0"
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := Open(ctx, cfg)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"go.etcd.io/bbolt"
 
@@ -67,6 +68,15 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	pool.AppendCertsFromPEM(caPEM)
+	for _, f := range n.cfg.KeyVaultCAFiles {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("read key vault CA file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("key vault CA file %s holds no PEM certificate", f)
+		}
+	}
 	var transport http.RoundTripper = client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	if n.cfg.WrapKeyServiceTransport != nil {
 		transport = n.cfg.WrapKeyServiceTransport(transport)
@@ -80,7 +90,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return kv.New(kv.Config{VaultURL: props.KeyVaultURI, KeyName: props.KeyName, KeyVersion: props.KeyVersion, Credential: cred, Transport: vaultHTTP})
+		return kv.New(kv.Config{VaultURL: props.KeyVaultURI, KeyName: props.KeyName, KeyVersion: props.KeyVersion, Credential: homeTenantCredential{cred}, Transport: vaultHTTP})
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
 		DB: n.controlDB, NewKEK: newKEK, DocumentStore: docPrincipal, Platform: platform,
@@ -109,6 +119,17 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	}
 	n.closers = append(n.closers, n.data.Close)
 	return nil
+}
+
+// homeTenantCredential signs in at this node's tenant whatever tenant a
+// vault's challenge names: the cluster identity and the document-store
+// principal belong to this node's tenant even when the key is in a
+// customer's vault that serves another tenant and trusts this one.
+type homeTenantCredential struct{ azcore.TokenCredential }
+
+func (c homeTenantCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	opts.TenantID = ""
+	return c.TokenCredential.GetToken(ctx, opts)
 }
 
 // restoreClusterKeys reopens the keyrings of every cluster with a key. It

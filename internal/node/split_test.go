@@ -1,0 +1,158 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/keyring"
+)
+
+// TestKeyInTheCustomersOwnVaultProcess runs the split deployment: the
+// customer's vault in its own process, data directory and tenant, trusting
+// the workspace node's identity service; the workspace node trusting the
+// vault's CA. The cluster's key is replaced by one in that vault, then the
+// vault is stopped (work goes on within the grace, then 503), started again
+// (work resumes by itself), and finally the customer revokes the cluster
+// identity's access in their own vault.
+func TestKeyInTheCustomersOwnVaultProcess(t *testing.T) {
+	// The vault's first start creates its CA, which the workspace node is
+	// then configured to trust.
+	first := startNodeWith(t, Config{DataDir: t.TempDir(), VaultOnly: true})
+	vaultDir, vaultAddr, vaultCA := first.dir, "127.0.0.1:"+first.port, first.creds.CAFile
+	first.stop()
+
+	const grace = 4 * time.Second
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), KeyCheckInterval: 200 * time.Millisecond, UnreachableGrace: grace,
+		KeyVaultCAFiles: []string{vaultCA}})
+	trust := []identity.TrustedIssuer{{Issuer: cs.creds.Endpoint + "/" + cs.creds.TenantID + "/v2.0", TenantID: cs.creds.TenantID, Client: cs.client}}
+	startVault := func() *running {
+		return startNodeWith(t, Config{DataDir: vaultDir, Addr: vaultAddr, VaultOnly: true, TrustedIssuers: trust})
+	}
+	cv := startVault()
+	if cv.creds.TenantID == cs.creds.TenantID {
+		t.Fatal("the customer's vault shares the workspace node's tenant")
+	}
+	// A vault-only node serves no workspace API.
+	if st := cv.call("GET", cv.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cv.adminToken("https://management.azure.com/.default"), nil, nil); st != 404 {
+		t.Fatalf("workspace API on the vault-only node: %d", st)
+	}
+
+	immutableID, tok := cs.dcr()
+	send := func(msg string) (int, string) {
+		return cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": msg}})
+	}
+	if st, code := send("under the node's vault"); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+
+	// The customer creates a vault and a key in their own process.
+	cv.createVault("custvault", map[string][]string{cv.objectIDOf(cv.creds.ClientID): {"all"}})
+	cvt := cv.adminToken("https://vault.azure.net/.default")
+	if st := cv.call("POST", cv.vaultURL("custvault")+"/keys/cust-cmk/create?api-version=7.6", cvt, map[string]any{"kty": "RSA", "key_size": 3072}, nil); st != 200 {
+		t.Fatalf("create key: %d", st)
+	}
+	docOID := cs.node.DocumentStorePrincipalID()
+	policy := func(op, oid string) {
+		t.Helper()
+		body := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{
+			"tenantId": cs.creds.TenantID, "objectId": oid, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+		if st := cv.call("PUT", cv.mgmtURL("Microsoft.KeyVault/vaults/custvault/accessPolicies/"+op), cv.adminToken("https://management.azure.com/.default"), body, nil); st != 200 {
+			t.Fatalf("%s policy for %s: %d", op, oid, st)
+		}
+	}
+	replace := map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{
+		"keyVaultUri": cv.vaultURL("custvault") + "/", "keyName": "cust-cmk"}}}
+	clusterURL := cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1")
+	var er struct{ Error struct{ Code, Message string } }
+	// Before the customer grants access, their vault refuses the operator's identity.
+	if st := cs.call("PATCH", clusterURL, cs.mgmt, replace, &er); st != 403 || !strings.Contains(er.Error.Message, cs.principalID) {
+		t.Fatalf("replace before the grant: %d %+v", st, er)
+	}
+	policy("add", cs.principalID)
+	policy("add", docOID)
+	if st := cs.call("PATCH", clusterURL, cs.mgmt, replace, &er); st != 200 {
+		t.Fatalf("replace with the customer's key: %d %+v", st, er)
+	}
+	inUse := 0
+	for _, u := range cs.keyUsage() {
+		if u.InUse {
+			inUse++
+			if !strings.HasPrefix(u.KeyURI, cv.vaultURL("custvault")+"/keys/cust-cmk/") {
+				t.Fatalf("after the replacement an account key is wrapped by %+v", u)
+			}
+		}
+	}
+	if inUse != 2 {
+		t.Fatalf("%d key versions in use, want the customer's for logs and documents", inUse)
+	}
+	if st, code := send("under the customer's vault"); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	count := func(want float64) {
+		t.Helper()
+		var res struct{ Tables []struct{ Rows [][]any } }
+		customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+		if st := cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", cs.adminToken("https://api.loganalytics.io/.default"),
+			map[string]any{"query": "Events_CL | count"}, &res); st != 200 || len(res.Tables) != 1 || res.Tables[0].Rows[0][0] != want {
+			t.Fatalf("query: %d %+v, want %v rows", st, res, want)
+		}
+	}
+	count(2)
+
+	// The customer's vault stops.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logs := cs.node.keys.Keyring(cs.clusterID, "logs")
+	cv.stop()
+	cut := time.Now()
+	if err := logs.WaitState(ctx, keyring.Unreachable); err != nil {
+		t.Fatalf("never unreachable: %v (state %s)", err, logs.State())
+	}
+	rows := 2.0
+	if time.Since(cut) < grace-time.Second {
+		rows++
+		if st, code := send("within the grace"); st != 204 {
+			t.Fatalf("ingest within the grace: %d %s", st, code)
+		}
+	} else {
+		t.Logf("the machine is too slow to check work within the grace (%s since the stop)", time.Since(cut))
+	}
+	if err := logs.WaitState(ctx, keyring.Locked); err != nil {
+		t.Fatalf("never locked: %v", err)
+	}
+	req, _ := http.NewRequest("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Events?api-version=2023-01-01", strings.NewReader(`[{"Message":"y"}]`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := cs.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || cs.keyState() != "Locked" {
+		t.Fatalf("past the grace: %d Retry-After=%q key state %s", resp.StatusCode, resp.Header.Get("Retry-After"), cs.keyState())
+	}
+
+	// Started again, it is found by the next check; nothing was lost.
+	cv = startVault()
+	for _, res := range []string{"logs", "documents"} {
+		if err := cs.node.keys.Keyring(cs.clusterID, res).WaitState(ctx, keyring.Accessible); err != nil {
+			t.Fatalf("%s did not resume: %v", res, err)
+		}
+	}
+	if st, code := send("after the vault is back"); st != 204 {
+		t.Fatalf("ingest after the vault is back: %d %s", st, code)
+	}
+	count(rows + 1)
+
+	// The customer takes the cluster identity's access away in their vault.
+	policy("remove", cs.principalID)
+	if err := logs.WaitState(ctx, keyring.Revoked); err != nil {
+		t.Fatalf("never revoked: %v", err)
+	}
+	if st, code := send("after the revocation"); st != 403 || code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("ingest after the customer revoked: %d %s", st, code)
+	}
+}
