@@ -244,7 +244,7 @@ func (n *Node) openVault() (err error) {
 	n.closers = append(n.closers, n.audit.Close)
 	port := n.listener.Addr().(*net.TCPAddr).Port
 	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
-		DNSSuffix: n.cfg.VaultDNSSuffix,
+		DNSSuffix:      n.cfg.VaultDNSSuffix,
 		Port:           port,
 		TrustedTenants: n.identity.TrustedTenants(),
 		Logger:         n.log.With("component", "vault"),

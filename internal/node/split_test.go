@@ -67,7 +67,9 @@ func TestKeyInTheCustomersOwnVaultProcess(t *testing.T) {
 	replace := map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{
 		"keyVaultUri": cv.vaultURL("custvault") + "/", "keyName": "cust-cmk"}}}
 	clusterURL := cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1")
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	// Before the customer grants access, their vault refuses the operator's identity.
 	if st := cs.call("PATCH", clusterURL, cs.mgmt, replace, &er); st != 403 || !strings.Contains(er.Error.Message, cs.principalID) {
 		t.Fatalf("replace before the grant: %d %+v", st, er)
