@@ -116,7 +116,7 @@ func (a *app) clusterCommand() *cobra.Command {
 	c := a.group("cluster", "Manage clusters: the customer-managed key that seals their workspaces' data",
 		a.clusterCreateCommand(&subscription), a.clusterUpdateCommand(&subscription), a.clusterShowCommand(&subscription),
 		a.clusterDeleteCommand(&subscription), a.clusterListCommand(&subscription), a.clusterKeyUsageCommand(&subscription),
-		a.clusterWaitCommand(&subscription))
+		a.clusterWaitCommand(&subscription), a.clusterExportIdentityCommand(&subscription))
 	c.PersistentFlags().StringVar(&subscription, "subscription", "", "subscription ID; default the tenant ID")
 	return c
 }

@@ -170,9 +170,9 @@ func vaultRow(v *vaultResource) []string {
 func writePolicies(w io.Writer, policies []accessPolicy) error {
 	rows := make([][]string, 0, len(policies))
 	for _, p := range policies {
-		rows = append(rows, []string{p.ObjectID, strings.Join(p.Permissions.Keys, " ")})
+		rows = append(rows, []string{p.ObjectID, p.TenantID, strings.Join(p.Permissions.Keys, " ")})
 	}
-	return writeTable(w, []string{"OBJECT ID", "KEY PERMISSIONS"}, rows)
+	return writeTable(w, []string{"OBJECT ID", "TENANT", "KEY PERMISSIONS"}, rows)
 }
 
 // printVault prints one vault: the server's JSON, or its row and policies.
@@ -353,38 +353,51 @@ func (a *app) updatePolicies(ctx context.Context, w io.Writer, m *mgmt, rg, vaul
 
 func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 	var (
-		vf       vaultFlags
-		objectID string
-		cluster  string
-		perms    []string
+		vf           vaultFlags
+		objectID     string
+		cluster      string
+		identityFile string
+		perms        []string
 	)
 	cmd := &cobra.Command{
-		Use:   "set-policy --name V (--object-id OID | --cluster C) --key-permissions get wrapKey unwrapKey",
+		Use:   "set-policy --name V (--object-id OID | --cluster C | --identity-file F) --key-permissions get wrapKey unwrapKey",
 		Short: "Grant a principal key permissions on a vault (added to what it has)",
 		Long: "set-policy adds key permissions to a principal's access policy on the vault, creating the\n" +
 			"policy if needed. Permissions may be separated by spaces or commas. A cluster's key must\n" +
 			"serve two principals, the cluster's identity and the document-store principal, each with\n" +
-			"get, wrapKey and unwrapKey: --cluster C grants both.",
+			"get, wrapKey and unwrapKey: --cluster C grants both. When the cluster runs on another node,\n" +
+			"--identity-file F grants both as that file (from `sealwatch cluster export-identity`) names\n" +
+			"them, in that node's tenant, which `sealwatch vault serve --trust F` must trust.",
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		if len(perms) == 0 {
 			return usagef("set-policy needs --key-permissions, such as --key-permissions get wrapKey unwrapKey")
 		}
-		if (objectID == "") == (cluster == "") {
-			return usagef("set-policy needs exactly one of --object-id and --cluster")
+		if given := btoi(objectID != "") + btoi(cluster != "") + btoi(identityFile != ""); given != 1 {
+			return usagef("set-policy needs exactly one of --object-id, --cluster and --identity-file")
 		}
 		m, err := a.mgmt(*subscription)
 		if err != nil {
 			return err
 		}
-		oids := []string{objectID}
-		if cluster != "" {
+		tenant, oids := m.cl.TenantID(), []string{objectID}
+		switch {
+		case cluster != "":
 			c, _, _, err := m.findCluster(ctx, cluster, "", "-g")
 			if err != nil {
 				return err
 			}
 			oids = []string{c.Identity.PrincipalID, c.Properties.DocumentStorePrincipalID}
+		case identityFile != "":
+			ci, err := loadClusterIdentity(identityFile)
+			if err != nil {
+				return err
+			}
+			tenant, oids = ci.TenantID, nil
+			for _, p := range ci.Principals {
+				oids = append(oids, p.ObjectID)
+			}
 		}
 		v, _, rg, err := m.find(ctx, vf.name, vf.resourceGroup)
 		if err != nil {
@@ -392,7 +405,7 @@ func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 		}
 		var ps []accessPolicy
 		for _, oid := range oids {
-			p := accessPolicy{TenantID: m.cl.TenantID(), ObjectID: oid}
+			p := accessPolicy{TenantID: tenant, ObjectID: oid}
 			p.Permissions.Keys = perms
 			ps = append(ps, p)
 		}
@@ -401,6 +414,7 @@ func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 	vf.register(cmd)
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object ID of the principal (shown by: sealwatch identity app list)")
 	cmd.Flags().StringVar(&cluster, "cluster", "", "grant the cluster's identity and the document-store principal")
+	cmd.Flags().StringVar(&identityFile, "identity-file", "", "grant the principals a cluster identity file names (from another node)")
 	cmd.Flags().StringSliceVar(&perms, "key-permissions", nil, "key permissions to grant")
 	return cmd
 }
@@ -583,4 +597,11 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is negative", s)
 	}
 	return d, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

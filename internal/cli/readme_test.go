@@ -2,20 +2,25 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	"github.com/sealwatch/sealwatch/internal/node"
 )
 
 // readmeStep is one `$ sealwatch ...` line of the README's console blocks,
-// with whether the README shows it failing (its output starts with "error:").
+// with whether the README shows it failing (its output starts with "error:"),
+// or a `^C` line: the key owner stopping the vault they started last.
 type readmeStep struct {
 	line     int
 	args     []string
+	stop     bool
 	wantFail bool
 	output   []string // the lines the README shows after the command
 }
@@ -43,6 +48,8 @@ func readmeSteps(t *testing.T) []readmeStep {
 				t.Fatalf("README.md:%d: %v", n, err)
 			}
 			steps = append(steps, readmeStep{line: n, args: args})
+		case inConsole && line == "^C":
+			steps = append(steps, readmeStep{line: n, stop: true})
 		case inConsole && strings.HasPrefix(line, "error:") && len(steps) > 0:
 			steps[len(steps)-1].wantFail = true
 		case inConsole && len(steps) > 0 && !strings.HasPrefix(line, "$ "):
@@ -91,31 +98,75 @@ type errString string
 func (e errString) Error() string { return string(e) }
 
 // TestReadmeWalkthroughRunsAsWritten runs every `$ sealwatch` command of the
-// README, in order, against a fresh node, so that the README cannot rot: a
-// command that the README shows succeeding must succeed, and one it shows
-// failing must fail.
+// README, in order, in a scratch directory laid out as the repository's root,
+// so that the README cannot rot: a command that the README shows succeeding
+// must succeed, and one it shows failing must fail. `up` and `vault serve`
+// run in the background as they would in their own terminals; `up` stops
+// the node that runs first, as the README asks, and `^C` stops the vault.
+// Only the ports and the key-check timings differ from the README's.
 func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
-	// A 1-second key check, so that waiting for a key change takes a second.
-	n := startNodeWith(t, node.Config{KeyCheckInterval: time.Second, UnreachableGrace: 5 * time.Minute})
 	steps := readmeSteps(t)
 	if len(steps) < 20 {
 		t.Fatalf("found only %d commands in README.md", len(steps))
 	}
+	examples, err := filepath.Abs(filepath.Join("..", "..", "docs", "examples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "docs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(examples, filepath.Join(dir, "docs", "examples")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	configDir := filepath.Join(dir, "config")
+	nodePort, vaultPort := freePort(t), freePort(t)
+	ports := strings.NewReplacer(":8443", ":"+nodePort, ":9443", ":"+vaultPort)
+	// A 1-second key check, so that waiting for a key change takes a second,
+	// and a grace long enough to show work going on while the vault is away.
+	nodeFlags := []string{"--addr", "127.0.0.1:" + nodePort, "--key-check-interval", "1s", "--key-unreachable-grace", "10s"}
+
+	var node, vault *background
+	// The README's first command, `go run ./cmd/sealwatch up`, in its own terminal.
+	node = startBackground(t, configDir, append([]string{"up"}, nodeFlags...))
 	for _, st := range steps {
-		args := make([]string, len(st.args))
-		for i, a := range st.args {
-			// The README's node writes ./sealwatch-data; this one a temp dir.
-			args[i] = strings.ReplaceAll(a, "sealwatch-data/admin.json", n.adminFile)
-			// The README runs from the repository's root; the test from here.
-			args[i] = strings.ReplaceAll(args[i], "docs/examples/", filepath.Join("..", "..", "docs", "examples")+"/")
-		}
-		if strings.HasPrefix(args[0], "up") {
+		if st.stop {
+			if vault == nil {
+				t.Fatalf("README.md:%d: ^C with no vault running", st.line)
+			}
+			vault.stop()
+			vault = nil
 			continue
 		}
-		res := n.run(args...)
+		args := make([]string, len(st.args))
+		for i, a := range st.args {
+			args[i] = ports.Replace(a)
+		}
+		switch {
+		case args[0] == "up":
+			node.stop()
+			node = startBackground(t, configDir, append(args, nodeFlags...))
+			continue
+		case args[0] == "vault" && len(args) > 1 && args[1] == "serve":
+			if vault != nil {
+				t.Fatalf("README.md:%d: a second vault serve while one runs", st.line)
+			}
+			vault = startBackground(t, configDir, append(args, "--addr", "127.0.0.1:"+vaultPort))
+			continue
+		}
+		res := runCLI(t, configDir, args...)
 		if failed := res.code != 0; failed != st.wantFail {
 			t.Fatalf("README.md:%d: sealwatch %s\nexit %d (README shows it %s)\nstdout:\n%s\nstderr:\n%s",
 				st.line, strings.Join(st.args, " "), res.code, map[bool]string{true: "failing", false: "succeeding"}[st.wantFail], res.stdout, res.stderr)
+		}
+		if st.wantFail {
+			// The README shows the error's code; it must be the one given.
+			want := strings.Join(st.output, "\n")
+			if code := errorCodeIn(want); code != "" && !strings.Contains(res.stderr, code) {
+				t.Fatalf("README.md:%d: sealwatch %s failed with\n%s\nbut the README shows %s", st.line, strings.Join(st.args, " "), res.stderr, code)
+			}
 		}
 		// Query results are deterministic: they must read exactly as shown.
 		if args[0] == "query" && !st.wantFail {
@@ -125,4 +176,100 @@ func TestReadmeWalkthroughRunsAsWritten(t *testing.T) {
 			}
 		}
 	}
+}
+
+// errorCodeIn finds the API error code an "error: ... Code (HTTP nnn)" line names.
+func errorCodeIn(s string) string {
+	before, _, ok := strings.Cut(s, " (HTTP ")
+	if !ok {
+		return ""
+	}
+	fields := strings.Fields(before)
+	return fields[len(fields)-1]
+}
+
+// background is a long-running command (up, vault serve) run in-process.
+type background struct {
+	t      *testing.T
+	cancel context.CancelFunc
+	done   chan int
+	out    *syncBuffer
+}
+
+// startBackground runs args until stopped and waits until it says it is
+// running; the test fails if the command ends first.
+func startBackground(t *testing.T, configDir string, args []string) *background {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &background{t: t, cancel: cancel, done: make(chan int, 1), out: &syncBuffer{}}
+	env := Env{Stdout: b.out, Stderr: b.out,
+		Getenv: func(k string) string {
+			if k == "SEALWATCH_CONFIG_DIR" {
+				return configDir
+			}
+			return ""
+		},
+		UserConfigDir: func() (string, error) { return "", errors.New("tests use SEALWATCH_CONFIG_DIR") },
+	}
+	go func() { b.done <- Run(ctx, args, env) }()
+	t.Cleanup(b.stop)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case code := <-b.done:
+			b.done <- code
+			t.Fatalf("sealwatch %s ended with exit %d before serving:\n%s", strings.Join(args, " "), code, b.out.String())
+		default:
+		}
+		// serve prints this once the node is open and listening.
+		if strings.Contains(b.out.String(), " is running.\n") {
+			return b
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sealwatch %s is not running after a minute:\n%s", strings.Join(args, " "), b.out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling its output: there is no event to wait on
+	}
+}
+
+// stop interrupts the command, as Ctrl-C does, and waits for a clean exit.
+func (b *background) stop() {
+	if b.cancel == nil {
+		return
+	}
+	b.cancel()
+	b.cancel = nil
+	if code := <-b.done; code != 0 {
+		b.t.Errorf("a background sealwatch exited %d:\n%s", code, b.out.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freePort is a port nothing listens on now. Another process could take it
+// before the node binds it; on a test machine that is rare enough.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
