@@ -119,7 +119,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.endpoint, "endpoint", "", "node URL, overriding the one in the credentials (such as https://127.0.0.1:8443)")
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
-	root.AddCommand(a.upCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
+	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand())
 	return root

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/client"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/node"
 )
 
 // clusterIdentity is what a workspace operator hands a customer whose vault
@@ -153,7 +154,7 @@ func (a *app) vaultServeCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cfg.VaultOnly = true
+		cfg.Services = node.ServeVault
 		for _, f := range trust {
 			ci, err := loadClusterIdentity(f)
 			if err != nil {

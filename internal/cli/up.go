@@ -58,7 +58,9 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command, cfg node.Config, wh
 	}
 	fmt.Fprintf(w, "%s is running.\n", what)
 	fmt.Fprintf(w, "  endpoint: %s\n", n.Endpoint())
-	fmt.Fprintf(w, "  vaults:   https://%s\n", vaultHost)
+	if cfg.Services != node.ServeWorkspaces {
+		fmt.Fprintf(w, "  vaults:   https://%s\n", vaultHost)
+	}
 	fmt.Fprintf(w, "  CA file:  %s\n", n.CAFile())
 	fmt.Fprintf(w, "  tenant:   %s\n", n.TenantID())
 	for _, t := range cfg.TrustedIssuers {
@@ -80,24 +82,35 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command, cfg node.Config, wh
 }
 
 func (a *app) upCommand() *cobra.Command {
+	return a.workspaceNodeCommand("up", node.ServeAll, "Sealwatch",
+		"Run every Sealwatch service in this process until interrupted",
+		"up opens (or, on first run, creates) the data directory, serves every service on one\n"+
+			"HTTPS port, and runs until SIGINT or SIGTERM. On first run it writes the admin's\n"+
+			"credentials to DATA/admin.json; log in with them from another terminal.\n\n"+
+			"The vault's root key is kept in DATA/vault/root.key, or, when SEALWATCH_VAULT_PASSPHRASE\n"+
+			"is set, derived from that passphrase (which must then be given on every start).\n\n"+
+			"A cluster's key may live in a vault served elsewhere, such as a customer's own\n"+
+			"`sealwatch vault serve`: --key-vault-ca trusts that vault's certificate authority.")
+}
+
+func (a *app) serveCommand() *cobra.Command {
+	return a.workspaceNodeCommand("serve", node.ServeWorkspaces, "Sealwatch workspaces",
+		"Run the workspace services without a key vault, until interrupted",
+		"serve is up without the key vault: the operator's side of a deployment in which every\n"+
+			"cluster's key lives in a vault elsewhere, such as the key owner's `sealwatch vault serve`\n"+
+			"(trust its certificate authority with --key-vault-ca) or any vault speaking the Key Vault\n"+
+			"keys API whose certificate the system trusts.")
+}
+
+// workspaceNodeCommand is up or serve: a node with the workspace services.
+func (a *app) workspaceNodeCommand(use string, services node.Services, what, short, long string) *cobra.Command {
 	var (
 		nf          nodeFlags
 		keyCheck    time.Duration
 		grace       time.Duration
 		keyVaultCAs []string
 	)
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Run every Sealwatch service in this process until interrupted",
-		Long: "up opens (or, on first run, creates) the data directory, serves every service on one\n" +
-			"HTTPS port, and runs until SIGINT or SIGTERM. On first run it writes the admin's\n" +
-			"credentials to DATA/admin.json; log in with them from another terminal.\n\n" +
-			"The vault's root key is kept in DATA/vault/root.key, or, when SEALWATCH_VAULT_PASSPHRASE\n" +
-			"is set, derived from that passphrase (which must then be given on every start).\n\n" +
-			"A cluster's key may live in a vault served elsewhere, such as a customer's own\n" +
-			"`sealwatch vault serve`: --key-vault-ca trusts that vault's certificate authority.",
-		Args: cobra.NoArgs,
-	}
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		if keyCheck < time.Second || grace < 0 {
 			return usagef("--key-check-interval must be at least 1s and --key-unreachable-grace not negative")
@@ -106,8 +119,8 @@ func (a *app) upCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = keyCheck, grace, keyVaultCAs
-		return a.serve(ctx, cmd, cfg, "Sealwatch")
+		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
+		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
 	f := cmd.Flags()

@@ -47,10 +47,10 @@ type Config struct {
 	// while a key vault cannot be reached (0 fails closed at once).
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration
-	// VaultOnly serves the identity service and the vault without the
-	// workspace services: the customer's side of a split deployment
-	// (sealwatch vault serve), where the workspaces run elsewhere.
-	VaultOnly bool
+	// Services says which services run besides identity: all of them (up),
+	// the vault only (vault serve: the key owner's side of a split
+	// deployment) or the workspaces only (serve: the operator's side).
+	Services Services
 	// TrustedIssuers are other identity services (an operator's workspace
 	// node) whose tokens the vault accepts, so that access policies can grant
 	// their cluster identities the use of a key.
@@ -65,6 +65,15 @@ type Config struct {
 	WrapKeyServiceTransport func(http.RoundTripper) http.RoundTripper
 	Logger                  *slog.Logger
 }
+
+// Services selects what a node serves besides the identity service.
+type Services int
+
+const (
+	ServeAll        Services = iota // vault and workspaces: sealwatch up
+	ServeVault                      // the key vault only: sealwatch vault serve
+	ServeWorkspaces                 // the workspaces only: sealwatch serve
+)
 
 // Credentials is the admin principal's sign-in file, DIR/admin.json.
 type Credentials struct {
@@ -168,18 +177,19 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
-	if err := n.openVault(); err != nil {
-		return nil, err
-	}
 	apiCfg := api.Config{
 		Identity:       n.identity,
-		Vault:          n.vault,
-		Audit:          n.audit,
 		Metrics:        promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}),
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		Logger:         n.log.With("component", "api"),
 	}
-	if !cfg.VaultOnly {
+	if cfg.Services != ServeWorkspaces {
+		if err := n.openVault(); err != nil {
+			return nil, err
+		}
+		apiCfg.Vault, apiCfg.Audit = n.vault, n.audit
+	}
+	if cfg.Services != ServeVault {
 		if err := n.openWorkspaces(ctx); err != nil {
 			return nil, err
 		}
@@ -257,12 +267,14 @@ func (n *Node) openVault() (err error) {
 func (n *Node) Serve(ctx context.Context) error {
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	var loops sync.WaitGroup
-	for _, loop := range []func(context.Context) error{n.vault.RunRotationScheduler, n.vault.RunPurgeScheduler} {
-		loops.Go(func() {
-			if err := loop(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
-				n.log.Error("vault scheduler stopped", "err", err)
-			}
-		})
+	if n.vault != nil {
+		for _, loop := range []func(context.Context) error{n.vault.RunRotationScheduler, n.vault.RunPurgeScheduler} {
+			loops.Go(func() {
+				if err := loop(loopCtx); err != nil && !errors.Is(err, context.Canceled) {
+					n.log.Error("vault scheduler stopped", "err", err)
+				}
+			})
+		}
 	}
 	defer func() { stopLoops(); loops.Wait() }()
 

@@ -21,7 +21,7 @@ import (
 func TestKeyInTheCustomersOwnVaultProcess(t *testing.T) {
 	// The vault's first start creates its CA, which the workspace node is
 	// then configured to trust.
-	first := startNodeWith(t, Config{DataDir: t.TempDir(), VaultOnly: true})
+	first := startNodeWith(t, Config{DataDir: t.TempDir(), Services: ServeVault})
 	vaultDir, vaultAddr, vaultCA := first.dir, "127.0.0.1:"+first.port, first.creds.CAFile
 	first.stop()
 
@@ -30,7 +30,7 @@ func TestKeyInTheCustomersOwnVaultProcess(t *testing.T) {
 		KeyVaultCAFiles: []string{vaultCA}})
 	trust := []identity.TrustedIssuer{{Issuer: cs.creds.Endpoint + "/" + cs.creds.TenantID + "/v2.0", TenantID: cs.creds.TenantID, Client: cs.client}}
 	startVault := func() *running {
-		return startNodeWith(t, Config{DataDir: vaultDir, Addr: vaultAddr, VaultOnly: true, TrustedIssuers: trust})
+		return startNodeWith(t, Config{DataDir: vaultDir, Addr: vaultAddr, Services: ServeVault, TrustedIssuers: trust})
 	}
 	cv := startVault()
 	if cv.creds.TenantID == cs.creds.TenantID {
@@ -156,5 +156,48 @@ func TestKeyInTheCustomersOwnVaultProcess(t *testing.T) {
 	}
 	if st, code := send("after the revocation"); st != 403 || code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("ingest after the customer revoked: %d %s", st, code)
+	}
+}
+
+// TestWorkspaceOnlyNodeUsesAVaultElsewhere runs both sides apart: a
+// workspace-only node (sealwatch serve), which serves no vault, keeps a new
+// cluster's first key in a vault-only node.
+func TestWorkspaceOnlyNodeUsesAVaultElsewhere(t *testing.T) {
+	first := startNodeWith(t, Config{DataDir: t.TempDir(), Services: ServeVault})
+	vaultDir, vaultAddr, vaultCA := first.dir, "127.0.0.1:"+first.port, first.creds.CAFile
+	first.stop()
+	ws := startNodeWith(t, Config{DataDir: t.TempDir(), Services: ServeWorkspaces, KeyVaultCAFiles: []string{vaultCA}})
+	mgmt := ws.adminToken("https://management.azure.com/.default")
+	var er struct{ Error struct{ Code string } }
+	if st := ws.call("PUT", ws.vaultResource("nope"), mgmt, map[string]any{"location": "local"}, &er); st != 404 || er.Error.Code != "NotFound" {
+		t.Fatalf("vault management on a workspace-only node: %d %s", st, er.Error.Code)
+	}
+	if st := ws.call("GET", ws.vaultURL("nope")+"/keys?api-version=7.6", ws.adminToken("https://vault.azure.net/.default"), nil, nil); st != 404 {
+		t.Fatalf("vault data plane on a workspace-only node: %d", st)
+	}
+
+	cv := startNodeWith(t, Config{DataDir: vaultDir, Addr: vaultAddr, Services: ServeVault,
+		TrustedIssuers: []identity.TrustedIssuer{{Issuer: ws.creds.Endpoint + "/" + ws.creds.TenantID + "/v2.0", TenantID: ws.creds.TenantID, Client: ws.client}}})
+	cv.createVault("keys1", map[string][]string{cv.objectIDOf(cv.creds.ClientID): {"all"}})
+	if st := cv.call("POST", cv.vaultURL("keys1")+"/keys/k1/create?api-version=7.6", cv.adminToken("https://vault.azure.net/.default"), map[string]any{"kty": "RSA", "key_size": 2048}, nil); st != 200 {
+		t.Fatalf("create key: %d", st)
+	}
+	var cluster map[string]any
+	if st := ws.call("PUT", ws.mgmtURL("Microsoft.OperationalInsights/clusters/cl01"), mgmt,
+		map[string]any{"location": "local", "identity": map[string]string{"type": "SystemAssigned"}, "sku": map[string]any{"name": "CapacityReservation", "capacity": 100}}, &cluster); st != 201 {
+		t.Fatalf("create cluster: %d %v", st, cluster)
+	}
+	var policies []map[string]any
+	for _, oid := range []string{cluster["identity"].(map[string]any)["principalId"].(string), ws.node.DocumentStorePrincipalID()} {
+		policies = append(policies, map[string]any{"tenantId": ws.creds.TenantID, "objectId": oid, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}})
+	}
+	if st := cv.call("PUT", cv.mgmtURL("Microsoft.KeyVault/vaults/keys1/accessPolicies/add"), cv.adminToken("https://management.azure.com/.default"),
+		map[string]any{"properties": map[string]any{"accessPolicies": policies}}, nil); st != 200 {
+		t.Fatalf("grant: %d", st)
+	}
+	var out map[string]any
+	if st := ws.call("PATCH", ws.mgmtURL("Microsoft.OperationalInsights/clusters/cl01"), mgmt, map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{
+		"keyVaultUri": cv.vaultURL("keys1") + "/", "keyName": "k1"}}}, &out); st != 200 || out["properties"].(map[string]any)["keyState"] != "Accessible" {
+		t.Fatalf("set the key: %d %v", st, out)
 	}
 }
