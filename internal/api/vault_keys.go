@@ -162,7 +162,7 @@ func (s *Server) runKeyOp(w http.ResponseWriter, q *keyRequest, op *keyOp) {
 		rec.KeyVersion = q.usedVersion
 	}
 	if q.claims != nil {
-		rec.CallerObjectID, rec.CallerAppID = q.claims.ObjectID, q.claims.AppID
+		rec.CallerObjectID, rec.CallerTenantID, rec.CallerAppID = q.claims.ObjectID, q.claims.TenantID, q.claims.AppID
 	}
 	if err != nil {
 		e := toAPIError(err)

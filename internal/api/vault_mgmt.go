@@ -49,7 +49,7 @@ func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
 		rec := audit.Record{Time: start.UTC(), Vault: r.PathValue("name"), ClientIP: clientIP(r),
 			Operation: op, RequestID: requestID(r), Status: status}
 		if c != nil {
-			rec.CallerObjectID, rec.CallerAppID = c.ObjectID, c.AppID
+			rec.CallerObjectID, rec.CallerTenantID, rec.CallerAppID = c.ObjectID, c.TenantID, c.AppID
 		}
 		if err != nil {
 			e := toAPIError(err)

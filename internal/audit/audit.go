@@ -47,17 +47,20 @@ type Record struct {
 	Time           time.Time `json:"time"`
 	Vault          string    `json:"vault"`
 	CallerObjectID string    `json:"callerObjectId,omitempty"`
-	CallerAppID    string    `json:"callerAppId,omitempty"`
-	ClientIP       string    `json:"clientIp,omitempty"`
-	Operation      string    `json:"operation"` // KeyCreate, KeyGet, KeyWrap, KeyUnwrap, KeyRotate, VaultCreate, ...
-	KeyName        string    `json:"keyName,omitempty"`
-	KeyVersion     string    `json:"keyVersion,omitempty"`
-	Status         int       `json:"httpStatus"`
-	ErrorCode      string    `json:"errorCode,omitempty"`
-	DurationMs     float64   `json:"durationMs"`
-	RequestID      string    `json:"requestId,omitempty"`
-	PrevMAC        string    `json:"prevMac"` // hex
-	MAC            string    `json:"mac"`     // hex HMAC-SHA256(macKey, prevMAC || canonical encoding of every other field)
+	// CallerTenantID tells a trusted issuer's principals (an operator's
+	// cluster identities) from the vault tenant's own.
+	CallerTenantID string  `json:"callerTenantId,omitempty"`
+	CallerAppID    string  `json:"callerAppId,omitempty"`
+	ClientIP       string  `json:"clientIp,omitempty"`
+	Operation      string  `json:"operation"` // KeyCreate, KeyGet, KeyWrap, KeyUnwrap, KeyRotate, VaultCreate, ...
+	KeyName        string  `json:"keyName,omitempty"`
+	KeyVersion     string  `json:"keyVersion,omitempty"`
+	Status         int     `json:"httpStatus"`
+	ErrorCode      string  `json:"errorCode,omitempty"`
+	DurationMs     float64 `json:"durationMs"`
+	RequestID      string  `json:"requestId,omitempty"`
+	PrevMAC        string  `json:"prevMac"` // hex
+	MAC            string  `json:"mac"`     // hex HMAC-SHA256(macKey, prevMAC || canonical encoding of every other field)
 }
 
 // Options tunes batching. Zero values take the defaults.
@@ -238,7 +241,7 @@ func clean(r Record) Record {
 		r.Time = time.Now()
 	}
 	r.Time = r.Time.UTC().Round(0) // Round(0) drops the monotonic reading
-	for _, s := range []*string{&r.Vault, &r.CallerObjectID, &r.CallerAppID, &r.ClientIP,
+	for _, s := range []*string{&r.Vault, &r.CallerObjectID, &r.CallerTenantID, &r.CallerAppID, &r.ClientIP,
 		&r.Operation, &r.KeyName, &r.KeyVersion, &r.ErrorCode, &r.RequestID} {
 		if !utf8.ValidString(*s) {
 			*s = strings.ToValidUTF8(*s, "\uFFFD")
@@ -586,6 +589,11 @@ func canonical(r *Record) []byte {
 	b = appendString(b, r.ErrorCode)
 	b = binary.BigEndian.AppendUint64(b, math.Float64bits(r.DurationMs))
 	b = appendString(b, r.RequestID)
+	// Added after v1's first records: left out when empty, so that records
+	// written before it still verify.
+	if r.CallerTenantID != "" {
+		b = appendString(b, r.CallerTenantID)
+	}
 	return b
 }
 

@@ -41,9 +41,16 @@ func openLog(t testing.TB, db *bbolt.DB, opts Options) *Log {
 	return l
 }
 
-// record i has every field set, so that an edit to any of them can be tested.
+// record i has every field set, so that an edit to any of them can be tested,
+// except that every third has no caller tenant, as records written before the
+// field existed: those must verify too.
 func record(i int) Record {
+	tenant := "00000000-0000-0000-0000-00000000000c"
+	if i%3 == 0 {
+		tenant = ""
+	}
 	return Record{
+		CallerTenantID: tenant,
 		Time:           baseTime.Add(time.Duration(i) * time.Minute),
 		Vault:          "kv1",
 		CallerObjectID: "00000000-0000-0000-0000-00000000000a",
@@ -203,6 +210,17 @@ func TestVerifyFindsTheFirstTamperedRecord(t *testing.T) {
 		{"edited vault", editField("vault", "kv2"), 5, "MAC does not match"},
 		{"edited caller object ID", editField("callerObjectId", "someone-else"), 5, "MAC does not match"},
 		{"edited caller app ID", editField("callerAppId", "someone-else"), 5, "MAC does not match"},
+		{"edited caller tenant ID", editField("callerTenantId", "another-tenant"), 5, "MAC does not match"},
+		{"caller tenant ID removed", func(t *testing.T, b *bbolt.Bucket) {
+			m := getStored(t, b, 5)
+			delete(m, "callerTenantId")
+			putStored(t, b, 5, m)
+		}, 5, "MAC does not match"},
+		{"caller tenant ID added where there was none", func(t *testing.T, b *bbolt.Bucket) {
+			m := getStored(t, b, 6)
+			m["callerTenantId"] = "00000000-0000-0000-0000-00000000000c"
+			putStored(t, b, 6, m)
+		}, 6, "MAC does not match"},
 		{"edited client IP", editField("clientIp", "10.0.0.1"), 5, "MAC does not match"},
 		{"edited operation", editField("operation", "KeyGet"), 5, "MAC does not match"},
 		{"edited key name", editField("keyName", "other"), 5, "MAC does not match"},

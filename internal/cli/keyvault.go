@@ -460,6 +460,7 @@ type auditRecord struct {
 	Seq            uint64    `json:"seq"`
 	Time           time.Time `json:"time"`
 	CallerObjectID string    `json:"callerObjectId"`
+	CallerTenantID string    `json:"callerTenantId"`
 	ClientIP       string    `json:"clientIp"`
 	Operation      string    `json:"operation"`
 	KeyName        string    `json:"keyName"`
@@ -538,9 +539,9 @@ func (a *app) vaultAuditCommand(subscription *string) *cobra.Command {
 			rows := make([][]string, 0, len(body.Value))
 			for _, r := range body.Value {
 				rows = append(rows, []string{r.Time.UTC().Format(time.RFC3339), r.Operation, r.KeyName, r.KeyVersion,
-					r.CallerObjectID, r.ClientIP, strconv.Itoa(r.Status), r.ErrorCode})
+					r.CallerObjectID, r.CallerTenantID, r.ClientIP, strconv.Itoa(r.Status), r.ErrorCode})
 			}
-			if err := writeTable(w, []string{"TIME", "OPERATION", "KEY", "VERSION", "CALLER", "CLIENT IP", "STATUS", "ERROR"}, rows); err != nil {
+			if err := writeTable(w, []string{"TIME", "OPERATION", "KEY", "VERSION", "CALLER", "CALLER TENANT", "CLIENT IP", "STATUS", "ERROR"}, rows); err != nil {
 				return err
 			}
 		}

@@ -91,6 +91,26 @@ func TestKeyInTheCustomersOwnVaultProcess(t *testing.T) {
 	if inUse != 2 {
 		t.Fatalf("%d key versions in use, want the customer's for logs and documents", inUse)
 	}
+	// The customer's audit log names the operator's principals with their tenant.
+	var audit struct {
+		Value []struct{ Operation, CallerObjectID, CallerTenantID string }
+	}
+	if st := cv.call("GET", strings.Replace(cv.mgmtURL("Microsoft.KeyVault/vaults/custvault/auditRecords"), "?", "?key=cust-cmk&", 1),
+		cv.adminToken("https://management.azure.com/.default"), nil, &audit); st != 200 {
+		t.Fatalf("audit: %d", st)
+	}
+	wraps := 0
+	for _, r := range audit.Value {
+		if r.Operation == "KeyWrap" && r.CallerObjectID == cs.principalID {
+			wraps++
+			if r.CallerTenantID != cs.creds.TenantID {
+				t.Fatalf("audit record of the cluster identity names tenant %q, want the operator's %s", r.CallerTenantID, cs.creds.TenantID)
+			}
+		}
+	}
+	if wraps == 0 {
+		t.Fatalf("no KeyWrap by the cluster identity in the customer's audit log: %+v", audit.Value)
+	}
 	if st, code := send("under the customer's vault"); st != 204 {
 		t.Fatalf("ingest: %d %s", st, code)
 	}
