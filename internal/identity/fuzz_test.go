@@ -2,7 +2,11 @@ package identity
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -85,4 +89,37 @@ func decodeSegments(tok string) ([][]byte, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// FuzzParseVerificationKey feeds a trusted issuer's key set entries: nothing
+// may panic, and an accepted entry is a usable EC P-256 or RSA ≥ 2048 key.
+func FuzzParseVerificationKey(f *testing.F) {
+	fx := &fixture{dir: f.TempDir(), now: fixtureNow}
+	fx.openTB(f)
+	good, _ := json.Marshal(fx.svc.JWKS()["keys"][0])
+	f.Add(good)
+	f.Add([]byte(`{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}`))
+	f.Add([]byte(`{"kty":"EC","kid":"e","crv":"P-384","x":"","y":""}`))
+	f.Add([]byte(`{"kty":"oct","kid":"o","k":"c2VjcmV0"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		kid, pub, err := parseVerificationKey(raw)
+		if err != nil {
+			return
+		}
+		switch k := pub.(type) {
+		case *ecdsa.PublicKey:
+			if k.Curve != elliptic.P256() {
+				t.Fatalf("accepted curve %s", k.Curve.Params().Name)
+			}
+		case *rsa.PublicKey:
+			if k.N.BitLen() < 2048 || k.E < 3 {
+				t.Fatalf("accepted a weak RSA key: %d bits, e=%d", k.N.BitLen(), k.E)
+			}
+		default:
+			t.Fatalf("accepted %T", pub)
+		}
+		if kid == "" {
+			t.Fatal("accepted a key without an ID")
+		}
+	})
 }

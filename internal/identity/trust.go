@@ -176,10 +176,14 @@ func parseVerificationKey(raw []byte) (string, crypto.PublicKey, error) {
 	case "RSA":
 		n, errN := b64(k.N)
 		e, errE := b64(k.E)
-		if errN != nil || errE != nil || len(n) < 256 || len(e) == 0 || len(e) > 4 {
+		if errN != nil || errE != nil || len(e) == 0 || len(e) > 4 {
 			return "", nil, errors.New("bad RSA key")
 		}
-		return k.Kid, &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
+		mod, exp := new(big.Int).SetBytes(n), int(new(big.Int).SetBytes(e).Int64())
+		if mod.BitLen() < 2048 || exp < 3 || exp%2 == 0 {
+			return "", nil, errors.New("RSA key too weak")
+		}
+		return k.Kid, &rsa.PublicKey{N: mod, E: exp}, nil
 	}
 	return "", nil, errors.New("unsupported key type")
 }
