@@ -42,6 +42,7 @@ var (
 const (
 	Unconditional = ""  // create or replace
 	AnyVersion    = "*" // replace, or ErrNotFound
+	CreateOnly    = "!" // create, or ErrConflict if the document exists
 )
 
 const (
@@ -108,8 +109,9 @@ func (s *Store) Get(ctx context.Context, workspace, collection, id string) (Docu
 }
 
 // Put writes a document and returns its new etag. ifMatch is Unconditional,
-// AnyVersion, or the etag the caller read: ErrNotFound if there is no
-// document to match, ErrConflict if it has another etag.
+// AnyVersion, CreateOnly, or the etag the caller read: ErrNotFound if there
+// is no document to match, ErrConflict if it has another etag (or, for
+// CreateOnly, exists).
 func (s *Store) Put(ctx context.Context, workspace, collection, id string, body []byte, ifMatch string) (string, error) {
 	if err := checkNames(workspace, collection, id); err != nil {
 		return "", err
@@ -179,6 +181,12 @@ func (s *Store) precondition(ctx context.Context, b *bbolt.Bucket, workspace, co
 		return nil
 	}
 	sealed := b.Get([]byte(id))
+	if ifMatch == CreateOnly {
+		if sealed != nil {
+			return ErrConflict
+		}
+		return nil
+	}
 	if sealed == nil {
 		return ErrNotFound
 	}

@@ -325,3 +325,16 @@ func FuzzOpenDocument(f *testing.F) {
 		}
 	})
 }
+
+func TestCreateOnlyRefusesAnExistingDocument(t *testing.T) {
+	st, _, _ := newTestStore(t, envelopetest.New("doc-aek"))
+	if _, err := st.Put(ctx, ws, coll, "counter", []byte(`1`), CreateOnly); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(ctx, ws, coll, "counter", []byte(`2`), CreateOnly); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second create: err = %v, want ErrConflict", err)
+	}
+	if doc, err := st.Get(ctx, ws, coll, "counter"); err != nil || string(doc.Body) != "1" {
+		t.Fatalf("after the refused create: %q, %v", doc.Body, err)
+	}
+}

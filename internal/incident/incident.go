@@ -224,7 +224,7 @@ func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch s
 func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
 	for range 64 {
 		var n int64
-		etag := ""
+		etag := docstore.CreateOnly // two first incidents must not both be number 1
 		doc, err := s.docs.Get(ctx, s.workspace, collCounters, "incidentNumber")
 		switch {
 		case errors.Is(err, docstore.ErrNotFound):
@@ -236,11 +236,7 @@ func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
 			}
 			etag = doc.ETag
 		}
-		if etag == "" {
-			_, err = s.docs.Put(ctx, s.workspace, collCounters, "incidentNumber", []byte(strconv.FormatInt(n+1, 10)), "")
-		} else {
-			_, err = s.docs.Put(ctx, s.workspace, collCounters, "incidentNumber", []byte(strconv.FormatInt(n+1, 10)), etag)
-		}
+		_, err = s.docs.Put(ctx, s.workspace, collCounters, "incidentNumber", []byte(strconv.FormatInt(n+1, 10)), etag)
 		if errors.Is(err, docstore.ErrConflict) {
 			continue
 		}

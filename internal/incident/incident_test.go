@@ -3,8 +3,10 @@ package incident
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,5 +129,35 @@ func TestCommentsBelongToTheirIncident(t *testing.T) {
 	}
 	if cs, _ := s.Comments(ctx, "ab"); len(cs) != 1 {
 		t.Fatal("deleting one incident removed another's comments")
+	}
+}
+
+// TestConcurrentFirstIncidentsGetDistinctNumbers creates the first incidents
+// of a fresh workspace all at once: each gets its own number, 1 to N.
+func TestConcurrentFirstIncidentsGetDistinctNumbers(t *testing.T) {
+	s := newIncidents(t)
+	const n = 8
+	numbers := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			inc, _, err := s.Put(context.Background(), fmt.Sprintf("i%d", i), Properties{Title: "t", Severity: "Low"}, "")
+			if err == nil {
+				numbers[i] = inc.Properties.IncidentNumber
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i, num := range numbers {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if num < 1 || num > n || seen[num] {
+			t.Fatalf("incident numbers %v: not 1 to %d, each once", numbers, n)
+		}
+		seen[num] = true
 	}
 }
