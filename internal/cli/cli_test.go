@@ -72,8 +72,14 @@ func (n *testNode) run(args ...string) result {
 func runCLI(t *testing.T, configDir string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	env := Env{
-		Stdout: &stdout, Stderr: &stderr,
+	code := Run(context.Background(), args, testEnv(configDir, &stdout, &stderr))
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// testEnv keeps stored credentials in configDir and reads no real environment.
+func testEnv(configDir string, stdout, stderr io.Writer) Env {
+	return Env{
+		Stdout: stdout, Stderr: stderr,
 		Getenv: func(k string) string {
 			if k == "SEALWATCH_CONFIG_DIR" {
 				return configDir
@@ -82,8 +88,6 @@ func runCLI(t *testing.T, configDir string, args ...string) result {
 		},
 		UserConfigDir: func() (string, error) { return "", errors.New("tests use SEALWATCH_CONFIG_DIR") },
 	}
-	code := Run(context.Background(), args, env)
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 
 // must runs args and fails the test unless the command succeeds.

@@ -2,14 +2,13 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -193,43 +192,43 @@ type background struct {
 	t      *testing.T
 	cancel context.CancelFunc
 	done   chan int
-	out    *syncBuffer
+	out    *lockedBuffer
 }
 
-// startBackground runs args until stopped and waits until it says it is
-// running; the test fails if the command ends first.
+// startBackground runs args until stopped and returns once the command says
+// it is running; the test fails if the command ends first.
 func startBackground(t *testing.T, configDir string, args []string) *background {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &background{t: t, cancel: cancel, done: make(chan int, 1), out: &syncBuffer{}}
-	env := Env{Stdout: b.out, Stderr: b.out,
-		Getenv: func(k string) string {
-			if k == "SEALWATCH_CONFIG_DIR" {
-				return configDir
+	b := &background{t: t, cancel: cancel, done: make(chan int, 1), out: &lockedBuffer{}}
+	pr, pw := io.Pipe()
+	go func() {
+		b.done <- Run(ctx, args, testEnv(configDir, pw, b.out))
+		pw.Close()
+	}()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			fmt.Fprintln(b.out, sc.Text())
+			if strings.HasSuffix(sc.Text(), " is running.") { // serve prints it once the node is open
+				close(ready)
+				break
 			}
-			return ""
-		},
-		UserConfigDir: func() (string, error) { return "", errors.New("tests use SEALWATCH_CONFIG_DIR") },
-	}
-	go func() { b.done <- Run(ctx, args, env) }()
+		}
+		io.Copy(b.out, pr)
+	}()
 	t.Cleanup(b.stop)
-	deadline := time.Now().Add(time.Minute)
-	for {
-		select {
-		case code := <-b.done:
-			b.done <- code
-			t.Fatalf("sealwatch %s ended with exit %d before serving:\n%s", strings.Join(args, " "), code, b.out.String())
-		default:
-		}
-		// serve prints this once the node is open and listening.
-		if strings.Contains(b.out.String(), " is running.\n") {
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sealwatch %s is not running after a minute:\n%s", strings.Join(args, " "), b.out.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling its output: there is no event to wait on
+	select {
+	case <-ready:
+		return b
+	case code := <-b.done:
+		b.done <- code
+		t.Fatalf("sealwatch %s ended with exit %d before serving:\n%s", strings.Join(args, " "), code, b.out.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("sealwatch %s is not running after a minute:\n%s", strings.Join(args, " "), b.out.String())
 	}
+	return nil
 }
 
 // stop interrupts the command, as Ctrl-C does, and waits for a clean exit.
@@ -242,23 +241,6 @@ func (b *background) stop() {
 	if code := <-b.done; code != 0 {
 		b.t.Errorf("a background sealwatch exited %d:\n%s", code, b.out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // freePort is a port nothing listens on now. Another process could take it

@@ -654,21 +654,7 @@ func TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes(t *testing.T) {
 	if err := logs.WaitState(ctx, keyring.Locked); err != nil {
 		t.Fatalf("never locked: %v", err)
 	}
-	req, _ := http.NewRequest("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Events?api-version=2023-01-01", strings.NewReader(`[{"Message":"y"}]`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := cs.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var er struct{ Error struct{ Code string } }
-	json.NewDecoder(resp.Body).Decode(&er)
-	resp.Body.Close()
-	if resp.StatusCode != 503 || er.Error.Code != "KeyVaultUnreachable" || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("ingest past the grace: %d %s Retry-After=%q", resp.StatusCode, er.Error.Code, resp.Header.Get("Retry-After"))
-	}
-	if got := cs.keyState(); got != "Locked" {
-		t.Fatalf("cluster key state %q, want Locked (never Revoked)", got)
-	}
+	cs.ingestIsLocked(immutableID, tok)
 
 	p.down.Store(false)
 	if err := logs.WaitState(ctx, keyring.Accessible); err != nil {
@@ -679,6 +665,28 @@ func TestVaultUnreachableWorksWithinTheGraceThenLocksThenResumes(t *testing.T) {
 	}
 	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
 		t.Fatalf("ingest after the vault is back: %d %s", st, code)
+	}
+}
+
+// ingestIsLocked checks that, past the grace of an unreachable vault, ingest
+// answers 503 KeyVaultUnreachable with Retry-After and the key is Locked,
+// never Revoked.
+func (cs *cmkSetup) ingestIsLocked(immutableID, tok string) {
+	cs.t.Helper()
+	req, _ := http.NewRequest("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Events?api-version=2023-01-01", strings.NewReader(`[{"Message":"y"}]`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := cs.client.Do(req)
+	if err != nil {
+		cs.t.Fatal(err)
+	}
+	var er struct{ Error struct{ Code string } }
+	json.NewDecoder(resp.Body).Decode(&er)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || er.Error.Code != "KeyVaultUnreachable" || resp.Header.Get("Retry-After") == "" {
+		cs.t.Fatalf("ingest past the grace: %d %s Retry-After=%q", resp.StatusCode, er.Error.Code, resp.Header.Get("Retry-After"))
+	}
+	if got := cs.keyState(); got != "Locked" {
+		cs.t.Fatalf("cluster key state %q, want Locked (never Revoked)", got)
 	}
 }
 
