@@ -170,6 +170,22 @@ func (s *Server) requireOwner(r *http.Request) (*identity.Claims, error) {
 		Message: fmt.Sprintf("the client with object ID %s lacks the %s role this operation needs; ask an Owner to act, or to create an application with --role %s", c.ObjectID, identity.RoleOwner, identity.RoleOwner)}
 }
 
+// handleMetrics serves the Prometheus metrics to a management token of an
+// Owner or MonitoringReader: they name clusters and their key states, which
+// are the tenant's business only.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(r, identity.AudienceManagement)
+	if err != nil {
+		return err
+	}
+	if !c.HasRole(identity.RoleOwner) && !c.HasRole(identity.RoleMonitoringReader) {
+		return &Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
+			Message: fmt.Sprintf("the client with object ID %s may not read metrics; use an application with --role %s", c.ObjectID, identity.RoleMonitoringReader)}
+	}
+	s.cfg.Metrics.ServeHTTP(w, r)
+	return nil
+}
+
 // applicationBody is an application as the API shows it. ClientSecret is
 // filled only in the response that creates or resets it.
 type applicationBody struct {

@@ -38,7 +38,8 @@ type Config struct {
 	Workspaces  *workspace.Service
 	ClusterKeys *clusterkeys.Manager
 	Data        *wsdata.Data
-	// Metrics serves GET /metrics (Prometheus text format) when set. It
+	// Metrics serves GET /metrics (Prometheus text format) when set, to
+	// principals with the Owner or MonitoringReader role. It
 	// carries key states and probe counts, never key material or rows.
 	Metrics             http.Handler
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
@@ -67,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routeIdentity()
 	if cfg.Metrics != nil {
-		s.mux.Handle("GET /metrics", cfg.Metrics)
+		s.handle(s.mux, "GET /metrics", s.handleMetrics)
 	}
 	if cfg.Vault != nil {
 		s.routeVaultManagement()

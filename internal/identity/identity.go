@@ -47,8 +47,14 @@ const (
 	KindManagedIdentity Kind = "ManagedIdentity"
 )
 
-// RoleOwner may manage the tenant's resources: principals, vaults, clusters.
-const RoleOwner = "Owner"
+// Tenant-wide roles a principal may hold.
+const (
+	// RoleOwner may manage the tenant's resources: principals, vaults, clusters.
+	RoleOwner = "Owner"
+	// RoleMonitoringReader may read the node's metrics and nothing else: the
+	// role of a Prometheus scraper.
+	RoleMonitoringReader = "MonitoringReader"
+)
 
 // Principal is one caller. ObjectID is what access policies name; AppID is the
 // client ID it authenticates with.
@@ -218,8 +224,8 @@ func (s *Service) create(ctx context.Context, kind Kind, displayName string, rol
 		return nil, "", err
 	}
 	for _, r := range roles {
-		if r != RoleOwner {
-			return nil, "", fmt.Errorf("%w: unknown role %q (the only role is %q)", ErrInvalidRequest, r, RoleOwner)
+		if r != RoleOwner && r != RoleMonitoringReader {
+			return nil, "", fmt.Errorf("%w: unknown role %q (roles are %q and %q)", ErrInvalidRequest, r, RoleOwner, RoleMonitoringReader)
 		}
 	}
 	secret, sp, err := s.newSecret()

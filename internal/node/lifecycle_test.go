@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 )
 
@@ -397,16 +398,46 @@ func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
 	}
 }
 
-func TestKeyStateIsExportedAsMetrics(t *testing.T) {
+func TestKeyStateIsExportedAsMetricsToMonitoringReaders(t *testing.T) {
 	cs := setUpCMK(t)
-	resp, err := cs.client.Get(cs.creds.Endpoint + "/metrics")
+	get := func(token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", cs.creds.Endpoint+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := cs.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if st, body := get(""); st != 401 || strings.Contains(body, cs.clusterID) {
+		t.Fatalf("metrics without a token: %d", st)
+	}
+	scraper, secret, err := cs.node.identity.CreateApplication(context.Background(), "prometheus", identity.RoleMonitoringReader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), cs.clusterID) {
-		t.Fatalf("metrics: %d, cluster %s not in:\n%.2000s", resp.StatusCode, cs.clusterID, body)
+	plain, plainSecret, err := cs.node.identity.CreateApplication(context.Background(), "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, body := get(cs.token(plain.AppID, plainSecret, "https://management.azure.com/.default")); st != 403 || strings.Contains(body, cs.clusterID) {
+		t.Fatalf("metrics for an application without a role: %d", st)
+	}
+	if st, _ := get(cs.token(scraper.AppID, secret, "https://api.loganalytics.io/.default")); st != 401 {
+		t.Fatalf("metrics with a query token: %d", st)
+	}
+	st, body := get(cs.token(scraper.AppID, secret, "https://management.azure.com/.default"))
+	if st != 200 || !strings.Contains(body, cs.clusterID) || !strings.Contains(body, "sealwatch_keyring_state") {
+		t.Fatalf("metrics: %d, cluster %s not in:\n%.2000s", st, cs.clusterID, body)
+	}
+	// The scraper holds no other right.
+	if st := cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.token(scraper.AppID, secret, "https://management.azure.com/.default"), nil, nil); st != 403 {
+		t.Fatalf("a monitoring reader read a cluster: %d", st)
 	}
 }
 
