@@ -252,53 +252,12 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 }
 
 func (a *app) clusterShowCommand(subscription *string) *cobra.Command {
-	var rf resourceFlags
-	cmd := &cobra.Command{
-		Use:   "show --name C",
-		Short: "Show a cluster, the state of its key, its principals and workspaces",
-		Args:  cobra.NoArgs,
-	}
-	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		m, err := a.mgmt(*subscription)
-		if err != nil {
-			return err
-		}
-		c, raw, _, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
-		if err != nil {
-			return err
-		}
-		return a.printCluster(cmd.OutOrStdout(), c, raw)
-	})
-	rf.register(cmd, kindCluster)
-	return cmd
+	return showCommand(a, subscription, kindCluster, "show --name C", "Show a cluster, the state of its key, its principals and workspaces", decodeCluster, a.printCluster)
 }
 
 func (a *app) clusterDeleteCommand(subscription *string) *cobra.Command {
-	var rf resourceFlags
-	cmd := &cobra.Command{
-		Use:   "delete --name C",
-		Short: "Delete a cluster with no linked workspaces, its identity and its account keys",
-		Args:  cobra.NoArgs,
-	}
-	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		m, err := a.mgmt(*subscription)
-		if err != nil {
-			return err
-		}
-		c, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
-		if err != nil {
-			return err
-		}
-		if err := m.cl.Do(ctx, http.MethodDelete, m.opsPath(kindCluster, rg, c.Name, ""), client.AudienceManagement, nil, nil); err != nil {
-			return fmt.Errorf("delete cluster %s: %w", c.Name, err)
-		}
-		if a.output == outputTable {
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted cluster %s.\n", clean(c.Name))
-		}
-		return nil
-	})
-	rf.register(cmd, kindCluster)
-	return cmd
+	return deleteCommand(a, subscription, kindCluster, "delete --name C",
+		"Delete a cluster with no linked workspaces, its identity and its account keys", "Deleted cluster %s.\n")
 }
 
 func (a *app) clusterListCommand(subscription *string) *cobra.Command {

@@ -226,53 +226,70 @@ func (a *app) workspaceCreateCommand(subscription *string) *cobra.Command {
 }
 
 func (a *app) workspaceShowCommand(subscription *string) *cobra.Command {
-	var rf resourceFlags
-	cmd := &cobra.Command{Use: "show --name W", Short: "Show a workspace, its cluster and its features", Args: cobra.NoArgs}
-	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		m, err := a.mgmt(*subscription)
-		if err != nil {
-			return err
-		}
-		ws, raw, _, err := m.findWorkspace(ctx, rf.name, rf.resourceGroup)
-		if err != nil {
-			return err
-		}
-		return a.printWorkspace(cmd.OutOrStdout(), ws, raw)
-	})
-	rf.register(cmd, kindWorkspace)
-	return cmd
+	return showCommand(a, subscription, kindWorkspace, "show --name W", "Show a workspace, its cluster and its features", decodeWorkspace, a.printWorkspace)
 }
 
 func (a *app) workspaceDeleteCommand(subscription *string) *cobra.Command {
-	var rf resourceFlags
-	cmd := &cobra.Command{
-		Use:   "delete --name W",
-		Short: "Delete a workspace and its data; it needs no key, so it works while the key is revoked",
-		Args:  cobra.NoArgs,
-	}
-	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		m, err := a.mgmt(*subscription)
-		if err != nil {
-			return err
-		}
-		ws, _, rg, err := m.findWorkspace(ctx, rf.name, rf.resourceGroup)
-		if err != nil {
-			return err
-		}
-		if err := m.cl.Do(ctx, http.MethodDelete, m.opsPath(kindWorkspace, rg, ws.Name, ""), client.AudienceManagement, nil, nil); err != nil {
-			return fmt.Errorf("delete workspace %s: %w", ws.Name, err)
-		}
-		if a.output == outputTable {
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted workspace %s and its data.\n", clean(ws.Name))
-		}
-		return nil
-	})
-	rf.register(cmd, kindWorkspace)
-	return cmd
+	return deleteCommand(a, subscription, kindWorkspace, "delete --name W",
+		"Delete a workspace and its data; it needs no key, so it works while the key is revoked", "Deleted workspace %s and its data.\n")
 }
 
 func (a *app) workspaceListCommand(subscription *string) *cobra.Command {
 	return listCommand(a, subscription, kindWorkspace, "List workspaces", "workspaces", decodeWorkspace, workspaceHeader, workspaceRow)
+}
+
+// showCommand is `show --name N [-g RG]` for a kind of resource.
+func showCommand[T any](a *app, subscription *string, kind opsKind, use, short string,
+	decode func(json.RawMessage) (*T, error), print func(io.Writer, *T, json.RawMessage) error) *cobra.Command {
+	var rf resourceFlags
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		raw, _, err := m.findOps(ctx, kind, rf.name, rf.resourceGroup, "-g")
+		if err != nil {
+			return err
+		}
+		v, err := decode(raw)
+		if err != nil {
+			return err
+		}
+		return print(cmd.OutOrStdout(), v, raw)
+	})
+	rf.register(cmd, kind)
+	return cmd
+}
+
+// deleteCommand is `delete --name N [-g RG]` for a kind of resource; done
+// is the table output's message, with the resource's name for %s.
+func deleteCommand(a *app, subscription *string, kind opsKind, use, short, done string) *cobra.Command {
+	var rf resourceFlags
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, err := a.mgmt(*subscription)
+		if err != nil {
+			return err
+		}
+		var res struct{ Name string }
+		raw, rg, err := m.findOps(ctx, kind, rf.name, rf.resourceGroup, "-g")
+		if err == nil {
+			err = json.Unmarshal(raw, &res)
+		}
+		if err != nil {
+			return err
+		}
+		if err := m.cl.Do(ctx, http.MethodDelete, m.opsPath(kind, rg, res.Name, ""), client.AudienceManagement, nil, nil); err != nil {
+			return fmt.Errorf("delete %s %s: %w", kind.noun, res.Name, err)
+		}
+		if a.output == outputTable {
+			fmt.Fprintf(cmd.OutOrStdout(), done, clean(res.Name))
+		}
+		return nil
+	})
+	rf.register(cmd, kind)
+	return cmd
 }
 
 // listCommand is `list [-g RG]` for a kind of resource: every page, as the
