@@ -17,6 +17,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/client"
 	"github.com/sealwatch/sealwatch/internal/node"
+	"github.com/sealwatch/sealwatch/internal/node/nodetest"
 )
 
 // testNode is a node serving on 127.0.0.1 from a temporary data directory,
@@ -36,24 +37,8 @@ func startNode(t *testing.T) *testNode { return startNodeWith(t, node.Config{}) 
 func startNodeWith(t *testing.T, cfg node.Config) *testNode {
 	t.Helper()
 	dir := t.TempDir()
-	cfg.DataDir, cfg.Addr = filepath.Join(dir, "data"), "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
-	n, err := node.Open(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if err := n.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	cfg.DataDir = filepath.Join(dir, "data")
+	n := nodetest.Start(t, cfg)
 	return &testNode{t: t, dataDir: cfg.DataDir, configDir: filepath.Join(dir, "config"),
 		adminFile: n.CredentialsFile(), endpoint: n.Endpoint()}
 }

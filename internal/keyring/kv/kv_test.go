@@ -4,27 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 	"go.etcd.io/bbolt"
 
@@ -32,95 +25,23 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
 	"github.com/sealwatch/sealwatch/internal/node"
+	"github.com/sealwatch/sealwatch/internal/node/nodetest"
 )
 
-// running is a node serving on 127.0.0.1 in a temporary directory and an
-// HTTP client that trusts its CA and dials every host name at it (the
-// pattern of internal/node's conformance test).
+// running is a node for the driver to reach, with helpers for its vaults.
 type running struct {
-	t      *testing.T
-	creds  node.Credentials
-	client *http.Client
-	port   string
-	stop   func()
+	*nodetest.Node
+	t *testing.T
 }
 
 func startNode(t *testing.T) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0"})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if err := n.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	raw, err := os.ReadFile(n.CredentialsFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds node.Credentials
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		t.Fatal(err)
-	}
-	pem, err := os.ReadFile(creds.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	u, _ := url.Parse(n.Endpoint())
-	addr := u.Host
-	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: pool},
-		ForceAttemptHTTP2: true,
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &running{t: t, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, port: u.Port(), stop: stop}
-}
-
-func (rn *running) credential(clientID, secret string) azcore.TokenCredential {
-	rn.t.Helper()
-	cred, err := azidentity.NewClientSecretCredential(rn.creds.TenantID, clientID, secret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: azcore.ClientOptions{
-			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: rn.creds.Endpoint + "/"},
-			Transport: rn.client,
-			Retry:     policy.RetryOptions{MaxRetries: -1},
-		},
-		DisableInstanceDiscovery: true,
-	})
-	if err != nil {
-		rn.t.Fatal(err)
-	}
-	return cred
+	return &running{Node: nodetest.Start(t, node.Config{}), t: t}
 }
 
 func (rn *running) mgmtToken() string {
 	rn.t.Helper()
-	tok, err := rn.credential(rn.creds.ClientID, rn.creds.ClientSecret).GetToken(context.Background(),
-		policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
-	if err != nil {
-		rn.t.Fatal(err)
-	}
-	return tok.Token
+	return rn.AdminToken("https://management.azure.com/.default")
 }
 
 func (rn *running) call(method, url string, in, out any) int {
@@ -136,7 +57,7 @@ func (rn *running) call(method, url string, in, out any) int {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+rn.mgmtToken())
-	resp, err := rn.client.Do(req)
+	resp, err := rn.Client.Do(req)
 	if err != nil {
 		rn.t.Fatal(err)
 	}
@@ -152,22 +73,18 @@ func (rn *running) call(method, url string, in, out any) int {
 
 func (rn *running) vaultResource(name, suffix string) string {
 	return fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/%s%s?api-version=2023-07-01",
-		rn.creds.Endpoint, rn.creds.TenantID, name, suffix)
-}
-
-func (rn *running) vaultURL(name string) string {
-	return fmt.Sprintf("https://%s.%s:%s", name, rn.creds.VaultDNSSuffix, rn.port)
+		rn.Creds.Endpoint, rn.Creds.TenantID, name, suffix)
 }
 
 func (rn *running) policy(oid string, perms ...string) map[string]any {
-	return map[string]any{"tenantId": rn.creds.TenantID, "objectId": oid, "permissions": map[string]any{"keys": perms}}
+	return map[string]any{"tenantId": rn.Creds.TenantID, "objectId": oid, "permissions": map[string]any{"keys": perms}}
 }
 
 // createVault makes a vault with soft delete and purge protection.
 func (rn *running) createVault(name string, policies ...map[string]any) {
 	rn.t.Helper()
 	body := map[string]any{"location": "local", "properties": map[string]any{
-		"tenantId": rn.creds.TenantID, "sku": map[string]string{"family": "A", "name": "standard"},
+		"tenantId": rn.Creds.TenantID, "sku": map[string]string{"family": "A", "name": "standard"},
 		"accessPolicies": policies, "enableSoftDelete": true, "softDeleteRetentionInDays": 7, "enablePurgeProtection": true,
 	}}
 	var out map[string]any
@@ -195,7 +112,7 @@ type application struct {
 func (rn *running) createApplication(name string) application {
 	rn.t.Helper()
 	var app application
-	if st := rn.call("POST", rn.creds.Endpoint+"/v1.0/applications", map[string]any{"displayName": name}, &app); st != 201 {
+	if st := rn.call("POST", rn.Creds.Endpoint+"/v1.0/applications", map[string]any{"displayName": name}, &app); st != 201 {
 		rn.t.Fatalf("create application: %d", st)
 	}
 	return app
@@ -204,7 +121,7 @@ func (rn *running) createApplication(name string) application {
 func (rn *running) objectIDOf(clientID string) string {
 	rn.t.Helper()
 	var app application
-	if st := rn.call("GET", rn.creds.Endpoint+"/v1.0/applications/"+clientID, nil, &app); st != 200 {
+	if st := rn.call("GET", rn.Creds.Endpoint+"/v1.0/applications/"+clientID, nil, &app); st != 200 {
 		rn.t.Fatalf("get application: %d", st)
 	}
 	return app.ID
@@ -212,8 +129,8 @@ func (rn *running) objectIDOf(clientID string) string {
 
 func (rn *running) keysClient(vault string, cred azcore.TokenCredential) *azkeys.Client {
 	rn.t.Helper()
-	c, err := azkeys.NewClient(rn.vaultURL(vault), cred, &azkeys.ClientOptions{
-		ClientOptions: azcore.ClientOptions{Transport: rn.client, Retry: policy.RetryOptions{MaxRetries: -1}},
+	c, err := azkeys.NewClient(rn.VaultURL(vault), cred, &azkeys.ClientOptions{
+		ClientOptions: azcore.ClientOptions{Transport: rn.Client, Retry: policy.RetryOptions{MaxRetries: -1}},
 	})
 	if err != nil {
 		rn.t.Fatal(err)
@@ -223,8 +140,8 @@ func (rn *running) keysClient(vault string, cred azcore.TokenCredential) *azkeys
 
 func (rn *running) driver(vault, key, version string, cred azcore.TokenCredential) *kv.KEK {
 	rn.t.Helper()
-	k, err := kv.New(kv.Config{VaultURL: rn.vaultURL(vault), KeyName: key, KeyVersion: version, Credential: cred,
-		Transport: rn.client, Retry: &policy.RetryOptions{MaxRetries: -1}})
+	k, err := kv.New(kv.Config{VaultURL: rn.VaultURL(vault), KeyName: key, KeyVersion: version, Credential: cred,
+		Transport: rn.Client, Retry: &policy.RetryOptions{MaxRetries: -1}})
 	if err != nil {
 		rn.t.Fatal(err)
 	}
@@ -250,12 +167,12 @@ func TestKeyVaultDriverAgainstARealNode(t *testing.T) {
 	rn := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adminOID := rn.objectIDOf(rn.creds.ClientID)
+	adminOID := rn.objectIDOf(rn.Creds.ClientID)
 	cluster := rn.createApplication("cluster-identity")
 	clusterPolicy := rn.policy(cluster.ID, "get", "wrapKey", "unwrapKey")
 	rn.createVault("cmkvault", rn.policy(adminOID, "all"), clusterPolicy)
-	admin := rn.keysClient("cmkvault", rn.credential(rn.creds.ClientID, rn.creds.ClientSecret))
-	clusterCred := rn.credential(cluster.AppID, cluster.ClientSecret)
+	admin := rn.keysClient("cmkvault", rn.Credential(rn.Creds.ClientID, rn.Creds.ClientSecret))
+	clusterCred := rn.Credential(cluster.AppID, cluster.ClientSecret)
 	var errs errorLog
 	aek := make([]byte, 32)
 	rand.Read(aek)
@@ -448,7 +365,7 @@ func TestKeyVaultDriverAgainstARealNode(t *testing.T) {
 	})
 
 	t.Run("stopped node is unreachable", func(t *testing.T) {
-		rn.stop()
+		rn.Stop()
 		_, err := k.Unwrap(ctx, w)
 		if !errors.Is(errs.add(err), keyring.ErrKeyUnreachable) || errors.Is(err, keyring.ErrKeyRevoked) {
 			t.Fatalf("unwrap with the node stopped: %v", err)
@@ -465,7 +382,7 @@ func TestKeyVaultDriverAgainstARealNode(t *testing.T) {
 		msg := err.Error()
 		t.Log(msg)
 		for name, secret := range map[string]string{
-			"client secret": cluster.ClientSecret, "admin secret": rn.creds.ClientSecret,
+			"client secret": cluster.ClientSecret, "admin secret": rn.Creds.ClientSecret,
 			"key hex": hex.EncodeToString(aek), "key base64": base64.RawURLEncoding.EncodeToString(aek)[:20],
 			"bearer token": "Bearer", "JWT": "eyJ",
 		} {
