@@ -47,6 +47,12 @@ type Config struct {
 	// Platform seals workspaces that have no customer-managed key.
 	Platform keyring.KEK
 
+	// RestoreAtStart says the caller reopens the stored cluster keys with
+	// Restore once it serves (the vault may be its own), then calls
+	// Restored. Until then SetClusterKey waits: a key change must rewrap the
+	// account keys the stored key wraps, not start over without them.
+	RestoreAtStart bool
+
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration // 0 fails closed
 	Clock            keyring.Clock
@@ -61,6 +67,9 @@ type Manager struct {
 	ctx    context.Context // ends the probe loops
 	cancel context.CancelFunc
 	loops  sync.WaitGroup
+
+	restored     chan struct{} // closed once the stored cluster keys are reopened
+	restoredOnce sync.Once
 
 	mu    sync.Mutex
 	rings map[string]*keyring.Keyring // cluster/resource → ring
@@ -79,8 +88,16 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{}}, nil
+	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{}, restored: make(chan struct{})}
+	if !cfg.RestoreAtStart {
+		m.Restored()
+	}
+	return m, nil
 }
+
+// Restored says every stored cluster key has been through Restore (whether
+// or not it opened): key changes may go ahead.
+func (m *Manager) Restored() { m.restoredOnce.Do(func() { close(m.restored) }) }
 
 // DocumentStorePrincipalID is the object ID customers grant key access to.
 func (m *Manager) DocumentStorePrincipalID() string { return m.cfg.DocumentStore.ObjectID }
@@ -128,6 +145,11 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 // SetClusterKey opens the cluster's keyrings under kv on first use, or
 // rewraps their account keys under it: O(account keys), no data touched.
 func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
+	select {
+	case <-m.restored:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the stored cluster keys to be reopened: %w", ctx.Err())
+	}
 	for _, r := range []struct {
 		resource string
 		p        workspace.Principal

@@ -93,7 +93,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return kv.New(kv.Config{VaultURL: props.KeyVaultURI, KeyName: props.KeyName, KeyVersion: props.KeyVersion, Credential: homeTenantCredential{cred}, Transport: vaultHTTP})
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
-		DB: n.controlDB, NewKEK: newKEK, DocumentStore: docPrincipal, Platform: platform,
+		DB: n.controlDB, NewKEK: newKEK, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
 		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})
@@ -133,8 +133,10 @@ func (c homeTenantCredential) GetToken(ctx context.Context, opts policy.TokenReq
 }
 
 // restoreClusterKeys reopens the keyrings of every cluster with a key. It
-// runs once the node serves, since the vault may be this node.
+// runs once the node serves, since the vault may be this node; key changes
+// wait for it.
 func (n *Node) restoreClusterKeys(ctx context.Context) {
+	defer n.keys.Restored()
 	err := n.workspaces.ClustersWithKeys(ctx, func(clusterID string, p workspace.Principal, props workspace.KeyVaultProperties) error {
 		return n.keys.Restore(ctx, clusterID, p, props)
 	})

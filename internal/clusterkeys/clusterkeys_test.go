@@ -1,0 +1,83 @@
+package clusterkeys
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// TestKeyChangeAfterARestartWaitsForTheStoredKey restarts a Manager over a
+// registry whose account keys the first key wraps, and replaces the key
+// before the stored one is reopened: the change must wait, then rewrap the
+// existing account keys — not start a keyring under the new key without them.
+func TestKeyChangeAfterARestartWaitsForTheStoredKey(t *testing.T) {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keks := map[string]*kektest.KEK{"first": kektest.New("first"), "second": kektest.New("second")}
+	cfg := Config{
+		DB:            db,
+		NewKEK:        func(_ workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error) { return keks[kv.KeyName], nil },
+		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
+		Platform:      kektest.New("platform"),
+	}
+	ctx := context.Background()
+	cluster := workspace.Principal{ObjectID: "cl", AppID: "cl-app"}
+	first := workspace.KeyVaultProperties{KeyVaultURI: "https://v1.vault.localhost/", KeyName: "first"}
+	second := workspace.KeyVaultProperties{KeyVaultURI: "https://v2.vault.localhost/", KeyName: "second"}
+
+	m1, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.SetClusterKey(ctx, "c1", cluster, first); err != nil {
+		t.Fatal(err)
+	}
+	before := m1.Keyring("c1", Logs).AccountKeys()
+	m1.Close()
+
+	cfg.RestoreAtStart = true
+	m2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	early, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := m2.SetClusterKey(early, "c1", cluster, second); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a key change before the stored keys are reopened: err = %v, want it to wait", err)
+	}
+	if err := m2.Restore(ctx, "c1", cluster, first); err != nil {
+		t.Fatal(err)
+	}
+	m2.Restored()
+	if err := m2.SetClusterKey(ctx, "c1", cluster, second); err != nil {
+		t.Fatal(err)
+	}
+	after := m2.Keyring("c1", Logs).AccountKeys()
+	for _, old := range before {
+		found := false
+		for _, ak := range after {
+			if ak.ID == old.ID {
+				found = true
+				if !strings.HasPrefix(ak.KeyURI, keks["second"].Key()) {
+					t.Fatalf("account key %s is wrapped by %s after the replacement", ak.ID, ak.KeyURI)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("account key %s was lost in the replacement: %+v", old.ID, after)
+		}
+	}
+}
