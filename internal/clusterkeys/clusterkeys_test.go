@@ -27,8 +27,10 @@ func TestKeyChangeAfterARestartWaitsForTheStoredKey(t *testing.T) {
 	defer db.Close()
 	keks := map[string]*kektest.KEK{"first": kektest.New("first"), "second": kektest.New("second")}
 	cfg := Config{
-		DB:            db,
-		NewKEK:        func(_ workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error) { return keks[kv.KeyName], nil },
+		DB: db,
+		NewKEK: func(_ workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error) {
+			return keks[kv.KeyName], nil
+		},
 		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
 		Platform:      kektest.New("platform"),
 	}
