@@ -13,13 +13,13 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Only the keys and what is used after the join are read; a right column whose name
-	// clashes with a left one is kept on both sides so that the clash (and so the name1 suffix)
-	// is the same in both planning passes.
+	// Only the keys and what is used after the join are read. A right column whose name
+	// clashes with a left one is renamed name1; if the right one is read, the left one must be
+	// too, so that the clash (and so the suffix) is the same in both planning passes. Whether
+	// it is read is known only once the whole query is bound, so the pair is linked for now.
 	for _, rc := range right.cols {
 		if li := findCol(left.cols, rc.Name); li >= 0 {
-			p.mark(left.cols[li])
-			p.mark(rc)
+			p.link(rc, left.cols[li])
 		}
 	}
 	var lk, rk []func(Row) any

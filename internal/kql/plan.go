@@ -85,7 +85,11 @@ type planner struct {
 	work     int // tabular expressions planned so far; bounds re-planning of nested lets
 	fixedNow time.Time
 	synth    map[synthKey]*astIdent // table references the planner makes up (search, union T*), kept stable across passes
+	links    []markLink             // bind pass: marks that imply others, applied by settleMarks
 }
+
+// markLink says that if column if is read, column then must be read too.
+type markLink struct{ ifCol, then *origin }
 
 const maxPlanWork = 20000
 
@@ -134,6 +138,33 @@ func (p *planner) mark(c colInfo) {
 		p.marks[c.origin.node] = m
 	}
 	m[c.origin.name] = true
+}
+
+// link records that c2 must be read whenever c1 is; a c1 that is not a scanned column is
+// always there, so c2 is marked at once.
+func (p *planner) link(c1, c2 colInfo) {
+	if c2.origin == nil || p.run != nil {
+		return
+	}
+	if c1.origin == nil {
+		p.mark(c2)
+		return
+	}
+	p.links = append(p.links, markLink{ifCol: c1.origin, then: c2.origin})
+}
+
+// settleMarks applies the links to the marks of a finished bind pass, until nothing changes
+// (a link may depend on another).
+func (p *planner) settleMarks() {
+	for changed := true; changed; {
+		changed = false
+		for _, l := range p.links {
+			if p.marks[l.ifCol.node][l.ifCol.name] && !p.marks[l.then.node][l.then.name] {
+				p.mark(colInfo{origin: l.then})
+				changed = true
+			}
+		}
+	}
 }
 
 func (p *planner) markAll(pl *plan) {
