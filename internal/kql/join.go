@@ -23,6 +23,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 		}
 	}
 	var lk, rk []func(Row) any
+	var lcols []int // the left key columns
 	rightKeyCols := map[int]bool{}
 	jec := &ectx{cols: nil, sc: sc, left: left.cols, right: right.cols}
 	for _, cond := range o.On {
@@ -42,6 +43,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 			p.mark(left.cols[li])
 			p.mark(right.cols[ri])
 			lk = append(lk, func(r Row) any { return r[li] })
+			lcols = append(lcols, li)
 			rk = append(rk, func(r Row) any { return r[ri] })
 			rightKeyCols[ri] = true
 		case *astBinary:
@@ -66,6 +68,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 				return nil, bindErr(c.P, "join keys have types %s and %s", a.t, b.t)
 			}
 			lk = append(lk, a.fn)
+			lcols = append(lcols, a.col)
 			rk = append(rk, b.fn)
 			if o.Lookup && left.cols[a.col].Name == right.cols[-2-b.col].Name {
 				rightKeyCols[-2-b.col] = true
@@ -158,60 +161,104 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 				table[k] = append(table[k], i)
 			}
 		}
-		lit, err := left.open(ctx)
-		if err != nil {
-			acct.release()
-			return nil, err
-		}
 		matched := make([]bool, len(rrows))
 		seenLeft := map[string]bool{}
-		j := &joinIter{in: lit, acct: acct}
-		j.step = func(rows []Row) []Row {
-			var out []Row
-			for _, l := range rows {
-				k, ok := keyOf(lk, l)
-				var ms []int
-				if ok {
-					ms = table[k]
+		// emit appends the output for left row l (nil when the kind does not output it) whose
+		// key is k (ok false: a null key) and matches ms.
+		emit := func(out []Row, l Row, k string, ok bool, ms []int) []Row {
+			switch kind {
+			case "innerunique":
+				if !ok || seenLeft[k] {
+					return out
 				}
-				switch kind {
-				case "innerunique":
-					if !ok || seenLeft[k] {
-						continue
-					}
-					if len(ms) > 0 {
-						seenLeft[k] = true
-					}
-					for _, i := range ms {
-						out = append(out, combine(l, rrows[i]))
-					}
-				case "inner":
-					for _, i := range ms {
-						out = append(out, combine(l, rrows[i]))
-					}
-				case "leftouter", "fullouter", "rightouter":
-					for _, i := range ms {
-						matched[i] = true
-						out = append(out, combine(l, rrows[i]))
-					}
-					if len(ms) == 0 && kind != "rightouter" {
-						out = append(out, combine(l, nil))
-					}
-				case "leftsemi":
-					if len(ms) > 0 {
-						out = append(out, combine(l, nil))
-					}
-				case "leftanti":
-					if len(ms) == 0 {
-						out = append(out, combine(l, nil))
-					}
-				case "rightsemi", "rightanti":
-					for _, i := range ms {
-						matched[i] = true
-					}
+				if len(ms) > 0 {
+					seenLeft[k] = true
+				}
+				for _, i := range ms {
+					out = append(out, combine(l, rrows[i]))
+				}
+			case "inner":
+				for _, i := range ms {
+					out = append(out, combine(l, rrows[i]))
+				}
+			case "leftouter", "fullouter", "rightouter":
+				for _, i := range ms {
+					matched[i] = true
+					out = append(out, combine(l, rrows[i]))
+				}
+				if len(ms) == 0 && kind != "rightouter" {
+					out = append(out, combine(l, nil))
+				}
+			case "leftsemi":
+				if len(ms) > 0 {
+					out = append(out, combine(l, nil))
+				}
+			case "leftanti":
+				if len(ms) == 0 {
+					out = append(out, combine(l, nil))
+				}
+			case "rightsemi", "rightanti":
+				for _, i := range ms {
+					matched[i] = true
 				}
 			}
 			return out
+		}
+		j := &joinIter{acct: acct}
+		if left.openCols != nil {
+			// by column: keys from the typed vectors, and a left row boxed only when it
+			// is part of the output
+			cit, err := left.openCols(ctx)
+			if err != nil {
+				acct.release()
+				return nil, err
+			}
+			j.cin = cit
+			var kb []byte
+			j.stepCols = func(cb *colBatch) []Row {
+				var out []Row
+				for _, r := range cb.sel {
+					kb = kb[:0]
+					ok := true
+					for _, c := range lcols {
+						if kb, ok = cb.keyAppend(kb, c, r); !ok {
+							break
+						}
+					}
+					var ms []int
+					if ok {
+						ms = table[string(kb)]
+					}
+					if len(ms) == 0 && (kind == "inner" || kind == "innerunique" || kind == "leftsemi" || kind == "rightouter") {
+						continue // no output, no state
+					}
+					var l Row
+					if kind != "rightsemi" && kind != "rightanti" {
+						l = cb.row(r)
+					}
+					out = emit(out, l, string(kb), ok, ms)
+				}
+				return out
+			}
+		} else {
+			lit, err := left.open(ctx)
+			if err != nil {
+				acct.release()
+				return nil, err
+			}
+			j.in = lit
+			j.step = func(rows []Row) []Row {
+				var out []Row
+				for _, l := range rows {
+					k, ok := keyOf(lk, l)
+					var ms []int
+					if ok {
+						ms = table[k]
+					}
+					out = emit(out, l, k, ok, ms)
+				}
+				return out
+			}
 		}
 		j.finish = func() []Row {
 			var out []Row
@@ -237,16 +284,30 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 }
 
 type joinIter struct {
-	in     iterator
-	step   func([]Row) []Row
-	finish func() []Row
-	done   bool
-	acct   *memAccount
+	in       iterator // the left side by rows, or
+	cin      colIter  // by column
+	step     func([]Row) []Row
+	stepCols func(*colBatch) []Row
+	finish   func() []Row
+	done     bool
+	acct     *memAccount
 }
 
 func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
 	for !j.done {
-		rows, err := j.in.Next(ctx)
+		var out []Row
+		var err error
+		if j.cin != nil {
+			var cb *colBatch
+			if cb, err = j.cin.Next(ctx); err == nil {
+				out = j.stepCols(cb)
+			}
+		} else {
+			var rows []Row
+			if rows, err = j.in.Next(ctx); err == nil {
+				out = j.step(rows)
+			}
+		}
 		if errors.Is(err, io.EOF) {
 			j.done = true
 			if out := j.finish(); len(out) > 0 {
@@ -257,7 +318,7 @@ func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if out := j.step(rows); len(out) > 0 {
+		if len(out) > 0 {
 			return out, nil
 		}
 	}
@@ -265,6 +326,10 @@ func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
 }
 
 func (j *joinIter) Close() {
-	j.in.Close()
+	if j.cin != nil {
+		j.cin.Close()
+	} else {
+		j.in.Close()
+	}
 	j.acct.release()
 }

@@ -229,7 +229,9 @@ func TestPushdownIsOnlyAHint(t *testing.T) {
 		if c.err != "" {
 			continue
 		}
-		t.Run(c.name, func(t *testing.T) { runCase(t, &MemSource{tables: src.tables, order: src.order, BatchSize: 2}, c) })
+		t.Run(c.name, func(t *testing.T) {
+			runCase(t, &MemSource{tables: src.tables, order: src.order, BatchSize: 2}, src.Catalog(), c)
+		})
 	}
 	sl := sloppySource{src}
 	res := runOn(t, sl, src.Catalog(), `Events | where TimeGenerated > ago(3h) and Computer =~ "DB01" | count`, Options{})
