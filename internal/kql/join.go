@@ -236,7 +236,11 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					if kind != "rightsemi" && kind != "rightanti" {
 						l = cb.row(r)
 					}
-					out = emit(out, l, string(kb), ok, ms)
+					k := ""
+					if kind == "innerunique" {
+						k = string(kb) // the only kind that keeps keys
+					}
+					out = emit(out, l, k, ok, ms)
 				}
 				return out
 			}

@@ -403,6 +403,11 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if err != nil {
 		return nil, err
 	}
+	// The key first, cached index or not: without it, no index.
+	aead, err := st.aead(ctx, hdr, purposeSegment)
+	if err != nil {
+		return nil, err
+	}
 	if size < int64(hlen)+footerSize {
 		return nil, corruptf("short segment")
 	}
@@ -421,9 +426,10 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if _, err := f.ReadAt(sealed, ioff); err != nil {
 		return nil, fmt.Errorf("read segment: %w", err)
 	}
-	aead, err := st.aead(ctx, hdr, purposeSegment)
-	if err != nil {
-		return nil, err
+	// A cached index is used only for the very bytes it was decrypted from:
+	// a changed file is opened, and checked, afresh.
+	if blocks, ok := st.indexes.get(f.Name(), size, hdr, sealed); ok {
+		return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
 	}
 	plain, err := open(nil, aead, sealed, hdr.aad("segment.index", ws, table, name.String()))
 	if err != nil {
@@ -433,6 +439,7 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if err != nil {
 		return nil, err
 	}
+	st.indexes.put(f.Name(), size, hdr, sealed, blocks)
 	return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
 }
 

@@ -3,6 +3,7 @@ package wsdata_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -166,5 +167,50 @@ func TestTypedColumnsAnswerAsBoxedRows(t *testing.T) {
 		if got := fmt.Sprint(runQuery(t, src, q).Tables[0].Rows); got != want {
 			t.Errorf("%s: %s, want %s", q, got, want)
 		}
+	}
+}
+
+// TestQueryAfterRevocationFailsWithAWarmCache: the store keeps decrypted
+// segment indexes between queries; once the key is revoked, a query (and the
+// schema read that precedes it) fails all the same.
+func TestQueryAfterRevocationFailsWithAWarmCache(t *testing.T) {
+	keys := envelopetest.New("aek")
+	st, err := logstore.New(logstore.Config{Dir: t.TempDir(), Keys: keys, BlockRows: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	var rows []map[string]any
+	for i := range 1000 {
+		rows = append(rows, map[string]any{"TimeGenerated": now.Add(-time.Duration(i) * time.Second).Format(time.RFC3339), "Computer": fmt.Sprintf("host-%d", i%5)})
+	}
+	body, _ := json.Marshal(rows)
+	if _, err := st.Ingest(context.Background(), "ws", "SecurityEvent", body); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	q := `SecurityEvent | summarize count() by Computer`
+	for range 2 { // the second query runs on cached indexes
+		if res := runQuery(t, wsdata.NewSource(st, "ws"), q); len(res.Tables[0].Rows) != 5 {
+			t.Fatalf("rows %v", res.Tables[0].Rows)
+		}
+	}
+	cq, err := kql.Compile(q, kql.Catalog{{Name: "SecurityEvent", Columns: []kql.Column{{Name: "TimeGenerated", Type: kql.TypeDatetime}, {Name: "Computer", Type: kql.TypeString}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Revoke()
+	if _, err := cq.Run(context.Background(), wsdata.NewSource(st, "ws"), kql.Options{}); !errors.Is(err, envelopetest.ErrRevoked) {
+		t.Fatalf("query after revocation: %v, want the revoked error", err)
+	}
+	if _, err := wsdata.NewSource(st, "ws").Tables(context.Background()); !errors.Is(err, envelopetest.ErrRevoked) {
+		t.Fatalf("tables after revocation: %v, want the revoked error", err)
+	}
+	keys.Restore()
+	if res := runQuery(t, wsdata.NewSource(st, "ws"), q); len(res.Tables[0].Rows) != 5 {
+		t.Fatalf("after restore: rows %v", res.Tables[0].Rows)
 	}
 }

@@ -1,0 +1,76 @@
+package logstore
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// indexCache keeps the decrypted indexes of segments, which every scan and
+// schema read would otherwise read, decrypt and decode again. They are
+// derived from sealed data, so they must not outlive the key:
+//   - an entry is used only after the segment's account key has been derived
+//     again for that read (readSegmentIndex), so a revoked or locked key makes
+//     the cache unusable;
+//   - any failure to derive a key drops every entry (Store.aead), so the
+//     first read after a revocation also frees the plaintext.
+//
+// It lives in memory only. Entries are keyed by segment path and used only
+// when the file's size, header and sealed index bytes are those the entry
+// was decrypted from: what is saved is the decryption and decoding, and a
+// changed file is still noticed.
+type indexCache struct {
+	mu sync.Mutex
+	m  map[string]cachedIndex
+}
+
+type cachedIndex struct {
+	size   int64
+	hdr    header
+	sealed []byte      // the sealed index as read from the file
+	blocks []blockMeta // read-only once cached: readers share it
+}
+
+// maxCachedIndexes bounds the cache; past it, it starts over. An index is a
+// few hundred bytes per block.
+const maxCachedIndexes = 16384
+
+func (c *indexCache) get(path string, size int64, hdr header, sealed []byte) ([]blockMeta, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[path]
+	if !ok || e.size != size || e.hdr != hdr || !bytes.Equal(e.sealed, sealed) {
+		return nil, false
+	}
+	return e.blocks, true
+}
+
+func (c *indexCache) put(path string, size int64, hdr header, sealed []byte, blocks []blockMeta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedIndexes {
+		c.m = make(map[string]cachedIndex)
+	}
+	c.m[path] = cachedIndex{size: size, hdr: hdr, sealed: sealed, blocks: blocks}
+}
+
+// drop forgets every index.
+func (c *indexCache) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+}
+
+// forget drops the index of a deleted segment, or of every segment under a
+// deleted directory.
+func (c *indexCache) forget(path string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prefix := path + string(filepath.Separator)
+	for p := range c.m {
+		if p == path || strings.HasPrefix(p, prefix) {
+			delete(c.m, p)
+		}
+	}
+}
