@@ -16,10 +16,12 @@ import (
 //   - any failure to derive a key drops every entry (Store.aead), so the
 //     first read after a revocation also frees the plaintext.
 //
-// It lives in memory only. Entries are keyed by segment path and used only
-// when the file's size, header and sealed index bytes are those the entry
-// was decrypted from: what is saved is the decryption and decoding, and a
-// changed file is still noticed.
+// It lives in memory only. Entries are keyed by segment path. A scan uses
+// one only when the file's size, header and sealed index bytes are those the
+// entry was decrypted from: it saves the decryption and decoding, and a
+// changed file is still noticed. A schema read, which needs nothing but the
+// index, uses the entry of a segment of the same size without reading the
+// file (segments are immutable; a replaced one is noticed by the next scan).
 type indexCache struct {
 	mu sync.Mutex
 	m  map[string]cachedIndex
@@ -44,6 +46,15 @@ func (c *indexCache) get(path string, size int64, hdr header, sealed []byte) ([]
 		return nil, false
 	}
 	return e.blocks, true
+}
+
+// lookup is the entry of a segment of the given size, unchecked against the
+// file: for reads that need only the index, after the key is derived.
+func (c *indexCache) lookup(path string, size int64) (cachedIndex, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[path]
+	return e, ok && e.size == size
 }
 
 func (c *indexCache) put(path string, size int64, hdr header, sealed []byte, blocks []blockMeta) {
