@@ -801,14 +801,48 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		}
 		var err error
 		if columnar {
-			err = summarizeCols(ctx, in, factories, func(cb *colBatch, r int) (*group, error) {
+			err = summarizeCols(ctx, in, factories, func(cb *colBatch, gs []*group) error {
+				var err error
+				var v *Vector
 				if sgroups != nil {
-					return stringGroup(cb.str(keyCols[0], r))
+					v = cb.b.vector(keyCols[0])
 				}
-				for i, c := range keyCols {
-					kv[i] = cb.value(c, r)
+				switch {
+				case v != nil && v.Dict != nil:
+					// one map lookup per dictionary entry, not per row
+					byCode := make([]*group, len(v.Dict))
+					for i, r := range cb.sel {
+						if v.Valid != nil && !v.Valid[r] {
+							if gs[i], err = stringGroup(""); err != nil {
+								return err
+							}
+							continue
+						}
+						code := v.Codes[r]
+						if byCode[code] == nil {
+							if byCode[code], err = stringGroup(v.Dict[code]); err != nil {
+								return err
+							}
+						}
+						gs[i] = byCode[code]
+					}
+				case sgroups != nil:
+					for i, r := range cb.sel {
+						if gs[i], err = stringGroup(cb.str(keyCols[0], r)); err != nil {
+							return err
+						}
+					}
+				default:
+					for i, r := range cb.sel {
+						for k, c := range keyCols {
+							kv[k] = cb.value(c, r)
+						}
+						if gs[i], err = keyGroup(); err != nil {
+							return err
+						}
+					}
 				}
-				return keyGroup()
+				return nil
 			})
 		} else {
 			err = summarizeRows(ctx, in, func(r Row) (*group, error) {
@@ -877,10 +911,10 @@ func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, err
 	}
 }
 
-// summarizeCols is summarizeRows over the input by column: the keys are bare columns, read
-// typed where the source typed them, and a row is boxed only for aggregates other than a
-// plain count().
-func summarizeCols(ctx context.Context, in *plan, factories []func() aggState, groupOf func(*colBatch, int) (*group, error)) error {
+// summarizeCols is summarizeRows over the input by column: groupsOf finds the groups of a
+// batch's rows (keys are bare columns, read typed where the source typed them), and a row is
+// boxed only for aggregates other than a plain count().
+func summarizeCols(ctx context.Context, in *plan, factories []func() aggState, groupsOf func(*colBatch, []*group) error) error {
 	countOnly := true
 	for _, f := range factories {
 		if c, ok := f().(*countState); !ok || c.pred != nil {
@@ -892,6 +926,7 @@ func summarizeCols(ctx context.Context, in *plan, factories []func() aggState, g
 		return err
 	}
 	defer it.Close()
+	var gs []*group
 	for {
 		cb, err := it.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -900,18 +935,18 @@ func summarizeCols(ctx context.Context, in *plan, factories []func() aggState, g
 		if err != nil {
 			return err
 		}
-		for _, r := range cb.sel {
-			g, err := groupOf(cb, r)
-			if err != nil {
-				return err
-			}
+		gs = slices.Grow(gs[:0], len(cb.sel))[:len(cb.sel)]
+		if err := groupsOf(cb, gs); err != nil {
+			return err
+		}
+		for i, g := range gs {
 			if countOnly {
 				for _, s := range g.states {
 					s.(*countState).n++
 				}
 				continue
 			}
-			row := cb.row(r)
+			row := cb.row(cb.sel[i])
 			for _, s := range g.states {
 				s.add(row)
 			}

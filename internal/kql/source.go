@@ -168,6 +168,11 @@ type Vector struct {
 	Ints    []int64   // TypeLong; TypeDatetime as Unix nanoseconds
 	Reals   []float64 // TypeReal
 	Bools   []bool    // TypeBool
+	// Dict and Codes may come with Strings when the column has few distinct values:
+	// Strings[r] is Dict[Codes[r]] where the row is not null. Group keys are then found
+	// once per entry, not once per row.
+	Dict  []string
+	Codes []uint32
 }
 
 // Value is row r as the engine's run-time value: nil for a null, except that a string

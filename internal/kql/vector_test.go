@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,12 +49,34 @@ func (it *typedIter) Next(ctx context.Context) (*Batch, error) {
 	out := &Batch{Len: b.Len, Columns: make([][]any, len(b.Columns)), Vectors: make([]*Vector, len(b.Columns))}
 	for i, col := range b.Columns {
 		if v := toVector(col, it.types[i]); v != nil {
+			if v.Type == TypeString && it.n%2 == 0 {
+				addDict(v)
+			}
 			out.Vectors[i] = v
 		} else {
 			out.Columns[i] = col
 		}
 	}
 	return out, nil
+}
+
+// addDict gives a string vector a dictionary of its valid values, in reverse order of first
+// appearance (so that entry numbers and first appearances differ).
+func addDict(v *Vector) {
+	v.Codes = make([]uint32, len(v.Strings))
+	var seen []string
+	for r, s := range v.Strings {
+		if v.Valid[r] && !slices.Contains(seen, s) {
+			seen = append(seen, s)
+		}
+	}
+	slices.Reverse(seen)
+	for r, s := range v.Strings {
+		if v.Valid[r] {
+			v.Codes[r] = uint32(slices.Index(seen, s))
+		}
+	}
+	v.Dict = seen
 }
 
 // toVector is col as a Vector of type t, or nil if a value does not fit.

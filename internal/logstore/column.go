@@ -17,6 +17,11 @@ type Column struct {
 	Reals   []float64 // TypeReal
 	Bools   []bool    // TypeBool
 	Strings []string  // TypeString; TypeDynamic as JSON text
+	// A string column stored with a dictionary (few distinct values) also
+	// has it: Strings[i] is Dict[Codes[i]] where Valid[i] (Codes[i] is 0
+	// elsewhere), so a reader may group or compare by code.
+	Dict  []string
+	Codes []uint32
 }
 
 // Len is the number of rows in the column.
@@ -165,10 +170,15 @@ func parseTimes(cells []cell) []int64 {
 //	validity: 0 (all valid) | 1 and a bitmap, bit set = valid | 2 (none valid)
 //	long, datetime: zig-zag varint deltas; real: 8 bytes little-endian each;
 //	bool: bitmap; string, dynamic: uvarint lengths, then the bytes.
+//	A string column with few distinct values has the dictionary flag set in
+//	its validity byte and holds instead: uvarint entries | uvarint lengths
+//	of the entries, then their bytes | uvarint entry number of each valid
+//	row.
 const (
 	validAll    = 0
 	validBitmap = 1
 	validNone   = 2
+	dictFlag    = 0x80
 )
 
 // encodeColumn appends the chunk of one column to dst and returns its
@@ -183,6 +193,7 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 			st.nulls++
 		}
 	}
+	vpos := len(dst) // of the validity byte
 	switch st.nulls {
 	case 0:
 		dst = append(dst, validAll)
@@ -244,6 +255,13 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 			}
 			return cells[i].s
 		}
+		st.bloom = stringBloom(cells, text, t == TypeString)
+		if t == TypeString {
+			if d, ok := appendDict(dst, cells); ok {
+				d[vpos] |= dictFlag
+				return d, st
+			}
+		}
 		for i, c := range cells {
 			if c.kind != TypeNull {
 				dst = binary.AppendUvarint(dst, uint64(len(text(i))))
@@ -254,9 +272,58 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 				dst = append(dst, text(i)...)
 			}
 		}
-		st.bloom = stringBloom(cells, text, t == TypeString)
 	}
 	return dst, st
+}
+
+// appendDict appends the dictionary encoding of a string column's valid
+// cells, if it is at most half the size of the plain one: repeated values
+// are then stored once, and readers can group by entry number.
+func appendDict(dst []byte, cells []cell) ([]byte, bool) {
+	entries := make(map[string]uint32)
+	var dict [][]byte
+	codes := make([]uint32, 0, len(cells))
+	plain, size := 0, 0
+	for _, c := range cells {
+		if c.kind == TypeNull {
+			continue
+		}
+		code, ok := entries[string(c.s)]
+		if !ok {
+			code = uint32(len(dict))
+			entries[string(c.s)] = code
+			dict = append(dict, c.s)
+			size += uvarintLen(uint64(len(c.s))) + len(c.s)
+		}
+		codes = append(codes, code)
+		plain += uvarintLen(uint64(len(c.s))) + len(c.s)
+		size += uvarintLen(uint64(code))
+		if 2*len(dict) > len(cells) {
+			return dst, false // too many distinct values to win
+		}
+	}
+	if len(dict) == 0 || 2*size > plain {
+		return dst, false
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(dict)))
+	for _, v := range dict {
+		dst = binary.AppendUvarint(dst, uint64(len(v)))
+	}
+	for _, v := range dict {
+		dst = append(dst, v...)
+	}
+	for _, code := range codes {
+		dst = binary.AppendUvarint(dst, uint64(code))
+	}
+	return dst, true
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // stringBloom builds the filter of a string column's values (when exact) and
@@ -357,9 +424,13 @@ func decodeColumn(b []byte, name string) (Column, error) {
 	if len(b) < 1 {
 		return col, corruptf("bad validity")
 	}
+	dict := b[0]&dictFlag != 0
+	if dict && col.Type != TypeString {
+		return col, corruptf("bad validity")
+	}
 	col.Valid = make([]bool, n)
 	valid := 0
-	switch b[0] {
+	switch b[0] &^ dictFlag {
 	case validAll:
 		for i := range col.Valid {
 			col.Valid[i] = true
@@ -423,6 +494,13 @@ func decodeColumn(b []byte, name string) (Column, error) {
 			}
 		}
 	case TypeString, TypeDynamic:
+		if dict {
+			var err error
+			if b, err = decodeDict(&col, b, valid); err != nil {
+				return col, err
+			}
+			break
+		}
 		lens := make([]int, 0, valid)
 		total := 0
 		for range valid {
@@ -454,4 +532,52 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		return col, corruptf("trailing bytes in column")
 	}
 	return col, nil
+}
+
+// decodeDict reads the dictionary encoding of a string column into col and
+// returns what follows it.
+func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
+	d, k := binary.Uvarint(b)
+	if k <= 0 || d > uint64(valid) || d == 0 && valid > 0 {
+		return b, corruptf("bad dictionary")
+	}
+	b = b[k:]
+	lens := make([]int, d)
+	total := 0
+	for i := range lens {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)) {
+			return b, corruptf("bad string length")
+		}
+		lens[i] = int(l)
+		total += int(l)
+		b = b[k:]
+	}
+	if total > len(b) {
+		return b, corruptf("short strings")
+	}
+	all := string(b[:total]) // one allocation for the dictionary
+	b = b[total:]
+	col.Dict = make([]string, d)
+	off := 0
+	for i, l := range lens {
+		col.Dict[i] = all[off : off+l]
+		off += l
+	}
+	n := len(col.Valid)
+	col.Strings = make([]string, n)
+	col.Codes = make([]uint32, n)
+	for i := range n {
+		if !col.Valid[i] {
+			continue
+		}
+		code, k := binary.Uvarint(b)
+		if k <= 0 || code >= d {
+			return b, corruptf("bad dictionary entry")
+		}
+		col.Codes[i] = uint32(code)
+		col.Strings[i] = col.Dict[code]
+		b = b[k:]
+	}
+	return b, nil
 }

@@ -71,6 +71,7 @@ func FuzzDecodeColumn(f *testing.F) {
 		{{kind: TypeString, s: []byte("a")}, {kind: TypeString, s: []byte("bc")}},
 		{{kind: TypeBool, i: 1}, {kind: TypeBool}},
 		{{kind: TypeReal, i: 4611686018427387904}},
+		{{kind: TypeString, s: []byte("host")}, {}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("db")}, {kind: TypeString, s: []byte("host")}}, // dictionary
 	} {
 		typ, times := resolveType(cells)
 		enc, _ := encodeColumn(nil, typ, cells, times)

@@ -460,8 +460,12 @@ func gather(c *Column, sel []bool, count int) Column {
 			out.Bools = append(out.Bools, c.Bools[i])
 		case TypeString, TypeDynamic:
 			out.Strings = append(out.Strings, c.Strings[i])
+			if c.Dict != nil {
+				out.Codes = append(out.Codes, c.Codes[i])
+			}
 		}
 	}
+	out.Dict = c.Dict
 	return out
 }
 

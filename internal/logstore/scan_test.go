@@ -122,3 +122,59 @@ func TestBadScanRequestsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// String columns with few distinct values are stored with a dictionary; they
+// read back as the plain encoding does, with the dictionary alongside, and
+// keep it through a predicate's filtering.
+func TestStringDictionaryRoundTrips(t *testing.T) {
+	var few, many []cell
+	for i := range 1000 {
+		c := cell{kind: TypeString, s: []byte(fmt.Sprintf("host-%d", i%7))}
+		if i%10 == 3 {
+			c = cell{} // null
+		}
+		few = append(few, c)
+		many = append(many, cell{kind: TypeString, s: []byte(fmt.Sprintf("user-%d", i))})
+	}
+	for name, tc := range map[string]struct {
+		cells []cell
+		dict  bool
+	}{"few distinct": {few, true}, "all distinct": {many, false}} {
+		enc, _ := encodeColumn(nil, TypeString, tc.cells, nil)
+		col, err := decodeColumn(enc, "c")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if (col.Dict != nil) != tc.dict {
+			t.Fatalf("%s: dictionary %v, want %v", name, col.Dict != nil, tc.dict)
+		}
+		for i, c := range tc.cells {
+			if col.Valid[i] != (c.kind != TypeNull) || col.Strings[i] != string(c.s) {
+				t.Fatalf("%s: row %d is %q (valid %v), want %q", name, i, col.Strings[i], col.Valid[i], c.s)
+			}
+			if tc.dict && col.Valid[i] && col.Dict[col.Codes[i]] != col.Strings[i] {
+				t.Fatalf("%s: row %d: code %d is %q, not %q", name, i, col.Codes[i], col.Dict[col.Codes[i]], col.Strings[i])
+			}
+		}
+		sel := make([]bool, len(tc.cells))
+		for i := range sel {
+			sel[i] = i%3 == 0
+		}
+		g := gather(&col, sel, 334)
+		for j, i := 0, 0; i < len(sel); i++ {
+			if !sel[i] {
+				continue
+			}
+			if g.Strings[j] != col.Strings[i] || tc.dict && g.Valid[j] && g.Dict[g.Codes[j]] != g.Strings[j] {
+				t.Fatalf("%s: gathered row %d differs", name, j)
+			}
+			j++
+		}
+	}
+	// a dictionary flag on a column of another type is corrupt
+	enc, _ := encodeColumn(nil, TypeLong, []cell{{kind: TypeLong, i: 1}}, nil)
+	enc[2] |= dictFlag
+	if _, err := decodeColumn(enc, "c"); err == nil {
+		t.Fatal("a long column with the dictionary flag decoded")
+	}
+}

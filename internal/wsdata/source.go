@@ -221,7 +221,8 @@ func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type
 		want := types[name]
 		if c != nil && c.Type == want && vectorTypes[want] {
 			// the store's slices as they are: the engine never writes to a batch
-			out.Vectors[i] = &kql.Vector{Type: typeMap[want], Valid: c.Valid, Strings: c.Strings, Ints: c.Ints, Reals: c.Reals, Bools: c.Bools}
+			out.Vectors[i] = &kql.Vector{Type: typeMap[want], Valid: c.Valid, Strings: c.Strings, Ints: c.Ints, Reals: c.Reals, Bools: c.Bools,
+				Dict: c.Dict, Codes: c.Codes}
 			continue
 		}
 		vals := make([]any, b.Len)
