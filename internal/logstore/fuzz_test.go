@@ -168,7 +168,7 @@ func FuzzSegmentOpen(f *testing.F) {
 				}
 				for ci := range r.blocks[bi].cols {
 					cm := &r.blocks[bi].cols[ci]
-					if _, err2 := r.readColumn(aead, bi, cm); err2 != nil {
+					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}); err2 != nil {
 						err = err2
 					}
 					if cm.bloomSize > 0 {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -73,14 +74,15 @@ func (b *Batch) Column(name string) *Column {
 
 // pred is a Predicate checked and prepared.
 type pred struct {
-	col   string
-	op    Op
-	kind  Type // TypeString, TypeLong, TypeReal, TypeBool or TypeDatetime
-	i     int64
-	f     float64
-	s     string
-	lower []byte   // has, contains: the constant lower-cased
-	terms []uint64 // has: bloom keys of the constant's terms
+	col    string
+	op     Op
+	kind   Type // TypeString, TypeLong, TypeReal, TypeBool or TypeDatetime
+	i      int64
+	f      float64
+	s      string
+	lower  []byte     // has, contains: the constant lower-cased
+	needle foldNeedle // has, contains: lower, to search for
+	terms  []uint64   // has: bloom keys of the constant's terms
 }
 
 func compile(p Predicate) (pred, error) {
@@ -121,6 +123,7 @@ func compile(p Predicate) (pred, error) {
 			return c, fmt.Errorf("%w: %s needs a string", ErrInvalidScan, p.Op)
 		}
 		c.lower = bytes.ToLower([]byte(c.s))
+		c.needle = newFoldNeedle(c.lower)
 		if p.Op == OpHas {
 			forTerms(c.lower, func(t []byte) { c.terms = append(c.terms, bloomHash(bloomTerm, t, true)) })
 		}
@@ -157,6 +160,7 @@ type Scanner struct {
 	seg   *segReader
 	block int
 
+	buf    chunkBuffers
 	batch  *Batch
 	err    error
 	closed bool
@@ -354,7 +358,7 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 		if !load[cm.name] {
 			continue
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm)
+		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf)
 		if err != nil {
 			return nil, err
 		}
@@ -429,53 +433,107 @@ func (sc *Scanner) emit(n int, cols map[string]*Column, names []string, sel []bo
 	if count == 0 {
 		return nil
 	}
+	var rows []int // the matching rows, when not all do
+	if count < n {
+		rows = make([]int, 0, count)
+		for i, ok := range sel {
+			if ok {
+				rows = append(rows, i)
+			}
+		}
+	}
 	b := &Batch{Len: count, Columns: make([]Column, len(names))}
 	for i, name := range names {
 		c := cols[name]
 		switch {
 		case c == nil:
 			b.Columns[i] = Column{Name: name, Type: TypeNull, Valid: make([]bool, count)}
-		case count == n:
+		case rows == nil:
 			b.Columns[i] = *c
 		default:
-			b.Columns[i] = gather(c, sel, count)
+			b.Columns[i] = gather(c, rows)
 		}
 	}
 	return b
 }
 
-func gather(c *Column, sel []bool, count int) Column {
-	out := Column{Name: c.Name, Type: c.Type, Valid: make([]bool, 0, count)}
-	for i, ok := range sel {
-		if !ok {
-			continue
+// gather is the given rows of c.
+func gather(c *Column, rows []int) Column {
+	out := Column{Name: c.Name, Type: c.Type, Valid: make([]bool, len(rows)), Dict: c.Dict}
+	for j, i := range rows {
+		out.Valid[j] = c.Valid[i]
+	}
+	switch c.Type {
+	case TypeLong, TypeDatetime:
+		out.Ints = make([]int64, len(rows))
+		for j, i := range rows {
+			out.Ints[j] = c.Ints[i]
 		}
-		out.Valid = append(out.Valid, c.Valid[i])
-		switch c.Type {
-		case TypeLong, TypeDatetime:
-			out.Ints = append(out.Ints, c.Ints[i])
-		case TypeReal:
-			out.Reals = append(out.Reals, c.Reals[i])
-		case TypeBool:
-			out.Bools = append(out.Bools, c.Bools[i])
-		case TypeString, TypeDynamic:
-			out.Strings = append(out.Strings, c.Strings[i])
-			if c.Dict != nil {
-				out.Codes = append(out.Codes, c.Codes[i])
+	case TypeReal:
+		out.Reals = make([]float64, len(rows))
+		for j, i := range rows {
+			out.Reals[j] = c.Reals[i]
+		}
+	case TypeBool:
+		out.Bools = make([]bool, len(rows))
+		for j, i := range rows {
+			out.Bools[j] = c.Bools[i]
+		}
+	case TypeString, TypeDynamic:
+		out.Strings = make([]string, len(rows))
+		for j, i := range rows {
+			out.Strings[j] = c.Strings[i]
+		}
+		if c.Dict != nil {
+			out.Codes = make([]uint32, len(rows))
+			for j, i := range rows {
+				out.Codes[j] = c.Codes[i]
 			}
 		}
 	}
-	out.Dict = c.Dict
 	return out
 }
 
-// evaluate clears sel where the row does not match p.
+// evaluate clears sel where the row does not match p. The common cases loop
+// without a type switch per row; a string column with a dictionary is
+// matched once per entry.
 func evaluate(c *Column, p *pred, sel []bool) {
-	for i := range sel {
-		if sel[i] {
-			sel[i] = c != nil && c.Valid[i] && matches(c, i, p)
+	switch {
+	case c == nil:
+		clear(sel)
+	case c.Dict != nil && p.kind == TypeString:
+		hit := make([]bool, len(c.Dict))
+		for k, v := range c.Dict {
+			hit[k] = matchString(v, p)
+		}
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && hit[c.Codes[i]]
+		}
+	case (c.Type == TypeLong && p.kind == TypeLong || c.Type == TypeDatetime && p.kind == TypeDatetime) && p.op == OpEq:
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && c.Ints[i] == p.i
+		}
+	case (c.Type == TypeString || c.Type == TypeDynamic) && p.kind == TypeString:
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && matchString(c.Strings[i], p)
+		}
+	default:
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && matches(c, i, p)
 		}
 	}
+}
+
+// matchString reports whether string value s satisfies p, a predicate with a
+// string constant.
+func matchString(s string, p *pred) bool {
+	switch p.op {
+	case OpHas:
+		return p.needle.has(s)
+	case OpContains:
+		return p.needle.contains(s)
+	}
+	return holds(p.op, cmp.Compare(s, p.s))
 }
 
 func matches(c *Column, i int, p *pred) bool {
@@ -493,13 +551,7 @@ func matches(c *Column, i int, p *pred) bool {
 		}
 		return holds(p.op, cmp.Compare(v, p.i))
 	case (c.Type == TypeString || c.Type == TypeDynamic) && p.kind == TypeString:
-		switch p.op {
-		case OpHas:
-			return hasTerm(c.Strings[i], p.lower)
-		case OpContains:
-			return containsFold(c.Strings[i], p.lower)
-		}
-		return holds(p.op, cmp.Compare(c.Strings[i], p.s))
+		return matchString(c.Strings[i], p)
 	}
 	return false
 }
@@ -523,42 +575,110 @@ func holds(op Op, c int) bool {
 	return false
 }
 
-// containsFold reports whether s contains the lower-cased needle, ignoring
-// ASCII case.
-func containsFold(s string, needle []byte) bool {
-	return indexFold(s, needle, 0) >= 0
+// foldNeedle is a lower-cased constant to find ignoring ASCII case. The
+// search anchors on its rarest byte, which strings.IndexByte finds fast, and
+// compares the rest only there: has and contains run over every value of a
+// column, often long text.
+type foldNeedle struct {
+	b      []byte // lower-cased
+	anchor int    // index in b of the byte searched for first
+	lo, up byte   // that byte, and its upper case (lo again if not a letter)
 }
 
-func indexFold(s string, needle []byte, from int) int {
-	if len(needle) == 0 {
+// byteRank orders bytes from rare to common in log text: letters by their
+// frequency in English, other bytes rarer than any letter.
+var byteRank = func() [256]uint8 {
+	var r [256]uint8
+	for i := range r {
+		r[i] = 100
+	}
+	common := " etaoinsrhldcumfpgwybvkxjqz" // most common first
+	for i := 0; i < len(common); i++ {
+		r[common[i]] = uint8(200 - i)
+	}
+	return r
+}()
+
+func newFoldNeedle(lower []byte) foldNeedle {
+	n := foldNeedle{b: lower}
+	for i := 1; i < len(lower); i++ {
+		if byteRank[lower[i]] < byteRank[lower[n.anchor]] {
+			n.anchor = i
+		}
+	}
+	if len(lower) > 0 {
+		n.lo, n.up = lower[n.anchor], lower[n.anchor]
+		if n.lo >= 'a' && n.lo <= 'z' {
+			n.up = n.lo - 'a' + 'A'
+		}
+	}
+	return n
+}
+
+// index is the first position at or after from where s holds the needle,
+// ignoring ASCII case, or -1.
+func (n *foldNeedle) index(s string, from int) int {
+	if len(n.b) == 0 {
 		return from
 	}
-	for i := from; i+len(needle) <= len(s); i++ {
-		if lowerASCII(s[i]) != needle[0] {
-			continue
+	nextLo, nextUp := -2, -2 // next anchor byte of each case at or after i; -2: not searched, -1: none
+	for i := from + n.anchor; i < len(s); {
+		if nextLo != -1 && nextLo < i {
+			nextLo = indexByteFrom(s, n.lo, i)
 		}
-		j := 1
-		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
-			j++
+		if n.up != n.lo && nextUp != -1 && nextUp < i {
+			nextUp = indexByteFrom(s, n.up, i)
 		}
-		if j == len(needle) {
-			return i
+		p := nextLo
+		if n.up != n.lo && nextUp >= 0 && (p < 0 || nextUp < p) {
+			p = nextUp
 		}
+		if p < 0 {
+			return -1
+		}
+		start := p - n.anchor
+		if start+len(n.b) > len(s) {
+			return -1
+		}
+		if equalFoldLower(s[start:start+len(n.b)], n.b) {
+			return start
+		}
+		i = p + 1
 	}
 	return -1
 }
 
-// hasTerm reports whether the lower-cased needle occurs in s on term
-// boundaries: not preceded or followed by a letter or digit where the needle
-// itself begins or ends with one.
-func hasTerm(s string, needle []byte) bool {
-	if len(needle) == 0 {
+func indexByteFrom(s string, c byte, from int) int {
+	if j := strings.IndexByte(s[from:], c); j >= 0 {
+		return from + j
+	}
+	return -1
+}
+
+// equalFoldLower reports whether s lower-cased (ASCII) is lower.
+func equalFoldLower(s string, lower []byte) bool {
+	for i := range len(lower) {
+		if lowerASCII(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// contains reports whether s holds the needle, ignoring ASCII case.
+func (n *foldNeedle) contains(s string) bool { return n.index(s, 0) >= 0 }
+
+// has reports whether the needle occurs in s on term boundaries: not
+// preceded or followed by a letter or digit where the needle itself begins
+// or ends with one.
+func (n *foldNeedle) has(s string) bool {
+	if len(n.b) == 0 {
 		return true
 	}
-	for i := indexFold(s, needle, 0); i >= 0; i = indexFold(s, needle, i+1) {
-		end := i + len(needle)
-		before := i == 0 || !isTermByte(s[i-1]) || !isTermByte(needle[0])
-		after := end == len(s) || !isTermByte(s[end]) || !isTermByte(needle[len(needle)-1])
+	for i := n.index(s, 0); i >= 0; i = n.index(s, i+1) {
+		end := i + len(n.b)
+		before := i == 0 || !isTermByte(s[i-1]) || !isTermByte(n.b[0])
+		after := end == len(s) || !isTermByte(s[end]) || !isTermByte(n.b[len(n.b)-1])
 		if before && after {
 			return true
 		}

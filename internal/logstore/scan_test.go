@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -156,19 +157,15 @@ func TestStringDictionaryRoundTrips(t *testing.T) {
 				t.Fatalf("%s: row %d: code %d is %q, not %q", name, i, col.Codes[i], col.Dict[col.Codes[i]], col.Strings[i])
 			}
 		}
-		sel := make([]bool, len(tc.cells))
-		for i := range sel {
-			sel[i] = i%3 == 0
+		var rows []int
+		for i := 0; i < len(tc.cells); i += 3 {
+			rows = append(rows, i)
 		}
-		g := gather(&col, sel, 334)
-		for j, i := 0, 0; i < len(sel); i++ {
-			if !sel[i] {
-				continue
-			}
-			if g.Strings[j] != col.Strings[i] || tc.dict && g.Valid[j] && g.Dict[g.Codes[j]] != g.Strings[j] {
+		g := gather(&col, rows)
+		for j, i := range rows {
+			if g.Strings[j] != col.Strings[i] || g.Valid[j] != col.Valid[i] || tc.dict && g.Valid[j] && g.Dict[g.Codes[j]] != g.Strings[j] {
 				t.Fatalf("%s: gathered row %d differs", name, j)
 			}
-			j++
 		}
 	}
 	// a dictionary flag on a column of another type is corrupt
@@ -177,4 +174,112 @@ func TestStringDictionaryRoundTrips(t *testing.T) {
 	if _, err := decodeColumn(enc, "c"); err == nil {
 		t.Fatal("a long column with the dictionary flag decoded")
 	}
+}
+
+// naiveIndexFold and naiveHas are the plain byte-by-byte searches the
+// anchored foldNeedle replaced; both must agree on any input.
+func naiveIndexFold(s string, needle []byte, from int) int {
+	if len(needle) == 0 {
+		return from
+	}
+	for i := from; i+len(needle) <= len(s); i++ {
+		j := 0
+		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
+			j++
+		}
+		if j == len(needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+func naiveHas(s string, needle []byte) bool {
+	if len(needle) == 0 {
+		return true
+	}
+	for i := naiveIndexFold(s, needle, 0); i >= 0; i = naiveIndexFold(s, needle, i+1) {
+		end := i + len(needle)
+		if (i == 0 || !isTermByte(s[i-1]) || !isTermByte(needle[0])) && (end == len(s) || !isTermByte(s[end]) || !isTermByte(needle[len(needle)-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFoldNeedleAgreesWithANaiveSearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	alphabet := []string{"a", "A", "b", "B", "z", "Z", "1", " ", ".", "-", "é", "\xff", "ab", "Ab"}
+	str := func(max int) string {
+		var b strings.Builder
+		for range r.IntN(max + 1) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 200000 {
+		s, k := str(24), []byte(strings.ToLower(str(4)))
+		n := newFoldNeedle(k)
+		from := r.IntN(len(s) + 2)
+		if got, want := n.index(s, from), naiveIndexFold(s, k, from); got != want {
+			t.Fatalf("index(%q, %q, %d) = %d, want %d", s, k, from, got, want)
+		}
+		if got, want := n.has(s), naiveHas(s, k); got != want {
+			t.Fatalf("has(%q, %q) = %v, want %v", s, k, got, want)
+		}
+	}
+}
+
+// Predicates give the same rows over a dictionary column as a row-by-row
+// check of the values, for every operator, nulls included.
+func TestPredicatesOverDictionaryColumns(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 200 })
+	hosts := []string{"Web-01.corp", "web-02.corp", "db-01", "DB-01", "mail"}
+	var rows []string
+	var vals []string // "" for a missing Host
+	for i := range 1000 {
+		if i%9 == 0 {
+			rows = append(rows, fmt.Sprintf(`{"N":%d}`, i))
+			vals = append(vals, "")
+			continue
+		}
+		h := hosts[i%len(hosts)]
+		rows = append(rows, fmt.Sprintf(`{"N":%d,"Host":%q}`, i, h))
+		vals = append(vals, h)
+	}
+	mustIngest(t, st, ws, tbl, []byte("["+strings.Join(rows, ",")+"]"))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Predicate{
+		{"Host", OpEq, "db-01"}, {"Host", OpNe, "db-01"}, {"Host", OpLt, "db-01"}, {"Host", OpGe, "mail"},
+		{"Host", OpHas, "web"}, {"Host", OpHas, "01"}, {"Host", OpContains, "B-0"}, {"Host", OpHas, "corp"},
+	} {
+		want := 0
+		for _, v := range vals {
+			if v == "" {
+				continue // nulls never match
+			}
+			c := compileOrFail(t, p)
+			if matchString(v, &c) {
+				want++
+			}
+		}
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"N"}, Predicates: []Predicate{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if countRows(got) != want || want == 0 {
+			t.Errorf("%v: %d rows, want %d", p, countRows(got), want)
+		}
+	}
+}
+
+func compileOrFail(t *testing.T, p Predicate) pred {
+	t.Helper()
+	c, err := compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

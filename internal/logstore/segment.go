@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -448,20 +449,29 @@ func (r *segReader) blockAEAD(ctx context.Context) (cipher.AEAD, error) {
 	return r.st.aead(ctx, r.hdr, purposeSegment)
 }
 
+// chunkBuffers are a scan's scratch space for one column chunk at a time:
+// nothing decoded refers to them, so each chunk reuses the last one's.
+type chunkBuffers struct {
+	sealed, plain []byte
+}
+
 // readColumn opens one column chunk of block bi.
-func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta) (Column, error) {
-	sealed := make([]byte, cm.size)
-	if _, err := r.f.ReadAt(sealed, cm.off); err != nil {
+func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers) (Column, error) {
+	buf.sealed = slices.Grow(buf.sealed[:0], int(cm.size))[:cm.size]
+	if _, err := r.f.ReadAt(buf.sealed, cm.off); err != nil {
 		return Column{}, fmt.Errorf("read segment: %w", err)
 	}
-	comp, err := open(nil, aead, sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
+	// decrypted in place
+	ns := aead.NonceSize()
+	comp, err := open(buf.sealed[ns:ns], aead, buf.sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
 	if err != nil {
 		return Column{}, err
 	}
-	plain, err := r.st.zdec.DecodeAll(comp, make([]byte, 0, cm.raw))
+	plain, err := r.st.zdec.DecodeAll(comp, slices.Grow(buf.plain[:0], cm.raw))
 	if err != nil || len(plain) != cm.raw {
 		return Column{}, corruptf("column does not decompress")
 	}
+	buf.plain = plain
 	col, err := decodeColumn(plain, cm.name)
 	if err != nil {
 		return col, err
