@@ -111,26 +111,35 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 	}
 	lw := len(left.cols)
 	width := len(cols)
-	combine := func(l, r Row) Row {
-		row := make(Row, width)
-		off := 0
-		if withLeft {
-			if l != nil {
-				copy(row, l)
+	// newCombine returns a function joining a left and a right row, for one run of the
+	// join: rows are cut from a slab it allocates now and then, not one by one.
+	newCombine := func() func(l, r Row) Row {
+		var slab []any
+		return func(l, r Row) Row {
+			if len(slab) < width {
+				slab = make([]any, 256*width)
 			}
-			off = lw
-		}
-		if withRight && r != nil {
-			for k, i := range rightIdx {
-				row[off+k] = r[i]
+			row := slab[:width:width]
+			slab = slab[width:]
+			off := 0
+			if withLeft {
+				if l != nil {
+					copy(row, l)
+				}
+				off = lw
 			}
-		}
-		for i, c := range cols {
-			if row[i] == nil && c.Type == TypeString {
-				row[i] = ""
+			if withRight && r != nil {
+				for k, i := range rightIdx {
+					row[off+k] = r[i]
+				}
 			}
+			for i, c := range cols {
+				if row[i] == nil && c.Type == TypeString {
+					row[i] = ""
+				}
+			}
+			return row
 		}
-		return row
 	}
 	keyOf := func(fns []func(Row) any, r Row) (string, bool) {
 		var b []byte
@@ -163,6 +172,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 		}
 		matched := make([]bool, len(rrows))
 		seenLeft := map[string]bool{}
+		combine := newCombine()
 		// emit appends the output for left row l (nil when the kind does not output it) whose
 		// key is k (ok false: a null key) and matches ms.
 		emit := func(out []Row, l Row, k string, ok bool, ms []int) []Row {
@@ -215,6 +225,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 			}
 			j.cin = cit
 			var kb []byte
+			lrow := make(Row, lw) // scratch: combine copies it
 			j.stepCols = func(cb *colBatch) []Row {
 				var out []Row
 				for _, r := range cb.sel {
@@ -234,7 +245,10 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					}
 					var l Row
 					if kind != "rightsemi" && kind != "rightanti" {
-						l = cb.row(r)
+						for c := range lrow {
+							lrow[c] = cb.value(c, r)
+						}
+						l = lrow
 					}
 					k := ""
 					if kind == "innerunique" {
