@@ -571,7 +571,13 @@ func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
 		if !col.Valid[i] {
 			continue
 		}
-		code, k := binary.Uvarint(b)
+		var code uint64
+		var k int
+		if len(b) > 0 && b[0] < 0x80 {
+			code, k = uint64(b[0]), 1 // the common one-byte entry number, inline
+		} else {
+			code, k = binary.Uvarint(b)
+		}
 		if k <= 0 || code >= d {
 			return b, corruptf("bad dictionary entry")
 		}
