@@ -410,23 +410,44 @@ func appendBitmap(dst []byte, n int, set func(int) bool) []byte {
 // here, but the decoder still checks every length: it must not panic on any
 // input.
 func decodeColumn(b []byte, name string) (Column, error) {
+	col, _, err := decodeChunk(b, name, nil)
+	return col, err
+}
+
+// decodeChunk is decodeColumn for the given rows of the chunk (ascending;
+// nil: all): the strings of the other rows are never copied out of it. It
+// also returns the chunk's row count.
+func decodeChunk(b []byte, name string, rows []int) (Column, int, error) {
+	col, n, err := decodeAll(b, name, rows)
+	if err != nil || rows == nil || col.Len() == len(rows) {
+		return col, n, err
+	}
+	return gather(&col, rows), n, nil
+}
+
+// decodeAll decodes every row of a chunk, but for a plain string column
+// given rows, only those.
+func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
-		return col, corruptf("bad column type")
+		return col, 0, corruptf("bad column type")
 	}
 	col.Type = Type(b[0])
 	n64, k := binary.Uvarint(b[1:])
 	if k <= 0 || n64 > maxBlockRows {
-		return col, corruptf("bad row count")
+		return col, 0, corruptf("bad row count")
 	}
 	n := int(n64)
+	if len(rows) > 0 && rows[len(rows)-1] >= n {
+		return col, n, corruptf("column does not match the index")
+	}
 	b = b[1+k:]
 	if len(b) < 1 {
-		return col, corruptf("bad validity")
+		return col, n, corruptf("bad validity")
 	}
 	dict := b[0]&dictFlag != 0
 	if dict && col.Type != TypeString {
-		return col, corruptf("bad validity")
+		return col, n, corruptf("bad validity")
 	}
 	col.Valid = make([]bool, n)
 	valid := 0
@@ -439,7 +460,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		b = b[1:]
 	case validBitmap:
 		if len(b) < 1+(n+7)/8 {
-			return col, corruptf("short validity bitmap")
+			return col, n, corruptf("short validity bitmap")
 		}
 		for i := range n {
 			if b[1+i/8]&(1<<(i%8)) != 0 {
@@ -451,7 +472,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 	case validNone:
 		b = b[1:]
 	default:
-		return col, corruptf("bad validity")
+		return col, n, corruptf("bad validity")
 	}
 	switch col.Type {
 	case TypeLong, TypeDatetime:
@@ -463,7 +484,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 			}
 			d, k := binary.Varint(b)
 			if k <= 0 {
-				return col, corruptf("bad integer")
+				return col, n, corruptf("bad integer")
 			}
 			prev += d
 			col.Ints[i] = prev
@@ -471,7 +492,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		}
 	case TypeBool:
 		if len(b) < (valid+7)/8 {
-			return col, corruptf("short bool bitmap")
+			return col, n, corruptf("short bool bitmap")
 		}
 		col.Bools = make([]bool, n)
 		j := 0
@@ -484,7 +505,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		b = b[(valid+7)/8:]
 	case TypeReal:
 		if len(b) < 8*valid {
-			return col, corruptf("short reals")
+			return col, n, corruptf("short reals")
 		}
 		col.Reals = make([]float64, n)
 		for i := range n {
@@ -497,7 +518,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		if dict {
 			var err error
 			if b, err = decodeDict(&col, b, valid); err != nil {
-				return col, err
+				return col, n, err
 			}
 			break
 		}
@@ -506,14 +527,19 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		for range valid {
 			l, k := binary.Uvarint(b)
 			if k <= 0 || l > uint64(len(b)) {
-				return col, corruptf("bad string length")
+				return col, n, corruptf("bad string length")
 			}
 			lens = append(lens, int(l))
 			total += int(l)
 			b = b[k:]
 		}
 		if total > len(b) {
-			return col, corruptf("short strings")
+			return col, n, corruptf("short strings")
+		}
+		if rows != nil {
+			col = pickStrings(col, b[:total], lens, rows)
+			b = b[total:]
+			break
 		}
 		// One allocation for all the strings of the chunk.
 		all := string(b[:total])
@@ -529,9 +555,41 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		}
 	}
 	if len(b) != 0 {
-		return col, corruptf("trailing bytes in column")
+		return col, n, corruptf("trailing bytes in column")
 	}
-	return col, nil
+	return col, n, nil
+}
+
+// pickStrings is the given rows of a plain string column whose valid rows'
+// bytes are data, of the lengths lens: one allocation for their strings.
+func pickStrings(col Column, data []byte, lens []int, rows []int) Column {
+	out := Column{Name: col.Name, Type: col.Type, Valid: make([]bool, len(rows)), Strings: make([]string, len(rows))}
+	starts := make([]int, len(rows))
+	var picked []byte
+	off, j, k := 0, 0, 0
+	for i := 0; i < len(col.Valid) && k < len(rows); i++ {
+		l := 0
+		if col.Valid[i] {
+			l = lens[j]
+			j++
+		}
+		if i == rows[k] {
+			out.Valid[k] = col.Valid[i]
+			starts[k] = len(picked)
+			picked = append(picked, data[off:off+l]...)
+			k++
+		}
+		off += l
+	}
+	all := string(picked)
+	for k := range rows {
+		end := len(all)
+		if k+1 < len(rows) {
+			end = starts[k+1]
+		}
+		out.Strings[k] = all[starts[k]:end]
+	}
+	return out
 }
 
 // decodeDict reads the dictionary encoding of a string column into col and

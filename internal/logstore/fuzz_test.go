@@ -79,6 +79,7 @@ func FuzzDecodeColumn(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeColumn(b, "c")
+		decodeChunk(b, "c", []int{0, 2, 5})
 	})
 }
 
@@ -168,7 +169,7 @@ func FuzzSegmentOpen(f *testing.F) {
 				}
 				for ci := range r.blocks[bi].cols {
 					cm := &r.blocks[bi].cols[ci]
-					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}); err2 != nil {
+					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}, nil); err2 != nil {
 						err = err2
 					}
 					if cm.bloomSize > 0 {

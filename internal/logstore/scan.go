@@ -352,13 +352,22 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 			return nil, nil
 		}
 	}
+	// The time and predicate columns first; the others are decrypted only if
+	// a row matches, and their strings copied out only for the rows that do.
+	first := make(map[string]bool, len(sc.preds)+1)
+	for _, p := range sc.preds {
+		first[p.col] = true
+	}
+	if timeFilter {
+		first[timeColumn] = true
+	}
 	cols := make(map[string]*Column, len(load))
 	for i := range bm.cols {
 		cm := &bm.cols[i]
-		if !load[cm.name] {
+		if !first[cm.name] {
 			continue
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf)
+		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -373,7 +382,24 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 			}
 		}
 	}
-	return sc.emit(bm.rows, cols, names, sel), nil
+	count, rows := sc.match(bm.rows, cols, sel)
+	if count == 0 {
+		return nil, nil
+	}
+	picked := make(map[string]bool, len(load))
+	for i := range bm.cols {
+		cm := &bm.cols[i]
+		if !load[cm.name] || first[cm.name] {
+			continue
+		}
+		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, rows)
+		if err != nil {
+			return nil, err
+		}
+		cols[cm.name] = &c
+		picked[cm.name] = true
+	}
+	return assemble(count, cols, names, rows, picked), nil
 }
 
 // memBatch builds a batch from unflushed rows (already in the time range)
@@ -412,6 +438,16 @@ func (sc *Scanner) memBatch(rows []memRow) (*Batch, error) {
 // emit applies the predicates to n rows (those sel leaves, all if nil) and
 // returns the named columns of the rows that match, or nil if none does.
 func (sc *Scanner) emit(n int, cols map[string]*Column, names []string, sel []bool) *Batch {
+	count, rows := sc.match(n, cols, sel)
+	if count == 0 {
+		return nil
+	}
+	return assemble(count, cols, names, rows, nil)
+}
+
+// match applies the predicates to n rows (those sel leaves, all if nil): it
+// returns how many match, and which unless all do.
+func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool) (int, []int) {
 	if sel == nil && len(sc.preds) > 0 {
 		sel = make([]bool, n)
 		for i := range sel {
@@ -421,34 +457,37 @@ func (sc *Scanner) emit(n int, cols map[string]*Column, names []string, sel []bo
 	for i := range sc.preds {
 		evaluate(cols[sc.preds[i].col], &sc.preds[i], sel)
 	}
-	count := n
-	if sel != nil {
-		count = 0
-		for _, ok := range sel {
-			if ok {
-				count++
-			}
+	if sel == nil {
+		return n, nil
+	}
+	count := 0
+	for _, ok := range sel {
+		if ok {
+			count++
 		}
 	}
-	if count == 0 {
-		return nil
+	if count == n || count == 0 {
+		return count, nil
 	}
-	var rows []int // the matching rows, when not all do
-	if count < n {
-		rows = make([]int, 0, count)
-		for i, ok := range sel {
-			if ok {
-				rows = append(rows, i)
-			}
+	rows := make([]int, 0, count)
+	for i, ok := range sel {
+		if ok {
+			rows = append(rows, i)
 		}
 	}
+	return count, rows
+}
+
+// assemble is the batch of count rows with the named columns: the given rows
+// of cols (all if nil), but for the picked columns, which hold just those.
+func assemble(count int, cols map[string]*Column, names []string, rows []int, picked map[string]bool) *Batch {
 	b := &Batch{Len: count, Columns: make([]Column, len(names))}
 	for i, name := range names {
 		c := cols[name]
 		switch {
 		case c == nil:
 			b.Columns[i] = Column{Name: name, Type: TypeNull, Valid: make([]bool, count)}
-		case rows == nil:
+		case rows == nil || picked[name]:
 			b.Columns[i] = *c
 		default:
 			b.Columns[i] = gather(c, rows)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -282,4 +283,45 @@ func compileOrFail(t *testing.T, p Predicate) pred {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// Decoding only some rows of a chunk gives what decoding all and keeping
+// those gives, for every type and encoding.
+func TestDecodeChunkRowsIsDecodeThenGather(t *testing.T) {
+	var long, plain, dict, dyn, real, boolean []cell
+	for i := range 300 {
+		null := i%7 == 0
+		add := func(cs *[]cell, c cell) {
+			if null {
+				c = cell{}
+			}
+			*cs = append(*cs, c)
+		}
+		add(&long, cell{kind: TypeLong, i: int64(i * 3)})
+		add(&plain, cell{kind: TypeString, s: []byte(fmt.Sprintf("value %d", i))})
+		add(&dict, cell{kind: TypeString, s: []byte(fmt.Sprintf("v%d", i%4))})
+		add(&dyn, cell{kind: TypeDynamic, s: []byte(fmt.Sprintf(`{"a":%d}`, i))})
+		add(&real, cell{kind: TypeReal, i: int64(math.Float64bits(float64(i) / 3))})
+		add(&boolean, cell{kind: TypeBool, i: int64(i % 2)})
+	}
+	for name, cells := range map[string][]cell{"long": long, "plain": plain, "dict": dict, "dynamic": dyn, "real": real, "bool": boolean} {
+		typ, times := resolveType(cells)
+		enc, _ := encodeColumn(nil, typ, cells, times)
+		all, err := decodeColumn(enc, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rows := range [][]int{{0}, {299}, {1, 2, 3}, {0, 7, 14, 100, 299}, {5, 150, 151, 298}} {
+			got, n, err := decodeChunk(enc, "c", rows)
+			if err != nil || n != 300 {
+				t.Fatalf("%s %v: %v, %d rows", name, rows, err, n)
+			}
+			if want := gather(&all, rows); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s %v:\n got %v\nwant %v", name, rows, got, want)
+			}
+		}
+		if _, _, err := decodeChunk(enc, "c", []int{3, 300}); err == nil {
+			t.Fatalf("%s: a row past the chunk decoded", name)
+		}
+	}
 }

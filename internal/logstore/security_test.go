@@ -593,6 +593,8 @@ func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
 		{"time range in one block", ScanRequest{Columns: []string{"EventID"}, From: base.Add(110 * time.Second), To: base.Add(120 * time.Second)}, 10, 1 + 2},
 		{"predicate outside min/max", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"EventID", OpGt, 5000}}}, 0, 1},
 		{"predicate in one block", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"EventID", OpLt, 4010}}}, 10, 1 + 2},
+		// The statistics leave block 0, but no row in it matches: its other columns stay sealed.
+		{"no row matches", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"EventID", OpGt, 4050}, {"EventID", OpLt, 4040}}}, 0, 1 + 1},
 		// Blooms are sealed apart from the index: one per block to read.
 		{"bloom prunes ==", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"Computer", OpEq, "nohost"}}}, 0, 1 + 3},
 		{"bloom keeps one block for has", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"Computer", OpHas, "HOST150"}}}, 1, 1 + 3 + 2},

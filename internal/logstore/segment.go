@@ -455,8 +455,9 @@ type chunkBuffers struct {
 	sealed, plain []byte
 }
 
-// readColumn opens one column chunk of block bi.
-func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers) (Column, error) {
+// readColumn opens one column chunk of block bi, and decodes the given rows
+// of it (nil: all).
+func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int) (Column, error) {
 	buf.sealed = slices.Grow(buf.sealed[:0], int(cm.size))[:cm.size]
 	if _, err := r.f.ReadAt(buf.sealed, cm.off); err != nil {
 		return Column{}, fmt.Errorf("read segment: %w", err)
@@ -472,11 +473,11 @@ func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunk
 		return Column{}, corruptf("column does not decompress")
 	}
 	buf.plain = plain
-	col, err := decodeColumn(plain, cm.name)
+	col, n, err := decodeChunk(plain, cm.name, rows)
 	if err != nil {
 		return col, err
 	}
-	if col.Type != cm.typ || col.Len() != r.blocks[bi].rows {
+	if col.Type != cm.typ || n != r.blocks[bi].rows {
 		return col, corruptf("column does not match the index")
 	}
 	return col, nil
