@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 )
 
@@ -164,12 +165,13 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 			acct.release()
 			return nil, err
 		}
-		table := map[string][]int{}
+		table := newJoinTable()
 		for i, r := range rrows {
 			if k, ok := keyOf(rk, r); ok {
-				table[k] = append(table[k], i)
+				table.add(k, i)
 			}
 		}
+		table.seal()
 		matched := make([]bool, len(rrows))
 		seenLeft := map[string]bool{}
 		combine := newCombine()
@@ -238,7 +240,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					}
 					var ms []int
 					if ok {
-						ms = table[string(kb)]
+						ms = table.get(kb)
 					}
 					if len(ms) == 0 && (kind == "inner" || kind == "innerunique" || kind == "leftsemi" || kind == "rightouter") {
 						continue // no output, no state
@@ -271,7 +273,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					k, ok := keyOf(lk, l)
 					var ms []int
 					if ok {
-						ms = table[k]
+						ms = table.get([]byte(k))
 					}
 					out = emit(out, l, k, ok, ms)
 				}
@@ -350,4 +352,41 @@ func (j *joinIter) Close() {
 		j.in.Close()
 	}
 	j.acct.release()
+}
+
+// joinTable holds the right side's rows by join key, behind a bit filter of the keys' hashes:
+// in a selective join most left keys match nothing, and the filter, a few kilobytes, answers
+// most of those without probing the map.
+type joinTable struct {
+	rows   map[string][]int
+	seed   maphash.Seed
+	filter []uint64 // bit hash&mask set for every key
+	mask   uint64
+}
+
+func newJoinTable() *joinTable {
+	return &joinTable{rows: map[string][]int{}, seed: maphash.MakeSeed()}
+}
+
+func (t *joinTable) add(k string, i int) { t.rows[k] = append(t.rows[k], i) }
+
+// seal builds the filter once every key is in: about 16 bits per key.
+func (t *joinTable) seal() {
+	bits := uint64(64)
+	for bits < 16*uint64(len(t.rows)) {
+		bits *= 2
+	}
+	t.filter, t.mask = make([]uint64, bits/64), bits-1
+	for k := range t.rows {
+		h := maphash.String(t.seed, k) & t.mask
+		t.filter[h/64] |= 1 << (h % 64)
+	}
+}
+
+// get returns the right rows whose key is k.
+func (t *joinTable) get(k []byte) []int {
+	if h := maphash.Bytes(t.seed, k) & t.mask; t.filter[h/64]&(1<<(h%64)) == 0 {
+		return nil
+	}
+	return t.rows[string(k)]
 }

@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"testing"
@@ -192,5 +193,31 @@ func TestTypedBatchesNullsAndMixedTypes(t *testing.T) {
 				t.Errorf("%s:\n %s by column %s\n by row %s", q, name, got, want)
 			}
 		}
+	}
+}
+
+// The join table's filter never hides a key it holds, and keeps most others from the map.
+func TestJoinTableFilter(t *testing.T) {
+	tb := newJoinTable()
+	for i := range 5000 {
+		tb.add(fmt.Sprint("k", i), i)
+	}
+	tb.seal()
+	for i := range 5000 {
+		if got := tb.get([]byte(fmt.Sprint("k", i))); len(got) != 1 || got[0] != i {
+			t.Fatalf("key k%d: %v", i, got)
+		}
+	}
+	passed := 0
+	for i := range 10000 {
+		if h := maphash.String(tb.seed, fmt.Sprint("other", i)) & tb.mask; tb.filter[h/64]&(1<<(h%64)) != 0 {
+			passed++
+		}
+		if tb.get([]byte(fmt.Sprint("other", i))) != nil {
+			t.Fatalf("absent key other%d found", i)
+		}
+	}
+	if passed > 1500 {
+		t.Fatalf("the filter let %d of 10000 absent keys through", passed)
 	}
 }
