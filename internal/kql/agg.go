@@ -740,6 +740,12 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 	}
 	nkeys := len(keyFns)
 	columnar := in.openCols != nil && !slices.Contains(keyCols, -1)
+	countOnly := true // every aggregate is a plain count()
+	for _, f := range factories {
+		if c, ok := f().(*countState); !ok || c.pred != nil {
+			countOnly = false
+		}
+	}
 	out := &plan{cols: cols}
 	out.open = func(ctx context.Context) (iterator, error) {
 		acct := p.run.account("summarize")
@@ -801,27 +807,59 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		}
 		var err error
 		if columnar {
-			err = summarizeCols(ctx, in, factories, func(cb *colBatch, gs []*group) error {
+			var counts []int64
+			var firsts []int
+			err = summarizeCols(ctx, in, countOnly, func(cb *colBatch, gs []*group) (bool, error) {
 				var err error
 				var v *Vector
 				if sgroups != nil {
 					v = cb.b.vector(keyCols[0])
 				}
 				switch {
+				case v != nil && v.Dict != nil && countOnly:
+					// count() alone: a count per dictionary entry (entry len(Dict) for
+					// nulls), groups found once per entry in order of first appearance
+					counts = slices.Grow(counts[:0], len(v.Dict)+1)[:len(v.Dict)+1]
+					clear(counts)
+					firsts = firsts[:0]
+					for _, r := range cb.sel {
+						code := len(v.Dict)
+						if v.Valid == nil || v.Valid[r] {
+							code = int(v.Codes[r])
+						}
+						if counts[code] == 0 {
+							firsts = append(firsts, code)
+						}
+						counts[code]++
+					}
+					for _, code := range firsts {
+						key := ""
+						if code < len(v.Dict) {
+							key = v.Dict[code]
+						}
+						g, err := stringGroup(key)
+						if err != nil {
+							return false, err
+						}
+						for _, st := range g.states {
+							st.(*countState).n += counts[code]
+						}
+					}
+					return true, nil
 				case v != nil && v.Dict != nil:
 					// one map lookup per dictionary entry, not per row
 					byCode := make([]*group, len(v.Dict))
 					for i, r := range cb.sel {
 						if v.Valid != nil && !v.Valid[r] {
 							if gs[i], err = stringGroup(""); err != nil {
-								return err
+								return false, err
 							}
 							continue
 						}
 						code := v.Codes[r]
 						if byCode[code] == nil {
 							if byCode[code], err = stringGroup(v.Dict[code]); err != nil {
-								return err
+								return false, err
 							}
 						}
 						gs[i] = byCode[code]
@@ -829,7 +867,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 				case sgroups != nil:
 					for i, r := range cb.sel {
 						if gs[i], err = stringGroup(cb.str(keyCols[0], r)); err != nil {
-							return err
+							return false, err
 						}
 					}
 				default:
@@ -838,11 +876,11 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 							kv[k] = cb.value(c, r)
 						}
 						if gs[i], err = keyGroup(); err != nil {
-							return err
+							return false, err
 						}
 					}
 				}
-				return nil
+				return false, nil
 			})
 		} else {
 			err = summarizeRows(ctx, in, func(r Row) (*group, error) {
@@ -913,14 +951,9 @@ func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, err
 
 // summarizeCols is summarizeRows over the input by column: groupsOf finds the groups of a
 // batch's rows (keys are bare columns, read typed where the source typed them), and a row is
-// boxed only for aggregates other than a plain count().
-func summarizeCols(ctx context.Context, in *plan, factories []func() aggState, groupsOf func(*colBatch, []*group) error) error {
-	countOnly := true
-	for _, f := range factories {
-		if c, ok := f().(*countState); !ok || c.pred != nil {
-			countOnly = false
-		}
-	}
+// boxed only for aggregates other than a plain count() (countOnly). When all aggregates are
+// a plain count(), groupsOf may count the batch itself and report so.
+func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(*colBatch, []*group) (counted bool, err error)) error {
 	it, err := in.openCols(ctx)
 	if err != nil {
 		return err
@@ -936,8 +969,12 @@ func summarizeCols(ctx context.Context, in *plan, factories []func() aggState, g
 			return err
 		}
 		gs = slices.Grow(gs[:0], len(cb.sel))[:len(cb.sel)]
-		if err := groupsOf(cb, gs); err != nil {
+		counted, err := groupsOf(cb, gs)
+		if err != nil {
 			return err
+		}
+		if counted {
+			continue
 		}
 		for i, g := range gs {
 			if countOnly {

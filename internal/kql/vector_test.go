@@ -50,7 +50,7 @@ func (it *typedIter) Next(ctx context.Context) (*Batch, error) {
 	out := &Batch{Len: b.Len, Columns: make([][]any, len(b.Columns)), Vectors: make([]*Vector, len(b.Columns))}
 	for i, col := range b.Columns {
 		if v := toVector(col, it.types[i]); v != nil {
-			if v.Type == TypeString && it.n%2 == 0 {
+			if v.Type == TypeString && it.n%2 == 1 {
 				addDict(v)
 			}
 			out.Vectors[i] = v
@@ -163,6 +163,8 @@ func TestTypedBatchesNullsAndMixedTypes(t *testing.T) {
 	}
 	queries := []string{
 		`T | summarize count() by S | order by S asc`,
+		`T | summarize count() by S`, // groups in order of first appearance, as by row
+		`T | summarize n = count() by S, L`,
 		`T | summarize count(), sum(L), max(R) by L | order by L asc`,
 		`T | summarize count() by S, L | order by S asc, L asc`,
 		`T | summarize count() by D | order by tostring(D) asc`,
