@@ -112,6 +112,12 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 	}
 	lw := len(left.cols)
 	width := len(cols)
+	var strCols []int // a null in these is the empty string
+	for i, c := range cols {
+		if c.Type == TypeString {
+			strCols = append(strCols, i)
+		}
+	}
 	// newCombine returns a function joining a left and a right row, for one run of the
 	// join: rows are cut from a slab it allocates now and then, not one by one.
 	newCombine := func() func(l, r Row) Row {
@@ -134,8 +140,8 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					row[off+k] = r[i]
 				}
 			}
-			for i, c := range cols {
-				if row[i] == nil && c.Type == TypeString {
+			for _, i := range strCols {
+				if row[i] == nil {
 					row[i] = ""
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -564,8 +565,9 @@ func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
 // bytes are data, of the lengths lens: one allocation for their strings.
 func pickStrings(col Column, data []byte, lens []int, rows []int) Column {
 	out := Column{Name: col.Name, Type: col.Type, Valid: make([]bool, len(rows)), Strings: make([]string, len(rows))}
-	starts := make([]int, len(rows))
-	var picked []byte
+	// where each picked row's string lies in data
+	spans := make([][2]int, len(rows))
+	size := 0
 	off, j, k := 0, 0, 0
 	for i := 0; i < len(col.Valid) && k < len(rows); i++ {
 		l := 0
@@ -575,19 +577,22 @@ func pickStrings(col Column, data []byte, lens []int, rows []int) Column {
 		}
 		if i == rows[k] {
 			out.Valid[k] = col.Valid[i]
-			starts[k] = len(picked)
-			picked = append(picked, data[off:off+l]...)
+			spans[k] = [2]int{off, off + l}
+			size += l
 			k++
 		}
 		off += l
 	}
-	all := string(picked)
-	for k := range rows {
-		end := len(all)
-		if k+1 < len(rows) {
-			end = starts[k+1]
-		}
-		out.Strings[k] = all[starts[k]:end]
+	var b strings.Builder
+	b.Grow(size)
+	for _, sp := range spans {
+		b.Write(data[sp[0]:sp[1]])
+	}
+	all := b.String()
+	at := 0
+	for k, sp := range spans {
+		out.Strings[k] = all[at : at+sp[1]-sp[0]]
+		at += sp[1] - sp[0]
 	}
 	return out
 }
