@@ -23,8 +23,9 @@ import (
 // index, uses the entry of a segment of the same size without reading the
 // file (segments are immutable; a replaced one is noticed by the next scan).
 type indexCache struct {
-	mu sync.Mutex
-	m  map[string]cachedIndex
+	mu    sync.Mutex
+	m     map[string]cachedIndex
+	bytes int // about what the entries hold
 }
 
 type cachedIndex struct {
@@ -34,9 +35,13 @@ type cachedIndex struct {
 	blocks []blockMeta // read-only once cached: readers share it
 }
 
-// maxCachedIndexes bounds the cache; past it, it starts over. An index is a
-// few hundred bytes per block.
-const maxCachedIndexes = 16384
+// maxCachedIndexBytes bounds the cache; past it, entries are dropped at
+// no particular order. An index is a few dozen bytes per column per block.
+const maxCachedIndexBytes = 64 << 20
+
+// cost is about the memory an entry holds: the sealed index, and its decoded
+// form, about twice as large.
+func (e cachedIndex) cost() int { return 3 * len(e.sealed) }
 
 func (c *indexCache) get(path string, size int64, hdr header, sealed []byte) ([]blockMeta, bool) {
 	c.mu.Lock()
@@ -58,19 +63,34 @@ func (c *indexCache) lookup(path string, size int64) (cachedIndex, bool) {
 }
 
 func (c *indexCache) put(path string, size int64, hdr header, sealed []byte, blocks []blockMeta) {
+	e := cachedIndex{size: size, hdr: hdr, sealed: sealed, blocks: blocks}
+	if e.cost() > maxCachedIndexBytes/4 {
+		return // not worth the room
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCachedIndexes {
+	if c.m == nil {
 		c.m = make(map[string]cachedIndex)
 	}
-	c.m[path] = cachedIndex{size: size, hdr: hdr, sealed: sealed, blocks: blocks}
+	if old, ok := c.m[path]; ok {
+		c.bytes -= old.cost()
+	}
+	for p, old := range c.m {
+		if c.bytes+e.cost() <= maxCachedIndexBytes {
+			break
+		}
+		delete(c.m, p)
+		c.bytes -= old.cost()
+	}
+	c.m[path] = e
+	c.bytes += e.cost()
 }
 
 // drop forgets every index.
 func (c *indexCache) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m = nil
+	c.m, c.bytes = nil, 0
 }
 
 // forget drops the index of a deleted segment, or of every segment under a
@@ -79,9 +99,10 @@ func (c *indexCache) forget(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prefix := path + string(filepath.Separator)
-	for p := range c.m {
+	for p, e := range c.m {
 		if p == path || strings.HasPrefix(p, prefix) {
 			delete(c.m, p)
+			c.bytes -= e.cost()
 		}
 	}
 }
