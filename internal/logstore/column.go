@@ -523,22 +523,22 @@ func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
 			}
 			break
 		}
-		lens := make([]int, 0, valid)
+		ends := make([]int, valid) // of each valid row's string in the bytes
 		total := 0
-		for range valid {
+		for j := range ends {
 			l, k := binary.Uvarint(b)
 			if k <= 0 || l > uint64(len(b)) {
 				return col, n, corruptf("bad string length")
 			}
-			lens = append(lens, int(l))
 			total += int(l)
+			ends[j] = total
 			b = b[k:]
 		}
 		if total > len(b) {
 			return col, n, corruptf("short strings")
 		}
 		if rows != nil {
-			col = pickStrings(col, b[:total], lens, rows)
+			col = pickStrings(col, b[:total], ends, rows)
 			b = b[total:]
 			break
 		}
@@ -549,8 +549,8 @@ func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
 		off, j := 0, 0
 		for i := range n {
 			if col.Valid[i] {
-				col.Strings[i] = all[off : off+lens[j]]
-				off += lens[j]
+				col.Strings[i] = all[off:ends[j]]
+				off = ends[j]
 				j++
 			}
 		}
@@ -562,37 +562,56 @@ func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
 }
 
 // pickStrings is the given rows of a plain string column whose valid rows'
-// bytes are data, of the lengths lens: one allocation for their strings.
-func pickStrings(col Column, data []byte, lens []int, rows []int) Column {
+// strings end at ends in data: one allocation for their strings, and when
+// every row is valid, no work for the rows not picked.
+func pickStrings(col Column, data []byte, ends []int, rows []int) Column {
 	out := Column{Name: col.Name, Type: col.Type, Valid: make([]bool, len(rows)), Strings: make([]string, len(rows))}
-	// where each picked row's string lies in data
-	spans := make([][2]int, len(rows))
+	// the valid-row number of each picked row, -1 for a null
+	js := make([]int, len(rows))
+	if len(ends) == len(col.Valid) {
+		copy(js, rows)
+	} else {
+		j, k := 0, 0
+		for i := 0; k < len(rows); i++ {
+			if i == rows[k] {
+				js[k] = -1
+				if col.Valid[i] {
+					js[k] = j
+				}
+				k++
+			}
+			if col.Valid[i] {
+				j++
+			}
+		}
+	}
+	span := func(j int) (int, int) {
+		if j < 0 {
+			return 0, 0
+		}
+		if j == 0 {
+			return 0, ends[0]
+		}
+		return ends[j-1], ends[j]
+	}
 	size := 0
-	off, j, k := 0, 0, 0
-	for i := 0; i < len(col.Valid) && k < len(rows); i++ {
-		l := 0
-		if col.Valid[i] {
-			l = lens[j]
-			j++
-		}
-		if i == rows[k] {
-			out.Valid[k] = col.Valid[i]
-			spans[k] = [2]int{off, off + l}
-			size += l
-			k++
-		}
-		off += l
+	for _, j := range js {
+		from, to := span(j)
+		size += to - from
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for _, sp := range spans {
-		b.Write(data[sp[0]:sp[1]])
+	for _, j := range js {
+		from, to := span(j)
+		b.Write(data[from:to])
 	}
 	all := b.String()
 	at := 0
-	for k, sp := range spans {
-		out.Strings[k] = all[at : at+sp[1]-sp[0]]
-		at += sp[1] - sp[0]
+	for k, j := range js {
+		from, to := span(j)
+		out.Valid[k] = j >= 0
+		out.Strings[k] = all[at : at+to-from]
+		at += to - from
 	}
 	return out
 }

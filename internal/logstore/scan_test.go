@@ -288,7 +288,7 @@ func compileOrFail(t *testing.T, p Predicate) pred {
 // Decoding only some rows of a chunk gives what decoding all and keeping
 // those gives, for every type and encoding.
 func TestDecodeChunkRowsIsDecodeThenGather(t *testing.T) {
-	var long, plain, dict, dyn, real, boolean []cell
+	var long, plain, full, dict, dyn, real, boolean []cell
 	for i := range 300 {
 		null := i%7 == 0
 		add := func(cs *[]cell, c cell) {
@@ -299,12 +299,13 @@ func TestDecodeChunkRowsIsDecodeThenGather(t *testing.T) {
 		}
 		add(&long, cell{kind: TypeLong, i: int64(i * 3)})
 		add(&plain, cell{kind: TypeString, s: []byte(fmt.Sprintf("value %d", i))})
+		full = append(full, cell{kind: TypeString, s: []byte(fmt.Sprintf("value %d", i))}) // no nulls
 		add(&dict, cell{kind: TypeString, s: []byte(fmt.Sprintf("v%d", i%4))})
 		add(&dyn, cell{kind: TypeDynamic, s: []byte(fmt.Sprintf(`{"a":%d}`, i))})
 		add(&real, cell{kind: TypeReal, i: int64(math.Float64bits(float64(i) / 3))})
 		add(&boolean, cell{kind: TypeBool, i: int64(i % 2)})
 	}
-	for name, cells := range map[string][]cell{"long": long, "plain": plain, "dict": dict, "dynamic": dyn, "real": real, "bool": boolean} {
+	for name, cells := range map[string][]cell{"long": long, "plain": plain, "plain without nulls": full, "dict": dict, "dynamic": dyn, "real": real, "bool": boolean} {
 		typ, times := resolveType(cells)
 		enc, _ := encodeColumn(nil, typ, cells, times)
 		all, err := decodeColumn(enc, "c")
