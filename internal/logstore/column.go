@@ -23,6 +23,39 @@ type Column struct {
 	// elsewhere), so a reader may group or compare by code.
 	Dict  []string
 	Codes []uint32
+
+	// raw, inside a scan only, holds a predicate column's strings still in
+	// the chunk (Strings nil): see rawStrings.
+	raw *rawStrings
+}
+
+// rawStrings are the values of a plain string column in place in its
+// decompressed chunk: a predicate reads them there, and only the rows that
+// match are copied out into strings (materialize).
+type rawStrings struct {
+	data []byte // aliases the chunk buffer
+	ends []int  // of each valid row's value in data
+}
+
+// materialize gives a column read raw its strings: all of them, or only the
+// given rows, which the column then holds alone.
+func (c *Column) materialize(rows []int) {
+	r := c.raw
+	c.raw = nil
+	if rows != nil {
+		*c = pickStrings(*c, r.data, r.ends, rows)
+		return
+	}
+	all := string(r.data) // one allocation for all the strings of the chunk
+	c.Strings = make([]string, len(c.Valid))
+	off, j := 0, 0
+	for i, ok := range c.Valid {
+		if ok {
+			c.Strings[i] = all[off:r.ends[j]]
+			off = r.ends[j]
+			j++
+		}
+	}
 }
 
 // Len is the number of rows in the column.
@@ -419,16 +452,22 @@ func decodeColumn(b []byte, name string) (Column, error) {
 // nil: all): the strings of the other rows are never copied out of it. It
 // also returns the chunk's row count.
 func decodeChunk(b []byte, name string, rows []int) (Column, int, error) {
-	col, n, err := decodeAll(b, name, rows)
+	col, n, err := decodeAll(b, name, rows, false)
 	if err != nil || rows == nil || col.Len() == len(rows) {
 		return col, n, err
 	}
 	return gather(&col, rows), n, nil
 }
 
+// decodeRaw is decodeColumn, but a plain string column's values stay in b
+// (see rawStrings).
+func decodeRaw(b []byte, name string) (Column, int, error) {
+	return decodeAll(b, name, nil, true)
+}
+
 // decodeAll decodes every row of a chunk, but for a plain string column
-// given rows, only those.
-func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
+// given rows, only those, or none if raw.
+func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error) {
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
 		return col, 0, corruptf("bad column type")
@@ -537,22 +576,10 @@ func decodeAll(b []byte, name string, rows []int) (Column, int, error) {
 		if total > len(b) {
 			return col, n, corruptf("short strings")
 		}
-		if rows != nil {
-			col = pickStrings(col, b[:total], ends, rows)
-			b = b[total:]
-			break
-		}
-		// One allocation for all the strings of the chunk.
-		all := string(b[:total])
+		col.raw = &rawStrings{data: b[:total:total], ends: ends}
 		b = b[total:]
-		col.Strings = make([]string, n)
-		off, j := 0, 0
-		for i := range n {
-			if col.Valid[i] {
-				col.Strings[i] = all[off:ends[j]]
-				off = ends[j]
-				j++
-			}
+		if !raw {
+			col.materialize(rows)
 		}
 	}
 	if len(b) != 0 {

@@ -80,6 +80,13 @@ func FuzzDecodeColumn(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeColumn(b, "c")
 		decodeChunk(b, "c", []int{0, 2, 5})
+		if c, _, err := decodeRaw(b, "c"); err == nil && c.raw != nil {
+			sel := []bool{true, true, true}
+			if len(c.Valid) == len(sel) {
+				evaluate(&c, &pred{kind: TypeString, op: OpHas, needle: newFoldNeedle([]byte("a"))}, sel)
+			}
+			c.materialize(nil)
+		}
 	})
 }
 
@@ -169,7 +176,7 @@ func FuzzSegmentOpen(f *testing.F) {
 				}
 				for ci := range r.blocks[bi].cols {
 					cm := &r.blocks[bi].cols[ci]
-					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}, nil); err2 != nil {
+					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}, nil, false); err2 != nil {
 						err = err2
 					}
 					if cm.bloomSize > 0 {

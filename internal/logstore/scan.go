@@ -80,6 +80,7 @@ type pred struct {
 	i      int64
 	f      float64
 	s      string
+	sb     []byte     // s, for values compared in place
 	lower  []byte     // has, contains: the constant lower-cased
 	needle foldNeedle // has, contains: lower, to search for
 	terms  []uint64   // has: bloom keys of the constant's terms
@@ -92,7 +93,7 @@ func compile(p Predicate) (pred, error) {
 	}
 	switch v := p.Value.(type) {
 	case string:
-		c.kind, c.s = TypeString, v
+		c.kind, c.s, c.sb = TypeString, v, []byte(v)
 	case int:
 		c.kind, c.i, c.f = TypeLong, int64(v), float64(v)
 	case int64:
@@ -160,10 +161,11 @@ type Scanner struct {
 	seg   *segReader
 	block int
 
-	buf    chunkBuffers
-	batch  *Batch
-	err    error
-	closed bool
+	buf     chunkBuffers
+	rawBufs map[string]*chunkBuffers // of predicate columns read in place
+	batch   *Batch
+	err     error
+	closed  bool
 }
 
 // Scan starts a scan. It reads nothing yet but the list of segments and the
@@ -367,7 +369,19 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 		if !first[cm.name] {
 			continue
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, nil)
+		// A predicate's string column is read in place, in a buffer of its
+		// own: it must outlive the reading of the other columns.
+		buf, raw := &sc.buf, cm.name != timeColumn
+		if raw {
+			if sc.rawBufs == nil {
+				sc.rawBufs = make(map[string]*chunkBuffers)
+			}
+			if buf = sc.rawBufs[cm.name]; buf == nil {
+				buf = new(chunkBuffers)
+				sc.rawBufs[cm.name] = buf
+			}
+		}
+		c, err := sc.seg.readColumn(aead, bi, cm, buf, nil, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -387,12 +401,18 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 		return nil, nil
 	}
 	picked := make(map[string]bool, len(load))
+	for name, c := range cols {
+		if c.raw != nil {
+			c.materialize(rows)
+			picked[name] = rows != nil
+		}
+	}
 	for i := range bm.cols {
 		cm := &bm.cols[i]
 		if !load[cm.name] || first[cm.name] {
 			continue
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, rows)
+		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, rows, false)
 		if err != nil {
 			return nil, err
 		}
@@ -540,6 +560,22 @@ func evaluate(c *Column, p *pred, sel []bool) {
 	switch {
 	case c == nil:
 		clear(sel)
+	case c.raw != nil:
+		if p.kind != TypeString {
+			clear(sel) // a string never equals or orders with another type
+			return
+		}
+		start, j := 0, 0
+		for i := range sel {
+			if !c.Valid[i] {
+				sel[i] = false
+				continue
+			}
+			end := c.raw.ends[j]
+			j++
+			sel[i] = sel[i] && matchBytes(c.raw.data[start:end], p)
+			start = end
+		}
 	case c.Dict != nil && p.kind == TypeString:
 		hit := make([]bool, len(c.Dict))
 		for k, v := range c.Dict {
@@ -561,6 +597,17 @@ func evaluate(c *Column, p *pred, sel []bool) {
 			sel[i] = sel[i] && c.Valid[i] && matches(c, i, p)
 		}
 	}
+}
+
+// matchBytes is matchString for a value in place in a chunk.
+func matchBytes(v []byte, p *pred) bool {
+	switch p.op {
+	case OpHas:
+		return foldHas(&p.needle, v, bytes.IndexByte)
+	case OpContains:
+		return foldIndex(&p.needle, v, 0, bytes.IndexByte) >= 0
+	}
+	return holds(p.op, bytes.Compare(v, p.sb))
 }
 
 // matchString reports whether string value s satisfies p, a predicate with a
@@ -654,19 +701,30 @@ func newFoldNeedle(lower []byte) foldNeedle {
 	return n
 }
 
-// index is the first position at or after from where s holds the needle,
-// ignoring ASCII case, or -1.
-func (n *foldNeedle) index(s string, from int) int {
+// text is what a needle is searched in: a decoded value, or a value's bytes
+// in place in a chunk.
+type text interface{ ~string | ~[]byte }
+
+// foldIndex is the first position at or after from where s holds the
+// needle, ignoring ASCII case, or -1; indexByte is strings.IndexByte or
+// bytes.IndexByte.
+func foldIndex[S text](n *foldNeedle, s S, from int, indexByte func(S, byte) int) int {
 	if len(n.b) == 0 {
 		return from
+	}
+	next := func(c byte, from int) int {
+		if j := indexByte(s[from:], c); j >= 0 {
+			return from + j
+		}
+		return -1
 	}
 	nextLo, nextUp := -2, -2 // next anchor byte of each case at or after i; -2: not searched, -1: none
 	for i := from + n.anchor; i < len(s); {
 		if nextLo != -1 && nextLo < i {
-			nextLo = indexByteFrom(s, n.lo, i)
+			nextLo = next(n.lo, i)
 		}
 		if n.up != n.lo && nextUp != -1 && nextUp < i {
-			nextUp = indexByteFrom(s, n.up, i)
+			nextUp = next(n.up, i)
 		}
 		p := nextLo
 		if n.up != n.lo && nextUp >= 0 && (p < 0 || nextUp < p) {
@@ -687,15 +745,8 @@ func (n *foldNeedle) index(s string, from int) int {
 	return -1
 }
 
-func indexByteFrom(s string, c byte, from int) int {
-	if j := strings.IndexByte(s[from:], c); j >= 0 {
-		return from + j
-	}
-	return -1
-}
-
 // equalFoldLower reports whether s lower-cased (ASCII) is lower.
-func equalFoldLower(s string, lower []byte) bool {
+func equalFoldLower[S text](s S, lower []byte) bool {
 	for i := range len(lower) {
 		if lowerASCII(s[i]) != lower[i] {
 			return false
@@ -704,17 +755,14 @@ func equalFoldLower(s string, lower []byte) bool {
 	return true
 }
 
-// contains reports whether s holds the needle, ignoring ASCII case.
-func (n *foldNeedle) contains(s string) bool { return n.index(s, 0) >= 0 }
-
-// has reports whether the needle occurs in s on term boundaries: not
+// foldHas reports whether the needle occurs in s on term boundaries: not
 // preceded or followed by a letter or digit where the needle itself begins
 // or ends with one.
-func (n *foldNeedle) has(s string) bool {
+func foldHas[S text](n *foldNeedle, s S, indexByte func(S, byte) int) bool {
 	if len(n.b) == 0 {
 		return true
 	}
-	for i := n.index(s, 0); i >= 0; i = n.index(s, i+1) {
+	for i := foldIndex(n, s, 0, indexByte); i >= 0; i = foldIndex(n, s, i+1, indexByte) {
 		end := i + len(n.b)
 		before := i == 0 || !isTermByte(s[i-1]) || !isTermByte(n.b[0])
 		after := end == len(s) || !isTermByte(s[end]) || !isTermByte(n.b[len(n.b)-1])
@@ -724,6 +772,10 @@ func (n *foldNeedle) has(s string) bool {
 	}
 	return false
 }
+
+func (n *foldNeedle) index(s string, from int) int { return foldIndex(n, s, from, strings.IndexByte) }
+func (n *foldNeedle) contains(s string) bool       { return n.index(s, 0) >= 0 }
+func (n *foldNeedle) has(s string) bool            { return foldHas(n, s, strings.IndexByte) }
 
 // prune reports whether the statistics of a block prove that no row matches
 // p (it must never say so when a row could match), or, failing that, whether

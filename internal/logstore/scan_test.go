@@ -231,8 +231,9 @@ func TestFoldNeedleAgreesWithANaiveSearch(t *testing.T) {
 	}
 }
 
-// Predicates give the same rows over a dictionary column as a row-by-row
-// check of the values, for every operator, nulls included.
+// Predicates give the same rows over a dictionary column, and over a plain
+// column read in place, as a row-by-row check of the values, for every
+// operator, nulls included.
 func TestPredicatesOverDictionaryColumns(t *testing.T) {
 	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 200 })
 	hosts := []string{"Web-01.corp", "web-02.corp", "db-01", "DB-01", "mail"}
@@ -245,7 +246,8 @@ func TestPredicatesOverDictionaryColumns(t *testing.T) {
 			continue
 		}
 		h := hosts[i%len(hosts)]
-		rows = append(rows, fmt.Sprintf(`{"N":%d,"Host":%q}`, i, h))
+		// Msg: a distinct value per row, so stored plain
+		rows = append(rows, fmt.Sprintf(`{"N":%d,"Host":%q,"Msg":"%s #%d"}`, i, h, h, i))
 		vals = append(vals, h)
 	}
 	mustIngest(t, st, ws, tbl, []byte("["+strings.Join(rows, ",")+"]"))
@@ -273,6 +275,36 @@ func TestPredicatesOverDictionaryColumns(t *testing.T) {
 		if countRows(got) != want || want == 0 {
 			t.Errorf("%v: %d rows, want %d", p, countRows(got), want)
 		}
+		// the same over Msg, "<host> #<n>", with the values returned too
+		p.Column = "Msg"
+		if p.Op == OpEq || p.Op == OpNe {
+			p.Value = p.Value.(string) + " #1"
+		}
+		want = 0
+		var wantMsgs []string
+		for i, v := range vals {
+			c := compileOrFail(t, p)
+			if v != "" && matchString(fmt.Sprintf("%s #%d", v, i), &c) {
+				want++
+				wantMsgs = append(wantMsgs, fmt.Sprintf("%s #%d", v, i))
+			}
+		}
+		got, err = scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"Msg"}, Predicates: []Predicate{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotMsgs []string
+		for _, b := range got {
+			gotMsgs = append(gotMsgs, b.Columns[0].Strings...)
+		}
+		if fmt.Sprint(gotMsgs) != fmt.Sprint(wantMsgs) {
+			t.Errorf("%v: %d rows, want %d", p, len(gotMsgs), len(wantMsgs))
+		}
+	}
+	// a constant of another type matches no string
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"N"}, Predicates: []Predicate{{"Msg", OpEq, 5}}})
+	if err != nil || countRows(got) != 0 {
+		t.Fatalf("Msg == 5: %d rows, %v", countRows(got), err)
 	}
 }
 

@@ -456,8 +456,8 @@ type chunkBuffers struct {
 }
 
 // readColumn opens one column chunk of block bi, and decodes the given rows
-// of it (nil: all).
-func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int) (Column, error) {
+// of it (nil: all), or leaves a plain string column's values raw in buf.
+func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
 	buf.sealed = slices.Grow(buf.sealed[:0], int(cm.size))[:cm.size]
 	if _, err := r.f.ReadAt(buf.sealed, cm.off); err != nil {
 		return Column{}, fmt.Errorf("read segment: %w", err)
@@ -473,7 +473,13 @@ func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunk
 		return Column{}, corruptf("column does not decompress")
 	}
 	buf.plain = plain
-	col, n, err := decodeChunk(plain, cm.name, rows)
+	var col Column
+	var n int
+	if raw {
+		col, n, err = decodeRaw(plain, cm.name)
+	} else {
+		col, n, err = decodeChunk(plain, cm.name, rows)
+	}
 	if err != nil {
 		return col, err
 	}
