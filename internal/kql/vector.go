@@ -241,16 +241,3 @@ func (f *filterCols) Next(ctx context.Context) (*colBatch, error) {
 }
 
 func (f *filterCols) Close() { f.in.Close() }
-
-// rowsOf turns a column iterator into a row iterator, for operators without a columnar path.
-type rowsOf struct{ in colIter }
-
-func (r *rowsOf) Next(ctx context.Context) ([]Row, error) {
-	cb, err := r.in.Next(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return cb.rows(), nil
-}
-
-func (r *rowsOf) Close() { r.in.Close() }
