@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -680,6 +681,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 	var cols []colInfo
 	used := func(n string) bool { return findCol(cols, n) >= 0 }
 	var keyFns []func(Row) any
+	var keyCols []int // input column of each key when it is a bare column, else -1
 	auto := 0
 	for _, ne := range o.By {
 		c, err := p.expr(ne.X, ec)
@@ -703,6 +705,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		}
 		cols = append(cols, ci)
 		keyFns = append(keyFns, c.fn)
+		keyCols = append(keyCols, c.col)
 	}
 	var factories []func() aggState
 	// arg_max(x, *) and take_any(*) leave out the group columns, which lead the row anyway
@@ -736,19 +739,17 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		factories = append(factories, fac)
 	}
 	nkeys := len(keyFns)
+	columnar := in.openCols != nil && !slices.Contains(keyCols, -1)
+	countOnly := true // every aggregate is a plain count()
+	for _, f := range factories {
+		if c, ok := f().(*countState); !ok || c.pred != nil {
+			countOnly = false
+		}
+	}
 	out := &plan{cols: cols}
 	out.open = func(ctx context.Context) (iterator, error) {
-		it, err := in.open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer it.Close()
 		acct := p.run.account("summarize")
 		defer acct.release()
-		type group struct {
-			keys   []any
-			states []aggState
-		}
 		groups := map[any]*group{}
 		var sgroups map[string]*group // single string key: no interface hashing
 		if nkeys == 1 && cols[0].Type == TypeString {
@@ -766,62 +767,135 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		if nkeys == 0 {
 			groups[nil] = newGroup(nil)
 		}
+		// stringGroup is the group of a single string key.
+		stringGroup := func(s string) (*group, error) {
+			g := sgroups[s]
+			if g == nil {
+				g = newGroup([]any{s})
+				sgroups[s] = g
+				if err := acct.add(int64(64+48*len(factories)) + int64(len(s))); err != nil {
+					return nil, err
+				}
+			}
+			return g, nil
+		}
+		// keyGroup is the group of the keys in kv, which it does not keep.
 		var kb []byte
-		for {
-			rows, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
+		kv := make([]any, nkeys)
+		keyGroup := func() (*group, error) {
+			var k any
+			switch nkeys {
+			case 0:
+			case 1:
+				k = scalarKey(kv[0])
+			default:
+				kb = kb[:0]
+				for _, v := range kv {
+					kb = keyAppend(kb, v)
+				}
+				k = string(kb)
 			}
-			if err != nil {
-				return nil, err
+			g := groups[k]
+			if g == nil {
+				g = newGroup(slices.Clone(kv))
+				groups[k] = g
+				if err := acct.add(int64(64+48*len(factories)) + rowBytes(g.keys)); err != nil {
+					return nil, err
+				}
 			}
-			if sgroups != nil {
-				kf := keyFns[0]
-				for _, r := range rows {
-					s, _ := kf(r).(string)
-					g := sgroups[s]
-					if g == nil {
-						g = newGroup([]any{s})
-						sgroups[s] = g
-						if err := acct.add(int64(64+48*len(factories)) + int64(len(s))); err != nil {
-							return nil, err
+			return g, nil
+		}
+		var err error
+		if columnar {
+			var counts []int64
+			var firsts []int
+			err = summarizeCols(ctx, in, countOnly, func(cb *colBatch, gs []*group) (bool, error) {
+				var err error
+				var v *Vector
+				if sgroups != nil {
+					v = cb.b.vector(keyCols[0])
+				}
+				switch {
+				case v != nil && v.Dict != nil && countOnly:
+					// count() alone: a count per dictionary entry (entry len(Dict) for
+					// nulls), groups found once per entry in order of first appearance
+					counts = slices.Grow(counts[:0], len(v.Dict)+1)[:len(v.Dict)+1]
+					clear(counts)
+					firsts = firsts[:0]
+					for _, r := range cb.sel {
+						code := len(v.Dict)
+						if v.Valid == nil || v.Valid[r] {
+							code = int(v.Codes[r])
+						}
+						if counts[code] == 0 {
+							firsts = append(firsts, code)
+						}
+						counts[code]++
+					}
+					for _, code := range firsts {
+						key := ""
+						if code < len(v.Dict) {
+							key = v.Dict[code]
+						}
+						g, err := stringGroup(key)
+						if err != nil {
+							return false, err
+						}
+						for _, st := range g.states {
+							st.(*countState).n += counts[code]
 						}
 					}
-					for _, st := range g.states {
-						st.add(r)
+					return true, nil
+				case v != nil && v.Dict != nil:
+					// one map lookup per dictionary entry, not per row
+					byCode := make([]*group, len(v.Dict))
+					for i, r := range cb.sel {
+						if v.Valid != nil && !v.Valid[r] {
+							if gs[i], err = stringGroup(""); err != nil {
+								return false, err
+							}
+							continue
+						}
+						code := v.Codes[r]
+						if byCode[code] == nil {
+							if byCode[code], err = stringGroup(v.Dict[code]); err != nil {
+								return false, err
+							}
+						}
+						gs[i] = byCode[code]
 					}
-				}
-				continue
-			}
-			for _, r := range rows {
-				var k any
-				switch nkeys {
-				case 0:
-				case 1:
-					k = scalarKey(keyFns[0](r))
+				case sgroups != nil:
+					for i, r := range cb.sel {
+						if gs[i], err = stringGroup(cb.str(keyCols[0], r)); err != nil {
+							return false, err
+						}
+					}
 				default:
-					kb = kb[:0]
-					for _, f := range keyFns {
-						kb = keyAppend(kb, f(r))
-					}
-					k = string(kb)
-				}
-				g := groups[k]
-				if g == nil {
-					keys := make([]any, nkeys)
-					for i, f := range keyFns {
-						keys[i] = f(r)
-					}
-					g = newGroup(keys)
-					groups[k] = g
-					if err := acct.add(int64(64+48*len(factories)) + rowBytes(keys)); err != nil {
-						return nil, err
+					for i, r := range cb.sel {
+						for k, c := range keyCols {
+							kv[k] = cb.value(c, r)
+						}
+						if gs[i], err = keyGroup(); err != nil {
+							return false, err
+						}
 					}
 				}
-				for _, s := range g.states {
-					s.add(r)
+				return false, nil
+			})
+		} else {
+			err = summarizeRows(ctx, in, func(r Row) (*group, error) {
+				if sgroups != nil {
+					s, _ := keyFns[0](r).(string)
+					return stringGroup(s)
 				}
-			}
+				for i, f := range keyFns {
+					kv[i] = f(r)
+				}
+				return keyGroup()
+			})
+		}
+		if err != nil {
+			return nil, err
 		}
 		rows := make([]Row, 0, len(order))
 		for _, g := range order {
@@ -840,6 +914,81 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		return &sliceIter{rows: rows}, nil
 	}
 	return out, nil
+}
+
+// group is one group of summarize: its keys and the states of its aggregates.
+type group struct {
+	keys   []any
+	states []aggState
+}
+
+// summarizeRows folds the input's rows into the groups groupOf finds for them.
+func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, error)) error {
+	it, err := in.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for {
+		rows, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			g, err := groupOf(r)
+			if err != nil {
+				return err
+			}
+			for _, s := range g.states {
+				s.add(r)
+			}
+		}
+	}
+}
+
+// summarizeCols is summarizeRows over the input by column: groupsOf finds the groups of a
+// batch's rows (keys are bare columns, read typed where the source typed them), and a row is
+// boxed only for aggregates other than a plain count() (countOnly). When all aggregates are
+// a plain count(), groupsOf may count the batch itself and report so.
+func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(*colBatch, []*group) (counted bool, err error)) error {
+	it, err := in.openCols(ctx)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var gs []*group
+	for {
+		cb, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		gs = slices.Grow(gs[:0], len(cb.sel))[:len(cb.sel)]
+		counted, err := groupsOf(cb, gs)
+		if err != nil {
+			return err
+		}
+		if counted {
+			continue
+		}
+		for i, g := range gs {
+			if countOnly {
+				for _, s := range g.states {
+					s.(*countState).n++
+				}
+				continue
+			}
+			row := cb.row(cb.sel[i])
+			for _, s := range g.states {
+				s.add(row)
+			}
+		}
+	}
 }
 
 func unparen(e astExpr) astExpr {

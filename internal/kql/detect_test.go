@@ -271,6 +271,6 @@ func TestDetectionQueries(t *testing.T) {
 		t.Fatalf("only %d detection queries", len(detectionQueries))
 	}
 	for _, c := range detectionQueries {
-		t.Run(c.name, func(t *testing.T) { runCase(t, src, c) })
+		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
 	}
 }

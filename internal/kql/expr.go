@@ -18,6 +18,9 @@ type cexpr struct {
 	konst bool   // does not depend on the row
 	col   int    // index of the column when the expression is a bare column reference, else -1
 	name  string // the column name the language derives for it ("" if none)
+	// tests, when set, is the same predicate as column tests that typed vectors answer
+	// without boxing (all must hold); fn stays the reference.
+	tests []colTest
 }
 
 func (c cexpr) value() any { return c.fn(nil) }
@@ -314,6 +317,9 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			}
 		}
 		if x.Op == "and" {
+			if l.tests != nil && r.tests != nil {
+				out.tests = append(append([]colTest(nil), l.tests...), r.tests...)
+			}
 			out.fn = func(row Row) any {
 				a, _ := fl(row).(bool)
 				if !a {
@@ -340,6 +346,9 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 		if l.t == TypeString && r.konst && r.t == TypeString {
 			k, _ := r.value().(string)
 			out.fn = func(row Row) any { s, _ := fl(row).(string); return (s == k) != neg }
+			if l.col >= 0 {
+				out.tests = []colTest{{col: l.col, str: func(s string) bool { return (s == k) != neg }}}
+			}
 			return out, nil
 		}
 		out.fn = func(row Row) any {
@@ -348,6 +357,10 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 				return nil
 			}
 			return valuesEqual(a, b) != neg
+		}
+		if k, ok := longConst(r); ok && l.t == TypeLong && l.col >= 0 {
+			// valuesEqual of two longs; a null is not true
+			out.tests = []colTest{{col: l.col, long: func(v int64) bool { return (v == k) != neg }}}
 		}
 		return out, nil
 	case "<", "<=", ">", ">=":
@@ -369,6 +382,21 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 				return c > 0
 			}
 			return c >= 0
+		}
+		if k, ok := longConst(r); ok && l.t == TypeLong && l.col >= 0 {
+			// compareValues of two longs; a null is not true
+			out.tests = []colTest{{col: l.col, long: func(v int64) bool {
+				switch c := cmp3(v, k); op {
+				case "<":
+					return c < 0
+				case "<=":
+					return c <= 0
+				case ">":
+					return c > 0
+				default:
+					return c >= 0
+				}
+			}}}
 		}
 		return out, nil
 	case "=~", "!~":
@@ -410,6 +438,9 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			m := stringMatcher(op, k)
 			if l.t == TypeString {
 				out.fn = func(row Row) any { s, _ := fl(row).(string); return m(s) != neg }
+				if l.col >= 0 {
+					out.tests = []colTest{{col: l.col, str: func(s string) bool { return m(s) != neg }}}
+				}
 			} else {
 				out.fn = func(row Row) any { return m(toString(fl(row))) != neg }
 			}
@@ -786,4 +817,13 @@ func (p *planner) searchMatch(cols []cexpr, term cexpr, cs bool) cexpr {
 		}
 		return false
 	}}
+}
+
+// longConst is c's value when c is a constant long.
+func longConst(c cexpr) (int64, bool) {
+	if !c.konst {
+		return 0, false
+	}
+	k, ok := c.value().(int64)
+	return k, ok
 }

@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 )
 
@@ -13,16 +14,17 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Only the keys and what is used after the join are read; a right column whose name
-	// clashes with a left one is kept on both sides so that the clash (and so the name1 suffix)
-	// is the same in both planning passes.
+	// Only the keys and what is used after the join are read. A right column whose name
+	// clashes with a left one is renamed name1; if the right one is read, the left one must be
+	// too, so that the clash (and so the suffix) is the same in both planning passes. Whether
+	// it is read is known only once the whole query is bound, so the pair is linked for now.
 	for _, rc := range right.cols {
 		if li := findCol(left.cols, rc.Name); li >= 0 {
-			p.mark(left.cols[li])
-			p.mark(rc)
+			p.link(rc, left.cols[li])
 		}
 	}
 	var lk, rk []func(Row) any
+	var lcols []int // the left key columns
 	rightKeyCols := map[int]bool{}
 	jec := &ectx{cols: nil, sc: sc, left: left.cols, right: right.cols}
 	for _, cond := range o.On {
@@ -42,6 +44,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 			p.mark(left.cols[li])
 			p.mark(right.cols[ri])
 			lk = append(lk, func(r Row) any { return r[li] })
+			lcols = append(lcols, li)
 			rk = append(rk, func(r Row) any { return r[ri] })
 			rightKeyCols[ri] = true
 		case *astBinary:
@@ -66,6 +69,7 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 				return nil, bindErr(c.P, "join keys have types %s and %s", a.t, b.t)
 			}
 			lk = append(lk, a.fn)
+			lcols = append(lcols, a.col)
 			rk = append(rk, b.fn)
 			if o.Lookup && left.cols[a.col].Name == right.cols[-2-b.col].Name {
 				rightKeyCols[-2-b.col] = true
@@ -108,26 +112,41 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 	}
 	lw := len(left.cols)
 	width := len(cols)
-	combine := func(l, r Row) Row {
-		row := make(Row, width)
-		off := 0
-		if withLeft {
-			if l != nil {
-				copy(row, l)
-			}
-			off = lw
+	var strCols []int // a null in these is the empty string
+	for i, c := range cols {
+		if c.Type == TypeString {
+			strCols = append(strCols, i)
 		}
-		if withRight && r != nil {
-			for k, i := range rightIdx {
-				row[off+k] = r[i]
+	}
+	// newCombine returns a function joining a left and a right row, for one run of the
+	// join: rows are cut from a slab it allocates now and then, not one by one.
+	newCombine := func() func(l, r Row) Row {
+		var slab []any
+		return func(l, r Row) Row {
+			if len(slab) < width {
+				slab = make([]any, 256*width)
 			}
-		}
-		for i, c := range cols {
-			if row[i] == nil && c.Type == TypeString {
-				row[i] = ""
+			row := slab[:width:width]
+			slab = slab[width:]
+			off := 0
+			if withLeft {
+				if l != nil {
+					copy(row, l)
+				}
+				off = lw
 			}
+			if withRight && r != nil {
+				for k, i := range rightIdx {
+					row[off+k] = r[i]
+				}
+			}
+			for _, i := range strCols {
+				if row[i] == nil {
+					row[i] = ""
+				}
+			}
+			return row
 		}
-		return row
 	}
 	keyOf := func(fns []func(Row) any, r Row) (string, bool) {
 		var b []byte
@@ -152,66 +171,120 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 			acct.release()
 			return nil, err
 		}
-		table := map[string][]int{}
+		table := newJoinTable()
 		for i, r := range rrows {
 			if k, ok := keyOf(rk, r); ok {
-				table[k] = append(table[k], i)
+				table.add(k, i)
 			}
 		}
-		lit, err := left.open(ctx)
-		if err != nil {
-			acct.release()
-			return nil, err
-		}
+		table.seal()
 		matched := make([]bool, len(rrows))
 		seenLeft := map[string]bool{}
-		j := &joinIter{in: lit, acct: acct}
-		j.step = func(rows []Row) []Row {
-			var out []Row
-			for _, l := range rows {
-				k, ok := keyOf(lk, l)
-				var ms []int
-				if ok {
-					ms = table[k]
+		combine := newCombine()
+		// emit appends the output for left row l (nil when the kind does not output it) whose
+		// key is k (ok false: a null key) and matches ms.
+		emit := func(out []Row, l Row, k string, ok bool, ms []int) []Row {
+			switch kind {
+			case "innerunique":
+				if !ok || seenLeft[k] {
+					return out
 				}
-				switch kind {
-				case "innerunique":
-					if !ok || seenLeft[k] {
-						continue
-					}
-					if len(ms) > 0 {
-						seenLeft[k] = true
-					}
-					for _, i := range ms {
-						out = append(out, combine(l, rrows[i]))
-					}
-				case "inner":
-					for _, i := range ms {
-						out = append(out, combine(l, rrows[i]))
-					}
-				case "leftouter", "fullouter", "rightouter":
-					for _, i := range ms {
-						matched[i] = true
-						out = append(out, combine(l, rrows[i]))
-					}
-					if len(ms) == 0 && kind != "rightouter" {
-						out = append(out, combine(l, nil))
-					}
-				case "leftsemi":
-					if len(ms) > 0 {
-						out = append(out, combine(l, nil))
-					}
-				case "leftanti":
-					if len(ms) == 0 {
-						out = append(out, combine(l, nil))
-					}
-				case "rightsemi", "rightanti":
-					for _, i := range ms {
-						matched[i] = true
-					}
+				if len(ms) > 0 {
+					seenLeft[k] = true
+				}
+				for _, i := range ms {
+					out = append(out, combine(l, rrows[i]))
+				}
+			case "inner":
+				for _, i := range ms {
+					out = append(out, combine(l, rrows[i]))
+				}
+			case "leftouter", "fullouter", "rightouter":
+				for _, i := range ms {
+					matched[i] = true
+					out = append(out, combine(l, rrows[i]))
+				}
+				if len(ms) == 0 && kind != "rightouter" {
+					out = append(out, combine(l, nil))
+				}
+			case "leftsemi":
+				if len(ms) > 0 {
+					out = append(out, combine(l, nil))
+				}
+			case "leftanti":
+				if len(ms) == 0 {
+					out = append(out, combine(l, nil))
+				}
+			case "rightsemi", "rightanti":
+				for _, i := range ms {
+					matched[i] = true
 				}
 			}
 			return out
+		}
+		j := &joinIter{acct: acct}
+		if left.openCols != nil {
+			// by column: keys from the typed vectors, and a left row boxed only when it
+			// is part of the output
+			cit, err := left.openCols(ctx)
+			if err != nil {
+				acct.release()
+				return nil, err
+			}
+			j.cin = cit
+			var kb []byte
+			lrow := make(Row, lw) // scratch: combine copies it
+			j.stepCols = func(cb *colBatch) []Row {
+				var out []Row
+				for _, r := range cb.sel {
+					kb = kb[:0]
+					ok := true
+					for _, c := range lcols {
+						if kb, ok = cb.keyAppend(kb, c, r); !ok {
+							break
+						}
+					}
+					var ms []int
+					if ok {
+						ms = table.get(kb)
+					}
+					if len(ms) == 0 && (kind == "inner" || kind == "innerunique" || kind == "leftsemi" || kind == "rightouter") {
+						continue // no output, no state
+					}
+					var l Row
+					if kind != "rightsemi" && kind != "rightanti" {
+						for c := range lrow {
+							lrow[c] = cb.value(c, r)
+						}
+						l = lrow
+					}
+					k := ""
+					if kind == "innerunique" {
+						k = string(kb) // the only kind that keeps keys
+					}
+					out = emit(out, l, k, ok, ms)
+				}
+				return out
+			}
+		} else {
+			lit, err := left.open(ctx)
+			if err != nil {
+				acct.release()
+				return nil, err
+			}
+			j.in = lit
+			j.step = func(rows []Row) []Row {
+				var out []Row
+				for _, l := range rows {
+					k, ok := keyOf(lk, l)
+					var ms []int
+					if ok {
+						ms = table.get([]byte(k))
+					}
+					out = emit(out, l, k, ok, ms)
+				}
+				return out
+			}
 		}
 		j.finish = func() []Row {
 			var out []Row
@@ -237,16 +310,30 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 }
 
 type joinIter struct {
-	in     iterator
-	step   func([]Row) []Row
-	finish func() []Row
-	done   bool
-	acct   *memAccount
+	in       iterator // the left side by rows, or
+	cin      colIter  // by column
+	step     func([]Row) []Row
+	stepCols func(*colBatch) []Row
+	finish   func() []Row
+	done     bool
+	acct     *memAccount
 }
 
 func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
 	for !j.done {
-		rows, err := j.in.Next(ctx)
+		var out []Row
+		var err error
+		if j.cin != nil {
+			var cb *colBatch
+			if cb, err = j.cin.Next(ctx); err == nil {
+				out = j.stepCols(cb)
+			}
+		} else {
+			var rows []Row
+			if rows, err = j.in.Next(ctx); err == nil {
+				out = j.step(rows)
+			}
+		}
 		if errors.Is(err, io.EOF) {
 			j.done = true
 			if out := j.finish(); len(out) > 0 {
@@ -257,7 +344,7 @@ func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		if out := j.step(rows); len(out) > 0 {
+		if len(out) > 0 {
 			return out, nil
 		}
 	}
@@ -265,6 +352,47 @@ func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
 }
 
 func (j *joinIter) Close() {
-	j.in.Close()
+	if j.cin != nil {
+		j.cin.Close()
+	} else {
+		j.in.Close()
+	}
 	j.acct.release()
+}
+
+// joinTable holds the right side's rows by join key, behind a bit filter of the keys' hashes:
+// in a selective join most left keys match nothing, and the filter, a few kilobytes, answers
+// most of those without probing the map.
+type joinTable struct {
+	rows   map[string][]int
+	seed   maphash.Seed
+	filter []uint64 // bit hash&mask set for every key
+	mask   uint64
+}
+
+func newJoinTable() *joinTable {
+	return &joinTable{rows: map[string][]int{}, seed: maphash.MakeSeed()}
+}
+
+func (t *joinTable) add(k string, i int) { t.rows[k] = append(t.rows[k], i) }
+
+// seal builds the filter once every key is in: about 16 bits per key.
+func (t *joinTable) seal() {
+	bits := uint64(64)
+	for bits < 16*uint64(len(t.rows)) {
+		bits *= 2
+	}
+	t.filter, t.mask = make([]uint64, bits/64), bits-1
+	for k := range t.rows {
+		h := maphash.String(t.seed, k) & t.mask
+		t.filter[h/64] |= 1 << (h % 64)
+	}
+}
+
+// get returns the right rows whose key is k.
+func (t *joinTable) get(k []byte) []int {
+	if h := maphash.Bytes(t.seed, k) & t.mask; t.filter[h/64]&(1<<(h%64)) == 0 {
+		return nil
+	}
+	return t.rows[string(k)]
 }

@@ -59,6 +59,7 @@ func Compile(query string, cat Catalog) (*Query, error) {
 		}
 		p.markAll(pl)
 	}
+	p.settleMarks()
 	return q, nil
 }
 

@@ -392,23 +392,40 @@ func (t *takeIter) Close() { t.in.Close() }
 
 func (p *planner) count(in *plan) *plan {
 	return &plan{cols: []colInfo{{Name: "Count", Type: TypeLong}}, open: func(ctx context.Context) (iterator, error) {
+		var n int64
+		if in.openCols != nil {
+			// by column: no row is boxed
+			it, err := in.openCols(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer it.Close()
+			for {
+				cb, err := it.Next(ctx)
+				if errors.Is(err, io.EOF) {
+					return &sliceIter{rows: []Row{{n}}}, nil
+				}
+				if err != nil {
+					return nil, err
+				}
+				n += int64(len(cb.sel))
+			}
+		}
 		it, err := in.open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer it.Close()
-		var n int64
 		for {
 			rows, err := it.Next(ctx)
 			if errors.Is(err, io.EOF) {
-				break
+				return &sliceIter{rows: []Row{{n}}}, nil
 			}
 			if err != nil {
 				return nil, err
 			}
 			n += int64(len(rows))
 		}
-		return &sliceIter{rows: []Row{{n}}}, nil
 	}}
 }
 

@@ -34,11 +34,14 @@ type iterator interface {
 
 // plan is a bound tabular expression: its columns and how to open a stream of its rows.
 type plan struct {
-	cols   []colInfo
-	open   func(ctx context.Context) (iterator, error)
-	scan   *scanNode // set while the plan is a bare table scan (plus filters), for pushdown
-	name   string    // result table name set by `as`
-	render *Visualization
+	cols []colInfo
+	open func(ctx context.Context) (iterator, error)
+	// openCols, when set, opens the same rows by column (a scan and the filters after it);
+	// operators with a columnar path use it instead of open.
+	openCols func(ctx context.Context) (colIter, error)
+	scan     *scanNode // set while the plan is a bare table scan (plus filters), for pushdown
+	name     string    // result table name set by `as`
+	render   *Visualization
 }
 
 func (pl *plan) schema() []Column {
@@ -85,7 +88,11 @@ type planner struct {
 	work     int // tabular expressions planned so far; bounds re-planning of nested lets
 	fixedNow time.Time
 	synth    map[synthKey]*astIdent // table references the planner makes up (search, union T*), kept stable across passes
+	links    []markLink             // bind pass: marks that imply others, applied by settleMarks
 }
+
+// markLink says that if column if is read, column then must be read too.
+type markLink struct{ ifCol, then *origin }
 
 const maxPlanWork = 20000
 
@@ -134,6 +141,33 @@ func (p *planner) mark(c colInfo) {
 		p.marks[c.origin.node] = m
 	}
 	m[c.origin.name] = true
+}
+
+// link records that c2 must be read whenever c1 is; a c1 that is not a scanned column is
+// always there, so c2 is marked at once.
+func (p *planner) link(c1, c2 colInfo) {
+	if c2.origin == nil || p.run != nil {
+		return
+	}
+	if c1.origin == nil {
+		p.mark(c2)
+		return
+	}
+	p.links = append(p.links, markLink{ifCol: c1.origin, then: c2.origin})
+}
+
+// settleMarks applies the links to the marks of a finished bind pass, until nothing changes
+// (a link may depend on another).
+func (p *planner) settleMarks() {
+	for changed := true; changed; {
+		changed = false
+		for _, l := range p.links {
+			if p.marks[l.ifCol.node][l.ifCol.name] && !p.marks[l.then.node][l.then.name] {
+				p.mark(colInfo{origin: l.then})
+				changed = true
+			}
+		}
+	}
 }
 
 func (p *planner) markAll(pl *plan) {
@@ -369,11 +403,18 @@ func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error
 		}
 	}
 	pl := &plan{cols: cols, scan: sn}
-	pl.open = func(ctx context.Context) (iterator, error) { return p.openScan(ctx, sn, cols) }
+	pl.openCols = func(ctx context.Context) (colIter, error) { return p.openScan(ctx, sn, cols) }
+	pl.open = func(ctx context.Context) (iterator, error) {
+		sc, err := p.openScan(ctx, sn, cols)
+		if err != nil {
+			return nil, err
+		}
+		return &scanIter{in: sc, width: len(cols)}, nil
+	}
 	return pl, nil
 }
 
-func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (iterator, error) {
+func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (*scanCols, error) {
 	run := p.run
 	req := sn.req
 	req.Columns = nil
@@ -408,75 +449,39 @@ func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (i
 	for i, c := range cols {
 		strs[i] = c.Type == TypeString
 	}
-	return &scanIter{it: it, width: len(cols), timeIdx: timeIdx, from: req.From, to: req.To, strs: strs, run: run}, nil
+	sc := &scanCols{it: it, timeIdx: timeIdx, strs: strs, run: run}
+	sc.setBounds(req.From, req.To)
+	return sc, nil
 }
 
+// scanIter is a scan's rows, boxed.
 type scanIter struct {
-	it       BatchIterator
-	width    int
-	timeIdx  int
-	from, to time.Time
-	strs     []bool
-	run      *runState
+	in    *scanCols
+	width int
 }
 
 func (s *scanIter) Next(ctx context.Context) ([]Row, error) {
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b, err := s.it.Next(ctx)
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, io.EOF
-			}
-			return nil, err
-		}
-		n := b.Len
-		if s.width == 1 && s.timeIdx < 0 && s.noNils(b.Columns[0]) {
-			// one column: rows are windows on the batch's column, no copy
-			col := b.Columns[0]
-			rows := make([]Row, n)
-			for r := range rows {
-				rows[r] = col[r : r+1 : r+1]
-			}
-			s.run.rowsScanned += int64(n)
-			if n > 0 {
-				return rows, nil
-			}
-			continue
-		}
-		cells := make([]any, n*s.width)
-		rows := make([]Row, 0, n)
-		for r := 0; r < n; r++ {
-			if s.timeIdx >= 0 {
-				t, ok := b.Columns[s.timeIdx][r].(time.Time)
-				if !ok || (!s.from.IsZero() && t.Before(s.from)) || (!s.to.IsZero() && t.After(s.to)) {
-					continue
-				}
-			}
-			row := cells[len(rows)*s.width : (len(rows)+1)*s.width : (len(rows)+1)*s.width]
-			for c := 0; c < s.width; c++ {
-				v := b.Columns[c][r]
-				if v == nil && s.strs[c] {
-					v = ""
-				}
-				row[c] = v
-			}
-			rows = append(rows, row)
-		}
-		s.run.rowsScanned += int64(n)
-		if len(rows) > 0 {
-			return rows, nil
-		}
+	cb, err := s.in.Next(ctx)
+	if err != nil {
+		return nil, err
 	}
+	if s.width == 1 && len(cb.sel) == cb.b.Len && cb.b.vector(0) == nil && noNils(cb.b.Columns[0], cb.strs[0]) {
+		// one boxed column: rows are windows on the batch's column, no copy
+		col := cb.b.Columns[0]
+		rows := make([]Row, len(col))
+		for r := range rows {
+			rows[r] = col[r : r+1 : r+1]
+		}
+		return rows, nil
+	}
+	return cb.rows(), nil
 }
 
-func (s *scanIter) Close() { s.it.Close() }
+func (s *scanIter) Close() { s.in.Close() }
 
-// noNils reports whether a string column needs no null-to-empty rewriting.
-func (s *scanIter) noNils(col []any) bool {
-	if !s.strs[0] {
+// noNils reports whether a column needs no null-to-empty rewriting.
+func noNils(col []any, str bool) bool {
+	if !str {
 		return true
 	}
 	for _, v := range col {
@@ -910,10 +915,20 @@ func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
 	return c, nil
 }
 
-// filterPlan keeps rows for which pred is true; the scan stays open to pushdown.
+// filterPlan keeps rows for which pred is true; the scan stays open to pushdown, and a
+// columnar input stays columnar.
 func filterPlan(in *plan, pred cexpr) *plan {
 	f := pred.fn
 	out := &plan{cols: in.cols, scan: in.scan}
+	if in.openCols != nil {
+		out.openCols = func(ctx context.Context) (colIter, error) {
+			it, err := in.openCols(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return &filterCols{in: it, tests: pred.tests, fn: f}, nil
+		}
+	}
 	out.open = func(ctx context.Context) (iterator, error) {
 		it, err := in.open(ctx)
 		if err != nil {

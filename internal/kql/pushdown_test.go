@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -84,6 +85,10 @@ func TestUntouchedColumnsAreNeverRead(t *testing.T) {
 		{`let T = Events | where Ok; T | summarize dcount(Account)`, []string{"Account", "Ok"}},
 		{`Events | extend x = Count * 2 | project x`, []string{"Count"}},
 		{`Events | join kind=inner (Users | project Account, Dept) on Account | project Dept`, []string{"Account"}},
+		// TimeGenerated is on both sides but used on neither after the join
+		{`Events | join kind=inner (Logs | extend Computer = Host) on Computer | summarize count() by Msg`, []string{"Computer"}},
+		// the right side's TimeGenerated1 is used: the left one is read so that the name clashes
+		{`Events | join kind=inner (Logs | extend Computer = Host) on Computer | project TimeGenerated1`, []string{"Computer", "TimeGenerated"}},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			src := newCountingSource(t)
@@ -110,6 +115,32 @@ func TestUntouchedColumnsAreNeverRead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestJoinReadsOnlyColumnsUsedAfterIt(t *testing.T) {
+	for _, tc := range []struct {
+		q    string
+		logs string
+	}{
+		{`Events | join kind=inner (Logs | extend Computer = Host) on Computer | summarize count() by Msg | order by Msg asc`, "Host,Msg"},
+		{`Events | join kind=inner (Logs | extend Computer = Host) on Computer | project TimeGenerated1, Msg | order by Msg asc`, "TimeGenerated,Host,Msg"},
+		{`Events | join kind=inner (Logs | extend Computer = Host) on Computer | project TimeGenerated, Msg | order by Msg asc`, "Host,Msg"},
+	} {
+		src := newCountingSource(t)
+		res := runOn(t, src, src.Catalog(), tc.q, Options{})
+		for _, r := range src.reqs {
+			if r.Table == "Logs" && strings.Join(r.Columns, ",") != tc.logs {
+				t.Errorf("%s: Logs read %v, want %s", tc.q, r.Columns, tc.logs)
+			}
+		}
+		// the same answer as when every column is read (pack_all uses them all)
+		every := strings.NewReplacer("Events |", "Events | extend _a = pack_all() |", "(Logs |", "(Logs | extend _b = pack_all() |").Replace(tc.q)
+		all := runOn(t, fixtureSource(t), src.Catalog(), every, Options{})
+		got, want := fmt.Sprint(res.Tables[0].Rows), fmt.Sprint(all.Tables[0].Rows)
+		if got != want || len(res.Tables[0].Rows) == 0 {
+			t.Errorf("%s: %s, with every column read %s", tc.q, got, want)
+		}
 	}
 }
 
@@ -198,7 +229,9 @@ func TestPushdownIsOnlyAHint(t *testing.T) {
 		if c.err != "" {
 			continue
 		}
-		t.Run(c.name, func(t *testing.T) { runCase(t, &MemSource{tables: src.tables, order: src.order, BatchSize: 2}, c) })
+		t.Run(c.name, func(t *testing.T) {
+			runCase(t, &MemSource{tables: src.tables, order: src.order, BatchSize: 2}, src.Catalog(), c)
+		})
 	}
 	sl := sloppySource{src}
 	res := runOn(t, sl, src.Catalog(), `Events | where TimeGenerated > ago(3h) and Computer =~ "DB01" | count`, Options{})

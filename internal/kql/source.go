@@ -148,11 +148,61 @@ type ScanRequest struct {
 }
 
 // Batch is a run of rows in columnar form: Columns[i] holds the values of the request's
-// Columns[i]; Len is the row count (meaningful even when no column was requested). The engine
-// never writes to a batch, so a source may hand out views of its own storage.
+// Columns[i]; Len is the row count (meaningful even when no column was requested). A source
+// that holds a column typed may hand it over as Vectors[i] instead (Vectors as long as
+// Columns, Columns[i] then nil): the engine's filters, group keys and join keys read typed
+// columns without boxing every cell. The engine never writes to a batch, so a source may hand
+// out views of its own storage.
 type Batch struct {
 	Len     int
 	Columns [][]any
+	Vectors []*Vector
+}
+
+// Vector is one column of a batch held by type. Type must be the column's type in the
+// table's schema; Type says which slice holds the values.
+type Vector struct {
+	Type    Type      // TypeString, TypeLong, TypeReal, TypeBool or TypeDatetime
+	Valid   []bool    // false where the row is null, whose value must then be zero; nil: no nulls
+	Strings []string  // TypeString
+	Ints    []int64   // TypeLong; TypeDatetime as Unix nanoseconds
+	Reals   []float64 // TypeReal
+	Bools   []bool    // TypeBool
+	// Dict and Codes may come with Strings when the column has few distinct values:
+	// Strings[r] is Dict[Codes[r]] where the row is not null. Group keys are then found
+	// once per entry, not once per row.
+	Dict  []string
+	Codes []uint32
+}
+
+// Value is row r as the engine's run-time value: nil for a null, except that a string
+// column's null is the empty string, as everywhere in the engine.
+func (v *Vector) Value(r int) any {
+	if v.Type == TypeString {
+		return v.Strings[r]
+	}
+	if v.Valid != nil && !v.Valid[r] {
+		return nil
+	}
+	switch v.Type {
+	case TypeLong:
+		return v.Ints[r]
+	case TypeDatetime:
+		return time.Unix(0, v.Ints[r]).UTC()
+	case TypeReal:
+		return v.Reals[r]
+	case TypeBool:
+		return v.Bools[r]
+	}
+	return nil
+}
+
+// vector is column i as a Vector, or nil when the source boxed it.
+func (b *Batch) vector(i int) *Vector {
+	if b.Vectors == nil {
+		return nil
+	}
+	return b.Vectors[i]
 }
 
 // BatchIterator yields batches until it returns io.EOF.

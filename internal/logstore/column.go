@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,44 @@ type Column struct {
 	Reals   []float64 // TypeReal
 	Bools   []bool    // TypeBool
 	Strings []string  // TypeString; TypeDynamic as JSON text
+	// A string column stored with a dictionary (few distinct values) also
+	// has it: Strings[i] is Dict[Codes[i]] where Valid[i] (Codes[i] is 0
+	// elsewhere), so a reader may group or compare by code.
+	Dict  []string
+	Codes []uint32
+
+	// raw, inside a scan only, holds a predicate column's strings still in
+	// the chunk (Strings nil): see rawStrings.
+	raw *rawStrings
+}
+
+// rawStrings are the values of a plain string column in place in its
+// decompressed chunk: a predicate reads them there, and only the rows that
+// match are copied out into strings (materialize).
+type rawStrings struct {
+	data []byte // aliases the chunk buffer
+	ends []int  // of each valid row's value in data
+}
+
+// materialize gives a column read raw its strings: all of them, or only the
+// given rows, which the column then holds alone.
+func (c *Column) materialize(rows []int) {
+	r := c.raw
+	c.raw = nil
+	if rows != nil {
+		*c = pickStrings(*c, r.data, r.ends, rows)
+		return
+	}
+	all := string(r.data) // one allocation for all the strings of the chunk
+	c.Strings = make([]string, len(c.Valid))
+	off, j := 0, 0
+	for i, ok := range c.Valid {
+		if ok {
+			c.Strings[i] = all[off:r.ends[j]]
+			off = r.ends[j]
+			j++
+		}
+	}
 }
 
 // Len is the number of rows in the column.
@@ -165,10 +204,15 @@ func parseTimes(cells []cell) []int64 {
 //	validity: 0 (all valid) | 1 and a bitmap, bit set = valid | 2 (none valid)
 //	long, datetime: zig-zag varint deltas; real: 8 bytes little-endian each;
 //	bool: bitmap; string, dynamic: uvarint lengths, then the bytes.
+//	A string column with few distinct values has the dictionary flag set in
+//	its validity byte and holds instead: uvarint entries | uvarint lengths
+//	of the entries, then their bytes | uvarint entry number of each valid
+//	row.
 const (
 	validAll    = 0
 	validBitmap = 1
 	validNone   = 2
+	dictFlag    = 0x80
 )
 
 // encodeColumn appends the chunk of one column to dst and returns its
@@ -183,6 +227,7 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 			st.nulls++
 		}
 	}
+	vpos := len(dst) // of the validity byte
 	switch st.nulls {
 	case 0:
 		dst = append(dst, validAll)
@@ -244,6 +289,13 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 			}
 			return cells[i].s
 		}
+		st.bloom = stringBloom(cells, text, t == TypeString)
+		if t == TypeString {
+			if d, ok := appendDict(dst, cells); ok {
+				d[vpos] |= dictFlag
+				return d, st
+			}
+		}
 		for i, c := range cells {
 			if c.kind != TypeNull {
 				dst = binary.AppendUvarint(dst, uint64(len(text(i))))
@@ -254,9 +306,58 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 				dst = append(dst, text(i)...)
 			}
 		}
-		st.bloom = stringBloom(cells, text, t == TypeString)
 	}
 	return dst, st
+}
+
+// appendDict appends the dictionary encoding of a string column's valid
+// cells, if it is at most half the size of the plain one: repeated values
+// are then stored once, and readers can group by entry number.
+func appendDict(dst []byte, cells []cell) ([]byte, bool) {
+	entries := make(map[string]uint32)
+	var dict [][]byte
+	codes := make([]uint32, 0, len(cells))
+	plain, size := 0, 0
+	for _, c := range cells {
+		if c.kind == TypeNull {
+			continue
+		}
+		code, ok := entries[string(c.s)]
+		if !ok {
+			code = uint32(len(dict))
+			entries[string(c.s)] = code
+			dict = append(dict, c.s)
+			size += uvarintLen(uint64(len(c.s))) + len(c.s)
+		}
+		codes = append(codes, code)
+		plain += uvarintLen(uint64(len(c.s))) + len(c.s)
+		size += uvarintLen(uint64(code))
+		if 2*len(dict) > len(cells) {
+			return dst, false // too many distinct values to win
+		}
+	}
+	if len(dict) == 0 || 2*size > plain {
+		return dst, false
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(dict)))
+	for _, v := range dict {
+		dst = binary.AppendUvarint(dst, uint64(len(v)))
+	}
+	for _, v := range dict {
+		dst = append(dst, v...)
+	}
+	for _, code := range codes {
+		dst = binary.AppendUvarint(dst, uint64(code))
+	}
+	return dst, true
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 // stringBloom builds the filter of a string column's values (when exact) and
@@ -343,23 +444,54 @@ func appendBitmap(dst []byte, n int, set func(int) bool) []byte {
 // here, but the decoder still checks every length: it must not panic on any
 // input.
 func decodeColumn(b []byte, name string) (Column, error) {
+	col, _, err := decodeChunk(b, name, nil)
+	return col, err
+}
+
+// decodeChunk is decodeColumn for the given rows of the chunk (ascending;
+// nil: all): the strings of the other rows are never copied out of it. It
+// also returns the chunk's row count.
+func decodeChunk(b []byte, name string, rows []int) (Column, int, error) {
+	col, n, err := decodeAll(b, name, rows, false)
+	if err != nil || rows == nil || col.Len() == len(rows) {
+		return col, n, err
+	}
+	return gather(&col, rows), n, nil
+}
+
+// decodeRaw is decodeColumn, but a plain string column's values stay in b
+// (see rawStrings).
+func decodeRaw(b []byte, name string) (Column, int, error) {
+	return decodeAll(b, name, nil, true)
+}
+
+// decodeAll decodes every row of a chunk, but for a plain string column
+// given rows, only those, or none if raw.
+func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error) {
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
-		return col, corruptf("bad column type")
+		return col, 0, corruptf("bad column type")
 	}
 	col.Type = Type(b[0])
 	n64, k := binary.Uvarint(b[1:])
 	if k <= 0 || n64 > maxBlockRows {
-		return col, corruptf("bad row count")
+		return col, 0, corruptf("bad row count")
 	}
 	n := int(n64)
+	if len(rows) > 0 && rows[len(rows)-1] >= n {
+		return col, n, corruptf("column does not match the index")
+	}
 	b = b[1+k:]
 	if len(b) < 1 {
-		return col, corruptf("bad validity")
+		return col, n, corruptf("bad validity")
+	}
+	dict := b[0]&dictFlag != 0
+	if dict && col.Type != TypeString {
+		return col, n, corruptf("bad validity")
 	}
 	col.Valid = make([]bool, n)
 	valid := 0
-	switch b[0] {
+	switch b[0] &^ dictFlag {
 	case validAll:
 		for i := range col.Valid {
 			col.Valid[i] = true
@@ -368,7 +500,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		b = b[1:]
 	case validBitmap:
 		if len(b) < 1+(n+7)/8 {
-			return col, corruptf("short validity bitmap")
+			return col, n, corruptf("short validity bitmap")
 		}
 		for i := range n {
 			if b[1+i/8]&(1<<(i%8)) != 0 {
@@ -380,7 +512,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 	case validNone:
 		b = b[1:]
 	default:
-		return col, corruptf("bad validity")
+		return col, n, corruptf("bad validity")
 	}
 	switch col.Type {
 	case TypeLong, TypeDatetime:
@@ -392,7 +524,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 			}
 			d, k := binary.Varint(b)
 			if k <= 0 {
-				return col, corruptf("bad integer")
+				return col, n, corruptf("bad integer")
 			}
 			prev += d
 			col.Ints[i] = prev
@@ -400,7 +532,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		}
 	case TypeBool:
 		if len(b) < (valid+7)/8 {
-			return col, corruptf("short bool bitmap")
+			return col, n, corruptf("short bool bitmap")
 		}
 		col.Bools = make([]bool, n)
 		j := 0
@@ -413,7 +545,7 @@ func decodeColumn(b []byte, name string) (Column, error) {
 		b = b[(valid+7)/8:]
 	case TypeReal:
 		if len(b) < 8*valid {
-			return col, corruptf("short reals")
+			return col, n, corruptf("short reals")
 		}
 		col.Reals = make([]float64, n)
 		for i := range n {
@@ -423,35 +555,144 @@ func decodeColumn(b []byte, name string) (Column, error) {
 			}
 		}
 	case TypeString, TypeDynamic:
-		lens := make([]int, 0, valid)
+		if dict {
+			var err error
+			if b, err = decodeDict(&col, b, valid); err != nil {
+				return col, n, err
+			}
+			break
+		}
+		ends := make([]int, valid) // of each valid row's string in the bytes
 		total := 0
-		for range valid {
+		for j := range ends {
 			l, k := binary.Uvarint(b)
 			if k <= 0 || l > uint64(len(b)) {
-				return col, corruptf("bad string length")
+				return col, n, corruptf("bad string length")
 			}
-			lens = append(lens, int(l))
 			total += int(l)
+			ends[j] = total
 			b = b[k:]
 		}
 		if total > len(b) {
-			return col, corruptf("short strings")
+			return col, n, corruptf("short strings")
 		}
-		// One allocation for all the strings of the chunk.
-		all := string(b[:total])
+		col.raw = &rawStrings{data: b[:total:total], ends: ends}
 		b = b[total:]
-		col.Strings = make([]string, n)
-		off, j := 0, 0
-		for i := range n {
+		if !raw {
+			col.materialize(rows)
+		}
+	}
+	if len(b) != 0 {
+		return col, n, corruptf("trailing bytes in column")
+	}
+	return col, n, nil
+}
+
+// pickStrings is the given rows of a plain string column whose valid rows'
+// strings end at ends in data: one allocation for their strings, and when
+// every row is valid, no work for the rows not picked.
+func pickStrings(col Column, data []byte, ends []int, rows []int) Column {
+	out := Column{Name: col.Name, Type: col.Type, Valid: make([]bool, len(rows)), Strings: make([]string, len(rows))}
+	// the valid-row number of each picked row, -1 for a null
+	js := make([]int, len(rows))
+	if len(ends) == len(col.Valid) {
+		copy(js, rows)
+	} else {
+		j, k := 0, 0
+		for i := 0; k < len(rows); i++ {
+			if i == rows[k] {
+				js[k] = -1
+				if col.Valid[i] {
+					js[k] = j
+				}
+				k++
+			}
 			if col.Valid[i] {
-				col.Strings[i] = all[off : off+lens[j]]
-				off += lens[j]
 				j++
 			}
 		}
 	}
-	if len(b) != 0 {
-		return col, corruptf("trailing bytes in column")
+	span := func(j int) (int, int) {
+		if j < 0 {
+			return 0, 0
+		}
+		if j == 0 {
+			return 0, ends[0]
+		}
+		return ends[j-1], ends[j]
 	}
-	return col, nil
+	size := 0
+	for _, j := range js {
+		from, to := span(j)
+		size += to - from
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, j := range js {
+		from, to := span(j)
+		b.Write(data[from:to])
+	}
+	all := b.String()
+	at := 0
+	for k, j := range js {
+		from, to := span(j)
+		out.Valid[k] = j >= 0
+		out.Strings[k] = all[at : at+to-from]
+		at += to - from
+	}
+	return out
+}
+
+// decodeDict reads the dictionary encoding of a string column into col and
+// returns what follows it.
+func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
+	d, k := binary.Uvarint(b)
+	if k <= 0 || d > uint64(valid) || d == 0 && valid > 0 {
+		return b, corruptf("bad dictionary")
+	}
+	b = b[k:]
+	lens := make([]int, d)
+	total := 0
+	for i := range lens {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)) {
+			return b, corruptf("bad string length")
+		}
+		lens[i] = int(l)
+		total += int(l)
+		b = b[k:]
+	}
+	if total > len(b) {
+		return b, corruptf("short strings")
+	}
+	all := string(b[:total]) // one allocation for the dictionary
+	b = b[total:]
+	col.Dict = make([]string, d)
+	off := 0
+	for i, l := range lens {
+		col.Dict[i] = all[off : off+l]
+		off += l
+	}
+	n := len(col.Valid)
+	col.Strings = make([]string, n)
+	col.Codes = make([]uint32, n)
+	for i := range n {
+		if !col.Valid[i] {
+			continue
+		}
+		var code uint64
+		var k int
+		if len(b) > 0 && b[0] < 0x80 {
+			code, k = uint64(b[0]), 1 // the common one-byte entry number, inline
+		} else {
+			code, k = binary.Uvarint(b)
+		}
+		if k <= 0 || code >= d {
+			return b, corruptf("bad dictionary entry")
+		}
+		col.Codes[i] = uint32(code)
+		col.Strings[i] = col.Dict[code]
+		b = b[k:]
+	}
+	return b, nil
 }

@@ -71,6 +71,7 @@ func FuzzDecodeColumn(f *testing.F) {
 		{{kind: TypeString, s: []byte("a")}, {kind: TypeString, s: []byte("bc")}},
 		{{kind: TypeBool, i: 1}, {kind: TypeBool}},
 		{{kind: TypeReal, i: 4611686018427387904}},
+		{{kind: TypeString, s: []byte("host")}, {}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("db")}, {kind: TypeString, s: []byte("host")}}, // dictionary
 	} {
 		typ, times := resolveType(cells)
 		enc, _ := encodeColumn(nil, typ, cells, times)
@@ -78,6 +79,14 @@ func FuzzDecodeColumn(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeColumn(b, "c")
+		decodeChunk(b, "c", []int{0, 2, 5})
+		if c, _, err := decodeRaw(b, "c"); err == nil && c.raw != nil {
+			sel := []bool{true, true, true}
+			if len(c.Valid) == len(sel) {
+				evaluate(&c, &pred{kind: TypeString, op: OpHas, needle: newFoldNeedle([]byte("a"))}, sel)
+			}
+			c.materialize(nil)
+		}
 	})
 }
 
@@ -167,7 +176,7 @@ func FuzzSegmentOpen(f *testing.F) {
 				}
 				for ci := range r.blocks[bi].cols {
 					cm := &r.blocks[bi].cols[ci]
-					if _, err2 := r.readColumn(aead, bi, cm); err2 != nil {
+					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}, nil, false); err2 != nil {
 						err = err2
 					}
 					if cm.bloomSize > 0 {

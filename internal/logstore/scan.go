@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -73,14 +74,16 @@ func (b *Batch) Column(name string) *Column {
 
 // pred is a Predicate checked and prepared.
 type pred struct {
-	col   string
-	op    Op
-	kind  Type // TypeString, TypeLong, TypeReal, TypeBool or TypeDatetime
-	i     int64
-	f     float64
-	s     string
-	lower []byte   // has, contains: the constant lower-cased
-	terms []uint64 // has: bloom keys of the constant's terms
+	col    string
+	op     Op
+	kind   Type // TypeString, TypeLong, TypeReal, TypeBool or TypeDatetime
+	i      int64
+	f      float64
+	s      string
+	sb     []byte     // s, for values compared in place
+	lower  []byte     // has, contains: the constant lower-cased
+	needle foldNeedle // has, contains: lower, to search for
+	terms  []uint64   // has: bloom keys of the constant's terms
 }
 
 func compile(p Predicate) (pred, error) {
@@ -90,7 +93,7 @@ func compile(p Predicate) (pred, error) {
 	}
 	switch v := p.Value.(type) {
 	case string:
-		c.kind, c.s = TypeString, v
+		c.kind, c.s, c.sb = TypeString, v, []byte(v)
 	case int:
 		c.kind, c.i, c.f = TypeLong, int64(v), float64(v)
 	case int64:
@@ -121,6 +124,7 @@ func compile(p Predicate) (pred, error) {
 			return c, fmt.Errorf("%w: %s needs a string", ErrInvalidScan, p.Op)
 		}
 		c.lower = bytes.ToLower([]byte(c.s))
+		c.needle = newFoldNeedle(c.lower)
 		if p.Op == OpHas {
 			forTerms(c.lower, func(t []byte) { c.terms = append(c.terms, bloomHash(bloomTerm, t, true)) })
 		}
@@ -157,9 +161,11 @@ type Scanner struct {
 	seg   *segReader
 	block int
 
-	batch  *Batch
-	err    error
-	closed bool
+	buf     chunkBuffers
+	rawBufs map[string]*chunkBuffers // of predicate columns read in place
+	batch   *Batch
+	err     error
+	closed  bool
 }
 
 // Scan starts a scan. It reads nothing yet but the list of segments and the
@@ -348,13 +354,34 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 			return nil, nil
 		}
 	}
+	// The time and predicate columns first; the others are decrypted only if
+	// a row matches, and their strings copied out only for the rows that do.
+	first := make(map[string]bool, len(sc.preds)+1)
+	for _, p := range sc.preds {
+		first[p.col] = true
+	}
+	if timeFilter {
+		first[timeColumn] = true
+	}
 	cols := make(map[string]*Column, len(load))
 	for i := range bm.cols {
 		cm := &bm.cols[i]
-		if !load[cm.name] {
+		if !first[cm.name] {
 			continue
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm)
+		// A predicate's string column is read in place, in a buffer of its
+		// own: it must outlive the reading of the other columns.
+		buf, raw := &sc.buf, cm.name != timeColumn
+		if raw {
+			if sc.rawBufs == nil {
+				sc.rawBufs = make(map[string]*chunkBuffers)
+			}
+			if buf = sc.rawBufs[cm.name]; buf == nil {
+				buf = new(chunkBuffers)
+				sc.rawBufs[cm.name] = buf
+			}
+		}
+		c, err := sc.seg.readColumn(aead, bi, cm, buf, nil, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -369,7 +396,30 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 			}
 		}
 	}
-	return sc.emit(bm.rows, cols, names, sel), nil
+	count, rows := sc.match(bm.rows, cols, sel)
+	if count == 0 {
+		return nil, nil
+	}
+	picked := make(map[string]bool, len(load))
+	for name, c := range cols {
+		if c.raw != nil {
+			c.materialize(rows)
+			picked[name] = rows != nil
+		}
+	}
+	for i := range bm.cols {
+		cm := &bm.cols[i]
+		if !load[cm.name] || first[cm.name] {
+			continue
+		}
+		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, rows, false)
+		if err != nil {
+			return nil, err
+		}
+		cols[cm.name] = &c
+		picked[cm.name] = true
+	}
+	return assemble(count, cols, names, rows, picked), nil
 }
 
 // memBatch builds a batch from unflushed rows (already in the time range)
@@ -408,6 +458,16 @@ func (sc *Scanner) memBatch(rows []memRow) (*Batch, error) {
 // emit applies the predicates to n rows (those sel leaves, all if nil) and
 // returns the named columns of the rows that match, or nil if none does.
 func (sc *Scanner) emit(n int, cols map[string]*Column, names []string, sel []bool) *Batch {
+	count, rows := sc.match(n, cols, sel)
+	if count == 0 {
+		return nil
+	}
+	return assemble(count, cols, names, rows, nil)
+}
+
+// match applies the predicates to n rows (those sel leaves, all if nil): it
+// returns how many match, and which unless all do.
+func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool) (int, []int) {
 	if sel == nil && len(sc.preds) > 0 {
 		sel = make([]bool, n)
 		for i := range sel {
@@ -417,61 +477,149 @@ func (sc *Scanner) emit(n int, cols map[string]*Column, names []string, sel []bo
 	for i := range sc.preds {
 		evaluate(cols[sc.preds[i].col], &sc.preds[i], sel)
 	}
-	count := n
-	if sel != nil {
-		count = 0
-		for _, ok := range sel {
-			if ok {
-				count++
-			}
+	if sel == nil {
+		return n, nil
+	}
+	count := 0
+	for _, ok := range sel {
+		if ok {
+			count++
 		}
 	}
-	if count == 0 {
-		return nil
+	if count == n || count == 0 {
+		return count, nil
 	}
+	rows := make([]int, 0, count)
+	for i, ok := range sel {
+		if ok {
+			rows = append(rows, i)
+		}
+	}
+	return count, rows
+}
+
+// assemble is the batch of count rows with the named columns: the given rows
+// of cols (all if nil), but for the picked columns, which hold just those.
+func assemble(count int, cols map[string]*Column, names []string, rows []int, picked map[string]bool) *Batch {
 	b := &Batch{Len: count, Columns: make([]Column, len(names))}
 	for i, name := range names {
 		c := cols[name]
 		switch {
 		case c == nil:
 			b.Columns[i] = Column{Name: name, Type: TypeNull, Valid: make([]bool, count)}
-		case count == n:
+		case rows == nil || picked[name]:
 			b.Columns[i] = *c
 		default:
-			b.Columns[i] = gather(c, sel, count)
+			b.Columns[i] = gather(c, rows)
 		}
 	}
 	return b
 }
 
-func gather(c *Column, sel []bool, count int) Column {
-	out := Column{Name: c.Name, Type: c.Type, Valid: make([]bool, 0, count)}
-	for i, ok := range sel {
-		if !ok {
-			continue
+// gather is the given rows of c.
+func gather(c *Column, rows []int) Column {
+	out := Column{Name: c.Name, Type: c.Type, Valid: make([]bool, len(rows)), Dict: c.Dict}
+	for j, i := range rows {
+		out.Valid[j] = c.Valid[i]
+	}
+	switch c.Type {
+	case TypeLong, TypeDatetime:
+		out.Ints = make([]int64, len(rows))
+		for j, i := range rows {
+			out.Ints[j] = c.Ints[i]
 		}
-		out.Valid = append(out.Valid, c.Valid[i])
-		switch c.Type {
-		case TypeLong, TypeDatetime:
-			out.Ints = append(out.Ints, c.Ints[i])
-		case TypeReal:
-			out.Reals = append(out.Reals, c.Reals[i])
-		case TypeBool:
-			out.Bools = append(out.Bools, c.Bools[i])
-		case TypeString, TypeDynamic:
-			out.Strings = append(out.Strings, c.Strings[i])
+	case TypeReal:
+		out.Reals = make([]float64, len(rows))
+		for j, i := range rows {
+			out.Reals[j] = c.Reals[i]
+		}
+	case TypeBool:
+		out.Bools = make([]bool, len(rows))
+		for j, i := range rows {
+			out.Bools[j] = c.Bools[i]
+		}
+	case TypeString, TypeDynamic:
+		out.Strings = make([]string, len(rows))
+		for j, i := range rows {
+			out.Strings[j] = c.Strings[i]
+		}
+		if c.Dict != nil {
+			out.Codes = make([]uint32, len(rows))
+			for j, i := range rows {
+				out.Codes[j] = c.Codes[i]
+			}
 		}
 	}
 	return out
 }
 
-// evaluate clears sel where the row does not match p.
+// evaluate clears sel where the row does not match p. The common cases loop
+// without a type switch per row; a string column with a dictionary is
+// matched once per entry.
 func evaluate(c *Column, p *pred, sel []bool) {
-	for i := range sel {
-		if sel[i] {
-			sel[i] = c != nil && c.Valid[i] && matches(c, i, p)
+	switch {
+	case c == nil:
+		clear(sel)
+	case c.raw != nil:
+		if p.kind != TypeString {
+			clear(sel) // a string never equals or orders with another type
+			return
+		}
+		start, j := 0, 0
+		for i := range sel {
+			if !c.Valid[i] {
+				sel[i] = false
+				continue
+			}
+			end := c.raw.ends[j]
+			j++
+			sel[i] = sel[i] && matchBytes(c.raw.data[start:end], p)
+			start = end
+		}
+	case c.Dict != nil && p.kind == TypeString:
+		hit := make([]bool, len(c.Dict))
+		for k, v := range c.Dict {
+			hit[k] = matchString(v, p)
+		}
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && hit[c.Codes[i]]
+		}
+	case (c.Type == TypeLong && p.kind == TypeLong || c.Type == TypeDatetime && p.kind == TypeDatetime) && p.op == OpEq:
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && c.Ints[i] == p.i
+		}
+	case (c.Type == TypeString || c.Type == TypeDynamic) && p.kind == TypeString:
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && matchString(c.Strings[i], p)
+		}
+	default:
+		for i := range sel {
+			sel[i] = sel[i] && c.Valid[i] && matches(c, i, p)
 		}
 	}
+}
+
+// matchBytes is matchString for a value in place in a chunk.
+func matchBytes(v []byte, p *pred) bool {
+	switch p.op {
+	case OpHas:
+		return foldHas(&p.needle, v, bytes.IndexByte)
+	case OpContains:
+		return foldIndex(&p.needle, v, 0, bytes.IndexByte) >= 0
+	}
+	return holds(p.op, bytes.Compare(v, p.sb))
+}
+
+// matchString reports whether string value s satisfies p, a predicate with a
+// string constant.
+func matchString(s string, p *pred) bool {
+	switch p.op {
+	case OpHas:
+		return p.needle.has(s)
+	case OpContains:
+		return p.needle.contains(s)
+	}
+	return holds(p.op, cmp.Compare(s, p.s))
 }
 
 func matches(c *Column, i int, p *pred) bool {
@@ -489,13 +637,7 @@ func matches(c *Column, i int, p *pred) bool {
 		}
 		return holds(p.op, cmp.Compare(v, p.i))
 	case (c.Type == TypeString || c.Type == TypeDynamic) && p.kind == TypeString:
-		switch p.op {
-		case OpHas:
-			return hasTerm(c.Strings[i], p.lower)
-		case OpContains:
-			return containsFold(c.Strings[i], p.lower)
-		}
-		return holds(p.op, cmp.Compare(c.Strings[i], p.s))
+		return matchString(c.Strings[i], p)
 	}
 	return false
 }
@@ -519,48 +661,121 @@ func holds(op Op, c int) bool {
 	return false
 }
 
-// containsFold reports whether s contains the lower-cased needle, ignoring
-// ASCII case.
-func containsFold(s string, needle []byte) bool {
-	return indexFold(s, needle, 0) >= 0
+// foldNeedle is a lower-cased constant to find ignoring ASCII case. The
+// search anchors on its rarest byte, which strings.IndexByte finds fast, and
+// compares the rest only there: has and contains run over every value of a
+// column, often long text.
+type foldNeedle struct {
+	b      []byte // lower-cased
+	anchor int    // index in b of the byte searched for first
+	lo, up byte   // that byte, and its upper case (lo again if not a letter)
 }
 
-func indexFold(s string, needle []byte, from int) int {
-	if len(needle) == 0 {
+// byteRank orders bytes from rare to common in log text: letters by their
+// frequency in English, other bytes rarer than any letter.
+var byteRank = func() [256]uint8 {
+	var r [256]uint8
+	for i := range r {
+		r[i] = 100
+	}
+	common := " etaoinsrhldcumfpgwybvkxjqz" // most common first
+	for i := 0; i < len(common); i++ {
+		r[common[i]] = uint8(200 - i)
+	}
+	return r
+}()
+
+func newFoldNeedle(lower []byte) foldNeedle {
+	n := foldNeedle{b: lower}
+	for i := 1; i < len(lower); i++ {
+		if byteRank[lower[i]] < byteRank[lower[n.anchor]] {
+			n.anchor = i
+		}
+	}
+	if len(lower) > 0 {
+		n.lo, n.up = lower[n.anchor], lower[n.anchor]
+		if n.lo >= 'a' && n.lo <= 'z' {
+			n.up = n.lo - 'a' + 'A'
+		}
+	}
+	return n
+}
+
+// text is what a needle is searched in: a decoded value, or a value's bytes
+// in place in a chunk.
+type text interface{ ~string | ~[]byte }
+
+// foldIndex is the first position at or after from where s holds the
+// needle, ignoring ASCII case, or -1; indexByte is strings.IndexByte or
+// bytes.IndexByte.
+func foldIndex[S text](n *foldNeedle, s S, from int, indexByte func(S, byte) int) int {
+	if len(n.b) == 0 {
 		return from
 	}
-	for i := from; i+len(needle) <= len(s); i++ {
-		if lowerASCII(s[i]) != needle[0] {
-			continue
+	next := func(c byte, from int) int {
+		if j := indexByte(s[from:], c); j >= 0 {
+			return from + j
 		}
-		j := 1
-		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
-			j++
+		return -1
+	}
+	nextLo, nextUp := -2, -2 // next anchor byte of each case at or after i; -2: not searched, -1: none
+	for i := from + n.anchor; i < len(s); {
+		if nextLo != -1 && nextLo < i {
+			nextLo = next(n.lo, i)
 		}
-		if j == len(needle) {
-			return i
+		if n.up != n.lo && nextUp != -1 && nextUp < i {
+			nextUp = next(n.up, i)
 		}
+		p := nextLo
+		if n.up != n.lo && nextUp >= 0 && (p < 0 || nextUp < p) {
+			p = nextUp
+		}
+		if p < 0 {
+			return -1
+		}
+		start := p - n.anchor
+		if start+len(n.b) > len(s) {
+			return -1
+		}
+		if equalFoldLower(s[start:start+len(n.b)], n.b) {
+			return start
+		}
+		i = p + 1
 	}
 	return -1
 }
 
-// hasTerm reports whether the lower-cased needle occurs in s on term
-// boundaries: not preceded or followed by a letter or digit where the needle
-// itself begins or ends with one.
-func hasTerm(s string, needle []byte) bool {
-	if len(needle) == 0 {
+// equalFoldLower reports whether s lower-cased (ASCII) is lower.
+func equalFoldLower[S text](s S, lower []byte) bool {
+	for i := range len(lower) {
+		if lowerASCII(s[i]) != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// foldHas reports whether the needle occurs in s on term boundaries: not
+// preceded or followed by a letter or digit where the needle itself begins
+// or ends with one.
+func foldHas[S text](n *foldNeedle, s S, indexByte func(S, byte) int) bool {
+	if len(n.b) == 0 {
 		return true
 	}
-	for i := indexFold(s, needle, 0); i >= 0; i = indexFold(s, needle, i+1) {
-		end := i + len(needle)
-		before := i == 0 || !isTermByte(s[i-1]) || !isTermByte(needle[0])
-		after := end == len(s) || !isTermByte(s[end]) || !isTermByte(needle[len(needle)-1])
+	for i := foldIndex(n, s, 0, indexByte); i >= 0; i = foldIndex(n, s, i+1, indexByte) {
+		end := i + len(n.b)
+		before := i == 0 || !isTermByte(s[i-1]) || !isTermByte(n.b[0])
+		after := end == len(s) || !isTermByte(s[end]) || !isTermByte(n.b[len(n.b)-1])
 		if before && after {
 			return true
 		}
 	}
 	return false
 }
+
+func (n *foldNeedle) index(s string, from int) int { return foldIndex(n, s, from, strings.IndexByte) }
+func (n *foldNeedle) contains(s string) bool       { return n.index(s, 0) >= 0 }
+func (n *foldNeedle) has(s string) bool            { return foldHas(n, s, strings.IndexByte) }
 
 // prune reports whether the statistics of a block prove that no row matches
 // p (it must never say so when a row could match), or, failing that, whether

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -119,6 +121,240 @@ func TestBadScanRequestsAreRefused(t *testing.T) {
 		req.Workspace, req.Table = ws, tbl
 		if _, err := st.Scan(context.Background(), req); !errors.Is(err, ErrInvalidScan) {
 			t.Errorf("%s: %v, want ErrInvalidScan", name, err)
+		}
+	}
+}
+
+// String columns with few distinct values are stored with a dictionary; they
+// read back as the plain encoding does, with the dictionary alongside, and
+// keep it through a predicate's filtering.
+func TestStringDictionaryRoundTrips(t *testing.T) {
+	var few, many []cell
+	for i := range 1000 {
+		c := cell{kind: TypeString, s: []byte(fmt.Sprintf("host-%d", i%7))}
+		if i%10 == 3 {
+			c = cell{} // null
+		}
+		few = append(few, c)
+		many = append(many, cell{kind: TypeString, s: []byte(fmt.Sprintf("user-%d", i))})
+	}
+	for name, tc := range map[string]struct {
+		cells []cell
+		dict  bool
+	}{"few distinct": {few, true}, "all distinct": {many, false}} {
+		enc, _ := encodeColumn(nil, TypeString, tc.cells, nil)
+		col, err := decodeColumn(enc, "c")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if (col.Dict != nil) != tc.dict {
+			t.Fatalf("%s: dictionary %v, want %v", name, col.Dict != nil, tc.dict)
+		}
+		for i, c := range tc.cells {
+			if col.Valid[i] != (c.kind != TypeNull) || col.Strings[i] != string(c.s) {
+				t.Fatalf("%s: row %d is %q (valid %v), want %q", name, i, col.Strings[i], col.Valid[i], c.s)
+			}
+			if tc.dict && col.Valid[i] && col.Dict[col.Codes[i]] != col.Strings[i] {
+				t.Fatalf("%s: row %d: code %d is %q, not %q", name, i, col.Codes[i], col.Dict[col.Codes[i]], col.Strings[i])
+			}
+		}
+		var rows []int
+		for i := 0; i < len(tc.cells); i += 3 {
+			rows = append(rows, i)
+		}
+		g := gather(&col, rows)
+		for j, i := range rows {
+			if g.Strings[j] != col.Strings[i] || g.Valid[j] != col.Valid[i] || tc.dict && g.Valid[j] && g.Dict[g.Codes[j]] != g.Strings[j] {
+				t.Fatalf("%s: gathered row %d differs", name, j)
+			}
+		}
+	}
+	// a dictionary flag on a column of another type is corrupt
+	enc, _ := encodeColumn(nil, TypeLong, []cell{{kind: TypeLong, i: 1}}, nil)
+	enc[2] |= dictFlag
+	if _, err := decodeColumn(enc, "c"); err == nil {
+		t.Fatal("a long column with the dictionary flag decoded")
+	}
+}
+
+// naiveIndexFold and naiveHas are the plain byte-by-byte searches the
+// anchored foldNeedle replaced; both must agree on any input.
+func naiveIndexFold(s string, needle []byte, from int) int {
+	if len(needle) == 0 {
+		return from
+	}
+	for i := from; i+len(needle) <= len(s); i++ {
+		j := 0
+		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
+			j++
+		}
+		if j == len(needle) {
+			return i
+		}
+	}
+	return -1
+}
+
+func naiveHas(s string, needle []byte) bool {
+	if len(needle) == 0 {
+		return true
+	}
+	for i := naiveIndexFold(s, needle, 0); i >= 0; i = naiveIndexFold(s, needle, i+1) {
+		end := i + len(needle)
+		if (i == 0 || !isTermByte(s[i-1]) || !isTermByte(needle[0])) && (end == len(s) || !isTermByte(s[end]) || !isTermByte(needle[len(needle)-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestFoldNeedleAgreesWithANaiveSearch(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	alphabet := []string{"a", "A", "b", "B", "z", "Z", "1", " ", ".", "-", "é", "\xff", "ab", "Ab"}
+	str := func(max int) string {
+		var b strings.Builder
+		for range r.IntN(max + 1) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 200000 {
+		s, k := str(24), []byte(strings.ToLower(str(4)))
+		n := newFoldNeedle(k)
+		from := r.IntN(len(s) + 2)
+		if got, want := n.index(s, from), naiveIndexFold(s, k, from); got != want {
+			t.Fatalf("index(%q, %q, %d) = %d, want %d", s, k, from, got, want)
+		}
+		if got, want := n.has(s), naiveHas(s, k); got != want {
+			t.Fatalf("has(%q, %q) = %v, want %v", s, k, got, want)
+		}
+	}
+}
+
+// Predicates give the same rows over a dictionary column, and over a plain
+// column read in place, as a row-by-row check of the values, for every
+// operator, nulls included.
+func TestPredicatesOverDictionaryColumns(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 200 })
+	hosts := []string{"Web-01.corp", "web-02.corp", "db-01", "DB-01", "mail"}
+	var rows []string
+	var vals []string // "" for a missing Host
+	for i := range 1000 {
+		if i%9 == 0 {
+			rows = append(rows, fmt.Sprintf(`{"N":%d}`, i))
+			vals = append(vals, "")
+			continue
+		}
+		h := hosts[i%len(hosts)]
+		// Msg: a distinct value per row, so stored plain
+		rows = append(rows, fmt.Sprintf(`{"N":%d,"Host":%q,"Msg":"%s #%d"}`, i, h, h, i))
+		vals = append(vals, h)
+	}
+	mustIngest(t, st, ws, tbl, []byte("["+strings.Join(rows, ",")+"]"))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []Predicate{
+		{"Host", OpEq, "db-01"}, {"Host", OpNe, "db-01"}, {"Host", OpLt, "db-01"}, {"Host", OpGe, "mail"},
+		{"Host", OpHas, "web"}, {"Host", OpHas, "01"}, {"Host", OpContains, "B-0"}, {"Host", OpHas, "corp"},
+	} {
+		want := 0
+		for _, v := range vals {
+			if v == "" {
+				continue // nulls never match
+			}
+			c := compileOrFail(t, p)
+			if matchString(v, &c) {
+				want++
+			}
+		}
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"N"}, Predicates: []Predicate{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if countRows(got) != want || want == 0 {
+			t.Errorf("%v: %d rows, want %d", p, countRows(got), want)
+		}
+		// the same over Msg, "<host> #<n>", with the values returned too
+		p.Column = "Msg"
+		if p.Op == OpEq || p.Op == OpNe {
+			p.Value = p.Value.(string) + " #1"
+		}
+		want = 0
+		var wantMsgs []string
+		for i, v := range vals {
+			c := compileOrFail(t, p)
+			if v != "" && matchString(fmt.Sprintf("%s #%d", v, i), &c) {
+				want++
+				wantMsgs = append(wantMsgs, fmt.Sprintf("%s #%d", v, i))
+			}
+		}
+		got, err = scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"Msg"}, Predicates: []Predicate{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotMsgs []string
+		for _, b := range got {
+			gotMsgs = append(gotMsgs, b.Columns[0].Strings...)
+		}
+		if fmt.Sprint(gotMsgs) != fmt.Sprint(wantMsgs) {
+			t.Errorf("%v: %d rows, want %d", p, len(gotMsgs), len(wantMsgs))
+		}
+	}
+	// a constant of another type matches no string
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"N"}, Predicates: []Predicate{{"Msg", OpEq, 5}}})
+	if err != nil || countRows(got) != 0 {
+		t.Fatalf("Msg == 5: %d rows, %v", countRows(got), err)
+	}
+}
+
+func compileOrFail(t *testing.T, p Predicate) pred {
+	t.Helper()
+	c, err := compile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Decoding only some rows of a chunk gives what decoding all and keeping
+// those gives, for every type and encoding.
+func TestDecodeChunkRowsIsDecodeThenGather(t *testing.T) {
+	var long, plain, full, dict, dyn, real, boolean []cell
+	for i := range 300 {
+		null := i%7 == 0
+		add := func(cs *[]cell, c cell) {
+			if null {
+				c = cell{}
+			}
+			*cs = append(*cs, c)
+		}
+		add(&long, cell{kind: TypeLong, i: int64(i * 3)})
+		add(&plain, cell{kind: TypeString, s: []byte(fmt.Sprintf("value %d", i))})
+		full = append(full, cell{kind: TypeString, s: []byte(fmt.Sprintf("value %d", i))}) // no nulls
+		add(&dict, cell{kind: TypeString, s: []byte(fmt.Sprintf("v%d", i%4))})
+		add(&dyn, cell{kind: TypeDynamic, s: []byte(fmt.Sprintf(`{"a":%d}`, i))})
+		add(&real, cell{kind: TypeReal, i: int64(math.Float64bits(float64(i) / 3))})
+		add(&boolean, cell{kind: TypeBool, i: int64(i % 2)})
+	}
+	for name, cells := range map[string][]cell{"long": long, "plain": plain, "plain without nulls": full, "dict": dict, "dynamic": dyn, "real": real, "bool": boolean} {
+		typ, times := resolveType(cells)
+		enc, _ := encodeColumn(nil, typ, cells, times)
+		all, err := decodeColumn(enc, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rows := range [][]int{{0}, {299}, {1, 2, 3}, {0, 7, 14, 100, 299}, {5, 150, 151, 298}} {
+			got, n, err := decodeChunk(enc, "c", rows)
+			if err != nil || n != 300 {
+				t.Fatalf("%s %v: %v, %d rows", name, rows, err, n)
+			}
+			if want := gather(&all, rows); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s %v:\n got %v\nwant %v", name, rows, got, want)
+			}
+		}
+		if _, _, err := decodeChunk(enc, "c", []int{3, 300}); err == nil {
+			t.Fatalf("%s: a row past the chunk decoded", name)
 		}
 	}
 }

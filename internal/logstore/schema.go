@@ -40,19 +40,18 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 		types[name] = widen(types[name], typ)
 	}
 	for _, s := range segs {
-		r, err := st.openSegment(ctx, filepath.Join(t.dir, s.name.String()), workspace, table, s.name)
+		blocks, err := st.segmentBlocks(ctx, filepath.Join(t.dir, s.name.String()), workspace, table, s)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // purged meanwhile
 		}
 		if err != nil {
 			return nil, fmt.Errorf("schema of %s/%s: %w", workspace, table, err)
 		}
-		for _, b := range r.blocks {
+		for _, b := range blocks {
 			for _, c := range b.cols {
 				note(c.name, c.typ)
 			}
 		}
-		r.close()
 	}
 	if len(mems) > 0 {
 		sc := &Scanner{st: st}
@@ -102,4 +101,22 @@ func widen(have, typ Type) Type {
 	default:
 		return TypeString
 	}
+}
+
+// segmentBlocks is a segment's index: the cached one when the segment's key
+// can still be derived (no file is read: a schema needs nothing else), else
+// read from the file.
+func (st *Store) segmentBlocks(ctx context.Context, path, ws, table string, s segFile) ([]blockMeta, error) {
+	if e, ok := st.indexes.lookup(path, s.size); ok {
+		if _, err := st.aead(ctx, e.hdr, purposeSegment); err != nil {
+			return nil, err
+		}
+		return e.blocks, nil
+	}
+	r, err := st.openSegment(ctx, path, ws, table, s.name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	return r.blocks, nil
 }

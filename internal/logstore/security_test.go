@@ -472,6 +472,66 @@ func TestRevokedKeyStopsReadsAndWritesAndRestoredKeyReadsBackEverything(t *testi
 	}
 }
 
+// TestCachedIndexesDoNotOutliveTheKey: decrypted segment indexes are kept
+// between scans, but a revoked key makes them unusable at once (scans and
+// schema reads fail, warm cache or not) and drops them; restored, the key
+// reads everything again.
+func TestCachedIndexesDoNotOutliveTheKey(t *testing.T) {
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, t.TempDir(), keys, func(c *Config) { c.BlockRows = 100 })
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 500, testNow))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	req := ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}}
+	got, err := scanAll(st, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rowsOf(got)
+	warm := func() int {
+		st.indexes.mu.Lock()
+		defer st.indexes.mu.Unlock()
+		return len(st.indexes.m)
+	}
+	if warm() == 0 {
+		t.Fatal("no index cached after a scan")
+	}
+	schema, err := st.Schema(context.Background(), ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Revoked with a warm cache: scans and schema reads fail, and the cache
+	// is dropped by the first of them.
+	for _, read := range []func() error{
+		func() error { _, err := scanAll(st, req); return err },
+		func() error { _, err := st.Schema(context.Background(), ws, tbl); return err },
+	} {
+		if _, err := scanAll(st, req); err != nil || warm() == 0 {
+			t.Fatalf("warming: %v, %d indexes cached", err, warm())
+		}
+		keys.Revoke()
+		if err := read(); !errors.Is(err, envelopetest.ErrRevoked) {
+			t.Fatalf("read with a warm cache after revocation: %v, want the revoked error", err)
+		}
+		if n := warm(); n != 0 {
+			t.Fatalf("%d indexes still cached after a revoked key was refused", n)
+		}
+		keys.Restore()
+	}
+
+	got, err = scanAll(st, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, rowsOf(got), want)
+	again, err := st.Schema(context.Background(), ws, tbl)
+	if err != nil || fmt.Sprint(again) != fmt.Sprint(schema) {
+		t.Fatalf("schema after restore: %v, %v; want %v", again, err, schema)
+	}
+}
+
 func TestRetentionPurgesExpiredSegmentsWhileTheKeyIsRevoked(t *testing.T) {
 	dir := t.TempDir()
 	keys := envelopetest.New("aek")
@@ -525,7 +585,7 @@ func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
 		name      string
 		req       ScanRequest
 		rows      int
-		decrypted int64 // AEAD opens: 1 for the index + one per column per block read
+		decrypted int64 // AEAD opens, cold: 1 for the index + one per column per block read
 	}{
 		{"one column", ScanRequest{Columns: []string{"EventID"}}, 300, 1 + 3},
 		{"all columns", ScanRequest{}, 300, 1 + 3*5},
@@ -533,6 +593,8 @@ func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
 		{"time range in one block", ScanRequest{Columns: []string{"EventID"}, From: base.Add(110 * time.Second), To: base.Add(120 * time.Second)}, 10, 1 + 2},
 		{"predicate outside min/max", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"EventID", OpGt, 5000}}}, 0, 1},
 		{"predicate in one block", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"EventID", OpLt, 4010}}}, 10, 1 + 2},
+		// The statistics leave block 0, but no row in it matches: its other columns stay sealed.
+		{"no row matches", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"EventID", OpGt, 4050}, {"EventID", OpLt, 4040}}}, 0, 1 + 1},
 		// Blooms are sealed apart from the index: one per block to read.
 		{"bloom prunes ==", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"Computer", OpEq, "nohost"}}}, 0, 1 + 3},
 		{"bloom keeps one block for has", ScanRequest{Columns: []string{"Other"}, Predicates: []Predicate{{"Computer", OpHas, "HOST150"}}}, 1, 1 + 3 + 2},
@@ -540,6 +602,7 @@ func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.req.Workspace, c.req.Table = ws, tbl
+			st.indexes.drop()
 			keys.ResetOpens()
 			got, err := scanAll(st, c.req)
 			if err != nil {
@@ -547,6 +610,14 @@ func TestScanDecryptsOnlyTheBlocksAndColumnsItNeeds(t *testing.T) {
 			}
 			if countRows(got) != c.rows || keys.Opens() != c.decrypted {
 				t.Fatalf("%d rows, %d decryptions; want %d rows, %d decryptions", countRows(got), keys.Opens(), c.rows, c.decrypted)
+			}
+			// warm: the index is not decrypted again
+			keys.ResetOpens()
+			if _, err := scanAll(st, c.req); err != nil {
+				t.Fatal(err)
+			}
+			if want := max(0, c.decrypted-1); keys.Opens() != want {
+				t.Fatalf("warm: %d decryptions; want %d", keys.Opens(), want)
 			}
 		})
 	}

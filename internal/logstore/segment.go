@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -403,6 +404,11 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if err != nil {
 		return nil, err
 	}
+	// The key first, cached index or not: without it, no index.
+	aead, err := st.aead(ctx, hdr, purposeSegment)
+	if err != nil {
+		return nil, err
+	}
 	if size < int64(hlen)+footerSize {
 		return nil, corruptf("short segment")
 	}
@@ -421,9 +427,10 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if _, err := f.ReadAt(sealed, ioff); err != nil {
 		return nil, fmt.Errorf("read segment: %w", err)
 	}
-	aead, err := st.aead(ctx, hdr, purposeSegment)
-	if err != nil {
-		return nil, err
+	// A cached index is used only for the very bytes it was decrypted from:
+	// a changed file is opened, and checked, afresh.
+	if blocks, ok := st.indexes.get(f.Name(), size, hdr, sealed); ok {
+		return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
 	}
 	plain, err := open(nil, aead, sealed, hdr.aad("segment.index", ws, table, name.String()))
 	if err != nil {
@@ -433,6 +440,7 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if err != nil {
 		return nil, err
 	}
+	st.indexes.put(f.Name(), size, hdr, sealed, blocks)
 	return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
 }
 
@@ -441,25 +449,41 @@ func (r *segReader) blockAEAD(ctx context.Context) (cipher.AEAD, error) {
 	return r.st.aead(ctx, r.hdr, purposeSegment)
 }
 
-// readColumn opens one column chunk of block bi.
-func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta) (Column, error) {
-	sealed := make([]byte, cm.size)
-	if _, err := r.f.ReadAt(sealed, cm.off); err != nil {
+// chunkBuffers are a scan's scratch space for one column chunk at a time:
+// nothing decoded refers to them, so each chunk reuses the last one's.
+type chunkBuffers struct {
+	sealed, plain []byte
+}
+
+// readColumn opens one column chunk of block bi, and decodes the given rows
+// of it (nil: all), or leaves a plain string column's values raw in buf.
+func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
+	buf.sealed = slices.Grow(buf.sealed[:0], int(cm.size))[:cm.size]
+	if _, err := r.f.ReadAt(buf.sealed, cm.off); err != nil {
 		return Column{}, fmt.Errorf("read segment: %w", err)
 	}
-	comp, err := open(nil, aead, sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
+	// decrypted in place
+	ns := aead.NonceSize()
+	comp, err := open(buf.sealed[ns:ns], aead, buf.sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
 	if err != nil {
 		return Column{}, err
 	}
-	plain, err := r.st.zdec.DecodeAll(comp, make([]byte, 0, cm.raw))
+	plain, err := r.st.zdec.DecodeAll(comp, slices.Grow(buf.plain[:0], cm.raw))
 	if err != nil || len(plain) != cm.raw {
 		return Column{}, corruptf("column does not decompress")
 	}
-	col, err := decodeColumn(plain, cm.name)
+	buf.plain = plain
+	var col Column
+	var n int
+	if raw {
+		col, n, err = decodeRaw(plain, cm.name)
+	} else {
+		col, n, err = decodeChunk(plain, cm.name, rows)
+	}
 	if err != nil {
 		return col, err
 	}
-	if col.Type != cm.typ || col.Len() != r.blocks[bi].rows {
+	if col.Type != cm.typ || n != r.blocks[bi].rows {
 		return col, corruptf("column does not match the index")
 	}
 	return col, nil

@@ -71,6 +71,8 @@ type Store struct {
 	// maxSeals is rule 6's budget per object key; a field so that a test
 	// can make the budget small enough to reach.
 	maxSeals uint64
+	// indexes are the decrypted segment indexes, valid while the key is.
+	indexes indexCache
 
 	ctx    context.Context // ends background flushes on Close
 	cancel context.CancelFunc
@@ -206,14 +208,18 @@ func (st *Store) table(ws, name string) (*table, error) {
 	return t, nil
 }
 
-// aead derives the object key of a sealed file for one operation.
+// aead derives the object key of a sealed file for one operation. A key
+// that cannot be derived (revoked, locked) also drops the cached indexes:
+// plaintext-derived data does not outlive the key.
 func (st *Store) aead(ctx context.Context, hdr header, purpose string) (cipher.AEAD, error) {
 	sealer, err := st.keys.ByID(ctx, hdr.aekID)
 	if err != nil {
+		st.indexes.drop()
 		return nil, fmt.Errorf("account key %s: %w", hdr.aekID, err)
 	}
 	aead, err := sealer.AEAD(hdr.salt[:], purpose)
 	if err != nil {
+		st.indexes.drop()
 		return nil, fmt.Errorf("derive object key: %w", err)
 	}
 	return aead, nil
@@ -334,6 +340,7 @@ func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 			delete(st.tables, k)
 		}
 	}
+	st.indexes.forget(filepath.Join(st.cfg.Dir, workspace))
 	if err := os.RemoveAll(filepath.Join(st.cfg.Dir, workspace)); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)
 	}

@@ -132,6 +132,7 @@ func (t *table) openLocked(ctx context.Context) error {
 	segs = slices.DeleteFunc(segs, func(s segFile) bool {
 		next = max(next, s.name.walSeq+1)
 		if _, unflushed := slices.BinarySearch(wals, s.name.walSeq); unflushed {
+			t.st.indexes.forget(filepath.Join(t.dir, s.name.String()))
 			os.Remove(filepath.Join(t.dir, s.name.String()))
 			return true
 		}
@@ -443,6 +444,7 @@ func (t *table) removeSegmentsOf(seq uint64) error {
 	}
 	for _, e := range entries {
 		if n, ok := parseSegName(e.Name()); ok && n.walSeq == seq {
+			t.st.indexes.forget(filepath.Join(t.dir, e.Name()))
 			if err := os.Remove(filepath.Join(t.dir, e.Name())); err != nil {
 				return fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 			}
@@ -476,6 +478,7 @@ func (t *table) purge(cutoff int64) (int, error) {
 			kept = append(kept, s)
 			continue
 		}
+		t.st.indexes.forget(filepath.Join(t.dir, s.name.String()))
 		if err := os.Remove(filepath.Join(t.dir, s.name.String())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 			kept = append(kept, s)

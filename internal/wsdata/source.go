@@ -212,13 +212,21 @@ func (it *iterator) Close() error {
 	return errors.Join(errs...)
 }
 
-// convert turns a store batch into the engine's values for columns.
+// convert turns a store batch into the engine's columns: typed as the store
+// decoded them where the block's type is the table's, else boxed values.
 func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type) *kql.Batch {
-	out := &kql.Batch{Len: b.Len, Columns: make([][]any, len(columns))}
+	out := &kql.Batch{Len: b.Len, Columns: make([][]any, len(columns)), Vectors: make([]*kql.Vector, len(columns))}
 	for i, name := range columns {
+		c := b.Column(name)
+		want := types[name]
+		if c != nil && c.Type == want && vectorTypes[want] {
+			// the store's slices as they are: the engine never writes to a batch
+			out.Vectors[i] = &kql.Vector{Type: typeMap[want], Valid: c.Valid, Strings: c.Strings, Ints: c.Ints, Reals: c.Reals, Bools: c.Bools,
+				Dict: c.Dict, Codes: c.Codes}
+			continue
+		}
 		vals := make([]any, b.Len)
-		if c := b.Column(name); c != nil {
-			want := types[name]
+		if c != nil {
 			for r := range b.Len {
 				if c.Valid[r] {
 					vals[r] = cellValue(c, r, want)
@@ -228,6 +236,13 @@ func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type
 		out.Columns[i] = vals
 	}
 	return out
+}
+
+// vectorTypes are the store's types whose columns the engine takes typed
+// (dynamic columns hold JSON text, which the engine must parse).
+var vectorTypes = map[logstore.Type]bool{
+	logstore.TypeString: true, logstore.TypeLong: true, logstore.TypeReal: true,
+	logstore.TypeBool: true, logstore.TypeDatetime: true,
 }
 
 // cellValue is row r of column c as the engine's value of the table's type
