@@ -373,30 +373,11 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			if !ok {
 				return nil
 			}
-			switch op {
-			case "<":
-				return c < 0
-			case "<=":
-				return c <= 0
-			case ">":
-				return c > 0
-			}
-			return c >= 0
+			return orderHolds(op, c)
 		}
 		if k, ok := longConst(r); ok && l.t == TypeLong && l.col >= 0 {
 			// compareValues of two longs; a null is not true
-			out.tests = []colTest{{col: l.col, long: func(v int64) bool {
-				switch c := cmp3(v, k); op {
-				case "<":
-					return c < 0
-				case "<=":
-					return c <= 0
-				case ">":
-					return c > 0
-				default:
-					return c >= 0
-				}
-			}}}
+			out.tests = []colTest{{col: l.col, long: func(v int64) bool { return orderHolds(op, cmp3(v, k)) }}}
 		}
 		return out, nil
 	case "=~", "!~":
@@ -826,4 +807,18 @@ func longConst(c cexpr) (int64, bool) {
 	}
 	k, ok := c.value().(int64)
 	return k, ok
+}
+
+// orderHolds says whether a comparison that came out c (-1, 0, 1) satisfies
+// op: <, <=, > or >=.
+func orderHolds(op string, c int) bool {
+	switch op {
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	}
+	return c >= 0
 }
