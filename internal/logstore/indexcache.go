@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -14,7 +15,10 @@ import (
 //     again for that read (readSegmentIndex), so a revoked or locked key makes
 //     the cache unusable;
 //   - any failure to derive a key drops every entry (Store.aead), so the
-//     first read after a revocation also frees the plaintext.
+//     first read after a revocation also frees the plaintext;
+//   - the background loop derives the keys of the entries again on every
+//     tick (Store.checkCachedKeys), so the plaintext is freed soon after a
+//     revocation even when no read comes, and Close frees it at once.
 //
 // It lives in memory only. Entries are keyed by segment path. A scan uses
 // one only when the file's size, header and sealed index bytes are those the
@@ -84,6 +88,20 @@ func (c *indexCache) put(path string, size int64, hdr header, sealed []byte, blo
 	}
 	c.m[path] = e
 	c.bytes += e.cost()
+}
+
+// keyHeaders is one header per account key the entries were decrypted
+// under: enough to derive each key again.
+func (c *indexCache) keyHeaders() []header {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []header
+	for _, e := range c.m {
+		if !slices.ContainsFunc(out, func(h header) bool { return h.aekID == e.hdr.aekID }) {
+			out = append(out, e.hdr)
+		}
+	}
+	return out
 }
 
 // drop forgets every index.

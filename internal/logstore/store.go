@@ -161,6 +161,18 @@ func (st *Store) flushAgedLoop() {
 		for _, t := range tables {
 			t.rotateAged(st.cfg.FlushInterval)
 		}
+		st.checkCachedKeys()
+	}
+}
+
+// checkCachedKeys derives again the key of every account key the cached
+// indexes were decrypted under: one that is revoked or locked drops them
+// (st.aead), so their plaintext does not wait for the next read to go.
+func (st *Store) checkCachedKeys() {
+	for _, hdr := range st.indexes.keyHeaders() {
+		if _, err := st.aead(st.ctx, hdr, purposeSegment); err != nil {
+			return
+		}
 	}
 }
 
@@ -184,6 +196,7 @@ func (st *Store) Close() error {
 		errs = append(errs, t.close())
 	}
 	st.wg.Wait()
+	st.indexes.drop()
 	st.zenc.Close()
 	st.zdec.Close()
 	return errors.Join(errs...)
