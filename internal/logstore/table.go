@@ -199,14 +199,8 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []by
 				restarted = true
 				t.startFlusherLocked()
 			}
-			ch := t.changed
-			t.mu.Unlock()
-			select {
-			case <-ch:
-				t.mu.Lock()
-			case <-ctx.Done():
-				t.mu.Lock()
-				return nil, 0, ctx.Err()
+			if err := t.waitChangeLocked(ctx); err != nil {
+				return nil, 0, err
 			}
 			continue
 		}
@@ -320,17 +314,25 @@ func (t *table) flush(ctx context.Context) error {
 		if !t.flusher {
 			return fmt.Errorf("flush %s/%s: %w", t.ws, t.name, t.flushErr)
 		}
-		ch := t.changed
-		t.mu.Unlock()
-		select {
-		case <-ch:
-			t.mu.Lock()
-		case <-ctx.Done():
-			t.mu.Lock()
-			return ctx.Err()
+		if err := t.waitChangeLocked(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitChangeLocked releases t.mu until the table's state changes or ctx
+// ends, and takes it again.
+func (t *table) waitChangeLocked(ctx context.Context) error {
+	ch := t.changed
+	t.mu.Unlock()
+	defer t.mu.Lock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // memRow is one row of a memtable.
@@ -540,10 +542,7 @@ func (t *table) close() error {
 	t.closed = true
 	t.cancel()
 	for t.flusher {
-		ch := t.changed
-		t.mu.Unlock()
-		<-ch
-		t.mu.Lock()
+		t.waitChangeLocked(context.Background())
 	}
 	var errs []error
 	for _, g := range append(t.flushing, t.active) {
