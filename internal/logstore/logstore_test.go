@@ -307,3 +307,18 @@ func TestAQuietWALIsFlushedOnceOld(t *testing.T) {
 		t.Fatalf("%d rows, %v", countRows(got), err)
 	}
 }
+
+// Flush returns with the flushed WALs gone from disk, not only from memory.
+func TestFlushReturnsWithTheWALsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	st := newTestStore(t, dir, envelopetest.New("aek"))
+	for i := range 30 {
+		mustIngest(t, st, ws, tbl, eventsBody(t, i*10, 10, testNow))
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(files(t, dir, walExt)); n != 0 {
+			t.Fatalf("flush %d: %d WAL files left when Flush returned", i, n)
+		}
+	}
+}

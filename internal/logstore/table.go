@@ -276,6 +276,18 @@ func (t *table) flushLoop() {
 		if err != nil && t.ctx.Err() == nil { // when closing, the WAL is flushed after the next open
 			t.st.log.Warn("flush failed; the WAL is kept", "workspace", t.ws, "table", t.name, "wal", filepath.Base(g.path), "error", err)
 		}
+		if err == nil {
+			// Before the change is published, so that a Flush returns
+			// with the WAL gone; scans read its rows from memory until
+			// then. A WAL that stays is harmless: on the next open it is
+			// replayed and its segments written again in place of these.
+			if g.wal != nil {
+				g.wal.close()
+			}
+			if err := os.Remove(g.path); err != nil {
+				t.st.log.Warn("remove flushed WAL", "workspace", t.ws, "table", t.name, "error", err)
+			}
+		}
 		t.mu.Lock()
 		if err != nil {
 			t.flusher, t.flushErr = false, err
@@ -288,14 +300,6 @@ func (t *table) flushLoop() {
 		t.flushing = t.flushing[1:]
 		t.notifyLocked()
 		t.mu.Unlock()
-		if g.wal != nil {
-			g.wal.close()
-		}
-		if err := os.Remove(g.path); err != nil {
-			// Harmless: on the next open the WAL is replayed and its
-			// segments written again in place of these.
-			t.st.log.Warn("remove flushed WAL", "workspace", t.ws, "table", t.name, "error", err)
-		}
 	}
 }
 
