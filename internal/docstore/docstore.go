@@ -129,11 +129,7 @@ func (s *Store) Put(ctx context.Context, workspace, collection, id string, body 
 		return "", fmt.Errorf("put %s/%s/%s: %w", workspace, collection, id, err)
 	}
 	err = s.db.Update(func(tx *bbolt.Tx) error {
-		wb, err := tx.CreateBucketIfNotExists([]byte(bucketPrefix + workspace))
-		if err != nil {
-			return err
-		}
-		b, err := wb.CreateBucketIfNotExists([]byte(collection))
+		b, err := createCollectionBucket(tx, workspace, collection)
 		if err != nil {
 			return err
 		}
@@ -273,6 +269,15 @@ func (s *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)
 	}
 	return nil
+}
+
+// createCollectionBucket is collectionBucket, created if need be.
+func createCollectionBucket(tx *bbolt.Tx, workspace, collection string) (*bbolt.Bucket, error) {
+	wb, err := tx.CreateBucketIfNotExists([]byte(bucketPrefix + workspace))
+	if err != nil {
+		return nil, err
+	}
+	return wb.CreateBucketIfNotExists([]byte(collection))
 }
 
 func collectionBucket(tx *bbolt.Tx, workspace, collection string) *bbolt.Bucket {

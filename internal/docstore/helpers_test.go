@@ -48,11 +48,7 @@ func raw(t *testing.T, db *bbolt.DB, workspace, collection, id string) []byte {
 func setRaw(t *testing.T, db *bbolt.DB, workspace, collection, id string, v []byte) {
 	t.Helper()
 	err := db.Update(func(tx *bbolt.Tx) error {
-		wb, err := tx.CreateBucketIfNotExists([]byte(bucketPrefix + workspace))
-		if err != nil {
-			return err
-		}
-		b, err := wb.CreateBucketIfNotExists([]byte(collection))
+		b, err := createCollectionBucket(tx, workspace, collection)
 		if err != nil {
 			return err
 		}
