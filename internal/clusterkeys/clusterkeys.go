@@ -142,6 +142,19 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 	}
 }
 
+// ringResource is one of a cluster's keyrings: the storage resource, and
+// the principal that unwraps its account keys.
+type ringResource struct {
+	resource string
+	p        workspace.Principal
+}
+
+// resources are a cluster's keyrings: the log store's, unwrapped by the
+// cluster's identity, and the document store's.
+func (m *Manager) resources(cluster workspace.Principal) []ringResource {
+	return []ringResource{{Logs, cluster}, {Documents, m.cfg.DocumentStore}}
+}
+
 // SetClusterKey opens the cluster's keyrings under kv on first use, or
 // rewraps their account keys under it: O(account keys), no data touched.
 func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
@@ -150,10 +163,7 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 	case <-ctx.Done():
 		return fmt.Errorf("wait for the stored cluster keys to be reopened: %w", ctx.Err())
 	}
-	for _, r := range []struct {
-		resource string
-		p        workspace.Principal
-	}{{Logs, cluster}, {Documents, m.cfg.DocumentStore}} {
+	for _, r := range m.resources(cluster) {
 		kek, err := m.cfg.NewKEK(r.p, kv)
 		if err != nil {
 			return err
@@ -177,10 +187,7 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 // Restore reopens a cluster's keyrings at start-up. A key that is revoked or
 // unreachable now still opens, in that state: the data stays, unreadable.
 func (m *Manager) Restore(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
-	for _, r := range []struct {
-		resource string
-		p        workspace.Principal
-	}{{Logs, cluster}, {Documents, m.cfg.DocumentStore}} {
+	for _, r := range m.resources(cluster) {
 		kek, err := m.cfg.NewKEK(r.p, kv)
 		if err != nil {
 			return err
