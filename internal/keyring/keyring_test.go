@@ -356,17 +356,44 @@ func TestOpeningWhileRevokedOrUnreachableGivesAStateNotAnError(t *testing.T) {
 	}
 }
 
+// runProbeLoop runs k's probe loop and returns once it waits for its first
+// check; stop closes k and checks that Run returned cleanly.
+func runProbeLoop(t *testing.T, e *env, k *keyring.Keyring) (context.Context, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	waitTimers(t, ctx, e, 1)
+	return ctx, func() {
+		t.Helper()
+		k.Close()
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+}
+
+// waitTimers waits until n timers of e's clock are armed.
+func waitTimers(t *testing.T, ctx context.Context, e *env, n int) {
+	t.Helper()
+	if err := e.clock.WaitForTimers(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitState waits until k is in state st.
+func waitState(t *testing.T, ctx context.Context, k *keyring.Keyring, st keyring.State) {
+	t.Helper()
+	if err := k.WaitState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestProbeLoopChecksEveryIntervalAndFasterWhileFailing(t *testing.T) {
 	e := newEnv(t)
 	k := e.open()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- k.Run(ctx) }()
-
-	if err := e.clock.WaitForTimers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	ctx, stop := runProbeLoop(t, e, k)
 	e.kek.Deny()
 	e.kek.ResetCalls()
 	e.clock.Advance(keyring.DefaultKeyCheckInterval - time.Second)
@@ -374,21 +401,12 @@ func TestProbeLoopChecksEveryIntervalAndFasterWhileFailing(t *testing.T) {
 		t.Fatal("probed before the interval")
 	}
 	e.clock.Advance(time.Second)
-	if err := k.WaitState(ctx, keyring.Revoked); err != nil {
-		t.Fatal(err)
-	}
+	waitState(t, ctx, k, keyring.Revoked)
 	e.kek.Allow()
-	if err := e.clock.WaitForTimers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	waitTimers(t, ctx, e, 1)
 	e.clock.Advance(keyring.DefaultFailingCheckInterval)
-	if err := k.WaitState(ctx, keyring.Accessible); err != nil {
-		t.Fatal(err)
-	}
-	k.Close()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	waitState(t, ctx, k, keyring.Accessible)
+	stop()
 }
 
 func TestVersionlessRotationRewrapsWithoutChangingTheAccountKey(t *testing.T) {
@@ -940,30 +958,18 @@ func TestRemoveForgetsTheRing(t *testing.T) {
 func TestProbeLoopFollowsStateChangesMadeElsewhere(t *testing.T) {
 	e := newEnv(t)
 	k := e.open()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- k.Run(ctx) }()
-	if err := e.clock.WaitForTimers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	ctx, stop := runProbeLoop(t, e, k)
 	// The loop finds the key revoked and waits at the failing pace.
 	e.kek.Deny()
 	e.clock.Advance(keyring.DefaultKeyCheckInterval)
-	if err := k.WaitState(ctx, keyring.Revoked); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.clock.WaitForTimers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	waitState(t, ctx, k, keyring.Revoked)
+	waitTimers(t, ctx, e, 1)
 	// Another probe sees the key restored.
 	e.kek.Allow()
 	if st := probe(t, k); st != keyring.Accessible {
 		t.Fatalf("state %s", st)
 	}
-	if err := e.clock.WaitForTimers(ctx, 2); err != nil { // the loop re-armed at the healthy pace
-		t.Fatal(err)
-	}
+	waitTimers(t, ctx, e, 2) // the loop re-armed at the healthy pace
 	e.kek.Deny()
 	e.kek.ResetCalls()
 	e.clock.Advance(keyring.DefaultFailingCheckInterval)
@@ -971,11 +977,6 @@ func TestProbeLoopFollowsStateChangesMadeElsewhere(t *testing.T) {
 		t.Fatal("probed at the failing pace although the key is accessible again")
 	}
 	e.clock.Advance(keyring.DefaultKeyCheckInterval - keyring.DefaultFailingCheckInterval)
-	if err := k.WaitState(ctx, keyring.Revoked); err != nil {
-		t.Fatal(err)
-	}
-	k.Close()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	waitState(t, ctx, k, keyring.Revoked)
+	stop()
 }
