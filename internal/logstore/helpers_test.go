@@ -174,6 +174,23 @@ func files(t testing.TB, dir, ext string) []string {
 	return out
 }
 
+// sealedFiles lists the segments and WALs under dir.
+func sealedFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	return append(files(t, dir, segExt), files(t, dir, walExt)...)
+}
+
+// fileHeader decodes the header of a segment or a WAL, told apart by name.
+func fileHeader(p string) (header, error) {
+	b, _ := os.ReadFile(p) // a missing file is a header that does not decode
+	magic := magicSegment
+	if strings.HasSuffix(p, walExt) {
+		magic = magicWAL
+	}
+	h, _, err := decodeHeader(b, magic)
+	return h, err
+}
+
 func equalRows(t *testing.T, got, want []string) {
 	t.Helper()
 	want = slices.Sorted(slices.Values(want))

@@ -251,8 +251,7 @@ func TestNewAccountKeyStartsNewObjectsAndOldOnesStillRead(t *testing.T) {
 	// WAL may already be flushed by then, so count only what must exist.)
 	newWAL := false
 	for _, p := range files(t, dir, walExt) {
-		b, _ := os.ReadFile(p)
-		if h, _, err := decodeHeader(b, magicWAL); err == nil && h.aekID == keys.CurrentID() {
+		if h, err := fileHeader(p); err == nil && h.aekID == keys.CurrentID() {
 			newWAL = true
 		}
 	}
@@ -264,13 +263,8 @@ func TestNewAccountKeyStartsNewObjectsAndOldOnesStillRead(t *testing.T) {
 	}
 	mustIngest(t, st, ws, tbl, eventsBody(t, 20, 10, testNow))
 	ids := map[string]bool{}
-	for _, p := range append(files(t, dir, segExt), files(t, dir, walExt)...) {
-		b, _ := os.ReadFile(p)
-		magic := magicSegment
-		if strings.HasSuffix(p, walExt) {
-			magic = magicWAL
-		}
-		h, _, err := decodeHeader(b, magic)
+	for _, p := range sealedFiles(t, dir) {
+		h, err := fileHeader(p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -700,13 +700,8 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 	st.Flush(context.Background())
 	mustIngest(t, st, ws, tbl, eventsBody(t, 5, 5, testNow))
 	salts := map[string]bool{}
-	for _, p := range append(files(t, dir, segExt), files(t, dir, walExt)...) {
-		b, _ := os.ReadFile(p)
-		magic := magicSegment
-		if strings.HasSuffix(p, walExt) {
-			magic = magicWAL
-		}
-		h, _, err := decodeHeader(b, magic)
+	for _, p := range sealedFiles(t, dir) {
+		h, err := fileHeader(p)
 		if err != nil || h.version != formatVersion || h.aekID != keys.CurrentID() {
 			t.Fatalf("%s: header %+v, %v", p, h, err)
 		}
