@@ -38,11 +38,7 @@ func BenchmarkIngest(b *testing.B) {
 	for _, sealed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
 			keys := benchKeys(sealed)
-			st, err := New(Config{Dir: b.TempDir(), Keys: keys, Now: func() time.Time { return testNow }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
+			st := newTestStore(b, b.TempDir(), keys)
 			b.SetBytes(int64(len(bodies[0])))
 			var next atomic.Int64
 			b.SetParallelism(2) // four writers on two cores
@@ -72,11 +68,7 @@ func BenchmarkScanOneColumn(b *testing.B) {
 	for _, sealed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
 			keys := benchKeys(sealed)
-			st, err := New(Config{Dir: b.TempDir(), Keys: keys, Now: func() time.Time { return testNow }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
+			st := newTestStore(b, b.TempDir(), keys)
 			for _, body := range bodies {
 				if _, err := st.Ingest(context.Background(), ws, tbl, body); err != nil {
 					b.Fatal(err)
