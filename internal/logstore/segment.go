@@ -294,14 +294,10 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 		bm.minT, bm.maxT = min(bm.minT, t), max(bm.maxT, t)
 	}
 	w.out = w.out[:0]
-	if err := w.addColumn(&bm, aead, ordinal, timeColumn, TypeDatetime, timeCells, bb.times); err != nil {
-		return err
-	}
+	w.addColumn(&bm, aead, ordinal, timeColumn, TypeDatetime, timeCells, bb.times)
 	for _, c := range bb.columns() {
 		t, times := resolveType(c.cells)
-		if err := w.addColumn(&bm, aead, ordinal, c.name, t, c.cells, times); err != nil {
-			return err
-		}
+		w.addColumn(&bm, aead, ordinal, c.name, t, c.cells, times)
 	}
 	if _, err := w.f.Write(w.out); err != nil {
 		return fmt.Errorf("write segment: %w", err)
@@ -311,7 +307,9 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 	return nil
 }
 
-func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name string, t Type, cells []cell, times []int64) error {
+// addColumn encodes, compresses and seals one column of the block into
+// w.out, with its bloom filter if it has one.
+func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name string, t Type, cells []cell, times []int64) {
 	var st colStats
 	w.plain, st = encodeColumn(w.plain[:0], t, cells, times)
 	w.comp = w.st.zenc.EncodeAll(w.plain, w.comp[:0])
@@ -327,7 +325,6 @@ func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name str
 		cm.bloom = nil
 	}
 	bm.cols = append(bm.cols, cm)
-	return nil
 }
 
 // finish seals the index, syncs the file and gives it its name.
