@@ -21,6 +21,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/client"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
@@ -173,8 +174,14 @@ func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Pri
 		if err != nil {
 			return workspace.Principal{}, fmt.Errorf("open the %s principal's secret: %w", name, err)
 		}
-		if _, err := n.identity.Get(ctx, rec.ObjectID); err == nil {
+		_, err = n.identity.Get(ctx, rec.ObjectID)
+		if err == nil {
 			return workspace.Principal{ObjectID: rec.ObjectID, AppID: rec.AppID, Secret: string(secret)}, nil
+		}
+		if !errors.Is(err, identity.ErrNotFound) {
+			// Only a principal that is really gone is made again: a failed
+			// read must not leave a second identity behind the keys' policies.
+			return workspace.Principal{}, fmt.Errorf("look up the %s principal: %w", name, err)
 		}
 		n.log.Warn("built-in principal missing from the identity store; creating it again", "name", name)
 	}
