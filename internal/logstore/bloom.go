@@ -1,8 +1,9 @@
 package logstore
 
 // A bloom filter over the values and the terms of a string column in one
-// block lets a scan skip blocks for == and has without decrypting them. It is
-// sealed in the segment index like every other statistic.
+// block lets a scan skip blocks for == and has without decrypting their
+// columns. It is sealed in a chunk of its own next to its column's, not in
+// the segment index, so that only == and has predicates read it.
 //
 // Encoding: k byte | bits (a multiple of 8, little-endian bit order).
 const (
