@@ -16,12 +16,9 @@ import (
 func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResourceID string) (*LinkedService, error) {
 	var out *LinkedService
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
-		}
-		if rec == nil {
-			return notFound("workspace", name)
 		}
 		c, ck, err := s.clusterByID(tx, clusterResourceID)
 		if err != nil {
@@ -89,12 +86,9 @@ func (s *Service) GetLink(ctx context.Context, g ResourceGroup, name string) (*L
 // cluster's key.
 func (s *Service) Unlink(ctx context.Context, g ResourceGroup, name string) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
-		}
-		if rec == nil {
-			return notFound("workspace", name)
 		}
 		cid := rec.Workspace.Properties.ClusterResourceID
 		if cid == "" {
@@ -128,12 +122,9 @@ func linkView(rec *workspaceRecord) *LinkedService {
 func (s *Service) Onboard(ctx context.Context, g ResourceGroup, name string, cmk bool, ifMatch string) (*OnboardingState, error) {
 	var out *OnboardingState
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
-		}
-		if rec == nil {
-			return notFound("workspace", name)
 		}
 		if ifMatch != "" && ifMatch != "*" && ifMatch != rec.OnboardingEtag {
 			return newErr(http.StatusPreconditionFailed, "PreconditionFailed", "the onboarding state changed since you read it (etag %s); read it again", rec.OnboardingEtag)

@@ -277,12 +277,9 @@ func (s *Service) sharedKeys(rec *workspaceRecord) (*SharedKeys, error) {
 func (s *Service) RegenerateSharedKey(ctx context.Context, g ResourceGroup, name, which string) (*SharedKeys, error) {
 	var out *SharedKeys
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
-		}
-		if rec == nil {
-			return notFound("workspace", name)
 		}
 		if err := s.keyInForce(tx, rec); err != nil {
 			return err
@@ -313,9 +310,15 @@ func (s *Service) workspaceRecord(g ResourceGroup, name string) (*workspaceRecor
 	var rec *workspaceRecord
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
+		rec, err = workspaceTx(tx, g, name)
 		return err
 	})
+	return rec, err
+}
+
+// workspaceTx reads a workspace's record in tx; a missing one is NotFound.
+func workspaceTx(tx *bbolt.Tx, g ResourceGroup, name string) (*workspaceRecord, error) {
+	rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
 	if err == nil && rec == nil {
 		err = notFound("workspace", name)
 	}
