@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -371,11 +372,17 @@ func (s *Service) ListKeys(ctx context.Context, vault string) ([]KeyItem, error)
 		}
 		return eachKey(tx, vault, func(krec *keyRecord, latest *versionRecord) {
 			if krec.Deleted == nil {
-				out = append(out, KeyItem{KID: s.keyURI(vrec.Name, krec.Name), Attributes: s.attributes(vrec, latest), Tags: latest.Tags})
+				out = append(out, s.keyItem(vrec, krec, latest))
 			}
 		})
 	})
 	return out, err
+}
+
+// keyItem is a key's listing entry: its versionless kid and its latest
+// version's attributes and tags.
+func (s *Service) keyItem(v *vaultRecord, k *keyRecord, latest *versionRecord) KeyItem {
+	return KeyItem{KID: s.keyURI(v.Name, k.Name), Attributes: s.attributes(v, latest), Tags: latest.Tags}
 }
 
 // eachKey visits every key record of a vault, with its latest version.
@@ -388,8 +395,8 @@ func eachKey(tx *bbolt.Tx, vault string, fn func(*keyRecord, *versionRecord)) er
 		if raw == nil {
 			continue
 		}
-		if _, err := getJSON(tx.Bucket(bucketKeys), k, &krec); err != nil {
-			return err
+		if err := json.Unmarshal(raw, &krec); err != nil {
+			return fmt.Errorf("decode record %q: %w", k, err)
 		}
 		if _, err := getJSON(tx.Bucket(bucketVersions), versionID(vault, krec.Name, krec.Latest), &ver); err != nil {
 			return err
@@ -630,7 +637,7 @@ func (s *Service) ListDeletedKeys(ctx context.Context, vault string) ([]DeletedK
 		return eachKey(tx, vault, func(krec *keyRecord, latest *versionRecord) {
 			if krec.Deleted != nil {
 				out = append(out, DeletedKeyItem{
-					KeyItem:            KeyItem{KID: s.keyURI(vrec.Name, krec.Name), Attributes: s.attributes(vrec, latest), Tags: latest.Tags},
+					KeyItem:            s.keyItem(vrec, krec, latest),
 					RecoveryID:         s.VaultURI(vrec.Name) + "deletedkeys/" + krec.Name,
 					DeletedDate:        krec.Deleted.Date.Unix(),
 					ScheduledPurgeDate: krec.Deleted.ScheduledPurge.Unix(),
