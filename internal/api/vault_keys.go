@@ -247,17 +247,22 @@ func versionFromKID(kid string) string {
 	return ""
 }
 
-func (s *Server) createKey(q *keyRequest) (any, error) {
-	var p vault.CreateKeyParameters
-	if err := decodeJSON(q.r, &p); err != nil {
-		return nil, err
-	}
-	b, err := s.cfg.Vault.CreateKey(q.r.Context(), q.vault, q.key, p)
+// bundle records the version a key bundle names, for the audit record, and
+// returns the bundle as the response body.
+func (q *keyRequest) bundle(b *vault.KeyBundle, err error) (any, error) {
 	if err != nil {
 		return nil, err
 	}
 	q.usedVersion = versionFromKID(b.Key.KID)
 	return b, nil
+}
+
+func (s *Server) createKey(q *keyRequest) (any, error) {
+	var p vault.CreateKeyParameters
+	if err := decodeJSON(q.r, &p); err != nil {
+		return nil, err
+	}
+	return q.bundle(s.cfg.Vault.CreateKey(q.r.Context(), q.vault, q.key, p))
 }
 
 func (s *Server) importKey(q *keyRequest) (any, error) {
@@ -265,21 +270,11 @@ func (s *Server) importKey(q *keyRequest) (any, error) {
 	if err := decodeJSON(q.r, &p); err != nil {
 		return nil, err
 	}
-	b, err := s.cfg.Vault.ImportKey(q.r.Context(), q.vault, q.key, p)
-	if err != nil {
-		return nil, err
-	}
-	q.usedVersion = versionFromKID(b.Key.KID)
-	return b, nil
+	return q.bundle(s.cfg.Vault.ImportKey(q.r.Context(), q.vault, q.key, p))
 }
 
 func (s *Server) getKey(q *keyRequest) (any, error) {
-	b, err := s.cfg.Vault.GetKey(q.r.Context(), q.vault, q.key, q.version)
-	if err != nil {
-		return nil, err
-	}
-	q.usedVersion = versionFromKID(b.Key.KID)
-	return b, nil
+	return q.bundle(s.cfg.Vault.GetKey(q.r.Context(), q.vault, q.key, q.version))
 }
 
 func (s *Server) updateKey(q *keyRequest) (any, error) {
@@ -287,21 +282,11 @@ func (s *Server) updateKey(q *keyRequest) (any, error) {
 	if err := decodeJSON(q.r, &p); err != nil {
 		return nil, err
 	}
-	b, err := s.cfg.Vault.UpdateKey(q.r.Context(), q.vault, q.key, q.version, p)
-	if err != nil {
-		return nil, err
-	}
-	q.usedVersion = versionFromKID(b.Key.KID)
-	return b, nil
+	return q.bundle(s.cfg.Vault.UpdateKey(q.r.Context(), q.vault, q.key, q.version, p))
 }
 
 func (s *Server) rotateKey(q *keyRequest) (any, error) {
-	b, err := s.cfg.Vault.RotateKey(q.r.Context(), q.vault, q.key)
-	if err != nil {
-		return nil, err
-	}
-	q.usedVersion = versionFromKID(b.Key.KID)
-	return b, nil
+	return q.bundle(s.cfg.Vault.RotateKey(q.r.Context(), q.vault, q.key))
 }
 
 func (s *Server) deleteKey(q *keyRequest) (any, error) {
