@@ -104,6 +104,19 @@ func (p *parser) wantKw(s string) error {
 	return nil
 }
 
+// list reads comma-separated items, each by item, up to and including the closing close.
+func (p *parser) list(close string, item func() error) error {
+	for !p.isOp(close) {
+		if err := item(); err != nil {
+			return err
+		}
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	return p.wantOp(close)
+}
+
 func (p *parser) enter() error {
 	p.depth++
 	if p.depth > maxDepth {
@@ -197,55 +210,15 @@ func (p *parser) let() (*astLetStmt, error) {
 	if p.isOp("(") && p.looksLikeParams() {
 		p.next()
 		l.IsFunc = true
-		for !p.isOp(")") {
-			var prm astParam
-			if prm.Name, err = p.name("a parameter name"); err != nil {
-				return nil, err
-			}
-			if err := p.wantOp(":"); err != nil {
-				return nil, err
-			}
-			if p.isOp("(") {
-				// tabular parameter: (*) or (col:type, ...); the columns are checked at use.
-				depth := 0
-				for {
-					tt := p.next()
-					if tt.kind == tEOF {
-						return nil, p.expected(`")"`)
-					}
-					if tt.kind == tOp && tt.text == "(" {
-						depth++
-					}
-					if tt.kind == tOp && tt.text == ")" {
-						depth--
-						if depth == 0 {
-							break
-						}
-					}
-				}
-				prm.Tabular = true
-			} else {
-				tn, err := p.name("a parameter type")
-				if err != nil {
-					return nil, err
-				}
-				typ, ok := ParseType(tn)
-				if !ok {
-					return nil, p.errAt(p.toks[p.i-1], "unknown type "+strconv.Quote(tn)+": expected string, int, long, real, bool, datetime, timespan, guid or dynamic")
-				}
-				prm.Type = typ
-			}
-			if p.acceptOp("=") {
-				if prm.Default, err = p.expr(); err != nil {
-					return nil, err
-				}
+		err := p.list(")", func() error {
+			prm, err := p.param()
+			if err != nil {
+				return err
 			}
 			l.Params = append(l.Params, prm)
-			if !p.acceptOp(",") {
-				break
-			}
-		}
-		if err := p.wantOp(")"); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		if err := p.wantOp("{"); err != nil {
@@ -272,6 +245,53 @@ func (p *parser) let() (*astLetStmt, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// param reads one function parameter: name:type or name:(tabular schema), with an optional
+// default.
+func (p *parser) param() (astParam, error) {
+	var prm astParam
+	var err error
+	if prm.Name, err = p.name("a parameter name"); err != nil {
+		return prm, err
+	}
+	if err := p.wantOp(":"); err != nil {
+		return prm, err
+	}
+	if p.isOp("(") {
+		// tabular parameter: (*) or (col:type, ...); the columns are checked at use.
+		depth := 0
+		for {
+			tt := p.next()
+			if tt.kind == tEOF {
+				return prm, p.expected(`")"`)
+			}
+			if tt.kind == tOp && tt.text == "(" {
+				depth++
+			}
+			if tt.kind == tOp && tt.text == ")" {
+				depth--
+				if depth == 0 {
+					break
+				}
+			}
+		}
+		prm.Tabular = true
+	} else {
+		tn, err := p.name("a parameter type")
+		if err != nil {
+			return prm, err
+		}
+		if prm.Type, err = p.parseType(p.toks[p.i-1], tn); err != nil {
+			return prm, err
+		}
+	}
+	if p.acceptOp("=") {
+		if prm.Default, err = p.expr(); err != nil {
+			return prm, err
+		}
+	}
+	return prm, nil
 }
 
 func (p *parser) looksLikeParams() bool {
@@ -329,33 +349,29 @@ func (p *parser) datatable() (astExpr, error) {
 	t := p.next()
 	d := &astDatatable{P: posOf(t)}
 	p.next() // (
-	for !p.isOp(")") {
+	err := p.list(")", func() error {
 		cd, err := p.colDecl()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.Cols = append(d.Cols, cd)
-		if !p.acceptOp(",") {
-			break
-		}
-	}
-	if err := p.wantOp(")"); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err := p.wantOp("["); err != nil {
 		return nil, err
 	}
-	for !p.isOp("]") {
+	err = p.list("]", func() error {
 		e, err := p.expr()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.Vals = append(d.Vals, e)
-		if !p.acceptOp(",") {
-			break
-		}
-	}
-	if err := p.wantOp("]"); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -375,11 +391,20 @@ func (p *parser) colDecl() (astColDecl, error) {
 	if err != nil {
 		return astColDecl{}, err
 	}
-	typ, ok := ParseType(tn)
-	if !ok {
-		return astColDecl{}, p.errAt(tt, "unknown type "+strconv.Quote(tn)+": expected string, int, long, real, bool, datetime, timespan, guid or dynamic")
+	typ, err := p.parseType(tt, tn)
+	if err != nil {
+		return astColDecl{}, err
 	}
 	return astColDecl{P: posOf(t), Name: n, Type: typ}, nil
+}
+
+// parseType is ParseType for the type name tn read at t.
+func (p *parser) parseType(t token, tn string) (Type, error) {
+	typ, ok := ParseType(tn)
+	if !ok {
+		return typ, p.errAt(t, "unknown type "+strconv.Quote(tn)+": expected string, int, long, real, bool, datetime, timespan, guid or dynamic")
+	}
+	return typ, nil
 }
 
 // typeName reads a type name; datetime/dynamic/timespan are plain words here.
@@ -528,18 +553,16 @@ func (p *parser) search(pos srcPos) (*astSearch, error) {
 	s := &astSearch{P: pos, CaseSensitive: strings.EqualFold(prm["kind"], "case_sensitive")}
 	if p.isKw("in") && p.peekN(1).kind == tOp && p.peekN(1).text == "(" {
 		p.i += 2
-		for !p.isOp(")") {
+		err := p.list(")", func() error {
 			t := p.peek()
 			n, err := p.name("a table name")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.Tables = append(s.Tables, &astIdent{P: posOf(t), Name: n})
-			if !p.acceptOp(",") {
-				break
-			}
-		}
-		if err := p.wantOp(")"); err != nil {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -912,28 +935,26 @@ func (p *parser) operator() (astOp, error) {
 			if err := p.wantOp("("); err != nil {
 				return nil, err
 			}
-			for !p.isOp(")") {
+			err := p.list(")", func() error {
 				k, err := p.name("a render property")
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if err := p.wantOp("="); err != nil {
-					return nil, err
+					return err
 				}
 				v, err := p.expr()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if l, ok := v.(*astLit); ok {
 					op.Props[k] = toString(l.Val)
 				} else if id, ok := v.(*astIdent); ok {
 					op.Props[k] = id.Name
 				}
-				if !p.acceptOp(",") {
-					break
-				}
-			}
-			if err := p.wantOp(")"); err != nil {
+				return nil
+			})
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -1066,17 +1087,15 @@ func (p *parser) cmpExpr() (astExpr, error) {
 			if err := p.wantOp("("); err != nil {
 				return nil, err
 			}
-			for !p.isOp(")") {
+			err := p.list(")", func() error {
 				e, err := p.pipeExpr()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				lo.List = append(lo.List, e)
-				if !p.acceptOp(",") {
-					break
-				}
-			}
-			if err := p.wantOp(")"); err != nil {
+				return nil
+			})
+			if err != nil {
 				return nil, err
 			}
 			l = lo
@@ -1287,30 +1306,27 @@ func (p *parser) call(name token) (astExpr, error) {
 	p.next() // (
 	c := &astCall{P: posOf(name), Name: name.text}
 	lname := strings.ToLower(name.text)
-	for !p.isOp(")") {
+	err := p.list(")", func() error {
 		var a astExpr
-		var err error
 		if p.isOp("*") && (p.peekN(1).text == ")" || p.peekN(1).text == ",") {
 			a = &astStar{P: posOf(p.next())}
 		} else if lname == "typeof" {
 			tt := p.next()
 			if tt.kind != tIdent {
-				return nil, p.errAt(tt, "expected a type name")
+				return p.errAt(tt, "expected a type name")
 			}
 			a = &astIdent{P: posOf(tt), Name: tt.text}
 		} else {
 			// toscalar, materialize and user functions take tabular arguments.
-			a, err = p.pipeExpr()
-			if err != nil {
-				return nil, err
+			var err error
+			if a, err = p.pipeExpr(); err != nil {
+				return err
 			}
 		}
 		c.Args = append(c.Args, a)
-		if !p.acceptOp(",") {
-			break
-		}
-	}
-	if err := p.wantOp(")"); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
