@@ -58,6 +58,9 @@ func init() {
 	}
 }
 
+// aggPrefix is the start of an aggregate's column name: its function's name and "_".
+func aggPrefix(x *astCall) string { return strings.ToLower(x.Name) + "_" }
+
 // argName derives the column name part of an aggregate from its first argument: a column's
 // name, a property path, or the first column the expression mentions.
 func argName(e astExpr, c cexpr) string {
@@ -113,6 +116,40 @@ func (p *planner) aggArgs(x *astCall, ec *ectx, lo, hi int) ([]cexpr, error) {
 	return out, nil
 }
 
+// condArgs is aggArgs for an aggregate with an -if form (cond), which takes a predicate
+// after the first argument: it returns the predicate too, nil without cond.
+func (p *planner) condArgs(x *astCall, ec *ectx, cond bool, lo, hi int) ([]cexpr, func(Row) bool, error) {
+	if cond {
+		lo, hi = lo+1, hi+1
+	}
+	cs, err := p.aggArgs(x, ec, lo, hi)
+	if err != nil || !cond {
+		return cs, nil, err
+	}
+	return cs, predFn(cs[1]), nil
+}
+
+// onlyIf makes the states newState makes see only the rows where pred holds; a nil pred
+// lets every row through.
+func onlyIf(pred func(Row) bool, newState func() aggState) func() aggState {
+	if pred == nil {
+		return newState
+	}
+	return func() aggState { return &condState{pred: pred, aggState: newState()} }
+}
+
+// condState is the state of an -if aggregate.
+type condState struct {
+	pred func(Row) bool
+	aggState
+}
+
+func (s *condState) add(r Row) {
+	if s.pred(r) {
+		s.aggState.add(r)
+	}
+}
+
 func predFn(c cexpr) func(Row) bool {
 	f := c.fn
 	return func(r Row) bool { b, _ := f(r).(bool); return b }
@@ -141,9 +178,8 @@ func (s *countState) result() []any { return []any{s.n} }
 func aggCount(cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
 		lo, hi := 0, 1
-		name := "count_"
 		if cond {
-			lo, hi, name = 1, 1, "countif_"
+			lo = 1
 		}
 		cs, err := p.aggArgs(x, ec, lo, hi)
 		if err != nil {
@@ -157,46 +193,31 @@ func aggCount(cond bool) aggSpec {
 			f := cs[0].fn
 			pred = func(r Row) bool { return f(r) != nil }
 		}
-		return []colInfo{{Name: name, Type: TypeLong}}, func() aggState { return &countState{pred: pred} }, nil
+		return []colInfo{{Name: aggPrefix(x), Type: TypeLong}}, func() aggState { return &countState{pred: pred} }, nil
 	}
 }
 
 func aggDcount(cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo, hi, prefix := 1, 2, "dcount_"
-		if cond {
-			lo, hi, prefix = 2, 3, "dcountif_"
-		}
-		cs, err := p.aggArgs(x, ec, lo, hi)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 2)
 		if err != nil {
 			return nil, nil, err
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
-		if cond {
-			pred = predFn(cs[1])
-		}
-		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: TypeLong}}, func() aggState {
+		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: TypeLong}}, onlyIf(pred, func() aggState {
 			seen := map[any]struct{}{}
 			return &funcState{addFn: func(r Row) {
-				if pred != nil && !pred(r) {
-					return
-				}
 				if v := f(r); v != nil {
 					seen[scalarKey(v)] = struct{}{}
 				}
 			}, resultFn: func() []any { return []any{int64(len(seen))} }}
-		}, nil
+		}), nil
 	}
 }
 
 func aggSum(cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo, prefix := 1, "sum_"
-		if cond {
-			lo, prefix = 2, "sumif_"
-		}
-		cs, err := p.aggArgs(x, ec, lo, lo)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -212,17 +233,10 @@ func aggSum(cond bool) aggSpec {
 			t = TypeReal
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
-		if cond {
-			pred = predFn(cs[1])
-		}
-		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: t}}, func() aggState {
+		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: t}}, onlyIf(pred, func() aggState {
 			var il int64
 			var fl float64
 			return &funcState{addFn: func(r Row) {
-				if pred != nil && !pred(r) {
-					return
-				}
 				switch v := f(r).(type) {
 				case int64:
 					il += v
@@ -241,17 +255,13 @@ func aggSum(cond bool) aggSpec {
 				}
 				return []any{fl}
 			}}
-		}, nil
+		}), nil
 	}
 }
 
 func aggAvg(cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo, prefix := 1, "avg_"
-		if cond {
-			lo, prefix = 2, "avgif_"
-		}
-		cs, err := p.aggArgs(x, ec, lo, lo)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -259,21 +269,14 @@ func aggAvg(cond bool) aggSpec {
 			return nil, nil, bindErr(x.P, "%s() needs a number, not %s", x.Name, cs[0].t)
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
-		if cond {
-			pred = predFn(cs[1])
-		}
 		t := TypeReal
 		if cs[0].t == TypeTimespan {
 			t = TypeTimespan
 		}
-		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: t}}, func() aggState {
+		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: t}}, onlyIf(pred, func() aggState {
 			var sum float64
 			var n int64
 			return &funcState{addFn: func(r Row) {
-				if pred != nil && !pred(r) {
-					return
-				}
 				v := f(r)
 				if d, ok := v.(time.Duration); ok {
 					v = float64(d)
@@ -291,33 +294,20 @@ func aggAvg(cond bool) aggSpec {
 				}
 				return []any{sum / float64(n)}
 			}}
-		}, nil
+		}), nil
 	}
 }
 
 func aggMinMax(sign int, cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo := 1
-		prefix := map[int]string{1: "max_", -1: "min_"}[sign]
-		if cond {
-			lo = 2
-			prefix = strings.TrimSuffix(prefix, "_") + "if_"
-		}
-		cs, err := p.aggArgs(x, ec, lo, lo)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 1)
 		if err != nil {
 			return nil, nil, err
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
-		if cond {
-			pred = predFn(cs[1])
-		}
-		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: nonNull(cs[0].t)}}, func() aggState {
+		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: nonNull(cs[0].t)}}, onlyIf(pred, func() aggState {
 			var best any
 			return &funcState{addFn: func(r Row) {
-				if pred != nil && !pred(r) {
-					return
-				}
 				v := f(r)
 				if v == nil {
 					return
@@ -330,7 +320,7 @@ func aggMinMax(sign int, cond bool) aggSpec {
 					best = v
 				}
 			}, resultFn: func() []any { return []any{best} }}
-		}, nil
+		}), nil
 	}
 }
 
@@ -347,7 +337,7 @@ func aggArg(sign int) aggSpec {
 		}
 		prefix := map[int]string{1: "max_", -1: "min_"}[sign]
 		keyName := key.name
-		if keyName == "" || key.col < 0 && key.name == "" {
+		if keyName == "" {
 			keyName = prefix + argName(x.Args[0], key)
 		}
 		cols := []colInfo{{Name: keyName, Type: nonNull(key.t)}}
@@ -417,27 +407,18 @@ func aggArg(sign int) aggSpec {
 
 func aggMake(prefix string, set, cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo, hi := 1, 2
-		if cond {
-			lo, hi = 2, 3
-		}
-		cs, err := p.aggArgs(x, ec, lo, hi)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 2)
 		if err != nil {
 			return nil, nil, err
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
 		maxN := int64(1048576)
-		limitArg := -1
+		// the size limit is the last argument, after the predicate if any
+		limitArg := 1
 		if cond {
-			pred = predFn(cs[1])
-			if len(cs) == 3 {
-				limitArg = 2
-			}
-		} else if len(cs) == 2 {
-			limitArg = 1
+			limitArg = 2
 		}
-		if limitArg > 0 {
+		if limitArg < len(cs) {
 			if !cs[limitArg].konst || !isNumeric(cs[limitArg].t) {
 				return nil, nil, bindErr(x.Args[limitArg].pos(), "%s(): the size limit must be a constant number", x.Name)
 			}
@@ -480,25 +461,14 @@ func aggMake(prefix string, set, cond bool) aggSpec {
 
 func aggBag(cond bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo := 1
-		if cond {
-			lo = 2
-		}
-		cs, err := p.aggArgs(x, ec, lo, lo+1)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 2)
 		if err != nil {
 			return nil, nil, err
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
-		if cond {
-			pred = predFn(cs[1])
-		}
-		return []colInfo{{Name: "bag_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, func() aggState {
+		return []colInfo{{Name: "bag_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, onlyIf(pred, func() aggState {
 			out := map[string]any{}
 			return &funcState{addFn: func(r Row) {
-				if pred != nil && !pred(r) {
-					return
-				}
 				if m, ok := f(r).(map[string]any); ok {
 					for k, v := range m {
 						if _, dup := out[k]; !dup {
@@ -507,7 +477,7 @@ func aggBag(cond bool) aggSpec {
 					}
 				}
 			}, resultFn: func() []any { return []any{out} }}
-		}, nil
+		}), nil
 	}
 }
 
@@ -564,32 +534,14 @@ func aggPercentiles(multi bool) aggSpec {
 
 func aggStdev(cond, variance bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		lo := 1
-		if cond {
-			lo = 2
-		}
-		cs, err := p.aggArgs(x, ec, lo, lo)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, 1)
 		if err != nil {
 			return nil, nil, err
 		}
 		f := cs[0].fn
-		var pred func(Row) bool
-		if cond {
-			pred = predFn(cs[1])
-		}
-		prefix := "stdev_"
-		if cond {
-			prefix = "stdevif_"
-		}
-		if variance {
-			prefix = "variance_"
-		}
-		return []colInfo{{Name: prefix + argName(x.Args[0], cs[0]), Type: TypeReal}}, func() aggState {
+		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: TypeReal}}, onlyIf(pred, func() aggState {
 			var n, mean, m2 float64
 			return &funcState{addFn: func(r Row) {
-				if pred != nil && !pred(r) {
-					return
-				}
 				v, ok := asReal(f(r))
 				if !ok {
 					return
@@ -607,7 +559,7 @@ func aggStdev(cond, variance bool) aggSpec {
 				}
 				return []any{math.Sqrt(m2 / (n - 1))}
 			}}
-		}, nil
+		}), nil
 	}
 }
 
