@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"slices"
@@ -102,7 +103,9 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, scope, name string) 
 }
 
 // Authorize checks that principal holds role on resourceID, through an
-// assignment on the resource or any scope above it.
+// assignment on the resource or any scope above it. It runs on every data
+// request of a principal without the Owner role, so it seeks the assignments
+// of each scope above the resource rather than reading them all.
 func (s *Service) Authorize(ctx context.Context, principalID, resourceID, role string) error {
 	target := strings.ToLower(resourceID)
 	found := false
@@ -111,21 +114,28 @@ func (s *Service) Authorize(ctx context.Context, principalID, resourceID, role s
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
-			scope, _, _ := strings.Cut(string(k), "|")
-			if target != scope && !strings.HasPrefix(target, scope+"/") {
-				return nil
+		c := b.Cursor()
+		for i := 1; i <= len(target); i++ {
+			if i < len(target) && target[i] != '/' {
+				continue
 			}
-			a, err := getJSON[RoleAssignment](b, k)
-			if err != nil {
-				return err
+			prefix := []byte(target[:i] + "|")
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				scope, _, _ := strings.Cut(string(k), "|")
+				if target != scope && !strings.HasPrefix(target, scope+"/") {
+					continue
+				}
+				a, err := getJSON[RoleAssignment](b, k)
+				if err != nil {
+					return err
+				}
+				have, _ := roleOf(a.Properties.RoleDefinitionID)
+				if a.Properties.PrincipalID == principalID && slices.Contains(grants[have], role) {
+					found = true
+				}
 			}
-			have, _ := roleOf(a.Properties.RoleDefinitionID)
-			if a.Properties.PrincipalID == principalID && slices.Contains(grants[have], role) {
-				found = true
-			}
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		return err

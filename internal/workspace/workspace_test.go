@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -512,5 +513,46 @@ func TestConfigurationChangesStopWhileTheKeyIsRevoked(t *testing.T) {
 	wantCode(t, err, CodeKeyVaultUnreachable)
 	if err := f.svc.DeleteWorkspace(ctx, f.g, "sec-ws", nil); err != nil {
 		t.Fatalf("delete is the one change left: %v", err)
+	}
+}
+
+// TestRoleAssignmentsReachDownTheirScope: an assignment on a scope grants
+// its role on that scope and everything below it, and nothing beside it.
+func TestRoleAssignmentsReachDownTheirScope(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.OperationalInsights/workspaces/secops"
+	for _, a := range []struct{ scope, name, role, principal string }{
+		{"/subscriptions/sub1", "a1", RoleReader, "p-sub"},
+		{"/subscriptions/sub1/resourceGroups/rg1/", "a2", RoleResponder, "p-rg"},
+		{ws, "a3", RoleIngestor, "p-ws"},
+		{"/subscriptions/sub1/resourceGroups/rg10", "a4", RoleContributor, "p-other-rg"},
+		{ws + "-2", "a5", RoleContributor, "p-other-ws"},
+	} {
+		if _, err := f.svc.PutRoleAssignment(ctx, a.scope, a.name, a.role, a.principal); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		principal, resource, role string
+		ok                        bool
+	}{
+		{"p-sub", ws, RoleReader, true},
+		{"p-sub", ws, RoleResponder, false},
+		{"p-rg", strings.ToUpper(ws), RoleReader, true},
+		{"p-rg", ws, RoleResponder, true},
+		{"p-rg", "/subscriptions/sub1/resourceGroups/rg1", RoleReader, true},
+		{"p-rg", "/subscriptions/sub1", RoleReader, false},
+		{"p-ws", ws, RoleIngestor, true},
+		{"p-ws", ws, RoleReader, false},
+		{"p-ws", ws + "/tables/x", RoleIngestor, true},
+		{"p-other-rg", ws, RoleReader, false},
+		{"p-other-ws", ws, RoleReader, false},
+		{"p-nobody", ws, RoleReader, false},
+	} {
+		err := f.svc.Authorize(ctx, c.principal, c.resource, c.role)
+		if (err == nil) != c.ok {
+			t.Errorf("Authorize(%s, %s, %s) = %v, want allowed=%v", c.principal, c.resource, c.role, err, c.ok)
+		}
 	}
 }
