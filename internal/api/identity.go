@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sealwatch/sealwatch/internal/identity"
 )
 
@@ -61,7 +63,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	tok, err := s.cfg.Identity.IssueToken(r.Context(), r.PathValue("tenant"), clientID, secret, r.PostForm.Get("scope"))
 	switch {
 	case errors.Is(err, identity.ErrInvalidClient):
-		s.log.Info("token refused", "clientId", clientID, "reason", "invalid client", "clientIp", clientIP(r))
+		s.log.Info("token refused", "clientId", loggableID(clientID), "reason", "invalid client", "clientIp", clientIP(r))
 		fail(http.StatusUnauthorized, "invalid_client", err.Error())
 		return
 	case errors.Is(err, identity.ErrUnknownTenant):
@@ -71,7 +73,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_scope", err.Error())
 		return
 	case err != nil:
-		s.log.Error("issue token", "clientId", clientID, "err", err)
+		s.log.Error("issue token", "clientId", loggableID(clientID), "err", err)
 		fail(http.StatusInternalServerError, "server_error", "the token could not be issued; see the server log")
 		return
 	}
@@ -299,4 +301,13 @@ func (s *Server) handleResetSecret(w http.ResponseWriter, r *http.Request) error
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, s.appBody(p, secret))
 	return nil
+}
+
+// loggableID is a client ID fit for a log line: a GUID as it is, anything
+// else (a secret pasted into the wrong field, say) only by its length.
+func loggableID(id string) string {
+	if uuid.Validate(id) == nil {
+		return id
+	}
+	return fmt.Sprintf("<not a client ID, %d bytes>", len(id))
 }

@@ -157,6 +157,13 @@ func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, other := range s.trusted {
+			// Access policies name a principal by tenant and object ID: two
+			// issuers for one tenant could each speak for the other's principals.
+			if strings.EqualFold(other.cfg.TenantID, ik.cfg.TenantID) {
+				return nil, fmt.Errorf("identity: trusted issuers %s and %s name the same tenant %s; trust one issuer per tenant", other.cfg.Issuer, ik.cfg.Issuer, ik.cfg.TenantID)
+			}
+		}
 		s.trusted[ik.cfg.Issuer] = ik
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {

@@ -219,4 +219,13 @@ func TestTrustingItselfOrNoTenantIsRefused(t *testing.T) {
 			t.Errorf("%s: trusted", name)
 		}
 	}
+	// Two issuers for one tenant could each speak for the other's principals.
+	for name, tis := range map[string][]TrustedIssuer{
+		"same tenant twice": {{Issuer: "https://a.example/t/v2.0", TenantID: "t"}, {Issuer: "https://b.example/t/v2.0", TenantID: "T"}},
+	} {
+		opts.TrustedIssuers = tis
+		if _, err := New(db, filepath.Join(dir, "k.pem"), opts); err == nil {
+			t.Errorf("%s: trusted", name)
+		}
+	}
 }
