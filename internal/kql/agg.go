@@ -2,8 +2,6 @@ package kql
 
 import (
 	"context"
-	"errors"
-	"io"
 	"math"
 	"slices"
 	"sort"
@@ -876,19 +874,7 @@ type group struct {
 
 // summarizeRows folds the input's rows into the groups groupOf finds for them.
 func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, error)) error {
-	it, err := in.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for {
-		rows, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return readAll(ctx, in.open, func(rows []Row) error {
 		for _, r := range rows {
 			g, err := groupOf(r)
 			if err != nil {
@@ -898,7 +884,8 @@ func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, err
 				s.add(r)
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // summarizeCols is summarizeRows over the input by column: groupsOf finds the groups of a
@@ -906,27 +893,12 @@ func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, err
 // boxed only for aggregates other than a plain count() (countOnly). When all aggregates are
 // a plain count(), groupsOf may count the batch itself and report so.
 func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(*colBatch, []*group) (counted bool, err error)) error {
-	it, err := in.openCols(ctx)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
 	var gs []*group
-	for {
-		cb, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return readAll(ctx, in.openCols, func(cb *colBatch) error {
 		gs = slices.Grow(gs[:0], len(cb.sel))[:len(cb.sel)]
 		counted, err := groupsOf(cb, gs)
-		if err != nil {
+		if err != nil || counted {
 			return err
-		}
-		if counted {
-			continue
 		}
 		for i, g := range gs {
 			if countOnly {
@@ -940,7 +912,8 @@ func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(
 				s.add(row)
 			}
 		}
-	}
+		return nil
+	})
 }
 
 func unparen(e astExpr) astExpr {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -241,57 +240,43 @@ func (r *runState) fail(err error) {
 
 // drain reads the final result, enforcing the row limit.
 func (r *runState) drain(pl *plan) ([]Row, error) {
-	it, err := pl.open(r.ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
 	acct := r.account("result")
 	defer acct.release()
 	var out []Row
-	for {
-		rows, err := it.Next(r.ctx)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+	err := readAll(r.ctx, pl.open, func(rows []Row) error {
 		if r.err != nil {
-			return nil, r.err
+			return r.err
 		}
 		if int64(len(out)+len(rows)) > r.opts.MaxRows {
-			return nil, &LimitError{Limit: r.opts.MaxRows, Err: ErrTooManyRows}
+			return &LimitError{Limit: r.opts.MaxRows, Err: ErrTooManyRows}
 		}
 		if err := acct.addRows(rows); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, rows...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // collect reads a whole intermediate table, charging its memory to acct, which the caller
 // releases when it lets go of the rows.
 func (r *runState) collect(pl *plan, acct *memAccount) ([]Row, error) {
-	it, err := pl.open(r.ctx)
+	var out []Row
+	err := readAll(r.ctx, pl.open, func(rows []Row) error {
+		if err := acct.addRows(rows); err != nil {
+			return err
+		}
+		out = append(out, rows...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer it.Close()
-	var out []Row
-	for {
-		rows, err := it.Next(r.ctx)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := acct.addRows(rows); err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
+	return out, nil
 }
 
 // memAccount charges an operator's held rows against the query's memory cap.

@@ -2,7 +2,6 @@ package kql
 
 import (
 	"context"
-	"errors"
 	"io"
 	"path"
 	"regexp"
@@ -313,24 +312,12 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 			l, _ := asLong(nfn(nil))
 			limit = max(l, 0)
 		}
-		it, err := in.open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer it.Close()
 		acct := p.run.account(opName)
 		defer acct.release()
 		var all []Row
-		for {
-			rows, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, err
-			}
+		err := readAll(ctx, in.open, func(rows []Row) error {
 			if err := acct.addRows(rows); err != nil {
-				return nil, err
+				return err
 			}
 			all = append(all, rows...)
 			// top keeps memory bounded: trim to the best `limit` rows now and then
@@ -339,6 +326,10 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 				all = all[:limit]
 				acct.reset(all)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		sortRows(all, sk)
 		if limit >= 0 && int64(len(all)) > limit {
@@ -393,39 +384,23 @@ func (t *takeIter) Close() { t.in.Close() }
 func (p *planner) count(in *plan) *plan {
 	return &plan{cols: []colInfo{{Name: "Count", Type: TypeLong}}, open: func(ctx context.Context) (iterator, error) {
 		var n int64
+		var err error
 		if in.openCols != nil {
 			// by column: no row is boxed
-			it, err := in.openCols(ctx)
-			if err != nil {
-				return nil, err
-			}
-			defer it.Close()
-			for {
-				cb, err := it.Next(ctx)
-				if errors.Is(err, io.EOF) {
-					return &sliceIter{rows: []Row{{n}}}, nil
-				}
-				if err != nil {
-					return nil, err
-				}
+			err = readAll(ctx, in.openCols, func(cb *colBatch) error {
 				n += int64(len(cb.sel))
-			}
+				return nil
+			})
+		} else {
+			err = readAll(ctx, in.open, func(rows []Row) error {
+				n += int64(len(rows))
+				return nil
+			})
 		}
-		it, err := in.open(ctx)
 		if err != nil {
 			return nil, err
 		}
-		defer it.Close()
-		for {
-			rows, err := it.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				return &sliceIter{rows: []Row{{n}}}, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			n += int64(len(rows))
-		}
+		return &sliceIter{rows: []Row{{n}}}, nil
 	}}
 }
 

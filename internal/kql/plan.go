@@ -32,6 +32,31 @@ type iterator interface {
 	Close()
 }
 
+// readAll opens a stream of batches (rows or column batches) and hands each to fn, to the
+// end or fn's first error.
+func readAll[B any, I interface {
+	Next(context.Context) (B, error)
+	Close()
+}](ctx context.Context, open func(context.Context) (I, error), fn func(B) error) error {
+	it, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for {
+		b, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+}
+
 // plan is a bound tabular expression: its columns and how to open a stream of its rows.
 type plan struct {
 	cols []colInfo
