@@ -238,71 +238,35 @@ func isTermChar(c byte) bool {
 
 // hasTerm implements has: the needle must occur starting and ending at term boundaries (a
 // needle with separators in it, like an IP address, matches as a phrase of terms).
-func hasTerm(h, n string, cs bool) bool {
+func hasTerm(h, n string, cs bool) bool { return termMatch(h, n, cs, true, true) }
+
+// hasPrefixTerm / hasSuffixTerm: some term of h starts (ends) with n.
+func hasPrefixTerm(h, n string, cs bool) bool { return termMatch(h, n, cs, true, false) }
+func hasSuffixTerm(h, n string, cs bool) bool { return termMatch(h, n, cs, false, true) }
+
+// termMatch reports whether n occurs in h starting at a term boundary (atStart) and ending
+// at one (atEnd). A boundary is only needed where n itself begins (ends) with a term
+// character.
+func termMatch(h, n string, cs, atStart, atEnd bool) bool {
 	if n == "" {
 		return true
 	}
 	off := 0
 	for off <= len(h)-len(n) {
-		var i int
-		if cs {
-			i = strings.Index(h[off:], n)
-		} else {
-			i = indexFold(h[off:], n)
-		}
+		i := indexCase(h[off:], n, cs)
 		if i < 0 {
 			return false
 		}
 		i += off
 		end := i + len(n)
-		okStart := !isTermChar(n[0]) || i == 0 || !isTermChar(h[i-1])
-		okEnd := !isTermChar(n[len(n)-1]) || end == len(h) || !isTermChar(h[end])
+		okStart := !atStart || !isTermChar(n[0]) || i == 0 || !isTermChar(h[i-1])
+		okEnd := !atEnd || !isTermChar(n[len(n)-1]) || end == len(h) || !isTermChar(h[end])
 		if okStart && okEnd {
 			return true
 		}
 		off = i + 1
 	}
 	return false
-}
-
-// hasPrefixTerm / hasSuffixTerm: some term of h starts (ends) with n.
-func hasPrefixTerm(h, n string, cs bool) bool {
-	if n == "" {
-		return true
-	}
-	off := 0
-	for off <= len(h)-len(n) {
-		i := indexCase(h[off:], n, cs)
-		if i < 0 {
-			return false
-		}
-		i += off
-		if !isTermChar(n[0]) || i == 0 || !isTermChar(h[i-1]) {
-			return true
-		}
-		off = i + 1
-	}
-	return n == ""
-}
-
-func hasSuffixTerm(h, n string, cs bool) bool {
-	if n == "" {
-		return true
-	}
-	off := 0
-	for off <= len(h)-len(n) {
-		i := indexCase(h[off:], n, cs)
-		if i < 0 {
-			return false
-		}
-		i += off
-		end := i + len(n)
-		if !isTermChar(n[len(n)-1]) || end == len(h) || !isTermChar(h[end]) {
-			return true
-		}
-		off = i + 1
-	}
-	return n == ""
 }
 
 func indexCase(h, n string, cs bool) int {
