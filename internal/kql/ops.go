@@ -294,7 +294,6 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 		}
 		sk = append(sk, sortKey{fn: c.fn, asc: k.Asc, nullsFirst: k.NullsFirst})
 	}
-	limit := int64(-1)
 	var nfn func(Row) any
 	if n != nil {
 		c, err := p.expr(n, ec)
@@ -308,6 +307,7 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 	}
 	out := &plan{cols: in.cols}
 	out.open = func(ctx context.Context) (iterator, error) {
+		limit := int64(-1)
 		if nfn != nil {
 			l, _ := asLong(nfn(nil))
 			limit = max(l, 0)

@@ -2,8 +2,6 @@ package kql
 
 import (
 	"context"
-	"errors"
-	"io"
 	"math"
 	"strconv"
 	"time"
@@ -116,9 +114,6 @@ func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
 		}
 		b, err := s.it.Next(ctx)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, io.EOF
-			}
 			return nil, err
 		}
 		s.run.rowsScanned += int64(b.Len)
