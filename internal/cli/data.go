@@ -382,18 +382,7 @@ func (a *app) dcrListCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if a.output == outputJSON {
-			return writeJSONList(cmd.OutOrStdout(), items)
-		}
-		rows := make([][]string, 0, len(items))
-		for _, it := range items {
-			d, err := decodeDCR(it)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, dcrRow(d))
-		}
-		return writeTable(cmd.OutOrStdout(), dcrHeader, rows)
+		return writeList(cmd.OutOrStdout(), a.output, items, decodeDCR, dcrHeader, dcrRow)
 	})
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's rules; default those of the groups holding workspaces")
 	return cmd

@@ -72,18 +72,14 @@ func (a *app) appListCommand() *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("list applications: %w", err)
 		}
-		if a.output == outputJSON {
-			return writeJSONList(cmd.OutOrStdout(), items)
-		}
-		rows := make([][]string, 0, len(items))
-		for _, it := range items {
+		decode := func(raw json.RawMessage) (*application, error) {
 			var p application
-			if err := json.Unmarshal(it, &p); err != nil {
-				return fmt.Errorf("list applications: %w", err)
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, fmt.Errorf("list applications: %w", err)
 			}
-			rows = append(rows, appRow(p))
+			return &p, nil
 		}
-		return writeTable(cmd.OutOrStdout(), appHeader, rows)
+		return writeList(cmd.OutOrStdout(), a.output, items, decode, appHeader, appRow)
 	})
 	return cmd
 }
@@ -132,7 +128,7 @@ func (a *app) appResetSecretCommand() *cobra.Command {
 
 var appHeader = []string{"OBJECT ID", "CLIENT ID", "NAME", "KIND", "ROLES", "CREATED"}
 
-func appRow(p application) []string {
+func appRow(p *application) []string {
 	created := ""
 	if !p.Created.IsZero() {
 		created = p.Created.UTC().Format(time.RFC3339)
@@ -154,7 +150,7 @@ func (a *app) printSecret(cmd *cobra.Command, raw json.RawMessage) error {
 		}
 	} else {
 		w := cmd.OutOrStdout()
-		if err := writeTable(w, appHeader, [][]string{appRow(p)}); err != nil {
+		if err := writeTable(w, appHeader, [][]string{appRow(&p)}); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "\ntenant ID:     %s\nclient ID:     %s\nclient secret: %s\n", p.TenantID, p.AppID, p.ClientSecret)

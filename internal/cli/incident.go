@@ -231,18 +231,7 @@ func (a *app) incidentListCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("list the incidents of workspace %s: %w", in.workspace, err)
 		}
-		if a.output == outputJSON {
-			return writeJSONList(cmd.OutOrStdout(), items)
-		}
-		rows := make([][]string, 0, len(items))
-		for _, it := range items {
-			i, err := decodeIncident(it)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, incidentRow(i))
-		}
-		return writeTable(cmd.OutOrStdout(), incidentHeader, rows)
+		return writeList(cmd.OutOrStdout(), a.output, items, decodeIncident, incidentHeader, incidentRow)
 	})
 	ref.register(cmd)
 	return cmd

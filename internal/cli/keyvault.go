@@ -313,18 +313,14 @@ func (a *app) vaultListCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("list vaults: %w", err)
 		}
-		if a.output == outputJSON {
-			return writeJSONList(cmd.OutOrStdout(), items)
-		}
-		rows := make([][]string, 0, len(items))
-		for _, it := range items {
+		decode := func(raw json.RawMessage) (*vaultResource, error) {
 			var v vaultResource
-			if err := json.Unmarshal(it, &v); err != nil {
-				return fmt.Errorf("decode vault list: %w", err)
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, fmt.Errorf("decode vault list: %w", err)
 			}
-			rows = append(rows, vaultRow(&v))
+			return &v, nil
 		}
-		return writeTable(cmd.OutOrStdout(), vaultHeader, rows)
+		return writeList(cmd.OutOrStdout(), a.output, items, decode, vaultHeader, vaultRow)
 	})
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's vaults")
 	return cmd

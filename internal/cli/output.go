@@ -40,6 +40,24 @@ func writeJSONList(w io.Writer, items []json.RawMessage) error {
 	return writeJSON(w, raw)
 }
 
+// writeList prints a listing: with -o json the server's items as one array,
+// else a table with a row for each item, decoded.
+func writeList[T any](w io.Writer, output string, items []json.RawMessage,
+	decode func(json.RawMessage) (*T, error), header []string, row func(*T) []string) error {
+	if output == outputJSON {
+		return writeJSONList(w, items)
+	}
+	rows := make([][]string, 0, len(items))
+	for _, it := range items {
+		v, err := decode(it)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row(v))
+	}
+	return writeTable(w, header, rows)
+}
+
 // writeTable prints aligned columns. Cells are cleaned of control characters
 // because they hold names the server echoes back, and a name must not be able
 // to move the cursor or recolour a terminal.

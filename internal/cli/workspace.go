@@ -307,18 +307,7 @@ func listCommand[T any](a *app, subscription *string, kind opsKind, short, plura
 		if err != nil {
 			return fmt.Errorf("list %s: %w", plural, err)
 		}
-		if a.output == outputJSON {
-			return writeJSONList(cmd.OutOrStdout(), items)
-		}
-		rows := make([][]string, 0, len(items))
-		for _, it := range items {
-			v, err := decode(it)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, row(v))
-		}
-		return writeTable(cmd.OutOrStdout(), header, rows)
+		return writeList(cmd.OutOrStdout(), a.output, items, decode, header, row)
 	})
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "list only this resource group's "+plural)
 	return cmd
