@@ -95,15 +95,26 @@ func (a *app) keyCommand() *cobra.Command {
 		a.keyPurgeCommand(), a.keyListDeletedCommand())
 }
 
-// keyCall runs one data-plane request and prints the key bundle it returns.
-func (a *app) keyCall(ctx context.Context, w io.Writer, f *keyFlags, method, path string, body any, what string) error {
+// keyRequest runs one data-plane request about the flags' key and returns
+// the server's answer; what says what it does, for the error: "what key K in
+// vault V".
+func (a *app) keyRequest(ctx context.Context, f *keyFlags, method, path string, body any, what string) (json.RawMessage, error) {
 	cl, err := a.client()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var raw json.RawMessage
 	if err := cl.Do(ctx, method, f.url(cl, path), client.AudienceVault, body, &raw); err != nil {
-		return fmt.Errorf("%s key %s in vault %s: %w", what, f.name, f.vault, err)
+		return nil, fmt.Errorf("%s key %s in vault %s: %w", what, f.name, f.vault, err)
+	}
+	return raw, nil
+}
+
+// keyCall runs one data-plane request and prints the key bundle it returns.
+func (a *app) keyCall(ctx context.Context, w io.Writer, f *keyFlags, method, path string, body any, what string) error {
+	raw, err := a.keyRequest(ctx, f, method, path, body, what)
+	if err != nil {
+		return err
 	}
 	return a.printBundle(w, raw)
 }
@@ -536,13 +547,9 @@ func (a *app) keyRotationPolicyCommand() *cobra.Command {
 	var showFlags, setFlags keyFlags
 	show := &cobra.Command{Use: "show --vault-name V --name K", Short: "Show a key's rotation policy", Args: cobra.NoArgs}
 	show.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		cl, err := a.client()
+		raw, err := a.keyRequest(ctx, &showFlags, http.MethodGet, showFlags.keyPath("rotationpolicy"), nil, "get the rotation policy of")
 		if err != nil {
 			return err
-		}
-		var raw json.RawMessage
-		if err := cl.Do(ctx, http.MethodGet, showFlags.url(cl, showFlags.keyPath("rotationpolicy")), client.AudienceVault, nil, &raw); err != nil {
-			return fmt.Errorf("get the rotation policy of key %s in vault %s: %w", showFlags.name, showFlags.vault, err)
 		}
 		return a.printRotationPolicy(cmd.OutOrStdout(), raw)
 	})
@@ -567,13 +574,9 @@ func (a *app) keyRotationPolicyCommand() *cobra.Command {
 		if expiresAfter != "" {
 			body["attributes"] = map[string]string{"expiryTime": expiresAfter}
 		}
-		cl, err := a.client()
+		raw, err := a.keyRequest(ctx, &setFlags, http.MethodPut, setFlags.keyPath("rotationpolicy"), body, "set the rotation policy of")
 		if err != nil {
 			return err
-		}
-		var raw json.RawMessage
-		if err := cl.Do(ctx, http.MethodPut, setFlags.url(cl, setFlags.keyPath("rotationpolicy")), client.AudienceVault, body, &raw); err != nil {
-			return fmt.Errorf("set the rotation policy of key %s in vault %s: %w", setFlags.name, setFlags.vault, err)
 		}
 		return a.printRotationPolicy(cmd.OutOrStdout(), raw)
 	})
@@ -592,13 +595,9 @@ func (a *app) keyDeleteCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		cl, err := a.client()
+		raw, err := a.keyRequest(ctx, &kf, http.MethodDelete, kf.keyPath(), nil, "delete")
 		if err != nil {
 			return err
-		}
-		var raw json.RawMessage
-		if err := cl.Do(ctx, http.MethodDelete, kf.url(cl, kf.keyPath()), client.AudienceVault, nil, &raw); err != nil {
-			return fmt.Errorf("delete key %s in vault %s: %w", kf.name, kf.vault, err)
 		}
 		w := cmd.OutOrStdout()
 		if a.output == outputJSON {
@@ -637,12 +636,8 @@ func (a *app) keyPurgeCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		cl, err := a.client()
-		if err != nil {
+		if _, err := a.keyRequest(ctx, &kf, http.MethodDelete, "/deletedkeys/"+url.PathEscape(kf.name), nil, "purge"); err != nil {
 			return err
-		}
-		if err := cl.Do(ctx, http.MethodDelete, kf.url(cl, "/deletedkeys/"+url.PathEscape(kf.name)), client.AudienceVault, nil, nil); err != nil {
-			return fmt.Errorf("purge key %s in vault %s: %w", kf.name, kf.vault, err)
 		}
 		if a.output == outputTable {
 			fmt.Fprintf(cmd.OutOrStdout(), "Purged key %s from vault %s; it cannot be recovered.\n", clean(kf.name), clean(kf.vault))
