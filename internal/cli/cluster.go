@@ -169,7 +169,7 @@ func (a *app) clusterCreateCommand(subscription *string) *cobra.Command {
 		fmt.Fprintf(w, "(a vault of another service: --key-vault-uri URI; without --key-version the cluster follows the key's latest version.)\n")
 		return nil
 	})
-	rf.register(cmd, kindCluster)
+	rf.register(cmd, kindCluster.noun)
 	cmd.Flags().IntVar(&capacity, "capacity", 100, "commitment tier in GB/day: 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 25000 or 50000")
 	cmd.Flags().StringVarP(&location, "location", "l", "local", "location recorded on the cluster")
 	return cmd
@@ -241,7 +241,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		}
 		return a.printCluster(cmd.OutOrStdout(), c, raw)
 	})
-	rf.register(cmd, kindCluster)
+	rf.register(cmd, kindCluster.noun)
 	f := cmd.Flags()
 	f.IntVar(&capacity, "capacity", 0, "new commitment tier in GB/day")
 	f.StringVar(&vaultURI, "key-vault-uri", "", "the key's vault, such as https://myvault.vault.localhost:8443/")
@@ -369,7 +369,7 @@ func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
 		}
 		return nil
 	})
-	rf.register(cmd, kindCluster)
+	rf.register(cmd, kindCluster.noun)
 	return cmd
 }
 
@@ -426,7 +426,7 @@ func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
 			}
 		}
 	})
-	rf.register(cmd, kindCluster)
+	rf.register(cmd, kindCluster.noun)
 	cmd.Flags().StringVar(&state, "key-state", "", "key state to wait for")
 	cmd.Flags().BoolVar(&rewrapped, "rewrapped", false, "wait until every account key is wrapped by the key's latest version")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait")

@@ -105,10 +105,6 @@ func dcrRow(d *dcrResource) []string {
 
 const dcrProvider = "/providers/Microsoft.Insights/dataCollectionRules"
 
-// dcrNoun names rules in the flags resourceFlags registers. Only its noun is
-// used: rules live under Microsoft.Insights, not where opsPath points.
-var dcrNoun = opsKind{noun: "data collection rule"}
-
 func (m *mgmt) dcrPath(rg, name string) string {
 	return "/subscriptions/" + url.PathEscape(m.sub) + "/resourceGroups/" + url.PathEscape(rg) +
 		dcrProvider + "/" + url.PathEscape(name) + "?api-version=" + mgmtAPIVersion
@@ -339,7 +335,7 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 		fmt.Fprintf(w, "  which then sends with:  sealwatch ingest --dcr-immutable-id %s --stream %s --file rows.json\n", clean(d.Properties.ImmutableID), clean(stream))
 		return nil
 	})
-	rf.register(cmd, dcrNoun)
+	rf.register(cmd, "data collection rule")
 	f := cmd.Flags()
 	f.StringVarP(&wsName, "workspace", "w", "", "the workspace whose table the rows go to")
 	f.StringVar(&wsGroup, "workspace-resource-group", "", "the workspace's resource group; found by listing the workspaces when omitted")
@@ -366,7 +362,7 @@ func (a *app) dcrShowCommand(subscription *string) *cobra.Command {
 		}
 		return a.printDCR(cmd.OutOrStdout(), m, d, raw)
 	})
-	rf.register(cmd, dcrNoun)
+	rf.register(cmd, "data collection rule")
 	return cmd
 }
 
@@ -408,7 +404,7 @@ func (a *app) dcrDeleteCommand(subscription *string) *cobra.Command {
 		}
 		return nil
 	})
-	rf.register(cmd, dcrNoun)
+	rf.register(cmd, "data collection rule")
 	return cmd
 }
 

@@ -56,18 +56,6 @@ type accessPolicy struct {
 	} `json:"permissions"`
 }
 
-// vaultFlags are the flags every vault command shares.
-type vaultFlags struct {
-	name          string
-	resourceGroup string
-}
-
-func (f *vaultFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.name, "name", "n", "", "vault name")
-	cmd.Flags().StringVarP(&f.resourceGroup, "resource-group", "g", "", "resource group; found by listing the vaults when omitted")
-	_ = cmd.MarkFlagRequired("name")
-}
-
 func (a *app) keyvaultCommand() *cobra.Command {
 	var subscription string
 	kv := a.group("keyvault", "Manage key vaults, their access policies, keys and audit log",
@@ -189,7 +177,7 @@ func (a *app) printVault(w io.Writer, v *vaultResource, raw json.RawMessage) err
 
 func (a *app) vaultCreateCommand(subscription *string) *cobra.Command {
 	var (
-		vf            vaultFlags
+		vf            resourceFlags
 		location, sku string
 		retention     int
 		purgeProt     bool
@@ -244,7 +232,7 @@ func (a *app) vaultCreateCommand(subscription *string) *cobra.Command {
 		}
 		return a.printVault(cmd.OutOrStdout(), &v, raw)
 	})
-	vf.register(cmd)
+	vf.register(cmd, "vault")
 	f := cmd.Flags()
 	f.StringVarP(&location, "location", "l", "local", "location recorded on the vault")
 	f.StringVar(&sku, "sku", "standard", "pricing tier recorded on the vault: standard or premium")
@@ -255,7 +243,7 @@ func (a *app) vaultCreateCommand(subscription *string) *cobra.Command {
 }
 
 func (a *app) vaultShowCommand(subscription *string) *cobra.Command {
-	var vf vaultFlags
+	var vf resourceFlags
 	cmd := &cobra.Command{Use: "show --name V", Short: "Show a vault and its access policies", Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		m, err := a.mgmt(*subscription)
@@ -268,12 +256,12 @@ func (a *app) vaultShowCommand(subscription *string) *cobra.Command {
 		}
 		return a.printVault(cmd.OutOrStdout(), v, raw)
 	})
-	vf.register(cmd)
+	vf.register(cmd, "vault")
 	return cmd
 }
 
 func (a *app) vaultDeleteCommand(subscription *string) *cobra.Command {
-	var vf vaultFlags
+	var vf resourceFlags
 	cmd := &cobra.Command{
 		Use:   "delete --name V",
 		Short: "Delete a vault; it stays recoverable for its retention period",
@@ -297,7 +285,7 @@ func (a *app) vaultDeleteCommand(subscription *string) *cobra.Command {
 		}
 		return nil
 	})
-	vf.register(cmd)
+	vf.register(cmd, "vault")
 	return cmd
 }
 
@@ -349,7 +337,7 @@ func (a *app) updatePolicies(ctx context.Context, w io.Writer, m *mgmt, rg, vaul
 
 func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 	var (
-		vf           vaultFlags
+		vf           resourceFlags
 		objectID     string
 		cluster      string
 		identityFile string
@@ -407,7 +395,7 @@ func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 		}
 		return a.updatePolicies(ctx, cmd.OutOrStdout(), m, rg, v.Name, "add", ps...)
 	})
-	vf.register(cmd)
+	vf.register(cmd, "vault")
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object ID of the principal (shown by: sealwatch identity app list)")
 	cmd.Flags().StringVar(&cluster, "cluster", "", "grant the cluster's identity and the document-store principal")
 	cmd.Flags().StringVar(&identityFile, "identity-file", "", "grant the principals a cluster identity file names (from another node)")
@@ -417,7 +405,7 @@ func (a *app) vaultSetPolicyCommand(subscription *string) *cobra.Command {
 
 func (a *app) vaultDeletePolicyCommand(subscription *string) *cobra.Command {
 	var (
-		vf       vaultFlags
+		vf       resourceFlags
 		objectID string
 	)
 	cmd := &cobra.Command{
@@ -445,7 +433,7 @@ func (a *app) vaultDeletePolicyCommand(subscription *string) *cobra.Command {
 		}
 		return a.updatePolicies(ctx, cmd.OutOrStdout(), m, rg, v.Name, "remove", v.Properties.AccessPolicies[i])
 	})
-	vf.register(cmd)
+	vf.register(cmd, "vault")
 	cmd.Flags().StringVar(&objectID, "object-id", "", "object ID of the principal")
 	_ = cmd.MarkFlagRequired("object-id")
 	return cmd
@@ -471,7 +459,7 @@ var errAuditChainBroken = errors.New("the audit chain does not verify")
 
 func (a *app) vaultAuditCommand(subscription *string) *cobra.Command {
 	var (
-		vf         vaultFlags
+		vf         resourceFlags
 		key, since string
 		top        int
 	)
@@ -557,7 +545,7 @@ func (a *app) vaultAuditCommand(subscription *string) *cobra.Command {
 		}
 		return nil
 	})
-	vf.register(cmd)
+	vf.register(cmd, "vault")
 	f := cmd.Flags()
 	f.StringVar(&key, "key", "", "only records about this key")
 	f.StringVar(&since, "since", "", "only records at or after this time: RFC 3339 (2026-01-02T15:04:05Z) or an age (90m, 1h, 7d)")

@@ -123,7 +123,7 @@ func (a *app) clusterExportIdentityCommand(subscription *string) *cobra.Command 
 			c.Name, file, ci.Issuer, ci.Principals[0].ObjectID, ci.Principals[1].ObjectID)
 		return nil
 	})
-	rf.register(cmd, kindCluster)
+	rf.register(cmd, kindCluster.noun)
 	cmd.Flags().StringVar(&file, "file", "", "file to write")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd

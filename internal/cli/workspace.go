@@ -91,9 +91,9 @@ type resourceFlags struct {
 	resourceGroup string
 }
 
-func (f *resourceFlags) register(cmd *cobra.Command, k opsKind) {
-	cmd.Flags().StringVarP(&f.name, "name", "n", "", k.noun+" name")
-	cmd.Flags().StringVarP(&f.resourceGroup, "resource-group", "g", "", "resource group; found by listing the "+k.noun+"s when omitted")
+func (f *resourceFlags) register(cmd *cobra.Command, noun string) {
+	cmd.Flags().StringVarP(&f.name, "name", "n", "", noun+" name")
+	cmd.Flags().StringVarP(&f.resourceGroup, "resource-group", "g", "", "resource group; found by listing the "+noun+"s when omitted")
 	_ = cmd.MarkFlagRequired("name")
 }
 
@@ -219,7 +219,7 @@ func (a *app) workspaceCreateCommand(subscription *string) *cobra.Command {
 		}
 		return a.printWorkspace(cmd.OutOrStdout(), ws, raw)
 	})
-	rf.register(cmd, kindWorkspace)
+	rf.register(cmd, kindWorkspace.noun)
 	cmd.Flags().StringVarP(&location, "location", "l", "local", "location recorded on the workspace")
 	cmd.Flags().IntVar(&retention, "retention-days", 90, "days data is kept (30 to 730)")
 	return cmd
@@ -258,7 +258,7 @@ func showCommand[T any](a *app, subscription *string, kind opsKind, use, short s
 		}
 		return print(cmd.OutOrStdout(), v, raw)
 	})
-	rf.register(cmd, kind)
+	rf.register(cmd, kind.noun)
 	return cmd
 }
 
@@ -288,7 +288,7 @@ func deleteCommand(a *app, subscription *string, kind opsKind, use, short, done 
 		}
 		return nil
 	})
-	rf.register(cmd, kind)
+	rf.register(cmd, kind.noun)
 	return cmd
 }
 
@@ -357,7 +357,7 @@ func (a *app) workspaceLinkCommand(subscription *string) *cobra.Command {
 		}
 		return nil
 	})
-	rf.register(cmd, kindWorkspace)
+	rf.register(cmd, kindWorkspace.noun)
 	cmd.Flags().StringVar(&clusterName, "cluster", "", "the cluster's name")
 	cmd.Flags().StringVar(&clusterRG, "cluster-resource-group", "", "the cluster's resource group; found by listing the clusters when omitted")
 	_ = cmd.MarkFlagRequired("cluster")
@@ -395,7 +395,7 @@ func (a *app) workspaceUnlinkCommand(subscription *string) *cobra.Command {
 		}
 		return nil
 	})
-	rf.register(cmd, kindWorkspace)
+	rf.register(cmd, kindWorkspace.noun)
 	return cmd
 }
 
@@ -434,7 +434,7 @@ func (a *app) workspaceKeysCommand(subscription *string) *cobra.Command {
 			clean(ws.Properties.CustomerID), clean(keys.Primary), clean(keys.Secondary))
 		return nil
 	})
-	rf.register(cmd, kindWorkspace)
+	rf.register(cmd, kindWorkspace.noun)
 	return cmd
 }
 
