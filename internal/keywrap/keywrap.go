@@ -62,6 +62,7 @@ func Unwrap(block cipher.Block, wrapped []byte) ([]byte, error) {
 			copy(out[8*(i-1):8*i], b[8:])
 		}
 	}
+	clear(b[:]) // its last half is key bytes
 	if subtle.ConstantTimeCompare(a[:], kwIV[:]) != 1 {
 		clear(out)
 		return nil, ErrIntegrity
