@@ -77,9 +77,8 @@ func commentRow(c *incidentComment) []string {
 
 // incidents addresses one workspace's incidents.
 type incidents struct {
-	m         *mgmt
-	rg, ws    string
-	workspace string // for messages
+	m      *mgmt
+	rg, ws string
 }
 
 // path is the path of the incidents, with extra segments appended.
@@ -102,20 +101,20 @@ func (a *app) incidentsOf(ctx context.Context, subscription string, ref workspac
 		return nil, err
 	}
 	if ref.resourceGroup != "" {
-		return &incidents{m: m, rg: ref.resourceGroup, ws: ref.name, workspace: ref.name}, nil
+		return &incidents{m: m, rg: ref.resourceGroup, ws: ref.name}, nil
 	}
 	ws, _, rg, err := m.findWorkspace(ctx, ref.name, "")
 	if err != nil {
 		return nil, err
 	}
-	return &incidents{m: m, rg: rg, ws: ws.Name, workspace: ws.Name}, nil
+	return &incidents{m: m, rg: rg, ws: ws.Name}, nil
 }
 
 // get reads an incident as the server sent it.
 func (in *incidents) get(ctx context.Context, id string) (json.RawMessage, error) {
 	var raw json.RawMessage
 	if err := in.m.cl.Do(ctx, http.MethodGet, in.path(id), client.AudienceManagement, nil, &raw); err != nil {
-		return nil, fmt.Errorf("get incident %s of workspace %s: %w", id, in.workspace, err)
+		return nil, fmt.Errorf("get incident %s of workspace %s: %w", id, in.ws, err)
 	}
 	return raw, nil
 }
@@ -196,7 +195,7 @@ func (a *app) incidentCreateCommand(subscription *string) *cobra.Command {
 			var apiErr *client.APIError
 			switch {
 			case err == nil:
-				return fmt.Errorf("workspace %s already has an incident %s; change it with `sealwatch incident update --id %s`", in.workspace, id, id)
+				return fmt.Errorf("workspace %s already has an incident %s; change it with `sealwatch incident update --id %s`", in.ws, id, id)
 			case !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound:
 				return err
 			}
@@ -204,7 +203,7 @@ func (a *app) incidentCreateCommand(subscription *string) *cobra.Command {
 		body := map[string]any{"properties": map[string]string{"title": title, "severity": severity, "description": descr, "status": "New"}}
 		var raw json.RawMessage
 		if err := in.m.cl.Do(ctx, http.MethodPut, in.path(id), client.AudienceManagement, body, &raw); err != nil {
-			return fmt.Errorf("create incident in workspace %s: %w", in.workspace, err)
+			return fmt.Errorf("create incident in workspace %s: %w", in.ws, err)
 		}
 		return a.printIncident(cmd.OutOrStdout(), raw, nil)
 	})
@@ -229,7 +228,7 @@ func (a *app) incidentListCommand(subscription *string) *cobra.Command {
 		}
 		items, err := in.m.cl.ListAll(ctx, in.path(), client.AudienceManagement)
 		if err != nil {
-			return fmt.Errorf("list the incidents of workspace %s: %w", in.workspace, err)
+			return fmt.Errorf("list the incidents of workspace %s: %w", in.ws, err)
 		}
 		return writeList(cmd.OutOrStdout(), a.output, items, decodeIncident, incidentHeader, incidentRow)
 	})
