@@ -452,7 +452,7 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 	if kv.KeyVersion != "" {
 		keyURL += "/" + kv.KeyVersion
 	}
-	if err := m.cl.Do(ctx, http.MethodGet, keyURL+"?api-version=7.6", client.AudienceVault, nil, &key); err != nil {
+	if err := m.cl.Do(ctx, http.MethodGet, keyURL+"?api-version="+keysAPIVersion, client.AudienceVault, nil, &key); err != nil {
 		return false, "", fmt.Errorf("read key %s: %w", kv.KeyName, err)
 	}
 	var usage struct {

@@ -129,11 +129,7 @@ func (a *app) appResetSecretCommand() *cobra.Command {
 var appHeader = []string{"OBJECT ID", "CLIENT ID", "NAME", "KIND", "ROLES", "CREATED"}
 
 func appRow(p *application) []string {
-	created := ""
-	if !p.Created.IsZero() {
-		created = p.Created.UTC().Format(time.RFC3339)
-	}
-	return []string{p.ID, p.AppID, p.DisplayName, p.Kind, strings.Join(p.Roles, ","), created}
+	return []string{p.ID, p.AppID, p.DisplayName, p.Kind, strings.Join(p.Roles, ","), rfc3339(p.Created)}
 }
 
 // printSecret shows an application with its new client secret. The secret
