@@ -310,7 +310,10 @@ func (a *app) incidentUpdateCommand(subscription *string) *cobra.Command {
 		}
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.UseNumber() // keep the incident's number as it was sent
-		if err := dec.Decode(&cur); err != nil || cur.Properties == nil {
+		if err := dec.Decode(&cur); err != nil {
+			return fmt.Errorf("decode incident %s: %w", id, err)
+		}
+		if cur.Properties == nil {
 			return fmt.Errorf("decode incident %s: the server's answer has no properties", id)
 		}
 		p := cur.Properties
