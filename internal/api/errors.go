@@ -6,9 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
-	"github.com/sealwatch/sealwatch/internal/vault"
-	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // Error is a refusal: an HTTP status and the body {"error":{"code","message"}},
@@ -23,6 +22,41 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// kindStatus is the one table from a domain refusal's kind to its HTTP
+// status. A kind not here (fault.Internal) is the server's failure: a 500
+// whose detail goes to the log.
+var kindStatus = map[fault.Kind]int{
+	fault.Invalid:            http.StatusBadRequest,
+	fault.Forbidden:          http.StatusForbidden,
+	fault.NotFound:           http.StatusNotFound,
+	fault.Conflict:           http.StatusConflict,
+	fault.PreconditionFailed: http.StatusPreconditionFailed,
+	fault.KeyInaccessible:    http.StatusForbidden,
+	fault.KeyUnreachable:     http.StatusServiceUnavailable,
+}
+
+// keyRetryAfter is the Retry-After, in seconds, of a refusal because the key
+// vault cannot be reached: the keyring probes it every 10 s.
+const keyRetryAfter = 10
+
+// faultError renders a domain package's refusal, or returns nil for one of
+// kind Internal.
+func faultError(err error) *Error {
+	var fe *fault.Error
+	if !errors.As(err, &fe) {
+		return nil
+	}
+	status, ok := kindStatus[fe.Kind]
+	if !ok {
+		return nil
+	}
+	e := &Error{Status: status, Code: fe.Code, InnerCode: fe.InnerCode, Message: fe.Message}
+	if fe.Kind == fault.KeyUnreachable {
+		e.RetryAfter = keyRetryAfter
+	}
+	return e
+}
 
 func badRequest(code, msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: code, Message: msg}
@@ -70,22 +104,10 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	var ve *vault.Error
-	if errors.As(err, &ve) && ve.Status < 500 {
-		return &Error{Status: ve.Status, Code: ve.Code, InnerCode: ve.InnerCode, Message: ve.Message}
+	if e := faultError(err); e != nil {
+		return e
 	}
 	if e := dataError(err); e != nil {
-		return e
-	}
-	if e := incidentError(err); e != nil {
-		return e
-	}
-	var we *workspace.Error
-	if errors.As(err, &we) && (we.Status < 500 || we.Status == http.StatusServiceUnavailable) {
-		e := &Error{Status: we.Status, Code: we.Code, Message: we.Message}
-		if we.Status == http.StatusServiceUnavailable {
-			e.RetryAfter = 10
-		}
 		return e
 	}
 	switch {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/sealwatch/sealwatch/internal/identity"
@@ -129,14 +128,5 @@ func (s *Server) handlePutComment(w http.ResponseWriter, r *http.Request, inc *i
 		return err
 	}
 	writeJSON(w, http.StatusCreated, cm)
-	return nil
-}
-
-// incidentError maps the incident package's refusals (part of toAPIError).
-func incidentError(err error) *Error {
-	var ie *incident.Error
-	if errors.As(err, &ie) {
-		return &Error{Status: ie.Status, Code: ie.Code, Message: ie.Message}
-	}
 	return nil
 }

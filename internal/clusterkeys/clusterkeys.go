@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -112,7 +112,7 @@ func (m *Manager) CheckKey(ctx context.Context, cluster workspace.Principal, kv 
 	}{{"the cluster's identity", cluster}, {"the document-store principal", m.cfg.DocumentStore}} {
 		kek, err := m.cfg.NewKEK(who.p, kv)
 		if err != nil {
-			return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeBadRequest, Message: err.Error()}
+			return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest, Message: err.Error()}
 		}
 		if _, err := keyring.CheckKEK(ctx, kek, true); err != nil {
 			return checkError(who.name, who.p.ObjectID, kv, err)
@@ -125,19 +125,19 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 	var ce *keyring.CheckError
 	switch {
 	case errors.Is(err, keyring.ErrNotRecoverable):
-		return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeKeyNotRecoverable,
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeKeyNotRecoverable,
 			Message: fmt.Sprintf("key '%s' in %s is not recoverable: turn on soft delete and purge protection on the vault (sealwatch keyvault create --enable-purge-protection), then set the key again", kv.KeyName, kv.KeyVaultURI)}
 	case errors.Is(err, keyring.ErrKeyUnreachable):
-		return &workspace.Error{Status: http.StatusServiceUnavailable, Code: workspace.CodeKeyVaultUnreachable,
+		return &fault.Error{Kind: fault.KeyUnreachable, Code: workspace.CodeKeyVaultUnreachable,
 			Message: fmt.Sprintf("the key vault %s could not be reached to check key '%s'; try again when it is up (%v)", kv.KeyVaultURI, kv.KeyName, err)}
 	case errors.As(err, &ce) && errors.Is(err, keyring.ErrKeyRevoked):
-		return &workspace.Error{Status: http.StatusForbidden, Code: workspace.CodeForbidden,
+		return &fault.Error{Kind: fault.Forbidden, Code: workspace.CodeForbidden,
 			Message: fmt.Sprintf("%s (object ID %s) cannot use key '%s' in %s: it lacks the %s permission, or the key is missing or disabled; grant get, wrapKey and unwrapKey with `sealwatch keyvault set-policy --object-id %s --key-permissions get wrapKey unwrapKey` (%v)", who, oid, kv.KeyName, kv.KeyVaultURI, ce.Permission, oid, err)}
 	case errors.Is(err, keyring.ErrKeyRevoked):
-		return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeBadRequest,
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
 			Message: fmt.Sprintf("key '%s' in %s cannot be used: %v; enable it and set it again", kv.KeyName, kv.KeyVaultURI, err)}
 	default:
-		return &workspace.Error{Status: http.StatusBadRequest, Code: workspace.CodeBadRequest,
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
 			Message: fmt.Sprintf("key '%s' in %s cannot be used: %v", kv.KeyName, kv.KeyVaultURI, err)}
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // Collections in the document store.
@@ -92,16 +92,8 @@ type Comment struct {
 	} `json:"properties"`
 }
 
-// Error is a refusal with its HTTP status and code.
-type Error struct {
-	Status        int
-	Code, Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-func bad(format string, args ...any) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: "BadRequest", Message: fmt.Sprintf(format, args...)}
+func bad(format string, args ...any) *fault.Error {
+	return fault.New(fault.Invalid, "BadRequest", format, args...)
 }
 
 // Incidents is the incident store of one workspace.
@@ -190,9 +182,8 @@ func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch s
 	}
 	now := s.now().UTC()
 	old, err := s.Get(ctx, id)
-	var nf *Error
 	switch {
-	case errors.As(err, &nf) && nf.Status == http.StatusNotFound:
+	case fault.KindOf(err) == fault.NotFound:
 		old = nil
 	case err != nil:
 		return nil, false, err
@@ -202,7 +193,7 @@ func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch s
 		in.CreatedTimeUtc = old.Properties.CreatedTimeUtc
 	} else {
 		if ifMatch != "" && ifMatch != "*" {
-			return nil, false, &Error{Status: http.StatusPreconditionFailed, Code: "PreconditionFailed", Message: fmt.Sprintf("incident '%s' does not exist, so no etag can match", id)}
+			return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "incident '%s' does not exist, so no etag can match", id)
 		}
 		n, err := s.nextNumber(ctx)
 		if err != nil {
@@ -355,10 +346,10 @@ func (s *Incidents) Comments(ctx context.Context, incidentID string) ([]Comment,
 func (s *Incidents) docError(err error, kind, id string) error {
 	switch {
 	case errors.Is(err, docstore.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s '%s' was not found", kind, truncate(id))}
+		return fault.New(fault.NotFound, "NotFound", "%s '%s' was not found", kind, truncate(id))
 	case errors.Is(err, docstore.ErrConflict):
-		return &Error{Status: http.StatusPreconditionFailed, Code: "PreconditionFailed",
-			Message: fmt.Sprintf("%s '%s' changed since you read it; read it again and retry with its new etag", kind, truncate(id))}
+		return fault.New(fault.PreconditionFailed, "PreconditionFailed",
+			"%s '%s' changed since you read it; read it again and retry with its new etag", kind, truncate(id))
 	case errors.Is(err, docstore.ErrInvalid):
 		return bad("%v", err)
 	}

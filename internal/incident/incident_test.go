@@ -2,9 +2,7 @@ package incident
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 func newIncidents(t *testing.T) *Incidents {
@@ -30,14 +29,6 @@ func newIncidents(t *testing.T) *Incidents {
 	return New(docs, "ws-1", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", func() time.Time {
 		return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	})
-}
-
-func status(err error) int {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return 0
 }
 
 func TestIncidentsAreNumberedInOrderAndKeepTheirNumber(t *testing.T) {
@@ -67,13 +58,13 @@ func TestStaleEtagIsRefusedWith412(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Put(ctx, "a", Properties{Title: "t", Severity: "Low"}, first.Etag); status(err) != http.StatusPreconditionFailed {
+	if _, _, err := s.Put(ctx, "a", Properties{Title: "t", Severity: "Low"}, first.Etag); fault.KindOf(err) != fault.PreconditionFailed {
 		t.Fatalf("stale etag: %v", err)
 	}
 	if _, _, err := s.Put(ctx, "a", Properties{Title: "t", Severity: "Low"}, second.Etag); err != nil {
 		t.Fatalf("current etag: %v", err)
 	}
-	if _, _, err := s.Put(ctx, "new", Properties{Title: "t", Severity: "Low"}, `"abc"`); status(err) != http.StatusPreconditionFailed {
+	if _, _, err := s.Put(ctx, "new", Properties{Title: "t", Severity: "Low"}, `"abc"`); fault.KindOf(err) != fault.PreconditionFailed {
 		t.Fatalf("etag on a new incident: %v", err)
 	}
 }
@@ -92,12 +83,12 @@ func TestBadIncidentsAreRefused(t *testing.T) {
 	}
 	for name, p := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, _, err := s.Put(context.Background(), "x", p, ""); status(err) != http.StatusBadRequest {
+			if _, _, err := s.Put(context.Background(), "x", p, ""); fault.KindOf(err) != fault.Invalid {
 				t.Fatalf("err = %v", err)
 			}
 		})
 	}
-	if _, _, err := s.Put(context.Background(), "bad/id", Properties{Title: "t", Severity: "High"}, ""); status(err) != http.StatusBadRequest {
+	if _, _, err := s.Put(context.Background(), "bad/id", Properties{Title: "t", Severity: "High"}, ""); fault.KindOf(err) != fault.Invalid {
 		t.Fatalf("bad id: %v", err)
 	}
 	ok := Properties{Title: "t", Severity: "High", Status: "Closed", Classification: "FalsePositive", ClassificationReason: "InaccurateData"}
@@ -121,7 +112,7 @@ func TestCommentsBelongToTheirIncident(t *testing.T) {
 	if err != nil || len(cs) != 1 || cs[0].Properties.Message != "looking" || cs[0].Properties.Author.ObjectID != "oid-1" {
 		t.Fatalf("comments: %v %+v", err, cs)
 	}
-	if _, err := s.PutComment(ctx, "missing", "c1", "x", "oid"); status(err) != http.StatusNotFound {
+	if _, err := s.PutComment(ctx, "missing", "c1", "x", "oid"); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("comment on a missing incident: %v", err)
 	}
 	if err := s.Delete(ctx, "a", ""); err != nil {

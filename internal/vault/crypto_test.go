@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 func TestEveryAlgorithmRoundTripsAndNamesTheVersionUsed(t *testing.T) {
@@ -194,10 +196,10 @@ func TestAlgorithmMustFitKeyType(t *testing.T) {
 		op             func(v, n, ver string, p KeyOperationParameters) (*KeyOperationResult, error)
 		want           error
 	}{
-		{"A256KW on RSA", "rsa", AlgA256KW, e.wrap, &Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
-		{"RSA-OAEP on oct", "aes", AlgRSAOAEP, e.wrap, &Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
-		{"A256GCM for wrapKey on oct", "aes", AlgA256GCM, e.wrap, &Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
-		{"A256KW for encrypt on oct", "aes", AlgA256KW, e.encrypt, &Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
+		{"A256KW on RSA", "rsa", AlgA256KW, e.wrap, &fault.Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
+		{"RSA-OAEP on oct", "aes", AlgRSAOAEP, e.wrap, &fault.Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
+		{"A256GCM for wrapKey on oct", "aes", AlgA256GCM, e.wrap, &fault.Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
+		{"A256KW for encrypt on oct", "aes", AlgA256KW, e.encrypt, &fault.Error{InnerCode: InnerAlgorithmKeyTypeMismatch}},
 		{"RSA1_5 is refused", "rsa", "RSA1_5", e.wrap, ErrUnsupportedAlg},
 		{"unknown algorithm", "rsa", "RSA-OAEP-512", e.wrap, ErrUnsupportedAlg},
 		{"missing algorithm", "rsa", "", e.wrap, ErrUnsupportedAlg},
@@ -285,7 +287,7 @@ func TestBadCiphertextIsOneTypedErrorWhateverTheCause(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.op("kv-bad", tc.key, "", tc.p)
 			wantErr(t, err, ErrBadParameter, ErrDecryptionFailed)
-			var ve *Error
+			var ve *fault.Error
 			errors.As(err, &ve)
 			messages[tc.key+strings.ReplaceAll(ve.Message, tc.key, "")] = true
 		})

@@ -2,20 +2,19 @@ package vault
 
 import (
 	"fmt"
-	"net/http"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // Key Vault error codes, the "code" of {"error":{"code","message","innererror"}}.
-// Each maps to one HTTP status, so Error carries the status with the code.
 const (
-	CodeBadParameter      = "BadParameter"      // 400
-	CodeVaultNameNotValid = "VaultNameNotValid" // 400, management plane
-	CodeUnauthorized      = "Unauthorized"      // 401
-	CodeForbidden         = "Forbidden"         // 403
-	CodeKeyNotFound       = "KeyNotFound"       // 404
-	CodeVaultNotFound     = "VaultNotFound"     // 404
-	CodeConflict          = "Conflict"          // 409
-	CodeInternal          = "InternalError"     // 500
+	CodeBadParameter      = "BadParameter"
+	CodeVaultNameNotValid = "VaultNameNotValid" // management plane
+	CodeForbidden         = "Forbidden"
+	CodeKeyNotFound       = "KeyNotFound"
+	CodeVaultNotFound     = "VaultNotFound"
+	CodeConflict          = "Conflict"
+	CodeInternal          = "InternalError"
 )
 
 // Inner codes refine a code, the way the cloud's innererror does.
@@ -43,98 +42,67 @@ const (
 	InnerKeyMaterialIntegrity          = "KeyMaterialIntegrityFailure"
 )
 
-// Error is a refusal the HTTP layer renders as Status and
-// {"error":{"code":Code,"message":Message,"innererror":{"code":InnerCode}}}.
-// Messages name the object and say what to do; they never hold key material.
-type Error struct {
-	Status    int
-	Code      string
-	InnerCode string
-	Message   string
-	err       error // cause, kept for errors.Is/As but never shown to callers
-}
-
-func (e *Error) Error() string {
-	if e.InnerCode != "" {
-		return e.Code + " (" + e.InnerCode + "): " + e.Message
-	}
-	return e.Code + ": " + e.Message
-}
-
-// Unwrap exposes the cause, so errors.Is(err, rootkey.ErrIntegrity) works.
-func (e *Error) Unwrap() error { return e.err }
-
-// Is matches the sentinel values below by code: a sentinel's empty Code or
-// InnerCode matches any, so errors.Is(err, ErrForbidden) holds for every 403
-// and errors.Is(err, ErrKeyDisabled) only for a disabled key.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	if !ok || (t.Code == "" && t.InnerCode == "") {
-		return false
-	}
-	return (t.Code == "" || t.Code == e.Code) && (t.InnerCode == "" || t.InnerCode == e.InnerCode)
-}
-
-// Sentinels for errors.Is. They are patterns, never returned themselves.
+// Sentinels for errors.Is, matched by code (see fault.Error.Is). They are
+// patterns, never returned themselves.
 var (
-	ErrBadParameter          = &Error{Code: CodeBadParameter}
-	ErrForbidden             = &Error{Code: CodeForbidden}
-	ErrKeyNotFound           = &Error{Code: CodeKeyNotFound}
-	ErrVaultNotFound         = &Error{Code: CodeVaultNotFound}
-	ErrConflict              = &Error{Code: CodeConflict}
-	ErrAccessDenied          = &Error{InnerCode: InnerAccessDenied}
-	ErrKeyDisabled           = &Error{InnerCode: InnerKeyDisabled}
-	ErrOperationForbidden    = &Error{InnerCode: InnerKeyOperationForbidden}
-	ErrKeyNotYetValid        = &Error{InnerCode: InnerKeyNotYetValid}
-	ErrKeyExpired            = &Error{InnerCode: InnerKeyExpired}
-	ErrDeletedButRecoverable = &Error{InnerCode: InnerObjectIsDeletedButRecoverable}
-	ErrPurgeProtected        = &Error{InnerCode: InnerPurgeProtectionEnabled}
-	ErrUnsupportedAlg        = &Error{InnerCode: InnerUnsupportedAlgorithm}
-	ErrDecryptionFailed      = &Error{InnerCode: InnerDecryptionFailed}
-	ErrValueTooLarge         = &Error{InnerCode: InnerValueTooLarge}
-	ErrKeyIntegrity          = &Error{InnerCode: InnerKeyMaterialIntegrity}
+	ErrBadParameter          = &fault.Error{Code: CodeBadParameter}
+	ErrForbidden             = &fault.Error{Code: CodeForbidden}
+	ErrKeyNotFound           = &fault.Error{Code: CodeKeyNotFound}
+	ErrVaultNotFound         = &fault.Error{Code: CodeVaultNotFound}
+	ErrConflict              = &fault.Error{Code: CodeConflict}
+	ErrAccessDenied          = &fault.Error{InnerCode: InnerAccessDenied}
+	ErrKeyDisabled           = &fault.Error{InnerCode: InnerKeyDisabled}
+	ErrOperationForbidden    = &fault.Error{InnerCode: InnerKeyOperationForbidden}
+	ErrKeyNotYetValid        = &fault.Error{InnerCode: InnerKeyNotYetValid}
+	ErrKeyExpired            = &fault.Error{InnerCode: InnerKeyExpired}
+	ErrDeletedButRecoverable = &fault.Error{InnerCode: InnerObjectIsDeletedButRecoverable}
+	ErrPurgeProtected        = &fault.Error{InnerCode: InnerPurgeProtectionEnabled}
+	ErrUnsupportedAlg        = &fault.Error{InnerCode: InnerUnsupportedAlgorithm}
+	ErrDecryptionFailed      = &fault.Error{InnerCode: InnerDecryptionFailed}
+	ErrValueTooLarge         = &fault.Error{InnerCode: InnerValueTooLarge}
+	ErrKeyIntegrity          = &fault.Error{InnerCode: InnerKeyMaterialIntegrity}
 )
 
-func newError(status int, code, inner, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, InnerCode: inner, Message: fmt.Sprintf(format, args...)}
+func newError(kind fault.Kind, code, inner, format string, args ...any) *fault.Error {
+	return &fault.Error{Kind: kind, Code: code, InnerCode: inner, Message: fmt.Sprintf(format, args...)}
 }
 
-func badParam(inner, format string, args ...any) *Error {
-	return newError(http.StatusBadRequest, CodeBadParameter, inner, format, args...)
+func badParam(inner, format string, args ...any) *fault.Error {
+	return newError(fault.Invalid, CodeBadParameter, inner, format, args...)
 }
 
-func forbidden(inner, format string, args ...any) *Error {
-	return newError(http.StatusForbidden, CodeForbidden, inner, format, args...)
+func forbidden(inner, format string, args ...any) *fault.Error {
+	return newError(fault.Forbidden, CodeForbidden, inner, format, args...)
 }
 
-func conflict(inner, format string, args ...any) *Error {
-	return newError(http.StatusConflict, CodeConflict, inner, format, args...)
+func conflict(inner, format string, args ...any) *fault.Error {
+	return newError(fault.Conflict, CodeConflict, inner, format, args...)
 }
 
-func vaultNotFound(name string) *Error {
-	return newError(http.StatusNotFound, CodeVaultNotFound, "",
+func vaultNotFound(name string) *fault.Error {
+	return newError(fault.NotFound, CodeVaultNotFound, "",
 		"vault '%s' was not found; list vaults with `sealwatch keyvault list`", name)
 }
 
-func keyNotFound(name, version string) *Error {
+func keyNotFound(name, version string) *fault.Error {
 	if version == "" {
-		return newError(http.StatusNotFound, CodeKeyNotFound, "",
+		return newError(fault.NotFound, CodeKeyNotFound, "",
 			"key '%s' was not found in this vault; list keys with `sealwatch keyvault key list`", name)
 	}
-	return newError(http.StatusNotFound, CodeKeyNotFound, "",
+	return newError(fault.NotFound, CodeKeyNotFound, "",
 		"key '%s' version '%s' was not found; list its versions with `sealwatch keyvault key list-versions --name %s`",
 		name, version, name)
 }
 
-func deletedKeyNotFound(name string) *Error {
-	return newError(http.StatusNotFound, CodeKeyNotFound, InnerDeletedObjectNotFound,
+func deletedKeyNotFound(name string) *fault.Error {
+	return newError(fault.NotFound, CodeKeyNotFound, InnerDeletedObjectNotFound,
 		"deleted key '%s' was not found; list deleted keys with `sealwatch keyvault key list-deleted`", name)
 }
 
 // internalError hides its cause from the message but keeps it for errors.Is
 // and for the server log.
-func internalError(inner, msg string, cause error) *Error {
-	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, InnerCode: inner, Message: msg, err: cause}
+func internalError(inner, msg string, cause error) *fault.Error {
+	return &fault.Error{Kind: fault.Internal, Code: CodeInternal, InnerCode: inner, Message: msg, Err: cause}
 }
 
 // ForbiddenError is Authorize's refusal: the caller lacks a key permission on
@@ -157,10 +125,10 @@ func (e *ForbiddenError) Error() string {
 		e.ObjectID, e.TenantID, e.Permission, on, e.Vault, e.ObjectID, e.Permission)
 }
 
-// As lets errors.As(err, &*Error) see a ForbiddenError as a 403 Forbidden, so
-// the HTTP layer needs one mapping for every refusal.
+// As lets errors.As(err, &*fault.Error) see a ForbiddenError as a Forbidden
+// refusal, so the HTTP layer needs one mapping for every refusal.
 func (e *ForbiddenError) As(target any) bool {
-	t, ok := target.(**Error)
+	t, ok := target.(**fault.Error)
 	if !ok {
 		return false
 	}
@@ -170,7 +138,7 @@ func (e *ForbiddenError) As(target any) bool {
 
 // Is makes errors.Is(err, ErrForbidden) and errors.Is(err, ErrAccessDenied) hold.
 func (e *ForbiddenError) Is(target error) bool {
-	var self *Error
+	var self *fault.Error
 	e.As(&self)
 	return self.Is(target)
 }

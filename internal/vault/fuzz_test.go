@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // FuzzImportJWK: whatever JSON arrives as an import body, parsing never
@@ -39,8 +41,8 @@ func FuzzImportJWK(f *testing.F) {
 			}
 			return
 		}
-		var ve *Error
-		if !errors.As(err, &ve) || ve.Status != 400 || ve.Code != CodeBadParameter {
+		var ve *fault.Error
+		if !errors.As(err, &ve) || ve.Kind != fault.Invalid || ve.Code != CodeBadParameter {
 			t.Fatalf("refusal %v is not a typed BadParameter", err)
 		}
 	})

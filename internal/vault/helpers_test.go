@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // errTestIntegrity stands in for rootkey.ErrIntegrity.
@@ -180,9 +182,9 @@ func wantErr(t testing.TB, err error, sentinels ...error) {
 			t.Fatalf("error %v is not %v", err, s)
 		}
 	}
-	var ve *Error
-	if !errors.As(err, &ve) || ve.Status == 0 {
-		t.Fatalf("error %v is not a *vault.Error with a status", err)
+	var ve *fault.Error
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v is not a *fault.Error", err)
 	}
 }
 

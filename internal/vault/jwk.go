@@ -15,7 +15,7 @@ type parsedKey struct {
 	material []byte          // PKCS#1 DER or the AES key; sealed before storage
 }
 
-// parseImportJWK validates an imported JWK. Every refusal is a *Error whose
+// parseImportJWK validates an imported JWK. Every refusal is a *fault.Error whose
 // message names the field at fault but never echoes its value.
 func parseImportJWK(k ImportJSONWebKey) (parsedKey, error) {
 	if k.Kty == "" {

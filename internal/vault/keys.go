@@ -11,12 +11,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // Key types. The -HSM spellings are accepted as aliases that behave the same:
@@ -329,7 +330,7 @@ func loadKey(tx *bbolt.Tx, vault, name, version string) (keyState, error) {
 		return keyState{}, keyNotFound(name, version)
 	}
 	if krec.Deleted != nil {
-		return keyState{}, newError(http.StatusNotFound, CodeKeyNotFound, "",
+		return keyState{}, newError(fault.NotFound, CodeKeyNotFound, "",
 			"key '%s' is deleted; recover it with `sealwatch keyvault key recover --name %s` to use it again", krec.Name, krec.Name)
 	}
 	if version == "" {
@@ -507,7 +508,7 @@ func (s *Service) UpdateKey(ctx context.Context, vault, name, version string, p 
 	return out, nil
 }
 
-var errRotationRaced = newError(http.StatusConflict, CodeConflict, "ConcurrentRotation",
+var errRotationRaced = newError(fault.Conflict, CodeConflict, "ConcurrentRotation",
 	"the key was rotated concurrently; read its latest version again")
 
 // RotateKey makes a new version with the latest version's type, size,

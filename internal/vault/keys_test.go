@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 func TestCreateKeyDefaultsAndBundleShape(t *testing.T) {
@@ -345,8 +347,8 @@ func TestDeletedKeyNameCannotBeReusedUntilRecoveredOrPurged(t *testing.T) {
 	}
 	_, err := e.svc.CreateKey(e.ctx, "kv-reuse", "K", CreateKeyParameters{Kty: "oct"})
 	wantErr(t, err, ErrConflict, ErrDeletedButRecoverable)
-	var ve *Error
-	if errors.As(err, &ve); ve.Status != 409 || !strings.Contains(ve.Message, "recover") {
+	var ve *fault.Error
+	if errors.As(err, &ve); ve.Kind != fault.Conflict || !strings.Contains(ve.Message, "recover") {
 		t.Fatalf("error = %+v", ve)
 	}
 	_, err = e.svc.ImportKey(e.ctx, "kv-reuse", "k", ImportKeyParameters{Key: ImportJSONWebKey{Kty: "oct", K: make([]byte, 32)}})

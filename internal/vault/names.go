@@ -1,9 +1,10 @@
 package vault
 
 import (
-	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // validateVaultName applies the cloud's rules for vault names. They are host
@@ -12,7 +13,7 @@ import (
 // (and a test) can tell which one failed.
 func validateVaultName(name string) error {
 	bad := func(inner, why string) error {
-		return newError(http.StatusBadRequest, CodeVaultNameNotValid, inner,
+		return newError(fault.Invalid, CodeVaultNameNotValid, inner,
 			"vault name '%s' is not valid: %s. A vault name is 3-24 letters, digits and hyphens, "+
 				"starts with a letter, ends with a letter or digit, and has no consecutive hyphens",
 			printable(name), why)

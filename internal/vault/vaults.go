@@ -3,12 +3,13 @@ package vault
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // SKU is a vault's pricing tier. Both tiers behave the same here.
@@ -194,7 +195,7 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 		switch {
 		case mode == "recover":
 			if !found || rec.Deleted == nil {
-				return newError(http.StatusNotFound, CodeVaultNotFound, InnerDeletedObjectNotFound,
+				return newError(fault.NotFound, CodeVaultNotFound, InnerDeletedObjectNotFound,
 					"no deleted vault named '%s' to recover; list deleted vaults with `sealwatch keyvault list-deleted`", name)
 			}
 			if !strings.EqualFold(rec.SubscriptionID, subscriptionID) {
@@ -450,7 +451,7 @@ func deletedVault(tx *bbolt.Tx, name string) (*vaultRecord, error) {
 		return nil, err
 	}
 	if !found || rec.Deleted == nil {
-		return nil, newError(http.StatusNotFound, CodeVaultNotFound, InnerDeletedObjectNotFound,
+		return nil, newError(fault.NotFound, CodeVaultNotFound, InnerDeletedObjectNotFound,
 			"no deleted vault named '%s'; list deleted vaults with `sealwatch keyvault list-deleted`", printable(name))
 	}
 	return &rec, nil

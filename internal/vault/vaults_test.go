@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 func TestVaultNameRules(t *testing.T) {
@@ -23,8 +25,8 @@ func TestVaultNameRules(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.inner+" "+tc.name, func(t *testing.T) {
 			_, err := e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, tc.name, VaultParameters{Location: "x", Properties: VaultCreateProperties{TenantID: testTenant}})
-			var ve *Error
-			if !errors.As(err, &ve) || ve.Code != CodeVaultNameNotValid || ve.InnerCode != tc.inner || ve.Status != 400 {
+			var ve *fault.Error
+			if !errors.As(err, &ve) || ve.Code != CodeVaultNameNotValid || ve.InnerCode != tc.inner || ve.Kind != fault.Invalid {
 				t.Fatalf("err = %v, want %s / %s", err, CodeVaultNameNotValid, tc.inner)
 			}
 		})
@@ -81,10 +83,10 @@ func TestSoftDeleteCannotBeDisabled(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, "kv-nosd", VaultParameters{Location: "x",
 		Properties: VaultCreateProperties{TenantID: testTenant, EnableSoftDelete: ptr(false)}})
-	wantErr(t, err, ErrBadParameter, &Error{InnerCode: InnerSoftDeleteRequired})
+	wantErr(t, err, ErrBadParameter, &fault.Error{InnerCode: InnerSoftDeleteRequired})
 	e.vault("kv-sd", false, 90)
 	_, err = e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, "kv-sd", VaultParameters{Properties: VaultCreateProperties{EnableSoftDelete: ptr(false)}})
-	wantErr(t, err, &Error{InnerCode: InnerSoftDeleteRequired})
+	wantErr(t, err, &fault.Error{InnerCode: InnerSoftDeleteRequired})
 }
 
 func TestRetentionDaysMustBe7To90AndCannotChange(t *testing.T) {
@@ -92,7 +94,7 @@ func TestRetentionDaysMustBe7To90AndCannotChange(t *testing.T) {
 	for _, days := range []int{6, 91, 0, -1} {
 		_, err := e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, "kv-ret", VaultParameters{Location: "x",
 			Properties: VaultCreateProperties{TenantID: testTenant, SoftDeleteRetentionInDays: ptr(days)}})
-		wantErr(t, err, &Error{InnerCode: InnerRetentionOutOfRange})
+		wantErr(t, err, &fault.Error{InnerCode: InnerRetentionOutOfRange})
 	}
 	for _, days := range []int{7, 90} {
 		e.vault("kv-ret"+string(rune('a'+days%26)), false, days)
@@ -102,7 +104,7 @@ func TestRetentionDaysMustBe7To90AndCannotChange(t *testing.T) {
 		t.Fatalf("default retention = %v, %v", v, err)
 	}
 	_, err = e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, "kv-default", VaultParameters{Properties: VaultCreateProperties{SoftDeleteRetentionInDays: ptr(30)}})
-	wantErr(t, err, &Error{InnerCode: InnerRetentionImmutable})
+	wantErr(t, err, &fault.Error{InnerCode: InnerRetentionImmutable})
 	if _, err := e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, "kv-default", VaultParameters{Properties: VaultCreateProperties{SoftDeleteRetentionInDays: ptr(90)}}); err != nil {
 		t.Fatalf("restating the same retention refused: %v", err)
 	}
@@ -117,7 +119,7 @@ func TestPurgeProtectionCannotBeTurnedOff(t *testing.T) {
 		t.Fatalf("turning purge protection on: %+v, %v", v, err)
 	}
 	_, err = e.svc.CreateOrUpdateVault(e.ctx, testSub, testRG, "kv-pp", VaultParameters{Properties: VaultCreateProperties{EnablePurgeProtection: ptr(false)}})
-	wantErr(t, err, ErrBadParameter, &Error{InnerCode: InnerPurgeProtectionIrreversible})
+	wantErr(t, err, ErrBadParameter, &fault.Error{InnerCode: InnerPurgeProtectionIrreversible})
 	if !strings.Contains(err.Error(), "cannot be turned off") {
 		t.Fatalf("unclear message: %v", err)
 	}
@@ -274,9 +276,9 @@ func TestAuthorizeReadsPoliciesOnEveryCall(t *testing.T) {
 		!strings.Contains(fe.Error(), "kv-authz") || !strings.Contains(fe.Error(), "'cmk'") {
 		t.Fatalf("message = %s", fe.Error())
 	}
-	var ve *Error
-	if !errors.As(err, &ve) || ve.Status != 403 || ve.Code != CodeForbidden {
-		t.Fatalf("as *Error = %+v", ve)
+	var ve *fault.Error
+	if !errors.As(err, &ve) || ve.Kind != fault.Forbidden || ve.Code != CodeForbidden {
+		t.Fatalf("as *fault.Error = %+v", ve)
 	}
 
 	grant := []AccessPolicy{{ObjectID: clusterOID, Permissions: Permissions{Keys: []string{"get", "wrapKey", "unwrapKey"}}}}

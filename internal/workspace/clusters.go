@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 const systemAssigned = "SystemAssigned"
@@ -34,11 +35,11 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 		if in.Identity != nil {
 			got = printable(in.Identity.Type)
 		}
-		return nil, false, newErr(http.StatusBadRequest, CodeInvalidIdentity,
+		return nil, false, fault.New(fault.Invalid, CodeInvalidIdentity,
 			"a cluster needs identity.type SystemAssigned (got %s): its key is used by the cluster's own identity, which Sealwatch creates", got)
 	}
 	if in.SKU == nil {
-		return nil, false, newErr(http.StatusBadRequest, CodeInvalidCapacity, "sku.capacity is required; use one of %v GB/day", CapacityTiers)
+		return nil, false, fault.New(fault.Invalid, CodeInvalidCapacity, "sku.capacity is required; use one of %v GB/day", CapacityTiers)
 	}
 	if err := validCapacity(in.SKU.Capacity); err != nil {
 		return nil, false, err
@@ -111,7 +112,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 		return nil, notFound("cluster", name)
 	}
 	if in.Identity != nil && in.Identity.Type != "" && !strings.EqualFold(in.Identity.Type, systemAssigned) {
-		return nil, newErr(http.StatusBadRequest, CodeInvalidIdentity,
+		return nil, fault.New(fault.Invalid, CodeInvalidIdentity,
 			"a cluster's identity stays SystemAssigned; '%s' is not supported", printable(in.Identity.Type))
 	}
 	if in.SKU != nil {

@@ -5,11 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // TypeDCR is the data collection rule resource type.
@@ -257,7 +258,7 @@ func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (
 		return nil, err
 	}
 	if rule == nil {
-		return nil, newErr(http.StatusNotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
+		return nil, fault.New(fault.NotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
 	}
 	for _, f := range rule.Properties.DataFlows {
 		for _, st := range f.Streams {
@@ -279,5 +280,5 @@ func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (
 			}
 		}
 	}
-	return nil, newErr(http.StatusNotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
+	return nil, fault.New(fault.NotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
 }

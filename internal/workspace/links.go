@@ -2,10 +2,11 @@ package workspace
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // Link links a workspace to a cluster, so that its data is sealed under the
@@ -76,7 +77,7 @@ func (s *Service) GetLink(ctx context.Context, g ResourceGroup, name string) (*L
 		return nil, err
 	}
 	if rec.Workspace.Properties.ClusterResourceID == "" {
-		return nil, newErr(http.StatusNotFound, CodeNotFound, "workspace '%s' is not linked to a cluster", name)
+		return nil, fault.New(fault.NotFound, CodeNotFound, "workspace '%s' is not linked to a cluster", name)
 	}
 	return linkView(rec), nil
 }
@@ -127,7 +128,7 @@ func (s *Service) Onboard(ctx context.Context, g ResourceGroup, name string, cmk
 			return err
 		}
 		if ifMatch != "" && ifMatch != "*" && ifMatch != rec.OnboardingEtag {
-			return newErr(http.StatusPreconditionFailed, "PreconditionFailed", "the onboarding state changed since you read it (etag %s); read it again", rec.OnboardingEtag)
+			return fault.New(fault.PreconditionFailed, "PreconditionFailed", "the onboarding state changed since you read it (etag %s); read it again", rec.OnboardingEtag)
 		}
 		if rec.Onboarded && rec.OnboardedCMK != cmk {
 			if rec.OnboardedCMK {
@@ -182,7 +183,7 @@ func (s *Service) GetOnboarding(ctx context.Context, g ResourceGroup, name strin
 		return nil, err
 	}
 	if !rec.Onboarded {
-		return nil, newErr(http.StatusNotFound, CodeNotFound, "workspace '%s' is not onboarded", name)
+		return nil, fault.New(fault.NotFound, CodeNotFound, "workspace '%s' is not onboarded", name)
 	}
 	return onboardingView(rec), nil
 }

@@ -3,11 +3,12 @@ package workspace
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 // Roles a principal can be given on a scope (a subscription, resource group,
@@ -141,7 +142,7 @@ func (s *Service) Authorize(ctx context.Context, principalID, resourceID, role s
 		return err
 	}
 	if !found {
-		return newErr(http.StatusForbidden, "AuthorizationFailed",
+		return fault.New(fault.Forbidden, "AuthorizationFailed",
 			"the principal with object ID %s has no %s role on %s; an Owner can assign it with a role assignment on that scope", principalID, role, resourceID)
 	}
 	return nil

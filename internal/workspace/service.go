@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 )
 
@@ -45,7 +45,7 @@ type Principal struct {
 type KeyManager interface {
 	// CheckKey validates a key for a cluster: reachable, enabled, recoverable,
 	// of a usable type, and usable by the cluster's identity (get, wrapKey,
-	// unwrapKey). It returns a *Error that says what to fix.
+	// unwrapKey). It returns a *fault.Error that says what to fix.
 	CheckKey(ctx context.Context, cluster Principal, kv KeyVaultProperties) error
 	// SetClusterKey puts kv in force for the cluster: it creates the
 	// cluster's account keys on first use, or rewraps them under kv.
@@ -150,12 +150,12 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Seco
 // letters, digits and hyphens, starting and ending with a letter or digit.
 func validName(kind, name string) error {
 	if len(name) < 4 || len(name) > 63 {
-		return newErr(http.StatusBadRequest, CodeInvalidName, "%s name '%s' must be 4 to 63 characters", kind, printable(name))
+		return fault.New(fault.Invalid, CodeInvalidName, "%s name '%s' must be 4 to 63 characters", kind, printable(name))
 	}
 	for i, r := range name {
 		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 		if !alnum && (r != '-' || i == 0 || i == len(name)-1) {
-			return newErr(http.StatusBadRequest, CodeInvalidName,
+			return fault.New(fault.Invalid, CodeInvalidName,
 				"%s name '%s' may hold only letters, digits and hyphens, and must start and end with a letter or digit", kind, printable(name))
 		}
 	}
@@ -179,7 +179,7 @@ func validCapacity(c int) error {
 	if slices.Contains(CapacityTiers, c) {
 		return nil
 	}
-	return newErr(http.StatusBadRequest, CodeInvalidCapacity,
+	return fault.New(fault.Invalid, CodeInvalidCapacity,
 		"capacity %d GB/day is not a commitment tier; use one of %v (the minimum is 100)", c, CapacityTiers)
 }
 
@@ -237,10 +237,10 @@ func (s *Service) keyInForce(tx *bbolt.Tx, rec *workspaceRecord) error {
 func (s *Service) clusterKeyInForce(c *clusterRecord) error {
 	switch s.keys.KeyState(c.Cluster.Properties.ClusterID) {
 	case "Revoked":
-		return newErr(http.StatusForbidden, CodeCMKInaccessible,
+		return fault.New(fault.KeyInaccessible, CodeCMKInaccessible,
 			"the customer-managed key of cluster '%s' is not accessible (disabled, deleted, or access removed); restore access in the key vault, or delete the workspace", c.Cluster.Name)
 	case "Locked":
-		return newErr(http.StatusServiceUnavailable, CodeKeyVaultUnreachable,
+		return fault.New(fault.KeyUnreachable, CodeKeyVaultUnreachable,
 			"the key vault of cluster '%s' cannot be reached; retry when it is back", c.Cluster.Name)
 	}
 	return nil

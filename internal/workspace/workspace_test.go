@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
@@ -66,10 +67,10 @@ func (f *fakeKeys) CheckKey(_ context.Context, p Principal, kv KeyVaultPropertie
 	}
 	f.seenBy[kv.KeyName] = p.ObjectID
 	if kv.KeyName == "unrecoverable" {
-		return newErr(400, CodeKeyNotRecoverable, "turn on purge protection")
+		return fault.New(fault.Invalid, CodeKeyNotRecoverable, "turn on purge protection")
 	}
 	if len(kv.KeyName) < 4 || kv.KeyName[:4] != "good" {
-		return newErr(403, CodeForbidden, "the cluster identity lacks wrapKey")
+		return fault.New(fault.Forbidden, CodeForbidden, "the cluster identity lacks wrapKey")
 	}
 	return nil
 }
@@ -161,7 +162,7 @@ func (f *fixture) workspace(t *testing.T, name string) *Workspace {
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
-	var e *Error
+	var e *fault.Error
 	if !errors.As(err, &e) || e.Code != code {
 		t.Fatalf("err = %v, want code %s", err, code)
 	}
@@ -316,7 +317,7 @@ func TestCMKOnboardingNeedsALinkedClusterWithItsKeyInForce(t *testing.T) {
 		t.Fatalf("onboard: %v %+v", err, o)
 	}
 	_, err = f.svc.Onboard(ctx, f.g, "sec-ws", true, `"stale"`)
-	if e := (*Error)(nil); !errors.As(err, &e) || e.Status != 412 {
+	if e := (*fault.Error)(nil); !errors.As(err, &e) || e.Kind != fault.PreconditionFailed {
 		t.Fatalf("stale etag: %v", err)
 	}
 	_, err = f.svc.Onboard(ctx, f.g, "sec-ws", false, "")

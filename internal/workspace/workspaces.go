@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 const (
@@ -156,11 +157,11 @@ func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) 
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
 		if k == nil {
-			return newErr(http.StatusNotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
 		}
 		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
 		if err != nil || rec == nil {
-			return newErr(http.StatusNotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
 		}
 		info = &WorkspaceInfo{Workspace: *viewWorkspace(rec), Onboarded: rec.Onboarded, CMK: rec.OnboardedCMK}
 		if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
@@ -249,7 +250,7 @@ func (s *Service) SharedKeysByCustomerID(ctx context.Context, customerID string)
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
 		if k == nil {
-			return newErr(http.StatusNotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
 		}
 		var err error
 		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)

@@ -1,0 +1,104 @@
+// Package fault is the error vocabulary of Sealwatch's domain packages: an
+// Error says what kind of refusal it is, carries the cloud's error code and a
+// message that says what to do, and knows nothing of HTTP. The API layer alone
+// turns a Kind into a status, in one table (internal/api/errors.go).
+package fault
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is what sort of refusal an error is. Each Kind has one HTTP status,
+// chosen by the API layer, so that a domain package decides what went wrong
+// and never how it is spelled on the wire.
+type Kind uint8
+
+const (
+	// Internal is the zero Kind: not a refusal but a failure of the server.
+	// Its message and cause go to the log, never to the caller.
+	Internal Kind = iota
+	// Invalid: the request is malformed, or names something that cannot be
+	// used as asked (a bad name, an unsupported algorithm, a disabled key).
+	Invalid
+	// Forbidden: the caller lacks a permission.
+	Forbidden
+	// NotFound: the resource does not exist.
+	NotFound
+	// Conflict: the resource's state does not allow the change.
+	Conflict
+	// PreconditionFailed: an If-Match etag no longer matches.
+	PreconditionFailed
+	// KeyInaccessible: the customer-managed key is disabled or deleted, or
+	// its access was removed; the data it seals cannot be read.
+	KeyInaccessible
+	// KeyUnreachable: the key service cannot be reached; the request may be
+	// retried once it is back.
+	KeyUnreachable
+)
+
+var kindNames = [...]string{
+	Internal:           "Internal",
+	Invalid:            "Invalid",
+	Forbidden:          "Forbidden",
+	NotFound:           "NotFound",
+	Conflict:           "Conflict",
+	PreconditionFailed: "PreconditionFailed",
+	KeyInaccessible:    "KeyInaccessible",
+	KeyUnreachable:     "KeyUnreachable",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", k)
+}
+
+// Error is a refusal. Code and InnerCode are the cloud's error code and its
+// refinement ({"error":{"code","message","innererror":{"code"}}}); Message
+// names the object and says what to do, and never holds key material,
+// secrets or customer rows.
+type Error struct {
+	Kind      Kind
+	Code      string
+	InnerCode string
+	Message   string
+	Err       error // the cause, for errors.Is/As and the log; never shown to callers
+}
+
+// New returns a refusal of kind with code and a formatted message.
+func New(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.InnerCode != "" {
+		return e.Code + " (" + e.InnerCode + "): " + e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Unwrap exposes the cause, so errors.Is(err, rootkey.ErrIntegrity) works.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches patterns by code: a pattern is an *Error whose non-empty Code
+// and InnerCode must both equal e's, so &Error{Code: "Forbidden"} matches
+// every Forbidden and &Error{InnerCode: "KeyDisabled"} only a disabled key.
+// A pattern with neither matches nothing.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	if !ok || (t.Code == "" && t.InnerCode == "") {
+		return false
+	}
+	return (t.Code == "" || t.Code == e.Code) && (t.InnerCode == "" || t.InnerCode == e.InnerCode)
+}
+
+// KindOf is the Kind of the first *Error in err's chain, or Internal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
