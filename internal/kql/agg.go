@@ -10,9 +10,11 @@ import (
 	"time"
 )
 
-// aggState accumulates one aggregate for one group.
+// aggState accumulates one aggregate for one group. add returns an estimate of the bytes the
+// state newly holds because of r (see valueBytes), which summarize charges to the query's
+// memory: 0 for states of fixed size, the value's size for one that collects values.
 type aggState interface {
-	add(r Row)
+	add(r Row) int64
 	result() []any
 }
 
@@ -142,10 +144,11 @@ type condState struct {
 	aggState
 }
 
-func (s *condState) add(r Row) {
+func (s *condState) add(r Row) int64 {
 	if s.pred(r) {
-		s.aggState.add(r)
+		return s.aggState.add(r)
 	}
+	return 0
 }
 
 func predFn(c cexpr) func(Row) bool {
@@ -154,22 +157,23 @@ func predFn(c cexpr) func(Row) bool {
 }
 
 type funcState struct {
-	addFn    func(Row)
+	addFn    func(Row) int64
 	resultFn func() []any
 }
 
-func (s *funcState) add(r Row)     { s.addFn(r) }
-func (s *funcState) result() []any { return s.resultFn() }
+func (s *funcState) add(r Row) int64 { return s.addFn(r) }
+func (s *funcState) result() []any   { return s.resultFn() }
 
 type countState struct {
 	n    int64
 	pred func(Row) bool
 }
 
-func (s *countState) add(r Row) {
+func (s *countState) add(r Row) int64 {
 	if s.pred == nil || s.pred(r) {
 		s.n++
 	}
+	return 0
 }
 func (s *countState) result() []any { return []any{s.n} }
 
@@ -204,10 +208,15 @@ func aggDcount(cond bool) aggSpec {
 		f := cs[0].fn
 		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: TypeLong}}, onlyIf(pred, func() aggState {
 			seen := map[any]struct{}{}
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				if v := f(r); v != nil {
-					seen[scalarKey(v)] = struct{}{}
+					k := scalarKey(v)
+					if _, ok := seen[k]; !ok {
+						seen[k] = struct{}{}
+						return mapEntryBytes + cellBytes + valueBytes(k)
+					}
 				}
+				return 0
 			}, resultFn: func() []any { return []any{int64(len(seen))} }}
 		}), nil
 	}
@@ -234,7 +243,7 @@ func aggSum(cond bool) aggSpec {
 		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: t}}, onlyIf(pred, func() aggState {
 			var il int64
 			var fl float64
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				switch v := f(r).(type) {
 				case int64:
 					il += v
@@ -244,6 +253,7 @@ func aggSum(cond bool) aggSpec {
 				case time.Duration:
 					il += int64(v)
 				}
+				return 0
 			}, resultFn: func() []any {
 				switch t {
 				case TypeLong:
@@ -274,7 +284,7 @@ func aggAvg(cond bool) aggSpec {
 		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: t}}, onlyIf(pred, func() aggState {
 			var sum float64
 			var n int64
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				v := f(r)
 				if d, ok := v.(time.Duration); ok {
 					v = float64(d)
@@ -283,6 +293,7 @@ func aggAvg(cond bool) aggSpec {
 					sum += x
 					n++
 				}
+				return 0
 			}, resultFn: func() []any {
 				if n == 0 {
 					return []any{nil}
@@ -305,18 +316,22 @@ func aggMinMax(sign int, cond bool) aggSpec {
 		f := cs[0].fn
 		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: nonNull(cs[0].t)}}, onlyIf(pred, func() aggState {
 			var best any
-			return &funcState{addFn: func(r Row) {
+			// the best value replaces the one before: a group holds one value per aggregate
+			return &funcState{addFn: func(r Row) int64 {
 				v := f(r)
 				if v == nil {
-					return
+					return 0
 				}
 				if best == nil {
 					best = v
-					return
+					return valueBytes(v)
 				}
 				if c, ok := compareValues(v, best); ok && c*sign > 0 {
+					grown := valueBytes(v) - valueBytes(best)
 					best = v
+					return max(grown, 0)
 				}
+				return 0
 			}, resultFn: func() []any { return []any{best} }}
 		}), nil
 	}
@@ -372,25 +387,28 @@ func aggArg(sign int) aggSpec {
 		return cols, func() aggState {
 			var best any
 			var vals []any
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				v := kf(r)
 				if v == nil && vals != nil {
-					return
+					return 0
 				}
 				if vals != nil {
 					if c, ok := compareValues(v, best); !ok || c*sign <= 0 {
 						if best != nil || v == nil {
-							return
+							return 0
 						}
 					}
 				}
 				best = v
+				var grown int64
 				if vals == nil {
 					vals = make([]any, len(fns))
+					grown = int64(cellBytes * len(fns))
 				}
 				for i, f := range fns {
 					vals[i] = f(r)
 				}
+				return grown // the values are the input row's, which the row no longer needs
 			}, resultFn: func() []any {
 				out := make([]any, 0, 1+len(fns))
 				out = append(out, best)
@@ -427,31 +445,38 @@ func aggMake(prefix string, set, cond bool) aggSpec {
 		return []colInfo{{Name: prefix + "_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, func() aggState {
 			out := []any{}
 			seen := map[any]bool{}
-			return &funcState{addFn: func(r Row) {
+			// a kept value costs its cell in the list, what it points to, and for a set its
+			// key in the map of those seen
+			return &funcState{addFn: func(r Row) int64 {
 				if int64(len(out)) >= maxN || (pred != nil && !pred(r)) {
-					return
+					return 0
 				}
 				v := f(r)
 				if v == nil {
-					return
+					return 0
 				}
 				if arr, ok := v.([]any); ok && set {
+					var grown int64
 					for _, e := range arr {
 						if k := scalarKey(e); e != nil && !seen[k] {
 							seen[k] = true
 							out = append(out, e)
+							grown += 2*cellBytes + mapEntryBytes + valueBytes(e) + valueBytes(k)
 						}
 					}
-					return
+					return grown
 				}
+				grown := cellBytes + valueBytes(v)
 				if set {
 					k := scalarKey(v)
 					if seen[k] {
-						return
+						return 0
 					}
 					seen[k] = true
+					grown += cellBytes + mapEntryBytes + valueBytes(k)
 				}
 				out = append(out, v)
+				return grown
 			}, resultFn: func() []any { return []any{out} }}
 		}, nil
 	}
@@ -466,14 +491,17 @@ func aggBag(cond bool) aggSpec {
 		f := cs[0].fn
 		return []colInfo{{Name: "bag_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, onlyIf(pred, func() aggState {
 			out := map[string]any{}
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
+				var grown int64
 				if m, ok := f(r).(map[string]any); ok {
 					for k, v := range m {
 						if _, dup := out[k]; !dup {
 							out[k] = v
+							grown += mapEntryBytes + int64(len(k)) + cellBytes + valueBytes(v)
 						}
 					}
 				}
+				return grown
 			}, resultFn: func() []any { return []any{out} }}
 		}), nil
 	}
@@ -509,10 +537,12 @@ func aggPercentiles(multi bool) aggSpec {
 		f := cs[0].fn
 		return cols, func() aggState {
 			var vals []any
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				if v := f(r); v != nil {
 					vals = append(vals, v)
+					return cellBytes + valueBytes(v)
 				}
+				return 0
 			}, resultFn: func() []any {
 				sort.SliceStable(vals, func(i, j int) bool { return sortCompare(vals[i], vals[j]) < 0 })
 				out := make([]any, len(ps))
@@ -539,15 +569,16 @@ func aggStdev(cond, variance bool) aggSpec {
 		f := cs[0].fn
 		return []colInfo{{Name: aggPrefix(x) + argName(x.Args[0], cs[0]), Type: TypeReal}}, onlyIf(pred, func() aggState {
 			var n, mean, m2 float64
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				v, ok := asReal(f(r))
 				if !ok {
-					return
+					return 0
 				}
 				n++
 				d := v - mean
 				mean += d / n
 				m2 += d * (v - mean)
+				return 0
 			}, resultFn: func() []any {
 				if n < 2 {
 					return []any{0.0}
@@ -602,20 +633,21 @@ func aggAny(cond bool) aggSpec {
 		}
 		return cols, func() aggState {
 			var vals []any
-			return &funcState{addFn: func(r Row) {
+			return &funcState{addFn: func(r Row) int64 {
 				if pred != nil && !pred(r) {
-					return
+					return 0
 				}
 				if vals != nil {
 					// prefer a row whose first value is not null
 					if vals[0] != nil {
-						return
+						return 0
 					}
 				}
 				vals = make([]any, len(fns))
 				for i, f := range fns {
 					vals[i] = f(r)
 				}
+				return int64(cellBytes * len(fns)) // at most twice a group: null first, then not
 			}, resultFn: func() []any {
 				if vals == nil {
 					return make([]any, len(fns))
@@ -626,8 +658,9 @@ func aggAny(cond bool) aggSpec {
 	}
 }
 
-// summarize groups rows by the by-expressions and folds each group with the aggregates.
-func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error) {
+// summarize groups rows by the by-expressions and folds each group with the aggregates;
+// opName is the operator the query wrote (summarize, or distinct which is planned as one).
+func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string) (*plan, error) {
 	var cols []colInfo
 	used := func(n string) bool { return findCol(cols, n) >= 0 }
 	var keyFns []func(Row) any
@@ -698,8 +731,9 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 	}
 	out := &plan{cols: cols}
 	out.open = func(ctx context.Context) (iterator, error) {
-		acct := p.run.account("summarize")
-		defer acct.release()
+		// the account holds the groups, then the rows made of them until the consumer closes
+		// the iterator that replays them
+		acct := p.run.account(opName)
 		groups := map[any]*group{}
 		var sgroups map[string]*group // single string key: no interface hashing
 		if nkeys == 1 && cols[0].Type == TypeString {
@@ -759,7 +793,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 		if columnar {
 			var counts []int64
 			var firsts []int
-			err = summarizeCols(ctx, in, countOnly, func(cb *colBatch, gs []*group) (bool, error) {
+			err = summarizeCols(ctx, in, countOnly, acct, func(cb *colBatch, gs []*group) (bool, error) {
 				var err error
 				var v *Vector
 				if sgroups != nil {
@@ -833,7 +867,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 				return false, nil
 			})
 		} else {
-			err = summarizeRows(ctx, in, func(r Row) (*group, error) {
+			err = summarizeRows(ctx, in, acct, func(r Row) (*group, error) {
 				if sgroups != nil {
 					s, _ := keyFns[0](r).(string)
 					return stringGroup(s)
@@ -845,6 +879,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 			})
 		}
 		if err != nil {
+			acct.release()
 			return nil, err
 		}
 		rows := make([]Row, 0, len(order))
@@ -861,7 +896,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx) (*plan, error
 			}
 			rows = append(rows, row)
 		}
-		return &sliceIter{rows: rows}, nil
+		return &sliceIter{rows: rows, acct: acct}, nil
 	}
 	return out, nil
 }
@@ -872,19 +907,21 @@ type group struct {
 	states []aggState
 }
 
-// summarizeRows folds the input's rows into the groups groupOf finds for them.
-func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, error)) error {
+// summarizeRows folds the input's rows into the groups groupOf finds for them, charging
+// what the aggregates collect to acct once per batch.
+func summarizeRows(ctx context.Context, in *plan, acct *memAccount, groupOf func(Row) (*group, error)) error {
 	return readAll(ctx, in.open, func(rows []Row) error {
+		var grown int64
 		for _, r := range rows {
 			g, err := groupOf(r)
 			if err != nil {
 				return err
 			}
 			for _, s := range g.states {
-				s.add(r)
+				grown += s.add(r)
 			}
 		}
-		return nil
+		return acct.add(grown)
 	})
 }
 
@@ -892,7 +929,7 @@ func summarizeRows(ctx context.Context, in *plan, groupOf func(Row) (*group, err
 // batch's rows (keys are bare columns, read typed where the source typed them), and a row is
 // boxed only for aggregates other than a plain count() (countOnly). When all aggregates are
 // a plain count(), groupsOf may count the batch itself and report so.
-func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(*colBatch, []*group) (counted bool, err error)) error {
+func summarizeCols(ctx context.Context, in *plan, countOnly bool, acct *memAccount, groupsOf func(*colBatch, []*group) (counted bool, err error)) error {
 	var gs []*group
 	return readAll(ctx, in.openCols, func(cb *colBatch) error {
 		gs = slices.Grow(gs[:0], len(cb.sel))[:len(cb.sel)]
@@ -900,6 +937,7 @@ func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(
 		if err != nil || counted {
 			return err
 		}
+		var grown int64
 		for i, g := range gs {
 			if countOnly {
 				for _, s := range g.states {
@@ -909,10 +947,10 @@ func summarizeCols(ctx context.Context, in *plan, countOnly bool, groupsOf func(
 			}
 			row := cb.row(cb.sel[i])
 			for _, s := range g.states {
-				s.add(row)
+				grown += s.add(row)
 			}
 		}
-		return nil
+		return acct.add(grown)
 	})
 }
 

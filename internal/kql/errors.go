@@ -34,22 +34,42 @@ func bindErr(p srcPos, format string, args ...any) error {
 var (
 	// ErrTooManyRows: the result has more rows than Options.MaxRows.
 	ErrTooManyRows = errors.New("query result exceeds the row limit")
-	// ErrMemoryLimit: an operator needed more memory than Options.MaxMemory.
-	ErrMemoryLimit = errors.New("query exceeds the memory limit")
+	// ErrMemoryLimit: the query's operators needed more memory than Options.MaxMemory.
+	ErrMemoryLimit = errors.New("query exceeds its memory limit")
+	// ErrNodeMemory: the node's query memory (Options.Memory) stayed in use by other queries
+	// for longer than the pool's wait; the query may succeed when retried.
+	ErrNodeMemory = errors.New("the node's query memory is in use")
 )
 
 // LimitError names the limit hit and, for memory, the operator that hit it.
 type LimitError struct {
-	Limit    int64
-	Operator string // for memory: the operator that exceeded it
-	Err      error  // ErrTooManyRows or ErrMemoryLimit
+	Limit    int64  // rows, or bytes for memory
+	Operator string // for memory: the operator that needed more
+	Err      error  // ErrTooManyRows, ErrMemoryLimit or ErrNodeMemory
 }
 
 func (e *LimitError) Error() string {
-	if e.Err == ErrMemoryLimit {
-		return fmt.Sprintf("%v: operator %s needed more than %d bytes; narrow the time range or add filters before it", e.Err, e.Operator, e.Limit)
+	switch e.Err {
+	case ErrMemoryLimit:
+		return fmt.Sprintf("%v: operator %s needed more than the query's %s; narrow the time range, or add filters or take before it", e.Err, e.Operator, formatBytes(e.Limit))
+	case ErrNodeMemory:
+		return fmt.Sprintf("%v: operator %s waited for memory while other queries held all of the node's %s; retry shortly", e.Err, e.Operator, formatBytes(e.Limit))
 	}
 	return fmt.Sprintf("%v of %d rows; add take, summarize or filters", e.Err, e.Limit)
 }
 
 func (e *LimitError) Unwrap() error { return e.Err }
+
+// formatBytes writes a byte count in the largest binary unit that divides it, so that a limit
+// reads as it was set (1 GiB, 256 MiB).
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n > 0 && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

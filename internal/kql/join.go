@@ -164,42 +164,50 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 	if o.Lookup {
 		opName = "lookup"
 	}
+	// a joined row is new memory for its cells; its values are the inputs'
+	outRowBytes := int64(cellBytes * width)
 	out.open = func(ctx context.Context) (iterator, error) {
-		acct := p.run.account(opName)
-		rrows, err := p.run.collect(right, acct)
+		// build holds the right side, its hash table and the join's state; the probe's output
+		// is charged to j.out as it is built, before the rows are made
+		build := p.run.account(opName)
+		rrows, table, err := p.buildJoin(right, rk, keyOf, build)
 		if err != nil {
-			acct.release()
+			build.release()
 			return nil, err
 		}
-		table := newJoinTable()
-		for i, r := range rrows {
-			if k, ok := keyOf(rk, r); ok {
-				table.add(k, i)
-			}
-		}
-		table.seal()
 		matched := make([]bool, len(rrows))
 		seenLeft := map[string]bool{}
 		combine := newCombine()
+		j := &joinIter{build: build, out: batchAccount{acct: p.run.account(opName)}}
 		// emit appends the output for left row l (nil when the kind does not output it) whose
-		// key is k (ok false: a null key) and matches ms.
-		emit := func(out []Row, l Row, k string, ok bool, ms []int) []Row {
+		// key is k (ok false: a null key) and matches ms, having charged it first.
+		emit := func(out []Row, l Row, k string, ok bool, ms []int) (_ []Row, err error) {
 			switch kind {
 			case "innerunique":
-				if !ok || seenLeft[k] {
-					return out
+				if !ok || seenLeft[k] || len(ms) == 0 {
+					return out, nil
 				}
-				if len(ms) > 0 {
-					seenLeft[k] = true
+				seenLeft[k] = true
+				if err := build.add(mapEntryBytes + 16 + int64(len(k))); err != nil {
+					return nil, err
+				}
+				if out, err = j.out.grow(out, len(ms), outRowBytes); err != nil {
+					return nil, err
 				}
 				for _, i := range ms {
 					out = append(out, combine(l, rrows[i]))
 				}
 			case "inner":
+				if out, err = j.out.grow(out, len(ms), outRowBytes); err != nil {
+					return nil, err
+				}
 				for _, i := range ms {
 					out = append(out, combine(l, rrows[i]))
 				}
 			case "leftouter", "fullouter", "rightouter":
+				if out, err = j.out.grow(out, len(ms)+1, outRowBytes); err != nil {
+					return nil, err
+				}
 				for _, i := range ms {
 					matched[i] = true
 					out = append(out, combine(l, rrows[i]))
@@ -207,34 +215,35 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 				if len(ms) == 0 && kind != "rightouter" {
 					out = append(out, combine(l, nil))
 				}
-			case "leftsemi":
-				if len(ms) > 0 {
-					out = append(out, combine(l, nil))
-				}
-			case "leftanti":
-				if len(ms) == 0 {
+			case "leftsemi", "leftanti":
+				if (len(ms) > 0) == (kind == "leftsemi") {
+					if out, err = j.out.grow(out, 1, outRowBytes); err != nil {
+						return nil, err
+					}
 					out = append(out, combine(l, nil))
 				}
 			case "rightsemi", "rightanti":
-				for _, i := range ms {
-					matched[i] = true
+				// a key's rows are marked together, so a key seen before costs nothing again
+				if len(ms) > 0 && !matched[ms[0]] {
+					for _, i := range ms {
+						matched[i] = true
+					}
 				}
 			}
-			return out
+			return out, nil
 		}
-		j := &joinIter{acct: acct}
 		if left.openCols != nil {
 			// by column: keys from the typed vectors, and a left row boxed only when it
 			// is part of the output
 			cit, err := left.openCols(ctx)
 			if err != nil {
-				acct.release()
+				build.release()
 				return nil, err
 			}
 			j.cin = cit
 			var kb []byte
 			lrow := make(Row, lw) // scratch: combine copies it
-			j.stepCols = func(cb *colBatch) []Row {
+			j.stepCols = func(cb *colBatch) ([]Row, error) {
 				var out []Row
 				for _, r := range cb.sel {
 					kb = kb[:0]
@@ -262,18 +271,21 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					if kind == "innerunique" {
 						k = string(kb) // the only kind that keeps keys
 					}
-					out = emit(out, l, k, ok, ms)
+					var err error
+					if out, err = emit(out, l, k, ok, ms); err != nil {
+						return nil, err
+					}
 				}
-				return out
+				return out, nil
 			}
 		} else {
 			lit, err := left.open(ctx)
 			if err != nil {
-				acct.release()
+				build.release()
 				return nil, err
 			}
 			j.in = lit
-			j.step = func(rows []Row) []Row {
+			j.step = func(rows []Row) ([]Row, error) {
 				var out []Row
 				for _, l := range rows {
 					k, ok := keyOf(lk, l)
@@ -281,62 +293,100 @@ func (p *planner) join(left *plan, o *astJoinOp, sc *scope) (*plan, error) {
 					if ok {
 						ms = table.get([]byte(k))
 					}
-					out = emit(out, l, k, ok, ms)
+					var err error
+					if out, err = emit(out, l, k, ok, ms); err != nil {
+						return nil, err
+					}
 				}
-				return out
+				return out, nil
 			}
 		}
-		j.finish = func() []Row {
+		j.finish = func() ([]Row, error) {
 			var out []Row
-			switch kind {
-			case "rightouter", "fullouter":
-				for i, r := range rrows {
-					if !matched[i] {
-						out = append(out, combine(nil, r))
-					}
+			for i, r := range rrows {
+				var keep bool
+				switch kind {
+				case "rightouter", "fullouter":
+					keep = !matched[i]
+				case "rightsemi", "rightanti":
+					keep = matched[i] == (kind == "rightsemi")
 				}
-			case "rightsemi", "rightanti":
-				for i, r := range rrows {
-					if matched[i] == (kind == "rightsemi") {
-						out = append(out, combine(nil, r))
+				if keep {
+					var err error
+					if out, err = j.out.grow(out, 1, outRowBytes); err != nil {
+						return nil, err
 					}
+					out = append(out, combine(nil, r))
 				}
 			}
-			return out
+			return out, nil
 		}
 		return j, nil
 	}
 	return out, nil
 }
 
+// buildJoin reads the right side of a join and indexes it by key, charging both to acct.
+func (p *planner) buildJoin(right *plan, rk []func(Row) any, keyOf func([]func(Row) any, Row) (string, bool), acct *memAccount) ([]Row, *joinTable, error) {
+	rrows, err := p.run.collect(right, acct)
+	if err != nil {
+		return nil, nil, err
+	}
+	table := newJoinTable()
+	// per row: its index in a key's list, and its flag in matched
+	size := int64(len(rrows)) * 9
+	for i, r := range rrows {
+		if k, ok := keyOf(rk, r); ok {
+			if _, seen := table.rows[k]; !seen {
+				size += mapEntryBytes + 16 + 24 + int64(len(k)) // the entry, its key and its list
+			}
+			table.add(k, i)
+		}
+	}
+	size += int64(16*len(table.rows)/8) + 8 // the filter: 16 bits per key
+	if err := acct.add(size); err != nil {
+		return nil, nil, err
+	}
+	table.seal()
+	return rrows, table, nil
+}
+
+// joinIter streams the left side past the built right side. The output of one left batch is
+// one batch, charged to out as it is built.
 type joinIter struct {
 	in       iterator // the left side by rows, or
 	cin      colIter  // by column
-	step     func([]Row) []Row
-	stepCols func(*colBatch) []Row
-	finish   func() []Row
+	step     func([]Row) ([]Row, error)
+	stepCols func(*colBatch) ([]Row, error)
+	finish   func() ([]Row, error)
 	done     bool
-	acct     *memAccount
+	build    *memAccount
+	out      batchAccount
 }
 
 func (j *joinIter) Next(ctx context.Context) ([]Row, error) {
+	j.out.next()
 	for !j.done {
 		var out []Row
 		var err error
 		if j.cin != nil {
 			var cb *colBatch
 			if cb, err = j.cin.Next(ctx); err == nil {
-				out = j.stepCols(cb)
+				out, err = j.stepCols(cb)
 			}
 		} else {
 			var rows []Row
 			if rows, err = j.in.Next(ctx); err == nil {
-				out = j.step(rows)
+				out, err = j.step(rows)
 			}
 		}
 		if errors.Is(err, io.EOF) {
 			j.done = true
-			if out := j.finish(); len(out) > 0 {
+			out, err := j.finish()
+			if err != nil {
+				return nil, err
+			}
+			if len(out) > 0 {
 				return out, nil
 			}
 			break
@@ -357,7 +407,8 @@ func (j *joinIter) Close() {
 	} else {
 		j.in.Close()
 	}
-	j.acct.release()
+	j.out.next()
+	j.build.release()
 }
 
 // joinTable holds the right side's rows by join key, behind a bit filter of the keys' hashes:

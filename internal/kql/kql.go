@@ -20,8 +20,11 @@ type Options struct {
 	Now       time.Time     // the value of now(); zero means the wall clock at Run
 	Timespan  time.Duration // if > 0, only rows with TimeGenerated in [Now-Timespan, Now]
 	MaxRows   int64         // result rows before ErrTooManyRows; default 500,000
-	MaxMemory int64         // bytes held by blocking operators before ErrMemoryLimit; default 1 GiB
+	MaxMemory int64         // bytes the query's operators may hold before ErrMemoryLimit; default 1 GiB
 	Timeout   time.Duration // default 3 minutes
+	// Memory is the node's pool that this query's memory is reserved from, shared with the
+	// queries running beside it; nil reserves from no pool (MaxMemory still holds).
+	Memory *MemoryPool
 }
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.
@@ -159,7 +162,9 @@ func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	run := &runState{now: opts.Now, src: src, opts: opts, ctx: ctx}
+	run := &runState{now: opts.Now, src: src, opts: opts, ctx: ctx,
+		mem: queryMemory{ctx: ctx, limit: opts.MaxMemory, pool: opts.Memory}}
+	defer run.mem.close()
 	res, err := q.run(run)
 	if err == nil {
 		err = run.err
@@ -225,7 +230,7 @@ type runState struct {
 	src         Source
 	opts        Options
 	ctx         context.Context // the run's context, for values computed inside expressions (toscalar)
-	memUsed     int64
+	mem         queryMemory
 	err         error
 	scans       []ScanRequest
 	rowsScanned int64
@@ -277,61 +282,4 @@ func (r *runState) collect(pl *plan, acct *memAccount) ([]Row, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// memAccount charges an operator's held rows against the query's memory cap.
-type memAccount struct {
-	run  *runState
-	op   string
-	used int64
-}
-
-func (r *runState) account(op string) *memAccount { return &memAccount{run: r, op: op} }
-
-func (a *memAccount) add(n int64) error {
-	a.used += n
-	a.run.memUsed += n
-	if a.run.memUsed > a.run.opts.MaxMemory {
-		return &LimitError{Limit: a.run.opts.MaxMemory, Operator: a.op, Err: ErrMemoryLimit}
-	}
-	return nil
-}
-
-func (a *memAccount) addRows(rows []Row) error {
-	var n int64
-	for _, r := range rows {
-		n += rowBytes(r)
-	}
-	return a.add(n)
-}
-
-func (a *memAccount) reset(rows []Row) {
-	a.release()
-	var n int64
-	for _, r := range rows {
-		n += rowBytes(r)
-	}
-	a.used = n
-	a.run.memUsed += n
-}
-
-func (a *memAccount) release() {
-	a.run.memUsed -= a.used
-	a.used = 0
-}
-
-// rowBytes estimates a row's memory: the interface slots plus string and dynamic payloads.
-func rowBytes(r []any) int64 {
-	n := int64(24 + 16*len(r))
-	for _, v := range r {
-		switch x := v.(type) {
-		case string:
-			n += int64(len(x))
-		case []any, map[string]any:
-			n += int64(len(dynamicJSON(x))) * 2
-		case time.Time:
-			n += 24
-		}
-	}
-	return n
 }

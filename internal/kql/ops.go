@@ -28,7 +28,7 @@ func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
 	case *astProjectReorderOp:
 		out, err = p.projectReorder(in, o)
 	case *astSummarizeOp:
-		out, err = p.summarize(in, o, ec)
+		out, err = p.summarize(in, o, ec, "summarize")
 	case *astSortOp:
 		out, err = p.sortOp(in, o.Keys, nil, ec, "sort")
 	case *astTopOp:
@@ -44,9 +44,9 @@ func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
 			for _, c := range in.cols {
 				all = append(all, astNamedExpr{X: &astIdent{P: o.P, Name: c.Name}})
 			}
-			out, err = p.summarize(in, &astSummarizeOp{P: o.P, By: all}, ec)
+			out, err = p.summarize(in, &astSummarizeOp{P: o.P, By: all}, ec, "distinct")
 		} else {
-			out, err = p.summarize(in, &astSummarizeOp{P: o.P, By: o.Cols}, ec)
+			out, err = p.summarize(in, &astSummarizeOp{P: o.P, By: o.Cols}, ec, "distinct")
 		}
 	case *astJoinOp:
 		out, err = p.join(in, o, sc)
@@ -312,8 +312,8 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 			l, _ := asLong(nfn(nil))
 			limit = max(l, 0)
 		}
+		// the account holds the rows until the consumer closes the iterator that replays them
 		acct := p.run.account(opName)
-		defer acct.release()
 		var all []Row
 		err := readAll(ctx, in.open, func(rows []Row) error {
 			if err := acct.addRows(rows); err != nil {
@@ -323,19 +323,25 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 			// top keeps memory bounded: trim to the best `limit` rows now and then
 			if limit >= 0 && int64(len(all)) > 2*limit+4096 {
 				sortRows(all, sk)
+				clear(all[limit:]) // let the trimmed rows go
 				all = all[:limit]
-				acct.reset(all)
+				var n int64
+				for _, r := range all {
+					n += rowBytes(r)
+				}
+				return acct.set(n)
 			}
 			return nil
 		})
 		if err != nil {
+			acct.release()
 			return nil, err
 		}
 		sortRows(all, sk)
 		if limit >= 0 && int64(len(all)) > limit {
 			all = all[:limit]
 		}
-		return &sliceIter{rows: all}, nil
+		return &sliceIter{rows: all, acct: acct}, nil
 	}
 	return out, nil
 }
@@ -467,15 +473,16 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 		}
 	}
 	width, inWidth, bag := len(cols), len(in.cols), o.Bag
+	rowCost := int64(cellBytes * width)
 	out := &plan{cols: cols}
 	out.open = func(ctx context.Context) (iterator, error) {
 		it, err := in.open(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return &mapIter{in: it, fn: func(rows []Row) []Row {
-			var out []Row
-			vals := make([][]any, len(exs))
+		vals := make([][]any, len(exs))
+		return &expandIter{in: it, out: batchAccount{acct: p.run.account("mv-expand")}, fn: func(rows []Row, out *batchAccount) ([]Row, error) {
+			var res []Row
 			for _, r := range rows {
 				n := 0
 				for k, e := range exs {
@@ -483,6 +490,12 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 					n = max(n, len(vals[k]))
 				}
 				n = int(min(int64(n), limit))
+				// the new rows' cells; array elements are the input's values (a bag's
+				// entries become small new bags, which this leaves out)
+				var err error
+				if res, err = out.grow(res, n, rowCost); err != nil {
+					return nil, err
+				}
 				for i := 0; i < n; i++ {
 					row := make(Row, width)
 					copy(row, r[:inWidth])
@@ -496,13 +509,43 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 					if itemIdx >= 0 {
 						row[itemIdx] = int64(i)
 					}
-					out = append(out, row)
+					res = append(res, row)
 				}
 			}
-			return out
+			return res, nil
 		}}, nil
 	}
 	return out, nil
+}
+
+// expandIter is an operator whose output batch may be many times its input batch (mv-expand):
+// fn charges the batch it builds to out, and empty batches are skipped.
+type expandIter struct {
+	in  iterator
+	out batchAccount
+	fn  func([]Row, *batchAccount) ([]Row, error)
+}
+
+func (e *expandIter) Next(ctx context.Context) ([]Row, error) {
+	e.out.next()
+	for {
+		rows, err := e.in.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out, err := e.fn(rows, &e.out)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+}
+
+func (e *expandIter) Close() {
+	e.in.Close()
+	e.out.next()
 }
 
 // expandValue lists the elements mv-expand produces for one value: array elements, bag

@@ -517,10 +517,12 @@ func noNils(col []any, str bool) bool {
 	return true
 }
 
-// sliceIter replays rows held in memory.
+// sliceIter replays rows held in memory; acct, when set, is what holds them, released when
+// the consumer closes the iterator.
 type sliceIter struct {
 	rows []Row
 	pos  int
+	acct *memAccount
 }
 
 func (s *sliceIter) Next(ctx context.Context) ([]Row, error) {
@@ -537,7 +539,11 @@ func (s *sliceIter) Next(ctx context.Context) ([]Row, error) {
 	s.pos = end
 	return out, nil
 }
-func (s *sliceIter) Close() {}
+func (s *sliceIter) Close() {
+	if s.acct != nil {
+		s.acct.release()
+	}
+}
 
 func rowsPlan(cols []colInfo, rows func() ([]Row, error)) *plan {
 	return &plan{cols: cols, open: func(ctx context.Context) (iterator, error) {
@@ -675,6 +681,8 @@ func (p *planner) rangeSrc(x *astRange, sc *scope) (*plan, error) {
 	run := p.run
 	return rowsPlan(cols, func() ([]Row, error) {
 		from, to, step := cs[0].value(), cs[1].value(), cs[2].value()
+		// the rows stay charged until the run ends; the row limit keeps them few
+		acct := run.account("range")
 		var rows []Row
 		for v := from; ; v = arith("+", v, step, t) {
 			c, ok := compareValues(v, to)
@@ -685,8 +693,13 @@ func (p *planner) rangeSrc(x *astRange, sc *scope) (*plan, error) {
 			if int64(len(rows)) > run.opts.MaxRows {
 				return nil, &LimitError{Limit: run.opts.MaxRows, Err: ErrTooManyRows}
 			}
+			if len(rows)%4096 == 0 {
+				if err := acct.addRows(rows[len(rows)-4096:]); err != nil {
+					return nil, err
+				}
+			}
 		}
-		return rows, nil
+		return rows, acct.addRows(rows[len(rows)/4096*4096:])
 	}), nil
 }
 

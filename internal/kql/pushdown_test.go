@@ -253,25 +253,6 @@ func TestRowLimitIsAClearError(t *testing.T) {
 	}
 }
 
-func TestMemoryLimitNamesTheOperator(t *testing.T) {
-	src := fixtureSource(t)
-	for _, tc := range []struct{ q, op string }{
-		{`Events | sort by TimeGenerated | take 1`, "sort"},
-		{`Events | summarize count() by Computer, Account, TimeGenerated | take 1`, "summarize"},
-		{`Logs | take 1 | join kind=inner (Events | extend Host = Computer) on $left.Host == $right.Host | take 1`, "join"},
-	} {
-		q, err := Compile(tc.q, src.Catalog())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = q.Run(context.Background(), src, Options{Now: fixtureNow, MaxMemory: 200})
-		var le *LimitError
-		if !errors.Is(err, ErrMemoryLimit) || !errors.As(err, &le) || le.Operator != tc.op {
-			t.Fatalf("%s: err = %v, want a memory limit error naming %s", tc.q, err, tc.op)
-		}
-	}
-}
-
 // blockingSource never returns a batch until its context ends.
 type blockingSource struct{ *MemSource }
 
