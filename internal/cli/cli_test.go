@@ -276,6 +276,13 @@ func TestBadCommandLinesAreUsageErrors(t *testing.T) {
 		{"bad key type", []string{"keyvault", "key", "create", "--vault-name", "v", "--name", "k", "--kty", "EC"}, "--kty must be RSA or oct"},
 		{"bad since", []string{"keyvault", "audit", "--name", "v", "--since", "yesterday"}, "--since"},
 		{"bad log level", []string{"up", "--log-level", "loud", "--data", filepath.Join(config, "d")}, "--log-level"},
+		{"flush size without a number", []string{"up", "--log-flush-size", "MiB", "--data", filepath.Join(config, "d")}, "is not a size"},
+		{"flush size in an unknown unit", []string{"up", "--log-flush-size", "32MB", "--data", filepath.Join(config, "d")}, "is not a size"},
+		{"negative flush size", []string{"up", "--log-flush-size", "-1", "--data", filepath.Join(config, "d")}, "is not a size"},
+		{"flush size that overflows", []string{"up", "--log-flush-size", "9223372036854775807KiB", "--data", filepath.Join(config, "d")}, "is not a size"},
+		{"flush size below the minimum", []string{"up", "--log-flush-size", "4KiB", "--data", filepath.Join(config, "d")}, "between 64KiB and 4GiB, not 4KiB"},
+		{"flush size above the maximum", []string{"serve", "--log-flush-size", "5GiB", "--data", filepath.Join(config, "d")}, "between 64KiB and 4GiB"},
+		{"flush interval under a second", []string{"up", "--log-flush-interval", "10ms", "--data", filepath.Join(config, "d")}, "--log-flush-interval must be at least 1s"},
 		{"import needs one key file", []string{"keyvault", "key", "import", "--vault-name", "v", "--name", "k"}, "exactly one of --pem-file"},
 		{"create needs a resource group", []string{"keyvault", "create", "--name", "v"}, "-g RG"},
 		{"nothing to change", []string{"keyvault", "key", "set-attributes", "--vault-name", "v", "--name", "k"}, "nothing to change"},
@@ -368,6 +375,29 @@ func TestUpServesUntilCancelledAndExitsCleanly(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("up did not stop after its context ended")
+	}
+}
+
+func TestByteSizeReadsWhatItPrints(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int64
+		text string
+	}{
+		{"0", 0, "0"},
+		{"1000", 1000, "1000"},
+		{"65536", 64 << 10, "64KiB"},
+		{"64KiB", 64 << 10, "64KiB"},
+		{"1536KiB", 1536 << 10, "1536KiB"},
+		{"32MiB", 32 << 20, "32MiB"},
+		{"4GiB", 4 << 30, "4GiB"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			var b byteSize
+			if err := b.Set(tc.in); err != nil || int64(b) != tc.n || b.String() != tc.text {
+				t.Fatalf("Set(%q) = %d (%s), %v; want %d (%s)", tc.in, int64(b), b, err, tc.n, tc.text)
+			}
+		})
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,21 +107,30 @@ func (a *app) serveCommand() *cobra.Command {
 // workspaceNodeCommand is up or serve: a node with the workspace services.
 func (a *app) workspaceNodeCommand(use string, services node.Services, what, short, long string) *cobra.Command {
 	var (
-		nf          nodeFlags
-		keyCheck    time.Duration
-		grace       time.Duration
-		keyVaultCAs []string
+		nf            nodeFlags
+		keyCheck      time.Duration
+		grace         time.Duration
+		keyVaultCAs   []string
+		flushSize     = byteSize(defaultLogFlushSize)
+		flushInterval time.Duration
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		if keyCheck < time.Second || grace < 0 {
 			return usagef("--key-check-interval must be at least 1s and --key-unreachable-grace not negative")
 		}
+		if flushSize < minLogFlushSize || flushSize > maxLogFlushSize {
+			return usagef("--log-flush-size must be between %s and %s, not %s", byteSize(minLogFlushSize), byteSize(maxLogFlushSize), flushSize)
+		}
+		if flushInterval < time.Second {
+			return usagef("--log-flush-interval must be at least 1s")
+		}
 		cfg, err := nf.config(a)
 		if err != nil {
 			return err
 		}
 		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
+		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
@@ -127,5 +138,53 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.DurationVar(&keyCheck, "key-check-interval", keyring.DefaultKeyCheckInterval, "how often each customer-managed key is proven usable by unwrapping its account keys")
 	f.DurationVar(&grace, "key-unreachable-grace", keyring.DefaultUnreachableGrace, "how long work goes on from memory while a key vault cannot be reached; 0 fails closed at once")
 	f.StringArrayVar(&keyVaultCAs, "key-vault-ca", nil, "PEM file of a certificate authority to trust for key vaults served elsewhere (repeatable)")
+	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; about three such logs per table being written are held in memory")
+	f.DurationVar(&flushInterval, "log-flush-interval", defaultLogFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
 	return cmd
 }
+
+// The log store's flush settings: its defaults, and the range accepted. A
+// WAL smaller than 64 KiB would make a segment of every few batches; one
+// over 4 GiB would hold its rows in memory three times over.
+const (
+	defaultLogFlushSize     = 32 << 20
+	defaultLogFlushInterval = 10 * time.Minute
+	minLogFlushSize         = 64 << 10
+	maxLogFlushSize         = 4 << 30
+)
+
+// byteSize is a flag holding a number of bytes, written as a whole number
+// with an optional KiB, MiB or GiB unit.
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	n      int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}}
+
+func (b byteSize) String() string {
+	for _, u := range byteUnits {
+		if int64(b) >= u.n && int64(b)%u.n == 0 {
+			return strconv.FormatInt(int64(b)/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	num, mult := s, int64(1)
+	for _, u := range byteUnits {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = n, u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("%q is not a size: write bytes as a whole number with an optional KiB, MiB or GiB, such as 32MiB", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+func (*byteSize) Type() string { return "size" }

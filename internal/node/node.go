@@ -47,6 +47,12 @@ type Config struct {
 	// while a key vault cannot be reached (0 fails closed at once).
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration
+	// LogFlushBytes is the size at which a table's write-ahead log is
+	// sealed into segments (default 32 MiB); the rows of about three such
+	// logs per table being written are held in memory. LogFlushInterval is
+	// the age at which it is sealed even if smaller (default 10 min).
+	LogFlushBytes    int64
+	LogFlushInterval time.Duration
 	// Services says which services run besides identity: all of them (up),
 	// the vault only (vault serve: the key owner's side of a split
 	// deployment) or the workspaces only (serve: the operator's side).

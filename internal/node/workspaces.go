@@ -114,7 +114,11 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.docsDB.Close)
-	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, n.log.With("component", "logstore"))
+	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, wsdata.Options{
+		FlushBytes:    n.cfg.LogFlushBytes,
+		FlushInterval: n.cfg.LogFlushInterval,
+		Logger:        n.log.With("component", "logstore"),
+	})
 	if err != nil {
 		return err
 	}

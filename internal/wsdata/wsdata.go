@@ -23,11 +23,22 @@ import (
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
+// Options tune the workspaces' log stores; zero values take the log store's
+// defaults.
+type Options struct {
+	// FlushBytes is the size at which a table's write-ahead log is sealed
+	// into segments; FlushInterval the age at which it is even if smaller.
+	FlushBytes    int64
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+}
+
 // Data is the data plane's view of every workspace's stores.
 type Data struct {
 	dir    string
 	docsDB *bbolt.DB
 	keys   *clusterkeys.Manager
+	opts   Options
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -45,14 +56,17 @@ type openStore struct {
 
 // New opens the data plane over dir (one subdirectory per workspace) and the
 // document database docsDB.
-func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, logger *slog.Logger) (*Data, error) {
+func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) (*Data, error) {
+	if opts.FlushBytes < 0 || opts.FlushInterval < 0 {
+		return nil, fmt.Errorf("workspace data: the flush size and interval must not be negative")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Data{dir: dir, docsDB: docsDB, keys: keys, log: logger, now: time.Now, logs: map[string]*openStore{}}, nil
+	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, log: opts.Logger, now: time.Now, logs: map[string]*openStore{}}, nil
 }
 
 // Logs returns the log store of a workspace.
@@ -79,6 +93,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	}
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention,
+		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval,
 		Logger: d.log.With("workspace", id),
 	})
 	if err != nil {
