@@ -36,6 +36,9 @@ type testEnv struct {
 // testDNSSuffix is covered by httptest's certificate (*.example.com).
 const testDNSSuffix = "example.com"
 
+// testSub is the subscription the tests' resources live in.
+const testSub = "6b1f3c7e-2a4d-4e8f-9c0b-1d2e3f4a5b6c"
+
 func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -26,7 +28,7 @@ const collectorClockSkew = 15 * time.Minute
 var logTypeRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
 
 func (s *Server) routeDataCollector() {
-	s.handle(s.mux, "POST /api/logs", s.handleDataCollector)
+	s.handle("POST /api/logs", s.handleDataCollector)
 }
 
 // handleDataCollector is the HTTP Data Collector API: rows signed with the
@@ -49,6 +51,9 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	logType := r.Header.Get("Log-Type")
 	if !logTypeRE.MatchString(logType) {
 		return badRequest("InvalidLogType", "Log-Type must be 1-100 letters, digits and underscores")
+	}
+	if f := r.Header.Get("time-generated-field"); len(f) > 500 || !utf8.ValidString(f) || strings.ContainsFunc(f, unicode.IsControl) {
+		return badRequest("InvalidTimeGenerated", "time-generated-field must name a field of the records: up to 500 characters of UTF-8 text")
 	}
 	if r.Header.Get("Content-Encoding") != "" {
 		// The signature covers the body's length as sent; the API takes
@@ -120,6 +125,9 @@ func collectorSignature(key []byte, length int, contentType, date string) []byte
 // _t date-time, _g GUID; nested values are kept as JSON text (_s).
 // TimeGenerated comes from timeField when named, else now.
 func collectorRows(body []byte, timeField string, now time.Time) ([]byte, error) {
+	if msg := jsonTextError(body); msg != "" {
+		return nil, badRequest("InvalidPayload", "the body "+msg+"; send JSON in UTF-8")
+	}
 	body = bytes.TrimSpace(body)
 	var rows []map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))

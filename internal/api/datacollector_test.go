@@ -40,12 +40,15 @@ func TestCollectorRowsGetTheAPIsTypedColumns(t *testing.T) {
 func TestCollectorRefusesBadBodies(t *testing.T) {
 	now := time.Now()
 	cases := map[string]struct{ body, timeField string }{
-		"not JSON":                {`{"a":`, ""},
-		"array of numbers":        {`[1,2]`, ""},
-		"null record":             {`[null]`, ""},
-		"bad time field":          {`[{"t":"yesterday"}]`, "t"},
-		"time field not a string": {`[{"t":5}]`, "t"},
-		"empty field name":        {`[{"":1}]`, ""},
+		"not JSON":                 {`{"a":`, ""},
+		"array of numbers":         {`[1,2]`, ""},
+		"null record":              {`[null]`, ""},
+		"bad time field":           {`[{"t":"yesterday"}]`, "t"},
+		"time field not a string":  {`[{"t":5}]`, "t"},
+		"empty field name":         {`[{"":1}]`, ""},
+		"invalid UTF-8 in a value": {"[{\"msg\":\"caf\xe9\"}]", ""},
+		"invalid UTF-8 in a name":  {"[{\"m\xffsg\":\"x\"}]", ""},
+		"unpaired surrogate":       {`[{"msg":"\ud800"}]`, ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -14,15 +14,15 @@ import (
 )
 
 func (s *Server) routeIdentity() {
-	s.mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
-	s.handle(s.mux, "GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleOpenIDConfig)
-	s.handle(s.mux, "GET /{tenant}/discovery/v2.0/keys", s.handleJWKS)
+	s.register("POST /{tenant}/oauth2/v2.0/token", s.handleToken, refuseToken)
+	s.handle("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleOpenIDConfig)
+	s.handle("GET /{tenant}/discovery/v2.0/keys", s.handleJWKS)
 
-	s.handle(s.mux, "GET /v1.0/applications", s.handleListApplications)
-	s.handle(s.mux, "POST /v1.0/applications", s.handleCreateApplication)
-	s.handle(s.mux, "GET /v1.0/applications/{id}", s.handleGetApplication)
-	s.handle(s.mux, "DELETE /v1.0/applications/{id}", s.handleDeleteApplication)
-	s.handle(s.mux, "POST /v1.0/applications/{id}/resetSecret", s.handleResetSecret)
+	s.handle("GET /v1.0/applications", s.handleListApplications)
+	s.handle("POST /v1.0/applications", s.handleCreateApplication)
+	s.handle("GET /v1.0/applications/{id}", s.handleGetApplication)
+	s.handle("DELETE /v1.0/applications/{id}", s.handleDeleteApplication)
+	s.handle("POST /v1.0/applications/{id}/resetSecret", s.handleResetSecret)
 }
 
 // oauthError is the token endpoint's error body. OAuth2 (RFC 6749 §5.2)
@@ -35,14 +35,23 @@ type oauthError struct {
 	TraceID     string `json:"trace_id"`
 }
 
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	fail := func(status int, code, desc string) {
-		if status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="sealwatch"`)
-		}
-		writeJSON(w, status, oauthError{Error: code, Description: desc,
-			Timestamp: time.Now().UTC().Format(time.RFC3339), TraceID: requestID(r)})
+// writeOAuthError writes the token endpoint's error body.
+func writeOAuthError(w http.ResponseWriter, r *http.Request, status int, code, desc string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="sealwatch"`)
 	}
+	writeJSON(w, status, oauthError{Error: code, Description: desc,
+		Timestamp: time.Now().UTC().Format(time.RFC3339), TraceID: requestID(r)})
+}
+
+// refuseToken answers a token request whose path is bad in OAuth2's shape.
+func refuseToken(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	writeOAuthError(w, r, e.Status, "invalid_request", e.Message)
+}
+
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	fail := func(status int, code, desc string) { writeOAuthError(w, r, status, code, desc) }
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		fail(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded and under 64 KiB")

@@ -10,12 +10,12 @@ import (
 
 func (s *Server) routeIncidents() {
 	base := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/incidents"
-	s.handle(s.mux, "GET "+base, s.incidents(workspace.RoleReader, s.handleListIncidents))
-	s.handle(s.mux, "GET "+base+"/{id}", s.incidents(workspace.RoleReader, s.handleGetIncident))
-	s.handle(s.mux, "PUT "+base+"/{id}", s.incidents(workspace.RoleResponder, s.handlePutIncident))
-	s.handle(s.mux, "DELETE "+base+"/{id}", s.incidents(workspace.RoleContributor, s.handleDeleteIncident))
-	s.handle(s.mux, "GET "+base+"/{id}/comments", s.incidents(workspace.RoleReader, s.handleListComments))
-	s.handle(s.mux, "PUT "+base+"/{id}/comments/{cid}", s.incidents(workspace.RoleResponder, s.handlePutComment))
+	s.handle("GET "+base, s.incidents(workspace.RoleReader, s.handleListIncidents))
+	s.handle("GET "+base+"/{id}", s.incidents(workspace.RoleReader, s.handleGetIncident))
+	s.handle("PUT "+base+"/{id}", s.incidents(workspace.RoleResponder, s.handlePutIncident))
+	s.handle("DELETE "+base+"/{id}", s.incidents(workspace.RoleContributor, s.handleDeleteIncident))
+	s.handle("GET "+base+"/{id}/comments", s.incidents(workspace.RoleReader, s.handleListComments))
+	s.handle("PUT "+base+"/{id}/comments/{cid}", s.incidents(workspace.RoleResponder, s.handlePutComment))
 }
 
 type incidentHandler func(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error

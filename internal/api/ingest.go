@@ -18,7 +18,7 @@ import (
 const maxIngestBytes = 1 << 20
 
 func (s *Server) routeIngestion() {
-	s.handle(s.mux, "POST /dataCollectionRules/{id}/streams/{stream}", s.handleIngest)
+	s.handle("POST /dataCollectionRules/{id}/streams/{stream}", s.handleIngest)
 }
 
 // handleIngest is the Logs Ingestion API: a JSON array of rows for one stream

@@ -19,8 +19,8 @@ import (
 const maxQueryWait = 10 * time.Minute
 
 func (s *Server) routeQuery() {
-	s.handle(s.mux, "POST /v1/workspaces/{id}/query", s.handleQuery)
-	s.handle(s.mux, "GET /v1/workspaces/{id}/query", s.handleQuery)
+	s.handle("POST /v1/workspaces/{id}/query", s.handleQuery)
+	s.handle("GET /v1/workspaces/{id}/query", s.handleQuery)
 }
 
 // handleQuery is the Log Analytics query API: KQL over a workspace's sealed

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,6 +55,8 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux // management, identity, ingestion, query
+	// patterns lists the routes registered on mux, in order.
+	patterns []string
 }
 
 // New builds the routes for the configured services.
@@ -68,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
 	s.routeIdentity()
 	if cfg.Metrics != nil {
-		s.handle(s.mux, "GET /metrics", s.handleMetrics)
+		s.handle("GET /metrics", s.handleMetrics)
 	}
 	if cfg.Vault != nil {
 		s.routeVaultManagement()
@@ -113,11 +116,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveVault(rec, r)
 		return
 	}
+	if err := checkCleanPath(r.URL.EscapedPath()); err != nil {
+		// The mux would redirect to the cleaned path, which names something
+		// else than the caller wrote.
+		writeError(rec, r, s.log, err)
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		// No route (or not for this method): answer in the API's error shape
 		// rather than the mux's plain text.
 		writeError(rec, r, s.log, &Error{Status: http.StatusNotFound, Code: "NotFound",
-			Message: fmt.Sprintf("%s %s is not an operation of this API; see docs/api.md", r.Method, truncate(r.URL.Path, 200))})
+			Message: fmt.Sprintf("%s %s is not an operation of this API; see docs/api.md", r.Method, echo(r.URL.Path, 200))})
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
@@ -162,13 +171,32 @@ func newRequestID() string {
 // handlerFunc is a handler that returns its error for writeError to render.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// handle registers h on mux; an error it returns becomes the response.
-func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc) {
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// handle registers h; an error it returns becomes the response.
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.register(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			writeError(w, r, s.log, err)
 		}
+	}, s.writeError)
+}
+
+// register is the one way a route joins the mux: every value its pattern's
+// wildcards take is checked against that name's rule before h runs, and a
+// bad one is refused by refuse. A wildcard without a rule panics here.
+func (s *Server) register(pattern string, h http.HandlerFunc, refuse func(http.ResponseWriter, *http.Request, error)) {
+	params := pathParams(pattern)
+	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := checkPathParams(r, params); err != nil {
+			refuse(w, r, err)
+			return
+		}
+		h(w, r)
 	})
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, s.log, err)
 }
 
 // clientIP is the caller's address as seen on the connection. Sealwatch does
@@ -185,19 +213,26 @@ func clientIP(r *http.Request) string {
 const maxBodyBytes = 1 << 20
 
 // decodeJSON reads one JSON object from r's body into v, refusing bodies over
-// the limit, unknown trailing data, and wrong types, with a message that says
-// where the body is wrong.
+// the limit, text that is not UTF-8, unknown trailing data, and wrong types,
+// with a message that says where the body is wrong.
 func decodeJSON(r *http.Request, v any) error {
-	body := http.MaxBytesReader(nil, r.Body, maxBodyBytes)
-	dec := json.NewDecoder(body)
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
+			Message: fmt.Sprintf("the request body exceeds %d bytes", maxBodyBytes)}
+	case err != nil:
+		return badRequest("BadParameter", "the request body could not be read: "+err.Error())
+	}
+	if msg := jsonTextError(body); msg != "" {
+		return badRequest("BadParameter", "the request body "+msg+"; send JSON in UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
 		var syntax *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &tooBig):
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
-				Message: fmt.Sprintf("the request body exceeds %d bytes", maxBodyBytes)}
 		case errors.As(err, &syntax):
 			return badRequest("BadParameter", fmt.Sprintf("the request body is not valid JSON at byte %d: %v", syntax.Offset, err))
 		case errors.As(err, &typ):

@@ -47,6 +47,9 @@ type keyRequest struct {
 func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 	q := &keyRequest{r: r, vault: vaultName(r)}
 	op, err := s.routeKeyOp(q)
+	if err == nil {
+		err = q.checkNames()
+	}
 	if err != nil {
 		writeError(w, r, s.log, err)
 		return
@@ -54,14 +57,36 @@ func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
 	s.runKeyOp(w, q, op)
 }
 
+// checkNames refuses a vault, key name or version that breaks the Key
+// Vault's naming rules, before the request is authorized or audited.
+func (q *keyRequest) checkNames() error {
+	if err := ruleVault.check(q.vault); err != nil {
+		return err
+	}
+	if q.key != "" {
+		if err := ruleKey.check(q.key); err != nil {
+			return err
+		}
+	}
+	if q.version != "" {
+		return ruleKeyVersion.check(q.version)
+	}
+	return nil
+}
+
+// routeKeyOp finds the operation the path names. It splits the escaped path
+// and decodes each segment once, so that %2F stays inside its segment.
 func (s *Server) routeKeyOp(q *keyRequest) (*keyOp, error) {
 	r := q.r
-	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	notFound := &Error{Status: http.StatusNotFound, Code: "NotFound",
-		Message: fmt.Sprintf("%s %s is not a Key Vault keys operation; see docs/api.md", r.Method, r.URL.Path)}
-	if len(segs) < 1 {
-		return nil, notFound
+	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	for i, seg := range segs {
+		var err error
+		if segs[i], err = url.PathUnescape(seg); err != nil {
+			return nil, badRequest(codeKeyVaultParam, fmt.Sprintf("path segment %d is not valid percent-encoding", i+1))
+		}
 	}
+	notFound := &Error{Status: http.StatusNotFound, Code: "NotFound",
+		Message: fmt.Sprintf("%s %s is not a Key Vault keys operation; see docs/api.md", r.Method, echo(r.URL.Path, 200))}
 	m := r.Method
 	switch segs[0] {
 	case "keys":
@@ -194,11 +219,6 @@ func (s *Server) execKeyOp(q *keyRequest, op *keyOp) (int, any, error) {
 	q.claims = claims
 	if err := checkKeyVaultAPIVersion(r); err != nil {
 		return 0, nil, err
-	}
-	if q.key != "" {
-		if n, err := url.PathUnescape(q.key); err == nil {
-			q.key = n
-		}
 	}
 	if err := s.cfg.Vault.Authorize(r.Context(), q.vault, claims.TenantID, claims.ObjectID, op.perm); err != nil {
 		var fe *vault.ForbiddenError

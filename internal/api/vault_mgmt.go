@@ -36,7 +36,7 @@ type mgmtHandler func(r *http.Request, c *identity.Claims) (int, any, error)
 // API, an api-version, and, when op names a vault operation, a record of
 // the outcome in the vault's audit log.
 func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.register(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		c, err := s.requireOwner(r)
 		status, body := 0, any(nil)
@@ -66,7 +66,7 @@ func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
 		if s.cfg.Audit != nil && op != "" && op != "VaultAuditRead" {
 			s.cfg.Audit.Append(rec)
 		}
-	})
+	}, s.writeError)
 }
 
 var armAPIVersion = regexp.MustCompile(`^20[0-9]{2}-[01][0-9]-[0-3][0-9](-preview)?$`)

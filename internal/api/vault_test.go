@@ -39,7 +39,7 @@ func newVaultEnv(t testing.TB) *vaultEnv {
 }
 
 func (ve *vaultEnv) vaultRes(name string) string {
-	return ve.url("", "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/"+name+"?api-version=2023-07-01")
+	return ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/"+name+"?api-version=2023-07-01")
 }
 
 // key returns the URL of a data-plane path on vault v1 with api-version 7.6.
@@ -118,8 +118,8 @@ func TestKeyVaultRefusesBadInput(t *testing.T) {
 		{"vault name with underscore", "PUT", ve.vaultRes("my_vault"), `{"location":"local","properties":{"sku":{"family":"A","name":"standard"}}}`, 400, "VaultNameNotValid", ""},
 		{"retention out of range", "PUT", ve.vaultRes("kv2"), `{"location":"local","properties":{"softDeleteRetentionInDays":3}}`, 400, "BadParameter", ""},
 		{"soft delete off", "PUT", ve.vaultRes("kv2"), `{"location":"local","properties":{"enableSoftDelete":false}}`, 400, "BadParameter", ""},
-		{"unknown permission", "PUT", ve.url("", "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/add?api-version=2023-07-01"), `{"properties":{"accessPolicies":[{"objectId":"x","permissions":{"keys":["fly"]}}]}}`, 400, "BadParameter", ""},
-		{"missing management api-version", "GET", ve.url("", "/subscriptions/s1/providers/Microsoft.KeyVault/vaults"), "", 400, "MissingApiVersionParameter", ""},
+		{"unknown permission", "PUT", ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/add?api-version=2023-07-01"), `{"properties":{"accessPolicies":[{"objectId":"x","permissions":{"keys":["fly"]}}]}}`, 400, "BadParameter", ""},
+		{"missing management api-version", "GET", ve.url("", "/subscriptions/"+testSub+"/providers/Microsoft.KeyVault/vaults"), "", 400, "MissingApiVersionParameter", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestMissingPermissionIsForbiddenUntilGranted(t *testing.T) {
 		!strings.Contains(er.Error.Message, "wrapKey") || !strings.Contains(er.Error.Message, "'cmk'") || !strings.Contains(er.Error.Message, app.ObjectID) {
 		t.Fatalf("without policy: %d %+v", resp.StatusCode, er)
 	}
-	policies := ve.url("", "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/%s?api-version=2023-07-01")
+	policies := ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/accessPolicies/%s?api-version=2023-07-01")
 	grant := fmt.Sprintf(`{"properties":{"accessPolicies":[{"objectId":%q,"permissions":{"keys":["get","wrapKey","unwrapKey"]}}]}}`, app.ObjectID)
 	if resp := ve.do("PUT", fmt.Sprintf(policies, "add"), ve.mgmt, grant, nil); resp.StatusCode != 200 {
 		t.Fatalf("add policy: %d", resp.StatusCode)
@@ -261,7 +261,7 @@ func TestEveryVaultRequestIsAuditedAndTamperingIsDetected(t *testing.T) {
 	ve.do("GET", ve.key("/keys/cmk"), ve.token(stranger.AppID, secret, "https://vault.azure.net/.default"), "", nil) // refused: no policy
 
 	var page auditPage
-	auditURL := ve.url("", "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/auditRecords?api-version=2023-07-01&key=cmk")
+	auditURL := ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/auditRecords?api-version=2023-07-01&key=cmk")
 	if resp := ve.do("GET", auditURL, ve.mgmt, "", &page); resp.StatusCode != 200 {
 		t.Fatalf("audit: %d", resp.StatusCode)
 	}

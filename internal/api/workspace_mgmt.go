@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -323,14 +324,50 @@ func (s *Server) handleListDCRs(r *http.Request, _ *identity.Claims) (int, any, 
 
 const roleAssignmentsSegment = "/providers/Microsoft.Authorization/roleAssignments/"
 
-// roleAssignmentPath splits {scope}/providers/Microsoft.Authorization/roleAssignments/{name}.
+// roleAssignmentPath splits {scope}/providers/Microsoft.Authorization/roleAssignments/{name},
+// checking every segment of the scope and the name. It reads the escaped
+// path, so that an encoded slash inside a segment cannot make two segments.
 func roleAssignmentPath(r *http.Request) (scope, name string, err error) {
-	full := "/subscriptions/" + r.PathValue("scope")
-	i := strings.LastIndex(strings.ToLower(full), strings.ToLower(roleAssignmentsSegment))
-	if i < 0 {
-		return "", "", &Error{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s %s is not a management operation; see docs/api.md", r.Method, r.URL.Path)}
+	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	n := len(segs)
+	if n < 6 || !strings.EqualFold(segs[n-4], "providers") || !strings.EqualFold(segs[n-3], "Microsoft.Authorization") ||
+		!strings.EqualFold(segs[n-2], "roleAssignments") {
+		return "", "", &Error{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf("%s %s is not a management operation; see docs/api.md", r.Method, echo(r.URL.Path, 200))}
 	}
-	return full[:i], full[i+len(roleAssignmentsSegment):], nil
+	for i, seg := range segs {
+		if segs[i], err = url.PathUnescape(seg); err != nil {
+			return "", "", badRequest(codeInvalidName, fmt.Sprintf("path segment %d is not valid percent-encoding", i+1))
+		}
+	}
+	if err := checkScope(segs[:n-4]); err != nil {
+		return "", "", err
+	}
+	if err := ruleRoleAssignment.check(segs[n-1]); err != nil {
+		return "", "", err
+	}
+	return "/" + strings.Join(segs[:n-4], "/"), segs[n-1], nil
+}
+
+// checkScope checks the segments of a scope, subscriptions/{sub}[/resourceGroups/{rg}[/providers/...]]:
+// the subscription and resource group by their rules, the rest as resource
+// path segments.
+func checkScope(segs []string) error {
+	if err := ruleSubscription.check(segs[1]); err != nil {
+		return err
+	}
+	rest := segs[2:]
+	if len(rest) >= 2 && strings.EqualFold(rest[0], "resourceGroups") {
+		if err := ruleResourceGroup.check(rest[1]); err != nil {
+			return err
+		}
+		rest = rest[2:]
+	}
+	for _, seg := range rest {
+		if err := ruleProviderSegment.check(seg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) handlePutRoleAssignment(r *http.Request, _ *identity.Claims) (int, any, error) {
