@@ -47,6 +47,9 @@ func faultError(err error) *Error {
 	if !errors.As(err, &fe) {
 		return nil
 	}
+	if fe.Kind == fault.KeyInaccessible {
+		return keyInaccessible()
+	}
 	status, ok := kindStatus[fe.Kind]
 	if !ok {
 		return nil
@@ -56,6 +59,15 @@ func faultError(err error) *Error {
 		e.RetryAfter = keyRetryAfter
 	}
 	return e
+}
+
+// keyInaccessible is the one refusal of a request that needs a
+// customer-managed key the customer took away, whether the data plane found
+// it (keyring.ErrKeyRevoked) or the control plane did (fault.KeyInaccessible):
+// it reads the same wherever it is met.
+func keyInaccessible() *Error {
+	return &Error{Status: kindStatus[fault.KeyInaccessible], Code: "CustomerManagedKeyInaccessible",
+		Message: "the workspace's customer-managed key is not accessible: it was disabled or deleted, or its access policy removed; restore access in the key vault and retry (stored data is kept)"}
 }
 
 func badRequest(code, msg string) *Error {

@@ -3,8 +3,13 @@ package api
 import (
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,6 +42,48 @@ func TestKeyErrorsMapToTheirStatusesInOnePlace(t *testing.T) {
 				t.Fatal("an internal error's detail reached the caller")
 			}
 		})
+	}
+}
+
+// TestKeyInaccessibleRefusalIsWrittenOnce: the 403 a request meets when the
+// customer took the key away reads the same from the data plane (a keyring
+// error) and the control plane (a domain refusal of kind KeyInaccessible),
+// because the source spells it in one place.
+func TestKeyInaccessibleRefusalIsWrittenOnce(t *testing.T) {
+	render := func(err error) string {
+		rec := httptest.NewRecorder()
+		writeError(rec, httptest.NewRequest("GET", "/", nil), slog.New(slog.DiscardHandler), err)
+		return fmt.Sprintf("%d %s", rec.Code, rec.Body)
+	}
+	data := render(fmt.Errorf("cluster c1: %w", keyring.ErrKeyRevoked))
+	control := render(&fault.Error{Kind: fault.KeyInaccessible, Err: errors.New("the customer-managed key of cluster 'c1' is revoked")})
+	if !strings.HasPrefix(data, `403 {"error":{"code":"CustomerManagedKeyInaccessible","message":"`) || data != control {
+		t.Fatalf("data plane: %s\ncontrol plane: %s", data, control)
+	}
+
+	var places []string
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && strings.Contains(lit.Value, "CustomerManagedKeyInaccessible") {
+				places = append(places, path)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(places) != 1 {
+		t.Fatalf("the CustomerManagedKeyInaccessible refusal is spelled in %d places, want 1: %v", len(places), places)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
@@ -94,10 +95,9 @@ func dataError(err error) *Error {
 	var re *logstore.RowError
 	switch {
 	case errors.Is(err, keyring.ErrKeyRevoked):
-		return &Error{Status: http.StatusForbidden, Code: "CustomerManagedKeyInaccessible",
-			Message: "the workspace's customer-managed key is not accessible: it was disabled or deleted, or its access policy removed; restore access in the key vault and retry (stored data is kept)"}
+		return keyInaccessible()
 	case errors.Is(err, keyring.ErrLocked), errors.Is(err, keyring.ErrKeyUnreachable):
-		return &Error{Status: http.StatusServiceUnavailable, Code: "KeyVaultUnreachable", RetryAfter: 10,
+		return &Error{Status: kindStatus[fault.KeyUnreachable], Code: "KeyVaultUnreachable", RetryAfter: keyRetryAfter,
 			Message: "the key vault holding the workspace's customer-managed key cannot be reached; the request can be retried when it is back"}
 	case errors.As(err, &re):
 		return badRequest("InvalidPayload", "the body was refused whole: "+re.Error())

@@ -30,7 +30,9 @@ const (
 	// PreconditionFailed: an If-Match etag no longer matches.
 	PreconditionFailed
 	// KeyInaccessible: the customer-managed key is disabled or deleted, or
-	// its access was removed; the data it seals cannot be read.
+	// its access was removed; the data it seals cannot be read. The API
+	// layer words this refusal itself, so that it reads the same wherever
+	// it is met: such an Error needs no Code or Message, only Err for the log.
 	KeyInaccessible
 	// KeyUnreachable: the key service cannot be reached; the request may be
 	// retried once it is back.
@@ -73,10 +75,17 @@ func New(kind Kind, code, format string, args ...any) *Error {
 }
 
 func (e *Error) Error() string {
-	if e.InnerCode != "" {
-		return e.Code + " (" + e.InnerCode + "): " + e.Message
+	code, msg := e.Code, e.Message
+	if code == "" {
+		code = e.Kind.String()
 	}
-	return e.Code + ": " + e.Message
+	if e.InnerCode != "" {
+		code += " (" + e.InnerCode + ")"
+	}
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	return code + ": " + msg
 }
 
 // Unwrap exposes the cause, so errors.Is(err, rootkey.ErrIntegrity) works.

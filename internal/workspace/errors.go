@@ -16,7 +16,6 @@ const (
 	CodeForbidden               = "Forbidden"
 	CodeFeatureNotSupported     = "FeatureNotSupportedWithCmk"
 	CodeTooManyWorkspaces       = "ClusterWorkspaceLimitReached"
-	CodeCMKInaccessible         = "CustomerManagedKeyInaccessible"
 	CodeKeyVaultUnreachable     = "KeyVaultUnreachable"
 )
 

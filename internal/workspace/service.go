@@ -237,8 +237,8 @@ func (s *Service) keyInForce(tx *bbolt.Tx, rec *workspaceRecord) error {
 func (s *Service) clusterKeyInForce(c *clusterRecord) error {
 	switch s.keys.KeyState(c.Cluster.Properties.ClusterID) {
 	case "Revoked":
-		return fault.New(fault.KeyInaccessible, CodeCMKInaccessible,
-			"the customer-managed key of cluster '%s' is not accessible (disabled, deleted, or access removed); restore access in the key vault, or delete the workspace", c.Cluster.Name)
+		// The API layer words this refusal, the same as the data plane's.
+		return &fault.Error{Kind: fault.KeyInaccessible, Err: fmt.Errorf("the customer-managed key of cluster '%s' is revoked", c.Cluster.Name)}
 	case "Locked":
 		return fault.New(fault.KeyUnreachable, CodeKeyVaultUnreachable,
 			"the key vault of cluster '%s' cannot be reached; retry when it is back", c.Cluster.Name)

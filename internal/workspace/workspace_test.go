@@ -171,6 +171,13 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
+func wantKind(t *testing.T, err error, kind fault.Kind) {
+	t.Helper()
+	if got := fault.KindOf(err); got != kind {
+		t.Fatalf("err = %v, want kind %v", err, kind)
+	}
+}
+
 func TestClusterNeedsSystemAssignedIdentityAndATier(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -504,11 +511,11 @@ func TestConfigurationChangesStopWhileTheKeyIsRevoked(t *testing.T) {
 	}
 	f.keys.state[c.Properties.ClusterID] = "Revoked"
 	_, _, err := f.svc.PutWorkspace(ctx, f.g, "sec-ws", WorkspaceParameters{Tags: map[string]string{"a": "b"}})
-	wantCode(t, err, CodeCMKInaccessible)
+	wantKind(t, err, fault.KeyInaccessible)
 	_, err = f.svc.RegenerateSharedKey(ctx, f.g, "sec-ws", "primary")
-	wantCode(t, err, CodeCMKInaccessible)
+	wantKind(t, err, fault.KeyInaccessible)
 	_, err = f.svc.Link(ctx, f.g, "other-ws", c.ID)
-	wantCode(t, err, CodeCMKInaccessible)
+	wantKind(t, err, fault.KeyInaccessible)
 	f.keys.state[c.Properties.ClusterID] = "Locked"
 	_, _, err = f.svc.PutWorkspace(ctx, f.g, "sec-ws", WorkspaceParameters{})
 	wantCode(t, err, CodeKeyVaultUnreachable)
