@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
-	"unicode/utf16"
+
+	"github.com/sealwatch/sealwatch/internal/textcheck"
 )
 
 // jsonTextError reports the first place where a JSON text is not Unicode
@@ -16,10 +16,7 @@ import (
 // sent. The message names the byte offset and, when the text parses that
 // far, the field; it never repeats the value.
 func jsonTextError(body []byte) string {
-	off, what := invalidUTF8At(body), "is not valid UTF-8"
-	if off < 0 {
-		off, what = loneSurrogateAt(body), "holds a \\u escape of half a UTF-16 surrogate pair"
-	}
+	off, what := textcheck.JSON(body)
 	if off < 0 {
 		return ""
 	}
@@ -28,50 +25,6 @@ func jsonTextError(body []byte) string {
 		msg += " (" + where + ")"
 	}
 	return msg
-}
-
-// loneSurrogateAt is the offset of the first \u escape in body that encodes
-// an unpaired UTF-16 surrogate, or -1. Backslashes occur only inside strings
-// in JSON, so a linear walk over escape pairs finds every escape.
-func loneSurrogateAt(body []byte) int {
-	if !bytes.Contains(body, []byte(`\u`)) {
-		return -1
-	}
-	for i := 0; i < len(body); i++ {
-		if body[i] != '\\' || i+1 >= len(body) {
-			continue
-		}
-		if body[i+1] != 'u' {
-			i++ // skip the escaped character, which may be a backslash
-			continue
-		}
-		r, ok := hexRune(body, i+2)
-		if !ok || !utf16.IsSurrogate(r) {
-			i += 5
-			continue
-		}
-		if r >= 0xDC00 { // a low half with no high half before it
-			return i
-		}
-		low, ok := rune(0), false
-		if i+11 < len(body) && body[i+6] == '\\' && body[i+7] == 'u' {
-			low, ok = hexRune(body, i+8)
-		}
-		if !ok || low < 0xDC00 || low > 0xDFFF {
-			return i
-		}
-		i += 11
-	}
-	return -1
-}
-
-// hexRune reads four hex digits at b[i:].
-func hexRune(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(b[i:i+4]), 16, 32)
-	return rune(n), err == nil
 }
 
 // jsonPathAt names the field of body that holds byte off, such as

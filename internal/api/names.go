@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/sealwatch/sealwatch/internal/textcheck"
 )
 
 // nameRule is the cloud's naming rule for one kind of name that travels in a
@@ -199,7 +201,7 @@ func (n *nameRule) check(s string) error {
 // breach says how s breaks the rule, or "" when it does not.
 func (n *nameRule) breach(s string) string {
 	if !utf8.ValidString(s) {
-		return fmt.Sprintf("it is not valid UTF-8 (at byte %d)", invalidUTF8At([]byte(s)))
+		return fmt.Sprintf("it is not valid UTF-8 (at byte %d)", textcheck.InvalidUTF8([]byte(s)))
 	}
 	count := utf8.RuneCountInString(s)
 	switch {
@@ -249,19 +251,6 @@ func truncateRunes(s string, n int) string {
 		i++
 	}
 	return s
-}
-
-// invalidUTF8At is the offset of the first byte of b that is not part of
-// valid UTF-8, or -1.
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return i
-		}
-		i += size
-	}
-	return -1
 }
 
 // checkCleanPath refuses a path with an empty, "." or ".." segment: the mux

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sealwatch/sealwatch/internal/textcheck"
 )
 
 // timeColumn is the column every row has; a row without it gets the time of
@@ -33,7 +35,11 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 	if !json.Valid(body) {
 		return nil, nil, invalidJSON(body)
 	}
-	s := scanner{b: body}
+	// json.Valid accepts any bytes inside strings, and decoding would turn
+	// what is not text into U+FFFD: find the first such place, for row to
+	// refuse the row and column that hold it.
+	bad, badWhat := textcheck.JSON(body)
+	s := scanner{b: body, bad: bad, badWhat: badWhat}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		return nil, nil, fmt.Errorf("%w: the body must be a JSON array of objects", ErrInvalidInput)
@@ -102,7 +108,14 @@ func invalidJSON(body []byte) error {
 type scanner struct {
 	b []byte
 	i int
+	// bad is the offset of the first byte that is not Unicode text (or -1),
+	// and badWhat says what is wrong there.
+	bad     int
+	badWhat string
 }
+
+// passed reports whether the scanner has moved past the bad byte since start.
+func (s *scanner) passed(start int) bool { return s.bad >= start && s.bad < s.i }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -131,14 +144,22 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 			s.i++
 			s.ws()
 		}
+		start := s.i
 		name := s.str()
+		if s.passed(start) {
+			return t, 0, dst, fmt.Errorf("a column name %s (byte %d of the body)", s.badWhat, s.bad)
+		}
 		if len(name) == 0 || len(name) > maxNameBytes {
 			return t, 0, dst, fmt.Errorf("a column name must have 1 to %d bytes", maxNameBytes)
 		}
 		s.ws()
 		s.i++ // :
 		s.ws()
+		start = s.i
 		c := s.value()
+		if s.passed(start) {
+			return t, 0, dst, fmt.Errorf("the value of column %q %s (byte %d of the body)", name, s.badWhat, s.bad)
+		}
 		if string(name) == timeColumn {
 			switch c.kind {
 			case TypeNull:
@@ -181,7 +202,8 @@ func (s *scanner) str() []byte {
 }
 
 // unescape decodes the escapes of a JSON string's content, which json.Valid
-// has checked, as encoding/json does: a lone surrogate becomes U+FFFD.
+// has checked, as encoding/json does. parseRows has refused the lone
+// surrogates that encoding/json would turn into U+FFFD.
 func unescape(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
