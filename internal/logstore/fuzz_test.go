@@ -121,7 +121,8 @@ func FuzzWALReplay(f *testing.F) {
 	}
 	probe, _ := New(Config{Dir: f.TempDir(), Keys: keys})
 	defer probe.Close()
-	_, want, err := probe.replayWAL(context.Background(), walPath, 0, ws, tbl)
+	r, err := probe.replayWAL(context.Background(), walPath, 0, ws, tbl, 0)
+	want := r.payloads
 	if err != nil || len(want) != 2 {
 		f.Fatalf("replay: %v", err)
 	}
@@ -129,10 +130,11 @@ func FuzzWALReplay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), walFileName(0))
 		os.WriteFile(p, data, 0o600)
-		_, got, err := probe.replayWAL(context.Background(), p, 0, ws, tbl)
+		r, err := probe.replayWAL(context.Background(), p, 0, ws, tbl, 0)
 		if err != nil {
 			return
 		}
+		got := r.payloads
 		// Accepted: only ever a prefix of what was written (a torn tail cut).
 		if len(got) > len(want) {
 			t.Fatalf("%d records from a WAL of %d", len(got), len(want))
@@ -166,7 +168,7 @@ func FuzzSegmentOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), name.String())
 		os.WriteFile(p, data, 0o600)
-		r, err := st.openSegment(context.Background(), p, ws, tbl, name)
+		r, err := st.openSegment(context.Background(), p, ws, tbl, segFile{name: name})
 		if err == nil {
 			defer r.close()
 			for bi := range r.blocks {

@@ -174,18 +174,22 @@ func files(t testing.TB, dir, ext string) []string {
 	return out
 }
 
-// sealedFiles lists the segments and WALs under dir.
+// sealedFiles lists the segments, WALs and manifests under dir.
 func sealedFiles(t testing.TB, dir string) []string {
 	t.Helper()
-	return append(files(t, dir, segExt), files(t, dir, walExt)...)
+	return slices.Concat(files(t, dir, segExt), files(t, dir, walExt), files(t, dir, "/"+manifestFile))
 }
 
-// fileHeader decodes the header of a segment or a WAL, told apart by name.
+// fileHeader decodes the header of a segment, a WAL or a manifest, told
+// apart by name.
 func fileHeader(p string) (header, error) {
 	b, _ := os.ReadFile(p) // a missing file is a header that does not decode
 	magic := magicSegment
-	if strings.HasSuffix(p, walExt) {
+	switch {
+	case strings.HasSuffix(p, walExt):
 		magic = magicWAL
+	case strings.HasSuffix(p, "/"+manifestFile):
+		magic = magicManifest
 	}
 	h, _, err := decodeHeader(b, magic)
 	return h, err

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"path/filepath"
 	"strings"
@@ -156,10 +155,14 @@ type Scanner struct {
 	columns  []string        // requested; nil: all
 	want     map[string]bool // requested and predicate columns; nil: all
 
-	segs  []segFile
-	mem   []memRow // unflushed rows in the time range
-	seg   *segReader
-	block int
+	segs    []segFile
+	mem     []memRow // unflushed rows in the time range
+	seg     *segReader
+	segFile segFile // the open segment as the manifest lists it
+	// purgedBefore is the table's retention horizon: a segment gone and
+	// older than it was purged while the scan ran.
+	purgedBefore int64
+	block        int
 
 	buf     chunkBuffers
 	rawBufs map[string]*chunkBuffers // of predicate columns read in place
@@ -208,9 +211,23 @@ func (st *Store) Scan(ctx context.Context, req ScanRequest) (*Scanner, error) {
 	if req.Shards > 1 && (req.Shard < 0 || req.Shard >= req.Shards) {
 		return nil, fmt.Errorf("%w: shard %d of %d", ErrInvalidScan, req.Shard, req.Shards)
 	}
-	segs, mems, err := t.snapshot(ctx)
+	snap, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, err
+	}
+	segs, mems := snap.segs, snap.mems
+	sc.purgedBefore = snap.purgedBefore
+	// Damage known before the scan starts refuses it at once, if the scan
+	// needs the damaged object; a scan that does not answers as usual.
+	for _, ie := range snap.damage {
+		if ie.affects(sc.from, sc.to) {
+			return nil, ie
+		}
+	}
+	for _, s := range segs {
+		if s.damage != nil && s.damage.affects(sc.from, sc.to) {
+			return nil, s.damage
+		}
 	}
 	if req.Shards > 1 {
 		mine := segs[:0:0]
@@ -247,9 +264,14 @@ func (sc *Scanner) Next() bool {
 		case sc.seg != nil && sc.block < len(sc.seg.blocks):
 			b, err := sc.readBlock(sc.block)
 			sc.block++
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrCorrupt):
+				sc.err = sc.st.foundDamage(&IntegrityError{Workspace: sc.ws, Table: sc.tbl, Object: sc.segFile.name.String(),
+					Problem: ProblemAuthentication, Detail: fmt.Sprintf("block %d: %v", sc.block-1, err),
+					MinT: sc.segFile.name.minT, MaxT: sc.segFile.name.maxT})
+			case err != nil:
 				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
-			} else if b != nil {
+			case b != nil:
 				sc.batch = b
 				return true
 			}
@@ -262,15 +284,18 @@ func (sc *Scanner) Next() bool {
 			if s.name.maxT < sc.from || s.name.minT >= sc.to {
 				continue // pruned by the file name: nothing decrypted
 			}
-			r, err := sc.st.openSegment(sc.ctx, filepath.Join(sc.dir, s.name.String()), sc.ws, sc.tbl, s.name)
-			if errors.Is(err, fs.ErrNotExist) {
+			r, err := sc.st.openSegment(sc.ctx, filepath.Join(sc.dir, s.name.String()), sc.ws, sc.tbl, s)
+			var ie *IntegrityError
+			switch {
+			case errors.As(err, &ie) && ie.Problem == ProblemMissing && (sc.st.expired(s.name.maxT) || s.name.maxT < sc.purgedBefore):
 				continue // purged since the scan started
-			}
-			if err != nil {
+			case ie != nil:
+				sc.err = sc.st.foundDamage(ie)
+			case err != nil:
 				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
-				break
+			default:
+				sc.seg, sc.segFile, sc.block = r, s, 0
 			}
-			sc.seg, sc.block = r, 0
 		case len(sc.mem) > 0:
 			n := min(len(sc.mem), sc.st.cfg.BlockRows)
 			b, err := sc.memBatch(sc.mem[:n])

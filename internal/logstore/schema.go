@@ -2,10 +2,7 @@ package logstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"sort"
 )
 
@@ -17,45 +14,27 @@ type ColumnSchema struct {
 }
 
 // Schema returns a table's columns: TimeGenerated first, then by name. Column
-// names are sealed like the values, so this reads each segment's index (and
-// needs the key). Where blocks disagree on a column's type, long and real
-// widen to real and anything else to string.
+// names are sealed like the values: those of the segments are in the
+// table's manifest (so a damaged segment does not hide them), those of rows
+// not yet flushed in memory; reading either needs the key. Where blocks
+// disagree on a column's type, long and real widen to real and anything
+// else to string.
 func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnSchema, error) {
 	t, err := st.table(workspace, table)
 	if err != nil {
 		return nil, err
 	}
-	segs, mems, err := t.snapshot(ctx)
+	snap, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	types := map[string]Type{}
-	note := func(name string, typ Type) {
-		if typ == TypeNull {
-			if _, ok := types[name]; !ok {
-				types[name] = TypeNull
-			}
-			return
-		}
-		types[name] = widen(types[name], typ)
+	types := snap.schema
+	if types == nil {
+		types = map[string]Type{}
 	}
-	for _, s := range segs {
-		blocks, err := st.segmentBlocks(ctx, filepath.Join(t.dir, s.name.String()), workspace, table, s)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // purged meanwhile
-		}
-		if err != nil {
-			return nil, fmt.Errorf("schema of %s/%s: %w", workspace, table, err)
-		}
-		for _, b := range blocks {
-			for _, c := range b.cols {
-				note(c.name, c.typ)
-			}
-		}
-	}
-	if len(mems) > 0 {
+	if len(snap.mems) > 0 {
 		sc := &Scanner{st: st}
-		for _, b := range mems {
+		for _, b := range snap.mems {
 			rows := make([]memRow, len(b.refs))
 			for i, ref := range b.refs {
 				rows[i] = memRow{b.payload, ref}
@@ -71,7 +50,7 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 					continue
 				}
 				for _, c := range batch.Columns {
-					note(c.Name, c.Type)
+					noteType(types, c.Name, c.Type)
 				}
 			}
 		}
@@ -92,6 +71,17 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 	return out, nil
 }
 
+// noteType adds a column of type typ to types, widening the type it has.
+func noteType(types map[string]Type, name string, typ Type) {
+	if typ == TypeNull {
+		if _, ok := types[name]; !ok {
+			types[name] = TypeNull
+		}
+		return
+	}
+	types[name] = widen(types[name], typ)
+}
+
 func widen(have, typ Type) Type {
 	switch {
 	case have == TypeNull || have == 0 || have == typ:
@@ -101,22 +91,4 @@ func widen(have, typ Type) Type {
 	default:
 		return TypeString
 	}
-}
-
-// segmentBlocks is a segment's index: the cached one when the segment's key
-// can still be derived (no file is read: a schema needs nothing else), else
-// read from the file.
-func (st *Store) segmentBlocks(ctx context.Context, path, ws, table string, s segFile) ([]blockMeta, error) {
-	if e, ok := st.indexes.lookup(path, s.size); ok {
-		if _, err := st.aead(ctx, e.hdr, purposeSegment); err != nil {
-			return nil, err
-		}
-		return e.blocks, nil
-	}
-	r, err := st.openSegment(ctx, path, ws, table, s.name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.close()
-	return r.blocks, nil
 }

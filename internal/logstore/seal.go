@@ -13,18 +13,34 @@ import (
 
 // formatVersion is written into every sealed file header and every AAD, so
 // that a future format never decrypts data written under this one by mistake.
-const formatVersion = 1
+// WAL files are at walVersion: version 2 authenticates record lengths and
+// keeps an acknowledged mark; version 1 WALs are still replayed.
+const (
+	formatVersion = 1
+	walVersion    = 2
+)
+
+// supportedVersion reports whether a file of the kind magic may have format
+// version v.
+func supportedVersion(magic string, v uint16) bool {
+	if magic == magicWAL {
+		return v == 1 || v == walVersion
+	}
+	return v == formatVersion
+}
 
 // HKDF purposes: the same salt under another purpose yields another key.
 const (
-	purposeWAL     = "sealwatch/logstore/wal/v1"
-	purposeSegment = "sealwatch/logstore/segment/v1"
+	purposeWAL      = "sealwatch/logstore/wal/v1"
+	purposeSegment  = "sealwatch/logstore/segment/v1"
+	purposeManifest = "sealwatch/logstore/manifest/v1"
 )
 
 // File magics.
 const (
-	magicWAL     = "SWWL"
-	magicSegment = "SWSG"
+	magicWAL      = "SWWL"
+	magicSegment  = "SWSG"
+	magicManifest = "SWMF"
 )
 
 const (
@@ -55,7 +71,11 @@ func newHeader(magic, aekID string) (header, error) {
 	if aekID == "" || len(aekID) > 255 {
 		return header{}, fmt.Errorf("account key ID of %d bytes does not fit a header", len(aekID))
 	}
-	h := header{magic: magic, version: formatVersion, aekID: aekID}
+	v := uint16(formatVersion)
+	if magic == magicWAL {
+		v = walVersion
+	}
+	h := header{magic: magic, version: v, aekID: aekID}
 	rand.Read(h.salt[:])
 	rand.Read(h.objID[:])
 	return h, nil
@@ -87,7 +107,7 @@ func decodeHeader(b []byte, magic string) (header, int, error) {
 	}
 	h.magic = magic
 	h.version = binary.BigEndian.Uint16(b[4:])
-	if h.version != formatVersion {
+	if !supportedVersion(magic, h.version) {
 		return h, 0, corruptf("format version %d is not supported", h.version)
 	}
 	h.aekID = string(b[7 : 7+int(b[6])])

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -242,34 +244,96 @@ func TestFlippedBitInAWALIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 	}
 }
 
-func TestTornWALTailIsCutAndNeverServed(t *testing.T) {
+// walBounds returns the offsets at which the records of a WAL end.
+func walBounds(t *testing.T, data []byte) []int {
+	t.Helper()
+	_, hlen, err := decodeHeader(data, magicWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bounds []int
+	for off := hlen + markSlots*markSlotSize; off < len(data); {
+		off += recHeaderSize + int(binary.BigEndian.Uint32(data[off:]))
+		bounds = append(bounds, off)
+	}
+	return bounds
+}
+
+func TestWALCutBeforeItsAcknowledgedRecordsIsDamageNeverFewerRows(t *testing.T) {
 	dir := t.TempDir()
 	keys := envelopetest.New("aek")
-	calls := []string{`[{"A":"alpha"},{"A":"beta"}]`, `[{"A":"gamma"}]`, `[{"A":"delta"}]`}
-	wal := walOnlyStore(t, dir, keys, calls...)
+	wal := walOnlyStore(t, dir, keys, `[{"A":"alpha"},{"A":"beta"}]`, `[{"A":"gamma"}]`, `[{"A":"delta"}]`)
 	orig, _ := os.ReadFile(wal)
+	bounds := walBounds(t, orig)
 	_, hlen, _ := decodeHeader(orig, magicWAL)
-	// Record boundaries, and the rows acknowledged up to each.
-	bounds, rows := []int{hlen}, []int{0}
-	for off, r := hlen, 0; off < len(orig); r++ {
-		off += recHeaderSize + int(uint32(orig[off])<<24|uint32(orig[off+1])<<16|uint32(orig[off+2])<<8|uint32(orig[off+3]))
-		bounds = append(bounds, off)
-		rows = append(rows, rows[len(rows)-1]+strings.Count(calls[r], "{"))
+	for cut := hlen; cut < len(orig); cut++ {
+		name := fmt.Sprintf("cut at %d", cut)
+		if slices.Contains(bounds, cut) {
+			name += " (a record boundary)"
+		}
+		os.WriteFile(wal, orig[:cut], 0o600)
+		st, _ := New(Config{Dir: dir, Keys: keys, Now: func() time.Time { return testNow }})
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+		damage := st.Damage()
+		st.Close()
+		var ie *IntegrityError
+		if !errors.As(err, &ie) || ie.Problem != ProblemTruncated || ie.Object != filepath.Base(wal) {
+			t.Fatalf("%s: %d rows, error %v; want a truncated-WAL integrity error", name, countRows(got), err)
+		}
+		if len(damage) != 1 || damage[0].Object != ie.Object {
+			t.Fatalf("%s: damage recorded %v", name, damage)
+		}
+		if fi, _ := os.Stat(wal); fi.Size() != int64(cut) {
+			t.Fatalf("%s: the damaged WAL was changed to %d bytes", name, fi.Size())
+		}
 	}
+}
+
+// appendUnacknowledged appends records to a closed WAL the way a writer
+// that crashed before its sync would have: never acknowledged.
+func appendUnacknowledged(t *testing.T, keys *envelopetest.Keys, path string, payloads ...[]byte) {
+	t.Helper()
+	data, _ := os.ReadFile(path)
+	hdr, hlen, err := decodeHeader(data, magicWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := keys.ByID(context.Background(), hdr.aekID)
+	aead, _ := sealer.AEAD(hdr.salt[:], purposeWAL)
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	defer f.Close()
+	f.Seek(0, io.SeekEnd)
+	w := &walWriter{seq: 0, hdr: hdr, hlen: int64(hlen), ws: ws, table: tbl, f: f}
+	w.written.records = uint64(len(walBounds(t, data)))
+	for _, p := range payloads {
+		if _, err := w.append(aead, p, testNow.UnixNano(), testNow.UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTornTailPastTheAcknowledgedRecordsIsCutAndNeverServed(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	wal := walOnlyStore(t, dir, keys, `[{"A":"alpha"},{"A":"beta"}]`, `[{"A":"gamma"}]`)
+	acked, _ := os.ReadFile(wal)
+	payload, _, err := parseRows([]byte(`[{"A":"never acknowledged"}]`), ingestLimits{now: testNow, oldest: testNow.Add(-time.Hour), newest: testNow, maxRowBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendUnacknowledged(t, keys, wal, payload, payload)
+	full, _ := os.ReadFile(wal)
 	check := func(name string, data []byte, wantRows, wantSize int) {
 		t.Helper()
 		// The replay alone: the tail is cut from the file.
 		os.WriteFile(wal, data, 0o600)
 		probe, _ := New(Config{Dir: t.TempDir(), Keys: keys})
-		_, payloads, err := probe.replayWAL(context.Background(), wal, 0, ws, tbl)
+		_, err := probe.replayWAL(context.Background(), wal, 0, ws, tbl, 0)
 		probe.Close()
 		if fi, _ := os.Stat(wal); err != nil || fi.Size() != int64(wantSize) {
 			t.Fatalf("%s: replay %v, WAL of %d bytes, want it cut to %d", name, err, fi.Size(), wantSize)
 		}
-		if recs := slices.Index(bounds, wantSize); len(payloads) != recs {
-			t.Fatalf("%s: %d records replayed, want %d", name, len(payloads), recs)
-		}
-		// The store: what is served is what was acknowledged before the tear.
+		// The store: what is served is what was whole before the tear.
 		os.WriteFile(wal, data, 0o600)
 		st, _ := New(Config{Dir: dir, Keys: keys, Now: func() time.Time { return testNow }})
 		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
@@ -280,21 +344,30 @@ func TestTornWALTailIsCutAndNeverServed(t *testing.T) {
 		os.RemoveAll(filepath.Join(dir, ws, tbl))
 		os.MkdirAll(filepath.Dir(wal), 0o700)
 	}
-	for cut := hlen; cut < len(orig); cut++ {
-		k := 0
-		for k+1 < len(bounds) && bounds[k+1] <= cut {
-			k++
+	bounds := walBounds(t, full)
+	for cut := len(acked) + 1; cut < len(full); cut++ {
+		whole := 0 // unacknowledged records whole before the cut
+		for _, b := range bounds[2:] {
+			if b <= cut {
+				whole++
+			}
 		}
-		check(fmt.Sprintf("cut at %d", cut), orig[:cut], rows[k], bounds[k])
+		end := len(acked)
+		if whole > 0 {
+			end = bounds[1+whole]
+		}
+		// Whole records past the mark were written, so they are served; a
+		// torn one is cut.
+		check(fmt.Sprintf("cut at %d", cut), full[:cut], 3+whole, end)
 	}
-	check("zero-filled tail", append(slices.Clone(orig), make([]byte, 300)...), rows[len(rows)-1], len(orig))
+	check("zero-filled tail", append(slices.Clone(acked), make([]byte, 300)...), 3, len(acked))
 }
 
 // chunk returns the sealed column chunk of a column of a segment block.
 func chunk(t *testing.T, st *Store, path, table string, block int, col string) colMeta {
 	t.Helper()
 	name, _ := parseSegName(filepath.Base(path))
-	r, err := st.openSegment(context.Background(), path, ws, table, name)
+	r, err := st.openSegment(context.Background(), path, ws, table, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +746,7 @@ func TestSealBudgetPerObjectKeyStartsNewFiles(t *testing.T) {
 	}
 	for _, p := range files(t, dir, segExt) {
 		name, _ := parseSegName(filepath.Base(p))
-		r, err := st.openSegment(context.Background(), p, ws, tbl, name)
+		r, err := st.openSegment(context.Background(), p, ws, tbl, segFile{name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -702,7 +775,11 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 	salts := map[string]bool{}
 	for _, p := range sealedFiles(t, dir) {
 		h, err := fileHeader(p)
-		if err != nil || h.version != formatVersion || h.aekID != keys.CurrentID() {
+		want := uint16(formatVersion)
+		if strings.HasSuffix(p, walExt) {
+			want = walVersion
+		}
+		if err != nil || h.version != want || h.aekID != keys.CurrentID() {
 			t.Fatalf("%s: header %+v, %v", p, h, err)
 		}
 		if salts[string(h.salt[:])] || h.salt == [saltSize]byte{} {
@@ -710,8 +787,8 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 		}
 		salts[string(h.salt[:])] = true
 	}
-	if len(salts) != 2 {
-		t.Fatalf("%d files", len(salts))
+	if len(salts) != 3 {
+		t.Fatalf("%d files, want a segment, a WAL and the manifest", len(salts))
 	}
 	// Every field of the AAD changes it.
 	h, _ := newHeader(magicSegment, "aek-1")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -327,12 +328,13 @@ func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name str
 	bm.cols = append(bm.cols, cm)
 }
 
-// finish seals the index, syncs the file and gives it its name.
-func (w *segWriter) finish(name segName) (int64, error) {
+// finish seals the index, syncs the file and gives it its name. It returns
+// the segment as the manifest lists it.
+func (w *segWriter) finish(name segName) (segFile, error) {
 	aead, err := w.sealer.AEAD(w.hdr.salt[:], purposeSegment)
 	if err != nil {
 		w.abort()
-		return 0, fmt.Errorf("derive segment key: %w", err)
+		return segFile{}, fmt.Errorf("derive segment key: %w", err)
 	}
 	index := seal(nil, aead, encodeIndex(w.blocks), w.hdr.aad("segment.index", w.ws, w.table, name.String()))
 	footer := binary.BigEndian.AppendUint64(nil, uint64(w.off))
@@ -341,22 +343,26 @@ func (w *segWriter) finish(name segName) (int64, error) {
 	footer = append(footer, footerMagic...)
 	if _, err := w.f.Write(append(index, footer...)); err != nil {
 		w.abort()
-		return 0, fmt.Errorf("write segment: %w", err)
+		return segFile{}, fmt.Errorf("write segment: %w", err)
 	}
-	size := w.off + int64(len(index)+len(footer))
+	f := segFile{name: name, size: w.off + int64(len(index)+len(footer))}
+	copy(f.tag[:], index[len(index)-indexTagSize:])
+	for _, b := range w.blocks {
+		f.rows += int64(b.rows)
+	}
 	if err := w.f.Sync(); err != nil {
 		w.abort()
-		return 0, fmt.Errorf("sync segment: %w", err)
+		return segFile{}, fmt.Errorf("sync segment: %w", err)
 	}
 	if err := w.f.Close(); err != nil {
 		w.abort()
-		return 0, fmt.Errorf("close segment: %w", err)
+		return segFile{}, fmt.Errorf("close segment: %w", err)
 	}
 	if err := os.Rename(w.tmp, filepath.Join(w.dir, name.String())); err != nil {
 		os.Remove(w.tmp)
-		return 0, fmt.Errorf("name segment: %w", err)
+		return segFile{}, fmt.Errorf("name segment: %w", err)
 	}
-	return size, nil
+	return f, nil
 }
 
 func (w *segWriter) abort() {
@@ -369,30 +375,55 @@ func (w *segWriter) abort() {
 type segReader struct {
 	f         *os.File
 	hdr       header
+	tag       [indexTagSize]byte // of the sealed index
 	ws, table string
 	blocks    []blockMeta
 	st        *Store
 }
 
-func (st *Store) openSegment(ctx context.Context, path, ws, table string, name segName) (*segReader, error) {
+// openSegment opens a segment and reads its index. want is the segment as
+// the manifest lists it: a file of another size or with another index is
+// damage, as is a file that fails to open. Damage is an *IntegrityError.
+func (st *Store) openSegment(ctx context.Context, path, ws, table string, want segFile) (*segReader, error) {
+	damage := func(p Problem, err error) error {
+		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: err.Error(),
+			MinT: want.name.minT, MaxT: want.name.maxT}
+	}
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, damage(ProblemMissing, errors.New("the file is gone"))
+	}
 	if err != nil {
 		return nil, err
 	}
-	r, err := st.readSegmentIndex(ctx, f, ws, table, name)
+	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("segment %s/%s/%s: %w", ws, table, name, err)
+		return nil, err
+	}
+	if want.size > 0 && fi.Size() != want.size {
+		f.Close()
+		p := ProblemAuthentication
+		if fi.Size() < want.size {
+			p = ProblemTruncated
+		}
+		return nil, damage(p, fmt.Errorf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
+	}
+	r, err := st.readSegmentIndex(ctx, f, ws, table, want.name, fi.Size())
+	if err == nil && want.tag != ([indexTagSize]byte{}) && r.tag != want.tag {
+		err = corruptf("the index is not the one the manifest lists")
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return nil, damage(ProblemAuthentication, err)
+		}
+		return nil, fmt.Errorf("segment %s/%s/%s: %w", ws, table, want.name, err)
 	}
 	return r, nil
 }
 
-func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table string, name segName) (*segReader, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := fi.Size()
+func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table string, name segName, size int64) (*segReader, error) {
 	hb := make([]byte, min(size, maxHeaderSize))
 	if _, err := f.ReadAt(hb, 0); err != nil {
 		return nil, corruptf("short segment")
@@ -426,8 +457,10 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	}
 	// A cached index is used only for the very bytes it was decrypted from:
 	// a changed file is opened, and checked, afresh.
+	var tag [indexTagSize]byte
+	copy(tag[:], sealed[max(0, len(sealed)-indexTagSize):])
 	if blocks, ok := st.indexes.get(f.Name(), size, hdr, sealed); ok {
-		return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
+		return &segReader{f: f, hdr: hdr, tag: tag, ws: ws, table: table, blocks: blocks, st: st}, nil
 	}
 	plain, err := open(nil, aead, sealed, hdr.aad("segment.index", ws, table, name.String()))
 	if err != nil {
@@ -438,7 +471,7 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 		return nil, err
 	}
 	st.indexes.put(f.Name(), size, hdr, sealed, blocks)
-	return &segReader{f: f, hdr: hdr, ws: ws, table: table, blocks: blocks, st: st}, nil
+	return &segReader{f: f, hdr: hdr, tag: tag, ws: ws, table: table, blocks: blocks, st: st}, nil
 }
 
 // blockAEAD derives the object key for reading one block.

@@ -59,6 +59,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Ledger records the tables' manifest epochs and purges in the control
+	// plane, so that a manifest rolled back on disk is found (default: a
+	// MemLedger, for the life of the store only).
+	Ledger Ledger
 }
 
 // Store is the log store of one node. It is safe for concurrent use.
@@ -73,6 +77,8 @@ type Store struct {
 	maxSeals uint64
 	// indexes are the decrypted segment indexes, valid while the key is.
 	indexes indexCache
+	ledger  Ledger
+	damage  damageLog
 
 	ctx    context.Context // ends background flushes on Close
 	cancel context.CancelFunc
@@ -116,6 +122,9 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = &MemLedger{}
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
@@ -133,7 +142,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	st := &Store{
 		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: zenc, zdec: zdec,
-		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table),
+		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger,
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.wg.Add(1)
@@ -259,7 +268,8 @@ func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byt
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
-	g, ord, err := t.append(ctx, sealer, payload)
+	minT, maxT := timeRange(refs)
+	g, ord, err := t.append(ctx, sealer, payload, minT, maxT)
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
@@ -314,7 +324,7 @@ func (st *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			if err != nil {
 				return purged, err
 			}
-			n, err := t.purge(cutoff)
+			n, err := t.purge(ctx, cutoff)
 			purged += n
 			if err != nil {
 				return purged, err
@@ -357,7 +367,31 @@ func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 	if err := os.RemoveAll(filepath.Join(st.cfg.Dir, workspace)); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)
 	}
-	return syncDir(st.cfg.Dir)
+	if err := syncDir(st.cfg.Dir); err != nil {
+		return err
+	}
+	if err := st.ledger.ForgetWorkspace(ctx, workspace); err != nil {
+		return fmt.Errorf("delete workspace %s: %w", workspace, err)
+	}
+	st.damage.clearWorkspace(workspace)
+	return nil
+}
+
+// Damage lists the damaged objects found since the store opened (on open,
+// on read, or by Verify) and not found whole again since.
+func (st *Store) Damage() []IntegrityError { return st.damage.list() }
+
+// expired reports whether rows up to maxT are past the retention.
+func (st *Store) expired(maxT int64) bool {
+	return maxT < st.cfg.Now().Add(-st.cfg.Retention).UnixNano()
+}
+
+// foundDamage records damage a read found, logs its cause and returns it.
+func (st *Store) foundDamage(ie *IntegrityError) error {
+	st.damage.record(ie)
+	st.log.Warn("damaged data found", "workspace", ie.Workspace, "table", ie.Table, "object", ie.Object,
+		"problem", string(ie.Problem), "detail", ie.Detail)
+	return ie
 }
 
 func listDirs(dir string, valid func(string) bool) ([]string, error) {

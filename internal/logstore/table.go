@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,15 +38,37 @@ type table struct {
 	closed   bool
 	active   *generation
 	flushing []*generation
-	segs     []segFile
+	segs     []segFile // as the manifest lists them, damaged ones included
 	nextSeq  uint64
 	flusher  bool  // a flush loop runs
 	flushErr error // why the last flush loop stopped
+
+	// The manifest: its epoch and header (whose key reading the schema
+	// needs), the schema it holds, and the damage that keeps parts or all
+	// of the table from being read.
+	epoch       uint64
+	manHdr      header
+	schema      map[string]Type
+	damagedWALs []damagedWAL
+	broken      *IntegrityError // the manifest itself: nothing can be read
+	// purgedBefore is the ledger's retention horizon (Unix ns).
+	purgedBefore int64
 }
 
+// segFile is a segment as the manifest lists it.
 type segFile struct {
-	name segName
-	size int64
+	name   segName
+	size   int64
+	rows   int64
+	tag    [indexTagSize]byte // of the sealed index
+	damage *IntegrityError    // found on open or read; nil: none known
+}
+
+// damagedWAL is a WAL that lost acknowledged records (or all of them): it
+// stays listed, and its rows are withheld, so that the loss stays evident.
+type damagedWAL struct {
+	entry  walEntry
+	damage *IntegrityError
 }
 
 // generation is one WAL file and the rows it holds.
@@ -60,11 +82,20 @@ type generation struct {
 	pending sync.WaitGroup // appends written but not yet in mem
 }
 
+// acked is the WAL's entry for the manifest: the records acknowledged so far.
+func (g *generation) acked() walEntry {
+	if g.wal != nil {
+		return walEntry{seq: g.seq, walMark: g.wal.acked()}
+	}
+	return walEntry{seq: g.seq, walMark: g.mem.mark()}
+}
+
 // memtable is the rows of one generation: payloads as written to the WAL.
 type memtable struct {
 	mu      sync.Mutex
 	batches []memBatch
 	rows    int
+	span    walMark // batches, and their rows' time range
 }
 
 type memBatch struct {
@@ -76,7 +107,25 @@ func (m *memtable) add(p []byte, refs []rowRef) {
 	m.mu.Lock()
 	m.batches = append(m.batches, memBatch{p, refs})
 	m.rows += len(refs)
+	lo, hi := timeRange(refs)
+	m.span.widen(lo, hi)
+	m.span.records++
 	m.mu.Unlock()
+}
+
+func (m *memtable) mark() walMark {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.span
+}
+
+// timeRange is the range of the rows' TimeGenerated.
+func timeRange(refs []rowRef) (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	for _, r := range refs {
+		lo, hi = min(lo, r.time), max(hi, r.time)
+	}
+	return lo, hi
 }
 
 func (m *memtable) snapshot() []memBatch {
@@ -96,74 +145,6 @@ func (t *table) notifyLocked() {
 	t.changed = make(chan struct{})
 }
 
-// openLocked replays the table's WALs: after a crash, segments flushed from
-// a WAL that still exists may be partial, so they are deleted and the WAL
-// flushed again.
-func (t *table) openLocked(ctx context.Context) error {
-	entries, err := os.ReadDir(t.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
-	}
-	var wals []uint64
-	var segs []segFile
-	for _, e := range entries {
-		switch name := e.Name(); {
-		case strings.HasSuffix(name, tmpExt):
-			os.Remove(filepath.Join(t.dir, name)) // a write a crash cut short
-		case strings.HasSuffix(name, walExt):
-			if seq, ok := parseWALName(name); ok {
-				wals = append(wals, seq)
-			}
-		case strings.HasSuffix(name, segExt):
-			if n, ok := parseSegName(name); ok {
-				info, err := e.Info()
-				if err != nil {
-					return fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
-				}
-				segs = append(segs, segFile{n, info.Size()})
-			}
-		}
-	}
-	slices.Sort(wals)
-	var next uint64
-	for _, seq := range wals {
-		next = max(next, seq+1)
-	}
-	segs = slices.DeleteFunc(segs, func(s segFile) bool {
-		next = max(next, s.name.walSeq+1)
-		if _, unflushed := slices.BinarySearch(wals, s.name.walSeq); unflushed {
-			t.st.indexes.forget(filepath.Join(t.dir, s.name.String()))
-			os.Remove(filepath.Join(t.dir, s.name.String()))
-			return true
-		}
-		return false
-	})
-	var gens []*generation
-	for _, seq := range wals {
-		g := &generation{seq: seq, path: filepath.Join(t.dir, walFileName(seq))}
-		hdr, payloads, err := t.st.replayWAL(ctx, g.path, seq, t.ws, t.name)
-		if err != nil {
-			return err
-		}
-		g.hdr = hdr
-		for _, p := range payloads {
-			refs, err := indexPayload(p)
-			if err != nil {
-				return fmt.Errorf("WAL %s/%s/%s: %w", t.ws, t.name, filepath.Base(g.path), err)
-			}
-			g.mem.add(p, refs)
-		}
-		gens = append(gens, g)
-	}
-	sortSegs(segs)
-	t.segs, t.flushing, t.nextSeq, t.opened = segs, gens, next, true
-	if len(gens) > 0 {
-		t.st.log.Info("replayed write-ahead log", "workspace", t.ws, "table", t.name, "files", len(gens))
-		t.startFlusherLocked()
-	}
-	return nil
-}
-
 func sortSegs(segs []segFile) {
 	slices.SortFunc(segs, func(a, b segFile) int { return cmp.Compare(a.name.minT, b.name.minT) })
 }
@@ -172,18 +153,13 @@ func sortSegs(segs []segFile) {
 // current AEK changed or when its seal budget is spent, and waiting while
 // the previous WAL is still being flushed. The caller waits for durability
 // and then calls g.pending.Done.
-func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []byte) (*generation, uint64, error) {
+func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []byte, minT, maxT int64) (*generation, uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	restarted := false
 	for {
-		if t.closed {
-			return nil, 0, ErrClosed
-		}
-		if !t.opened {
-			if err := t.openLocked(ctx); err != nil {
-				return nil, 0, err
-			}
+		if err := t.readyLocked(ctx); err != nil {
+			return nil, 0, err
 		}
 		if a := t.active; a != nil {
 			size, records, failed := a.wal.state()
@@ -208,12 +184,9 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []by
 			if err := os.MkdirAll(t.dir, 0o700); err != nil {
 				return nil, 0, fmt.Errorf("create table: %w", err)
 			}
-			w, err := createWAL(t.dir, t.nextSeq, t.ws, t.name, sealer.KeyID())
-			if err != nil {
+			if err := t.startWALLocked(ctx, sealer); err != nil {
 				return nil, 0, err
 			}
-			t.nextSeq++
-			t.active = &generation{seq: w.seq, path: w.path, hdr: w.hdr, wal: w, created: time.Now()}
 		}
 		break
 	}
@@ -222,12 +195,60 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []by
 	if err != nil {
 		return nil, 0, fmt.Errorf("derive WAL key: %w", err)
 	}
-	ord, err := g.wal.append(aead, payload)
+	ord, err := g.wal.append(aead, payload, minT, maxT)
 	if err != nil {
 		return nil, 0, err
 	}
 	g.pending.Add(1)
 	return g, ord, nil
+}
+
+// startWALLocked creates the next WAL and lists it in the manifest before
+// anything is appended to it: from then on, its loss is damage. A WAL whose
+// listing failed stays empty; the next open removes it.
+func (t *table) startWALLocked(ctx context.Context, sealer envelope.Sealer) error {
+	w, err := createWAL(t.dir, t.nextSeq, t.ws, t.name, sealer.KeyID())
+	if err != nil {
+		return err
+	}
+	t.nextSeq++
+	g := &generation{seq: w.seq, path: w.path, hdr: w.hdr, wal: w, created: time.Now()}
+	m := t.manifestLocked(nil)
+	m.wals = append(m.wals, walEntry{seq: g.seq})
+	if err := t.saveManifestLocked(ctx, m); err != nil {
+		w.close()
+		return err
+	}
+	t.active = g
+	return nil
+}
+
+// manifestLocked is the table's next manifest as it stands, without the
+// WAL skip (being flushed away).
+func (t *table) manifestLocked(skip *generation) *manifest {
+	m := &manifest{epoch: t.epoch + 1, nextSeq: t.nextSeq, segs: t.segs, schema: t.schema}
+	for _, g := range t.flushing {
+		if g != skip {
+			m.wals = append(m.wals, g.acked())
+		}
+	}
+	if t.active != nil && t.active != skip {
+		m.wals = append(m.wals, t.active.acked())
+	}
+	for _, d := range t.damagedWALs {
+		m.wals = append(m.wals, d.entry)
+	}
+	return m
+}
+
+// saveManifestLocked writes m and makes it the table's.
+func (t *table) saveManifestLocked(ctx context.Context, m *manifest) error {
+	hdr, err := t.writeManifest(ctx, m)
+	if err != nil {
+		return err
+	}
+	t.epoch, t.manHdr = m.epoch, hdr
+	return nil
 }
 
 func (t *table) rotateLocked() {
@@ -272,35 +293,53 @@ func (t *table) flushLoop() {
 		}
 		g := t.flushing[0]
 		t.mu.Unlock()
-		segs, err := t.flushGeneration(t.ctx, g)
-		if err != nil && t.ctx.Err() == nil { // when closing, the WAL is flushed after the next open
-			t.st.log.Warn("flush failed; the WAL is kept", "workspace", t.ws, "table", t.name, "wal", filepath.Base(g.path), "error", err)
-		}
-		if err == nil {
-			// Before the change is published, so that a Flush returns
-			// with the WAL gone; scans read its rows from memory until
-			// then. A WAL that stays is harmless: on the next open it is
-			// replayed and its segments written again in place of these.
-			if g.wal != nil {
-				g.wal.close()
-			}
-			if err := os.Remove(g.path); err != nil {
-				t.st.log.Warn("remove flushed WAL", "workspace", t.ws, "table", t.name, "error", err)
-			}
-		}
+		segs, cols, err := t.flushGeneration(t.ctx, g)
 		t.mu.Lock()
+		if err == nil {
+			err = t.publishFlushLocked(g, segs, cols)
+		}
 		if err != nil {
+			if t.ctx.Err() == nil { // when closing, the WAL is flushed after the next open
+				t.st.log.Warn("flush failed; the WAL is kept", "workspace", t.ws, "table", t.name, "wal", filepath.Base(g.path), "error", err)
+			}
 			t.flusher, t.flushErr = false, err
 			t.notifyLocked()
 			t.mu.Unlock()
 			return
 		}
-		t.segs = append(t.segs, segs...)
-		sortSegs(t.segs)
-		t.flushing = t.flushing[1:]
 		t.notifyLocked()
 		t.mu.Unlock()
 	}
+}
+
+// publishFlushLocked lists the segments flushed from g in the manifest in
+// place of g, then removes g's file: before the change is published, so
+// that a Flush returns with the WAL gone; scans read its rows from memory
+// until then. A WAL left behind by a crash is no longer listed, and the next
+// open removes it.
+func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[string]Type) error {
+	m := t.manifestLocked(g)
+	m.segs = append(slices.Clone(t.segs), segs...)
+	sortSegs(m.segs)
+	m.schema = maps.Clone(t.schema)
+	if m.schema == nil {
+		m.schema = make(map[string]Type, len(cols))
+	}
+	for name, typ := range cols {
+		noteType(m.schema, name, typ)
+	}
+	if err := t.saveManifestLocked(t.ctx, m); err != nil {
+		return err
+	}
+	t.segs, t.schema = m.segs, m.schema
+	t.flushing = slices.DeleteFunc(t.flushing, func(f *generation) bool { return f == g })
+	if g.wal != nil {
+		g.wal.close()
+	}
+	if err := os.Remove(g.path); err != nil {
+		t.st.log.Warn("remove flushed WAL", "workspace", t.ws, "table", t.name, "error", err)
+	}
+	return nil
 }
 
 // flush rotates the active WAL and waits until every WAL is flushed.
@@ -350,7 +389,7 @@ const partitionNanos = int64(3600e9)
 
 // flushGeneration writes the rows of g into segments, one or more per hour
 // of TimeGenerated, rows sorted by time, and makes their names durable.
-func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, error) {
+func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, map[string]Type, error) {
 	g.pending.Wait()
 	parts := make(map[int64][]memRow)
 	for _, b := range g.mem.snapshot() {
@@ -360,45 +399,52 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 		}
 	}
 	if err := t.removeSegmentsOf(g.seq); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(parts) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	sealer, err := t.st.keys.Current(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
+		return nil, nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 	}
 	var out []segFile
+	cols := make(map[string]Type)
 	bb := newBlockBuilder(nil)
 	for _, k := range slices.Sorted(maps.Keys(parts)) {
 		rows := parts[k]
 		slices.SortFunc(rows, func(a, b memRow) int { return cmp.Compare(a.ref.time, b.ref.time) })
-		files, err := t.writeSegments(ctx, g.seq, len(out), sealer, bb, rows)
+		files, err := t.writeSegments(ctx, g.seq, len(out), sealer, bb, rows, cols)
 		if err != nil {
-			return nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
+			return nil, nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 		}
 		out = append(out, files...)
 	}
 	if err := syncDir(t.dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, cols, nil
 }
 
 // writeSegments writes sorted rows as one segment, or more when one object
 // key's seal budget would be spent.
-func (t *table) writeSegments(ctx context.Context, walSeq uint64, part int, sealer envelope.Sealer, bb *blockBuilder, rows []memRow) ([]segFile, error) {
+// The columns written, and their types, are noted in cols.
+func (t *table) writeSegments(ctx context.Context, walSeq uint64, part int, sealer envelope.Sealer, bb *blockBuilder, rows []memRow, cols map[string]Type) ([]segFile, error) {
 	var out []segFile
 	var w *segWriter
 	first := 0 // first row of w
 	finish := func(last int) error {
 		name := segName{minT: rows[first].ref.time, maxT: rows[last].ref.time, walSeq: walSeq, part: part + len(out)}
-		size, err := w.finish(name)
+		f, err := w.finish(name)
 		if err != nil {
 			return err
 		}
-		out = append(out, segFile{name, size})
+		for _, b := range w.blocks {
+			for _, c := range b.cols {
+				noteType(cols, c.name, c.typ)
+			}
+		}
+		out = append(out, f)
 		w = nil
 		return nil
 	}
@@ -460,7 +506,10 @@ func (t *table) removeSegmentsOf(seq uint64) error {
 }
 
 // purge deletes the table's segments whose newest row is older than cutoff.
-func (t *table) purge(cutoff int64) (int, error) {
+// It needs no key, so it writes no manifest: the next one leaves them out,
+// and an open meanwhile takes a listed segment that is gone and older than
+// the horizon the ledger records as purged.
+func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	segs := t.segs
@@ -476,9 +525,22 @@ func (t *table) purge(cutoff int64) (int, error) {
 			}
 		}
 	}
+	var expired bool
+	for _, s := range segs {
+		expired = expired || s.name.maxT < cutoff
+	}
+	if !expired {
+		return 0, nil
+	}
+	// The horizon is recorded first, so that a segment gone by this purge
+	// is never taken for a lost one.
+	if err := t.st.ledger.SetPurgedBefore(ctx, t.ws, t.name, cutoff); err != nil {
+		return 0, fmt.Errorf("purge %s/%s: %w", t.ws, t.name, err)
+	}
+	t.purgedBefore = max(t.purgedBefore, cutoff)
 	purged := 0
 	var errs []error
-	kept := segs[:0]
+	var kept []segFile
 	for _, s := range segs {
 		if s.name.maxT >= cutoff {
 			kept = append(kept, s)
@@ -505,15 +567,15 @@ func (t *table) purge(cutoff int64) (int, error) {
 // WAL not yet flushed, consistently (a WAL's rows leave the memtables in the
 // same step as its segments join the list). Reading a memtable needs the
 // same key as reading its WAL: the check fails once the key is revoked.
-func (t *table) snapshot(ctx context.Context) ([]segFile, []memBatch, error) {
+func (t *table) snapshot(ctx context.Context) (tableSnapshot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return nil, nil, ErrClosed
+	if err := t.readyLocked(ctx); err != nil {
+		return tableSnapshot{}, err
 	}
-	if !t.opened {
-		if err := t.openLocked(ctx); err != nil {
-			return nil, nil, err
+	if t.epoch > 0 {
+		if _, err := t.st.aead(ctx, t.manHdr, purposeManifest); err != nil {
+			return tableSnapshot{}, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
 		}
 	}
 	segs := slices.Clone(t.segs)
@@ -528,11 +590,42 @@ func (t *table) snapshot(ctx context.Context) ([]segFile, []memBatch, error) {
 			continue
 		}
 		if _, err := t.st.aead(ctx, g.hdr, purposeWAL); err != nil {
-			return nil, nil, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
+			return tableSnapshot{}, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
 		}
 		mems = append(mems, b...)
 	}
-	return segs, mems, nil
+	snap := tableSnapshot{segs: segs, mems: mems, schema: maps.Clone(t.schema), purgedBefore: t.purgedBefore}
+	for _, d := range t.damagedWALs {
+		snap.damage = append(snap.damage, d.damage)
+	}
+	return snap, nil
+}
+
+// tableSnapshot is what a scan or a schema read sees of a table.
+type tableSnapshot struct {
+	segs   []segFile
+	mems   []memBatch
+	schema map[string]Type   // of the segments
+	damage []*IntegrityError // of WALs whose rows are withheld
+	// purgedBefore is the retention horizon (Unix ns).
+	purgedBefore int64
+}
+
+// readyLocked opens the table if it is not yet, and refuses if it is closed
+// or its manifest is damaged.
+func (t *table) readyLocked(ctx context.Context) error {
+	if t.closed {
+		return ErrClosed
+	}
+	if !t.opened {
+		if err := t.openLocked(ctx); err != nil {
+			return err
+		}
+	}
+	if t.broken != nil {
+		return t.broken
+	}
+	return nil
 }
 
 // close stops the table: its flush loop ends (a WAL being flushed stays for

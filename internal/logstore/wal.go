@@ -6,27 +6,44 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // A WAL file holds the acknowledged rows of one table not yet flushed into
 // segments:
 //
 //	header (plaintext, see header; its own salt, so its own object key)
+//	mark:    two slots of markSlotSize, each nonce ‖ AES-GCM(u64 records |
+//	         i64 min time | i64 max time) ‖ tag, zero until first written;
+//	         AAD: workspace, table, WAL ID, file sequence number, slot
 //	records: u32 length | u32 CRC-32C of the length | nonce ‖
 //	         AES-GCM(payload) ‖ tag; AAD: workspace, table, WAL ID,
-//	         file sequence number, record ordinal
+//	         file sequence number, record ordinal, length
 //
 // The length's checksum tells a torn tail from damage: a record cut short by
-// a crash (or a zero-filled tail) is cut on replay, while a flipped bit in a
-// complete record is ErrCorrupt, never silently dropped data.
+// a crash (or a zero-filled tail) may be cut on replay, while a flipped bit
+// in a complete record is damage, never silently dropped data. The length is
+// authenticated by the record's tag.
+//
+// The mark says how many records were acknowledged (durable), and the time
+// range of their rows, so that a WAL cut at a record boundary — which no
+// checksum can see — is damage, not a shorter WAL. Each sync writes the mark
+// of the records the previous sync made durable, in place, alternating slots,
+// so the mark costs no extra sync under load; when the WAL goes quiet, one
+// more sync brings the mark up to date (markDelay), and Close does too.
+// Version 1 WALs have no mark and do not authenticate lengths.
 const (
 	walExt        = ".wal"
 	recHeaderSize = 8
+	markSlots     = 2
+	markSlotSize  = 12 + 24 + 16 // nonce, count and time range, tag
+	markDelay     = 100 * time.Millisecond
 )
 
 func walFileName(seq uint64) string { return fmt.Sprintf("%016x%s", seq, walExt) }
@@ -39,29 +56,48 @@ func parseWALName(s string) (uint64, bool) {
 	return seq, err == nil
 }
 
+// walMark is a count of records and the time range of their rows.
+type walMark struct {
+	records    uint64
+	minT, maxT int64
+}
+
+func (m *walMark) widen(minT, maxT int64) {
+	if m.records == 0 && m.minT == 0 && m.maxT == 0 {
+		m.minT, m.maxT = minT, maxT
+		return
+	}
+	m.minT, m.maxT = min(m.minT, minT), max(m.maxT, maxT)
+}
+
 // walWriter appends sealed records to one WAL file, with group commit:
 // writers that arrive while a sync runs share the next one.
 type walWriter struct {
 	path      string
 	seq       uint64
 	hdr       header
+	hlen      int64
 	ws, table string
 
 	mu      sync.Mutex
 	f       *os.File
-	records uint64 // written
-	synced  uint64 // durable
+	written walMark // records written, and their rows' time range
+	durable walMark // records on stable storage
+	marked  uint64  // records the mark on stable storage vouches for
+	slot    int     // the mark slot written next
+	aead    cipher.AEAD
 	size    int64
 	syncing chan struct{} // closed when the running sync ends; nil if none
 	err     error         // sticky: after a failed write or sync nothing more is acknowledged
 	closed  bool
 	recBuf  []byte
+	quiet   *time.Timer  // brings the mark up to date once appends stop
 	syncs   atomic.Int64 // fsyncs done, to show group commit at work
 }
 
-// createWAL creates the WAL file seq. The header is written and synced under
-// a temporary name first, so a file with a WAL's name always has a whole
-// header: a crash can tear only records.
+// createWAL creates the WAL file seq. The header and empty mark slots are
+// written and synced under a temporary name first, so a file with a WAL's
+// name always has them whole: a crash can tear only records.
 func createWAL(dir string, seq uint64, ws, table, aekID string) (*walWriter, error) {
 	hdr, err := newHeader(magicWAL, aekID)
 	if err != nil {
@@ -73,6 +109,8 @@ func createWAL(dir string, seq uint64, ws, table, aekID string) (*walWriter, err
 	}
 	path := filepath.Join(dir, walFileName(seq))
 	h := hdr.encode()
+	hlen := int64(len(h))
+	h = append(h, make([]byte, markSlots*markSlotSize)...)
 	_, err = f.Write(h)
 	if err == nil {
 		err = f.Sync()
@@ -88,16 +126,24 @@ func createWAL(dir string, seq uint64, ws, table, aekID string) (*walWriter, err
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create WAL: %w", err)
 	}
-	return &walWriter{path: path, seq: seq, hdr: hdr, ws: ws, table: table, f: f, size: int64(len(h))}, nil
+	return &walWriter{path: path, seq: seq, hdr: hdr, hlen: hlen, ws: ws, table: table, f: f, size: int64(len(h))}, nil
 }
 
-func (w *walWriter) recordAAD(ordinal uint64) []byte {
-	return w.hdr.aad("wal.record", w.ws, w.table, strconv.FormatUint(w.seq, 10), strconv.FormatUint(ordinal, 10))
+func recordAAD(hdr header, ws, table string, seq, ordinal uint64, length uint32) []byte {
+	if hdr.version == 1 {
+		return hdr.aad("wal.record", ws, table, strconv.FormatUint(seq, 10), strconv.FormatUint(ordinal, 10))
+	}
+	return hdr.aad("wal.record", ws, table, strconv.FormatUint(seq, 10), strconv.FormatUint(ordinal, 10),
+		strconv.FormatUint(uint64(length), 10))
 }
 
-// append seals and writes one record and returns its ordinal; it is durable
-// only once waitDurable(ordinal) returns nil.
-func (w *walWriter) append(aead cipher.AEAD, payload []byte) (uint64, error) {
+func markAAD(hdr header, ws, table string, seq uint64, slot int) []byte {
+	return hdr.aad("wal.mark", ws, table, strconv.FormatUint(seq, 10), strconv.Itoa(slot))
+}
+
+// append seals and writes one record of rows in [minT, maxT] and returns its
+// ordinal; it is durable only once waitDurable(ordinal) returns nil.
+func (w *walWriter) append(aead cipher.AEAD, payload []byte, minT, maxT int64) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -106,10 +152,14 @@ func (w *walWriter) append(aead cipher.AEAD, payload []byte) (uint64, error) {
 	if w.closed {
 		return 0, ErrClosed
 	}
-	ord := w.records
+	ord := w.written.records
+	n := aead.NonceSize() + len(payload) + aead.Overhead()
+	if n > math.MaxUint32 {
+		return 0, fmt.Errorf("%w: a record of %d bytes", ErrInvalidInput, n)
+	}
 	b := append(w.recBuf[:0], make([]byte, recHeaderSize)...)
-	b = seal(b, aead, payload, w.recordAAD(ord))
-	binary.BigEndian.PutUint32(b, uint32(len(b)-recHeaderSize))
+	b = seal(b, aead, payload, recordAAD(w.hdr, w.ws, w.table, w.seq, ord, uint32(n)))
+	binary.BigEndian.PutUint32(b, uint32(n))
 	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[:4], castagnoli))
 	if _, err := w.f.Write(b); err != nil {
 		w.err = fmt.Errorf("write WAL: %w", err)
@@ -118,7 +168,9 @@ func (w *walWriter) append(aead cipher.AEAD, payload []byte) (uint64, error) {
 	if cap(b) <= 1<<20 {
 		w.recBuf = b
 	}
-	w.records++
+	w.aead = aead
+	w.written.widen(minT, maxT)
+	w.written.records++
 	w.size += int64(len(b))
 	return ord, nil
 }
@@ -129,7 +181,7 @@ func (w *walWriter) append(aead cipher.AEAD, payload []byte) (uint64, error) {
 func (w *walWriter) waitDurable(ord uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.synced <= ord {
+	for w.durable.records <= ord {
 		if w.err != nil {
 			return w.err
 		}
@@ -139,56 +191,165 @@ func (w *walWriter) waitDurable(ord uint64) error {
 			w.mu.Lock()
 			continue
 		}
-		ch := make(chan struct{})
-		w.syncing = ch
-		target := w.records
-		w.mu.Unlock()
-		err := w.f.Sync()
-		w.syncs.Add(1)
-		w.mu.Lock()
-		w.syncing = nil
-		close(ch)
-		if err != nil {
-			w.err = fmt.Errorf("sync WAL: %w", err)
-			return w.err
+		if err := w.syncLocked(); err != nil {
+			return err
 		}
-		w.synced = max(w.synced, target)
 	}
 	return nil
+}
+
+// syncLocked writes the mark of the records already durable, syncs the file
+// and so makes every record written so far durable. It releases w.mu during
+// the sync; other writers wait on w.syncing.
+func (w *walWriter) syncLocked() error {
+	ch := make(chan struct{})
+	w.syncing = ch
+	target := w.written
+	mark, err := w.writeMarkLocked()
+	w.mu.Unlock()
+	if err == nil {
+		err = w.f.Sync()
+		w.syncs.Add(1)
+	}
+	w.mu.Lock()
+	w.syncing = nil
+	close(ch)
+	if err != nil {
+		w.err = fmt.Errorf("sync WAL: %w", err)
+		return w.err
+	}
+	w.marked = max(w.marked, mark)
+	if target.records > w.durable.records {
+		w.durable = target
+	}
+	w.armQuietLocked()
+	return nil
+}
+
+// writeMarkLocked writes the durable records' mark into the next slot and
+// returns the count it vouches for (it is durable after the next sync).
+func (w *walWriter) writeMarkLocked() (uint64, error) {
+	if w.durable.records <= w.marked || w.aead == nil {
+		return w.marked, nil
+	}
+	var p [24]byte
+	binary.BigEndian.PutUint64(p[:], w.durable.records)
+	binary.BigEndian.PutUint64(p[8:], uint64(w.durable.minT))
+	binary.BigEndian.PutUint64(p[16:], uint64(w.durable.maxT))
+	slot := make([]byte, 0, markSlotSize)
+	slot = seal(slot, w.aead, p[:], markAAD(w.hdr, w.ws, w.table, w.seq, w.slot))
+	slot = slot[:markSlotSize]
+	if _, err := w.f.WriteAt(slot, w.hlen+int64(w.slot*markSlotSize)); err != nil {
+		return 0, fmt.Errorf("write WAL mark: %w", err)
+	}
+	w.slot = (w.slot + 1) % markSlots
+	return w.durable.records, nil
+}
+
+// armQuietLocked schedules one more sync, to bring the mark up to date, for
+// when no append has come for markDelay.
+func (w *walWriter) armQuietLocked() {
+	if w.durable.records <= w.marked || w.closed || w.err != nil {
+		return
+	}
+	if w.quiet == nil {
+		w.quiet = time.AfterFunc(markDelay, w.markQuiet)
+		return
+	}
+	w.quiet.Reset(markDelay)
+}
+
+func (w *walWriter) markQuiet() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.err != nil || w.syncing != nil || w.durable.records <= w.marked {
+		return
+	}
+	w.syncLocked() // a failure is sticky: the next append reports it
 }
 
 // state reports the file's size, records written and whether it failed.
 func (w *walWriter) state() (size int64, records uint64, failed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.size, w.records, w.err != nil
+	return w.size, w.written.records, w.err != nil
 }
 
+// acked is how many records are acknowledged (durable).
+func (w *walWriter) acked() walMark {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.durable
+}
+
+// close brings the mark up to date and closes the file.
 func (w *walWriter) close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return nil
 	}
+	for w.syncing != nil {
+		ch := w.syncing
+		w.mu.Unlock()
+		<-ch
+		w.mu.Lock()
+	}
+	if w.quiet != nil {
+		w.quiet.Stop()
+	}
+	// Two syncs at most: the records, then the mark that vouches for them.
+	for range 2 {
+		if w.err != nil || (w.durable.records == w.written.records && w.marked >= w.durable.records) {
+			break
+		}
+		w.syncLocked()
+	}
 	w.closed = true
 	return w.f.Close()
 }
 
-// replayWAL reads the records of a WAL file. A torn tail is cut from the file
-// (and never returned); damage anywhere else is ErrCorrupt.
-func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, table string) (header, [][]byte, error) {
+// walReplay is what replayWAL read from a WAL file.
+type walReplay struct {
+	hdr      header
+	payloads [][]byte
+	mark     walMark // the acknowledged mark the file holds (none in version 1)
+}
+
+// replayWAL reads the records of a WAL file, of which acked (the manifest's
+// count) or more are acknowledged. A torn tail past every acknowledged
+// record is cut from the file (and never returned); anything else wrong is
+// an *IntegrityError, and the file is left as it is.
+func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, table string, acked uint64) (walReplay, error) {
+	name := filepath.Base(path)
+	damage := func(p Problem, format string, args ...any) error {
+		return &IntegrityError{Workspace: ws, Table: table, Object: name, Problem: p, Detail: fmt.Sprintf(format, args...)}
+	}
+	var out walReplay
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return header{}, nil, fmt.Errorf("read WAL: %w", err)
+		return out, fmt.Errorf("read WAL: %w", err)
 	}
 	hdr, hlen, err := decodeHeader(data, magicWAL)
 	if err != nil {
-		return hdr, nil, fmt.Errorf("WAL %s/%s/%s: %w", ws, table, filepath.Base(path), err)
+		return out, damage(ProblemAuthentication, "%v", err)
 	}
-	w := &walWriter{seq: seq, hdr: hdr, ws: ws, table: table}
-	var aead cipher.AEAD
-	var payloads [][]byte
+	out.hdr = hdr
+	aead, err := st.aead(ctx, hdr, purposeWAL)
+	if err != nil {
+		return out, fmt.Errorf("WAL %s/%s/%s: %w", ws, table, name, err)
+	}
 	off := hlen
+	if hdr.version >= walVersion {
+		if len(data) < hlen+markSlots*markSlotSize {
+			return out, damage(ProblemTruncated, "the file ends inside its acknowledged mark")
+		}
+		if out.mark, err = readMark(data[hlen:], aead, hdr, ws, table, seq); err != nil {
+			return out, damage(ProblemAuthentication, "%v", err)
+		}
+		off += markSlots * markSlotSize
+	}
+	want := max(acked, out.mark.records)
 	for off < len(data) {
 		rest := data[off:]
 		if len(rest) < recHeaderSize {
@@ -199,31 +360,55 @@ func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, tab
 			if allZero(rest) {
 				break // a zero-filled tail: the crash came before the data
 			}
-			return hdr, nil, fmt.Errorf("WAL %s/%s/%s record %d: %w", ws, table, filepath.Base(path), len(payloads), corruptf("bad record header"))
+			return out, damage(ProblemAuthentication, "record %d: bad record header", len(out.payloads))
 		}
 		if uint64(n) > uint64(len(rest)-recHeaderSize) {
 			break // torn inside a record
 		}
-		if aead == nil {
-			// One derivation for the replay of one file: it is one operation.
-			if aead, err = st.aead(ctx, hdr, purposeWAL); err != nil {
-				return hdr, nil, fmt.Errorf("WAL %s/%s/%s: %w", ws, table, filepath.Base(path), err)
-			}
-		}
-		p, err := open(nil, aead, rest[recHeaderSize:recHeaderSize+n], w.recordAAD(uint64(len(payloads))))
+		ord := uint64(len(out.payloads))
+		p, err := open(nil, aead, rest[recHeaderSize:recHeaderSize+n], recordAAD(hdr, ws, table, seq, ord, n))
 		if err != nil {
-			return hdr, nil, fmt.Errorf("WAL %s/%s/%s record %d: %w", ws, table, filepath.Base(path), len(payloads), err)
+			return out, damage(ProblemAuthentication, "record %d: %v", ord, err)
 		}
-		payloads = append(payloads, p)
+		out.payloads = append(out.payloads, p)
 		off += recHeaderSize + int(n)
+	}
+	if got := uint64(len(out.payloads)); got < want {
+		return out, damage(ProblemTruncated, "%d of %d acknowledged records are left", got, want)
 	}
 	if off < len(data) {
 		if err := cutTail(path, int64(off)); err != nil {
-			return hdr, nil, err
+			return out, err
 		}
-		st.log.Info("cut a torn WAL tail", "workspace", ws, "table", table, "wal", filepath.Base(path), "records", len(payloads), "bytesCut", len(data)-off)
+		st.log.Info("cut a torn WAL tail that was never acknowledged", "workspace", ws, "table", table, "wal", name, "records", len(out.payloads), "bytesCut", len(data)-off)
 	}
-	return hdr, payloads, nil
+	return out, nil
+}
+
+// readMark returns the mark of the slot that vouches for the most records.
+// Both slots lie in the file's first sector, whose writes are atomic, so a
+// written slot that fails to open is damage, never a torn write.
+func readMark(b []byte, aead cipher.AEAD, hdr header, ws, table string, seq uint64) (walMark, error) {
+	var best walMark
+	for i := range markSlots {
+		slot := b[i*markSlotSize : (i+1)*markSlotSize]
+		if allZero(slot) {
+			continue
+		}
+		p, err := open(nil, aead, slot[:aead.NonceSize()+24+aead.Overhead()], markAAD(hdr, ws, table, seq, i))
+		if err != nil || len(p) != 24 {
+			return best, corruptf("acknowledged mark, slot %d", i)
+		}
+		m := walMark{
+			records: binary.BigEndian.Uint64(p),
+			minT:    int64(binary.BigEndian.Uint64(p[8:])),
+			maxT:    int64(binary.BigEndian.Uint64(p[16:])),
+		}
+		if m.records > best.records {
+			best = m
+		}
+	}
+	return best, nil
 }
 
 func allZero(b []byte) bool {

@@ -1,0 +1,291 @@
+package logstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+)
+
+// A table's manifest lists what the table must hold, so that what is
+// missing is found, not only what was changed:
+//
+//	header (plaintext, see header)
+//	u64 epoch (plaintext, authenticated)
+//	nonce ‖ AES-GCM(body) ‖ tag; AAD: workspace, table, manifest ID, epoch
+//
+//	body: uvarint next WAL sequence number
+//	      uvarint WALs; per WAL: uvarint seq | uvarint acknowledged records |
+//	                   varint min time | varint max time
+//	      uvarint segments; per segment: uvarint name length | name |
+//	                   uvarint size | uvarint rows | 16-byte index tag
+//	      uvarint columns; per column: uvarint name length | name | type
+//
+// A segment's index tag is the tag of its sealed index, which holds every
+// chunk's place; every chunk is bound to the segment by its AAD; so the tag
+// is a MAC of the whole segment under the segment's key. The schema lives
+// here too, so that a table's columns are known without opening every
+// segment (and a damaged one does not hide them).
+//
+// Each write takes the next epoch, and the control plane records it
+// (Config.Ledger): a manifest older than the recorded epoch has been rolled
+// back. The file is replaced atomically: written under a temporary name,
+// synced, renamed, and the directory synced.
+const (
+	manifestFile = "manifest"
+	indexTagSize = 16
+)
+
+// Ledger is the control plane's record of each table, kept outside the
+// table's directory so that what the directory lost can be told apart from
+// what was meant to go: the manifest's epoch (an older manifest put back is
+// found) and the retention horizon (a listed segment that is gone and older
+// than it was purged, not lost).
+type Ledger interface {
+	Table(ctx context.Context, workspace, table string) (TableRecord, error)
+	SetEpoch(ctx context.Context, workspace, table string, epoch uint64) error
+	SetPurgedBefore(ctx context.Context, workspace, table string, before int64) error
+	// ForgetWorkspace drops the records of a deleted workspace's tables.
+	ForgetWorkspace(ctx context.Context, workspace string) error
+}
+
+// TableRecord is what the ledger holds of one table. Each field only grows.
+type TableRecord struct {
+	Epoch        uint64 // of the newest manifest written
+	PurgedBefore int64  // Unix ns: segments with older rows only were purged
+}
+
+// MemLedger keeps the ledger in memory, for the life of the process: the
+// default when no control plane is configured (tests, tools).
+type MemLedger struct {
+	mu sync.Mutex
+	m  map[[2]string]TableRecord
+}
+
+func (l *MemLedger) Table(_ context.Context, ws, table string) (TableRecord, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m[[2]string{ws, table}], nil
+}
+
+func (l *MemLedger) update(ws, table string, f func(*TableRecord)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = make(map[[2]string]TableRecord)
+	}
+	r := l.m[[2]string{ws, table}]
+	f(&r)
+	l.m[[2]string{ws, table}] = r
+}
+
+func (l *MemLedger) SetEpoch(_ context.Context, ws, table string, epoch uint64) error {
+	l.update(ws, table, func(r *TableRecord) { r.Epoch = max(r.Epoch, epoch) })
+	return nil
+}
+
+func (l *MemLedger) SetPurgedBefore(_ context.Context, ws, table string, before int64) error {
+	l.update(ws, table, func(r *TableRecord) { r.PurgedBefore = max(r.PurgedBefore, before) })
+	return nil
+}
+
+func (l *MemLedger) ForgetWorkspace(_ context.Context, ws string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.m {
+		if k[0] == ws {
+			delete(l.m, k)
+		}
+	}
+	return nil
+}
+
+// walEntry is a WAL as the manifest lists it.
+type walEntry struct {
+	seq uint64
+	walMark
+}
+
+// manifest is the decoded body of a manifest file.
+type manifest struct {
+	epoch   uint64
+	nextSeq uint64
+	wals    []walEntry
+	segs    []segFile
+	schema  map[string]Type
+}
+
+func encodeManifest(m *manifest) []byte {
+	var b []byte
+	b = binary.AppendUvarint(b, m.nextSeq)
+	b = binary.AppendUvarint(b, uint64(len(m.wals)))
+	for _, w := range m.wals {
+		b = binary.AppendUvarint(b, w.seq)
+		b = binary.AppendUvarint(b, w.records)
+		b = binary.AppendVarint(b, w.minT)
+		b = binary.AppendVarint(b, w.maxT)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.segs)))
+	for _, s := range m.segs {
+		name := s.name.String()
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(s.size))
+		b = binary.AppendUvarint(b, uint64(s.rows))
+		b = append(b, s.tag[:]...)
+	}
+	names := make([]string, 0, len(m.schema))
+	for n := range m.schema {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+		b = append(b, byte(m.schema[n]))
+	}
+	return b
+}
+
+func decodeManifest(b []byte) (*manifest, error) {
+	r := &indexReader{b: b}
+	m := &manifest{nextSeq: r.uvarint(math.MaxUint64), schema: map[string]Type{}}
+	for range r.uvarint(uint64(len(b))) {
+		w := walEntry{seq: r.uvarint(math.MaxUint64)}
+		w.records = r.uvarint(math.MaxUint64)
+		w.minT, w.maxT = r.varint(), r.varint()
+		m.wals = append(m.wals, w)
+	}
+	for range r.uvarint(uint64(len(b))) {
+		name := string(r.bytes(r.uvarint(maxNameBytes)))
+		s := segFile{size: int64(r.uvarint(math.MaxInt64)), rows: int64(r.uvarint(math.MaxInt64))}
+		copy(s.tag[:], r.bytes(indexTagSize))
+		if r.err != nil {
+			break
+		}
+		n, ok := parseSegName(name)
+		if !ok {
+			return nil, corruptf("bad segment name in manifest")
+		}
+		s.name = n
+		m.segs = append(m.segs, s)
+	}
+	for range r.uvarint(uint64(len(b))) {
+		name := string(r.bytes(r.uvarint(maxNameBytes)))
+		t := r.bytes(1)
+		if r.err != nil {
+			break
+		}
+		m.schema[name] = Type(t[0])
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = corruptf("trailing bytes in manifest")
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return m, nil
+}
+
+func manifestAAD(hdr header, ws, table string, epoch uint64) []byte {
+	return hdr.aad("manifest", ws, table, fmt.Sprint(epoch))
+}
+
+// readManifest reads and opens the table's manifest; it returns nil and no
+// error when there is none. Damage is an *IntegrityError.
+func (t *table) readManifest(ctx context.Context) (*manifest, header, error) {
+	damage := func(p Problem, err error) error {
+		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: p, Detail: err.Error()}
+	}
+	data, err := os.ReadFile(filepath.Join(t.dir, manifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, header{}, nil
+	}
+	if err != nil {
+		return nil, header{}, fmt.Errorf("read manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	hdr, hlen, err := decodeHeader(data, magicManifest)
+	if err != nil {
+		return nil, hdr, damage(ProblemAuthentication, err)
+	}
+	if len(data) < hlen+8 {
+		return nil, hdr, damage(ProblemTruncated, errors.New("no epoch"))
+	}
+	epoch := binary.BigEndian.Uint64(data[hlen:])
+	aead, err := t.st.aead(ctx, hdr, purposeManifest)
+	if err != nil {
+		return nil, hdr, fmt.Errorf("read manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	plain, err := open(nil, aead, data[hlen+8:], manifestAAD(hdr, t.ws, t.name, epoch))
+	if err != nil {
+		return nil, hdr, damage(ProblemAuthentication, err)
+	}
+	m, err := decodeManifest(plain)
+	if err != nil {
+		return nil, hdr, damage(ProblemAuthentication, err)
+	}
+	m.epoch = epoch
+	return m, hdr, nil
+}
+
+// writeManifest seals m under the current account key as the table's
+// manifest at epoch m.epoch, replaces the file atomically and records the
+// epoch in the control plane.
+func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) {
+	sealer, err := t.st.keys.Current(ctx)
+	if err != nil {
+		return header{}, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	hdr, err := newHeader(magicManifest, sealer.KeyID())
+	if err != nil {
+		return hdr, err
+	}
+	aead, err := sealer.AEAD(hdr.salt[:], purposeManifest)
+	if err != nil {
+		return hdr, fmt.Errorf("derive manifest key: %w", err)
+	}
+	b := hdr.encode()
+	b = binary.BigEndian.AppendUint64(b, m.epoch)
+	b = seal(b, aead, encodeManifest(m), manifestAAD(hdr, t.ws, t.name, m.epoch))
+	if err := writeFileAtomic(t.dir, manifestFile, b); err != nil {
+		return hdr, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	// The manifest is in place: a failure to record its epoch only lets a
+	// later open take it as recorded (an epoch ahead of the ledger is a crash
+	// between the two steps), so it is logged, not failed.
+	if err := t.st.ledger.SetEpoch(ctx, t.ws, t.name, m.epoch); err != nil {
+		t.st.log.Warn("record the manifest epoch", "workspace", t.ws, "table", t.name, "epoch", m.epoch, "error", err)
+	}
+	return hdr, nil
+}
+
+// writeFileAtomic replaces dir/name with data: a crash leaves the old file
+// or the new one, whole.
+func writeFileAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, name+"-*"+tmpExt)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return syncDir(dir)
+}

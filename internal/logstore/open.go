@@ -1,0 +1,319 @@
+package logstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// tableFiles is what a table's directory holds, by kind.
+type tableFiles struct {
+	wals        map[uint64]bool
+	segs        map[segName]int64 // size
+	hasManifest bool
+}
+
+// listFiles reads the table's directory, removing the temporary files of
+// writes that a crash cut short.
+func (t *table) listFiles() (tableFiles, error) {
+	files := tableFiles{wals: map[uint64]bool{}, segs: map[segName]int64{}}
+	entries, err := os.ReadDir(t.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return files, fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
+	}
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case strings.HasSuffix(name, tmpExt):
+			os.Remove(filepath.Join(t.dir, name))
+		case name == manifestFile:
+			files.hasManifest = true
+		case strings.HasSuffix(name, walExt):
+			if seq, ok := parseWALName(name); ok {
+				files.wals[seq] = true
+			}
+		case strings.HasSuffix(name, segExt):
+			if n, ok := parseSegName(name); ok {
+				info, err := e.Info()
+				if err != nil {
+					return files, fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
+				}
+				files.segs[n] = info.Size()
+			}
+		}
+	}
+	return files, nil
+}
+
+// openLocked checks the table's files against its manifest and replays its
+// WALs. What a crash explains is repaired: a WAL or segments of a flush that
+// did not finish, a WAL created but never listed, a torn tail past the
+// acknowledged records. Anything else is damage: recorded, logged, kept on
+// disk as it is, and refused to the scans that need it. A table without a
+// manifest (new, or written before manifests) is adopted as it is.
+func (t *table) openLocked(ctx context.Context) error {
+	t.st.damage.clearTable(t.ws, t.name)
+	files, err := t.listFiles()
+	if err != nil {
+		return err
+	}
+	rec, err := t.st.ledger.Table(ctx, t.ws, t.name)
+	if err != nil {
+		return fmt.Errorf("open table %s/%s: read the control plane's record: %w", t.ws, t.name, err)
+	}
+	recorded := rec.Epoch
+	t.purgedBefore = rec.PurgedBefore
+	m, hdr, err := t.readManifest(ctx)
+	var ie *IntegrityError
+	switch {
+	case errors.As(err, &ie):
+		return t.breakLocked(ie)
+	case err != nil:
+		return err
+	case m == nil && recorded > 0:
+		return t.breakLocked(&IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemMissing,
+			Detail: fmt.Sprintf("the control plane records manifest epoch %d", recorded)})
+	case m == nil:
+		return t.adoptLocked(ctx, files)
+	case m.epoch < recorded:
+		return t.breakLocked(&IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemRolledBack,
+			Detail: fmt.Sprintf("manifest epoch %d, the control plane records %d", m.epoch, recorded)})
+	case m.epoch > recorded:
+		// A crash between writing the manifest and recording its epoch.
+		if err := t.st.ledger.SetEpoch(ctx, t.ws, t.name, m.epoch); err != nil {
+			return fmt.Errorf("open table %s/%s: record the manifest epoch: %w", t.ws, t.name, err)
+		}
+	}
+	t.epoch, t.manHdr, t.schema, t.nextSeq = m.epoch, hdr, m.schema, m.nextSeq
+	t.segs = t.checkSegments(m, files)
+	gens, err := t.replayListed(ctx, m, files)
+	if err != nil {
+		return err
+	}
+	return t.finishOpenLocked(gens)
+}
+
+// breakLocked marks the whole table damaged: its manifest cannot be trusted,
+// so nothing of it can be.
+func (t *table) breakLocked(ie *IntegrityError) error {
+	t.broken, t.opened = ie, true
+	t.noteDamage(ie)
+	return ie
+}
+
+func (t *table) noteDamage(ie *IntegrityError) { t.st.foundDamage(ie) }
+
+func (t *table) finishOpenLocked(gens []*generation) error {
+	slices.SortFunc(gens, func(a, b *generation) int { return cmp.Compare(a.seq, b.seq) })
+	t.flushing, t.opened = gens, true
+	if len(gens) > 0 {
+		t.st.log.Info("replayed write-ahead log", "workspace", t.ws, "table", t.name, "files", len(gens))
+		t.startFlusherLocked()
+	}
+	return nil
+}
+
+// checkSegments compares the segments on disk with the manifest's. Segments
+// a flush left unlisted (its WAL is still listed) are removed.
+func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
+	var segs []segFile
+	for _, s := range m.segs {
+		size, ok := files.segs[s.name]
+		delete(files.segs, s.name)
+		switch {
+		case !ok && t.purged(s.name.maxT):
+			continue // purged while the table was closed
+		case !ok:
+			s.damage = t.segDamage(s, ProblemMissing, "")
+		case size < s.size:
+			s.damage = t.segDamage(s, ProblemTruncated, fmt.Sprintf("%d of %d bytes are left", size, s.size))
+		case size != s.size:
+			s.damage = t.segDamage(s, ProblemAuthentication, fmt.Sprintf("the file has %d bytes, the manifest lists %d", size, s.size))
+		}
+		segs = append(segs, s)
+	}
+	listed := map[uint64]bool{}
+	for _, w := range m.wals {
+		listed[w.seq] = true
+	}
+	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
+		path := filepath.Join(t.dir, name.String())
+		if listed[name.walSeq] {
+			t.st.indexes.forget(path)
+			os.Remove(path)
+			continue
+		}
+		t.noteDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: name.String(), Problem: ProblemUnexpected,
+			Detail: "the manifest does not list this segment; it is not read"})
+	}
+	sortSegs(segs)
+	return segs
+}
+
+// purged reports whether a segment whose rows end at maxT may be gone by
+// retention: it is expired now, or was when a purge ran.
+func (t *table) purged(maxT int64) bool {
+	return t.st.expired(maxT) || maxT < t.purgedBefore
+}
+
+func cmpSegName(a, b segName) int { return strings.Compare(a.String(), b.String()) }
+
+func (t *table) segDamage(s segFile, p Problem, detail string) *IntegrityError {
+	ie := &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: p, Detail: detail,
+		MinT: s.name.minT, MaxT: s.name.maxT}
+	t.noteDamage(ie)
+	return ie
+}
+
+// replayListed replays the WALs the manifest lists, and deals with the ones
+// it does not: flushed (a crash came before the file was removed) or never
+// used (a crash came before it was listed).
+func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles) ([]*generation, error) {
+	var gens []*generation
+	t.damagedWALs = nil
+	for _, w := range m.wals {
+		if !files.wals[w.seq] {
+			t.damageWAL(w, &IntegrityError{Problem: ProblemMissing})
+			continue
+		}
+		delete(files.wals, w.seq)
+		g, err := t.replay(ctx, w.seq, w.records)
+		var ie *IntegrityError
+		if errors.As(err, &ie) {
+			t.damageWAL(w, ie)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		gens = append(gens, g)
+	}
+	for _, seq := range slices.Sorted(maps.Keys(files.wals)) {
+		path := filepath.Join(t.dir, walFileName(seq))
+		if seq < m.nextSeq {
+			os.Remove(path) // flushed: its segments are listed
+			continue
+		}
+		g, err := t.replay(ctx, seq, 0)
+		if err == nil && g.mem.rows == 0 {
+			os.Remove(path)
+			continue
+		}
+		ie := &IntegrityError{Workspace: t.ws, Table: t.name, Object: filepath.Base(path), Problem: ProblemUnexpected,
+			Detail: "the manifest does not list this WAL; it is not read"}
+		if err != nil && !errors.As(err, new(*IntegrityError)) {
+			return nil, err
+		}
+		t.noteDamage(ie)
+	}
+	return gens, nil
+}
+
+// damageWAL withholds a listed WAL that lost acknowledged records. The rows
+// at risk are those in the time range its listing (or its own mark) names;
+// with none known, every scan of the table is.
+func (t *table) damageWAL(w walEntry, ie *IntegrityError) {
+	ie.Workspace, ie.Table, ie.Object = t.ws, t.name, walFileName(w.seq)
+	if w.records > 0 {
+		ie.MinT, ie.MaxT = w.minT, w.maxT
+	}
+	t.noteDamage(ie)
+	t.damagedWALs = append(t.damagedWALs, damagedWAL{entry: w, damage: ie})
+}
+
+// replay reads one WAL into a generation; acked is how many records the
+// manifest knows were acknowledged.
+func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, error) {
+	g := &generation{seq: seq, path: filepath.Join(t.dir, walFileName(seq))}
+	r, err := t.st.replayWAL(ctx, g.path, seq, t.ws, t.name, acked)
+	if err != nil {
+		return nil, err
+	}
+	g.hdr = r.hdr
+	for _, p := range r.payloads {
+		refs, err := indexPayload(p)
+		if err != nil {
+			return nil, &IntegrityError{Workspace: t.ws, Table: t.name, Object: filepath.Base(g.path),
+				Problem: ProblemAuthentication, Detail: err.Error()}
+		}
+		g.mem.add(p, refs)
+	}
+	return g, nil
+}
+
+// adoptLocked opens a table that has no manifest yet: a new one, or one
+// written before manifests. Its files are taken as they are (after the
+// crash repairs of that time: segments of a WAL that still exists are
+// partial), and the manifest that lists them is written.
+func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
+	if len(files.wals) == 0 && len(files.segs) == 0 {
+		t.opened = true
+		return nil
+	}
+	var gens []*generation
+	for _, seq := range slices.Sorted(maps.Keys(files.wals)) {
+		t.nextSeq = max(t.nextSeq, seq+1)
+		g, err := t.replay(ctx, seq, 0)
+		if err != nil {
+			return err
+		}
+		gens = append(gens, g)
+	}
+	t.schema = map[string]Type{}
+	t.segs = nil
+	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
+		t.nextSeq = max(t.nextSeq, name.walSeq+1)
+		path := filepath.Join(t.dir, name.String())
+		if files.wals[name.walSeq] {
+			t.st.indexes.forget(path)
+			os.Remove(path)
+			continue
+		}
+		s, err := t.describeSegment(ctx, name, files.segs[name])
+		if err != nil {
+			return err
+		}
+		t.segs = append(t.segs, s)
+	}
+	sortSegs(t.segs)
+	t.flushing = gens
+	if err := t.saveManifestLocked(ctx, t.manifestLocked(nil)); err != nil {
+		t.segs, t.flushing, t.schema = nil, nil, nil
+		return err
+	}
+	t.st.log.Info("listed a table's files in a new manifest", "workspace", t.ws, "table", t.name,
+		"segments", len(t.segs), "wals", len(gens))
+	return t.finishOpenLocked(gens)
+}
+
+// describeSegment reads what the manifest lists of a segment: its rows, the
+// tag of its index, and its columns (into t.schema). A segment that fails
+// to open is listed as damaged.
+func (t *table) describeSegment(ctx context.Context, name segName, size int64) (segFile, error) {
+	s := segFile{name: name, size: size}
+	r, err := t.st.openSegment(ctx, filepath.Join(t.dir, name.String()), t.ws, t.name, segFile{name: name})
+	var ie *IntegrityError
+	if errors.As(err, &ie) {
+		s.damage = ie
+		t.noteDamage(ie)
+		return s, nil
+	}
+	if err != nil {
+		return s, err
+	}
+	defer r.close()
+	s.tag = r.tag
+	for _, b := range r.blocks {
+		s.rows += int64(b.rows)
+		for _, c := range b.cols {
+			noteType(t.schema, c.name, c.typ)
+		}
+	}
+	return s, nil
+}
