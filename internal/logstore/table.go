@@ -647,8 +647,24 @@ func (t *table) close() error {
 			errs = append(errs, g.wal.close())
 		}
 	}
+	t.listFinalMarksLocked()
 	t.notifyLocked()
 	return errors.Join(errs...)
+}
+
+// listFinalMarksLocked lists the WALs' final acknowledged counts and time
+// ranges in the manifest, so that a WAL lost while the node is down names
+// the rows it held. Without the key it is skipped: each WAL's own mark
+// still holds them.
+func (t *table) listFinalMarksLocked() {
+	if !t.opened || t.broken != nil || t.epoch == 0 || (t.active == nil && len(t.flushing) == 0) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := t.saveManifestLocked(ctx, t.manifestLocked(nil)); err != nil {
+		t.st.log.Debug("closing without listing the WALs' final marks", "workspace", t.ws, "table", t.name, "error", err)
+	}
 }
 
 func floorDiv(a, b int64) int64 {

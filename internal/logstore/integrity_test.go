@@ -1,0 +1,296 @@
+package logstore
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+)
+
+// twoHourTable writes rows into two hourly segments (an hour ago and now)
+// and returns the store, the ledger it shares with reopened stores, and the
+// two segment paths, older first.
+func twoHourTable(t *testing.T, dir string, keys *envelopetest.Keys) (*Store, *MemLedger, []string) {
+	t.Helper()
+	ledger := &MemLedger{}
+	st := newTestStore(t, dir, keys, func(c *Config) { c.Ledger = ledger })
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 50, testNow.Add(-time.Hour)))
+	mustIngest(t, st, ws, tbl, eventsBody(t, 50, 50, testNow))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	segs := files(t, dir, segExt)
+	if len(segs) != 2 {
+		t.Fatalf("%d segments, want 2", len(segs))
+	}
+	slices.Sort(segs) // names start with the first row's time
+	return st, ledger, segs
+}
+
+func reopen(t *testing.T, dir string, keys *envelopetest.Keys, ledger *MemLedger) *Store {
+	t.Helper()
+	return newTestStore(t, dir, keys, func(c *Config) { c.Ledger = ledger })
+}
+
+// lastHalfHour scans only the newer segment's time range.
+var lastHalfHour = ScanRequest{Workspace: ws, Table: tbl, From: testNow.Add(-30 * time.Minute), To: testNow.Add(time.Minute)}
+
+func wantDamage(t *testing.T, err error, object string, p Problem) *IntegrityError {
+	t.Helper()
+	var ie *IntegrityError
+	if !errors.As(err, &ie) || ie.Problem != p || (object != "" && ie.Object != object) {
+		t.Fatalf("error %v; want %s of %s", err, p, object)
+	}
+	if !errors.Is(err, ErrCorrupt) || ie.Workspace != ws || ie.Table != tbl {
+		t.Fatalf("integrity error %+v does not name the workspace and table", ie)
+	}
+	return ie
+}
+
+func TestDamagedSegmentIsNamedAndOnlyScansThatNeedItFail(t *testing.T) {
+	cases := []struct {
+		name    string
+		damage  func(t *testing.T, old, recent string)
+		problem Problem
+	}{
+		{"deleted", func(t *testing.T, old, _ string) { os.Remove(old) }, ProblemMissing},
+		{"truncated", func(t *testing.T, old, _ string) {
+			fi, _ := os.Stat(old)
+			os.Truncate(old, fi.Size()/2)
+		}, ProblemTruncated},
+		{"header byte flipped", func(t *testing.T, old, _ string) {
+			b, _ := os.ReadFile(old)
+			b[9] ^= 0x40 // inside the salt
+			os.WriteFile(old, b, 0o600)
+		}, ProblemAuthentication},
+		{"substituted by the other segment", func(t *testing.T, old, recent string) {
+			b, _ := os.ReadFile(recent)
+			os.WriteFile(old, b, 0o600)
+		}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			keys := envelopetest.New("aek")
+			st, ledger, segs := twoHourTable(t, dir, keys)
+			st.Close()
+			c.damage(t, segs[0], segs[1])
+			st = reopen(t, dir, keys, ledger)
+			_, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+			var ie *IntegrityError
+			if !errors.As(err, &ie) || ie.Object != filepath.Base(segs[0]) || (c.problem != "" && ie.Problem != c.problem) {
+				t.Fatalf("whole-table scan: %v; want %q of %s", err, c.problem, filepath.Base(segs[0]))
+			}
+			got, err := scanAll(st, lastHalfHour)
+			if err != nil || countRows(got) != 50 {
+				t.Fatalf("scan of the undamaged hour: %d rows, %v; want 50", countRows(got), err)
+			}
+			if schema, err := st.Schema(context.Background(), ws, tbl); err != nil || len(schema) < 3 {
+				t.Fatalf("schema: %v, %v", schema, err)
+			}
+			if d := st.Damage(); len(d) != 1 || d[0].Object != filepath.Base(segs[0]) {
+				t.Fatalf("damage recorded: %+v", d)
+			}
+		})
+	}
+}
+
+func TestManifestRolledBackOrDeletedDamagesTheTable(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, _ := twoHourTable(t, dir, keys)
+	manifest := filepath.Join(dir, ws, tbl, manifestFile)
+	old, _ := os.ReadFile(manifest)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 10, testNow))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	current, _ := os.ReadFile(manifest)
+
+	os.WriteFile(manifest, old, 0o600)
+	st = reopen(t, dir, keys, ledger)
+	_, err := scanAll(st, lastHalfHour)
+	wantDamage(t, err, manifestFile, ProblemRolledBack)
+	if _, err := st.Ingest(context.Background(), ws, tbl, eventsBody(t, 0, 1, testNow)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("ingest into a table whose manifest was rolled back: %v", err)
+	}
+	st.Close()
+
+	os.Remove(manifest)
+	st = reopen(t, dir, keys, ledger)
+	_, err = scanAll(st, lastHalfHour)
+	wantDamage(t, err, manifestFile, ProblemMissing)
+	st.Close()
+
+	os.WriteFile(manifest, current, 0o600) // restored from a backup
+	st = reopen(t, dir, keys, ledger)
+	if got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 110 {
+		t.Fatalf("after the manifest came back: %d rows, %v", countRows(got), err)
+	}
+}
+
+func TestUnexpectedSegmentIsReportedAndNeverRead(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, segs := twoHourTable(t, dir, keys)
+	st.Close()
+	n, _ := parseSegName(filepath.Base(segs[1]))
+	n.walSeq += 7 // from no WAL the manifest lists
+	b, _ := os.ReadFile(segs[1])
+	os.WriteFile(filepath.Join(filepath.Dir(segs[1]), n.String()), b, 0o600)
+	st = reopen(t, dir, keys, ledger)
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err != nil || countRows(got) != 100 {
+		t.Fatalf("%d rows, %v; want the 100 listed", countRows(got), err)
+	}
+	if d := st.Damage(); len(d) != 1 || d[0].Problem != ProblemUnexpected || d[0].Object != n.String() {
+		t.Fatalf("damage recorded: %+v", d)
+	}
+}
+
+func TestDeletedWALIsDamageNamingItsTimeRange(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := reopen(t, dir, keys, ledger)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-3*time.Hour)))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, ws, tbl, eventsBody(t, 20, 20, testNow))
+	st.Close()
+	wals := files(t, dir, walExt)
+	if len(wals) != 1 {
+		t.Fatalf("%d WALs", len(wals))
+	}
+	os.Remove(wals[0])
+	st = reopen(t, dir, keys, ledger)
+	_, err := scanAll(st, lastHalfHour)
+	wantDamage(t, err, filepath.Base(wals[0]), ProblemMissing)
+	old := ScanRequest{Workspace: ws, Table: tbl, From: testNow.Add(-4 * time.Hour), To: testNow.Add(-2 * time.Hour)}
+	if got, err := scanAll(st, old); err != nil || countRows(got) != 20 {
+		t.Fatalf("scan before the lost WAL's rows: %d rows, %v; want 20", countRows(got), err)
+	}
+	// Damage stays evident: new rows are taken, the loss stays listed.
+	mustIngest(t, st, ws, tbl, eventsBody(t, 40, 5, testNow.Add(-3*time.Hour)))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st = reopen(t, dir, keys, ledger)
+	_, err = scanAll(st, lastHalfHour)
+	wantDamage(t, err, filepath.Base(wals[0]), ProblemMissing)
+}
+
+func TestCrashLeftoversAreRepairedNotReportedAsDamage(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := reopen(t, dir, keys, ledger)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 30, testNow))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, ws, tbl, eventsBody(t, 30, 30, testNow))
+	st.Close()
+	tdir := filepath.Join(dir, ws, tbl)
+	wals := files(t, dir, walExt)
+	seg := files(t, dir, segExt)[0]
+	// A flush of the listed WAL that wrote its segment and crashed before
+	// the manifest: the segment is partial work, the WAL is the truth.
+	n, _ := parseSegName(filepath.Base(seg))
+	w, _ := parseWALName(filepath.Base(wals[0]))
+	n.walSeq = w
+	b, _ := os.ReadFile(seg)
+	os.WriteFile(filepath.Join(tdir, n.String()), b, 0o600)
+	// A WAL created and never listed (the crash came before the manifest),
+	// and a temporary file of a write cut short.
+	created, err := createWAL(tdir, w+1, ws, tbl, keys.CurrentID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.close()
+	os.WriteFile(filepath.Join(tdir, "manifest-1.tmp"), []byte("partial"), 0o600)
+	st = reopen(t, dir, keys, ledger)
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err != nil || countRows(got) != 60 {
+		t.Fatalf("%d rows, %v; want 60", countRows(got), err)
+	}
+	if d := st.Damage(); len(d) != 0 {
+		t.Fatalf("crash leftovers reported as damage: %+v", d)
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{created.path, filepath.Join(tdir, "manifest-1.tmp")} {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s left behind", filepath.Base(f))
+		}
+	}
+}
+
+func TestTableWrittenBeforeManifestsIsAdoptedWhole(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, _, _ := twoHourTable(t, dir, keys)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 10, testNow))
+	st.Close()
+	os.Remove(filepath.Join(dir, ws, tbl, manifestFile))
+	fresh := &MemLedger{} // a control plane that never heard of the table
+	st = reopen(t, dir, keys, fresh)
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err != nil || countRows(got) != 110 {
+		t.Fatalf("%d rows, %v; want 110", countRows(got), err)
+	}
+	if rec, _ := fresh.Table(context.Background(), ws, tbl); rec.Epoch == 0 {
+		t.Fatal("no manifest epoch recorded for the adopted table")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ws, tbl, manifestFile)); err != nil {
+		t.Fatalf("no manifest written: %v", err)
+	}
+}
+
+func TestRetentionHorizonKeepsPurgedSegmentsFromLookingLost(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, segs := twoHourTable(t, dir, keys)
+	st.Close()
+	// The older segment expires; the store purging it is not the one that
+	// reads afterwards, and the reader keeps rows longer.
+	purger := newTestStore(t, dir, keys, func(c *Config) { c.Ledger = ledger; c.Retention = 50 * time.Minute })
+	if n, err := purger.PurgeExpired(context.Background(), testNow); err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	purger.Close()
+	if _, err := os.Stat(segs[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("the expired segment is still there")
+	}
+	st = reopen(t, dir, keys, ledger)
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err != nil || countRows(got) != 50 || len(st.Damage()) != 0 {
+		t.Fatalf("%d rows, %v, damage %v; want the 50 kept and no damage", countRows(got), err, st.Damage())
+	}
+}
+
+func TestIntegrityErrorsNameTheObjectNeverRows(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, segs := twoHourTable(t, dir, keys)
+	st.Close()
+	b, _ := os.ReadFile(segs[0])
+	b[len(b)/2] ^= 1
+	os.WriteFile(segs[0], b, 0o600)
+	st = reopen(t, dir, keys, ledger)
+	_, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	ie := wantDamage(t, err, filepath.Base(segs[0]), ProblemAuthentication)
+	if msg := ie.Error(); !strings.Contains(msg, filepath.Base(segs[0])) || strings.Contains(msg, "user") {
+		t.Fatalf("message %q", msg)
+	}
+}
