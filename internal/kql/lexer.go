@@ -1,10 +1,14 @@
 package kql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sealwatch/sealwatch/internal/textcheck"
 )
 
 type tokKind uint8
@@ -51,6 +55,12 @@ func lex(src string) ([]token, error) {
 		return nil, &SyntaxError{Line: 1, Col: 1, Msg: "query is longer than " + strconv.Itoa(MaxQueryBytes) + " bytes"}
 	}
 	l := &lexer{src: src, line: 1, col: 1}
+	if off := textcheck.InvalidUTF8([]byte(src)); off >= 0 {
+		// A query is text: a byte that is not UTF-8 is refused where it is,
+		// not read as U+FFFD inside a literal.
+		l.advance(off)
+		return nil, l.errf(l.line, l.col, fmt.Sprintf("the query is not valid UTF-8 here (byte %d); send it as UTF-8 text", off))
+	}
 	for {
 		t, err := l.next()
 		if err != nil {
@@ -242,14 +252,13 @@ func (l *lexer) str(verbatim bool) (string, error) {
 			case '0':
 				b.WriteByte(0)
 			case 'u':
-				if l.pos+6 <= len(l.src) {
-					if n, err := strconv.ParseUint(l.src[l.pos+2:l.pos+6], 16, 32); err == nil {
-						b.WriteRune(rune(n))
-						l.advance(6)
-						continue
-					}
+				r, n, err := l.unicodeEscape()
+				if err != nil {
+					return "", err
 				}
-				return "", l.errf(l.line, l.col, `bad \u escape: expected four hex digits`)
+				b.WriteRune(r)
+				l.advance(n)
+				continue
 			default:
 				return "", l.errf(l.line, l.col, "unknown escape sequence \\"+string(e))
 			}
@@ -259,6 +268,35 @@ func (l *lexer) str(verbatim bool) (string, error) {
 		b.WriteByte(c)
 		l.advance(1)
 	}
+}
+
+// unicodeEscape reads the \uXXXX escape at l.pos, or a pair of them that
+// encodes a character beyond U+FFFF, and returns the character and the
+// length of the escapes. Half a surrogate pair is refused: written out it
+// would become U+FFFD, which is not what the query says.
+func (l *lexer) unicodeEscape() (rune, int, error) {
+	hex4 := func(at int) (rune, bool) {
+		if at+4 > len(l.src) {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(l.src[at:at+4], 16, 32)
+		return rune(n), err == nil
+	}
+	r, ok := hex4(l.pos + 2)
+	if !ok {
+		return 0, 0, l.errf(l.line, l.col, `bad \u escape: expected four hex digits`)
+	}
+	if !utf16.IsSurrogate(r) {
+		return r, 6, nil
+	}
+	if strings.HasPrefix(l.src[l.pos+6:], `\u`) {
+		if low, ok := hex4(l.pos + 8); ok {
+			if pair := utf16.DecodeRune(r, low); pair != utf8.RuneError {
+				return pair, 12, nil
+			}
+		}
+	}
+	return 0, 0, l.errf(l.line, l.col, `bad \u escape: half a UTF-16 surrogate pair; write the character itself, or both halves`)
 }
 
 func (l *lexer) number(t *token) error {
