@@ -18,6 +18,10 @@ import (
 // maxQueryWait bounds Prefer: wait=N; the default is the engine's 3 minutes.
 const maxQueryWait = 10 * time.Minute
 
+// queryMemoryRetryAfter is the Retry-After, in seconds, of a query refused because the
+// node's query memory was in use: about how long a large query holds it.
+const queryMemoryRetryAfter = 5
+
 func (s *Server) routeQuery() {
 	s.handle("POST /v1/workspaces/{id}/query", s.handleQuery)
 	s.handle("GET /v1/workspaces/{id}/query", s.handleQuery)
@@ -52,7 +56,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := time.Now().UTC()
-	opts := kql.Options{Now: now}
+	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory}
 	if in.Timespan != "" {
 		from, to, err := parseTimespan(in.Timespan, now)
 		if err != nil {
@@ -77,6 +81,12 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := q.Run(r.Context(), src, opts)
 	if err != nil {
+		var le *kql.LimitError
+		if errors.As(err, &le) && le.Operator != "" {
+			// which operator ran out and of what, so that an operator can size the limits;
+			// never the query's text, which may hold customer values
+			s.log.Info("query refused for memory", "workspace", ws.Workspace.ID, "operator", le.Operator, "limit", le.Limit, "reason", le.Err)
+		}
 		return kqlError(err)
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -98,6 +108,9 @@ func kqlError(err error) error {
 		return queryError("BadArgumentError", "SyntaxError", se.Error())
 	case errors.As(err, &be):
 		return queryError("BadArgumentError", "SemanticError", be.Error())
+	case errors.As(err, &le) && le.Err == kql.ErrNodeMemory:
+		return &Error{Status: http.StatusTooManyRequests, Code: "ThrottledError", InnerCode: "QueryMemoryExhausted",
+			Message: le.Error(), RetryAfter: queryMemoryRetryAfter}
 	case errors.As(err, &le):
 		return queryError("BadArgumentError", "QueryLimitExceeded", le.Error())
 	case errors.Is(err, context.DeadlineExceeded):

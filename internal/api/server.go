@@ -22,6 +22,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -39,6 +40,12 @@ type Config struct {
 	Workspaces  *workspace.Service
 	ClusterKeys *clusterkeys.Manager
 	Data        *wsdata.Data
+	// QueryMemory is the node's query memory, shared by the queries running at once, and
+	// MaxQueryMemory what one query may hold of it (0: kql.DefaultMaxMemory). A query that
+	// needs more than MaxQueryMemory is refused with 400 QueryLimitExceeded; one that finds
+	// QueryMemory spent for longer than the pool's wait, with 429 and Retry-After.
+	QueryMemory    *kql.MemoryPool
+	MaxQueryMemory int64
 	// Metrics serves GET /metrics (Prometheus text format) when set, to
 	// principals with the Owner or MonitoringReader role. It
 	// carries key states and probe counts, never key material or rows.

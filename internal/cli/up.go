@@ -113,6 +113,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		keyVaultCAs   []string
 		flushSize     = byteSize(defaultLogFlushSize)
 		flushInterval time.Duration
+		queryMemory   = byteSize(node.DefaultQueryMemory)
+		queryTotal    = byteSize(node.DefaultQueryMemoryTotal)
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
@@ -125,12 +127,16 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if flushInterval < time.Second {
 			return usagef("--log-flush-interval must be at least 1s")
 		}
+		if queryMemory <= 0 || queryMemory > queryTotal {
+			return usagef("--query-memory (%s) must be above 0 and not exceed --query-memory-total (%s)", queryMemory, queryTotal)
+		}
 		cfg, err := nf.config(a)
 		if err != nil {
 			return err
 		}
 		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
 		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
+		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
@@ -140,6 +146,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.StringArrayVar(&keyVaultCAs, "key-vault-ca", nil, "PEM file of a certificate authority to trust for key vaults served elsewhere (repeatable)")
 	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; about three such logs per table being written are held in memory")
 	f.DurationVar(&flushInterval, "log-flush-interval", defaultLogFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
+	f.Var(&queryMemory, "query-memory", "memory one query's operators may hold (joins, summarize, sort, ...); beyond it the query is refused with 400 QueryLimitExceeded")
+	f.Var(&queryTotal, "query-memory-total", "memory the queries running at once share; a query that finds it in use waits briefly, then is refused with 429 and Retry-After")
 	return cmd
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/pki"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/vault"
@@ -69,8 +70,23 @@ type Config struct {
 	// reaches key vaults with: tests use it to cut the network between the
 	// workspace and the vault.
 	WrapKeyServiceTransport func(http.RoundTripper) http.RoundTripper
-	Logger                  *slog.Logger
+	// QueryMemory is what one query's operators may hold (default 1 GiB), and
+	// QueryMemoryTotal what the queries running at once share (default 4 GiB);
+	// a query that finds the total in use waits up to QueryMemoryWait
+	// (default 3 s) for some to come back.
+	QueryMemory      int64
+	QueryMemoryTotal int64
+	QueryMemoryWait  time.Duration
+	Logger           *slog.Logger
 }
+
+// Query memory defaults, for a node of a few cores and tens of GB: four
+// queries at their limit at once leave most of the machine to the stores.
+const (
+	DefaultQueryMemory      = 1 << 30
+	DefaultQueryMemoryTotal = 4 << 30
+	DefaultQueryMemoryWait  = 3 * time.Second
+)
 
 // Services selects what a node serves besides the identity service.
 type Services int
@@ -110,6 +126,7 @@ type Node struct {
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
 	data       *wsdata.Data
+	queryMem   *kql.MemoryPool
 	metrics    *prometheus.Registry
 	docsDB     *bbolt.DB
 	server     *http.Server
@@ -132,6 +149,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := defaultQueryMemory(&cfg); err != nil {
+		return nil, err
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
 	defer func() {
@@ -200,6 +220,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
+		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
 	}
 	srv, err := api.New(apiCfg)
@@ -214,6 +235,42 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
 	return n, nil
+}
+
+// defaultQueryMemory fills in the query memory limits left zero and refuses
+// limits that cannot hold together.
+func defaultQueryMemory(cfg *Config) error {
+	if cfg.QueryMemory == 0 {
+		cfg.QueryMemory = DefaultQueryMemory
+	}
+	if cfg.QueryMemoryTotal == 0 {
+		cfg.QueryMemoryTotal = max(DefaultQueryMemoryTotal, cfg.QueryMemory)
+	}
+	if cfg.QueryMemoryWait == 0 {
+		cfg.QueryMemoryWait = DefaultQueryMemoryWait
+	}
+	switch {
+	case cfg.QueryMemory < 0 || cfg.QueryMemoryTotal < 0 || cfg.QueryMemoryWait < 0:
+		return errors.New("node: query memory limits and wait must not be negative")
+	case cfg.QueryMemory > cfg.QueryMemoryTotal:
+		return fmt.Errorf("node: a query's memory (%d bytes) cannot exceed the memory all queries share (%d bytes)", cfg.QueryMemory, cfg.QueryMemoryTotal)
+	}
+	return nil
+}
+
+// queryMemoryPool is the memory the node's queries share, reported in
+// /metrics as what running queries hold and the pool's size.
+func (n *Node) queryMemoryPool() *kql.MemoryPool {
+	pool := kql.NewMemoryPool(n.cfg.QueryMemoryTotal, n.cfg.QueryMemoryWait)
+	n.queryMem = pool
+	n.metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_query_memory_reserved_bytes",
+			Help: "Memory reserved by the queries running now, of the node's query memory."},
+			func() float64 { return float64(pool.Used()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_query_memory_limit_bytes",
+			Help: "The node's query memory, shared by the queries running at once."},
+			func() float64 { return float64(pool.Limit()) }))
+	return pool
 }
 
 // Endpoint is the base URL the node serves, such as https://127.0.0.1:8443.

@@ -1,0 +1,228 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/kql"
+)
+
+// ingestEvents ingests n rows into the workspace's Events_CL, in calls under the
+// ingestion API's 1 MB, and flushes them into sealed segments.
+func (cs *cmkSetup) ingestEvents(n int) {
+	cs.t.Helper()
+	immutableID, tok := cs.dcr()
+	now := time.Now().UTC().Truncate(time.Second)
+	for start := 0; start < n; start += 5000 {
+		var rows []map[string]any
+		for i := start; i < min(start+5000, n); i++ {
+			rows = append(rows, map[string]any{"TimeGenerated": now.Add(-time.Duration(i) * time.Second).Format(time.RFC3339), "Message": fmt.Sprintf("event %d", i)})
+		}
+		if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+			cs.t.Fatalf("ingest: %d %s", st, code)
+		}
+	}
+	if err := cs.node.data.Flush(context.Background()); err != nil {
+		cs.t.Fatal(err)
+	}
+}
+
+// queryError is a refused query's answer.
+type queryError struct {
+	status     int
+	retryAfter string
+	Error      struct {
+		Code, Message string
+		InnerError    struct{ Code string }
+	}
+}
+
+// postQuery sends a query to the query API as the admin and decodes a refusal.
+func (cs *cmkSetup) postQuery(query string) queryError {
+	cs.t.Helper()
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	body, _ := json.Marshal(map[string]string{"query": query})
+	req, err := http.NewRequest("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", bytes.NewReader(body))
+	if err != nil {
+		cs.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cs.adminToken("https://api.loganalytics.io/.default"))
+	resp, err := cs.client.Do(req)
+	if err != nil {
+		cs.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := queryError{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	if resp.StatusCode != http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			cs.t.Fatalf("%d: %v", resp.StatusCode, err)
+		}
+	}
+	return out
+}
+
+// heapObjects is the heap's object bytes after a collection.
+func heapObjects() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// watchHeap samples the heap's object bytes every millisecond until the
+// returned function is called, which reports the highest sample.
+func watchHeap(t testing.TB) func() uint64 {
+	var peak atomic.Uint64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	stopped := false
+	finish := func() uint64 {
+		if !stopped {
+			stopped = true
+			close(stop)
+			<-done
+		}
+		return peak.Load()
+	}
+	t.Cleanup(func() { finish() })
+	return finish
+}
+
+// TestSelfJoinOverHTTPIsRefusedWithinSecondsUnderTheLimit is the issue's
+// query against a real node: 20,000 sealed rows joined with themselves on a
+// constant key and counted. The answer is 400 QueryLimitExceeded naming the
+// join and the limit, within seconds; the process's heap grows by less than
+// the limit on the way, and the query's memory is back in the node's pool.
+func TestSelfJoinOverHTTPIsRefusedWithinSecondsUnderTheLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a join up to 256 MiB")
+	}
+	const limit = 256 << 20
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryMemory: limit})
+	cs.ingestEvents(20000)
+	base := heapObjects()
+	peak := watchHeap(t)
+	start := time.Now()
+	res := cs.postQuery(`Events_CL | take 20000 | extend k=1 | join kind=inner (Events_CL | take 20000 | extend k=1) on k | count`)
+	took := time.Since(start)
+	if res.status != 400 || res.Error.Code != "BadArgumentError" || res.Error.InnerError.Code != "QueryLimitExceeded" ||
+		!strings.Contains(res.Error.Message, "operator join") || !strings.Contains(res.Error.Message, "256 MiB") {
+		t.Fatalf("answer %d %+v, want 400 QueryLimitExceeded naming the join and 256 MiB", res.status, res.Error)
+	}
+	if took > 10*time.Second {
+		t.Fatalf("refused after %s, want within seconds", took)
+	}
+	grew := peak() - base
+	if grew > limit {
+		t.Fatalf("the heap grew by %d MiB during the query, over the %d MiB limit", grew>>20, limit>>20)
+	}
+	if used := cs.node.queryMem.Used(); used != 0 {
+		t.Fatalf("%d bytes of query memory still reserved after the refusal", used)
+	}
+	t.Logf("refused after %s; the heap grew by %d MiB at most", took.Round(time.Millisecond), grew>>20)
+}
+
+// gatedSource's table Held yields a 1 MiB batch each time its gate lets one
+// past, and otherwise waits for its context.
+type gatedSource struct{ gate chan struct{} }
+
+func (gatedSource) catalog() kql.Catalog {
+	return kql.Catalog{{Name: "Held", Columns: []kql.Column{{Name: "Msg", Type: kql.TypeString}}}}
+}
+
+func (s gatedSource) Tables(context.Context) ([]kql.TableSchema, error) { return s.catalog(), nil }
+
+func (s gatedSource) Scan(context.Context, kql.ScanRequest) (kql.BatchIterator, error) {
+	return gatedIter(s), nil
+}
+
+type gatedIter struct{ gate chan struct{} }
+
+func (it gatedIter) Next(ctx context.Context) (*kql.Batch, error) {
+	select {
+	case <-it.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	col := make([]any, 1024)
+	for i := range col {
+		col[i] = fmt.Sprintf("%08d%s", i, strings.Repeat("m", 1016))
+	}
+	return &kql.Batch{Len: len(col), Columns: [][]any{col}}, nil
+}
+
+func (gatedIter) Close() error { return nil }
+
+// TestQueryMemoryInUseIsA429WithRetryAfter fills the node's query memory
+// with a query that holds it, then asks the query API for more: the answer,
+// after the node's brief wait, is 429 with Retry-After. Once the memory is
+// back, the same query answers.
+func TestQueryMemoryInUseIsA429WithRetryAfter(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryMemory: 8 << 20, QueryMemoryTotal: 8 << 20, QueryMemoryWait: 200 * time.Millisecond})
+	cs.ingestEvents(10)
+	pool := cs.node.queryMem
+
+	held := gatedSource{gate: make(chan struct{})}
+	q, err := kql.Compile(`Held | sort by Msg`, held.catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.Run(ctx, held, kql.Options{MaxMemory: 8 << 20, Memory: pool})
+		done <- err
+	}()
+	for range 6 {
+		held.gate <- struct{}{}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pool.Used() < pool.Limit() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the holding query reserved %d of %d bytes", pool.Used(), pool.Limit())
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	res := cs.postQuery(`Events_CL | project Message`)
+	if res.status != 429 || res.retryAfter == "" || res.Error.Code != "ThrottledError" || res.Error.InnerError.Code != "QueryMemoryExhausted" ||
+		!strings.Contains(res.Error.Message, "8 MiB") || !strings.Contains(res.Error.Message, "retry") {
+		t.Fatalf("answer %d (Retry-After %q) %+v, want 429 ThrottledError with Retry-After", res.status, res.retryAfter, res.Error)
+	}
+
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("holding query: %v", err)
+	}
+	if res := cs.postQuery(`Events_CL | project Message`); res.status != 200 {
+		t.Fatalf("with the memory back: %d %+v", res.status, res.Error)
+	}
+}
