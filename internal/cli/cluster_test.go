@@ -42,13 +42,16 @@ func setUpCMKWithCLI(t *testing.T, n *testNode) *cmkCLISetup {
 	}
 
 	// Setting the key before it is granted is refused with the node's
-	// message, which names the principal and how to grant it.
-	r := n.run("cluster", "update", "--name", "cluster1", "--key-vault", "cmkvault", "--key-name", "ws-cmk")
-	if r.code != exitError || !strings.Contains(r.stderr, cs.principalID) || !strings.Contains(r.stderr, "sealwatch keyvault set-policy") {
-		t.Fatalf("key set before the grant: exit %d\n%s", r.code, r.stderr)
-	}
+	// message, which names the principal, the missing permission and the
+	// command that grants it; run as printed, it does. The cluster's identity
+	// is refused first, then the document-store principal.
 	for _, oid := range []string{cs.principalID, cs.docPrincipalID} {
-		n.must("keyvault", "set-policy", "--name", "cmkvault", "--object-id", oid, "--key-permissions", "get", "wrapKey", "unwrapKey")
+		r := n.run("cluster", "update", "--name", "cluster1", "--key-vault", "cmkvault", "--key-name", "ws-cmk")
+		if r.code != exitError || !strings.Contains(r.stderr, "(object ID "+oid+") lacks the get permission on key 'ws-cmk' in key vault 'cmkvault'") ||
+			!strings.Contains(r.stderr, "access-policy problem") || strings.Contains(r.stderr, "revoked") {
+			t.Fatalf("key set before %s is granted: exit %d\n%s", oid, r.code, r.stderr)
+		}
+		n.must(printedCommand(t, r.stderr, "sealwatch keyvault set-policy ")...)
 	}
 	out = n.must("cluster", "update", "--name", "cluster1", "--key-vault", "cmkvault", "--key-name", "ws-cmk")
 	for _, want := range []string{"https://cmkvault.", "ws-cmk", "latest", "Accessible"} {
@@ -64,6 +67,22 @@ func setUpCMKWithCLI(t *testing.T, n *testNode) *cmkCLISetup {
 	}
 	n.must("sentinel", "onboard", "--workspace", "secops", "--cmk")
 	return cs
+}
+
+// printedCommand is the arguments of the `sealwatch ...` command a message
+// prints between backquotes, starting with prefix.
+func printedCommand(t *testing.T, msg, prefix string) []string {
+	t.Helper()
+	_, rest, ok := strings.Cut(msg, "`"+prefix)
+	cmd, _, closed := strings.Cut(rest, "`")
+	if !ok || !closed {
+		t.Fatalf("the message prints no `%s...` command:\n%s", prefix, msg)
+	}
+	args, err := splitArgs(strings.TrimPrefix(prefix, "sealwatch ") + cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return args
 }
 
 func TestFiveStepSetUpThroughTheCLIPutsTheKeyInForce(t *testing.T) {

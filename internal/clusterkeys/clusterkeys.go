@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,23 +108,24 @@ func (m *Manager) DocumentStorePrincipalID() string { return m.cfg.DocumentStore
 // document-store principal, each with get, wrapKey and unwrapKey, and that
 // the vault keeps it recoverable.
 func (m *Manager) CheckKey(ctx context.Context, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
-	for _, who := range []struct {
-		name string
-		p    workspace.Principal
-	}{{"the cluster's identity", cluster}, {"the document-store principal", m.cfg.DocumentStore}} {
-		kek, err := m.cfg.NewKEK(who.p, kv)
+	for _, r := range m.resources(cluster) {
+		kek, err := m.cfg.NewKEK(r.p, kv)
 		if err != nil {
 			return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest, Message: err.Error()}
 		}
 		if _, err := keyring.CheckKEK(ctx, kek, true); err != nil {
-			return checkError(who.name, who.p.ObjectID, kv, err)
+			return checkError(r.who, r.p.ObjectID, kv, err)
 		}
 	}
 	return nil
 }
 
+// checkError words a failed key check for the principal who (object ID oid).
+// A missing permission is an access-policy problem and says how to grant it,
+// runnable as printed; a key the vault reports missing or disabled is not.
 func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) error {
 	var ce *keyring.CheckError
+	vault := vaultName(kv.KeyVaultURI)
 	switch {
 	case errors.Is(err, keyring.ErrNotRecoverable):
 		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeKeyNotRecoverable,
@@ -130,9 +133,17 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 	case errors.Is(err, keyring.ErrKeyUnreachable):
 		return &fault.Error{Kind: fault.KeyUnreachable, Code: workspace.CodeKeyVaultUnreachable,
 			Message: fmt.Sprintf("the key vault %s could not be reached to check key '%s'; try again when it is up (%v)", kv.KeyVaultURI, kv.KeyName, err)}
-	case errors.As(err, &ce) && errors.Is(err, keyring.ErrKeyRevoked):
+	case errors.As(err, &ce) && errors.Is(err, keyring.ErrAccessDenied):
 		return &fault.Error{Kind: fault.Forbidden, Code: workspace.CodeForbidden,
-			Message: fmt.Sprintf("%s (object ID %s) cannot use key '%s' in %s: it lacks the %s permission, or the key is missing or disabled; grant get, wrapKey and unwrapKey with `sealwatch keyvault set-policy --object-id %s --key-permissions get wrapKey unwrapKey` (%v)", who, oid, kv.KeyName, kv.KeyVaultURI, ce.Permission, oid, err)}
+			Message: fmt.Sprintf("%s (object ID %s) lacks the %s permission on key '%s' in key vault '%s' (%s): "+
+				"the vault's access policy does not grant it, which is an access-policy problem, not a disabled or deleted key; "+
+				"grant get, wrapKey and unwrapKey with `sealwatch keyvault set-policy --name %s --object-id %s --key-permissions get wrapKey unwrapKey`, then set the key again",
+				who, oid, ce.Permission, kv.KeyName, vault, kv.KeyVaultURI, vault, oid)}
+	case errors.As(err, &ce) && errors.Is(err, keyring.ErrKeyRevoked):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("%s (object ID %s) cannot use key '%s' in key vault '%s': the vault refused its %s call because the key or its version is missing, deleted or disabled, or the principal could not sign in (%v); "+
+				"check the key with `sealwatch keyvault key show --vault-name %s --name %s`, then set it again",
+				who, oid, kv.KeyName, vault, ce.Permission, err, vault, kv.KeyName)}
 	case errors.Is(err, keyring.ErrKeyRevoked):
 		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
 			Message: fmt.Sprintf("key '%s' in %s cannot be used: %v; enable it and set it again", kv.KeyName, kv.KeyVaultURI, err)}
@@ -142,17 +153,32 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 	}
 }
 
+// vaultName is the vault a key vault URI's host names,
+// https://{vault}.{suffix}: the name `sealwatch keyvault` commands take.
+func vaultName(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	name, _, _ := strings.Cut(u.Hostname(), ".")
+	return name
+}
+
 // ringResource is one of a cluster's keyrings: the storage resource, and
-// the principal that unwraps its account keys.
+// the principal that unwraps its account keys, as refusals name it.
 type ringResource struct {
 	resource string
 	p        workspace.Principal
+	who      string
 }
 
 // resources are a cluster's keyrings: the log store's, unwrapped by the
 // cluster's identity, and the document store's.
 func (m *Manager) resources(cluster workspace.Principal) []ringResource {
-	return []ringResource{{Logs, cluster}, {Documents, m.cfg.DocumentStore}}
+	return []ringResource{
+		{Logs, cluster, "the cluster's identity"},
+		{Documents, m.cfg.DocumentStore, "the document-store principal"},
+	}
 }
 
 // SetClusterKey opens the cluster's keyrings under kv on first use, or
@@ -173,12 +199,12 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 		m.mu.Unlock()
 		if ring != nil {
 			if err := ring.SetKEK(ctx, kek); err != nil {
-				return checkError("the "+r.resource+" keyring", r.p.ObjectID, kv, err)
+				return checkError(r.who, r.p.ObjectID, kv, err)
 			}
 			continue
 		}
 		if _, err := m.open(ctx, clusterID, r.resource, kek, true); err != nil {
-			return checkError("the "+r.resource+" keyring", r.p.ObjectID, kv, err)
+			return checkError(r.who, r.p.ObjectID, kv, err)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -81,5 +82,71 @@ func TestKeyChangeAfterARestartWaitsForTheStoredKey(t *testing.T) {
 		if !found {
 			t.Fatalf("account key %s was lost in the replacement: %+v", old.ID, after)
 		}
+	}
+}
+
+// TestKeyCheckRefusalsNameTheCauseAndTheFix: a principal without a
+// permission is told which permission on which key is missing and how to grant
+// it, as a command that runs as printed; a key the vault reports deleted or
+// disabled is not mistaken for a missing permission.
+func TestKeyCheckRefusalsNameTheCauseAndTheFix(t *testing.T) {
+	grant := "`sealwatch keyvault set-policy --name cmkvault --object-id cl --key-permissions get wrapKey unwrapKey`"
+	for _, tc := range []struct {
+		name    string
+		spoil   func(*kektest.KEK)
+		kind    fault.Kind
+		code    string
+		want    []string
+		notWant []string
+	}{
+		{"access policy lacks the permission", (*kektest.KEK).Deny, fault.Forbidden, workspace.CodeForbidden,
+			[]string{"the cluster's identity (object ID cl) lacks the get permission on key 'cmk' in key vault 'cmkvault'", "access-policy problem", grant},
+			[]string{"revoked"}},
+		{"key deleted", (*kektest.KEK).Delete, fault.Invalid, workspace.CodeBadRequest,
+			[]string{"cannot use key 'cmk' in key vault 'cmkvault'", "missing, deleted or disabled", "`sealwatch keyvault key show --vault-name cmkvault --name cmk`"},
+			[]string{"set-policy", "lacks"}},
+		{"key disabled", func(k *kektest.KEK) { k.SetEnabled(k.Latest(), false) }, fault.Invalid, workspace.CodeBadRequest,
+			[]string{"key 'cmk'", "disabled", "enable it and set it again"},
+			[]string{"set-policy", "lacks"}},
+		{"not recoverable", func(k *kektest.KEK) { k.SetRecoverable(false) }, fault.Invalid, workspace.CodeKeyNotRecoverable,
+			[]string{"purge protection"}, nil},
+		{"vault unreachable", func(k *kektest.KEK) { k.SetUnreachable(true) }, fault.KeyUnreachable, workspace.CodeKeyVaultUnreachable,
+			[]string{"could not be reached"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			kek := kektest.New("cmk")
+			tc.spoil(kek)
+			m, err := New(Config{
+				DB:            db,
+				NewKEK:        func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) { return kek, nil },
+				DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
+				Platform:      kektest.New("platform"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			kv := workspace.KeyVaultProperties{KeyVaultURI: "https://cmkvault.vault.localhost:8443", KeyName: "cmk"}
+			err = m.CheckKey(context.Background(), workspace.Principal{ObjectID: "cl", AppID: "cl-app"}, kv)
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Kind != tc.kind || fe.Code != tc.code {
+				t.Fatalf("err = %v, want a %v refusal with code %s", err, tc.kind, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(fe.Message, w) {
+					t.Errorf("message does not say %q:\n%s", w, fe.Message)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(fe.Message, w) {
+					t.Errorf("message says %q:\n%s", w, fe.Message)
+				}
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Errors callers must tell apart. Drivers return them wrapped with the
@@ -13,6 +14,11 @@ var (
 	// is disabled or deleted, or the caller's permission was removed
 	// (401/403/404). → 403 CustomerManagedKeyInaccessible.
 	ErrKeyRevoked = errors.New("customer-managed key revoked")
+	// ErrAccessDenied: the key service refused the caller a permission its
+	// access policy does not grant (a 403 AccessDenied). It is a revocation
+	// — errors.Is(err, ErrKeyRevoked) holds — told apart from a disabled or
+	// deleted key so that a refusal can name the missing permission.
+	ErrAccessDenied = fmt.Errorf("the key's access policy does not grant the caller this operation: %w", ErrKeyRevoked)
 	// ErrKeyUnreachable: the key service could not answer — network error,
 	// timeout, 429, 5xx. Never treated as a revocation.
 	ErrKeyUnreachable = errors.New("key service unreachable")

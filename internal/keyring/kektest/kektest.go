@@ -168,7 +168,7 @@ func (s *service) admit(ctx context.Context, op string) error {
 	case s.deleted:
 		return fmt.Errorf("kektest %s %s: HTTP 404 KeyNotFound: %w", op, s.key, keyring.ErrKeyRevoked)
 	case s.denied:
-		return fmt.Errorf("kektest %s %s: HTTP 403 Forbidden (permission removed): %w", op, s.key, keyring.ErrKeyRevoked)
+		return fmt.Errorf("kektest %s %s: HTTP 403 Forbidden (AccessDenied): %w", op, s.key, keyring.ErrAccessDenied)
 	}
 	return nil
 }

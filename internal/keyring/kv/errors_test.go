@@ -22,6 +22,7 @@ import (
 // fakeVault answers the Key Vault challenge, then every request with status.
 type fakeVault struct {
 	status int
+	inner  string // the error body's innererror code, if any
 	err    error
 }
 
@@ -33,7 +34,11 @@ func (f *fakeVault) Do(req *http.Request) (*http.Response, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return respond(req, f.status, `{"error":{"code":"Code`+http.StatusText(f.status)[:3]+`","message":"do not show this message"}}`, nil), nil
+	inner := ""
+	if f.inner != "" {
+		inner = `,"innererror":{"code":"` + f.inner + `"}`
+	}
+	return respond(req, f.status, `{"error":{"code":"Code`+http.StatusText(f.status)[:3]+`","message":"do not show this message"`+inner+`}}`, nil), nil
 }
 
 func respond(req *http.Request, status int, body string, h http.Header) *http.Response {
@@ -54,9 +59,9 @@ func (c staticCred) GetToken(context.Context, policy.TokenRequestOptions) (azcor
 	return azcore.AccessToken{Token: "secret-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
-// TestServiceAnswersMapToTypedErrors: refusals are revoked, failures to
-// answer are unreachable, a damaged wrapping is an integrity error, and
-// anything else is none of them.
+// TestServiceAnswersMapToTypedErrors: refusals are revoked — and a missing
+// permission is also access denied —, failures to answer are unreachable, a
+// damaged wrapping is an integrity error, and anything else is none of them.
 func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 	w := keyring.Wrapped{Provider: kv.Provider, KeyURI: "https://contoso.vault.azure.net/keys/cmk/0123456789abcdef0123456789abcdef",
 		Algorithm: keyring.AlgRSAOAEP256, Ciphertext: []byte("ciphertext")}
@@ -68,6 +73,9 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 	}{
 		{"401", &fakeVault{status: 401}, staticCred{}, keyring.ErrKeyRevoked},
 		{"403", &fakeVault{status: 403}, staticCred{}, keyring.ErrKeyRevoked},
+		{"403 KeyDisabled", &fakeVault{status: 403, inner: "KeyDisabled"}, staticCred{}, keyring.ErrKeyRevoked},
+		{"403 AccessDenied", &fakeVault{status: 403, inner: "AccessDenied"}, staticCred{}, keyring.ErrAccessDenied},
+		{"403 ForbiddenByRbac", &fakeVault{status: 403, inner: "ForbiddenByRbac"}, staticCred{}, keyring.ErrAccessDenied},
 		{"404", &fakeVault{status: 404}, staticCred{}, keyring.ErrKeyRevoked},
 		{"408", &fakeVault{status: 408}, staticCred{}, keyring.ErrKeyUnreachable},
 		{"429", &fakeVault{status: 429}, staticCred{}, keyring.ErrKeyUnreachable},
@@ -90,10 +98,12 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			kinds := []error{keyring.ErrKeyRevoked, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK}
+			kinds := []error{keyring.ErrKeyRevoked, keyring.ErrAccessDenied, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK}
 			for _, kind := range kinds {
-				if errors.Is(err, kind) != (kind == tc.want) {
-					t.Fatalf("error %q: is %v = %v, want %v", err, kind, errors.Is(err, kind), kind == tc.want)
+				// An access denial is a revocation too.
+				want := kind == tc.want || (kind == keyring.ErrKeyRevoked && tc.want == keyring.ErrAccessDenied)
+				if errors.Is(err, kind) != want {
+					t.Fatalf("error %q: is %v = %v, want %v", err, kind, errors.Is(err, kind), want)
 				}
 			}
 			t.Log(err)

@@ -241,8 +241,16 @@ func mapErr(op, target string, err error) error {
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		codes := errorCodes(re)
+		code, inner := errorCodes(re)
+		codes := code
+		if inner != "" {
+			codes += " (" + inner + ")"
+		}
 		switch s := re.StatusCode; {
+		case s == http.StatusForbidden && (inner == "AccessDenied" || inner == "ForbiddenByRbac"):
+			// The caller lacks a permission (an access policy, or on a vault
+			// using roles, a role assignment); the key itself may be fine.
+			return fmt.Errorf("kv %s %s: HTTP %d %s: %w", op, target, s, codes, keyring.ErrAccessDenied)
 		case s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusNotFound:
 			return fmt.Errorf("kv %s %s: HTTP %d %s: %w", op, target, s, codes, keyring.ErrKeyRevoked)
 		case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
@@ -271,15 +279,15 @@ func mapErr(op, target string, err error) error {
 	return fmt.Errorf("kv %s %s: request failed (%T): %w", op, target, err, keyring.ErrKeyUnreachable)
 }
 
-// errorCodes reads "code (innercode)" from the Key Vault error body.
-func errorCodes(re *azcore.ResponseError) string {
-	codes := re.ErrorCode
+// errorCodes reads the code and the inner code of the Key Vault error body.
+func errorCodes(re *azcore.ResponseError) (code, inner string) {
+	code = re.ErrorCode
 	if re.RawResponse == nil {
-		return codes
+		return code, ""
 	}
 	body, err := runtime.Payload(re.RawResponse)
 	if err != nil {
-		return codes
+		return code, ""
 	}
 	var e struct {
 		Error struct {
@@ -290,13 +298,13 @@ func errorCodes(re *azcore.ResponseError) string {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return codes
+		return code, ""
 	}
-	if codes == "" {
-		codes = e.Error.Code
+	if code == "" {
+		code = e.Error.Code
 	}
-	if e.Error.InnerError != nil && e.Error.InnerError.Code != "" {
-		codes += " (" + e.Error.InnerError.Code + ")"
+	if e.Error.InnerError != nil {
+		inner = e.Error.InnerError.Code
 	}
-	return codes
+	return code, inner
 }

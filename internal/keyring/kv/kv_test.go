@@ -284,7 +284,7 @@ func TestKeyVaultDriverAgainstARealNode(t *testing.T) {
 	t.Run("disabled version is revoked", func(t *testing.T) {
 		setEnabled(version, false)
 		_, err := k.Unwrap(ctx, w)
-		if !errors.Is(errs.add(err), keyring.ErrKeyRevoked) || !strings.Contains(err.Error(), "KeyDisabled") {
+		if !errors.Is(errs.add(err), keyring.ErrKeyRevoked) || errors.Is(err, keyring.ErrAccessDenied) || !strings.Contains(err.Error(), "KeyDisabled") {
 			t.Fatalf("unwrap with a disabled version: %v", err)
 		}
 		if st, err := k.Describe(ctx); err != nil || st.Enabled {
@@ -294,12 +294,12 @@ func TestKeyVaultDriverAgainstARealNode(t *testing.T) {
 		works(t)
 	})
 
-	t.Run("removed access policy is revoked", func(t *testing.T) {
+	t.Run("removed access policy is revoked and access denied", func(t *testing.T) {
 		rn.setPolicy("cmkvault", "remove", clusterPolicy)
-		if _, err := k.Unwrap(ctx, w); !errors.Is(errs.add(err), keyring.ErrKeyRevoked) {
+		if _, err := k.Unwrap(ctx, w); !errors.Is(errs.add(err), keyring.ErrKeyRevoked) || !errors.Is(err, keyring.ErrAccessDenied) {
 			t.Fatalf("unwrap without permission: %v", err)
 		}
-		if _, err := k.Wrap(ctx, aek); !errors.Is(errs.add(err), keyring.ErrKeyRevoked) {
+		if _, err := k.Wrap(ctx, aek); !errors.Is(errs.add(err), keyring.ErrKeyRevoked) || !errors.Is(err, keyring.ErrAccessDenied) {
 			t.Fatalf("wrap without permission: %v", err)
 		}
 		rn.setPolicy("cmkvault", "add", clusterPolicy)
