@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -102,7 +103,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	reqID := r.Header.Get("x-ms-client-request-id")
-	if reqID == "" || len(reqID) > 64 {
+	if !validRequestID(reqID) {
+		// The ID is echoed in a header and written to logs: one that is not
+		// a plain token is replaced, not repeated.
 		reqID = newRequestID()
 	}
 	rec.Header().Set("x-ms-request-id", reqID)
@@ -167,6 +170,20 @@ func vaultName(r *http.Request) string {
 func requestID(r *http.Request) string {
 	v, _ := r.Context().Value(requestIDKey{}).(string)
 	return v
+}
+
+// validRequestID accepts the client request IDs clients send (GUIDs and
+// similar tokens): 1-64 ASCII letters, digits and -_.:{}.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !isAlnum(rune(c)) && !strings.ContainsRune("-_.:{}", rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func newRequestID() string {
@@ -242,8 +259,10 @@ func decodeJSON(r *http.Request, v any) error {
 		switch {
 		case errors.As(err, &syntax):
 			return badRequest("BadParameter", fmt.Sprintf("the request body is not valid JSON at byte %d: %v", syntax.Offset, err))
+		case errors.As(err, &typ) && typ.Field == "":
+			return badRequest("BadParameter", fmt.Sprintf("the request body must be %s, not %s", jsonKind(typ.Type), typ.Value))
 		case errors.As(err, &typ):
-			return badRequest("BadParameter", fmt.Sprintf("the request body field %q must be %s, not %s", typ.Field, typ.Type, typ.Value))
+			return badRequest("BadParameter", fmt.Sprintf("the request body field %s must be %s, not %s", echo(typ.Field, 100), jsonKind(typ.Type), typ.Value))
 		case errors.Is(err, io.EOF):
 			return badRequest("BadParameter", "the request body is empty; send a JSON object")
 		default:
@@ -254,6 +273,25 @@ func decodeJSON(r *http.Request, v any) error {
 		return badRequest("BadParameter", "the request body holds data after its JSON object; send exactly one object")
 	}
 	return nil
+}
+
+// jsonKind names the JSON value a Go type decodes from, for a message.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Interface:
+		return "a JSON value"
+	}
+	return "a number"
 }
 
 // writeJSON writes v with status.

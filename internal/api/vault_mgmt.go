@@ -245,6 +245,11 @@ func (s *Server) handleAuditRecords(r *http.Request, _ *identity.Claims) (int, a
 	// A deleted or purged vault's records stay readable: the audit trail
 	// outlives the vault.
 	f := audit.Filter{Vault: name, KeyName: r.URL.Query().Get("key"), Limit: 1000}
+	if f.KeyName != "" {
+		if err := ruleKey.check(f.KeyName); err != nil {
+			return 0, nil, err
+		}
+	}
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
