@@ -176,9 +176,10 @@ func heapObjects() uint64 {
 }
 
 // endlessSource's table Endless yields batches of distinct 1 KiB messages until its context
-// ends, after gate (if set) lets each batch past.
+// ends, after gate (if set) lets each batch past; batches, if set, counts them.
 type endlessSource struct {
-	gate chan struct{}
+	gate    chan struct{}
+	batches *atomic.Int64
 }
 
 func (endlessSource) Catalog() Catalog {
@@ -188,12 +189,13 @@ func (endlessSource) Catalog() Catalog {
 func (s endlessSource) Tables(context.Context) ([]TableSchema, error) { return s.Catalog(), nil }
 
 func (s endlessSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, error) {
-	return &endlessIter{gate: s.gate}, nil
+	return &endlessIter{gate: s.gate, batches: s.batches}, nil
 }
 
 type endlessIter struct {
-	gate chan struct{}
-	n    int
+	gate    chan struct{}
+	batches *atomic.Int64
+	n       int
 }
 
 func (it *endlessIter) Next(ctx context.Context) (*Batch, error) {
@@ -211,6 +213,9 @@ func (it *endlessIter) Next(ctx context.Context) (*Batch, error) {
 	for i := range col {
 		it.n++
 		col[i] = fmt.Sprintf("%010d%s", it.n, strings.Repeat("m", 1014))
+	}
+	if it.batches != nil {
+		it.batches.Add(1)
 	}
 	return &Batch{Len: len(col), Columns: [][]any{col}}, nil
 }
@@ -259,6 +264,67 @@ func TestCancelledQueryGivesItsMemoryBack(t *testing.T) {
 		t.Fatalf("%d bytes still reserved after the query was cancelled", used)
 	}
 	waitFor(t, "the heap to come back down", 10*time.Second, func() bool { return heapObjects() < base+16<<20 })
+}
+
+// TestCancellationStopsEveryOperatorPromptly cancels, and times out, queries that would run
+// for a long time: a cross product being built, a sort and a summarize holding an endless
+// input, an mv-expand streaming one. Each stops within a second or two of it and gives its
+// memory back.
+func TestCancellationStopsEveryOperatorPromptly(t *testing.T) {
+	big := bigSource(t, 20000)
+	for _, tc := range []struct {
+		name, q string
+		src     func(*atomic.Int64) Source
+	}{
+		{"join building a cross product", `Big | extend k=1 | join kind=inner (Big | extend k=1) on k | count`, func(*atomic.Int64) Source { return big }},
+		{"sort holding an endless input", `Endless | sort by Msg`, func(n *atomic.Int64) Source { return endlessSource{batches: n} }},
+		{"summarize holding an endless input", `Endless | summarize make_list(Msg) by substring(Msg, 0, 6)`, func(n *atomic.Int64) Source { return endlessSource{batches: n} }},
+		{"mv-expand streaming an endless input", `Endless | extend p = split(Msg, "m") | mv-expand p | count`, func(n *atomic.Int64) Source { return endlessSource{batches: n} }},
+	} {
+		for _, timeout := range []bool{false, true} {
+			name := tc.name + map[bool]string{false: ", cancelled", true: ", timed out"}[timeout]
+			t.Run(name, func(t *testing.T) {
+				var batches atomic.Int64
+				src := tc.src(&batches)
+				cat, _ := src.(interface{ Catalog() Catalog })
+				q, err := Compile(tc.q, cat.Catalog())
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool := NewMemoryPool(2<<30, time.Second)
+				opts := Options{Now: fixtureNow, MaxMemory: 1 << 30, Memory: pool}
+				if timeout {
+					opts.Timeout = 300 * time.Millisecond
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				done := make(chan error, 1)
+				go func() {
+					_, err := q.Run(ctx, src, opts)
+					done <- err
+				}()
+				if !timeout {
+					waitFor(t, "the query to be under way", 30*time.Second, func() bool { return pool.Used() >= 16<<20 || batches.Load() >= 20 })
+					cancel()
+				}
+				select {
+				case err := <-done:
+					want := context.Canceled
+					if timeout {
+						want = context.DeadlineExceeded
+					}
+					if !errors.Is(err, want) {
+						t.Fatalf("err = %v, want %v", err, want)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("the query went on for 5 s after it was stopped")
+				}
+				if used := pool.Used(); used != 0 {
+					t.Fatalf("%d bytes still reserved after the query stopped", used)
+				}
+			})
+		}
+	}
 }
 
 // holdPool starts a query that holds a little over 5 MiB of pool and then blocks until the
