@@ -1,8 +1,12 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/kql"
 )
 
 func TestTimespansReadAsTheQueryAPIWrites(t *testing.T) {
@@ -59,4 +63,30 @@ func FuzzParseTimespan(f *testing.F) {
 			t.Fatalf("%q gave an empty or reversed range %v..%v", s, from, to)
 		}
 	})
+}
+
+func TestQueryLimitsMapToTheirAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		err        error
+		status     int
+		code       string
+		inner      string
+		retryAfter int
+	}{
+		{"over the query's memory", &kql.LimitError{Limit: 1 << 30, Operator: "join", Err: kql.ErrMemoryLimit}, 400, "BadArgumentError", "QueryLimitExceeded", 0},
+		{"over the row limit", &kql.LimitError{Limit: 500000, Err: kql.ErrTooManyRows}, 400, "BadArgumentError", "QueryLimitExceeded", 0},
+		{"the node's memory in use", fmt.Errorf("run: %w", &kql.LimitError{Limit: 4 << 30, Operator: "sort", Err: kql.ErrNodeMemory}), 429, "ThrottledError", "QueryMemoryExhausted", queryMemoryRetryAfter},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e *Error
+			if !errors.As(kqlError(tc.err), &e) || e.Status != tc.status || e.Code != tc.code || e.InnerCode != tc.inner || e.RetryAfter != tc.retryAfter {
+				t.Fatalf("got %+v, want %d %s/%s Retry-After %d", e, tc.status, tc.code, tc.inner, tc.retryAfter)
+			}
+			var le *kql.LimitError
+			if errors.As(tc.err, &le); e.Message != le.Error() {
+				t.Fatalf("message %q, want the engine's %q", e.Message, le.Error())
+			}
+		})
+	}
 }

@@ -7,5 +7,6 @@
 // AST; the planner binds names and types against a Catalog (unknown tables, columns and
 // functions are *BindError values, reported before anything runs); a second planning pass at Run
 // time builds a pipeline of streaming operators over the Source; and the result is shaped like a
-// Log Analytics query API response.
+// Log Analytics query API response. What the operators hold is charged to a per-query limit
+// and to a MemoryPool that the queries of a node share (memory.go).
 package kql

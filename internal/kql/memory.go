@@ -15,9 +15,11 @@ import (
 //
 // A new operator plugs in with three calls: acct := run.account("name") when it opens,
 // acct.add(n) or acct.addRows(rows) as it keeps things (an error ends the operator), and
-// acct.release() when it closes. Whatever an operator forgets, the run gives its whole
-// reservation back to the pool when it ends. A charge is also a cancellation point: it fails
-// once the run's context is done, so a loop that charges as it builds stops promptly.
+// acct.release() when it closes; one whose output batch may be many times its input (join,
+// mv-expand) builds that batch through a batchAccount. Whatever an operator forgets, the run
+// gives its whole reservation back to the pool when it ends. A charge is also a cancellation
+// point: it fails once the run's context is done, so a loop that charges as it builds stops
+// promptly.
 
 // MemoryPool is the memory that the queries of one node share. A query reserves from it as
 // its operators grow; when the pool is spent, the query waits up to the pool's wait for
