@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strconv"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -37,6 +38,20 @@ var (
 	// ErrInvalid means a name or a body the store cannot take.
 	ErrInvalid = errors.New("invalid document request")
 )
+
+// IntegrityError names a document that failed its integrity check. It is
+// an ErrCorrupt, and holds no content of the document.
+type IntegrityError struct {
+	Workspace, Collection, ID string
+	Detail                    string // what failed
+}
+
+func (e *IntegrityError) Error() string {
+	return fmt.Sprintf("document %s/%s/%s: %s", e.Workspace, e.Collection, e.ID, e.Detail)
+}
+
+// Unwrap makes every IntegrityError an ErrCorrupt.
+func (e *IntegrityError) Unwrap() error { return ErrCorrupt }
 
 // IfMatch values other than an etag.
 const (
@@ -226,11 +241,53 @@ func (s *Store) List(ctx context.Context, workspace, collection string) ([]Docum
 		}
 		doc, err := s.open(ctx, workspace, collection, string(e.id), e.sealed)
 		if err != nil {
-			return nil, fmt.Errorf("list %s/%s: %s: %w", workspace, collection, e.id, err)
+			return nil, fmt.Errorf("list %s/%s: %w", workspace, collection, err)
 		}
 		docs = append(docs, doc)
 	}
 	return docs, nil
+}
+
+// Verify opens every document of a workspace, reporting each one opened to
+// progress (if not nil), and returns those that failed their integrity
+// check. Any other failure (a revoked key) ends it with an error.
+func (s *Store) Verify(ctx context.Context, workspace string, progress func(docs int)) ([]IntegrityError, error) {
+	collections, err := s.Collections(ctx, workspace)
+	if err != nil {
+		return nil, err
+	}
+	var damaged []IntegrityError
+	for _, c := range collections {
+		var entries [][2][]byte
+		err := s.db.View(func(tx *bbolt.Tx) error {
+			return collectionBucket(tx, workspace, c).ForEach(func(k, v []byte) error {
+				if v != nil {
+					entries = append(entries, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return damaged, fmt.Errorf("verify %s/%s: %w", workspace, c, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return damaged, err
+			}
+			_, err := s.open(ctx, workspace, c, string(e[0]), e[1])
+			var ie *IntegrityError
+			switch {
+			case errors.As(err, &ie):
+				damaged = append(damaged, *ie)
+			case err != nil:
+				return damaged, fmt.Errorf("verify %s/%s: %w", workspace, c, err)
+			}
+			if progress != nil {
+				progress(1)
+			}
+		}
+	}
+	return damaged, nil
 }
 
 // Collections lists a workspace's collections. It needs no key.
@@ -333,6 +390,15 @@ func aad(version int, aekID, workspace, collection, id string) []byte {
 // open authenticates and decrypts a sealed document found under
 // (workspace, collection, id).
 func (s *Store) open(ctx context.Context, workspace, collection, id string, sealed []byte) (Document, error) {
+	doc, err := s.openSealed(ctx, workspace, collection, id, sealed)
+	if errors.Is(err, ErrCorrupt) {
+		return doc, &IntegrityError{Workspace: workspace, Collection: collection, ID: id,
+			Detail: strings.TrimPrefix(err.Error(), ErrCorrupt.Error()+": ")}
+	}
+	return doc, err
+}
+
+func (s *Store) openSealed(ctx context.Context, workspace, collection, id string, sealed []byte) (Document, error) {
 	if len(sealed) < 7 || string(sealed[:4]) != magic {
 		return Document{}, fmt.Errorf("%w: not a sealed document", ErrCorrupt)
 	}

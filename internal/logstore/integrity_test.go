@@ -294,3 +294,56 @@ func TestIntegrityErrorsNameTheObjectNeverRows(t *testing.T) {
 		t.Fatalf("message %q", msg)
 	}
 }
+
+func TestVerifyFindsDamageNoQueryReadAndClearsItOnceRestored(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, segs := twoHourTable(t, dir, keys)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 5, testNow)) // a WAL too
+	total, err := st.VerifySize(context.Background(), ws)
+	if err != nil || total == 0 {
+		t.Fatalf("verify size %d, %v", total, err)
+	}
+	var read int64
+	rep, err := st.Verify(context.Background(), ws, func(n int64) { read += n })
+	if err != nil || len(rep.Damaged) != 0 || rep.Objects != 4 || rep.Tables != 1 || read != rep.Bytes || read == 0 {
+		t.Fatalf("clean verify: %+v, read %d, %v; want 4 objects (manifest, 2 segments, WAL), no damage", rep, read, err)
+	}
+	st.Close()
+	// The last column chunk of the newer segment: a scan of one column
+	// never reads it.
+	orig, _ := os.ReadFile(segs[1])
+	b := slices.Clone(orig)
+	last := chunk(t, newTestStore(t, t.TempDir(), keys), segs[1], tbl, 0, "Computer")
+	b[last.off+last.size-1] ^= 1
+	os.WriteFile(segs[1], b, 0o600)
+	st = reopen(t, dir, keys, ledger)
+	if got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}}); err != nil || countRows(got) != 105 {
+		t.Fatalf("scan of an undamaged column: %d rows, %v", countRows(got), err)
+	}
+	rep, err = st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != filepath.Base(segs[1]) || rep.Damaged[0].Problem != ProblemAuthentication {
+		t.Fatalf("verify: %+v, %v; want the newer segment", rep, err)
+	}
+	if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a scan needing the damaged segment: %v", err)
+	}
+	os.WriteFile(segs[1], orig, 0o600) // restored from a backup
+	rep, err = st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 0 || len(st.Damage()) != 0 {
+		t.Fatalf("verify after the restore: %+v, %v", rep, err)
+	}
+	if got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 105 {
+		t.Fatalf("after the restore: %d rows, %v", countRows(got), err)
+	}
+}
+
+func TestVerifyNeedsTheKey(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, _, _ := twoHourTable(t, dir, keys)
+	keys.Revoke()
+	if _, err := st.Verify(context.Background(), ws, nil); err == nil || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("verify with the key revoked: %v; want the key's error, not damage", err)
+	}
+}

@@ -321,6 +321,12 @@ type walReplay struct {
 // record is cut from the file (and never returned); anything else wrong is
 // an *IntegrityError, and the file is left as it is.
 func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, table string, acked uint64) (walReplay, error) {
+	return st.readWAL(ctx, path, seq, ws, table, acked, true)
+}
+
+// readWAL is replayWAL; with cut false it leaves a torn tail as it is (the
+// WAL may be being written).
+func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table string, acked uint64, cut bool) (walReplay, error) {
 	name := filepath.Base(path)
 	damage := func(p Problem, format string, args ...any) error {
 		return &IntegrityError{Workspace: ws, Table: table, Object: name, Problem: p, Detail: fmt.Sprintf(format, args...)}
@@ -376,7 +382,7 @@ func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, tab
 	if got := uint64(len(out.payloads)); got < want {
 		return out, damage(ProblemTruncated, "%d of %d acknowledged records are left", got, want)
 	}
-	if off < len(data) {
+	if off < len(data) && cut {
 		if err := cutTail(path, int64(off)); err != nil {
 			return out, err
 		}

@@ -118,6 +118,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		FlushBytes:    n.cfg.LogFlushBytes,
 		FlushInterval: n.cfg.LogFlushInterval,
 		Logger:        n.log.With("component", "logstore"),
+		ControlDB:     n.controlDB,
 	})
 	if err != nil {
 		return err

@@ -31,6 +31,10 @@ type Options struct {
 	FlushBytes    int64
 	FlushInterval time.Duration
 	Logger        *slog.Logger
+	// ControlDB is the control plane's database, where the log stores'
+	// ledger (manifest epochs, retention horizons) is kept apart from the
+	// files it vouches for; nil keeps it in memory, for tests.
+	ControlDB *bbolt.DB
 }
 
 // Data is the data plane's view of every workspace's stores.
@@ -39,6 +43,7 @@ type Data struct {
 	docsDB *bbolt.DB
 	keys   *clusterkeys.Manager
 	opts   Options
+	ledger logstore.Ledger
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -66,7 +71,12 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, log: opts.Logger, now: time.Now, logs: map[string]*openStore{}}, nil
+	var ledger logstore.Ledger = &logstore.MemLedger{}
+	if opts.ControlDB != nil {
+		ledger = boltLedger{opts.ControlDB}
+	}
+	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, log: opts.Logger, now: time.Now,
+		logs: map[string]*openStore{}}, nil
 }
 
 // Logs returns the log store of a workspace.
@@ -94,7 +104,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention,
 		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval,
-		Logger: d.log.With("workspace", id),
+		Logger: d.log.With("workspace", id), Ledger: d.ledger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
@@ -132,6 +142,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 		errs = append(errs, o.store.Close())
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
+	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
 	docs, err := docstore.New(d.docsDB, noKeys{})
 	if err == nil {
 		err = docs.DeleteWorkspace(ctx, customerID)
@@ -210,6 +221,7 @@ func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store
 	if o := d.logs[id]; o != nil && o.retention == retention {
 		return o.store, false, nil
 	}
-	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention, Logger: d.log.With("workspace", id)})
+	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
+		Logger: d.log.With("workspace", id), Ledger: d.ledger})
 	return st, true, err
 }

@@ -1,0 +1,87 @@
+package wsdata
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"strings"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/logstore"
+)
+
+// ledgerBucket holds the log store's ledger in the control plane's
+// database: per workspace and table, the manifest epoch and the retention
+// horizon, 16 bytes under "<workspace>/<table>".
+var ledgerBucket = []byte("logstore-ledger")
+
+// boltLedger is logstore.Ledger in the control plane's database, outside
+// the log directories it vouches for.
+type boltLedger struct{ db *bbolt.DB }
+
+func ledgerKey(ws, table string) []byte { return []byte(ws + "/" + table) }
+
+func (l boltLedger) Table(_ context.Context, ws, table string) (logstore.TableRecord, error) {
+	var rec logstore.TableRecord
+	err := l.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(ledgerBucket)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(ledgerKey(ws, table))
+		if v == nil {
+			return nil
+		}
+		if len(v) != 16 {
+			return errors.New("a log store ledger record is not 16 bytes")
+		}
+		rec.Epoch = binary.BigEndian.Uint64(v)
+		rec.PurgedBefore = int64(binary.BigEndian.Uint64(v[8:]))
+		return nil
+	})
+	return rec, err
+}
+
+func (l boltLedger) update(ws, table string, f func(*logstore.TableRecord)) error {
+	return l.db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
+		if err != nil {
+			return err
+		}
+		var rec logstore.TableRecord
+		if v := b.Get(ledgerKey(ws, table)); len(v) == 16 {
+			rec.Epoch = binary.BigEndian.Uint64(v)
+			rec.PurgedBefore = int64(binary.BigEndian.Uint64(v[8:]))
+		}
+		f(&rec)
+		v := binary.BigEndian.AppendUint64(nil, rec.Epoch)
+		v = binary.BigEndian.AppendUint64(v, uint64(rec.PurgedBefore))
+		return b.Put(ledgerKey(ws, table), v)
+	})
+}
+
+func (l boltLedger) SetEpoch(_ context.Context, ws, table string, epoch uint64) error {
+	return l.update(ws, table, func(r *logstore.TableRecord) { r.Epoch = max(r.Epoch, epoch) })
+}
+
+func (l boltLedger) SetPurgedBefore(_ context.Context, ws, table string, before int64) error {
+	return l.update(ws, table, func(r *logstore.TableRecord) { r.PurgedBefore = max(r.PurgedBefore, before) })
+}
+
+func (l boltLedger) ForgetWorkspace(_ context.Context, ws string) error {
+	return l.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(ledgerBucket)
+		if b == nil {
+			return nil
+		}
+		prefix := []byte(ws + "/")
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Seek(prefix) {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
