@@ -119,6 +119,9 @@ func toAPIError(err error) *Error {
 	if e := faultError(err); e != nil {
 		return e
 	}
+	if e := integrityError(err); e != nil {
+		return e
+	}
 	if e := dataError(err); e != nil {
 		return e
 	}

@@ -92,6 +92,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeDataCollector()
 		s.routeQuery()
 		s.routeIncidents()
+		s.routeVerify()
 	}
 	return s, nil
 }

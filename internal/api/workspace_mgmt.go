@@ -142,6 +142,9 @@ func (s *Server) handleGetWorkspace(r *http.Request, _ *identity.Claims) (int, a
 	if err != nil {
 		return 0, nil, err
 	}
+	if s.cfg.Data != nil {
+		w.Properties.DataIntegrity = dataIntegrityOf(s.cfg.Data.Integrity(w.Properties.CustomerID))
+	}
 	return http.StatusOK, w, nil
 }
 

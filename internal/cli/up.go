@@ -115,6 +115,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		flushInterval time.Duration
 		queryMemory   = byteSize(node.DefaultQueryMemory)
 		queryTotal    = byteSize(node.DefaultQueryMemoryTotal)
+		scrubRate     = byteSize(node.DefaultScrubRate)
+		scrubInterval time.Duration
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
@@ -130,6 +132,9 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if queryMemory <= 0 || queryMemory > queryTotal {
 			return usagef("--query-memory (%s) must be above 0 and not exceed --query-memory-total (%s)", queryMemory, queryTotal)
 		}
+		if scrubRate < 0 || scrubInterval < time.Minute {
+			return usagef("--scrub-rate must not be negative and --scrub-interval must be at least 1m")
+		}
 		cfg, err := nf.config(a)
 		if err != nil {
 			return err
@@ -137,6 +142,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
 		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
 		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
+		cfg.ScrubRate, cfg.ScrubInterval = int64(scrubRate), scrubInterval
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
@@ -148,6 +154,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.DurationVar(&flushInterval, "log-flush-interval", defaultLogFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
 	f.Var(&queryMemory, "query-memory", "memory one query's operators may hold (joins, summarize, sort, ...); beyond it the query is refused with 400 QueryLimitExceeded")
 	f.Var(&queryTotal, "query-memory-total", "memory the queries running at once share; a query that finds it in use waits briefly, then is refused with 429 and Retry-After")
+	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")
+	f.DurationVar(&scrubInterval, "scrub-interval", node.DefaultScrubInterval, "pause between two rounds of the background scrub over every workspace")
 	return cmd
 }
 

@@ -4,6 +4,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -279,9 +280,54 @@ func (c *Client) Do(ctx context.Context, method, rawURL string, audience Audienc
 // DoRaw is Do for a body the caller has encoded (gzip, say): body is sent as
 // it is, with header added to the request.
 func (c *Client) DoRaw(ctx context.Context, method, rawURL string, audience Audience, body []byte, header http.Header, out any) error {
-	tok, err := c.Token(ctx, audience)
+	resp, target, err := c.send(ctx, method, rawURL, audience, body, header)
 	if err != nil {
 		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	if err != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, redactQuery(target), err)
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, redactQuery(target), err)
+	}
+	return nil
+}
+
+// Stream sends one request, as Do, to an operation that answers with JSON
+// lines, and calls each with every line as it arrives.
+func (c *Client) Stream(ctx context.Context, method, rawURL string, audience Audience, each func(json.RawMessage) error) error {
+	resp, target, err := c.send(ctx, method, rawURL, audience, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), maxResponseBytes)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := each(bytes.Clone(sc.Bytes())); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, redactQuery(target), err)
+	}
+	return nil
+}
+
+// send sends a request and returns a 2xx response, whose body the caller
+// closes; any other answer is an *APIError.
+func (c *Client) send(ctx context.Context, method, rawURL string, audience Audience, body []byte, header http.Header) (*http.Response, string, error) {
+	tok, err := c.Token(ctx, audience)
+	if err != nil {
+		return nil, "", err
 	}
 	var rd io.Reader
 	if body != nil {
@@ -290,7 +336,7 @@ func (c *Client) DoRaw(ctx context.Context, method, rawURL string, audience Audi
 	target := c.URL(rawURL)
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+		return nil, target, fmt.Errorf("build request: %w", err)
 	}
 	for k, vs := range header {
 		for _, v := range vs {
@@ -302,28 +348,22 @@ func (c *Client) DoRaw(ctx context.Context, method, rawURL string, audience Audi
 	req.Header.Set("User-Agent", c.ua)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, redactQuery(target), err)
+		return nil, target, fmt.Errorf("%s %s: %w", method, redactQuery(target), err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return resp, target, nil
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("%s %s: read response: %w", method, redactQuery(target), err)
+		return nil, target, fmt.Errorf("%s %s: read response: %w", method, redactQuery(target), err)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		if resp.StatusCode == http.StatusUnauthorized {
-			// The cached token was refused (principal deleted, node reset):
-			// the next call must sign in afresh rather than repeat it.
-			c.dropToken(audience)
-		}
-		return decodeError(resp, data)
+	if resp.StatusCode == http.StatusUnauthorized {
+		// The cached token was refused (principal deleted, node reset):
+		// the next call must sign in afresh rather than repeat it.
+		c.dropToken(audience)
 	}
-	if out == nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: decode response: %w", method, redactQuery(target), err)
-	}
-	return nil
+	return nil, target, decodeError(resp, data)
 }
 
 // redactQuery drops a URL's query from error messages: it carries nothing

@@ -77,7 +77,13 @@ type Config struct {
 	QueryMemory      int64
 	QueryMemoryTotal int64
 	QueryMemoryWait  time.Duration
-	Logger           *slog.Logger
+	// ScrubRate is how many bytes a second the background scrub reads to
+	// authenticate every workspace's sealed data (0: no background scrub);
+	// ScrubInterval the pause between two rounds over every workspace
+	// (default 6 h).
+	ScrubRate     int64
+	ScrubInterval time.Duration
+	Logger        *slog.Logger
 }
 
 // Query memory defaults, for a node of a few cores and tens of GB: four
@@ -86,6 +92,13 @@ const (
 	DefaultQueryMemory      = 1 << 30
 	DefaultQueryMemoryTotal = 4 << 30
 	DefaultQueryMemoryWait  = 3 * time.Second
+)
+
+// Background scrub defaults: a round over every workspace's data every few
+// hours, reading at a pace a disk hardly notices.
+const (
+	DefaultScrubRate     = 16 << 20
+	DefaultScrubInterval = 6 * time.Hour
 )
 
 // Services selects what a node serves besides the identity service.
@@ -273,6 +286,13 @@ func (n *Node) queryMemoryPool() *kql.MemoryPool {
 	return pool
 }
 
+func (n *Node) scrubInterval() time.Duration {
+	if n.cfg.ScrubInterval > 0 {
+		return n.cfg.ScrubInterval
+	}
+	return DefaultScrubInterval
+}
+
 // Endpoint is the base URL the node serves, such as https://127.0.0.1:8443.
 func (n *Node) Endpoint() string { return n.endpoint }
 
@@ -346,6 +366,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	if n.keys != nil {
 		loops.Go(func() { n.restoreClusterKeys(loopCtx) })
 		loops.Go(func() { n.retentionLoop(loopCtx, time.Hour) })
+		if n.cfg.ScrubRate > 0 {
+			loops.Go(func() { n.data.Scrub(loopCtx, n.workspaces.AllWorkspaces, n.cfg.ScrubRate, n.scrubInterval()) })
+		}
 	}
 	select {
 	case err := <-errc:

@@ -123,6 +123,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.metrics.MustRegister(n.data.Collector())
 	n.closers = append(n.closers, n.data.Close)
 	return nil
 }

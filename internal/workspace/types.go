@@ -115,6 +115,17 @@ type WorkspaceProperties struct {
 	// ClusterResourceID is the linked cluster, empty when none.
 	ClusterResourceID string    `json:"clusterResourceId,omitempty"`
 	Features          []Feature `json:"features"`
+	// DataIntegrity is Sealwatch's addition: whether damaged sealed data
+	// has been found (set by the API from the data plane).
+	DataIntegrity *DataIntegrity `json:"dataIntegrity,omitempty"`
+}
+
+// DataIntegrity is what is known of a workspace's sealed data: Healthy, or
+// Damaged with how many objects, and when it was last verified whole.
+type DataIntegrity struct {
+	State          string     `json:"state"`
+	DamagedObjects int        `json:"damagedObjects"`
+	LastVerified   *time.Time `json:"lastVerified,omitempty"`
 }
 
 // Workspace is a Microsoft.OperationalInsights/workspaces resource.

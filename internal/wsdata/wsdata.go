@@ -47,8 +47,9 @@ type Data struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu   sync.Mutex
-	logs map[string]*openStore // customerID → store
+	mu     sync.Mutex
+	logs   map[string]*openStore // customerID → store
+	scrubs scrubState
 }
 
 type openStore struct {

@@ -1,0 +1,183 @@
+package wsdata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// Report is what verifying one workspace found.
+type Report struct {
+	CustomerID  string
+	Tables      int
+	Objects     int // log manifests, segments and WALs
+	Documents   int
+	Bytes       int64
+	Damaged     []logstore.IntegrityError
+	DamagedDocs []docstore.IntegrityError
+	Finished    time.Time
+}
+
+// Healthy reports whether nothing damaged was found.
+func (r *Report) Healthy() bool { return len(r.Damaged) == 0 && len(r.DamagedDocs) == 0 }
+
+// Integrity is a workspace's integrity as last seen: damage found by reads,
+// by opens and by the last verification, and when that was.
+type Integrity struct {
+	Damaged      []logstore.IntegrityError
+	DamagedDocs  []docstore.IntegrityError
+	LastVerified time.Time // zero: not verified since the node started
+}
+
+// scrubState is the last verification of each workspace.
+type scrubState struct {
+	mu   sync.Mutex
+	last map[string]*Report // customerID →
+}
+
+func (s *scrubState) put(r *Report) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		s.last = make(map[string]*Report)
+	}
+	s.last[r.CustomerID] = r
+}
+
+func (s *scrubState) get(id string) *Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[id]
+}
+
+// VerifySize is the number of log bytes Verify reads in a workspace, for
+// progress. It needs no key.
+func (d *Data) VerifySize(ctx context.Context, ws *workspace.WorkspaceInfo) (int64, error) {
+	st, err := d.Logs(ctx, ws)
+	if err != nil {
+		return 0, err
+	}
+	return st.VerifySize(ctx, ws.Workspace.Properties.CustomerID)
+}
+
+// Verify authenticates every sealed object of a workspace — its log
+// tables (logstore.Store.Verify) and its documents — reporting log bytes
+// read to progress, which may block to pace the work.
+func (d *Data) Verify(ctx context.Context, ws *workspace.WorkspaceInfo, progress func(bytes int64)) (*Report, error) {
+	id := ws.Workspace.Properties.CustomerID
+	st, err := d.Logs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	logs, err := st.Verify(ctx, id, progress)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := d.Docs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	ndocs := 0
+	damagedDocs, err := docs.Verify(ctx, id, func(n int) { ndocs += n })
+	if err != nil {
+		return nil, fmt.Errorf("verify the documents of workspace %s: %w", id, err)
+	}
+	r := &Report{CustomerID: id, Tables: logs.Tables, Objects: logs.Objects, Documents: ndocs, Bytes: logs.Bytes,
+		Damaged: logs.Damaged, DamagedDocs: damagedDocs, Finished: d.now()}
+	d.scrubs.put(r)
+	for _, e := range r.Damaged {
+		d.log.Warn("verify found damaged data", "workspace", id, "table", e.Table, "object", e.Object, "problem", string(e.Problem))
+	}
+	for _, e := range r.DamagedDocs {
+		d.log.Warn("verify found a damaged document", "workspace", id, "collection", e.Collection, "document", e.ID)
+	}
+	return r, nil
+}
+
+// Integrity is what is known of a workspace's damage, without reading
+// anything: from the open log store and the last verification.
+func (d *Data) Integrity(customerID string) Integrity {
+	var in Integrity
+	d.mu.Lock()
+	o := d.logs[customerID]
+	d.mu.Unlock()
+	if o != nil {
+		for _, e := range o.store.Damage() {
+			if e.Workspace == customerID {
+				in.Damaged = append(in.Damaged, e)
+			}
+		}
+	}
+	if r := d.scrubs.get(customerID); r != nil {
+		in.LastVerified = r.Finished
+		in.DamagedDocs = r.DamagedDocs
+		if o == nil {
+			in.Damaged = r.Damaged
+		}
+	}
+	return in
+}
+
+// Scrub verifies every workspace in turn, then waits interval and starts
+// again, until ctx ends. It reads at most rate bytes a second, so that it
+// does not crowd out queries. A workspace whose key is revoked or
+// unreachable is skipped until the next round.
+func (d *Data) Scrub(ctx context.Context, workspaces func(context.Context) ([]workspace.WorkspaceInfo, error), rate int64, interval time.Duration) {
+	for {
+		all, err := workspaces(ctx)
+		if err != nil {
+			d.log.Error("scrub: list workspaces", "err", err)
+		}
+		for i := range all {
+			ws := &all[i]
+			pace := newPacer(d.now, rate)
+			_, err := d.Verify(ctx, ws, func(n int64) { pace.wait(ctx, n) })
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil && !errors.Is(err, logstore.ErrCorrupt) {
+				d.log.Debug("scrub skipped a workspace", "workspace", ws.Workspace.Properties.CustomerID, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// pacer keeps a reader at or under rate bytes a second.
+type pacer struct {
+	now   func() time.Time
+	rate  int64
+	start time.Time
+	done  int64
+}
+
+func newPacer(now func() time.Time, rate int64) *pacer {
+	return &pacer{now: now, rate: rate, start: now()}
+}
+
+// wait notes n more bytes read and waits until the rate allows them.
+func (p *pacer) wait(ctx context.Context, n int64) {
+	if p.rate <= 0 {
+		return
+	}
+	p.done += n
+	due := p.start.Add(time.Duration(float64(p.done) / float64(p.rate) * float64(time.Second)))
+	if d := due.Sub(p.now()); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
