@@ -23,7 +23,7 @@ type verifyLine struct {
 		BytesDone  int64 `json:"bytesDone"`
 		BytesTotal int64 `json:"bytesTotal"`
 	} `json:"progress"`
-	Result *verifyResult   `json:"result"`
+	Result *verifyResult    `json:"result"`
 	Error  *client.APIError `json:"error"`
 }
 

@@ -105,7 +105,9 @@ func TestDamagedDataIsNamedContainedAndFound(t *testing.T) {
 	if st, n, qe := cs.queryStatus("Events_CL | count", "PT1H"); st != 200 || n != 20.0 {
 		t.Fatalf("a query of the last hour: %d %v %+v", st, n, qe.Error)
 	}
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	if st := cs.call("GET", cs.incidentURL("i1"), cs.mgmt, nil, &er); st != 409 || er.Error.Code != "DataIntegrityError" || !strings.Contains(er.Error.Message, "i1") {
 		t.Fatalf("reading the altered incident: %d %+v", st, er)
 	}
