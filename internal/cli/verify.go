@@ -23,8 +23,11 @@ type verifyLine struct {
 		BytesDone  int64 `json:"bytesDone"`
 		BytesTotal int64 `json:"bytesTotal"`
 	} `json:"progress"`
-	Result *verifyResult    `json:"result"`
-	Error  *client.APIError `json:"error"`
+	Result *verifyResult `json:"result"`
+	Error  *struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
 }
 
 type verifyResult struct {
@@ -146,7 +149,7 @@ func (a *app) verifyOne(ctx context.Context, m *mgmt, rg, name string) (*verifyR
 			}
 			switch {
 			case line.Error != nil:
-				return line.Error
+				return fmt.Errorf("the verification stopped: %s: %s", line.Error.Code, line.Error.Message)
 			case line.Result != nil:
 				res = line.Result
 			case line.Progress != nil && a.interactive():
