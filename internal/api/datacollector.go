@@ -16,13 +16,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // maxCollectorBytes is the HTTP Data Collector API's limit per post.
 const maxCollectorBytes = 30 << 20
 
 // collectorClockSkew bounds x-ms-date, so that a captured request cannot be
-// replayed later.
+// replayed later; within it, the replay cache refuses it.
 const collectorClockSkew = 15 * time.Minute
 
 var logTypeRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
@@ -45,8 +47,8 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization", Message: "x-ms-date must be an RFC 1123 date such as Mon, 02 Jan 2006 15:04:05 GMT"}
 	}
-	if d := time.Since(t); d > collectorClockSkew || d < -collectorClockSkew {
-		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization", Message: "x-ms-date is more than 15 minutes from the server's clock; sign the request with the current time"}
+	if err := s.replays.checkDate(t, s.replays.now()); err != nil {
+		return err
 	}
 	logType := r.Header.Get("Log-Type")
 	if !logTypeRE.MatchString(logType) {
@@ -76,18 +78,33 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if i := strings.IndexByte(contentType, ';'); i >= 0 {
 		contentType = strings.TrimSpace(contentType[:i])
 	}
-	if !validSignature(sig, keys.PrimarySharedKey, len(body), contentType, date) && !validSignature(sig, keys.SecondarySharedKey, len(body), contentType, date) {
+	mac, ok := validSignature(sig, keys.PrimarySharedKey, len(body), contentType, date)
+	if !ok {
+		mac, ok = validSignature(sig, keys.SecondarySharedKey, len(body), contentType, date)
+	}
+	if !ok {
 		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization", Message: "the signature does not match any key of the workspace"}
 	}
-	rows, err := collectorRows(body, r.Header.Get("time-generated-field"), time.Now().UTC())
+	// Only a signature that verifies is recorded, so filling the cache
+	// takes the workspace's key.
+	forget, err := s.replays.reserve(mac, t)
 	if err != nil {
 		return err
 	}
-	if err := s.ingest(r, ws, logType+"_CL", rows); err != nil {
+	if err := s.storeCollectorRows(r, ws, logType, body); err != nil {
+		forget() // nothing was stored: a retry of this request is not a duplicate
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+func (s *Server) storeCollectorRows(r *http.Request, ws *workspace.WorkspaceInfo, logType string, body []byte) error {
+	rows, err := collectorRows(body, r.Header.Get("time-generated-field"), time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	return s.ingest(r, ws, logType+"_CL", rows)
 }
 
 func parseSharedKey(h string) (customerID, sig string, ok bool) {
@@ -102,16 +119,22 @@ func parseSharedKey(h string) (customerID, sig string, ok bool) {
 // validSignature checks the API's signature: base64 HMAC-SHA256 under the
 // base64-decoded shared key of
 // "POST\n{content-length}\n{content-type}\nx-ms-date:{date}\n/api/logs".
-func validSignature(sig, sharedKey string, length int, contentType, date string) bool {
+// It returns the MAC, which names the request in the replay cache whatever
+// base64 spelling carried it.
+func validSignature(sig, sharedKey string, length int, contentType, date string) (mac [sha256.Size]byte, ok bool) {
 	key, err := base64.StdEncoding.DecodeString(sharedKey)
 	if err != nil {
-		return false
+		return mac, false
 	}
 	got, err := base64.StdEncoding.DecodeString(sig)
 	if err != nil {
-		return false
+		return mac, false
 	}
-	return hmac.Equal(got, collectorSignature(key, length, contentType, date))
+	want := collectorSignature(key, length, contentType, date)
+	if !hmac.Equal(got, want) {
+		return mac, false
+	}
+	return [sha256.Size]byte(want), true
 }
 
 func collectorSignature(key []byte, length int, contentType, date string) []byte {

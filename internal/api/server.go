@@ -65,6 +65,8 @@ type Server struct {
 	mux *http.ServeMux // management, identity, ingestion, query
 	// patterns lists the routes registered on mux, in order.
 	patterns []string
+	// replays refuses a Data Collector request whose signature was seen.
+	replays *replayCache
 }
 
 // New builds the routes for the configured services.
@@ -76,7 +78,8 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
+		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now)}
 	s.routeIdentity()
 	if cfg.Metrics != nil {
 		s.handle("GET /metrics", s.handleMetrics)

@@ -444,8 +444,14 @@ func TestKeyStateIsExportedAsMetricsToMonitoringReaders(t *testing.T) {
 // collectorPost signs and sends a Data Collector API request.
 func (rn *running) collectorPost(customerID, sharedKey, logType string, body []byte) (int, string) {
 	rn.t.Helper()
+	return rn.collectorSend(customerID, sharedKey, logType, time.Now().UTC().Format(http.TimeFormat), body)
+}
+
+// collectorSend sends a Data Collector API request signed with date: the
+// same arguments make the same request, as a replay would.
+func (rn *running) collectorSend(customerID, sharedKey, logType, date string, body []byte) (int, string) {
+	rn.t.Helper()
 	key, _ := base64.StdEncoding.DecodeString(sharedKey)
-	date := time.Now().UTC().Format(http.TimeFormat)
 	m := hmac.New(sha256.New, key)
 	fmt.Fprintf(m, "POST\n%d\napplication/json\nx-ms-date:%s\n/api/logs", len(body), date)
 	req, _ := http.NewRequest("POST", rn.creds.Endpoint+"/api/logs?api-version=2016-04-01", bytes.NewReader(body))
