@@ -47,10 +47,6 @@ type ScanRequest struct {
 	From, To   time.Time
 	Columns    []string
 	Predicates []Predicate
-	// Shard and Shards split one scan into Shards disjoint scans that can run
-	// side by side: shard i reads every Shards-th segment from the i-th, and
-	// shard 0 also the rows not yet flushed. Shards 0 or 1 reads everything.
-	Shard, Shards int
 }
 
 // Batch is some rows of a scan, by column: in the order requested, or in the
@@ -174,10 +170,69 @@ type Scanner struct {
 // Scan starts a scan. It reads nothing yet but the list of segments and the
 // unflushed rows, which it checks the key for.
 func (st *Store) Scan(ctx context.Context, req ScanRequest) (*Scanner, error) {
+	scs, err := st.ScanShards(ctx, req, 1)
+	if err != nil {
+		return nil, err
+	}
+	return scs[0], nil
+}
+
+// ScanShards splits one scan into n disjoint scans that can run side by
+// side: scan i reads every n-th segment from the i-th, and scan 0 also the
+// rows not yet flushed. All n read one snapshot of the table, so a flush
+// that completes meanwhile moves no row from one scan to another.
+func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Scanner, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: %d shards", ErrInvalidScan, n)
+	}
 	t, err := st.table(req.Workspace, req.Table)
 	if err != nil {
 		return nil, err
 	}
+	base, err := st.newScanner(ctx, t, req)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := t.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Damage known before the scan starts refuses it at once, if the scan
+	// needs the damaged object; a scan that does not answers as usual.
+	for _, ie := range snap.damage {
+		if ie.affects(base.from, base.to) {
+			return nil, ie
+		}
+	}
+	for _, s := range snap.segs {
+		if s.damage != nil && s.damage.affects(base.from, base.to) {
+			return nil, s.damage
+		}
+	}
+	base.purgedBefore = snap.purgedBefore
+	scs := make([]*Scanner, n)
+	for i := range scs {
+		sc := *base
+		sc.segs = nil
+		for k, s := range snap.segs {
+			if k%n == i {
+				sc.segs = append(sc.segs, s)
+			}
+		}
+		scs[i] = &sc
+	}
+	for _, b := range snap.mems {
+		for _, r := range b.refs {
+			if r.time >= base.from && r.time < base.to {
+				scs[0].mem = append(scs[0].mem, memRow{b.payload, r})
+			}
+		}
+	}
+	return scs, nil
+}
+
+// newScanner checks a scan request and compiles it, without reading.
+func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Scanner, error) {
 	sc := &Scanner{st: st, ctx: ctx, ws: req.Workspace, tbl: req.Table, dir: t.dir, from: math.MinInt64, to: math.MaxInt64}
 	if !req.From.IsZero() {
 		sc.from = req.From.UnixNano()
@@ -206,47 +261,6 @@ func (st *Store) Scan(ctx context.Context, req ScanRequest) (*Scanner, error) {
 		}
 		for _, p := range sc.preds {
 			sc.want[p.col] = true
-		}
-	}
-	if req.Shards > 1 && (req.Shard < 0 || req.Shard >= req.Shards) {
-		return nil, fmt.Errorf("%w: shard %d of %d", ErrInvalidScan, req.Shard, req.Shards)
-	}
-	snap, err := t.snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	segs, mems := snap.segs, snap.mems
-	sc.purgedBefore = snap.purgedBefore
-	// Damage known before the scan starts refuses it at once, if the scan
-	// needs the damaged object; a scan that does not answers as usual.
-	for _, ie := range snap.damage {
-		if ie.affects(sc.from, sc.to) {
-			return nil, ie
-		}
-	}
-	for _, s := range segs {
-		if s.damage != nil && s.damage.affects(sc.from, sc.to) {
-			return nil, s.damage
-		}
-	}
-	if req.Shards > 1 {
-		mine := segs[:0:0]
-		for i, s := range segs {
-			if i%req.Shards == req.Shard {
-				mine = append(mine, s)
-			}
-		}
-		segs = mine
-		if req.Shard != 0 {
-			mems = nil
-		}
-	}
-	sc.segs = segs
-	for _, b := range mems {
-		for _, r := range b.refs {
-			if r.time >= sc.from && r.time < sc.to {
-				sc.mem = append(sc.mem, memRow{b.payload, r})
-			}
 		}
 	}
 	return sc, nil

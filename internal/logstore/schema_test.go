@@ -57,18 +57,24 @@ func TestShardsSplitAScanIntoDisjointParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	shards, err := st.ScanShards(ctx, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
 	total := 0
-	for shard := range 3 {
-		part, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"EventID"}, Shard: shard, Shards: 3})
-		if err != nil {
+	for _, sc := range shards {
+		for sc.Next() {
+			total += sc.Batch().Len
+		}
+		if err := sc.Err(); err != nil {
 			t.Fatal(err)
 		}
-		total += countRows(part)
+		sc.Close()
 	}
 	if total != countRows(whole) || total != 67 {
 		t.Fatalf("shards read %d rows, the whole scan %d, want 67", total, countRows(whole))
 	}
-	if _, err := st.Scan(ctx, ScanRequest{Workspace: ws, Table: tbl, Shard: 3, Shards: 3}); err == nil {
-		t.Fatal("shard 3 of 3 accepted")
+	if _, err := st.ScanShards(ctx, ScanRequest{Workspace: ws, Table: tbl}, 0); err == nil {
+		t.Fatal("a scan in 0 shards accepted")
 	}
 }

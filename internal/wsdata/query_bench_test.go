@@ -41,14 +41,13 @@ func BenchmarkSealedQueryBareSharded(b *testing.B) {
 	scan := func(b *testing.B, columns []string, preds []logstore.Predicate) {
 		var wg sync.WaitGroup
 		errs := make([]error, shards)
-		for i := range shards {
+		scs, err := st.ScanShards(ctx, logstore.ScanRequest{Workspace: "ws", Table: "SecurityEvent",
+			Columns: columns, Predicates: preds}, shards)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, sc := range scs {
 			wg.Go(func() {
-				sc, err := st.Scan(ctx, logstore.ScanRequest{Workspace: "ws", Table: "SecurityEvent",
-					Columns: columns, Predicates: preds, Shard: i, Shards: shards})
-				if err != nil {
-					errs[i] = err
-					return
-				}
 				for sc.Next() {
 				}
 				errs[i] = sc.Err()

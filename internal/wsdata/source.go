@@ -104,19 +104,9 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	}
 	// One scanner per core, over disjoint sets of segments: decryption and
 	// decompression then use every core while the engine consumes batches.
-	shards := max(1, runtime.GOMAXPROCS(0))
-	var scanners []*logstore.Scanner
-	for i := range shards {
-		part := lreq
-		part.Shard, part.Shards = i, shards
-		sc, err := s.store.Scan(ctx, part)
-		if err != nil {
-			for _, open := range scanners {
-				open.Close()
-			}
-			return nil, err
-		}
-		scanners = append(scanners, sc)
+	scanners, err := s.store.ScanShards(ctx, lreq, max(1, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		return nil, err
 	}
 	return newIterator(ctx, scanners, req.Columns, types), nil
 }
