@@ -146,7 +146,7 @@ func newCrashRig(t *testing.T) *crashRig {
 		bin: r.bin, data: filepath.Join(dir, "data"), log: filepath.Join(dir, "node.log"),
 		addr: net.JoinHostPort("127.0.0.1", freePort(t)),
 	}
-	t.Cleanup(r.node.kill)
+	t.Cleanup(func() { r.node.kill() })
 	return r
 }
 
@@ -267,8 +267,7 @@ func (r *crashRig) runTrial(t *testing.T, trial int, delay time.Duration, rng *r
 		}
 	}
 	time.Sleep(delay) // the kill's random point: there is nothing to wait for
-	r.node.kill()
-	stop()
+	r.node.kill(stop)
 	wg.Wait()
 	t.Logf("trial %d: killed after %v; %s", trial, delay, r.trialSummary(trial))
 }
@@ -426,57 +425,82 @@ func (r *crashRig) query(ctx context.Context, kql string) ([][]any, error) {
 
 // check reads back every row of one trial from each target's table and
 // compares it with what was sent: each acknowledged ID exactly once, each
-// unacknowledged one at most once, no other ID.
+// unacknowledged one at most once, no other ID. A failure is read again at
+// once, to tell what is stored wrongly from what one query answered wrongly.
 func (r *crashRig) check(t *testing.T, trial int) {
 	t.Helper()
 	for _, tg := range r.targets {
 		tg.mu.Lock()
 		l := tg.trials[trial]
 		tg.mu.Unlock()
-		kql := fmt.Sprintf("%s | where %s == %d | summarize n = count() by %s", tg.table, tg.trialCol, trial, tg.idCol)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		rows, err := r.query(ctx, kql)
-		cancel()
-		if err != nil {
-			var ae *client.APIError
-			if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && len(l.acked) == 0 && !r.tableExists(t, tg) {
-				continue // nothing was ever stored in the table yet
-			}
-			t.Fatalf("trial %d, %s: %s: %v\n%s", trial, tg.name, kql, err, r.node.logTail())
+		v, ok := r.readBack(t, tg, trial, l)
+		if !ok {
+			continue // the table has no row yet
 		}
-		count := make(map[string]int, len(rows))
-		for _, row := range rows {
-			id, _ := row[0].(string)
-			n, _ := row[1].(float64)
-			count[id] = int(n)
-		}
-		var lost, doubled, foreign []string
-		for id := range l.acked {
-			if count[id] == 0 {
-				lost = append(lost, id)
-			}
-		}
-		for id, n := range count {
-			switch {
-			case !l.acked[id] && !l.unacked[id]:
-				foreign = append(foreign, id)
-			case n > 1:
-				doubled = append(doubled, fmt.Sprintf("%s×%d(acked=%v)", id, n, l.acked[id]))
-			}
-		}
-		if len(lost)+len(doubled)+len(foreign) > 0 {
-			t.Errorf("trial %d, %s (table %s): %d acknowledged rows lost %s; %d rows stored more than once %s; %d rows never sent %s\n%s",
-				trial, tg.name, tg.table, len(lost), firstIDs(lost), len(doubled), firstIDs(doubled), len(foreign), firstIDs(foreign), r.node.logTail())
+		if v.wrong() {
+			again, _ := r.readBack(t, tg, trial, l)
+			t.Errorf("trial %d, %s (table %s): %s\nread again at once: %s\n%s", trial, tg.name, tg.table, v, again, r.node.logTail())
 		}
 		tg.mu.Lock()
-		l.stored = 0
-		for id := range l.unacked {
-			if count[id] > 0 {
-				l.stored++
-			}
-		}
+		l.stored = v.stored
 		tg.mu.Unlock()
 	}
+}
+
+// readBack is what one query of a trial's rows found, against its ledger.
+type readBack struct {
+	lost, doubled, foreign []string
+	stored                 int // unacknowledged IDs present once
+}
+
+func (v readBack) wrong() bool { return len(v.lost)+len(v.doubled)+len(v.foreign) > 0 }
+
+func (v readBack) String() string {
+	if !v.wrong() {
+		return "every acknowledged row once, nothing doubled or foreign"
+	}
+	return fmt.Sprintf("%d acknowledged rows lost %s; %d rows stored more than once %s; %d rows never sent %s",
+		len(v.lost), firstIDs(v.lost), len(v.doubled), firstIDs(v.doubled), len(v.foreign), firstIDs(v.foreign))
+}
+
+// readBack queries the IDs of one trial in a target's table and compares
+// them with the ledger; ok is false when the table does not exist yet and
+// nothing was acknowledged into it.
+func (r *crashRig) readBack(t *testing.T, tg *target, trial int, l *ledger) (v readBack, ok bool) {
+	t.Helper()
+	kql := fmt.Sprintf("%s | where %s == %d | summarize n = count() by %s", tg.table, tg.trialCol, trial, tg.idCol)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	rows, err := r.query(ctx, kql)
+	cancel()
+	if err != nil {
+		var ae *client.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && len(l.acked) == 0 && !r.tableExists(t, tg) {
+			return v, false
+		}
+		t.Fatalf("trial %d, %s: %s: %v\n%s", trial, tg.name, kql, err, r.node.logTail())
+	}
+	count := make(map[string]int, len(rows))
+	for _, row := range rows {
+		id, _ := row[0].(string)
+		n, _ := row[1].(float64)
+		count[id] = int(n)
+	}
+	for id := range l.acked {
+		if count[id] == 0 {
+			v.lost = append(v.lost, id)
+		}
+	}
+	for id, n := range count {
+		switch {
+		case !l.acked[id] && !l.unacked[id]:
+			v.foreign = append(v.foreign, id)
+		case n > 1:
+			v.doubled = append(v.doubled, fmt.Sprintf("%s×%d(acked=%v)", id, n, l.acked[id]))
+		case l.unacked[id]:
+			v.stored++
+		}
+	}
+	return v, true
 }
 
 // tableExists reports whether the workspace has the target's table: before
@@ -577,12 +601,17 @@ func (c *child) start(t *testing.T) {
 	}
 }
 
-// kill ends the child with SIGKILL and waits until it is gone.
-func (c *child) kill() {
+// kill ends the child with SIGKILL, then runs each of then (stopping the
+// senders, who would otherwise fail fast against a dead port until the
+// child is reaped) and waits until the child is gone.
+func (c *child) kill(then ...func()) {
 	if c.cmd == nil {
 		return
 	}
 	_ = c.cmd.Process.Kill()
+	for _, f := range then {
+		f()
+	}
 	<-c.exited
 	c.cmd = nil
 }
