@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sealwatch/sealwatch/internal/textcheck"
 )
 
 func TestIngestRefusesWhatIsNotTextNamingRowAndColumn(t *testing.T) {
@@ -67,6 +69,32 @@ func FuzzParseRowsStoresOnlyWhatWasSent(f *testing.F) {
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkIngestTextCheck sets the text check of an ingest body beside the
+// parse it is part of, on 500 SecurityEvent-like rows: the ratio of the two
+// is what refusing invalid UTF-8 costs parsing.
+//
+//	go test -run '^$' -bench IngestTextCheck -count 6 ./internal/logstore
+func BenchmarkIngestTextCheck(b *testing.B) {
+	body := eventsBody(b, 0, 500, testNow)
+	lim := ingestLimits{now: testNow, oldest: testNow.Add(-24 * time.Hour), newest: testNow.Add(time.Hour), maxRowBytes: 1 << 20}
+	b.Run("step=textcheck", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if off, _ := textcheck.JSON(body); off >= 0 {
+				b.Fatal("the body is not text")
+			}
+		}
+	})
+	b.Run("step=parseRows", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, _, err := parseRows(body, lim); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

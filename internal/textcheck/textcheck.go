@@ -28,23 +28,23 @@ func InvalidUTF8(b []byte) int {
 
 // LoneSurrogateEscape is the offset of the first \u escape in the JSON text b
 // that encodes half of a UTF-16 surrogate pair without its other half, or -1.
-// Backslashes occur only inside JSON strings, so a walk over escape pairs
-// finds every escape; in text that is not JSON the answer means nothing.
+// Backslashes occur only in escape pairs inside JSON strings, so a \u
+// preceded by an even number of backslashes is an escape; in text that is
+// not JSON the answer means nothing.
 func LoneSurrogateEscape(b []byte) int {
-	if !bytes.Contains(b, []byte(`\u`)) {
-		return -1
-	}
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' || i+1 >= len(b) {
-			continue
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`\u`))
+		if j < 0 {
+			return -1
 		}
-		if b[i+1] != 'u' {
-			i++ // skip the escaped character, which may be a backslash
+		i += j
+		if !escapes(b, i) {
+			i += 2 // the backslash is itself escaped: "\\u..." is text
 			continue
 		}
 		r, ok := hexRune(b, i+2)
 		if !ok || !utf16.IsSurrogate(r) {
-			i += 5
+			i += 2
 			continue
 		}
 		if r >= 0xDC00 { // a low half with no high half before it
@@ -57,9 +57,19 @@ func LoneSurrogateEscape(b []byte) int {
 		if !ok || low < 0xDC00 || low > 0xDFFF {
 			return i
 		}
-		i += 11
+		i += 12
 	}
-	return -1
+}
+
+// escapes reports whether the backslash at b[i] starts an escape: the
+// backslashes right before it pair up among themselves.
+func escapes(b []byte, i int) bool {
+	n := 0
+	for i > 0 && b[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n%2 == 0
 }
 
 // JSON returns the offset of the first place the JSON text b is not Unicode

@@ -16,6 +16,8 @@ func TestJSONFindsTheFirstPlaceThatIsNotText(t *testing.T) {
 		{"multi-byte UTF-8", `{"a":"café ☕ 𝄞"}`, -1},
 		{"surrogate pair escape", `["\ud834\udd1e"]`, -1},
 		{"escaped backslash before u", `["\\ud800"]`, -1},
+		{"escaped backslash, then a lone escape", `["\\\ud800"]`, 4},
+		{"two escaped backslashes before u", `["\\\\ud800"]`, -1},
 		{"BMP escape", `["\u00e9\uFFFD"]`, -1},
 		{"invalid byte", "[\"caf\xe9\"]", 5},
 		{"truncated sequence", "[\"\xe2\x82\"]", 2},
@@ -40,8 +42,8 @@ func TestJSONFindsTheFirstPlaceThatIsNotText(t *testing.T) {
 }
 
 // FuzzJSON checks the finding against the standard library: text found
-// clean decodes without a substitution the sender did not write, and
-// invalid UTF-8 is always found.
+// clean decodes without a substitution the sender did not write, text
+// refused decodes with one, and invalid UTF-8 is always found.
 func FuzzJSON(f *testing.F) {
 	for _, s := range []string{`{"a":"b"}`, "{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `["\\ud800"]`, `["\ud834\udd1e"]`, `["\ufffd"]`} {
 		f.Add([]byte(s))
@@ -55,14 +57,19 @@ func FuzzJSON(f *testing.F) {
 			t.Fatalf("missed invalid UTF-8 in %q", b)
 		}
 		var v []string
-		if off >= 0 || json.Unmarshal(b, &v) != nil {
+		if json.Unmarshal(b, &v) != nil {
 			return
 		}
-		sent := strings.Contains(strings.ToLower(string(b)), `\ufffd`) || strings.ContainsRune(string(b), utf8.RuneError)
+		substituted := false
 		for _, s := range v {
-			if !sent && strings.ContainsRune(s, utf8.RuneError) {
-				t.Fatalf("clean %q decodes with a substitution", b)
-			}
+			substituted = substituted || strings.ContainsRune(s, utf8.RuneError)
+		}
+		sent := strings.Contains(strings.ToLower(string(b)), `\ufffd`) || strings.ContainsRune(string(b), utf8.RuneError)
+		switch {
+		case off < 0 && substituted && !sent:
+			t.Fatalf("clean %q decodes with a substitution", b)
+		case off >= 0 && !substituted:
+			t.Fatalf("refused %q at %d, which decodes without a substitution", b, off)
 		}
 	})
 }
