@@ -47,8 +47,11 @@ func faultError(err error) *Error {
 	if !errors.As(err, &fe) {
 		return nil
 	}
-	if fe.Kind == fault.KeyInaccessible {
+	switch {
+	case fe.Kind == fault.KeyInaccessible:
 		return keyInaccessible()
+	case fe.Kind == fault.KeyUnreachable && fe.Message == "":
+		return keyVaultUnreachable()
 	}
 	status, ok := kindStatus[fe.Kind]
 	if !ok {
@@ -68,6 +71,15 @@ func faultError(err error) *Error {
 func keyInaccessible() *Error {
 	return &Error{Status: kindStatus[fault.KeyInaccessible], Code: "CustomerManagedKeyInaccessible",
 		Message: "the workspace's customer-managed key is not accessible: it was disabled or deleted, or its access policy removed; restore access in the key vault and retry (stored data is kept)"}
+}
+
+// keyVaultUnreachable is the refusal of a request that needs a
+// customer-managed key whose vault has not answered for longer than the
+// grace, from the data plane (keyring.ErrLocked) or the control plane (a
+// fault.KeyUnreachable without words of its own).
+func keyVaultUnreachable() *Error {
+	return &Error{Status: kindStatus[fault.KeyUnreachable], Code: "KeyVaultUnreachable", RetryAfter: keyRetryAfter,
+		Message: "the key vault holding the workspace's customer-managed key cannot be reached; the request can be retried when it is back"}
 }
 
 func badRequest(code, msg string) *Error {

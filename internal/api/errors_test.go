@@ -48,7 +48,8 @@ func TestKeyErrorsMapToTheirStatusesInOnePlace(t *testing.T) {
 // TestKeyInaccessibleRefusalIsWrittenOnce: the 403 a request meets when the
 // customer took the key away reads the same from the data plane (a keyring
 // error) and the control plane (a domain refusal of kind KeyInaccessible),
-// because the source spells it in one place.
+// because the source spells it in one place; the 503 of a vault unreachable
+// past the grace reads the same from both too.
 func TestKeyInaccessibleRefusalIsWrittenOnce(t *testing.T) {
 	render := func(err error) string {
 		rec := httptest.NewRecorder()
@@ -58,6 +59,12 @@ func TestKeyInaccessibleRefusalIsWrittenOnce(t *testing.T) {
 	data := render(fmt.Errorf("cluster c1: %w", keyring.ErrKeyRevoked))
 	control := render(&fault.Error{Kind: fault.KeyInaccessible, Err: errors.New("the customer-managed key of cluster 'c1' is revoked")})
 	if !strings.HasPrefix(data, `403 {"error":{"code":"CustomerManagedKeyInaccessible","message":"`) || data != control {
+		t.Fatalf("data plane: %s\ncontrol plane: %s", data, control)
+	}
+	// So does the 503 of a vault unreachable past the grace.
+	data = render(fmt.Errorf("cluster c1: %w", keyring.ErrLocked))
+	control = render(&fault.Error{Kind: fault.KeyUnreachable, Err: errors.New("the key vault of cluster 'c1' cannot be reached")})
+	if !strings.HasPrefix(data, `503 {"error":{"code":"KeyVaultUnreachable","message":"`) || data != control {
 		t.Fatalf("data plane: %s\ncontrol plane: %s", data, control)
 	}
 

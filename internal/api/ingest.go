@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
@@ -97,8 +96,7 @@ func dataError(err error) *Error {
 	case errors.Is(err, keyring.ErrKeyRevoked):
 		return keyInaccessible()
 	case errors.Is(err, keyring.ErrLocked), errors.Is(err, keyring.ErrKeyUnreachable):
-		return &Error{Status: kindStatus[fault.KeyUnreachable], Code: "KeyVaultUnreachable", RetryAfter: keyRetryAfter,
-			Message: "the key vault holding the workspace's customer-managed key cannot be reached; the request can be retried when it is back"}
+		return keyVaultUnreachable()
 	case errors.As(err, &re):
 		return badRequest("InvalidPayload", "the body was refused whole: "+re.Error())
 	case errors.Is(err, logstore.ErrInvalidInput):

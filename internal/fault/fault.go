@@ -35,7 +35,8 @@ const (
 	// it is met: such an Error needs no Code or Message, only Err for the log.
 	KeyInaccessible
 	// KeyUnreachable: the key service cannot be reached; the request may be
-	// retried once it is back.
+	// retried once it is back. Without a Message, the API layer words it as
+	// it does the data plane's refusal.
 	KeyUnreachable
 )
 

@@ -237,11 +237,10 @@ func (s *Service) keyInForce(tx *bbolt.Tx, rec *workspaceRecord) error {
 func (s *Service) clusterKeyInForce(c *clusterRecord) error {
 	switch s.keys.KeyState(c.Cluster.Properties.ClusterID) {
 	case "Revoked":
-		// The API layer words this refusal, the same as the data plane's.
+		// The API layer words these refusals, the same as the data plane's.
 		return &fault.Error{Kind: fault.KeyInaccessible, Err: fmt.Errorf("the customer-managed key of cluster '%s' is revoked", c.Cluster.Name)}
 	case "Locked":
-		return fault.New(fault.KeyUnreachable, CodeKeyVaultUnreachable,
-			"the key vault of cluster '%s' cannot be reached; retry when it is back", c.Cluster.Name)
+		return &fault.Error{Kind: fault.KeyUnreachable, Err: fmt.Errorf("the key vault of cluster '%s' cannot be reached", c.Cluster.Name)}
 	}
 	return nil
 }

@@ -518,7 +518,7 @@ func TestConfigurationChangesStopWhileTheKeyIsRevoked(t *testing.T) {
 	wantKind(t, err, fault.KeyInaccessible)
 	f.keys.state[c.Properties.ClusterID] = "Locked"
 	_, _, err = f.svc.PutWorkspace(ctx, f.g, "sec-ws", WorkspaceParameters{})
-	wantCode(t, err, CodeKeyVaultUnreachable)
+	wantKind(t, err, fault.KeyUnreachable)
 	if err := f.svc.DeleteWorkspace(ctx, f.g, "sec-ws", nil); err != nil {
 		t.Fatalf("delete is the one change left: %v", err)
 	}
