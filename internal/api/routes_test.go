@@ -224,6 +224,7 @@ func (f *fullEnv) validPath() map[string]string {
 // changes nothing: they may succeed, never fail with 5xx.
 var ignoresBody = map[string]bool{
 	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/sharedKeys": true,
+	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/verify":     true,
 	"POST /v1.0/applications/{id}/resetSecret":                                                          true,
 	"POST /subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}/purge": true,
 }
