@@ -28,36 +28,46 @@ func benchBodies(b testing.TB, calls, rows int) [][]byte {
 	return bodies
 }
 
-// BenchmarkIngest measures rows through WAL (fsync, group commit from four
-// writers) and flush into segments, sealed and with sealing switched off.
+// BenchmarkIngest measures rows through WAL (fsync, group commit) and flush
+// into segments, sealed and with sealing switched off, from one writer (a
+// shipper that waits for each acknowledgement) and from four.
 //
 //	go test -run '^$' -bench 'Ingest|ScanOneColumn' -benchtime 200x -count 5 ./internal/logstore
 func BenchmarkIngest(b *testing.B) {
 	const rows = 500
 	bodies := benchBodies(b, 40, rows)
-	for _, sealed := range []bool{false, true} {
-		b.Run(fmt.Sprintf("sealed=%v", sealed), func(b *testing.B) {
-			keys := benchKeys(sealed)
-			st := newTestStore(b, b.TempDir(), keys)
-			b.SetBytes(int64(len(bodies[0])))
-			var next atomic.Int64
-			b.SetParallelism(2) // four writers on two cores
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					body := bodies[next.Add(1)%int64(len(bodies))]
-					if _, err := st.Ingest(context.Background(), ws, tbl, body); err != nil {
-						b.Error(err)
-						return
-					}
-				}
+	for _, writers := range []int{1, 4} {
+		for _, sealed := range []bool{false, true} {
+			b.Run(fmt.Sprintf("writers=%d/sealed=%v", writers, sealed), func(b *testing.B) {
+				benchIngest(b, bodies, rows, writers, sealed)
 			})
-			if err := st.Flush(context.Background()); err != nil {
-				b.Fatal(err)
+		}
+	}
+}
+
+// benchIngest sends bodies from writers goroutines, each waiting for its
+// acknowledgement before the next call, then flushes.
+func benchIngest(b *testing.B, bodies [][]byte, rows, writers int, sealed bool) {
+	st := newTestStore(b, b.TempDir(), benchKeys(sealed))
+	b.SetBytes(int64(len(bodies[0])))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range writers {
+		wg.Go(func() {
+			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
+				if _, err := st.Ingest(context.Background(), ws, tbl, bodies[n%int64(len(bodies))]); err != nil {
+					b.Error(err)
+					return
+				}
 			}
-			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+	wg.Wait()
+	if err := st.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // BenchmarkScanOneColumn measures a scan of one column over 100,000 flushed
