@@ -183,6 +183,9 @@ func decodeManifest(b []byte) (*manifest, error) {
 		if r.err != nil {
 			break
 		}
+		if _, dup := m.schema[name]; dup || t[0] >= byte(typeEnd) {
+			return nil, corruptf("bad column in manifest")
+		}
 		m.schema[name] = Type(t[0])
 	}
 	if r.err == nil && len(r.b) != 0 {
