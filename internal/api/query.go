@@ -77,6 +77,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := kql.Compile(in.Query, kql.Catalog(tables))
 	if err != nil {
+		if damage := src.DamagedTable(in.Query); damage != nil {
+			return damage
+		}
 		return kqlError(err)
 	}
 	res, err := q.Run(r.Context(), src, opts)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,11 +23,14 @@ type Source struct {
 	store     *logstore.Store
 	workspace string
 	schemas   map[string][]logstore.ColumnSchema
+	// damaged are the tables whose manifest failed its integrity check: they
+	// are listed with TimeGenerated only, and scanning them fails with why.
+	damaged map[string]error
 }
 
 // NewSource returns the query engine's view of one workspace in store.
 func NewSource(store *logstore.Store, customerID string) *Source {
-	return &Source{store: store, workspace: customerID, schemas: map[string][]logstore.ColumnSchema{}}
+	return &Source{store: store, workspace: customerID, schemas: map[string][]logstore.ColumnSchema{}, damaged: map[string]error{}}
 }
 
 var typeMap = map[logstore.Type]kql.Type{
@@ -43,7 +47,11 @@ func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
 	out := make([]kql.TableSchema, 0, len(names))
 	for _, name := range names {
 		cols, err := s.schema(ctx, name)
-		if err != nil {
+		if errors.Is(err, logstore.ErrCorrupt) {
+			// One table's damage must not stop queries of the others.
+			s.damaged[name] = err
+			cols = []logstore.ColumnSchema{{Name: "TimeGenerated", Type: logstore.TypeDatetime}}
+		} else if err != nil {
 			return nil, err
 		}
 		ts := kql.TableSchema{Name: name}
@@ -72,8 +80,35 @@ var predMap = map[kql.PredOp]logstore.Op{
 	kql.PredGt: logstore.OpGt, kql.PredGe: logstore.OpGe, kql.PredHas: logstore.OpHas, kql.PredContains: logstore.OpContains,
 }
 
+// DamagedTable returns the integrity error of a table named in query whose
+// manifest is damaged, or nil: a query that names such a table fails to
+// bind its columns, and the damage is the better answer.
+func (s *Source) DamagedTable(query string) error {
+	for name, err := range s.damaged {
+		for i := strings.Index(query, name); i >= 0; {
+			end := i + len(name)
+			if (i == 0 || !identChar(query[i-1])) && (end == len(query) || !identChar(query[end])) {
+				return err
+			}
+			next := strings.Index(query[end:], name)
+			if next < 0 {
+				break
+			}
+			i = end + next
+		}
+	}
+	return nil
+}
+
+func identChar(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
 // Scan reads the requested columns of a table.
 func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterator, error) {
+	if err := s.damaged[req.Table]; err != nil {
+		return nil, err
+	}
 	cols, err := s.schema(ctx, req.Table)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +214,54 @@ func TestQueryAfterRevocationFailsWithAWarmCache(t *testing.T) {
 	keys.Restore()
 	if res := runQuery(t, wsdata.NewSource(st, "ws"), q); len(res.Tables[0].Rows) != 5 {
 		t.Fatalf("after restore: rows %v", res.Tables[0].Rows)
+	}
+}
+
+// TestATableWithADamagedManifestDoesNotStopQueriesOfTheOthers: a table
+// whose manifest is gone is listed, queries naming it are refused with the
+// damage, and queries of the workspace's other tables answer.
+func TestATableWithADamagedManifestDoesNotStopQueriesOfTheOthers(t *testing.T) {
+	dir, keys, ledger := t.TempDir(), envelopetest.New("aek"), &logstore.MemLedger{}
+	open := func() *logstore.Store {
+		st, err := logstore.New(logstore.Config{Dir: dir, Keys: keys, Ledger: ledger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := open()
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, table := range []string{"Healthy_CL", "Broken_CL"} {
+		if _, err := st.Ingest(context.Background(), "ws", table, []byte(`[{"TimeGenerated":"`+now+`","Message":"m"}]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := os.Remove(filepath.Join(dir, "ws", "Broken_CL", "manifest")); err != nil {
+		t.Fatal(err)
+	}
+	st = open()
+	defer st.Close()
+	src := wsdata.NewSource(st, "ws")
+	if res := runQuery(t, src, "Healthy_CL | where Message == 'm' | count"); res.Tables[0].Rows[0][0] != int64(1) {
+		t.Fatalf("query of the healthy table: %v", res.Tables[0].Rows)
+	}
+	const broken = "Broken_CL | where Message == 'm' | count"
+	if err := src.DamagedTable(broken); !errors.Is(err, logstore.ErrCorrupt) {
+		t.Fatalf("a query naming the damaged table: %v", err)
+	}
+	if err := src.DamagedTable("Healthy_CL | extend Broken_CLx = 1"); err != nil {
+		t.Fatalf("a query not naming the damaged table: %v", err)
+	}
+	tables, _ := src.Tables(context.Background())
+	cq, err := kql.Compile("Broken_CL | count", kql.Catalog(tables))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cq.Run(context.Background(), src, kql.Options{}); !errors.Is(err, logstore.ErrCorrupt) {
+		t.Fatalf("counting the damaged table: %v", err)
 	}
 }
