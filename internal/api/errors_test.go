@@ -8,12 +8,14 @@ import (
 	"go/token"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 )
@@ -137,5 +139,27 @@ func TestUnknownRoutesAnswerInTheAPIsErrorShape(t *testing.T) {
 		if resp.StatusCode != 404 || er.Error.Code != "NotFound" || !strings.Contains(er.Error.Message, c.method) {
 			t.Errorf("%s %s: %d %+v", c.method, c.path, resp.StatusCode, er)
 		}
+	}
+}
+
+// TestAnInternalErrorOfAManagementCallIsLoggedWithItsCause: the audited
+// routes map the error for their record first; the log must still get the
+// cause, not the generic message the caller sees.
+func TestAnInternalErrorOfAManagementCallIsLoggedWithItsCause(t *testing.T) {
+	var logged strings.Builder
+	e := newTestEnv(t, func(cfg *Config) { cfg.Logger = slog.New(slog.NewTextHandler(&logged, nil)) })
+	s := e.srv.Config.Handler.(*Server)
+	s.mgmt("GET /subscriptions/{sub}/providers/Microsoft.KeyVault/boom", "VaultGet", func(*http.Request, *identity.Claims) (int, any, error) {
+		return 0, nil, errors.New("bbolt: key too large")
+	})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "https://127.0.0.1/subscriptions/"+testSub+"/providers/Microsoft.KeyVault/boom?api-version=2023-07-01", nil)
+	req.Header.Set("Authorization", "Bearer "+e.adminToken("https://management.azure.com/.default"))
+	s.ServeHTTP(rec, req)
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "bbolt") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logged.String(), "bbolt: key too large") {
+		t.Fatalf("the cause is not in the log: %s", logged.String())
 	}
 }

@@ -195,7 +195,7 @@ func (s *Server) runKeyOp(w http.ResponseWriter, q *keyRequest, op *keyOp) {
 		if e.InnerCode != "" {
 			rec.ErrorCode += "/" + e.InnerCode
 		}
-		writeError(w, r, s.log, e)
+		writeError(w, r, s.log, err)
 	} else {
 		rec.Status = status
 		if body == nil {

@@ -54,7 +54,7 @@ func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
 		if err != nil {
 			e := toAPIError(err)
 			rec.Status, rec.ErrorCode = e.Status, e.Code
-			writeError(w, r, s.log, e)
+			writeError(w, r, s.log, err)
 		} else if body == nil {
 			w.WriteHeader(status)
 		} else {
