@@ -17,7 +17,7 @@ import (
 // segment against its rule before anything is looked up or stored, so that
 // no name the cloud would refuse reaches a store, a log line or a listing.
 type nameRule struct {
-	what     string // "resource group": how a message names it
+	what     string // "resource group name": how a message names it
 	code     string // the error code the cloud's API answers for a bad one
 	min, max int    // length in characters
 	// char reports whether r may appear at position i of a name of n
