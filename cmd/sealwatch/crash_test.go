@@ -102,22 +102,24 @@ type crashRig struct {
 	node    *child
 	bin     string
 	config  string // SEALWATCH_CONFIG_DIR of the set-up commands
-	api     *client.Client
-	plain   *http.Client // for the Data Collector API, which signs with a shared key
 	targets []*target
-	// Set up by setUp.
+	// Set by setUp.
+	api                                *client.Client
+	plain                              *http.Client // for the Data Collector API, which signs with a shared key
 	customerID, immutableID, sharedKey string
 }
 
 // target is one way rows reach a table, and the record of what it sent.
 type target struct {
-	name     string // for messages: "logs-ingestion", "data-collector"
-	table    string
-	idCol    string
-	trialCol string
-	workers  int
-	mu       sync.Mutex
-	trials   map[int]*ledger
+	name      string // for messages: "logs-ingestion", "data-collector"
+	collector bool   // the HTTP Data Collector API, else the Logs Ingestion API
+	idPrefix  string
+	table     string
+	idCol     string
+	trialCol  string
+	workers   int
+	mu        sync.Mutex
+	trials    map[int]*ledger
 }
 
 // ledger is what one trial sent through one target.
@@ -135,8 +137,8 @@ func newCrashRig(t *testing.T) *crashRig {
 		bin:    buildSealwatch(t, dir),
 		config: filepath.Join(dir, "config"),
 		targets: []*target{
-			{name: "logs-ingestion", table: "Crash_CL", idCol: "id", trialCol: "trial", workers: 3},
-			{name: "data-collector", table: "CrashCollector_CL", idCol: "id_s", trialCol: "trial_d", workers: 1},
+			{name: "logs-ingestion", idPrefix: "l", table: "Crash_CL", idCol: "id", trialCol: "trial", workers: 3},
+			{name: "data-collector", collector: true, idPrefix: "d", table: "CrashCollector_CL", idCol: "id_s", trialCol: "trial_d", workers: 1},
 		},
 	}
 	for _, tg := range r.targets {
@@ -281,11 +283,11 @@ func (r *crashRig) send(ctx context.Context, tg *target, l *ledger, trial, worke
 		n := 1 + rng.IntN(100)
 		ids := make([]string, n)
 		for i := range ids {
-			ids[i] = fmt.Sprintf("t%d-%s%d-%d", trial, tg.name[:1], worker, seq)
+			ids[i] = fmt.Sprintf("t%d-%s%d-%d", trial, tg.idPrefix, worker, seq)
 			seq++
 		}
 		var outcome string
-		if tg.name == "data-collector" {
+		if tg.collector {
 			outcome = r.sendCollector(ctx, dc, trial, ids)
 		} else {
 			outcome = r.sendIngestion(ctx, trial, ids)
@@ -354,8 +356,8 @@ func (r *crashRig) sendCollector(ctx context.Context, dc *collectorSigner, trial
 // collectorSigner keeps a sender's Data Collector bodies of one second at
 // distinct lengths. The API's signature covers the length, content type,
 // date (to the second) and path but not the body, so two batches of equal
-// length in the same second would carry the same signature, which a replay
-// cache may rightly refuse.
+// length in the same second would carry the same signature, and the node
+// takes each signature once (409 DuplicateRequest; docs/api.md, Replays).
 type collectorSigner struct {
 	date    string
 	lengths map[int]bool
