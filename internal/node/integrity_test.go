@@ -217,3 +217,46 @@ func flipDocument(t *testing.T, path, customerID string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBackgroundScrubFindsDamageNoQueryTouched: with the scrub on, a byte
+// flipped in a sealed segment of a running node shows in the workspace's
+// state without any query reading it.
+func TestBackgroundScrubFindsDamageNoQueryTouched(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), ScrubRate: 1 << 30, ScrubInterval: 50 * time.Millisecond})
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "m"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	if err := cs.node.data.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	state := func() map[string]any {
+		var ws map[string]any
+		cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, nil, &ws)
+		d, _ := ws["properties"].(map[string]any)["dataIntegrity"].(map[string]any)
+		return d
+	}
+	await := func(what string, ok func(map[string]any) bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok(state()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: dataIntegrity %v", what, state())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	await("a verification after the flush", func(d map[string]any) bool { return d["lastVerified"] != nil && d["state"] == "Healthy" })
+	var seg string
+	filepath.WalkDir(filepath.Join(cs.dir, "logs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".seg") {
+			seg = p
+		}
+		return nil
+	})
+	b, _ := os.ReadFile(seg)
+	b[len(b)/3] ^= 1
+	os.WriteFile(seg, b, 0o600)
+	await("the scrub finding the flipped byte", func(d map[string]any) bool { return d["state"] == "Damaged" })
+}
