@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/node"
 )
 
@@ -111,7 +112,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		keyCheck      time.Duration
 		grace         time.Duration
 		keyVaultCAs   []string
-		flushSize     = byteSize(defaultLogFlushSize)
+		flushSize     = byteSize(logstore.DefaultFlushBytes)
 		flushInterval time.Duration
 		queryMemory   = byteSize(node.DefaultQueryMemory)
 		queryTotal    = byteSize(node.DefaultQueryMemoryTotal)
@@ -151,7 +152,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.DurationVar(&grace, "key-unreachable-grace", keyring.DefaultUnreachableGrace, "how long work goes on from memory while a key vault cannot be reached; 0 fails closed at once")
 	f.StringArrayVar(&keyVaultCAs, "key-vault-ca", nil, "PEM file of a certificate authority to trust for key vaults served elsewhere (repeatable)")
 	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; about three such logs per table being written are held in memory")
-	f.DurationVar(&flushInterval, "log-flush-interval", defaultLogFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
+	f.DurationVar(&flushInterval, "log-flush-interval", logstore.DefaultFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
 	f.Var(&queryMemory, "query-memory", "memory one query's operators may hold (joins, summarize, sort, ...); beyond it the query is refused with 400 QueryLimitExceeded")
 	f.Var(&queryTotal, "query-memory-total", "memory the queries running at once share; a query that finds it in use waits briefly, then is refused with 429 and Retry-After")
 	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")
@@ -159,14 +160,11 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	return cmd
 }
 
-// The log store's flush settings: its defaults, and the range accepted. A
-// WAL smaller than 64 KiB would make a segment of every few batches; one
+// The range of flush sizes accepted. A WAL smaller than 64 KiB would make a segment of every few batches; one
 // over 4 GiB would hold its rows in memory three times over.
 const (
-	defaultLogFlushSize     = 32 << 20
-	defaultLogFlushInterval = 10 * time.Minute
-	minLogFlushSize         = 64 << 10
-	maxLogFlushSize         = 4 << 30
+	minLogFlushSize = 64 << 10
+	maxLogFlushSize = 4 << 30
 )
 
 // byteSize is a flag holding a number of bytes, written as a whole number

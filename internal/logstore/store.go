@@ -65,6 +65,13 @@ type Config struct {
 	Ledger Ledger
 }
 
+// Flush defaults: a WAL is sealed into segments at 32 MiB, or once 10
+// minutes old.
+const (
+	DefaultFlushBytes    = 32 << 20
+	DefaultFlushInterval = 10 * time.Minute
+)
+
 // Store is the log store of one node. It is safe for concurrent use.
 type Store struct {
 	cfg  Config
@@ -107,10 +114,10 @@ func New(cfg Config) (*Store, error) {
 		cfg.MaxRowBytes = 256 << 10
 	}
 	if cfg.FlushBytes <= 0 {
-		cfg.FlushBytes = 32 << 20
+		cfg.FlushBytes = DefaultFlushBytes
 	}
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 10 * time.Minute
+		cfg.FlushInterval = DefaultFlushInterval
 	}
 	if cfg.BlockRows <= 0 {
 		cfg.BlockRows = 8192

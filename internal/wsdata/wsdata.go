@@ -105,7 +105,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention,
 		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval,
-		Logger: d.log.With("workspace", id), Ledger: d.ledger,
+		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
@@ -223,6 +223,6 @@ func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store
 		return o.store, false, nil
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
-		Logger: d.log.With("workspace", id), Ledger: d.ledger})
+		Logger: d.log, Ledger: d.ledger})
 	return st, true, err
 }
