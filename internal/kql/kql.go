@@ -20,10 +20,12 @@ type Options struct {
 	Now       time.Time     // the value of now(); zero means the wall clock at Run
 	Timespan  time.Duration // if > 0, only rows with TimeGenerated in [Now-Timespan, Now]
 	MaxRows   int64         // result rows before ErrTooManyRows; default 500,000
-	MaxMemory int64         // bytes the query's operators may hold before ErrMemoryLimit; default 1 GiB
+	MaxMemory int64         // bytes the query's operators may hold before ErrMemoryLimit; default 1 GiB, < 0 none
 	Timeout   time.Duration // default 3 minutes
 	// Memory is the node's pool that this query's memory is reserved from, shared with the
-	// queries running beside it; nil reserves from no pool (MaxMemory still holds).
+	// queries running beside it; nil reserves from no pool (MaxMemory still holds). A negative
+	// MaxMemory turns accounting off altogether, pool included: for trusted callers and for
+	// measuring what accounting costs.
 	Memory *MemoryPool
 }
 
@@ -154,7 +156,7 @@ func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, err
 	if opts.MaxRows <= 0 {
 		opts.MaxRows = DefaultMaxRows
 	}
-	if opts.MaxMemory <= 0 {
+	if opts.MaxMemory == 0 {
 		opts.MaxMemory = DefaultMaxMemory
 	}
 	if opts.Timeout <= 0 {
@@ -164,6 +166,9 @@ func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, err
 	defer cancel()
 	run := &runState{now: opts.Now, src: src, opts: opts, ctx: ctx,
 		mem: queryMemory{ctx: ctx, limit: opts.MaxMemory, pool: opts.Memory}}
+	if run.mem.off() {
+		run.mem.pool = nil
+	}
 	defer run.mem.close()
 	res, err := q.run(run)
 	if err == nil {

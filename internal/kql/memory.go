@@ -117,6 +117,9 @@ type queryMemory struct {
 	reserved int64
 }
 
+// off reports whether the run accounts for nothing (a negative limit).
+func (m *queryMemory) off() bool { return m.limit < 0 }
+
 // grow charges n more bytes to operator op.
 func (m *queryMemory) grow(op string, n int64) error {
 	select {
@@ -166,6 +169,9 @@ func (r *runState) account(op string) *memAccount { return &memAccount{mem: &r.m
 
 // add charges n bytes; on error nothing is charged and the operator should stop.
 func (a *memAccount) add(n int64) error {
+	if a.mem.off() {
+		return nil
+	}
 	if err := a.mem.grow(a.op, n); err != nil {
 		return err
 	}
@@ -175,15 +181,18 @@ func (a *memAccount) add(n int64) error {
 
 // addRows charges rows the operator keeps.
 func (a *memAccount) addRows(rows []Row) error {
-	var n int64
-	for _, r := range rows {
-		n += rowBytes(r)
+	if a.mem.off() {
+		return nil
 	}
-	return a.add(n)
+	return a.add(rowsBytes(rows))
 }
 
-// set makes the account hold exactly n bytes (an operator that trims what it keeps).
-func (a *memAccount) set(n int64) error {
+// setRows makes the account hold exactly rows (an operator that trims what it keeps).
+func (a *memAccount) setRows(rows []Row) error {
+	if a.mem.off() {
+		return nil
+	}
+	n := rowsBytes(rows)
 	if n <= a.used {
 		a.mem.shrink(a.used - n)
 		a.used = n
@@ -254,11 +263,30 @@ const (
 	mapEntryBytes  = 48 // a map entry's share of buckets and overhead, keys and values apart
 )
 
-// rowBytes estimates a row's memory: its header, its cells and what they point to.
+func rowsBytes(rows []Row) int64 {
+	var n int64
+	for _, r := range rows {
+		n += rowBytes(r)
+	}
+	return n
+}
+
+// rowBytes estimates a row's memory: its header, its cells and what they point to. The usual
+// scalars are sized here, without a call per cell; dynamic values are walked.
 func rowBytes(r Row) int64 {
 	n := int64(rowHeaderBytes + cellBytes*len(r))
 	for _, v := range r {
-		n += valueBytes(v)
+		switch x := v.(type) {
+		case string:
+			n += 16 + int64(len(x))
+		case time.Time:
+			n += 24
+		case nil, bool:
+		case []any, map[string]any:
+			n += valueBytes(x)
+		default:
+			n += 8
+		}
 	}
 	return n
 }

@@ -414,3 +414,20 @@ func TestAWaitingQueryGoesOnWhenMemoryComesBack(t *testing.T) {
 		t.Fatalf("%d bytes still reserved", used)
 	}
 }
+
+// TestNegativeLimitAccountsForNothing: a run with a negative MaxMemory is never refused for
+// memory and reserves nothing from the pool it is given.
+func TestNegativeLimitAccountsForNothing(t *testing.T) {
+	src := bigSource(t, 20000)
+	q, err := Compile(`Big | sort by Msg | join kind=inner (Big | take 10) on K | count`, src.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := NewMemoryPool(1, 0)
+	if _, err := q.Run(context.Background(), src, Options{Now: fixtureNow, MaxMemory: -1, Memory: pool}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Run(context.Background(), src, Options{Now: fixtureNow, MaxMemory: 1 << 20}); !errors.Is(err, ErrMemoryLimit) {
+		t.Fatalf("with a 1 MiB limit: %v, want ErrMemoryLimit", err)
+	}
+}

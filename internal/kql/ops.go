@@ -325,11 +325,7 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 				sortRows(all, sk)
 				clear(all[limit:]) // let the trimmed rows go
 				all = all[:limit]
-				var n int64
-				for _, r := range all {
-					n += rowBytes(r)
-				}
-				return acct.set(n)
+				return acct.setRows(all)
 			}
 			return nil
 		})
