@@ -92,6 +92,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 		return kqlError(err)
 	}
+	defer res.Release() // the rows count against the node's query memory until written
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }

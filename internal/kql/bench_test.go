@@ -112,9 +112,11 @@ func BenchmarkQuery(b *testing.B) {
 		}
 		// a first run pages in the columns the query reads, so that the first arm is not
 		// charged for it
-		if _, err := q.Run(context.Background(), src, arms[0].opts); err != nil {
+		res, err := q.Run(context.Background(), src, arms[0].opts)
+		if err != nil {
 			b.Fatal(err)
 		}
+		res.Release()
 		for _, arm := range arms {
 			b.Run(bc.name+"/"+arm.name, func(b *testing.B) {
 				var rows int
@@ -126,6 +128,7 @@ func BenchmarkQuery(b *testing.B) {
 						b.Fatal(err)
 					}
 					rows = len(res.Tables[0].Rows)
+					res.Release()
 				}
 				if cpu := processCPU() - cpu; cpu > 0 {
 					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")

@@ -104,6 +104,7 @@ type Result struct {
 	Tables        []Table        `json:"tables"`
 	Visualization *Visualization `json:"render,omitempty"`
 	Stats         Stats          `json:"-"`
+	mem           *queryMemory   // what the rows hold of the node's pool, until Release
 }
 
 // Stats describe what a run read, for logs and explain output.
@@ -169,21 +170,33 @@ func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, err
 	if run.mem.off() {
 		run.mem.pool = nil
 	}
-	defer run.mem.close()
+	run.results = run.account("result")
 	res, err := q.run(run)
 	if err == nil {
 		err = run.err
 	}
-	if res != nil {
-		res.Stats = Stats{RowsScanned: run.rowsScanned, Scans: run.scans}
-	}
 	if err != nil {
+		run.mem.close()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 			return nil, fmt.Errorf("query timed out after %s: %w", opts.Timeout, err)
 		}
 		return nil, err
 	}
+	res.Stats = Stats{RowsScanned: run.rowsScanned, Scans: run.scans}
+	// the operators are done; the result's rows stay charged until the caller has written them
+	run.mem.shrink(run.mem.used - run.results.used)
+	res.mem = &run.mem
 	return res, nil
+}
+
+// Release gives the memory of the result's rows back to the node's pool (Options.Memory), once
+// the caller has written or copied them; until then other queries cannot take it. A Result of a
+// run without a pool holds nothing, and Release does nothing. Not safe for concurrent use.
+func (r *Result) Release() {
+	if r.mem != nil {
+		r.mem.close()
+		r.mem = nil
+	}
 }
 
 func (q *Query) run(run *runState) (*Result, error) {
@@ -236,6 +249,7 @@ type runState struct {
 	opts        Options
 	ctx         context.Context // the run's context, for values computed inside expressions (toscalar)
 	mem         queryMemory
+	results     *memAccount // the rows of the statements drained so far
 	err         error
 	scans       []ScanRequest
 	rowsScanned int64
@@ -248,10 +262,9 @@ func (r *runState) fail(err error) {
 	}
 }
 
-// drain reads the final result, enforcing the row limit.
+// drain reads the final result, enforcing the row limit; its rows stay charged to r.results.
 func (r *runState) drain(pl *plan) ([]Row, error) {
-	acct := r.account("result")
-	defer acct.release()
+	acct := r.results
 	var out []Row
 	err := readAll(r.ctx, pl.open, func(rows []Row) error {
 		if r.err != nil {

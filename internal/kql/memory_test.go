@@ -76,8 +76,9 @@ func TestMemoryLimitNamesTheOperatorAndTheLimit(t *testing.T) {
 	}
 }
 
-// TestQueriesWithinTheLimitGiveEverythingBack runs queries that fit and checks that the pool is
-// whole afterwards, however their operators ended (take stops a join and a sort early).
+// TestQueriesWithinTheLimitGiveEverythingBack runs queries that fit: the result's rows hold
+// their memory until the result is released, and then the pool is whole, however the operators
+// ended (take stops a join and a sort early).
 func TestQueriesWithinTheLimitGiveEverythingBack(t *testing.T) {
 	src := bigSource(t, 2000)
 	pool := NewMemoryPool(1<<30, time.Second)
@@ -92,11 +93,16 @@ func TestQueriesWithinTheLimitGiveEverythingBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cq.Run(context.Background(), src, Options{Now: fixtureNow, Memory: pool}); err != nil {
+		res, err := cq.Run(context.Background(), src, Options{Now: fixtureNow, Memory: pool})
+		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+		if pool.Used() == 0 {
+			t.Fatalf("%s: the result's rows were given back before the result was released", q)
+		}
+		res.Release()
 		if used := pool.Used(); used != 0 {
-			t.Fatalf("%s: %d bytes still reserved after the query", q, used)
+			t.Fatalf("%s: %d bytes still reserved after the result was released", q, used)
 		}
 	}
 }
@@ -390,7 +396,10 @@ func TestAWaitingQueryGoesOnWhenMemoryComesBack(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := q.Run(context.Background(), src, Options{Now: fixtureNow, MaxMemory: poolSize, Memory: pool})
+		res, err := q.Run(context.Background(), src, Options{Now: fixtureNow, MaxMemory: poolSize, Memory: pool})
+		if err == nil {
+			res.Release()
+		}
 		done <- err
 	}()
 	waitFor(t, "the second query to wait for memory", 10*time.Second, func() bool {

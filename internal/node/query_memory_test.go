@@ -225,4 +225,12 @@ func TestQueryMemoryInUseIsA429WithRetryAfter(t *testing.T) {
 	if res := cs.postQuery(`Events_CL | project Message`); res.status != 200 {
 		t.Fatalf("with the memory back: %d %+v", res.status, res.Error)
 	}
+	// the answer's rows are given back once written, just after the client has them
+	deadline = time.Now().Add(10 * time.Second)
+	for pool.Used() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still reserved after the answer was written", pool.Used())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
