@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -88,5 +89,9 @@ func TestQueryLimitsMapToTheirAnswers(t *testing.T) {
 				t.Fatalf("message %q, want the engine's %q", e.Message, le.Error())
 			}
 		})
+	}
+	// a client that went away is not a server failure: below 500, so not logged as one
+	if e := toAPIError(kqlError(fmt.Errorf("scan: %w", context.Canceled))); e.Status >= 500 {
+		t.Fatalf("a cancelled query answers %d %s", e.Status, e.Code)
 	}
 }

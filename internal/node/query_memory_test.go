@@ -47,18 +47,24 @@ type queryError struct {
 	}
 }
 
-// postQuery sends a query to the query API as the admin and decodes a refusal.
-func (cs *cmkSetup) postQuery(query string) queryError {
+// queryRequest is a query API request for query, as the admin.
+func (cs *cmkSetup) queryRequest(ctx context.Context, query string) *http.Request {
 	cs.t.Helper()
 	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
 	body, _ := json.Marshal(map[string]string{"query": query})
-	req, err := http.NewRequest("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, "POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", bytes.NewReader(body))
 	if err != nil {
 		cs.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+cs.adminToken("https://api.loganalytics.io/.default"))
-	resp, err := cs.client.Do(req)
+	return req
+}
+
+// postQuery sends a query to the query API as the admin and decodes a refusal.
+func (cs *cmkSetup) postQuery(query string) queryError {
+	cs.t.Helper()
+	resp, err := cs.client.Do(cs.queryRequest(context.Background(), query))
 	if err != nil {
 		cs.t.Fatal(err)
 	}
@@ -149,6 +155,50 @@ func TestSelfJoinOverHTTPIsRefusedWithinSecondsUnderTheLimit(t *testing.T) {
 	t.Logf("refused after %s; the heap grew by %d MiB at most", took.Round(time.Millisecond), grew>>20)
 }
 
+// waitUntil polls cond every millisecond until it holds, or fails the test
+// after d.
+func waitUntil(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestClientGoneStopsTheQueryAndFreesItsMemory starts the issue's self-join
+// with a limit it takes a while to reach, and hangs up once the join holds
+// memory: the node stops the query and gives the memory back, long before the
+// join would have reached its limit.
+func TestClientGoneStopsTheQueryAndFreesItsMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds part of a large join")
+	}
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir()}) // the default 1 GiB
+	cs.ingestEvents(20000)
+	pool := cs.node.queryMem
+	ctx, hangUp := context.WithCancel(context.Background())
+	req := cs.queryRequest(ctx, `Events_CL | take 20000 | extend k=1 | join kind=inner (Events_CL | take 20000 | extend k=1) on k | count`)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := cs.client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitUntil(t, "the join to hold 64 MiB", 30*time.Second, func() bool { return pool.Used() >= 64<<20 })
+	hangUp()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the request ended with %v, want the client's cancellation", err)
+	}
+	start := time.Now()
+	waitUntil(t, "the query's memory to come back", 5*time.Second, func() bool { return pool.Used() == 0 })
+	t.Logf("memory back %s after the client hung up", time.Since(start).Round(time.Millisecond))
+}
+
 // gatedSource's table Held yields a 1 MiB batch each time its gate lets one
 // past, and otherwise waits for its context.
 type gatedSource struct{ gate chan struct{} }
@@ -204,13 +254,7 @@ func TestQueryMemoryInUseIsA429WithRetryAfter(t *testing.T) {
 	for range 6 {
 		held.gate <- struct{}{}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for pool.Used() < pool.Limit() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the holding query reserved %d of %d bytes", pool.Used(), pool.Limit())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the holding query to reserve the whole pool", 10*time.Second, func() bool { return pool.Used() == pool.Limit() })
 
 	res := cs.postQuery(`Events_CL | project Message`)
 	if res.status != 429 || res.retryAfter == "" || res.Error.Code != "ThrottledError" || res.Error.InnerError.Code != "QueryMemoryExhausted" ||
@@ -226,11 +270,5 @@ func TestQueryMemoryInUseIsA429WithRetryAfter(t *testing.T) {
 		t.Fatalf("with the memory back: %d %+v", res.status, res.Error)
 	}
 	// the answer's rows are given back once written, just after the client has them
-	deadline = time.Now().Add(10 * time.Second)
-	for pool.Used() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d bytes still reserved after the answer was written", pool.Used())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the answer's memory to come back", 10*time.Second, func() bool { return pool.Used() == 0 })
 }
