@@ -200,8 +200,8 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 			os.Remove(path) // flushed: its segments are listed
 			continue
 		}
-		g, err := t.replay(ctx, seq, 0)
-		if err == nil && g.mem.rows == 0 {
+		r, err := t.st.readWAL(ctx, path, seq, t.ws, t.name, 0, false)
+		if err == nil && len(r.payloads) == 0 {
 			os.Remove(path)
 			continue
 		}
