@@ -91,7 +91,7 @@ func (a *app) verifyCommand() *cobra.Command {
 			return err
 		}
 		if damaged > 0 {
-			return fmt.Errorf("%w: %d objects; restore them from a backup (see \"Data integrity\" in docs/guide.md)", errDamaged, damaged)
+			return fmt.Errorf("%w: %s; restore them from a backup (see \"Data integrity\" in docs/guide.md)", errDamaged, count(damaged, "object"))
 		}
 		return nil
 	})
@@ -187,10 +187,10 @@ func (a *app) printVerify(w io.Writer, results []*verifyResult) error {
 	for _, r := range results {
 		state := "healthy"
 		if !r.Healthy {
-			state = fmt.Sprintf("DAMAGED (%d objects)", len(r.Damaged))
+			state = "DAMAGED: " + count(len(r.Damaged), "object")
 		}
-		fmt.Fprintf(w, "workspace %s: %s — %d tables, %d log objects (%s), %d documents authenticated\n",
-			clean(r.Workspace), state, r.Tables, r.Objects, byteSize(r.Bytes), r.Documents)
+		fmt.Fprintf(w, "workspace %s: %s (%s, %s of %d bytes, %s authenticated)\n", clean(r.Workspace), state,
+			count(r.Tables, "table"), count(r.Objects, "log object"), r.Bytes, count(r.Documents, "document"))
 		if len(r.Damaged) == 0 {
 			continue
 		}
@@ -207,6 +207,14 @@ func (a *app) printVerify(w io.Writer, results []*verifyResult) error {
 		}
 	}
 	return nil
+}
+
+// count is n and a noun, plural unless n is 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func rowsAtRisk(from, to *time.Time) string {

@@ -12,7 +12,7 @@ func TestVerifyListsDamageAndExitsNonZero(t *testing.T) {
 	ds := setUpDataWithCLI(t)
 	rows := writeRows(t, "rows.json", false, event("one", 1), event("two", 2))
 	ds.must("ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", rows)
-	if out := ds.must("verify", "--workspace", "secops"); !strings.Contains(out, "workspace secops: healthy") || !strings.Contains(out, "1 tables") {
+	if out := ds.must("verify", "--workspace", "secops"); !strings.Contains(out, "workspace secops: healthy (1 table, 2 log objects of ") {
 		t.Fatalf("verify of a healthy workspace:\n%s", out)
 	}
 	var wal string
@@ -31,12 +31,12 @@ func TestVerifyListsDamageAndExitsNonZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := ds.run("verify")
-	for _, want := range []string{"workspace secops: DAMAGED (1 objects)", filepath.Base(wal), "authentication failed", "Events_CL"} {
+	for _, want := range []string{"workspace secops: DAMAGED: 1 object (", filepath.Base(wal), "authentication failed", "Events_CL"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("verify does not say %q:\n%s", want, r.stdout)
 		}
 	}
-	if r.code != exitError || !strings.Contains(r.stderr, "damaged data found: 1 objects") {
+	if r.code != exitError || !strings.Contains(r.stderr, "damaged data found: 1 object;") {
 		t.Errorf("verify of a damaged workspace: exit %d\n%s", r.code, r.stderr)
 	}
 	r = ds.run("verify", "--workspace", "secops", "-o", "json")
