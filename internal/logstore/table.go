@@ -42,6 +42,9 @@ type table struct {
 	nextSeq  uint64
 	flusher  bool  // a flush loop runs
 	flushErr error // why the last flush loop stopped
+	// writingManifest is set while the flush loop writes a manifest
+	// without holding mu; other changes of what it lists wait for it.
+	writingManifest bool
 
 	// The manifest: its epoch and header (whose key reading the schema
 	// needs), the schema it holds, and the damage that keeps parts or all
@@ -180,6 +183,12 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []by
 			}
 			continue
 		}
+		if t.active == nil && t.writingManifest {
+			if err := t.waitChangeLocked(ctx); err != nil {
+				return nil, 0, err
+			}
+			continue
+		}
 		if t.active == nil {
 			if err := os.MkdirAll(t.dir, 0o700); err != nil {
 				return nil, 0, fmt.Errorf("create table: %w", err)
@@ -298,6 +307,7 @@ func (t *table) flushLoop() {
 		if err == nil {
 			err = t.publishFlushLocked(g, segs, cols)
 		}
+		t.writingManifest = false
 		if err != nil {
 			if t.ctx.Err() == nil { // when closing, the WAL is flushed after the next open
 				t.st.log.Warn("flush failed; the WAL is kept", "workspace", t.ws, "table", t.name, "wal", filepath.Base(g.path), "error", err)
@@ -316,7 +326,10 @@ func (t *table) flushLoop() {
 // place of g, then removes g's file: before the change is published, so
 // that a Flush returns with the WAL gone; scans read its rows from memory
 // until then. A WAL left behind by a crash is no longer listed, and the next
-// open removes it.
+// open removes it. The manifest is written with t.mu released, so that
+// appends go on during its syncs (which may wait for the segments' data to
+// reach the disk); t.writingManifest keeps the manifest writes of new WALs,
+// and purges, waiting meanwhile. The caller clears it.
 func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[string]Type) error {
 	m := t.manifestLocked(g)
 	m.segs = append(slices.Clone(t.segs), segs...)
@@ -328,9 +341,14 @@ func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[strin
 	for name, typ := range cols {
 		noteType(m.schema, name, typ)
 	}
-	if err := t.saveManifestLocked(t.ctx, m); err != nil {
+	t.writingManifest = true
+	t.mu.Unlock()
+	hdr, err := t.writeManifest(t.ctx, m)
+	t.mu.Lock()
+	if err != nil {
 		return err
 	}
+	t.epoch, t.manHdr = m.epoch, hdr
 	t.segs, t.schema = m.segs, m.schema
 	t.flushing = slices.DeleteFunc(t.flushing, func(f *generation) bool { return f == g })
 	if g.wal != nil {
@@ -512,6 +530,11 @@ func (t *table) removeSegmentsOf(seq uint64) error {
 func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for t.writingManifest {
+		if err := t.waitChangeLocked(ctx); err != nil {
+			return 0, err
+		}
+	}
 	segs := t.segs
 	if !t.opened {
 		entries, err := os.ReadDir(t.dir)

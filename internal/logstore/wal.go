@@ -33,10 +33,12 @@ import (
 //
 // The mark says how many records were acknowledged (durable), and the time
 // range of their rows, so that a WAL cut at a record boundary — which no
-// checksum can see — is damage, not a shorter WAL. Each sync writes the mark
-// of the records the previous sync made durable, in place, alternating slots,
-// so the mark costs no extra sync under load; when the WAL goes quiet, one
-// more sync brings the mark up to date (markDelay), and Close does too.
+// checksum can see — is damage, not a shorter WAL. A sync writes the mark of
+// the records the previous syncs made durable, in place, alternating slots,
+// at most every markEvery, so the mark costs no extra sync and little extra
+// writing under load; when the WAL goes quiet, one more sync brings the mark
+// up to date (markDelay), and Close does too. After a crash, the mark lags
+// the last acknowledgement by at most markEvery + markDelay.
 // Version 1 WALs have no mark and do not authenticate lengths.
 const (
 	walExt        = ".wal"
@@ -44,6 +46,7 @@ const (
 	markSlots     = 2
 	markSlotSize  = 12 + 24 + 16 // nonce, count and time range, tag
 	markDelay     = 100 * time.Millisecond
+	markEvery     = 50 * time.Millisecond
 )
 
 func walFileName(seq uint64) string { return fmt.Sprintf("%016x%s", seq, walExt) }
@@ -81,10 +84,11 @@ type walWriter struct {
 
 	mu      sync.Mutex
 	f       *os.File
-	written walMark // records written, and their rows' time range
-	durable walMark // records on stable storage
-	marked  uint64  // records the mark on stable storage vouches for
-	slot    int     // the mark slot written next
+	written walMark   // records written, and their rows' time range
+	durable walMark   // records on stable storage
+	marked  uint64    // records the mark on stable storage vouches for
+	markAt  time.Time // when the mark was last written
+	slot    int       // the mark slot written next
 	aead    cipher.AEAD
 	size    int64
 	syncing chan struct{} // closed when the running sync ends; nil if none
@@ -191,21 +195,27 @@ func (w *walWriter) waitDurable(ord uint64) error {
 			w.mu.Lock()
 			continue
 		}
-		if err := w.syncLocked(); err != nil {
+		if err := w.syncLocked(false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// syncLocked writes the mark of the records already durable, syncs the file
-// and so makes every record written so far durable. It releases w.mu during
-// the sync; other writers wait on w.syncing.
-func (w *walWriter) syncLocked() error {
+// syncLocked writes the mark of the records already durable (if it is due,
+// or always when quiet), syncs the file and so makes every record written so
+// far durable. It releases w.mu during the sync; other writers wait on
+// w.syncing.
+func (w *walWriter) syncLocked(quiet bool) error {
 	ch := make(chan struct{})
 	w.syncing = ch
 	target := w.written
-	mark, err := w.writeMarkLocked()
+	mark := w.marked
+	var err error
+	if now := time.Now(); quiet || now.Sub(w.markAt) >= markEvery {
+		mark, err = w.writeMarkLocked()
+		w.markAt = now
+	}
 	w.mu.Unlock()
 	if err == nil {
 		err = w.f.Sync()
@@ -265,7 +275,7 @@ func (w *walWriter) markQuiet() {
 	if w.closed || w.err != nil || w.syncing != nil || w.durable.records <= w.marked {
 		return
 	}
-	w.syncLocked() // a failure is sticky: the next append reports it
+	w.syncLocked(true) // a failure is sticky: the next append reports it
 }
 
 // state reports the file's size, records written and whether it failed.
@@ -303,7 +313,7 @@ func (w *walWriter) close() error {
 		if w.err != nil || (w.durable.records == w.written.records && w.marked >= w.durable.records) {
 			break
 		}
-		w.syncLocked()
+		w.syncLocked(true)
 	}
 	w.closed = true
 	return w.f.Close()
