@@ -806,12 +806,21 @@ func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) {
 			return
 		}
 		if col.origin.name == TimeColumn && sn.timeCol {
+			// From and To are inclusive, so a strict comparison bounds the
+			// scan a nanosecond inside t: `< 02:00` must not need a segment
+			// (damaged, say) whose first row is at 02:00.
 			switch po {
 			case PredGt, PredGe:
+				if po == PredGt {
+					t = t.Add(time.Nanosecond)
+				}
 				if sn.req.From.IsZero() || t.After(sn.req.From) {
 					sn.req.From = t
 				}
 			case PredLt, PredLe:
+				if po == PredLt {
+					t = t.Add(-time.Nanosecond)
+				}
 				if sn.req.To.IsZero() || t.Before(sn.req.To) {
 					sn.req.To = t
 				}

@@ -149,8 +149,8 @@ func TestSimplePredicatesAndTimeRangeArePushedDown(t *testing.T) {
 	q := `Events | where TimeGenerated > ago(3h) and Computer == "db01" and Account has "carol" | where EventID in (4625, 4688) | project Account`
 	runOn(t, src, src.Catalog(), q, Options{})
 	req := src.reqs[0]
-	if want := fixtureNow.Add(-3 * time.Hour); !req.From.Equal(want) {
-		t.Fatalf("From = %v, want %v", req.From, want)
+	if want := fixtureNow.Add(-3*time.Hour + time.Nanosecond); !req.From.Equal(want) {
+		t.Fatalf("From = %v, want %v (just after, since > is strict)", req.From, want)
 	}
 	var got []string
 	for _, p := range req.Predicates {
@@ -211,6 +211,37 @@ func TestBetweenAndTimespanOptionBoundTheScan(t *testing.T) {
 	}
 	if len(req.Columns) != 1 || req.Columns[0] != TimeColumn {
 		t.Fatalf("columns %v: the time filter needs only TimeGenerated", req.Columns)
+	}
+}
+
+// TestStrictTimeComparisonsBoundTheScanInsideTheirTime: From and To are
+// inclusive, so `<` and `>` ask for the time range just inside their bound. A
+// segment whose rows start exactly at the bound of `<` (hours start on the
+// hour) is then not needed; were it damaged, the query would still answer.
+func TestStrictTimeComparisonsBoundTheScanInsideTheirTime(t *testing.T) {
+	at := ts("2026-11-26T09:00:00Z")
+	for _, tc := range []struct {
+		name, where string
+		from, to    time.Time
+	}{
+		{"before is up to a nanosecond before", "TimeGenerated < datetime(2026-11-26 09:00)", time.Time{}, at.Add(-time.Nanosecond)},
+		{"at or before includes it", "TimeGenerated <= datetime(2026-11-26 09:00)", time.Time{}, at},
+		{"after is from a nanosecond after", "TimeGenerated > datetime(2026-11-26 09:00)", at.Add(time.Nanosecond), time.Time{}},
+		{"at or after includes it", "TimeGenerated >= datetime(2026-11-26 09:00)", at, time.Time{}},
+		{"the bound written first", "datetime(2026-11-26 09:00) > TimeGenerated", time.Time{}, at.Add(-time.Nanosecond)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newCountingSource(t)
+			res := runOn(t, src, src.Catalog(), "Events | where "+tc.where+" | count", Options{})
+			req := src.reqs[0]
+			if !req.From.Equal(tc.from) || !req.To.Equal(tc.to) {
+				t.Fatalf("scan range [%v, %v], want [%v, %v]", req.From, req.To, tc.from, tc.to)
+			}
+			all := runOn(t, sloppySource{fixtureSource(t)}, src.Catalog(), "Events | where "+tc.where+" | count", Options{})
+			if got, want := fmt.Sprint(res.Tables[0].Rows), fmt.Sprint(all.Tables[0].Rows); got != want {
+				t.Fatalf("count %s, with no range pushed %s", got, want)
+			}
+		})
 	}
 }
 
