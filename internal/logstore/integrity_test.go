@@ -3,6 +3,7 @@ package logstore
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -346,4 +347,57 @@ func TestVerifyNeedsTheKey(t *testing.T) {
 	if _, err := st.Verify(context.Background(), ws, nil); err == nil || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("verify with the key revoked: %v; want the key's error, not damage", err)
 	}
+}
+
+// TestTruncatedWALNamesTheRowsItsOwnMarkVouchesFor: a WAL's listing in the
+// manifest may be older than its own mark (the WAL went on taking rows);
+// when the WAL loses acknowledged records, the rows at risk are those its
+// mark names too, so that a scan of them is refused, not answered short.
+func TestTruncatedWALNamesTheRowsItsOwnMarkVouchesFor(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := reopen(t, dir, keys, ledger)
+	earlier := testNow.Add(-3 * time.Hour)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 1, earlier))
+	st.Close() // the manifest lists the WAL: 1 record, 3 hours ago
+	wal := files(t, dir, walExt)[0]
+	listed, _ := os.ReadFile(wal)
+
+	// The WAL goes on: a record of rows of now, acknowledged and marked.
+	data := slices.Clone(listed)
+	hdr, hlen, err := decodeHeader(data, magicWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, _ := parseWALName(filepath.Base(wal))
+	sealer, _ := keys.ByID(context.Background(), hdr.aekID)
+	aead, _ := sealer.AEAD(hdr.salt[:], purposeWAL)
+	f, _ := os.OpenFile(wal, os.O_RDWR, 0)
+	f.Seek(0, io.SeekEnd)
+	w := &walWriter{seq: seq, hdr: hdr, hlen: int64(hlen), ws: ws, table: tbl, f: f, slot: 1, marked: 1}
+	w.written = walMark{records: 1, minT: earlier.UnixNano(), maxT: earlier.UnixNano()}
+	payload, refs, err := parseRows(eventsBody(t, 1, 1, testNow), ingestLimits{now: testNow, oldest: earlier.Add(-time.Hour), newest: testNow, maxRowBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := timeRange(refs)
+	if _, err := w.append(aead, payload, lo, hi); err != nil {
+		t.Fatal(err)
+	}
+	w.durable = w.written
+	if _, err := w.writeMarkLocked(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	// The new record is cut at its boundary (the mark stays).
+	marked, _ := os.ReadFile(wal)
+	os.WriteFile(wal, marked[:len(listed)], 0o600)
+	st = reopen(t, dir, keys, ledger)
+	got, err := scanAll(st, lastHalfHour)
+	if err == nil {
+		t.Fatalf("scan of the lost rows' hour: %d rows and no error; want the truncated WAL named", countRows(got))
+	}
+	wantDamage(t, err, filepath.Base(wal), ProblemTruncated)
 }

@@ -179,14 +179,14 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 	t.damagedWALs = nil
 	for _, w := range m.wals {
 		if !files.wals[w.seq] {
-			t.damageWAL(w, &IntegrityError{Problem: ProblemMissing})
+			t.damageWAL(w, &walMark{}, &IntegrityError{Problem: ProblemMissing})
 			continue
 		}
 		delete(files.wals, w.seq)
-		g, err := t.replay(ctx, w.seq, w.records)
+		g, held, err := t.replay(ctx, w.seq, w.records)
 		var ie *IntegrityError
 		if errors.As(err, &ie) {
-			t.damageWAL(w, ie)
+			t.damageWAL(w, held, ie)
 			continue
 		}
 		if err != nil {
@@ -215,36 +215,62 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 	return gens, nil
 }
 
-// damageWAL withholds a listed WAL that lost acknowledged records. The rows
-// at risk are those in the time range its listing (or its own mark) names;
-// with none known, every scan of the table is.
-func (t *table) damageWAL(w walEntry, ie *IntegrityError) {
+// damageWAL withholds a listed WAL that lost acknowledged records. All its
+// rows are withheld, so the rows at risk are those of every record it held:
+// in the time range its listing, its own mark and its records still whole
+// (held) name together. With held unknown (nil: the file's mark could not
+// be read) or nothing known, every scan of the table is at risk. The wider
+// listing stays in the manifest, so the loss keeps its range.
+func (t *table) damageWAL(w walEntry, held *walMark, ie *IntegrityError) {
 	ie.Workspace, ie.Table, ie.Object = t.ws, t.name, walFileName(w.seq)
-	if w.records > 0 {
-		ie.MinT, ie.MaxT = w.minT, w.maxT
+	if held != nil {
+		w.walMark = w.walMark.union(*held)
+		if w.records > 0 {
+			ie.MinT, ie.MaxT = w.minT, w.maxT
+		}
 	}
 	t.noteDamage(ie)
 	t.damagedWALs = append(t.damagedWALs, damagedWAL{entry: w, damage: ie})
 }
 
 // replay reads one WAL into a generation; acked is how many records the
-// manifest knows were acknowledged.
-func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, error) {
+// manifest knows were acknowledged. On damage it returns what the file
+// still tells of the records it held (see damageWAL).
+func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *walMark, error) {
 	g := &generation{seq: seq, path: filepath.Join(t.dir, walFileName(seq))}
 	r, err := t.st.replayWAL(ctx, g.path, seq, t.ws, t.name, acked)
 	if err != nil {
-		return nil, err
+		return nil, heldBy(r), err
 	}
 	g.hdr = r.hdr
 	for _, p := range r.payloads {
 		refs, err := indexPayload(p)
 		if err != nil {
-			return nil, &IntegrityError{Workspace: t.ws, Table: t.name, Object: filepath.Base(g.path),
+			return nil, heldBy(r), &IntegrityError{Workspace: t.ws, Table: t.name, Object: filepath.Base(g.path),
 				Problem: ProblemAuthentication, Detail: err.Error()}
 		}
 		g.mem.add(p, refs)
 	}
-	return g, nil
+	return g, nil, nil
+}
+
+// heldBy is the count and time range of the records a WAL read held: its
+// mark's, and its whole records'; nil if its mark could not be read.
+func heldBy(r walReplay) *walMark {
+	if !r.markRead {
+		return nil
+	}
+	held := r.mark
+	for _, p := range r.payloads {
+		refs, err := indexPayload(p)
+		if err != nil || len(refs) == 0 {
+			continue
+		}
+		lo, hi := timeRange(refs)
+		held = held.union(walMark{records: 1, minT: lo, maxT: hi})
+	}
+	held.records = max(held.records, uint64(len(r.payloads)))
+	return &held
 }
 
 // adoptLocked opens a table that has no manifest yet: a new one, or one
@@ -259,7 +285,7 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 	var gens []*generation
 	for _, seq := range slices.Sorted(maps.Keys(files.wals)) {
 		t.nextSeq = max(t.nextSeq, seq+1)
-		g, err := t.replay(ctx, seq, 0)
+		g, _, err := t.replay(ctx, seq, 0)
 		if err != nil {
 			return err
 		}

@@ -322,8 +322,11 @@ func (w *walWriter) close() error {
 // walReplay is what replayWAL read from a WAL file.
 type walReplay struct {
 	hdr      header
-	payloads [][]byte
-	mark     walMark // the acknowledged mark the file holds (none in version 1)
+	payloads [][]byte // the whole records read, damaged or not
+	mark     walMark  // the acknowledged mark the file holds (none in version 1)
+	// markRead is set once the header and mark are read: from then on,
+	// payloads and mark tell what the file held, even when it is damaged.
+	markRead bool
 }
 
 // replayWAL reads the records of a WAL file, of which acked (the manifest's
@@ -365,6 +368,7 @@ func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table
 		}
 		off += markSlots * markSlotSize
 	}
+	out.markRead = true
 	want := max(acked, out.mark.records)
 	for off < len(data) {
 		rest := data[off:]
@@ -425,6 +429,18 @@ func readMark(b []byte, aead cipher.AEAD, hdr header, ws, table string, seq uint
 		}
 	}
 	return best, nil
+}
+
+// union is the records of m and o together: the larger count, and the time
+// range of both.
+func (m walMark) union(o walMark) walMark {
+	switch {
+	case o.records == 0:
+		return m
+	case m.records == 0:
+		return o
+	}
+	return walMark{records: max(m.records, o.records), minT: min(m.minT, o.minT), maxT: max(m.maxT, o.maxT)}
 }
 
 func allZero(b []byte) bool {
