@@ -401,3 +401,41 @@ func TestTruncatedWALNamesTheRowsItsOwnMarkVouchesFor(t *testing.T) {
 	}
 	wantDamage(t, err, filepath.Base(wal), ProblemTruncated)
 }
+
+// TestVerifyFindsTheManifestDeletedOrRolledBackWhileTheTableIsOpen: the
+// scrub runs in a node whose tables are open; a manifest deleted or put
+// back from an older copy meanwhile is damage it reports, and the damage
+// clears once the manifest is whole again.
+func TestVerifyFindsTheManifestDeletedOrRolledBackWhileTheTableIsOpen(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, _, _ := twoHourTable(t, dir, keys)
+	manifest := filepath.Join(dir, ws, tbl, manifestFile)
+	old, _ := os.ReadFile(manifest)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 10, testNow))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	current, _ := os.ReadFile(manifest)
+	for _, tc := range []struct {
+		name    string
+		damage  func()
+		problem Problem
+	}{
+		{"deleted", func() { os.Remove(manifest) }, ProblemMissing},
+		{"rolled back", func() { os.WriteFile(manifest, old, 0o600) }, ProblemRolledBack},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.damage()
+			rep, err := st.Verify(context.Background(), ws, nil)
+			if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != manifestFile || rep.Damaged[0].Problem != tc.problem {
+				t.Fatalf("verify: %+v, %v; want the manifest %s", rep, err, tc.problem)
+			}
+			os.WriteFile(manifest, current, 0o600) // restored from a backup
+			rep, err = st.Verify(context.Background(), ws, nil)
+			if err != nil || len(rep.Damaged) != 0 || len(st.Damage()) != 0 {
+				t.Fatalf("verify after the restore: %+v, %v", rep, err)
+			}
+		})
+	}
+}

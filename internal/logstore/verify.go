@@ -89,15 +89,18 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		return err
 	}
 	if t.epoch > 0 {
-		if _, _, err := t.readManifest(ctx); err != nil {
+		ie, err := t.checkManifestLocked(ctx)
+		if err != nil {
 			t.mu.Unlock()
-			if errors.As(err, &ie) {
-				t.st.foundDamage(ie)
-				return nil
-			}
 			return err
 		}
 		rep.Objects++
+		if ie != nil {
+			t.mu.Unlock()
+			t.st.foundDamage(ie)
+			return nil
+		}
+		t.st.damage.clear(t.ws, t.name, manifestFile)
 	}
 	segs := append([]segFile(nil), t.segs...)
 	var wals []walEntry
@@ -141,6 +144,27 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		t.st.damage.clear(t.ws, t.name, filepath.Base(path))
 	}
 	return nil
+}
+
+// checkManifestLocked reads the manifest of an open table: one that fails
+// to open, is gone, or is older than the one the table last wrote is
+// damage. A flush may be writing a newer one meanwhile, never an older.
+func (t *table) checkManifestLocked(ctx context.Context) (*IntegrityError, error) {
+	m, _, err := t.readManifest(ctx)
+	var ie *IntegrityError
+	switch {
+	case errors.As(err, &ie):
+		return ie, nil
+	case err != nil:
+		return nil, err
+	case m == nil:
+		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemMissing,
+			Detail: fmt.Sprintf("the table wrote manifest epoch %d", t.epoch)}, nil
+	case m.epoch < t.epoch:
+		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemRolledBack,
+			Detail: fmt.Sprintf("manifest epoch %d, the table wrote %d", m.epoch, t.epoch)}, nil
+	}
+	return nil, nil
 }
 
 // verifySegment reads and authenticates every part of one segment, and
