@@ -282,6 +282,8 @@ func TestBadCommandLinesAreUsageErrors(t *testing.T) {
 		{"flush size that overflows", []string{"up", "--log-flush-size", "9223372036854775807KiB", "--data", filepath.Join(config, "d")}, "is not a size"},
 		{"flush size below the minimum", []string{"up", "--log-flush-size", "4KiB", "--data", filepath.Join(config, "d")}, "between 64KiB and 4GiB, not 4KiB"},
 		{"flush size above the maximum", []string{"serve", "--log-flush-size", "5GiB", "--data", filepath.Join(config, "d")}, "between 64KiB and 4GiB"},
+		{"scrub interval under a minute", []string{"up", "--scrub-interval", "30s", "--data", filepath.Join(config, "d")}, "--scrub-interval must be at least 1m, not 30s"},
+		{"query memory over the node's", []string{"up", "--query-memory", "2GiB", "--query-memory-total", "1GiB", "--data", filepath.Join(config, "d")}, "must be above 0 and not exceed --query-memory-total (1GiB)"},
 		{"flush interval under a second", []string{"up", "--log-flush-interval", "10ms", "--data", filepath.Join(config, "d")}, "--log-flush-interval must be at least 1s"},
 		{"import needs one key file", []string{"keyvault", "key", "import", "--vault-name", "v", "--name", "k"}, "exactly one of --pem-file"},
 		{"create needs a resource group", []string{"keyvault", "create", "--name", "v"}, "-g RG"},

@@ -133,8 +133,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if queryMemory <= 0 || queryMemory > queryTotal {
 			return usagef("--query-memory (%s) must be above 0 and not exceed --query-memory-total (%s)", queryMemory, queryTotal)
 		}
-		if scrubRate < 0 || scrubInterval < time.Minute {
-			return usagef("--scrub-rate must not be negative and --scrub-interval must be at least 1m")
+		if scrubInterval < time.Minute {
+			return usagef("--scrub-interval must be at least 1m, not %s", scrubInterval)
 		}
 		cfg, err := nf.config(a)
 		if err != nil {
