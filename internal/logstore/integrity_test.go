@@ -439,3 +439,37 @@ func TestVerifyFindsTheManifestDeletedOrRolledBackWhileTheTableIsOpen(t *testing
 		})
 	}
 }
+
+// TestReplayedRecordsPastTheMarkAreNotListedAsAcknowledged: records a
+// crashed writer wrote past its mark may not be on stable storage (the
+// page cache held them); the manifest written after the replay must not
+// vouch for them, or a power loss before they reach the disk turns a
+// healthy WAL into a truncated one.
+func TestReplayedRecordsPastTheMarkAreNotListedAsAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	wal := walOnlyStore(t, dir, keys, `[{"A":"alpha"}]`, `[{"A":"beta"}]`)
+	payload, _, err := parseRows([]byte(`[{"A":"never acknowledged"}]`), ingestLimits{now: testNow, oldest: testNow.Add(-time.Hour), newest: testNow, maxRowBytes: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendUnacknowledged(t, keys, wal, payload, payload)
+	st := newTestStore(t, dir, keys)
+	tb, err := st.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.closed = true // no flush loop: the replayed WAL stays listed
+	if err := tb.openLocked(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m := tb.manifestLocked(nil)
+	if len(m.wals) != 1 || m.wals[0].records != 2 {
+		t.Fatalf("the next manifest lists %+v; want the WAL with its 2 acknowledged records", m.wals)
+	}
+	if n := tb.flushing[0].mem.mark().records; n != 4 {
+		t.Fatalf("%d records replayed, want the 4 whole ones", n)
+	}
+}

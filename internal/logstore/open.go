@@ -242,7 +242,7 @@ func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *wa
 	if err != nil {
 		return nil, heldBy(r), err
 	}
-	g.hdr = r.hdr
+	g.hdr, g.acknowledged = r.hdr, max(acked, r.mark.records)
 	for _, p := range r.payloads {
 		refs, err := indexPayload(p)
 		if err != nil {

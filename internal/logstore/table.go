@@ -83,14 +83,22 @@ type generation struct {
 	created time.Time
 	mem     memtable
 	pending sync.WaitGroup // appends written but not yet in mem
+	// acknowledged is, for a replayed WAL, how many of its records the
+	// manifest or its mark vouched for: whole records past them, written by
+	// a writer that crashed before its sync, are served but may not be on
+	// stable storage, so no manifest vouches for them.
+	acknowledged uint64
 }
 
-// acked is the WAL's entry for the manifest: the records acknowledged so far.
+// acked is the WAL's entry for the manifest: the records acknowledged so
+// far, and the time range of every row it holds.
 func (g *generation) acked() walEntry {
 	if g.wal != nil {
 		return walEntry{seq: g.seq, walMark: g.wal.acked()}
 	}
-	return walEntry{seq: g.seq, walMark: g.mem.mark()}
+	m := g.mem.mark()
+	m.records = min(m.records, g.acknowledged)
+	return walEntry{seq: g.seq, walMark: m}
 }
 
 // memtable is the rows of one generation: payloads as written to the WAL.
