@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
@@ -93,6 +94,39 @@ func TestKeyInaccessibleRefusalIsWrittenOnce(t *testing.T) {
 	}
 	if len(places) != 1 {
 		t.Fatalf("the CustomerManagedKeyInaccessible refusal is spelled in %d places, want 1: %v", len(places), places)
+	}
+}
+
+// TestDamageIsRefusedNamingWorkspaceTableAndObject: a request that needs
+// damaged data answers 409 DataIntegrityError, whose message names the
+// workspace, where the damage is, what failed and, for rows, the time range a
+// query can avoid.
+func TestDamageIsRefusedNamingWorkspaceTableAndObject(t *testing.T) {
+	const ws = "39dde91d-f25c-4c10-b8f7-eb541d26f795"
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"a segment, wrapped", fmt.Errorf("scan Events_CL: %w", &logstore.IntegrityError{Workspace: ws, Table: "Events_CL", Object: "x_0.seg",
+			Problem: logstore.ProblemMissing, Detail: "the file is gone", MinT: 1796518800e9, MaxT: 1796521797e9}),
+			[]string{"workspace " + ws, "object x_0.seg of table Events_CL", "missing: the file is gone", "ends before 2026-12-06T01:00:00Z or starts after 2026-12-06T01:49:57Z"}},
+		{"a manifest, the whole table", &logstore.IntegrityError{Workspace: ws, Table: "Events_CL", Object: "manifest", Problem: logstore.ProblemRolledBack},
+			[]string{"workspace " + ws, "object manifest of table Events_CL", "rolled back"}},
+		{"a document", &docstore.IntegrityError{Workspace: ws, Collection: "incidents", ID: "i1", Detail: "authentication failed"},
+			[]string{"workspace " + ws, "document i1 of incidents", "authentication failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := toAPIError(tc.err)
+			if e.Status != http.StatusConflict || e.Code != "DataIntegrityError" {
+				t.Fatalf("got %d %s, want 409 DataIntegrityError", e.Status, e.Code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(e.Message, w) {
+					t.Errorf("message does not say %q: %s", w, e.Message)
+				}
+			}
+		})
 	}
 }
 

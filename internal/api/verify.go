@@ -131,9 +131,10 @@ func docDamage(e *docstore.IntegrityError) damagedObject {
 func integrityError(err error) *Error {
 	var le *logstore.IntegrityError
 	var de *docstore.IntegrityError
-	var what string
+	var ws, what string
 	switch {
 	case errors.As(err, &le):
+		ws = le.Workspace
 		what = fmt.Sprintf("object %s of table %s is damaged (%s", le.Object, le.Table, le.Problem)
 		if le.Detail != "" {
 			what += ": " + le.Detail
@@ -144,12 +145,13 @@ func integrityError(err error) *Error {
 				time.Unix(0, le.MinT).UTC().Format(time.RFC3339), time.Unix(0, le.MaxT).UTC().Format(time.RFC3339))
 		}
 	case errors.As(err, &de):
+		ws = de.Workspace
 		what = fmt.Sprintf("document %s of %s is damaged (%s)", de.ID, de.Collection, de.Detail)
 	default:
 		return nil
 	}
 	return &Error{Status: http.StatusConflict, Code: "DataIntegrityError",
-		Message: "the workspace's sealed data failed its integrity check: " + what +
+		Message: "the sealed data of workspace " + ws + " failed its integrity check: " + what +
 			". Nothing damaged is ever returned. Run `sealwatch verify --workspace <name>` to list all damage, and restore the named object from a backup (see \"Data integrity\" in docs/guide.md)"}
 }
 
