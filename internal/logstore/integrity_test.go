@@ -473,3 +473,23 @@ func TestReplayedRecordsPastTheMarkAreNotListedAsAcknowledged(t *testing.T) {
 		t.Fatalf("%d records replayed, want the 4 whole ones", n)
 	}
 }
+
+// TestVerifyOfADeletedWorkspaceFindsNoDamage: a workspace deleted while the
+// scrub reads it lost its files on purpose; the scrub stops, and reports no
+// damage.
+func TestVerifyOfADeletedWorkspaceFindsNoDamage(t *testing.T) {
+	dir := t.TempDir()
+	st, _, _ := twoHourTable(t, dir, envelopetest.New("aek"))
+	deleted := false
+	rep, err := st.Verify(context.Background(), ws, func(int64) {
+		if !deleted {
+			deleted = true
+			if err := st.DeleteWorkspace(context.Background(), ws); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if !errors.Is(err, ErrClosed) || len(rep.Damaged) != 0 || len(st.Damage()) != 0 {
+		t.Fatalf("verify during the deletion: %+v, %v, damage %+v; want it stopped with ErrClosed and no damage", rep, err, st.Damage())
+	}
+}

@@ -135,6 +135,9 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		rep.Bytes += n
 		progress(n)
 		if errors.As(err, &ie) {
+			if t.isClosed() {
+				return ErrClosed
+			}
 			t.st.foundDamage(ie)
 			continue
 		}
@@ -144,6 +147,12 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		t.st.damage.clear(t.ws, t.name, filepath.Base(path))
 	}
 	return nil
+}
+
+func (t *table) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
 }
 
 // checkManifestLocked reads the manifest of an open table: one that fails
@@ -174,16 +183,19 @@ func (t *table) verifySegment(ctx context.Context, s segFile) (int64, error) {
 	if err != nil {
 		return n, err
 	}
-	if ie != nil && ie.Problem == ProblemMissing && (t.st.expired(s.name.maxT) || s.name.maxT < t.purgedBefore) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.closed:
+		return n, ErrClosed // closed or deleted meanwhile: what is gone was not lost
+	case ie != nil && ie.Problem == ProblemMissing && t.purged(s.name.maxT):
 		return n, nil // purged meanwhile
 	}
-	t.mu.Lock()
 	for i := range t.segs {
 		if t.segs[i].name == s.name {
 			t.segs[i].damage = ie
 		}
 	}
-	t.mu.Unlock()
 	if ie != nil {
 		t.st.foundDamage(ie)
 	} else {
