@@ -60,6 +60,9 @@ func (e *IntegrityError) affects(from, to int64) bool {
 	return e.MaxT >= from && e.MinT < to
 }
 
+// fileGone is the detail of a listed object that is not on disk.
+const fileGone = "the file is gone"
+
 // damageLog is what the store found damaged since it opened, by table and
 // object, for metrics and the workspace's state. An object found intact
 // again (restored from a backup) leaves it.

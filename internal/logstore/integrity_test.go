@@ -1,9 +1,11 @@
 package logstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,6 +190,45 @@ func TestDeletedWALIsDamageNamingItsTimeRange(t *testing.T) {
 	st = reopen(t, dir, keys, ledger)
 	_, err = scanAll(st, lastHalfHour)
 	wantDamage(t, err, filepath.Base(wals[0]), ProblemMissing)
+}
+
+// TestDeletedFilesAreLoggedWithTheirCause: a listed segment or WAL that is
+// gone is found when the table opens, before any read of it; that log line,
+// like every other, says what failed, and so does a query's error.
+func TestDeletedFilesAreLoggedWithTheirCause(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, segs := twoHourTable(t, dir, keys)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 5, testNow))
+	st.Close()
+	wals := files(t, dir, walExt)
+	if len(wals) != 1 {
+		t.Fatalf("%d WALs, want 1", len(wals))
+	}
+	os.Remove(segs[0])
+	os.Remove(wals[0])
+	var logs bytes.Buffer
+	st = newTestStore(t, dir, keys, func(c *Config) {
+		c.Ledger = ledger
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	_, err := scanAll(st, lastHalfHour)
+	if ie := wantDamage(t, err, filepath.Base(wals[0]), ProblemMissing); ie.Detail != "the file is gone" {
+		t.Errorf("the scan's error says %q, want that the file is gone", ie.Detail)
+	}
+	var found int
+	for line := range strings.Lines(logs.String()) {
+		if !strings.Contains(line, `msg="damaged data found"`) {
+			continue
+		}
+		found++
+		if !strings.Contains(line, `detail="the file is gone"`) {
+			t.Errorf("a damage line without its cause: %s", line)
+		}
+	}
+	if found < 2 {
+		t.Fatalf("%d damage lines, want one for the segment and one for the WAL:\n%s", found, logs.String())
+	}
 }
 
 func TestCrashLeftoversAreRepairedNotReportedAsDamage(t *testing.T) {

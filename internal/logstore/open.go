@@ -130,7 +130,7 @@ func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 		case !ok && t.purged(s.name.maxT):
 			continue // purged while the table was closed
 		case !ok:
-			s.damage = t.segDamage(s, ProblemMissing, "")
+			s.damage = t.segDamage(s, ProblemMissing, fileGone)
 		case size < s.size:
 			s.damage = t.segDamage(s, ProblemTruncated, fmt.Sprintf("%d of %d bytes are left", size, s.size))
 		case size != s.size:
@@ -179,7 +179,7 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 	t.damagedWALs = nil
 	for _, w := range m.wals {
 		if !files.wals[w.seq] {
-			t.damageWAL(w, &walMark{}, &IntegrityError{Problem: ProblemMissing})
+			t.damageWAL(w, &walMark{}, &IntegrityError{Problem: ProblemMissing, Detail: fileGone})
 			continue
 		}
 		delete(files.wals, w.seq)

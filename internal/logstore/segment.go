@@ -391,7 +391,7 @@ func (st *Store) openSegment(ctx context.Context, path, ws, table string, want s
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, damage(ProblemMissing, errors.New("the file is gone"))
+		return nil, damage(ProblemMissing, errors.New(fileGone))
 	}
 	if err != nil {
 		return nil, err
