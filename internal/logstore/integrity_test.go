@@ -534,3 +534,25 @@ func TestVerifyOfADeletedWorkspaceFindsNoDamage(t *testing.T) {
 		t.Fatalf("verify during the deletion: %+v, %v, damage %+v; want it stopped with ErrClosed and no damage", rep, err, st.Damage())
 	}
 }
+
+// TestDeletedTableDirectoryIsDamageNotAMissingTable: the ledger knows the
+// tables that had a manifest, so a table whose whole directory is gone is
+// still listed, and reported missing by scans and verify, not dropped from
+// the workspace (where a query of every table would answer without it).
+func TestDeletedTableDirectoryIsDamageNotAMissingTable(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, _ := twoHourTable(t, dir, keys)
+	st.Close()
+	os.RemoveAll(filepath.Join(dir, ws, tbl))
+	st = reopen(t, dir, keys, ledger)
+	if tables, err := st.Tables(context.Background(), ws); err != nil || !slices.Equal(tables, []string{tbl}) {
+		t.Fatalf("tables %v, %v; want the deleted one listed", tables, err)
+	}
+	_, err := scanAll(st, lastHalfHour)
+	wantDamage(t, err, manifestFile, ProblemMissing)
+	rep, err := st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != manifestFile || rep.Damaged[0].Problem != ProblemMissing {
+		t.Fatalf("verify: %+v, %v; want the manifest missing", rep, err)
+	}
+}

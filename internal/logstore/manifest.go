@@ -49,6 +49,9 @@ const (
 // than it was purged, not lost).
 type Ledger interface {
 	Table(ctx context.Context, workspace, table string) (TableRecord, error)
+	// Tables lists the tables of a workspace with a manifest epoch recorded:
+	// a table whose directory is gone is still one of them.
+	Tables(ctx context.Context, workspace string) ([]string, error)
 	SetEpoch(ctx context.Context, workspace, table string, epoch uint64) error
 	SetPurgedBefore(ctx context.Context, workspace, table string, before int64) error
 	// ForgetWorkspace drops the records of a deleted workspace's tables.
@@ -72,6 +75,19 @@ func (l *MemLedger) Table(_ context.Context, ws, table string) (TableRecord, err
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.m[[2]string{ws, table}], nil
+}
+
+func (l *MemLedger) Tables(_ context.Context, ws string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for k, r := range l.m {
+		if k[0] == ws && r.Epoch > 0 {
+			out = append(out, k[1])
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (l *MemLedger) update(ws, table string, f func(*TableRecord)) {

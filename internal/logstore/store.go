@@ -346,12 +346,28 @@ func (st *Store) Workspaces(ctx context.Context) ([]string, error) {
 	return listDirs(st.cfg.Dir, validWorkspace)
 }
 
-// Tables lists the tables of a workspace.
+// Tables lists the tables of a workspace: those with a directory, and those
+// the ledger records a manifest for, so that a table whose directory was
+// deleted is reported damaged rather than silently left out.
 func (st *Store) Tables(ctx context.Context, workspace string) ([]string, error) {
 	if !validWorkspace(workspace) {
 		return nil, fmt.Errorf("%w: workspace", ErrInvalidName)
 	}
-	return listDirs(filepath.Join(st.cfg.Dir, workspace), validTable)
+	tables, err := listDirs(filepath.Join(st.cfg.Dir, workspace), validTable)
+	if err != nil {
+		return nil, err
+	}
+	recorded, err := st.ledger.Tables(ctx, workspace)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of %s: read the control plane's record: %w", workspace, err)
+	}
+	for _, name := range recorded {
+		if validTable(name) && !slices.Contains(tables, name) {
+			tables = append(tables, name)
+		}
+	}
+	slices.Sort(tables)
+	return tables, nil
 }
 
 // DeleteWorkspace deletes every table of a workspace, WALs and segments. It

@@ -1,6 +1,7 @@
 package wsdata
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -41,6 +42,25 @@ func (l boltLedger) Table(_ context.Context, ws, table string) (logstore.TableRe
 		return nil
 	})
 	return rec, err
+}
+
+func (l boltLedger) Tables(_ context.Context, ws string) ([]string, error) {
+	var out []string
+	err := l.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(ledgerBucket)
+		if b == nil {
+			return nil
+		}
+		prefix := []byte(ws + "/")
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) == 16 && binary.BigEndian.Uint64(v) > 0 {
+				out = append(out, string(k[len(prefix):]))
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (l boltLedger) update(ws, table string, f func(*logstore.TableRecord)) error {
