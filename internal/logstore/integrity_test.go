@@ -556,3 +556,26 @@ func TestDeletedTableDirectoryIsDamageNotAMissingTable(t *testing.T) {
 		t.Fatalf("verify: %+v, %v; want the manifest missing", rep, err)
 	}
 }
+
+// TestVerifyFindsAnUnexpectedSegmentWhileTheTableIsOpen: a segment the
+// manifest does not list, put in place while the node runs, is reported by
+// the scrub as it would be by the next open, and forgotten once removed.
+func TestVerifyFindsAnUnexpectedSegmentWhileTheTableIsOpen(t *testing.T) {
+	dir := t.TempDir()
+	st, _, segs := twoHourTable(t, dir, envelopetest.New("aek"))
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 5, testNow)) // a WAL too
+	n, _ := parseSegName(filepath.Base(segs[1]))
+	n.walSeq += 7 // from no WAL the manifest lists
+	extra := filepath.Join(filepath.Dir(segs[1]), n.String())
+	b, _ := os.ReadFile(segs[1])
+	os.WriteFile(extra, b, 0o600)
+	rep, err := st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != n.String() || rep.Damaged[0].Problem != ProblemUnexpected {
+		t.Fatalf("verify: %+v, %v; want the unlisted segment", rep, err)
+	}
+	os.Remove(extra)
+	rep, err = st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 0 || len(st.Damage()) != 0 {
+		t.Fatalf("verify once it is gone: %+v, %v", rep, err)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // VerifyReport is what Verify found in one workspace.
@@ -102,6 +104,10 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		}
 		t.st.damage.clear(t.ws, t.name, manifestFile)
 	}
+	if err := t.checkUnlistedLocked(); err != nil {
+		t.mu.Unlock()
+		return err
+	}
 	segs := append([]segFile(nil), t.segs...)
 	var wals []walEntry
 	for _, g := range t.flushing {
@@ -145,6 +151,49 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 			return err
 		}
 		t.st.damage.clear(t.ws, t.name, filepath.Base(path))
+	}
+	return nil
+}
+
+// checkUnlistedLocked reports the segments in the table's directory that
+// the manifest does not list, as the next open would (they are never read),
+// and forgets those it reported before that are gone. Segments of a WAL
+// still listed are a flush under way (or, after a crash, its leftovers,
+// which the next open removes).
+func (t *table) checkUnlistedLocked() error {
+	entries, err := os.ReadDir(t.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("list %s/%s: %w", t.ws, t.name, err)
+	}
+	listed := make(map[segName]bool, len(t.segs))
+	for _, s := range t.segs {
+		listed[s.name] = true
+	}
+	wals := make(map[uint64]bool)
+	for _, g := range t.flushing {
+		wals[g.seq] = true
+	}
+	if t.active != nil {
+		wals[t.active.seq] = true
+	}
+	for _, d := range t.damagedWALs {
+		wals[d.entry.seq] = true
+	}
+	unlisted := make(map[string]bool)
+	for _, e := range entries {
+		n, ok := parseSegName(e.Name())
+		if !ok || listed[n] || wals[n.walSeq] {
+			continue
+		}
+		unlisted[e.Name()] = true
+		t.st.foundDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: e.Name(), Problem: ProblemUnexpected,
+			Detail: "the manifest does not list this segment; it is not read"})
+	}
+	for _, d := range t.st.damage.list() {
+		if d.Workspace == t.ws && d.Table == t.name && d.Problem == ProblemUnexpected &&
+			strings.HasSuffix(d.Object, segExt) && !unlisted[d.Object] {
+			t.st.damage.clear(t.ws, t.name, d.Object)
+		}
 	}
 	return nil
 }
