@@ -260,3 +260,31 @@ func TestBackgroundScrubFindsDamageNoQueryTouched(t *testing.T) {
 	os.WriteFile(seg, b, 0o600)
 	await("the scrub finding the flipped byte", func(d map[string]any) bool { return d["state"] == "Damaged" })
 }
+
+// TestDeletedWorkspaceLeavesNoIntegrityMetrics: a deleted workspace's last
+// verification goes with it; /metrics does not go on reporting it.
+func TestDeletedWorkspaceLeavesNoIntegrityMetrics(t *testing.T) {
+	cs := setUpCMK(t)
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	cs.verify("secops")
+	metrics := func() string {
+		req, _ := http.NewRequest("GET", cs.creds.Endpoint+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+cs.mgmt)
+		resp, err := cs.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	if m := metrics(); !strings.Contains(m, fmt.Sprintf(`sealwatch_last_verified_timestamp_seconds{workspace=%q}`, customerID)) {
+		t.Fatalf("metrics lack the verified workspace:\n%s", m)
+	}
+	if st := cs.call("DELETE", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, nil, nil); st != 200 && st != 204 {
+		t.Fatalf("delete the workspace: %d", st)
+	}
+	if m := metrics(); strings.Contains(m, customerID) {
+		t.Fatalf("metrics still report the deleted workspace:\n%s", m)
+	}
+}

@@ -50,6 +50,13 @@ func (s *scrubState) put(r *Report) {
 	s.last[r.CustomerID] = r
 }
 
+// forget drops a deleted workspace's last verification.
+func (s *scrubState) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.last, id)
+}
+
 func (s *scrubState) get(id string) *Report {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -144,6 +144,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
+	d.scrubs.forget(customerID)
 	docs, err := docstore.New(d.docsDB, noKeys{})
 	if err == nil {
 		err = docs.DeleteWorkspace(ctx, customerID)
