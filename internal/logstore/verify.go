@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -110,11 +111,15 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 	}
 	segs := append([]segFile(nil), t.segs...)
 	var wals []walEntry
-	for _, g := range t.flushing {
+	live := make(map[uint64]*walWriter) // WALs being written
+	for _, g := range append(slices.Clone(t.flushing), t.active) {
+		if g == nil {
+			continue
+		}
 		wals = append(wals, g.acked())
-	}
-	if t.active != nil {
-		wals = append(wals, t.active.acked())
+		if g.wal != nil {
+			live[g.seq] = g.wal
+		}
 	}
 	t.mu.Unlock()
 
@@ -140,6 +145,16 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		}
 		rep.Bytes += n
 		progress(n)
+		if writer := live[w.seq]; writer != nil && errors.As(err, &ie) {
+			// The read may have run into the mark being rewritten in
+			// place: read again while the writer waits.
+			writer.mu.Lock()
+			r, err = t.st.readWAL(ctx, path, w.seq, t.ws, t.name, w.records, false)
+			writer.mu.Unlock()
+			if errors.Is(err, os.ErrNotExist) {
+				continue // flushed meanwhile
+			}
+		}
 		if errors.As(err, &ie) {
 			if t.isClosed() {
 				return ErrClosed
