@@ -622,3 +622,33 @@ func TestVerifyTakesNoMarkBeingRewrittenForDamage(t *testing.T) {
 		t.Fatalf("verify: %+v, %v; want no damage", rep, err)
 	}
 }
+
+// TestAdoptedTableWithADamagedWALReportsItAndServesTheRest: a table without
+// a manifest whose WAL fails to authenticate is adopted with that WAL
+// listed as damaged, as any other table's: the damage is recorded and
+// named, and scans that do not need it answer.
+func TestAdoptedTableWithADamagedWALReportsItAndServesTheRest(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, _, _ := twoHourTable(t, dir, keys)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 100, 10, testNow))
+	st.Close()
+	os.Remove(filepath.Join(dir, ws, tbl, manifestFile))
+	wal := files(t, dir, walExt)[0]
+	b, _ := os.ReadFile(wal)
+	b[len(b)-1] ^= 1
+	os.WriteFile(wal, b, 0o600)
+	st = reopen(t, dir, keys, &MemLedger{})
+	older := ScanRequest{Workspace: ws, Table: tbl, From: testNow.Add(-2 * time.Hour), To: testNow.Add(-30 * time.Minute)}
+	if got, err := scanAll(st, older); err != nil || countRows(got) != 50 {
+		t.Fatalf("scan of the older hour: %d rows, %v; want its 50", countRows(got), err)
+	}
+	_, err := scanAll(st, lastHalfHour)
+	wantDamage(t, err, filepath.Base(wal), ProblemAuthentication)
+	if d := st.Damage(); len(d) != 1 || d[0].Object != filepath.Base(wal) {
+		t.Fatalf("damage recorded: %+v", d)
+	}
+	if now, _ := os.ReadFile(wal); !bytes.Equal(now, b) {
+		t.Fatal("the damaged WAL was changed")
+	}
+}

@@ -282,11 +282,18 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 		t.opened = true
 		return nil
 	}
+	t.damagedWALs = nil
 	var gens []*generation
 	for _, seq := range slices.Sorted(maps.Keys(files.wals)) {
 		t.nextSeq = max(t.nextSeq, seq+1)
-		g, _, err := t.replay(ctx, seq, 0)
+		g, held, err := t.replay(ctx, seq, 0)
+		var ie *IntegrityError
+		if errors.As(err, &ie) {
+			t.damageWAL(walEntry{seq: seq}, held, ie) // listed as damaged, like any table's
+			continue
+		}
 		if err != nil {
+			t.damagedWALs = nil
 			return err
 		}
 		gens = append(gens, g)
@@ -310,7 +317,7 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 	sortSegs(t.segs)
 	t.flushing = gens
 	if err := t.saveManifestLocked(ctx, t.manifestLocked(nil)); err != nil {
-		t.segs, t.flushing, t.schema = nil, nil, nil
+		t.segs, t.flushing, t.schema, t.damagedWALs = nil, nil, nil, nil
 		return err
 	}
 	t.st.log.Info("listed a table's files in a new manifest", "workspace", t.ws, "table", t.name,
