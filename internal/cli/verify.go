@@ -91,7 +91,7 @@ func (a *app) verifyCommand() *cobra.Command {
 			return err
 		}
 		if damaged > 0 {
-			return fmt.Errorf("%w: %s; restore them from a backup (see \"Data integrity\" in docs/guide.md)", errDamaged, count(damaged, "object"))
+			return fmt.Errorf("%w: %s; restore each from a backup, and move away any unexpected object (see \"Data integrity\" in docs/guide.md)", errDamaged, count(damaged, "object"))
 		}
 		return nil
 	})
