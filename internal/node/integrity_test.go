@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -286,5 +287,29 @@ func TestDeletedWorkspaceLeavesNoIntegrityMetrics(t *testing.T) {
 	}
 	if m := metrics(); strings.Contains(m, customerID) {
 		t.Fatalf("metrics still report the deleted workspace:\n%s", m)
+	}
+}
+
+// TestScrubOfAWorkspaceDeletedSinceItWasListedOpensNothing: the scrub lists
+// the workspaces once a round; one deleted meanwhile is not opened again (its
+// directory recreated, a store kept open for it) nor reported.
+func TestScrubOfAWorkspaceDeletedSinceItWasListedOpensNothing(t *testing.T) {
+	cs := setUpCMK(t)
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	all, err := cs.node.workspaces.AllWorkspaces(context.Background())
+	if err != nil || len(all) != 1 {
+		t.Fatalf("workspaces: %d, %v", len(all), err)
+	}
+	if st := cs.call("DELETE", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, nil, nil); st != 200 && st != 204 {
+		t.Fatalf("delete the workspace: %d", st)
+	}
+	if _, err := cs.node.data.Verify(context.Background(), &all[0], nil); err == nil {
+		t.Fatal("verify of a deleted workspace succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(cs.dir, "logs", customerID)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the deleted workspace's log directory: %v", err)
+	}
+	if in := cs.node.data.Integrity(customerID); !in.LastVerified.IsZero() {
+		t.Fatalf("the deleted workspace is reported verified: %+v", in)
 	}
 }

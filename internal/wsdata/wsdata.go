@@ -19,6 +19,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -47,9 +48,13 @@ type Data struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu     sync.Mutex
-	logs   map[string]*openStore // customerID → store
-	scrubs scrubState
+	mu   sync.Mutex
+	logs map[string]*openStore // customerID → store
+	// deleted are the workspaces deleted since the node started: a caller
+	// that looked one up before (the scrub's round, an ingest under way)
+	// must not open its stores again, recreating its directory.
+	deleted map[string]bool
+	scrubs  scrubState
 }
 
 type openStore struct {
@@ -77,7 +82,7 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 		ledger = boltLedger{opts.ControlDB}
 	}
 	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, log: opts.Logger, now: time.Now,
-		logs: map[string]*openStore{}}, nil
+		logs: map[string]*openStore{}, deleted: map[string]bool{}}, nil
 }
 
 // Logs returns the log store of a workspace.
@@ -90,6 +95,9 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	id := ws.Workspace.Properties.CustomerID
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.deleted[id] {
+		return nil, deletedError(id)
+	}
 	if o := d.logs[id]; o != nil && o.governedBy == governedBy && o.retention == retention {
 		return o.store, nil
 	} else if o != nil {
@@ -132,11 +140,18 @@ func (d *Data) Docs(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore
 	return docstore.New(d.docsDB, keys)
 }
 
-// DeleteWorkspace removes a workspace's data; it needs no key.
+// deletedError refuses the stores of a workspace deleted meanwhile.
+func deletedError(customerID string) error {
+	return fault.New(fault.NotFound, workspace.CodeNotFound, "workspace %s was deleted", customerID)
+}
+
+// DeleteWorkspace removes a workspace's data; it needs no key. Its stores
+// are not opened again.
 func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	d.mu.Lock()
 	o := d.logs[customerID]
 	delete(d.logs, customerID)
+	d.deleted[customerID] = true
 	d.mu.Unlock()
 	var errs []error
 	if o != nil {
@@ -203,6 +218,9 @@ func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.Workspac
 			errs = append(errs, err)
 			continue
 		}
+		if st == nil {
+			continue // deleted since it was listed
+		}
 		n, err := st.PurgeExpired(ctx, now)
 		total += n
 		errs = append(errs, err)
@@ -214,12 +232,16 @@ func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.Workspac
 }
 
 // logStoreForPurge opens a workspace's log store without asking the key
-// layer for keys, which may be revoked; purging reads no sealed data.
+// layer for keys, which may be revoked; purging reads no sealed data. It
+// returns no store for a workspace deleted meanwhile.
 func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store, temporary bool, err error) {
 	id := ws.Workspace.Properties.CustomerID
 	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.deleted[id] {
+		return nil, false, nil
+	}
 	if o := d.logs[id]; o != nil && o.retention == retention {
 		return o.store, false, nil
 	}
