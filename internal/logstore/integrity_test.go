@@ -652,3 +652,49 @@ func TestAdoptedTableWithADamagedWALReportsItAndServesTheRest(t *testing.T) {
 		t.Fatal("the damaged WAL was changed")
 	}
 }
+
+// TestWALLostAfterACrashPutsTheWholeTableAtRisk: a WAL listed before a crash
+// (kill -9: no final listing) and then deleted may have held rows of any
+// time, not only those of its listing, so every scan of the table is
+// refused.
+func TestWALLostAfterACrashPutsTheWholeTableAtRisk(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := reopen(t, dir, keys, ledger)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 20, testNow))
+	// A manifest written while the WAL takes rows (as another WAL's flush
+	// writes one) lists it with the rows of the last half hour so far.
+	tb, _ := st.table(ws, tbl)
+	tb.mu.Lock()
+	err := tb.saveManifestLocked(context.Background(), tb.manifestLocked(nil))
+	tb.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, ws, tbl, eventsBody(t, 20, 20, testNow.Add(-3*time.Hour)))
+	// The files as a kill -9 leaves them: the store is still open.
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := ledger.Table(context.Background(), ws, tbl)
+	st.Close()
+	wals := files(t, crashed, walExt)
+	if len(wals) != 1 {
+		t.Fatalf("%d WALs", len(wals))
+	}
+	os.Remove(wals[0])
+	after := &MemLedger{}
+	after.SetEpoch(context.Background(), ws, tbl, rec.Epoch)
+	st = reopen(t, crashed, keys, after)
+	old := ScanRequest{Workspace: ws, Table: tbl, From: testNow.Add(-4 * time.Hour), To: testNow.Add(-2 * time.Hour)}
+	got, err := scanAll(st, old)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("rows of the lost WAL outside its listing: %d rows, %v; want the loss refused", countRows(got), err)
+	}
+	ie := wantDamage(t, err, filepath.Base(wals[0]), ProblemMissing)
+	if ie.MinT != 0 || ie.MaxT != 0 {
+		t.Fatalf("a WAL lost after a crash names rows from %d to %d; want the whole table at risk", ie.MinT, ie.MaxT)
+	}
+}

@@ -22,7 +22,7 @@ import (
 //
 //	body: uvarint next WAL sequence number
 //	      uvarint WALs; per WAL: uvarint seq | uvarint acknowledged records |
-//	                   varint min time | varint max time
+//	                   varint min time | varint max time | uvarint final (0, 1)
 //	      uvarint segments; per segment: uvarint name length | name |
 //	                   uvarint size | uvarint rows | 16-byte index tag
 //	      uvarint columns; per column: uvarint name length | name | type
@@ -126,6 +126,10 @@ func (l *MemLedger) ForgetWorkspace(_ context.Context, ws string) error {
 type walEntry struct {
 	seq uint64
 	walMark
+	// final: no record can be acknowledged past the listing (the WAL was
+	// closed, or replayed). A WAL lost while not final may have held rows
+	// of any time, so its loss puts the whole table at risk.
+	final bool
 }
 
 // manifest is the decoded body of a manifest file.
@@ -146,6 +150,11 @@ func encodeManifest(m *manifest) []byte {
 		b = binary.AppendUvarint(b, w.records)
 		b = binary.AppendVarint(b, w.minT)
 		b = binary.AppendVarint(b, w.maxT)
+		final := uint64(0)
+		if w.final {
+			final = 1
+		}
+		b = binary.AppendUvarint(b, final)
 	}
 	b = binary.AppendUvarint(b, uint64(len(m.segs)))
 	for _, s := range m.segs {
@@ -177,6 +186,7 @@ func decodeManifest(b []byte) (*manifest, error) {
 		w := walEntry{seq: r.uvarint(math.MaxUint64)}
 		w.records = r.uvarint(math.MaxUint64)
 		w.minT, w.maxT = r.varint(), r.varint()
+		w.final = r.uvarint(1) == 1
 		m.wals = append(m.wals, w)
 	}
 	for range r.uvarint(uint64(len(b))) {

@@ -179,7 +179,12 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 	t.damagedWALs = nil
 	for _, w := range m.wals {
 		if !files.wals[w.seq] {
-			t.damageWAL(w, &walMark{}, &IntegrityError{Problem: ProblemMissing, Detail: fileGone})
+			// Without the file, only a final listing says which rows it held.
+			var held *walMark
+			if w.final {
+				held = &walMark{}
+			}
+			t.damageWAL(w, held, &IntegrityError{Problem: ProblemMissing, Detail: fileGone})
 			continue
 		}
 		delete(files.wals, w.seq)
@@ -219,7 +224,8 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 // rows are withheld, so the rows at risk are those of every record it held:
 // in the time range its listing, its own mark and its records still whole
 // (held) name together. With held unknown (nil: the file's mark could not
-// be read) or nothing known, every scan of the table is at risk. The wider
+// be read, or the file is gone and its listing was not final) or nothing
+// known, every scan of the table is at risk. The wider
 // listing stays in the manifest, so the loss keeps its range.
 func (t *table) damageWAL(w walEntry, held *walMark, ie *IntegrityError) {
 	ie.Workspace, ie.Table, ie.Object = t.ws, t.name, walFileName(w.seq)

@@ -94,11 +94,12 @@ type generation struct {
 // far, and the time range of every row it holds.
 func (g *generation) acked() walEntry {
 	if g.wal != nil {
-		return walEntry{seq: g.seq, walMark: g.wal.acked()}
+		mark, final := g.wal.acked()
+		return walEntry{seq: g.seq, walMark: mark, final: final}
 	}
 	m := g.mem.mark()
 	m.records = min(m.records, g.acknowledged)
-	return walEntry{seq: g.seq, walMark: m}
+	return walEntry{seq: g.seq, walMark: m, final: true} // replayed: nothing more is appended
 }
 
 // memtable is the rows of one generation: payloads as written to the WAL.

@@ -285,11 +285,12 @@ func (w *walWriter) state() (size int64, records uint64, failed bool) {
 	return w.size, w.written.records, w.err != nil
 }
 
-// acked is how many records are acknowledged (durable).
-func (w *walWriter) acked() walMark {
+// acked is how many records are acknowledged (durable), and whether that is
+// final: the WAL is closed with every record written durable.
+func (w *walWriter) acked() (walMark, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.durable
+	return w.durable, w.closed && w.durable.records == w.written.records
 }
 
 // close brings the mark up to date and closes the file.
