@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/incident"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -25,32 +26,44 @@ type incidentHandler func(w http.ResponseWriter, r *http.Request, inc *incident.
 // incidents under its document keys.
 func (s *Server) incidents(role string, h incidentHandler) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.authenticate(r, identity.AudienceManagement)
-		if err != nil {
-			return err
-		}
-		if err := checkARMAPIVersion(r); err != nil {
-			return err
-		}
-		ws, err := s.cfg.Workspaces.Info(r.Context(), resourceGroup(r), r.PathValue("name"))
-		if err != nil {
-			return err
-		}
-		if !c.HasRole(identity.RoleOwner) {
-			if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
-				return err
-			}
-		}
-		if !ws.Onboarded {
-			return &Error{Status: http.StatusConflict, Code: "WorkspaceNotOnboarded",
-				Message: "workspace '" + ws.Workspace.Name + "' is not onboarded; onboard it (sealwatch sentinel onboard) before working incidents"}
-		}
-		docs, err := s.cfg.Data.Docs(r.Context(), ws)
+		ws, docs, c, err := s.securityInsights(r, role, "working incidents")
 		if err != nil {
 			return err
 		}
 		return h(w, r, incident.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil), c)
 	}
+}
+
+// securityInsights authenticates a call to a workspace's security API
+// (incidents, analytics rules), checks the caller's role on the workspace
+// (Owners may do everything) and that the workspace is onboarded, and opens
+// its document store; doing names the work in the not-onboarded message.
+func (s *Server) securityInsights(r *http.Request, role, doing string) (*workspace.WorkspaceInfo, *docstore.Store, *identity.Claims, error) {
+	c, err := s.authenticate(r, identity.AudienceManagement)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkARMAPIVersion(r); err != nil {
+		return nil, nil, nil, err
+	}
+	ws, err := s.cfg.Workspaces.Info(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !c.HasRole(identity.RoleOwner) {
+		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if !ws.Onboarded {
+		return nil, nil, nil, &Error{Status: http.StatusConflict, Code: "WorkspaceNotOnboarded",
+			Message: "workspace '" + ws.Workspace.Name + "' is not onboarded; onboard it (sealwatch sentinel onboard) before " + doing}
+	}
+	docs, err := s.cfg.Data.Docs(r.Context(), ws)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ws, docs, c, nil
 }
 
 func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {

@@ -87,6 +87,9 @@ var (
 	ruleIncident = nameRule{what: "incident ID", code: codeInvalidName, min: 1, max: 128,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "an incident ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
+	ruleAlertRule = nameRule{what: "alert rule ID", code: codeInvalidName, min: 1, max: 128,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
+		says: "an alert rule ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
 	ruleComment = nameRule{what: "comment ID", code: codeInvalidName, min: 1, max: 128,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a comment ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
@@ -144,6 +147,7 @@ var routeRules = map[string]*nameRule{
 	"applications/{id}":          &ruleObjectID,
 	"incidents/{id}":             &ruleIncident,
 	"comments/{cid}":             &ruleComment,
+	"alertRules/{ruleId}":        &ruleAlertRule,
 	// The role assignment routes take the rest of the path; roleAssignmentPath
 	// checks each of its segments.
 	"subscriptions/{scope...}": nil,

@@ -59,6 +59,8 @@ func TestNamesFollowTheCloudsRules(t *testing.T) {
 		{&ruleStream, "Custom-Events CL", false},
 		{&ruleIncident, "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1a", true},
 		{&ruleIncident, "inc/1", false},
+		{&ruleAlertRule, "brute-force_1", true},
+		{&ruleAlertRule, "rule.1", false},
 		{&ruleTenant, "contoso.example", true},
 		{&ruleTenant, ".contoso", false},
 		{&ruleRoleAssignment, "a1", true},
@@ -119,7 +121,7 @@ func FuzzNameRules(f *testing.F) {
 		f.Add(s)
 	}
 	rules := []*nameRule{&ruleSubscription, &ruleResourceGroup, &ruleCluster, &ruleWorkspace, &ruleDCR, &ruleVault,
-		&ruleKey, &ruleKeyVersion, &ruleLocation, &ruleIncident, &ruleComment, &ruleRoleAssignment,
+		&ruleKey, &ruleKeyVersion, &ruleLocation, &ruleIncident, &ruleAlertRule, &ruleComment, &ruleRoleAssignment,
 		&ruleAccessPolicyKind, &ruleObjectID, &ruleCustomerID, &ruleImmutableID, &ruleStream, &ruleTenant, &ruleProviderSegment}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, r := range rules {

@@ -95,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeDataCollector()
 		s.routeQuery()
 		s.routeIncidents()
+		s.routeAlertRules()
 		s.routeVerify()
 	}
 	return s, nil

@@ -1,0 +1,632 @@
+// Package analyticrule keeps a workspace's analytics rules (the security
+// workspace API's alertRules of kind Scheduled and NRT) in the sealed
+// document store. A rule is validated field by field and its query is
+// compiled against the workspace's tables when it is saved, so that a rule
+// that could never run is refused then rather than failing at every run.
+// Rules are stored as they were sent: a GET returns the JSON of the PUT, plus
+// the fields the server sets.
+package analyticrule
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kql"
+)
+
+// collRules is the rules' collection in the document store.
+const collRules = "alertRules"
+
+// ResourceType is the type of a rule resource.
+const ResourceType = "Microsoft.SecurityInsights/alertRules"
+
+// Kinds of rule.
+const (
+	KindScheduled = "Scheduled"
+	KindNRT       = "NRT"
+)
+
+// Rule is a Microsoft.SecurityInsights/alertRules resource. Properties is
+// the JSON the rule was saved with, lastModifiedUtc added.
+type Rule struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Kind       string          `json:"kind"`
+	Etag       string          `json:"etag"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+// stored is a rule's document: its kind and its properties as sent.
+type stored struct {
+	Kind       string          `json:"kind"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+// CatalogFunc returns the tables a rule's query may name.
+type CatalogFunc func(ctx context.Context) (kql.Catalog, error)
+
+// Rules is the rule store of one workspace.
+type Rules struct {
+	docs      *docstore.Store
+	workspace string // customerId: the document store's workspace
+	idPrefix  string // resource ID of the workspace's alertRules collection
+	catalog   CatalogFunc
+	now       func() time.Time
+}
+
+// New returns the rules of a workspace whose resource ID is resourceID;
+// catalog gives the tables that queries are compiled against when a rule is
+// saved.
+func New(docs *docstore.Store, customerID, resourceID string, catalog CatalogFunc, now func() time.Time) *Rules {
+	if now == nil {
+		now = time.Now
+	}
+	return &Rules{docs: docs, workspace: customerID, idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/alertRules/", catalog: catalog, now: now}
+}
+
+func bad(format string, args ...any) *fault.Error {
+	return fault.New(fault.Invalid, "BadRequest", format, args...)
+}
+
+func validID(id string) error {
+	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return bad("rule IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", truncate(id))
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// Put creates or updates a rule of kind with the properties props (a JSON
+// object). ifMatch is the etag the caller read ("" for unconditional, "*"
+// for "must exist"); a mismatch is refused as PreconditionFailed.
+func (s *Rules) Put(ctx context.Context, id, kind string, props json.RawMessage, ifMatch string) (*Rule, bool, error) {
+	if err := validID(id); err != nil {
+		return nil, false, err
+	}
+	p, err := decode(kind, props)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := p.validate(kind); err != nil {
+		return nil, false, err
+	}
+	if err := s.compile(ctx, *p.Query); err != nil {
+		return nil, false, err
+	}
+	_, err = s.docs.Get(ctx, s.workspace, collRules, id)
+	created := errors.Is(err, docstore.ErrNotFound)
+	switch {
+	case created && ifMatch != "" && ifMatch != "*":
+		return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "rule '%s' does not exist, so no etag can match", id)
+	case err != nil && !created:
+		return nil, false, s.docError(err, id)
+	}
+	body, err := withLastModified(props, s.now().UTC())
+	if err != nil {
+		return nil, false, err
+	}
+	doc, _ := json.Marshal(stored{Kind: kind, Properties: body})
+	etag, err := s.docs.Put(ctx, s.workspace, collRules, id, doc, unquote(ifMatch))
+	if err != nil {
+		return nil, false, s.docError(err, id)
+	}
+	return s.rule(id, etag, stored{Kind: kind, Properties: body}), created, nil
+}
+
+// compile refuses a query that does not parse or bind against the
+// workspace's tables, with the KQL error and its position.
+func (s *Rules) compile(ctx context.Context, query string) error {
+	cat, err := s.catalog(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := kql.Compile(query, cat); err != nil {
+		var se *kql.SyntaxError
+		var be *kql.BindError
+		if errors.As(err, &se) || errors.As(err, &be) {
+			return bad("properties.query does not compile: %v; a rule's query must run against the workspace's tables", err)
+		}
+		return fmt.Errorf("compile rule query: %w", err)
+	}
+	return nil
+}
+
+// withLastModified returns props with the server's lastModifiedUtc, any
+// value the caller sent for it replaced (a rule read back may be PUT again).
+func withLastModified(props json.RawMessage, at time.Time) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(props, &m); err != nil {
+		return nil, bad("properties is not a JSON object: %v", err)
+	}
+	m["lastModifiedUtc"], _ = json.Marshal(at)
+	return json.Marshal(m)
+}
+
+func (s *Rules) rule(id, etag string, d stored) *Rule {
+	return &Rule{ID: s.idPrefix + id, Name: id, Type: ResourceType, Kind: d.Kind, Etag: quote(etag), Properties: d.Properties}
+}
+
+// Get returns a rule.
+func (s *Rules) Get(ctx context.Context, id string) (*Rule, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
+	doc, err := s.docs.Get(ctx, s.workspace, collRules, id)
+	if err != nil {
+		return nil, s.docError(err, id)
+	}
+	var d stored
+	if err := json.Unmarshal(doc.Body, &d); err != nil {
+		return nil, fmt.Errorf("decode rule %s: %w", id, err)
+	}
+	return s.rule(id, doc.ETag, d), nil
+}
+
+// List returns every rule, by name.
+func (s *Rules) List(ctx context.Context) ([]Rule, error) {
+	docs, err := s.docs.List(ctx, s.workspace, collRules)
+	if err != nil {
+		return nil, s.docError(err, "")
+	}
+	out := make([]Rule, 0, len(docs))
+	for _, doc := range docs {
+		var d stored
+		if err := json.Unmarshal(doc.Body, &d); err != nil {
+			return nil, fmt.Errorf("decode rule %s: %w", doc.ID, err)
+		}
+		out = append(out, *s.rule(doc.ID, doc.ETag, d))
+	}
+	slices.SortFunc(out, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Delete deletes a rule; deleting one that does not exist is not an error,
+// as in the cloud.
+func (s *Rules) Delete(ctx context.Context, id, ifMatch string) error {
+	if err := validID(id); err != nil {
+		return err
+	}
+	if err := s.docs.Delete(ctx, s.workspace, collRules, id, unquote(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return s.docError(err, id)
+	}
+	return nil
+}
+
+func (s *Rules) docError(err error, id string) error {
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return fault.New(fault.NotFound, "NotFound", "rule '%s' was not found", truncate(id))
+	case errors.Is(err, docstore.ErrConflict):
+		return fault.New(fault.PreconditionFailed, "PreconditionFailed",
+			"rule '%s' changed since you read it; read it again and retry with its new etag", truncate(id))
+	case errors.Is(err, docstore.ErrInvalid):
+		return bad("%v", err)
+	}
+	return err // key errors pass through for the API layer to map
+}
+
+func quote(etag string) string {
+	if etag == "" || strings.HasPrefix(etag, `"`) {
+		return etag
+	}
+	return `"` + etag + `"`
+}
+
+func unquote(etag string) string {
+	if etag == "*" {
+		return docstore.AnyVersion
+	}
+	return strings.Trim(etag, `"`)
+}
+
+// decode reads props into the fields of a rule of kind, refusing an
+// unknown kind, an unknown field or a field of the wrong type.
+func decode(kind string, props json.RawMessage) (*properties, error) {
+	if kind != KindScheduled && kind != KindNRT {
+		return nil, bad("kind must be %s or %s, not '%s'", KindScheduled, KindNRT, truncate(kind))
+	}
+	if len(bytes.TrimSpace(props)) == 0 || bytes.Equal(bytes.TrimSpace(props), []byte("null")) {
+		return nil, bad("the rule has no properties; send {\"kind\":\"%s\",\"properties\":{\"displayName\":…,\"query\":…}}", kind)
+	}
+	dec := json.NewDecoder(bytes.NewReader(props))
+	dec.DisallowUnknownFields()
+	var p properties
+	if err := dec.Decode(&p); err != nil {
+		return nil, bad("properties: %s", decodeMessage(err))
+	}
+	return &p, nil
+}
+
+// decodeMessage says what is wrong with the properties without Go's type names.
+func decodeMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Sprintf("it must be a JSON object, not %s", te.Value)
+		}
+		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + f + "; see docs/api.md for the fields a rule has"
+	}
+	return err.Error()
+}
+
+func jsonType(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "int", "int64":
+		return "integer"
+	case "slice":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	}
+	return goKind
+}
+
+// properties are the fields of a Scheduled or NRT rule. Pointers are the
+// fields whose absence differs from their zero value.
+type properties struct {
+	DisplayName           *string                `json:"displayName"`
+	Description           string                 `json:"description"`
+	Severity              string                 `json:"severity"`
+	Enabled               *bool                  `json:"enabled"`
+	Query                 *string                `json:"query"`
+	QueryFrequency        *string                `json:"queryFrequency"`
+	QueryPeriod           *string                `json:"queryPeriod"`
+	TriggerOperator       *string                `json:"triggerOperator"`
+	TriggerThreshold      *int64                 `json:"triggerThreshold"`
+	SuppressionEnabled    bool                   `json:"suppressionEnabled"`
+	SuppressionDuration   string                 `json:"suppressionDuration"`
+	EventGroupingSettings *eventGrouping         `json:"eventGroupingSettings"`
+	Tactics               []string               `json:"tactics"`
+	Techniques            []string               `json:"techniques"`
+	SubTechniques         []string               `json:"subTechniques"`
+	CustomDetails         map[string]string      `json:"customDetails"`
+	EntityMappings        []entityMapping        `json:"entityMappings"`
+	AlertDetailsOverride  *alertDetailsOverride  `json:"alertDetailsOverride"`
+	IncidentConfiguration *incidentConfiguration `json:"incidentConfiguration"`
+	TemplateName          string                 `json:"templateName"`
+	AlertRuleTemplateName string                 `json:"alertRuleTemplateName"`
+	TemplateVersion       string                 `json:"templateVersion"`
+	LastModifiedUtc       string                 `json:"lastModifiedUtc"` // set by the server; accepted so a rule read back can be PUT again
+}
+
+type eventGrouping struct {
+	AggregationKind string `json:"aggregationKind"`
+}
+
+type entityMapping struct {
+	EntityType    string `json:"entityType"`
+	FieldMappings []struct {
+		Identifier string `json:"identifier"`
+		ColumnName string `json:"columnName"`
+	} `json:"fieldMappings"`
+}
+
+type alertDetailsOverride struct {
+	AlertDisplayNameFormat  string `json:"alertDisplayNameFormat"`
+	AlertDescriptionFormat  string `json:"alertDescriptionFormat"`
+	AlertSeverityColumnName string `json:"alertSeverityColumnName"`
+	AlertTacticsColumnName  string `json:"alertTacticsColumnName"`
+	AlertDynamicProperties  []struct {
+		AlertProperty string `json:"alertProperty"`
+		Value         string `json:"value"`
+	} `json:"alertDynamicProperties"`
+}
+
+type incidentConfiguration struct {
+	CreateIncident        *bool `json:"createIncident"`
+	GroupingConfiguration *struct {
+		Enabled              bool     `json:"enabled"`
+		ReopenClosedIncident bool     `json:"reopenClosedIncident"`
+		LookbackDuration     string   `json:"lookbackDuration"`
+		MatchingMethod       string   `json:"matchingMethod"`
+		GroupByEntities      []string `json:"groupByEntities"`
+		GroupByAlertDetails  []string `json:"groupByAlertDetails"`
+		GroupByCustomDetails []string `json:"groupByCustomDetails"`
+	} `json:"groupingConfiguration"`
+}
+
+// The cloud's enumerations.
+var (
+	severities       = []string{"High", "Medium", "Low", "Informational"}
+	triggerOperators = []string{"GreaterThan", "LessThan", "Equal", "NotEqual"}
+	aggregationKinds = []string{"SingleAlert", "AlertPerResult"}
+	matchingMethods  = []string{"AllEntities", "AnyAlert", "Selected"}
+	alertDetails     = []string{"DisplayName", "Severity"}
+	entityTypes      = []string{"Account", "Host", "IP", "Malware", "File", "Process", "CloudApplication", "DNS",
+		"AzureResource", "FileHash", "RegistryKey", "RegistryValue", "SecurityGroup", "URL", "Mailbox",
+		"MailCluster", "MailMessage", "SubmissionMail"}
+	tactics = []string{"Reconnaissance", "ResourceDevelopment", "InitialAccess", "Execution", "Persistence",
+		"PrivilegeEscalation", "DefenseEvasion", "CredentialAccess", "Discovery", "LateralMovement", "Collection",
+		"Exfiltration", "CommandAndControl", "Impact", "PreAttack", "ImpairProcessControl", "InhibitResponseFunction"}
+)
+
+// Limits, the cloud's where it has one.
+const (
+	minWindow        = 5 * time.Minute
+	maxWindow        = 14 * 24 * time.Hour
+	maxSuppression   = 24 * time.Hour
+	maxLookback      = 7 * 24 * time.Hour
+	maxQueryLen      = 10000
+	maxCustomDetails = 20
+	maxEntityMaps    = 10
+	maxFieldMaps     = 3
+)
+
+var (
+	identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,19}$`)
+	techniqueRE  = regexp.MustCompile(`^T\d{4}$`)
+	subTechRE    = regexp.MustCompile(`^T\d{4}\.\d{3}$`)
+)
+
+// validate checks p as a rule of kind.
+func (p *properties) validate(kind string) error {
+	if p.DisplayName == nil || strings.TrimSpace(*p.DisplayName) == "" || len(*p.DisplayName) > 256 {
+		return bad("properties.displayName is required, at most 256 characters")
+	}
+	if len(p.Description) > 5000 {
+		return bad("properties.description is at most 5000 characters")
+	}
+	if !slices.Contains(severities, p.Severity) {
+		return bad("properties.severity must be one of %s, not '%s'", strings.Join(severities, ", "), truncate(p.Severity))
+	}
+	if p.Enabled == nil {
+		return bad("properties.enabled is required: true or false")
+	}
+	if p.Query == nil || strings.TrimSpace(*p.Query) == "" || len(*p.Query) > maxQueryLen {
+		return bad("properties.query is required, at most %d characters", maxQueryLen)
+	}
+	checks := []func() error{p.validateSchedule, p.validateSuppression, p.validateGrouping, p.validateAttack,
+		p.validateCustomDetails, p.validateEntityMappings, p.validateOverride, p.validateIncidentConfiguration}
+	if kind == KindNRT {
+		checks[0] = p.refuseSchedule
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refuseSchedule: an NRT rule runs on every minute's new rows and alerts
+// on any result, so a schedule or trigger would be silently ignored.
+func (p *properties) refuseSchedule() error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"queryFrequency", p.QueryFrequency != nil}, {"queryPeriod", p.QueryPeriod != nil},
+		{"triggerOperator", p.TriggerOperator != nil}, {"triggerThreshold", p.TriggerThreshold != nil},
+	} {
+		if f.set {
+			return bad("properties.%s is not a field of an NRT rule: it runs every minute on the rows that arrived and alerts on any result; remove it, or make the rule Scheduled", f.name)
+		}
+	}
+	return nil
+}
+
+func (p *properties) validateSchedule() error {
+	if p.QueryFrequency == nil || p.QueryPeriod == nil {
+		return bad("a Scheduled rule needs properties.queryFrequency and properties.queryPeriod (ISO 8601 durations such as PT5M or P1D)")
+	}
+	freq, err := window("queryFrequency", *p.QueryFrequency, minWindow, maxWindow)
+	if err != nil {
+		return err
+	}
+	period, err := window("queryPeriod", *p.QueryPeriod, minWindow, maxWindow)
+	if err != nil {
+		return err
+	}
+	if period < freq {
+		return bad("properties.queryPeriod (%s) is shorter than properties.queryFrequency (%s): rows between two runs' windows would never be looked at; make the period at least the frequency",
+			*p.QueryPeriod, *p.QueryFrequency)
+	}
+	if p.TriggerOperator == nil || !slices.Contains(triggerOperators, *p.TriggerOperator) {
+		return bad("properties.triggerOperator is required: one of %s", strings.Join(triggerOperators, ", "))
+	}
+	if p.TriggerThreshold == nil || *p.TriggerThreshold < 0 {
+		return bad("properties.triggerThreshold is required: a whole number of result rows, 0 or more")
+	}
+	return nil
+}
+
+func (p *properties) validateSuppression() error {
+	if p.SuppressionDuration == "" {
+		if p.SuppressionEnabled {
+			return bad("properties.suppressionEnabled needs properties.suppressionDuration (an ISO 8601 duration such as PT1H)")
+		}
+		return nil
+	}
+	_, err := window("suppressionDuration", p.SuppressionDuration, minWindow, maxSuppression)
+	return err
+}
+
+func (p *properties) validateGrouping() error {
+	if g := p.EventGroupingSettings; g != nil && !slices.Contains(aggregationKinds, g.AggregationKind) {
+		return bad("properties.eventGroupingSettings.aggregationKind must be one of %s, not '%s'", strings.Join(aggregationKinds, ", "), truncate(g.AggregationKind))
+	}
+	return nil
+}
+
+func (p *properties) validateAttack() error {
+	for i, t := range p.Tactics {
+		if !slices.Contains(tactics, t) {
+			return bad("properties.tactics[%d] '%s' is not a tactic; tactics are %s", i, truncate(t), strings.Join(tactics, ", "))
+		}
+	}
+	for i, t := range p.Techniques {
+		if !techniqueRE.MatchString(t) {
+			return bad("properties.techniques[%d] '%s' is not a technique ID such as T1110", i, truncate(t))
+		}
+	}
+	for i, t := range p.SubTechniques {
+		if !subTechRE.MatchString(t) {
+			return bad("properties.subTechniques[%d] '%s' is not a sub-technique ID such as T1110.003", i, truncate(t))
+		}
+	}
+	return nil
+}
+
+func (p *properties) validateCustomDetails() error {
+	if len(p.CustomDetails) > maxCustomDetails {
+		return bad("properties.customDetails has %d entries; at most %d", len(p.CustomDetails), maxCustomDetails)
+	}
+	for name, col := range p.CustomDetails {
+		if !identifierRE.MatchString(name) {
+			return bad("properties.customDetails key '%s' must be 1-20 letters, digits and underscores, not starting with a digit", truncate(name))
+		}
+		if strings.TrimSpace(col) == "" {
+			return bad("properties.customDetails.%s names no column", name)
+		}
+	}
+	return nil
+}
+
+func (p *properties) validateEntityMappings() error {
+	if len(p.EntityMappings) > maxEntityMaps {
+		return bad("properties.entityMappings has %d entries; at most %d", len(p.EntityMappings), maxEntityMaps)
+	}
+	for i, m := range p.EntityMappings {
+		if !slices.Contains(entityTypes, m.EntityType) {
+			return bad("properties.entityMappings[%d].entityType '%s' is not an entity type; entity types are %s", i, truncate(m.EntityType), strings.Join(entityTypes, ", "))
+		}
+		if len(m.FieldMappings) == 0 || len(m.FieldMappings) > maxFieldMaps {
+			return bad("properties.entityMappings[%d].fieldMappings needs 1-%d entries of {identifier, columnName}", i, maxFieldMaps)
+		}
+		for j, f := range m.FieldMappings {
+			if f.Identifier == "" || strings.TrimSpace(f.ColumnName) == "" {
+				return bad("properties.entityMappings[%d].fieldMappings[%d] needs an identifier and a columnName", i, j)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *properties) validateOverride() error {
+	o := p.AlertDetailsOverride
+	if o == nil {
+		return nil
+	}
+	if len(o.AlertDisplayNameFormat) > 256 || len(o.AlertDescriptionFormat) > 5000 {
+		return bad("properties.alertDetailsOverride: alertDisplayNameFormat is at most 256 characters, alertDescriptionFormat at most 5000")
+	}
+	for i, d := range o.AlertDynamicProperties {
+		if d.AlertProperty == "" || d.Value == "" {
+			return bad("properties.alertDetailsOverride.alertDynamicProperties[%d] needs an alertProperty and a value (a column)", i)
+		}
+	}
+	return nil
+}
+
+func (p *properties) validateIncidentConfiguration() error {
+	c := p.IncidentConfiguration
+	if c == nil {
+		return nil
+	}
+	if c.CreateIncident == nil {
+		return bad("properties.incidentConfiguration.createIncident is required: true or false")
+	}
+	g := c.GroupingConfiguration
+	if g == nil {
+		return nil
+	}
+	if g.LookbackDuration != "" {
+		if _, err := window("incidentConfiguration.groupingConfiguration.lookbackDuration", g.LookbackDuration, minWindow, maxLookback); err != nil {
+			return err
+		}
+	} else if g.Enabled {
+		return bad("properties.incidentConfiguration.groupingConfiguration.lookbackDuration is required when grouping is enabled (an ISO 8601 duration, 5 minutes to 7 days)")
+	}
+	if g.MatchingMethod != "" || g.Enabled {
+		if !slices.Contains(matchingMethods, g.MatchingMethod) {
+			return bad("properties.incidentConfiguration.groupingConfiguration.matchingMethod must be one of %s, not '%s'", strings.Join(matchingMethods, ", "), truncate(g.MatchingMethod))
+		}
+	}
+	for i, e := range g.GroupByEntities {
+		if !slices.Contains(entityTypes, e) {
+			return bad("properties.incidentConfiguration.groupingConfiguration.groupByEntities[%d] '%s' is not an entity type", i, truncate(e))
+		}
+	}
+	for i, d := range g.GroupByAlertDetails {
+		if !slices.Contains(alertDetails, d) {
+			return bad("properties.incidentConfiguration.groupingConfiguration.groupByAlertDetails[%d] must be one of %s, not '%s'", i, strings.Join(alertDetails, ", "), truncate(d))
+		}
+	}
+	for i, d := range g.GroupByCustomDetails {
+		if _, ok := p.CustomDetails[d]; !ok {
+			return bad("properties.incidentConfiguration.groupingConfiguration.groupByCustomDetails[%d] '%s' is not a key of properties.customDetails", i, truncate(d))
+		}
+	}
+	if g.MatchingMethod == "Selected" && len(g.GroupByEntities)+len(g.GroupByAlertDetails)+len(g.GroupByCustomDetails) == 0 {
+		return bad("matchingMethod Selected needs at least one of groupByEntities, groupByAlertDetails, groupByCustomDetails")
+	}
+	return nil
+}
+
+// window parses the ISO 8601 duration s of field and checks it lies in [lo, hi].
+func window(field, s string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := parseISODuration(s)
+	if err != nil {
+		return 0, bad("properties.%s: %v", field, err)
+	}
+	if d < lo || d > hi {
+		return 0, bad("properties.%s is %s; it must be from %s to %s", field, s, isoString(lo), isoString(hi))
+	}
+	return d, nil
+}
+
+func isoString(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("P%dD", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("PT%dH", d/time.Hour)
+	}
+	return fmt.Sprintf("PT%dM", d/time.Minute)
+}
+
+var isoDurationRE = regexp.MustCompile(`^P(?:(\d{1,6})W)?(?:(\d{1,6})D)?(?:T(?:(\d{1,6})H)?(?:(\d{1,6})M)?(?:(\d{1,9})S)?)?$`)
+
+// parseISODuration reads weeks, days, hours, minutes and whole seconds;
+// years and months have no fixed length and are refused.
+func parseISODuration(s string) (time.Duration, error) {
+	m := isoDurationRE.FindStringSubmatch(s)
+	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
+		return 0, fmt.Errorf("'%s' is not an ISO 8601 duration such as PT5M, PT1H or P1D (years and months are not accepted)", truncate(s))
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second} {
+		if m[i+1] == "" {
+			continue
+		}
+		n, _ := strconv.ParseInt(m[i+1], 10, 64) // the pattern bounds each part to at most 9 digits
+		d += time.Duration(n) * unit
+	}
+	return d, nil
+}
