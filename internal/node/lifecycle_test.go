@@ -784,6 +784,11 @@ func TestEveryRouteChecksTheCallersRole(t *testing.T) {
 		}, map[string]int{"Reader": 403, "Responder": 201, "Contributor": 201, "Ingestor": 403}},
 		{"delete an incident", func(p principal) int { return cs.call("DELETE", cs.incidentURL("nonexistent"), p.mgmt, nil, nil) },
 			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 200, "Ingestor": 403}},
+		{"list analytics rules", func(p principal) int {
+			return cs.call("GET", cs.alertRuleURL(""), p.mgmt, nil, nil)
+		}, map[string]int{"Reader": 200, "Responder": 200, "Contributor": 200, "Ingestor": 403}},
+		{"delete an analytics rule", func(p principal) int { return cs.call("DELETE", cs.alertRuleURL("/nonexistent"), p.mgmt, nil, nil) },
+			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 200, "Ingestor": 403}},
 		{"ingest", func(p principal) int { st, _ := cs.ingest(immutableID, p.ingest, row); return st },
 			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 403, "Ingestor": 204}},
 		{"manage the workspace", func(p principal) int {
