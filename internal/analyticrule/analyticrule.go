@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -109,7 +110,11 @@ func (s *Rules) Put(ctx context.Context, id, kind string, props json.RawMessage,
 	if err := p.validate(kind); err != nil {
 		return nil, false, err
 	}
-	if err := s.compile(ctx, *p.Query); err != nil {
+	cols, err := s.compile(ctx, *p.Query)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := p.checkColumns(cols); err != nil {
 		return nil, false, err
 	}
 	_, err = s.docs.Get(ctx, s.workspace, collRules, id)
@@ -133,21 +138,23 @@ func (s *Rules) Put(ctx context.Context, id, kind string, props json.RawMessage,
 }
 
 // compile refuses a query that does not parse or bind against the
-// workspace's tables, with the KQL error and its position.
-func (s *Rules) compile(ctx context.Context, query string) error {
+// workspace's tables, with the KQL error and its position, and returns the
+// columns of its result.
+func (s *Rules) compile(ctx context.Context, query string) ([]kql.Column, error) {
 	cat, err := s.catalog(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := kql.Compile(query, cat); err != nil {
+	q, err := kql.Compile(query, cat)
+	if err != nil {
 		var se *kql.SyntaxError
 		var be *kql.BindError
 		if errors.As(err, &se) || errors.As(err, &be) {
-			return bad("properties.query does not compile: %v; a rule's query must run against the workspace's tables", err)
+			return nil, bad("properties.query does not compile: %v; a rule's query must run against the workspace's tables", err)
 		}
-		return fmt.Errorf("compile rule query: %w", err)
+		return nil, fmt.Errorf("compile rule query: %w", err)
 	}
-	return nil
+	return q.ResultColumns(), nil
 }
 
 // withLastModified returns props with the server's lastModifiedUtc, any
@@ -585,6 +592,47 @@ func (p *properties) validateIncidentConfiguration() error {
 	}
 	if g.MatchingMethod == "Selected" && len(g.GroupByEntities)+len(g.GroupByAlertDetails)+len(g.GroupByCustomDetails) == 0 {
 		return bad("matchingMethod Selected needs at least one of groupByEntities, groupByAlertDetails, groupByCustomDetails")
+	}
+	return nil
+}
+
+// checkColumns refuses a mapping to a column the query's result does not
+// have: the rule would raise alerts with that entity or detail missing.
+func (p *properties) checkColumns(cols []kql.Column) error {
+	has := func(name string) bool {
+		return slices.ContainsFunc(cols, func(c kql.Column) bool { return c.Name == name })
+	}
+	missing := func(field, col string) error {
+		var names []string
+		for _, c := range cols[:min(len(cols), 20)] {
+			names = append(names, c.Name)
+		}
+		if len(cols) > 20 {
+			names = append(names, "…")
+		}
+		return bad("properties.%s names column '%s', which the query's result does not have; its columns are %s",
+			field, truncate(col), strings.Join(names, ", "))
+	}
+	for i, m := range p.EntityMappings {
+		for j, f := range m.FieldMappings {
+			if !has(f.ColumnName) {
+				return missing(fmt.Sprintf("entityMappings[%d].fieldMappings[%d].columnName", i, j), f.ColumnName)
+			}
+		}
+	}
+	names := slices.Sorted(maps.Keys(p.CustomDetails)) // the first missing one by name, not by map order
+	for _, name := range names {
+		if col := p.CustomDetails[name]; !has(col) {
+			return missing("customDetails."+name, col)
+		}
+	}
+	if o := p.AlertDetailsOverride; o != nil {
+		if c := o.AlertSeverityColumnName; c != "" && !has(c) {
+			return missing("alertDetailsOverride.alertSeverityColumnName", c)
+		}
+		if c := o.AlertTacticsColumnName; c != "" && !has(c) {
+			return missing("alertDetailsOverride.alertTacticsColumnName", c)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type Query struct {
 	cat   Catalog
 	marks map[astExpr]map[string]bool
 	synth map[synthKey]*astIdent
+	last  []Column // the columns of the last result table, as bound
 }
 
 // Compile parses and binds a query. Errors are *SyntaxError or *BindError.
@@ -62,9 +64,19 @@ func Compile(query string, cat Catalog) (*Query, error) {
 			return nil, err
 		}
 		p.markAll(pl)
+		q.last = q.last[:0]
+		for _, c := range pl.cols {
+			q.last = append(q.last, Column{Name: c.Name, Type: c.Type})
+		}
 	}
 	p.settleMarks()
 	return q, nil
+}
+
+// ResultColumns returns the columns of the query's last result table, known
+// from binding alone: every operator's output columns follow from its input's.
+func (q *Query) ResultColumns() []Column {
+	return slices.Clone(q.last)
 }
 
 // Columns reports, per scanned table, the columns the query reads (for tests and explain).

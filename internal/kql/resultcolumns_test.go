@@ -1,0 +1,39 @@
+package kql
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// TestResultColumnsAreTheColumnsARunReturns: the schema known from binding
+// alone is the one the rows come back with, operator by operator.
+func TestResultColumnsAreTheColumnsARunReturns(t *testing.T) {
+	src := fixtureSource(t)
+	for _, q := range []string{
+		"Events",
+		"Events | project Computer, EventID",
+		"Events | where EventID == 4625 | summarize Failures = count() by Account, bin(TimeGenerated, 1h)",
+		"Events | extend IP = tostring(Props.ip) | project-away Props",
+		"Events | join kind=inner (Users) on Account | project Computer, Dept",
+		"Logs | parse Msg with * \"for \" User \" from \" IP \" port\" *",
+		"let t = Events | take 2; t | union Users",
+		"Users | take 1; Events | distinct Computer",
+		"print x = 1, y = 'a'",
+	} {
+		t.Run(q, func(t *testing.T) {
+			cq, err := Compile(q, src.Catalog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := cq.Run(context.Background(), src, Options{Now: fixtureNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Release()
+			if got, want := cq.ResultColumns(), res.Tables[len(res.Tables)-1].Columns; !slices.Equal(got, want) {
+				t.Fatalf("bound %v, ran %v", got, want)
+			}
+		})
+	}
+}
