@@ -236,6 +236,9 @@ func TestStaleEtagIsRefusedAndMissingRuleIsNotFound(t *testing.T) {
 	if _, _, err := s.Put(ctx, "r2", KindScheduled, raw(t, scheduled()), first.Etag); fault.KindOf(err) != fault.PreconditionFailed {
 		t.Fatalf("create with an etag: %v", err)
 	}
+	if _, _, err := s.Put(ctx, "r2", KindScheduled, raw(t, scheduled()), "*"); fault.KindOf(err) != fault.NotFound {
+		t.Fatalf("If-Match * on a missing rule: %v", err)
+	}
 	if _, err := s.Get(ctx, "r2"); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("get a missing rule: %v", err)
 	}

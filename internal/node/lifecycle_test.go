@@ -499,6 +499,11 @@ func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
 	if st := cs.call("PUT", cs.incidentURL("canary"), cs.mgmt, incidentBody, nil); st != 201 {
 		t.Fatalf("incident: %d", st)
 	}
+	ruleBody := map[string]any{"kind": "NRT", "properties": map[string]any{"displayName": canary + "-rule", "severity": "Low", "enabled": true,
+		"query": "Events_CL | where Message has '" + canary + "-query'"}}
+	if st := cs.call("PUT", cs.alertRuleURL("/canary"), cs.mgmt, ruleBody, nil); st != 201 {
+		t.Fatalf("analytics rule: %d", st)
+	}
 	cs.stop()
 
 	found := 0
