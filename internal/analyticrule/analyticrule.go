@@ -84,16 +84,9 @@ func validID(id string) error {
 	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}) >= 0 {
-		return bad("rule IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", truncate(id))
+		return bad("rule IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", fault.Shorten(id))
 	}
 	return nil
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // Put creates or updates a rule of kind with the properties props (a JSON
@@ -123,16 +116,16 @@ func (s *Rules) Put(ctx context.Context, id, kind string, props json.RawMessage,
 	case created && ifMatch != "" && ifMatch != "*":
 		return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "rule '%s' does not exist, so no etag can match", id)
 	case err != nil && !created:
-		return nil, false, s.docError(err, id)
+		return nil, false, docstore.Refusal(err, "rule", id)
 	}
 	body, err := withLastModified(props, s.now().UTC())
 	if err != nil {
 		return nil, false, err
 	}
 	doc, _ := json.Marshal(stored{Kind: kind, Properties: body})
-	etag, err := s.docs.Put(ctx, s.workspace, collRules, id, doc, unquote(ifMatch))
+	etag, err := s.docs.Put(ctx, s.workspace, collRules, id, doc, docstore.IfMatch(ifMatch))
 	if err != nil {
-		return nil, false, s.docError(err, id)
+		return nil, false, docstore.Refusal(err, "rule", id)
 	}
 	return s.rule(id, etag, stored{Kind: kind, Properties: body}), created, nil
 }
@@ -169,7 +162,7 @@ func withLastModified(props json.RawMessage, at time.Time) (json.RawMessage, err
 }
 
 func (s *Rules) rule(id, etag string, d stored) *Rule {
-	return &Rule{ID: s.idPrefix + id, Name: id, Type: ResourceType, Kind: d.Kind, Etag: quote(etag), Properties: d.Properties}
+	return &Rule{ID: s.idPrefix + id, Name: id, Type: ResourceType, Kind: d.Kind, Etag: docstore.QuoteETag(etag), Properties: d.Properties}
 }
 
 // Get returns a rule.
@@ -179,7 +172,7 @@ func (s *Rules) Get(ctx context.Context, id string) (*Rule, error) {
 	}
 	doc, err := s.docs.Get(ctx, s.workspace, collRules, id)
 	if err != nil {
-		return nil, s.docError(err, id)
+		return nil, docstore.Refusal(err, "rule", id)
 	}
 	var d stored
 	if err := json.Unmarshal(doc.Body, &d); err != nil {
@@ -192,7 +185,7 @@ func (s *Rules) Get(ctx context.Context, id string) (*Rule, error) {
 func (s *Rules) List(ctx context.Context) ([]Rule, error) {
 	docs, err := s.docs.List(ctx, s.workspace, collRules)
 	if err != nil {
-		return nil, s.docError(err, "")
+		return nil, docstore.Refusal(err, "rule", "")
 	}
 	out := make([]Rule, 0, len(docs))
 	for _, doc := range docs {
@@ -212,44 +205,17 @@ func (s *Rules) Delete(ctx context.Context, id, ifMatch string) error {
 	if err := validID(id); err != nil {
 		return err
 	}
-	if err := s.docs.Delete(ctx, s.workspace, collRules, id, unquote(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
-		return s.docError(err, id)
+	if err := s.docs.Delete(ctx, s.workspace, collRules, id, docstore.IfMatch(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return docstore.Refusal(err, "rule", id)
 	}
 	return nil
-}
-
-func (s *Rules) docError(err error, id string) error {
-	switch {
-	case errors.Is(err, docstore.ErrNotFound):
-		return fault.New(fault.NotFound, "NotFound", "rule '%s' was not found", truncate(id))
-	case errors.Is(err, docstore.ErrConflict):
-		return fault.New(fault.PreconditionFailed, "PreconditionFailed",
-			"rule '%s' changed since you read it; read it again and retry with its new etag", truncate(id))
-	case errors.Is(err, docstore.ErrInvalid):
-		return bad("%v", err)
-	}
-	return err // key errors pass through for the API layer to map
-}
-
-func quote(etag string) string {
-	if etag == "" || strings.HasPrefix(etag, `"`) {
-		return etag
-	}
-	return `"` + etag + `"`
-}
-
-func unquote(etag string) string {
-	if etag == "*" {
-		return docstore.AnyVersion
-	}
-	return strings.Trim(etag, `"`)
 }
 
 // decode reads props into the fields of a rule of kind, refusing an
 // unknown kind, an unknown field or a field of the wrong type.
 func decode(kind string, props json.RawMessage) (*properties, error) {
 	if kind != KindScheduled && kind != KindNRT {
-		return nil, bad("kind must be %s or %s, not '%s'", KindScheduled, KindNRT, truncate(kind))
+		return nil, bad("kind must be %s or %s, not '%s'", KindScheduled, KindNRT, fault.Shorten(kind))
 	}
 	if len(bytes.TrimSpace(props)) == 0 || bytes.Equal(bytes.TrimSpace(props), []byte("null")) {
 		return nil, bad("the rule has no properties; send {\"kind\":\"%s\",\"properties\":{\"displayName\":…,\"query\":…}}", kind)
@@ -400,7 +366,7 @@ func (p *properties) validate(kind string) error {
 		return bad("properties.description is at most 5000 characters")
 	}
 	if !slices.Contains(severities, p.Severity) {
-		return bad("properties.severity must be one of %s, not '%s'", strings.Join(severities, ", "), truncate(p.Severity))
+		return bad("properties.severity must be one of %s, not '%s'", strings.Join(severities, ", "), fault.Shorten(p.Severity))
 	}
 	if p.Enabled == nil {
 		return bad("properties.enabled is required: true or false")
@@ -476,7 +442,7 @@ func (p *properties) validateSuppression() error {
 
 func (p *properties) validateGrouping() error {
 	if g := p.EventGroupingSettings; g != nil && !slices.Contains(aggregationKinds, g.AggregationKind) {
-		return bad("properties.eventGroupingSettings.aggregationKind must be one of %s, not '%s'", strings.Join(aggregationKinds, ", "), truncate(g.AggregationKind))
+		return bad("properties.eventGroupingSettings.aggregationKind must be one of %s, not '%s'", strings.Join(aggregationKinds, ", "), fault.Shorten(g.AggregationKind))
 	}
 	return nil
 }
@@ -484,17 +450,17 @@ func (p *properties) validateGrouping() error {
 func (p *properties) validateAttack() error {
 	for i, t := range p.Tactics {
 		if !slices.Contains(tactics, t) {
-			return bad("properties.tactics[%d] '%s' is not a tactic; tactics are %s", i, truncate(t), strings.Join(tactics, ", "))
+			return bad("properties.tactics[%d] '%s' is not a tactic; tactics are %s", i, fault.Shorten(t), strings.Join(tactics, ", "))
 		}
 	}
 	for i, t := range p.Techniques {
 		if !techniqueRE.MatchString(t) {
-			return bad("properties.techniques[%d] '%s' is not a technique ID such as T1110", i, truncate(t))
+			return bad("properties.techniques[%d] '%s' is not a technique ID such as T1110", i, fault.Shorten(t))
 		}
 	}
 	for i, t := range p.SubTechniques {
 		if !subTechRE.MatchString(t) {
-			return bad("properties.subTechniques[%d] '%s' is not a sub-technique ID such as T1110.003", i, truncate(t))
+			return bad("properties.subTechniques[%d] '%s' is not a sub-technique ID such as T1110.003", i, fault.Shorten(t))
 		}
 	}
 	return nil
@@ -506,7 +472,7 @@ func (p *properties) validateCustomDetails() error {
 	}
 	for name, col := range p.CustomDetails {
 		if !identifierRE.MatchString(name) {
-			return bad("properties.customDetails key '%s' must be 1-20 letters, digits and underscores, not starting with a digit", truncate(name))
+			return bad("properties.customDetails key '%s' must be 1-20 letters, digits and underscores, not starting with a digit", fault.Shorten(name))
 		}
 		if strings.TrimSpace(col) == "" {
 			return bad("properties.customDetails.%s names no column", name)
@@ -521,7 +487,7 @@ func (p *properties) validateEntityMappings() error {
 	}
 	for i, m := range p.EntityMappings {
 		if !slices.Contains(entityTypes, m.EntityType) {
-			return bad("properties.entityMappings[%d].entityType '%s' is not an entity type; entity types are %s", i, truncate(m.EntityType), strings.Join(entityTypes, ", "))
+			return bad("properties.entityMappings[%d].entityType '%s' is not an entity type; entity types are %s", i, fault.Shorten(m.EntityType), strings.Join(entityTypes, ", "))
 		}
 		if len(m.FieldMappings) == 0 || len(m.FieldMappings) > maxFieldMaps {
 			return bad("properties.entityMappings[%d].fieldMappings needs 1-%d entries of {identifier, columnName}", i, maxFieldMaps)
@@ -572,22 +538,22 @@ func (p *properties) validateIncidentConfiguration() error {
 	}
 	if g.MatchingMethod != "" || g.Enabled {
 		if !slices.Contains(matchingMethods, g.MatchingMethod) {
-			return bad("properties.incidentConfiguration.groupingConfiguration.matchingMethod must be one of %s, not '%s'", strings.Join(matchingMethods, ", "), truncate(g.MatchingMethod))
+			return bad("properties.incidentConfiguration.groupingConfiguration.matchingMethod must be one of %s, not '%s'", strings.Join(matchingMethods, ", "), fault.Shorten(g.MatchingMethod))
 		}
 	}
 	for i, e := range g.GroupByEntities {
 		if !slices.Contains(entityTypes, e) {
-			return bad("properties.incidentConfiguration.groupingConfiguration.groupByEntities[%d] '%s' is not an entity type", i, truncate(e))
+			return bad("properties.incidentConfiguration.groupingConfiguration.groupByEntities[%d] '%s' is not an entity type", i, fault.Shorten(e))
 		}
 	}
 	for i, d := range g.GroupByAlertDetails {
 		if !slices.Contains(alertDetails, d) {
-			return bad("properties.incidentConfiguration.groupingConfiguration.groupByAlertDetails[%d] must be one of %s, not '%s'", i, strings.Join(alertDetails, ", "), truncate(d))
+			return bad("properties.incidentConfiguration.groupingConfiguration.groupByAlertDetails[%d] must be one of %s, not '%s'", i, strings.Join(alertDetails, ", "), fault.Shorten(d))
 		}
 	}
 	for i, d := range g.GroupByCustomDetails {
 		if _, ok := p.CustomDetails[d]; !ok {
-			return bad("properties.incidentConfiguration.groupingConfiguration.groupByCustomDetails[%d] '%s' is not a key of properties.customDetails", i, truncate(d))
+			return bad("properties.incidentConfiguration.groupingConfiguration.groupByCustomDetails[%d] '%s' is not a key of properties.customDetails", i, fault.Shorten(d))
 		}
 	}
 	if g.MatchingMethod == "Selected" && len(g.GroupByEntities)+len(g.GroupByAlertDetails)+len(g.GroupByCustomDetails) == 0 {
@@ -611,7 +577,7 @@ func (p *properties) checkColumns(cols []kql.Column) error {
 			names = append(names, "…")
 		}
 		return bad("properties.%s names column '%s', which the query's result does not have; its columns are %s",
-			field, truncate(col), strings.Join(names, ", "))
+			field, fault.Shorten(col), strings.Join(names, ", "))
 	}
 	for i, m := range p.EntityMappings {
 		for j, f := range m.FieldMappings {
@@ -666,7 +632,7 @@ var isoDurationRE = regexp.MustCompile(`^P(?:(\d{1,6})W)?(?:(\d{1,6})D)?(?:T(?:(
 func parseISODuration(s string) (time.Duration, error) {
 	m := isoDurationRE.FindStringSubmatch(s)
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
-		return 0, fmt.Errorf("'%s' is not an ISO 8601 duration such as PT5M, PT1H or P1D (years and months are not accepted)", truncate(s))
+		return 0, fmt.Errorf("'%s' is not an ISO 8601 duration such as PT5M, PT1H or P1D (years and months are not accepted)", fault.Shorten(s))
 	}
 	var d time.Duration
 	for i, unit := range []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second} {

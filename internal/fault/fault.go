@@ -112,3 +112,12 @@ func KindOf(err error) Kind {
 	}
 	return Internal
 }
+
+// Shorten cuts a caller-supplied name to 64 bytes for a message, so that a
+// refusal never repeats an oversized input whole.
+func Shorten(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

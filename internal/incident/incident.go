@@ -116,16 +116,9 @@ func validID(id string) error {
 	if id == "" || len(id) > 128 || strings.IndexFunc(id, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}) >= 0 {
-		return bad("incident and comment IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", truncate(id))
+		return bad("incident and comment IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", fault.Shorten(id))
 	}
 	return nil
-}
-
-func truncate(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 func (p *Properties) validate() error {
@@ -136,13 +129,13 @@ func (p *Properties) validate() error {
 		return bad("description is at most 32 KiB")
 	}
 	if !slices.Contains(severities, p.Severity) {
-		return bad("severity must be one of %s, not '%s'", strings.Join(severities, ", "), truncate(p.Severity))
+		return bad("severity must be one of %s, not '%s'", strings.Join(severities, ", "), fault.Shorten(p.Severity))
 	}
 	if p.Status == "" {
 		p.Status = "New"
 	}
 	if !slices.Contains(statuses, p.Status) {
-		return bad("status must be one of %s, not '%s'", strings.Join(statuses, ", "), truncate(p.Status))
+		return bad("status must be one of %s, not '%s'", strings.Join(statuses, ", "), fault.Shorten(p.Status))
 	}
 	if p.Status == "Closed" {
 		if !slices.Contains(classifications, p.Classification) {
@@ -203,11 +196,11 @@ func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch s
 	}
 	in.LastModifiedTimeUtc = now
 	body, _ := json.Marshal(in)
-	etag, err := s.docs.Put(ctx, s.workspace, collIncidents, id, body, unquote(ifMatch))
+	etag, err := s.docs.Put(ctx, s.workspace, collIncidents, id, body, docstore.IfMatch(ifMatch))
 	if err != nil {
-		return nil, false, s.docError(err, "incident", id)
+		return nil, false, docstore.Refusal(err, "incident", id)
 	}
-	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: quote(etag), Properties: in}, old == nil, nil
+	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(etag), Properties: in}, old == nil, nil
 }
 
 // nextNumber hands out incident numbers 1, 2, 3, ... under optimistic
@@ -220,7 +213,7 @@ func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
 		switch {
 		case errors.Is(err, docstore.ErrNotFound):
 		case err != nil:
-			return 0, s.docError(err, "counter", "incidentNumber")
+			return 0, docstore.Refusal(err, "counter", "incidentNumber")
 		default:
 			if n, err = strconv.ParseInt(string(doc.Body), 10, 64); err != nil {
 				return 0, fmt.Errorf("incident counter: %w", err)
@@ -232,7 +225,7 @@ func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
 			continue
 		}
 		if err != nil {
-			return 0, s.docError(err, "counter", "incidentNumber")
+			return 0, docstore.Refusal(err, "counter", "incidentNumber")
 		}
 		return n + 1, nil
 	}
@@ -246,20 +239,20 @@ func (s *Incidents) Get(ctx context.Context, id string) (*Incident, error) {
 	}
 	doc, err := s.docs.Get(ctx, s.workspace, collIncidents, id)
 	if err != nil {
-		return nil, s.docError(err, "incident", id)
+		return nil, docstore.Refusal(err, "incident", id)
 	}
 	var p Properties
 	if err := json.Unmarshal(doc.Body, &p); err != nil {
 		return nil, fmt.Errorf("decode incident %s: %w", id, err)
 	}
-	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: quote(doc.ETag), Properties: p}, nil
+	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(doc.ETag), Properties: p}, nil
 }
 
 // List returns every incident, newest number first.
 func (s *Incidents) List(ctx context.Context) ([]Incident, error) {
 	docs, err := s.docs.List(ctx, s.workspace, collIncidents)
 	if err != nil {
-		return nil, s.docError(err, "incidents", "")
+		return nil, docstore.Refusal(err, "incidents", "")
 	}
 	out := make([]Incident, 0, len(docs))
 	for _, d := range docs {
@@ -267,7 +260,7 @@ func (s *Incidents) List(ctx context.Context) ([]Incident, error) {
 		if err := json.Unmarshal(d.Body, &p); err != nil {
 			return nil, fmt.Errorf("decode incident %s: %w", d.ID, err)
 		}
-		out = append(out, Incident{ID: s.idPrefix + d.ID, Name: d.ID, Type: "Microsoft.SecurityInsights/Incidents", Etag: quote(d.ETag), Properties: p})
+		out = append(out, Incident{ID: s.idPrefix + d.ID, Name: d.ID, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(d.ETag), Properties: p})
 	}
 	slices.SortFunc(out, func(a, b Incident) int { return int(b.Properties.IncidentNumber - a.Properties.IncidentNumber) })
 	return out, nil
@@ -278,18 +271,18 @@ func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
 	if err := validID(id); err != nil {
 		return err
 	}
-	if err := s.docs.Delete(ctx, s.workspace, collIncidents, id, unquote(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
-		return s.docError(err, "incident", id)
+	if err := s.docs.Delete(ctx, s.workspace, collIncidents, id, docstore.IfMatch(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return docstore.Refusal(err, "incident", id)
 	}
 	comments, err := s.docs.List(ctx, s.workspace, collComments)
 	if err != nil {
-		return s.docError(err, "comments", id)
+		return docstore.Refusal(err, "comments", id)
 	}
 	var errs []error
 	for _, c := range comments {
 		if strings.HasPrefix(c.ID, id+".") {
 			if err := s.docs.Delete(ctx, s.workspace, collComments, c.ID, ""); err != nil && !errors.Is(err, docstore.ErrNotFound) {
-				errs = append(errs, s.docError(err, "comment", c.ID))
+				errs = append(errs, docstore.Refusal(err, "comment", c.ID))
 			}
 		}
 	}
@@ -312,9 +305,9 @@ func (s *Incidents) PutComment(ctx context.Context, incidentID, commentID, messa
 	body, _ := json.Marshal(c.Properties)
 	etag, err := s.docs.Put(ctx, s.workspace, collComments, incidentID+"."+commentID, body, "")
 	if err != nil {
-		return nil, s.docError(err, "comment", commentID)
+		return nil, docstore.Refusal(err, "comment", commentID)
 	}
-	c.Etag = quote(etag)
+	c.Etag = docstore.QuoteETag(etag)
 	return c, nil
 }
 
@@ -325,7 +318,7 @@ func (s *Incidents) Comments(ctx context.Context, incidentID string) ([]Comment,
 	}
 	docs, err := s.docs.List(ctx, s.workspace, collComments)
 	if err != nil {
-		return nil, s.docError(err, "comments", incidentID)
+		return nil, docstore.Refusal(err, "comments", incidentID)
 	}
 	out := []Comment{}
 	for _, d := range docs {
@@ -333,7 +326,7 @@ func (s *Incidents) Comments(ctx context.Context, incidentID string) ([]Comment,
 		if !ok {
 			continue
 		}
-		c := Comment{ID: s.idPrefix + incidentID + "/comments/" + cid, Name: cid, Type: "Microsoft.SecurityInsights/Incidents/Comments", Etag: quote(d.ETag)}
+		c := Comment{ID: s.idPrefix + incidentID + "/comments/" + cid, Name: cid, Type: "Microsoft.SecurityInsights/Incidents/Comments", Etag: docstore.QuoteETag(d.ETag)}
 		if err := json.Unmarshal(d.Body, &c.Properties); err != nil {
 			return nil, err
 		}
@@ -341,31 +334,4 @@ func (s *Incidents) Comments(ctx context.Context, incidentID string) ([]Comment,
 	}
 	slices.SortFunc(out, func(a, b Comment) int { return a.Properties.CreatedTimeUtc.Compare(b.Properties.CreatedTimeUtc) })
 	return out, nil
-}
-
-func (s *Incidents) docError(err error, kind, id string) error {
-	switch {
-	case errors.Is(err, docstore.ErrNotFound):
-		return fault.New(fault.NotFound, "NotFound", "%s '%s' was not found", kind, truncate(id))
-	case errors.Is(err, docstore.ErrConflict):
-		return fault.New(fault.PreconditionFailed, "PreconditionFailed",
-			"%s '%s' changed since you read it; read it again and retry with its new etag", kind, truncate(id))
-	case errors.Is(err, docstore.ErrInvalid):
-		return bad("%v", err)
-	}
-	return err // key errors pass through for the API layer to map
-}
-
-func quote(etag string) string {
-	if etag == "" || strings.HasPrefix(etag, `"`) {
-		return etag
-	}
-	return `"` + etag + `"`
-}
-
-func unquote(etag string) string {
-	if etag == "*" {
-		return docstore.AnyVersion
-	}
-	return strings.Trim(etag, `"`)
 }
