@@ -255,7 +255,8 @@ func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *wa
 			return nil, heldBy(r), &IntegrityError{Workspace: t.ws, Table: t.name, Object: filepath.Base(g.path),
 				Problem: ProblemAuthentication, Detail: err.Error()}
 		}
-		g.mem.add(p, refs)
+		minT, maxT := timeRange(refs)
+		g.mem.add(p, refs, minT, maxT)
 	}
 	return g, nil, nil
 }

@@ -282,7 +282,7 @@ func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byt
 	}
 	err = g.wal.waitDurable(ord)
 	if err == nil {
-		g.mem.add(payload, refs)
+		g.mem.add(payload, refs, minT, maxT)
 	}
 	g.pending.Done()
 	if err != nil {

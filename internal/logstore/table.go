@@ -115,12 +115,12 @@ type memBatch struct {
 	refs    []rowRef
 }
 
-func (m *memtable) add(p []byte, refs []rowRef) {
+// add holds one record's rows, whose times are in [minT, maxT].
+func (m *memtable) add(p []byte, refs []rowRef, minT, maxT int64) {
 	m.mu.Lock()
 	m.batches = append(m.batches, memBatch{p, refs})
 	m.rows += len(refs)
-	lo, hi := timeRange(refs)
-	m.span.widen(lo, hi)
+	m.span.widen(minT, maxT)
 	m.span.records++
 	m.mu.Unlock()
 }
