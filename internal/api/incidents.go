@@ -85,7 +85,7 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request, inc *
 	return nil
 }
 
-func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error {
 	var in struct {
 		Etag       string              `json:"etag"`
 		Properties incident.Properties `json:"properties"`
@@ -97,7 +97,7 @@ func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *
 	if ifMatch == "" {
 		ifMatch = in.Etag // the cloud's clients send the etag in the body
 	}
-	i, created, err := inc.Put(r.Context(), r.PathValue("id"), in.Properties, ifMatch)
+	i, created, err := inc.PutAs(r.Context(), c.ObjectID, r.PathValue("id"), in.Properties, ifMatch)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@
 package incident
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,10 @@ const (
 	collCounters  = "counters"
 )
 
+// maxRetries bounds the read-modify-write loops over a shared document
+// (the incident counter, a trail, an incident being grouped into).
+const maxRetries = 64
+
 var (
 	severities      = []string{"High", "Medium", "Low", "Informational"}
 	statuses        = []string{"New", "Active", "Closed"}
@@ -42,6 +47,11 @@ type Owner struct {
 	Email             string `json:"email,omitempty"`
 	AssignedTo        string `json:"assignedTo,omitempty"`
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+}
+
+// name is how a history entry names the owner: the first of its fields set.
+func (o Owner) name() string {
+	return cmp.Or(o.ObjectID, o.UserPrincipalName, o.Email, o.AssignedTo)
 }
 
 // Label tags an incident.
@@ -164,9 +174,17 @@ func (p *Properties) validate() error {
 	return nil
 }
 
-// Put creates or updates an incident. ifMatch is the etag the caller read
-// ("" for unconditional, "*" for "must exist"); a mismatch is 412.
+// Put is PutAs by the actor "sealwatch": a change no user asked for.
 func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch string) (*Incident, bool, error) {
+	return s.PutAs(ctx, "sealwatch", id, in, ifMatch)
+}
+
+// PutAs creates or updates an incident on behalf of actor (a user's object
+// ID), recording the creation, or each change of status, severity, owner
+// and classification, in the incident's history. ifMatch is the etag the
+// caller read ("" for unconditional, "*" for "must exist"); a mismatch is
+// PreconditionFailed.
+func (s *Incidents) PutAs(ctx context.Context, actor, id string, in Properties, ifMatch string) (*Incident, bool, error) {
 	if err := validID(id); err != nil {
 		return nil, false, err
 	}
@@ -200,13 +218,36 @@ func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch s
 	if err != nil {
 		return nil, false, docstore.Refusal(err, "incident", id)
 	}
+	if err := s.appendHistory(ctx, id, changes(actor, old, &in)...); err != nil {
+		return nil, false, err
+	}
 	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(etag), Properties: in}, old == nil, nil
+}
+
+// changes are the history entries of actor turning old (nil: none) into p.
+func changes(actor string, old *Incident, p *Properties) []HistoryEntry {
+	if old == nil {
+		return []HistoryEntry{{Actor: actor, Action: ActionCreated, Detail: "severity " + p.Severity + ", status " + p.Status}}
+	}
+	o := &old.Properties
+	var out []HistoryEntry
+	add := func(field, from, to string) {
+		if from != to {
+			out = append(out, HistoryEntry{Actor: actor, Action: ActionModified, Detail: fmt.Sprintf("%s: %q → %q", field, from, to)})
+		}
+	}
+	add("status", o.Status, p.Status)
+	add("severity", o.Severity, p.Severity)
+	add("owner", o.Owner.name(), p.Owner.name())
+	add("classification", o.Classification, p.Classification)
+	add("classificationReason", o.ClassificationReason, p.ClassificationReason)
+	return out
 }
 
 // nextNumber hands out incident numbers 1, 2, 3, ... under optimistic
 // concurrency on a sealed counter document.
 func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
-	for range 64 {
+	for range maxRetries {
 		var n int64
 		etag := docstore.CreateOnly // two first incidents must not both be number 1
 		doc, err := s.docs.Get(ctx, s.workspace, collCounters, "incidentNumber")
@@ -273,6 +314,9 @@ func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
 	}
 	if err := s.docs.Delete(ctx, s.workspace, collIncidents, id, docstore.IfMatch(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
 		return docstore.Refusal(err, "incident", id)
+	}
+	if err := s.docs.Delete(ctx, s.workspace, collHistory, id, ""); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return docstore.Refusal(err, "incident history", id)
 	}
 	comments, err := s.docs.List(ctx, s.workspace, collComments)
 	if err != nil {
