@@ -1,0 +1,602 @@
+// Package watchlist keeps a workspace's watchlists (the security workspace
+// API's Microsoft.SecurityInsights/watchlists and their watchlistItems) in
+// the sealed document store: reference lists uploaded as CSV — VIP
+// accounts, known-bad addresses, crown-jewel hosts — that queries and
+// analytics rules read with _GetWatchlist('alias').
+//
+// A watchlist is one document (its properties and columns) and its items
+// are a few more, packed into chunks of about a megabyte, so that reading
+// one watchlist's items decrypts those documents and no others. Every
+// change of a watchlist or its items is one docstore.Batch, conditional on
+// the watchlist document's etag: a reader never sees half of a change.
+package watchlist
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/fault"
+)
+
+// Collections in the document store: the watchlists, and their items'
+// chunks, whose IDs are "<alias>.<n>".
+const (
+	collWatchlists = "watchlists"
+	collItems      = "watchlistItems"
+)
+
+// Resource types.
+const (
+	ResourceType     = "Microsoft.SecurityInsights/watchlists"
+	ItemResourceType = "Microsoft.SecurityInsights/watchlists/watchlistItems"
+)
+
+// Limits. An upload is bounded as in the cloud (3.8 MB of rawContent);
+// the rest bound what one query holds when it reads a watchlist.
+const (
+	MaxRawContentBytes = 3_800_000
+	MaxItemsPerUpload  = 10_000
+	MaxItems           = 100_000  // per watchlist, uploads and single items together
+	MaxTotalBytes      = 32 << 20 // of values, per watchlist
+	MaxColumns         = 100
+	MaxValueBytes      = 32 << 10
+	MaxItemBytes       = 256 << 10 // of one item's values
+	maxColumnName      = 256
+	maxDisplayName     = 256
+	maxDescription     = 5000
+	maxLabels          = 50
+)
+
+// chunkBytes is the size at which the items' JSON starts a new chunk.
+const chunkBytes = 1 << 20
+
+// Watchlist is a Microsoft.SecurityInsights/watchlists resource, without
+// its items.
+type Watchlist struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Type       string     `json:"type"`
+	Etag       string     `json:"etag"`
+	Properties Properties `json:"properties"`
+}
+
+// Properties are a watchlist's fields. rawContent is not kept: the items
+// are, and are read with watchlistItems or _GetWatchlist.
+type Properties struct {
+	WatchlistID         string    `json:"watchlistId"`
+	WatchlistAlias      string    `json:"watchlistAlias"`
+	DisplayName         string    `json:"displayName"`
+	Provider            string    `json:"provider"`
+	Source              string    `json:"source,omitempty"`
+	SourceType          string    `json:"sourceType"`
+	Description         string    `json:"description,omitempty"`
+	ItemsSearchKey      string    `json:"itemsSearchKey"`
+	ContentType         string    `json:"contentType,omitempty"`
+	NumberOfLinesToSkip int       `json:"numberOfLinesToSkip"`
+	Labels              []string  `json:"labels,omitempty"`
+	DefaultDuration     string    `json:"defaultDuration,omitempty"`
+	Created             time.Time `json:"created"`
+	Updated             time.Time `json:"updated"`
+	UploadStatus        string    `json:"uploadStatus"`
+	ProvisioningState   string    `json:"provisioningState"`
+	IsDeleted           bool      `json:"isDeleted"`
+	// Columns and ItemsCount are Sealwatch's: what _GetWatchlist returns
+	// besides its own columns, and how many items it returns.
+	Columns    []string `json:"columns"`
+	ItemsCount int      `json:"itemsCount"`
+}
+
+// Item is a Microsoft.SecurityInsights/watchlists/watchlistItems resource.
+type Item struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Etag       string         `json:"etag"`
+	Properties ItemProperties `json:"properties"`
+}
+
+// ItemProperties are an item's fields: its values by column.
+type ItemProperties struct {
+	WatchlistItemID   string            `json:"watchlistItemId"`
+	WatchlistItemType string            `json:"watchlistItemType"`
+	ItemsKeyValue     map[string]string `json:"itemsKeyValue"`
+	Created           time.Time         `json:"created"`
+	Updated           time.Time         `json:"updated"`
+	IsDeleted         bool              `json:"isDeleted"`
+}
+
+// record is a watchlist's document.
+type record struct {
+	Properties Properties `json:"properties"`
+	Chunks     int        `json:"chunks"`
+	Bytes      int        `json:"bytes"` // of all values, against MaxTotalBytes
+}
+
+// storedItem is an item in a chunk: its values by the watchlist's columns.
+type storedItem struct {
+	ID      string    `json:"id"`
+	Etag    string    `json:"etag"`
+	Values  []string  `json:"values"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+type chunk struct {
+	Items []storedItem `json:"items"`
+}
+
+// Watchlists is the watchlist store of one workspace.
+type Watchlists struct {
+	docs      *docstore.Store
+	workspace string // customerId: the document store's workspace
+	idPrefix  string // resource ID of the workspace's watchlists collection
+	now       func() time.Time
+}
+
+// New returns the watchlists of a workspace whose resource ID is resourceID.
+func New(docs *docstore.Store, customerID, resourceID string, now func() time.Time) *Watchlists {
+	if now == nil {
+		now = time.Now
+	}
+	return &Watchlists{docs: docs, workspace: customerID, idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/watchlists/", now: now}
+}
+
+func bad(format string, args ...any) *fault.Error {
+	return fault.New(fault.Invalid, "BadRequest", format, args...)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// ValidAlias refuses an alias that is not 1-128 letters, digits, dashes
+// and underscores: it is a resource name, a document ID and the argument
+// of _GetWatchlist.
+func ValidAlias(alias string) error {
+	if !nameRE.MatchString(alias) {
+		return bad("watchlist aliases are 1-128 letters, digits, dashes and underscores, not '%s'", fault.Shorten(alias))
+	}
+	return nil
+}
+
+func validItemID(id string) error {
+	if !nameRE.MatchString(id) {
+		return bad("watchlist item IDs are 1-128 letters, digits, dashes and underscores (a GUID is usual), not '%s'", fault.Shorten(id))
+	}
+	return nil
+}
+
+// errRaced is a watchlist changed by another writer between this one's
+// read and its write; the write is tried again on the new state.
+var errRaced = errors.New("watchlist changed while being written")
+
+const maxAttempts = 5
+
+// retry runs a read-modify-write until it does not race.
+func retry(alias string, fn func() error) error {
+	for range maxAttempts {
+		if err := fn(); !errors.Is(err, errRaced) {
+			return err
+		}
+	}
+	return fault.New(fault.Conflict, "Conflict", "watchlist '%s' is being changed by others at the same time; retry", alias)
+}
+
+// state is a watchlist as read: its document, etag and items.
+type state struct {
+	rec   record
+	etag  string
+	items []storedItem
+}
+
+// read returns a watchlist's state, its items only when withItems.
+func (s *Watchlists) read(ctx context.Context, alias string, withItems bool) (*state, error) {
+	doc, err := s.docs.Get(ctx, s.workspace, collWatchlists, alias)
+	if err != nil {
+		return nil, docstore.Refusal(err, "watchlist", alias)
+	}
+	st := &state{etag: doc.ETag}
+	if err := json.Unmarshal(doc.Body, &st.rec); err != nil {
+		return nil, fmt.Errorf("decode watchlist %s: %w", alias, err)
+	}
+	if !withItems {
+		return st, nil
+	}
+	st.items = make([]storedItem, 0, st.rec.Properties.ItemsCount)
+	for n := range st.rec.Chunks {
+		doc, err := s.docs.Get(ctx, s.workspace, collItems, chunkID(alias, n))
+		if err != nil {
+			// the chunks change with the watchlist in one transaction: a
+			// missing one is damage, or a concurrent change read half-way
+			if errors.Is(err, docstore.ErrNotFound) {
+				return nil, errRaced
+			}
+			return nil, docstore.Refusal(err, "watchlist", alias)
+		}
+		var c chunk
+		if err := json.Unmarshal(doc.Body, &c); err != nil {
+			return nil, fmt.Errorf("decode watchlist %s chunk %d: %w", alias, n, err)
+		}
+		st.items = append(st.items, c.Items...)
+	}
+	return st, nil
+}
+
+func chunkID(alias string, n int) string { return alias + "." + strconv.Itoa(n) }
+
+// write stores rec and items in one batch, conditional on the etag read
+// (ifMatch: "" to create), and deletes the chunks the items no longer need.
+func (s *Watchlists) write(ctx context.Context, alias string, rec record, items []storedItem, oldChunks int, ifMatch string) (string, error) {
+	rec.Properties.ItemsCount = len(items)
+	rec.Bytes = 0
+	for _, it := range items {
+		for _, v := range it.Values {
+			rec.Bytes += len(v)
+		}
+	}
+	if len(items) > MaxItems {
+		return "", bad("watchlist '%s' would hold %d items; a watchlist holds at most %d", alias, len(items), MaxItems)
+	}
+	if rec.Bytes > MaxTotalBytes {
+		return "", bad("watchlist '%s' would hold %d bytes of values; a watchlist holds at most %d", alias, rec.Bytes, MaxTotalBytes)
+	}
+	chunks, err := pack(items)
+	if err != nil {
+		return "", err
+	}
+	rec.Chunks = len(chunks)
+	writes := make([]docstore.Write, 0, len(chunks)+oldChunks+1)
+	for n, body := range chunks {
+		writes = append(writes, docstore.Write{Collection: collItems, ID: chunkID(alias, n), Body: body})
+	}
+	for n := len(chunks); n < oldChunks; n++ {
+		writes = append(writes, docstore.Write{Collection: collItems, ID: chunkID(alias, n)})
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return "", fmt.Errorf("encode watchlist %s: %w", alias, err)
+	}
+	if ifMatch == "" {
+		ifMatch = docstore.CreateOnly
+	}
+	writes = append(writes, docstore.Write{Collection: collWatchlists, ID: alias, Body: body, IfMatch: ifMatch})
+	etags, err := s.docs.Batch(ctx, s.workspace, writes)
+	switch {
+	case errors.Is(err, docstore.ErrConflict), errors.Is(err, docstore.ErrNotFound):
+		return "", errRaced
+	case err != nil:
+		return "", docstore.Refusal(err, "watchlist", alias)
+	}
+	return etags[len(etags)-1], nil
+}
+
+// pack encodes items into chunks of about chunkBytes.
+func pack(items []storedItem) ([][]byte, error) {
+	var chunks [][]byte
+	var cur bytes.Buffer
+	flush := func() {
+		if cur.Len() > 0 {
+			cur.WriteString("]}")
+			chunks = append(chunks, bytes.Clone(cur.Bytes()))
+			cur.Reset()
+		}
+	}
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, fmt.Errorf("encode watchlist item %s: %w", it.ID, err)
+		}
+		if cur.Len() > 0 && cur.Len()+len(b) > chunkBytes {
+			flush()
+		}
+		if cur.Len() == 0 {
+			cur.WriteString(`{"items":[`)
+		} else {
+			cur.WriteByte(',')
+		}
+		cur.Write(b)
+	}
+	flush()
+	return chunks, nil
+}
+
+// input is the properties of a PUT. The fields the server sets are
+// accepted, and ignored, so that a watchlist read back can be PUT again.
+type input struct {
+	DisplayName         *string  `json:"displayName"`
+	Provider            *string  `json:"provider"`
+	Source              string   `json:"source"`
+	SourceType          string   `json:"sourceType"`
+	Description         string   `json:"description"`
+	ItemsSearchKey      *string  `json:"itemsSearchKey"`
+	RawContent          *string  `json:"rawContent"`
+	ContentType         string   `json:"contentType"`
+	NumberOfLinesToSkip int      `json:"numberOfLinesToSkip"`
+	Labels              []string `json:"labels"`
+	DefaultDuration     string   `json:"defaultDuration"`
+
+	WatchlistID       json.RawMessage `json:"watchlistId"`
+	WatchlistAlias    json.RawMessage `json:"watchlistAlias"`
+	WatchlistType     json.RawMessage `json:"watchlistType"`
+	Created           json.RawMessage `json:"created"`
+	Updated           json.RawMessage `json:"updated"`
+	CreatedBy         json.RawMessage `json:"createdBy"`
+	UpdatedBy         json.RawMessage `json:"updatedBy"`
+	TenantID          json.RawMessage `json:"tenantId"`
+	UploadStatus      json.RawMessage `json:"uploadStatus"`
+	ProvisioningState json.RawMessage `json:"provisioningState"`
+	IsDeleted         json.RawMessage `json:"isDeleted"`
+	Columns           json.RawMessage `json:"columns"`
+	ItemsCount        json.RawMessage `json:"itemsCount"`
+}
+
+// sourceTypeLocal is the only source: the content comes in the request.
+const sourceTypeLocal = "Local file"
+
+// decodeInput reads and checks a PUT's properties.
+func decodeInput(props json.RawMessage) (*input, error) {
+	if t := bytes.TrimSpace(props); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return nil, bad(`the watchlist has no properties; send {"properties":{"displayName":…,"provider":…,"itemsSearchKey":…,"contentType":"text/csv","rawContent":…}}`)
+	}
+	dec := json.NewDecoder(bytes.NewReader(props))
+	dec.DisallowUnknownFields()
+	var in input
+	if err := dec.Decode(&in); err != nil {
+		return nil, bad("properties: %s", decodeMessage(err))
+	}
+	switch {
+	case in.DisplayName == nil || strings.TrimSpace(*in.DisplayName) == "" || len(*in.DisplayName) > maxDisplayName:
+		return nil, bad("properties.displayName is required, at most %d characters", maxDisplayName)
+	case in.Provider == nil || strings.TrimSpace(*in.Provider) == "" || len(*in.Provider) > maxDisplayName:
+		return nil, bad("properties.provider is required (who maintains the list, such as Microsoft or your team), at most %d characters", maxDisplayName)
+	case in.ItemsSearchKey == nil || *in.ItemsSearchKey == "":
+		return nil, bad("properties.itemsSearchKey is required: the column whose value _GetWatchlist returns as SearchKey")
+	case len(in.Description) > maxDescription:
+		return nil, bad("properties.description is at most %d characters", maxDescription)
+	case len(in.Source) > maxDisplayName:
+		return nil, bad("properties.source (the file's name) is at most %d characters", maxDisplayName)
+	case in.SourceType != "" && in.SourceType != sourceTypeLocal:
+		return nil, bad("properties.sourceType must be '%s': the content comes in rawContent (a storage account's URL is not supported)", sourceTypeLocal)
+	case len(in.Labels) > maxLabels:
+		return nil, bad("properties.labels has %d labels; at most %d", len(in.Labels), maxLabels)
+	}
+	for i, l := range in.Labels {
+		if strings.TrimSpace(l) == "" || len(l) > maxDisplayName {
+			return nil, bad("properties.labels[%d] must be a non-empty label of at most %d characters", i, maxDisplayName)
+		}
+	}
+	if in.DefaultDuration != "" && !isoDurationRE.MatchString(in.DefaultDuration) {
+		return nil, bad("properties.defaultDuration '%s' is not an ISO 8601 duration such as P1Y or P30D", fault.Shorten(in.DefaultDuration))
+	}
+	if in.RawContent != nil && in.ContentType == "" {
+		return nil, bad("properties.contentType is required with rawContent: %s or %s", ContentTypeCSV, ContentTypeTSV)
+	}
+	return &in, nil
+}
+
+var isoDurationRE = regexp.MustCompile(`^P(?:\d{1,9}Y)?(?:\d{1,9}M)?(?:\d{1,9}W)?(?:\d{1,9}D)?(?:T(?:\d{1,9}H)?(?:\d{1,9}M)?(?:\d{1,9}S)?)?$`)
+
+// decodeMessage says what is wrong with a body without Go's type names.
+func decodeMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Sprintf("it must be a JSON object, not %s", te.Value)
+		}
+		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return "unknown field " + f + "; see docs/api.md for the fields a watchlist has"
+	}
+	return err.Error()
+}
+
+func jsonType(goKind string) string {
+	switch goKind {
+	case "int", "int64":
+		return "integer"
+	case "slice":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	}
+	return goKind
+}
+
+// Put creates or updates a watchlist from the properties props (a JSON
+// object). rawContent, when sent, replaces the items; without it an update
+// keeps them, and a new watchlist needs it (its header names the columns).
+// ifMatch is the etag the caller read ("" for unconditional, "*" for "must
+// exist").
+func (s *Watchlists) Put(ctx context.Context, alias string, props json.RawMessage, ifMatch string) (*Watchlist, bool, error) {
+	if err := ValidAlias(alias); err != nil {
+		return nil, false, err
+	}
+	in, err := decodeInput(props)
+	if err != nil {
+		return nil, false, err
+	}
+	var parsed *Parsed
+	if in.RawContent != nil {
+		if parsed, err = ParseCSV(*in.RawContent, in.ContentType, in.NumberOfLinesToSkip, *in.ItemsSearchKey); err != nil {
+			return nil, false, err
+		}
+	}
+	var w *Watchlist
+	var created bool
+	err = retry(alias, func() error {
+		w, created, err = s.put(ctx, alias, in, parsed, docstore.IfMatch(ifMatch))
+		return err
+	})
+	return w, created, err
+}
+
+func (s *Watchlists) put(ctx context.Context, alias string, in *input, parsed *Parsed, ifMatch string) (*Watchlist, bool, error) {
+	cur, err := s.read(ctx, alias, parsed == nil)
+	created := fault.KindOf(err) == fault.NotFound
+	switch {
+	case created && ifMatch == docstore.AnyVersion:
+		return nil, false, docstore.Refusal(docstore.ErrNotFound, "watchlist", alias)
+	case created && ifMatch != "":
+		return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "watchlist '%s' does not exist, so no etag can match", alias)
+	case created && parsed == nil:
+		return nil, false, bad("a new watchlist needs properties.rawContent with contentType %s: at least a header line naming its columns, itemsSearchKey among them", ContentTypeCSV)
+	case err != nil && !created:
+		return nil, false, err
+	case !created && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != cur.etag:
+		return nil, false, docstore.Refusal(docstore.ErrConflict, "watchlist", alias)
+	}
+	now := s.now().UTC()
+	p := Properties{
+		WatchlistAlias: alias, DisplayName: *in.DisplayName, Provider: *in.Provider, Source: in.Source,
+		SourceType: sourceTypeLocal, Description: in.Description, ItemsSearchKey: *in.ItemsSearchKey,
+		ContentType: in.ContentType, NumberOfLinesToSkip: in.NumberOfLinesToSkip, Labels: in.Labels,
+		DefaultDuration: in.DefaultDuration, Created: now, Updated: now, UploadStatus: "Complete", ProvisioningState: "Succeeded",
+	}
+	var items []storedItem
+	oldChunks, etag := 0, ""
+	if created {
+		p.WatchlistID = uuid.NewString()
+	} else {
+		p.WatchlistID, p.Created = cur.rec.Properties.WatchlistID, cur.rec.Properties.Created
+		oldChunks, etag = cur.rec.Chunks, cur.etag
+		if parsed == nil {
+			p.Columns, items = cur.rec.Properties.Columns, cur.items
+			if p.ContentType == "" {
+				p.ContentType = cur.rec.Properties.ContentType
+			}
+			if !slices.Contains(p.Columns, p.ItemsSearchKey) {
+				return nil, false, bad("properties.itemsSearchKey '%s' is not a column of watchlist '%s'; its columns are %s",
+					fault.Shorten(p.ItemsSearchKey), alias, columnList(p.Columns))
+			}
+		}
+	}
+	if parsed != nil {
+		p.Columns = parsed.Columns
+		items = make([]storedItem, len(parsed.Rows))
+		for i, row := range parsed.Rows {
+			items[i] = storedItem{ID: uuid.NewString(), Etag: newEtag(), Values: row, Created: now, Updated: now}
+		}
+	}
+	written, err := s.write(ctx, alias, record{Properties: p}, items, oldChunks, etag)
+	if err != nil {
+		if errors.Is(err, errRaced) && ifMatch != "" && ifMatch != docstore.AnyVersion {
+			return nil, false, docstore.Refusal(docstore.ErrConflict, "watchlist", alias)
+		}
+		return nil, false, err
+	}
+	p.ItemsCount = len(items)
+	return s.watchlist(alias, written, p), created, nil
+}
+
+func newEtag() string { return uuid.NewString() }
+
+func (s *Watchlists) watchlist(alias, etag string, p Properties) *Watchlist {
+	return &Watchlist{ID: s.idPrefix + alias, Name: alias, Type: ResourceType, Etag: docstore.QuoteETag(etag), Properties: p}
+}
+
+// Get returns a watchlist without its items.
+func (s *Watchlists) Get(ctx context.Context, alias string) (*Watchlist, error) {
+	if err := ValidAlias(alias); err != nil {
+		return nil, err
+	}
+	st, err := s.read(ctx, alias, false)
+	if err != nil {
+		return nil, err
+	}
+	return s.watchlist(alias, st.etag, st.rec.Properties), nil
+}
+
+// List returns every watchlist, by alias, without items. It decrypts the
+// watchlists' documents, not their items.
+func (s *Watchlists) List(ctx context.Context) ([]Watchlist, error) {
+	docs, err := s.docs.List(ctx, s.workspace, collWatchlists)
+	if err != nil {
+		return nil, docstore.Refusal(err, "watchlist", "")
+	}
+	out := make([]Watchlist, 0, len(docs))
+	for _, doc := range docs {
+		var rec record
+		if err := json.Unmarshal(doc.Body, &rec); err != nil {
+			return nil, fmt.Errorf("decode watchlist %s: %w", doc.ID, err)
+		}
+		out = append(out, *s.watchlist(doc.ID, doc.ETag, rec.Properties))
+	}
+	return out, nil // the store lists by ID
+}
+
+// Delete deletes a watchlist and its items; deleting one that does not
+// exist is not an error, as in the cloud.
+func (s *Watchlists) Delete(ctx context.Context, alias, ifMatch string) error {
+	if err := ValidAlias(alias); err != nil {
+		return err
+	}
+	ifMatch = docstore.IfMatch(ifMatch)
+	return retry(alias, func() error {
+		st, err := s.read(ctx, alias, false)
+		switch {
+		case fault.KindOf(err) == fault.NotFound && (ifMatch == "" || ifMatch == docstore.AnyVersion):
+			return nil
+		case err != nil:
+			return err
+		case ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != st.etag:
+			return docstore.Refusal(docstore.ErrConflict, "watchlist", alias)
+		}
+		writes := []docstore.Write{{Collection: collWatchlists, ID: alias, IfMatch: st.etag}}
+		for n := range st.rec.Chunks {
+			writes = append(writes, docstore.Write{Collection: collItems, ID: chunkID(alias, n)})
+		}
+		_, err = s.docs.Batch(ctx, s.workspace, writes)
+		switch {
+		case errors.Is(err, docstore.ErrConflict), errors.Is(err, docstore.ErrNotFound):
+			return errRaced
+		case err != nil:
+			return docstore.Refusal(err, "watchlist", alias)
+		}
+		return nil
+	})
+}
+
+// Table is a watchlist's items by column, as _GetWatchlist returns them.
+type Table struct {
+	Columns   []string // the CSV's, in the header's order
+	SearchKey int      // the index in Columns of itemsSearchKey
+	Rows      []Row
+}
+
+// Row is one item.
+type Row struct {
+	ID      string
+	Updated time.Time
+	Values  []string // by Columns
+}
+
+// Table reads a watchlist's items, decrypting its documents only.
+func (s *Watchlists) Table(ctx context.Context, alias string) (*Table, error) {
+	if err := ValidAlias(alias); err != nil {
+		return nil, err
+	}
+	var st *state
+	err := retry(alias, func() (err error) {
+		st, err = s.read(ctx, alias, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := st.rec.Properties
+	t := &Table{Columns: p.Columns, SearchKey: slices.Index(p.Columns, p.ItemsSearchKey), Rows: make([]Row, len(st.items))}
+	for i, it := range st.items {
+		t.Rows[i] = Row{ID: it.ID, Updated: it.Updated, Values: it.Values}
+	}
+	return t, nil
+}
