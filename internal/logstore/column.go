@@ -73,10 +73,12 @@ type colCells struct {
 // blockBuilder turns rows of payloads into the columns of one block. It is
 // reused from block to block so that a flush allocates little.
 type blockBuilder struct {
-	want   map[string]bool // columns to build; nil: all
-	cols   []*colCells
-	byName map[string]*colCells
-	times  []int64
+	want     map[string]bool // columns to build; nil: all
+	cols     []*colCells
+	byName   map[string]*colCells
+	times    []int64
+	ingested []int64 // unknownIngest where not known
+	known    int     // rows with a known ingestion time
 }
 
 func newBlockBuilder(want map[string]bool) *blockBuilder {
@@ -88,12 +90,14 @@ func (bb *blockBuilder) reset() {
 		c.cells = c.cells[:0]
 	}
 	bb.times = bb.times[:0]
+	bb.ingested = bb.ingested[:0]
+	bb.known = 0
 }
 
 func (bb *blockBuilder) rows() int { return len(bb.times) }
 
-// add appends the row at ref in payload p.
-func (bb *blockBuilder) add(p []byte, ref rowRef) error {
+// add appends the row at ref in payload p, ingested at ingested.
+func (bb *blockBuilder) add(p []byte, ref rowRef, ingested int64) error {
 	r := len(bb.times)
 	_, _, err := walkRow(p, int(ref.off), func(name []byte, c cell) {
 		if string(name) == timeColumn || bb.want != nil && !bb.want[string(name)] {
@@ -118,7 +122,27 @@ func (bb *blockBuilder) add(p []byte, ref rowRef) error {
 		return err
 	}
 	bb.times = append(bb.times, ref.time)
+	bb.ingested = append(bb.ingested, ingested)
+	if ingested != unknownIngest {
+		bb.known++
+	}
 	return nil
+}
+
+// ingestCells is the hidden ingestion-time column of the block, as cells
+// and times for encodeColumn, or nil when no row's is known (a block of
+// rows from an old WAL, stored as before ingestion times were).
+func (bb *blockBuilder) ingestCells() ([]cell, []int64) {
+	if bb.known == 0 {
+		return nil, nil
+	}
+	cells := make([]cell, len(bb.ingested))
+	for i, t := range bb.ingested {
+		if t != unknownIngest {
+			cells[i].kind = TypeLong
+		}
+	}
+	return cells, bb.ingested
 }
 
 // columns returns the block's columns with values, TimeGenerated first,

@@ -24,17 +24,18 @@ func FuzzParseRows(f *testing.F) {
 	}
 	lim := ingestLimits{now: testNow, oldest: testNow.Add(-time.Hour), newest: testNow.Add(time.Hour), maxRowBytes: 1 << 20}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		payload, refs, err := parseRows(body, lim)
+		rec, refs, err := parseRows(body, lim)
 		if err != nil {
 			return
 		}
-		again, err := indexPayload(payload)
-		if err != nil || len(again) != len(refs) {
+		putIngestTime(rec, testNow.UnixNano())
+		ingested, payload, again, err := decodeRecord(walVersion, rec)
+		if err != nil || len(again) != len(refs) || ingested != testNow.UnixNano() {
 			t.Fatalf("parsed body does not decode: %v", err)
 		}
 		bb := newBlockBuilder(nil)
 		for _, r := range refs {
-			if err := bb.add(payload, r); err != nil {
+			if err := bb.add(payload, r, ingested); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -48,19 +49,28 @@ func FuzzParseRows(f *testing.F) {
 	})
 }
 
+// FuzzWALRecordPayload decodes any bytes as the record of a WAL of each
+// version: records of version 3 on start with their ingestion time.
 func FuzzWALRecordPayload(f *testing.F) {
-	payload, _, _ := parseRows([]byte(`[{"A":1,"S":"x","R":1.5,"B":false,"J":[1]},{"TimeGenerated":"2026-03-10T12:00:00Z"}]`),
+	rec, _, _ := parseRows([]byte(`[{"A":1,"S":"x","R":1.5,"B":false,"J":[1]},{"TimeGenerated":"2026-03-10T12:00:00Z"}]`),
 		ingestLimits{now: testNow, oldest: testNow.Add(-time.Hour), newest: testNow, maxRowBytes: 1 << 20})
-	f.Add(payload)
+	putIngestTime(rec, testNow.UnixNano())
+	f.Add(rec)
+	f.Add(rec[ingestTimeSize:]) // a version 2 record
 	f.Fuzz(func(t *testing.T, p []byte) {
-		refs, err := indexPayload(p)
-		if err != nil {
-			return
-		}
-		bb := newBlockBuilder(nil)
-		for _, r := range refs {
-			if err := bb.add(p, r); err != nil {
-				t.Fatalf("validated payload fails: %v", err)
+		for _, version := range []uint16{walMarkVersion, walVersion} {
+			ingested, payload, refs, err := decodeRecord(version, p)
+			if err != nil {
+				continue
+			}
+			if version < walStampVersion && ingested != unknownIngest || version >= walStampVersion && ingested == unknownIngest {
+				t.Fatalf("version %d record: ingestion time %d", version, ingested)
+			}
+			bb := newBlockBuilder(nil)
+			for _, r := range refs {
+				if err := bb.add(payload, r, ingested); err != nil {
+					t.Fatalf("validated payload fails: %v", err)
+				}
 			}
 		}
 	})

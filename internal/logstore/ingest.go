@@ -26,8 +26,9 @@ type ingestLimits struct {
 }
 
 // parseRows validates an ingest body, a JSON array of objects, and encodes it
-// as a payload. The body is refused whole at the first bad row, so that a
-// caller never has part of a call acknowledged.
+// as a WAL record: room for the ingestion time, then the payload, which the
+// rows' offsets are relative to. The body is refused whole at the first bad
+// row, so that a caller never has part of a call acknowledged.
 func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 	if len(body) > maxPayloadBytes {
 		return nil, nil, fmt.Errorf("%w: a body of %d bytes is over %d", ErrInvalidInput, len(body), maxPayloadBytes)
@@ -45,7 +46,7 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 		return nil, nil, fmt.Errorf("%w: the body must be a JSON array of objects", ErrInvalidInput)
 	}
 	s.i++
-	payload := make([]byte, 0, len(body))
+	rec := make([]byte, ingestTimeSize, ingestTimeSize+len(body))
 	var refs []rowRef
 	var fields []byte
 	for idx := 0; ; idx++ {
@@ -75,17 +76,17 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 		case t.After(lim.newest):
 			return nil, nil, &RowError{Index: idx, Reason: fmt.Sprintf("TimeGenerated is more than %s in the future", lim.newest.Sub(lim.now))}
 		}
-		refs = append(refs, rowRef{off: uint32(len(payload)), time: t.UnixNano()})
-		payload = appendRow(payload, t.UnixNano(), nf, fields)
+		refs = append(refs, rowRef{off: uint32(len(rec) - ingestTimeSize), time: t.UnixNano()})
+		rec = appendRow(rec, t.UnixNano(), nf, fields)
 	}
 	if len(refs) == 0 {
 		return nil, nil, fmt.Errorf("%w: the body holds no rows", ErrInvalidInput)
 	}
-	if cap(payload)-len(payload) > len(payload)/8 {
+	if cap(rec)-len(rec) > len(rec)/8 {
 		// The payload stays in memory until flushed: do not keep the slack.
-		payload = append([]byte(nil), payload...)
+		rec = append([]byte(nil), rec...)
 	}
-	return payload, refs, nil
+	return rec, refs, nil
 }
 
 // invalidJSON names the array element where the syntax error is, or says

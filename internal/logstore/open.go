@@ -249,14 +249,15 @@ func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *wa
 		return nil, heldBy(r), err
 	}
 	g.hdr, g.acknowledged = r.hdr, max(acked, r.mark.records)
-	for _, p := range r.payloads {
-		refs, err := indexPayload(p)
+	for _, rec := range r.payloads {
+		ingested, p, refs, err := decodeRecord(r.hdr.version, rec)
 		if err != nil {
 			return nil, heldBy(r), &IntegrityError{Workspace: t.ws, Table: t.name, Object: filepath.Base(g.path),
 				Problem: ProblemAuthentication, Detail: err.Error()}
 		}
 		minT, maxT := timeRange(refs)
-		g.mem.add(p, refs, minT, maxT)
+		g.mem.add(p, refs, minT, maxT, ingested)
+		t.st.clock.observe(ingested)
 	}
 	return g, nil, nil
 }
@@ -268,8 +269,8 @@ func heldBy(r walReplay) *walMark {
 		return nil
 	}
 	held := r.mark
-	for _, p := range r.payloads {
-		refs, err := indexPayload(p)
+	for _, rec := range r.payloads {
+		_, _, refs, err := decodeRecord(r.hdr.version, rec)
 		if err != nil || len(refs) == 0 {
 			continue
 		}
@@ -352,7 +353,9 @@ func (t *table) describeSegment(ctx context.Context, name segName, size int64) (
 	for _, b := range r.blocks {
 		s.rows += int64(b.rows)
 		for _, c := range b.cols {
-			noteType(t.schema, c.name, c.typ)
+			if c.name != IngestionTimeColumn {
+				noteType(t.schema, c.name, c.typ)
+			}
 		}
 	}
 	return s, nil

@@ -41,13 +41,27 @@ type Predicate struct {
 
 // ScanRequest asks for the rows of one table in [From, To) (a zero time is
 // no bound) that match every predicate, with the given columns (none: all).
+//
+// IngestedAfter and IngestedUpTo bound the rows' ingestion time, exclusive
+// and inclusive (a zero time is no bound): exactly, not as a hint. A row
+// stored before ingestion times were (see IngestionTimeColumn) counts as
+// ingested before any bound: inside every IngestedUpTo, outside every
+// IngestedAfter.
 type ScanRequest struct {
-	Workspace  string
-	Table      string
-	From, To   time.Time
-	Columns    []string
-	Predicates []Predicate
+	Workspace                   string
+	Table                       string
+	From, To                    time.Time
+	IngestedAfter, IngestedUpTo time.Time
+	Columns                     []string
+	Predicates                  []Predicate
 }
+
+// IngestionTimeColumn is the hidden column of each row's ingestion time
+// (datetime; null where unknown: a row stored before ingestion times were).
+// A scan returns it only when asked for by name: it is in no schema and not
+// among "all columns". Its name is not valid UTF-8, so no ingested column
+// can have it.
+const IngestionTimeColumn = "\xffIngestionTime"
 
 // Batch is some rows of a scan, by column: in the order requested, or in the
 // block's order (TimeGenerated first) when all were asked for. A requested
@@ -147,9 +161,12 @@ type Scanner struct {
 	ws, tbl  string
 	dir      string
 	from, to int64 // [from, to)
-	preds    []pred
-	columns  []string        // requested; nil: all
-	want     map[string]bool // requested and predicate columns; nil: all
+	// ingLo, ingHi bound the ingestion time, inclusive; a row whose time
+	// is unknown has unknownIngest.
+	ingLo, ingHi int64
+	preds        []pred
+	columns      []string        // requested; nil: all
+	want         map[string]bool // requested and predicate columns; nil: all
 
 	segs    []segFile
 	mem     []memRow // unflushed rows in the time range
@@ -222,9 +239,12 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 		scs[i] = &sc
 	}
 	for _, b := range snap.mems {
+		if b.ingested < base.ingLo || b.ingested > base.ingHi {
+			continue
+		}
 		for _, r := range b.refs {
 			if r.time >= base.from && r.time < base.to {
-				scs[0].mem = append(scs[0].mem, memRow{b.payload, r})
+				scs[0].mem = append(scs[0].mem, memRow{b.payload, r, b.ingested})
 			}
 		}
 	}
@@ -233,7 +253,8 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 
 // newScanner checks a scan request and compiles it, without reading.
 func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Scanner, error) {
-	sc := &Scanner{st: st, ctx: ctx, ws: req.Workspace, tbl: req.Table, dir: t.dir, from: math.MinInt64, to: math.MaxInt64}
+	sc := &Scanner{st: st, ctx: ctx, ws: req.Workspace, tbl: req.Table, dir: t.dir, from: math.MinInt64, to: math.MaxInt64,
+		ingLo: math.MinInt64, ingHi: math.MaxInt64}
 	if !req.From.IsZero() {
 		sc.from = req.From.UnixNano()
 	}
@@ -242,6 +263,15 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 	}
 	if sc.from >= sc.to {
 		return nil, fmt.Errorf("%w: From must be before To", ErrInvalidScan)
+	}
+	if !req.IngestedAfter.IsZero() {
+		// After the instant, and so after every unknown time. A range
+		// left empty is no error: a scheduler asks for the rows since its
+		// last watermark, and there may be none.
+		sc.ingLo = min(unixNano(req.IngestedAfter), math.MaxInt64-1) + 1
+	}
+	if !req.IngestedUpTo.IsZero() {
+		sc.ingHi = unixNano(req.IngestedUpTo)
 	}
 	for _, p := range req.Predicates {
 		c, err := compile(p)
@@ -345,6 +375,30 @@ func (sc *Scanner) Close() error {
 	return nil
 }
 
+// unixNano is t in Unix ns, clamped to the range int64 holds.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// ingestSpan is the range of a block's ingestion times, an unknown one
+// counting as unknownIngest.
+func ingestSpan(bm *blockMeta) (lo, hi int64) {
+	c := bm.col(IngestionTimeColumn)
+	if c == nil || c.nulls >= bm.rows {
+		return unknownIngest, unknownIngest
+	}
+	if c.nulls > 0 {
+		return unknownIngest, c.maxI
+	}
+	return c.minI, c.maxI
+}
+
 // readBlock reads block bi of the open segment, or returns nil when the
 // block is pruned or no row matches.
 func (sc *Scanner) readBlock(bi int) (*Batch, error) {
@@ -352,6 +406,11 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	if bm.maxT < sc.from || bm.minT >= sc.to {
 		return nil, nil
 	}
+	ingLo, ingHi := ingestSpan(bm)
+	if ingHi < sc.ingLo || ingLo > sc.ingHi {
+		return nil, nil // pruned by the ingestion time: nothing decrypted
+	}
+	ingestFilter := ingLo < sc.ingLo || ingHi > sc.ingHi
 	var blooms []*pred
 	for i := range sc.preds {
 		pruned, bloom := prune(bm, &sc.preds[i])
@@ -364,9 +423,11 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	}
 	names := sc.columns
 	if names == nil {
-		names = make([]string, len(bm.cols))
-		for i, c := range bm.cols {
-			names[i] = c.name
+		names = make([]string, 0, len(bm.cols))
+		for _, c := range bm.cols {
+			if c.name != IngestionTimeColumn {
+				names = append(names, c.name)
+			}
 		}
 	}
 	load := make(map[string]bool, len(names)+len(sc.preds)+1)
@@ -379,6 +440,9 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	timeFilter := bm.minT < sc.from || bm.maxT >= sc.to
 	if timeFilter {
 		load[timeColumn] = true
+	}
+	if ingestFilter {
+		load[IngestionTimeColumn] = true
 	}
 	aead, err := sc.seg.blockAEAD(sc.ctx)
 	if err != nil {
@@ -402,6 +466,9 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	if timeFilter {
 		first[timeColumn] = true
 	}
+	if ingestFilter {
+		first[IngestionTimeColumn] = true
+	}
 	cols := make(map[string]*Column, len(load))
 	for i := range bm.cols {
 		cm := &bm.cols[i]
@@ -410,7 +477,7 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 		}
 		// A predicate's string column is read in place, in a buffer of its
 		// own: it must outlive the reading of the other columns.
-		buf, raw := &sc.buf, cm.name != timeColumn
+		buf, raw := &sc.buf, cm.name != timeColumn && cm.name != IngestionTimeColumn
 		if raw {
 			if sc.rawBufs == nil {
 				sc.rawBufs = make(map[string]*chunkBuffers)
@@ -434,6 +501,9 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 				sel[i] = tc.Valid[i] && v >= sc.from && v < sc.to
 			}
 		}
+	}
+	if ingestFilter {
+		sel = sc.selectIngested(cols[IngestionTimeColumn], bm.rows, sel)
 	}
 	count, rows := sc.match(bm.rows, cols, sel)
 	if count == 0 {
@@ -461,12 +531,32 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	return assemble(count, cols, names, rows, picked), nil
 }
 
-// memBatch builds a batch from unflushed rows (already in the time range)
-// through the same column encoding as a flush, so that both read alike.
+// selectIngested clears sel (made, all set, if nil) where a row's ingestion
+// time, in c (nil: none known), is outside the scan's bounds.
+func (sc *Scanner) selectIngested(c *Column, n int, sel []bool) []bool {
+	if sel == nil {
+		sel = make([]bool, n)
+		for i := range sel {
+			sel[i] = true
+		}
+	}
+	for i := range sel {
+		v := int64(unknownIngest)
+		if c != nil && c.Type == TypeDatetime && c.Valid[i] {
+			v = c.Ints[i]
+		}
+		sel[i] = sel[i] && v >= sc.ingLo && v <= sc.ingHi
+	}
+	return sel
+}
+
+// memBatch builds a batch from unflushed rows (already in the time range
+// and ingestion bounds) through the same column encoding as a flush, so
+// that both read alike.
 func (sc *Scanner) memBatch(rows []memRow) (*Batch, error) {
 	bb := newBlockBuilder(sc.want)
 	for _, r := range rows {
-		if err := bb.add(r.p, r.ref); err != nil {
+		if err := bb.add(r.p, r.ref, r.ing); err != nil {
 			return nil, err
 		}
 	}
@@ -476,6 +566,17 @@ func (sc *Scanner) memBatch(rows []memRow) (*Batch, error) {
 		times.Valid[i] = true
 	}
 	cols := map[string]*Column{timeColumn: &times}
+	if sc.want == nil || sc.want[IngestionTimeColumn] {
+		if cells, ingested := bb.ingestCells(); cells != nil {
+			ing := Column{Name: IngestionTimeColumn, Type: TypeDatetime, Valid: make([]bool, n), Ints: make([]int64, n)}
+			for i, c := range cells {
+				if c.kind != TypeNull {
+					ing.Valid[i], ing.Ints[i] = true, ingested[i]
+				}
+			}
+			cols[IngestionTimeColumn] = &ing
+		}
+	}
 	names := []string{timeColumn}
 	var plain []byte
 	for _, c := range bb.columns() {

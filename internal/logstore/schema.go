@@ -37,7 +37,7 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 		for _, b := range snap.mems {
 			rows := make([]memRow, len(b.refs))
 			for i, ref := range b.refs {
-				rows[i] = memRow{b.payload, ref}
+				rows[i] = memRow{b.payload, ref, b.ingested}
 			}
 			for len(rows) > 0 {
 				n := min(len(rows), st.cfg.BlockRows)

@@ -14,17 +14,21 @@ import (
 // formatVersion is written into every sealed file header and every AAD, so
 // that a future format never decrypts data written under this one by mistake.
 // WAL files are at walVersion: version 2 authenticates record lengths and
-// keeps an acknowledged mark; version 1 WALs are still replayed.
+// keeps an acknowledged mark; version 3 (walStampVersion) puts each record's
+// ingestion time before its rows. WALs of versions 1 and 2 are still
+// replayed; their rows' ingestion time is unknown.
 const (
-	formatVersion = 1
-	walVersion    = 2
+	formatVersion   = 1
+	walVersion      = 3
+	walMarkVersion  = 2
+	walStampVersion = 3
 )
 
 // supportedVersion reports whether a file of the kind magic may have format
 // version v.
 func supportedVersion(magic string, v uint16) bool {
 	if magic == magicWAL {
-		return v == 1 || v == walVersion
+		return v >= 1 && v <= walVersion
 	}
 	return v == formatVersion
 }

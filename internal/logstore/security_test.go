@@ -137,7 +137,7 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 	bb := newBlockBuilder(nil)
 	for _, b := range g.mem.snapshot() {
 		for _, r := range b.refs {
-			bb.add(b.payload, r)
+			bb.add(b.payload, r, b.ingested)
 		}
 	}
 	if err := w.writeBlock(bb); err != nil {
@@ -167,9 +167,10 @@ func TestFlippedBitInASegmentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 		t.Fatalf("%d segments", len(segs))
 	}
 	orig, _ := os.ReadFile(segs[0])
-	// Between them, the two scans read every byte: all columns, and the
-	// bloom filters (which only == and has read).
-	scans := []ScanRequest{{Workspace: ws, Table: tbl}, {Workspace: ws, Table: tbl, Predicates: []Predicate{{"A", OpHas, "a"}}}}
+	// Between them, the scans read every byte: all columns, the bloom
+	// filters (which only == and has read) and the hidden ingestion times.
+	scans := []ScanRequest{{Workspace: ws, Table: tbl}, {Workspace: ws, Table: tbl, Predicates: []Predicate{{"A", OpHas, "a"}}},
+		{Workspace: ws, Table: tbl, Columns: []string{IngestionTimeColumn}}}
 	var want [][]string
 	for _, req := range scans {
 		got, err := scanAll(st, req)

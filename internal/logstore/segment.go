@@ -25,6 +25,8 @@ import (
 //	column chunks: nonce ‖ AES-GCM(zstd(column encoding)) ‖ tag, one per
 //	               column per block; AAD: workspace, table, segment ID,
 //	               block ordinal, column name
+//	               (the hidden ingestion-time column, IngestionTimeColumn,
+//	               is one of them; a segment written before it lacks it)
 //	bloom chunks:  nonce ‖ AES-GCM(bloom filter) ‖ tag, after the column
 //	               chunk of a string column, same AAD fields; apart from
 //	               the index so that only == and has predicates read them
@@ -216,6 +218,9 @@ func decodeIndex(b []byte, dataStart, dataEnd int64) ([]blockMeta, error) {
 			default:
 				r.err = corruptf("bad column type in index")
 			}
+			if r.err == nil && c.name == IngestionTimeColumn && c.typ != TypeDatetime {
+				r.err = corruptf("ingestion time of type %s in index", c.typ)
+			}
 			if r.err == nil && (c.off < dataStart || c.size > dataEnd-c.off ||
 				c.bloomSize > 0 && (c.bloomOff < dataStart || c.bloomSize > dataEnd-c.bloomOff)) {
 				r.err = corruptf("column chunk outside the data")
@@ -296,6 +301,9 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 	}
 	w.out = w.out[:0]
 	w.addColumn(&bm, aead, ordinal, timeColumn, TypeDatetime, timeCells, bb.times)
+	if cells, ingested := bb.ingestCells(); cells != nil {
+		w.addColumn(&bm, aead, ordinal, IngestionTimeColumn, TypeDatetime, cells, ingested)
+	}
 	for _, c := range bb.columns() {
 		t, times := resolveType(c.cells)
 		w.addColumn(&bm, aead, ordinal, c.name, t, c.cells, times)

@@ -86,6 +86,7 @@ type Store struct {
 	indexes indexCache
 	ledger  Ledger
 	damage  damageLog
+	clock   ingestClock
 
 	ctx    context.Context // ends background flushes on Close
 	cancel context.CancelFunc
@@ -151,6 +152,7 @@ func New(cfg Config) (*Store, error) {
 		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: zenc, zdec: zdec,
 		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger,
 	}
+	st.clock.now = cfg.Now
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	st.wg.Add(1)
 	go st.flushAgedLoop()
@@ -257,14 +259,15 @@ func (st *Store) aead(ctx context.Context, hdr header, purpose string) (cipher.A
 // Ingest appends the rows of body, a JSON array of objects, to the table.
 // It returns once the rows are durable in the WAL (concurrent calls share
 // one fsync) and visible to scans. A bad row refuses the whole body with a
-// *RowError naming it.
+// *RowError naming it. The rows get one ingestion time, the instant their
+// WAL record is written (see IngestionWatermark).
 func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byte) (int, error) {
 	t, err := st.table(workspace, table)
 	if err != nil {
 		return 0, err
 	}
 	now := st.cfg.Now()
-	payload, refs, err := parseRows(body, ingestLimits{
+	rec, refs, err := parseRows(body, ingestLimits{
 		now: now, oldest: now.Add(-st.cfg.Retention), newest: now.Add(st.cfg.MaxClockSkew),
 		maxRowBytes: st.cfg.MaxRowBytes,
 	})
@@ -276,19 +279,35 @@ func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byt
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
 	minT, maxT := timeRange(refs)
-	g, ord, err := t.append(ctx, sealer, payload, minT, maxT)
+	g, ord, stamp, err := t.append(ctx, sealer, rec, minT, maxT)
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
 	err = g.wal.waitDurable(ord)
 	if err == nil {
-		g.mem.add(payload, refs, minT, maxT)
+		g.mem.add(rec[ingestTimeSize:], refs, minT, maxT, stamp)
 	}
+	st.clock.done(stamp)
 	g.pending.Done()
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
 	return len(refs), nil
+}
+
+// IngestionWatermark returns an instant W such that every row whose
+// ingestion time is ≤ W is visible to any scan begun after the call
+// returns, and every row ingested after it returns gets an ingestion time
+// > W. A scheduler that scans with IngestedUpTo W, then later with
+// IngestedAfter W, so sees every row exactly once. Ingest calls in flight
+// (written, not yet acknowledged) hold W just before the oldest of their
+// instants, so W may stay behind the clock while ingestion is busy.
+//
+// Rows of a call that failed after its record was written (a failed
+// fsync) may still come back when the WAL is replayed after a restart,
+// with their instant, which a watermark may have passed.
+func (st *Store) IngestionWatermark() time.Time {
+	return time.Unix(0, st.clock.watermark()).UTC()
 }
 
 // Flush writes the WALs of the tables in use into segments and returns when

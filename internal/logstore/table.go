@@ -111,14 +111,16 @@ type memtable struct {
 }
 
 type memBatch struct {
-	payload []byte
-	refs    []rowRef
+	payload  []byte
+	refs     []rowRef
+	ingested int64 // the rows' ingestion time (Unix ns), or unknownIngest
 }
 
-// add holds one record's rows, whose times are in [minT, maxT].
-func (m *memtable) add(p []byte, refs []rowRef, minT, maxT int64) {
+// add holds one record's rows, whose times are in [minT, maxT] and which
+// were ingested at ingested.
+func (m *memtable) add(p []byte, refs []rowRef, minT, maxT, ingested int64) {
 	m.mu.Lock()
-	m.batches = append(m.batches, memBatch{p, refs})
+	m.batches = append(m.batches, memBatch{p, refs, ingested})
 	m.rows += len(refs)
 	m.span.widen(minT, maxT)
 	m.span.records++
@@ -163,15 +165,16 @@ func sortSegs(segs []segFile) {
 
 // append writes payload to the active WAL, rotating it when full, when the
 // current AEK changed or when its seal budget is spent, and waiting while
-// the previous WAL is still being flushed. The caller waits for durability
-// and then calls g.pending.Done.
-func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []byte, minT, maxT int64) (*generation, uint64, error) {
+// the previous WAL is still being flushed. The record's first bytes get its
+// ingestion time, which the store's clock holds in flight: the caller waits
+// for durability, then calls t.st.clock.done and g.pending.Done.
+func (t *table) append(ctx context.Context, sealer envelope.Sealer, rec []byte, minT, maxT int64) (*generation, uint64, int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	restarted := false
 	for {
 		if err := t.readyLocked(ctx); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		if a := t.active; a != nil {
 			size, records, failed := a.wal.state()
@@ -182,28 +185,28 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []by
 		if len(t.flushing) > maxImmutable {
 			if !t.flusher {
 				if t.flushErr != nil && restarted {
-					return nil, 0, fmt.Errorf("flush earlier rows: %w", t.flushErr)
+					return nil, 0, 0, fmt.Errorf("flush earlier rows: %w", t.flushErr)
 				}
 				restarted = true
 				t.startFlusherLocked()
 			}
 			if err := t.waitChangeLocked(ctx); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			continue
 		}
 		if t.active == nil && t.writingManifest {
 			if err := t.waitChangeLocked(ctx); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 			continue
 		}
 		if t.active == nil {
 			if err := os.MkdirAll(t.dir, 0o700); err != nil {
-				return nil, 0, fmt.Errorf("create table: %w", err)
+				return nil, 0, 0, fmt.Errorf("create table: %w", err)
 			}
 			if err := t.startWALLocked(ctx, sealer); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
 		}
 		break
@@ -211,14 +214,19 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, payload []by
 	g := t.active
 	aead, err := sealer.AEAD(g.hdr.salt[:], purposeWAL)
 	if err != nil {
-		return nil, 0, fmt.Errorf("derive WAL key: %w", err)
+		return nil, 0, 0, fmt.Errorf("derive WAL key: %w", err)
 	}
-	ord, err := g.wal.append(aead, payload, minT, maxT)
+	// Stamped under t.mu, right before the write: the instant the record is
+	// committed to the WAL.
+	stamp := t.st.clock.stamp()
+	putIngestTime(rec, stamp)
+	ord, err := g.wal.append(aead, rec, minT, maxT)
 	if err != nil {
-		return nil, 0, err
+		t.st.clock.done(stamp)
+		return nil, 0, 0, err
 	}
 	g.pending.Add(1)
-	return g, ord, nil
+	return g, ord, stamp, nil
 }
 
 // startWALLocked creates the next WAL and lists it in the manifest before
@@ -405,10 +413,11 @@ func (t *table) waitChangeLocked(ctx context.Context) error {
 	}
 }
 
-// memRow is one row of a memtable.
+// memRow is one row of a memtable, and its ingestion time.
 type memRow struct {
 	p   []byte
 	ref rowRef
+	ing int64
 }
 
 // partitionNanos is the time span of one segment partition: an hour.
@@ -422,7 +431,7 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 	for _, b := range g.mem.snapshot() {
 		for _, r := range b.refs {
 			k := floorDiv(r.time, partitionNanos)
-			parts[k] = append(parts[k], memRow{b.payload, r})
+			parts[k] = append(parts[k], memRow{b.payload, r, b.ingested})
 		}
 	}
 	if err := t.removeSegmentsOf(g.seq); err != nil {
@@ -468,7 +477,9 @@ func (t *table) writeSegments(ctx context.Context, walSeq uint64, part int, seal
 		}
 		for _, b := range w.blocks {
 			for _, c := range b.cols {
-				noteType(cols, c.name, c.typ)
+				if c.name != IngestionTimeColumn {
+					noteType(cols, c.name, c.typ)
+				}
 			}
 		}
 		out = append(out, f)
@@ -485,7 +496,7 @@ func (t *table) writeSegments(ctx context.Context, walSeq uint64, part int, seal
 		end := min(i+t.st.cfg.BlockRows, len(rows))
 		bb.reset()
 		for _, r := range rows[i:end] {
-			if err := bb.add(r.p, r.ref); err != nil {
+			if err := bb.add(r.p, r.ref, r.ing); err != nil {
 				if w != nil {
 					w.abort()
 				}

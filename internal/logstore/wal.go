@@ -39,7 +39,8 @@ import (
 // writing under load; when the WAL goes quiet, one more sync brings the mark
 // up to date (markDelay), and Close does too. After a crash, the mark lags
 // the last acknowledgement by at most markEvery + markDelay.
-// Version 1 WALs have no mark and do not authenticate lengths.
+// Version 1 WALs have no mark and do not authenticate lengths. From version
+// 3 on, a record's payload starts with its rows' ingestion time (rows.go).
 const (
 	walExt        = ".wal"
 	recHeaderSize = 8
@@ -360,7 +361,7 @@ func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table
 		return out, fmt.Errorf("WAL %s/%s/%s: %w", ws, table, name, err)
 	}
 	off := hlen
-	if hdr.version >= walVersion {
+	if hdr.version >= walMarkVersion {
 		if len(data) < hlen+markSlots*markSlotSize {
 			return out, damage(ProblemTruncated, "the file ends inside its acknowledged mark")
 		}
