@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -32,12 +33,13 @@ type Options struct {
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.
 type Query struct {
-	text  string
-	ast   *astBlock
-	cat   Catalog
-	marks map[astExpr]map[string]bool
-	synth map[synthKey]*astIdent
-	last  []Column // the columns of the last result table, as bound
+	text   string
+	ast    *astBlock
+	cat    Catalog
+	marks  map[astExpr]map[string]bool
+	synth  map[synthKey]*astIdent
+	last   []Column // the columns of the last result table, as bound
+	tables []string // the tables it scans, sorted
 }
 
 // Compile parses and binds a query. Errors are *SyntaxError or *BindError.
@@ -47,7 +49,7 @@ func Compile(query string, cat Catalog) (*Query, error) {
 		return nil, err
 	}
 	q := &Query{text: query, ast: ast, cat: cat, marks: map[astExpr]map[string]bool{}, synth: map[synthKey]*astIdent{}}
-	p := &planner{cat: cat, marks: q.marks, synth: q.synth, fixedNow: time.Now().UTC()}
+	p := &planner{cat: cat, marks: q.marks, synth: q.synth, fixedNow: time.Now().UTC(), tables: map[string]bool{}}
 	sc := newScope(nil)
 	for _, l := range ast.Lets {
 		if err := p.let(l, sc); err != nil {
@@ -70,7 +72,15 @@ func Compile(query string, cat Catalog) (*Query, error) {
 		}
 	}
 	p.settleMarks()
+	q.tables = slices.Sorted(maps.Keys(p.tables))
 	return q, nil
+}
+
+// Tables returns the tables the query may scan, sorted: those a caller must
+// watch for rows that would change its answer. A table named only in an
+// unused let is listed too: lets are bound where they are written.
+func (q *Query) Tables() []string {
+	return slices.Clone(q.tables)
 }
 
 // ResultColumns returns the columns of the query's last result table, known

@@ -114,6 +114,7 @@ type planner struct {
 	fixedNow time.Time
 	synth    map[synthKey]*astIdent // table references the planner makes up (search, union T*), kept stable across passes
 	links    []markLink             // bind pass: marks that imply others, applied by settleMarks
+	tables   map[string]bool        // bind pass: the tables scanned
 }
 
 // markLink says that if column if is read, column then must be read too.
@@ -413,6 +414,9 @@ func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error
 	ts, ok := p.cat.Table(name)
 	if !ok {
 		return nil, bindErr(node.pos(), "unknown table or let name %q", name)
+	}
+	if p.tables != nil {
+		p.tables[name] = true
 	}
 	sn := &scanNode{node: node, req: ScanRequest{Table: name}}
 	var cols []colInfo

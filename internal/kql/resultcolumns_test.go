@@ -37,3 +37,25 @@ func TestResultColumnsAreTheColumnsARunReturns(t *testing.T) {
 		})
 	}
 }
+
+func TestTablesAreTheTablesARunScans(t *testing.T) {
+	src := fixtureSource(t)
+	for q, want := range map[string][]string{
+		"Events | count": {"Events"},
+		"Events | join kind=inner (Users) on Account": {"Events", "Users"},
+		"let t = Events | take 2; t | union Users":    {"Events", "Users"},
+		"table('Logs') | take 1":                      {"Logs"},
+		"let unused = Users; Events | take 1":         {"Events", "Users"}, // a let is bound where it is written
+		"print x = 1":                                 {},
+	} {
+		t.Run(q, func(t *testing.T) {
+			cq, err := Compile(q, src.Catalog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cq.Tables(); !slices.Equal(got, want) {
+				t.Fatalf("Tables() = %v, want %v", got, want)
+			}
+		})
+	}
+}
