@@ -103,6 +103,12 @@ func Identifiers(entityType string) []string {
 	return slices.Sorted(maps.Keys(t.identifiers))
 }
 
+// EntityKind is the kind of the entities of a rule's entityType (IP → Ip,
+// DNS → DnsResolution); "" for an unknown type.
+func EntityKind(entityType string) string {
+	return entityTypes[entityType].kind
+}
+
 // EntityTypes lists the entity types a rule may map, sorted.
 func EntityTypes() []string {
 	return slices.Sorted(maps.Keys(entityTypes))

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
 )
@@ -76,6 +77,68 @@ type Properties struct {
 	LastActivityTimeUtc   time.Time `json:"lastActivityTimeUtc,omitzero"`
 	CreatedTimeUtc        time.Time `json:"createdTimeUtc"`
 	LastModifiedTimeUtc   time.Time `json:"lastModifiedTimeUtc"`
+
+	// Set by the node from the incident's alerts; a PUT's values are ignored.
+	RelatedAnalyticRuleIDs []string       `json:"relatedAnalyticRuleIds"`
+	AdditionalData         AdditionalData `json:"additionalData"`
+	ProviderName           string         `json:"providerName"`
+}
+
+// AdditionalData are an incident's counts and the union of its alerts'
+// products, tactics and techniques.
+type AdditionalData struct {
+	AlertsCount         int      `json:"alertsCount"`
+	BookmarksCount      int      `json:"bookmarksCount"`
+	CommentsCount       int      `json:"commentsCount"`
+	AlertProductNames   []string `json:"alertProductNames"`
+	Tactics             []string `json:"tactics"`
+	Techniques          []string `json:"techniques"`
+	ProviderIncidentURL string   `json:"providerIncidentUrl,omitempty"`
+}
+
+// providerName is every incident's providerName: the cloud's clients
+// filter on it.
+const providerName = "Azure Sentinel"
+
+// record is an incident's document: its properties and, apart from them
+// (the API does not show them on the incident), the links to its alerts
+// and their merged entities. A document written before links existed
+// decodes with none.
+type record struct {
+	Properties
+	Links links `json:"links"`
+}
+
+type links struct {
+	AlertIDs []string       `json:"alertIds,omitempty"`
+	Entities []alert.Entity `json:"entities,omitempty"`
+}
+
+// serverSet gives p the fields the node keeps, from the stored record
+// (nil for a new incident).
+func (p *Properties) serverSet(old *record) {
+	p.ProviderName = providerName
+	if old != nil {
+		p.IncidentNumber = old.IncidentNumber
+		p.CreatedTimeUtc = old.CreatedTimeUtc
+		p.RelatedAnalyticRuleIDs = old.RelatedAnalyticRuleIDs
+		p.AdditionalData = old.AdditionalData
+	}
+	p.present()
+}
+
+// present makes the list fields of p lists, never null, as the cloud
+// answers them.
+func (p *Properties) present() {
+	p.ProviderName = providerName
+	for _, l := range []*[]string{&p.RelatedAnalyticRuleIDs, &p.AdditionalData.AlertProductNames, &p.AdditionalData.Tactics, &p.AdditionalData.Techniques} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	if p.Labels == nil {
+		p.Labels = []Label{}
+	}
 }
 
 // Incident is a Microsoft.SecurityInsights/Incidents resource.
@@ -108,10 +171,11 @@ func bad(format string, args ...any) *fault.Error {
 
 // Incidents is the incident store of one workspace.
 type Incidents struct {
-	docs      *docstore.Store
-	workspace string // customerId: the document store's workspace
-	idPrefix  string // resource ID of the workspace's incidents collection
-	now       func() time.Time
+	docs        *docstore.Store
+	workspace   string // customerId: the document store's workspace
+	workspaceID string // the workspace's resource ID
+	idPrefix    string // resource ID of the workspace's incidents collection
+	now         func() time.Time
 }
 
 // New returns the incidents of a workspace whose resource ID is resourceID.
@@ -119,7 +183,8 @@ func New(docs *docstore.Store, customerID, resourceID string, now func() time.Ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Incidents{docs: docs, workspace: customerID, idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/incidents/", now: now}
+	return &Incidents{docs: docs, workspace: customerID, workspaceID: resourceID,
+		idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/incidents/", now: now}
 }
 
 func validID(id string) error {
@@ -181,9 +246,10 @@ func (s *Incidents) Put(ctx context.Context, id string, in Properties, ifMatch s
 
 // PutAs creates or updates an incident on behalf of actor (a user's object
 // ID), recording the creation, or each change of status, severity, owner
-// and classification, in the incident's history. ifMatch is the etag the
-// caller read ("" for unconditional, "*" for "must exist"); a mismatch is
-// PreconditionFailed.
+// and classification, in the incident's history. The incident keeps its
+// alerts, entities and the other fields the node sets. ifMatch is the
+// etag the caller read ("" for unconditional, "*" for "must exist"); a
+// mismatch is PreconditionFailed.
 func (s *Incidents) PutAs(ctx context.Context, actor, id string, in Properties, ifMatch string) (*Incident, bool, error) {
 	if err := validID(id); err != nil {
 		return nil, false, err
@@ -191,45 +257,105 @@ func (s *Incidents) PutAs(ctx context.Context, actor, id string, in Properties, 
 	if err := in.validate(); err != nil {
 		return nil, false, err
 	}
-	now := s.now().UTC()
-	old, err := s.Get(ctx, id)
-	switch {
-	case fault.KindOf(err) == fault.NotFound:
-		old = nil
-	case err != nil:
-		return nil, false, err
-	}
-	if old != nil {
-		in.IncidentNumber = old.Properties.IncidentNumber
-		in.CreatedTimeUtc = old.Properties.CreatedTimeUtc
-	} else {
-		if ifMatch != "" && ifMatch != "*" {
-			return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "incident '%s' does not exist, so no etag can match", id)
+	ifMatch = docstore.IfMatch(ifMatch)
+	for range maxRetries {
+		old, etag, err := s.read(ctx, id)
+		switch {
+		case errors.Is(err, docstore.ErrNotFound):
+			if ifMatch == docstore.AnyVersion {
+				return nil, false, docstore.Refusal(err, "incident", id)
+			}
+			if ifMatch != docstore.Unconditional {
+				return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "incident '%s' does not exist, so no etag can match", id)
+			}
+			etag = docstore.CreateOnly
+		case err != nil:
+			return nil, false, err
+		case ifMatch != docstore.Unconditional && ifMatch != docstore.AnyVersion && ifMatch != etag:
+			return nil, false, docstore.Refusal(docstore.ErrConflict, "incident", id)
 		}
-		n, err := s.nextNumber(ctx)
+		rec := record{Properties: in}
+		rec.serverSet(old)
+		if old == nil {
+			n, err := s.nextNumber(ctx)
+			if err != nil {
+				return nil, false, err
+			}
+			rec.IncidentNumber, rec.CreatedTimeUtc = n, s.now().UTC()
+		} else {
+			rec.Links = old.Links
+		}
+		inc, err := s.write(ctx, id, &rec, etag)
+		if errors.Is(err, docstore.ErrConflict) {
+			if ifMatch != docstore.Unconditional && ifMatch != docstore.AnyVersion {
+				return nil, false, docstore.Refusal(err, "incident", id)
+			}
+			continue // changed (an alert grouped into it) since read: merge again
+		}
 		if err != nil {
 			return nil, false, err
 		}
-		in.IncidentNumber, in.CreatedTimeUtc = n, now
+		var before *Properties
+		if old != nil {
+			before = &old.Properties
+		}
+		if err := s.appendHistory(ctx, id, changes(actor, before, &rec.Properties)...); err != nil {
+			return nil, false, err
+		}
+		return inc, old == nil, nil
 	}
-	in.LastModifiedTimeUtc = now
-	body, _ := json.Marshal(in)
-	etag, err := s.docs.Put(ctx, s.workspace, collIncidents, id, body, docstore.IfMatch(ifMatch))
+	return nil, false, errContention(id)
+}
+
+func errContention(id string) error {
+	return fault.New(fault.Conflict, "Conflict", "incident '%s' changed too often while being written; retry", id)
+}
+
+// read returns an incident's record and etag; docstore.ErrNotFound if none.
+func (s *Incidents) read(ctx context.Context, id string) (*record, string, error) {
+	doc, err := s.docs.Get(ctx, s.workspace, collIncidents, id)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return nil, "", err
+	}
 	if err != nil {
-		return nil, false, docstore.Refusal(err, "incident", id)
+		return nil, "", docstore.Refusal(err, "incident", id)
 	}
-	if err := s.appendHistory(ctx, id, changes(actor, old, &in)...); err != nil {
-		return nil, false, err
+	var rec record
+	if err := json.Unmarshal(doc.Body, &rec); err != nil {
+		return nil, "", fmt.Errorf("decode incident %s: %w", id, err)
 	}
-	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(etag), Properties: in}, old == nil, nil
+	rec.present()
+	return &rec, doc.ETag, nil
+}
+
+// write stores rec if the stored incident's etag is still etag (or, for
+// docstore.CreateOnly, there is none), stamping its modification time. A
+// stale etag is docstore.ErrConflict, unwrapped, for the caller to retry.
+func (s *Incidents) write(ctx context.Context, id string, rec *record, etag string) (*Incident, error) {
+	rec.LastModifiedTimeUtc = s.now().UTC()
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode incident %s: %w", id, err)
+	}
+	newTag, err := s.docs.Put(ctx, s.workspace, collIncidents, id, body, etag)
+	if errors.Is(err, docstore.ErrConflict) {
+		return nil, docstore.ErrConflict
+	}
+	if err != nil {
+		return nil, docstore.Refusal(err, "incident", id)
+	}
+	return s.incident(id, newTag, rec.Properties), nil
+}
+
+func (s *Incidents) incident(id, etag string, p Properties) *Incident {
+	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(etag), Properties: p}
 }
 
 // changes are the history entries of actor turning old (nil: none) into p.
-func changes(actor string, old *Incident, p *Properties) []HistoryEntry {
-	if old == nil {
+func changes(actor string, o, p *Properties) []HistoryEntry {
+	if o == nil {
 		return []HistoryEntry{{Actor: actor, Action: ActionCreated, Detail: "severity " + p.Severity + ", status " + p.Status}}
 	}
-	o := &old.Properties
 	var out []HistoryEntry
 	add := func(field, from, to string) {
 		if from != to {
@@ -278,15 +404,11 @@ func (s *Incidents) Get(ctx context.Context, id string) (*Incident, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
-	doc, err := s.docs.Get(ctx, s.workspace, collIncidents, id)
+	rec, etag, err := s.read(ctx, id)
 	if err != nil {
 		return nil, docstore.Refusal(err, "incident", id)
 	}
-	var p Properties
-	if err := json.Unmarshal(doc.Body, &p); err != nil {
-		return nil, fmt.Errorf("decode incident %s: %w", id, err)
-	}
-	return &Incident{ID: s.idPrefix + id, Name: id, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(doc.ETag), Properties: p}, nil
+	return s.incident(id, etag, rec.Properties), nil
 }
 
 // List returns every incident, newest number first.
@@ -297,13 +419,14 @@ func (s *Incidents) List(ctx context.Context) ([]Incident, error) {
 	}
 	out := make([]Incident, 0, len(docs))
 	for _, d := range docs {
-		var p Properties
-		if err := json.Unmarshal(d.Body, &p); err != nil {
+		var rec record
+		if err := json.Unmarshal(d.Body, &rec); err != nil {
 			return nil, fmt.Errorf("decode incident %s: %w", d.ID, err)
 		}
-		out = append(out, Incident{ID: s.idPrefix + d.ID, Name: d.ID, Type: "Microsoft.SecurityInsights/Incidents", Etag: docstore.QuoteETag(d.ETag), Properties: p})
+		rec.present()
+		out = append(out, *s.incident(d.ID, d.ETag, rec.Properties))
 	}
-	slices.SortFunc(out, func(a, b Incident) int { return int(b.Properties.IncidentNumber - a.Properties.IncidentNumber) })
+	slices.SortFunc(out, func(a, b Incident) int { return cmp.Compare(b.Properties.IncidentNumber, a.Properties.IncidentNumber) })
 	return out, nil
 }
 
@@ -347,12 +470,40 @@ func (s *Incidents) PutComment(ctx context.Context, incidentID, commentID, messa
 	c := &Comment{ID: s.idPrefix + incidentID + "/comments/" + commentID, Name: commentID, Type: "Microsoft.SecurityInsights/Incidents/Comments"}
 	c.Properties.Message, c.Properties.CreatedTimeUtc, c.Properties.Author.ObjectID = message, s.now().UTC(), author
 	body, _ := json.Marshal(c.Properties)
-	etag, err := s.docs.Put(ctx, s.workspace, collComments, incidentID+"."+commentID, body, "")
+	docID := incidentID + "." + commentID
+	_, err := s.docs.Get(ctx, s.workspace, collComments, docID)
+	isNew := errors.Is(err, docstore.ErrNotFound)
+	if err != nil && !isNew {
+		return nil, docstore.Refusal(err, "comment", commentID)
+	}
+	etag, err := s.docs.Put(ctx, s.workspace, collComments, docID, body, "")
 	if err != nil {
 		return nil, docstore.Refusal(err, "comment", commentID)
 	}
+	if isNew {
+		if err := s.update(ctx, incidentID, func(r *record) { r.AdditionalData.CommentsCount++ }); err != nil {
+			return nil, err
+		}
+	}
 	c.Etag = docstore.QuoteETag(etag)
 	return c, nil
+}
+
+// update applies change to the stored incident id under its etag, again
+// on a concurrent change.
+func (s *Incidents) update(ctx context.Context, id string, change func(*record)) error {
+	for range maxRetries {
+		rec, etag, err := s.read(ctx, id)
+		if err != nil {
+			return docstore.Refusal(err, "incident", id)
+		}
+		change(rec)
+		_, err = s.write(ctx, id, rec, etag)
+		if !errors.Is(err, docstore.ErrConflict) {
+			return err
+		}
+	}
+	return errContention(id)
 }
 
 // Comments lists an incident's comments, oldest first.

@@ -11,25 +11,41 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
 func newIncidents(t *testing.T) *Incidents {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "docs.db"), 0o600, &bbolt.Options{NoSync: true})
+	s, _ := newIncidentsFile(t)
+	return s
+}
+
+// newIncidentsFile is newIncidents, and the path of its database file.
+func newIncidentsFile(t *testing.T) (*Incidents, string) {
+	t.Helper()
+	return newIncidentsWith(t, envelopetest.New("doc-aek"))
+}
+
+func newIncidentsWith(t *testing.T, keys envelope.Keys) (*Incidents, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "docs.db")
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, envelopetest.New("doc-aek"))
+	docs, err := docstore.New(db, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(docs, "ws-1", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", func() time.Time {
-		return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	})
+	return New(docs, "ws-1", testWorkspaceID, func() time.Time { return testNow }), path
 }
+
+const testWorkspaceID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w"
+
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func TestIncidentsAreNumberedInOrderAndKeepTheirNumber(t *testing.T) {
 	s := newIncidents(t)

@@ -1,0 +1,436 @@
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/alert"
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/fault"
+)
+
+// Collections of the grouping state.
+const (
+	// collGroups holds one document per rule (its ID the rule's): the
+	// groups its alerts formed, each naming its newest incident. Every
+	// raise of a grouping rule rewrites it under its etag, so that two
+	// alerts of one group raised at once agree on one incident.
+	collGroups = "incidentGroups"
+	// collAlertLinks holds one document per raised alert (its ID the
+	// alert's): the incident it went into, so that raising it again
+	// changes nothing.
+	collAlertLinks = "alertIncidents"
+)
+
+// Matching methods of a rule's grouping.
+const (
+	MatchAllEntities = "AllEntities"
+	MatchAnyAlert    = "AnyAlert"
+	MatchSelected    = "Selected"
+)
+
+// Limits of grouping: past them an alert of the group opens a new incident.
+const (
+	maxAlertsPerIncident = 1000
+	maxIncidentBytes     = 1 << 20 // well under docstore.MaxBodyBytes
+	maxLookback          = 7 * 24 * time.Hour
+)
+
+// Grouping is a rule's incidentConfiguration.groupingConfiguration.
+type Grouping struct {
+	Enabled      bool
+	ReopenClosed bool
+	// Lookback is how long after an incident's last alert another alert
+	// may still join it.
+	Lookback time.Duration
+	// Method is AllEntities (the alert's entities are exactly the
+	// incident's first alert's), AnyAlert (every alert of the rule), or
+	// Selected (equal values of ByEntities, ByAlertDetails, ByCustomDetails).
+	Method string
+	// ByEntities are rule entity types (Account, Host, IP, …);
+	// ByAlertDetails DisplayName and Severity; ByCustomDetails names of the
+	// rule's custom details.
+	ByEntities, ByAlertDetails, ByCustomDetails []string
+}
+
+func (g *Grouping) validate() error {
+	if !g.Enabled {
+		return nil
+	}
+	if g.Lookback <= 0 || g.Lookback > maxLookback {
+		return bad("grouping needs a lookback of more than 0 and at most 7 days, not %s", g.Lookback)
+	}
+	switch g.Method {
+	case MatchAllEntities, MatchAnyAlert:
+	case MatchSelected:
+		if len(g.ByEntities)+len(g.ByAlertDetails)+len(g.ByCustomDetails) == 0 {
+			return bad("grouping by Selected needs at least one entity type, alert detail or custom detail")
+		}
+	default:
+		return bad("grouping's matching method must be %s, %s or %s, not '%s'", MatchAllEntities, MatchAnyAlert, MatchSelected, fault.Shorten(g.Method))
+	}
+	for _, t := range g.ByEntities {
+		if alert.Identifiers(t) == nil {
+			return bad("grouping by entity '%s': not an entity type", fault.Shorten(t))
+		}
+	}
+	for _, d := range g.ByAlertDetails {
+		if d != "DisplayName" && d != "Severity" {
+			return bad("grouping by alert detail '%s': the details are DisplayName and Severity", fault.Shorten(d))
+		}
+	}
+	return nil
+}
+
+// key is the alert's group under g: alerts of one rule with one key go into
+// one incident. It names the method and selection, so that a rule whose
+// grouping changed starts new groups.
+func (g *Grouping) key(a *alert.Alert) string {
+	var b strings.Builder
+	b.WriteString(g.Method)
+	entityKeys := func(kind string) {
+		var keys []string
+		for _, e := range a.Entities {
+			if kind == "" || e.Kind == kind {
+				keys = append(keys, e.Key())
+			}
+		}
+		slices.Sort(keys)
+		b.WriteString(strings.Join(slices.Compact(keys), "\x1e"))
+	}
+	switch g.Method {
+	case MatchAllEntities:
+		b.WriteString("\x1f")
+		entityKeys("")
+	case MatchSelected:
+		for _, t := range slices.Sorted(slices.Values(g.ByEntities)) {
+			b.WriteString("\x1fentity:" + t + "=")
+			entityKeys(alert.EntityKind(t))
+		}
+		for _, d := range slices.Sorted(slices.Values(g.ByAlertDetails)) {
+			v := a.DisplayName
+			if d == "Severity" {
+				v = a.Severity
+			}
+			b.WriteString("\x1fdetail:" + d + "=" + v)
+		}
+		for _, d := range slices.Sorted(slices.Values(g.ByCustomDetails)) {
+			vals := make([]string, len(a.CustomDetails[d]))
+			for i, v := range a.CustomDetails[d] {
+				j, _ := json.Marshal(v)
+				vals[i] = string(j)
+			}
+			slices.Sort(vals)
+			b.WriteString("\x1fcustom:" + d + "=" + strings.Join(slices.Compact(vals), "\x1e"))
+		}
+	}
+	return b.String()
+}
+
+// groups is a rule's grouping state.
+type groups struct {
+	Groups map[string]group `json:"groups"`
+}
+
+type group struct {
+	IncidentID string    `json:"incidentId"`
+	LastAlert  time.Time `json:"lastAlert"`
+}
+
+// RaiseFromAlert stores the alert a of the rule ruleID (a rule's ID, not its
+// resource ID) and puts it into an incident: with grouping enabled, the
+// newest incident of the rule's group for a (see Grouping) whose last alert
+// is within the lookback; a closed one is reopened if g.ReopenClosed, else a
+// new incident is made. Without grouping, or with no such incident, a new
+// incident named by the alert's SystemAlertID is made, titled and rated as
+// the alert. created says whether this call made the incident. Raising an
+// alert again returns the incident it went into and counts it once.
+func (s *Incidents) RaiseFromAlert(ctx context.Context, a *alert.Alert, ruleID string, g Grouping) (inc *Incident, created bool, err error) {
+	if err := validID(ruleID); err != nil {
+		return nil, false, err
+	}
+	if a.RuleID == "" {
+		a.RuleID = ruleID
+	}
+	if a.RuleID != ruleID {
+		return nil, false, bad("alert '%s' was raised by rule '%s', not '%s'", fault.Shorten(a.SystemAlertID), fault.Shorten(a.RuleID), ruleID)
+	}
+	if err := g.validate(); err != nil {
+		return nil, false, err
+	}
+	if err := alert.New(s.docs, s.workspace, s.workspaceID).Put(ctx, a); err != nil {
+		return nil, false, err
+	}
+	if inc, err := s.raisedInto(ctx, a.SystemAlertID); err != nil || inc != nil {
+		return inc, false, err
+	}
+	if g.Enabled {
+		inc, created, err = s.group(ctx, a, ruleID, g)
+	} else {
+		inc, created, err = s.attach(ctx, a.SystemAlertID, a, ruleID, false)
+		if errors.Is(err, errRegroup) { // only an incident a user made under the alert's ID
+			err = fault.New(fault.Conflict, "Conflict", "incident '%s' exists and was not raised by alert '%s'; it cannot take it", a.SystemAlertID, a.SystemAlertID)
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	body, _ := json.Marshal(map[string]string{"incidentId": inc.Name})
+	if _, err := s.docs.Put(ctx, s.workspace, collAlertLinks, a.SystemAlertID, body, docstore.Unconditional); err != nil {
+		return nil, false, docstore.Refusal(err, "alert link", a.SystemAlertID)
+	}
+	return inc, created, nil
+}
+
+// raisedInto returns the incident an alert went into, or nil if it has
+// not been raised or its incident was deleted since.
+func (s *Incidents) raisedInto(ctx context.Context, alertID string) (*Incident, error) {
+	doc, err := s.docs.Get(ctx, s.workspace, collAlertLinks, alertID)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, docstore.Refusal(err, "alert link", alertID)
+	}
+	var link struct {
+		IncidentID string `json:"incidentId"`
+	}
+	if err := json.Unmarshal(doc.Body, &link); err != nil {
+		return nil, fmt.Errorf("decode link of alert %s: %w", alertID, err)
+	}
+	inc, err := s.Get(ctx, link.IncidentID)
+	if fault.KindOf(err) == fault.NotFound {
+		return nil, nil
+	}
+	return inc, err
+}
+
+// group finds or claims the incident of a's group in the rule's grouping
+// state, then attaches a to it. The state is claimed first, under its
+// etag: of two alerts raised at once for one group, the second sees the
+// first's claim and joins its incident, even before it exists.
+func (s *Incidents) group(ctx context.Context, a *alert.Alert, ruleID string, g Grouping) (*Incident, bool, error) {
+	key := g.key(a)
+	for range maxRetries {
+		gs, etag, err := s.readGroups(ctx, ruleID)
+		if err != nil {
+			return nil, false, err
+		}
+		target, reopen := a.SystemAlertID, false
+		if cur, ok := gs.Groups[key]; ok && a.TimeGenerated.Sub(cur.LastAlert) <= g.Lookback {
+			joinable, closed, err := s.joinable(ctx, cur.IncidentID, a)
+			if err != nil {
+				return nil, false, err
+			}
+			if joinable && (!closed || g.ReopenClosed) {
+				target, reopen = cur.IncidentID, closed
+			}
+		}
+		last := a.TimeGenerated
+		if cur, ok := gs.Groups[key]; ok && cur.IncidentID == target && cur.LastAlert.After(last) {
+			last = cur.LastAlert
+		}
+		gs.Groups[key] = group{IncidentID: target, LastAlert: last}
+		s.prune(&gs)
+		body, _ := json.Marshal(gs)
+		_, err = s.docs.Put(ctx, s.workspace, collGroups, ruleID, body, etag)
+		if errors.Is(err, docstore.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, false, docstore.Refusal(err, "grouping state of rule", ruleID)
+		}
+		inc, created, err := s.attach(ctx, target, a, ruleID, reopen)
+		if errors.Is(err, errRegroup) {
+			continue
+		}
+		return inc, created, err
+	}
+	return nil, false, errContention(a.SystemAlertID)
+}
+
+// joinable says whether a may join the incident id (one that is not there
+// yet is being made by a concurrent raise, and may), and whether it is
+// closed.
+func (s *Incidents) joinable(ctx context.Context, id string, a *alert.Alert) (joinable, closed bool, err error) {
+	rec, _, err := s.read(ctx, id)
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return true, false, nil
+	case err != nil:
+		return false, false, err
+	}
+	if slices.Contains(rec.Links.AlertIDs, a.SystemAlertID) {
+		return true, false, nil
+	}
+	return !full(rec, a), rec.Status == "Closed", nil
+}
+
+// full says whether rec cannot take a: it has as many alerts as an
+// incident may, or would grow past its size limit.
+func full(rec *record, a *alert.Alert) bool {
+	if len(rec.Links.AlertIDs) >= maxAlertsPerIncident {
+		return true
+	}
+	grown := *rec
+	grown.Links.Entities = alert.Merge(slices.Clip(rec.Links.Entities), a.Entities...)
+	body, _ := json.Marshal(grown)
+	return len(body)+len(a.SystemAlertID)+64 > maxIncidentBytes
+}
+
+// prune drops groups whose last alert is older than any lookback allows.
+func (s *Incidents) prune(gs *groups) {
+	oldest := s.now().Add(-maxLookback)
+	for k, grp := range gs.Groups {
+		if grp.LastAlert.Before(oldest) {
+			delete(gs.Groups, k)
+		}
+	}
+}
+
+func (s *Incidents) readGroups(ctx context.Context, ruleID string) (groups, string, error) {
+	gs := groups{Groups: map[string]group{}}
+	doc, err := s.docs.Get(ctx, s.workspace, collGroups, ruleID)
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return gs, docstore.CreateOnly, nil
+	case err != nil:
+		return gs, "", docstore.Refusal(err, "grouping state of rule", ruleID)
+	}
+	if err := json.Unmarshal(doc.Body, &gs); err != nil {
+		return gs, "", fmt.Errorf("decode grouping state of rule %s: %w", ruleID, err)
+	}
+	if gs.Groups == nil {
+		gs.Groups = map[string]group{}
+	}
+	return gs, doc.ETag, nil
+}
+
+// errRegroup: the incident chosen for an alert closed or filled up before
+// the alert reached it; the alert's group is chosen again.
+var errRegroup = errors.New("incident no longer takes the alert")
+
+// attach puts a into the incident id, making the incident from a if there
+// is none. A closed incident is reopened if reopen, else errRegroup;
+// one that holds a already is returned as it is.
+func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, ruleID string, reopen bool) (*Incident, bool, error) {
+	actor := "rule:" + ruleID
+	for range maxRetries {
+		rec, etag, err := s.read(ctx, id)
+		switch {
+		case errors.Is(err, docstore.ErrNotFound):
+			inc, err := s.create(ctx, id, a, ruleID)
+			if errors.Is(err, docstore.ErrConflict) {
+				continue // made at once by another raise: join it
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			return inc, true, s.appendHistory(ctx, id, HistoryEntry{Actor: actor, Action: ActionCreated,
+				Detail: fmt.Sprintf("from alert %s; severity %s, status New", a.SystemAlertID, a.Severity)})
+		case err != nil:
+			return nil, false, err
+		case slices.Contains(rec.Links.AlertIDs, a.SystemAlertID):
+			return s.incident(id, etag, rec.Properties), false, nil
+		case full(rec, a) || rec.Status == "Closed" && !reopen:
+			return nil, false, errRegroup
+		}
+		var history []HistoryEntry
+		if rec.Status == "Closed" {
+			rec.Status, rec.Classification, rec.ClassificationReason, rec.ClassificationComment = "Active", "", "", ""
+			history = append(history, HistoryEntry{Actor: actor, Action: ActionReopened, Detail: "by alert " + a.SystemAlertID})
+		}
+		s.link(rec, a, ruleID)
+		inc, err := s.write(ctx, id, rec, etag)
+		if errors.Is(err, docstore.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		history = append(history, HistoryEntry{Actor: actor, Action: ActionAlertAdded, Detail: "alert " + a.SystemAlertID})
+		return inc, false, s.appendHistory(ctx, id, history...)
+	}
+	return nil, false, errContention(id)
+}
+
+// create makes the incident id from its first alert; docstore.ErrConflict
+// if it exists.
+func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, ruleID string) (*Incident, error) {
+	n, err := s.nextNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec := &record{Properties: Properties{
+		Title: a.DisplayName, Description: a.Description, Severity: a.Severity, Status: "New",
+		IncidentNumber: n, CreatedTimeUtc: s.now().UTC(),
+		FirstActivityTimeUtc: a.StartTime.UTC(), LastActivityTimeUtc: a.EndTime.UTC(),
+	}}
+	rec.serverSet(nil)
+	s.link(rec, a, ruleID)
+	return s.write(ctx, id, rec, docstore.CreateOnly)
+}
+
+// link adds a to rec: its ID, entities, rule, tactics, techniques and
+// event window.
+func (s *Incidents) link(rec *record, a *alert.Alert, ruleID string) {
+	rec.Links.AlertIDs = append(rec.Links.AlertIDs, a.SystemAlertID)
+	rec.Links.Entities = alert.Merge(rec.Links.Entities, a.Entities...)
+	union := func(into []string, from ...string) []string {
+		for _, v := range from {
+			if !slices.Contains(into, v) {
+				into = append(into, v)
+			}
+		}
+		return into
+	}
+	rec.RelatedAnalyticRuleIDs = union(rec.RelatedAnalyticRuleIDs, s.workspaceID+"/providers/Microsoft.SecurityInsights/alertRules/"+ruleID)
+	d := &rec.AdditionalData
+	d.AlertsCount = len(rec.Links.AlertIDs)
+	d.AlertProductNames = union(d.AlertProductNames, alert.ProductName)
+	d.Tactics = union(d.Tactics, a.Tactics...)
+	d.Techniques = union(d.Techniques, a.Techniques...)
+	if rec.FirstActivityTimeUtc.IsZero() || a.StartTime.Before(rec.FirstActivityTimeUtc) {
+		rec.FirstActivityTimeUtc = a.StartTime.UTC()
+	}
+	if a.EndTime.After(rec.LastActivityTimeUtc) {
+		rec.LastActivityTimeUtc = a.EndTime.UTC()
+	}
+}
+
+// Alerts returns an incident's alerts, in the order they joined it.
+func (s *Incidents) Alerts(ctx context.Context, incidentID string) ([]alert.Alert, error) {
+	rec, err := s.record(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	return alert.New(s.docs, s.workspace, s.workspaceID).List(ctx, rec.Links.AlertIDs)
+}
+
+// Entities returns an incident's entities: its alerts', each once.
+func (s *Incidents) Entities(ctx context.Context, incidentID string) ([]alert.Entity, error) {
+	rec, err := s.record(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Links.Entities == nil {
+		return []alert.Entity{}, nil
+	}
+	return rec.Links.Entities, nil
+}
+
+func (s *Incidents) record(ctx context.Context, id string) (*record, error) {
+	if err := validID(id); err != nil {
+		return nil, err
+	}
+	rec, _, err := s.read(ctx, id)
+	if err != nil {
+		return nil, docstore.Refusal(err, "incident", id)
+	}
+	return rec, nil
+}
