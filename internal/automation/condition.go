@@ -1,7 +1,6 @@
 package automation
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 
@@ -34,53 +33,24 @@ type facts struct {
 	added         map[string]bool // arrayType → items were added by the change
 }
 
-// incidentFields are the incident fields conditions read. Those filled by
-// detection (tactics, analytic rules, products) are read by the cloud's
-// names from the incident's JSON, so that a field absent from an incident
-// is simply empty.
-type incidentFields struct {
-	Title                  string           `json:"title"`
-	Description            string           `json:"description"`
-	Severity               string           `json:"severity"`
-	Status                 string           `json:"status"`
-	Owner                  incident.Owner   `json:"owner"`
-	Labels                 []incident.Label `json:"labels"`
-	ProviderName           string           `json:"providerName"`
-	RelatedAnalyticRuleIDs []string         `json:"relatedAnalyticRuleIds"`
-	AdditionalData         struct {
-		AlertsCount       int      `json:"alertsCount"`
-		Tactics           []string `json:"tactics"`
-		AlertProductNames []string `json:"alertProductNames"`
-	} `json:"additionalData"`
-}
-
-func readIncident(inc *incident.Incident) incidentFields {
-	var f incidentFields
-	raw, err := json.Marshal(inc.Properties)
-	if err == nil {
-		_ = json.Unmarshal(raw, &f) // the incident's own JSON: decodes
-	}
-	return f
-}
-
 // incidentValues are an incident's properties by the condition names.
-func incidentValues(f incidentFields) values {
-	labels := make([]string, 0, len(f.Labels))
-	for _, l := range f.Labels {
+func incidentValues(p *incident.Properties) values {
+	labels := make([]string, 0, len(p.Labels))
+	for _, l := range p.Labels {
 		labels = append(labels, l.LabelName)
 	}
 	return values{
-		"IncidentTitle":                  nonEmpty(f.Title),
-		"IncidentDescription":            nonEmpty(f.Description),
-		"IncidentSeverity":               nonEmpty(f.Severity),
-		"IncidentStatus":                 nonEmpty(f.Status),
-		"IncidentOwner":                  ownerValues(f.Owner),
+		"IncidentTitle":                  nonEmpty(p.Title),
+		"IncidentDescription":            nonEmpty(p.Description),
+		"IncidentSeverity":               nonEmpty(p.Severity),
+		"IncidentStatus":                 nonEmpty(p.Status),
+		"IncidentOwner":                  ownerValues(p.Owner),
 		"IncidentLabel":                  labels,
-		"IncidentTactics":                f.AdditionalData.Tactics,
-		"IncidentRelatedAnalyticRuleIds": f.RelatedAnalyticRuleIDs,
-		"IncidentProviderName":           nonEmpty(f.ProviderName),
-		"AlertProductNames":              f.AdditionalData.AlertProductNames,
-		"AlertAnalyticRuleIds":           f.RelatedAnalyticRuleIDs,
+		"IncidentTactics":                p.AdditionalData.Tactics,
+		"IncidentRelatedAnalyticRuleIds": p.RelatedAnalyticRuleIDs,
+		"IncidentProviderName":           nonEmpty(p.ProviderName),
+		"AlertProductNames":              p.AdditionalData.AlertProductNames,
+		"AlertAnalyticRuleIds":           p.RelatedAnalyticRuleIDs,
 	}
 }
 
@@ -106,11 +76,11 @@ func nonEmpty(s string) []string {
 // incidentFacts are the facts of an incident event, cur being the incident
 // as earlier rules left it.
 func incidentFacts(ev Event, cur *incident.Incident) facts {
-	f := facts{current: incidentValues(readIncident(cur))}
+	f := facts{current: incidentValues(&cur.Properties)}
 	if ev.When != Updated || ev.Before == nil {
 		return f
 	}
-	before, after := readIncident(ev.Before), readIncident(ev.Incident)
+	before, after := &ev.Before.Properties, &ev.Incident.Properties
 	f.before, f.after = incidentValues(before), incidentValues(after)
 	f.added = map[string]bool{
 		"Labels":   addedItems(f.before["IncidentLabel"], f.after["IncidentLabel"]),

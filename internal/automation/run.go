@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/incident"
 )
@@ -31,15 +32,6 @@ type Event struct {
 	// CommentAdded says the update added a comment (a PropertyArrayChanged
 	// condition on Comments).
 	CommentAdded bool
-}
-
-// Alert is a new alert that rules on Alerts run on. Only Webhook actions
-// apply to alerts; their outcome is logged, since an alert has no history.
-type Alert struct {
-	SystemAlertID   string          // names the alert in logs
-	ProductName     string          // what AlertProductNames conditions read
-	AnalyticRuleIDs []string        // what AlertAnalyticRuleIds conditions read
-	Body            json.RawMessage // the alert (its SecurityAlert row) as webhooks receive it
 }
 
 // maxModifyTries bounds how often a ModifyProperties action reads the
@@ -88,13 +80,19 @@ func (r *Rules) OnIncident(ctx context.Context, incs *incident.Incidents, ev Eve
 }
 
 // OnAlert runs the enabled, unexpired rules on Alerts whose conditions hold
-// for a, by order then name: their Webhook actions post the alert.
-func (r *Rules) OnAlert(ctx context.Context, a Alert) error {
+// for a new alert, by order then name: their Webhook actions (the only kind
+// a rule on alerts has) post the alert in its resource shape. An alert has
+// no history: the outcome is logged.
+func (r *Rules) OnAlert(ctx context.Context, a *alert.Alert) error {
 	rules, err := r.due(ctx, OnAlerts, Created)
 	if err != nil {
 		return err
 	}
-	f := facts{current: values{"AlertProductNames": nonEmpty(a.ProductName), "AlertAnalyticRuleIds": a.AnalyticRuleIDs}}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode alert %s: %w", a.SystemAlertID, err)
+	}
+	f := facts{current: values{"AlertProductNames": nonEmpty(alert.ProductName), "AlertAnalyticRuleIds": nonEmpty(a.RuleID)}}
 	for i := range rules {
 		rule := &rules[i]
 		if !matchAll(rule.Properties.TriggeringLogic.Conditions, &f) {
@@ -104,7 +102,7 @@ func (r *Rules) OnAlert(ctx context.Context, a Alert) error {
 			return fmt.Errorf("automation rule %s on alert %s: %w", rule.Name, a.SystemAlertID, errNoWebhooks)
 		}
 		for _, act := range byOrder(rule.Properties.Actions) {
-			body, err := r.payload(rule, "AlertCreated", nil, a.Body)
+			body, err := r.payload(rule, "AlertCreated", nil, raw)
 			if err != nil {
 				return fmt.Errorf("automation rule %s on alert %s: %w", rule.Name, a.SystemAlertID, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/incident"
 )
 
@@ -182,12 +183,13 @@ func TestWebhookFollowsNoRedirectToAnotherHost(t *testing.T) {
 func TestAlertRulesPostTheAlert(t *testing.T) {
 	rc := newReceiver(t, 200)
 	e := newEnv(t)
-	r := rule(1, []any{prop("AlertProductNames", "Equals", "Sealwatch Analytics")}, webhook(1, rc.srv.URL, hookSecret))
+	r := rule(1, []any{prop("AlertProductNames", "Equals", "Azure Sentinel"), prop("AlertAnalyticRuleIds", "Equals", "brute-force")},
+		webhook(1, rc.srv.URL, hookSecret))
 	logic(r)["triggersOn"] = "Alerts"
 	e.put("alerts", r)
-	alert := Alert{SystemAlertID: "a1", ProductName: "Sealwatch Analytics", Body: json.RawMessage(`{"SystemAlertId":"a1","AlertName":"Brute force"}`)}
-	other := Alert{SystemAlertID: "a2", ProductName: "Other", Body: json.RawMessage(`{"SystemAlertId":"a2"}`)}
-	for _, a := range []Alert{alert, other} {
+	mine := &alert.Alert{SystemAlertID: "a1", DisplayName: "Brute force", Severity: "High", RuleID: "brute-force"}
+	other := &alert.Alert{SystemAlertID: "a2", DisplayName: "Other", Severity: "High", RuleID: "another-rule"}
+	for _, a := range []*alert.Alert{mine, other} {
 		if err := e.rules.OnAlert(context.Background(), a); err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +199,13 @@ func TestAlertRulesPostTheAlert(t *testing.T) {
 	if len(calls) != 1 || calls[0].err != nil || calls[0].header.Get(HeaderEvent) != "AlertCreated" {
 		t.Fatalf("calls: %+v", calls)
 	}
-	var body struct{ Alert struct{ SystemAlertID, AlertName string } }
-	if err := json.Unmarshal(calls[0].body, &body); err != nil || body.Alert.AlertName != "Brute force" {
+	var body struct {
+		Alert struct {
+			Name       string
+			Properties struct{ AlertDisplayName string }
+		}
+	}
+	if err := json.Unmarshal(calls[0].body, &body); err != nil || body.Alert.Name != "a1" || body.Alert.Properties.AlertDisplayName != "Brute force" {
 		t.Fatalf("body: %v %s", err, calls[0].body)
 	}
 }
