@@ -93,6 +93,12 @@ var (
 	ruleComment = nameRule{what: "comment ID", code: codeInvalidName, min: 1, max: 128,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a comment ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
+	ruleWatchlist = nameRule{what: "watchlist alias", code: codeInvalidName, min: 1, max: 128,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
+		says: "a watchlist alias is 1-128 letters, digits, hyphens and underscores"}
+	ruleWatchlistItem = nameRule{what: "watchlist item ID", code: codeInvalidName, min: 1, max: 128,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
+		says: "a watchlist item ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
 	ruleRoleAssignment = nameRule{what: "role assignment name", code: codeInvalidName, min: 1, max: 64,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a role assignment name is 1-64 letters, digits, hyphens and underscores (a GUID is usual)"}
@@ -148,6 +154,8 @@ var routeRules = map[string]*nameRule{
 	"incidents/{id}":             &ruleIncident,
 	"comments/{cid}":             &ruleComment,
 	"alertRules/{ruleId}":        &ruleAlertRule,
+	"watchlists/{alias}":         &ruleWatchlist,
+	"watchlistItems/{itemId}":    &ruleWatchlistItem,
 	// The role assignment routes take the rest of the path; roleAssignmentPath
 	// checks each of its segments.
 	"subscriptions/{scope...}": nil,

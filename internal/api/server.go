@@ -96,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeQuery()
 		s.routeIncidents()
 		s.routeAlertRules()
+		s.routeWatchlists()
 		s.routeVerify()
 	}
 	return s, nil
@@ -244,13 +245,16 @@ const maxBodyBytes = 1 << 20
 // decodeJSON reads one JSON object from r's body into v, refusing bodies over
 // the limit, text that is not UTF-8, unknown trailing data, and wrong types,
 // with a message that says where the body is wrong.
-func decodeJSON(r *http.Request, v any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+func decodeJSON(r *http.Request, v any) error { return decodeJSONLimit(r, v, maxBodyBytes) }
+
+// decodeJSONLimit is decodeJSON for a body of up to limit bytes.
+func decodeJSONLimit(r *http.Request, v any, limit int64) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
-			Message: fmt.Sprintf("the request body exceeds %d bytes", maxBodyBytes)}
+			Message: fmt.Sprintf("the request body exceeds %d bytes", limit)}
 	case err != nil:
 		return badRequest("BadParameter", "the request body could not be read: "+err.Error())
 	}

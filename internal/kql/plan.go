@@ -294,7 +294,7 @@ func (p *planner) isTabular(e astExpr, sc *scope) bool {
 			}
 			return p.isTabular(body, fsc)
 		}
-		return n == "table" || n == "materialize" || n == "datatable"
+		return n == "table" || n == "materialize" || n == "datatable" || x.Name == watchlistOperator
 	}
 	return false
 }
@@ -370,6 +370,9 @@ func (p *planner) tabularCall(x *astCall, sc *scope) (*plan, error) {
 		}
 		return p.tabular(b.fn.Body.Exprs[0], fsc)
 	}
+	if x.Name == watchlistOperator {
+		return p.getWatchlist(x)
+	}
 	switch strings.ToLower(x.Name) {
 	case "table":
 		if len(x.Args) < 1 {
@@ -408,6 +411,7 @@ type scanNode struct {
 	node    astExpr
 	timeCol bool
 	all     []colInfo
+	account string // set: the operator whose memory the scanned rows count as, while the scan is open
 }
 
 func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error) {
@@ -479,6 +483,9 @@ func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (*
 		strs[i] = c.Type == TypeString
 	}
 	sc := &scanCols{it: it, timeIdx: timeIdx, strs: strs, run: run}
+	if sn.account != "" {
+		sc.acct = run.account(sn.account)
+	}
 	sc.setBounds(req.From, req.To)
 	return sc, nil
 }
@@ -721,6 +728,9 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 		if id, ok := t.(*astIdent); ok && strings.Contains(id.Name, "*") {
 			matched := false
 			for _, ts := range p.cat {
+				if _, wl := WatchlistAlias(ts.Name); wl {
+					continue
+				}
 				if ok, _ := path.Match(id.Name, ts.Name); ok {
 					pl, err := p.scanTable(p.synthIdent(id, ts.Name), ts.Name, false)
 					if err != nil {
@@ -885,6 +895,9 @@ func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
 			u.Fuzzy = false
 		} else {
 			for _, t := range p.cat {
+				if _, wl := WatchlistAlias(t.Name); wl {
+					continue
+				}
 				u.Tables = append(u.Tables, p.synthIdent(s, t.Name))
 			}
 		}

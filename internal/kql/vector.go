@@ -105,6 +105,7 @@ type scanCols struct {
 	toNs     int64
 	strs     []bool
 	run      *runState
+	acct     *memAccount // set: the batches are charged to it until the scan closes
 }
 
 func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
@@ -117,6 +118,11 @@ func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
 			return nil, err
 		}
 		s.run.rowsScanned += int64(b.Len)
+		if s.acct != nil {
+			if err := s.acct.add(batchBytes(b)); err != nil {
+				return nil, err
+			}
+		}
 		sel := make([]int, 0, b.Len)
 		if s.timeIdx < 0 {
 			for r := range b.Len {
@@ -167,7 +173,12 @@ func (s *scanCols) setBounds(from, to time.Time) {
 	}
 }
 
-func (s *scanCols) Close() { s.it.Close() }
+func (s *scanCols) Close() {
+	s.it.Close()
+	if s.acct != nil {
+		s.acct.release()
+	}
+}
 
 // colTest is a filter on one column that a typed vector answers without boxing: the same
 // test as the expression's generic function, on the column's unboxed value. A null fails.

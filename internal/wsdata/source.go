@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
 
 // Source adapts a workspace's log store to the query engine: schemas from
@@ -26,6 +27,9 @@ type Source struct {
 	// damaged are the tables whose manifest failed its integrity check: they
 	// are listed with TimeGenerated only, and scanning them fails with why.
 	damaged map[string]error
+	// watchlists, when set, are served as the tables _GetWatchlist reads
+	// (see watchlists.go).
+	watchlists *watchlist.Watchlists
 }
 
 // NewSource returns the query engine's view of one workspace in store.
@@ -60,7 +64,11 @@ func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
 		}
 		out = append(out, ts)
 	}
-	return out, nil
+	wl, err := s.watchlistTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, wl...), nil
 }
 
 func (s *Source) schema(ctx context.Context, table string) ([]logstore.ColumnSchema, error) {
@@ -106,6 +114,9 @@ func identChar(c byte) bool {
 
 // Scan reads the requested columns of a table.
 func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterator, error) {
+	if alias, ok := kql.WatchlistAlias(req.Table); ok {
+		return s.scanWatchlist(ctx, alias, req)
+	}
 	if err := s.damaged[req.Table]; err != nil {
 		return nil, err
 	}

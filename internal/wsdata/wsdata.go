@@ -21,6 +21,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/watchlist"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -122,13 +123,20 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	return st, nil
 }
 
-// Source returns the query engine's view of a workspace's logs.
+// Source returns the query engine's view of a workspace's logs and of its
+// watchlists, which _GetWatchlist reads from the sealed document store.
 func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source, error) {
 	st, err := d.Logs(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
-	return NewSource(st, ws.Workspace.Properties.CustomerID), nil
+	docs, err := d.Docs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	src := NewSource(st, ws.Workspace.Properties.CustomerID)
+	src.watchlists = watchlist.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil)
+	return src, nil
 }
 
 // Docs returns the document store under a workspace's document keys.

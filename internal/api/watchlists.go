@@ -1,0 +1,148 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/sealwatch/sealwatch/internal/watchlist"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// maxWatchlistBodyBytes bounds a watchlist's PUT: 3.8 MB of rawContent,
+// which JSON's escapes of quotes and line breaks may make longer.
+const maxWatchlistBodyBytes = 8 << 20
+
+// routeWatchlists serves a workspace's watchlists and their items. Changing
+// them needs a Contributor, as rules do: a watchlist decides what rules see.
+func (s *Server) routeWatchlists() {
+	base := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/watchlists"
+	items := base + "/{alias}/watchlistItems"
+	s.handle("GET "+base, s.watchlists(workspace.RoleReader, s.handleListWatchlists))
+	s.handle("GET "+base+"/{alias}", s.watchlists(workspace.RoleReader, s.handleGetWatchlist))
+	s.handle("PUT "+base+"/{alias}", s.watchlists(workspace.RoleContributor, s.handlePutWatchlist))
+	s.handle("DELETE "+base+"/{alias}", s.watchlists(workspace.RoleContributor, s.handleDeleteWatchlist))
+	s.handle("GET "+items, s.watchlists(workspace.RoleReader, s.handleListWatchlistItems))
+	s.handle("GET "+items+"/{itemId}", s.watchlists(workspace.RoleReader, s.handleGetWatchlistItem))
+	s.handle("PUT "+items+"/{itemId}", s.watchlists(workspace.RoleContributor, s.handlePutWatchlistItem))
+	s.handle("DELETE "+items+"/{itemId}", s.watchlists(workspace.RoleContributor, s.handleDeleteWatchlistItem))
+}
+
+type watchlistHandler func(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error
+
+// watchlists checks the call as incidents does and opens the workspace's
+// watchlists under its document keys.
+func (s *Server) watchlists(role string, h watchlistHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ws, docs, _, err := s.securityInsights(r, role, "keeping watchlists")
+		if err != nil {
+			return err
+		}
+		return h(w, r, watchlist.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil))
+	}
+}
+
+// putBody is a PUT's body: the resource's etag, which the cloud's clients
+// send instead of If-Match, and its properties.
+type putBody struct {
+	Etag       string          `json:"etag"`
+	Properties json.RawMessage `json:"properties"`
+}
+
+// ifMatch is the request's If-Match, or the etag of its body.
+func ifMatch(r *http.Request, in putBody) string {
+	if v := r.Header.Get("If-Match"); v != "" {
+		return v
+	}
+	return in.Etag
+}
+
+// writeCreated answers a PUT with the resource and its etag: 201 when it
+// was created.
+func writeCreated(w http.ResponseWriter, etag string, created bool, v any) {
+	w.Header().Set("ETag", etag)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, v)
+}
+
+func (s *Server) handleListWatchlists(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	list, err := wl.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": list})
+	return nil
+}
+
+func (s *Server) handleGetWatchlist(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	got, err := wl.Get(r.Context(), r.PathValue("alias"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", got.Etag)
+	writeJSON(w, http.StatusOK, got)
+	return nil
+}
+
+func (s *Server) handlePutWatchlist(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	var in putBody
+	if err := decodeJSONLimit(r, &in, maxWatchlistBodyBytes); err != nil {
+		return err
+	}
+	got, created, err := wl.Put(r.Context(), r.PathValue("alias"), in.Properties, ifMatch(r, in))
+	if err != nil {
+		return err
+	}
+	writeCreated(w, got.Etag, created, got)
+	return nil
+}
+
+func (s *Server) handleDeleteWatchlist(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	if err := wl.Delete(r.Context(), r.PathValue("alias"), r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (s *Server) handleListWatchlistItems(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	items, err := wl.Items(r.Context(), r.PathValue("alias"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": items})
+	return nil
+}
+
+func (s *Server) handleGetWatchlistItem(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	it, err := wl.GetItem(r.Context(), r.PathValue("alias"), r.PathValue("itemId"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", it.Etag)
+	writeJSON(w, http.StatusOK, it)
+	return nil
+}
+
+func (s *Server) handlePutWatchlistItem(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	var in putBody
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	it, created, err := wl.PutItem(r.Context(), r.PathValue("alias"), r.PathValue("itemId"), in.Properties, ifMatch(r, in))
+	if err != nil {
+		return err
+	}
+	writeCreated(w, it.Etag, created, it)
+	return nil
+}
+
+func (s *Server) handleDeleteWatchlistItem(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	if err := wl.DeleteItem(r.Context(), r.PathValue("alias"), r.PathValue("itemId"), r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}

@@ -1,0 +1,204 @@
+package node
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func (cs *cmkSetup) watchlistURL(rest string) string {
+	return cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.SecurityInsights/watchlists" + rest)
+}
+
+// queryRows runs a query over the query API and returns its status, rows
+// and error.
+func (cs *cmkSetup) queryRows(query string) (int, [][]any, queryError) {
+	cs.t.Helper()
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	var out struct {
+		Tables []struct{ Rows [][]any } `json:"tables"`
+		queryError
+	}
+	st := cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", cs.adminToken("https://api.loganalytics.io/.default"),
+		map[string]string{"query": query}, &out)
+	if st != 200 {
+		return st, nil, out.queryError
+	}
+	return st, out.Tables[0].Rows, out.queryError
+}
+
+func crownJewels(raw string) map[string]any {
+	return map[string]any{"properties": map[string]any{"displayName": "Crown jewels", "provider": "SOC", "source": "crown.csv",
+		"itemsSearchKey": "Host", "contentType": "text/csv", "rawContent": raw}}
+}
+
+// TestWatchlistsOverHTTPSFeedQueriesAndRules walks a watchlist's life over
+// the API and uses it: a query joining a table with it, a rule whose query
+// reads it saved, a rule naming a missing one refused; while the
+// document-store principal has no access it is neither changed nor read.
+func TestWatchlistsOverHTTPSFeedQueriesAndRules(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	now := time.Now().UTC().Format(time.RFC3339)
+	var rows []map[string]any
+	for _, host := range []string{"web01", "dc01", "dc01", "laptop7"} {
+		rows = append(rows, map[string]any{"TimeGenerated": now, "Message": host})
+	}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+
+	var created map[string]any
+	if st := cs.call("PUT", cs.watchlistURL("/crown"), cs.mgmt, crownJewels("Host,Owner\ndc01,identity team\nweb01,web team\n"), &created); st != 201 {
+		t.Fatalf("create watchlist: %d %v", st, created)
+	}
+	etag, _ := created["etag"].(string)
+	props, _ := created["properties"].(map[string]any)
+	if created["type"] != "Microsoft.SecurityInsights/watchlists" || created["name"] != "crown" || !strings.HasPrefix(etag, `"`) ||
+		props["itemsCount"] != 2.0 || props["watchlistAlias"] != "crown" || props["rawContent"] != nil {
+		t.Fatalf("created watchlist: %v", created)
+	}
+	var list struct {
+		Value []struct{ Name string }
+	}
+	if st := cs.call("GET", cs.watchlistURL(""), cs.mgmt, nil, &list); st != 200 || len(list.Value) != 1 || list.Value[0].Name != "crown" {
+		t.Fatalf("list: %d %+v", st, list)
+	}
+	var items struct {
+		Value []struct {
+			Name       string
+			Etag       string
+			Properties struct{ ItemsKeyValue map[string]string }
+		}
+	}
+	if st := cs.call("GET", cs.watchlistURL("/crown/watchlistItems"), cs.mgmt, nil, &items); st != 200 || len(items.Value) != 2 || items.Value[0].Properties.ItemsKeyValue["Owner"] != "identity team" {
+		t.Fatalf("items: %d %+v", st, items)
+	}
+	item := map[string]any{"properties": map[string]any{"itemsKeyValue": map[string]string{"Host": "laptop7", "Owner": "CEO"}}}
+	if st := cs.call("PUT", cs.watchlistURL("/crown/watchlistItems/ceo-laptop"), cs.mgmt, item, nil); st != 201 {
+		t.Fatalf("add an item: %d", st)
+	}
+	var er struct {
+		Error struct{ Code, Message string }
+	}
+	stale := crownJewels("Host,Owner\n")
+	stale["etag"] = etag
+	if st := cs.call("PUT", cs.watchlistURL("/crown"), cs.mgmt, stale, &er); st != 412 || er.Error.Code != "PreconditionFailed" {
+		t.Fatalf("a PUT with the etag from before the item was added: %d %+v", st, er)
+	}
+	if st := cs.call("PUT", cs.watchlistURL("/bad"), cs.mgmt, crownJewels("Host,Owner\ndc01\n"), &er); st != 400 || !strings.Contains(er.Error.Message, "line 2 has 1 field(s)") {
+		t.Fatalf("a CSV row short of a field: %d %+v", st, er)
+	}
+
+	st, got, qe := cs.queryRows("Events_CL | join kind=inner (_GetWatchlist('crown') | project Message = SearchKey, Owner) on Message | summarize n = count() by Message, Owner | order by Message asc")
+	if want := `[["dc01","identity team",2],["laptop7","CEO",1],["web01","web team",1]]`; st != 200 || jsonString(got) != want {
+		t.Fatalf("a join with the watchlist: %d %s %+v, want %s", st, jsonString(got), qe, want)
+	}
+	if st, got, _ := cs.queryRows("Events_CL | where Message !in (_GetWatchlist('crown') | project SearchKey) | count"); st != 200 || jsonString(got) != "[[0]]" {
+		t.Fatalf("where not in the watchlist: %d %s", st, jsonString(got))
+	}
+	if st, _, qe := cs.queryRows("_GetWatchlist('jewels')"); st != 400 || qe.Error.InnerError.Code != "SemanticError" || !strings.Contains(qe.Error.Message, "unknown watchlist 'jewels'") {
+		t.Fatalf("an unknown watchlist: %d %+v", st, qe)
+	}
+
+	rule := map[string]any{"kind": "Scheduled", "properties": map[string]any{
+		"displayName": "Sign-in on a crown jewel", "severity": "High", "enabled": true,
+		"query":          "let jewels = _GetWatchlist('crown') | project Host = SearchKey, Owner;\nEvents_CL | extend Host = Message | lookup jewels on Host | where isnotempty(Owner)",
+		"queryFrequency": "PT5M", "queryPeriod": "PT1H", "triggerOperator": "GreaterThan", "triggerThreshold": 0,
+		"customDetails": map[string]string{"Owner": "Owner"},
+	}}
+	if st := cs.call("PUT", cs.alertRuleURL("/crown-jewel-signin"), cs.mgmt, rule, &er); st != 201 {
+		t.Fatalf("a rule reading a watchlist: %d %+v", st, er)
+	}
+	rule["properties"].(map[string]any)["query"] = "Events_CL | where Message in (_GetWatchlist('crown-jewels') | project SearchKey)"
+	if st := cs.call("PUT", cs.alertRuleURL("/missing-watchlist"), cs.mgmt, rule, &er); st != 400 || !strings.Contains(er.Error.Message, "unknown watchlist 'crown-jewels'") {
+		t.Fatalf("a rule naming a missing watchlist: %d %+v", st, er)
+	}
+
+	docOID := cs.node.DocumentStorePrincipalID()
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
+		t.Fatalf("remove policy: %d", st)
+	}
+	cs.probe()
+	for _, c := range []struct {
+		name, method, url string
+		body              any
+	}{
+		{"create", "PUT", cs.watchlistURL("/while-revoked"), crownJewels("Host,Owner\n")},
+		{"read", "GET", cs.watchlistURL("/crown"), nil},
+		{"list items", "GET", cs.watchlistURL("/crown/watchlistItems"), nil},
+		{"delete an item", "DELETE", cs.watchlistURL("/crown/watchlistItems/ceo-laptop"), nil},
+		{"delete", "DELETE", cs.watchlistURL("/crown"), nil},
+	} {
+		if st := cs.call(c.method, c.url, cs.mgmt, c.body, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+			t.Errorf("%s a watchlist while revoked: %d %+v", c.name, st, er)
+		}
+	}
+	if st, _, qe := cs.queryRows("_GetWatchlist('crown') | count"); st != 403 || qe.Error.Code != "CustomerManagedKeyInaccessible" {
+		t.Errorf("a query of a watchlist while revoked: %d %+v", st, qe)
+	}
+	cs.grant(docOID)
+	cs.probe()
+
+	if st := cs.call("DELETE", cs.watchlistURL("/crown"), cs.mgmt, nil, nil); st != 200 {
+		t.Fatalf("delete: %d", st)
+	}
+	if st := cs.call("GET", cs.watchlistURL("/crown/watchlistItems/ceo-laptop"), cs.mgmt, nil, &er); st != 404 || er.Error.Code != "NotFound" {
+		t.Fatalf("an item of a deleted watchlist: %d %+v", st, er)
+	}
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestWatchlistRowsNeverReachDiskInTheClear uploads a watchlist whose
+// column name and values are canaries, reads it in a query, stops the node
+// and searches every file under the data directory for them.
+func TestWatchlistRowsNeverReachDiskInTheClear(t *testing.T) {
+	cs := setUpCMK(t)
+	column, value := "CanaryCol9d2e7b41", "canary-row-5c83f0aa-watchlist"
+	raw := fmt.Sprintf("Host,%s\nweb01,%s\n", column, value)
+	if st := cs.call("PUT", cs.watchlistURL("/canary"), cs.mgmt, crownJewels(raw), nil); st != 201 {
+		t.Fatalf("create watchlist: %d", st)
+	}
+	item := map[string]any{"properties": map[string]any{"itemsKeyValue": map[string]string{"Host": "db01", column: value + "-item"}}}
+	if st := cs.call("PUT", cs.watchlistURL("/canary/watchlistItems/i1"), cs.mgmt, item, nil); st != 201 {
+		t.Fatalf("add an item: %d", st)
+	}
+	if st, rows, qe := cs.queryRows("_GetWatchlist('canary') | where SearchKey == 'web01' | project " + column); st != 200 || jsonString(rows) != `[["`+value+`"]]` {
+		t.Fatalf("query: %d %v %+v", st, rows, qe)
+	}
+	cs.stop()
+	searched := map[string]bool{}
+	err := filepath.WalkDir(cs.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		searched[filepath.Base(path)] = true
+		for _, needle := range []string{column, value, "5c83f0aa"} {
+			if bytes.Contains(data, []byte(needle)) {
+				return fmt.Errorf("%s holds %q in the clear", path, needle)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !searched["documents.db"] {
+		t.Fatalf("the document store was not searched: %v", searched)
+	}
+}
