@@ -179,6 +179,18 @@ func TestEntityKeyFoldsCaseWhereTheCloudDoesAndMergeDedupes(t *testing.T) {
 	}
 }
 
+func TestEntityAnswersAsAResourceWithAFriendlyName(t *testing.T) {
+	e := mustEntity(t, "Host", map[string]string{"FullName": "dc01.contoso.com"})
+	r := e.Resource(workspaceID)
+	if r.Kind != "Host" || r.Type != EntityResourceType || r.Name != e.ID() || r.ID != workspaceID+"/providers/Microsoft.SecurityInsights/entities/"+e.ID() ||
+		r.Properties["friendlyName"] != "dc01" || r.Properties["dnsDomain"] != "contoso.com" {
+		t.Fatalf("resource: %+v", r)
+	}
+	if _, ok := e.Properties["friendlyName"]; ok {
+		t.Fatal("Resource changed the entity")
+	}
+}
+
 func TestBadAlertsAreRefused(t *testing.T) {
 	cases := map[string]func(a *Alert){
 		"no ID":                  func(a *Alert) { a.SystemAlertID = "" },

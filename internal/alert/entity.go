@@ -219,6 +219,36 @@ func (e Entity) ID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+// friendlyNames are, in order, the properties an entity's friendlyName is
+// taken from: the first it has.
+var friendlyNames = []string{"accountName", "hostName", "address", "url", "domainName", "fileName", "hashValue",
+	"commandLine", "processId", "appName", "malwareName", "resourceId", "key", "valueName", "distinguishedName",
+	"mailboxPrimaryAddress", "subject", "networkMessageId", "submissionId", "networkMessageIds"}
+
+// EntityResource is an entity as the API answers it.
+type EntityResource struct {
+	ID         string         `json:"id"`
+	Name       string         `json:"name"`
+	Type       string         `json:"type"`
+	Kind       string         `json:"kind"`
+	Properties map[string]any `json:"properties"`
+}
+
+// Resource is the entity as an entity resource of the workspace whose
+// resource ID is workspaceID, with the friendlyName the cloud adds.
+func (e Entity) Resource(workspaceID string) EntityResource {
+	props := maps.Clone(e.Properties)
+	for _, k := range friendlyNames {
+		if v, ok := props[k]; ok {
+			props["friendlyName"] = fmt.Sprint(v)
+			break
+		}
+	}
+	id := e.ID()
+	return EntityResource{ID: workspaceID + "/providers/Microsoft.SecurityInsights/entities/" + id, Name: id,
+		Type: EntityResourceType, Kind: e.Kind, Properties: props}
+}
+
 // Merge appends to into the entities of from that it does not hold yet,
 // by key, keeping to's order.
 func Merge(into []Entity, from ...Entity) []Entity {

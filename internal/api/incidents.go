@@ -1,7 +1,9 @@
 package api
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/identity"
@@ -17,6 +19,13 @@ func (s *Server) routeIncidents() {
 	s.handle("DELETE "+base+"/{id}", s.incidents(workspace.RoleContributor, s.handleDeleteIncident))
 	s.handle("GET "+base+"/{id}/comments", s.incidents(workspace.RoleReader, s.handleListComments))
 	s.handle("PUT "+base+"/{id}/comments/{cid}", s.incidents(workspace.RoleResponder, s.handlePutComment))
+	// The cloud lists an incident's alerts and entities with POST; GET is
+	// accepted too, as they change nothing.
+	for _, m := range []string{"GET ", "POST "} {
+		s.handle(m+base+"/{id}/alerts", s.incidents(workspace.RoleReader, s.handleIncidentAlerts))
+		s.handle(m+base+"/{id}/entities", s.incidents(workspace.RoleReader, s.handleIncidentEntities))
+	}
+	s.handle("GET "+base+"/{id}/history", s.incidents(workspace.RoleReader, s.handleIncidentHistory))
 }
 
 type incidentHandler func(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error
@@ -141,5 +150,48 @@ func (s *Server) handlePutComment(w http.ResponseWriter, r *http.Request, inc *i
 		return err
 	}
 	writeJSON(w, http.StatusCreated, cm)
+	return nil
+}
+
+func (s *Server) handleIncidentAlerts(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	alerts, err := inc.Alerts(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": alerts})
+	return nil
+}
+
+// entityKindCount is one entry of the metaData of an incident's entities.
+type entityKindCount struct {
+	Count      int    `json:"count"`
+	EntityKind string `json:"entityKind"`
+}
+
+func (s *Server) handleIncidentEntities(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	entities, err := inc.Entities(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	for _, e := range entities {
+		counts[e.Kind]++
+	}
+	meta := make([]entityKindCount, 0, len(counts))
+	for _, kind := range slices.Sorted(maps.Keys(counts)) {
+		meta = append(meta, entityKindCount{Count: counts[kind], EntityKind: kind})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entities": entities, "metaData": meta})
+	return nil
+}
+
+// handleIncidentHistory answers an incident's trail: a Sealwatch
+// extension, which the cloud does not have.
+func (s *Server) handleIncidentHistory(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
+	h, err := inc.History(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": h})
 	return nil
 }

@@ -412,16 +412,18 @@ func (s *Incidents) Alerts(ctx context.Context, incidentID string) ([]alert.Aler
 	return alert.New(s.docs, s.workspace, s.workspaceID).List(ctx, rec.Links.AlertIDs)
 }
 
-// Entities returns an incident's entities: its alerts', each once.
-func (s *Incidents) Entities(ctx context.Context, incidentID string) ([]alert.Entity, error) {
+// Entities returns an incident's entities, its alerts' each once, as
+// entity resources of the workspace.
+func (s *Incidents) Entities(ctx context.Context, incidentID string) ([]alert.EntityResource, error) {
 	rec, err := s.record(ctx, incidentID)
 	if err != nil {
 		return nil, err
 	}
-	if rec.Links.Entities == nil {
-		return []alert.Entity{}, nil
+	out := make([]alert.EntityResource, len(rec.Links.Entities))
+	for i, e := range rec.Links.Entities {
+		out[i] = e.Resource(s.workspaceID)
 	}
-	return rec.Links.Entities, nil
+	return out, nil
 }
 
 func (s *Incidents) record(ctx context.Context, id string) (*record, error) {

@@ -222,9 +222,9 @@ func TestGroupingMergesEntitiesOnceAndCountsAlerts(t *testing.T) {
 	}
 	var keys []string
 	for _, e := range es {
-		keys = append(keys, e.Key())
+		keys = append(keys, fmt.Sprint(e.Kind, " ", e.Properties["friendlyName"]))
 	}
-	if want := []string{"Account|accountName=alice", "Ip|address=10.0.0.7", "Ip|address=10.0.0.8"}; !slices.Equal(keys, want) {
+	if want := []string{"Account alice", "Ip 10.0.0.7", "Ip 10.0.0.8"}; !slices.Equal(keys, want) {
 		t.Fatalf("entities %v, want %v", keys, want)
 	}
 	h, _ := s.History(context.Background(), inc.Name)

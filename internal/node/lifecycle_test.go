@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/incident"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 )
 
@@ -504,6 +505,9 @@ func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
 	if st := cs.call("PUT", cs.alertRuleURL("/canary"), cs.mgmt, ruleBody, nil); st != 201 {
 		t.Fatalf("analytics rule: %d", st)
 	}
+	a := ruleAlert(t, 1, canary+"-account", "198.51.100.23")
+	a.DisplayName, a.Query, a.CustomDetails["Who"] = canary+"-alert", "T | where x == '"+canary+"-alert-query'", []any{canary + "-detail"}
+	cs.raiseAlert(a, "brute-force", incident.Grouping{Enabled: true, Lookback: time.Hour, Method: incident.MatchAllEntities})
 	cs.stop()
 
 	found := 0
