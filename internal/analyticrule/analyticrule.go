@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
@@ -492,10 +493,20 @@ func (p *properties) validateEntityMappings() error {
 		if len(m.FieldMappings) == 0 || len(m.FieldMappings) > maxFieldMaps {
 			return bad("properties.entityMappings[%d].fieldMappings needs 1-%d entries of {identifier, columnName}", i, maxFieldMaps)
 		}
+		seen := map[string]bool{}
 		for j, f := range m.FieldMappings {
 			if f.Identifier == "" || strings.TrimSpace(f.ColumnName) == "" {
 				return bad("properties.entityMappings[%d].fieldMappings[%d] needs an identifier and a columnName", i, j)
 			}
+			ids := alert.Identifiers(m.EntityType)
+			if !slices.Contains(ids, f.Identifier) {
+				return bad("properties.entityMappings[%d].fieldMappings[%d].identifier '%s' is not an identifier of entity type %s; its identifiers are %s",
+					i, j, fault.Shorten(f.Identifier), m.EntityType, strings.Join(ids, ", "))
+			}
+			if seen[f.Identifier] {
+				return bad("properties.entityMappings[%d].fieldMappings maps identifier %s twice", i, f.Identifier)
+			}
+			seen[f.Identifier] = true
 		}
 	}
 	return nil

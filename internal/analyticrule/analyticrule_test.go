@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
@@ -166,6 +168,14 @@ func TestBadRulesAreRefused(t *testing.T) {
 		{"custom detail without column", KindScheduled, set("customDetails", map[string]string{"Failures": ""}), "customDetails.Failures names no column"},
 		{"unknown entity type", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "User", "fieldMappings": []map[string]string{{"identifier": "Name", "columnName": "UserPrincipalName"}}}}), "entityType 'User' is not an entity type"},
 		{"entity without field mappings", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "Account"}}), "fieldMappings needs 1-3 entries"},
+		{"identifier of another entity type", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "IP", "fieldMappings": []map[string]string{{"identifier": "HostName", "columnName": "IPAddress"}}}}),
+			"entityMappings[0].fieldMappings[0].identifier 'HostName' is not an identifier of entity type IP; its identifiers are Address"},
+		{"identifier in the wrong case", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "Account", "fieldMappings": []map[string]string{{"identifier": "name", "columnName": "UserPrincipalName"}}}}),
+			"identifier 'name' is not an identifier of entity type Account"},
+		{"unknown identifier", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "Host", "fieldMappings": []map[string]string{{"identifier": "Computer", "columnName": "UserPrincipalName"}}}}),
+			"identifier 'Computer' is not an identifier of entity type Host"},
+		{"identifier mapped twice", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "Account", "fieldMappings": []map[string]string{{"identifier": "Name", "columnName": "UserPrincipalName"}, {"identifier": "Name", "columnName": "Failures"}}}}),
+			"maps identifier Name twice"},
 		{"field mapping without column", KindScheduled, set("entityMappings", []map[string]any{{"entityType": "Account", "fieldMappings": []map[string]string{{"identifier": "Name"}}}}), "needs an identifier and a columnName"},
 		{"incidentConfiguration without createIncident", KindScheduled, set("incidentConfiguration", map[string]any{}), "createIncident is required"},
 		{"unknown matchingMethod", KindScheduled, grouping("matchingMethod", "Some"), "matchingMethod must be one of"},
@@ -267,5 +277,13 @@ func TestListReturnsEveryRuleByName(t *testing.T) {
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 3 || list[0].Name != "a" || list[1].Name != "b" || list[2].Name != "c" || list[2].Kind != KindNRT {
 		t.Fatalf("list: %v %+v", err, list)
+	}
+}
+
+// TestEveryEntityTypeARuleMayMapCanBecomeAnEntity: the types a rule may
+// map are those internal/alert makes entities of, neither more nor fewer.
+func TestEveryEntityTypeARuleMayMapCanBecomeAnEntity(t *testing.T) {
+	if !slices.Equal(slices.Sorted(slices.Values(entityTypes)), alert.EntityTypes()) {
+		t.Fatalf("rule entity types %v, alert entity types %v", entityTypes, alert.EntityTypes())
 	}
 }
