@@ -1,7 +1,9 @@
-// Package incident keeps a workspace's incidents and their comments in the
-// sealed document store, with the security workspace API's fields and rules:
-// severities, statuses, classification on closing, sequential numbers and
-// etags for optimistic concurrency.
+// Package incident keeps a workspace's incidents, their comments and their
+// history in the sealed document store, with the security workspace API's
+// fields and rules: severities, statuses, classification on closing,
+// sequential numbers and etags for optimistic concurrency. Incidents are
+// made by users or raised from analytics rules' alerts, grouped per the
+// rule's configuration, and link their alerts and entities.
 package incident
 
 import (
@@ -430,13 +432,23 @@ func (s *Incidents) List(ctx context.Context) ([]Incident, error) {
 	return out, nil
 }
 
-// Delete deletes an incident and its comments.
+// Delete deletes an incident, its comments and its history; its rules'
+// next alerts start new incidents. Its alerts are kept.
 func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
 	if err := validID(id); err != nil {
 		return err
 	}
+	rec, _, err := s.read(ctx, id)
+	if err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return err
+	}
 	if err := s.docs.Delete(ctx, s.workspace, collIncidents, id, docstore.IfMatch(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
 		return docstore.Refusal(err, "incident", id)
+	}
+	if rec != nil {
+		if err := s.ungroup(ctx, id, rec.RelatedAnalyticRuleIDs); err != nil {
+			return err
+		}
 	}
 	if err := s.docs.Delete(ctx, s.workspace, collHistory, id, ""); err != nil && !errors.Is(err, docstore.ErrNotFound) {
 		return docstore.Refusal(err, "incident history", id)

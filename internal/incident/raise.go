@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -281,6 +282,41 @@ func full(rec *record, a *alert.Alert) bool {
 	grown.Links.Entities = alert.Merge(slices.Clip(rec.Links.Entities), a.Entities...)
 	body, _ := json.Marshal(grown)
 	return len(body)+len(a.SystemAlertID)+64 > maxIncidentBytes
+}
+
+// ungroup drops the groups of the rules (resource IDs) that name the
+// incident id, so that their next alerts start a new incident instead of
+// making the deleted one again.
+func (s *Incidents) ungroup(ctx context.Context, id string, ruleIDs []string) error {
+	for _, rid := range ruleIDs {
+		if err := s.ungroupRule(ctx, id, rid[strings.LastIndexByte(rid, '/')+1:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Incidents) ungroupRule(ctx context.Context, id, ruleID string) error {
+	if validID(ruleID) != nil {
+		return nil
+	}
+	for range maxRetries {
+		gs, etag, err := s.readGroups(ctx, ruleID)
+		if err != nil {
+			return err
+		}
+		n := len(gs.Groups)
+		maps.DeleteFunc(gs.Groups, func(_ string, g group) bool { return g.IncidentID == id })
+		if len(gs.Groups) == n {
+			return nil
+		}
+		body, _ := json.Marshal(gs)
+		_, err = s.docs.Put(ctx, s.workspace, collGroups, ruleID, body, etag)
+		if !errors.Is(err, docstore.ErrConflict) {
+			return docstore.Refusal(err, "grouping state of rule", ruleID)
+		}
+	}
+	return errContention(id)
 }
 
 // prune drops groups whose last alert is older than any lookback allows.

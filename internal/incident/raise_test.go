@@ -480,3 +480,45 @@ func (k slowSealing) Current(ctx context.Context) (envelope.Sealer, error) {
 	time.Sleep(200 * time.Microsecond)
 	return k.Keys.Current(ctx)
 }
+
+func TestADeletedIncidentsGroupStartsANewIncident(t *testing.T) {
+	s := newIncidents(t)
+	ctx := context.Background()
+	r := &raiser{t: t, s: s, rule: "rule-1"}
+	g := grouping(MatchAnyAlert)
+	first, _ := r.raise(r.alert(account(t, "alice")), g)
+	r.raise(r.alert(account(t, "alice")), g)
+	if err := s.Delete(ctx, first.Name, ""); err != nil {
+		t.Fatal(err)
+	}
+	inc, created := r.raise(r.alert(account(t, "alice")), g)
+	if !created || inc.Name == first.Name || inc.Properties.AdditionalData.AlertsCount != 1 {
+		t.Fatalf("after deleting the group's incident: created %v, %s with %d alerts", created, inc.Name, inc.Properties.AdditionalData.AlertsCount)
+	}
+}
+
+// TestNoIncidentIsRaisedWhileTheKeyIsRevoked: a raise under a revoked key
+// fails and leaves nothing half done; raising the alert again once the key
+// is back makes the incident, once.
+func TestNoIncidentIsRaisedWhileTheKeyIsRevoked(t *testing.T) {
+	keys := envelopetest.New("doc-aek")
+	s, _ := newIncidentsWith(t, keys)
+	ctx := context.Background()
+	r := &raiser{t: t, s: s, rule: "rule-1"}
+	g := grouping(MatchAnyAlert)
+	r.raise(r.alert(account(t, "alice")), g)
+	keys.Revoke()
+	a := r.alert(account(t, "alice"))
+	if _, _, err := s.RaiseFromAlert(ctx, a, "rule-1", g); err == nil {
+		t.Fatal("an alert was raised under a revoked key")
+	}
+	keys.Restore()
+	inc, _ := r.raise(a, g)
+	inc, _ = r.raise(a, g)
+	if inc.Properties.AdditionalData.AlertsCount != 2 {
+		t.Fatalf("after restore: %d alerts, want 2", inc.Properties.AdditionalData.AlertsCount)
+	}
+	if list, _ := s.List(ctx); len(list) != 1 {
+		t.Fatalf("%d incidents", len(list))
+	}
+}
