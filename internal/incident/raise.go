@@ -2,6 +2,8 @@ package incident
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,7 @@ const (
 	maxAlertsPerIncident = 1000
 	maxIncidentBytes     = 1 << 20 // well under docstore.MaxBodyBytes
 	maxLookback          = 7 * 24 * time.Hour
+	maxGroups            = 10000 // open groups of one rule
 )
 
 // Grouping is a rule's incidentConfiguration.groupingConfiguration.
@@ -89,9 +92,16 @@ func (g *Grouping) validate() error {
 }
 
 // key is the alert's group under g: alerts of one rule with one key go into
-// one incident. It names the method and selection, so that a rule whose
-// grouping changed starts new groups.
+// one incident. It is a digest of the method, the selection and the
+// alert's values for it, so that a rule whose grouping changed starts new
+// groups and a group's entry in the state has a fixed size.
 func (g *Grouping) key(a *alert.Alert) string {
+	sum := sha256.Sum256([]byte(g.groupValues(a)))
+	return hex.EncodeToString(sum[:16])
+}
+
+// groupValues are what key digests.
+func (g *Grouping) groupValues(a *alert.Alert) string {
 	var b strings.Builder
 	b.WriteString(g.Method)
 	entityKeys := func(kind string) {
@@ -237,7 +247,7 @@ func (s *Incidents) group(ctx context.Context, a *alert.Alert, ruleID string, g 
 			last = cur.LastAlert
 		}
 		gs.Groups[key] = group{IncidentID: target, LastAlert: last}
-		s.prune(&gs)
+		s.prune(&gs, a, g.Lookback)
 		body, _ := json.Marshal(gs)
 		_, err = s.docs.Put(ctx, s.workspace, collGroups, ruleID, body, etag)
 		if errors.Is(err, docstore.ErrConflict) {
@@ -319,11 +329,20 @@ func (s *Incidents) ungroupRule(ctx context.Context, id, ruleID string) error {
 	return errContention(id)
 }
 
-// prune drops groups whose last alert is older than any lookback allows.
-func (s *Incidents) prune(gs *groups) {
-	oldest := s.now().Add(-maxLookback)
-	for k, grp := range gs.Groups {
-		if grp.LastAlert.Before(oldest) {
+// prune drops the groups no alert can join any more: those whose last
+// alert is older than the lookback before now (or before the alert being
+// raised, if that is older: a run catching up). Past maxGroups, the groups
+// idle longest go too, so that the state stays one small document.
+func (s *Incidents) prune(gs *groups, a *alert.Alert, lookback time.Duration) {
+	oldest := s.now()
+	if a.TimeGenerated.Before(oldest) {
+		oldest = a.TimeGenerated
+	}
+	oldest = oldest.Add(-lookback)
+	maps.DeleteFunc(gs.Groups, func(_ string, g group) bool { return g.LastAlert.Before(oldest) })
+	if over := len(gs.Groups) - maxGroups; over > 0 {
+		keys := slices.SortedFunc(maps.Keys(gs.Groups), func(x, y string) int { return gs.Groups[x].LastAlert.Compare(gs.Groups[y].LastAlert) })
+		for _, k := range keys[:over] {
 			delete(gs.Groups, k)
 		}
 	}

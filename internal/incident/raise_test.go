@@ -522,3 +522,26 @@ func TestNoIncidentIsRaisedWhileTheKeyIsRevoked(t *testing.T) {
 		t.Fatalf("%d incidents", len(list))
 	}
 }
+
+func TestGroupingStateDropsGroupsPastTheLookbackAndTheIdlestPastItsLimit(t *testing.T) {
+	s := newIncidents(t)
+	gs := groups{Groups: map[string]group{"expired": {IncidentID: "x", LastAlert: testNow.Add(-2 * time.Hour)}}}
+	for i := range maxGroups + 2 {
+		gs.Groups[fmt.Sprint(i)] = group{IncidentID: "i", LastAlert: testNow.Add(-time.Hour + time.Duration(i)*time.Millisecond)}
+	}
+	a := &alert.Alert{TimeGenerated: testNow.Add(time.Minute)}
+	s.prune(&gs, a, time.Hour)
+	_, expired := gs.Groups["expired"]
+	_, idlest := gs.Groups["1"]
+	_, kept := gs.Groups["2"]
+	if len(gs.Groups) != maxGroups || expired || idlest || !kept {
+		t.Fatalf("%d groups left; expired kept %v, the second idlest kept %v, the third kept %v", len(gs.Groups), expired, idlest, kept)
+	}
+	// A run catching up raises an alert older than now: groups within the
+	// lookback of that alert stay.
+	gs = groups{Groups: map[string]group{"old": {LastAlert: testNow.Add(-90 * time.Minute)}}}
+	s.prune(&gs, &alert.Alert{TimeGenerated: testNow.Add(-time.Hour)}, time.Hour)
+	if len(gs.Groups) != 1 {
+		t.Fatal("a catching-up alert's group was dropped")
+	}
+}
