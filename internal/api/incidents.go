@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/incident"
@@ -15,10 +16,10 @@ func (s *Server) routeIncidents() {
 	base := workspacesPath + "/{name}/providers/Microsoft.SecurityInsights/incidents"
 	s.handle("GET "+base, s.incidents(workspace.RoleReader, s.handleListIncidents))
 	s.handle("GET "+base+"/{id}", s.incidents(workspace.RoleReader, s.handleGetIncident))
-	s.handle("PUT "+base+"/{id}", s.incidents(workspace.RoleResponder, s.handlePutIncident))
+	s.handle("PUT "+base+"/{id}", s.automationRules(workspace.RoleResponder, "working incidents", s.handlePutIncident))
 	s.handle("DELETE "+base+"/{id}", s.incidents(workspace.RoleContributor, s.handleDeleteIncident))
 	s.handle("GET "+base+"/{id}/comments", s.incidents(workspace.RoleReader, s.handleListComments))
-	s.handle("PUT "+base+"/{id}/comments/{cid}", s.incidents(workspace.RoleResponder, s.handlePutComment))
+	s.handle("PUT "+base+"/{id}/comments/{cid}", s.automationRules(workspace.RoleResponder, "working incidents", s.handlePutComment))
 	// The cloud lists an incident's alerts and entities with POST; GET is
 	// accepted too, as they change nothing.
 	for _, m := range []string{"GET ", "POST "} {
@@ -94,7 +95,9 @@ func (s *Server) handleGetIncident(w http.ResponseWriter, r *http.Request, inc *
 	return nil
 }
 
-func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error {
+// handlePutIncident makes the caller's change, then runs the automation
+// rules on it and answers the incident as they left it.
+func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, rules *automation.Rules, inc *incident.Incidents, c *identity.Claims) error {
 	var in struct {
 		Etag       string              `json:"etag"`
 		Properties incident.Properties `json:"properties"`
@@ -106,10 +109,19 @@ func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *
 	if ifMatch == "" {
 		ifMatch = in.Etag // the cloud's clients send the etag in the body
 	}
+	old, err := before(r, inc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
 	i, created, err := inc.PutAs(r.Context(), c.ObjectID, r.PathValue("id"), in.Properties, ifMatch)
 	if err != nil {
 		return err
 	}
+	ev := automation.Event{When: automation.Updated, Incident: i, Before: old}
+	if created {
+		ev = automation.Event{When: automation.Created, Incident: i}
+	}
+	i = s.automate(r, rules, inc, ev)
 	w.Header().Set("ETag", i.Etag)
 	status := http.StatusOK
 	if created {
@@ -121,6 +133,9 @@ func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, inc *
 
 func (s *Server) handleDeleteIncident(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {
 	if err := inc.Delete(r.Context(), r.PathValue("id"), r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	if err := inc.DeleteTasks(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
@@ -136,7 +151,9 @@ func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request, inc 
 	return nil
 }
 
-func (s *Server) handlePutComment(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, c *identity.Claims) error {
+// handlePutComment adds the comment, then runs the automation rules on
+// incidents updated (a PropertyArrayChanged condition on Comments).
+func (s *Server) handlePutComment(w http.ResponseWriter, r *http.Request, rules *automation.Rules, inc *incident.Incidents, c *identity.Claims) error {
 	var in struct {
 		Properties struct {
 			Message string `json:"message"`
@@ -148,6 +165,11 @@ func (s *Server) handlePutComment(w http.ResponseWriter, r *http.Request, inc *i
 	cm, err := inc.PutComment(r.Context(), r.PathValue("id"), r.PathValue("cid"), in.Properties.Message, c.ObjectID)
 	if err != nil {
 		return err
+	}
+	if cur, err := inc.Get(r.Context(), r.PathValue("id")); err != nil {
+		s.log.Warn("automation rules not run on a new comment", "incident", r.PathValue("id"), "err", err, "requestId", requestID(r))
+	} else {
+		s.automate(r, rules, inc, automation.Event{When: automation.Updated, Incident: cur, Before: cur, CommentAdded: true})
 	}
 	writeJSON(w, http.StatusCreated, cm)
 	return nil

@@ -93,6 +93,12 @@ var (
 	ruleComment = nameRule{what: "comment ID", code: codeInvalidName, min: 1, max: 128,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a comment ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
+	ruleAutomationRule = nameRule{what: "automation rule ID", code: codeInvalidName, min: 1, max: 128,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
+		says: "an automation rule ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
+	ruleTask = nameRule{what: "task ID", code: codeInvalidName, min: 1, max: 128,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
+		says: "a task ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
 	ruleWatchlist = nameRule{what: "watchlist alias", code: codeInvalidName, min: 1, max: 128,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a watchlist alias is 1-128 letters, digits, hyphens and underscores"}
@@ -154,6 +160,8 @@ var routeRules = map[string]*nameRule{
 	"incidents/{id}":             &ruleIncident,
 	"comments/{cid}":             &ruleComment,
 	"alertRules/{ruleId}":        &ruleAlertRule,
+	"automationRules/{ruleId}":   &ruleAutomationRule,
+	"tasks/{taskId}":             &ruleTask,
 	"watchlists/{alias}":         &ruleWatchlist,
 	"watchlistItems/{itemId}":    &ruleWatchlistItem,
 	// The role assignment routes take the rest of the path; roleAssignmentPath

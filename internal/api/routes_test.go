@@ -219,6 +219,8 @@ func (f *fullEnv) validPath() map[string]string {
 		"incidents/{id}":             "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1a",
 		"comments/{cid}":             "c1",
 		"alertRules/{ruleId}":        "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1b",
+		"automationRules/{ruleId}":   "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1d",
+		"tasks/{taskId}":             "t1",
 		"watchlists/{alias}":         "vips",
 		"watchlistItems/{itemId}":    "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1c",
 		"subscriptions/{scope...}":   testSub + "/resourceGroups/rg1/providers/Microsoft.Authorization/roleAssignments/a1",

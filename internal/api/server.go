@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/audit"
+	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kql"
@@ -41,6 +42,9 @@ type Config struct {
 	Workspaces  *workspace.Service
 	ClusterKeys *clusterkeys.Manager
 	Data        *wsdata.Data
+	// Webhooks delivers automation rules' webhook actions; without it they
+	// are recorded as not delivered.
+	Webhooks *automation.Webhooks
 	// QueryMemory is the node's query memory, shared by the queries running at once, and
 	// MaxQueryMemory what one query may hold of it (0: kql.DefaultMaxMemory). A query that
 	// needs more than MaxQueryMemory is refused with 400 QueryLimitExceeded; one that finds
@@ -97,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeIncidents()
 		s.routeAlertRules()
 		s.routeWatchlists()
+		s.routeAutomationRules()
 		s.routeVerify()
 	}
 	return s, nil

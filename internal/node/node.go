@@ -24,6 +24,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/api"
 	"github.com/sealwatch/sealwatch/internal/audit"
+	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kql"
@@ -83,6 +84,9 @@ type Config struct {
 	// (default 6 h).
 	ScrubRate     int64
 	ScrubInterval time.Duration
+	// WebhookClient, when set, sends automation rules' webhook calls instead
+	// of the default client (bounded times, system roots): tests use it.
+	WebhookClient *http.Client
 	Logger        *slog.Logger
 }
 
@@ -142,6 +146,7 @@ type Node struct {
 	queryMem   *kql.MemoryPool
 	metrics    *prometheus.Registry
 	docsDB     *bbolt.DB
+	webhooks   *automation.Webhooks
 	server     *http.Server
 	firstRun   bool
 	closers    []func() error // run in reverse order by Close
@@ -235,6 +240,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
 		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
+		n.webhooks = automation.NewWebhooks(automation.WebhookOptions{Client: cfg.WebhookClient, Logger: n.log.With("component", "webhooks")})
+		n.closers = append(n.closers, n.webhooks.Close) // before the document store closes: deliveries record their outcome
+		apiCfg.Webhooks = n.webhooks
 	}
 	srv, err := api.New(apiCfg)
 	if err != nil {
