@@ -121,7 +121,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
 	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
-		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand())
+		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
+		a.ruleCommand())
 	return root
 }
 
