@@ -721,6 +721,9 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 		}
 		factories = append(factories, fac)
 	}
+	if ec.usesIngest() {
+		in = in.ingest()
+	}
 	nkeys := len(keyFns)
 	columnar := in.openCols != nil && !slices.Contains(keyCols, -1)
 	countOnly := true // every aggregate is a plain count()

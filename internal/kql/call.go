@@ -37,6 +37,8 @@ func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 		return out, bindErr(x.P, "aggregation %s() is allowed only in summarize", x.Name)
 	}
 	switch name {
+	case "ingestion_time":
+		return p.ingestionTime(x, ec)
 	case "now":
 		if err := nargs(0, 1); err != nil {
 			return out, err

@@ -300,6 +300,7 @@ var scalarCases = []kqlCase{
 	{name: "hash_sha256", q: `print hash_sha256("abc")`, want: `[["ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"]]`},
 	{name: "now", q: `print now()`, want: `[["2026-11-26T12:00:00Z"]]`},
 	{name: "ago", q: `print ago(1h)`, want: `[["2026-11-26T11:00:00Z"]]`},
+	{name: "ingestion_time of rows without one", q: `Events | extend At = ingestion_time() | take 1 | project At`, want: `[[null]]`, cols: "At:datetime"},
 	{name: "where ago", q: `Events | where TimeGenerated > ago(1h) | count`, want: `[[1]]`},
 	{name: "where ago 3h", q: `Events | where TimeGenerated > ago(3h) | count`, want: `[[3]]`},
 	{name: "bin numbers", q: `print bin(7, 5), bin(-1, 5), bin(7.5, 2)`, want: `[[5,-5,6]]`},

@@ -34,6 +34,7 @@ type ectx struct {
 	search      bool      // inside search: bare strings are term lookups
 	searchCS    bool
 	byCols      map[string]bool // summarize: group columns, left out of arg_max(x, *)
+	ing         *ingestCell     // where ingestion_time() is in the rows; nil: not known here
 }
 
 func konstOf(t Type, v any) cexpr {

@@ -29,6 +29,11 @@ type Options struct {
 	// MaxMemory turns accounting off altogether, pool included: for trusted callers and for
 	// measuring what accounting costs.
 	Memory *MemoryPool
+	// IngestedAfter and IngestedUpTo, when not zero, bound every table scan of the run to the
+	// rows ingested after IngestedAfter and up to IngestedUpTo (see ingestion_time()); joined,
+	// unioned, materialized and subquery tables included. A row whose ingestion time is unknown
+	// counts as ingested before any bound.
+	IngestedAfter, IngestedUpTo time.Time
 }
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.

@@ -16,11 +16,11 @@ func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
 	var err error
 	switch o := op.(type) {
 	case *astWhereOp:
-		out, err = p.where(in, o, ec)
+		out, err = p.where(in, o, withIngest(ec, in))
 	case *astExtendOp:
-		out, err = p.extend(in, o.Cols, ec, false)
+		out, err = p.extend(in, o.Cols, withIngest(ec, in), false)
 	case *astProjectOp:
-		out, err = p.extend(in, o.Cols, ec, true)
+		out, err = p.extend(in, o.Cols, withIngest(ec, in), true)
 	case *astProjectAwayOp:
 		out, err = p.projectAway(in, o)
 	case *astProjectRenameOp:
@@ -28,7 +28,7 @@ func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
 	case *astProjectReorderOp:
 		out, err = p.projectReorder(in, o)
 	case *astSummarizeOp:
-		out, err = p.summarize(in, o, ec, "summarize")
+		out, err = p.summarize(in, o, withIngest(ec, in), "summarize")
 	case *astSortOp:
 		out, err = p.sortOp(in, o.Keys, nil, ec, "sort")
 	case *astTopOp:
@@ -108,6 +108,14 @@ func (p *planner) where(in *plan, o *astWhereOp, ec *ectx) (*plan, error) {
 	if in.scan != nil && p.run != nil {
 		p.pushdown(in, o.Pred, ec)
 	}
+	switch {
+	case ec.usesIngest():
+		return narrowed(filterPlan(in.ingest(), pred)), nil
+	case in.ingest != nil:
+		out := filterPlan(in, pred)
+		out.ingest = func() *plan { return filterPlan(in.ingest(), pred) }
+		return out, nil
+	}
 	return filterPlan(in, pred), nil
 }
 
@@ -157,6 +165,9 @@ func (p *planner) extend(in *plan, cols []astNamedExpr, ec *ectx, project bool) 
 			outCols = append(outCols, ci)
 		}
 		slots = append(slots, slot{idx: idx, fn: c.fn, src: c.col})
+	}
+	if ec.usesIngest() {
+		in = in.ingest() // rows carry the cell after their columns, which inWidth leaves out
 	}
 	width, inWidth := len(outCols), len(in.cols)
 	// extend and project keep every row, and pass-through columns keep their origin, so a
@@ -664,6 +675,9 @@ func (p *planner) parse(in *plan, o *astParseOp, ec *ectx) (*plan, error) {
 func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 	sn := in.scan
 	for _, conj := range conjuncts(pred) {
+		if in.ingest != nil && p.pushIngestion(sn, conj, ec) {
+			continue
+		}
 		switch x := conj.(type) {
 		case *astBinary:
 			col, k, op, ok := p.colConst(x.L, x.R, ec)

@@ -65,8 +65,11 @@ type plan struct {
 	// operators with a columnar path use it instead of open.
 	openCols func(ctx context.Context) (colIter, error)
 	scan     *scanNode // set while the plan is a bare table scan (plus filters), for pushdown
-	name     string    // result table name set by `as`
-	render   *Visualization
+	// ingest, set for a scan and the where clauses right after it, is the same plan with
+	// each row's ingestion time as one more cell after its columns (ingestion.go).
+	ingest func() *plan
+	name   string // result table name set by `as`
+	render *Visualization
 }
 
 func (pl *plan) schema() []Column {
@@ -435,24 +438,41 @@ func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error
 			cols = append(cols, ci)
 		}
 	}
-	pl := &plan{cols: cols, scan: sn}
-	pl.openCols = func(ctx context.Context) (colIter, error) { return p.openScan(ctx, sn, cols) }
-	pl.open = func(ctx context.Context) (iterator, error) {
-		sc, err := p.openScan(ctx, sn, cols)
-		if err != nil {
-			return nil, err
-		}
-		return &scanIter{in: sc, width: len(cols)}, nil
-	}
+	pl := p.scanPlan(sn, cols, false)
+	pl.ingest = func() *plan { return p.scanPlan(sn, cols, true) }
 	return pl, nil
 }
 
-func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (*scanCols, error) {
+// scanPlan is the plan of a scan of cols; with ingest, its rows carry the ingestion-time cell.
+func (p *planner) scanPlan(sn *scanNode, cols []colInfo, ingest bool) *plan {
+	width := len(cols)
+	if ingest {
+		width++
+	}
+	pl := &plan{cols: cols, scan: sn}
+	pl.openCols = func(ctx context.Context) (colIter, error) { return p.openScan(ctx, sn, cols, ingest) }
+	pl.open = func(ctx context.Context) (iterator, error) {
+		sc, err := p.openScan(ctx, sn, cols, ingest)
+		if err != nil {
+			return nil, err
+		}
+		return &scanIter{in: sc, width: width}, nil
+	}
+	return pl
+}
+
+func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo, ingest bool) (*scanCols, error) {
 	run := p.run
 	req := sn.req
 	req.Columns = nil
 	for _, c := range cols {
 		req.Columns = append(req.Columns, c.Name)
+	}
+	if ingest {
+		req.Columns = append(req.Columns, IngestionTimeColumn)
+	}
+	if _, wl := WatchlistAlias(req.Table); !wl {
+		ingestBounds(&req, run.opts) // a watchlist is reference rows, not logs: never ingested
 	}
 	var from, to time.Time = req.From, req.To
 	if run.opts.Timespan > 0 && sn.timeCol {
@@ -478,9 +498,12 @@ func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo) (*
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", req.Table, err)
 	}
-	strs := make([]bool, len(cols))
+	strs := make([]bool, len(cols), len(cols)+1)
 	for i, c := range cols {
 		strs[i] = c.Type == TypeString
+	}
+	if ingest {
+		strs = append(strs, false)
 	}
 	sc := &scanCols{it: it, timeIdx: timeIdx, strs: strs, run: run}
 	if sn.account != "" {

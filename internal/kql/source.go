@@ -140,11 +140,17 @@ func (p Predicate) Match(v any) bool {
 
 // ScanRequest asks a source for some columns of one table. From and To bound TimeGenerated
 // inclusively (zero means unbounded); like Predicates they are advisory.
+//
+// IngestedAfter and IngestedUpTo bound the rows' ingestion time, exclusively and inclusively
+// (zero means unbounded), and are not advisory: a source returns no row outside them, as the
+// engine cannot filter on a column it may not have asked for. A row whose ingestion time is
+// unknown counts as ingested before any bound. Columns may name IngestionTimeColumn.
 type ScanRequest struct {
-	Table      string
-	From, To   time.Time
-	Columns    []string
-	Predicates []Predicate
+	Table                       string
+	From, To                    time.Time
+	IngestedAfter, IngestedUpTo time.Time
+	Columns                     []string
+	Predicates                  []Predicate
 }
 
 // Batch is a run of rows in columnar form: Columns[i] holds the values of the request's
@@ -221,6 +227,9 @@ type Source interface {
 type MemTable struct {
 	Schema  TableSchema
 	Columns [][]any
+	// Ingested holds the rows' ingestion times, for tests of ingestion_time() and of the
+	// ingestion bounds; a row past its end, or with the zero time, has none (unknown).
+	Ingested []time.Time
 }
 
 // NewMemTable returns an empty table with the given columns.
@@ -238,6 +247,24 @@ func (t *MemTable) Append(vals ...any) error {
 		t.Columns[i] = append(t.Columns[i], convertTo(normDynamic(v), t.Schema.Columns[i].Type))
 	}
 	return nil
+}
+
+// AppendIngested adds a row ingested at the given time (see Append).
+func (t *MemTable) AppendIngested(at time.Time, vals ...any) error {
+	if err := t.Append(vals...); err != nil {
+		return err
+	}
+	t.Ingested = append(t.Ingested, make([]time.Time, t.Len()-1-len(t.Ingested))...)
+	t.Ingested = append(t.Ingested, normTime(at))
+	return nil
+}
+
+// ingested is row r's ingestion time, zero if unknown.
+func (t *MemTable) ingested(r int) time.Time {
+	if r < len(t.Ingested) {
+		return t.Ingested[r]
+	}
+	return time.Time{}
 }
 
 // Len is the number of rows.
@@ -297,12 +324,17 @@ func (s *MemSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, e
 		it.batch = 4096
 	}
 	for _, c := range req.Columns {
+		if c == IngestionTimeColumn {
+			it.cols = append(it.cols, ingestedCol)
+			continue
+		}
 		i, err := idx(c)
 		if err != nil {
 			return nil, err
 		}
 		it.cols = append(it.cols, i)
 	}
+	it.ingestBound = !req.IngestedAfter.IsZero() || !req.IngestedUpTo.IsZero()
 	for _, p := range req.Predicates {
 		i, err := idx(p.Column)
 		if err != nil {
@@ -323,15 +355,53 @@ type memPred struct {
 	p   Predicate
 }
 
+// ingestedCol stands, in memIter.cols, for the ingestion time.
+const ingestedCol = -1
+
 type memIter struct {
-	t       *MemTable
-	req     ScanRequest
-	cols    []int
-	preds   []memPred
-	timeCol int
-	pos     int
-	batch   int
-	sel     []int
+	t           *MemTable
+	req         ScanRequest
+	cols        []int // of the table's columns, or ingestedCol
+	preds       []memPred
+	timeCol     int
+	ingestBound bool // the request bounds the ingestion time
+	pos         int
+	batch       int
+	sel         []int
+}
+
+// column is the values of the iterator's column c (an entry of cols) in rows [from, to).
+func (it *memIter) column(c, from, to int) []any {
+	if c != ingestedCol {
+		return it.t.Columns[c][from:to:to]
+	}
+	out := make([]any, to-from)
+	for r := from; r < to; r++ {
+		out[r-from] = it.cell(c, r)
+	}
+	return out
+}
+
+// cell is row r of the iterator's column c.
+func (it *memIter) cell(c, r int) any {
+	if c != ingestedCol {
+		return it.t.Columns[c][r]
+	}
+	if at := it.t.ingested(r); !at.IsZero() {
+		return at
+	}
+	return nil
+}
+
+// ingestedIn reports whether row r is inside the request's ingestion bounds, an unknown time
+// counting as before any.
+func (it *memIter) ingestedIn(r int) bool {
+	at := it.t.ingested(r)
+	if a := it.req.IngestedAfter; !a.IsZero() && (at.IsZero() || !at.After(a)) {
+		return false
+	}
+	u := it.req.IngestedUpTo
+	return u.IsZero() || at.IsZero() || !at.After(u)
 }
 
 func (it *memIter) Next(ctx context.Context) (*Batch, error) {
@@ -341,19 +411,21 @@ func (it *memIter) Next(ctx context.Context) (*Batch, error) {
 			return nil, err
 		}
 		end := min(it.pos+it.batch, n)
-		if it.timeCol < 0 && len(it.preds) == 0 {
+		if it.timeCol < 0 && len(it.preds) == 0 && !it.ingestBound {
 			// nothing to filter: hand out windows on the table's columns (callers never
 			// write to a batch)
 			b := &Batch{Len: end - it.pos, Columns: make([][]any, len(it.cols))}
 			for i, c := range it.cols {
-				b.Columns[i] = it.t.Columns[c][it.pos:end:end]
+				b.Columns[i] = it.column(c, it.pos, end)
 			}
 			it.pos = end
 			return b, nil
 		}
 		it.sel = it.sel[:0]
 		for r := it.pos; r < end; r++ {
-			it.sel = append(it.sel, r)
+			if !it.ingestBound || it.ingestedIn(r) {
+				it.sel = append(it.sel, r)
+			}
 		}
 		it.pos = end
 		if it.timeCol >= 0 {
@@ -383,10 +455,9 @@ func (it *memIter) Next(ctx context.Context) (*Batch, error) {
 		}
 		b := &Batch{Len: len(it.sel), Columns: make([][]any, len(it.cols))}
 		for i, c := range it.cols {
-			src := it.t.Columns[c]
 			out := make([]any, len(it.sel))
 			for j, r := range it.sel {
-				out[j] = src[r]
+				out[j] = it.cell(c, r)
 			}
 			b.Columns[i] = out
 		}

@@ -61,6 +61,7 @@ func (p *planner) getWatchlist(x *astCall) (*plan, error) {
 		return nil, err
 	}
 	pl.scan.account = watchlistOperator
+	pl.ingest = nil // its rows have no ingestion time
 	return pl, nil
 }
 

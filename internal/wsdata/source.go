@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,11 +125,19 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	if err != nil {
 		return nil, err
 	}
-	types := map[string]logstore.Type{}
+	types := map[string]logstore.Type{logstore.IngestionTimeColumn: logstore.TypeDatetime}
 	for _, c := range cols {
 		types[c.Name] = c.Type
 	}
-	lreq := logstore.ScanRequest{Workspace: s.workspace, Table: req.Table, Columns: req.Columns}
+	// The engine and the store name the hidden ingestion-time column each its own way.
+	columns := slices.Clone(req.Columns)
+	for i, c := range columns {
+		if c == kql.IngestionTimeColumn {
+			columns[i] = logstore.IngestionTimeColumn
+		}
+	}
+	lreq := logstore.ScanRequest{Workspace: s.workspace, Table: req.Table, Columns: columns,
+		IngestedAfter: req.IngestedAfter, IngestedUpTo: req.IngestedUpTo}
 	if !req.From.IsZero() {
 		lreq.From = req.From
 	}
@@ -154,7 +163,7 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	if err != nil {
 		return nil, err
 	}
-	return newIterator(ctx, scanners, req.Columns, types), nil
+	return newIterator(ctx, scanners, columns, types), nil
 }
 
 // storeValue converts a predicate constant to what the store compares with a
