@@ -123,6 +123,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
 		a.ruleCommand(), a.watchlistCommand())
+	root.AddCommand(a.automationCommand())
 	return root
 }
 
