@@ -121,6 +121,10 @@ type record struct {
 	Properties Properties `json:"properties"`
 	Chunks     int        `json:"chunks"`
 	Bytes      int        `json:"bytes"` // of all values, against MaxTotalBytes
+	// Version is new at each write, and stamped on the chunks written with
+	// it: the documents are read one by one, so a reader tells a chunk of
+	// another version (a write between its reads) from one of its own.
+	Version string `json:"version"`
 }
 
 // storedItem is an item in a chunk: its values by the watchlist's columns.
@@ -133,7 +137,8 @@ type storedItem struct {
 }
 
 type chunk struct {
-	Items []storedItem `json:"items"`
+	Version string       `json:"version"`
+	Items   []storedItem `json:"items"`
 }
 
 // Watchlists is the watchlist store of one workspace.
@@ -213,22 +218,39 @@ func (s *Watchlists) read(ctx context.Context, alias string, withItems bool) (*s
 	}
 	st.items = make([]storedItem, 0, st.rec.Properties.ItemsCount)
 	for n := range st.rec.Chunks {
-		doc, err := s.docs.Get(ctx, s.workspace, collItems, chunkID(alias, n))
+		id := chunkID(alias, n)
+		doc, err := s.docs.Get(ctx, s.workspace, collItems, id)
+		if errors.Is(err, docstore.ErrNotFound) {
+			return nil, s.torn(ctx, alias, st.etag, id, "missing")
+		}
 		if err != nil {
-			// the chunks change with the watchlist in one transaction: a
-			// missing one is damage, or a concurrent change read half-way
-			if errors.Is(err, docstore.ErrNotFound) {
-				return nil, errRaced
-			}
 			return nil, docstore.Refusal(err, "watchlist", alias)
 		}
 		var c chunk
 		if err := json.Unmarshal(doc.Body, &c); err != nil {
 			return nil, fmt.Errorf("decode watchlist %s chunk %d: %w", alias, n, err)
 		}
+		if c.Version != st.rec.Version {
+			return nil, s.torn(ctx, alias, st.etag, id, "it belongs to another version of the watchlist")
+		}
 		st.items = append(st.items, c.Items...)
 	}
 	return st, nil
+}
+
+// torn explains a chunk that is not the one the watchlist document names:
+// a write landed between the reader's reads (errRaced, read again), or,
+// when the watchlist is still as read, the chunk was deleted or replaced
+// behind the store's back, which is damage.
+func (s *Watchlists) torn(ctx context.Context, alias, etag, chunk, detail string) error {
+	doc, err := s.docs.Get(ctx, s.workspace, collWatchlists, alias)
+	if err != nil && !errors.Is(err, docstore.ErrNotFound) {
+		return docstore.Refusal(err, "watchlist", alias)
+	}
+	if err != nil || doc.ETag != etag {
+		return errRaced
+	}
+	return &docstore.IntegrityError{Workspace: s.workspace, Collection: collItems, ID: chunk, Detail: detail}
 }
 
 func chunkID(alias string, n int) string { return alias + "." + strconv.Itoa(n) }
@@ -249,7 +271,8 @@ func (s *Watchlists) write(ctx context.Context, alias string, rec record, items 
 	if rec.Bytes > MaxTotalBytes {
 		return "", bad("watchlist '%s' would hold %d bytes of values; a watchlist holds at most %d", alias, rec.Bytes, MaxTotalBytes)
 	}
-	chunks, err := pack(items)
+	rec.Version = uuid.NewString()
+	chunks, err := pack(items, rec.Version)
 	if err != nil {
 		return "", err
 	}
@@ -279,8 +302,8 @@ func (s *Watchlists) write(ctx context.Context, alias string, rec record, items 
 	return etags[len(etags)-1], nil
 }
 
-// pack encodes items into chunks of about chunkBytes.
-func pack(items []storedItem) ([][]byte, error) {
+// pack encodes items into chunks of about chunkBytes, of version.
+func pack(items []storedItem, version string) ([][]byte, error) {
 	var chunks [][]byte
 	var cur bytes.Buffer
 	flush := func() {
@@ -299,7 +322,7 @@ func pack(items []storedItem) ([][]byte, error) {
 			flush()
 		}
 		if cur.Len() == 0 {
-			cur.WriteString(`{"items":[`)
+			cur.WriteString(`{"version":"` + version + `","items":[`)
 		} else {
 			cur.WriteByte(',')
 		}

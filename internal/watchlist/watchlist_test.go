@@ -331,3 +331,50 @@ func TestWatchlistLimitsAreRefusedWithTheLimit(t *testing.T) {
 		t.Fatalf("too many bytes: %v", err)
 	}
 }
+
+// TestAChunkNotOfItsWatchlistIsDamageOrARace: the items' chunks are read
+// one by one; a chunk missing, or of another version, while the watchlist
+// is as read is damage, named; after a write in between it is a race, read
+// again.
+func TestAChunkNotOfItsWatchlistIsDamageOrARace(t *testing.T) {
+	wl, _ := newTestWatchlists(t)
+	var b strings.Builder
+	b.WriteString("Host,Note\n")
+	for i := range 6000 {
+		fmt.Fprintf(&b, "host-%05d,%s\n", i, strings.Repeat("n", 200))
+	}
+	put := func(content string) {
+		t.Helper()
+		if _, _, err := wl.Put(ctx, "big", props(t, map[string]any{"displayName": "d", "provider": "p", "itemsSearchKey": "Host", "contentType": "text/csv", "rawContent": content}), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(b.String())
+	old, err := wl.docs.Get(ctx, customerID, collItems, chunkID("big", 1))
+	if err != nil {
+		t.Fatalf("a 2 MB watchlist has no second chunk: %v", err)
+	}
+	st, err := wl.read(ctx, "big", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(b.String()) // a new version, as another writer would make
+	if err := wl.torn(ctx, "big", st.etag, chunkID("big", 1), "missing"); !errors.Is(err, errRaced) {
+		t.Fatalf("a chunk changed by a write between reads: %v, want a race", err)
+	}
+
+	// The old version's chunk put back behind the store's back.
+	if _, err := wl.docs.Put(ctx, customerID, collItems, chunkID("big", 1), old.Body, docstore.Unconditional); err != nil {
+		t.Fatal(err)
+	}
+	var ie *docstore.IntegrityError
+	if _, err := wl.Table(ctx, "big"); !errors.As(err, &ie) || ie.ID != "big.1" || !strings.Contains(ie.Detail, "another version") {
+		t.Fatalf("an old chunk put back: %v, want an integrity error naming it", err)
+	}
+	if err := wl.docs.Delete(ctx, customerID, collItems, chunkID("big", 1), docstore.Unconditional); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wl.Items(ctx, "big"); !errors.As(err, &ie) || ie.ID != "big.1" || ie.Detail != "missing" {
+		t.Fatalf("a chunk deleted: %v, want an integrity error naming it", err)
+	}
+}
