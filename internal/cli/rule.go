@@ -90,8 +90,8 @@ func (ar *alertRules) get(ctx context.Context, id string) (json.RawMessage, erro
 	return raw, nil
 }
 
-// current is what a write needs to know of a rule as it is now.
-type current struct {
+// ruleState is what a write needs to know of a rule as it is now.
+type ruleState struct {
 	exists  bool
 	etag    string
 	enabled bool
@@ -99,19 +99,19 @@ type current struct {
 
 // current reads the rule id's etag and state; a rule that does not exist
 // is not an error.
-func (ar *alertRules) current(ctx context.Context, id string) (current, error) {
+func (ar *alertRules) current(ctx context.Context, id string) (ruleState, error) {
 	raw, err := ar.get(ctx, id)
 	if isNotFound(err) {
-		return current{}, nil
+		return ruleState{}, nil
 	}
 	if err != nil {
-		return current{}, err
+		return ruleState{}, err
 	}
 	r, err := decodeRule(raw)
 	if err != nil {
-		return current{}, err
+		return ruleState{}, err
 	}
-	return current{exists: true, etag: r.Etag, enabled: r.Properties.Enabled}, nil
+	return ruleState{exists: true, etag: r.Etag, enabled: r.Properties.Enabled}, nil
 }
 
 // put writes a rule; etag, when not "", must still be the rule's.
@@ -424,7 +424,10 @@ func (a *app) ruleSwitchCommand(subscription *string, on bool) *cobra.Command {
 			Etag       string                     `json:"etag"`
 			Properties map[string]json.RawMessage `json:"properties"`
 		}
-		if err := json.Unmarshal(raw, &cur); err != nil || cur.Properties == nil {
+		if err := json.Unmarshal(raw, &cur); err != nil {
+			return fmt.Errorf("decode rule %s: %w", id, err)
+		}
+		if cur.Properties == nil {
 			return fmt.Errorf("decode rule %s: the server's answer has no properties", id)
 		}
 		cur.Properties["enabled"], _ = json.Marshal(on)

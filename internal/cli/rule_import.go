@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,7 +141,10 @@ func (a *app) ruleImportCommand(subscription *string) *cobra.Command {
 		if err := a.printImport(cmd.OutOrStdout(), rep); err != nil {
 			return err
 		}
-		if n := rep.Refused + rep.Unreadable; n > 0 {
+		switch {
+		case dryRun && rep.Unreadable > 0:
+			return fmt.Errorf("%s unreadable; nothing was sent", count(rep.Unreadable, "file"))
+		case rep.Refused+rep.Unreadable > 0:
 			return fmt.Errorf("%w: %s refused, %s unreadable; fix them and run the import again (imported rules are updated in place)",
 				errNotAllImported, count(rep.Refused, "rule"), count(rep.Unreadable, "file"))
 		}
@@ -267,7 +271,10 @@ func (ar *alertRules) importRule(ctx context.Context, r *rulefile.Rule, disabled
 		res.Result, res.Error = resultRefused, err.Error()
 		var apiErr *client.APIError
 		if errors.As(err, &apiErr) {
-			res.Error = apiErr.Error() // the server's reason, without our wrapping
+			res.Error = apiErr.Error() // the server's reason; the report names the rule
+			if apiErr.Status == http.StatusPreconditionFailed {
+				res.Error = "it was changed by someone else since it was read; run the import again: " + res.Error
+			}
 		}
 		var qe *queryError
 		if errors.As(pointAt(err, queryOf(r)), &qe) {
@@ -281,7 +288,7 @@ func (ar *alertRules) importRule(ctx context.Context, r *rulefile.Rule, disabled
 	}
 	setEnabled(r.Properties, disabled, !cur.exists || cur.enabled)
 	if _, err := ar.put(ctx, r.ID, r.Kind, cur.etag, r.Properties); err != nil {
-		refuse(writeError(err, "import", r.ID))
+		refuse(err)
 		return
 	}
 	res.Result = resultCreated
@@ -304,13 +311,11 @@ func (a *app) printImport(w io.Writer, rep *importReport) error {
 	notes := map[string]int{}
 	var noteOrder []string
 	for _, r := range rep.Rules {
-		switch r.Result {
-		case resultUnreadable:
-			fmt.Fprintf(w, "%-10s  %s\n", r.Result, clean(r.Error))
+		if r.Result == resultUnreadable {
+			fmt.Fprintf(w, "%-10s  %s\n", r.Result, clean(r.Error)) // the error names the file
 			continue
-		default:
-			fmt.Fprintf(w, "%-10s  %s  %s  %s\n", r.Result, clean(r.File), clean(r.Rule), clean(r.DisplayName))
 		}
+		fmt.Fprintf(w, "%-10s  %s  %s  %s\n", r.Result, clean(r.File), clean(r.Rule), clean(r.DisplayName))
 		if r.Error != "" {
 			fmt.Fprintf(w, "%-10s  %s\n", "", clean(r.Error))
 		}

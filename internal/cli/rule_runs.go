@@ -52,9 +52,9 @@ func isMissingTable(err error, table string) bool {
 // ruleRun is one row of the health table, column by column.
 type ruleRun map[string]json.RawMessage
 
-// runs reads the rows of a query result as health rows, ExtendedProperties
+// decodeRuns reads the rows of a query result as health rows, ExtendedProperties
 // decoded when it arrives as JSON text.
-func runs(raw json.RawMessage) ([]ruleRun, error) {
+func decodeRuns(raw json.RawMessage) ([]ruleRun, error) {
 	var res queryResult
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return nil, fmt.Errorf("decode the runs: %w", err)
@@ -108,7 +108,7 @@ func runRow(r ruleRun) []string {
 		detail = r.field("Reason")
 	}
 	return []string{shortTime(r.field("TimeGenerated")), r.field("Status"), r.field("Outcome"),
-		window(r.field("QueryStartTimeUtc"), r.field("QueryEndTimeUtc")), r.field("ResultsCount"), r.field("AlertsGenerated"),
+		runWindow(r.field("QueryStartTimeUtc"), r.field("QueryEndTimeUtc")), r.field("ResultsCount"), r.field("AlertsGenerated"),
 		incidents, duration, detail}
 }
 
@@ -128,9 +128,9 @@ func shortTime(s string) string {
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
-// window renders a run's query window; the end without its date when it is
+// runWindow renders a run's query window; the end without its date when it is
 // the start's.
-func window(from, to string) string {
+func runWindow(from, to string) string {
 	if from == "" && to == "" {
 		return ""
 	}
@@ -188,7 +188,7 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 		case err != nil:
 			return fmt.Errorf("read the runs of rule %s in workspace %s: %w", id, ws.Name, err)
 		default:
-			if list, err = runs(raw); err != nil {
+			if list, err = decodeRuns(raw); err != nil {
 				return err
 			}
 		}

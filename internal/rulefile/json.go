@@ -73,7 +73,6 @@ func readJSON(name string, data []byte, opts Options) ([]Rule, error) {
 			}
 			return nil, err
 		}
-		r.Index = i
 		rules = append(rules, *r)
 	}
 	return rules, nil

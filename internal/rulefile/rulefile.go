@@ -31,8 +31,6 @@ type Rule struct {
 	Properties map[string]any
 	// Notes name the fields that were read but not carried over, and why.
 	Notes []string
-	// Index is the rule's position in a file holding a list; 0 otherwise.
-	Index int
 }
 
 // DisplayName is the rule's displayName, or "" when it has none.
