@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/alert"
@@ -109,6 +110,7 @@ const providerName = "Azure Sentinel"
 type record struct {
 	Properties
 	Links links `json:"links"`
+	size  int   // of the document read, for the size limit
 }
 
 type links struct {
@@ -178,6 +180,9 @@ type Incidents struct {
 	workspaceID string // the workspace's resource ID
 	idPrefix    string // resource ID of the workspace's incidents collection
 	now         func() time.Time
+
+	saltMu sync.Mutex
+	salt   []byte // the grouping salt, once read
 }
 
 // New returns the incidents of a workspace whose resource ID is resourceID.
@@ -322,7 +327,7 @@ func (s *Incidents) read(ctx context.Context, id string) (*record, string, error
 	if err != nil {
 		return nil, "", docstore.Refusal(err, "incident", id)
 	}
-	var rec record
+	rec := record{size: len(doc.Body)}
 	if err := json.Unmarshal(doc.Body, &rec); err != nil {
 		return nil, "", fmt.Errorf("decode incident %s: %w", id, err)
 	}

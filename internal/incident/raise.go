@@ -2,12 +2,12 @@ package incident
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -17,18 +17,9 @@ import (
 	"github.com/sealwatch/sealwatch/internal/fault"
 )
 
-// Collections of the grouping state.
-const (
-	// collGroups holds one document per rule (its ID the rule's): the
-	// groups its alerts formed, each naming its newest incident. Every
-	// raise of a grouping rule rewrites it under its etag, so that two
-	// alerts of one group raised at once agree on one incident.
-	collGroups = "incidentGroups"
-	// collAlertLinks holds one document per raised alert (its ID the
-	// alert's): the incident it went into, so that raising it again
-	// changes nothing.
-	collAlertLinks = "alertIncidents"
-)
+// collAlertLinks holds one document per raised alert (its ID the alert's):
+// the incident it went into, so that raising it again changes nothing.
+const collAlertLinks = "alertIncidents"
 
 // Matching methods of a rule's grouping.
 const (
@@ -42,7 +33,6 @@ const (
 	maxAlertsPerIncident = 1000
 	maxIncidentBytes     = 1 << 20 // well under docstore.MaxBodyBytes
 	maxLookback          = 7 * 24 * time.Hour
-	maxGroups            = 10000 // open groups of one rule
 )
 
 // Grouping is a rule's incidentConfiguration.groupingConfiguration.
@@ -92,12 +82,14 @@ func (g *Grouping) validate() error {
 }
 
 // key is the alert's group under g: alerts of one rule with one key go into
-// one incident. It is a digest of the method, the selection and the
+// one incident. It is a keyed digest of the method, the selection and the
 // alert's values for it, so that a rule whose grouping changed starts new
-// groups and a group's entry in the state has a fixed size.
-func (g *Grouping) key(a *alert.Alert) string {
-	sum := sha256.Sum256([]byte(g.groupValues(a)))
-	return hex.EncodeToString(sum[:16])
+// groups, a group's entry in the state has a fixed size, and the shard it
+// is kept in (named in plaintext) says nothing of the values.
+func (g *Grouping) key(salt []byte, a *alert.Alert) string {
+	mac := hmac.New(sha256.New, salt)
+	mac.Write([]byte(g.groupValues(a)))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // groupValues are what key digests.
@@ -141,16 +133,6 @@ func (g *Grouping) groupValues(a *alert.Alert) string {
 		}
 	}
 	return b.String()
-}
-
-// groups is a rule's grouping state.
-type groups struct {
-	Groups map[string]group `json:"groups"`
-}
-
-type group struct {
-	IncidentID string    `json:"incidentId"`
-	LastAlert  time.Time `json:"lastAlert"`
 }
 
 // RaiseFromAlert stores the alert a of the rule ruleID (a rule's ID, not its
@@ -222,42 +204,44 @@ func (s *Incidents) raisedInto(ctx context.Context, alertID string) (*Incident, 
 }
 
 // group finds or claims the incident of a's group in the rule's grouping
-// state, then attaches a to it. The state is claimed first, under its
-// etag: of two alerts raised at once for one group, the second sees the
-// first's claim and joins its incident, even before it exists.
+// state, then attaches a to it. The state's shard is claimed first, under
+// its etag: of two alerts raised at once for one group, the second sees the
+// first's claim and joins its incident, even before it exists. An incident
+// that turns out not to take the alert (closed, full) is passed over for a
+// new one, which the group then names.
 func (s *Incidents) group(ctx context.Context, a *alert.Alert, ruleID string, g Grouping) (*Incident, bool, error) {
-	key := g.key(a)
+	salt, err := s.groupingSalt(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	key := g.key(salt, a)
+	shard := shardID(ruleID, key)
+	var refused []string
 	for range maxRetries {
-		gs, etag, err := s.readGroups(ctx, ruleID)
+		gs, etag, err := s.readGroups(ctx, shard)
 		if err != nil {
 			return nil, false, err
 		}
-		target, reopen := a.SystemAlertID, false
-		if cur, ok := gs.Groups[key]; ok && a.TimeGenerated.Sub(cur.LastAlert) <= g.Lookback {
-			joinable, closed, err := s.joinable(ctx, cur.IncidentID, a)
-			if err != nil {
-				return nil, false, err
+		target, last := a.SystemAlertID, a.TimeGenerated
+		if cur, ok := gs.Groups[key]; ok && a.TimeGenerated.Sub(cur.LastAlert) <= g.Lookback && !slices.Contains(refused, cur.IncidentID) {
+			target = cur.IncidentID
+			if cur.LastAlert.After(last) {
+				last = cur.LastAlert // a run catching up raises an older alert
 			}
-			if joinable && (!closed || g.ReopenClosed) {
-				target, reopen = cur.IncidentID, closed
-			}
-		}
-		last := a.TimeGenerated
-		if cur, ok := gs.Groups[key]; ok && cur.IncidentID == target && cur.LastAlert.After(last) {
-			last = cur.LastAlert
 		}
 		gs.Groups[key] = group{IncidentID: target, LastAlert: last}
 		s.prune(&gs, a, g.Lookback)
 		body, _ := json.Marshal(gs)
-		_, err = s.docs.Put(ctx, s.workspace, collGroups, ruleID, body, etag)
+		_, err = s.docs.Put(ctx, s.workspace, collGroups, shard, body, etag)
 		if errors.Is(err, docstore.ErrConflict) {
 			continue
 		}
 		if err != nil {
-			return nil, false, docstore.Refusal(err, "grouping state of rule", ruleID)
+			return nil, false, docstore.Refusal(err, "grouping state", shard)
 		}
-		inc, created, err := s.attach(ctx, target, a, ruleID, reopen)
+		inc, created, err := s.attach(ctx, target, a, ruleID, g.ReopenClosed)
 		if errors.Is(err, errRegroup) {
+			refused = append(refused, target)
 			continue
 		}
 		return inc, created, err
@@ -265,105 +249,15 @@ func (s *Incidents) group(ctx context.Context, a *alert.Alert, ruleID string, g 
 	return nil, false, errContention(a.SystemAlertID)
 }
 
-// joinable says whether a may join the incident id (one that is not there
-// yet is being made by a concurrent raise, and may), and whether it is
-// closed.
-func (s *Incidents) joinable(ctx context.Context, id string, a *alert.Alert) (joinable, closed bool, err error) {
-	rec, _, err := s.read(ctx, id)
-	switch {
-	case errors.Is(err, docstore.ErrNotFound):
-		return true, false, nil
-	case err != nil:
-		return false, false, err
-	}
-	if slices.Contains(rec.Links.AlertIDs, a.SystemAlertID) {
-		return true, false, nil
-	}
-	return !full(rec, a), rec.Status == "Closed", nil
-}
-
 // full says whether rec cannot take a: it has as many alerts as an
-// incident may, or would grow past its size limit.
+// incident may, or a's entities could grow it past its size limit.
 func full(rec *record, a *alert.Alert) bool {
 	if len(rec.Links.AlertIDs) >= maxAlertsPerIncident {
 		return true
 	}
-	grown := *rec
-	grown.Links.Entities = alert.Merge(slices.Clip(rec.Links.Entities), a.Entities...)
-	body, _ := json.Marshal(grown)
-	return len(body)+len(a.SystemAlertID)+64 > maxIncidentBytes
-}
-
-// ungroup drops the groups of the rules (resource IDs) that name the
-// incident id, so that their next alerts start a new incident instead of
-// making the deleted one again.
-func (s *Incidents) ungroup(ctx context.Context, id string, ruleIDs []string) error {
-	for _, rid := range ruleIDs {
-		if err := s.ungroupRule(ctx, id, rid[strings.LastIndexByte(rid, '/')+1:]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Incidents) ungroupRule(ctx context.Context, id, ruleID string) error {
-	if validID(ruleID) != nil {
-		return nil
-	}
-	for range maxRetries {
-		gs, etag, err := s.readGroups(ctx, ruleID)
-		if err != nil {
-			return err
-		}
-		n := len(gs.Groups)
-		maps.DeleteFunc(gs.Groups, func(_ string, g group) bool { return g.IncidentID == id })
-		if len(gs.Groups) == n {
-			return nil
-		}
-		body, _ := json.Marshal(gs)
-		_, err = s.docs.Put(ctx, s.workspace, collGroups, ruleID, body, etag)
-		if !errors.Is(err, docstore.ErrConflict) {
-			return docstore.Refusal(err, "grouping state of rule", ruleID)
-		}
-	}
-	return errContention(id)
-}
-
-// prune drops the groups no alert can join any more: those whose last
-// alert is older than the lookback before now (or before the alert being
-// raised, if that is older: a run catching up). Past maxGroups, the groups
-// idle longest go too, so that the state stays one small document.
-func (s *Incidents) prune(gs *groups, a *alert.Alert, lookback time.Duration) {
-	oldest := s.now()
-	if a.TimeGenerated.Before(oldest) {
-		oldest = a.TimeGenerated
-	}
-	oldest = oldest.Add(-lookback)
-	maps.DeleteFunc(gs.Groups, func(_ string, g group) bool { return g.LastAlert.Before(oldest) })
-	if over := len(gs.Groups) - maxGroups; over > 0 {
-		keys := slices.SortedFunc(maps.Keys(gs.Groups), func(x, y string) int { return gs.Groups[x].LastAlert.Compare(gs.Groups[y].LastAlert) })
-		for _, k := range keys[:over] {
-			delete(gs.Groups, k)
-		}
-	}
-}
-
-func (s *Incidents) readGroups(ctx context.Context, ruleID string) (groups, string, error) {
-	gs := groups{Groups: map[string]group{}}
-	doc, err := s.docs.Get(ctx, s.workspace, collGroups, ruleID)
-	switch {
-	case errors.Is(err, docstore.ErrNotFound):
-		return gs, docstore.CreateOnly, nil
-	case err != nil:
-		return gs, "", docstore.Refusal(err, "grouping state of rule", ruleID)
-	}
-	if err := json.Unmarshal(doc.Body, &gs); err != nil {
-		return gs, "", fmt.Errorf("decode grouping state of rule %s: %w", ruleID, err)
-	}
-	if gs.Groups == nil {
-		gs.Groups = map[string]group{}
-	}
-	return gs, doc.ETag, nil
+	grow, _ := json.Marshal(a.Entities)
+	const slack = 1024 // the alert's ID, tactics, techniques, a rule ID
+	return rec.size+len(grow)+slack > maxIncidentBytes
 }
 
 // errRegroup: the incident chosen for an alert closed or filled up before

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -526,7 +527,7 @@ func TestNoIncidentIsRaisedWhileTheKeyIsRevoked(t *testing.T) {
 func TestGroupingStateDropsGroupsPastTheLookbackAndTheIdlestPastItsLimit(t *testing.T) {
 	s := newIncidents(t)
 	gs := groups{Groups: map[string]group{"expired": {IncidentID: "x", LastAlert: testNow.Add(-2 * time.Hour)}}}
-	for i := range maxGroups + 2 {
+	for i := range maxGroupsPerShard + 2 {
 		gs.Groups[fmt.Sprint(i)] = group{IncidentID: "i", LastAlert: testNow.Add(-time.Hour + time.Duration(i)*time.Millisecond)}
 	}
 	a := &alert.Alert{TimeGenerated: testNow.Add(time.Minute)}
@@ -534,7 +535,7 @@ func TestGroupingStateDropsGroupsPastTheLookbackAndTheIdlestPastItsLimit(t *test
 	_, expired := gs.Groups["expired"]
 	_, idlest := gs.Groups["1"]
 	_, kept := gs.Groups["2"]
-	if len(gs.Groups) != maxGroups || expired || idlest || !kept {
+	if len(gs.Groups) != maxGroupsPerShard || expired || idlest || !kept {
 		t.Fatalf("%d groups left; expired kept %v, the second idlest kept %v, the third kept %v", len(gs.Groups), expired, idlest, kept)
 	}
 	// A run catching up raises an alert older than now: groups within the
@@ -543,5 +544,55 @@ func TestGroupingStateDropsGroupsPastTheLookbackAndTheIdlestPastItsLimit(t *test
 	s.prune(&gs, &alert.Alert{TimeGenerated: testNow.Add(-time.Hour)}, time.Hour)
 	if len(gs.Groups) != 1 {
 		t.Fatal("a catching-up alert's group was dropped")
+	}
+}
+
+func TestAFullIncidentPassesItsGroupToANewOne(t *testing.T) {
+	s := newIncidents(t)
+	ctx := context.Background()
+	r := &raiser{t: t, s: s, rule: "rule-1"}
+	g := grouping(MatchAnyAlert)
+	first, _ := r.raise(r.alert(account(t, "alice")), g)
+	err := s.update(ctx, first.Name, func(rec *record) {
+		for i := len(rec.Links.AlertIDs); i < maxAlertsPerIncident; i++ {
+			rec.Links.AlertIDs = append(rec.Links.AlertIDs, fmt.Sprintf("filler-%d", i))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, created := r.raise(r.alert(account(t, "alice")), g)
+	if !created || inc.Name == first.Name {
+		t.Fatal("an incident with the most alerts it may hold took another")
+	}
+	if next, _ := r.raise(r.alert(account(t, "alice")), g); next.Name != inc.Name {
+		t.Fatal("the group did not move to the new incident")
+	}
+	big := func(tag string) *alert.Alert {
+		a := r.alert(account(t, "alice"))
+		for i := range 200 {
+			e, _ := alert.NewEntity("URL", map[string]string{"Url": fmt.Sprintf("https://x.example/%s/%d/%s", tag, i, strings.Repeat("p", 3000))})
+			a.Entities = append(a.Entities, e)
+		}
+		return a
+	}
+	if grown, _ := r.raise(big("a"), g); grown.Name != inc.Name {
+		t.Fatal("an alert that fits did not join")
+	}
+	if grown, created := r.raise(big("b"), g); !created || grown.Name == inc.Name {
+		t.Fatal("an alert whose entities would grow the incident past its size limit joined it")
+	}
+}
+
+// TestGroupingOutlivesTheStoreValue: the scheduler and the API each open
+// the incidents anew; alerts raised through different ones still group.
+func TestGroupingOutlivesTheStoreValue(t *testing.T) {
+	s := newIncidents(t)
+	r := &raiser{t: t, s: s, rule: "rule-1"}
+	g := grouping(MatchAllEntities)
+	first, _ := r.raise(r.alert(account(t, "alice")), g)
+	r.s = New(s.docs, s.workspace, testWorkspaceID, s.now)
+	if inc, created := r.raise(r.alert(account(t, "alice")), g); created || inc.Name != first.Name {
+		t.Fatal("an alert raised through a fresh store value did not join its group")
 	}
 }
