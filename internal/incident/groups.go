@@ -170,4 +170,3 @@ func (s *Incidents) readGroups(ctx context.Context, shard string) (groups, strin
 	}
 	return gs, doc.ETag, nil
 }
-
