@@ -219,9 +219,12 @@ func TestANearRealTimeRuleHasNoSchedule(t *testing.T) {
 			t.Errorf("an NRT rule has %s", f)
 		}
 	}
-	// Without kind, a rule is Scheduled.
+	// Without kind, a rule is Scheduled; the format's guide writes it in lower case.
 	if r := readOne(t, "r.yaml", strings.Replace(baseYAML, "kind: Scheduled\n", "", 1), Options{}); r.Kind != KindScheduled {
 		t.Errorf("a rule without kind is %q", r.Kind)
+	}
+	if r := readOne(t, "r.yaml", strings.Replace(baseYAML, "kind: Scheduled\n", "kind: scheduled\n", 1), Options{}); r.Kind != KindScheduled {
+		t.Errorf("kind: scheduled is %q", r.Kind)
 	}
 }
 

@@ -219,10 +219,15 @@ func (c *converter) rule(root *yaml.Node, opts Options) (*Rule, error) {
 			if err != nil {
 				return err
 			}
-			if kind != KindScheduled && kind != KindNRT {
+			// The format's own guide writes "scheduled"; its content mostly "Scheduled".
+			switch {
+			case strings.EqualFold(kind, KindScheduled):
+				r.Kind = KindScheduled
+			case strings.EqualFold(kind, KindNRT):
+				r.Kind = KindNRT
+			default:
 				return c.errAt(v, "kind", "%s rules are not carried over: only Scheduled and NRT rules run in this workspace", quote(kind))
 			}
-			r.Kind = kind
 			return nil
 		case "relevantTechniques":
 			return c.techniques(v, r.Properties)
