@@ -58,9 +58,6 @@ const (
 	maxLabels          = 50
 )
 
-// chunkBytes is the size at which the items' JSON starts a new chunk.
-const chunkBytes = 1 << 20
-
 // Watchlist is a Microsoft.SecurityInsights/watchlists resource, without
 // its items.
 type Watchlist struct {
@@ -127,18 +124,14 @@ type record struct {
 	Version string `json:"version"`
 }
 
-// storedItem is an item in a chunk: its values by the watchlist's columns.
+// storedItem is an item in a chunk (chunk.go): its values by the
+// watchlist's columns.
 type storedItem struct {
-	ID      string    `json:"id"`
-	Etag    string    `json:"etag"`
-	Values  []string  `json:"values"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
-}
-
-type chunk struct {
-	Version string       `json:"version"`
-	Items   []storedItem `json:"items"`
+	ID      string
+	Etag    string
+	Values  []string
+	Created time.Time
+	Updated time.Time
 }
 
 // Watchlists is the watchlist store of one workspace.
@@ -227,13 +220,15 @@ func (s *Watchlists) read(ctx context.Context, alias string, withItems bool) (*s
 			return nil, docstore.Refusal(err, "watchlist", alias)
 		}
 		var c chunk
-		if err := json.Unmarshal(doc.Body, &c); err != nil {
+		if err := c.unmarshal(doc.Body); err != nil {
 			return nil, fmt.Errorf("decode watchlist %s chunk %d: %w", alias, n, err)
 		}
 		if c.Version != st.rec.Version {
 			return nil, s.torn(ctx, alias, st.etag, id, "it belongs to another version of the watchlist")
 		}
-		st.items = append(st.items, c.Items...)
+		if st.items, err = c.decode(st.items, len(st.rec.Properties.Columns)); err != nil {
+			return nil, fmt.Errorf("decode watchlist %s chunk %d: %w", alias, n, err)
+		}
 	}
 	return st, nil
 }
@@ -272,10 +267,7 @@ func (s *Watchlists) write(ctx context.Context, alias string, rec record, items 
 		return "", bad("watchlist '%s' would hold %d bytes of values; a watchlist holds at most %d", alias, rec.Bytes, MaxTotalBytes)
 	}
 	rec.Version = uuid.NewString()
-	chunks, err := pack(items, rec.Version)
-	if err != nil {
-		return "", err
-	}
+	chunks := pack(items, rec.Version)
 	rec.Chunks = len(chunks)
 	writes := make([]docstore.Write, 0, len(chunks)+oldChunks+1)
 	for n, body := range chunks {
@@ -300,36 +292,6 @@ func (s *Watchlists) write(ctx context.Context, alias string, rec record, items 
 		return "", docstore.Refusal(err, "watchlist", alias)
 	}
 	return etags[len(etags)-1], nil
-}
-
-// pack encodes items into chunks of about chunkBytes, of version.
-func pack(items []storedItem, version string) ([][]byte, error) {
-	var chunks [][]byte
-	var cur bytes.Buffer
-	flush := func() {
-		if cur.Len() > 0 {
-			cur.WriteString("]}")
-			chunks = append(chunks, bytes.Clone(cur.Bytes()))
-			cur.Reset()
-		}
-	}
-	for _, it := range items {
-		b, err := json.Marshal(it)
-		if err != nil {
-			return nil, fmt.Errorf("encode watchlist item %s: %w", it.ID, err)
-		}
-		if cur.Len() > 0 && cur.Len()+len(b) > chunkBytes {
-			flush()
-		}
-		if cur.Len() == 0 {
-			cur.WriteString(`{"version":"` + version + `","items":[`)
-		} else {
-			cur.WriteByte(',')
-		}
-		cur.Write(b)
-	}
-	flush()
-	return chunks, nil
 }
 
 // input is the properties of a PUT. The fields the server sets are
