@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
@@ -683,4 +685,42 @@ func FuzzDecode(f *testing.F) {
 		f := facts{current: values{}, before: values{}, after: values{}, added: map[string]bool{}}
 		matchAll(p.TriggeringLogic.Conditions, &f)
 	})
+}
+
+// TestRaisedAlertsRunRulesOnCreatedAndOnAlertsAdded: an alert that makes an
+// incident runs the Created rules; one grouped into it, the Updated rules
+// with an "Alerts added" condition.
+func TestRaisedAlertsRunRulesOnCreatedAndOnAlertsAdded(t *testing.T) {
+	e := newEnv(t)
+	e.put("new", rule(1, []any{prop("IncidentRelatedAnalyticRuleIds", "EndsWith", "/brute-force")}, task(1, "new incident")))
+	grown := rule(2, []any{map[string]any{"conditionType": "PropertyArrayChanged", "conditionProperties": map[string]any{"arrayType": "Alerts", "changeType": "Added"}}},
+		task(1, "another alert"))
+	logic(grown)["triggersWhen"] = "Updated"
+	e.put("grown", grown)
+	g := incident.Grouping{Enabled: true, Lookback: time.Hour, Method: "AnyAlert"}
+	raise := func(n int) (*incident.Incident, bool) {
+		at := testNow.Add(time.Duration(n) * time.Minute)
+		e.now = at
+		a := &alert.Alert{SystemAlertID: fmt.Sprintf("alert-%d", n), DisplayName: "Brute force", Severity: "High",
+			StartTime: at.Add(-5 * time.Minute), EndTime: at, TimeGenerated: at, RuleID: "brute-force", QueryStart: at.Add(-time.Hour), QueryEnd: at}
+		inc, created, err := e.incs.RaiseFromAlert(context.Background(), a, "brute-force", g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rules.OnRaised(context.Background(), e.incs, a, inc, created); err != nil {
+			t.Fatal(err)
+		}
+		return inc, created
+	}
+	first, created := raise(1)
+	if !created {
+		t.Fatal("the first alert made no incident")
+	}
+	if second, created := raise(2); created || second.Name != first.Name {
+		t.Fatalf("the second alert was not grouped: %v %s", created, second.Name)
+	}
+	tasks, err := e.incs.Tasks(context.Background(), first.Name)
+	if err != nil || len(tasks) != 2 || tasks[0].Properties.Title != "new incident" || tasks[1].Properties.Title != "another alert" {
+		t.Fatalf("tasks: %v %+v", err, tasks)
+	}
 }

@@ -85,7 +85,7 @@ func incidentFacts(ev Event, cur *incident.Incident) facts {
 	f.added = map[string]bool{
 		"Labels":   addedItems(f.before["IncidentLabel"], f.after["IncidentLabel"]),
 		"Tactics":  addedItems(f.before["IncidentTactics"], f.after["IncidentTactics"]),
-		"Alerts":   after.AdditionalData.AlertsCount > before.AdditionalData.AlertsCount,
+		"Alerts":   ev.AlertAdded || after.AdditionalData.AlertsCount > before.AdditionalData.AlertsCount,
 		"Comments": ev.CommentAdded,
 	}
 	return f

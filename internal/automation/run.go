@@ -29,9 +29,9 @@ type Event struct {
 	// compare the two).
 	Incident *incident.Incident
 	Before   *incident.Incident
-	// CommentAdded says the update added a comment (a PropertyArrayChanged
-	// condition on Comments).
-	CommentAdded bool
+	// CommentAdded says the update added a comment, AlertAdded an alert
+	// (PropertyArrayChanged conditions on Comments and Alerts).
+	CommentAdded, AlertAdded bool
 }
 
 // maxModifyTries bounds how often a ModifyProperties action reads the
@@ -116,6 +116,21 @@ func (r *Rules) OnAlert(ctx context.Context, a *alert.Alert) error {
 		}
 	}
 	return nil
+}
+
+// OnRaised runs the rules after incident.RaiseFromAlert put the new alert
+// a into inc, as detection calls it for each alert it raises: the rules on
+// Alerts for the alert, then the rules on Incidents — Created when the alert
+// made inc, else Updated with the alert added. The incident before the
+// alert joined is not known there: a PropertyChanged or a Tactics or Labels
+// PropertyArrayChanged condition does not match such an update.
+func (r *Rules) OnRaised(ctx context.Context, incs *incident.Incidents, a *alert.Alert, inc *incident.Incident, created bool) error {
+	alertErr := r.OnAlert(ctx, a)
+	ev := Event{When: Created, Incident: inc}
+	if !created {
+		ev = Event{When: Updated, Incident: inc, Before: inc, AlertAdded: true}
+	}
+	return errors.Join(alertErr, r.OnIncident(ctx, incs, ev))
 }
 
 // due returns the rules on `on` for `when` that are enabled and not

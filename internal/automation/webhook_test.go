@@ -1,9 +1,11 @@
 package automation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -227,5 +229,29 @@ func TestCloseCutsRetriesShort(t *testing.T) {
 	h := e.ruleHistory("i1")
 	if len(h) != 1 || !strings.Contains(h[0].Detail, "the node shut down before attempt 2") {
 		t.Fatalf("history: %+v", h)
+	}
+}
+
+// TestWebhookLogsNameTheHostOnly: the secret, and a URL's path and query
+// (which may hold a token), reach no log line.
+func TestWebhookLogsNameTheHostOnly(t *testing.T) {
+	var logs bytes.Buffer
+	for _, statuses := range [][]int{{200}, {500}, {403}} {
+		rc := newReceiver(t, statuses...)
+		e := newEnv(t)
+		e.hooks = NewWebhooks(WebhookOptions{Backoff: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		e.rules.hooks = e.hooks
+		e.put("hook", rule(1, nil, webhook(1, rc.srv.URL+"/t0ken-path?sig=t0ken-query", hookSecret)))
+		e.created(e.incident("i1", incident.Properties{Title: "t", Severity: "Low"}))
+		e.hooks.Close()
+	}
+	out := logs.String()
+	if !strings.Contains(out, "webhook delivered") || !strings.Contains(out, "webhook not delivered") || !strings.Contains(out, "webhook refused") {
+		t.Fatalf("the outcomes were not logged:\n%s", out)
+	}
+	for _, leak := range []string{hookSecret, "t0ken"} {
+		if strings.Contains(out, leak) {
+			t.Fatalf("a log line holds %q:\n%s", leak, out)
+		}
 	}
 }

@@ -146,6 +146,25 @@ func TestAutomationRulesOverHTTPS(t *testing.T) {
 	if !strings.Contains(h, "delivered to "+receiver.URL+": 200") {
 		t.Fatalf("history: %s", h)
 	}
+	// While the document-store principal has no access, rules are neither
+	// changed nor read.
+	docOID := cs.node.DocumentStorePrincipalID()
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
+		t.Fatalf("remove policy: %d", st)
+	}
+	cs.probe()
+	for _, c := range []struct {
+		method, url string
+		body        any
+	}{{"PUT", cs.securityURL("automationRules/escalated"), onEscalated}, {"GET", cs.securityURL("automationRules"), nil}} {
+		if st := cs.call(c.method, c.url, cs.mgmt, c.body, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+			t.Fatalf("%s %s while revoked: %d %+v", c.method, c.url, st, er)
+		}
+	}
+	cs.grant(docOID)
+	cs.probe()
+
 	if st := cs.call("DELETE", cs.securityURL("automationRules/triage"), cs.mgmt, nil, nil); st != 200 {
 		t.Fatalf("delete rule: %d", st)
 	}
