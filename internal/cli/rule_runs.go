@@ -24,7 +24,8 @@ import (
 // SentinelResourceKind, SentinelResourceType ("Analytics Rule"), Status,
 // Reason, Description and ExtendedProperties (Outcome, QueryStartTimeUtc,
 // QueryEndTimeUtc, ResultsCount, AlertsGenerated, IncidentsCreated,
-// IncidentsUpdated, DurationMs, Error).
+// IncidentsUpdated, DurationMs, Error, and SkippedFrom and SkippedTo for
+// time no run covered).
 const healthTable = "SentinelHealth"
 
 // maxRuns bounds --limit: a page of history, not an export.
@@ -107,9 +108,12 @@ func runRow(r ruleRun) []string {
 	if detail == "" {
 		detail = r.field("Reason")
 	}
+	window := runWindow(r.field("QueryStartTimeUtc"), r.field("QueryEndTimeUtc"))
+	if window == "" { // a skip record names the time no run covered
+		window = runWindow(r.field("SkippedFrom"), r.field("SkippedTo"))
+	}
 	return []string{shortTime(r.field("TimeGenerated")), r.field("Status"), r.field("Outcome"),
-		runWindow(r.field("QueryStartTimeUtc"), r.field("QueryEndTimeUtc")), r.field("ResultsCount"), r.field("AlertsGenerated"),
-		incidents, duration, detail}
+		window, r.field("ResultsCount"), r.field("AlertsGenerated"), incidents, duration, detail}
 }
 
 func orZero(s string) string {

@@ -260,19 +260,21 @@ func TestRuleRunsShowTheHealthTable(t *testing.T) {
 			"ResultsCount": 2, "AlertsGenerated": 2, "IncidentsCreated": 1, "IncidentsUpdated": 1, "DurationMs": 42}),
 		run(2*time.Minute, lockoutRule, "Failure", "the key is revoked", map[string]any{"Outcome": "failed", "Error": "CustomerManagedKeyInaccessible", "DurationMs": 3}),
 		run(time.Minute, "another-rule", "Success", "", map[string]any{"Outcome": "ran"}),
+		run(5*time.Minute, lockoutRule, "Skipped", "the node was down", map[string]any{"Outcome": "skipped", "SkippedFrom": at(20 * time.Minute), "SkippedTo": at(6 * time.Minute)}),
 		run(48*time.Hour, lockoutRule, "Success", "", map[string]any{"Outcome": "caughtUp"}))
 	n.must("ingest", "--dcr", "health", "--stream", "Custom-Health", "--file", rows)
 
 	out := n.must("rule", "runs", "-w", "secops", lockoutRule)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "TIME") {
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "TIME") {
 		t.Fatalf("runs of the last 24 hours, newest first:\n%s", out)
 	}
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`Failure +failed .* 3ms +CustomerManagedKeyInaccessible$`),
 		regexp.MustCompile(`Success +ran +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d – \d\d:\d\d:\d\d +2 +2 +1 created, 1 updated +42ms +-$`),
+		regexp.MustCompile(`Skipped +skipped +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d – \S+ .* +the node was down$`),
 	} {
-		if !want.MatchString(lines[1]) && !want.MatchString(lines[2]) {
+		if !want.MatchString(lines[1]) && !want.MatchString(lines[2]) && !want.MatchString(lines[3]) {
 			t.Errorf("no run matches %s:\n%s", want, out)
 		}
 	}
@@ -281,7 +283,7 @@ func TestRuleRunsShowTheHealthTable(t *testing.T) {
 	}
 
 	all := decode[[]map[string]any](t, n.must("rule", "runs", "-w", "secops", lockoutRule, "--since", "7d", "-o", "json"))
-	if len(all) != 3 || all[2]["ExtendedProperties"].(map[string]any)["Outcome"] != "caughtUp" || all[0]["SentinelResourceName"] != lockoutRule {
+	if len(all) != 4 || all[3]["ExtendedProperties"].(map[string]any)["Outcome"] != "caughtUp" || all[0]["SentinelResourceName"] != lockoutRule {
 		t.Errorf("runs --since 7d -o json: %v", all)
 	}
 	if newest := decode[[]map[string]any](t, n.must("rule", "runs", "-w", "secops", lockoutRule, "--limit", "1", "-o", "json")); len(newest) != 1 || newest[0]["Status"] != "Failure" {
