@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/fault"
@@ -94,16 +96,23 @@ func (s *Server) handleDeleteAutomationRule(w http.ResponseWriter, r *http.Reque
 	return nil
 }
 
+// automationTimeout bounds a run of the rules on one change; webhooks are
+// delivered apart from it.
+const automationTimeout = 30 * time.Second
+
 // automate runs the workspace's automation rules on an incident change the
 // caller made, and returns the incident as they left it. The change is
-// already made: a rule that cannot finish (the key revoked meanwhile) is
-// logged, and the change is answered as it was made.
+// already made: the rules run to the end even if the caller hangs up, and
+// a rule that cannot finish (the key revoked meanwhile) is logged, the
+// change answered as it was made.
 func (s *Server) automate(r *http.Request, rules *automation.Rules, inc *incident.Incidents, ev automation.Event) *incident.Incident {
-	if err := rules.OnIncident(r.Context(), inc, ev); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), automationTimeout)
+	defer cancel()
+	if err := rules.OnIncident(ctx, inc, ev); err != nil {
 		s.log.Warn("automation rules did not finish", "incident", ev.Incident.Name, "err", err, "requestId", requestID(r))
 		return ev.Incident
 	}
-	after, err := inc.Get(r.Context(), ev.Incident.Name)
+	after, err := inc.Get(ctx, ev.Incident.Name)
 	if err != nil {
 		return ev.Incident
 	}
