@@ -126,22 +126,13 @@ func (a *app) ruleImportCommand(subscription *string) *cobra.Command {
 		if len(files) == 0 && len(unreadable) == 0 {
 			return fmt.Errorf("no rule files (*.json, *.yaml, *.yml) under %s", strings.Join(paths, ", "))
 		}
-		bar := a.importBar(len(files), dryRun, showBar)
-		for _, file := range files {
-			for _, r := range a.importFile(ctx, ar, file, rulefile.Options{ID: id}, disabled) {
-				rep.add(r)
-			}
-			if bar != nil {
-				_ = bar.Add(1)
-			}
-		}
-		if bar != nil {
-			_ = bar.Finish()
-		}
+		done := a.importFiles(ctx, ar, files, rulefile.Options{ID: id}, disabled, a.importBar(len(files), dryRun, showBar), rep)
 		if err := a.printImport(cmd.OutOrStdout(), rep); err != nil {
 			return err
 		}
 		switch {
+		case done < len(files):
+			return fmt.Errorf("the import was interrupted after %d of %d files: %w", done, len(files), ctx.Err())
 		case dryRun && rep.Unreadable > 0:
 			return fmt.Errorf("%s unreadable; nothing was sent", count(rep.Unreadable, "file"))
 		case rep.Refused+rep.Unreadable > 0:
@@ -234,6 +225,27 @@ func (a *app) importBar(files int, dryRun, asked bool) *progressbar.ProgressBar 
 	}
 	return progressbar.NewOptions(files, progressbar.OptionSetWriter(a.env.Stderr), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+}
+
+// importFiles imports each file in turn into rep, advancing bar (when not
+// nil) after each, until ctx ends; it returns how many files it went through.
+func (a *app) importFiles(ctx context.Context, ar *alertRules, files []string, opts rulefile.Options, disabled bool,
+	bar *progressbar.ProgressBar, rep *importReport) int {
+	if bar != nil {
+		defer func() { _ = bar.Finish() }()
+	}
+	for i, file := range files {
+		if ctx.Err() != nil {
+			return i
+		}
+		for _, r := range a.importFile(ctx, ar, file, opts, disabled) {
+			rep.add(r)
+		}
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	return len(files)
 }
 
 // importFile reads one file and imports each of its rules (with ar nil,
