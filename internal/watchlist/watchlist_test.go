@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -376,5 +378,40 @@ func TestAChunkNotOfItsWatchlistIsDamageOrARace(t *testing.T) {
 	}
 	if _, err := wl.Items(ctx, "big"); !errors.As(err, &ie) || ie.ID != "big.1" || ie.Detail != "missing" {
 		t.Fatalf("a chunk deleted: %v, want an integrity error naming it", err)
+	}
+}
+
+// TestConcurrentItemWritesLoseNothing: writers adding items to one
+// watchlist at once each read, change and write it under its etag; one
+// that loses a race reads again, so every item whose PUT succeeded is kept.
+func TestConcurrentItemWritesLoseNothing(t *testing.T) {
+	wl, _ := newTestWatchlists(t)
+	if _, _, err := wl.Put(ctx, "vips", props(t, vipProps("User,Department\n")), ""); err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 10
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				body := props(t, map[string]any{"itemsKeyValue": map[string]string{"User": fmt.Sprintf("u%d-%d", w, i)}})
+				_, _, err := wl.PutItem(ctx, "vips", fmt.Sprintf("i%d-%d", w, i), body, "")
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case fault.KindOf(err) != fault.Conflict:
+					t.Errorf("a concurrent item PUT: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	items, err := wl.Items(ctx, "vips")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(items)) != ok.Load() || ok.Load() == 0 {
+		t.Fatalf("%d items kept after %d successful PUTs", len(items), ok.Load())
 	}
 }
