@@ -26,7 +26,7 @@ const collGroups = "incidentGroups"
 
 const (
 	groupShards       = 64
-	maxGroupsPerShard = 256 // about 10,000 open groups per rule before the idlest close
+	maxGroupsPerShard = 256 // 16,384 open groups per rule at most; past that the idlest close
 )
 
 // saltID is the document, among the counters, of the workspace's grouping

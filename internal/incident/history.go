@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,9 +40,10 @@ type HistoryEntry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// historyDoc is an incident's trail as stored.
+// historyDoc is an incident's trail as stored. Entries stay JSON text
+// until the trail is read, so that appending does not decode them.
 type historyDoc struct {
-	Entries []HistoryEntry `json:"entries"`
+	Entries []json.RawMessage `json:"entries"`
 	Dropped int            `json:"dropped,omitempty"` // entries dropped past maxHistory
 }
 
@@ -85,7 +87,10 @@ func (s *Incidents) appendHistory(ctx context.Context, incidentID string, entrie
 		if err != nil {
 			return err
 		}
-		h.Entries = append(h.Entries, entries...)
+		for _, e := range entries {
+			j, _ := json.Marshal(e)
+			h.Entries = append(h.Entries, j)
+		}
 		if over := len(h.Entries) - maxHistory; over > 0 {
 			h.Entries = append(h.Entries[:1], h.Entries[1+over:]...)
 			h.Dropped += over
@@ -131,13 +136,16 @@ func (s *Incidents) History(ctx context.Context, incidentID string) ([]HistoryEn
 	if err != nil {
 		return nil, err
 	}
-	if h.Dropped > 0 && len(h.Entries) > 1 {
-		gap := HistoryEntry{Time: h.Entries[1].Time, Actor: "sealwatch", Action: "HistoryTruncated",
+	out := make([]HistoryEntry, len(h.Entries))
+	for i, raw := range h.Entries {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("decode history of incident %s: %w", incidentID, err)
+		}
+	}
+	if h.Dropped > 0 && len(out) > 1 {
+		gap := HistoryEntry{Time: out[1].Time, Actor: "sealwatch", Action: "HistoryTruncated",
 			Detail: fmt.Sprintf("%d older entries were dropped: an incident keeps its first and its last %d", h.Dropped, maxHistory-1)}
-		h.Entries = append(h.Entries[:1], append([]HistoryEntry{gap}, h.Entries[1:]...)...)
+		out = slices.Insert(out, 1, gap)
 	}
-	if h.Entries == nil {
-		h.Entries = []HistoryEntry{}
-	}
-	return h.Entries, nil
+	return out, nil
 }

@@ -9,6 +9,8 @@ package incident
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,9 +115,41 @@ type record struct {
 	size  int   // of the document read, for the size limit
 }
 
+// links are an incident's alerts and entities. The entities stay JSON
+// text until they are listed, and each has a digest of its key beside it,
+// so that reading an incident and adding an alert to it decode no entity.
 type links struct {
-	AlertIDs []string       `json:"alertIds,omitempty"`
-	Entities []alert.Entity `json:"entities,omitempty"`
+	AlertIDs   []string        `json:"alertIds,omitempty"`
+	Entities   json.RawMessage `json:"entities,omitempty"`   // a JSON array of alert.Entity
+	EntityKeys []string        `json:"entityKeys,omitempty"` // entityDigest of each, in order
+}
+
+// addEntities appends the entities not held yet.
+func (l *links) addEntities(es []alert.Entity) {
+	var add []byte
+	for _, e := range es {
+		k := entityDigest(e)
+		if slices.Contains(l.EntityKeys, k) {
+			continue
+		}
+		j, _ := json.Marshal(e)
+		add = append(append(add, ','), j...)
+		l.EntityKeys = append(l.EntityKeys, k)
+	}
+	switch {
+	case add == nil:
+	case len(l.Entities) == 0:
+		l.Entities = append(append(json.RawMessage{'['}, add[1:]...), ']')
+	default:
+		l.Entities = append(append(l.Entities[:len(l.Entities)-1], add...), ']')
+	}
+}
+
+// entityDigest stands for an entity's key: 64 bits of its SHA-256, which
+// no two entities of one incident share but by a chance of about n²/2⁶⁵.
+func entityDigest(e alert.Entity) string {
+	sum := sha256.Sum256([]byte(e.Key()))
+	return hex.EncodeToString(sum[:8])
 }
 
 // serverSet gives p the fields the node keeps, from the stored record

@@ -329,7 +329,7 @@ func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, ruleI
 // event window.
 func (s *Incidents) link(rec *record, a *alert.Alert, ruleID string) {
 	rec.Links.AlertIDs = append(rec.Links.AlertIDs, a.SystemAlertID)
-	rec.Links.Entities = alert.Merge(rec.Links.Entities, a.Entities...)
+	rec.Links.addEntities(a.Entities)
 	union := func(into []string, from ...string) []string {
 		for _, v := range from {
 			if !slices.Contains(into, v) {
@@ -368,8 +368,14 @@ func (s *Incidents) Entities(ctx context.Context, incidentID string) ([]alert.En
 	if err != nil {
 		return nil, err
 	}
-	out := make([]alert.EntityResource, len(rec.Links.Entities))
-	for i, e := range rec.Links.Entities {
+	var es []alert.Entity
+	if len(rec.Links.Entities) > 0 {
+		if err := json.Unmarshal(rec.Links.Entities, &es); err != nil {
+			return nil, fmt.Errorf("decode entities of incident %s: %w", incidentID, err)
+		}
+	}
+	out := make([]alert.EntityResource, len(es))
+	for i, e := range es {
 		out[i] = e.Resource(s.workspaceID)
 	}
 	return out, nil
