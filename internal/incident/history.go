@@ -44,7 +44,7 @@ type HistoryEntry struct {
 // until the trail is read, so that appending does not decode them.
 type historyDoc struct {
 	Entries []json.RawMessage `json:"entries"`
-	Dropped int            `json:"dropped,omitempty"` // entries dropped past maxHistory
+	Dropped int               `json:"dropped,omitempty"` // entries dropped past maxHistory
 }
 
 func (e *HistoryEntry) validate() error {
