@@ -1,8 +1,11 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -107,12 +110,35 @@ func (s *Server) handleDeleteWatchlist(w http.ResponseWriter, r *http.Request, w
 	return nil
 }
 
+// itemsPageSize is how many items a page of a watchlist's items holds: a
+// whole watchlist (100,000 items) in one answer could be tens of megabytes.
+const itemsPageSize = 10000
+
 func (s *Server) handleListWatchlistItems(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
+	offset := 0
+	if tok := r.URL.Query().Get("$skipToken"); tok != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		n, convErr := strconv.Atoi(string(raw))
+		if err != nil || convErr != nil || n < 0 {
+			return badRequest("BadParameter", "the $skipToken is not one this node issued; start the listing again without it")
+		}
+		offset = n
+	}
 	items, err := wl.Items(r.Context(), r.PathValue("alias"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": items})
+	offset = min(offset, len(items))
+	end := min(offset+itemsPageSize, len(items))
+	body := listBody[watchlist.Item]{Value: items[offset:end]}
+	if end < len(items) {
+		qv := url.Values{}
+		qv.Set("api-version", r.URL.Query().Get("api-version"))
+		qv.Set("$skipToken", base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end))))
+		next := (&url.URL{Scheme: "https", Host: r.Host, Path: r.URL.Path, RawQuery: qv.Encode()}).String()
+		body.NextLink = &next
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

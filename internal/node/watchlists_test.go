@@ -202,3 +202,36 @@ func TestWatchlistRowsNeverReachDiskInTheClear(t *testing.T) {
 		t.Fatalf("the document store was not searched: %v", searched)
 	}
 }
+
+// TestWatchlistItemsArePagedWithANextLink: a watchlist's items come
+// 10,000 to a page, the rest behind nextLink, as the cloud's lists do.
+func TestWatchlistItemsArePagedWithANextLink(t *testing.T) {
+	cs := setUpCMK(t)
+	var csv strings.Builder
+	csv.WriteString("Host,Owner\n")
+	for i := range 10000 {
+		fmt.Fprintf(&csv, "h%d,o\n", i)
+	}
+	if st := cs.call("PUT", cs.watchlistURL("/hosts"), cs.mgmt, crownJewels(csv.String()), nil); st != 201 {
+		t.Fatalf("create watchlist: %d", st)
+	}
+	item := map[string]any{"properties": map[string]any{"itemsKeyValue": map[string]string{"Host": "last"}}}
+	if st := cs.call("PUT", cs.watchlistURL("/hosts/watchlistItems/last"), cs.mgmt, item, nil); st != 201 {
+		t.Fatalf("add an item: %d", st)
+	}
+	type page struct {
+		Value    []struct{ Name string }
+		NextLink string
+	}
+	var first, second page
+	if st := cs.call("GET", cs.watchlistURL("/hosts/watchlistItems"), cs.mgmt, nil, &first); st != 200 || len(first.Value) != 10000 || first.NextLink == "" {
+		t.Fatalf("first page: %d, %d items, nextLink %q", st, len(first.Value), first.NextLink)
+	}
+	if st := cs.call("GET", first.NextLink, cs.mgmt, nil, &second); st != 200 || len(second.Value) != 1 || second.Value[0].Name != "last" || second.NextLink != "" {
+		t.Fatalf("second page: %d %+v", st, second)
+	}
+	var er struct{ Error struct{ Code, Message string } }
+	if st := cs.call("GET", cs.watchlistURL("/hosts/watchlistItems")+"&$skipToken=!!", cs.mgmt, nil, &er); st != 400 || !strings.Contains(er.Error.Message, "$skipToken") {
+		t.Fatalf("a forged skip token: %d %+v", st, er)
+	}
+}
