@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/cipher"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -48,11 +50,13 @@ func BenchmarkIngest(b *testing.B) {
 // benchIngest sends bodies from writers goroutines, each waiting for its
 // acknowledgement before the next call, then flushes.
 func benchIngest(b *testing.B, bodies [][]byte, rows, writers int, sealed bool) {
-	st := newTestStore(b, b.TempDir(), benchKeys(sealed))
+	dir := b.TempDir()
+	st := newTestStore(b, dir, benchKeys(sealed))
 	b.SetBytes(int64(len(bodies[0])))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
+	cpu := processCPU()
 	for range writers {
 		wg.Go(func() {
 			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
@@ -68,6 +72,27 @@ func benchIngest(b *testing.B, bodies [][]byte, rows, writers int, sealed bool) 
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	// CPU per row, flush included: what wall time shows only on an idle machine.
+	b.ReportMetric(float64(processCPU()-cpu)/float64(rows*b.N), "cpu-ns/row")
+	b.ReportMetric(float64(dirBytes(b, dir))/float64(rows*b.N), "disk-B/row")
+}
+
+// dirBytes is the size of the files under dir: segments, manifests and what
+// is left of WALs.
+func dirBytes(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		n += info.Size()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // BenchmarkScanOneColumn measures a scan of one column over 100,000 flushed

@@ -40,9 +40,12 @@ func (c *ingestClock) done(t int64) {
 	}
 }
 
-// observe moves the clock past t, an instant found on disk (a replayed
-// WAL), so that a wall clock set back across a restart does not give rows
-// instants that rows already stored have.
+// observe moves the clock to t, an instant found on disk (a replayed WAL,
+// a segment the manifest lists), so that a wall clock set back across a
+// restart does not give new rows instants that stored rows have. Tables
+// are opened when first used, so this holds for the instants of a table
+// from its first use on; the watermark relies on the wall clock only
+// before that.
 func (c *ingestClock) observe(t int64) {
 	c.mu.Lock()
 	c.last = max(c.last, t)

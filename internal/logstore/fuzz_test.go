@@ -107,16 +107,21 @@ func FuzzDecodeColumn(f *testing.F) {
 func FuzzDecodeManifest(f *testing.F) {
 	seg := segFile{name: segName{minT: 1, maxT: 2, walSeq: 3}, size: 100, rows: 7}
 	seg.tag[0] = 9
+	old := seg
+	seg.ingested = ingestRange{known: true, lo: 5, hi: 6}
 	f.Add(encodeManifest(&manifest{nextSeq: 4, wals: []walEntry{{seq: 3, walMark: walMark{records: 2, minT: 1, maxT: 2}}},
-		segs: []segFile{seg}, schema: map[string]Type{"A": TypeString, "TimeGenerated": TypeDatetime}}))
+		segs: []segFile{seg, old}, schema: map[string]Type{"A": TypeString, "TimeGenerated": TypeDatetime}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeManifest(b)
-		if err != nil {
-			return
-		}
-		again, err := decodeManifest(encodeManifest(m))
-		if err != nil || !reflect.DeepEqual(again, m) {
-			t.Fatalf("decoded %+v, then %+v (%v)", m, again, err)
+		// Either version's body: a manifest of version 1 lists no ingestion times.
+		for _, version := range []uint16{1, manifestVersion} {
+			m, err := decodeManifest(b, version)
+			if err != nil {
+				continue
+			}
+			again, err := decodeManifest(encodeManifest(m), manifestVersion)
+			if err != nil || !reflect.DeepEqual(again, m) {
+				t.Fatalf("decoded %+v, then %+v (%v)", m, again, err)
+			}
 		}
 	})
 }

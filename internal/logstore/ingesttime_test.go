@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -374,9 +375,14 @@ func TestIngestionTimesSurviveReplayAndFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st = newTestStore(t, dir, keys)
+	st = newTestStore(t, dir, keys, func(c *Config) { c.Now = func() time.Time { return testNow.Add(-time.Hour) } })
 	if got := ingestedByID(t, st, ScanRequest{}); !mapsEqual(got, want) {
 		t.Fatalf("flushed and reopened: %v, want %v", got, want)
+	}
+	// The segments' instants, from the manifest, hold the clock back too.
+	mustIngest(t, st, ws, tbl, idRows(101, 1, testNow.Add(-2*time.Hour)))
+	if got := ingestedByID(t, st, ScanRequest{IngestedAfter: testNow.Add(3)}); len(got) != 1 || got[101] != testNow.Add(4).UnixNano() {
+		t.Fatalf("ingested after a reopen: %v", got)
 	}
 }
 
@@ -598,5 +604,195 @@ func TestVerifyAuthenticatesTheIngestionTimes(t *testing.T) {
 	rep, err := st.Verify(context.Background(), ws, nil)
 	if err != nil || len(rep.Damaged) != 0 {
 		t.Fatalf("restored: %+v, %v", rep.Damaged, err)
+	}
+}
+
+// TestIngestionBoundSkipsSegmentsWithoutOpeningThem: the manifest lists
+// each segment's ingestion times, so a scan bounded past a segment's never
+// opens its file — here gone, which a scan that needs it reports.
+func TestIngestionBoundSkipsSegmentsWithoutOpeningThem(t *testing.T) {
+	dir := t.TempDir()
+	st := newTestStore(t, dir, envelopetest.New("aek"))
+	mustIngest(t, st, ws, tbl, idRows(0, 3, testNow.Add(-time.Minute)))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := files(t, dir, segExt)
+	mustIngest(t, st, ws, tbl, idRows(3, 3, testNow.Add(-time.Minute)))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || len(files(t, dir, segExt)) != 2 {
+		t.Fatalf("segments %v", files(t, dir, segExt))
+	}
+	os.Remove(first[0])
+	if got := ingestedByID(t, st, ScanRequest{IngestedAfter: testNow}); len(got) != 3 || got[3] != testNow.UnixNano()+1 {
+		t.Fatalf("rows after the first ingest: %v", got)
+	}
+	var ie *IntegrityError
+	if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, IngestedUpTo: testNow}); !errors.As(err, &ie) || ie.Problem != ProblemMissing {
+		t.Fatalf("a scan that needs the lost segment: %v", err)
+	}
+}
+
+// encodeManifestV1 is a manifest's body as version 1 wrote it: segments
+// without ingestion times.
+func encodeManifestV1(m *manifest) []byte {
+	b := encodeManifest(&manifest{nextSeq: m.nextSeq, wals: m.wals})
+	b = b[:len(b)-2] // no segments, no columns
+	b = binary.AppendUvarint(b, uint64(len(m.segs)))
+	for _, s := range m.segs {
+		name := s.name.String()
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+		b = binary.AppendUvarint(b, uint64(s.size))
+		b = binary.AppendUvarint(b, uint64(s.rows))
+		b = append(b, s.tag[:]...)
+	}
+	names := slices.Sorted(maps.Keys(m.schema))
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+		b = append(b, byte(m.schema[n]))
+	}
+	return b
+}
+
+// rewriteManifestV1 seals the table's manifest again as version 1 wrote it.
+func rewriteManifestV1(t *testing.T, st *Store) {
+	t.Helper()
+	tb, err := st.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := tb.readManifest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := st.keys.Current(context.Background())
+	hdr, _ := newHeader(magicManifest, sealer.KeyID())
+	hdr.version = 1
+	aead, _ := sealer.AEAD(hdr.salt[:], purposeManifest)
+	out := binary.BigEndian.AppendUint64(hdr.encode(), m.epoch)
+	out = seal(out, aead, encodeManifestV1(m), manifestAAD(hdr, ws, tbl, m.epoch))
+	if err := os.WriteFile(filepath.Join(tb.dir, manifestFile), out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestManifestOfVersion1IsReadAndItsSegmentsOpened: a manifest written
+// before ingestion times were listed is read; its segments' ranges are
+// unknown, so scans open them and the blocks' own times bound the rows.
+func TestManifestOfVersion1IsReadAndItsSegmentsOpened(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, dir, keys)
+	at := threeIngests(t, st)
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := ingestedByID(t, st, ScanRequest{})
+	rewriteManifestV1(t, st)
+	st.Close()
+	st = newTestStore(t, dir, keys, func(c *Config) { c.Now = func() time.Time { return testNow.Add(time.Second) } })
+	tb, _ := st.table(ws, tbl)
+	if got := ingestedByID(t, st, ScanRequest{}); !mapsEqual(got, want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	tb.mu.Lock()
+	for _, s := range tb.segs {
+		if s.ingested.known {
+			t.Errorf("segment %s: ingestion times known from a version 1 manifest", s.name)
+		}
+	}
+	tb.mu.Unlock()
+	if got := ingestedByID(t, st, ScanRequest{IngestedAfter: at[1]}); len(got) != 3 {
+		t.Fatalf("rows after the second ingest: %v", got)
+	}
+	// The next manifest is of this version, and keeps what it does not know
+	// unknown.
+	mustIngest(t, st, ws, tbl, idRows(9, 1, testNow.Add(-time.Minute)))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h, err := fileHeader(filepath.Join(dir, ws, tbl, manifestFile))
+	if err != nil || h.version != manifestVersion {
+		t.Fatalf("manifest header %+v, %v", h, err)
+	}
+	if got := ingestedByID(t, st, ScanRequest{IngestedUpTo: at[2]}); len(got) != 9 {
+		t.Fatalf("rows up to the third ingest: %d", len(got))
+	}
+}
+
+func TestSegmentWhoseIngestionTimesAreNotTheManifestsIsDamage(t *testing.T) {
+	dir := t.TempDir()
+	st := newTestStore(t, dir, envelopetest.New("aek"))
+	mustIngest(t, st, ws, tbl, idRows(0, 3, testNow.Add(-time.Minute)))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := st.table(ws, tbl)
+	tb.mu.Lock()
+	listed := tb.segs[0]
+	tb.mu.Unlock()
+	if listed.ingested != (ingestRange{known: true, lo: testNow.UnixNano(), hi: testNow.UnixNano()}) {
+		t.Fatalf("listed ingestion times %+v", listed.ingested)
+	}
+	for _, c := range []struct {
+		name string
+		r    ingestRange
+	}{
+		{"later", ingestRange{known: true, lo: testNow.UnixNano() + 1, hi: testNow.UnixNano() + 1}},
+		{"wider", ingestRange{known: true, lo: testNow.UnixNano() - 1, hi: testNow.UnixNano()}},
+		{"unknown rows", ingestRange{known: true, lo: unknownIngest, hi: unknownIngest}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := listed
+			want.ingested = c.r
+			var ie *IntegrityError
+			r, err := st.openSegment(context.Background(), filepath.Join(tb.dir, listed.name.String()), ws, tbl, want)
+			if err == nil {
+				r.close()
+			}
+			if !errors.As(err, &ie) || ie.Problem != ProblemAuthentication {
+				t.Fatalf("opened: %v", err)
+			}
+		})
+	}
+	t.Run("not recorded", func(t *testing.T) {
+		want := listed
+		want.ingested = ingestRange{}
+		r, err := st.openSegment(context.Background(), filepath.Join(tb.dir, listed.name.String()), ws, tbl, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.close()
+	})
+}
+
+func TestManifestWithBadIngestionTimesDoesNotDecode(t *testing.T) {
+	seg := segFile{name: segName{minT: 1, maxT: 2, walSeq: 3}, size: 100, rows: 7, ingested: ingestRange{known: true, lo: 5, hi: 6}}
+	good := encodeManifest(&manifest{segs: []segFile{seg}})
+	if m, err := decodeManifest(good, manifestVersion); err != nil || m.segs[0].ingested != seg.ingested {
+		t.Fatalf("good manifest: %v", err)
+	}
+	seg.ingested.lo, seg.ingested.hi = 6, 5
+	reversed := encodeManifest(&manifest{segs: []segFile{seg}})
+	flag := slices.Clone(good)
+	flag[len(flag)-4] = 2 // the known flag: before min, max (one byte each) and the column count
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{
+		{"min after max", reversed},
+		{"known flag of 2", flag},
+		{"cut inside the range", good[:len(good)-2]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := decodeManifest(c.b, manifestVersion); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("decoded: %v", err)
+			}
+		})
 	}
 }

@@ -24,14 +24,19 @@ import (
 //	      uvarint WALs; per WAL: uvarint seq | uvarint acknowledged records |
 //	                   varint min time | varint max time | uvarint final (0, 1)
 //	      uvarint segments; per segment: uvarint name length | name |
-//	                   uvarint size | uvarint rows | 16-byte index tag
+//	                   uvarint size | uvarint rows | 16-byte index tag |
+//	                   ingestion times (version 2 on): uvarint known (0, 1)
+//	                   and, if known, varint min | varint max
 //	      uvarint columns; per column: uvarint name length | name | type
 //
 // A segment's index tag is the tag of its sealed index, which holds every
 // chunk's place; every chunk is bound to the segment by its AAD; so the tag
 // is a MAC of the whole segment under the segment's key. The schema lives
 // here too, so that a table's columns are known without opening every
-// segment (and a damaged one does not hide them).
+// segment (and a damaged one does not hide them), and so is each segment's
+// range of ingestion times, so that a scan bounded by ingestion time skips
+// a segment without opening it. A segment listed by a version 1 manifest
+// has that range unknown (not recorded), and is opened.
 //
 // Each write takes the next epoch, and the control plane records it
 // (Config.Ledger): a manifest older than the recorded epoch has been rolled
@@ -164,6 +169,13 @@ func encodeManifest(m *manifest) []byte {
 		b = binary.AppendUvarint(b, uint64(s.size))
 		b = binary.AppendUvarint(b, uint64(s.rows))
 		b = append(b, s.tag[:]...)
+		if !s.ingested.known {
+			b = binary.AppendUvarint(b, 0)
+			continue
+		}
+		b = binary.AppendUvarint(b, 1)
+		b = binary.AppendVarint(b, s.ingested.lo)
+		b = binary.AppendVarint(b, s.ingested.hi)
 	}
 	names := make([]string, 0, len(m.schema))
 	for n := range m.schema {
@@ -179,7 +191,8 @@ func encodeManifest(m *manifest) []byte {
 	return b
 }
 
-func decodeManifest(b []byte) (*manifest, error) {
+// decodeManifest decodes the body of a manifest of the given version.
+func decodeManifest(b []byte, version uint16) (*manifest, error) {
 	r := &indexReader{b: b}
 	m := &manifest{nextSeq: r.uvarint(math.MaxUint64), schema: map[string]Type{}}
 	for range r.uvarint(uint64(len(b))) {
@@ -193,6 +206,12 @@ func decodeManifest(b []byte) (*manifest, error) {
 		name := string(r.bytes(r.uvarint(maxNameBytes)))
 		s := segFile{size: int64(r.uvarint(math.MaxInt64)), rows: int64(r.uvarint(math.MaxInt64))}
 		copy(s.tag[:], r.bytes(indexTagSize))
+		if version >= 2 && r.uvarint(1) == 1 {
+			s.ingested = ingestRange{known: true, lo: r.varint(), hi: r.varint()}
+			if r.err == nil && s.ingested.lo > s.ingested.hi {
+				return nil, corruptf("bad ingestion times in manifest")
+			}
+		}
 		if r.err != nil {
 			break
 		}
@@ -256,7 +275,7 @@ func (t *table) readManifest(ctx context.Context) (*manifest, header, error) {
 	if err != nil {
 		return nil, hdr, damage(ProblemAuthentication, err)
 	}
-	m, err := decodeManifest(plain)
+	m, err := decodeManifest(plain, hdr.version)
 	if err != nil {
 		return nil, hdr, damage(ProblemAuthentication, err)
 	}

@@ -92,6 +92,11 @@ func (t *table) openLocked(ctx context.Context) error {
 	}
 	t.epoch, t.manHdr, t.schema, t.nextSeq = m.epoch, hdr, m.schema, m.nextSeq
 	t.segs = t.checkSegments(m, files)
+	for _, s := range t.segs {
+		if s.ingested.known {
+			t.st.clock.observe(s.ingested.hi)
+		}
+	}
 	gens, err := t.replayListed(ctx, m, files)
 	if err != nil {
 		return err
@@ -349,7 +354,8 @@ func (t *table) describeSegment(ctx context.Context, name segName, size int64) (
 		return s, err
 	}
 	defer r.close()
-	s.tag = r.tag
+	s.tag, s.ingested = r.tag, blocksIngestRange(r.blocks)
+	t.st.clock.observe(s.ingested.hi)
 	for _, b := range r.blocks {
 		s.rows += int64(b.rows)
 		for _, c := range b.cols {

@@ -328,6 +328,9 @@ func (sc *Scanner) Next() bool {
 			if s.name.maxT < sc.from || s.name.minT >= sc.to {
 				continue // pruned by the file name: nothing decrypted
 			}
+			if s.ingested.known && (s.ingested.hi < sc.ingLo || s.ingested.lo > sc.ingHi) {
+				continue // pruned by the manifest's ingestion times: not even opened
+			}
 			r, err := sc.st.openSegment(sc.ctx, filepath.Join(sc.dir, s.name.String()), sc.ws, sc.tbl, s)
 			var ie *IntegrityError
 			switch {

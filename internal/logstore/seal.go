@@ -16,19 +16,25 @@ import (
 // WAL files are at walVersion: version 2 authenticates record lengths and
 // keeps an acknowledged mark; version 3 (walStampVersion) puts each record's
 // ingestion time before its rows. WALs of versions 1 and 2 are still
-// replayed; their rows' ingestion time is unknown.
+// replayed; their rows' ingestion time is unknown. Manifests are at
+// manifestVersion: version 2 lists each segment's range of ingestion
+// times; version 1 manifests are still read.
 const (
 	formatVersion   = 1
 	walVersion      = 3
 	walMarkVersion  = 2
 	walStampVersion = 3
+	manifestVersion = 2
 )
 
 // supportedVersion reports whether a file of the kind magic may have format
 // version v.
 func supportedVersion(magic string, v uint16) bool {
-	if magic == magicWAL {
+	switch magic {
+	case magicWAL:
 		return v >= 1 && v <= walVersion
+	case magicManifest:
+		return v >= 1 && v <= manifestVersion
 	}
 	return v == formatVersion
 }
@@ -76,8 +82,11 @@ func newHeader(magic, aekID string) (header, error) {
 		return header{}, fmt.Errorf("account key ID of %d bytes does not fit a header", len(aekID))
 	}
 	v := uint16(formatVersion)
-	if magic == magicWAL {
+	switch magic {
+	case magicWAL:
 		v = walVersion
+	case magicManifest:
+		v = manifestVersion
 	}
 	h := header{magic: magic, version: v, aekID: aekID}
 	rand.Read(h.salt[:])

@@ -777,8 +777,11 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 	for _, p := range sealedFiles(t, dir) {
 		h, err := fileHeader(p)
 		want := uint16(formatVersion)
-		if strings.HasSuffix(p, walExt) {
+		switch {
+		case strings.HasSuffix(p, walExt):
 			want = walVersion
+		case strings.HasSuffix(p, "/"+manifestFile):
+			want = manifestVersion
 		}
 		if err != nil || h.version != want || h.aekID != keys.CurrentID() {
 			t.Fatalf("%s: header %+v, %v", p, h, err)

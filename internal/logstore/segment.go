@@ -353,7 +353,7 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("write segment: %w", err)
 	}
-	f := segFile{name: name, size: w.off + int64(len(index)+len(footer))}
+	f := segFile{name: name, size: w.off + int64(len(index)+len(footer)), ingested: blocksIngestRange(w.blocks)}
 	copy(f.tag[:], index[len(index)-indexTagSize:])
 	for _, b := range w.blocks {
 		f.rows += int64(b.rows)
@@ -418,8 +418,13 @@ func (st *Store) openSegment(ctx context.Context, path, ws, table string, want s
 		return nil, damage(p, fmt.Errorf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
 	}
 	r, err := st.readSegmentIndex(ctx, f, ws, table, want.name, fi.Size())
-	if err == nil && want.tag != ([indexTagSize]byte{}) && r.tag != want.tag {
+	switch {
+	case err != nil:
+	case want.tag != ([indexTagSize]byte{}) && r.tag != want.tag:
 		err = corruptf("the index is not the one the manifest lists")
+	case want.ingested.known && blocksIngestRange(r.blocks) != want.ingested:
+		// Scans skip the segment by the manifest's range: it must be the index's.
+		err = corruptf("the index's ingestion times are not those the manifest lists")
 	}
 	if err != nil {
 		f.Close()

@@ -60,11 +60,31 @@ type table struct {
 
 // segFile is a segment as the manifest lists it.
 type segFile struct {
-	name   segName
-	size   int64
-	rows   int64
-	tag    [indexTagSize]byte // of the sealed index
-	damage *IntegrityError    // found on open or read; nil: none known
+	name     segName
+	size     int64
+	rows     int64
+	tag      [indexTagSize]byte // of the sealed index
+	ingested ingestRange        // of its rows' ingestion times
+	damage   *IntegrityError    // found on open or read; nil: none known
+}
+
+// ingestRange is the range of the ingestion times of a segment's rows, an
+// unknown time counting as unknownIngest; known is false when the range was
+// not recorded (a segment listed before manifests held it).
+type ingestRange struct {
+	known  bool
+	lo, hi int64
+}
+
+// blocksIngestRange is the range of the ingestion times of a segment's
+// blocks.
+func blocksIngestRange(blocks []blockMeta) ingestRange {
+	r := ingestRange{known: true, lo: math.MaxInt64, hi: math.MinInt64}
+	for i := range blocks {
+		lo, hi := ingestSpan(&blocks[i])
+		r.lo, r.hi = min(r.lo, lo), max(r.hi, hi)
+	}
+	return r
 }
 
 // damagedWAL is a WAL that lost acknowledged records (or all of them): it
