@@ -8,6 +8,7 @@ package alert
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -158,6 +159,7 @@ func (a *Alert) extendedProperties() map[string]string {
 	ids, _ := json.Marshal([]string{a.RuleID})
 	m := map[string]string{
 		"Query":                              a.Query,
+		"Query Period":                       timespan(a.QueryEnd.Sub(a.QueryStart)),
 		"Query Start Time UTC":               formatTime(a.QueryStart),
 		"Query End Time UTC":                 formatTime(a.QueryEnd),
 		"Analytic Rule Ids":                  string(ids),
@@ -171,11 +173,24 @@ func (a *Alert) extendedProperties() map[string]string {
 	return m
 }
 
+// formatTime writes t as the cloud writes the times of extended
+// properties: "2022-07-03 08:31:02Z", a fraction only if there is one.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format("2006-01-02 15:04:05.9999999Z")
+}
+
+// timespan writes d as KQL and .NET write a timespan: [d.]hh:mm:ss.
+func timespan(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	days, rest := d/(24*time.Hour), d%(24*time.Hour)
+	hms := fmt.Sprintf("%02d:%02d:%02d", rest/time.Hour, rest%time.Hour/time.Minute, rest%time.Minute/time.Second)
+	if days > 0 {
+		return fmt.Sprintf("%d.%s", days, hms)
+	}
+	return hms
 }
 
 func jsonText(v any) string {

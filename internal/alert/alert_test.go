@@ -270,13 +270,26 @@ func TestRowHasTheSecurityAlertColumnsWithTheirTypes(t *testing.T) {
 	if err := json.Unmarshal([]byte(row["ExtendedProperties"].(string)), &ext); err != nil {
 		t.Fatal(err)
 	}
-	if ext["Query"] != a.Query || ext["Query Start Time UTC"] != "2026-11-26T11:00:00Z" || ext["Query End Time UTC"] != "2026-11-26T12:00:00Z" ||
+	if ext["Query"] != a.Query || ext["Query Start Time UTC"] != "2026-11-26 11:00:00Z" || ext["Query End Time UTC"] != "2026-11-26 12:00:00Z" || ext["Query Period"] != "01:00:00" ||
 		ext["Analytic Rule Ids"] != `["rule-1"]` || ext["Analytic Rule Name"] != "Brute force" || ext["Custom Details"] != `{"Attempts":[31]}` {
 		t.Fatalf("extended properties: %v", ext)
 	}
 	// The row goes through the log store's JSON ingest: it must encode.
 	if _, err := json.Marshal([]map[string]any{row}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestTimespansAreWrittenAsTheCloudWritesThem(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5 * time.Hour: "05:00:00", 14 * 24 * time.Hour: "14.00:00:00", 26*time.Hour + 90*time.Second: "1.02:01:30", 0: "00:00:00",
+	} {
+		if got := timespan(d); got != want {
+			t.Errorf("timespan(%s) = %s, want %s", d, got, want)
+		}
+	}
+	if got := formatTime(time.Date(2022, 7, 3, 8, 31, 2, 500_000_000, time.UTC)); got != "2022-07-03 08:31:02.5Z" {
+		t.Errorf("a time with a fraction: %s", got)
 	}
 }
 
