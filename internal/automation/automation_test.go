@@ -25,7 +25,7 @@ const wsResource = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Opera
 
 // env is one workspace's rules and incidents over one document store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	rules *Rules
 	incs  *incident.Incidents
 	docs  *docstore.Store
@@ -33,7 +33,7 @@ type env struct {
 	now   time.Time
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := bbolt.Open(filepath.Join(t.TempDir(), "docs.db"), 0o600, &bbolt.Options{NoSync: true})
 	if err != nil {

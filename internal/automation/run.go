@@ -60,13 +60,13 @@ func (r *Rules) OnIncident(ctx context.Context, incs *incident.Incidents, ev Eve
 		return errors.New("automation: an incident event needs When (Created or Updated) and the incident")
 	}
 	rules, err := r.due(ctx, OnIncidents, ev.When)
-	if err != nil {
+	if err != nil || len(rules) == 0 {
 		return err
 	}
 	cur := ev.Incident
+	f := incidentFacts(ev, cur)
 	for i := range rules {
 		rule := &rules[i]
-		f := incidentFacts(ev, cur)
 		if !matchAll(rule.Properties.TriggeringLogic.Conditions, &f) {
 			continue
 		}
@@ -75,6 +75,7 @@ func (r *Rules) OnIncident(ctx context.Context, incs *incident.Incidents, ev Eve
 				return fmt.Errorf("automation rule %s on incident %s: %w", rule.Name, ev.Incident.Name, err)
 			}
 		}
+		f = incidentFacts(ev, cur) // the next rule sees what this one did
 	}
 	return nil
 }
