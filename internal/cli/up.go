@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/node"
@@ -118,6 +119,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		queryTotal    = byteSize(node.DefaultQueryMemoryTotal)
 		scrubRate     = byteSize(node.DefaultScrubRate)
 		scrubInterval time.Duration
+		nrtInterval   time.Duration
+		maxAlerts     int
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
@@ -136,6 +139,12 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if scrubInterval < time.Minute {
 			return usagef("--scrub-interval must be at least 1m, not %s", scrubInterval)
 		}
+		if nrtInterval < detection.MinNRTInterval {
+			return usagef("--nrt-interval must be at least %s, not %s", detection.MinNRTInterval, nrtInterval)
+		}
+		if maxAlerts < 1 {
+			return usagef("--max-alerts-per-run must be at least 1, not %d", maxAlerts)
+		}
 		cfg, err := nf.config(a)
 		if err != nil {
 			return err
@@ -144,6 +153,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
 		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
 		cfg.ScrubRate, cfg.ScrubInterval = int64(scrubRate), scrubInterval
+		cfg.NRTInterval, cfg.MaxAlertsPerRun = nrtInterval, maxAlerts
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
@@ -157,6 +167,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.Var(&queryTotal, "query-memory-total", "memory the queries running at once share; a query that finds it in use waits briefly, then is refused with 429 and Retry-After")
 	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")
 	f.DurationVar(&scrubInterval, "scrub-interval", node.DefaultScrubInterval, "pause between two rounds of the background scrub over every workspace")
+	f.DurationVar(&nrtInterval, "nrt-interval", detection.DefaultNRTInterval, "how often NRT analytics rules run over the rows ingested since their last run; at least 10s")
+	f.IntVar(&maxAlerts, "max-alerts-per-run", detection.DefaultMaxAlertsPerRun, "safety limit on the alerts one analytics rule raises at once; a run that reaches it records a warning in SentinelHealth and the next run raises the rest")
 	return cmd
 }
 

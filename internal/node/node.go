@@ -26,6 +26,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/pki"
@@ -87,7 +88,15 @@ type Config struct {
 	// WebhookClient, when set, sends automation rules' webhook calls instead
 	// of the default client (bounded times, system roots): tests use it.
 	WebhookClient *http.Client
-	Logger        *slog.Logger
+	// NRTInterval is how often NRT analytics rules run (default 1 minute,
+	// at least 10 s); RuleInterval how often the scheduler looks for due
+	// rules (default 10 s). MaxAlertsPerRun is the safety limit on the
+	// alerts one rule raises at once (default 500): a run that reaches it
+	// records a warning and the next raises the rest.
+	NRTInterval     time.Duration
+	RuleInterval    time.Duration
+	MaxAlertsPerRun int
+	Logger          *slog.Logger
 }
 
 // Query memory defaults, for a node of a few cores and tens of GB: four
@@ -142,6 +151,7 @@ type Node struct {
 	secrets    *rootkey.Key
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
+	rules      *detection.Scheduler
 	data       *wsdata.Data
 	queryMem   *kql.MemoryPool
 	metrics    *prometheus.Registry
@@ -243,6 +253,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.webhooks = automation.NewWebhooks(automation.WebhookOptions{Client: cfg.WebhookClient, Logger: n.log.With("component", "webhooks")})
 		n.closers = append(n.closers, n.webhooks.Close) // before the document store closes: deliveries record their outcome
 		apiCfg.Webhooks = n.webhooks
+		if n.rules, err = n.newScheduler(); err != nil {
+			return nil, err
+		}
 	}
 	srv, err := api.New(apiCfg)
 	if err != nil {
@@ -377,6 +390,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		if n.cfg.ScrubRate > 0 {
 			loops.Go(func() { n.data.Scrub(loopCtx, n.workspaces.AllWorkspaces, n.cfg.ScrubRate, n.scrubInterval()) })
 		}
+		loops.Go(func() { n.rules.Run(loopCtx) })
 	}
 	select {
 	case err := <-errc:

@@ -1,0 +1,326 @@
+// Package detection runs a workspace's analytics rules: Scheduled rules
+// over TimeGenerated windows every queryFrequency, NRT rules over the rows
+// ingested since their last run. It raises alerts into the SecurityAlert
+// table and the alert store, raises or groups incidents, and records every
+// run in the SentinelHealth table.
+//
+// Beyond the cloud's behaviour it keeps two promises. Every row is
+// evaluated by at least one run: each run sees the rows ingested up to an
+// ingestion watermark, and the next run evaluates again the windows that
+// rows ingested after it belong to. And no alert is raised twice for the
+// same result: a fingerprint of each alerted result row is kept with its
+// window, and an overlapping window's identical row raises nothing.
+// Missed runs — the node down, the key revoked or unreachable — are caught
+// up once the stores open again, and every run, skip and failure is on
+// record; nothing is disabled or dropped silently.
+package detection
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sealwatch/sealwatch/internal/alert"
+	"github.com/sealwatch/sealwatch/internal/analyticrule"
+	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/incident"
+	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultInterval        = 10 * time.Second
+	DefaultNRTInterval     = time.Minute
+	MinNRTInterval         = 10 * time.Second
+	DefaultMaxAlertsPerRun = 500
+)
+
+// Config configures a Scheduler. The store functions are required.
+type Config struct {
+	// Workspaces lists every workspace; rules run in the onboarded ones.
+	Workspaces func(ctx context.Context) ([]workspace.WorkspaceInfo, error)
+	// Docs, Logs and Source open a workspace's stores under its keys. They
+	// fail while its key is revoked, locked or unreachable: no rule of the
+	// workspace runs then, and its missed windows are caught up later.
+	Docs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore.Store, error)
+	Logs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error)
+	Source func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, error)
+	// OnIncident is told of each incident a run creates or adds an alert
+	// to, after the change: automation rules run there.
+	OnIncident func(ctx context.Context, ev IncidentEvent)
+
+	// Interval is how often the scheduler looks for due runs (default 10 s).
+	Interval time.Duration
+	// NRTInterval is how often NRT rules run (default 1 minute, at least
+	// 10 s).
+	NRTInterval time.Duration
+	// MaxAlertsPerRun is a safety limit on the alerts one rule raises in one
+	// tick (default 500). A run that reaches it records a warning, and the
+	// next tick raises the rest: nothing is dropped.
+	MaxAlertsPerRun int
+	// MaxQueryMemory, QueryMemory and QueryTimeout bound each query as the
+	// query API's are bounded.
+	MaxQueryMemory int64
+	QueryMemory    *kql.MemoryPool
+	QueryTimeout   time.Duration
+
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // nil: no metrics
+}
+
+// IncidentEvent is an incident a run created or added an alert to.
+type IncidentEvent struct {
+	Workspace *workspace.WorkspaceInfo
+	Docs      *docstore.Store
+	Incidents *incident.Incidents
+	Incident  *incident.Incident
+	Created   bool
+	Alert     *alert.Alert
+}
+
+// Scheduler runs analytics rules. Tick does one round; Run ticks until its
+// context ends.
+type Scheduler struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+
+	mu sync.Mutex
+	// blocked are the workspaces whose stores could not be opened at the
+	// last tick, since when and why.
+	blocked map[string]*blocked
+	// swept is when each workspace's state of deleted rules was last
+	// cleared.
+	swept map[string]time.Time
+}
+
+type blocked struct {
+	since  time.Time
+	reason string
+}
+
+// New returns a Scheduler.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Workspaces == nil || cfg.Docs == nil || cfg.Logs == nil || cfg.Source == nil {
+		return nil, errors.New("detection: the workspace list and store functions are required")
+	}
+	if cfg.NRTInterval != 0 && cfg.NRTInterval < MinNRTInterval {
+		return nil, errors.New("detection: the NRT interval is at least 10 seconds")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.NRTInterval == 0 {
+		cfg.NRTInterval = DefaultNRTInterval
+	}
+	if cfg.MaxAlertsPerRun <= 0 {
+		cfg.MaxAlertsPerRun = DefaultMaxAlertsPerRun
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, blocked: map[string]*blocked{}, swept: map[string]time.Time{}}
+	s.metrics = newMetrics(cfg.Registerer, s.paused)
+	return s, nil
+}
+
+// paused is how many workspaces' rules cannot run now.
+func (s *Scheduler) paused() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return float64(len(s.blocked))
+}
+
+// Run ticks every Interval until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("analytics rules: a tick did not finish", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Tick runs every due rule of every onboarded workspace once. Its error
+// joins the workspaces' that could not be worked; each is recorded in the
+// workspace's health table where that can be written.
+func (s *Scheduler) Tick(ctx context.Context) error {
+	all, err := s.cfg.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range all {
+		ws := &all[i]
+		if !ws.Onboarded {
+			continue
+		}
+		if err := s.tickWorkspace(ctx, ws); err != nil {
+			errs = append(errs, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tickWorkspace opens a workspace's stores and runs its due rules.
+func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceInfo) error {
+	now := s.cfg.Now().UTC()
+	w, err := s.open(ctx, ws, now)
+	if err != nil {
+		s.block(ws, now, err)
+		return nil // the missed windows are caught up once the stores open
+	}
+	s.mu.Lock()
+	w.resumed = s.blocked[w.customerID]
+	delete(s.blocked, w.customerID)
+	s.mu.Unlock()
+
+	rules, err := analyticrule.New(w.docs, w.customerID, ws.Workspace.ID, nil, nil).List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range rules {
+		spec, err := rules[i].Spec()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		start := time.Now()
+		if err := w.runRule(ctx, spec); err != nil {
+			errs = append(errs, err)
+		}
+		s.metrics.seconds.Observe(time.Since(start).Seconds())
+	}
+	errs = append(errs, s.sweep(ctx, w, rules))
+	return errors.Join(errs...)
+}
+
+// open opens a workspace's stores and takes the tick's ingestion watermark.
+func (s *Scheduler) open(ctx context.Context, ws *workspace.WorkspaceInfo, now time.Time) (*wsRun, error) {
+	docs, err := s.cfg.Docs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	logs, err := s.cfg.Logs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	src, err := s.cfg.Source(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := kql.CatalogOf(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	id := ws.Workspace.Properties.CustomerID
+	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
+	if retention <= 0 {
+		retention = 30 * 24 * time.Hour
+	}
+	return &wsRun{
+		s: s, ws: ws, customerID: id, docs: docs, logs: logs, src: src, cat: cat,
+		alerts:    alert.New(docs, id, ws.Workspace.ID),
+		incidents: incident.New(docs, id, ws.Workspace.ID, s.cfg.Now),
+		now:       now, watermark: logs.IngestionWatermark(), retention: retention,
+	}, nil
+}
+
+// block notes that a workspace's rules could not run, once per outage.
+func (s *Scheduler) block(ws *workspace.WorkspaceInfo, now time.Time, err error) {
+	id := ws.Workspace.Properties.CustomerID
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blocked[id] != nil {
+		return
+	}
+	s.blocked[id] = &blocked{since: now, reason: runError(err)}
+	s.log.Warn("analytics rules paused: the workspace's stores cannot be opened; missed runs are caught up when they can",
+		"workspace", ws.Workspace.ID, "err", err)
+}
+
+// runRule runs what is due of one rule.
+func (w *wsRun) runRule(ctx context.Context, spec *analyticrule.Spec) error {
+	st, err := loadState(ctx, w.docs, w.customerID, spec.ID)
+	if err != nil {
+		return err
+	}
+	r := &ruleRun{wsRun: w, spec: spec, st: st, budget: w.s.cfg.MaxAlertsPerRun}
+	if !spec.Enabled {
+		if st.Disabled {
+			return nil
+		}
+		r.st.Disabled = true
+		r.note(window{end: w.now}, healthDetails{Outcome: OutcomeSkipped}, statusSkipped, "the rule was disabled; it runs again from when it is enabled")
+		return r.save(ctx)
+	}
+	if st.Disabled {
+		// enabled again: start afresh, as a new rule does, keeping the alert keys
+		r.st = ruleState{KeyDays: st.KeyDays}
+	}
+	if w.now.Before(r.st.RetryAt) {
+		return nil
+	}
+	if w.resumed != nil {
+		r.note(window{start: w.resumed.since, end: w.now}, healthDetails{Outcome: OutcomeSkipped, SkippedFrom: w.resumed.since, SkippedTo: w.now},
+			statusSkipped, "no run from "+w.resumed.since.Format(time.RFC3339)+": the workspace's stores could not be opened ("+w.resumed.reason+"); the missed windows are caught up now")
+	}
+	if spec.Kind == analyticrule.KindNRT {
+		return r.runNRT(ctx)
+	}
+	r.keys = newKeyBook(w.docs, w.customerID, spec.ID)
+	return r.runScheduled(ctx)
+}
+
+// sweep deletes, at most hourly, the scheduler's state of deleted rules.
+func (s *Scheduler) sweep(ctx context.Context, w *wsRun, rules []analyticrule.Rule) error {
+	s.mu.Lock()
+	due := w.now.Sub(s.swept[w.customerID]) >= time.Hour
+	if due {
+		s.swept[w.customerID] = w.now
+	}
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	live := map[string]bool{}
+	for _, r := range rules {
+		live[r.Name] = true
+	}
+	states, err := w.docs.List(ctx, w.customerID, collRuleState)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range states {
+		if live[d.ID] {
+			continue
+		}
+		st, err := loadState(ctx, w.docs, w.customerID, d.ID)
+		if err == nil {
+			err = forgetRule(ctx, w.docs, w.customerID, d.ID, st)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

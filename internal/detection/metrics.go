@@ -1,0 +1,29 @@
+package detection
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the scheduler's figures for operators: runs by outcome,
+// alerts raised, run time, and the workspaces whose rules are paused.
+type metrics struct {
+	runs    *prometheus.CounterVec
+	alerts  prometheus.Counter
+	seconds prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, paused func() float64) *metrics {
+	m := &metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_rule_runs_total",
+			Help: "Analytics rule windows evaluated or skipped, by outcome (ran, caughtUp, late, suppressed, skipped, failed)."}, []string{"outcome"}),
+		alerts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sealwatch_rule_alerts_total",
+			Help: "Alerts raised by analytics rules."}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_rule_run_seconds",
+			Help: "Time one analytics rule takes to run what is due of it.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.runs, m.alerts, m.seconds, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
+			Help: "Workspaces whose analytics rules cannot run now because their stores cannot be opened (key revoked, locked or unreachable)."}, paused))
+	}
+	return m
+}

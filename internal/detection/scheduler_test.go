@@ -1,0 +1,283 @@
+package detection
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const failedSignins = `SigninLogs | where ResultType != "0" | project TimeGenerated, UserPrincipalName, IPAddress`
+
+// TestLateRowIsAlertedExactlyOnce: a row that arrives after its window has
+// run, and would fall between the windows of a rule whose period equals its
+// frequency, raises one alert — not none, and not one per later run.
+func TestLateRowIsAlertedExactlyOnce(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("late", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick() // first run: [09:55, 10:00)
+	e.tickFor(5*time.Minute, 5*time.Minute)
+	// arrives at 10:05+, stamped 10:01: its window [10:00,10:05) has run
+	e.ingest("SigninLogs", signin(-4*time.Minute, "late@contoso.com", "10.0.0.2", "50126"))
+	e.tickFor(30*time.Minute, time.Minute)
+	if n := e.alertCount("late"); n != 1 {
+		t.Fatalf("the late row raised %d alerts, want 1", n)
+	}
+	if o := e.outcomes("late"); !slices.Contains(o, OutcomeLate) {
+		t.Fatalf("no run is recorded as late: %v", o)
+	}
+}
+
+// TestOverlappingWindowsRaiseOnce: a rule looking back an hour every five
+// minutes sees a row in twelve runs and alerts on it once.
+func TestOverlappingWindowsRaiseOnce(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-10*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("overlap", "Scheduled", scheduled(failedSignins, "PT5M", "PT1H", nil))
+	e.tick()
+	e.tickFor(75*time.Minute, 5*time.Minute)
+	if n := e.alertCount("overlap"); n != 1 {
+		t.Fatalf("%d alerts, want 1", n)
+	}
+	rows := e.query(`SentinelHealth | where SentinelResourceName == "overlap" | summarize sum(toint(ExtendedProperties.ResultsCount)), sum(toint(ExtendedProperties.NewResultsCount)), count()`)
+	if seen, fresh, runs := rows[0][0].(int64), rows[0][1].(int64), rows[0][2].(int64); seen < 10 || fresh != 1 || runs < 15 {
+		t.Fatalf("over %d runs the row was seen %d times and new %d times; want ≥15 runs, ≥10 sightings, new once", runs, seen, fresh)
+	}
+	if len(e.incidents()) != 1 {
+		t.Fatalf("%d incidents, want 1", len(e.incidents()))
+	}
+}
+
+// TestGrowingResultAlertsAgain: the same user's count going up is a new
+// result, and alerts; the unchanged count does not.
+func TestGrowingResultAlertsAgain(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-2*time.Minute, "a@contoso.com", "10.0.0.1", "50126"), signin(-1*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("count", "Scheduled", scheduled(`SigninLogs | where ResultType != "0" | summarize Failures = count() by UserPrincipalName`, "PT5M", "PT1H", nil))
+	e.tick()
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	e.ingest("SigninLogs", signin(-1*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	if n := e.alertCount("count"); n != 2 {
+		t.Fatalf("%d alerts, want 2 (2 failures, then 3)", n)
+	}
+}
+
+// TestCatchUpAfterRevocation: while the key is revoked nothing runs and no
+// incident is made; once it is restored the missed windows are evaluated,
+// the alerts and incidents appear, and the health table says what happened.
+func TestCatchUpAfterRevocation(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("revoked", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	// rows stamped in the windows that will be missed (within the clock skew the store allows)
+	e.ingest("SigninLogs", signin(3*time.Minute, "a@contoso.com", "10.0.0.1", "50126"), signin(8*time.Minute, "b@contoso.com", "10.0.0.2", "50126"))
+	e.keys.Revoke()
+	e.tickFor(40*time.Minute, 5*time.Minute)
+	e.keys.Restore()
+	if n := e.alertCount("revoked"); n != 0 {
+		t.Fatalf("%d alerts raised while the key was revoked", n)
+	}
+	if n := len(e.incidents()); n != 0 {
+		t.Fatalf("%d incidents made while the key was revoked", n)
+	}
+	e.advance(time.Minute)
+	e.tick()
+	if n := e.alertCount("revoked"); n != 2 {
+		t.Fatalf("%d alerts after restore, want 2", n)
+	}
+	if n := len(e.incidents()); n != 2 {
+		t.Fatalf("%d incidents after restore, want 2", n)
+	}
+	o := e.outcomes("revoked")
+	if !slices.Contains(o, OutcomeSkipped) || !slices.Contains(o, OutcomeCaughtUp) {
+		t.Fatalf("health outcomes %v: want a skipped record and caught-up runs", o)
+	}
+	reason := e.query(`SentinelHealth | where SentinelResourceName == "revoked" and ExtendedProperties.Outcome == "skipped" | project Description`)[0][0].(string)
+	if !strings.Contains(reason, errKeyRevoked.Error()) {
+		t.Fatalf("the skip record does not say why: %q", reason)
+	}
+}
+
+// TestCatchUpAfterDowntime: a scheduler that did not tick for hours
+// evaluates every missed row once when it comes back.
+func TestCatchUpAfterDowntime(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("down", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	users := 0
+	for range 36 { // three hours without a tick, a failed sign-in every five minutes
+		e.advance(5 * time.Minute)
+		e.ingest("SigninLogs", signin(-time.Minute, fmt.Sprintf("u%d@contoso.com", users), "10.0.0.1", "50126"))
+		users++
+	}
+	e.advance(time.Minute)
+	e.tick()
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	if n := e.alertCount("down"); n != int64(users) {
+		t.Fatalf("%d alerts after downtime, want %d", n, users)
+	}
+	if o := e.outcomes("down"); !slices.Contains(o, OutcomeCaughtUp) {
+		t.Fatalf("no caught-up run on record: %v", o)
+	}
+}
+
+// TestSuppressionWithholdsAlertsThenResumes: after an alert, a suppressed
+// rule raises nothing for the suppression's duration, records why, and
+// alerts on new results after it.
+func TestSuppressionWithholdsAlertsThenResumes(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Minute, "a0@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("quiet", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", map[string]any{
+		"suppressionEnabled": true, "suppressionDuration": "PT30M"}))
+	e.tick()
+	for i := 1; i <= 5; i++ { // new failures until 10:25, each in its own window
+		e.advance(5 * time.Minute)
+		e.ingest("SigninLogs", signin(-time.Minute, fmt.Sprintf("a%d@contoso.com", i), "10.0.0.1", "50126"))
+		e.tick()
+	}
+	if n := e.alertCount("quiet"); n != 1 {
+		t.Fatalf("%d alerts during suppression, want the first only", n)
+	}
+	if o := e.outcomes("quiet"); !slices.Contains(o, OutcomeSuppressed) {
+		t.Fatalf("suppressed runs not on record: %v", o)
+	}
+	e.advance(5 * time.Minute)
+	e.ingest("SigninLogs", signin(-time.Minute, "after@contoso.com", "10.0.0.1", "50126"))
+	e.tickFor(5*time.Minute, 5*time.Minute)
+	if n := e.alertCount("quiet"); n != 2 {
+		t.Fatalf("%d alerts after suppression ended, want 2", n)
+	}
+}
+
+// TestAlertPerResultHasNoSmallCap: 45 results raise 45 alerts, and a
+// safety cap below that defers the rest to the next tick with a warning
+// instead of dropping them.
+func TestAlertPerResultHasNoSmallCap(t *testing.T) {
+	for _, cap := range []int{0, 20} {
+		t.Run(fmt.Sprintf("cap %d", cap), func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.MaxAlertsPerRun = cap })
+			var rows []row
+			for i := range 45 {
+				rows = append(rows, signin(-time.Duration(i+1)*time.Second, fmt.Sprintf("u%02d@contoso.com", i), "10.0.0.1", "50126"))
+			}
+			e.ingest("SigninLogs", rows...)
+			e.putRule("many", "Scheduled", scheduled(failedSignins, "PT5M", "PT1H", nil))
+			e.tick()
+			e.tick()
+			e.tick()
+			if n := e.alertCount("many"); n != 45 {
+				t.Fatalf("%d alerts, want 45", n)
+			}
+			warned := len(e.query(`SentinelHealth | where SentinelResourceName == "many" and Status == "Warning"`)) > 0
+			if warned != (cap == 20) {
+				t.Fatalf("warning recorded: %v, with cap %d", warned, cap)
+			}
+			e.tickFor(time.Hour, 5*time.Minute)
+			if n := e.alertCount("many"); n != 45 {
+				t.Fatalf("%d alerts an hour later, want still 45", n)
+			}
+		})
+	}
+}
+
+// TestGroupingFollowsTheRule: AnyAlert puts a rule's alerts in one
+// incident; without grouping each alert has its own; AllEntities groups by
+// the mapped account.
+func TestGroupingFollowsTheRule(t *testing.T) {
+	accounts := map[string]any{"entityMappings": []any{map[string]any{"entityType": "Account",
+		"fieldMappings": []any{map[string]any{"identifier": "FullName", "columnName": "UserPrincipalName"}}}}}
+	for _, tc := range []struct {
+		name      string
+		grouping  map[string]any
+		incidents int
+	}{
+		{"none", nil, 4},
+		{"AnyAlert", map[string]any{"enabled": true, "matchingMethod": "AnyAlert", "lookbackDuration": "PT5H"}, 1},
+		{"AllEntities", map[string]any{"enabled": true, "matchingMethod": "AllEntities", "lookbackDuration": "PT5H"}, 2},
+		{"Selected by account", map[string]any{"enabled": true, "matchingMethod": "Selected", "lookbackDuration": "PT5H", "groupByEntities": []string{"Account"}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+			more := map[string]any{"entityMappings": accounts["entityMappings"]}
+			if tc.grouping != nil {
+				more["incidentConfiguration"] = map[string]any{"createIncident": true, "groupingConfiguration": tc.grouping}
+			}
+			e.putRule("grouped", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", more))
+			e.tick()
+			for i := range 4 {
+				e.advance(5 * time.Minute)
+				e.ingest("SigninLogs", signin(-time.Minute, []string{"a@contoso.com", "b@contoso.com"}[i%2], "10.0.0.1", "50126"))
+				e.tick()
+			}
+			if n := e.alertCount("grouped"); n != 4 {
+				t.Fatalf("%d alerts, want 4", n)
+			}
+			if n := len(e.incidents()); n != tc.incidents {
+				t.Fatalf("%d incidents, want %d", n, tc.incidents)
+			}
+		})
+	}
+}
+
+// TestNRTRuleAlertsOnNewRowsWhateverTheirTime: an NRT rule runs every
+// minute on the rows ingested since its last run, so a row stamped an hour
+// ago alerts as soon as it lands, once.
+func TestNRTRuleAlertsOnNewRowsWhateverTheirTime(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("nrt", "NRT", map[string]any{"displayName": "nrt", "severity": "High", "enabled": true, "query": failedSignins})
+	e.tick()
+	e.advance(30 * time.Second)
+	e.ingest("SigninLogs", signin(-time.Hour, "old@contoso.com", "10.0.0.9", "50126"))
+	e.tickFor(5*time.Minute, 10*time.Second)
+	if n := e.alertCount("nrt"); n != 1 {
+		t.Fatalf("%d alerts, want 1", n)
+	}
+}
+
+// TestFailedRunIsRecordedAndRetried: a run that fails leaves a Failure
+// record with the error, and its window is evaluated when it succeeds.
+func TestFailedRunIsRecordedAndRetried(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-2*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("flaky", "Scheduled", scheduled(failedSignins+" | sort by UserPrincipalName", "PT5M", "PT5M", nil))
+	e.sched.cfg.MaxQueryMemory = 1 // every query is refused for memory
+	e.tick()
+	if n := len(e.query(`SentinelHealth | where SentinelResourceName == "flaky" and Status == "Failure" and ExtendedProperties.Error has "memory"`)); n != 1 {
+		t.Fatalf("%d failure records naming the cause, want 1", n)
+	}
+	e.sched.cfg.MaxQueryMemory = 0
+	e.tickFor(2*time.Minute, time.Minute)
+	if n := e.alertCount("flaky"); n != 1 {
+		t.Fatalf("%d alerts after the retry, want 1", n)
+	}
+}
+
+// TestDisabledRuleIsOnRecordAndResumesFromEnable: disabling is recorded,
+// nothing runs while disabled, and enabling starts from then.
+func TestDisabledRuleIsOnRecordAndResumesFromEnable(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	props := scheduled(failedSignins, "PT5M", "PT5M", nil)
+	e.putRule("off", "Scheduled", props)
+	e.tick()
+	props["enabled"] = false
+	e.putRule("off", "Scheduled", props)
+	e.tickFor(20*time.Minute, 5*time.Minute)
+	o := e.outcomes("off")
+	if len(o) != 2 || o[1] != OutcomeSkipped {
+		t.Fatalf("outcomes %v: want one run, then one record of the rule being disabled", o)
+	}
+	props["enabled"] = true
+	e.putRule("off", "Scheduled", props)
+	e.tickFor(5*time.Minute, 5*time.Minute)
+	if o := e.outcomes("off"); len(o) != 3 || o[2] != OutcomeRan {
+		t.Fatalf("outcomes %v: want a run once enabled", o)
+	}
+}
