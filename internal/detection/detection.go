@@ -278,12 +278,12 @@ func (w *wsRun) runRule(ctx context.Context, spec *analyticrule.Spec) error {
 		// enabled again: start afresh, as a new rule does, keeping the alert keys
 		r.st = ruleState{KeyDays: st.KeyDays}
 	}
-	if w.now.Before(r.st.RetryAt) {
-		return nil
-	}
 	if w.resumed != nil {
 		r.note(window{start: w.resumed.since, end: w.now}, healthDetails{Outcome: OutcomeSkipped, SkippedFrom: w.resumed.since, SkippedTo: w.now},
 			statusSkipped, "no run from "+w.resumed.since.Format(time.RFC3339)+": the workspace's stores could not be opened ("+w.resumed.reason+"); the missed windows are caught up now")
+	}
+	if w.now.Before(r.st.RetryAt) {
+		return r.writeHealth(ctx)
 	}
 	if spec.Kind == analyticrule.KindNRT {
 		return r.runNRT(ctx)

@@ -63,7 +63,7 @@ var errDeferred = errors.New("alert cap reached")
 func (r *ruleRun) runScheduled(ctx context.Context) error {
 	windows, newEnd := dueWindows(r.st.LastEnd, r.now, r.spec.Frequency, r.spec.Period, r.retention)
 	if len(windows) == 0 {
-		return nil
+		return r.writeHealth(ctx) // a pause noted, with nothing due yet
 	}
 	q, err := r.compile()
 	if err != nil {
@@ -103,7 +103,7 @@ func (r *ruleRun) runScheduled(ctx context.Context) error {
 // runNRT runs an NRT rule over the rows ingested since its last run.
 func (r *ruleRun) runNRT(ctx context.Context) error {
 	if !r.st.LastEnd.IsZero() && r.now.Before(r.st.LastEnd.Add(r.s.cfg.NRTInterval)) {
-		return nil
+		return r.writeHealth(ctx)
 	}
 	after := r.st.Watermark
 	if after.IsZero() {
