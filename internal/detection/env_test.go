@@ -42,7 +42,7 @@ func (c *clock) advance(d time.Duration) {
 // env is one workspace with real sealed stores, a scheduler on a fake
 // clock, and a key that can be revoked.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	clock *clock
 	keys  *envelopetest.Keys
@@ -56,7 +56,7 @@ const testCustomer = "11111111-2222-3333-4444-555555555555"
 
 var errKeyRevoked = errors.New("the workspace's key is revoked")
 
-func newEnv(t *testing.T, mod ...func(*Config)) *env {
+func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, ctx: t.Context(), clock: &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}, keys: envelopetest.New("aek")}
@@ -235,4 +235,12 @@ func (e *env) incidents() []incident.Incident {
 		e.t.Fatal(err)
 	}
 	return list
+}
+
+// ingestRaw writes a JSON array of rows to table.
+func (e *env) ingestRaw(table string, body []byte) {
+	e.t.Helper()
+	if _, err := e.logs.Ingest(e.ctx, testCustomer, table, body); err != nil {
+		e.t.Fatalf("ingest: %v", err)
+	}
 }
