@@ -51,9 +51,9 @@ type Config struct {
 	Docs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore.Store, error)
 	Logs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error)
 	Source func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, error)
-	// OnIncident is told of each incident a run creates or adds an alert
-	// to, after the change: automation rules run there.
-	OnIncident func(ctx context.Context, ev IncidentEvent)
+	// OnAlert is told of each alert a run raises, after it and its
+	// incident are stored: automation rules run there.
+	OnAlert func(ctx context.Context, ev AlertEvent)
 
 	// Interval is how often the scheduler looks for due runs (default 10 s).
 	Interval time.Duration
@@ -75,14 +75,16 @@ type Config struct {
 	Registerer prometheus.Registerer // nil: no metrics
 }
 
-// IncidentEvent is an incident a run created or added an alert to.
-type IncidentEvent struct {
+// AlertEvent is an alert a run raised, and the incident it went into: one
+// the alert created, or one it was grouped into (nil when the rule creates
+// no incidents).
+type AlertEvent struct {
 	Workspace *workspace.WorkspaceInfo
 	Docs      *docstore.Store
 	Incidents *incident.Incidents
+	Alert     *alert.Alert
 	Incident  *incident.Incident
 	Created   bool
-	Alert     *alert.Alert
 }
 
 // Scheduler runs analytics rules. Tick does one round; Run ticks until its

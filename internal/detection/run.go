@@ -286,11 +286,9 @@ func (r *ruleRun) remember(ctx context.Context, w window, fps []string, fresh []
 // SecurityAlert table, and raises or groups its incident.
 func (r *ruleRun) raise(ctx context.Context, w window, rr resultRows, fps []string, total int, wr *windowResult) error {
 	a := buildAlert(r.spec, w, rr, fps, total, r.now, r.ws.Workspace.ID)
-	if err := r.alerts.Put(ctx, a); err != nil {
-		return fmt.Errorf("store alert: %w", err)
-	}
+	ev := AlertEvent{Workspace: r.ws, Docs: r.docs, Incidents: r.incidents, Alert: a}
 	if r.spec.CreateIncident {
-		inc, created, err := r.incidents.RaiseFromAlert(ctx, a, r.spec.ID, grouping(r.spec.Grouping))
+		inc, created, err := r.incidents.RaiseFromAlert(ctx, a, r.spec.ID, grouping(r.spec.Grouping)) // stores the alert too
 		if err != nil {
 			return fmt.Errorf("raise the incident of an alert: %w", err)
 		}
@@ -299,9 +297,12 @@ func (r *ruleRun) raise(ctx context.Context, w window, rr resultRows, fps []stri
 		} else {
 			wr.updated++
 		}
-		if r.s.cfg.OnIncident != nil {
-			r.s.cfg.OnIncident(ctx, IncidentEvent{Workspace: r.ws, Docs: r.docs, Incidents: r.incidents, Incident: inc, Created: created, Alert: a})
-		}
+		ev.Incident, ev.Created = inc, created
+	} else if err := r.alerts.Put(ctx, a); err != nil {
+		return fmt.Errorf("store alert: %w", err)
+	}
+	if r.s.cfg.OnAlert != nil {
+		r.s.cfg.OnAlert(ctx, ev)
 	}
 	body, err := json.Marshal([]map[string]any{a.Row()})
 	if err != nil {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 
+	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -19,6 +20,7 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 		Source: func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, error) {
 			return n.data.Source(ctx, ws)
 		},
+		OnAlert:         n.automateAlert,
 		Interval:        n.cfg.RuleInterval,
 		NRTInterval:     n.cfg.NRTInterval,
 		MaxAlertsPerRun: n.cfg.MaxAlertsPerRun,
@@ -27,4 +29,26 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 		Logger:          n.log.With("component", "detection"),
 		Registerer:      n.metrics,
 	})
+}
+
+// automateAlert runs the workspace's automation rules on an alert a rule
+// raised and on the incident it created or joined. Their failures are the
+// automation's, recorded in the incident's history; the alert stands.
+func (n *Node) automateAlert(ctx context.Context, ev detection.AlertEvent) {
+	ws := ev.Workspace.Workspace
+	rules := automation.New(ev.Docs, ws.Properties.CustomerID, ws.ID, n.webhooks, nil)
+	if ev.Incident != nil {
+		aev := automation.Event{When: automation.Created, Incident: ev.Incident}
+		if !ev.Created {
+			// the alert joined it; the detection layer does not see the incident before,
+			// so property-changed conditions compare it with itself
+			aev = automation.Event{When: automation.Updated, Incident: ev.Incident, Before: ev.Incident, AlertAdded: true}
+		}
+		if err := rules.OnIncident(ctx, ev.Incidents, aev); err != nil {
+			n.log.Warn("automation rules on a raised incident failed", "workspace", ws.ID, "incident", ev.Incident.Name, "err", err)
+		}
+	}
+	if err := rules.OnAlert(ctx, ev.Alert); err != nil {
+		n.log.Warn("automation rules on a raised alert failed", "workspace", ws.ID, "alert", ev.Alert.SystemAlertID, "err", err)
+	}
 }
