@@ -61,8 +61,9 @@ Signins_CL
 
 // TestPlantedBruteForceRaisesAnIncidentWithItsEntities runs the scheduler
 // in a real node: planted events raise an alert in SecurityAlert, an
-// incident with the account and the address as entities, and a health
-// record — on the rule's first run, well within one frequency. While the
+// incident with the account and the address as entities, which an
+// automation rule labels, and a health record — on the rule's first run,
+// well within one frequency. While the
 // key is revoked nothing runs; after it is restored the pause is on record.
 func TestPlantedBruteForceRaisesAnIncidentWithItsEntities(t *testing.T) {
 	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
@@ -91,6 +92,17 @@ func TestPlantedBruteForceRaisesAnIncidentWithItsEntities(t *testing.T) {
 		"incidentConfiguration": map[string]any{"createIncident": true, "groupingConfiguration": map[string]any{
 			"enabled": true, "matchingMethod": "AllEntities", "lookbackDuration": "PT5H"}},
 	}}
+	// an automation rule labels the incidents the rule raises
+	label := map[string]any{"properties": map[string]any{
+		"displayName": "Label brute force", "order": 1,
+		"triggeringLogic": map[string]any{"isEnabled": true, "triggersOn": "Incidents", "triggersWhen": "Created", "conditions": []any{
+			map[string]any{"conditionType": "Property", "conditionProperties": map[string]any{"propertyName": "IncidentRelatedAnalyticRuleIds", "operator": "Contains", "propertyValues": []string{"brute-force"}}},
+		}},
+		"actions": []any{map[string]any{"order": 1, "actionType": "ModifyProperties", "actionConfiguration": map[string]any{"labels": []any{map[string]any{"labelName": "credential-attack"}}}}},
+	}}
+	if st := cs.call("PUT", cs.securityURL("automationRules/label"), cs.mgmt, label, nil); st != 201 {
+		t.Fatalf("create automation rule: %d", st)
+	}
 	if st := cs.call("PUT", cs.alertRuleURL("/brute-force"), cs.mgmt, rule, nil); st != 201 {
 		t.Fatalf("create rule: %d", st)
 	}
@@ -101,6 +113,7 @@ func TestPlantedBruteForceRaisesAnIncidentWithItsEntities(t *testing.T) {
 			Properties struct {
 				Title, Severity string
 				AdditionalData  struct{ AlertsCount int }
+				Labels          []struct{ LabelName string }
 			}
 		}
 	}
@@ -114,12 +127,13 @@ func TestPlantedBruteForceRaisesAnIncidentWithItsEntities(t *testing.T) {
 			t.Logf("health: %v", out)
 		}
 	}()
-	waitFor(t, 20*time.Second, "the rule's incident", func() bool {
+	waitFor(t, 20*time.Second, "the rule's incident, labelled by the automation rule", func() bool {
 		cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.SecurityInsights/incidents"), cs.mgmt, nil, &incs)
-		return len(incs.Value) > 0
+		return len(incs.Value) > 0 && len(incs.Value[0].Properties.Labels) > 0
 	})
 	inc := incs.Value[0]
-	if len(incs.Value) != 1 || inc.Properties.Title != "Brute force then success for alice@contoso.com" || inc.Properties.Severity != "High" || inc.Properties.AdditionalData.AlertsCount != 1 {
+	if len(incs.Value) != 1 || inc.Properties.Title != "Brute force then success for alice@contoso.com" || inc.Properties.Severity != "High" || inc.Properties.AdditionalData.AlertsCount != 1 ||
+		inc.Properties.Labels[0].LabelName != "credential-attack" {
 		t.Fatalf("incidents: %+v", incs.Value)
 	}
 	var ents struct {

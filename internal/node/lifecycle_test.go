@@ -471,11 +471,13 @@ func (rn *running) collectorSend(customerID, sharedKey, logType, date string, bo
 }
 
 // TestCanariesNeverReachDiskInTheClear sends canary values through both
-// ingestion APIs and into an incident, on a CMK workspace and on a
+// ingestion APIs, into an incident, and through an analytics rule the
+// scheduler runs (its alert, custom details, health record and run state),
+// on a CMK workspace and on a
 // platform-key workspace, stops the node, and searches every file under the
 // data directory for them.
 func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
-	cs := setUpCMK(t)
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
 	canary := "CANARY-7f3a9c1e-d0c5-4b8e-9f2a-sealwatch"
 	immutableID, tok := cs.dcr()
 	if st, code := cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": canary + "-ingest"}}); st != 204 {
@@ -505,6 +507,18 @@ func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
 	if st := cs.call("PUT", cs.alertRuleURL("/canary"), cs.mgmt, ruleBody, nil); st != 201 {
 		t.Fatalf("analytics rule: %d", st)
 	}
+	// a rule the scheduler runs: its alert, health record and run state hold canaries
+	scheduled := map[string]any{"kind": "Scheduled", "properties": map[string]any{"displayName": canary + "-scheduled", "severity": "Low", "enabled": true,
+		"query": "Events_CL | where Message has '" + canary + "-ingest' | project Message", "queryFrequency": "PT5M", "queryPeriod": "PT1H",
+		"triggerOperator": "GreaterThan", "triggerThreshold": 0, "customDetails": map[string]string{"Msg": "Message"},
+		"alertDetailsOverride": map[string]any{"alertDisplayNameFormat": "{{Message}}"}}}
+	if st := cs.call("PUT", cs.alertRuleURL("/canary-scheduled"), cs.mgmt, scheduled, nil); st != 201 {
+		t.Fatalf("scheduled rule: %d", st)
+	}
+	waitFor(t, 20*time.Second, "the scheduled rule's alert and health record", func() bool {
+		st, n, _ := cs.queryStatus(`SentinelHealth | where SentinelResourceName == "canary-scheduled" and ExtendedProperties.AlertsGenerated == 1 | count`, "")
+		return st == 200 && n == 1.0
+	})
 	a := ruleAlert(t, 1, canary+"-account", "198.51.100.23")
 	a.DisplayName, a.Query, a.CustomDetails["Who"] = canary+"-alert", "T | where x == '"+canary+"-alert-query'", []any{canary + "-detail"}
 	cs.raiseAlert(a, "brute-force", incident.Grouping{Enabled: true, Lookback: time.Hour, Method: incident.MatchAllEntities})
