@@ -333,3 +333,92 @@ func TestAnUnreadableRuleFileIsRefusedBeforeAnythingIsSent(t *testing.T) {
 		t.Errorf("create from an unreadable file: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// everyFieldRule uses every field the community format carries over, so
+// that the node's own validation proves the conversion's output is a rule.
+const everyFieldRule = `id: 9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d
+name: Every field
+description: A synthetic rule with every field the format carries over.
+severity: Medium
+queryFrequency: 10m
+queryPeriod: 2h
+triggerOperator: ne
+triggerThreshold: 3
+suppressionEnabled: true
+suppressionDuration: 1h
+tactics: [CredentialAccess, InitialAccess]
+relevantTechniques: [T1110, T1078.004]
+query: |
+  SecurityEvent
+  | summarize Failures = count() by Account, Computer
+  | extend Sev = "High", Tac = "CredentialAccess", Product = "Sealwatch"
+entityMappings:
+  - entityType: Account
+    fieldMappings:
+      - identifier: FullName
+        columnName: Account
+  - entityType: Host
+    fieldMappings:
+      - identifier: HostName
+        columnName: Computer
+customDetails:
+  Failures: Failures
+alertDetailsOverride:
+  alertDisplayNameFormat: "{{Account}} failed {{Failures}} times"
+  alertDescriptionFormat: On {{Computer}}
+  alertSeverityColumnName: Sev
+  alertTacticsColumnName: Tac
+  alertDynamicProperties:
+    - alertProperty: ProductName
+      value: Product
+eventGroupingSettings:
+  aggregationKind: AlertPerResult
+incidentConfiguration:
+  createIncident: true
+  groupingConfiguration:
+    enabled: true
+    reopenClosedIncident: true
+    lookbackDuration: 1d
+    matchingMethod: Selected
+    groupByEntities: [Account]
+    groupByAlertDetails: [DisplayName]
+    groupByCustomDetails: [Failures]
+enabled: false
+kind: Scheduled
+`
+
+const nrtRule = `id: nrt-logon-failures
+name: Logon failures as they arrive
+severity: Low
+kind: nrt
+query: SecurityEvent | where EventID == 4625
+suppressionEnabled: false
+incidentConfiguration:
+  createIncident: false
+`
+
+func TestEveryConvertedFieldIsARuleTheNodeAccepts(t *testing.T) {
+	n := ruleWorkspace(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "every-field.yaml", everyFieldRule)
+	writeFile(t, dir, "nrt.yml", nrtRule)
+	n.must("rule", "import", "-w", "secops", dir)
+
+	got := decode[map[string]any](t, n.must("rule", "show", "-w", "secops", "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "-o", "json"))
+	p := got["properties"].(map[string]any)
+	for field, want := range map[string]any{
+		"queryFrequency": "PT10M", "queryPeriod": "PT2H", "triggerOperator": "NotEqual", "triggerThreshold": 3.0,
+		"suppressionDuration": "PT1H", "enabled": false, "techniques": []any{"T1110", "T1078"}, "subTechniques": []any{"T1078.004"},
+	} {
+		if !reflect.DeepEqual(p[field], want) {
+			t.Errorf("%s = %#v, want %#v", field, p[field], want)
+		}
+	}
+	if g := p["incidentConfiguration"].(map[string]any)["groupingConfiguration"].(map[string]any); g["lookbackDuration"] != "P1D" || g["reopenClosedIncident"] != true {
+		t.Errorf("grouping: %v", g)
+	}
+	nrt := decode[ruleResource](t, n.must("rule", "show", "-w", "secops", "nrt-logon-failures", "-o", "json"))
+	if nrt.Kind != "NRT" || !nrt.Properties.Enabled || nrt.Properties.QueryFrequency != "" {
+		t.Errorf("the NRT rule: %+v", nrt)
+	}
+}
