@@ -18,9 +18,10 @@ import (
 var httpLayers = []string{"api", "cli", "client", "node"}
 
 // httpClients are domain packages that are HTTP clients of another service
-// (a key vault, a token issuer). They may import net/http to call it and read
-// its answers, but never to choose a status of ours.
-var httpClients = []string{"identity", "keyring/kv"}
+// (a key vault, a token issuer, an automation rule's webhook receiver). They
+// may import net/http to call it and read its answers, but never to choose a
+// status of ours.
+var httpClients = []string{"identity", "keyring/kv", "automation"}
 
 // TestDomainPackagesDoNotChooseHTTPStatuses: a package outside the HTTP
 // layers returns refusals of a Kind and leaves the status to the API layer,
