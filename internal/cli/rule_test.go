@@ -160,8 +160,22 @@ func TestADryRunReadsTheFilesAndSendsNothing(t *testing.T) {
 	if !rep.DryRun || rep.Valid != 2 || rep.Unreadable != 1 || rep.Rules[1].Line != 4 || !strings.Contains(rep.Rules[1].Error, "queryFrequency") {
 		t.Errorf("dry-run report: %+v", rep)
 	}
-	if r := runCLI(t, t.TempDir(), "rule", "import", "--dry-run", examplesDir); r.code != 0 || !strings.Contains(r.stdout, "Checked: 2 rules valid, 0 files unreadable; nothing was sent") {
+	r = runCLI(t, t.TempDir(), "rule", "import", "--dry-run", examplesDir)
+	if r.code != 0 || !strings.Contains(r.stdout, "Checked: 2 rules valid, 0 files unreadable; nothing was sent") {
 		t.Errorf("a dry run of the examples: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r.stderr != "" {
+		t.Errorf("a progress bar or message on stderr, which is no terminal, without --progress: %q", r.stderr)
+	}
+
+	// Paths given one by one: a file that is no rule file, and one that is not there.
+	notes := writeFile(t, dir, "notes.txt", "x")
+	r = runCLI(t, t.TempDir(), "rule", "import", "--dry-run", notes, filepath.Join(dir, "missing.yaml"), filepath.Join(dir, "account-lockout.json"))
+	for _, want := range []string{"unreadable  " + notes + ": not a rule file", "unreadable  " + filepath.Join(dir, "missing.yaml") + ": no such file",
+		"valid       " + filepath.Join(dir, "account-lockout.json"), "Checked: 1 rule valid, 2 files unreadable"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the report does not say %q:\n%s", want, r.stdout)
+		}
 	}
 }
 
