@@ -48,6 +48,8 @@ func readJSON(name string, data []byte, opts Options) ([]Rule, error) {
 	if err := checkText(name, data); err != nil {
 		return nil, err
 	}
+	// A byte order mark marks the encoding, not content; editors on Windows write one.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	var probe any
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, jsonSyntax(name, data, err)

@@ -228,6 +228,12 @@ func TestANearRealTimeRuleHasNoSchedule(t *testing.T) {
 	}
 }
 
+func TestAByteOrderMarkIsNoPartOfTheRule(t *testing.T) {
+	if r := readOne(t, "r.yaml", "\ufeff"+baseYAML, Options{}); r.ID != "5d6f1c1e-0b6a-4c1e-9a51-2f1f0a7c9e01" {
+		t.Errorf("ID %q", r.ID)
+	}
+}
+
 func TestEnabledIsSetOnlyWhenTheFileSaysSo(t *testing.T) {
 	r := readOne(t, "r.yaml", baseYAML+"enabled: false\n", Options{})
 	if r.Properties["enabled"] != false {
@@ -344,6 +350,7 @@ func TestTheAPIsJSONIsReadAsItIsListedAndShown(t *testing.T) {
 		{"a listing", `{"value":[` + one + `,` + other + `],"nextLink":""}`, []string{"r1", "r2"}},
 		{"an array", "[\n" + one + ",\n" + other + "\n]", []string{"r1", "r2"}},
 		{"an empty array", "[]", nil},
+		{"one rule after a byte order mark", "\ufeff" + one, []string{"r1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rules, err := Read("rules.json", []byte(tc.text), Options{})
