@@ -507,7 +507,9 @@ func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo, in
 	}
 	sc := &scanCols{it: it, timeIdx: timeIdx, strs: strs, run: run}
 	if sn.account != "" {
-		sc.acct = run.account(sn.account)
+		if err := sc.charge(sn.account); err != nil {
+			return nil, err
+		}
 	}
 	sc.setBounds(req.From, req.To)
 	return sc, nil

@@ -105,7 +105,8 @@ type scanCols struct {
 	toNs     int64
 	strs     []bool
 	run      *runState
-	acct     *memAccount // set: the batches are charged to it until the scan closes
+	acct     *memAccount // set: what the scan holds is charged to it until the scan closes
+	held     bool        // the source said what it holds (MemoryHolder): the batches are not charged again
 }
 
 func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
@@ -118,7 +119,7 @@ func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
 			return nil, err
 		}
 		s.run.rowsScanned += int64(b.Len)
-		if s.acct != nil {
+		if s.acct != nil && !s.held {
 			if err := s.acct.add(batchBytes(b)); err != nil {
 				return nil, err
 			}

@@ -41,7 +41,7 @@ const watchlistOperator = "_GetWatchlist"
 
 // getWatchlist binds _GetWatchlist('alias') to the source's table of that
 // watchlist. Its rows are charged to the run's memory while the scan is
-// open: a source holds a watchlist whole.
+// open: what the source says it holds (MemoryHolder), else the batches.
 func (p *planner) getWatchlist(x *astCall) (*plan, error) {
 	usage := "_GetWatchlist() expects one argument, a watchlist's alias as a string literal, such as _GetWatchlist('vips')"
 	if len(x.Args) != 1 {
@@ -63,6 +63,29 @@ func (p *planner) getWatchlist(x *astCall) (*plan, error) {
 	pl.scan.account = watchlistOperator
 	pl.ingest = nil // its rows have no ingestion time
 	return pl, nil
+}
+
+// MemoryHolder is implemented by a BatchIterator that holds what it scans
+// in memory while it is open, as a source holds a watchlist read whole: the
+// scan charges that to the query's memory when it opens, whatever columns
+// the query reads, instead of the batches as they come.
+type MemoryHolder interface {
+	HeldBytes() int64
+}
+
+// charge opens the scan's memory account for operator op.
+func (s *scanCols) charge(op string) error {
+	s.acct = s.run.account(op)
+	h, ok := s.it.(MemoryHolder)
+	if !ok {
+		return nil
+	}
+	s.held = true
+	if err := s.acct.add(h.HeldBytes()); err != nil {
+		s.Close()
+		return err
+	}
+	return nil
 }
 
 // shorten cuts a name from the query for a message.

@@ -100,3 +100,44 @@ func TestGetWatchlistRowsCountAgainstTheQueryMemory(t *testing.T) {
 		t.Fatalf("under a 64 MB limit: %v %v", res, err)
 	}
 }
+
+// holdingSource serves its tables through iterators that say they hold
+// held bytes, as a source holding a watchlist whole does.
+type holdingSource struct {
+	*MemSource
+	held int64
+}
+
+type holdingIter struct {
+	BatchIterator
+	held int64
+}
+
+func (it holdingIter) HeldBytes() int64 { return it.held }
+
+func (s holdingSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, error) {
+	it, err := s.MemSource.Scan(ctx, req)
+	return holdingIter{it, s.held}, err
+}
+
+// TestAWatchlistHeldWholeIsChargedWhateverTheQueryReads: a source that
+// holds a watchlist whole has it charged when the scan opens, even for a
+// query that reads none of its columns.
+func TestAWatchlistHeldWholeIsChargedWhateverTheQueryReads(t *testing.T) {
+	mem := watchlistSource(t, 0)
+	q, err := Compile("_GetWatchlist('vips') | count", mem.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(held, limit int64) error {
+		_, err := q.Run(context.Background(), holdingSource{mem, held}, Options{Now: fixtureNow, MaxMemory: limit})
+		return err
+	}
+	var le *LimitError
+	if err := run(8<<20, 4<<20); !errors.As(err, &le) || le.Operator != "_GetWatchlist" {
+		t.Fatalf("8 MB held under a 4 MB limit: %v, want a limit error naming _GetWatchlist", err)
+	}
+	if err := run(1<<20, 4<<20); err != nil {
+		t.Fatalf("1 MB held under a 4 MB limit: %v", err)
+	}
+}

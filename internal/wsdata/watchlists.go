@@ -61,7 +61,20 @@ func (s *Source) scanWatchlist(ctx context.Context, alias string, req kql.ScanRe
 		}
 		columns[i] = col
 	}
-	return &watchlistIter{n: n, columns: columns}, nil
+	return &watchlistIter{n: n, columns: columns, held: heldBytes(tab)}, nil
+}
+
+// heldBytes estimates the memory of a watchlist read whole: its values,
+// IDs and times, and their headers.
+func heldBytes(tab *watchlist.Table) int64 {
+	n := int64(64 * len(tab.Columns))
+	for _, r := range tab.Rows {
+		n += 16 + int64(len(r.ID)) + 24 + 24 + 16*int64(len(r.Values))
+		for _, v := range r.Values {
+			n += int64(len(v))
+		}
+	}
+	return n
 }
 
 // watchlistColumn returns how to build column name of rows [lo, hi): as a
@@ -115,7 +128,12 @@ func watchlistColumn(tab *watchlist.Table, alias, name string) (func(lo, hi int)
 type watchlistIter struct {
 	n, pos  int
 	columns []func(lo, hi int) (*kql.Vector, []any)
+	held    int64
 }
+
+// HeldBytes implements kql.MemoryHolder: the watchlist is held whole while
+// it is scanned, whichever columns the query reads.
+func (it *watchlistIter) HeldBytes() int64 { return it.held }
 
 func (it *watchlistIter) Next(ctx context.Context) (*kql.Batch, error) {
 	if err := ctx.Err(); err != nil {

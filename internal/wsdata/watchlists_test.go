@@ -74,6 +74,18 @@ func TestWatchlistsAreTablesOfTheSource(t *testing.T) {
 		t.Fatalf("a column gone since compile: %v", err)
 	}
 
+	// The watchlist is held whole while it is read: charged even when the
+	// query reads none of its columns.
+	tables, _ = src.Tables(ctx)
+	count, err := kql.Compile("_GetWatchlist('badips') | count", kql.Catalog(tables))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var le *kql.LimitError
+	if _, err := count.Run(ctx, src, kql.Options{MaxMemory: 100}); !errors.As(err, &le) || le.Operator != "_GetWatchlist" {
+		t.Fatalf("a watchlist over a 100-byte limit: %v, want a limit error naming _GetWatchlist", err)
+	}
+
 	keys.Revoke()
 	if _, err := src.Tables(ctx); !errors.Is(err, envelopetest.ErrRevoked) {
 		t.Fatalf("listing tables with a watchlist while revoked: %v", err)
