@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -240,7 +241,11 @@ func (c *converter) rule(root *yaml.Node, opts Options) (*Rule, error) {
 		}
 		f, ok := carried[key]
 		if !ok {
-			return c.errAt(k, key, "not a field of a rule; the fields are %s", strings.Join(topLevelFields(), ", "))
+			fields := topLevelFields()
+			if near := closest(key, fields); near != "" {
+				return c.errAt(k, key, "not a field of a rule; did you mean %s?", near)
+			}
+			return c.errAt(k, key, "not a field of a rule; the fields are %s", strings.Join(fields, ", "))
 		}
 		val, err := c.value(v, key, f.shape)
 		r.Properties[f.prop] = val
@@ -285,6 +290,49 @@ func topLevelFields() []string {
 	names = append(names, slices.Collect(maps.Keys(ignored))...)
 	slices.Sort(names)
 	return names
+}
+
+// closest is the name within two edits of s (a letter left out, added,
+// changed or two swapped; fewer for a short s, which is near too much), or
+// "" when none is or several are.
+func closest(s string, names []string) string {
+	found, most := "", min(2, utf8.RuneCountInString(s)/3)
+	for _, n := range names {
+		if editDistance(strings.ToLower(s), strings.ToLower(n)) <= most {
+			if found != "" {
+				return ""
+			}
+			found = n
+		}
+	}
+	return found
+}
+
+// editDistance is the optimal string alignment distance between a and b,
+// by runes.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }
 
 // eachField calls fn with each key of mapping n and its value, refusing a
@@ -411,7 +459,11 @@ func (c *converter) object(v *yaml.Node, field string, fields map[string]shape) 
 	err := c.eachField(v, field, func(key string, k, val *yaml.Node) error {
 		s, ok := fields[key]
 		if !ok {
-			return c.errAt(k, join(field, key), "not a field of %s; its fields are %s", field, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
+			names := slices.Sorted(maps.Keys(fields))
+			if near := closest(key, names); near != "" {
+				return c.errAt(k, join(field, key), "not a field of %s; did you mean %s?", field, near)
+			}
+			return c.errAt(k, join(field, key), "not a field of %s; its fields are %s", field, strings.Join(names, ", "))
 		}
 		conv, err := c.value(val, join(field, key), s)
 		out[key] = conv
