@@ -230,7 +230,9 @@ func TestWatchlistItemsArePagedWithANextLink(t *testing.T) {
 	if st := cs.call("GET", first.NextLink, cs.mgmt, nil, &second); st != 200 || len(second.Value) != 1 || second.Value[0].Name != "last" || second.NextLink != "" {
 		t.Fatalf("second page: %d %+v", st, second)
 	}
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	if st := cs.call("GET", cs.watchlistURL("/hosts/watchlistItems")+"&$skipToken=!!", cs.mgmt, nil, &er); st != 400 || !strings.Contains(er.Error.Message, "$skipToken") {
 		t.Fatalf("a forged skip token: %d %+v", st, er)
 	}
