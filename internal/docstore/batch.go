@@ -93,3 +93,19 @@ func (s *Store) apply(ctx context.Context, tx *bbolt.Tx, workspace string, w Wri
 	}
 	return b.Delete([]byte(w.ID))
 }
+
+// Count is the number of documents in a collection. It needs no key: IDs
+// are plaintext.
+func (s *Store) Count(ctx context.Context, workspace, collection string) (int, error) {
+	if err := checkNames(workspace, collection); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if b := collectionBucket(tx, workspace, collection); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
+}

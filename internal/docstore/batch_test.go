@@ -55,6 +55,12 @@ func TestBatchAppliesAllWritesOrNone(t *testing.T) {
 	}
 
 	keys.Revoke()
+	if n, err := st.Count(ctx, ws, "watchlistItems"); err != nil || n != 1 {
+		t.Errorf("count while revoked: %d %v, want 1 (vips.0)", n, err)
+	}
+	if n, err := st.Count(ctx, ws, "nothing"); err != nil || n != 0 {
+		t.Errorf("count of a missing collection: %d %v", n, err)
+	}
 	for name, w := range map[string]Write{
 		"a put":      {Collection: "watchlistItems", ID: "vips.2", Body: []byte(`{}`)},
 		"a deletion": {Collection: "watchlistItems", ID: "vips.0"},

@@ -49,6 +49,7 @@ const (
 	MaxItemsPerUpload  = 10_000
 	MaxItems           = 100_000  // per watchlist, uploads and single items together
 	MaxTotalBytes      = 32 << 20 // of values, per watchlist
+	MaxWatchlists      = 1000 // per workspace: every query lists them to bind _GetWatchlist
 	MaxColumns         = 100
 	MaxValueBytes      = 32 << 10
 	MaxItemBytes       = 256 << 10 // of one item's values
@@ -435,6 +436,10 @@ func (s *Watchlists) put(ctx context.Context, alias string, in *input, parsed *P
 		return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "watchlist '%s' does not exist, so no etag can match", alias)
 	case created && parsed == nil:
 		return nil, false, bad("a new watchlist needs properties.rawContent with contentType %s: at least a header line naming its columns, itemsSearchKey among them", ContentTypeCSV)
+	case created:
+		if err := s.roomForOne(ctx); err != nil {
+			return nil, false, err
+		}
 	case err != nil && !created:
 		return nil, false, err
 	case !created && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != cur.etag:
@@ -481,6 +486,20 @@ func (s *Watchlists) put(ctx context.Context, alias string, in *input, parsed *P
 	}
 	p.ItemsCount = len(items)
 	return s.watchlist(alias, written, p), created, nil
+}
+
+// roomForOne refuses a new watchlist in a workspace that has
+// MaxWatchlists. Two created at once may both pass: the limit bounds work,
+// it is not an invariant.
+func (s *Watchlists) roomForOne(ctx context.Context) error {
+	n, err := s.docs.Count(ctx, s.workspace, collWatchlists)
+	if err != nil {
+		return docstore.Refusal(err, "watchlist", "")
+	}
+	if n >= MaxWatchlists {
+		return bad("the workspace has %d watchlists, the most it may have; delete one first", n)
+	}
+	return nil
 }
 
 func newEtag() string { return uuid.NewString() }

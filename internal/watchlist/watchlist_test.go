@@ -415,3 +415,27 @@ func TestConcurrentItemWritesLoseNothing(t *testing.T) {
 		t.Fatalf("%d items kept after %d successful PUTs", len(items), ok.Load())
 	}
 }
+
+func TestAWorkspaceHoldsAtMostMaxWatchlists(t *testing.T) {
+	wl, _ := newTestWatchlists(t)
+	if _, _, err := wl.Put(ctx, "first", props(t, vipProps("User\n")), ""); err != nil {
+		t.Fatal(err)
+	}
+	first, err := wl.docs.Get(ctx, customerID, collWatchlists, "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes []docstore.Write
+	for i := 1; i < MaxWatchlists; i++ {
+		writes = append(writes, docstore.Write{Collection: collWatchlists, ID: fmt.Sprintf("w%d", i), Body: first.Body})
+	}
+	if _, err := wl.docs.Batch(ctx, customerID, writes); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := wl.Put(ctx, "one-more", props(t, vipProps("User\n")), ""); fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "has 1000 watchlists, the most it may have") {
+		t.Fatalf("the 1001st watchlist: %v", err)
+	}
+	if _, _, err := wl.Put(ctx, "first", props(t, vipProps("User\nalice\n")), ""); err != nil {
+		t.Fatalf("updating one of 1000: %v", err)
+	}
+}
