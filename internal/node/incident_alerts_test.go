@@ -150,4 +150,29 @@ func TestIncidentAlertsEntitiesAndHistoryOverHTTPS(t *testing.T) {
 			t.Errorf("GET %s of a missing incident: %d %+v", sub, st, er)
 		}
 	}
+
+	// Once the document-store principal loses access, nothing is read and
+	// no alert is raised.
+	docOID := cs.node.DocumentStorePrincipalID()
+	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
+		t.Fatalf("remove policy: %d", st)
+	}
+	cs.probe()
+	for _, sub := range []string{"/alerts", "/entities", "/history"} {
+		if st := cs.call("GET", cs.incidentURL(first.Name+sub), cs.mgmt, nil, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+			t.Errorf("%s while revoked: %d %+v", sub, st, er)
+		}
+	}
+	ctx := context.Background()
+	ws, err := cs.node.workspaces.Info(ctx, workspace.ResourceGroup{Subscription: cs.creds.TenantID, Group: "rg1"}, "secops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := cs.node.data.Docs(ctx, ws); err == nil {
+		_, _, err = incident.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil).RaiseFromAlert(ctx, ruleAlert(t, 3, "bob", "10.0.0.9"), "brute-force", g)
+		if err == nil {
+			t.Fatal("an alert was raised while the key was revoked")
+		}
+	}
 }
