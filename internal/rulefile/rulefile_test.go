@@ -297,6 +297,8 @@ func TestBadRuleFilesAreRefusedNamingFileLineAndField(t *testing.T) {
 		{"alias to another field's value", "r.yaml", strings.Replace(replace("name: Many", "name: &n Many"), "severity: Medium", "severity: *n", 1), Options{}, 5, "severity", "must be a string, not an alias (*n); write the value out"},
 		{"merge key", "r.yaml", replace("severity: Medium", "<<: {severity: Medium}"), Options{}, 5, "", "a field name must be a plain word"},
 		{"missing name", "r.yaml", replace("name: Many failed sign-ins, then a success\n", ""), Options{}, 0, "name", "missing"},
+		{"empty query at the end of the file", "r.yaml", strings.TrimSuffix(replace("query: |\n  SigninLogs\n  | summarize Failures = countif(ResultType != \"0\") by UserPrincipalName, IPAddress\n", ""), "\n") + "\nquery: |", Options{}, 61, "query", "is empty"},
+		{"blank name", "r.yaml", replace("name: Many failed sign-ins, then a success", "name: '  '"), Options{}, 2, "name", "is empty"},
 		{"missing query", "r.yaml", replace("query: |\n  SigninLogs\n  | summarize Failures = countif(ResultType != \"0\") by UserPrincipalName, IPAddress\n", ""), Options{}, 0, "query", "missing"},
 		{"missing id", "r.yaml", replace("id: 5d6f1c1e-0b6a-4c1e-9a51-2f1f0a7c9e01\n", ""), Options{}, 0, "id", "give one with --id"},
 		{"id with a slash", "r.yaml", replace("id: 5d6f1c1e-0b6a-4c1e-9a51-2f1f0a7c9e01", "id: a/b"), Options{}, 1, "id", "letters, digits, dashes and underscores"},

@@ -255,8 +255,12 @@ func (c *converter) rule(root *yaml.Node, opts Options) (*Rule, error) {
 		return nil, err
 	}
 	for _, f := range required {
-		if present[f.field] == nil {
+		k := present[f.field]
+		if k == nil {
 			return nil, &Error{File: c.file, Field: f.field, Msg: "missing: a rule needs it (" + f.what + ")"}
+		}
+		if s, _ := r.Properties[carried[f.field].prop].(string); strings.TrimSpace(s) == "" {
+			return nil, c.errAt(k, f.field, "is empty: a rule needs it (%s)", f.what)
 		}
 	}
 	for _, f := range scheduleFields {
@@ -296,7 +300,11 @@ func topLevelFields() []string {
 // changed or two swapped; fewer for a short s, which is near too much), or
 // "" when none is or several are.
 func closest(s string, names []string) string {
-	found, most := "", min(2, utf8.RuneCountInString(s)/3)
+	n := utf8.RuneCountInString(s)
+	if n > 64 { // no field's name is near that long, and the distance costs len(s)×len(name)
+		return ""
+	}
+	found, most := "", min(2, n/3)
 	for _, n := range names {
 		if editDistance(strings.ToLower(s), strings.ToLower(n)) <= most {
 			if found != "" {
