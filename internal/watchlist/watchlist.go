@@ -49,7 +49,7 @@ const (
 	MaxItemsPerUpload  = 10_000
 	MaxItems           = 100_000  // per watchlist, uploads and single items together
 	MaxTotalBytes      = 32 << 20 // of values, per watchlist
-	MaxWatchlists      = 1000 // per workspace: every query lists them to bind _GetWatchlist
+	MaxWatchlists      = 1000     // per workspace: every query lists them to bind _GetWatchlist
 	MaxColumns         = 100
 	MaxValueBytes      = 32 << 10
 	MaxItemBytes       = 256 << 10 // of one item's values
