@@ -707,7 +707,13 @@ func TestRaisedAlertsRunRulesOnCreatedAndOnAlertsAdded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.rules.OnRaised(context.Background(), e.incs, a, inc, created); err != nil {
+		// As the node runs the rules on what detection raised: the incident
+		// before the alert joined is not known, so it stands for both sides.
+		ev := Event{When: Created, Incident: inc}
+		if !created {
+			ev = Event{When: Updated, Incident: inc, Before: inc, AlertAdded: true}
+		}
+		if err := e.rules.OnIncident(context.Background(), e.incs, ev); err != nil {
 			t.Fatal(err)
 		}
 		return inc, created

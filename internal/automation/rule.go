@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
@@ -154,25 +153,13 @@ func (p Properties) redacted() Properties {
 	return p
 }
 
-// Rules is the automation rule store of one workspace, and its runner. It
-// is safe for concurrent use; one kept for many events decodes each rule
-// once per version.
+// Rules is the automation rule store of one workspace, and its runner.
 type Rules struct {
 	docs      *docstore.Store
 	workspace string // customerId: the document store's workspace
 	idPrefix  string // resource ID of the workspace's automationRules collection
 	hooks     *Webhooks
 	now       func() time.Time
-
-	mu      sync.Mutex
-	decoded map[string]decodedRule // by ID: the version last read
-}
-
-// decodedRule is a rule's properties as decoded from the version whose
-// etag it holds.
-type decodedRule struct {
-	etag  string
-	props Properties
 }
 
 // New returns the automation rules of a workspace whose resource ID is
@@ -289,25 +276,14 @@ func (s *Rules) list(ctx context.Context) ([]Rule, error) {
 	if err != nil {
 		return nil, docstore.Refusal(err, "automation rules", "")
 	}
-	// Every event reads every rule, so decoding dominates its cost: a
-	// version decoded before (same etag, which changes on every write) is
-	// not decoded again.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	decoded := make(map[string]decodedRule, len(docs))
 	out := make([]Rule, 0, len(docs))
 	for _, doc := range docs {
-		d, ok := s.decoded[doc.ID]
-		if !ok || d.etag != doc.ETag {
-			d = decodedRule{etag: doc.ETag}
-			if err := json.Unmarshal(doc.Body, &d.props); err != nil {
-				return nil, fmt.Errorf("decode automation rule %s: %w", doc.ID, err)
-			}
+		var p Properties
+		if err := json.Unmarshal(doc.Body, &p); err != nil {
+			return nil, fmt.Errorf("decode automation rule %s: %w", doc.ID, err)
 		}
-		decoded[doc.ID] = d
-		out = append(out, *s.rule(doc.ID, doc.ETag, d.props))
+		out = append(out, *s.rule(doc.ID, doc.ETag, p))
 	}
-	s.decoded = decoded
 	slices.SortFunc(out, func(a, b Rule) int {
 		if c := a.Properties.Order - b.Properties.Order; c != 0 {
 			return c

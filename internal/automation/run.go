@@ -119,21 +119,6 @@ func (r *Rules) OnAlert(ctx context.Context, a *alert.Alert) error {
 	return nil
 }
 
-// OnRaised runs the rules after incident.RaiseFromAlert put the new alert
-// a into inc, as detection calls it for each alert it raises: the rules on
-// Alerts for the alert, then the rules on Incidents — Created when the alert
-// made inc, else Updated with the alert added. The incident before the
-// alert joined is not known there: a PropertyChanged or a Tactics or Labels
-// PropertyArrayChanged condition does not match such an update.
-func (r *Rules) OnRaised(ctx context.Context, incs *incident.Incidents, a *alert.Alert, inc *incident.Incident, created bool) error {
-	alertErr := r.OnAlert(ctx, a)
-	ev := Event{When: Created, Incident: inc}
-	if !created {
-		ev = Event{When: Updated, Incident: inc, Before: inc, AlertAdded: true}
-	}
-	return errors.Join(alertErr, r.OnIncident(ctx, incs, ev))
-}
-
 // due returns the rules on `on` for `when` that are enabled and not
 // expired, in the order they run.
 func (r *Rules) due(ctx context.Context, on string, when Trigger) ([]Rule, error) {
