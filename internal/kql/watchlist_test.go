@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // watchlistSource is the fixture's tables and a watchlist 'vips' served as
@@ -66,6 +67,21 @@ func TestGetWatchlistJoinsFiltersAndLooksUp(t *testing.T) {
 				t.Fatalf("rows %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestATimespanDoesNotFilterAWatchlist: a watchlist has no TimeGenerated,
+// so a query's timespan narrows its log tables and leaves the watchlist
+// whole.
+func TestATimespanDoesNotFilterAWatchlist(t *testing.T) {
+	src := watchlistSource(t, 0)
+	res, err := runWatchlistQuery(t, src, "union (_GetWatchlist('vips') | count), (Events | count)", Options{Timespan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := jsonMarshal(res.Tables[0].Rows)
+	if string(got) != `[[2],[1]]` && string(got) != `[[1],[2]]` {
+		t.Fatalf("counts %s, want the watchlist's 2 items and the last hour's 1 event", got)
 	}
 }
 
