@@ -422,8 +422,8 @@ func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error
 	if !ok {
 		return nil, bindErr(node.pos(), "unknown table or let name %q", name)
 	}
-	if p.tables != nil {
-		p.tables[name] = true
+	if _, wl := WatchlistAlias(name); !wl && p.tables != nil {
+		p.tables[name] = true // a watchlist is not ingested: no late rows to watch for
 	}
 	sn := &scanNode{node: node, req: ScanRequest{Table: name}}
 	var cols []colInfo

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,19 @@ func TestATimespanDoesNotFilterAWatchlist(t *testing.T) {
 	got, _ := jsonMarshal(res.Tables[0].Rows)
 	if string(got) != `[[2],[1]]` && string(got) != `[[1],[2]]` {
 		t.Fatalf("counts %s, want the watchlist's 2 items and the last hour's 1 event", got)
+	}
+}
+
+// TestAQueryListsNoWatchlistAmongItsTables: Tables names what a rule
+// scheduler watches for late rows; a watchlist is never ingested.
+func TestAQueryListsNoWatchlistAmongItsTables(t *testing.T) {
+	src := watchlistSource(t, 0)
+	q, err := Compile("Events | where Account in (_GetWatchlist('vips') | project SearchKey) | join (Users) on Account", src.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Tables(); !slices.Equal(got, []string{"Events", "Users"}) {
+		t.Fatalf("tables %q, want Events and Users", got)
 	}
 }
 
