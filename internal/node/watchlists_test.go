@@ -237,3 +237,55 @@ func TestWatchlistItemsArePagedWithANextLink(t *testing.T) {
 		t.Fatalf("a forged skip token: %d %+v", st, er)
 	}
 }
+
+// TestARuleReadingAWatchlistRaisesAnIncident runs the scheduler in a real
+// node over a rule whose query joins sign-ins with a watchlist of bad
+// addresses: the sign-in from a listed address raises an incident, on the
+// rule's first run; the one from an address not on the list does not.
+func TestARuleReadingAWatchlistRaisesAnIncident(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
+	immutableID, tok := cs.signinDCR()
+	badIPs := map[string]any{"properties": map[string]any{"displayName": "Known bad addresses", "provider": "threat intel",
+		"itemsSearchKey": "IPAddress", "contentType": "text/csv", "rawContent": "IPAddress,Campaign\n203.0.113.7,Storm-0558\n192.0.2.99,Other\n"}}
+	if st := cs.call("PUT", cs.watchlistURL("/badips"), cs.mgmt, badIPs, nil); st != 201 {
+		t.Fatalf("create watchlist: %d", st)
+	}
+	now := time.Now().UTC()
+	rows := []map[string]any{
+		{"TimeGenerated": now.Add(-time.Minute).Format(time.RFC3339Nano), "UserPrincipalName": "alice@contoso.com", "IPAddress": "203.0.113.7", "ResultType": "0"},
+		{"TimeGenerated": now.Add(-time.Minute).Format(time.RFC3339Nano), "UserPrincipalName": "bob@contoso.com", "IPAddress": "198.51.100.2", "ResultType": "0"},
+	}
+	var er map[string]any
+	if st := cs.call("POST", cs.creds.Endpoint+"/dataCollectionRules/"+immutableID+"/streams/Custom-Signins?api-version=2023-01-01", tok, rows, &er); st != 204 {
+		t.Fatalf("ingest: %d %v", st, er)
+	}
+	rule := map[string]any{"kind": "Scheduled", "properties": map[string]any{
+		"displayName": "Sign-in from a known bad address", "severity": "High", "enabled": true,
+		"query":          "Signins_CL | where ResultType == '0'\n| join kind=inner (_GetWatchlist('badips') | project IPAddress = SearchKey, Campaign) on IPAddress\n| project UserPrincipalName, IPAddress, Campaign",
+		"queryFrequency": "PT5M", "queryPeriod": "PT1H", "triggerOperator": "GreaterThan", "triggerThreshold": 0,
+		"eventGroupingSettings": map[string]any{"aggregationKind": "AlertPerResult"},
+		"customDetails":         map[string]string{"Campaign": "Campaign"},
+		"entityMappings": []map[string]any{
+			{"entityType": "IP", "fieldMappings": []map[string]string{{"identifier": "Address", "columnName": "IPAddress"}}},
+		},
+		"alertDetailsOverride":  map[string]any{"alertDisplayNameFormat": "Sign-in by {{UserPrincipalName}} from {{Campaign}}"},
+		"incidentConfiguration": map[string]any{"createIncident": true},
+	}}
+	if st := cs.call("PUT", cs.alertRuleURL("/bad-ip-signin"), cs.mgmt, rule, &er); st != 201 {
+		t.Fatalf("create rule: %d %v", st, er)
+	}
+	var incs struct {
+		Value []struct{ Properties struct{ Title string } }
+	}
+	waitFor(t, 20*time.Second, "the rule's incident", func() bool {
+		cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.SecurityInsights/incidents"), cs.mgmt, nil, &incs)
+		return len(incs.Value) > 0
+	})
+	if len(incs.Value) != 1 || incs.Value[0].Properties.Title != "Sign-in by alice@contoso.com from Storm-0558" {
+		t.Fatalf("incidents: %+v", incs.Value)
+	}
+	waitFor(t, 20*time.Second, "the run's health record", func() bool {
+		st, n, _ := cs.queryStatus(`SentinelHealth | where SentinelResourceName == "bad-ip-signin" and Status == "Success" | count`, "")
+		return st == 200 && n.(float64) >= 1
+	})
+}

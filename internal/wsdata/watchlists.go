@@ -16,6 +16,13 @@ import (
 // query engine binds _GetWatchlist('alias') against them and scans them
 // like any table.
 
+// WithWatchlists makes the source serve wl's watchlists beside the logs,
+// and returns it.
+func (s *Source) WithWatchlists(wl *watchlist.Watchlists) *Source {
+	s.watchlists = wl
+	return s
+}
+
 // watchlistTables lists the schemas of the workspace's watchlists. It
 // decrypts the watchlists' documents, not their items; a workspace without
 // watchlists needs no key for it.

@@ -134,9 +134,8 @@ func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source
 	if err != nil {
 		return nil, err
 	}
-	src := NewSource(st, ws.Workspace.Properties.CustomerID)
-	src.watchlists = watchlist.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil)
-	return src, nil
+	wl := watchlist.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil)
+	return NewSource(st, ws.Workspace.Properties.CustomerID).WithWatchlists(wl), nil
 }
 
 // Docs returns the document store under a workspace's document keys.
