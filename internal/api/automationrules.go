@@ -40,7 +40,7 @@ func (s *Server) automationRules(role, doing string, h automationHandler) handle
 			return err
 		}
 		customerID, id := ws.Workspace.Properties.CustomerID, ws.Workspace.ID
-		return h(w, r, automation.New(docs, customerID, id, s.cfg.Webhooks, nil), incident.New(docs, customerID, id, nil), c)
+		return h(w, r, automation.New(docs, customerID, id, s.cfg.Webhooks, s.cfg.AutomationCache, nil), incident.New(docs, customerID, id, nil), c)
 	}
 }
 

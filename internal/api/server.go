@@ -43,8 +43,10 @@ type Config struct {
 	ClusterKeys *clusterkeys.Manager
 	Data        *wsdata.Data
 	// Webhooks delivers automation rules' webhook actions; without it they
-	// are recorded as not delivered.
-	Webhooks *automation.Webhooks
+	// are recorded as not delivered. AutomationCache keeps the rules decoded
+	// across requests (nil: decoded for each).
+	Webhooks        *automation.Webhooks
+	AutomationCache *automation.Cache
 	// QueryMemory is the node's query memory, shared by the queries running at once, and
 	// MaxQueryMemory what one query may hold of it (0: kql.DefaultMaxMemory). A query that
 	// needs more than MaxQueryMemory is refused with 400 QueryLimitExceeded; one that finds

@@ -29,6 +29,7 @@ type env struct {
 	rules *Rules
 	incs  *incident.Incidents
 	docs  *docstore.Store
+	keys  *envelopetest.Keys
 	hooks *Webhooks
 	now   time.Time
 }
@@ -40,15 +41,16 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, envelopetest.New("doc-aek"))
+	keys := envelopetest.New("doc-aek")
+	docs, err := docstore.New(db, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, docs: docs, now: testNow}
+	e := &env{t: t, docs: docs, keys: keys, now: testNow}
 	clock := func() time.Time { return e.now }
 	e.hooks = NewWebhooks(WebhookOptions{Backoff: time.Millisecond})
 	t.Cleanup(func() { e.hooks.Close() })
-	e.rules = New(docs, "ws-1", wsResource, e.hooks, clock)
+	e.rules = New(docs, "ws-1", wsResource, e.hooks, NewCache(), clock)
 	e.incs = incident.New(docs, "ws-1", wsResource, clock)
 	return e
 }
@@ -728,5 +730,77 @@ func TestRaisedAlertsRunRulesOnCreatedAndOnAlertsAdded(t *testing.T) {
 	tasks, err := e.incs.Tasks(context.Background(), first.Name)
 	if err != nil || len(tasks) != 2 || tasks[0].Properties.Title != "new incident" || tasks[1].Properties.Title != "another alert" {
 		t.Fatalf("tasks: %v %+v", err, tasks)
+	}
+}
+
+// TestCacheServesOnlyTheVersionStored: Rules made per request share a
+// cache; a rule changed or deleted through one is run as it now is by the
+// next, and a workspace whose key is revoked has nothing left in it.
+func TestCacheServesOnlyTheVersionStored(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cache := NewCache()
+	perRequest := func() *Rules { return New(e.docs, "ws-1", wsResource, e.hooks, cache, func() time.Time { return e.now }) }
+	inc := e.incident("i1", incident.Properties{Title: "t", Severity: "Low"})
+	run := func() error { return perRequest().OnIncident(ctx, e.incs, Event{When: Created, Incident: inc}) }
+	titles := func() []string {
+		tasks, err := e.incs.Tasks(ctx, "i1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tk := range tasks {
+			out = append(out, tk.Properties.Title)
+		}
+		slices.Sort(out)
+		return out
+	}
+	put := func(title string) {
+		raw, _ := json.Marshal(rule(1, nil, task(1, title)))
+		if _, _, err := perRequest().Put(ctx, "r1", raw, "", "u"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("v1")
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	put("v2")
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := titles(); !slices.Equal(got, []string{"v1", "v2"}) {
+		t.Fatalf("after a change the rule ran as %q, want v1 then v2", got)
+	}
+	if err := perRequest().Delete(ctx, "r1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := titles(); len(got) != 2 {
+		t.Fatalf("a deleted rule ran: %q", got)
+	}
+	if n := len(cache.workspace["ws-1"]); n != 0 {
+		t.Fatalf("the cache keeps %d deleted rules", n)
+	}
+
+	put("v3")
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	e.keys.Revoke()
+	if err := run(); err == nil {
+		t.Fatal("rules ran under a revoked key")
+	}
+	if _, ok := cache.workspace["ws-1"]; ok {
+		t.Fatal("the cache kept a revoked workspace's rules")
+	}
+	e.keys.Restore()
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := titles(); !slices.Equal(got, []string{"v1", "v2", "v3", "v3"}) {
+		t.Fatalf("after restore: %q", got)
 	}
 }

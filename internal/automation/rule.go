@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
@@ -159,17 +160,81 @@ type Rules struct {
 	workspace string // customerId: the document store's workspace
 	idPrefix  string // resource ID of the workspace's automationRules collection
 	hooks     *Webhooks
+	cache     *Cache
 	now       func() time.Time
 }
 
 // New returns the automation rules of a workspace whose resource ID is
 // resourceID. hooks delivers webhook actions; without it they are recorded
-// as not delivered.
-func New(docs *docstore.Store, customerID, resourceID string, hooks *Webhooks, now func() time.Time) *Rules {
+// as not delivered. cache, shared by every Rules of a node, spares decoding
+// a rule again for every change; nil decodes every time.
+func New(docs *docstore.Store, customerID, resourceID string, hooks *Webhooks, cache *Cache, now func() time.Time) *Rules {
 	if now == nil {
 		now = time.Now
 	}
-	return &Rules{docs: docs, workspace: customerID, idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/automationRules/", hooks: hooks, now: now}
+	return &Rules{docs: docs, workspace: customerID, idPrefix: resourceID + "/providers/Microsoft.SecurityInsights/automationRules/",
+		hooks: hooks, cache: cache, now: now}
+}
+
+// Cache keeps automation rules decoded across requests: every incident
+// change reads every rule of its workspace, and decoding them was most of
+// that cost. An entry serves only the version whose etag the store has just
+// returned from the sealed document, so it never answers for a rule that
+// changed, nor for one the key no longer opens; a workspace whose rules
+// cannot be read (its key revoked) has its entries dropped. It is safe for
+// concurrent use.
+type Cache struct {
+	mu        sync.Mutex
+	workspace map[string]map[string]decodedRule // customerId → rule ID → the version last decoded
+}
+
+// decodedRule is a rule's properties as decoded from the version whose
+// etag it holds.
+type decodedRule struct {
+	etag  string
+	props Properties
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{workspace: map[string]map[string]decodedRule{}} }
+
+// decode returns the properties of the documents listed, decoding only the
+// versions c has not seen, and keeps exactly them for the workspace: a
+// deleted rule leaves the cache when its workspace is next read.
+func (c *Cache) decode(workspace string, docs []docstore.Document) ([]Properties, error) {
+	var seen map[string]decodedRule
+	if c != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		seen = c.workspace[workspace]
+	}
+	kept := make(map[string]decodedRule, len(docs))
+	out := make([]Properties, 0, len(docs))
+	for _, doc := range docs {
+		d, ok := seen[doc.ID]
+		if !ok || d.etag != doc.ETag {
+			d = decodedRule{etag: doc.ETag}
+			if err := json.Unmarshal(doc.Body, &d.props); err != nil {
+				return nil, fmt.Errorf("decode automation rule %s: %w", doc.ID, err)
+			}
+		}
+		kept[doc.ID] = d
+		out = append(out, d.props)
+	}
+	if c != nil {
+		c.workspace[workspace] = kept
+	}
+	return out, nil
+}
+
+// forget drops a workspace's entries.
+func (c *Cache) forget(workspace string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	delete(c.workspace, workspace)
+	c.mu.Unlock()
 }
 
 func bad(format string, args ...any) *fault.Error {
@@ -274,15 +339,16 @@ func (s *Rules) List(ctx context.Context) ([]Rule, error) {
 func (s *Rules) list(ctx context.Context) ([]Rule, error) {
 	docs, err := s.docs.List(ctx, s.workspace, collRules)
 	if err != nil {
+		s.cache.forget(s.workspace)
 		return nil, docstore.Refusal(err, "automation rules", "")
 	}
+	props, err := s.cache.decode(s.workspace, docs)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Rule, 0, len(docs))
-	for _, doc := range docs {
-		var p Properties
-		if err := json.Unmarshal(doc.Body, &p); err != nil {
-			return nil, fmt.Errorf("decode automation rule %s: %w", doc.ID, err)
-		}
-		out = append(out, *s.rule(doc.ID, doc.ETag, p))
+	for i, doc := range docs {
+		out = append(out, *s.rule(doc.ID, doc.ETag, props[i]))
 	}
 	slices.SortFunc(out, func(a, b Rule) int {
 		if c := a.Properties.Order - b.Properties.Order; c != 0 {

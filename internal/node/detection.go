@@ -36,7 +36,7 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 // automation's, recorded in the incident's history; the alert stands.
 func (n *Node) automateAlert(ctx context.Context, ev detection.AlertEvent) {
 	ws := ev.Workspace.Workspace
-	rules := automation.New(ev.Docs, ws.Properties.CustomerID, ws.ID, n.webhooks, nil)
+	rules := automation.New(ev.Docs, ws.Properties.CustomerID, ws.ID, n.webhooks, n.automationCache, nil)
 	if ev.Incident != nil {
 		aev := automation.Event{When: automation.Created, Incident: ev.Incident}
 		if !ev.Created {

@@ -157,9 +157,11 @@ type Node struct {
 	metrics    *prometheus.Registry
 	docsDB     *bbolt.DB
 	webhooks   *automation.Webhooks
-	server     *http.Server
-	firstRun   bool
-	closers    []func() error // run in reverse order by Close
+	// automationCache keeps automation rules decoded for the API and detection.
+	automationCache *automation.Cache
+	server          *http.Server
+	firstRun        bool
+	closers         []func() error // run in reverse order by Close
 }
 
 // Open prepares every component and binds the listener; Serve starts serving.
@@ -252,7 +254,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
 		n.webhooks = automation.NewWebhooks(automation.WebhookOptions{Client: cfg.WebhookClient, Logger: n.log.With("component", "webhooks")})
 		n.closers = append(n.closers, n.webhooks.Close) // before the document store closes: deliveries record their outcome
-		apiCfg.Webhooks = n.webhooks
+		n.automationCache = automation.NewCache()
+		apiCfg.Webhooks, apiCfg.AutomationCache = n.webhooks, n.automationCache
 		if n.rules, err = n.newScheduler(); err != nil {
 			return nil, err
 		}
