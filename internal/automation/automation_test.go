@@ -740,7 +740,9 @@ func TestCacheServesOnlyTheVersionStored(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	cache := NewCache()
-	perRequest := func() *Rules { return New(e.docs, "ws-1", wsResource, e.hooks, cache, func() time.Time { return e.now }) }
+	perRequest := func() *Rules {
+		return New(e.docs, "ws-1", wsResource, e.hooks, cache, func() time.Time { return e.now })
+	}
 	inc := e.incident("i1", incident.Properties{Title: "t", Severity: "Low"})
 	run := func() error { return perRequest().OnIncident(ctx, e.incs, Event{When: Created, Incident: inc}) }
 	titles := func() []string {
