@@ -34,18 +34,28 @@ func New(docs *docstore.Store, customerID, resourceID string) *Store {
 // replacing an alert of the same SystemAlertID: raising one alert twice
 // leaves one alert.
 func (s *Store) Put(ctx context.Context, a *Alert) error {
-	a.WorkspaceID = s.workspaceID
-	if err := a.Validate(); err != nil {
+	w, err := s.Write(a)
+	if err != nil {
 		return err
 	}
-	body, err := json.Marshal((*stored)(a))
-	if err != nil {
-		return fmt.Errorf("encode alert %s: %w", a.SystemAlertID, err)
-	}
-	if _, err := s.docs.Put(ctx, s.workspace, collAlerts, a.SystemAlertID, body, docstore.Unconditional); err != nil {
+	if _, err := s.docs.Put(ctx, s.workspace, w.Collection, w.ID, w.Body, w.IfMatch); err != nil {
 		return docstore.Refusal(err, "alert", a.SystemAlertID)
 	}
 	return nil
+}
+
+// Write is Put for a caller that stores the alert in one transaction with
+// other documents (docstore.Batch): it validates a and returns the write.
+func (s *Store) Write(a *Alert) (docstore.Write, error) {
+	a.WorkspaceID = s.workspaceID
+	if err := a.Validate(); err != nil {
+		return docstore.Write{}, err
+	}
+	body, err := json.Marshal((*stored)(a))
+	if err != nil {
+		return docstore.Write{}, fmt.Errorf("encode alert %s: %w", a.SystemAlertID, err)
+	}
+	return docstore.Write{Collection: collAlerts, ID: a.SystemAlertID, Body: body, IfMatch: docstore.Unconditional}, nil
 }
 
 // Get returns an alert.

@@ -74,29 +74,12 @@ func (s *Incidents) AppendHistory(ctx context.Context, incidentID string, e Hist
 
 // appendHistory is AppendHistory for an incident known to exist.
 func (s *Incidents) appendHistory(ctx context.Context, incidentID string, entries ...HistoryEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	for i := range entries {
-		if entries[i].Time.IsZero() {
-			entries[i].Time = s.now().UTC()
-		}
-	}
 	for range maxRetries {
-		h, etag, err := s.readHistory(ctx, incidentID)
+		w, err := s.historyWrite(ctx, incidentID, entries)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			j, _ := json.Marshal(e)
-			h.Entries = append(h.Entries, j)
-		}
-		if over := len(h.Entries) - maxHistory; over > 0 {
-			h.Entries = append(h.Entries[:1], h.Entries[1+over:]...)
-			h.Dropped += over
-		}
-		body, _ := json.Marshal(h)
-		_, err = s.docs.Put(ctx, s.workspace, collHistory, incidentID, body, etag)
+		_, err = s.docs.Put(ctx, s.workspace, w.Collection, w.ID, w.Body, w.IfMatch)
 		if errors.Is(err, docstore.ErrConflict) {
 			continue
 		}
@@ -106,6 +89,28 @@ func (s *Incidents) appendHistory(ctx context.Context, incidentID string, entrie
 		return nil
 	}
 	return fault.New(fault.Conflict, "Conflict", "incident '%s' history changed too often while appending; retry", incidentID)
+}
+
+// historyWrite is the write that appends entries (a zero Time is now) to
+// the incident's trail as it is now, under the trail's etag.
+func (s *Incidents) historyWrite(ctx context.Context, incidentID string, entries []HistoryEntry) (docstore.Write, error) {
+	h, etag, err := s.readHistory(ctx, incidentID)
+	if err != nil {
+		return docstore.Write{}, err
+	}
+	for _, e := range entries {
+		if e.Time.IsZero() {
+			e.Time = s.now().UTC()
+		}
+		j, _ := json.Marshal(e)
+		h.Entries = append(h.Entries, j)
+	}
+	if over := len(h.Entries) - maxHistory; over > 0 {
+		h.Entries = append(h.Entries[:1], h.Entries[1+over:]...)
+		h.Dropped += over
+	}
+	body, _ := json.Marshal(h)
+	return docstore.Write{Collection: collHistory, ID: incidentID, Body: body, IfMatch: etag}, nil
 }
 
 // readHistory returns an incident's trail and the etag to write it back

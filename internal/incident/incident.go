@@ -317,30 +317,25 @@ func (s *Incidents) PutAs(ctx context.Context, actor, id string, in Properties, 
 		}
 		rec := record{Properties: in}
 		rec.serverSet(old)
+		var before *Properties
+		var extra []docstore.Write
 		if old == nil {
-			n, err := s.nextNumber(ctx)
+			n, counter, err := s.nextNumber(ctx)
 			if err != nil {
 				return nil, false, err
 			}
-			rec.IncidentNumber, rec.CreatedTimeUtc = n, s.now().UTC()
+			rec.IncidentNumber, rec.CreatedTimeUtc, extra = n, s.now().UTC(), []docstore.Write{counter}
 		} else {
-			rec.Links = old.Links
+			rec.Links, before = old.Links, &old.Properties
 		}
-		inc, err := s.write(ctx, id, &rec, etag)
+		inc, _, err := s.commit(ctx, id, &rec, etag, changes(actor, before, &rec.Properties), extra...)
 		if errors.Is(err, docstore.ErrConflict) {
-			if ifMatch != docstore.Unconditional && ifMatch != docstore.AnyVersion {
-				return nil, false, docstore.Refusal(err, "incident", id)
-			}
-			continue // changed (an alert grouped into it) since read: merge again
+			// Changed since read: the incident (an alert grouped into it;
+			// the next read refuses a caller's stale etag), its trail or
+			// the counter. Again.
+			continue
 		}
 		if err != nil {
-			return nil, false, err
-		}
-		var before *Properties
-		if old != nil {
-			before = &old.Properties
-		}
-		if err := s.appendHistory(ctx, id, changes(actor, before, &rec.Properties)...); err != nil {
 			return nil, false, err
 		}
 		return inc, old == nil, nil
@@ -369,23 +364,34 @@ func (s *Incidents) read(ctx context.Context, id string) (*record, string, error
 	return &rec, doc.ETag, nil
 }
 
-// write stores rec if the stored incident's etag is still etag (or, for
-// docstore.CreateOnly, there is none), stamping its modification time. A
-// stale etag is docstore.ErrConflict, unwrapped, for the caller to retry.
-func (s *Incidents) write(ctx context.Context, id string, rec *record, etag string) (*Incident, error) {
+// commit writes rec if the stored incident's etag is still etag (or, for
+// docstore.CreateOnly, there is none), stamping its modification time, in
+// one transaction with history appended to its trail and the extra
+// writes: all of them land, or none. It returns the incident and the
+// extra writes' etags. A stale etag of any of them is
+// docstore.ErrConflict, unwrapped, for the caller to read again and retry.
+func (s *Incidents) commit(ctx context.Context, id string, rec *record, etag string, history []HistoryEntry, extra ...docstore.Write) (*Incident, []string, error) {
 	rec.LastModifiedTimeUtc = s.now().UTC()
 	body, err := json.Marshal(rec)
 	if err != nil {
-		return nil, fmt.Errorf("encode incident %s: %w", id, err)
+		return nil, nil, fmt.Errorf("encode incident %s: %w", id, err)
 	}
-	newTag, err := s.docs.Put(ctx, s.workspace, collIncidents, id, body, etag)
+	writes := append([]docstore.Write{{Collection: collIncidents, ID: id, Body: body, IfMatch: etag}}, extra...)
+	if len(history) > 0 {
+		w, err := s.historyWrite(ctx, id, history)
+		if err != nil {
+			return nil, nil, err
+		}
+		writes = append(writes, w)
+	}
+	etags, err := s.docs.Batch(ctx, s.workspace, writes)
 	if errors.Is(err, docstore.ErrConflict) {
-		return nil, docstore.ErrConflict
+		return nil, nil, docstore.ErrConflict
 	}
 	if err != nil {
-		return nil, docstore.Refusal(err, "incident", id)
+		return nil, nil, docstore.Refusal(err, "incident", id)
 	}
-	return s.incident(id, newTag, rec.Properties), nil
+	return s.incident(id, etags[0], rec.Properties), etags[1 : 1+len(extra)], nil
 }
 
 func (s *Incidents) incident(id, etag string, p Properties) *Incident {
@@ -411,33 +417,25 @@ func changes(actor string, o, p *Properties) []HistoryEntry {
 	return out
 }
 
-// nextNumber hands out incident numbers 1, 2, 3, ... under optimistic
-// concurrency on a sealed counter document.
-func (s *Incidents) nextNumber(ctx context.Context) (int64, error) {
-	for range maxRetries {
-		var n int64
-		etag := docstore.CreateOnly // two first incidents must not both be number 1
-		doc, err := s.docs.Get(ctx, s.workspace, collCounters, "incidentNumber")
-		switch {
-		case errors.Is(err, docstore.ErrNotFound):
-		case err != nil:
-			return 0, docstore.Refusal(err, "counter", "incidentNumber")
-		default:
-			if n, err = strconv.ParseInt(string(doc.Body), 10, 64); err != nil {
-				return 0, fmt.Errorf("incident counter: %w", err)
-			}
-			etag = doc.ETag
+// nextNumber reads the incident counter and returns the next number and
+// the write that takes it, for the batch that makes the incident: under
+// the counter's etag, so that two incidents never get one number and a
+// failed batch takes none.
+func (s *Incidents) nextNumber(ctx context.Context) (int64, docstore.Write, error) {
+	var n int64
+	etag := docstore.CreateOnly // two first incidents must not both be number 1
+	doc, err := s.docs.Get(ctx, s.workspace, collCounters, "incidentNumber")
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+	case err != nil:
+		return 0, docstore.Write{}, docstore.Refusal(err, "counter", "incidentNumber")
+	default:
+		if n, err = strconv.ParseInt(string(doc.Body), 10, 64); err != nil {
+			return 0, docstore.Write{}, fmt.Errorf("incident counter: %w", err)
 		}
-		_, err = s.docs.Put(ctx, s.workspace, collCounters, "incidentNumber", []byte(strconv.FormatInt(n+1, 10)), etag)
-		if errors.Is(err, docstore.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return 0, docstore.Refusal(err, "counter", "incidentNumber")
-		}
-		return n + 1, nil
+		etag = doc.ETag
 	}
-	return 0, errors.New("incident counter: too much contention")
+	return n + 1, docstore.Write{Collection: collCounters, ID: "incidentNumber", Body: []byte(strconv.FormatInt(n+1, 10)), IfMatch: etag}, nil
 }
 
 // Get returns an incident.
@@ -481,16 +479,17 @@ func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
 	if err != nil && !errors.Is(err, docstore.ErrNotFound) {
 		return err
 	}
-	if err := s.docs.Delete(ctx, s.workspace, collIncidents, id, docstore.IfMatch(ifMatch)); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+	_, err = s.docs.Batch(ctx, s.workspace, []docstore.Write{
+		{Collection: collIncidents, ID: id, IfMatch: docstore.IfMatch(ifMatch)},
+		{Collection: collHistory, ID: id},
+	})
+	if err != nil && !errors.Is(err, docstore.ErrNotFound) {
 		return docstore.Refusal(err, "incident", id)
 	}
 	if rec != nil {
 		if err := s.ungroup(ctx, id, rec.RelatedAnalyticRuleIDs); err != nil {
 			return err
 		}
-	}
-	if err := s.docs.Delete(ctx, s.workspace, collHistory, id, ""); err != nil && !errors.Is(err, docstore.ErrNotFound) {
-		return docstore.Refusal(err, "incident history", id)
 	}
 	comments, err := s.docs.List(ctx, s.workspace, collComments)
 	if err != nil {
@@ -507,12 +506,14 @@ func (s *Incidents) Delete(ctx context.Context, id, ifMatch string) error {
 	return errors.Join(errs...)
 }
 
-// PutComment adds a comment by author to an incident.
+// PutComment adds a comment by author to an incident, or replaces the
+// comment of that ID; a new one counts in the incident's commentsCount,
+// written with it.
 func (s *Incidents) PutComment(ctx context.Context, incidentID, commentID, message, author string) (*Comment, error) {
 	if err := validID(commentID); err != nil {
 		return nil, err
 	}
-	if _, err := s.Get(ctx, incidentID); err != nil {
+	if err := validID(incidentID); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(message) == "" || len(message) > 30000 {
@@ -522,39 +523,35 @@ func (s *Incidents) PutComment(ctx context.Context, incidentID, commentID, messa
 	c.Properties.Message, c.Properties.CreatedTimeUtc, c.Properties.Author.ObjectID = message, s.now().UTC(), author
 	body, _ := json.Marshal(c.Properties)
 	docID := incidentID + "." + commentID
-	_, err := s.docs.Get(ctx, s.workspace, collComments, docID)
-	isNew := errors.Is(err, docstore.ErrNotFound)
-	if err != nil && !isNew {
-		return nil, docstore.Refusal(err, "comment", commentID)
-	}
-	etag, err := s.docs.Put(ctx, s.workspace, collComments, docID, body, "")
-	if err != nil {
-		return nil, docstore.Refusal(err, "comment", commentID)
-	}
-	if isNew {
-		if err := s.update(ctx, incidentID, func(r *record) { r.AdditionalData.CommentsCount++ }); err != nil {
+	for range maxRetries {
+		rec, etag, err := s.read(ctx, incidentID)
+		if err != nil {
+			return nil, docstore.Refusal(err, "incident", incidentID)
+		}
+		_, err = s.docs.Get(ctx, s.workspace, collComments, docID)
+		if err == nil { // an edit: the count stays
+			tag, err := s.docs.Put(ctx, s.workspace, collComments, docID, body, docstore.Unconditional)
+			if err != nil {
+				return nil, docstore.Refusal(err, "comment", commentID)
+			}
+			c.Etag = docstore.QuoteETag(tag)
+			return c, nil
+		}
+		if !errors.Is(err, docstore.ErrNotFound) {
+			return nil, docstore.Refusal(err, "comment", commentID)
+		}
+		rec.AdditionalData.CommentsCount++
+		_, tags, err := s.commit(ctx, incidentID, rec, etag, nil, docstore.Write{Collection: collComments, ID: docID, Body: body, IfMatch: docstore.CreateOnly})
+		if errors.Is(err, docstore.ErrConflict) {
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
+		c.Etag = docstore.QuoteETag(tags[0])
+		return c, nil
 	}
-	c.Etag = docstore.QuoteETag(etag)
-	return c, nil
-}
-
-// update applies change to the stored incident id under its etag, again
-// on a concurrent change.
-func (s *Incidents) update(ctx context.Context, id string, change func(*record)) error {
-	for range maxRetries {
-		rec, etag, err := s.read(ctx, id)
-		if err != nil {
-			return docstore.Refusal(err, "incident", id)
-		}
-		change(rec)
-		_, err = s.write(ctx, id, rec, etag)
-		if !errors.Is(err, docstore.ErrConflict) {
-			return err
-		}
-	}
-	return errContention(id)
+	return nil, errContention(incidentID)
 }
 
 // Comments lists an incident's comments, oldest first.

@@ -136,7 +136,8 @@ func (g *Grouping) groupValues(a *alert.Alert) string {
 }
 
 // RaiseFromAlert stores the alert a of the rule ruleID (a rule's ID, not its
-// resource ID) and puts it into an incident: with grouping enabled, the
+// resource ID), filling its defaults as alert.Store.Put does, and puts it
+// into an incident, in one transaction with the incident's change: with grouping enabled, the
 // newest incident of the rule's group for a (see Grouping) whose last alert
 // is within the lookback; a closed one is reopened if g.ReopenClosed, else a
 // new incident is made. Without grouping, or with no such incident, a new
@@ -156,16 +157,17 @@ func (s *Incidents) RaiseFromAlert(ctx context.Context, a *alert.Alert, ruleID s
 	if err := g.validate(); err != nil {
 		return nil, false, err
 	}
-	if err := alert.New(s.docs, s.workspace, s.workspaceID).Put(ctx, a); err != nil {
+	stored, err := alert.New(s.docs, s.workspace, s.workspaceID).Write(a)
+	if err != nil {
 		return nil, false, err
 	}
 	if inc, err := s.raisedInto(ctx, a.SystemAlertID); err != nil || inc != nil {
 		return inc, false, err
 	}
 	if g.Enabled {
-		inc, created, err = s.group(ctx, a, ruleID, g)
+		inc, created, err = s.group(ctx, a, stored, g)
 	} else {
-		inc, created, err = s.attach(ctx, a.SystemAlertID, a, ruleID, false)
+		inc, created, err = s.attach(ctx, a.SystemAlertID, a, stored, false)
 		if errors.Is(err, errRegroup) { // only an incident a user made under the alert's ID
 			err = fault.New(fault.Conflict, "Conflict", "incident '%s' exists and was not raised by alert '%s'; it cannot take it", a.SystemAlertID, a.SystemAlertID)
 		}
@@ -173,11 +175,14 @@ func (s *Incidents) RaiseFromAlert(ctx context.Context, a *alert.Alert, ruleID s
 	if err != nil {
 		return nil, false, err
 	}
-	body, _ := json.Marshal(map[string]string{"incidentId": inc.Name})
-	if _, err := s.docs.Put(ctx, s.workspace, collAlertLinks, a.SystemAlertID, body, docstore.Unconditional); err != nil {
-		return nil, false, docstore.Refusal(err, "alert link", a.SystemAlertID)
-	}
 	return inc, created, nil
+}
+
+// linkWrite records, with the incident write that takes the alert, which
+// incident it went into.
+func linkWrite(alertID, incidentID string) docstore.Write {
+	body, _ := json.Marshal(map[string]string{"incidentId": incidentID})
+	return docstore.Write{Collection: collAlertLinks, ID: alertID, Body: body, IfMatch: docstore.Unconditional}
 }
 
 // raisedInto returns the incident an alert went into, or nil if it has
@@ -209,13 +214,13 @@ func (s *Incidents) raisedInto(ctx context.Context, alertID string) (*Incident, 
 // first's claim and joins its incident, even before it exists. An incident
 // that turns out not to take the alert (closed, full) is passed over for a
 // new one, which the group then names.
-func (s *Incidents) group(ctx context.Context, a *alert.Alert, ruleID string, g Grouping) (*Incident, bool, error) {
+func (s *Incidents) group(ctx context.Context, a *alert.Alert, stored docstore.Write, g Grouping) (*Incident, bool, error) {
 	salt, err := s.groupingSalt(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	key := g.key(salt, a)
-	shard := shardID(ruleID, key)
+	shard := shardID(a.RuleID, key)
 	var refused []string
 	for range maxRetries {
 		gs, etag, err := s.readGroups(ctx, shard)
@@ -239,7 +244,7 @@ func (s *Incidents) group(ctx context.Context, a *alert.Alert, ruleID string, g 
 		if err != nil {
 			return nil, false, docstore.Refusal(err, "grouping state", shard)
 		}
-		inc, created, err := s.attach(ctx, target, a, ruleID, g.ReopenClosed)
+		inc, created, err := s.attach(ctx, target, a, stored, g.ReopenClosed)
 		if errors.Is(err, errRegroup) {
 			refused = append(refused, target)
 			continue
@@ -265,23 +270,22 @@ func full(rec *record, a *alert.Alert) bool {
 var errRegroup = errors.New("incident no longer takes the alert")
 
 // attach puts a into the incident id, making the incident from a if there
-// is none. A closed incident is reopened if reopen, else errRegroup;
+// is none; stored, the write of the alert itself, goes in the same batch. A closed incident is reopened if reopen, else errRegroup;
 // one that holds a already is returned as it is.
-func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, ruleID string, reopen bool) (*Incident, bool, error) {
-	actor := "rule:" + ruleID
+func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, stored docstore.Write, reopen bool) (*Incident, bool, error) {
+	actor := "rule:" + a.RuleID
 	for range maxRetries {
 		rec, etag, err := s.read(ctx, id)
 		switch {
 		case errors.Is(err, docstore.ErrNotFound):
-			inc, err := s.create(ctx, id, a, ruleID)
+			inc, err := s.create(ctx, id, a, stored)
 			if errors.Is(err, docstore.ErrConflict) {
-				continue // made at once by another raise: join it
+				continue // made at once by another raise (or a number taken): again
 			}
 			if err != nil {
 				return nil, false, err
 			}
-			return inc, true, s.appendHistory(ctx, id, HistoryEntry{Actor: actor, Action: ActionCreated,
-				Detail: fmt.Sprintf("from alert %s; severity %s, status New", a.SystemAlertID, a.Severity)})
+			return inc, true, nil
 		case err != nil:
 			return nil, false, err
 		case slices.Contains(rec.Links.AlertIDs, a.SystemAlertID):
@@ -294,24 +298,25 @@ func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, ruleI
 			rec.Status, rec.Classification, rec.ClassificationReason, rec.ClassificationComment = "Active", "", "", ""
 			history = append(history, HistoryEntry{Actor: actor, Action: ActionReopened, Detail: "by alert " + a.SystemAlertID})
 		}
-		s.link(rec, a, ruleID)
-		inc, err := s.write(ctx, id, rec, etag)
+		s.link(rec, a)
+		history = append(history, HistoryEntry{Actor: actor, Action: ActionAlertAdded, Detail: "alert " + a.SystemAlertID})
+		inc, _, err := s.commit(ctx, id, rec, etag, history, stored, linkWrite(a.SystemAlertID, id))
 		if errors.Is(err, docstore.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return nil, false, err
 		}
-		history = append(history, HistoryEntry{Actor: actor, Action: ActionAlertAdded, Detail: "alert " + a.SystemAlertID})
-		return inc, false, s.appendHistory(ctx, id, history...)
+		return inc, false, nil
 	}
 	return nil, false, errContention(id)
 }
 
-// create makes the incident id from its first alert; docstore.ErrConflict
-// if it exists.
-func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, ruleID string) (*Incident, error) {
-	n, err := s.nextNumber(ctx)
+// create makes the incident id from its first alert, with its number,
+// trail, the alert (stored) and its link in one batch; docstore.ErrConflict if it
+// exists or the number was taken meanwhile.
+func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, stored docstore.Write) (*Incident, error) {
+	n, counter, err := s.nextNumber(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -321,13 +326,16 @@ func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, ruleI
 		FirstActivityTimeUtc: a.StartTime.UTC(), LastActivityTimeUtc: a.EndTime.UTC(),
 	}}
 	rec.serverSet(nil)
-	s.link(rec, a, ruleID)
-	return s.write(ctx, id, rec, docstore.CreateOnly)
+	s.link(rec, a)
+	created := HistoryEntry{Actor: "rule:" + a.RuleID, Action: ActionCreated,
+		Detail: fmt.Sprintf("from alert %s; severity %s, status New", a.SystemAlertID, a.Severity)}
+	inc, _, err := s.commit(ctx, id, rec, docstore.CreateOnly, []HistoryEntry{created}, counter, stored, linkWrite(a.SystemAlertID, id))
+	return inc, err
 }
 
 // link adds a to rec: its ID, entities, rule, tactics, techniques and
 // event window.
-func (s *Incidents) link(rec *record, a *alert.Alert, ruleID string) {
+func (s *Incidents) link(rec *record, a *alert.Alert) {
 	rec.Links.AlertIDs = append(rec.Links.AlertIDs, a.SystemAlertID)
 	rec.Links.addEntities(a.Entities)
 	union := func(into []string, from ...string) []string {
@@ -338,7 +346,7 @@ func (s *Incidents) link(rec *record, a *alert.Alert, ruleID string) {
 		}
 		return into
 	}
-	rec.RelatedAnalyticRuleIDs = union(rec.RelatedAnalyticRuleIDs, s.workspaceID+"/providers/Microsoft.SecurityInsights/alertRules/"+ruleID)
+	rec.RelatedAnalyticRuleIDs = union(rec.RelatedAnalyticRuleIDs, s.workspaceID+"/providers/Microsoft.SecurityInsights/alertRules/"+a.RuleID)
 	d := &rec.AdditionalData
 	d.AlertsCount = len(rec.Links.AlertIDs)
 	d.AlertProductNames = union(d.AlertProductNames, alert.ProductName)

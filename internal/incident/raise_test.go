@@ -553,12 +553,14 @@ func TestAFullIncidentPassesItsGroupToANewOne(t *testing.T) {
 	r := &raiser{t: t, s: s, rule: "rule-1"}
 	g := grouping(MatchAnyAlert)
 	first, _ := r.raise(r.alert(account(t, "alice")), g)
-	err := s.update(ctx, first.Name, func(rec *record) {
-		for i := len(rec.Links.AlertIDs); i < maxAlertsPerIncident; i++ {
-			rec.Links.AlertIDs = append(rec.Links.AlertIDs, fmt.Sprintf("filler-%d", i))
-		}
-	})
+	rec, etag, err := s.read(ctx, first.Name)
 	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(rec.Links.AlertIDs); i < maxAlertsPerIncident; i++ {
+		rec.Links.AlertIDs = append(rec.Links.AlertIDs, fmt.Sprintf("filler-%d", i))
+	}
+	if _, _, err := s.commit(ctx, first.Name, rec, etag, nil); err != nil {
 		t.Fatal(err)
 	}
 	inc, created := r.raise(r.alert(account(t, "alice")), g)
