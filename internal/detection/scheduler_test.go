@@ -1,11 +1,15 @@
 package detection
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/analyticrule"
+	"github.com/sealwatch/sealwatch/internal/docstore"
 )
 
 const failedSignins = `SigninLogs | where ResultType != "0" | project TimeGenerated, UserPrincipalName, IPAddress`
@@ -279,5 +283,47 @@ func TestDisabledRuleIsOnRecordAndResumesFromEnable(t *testing.T) {
 	e.tickFor(5*time.Minute, 5*time.Minute)
 	if o := e.outcomes("off"); len(o) != 3 || o[2] != OutcomeRan {
 		t.Fatalf("outcomes %v: want a run once enabled", o)
+	}
+}
+
+// TestDeletedRuleLeavesNoState: the scheduler's state and alert keys of a
+// deleted rule are removed by the next hourly sweep.
+func TestDeletedRuleLeavesNoState(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("gone", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	st, err := loadState(e.ctx, e.docs, testCustomer, "gone")
+	if err != nil || len(st.KeyDays) != 1 || st.LastEnd.IsZero() {
+		t.Fatalf("state after a run with an alert: %+v, %v", st, err)
+	}
+	rules := analyticrule.New(e.docs, testCustomer, e.ws.Workspace.ID, nil, e.clock.Now)
+	if err := rules.Delete(e.ctx, "gone", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.tickFor(61*time.Minute, 5*time.Minute)
+	for _, c := range []struct{ coll, id string }{{collRuleState, "gone"}, {collAlertKeys, "gone." + st.KeyDays[0]}} {
+		if _, err := e.docs.Get(e.ctx, testCustomer, c.coll, c.id); !errors.Is(err, docstore.ErrNotFound) {
+			t.Fatalf("%s/%s after the rule was deleted: %v", c.coll, c.id, err)
+		}
+	}
+}
+
+// TestAlertKeysExpireAfterRetention: the days of alert keys older than the
+// retention (and the rule's period) are deleted as the rule runs.
+func TestAlertKeysExpireAfterRetention(t *testing.T) {
+	e := newEnv(t)
+	e.ws.Workspace.Properties.RetentionInDays = 2
+	e.ingest("SigninLogs", signin(-time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("old", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	first, _ := loadState(e.ctx, e.docs, testCustomer, "old")
+	e.tickFor(4*24*time.Hour, time.Hour)
+	st, _ := loadState(e.ctx, e.docs, testCustomer, "old")
+	if slices.Contains(st.KeyDays, first.KeyDays[0]) {
+		t.Fatalf("key days %v still hold %s, four days on with two days' retention", st.KeyDays, first.KeyDays[0])
+	}
+	if _, err := e.docs.Get(e.ctx, testCustomer, collAlertKeys, "old."+first.KeyDays[0]); !errors.Is(err, docstore.ErrNotFound) {
+		t.Fatalf("expired alert keys still stored: %v", err)
 	}
 }
