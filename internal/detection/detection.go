@@ -187,6 +187,10 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceInfo) error {
 	now := s.cfg.Now().UTC()
 	w, err := s.open(ctx, ws, now)
+	var rules []analyticrule.Rule
+	if err == nil {
+		rules, err = analyticrule.New(w.docs, w.customerID, ws.Workspace.ID, nil, nil).List(ctx)
+	}
 	if err != nil {
 		s.block(ws, now, err)
 		return nil // the missed windows are caught up once the stores open
@@ -196,10 +200,6 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 	delete(s.blocked, w.customerID)
 	s.mu.Unlock()
 
-	rules, err := analyticrule.New(w.docs, w.customerID, ws.Workspace.ID, nil, nil).List(ctx)
-	if err != nil {
-		return err
-	}
 	var errs []error
 	for i := range rules {
 		spec, err := rules[i].Spec()

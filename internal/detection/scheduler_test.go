@@ -1,6 +1,7 @@
 package detection
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +11,10 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/analyticrule"
 	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 const failedSignins = `SigninLogs | where ResultType != "0" | project TimeGenerated, UserPrincipalName, IPAddress`
@@ -325,5 +330,34 @@ func TestAlertKeysExpireAfterRetention(t *testing.T) {
 	}
 	if _, err := e.docs.Get(e.ctx, testCustomer, collAlertKeys, "old."+first.KeyDays[0]); !errors.Is(err, docstore.ErrNotFound) {
 		t.Fatalf("expired alert keys still stored: %v", err)
+	}
+}
+
+// TestRevokedKeyPausesEvenWhenTheStoresOpen: stores that open but cannot
+// be read for the key pause the workspace's rules as well, without error,
+// and runs resume when the key is back.
+func TestRevokedKeyPausesEvenWhenTheStoresOpen(t *testing.T) {
+	var e *env
+	e = newEnv(t, func(c *Config) {
+		c.Docs = func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return e.docs, nil }
+		c.Logs = func(context.Context, *workspace.WorkspaceInfo) (*logstore.Store, error) { return e.logs, nil }
+		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) { return wsdata.NewSource(e.logs, testCustomer), nil }
+	})
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("ungated", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	e.ingest("SigninLogs", signin(2*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.keys.Revoke()
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	if p := e.sched.paused(); p != 1 {
+		t.Fatalf("%v workspaces paused while the key is revoked, want 1", p)
+	}
+	e.keys.Restore()
+	e.tickFor(5*time.Minute, 5*time.Minute)
+	if p := e.sched.paused(); p != 0 {
+		t.Fatalf("%v workspaces paused after restore", p)
+	}
+	if n := e.alertCount("ungated"); n != 1 {
+		t.Fatalf("%d alerts after restore, want 1", n)
 	}
 }
