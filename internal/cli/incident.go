@@ -119,9 +119,32 @@ func (in *incidents) get(ctx context.Context, id string) (json.RawMessage, error
 	return raw, nil
 }
 
+// incidentLinks are what an incident holds besides its fields, as the API
+// answers them: its comments, alerts and entities.
+type incidentLinks struct {
+	comments []json.RawMessage
+	alerts   struct {
+		Value []struct {
+			Properties struct {
+				AlertDisplayName string    `json:"alertDisplayName"`
+				Severity         string    `json:"severity"`
+				TimeGenerated    time.Time `json:"timeGenerated"`
+				AlertType        string    `json:"alertType"`
+			} `json:"properties"`
+		} `json:"value"`
+	}
+	entities struct {
+		Entities []struct {
+			Kind       string         `json:"kind"`
+			Properties map[string]any `json:"properties"`
+		} `json:"entities"`
+	}
+}
+
 // printIncident prints one incident: the server's JSON, or its row, the
-// fields too long for a row, its etag, and its comments when given.
-func (a *app) printIncident(w io.Writer, raw json.RawMessage, comments []json.RawMessage) error {
+// fields too long for a row, its etag, and, when given, its alerts,
+// entities and comments.
+func (a *app) printIncident(w io.Writer, raw json.RawMessage, links *incidentLinks) error {
 	if a.output == outputJSON {
 		return writeJSON(w, raw)
 	}
@@ -148,12 +171,40 @@ func (a *app) printIncident(w io.Writer, raw json.RawMessage, comments []json.Ra
 		fmt.Fprintf(w, "classification:  %s\n", clean(c))
 	}
 	fmt.Fprintf(w, "last modified:   %s\netag:            %s\n", rfc3339(p.LastModifiedTimeUtc), clean(i.Etag))
-	if len(comments) == 0 {
+	if links == nil {
+		return nil
+	}
+	return links.print(w)
+}
+
+// print writes the alerts, entities and comments that there are.
+func (l *incidentLinks) print(w io.Writer) error {
+	if len(l.alerts.Value) > 0 {
+		fmt.Fprintln(w, "\nAlerts:")
+		rows := make([][]string, 0, len(l.alerts.Value))
+		for _, al := range l.alerts.Value {
+			rows = append(rows, []string{rfc3339(al.Properties.TimeGenerated), al.Properties.Severity, al.Properties.AlertDisplayName, al.Properties.AlertType})
+		}
+		if err := writeTable(w, []string{"TIME", "SEVERITY", "NAME", "RULE"}, rows); err != nil {
+			return err
+		}
+	}
+	if len(l.entities.Entities) > 0 {
+		fmt.Fprintln(w, "\nEntities:")
+		rows := make([][]string, 0, len(l.entities.Entities))
+		for _, e := range l.entities.Entities {
+			rows = append(rows, []string{e.Kind, entityName(e.Properties)})
+		}
+		if err := writeTable(w, []string{"KIND", "NAME"}, rows); err != nil {
+			return err
+		}
+	}
+	if len(l.comments) == 0 {
 		return nil
 	}
 	fmt.Fprintln(w, "\nComments:")
-	rows := make([][]string, 0, len(comments))
-	for _, it := range comments {
+	rows := make([][]string, 0, len(l.comments))
+	for _, it := range l.comments {
 		var c incidentComment
 		if err := json.Unmarshal(it, &c); err != nil {
 			return fmt.Errorf("decode comment: %w", err)
@@ -161,6 +212,35 @@ func (a *app) printIncident(w io.Writer, raw json.RawMessage, comments []json.Ra
 		rows = append(rows, commentRow(&c))
 	}
 	return writeTable(w, commentHeader, rows)
+}
+
+// entityName is how an entity reads in a table: its friendly name, or else
+// the first of its identifying properties it has.
+func entityName(p map[string]any) string {
+	for _, k := range []string{"friendlyName", "accountName", "hostName", "address", "url", "domainName", "hashValue", "fileName", "commandLine", "appName", "resourceId"} {
+		if v, ok := p[k].(string); ok && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// idOfNumber finds the ID of the incident numbered n.
+func (in *incidents) idOfNumber(ctx context.Context, n int64) (string, error) {
+	items, err := in.m.cl.ListAll(ctx, in.path(), client.AudienceManagement)
+	if err != nil {
+		return "", fmt.Errorf("list the incidents of workspace %s: %w", in.ws, err)
+	}
+	for _, it := range items {
+		i, err := decodeIncident(it)
+		if err != nil {
+			return "", err
+		}
+		if i.Properties.IncidentNumber == n {
+			return i.Name, nil
+		}
+	}
+	return "", fmt.Errorf("workspace %s has no incident number %d (see `sealwatch incident list --workspace %s`)", in.ws, n, in.ws)
 }
 
 func (a *app) incidentCommand() *cobra.Command {
@@ -238,30 +318,46 @@ func (a *app) incidentListCommand(subscription *string) *cobra.Command {
 
 func (a *app) incidentShowCommand(subscription *string) *cobra.Command {
 	var (
-		ref workspaceRef
-		id  string
+		ref    workspaceRef
+		id     string
+		number int64
 	)
-	cmd := &cobra.Command{Use: "show --workspace W --id ID", Short: "Show an incident, its etag and its comments", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "show --workspace W (--id ID | --number N)", Short: "Show an incident: its alerts, entities, comments and etag", Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		if (id == "") == (number == 0) {
+			return usagef("show needs the incident's --id or its --number, one of them")
+		}
 		in, err := a.incidentsOf(ctx, *subscription, ref)
 		if err != nil {
 			return err
+		}
+		if number != 0 {
+			if id, err = in.idOfNumber(ctx, number); err != nil {
+				return err
+			}
 		}
 		raw, err := in.get(ctx, id)
 		if err != nil {
 			return err
 		}
-		var comments []json.RawMessage
-		if a.output == outputTable {
-			if comments, err = in.m.cl.ListAll(ctx, in.path(id, "comments"), client.AudienceManagement); err != nil {
-				return fmt.Errorf("list the comments of incident %s: %w", id, err)
-			}
+		if a.output == outputJSON {
+			return writeJSON(cmd.OutOrStdout(), raw)
 		}
-		return a.printIncident(cmd.OutOrStdout(), raw, comments)
+		var links incidentLinks
+		if links.comments, err = in.m.cl.ListAll(ctx, in.path(id, "comments"), client.AudienceManagement); err != nil {
+			return fmt.Errorf("list the comments of incident %s: %w", id, err)
+		}
+		if err := in.m.cl.Do(ctx, http.MethodPost, in.path(id, "alerts"), client.AudienceManagement, nil, &links.alerts); err != nil {
+			return fmt.Errorf("list the alerts of incident %s: %w", id, err)
+		}
+		if err := in.m.cl.Do(ctx, http.MethodPost, in.path(id, "entities"), client.AudienceManagement, nil, &links.entities); err != nil {
+			return fmt.Errorf("list the entities of incident %s: %w", id, err)
+		}
+		return a.printIncident(cmd.OutOrStdout(), raw, &links)
 	})
 	ref.register(cmd)
 	cmd.Flags().StringVar(&id, "id", "", "the incident's ID")
-	_ = cmd.MarkFlagRequired("id")
+	cmd.Flags().Int64Var(&number, "number", 0, "the incident's number, as list shows it")
 	return cmd
 }
 

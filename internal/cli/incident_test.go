@@ -9,7 +9,12 @@ import (
 // security features without a customer-managed key.
 func incidentWorkspace(t *testing.T) *testNode {
 	t.Helper()
-	n := startNode(t)
+	return incidentWorkspaceOn(t, startNode(t))
+}
+
+// incidentWorkspaceOn logs in to n and makes an onboarded workspace secops.
+func incidentWorkspaceOn(t *testing.T, n *testNode) *testNode {
+	t.Helper()
 	n.login()
 	n.must("workspace", "create", "--name", "secops", "-g", "rg1")
 	n.must("sentinel", "onboard", "--workspace", "secops")

@@ -150,9 +150,10 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 		ref   workspaceRef
 		since string
 		limit int
+		wait  time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "runs --workspace W ID [--since 24h] [--limit N]",
+		Use:   "runs --workspace W ID [--since 24h] [--limit N] [--wait 1m]",
 		Short: "Show a rule's runs, newest first: ran, caught up, late, skipped or failed, and why",
 		Long: "runs reads the rule's run history from the workspace's " + healthTable + " table, where every run\n" +
 			"of every rule is recorded: its status and outcome, the window its query covered, how many\n" +
@@ -164,6 +165,9 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 		id := args[0]
 		if err := rulefile.CheckID(id); err != nil {
 			return usageError{err}
+		}
+		if wait < 0 {
+			return usagef("--wait must not be negative")
 		}
 		if limit < 1 || limit > maxRuns {
 			return usagef("--limit must be from 1 to %d, not %d", maxRuns, limit)
@@ -181,21 +185,41 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 			return err
 		}
 		body := map[string]string{"query": runsQuery(id, from, limit)}
-		var raw json.RawMessage
-		err = m.cl.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(ws.Properties.CustomerID)+"/query", client.AudienceQuery, body, &raw)
-		w := cmd.OutOrStdout()
 		var list []ruleRun
 		none := fmt.Sprintf("no runs of rule %s recorded since %s", id, since)
-		switch {
-		case isMissingTable(err, healthTable):
-			list, none = []ruleRun{}, "no runs recorded yet for rule "+id
-		case err != nil:
-			return fmt.Errorf("read the runs of rule %s in workspace %s: %w", id, ws.Name, err)
-		default:
-			if list, err = decodeRuns(raw); err != nil {
+		fetch := func() error {
+			var raw json.RawMessage
+			err := m.cl.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(ws.Properties.CustomerID)+"/query", client.AudienceQuery, body, &raw)
+			switch {
+			case isMissingTable(err, healthTable):
+				list, none = []ruleRun{}, "no runs recorded yet for rule "+id
+				return nil
+			case err != nil:
+				return fmt.Errorf("read the runs of rule %s in workspace %s: %w", id, ws.Name, err)
+			}
+			list, err = decodeRuns(raw)
+			return err
+		}
+		if err := fetch(); err != nil {
+			return err
+		}
+		for deadline := time.Now().Add(wait); len(list) == 0 && wait > 0; {
+			if !time.Now().Before(deadline) {
+				if _, err := (&alertRules{m: m, rg: rg, ws: ws.Name}).get(ctx, id); isNotFound(err) {
+					return fmt.Errorf("workspace %s has no rule %s (see `sealwatch rule list --workspace %s`)", ws.Name, id, ws.Name)
+				}
+				return fmt.Errorf("no run of rule %s recorded after waiting %s; the node runs a new rule within seconds of it being saved and enabled — check it is enabled (sealwatch rule show) and that the workspace's key is accessible", id, wait)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			if err := fetch(); err != nil {
 				return err
 			}
 		}
+		w := cmd.OutOrStdout()
 		if a.output == outputJSON {
 			buf, err := json.Marshal(list)
 			if err != nil {
@@ -216,6 +240,7 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&since, "since", "24h", "only runs at or after this time: an age (90m, 24h, 7d) or RFC 3339")
 	f.IntVar(&limit, "limit", 100, "at most this many runs, the newest")
+	f.DurationVar(&wait, "wait", 0, "wait up to this long for a first run to be recorded, such as 1m (for scripts that have just created the rule)")
 	return cmd
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/node"
 )
 
 // The example rules in docs/examples/rules, and the IDs they carry.
@@ -23,7 +25,9 @@ var examplesDir = filepath.Join("..", "..", "docs", "examples", "rules")
 // rules' queries read.
 func ruleWorkspace(t *testing.T) *testNode {
 	t.Helper()
-	n := incidentWorkspace(t)
+	// the node's scheduler does not run the rules here, so that the runs the
+	// tests write are the only ones (its first tick finds no rule)
+	n := incidentWorkspaceOn(t, startNodeWith(t, node.Config{RuleInterval: 24 * time.Hour}))
 	n.must("dcr", "create", "--name", "security-events", "-g", "rg1", "--workspace", "secops", "--stream", "Custom-SecurityEvent",
 		"--table", "SecurityEvent", "--column", "Computer:string", "--column", "Account:string", "--column", "EventID:int", "--column", "Activity:string")
 	n.must("ingest", "--dcr", "security-events", "--stream", "Custom-SecurityEvent", "--file", filepath.Join("..", "..", "docs", "examples", "events.json"))
@@ -434,5 +438,34 @@ func TestEveryConvertedFieldIsARuleTheNodeAccepts(t *testing.T) {
 	nrt := decode[ruleResource](t, n.must("rule", "show", "-w", "secops", "nrt-logon-failures", "-o", "json"))
 	if nrt.Kind != "NRT" || !nrt.Properties.Enabled || nrt.Properties.QueryFrequency != "" {
 		t.Errorf("the NRT rule: %+v", nrt)
+	}
+}
+
+// TestAnImportedRuleRaisesAGroupedIncident is the README's worked example
+// against a node whose scheduler runs: a brute force followed by a success
+// on two computers raises two alerts, grouped by account into one
+// incident, which `incident show --number` lists with its entities.
+func TestAnImportedRuleRaisesAGroupedIncident(t *testing.T) {
+	n := incidentWorkspaceOn(t, startNodeWith(t, node.Config{RuleInterval: 100 * time.Millisecond}))
+	n.must("dcr", "create", "--name", "security-events", "-g", "rg1", "--workspace", "secops", "--stream", "Custom-SecurityEvent",
+		"--table", "SecurityEvent", "--column", "Computer:string", "--column", "Account:string", "--column", "EventID:int", "--column", "Activity:string")
+	n.must("ingest", "--dcr", "security-events", "--stream", "Custom-SecurityEvent", "--file", filepath.Join("..", "..", "docs", "examples", "logons.json"))
+	n.must("rule", "import", "--workspace", "secops", filepath.Join(examplesDir, "brute-force-then-success.yaml"))
+
+	runs := n.must("rule", "runs", "--workspace", "secops", bruteForceRule, "--wait", "30s")
+	if !regexp.MustCompile(`Success +ran .* 2 +2 +1 created, 1 updated`).MatchString(runs) {
+		t.Fatalf("the rule's first run:\n%s", runs)
+	}
+	show := n.must("incident", "show", "--workspace", "secops", "--number", "1")
+	for _, want := range []string{"CORP\\mallory logged on after 6 failures", "CORP\\mallory logged on after 5 failures", "Entities:", "web02", "dc01"} {
+		if !strings.Contains(show, want) {
+			t.Fatalf("incident 1 lacks %q:\n%s", want, show)
+		}
+	}
+	if r := n.run("incident", "show", "--workspace", "secops", "--number", "2"); r.code == 0 || !strings.Contains(r.stderr, "no incident number 2") {
+		t.Fatalf("a second incident, or a poor error: %d %s", r.code, r.stderr)
+	}
+	if r := n.run("rule", "runs", "--workspace", "secops", "no-such-rule", "--wait", "1s"); r.code == 0 || !strings.Contains(r.stderr, "has no rule no-such-rule") {
+		t.Fatalf("waiting for the runs of a rule that does not exist: %d %s", r.code, r.stderr)
 	}
 }
