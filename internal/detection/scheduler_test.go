@@ -341,7 +341,9 @@ func TestRevokedKeyPausesEvenWhenTheStoresOpen(t *testing.T) {
 	e = newEnv(t, func(c *Config) {
 		c.Docs = func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return e.docs, nil }
 		c.Logs = func(context.Context, *workspace.WorkspaceInfo) (*logstore.Store, error) { return e.logs, nil }
-		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) { return wsdata.NewSource(e.logs, testCustomer), nil }
+		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) {
+			return wsdata.NewSource(e.logs, testCustomer), nil
+		}
 	})
 	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
 	e.putRule("ungated", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
