@@ -12,7 +12,7 @@ import (
 // A chunk is a document holding some of a watchlist's items in a compact
 // binary form, base64 inside the JSON the document store keeps:
 //
-//	{"version":"<the watchlist's version>","items":<n>,"data":"<base64>"}
+//	{"items":<n>,"data":"<base64>"}
 //
 // Each item in data is its ID, etag, created and updated times and values,
 // the strings length-prefixed. Decoding 10,000 items as JSON objects cost a
@@ -21,42 +21,37 @@ import (
 // a query's time, so a chunk is written and read back in exactly the layout
 // above by this file alone (docs/BENCHMARKS.md).
 type chunk struct {
-	Version string
-	Items   int
-	Data    []byte
+	Items int
+	Data  []byte
 }
 
-// chunkBytes is the size of the items' encoding at which a new chunk
-// starts: about a megabyte once in base64.
+// chunkBytes is the size of the items' encoding past which a chunk is
+// split: about a megabyte once in base64.
 const chunkBytes = 768 << 10
 
 const (
-	chunkHead  = `{"version":"`
-	chunkItems = `","items":`
-	chunkData  = `,"data":"`
-	chunkTail  = `"}`
+	chunkHead = `{"items":`
+	chunkData = `,"data":"`
+	chunkTail = `"}`
 )
 
-// marshal writes the chunk in its layout. Version is a GUID, so it needs
-// no escaping.
-func (c *chunk) marshal() []byte {
-	b := make([]byte, 0, len(chunkHead)+len(c.Version)+len(chunkItems)+20+len(chunkData)+base64.StdEncoding.EncodedLen(len(c.Data))+len(chunkTail))
+// encodeChunk is the document of a chunk of items.
+func encodeChunk(items []storedItem) []byte {
+	var data []byte
+	for _, it := range items {
+		data = appendItem(data, it)
+	}
+	b := make([]byte, 0, len(chunkHead)+20+len(chunkData)+base64.StdEncoding.EncodedLen(len(data))+len(chunkTail))
 	b = append(b, chunkHead...)
-	b = append(b, c.Version...)
-	b = append(b, chunkItems...)
-	b = strconv.AppendInt(b, int64(c.Items), 10)
+	b = strconv.AppendInt(b, int64(len(items)), 10)
 	b = append(b, chunkData...)
-	b = base64.StdEncoding.AppendEncode(b, c.Data)
+	b = base64.StdEncoding.AppendEncode(b, data)
 	return append(b, chunkTail...)
 }
 
-// unmarshal reads a chunk that marshal wrote.
+// unmarshal reads a chunk that encodeChunk wrote.
 func (c *chunk) unmarshal(body []byte) error {
 	rest, ok := bytes.CutPrefix(body, []byte(chunkHead))
-	if !ok {
-		return errChunk
-	}
-	version, rest, ok := bytes.Cut(rest, []byte(chunkItems))
 	if !ok {
 		return errChunk
 	}
@@ -75,26 +70,36 @@ func (c *chunk) unmarshal(body []byte) error {
 	if c.Data, err = base64.StdEncoding.AppendDecode(nil, data); err != nil {
 		return errChunk
 	}
-	c.Version, c.Items = string(version), n
+	c.Items = n
 	return nil
 }
 
-// pack encodes items into chunks of version.
-func pack(items []storedItem, version string) [][]byte {
-	var chunks [][]byte
-	cur := chunk{Version: version}
-	for _, it := range items {
-		if cur.Items > 0 && len(cur.Data)+itemSize(it) > chunkBytes {
-			chunks = append(chunks, cur.marshal())
-			cur = chunk{Version: version}
+// split cuts items into chunks of at most chunkBytes (an item larger than
+// that alone).
+func split(items []storedItem) [][]storedItem {
+	var out [][]storedItem
+	start, size := 0, 0
+	for i, it := range items {
+		n := itemSize(it)
+		if i > start && size+n > chunkBytes {
+			out = append(out, items[start:i:i])
+			start, size = i, 0
 		}
-		cur.Data = appendItem(cur.Data, it)
-		cur.Items++
+		size += n
 	}
-	if cur.Items > 0 {
-		chunks = append(chunks, cur.marshal())
+	if start < len(items) {
+		out = append(out, items[start:len(items):len(items)])
 	}
-	return chunks
+	return out
+}
+
+// chunkSize bounds the encoding of items.
+func chunkSize(items []storedItem) int {
+	n := 0
+	for _, it := range items {
+		n += itemSize(it)
+	}
+	return n
 }
 
 func itemSize(it storedItem) int {

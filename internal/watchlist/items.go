@@ -38,8 +38,9 @@ func (s *Watchlists) Items(ctx context.Context, alias string) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Item, len(st.items))
-	for i, it := range st.items {
+	items := st.items()
+	out := make([]Item, len(items))
+	for i, it := range items {
 		out[i] = *s.item(alias, st.rec.Properties.Columns, it)
 	}
 	return out, nil
@@ -61,11 +62,11 @@ func (s *Watchlists) GetItem(ctx context.Context, alias, id string) (*Item, erro
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(st.items, func(it storedItem) bool { return it.ID == id })
-	if i < 0 {
+	c, i, ok := st.find(id)
+	if !ok {
 		return nil, itemNotFound(alias, id)
 	}
-	return s.item(alias, st.rec.Properties.Columns, st.items[i]), nil
+	return s.item(alias, st.rec.Properties.Columns, st.chunks[c][i]), nil
 }
 
 func itemNotFound(alias, id string) error {
@@ -100,29 +101,38 @@ func (s *Watchlists) PutItem(ctx context.Context, alias, id string, props json.R
 			return err
 		}
 		now := s.now().UTC()
-		i := slices.IndexFunc(st.items, func(it storedItem) bool { return it.ID == id })
-		created = i < 0
+		c, i, found := st.find(id)
+		created = !found
 		switch {
 		case created && ifMatch == docstore.AnyVersion:
 			return itemNotFound(alias, id)
 		case created && ifMatch != "":
 			return fault.New(fault.PreconditionFailed, "PreconditionFailed", "watchlist '%s' has no item '%s', so no etag can match", alias, fault.Shorten(id))
-		case !created && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != st.items[i].Etag:
+		case !created && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != st.chunks[c][i].Etag:
 			return fault.New(fault.PreconditionFailed, "PreconditionFailed",
 				"item '%s' of watchlist '%s' changed since you read it; read it again and retry with its new etag", fault.Shorten(id), alias)
 		}
 		it := storedItem{ID: id, Etag: newEtag(), Values: values, Created: now, Updated: now}
-		items := st.items
 		if created {
-			items = append(items, it)
+			// a new item goes at the end, in the last chunk if it has room
+			c = max(len(st.chunks)-1, 0)
+			if len(st.chunks) == 0 || chunkSize(st.chunks[c])+itemSize(it) > chunkBytes {
+				c = len(st.chunks)
+			}
+			var last []storedItem
+			if c < len(st.chunks) {
+				last = st.chunks[c]
+			}
+			st.change(c, append(slices.Clone(last), it))
 		} else {
-			it.Created = items[i].Created
-			items = slices.Clone(items)
+			it.Created = st.chunks[c][i].Created
+			items := slices.Clone(st.chunks[c])
 			items[i] = it
+			st.change(c, items)
 		}
 		rec := st.rec
 		rec.Properties.Updated = now
-		if _, err := s.write(ctx, alias, rec, items, st.rec.Chunks, st.etag); err != nil {
+		if _, err := s.write(ctx, alias, rec, st, st.rec.Chunks); err != nil {
 			return err
 		}
 		out = s.item(alias, cols, it)
@@ -146,20 +156,20 @@ func (s *Watchlists) DeleteItem(ctx context.Context, alias, id, ifMatch string) 
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(st.items, func(it storedItem) bool { return it.ID == id })
+		c, i, found := st.find(id)
 		switch {
-		case i < 0 && (ifMatch == "" || ifMatch == docstore.AnyVersion):
+		case !found && (ifMatch == "" || ifMatch == docstore.AnyVersion):
 			return nil // the read needed the key: a revoked key refused it
-		case i < 0:
+		case !found:
 			return itemNotFound(alias, id)
-		case ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != st.items[i].Etag:
+		case ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != st.chunks[c][i].Etag:
 			return fault.New(fault.PreconditionFailed, "PreconditionFailed",
 				"item '%s' of watchlist '%s' changed since you read it; read it again and retry with its new etag", fault.Shorten(id), alias)
 		}
-		items := slices.Delete(slices.Clone(st.items), i, i+1)
+		st.change(c, slices.Delete(slices.Clone(st.chunks[c]), i, i+1))
 		rec := st.rec
 		rec.Properties.Updated = s.now().UTC()
-		_, err = s.write(ctx, alias, rec, items, st.rec.Chunks, st.etag)
+		_, err = s.write(ctx, alias, rec, st, st.rec.Chunks)
 		return err
 	})
 }

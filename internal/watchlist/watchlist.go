@@ -4,11 +4,13 @@
 // accounts, known-bad addresses, crown-jewel hosts — that queries and
 // analytics rules read with _GetWatchlist('alias').
 //
-// A watchlist is one document (its properties and columns) and its items
-// are a few more, packed into chunks of about a megabyte, so that reading
-// one watchlist's items decrypts those documents and no others. Every
-// change of a watchlist or its items is one docstore.Batch, conditional on
-// the watchlist document's etag: a reader never sees half of a change.
+// A watchlist is one document (its properties, its columns and the list
+// of its chunks) and its items are a few more, packed into chunks of about
+// a megabyte, so that reading one watchlist's items decrypts those
+// documents and no others. Every change of a watchlist or its items is one
+// docstore.Batch, conditional on the watchlist document's etag, and writes
+// the chunks it touches under new IDs: a reader never sees half of a
+// change, and adding an item rewrites one chunk.
 package watchlist
 
 import (
@@ -19,7 +21,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,12 +118,13 @@ type ItemProperties struct {
 // record is a watchlist's document.
 type record struct {
 	Properties Properties `json:"properties"`
-	Chunks     int        `json:"chunks"`
-	Bytes      int        `json:"bytes"` // of all values, against MaxTotalBytes
-	// Version is new at each write, and stamped on the chunks written with
-	// it: the documents are read one by one, so a reader tells a chunk of
-	// another version (a write between its reads) from one of its own.
-	Version string `json:"version"`
+	// Chunks are the IDs of the documents that hold the items, in order. A
+	// chunk is never rewritten in place: a change writes it anew under a
+	// new ID and deletes the old one in the same batch, so a reader that
+	// finds every chunk its watchlist names has read one version of it, and
+	// adding an item rewrites one chunk, not the watchlist.
+	Chunks []string `json:"chunks"`
+	Bytes  int      `json:"bytes"` // of all values, against MaxTotalBytes
 }
 
 // storedItem is an item in a chunk (chunk.go): its values by the
@@ -190,11 +192,52 @@ func retry(alias string, fn func() error) error {
 	return fault.New(fault.Conflict, "Conflict", "watchlist '%s' is being changed by others at the same time; retry", alias)
 }
 
-// state is a watchlist as read: its document, etag and items.
+// state is a watchlist as read: its document, etag and, when read with
+// them, its items by chunk.
 type state struct {
-	rec   record
-	etag  string
-	items []storedItem
+	rec    record
+	etag   string
+	ids    []string       // of the chunks; "" for one changed since read, to be written anew
+	chunks [][]storedItem // the items of each chunk
+}
+
+// items are the watchlist's items in order.
+func (st *state) items() []storedItem {
+	out := make([]storedItem, 0, st.rec.Properties.ItemsCount)
+	for _, c := range st.chunks {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// find returns the chunk and the place in it of item id.
+func (st *state) find(id string) (int, int, bool) {
+	for c, items := range st.chunks {
+		if i := slices.IndexFunc(items, func(it storedItem) bool { return it.ID == id }); i >= 0 {
+			return c, i, true
+		}
+	}
+	return 0, 0, false
+}
+
+// change replaces chunk c's items (c == len: a new chunk), marking it to be
+// written anew, in pieces if it has grown past chunkBytes.
+func (st *state) change(c int, items []storedItem) {
+	pieces := split(items)
+	if len(pieces) == 0 {
+		pieces = [][]storedItem{nil} // emptied: write drops it
+	}
+	if c == len(st.chunks) {
+		st.chunks, st.ids = append(st.chunks, nil), append(st.ids, "")
+	}
+	st.chunks = slices.Replace(st.chunks, c, c+1, pieces...)
+	st.ids = slices.Replace(st.ids, c, c+1, make([]string, len(pieces))...)
+}
+
+// replaceAll makes items the watchlist's items, all in new chunks.
+func (st *state) replaceAll(items []storedItem) {
+	st.chunks = split(items)
+	st.ids = make([]string, len(st.chunks))
 }
 
 // read returns a watchlist's state, its items only when withItems.
@@ -210,35 +253,32 @@ func (s *Watchlists) read(ctx context.Context, alias string, withItems bool) (*s
 	if !withItems {
 		return st, nil
 	}
-	st.items = make([]storedItem, 0, st.rec.Properties.ItemsCount)
-	for n := range st.rec.Chunks {
-		id := chunkID(alias, n)
+	st.ids = slices.Clone(st.rec.Chunks)
+	st.chunks = make([][]storedItem, len(st.ids))
+	for n, id := range st.ids {
 		doc, err := s.docs.Get(ctx, s.workspace, collItems, id)
 		if errors.Is(err, docstore.ErrNotFound) {
-			return nil, s.torn(ctx, alias, st.etag, id, "missing")
+			return nil, s.torn(ctx, alias, st.etag, id)
 		}
 		if err != nil {
 			return nil, docstore.Refusal(err, "watchlist", alias)
 		}
 		var c chunk
 		if err := c.unmarshal(doc.Body); err != nil {
-			return nil, fmt.Errorf("decode watchlist %s chunk %d: %w", alias, n, err)
+			return nil, fmt.Errorf("decode watchlist %s chunk %s: %w", alias, id, err)
 		}
-		if c.Version != st.rec.Version {
-			return nil, s.torn(ctx, alias, st.etag, id, "it belongs to another version of the watchlist")
-		}
-		if st.items, err = c.decode(st.items, len(st.rec.Properties.Columns)); err != nil {
-			return nil, fmt.Errorf("decode watchlist %s chunk %d: %w", alias, n, err)
+		if st.chunks[n], err = c.decode(nil, len(st.rec.Properties.Columns)); err != nil {
+			return nil, fmt.Errorf("decode watchlist %s chunk %s: %w", alias, id, err)
 		}
 	}
 	return st, nil
 }
 
-// torn explains a chunk that is not the one the watchlist document names:
-// a write landed between the reader's reads (errRaced, read again), or,
-// when the watchlist is still as read, the chunk was deleted or replaced
-// behind the store's back, which is damage.
-func (s *Watchlists) torn(ctx context.Context, alias, etag, chunk, detail string) error {
+// torn explains a chunk the watchlist names that is not there: a write
+// replaced it between the reader's reads (errRaced, read again), or, when
+// the watchlist is still as read, it was deleted behind the store's back,
+// which is damage.
+func (s *Watchlists) torn(ctx context.Context, alias, etag, chunk string) error {
 	doc, err := s.docs.Get(ctx, s.workspace, collWatchlists, alias)
 	if err != nil && !errors.Is(err, docstore.ErrNotFound) {
 		return docstore.Refusal(err, "watchlist", alias)
@@ -246,41 +286,56 @@ func (s *Watchlists) torn(ctx context.Context, alias, etag, chunk, detail string
 	if err != nil || doc.ETag != etag {
 		return errRaced
 	}
-	return &docstore.IntegrityError{Workspace: s.workspace, Collection: collItems, ID: chunk, Detail: detail}
+	return &docstore.IntegrityError{Workspace: s.workspace, Collection: collItems, ID: chunk, Detail: "missing"}
 }
 
-func chunkID(alias string, n int) string { return alias + "." + strconv.Itoa(n) }
+// newChunkID names a chunk written anew.
+func newChunkID(alias string) string { return alias + "." + uuid.NewString() }
 
-// write stores rec and items in one batch, conditional on the etag read
-// (ifMatch: "" to create), and deletes the chunks the items no longer need.
-func (s *Watchlists) write(ctx context.Context, alias string, rec record, items []storedItem, oldChunks int, ifMatch string) (string, error) {
-	rec.Properties.ItemsCount = len(items)
-	rec.Bytes = 0
-	for _, it := range items {
-		for _, v := range it.Values {
-			rec.Bytes += len(v)
+// write stores rec with st's chunks in one batch, conditional on the etag
+// read (st.etag; none to create): the chunks changed since read are
+// written under new IDs (an empty one is dropped), and the chunks the
+// watchlist named before (old) and no longer does are deleted.
+func (s *Watchlists) write(ctx context.Context, alias string, rec record, st *state, old []string) (string, error) {
+	rec.Properties.ItemsCount, rec.Bytes = 0, 0
+	for _, c := range st.chunks {
+		rec.Properties.ItemsCount += len(c)
+		for _, it := range c {
+			for _, v := range it.Values {
+				rec.Bytes += len(v)
+			}
 		}
 	}
-	if len(items) > MaxItems {
-		return "", bad("watchlist '%s' would hold %d items; a watchlist holds at most %d", alias, len(items), MaxItems)
+	if n := rec.Properties.ItemsCount; n > MaxItems {
+		return "", bad("watchlist '%s' would hold %d items; a watchlist holds at most %d", alias, n, MaxItems)
 	}
 	if rec.Bytes > MaxTotalBytes {
 		return "", bad("watchlist '%s' would hold %d bytes of values; a watchlist holds at most %d", alias, rec.Bytes, MaxTotalBytes)
 	}
-	rec.Version = uuid.NewString()
-	chunks := pack(items, rec.Version)
-	rec.Chunks = len(chunks)
-	writes := make([]docstore.Write, 0, len(chunks)+oldChunks+1)
-	for n, body := range chunks {
-		writes = append(writes, docstore.Write{Collection: collItems, ID: chunkID(alias, n), Body: body})
+	var writes []docstore.Write
+	rec.Chunks = rec.Chunks[:0:0]
+	for n, items := range st.chunks {
+		id := st.ids[n]
+		switch {
+		case id != "":
+		case len(items) == 0:
+			continue
+		default:
+			id = newChunkID(alias)
+			writes = append(writes, docstore.Write{Collection: collItems, ID: id, Body: encodeChunk(items), IfMatch: docstore.CreateOnly})
+		}
+		rec.Chunks = append(rec.Chunks, id)
 	}
-	for n := len(chunks); n < oldChunks; n++ {
-		writes = append(writes, docstore.Write{Collection: collItems, ID: chunkID(alias, n)})
+	for _, id := range old {
+		if !slices.Contains(rec.Chunks, id) {
+			writes = append(writes, docstore.Write{Collection: collItems, ID: id})
+		}
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return "", fmt.Errorf("encode watchlist %s: %w", alias, err)
 	}
+	ifMatch := st.etag
 	if ifMatch == "" {
 		ifMatch = docstore.CreateOnly
 	}
@@ -452,15 +507,17 @@ func (s *Watchlists) put(ctx context.Context, alias string, in *input, parsed *P
 		ContentType: in.ContentType, NumberOfLinesToSkip: in.NumberOfLinesToSkip, Labels: in.Labels,
 		DefaultDuration: in.DefaultDuration, Created: now, Updated: now, UploadStatus: "Complete", ProvisioningState: "Succeeded",
 	}
-	var items []storedItem
-	oldChunks, etag := 0, ""
+	next := &state{}
+	var old []string
 	if created {
 		p.WatchlistID = uuid.NewString()
 	} else {
 		p.WatchlistID, p.Created = cur.rec.Properties.WatchlistID, cur.rec.Properties.Created
-		oldChunks, etag = cur.rec.Chunks, cur.etag
+		next.etag, old = cur.etag, cur.rec.Chunks
 		if parsed == nil {
-			p.Columns, items = cur.rec.Properties.Columns, cur.items
+			// the items stay as they are, in the chunks that hold them
+			next.ids, next.chunks = cur.ids, cur.chunks
+			p.Columns = cur.rec.Properties.Columns
 			if p.ContentType == "" {
 				p.ContentType = cur.rec.Properties.ContentType
 			}
@@ -472,19 +529,23 @@ func (s *Watchlists) put(ctx context.Context, alias string, in *input, parsed *P
 	}
 	if parsed != nil {
 		p.Columns = parsed.Columns
-		items = make([]storedItem, len(parsed.Rows))
+		items := make([]storedItem, len(parsed.Rows))
 		for i, row := range parsed.Rows {
 			items[i] = storedItem{ID: uuid.NewString(), Etag: newEtag(), Values: row, Created: now, Updated: now}
 		}
+		next.replaceAll(items)
 	}
-	written, err := s.write(ctx, alias, record{Properties: p}, items, oldChunks, etag)
+	written, err := s.write(ctx, alias, record{Properties: p}, next, old)
 	if err != nil {
 		if errors.Is(err, errRaced) && ifMatch != "" && ifMatch != docstore.AnyVersion {
 			return nil, false, docstore.Refusal(docstore.ErrConflict, "watchlist", alias)
 		}
 		return nil, false, err
 	}
-	p.ItemsCount = len(items)
+	p.ItemsCount = 0
+	for _, c := range next.chunks {
+		p.ItemsCount += len(c)
+	}
 	return s.watchlist(alias, written, p), created, nil
 }
 
@@ -556,8 +617,8 @@ func (s *Watchlists) Delete(ctx context.Context, alias, ifMatch string) error {
 			return docstore.Refusal(docstore.ErrConflict, "watchlist", alias)
 		}
 		writes := []docstore.Write{{Collection: collWatchlists, ID: alias, IfMatch: st.etag}}
-		for n := range st.rec.Chunks {
-			writes = append(writes, docstore.Write{Collection: collItems, ID: chunkID(alias, n)})
+		for _, id := range st.rec.Chunks {
+			writes = append(writes, docstore.Write{Collection: collItems, ID: id})
 		}
 		_, err = s.docs.Batch(ctx, s.workspace, writes)
 		switch {
@@ -598,9 +659,11 @@ func (s *Watchlists) Table(ctx context.Context, alias string) (*Table, error) {
 		return nil, err
 	}
 	p := st.rec.Properties
-	t := &Table{Columns: p.Columns, SearchKey: slices.Index(p.Columns, p.ItemsSearchKey), Rows: make([]Row, len(st.items))}
-	for i, it := range st.items {
-		t.Rows[i] = Row{ID: it.ID, Updated: it.Updated, Values: it.Values}
+	t := &Table{Columns: p.Columns, SearchKey: slices.Index(p.Columns, p.ItemsSearchKey), Rows: make([]Row, 0, p.ItemsCount)}
+	for _, c := range st.chunks {
+		for _, it := range c {
+			t.Rows = append(t.Rows, Row{ID: it.ID, Updated: it.Updated, Values: it.Values})
+		}
 	}
 	return t, nil
 }

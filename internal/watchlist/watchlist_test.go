@@ -24,7 +24,7 @@ var ctx = context.Background()
 
 const customerID = "0b6f1d5e-2c1a-4f3e-9d8c-7a6b5c4d3e2f"
 
-func newTestWatchlists(t *testing.T) (*Watchlists, *envelopetest.Keys) {
+func newTestWatchlists(t testing.TB) (*Watchlists, *envelopetest.Keys) {
 	t.Helper()
 	db, err := bbolt.Open(filepath.Join(t.TempDir(), "documents.db"), 0o600, nil)
 	if err != nil {
@@ -40,7 +40,7 @@ func newTestWatchlists(t *testing.T) (*Watchlists, *envelopetest.Keys) {
 	return New(docs, customerID, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/secops", func() time.Time { return at }), keys
 }
 
-func props(t *testing.T, m map[string]any) json.RawMessage {
+func props(t testing.TB, m map[string]any) json.RawMessage {
 	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -263,22 +263,22 @@ func TestReadingAWatchlistDecryptsItsDocumentsOnly(t *testing.T) {
 		t.Fatalf("big: %d rows %v", len(tab.Rows), err)
 	}
 	st, err := wl.read(ctx, "big", false)
-	if err != nil || st.rec.Chunks < 2 {
-		t.Fatalf("a 3 MB watchlist in %d chunk(s): %v", st.rec.Chunks, err)
+	if err != nil || len(st.rec.Chunks) < 2 {
+		t.Fatalf("a 3 MB watchlist in %d chunk(s): %v", len(st.rec.Chunks), err)
 	}
-	if n := keys.Opens(); n != int64(st.rec.Chunks)+2 {
-		t.Fatalf("reading a watchlist of %d chunks decrypted %d documents, want its chunks and itself (twice: the test read it too)", st.rec.Chunks, n)
+	if n := keys.Opens(); n != int64(len(st.rec.Chunks))+2 {
+		t.Fatalf("reading a watchlist of %d chunks decrypted %d documents, want its chunks and itself (twice: the test read it too)", len(st.rec.Chunks), n)
 	}
 	// Replacing the content with less drops the chunks no longer needed.
 	if _, _, err := wl.Put(ctx, "big", props(t, map[string]any{"displayName": "d", "provider": "p", "itemsSearchKey": "Host", "contentType": "text/csv", "rawContent": "Host\nx\n"}), big.Etag); err != nil {
 		t.Fatal(err)
 	}
-	st, err = wl.read(ctx, "big", true)
-	if err != nil || st.rec.Chunks != 1 {
-		t.Fatalf("after shrinking: %+v %v", st, err)
+	after, err := wl.read(ctx, "big", true)
+	if err != nil || len(after.rec.Chunks) != 1 {
+		t.Fatalf("after shrinking: %+v %v", after, err)
 	}
-	if _, err := wl.docs.Get(ctx, customerID, collItems, chunkID("big", 1)); !errors.Is(err, docstore.ErrNotFound) {
-		t.Fatalf("a chunk no longer needed is still stored: %v", err)
+	if n, err := wl.docs.Count(ctx, customerID, collItems); err != nil || n != 2 {
+		t.Fatalf("%d chunks stored for a one-chunk and a one-item watchlist: %v", n, err)
 	}
 }
 
@@ -322,23 +322,25 @@ func TestWatchlistLimitsAreRefusedWithTheLimit(t *testing.T) {
 	for i := range many {
 		many[i] = storedItem{ID: fmt.Sprint(i), Values: []string{"v"}}
 	}
-	if _, err := wl.write(ctx, "vips", st.rec, many, st.rec.Chunks, st.etag); err == nil || !strings.Contains(err.Error(), "would hold 100001 items; a watchlist holds at most 100000") {
+	st.replaceAll(many)
+	if _, err := wl.write(ctx, "vips", st.rec, st, st.rec.Chunks); err == nil || !strings.Contains(err.Error(), "would hold 100001 items; a watchlist holds at most 100000") {
 		t.Fatalf("too many items: %v", err)
 	}
 	large := []storedItem{}
 	for i := range MaxTotalBytes/MaxItemBytes + 1 {
 		large = append(large, storedItem{ID: fmt.Sprint(i), Values: []string{strings.Repeat("v", MaxItemBytes)}})
 	}
-	if _, err := wl.write(ctx, "vips", st.rec, large, st.rec.Chunks, st.etag); err == nil || !strings.Contains(err.Error(), "bytes of values") {
+	st.replaceAll(large)
+	if _, err := wl.write(ctx, "vips", st.rec, st, st.rec.Chunks); err == nil || !strings.Contains(err.Error(), "bytes of values") {
 		t.Fatalf("too many bytes: %v", err)
 	}
 }
 
-// TestAChunkNotOfItsWatchlistIsDamageOrARace: the items' chunks are read
-// one by one; a chunk missing, or of another version, while the watchlist
-// is as read is damage, named; after a write in between it is a race, read
+// TestAMissingChunkIsDamageOrARace: the items' chunks are read one by
+// one; a chunk the watchlist names that is missing while the watchlist is
+// as read is damage, named; after a write in between it is a race, read
 // again.
-func TestAChunkNotOfItsWatchlistIsDamageOrARace(t *testing.T) {
+func TestAMissingChunkIsDamageOrARace(t *testing.T) {
 	wl, _ := newTestWatchlists(t)
 	var b strings.Builder
 	b.WriteString("Host,Note\n")
@@ -352,32 +354,91 @@ func TestAChunkNotOfItsWatchlistIsDamageOrARace(t *testing.T) {
 		}
 	}
 	put(b.String())
-	old, err := wl.docs.Get(ctx, customerID, collItems, chunkID("big", 1))
-	if err != nil {
-		t.Fatalf("a 2 MB watchlist has no second chunk: %v", err)
-	}
 	st, err := wl.read(ctx, "big", false)
+	if err != nil || len(st.rec.Chunks) < 2 {
+		t.Fatalf("a 2 MB watchlist in %d chunk(s): %v", len(st.rec.Chunks), err)
+	}
+	put(b.String()) // another writer replaces every chunk
+	if err := wl.torn(ctx, "big", st.etag, st.rec.Chunks[1]); !errors.Is(err, errRaced) {
+		t.Fatalf("a chunk replaced by a write between reads: %v, want a race", err)
+	}
+	if _, err := wl.docs.Get(ctx, customerID, collItems, st.rec.Chunks[1]); !errors.Is(err, docstore.ErrNotFound) {
+		t.Fatalf("a replaced chunk is still stored: %v", err)
+	}
+
+	st, err = wl.read(ctx, "big", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(b.String()) // a new version, as another writer would make
-	if err := wl.torn(ctx, "big", st.etag, chunkID("big", 1), "missing"); !errors.Is(err, errRaced) {
-		t.Fatalf("a chunk changed by a write between reads: %v, want a race", err)
-	}
-
-	// The old version's chunk put back behind the store's back.
-	if _, err := wl.docs.Put(ctx, customerID, collItems, chunkID("big", 1), old.Body, docstore.Unconditional); err != nil {
+	if err := wl.docs.Delete(ctx, customerID, collItems, st.rec.Chunks[1], docstore.Unconditional); err != nil {
 		t.Fatal(err)
 	}
 	var ie *docstore.IntegrityError
-	if _, err := wl.Table(ctx, "big"); !errors.As(err, &ie) || ie.ID != "big.1" || !strings.Contains(ie.Detail, "another version") {
-		t.Fatalf("an old chunk put back: %v, want an integrity error naming it", err)
+	if _, err := wl.Items(ctx, "big"); !errors.As(err, &ie) || ie.ID != st.rec.Chunks[1] || ie.Detail != "missing" {
+		t.Fatalf("a chunk deleted: %v, want an integrity error naming it", err)
 	}
-	if err := wl.docs.Delete(ctx, customerID, collItems, chunkID("big", 1), docstore.Unconditional); err != nil {
+}
+
+// TestAddingAnItemRewritesOneChunk: an item added, replaced or deleted
+// rewrites the chunk that holds it, not the watchlist's other chunks.
+func TestAddingAnItemRewritesOneChunk(t *testing.T) {
+	wl, _ := newTestWatchlists(t)
+	var b strings.Builder
+	b.WriteString("Host,Note\n")
+	for i := range 9000 {
+		fmt.Fprintf(&b, "host-%05d,%s\n", i, strings.Repeat("n", 200))
+	}
+	if _, _, err := wl.Put(ctx, "big", props(t, map[string]any{"displayName": "d", "provider": "p", "itemsSearchKey": "Host", "contentType": "text/csv", "rawContent": b.String()}), ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wl.Items(ctx, "big"); !errors.As(err, &ie) || ie.ID != "big.1" || ie.Detail != "missing" {
-		t.Fatalf("a chunk deleted: %v, want an integrity error naming it", err)
+	chunks := func() []string {
+		t.Helper()
+		st, err := wl.read(ctx, "big", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.rec.Chunks
+	}
+	changed := func(before, after []string) int {
+		n := 0
+		for _, id := range after {
+			if !slices.Contains(before, id) {
+				n++
+			}
+		}
+		return n
+	}
+	before := chunks()
+	item := func(host string) json.RawMessage {
+		return props(t, map[string]any{"itemsKeyValue": map[string]string{"Host": host}})
+	}
+	if _, _, err := wl.PutItem(ctx, "big", "added", item("new"), ""); err != nil {
+		t.Fatal(err)
+	}
+	after := chunks()
+	if len(after) != len(before) || changed(before, after) != 1 || after[len(after)-1] == before[len(before)-1] {
+		t.Fatalf("adding an item: chunks %q, then %q; want the last one rewritten only", before, after)
+	}
+	items, err := wl.Items(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := items[0].Name
+	if _, _, err := wl.PutItem(ctx, "big", first, item("replaced"), ""); err != nil {
+		t.Fatal(err)
+	}
+	again := chunks()
+	if changed(after, again) != 1 || again[0] == after[0] {
+		t.Fatalf("replacing the first item: chunks %q, then %q; want the first one rewritten only", after, again)
+	}
+	if err := wl.DeleteItem(ctx, "big", "added", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := wl.Items(ctx, "big"); err != nil || len(got) != 9000 || got[0].Properties.ItemsKeyValue["Host"] != "replaced" {
+		t.Fatalf("after the changes: %d items, %v", len(got), err)
+	}
+	if n, err := wl.docs.Count(ctx, customerID, collItems); err != nil || n != len(chunks()) {
+		t.Fatalf("%d chunk documents for a watchlist of %d chunks: %v", n, len(chunks()), err)
 	}
 }
 
