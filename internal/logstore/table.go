@@ -183,7 +183,7 @@ func sortSegs(segs []segFile) {
 	slices.SortFunc(segs, func(a, b segFile) int { return cmp.Compare(a.name.minT, b.name.minT) })
 }
 
-// append writes payload to the active WAL, rotating it when full, when the
+// append writes rec to the active WAL, rotating it when full, when the
 // current AEK changed or when its seal budget is spent, and waiting while
 // the previous WAL is still being flushed. The record's first bytes get its
 // ingestion time, which the store's clock holds in flight: the caller waits
