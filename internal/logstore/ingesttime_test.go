@@ -796,3 +796,38 @@ func TestManifestWithBadIngestionTimesDoesNotDecode(t *testing.T) {
 		})
 	}
 }
+
+// TestCutIngestionTimeChunkNeverDecodes: the hidden column's chunk, cut at
+// any length, is an error, never a column of other times.
+func TestCutIngestionTimeChunkNeverDecodes(t *testing.T) {
+	bb := newBlockBuilder(nil)
+	rec, refs, err := parseRows(idRows(0, 5, testNow), ingestLimits{now: testNow, oldest: testNow.Add(-time.Hour), newest: testNow.Add(time.Hour), maxRowBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range refs {
+		ing := testNow.UnixNano() + int64(i%2)
+		if i == 2 {
+			ing = unknownIngest // one row of an old WAL among them
+		}
+		if err := bb.add(rec[ingestTimeSize:], r, ing); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cells, ingested := bb.ingestCells()
+	chunk, st := encodeColumn(nil, TypeDatetime, cells, ingested)
+	if st.nulls != 1 || st.minI != testNow.UnixNano() || st.maxI != testNow.UnixNano()+1 {
+		t.Fatalf("statistics %+v", st)
+	}
+	whole, err := decodeColumn(chunk, IngestionTimeColumn)
+	if err != nil || whole.Valid[2] || whole.Ints[3] != testNow.UnixNano()+1 {
+		t.Fatalf("decoded %+v, %v", whole, err)
+	}
+	for n := range len(chunk) {
+		t.Run(fmt.Sprintf("cut at %d of %d bytes", n, len(chunk)), func(t *testing.T) {
+			if c, err := decodeColumn(chunk[:n], IngestionTimeColumn); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("decoded %+v, %v", c, err)
+			}
+		})
+	}
+}
