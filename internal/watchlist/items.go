@@ -114,16 +114,7 @@ func (s *Watchlists) PutItem(ctx context.Context, alias, id string, props json.R
 		}
 		it := storedItem{ID: id, Etag: newEtag(), Values: values, Created: now, Updated: now}
 		if created {
-			// a new item goes at the end, in the last chunk if it has room
-			c = max(len(st.chunks)-1, 0)
-			if len(st.chunks) == 0 || chunkSize(st.chunks[c])+itemSize(it) > chunkBytes {
-				c = len(st.chunks)
-			}
-			var last []storedItem
-			if c < len(st.chunks) {
-				last = st.chunks[c]
-			}
-			st.change(c, append(slices.Clone(last), it))
+			st.add(it)
 		} else {
 			it.Created = st.chunks[c][i].Created
 			items := slices.Clone(st.chunks[c])

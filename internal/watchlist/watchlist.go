@@ -234,6 +234,17 @@ func (st *state) change(c int, items []storedItem) {
 	st.ids = slices.Replace(st.ids, c, c+1, make([]string, len(pieces))...)
 }
 
+// add puts a new item at the end: in the last chunk if it has room, else
+// in a new one.
+func (st *state) add(it storedItem) {
+	c := len(st.chunks) - 1
+	if c < 0 || chunkSize(st.chunks[c])+itemSize(it) > chunkBytes {
+		st.change(len(st.chunks), []storedItem{it})
+		return
+	}
+	st.change(c, append(slices.Clone(st.chunks[c]), it))
+}
+
 // replaceAll makes items the watchlist's items, all in new chunks.
 func (st *state) replaceAll(items []storedItem) {
 	st.chunks = split(items)
