@@ -137,13 +137,14 @@ func (g *Grouping) groupValues(a *alert.Alert) string {
 
 // RaiseFromAlert stores the alert a of the rule ruleID (a rule's ID, not its
 // resource ID), filling its defaults as alert.Store.Put does, and puts it
-// into an incident, in one transaction with the incident's change: with grouping enabled, the
-// newest incident of the rule's group for a (see Grouping) whose last alert
-// is within the lookback; a closed one is reopened if g.ReopenClosed, else a
-// new incident is made. Without grouping, or with no such incident, a new
-// incident named by the alert's SystemAlertID is made, titled and rated as
-// the alert. created says whether this call made the incident. Raising an
-// alert again returns the incident it went into and counts it once.
+// into an incident, in one transaction with the incident's change. With
+// grouping enabled, that is the newest incident of the rule's group for a
+// (see Grouping) whose last alert is within the lookback; a closed one is
+// reopened if g.ReopenClosed, else a new incident is made. Without
+// grouping, or with no such incident, a new incident named by the alert's
+// SystemAlertID is made, titled and rated as the alert. created says
+// whether this call made the incident. Raising an alert again returns the
+// incident it went into and counts it once.
 func (s *Incidents) RaiseFromAlert(ctx context.Context, a *alert.Alert, ruleID string, g Grouping) (inc *Incident, created bool, err error) {
 	if err := validID(ruleID); err != nil {
 		return nil, false, err
