@@ -95,6 +95,13 @@ func TestWatchlistsOverHTTPSFeedQueriesAndRules(t *testing.T) {
 	if st := cs.call("PUT", cs.watchlistURL("/bad"), cs.mgmt, crownJewels("Host,Owner\ndc01\n"), &er); st != 400 || !strings.Contains(er.Error.Message, "line 2 has 1 field(s)") {
 		t.Fatalf("a CSV row short of a field: %d %+v", st, er)
 	}
+	big := "Host,Owner\n" + strings.Repeat("web01,"+strings.Repeat("o", 94)+"\n", 39000) // 3.9 MB
+	if st := cs.call("PUT", cs.watchlistURL("/big"), cs.mgmt, crownJewels(big), &er); st != 400 || !strings.Contains(er.Error.Message, "at most 3800000 bytes") {
+		t.Fatalf("rawContent over 3.8 MB: %d %+v", st, er)
+	}
+	if st := cs.call("PUT", cs.watchlistURL("/big"), cs.mgmt, crownJewels(big+big+big), &er); st != 413 || er.Error.Code != "PayloadTooLarge" {
+		t.Fatalf("a body over 8 MiB: %d %+v", st, er)
+	}
 
 	st, got, qe := cs.queryRows("Events_CL | join kind=inner (_GetWatchlist('crown') | project Message = SearchKey, Owner) on Message | summarize n = count() by Message, Owner | order by Message asc")
 	if want := `[["dc01","identity team",2],["laptop7","CEO",1],["web01","web team",1]]`; st != 200 || jsonString(got) != want {
