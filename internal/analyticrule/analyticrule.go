@@ -23,6 +23,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/jsonbody"
 	"github.com/sealwatch/sealwatch/internal/kql"
 )
 
@@ -221,44 +222,11 @@ func decode(kind string, props json.RawMessage) (*properties, error) {
 	if len(bytes.TrimSpace(props)) == 0 || bytes.Equal(bytes.TrimSpace(props), []byte("null")) {
 		return nil, bad("the rule has no properties; send {\"kind\":\"%s\",\"properties\":{\"displayName\":…,\"query\":…}}", kind)
 	}
-	dec := json.NewDecoder(bytes.NewReader(props))
-	dec.DisallowUnknownFields()
 	var p properties
-	if err := dec.Decode(&p); err != nil {
-		return nil, bad("properties: %s", decodeMessage(err))
+	if err := jsonbody.DecodeStrict(props, &p); err != nil {
+		return nil, bad("properties: %s", jsonbody.Message(err, "see docs/api.md for the fields a rule has"))
 	}
 	return &p, nil
-}
-
-// decodeMessage says what is wrong with the properties without Go's type names.
-func decodeMessage(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return fmt.Sprintf("it must be a JSON object, not %s", te.Value)
-		}
-		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "unknown field " + f + "; see docs/api.md for the fields a rule has"
-	}
-	return err.Error()
-}
-
-func jsonType(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "int", "int64":
-		return "integer"
-	case "slice":
-		return "array"
-	case "map", "struct", "ptr":
-		return "object"
-	}
-	return goKind
 }
 
 // properties are the fields of a Scheduled or NRT rule. Pointers are the

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/jsonbody"
 )
 
 // collRules is the rules' collection in the document store.
@@ -381,51 +382,13 @@ func Decode(props json.RawMessage) (*Properties, error) {
 	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
 		return nil, bad(`the rule has no properties; send {"properties":{"displayName":…,"order":…,"triggeringLogic":…,"actions":[…]}}`)
 	}
-	dec := json.NewDecoder(bytes.NewReader(props))
-	dec.DisallowUnknownFields()
 	var p Properties
-	if err := dec.Decode(&p); err != nil {
-		return nil, bad("properties: %s", decodeMessage(err))
-	}
-	if dec.More() {
-		return nil, bad("properties: more than one JSON value")
+	if err := jsonbody.DecodeStrict(props, &p); err != nil {
+		return nil, bad("properties: %s", jsonbody.Message(err, "see docs/api.md for the fields of an automation rule"))
 	}
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
 	p.CreatedTimeUtc, p.LastModifiedTimeUtc, p.CreatedBy, p.LastModifiedBy = time.Time{}, time.Time{}, nil, nil
 	return &p, nil
-}
-
-// decodeMessage says what is wrong with the properties without Go's type names.
-func decodeMessage(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return fmt.Sprintf("it must be a JSON object, not %s", te.Value)
-		}
-		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonType(te.Type.String()), te.Value)
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "unknown field " + f + "; see docs/api.md for the fields of an automation rule"
-	}
-	var ute *time.ParseError
-	if errors.As(err, &ute) {
-		return "a time is not in RFC 3339 form, such as 2026-12-31T23:59:59Z"
-	}
-	return err.Error()
-}
-
-func jsonType(goType string) string {
-	switch {
-	case goType == "string":
-		return "string"
-	case goType == "bool" || goType == "*bool":
-		return "boolean"
-	case goType == "int":
-		return "integer"
-	case strings.HasPrefix(goType, "[]"):
-		return "array"
-	}
-	return "object"
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sealwatch/sealwatch/internal/jsonbody"
 )
 
 // resourceType is the type the API gives a rule.
@@ -179,10 +181,8 @@ func resource(raw json.RawMessage, opts Options) (*Rule, error) {
 		Etag       string          `json:"etag"`
 		Properties json.RawMessage `json:"properties"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&res); err != nil {
-		return nil, &Error{Msg: decodeMessage(err, "a rule is {\"name\",\"kind\",\"properties\"} as `sealwatch rule show -o json` prints it")}
+	if err := jsonbody.DecodeStrict(raw, &res); err != nil {
+		return nil, &Error{Msg: jsonbody.Message(err, "a rule is {\"name\",\"kind\",\"properties\"} as `sealwatch rule show -o json` prints it")}
 	}
 	switch {
 	case res.Type != "" && res.Type != resourceType:
@@ -209,7 +209,7 @@ func resource(raw json.RawMessage, opts Options) (*Rule, error) {
 	pdec.UseNumber() // a threshold stays the number it was
 	var props map[string]any
 	if err := pdec.Decode(&props); err != nil {
-		return nil, &Error{Field: "properties", Msg: decodeMessage(err, "")}
+		return nil, &Error{Field: "properties", Msg: jsonbody.Message(err, "")}
 	}
 	for _, f := range []string{"displayName", "query"} {
 		if s, ok := props[f].(string); !ok || strings.TrimSpace(s) == "" {
@@ -217,31 +217,4 @@ func resource(raw json.RawMessage, opts Options) (*Rule, error) {
 		}
 	}
 	return &Rule{ID: id, Kind: res.Kind, Properties: props}, nil
-}
-
-// decodeMessage says what is wrong with a JSON value without Go's type names.
-func decodeMessage(err error, unknownHint string) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return "must be a JSON object, not " + te.Value
-		}
-		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "unknown field " + f + "; " + unknownHint
-	}
-	return err.Error()
-}
-
-func jsonType(goKind string) string {
-	switch goKind {
-	case "string":
-		return "string"
-	case "map", "struct", "ptr", "interface":
-		return "object"
-	case "slice":
-		return "array"
-	}
-	return goKind
 }

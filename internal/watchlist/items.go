@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strings"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/jsonbody"
 )
 
 // itemType is the cloud's watchlistItemType of every item.
@@ -183,10 +183,8 @@ func decodeItem(props json.RawMessage) (map[string]json.RawMessage, error) {
 		IsDeleted         json.RawMessage            `json:"isDeleted"`
 		EntityMapping     json.RawMessage            `json:"entityMapping"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(props))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return nil, bad("properties: %s", strings.Replace(decodeMessage(err), "a watchlist has", "a watchlist item has", 1))
+	if err := jsonbody.DecodeStrict(props, &in); err != nil {
+		return nil, bad("properties: %s", jsonbody.Message(err, "see docs/api.md for the fields a watchlist item has"))
 	}
 	if len(in.ItemsKeyValue) == 0 {
 		return nil, bad(`properties.itemsKeyValue is required: an object of the item's values by column, such as {"IPAddress":"203.0.113.7"}`)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/jsonbody"
 )
 
 // Collections in the document store: the watchlists, and their items'
@@ -399,11 +400,9 @@ func decodeInput(props json.RawMessage) (*input, error) {
 	if t := bytes.TrimSpace(props); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return nil, bad(`the watchlist has no properties; send {"properties":{"displayName":…,"provider":…,"itemsSearchKey":…,"contentType":"text/csv","rawContent":…}}`)
 	}
-	dec := json.NewDecoder(bytes.NewReader(props))
-	dec.DisallowUnknownFields()
 	var in input
-	if err := dec.Decode(&in); err != nil {
-		return nil, bad("properties: %s", decodeMessage(err))
+	if err := jsonbody.DecodeStrict(props, &in); err != nil {
+		return nil, bad("properties: %s", jsonbody.Message(err, "see docs/api.md for the fields a watchlist has"))
 	}
 	switch {
 	case in.DisplayName == nil || strings.TrimSpace(*in.DisplayName) == "" || len(*in.DisplayName) > maxDisplayName:
@@ -436,33 +435,6 @@ func decodeInput(props json.RawMessage) (*input, error) {
 }
 
 var isoDurationRE = regexp.MustCompile(`^P(?:\d{1,9}Y)?(?:\d{1,9}M)?(?:\d{1,9}W)?(?:\d{1,9}D)?(?:T(?:\d{1,9}H)?(?:\d{1,9}M)?(?:\d{1,9}S)?)?$`)
-
-// decodeMessage says what is wrong with a body without Go's type names.
-func decodeMessage(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return fmt.Sprintf("it must be a JSON object, not %s", te.Value)
-		}
-		return fmt.Sprintf("%s must be a JSON %s, not %s", te.Field, jsonType(te.Type.Kind().String()), te.Value)
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return "unknown field " + f + "; see docs/api.md for the fields a watchlist has"
-	}
-	return err.Error()
-}
-
-func jsonType(goKind string) string {
-	switch goKind {
-	case "int", "int64":
-		return "integer"
-	case "slice":
-		return "array"
-	case "map", "struct", "ptr":
-		return "object"
-	}
-	return goKind
-}
 
 // Put creates or updates a watchlist from the properties props (a JSON
 // object). rawContent, when sent, replaces the items; without it an update
