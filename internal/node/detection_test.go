@@ -17,25 +17,8 @@ func (cs *cmkSetup) signinDCR() (string, string) {
 	cs.t.Helper()
 	cols := []map[string]string{{"name": "TimeGenerated", "type": "datetime"}, {"name": "UserPrincipalName", "type": "string"},
 		{"name": "IPAddress", "type": "string"}, {"name": "ResultType", "type": "string"}}
-	var rule map[string]any
-	body := map[string]any{"location": "local", "properties": map[string]any{
-		"streamDeclarations": map[string]any{"Custom-Signins": map[string]any{"columns": cols}},
-		"destinations":       map[string]any{"logAnalytics": []map[string]any{{"workspaceResourceId": cs.workspace["id"], "name": "ws"}}},
-		"dataFlows":          []map[string]any{{"streams": []string{"Custom-Signins"}, "destinations": []string{"ws"}, "transformKql": "source", "outputStream": "Custom-Signins_CL"}},
-	}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/signins-dcr"), cs.mgmt, body, &rule); st != 201 {
-		cs.t.Fatalf("create DCR: %d %v", st, rule)
-	}
-	immutableID := rule["properties"].(map[string]any)["immutableId"].(string)
-	var app struct{ ID, AppID, ClientSecret string }
-	if st := cs.call("POST", cs.creds.Endpoint+"/v1.0/applications", cs.mgmt, map[string]any{"displayName": "signin-shipper"}, &app); st != 201 {
-		cs.t.Fatalf("create app: %d", st)
-	}
-	assignment := map[string]any{"properties": map[string]any{"roleDefinitionId": "Ingestor", "principalId": app.ID}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/signins-dcr/providers/Microsoft.Authorization/roleAssignments/s1"), cs.mgmt, assignment, nil); st != 201 {
-		cs.t.Fatalf("assign role: %d", st)
-	}
-	return immutableID, cs.token(app.AppID, app.ClientSecret, "https://monitor.azure.com//.default")
+	id := cs.streamDCR(cs.t, "signins-dcr", "Custom-Signins", cs.workspace["id"].(string), cols)
+	return id, cs.ingestor("signins-dcr", "signin-shipper")
 }
 
 // bruteForce is n failed sign-ins of user from ip, then a success.

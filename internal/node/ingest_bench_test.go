@@ -22,16 +22,7 @@ import (
 // with resource ID wsID; it returns the rule's immutable ID.
 func (cs *cmkSetup) makeDCR(tb testing.TB, name, wsID string) string {
 	tb.Helper()
-	var rule map[string]any
-	body := map[string]any{"location": "local", "properties": map[string]any{
-		"streamDeclarations": map[string]any{"Custom-Events": map[string]any{"columns": []map[string]string{{"name": "TimeGenerated", "type": "datetime"}}}},
-		"destinations":       map[string]any{"logAnalytics": []map[string]any{{"workspaceResourceId": wsID, "name": "ws"}}},
-		"dataFlows":          []map[string]any{{"streams": []string{"Custom-Events"}, "destinations": []string{"ws"}, "outputStream": "Custom-Events_CL"}},
-	}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/"+name), cs.mgmt, body, &rule); st != 201 {
-		tb.Fatalf("create DCR: %d %v", st, rule)
-	}
-	return rule["properties"].(map[string]any)["immutableId"].(string)
+	return cs.streamDCR(tb, name, "Custom-Events", wsID, []map[string]string{{"name": "TimeGenerated", "type": "datetime"}})
 }
 
 // eventBatch is about 1 MB of ~700-byte SecurityEvent-like rows, gzipped.

@@ -230,25 +230,41 @@ func TestVersionlessRotationLeavesTheOldVersionWrappingNothing(t *testing.T) {
 // it; it returns the rule's immutable ID and the application's ingestion token.
 func (cs *cmkSetup) dcr() (string, string) {
 	cs.t.Helper()
+	id := cs.streamDCR(cs.t, "events-dcr", "Custom-Events", cs.workspace["id"].(string),
+		[]map[string]string{{"name": "TimeGenerated", "type": "datetime"}, {"name": "Message", "type": "string"}})
+	return id, cs.ingestor("events-dcr", "shipper")
+}
+
+// streamDCR creates a data collection rule name sending stream (Custom-X)
+// with columns cols to table X_CL of the workspace with resource ID wsID; it
+// returns the rule's immutable ID.
+func (cs *cmkSetup) streamDCR(tb testing.TB, name, stream, wsID string, cols []map[string]string) string {
+	tb.Helper()
 	var rule map[string]any
 	body := map[string]any{"location": "local", "properties": map[string]any{
-		"streamDeclarations": map[string]any{"Custom-Events": map[string]any{"columns": []map[string]string{{"name": "TimeGenerated", "type": "datetime"}, {"name": "Message", "type": "string"}}}},
-		"destinations":       map[string]any{"logAnalytics": []map[string]any{{"workspaceResourceId": cs.workspace["id"], "name": "ws"}}},
-		"dataFlows":          []map[string]any{{"streams": []string{"Custom-Events"}, "destinations": []string{"ws"}, "transformKql": "source", "outputStream": "Custom-Events_CL"}},
+		"streamDeclarations": map[string]any{stream: map[string]any{"columns": cols}},
+		"destinations":       map[string]any{"logAnalytics": []map[string]any{{"workspaceResourceId": wsID, "name": "ws"}}},
+		"dataFlows":          []map[string]any{{"streams": []string{stream}, "destinations": []string{"ws"}, "transformKql": "source", "outputStream": stream + "_CL"}},
 	}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/events-dcr"), cs.mgmt, body, &rule); st != 201 {
-		cs.t.Fatalf("create DCR: %d %v", st, rule)
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/"+name), cs.mgmt, body, &rule); st != 201 {
+		tb.Fatalf("create DCR: %d %v", st, rule)
 	}
-	immutableID := rule["properties"].(map[string]any)["immutableId"].(string)
-	var app struct{ ID, AppID, ClientSecret string }
-	if st := cs.call("POST", cs.creds.Endpoint+"/v1.0/applications", cs.mgmt, map[string]any{"displayName": "shipper"}, &app); st != 201 {
+	return rule["properties"].(map[string]any)["immutableId"].(string)
+}
+
+// ingestor creates an application named app with the Ingestor role on data
+// collection rule dcr and returns its ingestion token.
+func (cs *cmkSetup) ingestor(dcr, app string) string {
+	cs.t.Helper()
+	var a struct{ ID, AppID, ClientSecret string }
+	if st := cs.call("POST", cs.creds.Endpoint+"/v1.0/applications", cs.mgmt, map[string]any{"displayName": app}, &a); st != 201 {
 		cs.t.Fatalf("create app: %d", st)
 	}
-	assignment := map[string]any{"properties": map[string]any{"roleDefinitionId": "Ingestor", "principalId": app.ID}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/events-dcr/providers/Microsoft.Authorization/roleAssignments/a1"), cs.mgmt, assignment, nil); st != 201 {
+	assignment := map[string]any{"properties": map[string]any{"roleDefinitionId": "Ingestor", "principalId": a.ID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.Insights/dataCollectionRules/"+dcr+"/providers/Microsoft.Authorization/roleAssignments/"+app), cs.mgmt, assignment, nil); st != 201 {
 		cs.t.Fatalf("assign role: %d", st)
 	}
-	return immutableID, cs.token(app.AppID, app.ClientSecret, "https://monitor.azure.com//.default")
+	return cs.token(a.AppID, a.ClientSecret, "https://monitor.azure.com//.default")
 }
 
 func (cs *cmkSetup) ingest(immutableID, token string, rows []map[string]any) (int, string) {
