@@ -70,7 +70,10 @@ type healthDetails struct {
 	IncidentsUpdated  int       `json:"IncidentsUpdated"`
 	LateRows          int64     `json:"LateRows,omitempty"`
 	DurationMs        int64     `json:"DurationMs"`
-	Error             string    `json:"Error,omitempty"`
-	SkippedFrom       time.Time `json:"SkippedFrom,omitzero"`
-	SkippedTo         time.Time `json:"SkippedTo,omitzero"`
+	// DelayMs is how long after its window's end an on-time run ran: a
+	// scheduler falling behind shows here first.
+	DelayMs     int64     `json:"DelayMs,omitempty"`
+	Error       string    `json:"Error,omitempty"`
+	SkippedFrom time.Time `json:"SkippedFrom,omitzero"`
+	SkippedTo   time.Time `json:"SkippedTo,omitzero"`
 }

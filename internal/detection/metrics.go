@@ -10,6 +10,7 @@ type metrics struct {
 	runs    *prometheus.CounterVec
 	alerts  prometheus.Counter
 	seconds prometheus.Histogram
+	delay   prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, paused func() float64) *metrics {
@@ -20,9 +21,11 @@ func newMetrics(reg prometheus.Registerer, paused func() float64) *metrics {
 			Help: "Alerts raised by analytics rules."}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_rule_run_seconds",
 			Help: "Time one analytics rule takes to run what is due of it.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_rule_run_delay_seconds",
+			Help: "How long after its window's end a Scheduled rule's on-time run ran.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.alerts, m.seconds, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
+		reg.MustRegister(m.runs, m.alerts, m.seconds, m.delay, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
 			Help: "Workspaces whose analytics rules cannot run now because their stores cannot be opened (key revoked, locked or unreachable)."}, paused))
 	}
 	return m

@@ -359,6 +359,11 @@ func runError(err error) string {
 func (r *ruleRun) record(w window, wr windowResult, took time.Duration) {
 	d := healthDetails{Outcome: w.outcome, ResultsCount: wr.results, NewResultsCount: wr.fresh, AlertsGenerated: wr.alerts,
 		AlertsDeferred: wr.deferred, IncidentsCreated: wr.created, IncidentsUpdated: wr.updated, DurationMs: took.Milliseconds()}
+	if w.outcome == OutcomeRan && r.spec.Kind == analyticrule.KindScheduled {
+		delay := r.now.Sub(w.end)
+		d.DelayMs = delay.Milliseconds()
+		r.s.metrics.delay.Observe(delay.Seconds())
+	}
 	status, desc := statusSuccess, fmt.Sprintf("%d results, %d new, %d alerts", wr.results, wr.fresh, wr.alerts)
 	switch {
 	case wr.deferred > 0:

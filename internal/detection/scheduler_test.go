@@ -363,3 +363,18 @@ func TestRevokedKeyPausesEvenWhenTheStoresOpen(t *testing.T) {
 		t.Fatalf("%d alerts after restore, want 1", n)
 	}
 }
+
+// TestALateRunSaysHowLate: a run that happens after its window ended says
+// by how much, so a scheduler falling behind is on record.
+func TestALateRunSaysHowLate(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("slow", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	e.advance(7 * time.Minute) // due at 10:05, run at 10:07
+	e.tick()
+	got := e.query(`SentinelHealth | where SentinelResourceName == "slow" | sort by RecordId asc | project d = toint(ExtendedProperties.DelayMs)`)
+	if len(got) != 2 || got[1][0] != int64(2*60*1000) {
+		t.Fatalf("delays %v, want the second run 2 minutes late", got)
+	}
+}
