@@ -578,9 +578,27 @@ func (p *properties) checkColumns(cols []kql.Column) error {
 		if c := o.AlertTacticsColumnName; c != "" && !has(c) {
 			return missing("alertDetailsOverride.alertTacticsColumnName", c)
 		}
+		for i, d := range o.AlertDynamicProperties {
+			if !has(d.Value) {
+				return missing(fmt.Sprintf("alertDetailsOverride.alertDynamicProperties[%d].value", i), d.Value)
+			}
+		}
+		for _, f := range [...]struct{ field, format string }{
+			{"alertDisplayNameFormat", o.AlertDisplayNameFormat}, {"alertDescriptionFormat", o.AlertDescriptionFormat},
+		} {
+			for _, m := range PlaceholderRE.FindAllStringSubmatch(f.format, -1) {
+				if !has(m[1]) {
+					return missing("alertDetailsOverride."+f.field+" placeholder {{"+m[1]+"}}", m[1])
+				}
+			}
+		}
 	}
 	return nil
 }
+
+// PlaceholderRE finds the {{column}} placeholders of an alert's display
+// name and description formats.
+var PlaceholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
 
 // window parses the ISO 8601 duration s of field and checks it lies in [lo, hi].
 func window(field, s string, lo, hi time.Duration) (time.Duration, error) {

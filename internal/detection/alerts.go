@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -60,13 +59,11 @@ func alertID(ruleID string, w window, fps []string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
 }
 
-var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
-
 // format fills a display name or description format's {{column}}
 // placeholders from row r; a column the result lacks becomes empty.
 func (rr resultRows) format(r int, f string) string {
-	return placeholderRE.ReplaceAllStringFunc(f, func(m string) string {
-		return rr.text(r, placeholderRE.FindStringSubmatch(m)[1])
+	return analyticrule.PlaceholderRE.ReplaceAllStringFunc(f, func(m string) string {
+		return rr.text(r, analyticrule.PlaceholderRE.FindStringSubmatch(m)[1])
 	})
 }
 
