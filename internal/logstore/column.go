@@ -3,6 +3,7 @@ package logstore
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -79,6 +80,7 @@ type blockBuilder struct {
 	times    []int64
 	ingested []int64 // unknownIngest where not known
 	known    int     // rows with a known ingestion time
+	ingCells []cell  // ingestCells' buffer
 }
 
 func newBlockBuilder(want map[string]bool) *blockBuilder {
@@ -136,12 +138,14 @@ func (bb *blockBuilder) ingestCells() ([]cell, []int64) {
 	if bb.known == 0 {
 		return nil, nil
 	}
-	cells := make([]cell, len(bb.ingested))
+	cells := slices.Grow(bb.ingCells[:0], len(bb.ingested))[:len(bb.ingested)]
 	for i, t := range bb.ingested {
+		cells[i] = cell{}
 		if t != unknownIngest {
 			cells[i].kind = TypeLong
 		}
 	}
+	bb.ingCells = cells
 	return cells, bb.ingested
 }
 

@@ -238,13 +238,14 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 		}
 		scs[i] = &sc
 	}
-	for _, b := range snap.mems {
+	for i := range snap.mems {
+		b := &snap.mems[i]
 		if b.ingested < base.ingLo || b.ingested > base.ingHi {
 			continue
 		}
 		for _, r := range b.refs {
 			if r.time >= base.from && r.time < base.to {
-				scs[0].mem = append(scs[0].mem, memRow{b.payload, r, b.ingested})
+				scs[0].mem = append(scs[0].mem, memRow{b, r})
 			}
 		}
 	}
@@ -559,7 +560,7 @@ func (sc *Scanner) selectIngested(c *Column, n int, sel []bool) []bool {
 func (sc *Scanner) memBatch(rows []memRow) (*Batch, error) {
 	bb := newBlockBuilder(sc.want)
 	for _, r := range rows {
-		if err := bb.add(r.p, r.ref, r.ing); err != nil {
+		if err := bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
 			return nil, err
 		}
 	}

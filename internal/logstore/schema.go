@@ -34,10 +34,11 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 	}
 	if len(snap.mems) > 0 {
 		sc := &Scanner{st: st}
-		for _, b := range snap.mems {
+		for k := range snap.mems {
+			b := &snap.mems[k]
 			rows := make([]memRow, len(b.refs))
 			for i, ref := range b.refs {
-				rows[i] = memRow{b.payload, ref, b.ingested}
+				rows[i] = memRow{b, ref}
 			}
 			for len(rows) > 0 {
 				n := min(len(rows), st.cfg.BlockRows)

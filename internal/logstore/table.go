@@ -433,11 +433,11 @@ func (t *table) waitChangeLocked(ctx context.Context) error {
 	}
 }
 
-// memRow is one row of a memtable, and its ingestion time.
+// memRow is one row of a memtable: the batch that holds it (whose payload
+// and ingestion time it shares), and where. Small, as a flush sorts them.
 type memRow struct {
-	p   []byte
+	b   *memBatch
 	ref rowRef
-	ing int64
 }
 
 // partitionNanos is the time span of one segment partition: an hour.
@@ -448,10 +448,12 @@ const partitionNanos = int64(3600e9)
 func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, map[string]Type, error) {
 	g.pending.Wait()
 	parts := make(map[int64][]memRow)
-	for _, b := range g.mem.snapshot() {
+	batches := g.mem.snapshot()
+	for i := range batches {
+		b := &batches[i]
 		for _, r := range b.refs {
 			k := floorDiv(r.time, partitionNanos)
-			parts[k] = append(parts[k], memRow{b.payload, r, b.ingested})
+			parts[k] = append(parts[k], memRow{b, r})
 		}
 	}
 	if err := t.removeSegmentsOf(g.seq); err != nil {
@@ -516,7 +518,7 @@ func (t *table) writeSegments(ctx context.Context, walSeq uint64, part int, seal
 		end := min(i+t.st.cfg.BlockRows, len(rows))
 		bb.reset()
 		for _, r := range rows[i:end] {
-			if err := bb.add(r.p, r.ref, r.ing); err != nil {
+			if err := bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
 				if w != nil {
 					w.abort()
 				}
