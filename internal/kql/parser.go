@@ -1204,36 +1204,41 @@ func (p *parser) postfix() (astExpr, error) {
 		case p.isOp("."):
 			t := p.next()
 			nt := p.peek()
-			var n string
-			if nt.kind == tIdent || nt.kind == tTyped {
-				n = nt.text
-				if nt.kind == tTyped { // x.time(...) is not a thing; keep the name
-					return nil, p.expected("a property name")
-				}
+			switch {
+			case nt.kind == tIdent:
 				p.next()
-			} else if nt.kind == tOp && nt.text == "[" {
-				n, err = p.name("a property name")
-				if err != nil {
+				x = &astMember{P: posOf(t), X: x, Name: nt.text}
+			case nt.kind == tOp && nt.text == "[":
+				// x.[0], x.["k"] and x.['k'] are the index forms x[0] and x["k"] written
+				// after a dot, as published content does.
+				p.next()
+				if x, err = p.index(t, x); err != nil {
 					return nil, err
 				}
-			} else {
-				return nil, p.expected("a property name after '.'")
+			default:
+				return nil, p.expected("a property name or [index] after '.'")
 			}
-			x = &astMember{P: posOf(t), X: x, Name: n}
 		case p.isOp("["):
 			t := p.next()
-			i, err := p.expr()
-			if err != nil {
+			if x, err = p.index(t, x); err != nil {
 				return nil, err
 			}
-			if err := p.wantOp("]"); err != nil {
-				return nil, err
-			}
-			x = &astIndex{P: posOf(t), X: x, I: i}
 		default:
 			return x, nil
 		}
 	}
+}
+
+// index reads the subscript of x[...] after its "[", up to and including the "]".
+func (p *parser) index(open token, x astExpr) (astExpr, error) {
+	i, err := p.expr()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.wantOp("]"); err != nil {
+		return nil, err
+	}
+	return &astIndex{P: posOf(open), X: x, I: i}, nil
 }
 
 func (p *parser) primary() (astExpr, error) {
