@@ -102,6 +102,12 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 			return p.colRef(ec.cols, i, x.P), nil
 		}
 		if b := ec.sc.lookup(x.Name); b != nil {
+			if b.fn != nil {
+				if err := noParams(x, b); err != nil {
+					return cexpr{}, err
+				}
+				return p.userScalarCall(bareCall(x), b, ec)
+			}
 			if b.scalar != nil {
 				c := *b.scalar
 				c.col = -1

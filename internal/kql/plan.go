@@ -256,6 +256,18 @@ func copyScope(dst, src *scope) {
 	dst.parent = nil
 }
 
+// bareCall is the call that a function's name written without parentheses stands for: the
+// language lets a function of no parameters be called either way (noParams checks that).
+func bareCall(x *astIdent) *astCall { return &astCall{P: x.P, Name: x.Name} }
+
+// noParams refuses a bare name for function b when the function takes parameters.
+func noParams(x *astIdent, b *binding) error {
+	if n := len(b.fn.Params); n > 0 {
+		return bindErr(x.P, "%s is a function of %d parameter(s); call it as %s(...)", x.Name, n, x.Name)
+	}
+	return nil
+}
+
 // isTabular decides whether an expression denotes a table.
 func (p *planner) isTabular(e astExpr, sc *scope) bool {
 	if p.depth > maxDepth {
@@ -270,6 +282,9 @@ func (p *planner) isTabular(e astExpr, sc *scope) bool {
 		return p.isTabular(x.X, sc)
 	case *astIdent:
 		if b := sc.lookup(x.Name); b != nil {
+			if b.fn != nil && len(b.fn.Params) == 0 {
+				return p.isTabular(bareCall(x), sc)
+			}
 			return b.tab != nil || b.tabPlan != nil
 		}
 		_, ok := p.cat.Table(x.Name)
@@ -326,6 +341,11 @@ func (p *planner) tabular(e astExpr, sc *scope) (*plan, error) {
 				return &cp, nil
 			case b.tab != nil:
 				return p.tabular(b.tab, b.tabScope)
+			case b.fn != nil:
+				if err := noParams(x, b); err != nil {
+					return nil, err
+				}
+				return p.tabularCall(bareCall(x), sc)
 			}
 			return nil, bindErr(x.P, "%s is a scalar, not a table", x.Name)
 		}
