@@ -174,13 +174,13 @@ func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 			}
 			return rows[0][0]
 		}}, nil
-	case "column_ifexists":
+	case "column_ifexists", "columnifexists":
 		if err := nargs(2, 2); err != nil {
 			return out, err
 		}
 		lit, ok := x.Args[0].(*astLit)
 		if !ok || lit.T != TypeString {
-			return out, bindErr(x.P, "column_ifexists() expects a constant column name")
+			return out, bindErr(x.P, "%s() expects a constant column name", x.Name)
 		}
 		if i := findCol(ec.cols, lit.Val.(string)); i >= 0 {
 			return p.colRef(ec.cols, i, x.P), nil
@@ -272,6 +272,9 @@ func (p *planner) builtin(name string, spec fnSpec, cs []cexpr) cexpr {
 	}
 	t, _ := spec.ret(cs)
 	impl := spec.impl
+	if spec.bind != nil {
+		impl = spec.bind(cs)
+	}
 	if spec.rx != nil {
 		rc, rx := &regexCache{}, spec.rx
 		impl = func(a []any) any { return rx(rc, a) }

@@ -28,7 +28,7 @@ func TestEveryOperatorAndFunctionHasACase(t *testing.T) {
 	for n := range aggs {
 		names = append(names, n+"(")
 	}
-	names = append(names, "iff(", "iif(", "case(", "coalesce(", "toscalar(", "column_ifexists(", "pack_all(", "ago(", "now(", "materialize(", "table(", "typeof(", "ingestion_time(")
+	names = append(names, "iff(", "iif(", "case(", "coalesce(", "toscalar(", "column_ifexists(", "columnifexists(", "pack_all(", "ago(", "now(", "materialize(", "table(", "typeof(", "ingestion_time(")
 	for _, op := range []string{"where", "filter", "extend", "project", "project-away", "project-keep", "project-rename", "project-reorder",
 		"summarize", "sort", "order", "top", "take", "limit", "count", "distinct", "join", "lookup", "union", "mv-expand", "mvexpand",
 		"parse", "as", "getschema", "render", "search", "serialize"} {

@@ -26,7 +26,8 @@ type fnSpec struct {
 	min, max int // max < 0: variadic
 	ret      func(args []cexpr) (Type, error)
 	impl     func(a []any) any
-	rx       func(rc *regexCache, a []any) any // for functions that compile a pattern argument
+	rx       func(rc *regexCache, a []any) any    // for functions that compile a pattern argument
+	bind     func(args []cexpr) func(a []any) any // for functions whose behaviour depends on argument types
 }
 
 func fixed(t Type) func([]cexpr) (Type, error) {
@@ -729,6 +730,7 @@ func init() {
 		"url_encode": {min: 1, max: 1, ret: fixed(TypeString), impl: func(a []any) any { return url.QueryEscape(str(a[0])) }},
 		"new_guid":   {min: 0, max: 0, ret: fixed(TypeGUID), impl: func(a []any) any { return "00000000-0000-0000-0000-000000000000" }},
 	}
+	registerContentFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }
