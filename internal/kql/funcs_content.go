@@ -91,6 +91,9 @@ func registerContentFuncs(m map[string]fnSpec) {
 	m["base64_decode_toarray"] = fnSpec{min: 1, max: 1, ret: checked(TypeDynamic, kString), impl: base64DecodeToArray}
 	m["indexof_regex"] = fnSpec{min: 2, max: 5, ret: checked(TypeLong, kString, kString, kInteger), rx: indexOfRegex}
 	m["unicode_codepoints_to_string"] = fnSpec{min: 1, max: 64, ret: checked(TypeString, kCodes), impl: codepointsToString}
+	m["parse_command_line"] = fnSpec{min: 2, max: 2, ret: parseCommandLineType, impl: func(a []any) any {
+		return windowsArgv(str(a[0]))
+	}}
 }
 
 // bindToHex picks the width of the two's complement from the argument's declared type: a
@@ -390,4 +393,87 @@ func walkJSONPath(v any, path []jsonStep) (any, bool) {
 		}
 	}
 	return v, true
+}
+
+// parseCommandLineType accepts only the parser the language has, "windows", and only as a
+// constant: a rule naming another would otherwise get nulls on every row.
+func parseCommandLineType(a []cexpr) (Type, error) {
+	if err := checkArgs(a, []argKind{kString, kString}); err != nil {
+		return TypeNull, err
+	}
+	if !a[1].konst || !strings.EqualFold(str(a[1].value()), "windows") {
+		return TypeNull, fmt.Errorf(`the parser type must be the constant "windows", the only one supported`)
+	}
+	return TypeDynamic, nil
+}
+
+// windowsArgv splits a command line as CommandLineToArgvW does. The program name ends at the
+// first blank, or is the quoted text up to the next quote, with backslashes taken literally.
+// In the arguments after it, 2n backslashes before a quote give n backslashes and the quote
+// opens or closes a quoted part, 2n+1 give n and a literal quote, and other backslashes are
+// literal; inside a quoted part "" gives a literal quote and ends the part.
+func windowsArgv(s string) []any {
+	out := []any{}
+	i := 0
+	isBlank := func(c byte) bool { return c == ' ' || c == '\t' }
+	if s == "" {
+		return out
+	}
+	var b strings.Builder
+	if s[0] == '"' {
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			end = len(s) - 1
+		}
+		b.WriteString(s[1 : 1+end])
+		i = min(len(s), end+2)
+	} else {
+		for i < len(s) && !isBlank(s[i]) {
+			i++
+		}
+		b.WriteString(s[:i])
+	}
+	out = append(out, b.String())
+	for {
+		for i < len(s) && isBlank(s[i]) {
+			i++
+		}
+		if i >= len(s) {
+			return out
+		}
+		b.Reset()
+		quoted := false
+		for i < len(s) && (quoted || !isBlank(s[i])) {
+			switch c := s[i]; {
+			case c == '\\':
+				n := 0
+				for i < len(s) && s[i] == '\\' {
+					n++
+					i++
+				}
+				if i < len(s) && s[i] == '"' {
+					b.WriteString(strings.Repeat(`\`, n/2))
+					if n%2 == 1 {
+						b.WriteByte('"')
+						i++
+					}
+					continue
+				}
+				b.WriteString(strings.Repeat(`\`, n))
+			case c == '"':
+				if quoted && i+1 < len(s) && s[i+1] == '"' {
+					b.WriteByte('"')
+					i += 2
+					quoted = false
+					continue
+				}
+				quoted = !quoted
+				i++
+			default:
+				b.WriteByte(c)
+				i++
+			}
+		}
+		out = append(out, b.String())
+	}
 }

@@ -65,4 +65,10 @@ var contentFuncCases = []kqlCase{
 	{name: "unicode_codepoints_to_string", q: `print unicode_codepoints_to_string(75, 117, 115, 116, 111), unicode_codepoints_to_string(dynamic([75, 117, 115]), 116, 111)`, want: `[["Kusto","Kusto"]]`, cols: "print_0:string,print_1:string"},
 	{name: "unicode_codepoints_to_string invalid is null", q: `print unicode_codepoints_to_string(55296), unicode_codepoints_to_string(dynamic(["a"])), unicode_codepoints_to_string(-1)`, want: `[[null,null,null]]`},
 	{name: "unicode_codepoints_to_string refuses a string", q: `print unicode_codepoints_to_string(75, "u")`, err: "argument 2 must be int or long or dynamic, not string"},
+
+	// parse_command_line
+	{name: "parse_command_line", q: `print parse_command_line("echo \"hello world!\"", "windows")`, want: `[[["echo","hello world!"]]]`, cols: "print_0:dynamic"},
+	{name: "parse_command_line quoting and backslashes", q: `print parse_command_line(@'"C:\Program Files\a.exe" -x "b c" d\\\"e f\\"g h" "" x\y "a""b"', "windows")`, want: `[[["C:\\Program Files\\a.exe","-x","b c","d\\\"e","f\\g h","","x\\y","a\"b"]]]`},
+	{name: "parse_command_line of empty is empty", q: `print parse_command_line("", "windows")`, want: `[[[]]]`},
+	{name: "parse_command_line refuses another parser", q: `print parse_command_line("a b", "linux")`, err: `parse_command_line(): the parser type must be the constant "windows"`},
 }
