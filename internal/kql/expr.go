@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -301,6 +302,41 @@ func orderable(a, b Type) bool {
 	return a == b && a != TypeBool
 }
 
+// numericLiterals converts a constant string compared with a number column to a number, as
+// the cloud's engine accepts EventID == "4625" and EventID in ("4728") on an int column: the
+// literal becomes a long when it is a whole number and a real otherwise, so that it compares
+// and pushes down to the store like a number literal. A string that is not a number could
+// never be equal to a number, so it is refused at its position rather than quietly matching
+// nothing. Other pairs, computed numbers among them (5 == "5"), are returned unchanged for
+// the caller's type check to refuse.
+func numericLiterals(a, b cexpr, bpos srcPos) (cexpr, error) {
+	if !isNumeric(a.t) || a.col == -1 || !b.konst || b.t != TypeString {
+		return b, nil
+	}
+	s, _ := b.value().(string)
+	n, ok := numberOf(s)
+	if !ok {
+		return b, bindErr(bpos, "cannot compare a %s with the string %q, which is not a number; compare with a number literal", a.t, s)
+	}
+	if _, isLong := n.(int64); isLong {
+		return konstOf(TypeLong, n), nil
+	}
+	return konstOf(TypeReal, n), nil
+}
+
+// numberOf reads a decimal number written as a string: an int64 when whole, else a float64.
+func numberOf(s string) (any, bool) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, false
+	}
+	return f, true
+}
+
 func cmpErr(p srcPos, a, b Type) error {
 	return bindErr(p, "cannot compare values of types %s and %s; try adding explicit casts", a, b)
 }
@@ -313,6 +349,14 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 	r, err := p.expr(x.R, ec)
 	if err != nil {
 		return r, err
+	}
+	if isComparison(x.Op) {
+		if r, err = numericLiterals(l, r, x.R.pos()); err != nil {
+			return r, err
+		}
+		if l, err = numericLiterals(r, l, x.L.pos()); err != nil {
+			return l, err
+		}
 	}
 	out := cexpr{t: TypeBool, col: -1, konst: l.konst && r.konst}
 	fl, fr := l.fn, r.fn
@@ -440,6 +484,14 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 		return out, nil
 	}
 	return out, bindErr(x.P, "unknown operator %q", x.Op)
+}
+
+func isComparison(op string) bool {
+	switch op {
+	case "==", "!=", "<", "<=", ">", ">=":
+		return true
+	}
+	return false
 }
 
 // stringMatcher returns the test for a string operator with a fixed right-hand side.
@@ -670,6 +722,11 @@ func (p *planner) listOp(x *astListOp, ec *ectx) (cexpr, error) {
 		c, err := p.expr(e, ec)
 		if err != nil {
 			return out, err
+		}
+		if x.Op == "in" || x.Op == "!in" {
+			if c, err = numericLiterals(l, c, e.pos()); err != nil {
+				return out, err
+			}
 		}
 		if (x.Op == "in" || x.Op == "!in") && !comparable2(l.t, c.t) {
 			return out, cmpErr(e.pos(), l.t, c.t)

@@ -727,6 +727,10 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 					break
 				}
 				c, err := p.expr(e, ec)
+				if err == nil {
+					// as the where clause compares them: EventID in ("4728") pushes 4728
+					c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos())
+				}
 				if err != nil || !c.konst {
 					okAll = false
 					break
@@ -770,6 +774,9 @@ func (p *planner) colConst(a, b astExpr, ec *ectx) (colInfo, any, string, bool) 
 		return colInfo{}, nil, "", false
 	}
 	c, err := p.expr(b, ec)
+	if err == nil {
+		c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, b.pos()) // EventID == "4625" pushes 4625
+	}
 	if err != nil || !c.konst {
 		return colInfo{}, nil, "", false
 	}

@@ -1,5 +1,10 @@
 package kql
 
+import (
+	"fmt"
+	"testing"
+)
+
 // syntaxCases cover forms that published detection content writes and the cloud's engine
 // accepts: dotted index forms, string literals compared with number columns, and
 // zero-argument functions called without parentheses. They also seed FuzzParse.
@@ -19,9 +24,28 @@ var syntaxCases = []kqlCase{
 	{name: "bare zero-argument function in union", q: `let U = () { Users | take 1 }; union U, (Users | take 1) | count`, want: `[[2]]`},
 	{name: "bare and called forms agree", q: `let T2 = () { Users | where Dept == "eng" }; T2 | join kind=inner (T2()) on Account | count`, want: `[[2]]`},
 	{name: "bare function with defaulted let inside", q: `let T2 = () { let d = "ops"; Users | where Dept == d }; T2 | project Account`, want: `[["bob"]]`},
+	{name: "int column in string literals", q: `Events | where EventID in ("4624", "4688") | project Account`, want: `[["alice"],["Alice"],["bob"]]`},
+	{name: "int column !in string literals", q: `Events | where EventID !in ("4624", "4688") | project Account`, want: `[["bob"],["carol"],[""]]`},
+	{name: "int column == string literal", q: `Events | where EventID == "4625" | count`, want: `[[3]]`},
+	{name: "int column != string literal", q: `Events | where EventID != "4625" | count`, want: `[[3]]`},
+	{name: "string literal == int column", q: `Events | where "4688" == EventID | project Account`, want: `[["bob"]]`},
+	{name: "long column ordered against string literal", q: `Events | where Count >= "5" | project Count`, want: `[[5],[6]]`},
+	{name: "string literal with spaces converts", q: `Events | where EventID == " 4688 " | count`, want: `[[1]]`},
+	{name: "real column == string literal", q: `Events | where Score == "2.5" | project Account`, want: `[["bob"]]`},
+	{name: "int column == fractional string literal", q: `Events | where EventID == "4624.5" | count`, want: `[[0]]`},
+	{name: "int column in mixed literals", q: `Events | where EventID in (4624, "4688") | count`, want: `[[3]]`},
+	{name: "int column in string let", q: `let ids = "4688"; Events | where EventID in (ids) | count`, want: `[[1]]`},
+	{name: "null int never equals string literal", q: `Events | where Count == "0" or Count != "1" | count`, want: `[[4]]`},
+	{name: "comparison with converted literal has bool type", q: `Events | take 1 | project x = EventID == "4624"`, want: `[[true]]`, cols: "x:bool"},
+	{name: "int column from a join == string literal", q: `Users | join kind=inner (Events) on Account | where EventID == "4688" | project Dept`, want: `[["ops"],["sec"]]`},
 }
 
 var syntaxErrorCases = []kqlCase{
+	{name: "int column == non-number string", q: `Events | where EventID == "abc"`, err: `1:27: cannot compare a int with the string "abc", which is not a number`},
+	{name: "int column in list with non-number string", q: `Events | where EventID in ("4624", "x4")`, err: `1:36: cannot compare a int with the string "x4", which is not a number`},
+	{name: "computed number == string literal stays refused", q: `Events | where EventID + 0 == "4625"`, err: `1:28: cannot compare values of types long and string`},
+	{name: "string column == number stays refused", q: `Events | where Computer == 1`, err: `1:25: cannot compare values of types string and long`},
+	{name: "int column == string column stays refused", q: `Events | where EventID == Computer`, err: `1:24: cannot compare values of types int and string`},
 	{name: "bare function that takes parameters as table", q: `let F = (n:long) { Users | take n }; F | count`, err: `1:38: F is a function of 1 parameter(s); call it as F(...)`},
 	{name: "bare function that takes parameters as scalar", q: `let F = (n:long) { n + 1 }; print F`, err: `1:35: F is a function of 1 parameter(s); call it as F(...)`},
 	{name: "bare recursive function is refused", q: `let f = () { f | take 1 }; f | count`, err: `deeper than`},
@@ -30,4 +54,41 @@ var syntaxErrorCases = []kqlCase{
 	{name: "dotted index unclosed", q: `Events | project Props.[0`, err: `1:26: expected "]" but found end of query`},
 	{name: "dotted index empty", q: `Events | project Props.[]`, err: `1:25: expected an expression but found "]"`},
 	{name: "dotted index on a string column", q: `Events | project Account.[0]`, err: `1:25: cannot index a string value`},
+}
+
+// TestStringLiteralsComparedWithNumbersPushDownAsNumbers: the store sees EventID == "4625" as
+// the number it is compared as; a string there would make an exact store drop every row.
+func TestStringLiteralsComparedWithNumbersPushDownAsNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		q, pred string
+		rows    int
+	}{
+		{`Events | where EventID in ("4625", "4688") | project Account`, "EventID in [4625 4688]", 4},
+		{`Events | where EventID == "4625" | project Account`, "EventID == 4625", 3},
+		{`Events | where "4688" == EventID | project Account`, "EventID == 4688", 1},
+		{`Events | where Count > "4" | project Account`, "Count > 4", 2},
+	} {
+		t.Run(tc.q, func(t *testing.T) {
+			src := newCountingSource(t)
+			res := runOn(t, src, src.Catalog(), tc.q, Options{})
+			if n := len(res.Tables[0].Rows); n != tc.rows {
+				t.Fatalf("%d rows, want %d", n, tc.rows)
+			}
+			var found bool
+			for _, p := range src.reqs[0].Predicates {
+				if p.String() != tc.pred {
+					continue
+				}
+				found = true
+				for _, v := range append([]any{p.Value}, p.Values...) {
+					if _, isStr := v.(string); isStr {
+						t.Fatalf("predicate %v carries the string %q, not a number", p, v)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("predicates %v lack %q", fmt.Sprint(src.reqs[0].Predicates), tc.pred)
+			}
+		})
+	}
 }
