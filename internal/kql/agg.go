@@ -195,7 +195,11 @@ func aggCount(cond bool) aggSpec {
 			f := cs[0].fn
 			pred = func(r Row) bool { return f(r) != nil }
 		}
-		return []colInfo{{Name: aggPrefix(x), Type: TypeLong}}, func() aggState { return &countState{pred: pred} }, nil
+		name := aggPrefix(x) // count_, countif_: a predicate does not name the column
+		if !cond && len(cs) == 1 {
+			name += argName(x.Args[0], cs[0]) // count(x) is count_x
+		}
+		return []colInfo{{Name: name, Type: TypeLong}}, func() aggState { return &countState{pred: pred} }, nil
 	}
 }
 

@@ -233,7 +233,7 @@ func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 			return out, bindErr(x.P, "%s() of a datetime needs a timespan bin size, not %s", name, cs[1].t)
 		}
 		c := p.builtin(name, funcs[name], cs)
-		c.name = cs[0].name
+		c.name = callResultName(name, cs)
 		switch {
 		case isNumeric(cs[0].t) && cs[1].t == TypeReal:
 			c.t = TypeReal
@@ -262,6 +262,7 @@ func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 	}
 	c := p.builtin(name, spec, cs)
 	c.t = t
+	c.name = callResultName(name, cs)
 	return c, nil
 }
 

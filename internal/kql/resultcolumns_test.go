@@ -20,6 +20,8 @@ func TestResultColumnsAreTheColumnsARunReturns(t *testing.T) {
 		"let t = Events | take 2; t | union Users",
 		"Users | take 1; Events | distinct Computer",
 		"print x = 1, y = 'a'",
+		"Events | summarize count(Account), dcount(Account) by tostring(EventID), tolower(Computer)",
+		"Events | extend tostring(EventID), gettype(Count)",
 	} {
 		t.Run(q, func(t *testing.T) {
 			cq, err := Compile(q, src.Catalog())
