@@ -39,6 +39,8 @@ func init() {
 		"maxif":        aggMinMax(1, true),
 		"arg_max":      aggArg(1),
 		"arg_min":      aggArg(-1),
+		"argmax":       aggArg(1), // legacy names
+		"argmin":       aggArg(-1),
 		"make_set":     aggMake("set", true, false),
 		"makeset":      aggMake("set", true, false),
 		"make_set_if":  aggMake("set", true, true),
@@ -356,6 +358,10 @@ func aggArg(sign int) aggSpec {
 		keyName := key.name
 		if keyName == "" {
 			keyName = prefix + argName(x.Args[0], key)
+		}
+		if len(ec.aggNames) > 0 {
+			// X = arg_max(t, *) names t's column X, and * then includes t under its own name
+			keyName = ec.aggNames[0]
 		}
 		cols := []colInfo{{Name: keyName, Type: nonNull(key.t)}}
 		var fns []func(Row) any
@@ -712,12 +718,16 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 		if spec == nil {
 			return nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
 		}
+		aec.aggNames = ne.Names
+		if ne.Name != "" {
+			aec.aggNames = []string{ne.Name}
+		}
 		acols, fac, err := spec(p, call, &aec)
 		if err != nil {
 			return nil, err
 		}
-		if ne.Name != "" && len(acols) == 1 {
-			acols[0].Name = ne.Name
+		if err := nameAggColumns(acols, ne, call); err != nil {
+			return nil, err
 		}
 		for i := range acols {
 			acols[i].Name = uniqueName(acols[i].Name, used)
@@ -906,6 +916,32 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 		return &sliceIter{rows: rows, acct: acct}, nil
 	}
 	return out, nil
+}
+
+// nameAggColumns applies the names the query gives an aggregate to its columns acols: a
+// tuple (a, b) = names the columns in order; a single name names a single column, or the
+// first column of arg_max/arg_min (the extreme value), whose other columns keep their names.
+func nameAggColumns(acols []colInfo, ne astNamedExpr, call *astCall) error {
+	switch {
+	case len(ne.Names) > len(acols):
+		return bindErr(call.P, "%d names for the %d columns of %s(); name each column once", len(ne.Names), len(acols), call.Name)
+	case len(ne.Names) > 0:
+		for i, n := range ne.Names {
+			acols[i].Name = n
+		}
+	case ne.Name != "" && (len(acols) == 1 || isArgAgg(call)):
+		acols[0].Name = ne.Name
+	}
+	return nil
+}
+
+// isArgAgg reports whether call is arg_max/arg_min or a legacy name of them.
+func isArgAgg(call *astCall) bool {
+	switch strings.ToLower(call.Name) {
+	case "arg_max", "arg_min", "argmax", "argmin":
+		return true
+	}
+	return false
 }
 
 // group is one group of summarize: its keys and the states of its aggregates.

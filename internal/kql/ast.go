@@ -149,8 +149,9 @@ type astColDecl struct {
 
 // astNamedExpr is [Name =] astExpr.
 type astNamedExpr struct {
-	Name string // empty when the name is to be derived
-	X    astExpr
+	Name  string   // empty when the name is to be derived
+	Names []string // (a, b) = …: the names of a tuple assignment, for the columns in order
+	X     astExpr
 }
 
 // astSortKey is one key of sort/top.

@@ -35,6 +35,7 @@ type ectx struct {
 	search      bool      // inside search: bare strings are term lookups
 	searchCS    bool
 	byCols      map[string]bool // summarize: group columns, left out of arg_max(x, *)
+	aggNames    []string        // summarize: the names the query gives the aggregate being bound
 	ing         *ingestCell     // where ingestion_time() is in the rows; nil: not known here
 }
 

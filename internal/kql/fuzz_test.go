@@ -167,6 +167,8 @@ func (g *queryGen) query() string {
 		b.WriteString(" | summarize sum(Count), avg(Score), percentile(Count, 50), max(" + g.numExpr(0) + ")")
 	case 2:
 		b.WriteString(" | count")
+	case 3:
+		b.WriteString(" | summarize (Latest, Who) = arg_max(TimeGenerated, Account), Top = arg_min(Count, *) by tostring(" + g.pick("Computer", "Ok", "Count") + ")")
 	}
 	return b.String()
 }

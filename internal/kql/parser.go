@@ -607,6 +607,56 @@ func (p *parser) named() (astNamedExpr, error) {
 	return astNamedExpr{X: x}, nil
 }
 
+// aggList is summarize's aggregates: namedList, where an aggregate may also be named by a
+// tuple, (a, b) = arg_max(t, x).
+func (p *parser) aggList() ([]astNamedExpr, error) {
+	var out []astNamedExpr
+	for {
+		var ne astNamedExpr
+		var err error
+		if names := p.tupleNames(); names != nil {
+			ne.Names = names
+			ne.X, err = p.expr()
+		} else {
+			ne, err = p.named()
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ne)
+		if !p.acceptOp(",") {
+			return out, nil
+		}
+	}
+}
+
+// tupleNames reads the (a, b) = of a tuple assignment and returns its names, or nil with
+// nothing read when the input is not one (a parenthesized expression).
+func (p *parser) tupleNames() []string {
+	if !p.isOp("(") {
+		return nil
+	}
+	save := p.i
+	p.next()
+	var names []string
+	for {
+		n, err := p.name("")
+		if err != nil {
+			p.i = save
+			return nil
+		}
+		names = append(names, n)
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	if !p.acceptOp(")") || !p.acceptOp("=") {
+		p.i = save
+		return nil
+	}
+	return names
+}
+
 func (p *parser) sortKeys() ([]astSortKey, error) {
 	var keys []astSortKey
 	for {
@@ -733,7 +783,7 @@ func (p *parser) operator() (astOp, error) {
 		op := &astSummarizeOp{P: pos}
 		var err error
 		if !p.isKw("by") {
-			if op.Aggs, err = p.namedList(); err != nil {
+			if op.Aggs, err = p.aggList(); err != nil {
 				return nil, err
 			}
 		}

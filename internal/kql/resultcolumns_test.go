@@ -22,6 +22,8 @@ func TestResultColumnsAreTheColumnsARunReturns(t *testing.T) {
 		"print x = 1, y = 'a'",
 		"Events | summarize count(Account), dcount(Account) by tostring(EventID), tolower(Computer)",
 		"Events | extend tostring(EventID), gettype(Count)",
+		"Events | summarize Top = arg_max(Count, *) by EventID",
+		"Events | summarize (Latest, LatestUser) = arg_max(TimeGenerated, Account) by Computer",
 	} {
 		t.Run(q, func(t *testing.T) {
 			cq, err := Compile(q, src.Catalog())
