@@ -23,7 +23,7 @@ var contentFuncCases = []kqlCase{
 	// tohex
 	{name: "tohex", q: `print tohex(256), tohex(-256), tohex(toint(-256), 8), tohex(256, 8), tohex(256, 2), tohex(0)`, want: `[["100","ffffffffffffff00","ffffff00","00000100","100","0"]]`, cols: "print_0:string,print_1:string,print_2:string,print_3:string,print_4:string,print_5:string"},
 	{name: "tohex min length capped at 16", q: `print tohex(1, 20)`, want: `[["0000000000000001"]]`},
-	{name: "tohex of null is null", q: `Events | where Account == "carol" | project tohex(Count)`, want: `[[null]]`, cols: "Column1:string"},
+	{name: "tohex of null is null", q: `Events | where Account == "carol" | project tohex(Count)`, want: `[[null]]`, cols: "Count:string"},
 	{name: "tohex refuses a string", q: `print tohex("10")`, err: "tohex(): argument 1 must be int or long, not string"},
 	{name: "tohex refuses a real", q: `print tohex(1.5)`, err: "argument 1 must be int or long, not real"},
 	{name: "tohex arity", q: `print tohex()`, err: "tohex() expects 1 to 2 arguments, got 0"},
