@@ -237,8 +237,8 @@ func indexOfRegex(rc *regexCache, a []any) any {
 		return int64(-1)
 	}
 	end := int64(len(r))
-	if length >= 0 {
-		end = min(end, start+length)
+	if length >= 0 && length < end-start { // compared so that a huge length cannot overflow
+		end = start + length
 	}
 	window := string(r[start:end])
 	ms := re.FindAllStringIndex(window, int(min(occurrence, math.MaxInt32)))
