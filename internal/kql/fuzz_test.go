@@ -75,7 +75,7 @@ func (g *queryGen) boolExpr(depth int) string {
 	if depth > 2 {
 		return g.pick("Ok", "true", "isnull(Count)")
 	}
-	switch g.n(9) {
+	switch g.n(10) {
 	case 0:
 		return fmt.Sprintf("(%s and %s)", g.boolExpr(depth+1), g.boolExpr(depth+1))
 	case 1:
@@ -85,13 +85,15 @@ func (g *queryGen) boolExpr(depth int) string {
 	case 3:
 		return fmt.Sprintf("%s %s %s", g.strExpr(depth+1), g.pick("==", "=~", "has", "!has", "contains", "startswith", "endswith_cs", "has_cs", "!contains_cs", "matches regex"), g.pick(`"web01"`, `"b"`, `"o"`, `""`, `"10.0"`))
 	case 4:
-		return fmt.Sprintf("%s in (%s, %s)", g.strExpr(depth+1), g.pick(`"bob"`, `"x"`), g.pick(`"alice"`, `"db01"`))
+		return fmt.Sprintf("%s %s (%s, %s)", g.strExpr(depth+1), g.pick("in", "!in", "in~", "!in~"), g.pick(`"bob"`, `"x"`, `"ALICE"`), g.pick(`"alice"`, `"db01"`, `dynamic(["Web01"])`))
 	case 5:
 		return fmt.Sprintf("TimeGenerated %s ago(%s)", g.pick(">", "<", ">="), g.pick("1h", "3h", "1d", "0s"))
 	case 6:
 		return fmt.Sprintf("%s between (%s .. %s)", g.numExpr(depth+1), g.numExpr(depth+1), g.numExpr(depth+1))
 	case 7:
 		return fmt.Sprintf("not(%s)", g.boolExpr(depth+1))
+	case 8: // a number column against string literals, as published rules write it
+		return g.pick(`EventID == "4624"`, `EventID != "4625"`, `EventID in ("4624", "4688")`, `EventID !in ("4625")`, `Count >= "2"`, `Score < "1.5"`)
 	}
 	return g.pick("Ok", "isnotempty(Account)", "isnull(Score)", `Props.ip has "10"`)
 }
@@ -112,7 +114,7 @@ func (g *queryGen) numExpr(depth int) string {
 	case 4:
 		return fmt.Sprintf("toint(%s)", g.strExpr(depth+1))
 	}
-	return g.pick("Count", "EventID", "Score", "array_length(Props.tags)", "hourofday(TimeGenerated)", "toreal(Props.ip)")
+	return g.pick("Count", "EventID", "Score", "array_length(Props.tags)", "hourofday(TimeGenerated)", "toreal(Props.ip)", `array_length(Props.["tags"])`, "strlen(tostring(Props.tags.[0]))")
 }
 
 func (g *queryGen) strExpr(depth int) string {
@@ -134,7 +136,7 @@ func (g *queryGen) strExpr(depth int) string {
 
 func (g *queryGen) query() string {
 	var b strings.Builder
-	b.WriteString(g.pick("Events", "Events | where Ok", "union Events, (Events | take 2)", "Events | join kind=leftouter (Users) on Account"))
+	b.WriteString(g.pick("Events", "Events | where Ok", "union Events, (Events | take 2)", "Events | join kind=leftouter (Users) on Account", "let E = () { Events | where Ok }; E"))
 	for k := g.n(5); k >= 0; k-- {
 		switch g.n(11) {
 		case 0:

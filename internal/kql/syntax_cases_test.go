@@ -38,9 +38,20 @@ var syntaxCases = []kqlCase{
 	{name: "null int never equals string literal", q: `Events | where Count == "0" or Count != "1" | count`, want: `[[4]]`},
 	{name: "comparison with converted literal has bool type", q: `Events | take 1 | project x = EventID == "4624"`, want: `[[true]]`, cols: "x:bool"},
 	{name: "int column from a join == string literal", q: `Users | join kind=inner (Events) on Account | where EventID == "4688" | project Dept`, want: `[["ops"],["sec"]]`},
+	{name: "in~ folds case of the column", q: `Events | where Computer in~ ("web01") | project Computer`, want: `[["web01"],["web01"],["WEB01"]]`},
+	{name: "in~ folds case of the list", q: `Events | where Account in~ ("ALICE", "Carol") | project Account`, want: `[["alice"],["Alice"],["carol"]]`},
+	{name: "!in~ folds case", q: `Events | where Computer !in~ ("WEB01", "DC01") | project Computer`, want: `[["db01"],["db01"]]`},
+	{name: "in~ over a dynamic array", q: `Events | where Account in~ (dynamic(["BOB"])) | count`, want: `[[2]]`},
+	{name: "in~ over a tabular operand", q: `Events | where Account in~ (Users | where Dept == "eng" | project Account) | project Account`, want: `[["alice"],["Alice"]]`},
+	{name: "in~ over a bare function", q: `let Names = () { dynamic(["ALICE"]) }; Events | where Account in~ (Names) | count`, want: `[[2]]`},
+	{name: "in~ has bool type", q: `Events | take 1 | project x = Account in~ ("ALICE")`, want: `[[true]]`, cols: "x:bool"},
+	{name: "in~ on an int column compares text", q: `Events | where EventID in~ ("4688") | count`, want: `[[1]]`},
+	{name: "in is case-sensitive where in~ is not", q: `Events | where Account in ("Alice") | count`, want: `[[1]]`},
 }
 
 var syntaxErrorCases = []kqlCase{
+	{name: "in~ without a list", q: `Events | where Account in~ "a"`, err: `1:28: expected "(" but found string "a"`},
+	{name: "!in~ unclosed list", q: `Events | where Account !in~ ("a"`, err: `1:33: expected ")" but found end of query`},
 	{name: "int column == non-number string", q: `Events | where EventID == "abc"`, err: `1:27: cannot compare a int with the string "abc", which is not a number`},
 	{name: "int column in list with non-number string", q: `Events | where EventID in ("4624", "x4")`, err: `1:36: cannot compare a int with the string "x4", which is not a number`},
 	{name: "computed number == string literal stays refused", q: `Events | where EventID + 0 == "4625"`, err: `1:28: cannot compare values of types long and string`},
@@ -90,5 +101,19 @@ func TestStringLiteralsComparedWithNumbersPushDownAsNumbers(t *testing.T) {
 				t.Fatalf("predicates %v lack %q", fmt.Sprint(src.reqs[0].Predicates), tc.pred)
 			}
 		})
+	}
+}
+
+// TestInFoldPushesDownFolded: in~ reaches the store as a case-insensitive set, and a store
+// that applies it keeps the rows that differ only in case.
+func TestInFoldPushesDownFolded(t *testing.T) {
+	src := newCountingSource(t)
+	res := runOn(t, src, src.Catalog(), `Events | where Account in~ ("ALICE") | project Account`, Options{})
+	if n := len(res.Tables[0].Rows); n != 2 {
+		t.Fatalf("%d rows, want alice and Alice", n)
+	}
+	got := fmt.Sprint(src.reqs[0].Predicates)
+	if got != "[Account in~ [ALICE]]" {
+		t.Fatalf("predicates %s, want [Account in~ [ALICE]]", got)
 	}
 }
