@@ -58,6 +58,7 @@ var contentFuncCases = []kqlCase{
 	// indexof_regex
 	{name: "indexof_regex", q: `print indexof_regex("abcabc", @"a.c"), indexof_regex("abcabcdefg", @"a.c", 0, 9, 2), indexof_regex("abcabc", @"a.c", 1, -1, 2), indexof_regex("ababaa", @"a.a", 0, -1, 2), indexof_regex("abcabc", @"a|ab", -1)`, want: `[[0,3,-1,-1,null]]`, cols: "print_0:long,print_1:long,print_2:long,print_3:long,print_4:long"},
 	{name: "indexof_regex counts characters", q: `print indexof_regex("ééx", "x"), indexof_regex("abc", "z"), indexof_regex("abc", "(")`, want: `[[2,-1,null]]`},
+	{name: "indexof_regex with the longest length", q: `print indexof_regex("abc", "c", 1, 9223372036854775807), indexof_regex("abc", "c", 3), indexof_regex("abc", "c", 4)`, want: `[[2,-1,-1]]`},
 	{name: "indexof_regex null arguments", q: `print indexof_regex("abc", "b", 0, -2), indexof_regex("abc", "b", 0, -1, 0)`, want: `[[null,null]]`},
 	{name: "indexof_regex refuses a string start", q: `print indexof_regex("abc", "b", "1")`, err: "indexof_regex(): argument 3 must be int or long, not string"},
 
