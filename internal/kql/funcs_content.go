@@ -91,6 +91,7 @@ func registerContentFuncs(m map[string]fnSpec) {
 	m["base64_decode_toarray"] = fnSpec{min: 1, max: 1, ret: checked(TypeDynamic, kString), impl: base64DecodeToArray}
 	m["indexof_regex"] = fnSpec{min: 2, max: 5, ret: checked(TypeLong, kString, kString, kInteger), rx: indexOfRegex}
 	m["unicode_codepoints_to_string"] = fnSpec{min: 1, max: 64, ret: checked(TypeString, kCodes), impl: codepointsToString}
+	m["zip"] = fnSpec{min: 2, max: 16, ret: checked(TypeDynamic, kArray), impl: zipArrays}
 	m["parse_command_line"] = fnSpec{min: 2, max: 2, ret: parseCommandLineType, impl: func(a []any) any {
 		return windowsArgv(str(a[0]))
 	}}
@@ -246,6 +247,31 @@ func indexOfRegex(rc *regexCache, a []any) any {
 		return int64(-1)
 	}
 	return start + int64(utf8.RuneCountInString(window[:ms[occurrence-1][0]]))
+}
+
+// zipArrays pairs the arrays' elements by index; a shorter array contributes nulls, and an
+// argument that is not an array makes the result null.
+func zipArrays(a []any) any {
+	arrs := make([][]any, len(a))
+	n := 0
+	for i, v := range a {
+		arr, ok := v.([]any)
+		if !ok {
+			return nil
+		}
+		arrs[i], n = arr, max(n, len(arr))
+	}
+	out := make([]any, n)
+	for j := range out {
+		row := make([]any, len(arrs))
+		for i, arr := range arrs {
+			if j < len(arr) {
+				row[i] = arr[j]
+			}
+		}
+		out[j] = row
+	}
+	return out
 }
 
 // codepointsToString joins numbers and arrays of numbers into a string; any value that is not

@@ -72,4 +72,10 @@ var contentFuncCases = []kqlCase{
 	{name: "parse_command_line quoting and backslashes", q: `print parse_command_line(@'"C:\Program Files\a.exe" -x "b c" d\\\"e f\\"g h" "" x\y "a""b"', "windows")`, want: `[[["C:\\Program Files\\a.exe","-x","b c","d\\\"e","f\\g h","","x\\y","a\"b"]]]`},
 	{name: "parse_command_line of empty is empty", q: `print parse_command_line("", "windows")`, want: `[[[]]]`},
 	{name: "parse_command_line refuses another parser", q: `print parse_command_line("a b", "linux")`, err: `parse_command_line(): the parser type must be the constant "windows"`},
+
+	// zip
+	{name: "zip", q: `print zip(dynamic([1,3,5]), dynamic([2,4,6])), zip(dynamic(["A", 1, 1.5]), dynamic([{}, "B"]))`, want: `[[[[1,2],[3,4],[5,6]],[["A",{}],[1,"B"],[1.5,null]]]]`, cols: "print_0:dynamic,print_1:dynamic"},
+	{name: "zip of a null array is null", q: `Events | where Account == "carol" | project z = zip(Props.tags, dynamic([1]))`, want: `[[null]]`},
+	{name: "zip refuses a string", q: `print zip(dynamic([1]), "a")`, err: "zip(): argument 2 must be dynamic, not string"},
+	{name: "zip arity", q: `print zip(dynamic([1]))`, err: "zip() expects 2 to 16 arguments, got 1"},
 }
