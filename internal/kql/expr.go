@@ -205,6 +205,12 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		if err != nil {
 			return v, err
 		}
+		if lo, err = numericLiterals(v, lo, x.Lo.pos()); err != nil {
+			return v, err
+		}
+		if hi, err = numericLiterals(v, hi, x.Hi.pos()); err != nil {
+			return v, err
+		}
 		for _, o := range []cexpr{lo, hi} {
 			if !orderable(v.t, o.t) {
 				return v, bindErr(x.P, "between needs values of comparable types, not %s and %s", v.t, o.t)

@@ -703,8 +703,15 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 			if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
 				continue
 			}
+			col := cexpr{t: ec.cols[i].Type, col: i}
 			lo, err1 := p.expr(x.Lo, ec)
+			if err1 == nil {
+				lo, err1 = numericLiterals(col, lo, x.Lo.pos())
+			}
 			hi, err2 := p.expr(x.Hi, ec)
+			if err2 == nil {
+				hi, err2 = numericLiterals(col, hi, x.Hi.pos())
+			}
 			if err1 != nil || err2 != nil || !lo.konst || !hi.konst {
 				continue
 			}

@@ -22,6 +22,9 @@ var syntaxCases = []kqlCase{
 	{name: "bare zero-argument function as table", q: `let T2 = () { Events | where Ok }; T2 | count`, want: `[[3]]`},
 	{name: "bare zero-argument function as join side", q: `let U = () { Users | where Level > 2 }; Events | join kind=inner (U) on Account | project Account, Dept`, want: `[["alice","eng"],["bob","sec"],["bob","sec"]]`},
 	{name: "bare zero-argument function in union", q: `let U = () { Users | take 1 }; union U, (Users | take 1) | count`, want: `[[2]]`},
+	{name: "bare tabular function as in operand", q: `let Eng = () { Users | where Dept == "eng" | project Account }; Events | where Account in (Eng) | count`, want: `[[1]]`},
+	{name: "bare tabular function in lookup", q: `let U = () { Users | where Dept == "eng" }; Events | lookup U on Account | where isnotempty(Dept) | project Account, Level`, want: `[["alice",3]]`},
+	{name: "bare scalar function names its column as the call does", q: `let Two = () { 2 }; print Two, Two()`, want: `[[2,2]]`, cols: "print_0:long,print_1:long"},
 	{name: "bare and called forms agree", q: `let T2 = () { Users | where Dept == "eng" }; T2 | join kind=inner (T2()) on Account | count`, want: `[[2]]`},
 	{name: "bare function with defaulted let inside", q: `let T2 = () { let d = "ops"; Users | where Dept == d }; T2 | project Account`, want: `[["bob"]]`},
 	{name: "int column in string literals", q: `Events | where EventID in ("4624", "4688") | project Account`, want: `[["alice"],["Alice"],["bob"]]`},
@@ -35,6 +38,8 @@ var syntaxCases = []kqlCase{
 	{name: "int column == fractional string literal", q: `Events | where EventID == "4624.5" | count`, want: `[[0]]`},
 	{name: "int column in mixed literals", q: `Events | where EventID in (4624, "4688") | count`, want: `[[3]]`},
 	{name: "int column in string let", q: `let ids = "4688"; Events | where EventID in (ids) | count`, want: `[[1]]`},
+	{name: "int column between string literals", q: `Events | where EventID between ("4624" .. "4625") | count`, want: `[[5]]`},
+	{name: "int column !between string literals", q: `Events | where EventID !between ("4624" .. "4625") | project Account`, want: `[["bob"]]`},
 	{name: "null int never equals string literal", q: `Events | where Count == "0" or Count != "1" | count`, want: `[[4]]`},
 	{name: "comparison with converted literal has bool type", q: `Events | take 1 | project x = EventID == "4624"`, want: `[[true]]`, cols: "x:bool"},
 	{name: "int column from a join == string literal", q: `Users | join kind=inner (Events) on Account | where EventID == "4688" | project Dept`, want: `[["ops"],["sec"]]`},
@@ -55,6 +60,7 @@ var syntaxErrorCases = []kqlCase{
 	{name: "int column == non-number string", q: `Events | where EventID == "abc"`, err: `1:27: cannot compare a int with the string "abc", which is not a number`},
 	{name: "int column in list with non-number string", q: `Events | where EventID in ("4624", "x4")`, err: `1:36: cannot compare a int with the string "x4", which is not a number`},
 	{name: "computed number == string literal stays refused", q: `Events | where EventID + 0 == "4625"`, err: `1:28: cannot compare values of types long and string`},
+	{name: "int column between non-number strings", q: `Events | where EventID between ("1" .. "z")`, err: `1:40: cannot compare a int with the string "z", which is not a number`},
 	{name: "string column == number stays refused", q: `Events | where Computer == 1`, err: `1:25: cannot compare values of types string and long`},
 	{name: "int column == string column stays refused", q: `Events | where EventID == Computer`, err: `1:24: cannot compare values of types int and string`},
 	{name: "bare function that takes parameters as table", q: `let F = (n:long) { Users | take n }; F | count`, err: `1:38: F is a function of 1 parameter(s); call it as F(...)`},
@@ -78,6 +84,7 @@ func TestStringLiteralsComparedWithNumbersPushDownAsNumbers(t *testing.T) {
 		{`Events | where EventID == "4625" | project Account`, "EventID == 4625", 3},
 		{`Events | where "4688" == EventID | project Account`, "EventID == 4688", 1},
 		{`Events | where Count > "4" | project Account`, "Count > 4", 2},
+		{`Events | where Count between ("2" .. "3") | project Account`, "Count <= 3", 2},
 	} {
 		t.Run(tc.q, func(t *testing.T) {
 			src := newCountingSource(t)
