@@ -671,6 +671,16 @@ func aggAny(cond bool) aggSpec {
 // summarize groups rows by the by-expressions and folds each group with the aggregates;
 // opName is the operator the query wrote (summarize, or distinct which is planned as one).
 func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string) (*plan, error) {
+	if lifted := liftAggregates(o.Aggs); lifted != nil {
+		return p.summarizeExprs(in, o, lifted, ec, opName)
+	}
+	out, _, err := p.summarizeGroups(in, o, ec, opName)
+	return out, err
+}
+
+// summarizeGroups is summarize where every aggregate is a call of an aggregation function;
+// starts is the index of the first output column of each aggregate.
+func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName string) (out *plan, starts []int, err error) {
 	var cols []colInfo
 	used := func(n string) bool { return findCol(cols, n) >= 0 }
 	var keyFns []func(Row) any
@@ -679,7 +689,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 	for _, ne := range o.By {
 		c, err := p.expr(ne.X, ec)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		name := ne.Name
 		if name == "" {
@@ -690,7 +700,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 			name = "Column" + strconv.Itoa(auto)
 		}
 		if used(name) {
-			return nil, bindErr(ne.X.pos(), "column %q appears twice in summarize", name)
+			return nil, nil, bindErr(ne.X.pos(), "column %q appears twice in summarize", name)
 		}
 		ci := colInfo{Name: name, Type: nonNull(c.t)}
 		if c.col >= 0 {
@@ -716,7 +726,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 			spec = aggs[strings.ToLower(call.Name)]
 		}
 		if spec == nil {
-			return nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
+			return nil, nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
 		}
 		aec.aggNames = ne.Names
 		if ne.Name != "" {
@@ -724,11 +734,12 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 		}
 		acols, fac, err := spec(p, call, &aec)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := nameAggColumns(acols, ne, call); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		starts = append(starts, len(cols))
 		for i := range acols {
 			acols[i].Name = uniqueName(acols[i].Name, used)
 			cols = append(cols, acols[i])
@@ -746,7 +757,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 			countOnly = false
 		}
 	}
-	out := &plan{cols: cols}
+	out = &plan{cols: cols}
 	out.open = func(ctx context.Context) (iterator, error) {
 		// the account holds the groups, then the rows made of them until the consumer closes
 		// the iterator that replays them
@@ -915,7 +926,7 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 		}
 		return &sliceIter{rows: rows, acct: acct}, nil
 	}
-	return out, nil
+	return out, starts, nil
 }
 
 // nameAggColumns applies the names the query gives an aggregate to its columns acols: a

@@ -169,6 +169,8 @@ func (g *queryGen) query() string {
 		b.WriteString(" | summarize sum(Count), avg(Score), percentile(Count, 50), max(" + g.numExpr(0) + ")")
 	case 2:
 		b.WriteString(" | count")
+	case 4:
+		b.WriteString(" | summarize Rate = 1.0 * countif(Ok) / count(), sum(Count) - min(" + g.numExpr(0) + ") by " + g.pick("Computer", "tolower(Account)"))
 	case 3:
 		b.WriteString(" | summarize (Latest, Who) = arg_max(TimeGenerated, Account), Top = arg_min(Count, *) by tostring(" + g.pick("Computer", "Ok", "Count") + ")")
 	}

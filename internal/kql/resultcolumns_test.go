@@ -23,6 +23,7 @@ func TestResultColumnsAreTheColumnsARunReturns(t *testing.T) {
 		"Events | summarize count(Account), dcount(Account) by tostring(EventID), tolower(Computer)",
 		"Events | extend tostring(EventID), gettype(Count)",
 		"Events | summarize Top = arg_max(Count, *) by EventID",
+		"Events | summarize n = count(), Rate = 1.0 * sum(Count) / count(), sum(Count) * 2 by tolower(Computer)",
 		"Events | summarize (Latest, LatestUser) = arg_max(TimeGenerated, Account) by Computer",
 	} {
 		t.Run(q, func(t *testing.T) {
