@@ -70,6 +70,7 @@ var contentFuncCases = []kqlCase{
 	// parse_command_line
 	{name: "parse_command_line", q: `print parse_command_line("echo \"hello world!\"", "windows")`, want: `[[["echo","hello world!"]]]`, cols: "print_0:dynamic"},
 	{name: "parse_command_line quoting and backslashes", q: `print parse_command_line(@'"C:\Program Files\a.exe" -x "b c" d\\\"e f\\"g h" "" x\y "a""b"', "windows")`, want: `[[["C:\\Program Files\\a.exe","-x","b c","d\\\"e","f\\g h","","x\\y","a\"b"]]]`},
+	{name: "parse_command_line runs of quotes", q: `print parse_command_line(@'exe "two""quotes next "three""" quotes" six""""""quotes', "windows")`, want: `[[["exe","two\"quotes","next","three\" quotes","six\"\"quotes"]]]`},
 	{name: "parse_command_line of empty is empty", q: `print parse_command_line("", "windows")`, want: `[[[]]]`},
 	{name: "parse_command_line refuses another parser", q: `print parse_command_line("a b", "linux")`, err: `parse_command_line(): the parser type must be the constant "windows"`},
 
