@@ -1,25 +1,28 @@
 package kql
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // Expressions over aggregates, such as summarize Rate = sum(Failed) / count(): summarize
-// computes each aggregation call in them as a hidden column, then a projection evaluates the
-// expressions over those columns and leaves the hidden ones out.
-
-// hiddenAggPrefix starts the names of the hidden columns; a query cannot write it bare.
-const hiddenAggPrefix = "$agg"
+// computes each aggregation call in them as a hidden column, after the aggregates written as
+// calls so that those keep their names, then a projection evaluates the expressions over the
+// hidden columns and leaves them out.
 
 // liftedAggs is summarize's aggregates when some are expressions over aggregates.
 type liftedAggs struct {
-	calls []astNamedExpr // the aggregation calls summarizeGroups computes
-	outs  []liftedOut    // one per aggregate the query wrote, in order
+	direct []astNamedExpr // the aggregates written as calls
+	hidden []astNamedExpr // the aggregation calls inside expressions
+	refs   []hiddenRef    // the references to hidden columns in the rewritten expressions
+	outs   []liftedOut    // one per aggregate the query wrote, in order
 }
 
-// liftedOut is one aggregate the query wrote: computed as written (calls[call]), or, when
-// call is -1, an expression whose aggregation calls refer to hidden columns.
+// hiddenRef is a reference to hidden[i]'s column, named once that column's name is known.
+type hiddenRef struct {
+	id *astIdent
+	i  int
+}
+
+// liftedOut is one aggregate the query wrote: direct[call], or, when call is -1, an
+// expression whose aggregation calls refer to hidden columns.
 type liftedOut struct {
 	call int
 	expr astNamedExpr
@@ -29,25 +32,23 @@ type liftedOut struct {
 // (or one is no aggregate at all, which summarizeGroups refuses with its position).
 func liftAggregates(list []astNamedExpr) *liftedAggs {
 	l := &liftedAggs{}
-	exprs := false
 	for _, ne := range list {
 		if isAggCall(ne.X) {
-			l.outs = append(l.outs, liftedOut{call: len(l.calls)})
-			l.calls = append(l.calls, ne)
+			l.outs = append(l.outs, liftedOut{call: len(l.direct)})
+			l.direct = append(l.direct, ne)
 			continue
 		}
 		if len(ne.Names) > 0 {
 			return nil // a tuple names the columns of one aggregation call
 		}
-		before := len(l.calls)
+		before := len(l.hidden)
 		x := l.lift(ne.X)
-		if len(l.calls) == before {
+		if len(l.hidden) == before {
 			return nil
 		}
-		exprs = true
 		l.outs = append(l.outs, liftedOut{call: -1, expr: astNamedExpr{Name: ne.Name, X: x}})
 	}
-	if !exprs {
+	if len(l.hidden) == 0 {
 		return nil
 	}
 	return l
@@ -64,9 +65,10 @@ func (l *liftedAggs) lift(e astExpr) astExpr {
 	switch x := e.(type) {
 	case *astCall:
 		if aggs[strings.ToLower(x.Name)] != nil {
-			name := hiddenAggPrefix + strconv.Itoa(len(l.calls)+1)
-			l.calls = append(l.calls, astNamedExpr{Name: name, X: x})
-			return &astIdent{P: x.P, Name: name}
+			id := &astIdent{P: x.P}
+			l.refs = append(l.refs, hiddenRef{id: id, i: len(l.hidden)})
+			l.hidden = append(l.hidden, astNamedExpr{X: x})
+			return id
 		}
 		c := *x
 		c.Args = l.liftAll(x.Args)
@@ -113,46 +115,34 @@ func (l *liftedAggs) liftAll(es []astExpr) []astExpr {
 
 // summarizeExprs plans summarize with expressions over aggregates: the groups with every
 // aggregation call, then a projection of the group columns, the aggregates written as calls
-// and the expressions, in the query's order. An unnamed expression is Column1, Column2, …
+// and the expressions, in the query's order. An unnamed expression is named as extend names
+// it: tostring(make_set(x)) is set_x, sum(x) / count() is Column1.
 func (p *planner) summarizeExprs(in *plan, o *astSummarizeOp, l *liftedAggs, ec *ectx, opName string) (*plan, error) {
-	grouped, starts, err := p.summarizeGroups(in, &astSummarizeOp{P: o.P, Aggs: l.calls, By: o.By}, ec, opName)
+	calls := append(append([]astNamedExpr(nil), l.direct...), l.hidden...)
+	grouped, starts, err := p.summarizeGroups(in, &astSummarizeOp{P: o.P, Aggs: calls, By: o.By}, ec, opName)
 	if err != nil {
 		return nil, err
 	}
-	ends := append(append([]int(nil), starts[1:]...), len(grouped.cols))
+	for _, r := range l.refs {
+		r.id.Name = grouped.cols[starts[len(l.direct)+r.i]].Name
+	}
 	var proj []astNamedExpr
-	keep := func(i int) {
-		proj = append(proj, astNamedExpr{X: &astIdent{P: o.P, Name: grouped.cols[i].Name}})
-	}
-	for i := range o.By {
-		keep(i)
-	}
-	used := func(n string) bool {
-		if findCol(grouped.cols, n) >= 0 {
-			return true
+	keep := func(from, to int) {
+		for i := from; i < to; i++ {
+			proj = append(proj, astNamedExpr{X: &astIdent{P: o.P, Name: grouped.cols[i].Name}})
 		}
-		for _, ne := range proj {
-			if ne.Name == n {
-				return true
-			}
-		}
-		return false
 	}
-	auto := 0
+	keep(0, len(o.By))
 	for _, out := range l.outs {
-		if out.call >= 0 {
-			for i := starts[out.call]; i < ends[out.call]; i++ {
-				keep(i)
-			}
+		if out.call < 0 {
+			proj = append(proj, out.expr)
 			continue
 		}
-		ne := out.expr
-		if ne.Name == "" {
-			for auto++; used("Column" + strconv.Itoa(auto)); auto++ {
-			}
-			ne.Name = "Column" + strconv.Itoa(auto)
+		end := len(grouped.cols)
+		if out.call+1 < len(starts) {
+			end = starts[out.call+1]
 		}
-		proj = append(proj, ne)
+		keep(starts[out.call], end)
 	}
 	return p.extend(grouped, proj, &ectx{cols: grouped.cols, sc: ec.sc}, true)
 }

@@ -193,6 +193,8 @@ var aggregateCases = []kqlCase{
 	{name: "expression name after a Column1 group", q: `Events | summarize count() * 10 by tolower(Computer) | sort by Column1 asc | take 1`, want: `[["db01",20]]`, cols: "Column1:string,Column2:long"},
 	{name: "expression beside arg_max columns", q: `Events | summarize arg_max(Count, Account), total = sum(Count) + 0`, want: `[[6,"",17]]`, cols: "Count:long,Account:string,total:long"},
 	{name: "scalar function of an aggregate", q: `Events | summarize r = round(avg(Score), 1), s = strcat("n=", count())`, want: `[[1.5,"n=6"]]`, cols: "r:real,s:string"},
+	{name: "conversion of an aggregate named after the aggregate", q: `Users | summarize tostring(make_set(Dept))`, want: `[["[\"eng\",\"ops\",\"sec\"]"]]`, cols: "set_Dept:string"},
+	{name: "aggregate after an expression keeps its name", q: `Events | summarize sum(Count) / count(), count()`, want: `[[2,6]]`, cols: "Column1:long,count_:long"},
 	{name: "same aggregate twice in an expression", q: `Events | summarize d = max(Count) - min(Count), max(Count)`, want: `[[5,6]]`, cols: "d:long,max_Count:long"},
 	{name: "make_set", q: `Events | summarize make_set(Computer)`, want: `[[["web01","db01","WEB01","dc01"]]]`, cols: "set_Computer:dynamic"},
 	{name: "make_set limit", q: `Events | summarize make_set(Computer, 2)`, want: `[[["web01","db01"]]]`},
