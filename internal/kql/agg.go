@@ -725,6 +725,9 @@ func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName 
 		if ok {
 			spec = aggs[strings.ToLower(call.Name)]
 		}
+		if spec == nil && len(ne.Names) > 0 {
+			return nil, nil, bindErr(ne.X.pos(), "a tuple (a, b) = names the columns of one aggregation call, such as arg_max(); name an expression with one name")
+		}
 		if spec == nil {
 			return nil, nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
 		}

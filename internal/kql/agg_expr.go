@@ -124,7 +124,15 @@ func (p *planner) summarizeExprs(in *plan, o *astSummarizeOp, l *liftedAggs, ec 
 		return nil, err
 	}
 	for _, r := range l.refs {
-		r.id.Name = grouped.cols[starts[len(l.direct)+r.i]].Name
+		k := len(l.direct) + r.i
+		end := len(grouped.cols)
+		if k+1 < len(starts) {
+			end = starts[k+1]
+		}
+		if end-starts[k] != 1 {
+			return nil, bindErr(r.id.P, "%s() gives %d columns and cannot be part of an expression; compute it on its own", l.hidden[r.i].X.(*astCall).Name, end-starts[k])
+		}
+		r.id.Name = grouped.cols[starts[k]].Name
 	}
 	var proj []astNamedExpr
 	keep := func(from, to int) {

@@ -437,6 +437,8 @@ var errorCases = []kqlCase{
 	{name: "missing by after sort", q: `Events | sort Count`, err: `expected "by"`},
 	{name: "expression over aggregates and a column", q: `Events | summarize count() + Count`, err: `unknown column or variable "Count"`},
 	{name: "expression with no aggregate", q: `Events | summarize Count + 1`, err: `summarize needs an aggregation function`},
+	{name: "tuple naming an expression", q: `Events | summarize (a, b) = count() + 1`, err: `a tuple (a, b) = names the columns of one aggregation call`},
+	{name: "aggregate of several columns in an expression", q: `Events | summarize percentiles(Count, 50, 95) * 2`, err: `1:20: percentiles() gives 2 columns and cannot be part of an expression`},
 	{name: "tuple with more names than columns", q: `Events | summarize (a, b, c) = arg_max(Count, Account)`, err: `3 names for the 2 columns of arg_max()`},
 	{name: "tuple assignment in extend", q: `Events | extend (a, b) = 1`, err: `expected`},
 	{name: "tuple assignment in by", q: `Events | summarize count() by (a, b) = Account`, err: `expected`},
