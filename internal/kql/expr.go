@@ -323,7 +323,7 @@ func numericLiterals(a, b cexpr, bpos srcPos) (cexpr, error) {
 	s, _ := b.value().(string)
 	n, ok := numberOf(s)
 	if !ok {
-		return b, bindErr(bpos, "cannot compare a %s with the string %q, which is not a number; compare with a number literal", a.t, s)
+		return b, bindErr(bpos, "cannot compare the %s column %s with the string %q, which is not a number; compare it with a number", a.t, a.name, s)
 	}
 	if _, isLong := n.(int64); isLong {
 		return konstOf(TypeLong, n), nil
