@@ -638,7 +638,11 @@ func aggAny(cond bool) aggSpec {
 			if err != nil {
 				return nil, nil, err
 			}
-			cols = append(cols, colInfo{Name: "any_" + argName(a, c), Type: nonNull(c.t)})
+			name := "any_" + argName(a, c)
+			if strings.EqualFold(x.Name, "take_any") && c.name != "" {
+				name = c.name // only the deprecated any() adds any_ to a named value
+			}
+			cols = append(cols, colInfo{Name: name, Type: nonNull(c.t)})
 			fns = append(fns, c.fn)
 		}
 		return cols, func() aggState {
