@@ -715,13 +715,12 @@ func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName 
 		keyCols = append(keyCols, c.col)
 	}
 	var factories []func() aggState
-	// arg_max(x, *) and take_any(*) leave out the group columns, which lead the row anyway
+	// arg_max(x, *) and take_any(*) leave out the group columns, which lead the row anyway:
+	// an input column of a group column's name (Computer, or tostring(Computer))
 	aec := *ec
 	aec.byCols = map[string]bool{}
-	for i, ne := range o.By {
-		if id, ok := ne.X.(*astIdent); ok && (ne.Name == "" || ne.Name == id.Name) {
-			aec.byCols[cols[i].Name] = true
-		}
+	for _, c := range cols {
+		aec.byCols[c.Name] = true
 	}
 	for _, ne := range o.Aggs {
 		call, ok := unparen(ne.X).(*astCall)
