@@ -246,19 +246,25 @@ func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyrin
 }
 
 // KeyState is the worse of the cluster's two keyrings' states: data is only
-// as available as the less available of its keys.
+// as available as the less available of its keys. A cluster with one ring
+// open and the other not (yet: a restart reopens them one after the other)
+// is Locked.
 func (m *Manager) KeyState(clusterID string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	worst := keyring.State(0)
+	worst, open := keyring.State(0), 0
 	for _, res := range []string{Logs, Documents} {
 		ring := m.rings[ringKey(clusterID, res)]
 		if ring == nil {
 			continue
 		}
+		open++
 		if st := ring.State(); rank(st) > rank(worst) {
 			worst = st
 		}
+	}
+	if open == 1 && rank(keyring.Locked) > rank(worst) {
+		worst = keyring.Locked
 	}
 	if worst == 0 {
 		return ""

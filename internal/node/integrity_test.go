@@ -63,10 +63,11 @@ func (cs *cmkSetup) queryStatus(kql, timespan string) (int, any, queryError) {
 func TestDamagedDataIsNamedContainedAndFound(t *testing.T) {
 	cs := setUpCMK(t)
 	immutableID, tok := cs.dcr()
-	now := time.Now().UTC().Truncate(time.Second)
+	// the middle of the last hour: its 20 rows make one segment whenever the test runs
+	base := time.Now().UTC().Truncate(time.Hour).Add(-30 * time.Minute)
 	var rows []map[string]any
 	for i := range 40 {
-		at := now.Add(-time.Duration(i) * time.Second)
+		at := base.Add(-time.Duration(i) * time.Second)
 		if i >= 20 {
 			at = at.Add(-3 * time.Hour)
 		}
@@ -103,8 +104,8 @@ func TestDamagedDataIsNamedContainedAndFound(t *testing.T) {
 		!strings.Contains(qe.Error.Message, "missing") {
 		t.Fatalf("a query that needs the deleted segment: %d %+v", st, qe.Error)
 	}
-	if st, n, qe := cs.queryStatus("Events_CL | count", "PT1H"); st != 200 || n != 20.0 {
-		t.Fatalf("a query of the last hour: %d %v %+v", st, n, qe.Error)
+	if st, n, qe := cs.queryStatus("Events_CL | count", "PT2H"); st != 200 || n != 20.0 {
+		t.Fatalf("a query of the last two hours: %d %v %+v", st, n, qe.Error)
 	}
 	var er struct {
 		Error struct{ Code, Message string }
