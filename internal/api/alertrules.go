@@ -70,20 +70,11 @@ func (s *Server) handlePutAlertRule(w http.ResponseWriter, r *http.Request, rule
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	ifMatch := r.Header.Get("If-Match")
-	if ifMatch == "" {
-		ifMatch = in.Etag // the cloud's clients send the etag in the body
-	}
-	rule, created, err := rules.Put(r.Context(), r.PathValue("ruleId"), in.Kind, in.Properties, ifMatch)
+	rule, created, err := rules.Put(r.Context(), r.PathValue("ruleId"), in.Kind, in.Properties, ifMatch(r, in.Etag))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", rule.Etag)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, rule)
+	writeCreated(w, rule.Etag, created, rule)
 	return nil
 }
 

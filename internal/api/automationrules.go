@@ -71,20 +71,11 @@ func (s *Server) handlePutAutomationRule(w http.ResponseWriter, r *http.Request,
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	ifMatch := r.Header.Get("If-Match")
-	if ifMatch == "" {
-		ifMatch = in.Etag // the cloud's clients send the etag in the body
-	}
-	rule, created, err := rules.Put(r.Context(), r.PathValue("ruleId"), in.Properties, ifMatch, c.ObjectID)
+	rule, created, err := rules.Put(r.Context(), r.PathValue("ruleId"), in.Properties, ifMatch(r, in.Etag), c.ObjectID)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", rule.Etag)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, rule)
+	writeCreated(w, rule.Etag, created, rule)
 	return nil
 }
 
@@ -150,20 +141,11 @@ func (s *Server) handlePutTask(w http.ResponseWriter, r *http.Request, inc *inci
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	ifMatch := r.Header.Get("If-Match")
-	if ifMatch == "" {
-		ifMatch = in.Etag
-	}
 	p := incident.TaskProperties{Title: in.Properties.Title, Description: in.Properties.Description, Status: in.Properties.Status}
-	t, created, err := inc.PutTask(r.Context(), r.PathValue("id"), r.PathValue("taskId"), p, incident.ClientInfo{ObjectID: c.ObjectID}, ifMatch)
+	t, created, err := inc.PutTask(r.Context(), r.PathValue("id"), r.PathValue("taskId"), p, incident.ClientInfo{ObjectID: c.ObjectID}, ifMatch(r, in.Etag))
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", t.Etag)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, t)
+	writeCreated(w, t.Etag, created, t)
 	return nil
 }

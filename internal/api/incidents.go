@@ -105,15 +105,11 @@ func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, rules
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	ifMatch := r.Header.Get("If-Match")
-	if ifMatch == "" {
-		ifMatch = in.Etag // the cloud's clients send the etag in the body
-	}
 	old, err := before(r, inc, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	i, created, err := inc.PutAs(r.Context(), c.ObjectID, r.PathValue("id"), in.Properties, ifMatch)
+	i, created, err := inc.PutAs(r.Context(), c.ObjectID, r.PathValue("id"), in.Properties, ifMatch(r, in.Etag))
 	if err != nil {
 		return err
 	}
@@ -122,12 +118,7 @@ func (s *Server) handlePutIncident(w http.ResponseWriter, r *http.Request, rules
 		ev = automation.Event{When: automation.Created, Incident: i}
 	}
 	i = s.automate(r, rules, inc, ev)
-	w.Header().Set("ETag", i.Etag)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, i)
+	writeCreated(w, i.Etag, created, i)
 	return nil
 }
 

@@ -51,25 +51,6 @@ type putBody struct {
 	Properties json.RawMessage `json:"properties"`
 }
 
-// ifMatch is the request's If-Match, or the etag of its body.
-func ifMatch(r *http.Request, in putBody) string {
-	if v := r.Header.Get("If-Match"); v != "" {
-		return v
-	}
-	return in.Etag
-}
-
-// writeCreated answers a PUT with the resource and its etag: 201 when it
-// was created.
-func writeCreated(w http.ResponseWriter, etag string, created bool, v any) {
-	w.Header().Set("ETag", etag)
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	writeJSON(w, status, v)
-}
-
 func (s *Server) handleListWatchlists(w http.ResponseWriter, r *http.Request, wl *watchlist.Watchlists) error {
 	list, err := wl.List(r.Context())
 	if err != nil {
@@ -94,7 +75,7 @@ func (s *Server) handlePutWatchlist(w http.ResponseWriter, r *http.Request, wl *
 	if err := decodeJSONLimit(r, &in, maxWatchlistBodyBytes); err != nil {
 		return err
 	}
-	got, created, err := wl.Put(r.Context(), r.PathValue("alias"), in.Properties, ifMatch(r, in))
+	got, created, err := wl.Put(r.Context(), r.PathValue("alias"), in.Properties, ifMatch(r, in.Etag))
 	if err != nil {
 		return err
 	}
@@ -157,7 +138,7 @@ func (s *Server) handlePutWatchlistItem(w http.ResponseWriter, r *http.Request, 
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	it, created, err := wl.PutItem(r.Context(), r.PathValue("alias"), r.PathValue("itemId"), in.Properties, ifMatch(r, in))
+	it, created, err := wl.PutItem(r.Context(), r.PathValue("alias"), r.PathValue("itemId"), in.Properties, ifMatch(r, in.Etag))
 	if err != nil {
 		return err
 	}
