@@ -116,29 +116,12 @@ type (
 		Col            string
 		From, To, Step astExpr
 	}
-	// astUnion is union [params] T, ... as a source or (with astPipe input) as an operator.
-	astUnion struct {
-		P          srcPos
-		Fuzzy      bool
-		WithSource string
-		Inner      bool
-		Tables     []astExpr
-	}
-	// astSearch is search [kind=case_sensitive] [in (T, ...)] predicate.
-	astSearch struct {
-		P             srcPos
-		CaseSensitive bool
-		Tables        []astExpr
-		Pred          astExpr
-	}
 )
 
 func (e *astPipe) pos() srcPos      { return e.P }
 func (e *astDatatable) pos() srcPos { return e.P }
 func (e *astPrint) pos() srcPos     { return e.P }
 func (e *astRange) pos() srcPos     { return e.P }
-func (e *astUnion) pos() srcPos     { return e.P }
-func (e *astSearch) pos() srcPos    { return e.P }
 
 // astColDecl is Name:type in datatable, function parameters and tabular parameter schemas.
 type astColDecl struct {
@@ -154,146 +137,13 @@ type astNamedExpr struct {
 	X     astExpr
 }
 
-// astSortKey is one key of sort/top.
-type astSortKey struct {
-	X          astExpr
-	Asc        bool
-	NullsFirst bool
+// astOp is one tabular operator after a pipe. Each lives in its file op_<name>.go with its
+// parse function (registered in operatorParsers) and its bind, which plans it over the
+// plan of its input; ec is the input's columns in the pipe's scope.
+type astOp interface {
+	opPos() srcPos
+	bind(p *planner, in *plan, ec *ectx) (*plan, error)
 }
-
-// astOp is one tabular operator after a pipe.
-type astOp interface{ opPos() srcPos }
-
-type (
-	astWhereOp struct {
-		P    srcPos
-		Pred astExpr
-	}
-	astExtendOp struct {
-		P    srcPos
-		Cols []astNamedExpr
-	}
-	astProjectOp struct {
-		P    srcPos
-		Cols []astNamedExpr
-	}
-	astProjectAwayOp struct {
-		P    srcPos
-		Keep bool // project-keep
-		Pats []string
-	}
-	astProjectRenameOp struct {
-		P     srcPos
-		Pairs [][2]string // new, old
-	}
-	astProjectReorderOp struct {
-		P    srcPos
-		Pats []string
-	}
-	astSummarizeOp struct {
-		P    srcPos
-		Aggs []astNamedExpr
-		By   []astNamedExpr
-	}
-	astSortOp struct {
-		P    srcPos
-		Keys []astSortKey
-	}
-	astTopOp struct {
-		P    srcPos
-		N    astExpr
-		Keys []astSortKey
-	}
-	astTakeOp struct {
-		P srcPos
-		N astExpr
-	}
-	astCountOp    struct{ P srcPos }
-	astDistinctOp struct {
-		P    srcPos
-		Cols []astNamedExpr // nil for *
-	}
-	astJoinOp struct {
-		P      srcPos
-		Kind   string
-		Right  astExpr
-		On     []astExpr // astIdent, or astBinary == of $left.x / $right.y
-		Lookup bool
-	}
-	astUnionOp struct {
-		P srcPos
-		U *astUnion
-	}
-	astMvExpandOp struct {
-		P         srcPos
-		Bag       bool // bagexpansion=bag (default) vs array
-		ItemIndex string
-		Cols      []astMvCol
-		Limit     astExpr
-	}
-	astParseOp struct {
-		P       srcPos
-		Kind    string // simple, relaxed, regex
-		X       astExpr
-		Pattern []astParsePart
-	}
-	astAsOp struct {
-		P    srcPos
-		Name string
-	}
-	astGetSchemaOp struct{ P srcPos }
-	astRenderOp    struct {
-		P     srcPos
-		Chart string
-		Props map[string]string
-	}
-	astSearchOp struct {
-		P srcPos
-		S *astSearch
-	}
-	astSerializeOp struct {
-		P    srcPos
-		Cols []astNamedExpr
-	}
-)
-
-// astMvCol is one expanded column of mv-expand.
-type astMvCol struct {
-	Name string
-	X    astExpr
-	To   Type // TypeDynamic unless `to typeof(T)`
-}
-
-// astParsePart is a literal, a capture (Name[:type]) or a * wildcard of a parse pattern.
-type astParsePart struct {
-	Text     string
-	Col      string
-	Type     Type
-	Wildcard bool
-	IsLit    bool
-}
-
-func (o *astWhereOp) opPos() srcPos          { return o.P }
-func (o *astExtendOp) opPos() srcPos         { return o.P }
-func (o *astProjectOp) opPos() srcPos        { return o.P }
-func (o *astProjectAwayOp) opPos() srcPos    { return o.P }
-func (o *astProjectRenameOp) opPos() srcPos  { return o.P }
-func (o *astProjectReorderOp) opPos() srcPos { return o.P }
-func (o *astSummarizeOp) opPos() srcPos      { return o.P }
-func (o *astSortOp) opPos() srcPos           { return o.P }
-func (o *astTopOp) opPos() srcPos            { return o.P }
-func (o *astTakeOp) opPos() srcPos           { return o.P }
-func (o *astCountOp) opPos() srcPos          { return o.P }
-func (o *astDistinctOp) opPos() srcPos       { return o.P }
-func (o *astJoinOp) opPos() srcPos           { return o.P }
-func (o *astUnionOp) opPos() srcPos          { return o.P }
-func (o *astMvExpandOp) opPos() srcPos       { return o.P }
-func (o *astParseOp) opPos() srcPos          { return o.P }
-func (o *astAsOp) opPos() srcPos             { return o.P }
-func (o *astGetSchemaOp) opPos() srcPos      { return o.P }
-func (o *astRenderOp) opPos() srcPos         { return o.P }
-func (o *astSearchOp) opPos() srcPos         { return o.P }
-func (o *astSerializeOp) opPos() srcPos      { return o.P }
 
 // astLetStmt is let Name = Value; or let Name = (params) { body }.
 type astLetStmt struct {

@@ -9,4 +9,9 @@
 // time builds a pipeline of streaming operators over the Source; and the result is shaped like a
 // Log Analytics query API response. What the operators hold is charged to a per-query limit
 // and to a MemoryPool that the queries of a node share (memory.go).
+//
+// Each tabular operator is one file, op_<name>.go: its AST node (an astOp), its parse function
+// and its bind method, which plans it over its input, with its iterators. Adding an operator is
+// such a file plus one entry per name it is written with in operatorParsers (parser.go); the
+// helpers operators share stay in plan.go (plans, scans, filters) and pushdown.go.
 package kql

@@ -64,7 +64,11 @@ func describe(t token) string {
 }
 
 func (p *parser) errAt(t token, msg string) error {
-	return &SyntaxError{Line: t.line, Col: t.col, Msg: msg}
+	return p.errAtPos(posOf(t), msg)
+}
+
+func (p *parser) errAtPos(pos srcPos, msg string) error {
+	return &SyntaxError{Line: pos.Line, Col: pos.Col, Msg: msg}
 }
 
 func (p *parser) expected(what string) error {
@@ -494,84 +498,6 @@ func (p *parser) params(names ...string) (map[string]string, error) {
 	}
 }
 
-func (p *parser) union(pos srcPos) (*astUnion, error) {
-	prm, err := p.params("isfuzzy", "withsource", "kind")
-	if err != nil {
-		return nil, err
-	}
-	u := &astUnion{P: pos, WithSource: prm["withsource"], Fuzzy: strings.EqualFold(prm["isfuzzy"], "true"), Inner: strings.EqualFold(prm["kind"], "inner")}
-	for {
-		var e astExpr
-		if p.isOp("(") {
-			t := p.next()
-			inner, err := p.pipeExpr()
-			if err != nil {
-				return nil, err
-			}
-			if err := p.wantOp(")"); err != nil {
-				return nil, err
-			}
-			e = &astParen{P: posOf(t), X: inner}
-		} else {
-			t := p.peek()
-			n, err := p.name("a table name")
-			if err != nil {
-				return nil, err
-			}
-			// wildcard table names: Security*, *Logs
-			for p.isOp("*") && p.peek().pos == p.toks[p.i-1].end {
-				p.next()
-				n += "*"
-				if p.peek().kind == tIdent && p.peek().pos == p.toks[p.i-1].end {
-					n += p.next().text
-				}
-			}
-			if p.isOp("(") { // function call or table("x")
-				p.i--
-				ce, err := p.postfix()
-				if err != nil {
-					return nil, err
-				}
-				e = ce
-			} else {
-				e = &astIdent{P: posOf(t), Name: n}
-			}
-		}
-		u.Tables = append(u.Tables, e)
-		if !p.acceptOp(",") {
-			break
-		}
-	}
-	return u, nil
-}
-
-func (p *parser) search(pos srcPos) (*astSearch, error) {
-	prm, err := p.params("kind")
-	if err != nil {
-		return nil, err
-	}
-	s := &astSearch{P: pos, CaseSensitive: strings.EqualFold(prm["kind"], "case_sensitive")}
-	if p.isKw("in") && p.peekN(1).kind == tOp && p.peekN(1).text == "(" {
-		p.i += 2
-		err := p.list(")", func() error {
-			t := p.peek()
-			n, err := p.name("a table name")
-			if err != nil {
-				return err
-			}
-			s.Tables = append(s.Tables, &astIdent{P: posOf(t), Name: n})
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	if s.Pred, err = p.expr(); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 func (p *parser) namedList() ([]astNamedExpr, error) {
 	var out []astNamedExpr
 	for {
@@ -605,88 +531,6 @@ func (p *parser) named() (astNamedExpr, error) {
 		return astNamedExpr{}, err
 	}
 	return astNamedExpr{X: x}, nil
-}
-
-// aggList is summarize's aggregates: namedList, where an aggregate may also be named by a
-// tuple, (a, b) = arg_max(t, x).
-func (p *parser) aggList() ([]astNamedExpr, error) {
-	var out []astNamedExpr
-	for {
-		var ne astNamedExpr
-		var err error
-		if names := p.tupleNames(); names != nil {
-			ne.Names = names
-			ne.X, err = p.expr()
-		} else {
-			ne, err = p.named()
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ne)
-		if !p.acceptOp(",") {
-			return out, nil
-		}
-	}
-}
-
-// tupleNames reads the (a, b) = of a tuple assignment and returns its names, or nil with
-// nothing read when the input is not one (a parenthesized expression).
-func (p *parser) tupleNames() []string {
-	if !p.isOp("(") {
-		return nil
-	}
-	save := p.i
-	p.next()
-	var names []string
-	for {
-		n, err := p.name("")
-		if err != nil {
-			p.i = save
-			return nil
-		}
-		names = append(names, n)
-		if !p.acceptOp(",") {
-			break
-		}
-	}
-	if !p.acceptOp(")") || !p.acceptOp("=") {
-		p.i = save
-		return nil
-	}
-	return names
-}
-
-func (p *parser) sortKeys() ([]astSortKey, error) {
-	var keys []astSortKey
-	for {
-		x, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		k := astSortKey{X: x}
-		switch {
-		case p.acceptKw("asc"):
-			k.Asc = true
-		case p.acceptKw("desc"):
-		}
-		// Nulls come first ascending and last descending unless stated.
-		k.NullsFirst = k.Asc
-		if p.acceptKw("nulls") {
-			switch {
-			case p.acceptKw("first"):
-				k.NullsFirst = true
-			case p.acceptKw("last"):
-				k.NullsFirst = false
-			default:
-				return nil, p.expected(`"first" or "last"`)
-			}
-		}
-		keys = append(keys, k)
-		if !p.acceptOp(",") {
-			return keys, nil
-		}
-	}
 }
 
 // colPatterns reads column names that may contain * wildcards.
@@ -731,299 +575,58 @@ func (p *parser) colPatterns() ([]string, error) {
 	}
 }
 
+// opParser reads one tabular operator after its name: pos is where the name starts and name
+// is the name as written (dashed words joined, lower-cased), which tells aliases apart.
+type opParser func(p *parser, pos srcPos, name string) (astOp, error)
+
+// operatorParsers holds every tabular operator by the names it may be written with.
+var operatorParsers map[string]opParser
+
+func init() {
+	operatorParsers = map[string]opParser{
+		"where":           parseWhere,
+		"filter":          parseWhere,
+		"extend":          parseExtend,
+		"project":         parseProject,
+		"project-away":    parseProjectAway,
+		"project-keep":    parseProjectAway,
+		"project-rename":  parseProjectRename,
+		"project-reorder": parseProjectReorder,
+		"summarize":       parseSummarize,
+		"sort":            parseSort,
+		"order":           parseSort,
+		"top":             parseTop,
+		"take":            parseTake,
+		"limit":           parseTake,
+		"count":           parseCount,
+		"distinct":        parseDistinct,
+		"join":            parseJoin,
+		"lookup":          parseJoin,
+		"union":           parseUnion,
+		"mv-expand":       parseMvExpand,
+		"mvexpand":        parseMvExpand,
+		"parse":           parseParse,
+		"parse-where":     parseParse,
+		"as":              parseAs,
+		"getschema":       parseGetSchema,
+		"render":          parseRender,
+		"search":          parseSearch,
+		"serialize":       parseSerialize,
+	}
+}
+
+// operator reads the tabular operator after a pipe.
 func (p *parser) operator() (astOp, error) {
 	t := p.peek()
 	if t.kind != tIdent {
 		return nil, p.expected("a tabular operator")
 	}
-	pos := posOf(t)
 	name := p.dashedName()
-	switch name {
-	case "where", "filter":
-		x, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		return &astWhereOp{P: pos, Pred: x}, nil
-	case "extend":
-		cols, err := p.namedList()
-		return &astExtendOp{P: pos, Cols: cols}, err
-	case "project":
-		cols, err := p.namedList()
-		return &astProjectOp{P: pos, Cols: cols}, err
-	case "project-away", "project-keep":
-		pats, err := p.colPatterns()
-		return &astProjectAwayOp{P: pos, Pats: pats, Keep: name == "project-keep"}, err
-	case "project-rename":
-		op := &astProjectRenameOp{P: pos}
-		for {
-			nn, err := p.name("a new column name")
-			if err != nil {
-				return nil, err
-			}
-			if err := p.wantOp("="); err != nil {
-				return nil, err
-			}
-			old, err := p.name("an existing column name")
-			if err != nil {
-				return nil, err
-			}
-			op.Pairs = append(op.Pairs, [2]string{nn, old})
-			if !p.acceptOp(",") {
-				return op, nil
-			}
-		}
-	case "project-reorder":
-		pats, err := p.colPatterns()
-		return &astProjectReorderOp{P: pos, Pats: pats}, err
-	case "summarize":
-		if _, err := p.params(); err != nil {
-			return nil, err
-		}
-		op := &astSummarizeOp{P: pos}
-		var err error
-		if !p.isKw("by") {
-			if op.Aggs, err = p.aggList(); err != nil {
-				return nil, err
-			}
-		}
-		if p.acceptKw("by") {
-			if op.By, err = p.namedList(); err != nil {
-				return nil, err
-			}
-		}
-		if len(op.Aggs) == 0 && len(op.By) == 0 {
-			return nil, p.expected("an aggregation or by")
-		}
-		return op, nil
-	case "sort", "order":
-		if err := p.wantKw("by"); err != nil {
-			return nil, err
-		}
-		keys, err := p.sortKeys()
-		return &astSortOp{P: pos, Keys: keys}, err
-	case "top":
-		n, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		if err := p.wantKw("by"); err != nil {
-			return nil, err
-		}
-		keys, err := p.sortKeys()
-		return &astTopOp{P: pos, N: n, Keys: keys}, err
-	case "take", "limit":
-		n, err := p.expr()
-		return &astTakeOp{P: pos, N: n}, err
-	case "count":
-		return &astCountOp{P: pos}, nil
-	case "distinct":
-		if p.acceptOp("*") {
-			return &astDistinctOp{P: pos}, nil
-		}
-		cols, err := p.namedList()
-		return &astDistinctOp{P: pos, Cols: cols}, err
-	case "join", "lookup":
-		prm, err := p.params("kind")
-		if err != nil {
-			return nil, err
-		}
-		op := &astJoinOp{P: pos, Kind: strings.ToLower(prm["kind"]), Lookup: name == "lookup"}
-		if op.Kind == "" {
-			op.Kind = "innerunique"
-			if op.Lookup {
-				op.Kind = "leftouter"
-			}
-		}
-		switch op.Kind {
-		case "innerunique", "inner", "leftouter", "rightouter", "fullouter", "leftanti", "rightanti", "leftsemi", "rightsemi", "leftantisemi", "rightantisemi", "anti", "semi":
-		default:
-			return nil, p.errAt(t, "unknown join kind "+strconv.Quote(op.Kind)+": expected innerunique, inner, leftouter, rightouter, fullouter, leftanti, rightanti, leftsemi or rightsemi")
-		}
-		if p.isOp("(") {
-			pt := p.next()
-			r, err := p.pipeExpr()
-			if err != nil {
-				return nil, err
-			}
-			if err := p.wantOp(")"); err != nil {
-				return nil, err
-			}
-			op.Right = &astParen{P: posOf(pt), X: r}
-		} else {
-			if op.Right, err = p.postfix(); err != nil {
-				return nil, err
-			}
-		}
-		if err := p.wantKw("on"); err != nil {
-			return nil, err
-		}
-		for {
-			c, err := p.cmpExpr()
-			if err != nil {
-				return nil, err
-			}
-			op.On = append(op.On, c)
-			if !p.acceptOp(",") && !p.acceptKw("and") {
-				return op, nil
-			}
-		}
-	case "union":
-		u, err := p.union(pos)
-		return &astUnionOp{P: pos, U: u}, err
-	case "mv-expand", "mvexpand":
-		prm, err := p.params("bagexpansion", "kind", "with_itemindex")
-		if err != nil {
-			return nil, err
-		}
-		op := &astMvExpandOp{P: pos, Bag: !strings.EqualFold(prm["bagexpansion"]+prm["kind"], "array"), ItemIndex: prm["with_itemindex"]}
-		for {
-			ne, err := p.named()
-			if err != nil {
-				return nil, err
-			}
-			mc := astMvCol{Name: ne.Name, X: ne.X, To: TypeDynamic}
-			if p.acceptKw("to") {
-				if err := p.wantKw("typeof"); err != nil {
-					return nil, err
-				}
-				if err := p.wantOp("("); err != nil {
-					return nil, err
-				}
-				tn, err := p.typeName()
-				if err != nil {
-					return nil, err
-				}
-				typ, ok := ParseType(tn)
-				if !ok {
-					return nil, p.errAt(p.toks[p.i-1], "unknown type "+strconv.Quote(tn))
-				}
-				mc.To = typ
-				if err := p.wantOp(")"); err != nil {
-					return nil, err
-				}
-			}
-			op.Cols = append(op.Cols, mc)
-			if !p.acceptOp(",") {
-				break
-			}
-		}
-		if p.acceptKw("limit") {
-			if op.Limit, err = p.expr(); err != nil {
-				return nil, err
-			}
-		}
-		return op, nil
-	case "parse", "parse-where":
-		prm, err := p.params("kind", "flags")
-		if err != nil {
-			return nil, err
-		}
-		op := &astParseOp{P: pos, Kind: strings.ToLower(prm["kind"])}
-		if op.Kind == "" {
-			op.Kind = "simple"
-		}
-		if op.Kind != "simple" && op.Kind != "relaxed" && op.Kind != "regex" {
-			return nil, p.errAt(t, "unknown parse kind "+strconv.Quote(op.Kind)+": expected simple, relaxed or regex")
-		}
-		if op.X, err = p.addExpr(); err != nil {
-			return nil, err
-		}
-		if err := p.wantKw("with"); err != nil {
-			return nil, err
-		}
-		for {
-			tt := p.peek()
-			switch {
-			case tt.kind == tString:
-				p.next()
-				op.Pattern = append(op.Pattern, astParsePart{Text: tt.text, IsLit: true})
-			case tt.kind == tOp && tt.text == "*":
-				p.next()
-				op.Pattern = append(op.Pattern, astParsePart{Wildcard: true})
-			case tt.kind == tIdent || (tt.kind == tOp && tt.text == "["):
-				n, err := p.name("a column name")
-				if err != nil {
-					return nil, err
-				}
-				pp := astParsePart{Col: n, Type: TypeString}
-				if p.acceptOp(":") {
-					tn, err := p.typeName()
-					if err != nil {
-						return nil, err
-					}
-					typ, ok := ParseType(tn)
-					if !ok {
-						return nil, p.errAt(p.toks[p.i-1], "unknown type "+strconv.Quote(tn))
-					}
-					pp.Type = typ
-				}
-				op.Pattern = append(op.Pattern, pp)
-			default:
-				if len(op.Pattern) == 0 {
-					return nil, p.expected("a parse pattern")
-				}
-				return op, nil
-			}
-		}
-	case "as":
-		if _, err := p.params(); err != nil {
-			return nil, err
-		}
-		n, err := p.name("a name after as")
-		return &astAsOp{P: pos, Name: n}, err
-	case "getschema":
-		return &astGetSchemaOp{P: pos}, nil
-	case "render":
-		op := &astRenderOp{P: pos, Props: map[string]string{}}
-		n, err := p.name("a visualization kind")
-		if err != nil {
-			return nil, err
-		}
-		op.Chart = strings.ToLower(n)
-		if p.acceptKw("with") {
-			if err := p.wantOp("("); err != nil {
-				return nil, err
-			}
-			err := p.list(")", func() error {
-				k, err := p.name("a render property")
-				if err != nil {
-					return err
-				}
-				if err := p.wantOp("="); err != nil {
-					return err
-				}
-				v, err := p.expr()
-				if err != nil {
-					return err
-				}
-				if l, ok := v.(*astLit); ok {
-					op.Props[k] = toString(l.Val)
-				} else if id, ok := v.(*astIdent); ok {
-					op.Props[k] = id.Name
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-		}
-		return op, nil
-	case "search":
-		s, err := p.search(pos)
-		return &astSearchOp{P: pos, S: s}, err
-	case "serialize":
-		op := &astSerializeOp{P: pos}
-		if p.peek().kind == tIdent {
-			cols, err := p.namedList()
-			if err != nil {
-				return nil, err
-			}
-			op.Cols = cols
-		}
-		return op, nil
+	parse, ok := operatorParsers[name]
+	if !ok {
+		return nil, p.errAt(t, "unknown tabular operator "+strconv.Quote(name)+": expected where, extend, project, summarize, join, sort, take, … ")
 	}
-	return nil, p.errAt(t, "unknown tabular operator "+strconv.Quote(name)+": expected where, extend, project, summarize, join, sort, take, … ")
+	return parse(p, posOf(t), name)
 }
 
 // Expressions, lowest precedence first.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -759,262 +758,6 @@ func (p *planner) rangeSrc(x *astRange, sc *scope) (*plan, error) {
 	}), nil
 }
 
-// union plans union (as a source, or as an operator with input first).
-func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
-	type part struct {
-		pl   *plan
-		name string
-	}
-	var parts []part
-	if input != nil {
-		parts = append(parts, part{input, ""})
-	}
-	for _, t := range u.Tables {
-		if id, ok := t.(*astIdent); ok && strings.Contains(id.Name, "*") {
-			matched := false
-			for _, ts := range p.cat {
-				if _, wl := WatchlistAlias(ts.Name); wl {
-					continue
-				}
-				if ok, _ := path.Match(id.Name, ts.Name); ok {
-					pl, err := p.scanTable(p.synthIdent(id, ts.Name), ts.Name, false)
-					if err != nil {
-						return nil, err
-					}
-					// wildcard tables get their own node so marks do not mix
-					parts = append(parts, part{pl, ts.Name})
-					matched = true
-				}
-			}
-			if !matched && !u.Fuzzy {
-				return nil, bindErr(id.P, "no table matches %q", id.Name)
-			}
-			continue
-		}
-		pl, err := p.tabular(t, sc)
-		if err != nil {
-			var be *BindError
-			if u.Fuzzy && errors.As(err, &be) {
-				continue
-			}
-			return nil, err
-		}
-		name := ""
-		if id, ok := t.(*astIdent); ok {
-			name = id.Name
-		}
-		parts = append(parts, part{pl, name})
-	}
-	if len(parts) == 0 {
-		return nil, bindErr(u.P, "union has no tables to combine")
-	}
-	// output columns: by name, in order of first appearance; one name with several types
-	// becomes name_type per type
-	types := map[string][]Type{}
-	var order []string
-	counts := map[string]int{}
-	for _, pt := range parts {
-		p.markAll(pt.pl)
-		for _, c := range pt.pl.cols {
-			if _, ok := types[c.Name]; !ok {
-				order = append(order, c.Name)
-			}
-			counts[c.Name]++
-			found := false
-			for _, t := range types[c.Name] {
-				found = found || t == c.Type
-			}
-			if !found {
-				types[c.Name] = append(types[c.Name], c.Type)
-			}
-		}
-	}
-	var cols []colInfo
-	if u.WithSource != "" {
-		cols = append(cols, colInfo{Name: u.WithSource, Type: TypeString})
-	}
-	colIdx := map[string]int{}
-	for _, n := range order {
-		if u.Inner && counts[n] < len(parts) {
-			continue
-		}
-		ts := types[n]
-		if len(ts) == 1 {
-			colIdx[n+"\x00"+ts[0].String()] = len(cols)
-			cols = append(cols, colInfo{Name: n, Type: ts[0]})
-			continue
-		}
-		for _, t := range ts {
-			colIdx[n+"\x00"+t.String()] = len(cols)
-			cols = append(cols, colInfo{Name: n + "_" + t.String(), Type: t})
-		}
-	}
-	maps := make([][]int, len(parts))
-	for i, pt := range parts {
-		m := make([]int, len(pt.pl.cols))
-		for j, c := range pt.pl.cols {
-			if k, ok := colIdx[c.Name+"\x00"+c.Type.String()]; ok {
-				m[j] = k
-			} else {
-				m[j] = -1
-			}
-		}
-		maps[i] = m
-	}
-	width := len(cols)
-	out := &plan{cols: cols}
-	out.open = func(ctx context.Context) (iterator, error) {
-		return &unionIter{parts: len(parts), open: func(i int) (iterator, error) { return parts[i].pl.open(ctx) }, conv: func(i int, r Row) Row {
-			row := make(Row, width)
-			if u.WithSource != "" {
-				name := parts[i].name
-				if name == "" {
-					name = "union_arg" + strconv.Itoa(i)
-				}
-				row[0] = name
-			}
-			for j, k := range maps[i] {
-				if k >= 0 {
-					row[k] = r[j]
-				}
-			}
-			for k, c := range cols {
-				if row[k] == nil && c.Type == TypeString {
-					row[k] = ""
-				}
-			}
-			return row
-		}}, nil
-	}
-	return out, nil
-}
-
-type unionIter struct {
-	parts int
-	cur   int
-	it    iterator
-	open  func(int) (iterator, error)
-	conv  func(int, Row) Row
-}
-
-func (u *unionIter) Next(ctx context.Context) ([]Row, error) {
-	for u.cur < u.parts {
-		if u.it == nil {
-			it, err := u.open(u.cur)
-			if err != nil {
-				return nil, err
-			}
-			u.it = it
-		}
-		rows, err := u.it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			u.it.Close()
-			u.it = nil
-			u.cur++
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out := make([]Row, len(rows))
-		for i, r := range rows {
-			out[i] = u.conv(u.cur, r)
-		}
-		return out, nil
-	}
-	return nil, io.EOF
-}
-
-func (u *unionIter) Close() {
-	if u.it != nil {
-		u.it.Close()
-	}
-}
-
-func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
-	pl := input
-	if pl == nil {
-		u := &astUnion{P: s.P, WithSource: "$table", Fuzzy: true}
-		if len(s.Tables) > 0 {
-			u.Tables = s.Tables
-			u.Fuzzy = false
-		} else {
-			for _, t := range p.cat {
-				if _, wl := WatchlistAlias(t.Name); wl {
-					continue
-				}
-				u.Tables = append(u.Tables, p.synthIdent(s, t.Name))
-			}
-		}
-		var err error
-		if pl, err = p.union(nil, u, sc); err != nil {
-			return nil, err
-		}
-	}
-	p.markAll(pl)
-	ec := &ectx{cols: pl.cols, sc: sc, search: true, searchCS: s.CaseSensitive}
-	pred, err := p.searchPred(s.Pred, ec)
-	if err != nil {
-		return nil, err
-	}
-	return filterPlan(pl, pred), nil
-}
-
-func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
-	switch x := e.(type) {
-	case *astLit:
-		if x.T == TypeString {
-			var all []cexpr
-			for i, c := range ec.cols {
-				if c.Name == "$table" {
-					continue
-				}
-				all = append(all, p.colRef(ec.cols, i, x.P))
-			}
-			return p.searchMatch(all, konstOf(TypeString, x.Val), ec.searchCS), nil
-		}
-	case *astParen:
-		return p.searchPred(x.X, ec)
-	case *astBinary:
-		if x.Op == "and" || x.Op == "or" {
-			l, err := p.searchPred(x.L, ec)
-			if err != nil {
-				return l, err
-			}
-			r, err := p.searchPred(x.R, ec)
-			if err != nil {
-				return r, err
-			}
-			fl, fr, and := l.fn, r.fn, x.Op == "and"
-			return cexpr{t: TypeBool, col: -1, fn: func(row Row) any {
-				a, _ := fl(row).(bool)
-				if and != a {
-					return a
-				}
-				b, _ := fr(row).(bool)
-				return b
-			}}, nil
-		}
-	case *astCall:
-		if strings.EqualFold(x.Name, "not") && len(x.Args) == 1 {
-			c, err := p.searchPred(x.Args[0], ec)
-			if err != nil {
-				return c, err
-			}
-			f := c.fn
-			return cexpr{t: TypeBool, col: -1, fn: func(row Row) any { b, _ := f(row).(bool); return !b }}, nil
-		}
-	}
-	c, err := p.expr(e, ec)
-	if err != nil {
-		return c, err
-	}
-	if c.t != TypeBool && c.t != TypeDynamic {
-		return c, bindErr(e.pos(), "search needs a bool predicate, not %s", c.t)
-	}
-	return c, nil
-}
-
 // filterPlan keeps rows for which pred is true; the scan stays open to pushdown, and a
 // columnar input stays columnar.
 func filterPlan(in *plan, pred cexpr) *plan {
@@ -1079,33 +822,54 @@ func uniqueName(name string, used func(string) bool) string {
 	}
 }
 
-func sortRows(rows []Row, keys []sortKey) {
-	sort.SliceStable(rows, func(i, j int) bool { return lessRows(rows[i], rows[j], keys) })
-}
-
-type sortKey struct {
-	fn         func(Row) any
-	asc        bool
-	nullsFirst bool
-}
-
-func lessRows(a, b Row, keys []sortKey) bool {
-	for _, k := range keys {
-		x, y := k.fn(a), k.fn(b)
-		if x == nil || y == nil {
-			if x == nil && y == nil {
-				continue
-			}
-			return (x == nil) == k.nullsFirst
-		}
-		c := sortCompare(x, y)
-		if c == 0 {
-			continue
-		}
-		if k.asc {
-			return c < 0
-		}
-		return c > 0
+// operator plans one operator of a pipe over the plan of its input. The result keeps the
+// input's table name and visualization unless the operator sets its own.
+func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
+	out, err := op.bind(p, in, &ectx{cols: in.cols, sc: sc})
+	if err != nil {
+		return nil, err
 	}
-	return false
+	if out.render == nil {
+		out.render = in.render
+	}
+	if out.name == "" {
+		out.name = in.name
+	}
+	return out, nil
+}
+
+func matchPattern(pat, name string) bool {
+	if !strings.ContainsAny(pat, "*?[") {
+		return pat == name
+	}
+	ok, _ := path.Match(pat, name)
+	return ok
+}
+
+func selectCols(in *plan, idx []int) *plan {
+	cols := make([]colInfo, len(idx))
+	for i, j := range idx {
+		cols[i] = in.cols[j]
+	}
+	width := len(idx)
+	out := &plan{cols: cols, scan: in.scan}
+	out.open = func(ctx context.Context) (iterator, error) {
+		it, err := in.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &mapIter{in: it, fn: func(rows []Row) []Row {
+			cells := make([]any, len(rows)*width)
+			out := make([]Row, len(rows))
+			for i, r := range rows {
+				row := cells[i*width : (i+1)*width : (i+1)*width]
+				for k, j := range idx {
+					row[k] = r[j]
+				}
+				out[i] = row
+			}
+			return out
+		}}, nil
+	}
+	return out
 }

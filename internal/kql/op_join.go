@@ -5,7 +5,72 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"strconv"
+	"strings"
 )
+
+// astJoinOp is join or, with Lookup, lookup of Right on On.
+type astJoinOp struct {
+	P      srcPos
+	Kind   string
+	Right  astExpr
+	On     []astExpr // astIdent, or astBinary == of $left.x / $right.y
+	Lookup bool
+}
+
+func (o *astJoinOp) opPos() srcPos { return o.P }
+
+// parseJoin reads join and lookup [kind=K] Right on Key, ...
+func parseJoin(p *parser, pos srcPos, name string) (astOp, error) {
+	prm, err := p.params("kind")
+	if err != nil {
+		return nil, err
+	}
+	op := &astJoinOp{P: pos, Kind: strings.ToLower(prm["kind"]), Lookup: name == "lookup"}
+	if op.Kind == "" {
+		op.Kind = "innerunique"
+		if op.Lookup {
+			op.Kind = "leftouter"
+		}
+	}
+	switch op.Kind {
+	case "innerunique", "inner", "leftouter", "rightouter", "fullouter", "leftanti", "rightanti", "leftsemi", "rightsemi", "leftantisemi", "rightantisemi", "anti", "semi":
+	default:
+		return nil, p.errAtPos(pos, "unknown join kind "+strconv.Quote(op.Kind)+": expected innerunique, inner, leftouter, rightouter, fullouter, leftanti, rightanti, leftsemi or rightsemi")
+	}
+	if p.isOp("(") {
+		pt := p.next()
+		r, err := p.pipeExpr()
+		if err != nil {
+			return nil, err
+		}
+		if err := p.wantOp(")"); err != nil {
+			return nil, err
+		}
+		op.Right = &astParen{P: posOf(pt), X: r}
+	} else {
+		if op.Right, err = p.postfix(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.wantKw("on"); err != nil {
+		return nil, err
+	}
+	for {
+		c, err := p.cmpExpr()
+		if err != nil {
+			return nil, err
+		}
+		op.On = append(op.On, c)
+		if !p.acceptOp(",") && !p.acceptKw("and") {
+			return op, nil
+		}
+	}
+}
+
+func (o *astJoinOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
+	return p.join(in, o, ec.sc)
+}
 
 // join plans join and lookup: a hash join that holds the right side in memory and streams
 // the left side past it.

@@ -1,0 +1,142 @@
+package kql
+
+import "strings"
+
+// astSearch is search [kind=case_sensitive] [in (T, ...)] predicate.
+type astSearch struct {
+	P             srcPos
+	CaseSensitive bool
+	Tables        []astExpr
+	Pred          astExpr
+}
+
+// astSearchOp is search used as an operator, over its input.
+type astSearchOp struct {
+	P srcPos
+	S *astSearch
+}
+
+func (e *astSearch) pos() srcPos { return e.P }
+
+func (o *astSearchOp) opPos() srcPos { return o.P }
+
+// parseSearch reads search as an operator, over the pipe's input.
+func parseSearch(p *parser, pos srcPos, _ string) (astOp, error) {
+	s, err := p.search(pos)
+	return &astSearchOp{P: pos, S: s}, err
+}
+
+func (o *astSearchOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
+	return p.search(in, o.S, ec.sc)
+}
+
+func (p *parser) search(pos srcPos) (*astSearch, error) {
+	prm, err := p.params("kind")
+	if err != nil {
+		return nil, err
+	}
+	s := &astSearch{P: pos, CaseSensitive: strings.EqualFold(prm["kind"], "case_sensitive")}
+	if p.isKw("in") && p.peekN(1).kind == tOp && p.peekN(1).text == "(" {
+		p.i += 2
+		err := p.list(")", func() error {
+			t := p.peek()
+			n, err := p.name("a table name")
+			if err != nil {
+				return err
+			}
+			s.Tables = append(s.Tables, &astIdent{P: posOf(t), Name: n})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.Pred, err = p.expr(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
+	pl := input
+	if pl == nil {
+		u := &astUnion{P: s.P, WithSource: "$table", Fuzzy: true}
+		if len(s.Tables) > 0 {
+			u.Tables = s.Tables
+			u.Fuzzy = false
+		} else {
+			for _, t := range p.cat {
+				if _, wl := WatchlistAlias(t.Name); wl {
+					continue
+				}
+				u.Tables = append(u.Tables, p.synthIdent(s, t.Name))
+			}
+		}
+		var err error
+		if pl, err = p.union(nil, u, sc); err != nil {
+			return nil, err
+		}
+	}
+	p.markAll(pl)
+	ec := &ectx{cols: pl.cols, sc: sc, search: true, searchCS: s.CaseSensitive}
+	pred, err := p.searchPred(s.Pred, ec)
+	if err != nil {
+		return nil, err
+	}
+	return filterPlan(pl, pred), nil
+}
+
+func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
+	switch x := e.(type) {
+	case *astLit:
+		if x.T == TypeString {
+			var all []cexpr
+			for i, c := range ec.cols {
+				if c.Name == "$table" {
+					continue
+				}
+				all = append(all, p.colRef(ec.cols, i, x.P))
+			}
+			return p.searchMatch(all, konstOf(TypeString, x.Val), ec.searchCS), nil
+		}
+	case *astParen:
+		return p.searchPred(x.X, ec)
+	case *astBinary:
+		if x.Op == "and" || x.Op == "or" {
+			l, err := p.searchPred(x.L, ec)
+			if err != nil {
+				return l, err
+			}
+			r, err := p.searchPred(x.R, ec)
+			if err != nil {
+				return r, err
+			}
+			fl, fr, and := l.fn, r.fn, x.Op == "and"
+			return cexpr{t: TypeBool, col: -1, fn: func(row Row) any {
+				a, _ := fl(row).(bool)
+				if and != a {
+					return a
+				}
+				b, _ := fr(row).(bool)
+				return b
+			}}, nil
+		}
+	case *astCall:
+		if strings.EqualFold(x.Name, "not") && len(x.Args) == 1 {
+			c, err := p.searchPred(x.Args[0], ec)
+			if err != nil {
+				return c, err
+			}
+			f := c.fn
+			return cexpr{t: TypeBool, col: -1, fn: func(row Row) any { b, _ := f(row).(bool); return !b }}, nil
+		}
+	}
+	c, err := p.expr(e, ec)
+	if err != nil {
+		return c, err
+	}
+	if c.t != TypeBool && c.t != TypeDynamic {
+		return c, bindErr(e.pos(), "search needs a bool predicate, not %s", c.t)
+	}
+	return c, nil
+}

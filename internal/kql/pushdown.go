@@ -1,0 +1,201 @@
+package kql
+
+import (
+	"time"
+)
+
+// pushdown turns the where clause's conjuncts of the form column <op> constant into scan
+// predicates and TimeGenerated bounds.
+func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
+	sn := in.scan
+	for _, conj := range conjuncts(pred) {
+		if in.ingest != nil && p.pushIngestion(sn, conj, ec) {
+			continue
+		}
+		switch x := conj.(type) {
+		case *astBinary:
+			col, k, op, ok := p.colConst(x.L, x.R, ec)
+			if !ok {
+				if col, k, op, ok = p.colConst(x.R, x.L, ec); ok {
+					op = flipOp(x.Op)
+				} else {
+					continue
+				}
+			} else {
+				op = x.Op
+			}
+			p.addPred(sn, col, op, k)
+		case *astBetween:
+			if x.Not {
+				continue
+			}
+			id, ok := x.X.(*astIdent)
+			if !ok {
+				continue
+			}
+			i := findCol(ec.cols, id.Name)
+			if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
+				continue
+			}
+			col := cexpr{t: ec.cols[i].Type, col: i}
+			lo, err1 := p.expr(x.Lo, ec)
+			if err1 == nil {
+				lo, err1 = numericLiterals(col, lo, x.Lo.pos())
+			}
+			hi, err2 := p.expr(x.Hi, ec)
+			if err2 == nil {
+				hi, err2 = numericLiterals(col, hi, x.Hi.pos())
+			}
+			if err1 != nil || err2 != nil || !lo.konst || !hi.konst {
+				continue
+			}
+			p.addPred(sn, ec.cols[i], ">=", lo.value())
+			p.addPred(sn, ec.cols[i], "<=", hi.value())
+		case *astListOp:
+			id, ok := x.L.(*astIdent)
+			if !ok || (x.Op != "in" && x.Op != "in~") {
+				continue
+			}
+			i := findCol(ec.cols, id.Name)
+			if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
+				continue
+			}
+			var vals []any
+			okAll := true
+			for _, e := range x.List {
+				if p.isTabular(e, ec.sc) {
+					okAll = false
+					break
+				}
+				c, err := p.expr(e, ec)
+				if err == nil {
+					// as the where clause compares them: EventID in ("4728") pushes 4728
+					c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos())
+				}
+				if err != nil || !c.konst {
+					okAll = false
+					break
+				}
+				v := c.value()
+				if arr, ok := v.([]any); ok {
+					vals = append(vals, arr...)
+				} else {
+					vals = append(vals, v)
+				}
+			}
+			if !okAll {
+				continue
+			}
+			op := PredIn
+			if x.Op == "in~" {
+				op = PredInFold
+			}
+			sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: ec.cols[i].origin.name, Op: op, Values: vals})
+		}
+	}
+}
+
+func conjuncts(e astExpr) []astExpr {
+	if pe, ok := e.(*astParen); ok {
+		return conjuncts(pe.X)
+	}
+	if b, ok := e.(*astBinary); ok && b.Op == "and" {
+		return append(conjuncts(b.L), conjuncts(b.R)...)
+	}
+	return []astExpr{e}
+}
+
+func (p *planner) colConst(a, b astExpr, ec *ectx) (colInfo, any, string, bool) {
+	id, ok := a.(*astIdent)
+	if !ok {
+		return colInfo{}, nil, "", false
+	}
+	i := findCol(ec.cols, id.Name)
+	if i < 0 || ec.cols[i].origin == nil { // addPred checks that it is this scan's column
+		return colInfo{}, nil, "", false
+	}
+	c, err := p.expr(b, ec)
+	if err == nil {
+		c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, b.pos()) // EventID == "4625" pushes 4625
+	}
+	if err != nil || !c.konst {
+		return colInfo{}, nil, "", false
+	}
+	return ec.cols[i], c.value(), "", true
+}
+
+func flipOp(op string) string {
+	switch op {
+	case "<":
+		return ">"
+	case "<=":
+		return ">="
+	case ">":
+		return "<"
+	case ">=":
+		return "<="
+	case "==", "!=", "=~":
+		return op
+	}
+	return "" // string operators are not symmetric
+}
+
+var pushOps = map[string]PredOp{"==": PredEq, "!=": PredNe, "=~": PredEqFold, "<": PredLt, "<=": PredLe, ">": PredGt, ">=": PredGe,
+	"has": PredHas, "has_cs": PredHasCS, "contains": PredContains, "contains_cs": PredContainsCS,
+	"startswith": PredStartsWith, "startswith_cs": PredStartsWithCS, "endswith": PredEndsWith, "endswith_cs": PredEndsWithCS}
+
+func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) {
+	if col.origin == nil || col.origin.node != sn.node || k == nil {
+		return
+	}
+	po, ok := pushOps[op]
+	if !ok {
+		return
+	}
+	// only push what compares like for like; the engine's own filter handles the rest
+	switch col.Type {
+	case TypeString:
+		if _, ok := k.(string); !ok {
+			return
+		}
+	case TypeInt, TypeLong, TypeReal:
+		if _, ok := asReal(k); !ok || po >= PredIn {
+			return
+		}
+	case TypeDatetime:
+		t, ok := k.(time.Time)
+		if !ok || po >= PredIn || po == PredEqFold {
+			return
+		}
+		if col.origin.name == TimeColumn && sn.timeCol {
+			// From and To are inclusive, so a strict comparison bounds the
+			// scan a nanosecond inside t: `< 02:00` must not need a segment
+			// (damaged, say) whose first row is at 02:00.
+			switch po {
+			case PredGt, PredGe:
+				if po == PredGt {
+					t = t.Add(time.Nanosecond)
+				}
+				if sn.req.From.IsZero() || t.After(sn.req.From) {
+					sn.req.From = t
+				}
+			case PredLt, PredLe:
+				if po == PredLt {
+					t = t.Add(-time.Nanosecond)
+				}
+				if sn.req.To.IsZero() || t.Before(sn.req.To) {
+					sn.req.To = t
+				}
+			case PredEq:
+				sn.req.From, sn.req.To = t, t
+			}
+		}
+	case TypeBool, TypeTimespan, TypeGUID:
+		if po >= PredIn || po == PredEqFold {
+			return
+		}
+	default:
+		return
+	}
+	sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: col.origin.name, Op: po, Value: k})
+}
