@@ -21,6 +21,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -136,6 +137,16 @@ func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source
 	}
 	wl := watchlist.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil)
 	return NewSource(st, ws.Workspace.Properties.CustomerID).WithWatchlists(wl), nil
+}
+
+// Tables returns a workspace's declared tables, kept in its sealed
+// document store: what ingestion converts rows by and queries bind to.
+func (d *Data) Tables(ctx context.Context, ws *workspace.WorkspaceInfo) (*tables.Tables, error) {
+	docs, err := d.Docs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return tables.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, ws.Workspace.Properties.RetentionInDays), nil
 }
 
 // Docs returns the document store under a workspace's document keys.
