@@ -5,243 +5,327 @@ import (
 	"time"
 )
 
-// call binds a function call: special forms first (they need the planner or lazy
-// evaluation), then user functions from let, then the built-in scalar functions.
+// call binds a function call: user functions from let first, then the special forms (they
+// need the planner or lazy evaluation), then the built-in scalar functions.
 func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 	name := strings.ToLower(x.Name)
-	out := cexpr{col: -1}
-	args := func() ([]cexpr, error) {
-		cs := make([]cexpr, len(x.Args))
-		for i, a := range x.Args {
-			c, err := p.expr(a, ec)
-			if err != nil {
-				return nil, err
-			}
-			cs[i] = c
-		}
-		return cs, nil
-	}
-	nargs := func(lo, hi int) error {
-		if len(x.Args) < lo || (hi >= 0 && len(x.Args) > hi) {
-			if lo == hi {
-				return bindErr(x.P, "%s() expects %d argument(s), got %d", x.Name, lo, len(x.Args))
-			}
-			return bindErr(x.P, "%s() expects %d to %d arguments, got %d", x.Name, lo, hi, len(x.Args))
-		}
-		return nil
-	}
 	if b := ec.sc.lookup(x.Name); b != nil && b.fn != nil {
 		return p.userScalarCall(x, b, ec)
 	}
 	if _, isAgg := aggs[name]; isAgg {
-		return out, bindErr(x.P, "aggregation %s() is allowed only in summarize", x.Name)
+		return cexpr{col: -1}, bindErr(x.P, "aggregation %s() is allowed only in summarize", x.Name)
 	}
-	switch name {
-	case "ingestion_time":
-		return p.ingestionTime(x, ec)
-	case "now":
-		if err := nargs(0, 1); err != nil {
-			return out, err
+	if form, ok := specialForms[name]; ok {
+		return form(p, x, ec)
+	}
+	return p.builtinCall(name, x, ec)
+}
+
+// specialForms are the scalar functions call binds itself rather than through funcs: they
+// read the planner's clock or the input's columns, run a subquery, or evaluate their
+// arguments lazily.
+var specialForms map[string]func(p *planner, x *astCall, ec *ectx) (cexpr, error)
+
+func init() {
+	specialForms = map[string]func(p *planner, x *astCall, ec *ectx) (cexpr, error){
+		"ingestion_time":  (*planner).ingestionTime,
+		"now":             (*planner).nowCall,
+		"ago":             (*planner).agoCall,
+		"iff":             (*planner).iffCall,
+		"iif":             (*planner).iffCall,
+		"case":            (*planner).caseCall,
+		"coalesce":        (*planner).coalesceCall,
+		"toscalar":        (*planner).toscalarCall,
+		"column_ifexists": (*planner).columnIfExistsCall,
+		"columnifexists":  (*planner).columnIfExistsCall,
+		"pack_all":        (*planner).packAllCall,
+		"bag_pack_all":    (*planner).packAllCall,
+		"typeof":          (*planner).typeofCall,
+		"materialize":     (*planner).tabularOnlyCall,
+		"table":           (*planner).tabularOnlyCall,
+		"row_number":      (*planner).rowNumberCall,
+		"bin":             (*planner).binCall,
+		"floor":           (*planner).binCall,
+	}
+}
+
+// callArgs binds the arguments of x.
+func (p *planner) callArgs(x *astCall, ec *ectx) ([]cexpr, error) {
+	cs := make([]cexpr, len(x.Args))
+	for i, a := range x.Args {
+		c, err := p.expr(a, ec)
+		if err != nil {
+			return nil, err
 		}
-		now := p.now()
-		if len(x.Args) == 1 {
-			cs, err := args()
-			if err != nil {
-				return out, err
-			}
-			if !cs[0].konst || cs[0].t != TypeTimespan {
-				return out, bindErr(x.P, "now() takes a constant timespan offset")
-			}
-			d, _ := cs[0].value().(time.Duration)
-			now = now.Add(d)
+		cs[i] = c
+	}
+	return cs, nil
+}
+
+// checkArity refuses a call of x with fewer than lo or more than hi (unless negative)
+// arguments.
+func checkArity(x *astCall, lo, hi int) error {
+	if len(x.Args) < lo || (hi >= 0 && len(x.Args) > hi) {
+		if lo == hi {
+			return bindErr(x.P, "%s() expects %d argument(s), got %d", x.Name, lo, len(x.Args))
 		}
-		return konstOf(TypeDatetime, now), nil
-	case "ago":
-		if err := nargs(1, 1); err != nil {
-			return out, err
-		}
-		cs, err := args()
+		return bindErr(x.P, "%s() expects %d to %d arguments, got %d", x.Name, lo, hi, len(x.Args))
+	}
+	return nil
+}
+
+// nowCall is now([offset]): the planner's fixed clock, plus a constant offset.
+func (p *planner) nowCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 0, 1); err != nil {
+		return out, err
+	}
+	now := p.now()
+	if len(x.Args) == 1 {
+		cs, err := p.callArgs(x, ec)
 		if err != nil {
 			return out, err
 		}
-		if cs[0].t != TypeTimespan && cs[0].t != TypeNull {
-			return out, bindErr(x.P, "ago() expects a timespan, not %s", cs[0].t)
+		if !cs[0].konst || cs[0].t != TypeTimespan {
+			return out, bindErr(x.P, "now() takes a constant timespan offset")
 		}
-		now, f := p.now(), cs[0].fn
-		return cexpr{t: TypeDatetime, konst: cs[0].konst, col: -1, fn: func(r Row) any {
-			d, ok := f(r).(time.Duration)
-			if !ok {
-				return nil
-			}
-			return now.Add(-d)
-		}}, nil
-	case "iff", "iif":
-		if err := nargs(3, 3); err != nil {
-			return out, err
-		}
-		cs, err := args()
-		if err != nil {
-			return out, err
-		}
-		t, err := firstNonNullType(1, 2)(cs)
-		if err != nil {
-			return out, bindErr(x.P, "iff(): %v", err)
-		}
-		c, a, b := cs[0].fn, cs[1].fn, cs[2].fn
-		return cexpr{t: t, col: -1, konst: cs[0].konst && cs[1].konst && cs[2].konst, fn: func(r Row) any {
-			if v, _ := c(r).(bool); v {
-				return a(r)
-			}
-			return b(r)
-		}}, nil
-	case "case":
-		if len(x.Args) < 3 || len(x.Args)%2 == 0 {
-			return out, bindErr(x.P, "case() expects pairs of predicate and value followed by an else value")
-		}
-		cs, err := args()
-		if err != nil {
-			return out, err
-		}
-		var idx []int
-		for i := 1; i < len(cs); i += 2 {
-			idx = append(idx, i)
-		}
-		idx = append(idx, len(cs)-1)
-		t, err := firstNonNullType(idx...)(cs)
-		if err != nil {
-			return out, bindErr(x.P, "case(): %v", err)
-		}
-		return cexpr{t: t, col: -1, fn: func(r Row) any {
-			for i := 0; i+1 < len(cs); i += 2 {
-				if v, _ := cs[i].fn(r).(bool); v {
-					return cs[i+1].fn(r)
-				}
-			}
-			return cs[len(cs)-1].fn(r)
-		}}, nil
-	case "coalesce":
-		if err := nargs(1, 64); err != nil {
-			return out, err
-		}
-		cs, err := args()
-		if err != nil {
-			return out, err
-		}
-		idx := make([]int, len(cs))
-		for i := range idx {
-			idx[i] = i
-		}
-		t, err := firstNonNullType(idx...)(cs)
-		if err != nil {
-			return out, bindErr(x.P, "coalesce(): %v", err)
-		}
-		return cexpr{t: t, col: -1, fn: func(r Row) any {
-			for _, c := range cs {
-				v := c.fn(r)
-				if v != nil && !(t == TypeString && v == "") {
-					return v
-				}
-			}
-			if t == TypeString {
-				return ""
-			}
-			return nil
-		}}, nil
-	case "toscalar":
-		if err := nargs(1, 1); err != nil {
-			return out, err
-		}
-		tp, err := p.tabular(x.Args[0], ec.sc)
-		if err != nil {
-			return out, err
-		}
-		if len(tp.cols) == 0 {
-			return out, bindErr(x.P, "toscalar() needs a tabular expression with at least one column")
-		}
-		p.markAll(tp)
-		run := p.run
-		return cexpr{t: tp.cols[0].Type, konst: true, col: -1, fn: func(Row) any {
-			if run == nil {
-				return nil
-			}
-			rows, err := p.collect(tp)
-			if err != nil {
-				run.fail(err)
-				return nil
-			}
-			if len(rows) == 0 {
-				return nil
-			}
-			return rows[0][0]
-		}}, nil
-	case "column_ifexists", "columnifexists":
-		if err := nargs(2, 2); err != nil {
-			return out, err
-		}
-		lit, ok := x.Args[0].(*astLit)
-		if !ok || lit.T != TypeString {
-			return out, bindErr(x.P, "%s() expects a constant column name", x.Name)
-		}
-		if i := findCol(ec.cols, lit.Val.(string)); i >= 0 {
-			return p.colRef(ec.cols, i, x.P), nil
-		}
-		return p.expr(x.Args[1], ec)
-	case "pack_all", "bag_pack_all":
-		cols := ec.cols
-		for _, c := range cols {
-			p.mark(c)
-		}
-		return cexpr{t: TypeDynamic, col: -1, fn: func(r Row) any {
-			m := make(map[string]any, len(cols))
-			for i, c := range cols {
-				if r[i] != nil {
-					m[c.Name] = r[i]
-				}
-			}
-			return m
-		}}, nil
-	case "typeof":
-		if err := nargs(1, 1); err != nil {
-			return out, err
-		}
-		id, ok := x.Args[0].(*astIdent)
+		d, _ := cs[0].value().(time.Duration)
+		now = now.Add(d)
+	}
+	return konstOf(TypeDatetime, now), nil
+}
+
+// agoCall is ago(span): the planner's fixed clock less span.
+func (p *planner) agoCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 1, 1); err != nil {
+		return out, err
+	}
+	cs, err := p.callArgs(x, ec)
+	if err != nil {
+		return out, err
+	}
+	if cs[0].t != TypeTimespan && cs[0].t != TypeNull {
+		return out, bindErr(x.P, "ago() expects a timespan, not %s", cs[0].t)
+	}
+	now, f := p.now(), cs[0].fn
+	return cexpr{t: TypeDatetime, konst: cs[0].konst, col: -1, fn: func(r Row) any {
+		d, ok := f(r).(time.Duration)
 		if !ok {
-			return out, bindErr(x.P, "typeof() expects a type name")
+			return nil
 		}
-		return konstOf(TypeString, strings.ToLower(id.Name)), nil
-	case "materialize":
-		return out, bindErr(x.P, "materialize() is tabular; use it in a let statement")
-	case "table":
-		return out, bindErr(x.P, "table() is tabular and is not allowed in a scalar expression")
-	case "row_number":
-		var n int64
-		return cexpr{t: TypeLong, col: -1, fn: func(Row) any { n++; return n }}, nil
-	case "bin", "floor":
-		if err := nargs(2, 2); err != nil {
-			return out, err
-		}
-		cs, err := args()
-		if err != nil {
-			return out, err
-		}
-		switch cs[0].t {
-		case TypeInt, TypeLong, TypeReal, TypeDatetime, TypeTimespan, TypeNull, TypeDynamic:
-		default:
-			return out, bindErr(x.P, "%s() cannot round a %s value", name, cs[0].t)
-		}
-		if cs[0].t == TypeDatetime && cs[1].t != TypeTimespan {
-			return out, bindErr(x.P, "%s() of a datetime needs a timespan bin size, not %s", name, cs[1].t)
-		}
-		c := p.builtin(name, funcs[name], cs)
-		c.name = callResultName(name, cs)
-		switch {
-		case isNumeric(cs[0].t) && cs[1].t == TypeReal:
-			c.t = TypeReal
-		case cs[0].t == TypeInt:
-			c.t = TypeLong // as for arithmetic, Kusto widens int to long
-		}
-		return c, nil
+		return now.Add(-d)
+	}}, nil
+}
+
+// iffCall is iff(cond, then, else), which evaluates only the branch it returns.
+func (p *planner) iffCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 3, 3); err != nil {
+		return out, err
 	}
+	cs, err := p.callArgs(x, ec)
+	if err != nil {
+		return out, err
+	}
+	t, err := firstNonNullType(1, 2)(cs)
+	if err != nil {
+		return out, bindErr(x.P, "iff(): %v", err)
+	}
+	c, a, b := cs[0].fn, cs[1].fn, cs[2].fn
+	return cexpr{t: t, col: -1, konst: cs[0].konst && cs[1].konst && cs[2].konst, fn: func(r Row) any {
+		if v, _ := c(r).(bool); v {
+			return a(r)
+		}
+		return b(r)
+	}}, nil
+}
+
+// caseCall is case(pred, value, ..., else), which evaluates up to the first true predicate.
+func (p *planner) caseCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if len(x.Args) < 3 || len(x.Args)%2 == 0 {
+		return out, bindErr(x.P, "case() expects pairs of predicate and value followed by an else value")
+	}
+	cs, err := p.callArgs(x, ec)
+	if err != nil {
+		return out, err
+	}
+	var idx []int
+	for i := 1; i < len(cs); i += 2 {
+		idx = append(idx, i)
+	}
+	idx = append(idx, len(cs)-1)
+	t, err := firstNonNullType(idx...)(cs)
+	if err != nil {
+		return out, bindErr(x.P, "case(): %v", err)
+	}
+	return cexpr{t: t, col: -1, fn: func(r Row) any {
+		for i := 0; i+1 < len(cs); i += 2 {
+			if v, _ := cs[i].fn(r).(bool); v {
+				return cs[i+1].fn(r)
+			}
+		}
+		return cs[len(cs)-1].fn(r)
+	}}, nil
+}
+
+// coalesceCall is coalesce(x, ...), which evaluates up to the first value not null or empty.
+func (p *planner) coalesceCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 1, 64); err != nil {
+		return out, err
+	}
+	cs, err := p.callArgs(x, ec)
+	if err != nil {
+		return out, err
+	}
+	idx := make([]int, len(cs))
+	for i := range idx {
+		idx[i] = i
+	}
+	t, err := firstNonNullType(idx...)(cs)
+	if err != nil {
+		return out, bindErr(x.P, "coalesce(): %v", err)
+	}
+	return cexpr{t: t, col: -1, fn: func(r Row) any {
+		for _, c := range cs {
+			v := c.fn(r)
+			if v != nil && !(t == TypeString && v == "") {
+				return v
+			}
+		}
+		if t == TypeString {
+			return ""
+		}
+		return nil
+	}}, nil
+}
+
+// toscalarCall is toscalar(T): the first cell of a tabular expression, run when first read.
+func (p *planner) toscalarCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 1, 1); err != nil {
+		return out, err
+	}
+	tp, err := p.tabular(x.Args[0], ec.sc)
+	if err != nil {
+		return out, err
+	}
+	if len(tp.cols) == 0 {
+		return out, bindErr(x.P, "toscalar() needs a tabular expression with at least one column")
+	}
+	p.markAll(tp)
+	run := p.run
+	return cexpr{t: tp.cols[0].Type, konst: true, col: -1, fn: func(Row) any {
+		if run == nil {
+			return nil
+		}
+		rows, err := p.collect(tp)
+		if err != nil {
+			run.fail(err)
+			return nil
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		return rows[0][0]
+	}}, nil
+}
+
+// columnIfExistsCall is column_ifexists(name, default): the column if the input has it.
+func (p *planner) columnIfExistsCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 2, 2); err != nil {
+		return out, err
+	}
+	lit, ok := x.Args[0].(*astLit)
+	if !ok || lit.T != TypeString {
+		return out, bindErr(x.P, "%s() expects a constant column name", x.Name)
+	}
+	if i := findCol(ec.cols, lit.Val.(string)); i >= 0 {
+		return p.colRef(ec.cols, i, x.P), nil
+	}
+	return p.expr(x.Args[1], ec)
+}
+
+// packAllCall is pack_all(): the row as a bag of its non-null columns.
+func (p *planner) packAllCall(_ *astCall, ec *ectx) (cexpr, error) {
+	cols := ec.cols
+	for _, c := range cols {
+		p.mark(c)
+	}
+	return cexpr{t: TypeDynamic, col: -1, fn: func(r Row) any {
+		m := make(map[string]any, len(cols))
+		for i, c := range cols {
+			if r[i] != nil {
+				m[c.Name] = r[i]
+			}
+		}
+		return m
+	}}, nil
+}
+
+// typeofCall is typeof(T): the type's name, for comparing with gettype().
+func (p *planner) typeofCall(x *astCall, _ *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	if err := checkArity(x, 1, 1); err != nil {
+		return out, err
+	}
+	id, ok := x.Args[0].(*astIdent)
+	if !ok {
+		return out, bindErr(x.P, "typeof() expects a type name")
+	}
+	return konstOf(TypeString, strings.ToLower(id.Name)), nil
+}
+
+// tabularOnlyCall refuses materialize() and table() in a scalar expression.
+func (p *planner) tabularOnlyCall(x *astCall, _ *ectx) (cexpr, error) {
+	if strings.EqualFold(x.Name, "materialize") {
+		return cexpr{col: -1}, bindErr(x.P, "materialize() is tabular; use it in a let statement")
+	}
+	return cexpr{col: -1}, bindErr(x.P, "table() is tabular and is not allowed in a scalar expression")
+}
+
+// rowNumberCall is row_number(): a count of the rows evaluated so far.
+func (p *planner) rowNumberCall(_ *astCall, _ *ectx) (cexpr, error) {
+	var n int64
+	return cexpr{t: TypeLong, col: -1, fn: func(Row) any { n++; return n }}, nil
+}
+
+// binCall is bin(x, size) and floor(x, size), whose result type follows the arguments'.
+func (p *planner) binCall(x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
+	name := strings.ToLower(x.Name)
+	if err := checkArity(x, 2, 2); err != nil {
+		return out, err
+	}
+	cs, err := p.callArgs(x, ec)
+	if err != nil {
+		return out, err
+	}
+	switch cs[0].t {
+	case TypeInt, TypeLong, TypeReal, TypeDatetime, TypeTimespan, TypeNull, TypeDynamic:
+	default:
+		return out, bindErr(x.P, "%s() cannot round a %s value", name, cs[0].t)
+	}
+	if cs[0].t == TypeDatetime && cs[1].t != TypeTimespan {
+		return out, bindErr(x.P, "%s() of a datetime needs a timespan bin size, not %s", name, cs[1].t)
+	}
+	c := p.builtin(name, funcs[name], cs)
+	c.name = callResultName(name, cs)
+	switch {
+	case isNumeric(cs[0].t) && cs[1].t == TypeReal:
+		c.t = TypeReal
+	case cs[0].t == TypeInt:
+		c.t = TypeLong // as for arithmetic, Kusto widens int to long
+	}
+	return c, nil
+}
+
+// builtinCall binds a call of a function of funcs.
+func (p *planner) builtinCall(name string, x *astCall, ec *ectx) (cexpr, error) {
+	out := cexpr{col: -1}
 	spec, ok := funcs[name]
 	if !ok {
 		if ec.sc.lookup(x.Name) != nil {
@@ -249,10 +333,10 @@ func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 		}
 		return out, bindErr(x.P, "unknown function %q", x.Name)
 	}
-	if err := nargs(spec.min, spec.max); err != nil {
+	if err := checkArity(x, spec.min, spec.max); err != nil {
 		return out, err
 	}
-	cs, err := args()
+	cs, err := p.callArgs(x, ec)
 	if err != nil {
 		return out, err
 	}
