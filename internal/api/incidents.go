@@ -49,21 +49,9 @@ func (s *Server) incidents(role string, h incidentHandler) handlerFunc {
 // (Owners may do everything) and that the workspace is onboarded, and opens
 // its document store; doing names the work in the not-onboarded message.
 func (s *Server) securityInsights(r *http.Request, role, doing string) (*workspace.WorkspaceInfo, *docstore.Store, *identity.Claims, error) {
-	c, err := s.authenticate(r, identity.AudienceManagement)
+	ws, c, err := s.workspaceCaller(r, role)
 	if err != nil {
 		return nil, nil, nil, err
-	}
-	if err := checkARMAPIVersion(r); err != nil {
-		return nil, nil, nil, err
-	}
-	ws, err := s.cfg.Workspaces.Info(r.Context(), resourceGroup(r), r.PathValue("name"))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if !c.HasRole(identity.RoleOwner) {
-		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
-			return nil, nil, nil, err
-		}
 	}
 	if !ws.Onboarded {
 		return nil, nil, nil, &Error{Status: http.StatusConflict, Code: "WorkspaceNotOnboarded",
@@ -74,6 +62,28 @@ func (s *Server) securityInsights(r *http.Request, role, doing string) (*workspa
 		return nil, nil, nil, err
 	}
 	return ws, docs, c, nil
+}
+
+// workspaceCaller authenticates a management call about the workspace the
+// path names and checks the caller's role on it (Owners may do everything).
+func (s *Server) workspaceCaller(r *http.Request, role string) (*workspace.WorkspaceInfo, *identity.Claims, error) {
+	c, err := s.authenticate(r, identity.AudienceManagement)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkARMAPIVersion(r); err != nil {
+		return nil, nil, err
+	}
+	ws, err := s.cfg.Workspaces.Info(r.Context(), resourceGroup(r), r.PathValue("name"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !c.HasRole(identity.RoleOwner) {
+		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ws, c, nil
 }
 
 func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request, inc *incident.Incidents, _ *identity.Claims) error {

@@ -105,6 +105,9 @@ var (
 	ruleWatchlistItem = nameRule{what: "watchlist item ID", code: codeInvalidName, min: 1, max: 128,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a watchlist item ID is 1-128 letters, digits, hyphens and underscores (a GUID is usual)"}
+	ruleTable = nameRule{what: "table name", code: codeInvalidName, min: 1, max: 63,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '_' },
+		says: "a table name is 1-63 letters, digits and underscores; a custom table's ends in _CL"}
 	ruleRoleAssignment = nameRule{what: "role assignment name", code: codeInvalidName, min: 1, max: 64,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a role assignment name is 1-64 letters, digits, hyphens and underscores (a GUID is usual)"}
@@ -164,6 +167,7 @@ var routeRules = map[string]*nameRule{
 	"tasks/{taskId}":             &ruleTask,
 	"watchlists/{alias}":         &ruleWatchlist,
 	"watchlistItems/{itemId}":    &ruleWatchlistItem,
+	"tables/{table}":             &ruleTable,
 	// The role assignment routes take the rest of the path; roleAssignmentPath
 	// checks each of its segments.
 	"subscriptions/{scope...}": nil,

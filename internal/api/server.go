@@ -103,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeIncidents()
 		s.routeAlertRules()
 		s.routeWatchlists()
+		s.routeTables()
 		s.routeAutomationRules()
 		s.routeVerify()
 	}
