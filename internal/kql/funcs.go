@@ -731,6 +731,7 @@ func init() {
 		"new_guid":   {min: 0, max: 0, ret: fixed(TypeGUID), impl: func(a []any) any { return "00000000-0000-0000-0000-000000000000" }},
 	}
 	registerContentFuncs(funcs)
+	registerSeriesFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }
