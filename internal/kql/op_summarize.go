@@ -106,15 +106,49 @@ func (p *planner) summarize(in *plan, o *astSummarizeOp, ec *ectx, opName string
 // summarizeGroups is summarize where every aggregate is a call of an aggregation function;
 // starts is the index of the first output column of each aggregate.
 func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName string) (out *plan, starts []int, err error) {
-	var cols []colInfo
-	used := func(n string) bool { return findCol(cols, n) >= 0 }
-	var keyFns []func(Row) any
-	var keyCols []int // input column of each key when it is a bare column, else -1
+	sp := &summarizePlan{p: p, opName: opName}
+	if err := sp.bindKeys(in, o.By, ec); err != nil {
+		return nil, nil, err
+	}
+	if starts, err = sp.bindAggs(o.Aggs, ec); err != nil {
+		return nil, nil, err
+	}
+	if ec.usesIngest() {
+		in = in.ingest()
+	}
+	sp.in = in
+	sp.columnar = in.openCols != nil && !slices.Contains(sp.keyCols, -1)
+	sp.countOnly = true
+	for _, f := range sp.factories {
+		if c, ok := f().(*countState); !ok || c.pred != nil {
+			sp.countOnly = false
+		}
+	}
+	return &plan{cols: sp.cols, open: sp.open}, starts, nil
+}
+
+// summarizePlan is a bound summarize: its group keys, then its aggregates, as output columns.
+type summarizePlan struct {
+	p         *planner
+	opName    string
+	in        *plan
+	cols      []colInfo
+	keyFns    []func(Row) any
+	keyCols   []int // input column of each key when it is a bare column, else -1
+	factories []func() aggState
+	columnar  bool // the keys are read by column, typed where the source typed them
+	countOnly bool // every aggregate is a plain count()
+}
+
+func (sp *summarizePlan) used(n string) bool { return findCol(sp.cols, n) >= 0 }
+
+// bindKeys binds the by-expressions: each names a column, written or derived.
+func (sp *summarizePlan) bindKeys(in *plan, by []astNamedExpr, ec *ectx) error {
 	auto := 0
-	for _, ne := range o.By {
-		c, err := p.expr(ne.X, ec)
+	for _, ne := range by {
+		c, err := sp.p.expr(ne.X, ec)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		name := ne.Name
 		if name == "" {
@@ -124,236 +158,271 @@ func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName 
 			auto++
 			name = "Column" + strconv.Itoa(auto)
 		}
-		if used(name) {
-			return nil, nil, bindErr(ne.X.pos(), "column %q appears twice in summarize", name)
+		if sp.used(name) {
+			return bindErr(ne.X.pos(), "column %q appears twice in summarize", name)
 		}
 		ci := colInfo{Name: name, Type: nonNull(c.t)}
 		if c.col >= 0 {
 			ci.origin = in.cols[c.col].origin
 		}
-		cols = append(cols, ci)
-		keyFns = append(keyFns, c.fn)
-		keyCols = append(keyCols, c.col)
+		sp.cols = append(sp.cols, ci)
+		sp.keyFns = append(sp.keyFns, c.fn)
+		sp.keyCols = append(sp.keyCols, c.col)
 	}
-	var factories []func() aggState
+	return nil
+}
+
+// bindAggs binds the aggregates, each a call of an aggregation function, and returns the
+// index of the first output column of each.
+func (sp *summarizePlan) bindAggs(list []astNamedExpr, ec *ectx) (starts []int, err error) {
 	// arg_max(x, *) and take_any(*) leave out the group columns, which lead the row anyway:
 	// an input column of a group column's name (Computer, or tostring(Computer))
 	aec := *ec
 	aec.byCols = map[string]bool{}
-	for _, c := range cols {
+	for _, c := range sp.cols {
 		aec.byCols[c.Name] = true
 	}
-	for _, ne := range o.Aggs {
+	for _, ne := range list {
 		call, ok := unparen(ne.X).(*astCall)
 		var spec aggSpec
 		if ok {
 			spec = aggs[strings.ToLower(call.Name)]
 		}
 		if spec == nil && len(ne.Names) > 0 {
-			return nil, nil, bindErr(ne.X.pos(), "a tuple (a, b) = names the columns of one aggregation call, such as arg_max(); name an expression with one name")
+			return nil, bindErr(ne.X.pos(), "a tuple (a, b) = names the columns of one aggregation call, such as arg_max(); name an expression with one name")
 		}
 		if spec == nil {
-			return nil, nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
+			return nil, bindErr(ne.X.pos(), "summarize needs an aggregation function such as count(), sum() or make_set()")
 		}
 		aec.aggNames = ne.Names
 		if ne.Name != "" {
 			aec.aggNames = []string{ne.Name}
 		}
-		acols, fac, err := spec(p, call, &aec)
+		acols, fac, err := spec(sp.p, call, &aec)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := nameAggColumns(acols, ne, call); err != nil {
-			return nil, nil, err
-		}
-		starts = append(starts, len(cols))
-		for i := range acols {
-			acols[i].Name = uniqueName(acols[i].Name, used)
-			cols = append(cols, acols[i])
-		}
-		factories = append(factories, fac)
-	}
-	if ec.usesIngest() {
-		in = in.ingest()
-	}
-	nkeys := len(keyFns)
-	columnar := in.openCols != nil && !slices.Contains(keyCols, -1)
-	countOnly := true // every aggregate is a plain count()
-	for _, f := range factories {
-		if c, ok := f().(*countState); !ok || c.pred != nil {
-			countOnly = false
-		}
-	}
-	out = &plan{cols: cols}
-	out.open = func(ctx context.Context) (iterator, error) {
-		// the account holds the groups, then the rows made of them until the consumer closes
-		// the iterator that replays them
-		acct := p.run.account(opName)
-		groups := map[any]*group{}
-		var sgroups map[string]*group // single string key: no interface hashing
-		if nkeys == 1 && cols[0].Type == TypeString {
-			sgroups = map[string]*group{}
-		}
-		var order []*group
-		newGroup := func(keys []any) *group {
-			g := &group{keys: keys, states: make([]aggState, len(factories))}
-			for i, f := range factories {
-				g.states[i] = f()
-			}
-			order = append(order, g)
-			return g
-		}
-		if nkeys == 0 {
-			groups[nil] = newGroup(nil)
-		}
-		// stringGroup is the group of a single string key.
-		stringGroup := func(s string) (*group, error) {
-			g := sgroups[s]
-			if g == nil {
-				g = newGroup([]any{s})
-				sgroups[s] = g
-				if err := acct.add(int64(64+48*len(factories)) + int64(len(s))); err != nil {
-					return nil, err
-				}
-			}
-			return g, nil
-		}
-		// keyGroup is the group of the keys in kv, which it does not keep.
-		var kb []byte
-		kv := make([]any, nkeys)
-		keyGroup := func() (*group, error) {
-			var k any
-			switch nkeys {
-			case 0:
-			case 1:
-				k = scalarKey(kv[0])
-			default:
-				kb = kb[:0]
-				for _, v := range kv {
-					kb = keyAppend(kb, v)
-				}
-				k = string(kb)
-			}
-			g := groups[k]
-			if g == nil {
-				g = newGroup(slices.Clone(kv))
-				groups[k] = g
-				if err := acct.add(int64(64+48*len(factories)) + rowBytes(g.keys)); err != nil {
-					return nil, err
-				}
-			}
-			return g, nil
-		}
-		var err error
-		if columnar {
-			var counts []int64
-			var firsts []int
-			err = summarizeCols(ctx, in, countOnly, acct, func(cb *colBatch, gs []*group) (bool, error) {
-				var err error
-				var v *Vector
-				if sgroups != nil {
-					v = cb.b.vector(keyCols[0])
-				}
-				switch {
-				case v != nil && v.Dict != nil && countOnly:
-					// count() alone: a count per dictionary entry (entry len(Dict) for
-					// nulls), groups found once per entry in order of first appearance
-					counts = slices.Grow(counts[:0], len(v.Dict)+1)[:len(v.Dict)+1]
-					clear(counts)
-					firsts = firsts[:0]
-					for _, r := range cb.sel {
-						code := len(v.Dict)
-						if v.Valid == nil || v.Valid[r] {
-							code = int(v.Codes[r])
-						}
-						if counts[code] == 0 {
-							firsts = append(firsts, code)
-						}
-						counts[code]++
-					}
-					for _, code := range firsts {
-						key := ""
-						if code < len(v.Dict) {
-							key = v.Dict[code]
-						}
-						g, err := stringGroup(key)
-						if err != nil {
-							return false, err
-						}
-						for _, st := range g.states {
-							st.(*countState).n += counts[code]
-						}
-					}
-					return true, nil
-				case v != nil && v.Dict != nil:
-					// one map lookup per dictionary entry, not per row
-					byCode := make([]*group, len(v.Dict))
-					for i, r := range cb.sel {
-						if v.Valid != nil && !v.Valid[r] {
-							if gs[i], err = stringGroup(""); err != nil {
-								return false, err
-							}
-							continue
-						}
-						code := v.Codes[r]
-						if byCode[code] == nil {
-							if byCode[code], err = stringGroup(v.Dict[code]); err != nil {
-								return false, err
-							}
-						}
-						gs[i] = byCode[code]
-					}
-				case sgroups != nil:
-					for i, r := range cb.sel {
-						if gs[i], err = stringGroup(cb.str(keyCols[0], r)); err != nil {
-							return false, err
-						}
-					}
-				default:
-					for i, r := range cb.sel {
-						for k, c := range keyCols {
-							kv[k] = cb.value(c, r)
-						}
-						if gs[i], err = keyGroup(); err != nil {
-							return false, err
-						}
-					}
-				}
-				return false, nil
-			})
-		} else {
-			err = summarizeRows(ctx, in, acct, func(r Row) (*group, error) {
-				if sgroups != nil {
-					s, _ := keyFns[0](r).(string)
-					return stringGroup(s)
-				}
-				for i, f := range keyFns {
-					kv[i] = f(r)
-				}
-				return keyGroup()
-			})
-		}
-		if err != nil {
-			acct.release()
 			return nil, err
 		}
-		rows := make([]Row, 0, len(order))
-		for _, g := range order {
-			row := make(Row, 0, len(cols))
-			row = append(row, g.keys...)
-			for _, s := range g.states {
-				row = append(row, s.result()...)
-			}
-			for i, c := range cols {
-				if row[i] == nil && c.Type == TypeString {
-					row[i] = ""
-				}
-			}
-			rows = append(rows, row)
+		if err := nameAggColumns(acols, ne, call); err != nil {
+			return nil, err
 		}
-		return &sliceIter{rows: rows, acct: acct}, nil
+		starts = append(starts, len(sp.cols))
+		for i := range acols {
+			acols[i].Name = uniqueName(acols[i].Name, sp.used)
+			sp.cols = append(sp.cols, acols[i])
+		}
+		sp.factories = append(sp.factories, fac)
 	}
-	return out, starts, nil
+	return starts, nil
+}
+
+// open runs the summarize: it folds the whole input into groups, then replays a row per
+// group in order of first appearance.
+func (sp *summarizePlan) open(ctx context.Context) (iterator, error) {
+	// the account holds the groups, then the rows made of them until the consumer closes
+	// the iterator that replays them
+	acct := sp.p.run.account(sp.opName)
+	g := sp.newGroups(acct)
+	var err error
+	if sp.columnar {
+		err = summarizeCols(ctx, sp.in, sp.countOnly, acct, g.ofBatch)
+	} else {
+		err = summarizeRows(ctx, sp.in, acct, g.ofRow)
+	}
+	if err != nil {
+		acct.release()
+		return nil, err
+	}
+	return &sliceIter{rows: g.rows(), acct: acct}, nil
+}
+
+// groups is one run's groups of a summarize, found by their keys and charged to acct.
+type groups struct {
+	*summarizePlan
+	acct   *memAccount
+	byKey  map[any]*group
+	byStr  map[string]*group // single string key: no interface hashing
+	order  []*group
+	kb     []byte  // several keys: their encoding
+	kv     []any   // the keys keyGroup looks for
+	counts []int64 // count by dictionary: a count per entry
+	firsts []int   // count by dictionary: the entries in order of first appearance
+}
+
+func (sp *summarizePlan) newGroups(acct *memAccount) *groups {
+	g := &groups{summarizePlan: sp, acct: acct, byKey: map[any]*group{}, kv: make([]any, len(sp.keyFns))}
+	if len(sp.keyFns) == 1 && sp.cols[0].Type == TypeString {
+		g.byStr = map[string]*group{}
+	}
+	if len(sp.keyFns) == 0 {
+		g.byKey[nil] = g.newGroup(nil)
+	}
+	return g
+}
+
+func (g *groups) newGroup(keys []any) *group {
+	ng := &group{keys: keys, states: make([]aggState, len(g.factories))}
+	for i, f := range g.factories {
+		ng.states[i] = f()
+	}
+	g.order = append(g.order, ng)
+	return ng
+}
+
+// stringGroup is the group of a single string key.
+func (g *groups) stringGroup(s string) (*group, error) {
+	sg := g.byStr[s]
+	if sg == nil {
+		sg = g.newGroup([]any{s})
+		g.byStr[s] = sg
+		if err := g.acct.add(int64(64+48*len(g.factories)) + int64(len(s))); err != nil {
+			return nil, err
+		}
+	}
+	return sg, nil
+}
+
+// keyGroup is the group of the keys in kv, which it does not keep.
+func (g *groups) keyGroup() (*group, error) {
+	var k any
+	switch len(g.kv) {
+	case 0:
+	case 1:
+		k = scalarKey(g.kv[0])
+	default:
+		g.kb = g.kb[:0]
+		for _, v := range g.kv {
+			g.kb = keyAppend(g.kb, v)
+		}
+		k = string(g.kb)
+	}
+	kg := g.byKey[k]
+	if kg == nil {
+		kg = g.newGroup(slices.Clone(g.kv))
+		g.byKey[k] = kg
+		if err := g.acct.add(int64(64+48*len(g.factories)) + rowBytes(kg.keys)); err != nil {
+			return nil, err
+		}
+	}
+	return kg, nil
+}
+
+// ofRow is the group of row r.
+func (g *groups) ofRow(r Row) (*group, error) {
+	if g.byStr != nil {
+		s, _ := g.keyFns[0](r).(string)
+		return g.stringGroup(s)
+	}
+	for i, f := range g.keyFns {
+		g.kv[i] = f(r)
+	}
+	return g.keyGroup()
+}
+
+// ofBatch finds the groups gs of a batch's rows by column; with count() alone over a
+// dictionary-coded string key it counts the batch itself and reports so.
+func (g *groups) ofBatch(cb *colBatch, gs []*group) (bool, error) {
+	var v *Vector
+	if g.byStr != nil {
+		v = cb.b.vector(g.keyCols[0])
+	}
+	switch {
+	case v != nil && v.Dict != nil && g.countOnly:
+		return true, g.countByDict(cb, v)
+	case v != nil && v.Dict != nil:
+		return false, g.ofDict(cb, v, gs)
+	case g.byStr != nil:
+		for i, r := range cb.sel {
+			var err error
+			if gs[i], err = g.stringGroup(cb.str(g.keyCols[0], r)); err != nil {
+				return false, err
+			}
+		}
+	default:
+		for i, r := range cb.sel {
+			for k, c := range g.keyCols {
+				g.kv[k] = cb.value(c, r)
+			}
+			var err error
+			if gs[i], err = g.keyGroup(); err != nil {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// countByDict is count() alone by a dictionary-coded key: a count per dictionary entry
+// (entry len(Dict) for nulls), groups found once per entry in order of first appearance.
+func (g *groups) countByDict(cb *colBatch, v *Vector) error {
+	g.counts = slices.Grow(g.counts[:0], len(v.Dict)+1)[:len(v.Dict)+1]
+	clear(g.counts)
+	g.firsts = g.firsts[:0]
+	for _, r := range cb.sel {
+		code := len(v.Dict)
+		if v.Valid == nil || v.Valid[r] {
+			code = int(v.Codes[r])
+		}
+		if g.counts[code] == 0 {
+			g.firsts = append(g.firsts, code)
+		}
+		g.counts[code]++
+	}
+	for _, code := range g.firsts {
+		key := ""
+		if code < len(v.Dict) {
+			key = v.Dict[code]
+		}
+		sg, err := g.stringGroup(key)
+		if err != nil {
+			return err
+		}
+		for _, st := range sg.states {
+			st.(*countState).n += g.counts[code]
+		}
+	}
+	return nil
+}
+
+// ofDict finds the groups of a batch by a dictionary-coded key: one map lookup per
+// dictionary entry, not per row.
+func (g *groups) ofDict(cb *colBatch, v *Vector, gs []*group) error {
+	var err error
+	byCode := make([]*group, len(v.Dict))
+	for i, r := range cb.sel {
+		if v.Valid != nil && !v.Valid[r] {
+			if gs[i], err = g.stringGroup(""); err != nil {
+				return err
+			}
+			continue
+		}
+		code := v.Codes[r]
+		if byCode[code] == nil {
+			if byCode[code], err = g.stringGroup(v.Dict[code]); err != nil {
+				return err
+			}
+		}
+		gs[i] = byCode[code]
+	}
+	return nil
+}
+
+// rows is a row per group: its keys, then its aggregates' results.
+func (g *groups) rows() []Row {
+	rows := make([]Row, 0, len(g.order))
+	for _, gr := range g.order {
+		row := make(Row, 0, len(g.cols))
+		row = append(row, gr.keys...)
+		for _, s := range gr.states {
+			row = append(row, s.result()...)
+		}
+		for i, c := range g.cols {
+			if row[i] == nil && c.Type == TypeString {
+				row[i] = ""
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 // nameAggColumns applies the names the query gives an aggregate to its columns acols: a
