@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -71,8 +72,8 @@ func TestTablesOverHTTPSAreDeclaredReadChangedAndDeleted(t *testing.T) {
 	}
 	var list struct{ Value []tableResp }
 	if resp := f.do("GET", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables")), f.mgmt, "", &list); resp.StatusCode != 200 ||
-		len(list.Value) != 1 || list.Value[0].Name != "Firewall_CL" {
-		t.Fatalf("list: %d %+v", resp.StatusCode, list)
+		len(list.Value) != len(tables.Standard())+1 || !slices.ContainsFunc(list.Value, func(t tableResp) bool { return t.Name == "Firewall_CL" }) {
+		t.Fatalf("list: %d, %d tables; want the standard ones and Firewall_CL", resp.StatusCode, len(list.Value))
 	}
 	var patched tableResp
 	if resp := f.do("PATCH", f.tableURL("Firewall_CL"), f.mgmt, `{"properties":{"retentionInDays":120,"totalRetentionInDays":730}}`, &patched); resp.StatusCode != 200 ||
@@ -98,6 +99,29 @@ func TestTablesOverHTTPSAreDeclaredReadChangedAndDeleted(t *testing.T) {
 	}
 	if resp := f.do("GET", f.tableURL("Firewall_CL"), f.mgmt, "", &er); resp.StatusCode != 404 {
 		t.Fatalf("get after delete: %d %+v", resp.StatusCode, er)
+	}
+}
+
+// TestStandardTablesOverHTTPSAreBuiltInAndKeepTheirColumns: a fresh
+// workspace has SecurityEvent, its columns read-only in standardColumns as
+// the cloud shows them; its retention can be set; it cannot be deleted.
+func TestStandardTablesOverHTTPSAreBuiltInAndKeepTheirColumns(t *testing.T) {
+	f := newFullEnv(t)
+	builtIn, _ := tables.StandardSchema("SecurityEvent")
+	var got tableResp
+	if resp := f.do("GET", f.tableURL("SecurityEvent"), f.mgmt, "", &got); resp.StatusCode != 200 || got.Properties.Schema.TableType != "Microsoft" ||
+		len(got.Properties.Schema.Columns) != 0 || columnList(got.Properties.Schema.StandardColumns) != columnList(builtIn.Columns) {
+		t.Fatalf("get SecurityEvent: %d %+v", resp.StatusCode, got.Properties.Schema.TableType)
+	}
+	var set tableResp
+	if resp := f.do("PUT", f.tableURL("SecurityEvent"), f.mgmt, `{"properties":{"retentionInDays":365,"totalRetentionInDays":1000}}`, &set); resp.StatusCode != 200 ||
+		set.Properties.RetentionInDays != 365 || set.Properties.TotalRetentionInDays != 1000 || resp.Header.Get("ETag") == "" {
+		t.Fatalf("set SecurityEvent's retention: %d %+v", resp.StatusCode, set.Properties)
+	}
+	var er errResp
+	if resp := f.do("DELETE", f.tableURL("SecurityEvent"), f.mgmt, "", &er); resp.StatusCode != 400 || er.Error.Code != "InvalidOperation" ||
+		!strings.Contains(er.Error.Message, "cannot be deleted") {
+		t.Fatalf("delete SecurityEvent: %d %+v", resp.StatusCode, er)
 	}
 }
 
@@ -132,6 +156,8 @@ func TestBadTablesAreRefusedOverHTTPSWithWhatIsWrong(t *testing.T) {
 		{"the Basic plan", "Fw_CL", `{"properties":{"plan":"Basic","schema":{"columns":[{"name":"TimeGenerated","type":"datetime"}]}}}`, 400, "InvalidParameter", "plan 'Basic' is not offered"},
 		{"a column dropped", "Kept_CL", `{"properties":{"schema":{"columns":[{"name":"TimeGenerated","type":"datetime"}]}}}`, 409, "InvalidColumnChange", "would lose column 'N'"},
 		{"a column retyped", "Kept_CL", `{"properties":{"schema":{"columns":[{"name":"TimeGenerated","type":"datetime"},{"name":"N","type":"string"}]}}}`, 409, "InvalidColumnChange", "'N' is a int and cannot become a string"},
+		{"a standard table's columns", "SecurityEvent", `{"properties":{"schema":{"columns":[{"name":"TimeGenerated","type":"datetime"}]}}}`, 400, "InvalidParameter", "'SecurityEvent' is a standard table: its columns are built in and cannot change"},
+		{"a standard table's retention of 1000 days", "SecurityEvent", `{"properties":{"retentionInDays":1000}}`, 400, "InvalidParameter", "retentionInDays is 1000; it is 4 to 730"},
 		{"a PATCH of a missing table", "Gone_CL", `{"properties":{"retentionInDays":30}}`, 404, "NotFound", "table 'Gone_CL' was not found"},
 	}
 	for _, c := range cases {
@@ -149,8 +175,14 @@ func TestBadTablesAreRefusedOverHTTPSWithWhatIsWrong(t *testing.T) {
 	}
 	var list struct{ Value []tableResp }
 	f.mustDo(200, "GET", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables"), "", &list)
-	if len(list.Value) != 1 || columnList(list.Value[0].Properties.Schema.Columns) != "TimeGenerated:datetime,N:int" {
-		t.Fatalf("a refused change was stored: %+v", list.Value)
+	var custom []string
+	for _, tab := range list.Value {
+		if tab.Properties.Schema.TableType == "CustomLog" {
+			custom = append(custom, tab.Name+"("+columnList(tab.Properties.Schema.Columns)+")")
+		}
+	}
+	if strings.Join(custom, " ") != "Kept_CL(TimeGenerated:datetime,N:int)" {
+		t.Fatalf("a refused change was stored: %v", custom)
 	}
 }
 

@@ -100,6 +100,9 @@ func (t *Tables) Declared(ctx context.Context, name string) (Schema, bool, error
 	if ValidName(name) != nil {
 		return Schema{}, false, nil
 	}
+	if std, ok := StandardSchema(name); ok {
+		return std, true, nil
+	}
 	rec, _, err := t.read(ctx, name)
 	switch {
 	case fault.KindOf(err) == fault.NotFound:
@@ -166,37 +169,65 @@ func (t *Tables) Get(ctx context.Context, name string) (*Table, error) {
 		return nil, err
 	}
 	rec, etag, err := t.read(ctx, name)
+	if _, std := StandardSchema(name); std && fault.KindOf(err) == fault.NotFound {
+		return t.resource(standardRecord(name), ""), nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return t.resource(rec, etag), nil
 }
 
-// List returns every declared table, by name.
+// standardRecord is a standard table's record before its retention is set.
+func standardRecord(name string) record {
+	return record{Schema: Schema{Name: name}, RetentionInDays: UseDefault, TotalRetentionInDays: UseDefault}
+}
+
+// List returns every declared table, standard and custom, by name.
 func (t *Tables) List(ctx context.Context) ([]Table, error) {
 	recs, err := t.list(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Table, 0, len(recs))
+	byName := make(map[string]stored, len(recs))
 	for _, r := range recs {
+		byName[r.rec.Schema.Name] = r
+	}
+	std := standardTables()
+	out := make([]Table, 0, len(std)+len(recs))
+	for _, s := range std {
+		r, ok := byName[s.Name]
+		if !ok {
+			r.rec = standardRecord(s.Name)
+		}
 		out = append(out, *t.resource(r.rec, r.etag))
 	}
+	for _, r := range recs {
+		if _, isStd := StandardSchema(r.rec.Schema.Name); !isStd {
+			out = append(out, *t.resource(r.rec, r.etag))
+		}
+	}
+	slices.SortFunc(out, func(a, b Table) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
-// resource is a table as the API shows it.
+// resource is a table as the API shows it: a standard table's columns are
+// its built-in ones, shown as the cloud shows them, in standardColumns.
 func (t *Tables) resource(rec record, etag string) *Table {
 	s := rec.Schema
 	retention, total := t.effective(rec.RetentionInDays, rec.TotalRetentionInDays)
+	schema := ResourceSchema{Name: s.Name, Description: s.Description, TableType: "CustomLog", TableSubType: "DataCollectionRuleBased",
+		Source: "customer", Columns: nonNil(s.Columns), StandardColumns: []Column{}}
+	if std, ok := StandardSchema(s.Name); ok {
+		schema = ResourceSchema{Name: s.Name, Description: std.Description, TableType: "Microsoft", TableSubType: "Any",
+			Source: "microsoft", Columns: []Column{}, StandardColumns: nonNil(std.Columns)}
+	}
 	return &Table{
 		ID: t.idPrefix + s.Name, Name: s.Name, Type: ResourceType, Etag: docstore.QuoteETag(etag),
 		Properties: Properties{
 			RetentionInDays: retention, TotalRetentionInDays: total, ArchiveRetentionInDays: total - retention,
 			RetentionInDaysAsDefault: rec.RetentionInDays == UseDefault, TotalRetentionInDaysAsDefault: rec.TotalRetentionInDays == UseDefault,
-			Plan: PlanAnalytics, ProvisioningState: "Succeeded",
-			Schema: ResourceSchema{Name: s.Name, Description: s.Description, TableType: "CustomLog", TableSubType: "DataCollectionRuleBased",
-				Source: "customer", Columns: nonNil(s.Columns), StandardColumns: []Column{}},
+			Plan: PlanAnalytics, ProvisioningState: "Succeeded", Schema: schema,
 		},
 	}
 }
@@ -312,28 +343,44 @@ func (t *Tables) Patch(ctx context.Context, name string, props json.RawMessage, 
 }
 
 func (t *Tables) change(ctx context.Context, name string, props json.RawMessage, ifMatch string, patch bool) (*Table, bool, error) {
-	if err := validCustomName(name); err != nil {
-		return nil, false, err
+	std, standard := StandardSchema(name)
+	if !standard {
+		if err := validCustomName(name); err != nil {
+			return nil, false, err
+		}
 	}
 	in, err := decodeInput(name, props)
 	if err != nil {
 		return nil, false, err
 	}
+	if standard {
+		if err := onlyRetention(std, in); err != nil {
+			return nil, false, err
+		}
+		in.Schema = nil // the built-in schema as read, sent back
+
+	}
 	ifMatch = docstore.IfMatch(ifMatch)
 	cur, etag, err := t.read(ctx, name)
-	exists := err == nil
+	stored := err == nil // a document holds the table: a custom one, or a standard one's retention
 	switch {
 	case err != nil && fault.KindOf(err) != fault.NotFound:
 		return nil, false, err
-	case !exists && patch:
+	case !stored && standard:
+		// A standard table is always there, with the default retention
+		// until one is stored; no etag of it was ever given out.
+		cur = standardRecord(name)
+		if ifMatch != "" && ifMatch != docstore.AnyVersion {
+			return nil, false, docstore.Refusal(docstore.ErrConflict, "table", name)
+		}
+	case !stored && (patch || ifMatch == docstore.AnyVersion):
 		return nil, false, err
-	case !exists && ifMatch != "" && ifMatch != docstore.AnyVersion:
+	case !stored && ifMatch != "":
 		return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "table '%s' does not exist, so no etag can match", name)
-	case !exists && ifMatch == docstore.AnyVersion:
-		return nil, false, err
-	case exists && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != etag:
+	case stored && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != etag:
 		return nil, false, docstore.Refusal(docstore.ErrConflict, "table", name)
 	}
+	exists := stored || standard
 	next := record{Schema: Schema{Name: name}, RetentionInDays: UseDefault, TotalRetentionInDays: UseDefault}
 	if patch {
 		next = cur
@@ -346,7 +393,7 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 		return nil, false, fmt.Errorf("encode table %s: %w", name, err)
 	}
 	writeIf := etag
-	if !exists {
+	if !stored {
 		writeIf = docstore.CreateOnly
 	}
 	written, err := t.docs.Put(ctx, t.workspace, collTables, name, body, writeIf)
@@ -357,6 +404,18 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 		return nil, false, docstore.Refusal(err, "table", name)
 	}
 	return t.resource(next, written), !exists, nil
+}
+
+// onlyRetention refuses a change of a standard table's schema: its columns
+// are built in, and only its retention may change. The schema as read
+// (built-in columns are read-only, and ignored) may be sent back.
+func onlyRetention(std Schema, in *input) error {
+	if s := in.Schema; s != nil && (len(s.Columns) > 0 || s.Description != nil && *s.Description != std.Description) {
+		name := std.Name
+		return fault.New(fault.Invalid, "InvalidParameter",
+			"'%s' is a standard table: its columns are built in and cannot change; only retentionInDays and totalRetentionInDays may be set. Declare your own columns in a custom table (a name ending in %s)", name, CustomSuffix)
+	}
+	return nil
 }
 
 // apply makes the input's changes to next, a custom table's record, and
@@ -424,6 +483,10 @@ func keepsColumns(table string, old, cols []Column) error {
 // Delete deletes a custom table's declaration; deleting one that does not
 // exist reports false, not an error.
 func (t *Tables) Delete(ctx context.Context, name, ifMatch string) (bool, error) {
+	if _, ok := StandardSchema(name); ok {
+		return false, fault.New(fault.Invalid, "InvalidOperation",
+			"'%s' is a standard table, built in, and cannot be deleted; set its retention to keep its rows for less time", name)
+	}
 	if err := validCustomName(name); err != nil {
 		return false, err
 	}

@@ -93,8 +93,8 @@ func TestACustomTableKeepsItsColumnsInDeclaredOrder(t *testing.T) {
 		t.Fatalf("Declared of an invalid name = %v %v, want false, nil", ok, err)
 	}
 	list, err := tabs.List(ctx)
-	if err != nil || len(list) != 1 || list[0].Name != "Firewall_CL" {
-		t.Fatalf("list: %+v %v", list, err)
+	if err != nil || len(list) != len(Standard())+1 || !slices.ContainsFunc(list, func(t Table) bool { return t.Name == "Firewall_CL" }) {
+		t.Fatalf("list: %d tables, %v; want the standard ones and Firewall_CL", len(list), err)
 	}
 	custom, err := tabs.Custom(ctx)
 	if err != nil || len(custom) != 1 || !slices.Equal(columnNames(custom[0].Columns), want) {
@@ -152,8 +152,8 @@ func TestACustomTableIsRefusedWithWhatIsWrong(t *testing.T) {
 			if fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want an Invalid refusal containing %q", err, c.want)
 			}
-			if list, err := tabs.List(ctx); err != nil || len(list) != 0 {
-				t.Fatalf("a refused table was stored: %+v %v", list, err)
+			if custom, err := tabs.Custom(ctx); err != nil || len(custom) != 0 {
+				t.Fatalf("a refused table was stored: %+v %v", custom, err)
 			}
 		})
 	}
@@ -275,5 +275,73 @@ func TestTablesNeedTheKeyAndKeepColumnNamesSealed(t *testing.T) {
 	keys.Restore()
 	if _, ok, err := tabs.Declared(ctx, "Secret_CL"); !ok || err != nil {
 		t.Fatalf("after restore: %v %v", ok, err)
+	}
+}
+
+func TestAStandardTableIsBuiltInAndOnlyItsRetentionChanges(t *testing.T) {
+	tabs, _, _ := newTestTables(t)
+	builtIn, ok := StandardSchema("SecurityEvent")
+	if !ok {
+		t.Fatal("SecurityEvent is not built in")
+	}
+	s, ok, err := tabs.Declared(ctx, "SecurityEvent")
+	if err != nil || !ok || !slices.Equal(columnNames(s.Columns), columnNames(builtIn.Columns)) {
+		t.Fatalf("Declared(SecurityEvent) = %v %v, want the built-in columns", ok, err)
+	}
+	got, err := tabs.Get(ctx, "SecurityEvent")
+	if err != nil || got.Properties.Schema.TableType != "Microsoft" || len(got.Properties.Schema.Columns) != 0 ||
+		!slices.Equal(columnNames(got.Properties.Schema.StandardColumns), columnNames(builtIn.Columns)) || got.Properties.RetentionInDays != 30 {
+		t.Fatalf("get: %+v %v", got.Properties, err)
+	}
+	if _, err := tabs.Get(ctx, "securityevent"); fault.KindOf(err) != fault.NotFound {
+		t.Fatalf("a standard table's name in another case: %v, want not found (KQL names are case-sensitive)", err)
+	}
+
+	set, created, err := tabs.Put(ctx, "SecurityEvent", props(t, map[string]any{"retentionInDays": 180, "totalRetentionInDays": 365}), "")
+	if err != nil || created || set.Properties.RetentionInDays != 180 || set.Properties.TotalRetentionInDays != 365 || set.Etag == "" {
+		t.Fatalf("set retention: %+v %v %v", set, created, err)
+	}
+	if got, err := tabs.Get(ctx, "SecurityEvent"); err != nil || got.Properties.RetentionInDays != 180 || got.Etag != set.Etag {
+		t.Fatalf("read back: %+v %v", got, err)
+	}
+	// The table as read can be sent back: its built-in columns are read-only.
+	asRead, err := json.Marshal(set.Properties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tabs.Put(ctx, "SecurityEvent", asRead, set.Etag); err != nil {
+		t.Fatalf("PUT of the table as read: %v", err)
+	}
+	if patched, err := tabs.Patch(ctx, "Syslog", props(t, map[string]any{"retentionInDays": 60}), "*"); err != nil || patched.Properties.RetentionInDays != 60 {
+		t.Fatalf("patch a standard table's retention: %+v %v", patched, err)
+	}
+
+	for _, c := range []struct {
+		name  string
+		props any
+	}{
+		{"columns", schemaProps("SecurityEvent", "TimeGenerated", "datetime", "Extra", "string")},
+		{"a description", map[string]any{"schema": map[string]any{"description": "mine"}}},
+	} {
+		t.Run("changing its "+c.name, func(t *testing.T) {
+			_, _, err := tabs.Put(ctx, "SecurityEvent", props(t, c.props), "")
+			if fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "'SecurityEvent' is a standard table: its columns are built in and cannot change; only retentionInDays and totalRetentionInDays may be set") {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+	if _, err := tabs.Delete(ctx, "SecurityEvent", ""); fault.KindOf(err) != fault.Invalid || !strings.Contains(err.Error(), "is a standard table, built in, and cannot be deleted") {
+		t.Fatalf("delete a standard table: %v", err)
+	}
+	if s, ok, _ := tabs.Declared(ctx, "SecurityEvent"); !ok || len(s.Columns) != len(builtIn.Columns) {
+		t.Fatal("a refused change altered the standard table")
+	}
+	custom, err := tabs.Custom(ctx)
+	if err != nil || len(custom) != 0 {
+		t.Fatalf("a standard table's retention made it custom: %+v %v", custom, err)
+	}
+	list, err := tabs.List(ctx)
+	if err != nil || len(list) != len(Standard()) {
+		t.Fatalf("list: %d %v, want each standard table once", len(list), err)
 	}
 }
