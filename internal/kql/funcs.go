@@ -732,6 +732,7 @@ func init() {
 	}
 	registerContentFuncs(funcs)
 	registerSeriesFuncs(funcs)
+	registerXMLFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }
