@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -177,12 +178,16 @@ type colStats struct {
 
 // resolveType picks one type for a column's values in a block: the type they
 // share; real for longs and reals; datetime for strings that all parse as
-// one; dynamic (JSON text) for anything mixed. times holds the parsed
-// datetimes.
+// one, unless one is text (of a column declared string or guid), and for
+// datetimes (of a column declared datetime) beside such strings; dynamic
+// (JSON text) for anything else mixed. times holds the datetimes, where
+// some were parsed from strings.
 func resolveType(cells []cell) (Type, []int64) {
 	var seen [typeEnd]bool
+	text := false
 	for _, c := range cells {
 		seen[c.kind] = true
+		text = text || c.text
 	}
 	seen[TypeNull] = false
 	count := 0
@@ -196,9 +201,14 @@ func resolveType(cells []cell) (Type, []int64) {
 	switch {
 	case count == 2 && seen[TypeLong] && seen[TypeReal]:
 		return TypeReal, nil
+	case count == 2 && seen[TypeDatetime] && seen[TypeString] && !text:
+		if times := parseTimes(cells); times != nil {
+			return TypeDatetime, times
+		}
+		return TypeDynamic, nil
 	case count > 1:
 		return TypeDynamic, nil
-	case t == TypeString:
+	case t == TypeString && !text:
 		if times := parseTimes(cells); times != nil {
 			return TypeDatetime, times
 		}
@@ -206,11 +216,16 @@ func resolveType(cells []cell) (Type, []int64) {
 	return t, nil
 }
 
-// parseTimes parses every string of cells as a datetime, or returns nil.
+// parseTimes parses every string of cells as a datetime, or returns nil;
+// datetime cells keep theirs.
 func parseTimes(cells []cell) []int64 {
 	times := make([]int64, len(cells))
 	for i, c := range cells {
-		if c.kind == TypeNull {
+		switch c.kind {
+		case TypeNull:
+			continue
+		case TypeDatetime:
+			times[i] = c.i
 			continue
 		}
 		s := c.s
@@ -275,8 +290,8 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 				continue
 			}
 			v := c.i
-			if t == TypeDatetime {
-				v = times[i]
+			if t == TypeDatetime && c.kind != TypeDatetime {
+				v = times[i] // parsed from a string
 			}
 			st.minI, st.maxI = min(st.minI, v), max(st.maxI, v)
 			if bits {
@@ -426,6 +441,10 @@ func appendJSON(dst []byte, c cell) []byte {
 		return strconv.AppendFloat(dst, math.Float64frombits(uint64(c.i)), 'g', -1, 64)
 	case TypeBool:
 		return strconv.AppendBool(dst, c.i != 0)
+	case TypeDatetime:
+		dst = append(dst, '"')
+		dst = time.Unix(0, c.i).UTC().AppendFormat(dst, time.RFC3339Nano)
+		return append(dst, '"')
 	}
 	return append(dst, "null"...)
 }

@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -23,6 +24,10 @@ type ingestLimits struct {
 	oldest      time.Time // now - retention
 	newest      time.Time // now + clock skew
 	maxRowBytes int
+	// declared is the table's declared schema, nil when it has none: each
+	// value is converted to its column's type, and a column it lacks
+	// refuses the body.
+	declared declared
 }
 
 // parseRows validates an ingest body, a JSON array of objects, and encodes it
@@ -40,7 +45,7 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 	// what is not text into U+FFFD: find the first such place, for row to
 	// refuse the row and column that hold it.
 	bad, badWhat := textcheck.JSON(body)
-	s := scanner{b: body, bad: bad, badWhat: badWhat}
+	s := scanner{b: body, bad: bad, badWhat: badWhat, declared: lim.declared}
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		return nil, nil, fmt.Errorf("%w: the body must be a JSON array of objects", ErrInvalidInput)
@@ -64,7 +69,12 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 		start := s.i
 		t, nf, f, err := s.row(fields[:0], lim.now)
 		fields = f
-		if err != nil {
+		var undeclared *UndeclaredColumnError
+		switch {
+		case errors.As(err, &undeclared):
+			undeclared.Index = idx
+			return nil, nil, undeclared
+		case err != nil:
 			return nil, nil, &RowError{Index: idx, Reason: err.Error()}
 		}
 		if n := s.i - start; n > lim.maxRowBytes {
@@ -113,7 +123,40 @@ type scanner struct {
 	// and badWhat says what is wrong there.
 	bad     int
 	badWhat string
+	// declared, when not nil, converts each value (see ingestLimits).
+	declared declared
+	guid     [36]byte // convert's scratch
+	// seen is the declared column met at each position of the last rows:
+	// shippers send the same columns in the same order, and a name compared
+	// with the one at its position costs less than a lookup in declared.
+	seen []declaredColumn
 }
+
+type declaredColumn struct {
+	name string
+	typ  DeclaredType
+}
+
+// declaredType is the declared type of the column name, the field at
+// position k of its row.
+func (s *scanner) declaredType(k int, name []byte) (DeclaredType, bool) {
+	if k < len(s.seen) && s.seen[k].name == string(name) {
+		return s.seen[k].typ, true
+	}
+	typ, ok := s.declared[string(name)]
+	if ok && k <= len(s.seen) && k < maxSeen {
+		col := declaredColumn{string(name), typ}
+		if k == len(s.seen) {
+			s.seen = append(s.seen, col)
+		} else {
+			s.seen[k] = col
+		}
+	}
+	return typ, ok
+}
+
+// maxSeen bounds scanner.seen: rows wider than this look the rest up.
+const maxSeen = 512
 
 // passed reports whether the scanner has moved past the bad byte since start.
 func (s *scanner) passed(start int) bool { return s.bad >= start && s.bad < s.i }
@@ -135,7 +178,7 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 	t := now
 	nf := 0
 	s.i++ // {
-	for {
+	for k := 0; ; k++ {
 		s.ws()
 		switch s.b[s.i] {
 		case '}':
@@ -168,12 +211,23 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 			case TypeString:
 				var err error
 				if t, err = parseTime(c.s); err != nil {
-					return t, 0, dst, fmt.Errorf("TimeGenerated must be an RFC 3339 date-time")
+					return t, 0, dst, fmt.Errorf("TimeGenerated must be an ISO 8601 date-time")
 				}
 			default:
-				return t, 0, dst, fmt.Errorf("TimeGenerated must be an RFC 3339 date-time string")
+				return t, 0, dst, fmt.Errorf("TimeGenerated must be an ISO 8601 date-time string")
 			}
 			continue
+		}
+		if s.declared != nil {
+			typ, ok := s.declaredType(k, name)
+			if !ok {
+				return t, 0, dst, &UndeclaredColumnError{Column: string(name)}
+			}
+			if c.kind != TypeNull {
+				if c, ok = convert(c, s.b[start:s.i], typ, &s.guid); !ok {
+					return t, 0, dst, fmt.Errorf("the value of column %q does not convert to %s: it takes %s", name, typ, accepted[typ])
+				}
+			}
 		}
 		if c.kind == TypeNull {
 			continue // a null is a missing value
@@ -334,14 +388,4 @@ func (s *scanner) skipComposite() {
 		}
 		s.i++
 	}
-}
-
-// parseTime accepts RFC 3339 with any fraction, and the same without an
-// offset, taken as UTC, as log shippers send both.
-func parseTime(b []byte) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, string(b))
-	if err != nil {
-		t, err = time.Parse("2006-01-02T15:04:05.999999999", string(b))
-	}
-	return t, err
 }

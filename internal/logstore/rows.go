@@ -43,12 +43,16 @@ func (t Type) String() string {
 }
 
 // A payload is the plaintext of one WAL record: the rows of one ingest call,
-// typed as they were parsed (datetime is inferred later, per block):
+// typed as they were parsed. A column without a declared type gets the type
+// of its JSON values, and datetime is inferred later, per block, from
+// strings; a declared one holds values converted to its type (see
+// convert), among them datetimes and text, a string never read as a
+// datetime (WAL version 4 on):
 //
 //	per row: varint time (Unix ns) | uvarint fieldCount | fields
 //	field:   uvarint nameLen | name | kind byte | value
-//	value:   long → varint; real → 8 bytes little-endian; bool → 1 byte;
-//	         string, dynamic → uvarint length | bytes
+//	value:   long, datetime (Unix ns) → varint; real → 8 bytes little-endian;
+//	         bool → 1 byte; string, text, dynamic → uvarint length | bytes
 //
 // Rows are found again through rowRefs (offset and time), which are rebuilt
 // from the payload on replay.
@@ -74,17 +78,27 @@ const (
 // payload, which is immutable once written.
 type cell struct {
 	kind Type
-	i    int64 // long; bool as 0/1; real as float64 bits
+	// text marks a string of a column declared string or guid: a block of
+	// such strings stays string even when they all read as datetimes.
+	text bool
+	i    int64 // long; datetime as Unix ns; bool as 0/1; real as float64 bits
 	s    []byte
 }
+
+// kindText is the kind byte of a string cell marked text.
+const kindText = 0x80 | byte(TypeString)
 
 // appendField appends one field of a row.
 func appendField(b []byte, name []byte, c cell) []byte {
 	b = binary.AppendUvarint(b, uint64(len(name)))
 	b = append(b, name...)
-	b = append(b, byte(c.kind))
+	kind := byte(c.kind)
+	if c.text {
+		kind = kindText
+	}
+	b = append(b, kind)
 	switch c.kind {
-	case TypeLong:
+	case TypeLong, TypeDatetime:
 		b = binary.AppendVarint(b, c.i)
 	case TypeReal:
 		b = binary.LittleEndian.AppendUint64(b, uint64(c.i))
@@ -184,12 +198,15 @@ func walkRow(p []byte, off int, fn func(name []byte, c cell)) (int64, int, error
 		name := p[off : off+int(l)]
 		off += int(l)
 		c := cell{kind: Type(p[off])}
+		if p[off] == kindText {
+			c.kind, c.text = TypeString, true
+		}
 		off++
 		switch c.kind {
-		case TypeLong:
+		case TypeLong, TypeDatetime:
 			c.i, n = binary.Varint(p[off:])
 			if n <= 0 {
-				return 0, 0, corruptf("bad long")
+				return 0, 0, corruptf("bad %s", c.kind)
 			}
 			off += n
 		case TypeReal:

@@ -15,13 +15,14 @@ import (
 // that a future format never decrypts data written under this one by mistake.
 // WAL files are at walVersion: version 2 authenticates record lengths and
 // keeps an acknowledged mark; version 3 (walStampVersion) puts each record's
-// ingestion time before its rows. WALs of versions 1 and 2 are still
-// replayed; their rows' ingestion time is unknown. Manifests are at
+// ingestion time before its rows; version 4 may hold the
+// datetime and text values of declared columns (rows.go). WALs of versions 1
+// and 2 are still replayed; their rows' ingestion time is unknown. Manifests are at
 // manifestVersion: version 2 lists each segment's range of ingestion
 // times; version 1 manifests are still read.
 const (
 	formatVersion   = 1
-	walVersion      = 3
+	walVersion      = 4
 	walMarkVersion  = 2
 	walStampVersion = 3
 	manifestVersion = 2

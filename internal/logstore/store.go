@@ -262,6 +262,24 @@ func (st *Store) aead(ctx context.Context, hdr header, purpose string) (cipher.A
 // *RowError naming it. The rows get one ingestion time, the instant their
 // WAL record is written (see IngestionWatermark).
 func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byte) (int, error) {
+	return st.ingest(ctx, workspace, table, body, nil)
+}
+
+// IngestDeclared is Ingest into a table with a declared schema, in the same
+// one pass over the body: each value is converted to its column's declared
+// type (see DeclaredType), and a value that does not convert refuses the
+// body with a *RowError naming the row, the column and the type, a column
+// the schema lacks with an *UndeclaredColumnError. TimeGenerated is every
+// table's, declared or not. A null is a missing value of any type.
+func (st *Store) IngestDeclared(ctx context.Context, workspace, table string, body []byte, columns []DeclaredColumn) (int, error) {
+	d, err := newDeclared(columns)
+	if err != nil {
+		return 0, err
+	}
+	return st.ingest(ctx, workspace, table, body, d)
+}
+
+func (st *Store) ingest(ctx context.Context, workspace, table string, body []byte, d declared) (int, error) {
 	t, err := st.table(workspace, table)
 	if err != nil {
 		return 0, err
@@ -269,8 +287,12 @@ func (st *Store) Ingest(ctx context.Context, workspace, table string, body []byt
 	now := st.cfg.Now()
 	rec, refs, err := parseRows(body, ingestLimits{
 		now: now, oldest: now.Add(-st.cfg.Retention), newest: now.Add(st.cfg.MaxClockSkew),
-		maxRowBytes: st.cfg.MaxRowBytes,
+		maxRowBytes: st.cfg.MaxRowBytes, declared: d,
 	})
+	var undeclared *UndeclaredColumnError
+	if errors.As(err, &undeclared) {
+		undeclared.Table = table
+	}
 	if err != nil {
 		return 0, err
 	}
