@@ -20,10 +20,11 @@ import (
 // them, which keep the advanced hunting schema's Timestamp beside
 // TimeGenerated; and the Sentinel security alert schema's SourceSystem.
 // Types are spelled as a declared column keeps them (boolean, not bool).
-// The references list columns alphabetically, and so do the files. The hidden
-// columns (_ResourceId, _SubscriptionId, _IsBillable, _BilledSize) are not
-// declared: a workspace adds them to every table, and neither getschema nor
-// project * shows them.
+// The references list columns alphabetically, and so do the files. The
+// hidden columns a workspace adds to every table (_ResourceId,
+// _SubscriptionId, _IsBillable, _BilledSize) are not declared: neither
+// getschema nor project * shows them. Columns that merely begin with an
+// underscore, such as Watchlist's _DTItemId, are ordinary columns.
 //
 //go:embed standard/*.json
 var standardFiles embed.FS

@@ -49,6 +49,10 @@ var defenderTables = []string{
 	"AlertInfo", "AlertEvidence",
 }
 
+// hiddenColumns are the standard columns a workspace adds to every table
+// and leaves out of getschema and project *; a table does not declare them.
+var hiddenColumns = []string{"_BilledSize", "_IsBillable", "_ResourceId", "_SubscriptionId", "_ItemId", "_TimeReceived"}
+
 // caseVariants are the column pairs the published schema of a table lists
 // in two spellings that differ only in case; KQL names are case-sensitive,
 // and content uses both.
@@ -94,8 +98,11 @@ func TestStandardTableSchemas(t *testing.T) {
 			}
 			seen := map[string]string{}
 			for _, c := range s.Columns {
-				if !wordChars(c.Name) {
-					t.Errorf("column %q is not letters, digits and underscores starting with a letter", c.Name)
+				if !wordChars(strings.TrimLeft(c.Name, "_")) {
+					t.Errorf("column %q is not letters, digits and underscores starting with a letter or underscores", c.Name)
+				}
+				if slices.Contains(hiddenColumns, c.Name) {
+					t.Errorf("column %s is one the workspace adds to every table, hidden from getschema", c.Name)
 				}
 				if typ, ok := ColumnType(c.Type); !ok || typ != c.Type {
 					t.Errorf("column %s has type %q, not a type spelled as a declared column keeps it (%s)", c.Name, c.Type, typeList)
@@ -268,6 +275,10 @@ func TestDetectionQueriesBind(t *testing.T) {
 		"failed analytics rule runs": `SentinelHealth
 | where SentinelResourceType == "Analytics Rule" and Status == "Failure"
 | summarize Failures = count() by SentinelResourceName, Reason`,
+		"watchlist items": `Watchlist
+| where _DTItemType == "watchlist-item" and WatchlistAlias == "HighValueAssets"
+| extend Host = tostring(WatchlistItem.Hostname)
+| project SearchKey, Host, _DTTimestamp`,
 		"key vault access": `AzureDiagnostics
 | where ResourceProvider == "MICROSOFT.KEYVAULT" and OperationName == "SecretGet"
 | summarize count() by CallerIPAddress, identity_claim_appid_g, Resource`,
