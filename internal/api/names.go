@@ -108,6 +108,9 @@ var (
 	ruleTable = nameRule{what: "table name", code: codeInvalidName, min: 1, max: 63,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '_' },
 		says: "a table name is 1-63 letters, digits and underscores; a custom table's ends in _CL"}
+	ruleSavedSearch = nameRule{what: "saved search ID", code: codeInvalidName, min: 1, max: 128,
+		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
+		says: "a saved search ID is 1-128 letters, digits, hyphens and underscores (a parser's name or a GUID is usual)"}
 	ruleRoleAssignment = nameRule{what: "role assignment name", code: codeInvalidName, min: 1, max: 64,
 		char: func(r rune, _, _ int) bool { return isAlnum(r) || r == '-' || r == '_' },
 		says: "a role assignment name is 1-64 letters, digits, hyphens and underscores (a GUID is usual)"}
@@ -168,6 +171,7 @@ var routeRules = map[string]*nameRule{
 	"watchlists/{alias}":         &ruleWatchlist,
 	"watchlistItems/{itemId}":    &ruleWatchlistItem,
 	"tables/{table}":             &ruleTable,
+	"savedSearches/{id}":         &ruleSavedSearch,
 	// The role assignment routes take the rest of the path; roleAssignmentPath
 	// checks each of its segments.
 	"subscriptions/{scope...}": nil,

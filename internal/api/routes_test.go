@@ -224,6 +224,7 @@ func (f *fullEnv) validPath() map[string]string {
 		"watchlists/{alias}":         "vips",
 		"watchlistItems/{itemId}":    "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1c",
 		"tables/{table}":             "Events_CL",
+		"savedSearches/{id}":         "vimDnsTest",
 		"subscriptions/{scope...}":   testSub + "/resourceGroups/rg1/providers/Microsoft.Authorization/roleAssignments/a1",
 	}
 }

@@ -104,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeAlertRules()
 		s.routeWatchlists()
 		s.routeTables()
+		s.routeSavedSearches()
 		s.routeAutomationRules()
 		s.routeVerify()
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/savedsearch"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
 
@@ -31,6 +32,9 @@ type Source struct {
 	// watchlists, when set, are served as the tables _GetWatchlist reads
 	// (see watchlists.go).
 	watchlists *watchlist.Watchlists
+	// functions, when set, are the workspace's stored functions (see
+	// functions.go).
+	functions *savedsearch.Searches
 }
 
 // NewSource returns the query engine's view of one workspace in store.

@@ -21,6 +21,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/savedsearch"
 	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -49,6 +50,9 @@ type Data struct {
 	ledger logstore.Ledger
 	log    *slog.Logger
 	now    func() time.Time
+	// functions keeps each workspace's functions (its saved searches with
+	// an alias) across queries, by the version of their sealed index.
+	functions *savedsearch.Cache
 
 	mu   sync.Mutex
 	logs map[string]*openStore // customerID → store
@@ -84,7 +88,7 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 		ledger = boltLedger{opts.ControlDB}
 	}
 	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, log: opts.Logger, now: time.Now,
-		logs: map[string]*openStore{}, deleted: map[string]bool{}}, nil
+		functions: savedsearch.NewCache(), logs: map[string]*openStore{}, deleted: map[string]bool{}}, nil
 }
 
 // Logs returns the log store of a workspace.
@@ -124,8 +128,9 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	return st, nil
 }
 
-// Source returns the query engine's view of a workspace's logs and of its
-// watchlists, which _GetWatchlist reads from the sealed document store.
+// Source returns the query engine's view of a workspace's logs, of its
+// watchlists, which _GetWatchlist reads from the sealed document store, and
+// of its functions, the saved searches with an alias.
 func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source, error) {
 	st, err := d.Logs(ctx, ws)
 	if err != nil {
@@ -135,8 +140,20 @@ func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source
 	if err != nil {
 		return nil, err
 	}
-	wl := watchlist.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil)
-	return NewSource(st, ws.Workspace.Properties.CustomerID).WithWatchlists(wl), nil
+	id := ws.Workspace.Properties.CustomerID
+	wl := watchlist.New(docs, id, ws.Workspace.ID, nil)
+	fns := savedsearch.New(docs, id, ws.Workspace.ID, d.functions)
+	return NewSource(st, id).WithWatchlists(wl).WithFunctions(fns), nil
+}
+
+// SavedSearches returns a workspace's saved searches under its document
+// keys, sharing the node's cache of the functions they declare.
+func (d *Data) SavedSearches(ctx context.Context, ws *workspace.WorkspaceInfo) (*savedsearch.Searches, error) {
+	docs, err := d.Docs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return savedsearch.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, d.functions), nil
 }
 
 // Tables returns a workspace's declared tables, kept in its sealed
@@ -178,6 +195,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
 	d.scrubs.forget(customerID)
+	d.functions.Forget(customerID)
 	docs, err := docstore.New(d.docsDB, noKeys{})
 	if err == nil {
 		err = docs.DeleteWorkspace(ctx, customerID)
