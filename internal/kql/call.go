@@ -351,7 +351,7 @@ func (p *planner) builtinCall(name string, x *astCall, ec *ectx) (cexpr, error) 
 }
 
 func (p *planner) builtin(name string, spec fnSpec, cs []cexpr) cexpr {
-	konst := name != "new_guid"
+	konst := name != "new_guid" && spec.opts == nil
 	for _, c := range cs {
 		konst = konst && c.konst
 	}
@@ -359,6 +359,9 @@ func (p *planner) builtin(name string, spec fnSpec, cs []cexpr) cexpr {
 	impl := spec.impl
 	if spec.bind != nil {
 		impl = spec.bind(cs)
+	}
+	if spec.opts != nil {
+		impl = spec.opts(p.options())
 	}
 	if spec.rx != nil {
 		rc, rx := &regexCache{}, spec.rx

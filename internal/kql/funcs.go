@@ -28,6 +28,7 @@ type fnSpec struct {
 	impl     func(a []any) any
 	rx       func(rc *regexCache, a []any) any    // for functions that compile a pattern argument
 	bind     func(args []cexpr) func(a []any) any // for functions whose behaviour depends on argument types
+	opts     func(o *Options) func(a []any) any   // for functions that read the run's options (nil while compiling)
 }
 
 func fixed(t Type) func([]cexpr) (Type, error) {
@@ -733,6 +734,7 @@ func init() {
 	registerContentFuncs(funcs)
 	registerSeriesFuncs(funcs)
 	registerXMLFuncs(funcs)
+	registerGeoFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }

@@ -34,6 +34,8 @@ type Options struct {
 	// unioned, materialized and subquery tables included. A row whose ingestion time is unknown
 	// counts as ingested before any bound.
 	IngestedAfter, IngestedUpTo time.Time
+	// GeoIP is the database geo_info_from_ip_address() reads; without one it answers null.
+	GeoIP *GeoIPDB
 }
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.
