@@ -30,7 +30,9 @@ type mmdbNetwork struct {
 }
 
 func cityRecord(country, state, city string, lat, lon float64) map[string]any {
-	names := func(n string) map[string]any { return map[string]any{"names": map[string]any{"en": n, "de": n + "-de"}} }
+	names := func(n string) map[string]any {
+		return map[string]any{"names": map[string]any{"en": n, "de": n + "-de"}}
+	}
 	rec := map[string]any{"country": names(country), "location": map[string]any{"latitude": lat, "longitude": lon, "accuracy_radius": uint16(20)}}
 	if state != "" {
 		rec["subdivisions"] = []any{names(state)}
