@@ -56,7 +56,7 @@ type stored struct {
 	Properties json.RawMessage `json:"properties"`
 }
 
-// CatalogFunc returns the tables a rule's query may name.
+// CatalogFunc returns the tables and stored functions a rule's query may name.
 type CatalogFunc func(ctx context.Context) (kql.Catalog, error)
 
 // Rules is the rule store of one workspace.

@@ -32,10 +32,10 @@ func newRules(t *testing.T) *Rules {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catalog := kql.Catalog{{Name: "SigninLogs", Columns: []kql.Column{
+	catalog := kql.Catalog{Tables: []kql.TableSchema{{Name: "SigninLogs", Columns: []kql.Column{
 		{Name: "TimeGenerated", Type: kql.TypeDatetime}, {Name: "UserPrincipalName", Type: kql.TypeString},
 		{Name: "IPAddress", Type: kql.TypeString}, {Name: "ResultType", Type: kql.TypeString},
-	}}}
+	}}}}
 	return New(docs, "ws-1", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w",
 		func(context.Context) (kql.Catalog, error) { return catalog, nil }, func() time.Time { return testNow })
 }

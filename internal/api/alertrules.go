@@ -34,9 +34,9 @@ func (s *Server) alertRules(role string, h alertRuleHandler) handlerFunc {
 		catalog := func(ctx context.Context) (kql.Catalog, error) {
 			src, err := s.cfg.Data.Source(ctx, ws)
 			if err != nil {
-				return nil, err
+				return kql.Catalog{}, err
 			}
-			return src.Tables(ctx)
+			return kql.CatalogOf(ctx, src)
 		}
 		return h(w, r, analyticrule.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, catalog, nil))
 	}

@@ -75,11 +75,11 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tables, err := src.Tables(r.Context())
+	cat, err := kql.CatalogOf(r.Context(), src)
 	if err != nil {
 		return err
 	}
-	q, err := kql.Compile(in.Query, kql.Catalog(tables))
+	q, err := kql.Compile(in.Query, cat)
 	if err != nil {
 		if damage := src.DamagedTable(in.Query); damage != nil {
 			return damage

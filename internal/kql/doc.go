@@ -4,7 +4,7 @@
 // query never reads are never opened.
 //
 // A query goes through four stages: a hand-written lexer and recursive-descent parser build an
-// AST; the planner binds names and types against a Catalog (unknown tables, columns and
+// AST; the planner binds names and types against a Catalog of tables and stored functions (unknown tables, columns and
 // functions are *BindError values, reported before anything runs); a second planning pass at Run
 // time builds a pipeline of streaming operators over the Source; and the result is shaped like a
 // Log Analytics query API response. What the operators hold is charged to a per-query limit

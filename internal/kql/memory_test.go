@@ -189,10 +189,10 @@ type endlessSource struct {
 }
 
 func (endlessSource) Catalog() Catalog {
-	return Catalog{{Name: "Endless", Columns: []Column{{"Msg", TypeString}}}}
+	return Catalog{Tables: []TableSchema{{Name: "Endless", Columns: []Column{{"Msg", TypeString}}}}}
 }
 
-func (s endlessSource) Tables(context.Context) ([]TableSchema, error) { return s.Catalog(), nil }
+func (s endlessSource) Tables(context.Context) ([]TableSchema, error) { return s.Catalog().Tables, nil }
 
 func (s endlessSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, error) {
 	return &endlessIter{gate: s.gate, batches: s.batches}, nil

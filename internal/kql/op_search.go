@@ -65,7 +65,7 @@ func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
 			u.Tables = s.Tables
 			u.Fuzzy = false
 		} else {
-			for _, t := range p.cat {
+			for _, t := range p.cat.Tables {
 				if _, wl := WatchlistAlias(t.Name); wl {
 					continue
 				}

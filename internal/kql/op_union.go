@@ -102,7 +102,7 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 	for _, t := range u.Tables {
 		if id, ok := t.(*astIdent); ok && strings.Contains(id.Name, "*") {
 			matched := false
-			for _, ts := range p.cat {
+			for _, ts := range p.cat.Tables {
 				if _, wl := WatchlistAlias(ts.Name); wl {
 					continue
 				}

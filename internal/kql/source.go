@@ -20,17 +20,31 @@ type TableSchema struct {
 	Columns []Column
 }
 
-// Catalog is the set of tables a query may name; Compile binds against it.
-type Catalog []TableSchema
+// Catalog is what a query may name besides its own lets: the workspace's tables and its
+// stored functions. Compile binds against it.
+type Catalog struct {
+	Tables    []TableSchema
+	Functions []Function
+}
 
 // Table returns the schema of the named table (names are case-sensitive, as in KQL).
 func (c Catalog) Table(name string) (TableSchema, bool) {
-	for _, t := range c {
+	for _, t := range c.Tables {
 		if t.Name == name {
 			return t, true
 		}
 	}
 	return TableSchema{}, false
+}
+
+// Function returns the stored function of that name (case-sensitive).
+func (c Catalog) Function(name string) (Function, bool) {
+	for _, f := range c.Functions {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
 }
 
 // TimeColumn is the column whose range a scan may prune on.
@@ -280,6 +294,7 @@ func (t *MemTable) Len() int {
 type MemSource struct {
 	tables    map[string]*MemTable
 	order     []string
+	funcs     []Function
 	BatchSize int
 }
 
@@ -293,17 +308,25 @@ func NewMemSource(tables ...*MemTable) *MemSource {
 	return s
 }
 
-// Catalog lists the tables' schemas.
+// Catalog lists the tables' schemas and the stored functions.
 func (s *MemSource) Catalog() Catalog {
-	var c Catalog
+	c := Catalog{Functions: s.funcs}
 	for _, n := range s.order {
-		c = append(c, s.tables[n].Schema)
+		c.Tables = append(c.Tables, s.tables[n].Schema)
 	}
 	return c
 }
 
 // Tables implements Source.
-func (s *MemSource) Tables(ctx context.Context) ([]TableSchema, error) { return s.Catalog(), nil }
+func (s *MemSource) Tables(ctx context.Context) ([]TableSchema, error) {
+	return s.Catalog().Tables, nil
+}
+
+// SetFunctions stores the functions the source serves as its workspace's stored functions.
+func (s *MemSource) SetFunctions(fs ...Function) { s.funcs = fs }
+
+// Functions implements FunctionSource.
+func (s *MemSource) Functions(ctx context.Context) ([]Function, error) { return s.funcs, nil }
 
 // Scan implements Source.
 func (s *MemSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, error) {
@@ -468,11 +491,18 @@ func (it *memIter) Next(ctx context.Context) (*Batch, error) {
 
 func (it *memIter) Close() error { return nil }
 
-// CatalogOf reads a source's tables as a Catalog for Compile.
+// CatalogOf reads a source's tables, and its stored functions when it is a FunctionSource,
+// as a Catalog for Compile.
 func CatalogOf(ctx context.Context, src Source) (Catalog, error) {
 	ts, err := src.Tables(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return Catalog{}, fmt.Errorf("list tables: %w", err)
 	}
-	return Catalog(ts), nil
+	cat := Catalog{Tables: ts}
+	if fs, ok := src.(FunctionSource); ok {
+		if cat.Functions, err = fs.Functions(ctx); err != nil {
+			return Catalog{}, fmt.Errorf("list functions: %w", err)
+		}
+	}
+	return cat, nil
 }

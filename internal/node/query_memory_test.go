@@ -204,10 +204,12 @@ func TestClientGoneStopsTheQueryAndFreesItsMemory(t *testing.T) {
 type gatedSource struct{ gate chan struct{} }
 
 func (gatedSource) catalog() kql.Catalog {
-	return kql.Catalog{{Name: "Held", Columns: []kql.Column{{Name: "Msg", Type: kql.TypeString}}}}
+	return kql.Catalog{Tables: []kql.TableSchema{{Name: "Held", Columns: []kql.Column{{Name: "Msg", Type: kql.TypeString}}}}}
 }
 
-func (s gatedSource) Tables(context.Context) ([]kql.TableSchema, error) { return s.catalog(), nil }
+func (s gatedSource) Tables(context.Context) ([]kql.TableSchema, error) {
+	return s.catalog().Tables, nil
+}
 
 func (s gatedSource) Scan(context.Context, kql.ScanRequest) (kql.BatchIterator, error) {
 	return gatedIter(s), nil

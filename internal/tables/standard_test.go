@@ -168,7 +168,7 @@ func TestStandardReturnsCopies(t *testing.T) {
 // it must list the declared columns in declared order with their types.
 func TestEveryStandardTableBinds(t *testing.T) {
 	cat, src := standardCatalog(t)
-	for _, ts := range cat {
+	for _, ts := range cat.Tables {
 		t.Run(ts.Name, func(t *testing.T) {
 			names := make([]string, len(ts.Columns))
 			for i, c := range ts.Columns {

@@ -172,7 +172,7 @@ func BenchmarkSealedQuery(b *testing.B) {
 		}
 	})
 	for _, c := range cases {
-		q, err := kql.Compile(c.query, kql.Catalog(tables))
+		q, err := kql.Compile(c.query, kql.Catalog{Tables: tables})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -42,7 +42,7 @@ func TestIngestionTimeAndBoundsReachTheLogStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cq, err := kql.Compile(q, kql.Catalog(tables))
+		cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
 		if err != nil {
 			t.Fatal(err)
 		}

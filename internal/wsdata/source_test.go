@@ -23,7 +23,7 @@ func runQuery(t *testing.T, src *wsdata.Source, q string) *kql.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cq, err := kql.Compile(q, kql.Catalog(tables))
+	cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestQueryAfterRevocationFailsWithAWarmCache(t *testing.T) {
 			t.Fatalf("rows %v", res.Tables[0].Rows)
 		}
 	}
-	cq, err := kql.Compile(q, kql.Catalog{{Name: "SecurityEvent", Columns: []kql.Column{{Name: "TimeGenerated", Type: kql.TypeDatetime}, {Name: "Computer", Type: kql.TypeString}}}})
+	cq, err := kql.Compile(q, kql.Catalog{Tables: []kql.TableSchema{{Name: "SecurityEvent", Columns: []kql.Column{{Name: "TimeGenerated", Type: kql.TypeDatetime}, {Name: "Computer", Type: kql.TypeString}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestATableWithADamagedManifestDoesNotStopQueriesOfTheOthers(t *testing.T) {
 		t.Fatalf("a query not naming the damaged table: %v", err)
 	}
 	tables, _ := src.Tables(context.Background())
-	cq, err := kql.Compile("Broken_CL | count", kql.Catalog(tables))
+	cq, err := kql.Compile("Broken_CL | count", kql.Catalog{Tables: tables})
 	if err != nil {
 		t.Fatal(err)
 	}

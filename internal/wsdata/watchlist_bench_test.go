@@ -80,7 +80,7 @@ func BenchmarkGetWatchlist(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				q, err := kql.Compile(query, kql.Catalog(tables))
+				q, err := kql.Compile(query, kql.Catalog{Tables: tables})
 				if err != nil {
 					b.Fatal(err)
 				}

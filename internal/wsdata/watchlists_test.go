@@ -52,7 +52,7 @@ func TestWatchlistsAreTablesOfTheSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	query := "SigninLogs | join kind=inner (_GetWatchlist('badips') | project IPAddress = SearchKey, Campaign, _DTItemId, LastUpdatedTimeUTC) on IPAddress | project UserPrincipalName, Campaign, isnotempty(_DTItemId), LastUpdatedTimeUTC > ago(1h)"
-	q, err := kql.Compile(query, kql.Catalog(tables))
+	q, err := kql.Compile(query, kql.Catalog{Tables: tables})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestWatchlistsAreTablesOfTheSource(t *testing.T) {
 	// The watchlist is held whole while it is read: charged even when the
 	// query reads none of its columns.
 	tables, _ = src.Tables(ctx)
-	count, err := kql.Compile("_GetWatchlist('badips') | count", kql.Catalog(tables))
+	count, err := kql.Compile("_GetWatchlist('badips') | count", kql.Catalog{Tables: tables})
 	if err != nil {
 		t.Fatal(err)
 	}
