@@ -60,7 +60,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := time.Now().UTC()
-	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory}
+	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP}
 	if in.Timespan != "" {
 		from, to, err := parseTimespan(in.Timespan, now)
 		if err != nil {

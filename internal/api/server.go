@@ -53,6 +53,8 @@ type Config struct {
 	// QueryMemory spent for longer than the pool's wait, with 429 and Retry-After.
 	QueryMemory    *kql.MemoryPool
 	MaxQueryMemory int64
+	// GeoIP is the database geo_info_from_ip_address() reads; nil: it answers null.
+	GeoIP *kql.GeoIPDB
 	// Metrics serves GET /metrics (Prometheus text format) when set, to
 	// principals with the Owner or MonitoringReader role. It
 	// carries key states and probe counts, never key material or rows.

@@ -121,6 +121,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		scrubInterval time.Duration
 		nrtInterval   time.Duration
 		maxAlerts     int
+		geoIPDB       string
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
@@ -154,6 +155,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
 		cfg.ScrubRate, cfg.ScrubInterval = int64(scrubRate), scrubInterval
 		cfg.NRTInterval, cfg.MaxAlertsPerRun = nrtInterval, maxAlerts
+		cfg.GeoIPDB = geoIPDB
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
@@ -168,6 +170,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")
 	f.DurationVar(&scrubInterval, "scrub-interval", node.DefaultScrubInterval, "pause between two rounds of the background scrub over every workspace")
 	f.DurationVar(&nrtInterval, "nrt-interval", detection.DefaultNRTInterval, "how often NRT analytics rules run over the rows ingested since their last run; at least 10s")
+	f.StringVar(&geoIPDB, "geoip-db", "", "GeoIP database in MMDB format (such as GeoLite2-City.mmdb) that geo_info_from_ip_address() reads in queries and analytics rules; without one it answers null")
 	f.IntVar(&maxAlerts, "max-alerts-per-run", detection.DefaultMaxAlertsPerRun, "safety limit on the alerts one analytics rule raises at once; a run that reaches it records a warning in SentinelHealth and the next run raises the rest")
 	return cmd
 }

@@ -69,6 +69,9 @@ type Config struct {
 	MaxQueryMemory int64
 	QueryMemory    *kql.MemoryPool
 	QueryTimeout   time.Duration
+	// GeoIP is the database geo_info_from_ip_address() reads in rules' queries;
+	// nil: it answers null.
+	GeoIP *kql.GeoIPDB
 
 	Now        func() time.Time
 	Logger     *slog.Logger

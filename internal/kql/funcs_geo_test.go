@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"math"
 	"net/netip"
 	"os"
@@ -43,9 +44,8 @@ func cityRecord(country, state, city string, lat, lon float64) map[string]any {
 	return rec
 }
 
-// writeMMDB writes an IPv6 database with 24-bit records holding nets to a file in dir.
-func writeMMDB(t *testing.T, dir string, nets []mmdbNetwork) string {
-	t.Helper()
+// mmdbFile is an IPv6 database with 24-bit records holding nets.
+func mmdbFile(nets []mmdbNetwork) []byte {
 	type node struct{ child [2]int } // >0: node index+1; <0: -(data index+1); 0: empty
 	nodes := []node{{}}
 	var data bytes.Buffer
@@ -98,11 +98,7 @@ func writeMMDB(t *testing.T, dir string, nets []mmdbNetwork) string {
 		"binary_format_major_version": uint16(2), "binary_format_minor_version": uint16(0),
 		"build_epoch": uint64(1764547200), "description": map[string]any{"en": "test database"},
 	})
-	path := filepath.Join(dir, "test-city.mmdb")
-	if err := os.WriteFile(path, out.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return out.Bytes()
 }
 
 // mmdbEncode writes v in the MMDB data section encoding: a control byte with the type in
@@ -165,15 +161,46 @@ func mmdbEncode(b *bytes.Buffer, v any) {
 	}
 }
 
-func openTestGeoIP(t *testing.T) *GeoIPDB {
-	t.Helper()
-	path := writeMMDB(t, t.TempDir(), []mmdbNetwork{
+// testGeoIPNetworks are the networks of the tests' database, testdata/geoip-test.mmdb.
+func testGeoIPNetworks() []mmdbNetwork {
+	return []mmdbNetwork{
 		{"81.2.69.0/24", cityRecord("United Kingdom", "England", "London", 51.5142, -0.0931)},
 		{"20.53.203.0/24", cityRecord("Australia", "New South Wales", "Sydney", -33.8715, 151.2006)},
 		{"2a03:2880:f12c::/48", cityRecord("United States", "Florida", "Boca Raton", 26.3594, -80.0771)},
 		{"2001:db8::/32", cityRecord("Nowhere", "", "", 1.5, 2.5)},
 		{"8.8.8.0/24", cityRecord("United States", "", "", 37.751, -97.822)},
-	})
+	}
+}
+
+var updateGeoIPTestdata = flag.Bool("update-geoip-testdata", false, "rewrite testdata/geoip-test.mmdb")
+
+// testdata/geoip-test.mmdb holds testGeoIPNetworks for the tests of the packages that run
+// queries through a node. Rewrite it after changing them with
+//
+//	go test ./internal/kql -run TestGeoIPTestdataIsCurrent -update-geoip-testdata
+func TestGeoIPTestdataIsCurrent(t *testing.T) {
+	const path = "testdata/geoip-test.mmdb"
+	want := mmdbFile(testGeoIPNetworks())
+	if *updateGeoIPTestdata {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is not what testGeoIPNetworks describe: rewrite it with -update-geoip-testdata", path)
+	}
+}
+
+func openTestGeoIP(t *testing.T) *GeoIPDB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test-city.mmdb")
+	if err := os.WriteFile(path, mmdbFile(testGeoIPNetworks()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	db, err := OpenGeoIP(path)
 	if err != nil {
 		t.Fatal(err)

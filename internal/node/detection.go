@@ -26,6 +26,7 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 		MaxAlertsPerRun: n.cfg.MaxAlertsPerRun,
 		MaxQueryMemory:  n.cfg.QueryMemory,
 		QueryMemory:     n.queryMem,
+		GeoIP:           n.geoIP,
 		Logger:          n.log.With("component", "detection"),
 		Registerer:      n.metrics,
 	})

@@ -96,7 +96,11 @@ type Config struct {
 	NRTInterval     time.Duration
 	RuleInterval    time.Duration
 	MaxAlertsPerRun int
-	Logger          *slog.Logger
+	// GeoIPDB is the path of a GeoIP database in MMDB format that
+	// geo_info_from_ip_address() reads in queries and analytics rules; empty,
+	// the function answers null. The node never fetches one itself.
+	GeoIPDB string
+	Logger  *slog.Logger
 }
 
 // Query memory defaults, for a node of a few cores and tens of GB: four
@@ -154,6 +158,7 @@ type Node struct {
 	rules      *detection.Scheduler
 	data       *wsdata.Data
 	queryMem   *kql.MemoryPool
+	geoIP      *kql.GeoIPDB // the operator's GeoIP database, or nil
 	metrics    *prometheus.Registry
 	docsDB     *bbolt.DB
 	webhooks   *automation.Webhooks
@@ -249,6 +254,10 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if err := n.openWorkspaces(ctx); err != nil {
 			return nil, err
 		}
+		if err := n.openGeoIP(); err != nil {
+			return nil, err
+		}
+		apiCfg.GeoIP = n.geoIP
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
 		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
@@ -415,6 +424,21 @@ func (n *Node) Serve(ctx context.Context) error {
 }
 
 // Close releases everything Open acquired, in reverse order.
+// openGeoIP opens the operator's GeoIP database, if the configuration names
+// one, for the queries of the API and of analytics rules.
+func (n *Node) openGeoIP() error {
+	if n.cfg.GeoIPDB == "" {
+		return nil
+	}
+	db, err := kql.OpenGeoIP(n.cfg.GeoIPDB)
+	if err != nil {
+		return fmt.Errorf("%w (give --geoip-db an MMDB file such as GeoLite2-City.mmdb, or leave it out)", err)
+	}
+	n.geoIP = db
+	n.closers = append(n.closers, db.Close)
+	return nil
+}
+
 func (n *Node) Close() error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
