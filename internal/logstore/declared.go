@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -155,6 +156,42 @@ func convert(c cell, raw []byte, t DeclaredType, scratch *[36]byte) (cell, bool)
 		return cell{kind: TypeDynamic, s: raw}, true
 	}
 	return cell{}, false
+}
+
+// ConvertJSON converts one JSON value (valid JSON text, as a row of an
+// ingest body holds it) to the declared type t by the rules IngestDeclared
+// follows, for a caller that reads rows before they are stored (a data
+// collection rule's transformation reads its stream's). It returns a string
+// (string, guid), an int64 (int, long), a float64, a bool, a time.Time in
+// UTC, or for dynamic the value's JSON text as a json.RawMessage; nil for
+// null. ok is false when the value does not convert.
+func ConvertJSON(raw []byte, t DeclaredType) (v any, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false
+	}
+	s := scanner{b: raw, bad: -1}
+	c := s.value()
+	if c.kind == TypeNull {
+		return nil, true
+	}
+	var scratch [36]byte
+	if c, ok = convert(c, raw, t, &scratch); !ok {
+		return nil, false
+	}
+	switch c.kind {
+	case TypeString:
+		return string(c.s), true
+	case TypeLong:
+		return c.i, true
+	case TypeReal:
+		return math.Float64frombits(uint64(c.i)), true
+	case TypeBool:
+		return c.i != 0, true
+	case TypeDatetime:
+		return time.Unix(0, c.i).UTC(), true
+	}
+	return json.RawMessage(bytes.Clone(c.s)), true
 }
 
 // toInteger takes an integral number in the range of long, or a string

@@ -2,8 +2,10 @@ package logstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -260,5 +262,33 @@ func TestParseTimeMatchesTheStandardLibraryOnRFC3339(t *testing.T) {
 		if err != nil || !got.Equal(want) {
 			t.Errorf("%s: got %v (%v), want %v", s, got, err, want)
 		}
+	}
+}
+
+func TestConvertJSONFollowsTheIngestRules(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		raw  string
+		typ  DeclaredType
+		want any
+		ok   bool
+	}{
+		{"a number as a string", `2.50`, DeclaredString, "2.50", true},
+		{"an integer string as an int", `"42"`, DeclaredInt, int64(42), true},
+		{"an int out of range", `2147483648`, DeclaredInt, nil, false},
+		{"a numeric string as a real", `"1.5"`, DeclaredReal, 1.5, true},
+		{"a string as a boolean", `"FALSE"`, DeclaredBool, false, true},
+		{"an ISO date as a datetime", `"2026-03-10 11:00"`, DeclaredDatetime, time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC), true},
+		{"notadate", `"notadate"`, DeclaredDatetime, nil, false},
+		{"a GUID", `"{74BE27DE1E4E49D9B579FE0B331D3642}"`, DeclaredGUID, "74be27de-1e4e-49d9-b579-fe0b331d3642", true},
+		{"an object as dynamic", ` {"a":1} `, DeclaredDynamic, json.RawMessage(`{"a":1}`), true},
+		{"null", `null`, DeclaredLong, nil, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := ConvertJSON([]byte(c.raw), c.typ)
+			if ok != c.ok || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("got %#v, %v; want %#v, %v", got, ok, c.want, c.ok)
+			}
+		})
 	}
 }
