@@ -735,6 +735,7 @@ func init() {
 	registerSeriesFuncs(funcs)
 	registerXMLFuncs(funcs)
 	registerGeoFuncs(funcs)
+	registerIPFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }

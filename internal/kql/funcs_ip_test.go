@@ -1,0 +1,19 @@
+package kql
+
+// ipFuncCases cover the functions of funcs_ip.go, with the examples the cloud documents where it
+// gives them. TestQueriesGiveDocumentedResults runs them.
+var ipFuncCases = []kqlCase{
+	{name: "parse_ipv4", q: `print parse_ipv4("127.0.0.1"), parse_ipv4("192.168.1.1/24"), parse_ipv4("256.1.1.1"), parse_ipv4("::1")`, want: `[[2130706433,3232235776,null,null]]`, cols: "print_0:long,print_1:long,print_2:long,print_3:long"},
+	{name: "parse_ipv4_mask", q: `print parse_ipv4_mask("127.0.0.1", 24), parse_ipv4_mask("192.1.168.2", 31), parse_ipv4_mask("192.1.168.3", 31), parse_ipv4_mask("1.2.3.4", 33), parse_ipv4_mask("1.2.3.4/8", 24)`, want: `[[2130706432,3221334018,3221334018,null,16777216]]`, cols: "print_0:long,print_1:long,print_2:long,print_3:long,print_4:long"},
+	{name: "format_ipv4 and format_ipv4_mask", q: `datatable(address:string, mask:long)['192.168.1.1', 24, '192.168.1.1', 32, '192.168.1.1/24', 32, '192.168.1.1/24', long(-1)] | extend result = format_ipv4(address, mask), result_mask = format_ipv4_mask(address, mask) | project result, result_mask`, want: `[["192.168.1.0","192.168.1.0/24"],["192.168.1.1","192.168.1.1/32"],["192.168.1.0","192.168.1.0/24"],["",""]]`, cols: "result:string,result_mask:string"},
+	{name: "format_ipv4 of a long", q: `print format_ipv4(3232236031, 24), format_ipv4(3232236031), format_ipv4_mask(3232236031), format_ipv4(-1)`, want: `[["192.168.1.0","192.168.1.255","192.168.1.255/32",""]]`},
+	{name: "format_ipv4 refuses a real", q: `print format_ipv4(1.5)`, err: "format_ipv4(): argument 1 must be string or int or long, not real"},
+	{name: "ipv4_netmask_suffix", q: `print ipv4_netmask_suffix("10.1.2.3"), ipv4_netmask_suffix("192.168.1.1/24"), ipv4_netmask_suffix("127.0.0.1/16"), ipv4_netmask_suffix("bad")`, want: `[[32,24,16,null]]`, cols: "print_0:long,print_1:long,print_2:long,print_3:long"},
+	{name: "ipv4_is_in_any_range", q: `print ipv4_is_in_any_range("192.168.1.6", "192.168.1.1/24", "10.0.0.1/8"), ipv4_is_in_any_range("192.168.1.6", dynamic(["10.0.0.1/8", "127.0.0.1"])), ipv4_is_in_any_range("x", "10.0.0.0/8")`, want: `[[true,false,null]]`, cols: "print_0:bool,print_1:bool,print_2:bool"},
+	{name: "ipv6_is_match", q: `print ipv6_is_match("::ffff:7f00:1", "127.0.0.1"), ipv6_is_match("fe80::85d:e82c:9446:7994", "fe80::85d:e82c:9446:7995"), ipv6_is_match("fe80::85d:e82c:9446:7994/127", "fe80::85d:e82c:9446:7995/127"), ipv6_is_match("fe80::85d:e82c:9446:7994", "fe80::85d:e82c:9446:7995", 127), ipv6_is_match("192.168.1.1", "192.168.1.255", 120), ipv6_is_match("::1", "nope")`, want: `[[true,false,true,true,true,null]]`, cols: "print_0:bool,print_1:bool,print_2:bool,print_3:bool,print_4:bool,print_5:bool"},
+	{name: "ipv6_compare", q: `print ipv6_compare("::1", "::2"), ipv6_compare("1.1.1.1", "::ffff:1.1.1.1"), ipv6_compare("fe80::85d:e82c:9446:7994", "fe80::85d:e82c:9446:7995", 127), ipv6_compare("::2", "::1", 129)`, want: `[[-1,0,0,null]]`, cols: "print_0:long,print_1:long,print_2:long,print_3:long"},
+	{name: "has_ipv4 finds an address standing as a term", q: `print has_ipv4("log 127.0.0.1 x", "127.0.0.1"), has_ipv4("a127.0.0.1", "127.0.0.1"), has_ipv4("127.0.0.256", "127.0.0.256")`, want: `[[true,false,false]]`, cols: "print_0:bool,print_1:bool,print_2:bool"},
+	{name: "has_ipv4_prefix", q: `print has_ipv4_prefix("log 127.0.0.1 x", "127.0."), has_ipv4_prefix("log 127.0.0.1 x", "127.0"), has_ipv4_prefix("log 127.0.0.1 x", "127.0.0.1"), has_ipv4_prefix("log 127.0.0.1.5", "127.")`, want: `[[true,false,true,false]]`},
+	{name: "has_any_ipv4_prefix", q: `print has_any_ipv4_prefix("10.2.3.4 and", dynamic(["127.", "10."])), has_any_ipv4_prefix("10.2.3.4", "127.", "10.2."), has_any_ipv4_prefix("x", "10.")`, want: `[[true,true,false]]`},
+	{name: "has_ipv4 refuses a number", q: `print has_ipv4("a", 1)`, err: "has_ipv4(): argument 2 must be string, not long"},
+}
