@@ -261,7 +261,8 @@ func (f *fields) asim() (*Parser, error) {
 		return nil, err
 	}
 	if norm != nil {
-		for key, tag := range map[string]string{"Schema": TagSchema, "Version": TagSchemaVersion} {
+		for _, kt := range [][2]string{{"Schema", TagSchema}, {"Version", TagSchemaVersion}} {
+			key, tag := kt[0], kt[1]
 			v, err := norm.str(key, "Normalization."+key, false)
 			if err != nil {
 				return nil, err

@@ -45,8 +45,8 @@ func TestANormalizingParserIsInstalledUnderBothItsNames(t *testing.T) {
 		if !strings.HasPrefix(pr.Query, "ContosoDns_CL\n| where not(disabled)\n") || strings.HasSuffix(pr.Query, "\n") {
 			t.Errorf("query %q", pr.Query)
 		}
-		want := []savedsearch.Tag{{TagParserName, "vimDnsContoso"}, {TagParserVersion, "0.2.0"}}
-		if fmt.Sprint(pr.Tags[:2]) != fmt.Sprint(want) || len(pr.Tags) != 4 {
+		want := []savedsearch.Tag{{Name: TagParserName, Value: "vimDnsContoso"}, {Name: TagParserVersion, Value: "0.2.0"}, {Name: TagSchema, Value: "Dns"}, {Name: TagSchemaVersion, Value: "0.1.7"}}
+		if fmt.Sprint(pr.Tags) != fmt.Sprint(want) {
 			t.Errorf("tags %+v", pr.Tags)
 		}
 	}
@@ -59,7 +59,7 @@ func TestASolutionsParserIsInstalledUnderItsAlias(t *testing.T) {
 	}
 	s := p.Searches[0]
 	if s.ID != "ContosoFirewall" || s.Properties.Category != "Microsoft Sentinel Parser" || s.Properties.FunctionParameters != "action:string=''" ||
-		s.Properties.DisplayName != "Parser for Contoso firewall events" || s.Properties.Tags[0] != (savedsearch.Tag{TagParserVersion, "1.1.0"}) {
+		s.Properties.DisplayName != "Parser for Contoso firewall events" || s.Properties.Tags[0] != (savedsearch.Tag{Name: TagParserVersion, Value: "1.1.0"}) {
 		t.Fatalf("search: %+v", s)
 	}
 }
