@@ -182,10 +182,10 @@ type Batch struct {
 // Vector is one column of a batch held by type. Type must be the column's type in the
 // table's schema; Type says which slice holds the values.
 type Vector struct {
-	Type    Type      // TypeString, TypeLong, TypeReal, TypeBool or TypeDatetime
+	Type    Type      // TypeString, TypeInt, TypeLong, TypeReal, TypeBool or TypeDatetime
 	Valid   []bool    // false where the row is null, whose value must then be zero; nil: no nulls
 	Strings []string  // TypeString
-	Ints    []int64   // TypeLong; TypeDatetime as Unix nanoseconds
+	Ints    []int64   // TypeInt and TypeLong; TypeDatetime as Unix nanoseconds
 	Reals   []float64 // TypeReal
 	Bools   []bool    // TypeBool
 	// Dict and Codes may come with Strings when the column has few distinct values:
@@ -205,7 +205,7 @@ func (v *Vector) Value(r int) any {
 		return nil
 	}
 	switch v.Type {
-	case TypeLong:
+	case TypeInt, TypeLong:
 		return v.Ints[r]
 	case TypeDatetime:
 		return time.Unix(0, v.Ints[r]).UTC()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -13,9 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/savedsearch"
+	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
 
@@ -35,6 +39,12 @@ type Source struct {
 	// functions, when set, are the workspace's stored functions (see
 	// functions.go).
 	functions *savedsearch.Searches
+	// tables, when set, are the workspace's declared custom tables, served
+	// with the standard ones (see tables.go); declared holds both, once
+	// read, and stored the tables that hold rows.
+	tables   *tables.Tables
+	declared map[string]kql.TableSchema
+	stored   map[string]bool
 }
 
 // NewSource returns the query engine's view of one workspace in store.
@@ -47,13 +57,20 @@ var typeMap = map[logstore.Type]kql.Type{
 	logstore.TypeBool: kql.TypeBool, logstore.TypeDatetime: kql.TypeDatetime, logstore.TypeDynamic: kql.TypeDynamic,
 }
 
-// Tables lists the workspace's tables with their columns.
+// Tables lists the workspace's tables with their columns: every declared
+// table, rows or none, with its columns in declared order and then any it
+// holds undeclared; every other table that holds rows, with the columns its
+// rows have (TimeGenerated first, then by name); and the watchlists.
 func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
-	names, err := s.store.Tables(ctx, s.workspace)
+	names, err := s.storedTables(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]kql.TableSchema, 0, len(names))
+	declared, err := s.declaredTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]kql.TableSchema, 0, len(names)+len(declared))
 	for _, name := range names {
 		cols, err := s.schema(ctx, name)
 		if errors.Is(err, logstore.ErrCorrupt) {
@@ -63,17 +80,40 @@ func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
 		} else if err != nil {
 			return nil, err
 		}
+		if decl, ok := declared[name]; ok {
+			out = append(out, withStored(decl, cols))
+			continue
+		}
 		ts := kql.TableSchema{Name: name}
 		for _, c := range cols {
 			ts.Columns = append(ts.Columns, kql.Column{Name: c.Name, Type: typeMap[c.Type]})
 		}
 		out = append(out, ts)
 	}
+	for name, decl := range declared {
+		if !s.stored[name] {
+			out = append(out, decl)
+		}
+	}
+	sortSchemas(out)
 	wl, err := s.watchlistTables(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return append(out, wl...), nil
+}
+
+// storedTables lists the tables that hold rows, and notes them.
+func (s *Source) storedTables(ctx context.Context) ([]string, error) {
+	names, err := s.store.Tables(ctx, s.workspace)
+	if err != nil {
+		return nil, err
+	}
+	s.stored = make(map[string]bool, len(names))
+	for _, name := range names {
+		s.stored[name] = true
+	}
+	return names, nil
 }
 
 func (s *Source) schema(ctx context.Context, table string) ([]logstore.ColumnSchema, error) {
@@ -125,13 +165,30 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	if err := s.damaged[req.Table]; err != nil {
 		return nil, err
 	}
+	declared, err := s.declaredTables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.stored == nil {
+		if _, err := s.storedTables(ctx); err != nil {
+			return nil, err
+		}
+	}
+	decl, isDeclared := declared[req.Table]
+	if isDeclared && !s.stored[req.Table] {
+		return emptyIter{}, nil
+	}
 	cols, err := s.schema(ctx, req.Table)
 	if err != nil {
 		return nil, err
 	}
 	types := map[string]logstore.Type{logstore.IngestionTimeColumn: logstore.TypeDatetime}
+	want := map[string]kql.Type{logstore.IngestionTimeColumn: kql.TypeDatetime}
 	for _, c := range cols {
-		types[c.Name] = c.Type
+		types[c.Name], want[c.Name] = c.Type, typeMap[c.Type]
+	}
+	for _, c := range decl.Columns {
+		want[c.Name] = c.Type
 	}
 	// The engine and the store name the hidden ingestion-time column each its own way.
 	columns := slices.Clone(req.Columns)
@@ -157,6 +214,9 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 		if !ok || p.Value == nil {
 			continue // advisory: the engine applies every predicate again
 		}
+		if !sameType(types[p.Column], want[p.Column]) {
+			continue // the store holds other values than the engine compares
+		}
 		if v, ok := storeValue(p.Value, types[p.Column]); ok {
 			lreq.Predicates = append(lreq.Predicates, logstore.Predicate{Column: p.Column, Op: op, Value: v})
 		}
@@ -167,7 +227,7 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	if err != nil {
 		return nil, err
 	}
-	return newIterator(ctx, scanners, columns, types), nil
+	return newIterator(ctx, scanners, columns, types, want), nil
 }
 
 // storeValue converts a predicate constant to what the store compares with a
@@ -211,14 +271,14 @@ type scanned struct {
 // prefetch is how many converted batches may wait for the engine.
 const prefetch = 4
 
-func newIterator(ctx context.Context, scanners []*logstore.Scanner, columns []string, types map[string]logstore.Type) *iterator {
+func newIterator(ctx context.Context, scanners []*logstore.Scanner, columns []string, types map[string]logstore.Type, want map[string]kql.Type) *iterator {
 	ctx, cancel := context.WithCancel(ctx)
 	it := &iterator{batches: make(chan scanned, prefetch), cancel: cancel, scanners: scanners}
 	for _, sc := range scanners {
 		it.done.Go(func() {
 			for sc.Next() {
 				select {
-				case it.batches <- scanned{batch: convert(sc.Batch(), columns, types)}:
+				case it.batches <- scanned{batch: convert(sc.Batch(), columns, types, want)}:
 				case <-ctx.Done():
 					return
 				}
@@ -262,15 +322,16 @@ func (it *iterator) Close() error {
 }
 
 // convert turns a store batch into the engine's columns: typed as the store
-// decoded them where the block's type is the table's, else boxed values.
-func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type) *kql.Batch {
+// decoded them where the block's type is the table's and the engine's type
+// is the one the store holds, else boxed values of the engine's type want.
+func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type, want map[string]kql.Type) *kql.Batch {
 	out := &kql.Batch{Len: b.Len, Columns: make([][]any, len(columns)), Vectors: make([]*kql.Vector, len(columns))}
 	for i, name := range columns {
 		c := b.Column(name)
-		want := types[name]
-		if c != nil && c.Type == want && vectorTypes[want] {
+		stored, w := types[name], want[name]
+		if c != nil && c.Type == stored && vectorTypes[stored] && sameType(stored, w) {
 			// the store's slices as they are: the engine never writes to a batch
-			out.Vectors[i] = &kql.Vector{Type: typeMap[want], Valid: c.Valid, Strings: c.Strings, Ints: c.Ints, Reals: c.Reals, Bools: c.Bools,
+			out.Vectors[i] = &kql.Vector{Type: w, Valid: c.Valid, Strings: c.Strings, Ints: c.Ints, Reals: c.Reals, Bools: c.Bools,
 				Dict: c.Dict, Codes: c.Codes}
 			continue
 		}
@@ -278,13 +339,71 @@ func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type
 		if c != nil {
 			for r := range b.Len {
 				if c.Valid[r] {
-					vals[r] = cellValue(c, r, want)
+					vals[r] = asType(cellValue(c, r, stored), w)
 				}
 			}
 		}
 		out.Columns[i] = vals
 	}
 	return out
+}
+
+// sameType reports whether the engine's type w holds the store's values of
+// type t as they are: the store keeps an int as a long.
+func sameType(t logstore.Type, w kql.Type) bool {
+	return typeMap[t] == w || t == logstore.TypeLong && w == kql.TypeInt
+}
+
+// asType is a stored value as the engine's value of the declared type w.
+// Rows ingested into a declared table were converted to its types; a value
+// of another kind is one stored before the declaration, and reads as null
+// unless it converts without loss.
+func asType(v any, w kql.Type) any {
+	switch w {
+	case kql.TypeString:
+		return stringOf(v)
+	case kql.TypeInt, kql.TypeLong:
+		switch x := v.(type) {
+		case int64:
+			return x
+		case float64:
+			if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+				return int64(x)
+			}
+		}
+		return nil
+	case kql.TypeReal:
+		switch x := v.(type) {
+		case float64:
+			return x
+		case int64:
+			return float64(x)
+		}
+		return nil
+	case kql.TypeBool:
+		if x, ok := v.(bool); ok {
+			return x
+		}
+		return nil
+	case kql.TypeDatetime:
+		switch x := v.(type) {
+		case time.Time:
+			return x
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return t.UTC()
+			}
+		}
+		return nil
+	case kql.TypeGUID:
+		if x, ok := v.(string); ok {
+			if _, err := uuid.Parse(x); err == nil {
+				return x
+			}
+		}
+		return nil
+	}
+	return v // dynamic takes any value
 }
 
 // vectorTypes are the store's types whose columns the engine takes typed

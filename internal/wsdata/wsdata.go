@@ -129,8 +129,9 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 }
 
 // Source returns the query engine's view of a workspace's logs, of its
-// watchlists, which _GetWatchlist reads from the sealed document store, and
-// of its functions, the saved searches with an alias.
+// declared tables, of its watchlists, which _GetWatchlist reads from the
+// sealed document store, and of its functions, the saved searches with an
+// alias.
 func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source, error) {
 	st, err := d.Logs(ctx, ws)
 	if err != nil {
@@ -143,7 +144,8 @@ func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source
 	id := ws.Workspace.Properties.CustomerID
 	wl := watchlist.New(docs, id, ws.Workspace.ID, nil)
 	fns := savedsearch.New(docs, id, ws.Workspace.ID, d.functions)
-	return NewSource(st, id).WithWatchlists(wl).WithFunctions(fns), nil
+	tabs := tables.New(docs, id, ws.Workspace.ID, ws.Workspace.Properties.RetentionInDays)
+	return NewSource(st, id).WithWatchlists(wl).WithFunctions(fns).WithTables(tabs), nil
 }
 
 // SavedSearches returns a workspace's saved searches under its document
