@@ -21,9 +21,10 @@ func (o *astExtendOp) opPos() srcPos { return o.P }
 
 func (o *astProjectOp) opPos() srcPos { return o.P }
 
-// parseExtend reads extend [Name=]Expr, ...
+// parseExtend reads extend [Name=]Expr, ..., where (a, b) = f(x) names the columns of a
+// function that returns several.
 func parseExtend(p *parser, pos srcPos, _ string) (astOp, error) {
-	cols, err := p.namedList()
+	cols, err := p.aggList()
 	return &astExtendOp{P: pos, Cols: cols}, err
 }
 
@@ -52,8 +53,17 @@ func (p *planner) extend(in *plan, cols []astNamedExpr, ec *ectx, project bool) 
 		src int // for project of a bare column: copy
 	}
 	var slots []slot
+	var spreads []spreadSlot
 	auto := 0
 	for _, ne := range cols {
+		if len(ne.Names) > 0 {
+			sp, err := p.spread(ne, ec, &outCols, project)
+			if err != nil {
+				return nil, err
+			}
+			spreads = append(spreads, sp)
+			continue
+		}
 		c, err := p.expr(ne.X, ec)
 		if err != nil {
 			return nil, err
@@ -110,6 +120,9 @@ func (p *planner) extend(in *plan, cols []astNamedExpr, ec *ectx, project bool) 
 				}
 				for _, s := range slots {
 					row[s.idx] = s.fn(r)
+				}
+				for _, s := range spreads {
+					s.fill(row, r)
 				}
 				out[i] = row
 			}

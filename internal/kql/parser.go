@@ -612,6 +612,7 @@ func init() {
 		"render":          parseRender,
 		"search":          parseSearch,
 		"serialize":       parseSerialize,
+		"make-series":     parseMakeSeries,
 	}
 }
 

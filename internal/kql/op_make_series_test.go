@@ -1,0 +1,65 @@
+package kql
+
+// makeSeriesCases cover make-series as the language documents it: one row per group of the
+// by-expressions with each aggregate as a series, absent bins filled with the default, and
+// the axis, named like its column, as the series of the bins' starts; and the operators that
+// usually follow it. TestQueriesGiveDocumentedResults runs them.
+var makeSeriesCases = []kqlCase{
+	{name: "count names its series count_ and the axis after its column", q: `Events | make-series count() on TimeGenerated step 1h`,
+		want: `[[[2,2,1,1],["2026-11-26T08:00:00Z","2026-11-26T09:00:00Z","2026-11-26T10:00:00Z","2026-11-26T11:00:00Z"]]]`, cols: "count_:dynamic,TimeGenerated:dynamic"},
+	{name: "without from the first bin is the data's, aligned to the step", q: `Events | make-series count() on TimeGenerated step 2h`,
+		want: `[[[4,2],["2026-11-26T08:00:00Z","2026-11-26T10:00:00Z"]]]`},
+	{name: "from aligns the bins to the start", q: `Events | make-series count() on TimeGenerated from datetime(2026-11-26T07:30:00Z) step 1h`,
+		want: `[[[1,3,1,0,1],["2026-11-26T07:30:00Z","2026-11-26T08:30:00Z","2026-11-26T09:30:00Z","2026-11-26T10:30:00Z","2026-11-26T11:30:00Z"]]]`},
+	{name: "to is exclusive and a step not dividing the range ends at the last bin before it", q: `Events | make-series count() on TimeGenerated from datetime(2026-11-26T07:00:00Z) to datetime(2026-11-26T09:30:00Z) step 1h`,
+		want: `[[[0,2,2],["2026-11-26T07:00:00Z","2026-11-26T08:00:00Z","2026-11-26T09:00:00Z"]]]`},
+	{name: "rows outside from and to are left out", q: `Events | make-series sum(Count) on TimeGenerated from datetime(2026-11-26T08:30:00Z) to datetime(2026-11-26T10:00:00Z) step 30m`,
+		want: `[[[2,3,0],["2026-11-26T08:30:00Z","2026-11-26T09:00:00Z","2026-11-26T09:30:00Z"]]]`, cols: "sum_Count:dynamic,TimeGenerated:dynamic"},
+	{name: "by groups each get every bin, absent ones the default", q: `Events | make-series n = count() default = -1, avg(Score) on TimeGenerated from datetime(2026-11-26T07:00:00Z) to datetime(2026-11-26T12:00:00Z) step 1h by Computer | where Computer in ("db01", "dc01")`,
+		want: `[["db01",[-1,-1,2,-1,-1],[0,0,4,0,0],["2026-11-26T07:00:00Z","2026-11-26T08:00:00Z","2026-11-26T09:00:00Z","2026-11-26T10:00:00Z","2026-11-26T11:00:00Z"]],["dc01",[-1,-1,-1,-1,1],[0,0,0,0,-1],["2026-11-26T07:00:00Z","2026-11-26T08:00:00Z","2026-11-26T09:00:00Z","2026-11-26T10:00:00Z","2026-11-26T11:00:00Z"]]]`,
+		cols: "Computer:string,n:dynamic,avg_Score:dynamic,TimeGenerated:dynamic"},
+	{name: "default may be null", q: `Events | make-series avg(Score) default = double(null) on TimeGenerated from datetime(2026-11-26T07:00:00Z) to datetime(2026-11-26T09:30:00Z) step 1h`,
+		want: `[[[null,2,4],["2026-11-26T07:00:00Z","2026-11-26T08:00:00Z","2026-11-26T09:00:00Z"]]]`},
+	{name: "a bin of null values holds the aggregate of nulls, not the default", q: `Events | where Account == "carol" | make-series sum(Count), avg(Count) default = -1, dcount(Count) on TimeGenerated step 1h`,
+		want: `[[[0],[null],[0],["2026-11-26T09:00:00Z"]]]`},
+	{name: "rows without an axis value are in no bin", q: `Events | extend T = iff(Account == "bob", datetime(null), TimeGenerated) | make-series count() on T step 1d`,
+		want: `[[[4],["2026-11-26T00:00:00Z"]]]`, cols: "count_:dynamic,T:dynamic"},
+	{name: "aggregates of make-series", q: `Events | make-series dcount(Account), percentile(Count, 50), stdev(Count), max(Score), countif(Ok), sumif(Count, Ok) on TimeGenerated step 2h`,
+		want: `[[[4,2],[2,5],[1,0.7071067811865476],[4,0.5],[2,1],[4,5],["2026-11-26T08:00:00Z","2026-11-26T10:00:00Z"]]]`,
+		cols: "dcount_Account:dynamic,percentile_Count_50:dynamic,stdev_Count:dynamic,max_Score:dynamic,countif_:dynamic,sumif_Count:dynamic,TimeGenerated:dynamic"},
+	{name: "a numeric axis", q: `Events | make-series n = count() on Count step 2`, want: `[[[1,2,1,1],[0,2,4,6]]]`},
+	{name: "a fractional step over an integer axis makes real bins", q: `Events | make-series n = count() on Count step 2.5`, want: `[[[2,1,2],[0,2.5,5]]]`},
+	{name: "in range includes its stop and bins from zero", q: `Events | make-series sum(Count) on TimeGenerated in range(datetime(2026-11-26T07:30:00Z), datetime(2026-11-26T10:00:00Z), 1h)`,
+		want: `[[[0,3,3,5],["2026-11-26T07:00:00Z","2026-11-26T08:00:00Z","2026-11-26T09:00:00Z","2026-11-26T10:00:00Z"]]]`},
+	{name: "empty input gives no rows", q: `Events | where EventID == 1 | make-series count() on TimeGenerated from datetime(2026-11-26T07:00:00Z) to datetime(2026-11-26T09:00:00Z) step 1h`, want: `[]`},
+	{name: "kind=nonempty gives a row of defaults for empty input", q: `Events | where EventID == 1 | make-series kind=nonempty n = count() on TimeGenerated from datetime(2026-11-26T07:00:00Z) to datetime(2026-11-26T09:00:00Z) step 1h by Computer`,
+		want: `[["",[0,0],["2026-11-26T07:00:00Z","2026-11-26T08:00:00Z"]]]`, cols: "Computer:string,n:dynamic,TimeGenerated:dynamic"},
+
+	// what content does with a series
+	{name: "series_decompose_anomalies into a tuple", q: `Events | make-series n = count() on TimeGenerated step 1h | extend (anomalies, score, baseline) = series_decompose_anomalies(n, 1.5, -1, 'linefit') | project anomalies, baseline`,
+		want: `[[[0,0,0,0],[2.1,1.7,1.2999999999999998,0.8999999999999999]]]`, cols: "anomalies:dynamic,baseline:dynamic"},
+	{name: "series_fit_line into a tuple of fewer names", q: `Events | make-series n = count() on TimeGenerated step 1h | extend (rsquare, slope) = series_fit_line(n) | project-away n, TimeGenerated`,
+		want: `[[0.8,-0.4,0.3333333333333333,0.06666666666666665,2.5,[2.1,1.7,1.2999999999999998,0.8999999999999999]]]`,
+		cols: "rsquare:real,slope:real,series_fit_line_n_variance:real,series_fit_line_n_rvariance:real,series_fit_line_n_interception:real,series_fit_line_n_line_fit:dynamic"},
+	{name: "series_stats into a tuple", q: `Events | make-series n = count() on TimeGenerated step 1h | extend (mn, mnIdx, mx) = series_stats(n) | project mn, mnIdx, mx`, want: `[[1,2,2]]`, cols: "mn:real,mnIdx:long,mx:real"},
+	{name: "mv-expand a series back into rows", q: `Events | make-series n = count() on TimeGenerated step 1h | mv-expand n to typeof(long), TimeGenerated to typeof(datetime) | where n > 1`,
+		want: `[[2,"2026-11-26T08:00:00Z"],[2,"2026-11-26T09:00:00Z"]]`, cols: "n:long,TimeGenerated:datetime"},
+	{name: "render timechart of a series", q: `Events | make-series n = count() on TimeGenerated step 2h | render timechart`, want: `[[[4,2],["2026-11-26T08:00:00Z","2026-11-26T10:00:00Z"]]]`},
+
+	// refused
+	{name: "make-series refuses a non-aggregate", q: `Events | make-series Count on TimeGenerated step 1h`, err: "make-series needs an aggregation of a numeric result"},
+	{name: "make-series refuses make_list", q: `Events | make-series make_list(Count) on TimeGenerated step 1h`, err: "make-series needs an aggregation of a numeric result"},
+	{name: "make-series refuses an aggregate of a datetime", q: `Events | make-series max(TimeGenerated) on TimeGenerated step 1h`, err: "max() gives datetime here"},
+	{name: "make-series refuses a zero step", q: `Events | make-series count() on TimeGenerated step 0s`, err: "step of make-series must be greater than zero"},
+	{name: "make-series refuses a number step over datetimes", q: `Events | make-series count() on TimeGenerated step 1`, err: "step of make-series over TimeGenerated must be a constant timespan"},
+	{name: "make-series refuses a column step", q: `Events | make-series count() on TimeGenerated step Count`, err: "must be a constant timespan"},
+	{name: "make-series refuses a string start", q: `Events | make-series count() on TimeGenerated from "x" step 1h`, err: "start of make-series over TimeGenerated must be a constant datetime"},
+	{name: "make-series refuses a string axis", q: `Events | make-series count() on Account step 1`, err: "axis of make-series must be a datetime, timespan or number, not string"},
+	{name: "make-series refuses an unknown axis", q: `Events | make-series count() on Nope step 1h`, err: `unknown axis column "Nope"`},
+	{name: "make-series refuses a non-constant default", q: `Events | make-series count() default = Count on TimeGenerated step 1h`, err: "default of count_ must be a constant number"},
+	{name: "make-series refuses more bins than a series holds", q: `Events | make-series count() on TimeGenerated from datetime(2020-01-01) to datetime(2026-01-01) step 1s`, err: "more than the 1048576 a series holds"},
+	{name: "make-series needs a step", q: `Events | make-series count() on TimeGenerated`, err: `expected "step"`},
+	{name: "make-series kind is nonempty only", q: `Events | make-series kind=foo count() on TimeGenerated step 1h`, err: "make-series kind must be nonempty"},
+	{name: "tuple of a single-value expression", q: `Events | extend (a, b) = 1`, err: "a tuple (a, b) = names the columns of a function that returns several"},
+	{name: "tuple of more names than columns", q: `Events | make-series n = count() on TimeGenerated step 1h | extend (a, b, c, d, e, f, g) = series_fit_line(n)`, err: "7 names for the 6 columns of series_fit_line()"},
+}
