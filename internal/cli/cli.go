@@ -122,7 +122,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
-		a.ruleCommand(), a.watchlistCommand(), a.functionCommand())
+		a.ruleCommand(), a.watchlistCommand(), a.functionCommand(), a.tableCommand())
 	root.AddCommand(a.automationCommand())
 	return root
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealwatch/sealwatch/internal/client"
+	"github.com/sealwatch/sealwatch/internal/tables"
 )
 
 // This file is the data path: data collection rules and the roles that let a
@@ -293,11 +294,9 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if table == "" {
-			table = strings.TrimPrefix(stream, "Custom-")
-			if !strings.HasSuffix(table, "_CL") {
-				table += "_CL"
-			}
+		table, output, err := dcrTable(stream, table)
+		if err != nil {
+			return err
 		}
 		m, err := a.mgmt(*subscription)
 		if err != nil {
@@ -311,12 +310,17 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		wt := &workspaceTables{m: m, rg: resourceGroupOf(ws.ID), ws: ws.Name}
+		_, declared, err := wt.get(ctx, table)
+		if err != nil {
+			return err
+		}
 		const dest = "workspace"
 		body := map[string]any{"location": location, "properties": map[string]any{
 			"streamDeclarations": map[string]any{stream: map[string]any{"columns": cols}},
 			"destinations":       map[string]any{"logAnalytics": []map[string]string{{"workspaceResourceId": ws.ID, "name": dest}}},
 			"dataFlows": []map[string]any{{"streams": []string{stream}, "destinations": []string{dest},
-				"transformKql": "source", "outputStream": "Custom-" + table}},
+				"transformKql": "source", "outputStream": output}},
 		}}
 		var raw json.RawMessage
 		if err := m.cl.Do(ctx, http.MethodPut, m.dcrPath(rf.resourceGroup, rf.name), client.AudienceManagement, body, &raw); err != nil {
@@ -330,7 +334,11 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 		if err := a.printDCR(w, m, d, raw); err != nil || a.output == outputJSON {
 			return err
 		}
-		fmt.Fprintf(w, "\nSend rows:  sealwatch ingest --dcr %s -g %s --stream %s --file rows.json\n", clean(d.Name), clean(rf.resourceGroup), clean(stream))
+		fmt.Fprintln(w)
+		if err := wt.sayWhereRowsGo(ctx, w, stream, table, declared); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "Send rows:  sealwatch ingest --dcr %s -g %s --stream %s --file rows.json\n", clean(d.Name), clean(rf.resourceGroup), clean(stream))
 		fmt.Fprintf(w, "Let an application send them:  sealwatch role assign --role Ingestor --object-id OID --dcr %s -g %s\n", clean(d.Name), clean(rf.resourceGroup))
 		fmt.Fprintf(w, "  which then sends with:  sealwatch ingest --dcr-immutable-id %s --stream %s --file rows.json\n", clean(d.Properties.ImmutableID), clean(stream))
 		return nil
@@ -340,12 +348,56 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 	f.StringVarP(&wsName, "workspace", "w", "", "the workspace whose table the rows go to")
 	f.StringVar(&wsGroup, "workspace-resource-group", "", "the workspace's resource group; found by listing the workspaces when omitted")
 	f.StringVar(&stream, "stream", "", "the stream rows are sent to, Custom-<name>")
-	f.StringVar(&table, "table", "", "the table rows are stored in; default the stream's name without Custom-, ending in _CL")
+	f.StringVar(&table, "table", "", "the table rows are stored in: a custom table (NAME_CL) or a standard one; default the stream's name without Custom-, with _CL")
 	f.StringSliceVar(&columns, "column", nil, "a column of the stream, Name:type (may repeat, or separate with commas); TimeGenerated:datetime is added when missing")
 	f.StringVarP(&location, "location", "l", "local", "location recorded on the rule")
 	_ = cmd.MarkFlagRequired("workspace")
 	_ = cmd.MarkFlagRequired("stream")
 	return cmd
+}
+
+// sayWhereRowsGo tells which table a rule's rows go to and what shapes
+// them: the table's declared columns, those the rule declared it with
+// (a rule writing an undeclared custom table declares it from its
+// stream), or, for a table still undeclared, the rows' own.
+func (wt *workspaceTables) sayWhereRowsGo(ctx context.Context, w io.Writer, stream, table string, wasDeclared bool) error {
+	_, declared, err := wt.get(ctx, table)
+	if err != nil {
+		return err
+	}
+	how := "converted to its declared columns"
+	switch {
+	case !declared:
+		how = "which is not declared: rows keep the columns they are sent with (`sealwatch table create " + clean(table) + "` declares it)"
+	case !wasDeclared:
+		how = "declared now with the stream's columns"
+	}
+	fmt.Fprintf(w, "Rows of %s go to table %s of workspace %s, %s.\n", clean(stream), clean(table), clean(wt.ws), how)
+	return nil
+}
+
+// dcrTable is the table a rule of stream writes and the output stream that
+// names it: --table when given, a custom table (NAME_CL, declared by the
+// rule from the stream's columns if it is not yet) or a standard one;
+// without it, the stream's name with _CL, as the cloud's portal names it.
+func dcrTable(stream, table string) (name, output string, err error) {
+	if table == "" {
+		table = strings.TrimPrefix(stream, "Custom-")
+		if !tables.IsCustomName(table) {
+			table += tables.CustomSuffix
+		}
+	}
+	if _, std := tables.StandardSchema(table); std {
+		return table, "Microsoft-" + table, nil
+	}
+	if !tables.IsCustomName(table) {
+		return "", "", usagef("--table %s is neither a standard table nor a custom one: a custom table's name ends in %s, such as %s%s "+
+			"(`sealwatch table list -w W` lists the workspace's tables)", table, tables.CustomSuffix, table, tables.CustomSuffix)
+	}
+	if err := tables.ValidName(table); err != nil {
+		return "", "", usagef("--table: %s", refusal(err))
+	}
+	return table, "Custom-" + table, nil
 }
 
 func (a *app) dcrShowCommand(subscription *string) *cobra.Command {

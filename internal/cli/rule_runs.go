@@ -3,13 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,15 +37,6 @@ func runsQuery(id string, from time.Time, limit int) string {
 		"| where TimeGenerated >= datetime(" + from.UTC().Format(time.RFC3339Nano) + ")\n" +
 		"| sort by TimeGenerated desc\n" +
 		"| take " + strconv.Itoa(limit)
-}
-
-// isMissingTable says whether a refused query named a table the workspace
-// does not have: before the first run is recorded, the health table does
-// not exist yet.
-func isMissingTable(err error, table string) bool {
-	var apiErr *client.APIError
-	return errors.As(err, &apiErr) && apiErr.InnerCode == "SemanticError" &&
-		strings.Contains(apiErr.Message, `unknown table or let name "`+table+`"`)
 }
 
 // ruleRun is one row of the health table, column by column.
@@ -186,15 +175,11 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 		}
 		body := map[string]string{"query": runsQuery(id, from, limit)}
 		var list []ruleRun
-		none := fmt.Sprintf("no runs of rule %s recorded since %s", id, since)
+		none := fmt.Sprintf("no runs of rule %s recorded since %s", id, since) // the health table is built in: before any run, it is empty
 		fetch := func() error {
 			var raw json.RawMessage
 			err := m.cl.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(ws.Properties.CustomerID)+"/query", client.AudienceQuery, body, &raw)
-			switch {
-			case isMissingTable(err, healthTable):
-				list, none = []ruleRun{}, "no runs recorded yet for rule "+id
-				return nil
-			case err != nil:
+			if err != nil {
 				return fmt.Errorf("read the runs of rule %s in workspace %s: %w", id, ws.Name, err)
 			}
 			list, err = decodeRuns(raw)

@@ -254,7 +254,7 @@ func TestAStaleRuleUpdateIsRefusedAsChangedBySomeoneElse(t *testing.T) {
 func TestRuleRunsShowTheHealthTable(t *testing.T) {
 	n := ruleWorkspace(t)
 	n.must("rule", "create", "-w", "secops", "--file", filepath.Join(examplesDir, "account-lockout.json"))
-	if out := n.must("rule", "runs", "-w", "secops", lockoutRule); strings.TrimSpace(out) != "no runs recorded yet for rule account-lockout" {
+	if out := n.must("rule", "runs", "-w", "secops", lockoutRule); strings.TrimSpace(out) != "no runs of rule account-lockout recorded since 24h" {
 		t.Errorf("runs before any is recorded:\n%s", out)
 	}
 	if out := n.must("rule", "runs", "-w", "secops", lockoutRule, "-o", "json"); strings.TrimSpace(out) != "[]" {
