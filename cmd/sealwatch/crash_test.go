@@ -188,7 +188,8 @@ func (r *crashRig) setUp(t *testing.T) {
 			ImmutableID string `json:"immutableId"`
 		} `json:"properties"`
 	}
-	r.cliJSON(t, &dcr, "dcr", "create", "--name", "crash", "-g", "security", "--workspace", "secops", "--stream", "Custom-Crash")
+	r.cliJSON(t, &dcr, "dcr", "create", "--name", "crash", "-g", "security", "--workspace", "secops", "--stream", "Custom-Crash",
+		"--column", "id:string", "--column", "trial:int")
 	var ws struct {
 		Properties struct {
 			CustomerID string `json:"customerId"`

@@ -104,7 +104,13 @@ func (s *Server) storeCollectorRows(r *http.Request, ws *workspace.WorkspaceInfo
 	if err != nil {
 		return err
 	}
-	return s.ingest(r, ws, logType+"_CL", rows)
+	// A table declared through the tables API holds the suffixed columns
+	// as it declares them; one that is not takes the inferred types.
+	cols, err := s.declaredColumns(r.Context(), ws, logType+"_CL")
+	if err != nil {
+		return err
+	}
+	return s.ingest(r, ws, logType+"_CL", rows, cols)
 }
 
 func parseSharedKey(h string) (customerID, sig string, ok bool) {

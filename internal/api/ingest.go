@@ -2,15 +2,19 @@ package api
 
 import (
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/transform"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -22,7 +26,9 @@ func (s *Server) routeIngestion() {
 }
 
 // handleIngest is the Logs Ingestion API: a JSON array of rows for one stream
-// of a data collection rule, acknowledged with 204 once durable.
+// of a data collection rule, acknowledged with 204 once durable. The rows
+// are typed by the stream's declaration, run through the flow's
+// transformation and stored converted to the table's declared types.
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.authenticate(r, identity.AudienceIngestion)
 	if err != nil {
@@ -41,27 +47,107 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ingest(r, route.Workspace, route.Table, body); err != nil {
+	tr, err := s.flowTransform(r.Context(), route)
+	if err != nil {
 		return err
+	}
+	rows, cols, err := tr.Apply(r.Context(), body, time.Now())
+	if err != nil {
+		return streamError(route, err)
+	}
+	if rows != nil { // nil: the transformation kept no row
+		err = s.ingest(r, route.Workspace, route.Table, rows, cols)
+	}
+	switch {
+	case err != nil && tr.PassThrough():
+		return streamError(route, err)
+	case err != nil:
+		return &transform.OutputError{Err: err}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// ingest stores rows in a workspace's table. The key must be in force: a
+// flowTransform compiles the transformation of a route's flow against its
+// table as declared now: the rule was checked when it was stored, but the
+// table may have changed, or gone, since.
+func (s *Server) flowTransform(ctx context.Context, route *workspace.Route) (*transform.Transform, error) {
+	tabs, err := s.cfg.Data.Tables(ctx, route.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	schema, ok, err := tabs.Declared(ctx, route.Table)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fault.New(fault.Conflict, "TableNotDeclared",
+			"data collection rule '%s' writes stream '%s' to table %s, which is not declared in workspace %s: declare it (PUT …/workspaces/%s/tables/%s), or PUT the rule again, which declares a custom table from its stream",
+			route.Rule.Name, route.Stream, route.Table, route.Workspace.Workspace.Name, route.Workspace.Workspace.Name, route.Table)
+	}
+	tr, err := transform.Compile(route.Transform, route.Stream, streamColumns(route.Columns), schema)
+	if err != nil {
+		return nil, fault.New(fault.Conflict, "InvalidTransform",
+			"data collection rule '%s' no longer fits table %s as it is declared now: %v; PUT the rule again, or change the table", route.Rule.Name, route.Table, err)
+	}
+	return tr, nil
+}
+
+// streamError words a column the stream does not declare as what to change:
+// the stream's declaration and the table.
+func streamError(route *workspace.Route, err error) error {
+	var ue *logstore.UndeclaredColumnError
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return badRequest("InvalidPayload", fmt.Sprintf(
+		"the body was refused whole: row %d has column %q, which stream '%s' of data collection rule '%s' does not declare: "+
+			"declare it in the stream (PUT the rule) and in table %s (PUT …/tables/%s), or leave it out of the rows",
+		ue.Index, ue.Column, route.Stream, route.Rule.Name, route.Table, route.Table))
+}
+
+// ingest stores rows in a workspace's table, converted to cols, its
+// declared columns (nil: types inferred). The key must be in force: a
 // refused ingest stores nothing.
-func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table string, body []byte) error {
+func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table string, body []byte, cols []logstore.DeclaredColumn) error {
 	store, err := s.cfg.Data.Logs(r.Context(), ws)
 	if err != nil {
 		return err
 	}
-	if _, err := store.Ingest(r.Context(), ws.Workspace.Properties.CustomerID, table, body); err != nil {
+	if cols != nil {
+		_, err = store.IngestDeclared(r.Context(), ws.Workspace.Properties.CustomerID, table, body, cols)
+	} else {
+		_, err = store.Ingest(r.Context(), ws.Workspace.Properties.CustomerID, table, body)
+	}
+	if err != nil {
 		return err
 	}
 	if err := s.cfg.Workspaces.MarkData(r.Context(), ws.Workspace.Properties.CustomerID, ws.CMK); err != nil {
 		s.log.Warn("mark workspace data", "workspace", ws.Workspace.Properties.CustomerID, "err", err)
 	}
 	return nil
+}
+
+// declaredColumns returns a table's declared columns, nil when it is not
+// declared.
+func (s *Server) declaredColumns(ctx context.Context, ws *workspace.WorkspaceInfo, table string) ([]logstore.DeclaredColumn, error) {
+	tabs, err := s.cfg.Data.Tables(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	schema, ok, err := tabs.Declared(ctx, table)
+	if err != nil || !ok {
+		return nil, err
+	}
+	cols := make([]logstore.DeclaredColumn, len(schema.Columns))
+	for i, c := range schema.Columns {
+		t, ok := logstore.ParseDeclaredType(c.Type)
+		if !ok {
+			return nil, fmt.Errorf("table %s: column %s has type %q", table, c.Name, c.Type)
+		}
+		cols[i] = logstore.DeclaredColumn{Name: c.Name, Type: t}
+	}
+	return cols, nil
 }
 
 // readIngestBody reads the body, un-gzipping it when so encoded, and refuses
@@ -92,7 +178,14 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 // toAPIError, the one place errors become responses.
 func dataError(err error) *Error {
 	var re *logstore.RowError
+	var ue *logstore.UndeclaredColumnError
+	var oe *transform.OutputError
 	switch {
+	case errors.As(err, &oe) && errors.Is(err, logstore.ErrInvalidInput):
+		return badRequest("InvalidPayload", "the body was refused whole: the rows the data collection rule's transformation gave do not fit the table: "+oe.Err.Error())
+	case errors.As(err, &ue):
+		return badRequest("InvalidPayload", fmt.Sprintf("the body was refused whole: row %d has column %q, which table %s does not declare: "+
+			"add it to the table (PUT …/tables/%s with the column in properties.schema.columns), or leave it out of the rows", ue.Index, ue.Column, ue.Table, ue.Table))
 	case errors.Is(err, keyring.ErrKeyRevoked):
 		return keyInaccessible()
 	case errors.Is(err, keyring.ErrLocked), errors.Is(err, keyring.ErrKeyUnreachable):

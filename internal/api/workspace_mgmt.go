@@ -298,7 +298,7 @@ func (s *Server) handlePutDCR(r *http.Request, _ *identity.Claims) (int, any, er
 	if err := decodeJSON(r, &in); err != nil {
 		return 0, nil, err
 	}
-	d, isNew, err := s.cfg.Workspaces.PutDCR(r.Context(), resourceGroup(r), r.PathValue("name"), in)
+	d, isNew, err := s.putDCR(r.Context(), resourceGroup(r), r.PathValue("name"), in)
 	if err != nil {
 		return 0, nil, err
 	}

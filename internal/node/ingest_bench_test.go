@@ -18,11 +18,15 @@ import (
 	"time"
 )
 
-// makeDCR sends stream Custom-Events to table Events_CL of the workspace
-// with resource ID wsID; it returns the rule's immutable ID.
+// makeDCR sends stream Custom-Events, declared with eventBatch's columns,
+// to table Events_CL of the workspace with resource ID wsID, which it
+// declares; it returns the rule's immutable ID.
 func (cs *cmkSetup) makeDCR(tb testing.TB, name, wsID string) string {
 	tb.Helper()
-	return cs.streamDCR(tb, name, "Custom-Events", wsID, []map[string]string{{"name": "TimeGenerated", "type": "datetime"}})
+	return cs.streamDCR(tb, name, "Custom-Events", wsID, []map[string]string{
+		{"name": "TimeGenerated", "type": "datetime"}, {"name": "Computer", "type": "string"}, {"name": "EventID", "type": "int"},
+		{"name": "Account", "type": "string"}, {"name": "IpAddress", "type": "string"}, {"name": "Activity", "type": "string"},
+		{"name": "EventData", "type": "string"}})
 }
 
 // eventBatch is about 1 MB of ~700-byte SecurityEvent-like rows, gzipped.

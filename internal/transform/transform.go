@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,42 @@ func Compile(text, stream string, streamCols []tables.Column, table tables.Schem
 		return nil, err
 	}
 	return t, t.checkOutput(out)
+}
+
+// Derive gives the schema of table name as a flow from stream would write
+// it, for a flow into a custom table not yet declared (the portal's wizard
+// declares the table with the rule): the stream's columns for the
+// pass-through, the transformation's output columns otherwise (a timespan
+// as a string), TimeGenerated first when the stream lacks it.
+func Derive(text, stream string, streamCols []tables.Column, name string) (tables.Schema, error) {
+	schema := tables.Schema{Name: name}
+	text = strings.TrimSpace(text)
+	if text == "" || text == Source {
+		schema.Columns = slices.Clone(streamCols)
+	} else {
+		in, err := declare(streamCols)
+		if err != nil {
+			return tables.Schema{}, refuse("stream %s: %v", stream, err)
+		}
+		q, err := compile(text, in)
+		if err != nil {
+			return tables.Schema{}, err
+		}
+		for _, c := range q.ResultColumns() {
+			typ := c.Type.String()
+			switch c.Type {
+			case kql.TypeBool:
+				typ = "boolean"
+			case kql.TypeTimespan:
+				typ = "string"
+			}
+			schema.Columns = append(schema.Columns, tables.Column{Name: c.Name, Type: typ})
+		}
+	}
+	if !slices.ContainsFunc(schema.Columns, func(c tables.Column) bool { return c.Name == tables.TimeColumn }) {
+		schema.Columns = append([]tables.Column{{Name: tables.TimeColumn, Type: "datetime"}}, schema.Columns...)
+	}
+	return schema, nil
 }
 
 // declare reads declared columns' types.

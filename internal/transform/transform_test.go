@@ -174,3 +174,33 @@ func TestTransformInputIsTypedByTheStream(t *testing.T) {
 		})
 	}
 }
+
+func TestDeriveGivesTheTableAFlowWrites(t *testing.T) {
+	cols := func(s tables.Schema) string {
+		var out []string
+		for _, c := range s.Columns {
+			out = append(out, c.Name+":"+c.Type)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		name, text string
+		stream     []tables.Column
+		want       string
+	}{
+		{"the pass-through keeps the stream's columns", "source", stream, "TimeGenerated:datetime,Message:string,Severity:int,Props:dynamic"},
+		{"TimeGenerated comes first when the stream lacks it", "", []tables.Column{{Name: "Message", Type: "string"}}, "TimeGenerated:datetime,Message:string"},
+		{"a transformation gives its output", "source | extend Ok = Severity > 1, Took = 1s | project TimeGenerated, Ok, Took, N = Severity * 2",
+			stream, "TimeGenerated:datetime,Ok:boolean,Took:string,N:long"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Derive(c.text, "Custom-Events", c.stream, "Events_CL")
+			if err != nil || got.Name != "Events_CL" || cols(got) != c.want {
+				t.Fatalf("got %s (%v), want %s", cols(got), err, c.want)
+			}
+		})
+	}
+	if _, err := Derive("source | summarize count()", "Custom-Events", stream, "Events_CL"); err == nil {
+		t.Fatal("a refused transformation gave a table")
+	}
+}

@@ -65,16 +65,22 @@ type DataCollectionRule struct {
 	Properties DCRProperties     `json:"properties"`
 }
 
-// Route is where one stream of a rule goes.
+// Route is where one stream of a rule goes, and how: the stream's declared
+// columns (nil for a Microsoft- stream, shaped as its table) and the flow's
+// transformation.
 type Route struct {
 	Rule      *DataCollectionRule
 	Workspace *WorkspaceInfo
 	Table     string
+	Stream    string
+	Columns   []DCRColumn
+	Transform string
 }
 
 // PutDCR creates or replaces a data collection rule. Every flow must name
 // declared (Custom-*) or built-in (Microsoft-*) streams and existing
-// workspaces; transforms are pass-through ("source") for now.
+// workspaces. What its flows write is the caller's to check beforehand
+// (CheckDCR): the tables are the workspaces' documents.
 func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in DataCollectionRule) (*DataCollectionRule, bool, error) {
 	if err := validName("data collection rule", name); err != nil {
 		return nil, false, err
@@ -108,6 +114,48 @@ func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in D
 		return putJSON(b, storeKey(g, name), &rule)
 	})
 	return out, created, err
+}
+
+// CheckDCR validates a rule as PutDCR would, storing nothing, and returns
+// the routes of its flows: one per stream and destination, for the caller
+// to check each flow's table and transformation before it stores the rule.
+func (s *Service) CheckDCR(ctx context.Context, g ResourceGroup, name string, in DataCollectionRule) ([]Route, error) {
+	if err := validName("data collection rule", name); err != nil {
+		return nil, err
+	}
+	rule := in
+	rule.Name = name
+	if err := s.db.View(func(tx *bbolt.Tx) error { return s.validateDCR(tx, &rule) }); err != nil {
+		return nil, err
+	}
+	var routes []Route
+	for _, f := range rule.Properties.DataFlows {
+		table, _ := outputTable(f) // validated
+		for _, st := range f.Streams {
+			for _, dest := range f.Destinations {
+				for _, d := range rule.Properties.Destinations.LogAnalytics {
+					if d.Name != dest {
+						continue
+					}
+					info, err := s.WorkspaceByCustomerID(ctx, d.WorkspaceID)
+					if err != nil {
+						return nil, err
+					}
+					routes = append(routes, route(&rule, f, st, info, table))
+				}
+			}
+		}
+	}
+	return routes, nil
+}
+
+// route is the route of stream st of flow f into table of workspace info.
+func route(rule *DataCollectionRule, f DCRDataFlow, st string, info *WorkspaceInfo, table string) Route {
+	r := Route{Rule: rule, Workspace: info, Table: table, Stream: st, Transform: f.TransformKql}
+	if decl, ok := rule.Properties.StreamDeclarations[st]; ok && strings.HasPrefix(st, "Custom-") {
+		r.Columns = decl.Columns
+	}
+	return r
 }
 
 func (s *Service) validateDCR(tx *bbolt.Tx, rule *DataCollectionRule) error {
@@ -153,9 +201,6 @@ func (s *Service) validateDCR(tx *bbolt.Tx, rule *DataCollectionRule) error {
 			if !dests[d] {
 				return badRequest("dataFlows[%d]: destination '%s' is not among destinations.logAnalytics", i, printable(d))
 			}
-		}
-		if t := strings.TrimSpace(f.TransformKql); t != "" && t != "source" {
-			return badRequest("dataFlows[%d]: only the pass-through transform 'source' is supported so far", i)
 		}
 		if _, err := outputTable(f); err != nil {
 			return badRequest("dataFlows[%d]: %v", i, err)
@@ -275,7 +320,8 @@ func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (
 					if err != nil {
 						return nil, err
 					}
-					return &Route{Rule: rule, Workspace: info, Table: table}, nil
+					r := route(rule, f, st, info, table)
+					return &r, nil
 				}
 			}
 		}

@@ -1,0 +1,104 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/tables"
+	"github.com/sealwatch/sealwatch/internal/transform"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// putDCR stores a data collection rule once every flow fits the table it
+// writes. The rule lives in the control plane and the tables in each
+// workspace's sealed documents, so the checks run here, between the two:
+// the rule is validated (CheckDCR), each flow's table looked up and its
+// transformation compiled against it, the custom tables a Custom- stream
+// writes and that are not declared yet are declared from the flow (as the
+// portal's wizard does), and only then is the rule stored. A refused rule
+// declares nothing.
+func (s *Server) putDCR(ctx context.Context, g workspace.ResourceGroup, name string, in workspace.DataCollectionRule) (*workspace.DataCollectionRule, bool, error) {
+	routes, err := s.cfg.Workspaces.CheckDCR(ctx, g, name, in)
+	if err != nil {
+		return nil, false, err
+	}
+	type pending struct {
+		tabs   *tables.Tables
+		schema tables.Schema
+	}
+	declare := map[string]pending{} // by workspace and table
+	for _, rt := range routes {
+		key := rt.Workspace.Workspace.Properties.CustomerID + "/" + rt.Table
+		tabs, err := s.cfg.Data.Tables(ctx, rt.Workspace)
+		if err != nil {
+			return nil, false, err
+		}
+		schema, ok, err := tabs.Declared(ctx, rt.Table)
+		if err != nil {
+			return nil, false, err
+		}
+		if p, planned := declare[key]; planned {
+			schema, ok = p.schema, true
+		}
+		cols := streamColumns(rt.Columns)
+		if !ok {
+			if cols == nil || !tables.IsCustomName(rt.Table) {
+				return nil, false, fault.New(fault.Invalid, workspace.CodeBadRequest,
+					"stream '%s' writes table %s, which is not declared in workspace %s: declare it first (PUT …/workspaces/%s/tables/%s)",
+					rt.Stream, rt.Table, rt.Workspace.Workspace.Name, rt.Workspace.Workspace.Name, rt.Table)
+			}
+			if schema, err = transform.Derive(rt.Transform, rt.Stream, cols, rt.Table); err != nil {
+				return nil, false, flowError(rt, err)
+			}
+			declare[key] = pending{tabs, schema}
+		}
+		if _, err := transform.Compile(rt.Transform, rt.Stream, cols, schema); err != nil {
+			return nil, false, flowError(rt, err)
+		}
+	}
+	for _, p := range declare {
+		props, err := json.Marshal(map[string]any{"schema": p.schema})
+		if err != nil {
+			return nil, false, err
+		}
+		if _, _, err := p.tabs.Put(ctx, p.schema.Name, props, ""); err != nil {
+			return nil, false, declareError(p.schema.Name, err)
+		}
+	}
+	return s.cfg.Workspaces.PutDCR(ctx, g, name, in)
+}
+
+// streamColumns are a Custom- stream's declared columns; nil for a
+// Microsoft- stream, which is shaped as its table.
+func streamColumns(cols []workspace.DCRColumn) []tables.Column {
+	if cols == nil {
+		return nil
+	}
+	out := make([]tables.Column, len(cols))
+	for i, c := range cols {
+		out[i] = tables.Column{Name: c.Name, Type: c.Type}
+	}
+	return out
+}
+
+// flowError refuses a flow whose transformation does not fit its stream
+// or table.
+func flowError(rt workspace.Route, err error) error {
+	var te *transform.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	return fault.New(fault.Invalid, "InvalidTransform", "the flow of stream '%s' into table %s: %v", rt.Stream, rt.Table, err)
+}
+
+// declareError says which table the rule could not declare.
+func declareError(table string, err error) error {
+	var fe *fault.Error
+	if errors.As(err, &fe) && fe.Kind == fault.Invalid {
+		return fault.New(fault.Invalid, fe.Code, "declaring table %s from the rule's stream: %s", table, fe.Message)
+	}
+	return fmt.Errorf("declare table %s: %w", table, err)
+}
