@@ -12,19 +12,30 @@ type Operator struct {
 // It reads the query's tokens only, so that a caller holding queries to a
 // part of the language (a data collection rule's transformation takes only
 // operators that see one row at a time) can name where each refused one is
-// before binding. A query that does not lex is a *SyntaxError.
+// before binding. The first operator of an mv-apply subquery, written after
+// "on (" rather than a pipe, is listed too. A query that does not lex is a
+// *SyntaxError.
 func Operators(query string) ([]Operator, error) {
 	toks, err := lex(query)
 	if err != nil {
 		return nil, err
 	}
 	var out []Operator
+	applying := 0 // mv-apply operators whose subquery has not started
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		switch {
-		case t.kind == tOp && t.text == "|" && i+1 < len(toks) && toks[i+1].kind == tIdent:
+		case t.kind == tOp && t.text == "|" && i+1 < len(toks) && toks[i+1].kind == tIdent,
+			applying > 0 && t.kind == tIdent && t.text == "on" && i+2 < len(toks) && toks[i+1].kind == tOp && toks[i+1].text == "(" && toks[i+2].kind == tIdent:
+			if t.kind == tIdent {
+				applying--
+				i++
+			}
 			p := &parser{toks: toks, i: i + 1}
 			name := p.dashedName()
+			if name == "mv-apply" {
+				applying++
+			}
 			out = append(out, Operator{Name: name, Line: toks[i+1].line, Col: toks[i+1].col})
 			i = p.i - 1
 		case t.kind == tIdent && startsTabular(t.text) && (i == 0 || opensExpression(toks[i-1])):

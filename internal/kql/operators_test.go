@@ -16,6 +16,8 @@ func TestOperatorsListsEachTabularOperatorWhereItIsWritten(t *testing.T) {
 		{"a union that starts the query", "union source, T", []Operator{{"union", 1, 1}}},
 		{"a print in a let", "let x = print 1;\nsource", []Operator{{"print", 1, 9}}},
 		{"names in strings and comments are not operators", "source // | summarize\n| where S == \"| take 1\"", []Operator{{"where", 2, 3}}},
+		{"the first operator of an mv-apply subquery", "source | mv-apply x on (where x > 1 | take 1)",
+			[]Operator{{"mv-apply", 1, 10}, {"where", 1, 25}, {"take", 1, 39}}},
 		{"a column named like an operator is not one", "source | where range > 1", []Operator{{"where", 1, 10}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

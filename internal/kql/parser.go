@@ -605,6 +605,7 @@ func init() {
 		"union":           parseUnion,
 		"mv-expand":       parseMvExpand,
 		"mvexpand":        parseMvExpand,
+		"mv-apply":        parseMvApply,
 		"parse":           parseParse,
 		"parse-where":     parseParse,
 		"as":              parseAs,
