@@ -70,6 +70,13 @@ type (
 		P srcPos
 		X astExpr
 	}
+	// astNamedArg is Name = X among the arguments of a call: the argument of the user
+	// function's parameter Name.
+	astNamedArg struct {
+		P    srcPos
+		Name string
+		X    astExpr
+	}
 	// astSearchTerm is Col:"text" inside a search predicate.
 	astSearchTerm struct {
 		P    srcPos
@@ -90,6 +97,7 @@ func (e *astListOp) pos() srcPos     { return e.P }
 func (e *astBetween) pos() srcPos    { return e.P }
 func (e *astParen) pos() srcPos      { return e.P }
 func (e *astSearchTerm) pos() srcPos { return e.P }
+func (e *astNamedArg) pos() srcPos   { return e.P }
 
 // Tabular sources and the pipe.
 type (
@@ -145,21 +153,24 @@ type astOp interface {
 	bind(p *planner, in *plan, ec *ectx) (*plan, error)
 }
 
-// astLetStmt is let Name = Value; or let Name = (params) { body }.
+// astLetStmt is let Name = Value; or let Name = [view] (params) { body }.
 type astLetStmt struct {
 	P      srcPos
 	Name   string
 	Value  astExpr
 	IsFunc bool
+	View   bool // a function of no parameters that wildcard table names also match
 	Params []astParam
 	Body   *astBlock
 }
 
-// astParam is a function parameter: scalar (Type) or tabular (Tabular, with optional columns).
+// astParam is a function parameter: scalar (Type) or tabular (Tabular, with the columns
+// a table passed for it must have; none for (*)).
 type astParam struct {
 	Name    string
 	Type    Type
 	Tabular bool
+	Cols    []astColDecl
 	Default astExpr
 }
 

@@ -9,7 +9,7 @@ import (
 // need the planner or lazy evaluation), then the built-in scalar functions.
 func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 	name := strings.ToLower(x.Name)
-	if b := ec.sc.lookup(x.Name); b != nil && b.fn != nil {
+	if b := ec.sc.lookup(x.Name); b != nil && b.isFunc() {
 		return p.userScalarCall(x, b, ec)
 	}
 	if _, isAgg := aggs[name]; isAgg {
@@ -388,76 +388,4 @@ func (p *planner) builtin(name string, spec fnSpec, cs []cexpr) cexpr {
 		}
 		return impl(a)
 	}}
-}
-
-// userScalarCall inlines a let-defined function whose body is scalar: parameters are bound to
-// the argument expressions (evaluated in the caller's row), defaults fill missing ones.
-func (p *planner) userScalarCall(x *astCall, b *binding, ec *ectx) (cexpr, error) {
-	sc, err := p.bindParams(x, b, ec.sc, ec)
-	if err != nil {
-		return cexpr{}, err
-	}
-	for _, l := range b.fn.Body.Lets {
-		if err := p.let(l, sc); err != nil {
-			return cexpr{}, err
-		}
-	}
-	body := b.fn.Body.Exprs[0]
-	if p.isTabular(body, sc) {
-		return cexpr{}, bindErr(x.P, "function %s returns a table; a scalar is needed here", x.Name)
-	}
-	if err := p.enter(x.P); err != nil {
-		return cexpr{}, err
-	}
-	defer p.leave()
-	if p.work++; p.work > maxPlanWork {
-		return cexpr{}, bindErr(x.P, "query is too complex: more than %d function expansions", maxPlanWork)
-	}
-	return p.expr(body, &ectx{cols: ec.cols, sc: sc})
-}
-
-func (p *planner) bindParams(x *astCall, b *binding, caller *scope, ec *ectx) (*scope, error) {
-	f := b.fn
-	if len(x.Args) > len(f.Params) {
-		return nil, bindErr(x.P, "function %s takes %d argument(s), got %d", f.Name, len(f.Params), len(x.Args))
-	}
-	sc := newScope(b.fnScope)
-	for i, prm := range f.Params {
-		var arg astExpr
-		if i < len(x.Args) {
-			arg = x.Args[i]
-		} else if prm.Default != nil {
-			arg = prm.Default
-		} else {
-			return nil, bindErr(x.P, "function %s: missing argument %s", f.Name, prm.Name)
-		}
-		if prm.Tabular {
-			tp, err := p.tabular(arg, caller)
-			if err != nil {
-				return nil, err
-			}
-			sc.names[prm.Name] = &binding{tabPlan: tp}
-			continue
-		}
-		var c cexpr
-		var err error
-		if ec != nil {
-			c, err = p.expr(arg, ec)
-		} else {
-			c, err = p.expr(arg, &ectx{sc: caller})
-		}
-		if err != nil {
-			return nil, err
-		}
-		if c.t != prm.Type && c.t != TypeNull && !(isNumeric(c.t) && isNumeric(prm.Type)) && prm.Type != TypeDynamic {
-			return nil, bindErr(arg.pos(), "function %s: argument %s must be %s, not %s", f.Name, prm.Name, prm.Type, c.t)
-		}
-		if isNumeric(c.t) && isNumeric(prm.Type) && c.t != prm.Type {
-			f, t := c.fn, prm.Type
-			c.fn = func(r Row) any { return convertTo(f(r), t) }
-			c.t = t
-		}
-		sc.names[prm.Name] = &binding{scalar: &c}
-	}
-	return sc, nil
 }

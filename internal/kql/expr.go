@@ -104,7 +104,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 			return p.colRef(ec.cols, i, x.P), nil
 		}
 		if b := ec.sc.lookup(x.Name); b != nil {
-			if b.fn != nil {
+			if b.isFunc() {
 				if err := noParams(x, b); err != nil {
 					return cexpr{}, err
 				}
@@ -244,6 +244,8 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		return p.searchMatch([]cexpr{col}, term, ec.searchCS), nil
 	case *astPipe, *astDatatable, *astPrint, *astUnion, *astSearch, *astRange:
 		return cexpr{}, bindErr(e.pos(), "a tabular expression is not allowed here; a scalar is needed (use toscalar())")
+	case *astNamedArg:
+		return cexpr{}, bindErr(x.P, "an argument given by name (%s = ...) is allowed only in a call of a user-defined or stored function", x.Name)
 	}
 	return cexpr{}, bindErr(e.pos(), "unsupported expression")
 }

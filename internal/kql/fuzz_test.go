@@ -20,10 +20,15 @@ func FuzzParse(f *testing.F) {
 	for _, q := range detectionQueries {
 		f.Add(q.q)
 	}
+	for _, c := range storedCases {
+		f.Add(c.q)
+	}
 	f.Add(strings.Repeat("(", 1000))
 	f.Add(strings.Repeat("-", 1000) + "1")
 	f.Add("print " + strings.Repeat("f(", 300))
-	src := fixtureSource(f)
+	f.Add("let f = () { let a = f; let b = f; let c = f; a }; f")
+	// the fixture's tables and stored functions that call each other, by name and with defaults
+	src := storedSource(f)
 	cat := src.Catalog()
 	f.Fuzz(func(t *testing.T, q string) {
 		if len(q) > 1<<14 {

@@ -43,6 +43,7 @@ type Query struct {
 	text   string
 	ast    *astBlock
 	cat    Catalog
+	stored *storedFuncs // the catalog's functions this query calls, parsed
 	marks  map[astExpr]map[string]bool
 	synth  map[synthKey]*astIdent
 	last   []Column // the columns of the last result table, as bound
@@ -55,9 +56,9 @@ func Compile(query string, cat Catalog) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &Query{text: query, ast: ast, cat: cat, marks: map[astExpr]map[string]bool{}, synth: map[synthKey]*astIdent{}}
+	q := &Query{text: query, ast: ast, cat: cat, stored: newStoredFuncs(cat.Functions), marks: map[astExpr]map[string]bool{}, synth: map[synthKey]*astIdent{}}
 	p := &planner{cat: cat, marks: q.marks, synth: q.synth, fixedNow: time.Now().UTC(), tables: map[string]bool{}}
-	sc := newScope(nil)
+	sc := q.rootScope()
 	for _, l := range ast.Lets {
 		if err := p.let(l, sc); err != nil {
 			return nil, err
@@ -81,6 +82,13 @@ func Compile(query string, cat Catalog) (*Query, error) {
 	p.settleMarks()
 	q.tables = slices.Sorted(maps.Keys(p.tables))
 	return q, nil
+}
+
+// rootScope is the scope of the query's statements: its lets, then the stored functions.
+func (q *Query) rootScope() *scope {
+	sc := newScope(nil)
+	sc.stored = q.stored
+	return sc
 }
 
 // Tables returns the tables the query may scan, sorted: those a caller must
@@ -230,7 +238,7 @@ func (r *Result) Release() {
 
 func (q *Query) run(run *runState) (*Result, error) {
 	p := &planner{cat: q.cat, run: run, marks: q.marks, synth: q.synth}
-	sc := newScope(nil)
+	sc := q.rootScope()
 	for _, l := range q.ast.Lets {
 		if err := p.let(l, sc); err != nil {
 			return nil, err

@@ -96,6 +96,7 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 		name string
 	}
 	var parts []part
+	var skipped *BindError // why the first fuzzy leg left out was
 	if input != nil {
 		parts = append(parts, part{input, ""})
 	}
@@ -116,15 +117,36 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 					matched = true
 				}
 			}
-			if !matched && !u.Fuzzy {
-				return nil, bindErr(id.P, "no table matches %q", id.Name)
+			for _, v := range sc.views() {
+				if ok, _ := path.Match(id.Name, v); ok {
+					pl, err := p.tabular(p.synthIdent(id, v), sc)
+					if err != nil {
+						return nil, err
+					}
+					parts = append(parts, part{pl, v})
+					matched = true
+				}
+			}
+			if !matched {
+				err := bindErr(id.P, "no table matches %q", id.Name)
+				if !u.Fuzzy {
+					return nil, err
+				}
+				if skipped == nil {
+					skipped = err.(*BindError)
+				}
 			}
 			continue
 		}
 		pl, err := p.tabular(t, sc)
 		if err != nil {
+			// isfuzzy: a leg that does not resolve (a table, function or column missing
+			// from this workspace) is left out, as long as another leg resolves
 			var be *BindError
 			if u.Fuzzy && errors.As(err, &be) {
+				if skipped == nil {
+					skipped = be
+				}
 				continue
 			}
 			return nil, err
@@ -136,6 +158,9 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 		parts = append(parts, part{pl, name})
 	}
 	if len(parts) == 0 {
+		if skipped != nil {
+			return nil, bindErr(u.P, "union isfuzzy=true: none of its tables resolves; the first, at %d:%d: %s", skipped.Line, skipped.Col, skipped.Msg)
+		}
 		return nil, bindErr(u.P, "union has no tables to combine")
 	}
 	// output columns: by name, in order of first appearance; one name with several types

@@ -209,9 +209,17 @@ func (p *parser) let() (*astLetStmt, error) {
 	if err := p.wantOp("="); err != nil {
 		return nil, err
 	}
+	// A view: a function of no parameters that union T* also finds.
+	if p.isKw("view") && p.peekN(1).kind == tOp && p.peekN(1).text == "(" {
+		p.next()
+		l.View = true
+		if !(p.peekN(1).kind == tOp && p.peekN(1).text == ")") {
+			return nil, p.errAt(p.peekN(1), "a view takes no parameters: let Name = view () { ... }")
+		}
+	}
 	// A function: (params) { body }. Distinguish from a parenthesised expression by looking
 	// for ")" "{" or "name :" right after "(".
-	if p.isOp("(") && p.looksLikeParams() {
+	if p.isOp("(") && (l.View || p.looksLikeParams()) {
 		p.next()
 		l.IsFunc = true
 		err := p.list(")", func() error {
@@ -262,25 +270,20 @@ func (p *parser) param() (astParam, error) {
 	if err := p.wantOp(":"); err != nil {
 		return prm, err
 	}
-	if p.isOp("(") {
-		// tabular parameter: (*) or (col:type, ...); the columns are checked at use.
-		depth := 0
-		for {
-			tt := p.next()
-			if tt.kind == tEOF {
-				return prm, p.expected(`")"`)
-			}
-			if tt.kind == tOp && tt.text == "(" {
-				depth++
-			}
-			if tt.kind == tOp && tt.text == ")" {
-				depth--
-				if depth == 0 {
-					break
-				}
-			}
-		}
+	if p.acceptOp("(") {
+		// tabular parameter: (*) or (col:type, ...), the columns a table passed for it must have
 		prm.Tabular = true
+		err := p.list(")", func() error {
+			if p.acceptOp("*") {
+				return nil
+			}
+			cd, err := p.colDecl()
+			prm.Cols = append(prm.Cols, cd)
+			return err
+		})
+		if err != nil {
+			return prm, err
+		}
 	} else {
 		tn, err := p.name("a parameter type")
 		if err != nil {
@@ -614,6 +617,7 @@ func init() {
 		"search":          parseSearch,
 		"serialize":       parseSerialize,
 		"make-series":     parseMakeSeries,
+		"invoke":          parseInvoke,
 	}
 }
 
@@ -976,6 +980,14 @@ func (p *parser) call(name token) (astExpr, error) {
 				return p.errAt(tt, "expected a type name")
 			}
 			a = &astIdent{P: posOf(tt), Name: tt.text}
+		} else if t := p.peek(); t.kind == tIdent && p.peekN(1).kind == tOp && p.peekN(1).text == "=" {
+			// name = value: an argument of a user function given by its parameter's name
+			p.i += 2
+			x, err := p.pipeExpr()
+			if err != nil {
+				return err
+			}
+			a = &astNamedArg{P: posOf(t), Name: t.text, X: x}
 		} else {
 			// toscalar, materialize and user functions take tabular arguments.
 			var err error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,22 +87,34 @@ type binding struct {
 	tabPlan  *plan // tabular parameter or materialized value
 	fn       *astLetStmt
 	fnScope  *scope
+	stored   string // the name of a stored function
+	err      error  // why a stored function does not parse
 }
 
+// scope holds the names a let or a function's parameters bind; stored resolves the names
+// none of them binds to the catalog's stored functions, which rank after every let.
 type scope struct {
 	parent *scope
 	names  map[string]*binding
+	stored *storedFuncs
 }
 
-func newScope(parent *scope) *scope { return &scope{parent: parent, names: map[string]*binding{}} }
+func newScope(parent *scope) *scope {
+	s := &scope{parent: parent, names: map[string]*binding{}}
+	if parent != nil {
+		s.stored = parent.stored
+	}
+	return s
+}
 
 func (s *scope) lookup(name string) *binding {
+	stored := s.stored
 	for ; s != nil; s = s.parent {
 		if b, ok := s.names[name]; ok {
 			return b
 		}
 	}
-	return nil
+	return stored.binding(name)
 }
 
 // planner binds the AST. It runs twice: once at Compile (run == nil) to report errors and to
@@ -115,6 +128,8 @@ type planner struct {
 	work     int // tabular expressions planned so far; bounds re-planning of nested lets
 	fixedNow time.Time
 	synth    map[synthKey]*astIdent // table references the planner makes up (search, union T*), kept stable across passes
+	calls    []*astLetStmt          // the user functions whose calls are being bound, outermost first
+	shaping  []*astLetStmt          // the user functions isTabular is looking into
 	links    []markLink             // bind pass: marks that imply others, applied by settleMarks
 	tables   map[string]bool        // bind pass: the tables scanned
 }
@@ -253,15 +268,25 @@ func copyScope(dst, src *scope) {
 		}
 	}
 	dst.parent = nil
+	dst.stored = src.stored
 }
 
 // bareCall is the call that a function's name written without parentheses stands for: the
-// language lets a function of no parameters be called either way (noParams checks that).
+// language lets a function whose parameters all have defaults be called either way (noParams
+// checks that).
 func bareCall(x *astIdent) *astCall { return &astCall{P: x.P, Name: x.Name} }
 
-// noParams refuses a bare name for function b when the function takes parameters.
+// bareCallable reports whether the function of b may be called by its bare name: every
+// parameter it has has a default (_Im_Dns | where …), or it does not parse, which the call
+// then reports.
+func bareCallable(b *binding) bool {
+	return b.fn == nil || !slices.ContainsFunc(b.fn.Params, func(prm astParam) bool { return prm.Default == nil })
+}
+
+// noParams refuses a bare name for function b when the function needs arguments.
 func noParams(x *astIdent, b *binding) error {
-	if n := len(b.fn.Params); n > 0 {
+	if !bareCallable(b) {
+		n := len(b.fn.Params)
 		return bindErr(x.P, "%s is a function of %d parameter(s); call it as %s(...)", x.Name, n, x.Name)
 	}
 	return nil
@@ -281,8 +306,8 @@ func (p *planner) isTabular(e astExpr, sc *scope) bool {
 		return p.isTabular(x.X, sc)
 	case *astIdent:
 		if b := sc.lookup(x.Name); b != nil {
-			if b.fn != nil && len(b.fn.Params) == 0 {
-				return p.isTabular(bareCall(x), sc)
+			if b.isFunc() && bareCallable(b) {
+				return p.shapeFunc(b)
 			}
 			return b.tab != nil || b.tabPlan != nil
 		}
@@ -290,26 +315,8 @@ func (p *planner) isTabular(e astExpr, sc *scope) bool {
 		return ok
 	case *astCall:
 		n := strings.ToLower(x.Name)
-		if b := sc.lookup(x.Name); b != nil && b.fn != nil {
-			body := b.fn.Body.Exprs[0]
-			// decide from the body's shape; parameters shadow nothing tabular here
-			fsc := newScope(b.fnScope)
-			for _, prm := range b.fn.Params {
-				if prm.Tabular {
-					fsc.names[prm.Name] = &binding{tabPlan: &plan{}}
-				} else {
-					c := konstOf(prm.Type, nil)
-					fsc.names[prm.Name] = &binding{scalar: &c}
-				}
-			}
-			for _, l := range b.fn.Body.Lets {
-				if l.IsFunc {
-					fsc.names[l.Name] = &binding{fn: l, fnScope: fsc}
-				} else if p.isTabular(l.Value, fsc) {
-					fsc.names[l.Name] = &binding{tabPlan: &plan{}}
-				}
-			}
-			return p.isTabular(body, fsc)
+		if b := sc.lookup(x.Name); b != nil && b.isFunc() {
+			return p.shapeFunc(b)
 		}
 		return n == "table" || n == "materialize" || n == "datatable" || x.Name == watchlistOperator
 	}
@@ -340,7 +347,7 @@ func (p *planner) tabular(e astExpr, sc *scope) (*plan, error) {
 				return &cp, nil
 			case b.tab != nil:
 				return p.tabular(b.tab, b.tabScope)
-			case b.fn != nil:
+			case b.isFunc():
 				if err := noParams(x, b); err != nil {
 					return nil, err
 				}
@@ -380,35 +387,23 @@ func (p *planner) tabular(e astExpr, sc *scope) (*plan, error) {
 }
 
 func (p *planner) tabularCall(x *astCall, sc *scope) (*plan, error) {
-	if b := sc.lookup(x.Name); b != nil && b.fn != nil {
-		fsc, err := p.bindParams(x, b, sc, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, l := range b.fn.Body.Lets {
-			if err := p.let(l, fsc); err != nil {
-				return nil, err
-			}
-		}
-		return p.tabular(b.fn.Body.Exprs[0], fsc)
+	if b := sc.lookup(x.Name); b != nil && b.isFunc() {
+		return p.userTabularCall(x, b, sc, nil)
 	}
 	if x.Name == watchlistOperator {
 		return p.getWatchlist(x)
 	}
 	switch strings.ToLower(x.Name) {
 	case "table":
-		if len(x.Args) < 1 {
-			return nil, bindErr(x.P, "table() expects a table name")
+		name, err := p.tableName(x, sc)
+		if err != nil {
+			return nil, err
 		}
-		lit, ok := x.Args[0].(*astLit)
-		if !ok || lit.T != TypeString {
-			return nil, bindErr(x.P, "table() expects a constant string table name")
-		}
-		name := lit.Val.(string)
 		if b := sc.lookup(name); b != nil && (b.tab != nil || b.tabPlan != nil) {
 			return p.tabular(&astIdent{P: x.P, Name: name}, sc)
 		}
-		return p.scanTable(x, name, false)
+		// a node per name: one table(T) in a function may scan a different table per call
+		return p.scanTable(p.synthIdent(x, name), name, false)
 	case "materialize":
 		if len(x.Args) != 1 {
 			return nil, bindErr(x.P, "materialize() expects one tabular argument")
