@@ -122,14 +122,6 @@ func TestAnImportReportsEachBadFileAndGoesOn(t *testing.T) {
 	if !strings.Contains(r.stderr, "3 parser files failed") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	// An alias held by a search saved under another ID is the node's refusal.
-	q := writeFile(t, dir, "q.kql", "Syslog | take 2")
-	n.must("function", "create", "vimOther", "-w", "secops", "--query-file", q)
-	clash := writeFile(t, dir, "clash.yaml", "FunctionName: vimOther\nFunctionQuery: Syslog\n")
-	r = n.run("function", "import", "-w", "secops", clash)
-	if r.code != exitError || !strings.Contains(r.stdout, "failed      "+clash+": function vimOther: ") {
-		t.Errorf("a parser whose function exists: exit %d\n%s", r.code, r.stdout)
-	}
 }
 
 func TestAFunctionIsCreatedShownReplacedAndDeleted(t *testing.T) {
