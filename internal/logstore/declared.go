@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -158,8 +159,8 @@ func convert(c cell, raw []byte, t DeclaredType, scratch *[36]byte) (cell, bool)
 	return cell{}, false
 }
 
-// ConvertJSON converts one JSON value (valid JSON text, as a row of an
-// ingest body holds it) to the declared type t by the rules IngestDeclared
+// ConvertJSON converts one JSON value (as a row of an ingest body holds
+// it; anything else does not convert) to the declared type t by the rules IngestDeclared
 // follows, for a caller that reads rows before they are stored (a data
 // collection rule's transformation reads its stream's). It returns a string
 // (string, guid), an int64 (int, long), a float64, a bool, a time.Time in
@@ -167,7 +168,7 @@ func convert(c cell, raw []byte, t DeclaredType, scratch *[36]byte) (cell, bool)
 // null. ok is false when the value does not convert.
 func ConvertJSON(raw []byte, t DeclaredType) (v any, ok bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	if !json.Valid(raw) {
 		return nil, false
 	}
 	s := scanner{b: raw, bad: -1}
@@ -334,7 +335,7 @@ func parseTime(b []byte) (time.Time, error) {
 	return t, nil
 }
 
-var errNotTime = fmt.Errorf("not an ISO 8601 date-time")
+var errNotTime = errors.New("not an ISO 8601 date-time")
 
 func parseISO(b []byte) (time.Time, bool) {
 	if len(b) < 10 || b[4] != '-' || b[7] != '-' {

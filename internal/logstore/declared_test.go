@@ -283,6 +283,8 @@ func TestConvertJSONFollowsTheIngestRules(t *testing.T) {
 		{"a GUID", `"{74BE27DE1E4E49D9B579FE0B331D3642}"`, DeclaredGUID, "74be27de-1e4e-49d9-b579-fe0b331d3642", true},
 		{"an object as dynamic", ` {"a":1} `, DeclaredDynamic, json.RawMessage(`{"a":1}`), true},
 		{"null", `null`, DeclaredLong, nil, true},
+		{"text that is not JSON", `"open`, DeclaredString, nil, false},
+		{"nothing", ``, DeclaredDynamic, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, ok := ConvertJSON([]byte(c.raw), c.typ)
