@@ -125,7 +125,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		}
 		return cexpr{}, bindErr(x.P, "unknown column or variable %q", x.Name)
 	case *astStar:
-		return cexpr{}, bindErr(x.P, "* is allowed only as a function argument such as count(*) or arg_max(x, *)")
+		return cexpr{}, bindErr(x.P, "* is allowed only as a function argument such as count(*) or arg_max(x, *), or on the left of a string operator (where * has \"x\")")
 	case *astUnary:
 		c, err := p.expr(x.X, ec)
 		if err != nil {
@@ -351,6 +351,9 @@ func cmpErr(p srcPos, a, b Type) error {
 }
 
 func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
+	if _, ok := x.L.(*astStar); ok {
+		return p.starMatch(x, ec)
+	}
 	l, err := p.expr(x.L, ec)
 	if err != nil {
 		return l, err
@@ -860,6 +863,9 @@ func (p *planner) searchMatch(cols []cexpr, term cexpr, cs bool) cexpr {
 		op += "_cs"
 	}
 	m := stringMatcher(op, k)
+	if strings.Contains(k, "*") {
+		m = wildcardTerm(k, cs).MatchString
+	}
 	if k == "" {
 		m = func(string) bool { return true }
 	}

@@ -59,8 +59,10 @@ type mvApplyCol struct {
 // bind plans mv-apply as the documentation describes it: each input row expands (as
 // mv-expand does) into a subtable of its other columns, the expanded values and the item
 // index; the subquery runs over that subtable; each row the subquery returns gets the input
-// row's columns that were not expanded, those the subquery returned taking precedence. An
-// expanded column reference leaves the input's columns: its values come from the subquery.
+// row's columns that were not expanded, those the subquery returned taking precedence. A
+// column expanded under its own name leaves the input's columns (its values come from the
+// subquery); one expanded under a new name (x = Column) stays, as content relies on when it
+// applies to the same column twice.
 func (o *astMvApplyOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 	x := o.Expand
 	removed := map[int]bool{}
@@ -78,7 +80,7 @@ func (o *astMvApplyOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 		if c.t != TypeDynamic && c.t != TypeNull {
 			return nil, bindErr(mc.X.pos(), "mv-apply needs a dynamic array or bag to expand, not %s", c.t)
 		}
-		if c.col >= 0 {
+		if c.col >= 0 && (mc.Name == "" || mc.Name == in.cols[c.col].Name) {
 			removed[c.col] = true
 		}
 		bs = append(bs, bound{c: c, name: mc.Name, to: mc.To})

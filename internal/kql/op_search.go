@@ -1,6 +1,9 @@
 package kql
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // astSearch is search [kind=case_sensitive] [in (T, ...)] predicate.
 type astSearch struct {
@@ -88,16 +91,11 @@ func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
 
 func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
 	switch x := e.(type) {
+	case *astStar: // search *: every row
+		return konstOf(TypeBool, true), nil
 	case *astLit:
 		if x.T == TypeString {
-			var all []cexpr
-			for i, c := range ec.cols {
-				if c.Name == "$table" {
-					continue
-				}
-				all = append(all, p.colRef(ec.cols, i, x.P))
-			}
-			return p.searchMatch(all, konstOf(TypeString, x.Val), ec.searchCS), nil
+			return p.searchMatch(p.allColumns(ec, x.P), konstOf(TypeString, x.Val), ec.searchCS), nil
 		}
 	case *astParen:
 		return p.searchPred(x.X, ec)
@@ -139,4 +137,74 @@ func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
 		return c, bindErr(e.pos(), "search needs a bool predicate, not %s", c.t)
 	}
 	return c, nil
+}
+
+// allColumns is a reference to each column of the input a search term looks in: all but the
+// $table column that names each row's table.
+func (p *planner) allColumns(ec *ectx, pos srcPos) []cexpr {
+	var all []cexpr
+	for i, c := range ec.cols {
+		if c.Name != "$table" {
+			all = append(all, p.colRef(ec.cols, i, pos))
+		}
+	}
+	return all
+}
+
+// starOps are the string operators that may take * (every column) on their left, as
+// search's predicates are documented in terms of (search "x" is where * has "x"): a row
+// matches when any of its columns does. The negated operators are left out: whether "no
+// column" or "some column" is meant is not documented.
+var starOps = map[string]bool{}
+
+func init() {
+	for _, op := range []string{"has", "contains", "startswith", "endswith", "hasprefix", "hassuffix"} {
+		starOps[op] = true
+		starOps[op+"_cs"] = true
+	}
+	starOps["containscs"] = true
+}
+
+// starMatch binds * op "term" (where * has "x"): the term, a constant, matched against every
+// column of the input.
+func (p *planner) starMatch(x *astBinary, ec *ectx) (cexpr, error) {
+	if !starOps[x.Op] {
+		return cexpr{}, bindErr(x.P, "* on the left of %s is not supported: * (every column) takes has, contains, startswith, endswith, hasprefix, hassuffix and their _cs forms", x.Op)
+	}
+	term, err := p.expr(x.R, ec)
+	if err != nil {
+		return term, err
+	}
+	if !term.konst {
+		return term, bindErr(x.R.pos(), "* %s needs a constant term", x.Op)
+	}
+	op := x.Op
+	if op == "containscs" {
+		op = "contains_cs"
+	}
+	k := toString(term.value())
+	m := stringMatcher(op, k)
+	cols := p.allColumns(ec, x.P)
+	return cexpr{t: TypeBool, col: -1, fn: func(r Row) any {
+		for _, c := range cols {
+			if m(toString(c.fn(r))) {
+				return true
+			}
+		}
+		return false
+	}}, nil
+}
+
+// wildcardTerm is the regular expression of a search term with * inside it ("Lab*PC"), which
+// the documentation equates to matches regex @"\bLab.*PC\b".
+func wildcardTerm(k string, cs bool) *regexp.Regexp {
+	parts := strings.Split(k, "*")
+	for i, s := range parts {
+		parts[i] = regexp.QuoteMeta(s)
+	}
+	pat := `\b` + strings.Join(parts, ".*") + `\b`
+	if !cs {
+		pat = "(?i)" + pat
+	}
+	return regexp.MustCompile(pat)
 }
