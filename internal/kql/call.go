@@ -43,9 +43,16 @@ func init() {
 		"typeof":          (*planner).typeofCall,
 		"materialize":     (*planner).tabularOnlyCall,
 		"table":           (*planner).tabularOnlyCall,
-		"row_number":      (*planner).rowNumberCall,
 		"bin":             (*planner).binCall,
 		"floor":           (*planner).binCall,
+		// window functions (window.go)
+		"prev":               (*planner).windowCall,
+		"next":               (*planner).windowCall,
+		"row_number":         (*planner).windowCall,
+		"row_cumsum":         (*planner).windowCall,
+		"row_rank_dense":     (*planner).windowCall,
+		"row_rank_min":       (*planner).windowCall,
+		"row_window_session": (*planner).windowCall,
 	}
 }
 
@@ -285,12 +292,6 @@ func (p *planner) tabularOnlyCall(x *astCall, _ *ectx) (cexpr, error) {
 		return cexpr{col: -1}, bindErr(x.P, "materialize() is tabular; use it in a let statement")
 	}
 	return cexpr{col: -1}, bindErr(x.P, "table() is tabular and is not allowed in a scalar expression")
-}
-
-// rowNumberCall is row_number(): a count of the rows evaluated so far.
-func (p *planner) rowNumberCall(_ *astCall, _ *ectx) (cexpr, error) {
-	var n int64
-	return cexpr{t: TypeLong, col: -1, fn: func(Row) any { n++; return n }}, nil
 }
 
 // binCall is bin(x, size) and floor(x, size), whose result type follows the arguments'.

@@ -37,6 +37,7 @@ type ectx struct {
 	byCols      map[string]bool // summarize: group columns, left out of arg_max(x, *)
 	aggNames    []string        // summarize: the names the query gives the aggregate being bound
 	ing         *ingestCell     // where ingestion_time() is in the rows; nil: not known here
+	win         *windowSet      // the window function calls of the operator (window.go)
 }
 
 func konstOf(t Type, v any) cexpr {

@@ -70,6 +70,8 @@ type plan struct {
 	ingest func() *plan
 	name   string // result table name set by `as`
 	render *Visualization
+	// serialized: the rows come in an order window functions may rely on (window.go)
+	serialized bool
 }
 
 func (pl *plan) schema() []Column {
@@ -729,7 +731,7 @@ func (p *planner) rangeSrc(x *astRange, sc *scope) (*plan, error) {
 	}
 	cols := []colInfo{{Name: x.Col, Type: t}}
 	run := p.run
-	return rowsPlan(cols, func() ([]Row, error) {
+	pl := rowsPlan(cols, func() ([]Row, error) {
 		from, to, step := cs[0].value(), cs[1].value(), cs[2].value()
 		// the rows stay charged until the run ends; the row limit keeps them few
 		acct := run.account("range")
@@ -750,7 +752,9 @@ func (p *planner) rangeSrc(x *astRange, sc *scope) (*plan, error) {
 			}
 		}
 		return rows, acct.addRows(rows[len(rows)/4096*4096:])
-	}), nil
+	})
+	pl.serialized = true // the language documents range's rows as serialized
+	return pl, nil
 }
 
 // filterPlan keeps rows for which pred is true; the scan stays open to pushdown, and a
@@ -820,10 +824,11 @@ func uniqueName(name string, used func(string) bool) string {
 // operator plans one operator of a pipe over the plan of its input. The result keeps the
 // input's table name and visualization unless the operator sets its own.
 func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
-	out, err := op.bind(p, in, &ectx{cols: in.cols, sc: sc})
+	out, err := p.bindOp(in, op, sc)
 	if err != nil {
 		return nil, err
 	}
+	out.serialized = serializedAfter(op, in.serialized)
 	if out.render == nil {
 		out.render = in.render
 	}
