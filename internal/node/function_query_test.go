@@ -25,7 +25,9 @@ func TestQueriesAndRulesCallSavedFunctionsOverHTTPS(t *testing.T) {
 		t.Helper()
 		body := map[string]any{"properties": map[string]any{"category": "Parsers", "displayName": alias,
 			"functionAlias": alias, "functionParameters": params, "query": query}}
-		var er struct{ Error struct{ Code, Message string } }
+		var er struct {
+			Error struct{ Code, Message string }
+		}
 		if st := cs.call("PUT", cs.savedSearchURL("/"+alias), cs.mgmt, body, &er); st != 200 {
 			t.Fatalf("save %s: %d %+v", alias, st, er)
 		}
@@ -54,7 +56,9 @@ func TestQueriesAndRulesCallSavedFunctionsOverHTTPS(t *testing.T) {
 		"query":          "imEvents(starttime=ago(1h), msg='admin') | summarize n = count()",
 		"queryFrequency": "PT5M", "queryPeriod": "PT1H", "triggerOperator": "GreaterThan", "triggerThreshold": 0,
 	}}
-	var er struct{ Error struct{ Code, Message string } }
+	var er struct {
+		Error struct{ Code, Message string }
+	}
 	if st := cs.call("PUT", cs.alertRuleURL("/admin-failures"), cs.mgmt, rule, &er); st != 201 {
 		t.Fatalf("a rule calling a saved function: %d %+v", st, er)
 	}
