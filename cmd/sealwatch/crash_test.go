@@ -137,7 +137,7 @@ func newCrashRig(t *testing.T) *crashRig {
 		bin:    buildSealwatch(t, dir),
 		config: filepath.Join(dir, "config"),
 		targets: []*target{
-			{name: "logs-ingestion", idPrefix: "l", table: "Crash_CL", idCol: "id", trialCol: "trial", workers: 3},
+			{name: "logs-ingestion", idPrefix: "l", table: "Crash_CL", idCol: "RowId", trialCol: "trial", workers: 3},
 			{name: "data-collector", collector: true, idPrefix: "d", table: "CrashCollector_CL", idCol: "id_s", trialCol: "trial_d", workers: 1},
 		},
 	}
@@ -189,7 +189,7 @@ func (r *crashRig) setUp(t *testing.T) {
 		} `json:"properties"`
 	}
 	r.cliJSON(t, &dcr, "dcr", "create", "--name", "crash", "-g", "security", "--workspace", "secops", "--stream", "Custom-Crash",
-		"--column", "id:string", "--column", "trial:int")
+		"--column", "RowId:string", "--column", "trial:int") // id is a reserved column name
 	var ws struct {
 		Properties struct {
 			CustomerID string `json:"customerId"`
@@ -312,7 +312,7 @@ func (r *crashRig) sendIngestion(ctx context.Context, trial int, ids []string) s
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	rows := make([]map[string]any, len(ids))
 	for i, id := range ids {
-		rows[i] = map[string]any{"TimeGenerated": now, "id": id, "trial": trial}
+		rows[i] = map[string]any{"TimeGenerated": now, "RowId": id, "trial": trial}
 	}
 	body, _ := json.Marshal(rows)
 	err := r.api.DoRaw(ctx, http.MethodPost, "/dataCollectionRules/"+r.immutableID+"/streams/Custom-Crash?api-version=2023-01-01",

@@ -271,6 +271,7 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 		rf              resourceFlags
 		wsName, wsGroup string
 		stream, table   string
+		transform       string
 		columns         []string
 		location        string
 	)
@@ -278,6 +279,8 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 		Use:   "create --name N -g RG --workspace W --stream Custom-Events [--table Events_CL] [--column Name:type ...]",
 		Short: "Create a data collection rule sending one stream's rows to a workspace table, or replace one",
 		Long: "create makes a rule that takes rows on one stream and stores them in a table of a workspace.\n" +
+			"The stream's columns are the rows' types; a custom table not declared yet is declared with them\n" +
+			"(or with --transform's output columns), and rows are stored converted to the table's types.\n" +
 			"Rows are sent with `sealwatch ingest` or any Logs Ingestion API client, by a principal with the\n" +
 			"Ingestor role on the rule (`sealwatch role assign --role Ingestor --dcr N`). Running create\n" +
 			"again replaces the rule and keeps its immutable ID.",
@@ -320,7 +323,7 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 			"streamDeclarations": map[string]any{stream: map[string]any{"columns": cols}},
 			"destinations":       map[string]any{"logAnalytics": []map[string]string{{"workspaceResourceId": ws.ID, "name": dest}}},
 			"dataFlows": []map[string]any{{"streams": []string{stream}, "destinations": []string{dest},
-				"transformKql": "source", "outputStream": output}},
+				"transformKql": transform, "outputStream": output}},
 		}}
 		var raw json.RawMessage
 		if err := m.cl.Do(ctx, http.MethodPut, m.dcrPath(rf.resourceGroup, rf.name), client.AudienceManagement, body, &raw); err != nil {
@@ -349,6 +352,7 @@ func (a *app) dcrCreateCommand(subscription *string) *cobra.Command {
 	f.StringVar(&wsGroup, "workspace-resource-group", "", "the workspace's resource group; found by listing the workspaces when omitted")
 	f.StringVar(&stream, "stream", "", "the stream rows are sent to, Custom-<name>")
 	f.StringVar(&table, "table", "", "the table rows are stored in: a custom table (NAME_CL) or a standard one; default the stream's name without Custom-, with _CL")
+	f.StringVar(&transform, "transform", "source", "the rule's transformKql: a KQL query over the table source (the stream's rows), such as 'source | where Severity > 2'")
 	f.StringSliceVar(&columns, "column", nil, "a column of the stream, Name:type (may repeat, or separate with commas); TimeGenerated:datetime is added when missing")
 	f.StringVarP(&location, "location", "l", "local", "location recorded on the rule")
 	_ = cmd.MarkFlagRequired("workspace")

@@ -350,3 +350,26 @@ func TestQueryCellsReadAsValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDcrCreateTransformFiltersRowsAndRefusesWhatTheCloudRefuses: --transform
+// becomes the rule's transformKql; a bad one is refused with its line and
+// column, and the rows a good one's where drops are not stored.
+func TestDcrCreateTransformFiltersRowsAndRefusesWhatTheCloudRefuses(t *testing.T) {
+	n := startNode(t)
+	n.login()
+	n.must("workspace", "create", "--name", "secops", "-g", "rg1")
+	args := []string{"dcr", "create", "--name", "alerts-dcr", "-g", "rg1", "--workspace", "secops", "--stream", "Custom-Alerts",
+		"--column", "Message:string", "--column", "Severity:int"}
+	if r := n.run(append(args, "--transform", "source | summarize count()")...); r.code == 0 || !strings.Contains(r.stderr, "at 1:10: summarize is not taken") {
+		t.Fatalf("a transformation with summarize: exit %d\n%s", r.code, r.stderr)
+	}
+	n.must(append(args, "--transform", "source | where Severity >= 3")...)
+	now := time.Now().UTC()
+	rows := writeRows(t, "alerts.json", false,
+		map[string]any{"TimeGenerated": now.Add(-time.Minute).Format(time.RFC3339), "Message": "kept", "Severity": 4},
+		map[string]any{"TimeGenerated": now.Add(-time.Minute).Format(time.RFC3339), "Message": "dropped", "Severity": 1})
+	n.must("ingest", "--dcr", "alerts-dcr", "--stream", "Custom-Alerts", "--file", rows)
+	if out := n.must("query", "--workspace", "secops", "Alerts_CL | project Message"); !strings.Contains(out, "kept") || strings.Contains(out, "dropped") {
+		t.Fatalf("stored rows:\n%s", out)
+	}
+}
