@@ -422,7 +422,7 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			}
 			return valuesEqual(a, b) != neg
 		}
-		if k, ok := longConst(r); ok && l.t == TypeLong && l.col >= 0 {
+		if k, ok := longConst(r); ok && (l.t == TypeLong || l.t == TypeInt) && l.col >= 0 {
 			// valuesEqual of two longs; a null is not true
 			out.tests = []colTest{{col: l.col, long: func(v int64) bool { return (v == k) != neg }}}
 		}
@@ -439,7 +439,7 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			}
 			return orderHolds(op, c)
 		}
-		if k, ok := longConst(r); ok && l.t == TypeLong && l.col >= 0 {
+		if k, ok := longConst(r); ok && (l.t == TypeLong || l.t == TypeInt) && l.col >= 0 {
 			// compareValues of two longs; a null is not true
 			out.tests = []colTest{{col: l.col, long: func(v int64) bool { return orderHolds(op, cmp3(v, k)) }}}
 		}

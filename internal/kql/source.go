@@ -217,6 +217,10 @@ func (v *Vector) Value(r int) any {
 	return nil
 }
 
+// integers reports whether the vector holds whole numbers in Ints: an int
+// or a long column, which the engine holds alike (as int64).
+func (v *Vector) integers() bool { return v.Type == TypeInt || v.Type == TypeLong }
+
 // vector is column i as a Vector, or nil when the source boxed it.
 func (b *Batch) vector(i int) *Vector {
 	if b.Vectors == nil {

@@ -75,7 +75,7 @@ func (cb *colBatch) row(r int) Row {
 // keyAppend appends the join key encoding of column c of row r (as keyAppend does for its
 // value) and reports false for a null, which matches nothing.
 func (cb *colBatch) keyAppend(b []byte, c, r int) ([]byte, bool) {
-	if v := cb.b.vector(c); v != nil && (v.Type == TypeString || v.Type == TypeLong) {
+	if v := cb.b.vector(c); v != nil && (v.Type == TypeString || v.integers()) {
 		if v.Type == TypeString {
 			s := v.Strings[r]
 			b = append(b, 1)
@@ -186,7 +186,7 @@ func (s *scanCols) Close() {
 type colTest struct {
 	col  int
 	str  func(string) bool // for a string column
-	long func(int64) bool  // for a long column
+	long func(int64) bool  // for an int or long column
 }
 
 // passes reports whether row r of cb passes every test; every tested column must be typed
@@ -205,7 +205,7 @@ func passes(tests []colTest, cb *colBatch, r int) bool {
 func typed(tests []colTest, cb *colBatch) bool {
 	for _, t := range tests {
 		v := cb.b.vector(t.col)
-		if v == nil || t.str != nil && v.Type != TypeString || t.long != nil && v.Type != TypeLong {
+		if v == nil || t.str != nil && v.Type != TypeString || t.long != nil && !v.integers() {
 			return false
 		}
 	}

@@ -326,21 +326,27 @@ func (it *iterator) Close() error {
 // is the one the store holds, else boxed values of the engine's type want.
 func convert(b *logstore.Batch, columns []string, types map[string]logstore.Type, want map[string]kql.Type) *kql.Batch {
 	out := &kql.Batch{Len: b.Len, Columns: make([][]any, len(columns)), Vectors: make([]*kql.Vector, len(columns))}
+	var nulls []any // of the columns the block lacks: one slice, as the engine never writes to a batch
 	for i, name := range columns {
 		c := b.Column(name)
 		stored, w := types[name], want[name]
-		if c != nil && c.Type == stored && vectorTypes[stored] && sameType(stored, w) {
+		if c == nil {
+			if nulls == nil {
+				nulls = make([]any, b.Len)
+			}
+			out.Columns[i] = nulls
+			continue
+		}
+		if c.Type == stored && vectorTypes[stored] && sameType(stored, w) {
 			// the store's slices as they are: the engine never writes to a batch
 			out.Vectors[i] = &kql.Vector{Type: w, Valid: c.Valid, Strings: c.Strings, Ints: c.Ints, Reals: c.Reals, Bools: c.Bools,
 				Dict: c.Dict, Codes: c.Codes}
 			continue
 		}
 		vals := make([]any, b.Len)
-		if c != nil {
-			for r := range b.Len {
-				if c.Valid[r] {
-					vals[r] = asType(cellValue(c, r, stored), w)
-				}
+		for r := range b.Len {
+			if c.Valid[r] {
+				vals[r] = asType(cellValue(c, r, stored), w)
 			}
 		}
 		out.Columns[i] = vals
