@@ -180,7 +180,6 @@ func TestFunctionsAreCheckedBeforeTheyAreSent(t *testing.T) {
 // parser by its built-in name with a named argument, as current content
 // does, and imports a rule that calls it, which the node's scheduler runs.
 func TestARuleRunsThroughAnImportedParser(t *testing.T) {
-	t.Skip("needs the query engine to resolve stored functions (kql.FunctionSource), named arguments and defaults: issue 13, point 3, engine side")
 	n := incidentWorkspaceOn(t, startNodeWith(t, node.Config{RuleInterval: 100 * time.Millisecond}))
 	n.must("function", "import", "-w", "secops", filepath.Join("testdata", "parsers"))
 	n.must("dcr", "create", "--name", "contoso-dns", "-g", "rg1", "--workspace", "secops", "--stream", "Custom-ContosoDns",
