@@ -130,11 +130,14 @@ func (o *astMvApplyOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 	var cur []Row
 	src := &plan{cols: sub, open: func(context.Context) (iterator, error) { return &sliceIter{rows: cur}, nil }}
 	sp := src
+	p.perRow++
 	for _, op := range o.Sub {
 		if sp, err = p.operator(sp, op, ec.sc); err != nil {
+			p.perRow--
 			return nil, err
 		}
 	}
+	p.perRow--
 	// the output: the input's other columns the subquery did not return, then its columns
 	var cols []colInfo
 	type cell struct{ fromSub, idx int }

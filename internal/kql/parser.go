@@ -609,6 +609,7 @@ func init() {
 		"mv-expand":       parseMvExpand,
 		"mvexpand":        parseMvExpand,
 		"mv-apply":        parseMvApply,
+		"evaluate":        parseEvaluate,
 		"parse":           parseParse,
 		"parse-where":     parseParse,
 		"as":              parseAs,

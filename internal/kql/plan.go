@@ -72,6 +72,10 @@ type plan struct {
 	render *Visualization
 	// serialized: the rows come in an order window functions may rely on (window.go)
 	serialized bool
+	// dataSchema, when set, names the evaluate plugin whose input's rows decide some of the
+	// plan's columns (bag_unpack, pivot): the bind pass lets later operators name columns it
+	// cannot know, and the run pass, which knows them, names the plugin when one is missing.
+	dataSchema string
 }
 
 func (pl *plan) schema() []Column {
@@ -134,6 +138,7 @@ type planner struct {
 	shaping  []*astLetStmt          // the user functions isTabular is looking into
 	links    []markLink             // bind pass: marks that imply others, applied by settleMarks
 	tables   map[string]bool        // bind pass: the tables scanned
+	perRow   int                    // mv-apply subqueries being planned, which run once per row
 }
 
 // markLink says that if column if is read, column then must be read too.
@@ -829,6 +834,9 @@ func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
 		return nil, err
 	}
 	out.serialized = serializedAfter(op, in.serialized)
+	if out.dataSchema == "" && !closesSchema(op) {
+		out.dataSchema = in.dataSchema
+	}
 	if out.render == nil {
 		out.render = in.render
 	}

@@ -107,7 +107,7 @@ func (p *planner) bindOp(in *plan, op astOp, sc *scope) (*plan, error) {
 	ws := &windowSet{op: name, allowed: allowed, width: len(in.cols)}
 	_, isSerialize := op.(*astSerializeOp)
 	ws.serialized = in.serialized || isSerialize
-	ec := &ectx{cols: in.cols, sc: sc, win: ws}
+	ec := &ectx{cols: in.cols, sc: sc, win: ws, dataSchema: in.dataSchema}
 	if !ws.serialized || !allowed {
 		return op.bind(p, in, ec)
 	}

@@ -1,0 +1,42 @@
+package kql
+
+import "testing"
+
+const bagData = `datatable(id:long, d:dynamic)[1, dynamic({"Name": "John", "Age": 20}), 2, dynamic({"Name": "Dave", "Age": 40.5, "Tags": ["a"]}), 3, dynamic(null), 4, dynamic({"Age": "old", "id": 9})]`
+
+var evaluateCases = []kqlCase{
+	{name: "bag_unpack: a column per key, sorted, typed when the values agree", q: `datatable(d:dynamic)[dynamic({"Name": "John", "Age": 20}), dynamic({"Name": "Dave", "Age": 40})] | evaluate bag_unpack(d)`,
+		want: `[[20,"John"],[40,"Dave"]]`, cols: "Age:long,Name:string"},
+	{name: "bag_unpack: mixed types are dynamic, a missing key null, the input's other columns first", q: bagData + ` | where id < 4 | evaluate bag_unpack(d)`,
+		want: `[[1,20,"John",null],[2,40.5,"Dave",["a"]],[3,null,"",null]]`, cols: "id:long,Age:dynamic,Name:string,Tags:dynamic"},
+	{name: "bag_unpack: a key named like a column is an error by default", q: bagData + ` | evaluate bag_unpack(d)`, err: `bag_unpack: the bags' key "id" would be a second column "id"`},
+	{name: "bag_unpack: replace_source", q: bagData + ` | where id == 4 | evaluate bag_unpack(d, columnsConflict='replace_source')`,
+		want: `[["old",9]]`, cols: "Age:string,id:long"},
+	{name: "bag_unpack: keep_source", q: bagData + ` | where id == 4 | evaluate bag_unpack(d, columnsConflict='keep_source')`,
+		want: `[[4,"old"]]`, cols: "id:long,Age:string"},
+	{name: "bag_unpack: prefix and ignored properties", q: bagData + ` | evaluate bag_unpack(d, 'p_', 'error', dynamic(["Tags", "id"]))`,
+		want: `[[1,20,"John"],[2,40.5,"Dave"],[3,null,""],[4,"old",""]]`, cols: "id:long,p_Age:dynamic,p_Name:string"},
+	{name: "bag_unpack: later operators use the unpacked columns", q: bagData + ` | where id < 3 | evaluate bag_unpack(d) | where Name startswith "J" | project id, Name, n = Age + 1`,
+		want: `[[1,"John",21]]`},
+	{name: "bag_unpack: a column the data lack is a run error naming the plugin", q: bagData + ` | where id < 3 | evaluate bag_unpack(d) | where Nope == 1`, err: `unknown column "Nope": the columns after evaluate bag_unpack come from its input's rows`},
+	{name: "bag_unpack: column_ifexists for a key the data may lack", q: bagData + ` | where id == 1 | evaluate bag_unpack(d) | project n = column_ifexists("Nope", "none"), a = column_ifexists("Age", 0)`,
+		want: `[["none",20]]`},
+	{name: "bag_unpack: empty input", q: bagData + ` | where id > 10 | evaluate bag_unpack(d)`, want: `[]`, cols: "id:long"},
+	{name: "bag_unpack: output schema", q: bagData + ` | where id < 3 | evaluate bag_unpack(d) : (Name:string, Age:long, Missing:string)`,
+		want: `[["John",20,""],["Dave",40,""]]`, cols: "Name:string,Age:long,Missing:string"},
+	{name: "bag_unpack: output schema with the input's columns", q: bagData + ` | where id < 3 | evaluate bag_unpack(d) : (*, Name:string)`,
+		want: `[[1,"John"],[2,"Dave"]]`, cols: "id:long,Name:string"},
+	{name: "bag_unpack: a string column is refused", q: `Users | evaluate bag_unpack(Account)`, err: "bag_unpack unpacks a dynamic column; Account is string"},
+	{name: "bag_unpack: an unknown conflict mode is refused", q: bagData + ` | evaluate bag_unpack(d, columnsConflict='merge')`, err: `columnsConflict is error, replace_source or keep_source, not "merge"`},
+	{name: "bag_unpack: an unknown argument name is refused", q: bagData + ` | evaluate bag_unpack(d, prefix='x')`, err: "bag_unpack takes no argument named prefix"},
+	{name: "bag_unpack inside mv-apply needs its schema", q: `print a = dynamic([{"k": 1}]) | mv-apply a on (evaluate bag_unpack(a))`, err: "inside mv-apply needs an output schema"},
+	{name: "bag_unpack inside mv-apply with its schema", q: `print a = dynamic([{"k": 1}, {"k": 2}]) | mv-apply a on (evaluate bag_unpack(a) : (k:long) | summarize s = sum(k))`, want: `[[3]]`},
+	{name: "an unknown plugin names the supported ones", q: `Users | evaluate nope()`, err: `unknown evaluate plugin "nope": the plugins supported are`},
+}
+
+func TestEvaluateGivesDocumentedResults(t *testing.T) {
+	src := fixtureSource(t)
+	for _, c := range evaluateCases {
+		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
+	}
+}
