@@ -223,7 +223,10 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 			if !ok {
 				return t, 0, dst, &UndeclaredColumnError{Column: string(name)}
 			}
-			if c.kind != TypeNull {
+			switch {
+			case c.kind == TypeString && typ == DeclaredString: // most values: no call
+				c.text = true
+			case c.kind != TypeNull:
 				if c, ok = convert(c, s.b[start:s.i], typ, &s.guid); !ok {
 					return t, 0, dst, fmt.Errorf("the value of column %q does not convert to %s: it takes %s", name, typ, accepted[typ])
 				}
