@@ -34,6 +34,7 @@ var evalPlugins map[string]evalPlugin
 func init() {
 	evalPlugins = map[string]evalPlugin{
 		"bag_unpack": bindBagUnpack,
+		"pivot":      bindPivot,
 	}
 }
 
