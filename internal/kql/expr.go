@@ -38,7 +38,7 @@ type ectx struct {
 	aggNames    []string        // summarize: the names the query gives the aggregate being bound
 	ing         *ingestCell     // where ingestion_time() is in the rows; nil: not known here
 	win         *windowSet      // the window function calls of the operator (window.go)
-	dataSchema  string          // the plugin whose data decide some of cols (plan.dataSchema)
+	dataSchema  *dataCols       // the plugin whose data decide some of cols (plan.dataSchema)
 }
 
 func konstOf(t Type, v any) cexpr {
@@ -125,7 +125,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		if ec.left != nil && (x.Name == "$left" || x.Name == "$right") {
 			return cexpr{}, bindErr(x.P, "expected $left.Column or $right.Column")
 		}
-		if ec.dataSchema != "" {
+		if ec.dataSchema != nil {
 			return p.dataColumn(x, ec)
 		}
 		return cexpr{}, bindErr(x.P, "unknown column or variable %q", x.Name)

@@ -151,14 +151,15 @@ func (o *astEvaluateOp) checkNames(names ...string) error {
 	return nil
 }
 
-// inputColumn is the input column an argument names.
+// inputColumn is the input column an argument names; -1 when the input's columns come from
+// data not yet read (dataCols.open), which may give it.
 func (o *astEvaluateOp) inputColumn(in *plan, e astExpr, what string) (int, error) {
 	id, ok := unparen(e).(*astIdent)
 	if !ok {
 		return -1, bindErr(e.pos(), "%s's %s must be a column of its input", o.Name, what)
 	}
 	i := findCol(in.cols, id.Name)
-	if i < 0 {
+	if i < 0 && (in.dataSchema == nil || !in.dataSchema.open) {
 		return -1, bindErr(e.pos(), "%s's %s %q is not a column of its input", o.Name, what, id.Name)
 	}
 	return i, nil
@@ -193,7 +194,7 @@ func (p *planner) constArg(o *astEvaluateOp, e astExpr, what string, ec *ectx, w
 func (p *planner) dataDependent(in *plan, o *astEvaluateOp, known []colInfo, compute func([]Row) ([]colInfo, []Row, error)) (*plan, error) {
 	p.markAll(in)
 	if p.run == nil {
-		return &plan{cols: known, dataSchema: o.Name}, nil
+		return &plan{cols: known, dataSchema: &dataCols{plugin: o.Name, open: true}}, nil
 	}
 	if p.perRow > 0 {
 		return nil, bindErr(o.P, "evaluate %s inside mv-apply needs an output schema, as in evaluate %s(...) : (Name:type, ...): its columns would otherwise change from row to row", o.Name, o.Name)
@@ -213,7 +214,8 @@ func (p *planner) dataDependent(in *plan, o *astEvaluateOp, known []colInfo, com
 		acct.release()
 		return nil, err
 	}
-	return &plan{cols: cols, dataSchema: o.Name, open: func(context.Context) (iterator, error) {
+	// no rows: a name the data might have given binds as null, as nothing reads it
+	return &plan{cols: cols, dataSchema: &dataCols{plugin: o.Name, open: len(out) == 0}, open: func(context.Context) (iterator, error) {
 		return &sliceIter{rows: out, acct: acct}, nil
 	}}, nil
 }
@@ -326,6 +328,9 @@ func bindBagUnpack(p *planner, in *plan, o *astEvaluateOp, ec *ectx) (*plan, err
 	col, err := o.inputColumn(in, o.arg(0, ""), "column")
 	if err != nil {
 		return nil, err
+	}
+	if col < 0 { // a column earlier data may give; with none at run, no rows
+		return p.dataDependent(in, o, in.cols, func([]Row) ([]colInfo, []Row, error) { return in.cols, nil, nil })
 	}
 	if t := in.cols[col].Type; t != TypeDynamic {
 		return nil, bindErr(o.P, "bag_unpack unpacks a dynamic column; %s is %s", in.cols[col].Name, t)
@@ -459,10 +464,18 @@ func closesSchema(op astOp) bool {
 
 // dataColumn is a name no column of the input has, after a plugin whose data decide its
 // columns: in the bind pass, a column those data may give (dynamic, until the run knows it);
-// in the run pass, an error naming the plugin.
+// in the run pass, an error naming the plugin, unless its input had no rows.
 func (p *planner) dataColumn(x *astIdent, ec *ectx) (cexpr, error) {
-	if p.run == nil {
+	if ec.dataSchema.open {
 		return cexpr{t: TypeDynamic, col: -1, name: x.Name, fn: func(Row) any { return nil }}, nil
 	}
-	return cexpr{}, bindErr(x.P, "unknown column %q: the columns after evaluate %s come from its input's rows, and this run's rows gave none of that name; use column_ifexists(%q, default), or declare the columns as in evaluate %s(...) : (%s:string, ...)", x.Name, ec.dataSchema, x.Name, ec.dataSchema, x.Name)
+	return cexpr{}, bindErr(x.P, "unknown column %q: the columns after evaluate %s come from its input's rows, and this run's rows gave none of that name; use column_ifexists(%q, default), or declare the columns as in evaluate %s(...) : (%s:string, ...)", x.Name, ec.dataSchema.plugin, x.Name, ec.dataSchema.plugin, x.Name)
+}
+
+// dataCols is the plugin whose input's rows decide columns of a plan, and whether a column
+// the plan lacks may still be named: always when binding, which cannot know the columns,
+// and at run when the plugin had no rows, so that no rows give no rows rather than an error.
+type dataCols struct {
+	plugin string
+	open   bool
 }

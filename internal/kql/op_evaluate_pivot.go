@@ -34,11 +34,10 @@ func bindPivot(p *planner, in *plan, o *astEvaluateOp, ec *ectx) (*plan, error) 
 	var by []astNamedExpr
 	if len(rest) > 0 {
 		for _, a := range rest {
-			i, err := o.inputColumn(in, a.X, "group column")
-			if err != nil {
+			if _, err := o.inputColumn(in, a.X, "group column"); err != nil {
 				return nil, err
 			}
-			by = append(by, astNamedExpr{X: &astIdent{P: a.X.pos(), Name: in.cols[i].Name}})
+			by = append(by, astNamedExpr{X: unparen(a.X)})
 		}
 	} else {
 		read := map[string]bool{}
@@ -50,7 +49,7 @@ func bindPivot(p *planner, in *plan, o *astEvaluateOp, ec *ectx) (*plan, error) 
 		}
 	}
 	groups := len(by)
-	by = append(by, astNamedExpr{X: &astIdent{P: o.P, Name: in.cols[pcol].Name}})
+	by = append(by, astNamedExpr{X: unparen(o.Args[0].X)})
 	sp := &summarizePlan{p: p, opName: "pivot"}
 	if err := sp.bindKeys(in, by, ec); err != nil {
 		return nil, err

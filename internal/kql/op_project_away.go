@@ -31,7 +31,7 @@ func (p *planner) projectAway(in *plan, o *astProjectAwayOp) (*plan, error) {
 			}
 		}
 		// the run pass sees only used columns; a name the bind pass accepted may be absent
-		if !any && !strings.Contains(pat, "*") && p.run == nil && in.dataSchema == "" {
+		if !any && !strings.Contains(pat, "*") && p.run == nil && in.dataSchema == nil {
 			return nil, bindErr(o.P, "unknown column %q in %s", pat, map[bool]string{true: "project-keep", false: "project-away"}[o.Keep])
 		}
 	}

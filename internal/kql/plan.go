@@ -72,10 +72,10 @@ type plan struct {
 	render *Visualization
 	// serialized: the rows come in an order window functions may rely on (window.go)
 	serialized bool
-	// dataSchema, when set, names the evaluate plugin whose input's rows decide some of the
+	// dataSchema, when set, is the evaluate plugin whose input's rows decide some of the
 	// plan's columns (bag_unpack, pivot): the bind pass lets later operators name columns it
 	// cannot know, and the run pass, which knows them, names the plugin when one is missing.
-	dataSchema string
+	dataSchema *dataCols
 }
 
 func (pl *plan) schema() []Column {
@@ -834,7 +834,7 @@ func (p *planner) operator(in *plan, op astOp, sc *scope) (*plan, error) {
 		return nil, err
 	}
 	out.serialized = serializedAfter(op, in.serialized)
-	if out.dataSchema == "" && !closesSchema(op) {
+	if out.dataSchema == nil && !closesSchema(op) {
 		out.dataSchema = in.dataSchema
 	}
 	if out.render == nil {
