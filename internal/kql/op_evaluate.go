@@ -33,8 +33,9 @@ var evalPlugins map[string]evalPlugin
 
 func init() {
 	evalPlugins = map[string]evalPlugin{
-		"bag_unpack": bindBagUnpack,
-		"pivot":      bindPivot,
+		"bag_unpack":  bindBagUnpack,
+		"pivot":       bindPivot,
+		"ipv4_lookup": bindIPv4Lookup,
 	}
 }
 
@@ -110,7 +111,7 @@ func (o *astEvaluateOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 // do not count as positions); nil when absent or written as the default marker "~".
 func (o *astEvaluateOp) arg(i int, name string) astExpr {
 	for _, a := range o.Args {
-		if strings.EqualFold(a.Name, name) {
+		if name != "" && strings.EqualFold(a.Name, name) {
 			return a.X
 		}
 	}
