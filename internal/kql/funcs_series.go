@@ -264,49 +264,76 @@ func fitLine(x any) []any {
 }
 
 // fit2Lines is series_fit_2lines: every split point is tried, a line fitted on each side, and
-// the split whose two lines explain the most of the series' variance wins. The right line's x
-// counts from 1 again at the split, as each side is fitted as a series of its own.
+// the split whose two lines leave the least residual, so explain the most of the series'
+// variance, wins. Running sums make each try O(1), so a long series costs O(n). The right
+// line's x counts from 1 again at the split, as each side is fitted as a series of its own.
 func fit2Lines(x any) []any {
 	s, ok := readSeries(x)
 	if !ok || len(s.present()) < 4 {
 		return nil
 	}
 	n := len(s.v)
-	all, _ := fitPoints(s, 0, n)
-	best, bestR2 := -1, math.Inf(-1)
-	var left, right line
-	var bestFit []float64
+	total := make([]sums, n+1) // total[i]: the sums over positions before i
+	for i, f := range s.v {
+		total[i+1] = total[i]
+		if s.ok[i] {
+			total[i+1].add(float64(i+1), f)
+		}
+	}
+	best, bestSSE := -1, math.Inf(1)
 	for split := 2; split <= n-2; split++ {
-		l, okL := fitPoints(s, 0, split)
-		r, okR := fitPoints(s, split, n)
-		if !okL || !okR {
+		l, r := total[split], total[n].minus(total[split])
+		if l.n == 0 || r.n == 0 {
 			continue
 		}
-		fit := make([]float64, n)
-		for i := range fit {
-			if i < split {
-				fit[i] = l.at(i + 1)
-			} else {
-				fit[i] = r.at(i - split + 1)
-			}
-		}
-		r2 := rsquareOf(s, fit)
-		if r2 > bestR2 {
-			best, bestR2, left, right, bestFit = split, r2, l, r, fit
+		if sse := l.sse() + r.sse(); sse < bestSSE {
+			best, bestSSE = split, sse
 		}
 	}
 	if best < 0 {
 		return nil
 	}
+	all, _ := fitPoints(s, 0, n)
+	left, _ := fitPoints(s, 0, best)
+	right, _ := fitPoints(s, best, n)
+	fit := make([]float64, n)
+	for i := range fit {
+		if i < best {
+			fit[i] = left.at(i + 1)
+		} else {
+			fit[i] = right.at(i - best + 1)
+		}
+	}
 	var sse, cnt float64
-	for i, f := range bestFit {
+	for i, f := range fit {
 		if s.ok[i] {
 			sse, cnt = sse+(s.v[i]-f)*(s.v[i]-f), cnt+1
 		}
 	}
-	return []any{bestR2, int64(best), all.variance, sse / (cnt - 1), reals(bestFit),
+	return []any{rsquareOf(s, fit), int64(best), all.variance, sse / (cnt - 1), reals(fit),
 		right.rsquare, right.slope, right.interception, right.variance, right.rvariance,
 		left.rsquare, left.slope, left.interception, left.variance, left.rvariance}
+}
+
+// sums are the running sums a least-squares line is fitted from.
+type sums struct{ n, x, y, xx, xy, yy float64 }
+
+func (a *sums) add(x, y float64) {
+	a.n, a.x, a.y, a.xx, a.xy, a.yy = a.n+1, a.x+x, a.y+y, a.xx+x*x, a.xy+x*y, a.yy+y*y
+}
+
+func (a sums) minus(b sums) sums {
+	return sums{a.n - b.n, a.x - b.x, a.y - b.y, a.xx - b.xx, a.xy - b.xy, a.yy - b.yy}
+}
+
+// sse is the squared residual the best line through the points leaves; shifting x, as the
+// right side's fit does, does not change it.
+func (a sums) sse() float64 {
+	sxx, sxy, syy := a.xx-a.x*a.x/a.n, a.xy-a.x*a.y/a.n, a.yy-a.y*a.y/a.n
+	if sxx <= 0 {
+		return max(syy, 0)
+	}
+	return max(syy-sxy*sxy/sxx, 0)
 }
 
 // fit2LinesBag is series_fit_2lines_dynamic: the sides' measures nest under right and left.
@@ -490,8 +517,12 @@ func (d decomposition) split(s series) (decomposed, bool) {
 				phase[i%period] = append(phase[i%period], s.v[i])
 			}
 		}
+		medians := make([]float64, period)
+		for k, vals := range phase {
+			medians[k] = median(vals)
+		}
 		for i := range n {
-			c.seasonal[i] = median(phase[i%period])
+			c.seasonal[i] = medians[i%period]
 		}
 	}
 	deseason := series{v: make([]float64, train), ok: s.ok[:train]}
@@ -737,28 +768,27 @@ func detectPeriods(s series, minP, maxP float64, num int) ([]int, []float64) {
 		return nil, nil
 	}
 	// a trend correlates with itself at every lag: periods are looked for around it
-	detrended := series{v: make([]float64, n), ok: s.ok}
 	l, ok := fitPoints(s, 0, n)
 	if !ok || l.rvariance <= 1e-12*max(1, l.variance) {
 		return nil, nil // nothing but a line: no period to find
 	}
+	d := make([]float64, n) // missing points are 0: they add nothing to any lag
 	for i, f := range s.v {
-		detrended.v[i] = f - l.at(i+1)
-	}
-	corr := make([]float64, hi+2)
-	for p := lo - 1; p <= hi+1; p++ {
-		if p >= 1 && p < n {
-			corr[p] = lagCorrelation(detrended, p)
+		if s.ok[i] {
+			d[i] = f - l.at(i+1)
 		}
 	}
+	corr := lagCorrelations(d, hi+1)
 	type cand struct {
 		p     int
 		score float64
 	}
 	var cands []cand
+	peaks := map[int]float64{}
 	for p := lo; p <= hi; p++ {
 		if corr[p] > 0 && corr[p] >= corr[p-1] && corr[p] >= corr[p+1] {
 			cands = append(cands, cand{p, corr[p]})
+			peaks[p] = corr[p]
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b cand) int {
@@ -778,13 +808,8 @@ func detectPeriods(s series, minP, maxP float64, num int) ([]int, []float64) {
 		}
 		// a series of period p correlates at 2p and 3p almost as well: the shortest period
 		// whose multiple c is, and that scores nearly as high, is the one found
-		base := c
-		for _, d := range cands {
-			if d.p < base.p && c.p%d.p == 0 && d.score >= 0.9*c.score {
-				base = d
-			}
-		}
-		c = base
+		c.p = shortestBase(c.p, c.score, peaks)
+		c.score = peaks[c.p]
 		if slices.ContainsFunc(ps, func(p int) bool { return c.p%p == 0 }) {
 			continue
 		}
@@ -793,26 +818,85 @@ func detectPeriods(s series, minP, maxP float64, num int) ([]int, []float64) {
 	return ps, scores
 }
 
-// lagCorrelation is the Pearson correlation between s and s shifted by lag, over the pairs of
-// points both present.
-func lagCorrelation(s series, lag int) float64 {
-	var n, sx, sy, sxx, syy, sxy float64
-	for i := 0; i+lag < len(s.v); i++ {
-		if !s.ok[i] || !s.ok[i+lag] {
+// shortestBase is the shortest period that divides p and whose peak scores at least 90% of
+// score: p itself when there is none.
+func shortestBase(p int, score float64, peaks map[int]float64) int {
+	best := p
+	for q := 1; q*q <= p; q++ {
+		if p%q != 0 {
 			continue
 		}
-		x, y := s.v[i], s.v[i+lag]
-		n++
-		sx, sy, sxx, syy, sxy = sx+x, sy+y, sxx+x*x, syy+y*y, sxy+x*y
+		for _, d := range [2]int{q, p / q} {
+			if d < best && peaks[d] >= 0.9*score {
+				best = d
+			}
+		}
 	}
-	if n < 2 {
-		return 0
+	return best
+}
+
+// lagCorrelations is, for each lag up to maxLag, the correlation of d with itself shifted by
+// the lag: the sum of the products of the overlapping points over the root of the product of
+// their sums of squares. The products for every lag come from one FFT, so a long series costs
+// O(n log n) rather than O(n × lags).
+func lagCorrelations(d []float64, maxLag int) []float64 {
+	n := len(d)
+	size := 1
+	for size < 2*n {
+		size <<= 1
 	}
-	den := math.Sqrt((n*sxx - sx*sx) * (n*syy - sy*sy))
-	if den == 0 {
-		return 0
+	f := make([]complex128, size)
+	for i, v := range d {
+		f[i] = complex(v, 0)
 	}
-	return (n*sxy - sx*sy) / den
+	fft(f, false)
+	for i, c := range f {
+		f[i] = complex(real(c)*real(c)+imag(c)*imag(c), 0)
+	}
+	fft(f, true)
+	sq := make([]float64, n+1) // sq[i]: the sum of squares of d before i
+	for i, v := range d {
+		sq[i+1] = sq[i] + v*v
+	}
+	corr := make([]float64, maxLag+1)
+	for lag := 1; lag <= maxLag && lag < n; lag++ {
+		head, tail := sq[n-lag], sq[n]-sq[lag]
+		if head > 0 && tail > 0 {
+			corr[lag] = real(f[lag]) / float64(size) / math.Sqrt(head*tail)
+		}
+	}
+	return corr
+}
+
+// fft transforms a in place (its length a power of two), or inverts the transform but for the
+// division by the length.
+func fft(a []complex128, inverse bool) {
+	n := len(a)
+	for i, j := 1, 0; i < n; i++ {
+		bit := n >> 1
+		for ; j&bit != 0; bit >>= 1 {
+			j ^= bit
+		}
+		j ^= bit
+		if i < j {
+			a[i], a[j] = a[j], a[i]
+		}
+	}
+	for size := 2; size <= n; size <<= 1 {
+		angle := 2 * math.Pi / float64(size)
+		if !inverse {
+			angle = -angle
+		}
+		step := complex(math.Cos(angle), math.Sin(angle))
+		for start := 0; start < n; start += size {
+			w := complex(1, 0)
+			for k := range size / 2 {
+				u, v := a[start+k], a[start+k+size/2]*w
+				a[start+k], a[start+k+size/2] = u+v, u-v
+				w *= step
+			}
+		}
+	}
 }
 
 // seriesStatsOf computes series_stats_dynamic's bag: min, min_idx, max, max_idx, avg,

@@ -119,7 +119,9 @@ func (g *queryGen) numExpr(depth int) string {
 	case 4:
 		return fmt.Sprintf("toint(%s)", g.strExpr(depth+1))
 	}
-	return g.pick("Count", "EventID", "Score", "array_length(Props.tags)", "hourofday(TimeGenerated)", "toreal(Props.ip)", `array_length(Props.["tags"])`, "strlen(tostring(Props.tags.[0]))")
+	return g.pick("Count", "EventID", "Score", "array_length(Props.tags)", "hourofday(TimeGenerated)", "toreal(Props.ip)", `array_length(Props.["tags"])`, "strlen(tostring(Props.tags.[0]))",
+		"array_sum(series_add(range(1, Count), Score))", "toreal(series_stats_dynamic(range(0, EventID % 50)).avg)",
+		"tolong(series_decompose_anomalies(series_fill_linear(range(1, 30)), 1.5, -1, 'linefit')[0][Count])", "parse_ipv4(tostring(Props.ip))")
 }
 
 func (g *queryGen) strExpr(depth int) string {
@@ -136,7 +138,8 @@ func (g *queryGen) strExpr(depth int) string {
 	case 3:
 		return fmt.Sprintf("tostring(%s)", g.numExpr(depth+1))
 	}
-	return g.pick("Account", "Computer", "tostring(Props.ip)", `extract("(\\d+)", 1, Computer)`, `replace_string(Account, "o", "0")`)
+	return g.pick("Account", "Computer", "tostring(Props.ip)", `extract("(\\d+)", 1, Computer)`, `replace_string(Account, "o", "0")`,
+		`tostring(parse_xml(strcat("<e a='", Account, "'>", Computer, "</e>")).e["@a"])`, "tostring(geo_info_from_ip_address(tostring(Props.ip)).country)", "format_ipv4_mask(tostring(Props.ip), 24)")
 }
 
 func (g *queryGen) query() string {
