@@ -209,11 +209,17 @@ func (p *planner) coalesceCall(x *astCall, ec *ectx) (cexpr, error) {
 	}}, nil
 }
 
-// toscalarCall is toscalar(T): the first cell of a tabular expression, run when first read.
+// toscalarCall is toscalar(T): the first cell of a tabular expression, run when first read;
+// or toscalar(x) of a scalar x, which may not read the row.
 func (p *planner) toscalarCall(x *astCall, ec *ectx) (cexpr, error) {
 	out := cexpr{col: -1}
 	if err := checkArity(x, 1, 1); err != nil {
 		return out, err
+	}
+	if !p.isTabular(x.Args[0], ec.sc) {
+		// toscalar of a scalar is that value, bound without the row's columns: the normalizing
+		// parsers write toscalar('x' in (T) or 'y' in (T))
+		return p.expr(x.Args[0], &ectx{sc: ec.sc})
 	}
 	tp, err := p.tabular(x.Args[0], ec.sc)
 	if err != nil {

@@ -67,6 +67,11 @@ var funcCallCases = []kqlCase{
 		want: `[["U_view",1],["Users",4]]`, cols: "T:string,n:long"},
 	{name: "a view with parameters", q: `let v = view (a:long) { Users }; v(1)`, err: `a view takes no parameters`},
 	{name: "materialize of a function's result", q: `let f = () { Users | where Level > 1 }; let m = materialize(f()); union m, m | count`, want: `[[6]]`},
+	// toscalar of a scalar, as the normalizing parsers write it
+	{name: "toscalar of a scalar over a tabular let", q: `let Disabled = datatable(Parser:string)['ExcludeA']; let off = toscalar('ExcludeA' in (Disabled) or 'Any' in (Disabled)); print off`,
+		want: `[[true]]`, cols: "off:bool"},
+	{name: "toscalar of a constant", q: `print toscalar(1 + 2)`, want: `[[3]]`},
+	{name: "toscalar of a scalar does not read the row", q: `Users | extend x = toscalar(Account)`, err: `unknown column or variable "Account"`},
 	// union isfuzzy
 	{name: "fuzzy union leaves out a missing table", q: `union isfuzzy=true Users, Missing | count`, want: `[[4]]`},
 	{name: "fuzzy union leaves out a missing function", q: `union isfuzzy=true Users, _Im_Missing(starttime=ago(1d)) | count`, want: `[[4]]`},
