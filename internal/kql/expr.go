@@ -39,6 +39,7 @@ type ectx struct {
 	ing         *ingestCell     // where ingestion_time() is in the rows; nil: not known here
 	win         *windowSet      // the window function calls of the operator (window.go)
 	dataSchema  *dataCols       // the plugin whose data decide some of cols (plan.dataSchema)
+	scan        *scanScope      // scan: the steps whose state Step.Column reads (op_scan.go)
 }
 
 func konstOf(t Type, v any) cexpr {
@@ -144,6 +145,9 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		f := c.fn
 		return cexpr{t: c.t, konst: c.konst, col: -1, fn: func(r Row) any { return negate(f(r)) }}, nil
 	case *astMember:
+		if c, ok, err := p.scanStateRef(x, ec); ok {
+			return c, err
+		}
 		if id, ok := x.X.(*astIdent); ok && (id.Name == "$left" || id.Name == "$right") {
 			cols := ec.left
 			if id.Name == "$right" {

@@ -618,6 +618,7 @@ func init() {
 		"search":          parseSearch,
 		"serialize":       parseSerialize,
 		"make-series":     parseMakeSeries,
+		"scan":            parseScan,
 		"invoke":          parseInvoke,
 	}
 }
