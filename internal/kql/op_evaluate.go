@@ -36,6 +36,8 @@ func init() {
 		"bag_unpack":  bindBagUnpack,
 		"pivot":       bindPivot,
 		"ipv4_lookup": bindIPv4Lookup,
+		"autocluster": bindAutocluster,
+		"basket":      bindBasket,
 	}
 }
 
