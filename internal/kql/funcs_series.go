@@ -113,6 +113,9 @@ func registerSeriesFuncs(m map[string]fnSpec) {
 		m[name] = fnSpec{min: 1, max: 1, ret: checked(TypeDynamic, kArray), impl: unaryElementWise(f)}
 	}
 
+	m["series_fir"] = fnSpec{min: 2, max: 4, ret: checked(TypeDynamic, kArray, kArray, kBool, kBool), impl: seriesFIR}
+	m["series_iir"] = fnSpec{min: 3, max: 3, ret: checked(TypeDynamic, kArray, kArray, kArray), impl: seriesIIR}
+
 	m["array_sum"] = fnSpec{min: 1, max: 1, ret: checked(TypeReal, kArray), impl: arraySum}
 	m["array_reverse"] = fnSpec{min: 1, max: 1, ret: checked(TypeDynamic, kArray), impl: func(a []any) any {
 		arr, ok := a[0].([]any)
@@ -1195,6 +1198,86 @@ func unaryElementWise(f func(any) any) func([]any) any {
 		}
 		return out
 	}
+}
+
+// coefficients reads a filter's coefficients: every element must be a number.
+func coefficients(v any) ([]float64, bool) {
+	s, ok := readSeries(v)
+	if !ok || len(s.v) == 0 || slices.Contains(s.ok, false) {
+		return nil, false
+	}
+	return s.v, true
+}
+
+// seriesFIR is series_fir(series, filter[, normalize[, center]]): y[n] = Σ f[k]·x[n-k], over
+// the points before n (or, centered, around it), points beyond the series' ends and missing
+// ones counting as 0. The filter is divided by the sum of its coefficients unless normalize
+// is false, which it is by default for a filter with a negative coefficient; asked to
+// normalize such a filter, or one summing to 0, the result is null, as the cloud documents.
+func seriesFIR(a []any) any {
+	s, ok := readSeries(a[0])
+	f, okF := coefficients(a[1])
+	if !ok || !okF {
+		return nil
+	}
+	negative := slices.ContainsFunc(f, func(c float64) bool { return c < 0 })
+	normalize := !negative
+	if v, given := optArg(a, 2).(bool); given {
+		normalize = v
+	}
+	center, _ := optArg(a, 3).(bool)
+	if normalize {
+		var sum float64
+		for _, c := range f {
+			sum += c
+		}
+		if negative || sum == 0 {
+			return nil
+		}
+		f = slices.Clone(f)
+		for k := range f {
+			f[k] /= sum
+		}
+	}
+	shift := 0
+	if center {
+		shift = (len(f) - 1) / 2
+	}
+	out := make([]float64, len(s.v))
+	for n := range out {
+		for k, c := range f {
+			if i := n + shift - k; i >= 0 && i < len(s.v) && s.ok[i] {
+				out[n] += c * s.v[i]
+			}
+		}
+	}
+	return reals(out)
+}
+
+// seriesIIR is series_iir(series, numerators, denominators): the recursive filter
+// y[n] = (Σ b[i]·x[n-i] − Σ a[j]·y[n-j], j ≥ 1) / a[0], missing points counting as 0; null
+// when a[0] is 0.
+func seriesIIR(a []any) any {
+	s, ok := readSeries(a[0])
+	b, okB := coefficients(a[1])
+	den, okA := coefficients(a[2])
+	if !ok || !okB || !okA || den[0] == 0 {
+		return nil
+	}
+	out := make([]float64, len(s.v))
+	for n := range out {
+		var y float64
+		for i, c := range b {
+			if n-i >= 0 && s.ok[n-i] {
+				y += c * s.v[n-i]
+			}
+		}
+		for j := 1; j < len(den) && j <= n; j++ {
+			y -= den[j] * out[n-j]
+		}
+		out[n] = y / den[0]
+	}
+	return reals(out)
 }
 
 // arraySum is array_sum: a real, null when an element is not a number.

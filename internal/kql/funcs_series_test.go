@@ -84,6 +84,13 @@ var seriesFuncCases = []kqlCase{
 	{name: "series_decompose test points beyond the series is null", q: `print series_decompose(dynamic([1, 2]), 0, "avg", 5)`, want: `[[null]]`},
 	{name: "series_periods_detect of a trend alone finds none", q: `print series_periods_detect(dynamic([1, 2, 3, 4, 5, 6, 7, 8]), 4.0, 4.0, 2)`, want: `[[[[0,0],[0,0]]]]`},
 
+	// filters
+	{name: "series_fir moving average", q: `print series_fir(dynamic([0, 0, 10, 20, 40, 100, 40, 20, 10, 0]), dynamic([1, 1, 1, 1, 1]))`, want: `[[[0,0,2,6,14,34,42,44,42,34]]]`, cols: "print_0:dynamic"},
+	{name: "series_fir centered keeps the peak in place", q: `print series_fir(dynamic([0, 0, 10, 20, 40, 100, 40, 20, 10, 0]), dynamic([1, 1, 1, 1, 1]), true, true)`, want: `[[[2,6,14,34,42,44,42,34,14,6]]]`},
+	{name: "series_fir difference is not normalized", q: `print series_fir(dynamic([1, 4, 9, 16]), dynamic([1, -1])), series_fir(dynamic([1, 4]), dynamic([1, -1]), true)`, want: `[[[1,3,5,7],null]]`},
+	{name: "series_iir cumulative sum", q: `print series_iir(dynamic([1, 2, 3, 4, null]), dynamic([1]), dynamic([1, -1]))`, want: `[[[1,3,6,10,10]]]`, cols: "print_0:dynamic"},
+	{name: "series_iir with a zero a0 is null", q: `print series_iir(dynamic([1]), dynamic([1]), dynamic([0, 1])), series_iir(dynamic([1]), dynamic(["x"]), dynamic([1]))`, want: `[[null,null]]`},
+
 	// over a summarized series
 	{name: "series functions over make_list", q: `Events | where isnotnull(Count) | summarize c = make_list(Count) | project series_stats_dynamic(c).max, array_sum(c), series_fit_line_dynamic(c).slope`, want: `[[6,17,1.3]]`},
 }
