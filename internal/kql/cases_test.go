@@ -467,7 +467,7 @@ var errorCases = []kqlCase{
 }
 
 func allCases() map[string][]kqlCase {
-	return map[string][]kqlCase{"limits": limitCases, "operators": operatorCases, "aggregates": aggregateCases, "scalars": scalarCases, "errors": errorCases, "syntax": syntaxCases, "syntax errors": syntaxErrorCases, "content functions": contentFuncCases, "series functions": seriesFuncCases, "xml functions": xmlFuncCases, "geo functions": geoFuncCases, "ip functions": ipFuncCases, "make-series": makeSeriesCases, "function calls": funcCallCases, "window functions": windowCases, "scan": scanCases}
+	return map[string][]kqlCase{"limits": limitCases, "operators": operatorCases, "aggregates": aggregateCases, "scalars": scalarCases, "errors": errorCases, "syntax": syntaxCases, "syntax errors": syntaxErrorCases, "content functions": contentFuncCases, "series functions": seriesFuncCases, "xml functions": xmlFuncCases, "geo functions": geoFuncCases, "ip functions": ipFuncCases, "make-series": makeSeriesCases, "function calls": funcCallCases, "window functions": windowCases, "scan": scanCases, "sample and top-nested": sampleCases}
 }
 
 func normJSON(t *testing.T, s string) string {

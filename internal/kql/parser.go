@@ -619,6 +619,9 @@ func init() {
 		"serialize":       parseSerialize,
 		"make-series":     parseMakeSeries,
 		"scan":            parseScan,
+		"sample":          parseSample,
+		"sample-distinct": parseSample,
+		"top-nested":      parseTopNested,
 		"invoke":          parseInvoke,
 	}
 }

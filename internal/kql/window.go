@@ -46,6 +46,9 @@ func (*astJoinOp) rowOrder() rowOrder       { return losesOrderKind }
 func (*astMakeSeriesOp) rowOrder() rowOrder { return losesOrderKind }
 func (*astMvExpandOp) rowOrder() rowOrder   { return losesOrderKind }
 func (*astSummarizeOp) rowOrder() rowOrder  { return losesOrderKind }
+func (*astEvaluateOp) rowOrder() rowOrder   { return losesOrderKind }
+func (*astSampleOp) rowOrder() rowOrder     { return losesOrderKind }
+func (*astTopNestedOp) rowOrder() rowOrder  { return losesOrderKind }
 
 // serializedAfter reports whether op's output is serialized when in tells whether its input is.
 func serializedAfter(op astOp, in bool) bool {
