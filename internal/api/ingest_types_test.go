@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // putTable declares a custom table over HTTPS.
@@ -274,5 +276,40 @@ func TestCollectorRowsIntoADeclaredTableAreTyped(t *testing.T) {
 	}
 	if _, rows := f.queryRows("Coll_CL | project Name_s, Count_d"); len(rows) != 1 {
 		t.Fatalf("%d rows stored, want 1", len(rows))
+	}
+}
+
+// BenchmarkFlowTransform is what each Logs Ingestion call pays to type its
+// rows: the flow's table read from the sealed documents and its
+// transformation compiled against it, for a custom table (a document
+// opened) and a standard one (built in), pass-through and with a
+// transformation.
+//
+//	go test -run '^$' -bench FlowTransform -count 6 ./internal/api
+func BenchmarkFlowTransform(b *testing.B) {
+	f := newFullEnv(b)
+	ctx := context.Background()
+	f.putDCR("std-dcr", "Custom-Sec", `{"name":"Computer","type":"string"},{"name":"EventID","type":"int"}`, "source", "Microsoft-SecurityEvent")
+	f.putDCR("tr-dcr", "Custom-Alerts", alertStream, "source | where Severity >= 3 | extend Level = tostring(Severity)", "Custom-Alerts_CL")
+	for _, c := range []struct{ name, rule, stream string }{
+		{"table=custom/transform=source", "events-dcr", "Custom-Events"},
+		{"table=standard/transform=source", "std-dcr", "Custom-Sec"},
+		{"table=custom/transform=kql", "tr-dcr", "Custom-Alerts"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rule, err := f.server.cfg.Workspaces.GetDCR(ctx, workspace.ResourceGroup{Subscription: testSub, Group: "rg1"}, c.rule)
+			if err != nil {
+				b.Fatal(err)
+			}
+			route, err := f.server.cfg.Workspaces.RouteStream(ctx, rule.Properties.ImmutableID, c.stream)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := f.server.flowTransform(ctx, route); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
