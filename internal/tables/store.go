@@ -358,27 +358,10 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 			return nil, false, err
 		}
 		in.Schema = nil // the built-in schema as read, sent back
-
 	}
-	ifMatch = docstore.IfMatch(ifMatch)
-	cur, etag, err := t.read(ctx, name)
-	stored := err == nil // a document holds the table: a custom one, or a standard one's retention
-	switch {
-	case err != nil && fault.KindOf(err) != fault.NotFound:
+	cur, etag, stored, err := t.current(ctx, name, standard, patch, docstore.IfMatch(ifMatch))
+	if err != nil {
 		return nil, false, err
-	case !stored && standard:
-		// A standard table is always there, with the default retention
-		// until one is stored; no etag of it was ever given out.
-		cur = standardRecord(name)
-		if ifMatch != "" && ifMatch != docstore.AnyVersion {
-			return nil, false, docstore.Refusal(docstore.ErrConflict, "table", name)
-		}
-	case !stored && (patch || ifMatch == docstore.AnyVersion):
-		return nil, false, err
-	case !stored && ifMatch != "":
-		return nil, false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "table '%s' does not exist, so no etag can match", name)
-	case stored && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != etag:
-		return nil, false, docstore.Refusal(docstore.ErrConflict, "table", name)
 	}
 	exists := stored || standard
 	next := record{Schema: Schema{Name: name}, RetentionInDays: UseDefault, TotalRetentionInDays: UseDefault}
@@ -404,6 +387,30 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 		return nil, false, docstore.Refusal(err, "table", name)
 	}
 	return t.resource(next, written), !exists, nil
+}
+
+// current reads the table a change is made to and checks the caller's
+// ifMatch against it; stored is false when no document holds the table
+// yet: a new custom table, or a standard table whose retention was never
+// set, which is there all the same, with the defaults, and no etag.
+func (t *Tables) current(ctx context.Context, name string, standard, patch bool, ifMatch string) (cur record, etag string, stored bool, err error) {
+	cur, etag, err = t.read(ctx, name)
+	stored = err == nil
+	switch {
+	case err != nil && fault.KindOf(err) != fault.NotFound:
+		return record{}, "", false, err
+	case !stored && standard && ifMatch != "" && ifMatch != docstore.AnyVersion:
+		return record{}, "", false, docstore.Refusal(docstore.ErrConflict, "table", name)
+	case !stored && standard:
+		return standardRecord(name), "", false, nil
+	case !stored && (patch || ifMatch == docstore.AnyVersion):
+		return record{}, "", false, err
+	case !stored && ifMatch != "":
+		return record{}, "", false, fault.New(fault.PreconditionFailed, "PreconditionFailed", "table '%s' does not exist, so no etag can match", name)
+	case stored && ifMatch != "" && ifMatch != docstore.AnyVersion && ifMatch != etag:
+		return record{}, "", false, docstore.Refusal(docstore.ErrConflict, "table", name)
+	}
+	return cur, etag, stored, nil
 }
 
 // onlyRetention refuses a change of a standard table's schema: its columns
