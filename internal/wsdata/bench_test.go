@@ -50,6 +50,56 @@ func benchRows() int {
 	return 1_000_000
 }
 
+// securityEvents generates n SecurityEvent rows of about 700 bytes, the
+// same for every call, and hands them to ingest as JSON bodies of 2,000.
+// One TargetUserName in 10,000 is "x", spread over every block; "y" and a
+// procdump Activity are a hundred rows within two minutes halfway through;
+// mimikatz is in 1% of the Activity.
+func securityEvents(n int, ingest func(body []byte) error) error {
+	r := rand.New(rand.NewPCG(1, 2))
+	now := time.Now().UTC()
+	activities := []string{"An account was successfully logged on.", "An account failed to log on.", "A new process has been created.", "Special privileges assigned to new logon."}
+	for done := 0; done < n; {
+		batch := make([]map[string]any, 0, 2000)
+		for i := 0; i < 2000 && done < n; i, done = i+1, done+1 {
+			act := activities[r.IntN(len(activities))]
+			if r.IntN(100) == 0 {
+				act += " Process: mimikatz.exe"
+			}
+			user := fmt.Sprintf("user%05d", r.IntN(20000))
+			if done%10000 == 7 {
+				user = "x" // a rare value present in every block
+			}
+			at := now.Add(-time.Duration(r.IntN(86400)) * time.Second)
+			if done >= n/2 && done < n/2+100 {
+				// A rare value in one burst, as an attack often is: a
+				// hundred rows within two minutes.
+				user = "y"
+				act = "Credential dump: procdump lsass"
+				at = now.Add(-5*time.Hour + time.Duration(done-n/2)*time.Second)
+			}
+			batch = append(batch, map[string]any{
+				"TimeGenerated":  at.Format(time.RFC3339Nano),
+				"Computer":       fmt.Sprintf("host-%03d.corp.example", r.IntN(500)),
+				"Account":        `CORP\` + user,
+				"TargetUserName": user,
+				"EventID":        []int{4624, 4625, 4688, 4672}[r.IntN(4)],
+				"IpAddress":      fmt.Sprintf("10.%d.%d.%d", r.IntN(256), r.IntN(256), r.IntN(256)),
+				"Activity":       act + " Subject: Security ID S-1-5-18 Logon Type 3 Authentication Package Kerberos Workstation WS-" + strconv.Itoa(r.IntN(9999)),
+				"EventData":      fmt.Sprintf(`<EventData><Data Name="SubjectUserSid">S-1-5-21-%d</Data><Data Name="LogonGuid">{%016x}</Data><Data Name="ProcessName">C:\Windows\System32\svchost.exe</Data></EventData>`, r.IntN(1e9), r.Uint64()),
+			})
+		}
+		body, err := json.Marshal(batch)
+		if err != nil {
+			return err
+		}
+		if err := ingest(body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // buildSealedStore ingests SecurityEvent rows of about 700 bytes (Computer,
 // Account, TargetUserName, EventID, IpAddress, Activity, EventData) under a
 // real keyring, plus a 5,000-row IdentityInfo table, and flushes them into
@@ -77,45 +127,11 @@ func buildSealedStore(b *testing.B) (*logstore.Store, int) {
 			sealedBench.err = err
 			return
 		}
-		r := rand.New(rand.NewPCG(1, 2))
-		now := time.Now().UTC()
 		n := benchRows()
-		activities := []string{"An account was successfully logged on.", "An account failed to log on.", "A new process has been created.", "Special privileges assigned to new logon."}
-		for done := 0; done < n && sealedBench.err == nil; {
-			batch := make([]map[string]any, 0, 2000)
-			for i := 0; i < 2000 && done < n; i, done = i+1, done+1 {
-				act := activities[r.IntN(len(activities))]
-				if r.IntN(100) == 0 {
-					act += " Process: mimikatz.exe"
-				}
-				user := fmt.Sprintf("user%05d", r.IntN(20000))
-				if done%10000 == 7 {
-					user = "x" // a rare value present in every block
-				}
-				at := now.Add(-time.Duration(r.IntN(86400)) * time.Second)
-				if done >= n/2 && done < n/2+100 {
-					// A rare value in one burst, as an attack often is: a
-					// hundred rows within two minutes.
-					user = "y"
-					act = "Credential dump: procdump lsass"
-					at = now.Add(-5*time.Hour + time.Duration(done-n/2)*time.Second)
-				}
-				batch = append(batch, map[string]any{
-					"TimeGenerated":  at.Format(time.RFC3339Nano),
-					"Computer":       fmt.Sprintf("host-%03d.corp.example", r.IntN(500)),
-					"Account":        `CORP\` + user,
-					"TargetUserName": user,
-					"EventID":        []int{4624, 4625, 4688, 4672}[r.IntN(4)],
-					"IpAddress":      fmt.Sprintf("10.%d.%d.%d", r.IntN(256), r.IntN(256), r.IntN(256)),
-					"Activity":       act + " Subject: Security ID S-1-5-18 Logon Type 3 Authentication Package Kerberos Workstation WS-" + strconv.Itoa(r.IntN(9999)),
-					"EventData":      fmt.Sprintf(`<EventData><Data Name="SubjectUserSid">S-1-5-21-%d</Data><Data Name="LogonGuid">{%016x}</Data><Data Name="ProcessName">C:\Windows\System32\svchost.exe</Data></EventData>`, r.IntN(1e9), r.Uint64()),
-				})
-			}
-			body, _ := json.Marshal(batch)
-			if _, err := st.Ingest(context.Background(), "ws", "SecurityEvent", body); err != nil {
-				sealedBench.err = err
-			}
-		}
+		sealedBench.err = securityEvents(n, func(body []byte) error {
+			_, err := st.Ingest(context.Background(), "ws", "SecurityEvent", body)
+			return err
+		})
 		var ids []map[string]any
 		for i := range 5000 {
 			ids = append(ids, map[string]any{"AccountName": fmt.Sprintf("user%05d", i*4), "Department": []string{"Finance", "IT", "Sales", "Legal", "HR"}[i%5]})

@@ -197,7 +197,10 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 			columns[i] = logstore.IngestionTimeColumn
 		}
 	}
-	lreq := logstore.ScanRequest{Workspace: s.workspace, Table: req.Table, Columns: columns,
+	// The store is asked only for the columns it holds: a declared table
+	// names many its rows may not have, which read as null (see convert).
+	held := slices.DeleteFunc(slices.Clone(columns), func(c string) bool { _, ok := types[c]; return !ok })
+	lreq := logstore.ScanRequest{Workspace: s.workspace, Table: req.Table, Columns: held,
 		IngestedAfter: req.IngestedAfter, IngestedUpTo: req.IngestedUpTo}
 	if !req.From.IsZero() {
 		lreq.From = req.From
