@@ -182,8 +182,14 @@ func (p *planner) enterCall(x *astCall, b *binding, caller *scope, ec *ectx, inp
 		return nil, nil, err
 	}
 	p.calls = append(p.calls, b.fn)
+	if b.stored != "" {
+		p.inStored++
+	}
 	done := func(err error) error {
 		p.calls = p.calls[:len(p.calls)-1]
+		if b.stored != "" {
+			p.inStored--
+		}
 		return inStoredFunction(x, b, "body", err)
 	}
 	for _, l := range b.fn.Body.Lets {

@@ -109,8 +109,10 @@ func storedSource(t testing.TB) *MemSource {
 	mem.SetFunctions(
 		Function{Name: "_Im_Dns",
 			Parameters: "starttime:datetime=datetime(null), endtime:datetime=datetime(null), responsecodename:string='*', pack:bool=false",
-			Body: `union isfuzzy=true
-  _Im_Dns_A(starttime=starttime, endtime=endtime, responsecodename=responsecodename),
+			Body: `let DisabledParsers = materialize(_GetWatchlist('ASimDisabledParsers') | where SearchKey in ('Any', 'ExcludeimDns') | extend SourceSpecificParser = column_ifexists('SourceSpecificParser', '') | distinct SourceSpecificParser);
+let BuiltInDisabled = toscalar('ExcludeimDnsBuiltIn' in (DisabledParsers) or 'Any' in (DisabledParsers));
+union isfuzzy=true
+  _Im_Dns_A(starttime=starttime, endtime=endtime, responsecodename=responsecodename, disabled=(BuiltInDisabled or 'Exclude_Im_Dns_A' in (DisabledParsers))),
   _Im_Dns_B(starttime, endtime, responsecodename),
   _Im_Dns_NotInstalled(starttime=starttime)`},
 		Function{Name: "_Im_Dns_A",
@@ -159,6 +161,7 @@ var storedCases = []kqlCase{
 	{name: "invoke of a stored function", q: `Users | invoke AccountsOf()`, want: `[["alice"],["bob"],["dave"]]`},
 	{name: "a scalar stored function", q: `print Double(21)`, want: `[[42]]`},
 	{name: "a let shadows a stored function", q: `let _Im_Dns = () { print x = 1 }; _Im_Dns`, want: `[[1]]`, cols: "x:long"},
+	{name: "a missing watchlist is an error outside stored functions", q: `_GetWatchlist('ASimDisabledParsers') | count`, err: `unknown watchlist 'ASimDisabledParsers'`},
 	{name: "a function that calls another through a cycle", q: `Ping(1)`, err: `stored function Ping, at 1:1 of its body: in stored function Pong, at 1:15 of its body: function Ping calls itself (Ping → Pong → Ping)`},
 	{name: "a stored function that does not parse names itself and the place in its body", q: `Broken | count`,
 		err: `semantic error at 1:1: stored function Broken does not parse: function body: syntax error at 3:1: `},
@@ -174,6 +177,21 @@ func TestStoredFunctionsAreCalledAsIfDeclaredByLet(t *testing.T) {
 	for _, c := range storedCases {
 		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
 	}
+}
+
+// TestStoredParsersReadOptionalWatchlists: the normalizing parsers read the ASimDisabledParsers
+// watchlist to skip source parsers. Inside a stored function a watchlist that does not exist
+// has no rows, as in the cloud (storedCases run without it); when it exists, it disables.
+func TestStoredParsersReadOptionalWatchlists(t *testing.T) {
+	src := storedSource(t)
+	wl := NewMemTable(WatchlistTable("ASimDisabledParsers"), append(slices.Clone(WatchlistColumns), Column{"SourceSpecificParser", TypeString})...)
+	if err := wl.Append("1", ts("2026-11-26T00:00:00Z"), "ExcludeimDns", dyn(`{}`), "Exclude_Im_Dns_A"); err != nil {
+		t.Fatal(err)
+	}
+	src = NewMemSource(append(tablesOf(src), wl)...)
+	src.SetFunctions(storedSource(t).funcs...)
+	runCase(t, src, src.Catalog(), kqlCase{q: `_Im_Dns | summarize n = count() by EventProduct`, want: `[["B",2]]`})
+	runCase(t, src, src.Catalog(), kqlCase{q: `_GetWatchlist('Nope') | count`, err: `unknown watchlist 'Nope'`})
 }
 
 // TestStoredFunctionShadowsTheTableOfItsName, as the language documents: table() still

@@ -136,6 +136,7 @@ type planner struct {
 	synth    map[synthKey]*astIdent // table references the planner makes up (search, union T*), kept stable across passes
 	calls    []*astLetStmt          // the user functions whose calls are being bound, outermost first
 	shaping  []*astLetStmt          // the user functions isTabular is looking into
+	inStored int                    // how many calls of stored functions are being bound
 	links    []markLink             // bind pass: marks that imply others, applied by settleMarks
 	tables   map[string]bool        // bind pass: the tables scanned
 	perRow   int                    // mv-apply subqueries being planned, which run once per row

@@ -7,8 +7,10 @@ import "strings"
 // kept: a source serves each one as a table under WatchlistTable(alias), a
 // name no log table can have, so that a query naming one binds at Compile
 // (a rule naming an unknown watchlist is refused when it is saved) and
-// scans through the Source like any table. Wildcards (union *, search)
-// leave watchlists out, as they are not logs.
+// scans through the Source like any table. Inside a stored function an
+// unknown watchlist has no rows instead, as the cloud answers: parsers
+// written for it read watchlists that need not exist (ASimDisabledParsers).
+// Wildcards (union *, search) leave watchlists out, as they are not logs.
 
 // WatchlistTable is the catalog name of the watchlist alias.
 func WatchlistTable(alias string) string { return watchlistPrefix + alias + "')" }
@@ -54,6 +56,11 @@ func (p *planner) getWatchlist(x *astCall) (*plan, error) {
 	alias := lit.Val.(string)
 	name := WatchlistTable(alias)
 	if _, ok := p.cat.Table(name); !ok {
+		if p.inStored > 0 {
+			// parsers written for the cloud read optional watchlists (ASimDisabledParsers),
+			// which the cloud's _GetWatchlist answers with no rows when they do not exist
+			return rowsPlan(watchlistCols(), func() ([]Row, error) { return nil, nil }), nil
+		}
 		return nil, bindErr(x.P, "unknown watchlist '%s'; list the workspace's watchlists with `sealwatch watchlist list` (GET …/providers/Microsoft.SecurityInsights/watchlists); aliases are case-sensitive", shorten(alias))
 	}
 	pl, err := p.scanTable(x, name, false)
@@ -112,4 +119,13 @@ func batchBytes(b *Batch) int64 {
 		}
 	}
 	return n
+}
+
+// watchlistCols are the columns of a watchlist that does not exist: those every watchlist has.
+func watchlistCols() []colInfo {
+	cols := make([]colInfo, len(WatchlistColumns))
+	for i, c := range WatchlistColumns {
+		cols[i] = colInfo{Name: c.Name, Type: c.Type}
+	}
+	return cols
 }
