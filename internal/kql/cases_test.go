@@ -444,7 +444,6 @@ var errorCases = []kqlCase{
 	{name: "tuple naming an expression", q: `Events | summarize (a, b) = count() + 1`, err: `a tuple (a, b) = names the columns of one aggregation call`},
 	{name: "aggregate of several columns in an expression", q: `Events | summarize percentiles(Count, 50, 95) * 2`, err: `1:20: percentiles() gives 2 columns and cannot be part of an expression`},
 	{name: "tuple with more names than columns", q: `Events | summarize (a, b, c) = arg_max(Count, Account)`, err: `3 names for the 2 columns of arg_max()`},
-	{name: "tuple assignment in project", q: `Events | project (a, b) = 1`, err: `expected`},
 	{name: "tuple assignment in by", q: `Events | summarize count() by (a, b) = Account`, err: `expected`},
 	{name: "aggregate outside summarize", q: `Events | extend c = count()`, err: `allowed only in summarize`},
 	{name: "summarize without aggregate", q: `Events | summarize tolower(Account)`, err: `needs an aggregation function`},

@@ -28,9 +28,10 @@ func parseExtend(p *parser, pos srcPos, _ string) (astOp, error) {
 	return &astExtendOp{P: pos, Cols: cols}, err
 }
 
-// parseProject reads project [Name=]Expr, ...
+// parseProject reads project [Name=]Expr, ..., where (a, b) = f(x) names the columns of a
+// function that returns several.
 func parseProject(p *parser, pos srcPos, _ string) (astOp, error) {
-	cols, err := p.namedList()
+	cols, err := p.aggList()
 	return &astProjectOp{P: pos, Cols: cols}, err
 }
 

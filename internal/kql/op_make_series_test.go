@@ -41,6 +41,8 @@ var makeSeriesCases = []kqlCase{
 	{name: "series_fit_line into a tuple of fewer names", q: `Events | make-series n = count() on TimeGenerated step 1h | extend (rsquare, slope) = series_fit_line(n) | project-away n, TimeGenerated`,
 		want: `[[0.8,-0.4,0.3333333333333333,0.06666666666666665,2.5,[2.1,1.7,1.2999999999999998,0.8999999999999999]]]`,
 		cols: "rsquare:real,slope:real,series_fit_line_n_variance:real,series_fit_line_n_rvariance:real,series_fit_line_n_interception:real,series_fit_line_n_line_fit:dynamic"},
+	{name: "project of a tuple", q: `Events | make-series n = count() on TimeGenerated step 1h | project (rsquare, slope) = series_fit_line(n), n`, want: `[[0.8,-0.4,0.3333333333333333,0.06666666666666665,2.5,[2.1,1.7,1.2999999999999998,0.8999999999999999],[2,2,1,1]]]`},
+	{name: "tuple of a single-value expression in project", q: `Events | project (a, b) = 1`, err: "a tuple (a, b) = names the columns of a function that returns several"},
 	{name: "series_stats into a tuple", q: `Events | make-series n = count() on TimeGenerated step 1h | extend (mn, mnIdx, mx) = series_stats(n) | project mn, mnIdx, mx`, want: `[[1,2,2]]`, cols: "mn:real,mnIdx:long,mx:real"},
 	{name: "mv-expand a series back into rows", q: `Events | make-series n = count() on TimeGenerated step 1h | mv-expand n to typeof(long), TimeGenerated to typeof(datetime) | where n > 1`,
 		want: `[[2,"2026-11-26T08:00:00Z"],[2,"2026-11-26T09:00:00Z"]]`, cols: "n:long,TimeGenerated:datetime"},
