@@ -628,7 +628,7 @@ func (p *planner) materialize(tp *plan) *plan {
 	var rows []Row
 	var done bool
 	var ferr error
-	out := &plan{cols: tp.cols, name: tp.name}
+	out := &plan{cols: tp.cols, name: tp.name, serialized: tp.serialized}
 	out.open = func(ctx context.Context) (iterator, error) {
 		if !done {
 			// materialized rows stay charged for the whole run
