@@ -60,7 +60,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := time.Now().UTC()
-	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP}
+	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP, ExternalData: s.cfg.ExternalData}
 	if in.Timespan != "" {
 		from, to, err := parseTimespan(in.Timespan, now)
 		if err != nil {
@@ -111,7 +111,12 @@ func kqlError(err error) error {
 	var se *kql.SyntaxError
 	var be *kql.BindError
 	var le *kql.LimitError
+	var ee *kql.ExternalDataError
 	switch {
+	case errors.As(err, &ee) && ee.Refused:
+		return queryError("BadArgumentError", "ExternalDataNotAllowed", ee.Error())
+	case errors.As(err, &ee):
+		return queryError("BadArgumentError", "ExternalDataFailed", ee.Error())
 	case errors.As(err, &se):
 		return queryError("BadArgumentError", "SyntaxError", se.Error())
 	case errors.As(err, &be):

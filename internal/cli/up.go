@@ -122,6 +122,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		nrtInterval   time.Duration
 		maxAlerts     int
 		geoIPDB       string
+		externalAllow []string
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
@@ -156,6 +157,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		cfg.ScrubRate, cfg.ScrubInterval = int64(scrubRate), scrubInterval
 		cfg.NRTInterval, cfg.MaxAlertsPerRun = nrtInterval, maxAlerts
 		cfg.GeoIPDB = geoIPDB
+		cfg.ExternalDataAllow = externalAllow
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")
@@ -170,6 +172,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")
 	f.DurationVar(&scrubInterval, "scrub-interval", node.DefaultScrubInterval, "pause between two rounds of the background scrub over every workspace")
 	f.DurationVar(&nrtInterval, "nrt-interval", detection.DefaultNRTInterval, "how often NRT analytics rules run over the rows ingested since their last run; at least 10s")
+	f.StringArrayVar(&externalAllow, "externaldata-allow", nil, "URL prefix (http or https, such as https://example.com/feeds/) that externaldata may fetch from in queries and analytics rules; repeat for more; without one externaldata fetches nothing")
 	f.StringVar(&geoIPDB, "geoip-db", "", "GeoIP database in MMDB format (such as GeoLite2-City.mmdb) that geo_info_from_ip_address() reads in queries and analytics rules; without one it answers null")
 	f.IntVar(&maxAlerts, "max-alerts-per-run", detection.DefaultMaxAlertsPerRun, "safety limit on the alerts one analytics rule raises at once; a run that reaches it records a warning in SentinelHealth and the next run raises the rest")
 	return cmd

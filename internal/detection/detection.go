@@ -72,6 +72,9 @@ type Config struct {
 	// GeoIP is the database geo_info_from_ip_address() reads in rules' queries;
 	// nil: it answers null.
 	GeoIP *kql.GeoIPDB
+	// ExternalData is what externaldata may fetch in rules' queries; nil: nothing,
+	// and a rule that reads externaldata fails its runs.
+	ExternalData *kql.ExternalDataPolicy
 
 	Now        func() time.Time
 	Logger     *slog.Logger

@@ -147,7 +147,7 @@ func (r *ruleRun) compile() (*kql.Query, error) {
 // TimeGenerated window, an NRT rule's ingestion window (opts say which).
 func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql.Options) (*kql.Table, error) {
 	opts.MaxMemory, opts.Memory, opts.Timeout = r.s.cfg.MaxQueryMemory, r.s.cfg.QueryMemory, r.s.cfg.QueryTimeout
-	opts.GeoIP = r.s.cfg.GeoIP
+	opts.GeoIP, opts.ExternalData = r.s.cfg.GeoIP, r.s.cfg.ExternalData
 	if r.spec.Kind == analyticrule.KindScheduled {
 		// [start, end): the engine's window is inclusive at both ends
 		opts.Now, opts.Timespan = w.end.Add(-time.Nanosecond), w.end.Sub(w.start)-time.Nanosecond

@@ -251,7 +251,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		}
 		col := p.colRef(ec.cols, i, x.P)
 		return p.searchMatch([]cexpr{col}, term, ec.searchCS), nil
-	case *astPipe, *astDatatable, *astPrint, *astUnion, *astSearch, *astRange:
+	case *astPipe, *astDatatable, *astExternalData, *astPrint, *astUnion, *astSearch, *astRange:
 		return cexpr{}, bindErr(e.pos(), "a tabular expression is not allowed here; a scalar is needed (use toscalar())")
 	case *astNamedArg:
 		return cexpr{}, bindErr(x.P, "an argument given by name (%s = ...) is allowed only in a call of a user-defined or stored function", x.Name)

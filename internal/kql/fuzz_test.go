@@ -27,6 +27,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(strings.Repeat("-", 1000) + "1")
 	f.Add("print " + strings.Repeat("f(", 300))
 	f.Add("let f = () { let a = f; let b = f; let c = f; a }; f")
+	for _, q := range externalDataSeeds {
+		f.Add(q)
+	}
 	// the fixture's tables and stored functions that call each other, by name and with defaults
 	src := storedSource(f)
 	cat := src.Catalog()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,9 @@ type Options struct {
 	IngestedAfter, IngestedUpTo time.Time
 	// GeoIP is the database geo_info_from_ip_address() reads; without one it answers null.
 	GeoIP *GeoIPDB
+	// ExternalData is what externaldata may fetch; nil: nothing, and a query that reads
+	// externaldata fails its run with an *ExternalDataError.
+	ExternalData *ExternalDataPolicy
 }
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.
@@ -290,6 +294,9 @@ type runState struct {
 	err         error
 	scans       []ScanRequest
 	rowsScanned int64
+	// the rows of each externaldata source, read once per run (op_externaldata.go)
+	externalMu sync.Mutex
+	external   map[*astExternalData]*externalFetch
 }
 
 // fail records an error raised where no error can be returned (inside an expression).

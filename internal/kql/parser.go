@@ -322,6 +322,8 @@ func (p *parser) pipeExpr() (astExpr, error) {
 	switch {
 	case p.isKw("datatable") && p.peekN(1).kind == tOp && p.peekN(1).text == "(":
 		src, err = p.datatable()
+	case p.isKw("externaldata") && p.peekN(1).kind == tOp && p.peekN(1).text == "(":
+		src, err = p.externalData()
 	case p.isKw("print"):
 		src, err = p.print()
 	case p.isKw("range") && p.peekN(1).kind == tIdent && strings.EqualFold(p.peekN(2).text, "from"):
@@ -940,6 +942,10 @@ func (p *parser) primary() (astExpr, error) {
 			return &astLit{P: pos, T: TypeBool, Val: false}, nil
 		case "null":
 			return &astLit{P: pos, T: TypeNull}, nil
+		}
+		if p.isOp("(") && strings.EqualFold(t.text, "externaldata") {
+			p.i--
+			return p.externalData()
 		}
 		if p.isOp("(") {
 			return p.call(t)

@@ -308,7 +308,7 @@ func (p *planner) isTabular(e astExpr, sc *scope) bool {
 	p.depth++
 	defer func() { p.depth-- }()
 	switch x := e.(type) {
-	case *astPipe, *astDatatable, *astPrint, *astUnion, *astSearch, *astRange:
+	case *astPipe, *astDatatable, *astExternalData, *astPrint, *astUnion, *astSearch, *astRange:
 		return true
 	case *astParen:
 		return p.isTabular(x.X, sc)
@@ -379,6 +379,8 @@ func (p *planner) tabular(e astExpr, sc *scope) (*plan, error) {
 		return pl, nil
 	case *astDatatable:
 		return p.datatable(x, sc)
+	case *astExternalData:
+		return p.externalData(x, sc)
 	case *astPrint:
 		return p.print(x, sc)
 	case *astRange:

@@ -27,6 +27,7 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 		MaxQueryMemory:  n.cfg.QueryMemory,
 		QueryMemory:     n.queryMem,
 		GeoIP:           n.geoIP,
+		ExternalData:    n.externalData,
 		Logger:          n.log.With("component", "detection"),
 		Registerer:      n.metrics,
 	})

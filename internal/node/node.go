@@ -100,7 +100,11 @@ type Config struct {
 	// geo_info_from_ip_address() reads in queries and analytics rules; empty,
 	// the function answers null. The node never fetches one itself.
 	GeoIPDB string
-	Logger  *slog.Logger
+	// ExternalDataAllow are the URL prefixes externaldata may fetch from in
+	// queries and analytics rules; none, it fetches nothing (a sealed workspace
+	// reaches the network only where its operator allows).
+	ExternalDataAllow []string
+	Logger            *slog.Logger
 }
 
 // Query memory defaults, for a node of a few cores and tens of GB: four
@@ -159,9 +163,11 @@ type Node struct {
 	data       *wsdata.Data
 	queryMem   *kql.MemoryPool
 	geoIP      *kql.GeoIPDB // the operator's GeoIP database, or nil
-	metrics    *prometheus.Registry
-	docsDB     *bbolt.DB
-	webhooks   *automation.Webhooks
+	// what externaldata may fetch; nil: nothing
+	externalData *kql.ExternalDataPolicy
+	metrics      *prometheus.Registry
+	docsDB       *bbolt.DB
+	webhooks     *automation.Webhooks
 	// automationCache keeps automation rules decoded for the API and detection.
 	automationCache *automation.Cache
 	server          *http.Server
@@ -258,6 +264,14 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 		apiCfg.GeoIP = n.geoIP
+		if len(cfg.ExternalDataAllow) > 0 {
+			pol, err := kql.NewExternalDataPolicy(cfg.ExternalDataAllow)
+			if err != nil {
+				return nil, fmt.Errorf("%w (give --externaldata-allow an http or https URL prefix such as https://example.com/feeds/)", err)
+			}
+			n.externalData = pol
+		}
+		apiCfg.ExternalData = n.externalData
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
 		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
