@@ -172,7 +172,8 @@ func reals(fs []float64) []any {
 	return out
 }
 
-// asArray turns a multi-column result into the dynamic array this engine returns for it.
+// asArray turns a multi-column result into the dynamic array this engine returns for it; no
+// result is null, where a nil slice inside the interface would render as an empty array.
 func asArray(vals []any) any {
 	if vals == nil {
 		return nil
@@ -738,7 +739,8 @@ func stdev(vals []float64) float64 {
 }
 
 // periodsDetect is series_periods_detect(series, min_period, max_period, num_periods):
-// [periods, scores], each num_periods long, padded with zeros.
+// [periods, scores], each num_periods long, padded with zeros; null for a num_periods below 0
+// or longer than the series, which cannot have that many periods.
 func periodsDetect(a []any) any {
 	s, ok := readSeries(a[0])
 	minP, ok1 := asReal(a[1])
