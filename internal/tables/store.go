@@ -364,6 +364,11 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 		return nil, false, err
 	}
 	exists := stored || standard
+	if !exists {
+		if err := t.noOtherCase(ctx, name); err != nil {
+			return nil, false, err
+		}
+	}
 	next := record{Schema: Schema{Name: name}, RetentionInDays: UseDefault, TotalRetentionInDays: UseDefault}
 	if patch {
 		next = cur
@@ -411,6 +416,24 @@ func (t *Tables) current(ctx context.Context, name string, standard, patch bool,
 		return record{}, "", false, docstore.Refusal(docstore.ErrConflict, "table", name)
 	}
 	return cur, etag, stored, nil
+}
+
+// noOtherCase refuses a new custom table whose name differs only in case
+// from a declared one: the tables API, like every management path, names
+// a resource without regard to case, while KQL tells them apart, so the two
+// would be one table to the API and two to queries.
+func (t *Tables) noOtherCase(ctx context.Context, name string) error {
+	recs, err := t.list(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if other := r.rec.Schema.Name; strings.EqualFold(other, name) {
+			return fault.New(fault.Conflict, "Conflict",
+				"table '%s' is already declared as '%s': table names differ in more than case; use '%s'", name, other, other)
+		}
+	}
+	return nil
 }
 
 // onlyRetention refuses a change of a standard table's schema: its columns

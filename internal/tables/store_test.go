@@ -203,6 +203,10 @@ func TestACustomTableGainsColumnsButNeverLosesOrRetypesOne(t *testing.T) {
 	if err != nil || put.Properties.RetentionInDays != 30 || put.Properties.Schema.Description != "app events" || len(put.Properties.Schema.Columns) != 4 {
 		t.Fatalf("put without columns: %+v %v", put, err)
 	}
+	if _, _, err := tabs.Put(ctx, "app_CL", props(t, schemaProps("app_CL", "TimeGenerated", "datetime")), ""); fault.KindOf(err) != fault.Conflict ||
+		!strings.Contains(err.Error(), "table 'app_CL' is already declared as 'App_CL': table names differ in more than case") {
+		t.Fatalf("a table differing only in case: %v", err)
+	}
 	if _, err := tabs.Patch(ctx, "New_CL", props(t, map[string]any{"retentionInDays": 90}), ""); fault.KindOf(err) != fault.NotFound {
 		t.Fatalf("patch a missing table: %v", err)
 	}
