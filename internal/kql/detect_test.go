@@ -256,6 +256,32 @@ aad
 | summarize Failures = count() by bin(TimeGenerated, 5m)
 | sort by TimeGenerated asc
 | render timechart`, want: `[["2026-11-26T10:00:00Z",15],["2026-11-26T10:05:00Z",10]]`},
+	// A's 25 failures 20 s apart, then its success nine minutes after the first failure
+	{name: "brute force then success as a scan sequence", q: `SecurityEvent
+| where TargetUserName == "admin"
+| sort by TimeGenerated asc
+| scan with_match_id = m declare (FirstFail: datetime) with (
+    step fail: EventID == 4625 => FirstFail = iff(isnull(fail.FirstFail), TimeGenerated, fail.FirstFail);
+    step success: EventID == 4624 and TimeGenerated - fail.FirstFail <= 15m => FirstFail = fail.FirstFail;
+)
+| where EventID == 4624
+| project TimeGenerated, Computer, FirstFail, m`, want: `[["2026-11-26T10:09:00Z","SRV01","2026-11-26T10:00:00Z",0]]`},
+	// failures per hour since midnight: B's 12 at 07:00, A's 25 at 10:00, none else; only 25 is
+	// beyond the average (37/12) plus two standard deviations (about 7.7)
+	{name: "failure spike beyond the series' spread", q: `SecurityEvent
+| where EventID == 4625
+| make-series Failures = count() on TimeGenerated from datetime(2026-11-26T00:00:00Z) to datetime(2026-11-26T12:00:00Z) step 1h
+| extend (mn, mnIdx, mx, mxIdx, av, sd) = series_stats(Failures)
+| mv-expand Failures to typeof(long), TimeGenerated to typeof(datetime)
+| where Failures > av + 2 * sd
+| project TimeGenerated, Failures`, want: `[["2026-11-26T10:00:00Z",25]]`},
+	// A's failures follow each other 20 s apart (24 gaps); the spray's are one per account
+	{name: "rapid repeated failures by account", q: `SecurityEvent
+| where EventID == 4625
+| sort by TargetUserName asc, TimeGenerated asc
+| extend Gap = TimeGenerated - prev(TimeGenerated), Same = TargetUserName == prev(TargetUserName)
+| where Same and Gap <= 30s
+| summarize Fast = count() by TargetUserName`, want: `[["admin",24]]`},
 	{name: "account lookup enrichment", q: `let admins = datatable(Account:string, Role:string)["admin", "Domain Admin", "backdoor", "Local Admin"];
 SecurityEvent
 | where EventID in (4624, 4720)
