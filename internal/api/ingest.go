@@ -139,15 +139,7 @@ func (s *Server) declaredColumns(ctx context.Context, ws *workspace.WorkspaceInf
 	if err != nil || !ok {
 		return nil, err
 	}
-	cols := make([]logstore.DeclaredColumn, len(schema.Columns))
-	for i, c := range schema.Columns {
-		t, ok := logstore.ParseDeclaredType(c.Type)
-		if !ok {
-			return nil, fmt.Errorf("table %s: column %s has type %q", table, c.Name, c.Type)
-		}
-		cols[i] = logstore.DeclaredColumn{Name: c.Name, Type: t}
-	}
-	return cols, nil
+	return schema.LogColumns()
 }
 
 // readIngestBody reads the body, un-gzipping it when so encoded, and refuses

@@ -18,6 +18,7 @@ package detection
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/incident"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -107,6 +109,9 @@ type Scheduler struct {
 	// swept is when each workspace's state of deleted rules was last
 	// cleared.
 	swept map[string]time.Time
+	// alertColumns and healthColumns are the standard schemas of the
+	// tables the scheduler writes, which its rows are converted to.
+	alertColumns, healthColumns []logstore.DeclaredColumn
 }
 
 type blocked struct {
@@ -138,8 +143,25 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Scheduler{cfg: cfg, log: cfg.Logger, blocked: map[string]*blocked{}, swept: map[string]time.Time{}}
+	var err error
+	if s.alertColumns, err = standardColumns(AlertTable); err != nil {
+		return nil, err
+	}
+	if s.healthColumns, err = standardColumns(HealthTable); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(cfg.Registerer, s.paused)
 	return s, nil
+}
+
+// standardColumns are the built-in columns of a standard table the
+// scheduler writes.
+func standardColumns(table string) ([]logstore.DeclaredColumn, error) {
+	schema, ok := tables.StandardSchema(table)
+	if !ok {
+		return nil, fmt.Errorf("detection: %s is not a built-in table", table)
+	}
+	return schema.LogColumns()
 }
 
 // paused is how many workspaces' rules cannot run now.

@@ -309,7 +309,7 @@ func (r *ruleRun) raise(ctx context.Context, w window, rr resultRows, fps []stri
 	if err != nil {
 		return err
 	}
-	if _, err := r.logs.Ingest(ctx, r.customerID, AlertTable, body); err != nil {
+	if _, err := r.logs.IngestDeclared(ctx, r.customerID, AlertTable, body, r.s.alertColumns); err != nil {
 		return fmt.Errorf("write the alert to %s: %w", AlertTable, err)
 	}
 	wr.alerts++
@@ -448,7 +448,7 @@ func (r *ruleRun) writeHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.logs.Ingest(ctx, r.customerID, HealthTable, body); err != nil {
+	if _, err := r.logs.IngestDeclared(ctx, r.customerID, HealthTable, body, r.s.healthColumns); err != nil {
 		return fmt.Errorf("write the rule's health records: %w", err)
 	}
 	r.health = r.health[:0]
