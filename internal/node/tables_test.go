@@ -1,8 +1,10 @@
 package node
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func (cs *cmkSetup) tableURL(name string) string {
@@ -95,5 +97,30 @@ func TestDeclaredTablesOverHTTPSBindQueriesAndRules(t *testing.T) {
 	cs.probe()
 	if st := cs.call("GET", cs.tableURL("Firewall_CL"), cs.mgmt, nil, &er); st != 200 {
 		t.Fatalf("read after restore: %d %+v", st, er)
+	}
+}
+
+// TestTheSchedulerRunsARuleOverAStandardTableWithoutRows: in a fresh
+// workspace, a rule over SecurityEvent runs and is recorded as a success
+// with no results, rather than failing on a table it cannot find.
+func TestTheSchedulerRunsARuleOverAStandardTableWithoutRows(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
+	rule := map[string]any{"kind": "Scheduled", "properties": map[string]any{
+		"displayName": "Failed logons", "severity": "Medium", "enabled": true,
+		"query":          "SecurityEvent | where EventID == 4625 | summarize Failures = count() by Account",
+		"queryFrequency": "PT5M", "queryPeriod": "PT1H", "triggerOperator": "GreaterThan", "triggerThreshold": 0,
+	}}
+	var er struct {
+		Error struct{ Code, Message string }
+	}
+	if st := cs.call("PUT", cs.alertRuleURL("/failed-logons"), cs.mgmt, rule, &er); st != 201 {
+		t.Fatalf("create rule: %d %+v", st, er)
+	}
+	waitFor(t, 20*time.Second, "a successful run of the rule with no results", func() bool {
+		st, n, _ := cs.queryStatus(`SentinelHealth | where SentinelResourceName == "failed-logons" and Status == "Success" and ExtendedProperties.ResultsCount == 0 | count`, "")
+		return st == 200 && fmt.Sprint(n) != "0"
+	})
+	if st, n, _ := cs.queryStatus(`SentinelHealth | where SentinelResourceName == "failed-logons" and Status != "Success" | count`, ""); st != 200 || fmt.Sprint(n) != "0" {
+		t.Fatalf("runs of the rule that did not succeed: %d %v", st, n)
 	}
 }
