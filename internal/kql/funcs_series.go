@@ -41,7 +41,8 @@ var multiColumnFuncs = map[string][]outColumn{
 		{"baseline", TypeDynamic}},
 	"series_stats": {{"min", TypeReal}, {"min_idx", TypeLong}, {"max", TypeReal},
 		{"max_idx", TypeLong}, {"avg", TypeReal}, {"stdev", TypeReal}, {"variance", TypeReal}},
-	"series_periods_detect": {{"periods", TypeDynamic}, {"scores", TypeDynamic}},
+	"series_periods_detect":   {{"periods", TypeDynamic}, {"scores", TypeDynamic}},
+	"series_periods_validate": {{"periods", TypeDynamic}, {"scores", TypeDynamic}},
 }
 
 // maxRange is the most elements range() returns, as the cloud documents; longer ranges are cut.
@@ -77,6 +78,8 @@ func registerSeriesFuncs(m map[string]fnSpec) {
 		return asArray(d.decompose(a[0]))
 	}}
 	m["series_decompose_anomalies"] = fnSpec{min: 1, max: 7, ret: decomposeType(2), impl: decomposeAnomalies}
+	m["series_decompose_forecast"] = fnSpec{min: 2, max: 5, ret: forecastType, impl: decomposeForecast}
+	m["series_periods_validate"] = fnSpec{min: 2, max: 17, ret: checked(TypeDynamic, kArray, kNumber), impl: periodsValidate}
 	m["series_outliers"] = fnSpec{min: 1, max: 5, ret: outliersType, impl: seriesOutliers}
 	m["series_periods_detect"] = fnSpec{min: 4, max: 4, ret: checked(TypeDynamic, kArray, kNumber, kNumber, kInteger), impl: periodsDetect}
 	m["series_stats"] = fnSpec{min: 1, max: 2, ret: checked(TypeDynamic, kArray, kBool), impl: func(a []any) any {
@@ -603,6 +606,37 @@ func decomposeAnomalies(a []any) any {
 	return []any{flags, reals(scores), reals(c.baseline)}
 }
 
+func forecastType(cs []cexpr) (Type, error) {
+	if err := checkArgs(cs, []argKind{kArray, kInteger, kInteger, kString, kNumber}); err != nil {
+		return TypeNull, err
+	}
+	if err := constOneOf(cs, 3, "trend", trendKinds); err != nil {
+		return TypeNull, err
+	}
+	return TypeDynamic, nil
+}
+
+// decomposeForecast is series_decompose_forecast(series, points[, seasonality, trend,
+// seasonality_threshold]): the baseline of series_decompose with the last points left out of
+// learning, so that over them it is the forecast.
+func decomposeForecast(a []any) any {
+	s, ok := readSeries(a[0])
+	points, okP := a[1].(int64)
+	if !ok || !okP || points < 0 {
+		return nil
+	}
+	// series_decompose's arguments, the points in test_points' place
+	d, ok := decomposeArgs([]any{a[0], optArg(a, 2), optArg(a, 3), points, optArg(a, 4)}, 1)
+	if !ok {
+		return nil
+	}
+	c, ok := d.split(s)
+	if !ok {
+		return nil
+	}
+	return reals(c.baseline)
+}
+
 // tukeyRange is the percentile range of an outlier test: the quartiles for tukey, 10 to 90
 // (or the range asked for, within 2 to 98) for ctukey.
 func tukeyRange(kind string, minP, maxP any) (lo, hi float64, ok bool) {
@@ -760,6 +794,40 @@ func periodsDetect(a []any) any {
 	return []any{periods, scored}
 }
 
+// periodsValidate is series_periods_validate(series, period1[, period2, ...]): [periods,
+// scores], each period scored from 0 to 1 as detectPeriods scores them (a period rounds to
+// whole bins; one outside 4 points to half the series scores 0).
+func periodsValidate(a []any) any {
+	s, ok := readSeries(a[0])
+	if !ok {
+		return nil
+	}
+	periods := make([]any, 0, len(a)-1)
+	lags := make([]int, 0, len(a)-1)
+	maxLag := 0
+	for _, v := range a[1:] {
+		p, ok := asReal(v)
+		if !ok {
+			return nil
+		}
+		periods = append(periods, p)
+		lag := int(math.Round(p))
+		if lag < 4 || lag > len(s.v)/2 {
+			lag = 0
+		}
+		lags, maxLag = append(lags, lag), max(maxLag, lag)
+	}
+	corr := detrendedCorrelations(s, maxLag)
+	scores := make([]any, len(lags))
+	for i, lag := range lags {
+		scores[i] = 0.0
+		if lag > 0 && corr != nil {
+			scores[i] = max(corr[lag], 0)
+		}
+	}
+	return []any{periods, scores}
+}
+
 // detectPeriods finds up to num periods of s between minP and maxP bins (at least 4 points, at
 // most half the series), best first. A period's score is the correlation of the series with
 // itself shifted by the period, from 0 to 1; only peaks of that correlation count, and a
@@ -772,18 +840,10 @@ func detectPeriods(s series, minP, maxP float64, num int) ([]int, []float64) {
 	if lo > hi || num == 0 {
 		return nil, nil
 	}
-	// a trend correlates with itself at every lag: periods are looked for around it
-	l, ok := fitPoints(s, 0, n)
-	if !ok || l.rvariance <= 1e-12*max(1, l.variance) {
-		return nil, nil // nothing but a line: no period to find
+	corr := detrendedCorrelations(s, hi+1)
+	if corr == nil {
+		return nil, nil
 	}
-	d := make([]float64, n) // missing points are 0: they add nothing to any lag
-	for i, f := range s.v {
-		if s.ok[i] {
-			d[i] = f - l.at(i+1)
-		}
-	}
-	corr := lagCorrelations(d, hi+1)
 	type cand struct {
 		p     int
 		score float64
@@ -821,6 +881,23 @@ func detectPeriods(s series, minP, maxP float64, num int) ([]int, []float64) {
 		ps, scores = append(ps, c.p), append(scores, c.score)
 	}
 	return ps, scores
+}
+
+// detrendedCorrelations are the lag correlations of s around its least-squares line, for lags
+// up to maxLag: a trend correlates with itself at every lag, so periods are looked for around
+// it. Nil when s is nothing but a line, which has no period.
+func detrendedCorrelations(s series, maxLag int) []float64 {
+	l, ok := fitPoints(s, 0, len(s.v))
+	if !ok || l.rvariance <= 1e-12*max(1, l.variance) {
+		return nil
+	}
+	d := make([]float64, len(s.v)) // missing points are 0: they add nothing to any lag
+	for i, f := range s.v {
+		if s.ok[i] {
+			d[i] = f - l.at(i+1)
+		}
+	}
+	return lagCorrelations(d, maxLag)
 }
 
 // shortestBase is the shortest period that divides p and whose peak scores at least 90% of

@@ -82,6 +82,9 @@ var seriesFuncCases = []kqlCase{
 	{name: "series_decompose_anomalies refuses a string threshold", q: `print series_decompose_anomalies(dynamic([1]), "1.5")`, err: "argument 2 must be int or long or real, not string"},
 	{name: "series_decompose_anomalies arity", q: `print series_decompose_anomalies(dynamic([1]), 1.5, -1, "avg", 0, "ctukey", 0.6, 1)`, err: "expects 1 to 7 arguments, got 8"},
 	{name: "series_decompose test points beyond the series is null", q: `print series_decompose(dynamic([1, 2]), 0, "avg", 5)`, want: `[[null]]`},
+	{name: "series_decompose_forecast", q: `print series_decompose_forecast(dynamic([1, 5, 1, 5, 1, 5, 0, 0]), 2, 2, "none"), series_decompose_forecast(dynamic([1, 2, 3, 4, 0, 0]), 2, 0, "linefit")`, want: `[[[1,5,1,5,1,5,1,5],[1,2,3,4,5,6]]]`, cols: "print_0:dynamic,print_1:dynamic"},
+	{name: "series_decompose_forecast refuses an unknown trend", q: `print series_decompose_forecast(dynamic([1]), 1, -1, "cubic")`, err: `trend must be one of avg, linefit, none, not "cubic"`},
+	{name: "series_periods_validate scores the periods asked", q: `print v = series_periods_validate(dynamic([1, 9, 1, 9, 1, 9, 1, 9, 1, 9, 1, 9]), 4, 2.0, 100) | project periods = v[0], strong4 = v[1][0] > 0.9, s2 = v[1][1], s100 = v[1][2]`, want: `[[[4,2,100],true,0,0]]`},
 	{name: "series_periods_detect of a trend alone finds none", q: `print series_periods_detect(dynamic([1, 2, 3, 4, 5, 6, 7, 8]), 4.0, 4.0, 2)`, want: `[[[[0,0],[0,0]]]]`},
 
 	// filters
@@ -153,6 +156,17 @@ func TestSeriesDecomposeAnomaliesFlagsOnlyTheInjectedSpikes(t *testing.T) {
 	baseline := res[2].([]any)
 	if b := baseline[60].(float64); math.Abs(b-(arr[60].(float64))) > 5 {
 		t.Errorf("baseline[60] = %v, want the seasonal pattern near %v", b, arr[60])
+	}
+}
+
+// series_periods_validate scores the documented weekly period of the traffic example high,
+// and a period the series does not have low.
+func TestSeriesPeriodsValidateScoresTheWeeklyPeriod(t *testing.T) {
+	y := []any{80.0, 139.0, 87.0, 110.0, 68.0, 54.0, 50.0, 51.0, 53.0, 133.0, 86.0, 141.0, 97.0, 156.0, 94.0, 149.0, 95.0, 140.0, 77.0, 61.0, 50.0, 54.0, 47.0, 133.0, 72.0, 152.0, 94.0, 148.0, 105.0, 162.0, 101.0, 160.0, 87.0, 63.0, 53.0, 55.0, 54.0, 151.0, 103.0, 189.0, 108.0, 183.0, 113.0, 175.0, 113.0, 178.0, 90.0, 71.0, 62.0, 62.0, 65.0, 165.0, 109.0, 181.0, 115.0, 182.0, 121.0, 178.0, 114.0, 170.0}
+	res := periodsValidate([]any{y, int64(14), 9.0}).([]any)
+	scores := res[1].([]any)
+	if w, o := scores[0].(float64), scores[1].(float64); w < 0.6 || o > 0.3 {
+		t.Errorf("scores of 14 and 9 = %v, %v: want the weekly 14 above 0.6 and 9 low", w, o)
 	}
 }
 
