@@ -22,6 +22,9 @@ type cexpr struct {
 	// tests, when set, is the same predicate as column tests that typed vectors answer
 	// without boxing (all must hold); fn stays the reference.
 	tests []colTest
+	// batch, when set, is the same predicate over a column batch: it returns the rows of sel
+	// that pass, reading the typed vectors (search's any-column match).
+	batch func(cb *colBatch, sel []int) []int
 }
 
 func (c cexpr) value() any { return c.fn(nil) }
@@ -878,14 +881,7 @@ func (p *planner) searchMatch(cols []cexpr, term cexpr, cs bool) cexpr {
 	if k == "" {
 		m = func(string) bool { return true }
 	}
-	return cexpr{t: TypeBool, col: -1, fn: func(r Row) any {
-		for _, c := range cols {
-			if m(toString(c.fn(r))) {
-				return true
-			}
-		}
-		return false
-	}}
+	return anyColumn(cols, m)
 }
 
 // longConst is c's value when c is a constant long.

@@ -182,17 +182,87 @@ func (p *planner) starMatch(x *astBinary, ec *ectx) (cexpr, error) {
 	if op == "containscs" {
 		op = "contains_cs"
 	}
-	k := toString(term.value())
-	m := stringMatcher(op, k)
-	cols := p.allColumns(ec, x.P)
-	return cexpr{t: TypeBool, col: -1, fn: func(r Row) any {
+	return anyColumn(p.allColumns(ec, x.P), stringMatcher(op, toString(term.value()))), nil
+}
+
+// anyColumn is the predicate that m holds for one of cols' values as text. When every one
+// of cols is a bare column, it also runs on column batches: column by column, on the rows
+// no column has matched yet, reading strings from their vectors unboxed and testing a
+// dictionary-coded column's distinct values once each.
+func anyColumn(cols []cexpr, m func(string) bool) cexpr {
+	out := cexpr{t: TypeBool, col: -1, fn: func(r Row) any {
 		for _, c := range cols {
 			if m(toString(c.fn(r))) {
 				return true
 			}
 		}
 		return false
-	}}, nil
+	}}
+	idx := make([]int, len(cols))
+	for i, c := range cols {
+		if c.col < 0 {
+			return out
+		}
+		idx[i] = c.col
+	}
+	empty := m("") // a null string reads as ""
+	out.batch = func(cb *colBatch, sel []int) []int {
+		hit := make([]bool, len(sel))
+		left := len(sel)
+		var dict []int8 // per entry: 0 untested, 1 matches, 2 does not
+		for _, c := range idx {
+			if left == 0 {
+				break
+			}
+			v := cb.b.vector(c)
+			switch {
+			case v != nil && v.Type == TypeString && v.Dict != nil:
+				dict = append(dict[:0], make([]int8, len(v.Dict))...)
+				for i, r := range sel {
+					if hit[i] {
+						continue
+					}
+					match := empty
+					if v.Valid == nil || v.Valid[r] {
+						code := v.Codes[r]
+						if dict[code] == 0 {
+							dict[code] = 2
+							if m(v.Dict[code]) {
+								dict[code] = 1
+							}
+						}
+						match = dict[code] == 1
+					}
+					if match {
+						hit[i] = true
+						left--
+					}
+				}
+			case v != nil && v.Type == TypeString:
+				for i, r := range sel {
+					if !hit[i] && m(v.Strings[r]) {
+						hit[i] = true
+						left--
+					}
+				}
+			default:
+				for i, r := range sel {
+					if !hit[i] && m(toString(cb.value(c, r))) {
+						hit[i] = true
+						left--
+					}
+				}
+			}
+		}
+		keep := make([]int, 0, len(sel)-left)
+		for i, r := range sel {
+			if hit[i] {
+				keep = append(keep, r)
+			}
+		}
+		return keep
+	}
+	return out
 }
 
 // wildcardTerm is the regular expression of a search term with * inside it ("Lab*PC"), which

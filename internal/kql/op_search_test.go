@@ -30,3 +30,22 @@ func TestSearchGivesDocumentedResults(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
 	}
 }
+
+// The any-column match over typed and dictionary-coded vectors, in batches that mix them
+// with boxed ones, gives the row path's answers.
+func TestSearchOverTypedBatches(t *testing.T) {
+	src := fixtureSource(t)
+	src.BatchSize = 2
+	for _, c := range searchCases {
+		t.Run(c.name, func(t *testing.T) { runCase(t, typedSource{src}, src.Catalog(), c) })
+	}
+	for _, c := range []kqlCase{
+		{name: "a null string matches an empty term", q: `Events | where * has "" | count`, want: `[[6]]`},
+		{name: "an empty account is no match", q: `Events | where Computer == "dc01" | where * has "carol" | count`, want: `[[0]]`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runCase(t, src, src.Catalog(), c)
+			runCase(t, typedSource{src}, src.Catalog(), c)
+		})
+	}
+}

@@ -217,6 +217,7 @@ func typed(tests []colTest, cb *colBatch) bool {
 type filterCols struct {
 	in    colIter
 	tests []colTest
+	batch func(*colBatch, []int) []int
 	fn    func(Row) any
 }
 
@@ -227,14 +228,19 @@ func (f *filterCols) Next(ctx context.Context) (*colBatch, error) {
 			return nil, err
 		}
 		// a new selection: a batch may be read again (a materialized source)
-		keep := make([]int, 0, len(cb.sel))
-		if f.tests != nil && typed(f.tests, cb) {
+		var keep []int
+		switch {
+		case f.batch != nil:
+			keep = f.batch(cb, cb.sel)
+		case f.tests != nil && typed(f.tests, cb):
+			keep = make([]int, 0, len(cb.sel))
 			for _, r := range cb.sel {
 				if passes(f.tests, cb, r) {
 					keep = append(keep, r)
 				}
 			}
-		} else {
+		default:
+			keep = make([]int, 0, len(cb.sel))
 			for _, r := range cb.sel {
 				if b, _ := f.fn(cb.row(r)).(bool); b {
 					keep = append(keep, r)

@@ -178,6 +178,11 @@ func BenchmarkSealedQuery(b *testing.B) {
 			[]logstore.Predicate{{Column: "Activity", Op: logstore.OpHas, Value: "procdump"}}},
 		{"join", `SecurityEvent | where EventID == 4625 | join kind=inner (IdentityInfo) on $left.TargetUserName == $right.AccountName | summarize count() by Department`,
 			[]string{"EventID", "TargetUserName"}, nil},
+		// every column: the store has no any-column predicate, so all are read
+		{"search-term", `search in (SecurityEvent) "mimikatz" | count`, nil, nil},
+		{"where-star-has", `SecurityEvent | where * has "mimikatz" | count`, nil, nil},
+		// the same match on boxed rows, as before it ran on column batches
+		{"where-star-has-rows", `SecurityEvent | where * has "mimikatz" or false | count`, nil, nil},
 	}
 	// The query API reads the tables' schemas for every query.
 	b.Run("query=schemas/via=engine", func(b *testing.B) {
