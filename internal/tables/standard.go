@@ -19,6 +19,10 @@ import (
 // columns of the Microsoft Defender XDR tables as a Sentinel workspace holds
 // them, which keep the advanced hunting schema's Timestamp beside
 // TimeGenerated; and the Sentinel security alert schema's SourceSystem.
+// The advanced hunting tables the Defender portal serves to hunting queries
+// but does not stream into a workspace (the DeviceTvm* inventories, the
+// exposure graph, the beta sign-in tables) have the hunting schema's
+// columns and the three standard ones.
 // Types are spelled as a declared column keeps them (boolean, not bool).
 // The references list columns alphabetically, and so do the files. The
 // hidden columns a workspace adds to every table (_ResourceId,

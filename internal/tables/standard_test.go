@@ -33,6 +33,12 @@ var requiredStandard = []string{
 	"ASimProcessEventLogs", "ASimDnsActivityLogs", "ASimNetworkSessionLogs", "ASimWebSessionLogs",
 	"ASimAuthenticationEventLogs", "ASimAuditEventLogs", "ASimFileEventLogs",
 	"AZFWNetworkRule", "AZFWApplicationRule", "StorageBlobLogs", "GCPAuditLogs",
+	"AADSignInEventsBeta", "AADSpnSignInEventsBeta", "GraphAPIAuditEvents", "OAuthAppInfo",
+	"ExposureGraphEdges", "ExposureGraphNodes", "IntuneDevices", "IntuneAuditLogs",
+	"DeviceTvmSoftwareInventory", "DeviceTvmSoftwareVulnerabilities", "DeviceTvmSoftwareVulnerabilitiesKB",
+	"DeviceTvmSecureConfigurationAssessment", "DeviceTvmSecureConfigurationAssessmentKB",
+	"DeviceTvmBrowserExtensions", "DeviceTvmBrowserExtensionsKB", "DeviceTvmInfoGathering",
+	"BehaviorInfo", "BehaviorEntities", "CloudAuditEvents",
 }
 
 // minStandard is the fewest standard tables the issue asks for.
@@ -46,7 +52,9 @@ var defenderTables = []string{
 	"DeviceImageLoadEvents", "DeviceEvents", "DeviceInfo", "DeviceNetworkInfo", "DeviceFileCertificateInfo",
 	"IdentityLogonEvents", "IdentityQueryEvents", "IdentityDirectoryEvents", "CloudAppEvents",
 	"EmailEvents", "EmailUrlInfo", "EmailAttachmentInfo", "EmailPostDeliveryEvents", "UrlClickEvents",
-	"AlertInfo", "AlertEvidence",
+	"AlertInfo", "AlertEvidence", "AADSignInEventsBeta", "AADSpnSignInEventsBeta", "GraphAPIAuditEvents",
+	"OAuthAppInfo", "DeviceTvmSecureConfigurationAssessment", "DeviceTvmInfoGathering", "BehaviorInfo",
+	"BehaviorEntities", "CloudAuditEvents",
 }
 
 // hiddenColumns are the standard columns a workspace adds to every table
