@@ -358,6 +358,53 @@ func numberOf(s string) (any, bool) {
 	return f, true
 }
 
+// equalityLiterals converts a constant compared for equality (==, !=, in, !in) with a string or
+// bool column to the column's type, as the language's equality takes any scalar on its right
+// and published rules write ResultType == 0 on a string column and IsPrivateAddress == 1 or
+// IsLocalAdmin == "True" on a bool one: a number becomes its text ("0"), 0 and 1 become false
+// and true, and the strings "true" and "false" (in any case) the bools. The constant then
+// compares, and pushes down to the store, as a literal of the column's type would. A constant
+// that no value of the column could equal (a bool against 2 or "yes") is refused at its
+// position. Ordering comparisons (ResultType > 0) and computed operands are returned unchanged
+// for the caller's type check to refuse, as the cloud refuses them.
+func equalityLiterals(a, b cexpr, bpos srcPos) (cexpr, error) {
+	if a.col == -1 || !b.konst {
+		return b, nil
+	}
+	switch {
+	case a.t == TypeString && isNumeric(b.t):
+		v := b.value()
+		if v == nil {
+			return b, nil
+		}
+		return konstOf(TypeString, toString(v)), nil
+	case a.t == TypeBool && (isNumeric(b.t) || b.t == TypeString):
+		v := b.value()
+		if v == nil {
+			return b, nil
+		}
+		switch x := v.(type) {
+		case int64:
+			if x == 0 || x == 1 {
+				return konstOf(TypeBool, x == 1), nil
+			}
+		case float64:
+			if x == 0 || x == 1 {
+				return konstOf(TypeBool, x == 1), nil
+			}
+		case string:
+			switch strings.ToLower(strings.TrimSpace(x)) {
+			case "true":
+				return konstOf(TypeBool, true), nil
+			case "false":
+				return konstOf(TypeBool, false), nil
+			}
+		}
+		return b, bindErr(bpos, "cannot compare the bool column %s with %s, which is neither true nor false; compare it with true, false, 1 or 0", a.name, strconv.Quote(toString(v)))
+	}
+	return b, nil
+}
+
 func cmpErr(p srcPos, a, b Type) error {
 	return bindErr(p, "cannot compare values of types %s and %s; try adding explicit casts", a, b)
 }
@@ -379,6 +426,14 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			return r, err
 		}
 		if l, err = numericLiterals(r, l, x.L.pos()); err != nil {
+			return l, err
+		}
+	}
+	if x.Op == "==" || x.Op == "!=" {
+		if r, err = equalityLiterals(l, r, x.R.pos()); err != nil {
+			return r, err
+		}
+		if l, err = equalityLiterals(r, l, x.L.pos()); err != nil {
 			return l, err
 		}
 	}
@@ -749,6 +804,9 @@ func (p *planner) listOp(x *astListOp, ec *ectx) (cexpr, error) {
 		}
 		if x.Op == "in" || x.Op == "!in" {
 			if c, err = numericLiterals(l, c, e.pos()); err != nil {
+				return out, err
+			}
+			if c, err = equalityLiterals(l, c, e.pos()); err != nil {
 				return out, err
 			}
 		}

@@ -14,9 +14,10 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 		}
 		switch x := conj.(type) {
 		case *astBinary:
-			col, k, op, ok := p.colConst(x.L, x.R, ec)
+			eq := x.Op == "==" || x.Op == "!="
+			col, k, op, ok := p.colConst(x.L, x.R, ec, eq)
 			if !ok {
-				if col, k, op, ok = p.colConst(x.R, x.L, ec); ok {
+				if col, k, op, ok = p.colConst(x.R, x.L, ec, eq); ok {
 					op = flipOp(x.Op)
 				} else {
 					continue
@@ -72,6 +73,9 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 					// as the where clause compares them: EventID in ("4728") pushes 4728
 					c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos())
 				}
+				if err == nil && x.Op == "in" {
+					c, err = equalityLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos()) // ResultType in (0) pushes "0"
+				}
 				if err != nil || !c.konst {
 					okAll = false
 					break
@@ -105,7 +109,9 @@ func conjuncts(e astExpr) []astExpr {
 	return []astExpr{e}
 }
 
-func (p *planner) colConst(a, b astExpr, ec *ectx) (colInfo, any, string, bool) {
+// colConst reads a conjunct column <op> constant, converting the constant as the where clause
+// does; eq says whether op compares for equality.
+func (p *planner) colConst(a, b astExpr, ec *ectx, eq bool) (colInfo, any, string, bool) {
 	id, ok := a.(*astIdent)
 	if !ok {
 		return colInfo{}, nil, "", false
@@ -117,6 +123,9 @@ func (p *planner) colConst(a, b astExpr, ec *ectx) (colInfo, any, string, bool) 
 	c, err := p.expr(b, ec)
 	if err == nil {
 		c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, b.pos()) // EventID == "4625" pushes 4625
+	}
+	if err == nil && eq {
+		c, err = equalityLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, b.pos()) // ResultType == 0 pushes "0"
 	}
 	if err != nil || !c.konst {
 		return colInfo{}, nil, "", false
