@@ -308,7 +308,7 @@ func (m *scanMachine) against(rec Row, st *scanState) Row {
 			copy(cells, st.recs[j])
 			continue
 		}
-		copy(cells, make(Row, m.inWidth)) // nothing yet: null columns, default declared ones
+		clear(cells[:m.inWidth]) // nothing yet: null columns, default declared ones
 		copy(cells[m.inWidth:], m.defaults)
 	}
 	return m.view

@@ -27,9 +27,9 @@ const maxWindowOffset = 1 << 16
 type rowOrder int
 
 const (
-	keepsOrder     rowOrder = iota // the output is serialized when the input is
-	serializes                     // the output is serialized
-	losesOrderKind                 // the output is not serialized
+	keepsOrder rowOrder = iota // the output is serialized when the input is
+	serializes                 // the output is serialized
+	losesOrder                 // the output is not serialized
 )
 
 // orderedOp is implemented by the operators that do not keep their input's order as it is:
@@ -40,15 +40,15 @@ func (*astSerializeOp) rowOrder() rowOrder  { return serializes }
 func (*astSortOp) rowOrder() rowOrder       { return serializes }
 func (*astTopOp) rowOrder() rowOrder        { return serializes }
 func (*astGetSchemaOp) rowOrder() rowOrder  { return serializes }
-func (*astCountOp) rowOrder() rowOrder      { return losesOrderKind }
-func (*astDistinctOp) rowOrder() rowOrder   { return losesOrderKind }
-func (*astJoinOp) rowOrder() rowOrder       { return losesOrderKind }
-func (*astMakeSeriesOp) rowOrder() rowOrder { return losesOrderKind }
-func (*astMvExpandOp) rowOrder() rowOrder   { return losesOrderKind }
-func (*astSummarizeOp) rowOrder() rowOrder  { return losesOrderKind }
-func (*astEvaluateOp) rowOrder() rowOrder   { return losesOrderKind }
-func (*astSampleOp) rowOrder() rowOrder     { return losesOrderKind }
-func (*astTopNestedOp) rowOrder() rowOrder  { return losesOrderKind }
+func (*astCountOp) rowOrder() rowOrder      { return losesOrder }
+func (*astDistinctOp) rowOrder() rowOrder   { return losesOrder }
+func (*astJoinOp) rowOrder() rowOrder       { return losesOrder }
+func (*astMakeSeriesOp) rowOrder() rowOrder { return losesOrder }
+func (*astMvExpandOp) rowOrder() rowOrder   { return losesOrder }
+func (*astSummarizeOp) rowOrder() rowOrder  { return losesOrder }
+func (*astEvaluateOp) rowOrder() rowOrder   { return losesOrder }
+func (*astSampleOp) rowOrder() rowOrder     { return losesOrder }
+func (*astTopNestedOp) rowOrder() rowOrder  { return losesOrder }
 
 // serializedAfter reports whether op's output is serialized when in tells whether its input is.
 func serializedAfter(op astOp, in bool) bool {
@@ -59,7 +59,7 @@ func serializedAfter(op astOp, in bool) bool {
 	switch o.rowOrder() {
 	case serializes:
 		return true
-	case losesOrderKind:
+	case losesOrder:
 		return false
 	}
 	return in
@@ -88,7 +88,7 @@ type windowCall struct {
 // windowStep computes a call's cell for the next row.
 type windowStep func(r Row) any
 
-// windowOperators are the operators whose expressions may call window functions.
+// windowOperator names op when its expressions may call window functions.
 func windowOperator(op astOp) (string, bool) {
 	switch op.(type) {
 	case *astExtendOp:
@@ -155,7 +155,6 @@ type windowIter struct {
 	steps   []windowStep
 	held    []Row // rows whose next() cells may still change
 	done    bool
-	pending []Row
 }
 
 func newWindowIter(in iterator, ws *windowSet) *windowIter {
@@ -225,10 +224,10 @@ func (w *windowIter) add(rows []Row) []Row {
 func (w *windowIter) Close() { w.in.Close() }
 
 // windowFuncs are the window functions by name.
-var windowFuncs map[string]func(p *planner, x *astCall, ec *ectx, ws *windowSet) (windowCall, Type, error)
+var windowFuncs map[string]func(p *planner, x *astCall, ec *ectx) (windowCall, Type, error)
 
 func init() {
-	windowFuncs = map[string]func(p *planner, x *astCall, ec *ectx, ws *windowSet) (windowCall, Type, error){
+	windowFuncs = map[string]func(p *planner, x *astCall, ec *ectx) (windowCall, Type, error){
 		"prev":               (*planner).prevNextCall,
 		"next":               (*planner).prevNextCall,
 		"row_number":         (*planner).rowNumberCall,
@@ -253,7 +252,7 @@ func (p *planner) windowCall(x *astCall, ec *ectx) (cexpr, error) {
 		return out, bindErr(x.P, "next() cannot be an argument of another window function")
 	}
 	ws.nested++
-	wc, t, err := windowFuncs[name](p, x, ec, ws)
+	wc, t, err := windowFuncs[name](p, x, ec)
 	ws.nested--
 	if err != nil {
 		return out, err
@@ -304,7 +303,7 @@ func restartFn(x *astCall, cs []cexpr, i int) (func(Row) bool, error) {
 
 // prevNextCall is prev(expr[, offset[, default]]) and next(expr[, offset[, default]]): the value
 // of expr offset rows before or after the current one, default (null) where there is none.
-func (p *planner) prevNextCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, Type, error) {
+func (p *planner) prevNextCall(x *astCall, ec *ectx) (windowCall, Type, error) {
 	cs, err := p.windowArgs(x, ec, 1, 3)
 	if err != nil {
 		return windowCall{}, 0, err
@@ -356,7 +355,7 @@ func (p *planner) prevNextCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, 
 
 // rowNumberCall is row_number([start[, restart]]): the row's number from start (1), which
 // starts over where restart is true.
-func (p *planner) rowNumberCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, Type, error) {
+func (p *planner) rowNumberCall(x *astCall, ec *ectx) (windowCall, Type, error) {
 	cs, err := p.windowArgs(x, ec, 0, 2)
 	if err != nil {
 		return windowCall{}, 0, err
@@ -388,7 +387,7 @@ func (p *planner) rowNumberCall(x *astCall, ec *ectx, _ *windowSet) (windowCall,
 
 // rowCumsumCall is row_cumsum(term[, restart]): the sum of term over the rows so far, which
 // starts over where restart is true; a null term adds nothing.
-func (p *planner) rowCumsumCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, Type, error) {
+func (p *planner) rowCumsumCall(x *astCall, ec *ectx) (windowCall, Type, error) {
 	cs, err := p.windowArgs(x, ec, 1, 2)
 	if err != nil {
 		return windowCall{}, 0, err
@@ -427,7 +426,7 @@ func (p *planner) rowCumsumCall(x *astCall, ec *ectx, _ *windowSet) (windowCall,
 // rowRankCall is row_rank_dense(term[, restart]), which counts the changes of term so far
 // from 1, and row_rank_min(term[, restart]), the number of the first row of the run of equal
 // terms the row is in; both start over where restart is true.
-func (p *planner) rowRankCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, Type, error) {
+func (p *planner) rowRankCall(x *astCall, ec *ectx) (windowCall, Type, error) {
 	cs, err := p.windowArgs(x, ec, 1, 2)
 	if err != nil {
 		return windowCall{}, 0, err
@@ -462,7 +461,7 @@ func (p *planner) rowRankCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, T
 // of expr where the row's session began. A session begins at the first row, after a null, at
 // a value at or past the session's first plus maxFromFirst or the previous value plus
 // maxBetween, and where restart is true.
-func (p *planner) rowSessionCall(x *astCall, ec *ectx, _ *windowSet) (windowCall, Type, error) {
+func (p *planner) rowSessionCall(x *astCall, ec *ectx) (windowCall, Type, error) {
 	cs, err := p.windowArgs(x, ec, 3, 4)
 	if err != nil {
 		return windowCall{}, 0, err
