@@ -111,6 +111,8 @@ var operatorCases = []kqlCase{
 	{name: "parse leading star", q: `Logs | parse Msg with * "user=" U " id=" Id:long | where isnotempty(U) | project U, Id`, want: `[["carol",42]]`},
 	{name: "parse no match gives empty", q: `Logs | parse Msg with "Accepted password for " User " from " * | project User`, want: `[[""],["alice"],[""],[""]]`},
 	{name: "parse typed mismatch simple", q: `print s = "id=abc" | parse s with "id=" n:long | project n`, want: `[[null]]`},
+	{name: "parse keeps a row the pattern misses, its captures empty", q: `datatable(s:string) ["a=1", "junk"] | parse s with "a=" a:long | project s, a`, want: `[["a=1",1],["junk",null]]`},
+	{name: "parse-where drops a row the pattern misses", q: `datatable(s:string) ["a=1", "junk", "a=x"] | parse-where s with "a=" a:long | project s, a`, want: `[["a=1",1]]`},
 	{name: "parse relaxed keeps good captures", q: `print s = "a=x b=7" | parse kind=relaxed s with "a=" a:long " b=" b:long | project a, b`, want: `[[null,7]]`},
 	{name: "parse simple all or nothing", q: `print s = "a=x b=7" | parse s with "a=" a:long " b=" b:long | project a, b`, want: `[[null,null]]`},
 	{name: "parse regex", q: `print s = "user42" | parse kind=regex s with "user" n:long | project n`, want: `[[42]]`},
@@ -426,6 +428,7 @@ var scalarCases = []kqlCase{
 	{name: "replace legacy argument order", q: `print replace(@"(\d)", @"<\1>", "a1b2")`, want: `[["a<1>b<2>"]]`},
 	{name: "hash modulo", q: `print hash("abc", 10) between (0 .. 9)`, want: `[[true]]`},
 	{name: "pack_all", q: `Users | take 1 | project b = pack_all()`, want: `[[{"Account":"alice","Dept":"eng","Level":3}]]`},
+	{name: "bag_pack_all is pack_all", q: `Users | take 1 | project b = bag_pack_all()`, want: `[[{"Account":"alice","Dept":"eng","Level":3}]]`},
 	{name: "bin_at", q: `print bin_at(datetime(2026-11-26 10:20), 1h, datetime(2026-11-26 09:30)), bin_at(7, 5, 1)`, want: `[["2026-11-26T09:30:00Z",6]]`},
 	{name: "iff dynamic and string branch", q: `print iff(true, dynamic({"a":1}).a, "x")`, want: `[[1]]`, cols: "print_0:dynamic"},
 	{name: "new lines in query", q: "Events\n| where EventID == 4688\n| project Account", want: `[["bob"]]`},
@@ -466,7 +469,7 @@ var errorCases = []kqlCase{
 }
 
 func allCases() map[string][]kqlCase {
-	return map[string][]kqlCase{"limits": limitCases, "operators": operatorCases, "aggregates": aggregateCases, "scalars": scalarCases, "errors": errorCases, "syntax": syntaxCases, "syntax errors": syntaxErrorCases, "content functions": contentFuncCases, "series functions": seriesFuncCases, "xml functions": xmlFuncCases, "geo functions": geoFuncCases, "ip functions": ipFuncCases, "make-series": makeSeriesCases, "function calls": funcCallCases, "window functions": windowCases, "scan": scanCases, "sample and top-nested": sampleCases}
+	return map[string][]kqlCase{"limits": limitCases, "operators": operatorCases, "aggregates": aggregateCases, "scalars": scalarCases, "errors": errorCases, "syntax": syntaxCases, "syntax errors": syntaxErrorCases, "content functions": contentFuncCases, "series functions": seriesFuncCases, "xml functions": xmlFuncCases, "geo functions": geoFuncCases, "ip functions": ipFuncCases, "make-series": makeSeriesCases, "function calls": funcCallCases, "window functions": windowCases, "scan": scanCases, "sample and top-nested": sampleCases, "mv-apply": mvApplyCases, "evaluate": evaluateCases, "evaluate ipv4_lookup": ipv4LookupCases, "evaluate autocluster and basket": patternCases}
 }
 
 func normJSON(t *testing.T, s string) string {

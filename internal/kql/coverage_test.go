@@ -28,11 +28,12 @@ func TestEveryOperatorAndFunctionHasACase(t *testing.T) {
 	for n := range aggs {
 		names = append(names, n+"(")
 	}
-	names = append(names, "iff(", "iif(", "case(", "coalesce(", "toscalar(", "column_ifexists(", "columnifexists(", "pack_all(", "ago(", "now(", "materialize(", "table(", "typeof(", "ingestion_time(")
-	for _, op := range []string{"where", "filter", "extend", "project", "project-away", "project-keep", "project-rename", "project-reorder",
-		"summarize", "sort", "order", "top", "take", "limit", "count", "distinct", "join", "lookup", "union", "mv-expand", "mvexpand",
-		"parse", "as", "getschema", "render", "search", "serialize"} {
+	names = append(names, "materialize(", "table(", "typeof(")
+	for op := range operatorParsers {
 		names = append(names, "| "+op+" ")
+	}
+	for n := range specialForms {
+		names = append(names, n+"(")
 	}
 	for _, kw := range []string{"datatable(", "print ", "range ", "let ", "kind=innerunique", "kind=inner", "kind=leftouter", "kind=rightouter",
 		"kind=fullouter", "kind=leftanti", "kind=rightanti", "kind=leftsemi", "kind=rightsemi", "kind=relaxed", "kind=regex", "isfuzzy=true",

@@ -31,13 +31,6 @@ var ipv4LookupCases = []kqlCase{
 	{name: "return_unmatched must be a constant bool", q: ipRanges + ` print ip = "1.2.3.4" | evaluate ipv4_lookup(Nets, ip, Net, return_unmatched = "yes")`, err: "return_unmatched must be a constant bool"},
 }
 
-func TestIPv4LookupGivesDocumentedResults(t *testing.T) {
-	src := fixtureSource(t)
-	for _, c := range ipv4LookupCases {
-		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
-	}
-}
-
 // TestIPv4TrieAgreesWithPrefixContains checks the trie against netip's own containment over
 // a grid of ranges and addresses.
 func TestIPv4TrieAgreesWithPrefixContains(t *testing.T) {

@@ -1,7 +1,5 @@
 package kql
 
-import "testing"
-
 const patData = `datatable(State:string, Event:string, Damage:string, Loss:long)["TX","Hail","NO",0, "TX","Hail","NO",0, "TX","Hail","NO",0, "TX","Hail","NO",0, "TX","Wind","YES",5, "TX","Wind","YES",7, "OK","Hail","NO",0, "OK","Hail","NO",0, "OK","Flood","YES",9, "OK","Flood","YES",9]`
 
 const patCols = "SegmentId:long,Count:long,Percent:real,State:string,Event:string,Damage:string,Loss:long"
@@ -23,11 +21,4 @@ var patternCases = []kqlCase{
 	{name: "basket: a threshold out of range is refused", q: patData + ` | evaluate basket(2)`, err: "basket's Threshold is between 0.015 and 1, not 2"},
 	{name: "autocluster: a size weight out of range is refused", q: patData + ` | evaluate autocluster(1.5)`, err: "autocluster's SizeWeight is between 0 and 1"},
 	{name: "basket: a string weight column is refused", q: patData + ` | evaluate basket(0.1, State)`, err: "WeightColumn must be a numeric column"},
-}
-
-func TestPatternPluginsGiveDocumentedResults(t *testing.T) {
-	src := fixtureSource(t)
-	for _, c := range patternCases {
-		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
-	}
 }

@@ -1,7 +1,5 @@
 package kql
 
-import "testing"
-
 const bagData = `datatable(id:long, d:dynamic)[1, dynamic({"Name": "John", "Age": 20}), 2, dynamic({"Name": "Dave", "Age": 40.5, "Tags": ["a"]}), 3, dynamic(null), 4, dynamic({"Age": "old", "id": 9})]`
 
 var evaluateCases = []kqlCase{
@@ -48,11 +46,4 @@ var evaluateCases = []kqlCase{
 	{name: "pivot: a second argument that is not an aggregation is refused", q: `Events | evaluate pivot(Ok, strlen(Account))`, err: "strlen() is not one"},
 	{name: "pivot: the pivot column must be a column", q: `Events | evaluate pivot(Nope)`, err: `pivot's pivot column "Nope" is not a column of its input`},
 	{name: "an unknown plugin names the supported ones", q: `Users | evaluate nope()`, err: `unknown evaluate plugin "nope": the plugins supported are`},
-}
-
-func TestEvaluateGivesDocumentedResults(t *testing.T) {
-	src := fixtureSource(t)
-	for _, c := range evaluateCases {
-		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
-	}
 }

@@ -45,13 +45,6 @@ var mvApplyCases = []kqlCase{
 	{name: "limit must be constant", q: mvApplyData + ` | mv-apply xs limit id on (take 1)`, err: "must be a constant number"},
 }
 
-func TestMvApplyGivesDocumentedResults(t *testing.T) {
-	src := fixtureSource(t)
-	for _, c := range mvApplyCases {
-		t.Run(c.name, func(t *testing.T) { runCase(t, src, src.Catalog(), c) })
-	}
-}
-
 func TestMvApplyChargesItsRowsToTheQueryLimit(t *testing.T) {
 	src := fixtureSource(t)
 	q, err := Compile(`range i from 1 to 2000 step 1 | extend xs = range(1, 200, 1) | mv-apply x = xs on (extend y = strcat("row ", tostring(x)))`, src.Catalog())

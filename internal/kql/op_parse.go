@@ -11,6 +11,7 @@ import (
 type astParseOp struct {
 	P       srcPos
 	Kind    string // simple, relaxed, regex
+	Where   bool   // parse-where: a row the pattern does not match is dropped
 	X       astExpr
 	Pattern []astParsePart
 }
@@ -27,12 +28,12 @@ type astParsePart struct {
 func (o *astParseOp) opPos() srcPos { return o.P }
 
 // parseParse reads parse and parse-where [kind=K] Expr with Pattern.
-func parseParse(p *parser, pos srcPos, _ string) (astOp, error) {
+func parseParse(p *parser, pos srcPos, name string) (astOp, error) {
 	prm, err := p.params("kind", "flags")
 	if err != nil {
 		return nil, err
 	}
-	op := &astParseOp{P: pos, Kind: strings.ToLower(prm["kind"])}
+	op := &astParseOp{P: pos, Kind: strings.ToLower(prm["kind"]), Where: name == "parse-where"}
 	if op.Kind == "" {
 		op.Kind = "simple"
 	}
@@ -143,7 +144,7 @@ func (p *planner) parse(in *plan, o *astParseOp, ec *ectx) (*plan, error) {
 	if re.NumSubexp() != len(caps) {
 		return nil, bindErr(o.P, "parse pattern has %d regex groups but %d columns; use (?:...) for non-capturing groups", re.NumSubexp(), len(caps))
 	}
-	width, inWidth, f := len(cols), len(in.cols), src.fn
+	width, inWidth, f, where := len(cols), len(in.cols), src.fn, o.Where
 	out := &plan{cols: cols}
 	out.open = func(ctx context.Context) (iterator, error) {
 		it, err := in.open(ctx)
@@ -151,11 +152,14 @@ func (p *planner) parse(in *plan, o *astParseOp, ec *ectx) (*plan, error) {
 			return nil, err
 		}
 		return &mapIter{in: it, fn: func(rows []Row) []Row {
-			out := make([]Row, len(rows))
-			for i, r := range rows {
+			out := make([]Row, 0, len(rows))
+			for _, r := range rows {
+				m := re.FindStringSubmatch(toString(f(r)))
+				if m == nil && where {
+					continue
+				}
 				row := make(Row, width)
 				copy(row, r[:inWidth])
-				m := re.FindStringSubmatch(toString(f(r)))
 				for k, c := range caps {
 					var v any
 					if m != nil {
@@ -167,7 +171,7 @@ func (p *planner) parse(in *plan, o *astParseOp, ec *ectx) (*plan, error) {
 					}
 					row[c.idx] = v
 				}
-				out[i] = row
+				out = append(out, row)
 			}
 			return out
 		}}, nil
