@@ -45,6 +45,25 @@ var multiColumnFuncs = map[string][]outColumn{
 	"series_periods_validate": {{"periods", TypeDynamic}, {"scores", TypeDynamic}},
 }
 
+// asTuple reads an extend or project column as a tuple assignment when it is one, or when it
+// calls a multi-column function without one, as the language reads it: one name is the tuple
+// of that name (extend anomalies = series_decompose_anomalies(y) names the ad_flag column, the
+// form published content uses most), no name the tuple of none (every column gets its derived
+// name, series_decompose_anomalies_y_ad_flag and so on).
+func asTuple(ne astNamedExpr) (astNamedExpr, bool) {
+	if len(ne.Names) > 0 {
+		return ne, true
+	}
+	call, ok := unparen(ne.X).(*astCall)
+	if !ok || multiColumnFuncs[strings.ToLower(call.Name)] == nil {
+		return ne, false
+	}
+	if ne.Name != "" {
+		ne.Names = []string{ne.Name}
+	}
+	return ne, true
+}
+
 // maxRange is the most elements range() returns, as the cloud documents; longer ranges are cut.
 const maxRange = 1 << 20
 

@@ -57,8 +57,8 @@ func (p *planner) extend(in *plan, cols []astNamedExpr, ec *ectx, project bool) 
 	var spreads []spreadSlot
 	auto := 0
 	for _, ne := range cols {
-		if len(ne.Names) > 0 {
-			sp, err := p.spread(ne, ec, &outCols, project)
+		if tn, ok := asTuple(ne); ok {
+			sp, err := p.spread(tn, ec, &outCols, project)
 			if err != nil {
 				return nil, err
 			}
