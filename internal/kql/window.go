@@ -150,11 +150,11 @@ func (p *planner) bindOp(in *plan, op astOp, sc *scope) (*plan, error) {
 
 // windowIter computes the window cells of each row of its input, in order.
 type windowIter struct {
-	in      iterator
-	ws      *windowSet
-	steps   []windowStep
-	held    []Row // rows whose next() cells may still change
-	done    bool
+	in    iterator
+	ws    *windowSet
+	steps []windowStep
+	held  []Row // rows whose next() cells may still change
+	done  bool
 }
 
 func newWindowIter(in iterator, ws *windowSet) *windowIter {
