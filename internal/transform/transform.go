@@ -65,6 +65,9 @@ type Transform struct {
 	input  []column   // the stream's columns
 	byName map[string]int
 	output []logstore.DeclaredColumn // the table's columns
+	// through is, for the pass-through, the stream's columns with the
+	// table's types, which rows are stored by.
+	through []logstore.DeclaredColumn
 }
 
 // Compile checks the transformation text of a flow from stream, whose
@@ -96,12 +99,18 @@ func Compile(text, stream string, streamCols []tables.Column, table tables.Schem
 	}
 	text = strings.TrimSpace(text)
 	if text == "" || text == Source {
-		return t, t.checkPassThrough(out)
+		if err := t.checkPassThrough(out); err != nil {
+			return nil, err
+		}
+		return t, nil
 	}
 	if t.query, err = compile(text, in); err != nil {
 		return nil, err
 	}
-	return t, t.checkOutput(out)
+	if err := t.checkOutput(out); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // Derive gives the schema of table name as a flow from stream would write
@@ -155,7 +164,8 @@ func declare(cols []tables.Column) ([]column, error) {
 }
 
 // checkPassThrough checks that rows pass from the stream to the table
-// unchanged: the stream's types are the table's.
+// unchanged: the stream's types are the table's (a string may be a guid,
+// which the guid's conversion checks), and sets what they are stored by.
 func (t *Transform) checkPassThrough(out []column) error {
 	byName := make(map[string]column, len(out))
 	for _, c := range out {
@@ -171,6 +181,7 @@ func (t *Transform) checkPassThrough(out []column) error {
 			return refuse("column %s is %s in stream %s and %s in table %s: declare one type in both, or convert it with a transformation (source | extend %s = %s(%s))",
 				c.name, c.decl, t.stream, to.decl, t.table, c.name, converter(to.decl), c.name)
 		}
+		t.through = append(t.through, logstore.DeclaredColumn{Name: c.name, Type: to.decl})
 	}
 	return nil
 }
@@ -297,8 +308,9 @@ func (e *OutputError) Unwrap() error { return e.Err }
 
 // Apply gives the rows to store of body, a JSON array of objects shaped as
 // the stream declares, and the columns to store them by. The pass-through
-// gives body itself, to be converted by the stream's declared columns (its
-// table's, since they match) in the store's one parse. Any other
+// gives body itself, to be converted in the store's one parse by the
+// stream's columns with the table's types (the same, but for a string
+// stream column feeding a guid). Any other
 // transformation converts each value to its stream column's type (a value
 // that does not convert refuses the body with a *logstore.RowError, a
 // column the stream does not declare with a *logstore.UndeclaredColumnError
@@ -308,11 +320,7 @@ func (e *OutputError) Unwrap() error { return e.Err }
 // type: it is the engine's null of a string.
 func (t *Transform) Apply(ctx context.Context, body []byte, now time.Time) ([]byte, []logstore.DeclaredColumn, error) {
 	if t.query == nil {
-		in := make([]logstore.DeclaredColumn, len(t.input))
-		for i, c := range t.input {
-			in[i] = logstore.DeclaredColumn{Name: c.name, Type: c.decl}
-		}
-		return body, in, nil
+		return body, t.through, nil
 	}
 	src, err := t.source(body)
 	if err != nil {

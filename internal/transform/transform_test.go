@@ -86,6 +86,16 @@ func TestPassThroughNeedsTheStreamsColumnsInTheTableWithTheirTypes(t *testing.T)
 	}
 }
 
+func TestPassThroughGivesTheBodyAndTheStreamsColumnsWithTheTablesTypes(t *testing.T) {
+	tr, err := Compile("source", "Custom-Events", []tables.Column{{Name: "Host", Type: "string"}}, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, cols, _ := tr.Apply(context.Background(), []byte(`[{"Host":"x"}]`), now); !reflect.DeepEqual(cols, []logstore.DeclaredColumn{{Name: "Host", Type: logstore.DeclaredGUID}}) {
+		t.Fatalf("a string stream column feeding a guid is stored by %v, want the guid", cols)
+	}
+}
+
 func TestPassThroughGivesTheBodyAndTheStreamsColumns(t *testing.T) {
 	tr, err := Compile("", "Custom-Events", stream, table)
 	if err != nil {
