@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/sealwatch/sealwatch/internal/tables"
@@ -24,7 +25,7 @@ func (s *Server) routeTables() {
 	s.handle("DELETE "+base+"/{table}", s.tables(workspace.RoleContributor, s.handleDeleteTable))
 }
 
-type tablesHandler func(w http.ResponseWriter, r *http.Request, tabs *tables.Tables) error
+type tablesHandler func(w http.ResponseWriter, r *http.Request, ws *workspace.WorkspaceInfo, tabs *tables.Tables) error
 
 // tables checks the caller's role on the workspace and opens its tables
 // under its document keys.
@@ -38,11 +39,11 @@ func (s *Server) tables(role string, h tablesHandler) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return h(w, r, tabs)
+		return h(w, r, ws, tabs)
 	}
 }
 
-func (s *Server) handleListTables(w http.ResponseWriter, r *http.Request, tabs *tables.Tables) error {
+func (s *Server) handleListTables(w http.ResponseWriter, r *http.Request, _ *workspace.WorkspaceInfo, tabs *tables.Tables) error {
 	list, err := tabs.List(r.Context())
 	if err != nil {
 		return err
@@ -51,7 +52,7 @@ func (s *Server) handleListTables(w http.ResponseWriter, r *http.Request, tabs *
 	return nil
 }
 
-func (s *Server) handleGetTable(w http.ResponseWriter, r *http.Request, tabs *tables.Tables) error {
+func (s *Server) handleGetTable(w http.ResponseWriter, r *http.Request, _ *workspace.WorkspaceInfo, tabs *tables.Tables) error {
 	got, err := tabs.Get(r.Context(), r.PathValue("table"))
 	if err != nil {
 		return err
@@ -63,7 +64,7 @@ func (s *Server) handleGetTable(w http.ResponseWriter, r *http.Request, tabs *ta
 // handlePutTable creates or replaces a table. The cloud answers 200 (or
 // 202 while it works); here the change is done when the answer comes, so
 // it is 200 either way.
-func (s *Server) handlePutTable(w http.ResponseWriter, r *http.Request, tabs *tables.Tables) error {
+func (s *Server) handlePutTable(w http.ResponseWriter, r *http.Request, ws *workspace.WorkspaceInfo, tabs *tables.Tables) error {
 	var in putBody
 	if err := decodeJSONLimit(r, &in, maxTableBodyBytes); err != nil {
 		return err
@@ -72,11 +73,14 @@ func (s *Server) handlePutTable(w http.ResponseWriter, r *http.Request, tabs *ta
 	if err != nil {
 		return err
 	}
+	if err := s.keepRetention(r.Context(), ws, got); err != nil {
+		return err
+	}
 	writeTable(w, got)
 	return nil
 }
 
-func (s *Server) handlePatchTable(w http.ResponseWriter, r *http.Request, tabs *tables.Tables) error {
+func (s *Server) handlePatchTable(w http.ResponseWriter, r *http.Request, ws *workspace.WorkspaceInfo, tabs *tables.Tables) error {
 	var in putBody
 	if err := decodeJSONLimit(r, &in, maxTableBodyBytes); err != nil {
 		return err
@@ -85,15 +89,22 @@ func (s *Server) handlePatchTable(w http.ResponseWriter, r *http.Request, tabs *
 	if err != nil {
 		return err
 	}
+	if err := s.keepRetention(r.Context(), ws, got); err != nil {
+		return err
+	}
 	writeTable(w, got)
 	return nil
 }
 
 // handleDeleteTable answers 200 for a table deleted and 204 for one that
 // was not there, as the management API does.
-func (s *Server) handleDeleteTable(w http.ResponseWriter, r *http.Request, tabs *tables.Tables) error {
+func (s *Server) handleDeleteTable(w http.ResponseWriter, r *http.Request, ws *workspace.WorkspaceInfo, tabs *tables.Tables) error {
 	deleted, err := tabs.Delete(r.Context(), r.PathValue("table"), r.Header.Get("If-Match"))
 	if err != nil {
+		return err
+	}
+	// the rows left behind follow the workspace's retention
+	if err := s.cfg.Data.SetTableRetention(r.Context(), ws.Workspace.Properties.CustomerID, r.PathValue("table"), 0); err != nil {
 		return err
 	}
 	if deleted {
@@ -102,6 +113,21 @@ func (s *Server) handleDeleteTable(w http.ResponseWriter, r *http.Request, tabs 
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return nil
+}
+
+// keepRetention records how long the log store keeps a table's rows, which
+// the table's sealed document holds too: in the clear, where purging reads
+// it without a key. Rows are kept, and queryable, for the total retention
+// (there is no archive tier to move them to after the interactive one);
+// a table on both defaults follows the workspace's. The two writes are not
+// one transaction: if this one fails the change is reported failed, and
+// sending it again puts both right.
+func (s *Server) keepRetention(ctx context.Context, ws *workspace.WorkspaceInfo, t *tables.Table) error {
+	days := 0
+	if p := t.Properties; !p.RetentionInDaysAsDefault || !p.TotalRetentionInDaysAsDefault {
+		days = p.TotalRetentionInDays
+	}
+	return s.cfg.Data.SetTableRetention(ctx, ws.Workspace.Properties.CustomerID, t.Name, days)
 }
 
 func writeTable(w http.ResponseWriter, t *tables.Table) {

@@ -206,8 +206,8 @@ func retentionProps(cmd *cobra.Command, props map[string]any, retention, total i
 
 func registerRetention(cmd *cobra.Command, retention, total *int) {
 	f := cmd.Flags()
-	f.IntVar(retention, "retention-days", tables.UseDefault, "days rows stay queryable, 4-730; -1 for the workspace's retention")
-	f.IntVar(total, "total-retention-days", tables.UseDefault, "days rows are kept in all, at least the retention, up to 4383; -1 for the retention")
+	f.IntVar(retention, "retention-days", tables.UseDefault, "the table's retention in days, 4-730; -1 for the workspace's")
+	f.IntVar(total, "total-retention-days", tables.UseDefault, "days rows are kept, and queryable (there is no archive tier), at least the retention, up to 4383; -1 for the retention")
 }
 
 func (a *app) tableCreateCommand(subscription *string) *cobra.Command {

@@ -164,7 +164,7 @@ func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 // purged reports whether a segment whose rows end at maxT may be gone by
 // retention: it is expired now, or was when a purge ran.
 func (t *table) purged(maxT int64) bool {
-	return t.st.expired(maxT) || maxT < t.purgedBefore
+	return t.st.expired(t.name, maxT) || maxT < t.purgedBefore
 }
 
 func cmpSegName(a, b segName) int { return strings.Compare(a.String(), b.String()) }

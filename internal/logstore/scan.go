@@ -335,7 +335,7 @@ func (sc *Scanner) Next() bool {
 			r, err := sc.st.openSegment(sc.ctx, filepath.Join(sc.dir, s.name.String()), sc.ws, sc.tbl, s)
 			var ie *IntegrityError
 			switch {
-			case errors.As(err, &ie) && ie.Problem == ProblemMissing && (sc.st.expired(s.name.maxT) || s.name.maxT < sc.purgedBefore):
+			case errors.As(err, &ie) && ie.Problem == ProblemMissing && (sc.st.expired(sc.tbl, s.name.maxT) || s.name.maxT < sc.purgedBefore):
 				continue // purged since the scan started
 			case ie != nil:
 				sc.err = sc.st.foundDamage(ie)

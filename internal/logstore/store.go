@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +39,10 @@ type Config struct {
 	// Retention is how long rows are kept, and how old a row may be when it
 	// is ingested (default 30 days).
 	Retention time.Duration
+	// TableRetention overrides Retention for the tables it names: the
+	// retention a table was given through the tables API, kept in the
+	// control plane in the clear so that purging needs no key.
+	TableRetention map[string]time.Duration
 	// MaxClockSkew is how far into the future a row's TimeGenerated may be
 	// (default 10 minutes).
 	MaxClockSkew time.Duration
@@ -108,6 +113,12 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Retention <= 0 {
 		cfg.Retention = 30 * 24 * time.Hour
 	}
+	for table, d := range cfg.TableRetention {
+		if d <= 0 {
+			return nil, fmt.Errorf("log store: the retention of table %s must be positive", table)
+		}
+	}
+	cfg.TableRetention = maps.Clone(cfg.TableRetention)
 	if cfg.MaxClockSkew <= 0 {
 		cfg.MaxClockSkew = 10 * time.Minute
 	}
@@ -286,7 +297,7 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 	}
 	now := st.cfg.Now()
 	rec, refs, err := parseRows(body, ingestLimits{
-		now: now, oldest: now.Add(-st.cfg.Retention), newest: now.Add(st.cfg.MaxClockSkew),
+		now: now, oldest: now.Add(-st.retention(table)), newest: now.Add(st.cfg.MaxClockSkew),
 		maxRowBytes: st.cfg.MaxRowBytes, declared: d,
 	})
 	var undeclared *UndeclaredColumnError
@@ -349,11 +360,10 @@ func (st *Store) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// PurgeExpired deletes the segments whose rows are all older than the
-// retention, at now. It reads only file names: it needs no key, and works
-// while the key is revoked.
+// PurgeExpired deletes the segments whose rows are all older than their
+// table's retention, at now. It reads only file names: it needs no key, and
+// works while the key is revoked.
 func (st *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
-	cutoff := now.Add(-st.cfg.Retention).UnixNano()
 	workspaces, err := st.Workspaces(ctx)
 	if err != nil {
 		return 0, err
@@ -372,7 +382,7 @@ func (st *Store) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			if err != nil {
 				return purged, err
 			}
-			n, err := t.purge(ctx, cutoff)
+			n, err := t.purge(ctx, now.Add(-st.retention(name)).UnixNano())
 			purged += n
 			if err != nil {
 				return purged, err
@@ -445,9 +455,17 @@ func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 // on read, or by Verify) and not found whole again since.
 func (st *Store) Damage() []IntegrityError { return st.damage.list() }
 
-// expired reports whether rows up to maxT are past the retention.
-func (st *Store) expired(maxT int64) bool {
-	return maxT < st.cfg.Now().Add(-st.cfg.Retention).UnixNano()
+// retention is how long table's rows are kept.
+func (st *Store) retention(table string) time.Duration {
+	if d, ok := st.cfg.TableRetention[table]; ok {
+		return d
+	}
+	return st.cfg.Retention
+}
+
+// expired reports whether rows of table up to maxT are past its retention.
+func (st *Store) expired(table string, maxT int64) bool {
+	return maxT < st.cfg.Now().Add(-st.retention(table)).UnixNano()
 }
 
 // foundDamage records damage a read found, logs its cause and returns it.

@@ -124,3 +124,43 @@ func TestTheSchedulerRunsARuleOverAStandardTableWithoutRows(t *testing.T) {
 		t.Fatalf("runs of the rule that did not succeed: %d %v", st, n)
 	}
 }
+
+// TestATablesRetentionDecidesHowOldItsRowsMayBe: a table kept 5 days
+// refuses a row 10 days old that the workspace's retention would take, and
+// takes it again once the table follows the workspace's retention.
+func TestATablesRetentionDecidesHowOldItsRowsMayBe(t *testing.T) {
+	cs := setUpCMK(t)
+	var er struct {
+		Error struct{ Code, Message string }
+	}
+	table := map[string]any{"properties": map[string]any{"retentionInDays": 5, "schema": map[string]any{"columns": []map[string]string{
+		{"name": "TimeGenerated", "type": "datetime"}, {"name": "Message", "type": "string"}}}}}
+	if st := cs.call("PUT", cs.tableURL("Short_CL"), cs.mgmt, table, &er); st != 200 {
+		t.Fatalf("declare Short_CL: %d %+v", st, er)
+	}
+	dcr := cs.streamDCR(t, "short-dcr", "Custom-Short", cs.workspace["id"].(string),
+		[]map[string]string{{"name": "TimeGenerated", "type": "datetime"}, {"name": "Message", "type": "string"}})
+	tok := cs.ingestor("short-dcr", "short-shipper")
+	send := func(age time.Duration) (int, string) {
+		row := []map[string]any{{"TimeGenerated": time.Now().UTC().Add(-age).Format(time.RFC3339), "Message": "m"}}
+		var er struct {
+			Error struct{ Code, Message string }
+		}
+		st := cs.call("POST", cs.creds.Endpoint+"/dataCollectionRules/"+dcr+"/streams/Custom-Short?api-version=2023-01-01", tok, row, &er)
+		return st, er.Error.Message
+	}
+	day := 24 * time.Hour
+	if st, msg := send(2 * day); st != 204 {
+		t.Fatalf("a row 2 days old: %d %s", st, msg)
+	}
+	if st, msg := send(10 * day); st != 400 {
+		t.Fatalf("a row 10 days old into a table kept 5 days: %d %s, want 400", st, msg)
+	}
+	reset := map[string]any{"properties": map[string]any{"retentionInDays": -1, "totalRetentionInDays": -1}}
+	if st := cs.call("PATCH", cs.tableURL("Short_CL"), cs.mgmt, reset, &er); st != 200 {
+		t.Fatalf("back to the workspace's retention: %d %+v", st, er)
+	}
+	if st, msg := send(10 * day); st != 204 {
+		t.Fatalf("a row 10 days old once the table follows the workspace's retention: %d %s", st, msg)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -48,8 +49,10 @@ type Data struct {
 	keys   *clusterkeys.Manager
 	opts   Options
 	ledger logstore.Ledger
-	log    *slog.Logger
-	now    func() time.Time
+	// retention is the retention of the tables given one of their own.
+	retention *tableRetention
+	log       *slog.Logger
+	now       func() time.Time
 	// functions keeps each workspace's functions (its saved searches with
 	// an alias) across queries, by the version of their sealed index.
 	functions *savedsearch.Cache
@@ -69,6 +72,7 @@ type openStore struct {
 	// opened with; a workspace that moves under a key is reopened.
 	governedBy string
 	retention  time.Duration
+	tables     map[string]time.Duration // the tables' own retention
 }
 
 // New opens the data plane over dir (one subdirectory per workspace) and the
@@ -87,7 +91,7 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 	if opts.ControlDB != nil {
 		ledger = boltLedger{opts.ControlDB}
 	}
-	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, log: opts.Logger, now: time.Now,
+	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
 		functions: savedsearch.NewCache(), logs: map[string]*openStore{}, deleted: map[string]bool{}}, nil
 }
 
@@ -99,12 +103,16 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	}
 	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
 	id := ws.Workspace.Properties.CustomerID
+	tables, err := d.retention.of(id)
+	if err != nil {
+		return nil, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.deleted[id] {
 		return nil, deletedError(id)
 	}
-	if o := d.logs[id]; o != nil && o.governedBy == governedBy && o.retention == retention {
+	if o := d.logs[id]; o != nil && o.governedBy == governedBy && o.retention == retention && maps.Equal(o.tables, tables) {
 		return o.store, nil
 	} else if o != nil {
 		if err := o.store.Close(); err != nil {
@@ -117,14 +125,14 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 		return nil, err
 	}
 	st, err := logstore.New(logstore.Config{
-		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention,
+		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
 		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
-	d.logs[id] = &openStore{store: st, governedBy: governedBy, retention: retention}
+	d.logs[id] = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables}
 	return st, nil
 }
 
@@ -196,6 +204,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
+	errs = append(errs, d.retention.forget(customerID))
 	d.scrubs.forget(customerID)
 	d.functions.Forget(customerID)
 	docs, err := docstore.New(d.docsDB, noKeys{})
@@ -275,15 +284,19 @@ func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.Workspac
 func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store, temporary bool, err error) {
 	id := ws.Workspace.Properties.CustomerID
 	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
+	tables, err := d.retention.of(id)
+	if err != nil {
+		return nil, false, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.deleted[id] {
 		return nil, false, nil
 	}
-	if o := d.logs[id]; o != nil && o.retention == retention {
+	if o := d.logs[id]; o != nil && o.retention == retention && maps.Equal(o.tables, tables) {
 		return o.store, false, nil
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
-		Logger: d.log, Ledger: d.ledger})
+		TableRetention: tables, Logger: d.log, Ledger: d.ledger})
 	return st, true, err
 }
