@@ -51,3 +51,24 @@ func TestParseXMLLimits(t *testing.T) {
 		t.Errorf("nesting of 100 = %s", b)
 	}
 }
+
+// FuzzParseXML: no input makes parse_xml panic, and what it answers is one root element as a
+// one-key bag that renders as JSON.
+func FuzzParseXML(f *testing.F) {
+	for _, s := range []string{windowsEvent, "<e/>", "<a><b>x</b><b>y</b>t</a>", "<x:e xmlns:x='u' x:k='v'/>", "<e>&amp;<![CDATA[<]]></e>", "<a></b>", "<?xml version='1.0'?><e/>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseXML(s)
+		if err != nil {
+			return
+		}
+		bag, ok := v.(map[string]any)
+		if !ok || len(bag) != 1 {
+			t.Fatalf("parse_xml(%q) = %#v, want a bag of the root element", s, v)
+		}
+		if _, err := json.Marshal(toJSONValue(v)); err != nil {
+			t.Fatalf("parse_xml(%q) does not render: %v", s, err)
+		}
+	})
+}
