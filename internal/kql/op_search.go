@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"errors"
 	"regexp"
 	"strings"
 )
@@ -75,11 +76,25 @@ func (p *planner) search(input *plan, s *astSearch, sc *scope) (*plan, error) {
 				u.Tables = append(u.Tables, p.synthIdent(s, t.Name))
 			}
 		}
-		var err error
+		// each table is searched on its own columns, before the union makes its rows
+		// alike, so that the match runs on the scan's column batches; a predicate that needs
+		// the union's columns ($table, or a column some table lacks) runs after it
+		u.each = func(leg *plan) (*plan, error) { return p.searchPlan(leg, s, sc) }
+		out, err := p.union(nil, u, sc)
+		var be *BindError
+		if !errors.As(err, &be) {
+			return out, err
+		}
+		u.each = nil
 		if pl, err = p.union(nil, u, sc); err != nil {
 			return nil, err
 		}
 	}
+	return p.searchPlan(pl, s, sc)
+}
+
+// searchPlan filters pl by the search predicate.
+func (p *planner) searchPlan(pl *plan, s *astSearch, sc *scope) (*plan, error) {
 	p.markAll(pl)
 	ec := &ectx{cols: pl.cols, sc: sc, search: true, searchCS: s.CaseSensitive}
 	pred, err := p.searchPred(s.Pred, ec)

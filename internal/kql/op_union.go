@@ -16,6 +16,9 @@ type astUnion struct {
 	WithSource string
 	Inner      bool
 	Tables     []astExpr
+	// each, when set, plans something over each table before the union combines them
+	// (search filters each table on its own columns, by column batch)
+	each func(*plan) (*plan, error)
 }
 
 // astUnionOp is union used as an operator: the input is its first table.
@@ -162,6 +165,14 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 			return nil, bindErr(u.P, "union isfuzzy=true: none of its tables resolves; the first, at %d:%d: %s", skipped.Line, skipped.Col, skipped.Msg)
 		}
 		return nil, bindErr(u.P, "union has no tables to combine")
+	}
+	if u.each != nil {
+		for i := range parts {
+			var err error
+			if parts[i].pl, err = u.each(parts[i].pl); err != nil {
+				return nil, err
+			}
+		}
 	}
 	// output columns: by name, in order of first appearance; one name with several types
 	// becomes name_type per type

@@ -180,6 +180,8 @@ func BenchmarkSealedQuery(b *testing.B) {
 			[]string{"EventID", "TargetUserName"}, nil},
 		// every column: the store has no any-column predicate, so all are read
 		{"search-term", `search in (SecurityEvent) "mimikatz" | count`, nil, nil},
+		// the same search after the union, on boxed rows, as a predicate on $table forces
+		{"search-term-after-union", `search in (SecurityEvent) "mimikatz" and $table == "SecurityEvent" | count`, nil, nil},
 		{"where-star-has", `SecurityEvent | where * has "mimikatz" | count`, nil, nil},
 		// the same match on boxed rows, as before it ran on column batches
 		{"where-star-has-rows", `SecurityEvent | where * has "mimikatz" or false | count`, nil, nil},
