@@ -280,7 +280,8 @@ func TestNewExternalDataPolicyRefusesBadPrefixes(t *testing.T) {
 	}
 }
 
-// externalDataSeeds are FuzzParse's seeds for the externaldata syntax.
+// externalDataSeeds are FuzzParse's seeds for the externaldata syntax and the other forms of
+// content this file's neighbours added.
 var externalDataSeeds = []string{
 	`externaldata(a:string, b:long) [@"https://h/x.csv", h@"https://h/y?sig=s"] with (format="csv", ignoreFirstRecord=true)`,
 	`externaldata (a:string)[h@'https://h/x'] with(format='multijson',ignorefirstrecord=false) | take 1`,
@@ -289,6 +290,12 @@ var externalDataSeeds = []string{
 	`externaldata(a:string) [`,
 	`externaldata() [] with ()`,
 	`print externaldata(a:long)["http://h"]`,
+	// union's wildcards and equality across types
+	`union withsource=T * | summarize count() by T`,
+	`union *s, E*ts, Us* | take 1`,
+	`union *`,
+	`union * *`,
+	`Events | where Account == 0 or Ok == 1 or Ok == "True" or Account in (1, 2.5) | count`,
 }
 
 // FuzzExternalDataFormats: no file makes the readers of externaldata's formats panic, and

@@ -61,11 +61,20 @@ func (p *parser) union(pos srcPos) (*astUnion, error) {
 			e = &astParen{P: posOf(t), X: inner}
 		} else {
 			t := p.peek()
-			n, err := p.name("a table name")
-			if err != nil {
-				return nil, err
+			var n string
+			if !p.isOp("*") {
+				if n, err = p.name("a table name"); err != nil {
+					return nil, err
+				}
+			} else {
+				// * alone, or a pattern that starts with it: *Logs
+				p.next()
+				n = "*"
+				if p.peek().kind == tIdent && p.peek().pos == p.toks[p.i-1].end {
+					n += p.next().text
+				}
 			}
-			// wildcard table names: Security*, *Logs
+			// wildcard table names: Security*, Device*Events
 			for p.isOp("*") && p.peek().pos == p.toks[p.i-1].end {
 				p.next()
 				n += "*"
@@ -106,19 +115,14 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 	for _, t := range u.Tables {
 		if id, ok := t.(*astIdent); ok && strings.Contains(id.Name, "*") {
 			matched := false
-			for _, ts := range p.cat.Tables {
-				if _, wl := WatchlistAlias(ts.Name); wl {
-					continue
+			for _, name := range p.wildcardTables(id.Name) {
+				pl, err := p.scanTable(p.synthIdent(id, name), name, false)
+				if err != nil {
+					return nil, err
 				}
-				if ok, _ := path.Match(id.Name, ts.Name); ok {
-					pl, err := p.scanTable(p.synthIdent(id, ts.Name), ts.Name, false)
-					if err != nil {
-						return nil, err
-					}
-					// wildcard tables get their own node so marks do not mix
-					parts = append(parts, part{pl, ts.Name})
-					matched = true
-				}
+				// wildcard tables get their own node so marks do not mix
+				parts = append(parts, part{pl, name})
+				matched = true
 			}
 			for _, v := range sc.views() {
 				if ok, _ := path.Match(id.Name, v); ok {
@@ -253,6 +257,32 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 		}}, nil
 	}
 	return out, nil
+}
+
+// wildcardTables are the tables a union's pattern (*, Device*, *Logs) names: those that hold
+// rows, so that union * in a workspace of many built-in tables, most never written, scans and
+// widens its result by the few that hold data; when none of the tables it matches holds rows,
+// all of them, so that a rule written against them compiles in a new workspace (and finds
+// nothing). Watchlists are left out; they are read with _GetWatchlist.
+func (p *planner) wildcardTables(pattern string) []string {
+	var full, empty []string
+	for _, ts := range p.cat.Tables {
+		if _, wl := WatchlistAlias(ts.Name); wl {
+			continue
+		}
+		if ok, _ := path.Match(pattern, ts.Name); !ok {
+			continue
+		}
+		if ts.Empty {
+			empty = append(empty, ts.Name)
+		} else {
+			full = append(full, ts.Name)
+		}
+	}
+	if len(full) > 0 {
+		return full
+	}
+	return empty
 }
 
 type unionIter struct {

@@ -18,6 +18,10 @@ type Column struct {
 type TableSchema struct {
 	Name    string
 	Columns []Column
+	// Empty says the source holds no rows of the table: a built-in or declared table never
+	// written. A query may name it; a wildcard union (union *, union Device*) leaves it out
+	// unless the pattern matches no table that holds rows.
+	Empty bool
 }
 
 // Catalog is what a query may name besides its own lets: the workspace's tables and its

@@ -92,6 +92,7 @@ func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
 	}
 	for name, decl := range declared {
 		if !s.stored[name] {
+			decl.Empty = true
 			out = append(out, decl)
 		}
 	}

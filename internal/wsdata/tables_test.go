@@ -203,3 +203,30 @@ func BenchmarkCatalog(b *testing.B) {
 		}
 	})
 }
+
+// TestUnionStarReadsTheTablesThatHoldRows: in a fresh workspace, whose built-in and declared
+// tables hold no rows, union * binds to all of them and finds nothing; once a table holds rows,
+// union * is that table alone, without the columns of the tables never written.
+func TestUnionStarReadsTheTablesThatHoldRows(t *testing.T) {
+	src, st := declaredSource(t)
+	if got := rowsOf(t, run(t, src, "union withsource=T * | count")); got != "[[0]]" {
+		t.Fatalf("union * in a fresh workspace = %s, want no rows", got)
+	}
+	if got := rowsOf(t, run(t, src, "union Security* | where EventID == 4625 | count")); got != "[[0]]" {
+		t.Fatalf("union Security* in a fresh workspace = %s, want no rows", got)
+	}
+	body, _ := json.Marshal([]map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Zone": "dmz", "Port": 22}})
+	if _, err := st.Ingest(context.Background(), "ws", "Firewall_CL", body); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	src = NewSource(st, "ws").WithTables(src.tables)
+	if got := rowsOf(t, run(t, src, "union withsource=T * | summarize count() by T")); got != `[["Firewall_CL",1]]` {
+		t.Fatalf("union * = %s, want Firewall_CL's row", got)
+	}
+	if got := rowsOf(t, run(t, src, `union * | getschema | where ColumnName == "EventID" | count`)); got != "[[0]]" {
+		t.Fatalf("union *'s columns include SecurityEvent's EventID: %s", got)
+	}
+}
