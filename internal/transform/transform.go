@@ -345,6 +345,9 @@ func (t *Transform) source(body []byte) (*kql.MemTable, error) {
 	if err := json.Unmarshal(body, &rows); err != nil {
 		return nil, fmt.Errorf("%w: the body must be a JSON array of objects", logstore.ErrInvalidInput)
 	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%w: the body holds no rows", logstore.ErrInvalidInput) // as the store says
+	}
 	cols := make([]kql.Column, len(t.input))
 	for i, c := range t.input {
 		cols[i] = kql.Column{Name: c.name, Type: c.kql}

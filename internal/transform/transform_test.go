@@ -170,6 +170,7 @@ func TestTransformInputIsTypedByTheStream(t *testing.T) {
 			return errors.As(err, &ue) && ue.Index == 0 && ue.Column == "Extra" && ue.Table == "Custom-Events"
 		}},
 		{"not an array", `{"Severity":1}`, func(err error) bool { return errors.Is(err, logstore.ErrInvalidInput) }},
+		{"no rows", `[]`, func(err error) bool { return errors.Is(err, logstore.ErrInvalidInput) }},
 		{"not text", "[{\"Message\":\"\xff\"}]", func(err error) bool { return errors.Is(err, logstore.ErrInvalidInput) }},
 		{"a row that is not an object", `[{"Severity":1},null]`, func(err error) bool {
 			var re *logstore.RowError
