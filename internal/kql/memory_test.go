@@ -52,6 +52,11 @@ func TestMemoryLimitNamesTheOperatorAndTheLimit(t *testing.T) {
 		{"as holds its rows", `Big | project Msg | as B | count`, "materialize"},
 		{"a subquery holds its rows", `Big | where Msg in ((Big | project Msg)) | count`, "subquery"},
 		{"range holds its rows", `range x from 1 to 100000 step 1 | count`, "range"},
+		{"make-series holds its series", `Big | make-series count() on TimeGenerated step 1s by Msg | count`, "make-series"},
+		{"sample holds its rows", `Big | sample 20000 | count`, "sample"},
+		{"sample-distinct holds its values", `Big | sample-distinct 20000 of Msg | count`, "sample-distinct"},
+		{"top-nested holds its input", `Big | top-nested of Msg by count() | count`, "top-nested"},
+		{"next() holds rows back", `Big | serialize | extend n = next(Msg, 10000) | count`, "next()"},
 		{"the result holds its rows", `Big | project Msg`, "result"},
 		{"a union's rows are held by the result", `union Big, Big | project Msg`, "result"},
 	} {

@@ -123,7 +123,11 @@ func (p *planner) bindOp(in *plan, op astOp, sc *scope) (*plan, error) {
 		if err != nil || len(ws.calls) == 0 {
 			return it, err
 		}
-		return newWindowIter(it, ws), nil
+		w := newWindowIter(it, ws)
+		if ws.lookahead > 0 {
+			w.acct = p.run.account("next()") // the rows held back until the rows after them arrive
+		}
+		return w, nil
 	}
 	out, err := op.bind(p, &src, ec)
 	if err != nil || len(ws.calls) == 0 {
@@ -155,6 +159,7 @@ type windowIter struct {
 	steps []windowStep
 	held  []Row // rows whose next() cells may still change
 	done  bool
+	acct  *memAccount // what held holds, when next() holds rows back
 }
 
 func newWindowIter(in iterator, ws *windowSet) *windowIter {
@@ -186,6 +191,11 @@ func (w *windowIter) Next(ctx context.Context) ([]Row, error) {
 			return nil, err
 		}
 		out := w.add(rows)
+		if w.acct != nil {
+			if err := w.acct.setRows(w.held); err != nil {
+				return nil, err
+			}
+		}
 		if len(out) > 0 {
 			return out, nil
 		}
@@ -221,7 +231,12 @@ func (w *windowIter) add(rows []Row) []Row {
 	return out
 }
 
-func (w *windowIter) Close() { w.in.Close() }
+func (w *windowIter) Close() {
+	if w.acct != nil {
+		w.acct.release()
+	}
+	w.in.Close()
+}
 
 // windowFuncs are the window functions by name.
 var windowFuncs map[string]func(p *planner, x *astCall, ec *ectx) (windowCall, Type, error)
