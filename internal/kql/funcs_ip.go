@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -80,6 +81,21 @@ func registerIPFuncs(m map[string]fnSpec) {
 			return nil
 		}
 		return x == y
+	}}
+	m["parse_ipv6"] = fnSpec{min: 1, max: 1, ret: checked(TypeString, kString), impl: func(a []any) any {
+		return canonicalIPv6(a[0], nil)
+	}}
+	m["parse_ipv6_mask"] = fnSpec{min: 2, max: 2, ret: checked(TypeString, kString, kInteger), impl: func(a []any) any {
+		if a[1] == nil {
+			return ""
+		}
+		return canonicalIPv6(a[0], a[1])
+	}}
+	m["ipv6_is_in_range"] = fnSpec{min: 2, max: 2, ret: checked(TypeBool, kString, kString), impl: func(a []any) any {
+		return ipv6InAnyRange(a[0], a[1:])
+	}}
+	m["ipv6_is_in_any_range"] = fnSpec{min: 2, max: 64, ret: checked(TypeBool, kString, argKind{TypeString, TypeDynamic}), impl: func(a []any) any {
+		return ipv6InAnyRange(a[0], flattenArgs(a[1:]))
 	}}
 	hasAny := m["has_any_ipv4"].impl
 	m["has_ipv4"] = fnSpec{min: 2, max: 2, ret: checked(TypeBool, kString, kString), impl: func(a []any) any {
@@ -169,6 +185,66 @@ func ipv6Prefix(s string) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return netip.PrefixFrom(a, bits), true
+}
+
+// canonicalIPv6 is parse_ipv6 and parse_ipv6_mask: the address, masked by the shorter of its
+// suffix and prefix (0 to 128), as eight groups of four lower-case hex digits; "" when it is
+// not an address, as the cloud documents.
+func canonicalIPv6(v, prefix any) any {
+	s, ok := v.(string)
+	if !ok {
+		return ""
+	}
+	p, ok := ipv6Prefix(s)
+	if !ok {
+		return ""
+	}
+	bits := p.Bits()
+	if prefix != nil {
+		n, ok := prefix.(int64)
+		if !ok || n < 0 || n > 128 {
+			return ""
+		}
+		bits = min(bits, int(n))
+	}
+	masked, _ := p.Addr().Prefix(bits)
+	b := masked.Addr().As16()
+	var out strings.Builder
+	for i := 0; i < 16; i += 2 {
+		if i > 0 {
+			out.WriteByte(':')
+		}
+		fmt.Fprintf(&out, "%02x%02x", b[i], b[i+1])
+	}
+	return out.String()
+}
+
+// ipv6InAnyRange is ipv6_is_in_range and ipv6_is_in_any_range: null when the address, or a
+// range, is not one.
+func ipv6InAnyRange(ip any, ranges []any) any {
+	s, ok := ip.(string)
+	if !ok {
+		return nil
+	}
+	p, ok := ipv6Prefix(s)
+	if !ok {
+		return nil
+	}
+	in := false
+	for _, r := range ranges {
+		rs, ok := r.(string)
+		if !ok {
+			return nil
+		}
+		rp, ok := ipv6Prefix(rs)
+		if !ok {
+			return nil
+		}
+		if masked, _ := rp.Addr().Prefix(rp.Bits()); masked.Contains(p.Addr()) {
+			in = true
+		}
+	}
+	return in
 }
 
 // ipv6Pair reads the two addresses of ipv6_compare and ipv6_is_match, masked alike by the
