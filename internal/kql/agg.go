@@ -23,38 +23,44 @@ var aggs map[string]aggSpec
 
 func init() {
 	aggs = map[string]aggSpec{
-		"count":        aggCount(false),
-		"countif":      aggCount(true),
-		"dcount":       aggDcount(false),
-		"dcountif":     aggDcount(true),
-		"sum":          aggSum(false),
-		"sumif":        aggSum(true),
-		"avg":          aggAvg(false),
-		"avgif":        aggAvg(true),
-		"min":          aggMinMax(-1, false),
-		"max":          aggMinMax(1, false),
-		"minif":        aggMinMax(-1, true),
-		"maxif":        aggMinMax(1, true),
-		"arg_max":      aggArg(1),
-		"arg_min":      aggArg(-1),
-		"argmax":       aggArg(1), // legacy names
-		"argmin":       aggArg(-1),
-		"make_set":     aggMake("set", true, false),
-		"makeset":      aggMake("set", true, false),
-		"make_set_if":  aggMake("set", true, true),
-		"make_list":    aggMake("list", false, false),
-		"makelist":     aggMake("list", false, false),
-		"make_list_if": aggMake("list", false, true),
-		"make_bag":     aggBag(false),
-		"make_bag_if":  aggBag(true),
-		"percentile":   aggPercentiles(false),
-		"percentiles":  aggPercentiles(true),
-		"stdev":        aggStdev(false, false),
-		"stdevif":      aggStdev(true, false),
-		"variance":     aggStdev(false, true),
-		"any":          aggAny(false),
-		"take_any":     aggAny(false),
-		"take_anyif":   aggAny(true),
+		"count":    aggCount(false),
+		"countif":  aggCount(true),
+		"dcount":   aggDcount(false, 2),
+		"dcountif": aggDcount(true, 2),
+		// count_distinct is dcount exact, and takes no accuracy
+		"count_distinct":   aggDcount(false, 1),
+		"count_distinctif": aggDcount(true, 1),
+		"sum":              aggSum(false),
+		"sumif":            aggSum(true),
+		"avg":              aggAvg(false),
+		"avgif":            aggAvg(true),
+		"min":              aggMinMax(-1, false),
+		"max":              aggMinMax(1, false),
+		"minif":            aggMinMax(-1, true),
+		"maxif":            aggMinMax(1, true),
+		"arg_max":          aggArg(1),
+		"arg_min":          aggArg(-1),
+		"argmax":           aggArg(1), // legacy names
+		"argmin":           aggArg(-1),
+		"make_set":         aggMake("set", true, false),
+		"makeset":          aggMake("set", true, false),
+		"make_set_if":      aggMake("set", true, true),
+		"make_list":        aggMake("list", false, false),
+		"makelist":         aggMake("list", false, false),
+		"make_list_if":     aggMake("list", false, true),
+		// make_list_with_nulls keeps the nulls every other make_ form skips
+		"make_list_with_nulls": aggMakeWithNulls,
+		"make_bag":             aggBag(false),
+		"make_bag_if":          aggBag(true),
+		"percentile":           aggPercentiles(false),
+		"percentiles":          aggPercentiles(true),
+		"stdev":                aggStdev(false, false),
+		"stdevif":              aggStdev(true, false),
+		"variance":             aggStdev(false, true),
+		"any":                  aggAny(false),
+		"take_any":             aggAny(false),
+		"take_anyif":           aggAny(true),
+		"anyif":                aggAny(true), // legacy name
 	}
 }
 
@@ -203,9 +209,9 @@ func aggCount(cond bool) aggSpec {
 	}
 }
 
-func aggDcount(cond bool) aggSpec {
+func aggDcount(cond bool, maxArgs int) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
-		cs, pred, err := p.condArgs(x, ec, cond, 1, 2)
+		cs, pred, err := p.condArgs(x, ec, cond, 1, maxArgs)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -598,6 +604,36 @@ func aggStdev(cond, variance bool) aggSpec {
 			}}
 		}), nil
 	}
+}
+
+// aggMakeWithNulls is make_list_with_nulls(expr[, maxSize]): every row's value in order, a
+// null kept as null.
+func aggMakeWithNulls(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
+	cs, err := p.aggArgs(x, ec, 1, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	maxN := int64(1048576)
+	if len(cs) == 2 {
+		if !cs[1].konst || !isNumeric(cs[1].t) {
+			return nil, nil, bindErr(x.Args[1].pos(), "%s(): the size limit must be a constant number", x.Name)
+		}
+		if n, ok := asLong(cs[1].value()); ok {
+			maxN = n
+		}
+	}
+	f := cs[0].fn
+	return []colInfo{{Name: "list_" + argName(x.Args[0], cs[0]), Type: TypeDynamic}}, func() aggState {
+		out := []any{}
+		return &funcState{addFn: func(r Row) int64 {
+			if int64(len(out)) >= maxN {
+				return 0
+			}
+			v := f(r)
+			out = append(out, v)
+			return cellBytes + valueBytes(v)
+		}, resultFn: func() []any { return []any{out} }}
+	}, nil
 }
 
 func aggAny(cond bool) aggSpec {

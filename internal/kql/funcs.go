@@ -736,6 +736,8 @@ func init() {
 	registerXMLFuncs(funcs)
 	registerGeoFuncs(funcs)
 	registerIPFuncs(funcs)
+	registerBinaryFuncs(funcs)
+	registerTimezoneFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }

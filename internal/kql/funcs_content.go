@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +96,147 @@ func registerContentFuncs(m map[string]fnSpec) {
 	m["parse_command_line"] = fnSpec{min: 2, max: 2, ret: parseCommandLineType, impl: func(a []any) any {
 		return windowsArgv(str(a[0]))
 	}}
+
+	m["pack_dictionary"] = m["bag_pack"]
+	m["endofyear"] = fnSpec{min: 1, max: 1, ret: checked(TypeDatetime, kDatetime), impl: func(a []any) any {
+		t, ok := a[0].(time.Time)
+		if !ok {
+			return nil
+		}
+		return time.Date(t.Year()+1, 1, 1, 0, 0, 0, 0, time.UTC).Add(-100)
+	}}
+	m["unicode_codepoints_from_string"] = fnSpec{min: 1, max: 1, ret: checked(TypeDynamic, kString), impl: codepointsFromString}
+	m["strcmp"] = fnSpec{min: 2, max: 2, ret: checked(TypeInt, kString, kString), impl: func(a []any) any {
+		return int64(strings.Compare(str(a[0]), str(a[1])))
+	}}
+	m["jaccard_index"] = fnSpec{min: 2, max: 2, ret: checked(TypeReal, kArray, kArray), impl: jaccardIndex}
+	m["bag_remove_keys"] = fnSpec{min: 2, max: 2, ret: checked(TypeDynamic, kArray, kArray), impl: bagRemoveKeys}
+	m["parse_urlquery"] = fnSpec{min: 1, max: 1, ret: checked(TypeDynamic, kString), impl: parseURLQuery}
+	m["parseurlquery"] = m["parse_urlquery"]
+	m["dynamic_to_json"] = fnSpec{min: 1, max: 1, ret: fixed(TypeString), bind: bindDynamicToJSON}
+}
+
+// codepointsFromString is the string's Unicode code points as an array of longs.
+func codepointsFromString(a []any) any {
+	s := str(a[0])
+	out := make([]any, 0, utf8.RuneCountInString(s))
+	for _, r := range s {
+		out = append(out, int64(r))
+	}
+	return out
+}
+
+// jaccardIndex is |a ∩ b| / |a ∪ b| over the arrays' distinct values; two empty arrays have
+// no union to divide by, so their index is NaN, as a real division of 0 by 0 is.
+func jaccardIndex(a []any) any {
+	x, ok1 := a[0].([]any)
+	y, ok2 := a[1].([]any)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	distinct := func(arr []any) map[string]bool {
+		m := make(map[string]bool, len(arr))
+		for _, v := range arr {
+			m[string(keyAppend(nil, v))] = true
+		}
+		return m
+	}
+	sx, sy := distinct(x), distinct(y)
+	inter := 0
+	for k := range sx {
+		if sy[k] {
+			inter++
+		}
+	}
+	union := len(sx) + len(sy) - inter
+	if union == 0 {
+		return math.NaN()
+	}
+	return float64(inter) / float64(union)
+}
+
+// bagRemoveKeys copies the bag without the keys named: a plain name is a key of the bag
+// itself, a JSONPath such as $.a.b one nested within it. A name that is not a string, or a
+// path with an array index, removes nothing; a value that is not a bag gives null.
+func bagRemoveKeys(a []any) any {
+	bag, ok := a[0].(map[string]any)
+	keys, ok2 := a[1].([]any)
+	if !ok || !ok2 {
+		return nil
+	}
+	out := cloneBag(bag)
+	for _, k := range keys {
+		name, ok := k.(string)
+		if !ok {
+			continue
+		}
+		path := []jsonStep{{key: name}}
+		if strings.HasPrefix(name, "$") {
+			p, err := parseJSONPath(name)
+			if err != nil || len(p) == 0 {
+				continue
+			}
+			path = p
+		}
+		removePath(out, path)
+	}
+	return out
+}
+
+// cloneBag copies a bag and the bags nested in it, so that removing a nested key leaves the
+// input as it was.
+func cloneBag(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if inner, ok := v.(map[string]any); ok {
+			v = cloneBag(inner)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func removePath(m map[string]any, path []jsonStep) {
+	for _, s := range path {
+		if s.isIdx {
+			return
+		}
+	}
+	for _, s := range path[:len(path)-1] {
+		inner, ok := m[s.key].(map[string]any)
+		if !ok {
+			return
+		}
+		m = inner
+	}
+	delete(m, path[len(path)-1].key)
+}
+
+// parseURLQuery reads a URL's query part into {"Query Parameters": {name: value}}; a name given
+// twice keeps its last value, as parse_url does.
+func parseURLQuery(a []any) any {
+	q := map[string]any{}
+	vals, err := url.ParseQuery(strings.TrimPrefix(str(a[0]), "?"))
+	if err == nil {
+		for k, v := range vals {
+			q[k] = v[len(v)-1]
+		}
+	}
+	return map[string]any{"Query Parameters": q}
+}
+
+// bindDynamicToJSON renders a dynamic value canonically (bags' keys sorted, strings quoted);
+// a value of any other type is rendered as tostring() renders it.
+func bindDynamicToJSON(cs []cexpr) func([]any) any {
+	if cs[0].t != TypeDynamic {
+		return func(a []any) any { return str(a[0]) }
+	}
+	return func(a []any) any {
+		if a[0] == nil {
+			return ""
+		}
+		return dynamicJSON(a[0])
+	}
 }
 
 // bindToHex picks the width of the two's complement from the argument's declared type: a
