@@ -105,11 +105,11 @@ func (s *Rules) Put(ctx context.Context, id, kind string, props json.RawMessage,
 	if err := p.validate(kind); err != nil {
 		return nil, false, err
 	}
-	cols, err := s.compile(ctx, *p.Query)
+	cols, open, err := s.compile(ctx, *p.Query)
 	if err != nil {
 		return nil, false, err
 	}
-	if err := p.checkColumns(cols); err != nil {
+	if err := p.checkColumns(cols, open); err != nil {
 		return nil, false, err
 	}
 	_, err = s.docs.Get(ctx, s.workspace, collRules, id)
@@ -134,22 +134,23 @@ func (s *Rules) Put(ctx context.Context, id, kind string, props json.RawMessage,
 
 // compile refuses a query that does not parse or bind against the
 // workspace's tables, with the KQL error and its position, and returns the
-// columns of its result.
-func (s *Rules) compile(ctx context.Context, query string) ([]kql.Column, error) {
+// columns of its result, and whether its data may give it more (open: after
+// evaluate bag_unpack or pivot without an output schema).
+func (s *Rules) compile(ctx context.Context, query string) ([]kql.Column, bool, error) {
 	cat, err := s.catalog(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	q, err := kql.Compile(query, cat)
 	if err != nil {
 		var se *kql.SyntaxError
 		var be *kql.BindError
 		if errors.As(err, &se) || errors.As(err, &be) {
-			return nil, bad("properties.query does not compile: %v; a rule's query must run against the workspace's tables", err)
+			return nil, false, bad("properties.query does not compile: %v; a rule's query must run against the workspace's tables", err)
 		}
-		return nil, fmt.Errorf("compile rule query: %w", err)
+		return nil, false, fmt.Errorf("compile rule query: %w", err)
 	}
-	return q.ResultColumns(), nil
+	return q.ResultColumns(), q.ResultColumnsOpen(), nil
 }
 
 // withLastModified returns props with the server's lastModifiedUtc, any
@@ -542,10 +543,11 @@ func (p *properties) validateIncidentConfiguration() error {
 }
 
 // checkColumns refuses a mapping to a column the query's result does not
-// have: the rule would raise alerts with that entity or detail missing.
-func (p *properties) checkColumns(cols []kql.Column) error {
+// have: the rule would raise alerts with that entity or detail missing. When
+// the result's data name some of its columns (open), any name may be one.
+func (p *properties) checkColumns(cols []kql.Column, open bool) error {
 	has := func(name string) bool {
-		return slices.ContainsFunc(cols, func(c kql.Column) bool { return c.Name == name })
+		return open || slices.ContainsFunc(cols, func(c kql.Column) bool { return c.Name == name })
 	}
 	missing := func(field, col string) error {
 		var names []string

@@ -128,6 +128,27 @@ func TestNRTRuleIsAccepted(t *testing.T) {
 	}
 }
 
+// A result whose columns its data name (evaluate bag_unpack without an output schema) may be
+// mapped by any column name; with the output schema its columns are known again.
+func TestMappingsOfAResultWhoseDataNameItsColumns(t *testing.T) {
+	s := newRules(t)
+	ctx := context.Background()
+	p := scheduled()
+	p["query"] = `SigninLogs | summarize Failures = count() by UserPrincipalName, IPAddress | extend d = dynamic({"Machine": "m1"}) | evaluate bag_unpack(d)`
+	p["entityMappings"] = []map[string]any{{"entityType": "Host", "fieldMappings": []map[string]string{{"identifier": "HostName", "columnName": "Machine"}}}}
+	if _, _, err := s.Put(ctx, "open", KindScheduled, raw(t, p), ""); err != nil {
+		t.Fatalf("a mapping to a column the data name was refused: %v", err)
+	}
+	p["query"] = p["query"].(string) + " : (*, Machine:string)"
+	if _, _, err := s.Put(ctx, "declared", KindScheduled, raw(t, p), ""); err != nil {
+		t.Fatalf("a mapping to a declared column was refused: %v", err)
+	}
+	p["entityMappings"] = []map[string]any{{"entityType": "Host", "fieldMappings": []map[string]string{{"identifier": "HostName", "columnName": "Computer"}}}}
+	if _, _, err := s.Put(ctx, "declared", KindScheduled, raw(t, p), ""); err == nil || !strings.Contains(err.Error(), "names column 'Computer'") {
+		t.Fatalf("a mapping to a column the declared schema lacks: got %v", err)
+	}
+}
+
 func TestBadRulesAreRefused(t *testing.T) {
 	type edit func(p map[string]any)
 	set := func(k string, v any) edit { return func(p map[string]any) { p[k] = v } }

@@ -51,6 +51,7 @@ type Query struct {
 	marks  map[astExpr]map[string]bool
 	synth  map[synthKey]*astIdent
 	last   []Column // the columns of the last result table, as bound
+	open   bool     // the last result's data may give it more columns (evaluate bag_unpack, pivot)
 	tables []string // the tables it scans, sorted
 }
 
@@ -79,6 +80,7 @@ func Compile(query string, cat Catalog) (*Query, error) {
 		}
 		p.markAll(pl)
 		q.last = q.last[:0]
+		q.open = pl.dataSchema != nil
 		for _, c := range pl.cols {
 			q.last = append(q.last, Column{Name: c.Name, Type: c.Type})
 		}
@@ -107,6 +109,11 @@ func (q *Query) Tables() []string {
 func (q *Query) ResultColumns() []Column {
 	return slices.Clone(q.last)
 }
+
+// ResultColumnsOpen reports whether the last result table may have columns beyond
+// ResultColumns: columns an evaluate plugin (bag_unpack, pivot) without an output schema
+// names after its input's data, which only a run knows.
+func (q *Query) ResultColumnsOpen() bool { return q.open }
 
 // Columns reports, per scanned table, the columns the query reads (for tests and explain).
 func (q *Query) Columns() map[string][]string {

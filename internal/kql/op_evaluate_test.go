@@ -1,5 +1,7 @@
 package kql
 
+import "testing"
+
 const bagData = `datatable(id:long, d:dynamic)[1, dynamic({"Name": "John", "Age": 20}), 2, dynamic({"Name": "Dave", "Age": 40.5, "Tags": ["a"]}), 3, dynamic(null), 4, dynamic({"Age": "old", "id": 9})]`
 
 var evaluateCases = []kqlCase{
@@ -46,4 +48,21 @@ var evaluateCases = []kqlCase{
 	{name: "pivot: a second argument that is not an aggregation is refused", q: `Events | evaluate pivot(Ok, strlen(Account))`, err: "strlen() is not one"},
 	{name: "pivot: the pivot column must be a column", q: `Events | evaluate pivot(Nope)`, err: `pivot's pivot column "Nope" is not a column of its input`},
 	{name: "an unknown plugin names the supported ones", q: `Users | evaluate nope()`, err: `unknown evaluate plugin "nope": the plugins supported are`},
+}
+
+// A tabular let whose plugin reads its input to learn its columns reads it once per use, not
+// once more where the let is written.
+func TestDataColumnsOfALetAreReadOncePerUse(t *testing.T) {
+	src := fixtureSource(t)
+	q, err := Compile(`let x = Events | project Props | evaluate bag_unpack(Props); x | count`, src.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := q.Run(t.Context(), src, Options{Now: fixtureNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Stats.Scans); n != 1 {
+		t.Fatalf("the let's table was scanned %d times, want once", n)
+	}
 }

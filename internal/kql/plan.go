@@ -246,9 +246,12 @@ func (p *planner) let(l *astLetStmt, sc *scope) error {
 	}
 	if p.isTabular(l.Value, sc) {
 		// check it binds now; it is planned again at each use so that each use pushes its
-		// own filters and columns down
-		if _, err := p.tabular(l.Value, sc); err != nil {
-			return err
+		// own filters and columns down. The run pass need not check again: planning may read
+		// data there (evaluate bag_unpack reads its input to learn its columns).
+		if p.run == nil {
+			if _, err := p.tabular(l.Value, sc); err != nil {
+				return err
+			}
 		}
 		sc.names[l.Name] = &binding{tab: l.Value, tabScope: newScope(sc)}
 		copyScope(sc.names[l.Name].tabScope, sc)
