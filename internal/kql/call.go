@@ -338,6 +338,9 @@ func (p *planner) builtinCall(name string, x *astCall, ec *ectx) (cexpr, error) 
 		if ec.sc.lookup(x.Name) != nil {
 			return out, bindErr(x.P, "%s is not a function", x.Name)
 		}
+		if err := defenderCloudCallErr(x); err != nil {
+			return out, err
+		}
 		return out, bindErr(x.P, "unknown function %q", x.Name)
 	}
 	if err := checkArity(x, spec.min, spec.max); err != nil {

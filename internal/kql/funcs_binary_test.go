@@ -54,5 +54,11 @@ var binaryFuncCases = []kqlCase{
 	{name: "count_distinct takes no accuracy", q: `Events | summarize count_distinct(Computer, 1)`, err: "count_distinct() expects 1 to 1 arguments, got 2"},
 	{name: "make_list_with_nulls keeps nulls", q: `Events | summarize make_list_with_nulls(Count), make_list_with_nulls(Score, 2)`, want: `[[[1,2,3,null,5,6],[1.5,2.5]]]`, cols: "list_Count:dynamic,list_Score:dynamic"},
 	{name: "make_list_with_nulls refuses a computed limit", q: `Events | summarize make_list_with_nulls(Count, Count)`, err: "the size limit must be a constant number"},
+	// Defender XDR's functions that answer from Microsoft's service
+	{name: "invoke FileProfile is refused as a cloud function", q: `Events | extend SHA1 = "a" | invoke FileProfile(SHA1, 1000)`, err: "FileProfile() is a Microsoft Defender XDR function that looks file hashes up in Microsoft's global file intelligence; a sealed workspace does not have it"},
+	{name: "DeviceFromIP as a table is refused as a cloud function", q: `DeviceFromIP("10.0.0.1", now()) | take 1`, err: "DeviceFromIP() is a Microsoft Defender XDR function"},
+	{name: "AssignedIPAddresses as a scalar is refused as a cloud function", q: `print AssignedIPAddresses("web01", now())`, err: "AssignedIPAddresses() is a Microsoft Defender XDR function"},
+	{name: "a let function of a cloud function's name is called", q: `let FileProfile = (T:(*)) { T | take 1 }; Events | invoke FileProfile() | count`, want: `[[1]]`},
+	{name: "another spelling of a cloud function is just unknown", q: `Events | invoke fileprofile()`, err: `invoke: unknown function "fileprofile"`},
 	{name: "anyif is take_anyif", q: `Users | summarize anyif(Account, Dept == "sec")`, want: `[["bob"]]`},
 }

@@ -28,6 +28,9 @@ func parseInvoke(p *parser, pos srcPos, _ string) (astOp, error) {
 func (o *astInvokeOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 	b := ec.sc.lookup(o.Call.Name)
 	if b == nil || !b.isFunc() {
+		if err := defenderCloudCallErr(o.Call); b == nil && err != nil {
+			return nil, err
+		}
 		return nil, bindErr(o.Call.P, "invoke: unknown function %q; invoke calls a function declared by let or stored in the workspace", o.Call.Name)
 	}
 	return p.userTabularCall(o.Call, b, ec.sc, in)

@@ -431,6 +431,9 @@ func (p *planner) tabularCall(x *astCall, sc *scope) (*plan, error) {
 	if _, ok := funcs[strings.ToLower(x.Name)]; ok {
 		return nil, bindErr(x.P, "%s() returns a scalar; a table is needed here", x.Name)
 	}
+	if err := defenderCloudCallErr(x); err != nil {
+		return nil, err
+	}
 	return nil, bindErr(x.P, "unknown function or table %q", x.Name)
 }
 
