@@ -34,6 +34,9 @@ func FuzzParse(f *testing.F) {
 	for _, q := range externalDataSeeds {
 		f.Add(q)
 	}
+	for _, c := range append(dynamicLiteralCases, dynamicLiteralErrorCases...) {
+		f.Add(c.q)
+	}
 	// the fixture's tables and stored functions that call each other, by name and with defaults
 	src := storedSource(f)
 	cat := src.Catalog()

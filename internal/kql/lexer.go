@@ -391,17 +391,21 @@ func (l *lexer) rawParens() (string, bool) {
 	}
 	depth := 0
 	var quote byte
+	verbatim := false // in an @"..." string, \ escapes nothing and a doubled quote is one
 	for j := i; j < len(l.src); j++ {
 		c := l.src[j]
 		switch {
 		case quote != 0:
-			if c == '\\' {
+			if c == '\\' && !verbatim {
+				j++
+			} else if c == quote && verbatim && j+1 < len(l.src) && l.src[j+1] == quote {
 				j++
 			} else if c == quote {
 				quote = 0
 			}
 		case c == '"' || c == '\'':
 			quote = c
+			verbatim = j > 0 && l.src[j-1] == '@'
 		case c == '(' || c == '[' || c == '{':
 			depth++
 		case c == ')' || c == ']' || c == '}':

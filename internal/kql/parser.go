@@ -1058,10 +1058,9 @@ func typedLiteral(t token) (astExpr, error) {
 	case "dynamic":
 		v, ok := parseDynamic(raw)
 		if !ok {
-			// Kusto accepts single-quoted strings inside dynamic literals.
-			v, ok = parseDynamic(strings.ReplaceAll(raw, "'", "\""))
-			if !ok {
-				return nil, bad("a JSON value")
+			// the language's literals: 'single', @"verbatim", datetime(...), ... (dynamic_literal.go)
+			if v, ok = parseDynamicLiteral(raw); !ok {
+				return nil, bad("a JSON value or the language's literals, such as [\"a\", @'C:\\x', datetime(2024-01-01)]")
 			}
 		}
 		return &astLit{P: pos, T: TypeDynamic, Val: v}, nil
