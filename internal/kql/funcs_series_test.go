@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -210,5 +211,66 @@ func TestSeriesFunctionsOnALongSeriesFinishInSeconds(t *testing.T) {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		t.Fatal("series functions over 2^18 points still running after 60s")
+	}
+}
+
+// directLagCorrelations is lagCorrelations summed point by point, O(n × lags): the reference
+// the FFT must agree with, and the baseline of its benchmark.
+func directLagCorrelations(d []float64, maxLag int) []float64 {
+	n := len(d)
+	corr := make([]float64, maxLag+1)
+	for lag := 1; lag <= maxLag && lag < n; lag++ {
+		var sum, head, tail float64
+		for i := 0; i+lag < n; i++ {
+			sum += d[i] * d[i+lag]
+			head += d[i] * d[i]
+			tail += d[i+lag] * d[i+lag]
+		}
+		if head > 0 && tail > 0 {
+			corr[lag] = sum / math.Sqrt(head*tail)
+		}
+	}
+	return corr
+}
+
+func noisySeasonalSeries(n int) []float64 {
+	d := make([]float64, n)
+	seed := uint32(1)
+	for i := range d {
+		seed = seed*1664525 + 1013904223 // a fixed LCG: the same series every run
+		d[i] = 10*math.Sin(2*math.Pi*float64(i)/24) + float64(seed>>16)/65536
+	}
+	return d
+}
+
+func TestLagCorrelationsMatchTheDirectSum(t *testing.T) {
+	for _, n := range []int{5, 64, 1000} {
+		d := noisySeasonalSeries(n)
+		fast, direct := lagCorrelations(d, n/2), directLagCorrelations(d, n/2)
+		for lag := range fast {
+			if math.Abs(fast[lag]-direct[lag]) > 1e-9 {
+				t.Fatalf("n=%d lag %d: FFT %v, direct %v", n, lag, fast[lag], direct[lag])
+			}
+		}
+	}
+}
+
+// BenchmarkLagCorrelations: the correlations at every lag up to half the series, which period
+// detection needs, by FFT against the direct sum; 672 points are four weeks of hourly bins,
+// 8760 a year.
+func BenchmarkLagCorrelations(b *testing.B) {
+	for _, n := range []int{672, 8760} {
+		d := noisySeasonalSeries(n)
+		for _, m := range []struct {
+			name string
+			f    func([]float64, int) []float64
+		}{{"direct", directLagCorrelations}, {"fft", lagCorrelations}} {
+			b.Run(fmt.Sprintf("points=%d/method=%s", n, m.name), func(b *testing.B) {
+				for b.Loop() {
+					m.f(d, n/2)
+				}
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "points/s")
+			})
+		}
 	}
 }
