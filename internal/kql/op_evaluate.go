@@ -459,7 +459,7 @@ func (b *bagUnpack) unpack(rows []Row) ([]colInfo, []Row, error) {
 // columns an evaluate plugin's data decided before it are no longer open to reference.
 func closesSchema(op astOp) bool {
 	switch op.(type) {
-	case *astProjectOp, *astSummarizeOp, *astCountOp, *astDistinctOp, *astGetSchemaOp, *astMakeSeriesOp:
+	case *astProjectOp, *astSummarizeOp, *astCountOp, *astDistinctOp, *astGetSchemaOp, *astMakeSeriesOp, *astTopNestedOp:
 		return true
 	}
 	return false

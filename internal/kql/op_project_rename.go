@@ -39,7 +39,9 @@ func (p *planner) projectRename(in *plan, o *astProjectRenameOp) (*plan, error) 
 	for _, pr := range o.Pairs {
 		i := findCol(cols, pr[1])
 		if i < 0 {
-			if p.run != nil {
+			// the run pass sees only used columns; columns evaluate's data name are not
+			// known when binding
+			if p.run != nil || in.dataSchema != nil {
 				continue
 			}
 			return nil, bindErr(o.P, "unknown column %q in project-rename", pr[1])
