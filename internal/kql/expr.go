@@ -450,6 +450,7 @@ func (p *planner) binary(x *astBinary, ec *ectx) (cexpr, error) {
 			if l.tests != nil && r.tests != nil {
 				out.tests = append(append([]colTest(nil), l.tests...), r.tests...)
 			}
+			out.batch = andBatch(l, r)
 			out.fn = func(row Row) any {
 				a, _ := fl(row).(bool)
 				if !a {

@@ -280,6 +280,39 @@ func anyColumn(cols []cexpr, m func(string) bool) cexpr {
 	return out
 }
 
+// andBatch is the batch form of l and r when either has one (where * has "x" and Ok): that
+// side runs first on the batch, the other only on the rows it kept. Nil when neither has.
+func andBatch(l, r cexpr) func(*colBatch, []int) []int {
+	first, then := l, r
+	if first.batch == nil {
+		first, then = r, l
+	}
+	if first.batch == nil {
+		return nil
+	}
+	return func(cb *colBatch, sel []int) []int {
+		return then.selectRows(cb, first.batch(cb, sel))
+	}
+}
+
+// selectRows keeps the rows of sel for which c holds: by its batch form, its column tests, or
+// else on boxed rows.
+func (c cexpr) selectRows(cb *colBatch, sel []int) []int {
+	if c.batch != nil {
+		return c.batch(cb, sel)
+	}
+	keep := sel[:0:0]
+	typedTests := c.tests != nil && typed(c.tests, cb)
+	for _, r := range sel {
+		if typedTests && passes(c.tests, cb, r) || !typedTests && isTrue(c.fn(cb.row(r))) {
+			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
+func isTrue(v any) bool { b, _ := v.(bool); return b }
+
 // wildcardTerm is the regular expression of a search term with * inside it ("Lab*PC"), which
 // the documentation equates to matches regex @"\bLab.*PC\b".
 func wildcardTerm(k string, cs bool) *regexp.Regexp {
