@@ -1,9 +1,6 @@
 package kql
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // Parts of a stored function that CheckFunction names in its errors.
 const (
@@ -43,55 +40,16 @@ func ValidFunctionName(name string) bool {
 	return true
 }
 
-// CheckFunction parses a stored function as a query would declare it, let
-// Name = (Parameters) { Body }, without binding it: the tables and functions
-// its body names may not exist yet. It returns a *FunctionError naming the
-// part at fault, or nil.
+// CheckFunction parses a stored function as the engine does when a query
+// first calls it, without binding it: the tables and functions its body
+// names may not exist yet. It returns a *FunctionError naming the part at
+// fault, its line and column counted within that part, or nil; so a function
+// CheckFunction accepts is one a query can call.
 func CheckFunction(f Function) error {
 	if !ValidFunctionName(f.Name) {
 		return &FunctionError{Part: FunctionPartName, Err: &SyntaxError{Line: 1, Col: 1,
 			Msg: fmt.Sprintf("a function name is 1-%d letters, digits and underscores, not starting with a digit", MaxFunctionNameLength)}}
 	}
-	// Each part starts on a line of its own, so that a position in the
-	// declaration maps back to a line and column of the part.
-	src := "let " + f.Name + " = (\n" + f.Parameters + "\n) {\n" + f.Body + "\n};\nprint 0"
-	paramLines := strings.Count(f.Parameters, "\n") + 1
-	bodyLines := strings.Count(f.Body, "\n") + 1
-	firstBody := paramLines + 3 // line 1 is the let, then the parameters, then ") {"
-	b, err := parseQuery(src)
-	if err != nil {
-		se, ok := err.(*SyntaxError)
-		if !ok {
-			return err
-		}
-		switch line := se.Line; {
-		case line == 1 && len(src) > MaxQueryBytes:
-			return &FunctionError{Part: FunctionPartBody, Err: &SyntaxError{Line: 1, Col: 1,
-				Msg: fmt.Sprintf("the function is longer than %d bytes", MaxQueryBytes)}}
-		case line == 1: // about the function as a whole, such as a body without an expression
-			return &FunctionError{Part: FunctionPartBody, Err: &SyntaxError{Line: 1, Col: 1, Msg: se.Msg}}
-		case line < firstBody-1:
-			return &FunctionError{Part: FunctionPartParameters, Err: &SyntaxError{Line: line - 1, Col: se.Col, Msg: se.Msg}}
-		case line == firstBody-1: // the parameter list did not end where it should
-			return &FunctionError{Part: FunctionPartParameters, Err: endOf(f.Parameters, se.Msg)}
-		case line < firstBody+bodyLines:
-			return &FunctionError{Part: FunctionPartBody, Err: &SyntaxError{Line: line - firstBody + 1, Col: se.Col, Msg: se.Msg}}
-		default: // the body did not end where it should
-			return &FunctionError{Part: FunctionPartBody, Err: endOf(f.Body, se.Msg)}
-		}
-	}
-	// Text that closes the declaration early would parse as more statements
-	// than the one let and the print: it is not a parameter list or a body.
-	if len(b.Lets) != 1 || !b.Lets[0].IsFunc || len(b.Exprs) != 1 {
-		return &FunctionError{Part: FunctionPartBody, Err: &SyntaxError{Line: 1, Col: 1,
-			Msg: "the parameters or the body close the function early: a parameter list holds only parameters, and a body only lets and one expression"}}
-	}
-	return nil
-}
-
-// endOf is a syntax error placed just after the last character of text.
-func endOf(text, msg string) *SyntaxError {
-	lines := strings.Split(text, "\n")
-	last := lines[len(lines)-1]
-	return &SyntaxError{Line: len(lines), Col: len([]rune(last)) + 1, Msg: msg}
+	_, err := parseStoredFunction(f)
+	return err
 }

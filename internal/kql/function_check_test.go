@@ -44,13 +44,13 @@ func TestCheckFunctionPointsIntoThePartAtFault(t *testing.T) {
 		{"parameter without a type", Function{Name: "f", Parameters: "a", Body: "T"}, FunctionPartParameters, 1, 2},
 		{"unknown type on the second line", Function{Name: "f", Parameters: "a:long,\n  b:wibble", Body: "T"}, FunctionPartParameters, 2, 5},
 		{"parameter list not closed", Function{Name: "f", Parameters: "a:long, b:string='x", Body: "T"}, FunctionPartParameters, 1, 18},
-		{"body with lets only", Function{Name: "f", Body: "let x = 1;"}, FunctionPartBody, 1, 1},
+		{"body with lets only", Function{Name: "f", Body: "let x = 1;"}, FunctionPartBody, 1, 11},
 		{"operator missing its operand on line 2", Function{Name: "f", Body: "T\n| where X ==\n| take 1"}, FunctionPartBody, 3, 1},
 		{"unknown operator", Function{Name: "f", Body: "T | frobnicate"}, FunctionPartBody, 1, 5},
 		{"body cut short", Function{Name: "f", Body: "T | where"}, FunctionPartBody, 1, 10},
 		{"empty body", Function{Name: "f"}, FunctionPartBody, 1, 1},
-		{"parameters that close the function", Function{Name: "f", Parameters: "a:long) { print 1 }; let g = (b:long", Body: "T"}, FunctionPartBody, 1, 1},
-		{"body that closes the function", Function{Name: "f", Body: "T\n};\nlet g = () {\nprint 1"}, FunctionPartBody, 1, 1},
+		{"parameters that close the function", Function{Name: "f", Parameters: "a:long) { print 1 }; let g = (b:long", Body: "T"}, FunctionPartParameters, 1, 7},
+		{"body that closes the function", Function{Name: "f", Body: "T\n};\nlet g = () {\nprint 1"}, FunctionPartBody, 2, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := CheckFunction(tc.f)
