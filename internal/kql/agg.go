@@ -38,10 +38,10 @@ func init() {
 		"max":              aggMinMax(1, false),
 		"minif":            aggMinMax(-1, true),
 		"maxif":            aggMinMax(1, true),
-		"arg_max":          aggArg(1),
-		"arg_min":          aggArg(-1),
-		"argmax":           aggArg(1), // legacy names
-		"argmin":           aggArg(-1),
+		"arg_max":          aggArg(1, false),
+		"arg_min":          aggArg(-1, false),
+		"argmax":           aggArg(1, true),
+		"argmin":           aggArg(-1, true),
 		"make_set":         aggMake("set", true, false),
 		"makeset":          aggMake("set", true, false),
 		"make_set_if":      aggMake("set", true, true),
@@ -349,7 +349,10 @@ func aggMinMax(sign int, cond bool) aggSpec {
 
 // aggArg is arg_max/arg_min: the row where the first argument is extreme, projecting the
 // named columns (or all with *). Output names: the expression's column, then the others.
-func aggArg(sign int) aggSpec {
+//
+// The deprecated argmax and argmin name their columns as the engine once did: the extreme
+// max_t (min_t), and each returned column max_t_c, which content written then still reads.
+func aggArg(sign int, legacy bool) aggSpec {
 	return func(p *planner, x *astCall, ec *ectx) ([]colInfo, func() aggState, error) {
 		if len(x.Args) < 1 {
 			return nil, nil, bindErr(x.P, "%s() expects an expression to maximize and columns to return", x.Name)
@@ -360,8 +363,12 @@ func aggArg(sign int) aggSpec {
 		}
 		prefix := map[int]string{1: "max_", -1: "min_"}[sign]
 		keyName := key.name
-		if keyName == "" {
+		if keyName == "" || legacy {
 			keyName = prefix + argName(x.Args[0], key)
+		}
+		returned := func(name string) string { return name }
+		if legacy {
+			returned = func(name string) string { return prefix + argName(x.Args[0], key) + "_" + name }
 		}
 		if len(ec.aggNames) > 0 {
 			// X = arg_max(t, *) names t's column X, and * then includes t under its own name
@@ -377,6 +384,7 @@ func aggArg(sign int) aggSpec {
 					}
 					p.mark(c)
 					j := i
+					c.Name = returned(c.Name)
 					cols = append(cols, c)
 					fns = append(fns, func(r Row) any { return r[j] })
 				}
@@ -390,7 +398,7 @@ func aggArg(sign int) aggSpec {
 			if n == "" {
 				n = prefix + argName(a, c)
 			}
-			ci := colInfo{Name: n, Type: nonNull(c.t)}
+			ci := colInfo{Name: returned(n), Type: nonNull(c.t)}
 			if c.col >= 0 {
 				ci.origin = ec.cols[c.col].origin
 			}

@@ -158,6 +158,11 @@ func (sp *summarizePlan) bindKeys(in *plan, by []astNamedExpr, ec *ectx) error {
 			auto++
 			name = "Column" + strconv.Itoa(auto)
 		}
+		if sp.used(name) && ne.Name == "" && c.col < 0 {
+			// a name derived from an expression (tostring(x) again) is made unique, as
+			// the cloud's engine does; a name written or a column grouped twice is a mistake
+			name = uniqueName(name, sp.used)
+		}
 		if sp.used(name) {
 			return bindErr(ne.X.pos(), "column %q appears twice in summarize", name)
 		}
