@@ -78,6 +78,7 @@ func Compile(query string, cat Catalog) (*Query, error) {
 		if err != nil {
 			return nil, err
 		}
+		pl = visible(pl)
 		p.markAll(pl)
 		q.last = q.last[:0]
 		q.open = pl.dataSchema != nil
@@ -129,7 +130,7 @@ func (q *Query) Columns() map[string][]string {
 			}
 		}
 		ts, _ := q.cat.Table(name)
-		for _, c := range ts.Columns {
+		for _, c := range append(slices.Clip(ts.Columns), ts.Hidden...) {
 			if m[c.Name] {
 				out[name] = appendUnique(out[name], c.Name)
 			}
@@ -264,6 +265,7 @@ func (q *Query) run(run *runState) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		pl = visible(pl)
 		rows, err := run.drain(pl)
 		if err != nil {
 			return nil, err

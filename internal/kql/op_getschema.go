@@ -19,8 +19,10 @@ func (p *planner) getschema(in *plan) *plan {
 	cols := []colInfo{{Name: "ColumnName", Type: TypeString}, {Name: "ColumnOrdinal", Type: TypeInt}, {Name: "DataType", Type: TypeString}, {Name: "ColumnType", Type: TypeString}}
 	netNames := map[Type]string{TypeString: "System.String", TypeInt: "System.Int32", TypeLong: "System.Int64", TypeReal: "System.Double", TypeBool: "System.SByte", TypeDatetime: "System.DateTime", TypeTimespan: "System.TimeSpan", TypeGUID: "System.Guid", TypeDynamic: "System.Object"}
 	var rows []Row
-	for i, c := range in.cols {
-		rows = append(rows, Row{c.Name, int64(i), netNames[c.Type], c.Type.String()})
+	for _, c := range in.cols {
+		if !c.hidden {
+			rows = append(rows, Row{c.Name, int64(len(rows)), netNames[c.Type], c.Type.String()})
+		}
 	}
 	return rowsPlan(cols, func() ([]Row, error) { return rows, nil })
 }

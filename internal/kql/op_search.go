@@ -159,7 +159,7 @@ func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {
 func (p *planner) allColumns(ec *ectx, pos srcPos) []cexpr {
 	var all []cexpr
 	for i, c := range ec.cols {
-		if c.Name != "$table" {
+		if c.Name != "$table" && !c.hidden {
 			all = append(all, p.colRef(ec.cols, i, pos))
 		}
 	}

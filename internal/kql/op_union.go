@@ -183,9 +183,11 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 	types := map[string][]Type{}
 	var order []string
 	counts := map[string]int{}
+	shown := map[string]bool{} // a column is hidden in the union when it is in every part it is in
 	for _, pt := range parts {
 		p.markAll(pt.pl)
 		for _, c := range pt.pl.cols {
+			shown[c.Name] = shown[c.Name] || !c.hidden
 			if _, ok := types[c.Name]; !ok {
 				order = append(order, c.Name)
 			}
@@ -211,12 +213,12 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 		ts := types[n]
 		if len(ts) == 1 {
 			colIdx[n+"\x00"+ts[0].String()] = len(cols)
-			cols = append(cols, colInfo{Name: n, Type: ts[0]})
+			cols = append(cols, colInfo{Name: n, Type: ts[0], hidden: !shown[n]})
 			continue
 		}
 		for _, t := range ts {
 			colIdx[n+"\x00"+t.String()] = len(cols)
-			cols = append(cols, colInfo{Name: n + "_" + t.String(), Type: t})
+			cols = append(cols, colInfo{Name: n + "_" + t.String(), Type: t, hidden: !shown[n]})
 		}
 	}
 	maps := make([][]int, len(parts))

@@ -18,6 +18,7 @@ type colInfo struct {
 	Name   string
 	Type   Type
 	origin *origin
+	hidden bool // a hidden standard column, passed through but left out of results (hidden.go)
 }
 
 type origin struct {
@@ -457,8 +458,8 @@ func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error
 	}
 	sn := &scanNode{node: node, req: ScanRequest{Table: name}}
 	var cols []colInfo
-	for _, c := range ts.Columns {
-		ci := colInfo{Name: c.Name, Type: c.Type, origin: &origin{node: node, name: c.Name}}
+	for i, c := range append(slices.Clip(ts.Columns), ts.Hidden...) {
+		ci := colInfo{Name: c.Name, Type: c.Type, origin: &origin{node: node, name: c.Name}, hidden: i >= len(ts.Columns)}
 		sn.all = append(sn.all, ci)
 		if c.Name == TimeColumn && c.Type == TypeDatetime {
 			sn.timeCol = true

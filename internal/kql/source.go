@@ -22,6 +22,10 @@ type TableSchema struct {
 	// written. A query may name it; a wildcard union (union *, union Device*) leaves it out
 	// unless the pattern matches no table that holds rows.
 	Empty bool
+	// Hidden are the table's columns a query reads only by naming them, such as the
+	// standard _ResourceId and _BilledSize (hidden.go): no result, getschema or search
+	// shows them otherwise. A name is in Columns or Hidden, not both.
+	Hidden []Column
 }
 
 // Catalog is what a query may name besides its own lets: the workspace's tables and its

@@ -97,6 +97,9 @@ func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
 		}
 	}
 	sortSchemas(out)
+	for i := range out {
+		out[i] = withHidden(out[i])
+	}
 	wl, err := s.watchlistTables(ctx)
 	if err != nil {
 		return nil, err
@@ -497,4 +500,45 @@ func normalize(v any) any {
 		}
 	}
 	return v
+}
+
+// hiddenColumns are the standard columns every table of a workspace has, which a query reads
+// only by naming them (the cloud's schema view and results leave them out too). The store
+// holds them only where a row carried them; elsewhere they read as null (empty strings).
+var hiddenColumns = []kql.Column{
+	{Name: "_ResourceId", Type: kql.TypeString},
+	{Name: "_SubscriptionId", Type: kql.TypeString},
+	{Name: "_BilledSize", Type: kql.TypeReal},
+	{Name: "_IsBillable", Type: kql.TypeString},
+}
+
+// withHidden gives ts the hidden standard columns, moving one the table declares or stores
+// among its visible columns to the hidden ones.
+func withHidden(ts kql.TableSchema) kql.TableSchema {
+	cols := make([]kql.Column, 0, len(ts.Columns))
+	have := map[string]kql.Column{}
+	for _, c := range ts.Columns {
+		if isHiddenColumn(c.Name) {
+			have[c.Name] = c
+			continue
+		}
+		cols = append(cols, c)
+	}
+	ts.Columns, ts.Hidden = cols, nil
+	for _, h := range hiddenColumns {
+		if c, ok := have[h.Name]; ok {
+			h = c
+		}
+		ts.Hidden = append(ts.Hidden, h)
+	}
+	return ts
+}
+
+func isHiddenColumn(name string) bool {
+	for _, h := range hiddenColumns {
+		if h.Name == name {
+			return true
+		}
+	}
+	return false
 }

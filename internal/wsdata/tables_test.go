@@ -230,3 +230,45 @@ func TestUnionStarReadsTheTablesThatHoldRows(t *testing.T) {
 		t.Fatalf("union *'s columns include SecurityEvent's EventID: %s", got)
 	}
 }
+
+// TestHiddenStandardColumnsBindInEveryTable: _ResourceId, _SubscriptionId, _BilledSize and
+// _IsBillable bind in a standard table, a declared one and one that holds rows, read as null
+// (empty strings) unless a row carried them, and no result, getschema or search shows them
+// unless the query names them.
+func TestHiddenStandardColumnsBindInEveryTable(t *testing.T) {
+	src, st := declaredSource(t)
+	if got := rowsOf(t, run(t, src, "SecurityEvent | where _ResourceId has 'x' | project _ResourceId, _SubscriptionId, _BilledSize, _IsBillable")); got != "[]" {
+		t.Fatalf("hidden columns of a standard table in a fresh workspace = %s", got)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	body, _ := json.Marshal([]map[string]any{
+		{"TimeGenerated": now, "Zone": "dmz", "_ResourceId": "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/adfs01"},
+		{"TimeGenerated": now, "Zone": "lan"},
+	})
+	if _, err := st.Ingest(context.Background(), "ws", "Firewall_CL", body); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	src = NewSource(st, "ws").WithTables(src.tables)
+	for _, c := range []struct{ query, want string }{
+		{"Firewall_CL | where _ResourceId has 'adfs01' | project Zone, _ResourceId", `[["dmz","/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/adfs01"]]`},
+		{"Firewall_CL | summarize n = count() by _ResourceId | order by n asc | project n", `[[1],[1]]`},
+		{"Firewall_CL | where Zone == 'lan' | project _BilledSize, _IsBillable, _SubscriptionId", `[[null,"",""]]`},
+		{"Firewall_CL | getschema | where ColumnName startswith '_' | count", `[[0]]`},
+		{"Firewall_CL | search 'adfs01' | count", `[[0]]`},
+		{"union withsource=T * | where isnotempty(_ResourceId) | summarize count() by T", `[["Firewall_CL",1]]`},
+	} {
+		if got := rowsOf(t, run(t, src, c.query)); got != c.want {
+			t.Errorf("%s = %s, want %s", c.query, got, c.want)
+		}
+	}
+	for _, q := range []string{"Firewall_CL", "Firewall_CL | extend x = 1 | where _ResourceId != ''", "Firewall_CL | join kind=inner (Firewall_CL) on Zone", "union Firewall_CL, SecurityEvent"} {
+		for _, c := range run(t, src, q).Columns {
+			if strings.HasPrefix(c.Name, "_") {
+				t.Errorf("%s shows the hidden column %s", q, c.Name)
+			}
+		}
+	}
+}

@@ -1,0 +1,48 @@
+package kql
+
+import "context"
+
+// Hidden columns are the standard columns every table of a workspace has but that no result
+// shows unless a query names them: _ResourceId, _SubscriptionId, _BilledSize and _IsBillable
+// (TableSchema.Hidden, set by the source). A query may filter, group and project by them; they pass
+// through the operators that keep their input's columns, hidden, and the last result, project
+// *-like expansions (getschema, search, where * has) leave them out. project and summarize
+// make a named one a column like any other.
+
+// visible is pl without its hidden columns: the plan of a statement's result.
+func visible(pl *plan) *plan {
+	var keep []int
+	for i, c := range pl.cols {
+		if !c.hidden {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) == len(pl.cols) {
+		return pl
+	}
+	cols := make([]colInfo, len(keep))
+	for i, k := range keep {
+		cols[i] = pl.cols[k]
+	}
+	out := *pl
+	out.cols, out.scan, out.openCols, out.ingest = cols, nil, nil, nil
+	out.open = func(ctx context.Context) (iterator, error) {
+		it, err := pl.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &mapIter{in: it, fn: func(rows []Row) []Row {
+			cells := make([]any, len(rows)*len(keep))
+			out := make([]Row, len(rows))
+			for i, r := range rows {
+				row := cells[i*len(keep) : (i+1)*len(keep) : (i+1)*len(keep)]
+				for j, k := range keep {
+					row[j] = r[k]
+				}
+				out[i] = row
+			}
+			return out
+		}}, nil
+	}
+	return &out
+}
