@@ -38,7 +38,9 @@ var requiredStandard = []string{
 	"DeviceTvmSoftwareInventory", "DeviceTvmSoftwareVulnerabilities", "DeviceTvmSoftwareVulnerabilitiesKB",
 	"DeviceTvmSecureConfigurationAssessment", "DeviceTvmSecureConfigurationAssessmentKB",
 	"DeviceTvmBrowserExtensions", "DeviceTvmBrowserExtensionsKB", "DeviceTvmInfoGathering",
-	"BehaviorInfo", "BehaviorEntities", "CloudAuditEvents",
+	"BehaviorInfo", "BehaviorEntities", "CloudAuditEvents", "EntraIdSignInEvents", "EntraIdSpnSignInEvents",
+	"DeviceTvmInfoGatheringKB", "DeviceTvmCertificateInfo", "DeviceTvmHardwareFirmware", "IntuneOperationalLogs",
+	"Usage", "MicrosoftAzureBastionAuditLogs", "AzureMetrics", "AppServiceHTTPLogs",
 }
 
 // minStandard is the fewest standard tables the issue asks for.
@@ -54,7 +56,7 @@ var defenderTables = []string{
 	"EmailEvents", "EmailUrlInfo", "EmailAttachmentInfo", "EmailPostDeliveryEvents", "UrlClickEvents",
 	"AlertInfo", "AlertEvidence", "AADSignInEventsBeta", "AADSpnSignInEventsBeta", "GraphAPIAuditEvents",
 	"OAuthAppInfo", "DeviceTvmSecureConfigurationAssessment", "DeviceTvmInfoGathering", "BehaviorInfo",
-	"BehaviorEntities", "CloudAuditEvents",
+	"BehaviorEntities", "CloudAuditEvents", "EntraIdSignInEvents", "EntraIdSpnSignInEvents",
 }
 
 // hiddenColumns are the standard columns a workspace adds to every table
