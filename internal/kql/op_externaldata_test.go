@@ -296,6 +296,8 @@ var externalDataSeeds = []string{
 	`union *`,
 	`union * *`,
 	`Events | where Account == 0 or Ok == 1 or Ok == "True" or Account in (1, 2.5) | count`,
+	`arg("").Resources | count`,
+	`workspace("w").T.x`,
 }
 
 // FuzzExternalDataFormats: no file makes the readers of externaldata's formats panic, and

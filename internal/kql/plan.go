@@ -314,6 +314,9 @@ func (p *planner) isTabular(e astExpr, sc *scope) bool {
 	switch x := e.(type) {
 	case *astPipe, *astDatatable, *astExternalData, *astPrint, *astUnion, *astSearch, *astRange:
 		return true
+	case *astMember:
+		_, cross := crossServiceCall(x, sc) // arg("").Resources: refused by tabular
+		return cross
 	case *astParen:
 		return p.isTabular(x.X, sc)
 	case *astIdent:
@@ -396,6 +399,9 @@ func (p *planner) tabular(e astExpr, sc *scope) (*plan, error) {
 	}
 	if _, ok := e.(*astLit); ok {
 		return nil, bindErr(e.pos(), "expected a tabular expression but found a literal")
+	}
+	if c, ok := crossServiceCall(e, sc); ok {
+		return nil, crossServiceErr(c)
 	}
 	return nil, bindErr(e.pos(), "expected a tabular expression (a table, let name or pipeline)")
 }
