@@ -40,4 +40,3 @@ func crossServiceErr(c *astCall) error {
 	return bindErr(c.P, "%s() reads %s, outside this workspace: a sealed workspace answers from its own tables only and does not reach "+
 		"other services or workspaces; ingest the data into one of its tables, or read a reference file with externaldata", name, crossServices[name])
 }
-
