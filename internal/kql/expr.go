@@ -223,6 +223,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		if hi, err = numericLiterals(v, hi, x.Hi.pos()); err != nil {
 			return v, err
 		}
+		hi = rangeEnd(v, lo, hi)
 		for _, o := range []cexpr{lo, hi} {
 			if !orderable(v.t, o.t) {
 				return v, bindErr(x.P, "between needs values of comparable types, not %s and %s", v.t, o.t)
@@ -260,6 +261,23 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		return cexpr{}, bindErr(x.P, "an argument given by name (%s = ...) is allowed only in a call of a user-defined or stored function", x.Name)
 	}
 	return cexpr{}, bindErr(e.pos(), "unsupported expression")
+}
+
+// rangeEnd is the upper end of a between: hi itself, except that a datetime range may end
+// with a timespan, which the language reads as that long after lo.
+func rangeEnd(v, lo, hi cexpr) cexpr {
+	if v.t != TypeDatetime || lo.t != TypeDatetime || hi.t != TypeTimespan {
+		return hi
+	}
+	fl, fh := lo.fn, hi.fn
+	return cexpr{t: TypeDatetime, col: -1, konst: lo.konst && hi.konst, fn: func(r Row) any {
+		t, ok1 := fl(r).(time.Time)
+		d, ok2 := fh(r).(time.Duration)
+		if !ok1 || !ok2 {
+			return nil
+		}
+		return t.Add(d)
+	}}
 }
 
 func negate(v any) any {

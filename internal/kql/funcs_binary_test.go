@@ -1,8 +1,9 @@
 package kql
 
-// binaryFuncCases cover funcs_binary.go, funcs_timezone.go and the functions the detection
-// corpus's long tail calls in funcs_content.go: results, result types, nulls and arguments
-// refused when the query binds.
+// binaryFuncCases cover funcs_binary.go, funcs_timezone.go, the functions the detection
+// corpus's long tail calls in funcs_content.go and the forms it writes (a between ending in a
+// timespan, Defender XDR's cloud functions): results, result types, nulls and what is refused
+// when the query binds.
 var binaryFuncCases = []kqlCase{
 	// bitwise
 	{name: "binary and, or, xor, not", q: `print binary_and(12, 10), binary_or(12, 10), binary_xor(12, 10), binary_not(0), binary_not(-1)`, want: `[[8,14,6,-1,0]]`, cols: "print_0:long,print_1:long,print_2:long,print_3:long,print_4:long"},
@@ -54,6 +55,12 @@ var binaryFuncCases = []kqlCase{
 	{name: "count_distinct takes no accuracy", q: `Events | summarize count_distinct(Computer, 1)`, err: "count_distinct() expects 1 to 1 arguments, got 2"},
 	{name: "make_list_with_nulls keeps nulls", q: `Events | summarize make_list_with_nulls(Count), make_list_with_nulls(Score, 2)`, want: `[[[1,2,3,null,5,6],[1.5,2.5]]]`, cols: "list_Count:dynamic,list_Score:dynamic"},
 	{name: "make_list_with_nulls refuses a computed limit", q: `Events | summarize make_list_with_nulls(Count, Count)`, err: "the size limit must be a constant number"},
+	// between a datetime and a timespan: the range ends that long after its start
+	{name: "datetime between a start and a timespan", q: `Events | where TimeGenerated between (datetime(2026-11-26T08:00:00Z) .. 1h) | project Account`, want: `[["alice"],["bob"],["Alice"]]`},
+	{name: "datetime not between a start and a timespan", q: `Events | where TimeGenerated !between (datetime(2026-11-26T08:00:00Z) .. 1h) | count`, want: `[[3]]`},
+	{name: "datetime between a row's start and a timespan", q: `Events | extend s = TimeGenerated - 1m | where TimeGenerated between (s .. 2m) | count`, want: `[[6]]`},
+	{name: "a number between a start and a timespan is refused", q: `print 1 between (1 .. 1h)`, err: "between needs values of comparable types, not long and timespan"},
+
 	// Defender XDR's functions that answer from Microsoft's service
 	{name: "invoke FileProfile is refused as a cloud function", q: `Events | extend SHA1 = "a" | invoke FileProfile(SHA1, 1000)`, err: "FileProfile() is a Microsoft Defender XDR function that looks file hashes up in Microsoft's global file intelligence; a sealed workspace does not have it"},
 	{name: "DeviceFromIP as a table is refused as a cloud function", q: `DeviceFromIP("10.0.0.1", now()) | take 1`, err: "DeviceFromIP() is a Microsoft Defender XDR function"},

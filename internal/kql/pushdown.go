@@ -50,6 +50,7 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 			if err1 != nil || err2 != nil || !lo.konst || !hi.konst {
 				continue
 			}
+			hi = rangeEnd(col, lo, hi)
 			p.addPred(sn, ec.cols[i], ">=", lo.value())
 			p.addPred(sn, ec.cols[i], "<=", hi.value())
 		case *astListOp:

@@ -214,6 +214,21 @@ func TestBetweenAndTimespanOptionBoundTheScan(t *testing.T) {
 	}
 }
 
+// TestBetweenEndingInATimespanBoundsTheScan: a datetime range may end with a
+// timespan after its start; the scan's end is that instant, not the timespan.
+func TestBetweenEndingInATimespanBoundsTheScan(t *testing.T) {
+	src := newCountingSource(t)
+	res := runOn(t, src, src.Catalog(), `Events | where TimeGenerated between (datetime(2026-11-26 08:00) .. 2h) | count`, Options{})
+	req := src.reqs[0]
+	if !req.From.Equal(ts("2026-11-26T08:00:00Z")) || !req.To.Equal(ts("2026-11-26T10:00:00Z")) {
+		t.Fatalf("scan range [%v, %v], want [08:00, 10:00]", req.From, req.To)
+	}
+	// 08:00, 08:30, 09:00, 09:15, 10:00
+	if n := res.Tables[0].Rows[0][0]; n != int64(5) {
+		t.Fatalf("count = %v, want 5", n)
+	}
+}
+
 // TestStrictTimeComparisonsBoundTheScanInsideTheirTime: From and To are
 // inclusive, so `<` and `>` ask for the time range just inside their bound. A
 // segment whose rows start exactly at the bound of `<` (hours start on the
