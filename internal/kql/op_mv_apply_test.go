@@ -34,6 +34,8 @@ var mvApplyCases = []kqlCase{
 		want: `[[1],[null],[2]]`, cols: "a:long"},
 	{name: "a bag expands into single-key bags", q: `print b = dynamic({"k1": 1, "k2": 2}) | mv-apply b on (where b.k2 == 2)`,
 		want: `[[{"k2":2}]]`},
+	{name: "bagexpansion=array expands a bag into [key, value] pairs", q: `print b = dynamic({"k1": 1, "k2": 2}) | mv-apply bagexpansion=array b on (where b[1] == 2 | project k = tostring(b[0]))`,
+		want: `[["k2"]]`, cols: "k:string"},
 	{name: "empty input", q: mvApplyData + ` | where id > 10 | mv-apply xs on (take 1)`, want: `[]`, cols: "id:long,xs:dynamic"},
 	{name: "toscalar list expanded per row", q: `let names = datatable(n:string)["web", "db"]; Events | take 3 | mv-apply n = toscalar(names | summarize make_list(n)) to typeof(string) on (where Computer contains n) | project Computer, n`,
 		want: `[["web01","web"],["web01","web"],["db01","db"]]`},
