@@ -41,6 +41,7 @@ var requiredStandard = []string{
 	"BehaviorInfo", "BehaviorEntities", "CloudAuditEvents", "EntraIdSignInEvents", "EntraIdSpnSignInEvents",
 	"DeviceTvmInfoGatheringKB", "DeviceTvmCertificateInfo", "DeviceTvmHardwareFirmware", "IntuneOperationalLogs",
 	"Usage", "MicrosoftAzureBastionAuditLogs", "AzureMetrics", "AppServiceHTTPLogs",
+	"ContainerLog", "KubeEvents", "SecurityRecommendation",
 }
 
 // minStandard is the fewest standard tables the issue asks for.
