@@ -72,6 +72,7 @@ type windowSet struct {
 	serialized bool   // its input is serialized
 	width      int    // the input's columns; the cells follow them
 	calls      []*windowCall
+	copies     bool  // the operator keeps copies of its input rows' cells, never the rows
 	nested     int   // > 0 while the arguments of a window call are bound
 	lookahead  int64 // the largest offset of a next()
 }
@@ -107,7 +108,7 @@ func windowOperator(op astOp) (string, bool) {
 // through a windowIter, which computes the cells of the window calls its expressions make.
 func (p *planner) bindOp(in *plan, op astOp, sc *scope) (*plan, error) {
 	name, allowed := windowOperator(op)
-	ws := &windowSet{op: name, allowed: allowed, width: len(in.cols)}
+	ws := &windowSet{op: name, allowed: allowed, width: len(in.cols), copies: name != "where"}
 	_, isSerialize := op.(*astSerializeOp)
 	ws.serialized = in.serialized || isSerialize
 	ec := &ectx{cols: in.cols, sc: sc, win: ws, dataSchema: in.dataSchema}
@@ -160,6 +161,7 @@ type windowIter struct {
 	held  []Row // rows whose next() cells may still change
 	done  bool
 	acct  *memAccount // what held holds, when next() holds rows back
+	buf   []any       // the cells of the last batch, when they may be reused (cells)
 }
 
 func newWindowIter(in iterator, ws *windowSet) *windowIter {
@@ -205,7 +207,7 @@ func (w *windowIter) Next(ctx context.Context) ([]Row, error) {
 // add computes the cells of rows and returns the rows no next() waits on any more.
 func (w *windowIter) add(rows []Row) []Row {
 	width := w.ws.width + len(w.ws.calls)
-	cells := make([]any, len(rows)*width)
+	cells := w.cells(len(rows) * width)
 	for i, r := range rows {
 		row := cells[i*width : (i+1)*width : (i+1)*width]
 		copy(row, r[:w.ws.width])
@@ -222,6 +224,11 @@ func (w *windowIter) add(rows []Row) []Row {
 		}
 	}
 	keep := int(w.ws.lookahead)
+	if keep == 0 && w.ws.copies {
+		out := w.held
+		w.held = w.held[:0] // the operator is done with out when it asks for more (cells)
+		return out
+	}
 	if len(w.held) <= keep {
 		return nil
 	}
@@ -229,6 +236,19 @@ func (w *windowIter) add(rows []Row) []Row {
 	out := w.held[:n:n]
 	w.held = append([]Row(nil), w.held[n:]...)
 	return out
+}
+
+// cells is room for n cells. An operator that copies what it keeps (extend, project) is done
+// with a batch when it asks for the next, so without next() holding rows back the same room
+// serves every batch; otherwise each batch gets its own.
+func (w *windowIter) cells(n int) []any {
+	if !w.ws.copies || w.ws.lookahead > 0 {
+		return make([]any, n)
+	}
+	if cap(w.buf) < n {
+		w.buf = make([]any, n)
+	}
+	return w.buf[:n]
 }
 
 func (w *windowIter) Close() {

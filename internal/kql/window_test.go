@@ -31,6 +31,8 @@ var windowCases = []kqlCase{
 	{name: "row_window_session ends a session at its longest", q: `Events | sort by TimeGenerated asc | project s = row_window_session(TimeGenerated, 1h, 1h)`,
 		want: `[["2026-11-26T08:00:00Z"],["2026-11-26T08:00:00Z"],["2026-11-26T09:00:00Z"],["2026-11-26T09:00:00Z"],["2026-11-26T10:00:00Z"],["2026-11-26T11:45:00Z"]]`},
 	{name: "where and take keep the order", q: `Events | sort by TimeGenerated asc | where Ok | take 2 | extend p = prev(Count) | project Count, p`, want: `[[1,null],[3,1]]`},
+	{name: "prev across batches", q: `range x from 1 to 5000 step 1 | extend p = prev(x), n = next(x) | summarize sum(p), max(p), sum(n), countif(isnull(n))`, want: `[[12497500,4999,12502499,1]]`},
+	{name: "where on prev across batches", q: `range x from 1 to 5000 step 1 | where isnull(prev(x)) or x - prev(x) != 1 | count`, want: `[[1]]`},
 	{name: "range is serialized", q: `range x from 1 to 5 step 1 | extend c = row_cumsum(x)`, want: `[[1,1],[2,3],[3,6],[4,10],[5,15]]`},
 	{name: "materialize keeps the order", q: `let T = materialize(Events | sort by Count asc); T | project Count, p = prev(Count)`, want: `[[null,null],[1,null],[2,1],[3,2],[5,3],[6,5]]`},
 	{name: "top is serialized", q: `Events | top 3 by Count desc | project Count, r = row_number()`, want: `[[6,1],[5,2],[3,3]]`},
