@@ -61,6 +61,9 @@ func init() {
 		"take_any":             aggAny(false),
 		"take_anyif":           aggAny(true),
 		"anyif":                aggAny(true), // legacy name
+		"hll":                  aggHll(false),
+		"hll_if":               aggHll(true),
+		"hll_merge":            aggHllMerge,
 	}
 }
 

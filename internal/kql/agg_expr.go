@@ -1,7 +1,5 @@
 package kql
 
-import "strings"
-
 // Expressions over aggregates, such as summarize Rate = sum(Failed) / count(): summarize
 // computes each aggregation call in them as a hidden column, after the aggregates written as
 // calls so that those keep their names, then a projection evaluates the expressions over the
@@ -56,7 +54,7 @@ func liftAggregates(list []astNamedExpr) *liftedAggs {
 
 func isAggCall(e astExpr) bool {
 	c, ok := unparen(e).(*astCall)
-	return ok && aggs[strings.ToLower(c.Name)] != nil
+	return ok && isAggregateCall(c)
 }
 
 // lift returns a copy of e in which each aggregation call is a reference to the hidden
@@ -64,7 +62,7 @@ func isAggCall(e astExpr) bool {
 func (l *liftedAggs) lift(e astExpr) astExpr {
 	switch x := e.(type) {
 	case *astCall:
-		if aggs[strings.ToLower(x.Name)] != nil {
+		if isAggregateCall(x) {
 			id := &astIdent{P: x.P}
 			l.refs = append(l.refs, hiddenRef{id: id, i: len(l.hidden)})
 			l.hidden = append(l.hidden, astNamedExpr{X: x})

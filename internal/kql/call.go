@@ -12,7 +12,7 @@ func (p *planner) call(x *astCall, ec *ectx) (cexpr, error) {
 	if b := ec.sc.lookup(x.Name); b != nil && b.isFunc() {
 		return p.userScalarCall(x, b, ec)
 	}
-	if _, isAgg := aggs[name]; isAgg {
+	if isAggregateCall(x) {
 		return cexpr{col: -1}, bindErr(x.P, "aggregation %s() is allowed only in summarize", x.Name)
 	}
 	if form, ok := specialForms[name]; ok {

@@ -473,7 +473,7 @@ var errorCases = []kqlCase{
 }
 
 func allCases() map[string][]kqlCase {
-	return map[string][]kqlCase{"limits": limitCases, "operators": operatorCases, "aggregates": aggregateCases, "scalars": scalarCases, "errors": errorCases, "syntax": syntaxCases, "syntax errors": syntaxErrorCases, "content functions": contentFuncCases, "binary, time zone and long-tail functions": binaryFuncCases, "series functions": seriesFuncCases, "xml functions": xmlFuncCases, "geo functions": geoFuncCases, "ip functions": ipFuncCases, "make-series": makeSeriesCases, "function calls": funcCallCases, "window functions": windowCases, "scan": scanCases, "sample and top-nested": sampleCases, "mv-apply": mvApplyCases, "evaluate": evaluateCases, "evaluate ipv4_lookup": ipv4LookupCases, "evaluate autocluster and basket": patternCases}
+	return map[string][]kqlCase{"limits": limitCases, "operators": operatorCases, "aggregates": aggregateCases, "scalars": scalarCases, "errors": errorCases, "syntax": syntaxCases, "syntax errors": syntaxErrorCases, "content functions": contentFuncCases, "binary, time zone and long-tail functions": binaryFuncCases, "hll": hllCases, "series functions": seriesFuncCases, "xml functions": xmlFuncCases, "geo functions": geoFuncCases, "ip functions": ipFuncCases, "make-series": makeSeriesCases, "function calls": funcCallCases, "window functions": windowCases, "scan": scanCases, "sample and top-nested": sampleCases, "mv-apply": mvApplyCases, "evaluate": evaluateCases, "evaluate ipv4_lookup": ipv4LookupCases, "evaluate autocluster and basket": patternCases}
 }
 
 func normJSON(t *testing.T, s string) string {

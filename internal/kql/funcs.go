@@ -738,6 +738,7 @@ func init() {
 	registerIPFuncs(funcs)
 	registerBinaryFuncs(funcs)
 	registerTimezoneFuncs(funcs)
+	registerHllFuncs(funcs)
 }
 
 func typeofName(c cexpr) string { return toString(c.value()) }

@@ -69,3 +69,17 @@ var binaryFuncCases = []kqlCase{
 	{name: "another spelling of a cloud function is just unknown", q: `Events | invoke fileprofile()`, err: `invoke: unknown function "fileprofile"`},
 	{name: "anyif is take_anyif", q: `Users | summarize anyif(Account, Dept == "sec")`, want: `[["bob"]]`},
 }
+
+// hllCases cover agg_hll.go: the sets hll() builds, merged by hll_merge() over rows or within
+// one, and counted by dcount_hll().
+var hllCases = []kqlCase{
+	{name: "dcount_hll of hll is the distinct count", q: `Events | summarize h = hll(Computer) | project n = dcount_hll(h)`, want: `[[4]]`, cols: "n:long"},
+	{name: "hll names its column", q: `Events | summarize hll(Account), hll_if(Account, Ok) | project dcount_hll(hll_Account), dcount_hll(hll_if_Account)`, want: `[[5,3]]`},
+	{name: "hll skips nulls", q: `Events | summarize h = hll(Count, 2) | project dcount_hll(h)`, want: `[[5]]`},
+	{name: "hll_merge over rows", q: `Events | summarize h = hll(Account) by Computer | summarize m = hll_merge(h) | project dcount_hll(m)`, want: `[[5]]`},
+	{name: "hll_merge within a row", q: `Users | summarize a = hll(Account), d = hll(Dept) | extend m = hll_merge(a, d, a) | project dcount_hll(m)`, want: `[[6]]`},
+	{name: "hll_merge of one argument is the aggregation", q: `Users | extend h = hll_merge(Account)`, err: "aggregation hll_merge() is allowed only in summarize"},
+	{name: "dcount_hll of null is null", q: `print dcount_hll(dynamic(null))`, want: `[[null]]`},
+	{name: "hll refuses an accuracy out of range", q: `Events | summarize hll(Account, 5)`, err: "hll(): the accuracy must be a constant 0 to 4"},
+	{name: "dcount_hll refuses a string", q: `print dcount_hll("x")`, err: "dcount_hll(): argument 1 must be dynamic, not string"},
+}
