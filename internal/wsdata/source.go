@@ -502,43 +502,38 @@ func normalize(v any) any {
 	return v
 }
 
-// hiddenColumns are the standard columns every table of a workspace has, which a query reads
-// only by naming them (the cloud's schema view and results leave them out too). The store
-// holds them only where a row carried them; elsewhere they read as null (empty strings).
-var hiddenColumns = []kql.Column{
-	{Name: "_ResourceId", Type: kql.TypeString},
-	{Name: "_SubscriptionId", Type: kql.TypeString},
-	{Name: "_BilledSize", Type: kql.TypeReal},
-	{Name: "_IsBillable", Type: kql.TypeString},
-}
+// hiddenColumns are tables.HiddenColumns as the engine's columns.
+var hiddenColumns = sync.OnceValue(func() []kql.Column {
+	var out []kql.Column
+	for _, c := range tables.HiddenColumns() {
+		t, _ := kql.ParseType(c.Type)
+		out = append(out, kql.Column{Name: c.Name, Type: t})
+	}
+	return out
+})
 
-// withHidden gives ts the hidden standard columns, moving one the table declares or stores
-// among its visible columns to the hidden ones.
+// withHidden gives ts the hidden standard columns, which a query reads only by naming them,
+// moving one the table declares or stores among its visible columns to the hidden ones.
 func withHidden(ts kql.TableSchema) kql.TableSchema {
+	hidden := hiddenColumns()
+	isHidden := func(name string) bool {
+		return slices.ContainsFunc(hidden, func(h kql.Column) bool { return h.Name == name })
+	}
 	cols := make([]kql.Column, 0, len(ts.Columns))
 	have := map[string]kql.Column{}
 	for _, c := range ts.Columns {
-		if isHiddenColumn(c.Name) {
+		if isHidden(c.Name) {
 			have[c.Name] = c
 			continue
 		}
 		cols = append(cols, c)
 	}
-	ts.Columns, ts.Hidden = cols, nil
-	for _, h := range hiddenColumns {
+	ts.Columns, ts.Hidden = cols, make([]kql.Column, 0, len(hidden))
+	for _, h := range hidden {
 		if c, ok := have[h.Name]; ok {
 			h = c
 		}
 		ts.Hidden = append(ts.Hidden, h)
 	}
 	return ts
-}
-
-func isHiddenColumn(name string) bool {
-	for _, h := range hiddenColumns {
-		if h.Name == name {
-			return true
-		}
-	}
-	return false
 }
