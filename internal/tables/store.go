@@ -331,18 +331,44 @@ func (s *schemaInput) columns() []Column {
 // caller read ("" for unconditional, "*" for "must exist"). It reports
 // whether the table was created.
 func (t *Tables) Put(ctx context.Context, name string, props json.RawMessage, ifMatch string) (*Table, bool, error) {
-	return t.change(ctx, name, props, ifMatch, false)
+	return t.change(ctx, name, props, ifMatch, false, false)
+}
+
+// errExists is Create's finding that the table is declared already.
+var errExists = errors.New("table declared already")
+
+// Create declares the custom table s unless a table of its name is
+// declared already, which it leaves as it is and reports with false: a
+// data collection rule's flow declares the table it writes this way, and
+// of two requests declaring the same table at once one creates it and the
+// other finds it, never replacing what the first declared.
+func (t *Tables) Create(ctx context.Context, s Schema) (bool, error) {
+	props, err := json.Marshal(map[string]any{"schema": s})
+	if err != nil {
+		return false, fmt.Errorf("encode table %s: %w", s.Name, err)
+	}
+	_, _, err = t.change(ctx, s.Name, props, "", false, true)
+	switch {
+	case errors.Is(err, errExists):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // Patch changes what props sends of an existing table and keeps the rest:
 // its retention, or a custom table's description and columns (the columns
 // sent are the whole new list: the ones it had, and any added).
 func (t *Tables) Patch(ctx context.Context, name string, props json.RawMessage, ifMatch string) (*Table, error) {
-	tab, _, err := t.change(ctx, name, props, ifMatch, true)
+	tab, _, err := t.change(ctx, name, props, ifMatch, true, false)
 	return tab, err
 }
 
-func (t *Tables) change(ctx context.Context, name string, props json.RawMessage, ifMatch string, patch bool) (*Table, bool, error) {
+// change makes a Put, a Patch (patch), or a Create (createOnly: errExists
+// when the table is stored already, or is written by another request
+// meanwhile).
+func (t *Tables) change(ctx context.Context, name string, props json.RawMessage, ifMatch string, patch, createOnly bool) (*Table, bool, error) {
 	std, standard := StandardSchema(name)
 	if !standard {
 		if err := validCustomName(name); err != nil {
@@ -362,6 +388,9 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 	cur, etag, stored, err := t.current(ctx, name, standard, patch, docstore.IfMatch(ifMatch))
 	if err != nil {
 		return nil, false, err
+	}
+	if createOnly && (stored || standard) {
+		return nil, false, errExists
 	}
 	exists := stored || standard
 	if !exists {
@@ -385,6 +414,9 @@ func (t *Tables) change(ctx context.Context, name string, props json.RawMessage,
 		writeIf = docstore.CreateOnly
 	}
 	written, err := t.docs.Put(ctx, t.workspace, collTables, name, body, writeIf)
+	if createOnly && errors.Is(err, docstore.ErrConflict) {
+		return nil, false, errExists
+	}
 	if errors.Is(err, docstore.ErrConflict) || errors.Is(err, docstore.ErrNotFound) {
 		return nil, false, fault.New(fault.Conflict, "Conflict", "table '%s' was changed by another request at the same time; read it again and retry", name)
 	}
@@ -428,7 +460,7 @@ func (t *Tables) noOtherCase(ctx context.Context, name string) error {
 		return err
 	}
 	for _, r := range recs {
-		if other := r.rec.Schema.Name; strings.EqualFold(other, name) {
+		if other := r.rec.Schema.Name; other != name && strings.EqualFold(other, name) { // the same name is a concurrent create, which the write finds
 			return fault.New(fault.Conflict, "Conflict",
 				"table '%s' is already declared as '%s': table names differ in more than case; use '%s'", name, other, other)
 		}

@@ -349,3 +349,48 @@ func TestAStandardTableIsBuiltInAndOnlyItsRetentionChanges(t *testing.T) {
 		t.Fatalf("list: %d %v, want each standard table once", len(list), err)
 	}
 }
+
+// TestCreateDeclaresOnceAndNeverReplaces: of many requests creating the
+// same table at once exactly one creates it and the others find it,
+// without an error; a table declared already keeps its columns.
+func TestCreateDeclaresOnceAndNeverReplaces(t *testing.T) {
+	tabs, _, _ := newTestTables(t)
+	schema := func(extra string) Schema {
+		return Schema{Name: "Flow_CL", Columns: []Column{{Name: "TimeGenerated", Type: "datetime"}, {Name: extra, Type: "string"}}}
+	}
+	const n = 8
+	created := make(chan bool, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			ok, err := tabs.Create(ctx, schema("Col"+string(rune('A'+i))))
+			created <- ok
+			errs <- err
+		}()
+	}
+	wins := 0
+	for range n {
+		if <-created {
+			wins++
+		}
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent Create failed: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d Creates created the table, want 1", wins)
+	}
+	before, _, _ := tabs.Declared(ctx, "Flow_CL")
+	if ok, err := tabs.Create(ctx, schema("Other")); ok || err != nil {
+		t.Fatalf("Create of a declared table = %v, %v; want false, nil", ok, err)
+	}
+	if after, _, _ := tabs.Declared(ctx, "Flow_CL"); !slices.Equal(after.Columns, before.Columns) {
+		t.Fatalf("Create replaced the columns %v with %v", before.Columns, after.Columns)
+	}
+	if ok, err := tabs.Create(ctx, Schema{Name: "SecurityEvent"}); ok || err != nil {
+		t.Fatalf("Create of a standard table = %v, %v; want false, nil", ok, err)
+	}
+	if _, err := tabs.Create(ctx, Schema{Name: "FLOW_CL", Columns: schema("X").Columns}); fault.KindOf(err) != fault.Conflict {
+		t.Fatalf("Create of a name differing in case: %v, want a conflict", err)
+	}
+}

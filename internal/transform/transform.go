@@ -164,8 +164,8 @@ func declare(cols []tables.Column) ([]column, error) {
 }
 
 // checkPassThrough checks that rows pass from the stream to the table
-// unchanged: the stream's types are the table's (a string may be a guid,
-// which the guid's conversion checks), and sets what they are stored by.
+// unchanged: each stream column's type is the table's, or one the table's
+// holds every value of (see widens), and sets what they are stored by.
 func (t *Transform) checkPassThrough(out []column) error {
 	byName := make(map[string]column, len(out))
 	for _, c := range out {
@@ -177,13 +177,35 @@ func (t *Transform) checkPassThrough(out []column) error {
 		case !ok:
 			return refuse("column %s of stream %s is not a column of table %s: add it to the table, or leave it out with a transformation (source | project-away %s)",
 				c.name, t.stream, t.table, c.name)
-		case to.decl != c.decl && !(c.decl == logstore.DeclaredString && to.decl == logstore.DeclaredGUID):
+		case !widens(c.decl, to.decl):
 			return refuse("column %s is %s in stream %s and %s in table %s: declare one type in both, or convert it with a transformation (source | extend %s = %s(%s))",
 				c.name, c.decl, t.stream, to.decl, t.table, c.name, converter(to.decl), c.name)
 		}
 		t.through = append(t.through, logstore.DeclaredColumn{Name: c.name, Type: to.decl})
 	}
 	return nil
+}
+
+// widens reports whether a stream column of type from may pass into a
+// table column of type to as it is: the same type; a string into a guid,
+// which the guid's conversion checks; or a type that holds every value of
+// from, which ingestion converts without loss: an int into a long, an int
+// or a long into a real, anything into a string (a number keeps its
+// digits) or a dynamic. A table widened so (a custom table declared over
+// rows stored before tables were declared, see the API's flowTransform)
+// takes the flows declared narrower.
+func widens(from, to logstore.DeclaredType) bool {
+	switch to {
+	case from, logstore.DeclaredString, logstore.DeclaredDynamic:
+		return true
+	case logstore.DeclaredGUID:
+		return from == logstore.DeclaredString
+	case logstore.DeclaredLong:
+		return from == logstore.DeclaredInt
+	case logstore.DeclaredReal:
+		return from == logstore.DeclaredInt || from == logstore.DeclaredLong
+	}
+	return false
 }
 
 // compile checks the transformation's operators, then binds it against

@@ -68,7 +68,11 @@ func TestPassThroughNeedsTheStreamsColumnsInTheTableWithTheirTypes(t *testing.T)
 		{"the table's own columns", stream, ""},
 		{"a string stream column for a guid one", []tables.Column{{Name: "Host", Type: "string"}}, ""},
 		{"a column the table lacks", []tables.Column{{Name: "Extra", Type: "string"}}, "column Extra of stream Custom-Events is not a column of table Events_CL"},
-		{"another type", []tables.Column{{Name: "EventId", Type: "int"}}, "EventId is int in stream Custom-Events and long in table Events_CL"},
+		{"an int for a long, which holds it", []tables.Column{{Name: "EventId", Type: "int"}}, ""},
+		{"an int for a string, which keeps its digits", []tables.Column{{Name: "Level", Type: "int"}}, ""},
+		{"a real for a long, which would lose its fraction", []tables.Column{{Name: "EventId", Type: "real"}}, "EventId is real in stream Custom-Events and long in table Events_CL"},
+		{"a long for an int, which may not hold it", []tables.Column{{Name: "Severity", Type: "long"}}, "Severity is long in stream Custom-Events and int in table Events_CL"},
+		{"a string for a datetime", []tables.Column{{Name: "TimeGenerated", Type: "string"}}, "TimeGenerated is string in stream Custom-Events and datetime"},
 		{"an unknown type", []tables.Column{{Name: "EventId", Type: "float128"}}, "not one of string"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -327,4 +328,46 @@ func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (
 		}
 	}
 	return nil, fault.New(fault.NotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
+}
+
+// RulesWriting returns the names of the rules with a flow into table of
+// the workspace whose customer ID is customerID, by name: a table that a
+// rule writes is not deleted from under it (see the tables API).
+func (s *Service) RulesWriting(ctx context.Context, customerID, table string) ([]string, error) {
+	var names []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDCRs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			r, err := getJSON[DataCollectionRule](b, k)
+			if err != nil {
+				return err
+			}
+			if writes(r, customerID, table) {
+				names = append(names, r.Name)
+			}
+			return nil
+		})
+	})
+	sort.Strings(names)
+	return names, err
+}
+
+// writes reports whether a flow of rule r writes table (compared without
+// regard to case, as the tables API names tables) in workspace customerID.
+func writes(r *DataCollectionRule, customerID, table string) bool {
+	for _, f := range r.Properties.DataFlows {
+		out, err := outputTable(f)
+		if err != nil || !strings.EqualFold(out, table) {
+			continue
+		}
+		for _, d := range r.Properties.Destinations.LogAnalytics {
+			if strings.EqualFold(d.WorkspaceID, customerID) && slices.Contains(f.Destinations, d.Name) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -69,3 +69,44 @@ func TestCheckDCRRefusesWhatPutDCRRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesWritingNamesTheRulesWithAFlowIntoATable: the rules whose flow
+// writes a workspace's table are found, by name and without regard to the
+// table's case; a rule writing another table, or none left, is not.
+func TestRulesWritingNamesTheRulesWithAFlowIntoATable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := f.workspace(t, "secops")
+	into := func(table string) DataCollectionRule {
+		return dcrTo(ws, DCRDataFlow{Streams: []string{"Custom-Events"}, Destinations: []string{"ws"}, OutputStream: "Custom-" + table})
+	}
+	for name, table := range map[string]string{"b-rule": "Events_CL", "a-rule": "Events_CL", "other": "Other_CL"} {
+		if _, _, err := f.svc.PutDCR(ctx, f.g, name, into(table)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cid := ws.Properties.CustomerID
+	for _, c := range []struct {
+		table string
+		want  []string
+	}{
+		{"Events_CL", []string{"a-rule", "b-rule"}},
+		{"events_cl", []string{"a-rule", "b-rule"}},
+		{"Other_CL", []string{"other"}},
+		{"Unwritten_CL", nil},
+	} {
+		got, err := f.svc.RulesWriting(ctx, cid, c.table)
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("RulesWriting(%s) = %v, %v; want %v", c.table, got, err, c.want)
+		}
+	}
+	if got, _ := f.svc.RulesWriting(ctx, "00000000-0000-0000-0000-000000000000", "Events_CL"); got != nil {
+		t.Errorf("another workspace's table is written by %v", got)
+	}
+	if err := f.svc.DeleteDCR(ctx, f.g, "a-rule"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.svc.RulesWriting(ctx, cid, "Events_CL"); !reflect.DeepEqual(got, []string{"b-rule"}) {
+		t.Errorf("after deleting a-rule: %v", got)
+	}
+}
