@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -43,32 +42,45 @@ func (s *Server) putDCR(ctx context.Context, g workspace.ResourceGroup, name str
 		if p, planned := declare[key]; planned {
 			schema, ok = p.schema, true
 		}
-		cols := streamColumns(rt.Columns)
 		if !ok {
-			if cols == nil || !tables.IsCustomName(rt.Table) {
-				return nil, false, fault.New(fault.Invalid, workspace.CodeBadRequest,
-					"stream '%s' writes table %s, which is not declared in workspace %s: declare it first (PUT …/workspaces/%s/tables/%s)",
-					rt.Stream, rt.Table, rt.Workspace.Workspace.Name, rt.Workspace.Workspace.Name, rt.Table)
-			}
-			if schema, err = transform.Derive(rt.Transform, rt.Stream, cols, rt.Table); err != nil {
-				return nil, false, flowError(rt, err)
+			if schema, err = flowSchema(rt); err != nil {
+				return nil, false, err
 			}
 			declare[key] = pending{tabs, schema}
 		}
-		if _, err := transform.Compile(rt.Transform, rt.Stream, cols, schema); err != nil {
+		if _, err := transform.Compile(rt.Transform, rt.Stream, streamColumns(rt.Columns), schema); err != nil {
 			return nil, false, flowError(rt, err)
 		}
 	}
 	for _, p := range declare {
-		props, err := json.Marshal(map[string]any{"schema": p.schema})
+		created, err := p.tabs.Create(ctx, p.schema)
 		if err != nil {
-			return nil, false, err
-		}
-		if _, _, err := p.tabs.Put(ctx, p.schema.Name, props, ""); err != nil {
 			return nil, false, declareError(p.schema.Name, err)
+		}
+		if !created { // declared by another request since it was read: the rule was checked against another schema
+			return nil, false, fault.New(fault.Conflict, "Conflict",
+				"table %s was declared by another request while the rule was checked; PUT the rule again", p.schema.Name)
 		}
 	}
 	return s.cfg.Workspaces.PutDCR(ctx, g, name, in)
+}
+
+// flowSchema is the schema of the custom table a flow writes, derived from
+// its stream (and transformation) for the table to be declared with, as
+// the portal's wizard does; a flow into a table that is not custom, or
+// from a Microsoft- stream, cannot declare it.
+func flowSchema(rt workspace.Route) (tables.Schema, error) {
+	cols := streamColumns(rt.Columns)
+	if cols == nil || !tables.IsCustomName(rt.Table) {
+		return tables.Schema{}, fault.New(fault.Invalid, workspace.CodeBadRequest,
+			"stream '%s' writes table %s, which is not declared in workspace %s: declare it first (PUT …/workspaces/%s/tables/%s)",
+			rt.Stream, rt.Table, rt.Workspace.Workspace.Name, rt.Workspace.Workspace.Name, rt.Table)
+	}
+	schema, err := transform.Derive(rt.Transform, rt.Stream, cols, rt.Table)
+	if err != nil {
+		return tables.Schema{}, flowError(rt, err)
+	}
+	return schema, nil
 }
 
 // streamColumns are a Custom- stream's declared columns; nil for a

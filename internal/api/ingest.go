@@ -14,6 +14,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/transform"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -70,27 +71,95 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 
 // flowTransform compiles the transformation of a route's flow against its
 // table as declared now: the rule was checked when it was stored, but the
-// table may have changed, or gone, since.
+// table may have changed, or gone, since. The compiled flow is kept by the
+// table's version (see flowCache), so a call reads only that version.
+//
+// A rule stored before tables were declared (a workspace upgraded from a
+// version without them) writes a custom table that is not declared: its
+// first call declares the table from the flow, as PUT of the rule would
+// have, so that no ingestion client breaks on upgrade. Rows stored in the
+// table before then were stored as sent, with the types the store
+// inferred; a column whose declared type would read some of them as null
+// is declared wider (see tables.Schema.Widened): declaring it from the
+// stream alone would hide stored data, and refusing to declare it would
+// break the client. The stream's narrower values pass into the wider
+// column unchanged (transform's widens).
 func (s *Server) flowTransform(ctx context.Context, route *workspace.Route) (*transform.Transform, error) {
 	tabs, err := s.cfg.Data.Tables(ctx, route.Workspace)
 	if err != nil {
 		return nil, err
 	}
-	schema, ok, err := tabs.Declared(ctx, route.Table)
+	version, ok, err := tabs.Version(ctx, route.Table)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fault.New(fault.Conflict, "TableNotDeclared",
-			"data collection rule '%s' writes stream '%s' to table %s, which is not declared in workspace %s: declare it (PUT …/workspaces/%s/tables/%s), or PUT the rule again, which declares a custom table from its stream",
-			route.Rule.Name, route.Stream, route.Table, route.Workspace.Workspace.Name, route.Workspace.Workspace.Name, route.Table)
+		if err := s.declareFlowTable(ctx, tabs, route); err != nil {
+			return nil, err
+		}
+	}
+	key := flowKey{rule: route.Rule.Properties.ImmutableID, stream: route.Stream,
+		workspace: route.Workspace.Workspace.Properties.CustomerID, table: route.Table, version: version}
+	if tr := s.flows.get(key, route); ok && tr != nil {
+		return tr, nil
+	}
+	schema, version, ok, err := tabs.DeclaredVersion(ctx, route.Table)
+	if err != nil {
+		return nil, err
+	}
+	if !ok { // deleted since it was declared
+		return nil, tableNotDeclared(route)
 	}
 	tr, err := transform.Compile(route.Transform, route.Stream, streamColumns(route.Columns), schema)
 	if err != nil {
 		return nil, fault.New(fault.Conflict, "InvalidTransform",
 			"data collection rule '%s' no longer fits table %s as it is declared now: %v; PUT the rule again, or change the table", route.Rule.Name, route.Table, err)
 	}
+	key.version = version
+	s.flows.put(key, route, tr)
 	return tr, nil
+}
+
+// declareFlowTable declares the custom table a route's flow writes, which
+// is not declared, from the flow as putDCR declares it, widened to read
+// the rows stored in it already; a table that another call declared
+// meanwhile is left as it is. A flow from a Microsoft- stream, or into a
+// table that is not custom, cannot declare its table.
+func (s *Server) declareFlowTable(ctx context.Context, tabs *tables.Tables, route *workspace.Route) error {
+	if route.Columns == nil || !tables.IsCustomName(route.Table) {
+		return tableNotDeclared(route)
+	}
+	schema, err := flowSchema(*route)
+	if err != nil {
+		return fault.New(fault.Conflict, "InvalidTransform",
+			"data collection rule '%s' cannot declare table %s from its stream: %v; PUT the rule again, or declare the table", route.Rule.Name, route.Table, err)
+	}
+	store, err := s.cfg.Data.Logs(ctx, route.Workspace)
+	if err != nil {
+		return err
+	}
+	cid := route.Workspace.Workspace.Properties.CustomerID
+	stored, err := store.Schema(ctx, cid, route.Table)
+	if err != nil {
+		return err
+	}
+	created, err := tabs.Create(ctx, schema.Widened(stored))
+	if err != nil {
+		return declareError(route.Table, err)
+	}
+	if created {
+		s.log.Info("declared a table from the data collection rule writing it", "workspace", cid, "table", route.Table, "rule", route.Rule.Name)
+	}
+	return nil
+}
+
+// tableNotDeclared refuses a flow into a table that is not declared and
+// that the flow cannot declare.
+func tableNotDeclared(route *workspace.Route) error {
+	ws := route.Workspace.Workspace.Name
+	return fault.New(fault.Conflict, "TableNotDeclared",
+		"data collection rule '%s' writes stream '%s' to table %s, which is not declared in workspace %s: declare it (PUT …/workspaces/%s/tables/%s)",
+		route.Rule.Name, route.Stream, route.Table, ws, ws, route.Table)
 }
 
 // streamError words a column the stream does not declare as what to change:

@@ -77,6 +77,8 @@ type Server struct {
 	patterns []string
 	// replays refuses a Data Collector request whose signature was seen.
 	replays *replayCache
+	// flows keeps the data collection rules' flows compiled.
+	flows *flowCache
 }
 
 // New builds the routes for the configured services.
@@ -89,7 +91,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
-		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now)}
+		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now),
+		flows:   newFlowCache(maxCachedFlows)}
 	s.routeIdentity()
 	if cfg.Metrics != nil {
 		s.handle("GET /metrics", s.handleMetrics)

@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -97,9 +99,24 @@ func (s *Server) handlePatchTable(w http.ResponseWriter, r *http.Request, ws *wo
 }
 
 // handleDeleteTable answers 200 for a table deleted and 204 for one that
-// was not there, as the management API does.
+// was not there, as the management API does. A custom table that a data
+// collection rule writes is not deleted: the rule's next call would
+// declare it again from its stream (see flowTransform), silently undoing
+// the deletion, so the rule is deleted or changed first.
 func (s *Server) handleDeleteTable(w http.ResponseWriter, r *http.Request, ws *workspace.WorkspaceInfo, tabs *tables.Tables) error {
-	deleted, err := tabs.Delete(r.Context(), r.PathValue("table"), r.Header.Get("If-Match"))
+	name := r.PathValue("table")
+	if tables.IsCustomName(name) {
+		rules, err := s.cfg.Workspaces.RulesWriting(r.Context(), ws.Workspace.Properties.CustomerID, name)
+		if err != nil {
+			return err
+		}
+		if len(rules) > 0 {
+			return fault.New(fault.Conflict, "TableInUse",
+				"table %s is written by data collection rule '%s': delete the rule, or change its data flow to write another table, first; then delete the table",
+				name, strings.Join(rules, "', '"))
+		}
+	}
+	deleted, err := tabs.Delete(r.Context(), name, r.Header.Get("If-Match"))
 	if err != nil {
 		return err
 	}

@@ -97,20 +97,49 @@ func New(docs *docstore.Store, customerID, resourceID string, retentionDays int)
 // with its columns in declared order; false when no table of that name is
 // declared. This is what ingestion converts rows by.
 func (t *Tables) Declared(ctx context.Context, name string) (Schema, bool, error) {
+	s, _, ok, err := t.DeclaredVersion(ctx, name)
+	return s, ok, err
+}
+
+// DeclaredVersion is Declared with the version of the schema it read: the
+// custom table's etag, which changes with every change of the table; ""
+// for a standard table, whose columns are built in.
+func (t *Tables) DeclaredVersion(ctx context.Context, name string) (Schema, string, bool, error) {
 	if ValidName(name) != nil {
-		return Schema{}, false, nil
+		return Schema{}, "", false, nil
 	}
 	if std, ok := StandardSchema(name); ok {
-		return std, true, nil
+		return std, "", true, nil
 	}
-	rec, _, err := t.read(ctx, name)
+	rec, etag, err := t.read(ctx, name)
 	switch {
 	case fault.KindOf(err) == fault.NotFound:
-		return Schema{}, false, nil
+		return Schema{}, "", false, nil
 	case err != nil:
-		return Schema{}, false, err
+		return Schema{}, "", false, err
 	}
-	return rec.Schema, true, nil
+	return rec.Schema, etag, true, nil
+}
+
+// Version returns the version DeclaredVersion would give with the schema,
+// and whether the table is declared, without decoding the schema. The
+// etag is sealed with the document, so a custom table's document is opened
+// (a revoked key refuses it as it refuses every read).
+func (t *Tables) Version(ctx context.Context, name string) (string, bool, error) {
+	if ValidName(name) != nil {
+		return "", false, nil
+	}
+	if _, ok := StandardSchema(name); ok {
+		return "", true, nil
+	}
+	doc, err := t.docs.Get(ctx, t.workspace, collTables, name)
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		return "", false, nil
+	case err != nil:
+		return "", false, docstore.Refusal(err, "table", name)
+	}
+	return doc.ETag, true, nil
 }
 
 // Custom returns the custom tables' schemas, by name.
