@@ -382,7 +382,7 @@ func aggArg(sign int, legacy bool) aggSpec {
 		for _, a := range x.Args[1:] {
 			if _, ok := a.(*astStar); ok {
 				for i, c := range ec.cols {
-					if (c.Name == keyName && key.col == i) || ec.byCols[c.Name] {
+					if (c.Name == keyName && key.col == i) || ec.byCols[c.Name] || c.hidden {
 						continue
 					}
 					p.mark(c)
@@ -669,7 +669,7 @@ func aggAny(cond bool) aggSpec {
 		for _, a := range args {
 			if _, ok := a.(*astStar); ok {
 				for i, c := range ec.cols {
-					if ec.byCols[c.Name] {
+					if ec.byCols[c.Name] || c.hidden {
 						continue
 					}
 					p.mark(c)

@@ -5,9 +5,11 @@ import "context"
 // Hidden columns are the standard columns every table of a workspace has but that no result
 // shows unless a query names them: _ResourceId, _SubscriptionId, _BilledSize and _IsBillable
 // (TableSchema.Hidden, set by the source). A query may filter, group and project by them; they pass
-// through the operators that keep their input's columns, hidden, and the last result, project
-// *-like expansions (getschema, search, where * has) leave them out. project and summarize
-// make a named one a column like any other.
+// through the operators that keep their input's columns, hidden, and the last result and the
+// *-expansions (getschema, search, where * has, arg_max(t, *), take_any(*), distinct *) leave
+// them out. project and summarize make a named one a column like any other. They are marked
+// for reading only where named (markAll skips them; a union links its own hidden columns to
+// its parts'), so a query that does not name them never scans them.
 
 // visible is pl without its hidden columns: the plan of a statement's result.
 func visible(pl *plan) *plan {

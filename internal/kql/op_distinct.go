@@ -23,7 +23,9 @@ func (o *astDistinctOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 		p.markAll(in)
 		var all []astNamedExpr
 		for _, c := range in.cols {
-			all = append(all, astNamedExpr{X: &astIdent{P: o.P, Name: c.Name}})
+			if !c.hidden {
+				all = append(all, astNamedExpr{X: &astIdent{P: o.P, Name: c.Name}})
+			}
 		}
 		return p.summarize(in, &astSummarizeOp{P: o.P, By: all}, ec, "distinct")
 	}

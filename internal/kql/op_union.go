@@ -221,12 +221,22 @@ func (p *planner) union(input *plan, u *astUnion, sc *scope) (*plan, error) {
 			cols = append(cols, colInfo{Name: n + "_" + t.String(), Type: t, hidden: !shown[n]})
 		}
 	}
+	// a hidden column is read only where a later operator names it: the union's own
+	// column then has the parts' columns read (hidden.go)
+	for i := range cols {
+		if cols[i].hidden {
+			cols[i].origin = &origin{node: u, name: cols[i].Name}
+		}
+	}
 	maps := make([][]int, len(parts))
 	for i, pt := range parts {
 		m := make([]int, len(pt.pl.cols))
 		for j, c := range pt.pl.cols {
 			if k, ok := colIdx[c.Name+"\x00"+c.Type.String()]; ok {
 				m[j] = k
+				if cols[k].hidden {
+					p.link(cols[k], c)
+				}
 			} else {
 				m[j] = -1
 			}

@@ -222,9 +222,13 @@ func (p *planner) settleMarks() {
 	}
 }
 
+// markAll marks every column of pl but the hidden ones (hidden.go), which are read only
+// where a query names them: a *-expansion, a union or a materialize does not scan them.
 func (p *planner) markAll(pl *plan) {
 	for _, c := range pl.cols {
-		p.mark(c)
+		if !c.hidden {
+			p.mark(c)
+		}
 	}
 }
 
