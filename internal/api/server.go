@@ -56,7 +56,7 @@ type Config struct {
 	// GeoIP is the database geo_info_from_ip_address() reads; nil: it answers null.
 	GeoIP *kql.GeoIPDB
 	// ExternalData is what externaldata may fetch in queries; nil: nothing.
-	ExternalData *kql.ExternalDataPolicy
+	ExternalData kql.ExternalFetcher
 	// Metrics serves GET /metrics (Prometheus text format) when set, to
 	// principals with the Owner or MonitoringReader role. It
 	// carries key states and probe counts, never key material or rows.

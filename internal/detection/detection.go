@@ -76,7 +76,7 @@ type Config struct {
 	GeoIP *kql.GeoIPDB
 	// ExternalData is what externaldata may fetch in rules' queries; nil: nothing,
 	// and a rule that reads externaldata fails its runs.
-	ExternalData *kql.ExternalDataPolicy
+	ExternalData kql.ExternalFetcher
 
 	Now        func() time.Time
 	Logger     *slog.Logger

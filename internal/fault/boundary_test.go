@@ -20,9 +20,9 @@ var httpLayers = []string{"api", "cli", "client", "node"}
 // httpClients are domain packages that are HTTP clients of another service
 // (a key vault, a token issuer, an automation rule's webhook receiver, the
 // file servers KQL's externaldata reads under the prefixes the operator
-// allows). They may import net/http to call it and read its answers, but
-// never to choose a status of ours.
-var httpClients = []string{"identity", "keyring/kv", "automation", "kql"}
+// allows, fetched by extdata). They may import net/http to call it and read
+// its answers, but never to choose a status of ours.
+var httpClients = []string{"identity", "keyring/kv", "automation", "extdata"}
 
 // TestDomainPackagesDoNotChooseHTTPStatuses: a package outside the HTTP
 // layers returns refusals of a Kind and leaves the status to the API layer,

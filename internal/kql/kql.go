@@ -37,9 +37,9 @@ type Options struct {
 	IngestedAfter, IngestedUpTo time.Time
 	// GeoIP is the database geo_info_from_ip_address() reads; without one it answers null.
 	GeoIP *GeoIPDB
-	// ExternalData is what externaldata may fetch; nil: nothing, and a query that reads
-	// externaldata fails its run with an *ExternalDataError.
-	ExternalData *ExternalDataPolicy
+	// ExternalData fetches the files externaldata reads; nil: nothing is fetched, and a
+	// query that reads externaldata fails its run with an *ExternalDataError.
+	ExternalData ExternalFetcher
 }
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.

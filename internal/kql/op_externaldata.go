@@ -8,20 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"path"
 	"strings"
 	"sync"
-	"time"
 )
 
 // externaldata (Col:type, ...) ["url", ...] [with (format=..., ignoreFirstRecord=...)] is a
 // table whose schema the query declares and whose rows are read from files at the URLs. It
-// binds anywhere, since its schema is inline, but a run fetches only URLs that start with a
-// prefix the node's operator allowed (Options.ExternalData): a sealed workspace reaches out to
-// the network only where its operator said it may. A URL's query string, which often holds a
-// shared access signature, never appears in an error.
+// binds anywhere, since its schema is inline, but a run reads files only through the fetcher
+// the node gives it (Options.ExternalData), which fetches only under the URL prefixes its
+// operator allowed: a sealed workspace reaches out to the network only where its operator said
+// it may. A URL's query string, which often holds a shared access signature, never appears in
+// an error.
 
 // astExternalData is externaldata (Col:type, ...) [urls] with (props).
 type astExternalData struct {
@@ -136,7 +135,7 @@ func (p *planner) externalData(x *astExternalData, sc *scope) (*plan, error) {
 		}
 		s := c.value().(string)
 		if _, err := parseExternalURL(s); err != nil {
-			return nil, bindErr(u.pos(), "externaldata URL %s: %v", redactURL(s), err)
+			return nil, bindErr(u.pos(), "externaldata URL %s: %v", RedactURL(s), err)
 		}
 		spec.urls = append(spec.urls, s)
 	}
@@ -210,7 +209,7 @@ func (r *runState) externalRows(ctx context.Context, x *astExternalData, spec *e
 	f.once.Do(func() {
 		acct := r.account("externaldata")
 		for _, u := range spec.urls {
-			rows, err := r.opts.ExternalData.fetchRows(ctx, u, spec)
+			rows, err := r.externalFileRows(ctx, u, spec)
 			if err == nil {
 				err = acct.addRows(rows)
 			}
@@ -224,54 +223,15 @@ func (r *runState) externalRows(ctx context.Context, x *astExternalData, spec *e
 	return f.rows, f.err
 }
 
-// ExternalDataPolicy is what externaldata may fetch in a run: URLs under the allowed prefixes,
-// each within a size and a time limit. A nil policy allows nothing.
-type ExternalDataPolicy struct {
-	allow []*url.URL
-	// Client makes the requests; nil: a client over http.DefaultTransport. Its redirect
-	// policy is replaced by one that follows only redirects to allowed URLs.
-	Client *http.Client
-	// MaxBytes is the largest file read from one URL; 0: DefaultExternalDataMaxBytes.
-	MaxBytes int64
-	// Timeout bounds the fetch of one URL; 0: DefaultExternalDataTimeout.
-	Timeout time.Duration
-}
-
-// Defaults of an ExternalDataPolicy. The language documents externaldata for reference
-// tables of up to 100 MB.
-const (
-	DefaultExternalDataMaxBytes = 100 << 20
-	DefaultExternalDataTimeout  = 30 * time.Second
-	maxExternalRedirects        = 10
-)
-
-// NewExternalDataPolicy allows externaldata to fetch URLs that start with one of prefixes:
-// absolute http or https URLs without a query. A URL is under a prefix when its scheme and
-// host (with port) are the prefix's and its path starts with the prefix's path, so that an
-// allowed https://example.com never lets https://example.com.evil.test through; end a prefix
-// with / to allow a folder rather than every path that starts with the same letters.
-func NewExternalDataPolicy(prefixes []string) (*ExternalDataPolicy, error) {
-	pol := &ExternalDataPolicy{}
-	for _, s := range prefixes {
-		u, err := parseExternalURL(s)
-		if err != nil {
-			return nil, fmt.Errorf("externaldata prefix %s: %w", redactURL(s), err)
-		}
-		if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-			return nil, fmt.Errorf("externaldata prefix %s: a prefix has no query or fragment; give the start of the URLs' path", redactURL(s))
-		}
-		pol.allow = append(pol.allow, u)
-	}
-	return pol, nil
-}
-
-// Prefixes are the allowed URL prefixes, as given.
-func (pol *ExternalDataPolicy) Prefixes() []string {
-	var out []string
-	for _, u := range pol.allow {
-		out = append(out, u.String())
-	}
-	return out
+// ExternalFetcher fetches the files externaldata reads. The node gives one that fetches only
+// under the URL prefixes its operator allowed, within a size and a time limit; the query engine
+// itself makes no request.
+type ExternalFetcher interface {
+	// Fetch returns the whole file at rawURL, an http or https URL with a host and no user
+	// information. A URL it may not fetch is an *ExternalDataError with Refused set. Its
+	// errors never hold rawURL's query string, which often is a shared access signature:
+	// they appear in query errors as they are.
+	Fetch(ctx context.Context, rawURL string) ([]byte, error)
 }
 
 // parseExternalURL reads an absolute http or https URL with a host and no user information.
@@ -289,22 +249,9 @@ func parseExternalURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// allows reports whether u is under one of the allowed prefixes.
-func (pol *ExternalDataPolicy) allows(u *url.URL) bool {
-	if pol == nil {
-		return false
-	}
-	for _, a := range pol.allow {
-		if u.Scheme == a.Scheme && strings.EqualFold(u.Host, a.Host) && strings.HasPrefix(u.EscapedPath(), a.EscapedPath()) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactURL is s without its query string, fragment and user information, which may hold
+// RedactURL is s without its query string, fragment and user information, which may hold
 // secrets (a shared access signature, a password): the form a URL takes in errors.
-func redactURL(s string) string {
+func RedactURL(s string) string {
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
 		s = s[:i]
 	}
@@ -336,22 +283,23 @@ func (e *ExternalDataError) Error() string {
 	return fmt.Sprintf("externaldata could not read %s: %s", e.URL, e.Reason)
 }
 
-// fetchRows reads the rows of one URL.
-func (pol *ExternalDataPolicy) fetchRows(ctx context.Context, raw string, spec *externalSpec) ([]Row, error) {
+// externalFileRows reads the rows of the file at raw through the run's fetcher.
+func (r *runState) externalFileRows(ctx context.Context, raw string, spec *externalSpec) ([]Row, error) {
 	u, err := parseExternalURL(raw)
-	if err != nil || !pol.allows(u) {
-		return nil, &ExternalDataError{URL: redactURL(raw), Refused: true}
+	if err != nil || r.opts.ExternalData == nil {
+		return nil, &ExternalDataError{URL: RedactURL(raw), Refused: true}
 	}
-	body, err := pol.fetch(ctx, u)
+	body, err := r.opts.ExternalData.Fetch(ctx, raw)
 	if err != nil {
 		var ee *ExternalDataError
 		if errors.As(err, &ee) {
 			return nil, ee
 		}
+		// The run was cancelled rather than the fetch failing: say so, as other operators do.
 		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, ctx.Err()
 		}
-		return nil, &ExternalDataError{URL: redactURL(raw), Reason: err.Error()}
+		return nil, &ExternalDataError{URL: RedactURL(raw), Reason: err.Error()}
 	}
 	f := spec.format
 	if f == nil {
@@ -360,76 +308,9 @@ func (pol *ExternalDataPolicy) fetchRows(ctx context.Context, raw string, spec *
 	}
 	rows, err := parseExternal(body, *f, spec)
 	if err != nil {
-		return nil, &ExternalDataError{URL: redactURL(raw), Reason: err.Error()}
+		return nil, &ExternalDataError{URL: RedactURL(raw), Reason: err.Error()}
 	}
 	return rows, nil
-}
-
-// fetch GETs u within the policy's limits, following redirects only to allowed URLs.
-func (pol *ExternalDataPolicy) fetch(ctx context.Context, u *url.URL) ([]byte, error) {
-	timeout := pol.Timeout
-	if timeout <= 0 {
-		timeout = DefaultExternalDataTimeout
-	}
-	limit := pol.MaxBytes
-	if limit <= 0 {
-		limit = DefaultExternalDataMaxBytes
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c := http.Client{}
-	if pol.Client != nil {
-		c = *pol.Client
-	}
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if !pol.allows(req.URL) {
-			return &ExternalDataError{URL: redactURL(req.URL.String()), Refused: true}
-		}
-		if len(via) >= maxExternalRedirects {
-			return fmt.Errorf("more than %d redirects", maxExternalRedirects)
-		}
-		return nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, unwrapURLError(err, timeout)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the server answered %s", resp.Status)
-	}
-	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("the file is %d bytes, more than externaldata's limit of %s", resp.ContentLength, formatBytes(limit))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, unwrapURLError(err, timeout)
-	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("the file is more than externaldata's limit of %s", formatBytes(limit))
-	}
-	return body, nil
-}
-
-// unwrapURLError drops the *url.Error around err, whose text holds the whole URL with its
-// query string, keeping what happened.
-func unwrapURLError(err error, timeout time.Duration) error {
-	var ee *ExternalDataError
-	if errors.As(err, &ee) {
-		return ee
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("no answer within %s", timeout)
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // detectExternalFormat is the format a URL's file extension names; csv if none does, as the

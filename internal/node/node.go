@@ -27,6 +27,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/detection"
+	"github.com/sealwatch/sealwatch/internal/extdata"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/pki"
@@ -164,7 +165,7 @@ type Node struct {
 	queryMem   *kql.MemoryPool
 	geoIP      *kql.GeoIPDB // the operator's GeoIP database, or nil
 	// what externaldata may fetch; nil: nothing
-	externalData *kql.ExternalDataPolicy
+	externalData kql.ExternalFetcher
 	metrics      *prometheus.Registry
 	docsDB       *bbolt.DB
 	webhooks     *automation.Webhooks
@@ -265,7 +266,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		apiCfg.GeoIP = n.geoIP
 		if len(cfg.ExternalDataAllow) > 0 {
-			pol, err := kql.NewExternalDataPolicy(cfg.ExternalDataAllow)
+			pol, err := extdata.New(cfg.ExternalDataAllow)
 			if err != nil {
 				return nil, fmt.Errorf("%w (give --externaldata-allow an http or https URL prefix such as https://example.com/feeds/)", err)
 			}
