@@ -43,7 +43,7 @@ func (s *Server) putDCR(ctx context.Context, g workspace.ResourceGroup, name str
 			schema, ok = p.schema, true
 		}
 		if !ok {
-			if schema, err = flowSchema(rt); err != nil {
+			if schema, err = s.flowSchema(ctx, rt); err != nil {
 				return nil, false, err
 			}
 			declare[key] = pending{tabs, schema}
@@ -68,8 +68,12 @@ func (s *Server) putDCR(ctx context.Context, g workspace.ResourceGroup, name str
 // flowSchema is the schema of the custom table a flow writes, derived from
 // its stream (and transformation) for the table to be declared with, as
 // the portal's wizard does; a flow into a table that is not custom, or
-// from a Microsoft- stream, cannot declare it.
-func flowSchema(rt workspace.Route) (tables.Schema, error) {
+// from a Microsoft- stream, cannot declare it. A table that holds rows
+// already (stored as sent, before tables were declared) has each column
+// whose stream type would read some of them as null declared wider, so
+// that declaring it hides none of them (see tables.Schema.Widened); the
+// stream's values pass into the wider column as they are.
+func (s *Server) flowSchema(ctx context.Context, rt workspace.Route) (tables.Schema, error) {
 	cols := streamColumns(rt.Columns)
 	if cols == nil || !tables.IsCustomName(rt.Table) {
 		return tables.Schema{}, fault.New(fault.Invalid, workspace.CodeBadRequest,
@@ -80,7 +84,15 @@ func flowSchema(rt workspace.Route) (tables.Schema, error) {
 	if err != nil {
 		return tables.Schema{}, flowError(rt, err)
 	}
-	return schema, nil
+	store, err := s.cfg.Data.Logs(ctx, rt.Workspace)
+	if err != nil {
+		return tables.Schema{}, err
+	}
+	stored, err := store.Schema(ctx, rt.Workspace.Workspace.Properties.CustomerID, rt.Table)
+	if err != nil {
+		return tables.Schema{}, err
+	}
+	return schema.Widened(stored), nil
 }
 
 // streamColumns are a Custom- stream's declared columns; nil for a

@@ -121,36 +121,40 @@ func (s *Server) flowTransform(ctx context.Context, route *workspace.Route) (*tr
 }
 
 // declareFlowTable declares the custom table a route's flow writes, which
-// is not declared, from the flow as putDCR declares it, widened to read
-// the rows stored in it already; a table that another call declared
-// meanwhile is left as it is. A flow from a Microsoft- stream, or into a
-// table that is not custom, cannot declare its table.
+// is not declared, from the flow as putDCR declares it (flowSchema); a
+// table that another call declared meanwhile is left as it is. A flow
+// from a Microsoft- stream, or into a table that is not custom, cannot
+// declare its table.
 func (s *Server) declareFlowTable(ctx context.Context, tabs *tables.Tables, route *workspace.Route) error {
 	if route.Columns == nil || !tables.IsCustomName(route.Table) {
 		return tableNotDeclared(route)
 	}
-	schema, err := flowSchema(*route)
+	schema, err := s.flowSchema(ctx, *route)
 	if err != nil {
-		return fault.New(fault.Conflict, "InvalidTransform",
-			"data collection rule '%s' cannot declare table %s from its stream: %v; PUT the rule again, or declare the table", route.Rule.Name, route.Table, err)
+		return cannotDeclare(route, err)
 	}
-	store, err := s.cfg.Data.Logs(ctx, route.Workspace)
+	created, err := tabs.Create(ctx, schema)
 	if err != nil {
-		return err
-	}
-	cid := route.Workspace.Workspace.Properties.CustomerID
-	stored, err := store.Schema(ctx, cid, route.Table)
-	if err != nil {
-		return err
-	}
-	created, err := tabs.Create(ctx, schema.Widened(stored))
-	if err != nil {
-		return declareError(route.Table, err)
+		return cannotDeclare(route, err)
 	}
 	if created {
-		s.log.Info("declared a table from the data collection rule writing it", "workspace", cid, "table", route.Table, "rule", route.Rule.Name)
+		s.log.Info("declared a table from the data collection rule writing it", "workspace", route.Workspace.Workspace.Properties.CustomerID, "table", route.Table, "rule", route.Rule.Name)
 	}
 	return nil
+}
+
+// cannotDeclare words a flow's table that its stream does not declare
+// (a transformation, or a column name, that a table cannot take) as a
+// conflict of the stored rule with its table, to be put right by an
+// operator, not by the client that sent the rows.
+func cannotDeclare(route *workspace.Route, err error) error {
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Kind != fault.Invalid {
+		return err
+	}
+	return fault.New(fault.Conflict, "InvalidTransform",
+		"data collection rule '%s' cannot declare table %s from stream '%s': %s; declare the table (PUT …/tables/%s), or change the rule's stream and PUT it again",
+		route.Rule.Name, route.Table, route.Stream, fe.Message, route.Table)
 }
 
 // tableNotDeclared refuses a flow into a table that is not declared and

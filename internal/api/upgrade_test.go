@@ -16,11 +16,14 @@ import (
 // sent.
 const legacyStream = `{"name":"TimeGenerated","type":"datetime"},{"name":"Host","type":"string"},{"name":"EventID","type":"int"},{"name":"Score","type":"int"}`
 
-// legacyRule stores a rule as the version before tables did: with the
-// workspace service directly, declaring no table; and stores rows in its
-// table as that version's ingestion did, with the types inferred from
-// them. It returns the rule's immutable ID.
-func (f *fullEnv) legacyRule(name, stream, table, rows string) string {
+var legacyColumns = []workspace.DCRColumn{{Name: "TimeGenerated", Type: "datetime"}, {Name: "Host", Type: "string"}, {Name: "EventID", Type: "int"}, {Name: "Score", Type: "int"}}
+
+// legacyRule stores a rule from stream (declared with cols) into table as
+// the version before tables did: with the workspace service directly,
+// declaring no table; and stores rows in its table as that version's
+// ingestion did, with the types inferred from them. It returns the rule's
+// immutable ID.
+func (f *fullEnv) legacyRule(name, stream, table string, cols []workspace.DCRColumn, rows string) string {
 	f.t.Helper()
 	ctx := context.Background()
 	ws, err := f.server.cfg.Workspaces.WorkspaceByCustomerID(ctx, f.customerID)
@@ -29,12 +32,6 @@ func (f *fullEnv) legacyRule(name, stream, table, rows string) string {
 	}
 	var in workspace.DataCollectionRule
 	in.Location = "local"
-	var cols []workspace.DCRColumn
-	for _, c := range strings.Split(legacyStream, "},{") {
-		var n, typ string
-		fmt.Sscanf(strings.NewReplacer(`{`, ``, `}`, ``, `"name":`, ``, `"type":`, ``, `"`, ``, `,`, ` `).Replace(c), "%s %s", &n, &typ)
-		cols = append(cols, workspace.DCRColumn{Name: n, Type: typ})
-	}
 	in.Properties.StreamDeclarations = map[string]workspace.DCRStream{stream: {Columns: cols}}
 	in.Properties.Destinations.LogAnalytics = []workspace.DCRDestination{{WorkspaceResourceID: ws.Workspace.ID, Name: "ws"}}
 	in.Properties.DataFlows = []workspace.DCRDataFlow{{Streams: []string{stream}, Destinations: []string{"ws"}, TransformKql: "source", OutputStream: "Custom-" + table}}
@@ -63,7 +60,7 @@ func (f *fullEnv) legacyRule(name, stream, table, rows string) string {
 func TestUpgradedRuleIngestsAndKeepsItsStoredRowsReadable(t *testing.T) {
 	f := newFullEnv(t)
 	old := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
-	id := f.legacyRule("legacy-dcr", "Custom-Legacy", "Legacy_CL",
+	id := f.legacyRule("legacy-dcr", "Custom-Legacy", "Legacy_CL", legacyColumns,
 		`[{"TimeGenerated":"`+old+`","Host":"a-old","EventID":"4625","Score":2.5},{"TimeGenerated":"`+old+`","Host":"b-old","EventID":"x","Score":1}]`)
 	now := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	if st, er := f.send(id, "Custom-Legacy", `[{"TimeGenerated":"`+now+`","Host":"c-new","EventID":"4624","Score":"3"}]`); st != 204 {
@@ -92,7 +89,7 @@ func TestUpgradedRuleIngestsAndKeepsItsStoredRowsReadable(t *testing.T) {
 // fails.
 func TestConcurrentFirstIngestsOfAnUpgradedRuleAllSucceed(t *testing.T) {
 	f := newFullEnv(t)
-	id := f.legacyRule("race-dcr", "Custom-Race", "Race_CL", "")
+	id := f.legacyRule("race-dcr", "Custom-Race", "Race_CL", legacyColumns, "")
 	now := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	const n = 8
 	var wg sync.WaitGroup
@@ -169,5 +166,34 @@ func TestCompiledFlowFollowsItsTable(t *testing.T) {
 	}
 	if n := f.server.flows.len(); n != 1 {
 		t.Fatalf("%d flows kept, want 1: the one for the table's current version", n)
+	}
+}
+
+// TestUpgradedRuleThatCannotDeclareItsTableIsAConflict: a stored rule whose
+// stream no table can take (a reserved column name) is the operator's to
+// put right, and its calls say so with 409, not 400 or 500.
+func TestUpgradedRuleThatCannotDeclareItsTableIsAConflict(t *testing.T) {
+	f := newFullEnv(t)
+	cols := append(legacyColumns[:2:2], workspace.DCRColumn{Name: "Type", Type: "string"})
+	id := f.legacyRule("reserved-dcr", "Custom-Reserved", "Reserved_CL", cols, "")
+	st, er := f.send(id, "Custom-Reserved", `[{"Host":"a","Type":"x"}]`)
+	if st != 409 || er.Error.Code != "InvalidTransform" || !strings.Contains(er.Error.Message, "reserved") || !strings.Contains(er.Error.Message, "PUT …/tables/Reserved_CL") {
+		t.Fatalf("ingest: %d %+v, want 409 InvalidTransform saying what to change", st, er)
+	}
+}
+
+// TestUpgradedRulePutAgainDeclaresItsTableWide: PUT of a stored rule over a
+// table holding rows declares the table as its first call would, wide
+// enough to read them.
+func TestUpgradedRulePutAgainDeclaresItsTableWide(t *testing.T) {
+	f := newFullEnv(t)
+	old := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	f.legacyRule("reput-dcr", "Custom-Reput", "Reput_CL", legacyColumns, `[{"TimeGenerated":"`+old+`","Host":"a","EventID":"x","Score":2.5}]`)
+	if st, _, er := f.putDCR("reput-dcr", "Custom-Reput", legacyStream, "source", "Custom-Reput_CL"); st != 200 {
+		t.Fatalf("PUT the rule again: %d %+v", st, er)
+	}
+	cols, rows := f.queryRows("Reput_CL | project Host, EventID, Score")
+	if got, want := cols+" "+fmt.Sprint(rows), "Host:string,EventID:string,Score:real [[a x 2.5]]"; got != want {
+		t.Fatalf("rows %s, want %s", got, want)
 	}
 }
