@@ -58,12 +58,23 @@ func Standard() []Schema {
 // StandardSchema returns the standard table of that name, matched exactly:
 // table names are case-sensitive in KQL.
 func StandardSchema(name string) (Schema, bool) {
-	std := standardTables()
-	i, ok := slices.BinarySearchFunc(std, name, func(s Schema, name string) int { return strings.Compare(s.Name, name) })
+	i, ok := standardIndex(name)
 	if !ok {
 		return Schema{}, false
 	}
-	return std[i].clone(), true
+	return standardTables()[i].clone(), true
+}
+
+// IsStandard reports whether name is a standard table's, without copying
+// its schema.
+func IsStandard(name string) bool {
+	_, ok := standardIndex(name)
+	return ok
+}
+
+// standardIndex is the place of the standard table name in standardTables.
+func standardIndex(name string) (int, bool) {
+	return slices.BinarySearchFunc(standardTables(), name, func(s Schema, name string) int { return strings.Compare(s.Name, name) })
 }
 
 func (s Schema) clone() Schema {

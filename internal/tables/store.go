@@ -129,7 +129,7 @@ func (t *Tables) Version(ctx context.Context, name string) (string, bool, error)
 	if ValidName(name) != nil {
 		return "", false, nil
 	}
-	if _, ok := StandardSchema(name); ok {
+	if IsStandard(name) {
 		return "", true, nil
 	}
 	doc, err := t.docs.Get(ctx, t.workspace, collTables, name)
