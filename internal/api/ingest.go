@@ -93,15 +93,14 @@ func (s *Server) flowTransform(ctx context.Context, route *workspace.Route) (*tr
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		if err := s.declareFlowTable(ctx, tabs, route); err != nil {
-			return nil, err
-		}
-	}
 	key := flowKey{rule: route.Rule.Properties.ImmutableID, stream: route.Stream,
 		workspace: route.Workspace.Workspace.Properties.CustomerID, table: route.Table, version: version}
-	if tr := s.flows.get(key, route); ok && tr != nil {
-		return tr, nil
+	if ok {
+		if tr := s.flows.get(key, route); tr != nil {
+			return tr, nil
+		}
+	} else if err := s.declareFlowTable(ctx, tabs, route); err != nil {
+		return nil, err
 	}
 	schema, version, ok, err := tabs.DeclaredVersion(ctx, route.Table)
 	if err != nil {
