@@ -6,8 +6,10 @@ import "strings"
 // the language expands into several (multiColumnFuncs), such as
 // extend (anomalies, score, baseline) = series_decompose_anomalies(n). Here such a function
 // returns one array of those values; the tuple spreads it over its columns, typed as the
-// language types them. Names fewer than the columns name the first ones; the others get the
-// names the language derives: f_arg_column, as in series_fit_line_n_slope.
+// language types them. Names fewer than the columns name the first ones; as documented,
+// extend then returns only the named columns, while project (and a call with no names) returns
+// the others too under the names the language derives: f_arg_column, as in
+// series_fit_line_n_slope.
 
 // spreadSlot writes the values of one multi-column call into the output row.
 type spreadSlot struct {
@@ -54,6 +56,9 @@ func (p *planner) spread(ne astNamedExpr, ec *ectx, outCols *[]colInfo, project 
 		}
 	}
 	sp := spreadSlot{fn: c.fn}
+	if !project && len(ne.Names) > 0 {
+		cols = cols[:len(ne.Names)]
+	}
 	for j, oc := range cols {
 		name := prefix + oc.name
 		if j < len(ne.Names) {
