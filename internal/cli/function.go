@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -461,56 +459,13 @@ func (rep *parserReport) add(w io.Writer, r parserResult) {
 	fmt.Fprintf(w, "%-10s  %s  %s\n", r.Result, clean(strings.Join(r.Functions, ", ")), clean(r.File))
 }
 
-// parserFile is a file to import; named is true for a file given on the
-// command line rather than found in a folder.
-type parserFile struct {
-	path  string
-	named bool
-}
-
-// parserFiles lists the files at paths: a file as given, and a folder's
-// *.yaml and *.yml files at any depth, in path order, each once. A path
-// that cannot be read is a failure of its own.
-func parserFiles(paths []string) ([]parserFile, []parserResult) {
-	var files []parserFile
-	var bad []parserResult
-	seen := map[string]bool{}
-	add := func(p string, named bool) {
-		if c := filepath.Clean(p); !seen[c] {
-			seen[c] = true
-			files = append(files, parserFile{path: p, named: named})
-		}
-	}
-	for _, root := range paths {
-		fi, err := os.Stat(root)
-		if err != nil {
-			bad = append(bad, parserResult{File: root, Result: parserFailed, Error: pathError(err)})
-			continue
-		}
-		if !fi.IsDir() {
-			add(root, true)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			switch {
-			case err != nil:
-				bad = append(bad, parserResult{File: p, Result: parserFailed, Error: pathError(err)})
-				return nil
-			case d.IsDir() && p != root && strings.HasPrefix(d.Name(), "."):
-				return filepath.SkipDir
-			case d.Type().IsRegular() && parserfile.IsParserFile(p):
-				found = append(found, p)
-			}
-			return nil
-		})
-		if err != nil {
-			bad = append(bad, parserResult{File: root, Result: parserFailed, Error: pathError(err)})
-		}
-		slices.Sort(found)
-		for _, p := range found {
-			add(p, false)
-		}
+// parserFiles lists the parser files (*.yaml, *.yml) at paths, as
+// listFiles does; a path that cannot be read is a failure of its own.
+func parserFiles(paths []string) ([]listedFile, []parserResult) {
+	files, unreadable := listFiles(paths, parserfile.IsParserFile)
+	bad := make([]parserResult, 0, len(unreadable))
+	for _, u := range unreadable {
+		bad = append(bad, parserResult{File: u.path, Result: parserFailed, Error: u.err})
 	}
 	return files, bad
 }
@@ -521,7 +476,7 @@ const maxParserFileBytes = 2 << 20
 
 // importParser reads one file and installs the parser in it; skipped is
 // true for a file found in a folder that is not a parser.
-func (fns *functions) importParser(ctx context.Context, file parserFile) (res parserResult, skipped bool) {
+func (fns *functions) importParser(ctx context.Context, file listedFile) (res parserResult, skipped bool) {
 	res = parserResult{File: file.path, Result: parserFailed}
 	data, err := readLimited(file.path, maxParserFileBytes)
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -157,49 +155,17 @@ func isDir(path string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// ruleFiles lists the rule files at paths: a file as given, and a folder's
-// *.json, *.yaml and *.yml files at any depth, in path order, each once.
-// A path that cannot be read is a result of its own.
+// ruleFiles lists the rule files (*.json, *.yaml, *.yml) at paths, as
+// listFiles does; a path that cannot be read is a result of its own.
 func ruleFiles(paths []string) ([]string, []importResult) {
-	var files []string
-	var bad []importResult
-	seen := map[string]bool{}
-	addFile := func(p string) {
-		if c := filepath.Clean(p); !seen[c] {
-			seen[c] = true
-			files = append(files, p)
-		}
+	listed, unreadable := listFiles(paths, rulefile.IsRuleFile)
+	files := make([]string, 0, len(listed))
+	for _, f := range listed {
+		files = append(files, f.path)
 	}
-	for _, root := range paths {
-		fi, err := os.Stat(root)
-		if err != nil {
-			bad = append(bad, importResult{File: root, Result: resultUnreadable, Error: pathError(err)})
-			continue
-		}
-		if !fi.IsDir() {
-			addFile(root)
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			switch {
-			case err != nil:
-				bad = append(bad, importResult{File: p, Result: resultUnreadable, Error: pathError(err)})
-				return nil
-			case d.IsDir() && p != root && strings.HasPrefix(d.Name(), "."):
-				return filepath.SkipDir
-			case d.Type().IsRegular() && rulefile.IsRuleFile(p):
-				found = append(found, p)
-			}
-			return nil
-		})
-		if err != nil {
-			bad = append(bad, importResult{File: root, Result: resultUnreadable, Error: pathError(err)})
-		}
-		slices.Sort(found)
-		for _, p := range found {
-			addFile(p)
-		}
+	bad := make([]importResult, 0, len(unreadable))
+	for _, u := range unreadable {
+		bad = append(bad, importResult{File: u.path, Result: resultUnreadable, Error: u.err})
 	}
 	return files, bad
 }
