@@ -48,14 +48,6 @@ func parseMvApply(p *parser, pos srcPos, _ string) (astOp, error) {
 	return op, p.wantOp(")")
 }
 
-// mvApplyCol is one expanded column: how to compute its array, where it lands in the
-// subquery's input and the type its elements take.
-type mvApplyCol struct {
-	fn  func(Row) any
-	idx int
-	to  Type
-}
-
 // bind plans mv-apply as the documentation describes it: each input row expands (as
 // mv-expand does) into a subtable of its other columns, the expanded values and the item
 // index; the subquery runs over that subtable; each row the subquery returns gets the input
@@ -95,24 +87,11 @@ func (o *astMvApplyOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 		}
 	}
 	outer := slices.Clone(sub)
-	var exs []mvApplyCol
+	var exs []mvCol
 	for _, b := range bs {
-		name := b.name
-		if name == "" {
-			name = b.c.name
-		}
-		if name == "" {
-			name = uniqueName("Column1", func(n string) bool { return findCol(sub, n) >= 0 })
-		}
-		ci := colInfo{Name: name, Type: b.to}
-		idx := findCol(sub, name)
-		if idx >= 0 {
-			sub[idx] = ci
-		} else {
-			idx = len(sub)
-			sub = append(sub, ci)
-		}
-		exs = append(exs, mvApplyCol{fn: b.c.fn, idx: idx, to: b.to})
+		var e mvCol
+		sub, e = placeMvCol(sub, b.name, b.c, b.to)
+		exs = append(exs, e)
 	}
 	itemIdx := -1
 	if x.ItemIndex != "" {
@@ -165,28 +144,14 @@ func (o *astMvApplyOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 		return &expandIter{in: it, out: batchAccount{acct: p.run.account("mv-apply")}, fn: func(rows []Row, ob *batchAccount) ([]Row, error) {
 			var res []Row
 			for _, r := range rows {
-				n := 0
-				for k, e := range exs {
-					vals[k] = expandValue(e.fn(r), bag)
-					n = max(n, len(vals[k]))
-				}
-				n = int(min(int64(n), limit))
+				n := mvValues(vals, exs, r, bag, limit)
 				cur = make([]Row, n)
 				for i := range cur {
 					row := make(Row, subWidth)
 					for k, j := range outerIdx {
 						row[k] = r[j]
 					}
-					for k, e := range exs {
-						var v any
-						if i < len(vals[k]) {
-							v = vals[k][i]
-						}
-						row[e.idx] = castFromDynamic(v, e.to)
-					}
-					if itemIdx >= 0 {
-						row[itemIdx] = int64(i)
-					}
+					setMvCells(row, i, vals, exs, itemIdx)
 					cur[i] = row
 				}
 				if err := held.addRows(cur); err != nil {

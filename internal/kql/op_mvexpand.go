@@ -76,12 +76,7 @@ func (o *astMvExpandOp) bind(p *planner, in *plan, ec *ectx) (*plan, error) {
 
 func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) {
 	cols := append([]colInfo(nil), in.cols...)
-	type ex struct {
-		fn  func(Row) any
-		idx int
-		to  Type
-	}
-	var exs []ex
+	var exs []mvCol
 	for _, mc := range o.Cols {
 		c, err := p.expr(mc.X, ec)
 		if err != nil {
@@ -90,22 +85,9 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 		if c.t != TypeDynamic && c.t != TypeNull {
 			return nil, bindErr(mc.X.pos(), "mv-expand needs a dynamic array or bag, not %s", c.t)
 		}
-		name := mc.Name
-		if name == "" {
-			name = c.name
-		}
-		if name == "" {
-			name = uniqueName("Column1", func(n string) bool { return findCol(cols, n) >= 0 })
-		}
-		ci := colInfo{Name: name, Type: mc.To}
-		idx := findCol(cols, name)
-		if idx >= 0 {
-			cols[idx] = ci
-		} else {
-			idx = len(cols)
-			cols = append(cols, ci)
-		}
-		exs = append(exs, ex{fn: c.fn, idx: idx, to: mc.To})
+		var e mvCol
+		cols, e = placeMvCol(cols, mc.Name, c, mc.To)
+		exs = append(exs, e)
 	}
 	itemIdx := -1
 	if o.ItemIndex != "" {
@@ -137,12 +119,7 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 		return &expandIter{in: it, out: batchAccount{acct: p.run.account("mv-expand")}, fn: func(rows []Row, out *batchAccount) ([]Row, error) {
 			var res []Row
 			for _, r := range rows {
-				n := 0
-				for k, e := range exs {
-					vals[k] = expandValue(e.fn(r), bag)
-					n = max(n, len(vals[k]))
-				}
-				n = int(min(int64(n), limit))
+				n := mvValues(vals, exs, r, bag, limit)
 				// the new rows' cells; array elements are the input's values (a bag's
 				// entries become small new bags, which this leaves out)
 				var err error
@@ -152,16 +129,7 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 				for i := 0; i < n; i++ {
 					row := make(Row, width)
 					copy(row, r[:inWidth])
-					for k, e := range exs {
-						var v any
-						if i < len(vals[k]) {
-							v = vals[k][i]
-						}
-						row[e.idx] = castFromDynamic(v, e.to)
-					}
-					if itemIdx >= 0 {
-						row[itemIdx] = int64(i)
-					}
+					setMvCells(row, i, vals, exs, itemIdx)
 					res = append(res, row)
 				}
 			}
@@ -169,6 +137,62 @@ func (p *planner) mvExpand(in *plan, o *astMvExpandOp, ec *ectx) (*plan, error) 
 		}}, nil
 	}
 	return out, nil
+}
+
+// mvCol is one expanded column of mv-expand or mv-apply: how to compute its
+// array, where it lands in the row and the type its elements take.
+type mvCol struct {
+	fn  func(Row) any
+	idx int
+	to  Type
+}
+
+// placeMvCol names an expanded column (name as written, else the expression's,
+// else a new ColumnN) and puts it in cols: over the column of that name, or
+// at the end.
+func placeMvCol(cols []colInfo, name string, c cexpr, to Type) ([]colInfo, mvCol) {
+	if name == "" {
+		name = c.name
+	}
+	if name == "" {
+		name = uniqueName("Column1", func(n string) bool { return findCol(cols, n) >= 0 })
+	}
+	ci := colInfo{Name: name, Type: to}
+	idx := findCol(cols, name)
+	if idx >= 0 {
+		cols[idx] = ci
+	} else {
+		idx = len(cols)
+		cols = append(cols, ci)
+	}
+	return cols, mvCol{fn: c.fn, idx: idx, to: to}
+}
+
+// mvValues expands r's value of each column of exs into vals and returns how
+// many rows they make: the longest, at most limit.
+func mvValues(vals [][]any, exs []mvCol, r Row, bag bool, limit int64) int {
+	n := 0
+	for k, e := range exs {
+		vals[k] = expandValue(e.fn(r), bag)
+		n = max(n, len(vals[k]))
+	}
+	return int(min(int64(n), limit))
+}
+
+// setMvCells writes the i-th expanded row's cells into row: each column's
+// i-th value cast to its type (null past a shorter column's end), and the
+// item index when asked for.
+func setMvCells(row Row, i int, vals [][]any, exs []mvCol, itemIdx int) {
+	for k, e := range exs {
+		var v any
+		if i < len(vals[k]) {
+			v = vals[k][i]
+		}
+		row[e.idx] = castFromDynamic(v, e.to)
+	}
+	if itemIdx >= 0 {
+		row[itemIdx] = int64(i)
+	}
 }
 
 // expandIter is an operator whose output batch may be many times its input batch (mv-expand):
