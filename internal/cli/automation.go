@@ -74,14 +74,8 @@ func automationRuleRow(r *automationRuleResource) []string {
 // printAutomationRule prints one rule: the server's JSON, or its row, its
 // expiry, last change and etag (-o json shows its conditions and actions).
 func (a *app) printAutomationRule(w io.Writer, raw json.RawMessage) error {
-	if a.output == outputJSON {
-		return writeJSON(w, raw)
-	}
-	r, err := decodeAutomationRule(raw)
-	if err != nil {
-		return err
-	}
-	if err := writeTable(w, automationRuleHeader, [][]string{automationRuleRow(r)}); err != nil {
+	r, err := writeOne(w, a.output, raw, decodeAutomationRule, automationRuleHeader, automationRuleRow)
+	if r == nil || err != nil {
 		return err
 	}
 	fmt.Fprintln(w)

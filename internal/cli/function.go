@@ -72,18 +72,11 @@ func (fns *functions) path(id string) string {
 
 // functionsOf resolves the workspace a function command is about.
 func (a *app) functionsOf(ctx context.Context, subscription string, ref workspaceRef) (*functions, error) {
-	m, err := a.mgmt(subscription)
+	m, rg, ws, err := a.resolve(ctx, subscription, ref)
 	if err != nil {
 		return nil, err
 	}
-	if ref.resourceGroup != "" {
-		return &functions{m: m, rg: ref.resourceGroup, ws: ref.name}, nil
-	}
-	ws, _, rg, err := m.findWorkspace(ctx, ref.name, "")
-	if err != nil {
-		return nil, err
-	}
-	return &functions{m: m, rg: rg, ws: ws.Name}, nil
+	return &functions{m: m, rg: rg, ws: ws}, nil
 }
 
 // get reads a saved search; found is false when there is none.

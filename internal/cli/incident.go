@@ -91,23 +91,13 @@ func (in *incidents) path(extra ...string) string {
 	return in.m.opsPath(kindWorkspace, in.rg, in.ws, b.String())
 }
 
-// incidentsOf resolves the workspace an incident command is about. With -g
-// the path is built from the names alone, so that a principal with a role on
-// the workspace but not Owner (a Responder) can work its incidents; without,
-// the workspace is found by listing.
+// incidentsOf resolves the workspace an incident command is about.
 func (a *app) incidentsOf(ctx context.Context, subscription string, ref workspaceRef) (*incidents, error) {
-	m, err := a.mgmt(subscription)
+	m, rg, ws, err := a.resolve(ctx, subscription, ref)
 	if err != nil {
 		return nil, err
 	}
-	if ref.resourceGroup != "" {
-		return &incidents{m: m, rg: ref.resourceGroup, ws: ref.name}, nil
-	}
-	ws, _, rg, err := m.findWorkspace(ctx, ref.name, "")
-	if err != nil {
-		return nil, err
-	}
-	return &incidents{m: m, rg: rg, ws: ws.Name}, nil
+	return &incidents{m: m, rg: rg, ws: ws}, nil
 }
 
 // get reads an incident as the server sent it.
@@ -145,14 +135,8 @@ type incidentLinks struct {
 // fields too long for a row, its etag, and, when given, its alerts,
 // entities and comments.
 func (a *app) printIncident(w io.Writer, raw json.RawMessage, links *incidentLinks) error {
-	if a.output == outputJSON {
-		return writeJSON(w, raw)
-	}
-	i, err := decodeIncident(raw)
-	if err != nil {
-		return err
-	}
-	if err := writeTable(w, incidentHeader, [][]string{incidentRow(i)}); err != nil {
+	i, err := writeOne(w, a.output, raw, decodeIncident, incidentHeader, incidentRow)
+	if i == nil || err != nil {
 		return err
 	}
 	p := i.Properties

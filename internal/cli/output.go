@@ -58,6 +58,24 @@ func writeList[T any](w io.Writer, output string, items []json.RawMessage,
 	return writeTable(w, header, rows)
 }
 
+// writeOne prints one resource as writeList prints many: with -o json the
+// server's JSON, else its row under header. It returns the decoded resource
+// for the caller to print its details under the row, or nil with -o json.
+func writeOne[T any](w io.Writer, output string, raw json.RawMessage,
+	decode func(json.RawMessage) (*T, error), header []string, row func(*T) []string) (*T, error) {
+	if output == outputJSON {
+		return nil, writeJSON(w, raw)
+	}
+	v, err := decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeTable(w, header, [][]string{row(v)}); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // writeTable prints aligned columns. Cells are cleaned of control characters
 // because they hold names the server echoes back, and a name must not be able
 // to move the cursor or recolour a terminal.

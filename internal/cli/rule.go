@@ -62,14 +62,13 @@ type alertRules struct {
 	rg, ws string
 }
 
-// alertRulesOf resolves the workspace a rule command is about, as the
-// incident commands do: with -g from the names alone, else by listing.
+// alertRulesOf resolves the workspace a rule command is about.
 func (a *app) alertRulesOf(ctx context.Context, subscription string, ref workspaceRef) (*alertRules, error) {
-	in, err := a.incidentsOf(ctx, subscription, ref)
+	m, rg, ws, err := a.resolve(ctx, subscription, ref)
 	if err != nil {
 		return nil, err
 	}
-	return &alertRules{m: in.m, rg: in.rg, ws: in.ws}, nil
+	return &alertRules{m: m, rg: rg, ws: ws}, nil
 }
 
 // path is a rule's path, or the rules' when id is "".
@@ -195,14 +194,8 @@ func (a *app) printNotes(r *rulefile.Rule) {
 // printRule prints one rule: the server's JSON, or its row and the fields
 // too long for a row.
 func (a *app) printRule(w io.Writer, raw json.RawMessage) error {
-	if a.output == outputJSON {
-		return writeJSON(w, raw)
-	}
-	r, err := decodeRule(raw)
-	if err != nil {
-		return err
-	}
-	if err := writeTable(w, ruleHeader, [][]string{ruleRow(r)}); err != nil {
+	r, err := writeOne(w, a.output, raw, decodeRule, ruleHeader, ruleRow)
+	if r == nil || err != nil {
 		return err
 	}
 	p := r.Properties

@@ -35,6 +35,25 @@ func (f *workspaceRef) register(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("workspace")
 }
 
+// resolve finds the resource group and name of the workspace ref names. With
+// -g they are taken as given, so that a principal with a role on the
+// workspace but not Owner (a Responder) can work in it; without, the
+// workspace is found by listing.
+func (a *app) resolve(ctx context.Context, subscription string, ref workspaceRef) (m *mgmt, rg, ws string, err error) {
+	m, err = a.mgmt(subscription)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if ref.resourceGroup != "" {
+		return m, ref.resourceGroup, ref.name, nil
+	}
+	found, _, rg, err := m.findWorkspace(ctx, ref.name, "")
+	if err != nil {
+		return nil, "", "", err
+	}
+	return m, rg, found.Name, nil
+}
+
 func (a *app) sentinelCommand() *cobra.Command {
 	var subscription string
 	s := a.group("sentinel", "Onboard workspaces to the security features, under a customer-managed key or not",

@@ -79,21 +79,13 @@ func (wt *workspaceTables) path(name string) string {
 	return wt.m.opsPath(kindWorkspace, wt.rg, wt.ws, extra)
 }
 
-// tablesOf resolves the workspace a table command is about, as
-// watchlistsOf does.
+// tablesOf resolves the workspace a table command is about.
 func (a *app) tablesOf(ctx context.Context, subscription string, ref workspaceRef) (*workspaceTables, error) {
-	m, err := a.mgmt(subscription)
+	m, rg, ws, err := a.resolve(ctx, subscription, ref)
 	if err != nil {
 		return nil, err
 	}
-	if ref.resourceGroup != "" {
-		return &workspaceTables{m: m, rg: ref.resourceGroup, ws: ref.name}, nil
-	}
-	ws, _, rg, err := m.findWorkspace(ctx, ref.name, "")
-	if err != nil {
-		return nil, err
-	}
-	return &workspaceTables{m: m, rg: rg, ws: ws.Name}, nil
+	return &workspaceTables{m: m, rg: rg, ws: ws}, nil
 }
 
 // get reads a table; found is false when the workspace has none of that name.
@@ -129,14 +121,8 @@ func (wt *workspaceTables) send(ctx context.Context, method, name, etag string, 
 // printTable prints one table: the server's JSON, or its row and its
 // columns in order.
 func (a *app) printTable(w io.Writer, raw json.RawMessage) error {
-	if a.output == outputJSON {
-		return writeJSON(w, raw)
-	}
-	t, err := decodeTable(raw)
-	if err != nil {
-		return err
-	}
-	if err := writeTable(w, tableHeader, [][]string{tableRow(t)}); err != nil {
+	t, err := writeOne(w, a.output, raw, decodeTable, tableHeader, tableRow)
+	if t == nil || err != nil {
 		return err
 	}
 	fmt.Fprintln(w)

@@ -83,21 +83,13 @@ func (wl *watchlists) path(extra ...string) string {
 	return wl.m.opsPath(kindWorkspace, wl.rg, wl.ws, b.String())
 }
 
-// watchlistsOf resolves the workspace a watchlist command is about, as
-// incidentsOf does.
+// watchlistsOf resolves the workspace a watchlist command is about.
 func (a *app) watchlistsOf(ctx context.Context, subscription string, ref workspaceRef) (*watchlists, error) {
-	m, err := a.mgmt(subscription)
+	m, rg, ws, err := a.resolve(ctx, subscription, ref)
 	if err != nil {
 		return nil, err
 	}
-	if ref.resourceGroup != "" {
-		return &watchlists{m: m, rg: ref.resourceGroup, ws: ref.name}, nil
-	}
-	ws, _, rg, err := m.findWorkspace(ctx, ref.name, "")
-	if err != nil {
-		return nil, err
-	}
-	return &watchlists{m: m, rg: rg, ws: ws.Name}, nil
+	return &watchlists{m: m, rg: rg, ws: ws}, nil
 }
 
 // get reads a watchlist as the server sent it.
@@ -121,14 +113,8 @@ func (wl *watchlists) delete(ctx context.Context, etag string, segments ...strin
 // printWatchlist prints one watchlist: the server's JSON, or its row and
 // the fields too long for a row.
 func (a *app) printWatchlist(w io.Writer, raw json.RawMessage) error {
-	if a.output == outputJSON {
-		return writeJSON(w, raw)
-	}
-	wl, err := decodeWatchlist(raw)
-	if err != nil {
-		return err
-	}
-	if err := writeTable(w, watchlistHeader, [][]string{watchlistRow(wl)}); err != nil {
+	wl, err := writeOne(w, a.output, raw, decodeWatchlist, watchlistHeader, watchlistRow)
+	if wl == nil || err != nil {
 		return err
 	}
 	p := wl.Properties
