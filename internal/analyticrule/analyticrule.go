@@ -173,30 +173,22 @@ func (s *Rules) Get(ctx context.Context, id string) (*Rule, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
-	doc, err := s.docs.Get(ctx, s.workspace, collRules, id)
-	if err != nil {
-		return nil, docstore.Refusal(err, "rule", id)
-	}
 	var d stored
-	if err := json.Unmarshal(doc.Body, &d); err != nil {
-		return nil, fmt.Errorf("decode rule %s: %w", id, err)
+	etag, err := s.docs.GetJSON(ctx, s.workspace, collRules, "rule", id, &d)
+	if err != nil {
+		return nil, err
 	}
-	return s.rule(id, doc.ETag, d), nil
+	return s.rule(id, etag, d), nil
 }
 
 // List returns every rule, by name.
 func (s *Rules) List(ctx context.Context) ([]Rule, error) {
-	docs, err := s.docs.List(ctx, s.workspace, collRules)
+	out := []Rule{}
+	err := docstore.ListJSON(ctx, s.docs, s.workspace, collRules, "rule", func(id, etag string, d stored) {
+		out = append(out, *s.rule(id, etag, d))
+	})
 	if err != nil {
-		return nil, docstore.Refusal(err, "rule", "")
-	}
-	out := make([]Rule, 0, len(docs))
-	for _, doc := range docs {
-		var d stored
-		if err := json.Unmarshal(doc.Body, &d); err != nil {
-			return nil, fmt.Errorf("decode rule %s: %w", doc.ID, err)
-		}
-		out = append(out, *s.rule(doc.ID, doc.ETag, d))
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Rule) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil

@@ -311,15 +311,12 @@ func (s *Rules) get(ctx context.Context, id string) (*Rule, error) {
 	if err := validID(id); err != nil {
 		return nil, err
 	}
-	doc, err := s.docs.Get(ctx, s.workspace, collRules, id)
-	if err != nil {
-		return nil, docstore.Refusal(err, "automation rule", id)
-	}
 	var p Properties
-	if err := json.Unmarshal(doc.Body, &p); err != nil {
-		return nil, fmt.Errorf("decode automation rule %s: %w", id, err)
+	etag, err := s.docs.GetJSON(ctx, s.workspace, collRules, "automation rule", id, &p)
+	if err != nil {
+		return nil, err
 	}
-	return s.rule(id, doc.ETag, p), nil
+	return s.rule(id, etag, p), nil
 }
 
 // List returns every rule by order, then name, without their webhooks'

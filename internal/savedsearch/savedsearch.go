@@ -371,30 +371,22 @@ func (s *Searches) Get(ctx context.Context, id string) (*SavedSearch, error) {
 	if err := ValidID(id); err != nil {
 		return nil, err
 	}
-	doc, err := s.docs.Get(ctx, s.workspace, collSearches, id)
-	if err != nil {
-		return nil, docstore.Refusal(err, "saved search", id)
-	}
 	var p Properties
-	if err := json.Unmarshal(doc.Body, &p); err != nil {
-		return nil, fmt.Errorf("decode saved search %s: %w", id, err)
+	etag, err := s.docs.GetJSON(ctx, s.workspace, collSearches, "saved search", id, &p)
+	if err != nil {
+		return nil, err
 	}
-	return s.search(id, doc.ETag, p), nil
+	return s.search(id, etag, p), nil
 }
 
 // List returns every saved search, by ID.
 func (s *Searches) List(ctx context.Context) ([]SavedSearch, error) {
-	docs, err := s.docs.List(ctx, s.workspace, collSearches)
+	out := []SavedSearch{}
+	err := docstore.ListJSON(ctx, s.docs, s.workspace, collSearches, "saved search", func(id, etag string, p Properties) {
+		out = append(out, *s.search(id, etag, p))
+	})
 	if err != nil {
-		return nil, docstore.Refusal(err, "saved searches", "")
-	}
-	out := make([]SavedSearch, 0, len(docs))
-	for _, doc := range docs {
-		var p Properties
-		if err := json.Unmarshal(doc.Body, &p); err != nil {
-			return nil, fmt.Errorf("decode saved search %s: %w", doc.ID, err)
-		}
-		out = append(out, *s.search(doc.ID, doc.ETag, p))
+		return nil, err
 	}
 	return out, nil // the store lists by ID
 }

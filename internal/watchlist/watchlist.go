@@ -254,13 +254,10 @@ func (st *state) replaceAll(items []storedItem) {
 
 // read returns a watchlist's state, its items only when withItems.
 func (s *Watchlists) read(ctx context.Context, alias string, withItems bool) (*state, error) {
-	doc, err := s.docs.Get(ctx, s.workspace, collWatchlists, alias)
-	if err != nil {
-		return nil, docstore.Refusal(err, "watchlist", alias)
-	}
-	st := &state{etag: doc.ETag}
-	if err := json.Unmarshal(doc.Body, &st.rec); err != nil {
-		return nil, fmt.Errorf("decode watchlist %s: %w", alias, err)
+	st := &state{}
+	var err error
+	if st.etag, err = s.docs.GetJSON(ctx, s.workspace, collWatchlists, "watchlist", alias, &st.rec); err != nil {
+		return nil, err
 	}
 	if !withItems {
 		return st, nil
@@ -567,17 +564,12 @@ func (s *Watchlists) Get(ctx context.Context, alias string) (*Watchlist, error) 
 // List returns every watchlist, by alias, without items. It decrypts the
 // watchlists' documents, not their items.
 func (s *Watchlists) List(ctx context.Context) ([]Watchlist, error) {
-	docs, err := s.docs.List(ctx, s.workspace, collWatchlists)
+	out := []Watchlist{}
+	err := docstore.ListJSON(ctx, s.docs, s.workspace, collWatchlists, "watchlist", func(id, etag string, rec record) {
+		out = append(out, *s.watchlist(id, etag, rec.Properties))
+	})
 	if err != nil {
-		return nil, docstore.Refusal(err, "watchlist", "")
-	}
-	out := make([]Watchlist, 0, len(docs))
-	for _, doc := range docs {
-		var rec record
-		if err := json.Unmarshal(doc.Body, &rec); err != nil {
-			return nil, fmt.Errorf("decode watchlist %s: %w", doc.ID, err)
-		}
-		out = append(out, *s.watchlist(doc.ID, doc.ETag, rec.Properties))
+		return nil, err
 	}
 	return out, nil // the store lists by ID
 }
