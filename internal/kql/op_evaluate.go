@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 )
 
 // astEvaluateOp is evaluate Plugin(Args) [: (OutputSchema)].
@@ -286,21 +285,11 @@ func (p *planner) plugin(in *plan, o *astEvaluateOp, known []colInfo, compute fu
 	return p.dataDependent(in, o, known, compute)
 }
 
-// valueType is the column type a dynamic value unpacks to.
+// valueType is the column type a dynamic value unpacks to: dynTypeOf's,
+// but a null or an unknown value stays dynamic.
 func valueType(v any) Type {
-	switch v.(type) {
-	case string:
-		return TypeString
-	case int64:
-		return TypeLong
-	case float64:
-		return TypeReal
-	case bool:
-		return TypeBool
-	case time.Time:
-		return TypeDatetime
-	case time.Duration:
-		return TypeTimespan
+	if t := dynTypeOf(v); t != TypeNull {
+		return t
 	}
 	return TypeDynamic
 }

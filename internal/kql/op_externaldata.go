@@ -35,24 +35,8 @@ func (e *astExternalData) pos() srcPos { return e.P }
 func (p *parser) externalData() (astExpr, error) {
 	t := p.next()
 	x := &astExternalData{P: posOf(t)}
-	p.next() // (
-	err := p.list(")", func() error {
-		cd, err := p.colDecl()
-		x.Cols = append(x.Cols, cd)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := p.wantOp("["); err != nil {
-		return nil, err
-	}
-	err = p.list("]", func() error {
-		e, err := p.expr()
-		x.URLs = append(x.URLs, e)
-		return err
-	})
-	if err != nil {
+	var err error
+	if x.Cols, x.URLs, err = p.colsThenValues(); err != nil {
 		return nil, err
 	}
 	if !p.acceptKw("with") {

@@ -2,7 +2,6 @@ package kql
 
 import (
 	"context"
-	"strconv"
 	"strings"
 )
 
@@ -44,15 +43,9 @@ func parseMvExpand(p *parser, pos srcPos, _ string) (astOp, error) {
 			if err := p.wantOp("("); err != nil {
 				return nil, err
 			}
-			tn, err := p.typeName()
-			if err != nil {
+			if mc.To, err = p.typ(); err != nil {
 				return nil, err
 			}
-			typ, ok := ParseType(tn)
-			if !ok {
-				return nil, p.errAt(p.toks[p.i-1], "unknown type "+strconv.Quote(tn))
-			}
-			mc.To = typ
 			if err := p.wantOp(")"); err != nil {
 				return nil, err
 			}

@@ -62,13 +62,9 @@ func parseParse(p *parser, pos srcPos, name string) (astOp, error) {
 			}
 			pp := astParsePart{Col: n, Type: TypeString}
 			if p.acceptOp(":") {
-				tn, err := p.typeName()
+				typ, err := p.typ()
 				if err != nil {
 					return nil, err
-				}
-				typ, ok := ParseType(tn)
-				if !ok {
-					return nil, p.errAt(p.toks[p.i-1], "unknown type "+strconv.Quote(tn))
 				}
 				pp.Type = typ
 			}

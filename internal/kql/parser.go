@@ -357,33 +357,45 @@ func (p *parser) pipeExpr() (astExpr, error) {
 func (p *parser) datatable() (astExpr, error) {
 	t := p.next()
 	d := &astDatatable{P: posOf(t)}
+	var err error
+	if d.Cols, d.Vals, err = p.colsThenValues(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// colsThenValues reads what datatable and externaldata start with, after
+// their name: (Name:Type, ...) [Expr, ...].
+func (p *parser) colsThenValues() ([]astColDecl, []astExpr, error) {
+	var cols []astColDecl
+	var vals []astExpr
 	p.next() // (
 	err := p.list(")", func() error {
 		cd, err := p.colDecl()
 		if err != nil {
 			return err
 		}
-		d.Cols = append(d.Cols, cd)
+		cols = append(cols, cd)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := p.wantOp("["); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	err = p.list("]", func() error {
 		e, err := p.expr()
 		if err != nil {
 			return err
 		}
-		d.Vals = append(d.Vals, e)
+		vals = append(vals, e)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return d, nil
+	return cols, vals, nil
 }
 
 func (p *parser) colDecl() (astColDecl, error) {
@@ -395,12 +407,7 @@ func (p *parser) colDecl() (astColDecl, error) {
 	if err := p.wantOp(":"); err != nil {
 		return astColDecl{}, err
 	}
-	tt := p.peek()
-	tn, err := p.typeName()
-	if err != nil {
-		return astColDecl{}, err
-	}
-	typ, err := p.parseType(tt, tn)
+	typ, err := p.typ()
 	if err != nil {
 		return astColDecl{}, err
 	}
@@ -414,6 +421,16 @@ func (p *parser) parseType(t token, tn string) (Type, error) {
 		return typ, p.errAt(t, "unknown type "+strconv.Quote(tn)+": expected string, int, long, real, bool, datetime, timespan, guid or dynamic")
 	}
 	return typ, nil
+}
+
+// typ reads a type name and returns the type it names.
+func (p *parser) typ() (Type, error) {
+	t := p.peek()
+	tn, err := p.typeName()
+	if err != nil {
+		return TypeNull, err
+	}
+	return p.parseType(t, tn)
 }
 
 // typeName reads a type name; datetime/dynamic/timespan are plain words here.
