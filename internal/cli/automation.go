@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -159,15 +158,13 @@ func (a *app) automationPutCommand(subscription *string, create bool) *cobra.Com
 		if err != nil {
 			return err
 		}
-		var current json.RawMessage
-		err = in.m.cl.Do(ctx, http.MethodGet, in.automationRulePath(id), client.AudienceManagement, nil, &current)
-		var apiErr *client.APIError
+		current, found, err := in.m.getIfFound(ctx, in.automationRulePath(id))
 		switch {
-		case err == nil && create:
-			return fmt.Errorf("workspace %s already has an automation rule %s; replace it with `sealwatch automation update %s`", in.ws, id, id)
-		case err != nil && !(errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound):
+		case err != nil:
 			return err
-		case err != nil && !create:
+		case found && create:
+			return fmt.Errorf("workspace %s already has an automation rule %s; replace it with `sealwatch automation update %s`", in.ws, id, id)
+		case !found && !create:
 			return fmt.Errorf("workspace %s has no automation rule %s; create it with `sealwatch automation create %s`", in.ws, id, id)
 		}
 		if !create {

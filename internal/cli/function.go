@@ -81,15 +81,11 @@ func (a *app) functionsOf(ctx context.Context, subscription string, ref workspac
 
 // get reads a saved search; found is false when there is none.
 func (fns *functions) get(ctx context.Context, id string) (raw json.RawMessage, found bool, err error) {
-	err = fns.m.cl.Do(ctx, http.MethodGet, fns.path(id), client.AudienceManagement, nil, &raw)
-	var apiErr *client.APIError
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
-		return nil, false, nil
-	}
+	raw, found, err = fns.m.getIfFound(ctx, fns.path(id))
 	if err != nil {
 		return nil, false, fmt.Errorf("get function %s of workspace %s: %w", id, fns.ws, err)
 	}
-	return raw, true, nil
+	return raw, found, nil
 }
 
 // put writes a saved search, under etag when given, and returns the

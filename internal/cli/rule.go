@@ -129,6 +129,20 @@ func isNotFound(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound
 }
 
+// getIfFound GETs a management resource; found is false when the server
+// has none at path, which commands that create or replace need to tell
+// from a failure.
+func (m *mgmt) getIfFound(ctx context.Context, path string) (raw json.RawMessage, found bool, err error) {
+	err = m.cl.Do(ctx, http.MethodGet, path, client.AudienceManagement, nil, &raw)
+	switch {
+	case isNotFound(err):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return raw, true, nil
+}
+
 // writeError names the rule a refused write was for, and says what to do
 // when the rule changed between reading it and writing it back.
 func writeError(err error, verb, id string) error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -90,15 +89,11 @@ func (a *app) tablesOf(ctx context.Context, subscription string, ref workspaceRe
 
 // get reads a table; found is false when the workspace has none of that name.
 func (wt *workspaceTables) get(ctx context.Context, name string) (raw json.RawMessage, found bool, err error) {
-	err = wt.m.cl.Do(ctx, http.MethodGet, wt.path(name), client.AudienceManagement, nil, &raw)
-	var apiErr *client.APIError
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
-		return nil, false, nil
-	}
+	raw, found, err = wt.m.getIfFound(ctx, wt.path(name))
 	if err != nil {
 		return nil, false, fmt.Errorf("get table %s of workspace %s: %w", name, wt.ws, err)
 	}
-	return raw, true, nil
+	return raw, found, nil
 }
 
 // send PUTs or PATCHes a table's properties, under etag when given.
