@@ -47,7 +47,7 @@ var _ kql.ExternalFetcher = (*Policy)(nil)
 func New(prefixes []string) (*Policy, error) {
 	pol := &Policy{}
 	for _, s := range prefixes {
-		u, err := parseURL(s)
+		u, err := kql.ParseExternalURL(s)
 		if err != nil {
 			return nil, fmt.Errorf("externaldata prefix %s: %w", kql.RedactURL(s), err)
 		}
@@ -68,21 +68,6 @@ func (pol *Policy) Prefixes() []string {
 	return out
 }
 
-// parseURL reads an absolute http or https URL with a host and no user information.
-func parseURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, errors.New("not a URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, errors.New("expected an http or https URL with a host")
-	}
-	if u.User != nil {
-		return nil, errors.New("a URL with user information is not accepted; pass credentials in the query string")
-	}
-	return u, nil
-}
-
 // allows reports whether u is under one of the allowed prefixes.
 func (pol *Policy) allows(u *url.URL) bool {
 	if pol == nil {
@@ -100,7 +85,7 @@ func (pol *Policy) allows(u *url.URL) bool {
 // URL (or a redirect's target) under no allowed prefix is a *kql.ExternalDataError with
 // Refused set, and no request reaches it; no error holds a URL's query string.
 func (pol *Policy) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
-	u, err := parseURL(rawURL)
+	u, err := kql.ParseExternalURL(rawURL)
 	if err != nil || !pol.allows(u) {
 		return nil, &kql.ExternalDataError{URL: kql.RedactURL(rawURL), Refused: true}
 	}

@@ -118,7 +118,7 @@ func (p *planner) externalData(x *astExternalData, sc *scope) (*plan, error) {
 			return nil, bindErr(u.pos(), "externaldata URLs are constant strings, such as @\"https://host/path/file.csv\"")
 		}
 		s := c.value().(string)
-		if _, err := parseExternalURL(s); err != nil {
+		if _, err := ParseExternalURL(s); err != nil {
 			return nil, bindErr(u.pos(), "externaldata URL %s: %v", RedactURL(s), err)
 		}
 		spec.urls = append(spec.urls, s)
@@ -218,8 +218,9 @@ type ExternalFetcher interface {
 	Fetch(ctx context.Context, rawURL string) ([]byte, error)
 }
 
-// parseExternalURL reads an absolute http or https URL with a host and no user information.
-func parseExternalURL(s string) (*url.URL, error) {
+// ParseExternalURL reads an absolute http or https URL with a host and no user information:
+// the URLs externaldata names, and the prefixes a fetcher allows, which must be read alike.
+func ParseExternalURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, errors.New("not a URL")
@@ -269,7 +270,7 @@ func (e *ExternalDataError) Error() string {
 
 // externalFileRows reads the rows of the file at raw through the run's fetcher.
 func (r *runState) externalFileRows(ctx context.Context, raw string, spec *externalSpec) ([]Row, error) {
-	u, err := parseExternalURL(raw)
+	u, err := ParseExternalURL(raw)
 	if err != nil || r.opts.ExternalData == nil {
 		return nil, &ExternalDataError{URL: RedactURL(raw), Refused: true}
 	}
