@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"testing"
-	"time"
 )
 
 // seriesFuncCases cover the functions of funcs_series.go: results and result types as the
@@ -188,29 +187,20 @@ func TestMultiColumnFunctionsAreRegistered(t *testing.T) {
 	}
 }
 
-// A series as long as range() makes is fitted, split, decomposed and searched for periods in
-// seconds: the functions are O(n log n), where trying every split or every lag point by point
-// would take hours. The bound is generous so that a loaded machine does not fail it.
-func TestSeriesFunctionsOnALongSeriesFinishInSeconds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("works through series of 2^18 points")
-	}
+// BenchmarkSeriesFunctionsOnALongSeries fits, splits, decomposes and searches for periods a
+// series of 2^18 points, a quarter of what range() makes: the functions are O(n log n), where
+// trying every split or every lag point by point would take hours, and this is where a return to
+// that would show.
+func BenchmarkSeriesFunctionsOnALongSeries(b *testing.B) {
 	const n = 1 << 18
 	y := make([]any, n)
 	for i := range y {
 		y[i] = math.Sin(float64(i)) + 0.001*float64(i)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	for b.Loop() {
 		fit2Lines(y)
 		decomposeAnomalies([]any{y})
 		periodsDetect([]any{y, 4.0, float64(n), int64(3)})
-	}()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatal("series functions over 2^18 points still running after 60s")
 	}
 }
 
