@@ -17,7 +17,12 @@ import (
 // TypeDCR is the data collection rule resource type.
 const TypeDCR = "Microsoft.Insights/dataCollectionRules"
 
-var bucketDCRs = []byte("workspace.dcrs") // lower(sub/rg/name) → DataCollectionRule
+var (
+	bucketDCRs = []byte("workspace.dcrs") // lower(sub/rg/name) → DataCollectionRule
+	// bucketDCRIDs finds a rule by its immutable ID, which every ingest call names: without it
+	// each call decoded every stored rule.
+	bucketDCRIDs = []byte("workspace.dcrs.byid") // lower(immutableId) → key in bucketDCRs
+)
 
 // DCRColumn is a column of a declared stream.
 type DCRColumn struct {
@@ -112,9 +117,37 @@ func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in D
 			return err
 		}
 		out = &rule
-		return putJSON(b, storeKey(g, name), &rule)
+		if err := putJSON(b, storeKey(g, name), &rule); err != nil {
+			return err
+		}
+		return indexDCR(tx, &rule, storeKey(g, name))
 	})
 	return out, created, err
+}
+
+// indexDCR records under which key the rule with r's immutable ID is stored.
+func indexDCR(tx *bbolt.Tx, r *DataCollectionRule, key []byte) error {
+	ids, err := tx.CreateBucketIfNotExists(bucketDCRIDs)
+	if err != nil {
+		return err
+	}
+	return ids.Put([]byte(strings.ToLower(r.Properties.ImmutableID)), key)
+}
+
+// indexDCRs indexes every stored rule by its immutable ID: the rules of a
+// store written before the index existed, and any the index lacks.
+func indexDCRs(tx *bbolt.Tx) error {
+	b := tx.Bucket(bucketDCRs)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		r, err := getJSON[DataCollectionRule](b, k)
+		if err != nil {
+			return err
+		}
+		return indexDCR(tx, r, k)
+	})
 }
 
 // CheckDCR validates a rule as PutDCR would, storing nothing, and returns
@@ -279,6 +312,15 @@ func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) e
 		if b == nil {
 			return nil
 		}
+		r, err := getJSON[DataCollectionRule](b, storeKey(g, name))
+		if err != nil || r == nil {
+			return err
+		}
+		if ids := tx.Bucket(bucketDCRIDs); ids != nil {
+			if err := ids.Delete([]byte(strings.ToLower(r.Properties.ImmutableID))); err != nil {
+				return err
+			}
+		}
 		return b.Delete(storeKey(g, name))
 	})
 }
@@ -288,17 +330,17 @@ func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) e
 func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (*Route, error) {
 	var rule *DataCollectionRule
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketDCRs)
-		if b == nil {
+		b, ids := tx.Bucket(bucketDCRs), tx.Bucket(bucketDCRIDs)
+		if b == nil || ids == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
-			r, err := getJSON[DataCollectionRule](b, k)
-			if err == nil && strings.EqualFold(r.Properties.ImmutableID, immutableID) {
-				rule = r
-			}
-			return err
-		})
+		key := ids.Get([]byte(strings.ToLower(immutableID)))
+		if key == nil {
+			return nil
+		}
+		var err error
+		rule, err = getJSON[DataCollectionRule](b, key)
+		return err
 	})
 	if err != nil {
 		return nil, err

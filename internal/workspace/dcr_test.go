@@ -2,8 +2,12 @@ package workspace
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
+
+	"go.etcd.io/bbolt"
 )
 
 func dcrTo(ws *Workspace, flows ...DCRDataFlow) DataCollectionRule {
@@ -108,5 +112,84 @@ func TestRulesWritingNamesTheRulesWithAFlowIntoATable(t *testing.T) {
 	}
 	if got, _ := f.svc.RulesWriting(ctx, cid, "Events_CL"); !reflect.DeepEqual(got, []string{"b-rule"}) {
 		t.Errorf("after deleting a-rule: %v", got)
+	}
+}
+
+// TestRouteStreamFindsARuleByItsImmutableID: an ingest call names the rule
+// by immutable ID, in any case; the rule is found through the index, a
+// store written before the index existed is indexed when it opens, and a
+// deleted rule routes nothing.
+func TestRouteStreamFindsARuleByItsImmutableID(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ws := f.workspace(t, "secops")
+	flow := DCRDataFlow{Streams: []string{"Custom-Events"}, Destinations: []string{"ws"}, OutputStream: "Custom-Events_CL"}
+	var ids []string
+	for _, name := range []string{"first", "second", "third"} {
+		rule, _, err := f.svc.PutDCR(ctx, f.g, name, dcrTo(ws, flow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rule.Properties.ImmutableID)
+	}
+	routeOf := func(id string) string {
+		t.Helper()
+		r, err := f.svc.RouteStream(ctx, id, "Custom-Events")
+		if err != nil {
+			return err.Error()
+		}
+		return r.Rule.Name
+	}
+	if got := routeOf(strings.ToUpper(ids[1])); got != "second" {
+		t.Fatalf("the second rule's immutable ID, upper case, routes to %q", got)
+	}
+
+	// a store from before the index: the index is dropped, and opening the
+	// store again rebuilds it
+	if err := f.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bucketDCRIDs) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeOf(ids[2]); !strings.Contains(got, "no data collection rule has immutable ID") {
+		t.Fatalf("without the index the third rule routes to %q: the rule was not found through the index", got)
+	}
+	reopened, err := New(f.db, f.ids, f.keys, f.svc.seal, f.svc.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = reopened
+	if got := routeOf(ids[2]); got != "third" {
+		t.Fatalf("after reopening, the third rule routes to %q", got)
+	}
+
+	if err := f.svc.DeleteDCR(ctx, f.g, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeOf(ids[0]); !strings.Contains(got, "no data collection rule has immutable ID") {
+		t.Fatalf("a deleted rule routes to %q", got)
+	}
+	if got := routeOf(ids[1]); got != "second" {
+		t.Fatalf("deleting another rule left the second routing to %q", got)
+	}
+}
+
+// BenchmarkRouteStream is the lookup every ingest call makes, among 500
+// stored rules.
+func BenchmarkRouteStream(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	ws := f.workspace(b, "secops")
+	flow := DCRDataFlow{Streams: []string{"Custom-Events"}, Destinations: []string{"ws"}, OutputStream: "Custom-Events_CL"}
+	var id string
+	for i := range 500 {
+		rule, _, err := f.svc.PutDCR(ctx, f.g, fmt.Sprintf("rule-%03d", i), dcrTo(ws, flow))
+		if err != nil {
+			b.Fatal(err)
+		}
+		id = rule.Properties.ImmutableID
+	}
+	for b.Loop() {
+		if _, err := f.svc.RouteStream(ctx, id, "Custom-Events"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -106,7 +106,7 @@ func New(db *bbolt.DB, ids Identities, keys KeyManager, seal secretSealer, opts 
 				return err
 			}
 		}
-		return nil
+		return indexDCRs(tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("workspace: open store: %w", err)

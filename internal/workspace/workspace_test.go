@@ -108,7 +108,7 @@ type fixture struct {
 	g    ResourceGroup
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := bbolt.Open(filepath.Join(dir, "control.db"), 0o600, &bbolt.Options{NoSync: true})
@@ -128,7 +128,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) cluster(t *testing.T, name string) *Cluster {
+func (f *fixture) cluster(t testing.TB, name string) *Cluster {
 	t.Helper()
 	c, created, err := f.svc.PutCluster(context.Background(), f.g, name, ClusterParameters{
 		Identity: &ManagedIdentity{Type: "SystemAssigned"}, SKU: &ClusterSKU{Capacity: 100}})
@@ -138,7 +138,7 @@ func (f *fixture) cluster(t *testing.T, name string) *Cluster {
 	return c
 }
 
-func (f *fixture) setKey(t *testing.T, cluster, key string) error {
+func (f *fixture) setKey(t testing.TB, cluster, key string) error {
 	t.Helper()
 	_, err := f.svc.PatchCluster(context.Background(), f.g, cluster, keyParams(key))
 	return err
@@ -151,7 +151,7 @@ func keyParams(key string) ClusterParameters {
 	return p
 }
 
-func (f *fixture) workspace(t *testing.T, name string) *Workspace {
+func (f *fixture) workspace(t testing.TB, name string) *Workspace {
 	t.Helper()
 	w, _, err := f.svc.PutWorkspace(context.Background(), f.g, name, WorkspaceParameters{})
 	if err != nil {
