@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 
-	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/savedsearch"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -26,26 +25,13 @@ func (s *Server) routeSavedSearches() {
 
 type savedSearchHandler func(w http.ResponseWriter, r *http.Request, ss *savedsearch.Searches) error
 
-// savedSearches authenticates the call, checks the caller's role on the
-// workspace (Owners may do everything) and opens the workspace's saved
-// searches under its document keys.
+// savedSearches checks the call as workspaceCaller does and opens the
+// workspace's saved searches under its document keys.
 func (s *Server) savedSearches(role string, h savedSearchHandler) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.authenticate(r, identity.AudienceManagement)
+		ws, _, err := s.workspaceCaller(r, role)
 		if err != nil {
 			return err
-		}
-		if err := checkARMAPIVersion(r); err != nil {
-			return err
-		}
-		ws, err := s.cfg.Workspaces.Info(r.Context(), resourceGroup(r), r.PathValue("name"))
-		if err != nil {
-			return err
-		}
-		if !c.HasRole(identity.RoleOwner) {
-			if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, role); err != nil {
-				return err
-			}
 		}
 		ss, err := s.cfg.Data.SavedSearches(r.Context(), ws)
 		if err != nil {
