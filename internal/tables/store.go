@@ -159,15 +159,9 @@ func (t *Tables) Custom(ctx context.Context) ([]Schema, error) {
 
 // read returns a table's document and etag.
 func (t *Tables) read(ctx context.Context, name string) (record, string, error) {
-	doc, err := t.docs.Get(ctx, t.workspace, collTables, name)
-	if err != nil {
-		return record{}, "", docstore.Refusal(err, "table", name)
-	}
 	var rec record
-	if err := json.Unmarshal(doc.Body, &rec); err != nil {
-		return record{}, "", fmt.Errorf("decode table %s: %w", name, err)
-	}
-	return rec, doc.ETag, nil
+	etag, err := t.docs.GetJSON(ctx, t.workspace, collTables, "table", name, &rec)
+	return rec, etag, err
 }
 
 type stored struct {
@@ -177,19 +171,11 @@ type stored struct {
 
 // list returns every table's document, by name.
 func (t *Tables) list(ctx context.Context) ([]stored, error) {
-	docs, err := t.docs.List(ctx, t.workspace, collTables)
-	if err != nil {
-		return nil, docstore.Refusal(err, "table", "")
-	}
-	out := make([]stored, 0, len(docs))
-	for _, doc := range docs {
-		var rec record
-		if err := json.Unmarshal(doc.Body, &rec); err != nil {
-			return nil, fmt.Errorf("decode table %s: %w", doc.ID, err)
-		}
-		out = append(out, stored{rec: rec, etag: doc.ETag})
-	}
-	return out, nil
+	var out []stored
+	err := docstore.ListJSON(ctx, t.docs, t.workspace, collTables, "table", func(_, etag string, rec record) {
+		out = append(out, stored{rec: rec, etag: etag})
+	})
+	return out, err
 }
 
 // Get returns a declared table.
