@@ -33,18 +33,7 @@ func visible(pl *plan) *plan {
 		if err != nil {
 			return nil, err
 		}
-		return &mapIter{in: it, fn: func(rows []Row) []Row {
-			cells := make([]any, len(rows)*len(keep))
-			out := make([]Row, len(rows))
-			for i, r := range rows {
-				row := cells[i*len(keep) : (i+1)*len(keep) : (i+1)*len(keep)]
-				for j, k := range keep {
-					row[j] = r[k]
-				}
-				out[i] = row
-			}
-			return out
-		}}, nil
+		return &mapIter{in: it, fn: pickCells(keep)}, nil
 	}
 	return &out
 }

@@ -879,25 +879,31 @@ func selectCols(in *plan, idx []int) *plan {
 	for i, j := range idx {
 		cols[i] = in.cols[j]
 	}
-	width := len(idx)
 	out := &plan{cols: cols, scan: in.scan}
 	out.open = func(ctx context.Context) (iterator, error) {
 		it, err := in.open(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return &mapIter{in: it, fn: func(rows []Row) []Row {
-			cells := make([]any, len(rows)*width)
-			out := make([]Row, len(rows))
-			for i, r := range rows {
-				row := cells[i*width : (i+1)*width : (i+1)*width]
-				for k, j := range idx {
-					row[k] = r[j]
-				}
-				out[i] = row
-			}
-			return out
-		}}, nil
+		return &mapIter{in: it, fn: pickCells(idx)}, nil
 	}
 	return out
+}
+
+// pickCells returns the mapping of a batch to new rows holding the cells at idx, in that
+// order; one slab per batch holds every row's cells.
+func pickCells(idx []int) func([]Row) []Row {
+	width := len(idx)
+	return func(rows []Row) []Row {
+		cells := make([]any, len(rows)*width)
+		out := make([]Row, len(rows))
+		for i, r := range rows {
+			row := cells[i*width : (i+1)*width : (i+1)*width]
+			for k, j := range idx {
+				row[k] = r[j]
+			}
+			out[i] = row
+		}
+		return out
+	}
 }
