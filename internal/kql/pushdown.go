@@ -15,15 +15,13 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
 		switch x := conj.(type) {
 		case *astBinary:
 			eq := x.Op == "==" || x.Op == "!="
-			col, k, op, ok := p.colConst(x.L, x.R, ec, eq)
+			op := x.Op
+			col, k, ok := p.colConst(x.L, x.R, ec, eq)
 			if !ok {
-				if col, k, op, ok = p.colConst(x.R, x.L, ec, eq); ok {
-					op = flipOp(x.Op)
-				} else {
+				if col, k, ok = p.colConst(x.R, x.L, ec, eq); !ok {
 					continue
 				}
-			} else {
-				op = x.Op
+				op = flipOp(x.Op)
 			}
 			p.addPred(sn, col, op, k)
 		case *astBetween:
@@ -112,14 +110,14 @@ func conjuncts(e astExpr) []astExpr {
 
 // colConst reads a conjunct column <op> constant, converting the constant as the where clause
 // does; eq says whether op compares for equality.
-func (p *planner) colConst(a, b astExpr, ec *ectx, eq bool) (colInfo, any, string, bool) {
+func (p *planner) colConst(a, b astExpr, ec *ectx, eq bool) (colInfo, any, bool) {
 	id, ok := a.(*astIdent)
 	if !ok {
-		return colInfo{}, nil, "", false
+		return colInfo{}, nil, false
 	}
 	i := findCol(ec.cols, id.Name)
 	if i < 0 || ec.cols[i].origin == nil { // addPred checks that it is this scan's column
-		return colInfo{}, nil, "", false
+		return colInfo{}, nil, false
 	}
 	c, err := p.expr(b, ec)
 	if err == nil {
@@ -129,9 +127,9 @@ func (p *planner) colConst(a, b astExpr, ec *ectx, eq bool) (colInfo, any, strin
 		c, err = equalityLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, b.pos()) // ResultType == 0 pushes "0"
 	}
 	if err != nil || !c.konst {
-		return colInfo{}, nil, "", false
+		return colInfo{}, nil, false
 	}
-	return ec.cols[i], c.value(), "", true
+	return ec.cols[i], c.value(), true
 }
 
 func flipOp(op string) string {
