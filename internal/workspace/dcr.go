@@ -134,11 +134,16 @@ func indexDCR(tx *bbolt.Tx, r *DataCollectionRule, key []byte) error {
 	return ids.Put([]byte(strings.ToLower(r.Properties.ImmutableID)), key)
 }
 
-// indexDCRs indexes every stored rule by its immutable ID: the rules of a
-// store written before the index existed, and any the index lacks.
+// indexDCRs indexes every stored rule by its immutable ID when the index
+// does not hold one entry per rule: a store written before the index
+// existed. PutDCR and DeleteDCR keep it in step otherwise, so an open of an
+// indexed store counts keys and decodes no rule.
 func indexDCRs(tx *bbolt.Tx) error {
 	b := tx.Bucket(bucketDCRs)
 	if b == nil {
+		return nil
+	}
+	if ids := tx.Bucket(bucketDCRIDs); ids != nil && ids.Stats().KeyN == b.Stats().KeyN {
 		return nil
 	}
 	return b.ForEach(func(k, _ []byte) error {
