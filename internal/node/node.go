@@ -438,7 +438,6 @@ func (n *Node) Serve(ctx context.Context) error {
 	return nil
 }
 
-// Close releases everything Open acquired, in reverse order.
 // openGeoIP opens the operator's GeoIP database, if the configuration names
 // one, for the queries of the API and of analytics rules.
 func (n *Node) openGeoIP() error {
@@ -454,6 +453,7 @@ func (n *Node) openGeoIP() error {
 	return nil
 }
 
+// Close releases everything Open acquired, in reverse order.
 func (n *Node) Close() error {
 	var errs []error
 	for i := len(n.closers) - 1; i >= 0; i-- {
