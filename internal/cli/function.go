@@ -133,7 +133,14 @@ func (fns *functions) find(ctx context.Context, name string) (json.RawMessage, e
 			return raw, nil
 		}
 	}
-	return nil, fmt.Errorf("workspace %s has no function %s; `sealwatch function list` lists them", fns.ws, clean(name))
+	return nil, &noFunctionError{ws: fns.ws, name: name}
+}
+
+// noFunctionError is find's answer for a workspace without the function.
+type noFunctionError struct{ ws, name string }
+
+func (e *noFunctionError) Error() string {
+	return fmt.Sprintf("workspace %s has no function %s; `sealwatch function list` lists them", e.ws, clean(e.name))
 }
 
 func (a *app) functionCommand() *cobra.Command {
@@ -297,11 +304,22 @@ func (a *app) functionDeleteCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		// A function not found is deleted by its name as an ID, which the
+		// node answers as deleted, as the cloud does; any other failure to
+		// find it is the command's.
 		id := args[0]
-		if raw, err := fns.find(ctx, args[0]); err == nil {
-			if s, err := decodeSavedSearch(raw); err == nil {
-				id = s.Name
+		raw, err := fns.find(ctx, args[0])
+		var missing *noFunctionError
+		switch {
+		case errors.As(err, &missing):
+		case err != nil:
+			return err
+		default:
+			s, err := decodeSavedSearch(raw)
+			if err != nil {
+				return err
 			}
+			id = s.Name
 		}
 		var header http.Header
 		if etag != "" {
