@@ -534,10 +534,6 @@ func (fns *functions) install(ctx context.Context, s parserfile.Search) (string,
 		etag = old.Etag
 	}
 	if _, err := fns.put(ctx, s.ID, etag, s.Properties); err != nil {
-		var apiErr *client.APIError
-		if errors.As(err, &apiErr) {
-			return "", errors.New(apiErr.Error())
-		}
 		return "", err
 	}
 	if found {
