@@ -56,18 +56,7 @@ func registerIPFuncs(m map[string]fnSpec) {
 		}
 		return int64(p.Bits())
 	}}
-	m["ipv4_is_in_any_range"] = fnSpec{min: 2, max: 64, ret: checked(TypeBool, kString, argKind{TypeString, TypeDynamic}), impl: func(a []any) any {
-		ip, ok := parseIPv4(str(a[0]))
-		if !ok {
-			return nil
-		}
-		for _, r := range flattenArgs(a[1:]) {
-			if p, ok := parsePrefix(str(r)); ok && p.Contains(ip) {
-				return true
-			}
-		}
-		return false
-	}}
+	m["ipv4_is_in_any_range"] = fnSpec{min: 2, max: 64, ret: checked(TypeBool, kString, argKind{TypeString, TypeDynamic}), bind: bindIPv4InAnyRange}
 	m["ipv6_compare"] = fnSpec{min: 2, max: 3, ret: checked(TypeLong, kString, kString, kInteger), impl: func(a []any) any {
 		x, y, ok := ipv6Pair(a)
 		if !ok {
@@ -269,6 +258,51 @@ func ipv6Pair(a []any) (netip.Addr, netip.Addr, bool) {
 }
 
 // flattenArgs spreads the arrays among a function's arguments into their elements.
+// bindIPv4InAnyRange is ipv4_is_in_any_range. Ranges given as constants, as a detection
+// rule's are, are parsed once rather than on every row.
+func bindIPv4InAnyRange(cs []cexpr) func([]any) any {
+	konst := true
+	for _, c := range cs[1:] {
+		konst = konst && c.konst
+	}
+	var fixed []netip.Prefix
+	if konst {
+		args := make([]any, len(cs)-1)
+		for i, c := range cs[1:] {
+			args[i] = c.value()
+		}
+		fixed = ipv4Prefixes(args)
+	}
+	return func(a []any) any {
+		ip, ok := parseIPv4(str(a[0]))
+		if !ok {
+			return nil
+		}
+		ranges := fixed
+		if !konst {
+			ranges = ipv4Prefixes(a[1:])
+		}
+		for _, p := range ranges {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// ipv4Prefixes reads the IPv4 ranges among args (strings, or arrays of them); it skips
+// anything that is not one.
+func ipv4Prefixes(args []any) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range flattenArgs(args) {
+		if p, ok := parsePrefix(str(r)); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func flattenArgs(args []any) []any {
 	var out []any
 	for _, v := range args {
