@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
 // The cloud's limits on a custom table, which Sealwatch keeps so that a
@@ -27,13 +28,6 @@ const (
 // table (compared case-insensitively): a custom column may not take one.
 var reservedColumns = []string{"id", "_ResourceId", "_SubscriptionId", "TenantId", "Type", "UniqueId", "Title"}
 
-// columnTypes maps the type spellings the tables API accepts, lower-cased,
-// to the one a declared column keeps.
-var columnTypes = map[string]string{
-	"string": "string", "int": "int", "long": "long", "real": "real", "bool": "boolean", "boolean": "boolean",
-	"datetime": "datetime", "guid": "guid", "dynamic": "dynamic",
-}
-
 // typeList is the accepted types, for messages.
 const typeList = "string, int, long, real, boolean (or bool), datetime, guid, dynamic"
 
@@ -43,10 +37,14 @@ func bad(format string, args ...any) *fault.Error {
 }
 
 // ColumnType returns the spelling a declared column keeps for a type the
-// tables API accepts (any case; bool for boolean), or false.
+// tables API accepts (any case; bool for boolean), or false: the types the
+// log store converts ingested values to.
 func ColumnType(t string) (string, bool) {
-	c, ok := columnTypes[strings.ToLower(t)]
-	return c, ok
+	d, ok := logstore.ParseDeclaredType(t)
+	if !ok {
+		return "", false
+	}
+	return d.String(), true
 }
 
 // wordChars reports whether s is letters, digits and underscores, starting
