@@ -3,6 +3,7 @@ package tables
 import (
 	"fmt"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
@@ -13,7 +14,8 @@ func (s Schema) LogColumns() ([]logstore.DeclaredColumn, error) {
 	for i, c := range s.Columns {
 		t, ok := logstore.ParseDeclaredType(c.Type)
 		if !ok {
-			return nil, fmt.Errorf("table %s: column %s has type %q, which rows cannot be converted to", s.Name, c.Name, c.Type)
+			// by position: a column's name is customer data, and this error is logged
+			return nil, fmt.Errorf("table %s: column %d has type %q, which rows cannot be converted to", s.Name, i, fault.Shorten(c.Type))
 		}
 		cols[i] = logstore.DeclaredColumn{Name: c.Name, Type: t}
 	}
