@@ -242,7 +242,7 @@ func (a *app) functionCreateCommand(subscription *string) *cobra.Command {
 		if err := savedsearch.ValidID(name); err != nil {
 			return usagef("%s", refusal(err))
 		}
-		if err := checkProperties(p); err != nil {
+		if err := savedsearch.Check(p); err != nil {
 			msg := strings.NewReplacer("properties.functionAlias", "NAME", "properties.functionParameters", "--params",
 				"properties.query", queryFile, "properties.category", "--category", "properties.displayName", "--display-name").Replace(refusal(err))
 			return usagef("%s", msg)
@@ -281,16 +281,6 @@ func (a *app) functionCreateCommand(subscription *string) *cobra.Command {
 	f.BoolVar(&replace, "replace", false, "replace an existing function of that name")
 	_ = cmd.MarkFlagRequired("query-file")
 	return cmd
-}
-
-// checkProperties checks p as the server will.
-func checkProperties(p savedsearch.Properties) error {
-	body, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	_, err = savedsearch.Decode(body)
-	return err
 }
 
 func (a *app) functionDeleteCommand(subscription *string) *cobra.Command {

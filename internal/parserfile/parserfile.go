@@ -20,7 +20,6 @@ package parserfile
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -446,11 +445,7 @@ func (f *fields) search(alias, aliasField, category, title string, params params
 	}}
 	// What the server would refuse (a title too long, too many tags) is
 	// refused here, naming the file.
-	body, err := json.Marshal(s.Properties)
-	if err != nil {
-		return Search{}, fmt.Errorf("encode saved search %s: %w", alias, err)
-	}
-	if _, err := savedsearch.Decode(body); err != nil {
+	if err := savedsearch.Check(s.Properties); err != nil {
 		var fe *fault.Error
 		if errors.As(err, &fe) {
 			err = errors.New(fe.Message)

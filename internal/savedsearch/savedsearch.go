@@ -171,6 +171,17 @@ func Decode(props json.RawMessage) (*Properties, error) {
 	return p, nil
 }
 
+// Check checks properties built in Go as Decode checks them in a PUT:
+// what the node would refuse is refused before they are sent.
+func Check(p Properties) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encode saved search: %w", err)
+	}
+	_, err = Decode(body)
+	return err
+}
+
 func (in *input) check() error {
 	text := func(field string, v *string) error {
 		switch {
