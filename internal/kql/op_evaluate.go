@@ -294,18 +294,6 @@ func valueType(v any) Type {
 	return TypeDynamic
 }
 
-// cellOf is v as a cell of a column of type t: a string column's null is "".
-func cellOf(v any, t Type) any {
-	if t == TypeDynamic {
-		return v
-	}
-	v = castFromDynamic(v, t)
-	if v == nil && t == TypeString {
-		return ""
-	}
-	return v
-}
-
 // bindBagUnpack is bag_unpack(Column [, OutputColumnPrefix] [, columnsConflict]
 // [, ignoredProperties]): the input less Column, then a column per distinct top-level key of
 // its bags, sorted by name, typed by the key's values when they share a type (nulls aside)
@@ -437,7 +425,7 @@ func (b *bagUnpack) unpack(rows []Row) ([]colInfo, []Row, error) {
 		}
 		bag, _ := r[b.col].(map[string]any)
 		for i, k := range keyOf {
-			row[keep+i] = cellOf(bag[k], cols[keep+i].Type)
+			row[keep+i] = castFromDynamic(bag[k], cols[keep+i].Type)
 		}
 		out[n] = row
 	}

@@ -184,7 +184,7 @@ func (p *planner) patternPlan(in *plan, o *astEvaluateOp, opts patternOpts, pick
 				if v, ok := fixed[i]; ok {
 					row[k] = v
 				} else {
-					row[k] = cellOf(opts.wildcards[c.Type], c.Type)
+					row[k] = castFromDynamic(opts.wildcards[c.Type], c.Type)
 				}
 				k++
 			}

@@ -63,7 +63,7 @@ func bindPivot(p *planner, in *plan, o *astEvaluateOp, ec *ectx) (*plan, error) 
 	}
 	sp.in = in
 	aggType := sp.cols[starts[0]].Type
-	empty := cellOf(sp.factories[0]().result()[0], aggType)
+	empty := castFromDynamic(sp.factories[0]().result()[0], aggType)
 	known := sp.cols[:groups:groups]
 	compute := func(rows []Row) ([]colInfo, []Row, error) {
 		return pivotRows(rows, known, aggType, empty)
