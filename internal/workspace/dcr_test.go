@@ -193,3 +193,22 @@ func BenchmarkRouteStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOpenWithRules is the store's open among 500 indexed rules: the
+// start-up cost of the rule index.
+func BenchmarkOpenWithRules(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	ws := f.workspace(b, "secops")
+	flow := DCRDataFlow{Streams: []string{"Custom-Events"}, Destinations: []string{"ws"}, OutputStream: "Custom-Events_CL"}
+	for i := range 500 {
+		if _, _, err := f.svc.PutDCR(ctx, f.g, fmt.Sprintf("rule-%03d", i), dcrTo(ws, flow)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if _, err := New(f.db, f.ids, f.keys, f.svc.seal, f.svc.opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
