@@ -81,25 +81,29 @@ func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
 			return nil, err
 		}
 		if decl, ok := declared[name]; ok {
-			out = append(out, withStored(decl, cols))
+			out = append(out, withHidden(withStored(decl, cols)))
 			continue
 		}
 		ts := kql.TableSchema{Name: name}
 		for _, c := range cols {
 			ts.Columns = append(ts.Columns, kql.Column{Name: c.Name, Type: typeMap[c.Type]})
 		}
-		out = append(out, ts)
+		out = append(out, withHidden(ts))
 	}
+	empty := emptyStandard()
 	for name, decl := range declared {
-		if !s.stored[name] {
-			decl.Empty = true
-			out = append(out, decl)
+		if s.stored[name] {
+			continue
 		}
+		// A standard name's declaration is the standard one: custom names end in _CL.
+		if ts, ok := empty[name]; ok {
+			out = append(out, ts)
+			continue
+		}
+		decl.Empty = true
+		out = append(out, withHidden(decl))
 	}
 	sortSchemas(out)
-	for i := range out {
-		out[i] = withHidden(out[i])
-	}
 	wl, err := s.watchlistTables(ctx)
 	if err != nil {
 		return nil, err

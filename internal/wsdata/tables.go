@@ -38,6 +38,17 @@ var standardCatalog = sync.OnceValue(func() map[string]kql.TableSchema {
 	return out
 })
 
+// emptyStandard is each standard table as the catalog lists it while it
+// holds no rows, as most do: built once, not for every query's catalog.
+var emptyStandard = sync.OnceValue(func() map[string]kql.TableSchema {
+	out := make(map[string]kql.TableSchema, len(standardCatalog()))
+	for name, ts := range standardCatalog() {
+		ts.Empty = true
+		out[name] = withHidden(ts)
+	}
+	return out
+})
+
 // engineSchema is a declared table as the engine's schema, in declared
 // order. The engine keeps int apart from long, as the cloud's query API
 // answers them; the store holds both as long, and the scan hands an int
