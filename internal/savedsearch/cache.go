@@ -51,10 +51,9 @@ func (c *Cache) put(workspace, etag string, fns []kql.Function) {
 	c.mu.Unlock()
 }
 
-// Forget drops a workspace's entry: the workspace was deleted.
-func (c *Cache) Forget(workspace string) { c.forget(workspace) }
-
-func (c *Cache) forget(workspace string) {
+// Forget drops a workspace's entry: the workspace was deleted, or its
+// index could not be read.
+func (c *Cache) Forget(workspace string) {
 	if c == nil {
 		return
 	}

@@ -450,7 +450,7 @@ func (s *Searches) Functions(ctx context.Context) ([]kql.Function, error) {
 		return nil, nil
 	}
 	if err != nil {
-		s.cache.forget(s.workspace)
+		s.cache.Forget(s.workspace)
 		return nil, docstore.Refusal(err, "saved search index", "")
 	}
 	if fns, ok := s.cache.get(s.workspace, doc.ETag); ok {
