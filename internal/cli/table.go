@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -236,7 +237,7 @@ func (a *app) tableCreateCommand(subscription *string) *cobra.Command {
 			}
 			schema.Columns = cols
 		}
-		if !hasColumn(schema.Columns, tables.TimeColumn) {
+		if !slices.ContainsFunc(schema.Columns, func(c tables.Column) bool { return c.Name == tables.TimeColumn }) {
 			schema.Columns = append([]tables.Column{{Name: tables.TimeColumn, Type: "datetime"}}, schema.Columns...)
 		}
 		wt, err := a.tablesOf(ctx, *subscription, ref)
@@ -264,15 +265,6 @@ func (a *app) tableCreateCommand(subscription *string) *cobra.Command {
 	f.StringVar(&desc, "description", "", "what the table holds")
 	registerRetention(cmd, &retention, &total)
 	return cmd
-}
-
-func hasColumn(cols []tables.Column, name string) bool {
-	for _, c := range cols {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *app) tableShowCommand(subscription *string) *cobra.Command {
