@@ -89,32 +89,37 @@ func (s *Server) flowTransform(ctx context.Context, route *workspace.Route) (*tr
 	if err != nil {
 		return nil, err
 	}
-	version, ok, err := tabs.Version(ctx, route.Table)
+	decl, ok, err := tabs.Lookup(ctx, route.Table)
 	if err != nil {
 		return nil, err
 	}
 	key := flowKey{rule: route.Rule.Properties.ImmutableID, stream: route.Stream,
-		workspace: route.Workspace.Workspace.Properties.CustomerID, table: route.Table, version: version}
+		workspace: route.Workspace.Workspace.Properties.CustomerID, table: route.Table, version: decl.Version}
 	if ok {
 		if tr := s.flows.get(key, route); tr != nil {
 			return tr, nil
 		}
-	} else if err := s.declareFlowTable(ctx, tabs, route); err != nil {
-		return nil, err
+	} else {
+		if err := s.declareFlowTable(ctx, tabs, route); err != nil {
+			return nil, err
+		}
+		if decl, ok, err = tabs.Lookup(ctx, route.Table); err != nil {
+			return nil, err
+		}
+		if !ok { // deleted since it was declared
+			return nil, tableNotDeclared(route)
+		}
 	}
-	schema, version, ok, err := tabs.DeclaredVersion(ctx, route.Table)
+	schema, err := decl.Schema()
 	if err != nil {
 		return nil, err
-	}
-	if !ok { // deleted since it was declared
-		return nil, tableNotDeclared(route)
 	}
 	tr, err := transform.Compile(route.Transform, route.Stream, streamColumns(route.Columns), schema)
 	if err != nil {
 		return nil, fault.New(fault.Conflict, "InvalidTransform",
 			"data collection rule '%s' no longer fits table %s as it is declared now: %v; PUT the rule again, or change the table", route.Rule.Name, route.Table, err)
 	}
-	key.version = version
+	key.version = decl.Version
 	s.flows.put(key, route, tr)
 	return tr, nil
 }

@@ -97,49 +97,56 @@ func New(docs *docstore.Store, customerID, resourceID string, retentionDays int)
 // with its columns in declared order; false when no table of that name is
 // declared. This is what ingestion converts rows by.
 func (t *Tables) Declared(ctx context.Context, name string) (Schema, bool, error) {
-	s, _, ok, err := t.DeclaredVersion(ctx, name)
-	return s, ok, err
+	d, ok, err := t.Lookup(ctx, name)
+	if err != nil || !ok {
+		return Schema{}, false, err
+	}
+	s, err := d.Schema()
+	return s, err == nil, err
 }
 
-// DeclaredVersion is Declared with the version of the schema it read: the
-// custom table's etag, which changes with every change of the table; ""
-// for a standard table, whose columns are built in.
-func (t *Tables) DeclaredVersion(ctx context.Context, name string) (Schema, string, bool, error) {
-	if ValidName(name) != nil {
-		return Schema{}, "", false, nil
-	}
-	if std, ok := StandardSchema(name); ok {
-		return std, "", true, nil
-	}
-	rec, etag, err := t.read(ctx, name)
-	switch {
-	case fault.KindOf(err) == fault.NotFound:
-		return Schema{}, "", false, nil
-	case err != nil:
-		return Schema{}, "", false, err
-	}
-	return rec.Schema, etag, true, nil
+// Declaration is a declared table as read: its version, and its schema,
+// decoded only when asked for, so that a caller holding what it built
+// from this version (a compiled flow) decodes nothing.
+type Declaration struct {
+	// Version is the custom table's etag, which changes with every change
+	// of the table; "" for a standard table, whose columns are built in.
+	Version string
+	name    string
+	body    []byte // the custom table's document; nil for a standard table
 }
 
-// Version returns the version DeclaredVersion would give with the schema,
-// and whether the table is declared, without decoding the schema. The
-// etag is sealed with the document, so a custom table's document is opened
-// (a revoked key refuses it as it refuses every read).
-func (t *Tables) Version(ctx context.Context, name string) (string, bool, error) {
+// Schema decodes the declared schema.
+func (d Declaration) Schema() (Schema, error) {
+	if d.body == nil {
+		std, _ := StandardSchema(d.name)
+		return std, nil
+	}
+	var rec record
+	if err := json.Unmarshal(d.body, &rec); err != nil {
+		return Schema{}, fmt.Errorf("decode table %s: %w", d.name, err)
+	}
+	return rec.Schema, nil
+}
+
+// Lookup reads the declaration of table name; false when no table of that
+// name is declared. A custom table's document is opened once, for its
+// etag and its schema both (a revoked key refuses it as every read).
+func (t *Tables) Lookup(ctx context.Context, name string) (Declaration, bool, error) {
 	if ValidName(name) != nil {
-		return "", false, nil
+		return Declaration{}, false, nil
 	}
 	if IsStandard(name) {
-		return "", true, nil
+		return Declaration{name: name}, true, nil
 	}
 	doc, err := t.docs.Get(ctx, t.workspace, collTables, name)
 	switch {
 	case errors.Is(err, docstore.ErrNotFound):
-		return "", false, nil
+		return Declaration{}, false, nil
 	case err != nil:
-		return "", false, docstore.Refusal(err, "table", name)
+		return Declaration{}, false, docstore.Refusal(err, "table", name)
 	}
-	return doc.ETag, true, nil
+	return Declaration{Version: doc.ETag, name: name, body: doc.Body}, true, nil
 }
 
 // Custom returns the custom tables' schemas, by name.
