@@ -301,10 +301,17 @@ func (c cexpr) selectRows(cb *colBatch, sel []int) []int {
 	if c.batch != nil {
 		return c.batch(cb, sel)
 	}
-	keep := sel[:0:0]
-	typedTests := c.tests != nil && typed(c.tests, cb)
+	keep := make([]int, 0, len(sel)) // new: sel may be a batch's, read again
+	if c.tests != nil && typed(c.tests, cb) {
+		for _, r := range sel {
+			if passes(c.tests, cb, r) {
+				keep = append(keep, r)
+			}
+		}
+		return keep
+	}
 	for _, r := range sel {
-		if typedTests && passes(c.tests, cb, r) || !typedTests && isTrue(c.fn(cb.row(r))) {
+		if isTrue(c.fn(cb.row(r))) {
 			keep = append(keep, r)
 		}
 	}

@@ -793,7 +793,7 @@ func filterPlan(in *plan, pred cexpr) *plan {
 			if err != nil {
 				return nil, err
 			}
-			return &filterCols{in: it, tests: pred.tests, batch: pred.batch, fn: f}, nil
+			return &filterCols{in: it, pred: pred}, nil
 		}
 	}
 	out.open = func(ctx context.Context) (iterator, error) {

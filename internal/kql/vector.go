@@ -212,13 +212,11 @@ func typed(tests []colTest, cb *colBatch) bool {
 	return true
 }
 
-// filterCols keeps the rows of each batch for which the predicate holds: on the typed
-// vectors when the predicate is made of column tests, else on boxed rows.
+// filterCols keeps the rows of each batch for which the predicate holds (cexpr.selectRows:
+// its batch form, its column tests on the typed vectors, or else on boxed rows).
 type filterCols struct {
-	in    colIter
-	tests []colTest
-	batch func(*colBatch, []int) []int
-	fn    func(Row) any
+	in   colIter
+	pred cexpr
 }
 
 func (f *filterCols) Next(ctx context.Context) (*colBatch, error) {
@@ -228,26 +226,7 @@ func (f *filterCols) Next(ctx context.Context) (*colBatch, error) {
 			return nil, err
 		}
 		// a new selection: a batch may be read again (a materialized source)
-		var keep []int
-		switch {
-		case f.batch != nil:
-			keep = f.batch(cb, cb.sel)
-		case f.tests != nil && typed(f.tests, cb):
-			keep = make([]int, 0, len(cb.sel))
-			for _, r := range cb.sel {
-				if passes(f.tests, cb, r) {
-					keep = append(keep, r)
-				}
-			}
-		default:
-			keep = make([]int, 0, len(cb.sel))
-			for _, r := range cb.sel {
-				if b, _ := f.fn(cb.row(r)).(bool); b {
-					keep = append(keep, r)
-				}
-			}
-		}
-		if len(keep) > 0 {
+		if keep := f.pred.selectRows(cb, cb.sel); len(keep) > 0 {
 			return &colBatch{b: cb.b, sel: keep, strs: cb.strs}, nil
 		}
 	}
