@@ -24,29 +24,12 @@ func (s *Server) putDCR(ctx context.Context, g workspace.ResourceGroup, name str
 	if err != nil {
 		return nil, false, err
 	}
-	type pending struct {
-		tabs   *tables.Tables
-		schema tables.Schema
-	}
 	declare := map[string]pending{} // by workspace and table
 	for _, rt := range routes {
 		key := rt.Workspace.Workspace.Properties.CustomerID + "/" + rt.Table
-		tabs, err := s.cfg.Data.Tables(ctx, rt.Workspace)
+		schema, err := s.planSchema(ctx, rt, declare, key)
 		if err != nil {
 			return nil, false, err
-		}
-		schema, ok, err := tabs.Declared(ctx, rt.Table)
-		if err != nil {
-			return nil, false, err
-		}
-		if p, planned := declare[key]; planned {
-			schema, ok = p.schema, true
-		}
-		if !ok {
-			if schema, err = s.flowSchema(ctx, rt); err != nil {
-				return nil, false, err
-			}
-			declare[key] = pending{tabs, schema}
 		}
 		if _, err := transform.Compile(rt.Transform, rt.Stream, streamColumns(rt.Columns), schema); err != nil {
 			return nil, false, flowError(rt, err)
@@ -63,6 +46,34 @@ func (s *Server) putDCR(ctx context.Context, g workspace.ResourceGroup, name str
 		}
 	}
 	return s.cfg.Workspaces.PutDCR(ctx, g, name, in)
+}
+
+// pending is a table a rule's flow declares once the rule is checked.
+type pending struct {
+	tabs   *tables.Tables
+	schema tables.Schema
+}
+
+// planSchema is the schema route rt's flow is checked against: the table
+// as declared, or as another flow of the rule already plans to declare it
+// (declare, by key), or else as this flow declares it, which is planned.
+func (s *Server) planSchema(ctx context.Context, rt workspace.Route, declare map[string]pending, key string) (tables.Schema, error) {
+	if p, planned := declare[key]; planned {
+		return p.schema, nil
+	}
+	tabs, err := s.cfg.Data.Tables(ctx, rt.Workspace)
+	if err != nil {
+		return tables.Schema{}, err
+	}
+	schema, ok, err := tabs.Declared(ctx, rt.Table)
+	if err != nil || ok {
+		return schema, err
+	}
+	if schema, err = s.flowSchema(ctx, rt); err != nil {
+		return tables.Schema{}, err
+	}
+	declare[key] = pending{tabs, schema}
+	return schema, nil
 }
 
 // flowSchema is the schema of the custom table a flow writes, derived from
