@@ -121,7 +121,7 @@ func (s *Server) handleDeleteTable(w http.ResponseWriter, r *http.Request, ws *w
 		return err
 	}
 	// the rows left behind follow the workspace's retention
-	if err := s.cfg.Data.SetTableRetention(r.Context(), ws.Workspace.Properties.CustomerID, r.PathValue("table"), 0); err != nil {
+	if err := s.cfg.Data.SetTableRetention(r.Context(), ws.Workspace.Properties.CustomerID, name, 0); err != nil {
 		return err
 	}
 	if deleted {
