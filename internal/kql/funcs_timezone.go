@@ -2,7 +2,6 @@ package kql
 
 import (
 	"fmt"
-	"sync"
 	"time"
 	_ "time/tzdata" // the zones are part of the program, so a node answers the same on any host
 )
@@ -44,26 +43,26 @@ func loadZone(name string) (*time.Location, error) {
 	return loc, nil
 }
 
-// bindTimezone loads a constant zone once; a zone read from the rows is loaded once per name
-// and an unknown one gives null.
+// bindTimezone loads each zone once per run, a constant one as a zone read from the rows; an
+// unknown one gives null. A run evaluates on one goroutine, so a plain map serves, bounded as
+// regexCache is so that the distinct values of a column cannot grow it without end.
 func bindTimezone(conv func(time.Time, *time.Location) time.Time) func([]cexpr) func([]any) any {
 	return func([]cexpr) func([]any) any {
-		var zones sync.Map // name → *time.Location, or nil for an unknown name
+		zones := map[string]*time.Location{} // nil for an unknown name
 		return func(a []any) any {
 			t, ok := a[0].(time.Time)
 			name, ok2 := a[1].(string)
 			if !ok || !ok2 {
 				return nil
 			}
-			z, seen := zones.Load(name)
+			loc, seen := zones[name]
 			if !seen {
-				loc, err := loadZone(name)
-				if err != nil {
-					loc = nil
+				loc, _ = loadZone(name)
+				if len(zones) > 1024 {
+					clear(zones)
 				}
-				z, _ = zones.LoadOrStore(name, loc)
+				zones[name] = loc
 			}
-			loc, _ := z.(*time.Location)
 			if loc == nil {
 				return nil
 			}
