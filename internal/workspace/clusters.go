@@ -67,7 +67,7 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 			SKU:      ClusterSKU{Name: "CapacityReservation", Capacity: in.SKU.Capacity},
 			Properties: ClusterProperties{
 				ClusterID: newGUID(), ProvisioningState: "Succeeded", BillingType: "Cluster",
-				AssociatedWorkspaces: []AssociatedWorkspace{}, CreatedDate: now, LastModifiedDate: now,
+				CreatedDate: now, LastModifiedDate: now,
 			},
 		},
 		IdentityApp: p.AppID,
@@ -97,7 +97,7 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 		return nil, false, err
 	}
 	s.log.Info("cluster created", "cluster", rec.Cluster.ID, "principalId", p.ObjectID, "capacity", in.SKU.Capacity)
-	return s.view(rec), true, nil
+	return s.view(rec, nil), true, nil
 }
 
 // PatchCluster changes capacity, tags, or the key: set it, rotate it (a new
@@ -143,10 +143,14 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 			}
 		}
 	}
+	var links []AssociatedWorkspace
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		if err != nil || latest == nil {
 			return notFound("cluster", name)
+		}
+		if links, err = linksOf(tx, storeKey(g, name)); err != nil {
+			return err
 		}
 		if in.SKU != nil {
 			latest.Cluster.SKU.Capacity = in.SKU.Capacity
@@ -162,7 +166,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 	if err != nil {
 		return nil, err
 	}
-	return s.view(rec), nil
+	return s.view(rec, links), nil
 }
 
 // applyKey checks kv with the cluster's identity and puts it in force; on
@@ -209,27 +213,39 @@ func validKeyVaultProperties(kv *KeyVaultProperties) error {
 
 // GetCluster returns a cluster.
 func (s *Service) GetCluster(ctx context.Context, g ResourceGroup, name string) (*Cluster, error) {
-	rec, err := s.clusterRecord(g, name)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return nil, notFound("cluster", name)
-	}
-	return s.view(rec), nil
+	var out *Cluster
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
+		if err != nil {
+			return err
+		}
+		if rec == nil {
+			return notFound("cluster", name)
+		}
+		links, err := linksOf(tx, storeKey(g, name))
+		out = s.view(rec, links)
+		return err
+	})
+	return out, err
 }
 
 // ClusterPrincipal returns a cluster's identity with its secret, for the key layer.
 func (s *Service) ClusterPrincipal(ctx context.Context, clusterID string) (Principal, *Cluster, error) {
 	var found *clusterRecord
+	var links []AssociatedWorkspace
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
+		err := tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
 			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
 			if err == nil && rec.Cluster.Properties.ClusterID == clusterID {
 				found = rec
 			}
 			return err
 		})
+		if err != nil || found == nil {
+			return err
+		}
+		links, err = linksOf(tx, clusterKeyOf(found))
+		return err
 	})
 	if err != nil {
 		return Principal{}, nil, err
@@ -238,7 +254,7 @@ func (s *Service) ClusterPrincipal(ctx context.Context, clusterID string) (Princ
 		return Principal{}, nil, notFound("cluster", clusterID)
 	}
 	p, err := s.clusterPrincipal(found)
-	return p, s.view(found), err
+	return p, s.view(found, links), err
 }
 
 // ListClusters lists the clusters of a subscription, or of one resource group
@@ -256,7 +272,11 @@ func (s *Service) ListClusters(ctx context.Context, g ResourceGroup) ([]Cluster,
 			if err != nil {
 				return err
 			}
-			out = append(out, *s.view(rec))
+			links, err := linksOf(tx, k)
+			if err != nil {
+				return err
+			}
+			out = append(out, *s.view(rec, links))
 		}
 		return nil
 	})
@@ -271,7 +291,7 @@ func (s *Service) DeleteCluster(ctx context.Context, g ResourceGroup, name strin
 	if err != nil || rec == nil {
 		return err
 	}
-	if n := len(rec.Cluster.Properties.AssociatedWorkspaces); n > 0 {
+	if n := rec.LinkedWorkspaces; n > 0 {
 		return conflict(CodeConflict, "cluster '%s' has %d linked workspaces; unlink or delete them first", name, n)
 	}
 	err = s.db.Update(func(tx *bbolt.Tx) error {
@@ -279,7 +299,7 @@ func (s *Service) DeleteCluster(ctx context.Context, g ResourceGroup, name strin
 		if err != nil || latest == nil {
 			return err
 		}
-		if len(latest.Cluster.Properties.AssociatedWorkspaces) > 0 {
+		if hasLinks(tx, storeKey(g, name)) {
 			return conflict(CodeConflict, "cluster '%s' got a linked workspace meanwhile; unlink it first", name)
 		}
 		return tx.Bucket(bucketClusters).Delete(storeKey(g, name))
@@ -338,9 +358,11 @@ func parseResourceID(id, typ string) (ResourceGroup, string, bool) {
 	return ResourceGroup{Subscription: parts[1], Group: parts[3]}, parts[len(parts)-1], true
 }
 
-func (s *Service) view(rec *clusterRecord) *Cluster {
+// view is the cluster of rec as the API shows it, with the workspaces
+// linked to it.
+func (s *Service) view(rec *clusterRecord, links []AssociatedWorkspace) *Cluster {
 	c := rec.Cluster
-	c.Properties.AssociatedWorkspaces = append([]AssociatedWorkspace{}, c.Properties.AssociatedWorkspaces...)
+	c.Properties.AssociatedWorkspaces = append([]AssociatedWorkspace{}, links...)
 	c.Properties.DocumentStorePrincipalID = s.opts.DocumentStorePrincipalID
 	if c.Properties.KeyVaultProperties.IsSet() {
 		kv := *c.Properties.KeyVaultProperties
@@ -391,7 +413,11 @@ func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string
 func (s *Service) noPlatformData(rec *clusterRecord) error {
 	var held []string
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		for _, a := range rec.Cluster.Properties.AssociatedWorkspaces {
+		links, err := linksOf(tx, clusterKeyOf(rec))
+		if err != nil {
+			return err
+		}
+		for _, a := range links {
 			g, name, ok := parseResourceID(a.ResourceID, TypeWorkspace)
 			if !ok {
 				continue

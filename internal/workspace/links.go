@@ -48,16 +48,19 @@ func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResour
 					"workspace '%s' already holds data sealed under the platform key, which would stay outside the customer-managed key of cluster '%s'; link a new workspace instead", name, c.Cluster.Name)
 			}
 		}
-		if len(c.Cluster.Properties.AssociatedWorkspaces) >= MaxWorkspacesPerCluster {
+		if c.LinkedWorkspaces >= MaxWorkspacesPerCluster {
 			return conflict(CodeTooManyWorkspaces, "cluster '%s' already has %d workspaces, the most one cluster takes; use another cluster", c.Cluster.Name, MaxWorkspacesPerCluster)
 		}
 		now := s.now()
 		rec.Workspace.Properties.ClusterResourceID = c.Cluster.ID
 		rec.LinkedAt = now
-		c.Cluster.Properties.AssociatedWorkspaces = append(c.Cluster.Properties.AssociatedWorkspaces, AssociatedWorkspace{
+		err = addLink(tx, c, ck, AssociatedWorkspace{
 			WorkspaceID: rec.Workspace.Properties.CustomerID, WorkspaceName: rec.Workspace.Name,
 			ResourceID: rec.Workspace.ID, AssociateDate: now,
 		})
+		if err != nil {
+			return err
+		}
 		if err := putJSON(tx.Bucket(bucketClusters), ck, c); err != nil {
 			return err
 		}
@@ -99,11 +102,8 @@ func (s *Service) Unlink(ctx context.Context, g ResourceGroup, name string) erro
 			return conflict(CodeConflict,
 				"workspace '%s' keeps its data under the customer-managed key of %s and cannot be unlinked; delete the workspace to remove it", name, cid)
 		}
-		if c, ck, err := s.clusterByID(tx, cid); err == nil {
-			removeAssociation(c, rec.Workspace.ID)
-			if err := putJSON(tx.Bucket(bucketClusters), ck, c); err != nil {
-				return err
-			}
+		if err := s.unlinkFromCluster(tx, cid, rec.Workspace.ID); err != nil {
+			return err
 		}
 		rec.Workspace.Properties.ClusterResourceID = ""
 		return putJSON(tx.Bucket(bucketWorkspaces), storeKey(g, name), rec)
@@ -212,7 +212,15 @@ func onboardingView(rec *workspaceRecord) *OnboardingState {
 
 // MarkData records that a workspace now holds data, and under which key, so
 // that the linking rules can tell an empty workspace from one with data.
+//
+// Every ingest calls it, and a workspace is marked once: the mark is read
+// first, so that the calls after the first take no write transaction (each
+// of which syncs the database and waits for every other writer).
 func (s *Service) MarkData(ctx context.Context, customerID string, underClusterKey bool) error {
+	marked, err := s.dataMarked(customerID, underClusterKey)
+	if err != nil || marked {
+		return err
+	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
 		if k == nil {
@@ -231,4 +239,23 @@ func (s *Service) MarkData(ctx context.Context, customerID string, underClusterK
 		}
 		return putJSON(tx.Bucket(bucketWorkspaces), k, rec)
 	})
+}
+
+// dataMarked reports whether MarkData has nothing to record: the workspace
+// is marked as holding data under that key, or is gone.
+func (s *Service) dataMarked(customerID string, underClusterKey bool) (bool, error) {
+	marked := true
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
+		if k == nil {
+			return nil
+		}
+		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+		if err != nil || rec == nil {
+			return err
+		}
+		marked = underClusterKey && rec.HasClusterKeyData || !underClusterKey && rec.HasPlatformData
+		return nil
+	})
+	return marked, err
 }

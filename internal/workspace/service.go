@@ -101,10 +101,13 @@ func New(db *bbolt.DB, ids Identities, keys KeyManager, seal secretSealer, opts 
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketClusters, bucketWorkspaces, bucketCustomerID} {
+		for _, b := range [][]byte{bucketClusters, bucketWorkspaces, bucketCustomerID, bucketClusterLinks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := moveLinksOutOfClusters(tx); err != nil {
+			return err
 		}
 		return indexDCRs(tx)
 	})
@@ -114,10 +117,14 @@ func New(db *bbolt.DB, ids Identities, keys KeyManager, seal secretSealer, opts 
 	return &Service{db: db, ids: ids, keys: keys, seal: seal, opts: opts, log: opts.Logger}, nil
 }
 
+// clusterRecord is a cluster as stored. Its linked workspaces are kept in
+// bucketClusterLinks (Cluster.Properties.AssociatedWorkspaces stays empty),
+// and only counted here.
 type clusterRecord struct {
-	Cluster      Cluster `json:"cluster"`
-	IdentityApp  string  `json:"identityAppId"`
-	SealedSecret []byte  `json:"sealedSecret"`
+	Cluster          Cluster `json:"cluster"`
+	IdentityApp      string  `json:"identityAppId"`
+	SealedSecret     []byte  `json:"sealedSecret"`
+	LinkedWorkspaces int     `json:"linkedWorkspaces,omitempty"`
 }
 
 type workspaceRecord struct {

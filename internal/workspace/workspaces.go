@@ -210,11 +210,8 @@ func (s *Service) DeleteWorkspace(ctx context.Context, g ResourceGroup, name str
 		}
 		customerID = rec.Workspace.Properties.CustomerID
 		if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
-			if c, ck, err := s.clusterByID(tx, cid); err == nil {
-				removeAssociation(c, rec.Workspace.ID)
-				if err := putJSON(tx.Bucket(bucketClusters), ck, c); err != nil {
-					return err
-				}
+			if err := s.unlinkFromCluster(tx, cid, rec.Workspace.ID); err != nil {
+				return err
 			}
 		}
 		if err := tx.Bucket(bucketCustomerID).Delete([]byte(customerID)); err != nil {
@@ -335,14 +332,17 @@ func viewWorkspace(rec *workspaceRecord) *Workspace {
 	return &w
 }
 
-func removeAssociation(c *clusterRecord, workspaceID string) {
-	ws := c.Cluster.Properties.AssociatedWorkspaces[:0]
-	for _, a := range c.Cluster.Properties.AssociatedWorkspaces {
-		if !strings.EqualFold(a.ResourceID, workspaceID) {
-			ws = append(ws, a)
-		}
+// unlinkFromCluster forgets the link of workspace workspaceID to the
+// cluster clusterResourceID; a cluster deleted meanwhile has none.
+func (s *Service) unlinkFromCluster(tx *bbolt.Tx, clusterResourceID, workspaceID string) error {
+	c, ck, err := s.clusterByID(tx, clusterResourceID)
+	if err != nil {
+		return nil
 	}
-	c.Cluster.Properties.AssociatedWorkspaces = ws
+	if err := removeLink(tx, c, ck, workspaceID); err != nil {
+		return err
+	}
+	return putJSON(tx.Bucket(bucketClusters), ck, c)
 }
 
 // Info is WorkspaceByCustomerID for a workspace named by resource group and name.
