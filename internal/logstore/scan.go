@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -47,6 +49,13 @@ type Predicate struct {
 // stored before ingestion times were (see IngestionTimeColumn) counts as
 // ingested before any bound: inside every IngestedUpTo, outside every
 // IngestedAfter.
+//
+// RowsOnly asks only how many rows match: batches carry Len and no columns,
+// and Columns must be empty. A segment the bounds take whole, with no
+// predicate, is counted from the manifest without being opened, a block
+// the bounds take whole from the sealed index without decrypting a column;
+// otherwise only the predicate columns, and the time or ingestion-time
+// column where a bound cuts a block, are read.
 type ScanRequest struct {
 	Workspace                   string
 	Table                       string
@@ -54,6 +63,7 @@ type ScanRequest struct {
 	IngestedAfter, IngestedUpTo time.Time
 	Columns                     []string
 	Predicates                  []Predicate
+	RowsOnly                    bool
 }
 
 // IngestionTimeColumn is the hidden column of each row's ingestion time
@@ -167,6 +177,10 @@ type Scanner struct {
 	preds        []pred
 	columns      []string        // requested; nil: all
 	want         map[string]bool // requested and predicate columns; nil: all
+	// rowsOnly: batches carry only Len (ScanRequest.RowsOnly); counted is
+	// the rows counted and not yet handed out.
+	rowsOnly bool
+	counted  int64
 
 	segs    []segFile
 	mem     []memRow // unflushed rows in the time range
@@ -213,6 +227,15 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 	snap, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if base.from >= base.to {
+		// The predicates on TimeGenerated leave no time: no row matches.
+		scs := make([]*Scanner, n)
+		for i := range scs {
+			sc := *base
+			scs[i] = &sc
+		}
+		return scs, nil
 	}
 	// Damage known before the scan starts refuses it at once, if the scan
 	// needs the damaged object; a scan that does not answers as usual.
@@ -279,7 +302,20 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 		if err != nil {
 			return nil, err
 		}
-		sc.preds = append(sc.preds, c)
+		if !sc.narrowTime(c) {
+			sc.preds = append(sc.preds, c)
+		}
+	}
+	if req.RowsOnly {
+		if len(req.Columns) > 0 {
+			return nil, fmt.Errorf("%w: a scan for row counts reads no columns", ErrInvalidScan)
+		}
+		// Only the predicate columns are read.
+		sc.rowsOnly, sc.columns, sc.want = true, []string{}, make(map[string]bool, len(sc.preds))
+		for _, p := range sc.preds {
+			sc.want[p.col] = true
+		}
+		return sc, nil
 	}
 	if len(req.Columns) > 0 {
 		sc.columns = req.Columns
@@ -295,6 +331,35 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 		}
 	}
 	return sc, nil
+}
+
+// narrowTime folds a predicate on TimeGenerated with a datetime constant
+// into the scan's time range, and reports whether it did. Every row has a
+// TimeGenerated, so the range selects exactly the rows the predicate would;
+// and unlike the predicate, it prunes by file name and needs no column
+// read in a block that lies inside it.
+func (sc *Scanner) narrowTime(p pred) bool {
+	if p.col != timeColumn || p.kind != TypeDatetime {
+		return false
+	}
+	if p.i == math.MaxInt64 && (p.op == OpGt || p.op == OpLe || p.op == OpEq) {
+		return false // the bound past it does not fit in an int64
+	}
+	switch p.op {
+	case OpGe:
+		sc.from = max(sc.from, p.i)
+	case OpGt:
+		sc.from = max(sc.from, p.i+1)
+	case OpLt:
+		sc.to = min(sc.to, p.i)
+	case OpLe:
+		sc.to = min(sc.to, p.i+1)
+	case OpEq:
+		sc.from, sc.to = max(sc.from, p.i), min(sc.to, p.i+1)
+	default:
+		return false
+	}
+	return true
 }
 
 // Next reads the next batch with rows; false at the end or on an error.
@@ -316,6 +381,8 @@ func (sc *Scanner) Next() bool {
 					MinT: sc.segFile.name.minT, MaxT: sc.segFile.name.maxT})
 			case err != nil:
 				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
+			case b != nil && sc.rowsOnly:
+				sc.counted += int64(b.Len)
 			case b != nil:
 				sc.batch = b
 				return true
@@ -332,31 +399,102 @@ func (sc *Scanner) Next() bool {
 			if s.ingested.known && (s.ingested.hi < sc.ingLo || s.ingested.lo > sc.ingHi) {
 				continue // pruned by the manifest's ingestion times: not even opened
 			}
-			r, err := sc.st.openSegment(sc.ctx, filepath.Join(sc.dir, s.name.String()), sc.ws, sc.tbl, s)
-			var ie *IntegrityError
-			switch {
-			case errors.As(err, &ie) && ie.Problem == ProblemMissing && (sc.st.expired(sc.tbl, s.name.maxT) || s.name.maxT < sc.purgedBefore):
-				continue // purged since the scan started
-			case ie != nil:
-				sc.err = sc.st.foundDamage(ie)
-			case err != nil:
-				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
-			default:
+			path := filepath.Join(sc.dir, s.name.String())
+			if sc.countsWhole(s) {
+				if sc.found(s, checkSegmentFile(path, sc.ws, sc.tbl, s)) {
+					sc.counted += s.rows
+				}
+				continue
+			}
+			r, err := sc.st.openSegment(sc.ctx, path, sc.ws, sc.tbl, s)
+			if sc.found(s, err) {
 				sc.seg, sc.segFile, sc.block = r, s, 0
 			}
+		case len(sc.mem) > 0 && sc.rowsOnly && len(sc.preds) == 0:
+			sc.counted += int64(len(sc.mem)) // in the bounds already: see ScanShards
+			sc.mem = nil
 		case len(sc.mem) > 0:
 			n := min(len(sc.mem), sc.st.cfg.BlockRows)
 			b, err := sc.memBatch(sc.mem[:n])
 			sc.mem = sc.mem[n:]
 			if err != nil {
 				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
+			} else if b != nil && sc.rowsOnly {
+				sc.counted += int64(b.Len)
 			} else if b != nil {
 				sc.batch = b
 				return true
 			}
+		case sc.counted > 0:
+			n := min(sc.counted, maxCountBatch)
+			sc.counted -= n
+			sc.batch = &Batch{Len: int(n)}
+			return true
 		default:
 			return false
 		}
+	}
+	return false
+}
+
+// maxCountBatch bounds the Len of a batch of a scan for row counts, which
+// gathers the counts of many blocks and segments: a consumer may hold a
+// slice as long as a batch.
+const maxCountBatch = 1 << 16
+
+// countsWhole reports whether a scan for row counts takes segment s whole
+// by the manifest's count of its rows: no predicate, and every row inside
+// the time range and the ingestion bounds.
+func (sc *Scanner) countsWhole(s segFile) bool {
+	if !sc.rowsOnly || len(sc.preds) > 0 || s.damage != nil || s.rows <= 0 {
+		return false
+	}
+	if s.name.minT < sc.from || s.name.maxT >= sc.to {
+		return false
+	}
+	if sc.ingLo == math.MinInt64 && sc.ingHi == math.MaxInt64 {
+		return true
+	}
+	return s.ingested.known && s.ingested.lo >= sc.ingLo && s.ingested.hi <= sc.ingHi
+}
+
+// checkSegmentFile checks, without opening it, that a segment counted from
+// the manifest is on disk at the size the manifest lists: a lost or
+// truncated segment is found as a read of it would find it. (What the file
+// holds is checked when it is read: a count from the manifest does not.)
+func checkSegmentFile(path, ws, table string, want segFile) error {
+	damage := func(p Problem, detail string) error {
+		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: detail,
+			MinT: want.name.minT, MaxT: want.name.maxT}
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return damage(ProblemMissing, fileGone)
+	case err != nil:
+		return err
+	case fi.Size() < want.size:
+		return damage(ProblemTruncated, fmt.Sprintf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
+	case fi.Size() > want.size:
+		return damage(ProblemAuthentication, fmt.Sprintf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
+	}
+	return nil
+}
+
+// found reports whether segment s, opened or checked with the given
+// error, is there to read. An error ends the scan, but for a segment purged
+// since the scan started, which is skipped.
+func (sc *Scanner) found(s segFile, err error) bool {
+	var ie *IntegrityError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &ie) && ie.Problem == ProblemMissing && (sc.st.expired(sc.tbl, s.name.maxT) || s.name.maxT < sc.purgedBefore):
+		// purged since the scan started
+	case ie != nil:
+		sc.err = sc.st.foundDamage(ie)
+	default:
+		sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
 	}
 	return false
 }
@@ -415,6 +553,10 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 		return nil, nil // pruned by the ingestion time: nothing decrypted
 	}
 	ingestFilter := ingLo < sc.ingLo || ingHi > sc.ingHi
+	timeFilter := bm.minT < sc.from || bm.maxT >= sc.to
+	if sc.rowsOnly && len(sc.preds) == 0 && !timeFilter && !ingestFilter {
+		return &Batch{Len: bm.rows}, nil // by the sealed index: nothing decrypted
+	}
 	var blooms []*pred
 	for i := range sc.preds {
 		pruned, bloom := prune(bm, &sc.preds[i])
@@ -441,7 +583,6 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	for _, p := range sc.preds {
 		load[p.col] = true
 	}
-	timeFilter := bm.minT < sc.from || bm.maxT >= sc.to
 	if timeFilter {
 		load[timeColumn] = true
 	}
@@ -512,6 +653,9 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	count, rows := sc.match(bm.rows, cols, sel)
 	if count == 0 {
 		return nil, nil
+	}
+	if sc.rowsOnly {
+		return &Batch{Len: count}, nil
 	}
 	picked := make(map[string]bool, len(load))
 	for name, c := range cols {

@@ -216,10 +216,9 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	if !req.To.IsZero() {
 		lreq.To = req.To.Add(time.Nanosecond) // the engine's bound is inclusive, the store's exclusive
 	}
-	if len(lreq.Columns) == 0 {
-		// The engine wants only row counts: read the cheapest column.
-		lreq.Columns = []string{"TimeGenerated"}
-	}
+	// With no column to read, the engine wants only row counts: the store
+	// answers from its sealed indexes where it can.
+	lreq.RowsOnly = len(lreq.Columns) == 0
 	for _, p := range req.Predicates {
 		op, ok := predMap[p.Op]
 		if !ok || p.Value == nil {
