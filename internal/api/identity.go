@@ -181,17 +181,27 @@ func (s *Server) requireOwner(r *http.Request) (*identity.Claims, error) {
 		Message: fmt.Sprintf("the client with object ID %s lacks the %s role this operation needs; ask an Owner to act, or to create an application with --role %s", c.ObjectID, identity.RoleOwner, identity.RoleOwner)}
 }
 
-// handleMetrics serves the Prometheus metrics to a management token of an
-// Owner or MonitoringReader: they name clusters and their key states, which
-// are the tenant's business only.
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+// requireMonitoring authenticates a management call and requires the Owner
+// or MonitoringReader role: what it reads (metrics, profiles) names clusters
+// and tells how the node runs, which is the operator's business only. what
+// says, in the refusal, what the caller may not do.
+func (s *Server) requireMonitoring(r *http.Request, what string) error {
 	c, err := s.authenticate(r, identity.AudienceManagement)
 	if err != nil {
 		return err
 	}
 	if !c.HasRole(identity.RoleOwner) && !c.HasRole(identity.RoleMonitoringReader) {
 		return &Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
-			Message: fmt.Sprintf("the client with object ID %s may not read metrics; use an application with --role %s", c.ObjectID, identity.RoleMonitoringReader)}
+			Message: fmt.Sprintf("the client with object ID %s may not %s; use an application with --role %s", c.ObjectID, what, identity.RoleMonitoringReader)}
+	}
+	return nil
+}
+
+// handleMetrics serves the Prometheus metrics to a management token of an
+// Owner or MonitoringReader.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireMonitoring(r, "read metrics"); err != nil {
+		return err
 	}
 	s.cfg.Metrics.ServeHTTP(w, r)
 	return nil

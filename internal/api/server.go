@@ -59,7 +59,8 @@ type Config struct {
 	ExternalData kql.ExternalFetcher
 	// Metrics serves GET /metrics (Prometheus text format) when set, to
 	// principals with the Owner or MonitoringReader role. It
-	// carries key states and probe counts, never key material or rows.
+	// carries key states and probe counts, never key material or rows. The
+	// runtime's profiles are served at /debug/pprof/ to the same principals.
 	Metrics             http.Handler
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
@@ -94,6 +95,7 @@ func New(cfg Config) (*Server, error) {
 		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now),
 		flows:   newFlowCache(maxCachedFlows)}
 	s.routeIdentity()
+	s.routeProfiles()
 	if cfg.Metrics != nil {
 		s.handle("GET /metrics", s.handleMetrics)
 	}

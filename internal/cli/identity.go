@@ -56,7 +56,7 @@ func (a *app) appCreateCommand() *cobra.Command {
 		return a.printSecret(cmd, raw)
 	})
 	cmd.Flags().StringVarP(&name, "name", "n", "", "display name of the application")
-	cmd.Flags().StringSliceVar(&roles, "role", nil, "role to grant: Owner (manages everything) or MonitoringReader (reads /metrics only); may repeat; none by default")
+	cmd.Flags().StringSliceVar(&roles, "role", nil, "role to grant: Owner (manages everything) or MonitoringReader (reads /metrics and /debug/pprof/ only); may repeat; none by default")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }
