@@ -196,6 +196,7 @@ type Scanner struct {
 	batch   *Batch
 	err     error
 	closed  bool
+	counted bool // in st.users until closed
 }
 
 // Scan starts a scan. It reads nothing yet but the list of segments and the
@@ -259,8 +260,10 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 				sc.segs = append(sc.segs, s)
 			}
 		}
+		sc.counted = true
 		scs[i] = &sc
 	}
+	st.users.Add(int64(n))
 	for i := range snap.mems {
 		b := &snap.mems[i]
 		if b.ingested < base.ingLo || b.ingested > base.ingHi {
@@ -507,6 +510,10 @@ func (sc *Scanner) Err() error { return sc.err }
 
 // Close releases the scan's file and rows; it may be called at any time.
 func (sc *Scanner) Close() error {
+	if sc.counted {
+		sc.counted = false
+		sc.st.users.Add(-1)
+	}
 	sc.closed = true
 	sc.segs, sc.mem, sc.batch = nil, nil, nil
 	if sc.seg != nil {

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -68,6 +69,10 @@ type Config struct {
 	// plane, so that a manifest rolled back on disk is found (default: a
 	// MemLedger, for the life of the store only).
 	Ledger Ledger
+	// Budget bounds the unflushed rows of every store that shares it (one
+	// per node): over it, the largest WAL is flushed. Nil: each table is
+	// bounded by FlushBytes alone.
+	Budget *MemoryBudget
 }
 
 // Flush defaults: a WAL is sealed into segments at 32 MiB, or once 10
@@ -96,6 +101,9 @@ type Store struct {
 	ctx    context.Context // ends background flushes on Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// users counts the ingests and verifications under way and the
+	// scanners open (see InUse).
+	users atomic.Int64
 
 	mu     sync.Mutex
 	tables map[tableKey]*table
@@ -231,6 +239,11 @@ func (st *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// InUse reports whether an ingest or a verification is under way, or a
+// scanner is open: a caller that closes stores it has not used for a while
+// (to bound open files and memory) leaves this one open.
+func (st *Store) InUse() bool { return st.users.Load() > 0 }
+
 // table returns the table's state, creating it (unopened) if needed.
 func (st *Store) table(ws, name string) (*table, error) {
 	if err := checkNames(ws, name); err != nil {
@@ -291,6 +304,8 @@ func (st *Store) IngestDeclared(ctx context.Context, workspace, table string, bo
 }
 
 func (st *Store) ingest(ctx context.Context, workspace, table string, body []byte, d declared) (int, error) {
+	st.users.Add(1)
+	defer st.users.Add(-1)
 	t, err := st.table(workspace, table)
 	if err != nil {
 		return 0, err
@@ -322,6 +337,7 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 	}
 	st.clock.done(stamp)
 	g.pending.Done()
+	st.cfg.Budget.relieve()
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}

@@ -246,6 +246,7 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, rec []byte, 
 		return nil, 0, 0, err
 	}
 	g.pending.Add(1)
+	t.st.cfg.Budget.charge(t, int64(len(rec)))
 	return g, ord, stamp, nil
 }
 
@@ -298,10 +299,24 @@ func (t *table) saveManifestLocked(ctx context.Context, m *manifest) error {
 }
 
 func (t *table) rotateLocked() {
+	t.st.cfg.Budget.rotated(t)
 	t.flushing = append(t.flushing, t.active)
 	t.active = nil
 	t.startFlusherLocked()
 	t.notifyLocked()
+}
+
+// rotateForBudget rotates the active WAL if it has rows: the node's
+// unflushed rows are over its MemoryBudget, and this WAL is the largest.
+func (t *table) rotateForBudget() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || t.active == nil {
+		return
+	}
+	if _, records, _ := t.active.wal.state(); records > 0 {
+		t.rotateLocked()
+	}
 }
 
 // rotateAged rotates the active WAL if it has rows and is older than age.
@@ -702,6 +717,7 @@ func (t *table) close() error {
 		return nil
 	}
 	t.closed = true
+	t.st.cfg.Budget.rotated(t) // its rows stay in the WAL, not in memory
 	t.cancel()
 	for t.flusher {
 		t.waitChangeLocked(context.Background())

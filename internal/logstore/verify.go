@@ -28,6 +28,8 @@ type VerifyReport struct {
 // restored segment is read again. Any other failure (a revoked key) ends it
 // with an error.
 func (st *Store) Verify(ctx context.Context, workspace string, progress func(bytes int64)) (VerifyReport, error) {
+	st.users.Add(1)
+	defer st.users.Add(-1)
 	var rep VerifyReport
 	if progress == nil {
 		progress = func(int64) {}
