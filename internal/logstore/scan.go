@@ -196,7 +196,7 @@ type Scanner struct {
 	batch   *Batch
 	err     error
 	closed  bool
-	counted bool // in st.users until closed
+	inUse   bool // counted in st.users until closed
 }
 
 // Scan starts a scan. It reads nothing yet but the list of segments and the
@@ -260,7 +260,7 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 				sc.segs = append(sc.segs, s)
 			}
 		}
-		sc.counted = true
+		sc.inUse = true
 		scs[i] = &sc
 	}
 	st.users.Add(int64(n))
@@ -510,8 +510,8 @@ func (sc *Scanner) Err() error { return sc.err }
 
 // Close releases the scan's file and rows; it may be called at any time.
 func (sc *Scanner) Close() error {
-	if sc.counted {
-		sc.counted = false
+	if sc.inUse {
+		sc.inUse = false
 		sc.st.users.Add(-1)
 	}
 	sc.closed = true
