@@ -9,8 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/client"
@@ -216,18 +220,19 @@ func TestAFileOverTheLimitGoesInSeveralBatchesAndABadRowIsNamed(t *testing.T) {
 }
 
 // sentBatches runs sendRows over input with a small limit and returns the
-// batches it sent.
-func sentBatches(input string, limit int) ([]string, ingestReport, error) {
+// batches it sent. readers turn the input into what the file gives: all at
+// once, or a byte at a time.
+func sentBatches(input string, limit int, reader func(io.Reader) io.Reader) ([]string, ingestReport, error) {
 	var batches []string
 	var rep ingestReport
-	rr, err := newRowReader(strings.NewReader(input), "rows.json")
+	rr, err := newRowReaderMax(reader(strings.NewReader(input)), "rows.json", 4*limit)
 	if err != nil {
 		return nil, rep, err
 	}
-	err = sendRows(context.Background(), rr, limit, &rep, func(_ context.Context, b []byte) (int, error) {
+	err = sendRows(context.Background(), rr, limit, 1, &rep, func(_ context.Context, b []byte) (int, error) {
 		batches = append(batches, string(b))
 		return len(b), nil
-	})
+	}, nil)
 	return batches, rep, err
 }
 
@@ -252,26 +257,40 @@ func TestRowsAreReadFromAnArrayOrJSONLinesAndBatchedUnderTheLimit(t *testing.T) 
 		{"an unclosed array", `[{"a":1}`, 100, nil, "rows.json ends early, after row 1: a row or the array is not closed"},
 		{"bad JSON", "{\"a\":1}\n{a:2}", 100, nil, "rows.json is not a JSON array or JSON lines: at byte"},
 		{"more after the array", `[{"a":1}] [{"a":2}]`, 100, nil, "holds more after its JSON array of 1 rows"},
+		{"rows sent as they are", "{\"a\":\"x y\",\"b\":[1,{\"c\":null}]}\n", 100, []string{`[{"a":"x y","b":[1,{"c":null}]}]`}, ""},
+		{"pretty-printed rows compacted", "{\n  \"a\": 1,\n  \"b\": [ 2 ]\n}\n{\"c\" :3}", 100, []string{`[{"a":1,"b":[2]},{"c":3}]`}, ""},
+		{"escapes and bytes above 0x7F kept", `[{"a":"\u00e9\n\u00e9"}]`, 100, []string{`[{"a":"\u00e9\n\u00e9"}]`}, ""},
+		{"a number as the last row", "{\"a\":1}\n12", 100, nil, "row 2 of rows.json is not a JSON object"},
+		{"a trailing comma in the array", `[{"a":1},]`, 100, nil, "rows.json is not a JSON array or JSON lines: at byte 9, after row 1"},
+		{"no comma between rows", `[{"a":1} {"a":2}]`, 100, nil, "rows.json is not a JSON array or JSON lines: at byte 9, after row 1"},
+		{"a row cut inside a string", `{"a":"x`, 100, nil, "rows.json ends early, after row 0"},
+		{"a control character in a string", "{\"a\":\"x\x01\"}", 100, nil, "rows.json is not a JSON array or JSON lines: at byte 7, after row 0"},
+		{"a leading zero", `{"a":01}`, 100, nil, "rows.json is not a JSON array or JSON lines: at byte 6, after row 0"},
 		{"a bad row after a batch was sent", "{\"a\":1}\n{\"a\":2}\n3", 12, []string{`[{"a":1}]`},
 			"row 3 of rows.json is not a JSON object: each row is an object of column values; batch 1 (rows 1-1) was stored: send only the rows after row 1 again"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, rep, err := sentBatches(tc.input, tc.limit)
-			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Fatalf("error %v, want %q", err, tc.wantErr)
-			}
-			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
-				t.Errorf("batches %q, want %q", got, tc.want)
-			}
-			for _, b := range got {
-				if len(b) > tc.limit {
-					t.Errorf("batch %s is over the limit of %d bytes", b, tc.limit)
+		for _, rd := range []struct {
+			name string
+			f    func(io.Reader) io.Reader
+		}{{"whole", func(r io.Reader) io.Reader { return r }}, {"a byte at a time", iotest.OneByteReader}} {
+			t.Run(tc.name+"/"+rd.name, func(t *testing.T) {
+				got, rep, err := sentBatches(tc.input, tc.limit, rd.f)
+				if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
 				}
-			}
-			if err == nil && rep.Batches != len(tc.want) {
-				t.Errorf("report says %d batches, want %d", rep.Batches, len(tc.want))
-			}
-		})
+				if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+					t.Errorf("batches %q, want %q", got, tc.want)
+				}
+				for _, b := range got {
+					if len(b) > tc.limit {
+						t.Errorf("batch %s is over the limit of %d bytes", b, tc.limit)
+					}
+				}
+				if err == nil && rep.Batches != len(tc.want) {
+					t.Errorf("report says %d batches, want %d", rep.Batches, len(tc.want))
+				}
+			})
+		}
 	}
 }
 
@@ -282,12 +301,12 @@ func TestARefusedBatchNamesItsRowsAndWhatWasStoredBefore(t *testing.T) {
 	}
 	var rep ingestReport
 	calls := 0
-	err = sendRows(context.Background(), rr, len(`[{"a":1},{"a":2}]`), &rep, func(_ context.Context, b []byte) (int, error) {
+	err = sendRows(context.Background(), rr, len(`[{"a":1},{"a":2}]`), 1, &rep, func(_ context.Context, b []byte) (int, error) {
 		if calls++; calls == 2 {
 			return 0, &client.APIError{Status: 400, Code: "InvalidPayload", Message: "the body was refused whole: row 1: bad"}
 		}
 		return len(b), nil
-	})
+	}, nil)
 	want := "batch 2 (rows 3-4 of rows.json) was refused at row 4 of rows.json (the server counts from 0 within the batch): " +
 		"InvalidPayload (HTTP 400): the body was refused whole: row 1: bad; batch 1 (rows 1-2) was stored: send only the rows after row 2 again"
 	if err == nil || err.Error() != want {
@@ -300,7 +319,7 @@ func TestARefusedBatchNamesItsRowsAndWhatWasStoredBefore(t *testing.T) {
 
 	// A batch lost on the way may or may not have been stored.
 	rr, _ = newRowReader(strings.NewReader(`[{"a":1}]`), "rows.json")
-	err = sendRows(context.Background(), rr, 100, &ingestReport{}, func(context.Context, []byte) (int, error) { return 0, io.ErrUnexpectedEOF })
+	err = sendRows(context.Background(), rr, 100, 1, &ingestReport{}, func(context.Context, []byte) (int, error) { return 0, io.ErrUnexpectedEOF }, nil)
 	if err == nil || !strings.Contains(err.Error(), "batch 1 (rows 1-1 of rows.json) was not stored") {
 		t.Errorf("a failed send: %v", err)
 	}
@@ -371,5 +390,133 @@ func TestDcrCreateTransformFiltersRowsAndRefusesWhatTheCloudRefuses(t *testing.T
 	n.must("ingest", "--dcr", "alerts-dcr", "--stream", "Custom-Alerts", "--file", rows)
 	if out := n.must("query", "--workspace", "secops", "Alerts_CL | project Message"); !strings.Contains(out, "kept") || strings.Contains(out, "dropped") {
 		t.Fatalf("stored rows:\n%s", out)
+	}
+}
+
+func TestIngestSendsBatchesAtOnceAndEachRowExactlyOnce(t *testing.T) {
+	const rows, inFlight = 40, 4
+	var in strings.Builder
+	for i := range rows {
+		fmt.Fprintf(&in, "{\"n\":%d}\n", i)
+	}
+	rr, err := newRowReader(strings.NewReader(in.String()), "rows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first inFlight batches wait for one another: they return only
+	// once all of them are under way together.
+	var mu sync.Mutex
+	var got []string
+	started := make(chan struct{}, inFlight)
+	allIn := make(chan struct{})
+	var calls atomic.Int32
+	send := func(_ context.Context, b []byte) (int, error) {
+		if n := calls.Add(1); n <= inFlight {
+			started <- struct{}{}
+			if n == inFlight {
+				close(allIn)
+			}
+			select {
+			case <-allIn:
+			case <-time.After(10 * time.Second):
+				return 0, errors.New("the batches were not sent at once")
+			}
+		}
+		var batch []json.RawMessage
+		if err := json.Unmarshal(b, &batch); err != nil {
+			return 0, err
+		}
+		mu.Lock()
+		for _, r := range batch {
+			got = append(got, string(r))
+		}
+		mu.Unlock()
+		return len(b), nil
+	}
+	var rep ingestReport
+	progressed := 0
+	if err := sendRows(context.Background(), rr, len(`[{"n":10},{"n":11},{"n":12}]`), inFlight, &rep, send, func(n int) { mu.Lock(); progressed += n; mu.Unlock() }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b string) int { return strings.Compare(a, b) })
+	want := strings.Split(strings.TrimSpace(in.String()), "\n")
+	slices.SortFunc(want, func(a, b string) int { return strings.Compare(a, b) })
+	if !slices.Equal(got, want) {
+		t.Errorf("rows stored:\n%q\nwant each row once:\n%q", got, want)
+	}
+	if rep.Rows != rows || progressed != rows {
+		t.Errorf("report says %d rows, progress %d, want %d", rep.Rows, progressed, rows)
+	}
+}
+
+func TestABatchRefusedWhileOthersAreUnderWayNamesEveryRowToSendAgain(t *testing.T) {
+	rr, err := newRowReader(strings.NewReader("{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}\n{\"a\":6}"), "rows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Batch 1 (row 1) is refused only once batch 3 (row 3) is stored.
+	third := make(chan struct{})
+	send := func(_ context.Context, b []byte) (int, error) {
+		switch string(b) {
+		case `[{"a":1}]`:
+			select {
+			case <-third:
+			case <-time.After(10 * time.Second):
+				return 0, errors.New("batch 3 was not sent while batch 1 was under way")
+			}
+			return 0, &client.APIError{Status: 400, Code: "InvalidPayload", Message: "the body was refused whole: row 0: bad"}
+		case `[{"a":3}]`:
+			defer close(third)
+		}
+		return len(b), nil
+	}
+	var rep ingestReport
+	err = sendRows(context.Background(), rr, len(`[{"a":1}]`), 2, &rep, send, nil)
+	// Rows 2 to 3, and perhaps more, were stored while batch 1 waited.
+	last := 1 + rep.Rows
+	want := fmt.Sprintf("batch 1 (rows 1-1 of rows.json) was refused at row 1 of rows.json (the server counts from 0 within the batch): "+
+		"InvalidPayload (HTTP 400): the body was refused whole: row 0: bad; rows 2-%d were stored: send only rows 1-1 and the rows after row %d again", last, last)
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+	if rep.Rows < 2 || rep.Rows > 5 {
+		t.Errorf("report says %d rows stored, want 2 to 5", rep.Rows)
+	}
+}
+
+func TestStoredSoFarSaysWhichRowsToSendAgain(t *testing.T) {
+	b := func(seq, first, last int) batchOutcome { return batchOutcome{seq: seq, first: first, last: last} }
+	for _, tc := range []struct {
+		name           string
+		stored, others []batchOutcome
+		want           string
+	}{
+		{"none", nil, nil, "nothing was stored"},
+		{"none, two failed", nil, []batchOutcome{b(2, 3, 4)}, "nothing was stored (batch 2 failed too)"},
+		{"the first", []batchOutcome{b(1, 1, 5)}, nil, "batch 1 (rows 1-5) was stored: send only the rows after row 5 again"},
+		{"the first three", []batchOutcome{b(1, 1, 5), b(2, 6, 9), b(3, 10, 12)}, nil, "batches 1-3 (rows 1-12) were stored: send only the rows after row 12 again"},
+		{"a gap", []batchOutcome{b(1, 1, 5), b(3, 10, 12)}, nil, "rows 1-5, 10-12 were stored: send only rows 6-9 and the rows after row 12 again"},
+		{"gaps and neighbours", []batchOutcome{b(2, 6, 9), b(3, 10, 12), b(5, 20, 30)}, []batchOutcome{b(4, 13, 19)},
+			"rows 6-12, 20-30 were stored (batch 4 failed too): send only rows 1-5, 13-19 and the rows after row 30 again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := storedSoFar(tc.stored, tc.others); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestARowOverTheReadersLimitIsRefusedWithoutReadingItAll(t *testing.T) {
+	row := `{"a":"` + strings.Repeat("x", 100) + `"}`
+	rr, err := newRowReaderMax(iotest.OneByteReader(strings.NewReader("{\"a\":1}\n"+row+"\n")), "rows.json", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rr.next(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rr.next(); err == nil || !strings.Contains(err.Error(), "row 2 of rows.json is over 64 bytes") {
+		t.Errorf("a row of %d bytes: %v", len(row), err)
 	}
 }

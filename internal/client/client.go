@@ -195,6 +195,9 @@ func Transport(endpointHost, vaultDNSSuffix string, tlsCfg *tls.Config) *http.Tr
 		TLSHandshakeTimeout: 10 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		MaxIdleConns:        16,
+		// Uploads send several requests at once (`sealwatch ingest --in-flight`):
+		// over HTTP/1.1 each keeps its connection for the next.
+		MaxIdleConnsPerHost: 16,
 	}
 }
 

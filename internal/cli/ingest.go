@@ -1,0 +1,587 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/sealwatch/sealwatch/internal/client"
+	"github.com/sealwatch/sealwatch/internal/jsonscan"
+)
+
+// This file is `sealwatch ingest`: rows read from a file, checked as JSON
+// without being decoded, and sent in gzipped batches, several at a time.
+
+// The Logs Ingestion API's version and its limit per call, which applies to
+// the rows before and after gzip alike.
+const (
+	ingestAPIVersion = "2023-01-01"
+	maxIngestBatch   = 1 << 20
+)
+
+// defaultInFlight is how many batches ingest has under way at once: enough
+// to keep the node's parse, seal and fsync of one batch overlapping the
+// client's read, gzip and upload of the next ones.
+const (
+	defaultInFlight = 4
+	maxInFlight     = 64
+)
+
+// rowReader reads the rows of an ingest file: one JSON array of objects, or
+// JSON lines (objects one after another, separated by white space). Each
+// row is checked as JSON in one pass (jsonscan) and handed on as the bytes
+// it is in the file; only a row with white space between its tokens is
+// compacted.
+type rowReader struct {
+	name  string // the file, for messages
+	r     io.Reader
+	buf   []byte // buf[pos:end] is read and not yet taken
+	pos   int
+	end   int
+	off   int64 // the file offset of buf[0]
+	eof   bool  // r has no more
+	err   error // r failed
+	array bool
+	comma bool // (array) a row was read: a comma or the closing bracket comes next
+	done  bool
+	n     int    // rows read so far
+	max   int    // the most bytes a row may take in the file
+	tidy  []byte // a compacted row
+}
+
+// rowReaderBuffer is what a rowReader reads at a time. A row may grow the
+// buffer up to maxRowBytes (rowReader.max): a row bigger than a call takes
+// is refused, though one that white space makes bigger may shrink once
+// compacted.
+const rowReaderBuffer = 256 << 10
+
+func newRowReader(r io.Reader, name string) (*rowReader, error) {
+	return newRowReaderMax(r, name, 4*maxIngestBatch)
+}
+
+// newRowReaderMax is newRowReader refusing a row of more than max bytes.
+func newRowReaderMax(r io.Reader, name string, max int) (*rowReader, error) {
+	rr := &rowReader{name: name, r: r, buf: make([]byte, min(rowReaderBuffer, max+1)), max: max}
+	if err := rr.fill(3); err != nil {
+		return nil, err
+	}
+	if bytes.HasPrefix(rr.buf[:rr.end], []byte("\xef\xbb\xbf")) {
+		rr.pos = 3
+	}
+	if err := rr.space(); err != nil {
+		return nil, err
+	}
+	switch {
+	case rr.pos == rr.end:
+		rr.done = true
+	case rr.buf[rr.pos] == '[':
+		rr.array = true
+		rr.pos++
+	}
+	return rr, nil
+}
+
+// fill reads until the buffer holds at least want bytes past pos, or the
+// file ends. It moves what is unread to the front and grows the buffer (up
+// to max+1 bytes) when it must.
+func (rr *rowReader) fill(want int) error {
+	if rr.pos > 0 {
+		copy(rr.buf, rr.buf[rr.pos:rr.end])
+		rr.off += int64(rr.pos)
+		rr.end -= rr.pos
+		rr.pos = 0
+	}
+	if want > len(rr.buf) {
+		grown := make([]byte, min(max(want, 2*len(rr.buf)), rr.max+1))
+		copy(grown, rr.buf[:rr.end])
+		rr.buf = grown
+	}
+	for rr.end < want && rr.end < len(rr.buf) && !rr.eof {
+		n, err := rr.r.Read(rr.buf[rr.end:])
+		rr.end += n
+		switch {
+		case err == io.EOF:
+			rr.eof = true
+		case err != nil:
+			rr.eof, rr.err = true, err
+			return fmt.Errorf("read %s after row %d: %w", rr.name, rr.n, err)
+		}
+	}
+	return nil
+}
+
+// space moves past white space, reading more as it must.
+func (rr *rowReader) space() error {
+	for {
+		rr.pos = jsonscan.Space(rr.buf[:rr.end], rr.pos)
+		if rr.pos < rr.end || rr.eof {
+			return nil
+		}
+		if err := rr.fill(1); err != nil {
+			return err
+		}
+	}
+}
+
+// next returns the next row, or io.EOF after the last. The row is valid
+// until the next call.
+func (rr *rowReader) next() ([]byte, error) {
+	if rr.done {
+		return nil, io.EOF
+	}
+	if err := rr.space(); err != nil {
+		return nil, err
+	}
+	if !rr.array {
+		if rr.pos == rr.end {
+			rr.done = true
+			return nil, io.EOF
+		}
+		return rr.row(0)
+	}
+	switch {
+	case rr.pos == rr.end:
+		return nil, rr.early()
+	case rr.buf[rr.pos] == ']' && (rr.comma || rr.n == 0):
+		rr.pos++
+		if err := rr.space(); err != nil {
+			return nil, err
+		}
+		if rr.pos < rr.end {
+			return nil, fmt.Errorf("%s holds more after its JSON array of %d rows; send one array, or JSON lines", rr.name, rr.n)
+		}
+		rr.done = true
+		return nil, io.EOF
+	case rr.comma && rr.buf[rr.pos] == ',':
+		rr.pos++
+		if err := rr.space(); err != nil {
+			return nil, err
+		}
+	case rr.comma:
+		return nil, rr.syntax(&jsonscan.SyntaxError{Offset: rr.pos, Msg: "expected a comma or the closing bracket"})
+	}
+	rr.comma = true
+	return rr.row(1)
+}
+
+// row reads the value at pos, which depth arrays enclose, as a row.
+func (rr *rowReader) row(depth int) ([]byte, error) {
+	for {
+		end, f, err := jsonscan.Value(rr.buf[:rr.end], rr.pos, depth)
+		var se *jsonscan.SyntaxError
+		cut := err == nil && end == rr.end || errors.As(err, &se) && se.Offset >= rr.end
+		if cut && !rr.eof { // the value may go on past what was read
+			if rr.end-rr.pos > rr.max {
+				return nil, fmt.Errorf("row %d of %s is over %d bytes; a call takes at most %d bytes of rows", rr.n+1, rr.name, rr.max, maxIngestBatch-2)
+			}
+			if err := rr.fill(rr.end - rr.pos + 1); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch {
+		case cut && err != nil:
+			return nil, rr.early()
+		case err != nil:
+			return nil, rr.syntax(err)
+		}
+		row := rr.buf[rr.pos:end]
+		rr.pos = end
+		rr.n++
+		if row[0] != '{' {
+			return nil, fmt.Errorf("row %d of %s is not a JSON object: each row is an object of column values", rr.n, rr.name)
+		}
+		if f&jsonscan.Spaced == 0 {
+			return row, nil
+		}
+		tidy := bytes.NewBuffer(rr.tidy[:0])
+		if err := json.Compact(tidy, row); err != nil {
+			return nil, rr.syntax(err) // not reached: jsonscan checked the row
+		}
+		rr.tidy = tidy.Bytes()
+		return rr.tidy, nil
+	}
+}
+
+// early says that the file ends inside a row or the array.
+func (rr *rowReader) early() error {
+	return fmt.Errorf("%s ends early, after row %d: a row or the array is not closed", rr.name, rr.n)
+}
+
+// syntax names where the file stops being JSON, after which row.
+func (rr *rowReader) syntax(err error) error {
+	var se *jsonscan.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s is not a JSON array or JSON lines: at byte %d, after row %d: %s", rr.name, rr.off+int64(se.Offset), rr.n, se.Msg)
+	}
+	return fmt.Errorf("read %s after row %d: %w", rr.name, rr.n, err)
+}
+
+// ingestReport is what an ingest stored.
+type ingestReport struct {
+	ImmutableID string `json:"immutableId"`
+	Stream      string `json:"stream"`
+	Rows        int    `json:"rows"`
+	Batches     int    `json:"batches"`
+	Bytes       int64  `json:"bytes"`     // the rows as JSON
+	SentBytes   int64  `json:"sentBytes"` // after gzip
+}
+
+// serverRowRE finds the row a refusal names: the server counts from 0
+// within the call's body.
+var serverRowRE = regexp.MustCompile(`\brow (\d+):`)
+
+// rowBatch is a batch of rows on its way: rows first to last of the file,
+// counting from 1.
+type rowBatch struct {
+	seq         int // from 1
+	first, last int
+	body        []byte
+}
+
+// batchOutcome is what became of a batch sent.
+type batchOutcome struct {
+	seq, first, last int
+	err              error
+}
+
+// ledger records the batches sent, from the goroutines sending them.
+type ledger struct {
+	mu       sync.Mutex
+	rep      *ingestReport
+	stored   []batchOutcome
+	failed   []batchOutcome
+	progress func(rows int)
+}
+
+func (l *ledger) done(b *rowBatch, sent int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o := batchOutcome{seq: b.seq, first: b.first, last: b.last, err: err}
+	if err != nil {
+		l.failed = append(l.failed, o)
+		return
+	}
+	l.stored = append(l.stored, o)
+	l.rep.Batches++
+	l.rep.Rows += b.last - b.first + 1
+	l.rep.Bytes += int64(len(b.body))
+	l.rep.SentBytes += int64(sent)
+	if l.progress != nil {
+		l.progress(b.last - b.first + 1)
+	}
+}
+
+// sendRows reads every row of rr and sends them in batches (JSON arrays) of
+// at most limit bytes, up to inFlight at once (the order they are stored in
+// does not matter). send delivers one batch and returns the bytes it put on
+// the wire; it is called from inFlight goroutines. At the first failure no
+// further batch starts and those under way finish; the error then says
+// which rows were stored and which to send again, so that none is lost or
+// stored twice. Memory holds at most inFlight+1 batches.
+func sendRows(ctx context.Context, rr *rowReader, limit, inFlight int, rep *ingestReport, send func(ctx context.Context, batch []byte) (int, error), progress func(rows int)) error {
+	l := &ledger{rep: rep, progress: progress}
+	var stop atomic.Bool
+	jobs := make(chan *rowBatch)
+	free := make(chan []byte, inFlight+1) // the batch buffers: filled, sent, then back here
+	for range inFlight + 1 {
+		free <- nil
+	}
+	var wg sync.WaitGroup
+	for range inFlight {
+		wg.Go(func() {
+			for b := range jobs {
+				if stop.Load() { // a batch failed: this one is left to send again
+					free <- b.body
+					continue
+				}
+				sent, err := send(ctx, b.body)
+				if err != nil {
+					stop.Store(true)
+				}
+				l.done(b, sent, err)
+				free <- b.body
+			}
+		})
+	}
+	readErr := readBatches(ctx, rr, limit, &stop, free, jobs)
+	close(jobs)
+	wg.Wait()
+
+	slices.SortFunc(l.stored, func(a, b batchOutcome) int { return a.seq - b.seq })
+	slices.SortFunc(l.failed, func(a, b batchOutcome) int { return a.seq - b.seq })
+	switch {
+	case len(l.failed) > 0:
+		return fmt.Errorf("%w; %s", batchRefusal(l.failed[0], rr.name), storedSoFar(l.stored, l.failed[1:]))
+	case readErr != nil && len(l.stored) > 0:
+		return fmt.Errorf("%w; %s", readErr, storedSoFar(l.stored, nil))
+	case readErr != nil:
+		return readErr
+	case rep.Rows == 0:
+		return fmt.Errorf("%s holds no rows", rr.name)
+	}
+	return nil
+}
+
+// readBatches reads rows into batches and hands them to the senders until
+// the rows end, a read fails, ctx ends or stop is set.
+func readBatches(ctx context.Context, rr *rowReader, limit int, stop *atomic.Bool, free chan []byte, jobs chan<- *rowBatch) error {
+	seq, first, rows := 1, 1, 0
+	batch := append(<-free, '[')
+	dispatch := func() {
+		batch = append(batch, ']')
+		jobs <- &rowBatch{seq: seq, first: first, last: first + rows - 1, body: batch}
+		seq, first, rows = seq+1, first+rows, 0
+		batch = append((<-free)[:0], '[')
+	}
+	for !stop.Load() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row, err := rr.next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil && len(row)+2 > limit {
+			err = fmt.Errorf("row %d of %s is %d bytes; a call takes at most %d bytes of rows", rr.n, rr.name, len(row), limit-2)
+		}
+		if err != nil {
+			return err
+		}
+		if rows > 0 && len(batch)+1+len(row)+1 > limit {
+			dispatch()
+		}
+		if rows > 0 {
+			batch = append(batch, ',')
+		}
+		batch = append(batch, row...)
+		rows++
+	}
+	if rows > 0 && !stop.Load() {
+		dispatch()
+	}
+	return nil
+}
+
+// batchRefusal names a batch that failed, and the row a refusal names.
+func batchRefusal(o batchOutcome, file string) error {
+	msg := fmt.Sprintf("batch %d (rows %d-%d of %s) was not stored", o.seq, o.first, o.last, file)
+	var apiErr *client.APIError
+	if errors.As(o.err, &apiErr) {
+		msg = fmt.Sprintf("batch %d (rows %d-%d of %s) was refused", o.seq, o.first, o.last, file)
+		if m := serverRowRE.FindStringSubmatch(apiErr.Message); m != nil {
+			if i, err := strconv.Atoi(m[1]); err == nil && i <= o.last-o.first {
+				msg += fmt.Sprintf(" at row %d of %s (the server counts from 0 within the batch)", o.first+i, file)
+			}
+		}
+	}
+	return fmt.Errorf("%s: %w", msg, o.err)
+}
+
+// storedSoFar says which rows the stored batches hold (sorted by sequence)
+// and which to send again; others are the other batches that failed.
+func storedSoFar(stored, others []batchOutcome) string {
+	also := ""
+	if len(others) > 0 {
+		var ns []string
+		for _, o := range others {
+			ns = append(ns, strconv.Itoa(o.seq))
+		}
+		also = fmt.Sprintf(" (batch %s failed too)", strings.Join(ns, ", "))
+	}
+	switch {
+	case len(stored) == 0:
+		return "nothing was stored" + also
+	case stored[len(stored)-1].seq == len(stored): // batches 1 to n: the rows up to one
+		last := stored[len(stored)-1].last
+		if len(stored) == 1 {
+			return fmt.Sprintf("batch 1 (rows 1-%d) was stored%s: send only the rows after row %d again", last, also, last)
+		}
+		return fmt.Sprintf("batches 1-%d (rows 1-%d) were stored%s: send only the rows after row %d again", len(stored), last, also, last)
+	}
+	// Batches sent together finished out of order: name the gaps.
+	var kept, again []string
+	next := 1 // the first row not yet accounted for
+	for _, o := range stored {
+		if o.first > next {
+			again = append(again, span(next, o.first-1))
+		}
+		if n := len(kept); n > 0 && strings.HasSuffix(kept[n-1], "-"+strconv.Itoa(o.first-1)) {
+			kept[n-1] = kept[n-1][:strings.LastIndexByte(kept[n-1], '-')+1] + strconv.Itoa(o.last)
+		} else {
+			kept = append(kept, span(o.first, o.last))
+		}
+		next = o.last + 1
+	}
+	return fmt.Sprintf("rows %s were stored%s: send only rows %s and the rows after row %d again",
+		strings.Join(kept, ", "), also, strings.Join(again, ", "), next-1)
+}
+
+func span(first, last int) string { return strconv.Itoa(first) + "-" + strconv.Itoa(last) }
+
+// ingestSender posts gzipped batches to the Logs Ingestion API.
+type ingestSender struct {
+	cl  *client.Client
+	url string
+	gz  sync.Pool // of *gzipBuffer: one per batch under way
+}
+
+type gzipBuffer struct {
+	out bytes.Buffer
+	zw  *gzip.Writer
+}
+
+func newIngestSender(cl *client.Client, immutableID, stream string) *ingestSender {
+	return &ingestSender{cl: cl, url: "/dataCollectionRules/" + url.PathEscape(immutableID) + "/streams/" + url.PathEscape(stream) +
+		"?api-version=" + ingestAPIVersion}
+}
+
+// send gzips one batch at the fastest level and posts it; it returns the
+// bytes sent. It is safe for concurrent use.
+func (s *ingestSender) send(ctx context.Context, batch []byte) (int, error) {
+	gb, _ := s.gz.Get().(*gzipBuffer)
+	if gb == nil {
+		zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+		if err != nil {
+			return 0, err
+		}
+		gb = &gzipBuffer{zw: zw}
+	}
+	defer s.gz.Put(gb)
+	gb.out.Reset()
+	gb.zw.Reset(&gb.out)
+	if _, err := gb.zw.Write(batch); err != nil {
+		return 0, err
+	}
+	if err := gb.zw.Close(); err != nil {
+		return 0, err
+	}
+	header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}}
+	if err := s.cl.DoRaw(ctx, http.MethodPost, s.url, client.AudienceIngestion, gb.out.Bytes(), header, nil); err != nil {
+		return 0, err
+	}
+	return gb.out.Len(), nil
+}
+
+// ingestBar shows rows stored and their rate on a terminal; nil elsewhere.
+func (a *app) ingestBar() *progressbar.ProgressBar {
+	if !a.interactive() {
+		return nil
+	}
+	return progressbar.NewOptions(-1, progressbar.OptionSetWriter(a.env.Stderr), progressbar.OptionSetDescription("ingest"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
+		progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
+}
+
+func (a *app) ingestCommand() *cobra.Command {
+	var subscription, dcrName, immutableID, rg, stream, file string
+	var inFlight int
+	cmd := &cobra.Command{
+		Use:   "ingest (--dcr N [-g RG] | --dcr-immutable-id ID) --stream Custom-Events --file rows.json|-",
+		Short: "Send rows to a data collection rule's stream, in gzipped batches under the 1 MB limit",
+		Long: "ingest reads rows from a file (or - for standard input) holding one JSON array of objects or\n" +
+			"JSON lines, and sends them through the Logs Ingestion API in batches of at most 1 MB, several\n" +
+			"at once (--in-flight). Each batch is stored whole or not at all; when one is refused, no\n" +
+			"further batch starts, and the message names its rows, which rows were stored and which to\n" +
+			"send again. On a terminal, a line shows the rows stored and their rate.\n\n" +
+			"A principal with only the Ingestor role cannot look the rule up by name: give it the rule's\n" +
+			"immutable ID (`sealwatch dcr show`) with --dcr-immutable-id.",
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		if (dcrName == "") == (immutableID == "") {
+			return usagef("name the rule once: --dcr N, or --dcr-immutable-id ID")
+		}
+		if inFlight < 1 || inFlight > maxInFlight {
+			return usagef("--in-flight takes 1 to %d batches", maxInFlight)
+		}
+		var in io.Reader
+		name := file
+		if file == "-" {
+			in, name = cmd.InOrStdin(), "standard input"
+		} else {
+			f, err := os.Open(file)
+			if err != nil {
+				return fmt.Errorf("open the rows: %w", err)
+			}
+			defer f.Close()
+			in = f
+		}
+		rr, err := newRowReader(in, name)
+		if err != nil {
+			return err
+		}
+		cl, err := a.client()
+		if err != nil {
+			return err
+		}
+		ruleName := immutableID
+		if dcrName != "" {
+			if subscription == "" {
+				subscription = cl.TenantID()
+			}
+			m := &mgmt{cl: cl, sub: subscription}
+			d, _, _, err := m.findDCR(ctx, dcrName, rg)
+			if err != nil {
+				return withoutOwner(err, "with only the Ingestor role, name the rule by its immutable ID: --dcr-immutable-id (see `sealwatch dcr show`)")
+			}
+			if !d.hasStream(stream) {
+				return fmt.Errorf("data collection rule %s has no data flow for stream %s; its streams: %s", d.Name, stream, dcrRow(d)[3])
+			}
+			immutableID, ruleName = d.Properties.ImmutableID, d.Name
+		}
+		s := newIngestSender(cl, immutableID, stream)
+		rep := ingestReport{ImmutableID: immutableID, Stream: stream}
+		var progress func(int)
+		if bar := a.ingestBar(); bar != nil {
+			defer bar.Finish()
+			progress = func(rows int) { _ = bar.Add(rows) }
+		}
+		if err := sendRows(ctx, rr, maxIngestBatch, inFlight, &rep, s.send, progress); err != nil {
+			return fmt.Errorf("ingest into %s of data collection rule %s: %w", stream, ruleName, err)
+		}
+		w := cmd.OutOrStdout()
+		if a.output == outputJSON {
+			raw, err := json.Marshal(rep)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, raw)
+		}
+		batches := "batches"
+		if rep.Batches == 1 {
+			batches = "batch"
+		}
+		fmt.Fprintf(w, "Sent %d rows to stream %s of data collection rule %s in %d %s (%d bytes, %d gzipped).\n",
+			rep.Rows, clean(stream), clean(ruleName), rep.Batches, batches, rep.Bytes, rep.SentBytes)
+		return nil
+	})
+	f := cmd.Flags()
+	f.StringVar(&dcrName, "dcr", "", "the data collection rule, by name")
+	f.StringVar(&immutableID, "dcr-immutable-id", "", "the data collection rule, by immutable ID (dcr-...); needs no management access")
+	f.StringVarP(&rg, "resource-group", "g", "", "the rule's resource group; found by listing when omitted")
+	f.StringVar(&stream, "stream", "", "the stream to send to, such as Custom-Events")
+	f.StringVar(&file, "file", "", "the rows: a JSON array of objects or JSON lines; - reads standard input")
+	f.StringVar(&subscription, "subscription", "", "subscription ID, to find the rule by name; default the tenant ID")
+	f.IntVar(&inFlight, "in-flight", defaultInFlight, "batches sent at once; 1 sends one at a time, in order")
+	_ = cmd.MarkFlagRequired("stream")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
