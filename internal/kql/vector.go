@@ -107,6 +107,7 @@ type scanCols struct {
 	run      *runState
 	acct     *memAccount // set: what the scan holds is charged to it until the scan closes
 	held     bool        // the source said what it holds (MemoryHolder): the batches are not charged again
+	all      []int       // 0, 1, 2, …: see every
 }
 
 func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
@@ -124,12 +125,11 @@ func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
 				return nil, err
 			}
 		}
-		sel := make([]int, 0, b.Len)
+		var sel []int
 		if s.timeIdx < 0 {
-			for r := range b.Len {
-				sel = append(sel, r)
-			}
+			sel = s.every(b.Len)
 		} else {
+			sel = make([]int, 0, b.Len)
 			for r := range b.Len {
 				if s.inRange(b, r) {
 					sel = append(sel, r)
@@ -140,6 +140,16 @@ func (s *scanCols) Next(ctx context.Context) (*colBatch, error) {
 			return &colBatch{b: b, sel: sel, strs: s.strs}, nil
 		}
 	}
+}
+
+// every is the selection of all n rows of a batch. The scan's batches share
+// one slice, as no consumer writes to a selection: a batch of row counts (a
+// count's scan reads no column) then costs no selection of its own.
+func (s *scanCols) every(n int) []int {
+	for len(s.all) < n {
+		s.all = append(s.all, len(s.all))
+	}
+	return s.all[:n:n]
 }
 
 func (s *scanCols) inRange(b *Batch, r int) bool {

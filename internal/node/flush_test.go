@@ -37,7 +37,7 @@ func TestLogFlushBytesSealsSegmentsWhileServing(t *testing.T) {
 }
 
 // segments counts the sealed segment files under dir.
-func segments(t *testing.T, dir string) int {
+func segments(t testing.TB, dir string) int {
 	t.Helper()
 	n := 0
 	err := filepath.WalkDir(filepath.Join(dir, "logs"), func(p string, d fs.DirEntry, err error) error {
