@@ -914,11 +914,15 @@ func (p *planner) listOp(x *astListOp, ec *ectx) (cexpr, error) {
 	}
 	if allKonst || len(tabs) > 0 && items == nil || allOrTabs(items) {
 		var set map[any]bool
-		out.fn = func(r Row) any {
+		fixed := func() map[any]bool {
 			if set == nil {
 				set = build(values(nil))
 			}
-			return probe(set, fl(r))
+			return set
+		}
+		out.fn = func(r Row) any { return probe(fixed(), fl(r)) }
+		if l.t == TypeString && l.col >= 0 {
+			out.tests = []colTest{{col: l.col, str: func(s string) bool { return probe(fixed(), s) == true }}}
 		}
 		return out, nil
 	}

@@ -255,7 +255,7 @@ func anyColumn(cols []cexpr, m func(string) bool) cexpr {
 				}
 			case v != nil && v.Type == TypeString:
 				for i, r := range sel {
-					if !hit[i] && m(v.Strings[r]) {
+					if !hit[i] && m(v.Str(r)) {
 						hit[i] = true
 						left--
 					}
@@ -301,15 +301,10 @@ func (c cexpr) selectRows(cb *colBatch, sel []int) []int {
 	if c.batch != nil {
 		return c.batch(cb, sel)
 	}
-	keep := make([]int, 0, len(sel)) // new: sel may be a batch's, read again
 	if c.tests != nil && typed(c.tests, cb) {
-		for _, r := range sel {
-			if passes(c.tests, cb, r) {
-				keep = append(keep, r)
-			}
-		}
-		return keep
+		return selectTests(c.tests, cb, sel)
 	}
+	keep := make([]int, 0, len(sel)) // new: sel may be a batch's, read again
 	for _, r := range sel {
 		if isTrue(c.fn(cb.row(r))) {
 			keep = append(keep, r)

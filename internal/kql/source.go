@@ -192,22 +192,35 @@ type Batch struct {
 type Vector struct {
 	Type    Type      // TypeString, TypeInt, TypeLong, TypeReal, TypeBool or TypeDatetime
 	Valid   []bool    // false where the row is null, whose value must then be zero; nil: no nulls
-	Strings []string  // TypeString
+	Strings []string  // TypeString, unless Dict holds the values
 	Ints    []int64   // TypeInt and TypeLong; TypeDatetime as Unix nanoseconds
 	Reals   []float64 // TypeReal
 	Bools   []bool    // TypeBool
-	// Dict and Codes may come with Strings when the column has few distinct values:
-	// Strings[r] is Dict[Codes[r]] where the row is not null. Group keys are then found
-	// once per entry, not once per row.
+	// Dict and Codes may hold a string column with few distinct values, in place of
+	// Strings or beside it: row r is Dict[Codes[r]] where it is not null. Group keys and
+	// filters are then found once per entry, not once per row, and no row's string is built
+	// unless an operator asks for it (Str).
 	Dict  []string
 	Codes []uint32
+}
+
+// Str is row r of a string vector: its value, or "" for a null, as everywhere in the
+// engine.
+func (v *Vector) Str(r int) string {
+	switch {
+	case v.Strings != nil:
+		return v.Strings[r]
+	case v.Valid != nil && !v.Valid[r]:
+		return ""
+	}
+	return v.Dict[v.Codes[r]]
 }
 
 // Value is row r as the engine's run-time value: nil for a null, except that a string
 // column's null is the empty string, as everywhere in the engine.
 func (v *Vector) Value(r int) any {
 	if v.Type == TypeString {
-		return v.Strings[r]
+		return v.Str(r)
 	}
 	if v.Valid != nil && !v.Valid[r] {
 		return nil

@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -42,7 +43,7 @@ func (cb *colBatch) value(c, r int) any {
 // str is string column c of row r.
 func (cb *colBatch) str(c, r int) string {
 	if v := cb.b.vector(c); v != nil && v.Type == TypeString {
-		return v.Strings[r]
+		return v.Str(r)
 	}
 	s, _ := cb.value(c, r).(string)
 	return s
@@ -77,7 +78,7 @@ func (cb *colBatch) row(r int) Row {
 func (cb *colBatch) keyAppend(b []byte, c, r int) ([]byte, bool) {
 	if v := cb.b.vector(c); v != nil && (v.Type == TypeString || v.integers()) {
 		if v.Type == TypeString {
-			s := v.Strings[r]
+			s := v.Str(r)
 			b = append(b, 1)
 			b = strconv.AppendInt(b, int64(len(s)), 10)
 			b = append(b, ':')
@@ -199,16 +200,60 @@ type colTest struct {
 	long func(int64) bool  // for an int or long column
 }
 
-// passes reports whether row r of cb passes every test; every tested column must be typed
-// as its test needs (see typed).
-func passes(tests []colTest, cb *colBatch, r int) bool {
+// selectTests keeps the rows of sel that pass every test, in a new slice (sel may be a
+// batch's, read again); every tested column must be typed as its test needs (see typed). A
+// string test on a dictionary-coded column runs once per entry the rows use, not per row.
+func selectTests(tests []colTest, cb *colBatch, sel []int) []int {
+	keep := slices.Clone(sel)
+	var memo []int8 // per entry, then for a null: 0 untested, 1 passes, 2 fails
 	for _, t := range tests {
 		v := cb.b.vector(t.col)
-		if t.str != nil && !t.str(v.Strings[r]) || t.long != nil && (v.Valid != nil && !v.Valid[r] || !t.long(v.Ints[r])) {
-			return false
+		n := 0
+		switch {
+		case t.str != nil && v.Dict != nil:
+			memo = append(memo[:0], make([]int8, len(v.Dict)+1)...)
+			for _, r := range keep {
+				code := len(v.Dict)
+				if v.Valid == nil || v.Valid[r] {
+					code = int(v.Codes[r])
+				}
+				if memo[code] == 0 {
+					memo[code] = 2
+					if t.str(dictEntry(v, code)) {
+						memo[code] = 1
+					}
+				}
+				if memo[code] == 1 {
+					keep[n] = r
+					n++
+				}
+			}
+		case t.str != nil:
+			for _, r := range keep {
+				if t.str(v.Str(r)) {
+					keep[n] = r
+					n++
+				}
+			}
+		default:
+			for _, r := range keep {
+				if (v.Valid == nil || v.Valid[r]) && t.long(v.Ints[r]) {
+					keep[n] = r
+					n++
+				}
+			}
 		}
+		keep = keep[:n]
 	}
-	return true
+	return keep
+}
+
+// dictEntry is entry code of v's dictionary, or "" (a null string) for code len(v.Dict).
+func dictEntry(v *Vector, code int) string {
+	if code == len(v.Dict) {
+		return ""
+	}
+	return v.Dict[code]
 }
 
 // typed reports whether every tested column of cb is typed as its test needs.

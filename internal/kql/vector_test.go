@@ -13,6 +13,7 @@ import (
 // typedSource hands a MemSource's columns over as typed Vectors where it can, as the log
 // store's adapter does, in batches of a few rows; every other batch, and every column of a
 // type or with values a Vector cannot hold, stays boxed, so that batches of one scan mix both.
+// Some string vectors come with a dictionary, some as the dictionary alone.
 type typedSource struct{ *MemSource }
 
 func (s typedSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, error) {
@@ -52,6 +53,9 @@ func (it *typedIter) Next(ctx context.Context) (*Batch, error) {
 		if v := toVector(col, it.types[i]); v != nil {
 			if v.Type == TypeString && it.n%2 == 1 {
 				addDict(v)
+				if it.n%4 == 1 {
+					v.Strings = nil // the dictionary alone, as the log store hands it over
+				}
 			}
 			out.Vectors[i] = v
 		} else {

@@ -111,7 +111,10 @@ func batchBytes(b *Batch) int64 {
 			for _, s := range v.Strings {
 				n += 16 + int64(len(s))
 			}
-			n += 8 * int64(len(v.Ints)+len(v.Reals)+len(v.Bools))
+			for _, s := range v.Dict {
+				n += 16 + int64(len(s))
+			}
+			n += 4*int64(len(v.Codes)) + 8*int64(len(v.Ints)+len(v.Reals)+len(v.Bools))
 			continue
 		}
 		for _, x := range b.Columns[i] {

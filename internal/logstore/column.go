@@ -19,10 +19,11 @@ type Column struct {
 	Ints    []int64   // TypeLong; TypeDatetime as Unix nanoseconds
 	Reals   []float64 // TypeReal
 	Bools   []bool    // TypeBool
-	Strings []string  // TypeString; TypeDynamic as JSON text
-	// A string column stored with a dictionary (few distinct values) also
-	// has it: Strings[i] is Dict[Codes[i]] where Valid[i] (Codes[i] is 0
-	// elsewhere), so a reader may group or compare by code.
+	Strings []string  // TypeString; TypeDynamic as JSON text; nil with a dictionary
+	// A string column stored with a dictionary (few distinct values) holds
+	// it instead of Strings: row i is Dict[Codes[i]] where Valid[i] (Codes[i]
+	// is 0 elsewhere), so a reader groups or compares by code and no row's
+	// string is built unless asked for (Str).
 	Dict  []string
 	Codes []uint32
 
@@ -62,6 +63,17 @@ func (c *Column) materialize(rows []int) {
 
 // Len is the number of rows in the column.
 func (c *Column) Len() int { return len(c.Valid) }
+
+// Str is row i of a string or dynamic column: its value, or "" for a null.
+func (c *Column) Str(i int) string {
+	switch {
+	case !c.Valid[i]:
+		return ""
+	case c.Dict != nil:
+		return c.Dict[c.Codes[i]]
+	}
+	return c.Strings[i]
+}
 
 // maxBlockRows bounds a decoded block, whatever its (authenticated) index says.
 const maxBlockRows = 1 << 20
@@ -690,8 +702,8 @@ func pickStrings(col Column, data []byte, ends []int, rows []int) Column {
 	return out
 }
 
-// decodeDict reads the dictionary encoding of a string column into col and
-// returns what follows it.
+// decodeDict reads the dictionary encoding of a string column into col, as
+// its Dict and Codes (no string per row), and returns what follows it.
 func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
 	d, k := binary.Uvarint(b)
 	if k <= 0 || d > uint64(valid) || d == 0 && valid > 0 {
@@ -721,7 +733,6 @@ func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
 		off += l
 	}
 	n := len(col.Valid)
-	col.Strings = make([]string, n)
 	col.Codes = make([]uint32, n)
 	for i := range n {
 		if !col.Valid[i] {
@@ -738,7 +749,6 @@ func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
 			return b, corruptf("bad dictionary entry")
 		}
 		col.Codes[i] = uint32(code)
-		col.Strings[i] = col.Dict[code]
 		b = b[k:]
 	}
 	return b, nil

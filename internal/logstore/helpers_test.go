@@ -142,7 +142,7 @@ func rowsOf(batches []*Batch) []string {
 				case TypeBool:
 					fmt.Fprint(&sb, c.Bools[i])
 				default:
-					sb.WriteString(c.Strings[i])
+					sb.WriteString(c.Str(i))
 				}
 				sb.WriteString(";")
 			}

@@ -180,7 +180,8 @@ func TestFlushRotatesWALsAndScansSeeEveryRowOnce(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for _, b := range got {
-			for _, v := range b.Columns[0].Strings {
+			for i := range b.Len {
+				v := b.Columns[0].Str(i)
 				if seen[v] {
 					t.Fatalf("row %s seen twice", v)
 				}

@@ -834,15 +834,16 @@ func gather(c *Column, rows []int) Column {
 			out.Bools[j] = c.Bools[i]
 		}
 	case TypeString, TypeDynamic:
-		out.Strings = make([]string, len(rows))
-		for j, i := range rows {
-			out.Strings[j] = c.Strings[i]
-		}
 		if c.Dict != nil {
 			out.Codes = make([]uint32, len(rows))
 			for j, i := range rows {
 				out.Codes[j] = c.Codes[i]
 			}
+			break
+		}
+		out.Strings = make([]string, len(rows))
+		for j, i := range rows {
+			out.Strings[j] = c.Strings[i]
 		}
 	}
 	return out
@@ -932,7 +933,7 @@ func matches(c *Column, i int, p *pred) bool {
 		}
 		return holds(p.op, cmp.Compare(v, p.i))
 	case (c.Type == TypeString || c.Type == TypeDynamic) && p.kind == TypeString:
-		return matchString(c.Strings[i], p)
+		return matchString(c.Str(i), p)
 	}
 	return false
 }

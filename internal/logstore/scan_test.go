@@ -126,8 +126,8 @@ func TestBadScanRequestsAreRefused(t *testing.T) {
 }
 
 // String columns with few distinct values are stored with a dictionary; they
-// read back as the plain encoding does, with the dictionary alongside, and
-// keep it through a predicate's filtering.
+// read back as the plain encoding does, through Str, as the dictionary's
+// codes with no string per row, and keep it through a predicate's filtering.
 func TestStringDictionaryRoundTrips(t *testing.T) {
 	var few, many []cell
 	for i := range 1000 {
@@ -150,12 +150,15 @@ func TestStringDictionaryRoundTrips(t *testing.T) {
 		if (col.Dict != nil) != tc.dict {
 			t.Fatalf("%s: dictionary %v, want %v", name, col.Dict != nil, tc.dict)
 		}
+		if tc.dict && col.Strings != nil {
+			t.Fatalf("%s: a string per row beside the dictionary", name)
+		}
 		for i, c := range tc.cells {
-			if col.Valid[i] != (c.kind != TypeNull) || col.Strings[i] != string(c.s) {
-				t.Fatalf("%s: row %d is %q (valid %v), want %q", name, i, col.Strings[i], col.Valid[i], c.s)
+			if col.Valid[i] != (c.kind != TypeNull) || col.Str(i) != string(c.s) {
+				t.Fatalf("%s: row %d is %q (valid %v), want %q", name, i, col.Str(i), col.Valid[i], c.s)
 			}
-			if tc.dict && col.Valid[i] && col.Dict[col.Codes[i]] != col.Strings[i] {
-				t.Fatalf("%s: row %d: code %d is %q, not %q", name, i, col.Codes[i], col.Dict[col.Codes[i]], col.Strings[i])
+			if tc.dict && col.Valid[i] && col.Dict[col.Codes[i]] != string(c.s) {
+				t.Fatalf("%s: row %d: code %d is %q, not %q", name, i, col.Codes[i], col.Dict[col.Codes[i]], c.s)
 			}
 		}
 		var rows []int
@@ -164,7 +167,7 @@ func TestStringDictionaryRoundTrips(t *testing.T) {
 		}
 		g := gather(&col, rows)
 		for j, i := range rows {
-			if g.Strings[j] != col.Strings[i] || g.Valid[j] != col.Valid[i] || tc.dict && g.Valid[j] && g.Dict[g.Codes[j]] != g.Strings[j] {
+			if g.Str(j) != col.Str(i) || g.Valid[j] != col.Valid[i] || tc.dict && (g.Strings != nil || g.Valid[j] && g.Codes[j] != col.Codes[i]) {
 				t.Fatalf("%s: gathered row %d differs", name, j)
 			}
 		}
@@ -295,7 +298,9 @@ func TestPredicatesOverDictionaryColumns(t *testing.T) {
 		}
 		var gotMsgs []string
 		for _, b := range got {
-			gotMsgs = append(gotMsgs, b.Columns[0].Strings...)
+			for i := range b.Len {
+				gotMsgs = append(gotMsgs, b.Columns[0].Str(i))
+			}
 		}
 		if fmt.Sprint(gotMsgs) != fmt.Sprint(wantMsgs) {
 			t.Errorf("%v: %d rows, want %d", p, len(gotMsgs), len(wantMsgs))
@@ -355,6 +360,61 @@ func TestDecodeChunkRowsIsDecodeThenGather(t *testing.T) {
 		}
 		if _, _, err := decodeChunk(enc, "c", []int{3, 300}); err == nil {
 			t.Fatalf("%s: a row past the chunk decoded", name)
+		}
+	}
+}
+
+// A scan hands a dictionary-coded column over as its dictionary and codes,
+// with no string per row: every row, the rows a predicate on another column
+// leaves, and unflushed rows alike; Str reads each row's value, "" for a null.
+func TestScanHandsDictionaryColumnsOverAsCodes(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 200 })
+	hosts := []string{"web", "", "db", "mail"}
+	body := func(from, to int) []byte {
+		var rows []string
+		for i := from; i < to; i++ {
+			if i%9 == 0 {
+				rows = append(rows, fmt.Sprintf(`{"N":%d}`, i))
+				continue
+			}
+			rows = append(rows, fmt.Sprintf(`{"N":%d,"Host":%q}`, i, hosts[i%len(hosts)]))
+		}
+		return []byte("[" + strings.Join(rows, ",") + "]")
+	}
+	mustIngest(t, st, ws, tbl, body(0, 600))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, ws, tbl, body(600, 800))
+	for name, preds := range map[string][]Predicate{
+		"every row":             nil,
+		"rows left by N":        {{"N", OpGe, 100}, {"N", OpNe, 650}},
+		"rows left by the host": {{"Host", OpNe, "db"}},
+	} {
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"N", "Host"}, Predicates: preds})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for _, b := range got {
+			n, h := b.Column("N"), b.Column("Host")
+			if h.Dict == nil || h.Strings != nil {
+				t.Fatalf("%s: Host has dictionary %v and %d strings, want codes alone", name, h.Dict, len(h.Strings))
+			}
+			for r := range b.Len {
+				i := int(n.Ints[r])
+				want := hosts[i%len(hosts)]
+				if i%9 == 0 {
+					want = ""
+				}
+				if h.Str(r) != want || h.Valid[r] != (i%9 != 0) {
+					t.Fatalf("%s: row N=%d has host %q (valid %v), want %q", name, i, h.Str(r), h.Valid[r], want)
+				}
+			}
+			rows += b.Len
+		}
+		if rows == 0 {
+			t.Fatalf("%s: no rows", name)
 		}
 	}
 }

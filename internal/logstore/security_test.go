@@ -150,7 +150,7 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 	w.abort()
 	// What a scan reads is the canary, so the search above would find it.
 	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"Secret"}})
-	if err != nil || countRows(got) != 400 || got[0].Columns[0].Strings[0] != canary {
+	if err != nil || countRows(got) != 400 || got[0].Columns[0].Str(0) != canary {
 		t.Fatalf("scan: %d rows, %v", countRows(got), err)
 	}
 }

@@ -446,7 +446,7 @@ func cellValue(c *logstore.Column, r int, want logstore.Type) any {
 	case logstore.TypeBool:
 		v = c.Bools[r]
 	case logstore.TypeString:
-		v = c.Strings[r]
+		v = c.Str(r)
 	case logstore.TypeDynamic:
 		v = decodeDynamic(c.Strings[r])
 	}
