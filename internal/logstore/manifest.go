@@ -28,6 +28,8 @@ import (
 //	                   ingestion times (version 2 on): uvarint known (0, 1)
 //	                   and, if known, varint min | varint max
 //	      uvarint columns; per column: uvarint name length | name | type
+//	      (version 3 on) uvarint merges under way; per merge: uvarint seq
+//	      uvarint retired segments; per segment: uvarint name length | name
 //
 // A segment's index tag is the tag of its sealed index, which holds every
 // chunk's place; every chunk is bound to the segment by its AAD; so the tag
@@ -36,7 +38,9 @@ import (
 // segment (and a damaged one does not hide them), and so is each segment's
 // range of ingestion times, so that a scan bounded by ingestion time skips
 // a segment without opening it. A segment listed by a version 1 manifest
-// has that range unknown (not recorded), and is opened.
+// has that range unknown (not recorded), and is opened. The merges under way
+// and the segments they retired (compact.go) are listed so that an open after
+// a crash removes what a merge left, and nothing else.
 //
 // Each write takes the next epoch, and the control plane records it
 // (Config.Ledger): a manifest older than the recorded epoch has been rolled
@@ -144,6 +148,12 @@ type manifest struct {
 	wals    []walEntry
 	segs    []segFile
 	schema  map[string]Type
+	// merging are the sequence numbers of the merges under way: a segment
+	// of one is not yet listed, and is removed by an open.
+	merging []uint64
+	// retired are segments a merge replaced, whose files may still be there
+	// for the scans that began before it; an open removes them.
+	retired []segName
 }
 
 func encodeManifest(m *manifest) []byte {
@@ -187,6 +197,16 @@ func encodeManifest(m *manifest) []byte {
 		b = binary.AppendUvarint(b, uint64(len(n)))
 		b = append(b, n...)
 		b = append(b, byte(m.schema[n]))
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.merging)))
+	for _, seq := range m.merging {
+		b = binary.AppendUvarint(b, seq)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.retired)))
+	for _, n := range m.retired {
+		name := n.String()
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
 	}
 	return b
 }
@@ -233,6 +253,11 @@ func decodeManifest(b []byte, version uint16) (*manifest, error) {
 		}
 		m.schema[name] = Type(t[0])
 	}
+	if version >= 3 {
+		if err := decodeMerges(r, m); err != nil {
+			return nil, err
+		}
+	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = corruptf("trailing bytes in manifest")
 	}
@@ -240,6 +265,30 @@ func decodeManifest(b []byte, version uint16) (*manifest, error) {
 		return nil, r.err
 	}
 	return m, nil
+}
+
+// decodeMerges reads the merges under way and the retired segments of a
+// version 3 manifest.
+func decodeMerges(r *indexReader, m *manifest) error {
+	for range r.uvarint(uint64(len(r.b))) {
+		seq := r.uvarint(math.MaxUint64)
+		if r.err != nil {
+			break
+		}
+		m.merging = append(m.merging, seq)
+	}
+	for range r.uvarint(uint64(len(r.b))) {
+		name := string(r.bytes(r.uvarint(maxNameBytes)))
+		if r.err != nil {
+			break
+		}
+		n, ok := parseSegName(name)
+		if !ok {
+			return corruptf("bad retired segment name in manifest")
+		}
+		m.retired = append(m.retired, n)
+	}
+	return nil
 }
 
 func manifestAAD(hdr header, ws, table string, epoch uint64) []byte {

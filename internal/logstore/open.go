@@ -125,7 +125,8 @@ func (t *table) finishOpenLocked(gens []*generation) error {
 }
 
 // checkSegments compares the segments on disk with the manifest's. Segments
-// a flush left unlisted (its WAL is still listed) are removed.
+// a flush left unlisted (its WAL is still listed), those of a merge under
+// way and those a merge retired are removed.
 func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 	var segs []segFile
 	for _, s := range m.segs {
@@ -147,9 +148,13 @@ func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 	for _, w := range m.wals {
 		listed[w.seq] = true
 	}
+	for _, seq := range m.merging {
+		listed[seq] = true
+	}
+	t.merge = mergeState{}
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
 		path := filepath.Join(t.dir, name.String())
-		if listed[name.walSeq] {
+		if listed[name.walSeq] || slices.Contains(m.retired, name) {
 			t.st.indexes.forget(path)
 			os.Remove(path)
 			continue

@@ -189,7 +189,10 @@ type Scanner struct {
 	// purgedBefore is the table's retention horizon: a segment gone and
 	// older than it was purged while the scan ran.
 	purgedBefore int64
-	block        int
+	// hold keeps the segments of the scan's snapshot that a merge replaces
+	// on disk until Close.
+	hold  *scanHold
+	block int
 
 	buf     chunkBuffers
 	rawBufs map[string]*chunkBuffers // of predicate columns read in place
@@ -225,7 +228,7 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 	if err != nil {
 		return nil, err
 	}
-	snap, err := t.snapshot(ctx)
+	snap, hold, err := t.scanSnapshot(ctx, n)
 	if err != nil {
 		return nil, err
 	}
@@ -242,15 +245,17 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 	// needs the damaged object; a scan that does not answers as usual.
 	for _, ie := range snap.damage {
 		if ie.affects(base.from, base.to) {
+			hold.release(n)
 			return nil, ie
 		}
 	}
 	for _, s := range snap.segs {
 		if s.damage != nil && s.damage.affects(base.from, base.to) {
+			hold.release(n)
 			return nil, s.damage
 		}
 	}
-	base.purgedBefore = snap.purgedBefore
+	base.purgedBefore, base.hold = snap.purgedBefore, hold
 	scs := make([]*Scanner, n)
 	for i := range scs {
 		sc := *base
@@ -516,6 +521,10 @@ func (sc *Scanner) Close() error {
 	}
 	sc.closed = true
 	sc.segs, sc.mem, sc.batch = nil, nil, nil
+	if sc.hold != nil {
+		sc.hold.release(1)
+		sc.hold = nil
+	}
 	if sc.seg != nil {
 		err := sc.seg.close()
 		sc.seg = nil

@@ -19,13 +19,14 @@ import (
 // datetime and text values of declared columns (rows.go). WALs of versions 1
 // and 2 are still replayed; their rows' ingestion time is unknown. Manifests are at
 // manifestVersion: version 2 lists each segment's range of ingestion
-// times; version 1 manifests are still read.
+// times; version 3 the merges under way and the segments they retired;
+// versions 1 and 2 are still read.
 const (
 	formatVersion   = 1
 	walVersion      = 4
 	walMarkVersion  = 2
 	walStampVersion = 3
-	manifestVersion = 2
+	manifestVersion = 3
 )
 
 // supportedVersion reports whether a file of the kind magic may have format

@@ -60,6 +60,17 @@ type Config struct {
 	FlushInterval time.Duration
 	// BlockRows is the number of rows in a block (default 8192).
 	BlockRows int
+	// Compaction merges the small segments of one time partition of a
+	// table into bigger ones, in the background (see Store.Compact). A
+	// merge writes segments of up to CompactRows rows and CompactBytes
+	// bytes (defaults 1,000,000 and 256 MiB); it is due once a partition
+	// has CompactMinSegments segments it can merge (default 4, at least
+	// 2). It uses at most CompactCPU of one core (default 0.5, at most 1)
+	// and runs one at a time per store.
+	CompactRows        int64
+	CompactBytes       int64
+	CompactMinSegments int
+	CompactCPU         float64
 	// Logger gets flush failures and recoveries (default: discard). Lines
 	// name workspaces, tables and files, never rows or keys.
 	Logger *slog.Logger
@@ -97,6 +108,10 @@ type Store struct {
 	ledger  Ledger
 	damage  damageLog
 	clock   ingestClock
+	// compacting holds a token while a merge runs: one at a time.
+	compacting chan struct{}
+	// compactHook, if set (by tests), is called at each step of a merge.
+	compactHook func(step compactStep)
 
 	ctx    context.Context // ends background flushes on Close
 	cancel context.CancelFunc
@@ -143,6 +158,7 @@ func New(cfg Config) (*Store, error) {
 		cfg.BlockRows = 8192
 	}
 	cfg.BlockRows = min(cfg.BlockRows, maxBlockRows)
+	cfg.compactDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -170,6 +186,7 @@ func New(cfg Config) (*Store, error) {
 	st := &Store{
 		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: zenc, zdec: zdec,
 		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger,
+		compacting: make(chan struct{}, 1),
 	}
 	st.clock.now = cfg.Now
 	st.ctx, st.cancel = context.WithCancel(context.Background())
@@ -178,7 +195,8 @@ func New(cfg Config) (*Store, error) {
 	return st, nil
 }
 
-// flushAgedLoop rotates WALs older than FlushInterval, until Close.
+// flushAgedLoop rotates WALs older than FlushInterval and starts the merges
+// due, until Close.
 func (st *Store) flushAgedLoop() {
 	defer st.wg.Done()
 	tick := time.NewTicker(max(st.cfg.FlushInterval/4, 10*time.Millisecond))
@@ -199,6 +217,7 @@ func (st *Store) flushAgedLoop() {
 			t.rotateAged(st.cfg.FlushInterval)
 		}
 		st.checkCachedKeys()
+		st.compactInBackground(tables)
 	}
 }
 

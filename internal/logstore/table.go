@@ -56,6 +56,8 @@ type table struct {
 	broken      *IntegrityError // the manifest itself: nothing can be read
 	// purgedBefore is the ledger's retention horizon (Unix ns).
 	purgedBefore int64
+	// merge is the table's part in compaction (compact.go).
+	merge mergeState
 }
 
 // segFile is a segment as the manifest lists it.
@@ -285,6 +287,7 @@ func (t *table) manifestLocked(skip *generation) *manifest {
 	for _, d := range t.damagedWALs {
 		m.wals = append(m.wals, d.entry)
 	}
+	m.merging, m.retired = t.merge.listed()
 	return m
 }
 
@@ -650,6 +653,10 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 func (t *table) snapshot(ctx context.Context) (tableSnapshot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.snapshotLocked(ctx)
+}
+
+func (t *table) snapshotLocked(ctx context.Context) (tableSnapshot, error) {
 	if err := t.readyLocked(ctx); err != nil {
 		return tableSnapshot{}, err
 	}
@@ -719,7 +726,7 @@ func (t *table) close() error {
 	t.closed = true
 	t.st.cfg.Budget.rotated(t) // its rows stay in the WAL, not in memory
 	t.cancel()
-	for t.flusher {
+	for t.flusher || t.merge.running {
 		t.waitChangeLocked(context.Background())
 	}
 	var errs []error

@@ -176,7 +176,8 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 // the manifest does not list, as the next open would (they are never read),
 // and forgets those it reported before that are gone. Segments of a WAL
 // still listed are a flush under way (or, after a crash, its leftovers,
-// which the next open removes).
+// which the next open removes); so are those of a merge under way, and
+// those a merge retired, kept for the scans that may still read them.
 func (t *table) checkUnlistedLocked() error {
 	entries, err := os.ReadDir(t.dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -196,10 +197,14 @@ func (t *table) checkUnlistedLocked() error {
 	for _, d := range t.damagedWALs {
 		wals[d.entry.seq] = true
 	}
+	merging, retired := t.merge.listed()
+	for _, seq := range merging {
+		wals[seq] = true // a merge under way, or its leftovers
+	}
 	unlisted := make(map[string]bool)
 	for _, e := range entries {
 		n, ok := parseSegName(e.Name())
-		if !ok || listed[n] || wals[n.walSeq] {
+		if !ok || listed[n] || wals[n.walSeq] || slices.Contains(retired, n) {
 			continue
 		}
 		unlisted[e.Name()] = true

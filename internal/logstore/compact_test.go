@@ -1,0 +1,564 @@
+package logstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+)
+
+const compactTable = "Merge_CL"
+
+// mixedBody is n rows of batch k, in the hour before at and the hour a day
+// before that: every type, nulls (a column only some rows have), and a
+// column whose type changes from batch to batch (long, string, a string
+// that reads as a datetime, an object), so that merged segments hold blocks
+// whose columns disagree.
+func mixedBody(t testing.TB, k, n int, at time.Time) []byte {
+	t.Helper()
+	rows := make([]map[string]any, n)
+	for i := range rows {
+		when := at.Add(-time.Duration(1+(k*n+i)%3500) * time.Second)
+		if i%3 == 0 {
+			when = when.Add(-24 * time.Hour)
+		}
+		r := map[string]any{
+			"TimeGenerated": when.Format(time.RFC3339Nano),
+			"Host":          fmt.Sprintf("host-%d", i%7),
+			"Message":       fmt.Sprintf("Failed password for user%d from 10.0.%d.%d", (k*n+i)%97, k, i),
+			"Count":         k*1000 + i,
+			"Ratio":         float64(i) / 8,
+			"Ok":            i%2 == 0,
+			"Seen":          when.Add(time.Minute).Format(time.RFC3339Nano),
+			"Props":         map[string]any{"k": k, "tags": []any{"a", i}},
+		}
+		if i%5 == 0 {
+			r["Sometimes"] = fmt.Sprintf("s%d", i)
+		}
+		switch k % 4 {
+		case 0:
+			r["Mixed"] = i
+		case 1:
+			r["Mixed"] = fmt.Sprintf("v%d", i)
+		case 2:
+			r["Mixed"] = when.Format(time.RFC3339)
+		case 3:
+			r["Mixed"] = map[string]any{"i": i}
+		}
+		rows[i] = r
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// smallSegments fills the table with batches rows each, flushed one by one:
+// two segments a batch, one per hour.
+func smallSegments(t testing.TB, st *Store, batchesN, rows int) {
+	t.Helper()
+	for k := range batchesN {
+		mustIngest(t, st, ws, compactTable, mixedBody(t, k, rows, testNow))
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// canonRows is rowsOf with each row's fields in name order, so that rows
+// compare whatever order a block holds its columns in.
+func canonRows(batches []*Batch) []string {
+	rows := rowsOf(batches)
+	for i, r := range rows {
+		fields := strings.Split(strings.TrimSuffix(r, ";"), ";")
+		slices.Sort(fields)
+		rows[i] = strings.Join(fields, ";")
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// answers are what a set of scans of the table return, to compare before
+// and after a merge: all rows with their ingestion times, and scans with
+// predicates, time and ingestion bounds, as the query engine asks.
+func answers(t testing.TB, st *Store, watermark time.Time) map[string][]string {
+	t.Helper()
+	reqs := map[string]ScanRequest{
+		"all":             {},
+		"ingestion times": {Columns: []string{"TimeGenerated", IngestionTimeColumn, "Host"}},
+		"host ==":         {Columns: []string{"Host", "Count"}, Predicates: []Predicate{{"Host", OpEq, "host-3"}}},
+		"message has":     {Columns: []string{"Message"}, Predicates: []Predicate{{"Message", OpHas, "user42"}}},
+		"count >":         {Columns: []string{"Count", "Ratio"}, Predicates: []Predicate{{"Count", OpGt, 2500}}},
+		"mixed == long":   {Columns: []string{"Mixed"}, Predicates: []Predicate{{"Mixed", OpEq, 4}}},
+		"mixed == string": {Columns: []string{"Mixed"}, Predicates: []Predicate{{"Mixed", OpEq, "v4"}}},
+		"last hour":       {From: testNow.Add(-time.Hour), To: testNow, Columns: []string{"TimeGenerated", "Ok"}},
+		"ingested after":  {IngestedAfter: watermark, Columns: []string{"Count", IngestionTimeColumn}},
+		"ingested up to":  {IngestedUpTo: watermark, Columns: []string{"Count"}},
+	}
+	out := make(map[string][]string, len(reqs))
+	for name, req := range reqs {
+		req.Workspace, req.Table = ws, compactTable
+		got, err := scanAll(st, req)
+		if err != nil {
+			t.Fatalf("scan %s: %v", name, err)
+		}
+		out[name] = canonRows(got)
+	}
+	schema, err := st.Schema(context.Background(), ws, compactTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["schema"] = []string{fmt.Sprint(schema)}
+	return out
+}
+
+func sameAnswers(t *testing.T, got, want map[string][]string) {
+	t.Helper()
+	for name, w := range want {
+		if !reflect.DeepEqual(got[name], w) {
+			t.Errorf("%s: %d rows, want %d\nfirst got:  %.300v\nfirst want: %.300v", name, len(got[name]), len(w), first(got[name]), first(w))
+		}
+	}
+}
+
+func tableSegs(st *Store) []segFile {
+	tb, _ := st.table(ws, compactTable)
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return slices.Clone(tb.segs)
+}
+
+func TestCompactionKeepsEveryRowAndAnswer(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	cfg := func(c *Config) { c.BlockRows = 64; c.Ledger = ledger }
+	st := newTestStore(t, dir, keys, cfg)
+	smallSegments(t, st, 4, 150)
+	watermark := st.IngestionWatermark()
+	smallSegments(t, st, 4, 150)
+	before := answers(t, st, watermark)
+	if n := len(before["all"]); n != 8*150 {
+		t.Fatalf("%d rows before the merge, want %d", n, 8*150)
+	}
+	segsBefore := tableSegs(st)
+
+	merged, err := st.Compact(context.Background(), ws, compactTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := tableSegs(st)
+	if merged != len(segsBefore) || len(after) != 2 {
+		t.Fatalf("merged %d of %d segments into %d, want all into 2 (one an hour)", merged, len(segsBefore), len(after))
+	}
+	for _, s := range after {
+		if floorDiv(s.name.minT, partitionNanos) != floorDiv(s.name.maxT, partitionNanos) {
+			t.Errorf("merged segment %s spans two partitions", s.name)
+		}
+	}
+	if got := files(t, dir, segExt); len(got) != 2 {
+		t.Errorf("%d segment files after the merge, want the 2 merged ones: %v", len(got), got)
+	}
+	sameAnswers(t, answers(t, st, watermark), before)
+
+	rep, err := st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) > 0 {
+		t.Fatalf("verify after the merge: %v, damage %v", err, rep.Damaged)
+	}
+	st.Close()
+	st = newTestStore(t, dir, keys, cfg)
+	sameAnswers(t, answers(t, st, watermark), before)
+	if d := st.Damage(); len(d) > 0 {
+		t.Fatalf("damage after reopening: %v", d)
+	}
+	if n, err := st.Compact(context.Background(), ws, compactTable); err != nil || n != 0 {
+		t.Fatalf("a second merge merged %d segments (%v), want none", n, err)
+	}
+}
+
+// copyDir copies the regular files of src into a new directory: the disk as
+// a crash at this instant would leave it.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func copyLedger(t *testing.T, l *MemLedger) *MemLedger {
+	t.Helper()
+	rec, err := l.Table(context.Background(), ws, compactTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &MemLedger{}
+	c.SetEpoch(context.Background(), ws, compactTable, rec.Epoch)
+	c.SetPurgedBefore(context.Background(), ws, compactTable, rec.PurgedBefore)
+	return c
+}
+
+func TestCrashAtAnyStepOfAMergeNeitherLosesNorDuplicatesARow(t *testing.T) {
+	for _, step := range []compactStep{stepIntent, stepPartial, stepWritten, stepCommitted, stepRemoved} {
+		t.Run(string(step), func(t *testing.T) {
+			dir := t.TempDir()
+			keys := envelopetest.New("aek")
+			ledger := &MemLedger{}
+			st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64; c.Ledger = ledger })
+			smallSegments(t, st, 5, 100)
+			watermark := st.IngestionWatermark()
+			before := answers(t, st, watermark)
+
+			var crashDir string
+			var crashLedger *MemLedger
+			st.compactHook = func(s compactStep) {
+				if s == step && crashDir == "" {
+					crashDir, crashLedger = copyDir(t, dir), copyLedger(t, ledger)
+				}
+			}
+			if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+				t.Fatal(err)
+			}
+			if crashDir == "" {
+				t.Fatalf("the merge never reached step %s", step)
+			}
+			st.Close()
+
+			st = newTestStore(t, crashDir, keys, func(c *Config) { c.BlockRows = 64; c.Ledger = crashLedger })
+			sameAnswers(t, answers(t, st, watermark), before)
+			if d := st.Damage(); len(d) > 0 {
+				t.Fatalf("a crash at %s left damage: %v", step, d)
+			}
+			listed := len(tableSegs(st))
+			if got := files(t, crashDir, segExt); len(got) != listed {
+				t.Errorf("a crash at %s left %d segment files for %d listed", step, len(got), listed)
+			}
+			if tmp := files(t, crashDir, tmpExt); len(tmp) > 0 {
+				t.Errorf("temporary files left: %v", tmp)
+			}
+			rep, err := st.Verify(context.Background(), ws, nil)
+			if err != nil || len(rep.Damaged) > 0 {
+				t.Fatalf("verify after a crash at %s: %v, damage %v", step, err, rep.Damaged)
+			}
+			// The merge cut short is done again.
+			if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(tableSegs(st)); n != 2 {
+				t.Errorf("%d segments after merging again, want 2", n)
+			}
+			sameAnswers(t, answers(t, st, watermark), before)
+		})
+	}
+}
+
+func TestRevokedKeyMergesNothingAndRestoredKeyMerges(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64 })
+	smallSegments(t, st, 3, 50)
+	segs := files(t, dir, segExt)
+
+	keys.Revoke()
+	if _, err := st.Compact(context.Background(), ws, compactTable); !errors.Is(err, envelopetest.ErrRevoked) {
+		t.Fatalf("compact with the key revoked: %v, want the revoked error", err)
+	}
+	if got := files(t, dir, segExt); !reflect.DeepEqual(got, segs) {
+		t.Fatalf("segments changed while the key was revoked: %v, want %v", got, segs)
+	}
+	keys.Restore()
+	if n, err := st.Compact(context.Background(), ws, compactTable); err != nil || n != len(segs) {
+		t.Fatalf("compact with the key restored: merged %d (%v), want %d", n, err, len(segs))
+	}
+}
+
+// logLines is a slog handler that sends each record's text to a channel.
+type logLines chan string
+
+func (l logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l logLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l logLines) WithGroup(string) slog.Handler            { return l }
+func (l logLines) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	select {
+	case l <- b.String():
+	default:
+	}
+	return nil
+}
+
+// waitTable waits, on the table's changes, until cond holds.
+func waitTable(t *testing.T, st *Store, cond func(*table) bool) {
+	t.Helper()
+	tb, _ := st.table(ws, compactTable)
+	deadline := time.After(20 * time.Second)
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	for !cond(tb) {
+		ch := tb.changed
+		tb.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			tb.mu.Lock()
+			t.Fatal("the condition did not come")
+		}
+		tb.mu.Lock()
+	}
+}
+
+func TestBackgroundMergeWaitsForTheKeyAndLogsWithoutSecrets(t *testing.T) {
+	keys := envelopetest.New("aek")
+	lines := make(logLines, 100)
+	st := newTestStore(t, t.TempDir(), keys, func(c *Config) {
+		c.BlockRows = 64
+		c.FlushInterval = time.Hour // no merge until the segments are there
+		c.Logger = slog.New(lines)
+	})
+	smallSegments(t, st, 2, 40) // 2 segments an hour: not due
+	tb, _ := st.table(ws, compactTable)
+	st.compactInBackground([]*table{tb})
+	st.Compact(context.Background(), ws, "Other_CL") // waits for the background merge
+	if n := len(tableSegs(st)); n != 4 {
+		t.Fatalf("%d segments, want the 4 not yet due", n)
+	}
+	smallSegments(t, st, 2, 40)
+	keys.Revoke()
+	st.compactInBackground([]*table{tb})
+	var line string
+	for line = range lines {
+		if strings.Contains(line, "compaction failed") {
+			break
+		}
+	}
+	if !strings.Contains(line, compactTable) || !strings.Contains(line, envelopetest.ErrRevoked.Error()) {
+		t.Errorf("log line %q does not name the table and the cause", line)
+	}
+	for _, m := range keys.Material() {
+		if strings.Contains(line, string(m)) || strings.Contains(line, fmt.Sprintf("%x", m)) {
+			t.Errorf("log line %q holds key material", line)
+		}
+	}
+	keys.Restore()
+	st.compactInBackground([]*table{tb})
+	waitTable(t, st, func(tb *table) bool { return len(tb.segs) == 2 && !tb.merge.running })
+}
+
+func TestScanDuringAMergeSeesEveryRowOnce(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64 })
+	smallSegments(t, st, 4, 100)
+	before := answers(t, st, time.Time{})["all"]
+	oldFiles := files(t, dir, segExt)
+
+	scs, err := st.ScanShards(context.Background(), ScanRequest{Workspace: ws, Table: compactTable}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*Batch
+	if !scs[0].Next() {
+		t.Fatalf("no first batch: %v", scs[0].Err())
+	}
+	got = append(got, scs[0].Batch())
+	if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range oldFiles {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("a segment an open scan may read was removed: %v", err)
+		}
+	}
+	// A scan begun after the merge reads the merged segments, while the
+	// first still reads the old ones.
+	merged, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, canonRows(merged), before)
+	for _, sc := range scs {
+		for sc.Next() {
+			got = append(got, sc.Batch())
+		}
+		if err := sc.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	equalRows(t, canonRows(got), before)
+	scs[0].Close()
+	if n := len(files(t, dir, segExt)); n == 2 {
+		t.Fatal("old segments removed while a scan of them is still open")
+	}
+	scs[1].Close()
+	if got := files(t, dir, segExt); len(got) != 2 {
+		t.Fatalf("%d segment files once the scans closed, want the 2 merged", len(got))
+	}
+}
+
+func TestRetentionPurgesMergedSegmentsByTheirHour(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := newTestStore(t, dir, keys, func(c *Config) {
+		c.BlockRows = 64
+		c.Ledger = ledger
+		c.Retention = 2 * 24 * time.Hour
+	})
+	smallSegments(t, st, 4, 90)
+	recent, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable, From: testNow.Add(-2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+		t.Fatal(err)
+	}
+	// A day and a half on, the rows of the day before are past the
+	// retention, those of the last hour not.
+	purged, err := st.PurgeExpired(context.Background(), testNow.Add(36*time.Hour))
+	if err != nil || purged != 1 {
+		t.Fatalf("purged %d segments (%v), want the merged one of the older hour", purged, err)
+	}
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, canonRows(got), canonRows(recent))
+	st.Close()
+	st = newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64; c.Ledger = ledger; c.Retention = 2 * 24 * time.Hour })
+	got, err = scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, canonRows(got), canonRows(recent))
+	if d := st.Damage(); len(d) > 0 {
+		t.Fatalf("damage after the purge: %v", d)
+	}
+}
+
+func TestMergedSegmentsAreSealedAndAuthenticated(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64 })
+	const canary = "canary-7f3a9c1e"
+	for k := range 4 {
+		mustIngest(t, st, ws, compactTable, []byte(fmt.Sprintf(`[{"TimeGenerated":%q,"Note":"%s %d"}]`,
+			testNow.Add(-time.Duration(k)*time.Minute).Format(time.RFC3339), canary, k)))
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyID := keys.CurrentID()
+	keys.Rotate()
+	if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+		t.Fatal(err)
+	}
+	segs := files(t, dir, segExt)
+	if len(segs) != 1 {
+		t.Fatalf("%d segments, want 1 merged", len(segs))
+	}
+	for _, p := range sealedFiles(t, dir) {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(canary)) {
+			t.Errorf("%s holds a row in the clear", p)
+		}
+	}
+	if h, err := fileHeader(segs[0]); err != nil || h.aekID == keyID || h.aekID != keys.CurrentID() {
+		t.Errorf("merged segment sealed under %q (%v), want the current key %q", h.aekID, err, keys.CurrentID())
+	}
+	b, _ := os.ReadFile(segs[0])
+	b[len(b)/2] ^= 1
+	os.WriteFile(segs[0], b, 0o600)
+	st.indexes.drop()
+	_, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
+	var ie *IntegrityError
+	if !errors.As(err, &ie) || ie.Object != filepath.Base(segs[0]) {
+		t.Fatalf("scan of a tampered merged segment: %v, want an IntegrityError naming it", err)
+	}
+}
+
+func TestPlanMergeTakesSmallSegmentsOfOnePartition(t *testing.T) {
+	hour := partitionNanos
+	seg := func(h int64, rows int64) segFile {
+		return segFile{name: segName{minT: h * hour, maxT: h*hour + 10, walSeq: uint64(rows), part: int(h)}, rows: rows, size: rows * 100}
+	}
+	damaged := seg(1, 5)
+	damaged.damage = &IntegrityError{}
+	spanning := segFile{name: segName{minT: hour - 1, maxT: hour + 1}, rows: 1, size: 100}
+	for _, tc := range []struct {
+		name string
+		segs []segFile
+		want []int64 // rows of the segments taken
+	}{
+		{"too few small segments", []segFile{seg(1, 5), seg(1, 5), seg(1, 5)}, nil},
+		{"equal segments, all", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5)}, []int64{5, 5, 5, 5}},
+		{"each partition apart", []segFile{seg(1, 5), seg(2, 5), seg(1, 5), seg(2, 5), seg(1, 5), seg(2, 5)}, nil},
+		{"a segment bigger than the rest together waits", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 40)}, []int64{5, 5, 5, 5}},
+		{"one as big as the rest together joins", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 20)}, []int64{5, 5, 5, 5, 20}},
+		{"up to the target rows", []segFile{seg(1, 250), seg(1, 250), seg(1, 250), seg(1, 250), seg(1, 250)}, []int64{250, 250, 250, 250}},
+		{"segments at the target are left", []segFile{seg(1, 1000), seg(1, 1000), seg(1, 1000), seg(1, 1000)}, nil},
+		{"damaged segments are left", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), damaged}, nil},
+		{"a segment across two hours is left", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), spanning}, nil},
+		{"the oldest partition first", []segFile{seg(3, 5), seg(3, 5), seg(3, 5), seg(3, 5), seg(2, 7), seg(2, 7), seg(2, 7), seg(2, 7)}, []int64{7, 7, 7, 7}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []int64
+			for _, s := range planMerge(tc.segs, 4, 1000, 1<<20) {
+				got = append(got, s.rows)
+			}
+			slices.Sort(got)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("took %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestManifestListsMergesAndRetiredSegmentsRoundTrip(t *testing.T) {
+	m := &manifest{nextSeq: 9, schema: map[string]Type{"A": TypeLong},
+		merging: []uint64{7, 8}, retired: []segName{{minT: 1, maxT: 2, walSeq: 3}, {minT: 4, maxT: 5, walSeq: 6, part: 1}}}
+	got, err := decodeManifest(encodeManifest(m), manifestVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.merging, m.merging) || !reflect.DeepEqual(got.retired, m.retired) {
+		t.Fatalf("decoded merges %v and retired %v, want %v and %v", got.merging, got.retired, m.merging, m.retired)
+	}
+	// A version 2 manifest ends at the schema.
+	v2 := encodeManifest(&manifest{nextSeq: 9, schema: m.schema})
+	v2 = v2[:len(v2)-2] // the two empty lists
+	if _, err := decodeManifest(v2, 2); err != nil {
+		t.Fatalf("a version 2 manifest: %v", err)
+	}
+}
