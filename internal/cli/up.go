@@ -115,6 +115,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		keyVaultCAs   []string
 		flushSize     = byteSize(logstore.DefaultFlushBytes)
 		flushInterval time.Duration
+		memoryBudget  = byteSize(node.DefaultLogMemoryBudget)
+		idleClose     time.Duration
 		queryMemory   = byteSize(node.DefaultQueryMemory)
 		queryTotal    = byteSize(node.DefaultQueryMemoryTotal)
 		scrubRate     = byteSize(node.DefaultScrubRate)
@@ -135,6 +137,12 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if flushInterval < time.Second {
 			return usagef("--log-flush-interval must be at least 1s")
 		}
+		if memoryBudget != 0 && memoryBudget < flushSize {
+			return usagef("--log-memory-budget (%s) must be 0 (none) or at least --log-flush-size (%s)", memoryBudget, flushSize)
+		}
+		if idleClose != 0 && idleClose < time.Minute {
+			return usagef("--log-store-idle-close must be 0 (never) or at least 1m, not %s", idleClose)
+		}
 		if queryMemory <= 0 || queryMemory > queryTotal {
 			return usagef("--query-memory (%s) must be above 0 and not exceed --query-memory-total (%s)", queryMemory, queryTotal)
 		}
@@ -153,6 +161,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		}
 		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
 		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
+		cfg.LogMemoryBudget, cfg.LogStoreIdleClose = int64(memoryBudget), idleClose
 		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
 		cfg.ScrubRate, cfg.ScrubInterval = int64(scrubRate), scrubInterval
 		cfg.NRTInterval, cfg.MaxAlertsPerRun = nrtInterval, maxAlerts
@@ -167,6 +176,8 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.StringArrayVar(&keyVaultCAs, "key-vault-ca", nil, "PEM file of a certificate authority to trust for key vaults served elsewhere (repeatable)")
 	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; about three such logs per table being written are held in memory")
 	f.DurationVar(&flushInterval, "log-flush-interval", logstore.DefaultFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
+	f.Var(&memoryBudget, "log-memory-budget", "memory the rows not yet sealed into segments may hold, all workspaces together, such as 256MiB; over it the largest write-ahead log is sealed at once; 0: no bound but --log-flush-size per table")
+	f.DurationVar(&idleClose, "log-store-idle-close", node.DefaultLogStoreIdleClose, "how long a workspace's log store stays open unused before it is sealed and closed, giving back its files and memory (the next request reopens it); 0: never")
 	f.Var(&queryMemory, "query-memory", "memory one query's operators may hold (joins, summarize, sort, ...); beyond it the query is refused with 400 QueryLimitExceeded")
 	f.Var(&queryTotal, "query-memory-total", "memory the queries running at once share; a query that finds it in use waits briefly, then is refused with 429 and Retry-After")
 	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")

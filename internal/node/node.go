@@ -57,6 +57,15 @@ type Config struct {
 	// the age at which it is sealed even if smaller (default 10 min).
 	LogFlushBytes    int64
 	LogFlushInterval time.Duration
+	// LogMemoryBudget bounds the rows every workspace's log store holds in
+	// memory before they are flushed, together: over it, the largest
+	// write-ahead log is flushed (0: each table is bounded by
+	// LogFlushBytes alone, so memory grows with the tables written to).
+	// LogStoreIdleClose is how long a workspace's log store stays open
+	// unused before it is flushed and closed, its files and memory given
+	// back (0: never); the next request opens it again.
+	LogMemoryBudget   int64
+	LogStoreIdleClose time.Duration
 	// Services says which services run besides identity: all of them (up),
 	// the vault only (vault serve: the key owner's side of a split
 	// deployment) or the workspaces only (serve: the operator's side).
@@ -121,6 +130,14 @@ const (
 const (
 	DefaultScrubRate     = 16 << 20
 	DefaultScrubInterval = 6 * time.Hour
+)
+
+// Workspace store defaults: unflushed rows of all workspaces together in
+// eight full write-ahead logs' worth of memory; a store unused for longer
+// than the longest query may wait (10 minutes) closed.
+const (
+	DefaultLogMemoryBudget   = 256 << 20
+	DefaultLogStoreIdleClose = 15 * time.Minute
 )
 
 // Services selects what a node serves besides the identity service.
@@ -418,6 +435,7 @@ func (n *Node) Serve(ctx context.Context) error {
 			loops.Go(func() { n.data.Scrub(loopCtx, n.workspaces.AllWorkspaces, n.cfg.ScrubRate, n.scrubInterval()) })
 		}
 		loops.Go(func() { n.rules.Run(loopCtx) })
+		loops.Go(func() { n.data.CloseIdleLoop(loopCtx) })
 	}
 	select {
 	case err := <-errc:

@@ -115,10 +115,12 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	}
 	n.closers = append(n.closers, n.docsDB.Close)
 	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, wsdata.Options{
-		FlushBytes:    n.cfg.LogFlushBytes,
-		FlushInterval: n.cfg.LogFlushInterval,
-		Logger:        n.log.With("component", "logstore"),
-		ControlDB:     n.controlDB,
+		FlushBytes:        n.cfg.LogFlushBytes,
+		FlushInterval:     n.cfg.LogFlushInterval,
+		MaxUnflushedBytes: n.cfg.LogMemoryBudget,
+		IdleClose:         n.cfg.LogStoreIdleClose,
+		Logger:            n.log.With("component", "logstore"),
+		ControlDB:         n.controlDB,
 	})
 	if err != nil {
 		return err

@@ -27,12 +27,11 @@ func (c integrityCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c integrityCollector) Collect(ch chan<- prometheus.Metric) {
-	c.d.mu.Lock()
-	ids := make([]string, 0, len(c.d.logs))
-	for id := range c.d.logs {
+	slots := c.d.slots()
+	ids := make([]string, 0, len(slots))
+	for id := range slots {
 		ids = append(ids, id)
 	}
-	c.d.mu.Unlock()
 	c.d.scrubs.mu.Lock()
 	for id := range c.d.scrubs.last {
 		if !slices.Contains(ids, id) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -98,6 +99,7 @@ func (d *Data) Verify(ctx context.Context, ws *workspace.WorkspaceInfo, progress
 	r := &Report{CustomerID: id, Tables: logs.Tables, Objects: logs.Objects, Documents: ndocs, Bytes: logs.Bytes,
 		Damaged: logs.Damaged, DamagedDocs: damagedDocs, Finished: d.now()}
 	d.scrubs.put(r)
+	d.verified(id)
 	for _, e := range r.Damaged {
 		d.log.Warn("verify found damaged data", "workspace", id, "table", e.Table, "object", e.Object, "problem", string(e.Problem))
 	}
@@ -108,23 +110,26 @@ func (d *Data) Verify(ctx context.Context, ws *workspace.WorkspaceInfo, progress
 }
 
 // Integrity is what is known of a workspace's damage, without reading
-// anything: from the open log store and the last verification.
+// anything: from the open log store (and what it found before it was last
+// closed as idle) and the last verification.
 func (d *Data) Integrity(customerID string) Integrity {
 	var in Integrity
 	d.mu.Lock()
-	o := d.logs[customerID]
+	s := d.logs[customerID]
 	d.mu.Unlock()
+	var o *openStore
+	if s != nil {
+		s.mu.Lock()
+		o, in.Damaged = s.open, slices.Clone(s.damage)
+		s.mu.Unlock()
+	}
 	if o != nil {
-		for _, e := range o.store.Damage() {
-			if e.Workspace == customerID {
-				in.Damaged = append(in.Damaged, e)
-			}
-		}
+		in.Damaged = mergeDamage(in.Damaged, workspaceDamage(o.store, customerID))
 	}
 	if r := d.scrubs.get(customerID); r != nil {
 		in.LastVerified = r.Finished
 		in.DamagedDocs = r.DamagedDocs
-		if o == nil {
+		if o == nil && len(in.Damaged) == 0 {
 			in.Damaged = r.Damaged
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -40,6 +41,14 @@ type Options struct {
 	// ledger (manifest epochs, retention horizons) is kept apart from the
 	// files it vouches for; nil keeps it in memory, for tests.
 	ControlDB *bbolt.DB
+	// MaxUnflushedBytes bounds the rows that every workspace's log store
+	// holds in memory before they are flushed, together (see
+	// logstore.MemoryBudget); 0 bounds each table by FlushBytes alone.
+	MaxUnflushedBytes int64
+	// IdleClose is how long a workspace's log store stays open unused:
+	// CloseIdle closes it then (its WALs flushed first), and the next use
+	// opens it again under keys asked for anew. 0 keeps stores open.
+	IdleClose time.Duration
 }
 
 // Data is the data plane's view of every workspace's stores.
@@ -57,13 +66,34 @@ type Data struct {
 	// an alias) across queries, by the version of their sealed index.
 	functions *savedsearch.Cache
 
+	// budget is the node's bound on unflushed rows, shared by every
+	// workspace's log store.
+	budget *logstore.MemoryBudget
+
 	mu   sync.Mutex
-	logs map[string]*openStore // customerID → store
+	logs map[string]*storeSlot // customerID → its log store, open or not
 	// deleted are the workspaces deleted since the node started: a caller
 	// that looked one up before (the scrub's round, an ingest under way)
 	// must not open its stores again, recreating its directory.
 	deleted map[string]bool
 	scrubs  scrubState
+}
+
+// storeSlot is one workspace's log store. Its own lock is held while the
+// store opens or closes, so that opening one workspace's store (which may
+// wait for the key service) holds up no other workspace.
+type storeSlot struct {
+	mu   sync.Mutex
+	open *openStore // nil while closed
+	gone bool       // the workspace was deleted
+	// used is when Logs last handed the store out (Unix ns): CloseIdle
+	// leaves alone a store handed out less than the idle time ago.
+	used atomic.Int64
+	// damage is what the store had found damaged when it was closed as
+	// idle: a closed store forgets it, and a damaged block found by a
+	// read is found again only by a read. Reported until a verification
+	// of the workspace reports afresh.
+	damage []logstore.IntegrityError
 }
 
 type openStore struct {
@@ -78,8 +108,8 @@ type openStore struct {
 // New opens the data plane over dir (one subdirectory per workspace) and the
 // document database docsDB.
 func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) (*Data, error) {
-	if opts.FlushBytes < 0 || opts.FlushInterval < 0 {
-		return nil, fmt.Errorf("workspace data: the flush size and interval must not be negative")
+	if opts.FlushBytes < 0 || opts.FlushInterval < 0 || opts.MaxUnflushedBytes < 0 || opts.IdleClose < 0 {
+		return nil, fmt.Errorf("workspace data: the flush size and interval, the unflushed bytes and the idle time must not be negative")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -92,10 +122,55 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 		ledger = boltLedger{opts.ControlDB}
 	}
 	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
-		functions: savedsearch.NewCache(), logs: map[string]*openStore{}, deleted: map[string]bool{}}, nil
+		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes),
+		logs: map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
 }
 
-// Logs returns the log store of a workspace.
+// Unflushed is the bytes of rows the workspaces' log stores hold in the
+// WALs being filled, and the node's budget for them (0: none).
+func (d *Data) Unflushed() (bytes, budget int64) {
+	return d.budget.Unflushed(), d.budget.Limit()
+}
+
+// slot returns the slot of a workspace's log store, making it on first use;
+// none for a workspace deleted.
+func (d *Data) slot(id string) (*storeSlot, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.deleted[id] {
+		return nil, deletedError(id)
+	}
+	s := d.logs[id]
+	if s == nil {
+		s = &storeSlot{}
+		d.logs[id] = s
+	}
+	return s, nil
+}
+
+// slots are the slots of every workspace used since the node started.
+func (d *Data) slots() map[string]*storeSlot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.logs)
+}
+
+// openStoreOf returns a workspace's log store if it is open now.
+func (d *Data) openStoreOf(id string) *openStore {
+	d.mu.Lock()
+	s := d.logs[id]
+	d.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open
+}
+
+// Logs returns the log store of a workspace, opening it if it is not open:
+// on first use, after CloseIdle closed it, or when the workspace moved
+// under another key or changed its retention.
 func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error) {
 	governedBy := "platform"
 	if ws.CMK {
@@ -107,18 +182,23 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	if err != nil {
 		return nil, err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.deleted[id] {
+	s, err := d.slot(id)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
 		return nil, deletedError(id)
 	}
-	if o := d.logs[id]; o != nil && o.governedBy == governedBy && o.retention == retention && maps.Equal(o.tables, tables) {
+	s.used.Store(d.now().UnixNano())
+	if o := s.open; o != nil && o.governedBy == governedBy && o.retention == retention && maps.Equal(o.tables, tables) {
 		return o.store, nil
 	} else if o != nil {
 		if err := o.store.Close(); err != nil {
 			d.log.Warn("close log store", "workspace", id, "err", err)
 		}
-		delete(d.logs, id)
+		s.open = nil
 	}
 	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
 	if err != nil {
@@ -126,13 +206,13 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	}
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
-		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval,
+		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
-	d.logs[id] = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables}
+	s.open = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables}
 	return st, nil
 }
 
@@ -194,13 +274,19 @@ func deletedError(customerID string) error {
 // are not opened again.
 func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	d.mu.Lock()
-	o := d.logs[customerID]
+	s := d.logs[customerID]
 	delete(d.logs, customerID)
 	d.deleted[customerID] = true
 	d.mu.Unlock()
 	var errs []error
-	if o != nil {
-		errs = append(errs, o.store.Close())
+	if s != nil {
+		s.mu.Lock()
+		s.gone = true
+		if s.open != nil {
+			errs = append(errs, s.open.store.Close())
+			s.open = nil
+		}
+		s.mu.Unlock()
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
@@ -217,12 +303,14 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 
 // Close closes every open store.
 func (d *Data) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	var errs []error
-	for id, o := range d.logs {
-		errs = append(errs, o.store.Close())
-		delete(d.logs, id)
+	for _, s := range d.slots() {
+		s.mu.Lock()
+		if s.open != nil {
+			errs = append(errs, s.open.store.Close())
+			s.open = nil
+		}
+		s.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -240,12 +328,12 @@ func (noKeys) ByID(context.Context, string) (envelope.Sealer, error) {
 
 // Flush writes every open workspace's WALs into sealed segments.
 func (d *Data) Flush(ctx context.Context) error {
-	d.mu.Lock()
-	stores := make([]*logstore.Store, 0, len(d.logs))
-	for _, o := range d.logs {
-		stores = append(stores, o.store)
+	var stores []*logstore.Store
+	for id := range d.slots() {
+		if o := d.openStoreOf(id); o != nil {
+			stores = append(stores, o.store)
+		}
 	}
-	d.mu.Unlock()
 	var errs []error
 	for _, st := range stores {
 		errs = append(errs, st.Flush(ctx))
@@ -289,11 +377,12 @@ func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store
 		return nil, false, err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.deleted[id] {
+	deleted := d.deleted[id]
+	d.mu.Unlock()
+	if deleted {
 		return nil, false, nil
 	}
-	if o := d.logs[id]; o != nil && o.retention == retention && maps.Equal(o.tables, tables) {
+	if o := d.openStoreOf(id); o != nil && o.retention == retention && maps.Equal(o.tables, tables) {
 		return o.store, false, nil
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
