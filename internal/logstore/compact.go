@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -174,20 +175,26 @@ func (st *Store) Compact(ctx context.Context, workspace, table string) (int, err
 		return 0, ctx.Err()
 	}
 	defer func() { <-st.compacting }()
+	st.users.Add(1) // see InUse
+	defer st.users.Add(-1)
 	return t.compact(ctx, 2, 1)
 }
 
 // compactInBackground starts the merges due in the tables that are open,
 // one table after another, unless a merge is running already. A failure
 // (a revoked key) is logged, and the merge tried again at the next tick.
+// The store is in use meanwhile: a caller closing idle stores waits for the
+// merge rather than cutting it short.
 func (st *Store) compactInBackground(tables []*table) {
 	select {
 	case st.compacting <- struct{}{}:
 	default:
 		return
 	}
+	st.users.Add(1) // a merge under way keeps the store open (see InUse)
 	st.wg.Go(func() {
 		defer func() { <-st.compacting }()
+		defer st.users.Add(-1)
 		for _, t := range tables {
 			if !t.isOpen() {
 				continue // opening it needs the key and replays its WALs: left to its first use
@@ -293,13 +300,7 @@ func planMerge(segs []segFile, minSegs int, rows, size int64) []segFile {
 		}
 		parts[k] = append(parts[k], s)
 	}
-	for _, k := range slices.Sorted(func(yield func(int64) bool) {
-		for k := range parts {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(parts)) {
 		cands := parts[k]
 		if len(cands) < minSegs {
 			continue

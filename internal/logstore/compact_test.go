@@ -358,9 +358,11 @@ func TestBackgroundMergeWaitsForTheKeyAndLogsWithoutSecrets(t *testing.T) {
 	keys.Revoke()
 	st.compactInBackground([]*table{tb})
 	var line string
-	for line = range lines {
-		if strings.Contains(line, "compaction failed") {
-			break
+	for deadline := time.After(20 * time.Second); !strings.Contains(line, "compaction failed"); {
+		select {
+		case line = <-lines:
+		case <-deadline:
+			t.Fatal("no log line for the failed merge")
 		}
 	}
 	if !strings.Contains(line, compactTable) || !strings.Contains(line, envelopetest.ErrRevoked.Error()) {

@@ -258,7 +258,7 @@ func (st *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// InUse reports whether an ingest or a verification is under way, or a
+// InUse reports whether an ingest, a verification or a merge is under way, or a
 // scanner is open: a caller that closes stores it has not used for a while
 // (to bound open files and memory) leaves this one open.
 func (st *Store) InUse() bool { return st.users.Load() > 0 }

@@ -40,6 +40,14 @@ func TestMain(m *testing.M) {
 	if sealedBench.dir != "" {
 		os.RemoveAll(sealedBench.dir)
 	}
+	for _, st := range []*logstore.Store{compactBench.small, compactBench.merged} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	if compactBench.dir != "" {
+		os.RemoveAll(compactBench.dir)
+	}
 	os.Exit(code)
 }
 
