@@ -40,7 +40,7 @@ type config struct {
 	profileSeconds          int
 	workDir                 string
 	keep                    bool
-	version                 string
+	version, vlVersion      string
 }
 
 func main() {
@@ -58,6 +58,7 @@ func main() {
 	flag.StringVar(&cfg.workDir, "work", "", "directory for the events and both servers' data; default a new temporary one, removed at the end")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the work directory")
 	flag.StringVar(&cfg.version, "sealwatch-version", "", "the Sealwatch version to print (run.sh passes the commit)")
+	flag.StringVar(&cfg.vlVersion, "victorialogs-version", "", "the VictoriaLogs version to print (run.sh passes the one it installed)")
 	flag.Parse()
 	if err := cfg.check(streams); err != nil {
 		fmt.Fprintln(os.Stderr, "victorialogs:", err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -19,7 +18,7 @@ func report(out io.Writer, cfg config, res *results) error {
 	w := bufio.NewWriter(out)
 	fmt.Fprintf(w, "Machine: %d cores (%s), %s RAM, load average %s at the end; Go %s.\n",
 		runtime.NumCPU(), cpuModel(), memTotal(), loadAvg(), strings.TrimPrefix(runtime.Version(), "go"))
-	fmt.Fprintf(w, "VictoriaLogs %s; Sealwatch %s.\n", vlVersion(cfg.victoriaLogs), orUnknown(cfg.version))
+	fmt.Fprintf(w, "VictoriaLogs %s; Sealwatch %s.\n", orUnknown(cfg.vlVersion), orUnknown(cfg.version))
 	fmt.Fprintf(w, "%d events (seed %d), %.1f MB of JSON lines, %d bytes an event; queries: median of %d warm runs each, client wall time over HTTP.\n\n",
 		res.rows, cfg.seed, float64(res.fileBytes)/1e6, res.fileBytes/res.rows, cfg.runs)
 
@@ -186,14 +185,6 @@ func loadAvg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
-}
-
-func vlVersion(bin string) string {
-	out, err := exec.Command(bin, "-version").CombinedOutput()
-	if err != nil {
-		return "(version unknown)"
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func orUnknown(s string) string {

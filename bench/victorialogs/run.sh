@@ -33,4 +33,4 @@ trap 'exit 130' INT TERM
 (cd "$repo" && go build -o "$bin/sealwatch" ./cmd/sealwatch && go build -o "$bin/vlbench" ./bench/victorialogs)
 
 version=$(cd "$repo" && git describe --always --dirty 2>/dev/null || echo unknown)
-"$bin/vlbench" -sealwatch "$bin/sealwatch" -victorialogs "$vl" -sealwatch-version "$version" "$@"
+"$bin/vlbench" -sealwatch "$bin/sealwatch" -victorialogs "$vl" -sealwatch-version "$version" -victorialogs-version "$vl_version" "$@"
