@@ -168,11 +168,11 @@ func convert(c cell, raw []byte, t DeclaredType, scratch *[36]byte) (cell, bool)
 // null. ok is false when the value does not convert.
 func ConvertJSON(raw []byte, t DeclaredType) (v any, ok bool) {
 	raw = bytes.TrimSpace(raw)
-	if !json.Valid(raw) {
+	s := scanner{b: raw, bad: -1, found: true} // the caller checks the text
+	c, err := s.value(0)
+	if err != nil || s.i != len(raw) {
 		return nil, false
 	}
-	s := scanner{b: raw, bad: -1}
-	c := s.value()
 	if c.kind == TypeNull {
 		return nil, true
 	}

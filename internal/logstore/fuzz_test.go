@@ -241,8 +241,8 @@ func FuzzUnescape(f *testing.F) {
 		if !utf8.ValidString(s) || json.Unmarshal([]byte(s), &want) != nil || len(s) < 2 || s[0] != '"' {
 			return
 		}
-		sc := scanner{b: []byte(s)}
-		if got := sc.str(); string(got) != want {
+		sc := scanner{b: []byte(s), bad: -1}
+		if got, err := sc.str(); err != nil || string(got) != want {
 			t.Fatalf("%q: got %q, want %q", s, got, want)
 		}
 	})

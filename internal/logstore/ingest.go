@@ -11,6 +11,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/sealwatch/sealwatch/internal/jsonscan"
 	"github.com/sealwatch/sealwatch/internal/textcheck"
 )
 
@@ -34,36 +35,66 @@ type ingestLimits struct {
 // as a WAL record: room for the ingestion time, then the payload, which the
 // rows' offsets are relative to. The body is refused whole at the first bad
 // row, so that a caller never has part of a call acknowledged.
+//
+// One pass checks the JSON (as strictly as json.Valid: see jsonscan), that
+// its strings are text, and each row, while it encodes them. A refusal is
+// worded as if the JSON and the text had been checked over the whole body
+// first (refusal), so that of two faults the same one is named as ever.
 func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 	if len(body) > maxPayloadBytes {
 		return nil, nil, fmt.Errorf("%w: a body of %d bytes is over %d", ErrInvalidInput, len(body), maxPayloadBytes)
 	}
-	if !json.Valid(body) {
-		return nil, nil, invalidJSON(body)
+	s := scanner{b: body, bad: -1, declared: lim.declared}
+	rec, refs, err := s.rows(lim)
+	if err != nil {
+		return nil, nil, refusal(body, lim, err)
 	}
-	// json.Valid accepts any bytes inside strings, and decoding would turn
-	// what is not text into U+FFFD: find the first such place, for row to
-	// refuse the row and column that hold it.
+	return rec, refs, nil
+}
+
+// refusal words the refusal of a body that the one pass refused with err:
+// a body that is not JSON names the element where the syntax fails; one
+// whose strings are not all text names the first place that is not, as
+// the row that holds it sees it. It runs only on the error path.
+func refusal(body []byte, lim ingestLimits, err error) error {
+	if !jsonscan.Valid(body) {
+		return invalidJSON(body)
+	}
 	bad, badWhat := textcheck.JSON(body)
-	s := scanner{b: body, bad: bad, badWhat: badWhat, declared: lim.declared}
+	if bad < 0 {
+		return err
+	}
+	s := scanner{b: body, bad: bad, badWhat: badWhat, found: true, declared: lim.declared}
+	if _, _, again := s.rows(lim); again != nil {
+		return again
+	}
+	return err // not reached: the body has a place that is not text
+}
+
+// rows reads the array of rows at the start of s.b.
+func (s *scanner) rows(lim ingestLimits) ([]byte, []rowRef, error) {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '[' {
 		return nil, nil, fmt.Errorf("%w: the body must be a JSON array of objects", ErrInvalidInput)
 	}
 	s.i++
-	rec := make([]byte, ingestTimeSize, ingestTimeSize+len(body))
+	rec := make([]byte, ingestTimeSize, ingestTimeSize+len(s.b))
 	var refs []rowRef
 	var fields []byte
 	for idx := 0; ; idx++ {
 		s.ws()
-		if s.b[s.i] == ']' {
+		if s.i < len(s.b) && s.b[s.i] == ']' {
+			s.i++
 			break
 		}
-		if s.b[s.i] == ',' {
+		if idx > 0 {
+			if s.i >= len(s.b) || s.b[s.i] != ',' {
+				return nil, nil, errSyntax
+			}
 			s.i++
 			s.ws()
 		}
-		if s.b[s.i] != '{' {
+		if s.i >= len(s.b) || s.b[s.i] != '{' {
 			return nil, nil, &RowError{Index: idx, Reason: "not a JSON object"}
 		}
 		start := s.i
@@ -74,6 +105,8 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 		case errors.As(err, &undeclared):
 			undeclared.Index = idx
 			return nil, nil, undeclared
+		case errors.Is(err, errSyntax):
+			return nil, nil, err
 		case err != nil:
 			return nil, nil, &RowError{Index: idx, Reason: err.Error()}
 		}
@@ -89,6 +122,10 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 		refs = append(refs, rowRef{off: uint32(len(rec) - ingestTimeSize), time: t.UnixNano()})
 		rec = appendRow(rec, t.UnixNano(), nf, fields)
 	}
+	s.ws()
+	if s.i != len(s.b) {
+		return nil, nil, errSyntax
+	}
 	if len(refs) == 0 {
 		return nil, nil, fmt.Errorf("%w: the body holds no rows", ErrInvalidInput)
 	}
@@ -98,6 +135,10 @@ func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 	}
 	return rec, refs, nil
 }
+
+// errSyntax is the one pass finding that the body is not JSON; refusal
+// words it.
+var errSyntax = fmt.Errorf("%w: the body is not valid JSON", ErrInvalidInput)
 
 // invalidJSON names the array element where the syntax error is, or says
 // that the body is not an array. It runs only on the error path.
@@ -114,15 +155,17 @@ func invalidJSON(body []byte) error {
 	}
 }
 
-// scanner walks JSON that json.Valid has accepted, so it checks structure
-// only as far as it must to find the values.
+// scanner walks an ingest body, checking it as it goes.
 type scanner struct {
 	b []byte
 	i int
 	// bad is the offset of the first byte that is not Unicode text (or -1),
-	// and badWhat says what is wrong there.
+	// and badWhat says what is wrong there. When found is false, the
+	// scanner looks for it in each string it reads, as far as it reads;
+	// when true, bad was found over the whole body beforehand (refusal).
 	bad     int
 	badWhat string
+	found   bool
 	// declared, when not nil, converts each value (see ingestLimits).
 	declared declared
 	guid     [36]byte // convert's scratch
@@ -161,16 +204,18 @@ const maxSeen = 512
 // passed reports whether the scanner has moved past the bad byte since start.
 func (s *scanner) passed(start int) bool { return s.bad >= start && s.bad < s.i }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+// text looks for the first place that is not text in b[start:end], JSON
+// text that jsonscan flagged f, unless one is known.
+func (s *scanner) text(start, end int, f jsonscan.Flags) {
+	if s.found || s.bad >= 0 || f&(jsonscan.Escaped|jsonscan.NonASCII) == 0 {
+		return
+	}
+	if off, what := textcheck.JSON(s.b[start:end]); off >= 0 {
+		s.bad, s.badWhat = start+off, what
 	}
 }
+
+func (s *scanner) ws() { s.i = jsonscan.Space(s.b, s.i) }
 
 // row reads one object at s.i, appends its fields to dst and returns the row
 // time (TimeGenerated, or now).
@@ -180,16 +225,31 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 	s.i++ // {
 	for k := 0; ; k++ {
 		s.ws()
-		switch s.b[s.i] {
-		case '}':
+		if s.i < len(s.b) && s.b[s.i] == '}' && k == 0 {
 			s.i++
 			return t, nf, dst, nil
-		case ',':
+		}
+		if k > 0 {
+			switch {
+			case s.i >= len(s.b):
+				return t, 0, dst, errSyntax
+			case s.b[s.i] == '}':
+				s.i++
+				return t, nf, dst, nil
+			case s.b[s.i] != ',':
+				return t, 0, dst, errSyntax
+			}
 			s.i++
 			s.ws()
 		}
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return t, 0, dst, errSyntax
+		}
 		start := s.i
-		name := s.str()
+		name, err := s.str()
+		if err != nil {
+			return t, 0, dst, err
+		}
 		if s.passed(start) {
 			return t, 0, dst, fmt.Errorf("a column name %s (byte %d of the body)", s.badWhat, s.bad)
 		}
@@ -197,10 +257,16 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 			return t, 0, dst, fmt.Errorf("a column name must have 1 to %d bytes", maxNameBytes)
 		}
 		s.ws()
-		s.i++ // :
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return t, 0, dst, errSyntax
+		}
+		s.i++
 		s.ws()
 		start = s.i
-		c := s.value()
+		c, err := s.value(2)
+		if err != nil {
+			return t, 0, dst, err
+		}
 		if s.passed(start) {
 			return t, 0, dst, fmt.Errorf("the value of column %q %s (byte %d of the body)", name, s.badWhat, s.bad)
 		}
@@ -240,26 +306,22 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 	}
 }
 
-// str reads a string at s.i, unescaping only when it must.
-func (s *scanner) str() []byte {
+// str reads the string at s.i, unescaping only when it must.
+func (s *scanner) str() ([]byte, error) {
 	start := s.i
-	s.i++
-	escaped := false
-	for s.b[s.i] != '"' {
-		if s.b[s.i] == '\\' {
-			escaped = true
-			s.i++
-		}
-		s.i++
+	end, f, err := jsonscan.String(s.b, s.i)
+	if err != nil {
+		return nil, errSyntax
 	}
-	s.i++
-	if !escaped {
-		return s.b[start+1 : s.i-1]
+	s.i = end
+	s.text(start, end, f)
+	if f&jsonscan.Escaped == 0 {
+		return s.b[start+1 : end-1], nil
 	}
-	return unescape(make([]byte, 0, s.i-start), s.b[start+1:s.i-1])
+	return unescape(make([]byte, 0, end-start), s.b[start+1:end-1]), nil
 }
 
-// unescape decodes the escapes of a JSON string's content, which json.Valid
+// unescape decodes the escapes of a JSON string's content, which jsonscan
 // has checked, as encoding/json does. parseRows has refused the lone
 // surrogates that encoding/json would turn into U+FFFD.
 func unescape(dst, s []byte) []byte {
@@ -322,73 +384,50 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// value reads any value at s.i. Objects and arrays are kept as JSON text.
-func (s *scanner) value() cell {
+// value reads the value at s.i, which depth arrays and objects enclose.
+// Objects and arrays are kept as JSON text.
+func (s *scanner) value(depth int) (cell, error) {
+	if s.i >= len(s.b) {
+		return cell{}, errSyntax
+	}
 	switch c := s.b[s.i]; {
 	case c == '"':
-		return cell{kind: TypeString, s: s.str()}
-	case c == '{' || c == '[':
+		str, err := s.str()
+		return cell{kind: TypeString, s: str}, err
+	case c == '-' || c >= '0' && c <= '9':
 		start := s.i
-		s.skipComposite()
-		return cell{kind: TypeDynamic, s: s.b[start:s.i]}
-	case c == 't':
-		s.i += 4
-		return cell{kind: TypeBool, i: 1}
-	case c == 'f':
-		s.i += 5
-		return cell{kind: TypeBool}
-	case c == 'n':
-		s.i += 4
-		return cell{kind: TypeNull}
-	default:
-		start := s.i
-		integral := true
-		for s.i < len(s.b) {
-			ch := s.b[s.i]
-			if ch == '.' || ch == 'e' || ch == 'E' {
-				integral = false
-			} else if !(ch == '-' || ch == '+' || ch >= '0' && ch <= '9') {
-				break
-			}
-			s.i++
+		end, integral, err := jsonscan.Number(s.b, s.i)
+		if err != nil {
+			return cell{}, errSyntax
 		}
-		num := s.b[start:s.i]
+		s.i = end
+		num := s.b[start:end]
 		if integral {
 			if v, err := strconv.ParseInt(string(num), 10, 64); err == nil {
-				return cell{kind: TypeLong, i: v}
+				return cell{kind: TypeLong, i: v}, nil
 			}
 		}
 		f, err := strconv.ParseFloat(string(num), 64)
 		if err != nil || math.IsInf(f, 0) {
 			// Out of float64 range: keep the number's text.
-			return cell{kind: TypeDynamic, s: num}
+			return cell{kind: TypeDynamic, s: num}, nil
 		}
-		return cell{kind: TypeReal, i: int64(math.Float64bits(f))}
+		return cell{kind: TypeReal, i: int64(math.Float64bits(f))}, nil
 	}
-}
-
-// skipComposite moves past the object or array at s.i.
-func (s *scanner) skipComposite() {
-	depth := 0
-	for {
-		switch s.b[s.i] {
-		case '"':
-			s.i++
-			for s.b[s.i] != '"' {
-				if s.b[s.i] == '\\' {
-					s.i++
-				}
-				s.i++
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				s.i++
-				return
-			}
-		}
-		s.i++
+	start := s.i
+	end, f, err := jsonscan.Value(s.b, s.i, depth)
+	if err != nil {
+		return cell{}, errSyntax
 	}
+	s.i = end
+	switch s.b[start] {
+	case 't':
+		return cell{kind: TypeBool, i: 1}, nil
+	case 'f':
+		return cell{kind: TypeBool}, nil
+	case 'n':
+		return cell{kind: TypeNull}, nil
+	}
+	s.text(start, end, f)
+	return cell{kind: TypeDynamic, s: s.b[start:end]}, nil
 }
