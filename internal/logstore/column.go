@@ -508,14 +508,10 @@ func decodeColumn(b []byte, name string) (Column, error) {
 }
 
 // decodeChunk is decodeColumn for the given rows of the chunk (ascending;
-// nil: all): the strings of the other rows are never copied out of it. It
-// also returns the chunk's row count.
+// nil: all): only their values are kept, and the strings of the other rows
+// are never copied out of it. It also returns the chunk's row count.
 func decodeChunk(b []byte, name string, rows []int) (Column, int, error) {
-	col, n, err := decodeAll(b, name, rows, false)
-	if err != nil || rows == nil || col.Len() == len(rows) {
-		return col, n, err
-	}
-	return gather(&col, rows), n, nil
+	return decodeAll(b, name, rows, false)
 }
 
 // decodeRaw is decodeColumn, but a plain string column's values stay in b
@@ -524,8 +520,30 @@ func decodeRaw(b []byte, name string) (Column, int, error) {
 	return decodeAll(b, name, nil, true)
 }
 
-// decodeAll decodes every row of a chunk, but for a plain string column
-// given rows, only those, or none if raw.
+// picker places the rows of a chunk, visited in ascending order, among the
+// rows decoded: all of them, or the given ones.
+type picker struct {
+	rows []int // nil: all
+	k    int   // the first of rows not passed yet
+}
+
+// at is row i's place among the rows decoded, or -1 if it is not one.
+func (p *picker) at(i int) int {
+	if p.rows == nil {
+		return i
+	}
+	for p.k < len(p.rows) && p.rows[p.k] < i {
+		p.k++
+	}
+	if p.k < len(p.rows) && p.rows[p.k] == i {
+		return p.k
+	}
+	return -1
+}
+
+// decodeAll decodes a chunk: the given rows (all if nil), whose values
+// alone it keeps, though it reads and checks every row; a plain string
+// column's strings stay in b if raw.
 func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error) {
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
@@ -548,12 +566,12 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 	if dict && col.Type != TypeString {
 		return col, n, corruptf("bad validity")
 	}
-	col.Valid = make([]bool, n)
+	isValid := make([]bool, n) // of every row of the chunk
 	valid := 0
 	switch b[0] &^ dictFlag {
 	case validAll:
-		for i := range col.Valid {
-			col.Valid[i] = true
+		for i := range isValid {
+			isValid[i] = true
 		}
 		valid = n
 		b = b[1:]
@@ -563,7 +581,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 		}
 		for i := range n {
 			if b[1+i/8]&(1<<(i%8)) != 0 {
-				col.Valid[i] = true
+				isValid[i] = true
 				valid++
 			}
 		}
@@ -573,12 +591,22 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 	default:
 		return col, n, corruptf("bad validity")
 	}
+	out := n // rows decoded
+	col.Valid = isValid
+	if rows != nil {
+		out = len(rows)
+		col.Valid = make([]bool, out)
+		for k, i := range rows {
+			col.Valid[k] = isValid[i]
+		}
+	}
+	pick := picker{rows: rows}
 	switch col.Type {
 	case TypeLong, TypeDatetime:
-		col.Ints = make([]int64, n)
+		col.Ints = make([]int64, out)
 		var prev int64
 		for i := range n {
-			if !col.Valid[i] {
+			if !isValid[i] {
 				continue
 			}
 			d, k := binary.Varint(b)
@@ -586,18 +614,22 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 				return col, n, corruptf("bad integer")
 			}
 			prev += d
-			col.Ints[i] = prev
+			if j := pick.at(i); j >= 0 {
+				col.Ints[j] = prev
+			}
 			b = b[k:]
 		}
 	case TypeBool:
 		if len(b) < (valid+7)/8 {
 			return col, n, corruptf("short bool bitmap")
 		}
-		col.Bools = make([]bool, n)
+		col.Bools = make([]bool, out)
 		j := 0
 		for i := range n {
-			if col.Valid[i] {
-				col.Bools[i] = b[j/8]&(1<<(j%8)) != 0
+			if isValid[i] {
+				if at := pick.at(i); at >= 0 {
+					col.Bools[at] = b[j/8]&(1<<(j%8)) != 0
+				}
 				j++
 			}
 		}
@@ -606,17 +638,19 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 		if len(b) < 8*valid {
 			return col, n, corruptf("short reals")
 		}
-		col.Reals = make([]float64, n)
+		col.Reals = make([]float64, out)
 		for i := range n {
-			if col.Valid[i] {
-				col.Reals[i] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			if isValid[i] {
+				if j := pick.at(i); j >= 0 {
+					col.Reals[j] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+				}
 				b = b[8:]
 			}
 		}
 	case TypeString, TypeDynamic:
 		if dict {
 			var err error
-			if b, err = decodeDict(&col, b, valid); err != nil {
+			if b, err = decodeDict(&col, b, isValid, valid, &pick); err != nil {
 				return col, n, err
 			}
 			break
@@ -635,6 +669,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 		if total > len(b) {
 			return col, n, corruptf("short strings")
 		}
+		col.Valid = isValid // of every row, until materialize picks
 		col.raw = &rawStrings{data: b[:total:total], ends: ends}
 		b = b[total:]
 		if !raw {
@@ -702,9 +737,10 @@ func pickStrings(col Column, data []byte, ends []int, rows []int) Column {
 	return out
 }
 
-// decodeDict reads the dictionary encoding of a string column into col, as
-// its Dict and Codes (no string per row), and returns what follows it.
-func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
+// decodeDict reads the dictionary encoding of a string column whose rows
+// isValid has values, into col: its Dict, and the Codes of the rows pick
+// places (no string per row). It returns what follows the encoding.
+func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker) ([]byte, error) {
 	d, k := binary.Uvarint(b)
 	if k <= 0 || d > uint64(valid) || d == 0 && valid > 0 {
 		return b, corruptf("bad dictionary")
@@ -732,10 +768,9 @@ func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
 		col.Dict[i] = all[off : off+l]
 		off += l
 	}
-	n := len(col.Valid)
-	col.Codes = make([]uint32, n)
-	for i := range n {
-		if !col.Valid[i] {
+	col.Codes = make([]uint32, len(col.Valid))
+	for i, ok := range isValid {
+		if !ok {
 			continue
 		}
 		var code uint64
@@ -748,7 +783,9 @@ func decodeDict(col *Column, b []byte, valid int) ([]byte, error) {
 		if k <= 0 || code >= d {
 			return b, corruptf("bad dictionary entry")
 		}
-		col.Codes[i] = uint32(code)
+		if j := pick.at(i); j >= 0 {
+			col.Codes[j] = uint32(code)
+		}
 		b = b[k:]
 	}
 	return b, nil
