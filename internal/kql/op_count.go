@@ -1,6 +1,9 @@
 package kql
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // astCountOp is count.
 type astCountOp struct{ P srcPos }
@@ -18,23 +21,51 @@ func (o *astCountOp) bind(p *planner, in *plan, _ *ectx) (*plan, error) {
 
 func (p *planner) count(in *plan) *plan {
 	return &plan{cols: []colInfo{{Name: "Count", Type: TypeLong}}, open: func(ctx context.Context) (iterator, error) {
-		var n int64
-		var err error
-		if in.openCols != nil {
-			// by column: no row is boxed
-			err = readAll(ctx, in.openCols, func(cb *colBatch) error {
-				n += int64(len(cb.sel))
-				return nil
-			})
-		} else {
-			err = readAll(ctx, in.open, func(rows []Row) error {
-				n += int64(len(rows))
-				return nil
-			})
+		n, counted, err := p.countBounded(ctx, in)
+		if err == nil && !counted {
+			n, err = countRead(ctx, in)
 		}
 		if err != nil {
 			return nil, err
 		}
 		return &sliceIter{rows: []Row{{n}}}, nil
 	}}
+}
+
+// countRead counts the rows of in by reading them.
+func countRead(ctx context.Context, in *plan) (int64, error) {
+	var n int64
+	if in.openCols != nil {
+		// by column: no row is boxed
+		err := readAll(ctx, in.openCols, func(cb *colBatch) error {
+			n += int64(len(cb.sel))
+			return nil
+		})
+		return n, err
+	}
+	err := readAll(ctx, in.open, func(rows []Row) error {
+		n += int64(len(rows))
+		return nil
+	})
+	return n, err
+}
+
+// countBounded counts the rows of a scan within its time bounds (plan.bounded) by the
+// source's own count, when the source has one (RowCounter): none is read.
+func (p *planner) countBounded(ctx context.Context, in *plan) (int64, bool, error) {
+	rc, ok := p.run.src.(RowCounter)
+	if !ok || !in.bounded || in.scan == nil {
+		return 0, false, nil
+	}
+	req := p.scanRequest(in.scan, nil, false)
+	req.Predicates = nil // every one is a time bound, which From and To hold
+	n, counted, err := rc.CountRows(ctx, req)
+	if err != nil {
+		return 0, false, fmt.Errorf("scan %s: %w", req.Table, err)
+	}
+	if counted {
+		p.run.scans = append(p.run.scans, req)
+		p.run.rowsScanned += n
+	}
+	return n, counted, nil
 }

@@ -29,8 +29,9 @@ func (p *planner) where(in *plan, o *astWhereOp, ec *ectx) (*plan, error) {
 	if pred.t != TypeBool && pred.t != TypeDynamic && pred.t != TypeNull {
 		return nil, bindErr(o.P, "where needs a bool predicate, not %s", pred.t)
 	}
+	bounds := false // the clause is all time bounds of the scan
 	if in.scan != nil && p.run != nil {
-		p.pushdown(in, o.Pred, ec)
+		bounds = p.pushdown(in, o.Pred, ec)
 	}
 	switch {
 	case ec.usesIngest():
@@ -38,7 +39,10 @@ func (p *planner) where(in *plan, o *astWhereOp, ec *ectx) (*plan, error) {
 	case in.ingest != nil:
 		out := filterPlan(in, pred)
 		out.ingest = func() *plan { return filterPlan(in.ingest(), pred) }
+		out.bounded = in.bounded && bounds
 		return out, nil
 	}
-	return filterPlan(in, pred), nil
+	out := filterPlan(in, pred)
+	out.bounded = in.bounded && bounds
+	return out, nil
 }

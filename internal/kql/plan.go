@@ -66,6 +66,10 @@ type plan struct {
 	// operators with a columnar path use it instead of open.
 	openCols func(ctx context.Context) (colIter, error)
 	scan     *scanNode // set while the plan is a bare table scan (plus filters), for pushdown
+	// bounded: the plan's rows are exactly those of scan within its time bounds (a bare
+	// scan, or where clauses pushdown took whole into the bounds), so a source that counts
+	// exactly (RowCounter) can count them without reading them
+	bounded bool
 	// ingest, set for a scan and the where clauses right after it, is the same plan with
 	// each row's ingestion time as one more cell after its columns (ingestion.go).
 	ingest func() *plan
@@ -490,7 +494,7 @@ func (p *planner) scanPlan(sn *scanNode, cols []colInfo, ingest bool) *plan {
 	if ingest {
 		width++
 	}
-	pl := &plan{cols: cols, scan: sn}
+	pl := &plan{cols: cols, scan: sn, bounded: !ingest}
 	pl.openCols = func(ctx context.Context) (colIter, error) { return p.openScan(ctx, sn, cols, ingest) }
 	pl.open = func(ctx context.Context) (iterator, error) {
 		sc, err := p.openScan(ctx, sn, cols, ingest)
@@ -502,7 +506,9 @@ func (p *planner) scanPlan(sn *scanNode, cols []colInfo, ingest bool) *plan {
 	return pl
 }
 
-func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo, ingest bool) (*scanCols, error) {
+// scanRequest is the request of a scan of cols: the scan's time bounds, narrowed to the
+// run's timespan, and the run's ingestion bounds.
+func (p *planner) scanRequest(sn *scanNode, cols []colInfo, ingest bool) ScanRequest {
 	run := p.run
 	req := sn.req
 	req.Columns = nil
@@ -526,6 +532,12 @@ func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo, in
 		}
 		req.From, req.To = from, to
 	}
+	return req
+}
+
+func (p *planner) openScan(ctx context.Context, sn *scanNode, cols []colInfo, ingest bool) (*scanCols, error) {
+	run := p.run
+	req := p.scanRequest(sn, cols, ingest)
 	timeIdx := -1
 	if sn.timeCol && (!req.From.IsZero() || !req.To.IsZero()) {
 		timeIdx = findCol(cols, TimeColumn)

@@ -5,97 +5,110 @@ import (
 )
 
 // pushdown turns the where clause's conjuncts of the form column <op> constant into scan
-// predicates and TimeGenerated bounds.
-func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) {
-	sn := in.scan
+// predicates and TimeGenerated bounds. It reports whether every conjunct became a bound of
+// the scan's time range, which then selects exactly the rows the clause keeps.
+func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) bool {
+	bounds := true
 	for _, conj := range conjuncts(pred) {
-		if in.ingest != nil && p.pushIngestion(sn, conj, ec) {
-			continue
-		}
-		switch x := conj.(type) {
-		case *astBinary:
-			eq := x.Op == "==" || x.Op == "!="
-			op := x.Op
-			col, k, ok := p.colConst(x.L, x.R, ec, eq)
-			if !ok {
-				if col, k, ok = p.colConst(x.R, x.L, ec, eq); !ok {
-					continue
-				}
-				op = flipOp(x.Op)
-			}
-			p.addPred(sn, col, op, k)
-		case *astBetween:
-			if x.Not {
-				continue
-			}
-			id, ok := x.X.(*astIdent)
-			if !ok {
-				continue
-			}
-			i := findCol(ec.cols, id.Name)
-			if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
-				continue
-			}
-			col := cexpr{t: ec.cols[i].Type, col: i}
-			lo, err1 := p.expr(x.Lo, ec)
-			if err1 == nil {
-				lo, err1 = numericLiterals(col, lo, x.Lo.pos())
-			}
-			hi, err2 := p.expr(x.Hi, ec)
-			if err2 == nil {
-				hi, err2 = numericLiterals(col, hi, x.Hi.pos())
-			}
-			if err1 != nil || err2 != nil || !lo.konst || !hi.konst {
-				continue
-			}
-			hi = rangeEnd(col, lo, hi)
-			p.addPred(sn, ec.cols[i], ">=", lo.value())
-			p.addPred(sn, ec.cols[i], "<=", hi.value())
-		case *astListOp:
-			id, ok := x.L.(*astIdent)
-			if !ok || (x.Op != "in" && x.Op != "in~") {
-				continue
-			}
-			i := findCol(ec.cols, id.Name)
-			if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
-				continue
-			}
-			var vals []any
-			okAll := true
-			for _, e := range x.List {
-				if p.isTabular(e, ec.sc) {
-					okAll = false
-					break
-				}
-				c, err := p.expr(e, ec)
-				if err == nil {
-					// as the where clause compares them: EventID in ("4728") pushes 4728
-					c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos())
-				}
-				if err == nil && x.Op == "in" {
-					c, err = equalityLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos()) // ResultType in (0) pushes "0"
-				}
-				if err != nil || !c.konst {
-					okAll = false
-					break
-				}
-				v := c.value()
-				if arr, ok := v.([]any); ok {
-					vals = append(vals, arr...)
-				} else {
-					vals = append(vals, v)
-				}
-			}
-			if !okAll {
-				continue
-			}
-			op := PredIn
-			if x.Op == "in~" {
-				op = PredInFold
-			}
-			sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: ec.cols[i].origin.name, Op: op, Values: vals})
+		if !p.pushConjunct(in, conj, ec) {
+			bounds = false
 		}
 	}
+	return bounds
+}
+
+// pushConjunct pushes one conjunct down to in's scan, and reports whether it became a bound
+// of the scan's time range.
+func (p *planner) pushConjunct(in *plan, conj astExpr, ec *ectx) bool {
+	sn := in.scan
+	if in.ingest != nil && p.pushIngestion(sn, conj, ec) {
+		return false
+	}
+	switch x := conj.(type) {
+	case *astBinary:
+		eq := x.Op == "==" || x.Op == "!="
+		op := x.Op
+		col, k, ok := p.colConst(x.L, x.R, ec, eq)
+		if !ok {
+			if col, k, ok = p.colConst(x.R, x.L, ec, eq); !ok {
+				return false
+			}
+			op = flipOp(x.Op)
+		}
+		return p.addPred(sn, col, op, k)
+	case *astBetween:
+		if x.Not {
+			return false
+		}
+		id, ok := x.X.(*astIdent)
+		if !ok {
+			return false
+		}
+		i := findCol(ec.cols, id.Name)
+		if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
+			return false
+		}
+		col := cexpr{t: ec.cols[i].Type, col: i}
+		lo, err1 := p.expr(x.Lo, ec)
+		if err1 == nil {
+			lo, err1 = numericLiterals(col, lo, x.Lo.pos())
+		}
+		hi, err2 := p.expr(x.Hi, ec)
+		if err2 == nil {
+			hi, err2 = numericLiterals(col, hi, x.Hi.pos())
+		}
+		if err1 != nil || err2 != nil || !lo.konst || !hi.konst {
+			return false
+		}
+		hi = rangeEnd(col, lo, hi)
+		from := p.addPred(sn, ec.cols[i], ">=", lo.value())
+		to := p.addPred(sn, ec.cols[i], "<=", hi.value())
+		return from && to
+	case *astListOp:
+		id, ok := x.L.(*astIdent)
+		if !ok || (x.Op != "in" && x.Op != "in~") {
+			return false
+		}
+		i := findCol(ec.cols, id.Name)
+		if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node {
+			return false
+		}
+		var vals []any
+		okAll := true
+		for _, e := range x.List {
+			if p.isTabular(e, ec.sc) {
+				okAll = false
+				break
+			}
+			c, err := p.expr(e, ec)
+			if err == nil {
+				// as the where clause compares them: EventID in ("4728") pushes 4728
+				c, err = numericLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos())
+			}
+			if err == nil && x.Op == "in" {
+				c, err = equalityLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos()) // ResultType in (0) pushes "0"
+			}
+			if err != nil || !c.konst {
+				okAll = false
+				break
+			}
+			v := c.value()
+			if arr, ok := v.([]any); ok {
+				vals = append(vals, arr...)
+			} else {
+				vals = append(vals, v)
+			}
+		}
+		if !okAll {
+			return false
+		}
+		op := PredIn
+		if x.Op == "in~" {
+			op = PredInFold
+		}
+		sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: ec.cols[i].origin.name, Op: op, Values: vals})
+	}
+	return false
 }
 
 func conjuncts(e astExpr) []astExpr {
@@ -152,58 +165,70 @@ var pushOps = map[string]PredOp{"==": PredEq, "!=": PredNe, "=~": PredEqFold, "<
 	"has": PredHas, "has_cs": PredHasCS, "contains": PredContains, "contains_cs": PredContainsCS,
 	"startswith": PredStartsWith, "startswith_cs": PredStartsWithCS, "endswith": PredEndsWith, "endswith_cs": PredEndsWithCS}
 
-func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) {
+// addPred pushes column <op> constant down to the scan as a predicate, and reports whether
+// it also became a bound of the scan's time range (TimeGenerated compared with a datetime),
+// which then selects exactly the rows the comparison keeps.
+func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) bool {
 	if col.origin == nil || col.origin.node != sn.node || k == nil {
-		return
+		return false
 	}
 	po, ok := pushOps[op]
 	if !ok {
-		return
+		return false
 	}
+	bound := false
 	// only push what compares like for like; the engine's own filter handles the rest
 	switch col.Type {
 	case TypeString:
 		if _, ok := k.(string); !ok {
-			return
+			return false
 		}
 	case TypeInt, TypeLong, TypeReal:
 		if _, ok := asReal(k); !ok || po >= PredIn {
-			return
+			return false
 		}
 	case TypeDatetime:
 		t, ok := k.(time.Time)
 		if !ok || po >= PredIn || po == PredEqFold {
-			return
+			return false
 		}
 		if col.origin.name == TimeColumn && sn.timeCol {
-			// From and To are inclusive, so a strict comparison bounds the
-			// scan a nanosecond inside t: `< 02:00` must not need a segment
-			// (damaged, say) whose first row is at 02:00.
-			switch po {
-			case PredGt, PredGe:
-				if po == PredGt {
-					t = t.Add(time.Nanosecond)
-				}
-				if sn.req.From.IsZero() || t.After(sn.req.From) {
-					sn.req.From = t
-				}
-			case PredLt, PredLe:
-				if po == PredLt {
-					t = t.Add(-time.Nanosecond)
-				}
-				if sn.req.To.IsZero() || t.Before(sn.req.To) {
-					sn.req.To = t
-				}
-			case PredEq:
-				sn.req.From, sn.req.To = t, t
-			}
+			bound = narrowTime(&sn.req, po, t)
 		}
 	case TypeBool, TypeTimespan, TypeGUID:
 		if po >= PredIn || po == PredEqFold {
-			return
+			return false
 		}
 	default:
-		return
+		return false
 	}
 	sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: col.origin.name, Op: po, Value: k})
+	return bound
+}
+
+// narrowTime narrows the request's time range to the rows whose TimeGenerated compares with
+// t by po, and reports whether it did: a comparison the range cannot hold (!=), or one with
+// the zero time, which the range takes for no bound, leaves it as it was.
+func narrowTime(req *ScanRequest, po PredOp, t time.Time) bool {
+	// From and To are inclusive, so a strict comparison bounds the scan a nanosecond inside
+	// t: `< 02:00` must not need a segment (damaged, say) whose first row is at 02:00.
+	switch po {
+	case PredGt:
+		t = t.Add(time.Nanosecond)
+	case PredLt:
+		t = t.Add(-time.Nanosecond)
+	case PredGe, PredLe, PredEq:
+	default:
+		return false
+	}
+	if t.IsZero() {
+		return false
+	}
+	if po != PredLt && po != PredLe && (req.From.IsZero() || t.After(req.From)) {
+		req.From = t
+	}
+	if po != PredGt && po != PredGe && (req.To.IsZero() || t.Before(req.To)) {
+		req.To = t
+	}
+	return true
 }

@@ -256,6 +256,15 @@ type BatchIterator interface {
 	Close() error
 }
 
+// RowCounter is a Source that can count a table's rows without reading them. CountRows
+// counts exactly the rows of req.Table whose TimeGenerated is within [req.From, req.To]
+// (inclusive, a zero time: no bound) and whose ingestion time is within the request's
+// ingestion bounds; req has no columns and no predicates. A source that cannot count that
+// table exactly returns false, and the engine reads the rows instead.
+type RowCounter interface {
+	CountRows(ctx context.Context, req ScanRequest) (n int64, counted bool, err error)
+}
+
 // Source is where tables come from: the log store through an adapter, or memory in tests.
 type Source interface {
 	Tables(ctx context.Context) ([]TableSchema, error)

@@ -208,14 +208,11 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	// The store is asked only for the columns it holds: a declared table
 	// names many its rows may not have, which read as null (see convert).
 	held := slices.DeleteFunc(slices.Clone(columns), func(c string) bool { _, ok := types[c]; return !ok })
-	lreq := logstore.ScanRequest{Workspace: s.workspace, Table: req.Table, Columns: held,
-		IngestedAfter: req.IngestedAfter, IngestedUpTo: req.IngestedUpTo}
-	if !req.From.IsZero() {
-		lreq.From = req.From
+	lreq, ok := storeBounds(s.workspace, req)
+	if !ok {
+		return emptyIter{}, nil
 	}
-	if !req.To.IsZero() {
-		lreq.To = req.To.Add(time.Nanosecond) // the engine's bound is inclusive, the store's exclusive
-	}
+	lreq.Columns = held
 	// With no column to read, the engine wants only row counts: the store
 	// answers from its sealed indexes where it can.
 	lreq.RowsOnly = len(lreq.Columns) == 0
@@ -238,6 +235,59 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 		return nil, err
 	}
 	return newIterator(ctx, scanners, columns, types, want), nil
+}
+
+// CountRows counts a table's rows within a time range and ingestion bounds
+// exactly (kql.RowCounter): the store answers from its manifest and sealed
+// indexes, and reads the time column only of the blocks the range cuts. A
+// watchlist is left to the engine.
+func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (int64, bool, error) {
+	if _, ok := kql.WatchlistAlias(req.Table); ok {
+		return 0, false, nil
+	}
+	if err := s.damaged[req.Table]; err != nil {
+		return 0, false, err
+	}
+	declared, err := s.declaredTables(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	if s.stored == nil {
+		if _, err := s.storedTables(ctx); err != nil {
+			return 0, false, err
+		}
+	}
+	if _, ok := declared[req.Table]; ok && !s.stored[req.Table] {
+		return 0, true, nil
+	}
+	lreq, ok := storeBounds(s.workspace, req)
+	if !ok {
+		return 0, true, nil
+	}
+	lreq.RowsOnly = true
+	sc, err := s.store.Scan(ctx, lreq)
+	if err != nil {
+		return 0, false, err
+	}
+	defer sc.Close()
+	var n int64
+	for sc.Next() {
+		n += int64(sc.Batch().Len)
+	}
+	return n, true, sc.Err()
+}
+
+// storeBounds is the store's request for the table, time range and
+// ingestion bounds of req, or false when the time range holds no instant:
+// where clauses whose bounds contradict (after 02:00 and before 01:00)
+// match no row, which is no bad request.
+func storeBounds(workspace string, req kql.ScanRequest) (logstore.ScanRequest, bool) {
+	lreq := logstore.ScanRequest{Workspace: workspace, Table: req.Table, From: req.From,
+		IngestedAfter: req.IngestedAfter, IngestedUpTo: req.IngestedUpTo}
+	if !req.To.IsZero() {
+		lreq.To = req.To.Add(time.Nanosecond) // the engine's bound is inclusive, the store's exclusive
+	}
+	return lreq, lreq.From.IsZero() || lreq.To.IsZero() || lreq.From.Before(lreq.To)
 }
 
 // storeValue converts a predicate constant to what the store compares with a
