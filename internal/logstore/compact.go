@@ -177,7 +177,7 @@ func (st *Store) Compact(ctx context.Context, workspace, table string) (int, err
 	defer func() { <-st.compacting }()
 	st.users.Add(1) // see InUse
 	defer st.users.Add(-1)
-	return t.compact(ctx, 2, 1)
+	return t.compact(ctx, mergePolicy{minSegs: 2, rows: st.cfg.CompactRows, bytes: st.cfg.CompactBytes, full: true}, 1)
 }
 
 // compactInBackground starts the merges due in the tables that are open,
@@ -199,7 +199,7 @@ func (st *Store) compactInBackground(tables []*table) {
 			if !t.isOpen() {
 				continue // opening it needs the key and replays its WALs: left to its first use
 			}
-			n, err := t.compact(st.ctx, st.cfg.CompactMinSegments, st.cfg.CompactCPU)
+			n, err := t.compact(st.ctx, st.mergePolicy(), st.cfg.CompactCPU)
 			switch {
 			case err != nil && st.ctx.Err() == nil && !errors.Is(err, ErrClosed):
 				st.log.Warn("compaction failed; it is tried again later", "workspace", t.ws, "table", t.name, "error", err)
@@ -216,9 +216,9 @@ func (t *table) isOpen() bool {
 	return t.opened && !t.closed && t.broken == nil
 }
 
-// compact runs the merges due, each of at least minSegs segments, with
-// share of a core, and returns how many segments they replaced.
-func (t *table) compact(ctx context.Context, minSegs int, share float64) (int, error) {
+// compact runs the merges p finds due, with share of a core, and returns how
+// many segments they replaced.
+func (t *table) compact(ctx context.Context, p mergePolicy, share float64) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(t.ctx, cancel)() // ends with the table
@@ -229,10 +229,11 @@ func (t *table) compact(ctx context.Context, minSegs int, share float64) (int, e
 		if err != nil {
 			return merged, fmt.Errorf("compact %s/%s: %w", t.ws, t.name, err)
 		}
-		srcs, seq, err := t.startMerge(ctx, minSegs)
+		srcs, seq, err := t.startMerge(ctx, p)
 		if err != nil || srcs == nil {
 			return merged, err
 		}
+		t.st.hook(stepIntent)
 		m := &merger{t: t, seq: seq, sealer: sealer, pace: pacer{share: share}}
 		err = m.run(ctx, srcs)
 		t.mu.Lock()
@@ -246,10 +247,10 @@ func (t *table) compact(ctx context.Context, minSegs int, share float64) (int, e
 	}
 }
 
-// startMerge picks the segments of the next merge, at least minSegs of one
-// partition, and lists the merge as under way under a new sequence
-// number. It returns no segments when no merge is due.
-func (t *table) startMerge(ctx context.Context, minSegs int) ([]segFile, uint64, error) {
+// startMerge picks the segments of the next merge and lists the merge as
+// under way under a new sequence number. It returns no segments when no
+// merge is due.
+func (t *table) startMerge(ctx context.Context, p mergePolicy) ([]segFile, uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.readyLocked(ctx); err != nil {
@@ -263,7 +264,7 @@ func (t *table) startMerge(ctx context.Context, minSegs int) ([]segFile, uint64,
 	if t.closed {
 		return nil, 0, ErrClosed
 	}
-	srcs := planMerge(t.segs, minSegs, t.st.cfg.CompactRows, t.st.cfg.CompactBytes)
+	srcs := p.plan(t.segs)
 	if srcs == nil {
 		return nil, 0, nil
 	}
@@ -276,7 +277,6 @@ func (t *table) startMerge(ctx context.Context, minSegs int) ([]segFile, uint64,
 		return nil, 0, err
 	}
 	t.merge.running = true
-	t.st.hook(stepIntent)
 	return srcs, seq, nil
 }
 
@@ -286,36 +286,54 @@ func (st *Store) hook(step compactStep) {
 	}
 }
 
-// planMerge picks the segments of one partition to merge: the smallest
-// ones, up to rows rows and size bytes in all, each no bigger than those
-// taken before it together, so that a row is merged again only when its
-// segment has about doubled; at least minSegs of them, or none. Partitions
-// are tried oldest first; a damaged segment is never taken.
-func planMerge(segs []segFile, minSegs int, rows, size int64) []segFile {
+// mergePolicy says which segments a merge takes.
+type mergePolicy struct {
+	minSegs     int   // of one partition, at least
+	rows, bytes int64 // a merged segment's, at most
+	// full takes every small segment of a partition, up to rows and bytes;
+	// otherwise only segments of about the same size are merged (tiers),
+	// so that a row is written again only when its segment has grown
+	// several times over, not at each merge of its hour.
+	full bool
+}
+
+// tierRatio is how much bigger than the one before a segment a tiered merge
+// takes may be.
+const tierRatio = 2
+
+func (st *Store) mergePolicy() mergePolicy {
+	return mergePolicy{minSegs: st.cfg.CompactMinSegments, rows: st.cfg.CompactRows, bytes: st.cfg.CompactBytes}
+}
+
+// plan picks the segments of one partition to merge: its smallest ones,
+// up to p.rows rows and p.bytes bytes in all, at least p.minSegs of them,
+// or none. Partitions are tried oldest first; a damaged segment, or one
+// already as big as a merge makes, is never taken.
+func (p mergePolicy) plan(segs []segFile) []segFile {
 	parts := make(map[int64][]segFile)
 	for _, s := range segs {
 		k := floorDiv(s.name.minT, partitionNanos)
-		if s.damage != nil || k != floorDiv(s.name.maxT, partitionNanos) || s.rows >= rows || s.size >= size {
+		if s.damage != nil || k != floorDiv(s.name.maxT, partitionNanos) || s.rows >= p.rows || s.size >= p.bytes {
 			continue
 		}
 		parts[k] = append(parts[k], s)
 	}
 	for _, k := range slices.Sorted(maps.Keys(parts)) {
 		cands := parts[k]
-		if len(cands) < minSegs {
+		if len(cands) < p.minSegs {
 			continue
 		}
 		slices.SortFunc(cands, func(a, b segFile) int { return cmp.Or(cmp.Compare(a.rows, b.rows), cmp.Compare(a.size, b.size)) })
 		var taken []segFile
-		var n, bytes int64
-		for _, s := range cands {
-			if len(taken) > 0 && (s.rows > n || n+s.rows > rows || bytes+s.size > size) {
+		var rows, bytes int64
+		for i, s := range cands {
+			if i > 0 && (rows+s.rows > p.rows || bytes+s.size > p.bytes || !p.full && s.rows > tierRatio*cands[i-1].rows) {
 				break
 			}
 			taken = append(taken, s)
-			n, bytes = n+s.rows, bytes+s.size
+			rows, bytes = rows+s.rows, bytes+s.size
 		}
-		if len(taken) >= minSegs {
+		if len(taken) >= p.minSegs {
 			slices.SortFunc(taken, func(a, b segFile) int { return cmp.Compare(a.name.minT, b.name.minT) })
 			return taken
 		}

@@ -510,7 +510,7 @@ func TestMergedSegmentsAreSealedAndAuthenticated(t *testing.T) {
 	}
 }
 
-func TestPlanMergeTakesSmallSegmentsOfOnePartition(t *testing.T) {
+func TestMergePolicyTakesSmallSegmentsOfOnePartition(t *testing.T) {
 	hour := partitionNanos
 	seg := func(h int64, rows int64) segFile {
 		return segFile{name: segName{minT: h * hour, maxT: h*hour + 10, walSeq: uint64(rows), part: int(h)}, rows: rows, size: rows * 100}
@@ -518,25 +518,30 @@ func TestPlanMergeTakesSmallSegmentsOfOnePartition(t *testing.T) {
 	damaged := seg(1, 5)
 	damaged.damage = &IntegrityError{}
 	spanning := segFile{name: segName{minT: hour - 1, maxT: hour + 1}, rows: 1, size: 100}
+	tiered := mergePolicy{minSegs: 4, rows: 1000, bytes: 1 << 20}
+	full := mergePolicy{minSegs: 2, rows: 1000, bytes: 1 << 20, full: true}
 	for _, tc := range []struct {
-		name string
-		segs []segFile
-		want []int64 // rows of the segments taken
+		name   string
+		policy mergePolicy
+		segs   []segFile
+		want   []int64 // rows of the segments taken
 	}{
-		{"too few small segments", []segFile{seg(1, 5), seg(1, 5), seg(1, 5)}, nil},
-		{"equal segments, all", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5)}, []int64{5, 5, 5, 5}},
-		{"each partition apart", []segFile{seg(1, 5), seg(2, 5), seg(1, 5), seg(2, 5), seg(1, 5), seg(2, 5)}, nil},
-		{"a segment bigger than the rest together waits", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 40)}, []int64{5, 5, 5, 5}},
-		{"one as big as the rest together joins", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 20)}, []int64{5, 5, 5, 5, 20}},
-		{"up to the target rows", []segFile{seg(1, 250), seg(1, 250), seg(1, 250), seg(1, 250), seg(1, 250)}, []int64{250, 250, 250, 250}},
-		{"segments at the target are left", []segFile{seg(1, 1000), seg(1, 1000), seg(1, 1000), seg(1, 1000)}, nil},
-		{"damaged segments are left", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), damaged}, nil},
-		{"a segment across two hours is left", []segFile{seg(1, 5), seg(1, 5), seg(1, 5), spanning}, nil},
-		{"the oldest partition first", []segFile{seg(3, 5), seg(3, 5), seg(3, 5), seg(3, 5), seg(2, 7), seg(2, 7), seg(2, 7), seg(2, 7)}, []int64{7, 7, 7, 7}},
+		{"too few small segments", tiered, []segFile{seg(1, 5), seg(1, 5), seg(1, 5)}, nil},
+		{"segments of about one size, all", tiered, []segFile{seg(1, 5), seg(1, 6), seg(1, 9), seg(1, 7)}, []int64{5, 6, 7, 9}},
+		{"each partition apart", tiered, []segFile{seg(1, 5), seg(2, 5), seg(1, 5), seg(2, 5), seg(1, 5), seg(2, 5)}, nil},
+		{"a segment of a bigger tier waits", tiered, []segFile{seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 5), seg(1, 20)}, []int64{5, 5, 5, 5}},
+		{"segments of a bigger tier wait for enough of theirs", tiered, []segFile{seg(1, 5), seg(1, 20), seg(1, 20), seg(1, 40)}, nil},
+		{"a full merge takes every tier", full, []segFile{seg(1, 5), seg(1, 20), seg(1, 400)}, []int64{5, 20, 400}},
+		{"up to the target rows", tiered, []segFile{seg(1, 250), seg(1, 250), seg(1, 250), seg(1, 250), seg(1, 250)}, []int64{250, 250, 250, 250}},
+		{"up to the target bytes", mergePolicy{minSegs: 2, rows: 1000, bytes: 1000, full: true}, []segFile{seg(1, 4), seg(1, 4), seg(1, 4)}, []int64{4, 4}},
+		{"segments at the target are left", tiered, []segFile{seg(1, 1000), seg(1, 1000), seg(1, 1000), seg(1, 1000)}, nil},
+		{"damaged segments are left", tiered, []segFile{seg(1, 5), seg(1, 5), seg(1, 5), damaged}, nil},
+		{"a segment across two hours is left", tiered, []segFile{seg(1, 5), seg(1, 5), seg(1, 5), spanning}, nil},
+		{"the oldest partition first", tiered, []segFile{seg(3, 5), seg(3, 5), seg(3, 5), seg(3, 5), seg(2, 7), seg(2, 7), seg(2, 7), seg(2, 7)}, []int64{7, 7, 7, 7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []int64
-			for _, s := range planMerge(tc.segs, 4, 1000, 1<<20) {
+			for _, s := range tc.policy.plan(tc.segs) {
 				got = append(got, s.rows)
 			}
 			slices.Sort(got)
