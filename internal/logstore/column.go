@@ -179,6 +179,34 @@ func (bb *blockBuilder) columns() []*colCells {
 	return out
 }
 
+// timeSpan is the range of the block's TimeGenerated.
+func (bb *blockBuilder) timeSpan() (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	for _, t := range bb.times {
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	return lo, hi
+}
+
+// eachColumn calls f with each column of the block as a block stores it:
+// TimeGenerated first, the hidden ingestion time where some row's is known,
+// then the others, each with the type its values resolve to (times: see
+// resolveType).
+func (bb *blockBuilder) eachColumn(f func(name string, t Type, cells []cell, times []int64)) {
+	timeCells := make([]cell, len(bb.times))
+	for i := range timeCells {
+		timeCells[i].kind = TypeLong
+	}
+	f(timeColumn, TypeDatetime, timeCells, bb.times)
+	if cells, ingested := bb.ingestCells(); cells != nil {
+		f(IngestionTimeColumn, TypeDatetime, cells, ingested)
+	}
+	for _, c := range bb.columns() {
+		t, times := resolveType(c.cells)
+		f(c.name, t, c.cells, times)
+	}
+}
+
 // colStats are the statistics of one column in one block, kept in the
 // sealed segment index for pruning.
 type colStats struct {
@@ -271,8 +299,13 @@ const (
 )
 
 // encodeColumn appends the chunk of one column to dst and returns its
-// statistics.
+// statistics, bloom filter included.
 func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colStats) {
+	return appendColumn(dst, t, cells, times, true)
+}
+
+// appendColumn is encodeColumn, with a bloom filter only if bloom is set.
+func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool) ([]byte, colStats) {
 	n := len(cells)
 	st := colStats{minI: math.MaxInt64, maxI: math.MinInt64, minF: math.Inf(1), maxF: math.Inf(-1)}
 	dst = append(dst, byte(t))
@@ -344,7 +377,9 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 			}
 			return cells[i].s
 		}
-		st.bloom = stringBloom(cells, text, t == TypeString)
+		if bloom {
+			st.bloom = stringBloom(cells, text, t == TypeString)
+		}
 		if t == TypeString {
 			if d, ok := appendDict(dst, cells); ok {
 				d[vpos] |= dictFlag

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -183,7 +184,7 @@ type Scanner struct {
 	counted  int64
 
 	segs    []segFile
-	mem     []memRow // unflushed rows in the time range
+	mem     []*memBlock // of unflushed rows
 	seg     *segReader
 	segFile segFile // the open segment as the manifest lists it
 	// purgedBefore is the table's retention horizon: a segment gone and
@@ -213,9 +214,10 @@ func (st *Store) Scan(ctx context.Context, req ScanRequest) (*Scanner, error) {
 }
 
 // ScanShards splits one scan into n disjoint scans that can run side by
-// side: scan i reads every n-th segment from the i-th, and scan 0 also the
-// rows not yet flushed. All n read one snapshot of the table, so a flush
-// that completes meanwhile moves no row from one scan to another.
+// side: scan i reads every n-th segment from the i-th, and likewise every
+// n-th block of the rows not yet flushed. All n read one snapshot of the
+// table, so a flush that completes meanwhile moves no row from one scan to
+// another.
 func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Scanner, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: %d shards", ErrInvalidScan, n)
@@ -269,16 +271,9 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 		scs[i] = &sc
 	}
 	st.users.Add(int64(n))
-	for i := range snap.mems {
-		b := &snap.mems[i]
-		if b.ingested < base.ingLo || b.ingested > base.ingHi {
-			continue
-		}
-		for _, r := range b.refs {
-			if r.time >= base.from && r.time < base.to {
-				scs[0].mem = append(scs[0].mem, memRow{b, r})
-			}
-		}
+	for k, b := range snap.mems {
+		sc := scs[(len(snap.segs)+k)%n]
+		sc.mem = append(sc.mem, b)
 	}
 	return scs, nil
 }
@@ -380,7 +375,7 @@ func (sc *Scanner) Next() bool {
 		}
 		switch {
 		case sc.seg != nil && sc.block < len(sc.seg.blocks):
-			b, err := sc.readBlock(sc.block)
+			b, err := sc.readBlock(&sc.seg.blocks[sc.block], sc.segmentBlock(sc.block))
 			sc.block++
 			switch {
 			case errors.Is(err, ErrCorrupt):
@@ -418,13 +413,14 @@ func (sc *Scanner) Next() bool {
 			if sc.found(s, err) {
 				sc.seg, sc.segFile, sc.block = r, s, 0
 			}
-		case len(sc.mem) > 0 && sc.rowsOnly && len(sc.preds) == 0:
-			sc.counted += int64(len(sc.mem)) // in the bounds already: see ScanShards
-			sc.mem = nil
 		case len(sc.mem) > 0:
-			n := min(len(sc.mem), sc.st.cfg.BlockRows)
-			b, err := sc.memBatch(sc.mem[:n])
-			sc.mem = sc.mem[n:]
+			mb := sc.mem[0]
+			sc.mem = sc.mem[1:]
+			var b *Batch
+			err := mb.build()
+			if err == nil {
+				b, err = sc.readBlock(&mb.meta, func() (blockReader, error) { return mb, nil })
+			}
 			if err != nil {
 				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)
 			} else if b != nil && sc.rowsOnly {
@@ -557,10 +553,39 @@ func ingestSpan(bm *blockMeta) (lo, hi int64) {
 	return c.minI, c.maxI
 }
 
-// readBlock reads block bi of the open segment, or returns nil when the
-// block is pruned or no row matches.
-func (sc *Scanner) readBlock(bi int) (*Batch, error) {
-	bm := &sc.seg.blocks[bi]
+// blockReader reads the column chunks and bloom filters of one block: of a
+// segment (segBlock), or of rows not yet flushed (memBlock).
+type blockReader interface {
+	column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error)
+	bloom(cm *colMeta) ([]byte, error)
+}
+
+// segBlock is block bi of an open segment, under its object key.
+type segBlock struct {
+	r    *segReader
+	aead cipher.AEAD
+	bi   int
+}
+
+func (b segBlock) column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
+	return b.r.readColumn(b.aead, b.bi, cm, buf, rows, raw)
+}
+
+func (b segBlock) bloom(cm *colMeta) ([]byte, error) { return b.r.readBloom(b.aead, b.bi, cm) }
+
+// segmentBlock returns how to read block bi of the open segment: its object
+// key is derived only for a block that is not pruned.
+func (sc *Scanner) segmentBlock(bi int) func() (blockReader, error) {
+	return func() (blockReader, error) {
+		aead, err := sc.seg.blockAEAD(sc.ctx)
+		return segBlock{sc.seg, aead, bi}, err
+	}
+}
+
+// readBlock reads the block that bm describes through the reader that
+// reader returns, or returns nil when the block is pruned or no row
+// matches.
+func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) (*Batch, error) {
 	if bm.maxT < sc.from || bm.minT >= sc.to {
 		return nil, nil
 	}
@@ -605,12 +630,12 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 	if ingestFilter {
 		load[IngestionTimeColumn] = true
 	}
-	aead, err := sc.seg.blockAEAD(sc.ctx)
+	rd, err := reader()
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range blooms {
-		f, err := sc.seg.readBloom(aead, bi, bm.col(p.col))
+		f, err := rd.bloom(bm.col(p.col))
 		if err != nil {
 			return nil, err
 		}
@@ -648,7 +673,7 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 				sc.rawBufs[cm.name] = buf
 			}
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm, buf, nil, raw)
+		c, err := rd.column(cm, buf, nil, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -685,7 +710,7 @@ func (sc *Scanner) readBlock(bi int) (*Batch, error) {
 		if !load[cm.name] || first[cm.name] {
 			continue
 		}
-		c, err := sc.seg.readColumn(aead, bi, cm, &sc.buf, rows, false)
+		c, err := rd.column(cm, &sc.buf, rows, false)
 		if err != nil {
 			return nil, err
 		}
@@ -712,61 +737,6 @@ func (sc *Scanner) selectIngested(c *Column, n int, sel []bool) []bool {
 		sel[i] = sel[i] && v >= sc.ingLo && v <= sc.ingHi
 	}
 	return sel
-}
-
-// memBatch builds a batch from unflushed rows (already in the time range
-// and ingestion bounds) through the same column encoding as a flush, so
-// that both read alike.
-func (sc *Scanner) memBatch(rows []memRow) (*Batch, error) {
-	bb := newBlockBuilder(sc.want)
-	for _, r := range rows {
-		if err := bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
-			return nil, err
-		}
-	}
-	n := bb.rows()
-	times := Column{Name: timeColumn, Type: TypeDatetime, Valid: make([]bool, n), Ints: bb.times}
-	for i := range times.Valid {
-		times.Valid[i] = true
-	}
-	cols := map[string]*Column{timeColumn: &times}
-	if sc.want == nil || sc.want[IngestionTimeColumn] {
-		if cells, ingested := bb.ingestCells(); cells != nil {
-			ing := Column{Name: IngestionTimeColumn, Type: TypeDatetime, Valid: make([]bool, n), Ints: make([]int64, n)}
-			for i, c := range cells {
-				if c.kind != TypeNull {
-					ing.Valid[i], ing.Ints[i] = true, ingested[i]
-				}
-			}
-			cols[IngestionTimeColumn] = &ing
-		}
-	}
-	names := []string{timeColumn}
-	var plain []byte
-	for _, c := range bb.columns() {
-		t, ts := resolveType(c.cells)
-		plain, _ = encodeColumn(plain[:0], t, c.cells, ts)
-		col, err := decodeColumn(plain, c.name)
-		if err != nil {
-			return nil, err
-		}
-		cols[c.name] = &col
-		names = append(names, c.name)
-	}
-	if sc.columns != nil {
-		names = sc.columns
-	}
-	return sc.emit(n, cols, names, nil), nil
-}
-
-// emit applies the predicates to n rows (those sel leaves, all if nil) and
-// returns the named columns of the rows that match, or nil if none does.
-func (sc *Scanner) emit(n int, cols map[string]*Column, names []string, sel []bool) *Batch {
-	count, rows := sc.match(n, cols, sel)
-	if count == 0 {
-		return nil
-	}
-	return assemble(count, cols, names, rows, nil)
 }
 
 // match applies the predicates to n rows (those sel leaves, all if nil): it

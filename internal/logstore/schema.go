@@ -32,27 +32,13 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 	if types == nil {
 		types = map[string]Type{}
 	}
-	if len(snap.mems) > 0 {
-		sc := &Scanner{st: st}
-		for k := range snap.mems {
-			b := &snap.mems[k]
-			rows := make([]memRow, len(b.refs))
-			for i, ref := range b.refs {
-				rows[i] = memRow{b, ref}
-			}
-			for len(rows) > 0 {
-				n := min(len(rows), st.cfg.BlockRows)
-				batch, err := sc.memBatch(rows[:n])
-				rows = rows[n:]
-				if err != nil {
-					return nil, fmt.Errorf("schema of %s/%s: %w", workspace, table, err)
-				}
-				if batch == nil {
-					continue
-				}
-				for _, c := range batch.Columns {
-					noteType(types, c.Name, c.Type)
-				}
+	for _, b := range snap.mems {
+		if err := b.build(); err != nil {
+			return nil, fmt.Errorf("schema of %s/%s: %w", workspace, table, err)
+		}
+		for _, c := range b.meta.cols {
+			if c.name != IngestionTimeColumn {
+				noteType(types, c.name, c.typ)
 			}
 		}
 	}

@@ -293,21 +293,12 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 		return fmt.Errorf("derive segment key: %w", err)
 	}
 	ordinal := strconv.Itoa(len(w.blocks))
-	bm := blockMeta{rows: bb.rows(), minT: math.MaxInt64, maxT: math.MinInt64}
-	timeCells := make([]cell, bb.rows())
-	for i, t := range bb.times {
-		timeCells[i].kind = TypeLong
-		bm.minT, bm.maxT = min(bm.minT, t), max(bm.maxT, t)
-	}
+	bm := blockMeta{rows: bb.rows()}
+	bm.minT, bm.maxT = bb.timeSpan()
 	w.out = w.out[:0]
-	w.addColumn(&bm, aead, ordinal, timeColumn, TypeDatetime, timeCells, bb.times)
-	if cells, ingested := bb.ingestCells(); cells != nil {
-		w.addColumn(&bm, aead, ordinal, IngestionTimeColumn, TypeDatetime, cells, ingested)
-	}
-	for _, c := range bb.columns() {
-		t, times := resolveType(c.cells)
-		w.addColumn(&bm, aead, ordinal, c.name, t, c.cells, times)
-	}
+	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
+		w.addColumn(&bm, aead, ordinal, name, t, cells, times)
+	})
 	if _, err := w.f.Write(w.out); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}

@@ -50,9 +50,10 @@ type Config struct {
 	// MaxRowBytes is the largest row, as JSON (default 256 KiB).
 	MaxRowBytes int
 	// FlushBytes is the WAL size at which it is flushed into segments
-	// (default 32 MiB). Memory use is about three times this per table
-	// being written: the rows of the WAL being filled and of the one being
-	// flushed are held in memory for scans.
+	// (default 32 MiB). Memory use is about four times this per table
+	// being written: the rows of the WAL being filled and of the ones being
+	// flushed are held in memory for scans (up to three WALs' worth), and
+	// so are the blocks scans build from them (about 0.4 times as much).
 	FlushBytes int64
 	// FlushInterval is the age at which a WAL with rows is flushed even if
 	// not full (default 10 minutes): retention deletes segments only, so
@@ -82,7 +83,8 @@ type Config struct {
 	Ledger Ledger
 	// Budget bounds the unflushed rows of every store that shares it (one
 	// per node): over it, the largest WAL is flushed. Nil: each table is
-	// bounded by FlushBytes alone.
+	// bounded by FlushBytes alone. The blocks scans build from those rows
+	// (see FlushBytes) come on top, at about 0.4 times their size.
 	Budget *MemoryBudget
 }
 

@@ -124,37 +124,6 @@ func (g *generation) acked() walEntry {
 	return walEntry{seq: g.seq, walMark: m, final: true} // replayed: nothing more is appended
 }
 
-// memtable is the rows of one generation: payloads as written to the WAL.
-type memtable struct {
-	mu      sync.Mutex
-	batches []memBatch
-	rows    int
-	span    walMark // batches, and their rows' time range
-}
-
-type memBatch struct {
-	payload  []byte
-	refs     []rowRef
-	ingested int64 // the rows' ingestion time (Unix ns), or unknownIngest
-}
-
-// add holds one record's rows, whose times are in [minT, maxT] and which
-// were ingested at ingested.
-func (m *memtable) add(p []byte, refs []rowRef, minT, maxT, ingested int64) {
-	m.mu.Lock()
-	m.batches = append(m.batches, memBatch{p, refs, ingested})
-	m.rows += len(refs)
-	m.span.widen(minT, maxT)
-	m.span.records++
-	m.mu.Unlock()
-}
-
-func (m *memtable) mark() walMark {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.span
-}
-
 // timeRange is the range of the rows' TimeGenerated.
 func timeRange(refs []rowRef) (lo, hi int64) {
 	lo, hi = math.MaxInt64, math.MinInt64
@@ -162,12 +131,6 @@ func timeRange(refs []rowRef) (lo, hi int64) {
 		lo, hi = min(lo, r.time), max(hi, r.time)
 	}
 	return lo, hi
-}
-
-func (m *memtable) snapshot() []memBatch {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.batches[:len(m.batches):len(m.batches)]
 }
 
 func newTable(st *Store, ws, name string) *table {
@@ -666,13 +629,13 @@ func (t *table) snapshotLocked(ctx context.Context) (tableSnapshot, error) {
 		}
 	}
 	segs := slices.Clone(t.segs)
-	var mems []memBatch
+	var mems []*memBlock
 	gens := slices.Clone(t.flushing)
 	if t.active != nil {
 		gens = append(gens, t.active)
 	}
 	for _, g := range gens {
-		b := g.mem.snapshot()
+		b := g.mem.view(t.st.cfg.BlockRows)
 		if len(b) == 0 {
 			continue
 		}
@@ -691,7 +654,7 @@ func (t *table) snapshotLocked(ctx context.Context) (tableSnapshot, error) {
 // tableSnapshot is what a scan or a schema read sees of a table.
 type tableSnapshot struct {
 	segs   []segFile
-	mems   []memBatch
+	mems   []*memBlock       // the rows of the WALs, built when first read
 	schema map[string]Type   // of the segments
 	damage []*IntegrityError // of WALs whose rows are withheld
 	// purgedBefore is the retention horizon (Unix ns).

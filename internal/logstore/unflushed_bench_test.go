@@ -16,7 +16,9 @@ import (
 // `T | summarize count() by Computer` over 500,000 SecurityEvent-like rows
 // held in the WAL (one WAL, never flushed), then over the same rows once
 // flushed into segments, sealed, read by one shard per core as the query
-// engine reads them. SEALWATCH_BENCH_ROWS changes the row count.
+// engine reads them, after a first scan (whose time, and the heap before
+// and after it, are logged).
+// SEALWATCH_BENCH_ROWS changes the row count.
 //
 //	go test -c -o new.test ./internal/logstore
 //	./new.test -test.run '^$' -test.bench ScanUnflushed -test.count 1 -test.timeout 0
@@ -48,6 +50,13 @@ func BenchmarkScanUnflushed(b *testing.B) {
 	}
 	wg.Wait()
 	total = total / rows * rows
+	before := heapInUse()
+	start := time.Now()
+	if n := countShards(b, st, []string{timeColumn}); n != total {
+		b.Fatalf("%d rows, want %d", n, total)
+	}
+	b.Logf("%d rows in the WAL (%.0f MiB of heap): first scan %v, then %.0f MiB of heap",
+		total, float64(before)/(1<<20), time.Since(start).Round(time.Millisecond), float64(heapInUse())/(1<<20))
 	queries := []struct {
 		name    string
 		columns []string
@@ -74,6 +83,14 @@ func BenchmarkScanUnflushed(b *testing.B) {
 			})
 		}
 	}
+}
+
+// heapInUse is the heap's live bytes after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
 
 // eachShard scans the table with one shard per core, each in a goroutine of
