@@ -226,8 +226,20 @@ func copyLedger(t *testing.T, l *MemLedger) *MemLedger {
 }
 
 func TestCrashAtAnyStepOfAMergeNeitherLosesNorDuplicatesARow(t *testing.T) {
-	for _, step := range []compactStep{stepIntent, stepPartial, stepWritten, stepCommitted, stepRemoved} {
-		t.Run(string(step), func(t *testing.T) {
+	for _, tc := range []struct {
+		step compactStep
+		// removed: of the old files, some were removed before the crash
+		someRemoved bool
+	}{
+		{stepIntent, false}, {stepPartial, false}, {stepWritten, false},
+		{stepCommitted, false}, {stepCommitted, true}, {stepRemoved, false},
+	} {
+		step := tc.step
+		name := string(step)
+		if tc.someRemoved {
+			name += ", some old files removed"
+		}
+		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			keys := envelopetest.New("aek")
 			ledger := &MemLedger{}
@@ -250,6 +262,14 @@ func TestCrashAtAnyStepOfAMergeNeitherLosesNorDuplicatesARow(t *testing.T) {
 				t.Fatalf("the merge never reached step %s", step)
 			}
 			st.Close()
+			if tc.someRemoved {
+				m, _ := manifestOf(t, st, crashDir)
+				for _, n := range m.retired[:len(m.retired)/2] {
+					if err := os.Remove(filepath.Join(crashDir, ws, compactTable, n.String())); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 
 			st = newTestStore(t, crashDir, keys, func(c *Config) { c.BlockRows = 64; c.Ledger = crashLedger })
 			sameAnswers(t, answers(t, st, watermark), before)
@@ -276,6 +296,63 @@ func TestCrashAtAnyStepOfAMergeNeitherLosesNorDuplicatesARow(t *testing.T) {
 			}
 			sameAnswers(t, answers(t, st, watermark), before)
 		})
+	}
+}
+
+// manifestOf reads the table's manifest in a copy of the store's directory.
+func manifestOf(t *testing.T, st *Store, dir string) (*manifest, header) {
+	t.Helper()
+	tb := &table{st: st, ws: ws, name: compactTable, dir: filepath.Join(dir, ws, compactTable)}
+	m, hdr, err := tb.readManifest(context.Background())
+	if err != nil || m == nil {
+		t.Fatalf("read the manifest: %v", err)
+	}
+	return m, hdr
+}
+
+// TestMergeAlongsideIngestAndFlushKeepsEveryRow: rows ingested and flushed
+// while merges run are all there once, and nothing is damaged.
+func TestMergeAlongsideIngestAndFlushKeepsEveryRow(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64 })
+	smallSegments(t, st, 4, 60)
+	done := make(chan error)
+	go func() {
+		for range 5 {
+			if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for k := 4; k < 12; k++ {
+		mustIngest(t, st, ws, compactTable, mixedBody(t, k, 60, testNow))
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := newTestStore(t, t.TempDir(), keys, func(c *Config) { c.BlockRows = 64 })
+	smallSegments(t, ref, 12, 60) // flushed one by one, as st's
+	want, err := scanAll(ref, ScanRequest{Workspace: ws, Table: compactTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRows(t, canonRows(got), canonRows(want))
+	rep, err := st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) > 0 {
+		t.Fatalf("verify: %v, damage %v", err, rep.Damaged)
 	}
 }
 
@@ -374,6 +451,8 @@ func TestBackgroundMergeWaitsForTheKeyAndLogsWithoutSecrets(t *testing.T) {
 		}
 	}
 	keys.Restore()
+	st.compacting <- struct{}{} // once the failed merge is over
+	<-st.compacting
 	st.compactInBackground([]*table{tb})
 	waitTable(t, st, func(tb *table) bool { return len(tb.segs) == 2 && !tb.merge.running })
 }
