@@ -235,7 +235,7 @@ func (t *table) compact(ctx context.Context, p mergePolicy, share float64) (int,
 		}
 		t.st.hook(stepIntent)
 		m := &merger{t: t, seq: seq, sealer: sealer, pace: pacer{share: share}}
-		err = m.run(ctx, srcs)
+		committed, err := m.run(ctx, srcs)
 		t.mu.Lock()
 		t.merge.running = false
 		t.notifyLocked()
@@ -243,7 +243,9 @@ func (t *table) compact(ctx context.Context, p mergePolicy, share float64) (int,
 		if err != nil {
 			return merged, fmt.Errorf("compact %s/%s: %w", t.ws, t.name, err)
 		}
-		merged += len(srcs)
+		if committed {
+			merged += len(srcs)
+		}
 	}
 }
 
@@ -359,8 +361,9 @@ type merger struct {
 }
 
 // run merges srcs: writes the merged segments, lists them in place of srcs,
-// and removes the files of srcs that no scan holds.
-func (m *merger) run(ctx context.Context, srcs []segFile) error {
+// and removes the files of srcs that no scan holds. It reports whether it
+// did: a merge whose segments changed meanwhile is dropped.
+func (m *merger) run(ctx context.Context, srcs []segFile) (bool, error) {
 	m.bb = newBlockBuilder(nil)
 	m.pace.start()
 	err := m.write(ctx, srcs)
@@ -372,7 +375,7 @@ func (m *merger) run(ctx context.Context, srcs []segFile) error {
 	}
 	if err != nil {
 		m.discard()
-		return err
+		return false, err
 	}
 	m.t.st.hook(stepWritten)
 	return m.commit(ctx, srcs)
@@ -740,14 +743,14 @@ func (m *merger) discard() {
 // holds. A merge whose segments changed meanwhile (purged, found damaged)
 // is discarded. A failed manifest write leaves the merge under way: its
 // segments are removed by the next open, if the write did not happen.
-func (m *merger) commit(ctx context.Context, srcs []segFile) error {
+func (m *merger) commit(ctx context.Context, srcs []segFile) (bool, error) {
 	t := m.t
 	t.mu.Lock()
 	for t.writingManifest {
 		if err := t.waitChangeLocked(ctx); err != nil {
 			t.mu.Unlock()
 			m.discard()
-			return err
+			return false, err
 		}
 	}
 	if t.closed || !listsAll(t.segs, srcs) {
@@ -755,9 +758,9 @@ func (m *merger) commit(ctx context.Context, srcs []segFile) error {
 		t.mu.Unlock()
 		m.discard()
 		if closed {
-			return ErrClosed
+			return false, ErrClosed
 		}
-		return nil
+		return false, nil
 	}
 	gone := make(map[segName]bool, len(srcs))
 	for _, s := range srcs {
@@ -776,7 +779,7 @@ func (m *merger) commit(ctx context.Context, srcs []segFile) error {
 	hdr, err := t.writeManifest(ctx, man)
 	if err != nil {
 		t.mu.Unlock()
-		return err
+		return false, err
 	}
 	t.epoch, t.manHdr, t.segs = man.epoch, hdr, segs
 	t.merge.view, t.merge.pending = view, man.merging
@@ -791,7 +794,7 @@ func (m *merger) commit(ctx context.Context, srcs []segFile) error {
 	t.removeRetiredLocked()
 	t.mu.Unlock()
 	t.st.hook(stepRemoved)
-	return nil
+	return true, nil
 }
 
 // listsAll reports whether segs still lists every one of srcs, undamaged
