@@ -2,6 +2,7 @@ package kql
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -13,17 +14,23 @@ type rowCounter struct {
 	asked []ScanRequest
 }
 
-func (s *rowCounter) CountRows(_ context.Context, req ScanRequest) (int64, bool, error) {
+func (s *rowCounter) CountRows(_ context.Context, req ScanRequest) (RowCount, bool, error) {
 	s.asked = append(s.asked, req)
 	t := s.tables[req.Table]
-	var n int64
+	var rc RowCount
 	for _, v := range t.Columns[0] { // TimeGenerated
 		at := v.(time.Time)
 		if (req.From.IsZero() || !at.Before(req.From)) && (req.To.IsZero() || !at.After(req.To)) {
-			n++
+			rc.Rows++
+			if rc.MinTime.IsZero() || at.Before(rc.MinTime) {
+				rc.MinTime = at
+			}
+			if rc.MaxTime.IsZero() || at.After(rc.MaxTime) {
+				rc.MaxTime = at
+			}
 		}
 	}
-	return n, true, nil
+	return rc, true, nil
 }
 
 func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *testing.T) {
@@ -77,6 +84,50 @@ func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *test
 				if len(r.Columns) > 0 || len(r.Predicates) > 0 {
 					t.Fatalf("asked to count with columns %v and predicates %v", r.Columns, r.Predicates)
 				}
+			}
+		})
+	}
+}
+
+func TestTimeSpansOfScansComeFromTheSourceAndMatchReadingTheRows(t *testing.T) {
+	cases := []struct {
+		name, query string
+		counted     bool // answered by CountRows
+	}{
+		{"min and max", `Events | summarize min(TimeGenerated), max(TimeGenerated)`, true},
+		{"named, with count", `Events | summarize First = min(TimeGenerated), n = count(), Last = max(TimeGenerated)`, true},
+		{"within bounds", `Events | where TimeGenerated between (datetime(2026-11-26T08:15:00Z) .. datetime(2026-11-26T10:00:00Z)) | summarize max(TimeGenerated), min(TimeGenerated)`, true},
+		{"count alone", `Events | summarize count()`, true},
+		{"no row in the bounds", `Events | where TimeGenerated > datetime(2026-12-01T00:00:00Z) | summarize min(TimeGenerated), count()`, true},
+		{"by a group", `Events | summarize min(TimeGenerated) by Computer`, false},
+		{"of another column", `Events | summarize min(TimeGenerated), max(Score)`, false},
+		{"another aggregate", `Events | summarize min(TimeGenerated), dcount(Computer)`, false},
+		{"count(*)", `Events | summarize count(*), max(TimeGenerated)`, false},
+		{"after a filter on another column", `Events | where Computer == "db01" | summarize min(TimeGenerated)`, false},
+		{"of a renamed time", `Events | extend T = TimeGenerated | summarize min(T)`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{Now: ts("2026-11-26T12:00:00Z")}
+			plain := fixtureSource(t)
+			q, err := Compile(c.query, plain.Catalog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := q.Run(context.Background(), plain, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := &rowCounter{MemSource: fixtureSource(t)}
+			got, err := q.Run(context.Background(), src, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Tables[0].Rows, want.Tables[0].Rows) || !reflect.DeepEqual(got.Tables[0].Columns, want.Tables[0].Columns) {
+				t.Fatalf("from the count %v %v, read %v %v", got.Tables[0].Columns, got.Tables[0].Rows, want.Tables[0].Columns, want.Tables[0].Rows)
+			}
+			if (len(src.asked) > 0) != c.counted {
+				t.Fatalf("asked the source to count %d times, want counted=%v", len(src.asked), c.counted)
 			}
 		})
 	}

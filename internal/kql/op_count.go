@@ -53,19 +53,26 @@ func countRead(ctx context.Context, in *plan) (int64, error) {
 // countBounded counts the rows of a scan within its time bounds (plan.bounded) by the
 // source's own count, when the source has one (RowCounter): none is read.
 func (p *planner) countBounded(ctx context.Context, in *plan) (int64, bool, error) {
+	rc, counted, err := p.rowCount(ctx, in)
+	return rc.Rows, counted, err
+}
+
+// rowCount asks the source for its count of the rows of a scan within its time bounds, when
+// the plan is one (plan.bounded) and the source counts (RowCounter).
+func (p *planner) rowCount(ctx context.Context, in *plan) (RowCount, bool, error) {
 	rc, ok := p.run.src.(RowCounter)
 	if !ok || !in.bounded || in.scan == nil {
-		return 0, false, nil
+		return RowCount{}, false, nil
 	}
 	req := p.scanRequest(in.scan, nil, false)
 	req.Predicates = nil // every one is a time bound, which From and To hold
 	n, counted, err := rc.CountRows(ctx, req)
 	if err != nil {
-		return 0, false, fmt.Errorf("scan %s: %w", req.Table, err)
+		return RowCount{}, false, fmt.Errorf("scan %s: %w", req.Table, err)
 	}
 	if counted {
 		p.run.scans = append(p.run.scans, req)
-		p.run.rowsScanned += n
+		p.run.rowsScanned += n.Rows
 	}
 	return n, counted, nil
 }

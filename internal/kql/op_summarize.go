@@ -124,7 +124,20 @@ func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName 
 			sp.countOnly = false
 		}
 	}
-	return &plan{cols: sp.cols, open: sp.open}, starts, nil
+	out = &plan{cols: sp.cols, open: sp.open}
+	if aggs := spanAggs(o, in, ec); aggs != nil {
+		out.open = func(ctx context.Context) (iterator, error) {
+			row, ok, err := p.spanRow(ctx, in, aggs)
+			switch {
+			case err != nil:
+				return nil, err
+			case !ok:
+				return sp.open(ctx)
+			}
+			return &sliceIter{rows: []Row{row}}, nil
+		}
+	}
+	return out, starts, nil
 }
 
 // summarizePlan is a bound summarize: its group keys, then its aggregates, as output columns.

@@ -262,7 +262,14 @@ type BatchIterator interface {
 // ingestion bounds; req has no columns and no predicates. A source that cannot count that
 // table exactly returns false, and the engine reads the rows instead.
 type RowCounter interface {
-	CountRows(ctx context.Context, req ScanRequest) (n int64, counted bool, err error)
+	CountRows(ctx context.Context, req ScanRequest) (RowCount, bool, error)
+}
+
+// RowCount is what a RowCounter found of the rows it counted: how many, and the earliest
+// and latest TimeGenerated among them (zero when it counted none, or does not know them).
+type RowCount struct {
+	Rows             int64
+	MinTime, MaxTime time.Time
 }
 
 // Source is where tables come from: the log store through an adapter, or memory in tests.

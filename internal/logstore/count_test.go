@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,17 +20,31 @@ import (
 // batches carry no columns and that it is not split into a batch per block.
 func countOnly(t *testing.T, st *Store, req ScanRequest) int {
 	t.Helper()
+	n, _, _, _ := countSpan(t, st, req)
+	return n
+}
+
+// countSpan is countOnly with the span of the rows' times the scan found.
+func countSpan(t *testing.T, st *Store, req ScanRequest) (n int, lo, hi int64, ok bool) {
+	t.Helper()
 	req.RowsOnly = true
-	got, err := scanAll(st, req)
+	sc, err := st.Scan(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range got {
+	defer sc.Close()
+	for sc.Next() {
+		b := sc.Batch()
 		if len(b.Columns) != 0 || b.Len <= 0 || b.Len > maxCountBatch {
 			t.Fatalf("a batch of %d rows with %d columns", b.Len, len(b.Columns))
 		}
+		n += b.Len
 	}
-	return countRows(got)
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi, ok = sc.TimeSpan()
+	return n, lo, hi, ok
 }
 
 func TestRowCountsFromMetadataEqualCountsFromDecoding(t *testing.T) {
@@ -112,9 +128,11 @@ func TestRowCountsFromMetadataEqualCountsFromDecoding(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.req.Workspace, c.req.Table = ws, tbl
 			want := 0
+			wantLo, wantHi := int64(math.MaxInt64), int64(math.MinInt64)
 			for _, r := range all {
 				if c.want(r) {
 					want++
+					wantLo, wantHi = min(wantLo, r.at.UnixNano()), max(wantHi, r.at.UnixNano())
 				}
 			}
 			decoding := c.req
@@ -123,8 +141,20 @@ func TestRowCountsFromMetadataEqualCountsFromDecoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := countOnly(t, st, c.req); got != want || countRows(decoded) != want {
+			got, lo, hi, spanned := countSpan(t, st, c.req)
+			if got != want || countRows(decoded) != want {
 				t.Fatalf("%d rows counted, %d decoded; want %d", got, countRows(decoded), want)
+			}
+			// The span of the times is known where every predicate is one on
+			// TimeGenerated, which the time range holds.
+			timeOnly := !slices.ContainsFunc(c.req.Predicates, func(p Predicate) bool { return p.Column != timeColumn || p.Op == OpNe })
+			switch {
+			case !timeOnly || want == 0:
+				if spanned {
+					t.Fatalf("a span [%d, %d] of no rows or with predicates", lo, hi)
+				}
+			case !spanned || lo != wantLo || hi != wantHi:
+				t.Fatalf("times span [%d, %d] (%v); want [%d, %d]", lo, hi, spanned, wantLo, wantHi)
 			}
 		})
 	}

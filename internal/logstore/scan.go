@@ -182,6 +182,9 @@ type Scanner struct {
 	// the rows counted and not yet handed out.
 	rowsOnly bool
 	counted  int64
+	// spanLo and spanHi are the earliest and latest TimeGenerated of the
+	// rows counted, when the scan has no predicate (see TimeSpan).
+	spanLo, spanHi int64
 
 	segs    []segFile
 	mem     []*memBlock // of unflushed rows
@@ -281,7 +284,7 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 // newScanner checks a scan request and compiles it, without reading.
 func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Scanner, error) {
 	sc := &Scanner{st: st, ctx: ctx, ws: req.Workspace, tbl: req.Table, dir: t.dir, from: math.MinInt64, to: math.MaxInt64,
-		ingLo: math.MinInt64, ingHi: math.MaxInt64}
+		ingLo: math.MinInt64, ingHi: math.MaxInt64, spanLo: math.MaxInt64, spanHi: math.MinInt64}
 	if !req.From.IsZero() {
 		sc.from = req.From.UnixNano()
 	}
@@ -406,6 +409,7 @@ func (sc *Scanner) Next() bool {
 			if sc.countsWhole(s) {
 				if sc.found(s, checkSegmentFile(path, sc.ws, sc.tbl, s)) {
 					sc.counted += s.rows
+					sc.widen(s.name.minT, s.name.maxT) // its first and last row's
 				}
 				continue
 			}
@@ -439,6 +443,31 @@ func (sc *Scanner) Next() bool {
 		}
 	}
 	return false
+}
+
+// widen makes the span of the rows counted take in [lo, hi].
+func (sc *Scanner) widen(lo, hi int64) {
+	sc.spanLo, sc.spanHi = min(sc.spanLo, lo), max(sc.spanHi, hi)
+}
+
+// widenRows makes the span of the rows counted take in the given rows of
+// block bm (all if nil), whose times are in column tc.
+func (sc *Scanner) widenRows(bm *blockMeta, tc *Column, rows []int) {
+	switch {
+	case rows == nil:
+		sc.widen(bm.minT, bm.maxT)
+	case tc != nil && tc.Type == TypeDatetime:
+		for _, i := range rows {
+			sc.widen(tc.Ints[i], tc.Ints[i])
+		}
+	}
+}
+
+// TimeSpan is the earliest and latest TimeGenerated, in Unix ns, of the rows
+// a scan for row counts with no predicate counted, once Next has returned
+// false; false for another scan, or when it counted no row.
+func (sc *Scanner) TimeSpan() (lo, hi int64, ok bool) {
+	return sc.spanLo, sc.spanHi, sc.rowsOnly && len(sc.preds) == 0 && sc.spanLo <= sc.spanHi
 }
 
 // maxCountBatch bounds the Len of a batch of a scan for row counts, which
@@ -595,7 +624,9 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	}
 	ingestFilter := ingLo < sc.ingLo || ingHi > sc.ingHi
 	timeFilter := bm.minT < sc.from || bm.maxT >= sc.to
-	if sc.rowsOnly && len(sc.preds) == 0 && !timeFilter && !ingestFilter {
+	span := sc.rowsOnly && len(sc.preds) == 0 // the rows' times are wanted (see TimeSpan)
+	if span && !timeFilter && !ingestFilter {
+		sc.widen(bm.minT, bm.maxT)
 		return &Batch{Len: bm.rows}, nil // by the sealed index: nothing decrypted
 	}
 	var blooms []*pred
@@ -624,7 +655,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	for _, p := range sc.preds {
 		load[p.col] = true
 	}
-	if timeFilter {
+	if timeFilter || span {
 		load[timeColumn] = true
 	}
 	if ingestFilter {
@@ -649,7 +680,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	for _, p := range sc.preds {
 		first[p.col] = true
 	}
-	if timeFilter {
+	if timeFilter || span {
 		first[timeColumn] = true
 	}
 	if ingestFilter {
@@ -694,6 +725,9 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	count, rows := sc.match(bm.rows, cols, sel)
 	if count == 0 {
 		return nil, nil
+	}
+	if span {
+		sc.widenRows(bm, cols[timeColumn], rows)
 	}
 	if sc.rowsOnly {
 		return &Batch{Len: count}, nil

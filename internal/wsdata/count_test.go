@@ -69,6 +69,17 @@ func TestCountsFromMetadataEqualCountsOfTheRows(t *testing.T) {
 		{`T | where N >= 1234 | count`, `T | where N >= 1234 | project N`},
 		{`T | where Computer == "host-3" | count`, `T | where Computer == "host-3" | project N`},
 	}
+	// The span of the times, from the manifest and indexes, is the one the
+	// rows hold.
+	for _, q := range []string{`T`, `T | where TimeGenerated > ago(7h)`, `T | where TimeGenerated between (ago(20h) .. ago(3h))`} {
+		t.Run(q+" | summarize min, max", func(t *testing.T) {
+			got := runAt(t, src, now, q+` | summarize min(TimeGenerated), max(TimeGenerated), count()`).Tables[0].Rows
+			want := runAt(t, src, now, q+` | summarize min(TimeGenerated), max(TimeGenerated), count() by tostring(1) | project-away Column1`).Tables[0].Rows
+			if len(got) != 1 || got[0][2] == int64(0) || fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("from the indexes %v, from the rows %v", got, want)
+			}
+		})
+	}
 	for _, c := range cases {
 		t.Run(c.count, func(t *testing.T) {
 			got := runAt(t, src, now, c.count).Tables[0].Rows[0][0]

@@ -238,43 +238,50 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 }
 
 // CountRows counts a table's rows within a time range and ingestion bounds
-// exactly (kql.RowCounter): the store answers from its manifest and sealed
-// indexes, and reads the time column only of the blocks the range cuts. A
-// watchlist is left to the engine.
-func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (int64, bool, error) {
+// exactly, and finds their earliest and latest time (kql.RowCounter): the
+// store answers from its manifest and sealed indexes, and reads the time
+// column only of the blocks the range cuts. A watchlist is left to the
+// engine.
+func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCount, bool, error) {
 	if _, ok := kql.WatchlistAlias(req.Table); ok {
-		return 0, false, nil
+		return kql.RowCount{}, false, nil
 	}
 	if err := s.damaged[req.Table]; err != nil {
-		return 0, false, err
+		return kql.RowCount{}, false, err
 	}
 	declared, err := s.declaredTables(ctx)
 	if err != nil {
-		return 0, false, err
+		return kql.RowCount{}, false, err
 	}
 	if s.stored == nil {
 		if _, err := s.storedTables(ctx); err != nil {
-			return 0, false, err
+			return kql.RowCount{}, false, err
 		}
 	}
 	if _, ok := declared[req.Table]; ok && !s.stored[req.Table] {
-		return 0, true, nil
+		return kql.RowCount{}, true, nil
 	}
 	lreq, ok := storeBounds(s.workspace, req)
 	if !ok {
-		return 0, true, nil
+		return kql.RowCount{}, true, nil
 	}
 	lreq.RowsOnly = true
 	sc, err := s.store.Scan(ctx, lreq)
 	if err != nil {
-		return 0, false, err
+		return kql.RowCount{}, false, err
 	}
 	defer sc.Close()
-	var n int64
+	var rc kql.RowCount
 	for sc.Next() {
-		n += int64(sc.Batch().Len)
+		rc.Rows += int64(sc.Batch().Len)
 	}
-	return n, true, sc.Err()
+	if err := sc.Err(); err != nil {
+		return kql.RowCount{}, false, err
+	}
+	if lo, hi, ok := sc.TimeSpan(); ok {
+		rc.MinTime, rc.MaxTime = time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC()
+	}
+	return rc, true, nil
 }
 
 // storeBounds is the store's request for the table, time range and
