@@ -1,5 +1,7 @@
 package logstore
 
+import mathbits "math/bits"
+
 // A bloom filter over the values and the terms of a string column in one
 // block lets a scan skip blocks for == and has without decrypting their
 // columns. It is sealed in a chunk of its own next to its column's, not in
@@ -108,4 +110,183 @@ func forTerms(s []byte, fn func(term []byte)) {
 	if start >= 0 {
 		fn(s[start:])
 	}
+}
+
+// The any-column filter of a block holds the terms of every value of its
+// string and dynamic columns, so that a search over every column (search "x",
+// where * has "x") skips a block after one read instead of decrypting all of
+// its text. It is sealed in a chunk of its own after the block's columns.
+//
+// Encoding: flags byte | k byte | bits (a multiple of 64, little-endian bit
+// order). Bit i of key h is the high 64 bits of (h1 + i*h2) * bits, h1 and h2
+// as in bloomAdd: a multiplication, not a division, per bit, as a flush sets
+// some 13 bits a row.
+const (
+	anyBloomK = 7
+	// anyBloomBitsPerKey gives about 1% false positives (see
+	// TestAnyFilterFalsePositiveRate); a false positive costs a block's
+	// every text column.
+	anyBloomBitsPerKey = 10
+	// anyBloomMaxKeys caps the filter at about 320 KiB: a block of 8,192
+	// rows of security events has up to some 110,000 distinct terms.
+	anyBloomMaxKeys = 1 << 18
+	// anyLoose marks a block with a dynamic value whose JSON text holds an
+	// escape or a byte outside ASCII: the query engine reads such a value
+	// decoded and renders it again, so its terms may not be the stored
+	// text's, and the filter cannot rule the block out.
+	anyLoose = 1
+)
+
+// anyTerms collects the term keys of a block's text values for its
+// any-column filter. A segment writer keeps one for all its blocks.
+type anyTerms struct {
+	keys  termSet
+	loose bool
+	json  []byte
+}
+
+// reset empties t for the next block.
+func (t *anyTerms) reset() {
+	t.keys.reset()
+	t.loose = false
+}
+
+// addColumn adds the terms of a column of type typ (string or dynamic; other
+// types are left out) to the filter.
+func (t *anyTerms) addColumn(typ Type, cells []cell) {
+	if typ != TypeString && typ != TypeDynamic {
+		return
+	}
+	for _, c := range cells {
+		if c.kind == TypeNull || t.keys.n > anyBloomMaxKeys {
+			continue
+		}
+		v := c.s
+		if typ == TypeDynamic {
+			t.json = appendJSON(t.json[:0], c)
+			v = t.json
+			t.loose = t.loose || !verbatimJSON(v)
+		}
+		forTerms(v, func(term []byte) { t.keys.add(bloomHash(bloomTerm, term, true)) })
+	}
+}
+
+// filter is the any-column filter's encoding, or nil when there are too
+// many terms.
+func (t *anyTerms) filter() []byte {
+	if t.keys.n > anyBloomMaxKeys {
+		return nil
+	}
+	nbits := max(64, (t.keys.n*anyBloomBitsPerKey+63)/64*64)
+	f := make([]byte, 2+nbits/8)
+	if t.loose {
+		f[0] |= anyLoose
+	}
+	f[1] = anyBloomK
+	t.keys.each(func(h uint64) {
+		anyBloomBits(f[1:], h, func(bits []byte, bit uint64) bool {
+			bits[bit/8] |= 1 << (bit % 8)
+			return true
+		})
+	})
+	return f
+}
+
+// anyBloomHas reports whether h may be in filter f (k byte and bits); a
+// malformed filter says yes, which only costs pruning.
+func anyBloomHas(f []byte, h uint64) bool {
+	if len(f) < 2 || f[0] == 0 || f[0] > 32 {
+		return true
+	}
+	return anyBloomBits(f, h, func(bits []byte, bit uint64) bool { return bits[bit/8]&(1<<(bit%8)) != 0 })
+}
+
+// anyBloomBits calls fn with each bit of key h in filter f (k byte and
+// bits) while it returns true, and reports whether it always did.
+func anyBloomBits(f []byte, h uint64, fn func(bits []byte, bit uint64) bool) bool {
+	bits := f[1:]
+	nbits := uint64(len(bits)) * 8
+	h1, h2 := h, h>>32|h<<32
+	for i := uint64(0); i < uint64(f[0]); i++ {
+		bit, _ := mathbits.Mul64(h1+i*h2, nbits)
+		if !fn(bits, bit) {
+			return false
+		}
+	}
+	return true
+}
+
+// termSet is a set of term keys, open-addressed: a flush adds every term of
+// every text value of a block, and a map costs several times as much.
+type termSet struct {
+	slots []uint64 // 0: empty
+	n     int
+	zero  bool // the key 0, which has no slot
+}
+
+func (s *termSet) add(h uint64) {
+	if h == 0 {
+		if !s.zero {
+			s.zero = true
+			s.n++
+		}
+		return
+	}
+	if 2*(s.n+1) > len(s.slots) {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case 0:
+			s.slots[i] = h
+			s.n++
+			return
+		case h:
+			return
+		}
+	}
+}
+
+func (s *termSet) grow() {
+	old := s.slots
+	s.slots = make([]uint64, max(1024, 2*len(old)))
+	s.n = 0
+	if s.zero {
+		s.n = 1
+	}
+	for _, h := range old {
+		if h != 0 {
+			s.add(h)
+		}
+	}
+}
+
+func (s *termSet) each(fn func(uint64)) {
+	if s.zero {
+		fn(0)
+	}
+	for _, h := range s.slots {
+		if h != 0 {
+			fn(h)
+		}
+	}
+}
+
+func (s *termSet) reset() {
+	clear(s.slots)
+	s.n = 0
+	s.zero = false
+}
+
+// verbatimJSON reports whether JSON text holds neither an escape nor a byte
+// outside ASCII: then the terms made of letters alone that the query engine
+// finds in the value it decodes and renders again are the text's own.
+func verbatimJSON[S text](b S) bool {
+	for i := range len(b) {
+		if c := b[i]; c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -132,9 +132,24 @@ func FuzzDecodeIndex(f *testing.F) {
 		{name: "a", typ: TypeLong, off: 100, size: 10, raw: 5, colStats: colStats{minI: 1, maxI: 2}},
 		{name: "b", typ: TypeString, off: 110, size: 10, raw: 5, bloomOff: 120, bloomSize: 9},
 		{name: "c", typ: TypeReal, off: 120, size: 10, raw: 5},
-	}}}))
+	}, anyOff: 130, anySize: 40}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		decodeIndex(b, 100, 1000)
+		for v := uint16(1); v <= segmentVersion; v++ {
+			blocks, err := decodeIndex(b, v, 100, 1000)
+			if err != nil || v != segmentVersion {
+				continue
+			}
+			for _, bm := range blocks {
+				if bm.anySize > 0 && (bm.anyOff < 100 || bm.anyOff+bm.anySize > 1000) {
+					t.Fatalf("any-column filter at [%d, +%d) outside the data", bm.anyOff, bm.anySize)
+				}
+			}
+			enc := encodeIndex(blocks)
+			again, err := decodeIndex(enc, v, 100, 1000)
+			if err != nil || !bytes.Equal(encodeIndex(again), enc) {
+				t.Fatalf("decoded %+v, then %+v (%v)", blocks, again, err)
+			}
+		}
 	})
 }
 

@@ -327,10 +327,14 @@ func TestIntegrityErrorsNameTheObjectNeverRows(t *testing.T) {
 	st, ledger, segs := twoHourTable(t, dir, keys)
 	st.Close()
 	b, _ := os.ReadFile(segs[0])
-	b[len(b)/2] ^= 1
+	_, hlen, err := decodeHeader(b, magicSegment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[hlen+20] ^= 1 // in the first column chunk, which every scan reads
 	os.WriteFile(segs[0], b, 0o600)
 	st = reopen(t, dir, keys, ledger)
-	_, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	_, err = scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
 	ie := wantDamage(t, err, filepath.Base(segs[0]), ProblemAuthentication)
 	if msg := ie.Error(); !strings.Contains(msg, filepath.Base(segs[0])) || strings.Contains(msg, "user") {
 		t.Fatalf("message %q", msg)

@@ -149,3 +149,6 @@ func (b *memBlock) column(cm *colMeta, _ *chunkBuffers, rows []int, raw bool) (C
 // more cost than a filter would, and building one costs as much as the
 // rest of the block.
 func (b *memBlock) bloom(*colMeta) ([]byte, error) { return nil, nil }
+
+// anyBloom is no filter either (see bloom).
+func (b *memBlock) anyBloom() ([]byte, error) { return nil, nil }

@@ -36,6 +36,8 @@ const (
 // float64, a bool or a time.Time. A null never matches, and neither does a
 // value of another type than the constant (a long column compares with an
 // int or a float64).
+//
+// Column may be AnyColumn, with Has or Contains and a string: see there.
 type Predicate struct {
 	Column string
 	Op     Op
@@ -92,6 +94,21 @@ func (b *Batch) Column(name string) *Column {
 	return nil
 }
 
+// AnyColumn, as a predicate's column, asks for the rows in which some
+// column's value, as the query engine reads it as text, has (or contains)
+// the constant: search "x" and where * has "x". The store matches string
+// columns exactly and keeps every row it cannot rule out: a bool reads
+// "true" or "false"; a long, real or datetime is kept whenever the constant
+// is made of the characters their text may hold (digits, signs, '.', ':',
+// 'e', 'T', 'Z', NaN, Infinity); a dynamic value, JSON text the engine
+// decodes and renders again, is matched for has of a word (see isWord) and
+// kept otherwise, and also when it holds an escape or a byte outside ASCII.
+// A has predicate skips a block whose any-column bloom filter (or, in a
+// segment written before those, whose string columns' filters) lack one of
+// the constant's terms. The hidden ingestion time is not searched. Its name
+// is not valid UTF-8, so no ingested column can have it.
+const AnyColumn = "\xffAnyColumn"
+
 // pred is a Predicate checked and prepared.
 type pred struct {
 	col    string
@@ -104,12 +121,30 @@ type pred struct {
 	lower  []byte     // has, contains: the constant lower-cased
 	needle foldNeedle // has, contains: lower, to search for
 	terms  []uint64   // has: bloom keys of the constant's terms
+	any    *anyPred   // column AnyColumn
+}
+
+// anyPred is what an AnyColumn predicate knows of the column types that
+// cannot hold text of their own.
+type anyPred struct {
+	// which of a bool's texts match
+	true_, false_ bool
+	// whether the constant may be in the text of a long, a real, a datetime
+	long, real, datetime bool
+	// the constant is a word (see isWord): a dynamic value's terms decide
+	word bool
+	// the constant's terms are all words: a filter holds them where the
+	// engine finds them in a dynamic value
+	words bool
 }
 
 func compile(p Predicate) (pred, error) {
 	c := pred{col: p.Column, op: p.Op}
 	if p.Column == "" {
 		return c, fmt.Errorf("%w: a predicate needs a column", ErrInvalidScan)
+	}
+	if _, ok := p.Value.(string); p.Column == AnyColumn && (!ok || p.Op != OpHas && p.Op != OpContains) {
+		return c, fmt.Errorf("%w: a predicate on any column takes has or contains and a string", ErrInvalidScan)
 	}
 	switch v := p.Value.(type) {
 	case string:
@@ -147,6 +182,9 @@ func compile(p Predicate) (pred, error) {
 		c.needle = newFoldNeedle(c.lower)
 		if p.Op == OpHas {
 			forTerms(c.lower, func(t []byte) { c.terms = append(c.terms, bloomHash(bloomTerm, t, true)) })
+		}
+		if p.Column == AnyColumn {
+			c.any = newAnyPred(&c)
 		}
 	default:
 		return c, fmt.Errorf("%w: unknown operator %q", ErrInvalidScan, p.Op)
@@ -334,6 +372,11 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 		}
 		for _, p := range sc.preds {
 			sc.want[p.col] = true
+		}
+	}
+	for _, p := range sc.preds {
+		if p.any != nil {
+			sc.want = nil // unflushed rows are matched on every column
 		}
 	}
 	return sc, nil
@@ -587,6 +630,7 @@ func ingestSpan(bm *blockMeta) (lo, hi int64) {
 type blockReader interface {
 	column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error)
 	bloom(cm *colMeta) ([]byte, error)
+	anyBloom() ([]byte, error) // the any-column filter (see anyTerms)
 }
 
 // segBlock is block bi of an open segment, under its object key.
@@ -601,6 +645,8 @@ func (b segBlock) column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (
 }
 
 func (b segBlock) bloom(cm *colMeta) ([]byte, error) { return b.r.readBloom(b.aead, b.bi, cm) }
+
+func (b segBlock) anyBloom() ([]byte, error) { return b.r.readAnyBloom(b.aead, b.bi) }
 
 // segmentBlock returns how to read block bi of the open segment: its object
 // key is derived only for a block that is not pruned.
@@ -666,11 +712,11 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		return nil, err
 	}
 	for _, p := range blooms {
-		f, err := rd.bloom(bm.col(p.col))
+		ok, err := admits(rd, bm, p)
 		if err != nil {
 			return nil, err
 		}
-		if !bloomAdmits(f, p) {
+		if !ok {
 			return nil, nil
 		}
 	}
@@ -679,6 +725,13 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	first := make(map[string]bool, len(sc.preds)+1)
 	for _, p := range sc.preds {
 		first[p.col] = true
+		if p.any != nil {
+			for i := range bm.cols {
+				if p.searched(&bm.cols[i], bm.rows) {
+					first[bm.cols[i].name] = true
+				}
+			}
+		}
 	}
 	if timeFilter || span {
 		first[timeColumn] = true
@@ -783,7 +836,11 @@ func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool) (int, []int
 		}
 	}
 	for i := range sc.preds {
-		evaluate(cols[sc.preds[i].col], &sc.preds[i], sel)
+		if p := &sc.preds[i]; p.any != nil {
+			evaluateAny(cols, p, sel)
+		} else {
+			evaluate(cols[p.col], p, sel)
+		}
 	}
 	if sel == nil {
 		return n, nil
@@ -1090,6 +1147,9 @@ func (n *foldNeedle) has(s string) bool            { return foldHas(n, s, string
 // p (it must never say so when a row could match), or, failing that, whether
 // the column's bloom filter could.
 func prune(bm *blockMeta, p *pred) (pruned, bloom bool) {
+	if p.any != nil {
+		return pruneAny(bm, p)
+	}
 	c := bm.col(p.col)
 	if c == nil || c.nulls >= bm.rows {
 		return true, false // no values: nulls never match

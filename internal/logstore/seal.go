@@ -20,13 +20,17 @@ import (
 // and 2 are still replayed; their rows' ingestion time is unknown. Manifests are at
 // manifestVersion: version 2 lists each segment's range of ingestion
 // times; version 3 the merges under way and the segments they retired;
-// versions 1 and 2 are still read.
+// versions 1 and 2 are still read. Segments are at segmentVersion: version 2
+// (segAnyBloomVersion) gives each block an any-column bloom filter; version 1
+// segments are still read.
 const (
-	formatVersion   = 1
-	walVersion      = 4
-	walMarkVersion  = 2
-	walStampVersion = 3
-	manifestVersion = 3
+	formatVersion      = 1
+	segmentVersion     = 2
+	segAnyBloomVersion = 2
+	walVersion         = 4
+	walMarkVersion     = 2
+	walStampVersion    = 3
+	manifestVersion    = 3
 )
 
 // supportedVersion reports whether a file of the kind magic may have format
@@ -37,6 +41,8 @@ func supportedVersion(magic string, v uint16) bool {
 		return v >= 1 && v <= walVersion
 	case magicManifest:
 		return v >= 1 && v <= manifestVersion
+	case magicSegment:
+		return v >= 1 && v <= segmentVersion
 	}
 	return v == formatVersion
 }
@@ -89,6 +95,8 @@ func newHeader(magic, aekID string) (header, error) {
 		v = walVersion
 	case magicManifest:
 		v = manifestVersion
+	case magicSegment:
+		v = segmentVersion
 	}
 	h := header{magic: magic, version: v, aekID: aekID}
 	rand.Read(h.salt[:])

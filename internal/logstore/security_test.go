@@ -168,9 +168,11 @@ func TestFlippedBitInASegmentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 	}
 	orig, _ := os.ReadFile(segs[0])
 	// Between them, the scans read every byte: all columns, the bloom
-	// filters (which only == and has read) and the hidden ingestion times.
+	// filters (which only == and has read), the any-column filters (which
+	// only has on any column reads) and the hidden ingestion times.
 	scans := []ScanRequest{{Workspace: ws, Table: tbl}, {Workspace: ws, Table: tbl, Predicates: []Predicate{{"A", OpHas, "a"}}},
-		{Workspace: ws, Table: tbl, Columns: []string{IngestionTimeColumn}}}
+		{Workspace: ws, Table: tbl, Columns: []string{IngestionTimeColumn}},
+		{Workspace: ws, Table: tbl, Predicates: []Predicate{{AnyColumn, OpHas, "alpha"}}}}
 	var want [][]string
 	for _, req := range scans {
 		got, err := scanAll(st, req)
@@ -782,6 +784,8 @@ func TestSealedFilesDescribeThemselvesAndAADBindsEveryField(t *testing.T) {
 			want = walVersion
 		case strings.HasSuffix(p, "/"+manifestFile):
 			want = manifestVersion
+		case strings.HasSuffix(p, segExt):
+			want = segmentVersion
 		}
 		if err != nil || h.version != want || h.aekID != keys.CurrentID() {
 			t.Fatalf("%s: header %+v, %v", p, h, err)

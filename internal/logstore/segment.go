@@ -30,6 +30,10 @@ import (
 //	bloom chunks:  nonce ‖ AES-GCM(bloom filter) ‖ tag, after the column
 //	               chunk of a string column, same AAD fields; apart from
 //	               the index so that only == and has predicates read them
+//	any-column bloom chunk (segment version 2 on): nonce ‖ AES-GCM(filter
+//	               of the terms of all the block's text, see anyTerms) ‖
+//	               tag, after the block's columns; AAD: workspace, table,
+//	               segment ID, block ordinal
 //	index:         nonce ‖ AES-GCM(index encoding) ‖ tag; AAD: workspace,
 //	               table, segment ID, file name
 //	footer:        u64 index offset | u32 index length | u32 CRC-32C of
@@ -79,6 +83,9 @@ type blockMeta struct {
 	minT, maxT int64
 	rows       int
 	cols       []colMeta
+	// anyOff and anySize locate the sealed any-column bloom filter;
+	// anySize 0: none (too many terms, or a segment of version 1)
+	anyOff, anySize int64
 }
 
 type colMeta struct {
@@ -109,6 +116,10 @@ func (b *blockMeta) col(name string) *colMeta {
 //	stats: long, datetime, bool: varint min | varint max;
 //	       real: 8 bytes min | 8 bytes max; string, dynamic: uvarint bloom
 //	       chunk offset | uvarint bloom chunk size (0: none)
+//
+// From segment version 2 (segAnyBloomVersion) on, each block ends with
+// uvarint any-column bloom chunk offset | uvarint its size (0: none).
+// encodeIndex writes the current version.
 func encodeIndex(blocks []blockMeta) []byte {
 	var b []byte
 	b = binary.AppendUvarint(b, uint64(len(blocks)))
@@ -137,6 +148,8 @@ func encodeIndex(blocks []blockMeta) []byte {
 				b = binary.AppendUvarint(b, uint64(c.bloomSize))
 			}
 		}
+		b = binary.AppendUvarint(b, uint64(bm.anyOff))
+		b = binary.AppendUvarint(b, uint64(bm.anySize))
 	}
 	return b
 }
@@ -183,9 +196,9 @@ func (r *indexReader) bytes(n uint64) []byte {
 	return v
 }
 
-// decodeIndex parses an index and checks that every chunk lies in
-// [dataStart, dataEnd).
-func decodeIndex(b []byte, dataStart, dataEnd int64) ([]blockMeta, error) {
+// decodeIndex parses the index of a segment of the given version and checks
+// that every chunk lies in [dataStart, dataEnd).
+func decodeIndex(b []byte, version uint16, dataStart, dataEnd int64) ([]blockMeta, error) {
 	r := &indexReader{b: b}
 	nb := r.uvarint(uint64(len(b)))
 	var blocks []blockMeta
@@ -227,6 +240,13 @@ func decodeIndex(b []byte, dataStart, dataEnd int64) ([]blockMeta, error) {
 			}
 			bm.cols = append(bm.cols, c)
 		}
+		if version >= segAnyBloomVersion {
+			bm.anyOff = int64(r.uvarint(math.MaxInt64))
+			bm.anySize = int64(r.uvarint(math.MaxInt64))
+			if r.err == nil && bm.anySize > 0 && (bm.anyOff < dataStart || bm.anySize > dataEnd-bm.anyOff) {
+				r.err = corruptf("any-column bloom chunk outside the data")
+			}
+		}
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -257,6 +277,7 @@ type segWriter struct {
 	seals       uint64
 	plain, comp []byte
 	out         []byte
+	terms       anyTerms // of the block being written, for its any-column filter
 }
 
 func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*segWriter, error) {
@@ -280,9 +301,10 @@ func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*s
 }
 
 // full reports whether a block of ncols more columns (each with a bloom
-// filter, at most) would take the object key past its seal budget.
+// filter, at most) and its any-column filter would take the object key past
+// its seal budget.
 func (w *segWriter) full(ncols int) bool {
-	return w.seals+2*uint64(ncols) > w.st.maxSeals
+	return w.seals+2*uint64(ncols)+1 > w.st.maxSeals
 }
 
 // writeBlock seals the columns of bb as the next block. The object key is
@@ -296,9 +318,17 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 	bm := blockMeta{rows: bb.rows()}
 	bm.minT, bm.maxT = bb.timeSpan()
 	w.out = w.out[:0]
+	w.terms.reset()
 	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
 		w.addColumn(&bm, aead, ordinal, name, t, cells, times)
+		w.terms.addColumn(t, cells)
 	})
+	if f := w.terms.filter(); f != nil {
+		start := len(w.out)
+		w.out = seal(w.out, aead, f, w.hdr.aad("segment.anybloom", w.ws, w.table, ordinal))
+		w.seals++
+		bm.anyOff, bm.anySize = w.off+int64(start), int64(len(w.out)-start)
+	}
 	if _, err := w.f.Write(w.out); err != nil {
 		return fmt.Errorf("write segment: %w", err)
 	}
@@ -470,7 +500,7 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := decodeIndex(plain, int64(hlen), ioff)
+	blocks, err := decodeIndex(plain, hdr.version, int64(hlen), ioff)
 	if err != nil {
 		return nil, err
 	}
@@ -530,6 +560,16 @@ func (r *segReader) readBloom(aead cipher.AEAD, bi int, cm *colMeta) ([]byte, er
 		return nil, fmt.Errorf("read segment: %w", err)
 	}
 	return open(nil, aead, sealed, r.hdr.aad("segment.bloom", r.ws, r.table, strconv.Itoa(bi), cm.name))
+}
+
+// readAnyBloom opens the any-column bloom filter of block bi.
+func (r *segReader) readAnyBloom(aead cipher.AEAD, bi int) ([]byte, error) {
+	bm := &r.blocks[bi]
+	sealed := make([]byte, bm.anySize)
+	if _, err := r.f.ReadAt(sealed, bm.anyOff); err != nil {
+		return nil, fmt.Errorf("read segment: %w", err)
+	}
+	return open(nil, aead, sealed, r.hdr.aad("segment.anybloom", r.ws, r.table, strconv.Itoa(bi)))
 }
 
 func (r *segReader) close() error { return r.f.Close() }

@@ -276,7 +276,7 @@ func (t *table) verifySegment(ctx context.Context, s segFile) (int64, error) {
 }
 
 // readWholeSegment opens a segment as listed and authenticates each column
-// chunk and bloom filter of each block.
+// chunk and bloom filter of each block, and its any-column bloom filter.
 func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityError, int64, error) {
 	r, err := t.st.openSegment(ctx, filepath.Join(t.dir, s.name.String()), t.ws, t.name, s)
 	var ie *IntegrityError
@@ -307,6 +307,17 @@ func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityErro
 			if errors.Is(err, ErrCorrupt) {
 				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: ProblemAuthentication,
 					Detail: fmt.Sprintf("block %d, column %d: %v", bi, ci, err), MinT: s.name.minT, MaxT: s.name.maxT}, n, nil
+			}
+			if err != nil {
+				return nil, n, err
+			}
+		}
+		if r.blocks[bi].anySize > 0 {
+			_, err := r.readAnyBloom(aead, bi)
+			n += r.blocks[bi].anySize
+			if errors.Is(err, ErrCorrupt) {
+				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: ProblemAuthentication,
+					Detail: fmt.Sprintf("block %d, any-column bloom filter: %v", bi, err), MinT: s.name.minT, MaxT: s.name.maxT}, n, nil
 			}
 			if err != nil {
 				return nil, n, err

@@ -1,0 +1,267 @@
+package logstore
+
+import "bytes"
+
+// This file is the AnyColumn predicate (see there): which columns of a block
+// it reads, when the block's filters let it skip the block, and how it
+// matches rows, column after column, on the rows no column has matched yet.
+
+// newAnyPred prepares what an AnyColumn predicate p (compiled but for this)
+// knows of the types without text of their own.
+func newAnyPred(p *pred) *anyPred {
+	a := &anyPred{
+		true_:  matchString("true", p),
+		false_: matchString("false", p),
+		// the engine writes a long in decimal, or as a real where the
+		// table's column is real
+		long:     madeOf(p.lower, "0123456789+-.e"),
+		real:     madeOf(p.lower, "0123456789+-.enaity"), // NaN, Infinity, +Inf
+		datetime: madeOf(p.lower, "0123456789+-.:tz"),
+		word:     p.op == OpHas && isWord(p.lower),
+		words:    allWords(p),
+	}
+	return a
+}
+
+// isWord reports whether term is one that the engine finds in a dynamic
+// value it decodes and renders again only if the value's verbatim JSON text
+// (no escape, ASCII only) holds it too: letters and digits, with a letter no
+// number's text has (a number may be written anew, 1e3 as 1000), and not
+// what encoding/json writes for <, > and &.
+func isWord(term []byte) bool {
+	const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	if len(term) == 0 || !madeOf(term, alnum) || madeOf(term, "0123456789e") {
+		return false
+	}
+	for _, esc := range []string{"u003c", "u003e", "u0026"} {
+		if bytes.HasPrefix(term, []byte(esc)) {
+			return false
+		}
+	}
+	return true
+}
+
+// allWords reports whether has predicate p's constant has terms, all words.
+func allWords(p *pred) bool {
+	words := p.op == OpHas && len(p.terms) > 0
+	forTerms(p.lower, func(t []byte) { words = words && isWord(t) })
+	return words
+}
+
+// madeOf reports whether every byte of s is one of chars.
+func madeOf(s []byte, chars string) bool {
+	for _, c := range s {
+		found := false
+		for i := 0; i < len(chars) && !found; i++ {
+			found = chars[i] == c
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// mayMatch reports whether a valid value of a column of type t, other than
+// string, may match p, given its block's statistics.
+func (a *anyPred) mayMatch(t Type, minI, maxI int64) bool {
+	switch t {
+	case TypeBool:
+		return a.true_ && maxI == 1 || a.false_ && minI == 0
+	case TypeLong:
+		return a.long
+	case TypeReal:
+		return a.real
+	case TypeDatetime:
+		return a.datetime
+	}
+	return true
+}
+
+// searched reports whether an AnyColumn predicate p reads column c of a
+// block to match rows.
+func (p *pred) searched(c *colMeta, rows int) bool {
+	if c.name == IngestionTimeColumn || c.nulls >= rows {
+		return false
+	}
+	switch c.typ {
+	case TypeString, TypeDynamic:
+		return true
+	}
+	return p.any.mayMatch(c.typ, c.minI, c.maxI)
+}
+
+// pruneAny is prune for an AnyColumn predicate: the block is pruned when no
+// column of it may match, and its filters may rule it out when every column
+// that may match is text whose terms they hold.
+func pruneAny(bm *blockMeta, p *pred) (pruned, bloom bool) {
+	if len(p.lower) == 0 {
+		return false, false // every row, null or not, has the empty string
+	}
+	possible, covered := false, p.op == OpHas && len(p.terms) > 0
+	for i := range bm.cols {
+		c := &bm.cols[i]
+		if !p.searched(c, bm.rows) {
+			continue
+		}
+		possible = true
+		switch c.typ {
+		case TypeString:
+		case TypeDynamic:
+			covered = covered && p.any.words
+		default:
+			covered = false
+		}
+	}
+	return !possible, possible && covered
+}
+
+// admits reports whether the bloom filters of the block bm describes, read
+// through rd, leave p possible.
+func admits(rd blockReader, bm *blockMeta, p *pred) (bool, error) {
+	if p.any != nil {
+		return anyAdmits(rd, bm, p)
+	}
+	f, err := rd.bloom(bm.col(p.col))
+	if err != nil {
+		return false, err
+	}
+	return bloomAdmits(f, p), nil
+}
+
+// anyAdmits reports whether a block's filters leave an AnyColumn has
+// predicate possible: its any-column filter, or in a segment written before
+// those, the filters of its text columns, one of which must hold every term.
+func anyAdmits(rd blockReader, bm *blockMeta, p *pred) (bool, error) {
+	if bm.anySize > 0 {
+		f, err := rd.anyBloom()
+		if err != nil {
+			return false, err
+		}
+		if len(f) < 1 || f[0]&anyLoose != 0 {
+			return true, nil
+		}
+		for _, h := range p.terms {
+			if !anyBloomHas(f[1:], h) {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	for i := range bm.cols {
+		c := &bm.cols[i]
+		if !p.searched(c, bm.rows) {
+			continue
+		}
+		if c.typ != TypeString || c.bloomSize == 0 {
+			return true, nil
+		}
+		f, err := rd.bloom(c)
+		if err != nil {
+			return false, err
+		}
+		if bloomAdmits(f, p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// evaluateAny clears sel where no column of cols matches the AnyColumn
+// predicate p. Columns without strings to read (dictionaries, scalars) go
+// first; each column tests only the rows still selected and not yet
+// matched, and the scan stops as soon as every row has matched.
+func evaluateAny(cols map[string]*Column, p *pred, sel []bool) {
+	if len(p.lower) == 0 {
+		return
+	}
+	hit := make([]bool, len(sel))
+	left := 0
+	for _, ok := range sel {
+		if ok {
+			left++
+		}
+	}
+	for _, text := range []bool{false, true} {
+		for name, c := range cols {
+			if left == 0 {
+				break
+			}
+			if name != IngestionTimeColumn && (c.raw != nil || c.Strings != nil && c.Dict == nil) == text {
+				left = matchAny(c, p, sel, hit, left)
+			}
+		}
+	}
+	for i := range sel {
+		sel[i] = sel[i] && hit[i]
+	}
+}
+
+// matchAny sets hit for the rows of sel not yet hit whose value in c
+// matches the AnyColumn predicate p, and returns how many rows of sel are
+// left without a hit.
+func matchAny(c *Column, p *pred, sel, hit []bool, left int) int {
+	test := func(i int, ok bool) {
+		if ok {
+			hit[i] = true
+			left--
+		}
+	}
+	todo := func(i int) bool { return sel[i] && !hit[i] && c.Valid[i] }
+	dynamic := c.Type == TypeDynamic
+	switch {
+	case c.Type != TypeString && !dynamic:
+		var minI, maxI int64 = 0, 1
+		if !p.any.mayMatch(c.Type, minI, maxI) {
+			return left
+		}
+		for i := range sel {
+			if todo(i) {
+				test(i, c.Type != TypeBool || c.Bools[i] && p.any.true_ || !c.Bools[i] && p.any.false_)
+			}
+		}
+	case dynamic && !p.any.word:
+		for i := range sel {
+			if todo(i) {
+				test(i, true) // the engine's text of it is not the stored one
+			}
+		}
+	case c.raw != nil:
+		start, j := 0, 0
+		for i := range sel {
+			if !c.Valid[i] {
+				continue
+			}
+			end := c.raw.ends[j]
+			j++
+			if todo(i) {
+				v := c.raw.data[start:end]
+				test(i, dynamic && !verbatimJSON(v) || matchBytes(v, p))
+			}
+			start = end
+		}
+	case c.Dict != nil:
+		match := make([]int8, len(c.Dict)) // 0 untested, 1 matches, 2 does not
+		for i := range sel {
+			if !todo(i) {
+				continue
+			}
+			code := c.Codes[i]
+			if match[code] == 0 {
+				match[code] = 2
+				if matchString(c.Dict[code], p) {
+					match[code] = 1
+				}
+			}
+			test(i, match[code] == 1)
+		}
+	default:
+		for i := range sel {
+			if todo(i) {
+				v := c.Strings[i]
+				test(i, dynamic && !verbatimJSON(v) || matchString(v, p))
+			}
+		}
+	}
+	return left
+}
