@@ -101,6 +101,9 @@ func (p *planner) searchPlan(pl *plan, s *astSearch, sc *scope) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pl.scan != nil && p.run != nil {
+		p.pushSearch(pl.scan, s, ec)
+	}
 	return filterPlan(pl, pred), nil
 }
 

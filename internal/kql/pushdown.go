@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"strings"
 	"time"
 )
 
@@ -26,6 +27,10 @@ func (p *planner) pushConjunct(in *plan, conj astExpr, ec *ectx) bool {
 	}
 	switch x := conj.(type) {
 	case *astBinary:
+		if _, ok := x.L.(*astStar); ok {
+			p.pushStar(sn, x, ec)
+			return false
+		}
 		eq := x.Op == "==" || x.Op == "!="
 		op := x.Op
 		col, k, ok := p.colConst(x.L, x.R, ec, eq)
@@ -231,4 +236,60 @@ func narrowTime(req *ScanRequest, po PredOp, t time.Time) bool {
 		req.To = t
 	}
 	return true
+}
+
+// starPushOps are the operators of * <op> "term" that a scan may apply to every column.
+var starPushOps = map[string]PredOp{"has": PredHas, "has_cs": PredHasCS, "contains": PredContains,
+	"contains_cs": PredContainsCS, "containscs": PredContainsCS}
+
+// pushStar pushes where * <op> "term" (see starMatch) to the scan as an any-column predicate.
+func (p *planner) pushStar(sn *scanNode, x *astBinary, ec *ectx) {
+	op, ok := starPushOps[x.Op]
+	if !ok {
+		return
+	}
+	term, err := p.expr(x.R, ec)
+	if err != nil || !term.konst {
+		return
+	}
+	p.addAnyPred(sn, op, toString(term.value()), ec)
+}
+
+// pushSearch pushes the terms that search's predicate requires of every row it keeps ("x",
+// "*x*", each side of an and) to the scan as any-column predicates (see searchMatch).
+func (p *planner) pushSearch(sn *scanNode, s *astSearch, ec *ectx) {
+	for _, conj := range conjuncts(s.Pred) {
+		lit, ok := conj.(*astLit)
+		if !ok || lit.T != TypeString {
+			continue
+		}
+		k := toString(lit.Val)
+		op := PredHas
+		switch {
+		case len(k) > 2 && strings.HasPrefix(k, "*") && strings.HasSuffix(k, "*"):
+			op, k = PredContains, k[1:len(k)-1]
+		case strings.Contains(k, "*"):
+			continue // a term prefix or suffix, or a pattern: no filter holds those
+		}
+		if s.CaseSensitive {
+			op = map[PredOp]PredOp{PredHas: PredHasCS, PredContains: PredContainsCS}[op]
+		}
+		p.addAnyPred(sn, op, k, ec)
+	}
+}
+
+// addAnyPred adds "any column <op> k" to the scan's predicates when every column the match
+// reads (see allColumns) is one the scan reads as it is, and k is text the scan matches as the
+// engine does: not empty (which every row has, null cells included), and ASCII (the engine
+// folds the case of other letters, a scan only of ASCII ones).
+func (p *planner) addAnyPred(sn *scanNode, op PredOp, k string, ec *ectx) {
+	if k == "" || !isASCII(k) {
+		return
+	}
+	for _, c := range ec.cols {
+		if c.Name != "$table" && !c.hidden && (c.origin == nil || c.origin.node != sn.node) {
+			return
+		}
+	}
+	sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: AnyColumn, Op: op, Value: k})
 }

@@ -58,6 +58,11 @@ func (c Catalog) Function(name string) (Function, bool) {
 // TimeColumn is the column whose range a scan may prune on.
 const TimeColumn = "TimeGenerated"
 
+// AnyColumn is the column of a pushed-down predicate that holds when it holds for any column
+// of the row (see Predicate). Were a table to have a column named *, reading the predicate
+// as one on every column would still drop no row it holds for.
+const AnyColumn = "*"
+
 // PredOp is the operator of a pushed-down predicate.
 type PredOp uint8
 
@@ -92,6 +97,10 @@ func (o PredOp) String() string { return predNames[o] }
 // statistics, bloom filters) and may apply to rows. It is advisory: the engine evaluates the
 // full where clause again, so a source may return extra rows but must never drop a row for
 // which the predicate holds.
+//
+// Column AnyColumn asks for the rows in which some column's value, read as text, satisfies
+// the predicate (has or contains, and their _cs forms, with a string): search "x" and where *
+// has "x". A source may also search columns the query does not, never fewer.
 type Predicate struct {
 	Column string
 	Op     PredOp
@@ -400,6 +409,10 @@ func (s *MemSource) Scan(ctx context.Context, req ScanRequest) (BatchIterator, e
 	}
 	it.ingestBound = !req.IngestedAfter.IsZero() || !req.IngestedUpTo.IsZero()
 	for _, p := range req.Predicates {
+		if p.Column == AnyColumn {
+			it.preds = append(it.preds, memPred{col: anyCol, p: p})
+			continue
+		}
 		i, err := idx(p.Column)
 		if err != nil {
 			return nil, err
@@ -421,6 +434,9 @@ type memPred struct {
 
 // ingestedCol stands, in memIter.cols, for the ingestion time.
 const ingestedCol = -1
+
+// anyCol stands, in memPred.col, for every column (AnyColumn).
+const anyCol = -2
 
 type memIter struct {
 	t           *MemTable
@@ -505,10 +521,9 @@ func (it *memIter) Next(ctx context.Context) (*Batch, error) {
 			it.sel = keep
 		}
 		for _, p := range it.preds {
-			col := it.t.Columns[p.col]
 			keep := it.sel[:0]
 			for _, r := range it.sel {
-				if p.p.Match(col[r]) {
+				if it.matches(p, r) {
 					keep = append(keep, r)
 				}
 			}
@@ -528,6 +543,19 @@ func (it *memIter) Next(ctx context.Context) (*Batch, error) {
 		return b, nil
 	}
 	return nil, io.EOF
+}
+
+// matches reports whether row r satisfies p: in its column, or in any column.
+func (it *memIter) matches(p memPred, r int) bool {
+	if p.col != anyCol {
+		return p.p.Match(it.t.Columns[p.col][r])
+	}
+	for _, col := range it.t.Columns {
+		if p.p.Match(col[r]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (it *memIter) Close() error { return nil }
