@@ -141,6 +141,13 @@ var predMap = map[kql.PredOp]logstore.Op{
 	kql.PredGt: logstore.OpGt, kql.PredGe: logstore.OpGe, kql.PredHas: logstore.OpHas, kql.PredContains: logstore.OpContains,
 }
 
+// anyPredMap maps an any-column predicate to the store's: the case-sensitive forms to the
+// store's, which ignore case and so keep a superset of the rows.
+var anyPredMap = map[kql.PredOp]logstore.Op{
+	kql.PredHas: logstore.OpHas, kql.PredHasCS: logstore.OpHas,
+	kql.PredContains: logstore.OpContains, kql.PredContainsCS: logstore.OpContains,
+}
+
 // DamagedTable returns the integrity error of a table named in query whose
 // manifest is damaged, or nil: a query that names such a table fails to
 // bind its columns, and the damage is the better answer.
@@ -217,6 +224,12 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	// answers from its sealed indexes where it can.
 	lreq.RowsOnly = len(lreq.Columns) == 0
 	for _, p := range req.Predicates {
+		if p.Column == kql.AnyColumn {
+			if op, ok := anyPredMap[p.Op]; ok && allSameType(types, want) {
+				lreq.Predicates = append(lreq.Predicates, logstore.Predicate{Column: logstore.AnyColumn, Op: op, Value: p.Value})
+			}
+			continue
+		}
 		op, ok := predMap[p.Op]
 		if !ok || p.Value == nil {
 			continue // advisory: the engine applies every predicate again
@@ -295,6 +308,18 @@ func storeBounds(workspace string, req kql.ScanRequest) (logstore.ScanRequest, b
 		lreq.To = req.To.Add(time.Nanosecond) // the engine's bound is inclusive, the store's exclusive
 	}
 	return lreq, lreq.From.IsZero() || lreq.To.IsZero() || lreq.From.Before(lreq.To)
+}
+
+// allSameType reports whether the engine reads every column of a table as the store holds
+// it, so that each value's text is the one the store's any-column predicate matches (a
+// declared column may read a stored string as a datetime, and write it anew).
+func allSameType(types map[string]logstore.Type, want map[string]kql.Type) bool {
+	for name, w := range want {
+		if t, ok := types[name]; ok && !sameType(t, w) {
+			return false // (a column the store lacks reads as null, which has no text)
+		}
+	}
+	return true
 }
 
 // storeValue converts a predicate constant to what the store compares with a
