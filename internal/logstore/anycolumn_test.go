@@ -210,6 +210,10 @@ func TestAnyColumnOnTextIsExact(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Errorf("flushed=%v %s %q: %v, want %v", flushed, op, n, got, want)
 				}
+				counted, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, RowsOnly: true, Predicates: []Predicate{{AnyColumn, op, n}}})
+				if err != nil || countRows(counted) != len(want) {
+					t.Errorf("flushed=%v %s %q: counted %d rows (%v), want %d", flushed, op, n, countRows(counted), err, len(want))
+				}
 			}
 		}
 	}

@@ -359,6 +359,9 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 		for _, p := range sc.preds {
 			sc.want[p.col] = true
 		}
+		if sc.searchesAny() {
+			sc.want = nil // unflushed rows are matched on every column
+		}
 		return sc, nil
 	}
 	if len(req.Columns) > 0 {
@@ -374,10 +377,8 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 			sc.want[p.col] = true
 		}
 	}
-	for _, p := range sc.preds {
-		if p.any != nil {
-			sc.want = nil // unflushed rows are matched on every column
-		}
+	if sc.searchesAny() {
+		sc.want = nil // unflushed rows are matched on every column
 	}
 	return sc, nil
 }
