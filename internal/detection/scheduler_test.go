@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -376,5 +377,33 @@ func TestALateRunSaysHowLate(t *testing.T) {
 	got := e.query(`SentinelHealth | where SentinelResourceName == "slow" | sort by RecordId asc | project d = toint(ExtendedProperties.DelayMs)`)
 	if len(got) != 2 || got[1][0] != int64(2*60*1000) {
 		t.Fatalf("delays %v, want the second run 2 minutes late", got)
+	}
+}
+
+// TestWorkspaceWithoutRulesIsNotOpened: a tick reads the rules of a
+// workspace from its documents and opens its log store only when there is
+// one to run, so that the stores of workspaces without rules can stay
+// closed while idle, however many workspaces a tick goes over.
+func TestWorkspaceWithoutRulesIsNotOpened(t *testing.T) {
+	var opened atomic.Int64
+	var e *env
+	e = newEnv(t, func(c *Config) {
+		c.Logs = func(context.Context, *workspace.WorkspaceInfo) (*logstore.Store, error) {
+			opened.Add(1)
+			return e.logs, nil
+		}
+		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) {
+			opened.Add(1)
+			return wsdata.NewSource(e.logs, testCustomer), nil
+		}
+	})
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	if n := opened.Load(); n != 0 {
+		t.Fatalf("ticks over a workspace without rules opened its log store %d times", n)
+	}
+	e.putRule("ungated", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	if opened.Load() == 0 {
+		t.Fatal("a workspace with a rule was not opened to run it")
 	}
 }
