@@ -880,11 +880,15 @@ func (p *planner) listOp(x *astListOp, ec *ectx) (cexpr, error) {
 		if allOrTabs(items) { // nothing depends on the row: gather the list once
 			var vs []any
 			var done bool
-			out.fn = func(r Row) any {
+			fixed := func() []any {
 				if !done {
 					vs, done = values(nil), true
 				}
-				return test(toString(fl(r)), vs)
+				return vs
+			}
+			out.fn = func(r Row) any { return test(toString(fl(r)), fixed()) }
+			if l.t == TypeString && l.col >= 0 {
+				out.tests = []colTest{{col: l.col, str: func(s string) bool { return test(s, fixed()) }}}
 			}
 		} else {
 			out.fn = func(r Row) any { return test(toString(fl(r)), values(r)) }

@@ -65,6 +65,8 @@ func TestDictionaryColumnsAnswerAsTheRowPath(t *testing.T) {
 		`Events | where Host !in ("beta", "alpha-1") | count`,
 		`Events | where Host in~ ("ALPHA-2") | count`,
 		`Events | where Host has "web" | count`,
+		`Events | where Host has_any ("web", "beta") | count`,
+		`Events | where Host has_all ("gamma", "web") | count`,
 		`Events | where Host startswith "alpha" | summarize count() by Host | order by Host asc`,
 		`Events | where Host endswith "A" | count`,
 		`Events | where Host contains "ph" and N == 2 | count`,
