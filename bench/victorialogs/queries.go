@@ -56,7 +56,9 @@ func sealwatchAnswer(kind answerKind, body []byte) (string, error) {
 			Rows    [][]any                 `json:"rows"`
 		} `json:"tables"`
 	}
-	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Tables) == 0 {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // a count of 1000000 stays 1000000, not 1e+06
+	if err := dec.Decode(&resp); err != nil || len(resp.Tables) == 0 {
 		return "", fmt.Errorf("not a query answer: %.200s", body)
 	}
 	rows := resp.Tables[0].Rows
