@@ -109,6 +109,7 @@ type results struct {
 	rows, fileBytes            int64
 	ingest                     []ingestResult
 	vlDisk, swDisk             int64
+	vlParts, swSegments        int
 	queries                    []queryResult
 	vlRestart, swRestart       time.Duration
 	vlRestartErr, swRestartErr error
@@ -201,6 +202,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		return err
 	}
 	if res.swDisk, err = diskUsage(filepath.Join(sw.dir, "data", "logs")); err != nil {
+		return err
+	}
+	if res.vlParts, err = vl.parts(ctx); err != nil {
+		return err
+	}
+	if res.swSegments, err = sw.countFiles(".seg"); err != nil {
 		return err
 	}
 	if err := checkAllRowsVisible(ctx, vl, sw, cfg.rows); err != nil {

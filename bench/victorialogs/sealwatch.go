@@ -180,30 +180,49 @@ func (n *sealwatchNode) ingest(ctx context.Context, parts []string) error {
 	return errors.Join(errs...)
 }
 
+// countFiles is how many files under the node's logs/ end in ext.
+func (n *sealwatchNode) countFiles(ext string) (int, error) {
+	count := 0
+	err := filepath.WalkDir(filepath.Join(n.dir, "data", "logs"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed by a flush or merge meanwhile
+			}
+			return err
+		}
+		if strings.HasSuffix(path, ext) {
+			count++
+		}
+		return nil
+	})
+	return count, err
+}
+
 // waitFlushed waits until every table's write-ahead log was sealed into
-// segments: a flushed log is removed, and the next one is made only by the
-// next ingest.
+// segments (a flushed log is removed, and the next one is made only by the
+// next ingest), then until the background merge of small segments is done:
+// the disk use of logs/ holds still for a flush interval, over which the
+// merge looks for work four times.
 func (n *sealwatchNode) waitFlushed(ctx context.Context) error {
-	logs := filepath.Join(n.dir, "data", "logs")
-	return n.srv.waitFor(ctx, n.flushInterval+5*time.Minute, "done flushing its write-ahead logs", func(context.Context) error {
-		wals := 0
-		err := filepath.WalkDir(logs, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				return err
-			}
-			if strings.HasSuffix(path, ".wal") {
-				wals++
-			}
-			return nil
-		})
+	settle := max(diskSettle, n.flushInterval)
+	last, changed := int64(-1), time.Now()
+	return n.srv.waitFor(ctx, 10*time.Minute, "done flushing and merging", func(context.Context) error {
+		wals, err := n.countFiles(".wal")
 		if err != nil {
 			return err
 		}
 		if wals > 0 {
 			return fmt.Errorf("%d write-ahead logs left", wals)
+		}
+		size, err := diskUsage(filepath.Join(n.dir, "data", "logs"))
+		if err != nil {
+			return err
+		}
+		if size != last {
+			last, changed = size, time.Now()
+		}
+		if time.Since(changed) < settle {
+			return fmt.Errorf("disk use changed less than %v ago (%d bytes)", settle, size)
 		}
 		return nil
 	})

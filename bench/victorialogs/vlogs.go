@@ -182,7 +182,7 @@ func (v *victoriaLogs) flushAndMerge(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if n := sumMetric(metrics, "vl_active_merges"); n != 0 {
+		if n := sumMetric(metrics, "vl_active_merges") + sumMetric(metrics, "vl_active_force_merges"); n != 0 {
 			return fmt.Errorf("%v merges running", n)
 		}
 		size, err := diskUsage(filepath.Join(v.dir, "data"))
@@ -202,6 +202,15 @@ func (v *victoriaLogs) flushAndMerge(ctx context.Context) error {
 // diskSettle is how long a store's disk use must hold still to count as
 // done flushing and merging.
 const diskSettle = 2 * time.Second
+
+// parts is how many parts VictoriaLogs' storage has.
+func (v *victoriaLogs) parts(ctx context.Context) (int, error) {
+	metrics, err := v.get(ctx, "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	return int(sumMetric(metrics, "vl_storage_parts")), nil
+}
 
 // sumMetric adds up the samples of a Prometheus metric in text format.
 func sumMetric(text []byte, name string) float64 {
