@@ -453,31 +453,42 @@ func newIngestSender(cl *client.Client, immutableID, stream string) *ingestSende
 		"?api-version=" + ingestAPIVersion}
 }
 
-// send gzips one batch at the fastest level and posts it; it returns the
-// bytes sent. It is safe for concurrent use.
+// send gzips one batch and posts it; it returns the bytes sent. It is safe
+// for concurrent use.
 func (s *ingestSender) send(ctx context.Context, batch []byte) (int, error) {
-	gb, _ := s.gz.Get().(*gzipBuffer)
-	if gb == nil {
-		zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-		if err != nil {
-			return 0, err
-		}
-		gb = &gzipBuffer{zw: zw}
+	gb, err := s.gzip(batch)
+	if err != nil {
+		return 0, err
 	}
 	defer s.gz.Put(gb)
-	gb.out.Reset()
-	gb.zw.Reset(&gb.out)
-	if _, err := gb.zw.Write(batch); err != nil {
-		return 0, err
-	}
-	if err := gb.zw.Close(); err != nil {
-		return 0, err
-	}
 	header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}}
 	if err := s.cl.DoRaw(ctx, http.MethodPost, s.url, client.AudienceIngestion, gb.out.Bytes(), header, nil); err != nil {
 		return 0, err
 	}
 	return gb.out.Len(), nil
+}
+
+// gzip compresses batch at the fastest level (about a third of the rows'
+// size for security events, at several times the speed of the default
+// level) into a buffer of the pool, which the caller puts back.
+func (s *ingestSender) gzip(batch []byte) (*gzipBuffer, error) {
+	gb, _ := s.gz.Get().(*gzipBuffer)
+	if gb == nil {
+		zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+		if err != nil {
+			return nil, err
+		}
+		gb = &gzipBuffer{zw: zw}
+	}
+	gb.out.Reset()
+	gb.zw.Reset(&gb.out)
+	if _, err := gb.zw.Write(batch); err != nil {
+		return nil, err
+	}
+	if err := gb.zw.Close(); err != nil {
+		return nil, err
+	}
+	return gb, nil
 }
 
 // ingestBar shows rows stored and their rate on a terminal; nil elsewhere.

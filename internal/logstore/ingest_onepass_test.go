@@ -148,3 +148,35 @@ func FuzzParseRowsRefusesWhatTwoPassesRefused(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseRows sets the one pass beside the two passes it replaced
+// (json.Valid and textcheck over the body, then the walk), on 500
+// SecurityEvent-like rows, inferred and declared.
+//
+//	go test -run '^$' -bench ParseRows -count 6 ./internal/logstore
+func BenchmarkParseRows(b *testing.B) {
+	body := eventsBody(b, 0, 500, testNow)
+	d, err := newDeclared(securityEventColumns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, schema := range []declared{nil, d} {
+		lim := ingestLimits{now: testNow, oldest: testNow.Add(-24 * time.Hour), newest: testNow.Add(time.Hour), maxRowBytes: 1 << 20, declared: schema}
+		for _, pass := range []struct {
+			name  string
+			parse func() error
+		}{
+			{"twopass", func() error { return twoPassRows(body, lim) }},
+			{"onepass", func() error { _, _, err := parseRows(body, lim); return err }},
+		} {
+			b.Run(fmt.Sprintf("declared=%v/parse=%s", schema != nil, pass.name), func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				for b.Loop() {
+					if err := pass.parse(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
