@@ -275,3 +275,20 @@ func flipIndexByte(t *testing.T, seg string) {
 		t.Fatal(err)
 	}
 }
+
+func TestSegmentNamesReadBackAsWritten(t *testing.T) {
+	for _, n := range []segName{
+		{minT: 0, maxT: 0, walSeq: 0, part: 0},
+		{minT: 1773145800000000000, maxT: 1773149399999999999, walSeq: 0x2a, part: 3},
+		{minT: -5, maxT: 7, walSeq: math.MaxUint64, part: 12},
+		{minT: math.MinInt64, maxT: math.MaxInt64, walSeq: 1 << 60, part: math.MaxInt32},
+	} {
+		s := n.String()
+		if want := fmt.Sprintf("%d_%d_%016x_%d%s", n.minT, n.maxT, n.walSeq, n.part, segExt); s != want {
+			t.Fatalf("%+v is named %q, want %q", n, s, want)
+		}
+		if got, ok := parseSegName(s); !ok || got != n {
+			t.Fatalf("%q parses as %+v, %v", s, got, ok)
+		}
+	}
+}

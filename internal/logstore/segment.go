@@ -57,8 +57,22 @@ type segName struct {
 	part       int
 }
 
+// String is the file name: <min ns>_<max ns>_<wal seq, 16 hex digits>_<part>.seg.
+// A scan names every segment it reads, so it is built without fmt.
 func (n segName) String() string {
-	return fmt.Sprintf("%d_%d_%016x_%d%s", n.minT, n.maxT, n.walSeq, n.part, segExt)
+	b := make([]byte, 0, 64)
+	b = strconv.AppendInt(b, n.minT, 10)
+	b = append(b, '_')
+	b = strconv.AppendInt(b, n.maxT, 10)
+	b = append(b, '_')
+	seq := strconv.AppendUint(make([]byte, 0, 16), n.walSeq, 16)
+	for range 16 - len(seq) {
+		b = append(b, '0')
+	}
+	b = append(b, seq...)
+	b = append(b, '_')
+	b = strconv.AppendInt(b, int64(n.part), 10)
+	return string(append(b, segExt...))
 }
 
 func parseSegName(s string) (segName, bool) {
