@@ -126,3 +126,33 @@ func TestStoreInUseWhileAScannerIsOpen(t *testing.T) {
 		t.Fatal("still in use with every scanner closed")
 	}
 }
+
+// TestSharedCodecOutlivesAStore: stores of one node share a Codec; closing
+// one (a workspace's store closed as idle) leaves it to the others.
+func TestSharedCodecOutlivesAStore(t *testing.T) {
+	codec, err := NewCodec(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer codec.Close()
+	keys := envelopetest.New("aek")
+	shared := func(c *Config) { c.Codec = codec }
+	a := newTestStore(t, t.TempDir(), keys, shared)
+	b := newTestStore(t, t.TempDir(), keys, shared)
+	ctx := context.Background()
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, b, ws, tbl, eventsBody(t, 0, 10, testNow))
+	if err := b.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanAll(b, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"Computer"}})
+	if err != nil || countRows(got) != 10 {
+		t.Fatalf("after the other store closed: %d rows, %v", countRows(got), err)
+	}
+}

@@ -86,6 +86,10 @@ type Config struct {
 	// bounded by FlushBytes alone. The blocks scans build from those rows
 	// (see FlushBytes) come on top, at about 0.4 times their size.
 	Budget *MemoryBudget
+	// Codec compresses column chunks; one shared by every store of a node
+	// keeps its memory constant. Nil: the store makes its own, for two
+	// chunks at once, and closes it on Close.
+	Codec *Codec
 }
 
 // Flush defaults: a WAL is sealed into segments at 32 MiB, or once 10
@@ -102,6 +106,8 @@ type Store struct {
 	log  *slog.Logger
 	zenc *zstd.Encoder
 	zdec *zstd.Decoder
+	// ownCodec is the codec the store made for itself, closed with it.
+	ownCodec *Codec
 	// maxSeals is rule 6's budget per object key; a field so that a test
 	// can make the budget small enough to reach.
 	maxSeals uint64
@@ -173,22 +179,16 @@ func New(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
-	// Column chunks are compressed whole with EncodeAll; a 1 MiB window
-	// keeps each encoder's history small (the default 8 MiB costs 16 MiB
-	// per encoder) at little cost in ratio, since chunks are mostly smaller.
-	zenc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(2),
-		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
-	if err != nil {
-		return nil, fmt.Errorf("log store: %w", err)
-	}
-	// A chunk is authenticated before it is decompressed: zstd's own
-	// checksum of what comes out would only cost a hash of every byte.
-	zdec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecodeAllCapLimit(true), zstd.IgnoreChecksum(true))
-	if err != nil {
-		return nil, fmt.Errorf("log store: %w", err)
+	codec, own := cfg.Codec, (*Codec)(nil)
+	if codec == nil {
+		var err error
+		if codec, err = NewCodec(2); err != nil {
+			return nil, err
+		}
+		own = codec
 	}
 	st := &Store{
-		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: zenc, zdec: zdec,
+		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: codec.enc, zdec: codec.dec, ownCodec: own,
 		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger,
 		compacting: make(chan struct{}, 1),
 	}
@@ -257,8 +257,9 @@ func (st *Store) Close() error {
 	}
 	st.wg.Wait()
 	st.indexes.drop()
-	st.zenc.Close()
-	st.zdec.Close()
+	if st.ownCodec != nil {
+		st.ownCodec.Close()
+	}
 	return errors.Join(errs...)
 }
 

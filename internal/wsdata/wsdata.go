@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,9 +67,10 @@ type Data struct {
 	// an alias) across queries, by the version of their sealed index.
 	functions *savedsearch.Cache
 
-	// budget is the node's bound on unflushed rows, shared by every
-	// workspace's log store.
+	// budget is the node's bound on unflushed rows, and codec its
+	// compression state, both shared by every workspace's log store.
 	budget *logstore.MemoryBudget
+	codec  *logstore.Codec
 
 	mu   sync.Mutex
 	logs map[string]*storeSlot // customerID → its log store, open or not
@@ -117,12 +119,16 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	codec, err := logstore.NewCodec(runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
 	var ledger logstore.Ledger = &logstore.MemLedger{}
 	if opts.ControlDB != nil {
 		ledger = boltLedger{opts.ControlDB}
 	}
 	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
-		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes),
+		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes), codec: codec,
 		logs: map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
 }
 
@@ -206,7 +212,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	}
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
-		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget,
+		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
 	})
 	if err != nil {
@@ -301,7 +307,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	return errors.Join(errs...)
 }
 
-// Close closes every open store.
+// Close closes every open store; the data plane is not used after.
 func (d *Data) Close() error {
 	var errs []error
 	for _, s := range d.slots() {
@@ -312,6 +318,7 @@ func (d *Data) Close() error {
 		}
 		s.mu.Unlock()
 	}
+	d.codec.Close()
 	return errors.Join(errs...)
 }
 
@@ -386,6 +393,6 @@ func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store
 		return o.store, false, nil
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
-		TableRetention: tables, Logger: d.log, Ledger: d.ledger})
+		TableRetention: tables, Logger: d.log, Ledger: d.ledger, Codec: d.codec})
 	return st, true, err
 }
