@@ -78,16 +78,6 @@ func (a *anyPred) mayMatch(t Type, minI, maxI int64) bool {
 	return true
 }
 
-// searchesAny reports whether the scan has an AnyColumn predicate.
-func (sc *Scanner) searchesAny() bool {
-	for _, p := range sc.preds {
-		if p.any != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // searched reports whether an AnyColumn predicate p reads column c of a
 // block to match rows.
 func (p *pred) searched(c *colMeta, rows int) bool {

@@ -359,9 +359,6 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 		for _, p := range sc.preds {
 			sc.want[p.col] = true
 		}
-		if sc.searchesAny() {
-			sc.want = nil // unflushed rows are matched on every column
-		}
 		return sc, nil
 	}
 	if len(req.Columns) > 0 {
@@ -376,9 +373,6 @@ func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Sc
 		for _, p := range sc.preds {
 			sc.want[p.col] = true
 		}
-	}
-	if sc.searchesAny() {
-		sc.want = nil // unflushed rows are matched on every column
 	}
 	return sc, nil
 }
