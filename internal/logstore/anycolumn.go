@@ -117,54 +117,57 @@ func pruneAny(bm *blockMeta, p *pred) (pruned, bloom bool) {
 }
 
 // admits reports whether the bloom filters of the block bm describes, read
-// through rd, leave p possible.
-func admits(rd blockReader, bm *blockMeta, p *pred) (bool, error) {
+// through rd, leave p possible; for an AnyColumn predicate, also which of
+// the columns it searches they leave (nil: all).
+func admits(rd blockReader, bm *blockMeta, p *pred) (bool, map[string]bool, error) {
 	if p.any != nil {
 		return anyAdmits(rd, bm, p)
 	}
 	f, err := rd.bloom(bm.col(p.col))
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
-	return bloomAdmits(f, p), nil
+	return bloomAdmits(f, p), nil, nil
 }
 
 // anyAdmits reports whether a block's filters leave an AnyColumn has
-// predicate possible: its any-column filter, or in a segment written before
-// those, the filters of its text columns, one of which must hold every term.
-func anyAdmits(rd blockReader, bm *blockMeta, p *pred) (bool, error) {
+// predicate possible, and in which of the columns it searches: the
+// any-column filter must hold every term (one read skips a block without
+// them), then a string column's own filter, where it has one, too, so that
+// a term in one column of every block reads that column alone. A segment
+// written before any-column filters has the second test only.
+func anyAdmits(rd blockReader, bm *blockMeta, p *pred) (bool, map[string]bool, error) {
 	if bm.anySize > 0 {
 		f, err := rd.anyBloom()
 		if err != nil {
-			return false, err
+			return false, nil, err
 		}
-		if len(f) < 1 || f[0]&anyLoose != 0 {
-			return true, nil
-		}
-		for _, h := range p.terms {
-			if !anyBloomHas(f[1:], h) {
-				return false, nil
+		if len(f) >= 1 && f[0]&anyLoose == 0 {
+			for _, h := range p.terms {
+				if !anyBloomHas(f[1:], h) {
+					return false, nil, nil
+				}
 			}
 		}
-		return true, nil
 	}
+	search := make(map[string]bool)
 	for i := range bm.cols {
 		c := &bm.cols[i]
 		if !p.searched(c, bm.rows) {
 			continue
 		}
-		if c.typ != TypeString || c.bloomSize == 0 {
-			return true, nil
+		if c.typ == TypeString && c.bloomSize > 0 {
+			f, err := rd.bloom(c)
+			if err != nil {
+				return false, nil, err
+			}
+			if !bloomAdmits(f, p) {
+				continue
+			}
 		}
-		f, err := rd.bloom(c)
-		if err != nil {
-			return false, err
-		}
-		if bloomAdmits(f, p) {
-			return true, nil
-		}
+		search[c.name] = true
 	}
-	return false, nil
+	return len(search) > 0, search, nil
 }
 
 // evaluateAny clears sel where no column of cols matches the AnyColumn

@@ -706,24 +706,36 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	if err != nil {
 		return nil, err
 	}
+	var narrowed map[*pred]map[string]bool // of AnyColumn predicates: the columns their filters leave
 	for _, p := range blooms {
-		ok, err := admits(rd, bm, p)
+		ok, search, err := admits(rd, bm, p)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			return nil, nil
 		}
+		if search != nil {
+			if narrowed == nil {
+				narrowed = make(map[*pred]map[string]bool)
+			}
+			narrowed[p] = search
+		}
 	}
 	// The time and predicate columns first; the others are decrypted only if
 	// a row matches, and their strings copied out only for the rows that do.
 	first := make(map[string]bool, len(sc.preds)+1)
-	for _, p := range sc.preds {
+	for i := range sc.preds {
+		p := &sc.preds[i]
 		first[p.col] = true
 		if p.any != nil {
 			for i := range bm.cols {
-				if p.searched(&bm.cols[i], bm.rows) {
-					first[bm.cols[i].name] = true
+				c := &bm.cols[i]
+				if search, ok := narrowed[p]; ok && !search[c.name] {
+					continue // its filter rules the predicate out
+				}
+				if p.searched(c, bm.rows) {
+					first[c.name] = true
 				}
 			}
 		}

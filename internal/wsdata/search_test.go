@@ -117,6 +117,15 @@ func rowsAsText(t *testing.T, src kql.Source, q string) string {
 func TestSearchForAnAbsentTermDecryptsOneFilterPerBlock(t *testing.T) {
 	keys := envelopetest.New("aek")
 	st := searchStore(t, keys)
+	// Mostly rows of plain text, as logs are: blocks the filters can rule out.
+	var rows []string
+	for i := range 60 {
+		rows = append(rows, fmt.Sprintf(`{"TimeGenerated":"%s","Msg":"plain row %d","Host":"h%d","N":%d}`,
+			time.Now().UTC().Add(-time.Minute).Format(time.RFC3339), i, i, i))
+	}
+	if _, err := st.Ingest(context.Background(), "ws", "Syslog", []byte("["+strings.Join(rows, ",")+"]")); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
