@@ -33,6 +33,7 @@ type fullEnv struct {
 	mgmt, query, ingest, vtok string // the admin's tokens per API
 	customerID, immutableID   string
 	adminOID                  string
+	logsDir                   string // the workspaces' log stores
 }
 
 func newFullEnv(t testing.TB) *fullEnv {
@@ -78,7 +79,7 @@ func newFullEnv(t testing.TB) *fullEnv {
 		cfg.Workspaces, cfg.ClusterKeys, cfg.Data, cfg.DeleteWorkspaceData = ws, keys, data, data.DeleteWorkspace
 		cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# no metrics\n") })
 	})
-	f := &fullEnv{testEnv: e, server: e.srv.Config.Handler.(*Server),
+	f := &fullEnv{testEnv: e, server: e.srv.Config.Handler.(*Server), logsDir: filepath.Join(dir, "logs"),
 		mgmt:   e.adminToken("https://management.azure.com/.default"),
 		query:  e.adminToken("https://api.loganalytics.io/.default"),
 		ingest: e.adminToken("https://monitor.azure.com//.default"),
@@ -232,8 +233,10 @@ func (f *fullEnv) validPath() map[string]string {
 // ignoresBody lists the routes that read no request body, so a bad one
 // changes nothing: they may succeed, never fail with 5xx.
 var ignoresBody = map[string]bool{
-	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/sharedKeys": true,
-	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/verify":     true,
+	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/sharedKeys":           true,
+	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/verify":               true,
+	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/flush":                true,
+	"POST /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}/tables/{table}/flush": true,
 	"POST /v1.0/applications/{id}/resetSecret":                                                          true,
 	"POST /subscriptions/{sub}/providers/Microsoft.KeyVault/locations/{loc}/deletedVaults/{name}/purge": true,
 }

@@ -116,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 		s.routeSavedSearches()
 		s.routeAutomationRules()
 		s.routeVerify()
+		s.routeFlush()
 	}
 	return s, nil
 }

@@ -174,7 +174,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.DurationVar(&keyCheck, "key-check-interval", keyring.DefaultKeyCheckInterval, "how often each customer-managed key is proven usable by unwrapping its account keys")
 	f.DurationVar(&grace, "key-unreachable-grace", keyring.DefaultUnreachableGrace, "how long work goes on from memory while a key vault cannot be reached; 0 fails closed at once")
 	f.StringArrayVar(&keyVaultCAs, "key-vault-ca", nil, "PEM file of a certificate authority to trust for key vaults served elsewhere (repeatable)")
-	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; about three such logs per table being written are held in memory")
+	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; the rows of about three such logs per table being written are held in memory, with the columns queries build from them (about 0.4 times their size)")
 	f.DurationVar(&flushInterval, "log-flush-interval", logstore.DefaultFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
 	f.Var(&memoryBudget, "log-memory-budget", "memory the rows not yet sealed into segments may hold, all workspaces together, such as 256MiB; over it the largest write-ahead log is sealed at once; 0: no bound but --log-flush-size per table")
 	f.DurationVar(&idleClose, "log-store-idle-close", node.DefaultLogStoreIdleClose, "how long a workspace's log store stays open unused before it is sealed and closed, giving back its files and memory (the next request reopens it); 0: never")
@@ -190,7 +190,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 }
 
 // The range of flush sizes accepted. A WAL smaller than 64 KiB would make a segment of every few batches; one
-// over 4 GiB would hold its rows in memory three times over.
+// over 4 GiB would hold its rows in memory three times over, and 0.4 times that again in columns.
 const (
 	minLogFlushSize = 64 << 10
 	maxLogFlushSize = 4 << 30

@@ -176,7 +176,7 @@ func (a *app) workspaceCommand() *cobra.Command {
 	ws := a.group("workspace", "Manage workspaces, their link to a cluster and their shared keys",
 		a.workspaceCreateCommand(&subscription), a.workspaceShowCommand(&subscription), a.workspaceDeleteCommand(&subscription),
 		a.workspaceListCommand(&subscription), a.workspaceLinkCommand(&subscription), a.workspaceUnlinkCommand(&subscription),
-		a.workspaceKeysCommand(&subscription))
+		a.workspaceKeysCommand(&subscription), a.workspaceFlushCommand(&subscription))
 	ws.PersistentFlags().StringVar(&subscription, "subscription", "", "subscription ID; default the tenant ID")
 	return ws
 }
@@ -435,6 +435,44 @@ func (a *app) workspaceKeysCommand(subscription *string) *cobra.Command {
 		return nil
 	})
 	rf.register(cmd, kindWorkspace.noun)
+	return cmd
+}
+
+func (a *app) workspaceFlushCommand(subscription *string) *cobra.Command {
+	var (
+		rf    resourceFlags
+		table string
+	)
+	cmd := &cobra.Command{
+		Use:   "flush --name W [--table T]",
+		Short: "Seal the rows waiting in a workspace's write-ahead logs into segments now",
+		Long: "flush seals the rows that a workspace's tables (or one, --table) hold in their write-ahead logs\n" +
+			"into sealed segments, and returns once they are durable there. Rows are sealed on their own once a\n" +
+			"log is full or old (`sealwatch up --log-flush-size`, `--log-flush-interval`); flush is for\n" +
+			"measuring queries over sealed rows, or for a copy of the segments alone. It needs the Contributor\n" +
+			"role on the workspace, and the workspace's key. With -g the workspace is taken as named; without,\n" +
+			"it is found by listing, which needs Owner.",
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		m, rg, ws, err := a.resolve(ctx, *subscription, workspaceRef{name: rf.name, resourceGroup: rf.resourceGroup})
+		if err != nil {
+			return err
+		}
+		path, what := "/flush", "the tables of workspace "+ws
+		if table != "" {
+			path, what = "/tables/"+url.PathEscape(table)+"/flush", "table "+table+" of workspace "+ws
+		}
+		if err := m.cl.Do(ctx, http.MethodPost, m.opsPath(kindWorkspace, rg, ws, path), client.AudienceManagement, nil, nil); err != nil {
+			return fmt.Errorf("flush %s: %w", what, err)
+		}
+		if a.output == outputTable {
+			fmt.Fprintf(cmd.OutOrStdout(), "Sealed the rows of %s into segments.\n", clean(what))
+		}
+		return nil
+	})
+	rf.register(cmd, kindWorkspace.noun)
+	cmd.Flags().StringVar(&table, "table", "", "the one table to flush; default every table")
 	return cmd
 }
 

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -309,5 +311,68 @@ func TestScansDuringIngestSeeEveryAcknowledgedRow(t *testing.T) {
 	wg.Wait()
 	if got := countIDs(t, st); got != calls*perCall {
 		t.Fatalf("%d rows, want %d", got, calls*perCall)
+	}
+}
+
+// TestFlushWorkspaceSealsOneTableOrAllNow: a flush of one table leaves the
+// others' WALs; a flush of all, after a restart, replays and seals the
+// tables not used since; every row reads back the same.
+func TestFlushWorkspaceSealsOneTableOrAllNow(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ctx := context.Background()
+	st := newTestStore(t, dir, keys)
+	for _, table := range []string{"A", "B", "C"} {
+		mustIngest(t, st, ws, table, idRows(0, 5, testNow))
+	}
+	walsOf := func(table string) int { return len(files(t, filepath.Join(dir, ws, table), walExt)) }
+	if err := st.FlushWorkspace(ctx, ws, "A"); err != nil {
+		t.Fatal(err)
+	}
+	if walsOf("A") != 0 || walsOf("B") != 1 || len(files(t, filepath.Join(dir, ws, "A"), segExt)) == 0 {
+		t.Fatalf("after flushing A: WALs A %d, B %d", walsOf("A"), walsOf("B"))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = newTestStore(t, dir, keys)
+	if err := st.FlushWorkspace(ctx, ws, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"A", "B", "C"} {
+		if walsOf(table) != 0 {
+			t.Fatalf("table %s keeps %d WALs", table, walsOf(table))
+		}
+		batches, err := scanAll(st, ScanRequest{Workspace: ws, Table: table, Columns: []string{"ID"}})
+		if err != nil || countRows(batches) != 5 {
+			t.Fatalf("table %s: %d rows, %v", table, countRows(batches), err)
+		}
+	}
+	if err := st.FlushWorkspace(ctx, ws, "NoRows"); err != nil {
+		t.Fatalf("a table without rows: %v", err)
+	}
+}
+
+func TestFlushWorkspaceRefusesBadNamesAndARevokedKey(t *testing.T) {
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, t.TempDir(), keys)
+	ctx := context.Background()
+	mustIngest(t, st, ws, tbl, idRows(0, 3, testNow))
+	for name, c := range map[string]struct{ ws, table string }{
+		"workspace with a dot": {"ws.1", ""},
+		"empty workspace":      {"", tbl},
+		"table with a slash":   {ws, "a/b"},
+	} {
+		if err := st.FlushWorkspace(ctx, c.ws, c.table); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("%s: %v, want ErrInvalidName", name, err)
+		}
+	}
+	keys.Revoke()
+	if err := st.FlushWorkspace(ctx, ws, ""); !errors.Is(err, envelopetest.ErrRevoked) {
+		t.Fatalf("flush with the key revoked: %v", err)
+	}
+	keys.Restore()
+	if n := len(files(t, st.cfg.Dir, walExt)); n != 1 {
+		t.Fatalf("%d WALs after a refused flush, want the one", n)
 	}
 }

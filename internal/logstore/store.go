@@ -400,6 +400,43 @@ func (st *Store) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// FlushWorkspace seals the rows in the WALs of one table of a workspace
+// (table empty: of each of its tables) into segments now, and returns once
+// the segments are durable and the WALs gone, so that later scans read
+// those rows as flushed. Unlike Flush, it opens a table not used since the
+// store opened, replaying its WALs. A table without rows is no error:
+// there is nothing to seal. It needs the key: without it, it fails with
+// the key's error and seals nothing.
+func (st *Store) FlushWorkspace(ctx context.Context, workspace, table string) error {
+	if !validWorkspace(workspace) {
+		return fmt.Errorf("%w: workspace %q", ErrInvalidName, workspace)
+	}
+	if table != "" && !validTable(table) {
+		return fmt.Errorf("%w: table %q", ErrInvalidName, table)
+	}
+	st.users.Add(1) // see InUse
+	defer st.users.Add(-1)
+	if _, err := st.keys.Current(ctx); err != nil {
+		return fmt.Errorf("flush %s: %w", workspace, err)
+	}
+	names := []string{table}
+	if table == "" {
+		var err error
+		if names, err = st.Tables(ctx, workspace); err != nil {
+			return err
+		}
+	}
+	var errs []error
+	for _, name := range names {
+		t, err := st.table(workspace, name)
+		if err == nil {
+			err = t.openAndFlush(ctx)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // PurgeExpired deletes the segments whose rows are all older than their
 // table's retention, at now. It reads only file names: it needs no key, and
 // works while the key is revoked.

@@ -400,6 +400,18 @@ func (t *table) flush(ctx context.Context) error {
 	return nil
 }
 
+// openAndFlush is flush, for a table opened first if it is not yet: its
+// WALs replayed, then flushed.
+func (t *table) openAndFlush(ctx context.Context) error {
+	t.mu.Lock()
+	err := t.readyLocked(ctx)
+	t.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return t.flush(ctx)
+}
+
 // waitChangeLocked releases t.mu until the table's state changes or ctx
 // ends, and takes it again.
 func (t *table) waitChangeLocked(ctx context.Context) error {

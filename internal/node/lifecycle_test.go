@@ -311,6 +311,9 @@ func TestIngestionStopsWhenTheKeyIsRevokedAndResumesWhenRestored(t *testing.T) {
 	if st := cs.call("POST", cs.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", queryTok, map[string]string{"query": "Events_CL | count"}, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("query while revoked: %d %s", st, er.Error.Code)
 	}
+	if st := cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/flush"), cs.mgmt, nil, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("flush while revoked: %d %s", st, er.Error.Code)
+	}
 	// Deleting is the one thing left: a second workspace on the cluster can
 	// still be deleted while the key is revoked.
 	if st := cs.call("DELETE", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), cs.mgmt, nil, nil); st != 200 {
@@ -830,6 +833,9 @@ func TestEveryRouteChecksTheCallersRole(t *testing.T) {
 			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 200, "Ingestor": 403}},
 		{"ingest", func(p principal) int { st, _ := cs.ingest(immutableID, p.ingest, row); return st },
 			map[string]int{"Reader": 403, "Responder": 403, "Contributor": 403, "Ingestor": 204}},
+		{"flush the workspace's logs", func(p principal) int {
+			return cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/flush"), p.mgmt, nil, nil)
+		}, map[string]int{"Reader": 403, "Responder": 403, "Contributor": 204, "Ingestor": 403}},
 		{"manage the workspace", func(p principal) int {
 			return cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops"), p.mgmt, map[string]any{}, nil)
 		}, map[string]int{"Reader": 403, "Responder": 403, "Contributor": 403, "Ingestor": 403}},

@@ -348,6 +348,17 @@ func (d *Data) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// FlushLogs seals the rows a workspace's table holds in its write-ahead log
+// (table empty: every table's) into segments now, and returns once they
+// are durable there. It needs the workspace's key.
+func (d *Data) FlushLogs(ctx context.Context, ws *workspace.WorkspaceInfo, table string) error {
+	st, err := d.Logs(ctx, ws)
+	if err != nil {
+		return err
+	}
+	return st.FlushWorkspace(ctx, ws.Workspace.Properties.CustomerID, table)
+}
+
 // PurgeExpired deletes, in every workspace, the segments older than the
 // workspace's retention. It needs no key: it runs while a key is revoked.
 func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.WorkspaceInfo, now time.Time) (int, error) {
