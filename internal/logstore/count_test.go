@@ -292,3 +292,27 @@ func TestSegmentNamesReadBackAsWritten(t *testing.T) {
 		}
 	}
 }
+
+func TestScansOfContradictingTimeBoundsHoldNoSegments(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
+	mustIngest(t, st, ws, tbl, idRows(0, 10, testNow))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, rowsOnly := range []bool{false, true} {
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, RowsOnly: rowsOnly, Predicates: []Predicate{
+			{timeColumn, OpGt, testNow}, {timeColumn, OpLt, testNow.Add(-time.Hour)}}})
+		if err != nil || countRows(got) != 0 {
+			t.Fatalf("rowsOnly=%v: %d rows, %v", rowsOnly, countRows(got), err)
+		}
+	}
+	tb, err := st.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if len(tb.merge.holds) != 0 {
+		t.Fatalf("closed scans still hold segments: %v", tb.merge.holds)
+	}
+}

@@ -276,7 +276,9 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 		return nil, err
 	}
 	if base.from >= base.to {
-		// The predicates on TimeGenerated leave no time: no row matches.
+		// The predicates on TimeGenerated leave no time: no row matches,
+		// and no segment is read.
+		hold.release(n)
 		scs := make([]*Scanner, n)
 		for i := range scs {
 			sc := *base
