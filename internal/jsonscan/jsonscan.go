@@ -26,6 +26,9 @@ const (
 	// Spaced: white space stands between two of the value's tokens, so
 	// json.Compact would change it.
 	Spaced
+	// Surrogate: a string holds a \u escape of half a UTF-16 surrogate
+	// pair (paired or not).
+	Surrogate
 )
 
 // SyntaxError is where JSON text stops being valid, and why.
@@ -240,6 +243,9 @@ func String(b []byte, i int) (int, Flags, error) {
 					if k >= len(b) || !isHex(b[k]) {
 						return k, f, syntaxErr(b, k, "a \\u escape")
 					}
+				}
+				if b[i+2]|0x20 == 'd' && (b[i+3] >= '8' && b[i+3] <= '9' || b[i+3] > '9') { // D800 to DFFF
+					f |= Surrogate
 				}
 				i += 6
 			default:

@@ -91,6 +91,9 @@ func TestValueEndsAfterTheValueAndFlagsItsStrings(t *testing.T) {
 		{"both", "{\"\xc3\xa9\":\"\\t\"}", 11, Escaped | NonASCII},
 		{"white space between tokens", "{ \"a\" : [1 ,2] }", 16, Spaced},
 		{"white space only in a string", `{"a b":"c d"}`, 13, 0},
+		{"a surrogate pair", `"\ud83d\uDE00"`, 14, Escaped | Surrogate},
+		{"a lone surrogate", `"\uDBFF"`, 8, Escaped | Surrogate},
+		{"escapes next to the surrogates", `"\ud7ff\ue000\u00d8\u003c"`, 26, Escaped},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			end, f, err := Value([]byte(tc.text), 0, 0)

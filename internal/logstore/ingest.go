@@ -205,9 +205,10 @@ const maxSeen = 512
 func (s *scanner) passed(start int) bool { return s.bad >= start && s.bad < s.i }
 
 // text looks for the first place that is not text in b[start:end], JSON
-// text that jsonscan flagged f, unless one is known.
+// text that jsonscan flagged f, unless one is known: only where there are
+// bytes above 0x7F or \u escapes of surrogates can there be one.
 func (s *scanner) text(start, end int, f jsonscan.Flags) {
-	if s.found || s.bad >= 0 || f&(jsonscan.Escaped|jsonscan.NonASCII) == 0 {
+	if s.found || s.bad >= 0 || f&(jsonscan.NonASCII|jsonscan.Surrogate) == 0 {
 		return
 	}
 	if off, what := textcheck.JSON(s.b[start:end]); off >= 0 {

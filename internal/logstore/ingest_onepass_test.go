@@ -86,6 +86,7 @@ var onePassCases = []struct{ name, body string }{
 	{"a lone surrogate in a nested name", `[{"J":{"\udc00":1}}]`},
 	{"a valid pair of escapes", `[{"A":"\ud834\udd1e"}]`},
 	{"an escaped backslash before u", `[{"A":"\\ud800"}]`},
+	{"escapes that are not surrogates, then a lone one", `[{"A":"\u003c\u00e9\ud7ff"},{"B":"\u003e\udfff"}]`},
 	{"a row over the size limit", `[{"A":"` + strings.Repeat("x", 300) + `"}]`},
 	{"an empty name", `[{"":1}]`},
 	{"a row too big and not JSON further on", `[{"A":"` + strings.Repeat("x", 300) + `"},{]`},
