@@ -72,7 +72,18 @@ func (cfg *Config) compactDefaults() {
 		cfg.CompactCPU = DefaultCompactCPU
 	}
 	cfg.CompactCPU = min(cfg.CompactCPU, 1)
+	if cfg.Merges == nil {
+		cfg.Merges = NewMergeSlots(1)
+	}
 }
+
+// MergeSlots bounds how many merges run at once in the stores that share
+// it: a node's workspaces share one, so that compaction takes a bounded
+// share of the node's CPU however many workspaces it serves.
+type MergeSlots struct{ slots chan struct{} }
+
+// NewMergeSlots lets n merges (at least 1) run at once.
+func NewMergeSlots(n int) *MergeSlots { return &MergeSlots{slots: make(chan struct{}, max(n, 1))} }
 
 // mergeState is a table's part in compaction, under table.mu.
 type mergeState struct {

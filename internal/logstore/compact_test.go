@@ -685,3 +685,42 @@ func TestMergeOfSegmentsPurgedMeanwhileIsDropped(t *testing.T) {
 		t.Fatalf("damage: %v", d)
 	}
 }
+
+// TestStoresSharingMergeSlotsMergeOneAtATime: a merge of one store waits
+// for the merge of another that shares its slots.
+func TestStoresSharingMergeSlotsMergeOneAtATime(t *testing.T) {
+	keys := envelopetest.New("aek")
+	slots := NewMergeSlots(1)
+	stores := make([]*Store, 2)
+	for i := range stores {
+		stores[i] = newTestStore(t, t.TempDir(), keys, func(c *Config) { c.BlockRows = 64; c.Merges = slots })
+		smallSegments(t, stores[i], 2, 30)
+	}
+	inFirst := make(chan struct{})
+	release := make(chan struct{})
+	stores[0].compactHook = func(s compactStep) {
+		if s == stepWritten {
+			close(inFirst)
+			<-release
+		}
+	}
+	first := make(chan error)
+	go func() {
+		_, err := stores[0].Compact(context.Background(), ws, compactTable)
+		first <- err
+	}()
+	<-inFirst
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := stores[1].Compact(ctx, ws, compactTable); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second store merged while the first held the only slot: %v", err)
+	}
+	stores[0].compactHook = nil
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := stores[1].Compact(context.Background(), ws, compactTable); err != nil || n != 4 {
+		t.Fatalf("merged %d segments (%v) once the slot was free, want 4", n, err)
+	}
+}

@@ -67,11 +67,12 @@ type Config struct {
 	// bytes (defaults 1,000,000 and 256 MiB); it is due once a partition
 	// has CompactMinSegments segments it can merge (default 4, at least
 	// 2). It uses at most CompactCPU of one core (default 0.5, at most 1)
-	// and runs one at a time per store.
+	// and waits for a slot of Merges (default: one of the store's own).
 	CompactRows        int64
 	CompactBytes       int64
 	CompactMinSegments int
 	CompactCPU         float64
+	Merges             *MergeSlots
 	// Logger gets flush failures and recoveries (default: discard). Lines
 	// name workspaces, tables and files, never rows or keys.
 	Logger *slog.Logger
@@ -116,7 +117,7 @@ type Store struct {
 	ledger  Ledger
 	damage  damageLog
 	clock   ingestClock
-	// compacting holds a token while a merge runs: one at a time.
+	// compacting holds a token while a merge runs (Config.Merges).
 	compacting chan struct{}
 	// compactHook, if set (by tests), is called at each step of a merge.
 	compactHook func(step compactStep)
@@ -190,7 +191,7 @@ func New(cfg Config) (*Store, error) {
 	st := &Store{
 		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: codec.enc, zdec: codec.dec, ownCodec: own,
 		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger,
-		compacting: make(chan struct{}, 1),
+		compacting: cfg.Merges.slots,
 	}
 	st.clock.now = cfg.Now
 	st.ctx, st.cancel = context.WithCancel(context.Background())

@@ -71,6 +71,9 @@ type Data struct {
 	// compression state, both shared by every workspace's log store.
 	budget *logstore.MemoryBudget
 	codec  *logstore.Codec
+	// merges lets one segment merge run at a time on the node, whichever
+	// workspace's.
+	merges *logstore.MergeSlots
 
 	mu   sync.Mutex
 	logs map[string]*storeSlot // customerID → its log store, open or not
@@ -129,7 +132,8 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 	}
 	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
 		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes), codec: codec,
-		logs: map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
+		merges: logstore.NewMergeSlots(1),
+		logs:   map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
 }
 
 // Unflushed is the bytes of rows the workspaces' log stores hold in the
@@ -212,7 +216,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	}
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
-		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec,
+		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec, Merges: d.merges,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
 	})
 	if err != nil {
