@@ -308,20 +308,29 @@ type mergePolicy struct {
 	// so that a row is written again only when its segment has grown
 	// several times over, not at each merge of its hour.
 	full bool
+	// coldBefore: a partition whose small segments hold only rows ingested
+	// before it (Unix ns) most likely gets no more; it is merged in full,
+	// from two segments on, so that no hour keeps a tail of small ones.
+	coldBefore int64
 }
 
 // tierRatio is how much bigger than the one before a segment a tiered merge
 // takes may be.
 const tierRatio = 2
 
+// coldAfter is how long after its last ingest a partition is taken for
+// cold, in flush intervals: by then every WAL with rows of it was flushed.
+const coldAfter = 2
+
 func (st *Store) mergePolicy() mergePolicy {
-	return mergePolicy{minSegs: st.cfg.CompactMinSegments, rows: st.cfg.CompactRows, bytes: st.cfg.CompactBytes}
+	return mergePolicy{minSegs: st.cfg.CompactMinSegments, rows: st.cfg.CompactRows, bytes: st.cfg.CompactBytes,
+		coldBefore: st.cfg.Now().Add(-coldAfter * st.cfg.FlushInterval).UnixNano()}
 }
 
 // plan picks the segments of one partition to merge: its smallest ones,
-// up to p.rows rows and p.bytes bytes in all, at least p.minSegs of them,
-// or none. Partitions are tried oldest first; a damaged segment, or one
-// already as big as a merge makes, is never taken.
+// up to p.rows rows and p.bytes bytes in all, at least p.minSegs of them
+// (2 of a cold partition), or none. Partitions are tried oldest first; a
+// damaged segment, or one already as big as a merge makes, is never taken.
 func (p mergePolicy) plan(segs []segFile) []segFile {
 	parts := make(map[int64][]segFile)
 	for _, s := range segs {
@@ -333,20 +342,24 @@ func (p mergePolicy) plan(segs []segFile) []segFile {
 	}
 	for _, k := range slices.Sorted(maps.Keys(parts)) {
 		cands := parts[k]
-		if len(cands) < p.minSegs {
+		full, minSegs := p.full, p.minSegs
+		if !slices.ContainsFunc(cands, func(s segFile) bool { return s.ingested.known && s.ingested.hi >= p.coldBefore }) {
+			full, minSegs = true, 2
+		}
+		if len(cands) < minSegs {
 			continue
 		}
 		slices.SortFunc(cands, func(a, b segFile) int { return cmp.Or(cmp.Compare(a.rows, b.rows), cmp.Compare(a.size, b.size)) })
 		var taken []segFile
 		var rows, bytes int64
 		for i, s := range cands {
-			if i > 0 && (rows+s.rows > p.rows || bytes+s.size > p.bytes || !p.full && s.rows > tierRatio*cands[i-1].rows) {
+			if i > 0 && (rows+s.rows > p.rows || bytes+s.size > p.bytes || !full && s.rows > tierRatio*cands[i-1].rows) {
 				break
 			}
 			taken = append(taken, s)
 			rows, bytes = rows+s.rows, bytes+s.size
 		}
-		if len(taken) >= p.minSegs {
+		if len(taken) >= minSegs {
 			slices.SortFunc(taken, func(a, b segFile) int { return cmp.Compare(a.name.minT, b.name.minT) })
 			return taken
 		}

@@ -592,12 +592,17 @@ func TestMergedSegmentsAreSealedAndAuthenticated(t *testing.T) {
 func TestMergePolicyTakesSmallSegmentsOfOnePartition(t *testing.T) {
 	hour := partitionNanos
 	seg := func(h int64, rows int64) segFile {
-		return segFile{name: segName{minT: h * hour, maxT: h*hour + 10, walSeq: uint64(rows), part: int(h)}, rows: rows, size: rows * 100}
+		return segFile{name: segName{minT: h * hour, maxT: h*hour + 10, walSeq: uint64(rows), part: int(h)}, rows: rows, size: rows * 100,
+			ingested: ingestRange{known: true, lo: 100, hi: 200}}
+	}
+	cold := func(s segFile) segFile {
+		s.ingested.hi = 50
+		return s
 	}
 	damaged := seg(1, 5)
 	damaged.damage = &IntegrityError{}
 	spanning := segFile{name: segName{minT: hour - 1, maxT: hour + 1}, rows: 1, size: 100}
-	tiered := mergePolicy{minSegs: 4, rows: 1000, bytes: 1 << 20}
+	tiered := mergePolicy{minSegs: 4, rows: 1000, bytes: 1 << 20, coldBefore: 100}
 	full := mergePolicy{minSegs: 2, rows: 1000, bytes: 1 << 20, full: true}
 	for _, tc := range []struct {
 		name   string
@@ -616,6 +621,9 @@ func TestMergePolicyTakesSmallSegmentsOfOnePartition(t *testing.T) {
 		{"segments at the target are left", tiered, []segFile{seg(1, 1000), seg(1, 1000), seg(1, 1000), seg(1, 1000)}, nil},
 		{"damaged segments are left", tiered, []segFile{seg(1, 5), seg(1, 5), seg(1, 5), damaged}, nil},
 		{"a segment across two hours is left", tiered, []segFile{seg(1, 5), seg(1, 5), seg(1, 5), spanning}, nil},
+		{"a cold partition in full from two segments", tiered, []segFile{cold(seg(1, 5)), cold(seg(1, 40))}, []int64{5, 40}},
+		{"a partition with a segment ingested lately is not cold", tiered, []segFile{cold(seg(1, 5)), seg(1, 40)}, nil},
+		{"a segment of unknown ingestion times is cold", tiered, []segFile{{name: seg(1, 5).name, rows: 5, size: 500}, cold(seg(1, 40))}, []int64{5, 40}},
 		{"the oldest partition first", tiered, []segFile{seg(3, 5), seg(3, 5), seg(3, 5), seg(3, 5), seg(2, 7), seg(2, 7), seg(2, 7), seg(2, 7)}, []int64{7, 7, 7, 7}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -65,8 +65,9 @@ type Config struct {
 	// table into bigger ones, in the background (see Store.Compact). A
 	// merge writes segments of up to CompactRows rows and CompactBytes
 	// bytes (defaults 1,000,000 and 256 MiB); it is due once a partition
-	// has CompactMinSegments segments it can merge (default 4, at least
-	// 2). It uses at most CompactCPU of one core (default 0.5, at most 1)
+	// has CompactMinSegments segments of about one size (default 4, at
+	// least 2), or 2 once no row was ingested into it for two flush
+	// intervals. It uses at most CompactCPU of one core (default 0.5, at most 1)
 	// and waits for a slot of Merges (default: one of the store's own).
 	CompactRows        int64
 	CompactBytes       int64
