@@ -100,6 +100,7 @@ func answers(t testing.TB, st *Store, watermark time.Time) map[string][]string {
 		"ingestion times": {Columns: []string{"TimeGenerated", IngestionTimeColumn, "Host"}},
 		"host ==":         {Columns: []string{"Host", "Count"}, Predicates: []Predicate{{"Host", OpEq, "host-3"}}},
 		"message has":     {Columns: []string{"Message"}, Predicates: []Predicate{{"Message", OpHas, "user42"}}},
+		"any column has":  {Columns: []string{"Count"}, Predicates: []Predicate{{AnyColumn, OpHas, "v4"}}},
 		"count >":         {Columns: []string{"Count", "Ratio"}, Predicates: []Predicate{{"Count", OpGt, 2500}}},
 		"mixed == long":   {Columns: []string{"Mixed"}, Predicates: []Predicate{{"Mixed", OpEq, 4}}},
 		"mixed == string": {Columns: []string{"Mixed"}, Predicates: []Predicate{{"Mixed", OpEq, "v4"}}},
@@ -172,6 +173,19 @@ func TestCompactionKeepsEveryRowAndAnswer(t *testing.T) {
 		t.Errorf("%d segment files after the merge, want the 2 merged ones: %v", len(got), got)
 	}
 	sameAnswers(t, answers(t, st, watermark), before)
+	// Written as a flush writes: every block has its any-column filter.
+	for _, s := range after {
+		r, err := st.openSegment(context.Background(), filepath.Join(dir, ws, compactTable, s.name.String()), ws, compactTable, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for bi, b := range r.blocks {
+			if b.anySize == 0 {
+				t.Errorf("merged segment %s, block %d: no any-column filter", s.name, bi)
+			}
+		}
+		r.close()
+	}
 
 	rep, err := st.Verify(context.Background(), ws, nil)
 	if err != nil || len(rep.Damaged) > 0 {
