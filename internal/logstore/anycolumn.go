@@ -230,18 +230,19 @@ func matchAny(c *Column, p *pred, sel, hit []bool, left int) int {
 			}
 		}
 	case c.raw != nil:
+		found := make([]bool, len(c.raw.ends))
+		rawFind(c.raw, p, func(j int) { found[j] = true })
 		start, j := 0, 0
 		for i := range sel {
 			if !c.Valid[i] {
 				continue
 			}
 			end := c.raw.ends[j]
-			j++
 			if todo(i) {
-				v := c.raw.data[start:end]
-				test(i, dynamic && !verbatimJSON(v) || matchBytes(v, p))
+				test(i, found[j] || dynamic && !verbatimJSON(c.raw.data[start:end]))
 			}
 			start = end
+			j++
 		}
 	case c.Dict != nil:
 		match := make([]int8, len(c.Dict)) // 0 untested, 1 matches, 2 does not

@@ -540,3 +540,43 @@ func TestAnyFilterFalsePositiveRate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRawFindAsEachValue checks the search of a column's text whole
+// against the match of each value on its own: values split at random, with
+// needles that cross from one value to the next, at their edges and
+// empty.
+func FuzzRawFindAsEachValue(f *testing.F) {
+	f.Add("Failed password for rootFailed password", "password", uint64(7), false)
+	f.Add("uuu u-u uu", "u", uint64(3), false)
+	f.Add("abcabc", "ca", uint64(1), true)
+	f.Add("x.yx.y", "x.", uint64(5), false)
+	f.Fuzz(func(t *testing.T, text, needle string, cuts uint64, contains bool) {
+		r := rand.New(rand.NewPCG(cuts, 1))
+		var ends []int
+		for i := 0; i < len(text); {
+			i = min(len(text), i+r.IntN(6))
+			ends = append(ends, i)
+		}
+		op := OpHas
+		if contains {
+			op = OpContains
+		}
+		p, err := compile(Predicate{"A", op, needle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int
+		rawFind(&rawStrings{data: []byte(text), ends: ends}, &p, func(j int) { got = append(got, j) })
+		var want []int
+		start := 0
+		for j, end := range ends {
+			if matchBytes([]byte(text[start:end]), &p) {
+				want = append(want, j)
+			}
+			start = end
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s %q in %q cut at %v: values %v, each on its own %v", op, needle, text, ends, got, want)
+		}
+	})
+}

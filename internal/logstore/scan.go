@@ -940,6 +940,20 @@ func evaluate(c *Column, p *pred, sel []bool) {
 			clear(sel) // a string never equals or orders with another type
 			return
 		}
+		if p.op == OpHas || p.op == OpContains {
+			found := make([]bool, len(c.raw.ends))
+			rawFind(c.raw, p, func(j int) { found[j] = true })
+			j := 0
+			for i := range sel {
+				if !c.Valid[i] {
+					sel[i] = false
+					continue
+				}
+				sel[i] = sel[i] && found[j]
+				j++
+			}
+			return
+		}
 		start, j := 0, 0
 		for i := range sel {
 			if !c.Valid[i] {
@@ -972,6 +986,50 @@ func evaluate(c *Column, p *pred, sel []bool) {
 			sel[i] = sel[i] && c.Valid[i] && matches(c, i, p)
 		}
 	}
+}
+
+// rawFind calls found with the number, among the valid values of a column
+// read in place, of each value that has (or contains) has or contains
+// predicate p's constant, once and in order. It searches the chunk's text
+// whole, not value by value: a rare term is then found at the speed of
+// bytes.IndexByte over the column.
+func rawFind(r *rawStrings, p *pred, found func(j int)) {
+	n := &p.needle
+	data, ends := r.data, r.ends
+	if len(n.b) == 0 {
+		for j := range ends {
+			found(j)
+		}
+		return
+	}
+	j := 0
+	for i := foldIndex(n, data, 0, bytes.IndexByte); i >= 0; {
+		for j < len(ends) && ends[j] <= i {
+			j++ // to the value that holds byte i
+		}
+		if j == len(ends) {
+			return
+		}
+		start, end := 0, ends[j]
+		if j > 0 {
+			start = ends[j-1]
+		}
+		if i+len(n.b) <= end && (p.op == OpContains || termAt(data[start:end], i-start, n.b)) {
+			found(j)
+			i = foldIndex(n, data, end, bytes.IndexByte) // on to the next value
+			continue
+		}
+		i = foldIndex(n, data, i+1, bytes.IndexByte)
+	}
+}
+
+// termAt reports whether needle, found at i in v, is there on term
+// boundaries, as foldHas requires.
+func termAt(v []byte, i int, needle []byte) bool {
+	end := i + len(needle)
+	before := i == 0 || !isTermByte(v[i-1]) || !isTermByte(needle[0])
+	after := end == len(v) || !isTermByte(v[end]) || !isTermByte(needle[len(needle)-1])
+	return before && after
 }
 
 // matchBytes is matchString for a value in place in a chunk.
