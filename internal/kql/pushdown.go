@@ -185,8 +185,12 @@ func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) bool {
 	// only push what compares like for like; the engine's own filter handles the rest
 	switch col.Type {
 	case TypeString:
-		if _, ok := k.(string); !ok {
+		s, ok := k.(string)
+		if !ok {
 			return false
+		}
+		if foldsCase[po] && !isASCII(s) {
+			return false // the engine folds the case of letters outside ASCII too, a scan only of ASCII ones
 		}
 	case TypeInt, TypeLong, TypeReal:
 		if _, ok := asReal(k); !ok || po >= PredIn {
@@ -237,6 +241,9 @@ func narrowTime(req *ScanRequest, po PredOp, t time.Time) bool {
 	}
 	return true
 }
+
+// foldsCase are the pushed string operators that ignore case.
+var foldsCase = map[PredOp]bool{PredEqFold: true, PredInFold: true, PredHas: true, PredContains: true, PredStartsWith: true, PredEndsWith: true}
 
 // starPushOps are the operators of * <op> "term" that a scan may apply to every column.
 var starPushOps = map[string]PredOp{"has": PredHas, "has_cs": PredHasCS, "contains": PredContains,

@@ -45,6 +45,7 @@ func searchStore(t *testing.T, keys *envelopetest.Keys) *logstore.Store {
 		row(5, `"Msg":"end-of-line.","Props":["x","y",{"deep":"needle"}],"Mixed":17`),
 		row(6, `"Host":"dc01","Props":{"spaced": "out  here"},"Mixed":true`),
 		row(7, `"Msg":"u","Host":"DB01","N":4624`),
+		row(8, `"Msg":"ÉLAN only","Host":"web02"`),
 	}
 	other := []string{
 		row(0, `"Account":"carol","Dept":"sec"`),
@@ -84,6 +85,8 @@ func TestSearchAndStarHasAnswerAsWithoutPushdown(t *testing.T) {
 			`search in (Syslog) %q and Host == "web01"`,
 			`Syslog | project Msg, Props | where * has %q`,
 			`Syslog | where * has %q | count`,
+			`Syslog | where Msg has %q`,
+			`Syslog | where Msg contains %q`,
 		} {
 			q := fmt.Sprintf(form, term)
 			t.Run(q, func(t *testing.T) {
