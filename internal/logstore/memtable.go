@@ -2,9 +2,12 @@ package logstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 )
 
 // memtable is the rows of one generation: payloads as written to the WAL,
@@ -101,6 +104,23 @@ func (b *memBlock) build() error {
 		b.src = nil // the block no longer needs the payloads
 	})
 	return b.err
+}
+
+// buildBlocks builds the blocks not built yet, one per core at a time: the
+// first read of a WAL's rows (a query's schema) builds them all.
+func buildBlocks(blocks []*memBlock) error {
+	var next atomic.Int64
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(blocks)) && errs[w] == nil; i = next.Add(1) - 1 {
+				errs[w] = blocks[i].build()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // buildMemBlock builds rows [first, first+n) of batches into a block.

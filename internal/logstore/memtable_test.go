@@ -253,9 +253,10 @@ func countIDs(t *testing.T, st *Store) int {
 	return countRows(batches)
 }
 
-// TestScansDuringIngestSeeEveryAcknowledgedRow runs scans, in shards, while
-// rows arrive: each sees at least every row acknowledged before it began,
-// each row once, while blocks are built and rebuilt under it.
+// TestScansDuringIngestSeeEveryAcknowledgedRow runs scans, in shards, and
+// schema reads while rows arrive: each scan sees at least every row
+// acknowledged before it began, each row once, while blocks are built and
+// rebuilt under it.
 func TestScansDuringIngestSeeEveryAcknowledgedRow(t *testing.T) {
 	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 16 })
 	const calls, perCall = 40, 7
@@ -282,6 +283,9 @@ func TestScansDuringIngestSeeEveryAcknowledgedRow(t *testing.T) {
 				}
 				ackedBefore := 0
 				acked.Range(func(any, any) bool { ackedBefore++; return true })
+				if cols, err := st.Schema(context.Background(), ws, tbl); ackedBefore > 0 && (err != nil || len(cols) != 2 || cols[1] != (ColumnSchema{"ID", TypeLong})) {
+					t.Errorf("schema %v, %v", cols, err)
+				}
 				scs, err := st.ScanShards(context.Background(), ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"ID"}}, 3)
 				if err != nil {
 					t.Error(err)

@@ -32,10 +32,10 @@ func (st *Store) Schema(ctx context.Context, workspace, table string) ([]ColumnS
 	if types == nil {
 		types = map[string]Type{}
 	}
+	if err := buildBlocks(snap.mems); err != nil {
+		return nil, fmt.Errorf("schema of %s/%s: %w", workspace, table, err)
+	}
 	for _, b := range snap.mems {
-		if err := b.build(); err != nil {
-			return nil, fmt.Errorf("schema of %s/%s: %w", workspace, table, err)
-		}
 		for _, c := range b.meta.cols {
 			if c.name != IngestionTimeColumn {
 				noteType(types, c.name, c.typ)

@@ -118,6 +118,10 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 	forms := leakForms(t, canary, body)
 	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.BlockRows = 64 })
 	mustIngest(t, st, ws, tbl, body)
+	// A scan builds the unflushed rows into blocks of columns: in memory only.
+	if batches, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(batches) != 200 {
+		t.Fatalf("scan of the unflushed rows: %d rows, %v", countRows(batches), err)
+	}
 	assertNoLeak(t, dir, forms) // WAL
 	if err := st.Flush(context.Background()); err != nil {
 		t.Fatal(err)
