@@ -86,7 +86,7 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 			return nil, false, err
 		}
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketClusters).Get(storeKey(g, name)) != nil {
 			return conflict(CodeConflict, "cluster '%s' was created by another request at the same time", name)
 		}
@@ -144,7 +144,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 		}
 	}
 	var links []AssociatedWorkspace
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		if err != nil || latest == nil {
 			return notFound("cluster", name)
@@ -294,7 +294,7 @@ func (s *Service) DeleteCluster(ctx context.Context, g ResourceGroup, name strin
 	if n := rec.LinkedWorkspaces; n > 0 {
 		return conflict(CodeConflict, "cluster '%s' has %d linked workspaces; unlink or delete them first", name, n)
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.update(func(tx *bbolt.Tx) error {
 		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		if err != nil || latest == nil {
 			return err

@@ -93,7 +93,7 @@ func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in D
 	}
 	var out *DataCollectionRule
 	var created bool
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketDCRs)
 		if err != nil {
 			return err
@@ -312,7 +312,7 @@ func (s *Service) ListDCRs(ctx context.Context, g ResourceGroup) ([]DataCollecti
 
 // DeleteDCR deletes a rule.
 func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketDCRs)
 		if b == nil {
 			return nil
@@ -331,27 +331,13 @@ func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) e
 }
 
 // RouteStream resolves the rule with immutableID and its stream to the
-// workspace and table the rows go to.
+// workspace and table the rows go to. Every ingest calls it: it answers
+// from the lookup cache while nothing changed. The Route's Rule is shared
+// with other calls: it is read, never changed.
 func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (*Route, error) {
-	var rule *DataCollectionRule
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		b, ids := tx.Bucket(bucketDCRs), tx.Bucket(bucketDCRIDs)
-		if b == nil || ids == nil {
-			return nil
-		}
-		key := ids.Get([]byte(strings.ToLower(immutableID)))
-		if key == nil {
-			return nil
-		}
-		var err error
-		rule, err = getJSON[DataCollectionRule](b, key)
-		return err
-	})
+	rule, err := s.ruleByImmutableID(immutableID)
 	if err != nil {
 		return nil, err
-	}
-	if rule == nil {
-		return nil, fault.New(fault.NotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
 	}
 	for _, f := range rule.Properties.DataFlows {
 		for _, st := range f.Streams {
@@ -375,6 +361,38 @@ func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (
 		}
 	}
 	return nil, fault.New(fault.NotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
+}
+
+// ruleByImmutableID is the rule with immutableID, from the lookup cache or
+// read into it.
+func (s *Service) ruleByImmutableID(immutableID string) (*DataCollectionRule, error) {
+	id := strings.ToLower(immutableID)
+	if r, ok := s.cache.getRule(id); ok {
+		return r, nil
+	}
+	gen := s.cache.generation()
+	var rule *DataCollectionRule
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b, ids := tx.Bucket(bucketDCRs), tx.Bucket(bucketDCRIDs)
+		if b == nil || ids == nil {
+			return nil
+		}
+		key := ids.Get([]byte(id))
+		if key == nil {
+			return nil
+		}
+		var err error
+		rule, err = getJSON[DataCollectionRule](b, key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rule == nil {
+		return nil, fault.New(fault.NotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
+	}
+	s.cache.putRule(gen, id, rule)
+	return rule, nil
 }
 
 // RulesWriting returns the names of the rules with a flow into table of

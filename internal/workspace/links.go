@@ -16,7 +16,7 @@ import (
 // platform key); a cluster takes at most MaxWorkspacesPerCluster workspaces.
 func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResourceID string) (*LinkedService, error) {
 	var out *LinkedService
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func (s *Service) GetLink(ctx context.Context, g ResourceGroup, name string) (*L
 // customer-managed key cannot be unlinked: its data is sealed under the
 // cluster's key.
 func (s *Service) Unlink(ctx context.Context, g ResourceGroup, name string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func linkView(rec *workspaceRecord) *LinkedService {
 // without the key can never be switched to it, nor the other way round.
 func (s *Service) Onboard(ctx context.Context, g ResourceGroup, name string, cmk bool, ifMatch string) (*OnboardingState, error) {
 	var out *OnboardingState
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func (s *Service) GetOnboarding(ctx context.Context, g ResourceGroup, name strin
 // Offboard removes the onboarding state. A CMK workspace stays under its key
 // (and linked): offboarding changes what runs on it, not how it is sealed.
 func (s *Service) Offboard(ctx context.Context, g ResourceGroup, name string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
 		if err != nil || rec == nil {
 			return err
@@ -221,7 +221,7 @@ func (s *Service) MarkData(ctx context.Context, customerID string, underClusterK
 	if err != nil || marked {
 		return err
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
 		if k == nil {
 			return nil
@@ -244,18 +244,12 @@ func (s *Service) MarkData(ctx context.Context, customerID string, underClusterK
 // dataMarked reports whether MarkData has nothing to record: the workspace
 // is marked as holding data under that key, or is gone.
 func (s *Service) dataMarked(customerID string, underClusterKey bool) (bool, error) {
-	marked := true
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
-		if k == nil {
-			return nil
-		}
-		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
-		if err != nil || rec == nil {
-			return err
-		}
-		marked = underClusterKey && rec.HasClusterKeyData || !underClusterKey && rec.HasPlatformData
-		return nil
-	})
-	return marked, err
+	w, err := s.cachedWorkspace(customerID)
+	if fault.KindOf(err) == fault.NotFound {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return underClusterKey && w.clusterKeyData || !underClusterKey && w.platformData, nil
 }

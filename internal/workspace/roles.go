@@ -78,7 +78,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, scope, name, roleDefini
 	a.Properties.RoleDefinitionID = "/providers/Microsoft.Authorization/roleDefinitions/" + role
 	a.Properties.PrincipalID = principalID
 	a.Properties.Scope = strings.TrimRight(scope, "/")
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketRoles)
 		if err != nil {
 			return err
@@ -94,7 +94,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, scope, name, roleDefini
 
 // DeleteRoleAssignment removes one.
 func (s *Service) DeleteRoleAssignment(ctx context.Context, scope, name string) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+	return s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketRoles)
 		if b == nil {
 			return nil

@@ -81,6 +81,8 @@ type Service struct {
 	seal secretSealer
 	opts Options
 	log  *slog.Logger
+	// cache keeps the records the data plane looks up on every call.
+	cache lookupCache
 }
 
 var (

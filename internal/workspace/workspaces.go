@@ -36,7 +36,7 @@ func (s *Service) PutWorkspace(ctx context.Context, g ResourceGroup, name string
 	}
 	var created bool
 	var out *Workspace
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketWorkspaces)
 		rec, err := getJSON[workspaceRecord](b, storeKey(g, name))
 		if err != nil {
@@ -151,15 +151,33 @@ type WorkspaceInfo struct {
 }
 
 // WorkspaceByCustomerID finds a workspace by its customerId (the ID the query
-// and Data Collector APIs use).
+// and Data Collector APIs use). Every query and ingest calls it: it answers
+// from the lookup cache while nothing changed.
 func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) (*WorkspaceInfo, error) {
+	w, err := s.cachedWorkspace(customerID)
+	if err != nil {
+		return nil, err
+	}
+	return copyInfo(&w.info), nil
+}
+
+// cachedWorkspace is the workspace with customerID as the lookup cache
+// holds it, read into the cache if it is not there.
+func (s *Service) cachedWorkspace(customerID string) (*cachedWorkspace, error) {
+	customerID = strings.ToLower(customerID)
+	if w, ok := s.cache.getWorkspace(customerID); ok {
+		return w, nil
+	}
+	gen := s.cache.generation()
 	var info *WorkspaceInfo
+	var rec *workspaceRecord
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
+		k := tx.Bucket(bucketCustomerID).Get([]byte(customerID))
 		if k == nil {
 			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
 		}
-		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+		var err error
+		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
 		if err != nil || rec == nil {
 			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
 		}
@@ -174,7 +192,12 @@ func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) 
 		}
 		return nil
 	})
-	return info, err
+	if err != nil {
+		return nil, err
+	}
+	w := &cachedWorkspace{info: *info, platformData: rec.HasPlatformData, clusterKeyData: rec.HasClusterKeyData}
+	s.cache.putWorkspace(gen, customerID, w)
+	return w, nil
 }
 
 // ListWorkspaces lists the workspaces of a subscription or resource group.
@@ -203,7 +226,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, g ResourceGroup) ([]Worksp
 // data. It needs no key: it is the one operation left when the key is revoked.
 func (s *Service) DeleteWorkspace(ctx context.Context, g ResourceGroup, name string, deleteData func(ctx context.Context, customerID string) error) error {
 	var customerID string
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
 		if err != nil || rec == nil {
 			return err
@@ -274,7 +297,7 @@ func (s *Service) sharedKeys(rec *workspaceRecord) (*SharedKeys, error) {
 // RegenerateSharedKey replaces the primary or the secondary key.
 func (s *Service) RegenerateSharedKey(ctx context.Context, g ResourceGroup, name, which string) (*SharedKeys, error) {
 	var out *SharedKeys
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
