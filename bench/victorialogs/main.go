@@ -122,11 +122,11 @@ type ingestResult struct {
 }
 
 type queryResult struct {
-	q                question
-	vlTime, swTime   time.Duration
-	vlErr, swErr     error
-	vlAnswer, swAnsw string
-	profile          string // the saved CPU profile's path
+	q                  question
+	vlTime, swTime     time.Duration
+	vlErr, swErr       error
+	vlAnswer, swAnswer string
+	profile            string // the saved CPU profile's path
 }
 
 func run(ctx context.Context, cfg config, out io.Writer) (err error) {
@@ -135,7 +135,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 		if work, err = os.MkdirTemp("", "vlbench-"); err != nil {
 			return err
 		}
-		if !cfg.keep {
+		if cfg.keep {
+			defer step("kept the work directory %s", work)
+		} else {
 			defer os.RemoveAll(work)
 		}
 	} else if err := os.MkdirAll(work, 0o700); err != nil {
@@ -356,7 +358,7 @@ func askBoth(ctx context.Context, vl *victoriaLogs, sw *sealwatchNode, q questio
 		if r.swErr == nil {
 			body, d, err := sw.query(ctx, q.kqlFor(swTable))
 			if r.swErr = err; err == nil && i == 0 {
-				r.swAnsw, r.swErr = sealwatchAnswer(q.kind, body)
+				r.swAnswer, r.swErr = sealwatchAnswer(q.kind, body)
 			} else if err == nil {
 				swTimes = append(swTimes, d)
 			}

@@ -64,10 +64,10 @@ func answers(q queryResult) string {
 	switch {
 	case q.vlErr != nil || q.swErr != nil:
 		return ""
-	case q.vlAnswer == q.swAnsw:
-		return "same: " + short(q.swAnsw)
+	case q.vlAnswer == q.swAnswer:
+		return "same: " + short(q.swAnswer)
 	}
-	return fmt.Sprintf("**differ**: VL %s; SW %s", short(q.vlAnswer), short(q.swAnsw))
+	return fmt.Sprintf("**differ**: VL %s; SW %s", short(q.vlAnswer), short(q.swAnswer))
 }
 
 // short keeps an answer's head, such as "8 groups" of a group list.
