@@ -106,6 +106,7 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
 			b.SetBytes(size)
+			cpu := processCPU()
 			for b.Loop() {
 				var wg sync.WaitGroup
 				for _, f := range files {
@@ -118,6 +119,9 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 				wg.Wait()
 			}
 			b.ReportMetric(float64(events*b.N)/b.Elapsed().Seconds(), "rows/s")
+			// Client and node share the process: CPU per row is both sides',
+			// steadier than wall time on a shared machine.
+			b.ReportMetric(float64(processCPU()-cpu)/float64(events*b.N), "cpu-ns/row")
 		})
 	}
 }
