@@ -746,3 +746,24 @@ func TestStoresSharingMergeSlotsMergeOneAtATime(t *testing.T) {
 		t.Fatalf("merged %d segments (%v) once the slot was free, want 4", n, err)
 	}
 }
+
+// TestVerifyOfASegmentMergedMeanwhileFindsNoDamage: a segment Verify
+// listed and a merge then replaced and removed is not reported missing.
+func TestVerifyOfASegmentMergedMeanwhileFindsNoDamage(t *testing.T) {
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, t.TempDir(), keys, func(c *Config) { c.BlockRows = 64 })
+	smallSegments(t, st, 2, 30)
+	old := tableSegs(st)
+	if _, err := st.Compact(context.Background(), ws, compactTable); err != nil {
+		t.Fatal(err)
+	}
+	tb, _ := st.table(ws, compactTable)
+	for _, s := range old {
+		if _, err := tb.verifySegment(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := st.Damage(); len(d) > 0 {
+		t.Fatalf("damage reported for segments merged away: %v", d)
+	}
+}

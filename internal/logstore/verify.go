@@ -261,6 +261,8 @@ func (t *table) verifySegment(ctx context.Context, s segFile) (int64, error) {
 		return n, ErrClosed // closed or deleted meanwhile: what is gone was not lost
 	case ie != nil && ie.Problem == ProblemMissing && t.purged(s.name.maxT):
 		return n, nil // purged meanwhile
+	case !slices.ContainsFunc(t.segs, func(f segFile) bool { return f.name == s.name }):
+		return n, nil // merged into another meanwhile (compact.go)
 	}
 	for i := range t.segs {
 		if t.segs[i].name == s.name {
