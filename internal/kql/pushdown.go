@@ -71,6 +71,10 @@ func (p *planner) pushConjunct(in *plan, conj astExpr, ec *ectx) bool {
 		return from && to
 	case *astListOp:
 		id, ok := x.L.(*astIdent)
+		if ok && (x.Op == "has_any" || x.Op == "has_all") {
+			p.pushHasList(sn, id, x, ec)
+			return false
+		}
 		if !ok || (x.Op != "in" && x.Op != "in~") {
 			return false
 		}
@@ -240,6 +244,47 @@ func narrowTime(req *ScanRequest, po PredOp, t time.Time) bool {
 		req.To = t
 	}
 	return true
+}
+
+// pushHasList pushes col has_all (...) as a has predicate for each term, and col has_any
+// (...) as one has_any predicate, when every term is a constant the scan matches as the engine
+// does (see addAnyPred) and the column is a string column of the scan.
+func (p *planner) pushHasList(sn *scanNode, id *astIdent, x *astListOp, ec *ectx) {
+	i := findCol(ec.cols, id.Name)
+	if i < 0 || ec.cols[i].origin == nil || ec.cols[i].origin.node != sn.node || ec.cols[i].Type != TypeString {
+		return
+	}
+	var terms []any
+	for _, e := range x.List {
+		if p.isTabular(e, ec.sc) {
+			return
+		}
+		c, err := p.expr(e, ec)
+		if err != nil || !c.konst {
+			return
+		}
+		vs, ok := c.value().([]any) // a dynamic array of terms, flattened as the engine does
+		if !ok {
+			vs = []any{c.value()}
+		}
+		for _, v := range vs {
+			k := toString(v)
+			if k == "" || !isASCII(k) {
+				return // the empty term matches every row, null cells too
+			}
+			terms = append(terms, k)
+		}
+	}
+	if len(terms) == 0 {
+		return
+	}
+	if x.Op == "has_all" {
+		for _, k := range terms {
+			p.addPred(sn, ec.cols[i], "has", k)
+		}
+		return
+	}
+	sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: ec.cols[i].origin.name, Op: PredHasAny, Values: terms})
 }
 
 // foldsCase are the pushed string operators that ignore case.

@@ -102,3 +102,39 @@ func TestAnyColumnPredicateAnswersAsTheEngineAlone(t *testing.T) {
 		}
 	}
 }
+
+func TestHasAnyAndHasAllArePushedDown(t *testing.T) {
+	for _, tc := range []struct {
+		q    string
+		want []string // predicates pushed; none if empty
+	}{
+		{`Events | where Account has_any ("carol", "bob")`, []string{"Account has_any [carol bob]"}},
+		{`Events | where Account has_any (dynamic(["carol", "bob"]))`, []string{"Account has_any [carol bob]"}},
+		{`Events | where Account has_all ("carol", "x")`, []string{"Account has carol", "Account has x"}},
+		{`Events | where Account has_any ("carol", "")`, nil},
+		{`Events | where Account has_any ("carol", "élan")`, nil},
+		{`Events | where Props has_any ("a")`, nil}, // a dynamic column reads as JSON text
+		{`Events | extend A = strcat(Account, "") | where A has_any ("carol")`, nil},
+	} {
+		t.Run(tc.q, func(t *testing.T) {
+			src := newCountingSource(t)
+			res := runOn(t, src, src.Catalog(), tc.q+" | count", Options{})
+			var got []string
+			for _, p := range src.reqs[0].Predicates {
+				got = append(got, p.String())
+			}
+			for _, w := range tc.want {
+				if !slices.Contains(got, w) {
+					t.Fatalf("predicates %v lack %q", got, w)
+				}
+			}
+			if len(tc.want) == 0 && len(got) != 0 {
+				t.Fatalf("pushed %v", got)
+			}
+			all := runOn(t, sloppySource{fixtureSource(t)}, src.Catalog(), tc.q+" | count", Options{})
+			if fmt.Sprint(res.Tables[0].Rows) != fmt.Sprint(all.Tables[0].Rows) {
+				t.Fatalf("count %v, the engine alone %v", res.Tables[0].Rows, all.Tables[0].Rows)
+			}
+		})
+	}
+}

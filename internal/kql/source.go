@@ -85,11 +85,13 @@ const (
 	PredStartsWithCS                   // startswith_cs
 	PredEndsWith                       // endswith (case-insensitive)
 	PredEndsWithCS                     // endswith_cs
+	PredHasAny                         // has_any (Values, each as has)
 )
 
 var predNames = map[PredOp]string{PredEq: "==", PredNe: "!=", PredEqFold: "=~", PredLt: "<", PredLe: "<=", PredGt: ">", PredGe: ">=",
 	PredIn: "in", PredInFold: "in~", PredHas: "has", PredHasCS: "has_cs", PredContains: "contains", PredContainsCS: "contains_cs",
-	PredStartsWith: "startswith", PredStartsWithCS: "startswith_cs", PredEndsWith: "endswith", PredEndsWithCS: "endswith_cs"}
+	PredStartsWith: "startswith", PredStartsWithCS: "startswith_cs", PredEndsWith: "endswith", PredEndsWithCS: "endswith_cs",
+	PredHasAny: "has_any"}
 
 func (o PredOp) String() string { return predNames[o] }
 
@@ -104,12 +106,12 @@ func (o PredOp) String() string { return predNames[o] }
 type Predicate struct {
 	Column string
 	Op     PredOp
-	Value  any   // for all but In/InFold; a run-time value of the column's type
-	Values []any // for In/InFold
+	Value  any   // for all but In/InFold/HasAny; a run-time value of the column's type
+	Values []any // for In/InFold/HasAny
 }
 
 func (p Predicate) String() string {
-	if p.Op == PredIn || p.Op == PredInFold {
+	if p.Op == PredIn || p.Op == PredInFold || p.Op == PredHasAny {
 		return fmt.Sprintf("%s %s %v", p.Column, p.Op, p.Values)
 	}
 	return fmt.Sprintf("%s %s %v", p.Column, p.Op, p.Value)
@@ -142,6 +144,13 @@ func (p Predicate) Match(v any) bool {
 	case PredIn, PredInFold:
 		for _, w := range p.Values {
 			if p.Op == PredIn && valuesEqual(v, w) || p.Op == PredInFold && strings.EqualFold(toString(v), toString(w)) {
+				return true
+			}
+		}
+		return false
+	case PredHasAny:
+		for _, w := range p.Values {
+			if hasTerm(toString(v), toString(w), false) {
 				return true
 			}
 		}

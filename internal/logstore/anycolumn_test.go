@@ -580,3 +580,47 @@ func FuzzRawFindAsEachValue(f *testing.F) {
 		}
 	})
 }
+
+func TestHasAnyKeepsTheRowsOfEachTermAndSkipsBlocksWithNone(t *testing.T) {
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, t.TempDir(), keys, func(c *Config) { c.BlockRows = 2 })
+	body := `[{"TimeGenerated":"2026-03-10T10:00:00Z","Msg":"Failed password for root"},
+		{"TimeGenerated":"2026-03-10T10:00:01Z","Msg":"accepted key"},
+		{"TimeGenerated":"2026-03-10T10:00:02Z","Msg":"session opened"},
+		{"TimeGenerated":"2026-03-10T10:00:03Z","Msg":"session closed"},
+		{"TimeGenerated":"2026-03-10T10:00:04Z","Msg":"ROOT login"},
+		{"TimeGenerated":"2026-03-10T10:00:05Z"}]`
+	for _, flushed := range []bool{false, true} {
+		if flushed {
+			if err := st.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			mustIngest(t, st, ws, tbl, []byte(body))
+		}
+		for _, c := range []struct {
+			terms []string
+			rows  int
+			cold  int64 // decryptions of a flushed scan: index, filters, Msg of the blocks they admit
+		}{
+			{[]string{"root", "closed"}, 3, 1 + 3 + 3},
+			{[]string{"nothing", "absent"}, 0, 1 + 3},
+			{[]string{"password for", "key"}, 2, 1 + 3 + 1},
+		} {
+			st.indexes.drop()
+			keys.ResetOpens()
+			got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"Msg"}, Predicates: []Predicate{{"Msg", OpHasAny, c.terms}}})
+			if err != nil || countRows(got) != c.rows {
+				t.Fatalf("flushed=%v %v: %d rows (%v), want %d", flushed, c.terms, countRows(got), err, c.rows)
+			}
+			if flushed && keys.Opens() != c.cold {
+				t.Errorf("%v: %d decryptions, want %d", c.terms, keys.Opens(), c.cold)
+			}
+		}
+	}
+	for _, v := range []any{[]string{}, "root", []any{"root"}} {
+		if _, err := st.Scan(context.Background(), ScanRequest{Workspace: ws, Table: tbl, Predicates: []Predicate{{"Msg", OpHasAny, v}}}); !errors.Is(err, ErrInvalidScan) {
+			t.Fatalf("has_any %v: error %v, want ErrInvalidScan", v, err)
+		}
+	}
+}

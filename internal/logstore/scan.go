@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +31,8 @@ const (
 	OpGe       Op = ">="
 	OpHas      Op = "has"
 	OpContains Op = "contains"
+	// OpHasAny is has for any of several strings, the Value a []string.
+	OpHasAny Op = "has_any"
 )
 
 // Predicate is "Column Op Value", with Value a string, an int or int64, a
@@ -122,6 +125,7 @@ type pred struct {
 	needle foldNeedle // has, contains: lower, to search for
 	terms  []uint64   // has: bloom keys of the constant's terms
 	any    *anyPred   // column AnyColumn
+	alts   []pred     // has_any: a has predicate for each string
 }
 
 // anyPred is what an AnyColumn predicate knows of the column types that
@@ -145,6 +149,9 @@ func compile(p Predicate) (pred, error) {
 	}
 	if _, ok := p.Value.(string); p.Column == AnyColumn && (!ok || p.Op != OpHas && p.Op != OpContains) {
 		return c, fmt.Errorf("%w: a predicate on any column takes has or contains and a string", ErrInvalidScan)
+	}
+	if p.Op == OpHasAny {
+		return compileHasAny(p)
 	}
 	switch v := p.Value.(type) {
 	case string:
@@ -188,6 +195,24 @@ func compile(p Predicate) (pred, error) {
 		}
 	default:
 		return c, fmt.Errorf("%w: unknown operator %q", ErrInvalidScan, p.Op)
+	}
+	return c, nil
+}
+
+// compileHasAny compiles a has_any predicate into a has predicate for
+// each of its strings.
+func compileHasAny(p Predicate) (pred, error) {
+	c := pred{col: p.Column, op: p.Op, kind: TypeString}
+	vs, ok := p.Value.([]string)
+	if !ok || len(vs) == 0 || p.Column == AnyColumn {
+		return c, fmt.Errorf("%w: has_any needs a column and strings", ErrInvalidScan)
+	}
+	for _, v := range vs {
+		alt, err := compile(Predicate{Column: p.Column, Op: OpHas, Value: v})
+		if err != nil {
+			return c, err
+		}
+		c.alts = append(c.alts, alt)
 	}
 	return c, nil
 }
@@ -933,6 +958,17 @@ func gather(c *Column, rows []int) Column {
 // matched once per entry.
 func evaluate(c *Column, p *pred, sel []bool) {
 	switch {
+	case p.alts != nil:
+		// has_any: the rows that some string's has keeps
+		keep := make([]bool, len(sel))
+		for i := range p.alts {
+			alt := slices.Clone(sel)
+			evaluate(c, &p.alts[i], alt)
+			for r, ok := range alt {
+				keep[r] = keep[r] || ok
+			}
+		}
+		copy(sel, keep)
 	case c == nil:
 		clear(sel)
 	case c.raw != nil:
@@ -1231,6 +1267,12 @@ func prune(bm *blockMeta, p *pred) (pruned, bloom bool) {
 		return excludes(p.op, c.minF, c.maxF, p.f), false
 	case (c.typ == TypeString || c.typ == TypeDynamic) && p.kind == TypeString:
 		useful := p.op == OpEq && c.typ == TypeString || p.op == OpHas && len(p.terms) > 0
+		if p.op == OpHasAny {
+			useful = true
+			for i := range p.alts {
+				useful = useful && len(p.alts[i].terms) > 0
+			}
+		}
 		return false, useful && c.bloomSize > 0
 	}
 	return true, false // the constant's type never matches this column's
@@ -1238,6 +1280,14 @@ func prune(bm *blockMeta, p *pred) (pruned, bloom bool) {
 
 // bloomAdmits reports whether a block's bloom filter leaves p possible.
 func bloomAdmits(f []byte, p *pred) bool {
+	if p.op == OpHasAny {
+		for i := range p.alts {
+			if bloomAdmits(f, &p.alts[i]) {
+				return true
+			}
+		}
+		return false
+	}
 	if p.op == OpEq {
 		return bloomHas(f, bloomHash(bloomValue, []byte(p.s), false))
 	}

@@ -87,6 +87,8 @@ func TestSearchAndStarHasAnswerAsWithoutPushdown(t *testing.T) {
 			`Syslog | where * has %q | count`,
 			`Syslog | where Msg has %q`,
 			`Syslog | where Msg contains %q`,
+			`Syslog | where Msg has_any (%q, "root")`,
+			`Syslog | where Msg has_all (%q, "for")`,
 		} {
 			q := fmt.Sprintf(form, term)
 			t.Run(q, func(t *testing.T) {

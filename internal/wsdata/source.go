@@ -230,6 +230,12 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 			}
 			continue
 		}
+		if p.Op == kql.PredHasAny {
+			if terms, ok := hasAnyTerms(p.Values); ok && types[p.Column] == logstore.TypeString && sameType(types[p.Column], want[p.Column]) {
+				lreq.Predicates = append(lreq.Predicates, logstore.Predicate{Column: p.Column, Op: logstore.OpHasAny, Value: terms})
+			}
+			continue
+		}
 		op, ok := predMap[p.Op]
 		if !ok || p.Value == nil {
 			continue // advisory: the engine applies every predicate again
@@ -308,6 +314,19 @@ func storeBounds(workspace string, req kql.ScanRequest) (logstore.ScanRequest, b
 		lreq.To = req.To.Add(time.Nanosecond) // the engine's bound is inclusive, the store's exclusive
 	}
 	return lreq, lreq.From.IsZero() || lreq.To.IsZero() || lreq.From.Before(lreq.To)
+}
+
+// hasAnyTerms are the terms of a has_any predicate, when all are strings.
+func hasAnyTerms(vs []any) ([]string, bool) {
+	terms := make([]string, len(vs))
+	for i, v := range vs {
+		s, ok := v.(string)
+		if !ok {
+			return nil, false
+		}
+		terms[i] = s
+	}
+	return terms, len(terms) > 0
 }
 
 // allSameType reports whether the engine reads every column of a table as the store holds
