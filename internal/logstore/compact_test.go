@@ -767,3 +767,25 @@ func TestVerifyOfASegmentMergedMeanwhileFindsNoDamage(t *testing.T) {
 		t.Fatalf("damage reported for segments merged away: %v", d)
 	}
 }
+
+// TestPacerKeepsAMergeToItsShareOfACore: after a block, a merge paced to
+// half a core waits as long as it worked; a full share never waits; a
+// cancelled merge stops waiting.
+func TestPacerKeepsAMergeToItsShareOfACore(t *testing.T) {
+	const worked = 30 * time.Millisecond
+	half := pacer{share: 0.5, since: time.Now().Add(-worked)}
+	start := time.Now()
+	if err := half.pause(context.Background()); err != nil || time.Since(start) < worked {
+		t.Fatalf("paused %v (%v), want at least the %v worked", time.Since(start), err, worked)
+	}
+	whole := pacer{share: 1, since: time.Now().Add(-time.Hour)}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := whole.pause(ctx); err != nil {
+		t.Fatalf("a full share paused: %v", err)
+	}
+	cancel()
+	long := pacer{share: 0.5, since: time.Now().Add(-time.Hour)}
+	if err := long.pause(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled merge paused on: %v", err)
+	}
+}
