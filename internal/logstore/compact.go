@@ -399,6 +399,9 @@ func (m *merger) run(ctx context.Context, srcs []segFile) (bool, error) {
 	}
 	if err != nil {
 		m.discard()
+		if errors.Is(err, errSourceGone) {
+			return false, nil
+		}
 		return false, err
 	}
 	m.t.st.hook(stepWritten)
@@ -466,15 +469,20 @@ func (m *merger) readSegment(ctx context.Context, s segFile) error {
 	return nil
 }
 
+// errSourceGone drops a merge one of whose segments the table no longer
+// lists (purged meanwhile): what is gone was not lost.
+var errSourceGone = errors.New("a segment of the merge left the table meanwhile")
+
 // mergeDamage records damage a merge found in one of its segments, which
 // no merge takes again, and returns it.
 func (t *table) mergeDamage(s segFile, ie *IntegrityError) error {
 	t.mu.Lock()
-	for i := range t.segs {
-		if t.segs[i].name == s.name {
-			t.segs[i].damage = ie
-		}
+	i := slices.IndexFunc(t.segs, func(f segFile) bool { return f.name == s.name })
+	if i < 0 {
+		t.mu.Unlock()
+		return errSourceGone
 	}
+	t.segs[i].damage = ie
 	t.mu.Unlock()
 	return t.st.foundDamage(ie)
 }

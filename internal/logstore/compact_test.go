@@ -672,39 +672,44 @@ func TestManifestListsMergesAndRetiredSegmentsRoundTrip(t *testing.T) {
 }
 
 // TestMergeOfSegmentsPurgedMeanwhileIsDropped: retention deleting a segment
-// while a merge of it is written drops the merge, leaving nothing behind.
+// before a merge of it reads it, or while the merge is written, drops the
+// merge, leaving nothing behind and reporting no damage.
 func TestMergeOfSegmentsPurgedMeanwhileIsDropped(t *testing.T) {
-	dir := t.TempDir()
-	keys := envelopetest.New("aek")
-	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64; c.Retention = 2 * 24 * time.Hour })
-	smallSegments(t, st, 4, 90)
-	recent, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable, From: testNow.Add(-2 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.compactHook = func(s compactStep) {
-		if s == stepWritten {
-			if _, err := st.PurgeExpired(context.Background(), testNow.Add(36*time.Hour)); err != nil {
-				t.Error(err)
+	for _, step := range []compactStep{stepIntent, stepWritten} {
+		t.Run("purged at "+string(step), func(t *testing.T) {
+			dir := t.TempDir()
+			keys := envelopetest.New("aek")
+			st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64; c.Retention = 2 * 24 * time.Hour })
+			smallSegments(t, st, 4, 90)
+			recent, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable, From: testNow.Add(-2 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	// The older hour is merged first, and purged meanwhile; the last hour's
-	// merge is not disturbed.
-	merged, err := st.Compact(context.Background(), ws, compactTable)
-	if err != nil || merged != 4 {
-		t.Fatalf("merged %d segments (%v), want the 4 of the last hour", merged, err)
-	}
-	if got := files(t, dir, segExt); len(got) != 1 {
-		t.Fatalf("segment files %v, want the one merged of the last hour", got)
-	}
-	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
-	if err != nil {
-		t.Fatal(err)
-	}
-	equalRows(t, canonRows(got), canonRows(recent))
-	if d := st.Damage(); len(d) > 0 {
-		t.Fatalf("damage: %v", d)
+			st.compactHook = func(s compactStep) {
+				if s == step {
+					if _, err := st.PurgeExpired(context.Background(), testNow.Add(36*time.Hour)); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			// The older hour is merged first, and purged meanwhile; the last
+			// hour's merge is not disturbed.
+			merged, err := st.Compact(context.Background(), ws, compactTable)
+			if err != nil || merged != 4 {
+				t.Fatalf("merged %d segments (%v), want the 4 of the last hour", merged, err)
+			}
+			if got := files(t, dir, segExt); len(got) != 1 {
+				t.Fatalf("segment files %v, want the one merged of the last hour", got)
+			}
+			got, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable})
+			if err != nil {
+				t.Fatal(err)
+			}
+			equalRows(t, canonRows(got), canonRows(recent))
+			if d := st.Damage(); len(d) > 0 {
+				t.Fatalf("damage: %v", d)
+			}
+		})
 	}
 }
 
