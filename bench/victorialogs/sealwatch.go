@@ -198,12 +198,16 @@ func (n *sealwatchNode) countFiles(ext string) (int, error) {
 	return count, err
 }
 
-// waitFlushed waits until every table's write-ahead log was sealed into
-// segments (a flushed log is removed, and the next one is made only by the
-// next ingest), then until the background merge of small segments is done:
-// the disk use of logs/ holds still for a flush interval, over which the
-// merge looks for work four times.
+// waitFlushed seals every table's write-ahead log into segments
+// (`sealwatch workspace flush`), checks that none is left (a flushed log is
+// removed, and the next one is made only by the next ingest), then waits
+// until the background merge of small segments is done: the disk use of
+// logs/ holds still for a flush interval, over which the merge looks for
+// work four times.
 func (n *sealwatchNode) waitFlushed(ctx context.Context) error {
+	if _, err := n.cli(ctx, "workspace", "flush", "--name", swWorkspace, "-g", swGroup); err != nil {
+		return err
+	}
 	settle := max(diskSettle, n.flushInterval)
 	last, changed := int64(-1), time.Now()
 	return n.srv.waitFor(ctx, 10*time.Minute, "done flushing and merging", func(context.Context) error {
