@@ -19,13 +19,11 @@ const (
 	bloomMaxKeys = 32768
 )
 
-func bloomBuild(keys map[uint64]struct{}) []byte {
-	nbits := max(64, (len(keys)*bloomBitsPerKey+7)/8*8)
+func bloomBuild(keys *termSet) []byte {
+	nbits := max(64, (keys.n*bloomBitsPerKey+7)/8*8)
 	b := make([]byte, 1+nbits/8)
 	b[0] = bloomK
-	for h := range keys {
-		bloomAdd(b, h)
-	}
+	keys.each(func(h uint64) { bloomAdd(b, h) })
 	return b
 }
 
@@ -142,7 +140,6 @@ const (
 type anyTerms struct {
 	keys  termSet
 	loose bool
-	json  []byte
 }
 
 // reset empties t for the next block.
@@ -151,23 +148,10 @@ func (t *anyTerms) reset() {
 	t.loose = false
 }
 
-// addColumn adds the terms of a column of type typ (string or dynamic; other
-// types are left out) to the filter.
-func (t *anyTerms) addColumn(typ Type, cells []cell) {
-	if typ != TypeString && typ != TypeDynamic {
-		return
-	}
-	for _, c := range cells {
-		if c.kind == TypeNull || t.keys.n > anyBloomMaxKeys {
-			continue
-		}
-		v := c.s
-		if typ == TypeDynamic {
-			t.json = appendJSON(t.json[:0], c)
-			v = t.json
-			t.loose = t.loose || !verbatimJSON(v)
-		}
-		forTerms(v, func(term []byte) { t.keys.add(bloomHash(bloomTerm, term, true)) })
+// add adds a term's key (see stringBloom, which splits the text).
+func (t *anyTerms) add(h uint64) {
+	if t.keys.n <= anyBloomMaxKeys {
+		t.keys.add(h)
 	}
 }
 

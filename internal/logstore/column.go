@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -301,11 +302,13 @@ const (
 // encodeColumn appends the chunk of one column to dst and returns its
 // statistics, bloom filter included.
 func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colStats) {
-	return appendColumn(dst, t, cells, times, true)
+	return appendColumn(dst, t, cells, times, true, nil)
 }
 
-// appendColumn is encodeColumn, with a bloom filter only if bloom is set.
-func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool) ([]byte, colStats) {
+// appendColumn is encodeColumn, with a bloom filter only if bloom is set;
+// with one, the terms of a string or dynamic column also go into all, the
+// block's any-column filter, unless it is nil.
+func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool, all *anyTerms) ([]byte, colStats) {
 	n := len(cells)
 	st := colStats{minI: math.MaxInt64, maxI: math.MinInt64, minF: math.Inf(1), maxF: math.Inf(-1)}
 	dst = append(dst, byte(t))
@@ -378,7 +381,7 @@ func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool) (
 			return cells[i].s
 		}
 		if bloom {
-			st.bloom = stringBloom(cells, text, t == TypeString)
+			st.bloom = stringBloom(cells, text, t == TypeString, all)
 		}
 		if t == TypeString {
 			if d, ok := appendDict(dst, cells); ok {
@@ -451,28 +454,46 @@ func uvarintLen(v uint64) int {
 }
 
 // stringBloom builds the filter of a string column's values (when exact) and
-// terms, tokenizing each distinct value once.
-func stringBloom(cells []cell, text func(int) []byte, exact bool) []byte {
-	seen := make(map[string]struct{})
-	keys := make(map[uint64]struct{})
+// terms, and adds the terms to all, the block's any-column filter, unless it
+// is nil. A run of one value is split once.
+func stringBloom(cells []cell, text func(int) []byte, exact bool, all *anyTerms) []byte {
+	var keys termSet
+	add := func(h uint64) {
+		if keys.n <= bloomMaxKeys {
+			keys.add(h)
+		}
+	}
+	var prev []byte
+	first := true
 	for i, c := range cells {
 		if c.kind == TypeNull {
 			continue
 		}
 		v := text(i)
-		if _, ok := seen[string(v)]; ok {
+		if !first && bytes.Equal(v, prev) {
 			continue
 		}
-		seen[string(v)] = struct{}{}
+		prev, first = v, false
 		if exact {
-			keys[bloomHash(bloomValue, v, false)] = struct{}{}
+			add(bloomHash(bloomValue, v, false))
+		} else if all != nil {
+			all.loose = all.loose || !verbatimJSON(v)
 		}
-		forTerms(v, func(term []byte) { keys[bloomHash(bloomTerm, term, true)] = struct{}{} })
-		if len(keys) > bloomMaxKeys {
+		forTerms(v, func(term []byte) {
+			h := bloomHash(bloomTerm, term, true)
+			add(h)
+			if all != nil {
+				all.add(h)
+			}
+		})
+		if keys.n > bloomMaxKeys && all == nil {
 			return nil
 		}
 	}
-	return bloomBuild(keys)
+	if keys.n > bloomMaxKeys {
+		return nil
+	}
+	return bloomBuild(&keys)
 }
 
 // appendJSON appends a value as JSON text, for dynamic columns.

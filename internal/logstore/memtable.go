@@ -146,7 +146,7 @@ func buildMemBlock(batches []memBatch, first, n int) (blockMeta, []byte, error) 
 	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
 		start := len(data)
 		var st colStats
-		data, st = appendColumn(data, t, cells, times, false)
+		data, st = appendColumn(data, t, cells, times, false, nil)
 		size := int64(len(data) - start)
 		bm.cols = append(bm.cols, colMeta{name: name, typ: t, off: int64(start), size: size, raw: int(size), colStats: st})
 	})

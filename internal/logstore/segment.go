@@ -335,7 +335,6 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 	w.terms.reset()
 	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
 		w.addColumn(&bm, aead, ordinal, name, t, cells, times)
-		w.terms.addColumn(t, cells)
 	})
 	if f := w.terms.filter(); f != nil {
 		start := len(w.out)
@@ -352,10 +351,11 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 }
 
 // addColumn encodes, compresses and seals one column of the block into
-// w.out, with its bloom filter if it has one.
+// w.out, with its bloom filter if it has one, and adds its terms to the
+// block's any-column filter.
 func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name string, t Type, cells []cell, times []int64) {
 	var st colStats
-	w.plain, st = encodeColumn(w.plain[:0], t, cells, times)
+	w.plain, st = appendColumn(w.plain[:0], t, cells, times, true, &w.terms)
 	w.comp = w.st.zenc.EncodeAll(w.plain, w.comp[:0])
 	start := len(w.out)
 	w.out = seal(w.out, aead, w.comp, w.hdr.aad("segment.column", w.ws, w.table, ordinal, name))
