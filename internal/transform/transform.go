@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/jsonscan"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/tables"
@@ -358,16 +359,20 @@ func (t *Transform) Apply(ctx context.Context, body []byte, now time.Time) ([]by
 }
 
 // source reads body into the table source, each value converted to its
-// stream column's type.
+// stream column's type. The body is checked whole first (text, then JSON),
+// then each row is walked in place: no map per row, no copy per value. As
+// json.Unmarshal into a slice of maps did, a body with an element that is
+// neither an object nor null is not rows at all, and of a column named
+// twice in a row the last value counts.
 func (t *Transform) source(body []byte) (*kql.MemTable, error) {
 	if off, what := textcheck.JSON(body); off >= 0 {
 		return nil, fmt.Errorf("%w: the body %s (byte %d)", logstore.ErrInvalidInput, what, off)
 	}
-	var rows []map[string]json.RawMessage
-	if err := json.Unmarshal(body, &rows); err != nil {
-		return nil, fmt.Errorf("%w: the body must be a JSON array of objects", logstore.ErrInvalidInput)
+	elems, err := elements(body)
+	if err != nil {
+		return nil, err
 	}
-	if len(rows) == 0 {
+	if len(elems) == 0 {
 		return nil, fmt.Errorf("%w: the body holds no rows", logstore.ErrInvalidInput) // as the store says
 	}
 	cols := make([]kql.Column, len(t.input))
@@ -376,19 +381,23 @@ func (t *Transform) source(body []byte) (*kql.MemTable, error) {
 	}
 	src := kql.NewMemTable(Source, cols...)
 	vals := make([]any, len(cols))
-	for r, row := range rows {
-		if row == nil {
+	raws := make([][]byte, len(cols))
+	for r, start := range elems {
+		if body[start] != '{' { // null
 			return nil, &logstore.RowError{Index: r, Reason: "not a JSON object"}
 		}
+		clear(raws)
+		if err := t.fields(body, start, r, raws); err != nil {
+			return nil, err
+		}
 		clear(vals)
-		for name, raw := range row {
-			i, ok := t.byName[name]
-			if !ok {
-				return nil, &logstore.UndeclaredColumnError{Table: t.stream, Index: r, Column: name}
+		for i, raw := range raws {
+			if raw == nil {
+				continue
 			}
 			v, ok := logstore.ConvertJSON(raw, t.input[i].decl)
 			if !ok {
-				return nil, &logstore.RowError{Index: r, Reason: fmt.Sprintf("the value of column %q does not convert to %s, its type in stream %s", name, t.input[i].decl, t.stream)}
+				return nil, &logstore.RowError{Index: r, Reason: fmt.Sprintf("the value of column %q does not convert to %s, its type in stream %s", t.input[i].name, t.input[i].decl, t.stream)}
 			}
 			if d, isJSON := v.(json.RawMessage); isJSON {
 				v = dynamicValue(d)
@@ -400,6 +409,74 @@ func (t *Transform) source(body []byte) (*kql.MemTable, error) {
 		}
 	}
 	return src, nil
+}
+
+// elements returns where each element of body, a JSON array of objects
+// (null counting as an element), starts; none for a body that is null.
+func elements(body []byte) ([]int, error) {
+	notRows := fmt.Errorf("%w: the body must be a JSON array of objects", logstore.ErrInvalidInput)
+	if !jsonscan.Valid(body) {
+		return nil, notRows
+	}
+	i := jsonscan.Space(body, 0)
+	if body[i] == 'n' { // null: no rows
+		return nil, nil
+	}
+	if body[i] != '[' {
+		return nil, notRows
+	}
+	var elems []int
+	i = jsonscan.Space(body, i+1)
+	for body[i] != ']' {
+		if c := body[i]; c != '{' && c != 'n' {
+			return nil, notRows
+		}
+		elems = append(elems, i)
+		end, _, err := jsonscan.Value(body, i, 1)
+		if err != nil {
+			return nil, notRows // not reached: the body is valid
+		}
+		i = jsonscan.Space(body, end)
+		if body[i] == ',' {
+			i = jsonscan.Space(body, i+1)
+		}
+	}
+	return elems, nil
+}
+
+// fields sets raws[k] to the JSON text of the value of the row's field
+// for stream column k, the row being the object at body[start], which
+// jsonscan has checked; the last of a name given twice counts.
+func (t *Transform) fields(body []byte, start, row int, raws [][]byte) error {
+	i := jsonscan.Space(body, start+1)
+	for body[i] != '}' {
+		end, f, err := jsonscan.String(body, i)
+		if err != nil {
+			return err // not reached: the body is valid
+		}
+		name := string(body[i+1 : end-1])
+		if f&jsonscan.Escaped != 0 {
+			if err := json.Unmarshal(body[i:end], &name); err != nil {
+				return err // not reached
+			}
+		}
+		i = jsonscan.Space(body, end)
+		i = jsonscan.Space(body, i+1) // past the colon
+		end, _, err = jsonscan.Value(body, i, 2)
+		if err != nil {
+			return err // not reached
+		}
+		k, ok := t.byName[name]
+		if !ok {
+			return &logstore.UndeclaredColumnError{Table: t.stream, Index: row, Column: name}
+		}
+		raws[k] = body[i:end]
+		i = jsonscan.Space(body, end)
+		if body[i] == ',' {
+			i = jsonscan.Space(body, i+1)
+		}
+	}
+	return nil
 }
 
 // dynamicValue decodes a dynamic value's JSON text as the engine holds it.
