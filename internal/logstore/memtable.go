@@ -21,10 +21,10 @@ type memtable struct {
 	span    walMark // batches, and their rows' time range
 	// blocks[k] is rows [k*blockRows, (k+1)*blockRows) in arrival order,
 	// listed once they have all arrived and built when first read; tail is
-	// the rows after them as the last scan saw them, built again once more
-	// have arrived.
+	// the rows after them, as the last view saw them, in blocks of falling
+	// size (see view).
 	blocks []*memBlock
-	tail   *memBlock
+	tail   []*memBlock
 }
 
 type memBatch struct {
@@ -57,25 +57,35 @@ func (m *memtable) snapshot() []memBatch {
 	return m.batches[:len(m.batches):len(m.batches)]
 }
 
-// view returns the blocks that hold the memtable's rows as they stand, of
-// blockRows rows but for the last. They are built when first read (see
-// memBlock.build); the full ones are built once, the last one again only
-// when rows have arrived since.
+// view returns the blocks that hold the memtable's rows as they stand:
+// complete blocks of blockRows rows, then the rows after them in a few
+// smaller ones. Each is built when first read (see memBlock.build):
+// complete ones once; of the others, only the rows that arrived since the
+// last view make a new block, which takes in the one before it when as
+// big (and so on), so that the tail stays a few blocks of falling size and
+// a row is built again only a few times (log2(blockRows) at most) before
+// its complete block is built.
 func (m *memtable) view(blockRows int) []*memBlock {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for (len(m.blocks)+1)*blockRows <= m.rows {
 		m.blocks = append(m.blocks, &memBlock{src: m, first: len(m.blocks) * blockRows, rows: blockRows})
 	}
-	blocks := m.blocks[:len(m.blocks):len(m.blocks)]
-	first := len(m.blocks) * blockRows
-	if first == m.rows {
-		return blocks
+	end := len(m.blocks) * blockRows
+	if len(m.tail) > 0 && m.tail[0].first < end {
+		m.tail = nil // its rows are in a complete block now
 	}
-	if m.tail == nil || m.tail.first != first || m.tail.rows != m.rows-first {
-		m.tail = &memBlock{src: m, first: first, rows: m.rows - first}
+	if n := len(m.tail); n > 0 {
+		end = m.tail[n-1].first + m.tail[n-1].rows
 	}
-	return append(blocks, m.tail)
+	if end < m.rows {
+		m.tail = append(m.tail, &memBlock{src: m, first: end, rows: m.rows - end})
+		for n := len(m.tail); n >= 2 && m.tail[n-1].rows >= m.tail[n-2].rows; n = len(m.tail) {
+			a, b := m.tail[n-2], m.tail[n-1]
+			m.tail = append(m.tail[:n-2], &memBlock{src: m, first: a.first, rows: a.rows + b.rows})
+		}
+	}
+	return append(m.blocks[:len(m.blocks):len(m.blocks)], m.tail...)
 }
 
 // memBlock is rows of a memtable built into one block as a flush builds a

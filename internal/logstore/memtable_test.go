@@ -244,6 +244,54 @@ func TestUnflushedBlocksAreBuiltOnceAndTheLastAgainOnlyForNewRows(t *testing.T) 
 	}
 }
 
+// TestUnflushedTailBuildsOnlyTheRowsThatArrived: rows that arrive after
+// the complete blocks make a block of their own, built by the next read,
+// which takes in the block before it when as big, so that a read after a
+// few new rows builds about as many, and the tail stays a few blocks.
+func TestUnflushedTailBuildsOnlyTheRowsThatArrived(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 100 })
+	tb, err := st.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev []*memBlock
+	next := 0
+	for _, step := range []struct {
+		rows  int
+		shape [][2]int // first row and rows of each block
+		kept  int      // blocks of the last view still there, unbuilt again
+	}{
+		{30, [][2]int{{0, 30}}, 0},
+		{10, [][2]int{{0, 30}, {30, 10}}, 1},
+		{10, [][2]int{{0, 30}, {30, 20}}, 1},           // as big as the one before: one block of both
+		{15, [][2]int{{0, 30}, {30, 20}, {50, 15}}, 2}, // smaller: a block of its own
+		{20, [][2]int{{0, 85}}, 0},                     // as big as 15, then 35 as big as 20, 55 as 30
+		{40, [][2]int{{0, 100}, {100, 25}}, 0},         // a complete block, and the rows after it
+	} {
+		mustIngest(t, st, ws, tbl, idRows(next, step.rows, testNow))
+		next += step.rows
+		snap, err := tb.snapshot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var shape [][2]int
+		kept := 0
+		for _, b := range snap.mems {
+			shape = append(shape, [2]int{b.first, b.rows})
+			if slices.Contains(prev, b) {
+				kept++
+			}
+		}
+		if !slices.Equal(shape, step.shape) || kept != step.kept {
+			t.Fatalf("after %d rows: blocks %v, %d kept; want %v, %d kept", next, shape, kept, step.shape, step.kept)
+		}
+		prev = snap.mems
+		if got := countIDs(t, st); got != next {
+			t.Fatalf("after %d rows: %d read", next, got)
+		}
+	}
+}
+
 func countIDs(t *testing.T, st *Store) int {
 	t.Helper()
 	batches, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"ID"}})
