@@ -484,6 +484,23 @@ func TestABatchRefusedWhileOthersAreUnderWayNamesEveryRowToSendAgain(t *testing.
 	}
 }
 
+func TestARefusalAndABadRowFurtherOnAreBothNamed(t *testing.T) {
+	refused := &client.APIError{Status: 400, Code: "InvalidPayload", Message: "the body was refused whole: row 0: bad"}
+	l := &ledger{rep: &ingestReport{Rows: 2},
+		stored: []batchOutcome{{seq: 2, first: 2, last: 2}},
+		failed: []batchOutcome{{seq: 1, first: 1, last: 1, err: refused}}}
+	err := l.outcome(errors.New("rows.json is not a JSON array or JSON lines: at byte 17, after row 2"), "rows.json")
+	want := "batch 1 (rows 1-1 of rows.json) was refused at row 1 of rows.json (the server counts from 0 within the batch): " +
+		"InvalidPayload (HTTP 400): the body was refused whole: row 0: bad; rows 2-2 were stored: send only rows 1-1 and the rows after row 2 again; " +
+		"then rows.json is not a JSON array or JSON lines: at byte 17, after row 2"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+	if !errors.Is(err, refused) {
+		t.Errorf("the server's error is not kept: %v", err)
+	}
+}
+
 func TestStoredSoFarSaysWhichRowsToSendAgain(t *testing.T) {
 	b := func(seq, first, last int) batchOutcome { return batchOutcome{seq: seq, first: first, last: last} }
 	for _, tc := range []struct {

@@ -325,17 +325,26 @@ func sendRows(ctx context.Context, rr *rowReader, limit, inFlight int, rep *inge
 	close(jobs)
 	wg.Wait()
 
+	return l.outcome(readErr, rr.name)
+}
+
+// outcome is sendRows' answer once every batch has finished: the first
+// batch that failed, or readErr (what stopped the reading of file), with
+// the rows stored and the rows to send again; nil when all went.
+func (l *ledger) outcome(readErr error, file string) error {
 	slices.SortFunc(l.stored, func(a, b batchOutcome) int { return a.seq - b.seq })
 	slices.SortFunc(l.failed, func(a, b batchOutcome) int { return a.seq - b.seq })
 	switch {
+	case len(l.failed) > 0 && readErr != nil: // the rows went wrong too, further on
+		return fmt.Errorf("%w; %s; then %v", batchRefusal(l.failed[0], file), storedSoFar(l.stored, l.failed[1:]), readErr)
 	case len(l.failed) > 0:
-		return fmt.Errorf("%w; %s", batchRefusal(l.failed[0], rr.name), storedSoFar(l.stored, l.failed[1:]))
+		return fmt.Errorf("%w; %s", batchRefusal(l.failed[0], file), storedSoFar(l.stored, l.failed[1:]))
 	case readErr != nil && len(l.stored) > 0:
 		return fmt.Errorf("%w; %s", readErr, storedSoFar(l.stored, nil))
 	case readErr != nil:
 		return readErr
-	case rep.Rows == 0:
-		return fmt.Errorf("%s holds no rows", rr.name)
+	case l.rep.Rows == 0:
+		return fmt.Errorf("%s holds no rows", file)
 	}
 	return nil
 }
