@@ -124,39 +124,47 @@ func TestRowCountsFromMetadataEqualCountsFromDecoding(t *testing.T) {
 				return r.ingested > 1 && r.ingested <= 6 && !r.at.Before(base.Add(30*time.Minute)) && r.n < 1000
 			}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			c.req.Workspace, c.req.Table = ws, tbl
-			want := 0
-			wantLo, wantHi := int64(math.MaxInt64), int64(math.MinInt64)
-			for _, r := range all {
-				if c.want(r) {
-					want++
-					wantLo, wantHi = min(wantLo, r.at.UnixNano()), max(wantHi, r.at.UnixNano())
+	// Merged segments hold the same rows, named by the same first and last times.
+	for _, stage := range []string{"flushed", "merged"} {
+		if stage == "merged" {
+			if n, err := st.Compact(context.Background(), ws, tbl); err != nil || n == 0 {
+				t.Fatalf("merged %d segments: %v", n, err)
+			}
+		}
+		for _, c := range cases {
+			t.Run(stage+"/"+c.name, func(t *testing.T) {
+				c.req.Workspace, c.req.Table = ws, tbl
+				want := 0
+				wantLo, wantHi := int64(math.MaxInt64), int64(math.MinInt64)
+				for _, r := range all {
+					if c.want(r) {
+						want++
+						wantLo, wantHi = min(wantLo, r.at.UnixNano()), max(wantHi, r.at.UnixNano())
+					}
 				}
-			}
-			decoding := c.req
-			decoding.Columns = []string{timeColumn}
-			decoded, err := scanAll(st, decoding)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, lo, hi, spanned := countSpan(t, st, c.req)
-			if got != want || countRows(decoded) != want {
-				t.Fatalf("%d rows counted, %d decoded; want %d", got, countRows(decoded), want)
-			}
-			// The span of the times is known where every predicate is one on
-			// TimeGenerated, which the time range holds.
-			timeOnly := !slices.ContainsFunc(c.req.Predicates, func(p Predicate) bool { return p.Column != timeColumn || p.Op == OpNe })
-			switch {
-			case !timeOnly || want == 0:
-				if spanned {
-					t.Fatalf("a span [%d, %d] of no rows or with predicates", lo, hi)
+				decoding := c.req
+				decoding.Columns = []string{timeColumn}
+				decoded, err := scanAll(st, decoding)
+				if err != nil {
+					t.Fatal(err)
 				}
-			case !spanned || lo != wantLo || hi != wantHi:
-				t.Fatalf("times span [%d, %d] (%v); want [%d, %d]", lo, hi, spanned, wantLo, wantHi)
-			}
-		})
+				got, lo, hi, spanned := countSpan(t, st, c.req)
+				if got != want || countRows(decoded) != want {
+					t.Fatalf("%d rows counted, %d decoded; want %d", got, countRows(decoded), want)
+				}
+				// The span of the times is known where every predicate is one on
+				// TimeGenerated, which the time range holds.
+				timeOnly := !slices.ContainsFunc(c.req.Predicates, func(p Predicate) bool { return p.Column != timeColumn || p.Op == OpNe })
+				switch {
+				case !timeOnly || want == 0:
+					if spanned {
+						t.Fatalf("a span [%d, %d] of no rows or with predicates", lo, hi)
+					}
+				case !spanned || lo != wantLo || hi != wantHi:
+					t.Fatalf("times span [%d, %d] (%v); want [%d, %d]", lo, hi, spanned, wantLo, wantHi)
+				}
+			})
+		}
 	}
 }
 
