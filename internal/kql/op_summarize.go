@@ -259,6 +259,7 @@ type groups struct {
 	acct   *memAccount
 	byKey  map[any]*group
 	byStr  map[string]*group // single string key: no interface hashing
+	byKeys map[string]*group // several keys: by their encoding in kb (keyAppend's)
 	order  []*group
 	kb     []byte  // several keys: their encoding
 	kv     []any   // the keys keyGroup looks for
@@ -270,6 +271,9 @@ func (sp *summarizePlan) newGroups(acct *memAccount) *groups {
 	g := &groups{summarizePlan: sp, acct: acct, byKey: map[any]*group{}, kv: make([]any, len(sp.keyFns))}
 	if len(sp.keyFns) == 1 && sp.cols[0].Type == TypeString {
 		g.byStr = map[string]*group{}
+	}
+	if len(sp.keyFns) > 1 {
+		g.byKeys = map[string]*group{}
 	}
 	if len(sp.keyFns) == 0 {
 		g.byKey[nil] = g.newGroup(nil)
@@ -311,7 +315,7 @@ func (g *groups) keyGroup() (*group, error) {
 		for _, v := range g.kv {
 			g.kb = keyAppend(g.kb, v)
 		}
-		k = string(g.kb)
+		return g.keysGroup(nil, 0)
 	}
 	kg := g.byKey[k]
 	if kg == nil {
@@ -322,6 +326,63 @@ func (g *groups) keyGroup() (*group, error) {
 		}
 	}
 	return kg, nil
+}
+
+// keysGroup is the group of several keys encoded in kb: their values are kv, or row r of
+// cb's key columns if cb is set, read only when the group is new. Looking a group up
+// allocates nothing.
+func (g *groups) keysGroup(cb *colBatch, r int) (*group, error) {
+	if kg := g.byKeys[string(g.kb)]; kg != nil {
+		return kg, nil
+	}
+	if cb != nil {
+		for k, c := range g.keyCols {
+			g.kv[k] = cb.value(c, r)
+		}
+	}
+	kg := g.newGroup(slices.Clone(g.kv))
+	g.byKeys[string(g.kb)] = kg
+	if err := g.acct.add(int64(64+48*len(g.factories)) + rowBytes(kg.keys)); err != nil {
+		return nil, err
+	}
+	return kg, nil
+}
+
+// typedKeys reports whether every key column of cb is a vector appendVectorKey encodes.
+func (g *groups) typedKeys(cb *colBatch) bool {
+	for _, c := range g.keyCols {
+		if cb.b.vector(c) == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// appendVectorKey appends row r of v as keyAppend does its value (v.Value(r)), without
+// boxing it.
+func appendVectorKey(b []byte, v *Vector, r int) []byte {
+	if v.Type == TypeString {
+		s := v.Str(r) // a null string is ""
+		b = append(b, 1)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		return append(b, s...)
+	}
+	if v.Valid != nil && !v.Valid[r] {
+		return append(b, 0)
+	}
+	switch v.Type {
+	case TypeInt, TypeLong:
+		return strconv.AppendInt(append(b, 2), v.Ints[r], 10)
+	case TypeDatetime:
+		return strconv.AppendInt(append(b, 5), v.Ints[r], 10)
+	case TypeBool:
+		if v.Bools[r] {
+			return append(b, 4, 1)
+		}
+		return append(b, 4, 0)
+	}
+	return keyAppend(b, v.Value(r))
 }
 
 // ofRow is the group of row r.
@@ -352,6 +413,17 @@ func (g *groups) ofBatch(cb *colBatch, gs []*group) (bool, error) {
 		for i, r := range cb.sel {
 			var err error
 			if gs[i], err = g.stringGroup(cb.str(g.keyCols[0], r)); err != nil {
+				return false, err
+			}
+		}
+	case g.byKeys != nil && g.typedKeys(cb):
+		for i, r := range cb.sel {
+			g.kb = g.kb[:0]
+			for _, c := range g.keyCols {
+				g.kb = appendVectorKey(g.kb, cb.b.vector(c), r)
+			}
+			var err error
+			if gs[i], err = g.keysGroup(cb, r); err != nil {
 				return false, err
 			}
 		}
