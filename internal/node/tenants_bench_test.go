@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,7 +114,8 @@ func measureProcess(tb testing.TB) processUse {
 // with 10, 100 and 1,000 workspaces, the same node growing from one size
 // to the next. It reports the rates and their ratios to those of 10
 // workspaces, and what the process holds after the load and after its
-// stores are closed as idle. SEALWATCH_BENCH_TENANT_LOAD sets each load's
+// stores are closed as idle; with 1,000, also the load spread over all of
+// them against the same load on ten, alternated on the one node. SEALWATCH_BENCH_TENANT_LOAD sets each load's
 // duration (default 5s, after a second of warm-up); set-up takes about a
 // minute per 1,000 workspaces.
 func BenchmarkTenants(b *testing.B) {
@@ -171,6 +173,11 @@ func BenchmarkTenants(b *testing.B) {
 			if added > 0 {
 				b.ReportMetric(float64(setup.Milliseconds())/float64(added), "setup-ms/ws")
 			}
+			if n == 1000 {
+				ingest, query := tl.spread(b, tenants, load)
+				b.ReportMetric(ingest, "ingest-all-vs-10-same-node")
+				b.ReportMetric(query, "query-all-vs-10-same-node")
+			}
 			busy := measureProcess(b)
 			unflushed, budget := cs.node.data.Unflushed()
 			if unflushed > budget {
@@ -216,6 +223,21 @@ func (tl *tenantLoad) rate(b *testing.B, tenants []tenant, d time.Duration, inge
 	deadline := time.Now().Add(d)
 	calls := tl.run(b, func() (tenant, bool) { return tenants[mrand.IntN(len(tenants))], time.Now().Before(deadline) }, ingest)
 	return float64(calls) / d.Seconds()
+}
+
+// spread measures, on one node, the load spread over every workspace
+// against the same load on ten of them, in three rounds that alternate the
+// two, and returns the median ratios: what spreading the load costs, with
+// the machine's drift (it is shared) cancelled out.
+func (tl *tenantLoad) spread(b *testing.B, tenants []tenant, d time.Duration) (ingest, query float64) {
+	var ingests, queries []float64
+	for range 3 {
+		ingests = append(ingests, tl.rate(b, tenants, d, true)/tl.rate(b, tenants[:10], d, true))
+		queries = append(queries, tl.rate(b, tenants, d, false)/tl.rate(b, tenants[:10], d, false))
+	}
+	slices.Sort(ingests)
+	slices.Sort(queries)
+	return ingests[1], queries[1]
 }
 
 // run sends calls from 4 clients to the workspaces next gives, until it
