@@ -56,8 +56,7 @@ type rowReader struct {
 	pos   int
 	end   int
 	off   int64 // the file offset of buf[0]
-	eof   bool  // r has no more
-	err   error // r failed
+	eof   bool  // r has no more, or failed
 	array bool
 	comma bool // (array) a row was read: a comma or the closing bracket comes next
 	done  bool
@@ -67,9 +66,9 @@ type rowReader struct {
 }
 
 // rowReaderBuffer is what a rowReader reads at a time. A row may grow the
-// buffer up to maxRowBytes (rowReader.max): a row bigger than a call takes
-// is refused, though one that white space makes bigger may shrink once
-// compacted.
+// buffer up to rowReader.max, four times what a call takes: a row bigger
+// than a call is refused, but one that white space makes bigger may fit
+// once compacted.
 const rowReaderBuffer = 256 << 10
 
 func newRowReader(r io.Reader, name string) (*rowReader, error) {
@@ -120,7 +119,7 @@ func (rr *rowReader) fill(want int) error {
 		case err == io.EOF:
 			rr.eof = true
 		case err != nil:
-			rr.eof, rr.err = true, err
+			rr.eof = true
 			return fmt.Errorf("read %s after row %d: %w", rr.name, rr.n, err)
 		}
 	}
