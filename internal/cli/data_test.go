@@ -340,6 +340,8 @@ func TestDataCommandLinesAreUsageErrors(t *testing.T) {
 		{"role on no scope", []string{"role", "assign", "--role", "Reader", "--object-id", "x"}, "--dcr N or --workspace W"},
 		{"ingest naming the rule twice", []string{"ingest", "--dcr", "d", "--dcr-immutable-id", "dcr-1", "--stream", "Custom-E", "--file", "-"}, "name the rule once"},
 		{"ingest without a file", []string{"ingest", "--dcr", "d", "--stream", "Custom-E"}, `required flag(s) "file" not set`},
+		{"ingest with no batch in flight", []string{"ingest", "--dcr", "d", "--stream", "Custom-E", "--file", "-", "--in-flight", "0"}, "--in-flight takes 1 to 64 batches"},
+		{"ingest with too many batches in flight", []string{"ingest", "--dcr", "d", "--stream", "Custom-E", "--file", "-", "--in-flight", "65"}, "--in-flight takes 1 to 64 batches"},
 		{"query without KQL", []string{"query", "--workspace", "w"}, "the KQL as one argument"},
 		{"query without a workspace", []string{"query", "T | take 1"}, "name the workspace once"},
 	} {
