@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/sealwatch/sealwatch/internal/envelope"
 )
 
@@ -279,19 +281,18 @@ func decodeIndex(b []byte, version uint16, dataStart, dataEnd int64) ([]blockMet
 // when finished, so that a crash never leaves a half segment under a
 // segment's name.
 type segWriter struct {
-	st          *Store
-	ws, table   string
-	dir         string
-	f           *os.File
-	tmp         string
-	hdr         header
-	sealer      envelope.Sealer
-	off         int64
-	blocks      []blockMeta
-	seals       uint64
-	plain, comp []byte
-	out         []byte
-	terms       anyTerms // of the block being written, for its any-column filter
+	st        *Store
+	ws, table string
+	dir       string
+	f         *os.File
+	tmp       string
+	hdr       header
+	sealer    envelope.Sealer
+	off       int64
+	blocks    []blockMeta
+	seals     uint64
+	enc       blockEncoder
+	out       []byte
 }
 
 func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*segWriter, error) {
@@ -303,7 +304,7 @@ func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*s
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
-	w := &segWriter{st: st, ws: ws, table: table, dir: dir, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer}
+	w := &segWriter{st: st, ws: ws, table: table, dir: dir, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: blockEncoder{zenc: st.zenc}}
 	h := hdr.encode()
 	if _, err := f.Write(h); err != nil {
 		w.abort()
@@ -321,26 +322,99 @@ func (w *segWriter) full(ncols int) bool {
 	return w.seals+2*uint64(ncols)+1 > w.st.maxSeals
 }
 
-// writeBlock seals the columns of bb as the next block. The object key is
-// derived for this block only, so a revoked key stops a flush at once.
+// fits reports whether the encoded block eb can be sealed with the object
+// key without passing its seal budget.
+func (w *segWriter) fits(eb *encodedBlock) bool {
+	return w.seals+eb.seals() <= w.st.maxSeals
+}
+
+// writeBlock seals the columns of bb as the next block.
 func (w *segWriter) writeBlock(bb *blockBuilder) error {
+	return w.writeEncoded(w.enc.encode(bb))
+}
+
+// encodedBlock is a block's columns encoded and compressed, not yet sealed:
+// the costly part of writing a block, which a flush does for several blocks
+// at once, and which needs neither the key nor the block's place.
+type encodedBlock struct {
+	meta   blockMeta // offsets, sizes and bloom filters not yet set
+	data   []byte    // the compressed chunks, one after another
+	ends   []int     // of each column's chunk in data
+	blooms [][]byte  // of each column; nil: none
+	any    []byte    // the any-column filter; nil: none
+}
+
+// seals is how many sealed chunks the block takes.
+func (eb *encodedBlock) seals() uint64 {
+	n := uint64(len(eb.ends))
+	for _, b := range eb.blooms {
+		if b != nil {
+			n++
+		}
+	}
+	if eb.any != nil {
+		n++
+	}
+	return n
+}
+
+// blockEncoder encodes blocks; one is used by one goroutine at a time, and
+// reuses its buffers from block to block.
+type blockEncoder struct {
+	zenc  *zstd.Encoder
+	plain []byte
+	terms anyTerms // of the block being encoded, for its any-column filter
+}
+
+// encode encodes and compresses each column of bb, with its bloom filter,
+// and the block's any-column filter.
+func (e *blockEncoder) encode(bb *blockBuilder) *encodedBlock {
+	eb := &encodedBlock{meta: blockMeta{rows: bb.rows()}}
+	eb.meta.minT, eb.meta.maxT = bb.timeSpan()
+	e.terms.reset()
+	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
+		var st colStats
+		e.plain, st = appendColumn(e.plain[:0], t, cells, times, true, &e.terms)
+		eb.data = e.zenc.EncodeAll(e.plain, eb.data)
+		eb.ends = append(eb.ends, len(eb.data))
+		eb.blooms = append(eb.blooms, st.bloom)
+		st.bloom = nil
+		eb.meta.cols = append(eb.meta.cols, colMeta{name: name, typ: t, raw: len(e.plain), colStats: st})
+	})
+	eb.any = e.terms.filter()
+	return eb
+}
+
+// writeEncoded seals eb as the next block. The object key is derived for
+// this block only, so a revoked key stops a flush at once.
+func (w *segWriter) writeEncoded(eb *encodedBlock) error {
 	aead, err := w.sealer.AEAD(w.hdr.salt[:], purposeSegment)
 	if err != nil {
 		return fmt.Errorf("derive segment key: %w", err)
 	}
 	ordinal := strconv.Itoa(len(w.blocks))
-	bm := blockMeta{rows: bb.rows()}
-	bm.minT, bm.maxT = bb.timeSpan()
+	bm := eb.meta
 	w.out = w.out[:0]
-	w.terms.reset()
-	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
-		w.addColumn(&bm, aead, ordinal, name, t, cells, times)
-	})
-	if f := w.terms.filter(); f != nil {
-		start := len(w.out)
-		w.out = seal(w.out, aead, f, w.hdr.aad("segment.anybloom", w.ws, w.table, ordinal))
+	start := 0
+	for i := range bm.cols {
+		cm := &bm.cols[i]
+		cstart := len(w.out)
+		w.out = seal(w.out, aead, eb.data[start:eb.ends[i]], w.hdr.aad("segment.column", w.ws, w.table, ordinal, cm.name))
 		w.seals++
-		bm.anyOff, bm.anySize = w.off+int64(start), int64(len(w.out)-start)
+		start = eb.ends[i]
+		cm.off, cm.size = w.off+int64(cstart), int64(len(w.out)-cstart)
+		if b := eb.blooms[i]; b != nil {
+			bstart := len(w.out)
+			w.out = seal(w.out, aead, b, w.hdr.aad("segment.bloom", w.ws, w.table, ordinal, cm.name))
+			w.seals++
+			cm.bloomOff, cm.bloomSize = w.off+int64(bstart), int64(len(w.out)-bstart)
+		}
+	}
+	if eb.any != nil {
+		astart := len(w.out)
+		w.out = seal(w.out, aead, eb.any, w.hdr.aad("segment.anybloom", w.ws, w.table, ordinal))
+		w.seals++
+		bm.anyOff, bm.anySize = w.off+int64(astart), int64(len(w.out)-astart)
 	}
 	if _, err := w.f.Write(w.out); err != nil {
 		return fmt.Errorf("write segment: %w", err)
@@ -348,27 +422,6 @@ func (w *segWriter) writeBlock(bb *blockBuilder) error {
 	w.off += int64(len(w.out))
 	w.blocks = append(w.blocks, bm)
 	return nil
-}
-
-// addColumn encodes, compresses and seals one column of the block into
-// w.out, with its bloom filter if it has one, and adds its terms to the
-// block's any-column filter.
-func (w *segWriter) addColumn(bm *blockMeta, aead cipher.AEAD, ordinal, name string, t Type, cells []cell, times []int64) {
-	var st colStats
-	w.plain, st = appendColumn(w.plain[:0], t, cells, times, true, &w.terms)
-	w.comp = w.st.zenc.EncodeAll(w.plain, w.comp[:0])
-	start := len(w.out)
-	w.out = seal(w.out, aead, w.comp, w.hdr.aad("segment.column", w.ws, w.table, ordinal, name))
-	w.seals++
-	cm := colMeta{name: name, typ: t, off: w.off + int64(start), size: int64(len(w.out) - start), raw: len(w.plain), colStats: st}
-	if st.bloom != nil {
-		bstart := len(w.out)
-		w.out = seal(w.out, aead, st.bloom, w.hdr.aad("segment.bloom", w.ws, w.table, ordinal, name))
-		w.seals++
-		cm.bloomOff, cm.bloomSize = w.off+int64(bstart), int64(len(w.out)-bstart)
-		cm.bloom = nil
-	}
-	bm.cols = append(bm.cols, cm)
 }
 
 // finish seals the index, syncs the file and gives it its name. It returns

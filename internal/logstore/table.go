@@ -10,9 +10,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
 )
@@ -459,86 +463,167 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 	}
-	var out []segFile
-	cols := make(map[string]Type)
-	bb := newBlockBuilder(nil)
-	for _, k := range slices.Sorted(maps.Keys(parts)) {
+	var jobs []flushBlock
+	for pi, k := range slices.Sorted(maps.Keys(parts)) {
 		rows := parts[k]
 		slices.SortFunc(rows, func(a, b memRow) int { return cmp.Compare(a.ref.time, b.ref.time) })
-		files, err := t.writeSegments(ctx, g.seq, len(out), sealer, bb, rows, cols)
-		if err != nil {
-			return nil, nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
+		for i := 0; i < len(rows); i += t.st.cfg.BlockRows {
+			jobs = append(jobs, flushBlock{part: pi, rows: rows[i:min(i+t.st.cfg.BlockRows, len(rows))]})
 		}
-		out = append(out, files...)
+	}
+	sw := segmentsWriter{t: t, walSeq: g.seq, sealer: sealer, cols: make(map[string]Type)}
+	err = encodeBlocks(ctx, jobs, runtime.GOMAXPROCS(0), t.st.zenc, sw.write)
+	if err == nil {
+		err = sw.finish()
+	}
+	if err != nil {
+		sw.abort()
+		return nil, nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 	}
 	if err := syncDir(t.dir); err != nil {
 		return nil, nil, err
 	}
-	return out, cols, nil
+	return sw.out, sw.cols, nil
 }
 
-// writeSegments writes sorted rows as one segment, or more when one object
-// key's seal budget would be spent.
-// The columns written, and their types, are noted in cols.
-func (t *table) writeSegments(ctx context.Context, walSeq uint64, part int, sealer envelope.Sealer, bb *blockBuilder, rows []memRow, cols map[string]Type) ([]segFile, error) {
-	var out []segFile
-	var w *segWriter
-	first := 0 // first row of w
-	finish := func(last int) error {
-		name := segName{minT: rows[first].ref.time, maxT: rows[last].ref.time, walSeq: walSeq, part: part + len(out)}
-		f, err := w.finish(name)
+// flushBlock is one block of a flush: rows of one time partition, sorted.
+type flushBlock struct {
+	part int // the partition's place among the flush's partitions
+	rows []memRow
+}
+
+// encodeBlocks builds and encodes blocks on up to workers goroutines and
+// hands them to write one at a time, in order. A worker takes a block only
+// while fewer than 2×workers are built and not yet written, which bounds
+// the memory the encoded blocks hold.
+func encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, zenc *zstd.Encoder, write func(*flushBlock, *encodedBlock) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		eb  *encodedBlock
+		err error
+	}
+	done := make([]chan result, len(blocks))
+	for i := range done {
+		done[i] = make(chan result, 1)
+	}
+	window := make(chan struct{}, 2*workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range min(workers, len(blocks)) {
+		wg.Go(func() {
+			bb := newBlockBuilder(nil)
+			enc := blockEncoder{zenc: zenc}
+			for {
+				select {
+				case window <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(blocks) {
+					return
+				}
+				eb, err := buildBlock(ctx, bb, &enc, blocks[i].rows)
+				done[i] <- result{eb, err}
+			}
+		})
+	}
+	for i := range blocks {
+		var r result
+		select {
+		case r = <-done[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.err != nil {
+			return r.err
+		}
+		if err := write(&blocks[i], r.eb); err != nil {
+			return err
+		}
+		<-window
+	}
+	return nil
+}
+
+// buildBlock parses rows into bb and encodes them.
+func buildBlock(ctx context.Context, bb *blockBuilder, enc *blockEncoder, rows []memRow) (*encodedBlock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	bb.reset()
+	for _, r := range rows {
+		if err := bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
+			return nil, err
+		}
+	}
+	return enc.encode(bb), nil
+}
+
+// segmentsWriter writes a flush's encoded blocks, in order, into segments:
+// one or more per time partition, a new one when one object key's seal
+// budget would be spent. The columns written, and their types, are noted in
+// cols.
+type segmentsWriter struct {
+	t      *table
+	walSeq uint64
+	sealer envelope.Sealer
+	w      *segWriter
+	part   int   // of w's blocks
+	minT   int64 // of w's first row
+	maxT   int64 // of w's last row so far
+	out    []segFile
+	cols   map[string]Type
+}
+
+func (s *segmentsWriter) write(fb *flushBlock, eb *encodedBlock) error {
+	if s.w != nil && (fb.part != s.part || !s.w.fits(eb)) {
+		if err := s.finish(); err != nil {
+			return err
+		}
+	}
+	if s.w == nil {
+		w, err := s.t.st.newSegWriter(s.t.dir, s.t.ws, s.t.name, s.sealer)
 		if err != nil {
 			return err
 		}
-		for _, b := range w.blocks {
-			for _, c := range b.cols {
-				if c.name != IngestionTimeColumn {
-					noteType(cols, c.name, c.typ)
-				}
-			}
-		}
-		out = append(out, f)
-		w = nil
+		s.w, s.part, s.minT = w, fb.part, fb.rows[0].ref.time
+	}
+	s.maxT = fb.rows[len(fb.rows)-1].ref.time
+	return s.w.writeEncoded(eb)
+}
+
+// finish finishes the segment being written, if any.
+func (s *segmentsWriter) finish() error {
+	if s.w == nil {
 		return nil
 	}
-	for i := 0; i < len(rows); i += t.st.cfg.BlockRows {
-		if err := ctx.Err(); err != nil {
-			if w != nil {
-				w.abort()
+	w := s.w
+	s.w = nil
+	f, err := w.finish(segName{minT: s.minT, maxT: s.maxT, walSeq: s.walSeq, part: len(s.out)})
+	if err != nil {
+		return err
+	}
+	for _, b := range w.blocks {
+		for _, c := range b.cols {
+			if c.name != IngestionTimeColumn {
+				noteType(s.cols, c.name, c.typ)
 			}
-			return nil, err
-		}
-		end := min(i+t.st.cfg.BlockRows, len(rows))
-		bb.reset()
-		for _, r := range rows[i:end] {
-			if err := bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
-				if w != nil {
-					w.abort()
-				}
-				return nil, err
-			}
-		}
-		if w != nil && w.full(len(bb.columns())+1) {
-			if err := finish(i - 1); err != nil {
-				return nil, err
-			}
-		}
-		if w == nil {
-			var err error
-			if w, err = t.st.newSegWriter(t.dir, t.ws, t.name, sealer); err != nil {
-				return nil, err
-			}
-			first = i
-		}
-		if err := w.writeBlock(bb); err != nil {
-			w.abort()
-			return nil, err
 		}
 	}
-	if err := finish(len(rows) - 1); err != nil {
-		return nil, err
+	s.out = append(s.out, f)
+	return nil
+}
+
+// abort removes the segment being written, if any; the finished ones are
+// removed by the next try (removeSegmentsOf).
+func (s *segmentsWriter) abort() {
+	if s.w != nil {
+		s.w.abort()
+		s.w = nil
 	}
-	return out, nil
 }
 
 // removeSegmentsOf deletes segments a failed flush of WAL seq left behind.

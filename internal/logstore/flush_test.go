@@ -1,0 +1,71 @@
+package logstore
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+)
+
+// TestParallelFlushWritesEveryRowOnceInOrder flushes a WAL of many small
+// blocks over several time partitions, built on several goroutines: the
+// segments answer as the WAL's rows did, each holds one partition, and its
+// blocks follow each other in time.
+func TestParallelFlushWritesEveryRowOnceInOrder(t *testing.T) {
+	dir := t.TempDir()
+	st := newTestStore(t, dir, envelopetest.New("aek"), func(c *Config) { c.BlockRows = 7 })
+	const n = 900
+	for first := 0; first < n; first += 100 {
+		// Rows spread over three hours, so that the flush has three partitions.
+		mustIngest(t, st, ws, tbl, eventsBody(t, first, 100, testNow.Add(-time.Duration(first%3)*time.Hour)))
+	}
+	req := ScanRequest{Workspace: ws, Table: tbl}
+	before, err := scanAll(st, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after, err := scanAll(st, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(after); got != n {
+		t.Fatalf("%d rows after the flush, want %d", got, n)
+	}
+	if !slices.Equal(rowsOf(before), rowsOf(after)) {
+		t.Fatal("the segments answer otherwise than the WAL's rows")
+	}
+	segs := files(t, dir, segExt)
+	hours := make(map[int64]bool)
+	for _, p := range segs {
+		name, _ := parseSegName(filepath.Base(p))
+		hour := floorDiv(name.minT, partitionNanos)
+		if floorDiv(name.maxT, partitionNanos) != hour {
+			t.Errorf("segment %s spans two partitions", name)
+		}
+		hours[hour] = true
+		r, err := st.openSegment(context.Background(), p, ws, tbl, segFile{name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev := name.minT
+		for i, b := range r.blocks {
+			if b.minT < prev || b.rows > 7 {
+				t.Errorf("segment %s block %d: %d rows from %d, after a block up to %d", name, i, b.rows, b.minT, prev)
+			}
+			prev = b.maxT
+		}
+		if prev != name.maxT {
+			t.Errorf("segment %s ends at %d, its name says %d", name, prev, name.maxT)
+		}
+		r.close()
+	}
+	if len(hours) < 3 {
+		t.Fatalf("segments in %d partitions, want at least 3", len(hours))
+	}
+}
