@@ -252,6 +252,12 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 			continue
 		}
 		start := time.Now()
+		if i > 0 { // the stores s.open took may have been closed as idle since
+			if err := w.refresh(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		if err := w.runRule(ctx, spec); err != nil {
 			errs = append(errs, err)
 		}

@@ -48,8 +48,10 @@ type env struct {
 	keys  *envelopetest.Keys
 	docs  *docstore.Store
 	logs  *logstore.Store
-	ws    workspace.WorkspaceInfo
-	sched *Scheduler
+	// logsCfg is how logs was opened, to open it again
+	logsCfg logstore.Config
+	ws      workspace.WorkspaceInfo
+	sched   *Scheduler
 }
 
 const testCustomer = "11111111-2222-3333-4444-555555555555"
@@ -68,7 +70,8 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	if e.docs, err = docstore.New(db, e.keys); err != nil {
 		t.Fatal(err)
 	}
-	e.logs, err = logstore.New(logstore.Config{Dir: filepath.Join(dir, "logs"), Keys: e.keys, Now: e.clock.Now, Retention: 30 * 24 * time.Hour})
+	e.logsCfg = logstore.Config{Dir: filepath.Join(dir, "logs"), Keys: e.keys, Now: e.clock.Now, Retention: 30 * 24 * time.Hour}
+	e.logs, err = logstore.New(e.logsCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -309,7 +309,11 @@ func (r *ruleRun) raise(ctx context.Context, w window, rr resultRows, fps []stri
 	if err != nil {
 		return err
 	}
-	if _, err := r.logs.IngestDeclared(ctx, r.customerID, AlertTable, body, r.s.alertColumns); err != nil {
+	logs, err := r.logStore(ctx)
+	if err != nil {
+		return fmt.Errorf("write the alert to %s: %w", AlertTable, err)
+	}
+	if _, err := logs.IngestDeclared(ctx, r.customerID, AlertTable, body, r.s.alertColumns); err != nil {
 		return fmt.Errorf("write the alert to %s: %w", AlertTable, err)
 	}
 	wr.alerts++
@@ -448,9 +452,40 @@ func (r *ruleRun) writeHealth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.logs.IngestDeclared(ctx, r.customerID, HealthTable, body, r.s.healthColumns); err != nil {
+	logs, err := r.logStore(ctx)
+	if err != nil {
+		return fmt.Errorf("write the rule's health records: %w", err)
+	}
+	if _, err := logs.IngestDeclared(ctx, r.customerID, HealthTable, body, r.s.healthColumns); err != nil {
 		return fmt.Errorf("write the rule's health records: %w", err)
 	}
 	r.health = r.health[:0]
+	return nil
+}
+
+// logStore is the workspace's log store, asked for again: a tick over many
+// rules can outlast the data plane's idle time, after which it closes a
+// store not asked for (and opens it again when asked). The answer is kept
+// for the tick's later scans.
+func (w *wsRun) logStore(ctx context.Context) (*logstore.Store, error) {
+	logs, err := w.s.cfg.Logs(ctx, w.ws)
+	if err != nil {
+		return nil, err
+	}
+	w.logs = logs
+	return logs, nil
+}
+
+// refresh takes the workspace's log store and query source again before a
+// rule runs (see logStore).
+func (w *wsRun) refresh(ctx context.Context) error {
+	if _, err := w.logStore(ctx); err != nil {
+		return err
+	}
+	src, err := w.s.cfg.Source(ctx, w.ws)
+	if err != nil {
+		return err
+	}
+	w.src = src
 	return nil
 }

@@ -407,3 +407,41 @@ func TestWorkspaceWithoutRulesIsNotOpened(t *testing.T) {
 		t.Fatal("a workspace with a rule was not opened to run it")
 	}
 }
+
+// TestRulesOfATickUseTheStoreOpenNow: the data plane may close a store it
+// has not handed out for a while, in the middle of a long tick, and open a
+// new one when asked; the tick's later writes and rules ask again, and so
+// land in the store open now.
+func TestRulesOfATickUseTheStoreOpenNow(t *testing.T) {
+	var e *env
+	reopened := false
+	e = newEnv(t, func(c *Config) {
+		c.OnAlert = func(context.Context, AlertEvent) {
+			if reopened {
+				return
+			}
+			reopened = true // the first alert: the store is closed as idle, and a new one opens
+			if err := e.logs.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st, err := logstore.New(e.logsCfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			e.logs = st
+		}
+	})
+	e.ingest("SigninLogs", signin(-2*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("first", "Scheduled", scheduled(failedSignins, "PT5M", "PT1H", nil))
+	e.putRule("second", "Scheduled", scheduled(failedSignins, "PT5M", "PT1H", nil))
+	e.tick()
+	if !reopened {
+		t.Fatal("no alert was raised")
+	}
+	for _, rule := range []string{"first", "second"} {
+		if n := e.alertCount(rule); n != 1 {
+			t.Fatalf("rule %s raised %d alerts after the store was reopened, want 1", rule, n)
+		}
+	}
+}
