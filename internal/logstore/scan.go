@@ -1038,8 +1038,9 @@ func rawFind(r *rawStrings, p *pred, found func(j int)) {
 		}
 		return
 	}
+	it := foldIter{n: n, s: data, nextLo: -2, nextUp: -2}
 	j := 0
-	for i := foldIndex(n, data, 0, bytes.IndexByte); i >= 0; {
+	for i := it.index(0); i >= 0; {
 		for j < len(ends) && ends[j] <= i {
 			j++ // to the value that holds byte i
 		}
@@ -1052,11 +1053,58 @@ func rawFind(r *rawStrings, p *pred, found func(j int)) {
 		}
 		if i+len(n.b) <= end && (p.op == OpContains || termAt(data[start:end], i-start, n.b)) {
 			found(j)
-			i = foldIndex(n, data, end, bytes.IndexByte) // on to the next value
+			i = it.index(end) // on to the next value
 			continue
 		}
-		i = foldIndex(n, data, i+1, bytes.IndexByte)
+		i = it.index(i + 1)
 	}
+}
+
+// foldIter finds a needle's occurrences in s, ignoring ASCII case, at
+// positions that only grow from one call to the next: it remembers where
+// the next anchor byte of each case is, so that each is searched for once
+// through s, however many calls (foldIndex, called afresh at each position,
+// would search the whole rest of s for a case that is not there).
+type foldIter struct {
+	n              *foldNeedle
+	s              []byte
+	nextLo, nextUp int // -2: not searched; -1: none left
+}
+
+// index is the first occurrence at or after from (no less than the last
+// call's), or -1.
+func (it *foldIter) index(from int) int {
+	n := it.n
+	next := func(c byte, from int) int {
+		if j := bytes.IndexByte(it.s[from:], c); j >= 0 {
+			return from + j
+		}
+		return -1
+	}
+	for i := from + n.anchor; i < len(it.s); {
+		if it.nextLo != -1 && it.nextLo < i {
+			it.nextLo = next(n.lo, i)
+		}
+		if n.up != n.lo && it.nextUp != -1 && it.nextUp < i {
+			it.nextUp = next(n.up, i)
+		}
+		p := it.nextLo
+		if n.up != n.lo && it.nextUp >= 0 && (p < 0 || it.nextUp < p) {
+			p = it.nextUp
+		}
+		if p < 0 {
+			return -1
+		}
+		start := p - n.anchor
+		if start+len(n.b) > len(it.s) {
+			return -1
+		}
+		if equalFoldLower(it.s[start:start+len(n.b)], n.b) {
+			return start
+		}
+		i = p + 1
+	}
+	return -1
 }
 
 // termAt reports whether needle, found at i in v, is there on term
