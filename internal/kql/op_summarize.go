@@ -348,6 +348,23 @@ func (g *groups) keysGroup(cb *colBatch, r int) (*group, error) {
 	return kg, nil
 }
 
+// intVector reports whether v holds integers (an int or a long column).
+func intVector(v *Vector) bool { return v != nil && v.integers() }
+
+// intGroup is the group of a single integer key, row r of v: found without boxing the
+// value, which keyGroup would (its map holds an integer key as an int64).
+func (g *groups) intGroup(v *Vector, r int) (*group, error) {
+	if v.Valid != nil && !v.Valid[r] {
+		g.kv[0] = nil
+		return g.keyGroup()
+	}
+	if kg := g.byKey[v.Ints[r]]; kg != nil {
+		return kg, nil
+	}
+	g.kv[0] = v.Ints[r]
+	return g.keyGroup()
+}
+
 // typedKeys reports whether every key column of cb is a vector appendVectorKey encodes.
 func (g *groups) typedKeys(cb *colBatch) bool {
 	for _, c := range g.keyCols {
@@ -413,6 +430,14 @@ func (g *groups) ofBatch(cb *colBatch, gs []*group) (bool, error) {
 		for i, r := range cb.sel {
 			var err error
 			if gs[i], err = g.stringGroup(cb.str(g.keyCols[0], r)); err != nil {
+				return false, err
+			}
+		}
+	case len(g.keyCols) == 1 && g.byStr == nil && intVector(cb.b.vector(g.keyCols[0])):
+		v := cb.b.vector(g.keyCols[0])
+		for i, r := range cb.sel {
+			var err error
+			if gs[i], err = g.intGroup(v, r); err != nil {
 				return false, err
 			}
 		}

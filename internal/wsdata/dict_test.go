@@ -58,6 +58,7 @@ func TestDictionaryColumnsAnswerAsTheRowPath(t *testing.T) {
 		`Events | summarize n=count() by Host | top 2 by n`,
 		`Events | summarize count(), dcount(User) by Host, Kind | order by Host asc, Kind asc`,
 		`Events | summarize count() by Kind | order by Kind asc`,
+		`Events | summarize count(), dcount(Host) by N | order by N asc`,
 		`Events | summarize count(), max(User) by Host, N | order by Host asc, N asc`,
 		`Events | summarize count() by N, TimeGenerated, Host | count`,
 		`Events | where Host == "beta" | count`,

@@ -27,6 +27,7 @@ func BenchmarkDictQuery(b *testing.B) {
 		{"top5-by-rows", "SecurityEvent | summarize rows=count() by Computer | top 5 by rows"},
 		// two keys: grouped by their encoding, built from the vectors
 		{"count-by-host-and-event", "SecurityEvent | summarize count() by Computer, EventID"},
+		{"count-by-event", "SecurityEvent | summarize count() by EventID"},
 		{"where-eq-count", "SecurityEvent | where Computer == " + host + " | count"},
 		// about 2,000 rows with every column, as the 1,019 full rows
 		{"where-eq-rows", "SecurityEvent | where Computer == " + host},
