@@ -324,3 +324,39 @@ func TestScansOfContradictingTimeBoundsHoldNoSegments(t *testing.T) {
 		t.Fatalf("closed scans still hold segments: %v", tb.merge.holds)
 	}
 }
+
+// TestRowCountsOfAStringConstantOverOtherValuesNeedTheRows checks that a
+// count whose string constant meets a block of longs (a column that turned
+// to strings later) fails typed rather than counting none of its rows,
+// which the engine reads as text and may match; over strings alone it
+// counts what the scan of the rows finds.
+func TestRowCountsOfAStringConstantOverOtherValuesNeedTheRows(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 10 })
+	at := testNow.Add(-time.Hour).Format(time.RFC3339)
+	mustIngest(t, st, "ws", "T", []byte(`[{"TimeGenerated":"`+at+`","M":5,"S":"a"},{"TimeGenerated":"`+at+`","M":7,"S":"b"}]`))
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, "ws", "T", []byte(`[{"TimeGenerated":"`+at+`","M":"5","S":"a"}]`))
+	req := ScanRequest{Workspace: "ws", Table: "T", RowsOnly: true, Predicates: []Predicate{{"M", OpEq, "5"}}}
+	sc, err := st.Scan(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sc.Next() {
+	}
+	if err := sc.Err(); !errors.Is(err, ErrCountNeedsRows) {
+		t.Fatalf("a count of M == \"5\" over a block of longs: %v, want ErrCountNeedsRows", err)
+	}
+	sc.Close()
+	for _, p := range []Predicate{{"S", OpEq, "a"}, {"S", OpHas, "B"}, {"M", OpEq, 5}} {
+		scan := ScanRequest{Workspace: "ws", Table: "T", Predicates: []Predicate{p}}
+		batches, err := scanAll(st, scan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := countOnly(t, st, scan), countRows(batches); got != want {
+			t.Errorf("%v: counted %d, the scan of the rows found %d", p, got, want)
+		}
+	}
+}

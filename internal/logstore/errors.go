@@ -19,6 +19,11 @@ var (
 	ErrInvalidScan = errors.New("invalid scan request")
 	// ErrClosed means the store, or the workspace being deleted, is closed.
 	ErrClosed = errors.New("log store closed")
+	// ErrCountNeedsRows means a scan for row counts (ScanRequest.RowsOnly)
+	// met a block whose column holds longs, reals, bools or datetimes under
+	// a predicate with a string constant: the query engine reads those
+	// values as text, which the store does not, so only the rows can tell.
+	ErrCountNeedsRows = errors.New("the count needs the rows read")
 )
 
 // RowError names the first row of an ingest body that was refused and why.

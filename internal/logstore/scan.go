@@ -38,7 +38,12 @@ const (
 // Predicate is "Column Op Value", with Value a string, an int or int64, a
 // float64, a bool or a time.Time. A null never matches, and neither does a
 // value of another type than the constant (a long column compares with an
-// int or a float64).
+// int or a float64), but for a string constant and a block whose column
+// holds longs, reals, bools or datetimes: a column of strings holds such
+// blocks where they came before its first string (see Schema), and the
+// engine reads their values as text, which the store does not, so it keeps
+// those rows for the engine to match, and a scan for row counts (RowsOnly)
+// fails with ErrCountNeedsRows.
 //
 // Column may be AnyColumn, with Has or Contains and a string: see there.
 type Predicate struct {
@@ -699,6 +704,9 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	}
 	var blooms []*pred
 	for i := range sc.preds {
+		if sc.rowsOnly && undecided(bm.col(sc.preds[i].col), &sc.preds[i]) {
+			return nil, ErrCountNeedsRows
+		}
 		pruned, bloom := prune(bm, &sc.preds[i])
 		if pruned {
 			return nil, nil
@@ -971,6 +979,8 @@ func evaluate(c *Column, p *pred, sel []bool) {
 		copy(sel, keep)
 	case c == nil:
 		clear(sel)
+	case undecidedType(c.Type, p):
+		// kept: the engine matches the value's text (see Predicate)
 	case c.raw != nil:
 		if p.kind != TypeString {
 			clear(sel) // a string never equals or orders with another type
@@ -1306,6 +1316,8 @@ func prune(bm *blockMeta, p *pred) (pruned, bloom bool) {
 		return true, false // no values: nulls never match
 	}
 	switch {
+	case undecidedType(c.typ, p):
+		return false, false
 	case c.typ == TypeLong && p.kind == TypeLong, c.typ == TypeDatetime && p.kind == TypeDatetime,
 		c.typ == TypeBool && p.kind == TypeBool:
 		return excludes(p.op, c.minI, c.maxI, p.i), false
@@ -1324,6 +1336,20 @@ func prune(bm *blockMeta, p *pred) (pruned, bloom bool) {
 		return false, useful && c.bloomSize > 0
 	}
 	return true, false // the constant's type never matches this column's
+}
+
+// undecided reports whether a block's column c (nil: the block has none)
+// holds values that p's string constant does not decide for a count: a
+// long, real, bool or datetime, which the engine reads as text (see
+// Predicate).
+func undecided(c *colMeta, p *pred) bool {
+	return c != nil && undecidedType(c.typ, p)
+}
+
+// undecidedType reports whether p keeps values of type t without matching
+// them: a string constant and a long, real, bool or datetime.
+func undecidedType(t Type, p *pred) bool {
+	return p.any == nil && p.kind == TypeString && (t == TypeLong || t == TypeReal || t == TypeBool || t == TypeDatetime)
 }
 
 // bloomAdmits reports whether a block's bloom filter leaves p possible.
