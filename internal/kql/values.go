@@ -251,6 +251,11 @@ func termMatch(h, n string, cs, atStart, atEnd bool) bool {
 	if n == "" {
 		return true
 	}
+	if !cs && !isASCII(n) {
+		// Lower-casing may change the length of text outside ASCII (and turns a byte
+		// that is not UTF-8 into three): offsets are those of the lowered text.
+		h, n, cs = strings.ToLower(h), strings.ToLower(n), true
+	}
 	off := 0
 	for off <= len(h)-len(n) {
 		i := indexCase(h[off:], n, cs)
