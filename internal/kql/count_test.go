@@ -1,14 +1,17 @@
 package kql
 
 import (
+	"cmp"
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
 
-// rowCounter counts a table's rows within the time bounds itself, as a
-// store answering from its indexes does, and records what it was asked.
+// rowCounter counts a table's rows within the time bounds and matching the
+// predicates itself, as a store answering from its indexes does, and
+// records what it was asked.
 type rowCounter struct {
 	*MemSource
 	asked []ScanRequest
@@ -18,9 +21,9 @@ func (s *rowCounter) CountRows(_ context.Context, req ScanRequest) (RowCount, bo
 	s.asked = append(s.asked, req)
 	t := s.tables[req.Table]
 	var rc RowCount
-	for _, v := range t.Columns[0] { // TimeGenerated
+	for r, v := range t.Columns[0] { // TimeGenerated
 		at := v.(time.Time)
-		if (req.From.IsZero() || !at.Before(req.From)) && (req.To.IsZero() || !at.After(req.To)) {
+		if (req.From.IsZero() || !at.Before(req.From)) && (req.To.IsZero() || !at.After(req.To)) && matchAll(t, r, req.Predicates) {
 			rc.Rows++
 			if rc.MinTime.IsZero() || at.Before(rc.MinTime) {
 				rc.MinTime = at
@@ -31,6 +34,30 @@ func (s *rowCounter) CountRows(_ context.Context, req ScanRequest) (RowCount, bo
 		}
 	}
 	return rc, true, nil
+}
+
+// matchAll reports whether row r of t matches every predicate, as the
+// counts' predicates are defined (see RowCounter): a null never matches.
+func matchAll(t *MemTable, r int, preds []Predicate) bool {
+	for _, p := range preds {
+		i := slices.IndexFunc(t.Schema.Columns, func(c Column) bool { return c.Name == p.Column })
+		v := t.Columns[i][r]
+		if v == nil {
+			return false
+		}
+		var ok bool
+		switch k := p.Value.(type) {
+		case string:
+			ok = p.Op == PredEq && v.(string) == k || p.Op == PredHas && hasTerm(v.(string), k, false)
+		case int64:
+			c := cmp.Compare(v.(int64), k)
+			ok = map[PredOp]bool{PredEq: c == 0, PredLt: c < 0, PredLe: c <= 0, PredGt: c > 0, PredGe: c >= 0}[p.Op]
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *testing.T) {
@@ -50,7 +77,24 @@ func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *test
 		{"equal, after a later bound", `Events | where TimeGenerated > datetime(2026-11-26T10:00:00Z) and TimeGenerated == datetime(2026-11-26T09:15:00Z) | count`, 0, true},
 		{"two where clauses", `Events | where TimeGenerated > datetime(2026-11-26T08:00:00Z) | where TimeGenerated <= datetime(2026-11-26T10:00:00Z) | count`, 0, true},
 		{"bounds that contradict", `Events | where TimeGenerated > datetime(2026-11-26T10:00:00Z) and TimeGenerated < datetime(2026-11-26T09:00:00Z) | count`, 0, true},
-		{"a bound and another column", `Events | where TimeGenerated > datetime(2026-11-26T08:00:00Z) and Computer == "db01" | count`, 0, false},
+		{"a bound and a string", `Events | where TimeGenerated > datetime(2026-11-26T08:00:00Z) and Computer == "db01" | count`, 0, true},
+		{"has of ASCII", `Events | where Computer has "WEB01" | count`, 0, true},
+		{"a long", `Events | where Count >= 2 and Count < 6 | count`, 0, true},
+		{"an int between", `Events | where EventID between (4625 .. 4688) | count`, 0, true},
+		{"the long first", `Events | where 4625 == EventID | where Account == "bob" | count`, 0, true},
+		{"has of other letters", `Events | where Computer has "wéb01" | count`, 0, false},
+		{"=~", `Events | where Computer =~ "web01" | count`, 0, false},
+		{"has_cs", `Events | where Computer has_cs "web01" | count`, 0, false},
+		{"contains", `Events | where Computer contains "eb" | count`, 0, false},
+		{"unequal to a string", `Events | where Account != "bob" | count`, 0, false},
+		{"the empty string", `Events | where Account == "" | count`, 0, false},
+		{"has the empty string", `Events | where Account has "" | count`, 0, false},
+		{"a long and a real", `Events | where Count > 2.5 | count`, 0, false},
+		{"unequal to a long", `Events | where Count != 2 | count`, 0, false},
+		{"a real column", `Events | where Score > 1 | count`, 0, false},
+		{"in", `Events | where Account in ("bob", "carol") | count`, 0, false},
+		{"an exact predicate and another", `Events | where Account == "bob" and Ok | count`, 0, false},
+		{"an exact predicate or another", `Events | where Account == "bob" or Count == 1 | count`, 0, false},
 		{"unequal to an instant", `Events | where TimeGenerated != datetime(2026-11-26T09:15:00Z) | count`, 0, false},
 		{"either of two bounds", `Events | where TimeGenerated < datetime(2026-11-26T08:30:00Z) or TimeGenerated > datetime(2026-11-26T10:00:00Z) | count`, 0, false},
 		{"a bound on a computed column", `Events | extend T = TimeGenerated | where T > datetime(2026-11-26T09:00:00Z) | count`, 0, false},
@@ -81,7 +125,7 @@ func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *test
 				t.Fatalf("asked the source to count %d times, want counted=%v", len(src.asked), c.counted)
 			}
 			for _, r := range src.asked {
-				if len(r.Columns) > 0 || len(r.Predicates) > 0 {
+				if len(r.Columns) > 0 || slices.ContainsFunc(r.Predicates, func(p Predicate) bool { return p.Column == TimeColumn }) {
 					t.Fatalf("asked to count with columns %v and predicates %v", r.Columns, r.Predicates)
 				}
 			}
@@ -104,6 +148,8 @@ func TestTimeSpansOfScansComeFromTheSourceAndMatchReadingTheRows(t *testing.T) {
 		{"another aggregate", `Events | summarize min(TimeGenerated), dcount(Computer)`, false},
 		{"count(*)", `Events | summarize count(*), max(TimeGenerated)`, false},
 		{"after a filter on another column", `Events | where Computer == "db01" | summarize min(TimeGenerated)`, false},
+		{"count after a filter on another column", `Events | where Computer == "db01" | summarize count()`, true},
+		{"count with a name after a filter on a long", `Events | where Count > 1 | summarize n = count()`, true},
 		{"of a renamed time", `Events | extend T = TimeGenerated | summarize min(T)`, false},
 	}
 	for _, c := range cases {

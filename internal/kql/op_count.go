@@ -3,6 +3,7 @@ package kql
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // astCountOp is count.
@@ -50,14 +51,16 @@ func countRead(ctx context.Context, in *plan) (int64, error) {
 	return n, err
 }
 
-// countBounded counts the rows of a scan within its time bounds (plan.bounded) by the
+// countBounded counts the rows of a scan within its time bounds and exact predicates
+// (plan.bounded) by the
 // source's own count, when the source has one (RowCounter): none is read.
 func (p *planner) countBounded(ctx context.Context, in *plan) (int64, bool, error) {
 	rc, counted, err := p.rowCount(ctx, in)
 	return rc.Rows, counted, err
 }
 
-// rowCount asks the source for its count of the rows of a scan within its time bounds, when
+// rowCount asks the source for its count of the rows of a scan within its time bounds and
+// exact predicates, when
 // the plan is one (plan.bounded) and the source counts (RowCounter).
 func (p *planner) rowCount(ctx context.Context, in *plan) (RowCount, bool, error) {
 	rc, ok := p.run.src.(RowCounter)
@@ -65,7 +68,7 @@ func (p *planner) rowCount(ctx context.Context, in *plan) (RowCount, bool, error
 		return RowCount{}, false, nil
 	}
 	req := p.scanRequest(in.scan, nil, false)
-	req.Predicates = nil // every one is a time bound, which From and To hold
+	req.Predicates = slices.Clone(in.scan.exact) // the others are time bounds, which From and To hold
 	n, counted, err := rc.CountRows(ctx, req)
 	if err != nil {
 		return RowCount{}, false, fmt.Errorf("scan %s: %w", req.Table, err)

@@ -66,9 +66,9 @@ type plan struct {
 	// operators with a columnar path use it instead of open.
 	openCols func(ctx context.Context) (colIter, error)
 	scan     *scanNode // set while the plan is a bare table scan (plus filters), for pushdown
-	// bounded: the plan's rows are exactly those of scan within its time bounds (a bare
-	// scan, or where clauses pushdown took whole into the bounds), so a source that counts
-	// exactly (RowCounter) can count them without reading them
+	// bounded: the plan's rows are exactly those of scan within its time bounds that match
+	// its exact predicates (a bare scan, or where clauses pushdown took whole into those),
+	// so a source that counts exactly (RowCounter) can count them without reading them
 	bounded bool
 	// ingest, set for a scan and the where clauses right after it, is the same plan with
 	// each row's ingestion time as one more cell after its columns (ingestion.go).
@@ -458,6 +458,9 @@ type scanNode struct {
 	req     ScanRequest
 	node    astExpr
 	timeCol bool
+	// exact are the predicates of req a source matches exactly as the engine does (see
+	// exactPred), which a count of a bounded plan hands to the source
+	exact   []Predicate
 	all     []colInfo
 	account string // set: the operator whose memory the scanned rows count as, while the scan is open
 }

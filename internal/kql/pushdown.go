@@ -7,7 +7,8 @@ import (
 
 // pushdown turns the where clause's conjuncts of the form column <op> constant into scan
 // predicates and TimeGenerated bounds. It reports whether every conjunct became a bound of
-// the scan's time range, which then selects exactly the rows the clause keeps.
+// the scan's time range or a predicate a source matches exactly as the engine does (see
+// exactPred), which then select exactly the rows the clause keeps.
 func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) bool {
 	bounds := true
 	for _, conj := range conjuncts(pred) {
@@ -19,7 +20,7 @@ func (p *planner) pushdown(in *plan, pred astExpr, ec *ectx) bool {
 }
 
 // pushConjunct pushes one conjunct down to in's scan, and reports whether it became a bound
-// of the scan's time range.
+// of the scan's time range or exact predicates (see addPred).
 func (p *planner) pushConjunct(in *plan, conj astExpr, ec *ectx) bool {
 	sn := in.scan
 	if in.ingest != nil && p.pushIngestion(sn, conj, ec) {
@@ -97,8 +98,8 @@ func (p *planner) pushConjunct(in *plan, conj astExpr, ec *ectx) bool {
 			if err == nil && x.Op == "in" {
 				c, err = equalityLiterals(cexpr{t: ec.cols[i].Type, col: i}, c, e.pos()) // ResultType in (0) pushes "0"
 			}
-			if err != nil || !c.konst {
-				okAll = false
+			if err != nil || !c.konst || c.value() == "" && ec.cols[i].Type == TypeString {
+				okAll = false // (the engine reads a null cell as the empty string, a scan matches no null)
 				break
 			}
 			v := c.value()
@@ -175,8 +176,9 @@ var pushOps = map[string]PredOp{"==": PredEq, "!=": PredNe, "=~": PredEqFold, "<
 	"startswith": PredStartsWith, "startswith_cs": PredStartsWithCS, "endswith": PredEndsWith, "endswith_cs": PredEndsWithCS}
 
 // addPred pushes column <op> constant down to the scan as a predicate, and reports whether
-// it also became a bound of the scan's time range (TimeGenerated compared with a datetime),
-// which then selects exactly the rows the comparison keeps.
+// it selects exactly the rows the comparison keeps: as a bound of the scan's time range
+// (TimeGenerated compared with a datetime), or as a predicate a source matches as the
+// engine does (exactPred), which the scan then holds among its exact ones.
 func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) bool {
 	if col.origin == nil || col.origin.node != sn.node || k == nil {
 		return false
@@ -195,6 +197,9 @@ func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) bool {
 		}
 		if foldsCase[po] && !isASCII(s) {
 			return false // the engine folds the case of letters outside ASCII too, a scan only of ASCII ones
+		}
+		if emptyMatches(po, s) {
+			return false // the engine reads a null cell as the empty string, a scan matches no null
 		}
 	case TypeInt, TypeLong, TypeReal:
 		if _, ok := asReal(k); !ok || po >= PredIn {
@@ -215,8 +220,46 @@ func (p *planner) addPred(sn *scanNode, col colInfo, op string, k any) bool {
 	default:
 		return false
 	}
-	sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: col.origin.name, Op: po, Value: k})
+	pred := Predicate{Column: col.origin.name, Op: po, Value: k}
+	sn.req.Predicates = append(sn.req.Predicates, pred)
+	if !bound && exactPred(col.Type, po, k) {
+		sn.exact = append(sn.exact, pred)
+		return true
+	}
 	return bound
+}
+
+// emptyMatches reports whether the empty string compares with s by po: then the engine
+// keeps a row whose string cell is null, which it reads as the empty string, and which no
+// scan predicate matches.
+func emptyMatches(po PredOp, s string) bool {
+	switch po {
+	case PredLe:
+		return true
+	case PredGt:
+		return false
+	case PredNe, PredLt:
+		return s != ""
+	}
+	return s == "" // ==, =~, >=, and every text operator: the empty text has, contains, starts and ends only ""
+}
+
+// exactPred reports whether a source's predicate on a column of type t matches exactly the
+// rows the engine's comparison keeps, so that a count of them may come from the source
+// (RowCounter): == of a string, has of an ASCII string (the engine folds the case of other
+// letters too, a source only of ASCII ones), each not empty (a string column's null cell
+// reads as the empty string, and no source predicate matches a null), and ==, <, <=, > and
+// >= of a long. != is left out: the engine keeps a null string cell, no source does.
+func exactPred(t Type, po PredOp, k any) bool {
+	switch t {
+	case TypeString:
+		s, ok := k.(string)
+		return ok && s != "" && (po == PredEq || po == PredHas && isASCII(s))
+	case TypeInt, TypeLong:
+		_, ok := k.(int64)
+		return ok && (po == PredEq || po == PredLt || po == PredLe || po == PredGt || po == PredGe)
+	}
+	return false
 }
 
 // narrowTime narrows the request's time range to the rows whose TimeGenerated compares with

@@ -2,6 +2,7 @@ package kql
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -63,8 +64,12 @@ func isScanTime(x astExpr, in *plan, ec *ectx) bool {
 // of in's rows; false when the source does not count them, or counted none (the aggregates
 // of no rows are left to the engine).
 func (p *planner) spanRow(ctx context.Context, in *plan, aggs []spanAgg) (Row, bool, error) {
+	span := slices.ContainsFunc(aggs, func(a spanAgg) bool { return a != spanCount })
+	if span && len(in.scan.exact) > 0 {
+		return nil, false, nil // a source knows the span of the rows within bounds, not of those a predicate keeps
+	}
 	rc, counted, err := p.rowCount(ctx, in)
-	if err != nil || !counted || rc.Rows == 0 || rc.MinTime.IsZero() || rc.MaxTime.IsZero() {
+	if err != nil || !counted || rc.Rows == 0 || span && (rc.MinTime.IsZero() || rc.MaxTime.IsZero()) {
 		return nil, false, err
 	}
 	row := make(Row, len(aggs))

@@ -276,9 +276,12 @@ type BatchIterator interface {
 
 // RowCounter is a Source that can count a table's rows without reading them. CountRows
 // counts exactly the rows of req.Table whose TimeGenerated is within [req.From, req.To]
-// (inclusive, a zero time: no bound) and whose ingestion time is within the request's
-// ingestion bounds; req has no columns and no predicates. A source that cannot count that
-// table exactly returns false, and the engine reads the rows instead.
+// (inclusive, a zero time: no bound), whose ingestion time is within the request's
+// ingestion bounds, and that match every predicate of req, which are not advisory here:
+// only == or has of a non-empty string (has of ASCII, ignoring ASCII case, on term
+// boundaries as has does) and ==, <, <=, > or >= of a long, none of which a null cell
+// matches. req has no columns. A source that cannot count that table, or those predicates
+// on it, exactly returns false, and the engine reads the rows instead.
 type RowCounter interface {
 	CountRows(ctx context.Context, req ScanRequest) (RowCount, bool, error)
 }

@@ -277,12 +277,22 @@ func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCou
 			return kql.RowCount{}, false, err
 		}
 	}
-	if _, ok := declared[req.Table]; ok && !s.stored[req.Table] {
+	decl, isDeclared := declared[req.Table]
+	if isDeclared && !s.stored[req.Table] {
 		return kql.RowCount{}, true, nil
 	}
 	lreq, ok := storeBounds(s.workspace, req)
 	if !ok {
 		return kql.RowCount{}, true, nil
+	}
+	if len(req.Predicates) > 0 {
+		cols, err := s.schema(ctx, req.Table)
+		if err != nil {
+			return kql.RowCount{}, false, err
+		}
+		if lreq.Predicates, ok = exactPredicates(req.Predicates, cols, decl.Columns); !ok {
+			return kql.RowCount{}, false, nil
+		}
 	}
 	lreq.RowsOnly = true
 	sc, err := s.store.Scan(ctx, lreq)
@@ -294,13 +304,54 @@ func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCou
 	for sc.Next() {
 		rc.Rows += int64(sc.Batch().Len)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, logstore.ErrCountNeedsRows) {
+		return kql.RowCount{}, false, nil // a block of the column holds values the engine reads as text
+	} else if err != nil {
 		return kql.RowCount{}, false, err
 	}
 	if lo, hi, ok := sc.TimeSpan(); ok {
 		rc.MinTime, rc.MaxTime = time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC()
 	}
 	return rc, true, nil
+}
+
+// exactPredicates are the store's predicates for a count's (see
+// kql.RowCounter), or false unless the store matches each exactly as the
+// engine does: the column stored with the type the engine reads (declared
+// holds the declared table's columns), == or has of a string on a column of
+// strings, or a comparison of a long with a long. The store reports the
+// blocks of a column of strings that hold other values (see
+// logstore.ErrCountNeedsRows).
+func exactPredicates(preds []kql.Predicate, cols []logstore.ColumnSchema, declared []kql.Column) ([]logstore.Predicate, bool) {
+	out := make([]logstore.Predicate, 0, len(preds))
+	for _, p := range preds {
+		i := slices.IndexFunc(cols, func(c logstore.ColumnSchema) bool { return c.Name == p.Column })
+		if i < 0 {
+			return nil, false
+		}
+		t := cols[i].Type
+		want := typeMap[t]
+		if j := slices.IndexFunc(declared, func(c kql.Column) bool { return c.Name == p.Column }); j >= 0 {
+			want = declared[j].Type
+		}
+		if !sameType(t, want) {
+			return nil, false
+		}
+		op, ok := predMap[p.Op]
+		switch v := p.Value.(type) {
+		case string:
+			ok = ok && t == logstore.TypeString && v != "" && (op == logstore.OpEq || op == logstore.OpHas && isASCII(v))
+		case int64:
+			ok = ok && t == logstore.TypeLong && op != logstore.OpNe && op != logstore.OpHas && op != logstore.OpContains
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil, false
+		}
+		out = append(out, logstore.Predicate{Column: p.Column, Op: op, Value: p.Value})
+	}
+	return out, true
 }
 
 // storeBounds is the store's request for the table, time range and
@@ -640,4 +691,15 @@ func withHidden(ts kql.TableSchema) kql.TableSchema {
 		ts.Hidden = append(ts.Hidden, h)
 	}
 	return ts
+}
+
+// isASCII reports whether s is all ASCII, whose case the store folds as the
+// engine does.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
