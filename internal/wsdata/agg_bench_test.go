@@ -19,6 +19,9 @@ func BenchmarkAggregateQuery(b *testing.B) {
 		{"count", `SecurityEvent | count`},
 		{"count-last-hour", `SecurityEvent | where TimeGenerated > ago(1h) | count`},
 		{"min-max-time", `SecurityEvent | summarize min(TimeGenerated), max(TimeGenerated)`},
+		{"count-where-user", `SecurityEvent | where TargetUserName == "x" | count`},
+		{"count-where-eventid", `SecurityEvent | where EventID == 4625 | count`},
+		{"count-where-has", `SecurityEvent | where Activity has "mimikatz" | count`},
 		{"count-by-computer", `SecurityEvent | summarize count() by Computer`}, // unchanged: a control
 	} {
 		run := func(b *testing.B) {
