@@ -55,6 +55,11 @@ type Config struct {
 	// account keys the stored key wraps, not start over without them.
 	RestoreAtStart bool
 
+	// FirstCheckWait bounds how long, after a start, a request for a
+	// cluster's keys waits for the check of the key that reopens them
+	// (default keyring.DefaultProbeTimeout, what one check may take).
+	FirstCheckWait time.Duration
+
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration // 0 fails closed
 	Clock            keyring.Clock
@@ -72,9 +77,15 @@ type Manager struct {
 
 	restored     chan struct{} // closed once the stored cluster keys are reopened
 	restoredOnce sync.Once
+	// firstCheckHook, set only by tests, is called when a request starts
+	// waiting for a cluster's first key check.
+	firstCheckHook func(clusterID string)
 
 	mu    sync.Mutex
 	rings map[string]*keyring.Keyring // cluster/resource → ring
+	// ringsOpened is closed and replaced each time a keyring opens, for the
+	// requests waiting for a cluster's first key check.
+	ringsOpened chan struct{}
 	// platformMu makes the first use of a platform keyring open it once.
 	platformMu sync.Mutex
 }
@@ -89,8 +100,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.FirstCheckWait <= 0 {
+		cfg.FirstCheckWait = keyring.DefaultProbeTimeout
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{}, restored: make(chan struct{})}
+	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{},
+		restored: make(chan struct{}), ringsOpened: make(chan struct{})}
 	if !cfg.RestoreAtStart {
 		m.Restored()
 	}
@@ -241,8 +256,51 @@ func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyrin
 		old.Close()
 	}
 	m.rings[ringKey(cluster, resource)] = ring
+	close(m.ringsOpened)
+	m.ringsOpened = make(chan struct{})
 	m.loops.Go(func() { _ = ring.Run(m.ctx) })
 	return ring, nil
+}
+
+// awaitFirstCheck waits, after a start, until the cluster's keyrings are
+// reopened — each opens with a check of the key, which sets its state — so
+// that a request sent before the check is answered by its outcome instead
+// of being refused as locked: the first query after a restart should not
+// fail because it came early. It returns at once when every stored key has
+// been through Restore, and gives up after FirstCheckWait, leaving the
+// state as it stands (no keyring, or one of two: Locked) to answer. It
+// makes no key usable that was not: the caller still checks the state.
+func (m *Manager) awaitFirstCheck(ctx context.Context, clusterID string) error {
+	select {
+	case <-m.restored:
+		return nil
+	default:
+	}
+	timeout := time.NewTimer(m.cfg.FirstCheckWait)
+	defer timeout.Stop()
+	for hooked := false; ; hooked = true {
+		m.mu.Lock()
+		open := m.rings[ringKey(clusterID, Logs)] != nil && m.rings[ringKey(clusterID, Documents)] != nil
+		opened := m.ringsOpened
+		m.mu.Unlock()
+		if open {
+			return nil
+		}
+		if m.firstCheckHook != nil && !hooked {
+			m.firstCheckHook(clusterID)
+		}
+		select {
+		case <-opened:
+		case <-m.restored:
+			return nil
+		case <-timeout.C:
+			return nil
+		case <-m.ctx.Done():
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the first check of cluster %s's key: %w", clusterID, ctx.Err())
+		}
+	}
 }
 
 // KeyState is the worse of the cluster's two keyrings' states: data is only
@@ -311,6 +369,9 @@ func (m *Manager) Keyring(clusterID, resource string) *keyring.Keyring {
 // cluster's when it is under a customer-managed key, else the platform's.
 func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resource string) (envelope.Keys, error) {
 	if ws.CMK {
+		if err := m.awaitFirstCheck(ctx, ws.ClusterID); err != nil {
+			return nil, err
+		}
 		ring := m.ring(ws.ClusterID, resource)
 		if ring == nil {
 			return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", ws.ClusterID, resource, keyring.ErrLocked)
@@ -336,14 +397,14 @@ type clusterGated struct {
 }
 
 func (g *clusterGated) Current(ctx context.Context) (envelope.Sealer, error) {
-	if err := g.m.usable(g.cluster); err != nil {
+	if err := g.m.usable(ctx, g.cluster); err != nil {
 		return nil, err
 	}
 	return g.ring.Current(ctx)
 }
 
 func (g *clusterGated) ByID(ctx context.Context, id string) (envelope.Sealer, error) {
-	if err := g.m.usable(g.cluster); err != nil {
+	if err := g.m.usable(ctx, g.cluster); err != nil {
 		return nil, err
 	}
 	return g.ring.ByID(ctx, id)
@@ -351,7 +412,11 @@ func (g *clusterGated) ByID(ctx context.Context, id string) (envelope.Sealer, er
 
 // usable is nil while the cluster's keys may be used, else the typed error
 // of the worst keyring: revoked, or locked (unreachable past the grace).
-func (m *Manager) usable(clusterID string) error {
+// After a start it first waits for the cluster's first key check.
+func (m *Manager) usable(ctx context.Context, clusterID string) error {
+	if err := m.awaitFirstCheck(ctx, clusterID); err != nil {
+		return err
+	}
 	switch m.KeyState(clusterID) {
 	case keyring.Revoked.String():
 		return fmt.Errorf("cluster %s: %w", clusterID, keyring.ErrKeyRevoked)
