@@ -59,23 +59,64 @@ const (
 	bloomTerm  = 't'
 )
 
+// FNV-1a, 64 bits: the hash of bloom filter keys.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
 // bloomHash is FNV-1a, 64 bits, over a tag byte and s (lower-cased ASCII
 // when fold is set), then mixed so that both halves used by double hashing
 // are well spread.
 func bloomHash(tag byte, s []byte, fold bool) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	h = (h ^ uint64(tag)) * prime
+	h := uint64(fnvOffset)
+	h = (h ^ uint64(tag)) * fnvPrime
 	for _, c := range s {
 		if fold {
 			c = lowerASCII(c)
 		}
-		h = (h ^ uint64(c)) * prime
+		h = (h ^ uint64(c)) * fnvPrime
 	}
+	return bloomMix(h)
+}
+
+func bloomMix(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
 	return h
+}
+
+// termFold maps a byte of a term (see isTermByte) to itself lower-cased,
+// and any other byte to 0.
+var termFold = func() (fold [256]byte) {
+	for c := range 256 {
+		if isTermByte(byte(c)) {
+			fold[c] = lowerASCII(byte(c))
+		}
+	}
+	return fold
+}()
+
+// forTermKeys calls fn with the key of each term of s, as
+// bloomHash(bloomTerm, term, true) gives it: in one pass that splits,
+// lower-cases and hashes, as a flush keys every term of every text value.
+func forTermKeys(s []byte, fn func(h uint64)) {
+	start := uint64(fnvOffset)
+	start = (start ^ bloomTerm) * fnvPrime
+	h, in := start, false
+	for _, c := range s {
+		if l := termFold[c]; l != 0 {
+			h = (h ^ uint64(l)) * fnvPrime
+			in = true
+		} else if in {
+			fn(bloomMix(h))
+			h, in = start, false
+		}
+	}
+	if in {
+		fn(bloomMix(h))
+	}
 }
 
 // isTermByte says which bytes make up terms for has: ASCII letters and
@@ -140,6 +181,9 @@ const (
 type anyTerms struct {
 	keys  termSet
 	loose bool
+	// column is the set of one column's keys for its own filter, kept
+	// here so that its slots are reused from column to column.
+	column termSet
 }
 
 // reset empties t for the next block.

@@ -457,7 +457,12 @@ func uvarintLen(v uint64) int {
 // terms, and adds the terms to all, the block's any-column filter, unless it
 // is nil. A run of one value is split once.
 func stringBloom(cells []cell, text func(int) []byte, exact bool, all *anyTerms) []byte {
-	var keys termSet
+	var own termSet
+	keys := &own
+	if all != nil {
+		keys = &all.column
+		keys.reset()
+	}
 	add := func(h uint64) {
 		if keys.n <= bloomMaxKeys {
 			keys.add(h)
@@ -479,8 +484,7 @@ func stringBloom(cells []cell, text func(int) []byte, exact bool, all *anyTerms)
 		} else if all != nil {
 			all.loose = all.loose || !verbatimJSON(v)
 		}
-		forTerms(v, func(term []byte) {
-			h := bloomHash(bloomTerm, term, true)
+		forTermKeys(v, func(h uint64) {
 			add(h)
 			if all != nil {
 				all.add(h)
@@ -493,7 +497,7 @@ func stringBloom(cells []cell, text func(int) []byte, exact bool, all *anyTerms)
 	if keys.n > bloomMaxKeys {
 		return nil
 	}
-	return bloomBuild(&keys)
+	return bloomBuild(keys)
 }
 
 // appendJSON appends a value as JSON text, for dynamic columns.

@@ -69,3 +69,22 @@ func TestParallelFlushWritesEveryRowOnceInOrder(t *testing.T) {
 		t.Fatalf("segments in %d partitions, want at least 3", len(hours))
 	}
 }
+
+// TestTermKeysAreTheQueriesKeys holds the flush's one-pass term keys to
+// what a query looks up: bloomHash of each term forTerms finds.
+func TestTermKeysAreTheQueriesKeys(t *testing.T) {
+	for _, s := range []string{
+		"", " ", "word", "Failed password for USER01 from 10.1.2.3 port 22",
+		`C:\Windows\System32\svchost.exe -k netsvcs`, "trailing term", "--lead-and-trail--",
+		"Grüße aus Köln", "日本語 テキスト", "a", "A1b2_C3", "\x00\xff\x7f", `{"k":"V","n":[1,2]}`,
+	} {
+		t.Run(s, func(t *testing.T) {
+			var want, got []uint64
+			forTerms([]byte(s), func(term []byte) { want = append(want, bloomHash(bloomTerm, term, true)) })
+			forTermKeys([]byte(s), func(h uint64) { got = append(got, h) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("keys %x, want %x", got, want)
+			}
+		})
+	}
+}

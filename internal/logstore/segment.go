@@ -292,6 +292,7 @@ type segWriter struct {
 	blocks    []blockMeta
 	seals     uint64
 	enc       blockEncoder
+	eb        encodedBlock // writeBlock's
 	out       []byte
 }
 
@@ -325,12 +326,14 @@ func (w *segWriter) full(ncols int) bool {
 // fits reports whether the encoded block eb can be sealed with the object
 // key without passing its seal budget.
 func (w *segWriter) fits(eb *encodedBlock) bool {
-	return w.seals+eb.seals() <= w.st.maxSeals
+	seals, _ := eb.sealing()
+	return w.seals+seals <= w.st.maxSeals
 }
 
 // writeBlock seals the columns of bb as the next block.
 func (w *segWriter) writeBlock(bb *blockBuilder) error {
-	return w.writeEncoded(w.enc.encode(bb))
+	w.enc.encodeInto(bb, &w.eb)
+	return w.writeEncoded(&w.eb)
 }
 
 // encodedBlock is a block's columns encoded and compressed, not yet sealed:
@@ -344,18 +347,21 @@ type encodedBlock struct {
 	any    []byte    // the any-column filter; nil: none
 }
 
-// seals is how many sealed chunks the block takes.
-func (eb *encodedBlock) seals() uint64 {
-	n := uint64(len(eb.ends))
+// sealing is how many sealed chunks the block takes, and their bytes
+// before sealing.
+func (eb *encodedBlock) sealing() (seals uint64, size int) {
+	seals, size = uint64(len(eb.ends)), len(eb.data)
 	for _, b := range eb.blooms {
 		if b != nil {
-			n++
+			seals++
+			size += len(b)
 		}
 	}
 	if eb.any != nil {
-		n++
+		seals++
+		size += len(eb.any)
 	}
-	return n
+	return seals, size
 }
 
 // blockEncoder encodes blocks; one is used by one goroutine at a time, and
@@ -366,10 +372,11 @@ type blockEncoder struct {
 	terms anyTerms // of the block being encoded, for its any-column filter
 }
 
-// encode encodes and compresses each column of bb, with its bloom filter,
-// and the block's any-column filter.
-func (e *blockEncoder) encode(bb *blockBuilder) *encodedBlock {
-	eb := &encodedBlock{meta: blockMeta{rows: bb.rows()}}
+// encodeInto encodes and compresses each column of bb, with its bloom
+// filter, and the block's any-column filter, into eb, whose buffers it
+// reuses.
+func (e *blockEncoder) encodeInto(bb *blockBuilder, eb *encodedBlock) {
+	*eb = encodedBlock{meta: blockMeta{rows: bb.rows(), cols: eb.meta.cols[:0]}, data: eb.data[:0], ends: eb.ends[:0], blooms: eb.blooms[:0]}
 	eb.meta.minT, eb.meta.maxT = bb.timeSpan()
 	e.terms.reset()
 	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
@@ -382,7 +389,6 @@ func (e *blockEncoder) encode(bb *blockBuilder) *encodedBlock {
 		eb.meta.cols = append(eb.meta.cols, colMeta{name: name, typ: t, raw: len(e.plain), colStats: st})
 	})
 	eb.any = e.terms.filter()
-	return eb
 }
 
 // writeEncoded seals eb as the next block. The object key is derived for
@@ -394,7 +400,9 @@ func (w *segWriter) writeEncoded(eb *encodedBlock) error {
 	}
 	ordinal := strconv.Itoa(len(w.blocks))
 	bm := eb.meta
-	w.out = w.out[:0]
+	bm.cols = slices.Clone(bm.cols) // eb's are reused
+	seals, size := eb.sealing()
+	w.out = slices.Grow(w.out[:0], size+int(seals)*(aead.NonceSize()+aead.Overhead()))
 	start := 0
 	for i := range bm.cols {
 		cm := &bm.cols[i]

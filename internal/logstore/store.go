@@ -110,6 +110,9 @@ type Store struct {
 	zdec *zstd.Decoder
 	// ownCodec is the codec the store made for itself, closed with it.
 	ownCodec *Codec
+	// blockWorkers holds the *blockWorker of finished flushes, so that the
+	// next one starts with buffers grown to a block's size.
+	blockWorkers sync.Pool
 	// maxSeals is rule 6's budget per object key; a field so that a test
 	// can make the budget small enough to reach.
 	maxSeals uint64

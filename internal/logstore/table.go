@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
 )
 
@@ -472,7 +470,7 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 		}
 	}
 	sw := segmentsWriter{t: t, walSeq: g.seq, sealer: sealer, cols: make(map[string]Type)}
-	err = encodeBlocks(ctx, jobs, runtime.GOMAXPROCS(0), t.st.zenc, sw.write)
+	err = t.st.encodeBlocks(ctx, jobs, runtime.GOMAXPROCS(0), sw.write)
 	if err == nil {
 		err = sw.finish()
 	}
@@ -495,8 +493,8 @@ type flushBlock struct {
 // encodeBlocks builds and encodes blocks on up to workers goroutines and
 // hands them to write one at a time, in order. A worker takes a block only
 // while fewer than 2×workers are built and not yet written, which bounds
-// the memory the encoded blocks hold.
-func encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, zenc *zstd.Encoder, write func(*flushBlock, *encodedBlock) error) error {
+// the memory the encoded blocks hold; their buffers go round again.
+func (st *Store) encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, write func(*flushBlock, *encodedBlock) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -508,13 +506,20 @@ func encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, zenc *z
 		done[i] = make(chan result, 1)
 	}
 	window := make(chan struct{}, 2*workers)
+	free := make(chan *encodedBlock, 2*workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for range min(workers, len(blocks)) {
 		wg.Go(func() {
-			bb := newBlockBuilder(nil)
-			enc := blockEncoder{zenc: zenc}
+			bw, _ := st.blockWorkers.Get().(*blockWorker)
+			if bw == nil {
+				bw = &blockWorker{bb: newBlockBuilder(nil), enc: blockEncoder{zenc: st.zenc}}
+			}
+			defer func() {
+				bw.release()
+				st.blockWorkers.Put(bw)
+			}()
 			for {
 				select {
 				case window <- struct{}{}:
@@ -525,7 +530,13 @@ func encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, zenc *z
 				if i >= len(blocks) {
 					return
 				}
-				eb, err := buildBlock(ctx, bb, &enc, blocks[i].rows)
+				var eb *encodedBlock
+				select {
+				case eb = <-free:
+				default:
+					eb = new(encodedBlock)
+				}
+				err := bw.build(ctx, blocks[i].rows, eb)
 				done[i] <- result{eb, err}
 			}
 		})
@@ -543,23 +554,40 @@ func encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, zenc *z
 		if err := write(&blocks[i], r.eb); err != nil {
 			return err
 		}
+		free <- r.eb
 		<-window
 	}
 	return nil
 }
 
-// buildBlock parses rows into bb and encodes them.
-func buildBlock(ctx context.Context, bb *blockBuilder, enc *blockEncoder, rows []memRow) (*encodedBlock, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+// blockWorker builds and encodes blocks, one at a time.
+type blockWorker struct {
+	bb  *blockBuilder
+	enc blockEncoder
+}
+
+// release drops the builder's references to the rows, which the pool must
+// not keep from being freed.
+func (bw *blockWorker) release() {
+	for _, c := range bw.bb.byName {
+		clear(c.cells[:cap(c.cells)])
 	}
-	bb.reset()
+	bw.bb.reset()
+}
+
+// build parses rows and encodes them into eb.
+func (bw *blockWorker) build(ctx context.Context, rows []memRow, eb *encodedBlock) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	bw.bb.reset()
 	for _, r := range rows {
-		if err := bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
-			return nil, err
+		if err := bw.bb.add(r.b.payload, r.ref, r.b.ingested); err != nil {
+			return err
 		}
 	}
-	return enc.encode(bb), nil
+	bw.enc.encodeInto(bw.bb, eb)
+	return nil
 }
 
 // segmentsWriter writes a flush's encoded blocks, in order, into segments:
