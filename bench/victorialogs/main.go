@@ -52,7 +52,7 @@ func main() {
 	flag.Uint64Var(&cfg.seed, "seed", 1, "seed of the generated events")
 	flag.IntVar(&cfg.runs, "runs", 7, "timed runs of each query after one warm-up; the median is reported")
 	flag.StringVar(&streams, "streams", "1,2", "client streams to ingest with, one round of fresh servers each; the queries run on the last round's")
-	flag.DurationVar(&cfg.flushInterval, "flush-interval", 5*time.Second, "Sealwatch's --log-flush-interval, so that its last write-ahead log is sealed soon after ingest")
+	flag.DurationVar(&cfg.flushInterval, "flush-interval", 5*time.Second, "Sealwatch's --log-flush-interval, which paces its background merge of segments (it looks for work each quarter of it), so that the merge is done soon after ingest; the write-ahead logs are sealed by sealwatch workspace flush")
 	flag.StringVar(&cfg.profileDir, "profile", "", "save a CPU profile of Sealwatch over each query, run in a loop, into this directory (through /debug/pprof/profile)")
 	flag.IntVar(&cfg.profileSeconds, "profile-seconds", 5, "seconds each -profile profile records")
 	flag.StringVar(&cfg.workDir, "work", "", "directory for the events and both servers' data; default a new temporary one, removed at the end")
@@ -233,7 +233,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 			_, d, err := vl.query(ctx, restartQuestion.logsql)
 			return d, err
 		})
-	res.swRestart, res.swRestartErr = firstAfterRestart(ctx, sw.restart, func() error { return sw.waitKeyAccessible(ctx) },
+	res.swRestart, res.swRestartErr = firstAfterRestart(ctx, sw.restart, func() error { return sw.openConnection(ctx) },
 		func() (time.Duration, error) {
 			_, d, err := sw.query(ctx, restartQuestion.kqlFor(swTable))
 			return d, err
