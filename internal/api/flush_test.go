@@ -57,7 +57,7 @@ func TestFlushSealsTheWriteAheadLogsNow(t *testing.T) {
 
 // TestFlushNeedsAContributorAndAWorkspace: a Reader may not flush, a
 // Contributor may; a workspace that does not exist is 404, a query token
-// 401.
+// 401, a table name the store would refuse 400.
 func TestFlushNeedsAContributorAndAWorkspace(t *testing.T) {
 	f := newFullEnv(t)
 	ctx := context.Background()
@@ -86,6 +86,8 @@ func TestFlushNeedsAContributorAndAWorkspace(t *testing.T) {
 		{"a table without rows", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/Nothing_CL/flush")), f.mgmt, 204, ""},
 		{"a query token", flushURL, f.query, 401, "Unauthorized"},
 		{"an unknown workspace", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/nowhere/flush")), f.mgmt, 404, ""},
+		{"a table name with a dot", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/..Events/flush")), f.mgmt, 400, ""},
+		{"a table name with a space", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/My%20Events/flush")), f.mgmt, 400, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
