@@ -2,6 +2,8 @@ package logstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -84,6 +86,60 @@ func TestTermKeysAreTheQueriesKeys(t *testing.T) {
 			forTermKeys([]byte(s), func(h uint64) { got = append(got, h) })
 			if !slices.Equal(got, want) {
 				t.Fatalf("keys %x, want %x", got, want)
+			}
+		})
+	}
+}
+
+// TestFlushBlocksStopAtTheFirstFailure fails the writing of one block of a
+// flush while the workers have more built and waiting: encodeBlocks
+// returns that failure, writes nothing after it, and leaves no worker
+// behind.
+func TestFlushBlocksStopAtTheFirstFailure(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 200, testNow))
+	tb, err := st.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.mu.Lock()
+	batches := tb.active.mem.snapshot()
+	tb.mu.Unlock()
+	var blocks []flushBlock
+	for i := range batches {
+		for _, r := range batches[i].refs {
+			blocks = append(blocks, flushBlock{rows: []memRow{{&batches[i], r}}})
+		}
+	}
+	failAt := 3
+	for _, workers := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			errWrite := errors.New("disk full")
+			written := 0
+			done := make(chan error, 1)
+			go func() {
+				done <- st.encodeBlocks(context.Background(), blocks, workers, func(fb *flushBlock, eb *encodedBlock) error {
+					if fb != &blocks[written] || eb.meta.rows != 1 {
+						t.Errorf("block %d written in place of block %d", fb.rows[0].ref.off, written)
+					}
+					if written == failAt {
+						return errWrite
+					}
+					written++
+					return nil
+				})
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("encodeBlocks did not return after a failed write: its workers wait")
+			}
+			if !errors.Is(err, errWrite) {
+				t.Fatalf("encodeBlocks: %v, want the write's failure", err)
+			}
+			if written != failAt {
+				t.Fatalf("%d blocks written, want %d", written, failAt)
 			}
 		})
 	}

@@ -470,7 +470,7 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 		}
 	}
 	sw := segmentsWriter{t: t, walSeq: g.seq, sealer: sealer, cols: make(map[string]Type)}
-	err = t.st.encodeBlocks(ctx, jobs, runtime.GOMAXPROCS(0), sw.write)
+	err = t.st.encodeBlocks(ctx, jobs, min(runtime.GOMAXPROCS(0), maxFlushWorkers), sw.write)
 	if err == nil {
 		err = sw.finish()
 	}
@@ -484,6 +484,12 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 	return sw.out, sw.cols, nil
 }
 
+// maxFlushWorkers bounds the goroutines that build one flush's blocks:
+// each holds a block's parsed cells (some 7 MiB for 8,192 rows of twenty
+// columns), and a flush is one of the node's ingest's consumers of CPU, not
+// the only one.
+const maxFlushWorkers = 4
+
 // flushBlock is one block of a flush: rows of one time partition, sorted.
 type flushBlock struct {
 	part int // the partition's place among the flush's partitions
@@ -495,6 +501,8 @@ type flushBlock struct {
 // while fewer than 2×workers are built and not yet written, which bounds
 // the memory the encoded blocks hold; their buffers go round again.
 func (st *Store) encodeBlocks(ctx context.Context, blocks []flushBlock, workers int, write func(*flushBlock, *encodedBlock) error) error {
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: a worker may wait for room in the window
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
@@ -508,8 +516,6 @@ func (st *Store) encodeBlocks(ctx context.Context, blocks []flushBlock, workers 
 	window := make(chan struct{}, 2*workers)
 	free := make(chan *encodedBlock, 2*workers)
 	var next atomic.Int64
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for range min(workers, len(blocks)) {
 		wg.Go(func() {
 			bw, _ := st.blockWorkers.Get().(*blockWorker)
