@@ -95,3 +95,70 @@ func TestLookupsSeeEveryChangeAtOnce(t *testing.T) {
 		t.Fatalf("a deleted workspace is still found: %v", err)
 	}
 }
+
+// TestLookupsSeeOnboardingKeyAndUnlinking: the writes that change what a
+// lookup answers besides those above — onboarding and offboarding, a key
+// set on the cluster after the link, unlinking, and the mark of data — each
+// reach the next lookup.
+func TestLookupsSeeOnboardingKeyAndUnlinking(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	plain := f.cluster(t, "plain")
+	ws := f.workspace(t, "secops")
+	id := ws.Properties.CustomerID
+	lookup := func() *WorkspaceInfo {
+		t.Helper()
+		info, err := f.svc.WorkspaceByCustomerID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+
+	if _, err := f.svc.Onboard(ctx, f.g, "secops", false, ""); err != nil {
+		t.Fatal(err)
+	}
+	if info := lookup(); !info.Onboarded || info.CMK {
+		t.Fatalf("after onboarding: onboarded %v, CMK %v", info.Onboarded, info.CMK)
+	}
+	if err := f.svc.Offboard(ctx, f.g, "secops"); err != nil {
+		t.Fatal(err)
+	}
+	if lookup().Onboarded {
+		t.Fatal("after offboarding the lookup still says onboarded")
+	}
+
+	if _, err := f.svc.Link(ctx, f.g, "secops", plain.ID); err != nil {
+		t.Fatal(err)
+	}
+	if info := lookup(); info.ClusterID != plain.Properties.ClusterID || info.CMK {
+		t.Fatalf("linked to a cluster without a key: cluster %q, CMK %v", info.ClusterID, info.CMK)
+	}
+	if err := f.svc.Unlink(ctx, f.g, "secops"); err != nil {
+		t.Fatal(err)
+	}
+	if info := lookup(); info.ClusterID != "" {
+		t.Fatalf("after unlinking: cluster %q", info.ClusterID)
+	}
+	if _, err := f.svc.Link(ctx, f.g, "secops", plain.ID); err != nil {
+		t.Fatal(err)
+	}
+	lookup() // cached without the key
+	if err := f.setKey(t, "plain", "good-key"); err != nil {
+		t.Fatal(err)
+	}
+	if !lookup().CMK {
+		t.Fatal("a key set on the linked cluster did not reach the lookup")
+	}
+
+	// The data mark, read through the cache, is written once and then seen.
+	if err := f.svc.MarkData(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if marked, err := f.svc.dataMarked(id, true); err != nil || !marked {
+		t.Fatalf("after MarkData: marked %v, err %v", marked, err)
+	}
+	if marked, err := f.svc.dataMarked(id, false); err != nil || marked {
+		t.Fatalf("marked under the platform key too: %v, err %v", marked, err)
+	}
+}
