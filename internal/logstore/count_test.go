@@ -255,6 +255,16 @@ func TestRowCountsFindDamageTyped(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, ScanRequest{}, ProblemTruncated},
+		{"a segment grown past its listed size", func(t *testing.T, seg string) {
+			f, err := os.OpenFile(seg, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write([]byte{0}); err != nil {
+				t.Fatal(err)
+			}
+		}, ScanRequest{}, ProblemAuthentication},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
