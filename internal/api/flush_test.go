@@ -86,8 +86,8 @@ func TestFlushNeedsAContributorAndAWorkspace(t *testing.T) {
 		{"a table without rows", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/Nothing_CL/flush")), f.mgmt, 204, ""},
 		{"a query token", flushURL, f.query, 401, "Unauthorized"},
 		{"an unknown workspace", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/nowhere/flush")), f.mgmt, 404, ""},
-		{"a table name with a dot", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/..Events/flush")), f.mgmt, 400, ""},
-		{"a table name with a space", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/My%20Events/flush")), f.mgmt, 400, ""},
+		{"a table name with a dot", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/..Events/flush")), f.mgmt, 400, "InvalidResourceName"},
+		{"a table name with a space", f.url("", f.arm("Microsoft.OperationalInsights/workspaces/secops/tables/My%20Events/flush")), f.mgmt, 400, "InvalidResourceName"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
