@@ -123,6 +123,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		scrubInterval time.Duration
 		nrtInterval   time.Duration
 		maxAlerts     int
+		maxOpenStores int
 		geoIPDB       string
 		externalAllow []string
 	)
@@ -143,6 +144,9 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if idleClose != 0 && idleClose < time.Minute {
 			return usagef("--log-store-idle-close must be 0 (never) or at least 1m, not %s", idleClose)
 		}
+		if maxOpenStores < 0 {
+			return usagef("--log-max-open-stores must be 0 (no bound) or more, not %d", maxOpenStores)
+		}
 		if queryMemory <= 0 || queryMemory > queryTotal {
 			return usagef("--query-memory (%s) must be above 0 and not exceed --query-memory-total (%s)", queryMemory, queryTotal)
 		}
@@ -161,7 +165,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		}
 		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
 		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
-		cfg.LogMemoryBudget, cfg.LogStoreIdleClose = int64(memoryBudget), idleClose
+		cfg.LogMemoryBudget, cfg.LogStoreIdleClose, cfg.LogMaxOpenStores = int64(memoryBudget), idleClose, maxOpenStores
 		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
 		cfg.ScrubRate, cfg.ScrubInterval = int64(scrubRate), scrubInterval
 		cfg.NRTInterval, cfg.MaxAlertsPerRun = nrtInterval, maxAlerts
@@ -178,6 +182,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.DurationVar(&flushInterval, "log-flush-interval", logstore.DefaultFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
 	f.Var(&memoryBudget, "log-memory-budget", "memory the rows not yet sealed into segments may hold, all workspaces together, such as 256MiB; over it the largest write-ahead log is sealed at once; 0: no bound but --log-flush-size per table")
 	f.DurationVar(&idleClose, "log-store-idle-close", node.DefaultLogStoreIdleClose, "how long a workspace's log store stays open unused before it is sealed and closed, giving back its files and memory (the next request reopens it); 0: never")
+	f.IntVar(&maxOpenStores, "log-max-open-stores", node.DefaultLogMaxOpenStores, "workspace log stores open at once; opening one more seals and closes the least recently used that no ingest, query or verification is using (the next request reopens it), so open files and memory do not grow with the workspaces; while more are in use, more stay open; 0: no bound")
 	f.Var(&queryMemory, "query-memory", "memory one query's operators may hold (joins, summarize, sort, ...); beyond it the query is refused with 400 QueryLimitExceeded")
 	f.Var(&queryTotal, "query-memory-total", "memory the queries running at once share; a query that finds it in use waits briefly, then is refused with 429 and Retry-After")
 	f.Var(&scrubRate, "scrub-rate", "bytes a second the background scrub reads to authenticate every workspace's sealed data, such as 16MiB; 0 turns it off (sealwatch verify still works)")

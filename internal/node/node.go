@@ -66,6 +66,11 @@ type Config struct {
 	// back (0: never); the next request opens it again.
 	LogMemoryBudget   int64
 	LogStoreIdleClose time.Duration
+	// LogMaxOpenStores bounds the workspaces' log stores open at once, so
+	// that open files do not grow with the workspaces under load: opening
+	// one more closes the least recently used that nothing is using
+	// (0: no bound).
+	LogMaxOpenStores int
 	// Services says which services run besides identity: all of them (up),
 	// the vault only (vault serve: the key owner's side of a split
 	// deployment) or the workspaces only (serve: the operator's side).
@@ -138,6 +143,7 @@ const (
 const (
 	DefaultLogMemoryBudget   = 256 << 20
 	DefaultLogStoreIdleClose = 15 * time.Minute
+	DefaultLogMaxOpenStores  = 256
 )
 
 // Services selects what a node serves besides the identity service.

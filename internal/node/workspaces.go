@@ -119,6 +119,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		FlushInterval:     n.cfg.LogFlushInterval,
 		MaxUnflushedBytes: n.cfg.LogMemoryBudget,
 		IdleClose:         n.cfg.LogStoreIdleClose,
+		MaxOpenStores:     n.cfg.LogMaxOpenStores,
 		Logger:            n.log.With("component", "logstore"),
 		ControlDB:         n.controlDB,
 	})

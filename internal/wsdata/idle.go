@@ -74,6 +74,7 @@ func (s *storeSlot) closeIfIdle(o *openStore, cutoff int64, id string, d *Data) 
 		d.log.Warn("close idle log store", "workspace", id, "err", err)
 	}
 	s.open = nil
+	d.open.Add(-1)
 	d.log.Debug("closed an idle log store", "workspace", id)
 	return true
 }

@@ -50,6 +50,11 @@ type Options struct {
 	// CloseIdle closes it then (its WALs flushed first), and the next use
 	// opens it again under keys asked for anew. 0 keeps stores open.
 	IdleClose time.Duration
+	// MaxOpenStores bounds the log stores open at once: opening one more
+	// closes the least recently handed out that nothing uses (see
+	// capOpenStores). Stores in use stay open, so the bound is exceeded
+	// while more than it are in use. 0: no bound.
+	MaxOpenStores int
 }
 
 // Data is the data plane's view of every workspace's stores.
@@ -82,6 +87,17 @@ type Data struct {
 	// must not open its stores again, recreating its directory.
 	deleted map[string]bool
 	scrubs  scrubState
+
+	// open counts the log stores open now, changed under their slot's lock;
+	// capping and capWanted run capOpenStores one at a time, again while
+	// a store opened during a run asked for one, and caps waits for them.
+	open      atomic.Int64
+	capping   atomic.Bool
+	capWanted atomic.Bool
+	caps      sync.WaitGroup
+	// stop ends the runs of capOpenStores when the data plane closes.
+	stop    context.Context
+	stopped context.CancelFunc
 }
 
 // storeSlot is one workspace's log store. Its own lock is held while the
@@ -113,8 +129,8 @@ type openStore struct {
 // New opens the data plane over dir (one subdirectory per workspace) and the
 // document database docsDB.
 func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) (*Data, error) {
-	if opts.FlushBytes < 0 || opts.FlushInterval < 0 || opts.MaxUnflushedBytes < 0 || opts.IdleClose < 0 {
-		return nil, fmt.Errorf("workspace data: the flush size and interval, the unflushed bytes and the idle time must not be negative")
+	if opts.FlushBytes < 0 || opts.FlushInterval < 0 || opts.MaxUnflushedBytes < 0 || opts.IdleClose < 0 || opts.MaxOpenStores < 0 {
+		return nil, fmt.Errorf("workspace data: the flush size and interval, the unflushed bytes, the idle time and the open stores must not be negative")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -130,7 +146,8 @@ func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) 
 	if opts.ControlDB != nil {
 		ledger = boltLedger{opts.ControlDB}
 	}
-	return &Data{dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
+	stop, stopped := context.WithCancel(context.Background())
+	return &Data{stop: stop, stopped: stopped, dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
 		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes), codec: codec,
 		merges: logstore.NewMergeSlots(1),
 		logs:   map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
@@ -209,6 +226,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 			d.log.Warn("close log store", "workspace", id, "err", err)
 		}
 		s.open = nil
+		d.open.Add(-1)
 	}
 	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
 	if err != nil {
@@ -223,6 +241,9 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
 	s.open = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables}
+	if n := d.open.Add(1); d.opts.MaxOpenStores > 0 && n > int64(d.opts.MaxOpenStores) {
+		d.startCap()
+	}
 	return st, nil
 }
 
@@ -295,6 +316,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 		if s.open != nil {
 			errs = append(errs, s.open.store.Close())
 			s.open = nil
+			d.open.Add(-1)
 		}
 		s.mu.Unlock()
 	}
@@ -313,12 +335,15 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 
 // Close closes every open store; the data plane is not used after.
 func (d *Data) Close() error {
+	d.stopped()
+	d.caps.Wait()
 	var errs []error
 	for _, s := range d.slots() {
 		s.mu.Lock()
 		if s.open != nil {
 			errs = append(errs, s.open.store.Close())
 			s.open = nil
+			d.open.Add(-1)
 		}
 		s.mu.Unlock()
 	}
