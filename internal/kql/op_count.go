@@ -22,7 +22,10 @@ func (o *astCountOp) bind(p *planner, in *plan, _ *ectx) (*plan, error) {
 
 func (p *planner) count(in *plan) *plan {
 	return &plan{cols: []colInfo{{Name: "Count", Type: TypeLong}}, open: func(ctx context.Context) (iterator, error) {
-		n, counted, err := p.countBounded(ctx, in)
+		// a scan within its time bounds and exact predicates (plan.bounded) is counted
+		// by the source, when it counts (RowCounter): no row is read
+		rc, counted, err := p.rowCount(ctx, in)
+		n := rc.Rows
 		if err == nil && !counted {
 			n, err = countRead(ctx, in)
 		}
@@ -51,17 +54,8 @@ func countRead(ctx context.Context, in *plan) (int64, error) {
 	return n, err
 }
 
-// countBounded counts the rows of a scan within its time bounds and exact predicates
-// (plan.bounded) by the
-// source's own count, when the source has one (RowCounter): none is read.
-func (p *planner) countBounded(ctx context.Context, in *plan) (int64, bool, error) {
-	rc, counted, err := p.rowCount(ctx, in)
-	return rc.Rows, counted, err
-}
-
 // rowCount asks the source for its count of the rows of a scan within its time bounds and
-// exact predicates, when
-// the plan is one (plan.bounded) and the source counts (RowCounter).
+// exact predicates, when the plan is one (plan.bounded) and the source counts (RowCounter).
 func (p *planner) rowCount(ctx context.Context, in *plan) (RowCount, bool, error) {
 	rc, ok := p.run.src.(RowCounter)
 	if !ok || !in.bounded || in.scan == nil {
