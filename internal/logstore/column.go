@@ -309,6 +309,12 @@ func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colS
 // with one, the terms of a string or dynamic column also go into all, the
 // block's any-column filter, unless it is nil.
 func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool, all *anyTerms) ([]byte, colStats) {
+	return appendColumnAs(dst, t, cells, times, bloom, all, true)
+}
+
+// appendColumnAs is appendColumn; a string column gets a dictionary only if
+// dict is set (a page of a chunk whose dictionary, if any, is the chunk's).
+func appendColumnAs(dst []byte, t Type, cells []cell, times []int64, bloom bool, all *anyTerms, dict bool) ([]byte, colStats) {
 	n := len(cells)
 	st := colStats{minI: math.MaxInt64, maxI: math.MinInt64, minF: math.Inf(1), maxF: math.Inf(-1)}
 	dst = append(dst, byte(t))
@@ -383,7 +389,7 @@ func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool, a
 		if bloom {
 			st.bloom = stringBloom(cells, text, t == TypeString, all)
 		}
-		if t == TypeString {
+		if t == TypeString && dict {
 			if d, ok := appendDict(dst, cells); ok {
 				d[vpos] |= dictFlag
 				return d, st
@@ -407,9 +413,23 @@ func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool, a
 // cells, if it is at most half the size of the plain one: repeated values
 // are then stored once, and readers can group by entry number.
 func appendDict(dst []byte, cells []cell) ([]byte, bool) {
+	dict, codes, ok := buildDict(cells)
+	if !ok {
+		return dst, false
+	}
+	dst = appendDictEntries(dst, dict)
+	for _, code := range codes {
+		dst = binary.AppendUvarint(dst, uint64(code))
+	}
+	return dst, true
+}
+
+// buildDict is the dictionary of a string column's valid cells and the entry
+// number of each, if the dictionary encoding is at most half the size of the
+// plain one.
+func buildDict(cells []cell) (dict [][]byte, codes []uint32, ok bool) {
 	entries := make(map[string]uint32)
-	var dict [][]byte
-	codes := make([]uint32, 0, len(cells))
+	codes = make([]uint32, 0, len(cells))
 	plain, size := 0, 0
 	for _, c := range cells {
 		if c.kind == TypeNull {
@@ -426,12 +446,18 @@ func appendDict(dst []byte, cells []cell) ([]byte, bool) {
 		plain += uvarintLen(uint64(len(c.s))) + len(c.s)
 		size += uvarintLen(uint64(code))
 		if 2*len(dict) > len(cells) {
-			return dst, false // too many distinct values to win
+			return nil, nil, false // too many distinct values to win
 		}
 	}
 	if len(dict) == 0 || 2*size > plain {
-		return dst, false
+		return nil, nil, false
 	}
+	return dict, codes, true
+}
+
+// appendDictEntries appends a dictionary: uvarint entries | uvarint lengths
+// of the entries, then their bytes.
+func appendDictEntries(dst []byte, dict [][]byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(dict)))
 	for _, v := range dict {
 		dst = binary.AppendUvarint(dst, uint64(len(v)))
@@ -439,10 +465,7 @@ func appendDict(dst []byte, cells []cell) ([]byte, bool) {
 	for _, v := range dict {
 		dst = append(dst, v...)
 	}
-	for _, code := range codes {
-		dst = binary.AppendUvarint(dst, uint64(code))
-	}
-	return dst, true
+	return dst
 }
 
 func uvarintLen(v uint64) int {
@@ -571,13 +594,13 @@ func decodeColumn(b []byte, name string) (Column, error) {
 // nil: all): only their values are kept, and the strings of the other rows
 // are never copied out of it. It also returns the chunk's row count.
 func decodeChunk(b []byte, name string, rows []int) (Column, int, error) {
-	return decodeAll(b, name, rows, false)
+	return decodeAll(b, name, rows, false, nil)
 }
 
 // decodeRaw is decodeColumn, but a plain string column's values stay in b
 // (see rawStrings).
 func decodeRaw(b []byte, name string) (Column, int, error) {
-	return decodeAll(b, name, nil, true)
+	return decodeAll(b, name, nil, true, nil)
 }
 
 // picker places the rows of a chunk, visited in ascending order, among the
@@ -603,8 +626,9 @@ func (p *picker) at(i int) int {
 
 // decodeAll decodes a chunk: the given rows (all if nil), whose values
 // alone it keeps, though it reads and checks every row; a plain string
-// column's strings stay in b if raw.
-func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error) {
+// column's strings stay in b if raw. A dictionary-coded page of a paged
+// chunk holds entry numbers alone: dict is its chunk's dictionary.
+func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Column, int, error) {
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
 		return col, 0, corruptf("bad column type")
@@ -622,8 +646,8 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 	if len(b) < 1 {
 		return col, n, corruptf("bad validity")
 	}
-	dict := b[0]&dictFlag != 0
-	if dict && col.Type != TypeString {
+	coded := b[0]&dictFlag != 0
+	if coded && col.Type != TypeString || dict != nil && !coded {
 		return col, n, corruptf("bad validity")
 	}
 	isValid := make([]bool, n) // of every row of the chunk
@@ -708,9 +732,9 @@ func decodeAll(b []byte, name string, rows []int, raw bool) (Column, int, error)
 			}
 		}
 	case TypeString, TypeDynamic:
-		if dict {
+		if coded {
 			var err error
-			if b, err = decodeDict(&col, b, isValid, valid, &pick); err != nil {
+			if b, err = decodeDict(&col, b, isValid, valid, &pick, dict); err != nil {
 				return col, n, err
 			}
 			break
@@ -800,34 +824,15 @@ func pickStrings(col Column, data []byte, ends []int, rows []int) Column {
 // decodeDict reads the dictionary encoding of a string column whose rows
 // isValid has values, into col: its Dict, and the Codes of the rows pick
 // places (no string per row). It returns what follows the encoding.
-func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker) ([]byte, error) {
-	d, k := binary.Uvarint(b)
-	if k <= 0 || d > uint64(valid) || d == 0 && valid > 0 {
-		return b, corruptf("bad dictionary")
-	}
-	b = b[k:]
-	lens := make([]int, d)
-	total := 0
-	for i := range lens {
-		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)) {
-			return b, corruptf("bad string length")
+func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, dict []string) ([]byte, error) {
+	if dict == nil {
+		var err error
+		if dict, b, err = readDict(b, valid); err != nil {
+			return b, err
 		}
-		lens[i] = int(l)
-		total += int(l)
-		b = b[k:]
 	}
-	if total > len(b) {
-		return b, corruptf("short strings")
-	}
-	all := string(b[:total]) // one allocation for the dictionary
-	b = b[total:]
-	col.Dict = make([]string, d)
-	off := 0
-	for i, l := range lens {
-		col.Dict[i] = all[off : off+l]
-		off += l
-	}
+	col.Dict = dict
+	d := uint64(len(dict))
 	col.Codes = make([]uint32, len(col.Valid))
 	for i, ok := range isValid {
 		if !ok {
@@ -849,4 +854,36 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker) 
 		b = b[k:]
 	}
 	return b, nil
+}
+
+// readDict reads a dictionary (see appendDictEntries) of a column with valid
+// values and returns what follows it.
+func readDict(b []byte, valid int) ([]string, []byte, error) {
+	d, k := binary.Uvarint(b)
+	if k <= 0 || d > uint64(valid) || d == 0 && valid > 0 {
+		return nil, b, corruptf("bad dictionary")
+	}
+	b = b[k:]
+	lens := make([]int, d)
+	total := 0
+	for i := range lens {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)) {
+			return nil, b, corruptf("bad string length")
+		}
+		lens[i] = int(l)
+		total += int(l)
+		b = b[k:]
+	}
+	if total > len(b) {
+		return nil, b, corruptf("short strings")
+	}
+	all := string(b[:total]) // one allocation for the dictionary
+	dict := make([]string, d)
+	off := 0
+	for i, l := range lens {
+		dict[i] = all[off : off+l]
+		off += l
+	}
+	return dict, b[total:], nil
 }

@@ -102,6 +102,47 @@ func FuzzDecodeColumn(f *testing.F) {
 	})
 }
 
+// FuzzDecodePaged: any bytes parse to a page directory or an error, and
+// decode, whole, raw or row by row, to a column or an error; never a panic or
+// an allocation beyond what the directory's sizes bound.
+func FuzzDecodePaged(f *testing.F) {
+	codec, err := NewCodec(1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer codec.Close()
+	for _, cells := range [][]cell{
+		{{kind: TypeLong, i: 5}, {}, {kind: TypeLong, i: -9}, {kind: TypeLong, i: 7}},
+		{{kind: TypeString, s: []byte("a")}, {kind: TypeString, s: []byte("bc")}, {}, {kind: TypeString, s: []byte("d")}},
+		{{kind: TypeBool, i: 1}, {kind: TypeBool}, {kind: TypeBool, i: 1}},
+		{{kind: TypeString, s: []byte("host")}, {}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("db")}, {kind: TypeString, s: []byte("host")}}, // dictionary
+	} {
+		typ, times := resolveType(cells)
+		w := pageWriter{enc: codec.enc, pageRows: 2}
+		enc, _ := w.appendColumn(nil, typ, cells, times, nil)
+		f.Add(enc)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := parsePageDir(b)
+		if err == nil {
+			for p := range d.pages {
+				if lo, hi := d.pageRange(p); lo >= hi || hi > d.rows {
+					t.Fatalf("page %d holds rows [%d, %d) of %d", p, lo, hi, d.rows)
+				}
+			}
+		}
+		var buf pageBuffers
+		for _, rows := range [][]int{nil, {0, 2, 5}} {
+			if c, n, err := decodePaged(b, "c", rows, false, codec.dec, &buf); err == nil && (c.Len() != len(rows) && rows != nil || rows == nil && c.Len() != n) {
+				t.Fatalf("%d rows decoded for %v of %d", c.Len(), rows, n)
+			}
+		}
+		if c, _, err := decodePaged(b, "c", nil, true, codec.dec, &buf); err == nil && c.raw != nil {
+			c.materialize(nil)
+		}
+	})
+}
+
 // FuzzDecodeManifest: any bytes decode to an error or to a manifest that
 // encodes to bytes that decode to the same manifest; never a panic or a huge
 // allocation.

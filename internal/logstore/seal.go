@@ -21,12 +21,14 @@ import (
 // manifestVersion: version 2 lists each segment's range of ingestion
 // times; version 3 the merges under way and the segments they retired;
 // versions 1 and 2 are still read. Segments are at segmentVersion: version 2
-// (segAnyBloomVersion) gives each block an any-column bloom filter; version 1
-// segments are still read.
+// (segAnyBloomVersion) gives each block an any-column bloom filter; version 3
+// (segPagedVersion) compresses column chunks in pages (page.go); versions 1
+// and 2 are still read.
 const (
 	formatVersion      = 1
-	segmentVersion     = 2
+	segmentVersion     = 3
 	segAnyBloomVersion = 2
+	segPagedVersion    = 3
 	walVersion         = 4
 	walMarkVersion     = 2
 	walStampVersion    = 3

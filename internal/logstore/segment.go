@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"encoding/binary"
@@ -26,7 +27,9 @@ import (
 //	header (plaintext, see header)
 //	column chunks: nonce ‖ AES-GCM(zstd(column encoding)) ‖ tag, one per
 //	               column per block; AAD: workspace, table, segment ID,
-//	               block ordinal, column name
+//	               block ordinal, column name; from segment version 3
+//	               (segPagedVersion) on, AES-GCM(paged chunk, see page.go):
+//	               the encoding compressed in pages of rows, one seal still
 //	               (the hidden ingestion-time column, IngestionTimeColumn,
 //	               is one of them; a segment written before it lacks it)
 //	bloom chunks:  nonce ‖ AES-GCM(bloom filter) ‖ tag, after the column
@@ -305,7 +308,10 @@ func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*s
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}
-	w := &segWriter{st: st, ws: ws, table: table, dir: dir, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: blockEncoder{zenc: st.zenc}}
+	if st.segVersion != 0 {
+		hdr.version = st.segVersion
+	}
+	w := &segWriter{st: st, ws: ws, table: table, dir: dir, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: st.blockEncoder()}
 	h := hdr.encode()
 	if _, err := f.Write(h); err != nil {
 		w.abort()
@@ -368,8 +374,16 @@ func (eb *encodedBlock) sealing() (seals uint64, size int) {
 // reuses its buffers from block to block.
 type blockEncoder struct {
 	zenc  *zstd.Encoder
+	paged bool       // chunks in pages (segPagedVersion on)
+	pages pageWriter // if paged
 	plain []byte
 	terms anyTerms // of the block being encoded, for its any-column filter
+}
+
+// blockEncoder is an encoder of blocks for the segments st writes.
+func (st *Store) blockEncoder() blockEncoder {
+	return blockEncoder{zenc: st.zenc, paged: cmp.Or(st.segVersion, segmentVersion) >= segPagedVersion,
+		pages: pageWriter{enc: st.zenc, pageRows: cmp.Or(st.pageRows, defaultPageRows)}}
 }
 
 // encodeInto encodes and compresses each column of bb, with its bloom
@@ -381,12 +395,20 @@ func (e *blockEncoder) encodeInto(bb *blockBuilder, eb *encodedBlock) {
 	e.terms.reset()
 	bb.eachColumn(func(name string, t Type, cells []cell, times []int64) {
 		var st colStats
-		e.plain, st = appendColumn(e.plain[:0], t, cells, times, true, &e.terms)
-		eb.data = e.zenc.EncodeAll(e.plain, eb.data)
+		var raw int
+		if e.paged {
+			start := len(eb.data)
+			eb.data, st = e.pages.appendColumn(eb.data, t, cells, times, &e.terms)
+			raw = len(eb.data) - start // the paged chunk, compressed page by page
+		} else {
+			e.plain, st = appendColumn(e.plain[:0], t, cells, times, true, &e.terms)
+			eb.data = e.zenc.EncodeAll(e.plain, eb.data)
+			raw = len(e.plain)
+		}
 		eb.ends = append(eb.ends, len(eb.data))
 		eb.blooms = append(eb.blooms, st.bloom)
 		st.bloom = nil
-		eb.meta.cols = append(eb.meta.cols, colMeta{name: name, typ: t, raw: len(e.plain), colStats: st})
+		eb.meta.cols = append(eb.meta.cols, colMeta{name: name, typ: t, raw: raw, colStats: st})
 	})
 	eb.any = e.terms.filter()
 }
@@ -592,6 +614,7 @@ func (r *segReader) blockAEAD(ctx context.Context) (cipher.AEAD, error) {
 // nothing decoded refers to them, so each chunk reuses the last one's.
 type chunkBuffers struct {
 	sealed, plain []byte
+	pages         pageBuffers
 }
 
 // readColumn opens one column chunk of block bi, and decodes the given rows
@@ -607,13 +630,27 @@ func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunk
 	if err != nil {
 		return Column{}, err
 	}
+	var col Column
+	var n int
+	if r.hdr.version >= segPagedVersion {
+		if len(comp) != cm.raw {
+			return Column{}, corruptf("column does not match the index")
+		}
+		// only the pages holding rows are decompressed
+		col, n, err = decodePaged(comp, cm.name, rows, raw, r.st.zdec, &buf.pages)
+		if err != nil {
+			return col, err
+		}
+		if col.Type != cm.typ || n != r.blocks[bi].rows {
+			return col, corruptf("column does not match the index")
+		}
+		return col, nil
+	}
 	plain, err := r.st.zdec.DecodeAll(comp, slices.Grow(buf.plain[:0], cm.raw))
 	if err != nil || len(plain) != cm.raw {
 		return Column{}, corruptf("column does not decompress")
 	}
 	buf.plain = plain
-	var col Column
-	var n int
 	if raw {
 		col, n, err = decodeRaw(plain, cm.name)
 	} else {

@@ -103,11 +103,15 @@ const (
 
 // Store is the log store of one node. It is safe for concurrent use.
 type Store struct {
-	cfg  Config
-	keys envelope.Keys
-	log  *slog.Logger
-	zenc *zstd.Encoder
-	zdec *zstd.Decoder
+	cfg Config
+	// segVersion and pageRows, where set (by tests), are the version and
+	// page size of the segments the store writes; zero: the current ones.
+	segVersion uint16
+	pageRows   int
+	keys       envelope.Keys
+	log        *slog.Logger
+	zenc       *zstd.Encoder
+	zdec       *zstd.Decoder
 	// ownCodec is the codec the store made for itself, closed with it.
 	ownCodec *Codec
 	// blockWorkers holds the *blockWorker of finished flushes, so that the

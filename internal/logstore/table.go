@@ -520,7 +520,7 @@ func (st *Store) encodeBlocks(ctx context.Context, blocks []flushBlock, workers 
 		wg.Go(func() {
 			bw, _ := st.blockWorkers.Get().(*blockWorker)
 			if bw == nil {
-				bw = &blockWorker{bb: newBlockBuilder(nil), enc: blockEncoder{zenc: st.zenc}}
+				bw = &blockWorker{bb: newBlockBuilder(nil), enc: st.blockEncoder()}
 			}
 			defer func() {
 				bw.release()
