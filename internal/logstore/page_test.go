@@ -279,3 +279,61 @@ func TestTamperedPageDirectoryFailsAuthentication(t *testing.T) {
 		t.Fatalf("err = %v, want an authentication IntegrityError", err)
 	}
 }
+
+// BenchmarkPageSize weighs page sizes: the bytes of 65,536 sealed rows, and
+// the time to read every column of the few rows of each block that one
+// host matches (the "where user == u", full rows), and of a whole
+// column. version2 is one zstd frame per chunk.
+func BenchmarkPageSize(b *testing.B) {
+	const rows = 65_536
+	bodies := benchBodies(b, 32, rows/32)
+	for _, pageRows := range []int{0, 512, 1024, 2048} {
+		name := fmt.Sprintf("pages=%d", pageRows)
+		if pageRows == 0 {
+			name = "version2"
+		}
+		dir := b.TempDir()
+		st := newTestStore(b, dir, benchKeys(true))
+		st.pageRows = pageRows
+		if pageRows == 0 {
+			st.segVersion = segAnyBloomVersion
+		}
+		for _, body := range bodies {
+			if _, err := st.Ingest(context.Background(), ws, tbl, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := st.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		var size int64
+		for _, p := range files(b, dir, segExt) {
+			fi, err := os.Stat(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size += fi.Size()
+		}
+		for _, q := range []struct {
+			name string
+			req  ScanRequest
+		}{
+			{"few-full-rows", ScanRequest{Workspace: ws, Table: tbl, Predicates: []Predicate{
+				{Column: "Computer", Op: OpEq, Value: "WKS-0042.corp.contoso.com"}}}},
+			{"one-column", ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"Computer"}}},
+		} {
+			b.Run(name+"/"+q.name, func(b *testing.B) {
+				n := 0
+				for b.Loop() {
+					got, err := scanAll(st, q.req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n = countRows(got)
+				}
+				b.ReportMetric(float64(size), "disk-bytes")
+				b.ReportMetric(float64(n), "rows")
+			})
+		}
+	}
+}
