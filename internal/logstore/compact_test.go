@@ -795,3 +795,59 @@ func TestPacerKeepsAMergeToItsShareOfACore(t *testing.T) {
 		t.Fatalf("a cancelled merge paused on: %v", err)
 	}
 }
+
+// TestMergeLeftoverAnOpenCannotRemoveStaysListed: a segment a merge retired
+// that an open fails to remove stays listed as retired in the manifests
+// written after, so that a later open does not report it as unexpected.
+func TestMergeLeftoverAnOpenCannotRemoveStaysListed(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := newTestStore(t, dir, keys, func(c *Config) { c.BlockRows = 64; c.Ledger = ledger })
+	smallSegments(t, st, 4, 50)
+	var crashDir string
+	var crashLedger *MemLedger
+	st.compactHook = func(s compactStep) {
+		if s == stepCommitted && crashDir == "" {
+			crashDir, crashLedger = copyDir(t, dir), copyLedger(t, ledger)
+		}
+	}
+	if _, err := st.Compact(context.Background(), ws, compactTable); err != nil || crashDir == "" {
+		t.Fatalf("compact: %v (crash copy taken: %v)", err, crashDir != "")
+	}
+	st.Close()
+	m, _ := manifestOf(t, st, crashDir)
+	if len(m.retired) == 0 {
+		t.Fatal("the committed merge lists no retired segment")
+	}
+	// A non-empty directory in place of a retired segment: os.Remove fails
+	// on it, even for root.
+	stuck := filepath.Join(crashDir, ws, compactTable, m.retired[0].String())
+	if err := os.Remove(stuck); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(stuck, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := func(c *Config) { c.BlockRows = 64; c.Ledger = crashLedger }
+	st = newTestStore(t, crashDir, keys, cfg)
+	if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable}); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, st, ws, compactTable, mixedBody(t, 9, 10, testNow)) // a manifest write after the open
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if later, _ := manifestOf(t, st, crashDir); !slices.Contains(later.retired, m.retired[0]) {
+		t.Fatalf("the manifest no longer lists the retired segment left on disk: %v", later.retired)
+	}
+	st = newTestStore(t, crashDir, keys, cfg)
+	if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable}); err != nil {
+		t.Fatal(err)
+	}
+	if d := st.Damage(); len(d) > 0 {
+		t.Fatalf("a retired segment an open could not remove is reported: %v", d)
+	}
+}

@@ -154,9 +154,12 @@ func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 	t.merge = mergeState{}
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
 		path := filepath.Join(t.dir, name.String())
-		if listed[name.walSeq] || slices.Contains(m.retired, name) {
+		retired := slices.Contains(m.retired, name)
+		if listed[name.walSeq] || retired {
 			t.st.indexes.forget(path)
-			os.Remove(path)
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.keepMergeLeftover(m, name, retired, err)
+			}
 			continue
 		}
 		t.noteDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: name.String(), Problem: ProblemUnexpected,
@@ -164,6 +167,24 @@ func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 	}
 	sortSegs(segs)
 	return segs
+}
+
+// keepMergeLeftover keeps listing a segment of a merge that an open could
+// not remove (retired, or of a merge under way), so that the next manifest
+// still explains it, rather than the next open reporting it unexpected: a
+// retired one is removed again after the next scan or merge, one of a merge
+// under way by the next open.
+func (t *table) keepMergeLeftover(m *manifest, name segName, retired bool, err error) {
+	switch {
+	case retired:
+		t.merge.retired = append(t.merge.retired, retiredSeg{name: name})
+	case slices.Contains(m.merging, name.walSeq) && !slices.Contains(t.merge.pending, name.walSeq):
+		t.merge.pending = append(t.merge.pending, name.walSeq)
+	default:
+		return // of a WAL still listed, which explains it as long as it is
+	}
+	t.st.log.Warn("remove what a merge left; it is tried again later", "workspace", t.ws, "table", t.name,
+		"segment", name.String(), "error", err)
 }
 
 // purged reports whether a segment whose rows end at maxT may be gone by
