@@ -12,21 +12,28 @@ import (
 // waiting for its flush.
 func waitFlushed(t *testing.T, st *Store, ws, tbl string) {
 	t.Helper()
+	waitTable(t, st, ws, tbl, func(tb *table) bool { return len(tb.segs) > 0 && len(tb.flushing) == 0 })
+}
+
+// waitTable waits, on the changes of table tbl of ws in st, until cond
+// holds (called with the table's lock held).
+func waitTable(t *testing.T, st *Store, ws, tbl string, cond func(*table) bool) {
+	t.Helper()
 	tb, err := st.table(ws, tbl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(20 * time.Second)
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	for len(tb.segs) == 0 || len(tb.flushing) > 0 {
+	for !cond(tb) {
 		ch := tb.changed
 		tb.mu.Unlock()
 		select {
 		case <-ch:
 		case <-deadline:
 			tb.mu.Lock()
-			t.Fatalf("%s/%s not flushed: %d segments, %d WALs flushing", ws, tbl, len(tb.segs), len(tb.flushing))
+			t.Fatalf("%s/%s: the condition did not come", ws, tbl)
 		}
 		tb.mu.Lock()
 	}

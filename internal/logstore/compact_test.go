@@ -410,26 +410,6 @@ func (l logLines) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// waitTable waits, on the table's changes, until cond holds.
-func waitTable(t *testing.T, st *Store, cond func(*table) bool) {
-	t.Helper()
-	tb, _ := st.table(ws, compactTable)
-	deadline := time.After(20 * time.Second)
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	for !cond(tb) {
-		ch := tb.changed
-		tb.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			tb.mu.Lock()
-			t.Fatal("the condition did not come")
-		}
-		tb.mu.Lock()
-	}
-}
-
 func TestBackgroundMergeWaitsForTheKeyAndLogsWithoutSecrets(t *testing.T) {
 	keys := envelopetest.New("aek")
 	lines := make(logLines, 100)
@@ -469,7 +449,7 @@ func TestBackgroundMergeWaitsForTheKeyAndLogsWithoutSecrets(t *testing.T) {
 	st.compacting <- struct{}{} // once the failed merge is over
 	<-st.compacting
 	st.compactInBackground([]*table{tb})
-	waitTable(t, st, func(tb *table) bool { return len(tb.segs) == 2 && !tb.merge.running })
+	waitTable(t, st, ws, compactTable, func(tb *table) bool { return len(tb.segs) == 2 && !tb.merge.running })
 }
 
 func TestScanDuringAMergeSeesEveryRowOnce(t *testing.T) {
