@@ -388,9 +388,12 @@ func readBatches(ctx context.Context, rr *rowReader, limit int, stop *atomic.Boo
 	return nil
 }
 
-// batchRefusal names a batch that failed, and the row a refusal names.
+// batchRefusal names a batch that failed, and the row a refusal names. A
+// batch without an answer (the connection failed, the command was stopped)
+// may have been stored before the answer was lost: the message says so,
+// lest its rows be sent twice.
 func batchRefusal(o batchOutcome, file string) error {
-	msg := fmt.Sprintf("batch %d (rows %d-%d of %s) was not stored", o.seq, o.first, o.last, file)
+	msg := fmt.Sprintf("batch %d (rows %d-%d of %s) got no answer and may have been stored: query for its rows before sending them again", o.seq, o.first, o.last, file)
 	var apiErr *client.APIError
 	if errors.As(o.err, &apiErr) {
 		msg = fmt.Sprintf("batch %d (rows %d-%d of %s) was refused", o.seq, o.first, o.last, file)
