@@ -594,13 +594,13 @@ func decodeColumn(b []byte, name string) (Column, error) {
 // nil: all): only their values are kept, and the strings of the other rows
 // are never copied out of it. It also returns the chunk's row count.
 func decodeChunk(b []byte, name string, rows []int) (Column, int, error) {
-	return decodeAll(b, name, rows, false, nil)
+	return decodeAll(b, name, rows, false, nil, nil)
 }
 
 // decodeRaw is decodeColumn, but a plain string column's values stay in b
 // (see rawStrings).
 func decodeRaw(b []byte, name string) (Column, int, error) {
-	return decodeAll(b, name, nil, true, nil)
+	return decodeAll(b, name, nil, true, nil, nil)
 }
 
 // picker places the rows of a chunk, visited in ascending order, among the
@@ -627,8 +627,20 @@ func (p *picker) at(i int) int {
 // decodeAll decodes a chunk: the given rows (all if nil), whose values
 // alone it keeps, though it reads and checks every row; a plain string
 // column's strings stay in b if raw. A dictionary-coded page of a paged
-// chunk holds entry numbers alone: dict is its chunk's dictionary.
-func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Column, int, error) {
+// chunk holds entry numbers alone: dict is its chunk's dictionary. The
+// validity and values of a page go at the end of arena's (see carve), unless
+// it is nil.
+func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena *Column) (Column, int, error) {
+	var room struct {
+		valid *[]bool
+		ints  *[]int64
+		reals *[]float64
+		bools *[]bool
+		codes *[]uint32
+	}
+	if arena != nil {
+		room.valid, room.ints, room.reals, room.bools, room.codes = &arena.Valid, &arena.Ints, &arena.Reals, &arena.Bools, &arena.Codes
+	}
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
 		return col, 0, corruptf("bad column type")
@@ -650,7 +662,12 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Colu
 	if coded && col.Type != TypeString || dict != nil && !coded {
 		return col, n, corruptf("bad validity")
 	}
-	isValid := make([]bool, n) // of every row of the chunk
+	var isValid []bool // of every row of the chunk
+	if rows == nil {
+		isValid = carve(room.valid, n)
+	} else {
+		isValid = make([]bool, n)
+	}
 	valid := 0
 	switch b[0] &^ dictFlag {
 	case validAll:
@@ -679,7 +696,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Colu
 	col.Valid = isValid
 	if rows != nil {
 		out = len(rows)
-		col.Valid = make([]bool, out)
+		col.Valid = carve(room.valid, out)
 		for k, i := range rows {
 			col.Valid[k] = isValid[i]
 		}
@@ -687,7 +704,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Colu
 	pick := picker{rows: rows}
 	switch col.Type {
 	case TypeLong, TypeDatetime:
-		col.Ints = make([]int64, out)
+		col.Ints = carve(room.ints, out)
 		var prev int64
 		for i := range n {
 			if !isValid[i] {
@@ -707,7 +724,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Colu
 		if len(b) < (valid+7)/8 {
 			return col, n, corruptf("short bool bitmap")
 		}
-		col.Bools = make([]bool, out)
+		col.Bools = carve(room.bools, out)
 		j := 0
 		for i := range n {
 			if isValid[i] {
@@ -722,7 +739,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Colu
 		if len(b) < 8*valid {
 			return col, n, corruptf("short reals")
 		}
-		col.Reals = make([]float64, out)
+		col.Reals = carve(room.reals, out)
 		for i := range n {
 			if isValid[i] {
 				if j := pick.at(i); j >= 0 {
@@ -734,7 +751,7 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string) (Colu
 	case TypeString, TypeDynamic:
 		if coded {
 			var err error
-			if b, err = decodeDict(&col, b, isValid, valid, &pick, dict); err != nil {
+			if b, err = decodeDict(&col, b, isValid, valid, &pick, dict, room.codes); err != nil {
 				return col, n, err
 			}
 			break
@@ -824,7 +841,7 @@ func pickStrings(col Column, data []byte, ends []int, rows []int) Column {
 // decodeDict reads the dictionary encoding of a string column whose rows
 // isValid has values, into col: its Dict, and the Codes of the rows pick
 // places (no string per row). It returns what follows the encoding.
-func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, dict []string) ([]byte, error) {
+func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, dict []string, room *[]uint32) ([]byte, error) {
 	if dict == nil {
 		var err error
 		if dict, b, err = readDict(b, valid); err != nil {
@@ -833,7 +850,7 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, 
 	}
 	col.Dict = dict
 	d := uint64(len(dict))
-	col.Codes = make([]uint32, len(col.Valid))
+	col.Codes = carve(room, len(col.Valid))
 	for i, ok := range isValid {
 		if !ok {
 			continue
@@ -886,4 +903,19 @@ func readDict(b []byte, valid int) ([]string, []byte, error) {
 		off += l
 	}
 	return dict, b[total:], nil
+}
+
+// carve is n zero elements: the next n of room's capacity, which room's
+// length then takes in (a page decoded straight into its chunk's column),
+// or a new slice where room is nil.
+func carve[T any](room *[]T, n int) []T {
+	if room == nil {
+		return make([]T, n)
+	}
+	*room = slices.Grow(*room, n)
+	l := len(*room)
+	*room = (*room)[:l+n]
+	s := (*room)[l : l+n : l+n]
+	clear(s) // a region carved once is zero already, but a grown one need not be
+	return s
 }

@@ -244,10 +244,16 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 		out.Bools = make([]bool, 0, want)
 	case dict != nil:
 		out.Codes = make([]uint32, 0, want)
-	case !raw:
+	case rows != nil:
 		out.Strings = make([]string, 0, want)
 	}
-	var ends []int // a raw read's, over buf.strs
+	var ends []int // of a gathered column's strings, in buf.strs
+	// A whole plain string column is read raw, page by page, and its strings
+	// gathered, then made strings at once unless asked raw: one allocation.
+	gather := raw || rows == nil
+	if gather && dict == nil && (d.typ == TypeString || d.typ == TypeDynamic) {
+		ends = make([]int, 0, want)
+	}
 	buf.strs = buf.strs[:0]
 	k := 0 // the first of rows not in a page decoded yet
 	for p := range d.pages {
@@ -271,14 +277,16 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 		if err != nil {
 			return out, d.rows, err
 		}
-		col, n, err := decodeAll(plain, name, local, raw, dict)
+		col, n, err := decodeAll(plain, name, local, gather, dict, &out)
 		switch {
 		case err != nil:
 			return col, d.rows, err
 		case n != hi-lo || col.Type != out.Type || (col.Dict == nil) != (dict == nil):
 			return col, d.rows, corruptf("page does not match its chunk")
 		}
-		appendPage(&out, &col)
+		if col.raw == nil && col.Strings != nil {
+			out.Strings = append(out.Strings, col.Strings...) // the rest went straight into out
+		}
 		if col.raw != nil {
 			base := len(buf.strs)
 			buf.strs = append(buf.strs, col.raw.data...)
@@ -287,8 +295,11 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 			}
 		}
 	}
-	if raw && dict == nil && (out.Type == TypeString || out.Type == TypeDynamic) {
+	if gather && dict == nil && (out.Type == TypeString || out.Type == TypeDynamic) {
 		out.raw = &rawStrings{data: buf.strs[:len(buf.strs):len(buf.strs)], ends: ends}
+		if !raw {
+			out.materialize(nil) // copies the strings out of buf
+		}
 	}
 	if len(out.Valid) != want {
 		return out, d.rows, corruptf("page does not match its chunk")
@@ -310,17 +321,4 @@ func decompressPage(dec *zstd.Decoder, comp []byte, size int, buf *[]byte) ([]by
 	}
 	*buf = plain
 	return plain, nil
-}
-
-// appendPage appends the rows of a decoded page to out, whose slices have
-// room for them.
-func appendPage(out, col *Column) {
-	out.Valid = append(out.Valid, col.Valid...)
-	out.Ints = append(out.Ints, col.Ints...)
-	out.Reals = append(out.Reals, col.Reals...)
-	out.Bools = append(out.Bools, col.Bools...)
-	out.Codes = append(out.Codes, col.Codes...)
-	if col.raw == nil {
-		out.Strings = append(out.Strings, col.Strings...)
-	}
 }

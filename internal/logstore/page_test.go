@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -335,5 +336,42 @@ func BenchmarkPageSize(b *testing.B) {
 				b.ReportMetric(float64(n), "rows")
 			})
 		}
+	}
+}
+
+// BenchmarkPagedDecode reads a whole 8,192-row chunk of each type, paged
+// and as one zstd frame (version 2), as a full scan does.
+func BenchmarkPagedDecode(b *testing.B) {
+	codec, err := NewCodec(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer codec.Close()
+	const n = 8192
+	cols := pageTestColumns(n)
+	for _, name := range []string{"long ", "dict ", "plain ", "long some nulls"} {
+		cells := cols[name]
+		typ, times := resolveType(cells)
+		whole, _ := appendColumn(nil, typ, cells, times, true, nil)
+		comp := codec.enc.EncodeAll(whole, nil)
+		w := pageWriter{enc: codec.enc, pageRows: defaultPageRows}
+		paged, _ := w.appendColumn(nil, typ, cells, times, nil)
+		b.Run(name+"/version2", func(b *testing.B) {
+			var plain []byte
+			for b.Loop() {
+				plain, _ = codec.dec.DecodeAll(comp, slices.Grow(plain[:0], len(whole)))
+				if _, _, err := decodeChunk(plain, name, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/paged", func(b *testing.B) {
+			var buf pageBuffers
+			for b.Loop() {
+				if _, _, err := decodePaged(paged, name, nil, false, codec.dec, &buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
