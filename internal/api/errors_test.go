@@ -130,6 +130,16 @@ func TestDamageIsRefusedNamingWorkspaceTableAndObject(t *testing.T) {
 	}
 }
 
+// TestAStoreClosedUnderARequestIsRetried: a workspace's log store closed
+// while a request used it (deleted, or closed to bound open stores) is a 503
+// to send again, not a 500.
+func TestAStoreClosedUnderARequestIsRetried(t *testing.T) {
+	e := toAPIError(fmt.Errorf("scan Events_CL: %w", logstore.ErrClosed))
+	if e.Status != http.StatusServiceUnavailable || e.RetryAfter == 0 {
+		t.Fatalf("got %d %s (Retry-After %d), want 503 with a Retry-After", e.Status, e.Code, e.RetryAfter)
+	}
+}
+
 func TestDomainRefusalsMapByKindInOneTable(t *testing.T) {
 	cases := []struct {
 		name       string

@@ -267,6 +267,11 @@ func dataError(err error) *Error {
 		return badRequest("InvalidPayload", "the body was refused whole: "+err.Error())
 	case errors.Is(err, logstore.ErrInvalidName):
 		return badRequest("InvalidTableName", err.Error())
+	case errors.Is(err, logstore.ErrClosed):
+		// The workspace's store closed under the request (deleted, or
+		// closed to bound open stores); a new request opens it again.
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 1,
+			Message: "the workspace's log store closed while the request used it; send the request again"}
 	}
 	return nil
 }

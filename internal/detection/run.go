@@ -143,6 +143,15 @@ func (r *ruleRun) compile() (*kql.Query, error) {
 	return q, nil
 }
 
+// hold keeps the workspace's log store open while a query of the rule runs
+// (see wsdata.Source.Hold), where the source can be held.
+func (r *ruleRun) hold() (release func()) {
+	if h, ok := r.src.(interface{ Hold() func() }); ok {
+		return h.Hold()
+	}
+	return func() {}
+}
+
 // evaluate runs the rule's query over window w: a Scheduled rule's
 // TimeGenerated window, an NRT rule's ingestion window (opts say which).
 func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql.Options) (*kql.Table, error) {
@@ -154,6 +163,7 @@ func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql
 	} else {
 		opts.Now, opts.Timespan = r.now, r.retention
 	}
+	defer r.hold()()
 	res, err := q.Run(ctx, r.src, opts)
 	if err != nil {
 		return nil, err
@@ -170,6 +180,7 @@ func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql
 // the last run but belong before first, the start of the earliest window
 // this run evaluates anyway, and returns the windows that hold them.
 func (r *ruleRun) lateWindows(ctx context.Context, q *kql.Query, first time.Time) ([]window, int64, error) {
+	defer r.hold()()
 	var minutes []time.Time
 	var rows int64
 	for _, table := range q.Tables() {

@@ -134,6 +134,22 @@ func TestStoreInUseWhileAScannerIsOpen(t *testing.T) {
 	}
 }
 
+// TestHeldStoreIsInUseUntilReleased: a query holds its store from its
+// first scan to its last; a release counts once, however often it is called.
+func TestHeldStoreIsInUseUntilReleased(t *testing.T) {
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
+	first, second := st.Hold(), st.Hold()
+	first()
+	first()
+	if !st.InUse() {
+		t.Fatal("not in use while a hold is left: the first release counted twice")
+	}
+	second()
+	if st.InUse() {
+		t.Fatal("still in use with every hold released")
+	}
+}
+
 // TestSharedCodecOutlivesAStore: stores of one node share a Codec; closing
 // one (a workspace's store closed as idle) leaves it to the others.
 func TestSharedCodecOutlivesAStore(t *testing.T) {

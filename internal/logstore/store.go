@@ -279,6 +279,15 @@ func (st *Store) Close() error {
 // (to bound open files and memory) leaves this one open.
 func (st *Store) InUse() bool { return st.users.Load() > 0 }
 
+// Hold marks the store in use until release is called (more than once is
+// harmless): a query scans its tables one after another, and the store must
+// not be closed as idle between two of its scans.
+func (st *Store) Hold() (release func()) {
+	st.users.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { st.users.Add(-1) }) }
+}
+
 // table returns the table's state, creating it (unopened) if needed.
 func (st *Store) table(ws, name string) (*table, error) {
 	if err := checkNames(ws, name); err != nil {

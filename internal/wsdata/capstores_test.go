@@ -193,6 +193,36 @@ func TestMaxOpenStoresLeavesStoresInUse(t *testing.T) {
 	}
 }
 
+// TestMaxOpenStoresLeavesAHeldSourceOpen: a query holds its store between
+// its scans, which may be further apart than the grace; the bound does not
+// close the store under it, and does once the query released it.
+func TestMaxOpenStoresLeavesAHeldSourceOpen(t *testing.T) {
+	d, clock := capData(t, 1)
+	a, b, c := capWorkspace(1), capWorkspace(2), capWorkspace(3)
+	ingestOne(t, d, a, "x")
+	src, err := d.Source(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := src.Hold()
+	clock.Add(int64(time.Hour))
+	ingestOne(t, d, b, "y")
+	d.caps.Wait()
+	if d.openStoreOf(a.Workspace.Properties.CustomerID) == nil {
+		t.Fatal("the store of a query under way was closed between its scans")
+	}
+	if got := fmt.Sprint(run(t, src, "Events_CL | summarize n=count() by Message").Rows); got != "[[x 1]]" {
+		t.Fatalf("the held source answers %s after another store opened", got)
+	}
+	release()
+	clock.Add(int64(time.Hour))
+	ingestOne(t, d, c, "z")
+	d.caps.Wait()
+	if d.openStoreOf(a.Workspace.Properties.CustomerID) != nil {
+		t.Error("the store stayed open over the bound after its query released it")
+	}
+}
+
 // TestMaxOpenStoresUnderConcurrentUse: workspaces ingested from several
 // goroutines while the bound closes the stores of earlier rounds lose no
 // row and fail no call; run with -race. The clock moves between rounds

@@ -57,6 +57,10 @@ var typeMap = map[logstore.Type]kql.Type{
 	logstore.TypeBool: kql.TypeBool, logstore.TypeDatetime: kql.TypeDatetime, logstore.TypeDynamic: kql.TypeDynamic,
 }
 
+// Hold keeps the workspace's log store open until release is called: from
+// a query's first scan to its last, which may be far apart (a join, a union).
+func (s *Source) Hold() (release func()) { return s.store.Hold() }
+
 // Tables lists the workspace's tables with their columns: every declared
 // table, rows or none, with its columns in declared order and then any it
 // holds undeclared; every other table that holds rows, with the columns its
