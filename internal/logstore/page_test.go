@@ -288,7 +288,7 @@ func TestTamperedPageDirectoryFailsAuthentication(t *testing.T) {
 func BenchmarkPageSize(b *testing.B) {
 	const rows = 65_536
 	bodies := benchBodies(b, 32, rows/32)
-	for _, pageRows := range []int{0, 512, 1024, 2048} {
+	for _, pageRows := range []int{0, 256, 512, 1024, 2048} {
 		name := fmt.Sprintf("pages=%d", pageRows)
 		if pageRows == 0 {
 			name = "version2"
