@@ -113,29 +113,39 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 // MarshalJSON output is copied as it stands, where json.Encoder would validate and compact it
 // again (most of the CPU of an answer of many rows).
 func resultJSON(res *kql.Result) ([]byte, error) {
-	b := append(make([]byte, 0, 4096), `{"tables":`...)
+	parts := make([][]byte, len(res.Tables))
+	size := len(`{"tables":[],"render":}`) + 1
+	for i, t := range res.Tables {
+		tj, err := t.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("write table %d of the result: %w", i, err)
+		}
+		parts[i] = tj
+		size += len(tj) + 1
+	}
+	var vis []byte
+	if res.Visualization != nil {
+		var err error
+		if vis, err = json.Marshal(res.Visualization); err != nil {
+			return nil, fmt.Errorf("write the result's render hint: %w", err)
+		}
+		size += len(vis)
+	}
+	b := append(make([]byte, 0, size), `{"tables":`...)
 	if res.Tables == nil {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '[')
-		for i, t := range res.Tables {
+		for i, tj := range parts {
 			if i > 0 {
 				b = append(b, ',')
-			}
-			tj, err := t.MarshalJSON()
-			if err != nil {
-				return nil, fmt.Errorf("write table %d of the result: %w", i, err)
 			}
 			b = append(b, tj...)
 		}
 		b = append(b, ']')
 	}
-	if res.Visualization != nil {
-		vj, err := json.Marshal(res.Visualization)
-		if err != nil {
-			return nil, fmt.Errorf("write the result's render hint: %w", err)
-		}
-		b = append(append(b, `,"render":`...), vj...)
+	if vis != nil {
+		b = append(append(b, `,"render":`...), vis...)
 	}
 	return append(b, "}\n"...), nil
 }
