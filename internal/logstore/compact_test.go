@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -706,25 +707,34 @@ func TestStoresSharingMergeSlotsMergeOneAtATime(t *testing.T) {
 	}
 	inFirst := make(chan struct{})
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free() // a failed check below must not leave the first merge parked
 	stores[0].compactHook = func(s compactStep) {
 		if s == stepWritten {
 			close(inFirst)
 			<-release
 		}
 	}
-	first := make(chan error)
+	first := make(chan error, 1)
 	go func() {
 		_, err := stores[0].Compact(context.Background(), ws, compactTable)
 		first <- err
 	}()
-	<-inFirst
+	select {
+	case <-inFirst:
+	case err := <-first:
+		t.Fatalf("the first store's merge ended (%v) before it wrote its segment", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first store's merge did not write its segment within 20s")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := stores[1].Compact(ctx, ws, compactTable); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a second store merged while the first held the only slot: %v", err)
 	}
 	stores[0].compactHook = nil
-	close(release)
+	free()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
