@@ -29,6 +29,9 @@ const (
 	// maxPageSize bounds what a page or a dictionary decompresses to,
 	// whatever its (authenticated) directory says.
 	maxPageSize = 1 << 30
+	// maxUnsizedFrame bounds the content of a zstd frame that does not
+	// state its size: the encoder leaves the size out below 256 bytes only.
+	maxUnsizedFrame = 256
 )
 
 // pageDir is the parsed directory of a paged chunk; its slices alias it.
@@ -63,7 +66,7 @@ func parsePageDir(b []byte) (pageDir, error) {
 	r := indexReader{b: b[1:]}
 	rows := r.uvarint(maxBlockRows)
 	pageRows := r.uvarint(maxBlockRows)
-	pages := r.uvarint(uint64(len(b)))
+	pages := r.uvarint(uint64(len(b) / 2)) // each takes two sizes at least: make below is bounded by the input
 	dictSize := r.uvarint(maxPageSize)
 	dictComp := r.uvarint(uint64(len(b)))
 	if r.err != nil || pageRows == 0 || pages != (rows+pageRows-1)/pageRows || (dictSize == 0) != (dictComp == 0) {
@@ -309,10 +312,11 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 
 // decompressPage decompresses one page or dictionary of size bytes into buf.
 func decompressPage(dec *zstd.Decoder, comp []byte, size int, buf *[]byte) ([]byte, error) {
-	// a frame that states its size (all but the smallest do) must state the
-	// directory's: a directory that says otherwise allocates nothing
+	// a frame that states its size must state the directory's, and one that
+	// does not is of fewer than maxUnsizedFrame bytes (the encoder states
+	// every larger size): a directory that says otherwise allocates nothing
 	var h zstd.Header
-	if h.Decode(comp) != nil || h.HasFCS && h.FrameContentSize != uint64(size) {
+	if h.Decode(comp) != nil || h.HasFCS && h.FrameContentSize != uint64(size) || !h.HasFCS && size >= maxUnsizedFrame {
 		return nil, corruptf("page does not decompress")
 	}
 	plain, err := dec.DecodeAll(comp, slices.Grow((*buf)[:0], size))

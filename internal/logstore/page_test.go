@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -203,6 +204,18 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 		var buf pageBuffers
 		if _, _, err := decodePaged(b, "c", nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) || len(d.pages) != 4 {
 			t.Fatalf("err = %v, want ErrCorrupt", err)
+		}
+	})
+	t.Run("a frame without its size under a page of 64 MiB", func(t *testing.T) {
+		frame := codec.enc.EncodeAll([]byte("a few bytes"), nil) // too small to state its size
+		const claimed = 64 << 20
+		var buf []byte
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := decompressPage(codec.dec, frame, claimed, &buf)
+		runtime.ReadMemStats(&after)
+		if grown := after.TotalAlloc - before.TotalAlloc; !errors.Is(err, ErrCorrupt) || grown >= claimed/2 {
+			t.Fatalf("err = %v after %d bytes allocated, want ErrCorrupt before the page's buffer is made", err, grown)
 		}
 	})
 }
