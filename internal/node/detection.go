@@ -7,7 +7,14 @@ import (
 	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
+
+// The scheduler holds a workspace's log store while a rule's query runs
+// through this method of its source, found by a type assertion (see
+// detection's ruleRun.hold): a change of its signature would drop the hold
+// silently, so the build checks it.
+var _ interface{ Hold() (release func()) } = (*wsdata.Source)(nil)
 
 // newScheduler makes the scheduler of the workspaces' analytics rules. It
 // opens their stores as the API does, under the workspaces' keys, and its
