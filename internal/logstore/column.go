@@ -146,7 +146,7 @@ func (bb *blockBuilder) add(p []byte, ref rowRef, ingested int64) error {
 }
 
 // ingestCells is the hidden ingestion-time column of the block, as cells
-// and times for encodeColumn, or nil when no row's is known (a block of
+// and times for appendColumn, or nil when no row's is known (a block of
 // rows from an old WAL, stored as before ingestion times were).
 func (bb *blockBuilder) ingestCells() ([]cell, []int64) {
 	if bb.known == 0 {
@@ -299,15 +299,10 @@ const (
 	dictFlag    = 0x80
 )
 
-// encodeColumn appends the chunk of one column to dst and returns its
-// statistics, bloom filter included.
-func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colStats) {
-	return appendColumn(dst, t, cells, times, true, nil)
-}
-
-// appendColumn is encodeColumn, with a bloom filter only if bloom is set;
-// with one, the terms of a string or dynamic column also go into all, the
-// block's any-column filter, unless it is nil.
+// appendColumn appends the chunk of one column to dst and returns its
+// statistics, with a bloom filter only if bloom is set; with one, the terms
+// of a string or dynamic column also go into all, the block's any-column
+// filter, unless it is nil.
 func appendColumn(dst []byte, t Type, cells []cell, times []int64, bloom bool, all *anyTerms) ([]byte, colStats) {
 	return appendColumnAs(dst, t, cells, times, bloom, all, true)
 }

@@ -10,6 +10,12 @@ import (
 // Decoding some rows of a chunk gives what decoding all of them and then
 // picking those rows gives, for every type, with and without nulls, with and
 // without a dictionary; and a dictionary column carries no string per row.
+// encodeColumn is the chunk of one column as a flush of segment version 2
+// writes it, bloom filter included, appended to dst.
+func encodeColumn(dst []byte, t Type, cells []cell, times []int64) ([]byte, colStats) {
+	return appendColumn(dst, t, cells, times, true, nil)
+}
+
 func TestDecodingSomeRowsIsPickingFromAll(t *testing.T) {
 	const n = 300
 	cellsOf := func(kind Type, nulls bool, value func(i int) cell) []cell {
