@@ -96,21 +96,7 @@ func TestTermKeysAreTheQueriesKeys(t *testing.T) {
 // returns that failure, writes nothing after it, and leaves no worker
 // behind.
 func TestFlushBlocksStopAtTheFirstFailure(t *testing.T) {
-	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
-	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 200, testNow))
-	tb, err := st.table(ws, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb.mu.Lock()
-	batches := tb.active.mem.snapshot()
-	tb.mu.Unlock()
-	var blocks []flushBlock
-	for i := range batches {
-		for _, r := range batches[i].refs {
-			blocks = append(blocks, flushBlock{rows: []memRow{{&batches[i], r}}})
-		}
-	}
+	st, blocks := oneRowBlocks(t)
 	failAt := 3
 	for _, workers := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
@@ -140,6 +126,63 @@ func TestFlushBlocksStopAtTheFirstFailure(t *testing.T) {
 			}
 			if written != failAt {
 				t.Fatalf("%d blocks written, want %d", written, failAt)
+			}
+		})
+	}
+}
+
+// oneRowBlocks is a store holding 200 rows in its WAL, and a flush's blocks
+// of one of them each.
+func oneRowBlocks(t *testing.T) (*Store, []flushBlock) {
+	t.Helper()
+	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 200, testNow))
+	tb, err := st.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.mu.Lock()
+	batches := tb.active.mem.snapshot()
+	tb.mu.Unlock()
+	var blocks []flushBlock
+	for i := range batches {
+		for _, r := range batches[i].refs {
+			blocks = append(blocks, flushBlock{rows: []memRow{{&batches[i], r}}})
+		}
+	}
+	return st, blocks
+}
+
+// TestCancelledFlushBlocksStop cancels a flush's context while it writes a
+// block, with more built and waiting (a flush stopped at shutdown):
+// encodeBlocks returns the cancellation, before writing every block, and
+// leaves no worker behind.
+func TestCancelledFlushBlocksStop(t *testing.T) {
+	st, blocks := oneRowBlocks(t)
+	const cancelAt = 3
+	for _, workers := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			written := 0
+			done := make(chan error, 1)
+			go func() {
+				done <- st.encodeBlocks(ctx, blocks, workers, func(*flushBlock, *encodedBlock) error {
+					if written == cancelAt {
+						cancel()
+					}
+					written++
+					return nil
+				})
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("encodeBlocks did not return after its context was cancelled: its workers wait")
+			}
+			if !errors.Is(err, context.Canceled) || written >= len(blocks) {
+				t.Fatalf("encodeBlocks: %v after %d of %d blocks written, want context.Canceled before the last", err, written, len(blocks))
 			}
 		})
 	}
