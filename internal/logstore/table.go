@@ -572,13 +572,15 @@ type blockWorker struct {
 	enc blockEncoder
 }
 
-// release drops the builder's references to the rows, which the pool must
-// not keep from being freed.
+// release drops the builder's references to the rows, and the encoder's to
+// the JSON text of the last dynamic column, which the pool must not keep
+// from being freed.
 func (bw *blockWorker) release() {
 	for _, c := range bw.bb.byName {
 		clear(c.cells[:cap(c.cells)])
 	}
 	bw.bb.reset()
+	clear(bw.enc.pages.json[:cap(bw.enc.pages.json)])
 }
 
 // build parses rows and encodes them into eb.
