@@ -155,7 +155,7 @@ func oneRowBlocks(t *testing.T) (*Store, []flushBlock) {
 
 // TestCancelledFlushBlocksStop cancels a flush's context while it writes a
 // block, with more built and waiting (a flush stopped at shutdown):
-// encodeBlocks returns the cancellation, before writing every block, and
+// encodeBlocks returns the cancellation, writes no block after it, and
 // leaves no worker behind.
 func TestCancelledFlushBlocksStop(t *testing.T) {
 	st, blocks := oneRowBlocks(t)
@@ -181,8 +181,8 @@ func TestCancelledFlushBlocksStop(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("encodeBlocks did not return after its context was cancelled: its workers wait")
 			}
-			if !errors.Is(err, context.Canceled) || written >= len(blocks) {
-				t.Fatalf("encodeBlocks: %v after %d of %d blocks written, want context.Canceled before the last", err, written, len(blocks))
+			if !errors.Is(err, context.Canceled) || written != cancelAt+1 {
+				t.Fatalf("encodeBlocks: %v after %d blocks written, want context.Canceled after %d", err, written, cancelAt+1)
 			}
 		})
 	}

@@ -557,6 +557,9 @@ func (st *Store) encodeBlocks(ctx context.Context, blocks []flushBlock, workers 
 		if r.err != nil {
 			return r.err
 		}
+		if err := ctx.Err(); err != nil {
+			return err // select picks at random when both are ready: no block is sealed after a cancel
+		}
 		if err := write(&blocks[i], r.eb); err != nil {
 			return err
 		}
