@@ -231,8 +231,14 @@ func TestSegmentsOfEveryVersionReadAlike(t *testing.T) {
 		st := newTestStore(t, dir, envelopetest.New("aek"))
 		st.segVersion = version
 		mustIngest(t, st, ws, tbl, body)
-		st.Flush(context.Background())
-		for _, p := range files(t, dir, segExt) {
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		segs := files(t, dir, segExt)
+		if len(segs) == 0 {
+			t.Fatalf("version %d: no segment flushed, the reads below would be of the WAL", version)
+		}
+		for _, p := range segs {
 			if h, err := fileHeader(p); err != nil || h.version != version {
 				t.Fatalf("%s: version %d, %v; want %d", p, h.version, err, version)
 			}
@@ -269,7 +275,9 @@ func TestTamperedPageDirectoryFailsAuthentication(t *testing.T) {
 	keys := envelopetest.New("aek")
 	st := newTestStore(t, dir, keys)
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 2000, testNow))
-	st.Flush(context.Background())
+	if err := st.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	segs := files(t, dir, segExt)
 	name, _ := parseSegName(filepath.Base(segs[0]))
 	r, err := st.openSegment(context.Background(), segs[0], ws, tbl, segFile{name: name})
