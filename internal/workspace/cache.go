@@ -57,36 +57,42 @@ func (c *lookupCache) currentLocked() {
 }
 
 func (c *lookupCache) getWorkspace(customerID string) (*cachedWorkspace, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.currentLocked()
-	w, ok := c.workspace[customerID]
-	return w, ok
+	return cacheGet(c, cachedWorkspaces, customerID)
 }
 
 func (c *lookupCache) putWorkspace(gen uint64, customerID string, w *cachedWorkspace) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.currentLocked()
-	if c.at == gen {
-		c.workspace[customerID] = w
-	}
+	cachePut(c, cachedWorkspaces, gen, customerID, w)
 }
 
 func (c *lookupCache) getRule(immutableID string) (*DataCollectionRule, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.currentLocked()
-	r, ok := c.rules[immutableID]
-	return r, ok
+	return cacheGet(c, cachedRules, immutableID)
 }
 
 func (c *lookupCache) putRule(gen uint64, immutableID string, r *DataCollectionRule) {
+	cachePut(c, cachedRules, gen, immutableID, r)
+}
+
+func cachedWorkspaces(c *lookupCache) map[string]*cachedWorkspace { return c.workspace }
+func cachedRules(c *lookupCache) map[string]*DataCollectionRule   { return c.rules }
+
+// cacheGet reads key from the map of c that pick names, if no write
+// happened since its entries were read.
+func cacheGet[V any](c *lookupCache, pick func(*lookupCache) map[string]V, key string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.currentLocked()
+	v, ok := pick(c)[key]
+	return v, ok
+}
+
+// cachePut keeps v under key in the map of c that pick names, unless a
+// write happened since v was read at generation gen.
+func cachePut[V any](c *lookupCache, pick func(*lookupCache) map[string]V, gen uint64, key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.currentLocked()
 	if c.at == gen {
-		c.rules[immutableID] = r
+		pick(c)[key] = v
 	}
 }
 
