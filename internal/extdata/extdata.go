@@ -112,14 +112,14 @@ func (pol *Policy) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 		return nil, fmt.Errorf("the server answered %s", resp.Status)
 	}
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("the file is %d bytes, more than externaldata's limit of %s", resp.ContentLength, formatBytes(limit))
+		return nil, fmt.Errorf("the file is %d bytes, more than externaldata's limit of %s", resp.ContentLength, kql.FormatBytes(limit))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, unwrapURLError(err, timeout)
 	}
 	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("the file is more than externaldata's limit of %s", formatBytes(limit))
+		return nil, fmt.Errorf("the file is more than externaldata's limit of %s", kql.FormatBytes(limit))
 	}
 	return body, nil
 }
@@ -159,18 +159,4 @@ func unwrapURLError(err error, timeout time.Duration) error {
 		return ue.Err
 	}
 	return err
-}
-
-// formatBytes writes a byte count in the largest binary unit that divides it, so that a limit
-// reads as it was set (100 MiB).
-func formatBytes(n int64) string {
-	for _, u := range []struct {
-		shift uint
-		name  string
-	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
-		if n > 0 && n%(1<<u.shift) == 0 {
-			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
-		}
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -51,18 +51,19 @@ type LimitError struct {
 func (e *LimitError) Error() string {
 	switch e.Err {
 	case ErrMemoryLimit:
-		return fmt.Sprintf("%v: operator %s needed more than the query's %s; narrow the time range, or add filters or take before it", e.Err, e.Operator, formatBytes(e.Limit))
+		return fmt.Sprintf("%v: operator %s needed more than the query's %s; narrow the time range, or add filters or take before it", e.Err, e.Operator, FormatBytes(e.Limit))
 	case ErrNodeMemory:
-		return fmt.Sprintf("%v: operator %s waited for memory while other queries held all of the node's %s; retry shortly", e.Err, e.Operator, formatBytes(e.Limit))
+		return fmt.Sprintf("%v: operator %s waited for memory while other queries held all of the node's %s; retry shortly", e.Err, e.Operator, FormatBytes(e.Limit))
 	}
 	return fmt.Sprintf("%v of %d rows; add take, summarize or filters", e.Err, e.Limit)
 }
 
 func (e *LimitError) Unwrap() error { return e.Err }
 
-// formatBytes writes a byte count in the largest binary unit that divides it, so that a limit
-// reads as it was set (1 GiB, 256 MiB).
-func formatBytes(n int64) string {
+// FormatBytes writes a byte count in the largest binary unit that divides it, so that a
+// limit reads as it was set (1 GiB, 256 MiB): for the messages of the query's limits here,
+// and of the sources' (externaldata's) that the engine's errors stand beside.
+func FormatBytes(n int64) string {
 	for _, u := range []struct {
 		shift uint
 		name  string
