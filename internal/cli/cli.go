@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,9 @@ type Env struct {
 	UserConfigDir func() (string, error)
 	// Now is the clock for relative times such as --since 1h; default time.Now.
 	Now func() time.Time
+	// BuildInfo reads the binary's build information for `version`;
+	// default debug.ReadBuildInfo.
+	BuildInfo func() (*debug.BuildInfo, bool)
 }
 
 // Main runs the command line args and returns the process exit code.
@@ -56,6 +60,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if env.Now == nil {
 		env.Now = time.Now
+	}
+	if env.BuildInfo == nil {
+		env.BuildInfo = debug.ReadBuildInfo
 	}
 	a := &app{env: env}
 	root := a.rootCommand()
@@ -115,6 +122,8 @@ func (a *app) rootCommand() *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.Version = a.version().short()
+	root.SetVersionTemplate("sealwatch {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.endpoint, "endpoint", "", "node URL, overriding the one in the credentials (such as https://127.0.0.1:8443)")
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
@@ -123,7 +132,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
 		a.ruleCommand(), a.watchlistCommand(), a.functionCommand(), a.tableCommand())
-	root.AddCommand(a.automationCommand())
+	root.AddCommand(a.automationCommand(), a.versionCommand())
 	return root
 }
 
