@@ -201,6 +201,10 @@ func hintFor(err error) string {
 	case errors.As(err, &unknownCA):
 		return "the node's certificate is not signed by the CA in the credentials (was the data directory recreated?): run `sealwatch login` again"
 	}
+	var waitErr *waitTimeoutError
+	if errors.As(err, &waitErr) {
+		return waitErr.hint
+	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return "the host name does not resolve: check --endpoint"

@@ -402,29 +402,30 @@ func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		tick := time.NewTicker(500 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			c, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
-			if err != nil {
-				return err
-			}
-			done, now, err := a.clusterReached(ctx, m, c, rg, state, rewrapped)
-			if err != nil {
-				return err
-			}
-			if done {
-				fmt.Fprintf(cmd.OutOrStdout(), "cluster %s: %s\n", c.Name, now)
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("cluster %s: still %s after %s; it changes at the next key check (sealwatch up --key-check-interval)", rf.name, now, timeout)
-			case <-tick.C:
-			}
+		var reached string
+		err = waitUntil(ctx, timeout, 500*time.Millisecond, fmt.Sprintf("the node had not yet said where cluster %s is", rf.name),
+			"the key state and the account keys' wrapping change at the node's next key check (sealwatch up --key-check-interval)",
+			func(ctx context.Context) (bool, string, error) {
+				c, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+				if err != nil {
+					return false, "", err
+				}
+				done, now, err := a.clusterReached(ctx, m, c, rg, state, rewrapped)
+				switch {
+				case err != nil:
+					return false, "", err
+				case done:
+					reached = fmt.Sprintf("cluster %s: %s", c.Name, now)
+				case rewrapped:
+					return false, fmt.Sprintf("cluster %s still has %s", c.Name, now), nil
+				}
+				return done, fmt.Sprintf("cluster %s is still in state %s (waiting for %s)", c.Name, c.Properties.KeyState, state), nil
+			})
+		if err != nil {
+			return err
 		}
+		fmt.Fprintln(cmd.OutOrStdout(), clean(reached))
+		return nil
 	})
 	rf.register(cmd, kindCluster.noun)
 	cmd.Flags().StringVar(&state, "key-state", "", "key state to wait for")
@@ -463,7 +464,7 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 	}
 	for _, u := range usage.Value {
 		if u.InUse && u.KeyURI != key.Key.KID {
-			return false, "account keys still wrapped by " + u.KeyURI, nil
+			return false, "account keys wrapped by the older key version " + u.KeyURI, nil
 		}
 	}
 	return true, "every account key is wrapped by " + key.Key.KID, nil

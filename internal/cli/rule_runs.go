@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -176,7 +177,7 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 		body := map[string]string{"query": runsQuery(id, from, limit)}
 		var list []ruleRun
 		none := fmt.Sprintf("no runs of rule %s recorded since %s", id, since) // the health table is built in: before any run, it is empty
-		fetch := func() error {
+		fetch := func(ctx context.Context) error {
 			var raw json.RawMessage
 			err := m.cl.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(ws.Properties.CustomerID)+"/query", client.AudienceQuery, body, &raw)
 			if err != nil {
@@ -185,22 +186,26 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 			list, err = decodeRuns(raw)
 			return err
 		}
-		if err := fetch(); err != nil {
+		if err := fetch(ctx); err != nil {
 			return err
 		}
-		for deadline := time.Now().Add(wait); len(list) == 0 && wait > 0; {
-			if !time.Now().Before(deadline) {
+		if len(list) == 0 && wait > 0 {
+			notYet := fmt.Sprintf("no run of rule %s is recorded yet", id)
+			err := waitUntil(ctx, wait, time.Second, notYet,
+				"the node runs a new rule within seconds of it being saved and enabled: check it is enabled (sealwatch rule show) and that the workspace's key is accessible",
+				func(ctx context.Context) (bool, string, error) {
+					if err := fetch(ctx); err != nil {
+						return false, "", err
+					}
+					return len(list) > 0, notYet, nil
+				})
+			var timedOut *waitTimeoutError
+			if errors.As(err, &timedOut) {
 				if _, err := (&alertRules{m: m, rg: rg, ws: ws.Name}).get(ctx, id); isNotFound(err) {
 					return fmt.Errorf("workspace %s has no rule %s (see `sealwatch rule list --workspace %s`)", ws.Name, id, ws.Name)
 				}
-				return fmt.Errorf("no run of rule %s recorded after waiting %s; the node runs a new rule within seconds of it being saved and enabled — check it is enabled (sealwatch rule show) and that the workspace's key is accessible", id, wait)
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
-			}
-			if err := fetch(); err != nil {
+			if err != nil {
 				return err
 			}
 		}
