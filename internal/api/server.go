@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
@@ -61,7 +63,10 @@ type Config struct {
 	// principals with the Owner or MonitoringReader role. It
 	// carries key states and probe counts, never key material or rows. The
 	// runtime's profiles are served at /debug/pprof/ to the same principals.
-	Metrics             http.Handler
+	Metrics http.Handler
+	// Registerer takes the API's own metrics (requests, ingestion, queries;
+	// see metrics.go); nil: they are kept but not exported.
+	Registerer          prometheus.Registerer
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.
@@ -79,7 +84,8 @@ type Server struct {
 	// replays refuses a Data Collector request whose signature was seen.
 	replays *replayCache
 	// flows keeps the data collection rules' flows compiled.
-	flows *flowCache
+	flows   *flowCache
+	metrics *metrics
 }
 
 // New builds the routes for the configured services.
@@ -91,9 +97,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
 		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now),
-		flows:   newFlowCache(maxCachedFlows)}
+		flows:   newFlowCache(maxCachedFlows), metrics: m}
 	s.routeIdentity()
 	s.routeProfiles()
 	if cfg.Metrics != nil {
@@ -136,6 +146,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Header().Set("x-ms-request-id", reqID)
 	ctx := context.WithValue(r.Context(), requestIDKey{}, reqID)
 	r = r.WithContext(ctx)
+	route := routeUnmatched
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -145,10 +156,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Debug("request", "method", r.Method, "host", r.Host, "path", r.URL.Path,
 			"status", rec.status, "durationMs", float64(time.Since(start).Microseconds())/1000, "requestId", reqID)
+		s.metrics.request(route, r, rec.status, time.Since(start).Seconds())
 	}()
 	if name, ok := s.vaultFromHost(r.Host); ok && s.cfg.Vault != nil {
 		r = r.WithContext(context.WithValue(r.Context(), vaultNameKey{}, name))
-		s.serveVault(rec, r)
+		route = s.serveVault(rec, r)
 		return
 	}
 	if err := checkCleanPath(r.URL.EscapedPath()); err != nil {
@@ -157,13 +169,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, r, s.log, err)
 		return
 	}
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	_, pattern := s.mux.Handler(r)
+	if pattern == "" {
 		// No route (or not for this method): answer in the API's error shape
 		// rather than the mux's plain text.
 		writeError(rec, r, s.log, &Error{Status: http.StatusNotFound, Code: "NotFound",
 			Message: fmt.Sprintf("%s %s is not an operation of this API; see docs/api.md", r.Method, echo(r.URL.Path, 200))})
 		return
 	}
+	route = pattern
 	s.mux.ServeHTTP(rec, r)
 }
 

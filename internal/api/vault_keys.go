@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -44,17 +45,22 @@ type keyRequest struct {
 // serveVault routes the data plane of the vault the Host names. It parses the
 // path itself rather than through ServeMux: an empty version in
 // "/keys/{name}//wrapkey" means "latest", which ServeMux would redirect.
-func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) {
+//
+// It returns the route the metrics name it by: "vault:" and the key
+// operation (vault:KeyWrap), or routeVaultUnknown when the path names none.
+func (s *Server) serveVault(w http.ResponseWriter, r *http.Request) (route string) {
 	q := &keyRequest{r: r, vault: vaultName(r)}
 	op, err := s.routeKeyOp(q)
 	if err == nil {
+		route = "vault:" + op.name
 		err = q.checkNames()
 	}
 	if err != nil {
 		writeError(w, r, s.log, err)
-		return
+		return cmp.Or(route, routeVaultUnknown)
 	}
 	s.runKeyOp(w, q, op)
+	return route
 }
 
 // checkNames refuses a vault, key name or version that breaks the Key

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.etcd.io/bbolt"
 
@@ -218,7 +219,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := defaultQueryMemory(&cfg); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, metrics: prometheus.NewRegistry()}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: newRegistry()}
 	defer func() {
 		if err != nil {
 			_ = n.Close()
@@ -271,6 +272,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	apiCfg := api.Config{
 		Identity:       n.identity,
 		Metrics:        promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}),
+		Registerer:     n.metrics,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		Logger:         n.log.With("component", "api"),
 	}
@@ -319,6 +321,15 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
 	return n, nil
+}
+
+// newRegistry is the registry /metrics serves, holding from the start the Go
+// runtime's metrics (go_*) and the process's (process_*: CPU, memory, open
+// files); the node's parts add their own as they open.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 // defaultQueryMemory fills in the query memory limits left zero and refuses
