@@ -43,6 +43,9 @@ type Env struct {
 	// BuildInfo reads the binary's build information for `version`;
 	// default debug.ReadBuildInfo.
 	BuildInfo func() (*debug.BuildInfo, bool)
+	// IsTerminal reports whether a writer is a terminal, on which long work
+	// draws a progress bar; default: an *os.File that is a terminal.
+	IsTerminal func(io.Writer) bool
 }
 
 // Main runs the command line args and returns the process exit code.
@@ -60,6 +63,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	if env.Now == nil {
 		env.Now = time.Now
+	}
+	if env.IsTerminal == nil {
+		env.IsTerminal = isTerminal
 	}
 	if env.BuildInfo == nil {
 		env.BuildInfo = debug.ReadBuildInfo

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/schollz/progressbar/v3"
@@ -504,12 +503,7 @@ func (s *ingestSender) gzip(batch []byte) (*gzipBuffer, error) {
 
 // ingestBar shows rows stored and their rate on a terminal; nil elsewhere.
 func (a *app) ingestBar() *progressbar.ProgressBar {
-	if !a.interactive() {
-		return nil
-	}
-	return progressbar.NewOptions(-1, progressbar.OptionSetWriter(a.env.Stderr), progressbar.OptionSetDescription("ingest"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"),
-		progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionClearOnFinish())
+	return a.progressBar(-1, "ingest", progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"))
 }
 
 func (a *app) ingestCommand() *cobra.Command {

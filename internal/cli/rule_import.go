@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -189,8 +188,7 @@ func (a *app) importBar(files int, dryRun, asked bool) *progressbar.ProgressBar 
 	if dryRun {
 		what = "check rules"
 	}
-	return progressbar.NewOptions(files, progressbar.OptionSetWriter(a.env.Stderr), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+	return a.newBar(int64(files), what, progressbar.OptionShowCount())
 }
 
 // importFiles imports each file in turn into rep, advancing bar (when not

@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/sealwatch/sealwatch/internal/client"
 )
@@ -154,9 +152,7 @@ func (a *app) verifyOne(ctx context.Context, m *mgmt, rg, name string) (*verifyR
 				res = line.Result
 			case line.Progress != nil && a.interactive():
 				if bar == nil {
-					bar = progressbar.NewOptions64(line.Progress.BytesTotal, progressbar.OptionSetWriter(a.env.Stderr),
-						progressbar.OptionSetDescription("verify "+clean(name)), progressbar.OptionShowBytes(true),
-						progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+					bar = a.newBar(line.Progress.BytesTotal, "verify "+clean(name), progressbar.OptionShowBytes(true))
 				}
 				bar.ChangeMax64(line.Progress.BytesTotal)
 				bar.Set64(line.Progress.BytesDone)
@@ -170,12 +166,6 @@ func (a *app) verifyOne(ctx context.Context, m *mgmt, rg, name string) (*verifyR
 		return nil, errors.New("the node ended the verification without a result; run it again")
 	}
 	return res, nil
-}
-
-// interactive reports whether progress can be drawn: stderr is a terminal.
-func (a *app) interactive() bool {
-	f, ok := a.env.Stderr.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (a *app) printVerify(w io.Writer, results []*verifyResult) error {

@@ -18,7 +18,9 @@ func TestWaitEndsAtItsTimeoutSayingWhereThingsStand(t *testing.T) {
 	}{
 		{"done at the first check", func(context.Context) (bool, string, error) { return true, "", nil }, "", false},
 		{"still elsewhere at the timeout names the last state",
-			func(context.Context) (bool, string, error) { return false, "cluster c1 is still in state Accessible", nil },
+			func(context.Context) (bool, string, error) {
+				return false, "cluster c1 is still in state Accessible", nil
+			},
 			"timed out after 50ms: cluster c1 is still in state Accessible", true},
 		{"a check the timeout cuts short is a timeout, not a deadline error", func(ctx context.Context) (bool, string, error) {
 			<-ctx.Done()

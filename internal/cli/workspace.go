@@ -463,7 +463,12 @@ func (a *app) workspaceFlushCommand(subscription *string) *cobra.Command {
 		if table != "" {
 			path, what = "/tables/"+url.PathEscape(table)+"/flush", "table "+table+" of workspace "+ws
 		}
-		if err := m.cl.Do(ctx, http.MethodPost, m.opsPath(kindWorkspace, rg, ws, path), client.AudienceManagement, nil, nil); err != nil {
+		bar := a.spinner("flush " + clean(ws))
+		err = m.cl.Do(ctx, http.MethodPost, m.opsPath(kindWorkspace, rg, ws, path), client.AudienceManagement, nil, nil)
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if err != nil {
 			return fmt.Errorf("flush %s: %w", what, err)
 		}
 		if a.output == outputTable {

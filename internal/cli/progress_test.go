@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// runOn runs args as run does, with standard error taken for a terminal
+// or not, as the terminal check says.
+func (n *testNode) runOn(terminal bool, args ...string) result {
+	n.t.Helper()
+	var stdout bytes.Buffer
+	var stderr lockedBuffer // a spinner draws from a goroutine of its own
+	env := testEnv(n.configDir, &stdout, &stderr)
+	env.IsTerminal = func(w io.Writer) bool { return terminal && w == io.Writer(&stderr) }
+	code := Run(context.Background(), args, env)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func TestLongWorkDrawsABarOnlyOnATerminal(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	rows := writeRows(t, "rows.json", true, event("one", 1), event("two", 2), event("three", 3))
+	tests := []struct {
+		name string
+		args []string
+		bar  []string // on a terminal, stderr shows these
+	}{
+		{"ingest counts the rows stored and their rate", []string{"ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", rows},
+			[]string{"ingest (3/-", "rows/s"}},
+		{"workspace flush turns a spinner with the time so far", []string{"workspace", "flush", "--name", "secops"},
+			[]string{"flush secops", "[0s]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, terminal := range []bool{true, false} {
+				r := ds.runOn(terminal, tt.args...)
+				if r.code != 0 {
+					t.Fatalf("terminal=%v: exit %d\n%s", terminal, r.code, r.stderr)
+				}
+				if !terminal {
+					if r.stderr != "" {
+						t.Errorf("standard error is no terminal, yet shows %q", r.stderr)
+					}
+					continue
+				}
+				for _, w := range tt.bar {
+					if !strings.Contains(r.stderr, w) {
+						t.Errorf("the bar on the terminal lacks %q: %q", w, r.stderr)
+					}
+				}
+				if strings.Contains(r.stdout, "\r") {
+					t.Errorf("the bar reached standard output: %q", r.stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestOnlyATerminalFileIsATerminal(t *testing.T) {
+	f, err := os.Create(t.TempDir() + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, w := range map[string]io.Writer{"a regular file": f, "a buffer": &bytes.Buffer{}} {
+		if isTerminal(w) {
+			t.Errorf("%s is taken for a terminal", name)
+		}
+	}
+}
