@@ -30,7 +30,7 @@ const collectorClockSkew = 15 * time.Minute
 var logTypeRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
 
 func (s *Server) routeDataCollector() {
-	s.handle("POST /api/logs", s.handleDataCollector)
+	s.handle("POST /api/logs", s.countBatch(apiDataCollector, s.handleDataCollector))
 }
 
 // handleDataCollector is the HTTP Data Collector API: rows signed with the
@@ -91,24 +91,28 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := s.storeCollectorRows(r, ws, logType, body); err != nil {
+	stored, err := s.storeCollectorRows(r, ws, logType, body)
+	if err != nil {
 		forget() // nothing was stored: a retry of this request is not a duplicate
 		return err
 	}
+	s.metrics.ingested(apiDataCollector, stored, len(body))
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
 
-func (s *Server) storeCollectorRows(r *http.Request, ws *workspace.WorkspaceInfo, logType string, body []byte) error {
+// storeCollectorRows stores a Data Collector body's rows in table
+// <logType>_CL and returns how many it stored.
+func (s *Server) storeCollectorRows(r *http.Request, ws *workspace.WorkspaceInfo, logType string, body []byte) (int, error) {
 	rows, err := collectorRows(body, r.Header.Get("time-generated-field"), time.Now().UTC())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// A table declared through the tables API holds the suffixed columns
 	// as it declares them; one that is not takes the inferred types.
 	cols, err := s.declaredColumns(r.Context(), ws, logType+"_CL")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	return s.ingest(r, ws, logType+"_CL", rows, cols)
 }

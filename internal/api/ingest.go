@@ -24,7 +24,7 @@ import (
 const maxIngestBytes = 1 << 20
 
 func (s *Server) routeIngestion() {
-	s.handle("POST /dataCollectionRules/{id}/streams/{stream}", s.handleIngest)
+	s.handle("POST /dataCollectionRules/{id}/streams/{stream}", s.countBatch(apiLogsIngestion, s.handleIngest))
 }
 
 // handleIngest is the Logs Ingestion API: a JSON array of rows for one stream
@@ -57,8 +57,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return streamError(route, err)
 	}
+	stored := 0
 	if rows != nil { // nil: the transformation kept no row
-		err = s.ingest(r, route.Workspace, route.Table, rows, cols)
+		stored, err = s.ingest(r, route.Workspace, route.Table, rows, cols)
 	}
 	switch {
 	case err != nil && tr.PassThrough():
@@ -66,6 +67,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return &transform.OutputError{Err: err}
 	}
+	s.metrics.ingested(apiLogsIngestion, stored, len(body))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -185,25 +187,26 @@ func streamError(route *workspace.Route, err error) error {
 }
 
 // ingest stores rows in a workspace's table, converted to cols, its
-// declared columns (nil: types inferred). The key must be in force: a
-// refused ingest stores nothing.
-func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table string, body []byte, cols []logstore.DeclaredColumn) error {
+// declared columns (nil: types inferred), and returns how many it stored.
+// The key must be in force: a refused ingest stores nothing.
+func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table string, body []byte, cols []logstore.DeclaredColumn) (int, error) {
 	store, err := s.cfg.Data.Logs(r.Context(), ws)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	var n int
 	if cols != nil {
-		_, err = store.IngestDeclared(r.Context(), ws.Workspace.Properties.CustomerID, table, body, cols)
+		n, err = store.IngestDeclared(r.Context(), ws.Workspace.Properties.CustomerID, table, body, cols)
 	} else {
-		_, err = store.Ingest(r.Context(), ws.Workspace.Properties.CustomerID, table, body)
+		n, err = store.Ingest(r.Context(), ws.Workspace.Properties.CustomerID, table, body)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.cfg.Workspaces.MarkData(r.Context(), ws.Workspace.Properties.CustomerID, ws.CMK); err != nil {
 		s.log.Warn("mark workspace data", "workspace", ws.Workspace.Properties.CustomerID, "err", err)
 	}
-	return nil
+	return n, nil
 }
 
 // declaredColumns returns a table's declared columns, nil when it is not

@@ -16,7 +16,18 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec   // method, route, code
 	duration *prometheus.HistogramVec // method, route
+
+	batches      *prometheus.CounterVec // api
+	refused      *prometheus.CounterVec // api, reason
+	ingestedRows *prometheus.CounterVec // api
+	ingestedSize *prometheus.CounterVec // api
 }
+
+// The ingestion APIs, as the ingestion metrics' api label names them.
+const (
+	apiLogsIngestion = "logs_ingestion" // POST /dataCollectionRules/{id}/streams/{stream}
+	apiDataCollector = "data_collector" // POST /api/logs
+)
 
 // newMetrics registers the API's metrics on reg; nil keeps them unexported.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -26,11 +37,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealwatch_http_request_duration_seconds",
 			Help:    "Time from a request's arrival to its handler's return, by method and route pattern.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"method", "route"}),
+
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingest_batches_total",
+			Help: "Ingestion requests (batches of rows) received, stored or refused, by API (logs_ingestion, data_collector)."}, []string{"api"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingest_refused_batches_total",
+			Help: "Ingestion requests refused whole, by API and reason (the error code answered, such as InvalidPayload or CustomerManagedKeyInaccessible)."}, []string{"api", "reason"}),
+		ingestedRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingested_rows_total",
+			Help: "Rows stored by the ingestion APIs (after a data collection rule's transformation), by API."}, []string{"api"}),
+		ingestedSize: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingested_bytes_total",
+			Help: "Bytes of the request bodies stored, uncompressed, by API."}, []string{"api"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.batches, m.refused, m.ingestedRows, m.ingestedSize} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("api: register metrics"), err)
 		}
@@ -77,4 +97,24 @@ func statusLabel(code int) string {
 		return "204"
 	}
 	return strconv.Itoa(code)
+}
+
+// countBatch counts each call of an ingestion API's handler h, and each it
+// refuses by the error code it answers, a set the API defines.
+func (s *Server) countBatch(api string, h handlerFunc) handlerFunc {
+	batches := s.metrics.batches.WithLabelValues(api)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		batches.Inc()
+		err := h(w, r)
+		if err != nil {
+			s.metrics.refused.WithLabelValues(api, toAPIError(err).Code).Inc()
+		}
+		return err
+	}
+}
+
+// ingested counts a stored batch's rows and its body's bytes.
+func (m *metrics) ingested(api string, rows, bytes int) {
+	m.ingestedRows.WithLabelValues(api).Add(float64(rows))
+	m.ingestedSize.WithLabelValues(api).Add(float64(bytes))
 }

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape reads /metrics as Prometheus does, with a management token, and
+// returns its families by name.
+func (rn *running) scrape() map[string]*dto.MetricFamily {
+	rn.t.Helper()
+	req, _ := http.NewRequest("GET", rn.creds.Endpoint+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+rn.adminToken("https://management.azure.com/.default"))
+	resp, err := rn.client.Do(req)
+	if err != nil {
+		rn.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		rn.t.Fatalf("GET /metrics: %d %s", resp.StatusCode, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		rn.t.Fatalf("/metrics is not the Prometheus text format: %v", err)
+	}
+	return fams
+}
+
+// seriesSum adds up the values of f's series that carry every label in
+// want: a counter's or gauge's value, a histogram's count of observations.
+func seriesSum(f *dto.MetricFamily, want map[string]string) float64 {
+	if f == nil {
+		return 0
+	}
+	var n float64
+series:
+	for _, m := range f.Metric {
+		have := make(map[string]string, len(m.Label))
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue series
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			n += m.Counter.GetValue()
+		case m.Gauge != nil:
+			n += m.Gauge.GetValue()
+		case m.Untyped != nil:
+			n += m.Untyped.GetValue()
+		case m.Histogram != nil:
+			n += float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return n
+}
+
+// TestMetricsAfterAWalkthroughShowEveryFamily runs what the README's
+// walkthrough does (set up a CMK workspace, ingest through both APIs,
+// query, check the key) and reads /metrics: every family an operator needs
+// is there, and the counters of what was done moved by what was done.
+func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	now := time.Now().UTC().Format(time.RFC3339)
+	rows := []map[string]any{{"TimeGenerated": now, "Message": "row-value-one"}, {"TimeGenerated": now, "Message": "row-value-two"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	if st, code := cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": "not a time"}}); st != 400 || code != "InvalidPayload" {
+		t.Fatalf("bad row: %d %s", st, code)
+	}
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	var keys struct{ PrimarySharedKey string }
+	if st := cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/sharedKeys"), cs.mgmt, nil, &keys); st != 200 {
+		t.Fatalf("shared keys: %d", st)
+	}
+	collected := []byte(`[{"Message":"row-value-three"}]`)
+	if st, code := cs.collectorSend(customerID, keys.PrimarySharedKey, "Walk", time.Now().UTC().Format(http.TimeFormat), collected); st != 200 {
+		t.Fatalf("data collector: %d %s", st, code)
+	}
+	if st, code := cs.collectorSend(customerID, "d3Jvbmcta2V5", "Walk", time.Now().UTC().Format(http.TimeFormat), collected); st != 403 {
+		t.Fatalf("data collector with a wrong key: %d %s", st, code)
+	}
+
+	fams := cs.scrape()
+	for _, c := range []struct {
+		family  string
+		labels  map[string]string
+		atLeast float64
+	}{
+		{"sealwatch_http_requests_total", map[string]string{"method": "POST", "route": "/dataCollectionRules/{id}/streams/{stream}", "code": "204"}, 1},
+		{"sealwatch_http_request_duration_seconds", map[string]string{"method": "POST", "route": "/dataCollectionRules/{id}/streams/{stream}"}, 2},
+		{"sealwatch_ingest_batches_total", map[string]string{"api": "logs_ingestion"}, 2},
+		{"sealwatch_ingest_batches_total", map[string]string{"api": "data_collector"}, 2},
+		{"sealwatch_ingest_refused_batches_total", map[string]string{"api": "logs_ingestion", "reason": "InvalidPayload"}, 1},
+		{"sealwatch_ingest_refused_batches_total", map[string]string{"api": "data_collector", "reason": "InvalidAuthorization"}, 1},
+		{"sealwatch_ingested_rows_total", map[string]string{"api": "logs_ingestion"}, 2},
+		{"sealwatch_ingested_rows_total", map[string]string{"api": "data_collector"}, 1},
+		{"sealwatch_ingested_bytes_total", map[string]string{"api": "data_collector"}, float64(len(collected))},
+		{"sealwatch_ingested_bytes_total", map[string]string{"api": "logs_ingestion"}, 50},
+		{"go_goroutines", nil, 1},
+		{"process_resident_memory_bytes", nil, 1},
+	} {
+		if got := seriesSum(fams[c.family], c.labels); got < c.atLeast {
+			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, got, c.atLeast)
+		}
+	}
+	if got := seriesSum(fams["sealwatch_ingested_rows_total"], map[string]string{"api": "data_collector"}); got != 1 {
+		t.Errorf("data collector rows: %v, want exactly 1 (the refused batch stored none)", got)
+	}
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if strings.Contains(l.GetValue(), "row-value") {
+					t.Errorf("%s: label %s=%q holds customer data", name, l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}
