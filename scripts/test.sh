@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need that Go does not fetch
+# itself, then runs go vet and go test over the whole module.
+#
+#   scripts/test.sh              go vet ./... and go test ./...
+#   scripts/test.sh ARGS...      go test ARGS... alone, such as -run JS ./internal/node
+#
+# What it installs, once, into ${XDG_CACHE_HOME:-~/.cache}/sealwatch-test:
+#   - Node.js and npm, from the machine's Debian packages, if there is no node;
+#   - the official JavaScript SDKs that the tests drive, with `npm ci` from the
+#     package.json and package-lock.json of docs/examples/sdk/js, again only
+#     when that lock file changes.
+# The tests find those packages through SEALWATCH_TEST_NODE_MODULES.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Node 20 is the oldest the SDKs support (their "engines").
+readonly min_node_major=20
+readonly js_project=docs/examples/sdk/js
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/sealwatch-test"
+
+say() { printf 'test.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		die "installing Node.js needs root: run \`apt-get install nodejs npm\` as root, then this script again"
+	fi
+}
+
+install_node() {
+	if command -v node >/dev/null && command -v npm >/dev/null; then
+		return
+	fi
+	command -v apt-get >/dev/null || die "no node or npm, and no apt-get to install them: install Node.js ${min_node_major} or newer with npm, then run this script again"
+	say "installing Node.js and npm from the machine's Debian packages"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}
+
+check_node() {
+	local version major
+	version="$(node --version)"
+	major="${version#v}"
+	major="${major%%.*}"
+	if [ "$major" -lt "$min_node_major" ]; then
+		die "node ${version} is older than the ${min_node_major} the JavaScript SDKs need: install Node.js ${min_node_major} or newer (put it first on PATH), then run this script again"
+	fi
+}
+
+# install_sdks runs npm ci in the cache from the committed lock file, unless
+# the cache already holds exactly what that lock file names.
+install_sdks() {
+	local dir="$cache/js" stamp want
+	want="$(cat "$js_project/package.json" "$js_project/package-lock.json" "$js_project/.npmrc" | sha256sum | cut -d' ' -f1)"
+	stamp="$dir/installed.sha256"
+	if [ -d "$dir/node_modules" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		return
+	fi
+	say "installing the JavaScript SDKs into $dir with npm ci"
+	mkdir -p "$dir"
+	rm -f "$stamp"
+	cp "$js_project/package.json" "$js_project/package-lock.json" "$js_project/.npmrc" "$dir/"
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	printf '%s\n' "$want" >"$stamp"
+}
+
+install_node
+check_node
+install_sdks
+export SEALWATCH_TEST_NODE_MODULES="$cache/js/node_modules"
+
+if [ "$#" -gt 0 ]; then
+	exec go test "$@"
+fi
+go vet ./...
+go test ./...
