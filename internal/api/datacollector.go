@@ -37,6 +37,11 @@ func (s *Server) routeDataCollector() {
 // workspace's shared key, stored in table <Log-Type>_CL with typed column
 // suffixes.
 func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) error {
+	// The version first: it costs nothing, and a caller with the wrong one
+	// learns it before sending 30 MiB to be signed.
+	if err := dataCollectorAPI.check(r); err != nil {
+		return err
+	}
 	customerID, sig, ok := parseSharedKey(r.Header.Get("Authorization"))
 	if !ok {
 		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization",

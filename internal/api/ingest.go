@@ -36,6 +36,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := logsIngestionAPI.check(r); err != nil {
+		return err
+	}
 	route, err := s.cfg.Workspaces.RouteStream(r.Context(), r.PathValue("id"), r.PathValue("stream"))
 	if err != nil {
 		return err

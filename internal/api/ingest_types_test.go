@@ -251,7 +251,7 @@ func TestCollectorRowsIntoADeclaredTableAreTyped(t *testing.T) {
 	post := func(body string) (int, errResp) {
 		date := time.Now().UTC().Format(http.TimeFormat)
 		sig := base64.StdEncoding.EncodeToString(collectorSignature(key, len(body), "application/json", date))
-		req, _ := http.NewRequest("POST", f.url("", "/api/logs"), strings.NewReader(body))
+		req, _ := http.NewRequest("POST", f.url("", "/api/logs?api-version=2016-04-01"), strings.NewReader(body))
 		req.Header.Set("Authorization", "SharedKey "+f.customerID+":"+sig)
 		req.Header.Set("x-ms-date", date)
 		req.Header.Set("Log-Type", "Coll")

@@ -17,12 +17,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/vault"
 )
 
-// keyVaultAPIVersions are the data-plane versions whose keys API this vault
-// follows; the official Go client sends 2025-07-01.
-var keyVaultAPIVersions = map[string]bool{
-	"7.4": true, "7.5": true, "7.6": true, "2025-06-01": true, "2025-07-01": true,
-}
-
 // keyOp is one data-plane operation: what it is called in the audit log, the
 // key permission it needs, and the work.
 type keyOp struct {
@@ -223,7 +217,7 @@ func (s *Server) execKeyOp(q *keyRequest, op *keyOp) (int, any, error) {
 		return 0, nil, err
 	}
 	q.claims = claims
-	if err := checkKeyVaultAPIVersion(r); err != nil {
+	if err := keyVaultKeysAPI.check(r); err != nil {
 		return 0, nil, err
 	}
 	if err := s.cfg.Vault.Authorize(r.Context(), q.vault, claims.TenantID, claims.ObjectID, op.perm); err != nil {
@@ -245,17 +239,6 @@ func (s *Server) execKeyOp(q *keyRequest, op *keyOp) (int, any, error) {
 
 func isCryptoOp(s string) bool {
 	return s == "wrapkey" || s == "unwrapkey" || s == "encrypt" || s == "decrypt"
-}
-
-func checkKeyVaultAPIVersion(r *http.Request) error {
-	v := r.URL.Query().Get("api-version")
-	if v == "" {
-		return badRequest("BadParameter", "the api-version query parameter is required; use api-version=7.6")
-	}
-	if !keyVaultAPIVersions[v] {
-		return badRequest("BadParameter", fmt.Sprintf("api-version %q is not supported; use one of 7.4, 7.5, 7.6, 2025-06-01, 2025-07-01", truncate(v, 40)))
-	}
-	return nil
 }
 
 func truncate(s string, n int) string {

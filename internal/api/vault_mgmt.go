@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -67,24 +66,6 @@ func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
 			s.cfg.Audit.Append(rec)
 		}
 	}, s.writeError)
-}
-
-var armAPIVersion = regexp.MustCompile(`^20[0-9]{2}-[01][0-9]-[0-3][0-9](-preview)?$`)
-
-// checkARMAPIVersion requires an api-version as the management API does. Any
-// dated version is accepted: the resource shapes here have not changed
-// across the cloud's versions that clients send.
-func checkARMAPIVersion(r *http.Request) error {
-	v := r.URL.Query().Get("api-version")
-	if v == "" {
-		return &Error{Status: http.StatusBadRequest, Code: "MissingApiVersionParameter",
-			Message: "the api-version query parameter is required; use api-version=2023-07-01"}
-	}
-	if !armAPIVersion.MatchString(v) {
-		return &Error{Status: http.StatusBadRequest, Code: "InvalidApiVersionParameter",
-			Message: fmt.Sprintf("api-version %q is not a valid version; use api-version=2023-07-01", truncate(v, 40))}
-	}
-	return nil
 }
 
 // sameResourceGroup reports whether the vault's resource ID sits under the
