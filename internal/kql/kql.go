@@ -156,10 +156,11 @@ type Result struct {
 	mem           *queryMemory   // what the rows hold of the node's pool, until Release
 }
 
-// Stats describe what a run read, for logs and explain output.
+// Stats describe what a run read, for logs, explain output and metrics.
 type Stats struct {
 	RowsScanned int64         // rows the source returned, after its own filtering
 	Scans       []ScanRequest // what was asked of the source, pushdown included
+	PeakMemory  int64         // the most memory the run's operators held at once, in bytes
 }
 
 // Table is one result table. Rows hold run-time values (string, int64, float64, bool,
@@ -231,7 +232,7 @@ func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, err
 		}
 		return nil, err
 	}
-	res.Stats = Stats{RowsScanned: run.rowsScanned, Scans: run.scans}
+	res.Stats = Stats{RowsScanned: run.rowsScanned, Scans: run.scans, PeakMemory: run.mem.peak}
 	// the operators are done; the result's rows stay charged until the caller has written them
 	run.mem.shrink(run.mem.used - run.results.used)
 	res.mem = &run.mem

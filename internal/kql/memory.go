@@ -115,6 +115,7 @@ type queryMemory struct {
 	pool     *MemoryPool
 	used     int64
 	reserved int64
+	peak     int64 // the most used at once
 }
 
 // off reports whether the run accounts for nothing (a negative limit).
@@ -138,6 +139,7 @@ func (m *queryMemory) grow(op string, n int64) error {
 		m.reserved += want
 	}
 	m.used += n
+	m.peak = max(m.peak, m.used)
 	return nil
 }
 

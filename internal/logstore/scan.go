@@ -272,6 +272,7 @@ type Scanner struct {
 	err     error
 	closed  bool
 	inUse   bool // counted in st.users until closed
+	stats   ScanStats
 }
 
 // Scan starts a scan. It reads nothing yet but the list of segments and the
@@ -470,9 +471,11 @@ func (sc *Scanner) Next() bool {
 			s := sc.segs[0]
 			sc.segs = sc.segs[1:]
 			if s.name.maxT < sc.from || s.name.minT >= sc.to {
+				sc.stats.SegmentsSkipped++
 				continue // pruned by the file name: nothing decrypted
 			}
 			if s.ingested.known && (s.ingested.hi < sc.ingLo || s.ingested.lo > sc.ingHi) {
+				sc.stats.SegmentsSkipped++
 				continue // pruned by the manifest's ingestion times: not even opened
 			}
 			path := sc.dir + string(filepath.Separator) + s.name.String() // the table's directory is clean: no Join
@@ -688,6 +691,7 @@ func (sc *Scanner) segmentBlock(bi int) func() (blockReader, error) {
 // reader returns, or returns nil when the block is pruned or no row
 // matches.
 func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) (*Batch, error) {
+	sc.stats.Blocks++
 	if bm.maxT < sc.from || bm.minT >= sc.to {
 		return nil, nil
 	}
@@ -781,6 +785,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	if ingestFilter {
 		first[IngestionTimeColumn] = true
 	}
+	sc.stats.BlocksRead++
 	cols := make(map[string]*Column, len(load))
 	for i := range bm.cols {
 		cm := &bm.cols[i]
@@ -803,6 +808,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		if err != nil {
 			return nil, err
 		}
+		sc.stats.BytesRead += cm.size
 		cols[cm.name] = &c
 	}
 	var sel []bool
@@ -843,6 +849,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		if err != nil {
 			return nil, err
 		}
+		sc.stats.BytesRead += cm.size
 		cols[cm.name] = &c
 		picked[cm.name] = true
 	}

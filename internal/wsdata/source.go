@@ -45,11 +45,35 @@ type Source struct {
 	tables   *tables.Tables
 	declared map[string]kql.TableSchema
 	stored   map[string]bool
+	// scanned sums the statistics of the source's scans once each is closed.
+	scanned *scanTally
+}
+
+// scanTally is the sum of closed scans' statistics; a query may close
+// several scans at once (a join's, a union's).
+type scanTally struct {
+	mu    sync.Mutex
+	stats logstore.ScanStats
+}
+
+func (t *scanTally) add(sc *logstore.Scanner) {
+	t.mu.Lock()
+	t.stats.Add(sc.Stats())
+	t.mu.Unlock()
+}
+
+// ScanStats are what the source's closed scans read of the log store and
+// what they passed over, summed: for a query's metrics.
+func (s *Source) ScanStats() logstore.ScanStats {
+	s.scanned.mu.Lock()
+	defer s.scanned.mu.Unlock()
+	return s.scanned.stats
 }
 
 // NewSource returns the query engine's view of one workspace in store.
 func NewSource(store *logstore.Store, customerID string) *Source {
-	return &Source{store: store, workspace: customerID, schemas: map[string][]logstore.ColumnSchema{}, damaged: map[string]error{}}
+	return &Source{store: store, workspace: customerID, schemas: map[string][]logstore.ColumnSchema{}, damaged: map[string]error{},
+		scanned: &scanTally{}}
 }
 
 var typeMap = map[logstore.Type]kql.Type{
@@ -257,7 +281,7 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	if err != nil {
 		return nil, err
 	}
-	return newIterator(ctx, scanners, columns, types, want), nil
+	return newIterator(ctx, scanners, columns, types, want, s.scanned), nil
 }
 
 // CountRows counts a table's rows within a time range and ingestion bounds
@@ -304,6 +328,7 @@ func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCou
 		return kql.RowCount{}, false, err
 	}
 	defer sc.Close()
+	defer s.scanned.add(sc)
 	var rc kql.RowCount
 	for sc.Next() {
 		rc.Rows += int64(sc.Batch().Len)
@@ -427,6 +452,7 @@ type iterator struct {
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
 	scanners []*logstore.Scanner
+	tally    *scanTally // takes the scanners' statistics on Close
 }
 
 type scanned struct {
@@ -437,9 +463,9 @@ type scanned struct {
 // prefetch is how many converted batches may wait for the engine.
 const prefetch = 4
 
-func newIterator(ctx context.Context, scanners []*logstore.Scanner, columns []string, types map[string]logstore.Type, want map[string]kql.Type) *iterator {
+func newIterator(ctx context.Context, scanners []*logstore.Scanner, columns []string, types map[string]logstore.Type, want map[string]kql.Type, tally *scanTally) *iterator {
 	ctx, cancel := context.WithCancel(ctx)
-	it := &iterator{batches: make(chan scanned, prefetch), cancel: cancel, scanners: scanners}
+	it := &iterator{batches: make(chan scanned, prefetch), cancel: cancel, scanners: scanners, tally: tally}
 	for _, sc := range scanners {
 		it.done.Go(func() {
 			for sc.Next() {
@@ -482,8 +508,10 @@ func (it *iterator) Close() error {
 	it.done.Wait()
 	var errs []error
 	for _, sc := range it.scanners {
+		it.tally.add(sc)
 		errs = append(errs, sc.Close())
 	}
+	it.scanners = nil // counted once, however often Close is called
 	return errors.Join(errs...)
 }
 
