@@ -1,12 +1,18 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
 // metrics are the API's figures for operators. Every label takes values from
@@ -21,6 +27,16 @@ type metrics struct {
 	refused      *prometheus.CounterVec // api, reason
 	ingestedRows *prometheus.CounterVec // api
 	ingestedSize *prometheus.CounterVec // api
+
+	queries         *prometheus.CounterVec // result
+	queryDuration   prometheus.Histogram
+	rowsScanned     prometheus.Counter
+	bytesScanned    prometheus.Counter
+	blocksRead      prometheus.Counter
+	blocksSkipped   prometheus.Counter
+	segmentsSkipped prometheus.Counter
+	queryPeakMemory prometheus.Histogram
+	queryLimits     *prometheus.CounterVec // limit
 }
 
 // The ingestion APIs, as the ingestion metrics' api label names them.
@@ -46,11 +62,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Rows stored by the ingestion APIs (after a data collection rule's transformation), by API."}, []string{"api"}),
 		ingestedSize: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingested_bytes_total",
 			Help: "Bytes of the request bodies stored, uncompressed, by API."}, []string{"api"}),
+
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_queries_total",
+			Help: "Queries of the query API, by result: ok, or the error code answered (SyntaxError, QueryLimitExceeded, GatewayTimeout, ...)."}, []string{"result"}),
+		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_query_duration_seconds",
+			Help:    "Time a query request takes, from its arrival to its answer's last byte.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 180}}),
+		rowsScanned: prometheus.NewCounter(prometheus.CounterOpts{Name: "sealwatch_query_rows_scanned_total",
+			Help: "Rows the log store handed to queries that answered, after the filters pushed down to it."}),
+		bytesScanned: prometheus.NewCounter(prometheus.CounterOpts{Name: "sealwatch_query_scanned_bytes_total",
+			Help: "Sealed bytes of column chunks that queries decrypted."}),
+		blocksRead: prometheus.NewCounter(prometheus.CounterOpts{Name: "sealwatch_query_blocks_read_total",
+			Help: "Blocks whose columns queries decrypted."}),
+		blocksSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sealwatch_query_blocks_skipped_total",
+			Help: "Blocks of the segments queries opened that the sealed index ruled out or answered, undecrypted."}),
+		segmentsSkipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "sealwatch_query_segments_skipped_total",
+			Help: "Segments queries did not open: their time range or ingestion times lie outside the query's."}),
+		queryPeakMemory: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_query_peak_memory_bytes",
+			Help:    "The most memory a query's operators held at once, of queries that answered.",
+			Buckets: prometheus.ExponentialBuckets(64<<10, 4, 10)}),
+		queryLimits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_query_limit_refusals_total",
+			Help: "Queries stopped by a limit: memory (the query's own), node_memory (all queries' share, answered 429), rows, time."}, []string{"limit"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.batches, m.refused, m.ingestedRows, m.ingestedSize} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.batches, m.refused, m.ingestedRows, m.ingestedSize,
+		m.queries, m.queryDuration, m.rowsScanned, m.bytesScanned, m.blocksRead, m.blocksSkipped, m.segmentsSkipped,
+		m.queryPeakMemory, m.queryLimits} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("api: register metrics"), err)
 		}
@@ -117,4 +156,55 @@ func (s *Server) countBatch(api string, h handlerFunc) handlerFunc {
 func (m *metrics) ingested(api string, rows, bytes int) {
 	m.ingestedRows.WithLabelValues(api).Add(float64(rows))
 	m.ingestedSize.WithLabelValues(api).Add(float64(bytes))
+}
+
+// countQuery counts each call of the query API's handler h by its result,
+// and times it.
+func (s *Server) countQuery(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		start := time.Now()
+		err := h(w, r)
+		s.metrics.queryDuration.Observe(time.Since(start).Seconds())
+		result := "ok"
+		if err != nil {
+			e := toAPIError(err)
+			result = cmp.Or(e.InnerCode, e.Code)
+		}
+		s.metrics.queries.WithLabelValues(result).Inc()
+		return err
+	}
+}
+
+// queryRan counts what a query's run read (scanned, from its source's
+// scans, whether it answered or not) and, of one that answered, its rows and
+// memory; of one a limit stopped, which limit.
+func (m *metrics) queryRan(res *kql.Result, scanned logstore.ScanStats, err error) {
+	m.bytesScanned.Add(float64(scanned.BytesRead))
+	m.blocksRead.Add(float64(scanned.BlocksRead))
+	m.blocksSkipped.Add(float64(scanned.BlocksSkipped()))
+	m.segmentsSkipped.Add(float64(scanned.SegmentsSkipped))
+	if err == nil {
+		m.rowsScanned.Add(float64(res.Stats.RowsScanned))
+		m.queryPeakMemory.Observe(float64(res.Stats.PeakMemory))
+		return
+	}
+	if limit := limitOf(err); limit != "" {
+		m.queryLimits.WithLabelValues(limit).Inc()
+	}
+}
+
+// limitOf names the limit that stopped a query, "" if none did.
+func limitOf(err error) string {
+	var le *kql.LimitError
+	switch {
+	case errors.As(err, &le) && le.Err == kql.ErrNodeMemory:
+		return "node_memory"
+	case errors.As(err, &le) && le.Err == kql.ErrMemoryLimit:
+		return "memory"
+	case errors.As(err, &le):
+		return "rows"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "time"
+	}
+	return ""
 }

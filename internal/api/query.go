@@ -28,8 +28,8 @@ const statusClientClosedRequest = 499
 const queryMemoryRetryAfter = 5
 
 func (s *Server) routeQuery() {
-	s.handle("POST /v1/workspaces/{id}/query", s.handleQuery)
-	s.handle("GET /v1/workspaces/{id}/query", s.handleQuery)
+	s.handle("POST /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
+	s.handle("GET /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
 }
 
 // handleQuery is the Log Analytics query API: KQL over a workspace's sealed
@@ -89,6 +89,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		return kqlError(err)
 	}
 	res, err := q.Run(r.Context(), src, opts)
+	s.metrics.queryRan(res, src.ScanStats(), err)
 	if err != nil {
 		var le *kql.LimitError
 		if errors.As(err, &le) && le.Operator != "" {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -72,7 +73,7 @@ series:
 // query, check the key) and reads /metrics: every family an operator needs
 // is there, and the counters of what was done moved by what was done.
 func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
-	cs := setUpCMK(t)
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryMemory: 4 << 20})
 	immutableID, tok := cs.dcr()
 	now := time.Now().UTC().Format(time.RFC3339)
 	rows := []map[string]any{{"TimeGenerated": now, "Message": "row-value-one"}, {"TimeGenerated": now, "Message": "row-value-two"}}
@@ -95,6 +96,22 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		t.Fatalf("data collector with a wrong key: %d %s", st, code)
 	}
 
+	if err := cs.node.data.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, n, qe := cs.queryStatus(`Events_CL | where Message == "row-value-two" | count`, ""); st != 200 || n != 1.0 {
+		t.Fatalf("query: %d %v %+v", st, n, qe)
+	}
+	if st, n, qe := cs.queryStatus(`Events_CL | where TimeGenerated < ago(2d) | count`, ""); st != 200 || n != 0.0 {
+		t.Fatalf("query of no segment: %d %v %+v", st, n, qe)
+	}
+	if qe := cs.postQuery(`Events_CL | wher`); qe.status != 400 || qe.Error.InnerError.Code != "SyntaxError" {
+		t.Fatalf("bad query: %+v", qe)
+	}
+	if qe := cs.postQuery(`range x from 1 to 2000000 step 1 | summarize make_set(tostring(x))`); qe.status != 400 || qe.Error.InnerError.Code != "QueryLimitExceeded" {
+		t.Fatalf("query over the memory limit: %+v", qe)
+	}
+
 	fams := cs.scrape()
 	for _, c := range []struct {
 		family  string
@@ -111,6 +128,16 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		{"sealwatch_ingested_rows_total", map[string]string{"api": "data_collector"}, 1},
 		{"sealwatch_ingested_bytes_total", map[string]string{"api": "data_collector"}, float64(len(collected))},
 		{"sealwatch_ingested_bytes_total", map[string]string{"api": "logs_ingestion"}, 50},
+		{"sealwatch_queries_total", map[string]string{"result": "ok"}, 1},
+		{"sealwatch_queries_total", map[string]string{"result": "SyntaxError"}, 1},
+		{"sealwatch_queries_total", map[string]string{"result": "QueryLimitExceeded"}, 1},
+		{"sealwatch_query_limit_refusals_total", map[string]string{"limit": "memory"}, 1},
+		{"sealwatch_query_duration_seconds", nil, 3},
+		{"sealwatch_query_rows_scanned_total", nil, 1},
+		{"sealwatch_query_scanned_bytes_total", nil, 1},
+		{"sealwatch_query_blocks_read_total", nil, 1},
+		{"sealwatch_query_segments_skipped_total", nil, 1},
+		{"sealwatch_query_peak_memory_bytes", nil, 1},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {
