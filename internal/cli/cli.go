@@ -89,6 +89,7 @@ type app struct {
 	endpoint        string // --endpoint
 	output          string // --output
 	credentialsPath string // --credentials
+	profileFlag     string // --profile
 
 	// started is set when a command's own code begins; an error before that
 	// came from parsing the command line, and is a usage error.
@@ -134,11 +135,12 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.endpoint, "endpoint", "", "node URL, overriding the one in the credentials (such as https://127.0.0.1:8443)")
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
+	pf.StringVar(&a.profileFlag, "profile", "", "the stored login to use (see `sealwatch login --profile`); default $"+profileEnv+", else \"default\"")
 	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
 		a.ruleCommand(), a.watchlistCommand(), a.functionCommand(), a.tableCommand())
-	root.AddCommand(a.automationCommand(), a.versionCommand())
+	root.AddCommand(a.automationCommand(), a.versionCommand(), a.whoamiCommand())
 	return root
 }
 
@@ -196,9 +198,10 @@ func (a *app) report(cmd *cobra.Command, err error) int {
 func hintFor(err error) string {
 	var apiErr *client.APIError
 	var unknownCA x509.UnknownAuthorityError
+	var noLogin *notLoggedInError
 	switch {
-	case errors.Is(err, errNotLoggedIn):
-		return "run `sealwatch login --credentials DIR/admin.json` with the file `sealwatch up` wrote, or pass --credentials"
+	case errors.As(err, &noLogin):
+		return noLogin.loginHint()
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized,
 		errors.As(err, &apiErr) && apiErr.Code == "invalid_client":
 		return "the node does not accept these credentials (deleted principal, reset secret, or a new data directory): run `sealwatch login --credentials DIR/admin.json` again"

@@ -129,7 +129,11 @@ func TestLoginStoresCredentialsReadableOnlyByTheUser(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("stored credentials have mode %v, want 0600", fi.Mode().Perm())
 	}
-	if strings.Contains(out, decode[client.Credentials](t, mustRead(t, stored)).ClientSecret) {
+	secret := decode[profiles](t, mustRead(t, stored)).Profiles[defaultProfile].ClientSecret
+	if secret == "" {
+		t.Fatal("login stored no credentials under the default profile")
+	}
+	if strings.Contains(out, secret) {
 		t.Error("login printed the client secret")
 	}
 	// Later commands use the stored copy without --credentials.

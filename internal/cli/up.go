@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +74,13 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command, cfg node.Config, wh
 	if n.FirstRun() {
 		fmt.Fprintf(w, "First run: wrote the admin's credentials to %s; keep that file secret.\n", n.CredentialsFile())
 	}
-	fmt.Fprintf(w, "Next, in another terminal:\n  sealwatch login --credentials %s\n", n.CredentialsFile())
+	if cfg.Services == node.ServeVault {
+		// A vault apart has its own tenant and admin: its login goes to a
+		// profile of its own, beside the workspace node's.
+		fmt.Fprintf(w, "Next, in another terminal:\n  sealwatch login --profile %s --credentials %s\n", vaultProfile(cfg.DataDir), n.CredentialsFile())
+	} else {
+		fmt.Fprintf(w, "Next, in another terminal:\n  sealwatch login --credentials %s\n", n.CredentialsFile())
+	}
 	fmt.Fprintf(w, "Press Ctrl-C to stop.\n")
 
 	serveErr := n.Serve(ctx)
@@ -236,3 +243,12 @@ func (b *byteSize) Set(s string) error {
 }
 
 func (*byteSize) Type() string { return "size" }
+
+// vaultProfile is the profile `vault serve` suggests logging in to: the data
+// directory's name (customer-vault), or "vault" when that is no profile name.
+func vaultProfile(dataDir string) string {
+	if name := filepath.Base(dataDir); profileName.MatchString(name) && name != defaultProfile {
+		return name
+	}
+	return "vault"
+}
