@@ -119,6 +119,30 @@ func forTermKeys(s []byte, fn func(h uint64)) {
 	}
 }
 
+// forValueTermKeys is forTermKeys, and returns the key of s as a whole
+// value, bloomHash(bloomValue, s, false), from the same pass: a flush keys
+// both for every value of a string column.
+func forValueTermKeys(s []byte, fn func(h uint64)) uint64 {
+	start, v := uint64(fnvOffset), uint64(fnvOffset)
+	start = (start ^ bloomTerm) * fnvPrime
+	v = (v ^ bloomValue) * fnvPrime
+	h, in := start, false
+	for _, c := range s {
+		v = (v ^ uint64(c)) * fnvPrime
+		if l := termFold[c]; l != 0 {
+			h = (h ^ uint64(l)) * fnvPrime
+			in = true
+		} else if in {
+			fn(bloomMix(h))
+			h, in = start, false
+		}
+	}
+	if in {
+		fn(bloomMix(h))
+	}
+	return bloomMix(v)
+}
+
 // isTermByte says which bytes make up terms for has: ASCII letters and
 // digits, and every byte of a multi-byte UTF-8 sequence, so that words in
 // any script stay whole.
@@ -245,9 +269,13 @@ func anyBloomBits(f []byte, h uint64, fn func(bits []byte, bit uint64) bool) boo
 }
 
 // termSet is a set of term keys, open-addressed: a flush adds every term of
-// every text value of a block, and a map costs several times as much.
+// every text value of a block, and a map costs several times as much. It
+// lists the slots it filled, so that each and reset cost what it holds, not
+// its capacity: one set serves every column of a flush, and grows to the
+// column with the most terms.
 type termSet struct {
 	slots []uint64 // 0: empty
+	used  []uint32 // the filled slots, in the order they were filled
 	n     int
 	zero  bool // the key 0, which has no slot
 }
@@ -268,6 +296,7 @@ func (s *termSet) add(h uint64) {
 		switch s.slots[i] {
 		case 0:
 			s.slots[i] = h
+			s.used = append(s.used, uint32(i))
 			s.n++
 			return
 		case h:
@@ -277,16 +306,15 @@ func (s *termSet) add(h uint64) {
 }
 
 func (s *termSet) grow() {
-	old := s.slots
+	old, oldUsed := s.slots, s.used
 	s.slots = make([]uint64, max(1024, 2*len(old)))
+	s.used = make([]uint32, 0, cap(oldUsed))
 	s.n = 0
 	if s.zero {
 		s.n = 1
 	}
-	for _, h := range old {
-		if h != 0 {
-			s.add(h)
-		}
+	for _, i := range oldUsed {
+		s.add(old[i])
 	}
 }
 
@@ -294,15 +322,16 @@ func (s *termSet) each(fn func(uint64)) {
 	if s.zero {
 		fn(0)
 	}
-	for _, h := range s.slots {
-		if h != 0 {
-			fn(h)
-		}
+	for _, i := range s.used {
+		fn(s.slots[i])
 	}
 }
 
 func (s *termSet) reset() {
-	clear(s.slots)
+	for _, i := range s.used {
+		s.slots[i] = 0
+	}
+	s.used = s.used[:0]
 	s.n = 0
 	s.zero = false
 }

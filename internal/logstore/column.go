@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -88,9 +89,13 @@ type colCells struct {
 // blockBuilder turns rows of payloads into the columns of one block. It is
 // reused from block to block so that a flush allocates little.
 type blockBuilder struct {
-	want     map[string]bool // columns to build; nil: all
-	cols     []*colCells
-	byName   map[string]*colCells
+	want   map[string]bool // columns to build; nil: all
+	cols   []*colCells
+	byName map[string]*colCells
+	// atField is the column of each field position of the last row:
+	// shippers send the same fields in the same order, and a name compared
+	// with the one at its position costs less than a lookup in byName.
+	atField  []*colCells
 	times    []int64
 	ingested []int64 // unknownIngest where not known
 	known    int     // rows with a known ingestion time
@@ -115,16 +120,13 @@ func (bb *blockBuilder) rows() int { return len(bb.times) }
 // add appends the row at ref in payload p, ingested at ingested.
 func (bb *blockBuilder) add(p []byte, ref rowRef, ingested int64) error {
 	r := len(bb.times)
+	k := -1 // the field's position in the row
 	_, _, err := walkRow(p, int(ref.off), func(name []byte, c cell) {
+		k++
 		if string(name) == timeColumn || bb.want != nil && !bb.want[string(name)] {
 			return
 		}
-		col := bb.byName[string(name)]
-		if col == nil {
-			col = &colCells{name: string(name)}
-			bb.byName[col.name] = col
-			bb.cols = append(bb.cols, col)
-		}
+		col := bb.column(k, name)
 		for len(col.cells) < r {
 			col.cells = append(col.cells, cell{})
 		}
@@ -143,6 +145,27 @@ func (bb *blockBuilder) add(p []byte, ref rowRef, ingested int64) error {
 		bb.known++
 	}
 	return nil
+}
+
+// column is the column of name, the field at position k of its row,
+// added if new.
+func (bb *blockBuilder) column(k int, name []byte) *colCells {
+	if k < len(bb.atField) && bb.atField[k] != nil && bb.atField[k].name == string(name) {
+		return bb.atField[k]
+	}
+	col := bb.byName[string(name)]
+	if col == nil {
+		col = &colCells{name: string(name)}
+		bb.byName[col.name] = col
+		bb.cols = append(bb.cols, col)
+	}
+	if k < maxSeen {
+		for len(bb.atField) <= k {
+			bb.atField = append(bb.atField, nil)
+		}
+		bb.atField[k] = col
+	}
+	return col
 }
 
 // ingestCells is the hidden ingestion-time column of the block, as cells
@@ -382,7 +405,7 @@ func appendColumnAs(dst []byte, t Type, cells []cell, times []int64, bloom bool,
 			return cells[i].s
 		}
 		if bloom {
-			st.bloom = stringBloom(cells, text, t == TypeString, all)
+			st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return text(i), cells[i].kind != TypeNull }, t == TypeString, all)
 		}
 		if t == TypeString && dict {
 			if d, ok := appendDict(dst, cells); ok {
@@ -408,7 +431,8 @@ func appendColumnAs(dst []byte, t Type, cells []cell, times []int64, bloom bool,
 // cells, if it is at most half the size of the plain one: repeated values
 // are then stored once, and readers can group by entry number.
 func appendDict(dst []byte, cells []cell) ([]byte, bool) {
-	dict, codes, ok := buildDict(cells)
+	var d dictBuilder
+	dict, codes, ok := d.build(cells)
 	if !ok {
 		return dst, false
 	}
@@ -419,35 +443,73 @@ func appendDict(dst []byte, cells []cell) ([]byte, bool) {
 	return dst, true
 }
 
-// buildDict is the dictionary of a string column's valid cells and the entry
-// number of each, if the dictionary encoding is at most half the size of the
-// plain one.
-func buildDict(cells []cell) (dict [][]byte, codes []uint32, ok bool) {
-	entries := make(map[string]uint32)
-	codes = make([]uint32, 0, len(cells))
-	plain, size := 0, 0
+// dictBuilder builds the dictionaries of string columns, reusing its
+// buffers from column to column: a flush tries one for every string column
+// of every block. Its table is open-addressed by the values' hashes and
+// holds entry numbers, so that a value is neither copied nor allocated to be
+// looked up or kept, as a map keyed by strings would.
+type dictBuilder struct {
+	seed   maphash.Seed
+	slots  []uint32 // entry number + 1 of the value whose hash falls here; 0: empty
+	hashes []uint64 // of each entry
+	dict   [][]byte
+	codes  []uint32
+}
+
+// build is the dictionary of a string column's valid cells and the entry
+// number of each, if the dictionary encoding is at most half the size of
+// the plain one. Entries are numbered in the order the values first come.
+// dict and codes are the builder's until the next build.
+func (d *dictBuilder) build(cells []cell) (dict [][]byte, codes []uint32, ok bool) {
+	n := len(cells)
+	// At most n/2 entries are kept (more cannot win): a table of n slots
+	// or more stays at most half full.
+	size := 16
+	for size < n {
+		size *= 2
+	}
+	if cap(d.slots) < size {
+		d.slots = make([]uint32, size)
+		d.seed = maphash.MakeSeed()
+	} else {
+		d.slots = d.slots[:size]
+		clear(d.slots)
+	}
+	mask := uint64(size - 1)
+	d.hashes, d.dict, d.codes = d.hashes[:0], d.dict[:0], slices.Grow(d.codes[:0], n)
+	plain, encoded := 0, 0
 	for _, c := range cells {
 		if c.kind == TypeNull {
 			continue
 		}
-		code, ok := entries[string(c.s)]
-		if !ok {
-			code = uint32(len(dict))
-			entries[string(c.s)] = code
-			dict = append(dict, c.s)
-			size += uvarintLen(uint64(len(c.s))) + len(c.s)
+		h := maphash.Bytes(d.seed, c.s)
+		i := h & mask
+		for {
+			e := d.slots[i]
+			if e == 0 {
+				d.slots[i] = uint32(len(d.dict)) + 1
+				d.dict = append(d.dict, c.s)
+				d.hashes = append(d.hashes, h)
+				encoded += uvarintLen(uint64(len(c.s))) + len(c.s)
+				break
+			}
+			if d.hashes[e-1] == h && bytes.Equal(d.dict[e-1], c.s) {
+				break
+			}
+			i = (i + 1) & mask
 		}
-		codes = append(codes, code)
+		code := d.slots[i] - 1
+		d.codes = append(d.codes, code)
 		plain += uvarintLen(uint64(len(c.s))) + len(c.s)
-		size += uvarintLen(uint64(code))
-		if 2*len(dict) > len(cells) {
+		encoded += uvarintLen(uint64(code))
+		if 2*len(d.dict) > n {
 			return nil, nil, false // too many distinct values to win
 		}
 	}
-	if len(dict) == 0 || 2*size > plain {
+	if len(d.dict) == 0 || 2*encoded > plain {
 		return nil, nil, false
 	}
-	return dict, codes, true
+	return d.dict, d.codes, true
 }
 
 // appendDictEntries appends a dictionary: uvarint entries | uvarint lengths
@@ -473,8 +535,11 @@ func uvarintLen(v uint64) int {
 
 // stringBloom builds the filter of a string column's values (when exact) and
 // terms, and adds the terms to all, the block's any-column filter, unless it
-// is nil. A run of one value is split once.
-func stringBloom(cells []cell, text func(int) []byte, exact bool, all *anyTerms) []byte {
+// is nil. The values are value(0) to value(n-1), where ok is false for a
+// null; a filter holds a set of keys, so a column's distinct values (its
+// dictionary) give the filter all of its values do. A run of one value is
+// split once.
+func stringBloom(n int, value func(i int) (v []byte, ok bool), exact bool, all *anyTerms) []byte {
 	var own termSet
 	keys := &own
 	if all != nil {
@@ -488,26 +553,29 @@ func stringBloom(cells []cell, text func(int) []byte, exact bool, all *anyTerms)
 	}
 	var prev []byte
 	first := true
-	for i, c := range cells {
-		if c.kind == TypeNull {
+	for i := range n {
+		v, ok := value(i)
+		if !ok {
 			continue
 		}
-		v := text(i)
 		if !first && bytes.Equal(v, prev) {
 			continue
 		}
 		prev, first = v, false
-		if exact {
-			add(bloomHash(bloomValue, v, false))
-		} else if all != nil {
-			all.loose = all.loose || !verbatimJSON(v)
-		}
-		forTermKeys(v, func(h uint64) {
+		term := func(h uint64) {
 			add(h)
 			if all != nil {
 				all.add(h)
 			}
-		})
+		}
+		if exact {
+			add(forValueTermKeys(v, term))
+		} else {
+			if all != nil {
+				all.loose = all.loose || !verbatimJSON(v)
+			}
+			forTermKeys(v, term)
+		}
 		if keys.n > bloomMaxKeys && all == nil {
 			return nil
 		}

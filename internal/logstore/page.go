@@ -106,6 +106,7 @@ type pageWriter struct {
 	body     []byte
 	dir      []byte
 	json     []cell // a dynamic column's cells as JSON text
+	dicts    dictBuilder
 }
 
 // appendColumn appends the paged chunk of one column to dst and returns its
@@ -133,9 +134,14 @@ func (w *pageWriter) appendColumn(dst []byte, t Type, cells []cell, times []int6
 	var dict [][]byte
 	var codes []uint32
 	if (t == TypeString || t == TypeDynamic) && st.nulls < n {
-		st.bloom = stringBloom(cells, func(i int) []byte { return cells[i].s }, t == TypeString, all)
 		if t == TypeString {
-			dict, codes, _ = buildDict(cells)
+			dict, codes, _ = w.dicts.build(cells)
+		}
+		if dict != nil {
+			// each distinct value once: most string columns repeat a few
+			st.bloom = stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, all)
+		} else {
+			st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, t == TypeString, all)
 		}
 	}
 	pages := (n + w.pageRows - 1) / w.pageRows

@@ -110,10 +110,13 @@ type Store struct {
 	// page size of the segments the store writes; zero: the current ones.
 	segVersion uint16
 	pageRows   int
-	keys       envelope.Keys
-	log        *slog.Logger
-	zenc       *zstd.Encoder
-	zdec       *zstd.Decoder
+	// flushWorkers, where set (by tests), is how many goroutines build a
+	// flush's blocks; zero: min(GOMAXPROCS, maxFlushWorkers).
+	flushWorkers int
+	keys         envelope.Keys
+	log          *slog.Logger
+	zenc         *zstd.Encoder
+	zdec         *zstd.Decoder
 	// ownCodec is the codec the store made for itself, closed with it.
 	ownCodec *Codec
 	// blockWorkers holds the *blockWorker of finished flushes, so that the

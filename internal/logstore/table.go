@@ -470,7 +470,8 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 		}
 	}
 	sw := segmentsWriter{t: t, walSeq: g.seq, sealer: sealer, cols: make(map[string]Type)}
-	err = t.st.encodeBlocks(ctx, jobs, min(runtime.GOMAXPROCS(0), maxFlushWorkers), sw.write)
+	workers := cmp.Or(t.st.flushWorkers, min(runtime.GOMAXPROCS(0), maxFlushWorkers))
+	err = t.st.encodeBlocks(ctx, jobs, workers, sw.write)
 	if err == nil {
 		err = sw.finish()
 	}
@@ -576,14 +577,15 @@ type blockWorker struct {
 }
 
 // release drops the builder's references to the rows, and the encoder's to
-// the JSON text of the last dynamic column, which the pool must not keep
-// from being freed.
+// the JSON text of the last dynamic column and the entries of the last
+// dictionary, which the pool must not keep from being freed.
 func (bw *blockWorker) release() {
 	for _, c := range bw.bb.byName {
 		clear(c.cells[:cap(c.cells)])
 	}
 	bw.bb.reset()
 	clear(bw.enc.pages.json[:cap(bw.enc.pages.json)])
+	clear(bw.enc.pages.dicts.dict[:cap(bw.enc.pages.dicts.dict)])
 }
 
 // build parses rows and encodes them into eb.
