@@ -791,6 +791,9 @@ func TestStateChangesAreLoggedOnceAndExportedWithoutKeyMaterial(t *testing.T) {
 	if v := metricValue(t, e.reg, "sealwatch_keyring_probes_total", map[string]string{"result": "revoked"}); v != 2 {
 		t.Errorf("revoked probes = %v", v)
 	}
+	if v := metricValue(t, e.reg, "sealwatch_keyring_probe_duration_seconds", map[string]string{"result": "revoked"}); v != 2 {
+		t.Errorf("timed revoked probes = %v", v)
+	}
 	if v := metricValue(t, e.reg, "sealwatch_keyring_kek_calls_total", map[string]string{"op": "unwrap", "result": "ok"}); v < 2 {
 		t.Errorf("unwrap calls = %v", v)
 	}
@@ -837,9 +840,13 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, want map[s
 	return -1
 }
 
+// value is a gauge's or counter's value, a histogram's count of observations.
 func value(m *dto.Metric) float64 {
-	if m.Gauge != nil {
+	switch {
+	case m.Gauge != nil:
 		return m.Gauge.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
 	}
 	return m.Counter.GetValue()
 }

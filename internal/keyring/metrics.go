@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -11,6 +12,7 @@ import (
 type metrics struct {
 	state    *prometheus.GaugeVec
 	probes   *prometheus.CounterVec
+	probeDur *prometheus.HistogramVec
 	kekCalls *prometheus.CounterVec
 }
 
@@ -23,6 +25,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealwatch_keyring_probes_total",
 			Help: "Health probes of account keys, by result (ok, revoked, unreachable, error).",
+		}, []string{"cluster", "resource", "result"}),
+		probeDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sealwatch_keyring_probe_duration_seconds",
+			Help:    "Time a health probe takes to unwrap every account key with the key-encryption key, by result.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"cluster", "resource", "result"}),
 		kekCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealwatch_keyring_kek_calls_total",
@@ -37,6 +44,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.probes, err = register(reg, m.probes); err != nil {
+		return nil, err
+	}
+	if m.probeDur, err = register(reg, m.probeDur); err != nil {
 		return nil, err
 	}
 	if m.kekCalls, err = register(reg, m.kekCalls); err != nil {
@@ -78,8 +88,9 @@ func (m *ringMetrics) setState(s State) {
 	}
 }
 
-func (m *ringMetrics) probe(r probeResult) {
+func (m *ringMetrics) probe(r probeResult, took time.Duration) {
 	m.probes.WithLabelValues(m.cluster, m.resource, string(r)).Inc()
+	m.probeDur.WithLabelValues(m.cluster, m.resource, string(r)).Observe(took.Seconds())
 }
 
 func (m *ringMetrics) kekCall(op string, err error) {
@@ -90,5 +101,6 @@ func (m *ringMetrics) forget() {
 	l := prometheus.Labels{"cluster": m.cluster, "resource": m.resource}
 	m.state.DeletePartialMatch(l)
 	m.probes.DeletePartialMatch(l)
+	m.probeDur.DeletePartialMatch(l)
 	m.kekCalls.DeletePartialMatch(l)
 }

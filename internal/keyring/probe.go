@@ -92,6 +92,7 @@ func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 	if closed {
 		return probeError, ErrClosed
 	}
+	start := time.Now() // the key service's real latency, whatever k.cfg.Clock says
 	got := make(map[string][]byte, len(recs))
 	defer func() {
 		for _, b := range got {
@@ -123,7 +124,7 @@ func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 	if res == probeCanceled {
 		return res, firstErr
 	}
-	k.metrics.probe(res)
+	k.metrics.probe(res, time.Since(start))
 
 	k.mu.Lock()
 	if k.closed {

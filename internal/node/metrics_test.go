@@ -112,6 +112,8 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		t.Fatalf("query over the memory limit: %+v", qe)
 	}
 
+	cs.probe()
+
 	fams := cs.scrape()
 	for _, c := range []struct {
 		family  string
@@ -138,12 +140,19 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		{"sealwatch_query_blocks_read_total", nil, 1},
 		{"sealwatch_query_segments_skipped_total", nil, 1},
 		{"sealwatch_query_peak_memory_bytes", nil, 1},
+		{"sealwatch_cluster_key_state", map[string]string{"cluster": cs.clusterID, "cluster_name": "cluster1", "state": "Accessible"}, 1},
+		{"sealwatch_keyring_state", map[string]string{"cluster": cs.clusterID, "resource": "logs", "state": "Accessible"}, 1},
+		{"sealwatch_keyring_probes_total", map[string]string{"cluster": cs.clusterID, "result": "ok"}, 2},
+		{"sealwatch_keyring_probe_duration_seconds", map[string]string{"cluster": cs.clusterID, "result": "ok"}, 2},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {
 		if got := seriesSum(fams[c.family], c.labels); got < c.atLeast {
 			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, got, c.atLeast)
 		}
+	}
+	if got := seriesSum(fams["sealwatch_cluster_key_state"], map[string]string{"cluster_name": "cluster1"}); got != 1 {
+		t.Errorf("cluster1's key is in %v states at once, want 1", got)
 	}
 	if got := seriesSum(fams["sealwatch_ingested_rows_total"], map[string]string{"api": "data_collector"}); got != 1 {
 		t.Errorf("data collector rows: %v, want exactly 1 (the refused batch stored none)", got)
@@ -156,5 +165,18 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 				}
 			}
 		}
+	}
+
+	// Revoked: the key state names the cluster, and refused ingestion says why.
+	cs.disableKey(true)
+	if st, code := cs.ingest(immutableID, tok, rows); st != 403 {
+		t.Fatalf("ingest with the key revoked: %d %s", st, code)
+	}
+	fams = cs.scrape()
+	if got := seriesSum(fams["sealwatch_cluster_key_state"], map[string]string{"cluster": cs.clusterID, "cluster_name": "cluster1", "state": "Revoked"}); got != 1 {
+		t.Errorf("cluster1's key state Revoked = %v, want 1", got)
+	}
+	if got := seriesSum(fams["sealwatch_ingest_refused_batches_total"], map[string]string{"api": "logs_ingestion", "reason": "CustomerManagedKeyInaccessible"}); got != 1 {
+		t.Errorf("batches refused for the key = %v, want 1", got)
 	}
 }

@@ -379,6 +379,22 @@ func defaultLocation(l string) string {
 	return l
 }
 
+// ClusterNames maps the ID of every cluster to its name, so that metrics can
+// name a cluster as its owner knows it. It decrypts nothing.
+func (s *Service) ClusterNames(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketClusters).ForEach(func(k, _ []byte) error {
+			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+			if err == nil {
+				out[rec.Cluster.Properties.ClusterID] = rec.Cluster.Name
+			}
+			return err
+		})
+	})
+	return out, err
+}
+
 // ClustersWithKeys calls fn for every cluster whose key is set, with its
 // identity, so that the key layer can reopen their keyrings at start-up.
 func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string, p Principal, kv KeyVaultProperties) error) error {
