@@ -918,13 +918,7 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, 
 		if !ok {
 			continue
 		}
-		var code uint64
-		var k int
-		if len(b) > 0 && b[0] < 0x80 {
-			code, k = uint64(b[0]), 1 // the common one-byte entry number, inline
-		} else {
-			code, k = binary.Uvarint(b)
-		}
+		code, k := entryNumber(b)
 		if k <= 0 || code >= d {
 			return b, corruptf("bad dictionary entry")
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -139,6 +140,30 @@ func FuzzDecodePaged(f *testing.F) {
 		}
 		if c, _, err := decodePaged(b, "c", nil, true, codec.dec, &buf); err == nil && c.raw != nil {
 			c.materialize(nil)
+		}
+		// matched by entry numbers, the rows evaluate selects on the chunk decoded
+		if err == nil && d.dict != nil && d.rows <= 1<<16 {
+			p, err := compile(Predicate{Column: "c", Op: OpEq, Value: "host"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]bool, d.rows)
+			for i := range got {
+				got[i] = true
+			}
+			if selectPaged(&d, &p, got, codec.dec, &buf) != nil {
+				return
+			}
+			if c, _, err := decodePaged(b, "c", nil, true, codec.dec, &buf); err == nil {
+				want := make([]bool, d.rows)
+				for i := range want {
+					want[i] = true
+				}
+				evaluate(&c, &p, want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%d rows selected by entry numbers, %d by evaluate", count(got), count(want))
+				}
+			}
 		}
 	})
 }

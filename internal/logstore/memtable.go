@@ -174,6 +174,16 @@ func (b *memBlock) column(cm *colMeta, _ *chunkBuffers, rows []int, raw bool) (C
 	return col, err
 }
 
+// match reads column cm raw and evaluates p on it.
+func (b *memBlock) match(cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error {
+	col, err := b.column(cm, buf, nil, true)
+	if err != nil {
+		return err
+	}
+	evaluate(&col, p, sel)
+	return nil
+}
+
 // bloom is no filter, which admits every value: a block in memory has
 // none (prune asks for none), since a predicate reads its column at little
 // more cost than a filter would, and building one costs as much as the

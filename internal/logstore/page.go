@@ -212,6 +212,7 @@ func appendCodesPage(dst []byte, cells []cell, codes []uint32, from int) ([]byte
 type pageBuffers struct {
 	plain []byte // one page, decompressed
 	strs  []byte // a raw read's strings, gathered from its pages
+	hit   []bool // selectPaged's: which dictionary entries match
 }
 
 // decodePaged decodes the given rows (ascending; nil: all) of the paged
@@ -331,4 +332,162 @@ func decompressPage(dec *zstd.Decoder, comp []byte, size int, buf *[]byte) ([]by
 	}
 	*buf = plain
 	return plain, nil
+}
+
+// dictMatchable reports whether p is matched on a dictionary-coded column
+// entry by entry (see evaluate): a predicate on one column with a string
+// constant.
+func dictMatchable(p *pred) bool { return p.any == nil && p.kind == TypeString }
+
+// selectPaged clears sel (one per row of the chunk d) where the row's value
+// of d, a paged chunk with a dictionary, does not match p (dictMatchable),
+// as evaluate would on the column decoded: each entry of the dictionary is
+// matched once, in place, and the pages are read for their entry numbers
+// alone. No string is made, and no page is decompressed when no entry
+// matches or no row of it is left in sel.
+func selectPaged(d *pageDir, p *pred, sel []bool, dec *zstd.Decoder, buf *pageBuffers) error {
+	plain, err := decompressPage(dec, d.dict, d.dictSize, &buf.plain)
+	if err != nil {
+		return err
+	}
+	hit, some, err := dictHits(plain, d.rows, p, &buf.hit)
+	if err != nil {
+		return err
+	}
+	if !some {
+		clear(sel)
+		return nil
+	}
+	for pg := range d.pages {
+		lo, hi := d.pageRange(pg)
+		if !slices.Contains(sel[lo:hi], true) {
+			continue // no row left to match here: the page stays compressed
+		}
+		page, err := decompressPage(dec, d.pages[pg].comp, d.pages[pg].size, &buf.plain)
+		if err != nil {
+			return err
+		}
+		if err := selectCodes(page, d.typ, hit, sel[lo:hi]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dictHits reads a dictionary (see appendDictEntries) of a column with
+// valid values, in place, and returns which of its entries match p, in
+// *hits, and whether any does. The dictionary must be all of b.
+func dictHits(b []byte, valid int, p *pred, hits *[]bool) ([]bool, bool, error) {
+	d, k := binary.Uvarint(b)
+	if k <= 0 || d > uint64(valid) || d == 0 {
+		return nil, false, corruptf("bad dictionary")
+	}
+	b = b[k:]
+	lens, total := b, 0 // the entries' lengths, read twice: to find their bytes, then to split them
+	for range d {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)) {
+			return nil, false, corruptf("bad string length")
+		}
+		total += int(l)
+		b = b[k:]
+	}
+	if total != len(b) {
+		return nil, false, corruptf("bad dictionary")
+	}
+	hit := slices.Grow((*hits)[:0], int(d))[:d]
+	*hits = hit
+	some := false
+	for i := range hit {
+		l, k := binary.Uvarint(lens)
+		lens = lens[k:]
+		v := b[:l]
+		b = b[l:]
+		hit[i] = matchEntry(v, p)
+		some = some || hit[i]
+	}
+	return hit, some, nil
+}
+
+// entryNumber is the uvarint at the start of b and its length (see
+// binary.Uvarint), read inline when it takes one or two bytes: a
+// dictionary's entry numbers do, up to 16,383 entries.
+func entryNumber(b []byte) (uint64, int) {
+	switch {
+	case len(b) > 0 && b[0] < 0x80:
+		return uint64(b[0]), 1
+	case len(b) > 1 && b[1] < 0x80:
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+	}
+	return binary.Uvarint(b)
+}
+
+// matchEntry reports whether a dictionary entry matches p, as evaluate
+// matches a string: has_any by any of its strings.
+func matchEntry(v []byte, p *pred) bool {
+	switch {
+	case p.op == OpEq:
+		return string(v) == p.s // no string made: lengths first, then bytes
+	case p.alts == nil:
+		return matchBytes(v, p)
+	}
+	for i := range p.alts {
+		if matchBytes(v, &p.alts[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// selectCodes clears sel where a row of the dictionary-coded page b (of a
+// chunk of type typ; sel has one per row) is null or its entry number is
+// not one hit holds set.
+func selectCodes(b []byte, typ Type, hit []bool, sel []bool) error {
+	if len(b) < 1 || Type(b[0]) != typ {
+		return corruptf("page does not match its chunk")
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || n != uint64(len(sel)) {
+		return corruptf("page does not match its chunk")
+	}
+	b = b[1+k:]
+	if len(b) < 1 || b[0]&dictFlag == 0 {
+		return corruptf("bad validity")
+	}
+	var bitmap []byte // nil: every row valid
+	switch b[0] &^ dictFlag {
+	case validAll:
+		b = b[1:]
+	case validBitmap:
+		if len(b) < 1+(len(sel)+7)/8 {
+			return corruptf("short validity bitmap")
+		}
+		bitmap, b = b[1:1+(len(sel)+7)/8], b[1+(len(sel)+7)/8:]
+	case validNone:
+		clear(sel)
+		b = b[1:]
+		if len(b) != 0 {
+			return corruptf("trailing bytes in column")
+		}
+		return nil
+	default:
+		return corruptf("bad validity")
+	}
+	d := uint64(len(hit))
+	for i := range sel {
+		if bitmap != nil && bitmap[i/8]&(1<<(i%8)) == 0 {
+			sel[i] = false // a null matches nothing
+			continue
+		}
+		code, k := entryNumber(b)
+		if k <= 0 || code >= d {
+			return corruptf("bad dictionary entry")
+		}
+		sel[i] = sel[i] && hit[code]
+		b = b[k:]
+	}
+	if len(b) != 0 {
+		return corruptf("trailing bytes in column")
+	}
+	return nil
 }

@@ -268,6 +268,7 @@ type Scanner struct {
 
 	buf     chunkBuffers
 	rawBufs map[string]*chunkBuffers // of predicate columns read in place
+	sel     []bool                   // see allRows
 	batch   *Batch
 	err     error
 	closed  bool
@@ -659,6 +660,9 @@ func ingestSpan(bm *blockMeta) (lo, hi int64) {
 // segment (segBlock), or of rows not yet flushed (memBlock).
 type blockReader interface {
 	column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error)
+	// match clears sel (one per row of the block) where column cm's value
+	// does not match p, as evaluate does on the column read raw.
+	match(cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error
 	bloom(cm *colMeta) ([]byte, error)
 	anyBloom() ([]byte, error) // the any-column filter (see anyTerms)
 }
@@ -672,6 +676,10 @@ type segBlock struct {
 
 func (b segBlock) column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
 	return b.r.readColumn(b.aead, b.bi, cm, buf, rows, raw)
+}
+
+func (b segBlock) match(cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error {
+	return b.r.matchColumn(b.aead, b.bi, cm, buf, p, sel)
 }
 
 func (b segBlock) bloom(cm *colMeta) ([]byte, error) { return b.r.readBloom(b.aead, b.bi, cm) }
@@ -728,12 +736,9 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			}
 		}
 	}
-	load := make(map[string]bool, len(names)+len(sc.preds)+1)
+	load := make(map[string]bool, len(names)+2) // read after the predicates, if a row matches
 	for _, n := range names {
 		load[n] = true
-	}
-	for _, p := range sc.preds {
-		load[p.col] = true
 	}
 	if timeFilter || span {
 		load[timeColumn] = true
@@ -766,16 +771,16 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	first := make(map[string]bool, len(sc.preds)+1)
 	for i := range sc.preds {
 		p := &sc.preds[i]
-		first[p.col] = true
-		if p.any != nil {
-			for i := range bm.cols {
-				c := &bm.cols[i]
-				if search, ok := narrowed[p]; ok && !search[c.name] {
-					continue // its filter rules the predicate out
-				}
-				if p.searched(c, bm.rows) {
-					first[c.name] = true
-				}
+		if p.any == nil {
+			continue
+		}
+		for i := range bm.cols {
+			c := &bm.cols[i]
+			if search, ok := narrowed[p]; ok && !search[c.name] {
+				continue // its filter rules the predicate out
+			}
+			if p.searched(c, bm.rows) {
+				first[c.name] = true
 			}
 		}
 	}
@@ -786,6 +791,35 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		first[IngestionTimeColumn] = true
 	}
 	sc.stats.BlocksRead++
+	inPlace := sc.inPlace(first, names)
+	for i := range sc.preds {
+		if p := &sc.preds[i]; p.any == nil && !inPlace[i] {
+			first[p.col] = true
+		}
+	}
+	// The predicates matched in place come first: when no row is left, no
+	// other column is read.
+	var sel []bool
+	for i := range sc.preds {
+		if !inPlace[i] {
+			continue
+		}
+		p := &sc.preds[i]
+		if sel == nil {
+			sel = sc.allRows(bm.rows)
+		}
+		cm := bm.col(p.col)
+		if cm == nil {
+			return nil, nil // no value: nulls never match (prune says so first)
+		}
+		if err := rd.match(cm, &sc.buf, p, sel); err != nil {
+			return nil, err
+		}
+		sc.stats.BytesRead += cm.size
+		if !slices.Contains(sel, true) {
+			return nil, nil
+		}
+	}
 	cols := make(map[string]*Column, len(load))
 	for i := range bm.cols {
 		cm := &bm.cols[i]
@@ -811,19 +845,22 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		sc.stats.BytesRead += cm.size
 		cols[cm.name] = &c
 	}
-	var sel []bool
 	if timeFilter {
-		sel = make([]bool, bm.rows)
+		if sel == nil {
+			sel = sc.allRows(bm.rows)
+		}
 		if tc := cols[timeColumn]; tc != nil && tc.Type == TypeDatetime {
 			for i, v := range tc.Ints {
-				sel[i] = tc.Valid[i] && v >= sc.from && v < sc.to
+				sel[i] = sel[i] && tc.Valid[i] && v >= sc.from && v < sc.to
 			}
+		} else {
+			clear(sel)
 		}
 	}
 	if ingestFilter {
 		sel = sc.selectIngested(cols[IngestionTimeColumn], bm.rows, sel)
 	}
-	count, rows := sc.match(bm.rows, cols, sel)
+	count, rows := sc.match(bm.rows, cols, sel, inPlace)
 	if count == 0 {
 		return nil, nil
 	}
@@ -856,14 +893,41 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	return assemble(count, cols, names, rows, picked), nil
 }
 
+// inPlace reports which predicates are matched in place (see
+// blockReader.match): each that is alone on a column the batch does not
+// carry (not among names, or none for a count) and that nothing else reads
+// first (an any-column predicate, the time bounds).
+func (sc *Scanner) inPlace(first map[string]bool, names []string) []bool {
+	out := make([]bool, len(sc.preds))
+	for i := range sc.preds {
+		p := &sc.preds[i]
+		if p.any != nil || first[p.col] || !sc.rowsOnly && slices.Contains(names, p.col) {
+			continue
+		}
+		alone := true
+		for j := range sc.preds {
+			alone = alone && (j == i || sc.preds[j].col != p.col)
+		}
+		out[i] = alone
+	}
+	return out
+}
+
+// allRows is sel for n rows, all set: the scanner's, reused from block to
+// block (a selection never outlives its block).
+func (sc *Scanner) allRows(n int) []bool {
+	sc.sel = slices.Grow(sc.sel[:0], n)[:n]
+	for i := range sc.sel {
+		sc.sel[i] = true
+	}
+	return sc.sel
+}
+
 // selectIngested clears sel (made, all set, if nil) where a row's ingestion
 // time, in c (nil: none known), is outside the scan's bounds.
 func (sc *Scanner) selectIngested(c *Column, n int, sel []bool) []bool {
 	if sel == nil {
-		sel = make([]bool, n)
-		for i := range sel {
-			sel[i] = true
-		}
+		sel = sc.allRows(n)
 	}
 	for i := range sel {
 		v := int64(unknownIngest)
@@ -875,16 +939,17 @@ func (sc *Scanner) selectIngested(c *Column, n int, sel []bool) []bool {
 	return sel
 }
 
-// match applies the predicates to n rows (those sel leaves, all if nil): it
-// returns how many match, and which unless all do.
-func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool) (int, []int) {
+// match applies the predicates but those matched already (done) to n rows
+// (those sel leaves, all if nil): it returns how many match, and which
+// unless all do.
+func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool, done []bool) (int, []int) {
 	if sel == nil && len(sc.preds) > 0 {
-		sel = make([]bool, n)
-		for i := range sel {
-			sel[i] = true
-		}
+		sel = sc.allRows(n)
 	}
 	for i := range sc.preds {
+		if done[i] {
+			continue
+		}
 		if p := &sc.preds[i]; p.any != nil {
 			evaluateAny(cols, p, sel)
 		} else {

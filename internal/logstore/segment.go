@@ -620,18 +620,61 @@ type chunkBuffers struct {
 // readColumn opens one column chunk of block bi, and decodes the given rows
 // of it (nil: all), or leaves a plain string column's values raw in buf.
 func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
-	buf.sealed = slices.Grow(buf.sealed[:0], int(cm.size))[:cm.size]
-	if _, err := r.f.ReadAt(buf.sealed, cm.off); err != nil {
-		return Column{}, fmt.Errorf("read segment: %w", err)
-	}
-	// decrypted in place
-	ns := aead.NonceSize()
-	comp, err := open(buf.sealed[ns:ns], aead, buf.sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
+	comp, err := r.openChunk(aead, bi, cm, buf)
 	if err != nil {
 		return Column{}, err
 	}
+	return r.decodeChunk(bi, cm, comp, buf, rows, raw)
+}
+
+// matchColumn clears sel (one per row of block bi) where column cm's value
+// does not match p, as evaluate would on the column read whole. A paged
+// chunk with a dictionary is matched by its entry numbers alone (see
+// selectPaged); any other is read, raw, and evaluated.
+func (r *segReader) matchColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error {
+	comp, err := r.openChunk(aead, bi, cm, buf)
+	if err != nil {
+		return err
+	}
+	if r.hdr.version >= segPagedVersion && dictMatchable(p) {
+		if len(comp) != cm.raw {
+			return corruptf("column does not match the index")
+		}
+		d, err := parsePageDir(comp)
+		if err != nil {
+			return err
+		}
+		if d.dict != nil {
+			if d.typ != cm.typ || d.rows != r.blocks[bi].rows || d.rows != len(sel) {
+				return corruptf("column does not match the index")
+			}
+			return selectPaged(&d, p, sel, r.st.zdec, &buf.pages)
+		}
+	}
+	col, err := r.decodeChunk(bi, cm, comp, buf, nil, true)
+	if err != nil {
+		return err
+	}
+	evaluate(&col, p, sel)
+	return nil
+}
+
+// openChunk reads and decrypts column chunk cm of block bi, in place in buf.
+func (r *segReader) openChunk(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers) ([]byte, error) {
+	buf.sealed = slices.Grow(buf.sealed[:0], int(cm.size))[:cm.size]
+	if _, err := r.f.ReadAt(buf.sealed, cm.off); err != nil {
+		return nil, fmt.Errorf("read segment: %w", err)
+	}
+	ns := aead.NonceSize() // decrypted in place
+	return open(buf.sealed[ns:ns], aead, buf.sealed, r.hdr.aad("segment.column", r.ws, r.table, strconv.Itoa(bi), cm.name))
+}
+
+// decodeChunk decodes the opened column chunk comp of block bi, as
+// readColumn says.
+func (r *segReader) decodeChunk(bi int, cm *colMeta, comp []byte, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
 	var col Column
 	var n int
+	var err error
 	if r.hdr.version >= segPagedVersion {
 		if len(comp) != cm.raw {
 			return Column{}, corruptf("column does not match the index")

@@ -48,6 +48,12 @@ func TestMain(m *testing.M) {
 	if compactBench.dir != "" {
 		os.RemoveAll(compactBench.dir)
 	}
+	if sideBench.store != nil {
+		sideBench.store.Close()
+	}
+	if sideBench.dir != "" {
+		os.RemoveAll(sideBench.dir)
+	}
 	os.Exit(code)
 }
 
