@@ -668,13 +668,18 @@ func pointAt(err error, query string) error {
 
 func (a *app) queryCommand() *cobra.Command {
 	var subscription, wsName, wsID, rg, timespan string
+	var maxRows int
 	cmd := &cobra.Command{
-		Use:   `query (--workspace W [-g RG] | --workspace-id GUID) "KQL" [--timespan PT1H]`,
+		Use:   `query (--workspace W [-g RG] | --workspace-id GUID) "KQL" [--timespan PT1H] [--max-rows N]`,
 		Short: "Run a KQL query over a workspace's logs",
 		Long: "query runs KQL over a workspace and prints the result as a table, or with -o json the server's\n" +
 			"answer as it is. --timespan limits it to a time range: an ISO 8601 duration ending now (PT1H,\n" +
 			"P1D) or an interval (2026-11-26T00:00:00Z/PT6H). A principal with only the Reader role gives\n" +
-			"the workspace's ID (its customerId) with --workspace-id.",
+			"the workspace's ID (its customerId) with --workspace-id.\n\n" +
+			"As the cloud's query API, the node answers with at most 500,000 rows (more is refused), and\n" +
+			"query shows at most 100 MiB of them. On a terminal it shows the first 10,000 rows unless\n" +
+			"--max-rows says otherwise; elsewhere (a pipe, a file) up to 500,000. When rows are left out,\n" +
+			"a notice on standard error says how many.",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("query takes the KQL as one argument, quoted: sealwatch query --workspace W \"Events_CL | take 10\"")
@@ -685,6 +690,13 @@ func (a *app) queryCommand() *cobra.Command {
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		if (wsName == "") == (wsID == "") {
 			return usagef("name the workspace once: --workspace W, or --workspace-id GUID (its customerId)")
+		}
+		maxRowsSet := cmd.Flags().Changed("max-rows")
+		switch {
+		case maxRowsSet && (maxRows < 1 || maxRows > apiMaxRows):
+			return usagef("--max-rows takes 1 to %d rows, not %d", apiMaxRows, maxRows)
+		case !maxRowsSet && a.env.IsTerminal(cmd.OutOrStdout()):
+			maxRows = terminalMaxRows
 		}
 		m, err := a.mgmt(subscription)
 		if err != nil {
@@ -706,16 +718,26 @@ func (a *app) queryCommand() *cobra.Command {
 		if err := m.cl.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(wsID)+"/query", client.AudienceQuery, body, &raw); err != nil {
 			return pointAt(fmt.Errorf("query workspace %s: %w", label, err), args[0])
 		}
-		if a.output == outputJSON {
-			return writeJSON(cmd.OutOrStdout(), raw)
+		raw, capped, err := capAnswer(raw, maxRows, apiMaxBytes)
+		if err != nil {
+			return err
 		}
-		return writeQueryResult(cmd.OutOrStdout(), raw)
+		if a.output == outputJSON {
+			err = writeJSON(cmd.OutOrStdout(), raw)
+		} else {
+			err = writeQueryResult(cmd.OutOrStdout(), raw)
+		}
+		if err == nil && capped != nil {
+			printCapNotice(a.env.Stderr, capped, maxRows, maxRowsSet)
+		}
+		return err
 	})
 	f := cmd.Flags()
 	f.StringVarP(&wsName, "workspace", "w", "", "the workspace, by name")
 	f.StringVar(&wsID, "workspace-id", "", "the workspace, by its ID (customerId); needs no management access")
 	f.StringVarP(&rg, "resource-group", "g", "", "the workspace's resource group; found by listing the workspaces when omitted")
 	f.StringVar(&timespan, "timespan", "", "ISO 8601 duration or interval the query covers, such as PT1H")
+	f.IntVar(&maxRows, "max-rows", apiMaxRows, "show at most this many rows (default 10,000 on a terminal)")
 	f.StringVar(&subscription, "subscription", "", "subscription ID, to find the workspace by name; default the tenant ID")
 	return cmd
 }
