@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -47,6 +49,29 @@ func (c clusterKeyCollector) Collect(ch chan<- prometheus.Metric) {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(clusterKeyStateDesc, prometheus.GaugeValue, v, id, name, s)
+		}
+	}
+}
+
+var dbBytesDesc = prometheus.NewDesc("sealwatch_db_bytes",
+	"Size of the node's embedded databases on disk, by database (identity, vault, control, documents).",
+	[]string{"db"}, nil)
+
+// dbCollector exports the size of the node's bbolt files, read with one
+// stat each at scrape time.
+type dbCollector struct {
+	dbs map[string]*bbolt.DB // by the name the db label gives
+}
+
+func (c dbCollector) Describe(ch chan<- *prometheus.Desc) { ch <- dbBytesDesc }
+
+func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, db := range c.dbs {
+		if db == nil {
+			continue // not opened by this node's services
+		}
+		if fi, err := os.Stat(db.Path()); err == nil {
+			ch <- prometheus.MustNewConstMetric(dbBytesDesc, prometheus.GaugeValue, float64(fi.Size()), name)
 		}
 	}
 }

@@ -144,9 +144,23 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		{"sealwatch_keyring_state", map[string]string{"cluster": cs.clusterID, "resource": "logs", "state": "Accessible"}, 1},
 		{"sealwatch_keyring_probes_total", map[string]string{"cluster": cs.clusterID, "result": "ok"}, 2},
 		{"sealwatch_keyring_probe_duration_seconds", map[string]string{"cluster": cs.clusterID, "result": "ok"}, 2},
+		{"sealwatch_log_segments", nil, 2}, // Events_CL's and Walk_CL's
+		{"sealwatch_log_segment_bytes", nil, 1000},
+		{"sealwatch_wal_files", nil, 0},
+		{"sealwatch_wal_bytes", nil, 0},
+		{"sealwatch_log_open_stores", nil, 1},
+		{"sealwatch_log_unflushed_bytes", nil, 0},
+		{"sealwatch_db_bytes", map[string]string{"db": "control"}, 4096},
+		{"sealwatch_db_bytes", map[string]string{"db": "vault"}, 4096},
+		{"sealwatch_db_bytes", map[string]string{"db": "documents"}, 4096},
+		{"sealwatch_db_bytes", map[string]string{"db": "identity"}, 4096},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {
+		if fams[c.family] == nil {
+			t.Errorf("%s is not exported", c.family)
+			continue
+		}
 		if got := seriesSum(fams[c.family], c.labels); got < c.atLeast {
 			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, got, c.atLeast)
 		}

@@ -309,6 +309,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
+	n.metrics.MustRegister(dbCollector{dbs: map[string]*bbolt.DB{
+		"identity": n.identityDB, "vault": n.vaultDB, "control": n.controlDB, "documents": n.docsDB}})
 	srv, err := api.New(apiCfg)
 	if err != nil {
 		return nil, err
