@@ -216,7 +216,8 @@ func hintFor(err error) string {
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return "the host name does not resolve: check --endpoint"
+		return fmt.Sprintf("the host name %s does not resolve from this machine: check --endpoint; if it is a vault host "+
+			"({vault}.{suffix}) of another node, give it a DNS record or a hosts entry (`sealwatch keyvault hosts --install`, logged in to that node, writes them)", dnsErr.Name)
 	}
 	return ""
 }

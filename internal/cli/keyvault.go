@@ -61,7 +61,7 @@ func (a *app) keyvaultCommand() *cobra.Command {
 	kv := a.group("keyvault", "Manage key vaults, their access policies, keys and audit log",
 		a.vaultCreateCommand(&subscription), a.vaultShowCommand(&subscription), a.vaultDeleteCommand(&subscription),
 		a.vaultListCommand(&subscription), a.vaultSetPolicyCommand(&subscription), a.vaultDeletePolicyCommand(&subscription),
-		a.vaultAuditCommand(&subscription), a.keyCommand())
+		a.vaultAuditCommand(&subscription), a.vaultHostsCommand(&subscription), a.keyCommand())
 	kv.PersistentFlags().StringVar(&subscription, "subscription", "", "subscription ID; default the tenant ID")
 	return kv
 }

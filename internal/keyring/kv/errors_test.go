@@ -84,6 +84,7 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 		{"400 on unwrap", &fakeVault{status: 400}, staticCred{}, keyring.ErrIntegrity},
 		{"409", &fakeVault{status: 409}, staticCred{}, nil},
 		{"connection refused", &fakeVault{err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, staticCred{}, keyring.ErrKeyUnreachable},
+		{"vault host does not resolve", &fakeVault{err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "contoso.vault.azure.net", IsNotFound: true}}}, staticCred{}, keyring.ErrKeyUnreachable},
 		{"timeout", &fakeVault{err: context.DeadlineExceeded}, staticCred{}, keyring.ErrKeyUnreachable},
 		{"sign-in refused", &fakeVault{status: 200}, staticCred{err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 401}}}, keyring.ErrKeyRevoked},
 		{"sign-in service down", &fakeVault{status: 200}, staticCred{err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 503}}}, keyring.ErrKeyUnreachable},
@@ -107,6 +108,9 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 				}
 			}
 			t.Log(err)
+			if tc.name == "vault host does not resolve" && !strings.Contains(err.Error(), "sealwatch keyvault hosts --install") {
+				t.Fatalf("the error does not say how to make the vault host resolve: %v", err)
+			}
 			if strings.Contains(err.Error(), "do not show") || strings.Contains(err.Error(), "secret-token") {
 				t.Fatalf("error repeats the service's message or the token: %v", err)
 			}

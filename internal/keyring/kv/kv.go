@@ -271,6 +271,10 @@ func mapErr(op, target string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("kv %s %s: timed out: %w", op, target, keyring.ErrKeyUnreachable)
 	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return fmt.Errorf("kv %s %s: %s: %w", op, target, unresolvedVaultHost(dnsErr.Name), keyring.ErrKeyUnreachable)
+	}
 	var ne net.Error
 	if errors.As(err, &ne) {
 		// Network errors name addresses and the request URL (no secrets there).
@@ -307,4 +311,12 @@ func errorCodes(re *azcore.ResponseError) (code, inner string) {
 		inner = e.Error.InnerError.Code
 	}
 	return code, inner
+}
+
+// unresolvedVaultHost says what to do about a vault host name that does not
+// resolve from the node: it is unreachable, not revoked (a name can come
+// back), and the usual cause is a per-vault host with no DNS or hosts entry.
+func unresolvedVaultHost(host string) string {
+	return fmt.Sprintf("the vault host %s does not resolve from this node: give it a DNS record, or an /etc/hosts entry on this machine "+
+		"(`sealwatch keyvault hosts --install`, logged in to the vault's node, writes one per vault)", host)
 }
