@@ -768,16 +768,23 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena
 	switch col.Type {
 	case TypeLong, TypeDatetime:
 		col.Ints = carve(room.ints, out)
+		if rows == nil {
+			var err error
+			if b, err = decodeDeltas(b, isValid, col.Ints); err != nil {
+				return col, n, err
+			}
+			break
+		}
 		var prev int64
 		for i := range n {
 			if !isValid[i] {
 				continue
 			}
-			d, k := binary.Varint(b)
+			ux, k := uvarint(b)
 			if k <= 0 {
 				return col, n, corruptf("bad integer")
 			}
-			prev += d
+			prev += int64(ux>>1) ^ -int64(ux&1)
 			if j := pick.at(i); j >= 0 {
 				col.Ints[j] = prev
 			}
@@ -844,6 +851,38 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena
 		return col, n, corruptf("trailing bytes in column")
 	}
 	return col, n, nil
+}
+
+// decodeDeltas reads the zig-zag varint deltas of a long or datetime
+// column's valid rows (isValid) into ints, one per row, and returns what
+// follows them.
+func decodeDeltas(b []byte, isValid []bool, ints []int64) ([]byte, error) {
+	var prev int64
+	for i, ok := range isValid {
+		if !ok {
+			continue
+		}
+		ux, k := uvarint(b)
+		if k <= 0 {
+			return b, corruptf("bad integer")
+		}
+		prev += int64(ux>>1) ^ -int64(ux&1) // zig-zag, as binary.Varint
+		ints[i] = prev
+		b = b[k:]
+	}
+	return b, nil
+}
+
+// uvarint is binary.Uvarint, inline for the values of one and two bytes:
+// most deltas of a long column and entry numbers of a dictionary.
+func uvarint(b []byte) (uint64, int) {
+	switch {
+	case len(b) > 0 && b[0] < 0x80:
+		return uint64(b[0]), 1
+	case len(b) > 1 && b[1] < 0x80:
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+	}
+	return binary.Uvarint(b)
 }
 
 // pickStrings is the given rows of a plain string column whose valid rows'
@@ -918,7 +957,7 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, 
 		if !ok {
 			continue
 		}
-		code, k := entryNumber(b)
+		code, k := uvarint(b)
 		if k <= 0 || code >= d {
 			return b, corruptf("bad dictionary entry")
 		}

@@ -409,19 +409,6 @@ func dictHits(b []byte, valid int, p *pred, hits *[]bool) ([]bool, bool, error) 
 	return hit, some, nil
 }
 
-// entryNumber is the uvarint at the start of b and its length (see
-// binary.Uvarint), read inline when it takes one or two bytes: a
-// dictionary's entry numbers do, up to 16,383 entries.
-func entryNumber(b []byte) (uint64, int) {
-	switch {
-	case len(b) > 0 && b[0] < 0x80:
-		return uint64(b[0]), 1
-	case len(b) > 1 && b[1] < 0x80:
-		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
-	}
-	return binary.Uvarint(b)
-}
-
 // matchEntry reports whether a dictionary entry matches p, as evaluate
 // matches a string: has_any by any of its strings.
 func matchEntry(v []byte, p *pred) bool {
@@ -479,7 +466,7 @@ func selectCodes(b []byte, typ Type, hit []bool, sel []bool) error {
 			sel[i] = false // a null matches nothing
 			continue
 		}
-		code, k := entryNumber(b)
+		code, k := uvarint(b)
 		if k <= 0 || code >= d {
 			return corruptf("bad dictionary entry")
 		}
