@@ -814,6 +814,7 @@ func (m *merger) commit(ctx context.Context, srcs []segFile) (bool, error) {
 		return false, err
 	}
 	t.epoch, t.manHdr, t.segs = man.epoch, hdr, segs
+	t.st.changed()
 	t.merge.view, t.merge.pending = view, man.merging
 	for _, s := range srcs {
 		t.merge.retired = append(t.merge.retired, retiredSeg{name: s.name, view: view})

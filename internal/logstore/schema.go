@@ -13,6 +13,18 @@ type ColumnSchema struct {
 	Type Type
 }
 
+// Changes counts what may change the answers of Tables and Schema: rows an
+// ingest made visible, a table created, opened or deleted, a flush or a
+// merge published, segments purged. A caller that keeps those answers (a
+// query catalog) reads it before asking for them and keeps them under the
+// count it read: while the count is the same, they stand. It needs no
+// key, and says nothing of whether the key still opens the data.
+func (st *Store) Changes() uint64 { return st.changes.Load() }
+
+// changed moves Changes on; called after the change is visible to Tables
+// and Schema, so that answers read before it are kept under an older count.
+func (st *Store) changed() { st.changes.Add(1) }
+
 // Schema returns a table's columns: TimeGenerated first, then by name. Column
 // names are sealed like the values: those of the segments are in the
 // table's manifest (so a damaged segment does not hide them), those of rows

@@ -3,6 +3,7 @@ package logstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -76,5 +77,101 @@ func TestShardsSplitAScanIntoDisjointParts(t *testing.T) {
 	}
 	if _, err := st.ScanShards(ctx, ScanRequest{Workspace: ws, Table: tbl}, 0); err == nil {
 		t.Fatal("a scan in 0 shards accepted")
+	}
+}
+
+// TestChangesMovesWithWhatTablesAndSchemaAnswer: every change that can
+// alter the tables listed or a table's columns moves Store.Changes on, so
+// that a catalog kept under it is rebuilt; reading the tables, a schema or
+// rows does not, so that it can be kept while nothing changes.
+func TestChangesMovesWithWhatTablesAndSchemaAnswer(t *testing.T) {
+	keys := envelopetest.New("aek")
+	st := newTestStore(t, t.TempDir(), keys)
+	ctx := context.Background()
+	row := func(extra string) []byte {
+		return []byte(`[{"TimeGenerated":"` + testNow.Add(-time.Hour).Format(time.RFC3339) + `","` + extra + `":"v"}]`)
+	}
+	reads := func() {
+		t.Helper()
+		if _, err := st.Tables(ctx, "ws"); err != nil {
+			t.Fatal(err)
+		}
+		for _, table := range []string{"A", "B"} {
+			if _, err := st.Schema(ctx, "ws", table); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := scanAll(st, ScanRequest{Workspace: "ws", Table: "A"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name   string
+		change func() error
+	}{
+		{"a table's first rows", func() error { _, err := st.Ingest(ctx, "ws", "A", row("One")); return err }},
+		{"rows with a new column, in the WAL", func() error { _, err := st.Ingest(ctx, "ws", "A", row("Two")); return err }},
+		{"another table", func() error { _, err := st.Ingest(ctx, "ws", "B", row("One")); return err }},
+		{"a flush", func() error { return st.Flush(ctx) }},
+		{"more rows, flushed again", func() error {
+			if _, err := st.Ingest(ctx, "ws", "A", row("Three")); err != nil {
+				return err
+			}
+			return st.Flush(ctx)
+		}},
+		{"a merge of segments", func() error {
+			n, err := st.Compact(ctx, "ws", "A")
+			if err == nil && n == 0 {
+				err = errors.New("nothing was merged")
+			}
+			return err
+		}},
+		{"a purge", func() error {
+			n, err := st.PurgeExpired(ctx, testNow.Add(60*24*time.Hour))
+			if err == nil && n == 0 {
+				err = errors.New("nothing was purged")
+			}
+			return err
+		}},
+		{"the workspace deleted", func() error { return st.DeleteWorkspace(ctx, "ws") }},
+	}
+	for _, s := range steps {
+		before := st.Changes()
+		if err := s.change(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if st.Changes() == before {
+			t.Errorf("%s: Changes stayed at %d", s.name, before)
+		}
+		if s.name == "the workspace deleted" {
+			break
+		}
+		reads()
+		still := st.Changes()
+		reads()
+		if st.Changes() != still {
+			t.Errorf("after %s: reading the tables, their schemas and rows moved Changes from %d to %d", s.name, still, st.Changes())
+		}
+	}
+
+	// A store opened again over rows it held opens the table when first
+	// asked for its schema: that is a change too, once.
+	again := t.TempDir()
+	first := newTestStore(t, again, keys)
+	if _, err := first.Ingest(ctx, "ws", "A", row("One")); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopened := newTestStore(t, again, keys)
+	before := reopened.Changes()
+	if _, err := reopened.Schema(ctx, "ws", "A"); err != nil {
+		t.Fatal(err)
+	}
+	if opened := reopened.Changes(); opened == before {
+		t.Errorf("opening a table on its first read left Changes at %d", before)
+	} else if _, err := reopened.Schema(ctx, "ws", "A"); err != nil || reopened.Changes() != opened {
+		t.Errorf("a second read of an open table moved Changes from %d to %d (%v)", opened, reopened.Changes(), err)
 	}
 }

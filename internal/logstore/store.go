@@ -141,6 +141,9 @@ type Store struct {
 	// users counts the ingests and verifications under way and the
 	// scanners open (see InUse).
 	users atomic.Int64
+	// changes counts what may change the answers of Tables and Schema
+	// (see Changes).
+	changes atomic.Uint64
 
 	mu     sync.Mutex
 	tables map[tableKey]*table
@@ -381,6 +384,7 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 	err = g.wal.waitDurable(ord)
 	if err == nil {
 		g.mem.add(rec[ingestTimeSize:], refs, minT, maxT, stamp)
+		st.changed() // the rows may bring new columns
 	}
 	st.clock.done(stamp)
 	g.pending.Done()
@@ -538,6 +542,7 @@ func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 		}
 	}
 	st.indexes.forget(filepath.Join(st.cfg.Dir, workspace))
+	defer st.changed()
 	if err := os.RemoveAll(filepath.Join(st.cfg.Dir, workspace)); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)
 	}

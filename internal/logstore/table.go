@@ -192,6 +192,7 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, rec []byte, 
 			if err := os.MkdirAll(t.dir, 0o700); err != nil {
 				return nil, 0, 0, fmt.Errorf("create table: %w", err)
 			}
+			t.st.changed() // Tables lists it from now on
 			if err := t.startWALLocked(ctx, sealer); err != nil {
 				return nil, 0, 0, err
 			}
@@ -370,6 +371,7 @@ func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[strin
 	}
 	t.epoch, t.manHdr = m.epoch, hdr
 	t.segs, t.schema = m.segs, m.schema
+	t.st.changed()
 	t.flushing = slices.DeleteFunc(t.flushing, func(f *generation) bool { return f == g })
 	if g.wal != nil {
 		g.wal.close()
@@ -740,6 +742,7 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 	}
 	if t.opened {
 		t.segs = kept
+		t.st.changed()
 	}
 	if err := errors.Join(errs...); err != nil {
 		return purged, fmt.Errorf("purge %s/%s: %w", t.ws, t.name, err)
@@ -806,7 +809,9 @@ func (t *table) readyLocked(ctx context.Context) error {
 		return ErrClosed
 	}
 	if !t.opened {
-		if err := t.openLocked(ctx); err != nil {
+		err := t.openLocked(ctx)
+		t.st.changed() // opened, found damaged, or partly read
+		if err != nil {
 			return err
 		}
 	}
