@@ -439,6 +439,14 @@ func (s *Searches) Delete(ctx context.Context, id, ifMatch string) error {
 	})
 }
 
+// Fingerprint changes whenever a saved search is written or deleted: each
+// such change rewrites the index of aliases in the same batch (see
+// docstore.Store.Fingerprint). What Functions answered stands while it is
+// the same. It needs no key.
+func (s *Searches) Fingerprint(ctx context.Context) (docstore.Digest, error) {
+	return s.docs.Fingerprint(ctx, s.workspace, collIndex)
+}
+
 // Functions returns the workspace's functions, by name, for the query
 // engine. It reads the index and, when the cache holds the functions of
 // the index's version, nothing else: a query's catalog costs one small

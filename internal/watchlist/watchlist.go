@@ -574,6 +574,13 @@ func (s *Watchlists) List(ctx context.Context) ([]Watchlist, error) {
 	return out, nil // the store lists by ID
 }
 
+// Fingerprint changes whenever a watchlist is written or deleted (see
+// docstore.Store.Fingerprint): what List answered stands while it is the
+// same. It needs no key.
+func (s *Watchlists) Fingerprint(ctx context.Context) (docstore.Digest, error) {
+	return s.docs.Fingerprint(ctx, s.workspace, collWatchlists)
+}
+
 // Delete deletes a watchlist and its items; deleting one that does not
 // exist is not an error, as in the cloud.
 func (s *Watchlists) Delete(ctx context.Context, alias, ifMatch string) error {
