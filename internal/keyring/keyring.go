@@ -411,6 +411,15 @@ func (k *Keyring) State() State {
 	return k.state
 }
 
+// Watch returns the state now and a channel closed at its next change: a
+// cache of what was decrypted under the ring's keys serves only while the
+// state it was filled in holds.
+func (k *Keyring) Watch() (State, <-chan struct{}) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.state, k.changed
+}
+
 // WaitState returns once the keyring is in state want, or when ctx ends.
 func (k *Keyring) WaitState(ctx context.Context, want State) error {
 	for {
