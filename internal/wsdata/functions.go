@@ -27,6 +27,14 @@ func (s *Source) Functions(ctx context.Context) ([]kql.Function, error) {
 	if s.functions == nil {
 		return nil, nil
 	}
+	if s.catalog != nil {
+		return s.catalog.functionsOf(ctx, s)
+	}
+	return s.loadFunctions(ctx)
+}
+
+// loadFunctions is Functions read from the sealed saved searches.
+func (s *Source) loadFunctions(ctx context.Context) ([]kql.Function, error) {
 	fns, err := s.functions.Functions(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list functions: %w", err)

@@ -29,7 +29,11 @@ import (
 type Source struct {
 	store     *logstore.Store
 	workspace string
-	schemas   map[string][]logstore.ColumnSchema
+	// schemas are the stored columns of the tables this source read;
+	// shared, the ones of the cached catalog it answered from, which
+	// other queries read too: never written.
+	schemas map[string][]logstore.ColumnSchema
+	shared  map[string][]logstore.ColumnSchema
 	// damaged are the tables whose manifest failed its integrity check: they
 	// are listed with TimeGenerated only, and scanning them fails with why.
 	damaged map[string]error
@@ -47,6 +51,9 @@ type Source struct {
 	stored   map[string]bool
 	// scanned sums the statistics of the source's scans once each is closed.
 	scanned *scanTally
+	// catalog, when set, keeps the workspace's catalog across queries (see
+	// catalog.go).
+	catalog *catalogCache
 }
 
 // scanTally is the sum of closed scans' statistics; a query may close
@@ -88,8 +95,21 @@ func (s *Source) Hold() (release func()) { return s.store.Hold() }
 // Tables lists the workspace's tables with their columns: every declared
 // table, rows or none, with its columns in declared order and then any it
 // holds undeclared; every other table that holds rows, with the columns its
-// rows have (TimeGenerated first, then by name); and the watchlists.
+// rows have (TimeGenerated first, then by name); and the watchlists. The
+// list is shared by the queries a cached catalog serves: never written.
 func (s *Source) Tables(ctx context.Context) ([]kql.TableSchema, error) {
+	if s.catalog != nil {
+		return s.catalog.tablesOf(ctx, s)
+	}
+	return s.buildTables(ctx)
+}
+
+// buildTables is Tables read afresh from the store and the sealed
+// documents. It notes in new maps what scans use (the tables declared and
+// stored, their columns, the damaged ones), so that none noted before — a
+// cached catalog's, shared — is written or kept under newer versions.
+func (s *Source) buildTables(ctx context.Context) ([]kql.TableSchema, error) {
+	s.damaged, s.schemas, s.shared, s.declared = map[string]error{}, map[string][]logstore.ColumnSchema{}, nil, nil
 	names, err := s.storedTables(ctx)
 	if err != nil {
 		return nil, err
@@ -154,6 +174,9 @@ func (s *Source) storedTables(ctx context.Context) ([]string, error) {
 
 func (s *Source) schema(ctx context.Context, table string) ([]logstore.ColumnSchema, error) {
 	if cols, ok := s.schemas[table]; ok {
+		return cols, nil
+	}
+	if cols, ok := s.shared[table]; ok {
 		return cols, nil
 	}
 	cols, err := s.store.Schema(ctx, s.workspace, table)

@@ -124,6 +124,8 @@ type openStore struct {
 	governedBy string
 	retention  time.Duration
 	tables     map[string]time.Duration // the tables' own retention
+	// catalog keeps the workspace's query catalog while the store is open.
+	catalog *catalogCache
 }
 
 // New opens the data plane over dir (one subdirectory per workspace) and the
@@ -199,6 +201,15 @@ func (d *Data) openStoreOf(id string) *openStore {
 // on first use, after CloseIdle closed it, or when the workspace moved
 // under another key or changed its retention.
 func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error) {
+	o, err := d.openLogs(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	return o.store, nil
+}
+
+// openLogs is Logs, with what is kept beside the open store.
+func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo) (*openStore, error) {
 	governedBy := "platform"
 	if ws.CMK {
 		governedBy = ws.ClusterID
@@ -220,7 +231,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	}
 	s.used.Store(d.now().UnixNano())
 	if o := s.open; o != nil && o.governedBy == governedBy && o.retention == retention && maps.Equal(o.tables, tables) {
-		return o.store, nil
+		return o, nil
 	} else if o != nil {
 		if err := o.store.Close(); err != nil {
 			d.log.Warn("close log store", "workspace", id, "err", err)
@@ -240,11 +251,13 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 	if err != nil {
 		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
-	s.open = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables}
+	keysOf := workspace.WorkspaceInfo{CMK: ws.CMK, ClusterID: ws.ClusterID} // the keys the store is opened under
+	s.open = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables,
+		catalog: &catalogCache{watch: func() (clusterkeys.KeyWatch, bool) { return d.keys.WatchKeys(&keysOf) }}}
 	if n := d.open.Add(1); d.opts.MaxOpenStores > 0 && n > int64(d.opts.MaxOpenStores) {
 		d.startCap()
 	}
-	return st, nil
+	return s.open, nil
 }
 
 // Source returns the query engine's view of a workspace's logs, of its
@@ -252,7 +265,7 @@ func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore
 // sealed document store, and of its functions, the saved searches with an
 // alias.
 func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source, error) {
-	st, err := d.Logs(ctx, ws)
+	o, err := d.openLogs(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +277,9 @@ func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source
 	wl := watchlist.New(docs, id, ws.Workspace.ID, nil)
 	fns := savedsearch.New(docs, id, ws.Workspace.ID, d.functions)
 	tabs := tables.New(docs, id, ws.Workspace.ID, ws.Workspace.Properties.RetentionInDays)
-	return NewSource(st, id).WithWatchlists(wl).WithFunctions(fns).WithTables(tabs), nil
+	src := NewSource(o.store, id).WithWatchlists(wl).WithFunctions(fns).WithTables(tabs)
+	src.catalog = o.catalog
+	return src, nil
 }
 
 // SavedSearches returns a workspace's saved searches under its document
