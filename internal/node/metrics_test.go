@@ -73,7 +73,7 @@ series:
 // query, check the key) and reads /metrics: every family an operator needs
 // is there, and the counters of what was done moved by what was done.
 func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
-	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryMemory: 4 << 20})
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryMemory: 4 << 20, RuleInterval: 100 * time.Millisecond})
 	immutableID, tok := cs.dcr()
 	now := time.Now().UTC().Format(time.RFC3339)
 	rows := []map[string]any{{"TimeGenerated": now, "Message": "row-value-one"}, {"TimeGenerated": now, "Message": "row-value-two"}}
@@ -113,6 +113,16 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 	}
 
 	cs.probe()
+	rule := map[string]any{"kind": "Scheduled", "properties": map[string]any{
+		"displayName": "Walkthrough events", "severity": "Low", "enabled": true, "query": "Events_CL | where Message startswith 'row-value'",
+		"queryFrequency": "PT5M", "queryPeriod": "PT1H", "triggerOperator": "GreaterThan", "triggerThreshold": 0,
+	}}
+	if st := cs.call("PUT", cs.alertRuleURL("/walkthrough"), cs.mgmt, rule, nil); st != 201 {
+		t.Fatalf("create rule: %d", st)
+	}
+	waitFor(t, 20*time.Second, "a rule run in the metrics", func() bool {
+		return seriesSum(cs.scrape()["sealwatch_rule_runs_total"], map[string]string{"outcome": "ran"}) >= 1
+	})
 
 	fams := cs.scrape()
 	for _, c := range []struct {
@@ -154,6 +164,9 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		{"sealwatch_db_bytes", map[string]string{"db": "vault"}, 4096},
 		{"sealwatch_db_bytes", map[string]string{"db": "documents"}, 4096},
 		{"sealwatch_db_bytes", map[string]string{"db": "identity"}, 4096},
+		{"sealwatch_rule_runs_total", map[string]string{"outcome": "ran"}, 1},
+		{"sealwatch_rule_run_seconds", nil, 1},
+		{"sealwatch_rule_alerts_total", nil, 1},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {
