@@ -113,6 +113,7 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 	}
 
 	cs.probe()
+	cs.verify("secops")
 	rule := map[string]any{"kind": "Scheduled", "properties": map[string]any{
 		"displayName": "Walkthrough events", "severity": "Low", "enabled": true, "query": "Events_CL | where Message startswith 'row-value'",
 		"queryFrequency": "PT5M", "queryPeriod": "PT1H", "triggerOperator": "GreaterThan", "triggerThreshold": 0,
@@ -167,6 +168,8 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		{"sealwatch_rule_runs_total", map[string]string{"outcome": "ran"}, 1},
 		{"sealwatch_rule_run_seconds", nil, 1},
 		{"sealwatch_rule_alerts_total", nil, 1},
+		{"sealwatch_damaged_objects", map[string]string{"kind": "log"}, 0},
+		{"sealwatch_last_verified_timestamp_seconds", nil, 1},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	} {
@@ -193,6 +196,8 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 			}
 		}
 	}
+
+	checkDocsUseExportedMetrics(t, fams)
 
 	// Revoked: the key state names the cluster, and refused ingestion says why.
 	cs.disableKey(true)
