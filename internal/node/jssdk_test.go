@@ -55,6 +55,19 @@ func newJSRunner(t *testing.T, rn *running, clientID, secret string) *jsRunner {
 			t.Fatalf("the JavaScript SDK tests need %s in %s, which is missing: %s", p, modules, install)
 		}
 	}
+	// go test caches a passing result until a file the test reads changes;
+	// node reads the examples in a process of its own, so read them here.
+	examples, err := os.ReadDir(jsExamples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range examples {
+		if e.Type().IsRegular() {
+			if _, err := os.ReadFile(filepath.Join(jsExamples, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	return &jsRunner{node: bin, modules: modules, env: []string{
 		"AZURE_TENANT_ID=" + rn.creds.TenantID,
 		"AZURE_CLIENT_ID=" + clientID,
