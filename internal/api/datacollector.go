@@ -67,7 +67,7 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 		// plain JSON, so a compressed body would be signed over other bytes.
 		return badRequest("InvalidContentEncoding", "the Data Collector API takes uncompressed JSON; send without Content-Encoding (the Logs Ingestion API takes gzip)")
 	}
-	body, err := readIngestBody(w, r, maxCollectorBytes)
+	body, err := s.readIngestBody(w, r, maxCollectorBytes)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
@@ -48,7 +50,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	body, err := readIngestBody(w, r, maxIngestBytes)
+	body, err := s.readIngestBody(w, r, maxIngestBytes)
 	if err != nil {
 		return err
 	}
@@ -226,11 +228,23 @@ func (s *Server) declaredColumns(ctx context.Context, ws *workspace.WorkspaceInf
 	return schema.LogColumns()
 }
 
-// readIngestBody reads the body, un-gzipping it when so encoded (klauspost's
-// gzip: the same format and checks as compress/gzip, in less time), and
-// refuses more than limit bytes of rows with 413.
-func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+// newZstdDecoder is the decoder of the ingest bodies sent with
+// Content-Encoding: zstd, shared by the requests: it decodes no more than
+// maxIngestBytes, whatever a frame claims.
+func newZstdDecoder() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxIngestBytes))
+}
+
+// readIngestBody reads the body, decoding it when so encoded — gzip (with
+// klauspost's gzip: the same format and checks as compress/gzip, in less
+// time), or zstd, which decodes in a fraction of gzip's time and which
+// `sealwatch ingest` sends — and refuses more than limit bytes of rows with
+// 413.
+func (s *Server) readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "zstd") {
+		return s.readZstdBody(rd, limit)
+	}
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
@@ -245,6 +259,34 @@ func readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte
 	case errors.As(err, &tooBig) || int64(len(body)) > limit:
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
 			Message: fmt.Sprintf("the rows exceed %d bytes per call; send them in smaller batches", limit)}
+	case err != nil:
+		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
+	}
+	return body, nil
+}
+
+// zstdMagic starts a zstd frame.
+const zstdMagic = "\x28\xb5\x2f\xfd"
+
+// readZstdBody reads a zstd body of at most limit bytes, which decodes to at
+// most limit bytes of rows.
+func (s *Server) readZstdBody(rd io.Reader, limit int64) ([]byte, error) {
+	comp, err := io.ReadAll(rd)
+	tooBig := &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
+		Message: fmt.Sprintf("the rows exceed %d bytes per call; send them in smaller batches", limit)}
+	var over *http.MaxBytesError
+	switch {
+	case errors.As(err, &over):
+		return nil, tooBig
+	case err != nil:
+		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
+	}
+	body, err := s.zstd.DecodeAll(comp, nil)
+	switch {
+	case errors.Is(err, zstd.ErrDecoderSizeExceeded) || int64(len(body)) > limit:
+		return nil, tooBig
+	case errors.Is(err, zstd.ErrMagicMismatch) && !bytes.HasPrefix(comp, []byte(zstdMagic)):
+		return nil, badRequest("InvalidContentEncoding", "the body is marked zstd but is not zstd data")
 	case err != nil:
 		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
 	}

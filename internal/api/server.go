@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sealwatch/sealwatch/internal/audit"
@@ -86,6 +87,8 @@ type Server struct {
 	// flows keeps the data collection rules' flows compiled.
 	flows   *flowCache
 	metrics *metrics
+	// zstd decodes the ingest bodies sent zstd-encoded.
+	zstd *zstd.Decoder
 }
 
 // New builds the routes for the configured services.
@@ -101,9 +104,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	zd, err := newZstdDecoder()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
 		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now),
-		flows:   newFlowCache(maxCachedFlows), metrics: m}
+		flows:   newFlowCache(maxCachedFlows), metrics: m, zstd: zd}
 	s.routeIdentity()
 	s.routeProfiles()
 	if cfg.Metrics != nil {

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -26,10 +26,11 @@ import (
 )
 
 // This file is `sealwatch ingest`: rows read from a file, checked as JSON
-// without being decoded, and sent in gzipped batches, several at a time.
+// without being decoded, and sent in zstd-compressed batches, several at a
+// time.
 
 // The Logs Ingestion API's version and its limit per call, which applies to
-// the rows before and after gzip alike.
+// the rows before and after compression alike.
 const (
 	ingestAPIVersion = "2023-01-01"
 	maxIngestBatch   = 1 << 20
@@ -37,7 +38,7 @@ const (
 
 // defaultInFlight is how many batches ingest has under way at once: enough
 // to keep the node's parse, seal and fsync of one batch overlapping the
-// client's read, gzip and upload of the next ones.
+// client's read, compression and upload of the next ones.
 const (
 	defaultInFlight = 4
 	maxInFlight     = 64
@@ -239,7 +240,7 @@ type ingestReport struct {
 	Rows        int    `json:"rows"`
 	Batches     int    `json:"batches"`
 	Bytes       int64  `json:"bytes"`     // the rows as JSON
-	SentBytes   int64  `json:"sentBytes"` // after gzip
+	SentBytes   int64  `json:"sentBytes"` // compressed
 }
 
 // serverRowRE finds the row a refusal names: the server counts from 0
@@ -446,59 +447,54 @@ func storedSoFar(stored, others []batchOutcome) string {
 
 func span(first, last int) string { return strconv.Itoa(first) + "-" + strconv.Itoa(last) }
 
-// ingestSender posts gzipped batches to the Logs Ingestion API.
+// ingestSender posts zstd-compressed batches to the Logs Ingestion API.
+// Sealwatch takes zstd besides the API's gzip: at its fastest level it
+// compresses as fast as gzip's fastest and tighter, and decodes in a
+// quarter of gzip's time on the node, which shares its cores with this
+// client when both run on one machine.
 type ingestSender struct {
-	cl  *client.Client
-	url string
-	gz  sync.Pool // of *gzipBuffer: one per batch under way
+	cl   *client.Client
+	url  string
+	zenc *zstd.Encoder // shared by the batches under way
+	bufs sync.Pool     // of *[]byte: one batch's compressed bytes each
 }
 
-type gzipBuffer struct {
-	out bytes.Buffer
-	zw  *gzip.Writer
-}
-
-func newIngestSender(cl *client.Client, immutableID, stream string) *ingestSender {
-	return &ingestSender{cl: cl, url: "/dataCollectionRules/" + url.PathEscape(immutableID) + "/streams/" + url.PathEscape(stream) +
-		"?api-version=" + ingestAPIVersion}
-}
-
-// send gzips one batch and posts it; it returns the bytes sent. It is safe
-// for concurrent use.
-func (s *ingestSender) send(ctx context.Context, batch []byte) (int, error) {
-	gb, err := s.gzip(batch)
+func newIngestSender(cl *client.Client, immutableID, stream string, inFlight int) (*ingestSender, error) {
+	zenc, err := newIngestEncoder(inFlight)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer s.gz.Put(gb)
-	header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}}
-	if err := s.cl.DoRaw(ctx, http.MethodPost, s.url, client.AudienceIngestion, gb.out.Bytes(), header, nil); err != nil {
-		return 0, err
-	}
-	return gb.out.Len(), nil
+	return &ingestSender{cl: cl, zenc: zenc, url: "/dataCollectionRules/" + url.PathEscape(immutableID) + "/streams/" + url.PathEscape(stream) +
+		"?api-version=" + ingestAPIVersion}, nil
 }
 
-// gzip compresses batch at the fastest level (about a third of the rows'
-// size for security events, at several times the speed of the default
-// level) into a buffer of the pool, which the caller puts back.
-func (s *ingestSender) gzip(batch []byte) (*gzipBuffer, error) {
-	gb, _ := s.gz.Get().(*gzipBuffer)
-	if gb == nil {
-		zw, err := gzip.NewWriterLevel(nil, gzip.BestSpeed)
-		if err != nil {
-			return nil, err
-		}
-		gb = &gzipBuffer{zw: zw}
+// newIngestEncoder is the encoder of inFlight batches at once, at zstd's
+// fastest level.
+func newIngestEncoder(inFlight int) (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(inFlight))
+}
+
+// send compresses one batch and posts it; it returns the bytes sent. It is
+// safe for concurrent use.
+func (s *ingestSender) send(ctx context.Context, batch []byte) (int, error) {
+	buf := s.compress(batch)
+	defer s.bufs.Put(buf)
+	header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"zstd"}}
+	if err := s.cl.DoRaw(ctx, http.MethodPost, s.url, client.AudienceIngestion, *buf, header, nil); err != nil {
+		return 0, err
 	}
-	gb.out.Reset()
-	gb.zw.Reset(&gb.out)
-	if _, err := gb.zw.Write(batch); err != nil {
-		return nil, err
+	return len(*buf), nil
+}
+
+// compress compresses batch, as one zstd frame that states its size, into
+// a buffer of the pool, which the caller puts back.
+func (s *ingestSender) compress(batch []byte) *[]byte {
+	buf, _ := s.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
 	}
-	if err := gb.zw.Close(); err != nil {
-		return nil, err
-	}
-	return gb, nil
+	*buf = s.zenc.EncodeAll(batch, (*buf)[:0])
+	return buf
 }
 
 // ingestBar shows rows stored and their rate on a terminal; nil elsewhere.
@@ -511,7 +507,7 @@ func (a *app) ingestCommand() *cobra.Command {
 	var inFlight int
 	cmd := &cobra.Command{
 		Use:   "ingest (--dcr N [-g RG] | --dcr-immutable-id ID) --stream Custom-Events --file rows.json|-",
-		Short: "Send rows to a data collection rule's stream, in gzipped batches under the 1 MB limit",
+		Short: "Send rows to a data collection rule's stream, in compressed batches under the 1 MB limit",
 		Long: "ingest reads rows from a file (or - for standard input) holding one JSON array of objects or\n" +
 			"JSON lines, and sends them through the Logs Ingestion API in batches of at most 1 MB, several\n" +
 			"at once (--in-flight). Each batch is stored whole or not at all; when one is refused, no\n" +
@@ -563,7 +559,10 @@ func (a *app) ingestCommand() *cobra.Command {
 			}
 			immutableID, ruleName = d.Properties.ImmutableID, d.Name
 		}
-		s := newIngestSender(cl, immutableID, stream)
+		s, err := newIngestSender(cl, immutableID, stream, inFlight)
+		if err != nil {
+			return err
+		}
 		rep := ingestReport{ImmutableID: immutableID, Stream: stream}
 		var progress func(int)
 		if bar := a.ingestBar(); bar != nil {
@@ -585,7 +584,7 @@ func (a *app) ingestCommand() *cobra.Command {
 		if rep.Batches == 1 {
 			batches = "batch"
 		}
-		fmt.Fprintf(w, "Sent %d rows to stream %s of data collection rule %s in %d %s (%d bytes, %d gzipped).\n",
+		fmt.Fprintf(w, "Sent %d rows to stream %s of data collection rule %s in %d %s (%d bytes, %d compressed).\n",
 			rep.Rows, clean(stream), clean(ruleName), rep.Batches, batches, rep.Bytes, rep.SentBytes)
 		return nil
 	})
