@@ -341,7 +341,7 @@ func (p *planner) builtinCall(name string, x *astCall, ec *ectx) (cexpr, error) 
 		if err := defenderCloudCallErr(x); err != nil {
 			return out, err
 		}
-		return out, bindErr(x.P, "unknown function %q", x.Name)
+		return out, bindErr(x.P, "unknown function %q%s", x.Name, didYouMean(x.Name, append(builtinNames(), p.cat.functionNames()...)))
 	}
 	if err := checkArity(x, spec.min, spec.max); err != nil {
 		return out, err

@@ -132,7 +132,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 		if ec.dataSchema != nil {
 			return p.dataColumn(x, ec)
 		}
-		return cexpr{}, bindErr(x.P, "unknown column or variable %q", x.Name)
+		return cexpr{}, bindErr(x.P, "unknown column or variable %q%s", x.Name, didYouMean(x.Name, colNames(ec.cols)))
 	case *astStar:
 		return cexpr{}, bindErr(x.P, "* is allowed only as a function argument such as count(*) or arg_max(x, *), or on the left of a string operator (where * has \"x\")")
 	case *astUnary:
@@ -161,7 +161,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 			}
 			i := findCol(cols, x.Name)
 			if i < 0 {
-				return cexpr{}, bindErr(x.P, "unknown column %q on the %s side of the join", x.Name, strings.TrimPrefix(id.Name, "$"))
+				return cexpr{}, bindErr(x.P, "unknown column %q on the %s side of the join%s", x.Name, strings.TrimPrefix(id.Name, "$"), didYouMean(x.Name, colNames(cols)))
 			}
 			c := p.colRef(cols, i, x.P)
 			if id.Name == "$right" {
@@ -244,7 +244,7 @@ func (p *planner) expr1(e astExpr, ec *ectx) (cexpr, error) {
 	case *astSearchTerm:
 		i := findCol(ec.cols, x.Col)
 		if i < 0 {
-			return cexpr{}, bindErr(x.P, "unknown column %q", x.Col)
+			return cexpr{}, bindErr(x.P, "unknown column %q%s", x.Col, didYouMean(x.Col, colNames(ec.cols)))
 		}
 		term, err := p.expr(x.Term, ec)
 		if err != nil {

@@ -449,7 +449,7 @@ func (p *planner) tabularCall(x *astCall, sc *scope) (*plan, error) {
 	if err := defenderCloudCallErr(x); err != nil {
 		return nil, err
 	}
-	return nil, bindErr(x.P, "unknown function or table %q", x.Name)
+	return nil, bindErr(x.P, "unknown function or table %q%s", x.Name, didYouMean(x.Name, append(p.cat.tableNames(), p.cat.functionNames()...)))
 }
 
 // scanNode is one table scan; the run pass fills in the request from the marks and the
@@ -468,7 +468,7 @@ type scanNode struct {
 func (p *planner) scanTable(node astExpr, name string, fuzzy bool) (*plan, error) {
 	ts, ok := p.cat.Table(name)
 	if !ok {
-		return nil, bindErr(node.pos(), "unknown table or let name %q", name)
+		return nil, bindErr(node.pos(), "unknown table or let name %q%s", name, didYouMean(name, p.cat.tableNames()))
 	}
 	if _, wl := WatchlistAlias(name); !wl && p.tables != nil {
 		p.tables[name] = true // a watchlist is not ingested: no late rows to watch for
