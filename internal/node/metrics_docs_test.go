@@ -17,6 +17,7 @@ import (
 // The alerting rules and the dashboard shipped in docs/.
 const (
 	alertRulesFile = "../../docs/prometheus/alerts.yml"
+	apiDocFile     = "../../docs/api.md"
 	dashboardFile  = "../../docs/grafana/sealwatch.json"
 )
 
@@ -104,6 +105,7 @@ func TestAlertRulesAndDashboardParse(t *testing.T) {
 // checkDocsUseExportedMetrics fails t for each metric the alerting rules or
 // the dashboard read that fams, a scrape of /metrics, does not have: a
 // renamed metric would leave a panel empty and an alert that never fires.
+// And for each Sealwatch metric of fams that docs/api.md does not list.
 func checkDocsUseExportedMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 	t.Helper()
 	p := parser.NewParser(parser.Options{})
@@ -130,6 +132,15 @@ func checkDocsUseExportedMetrics(t *testing.T, fams map[string]*dto.MetricFamily
 	for title, exprs := range dashboardExprs(t) {
 		for _, expr := range exprs {
 			check(dashboardFile+": "+title, expr)
+		}
+	}
+	doc, err := os.ReadFile(apiDocFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range fams {
+		if strings.HasPrefix(name, "sealwatch_") && !strings.Contains(string(doc), "`"+name) {
+			t.Errorf("%s does not describe %s, which /metrics exports", apiDocFile, name)
 		}
 	}
 }
