@@ -514,7 +514,7 @@ func (m *merger) readBlock(ctx context.Context, r *segReader, bi int) error {
 			continue // no value: nothing to keep
 		}
 		buf := &chunkBuffers{sealed: m.sealed} // the cells keep its plain bytes
-		c, err := r.readColumn(aead, bi, cm, buf, nil, true)
+		c, err := r.readColumn(aead, bi, cm, buf, nil, true, nil)
 		m.sealed = buf.sealed
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -104,64 +105,85 @@ func FuzzDecodeColumn(f *testing.F) {
 }
 
 // FuzzDecodePaged: any bytes parse to a page directory or an error, and
-// decode, whole, raw or row by row, to a column or an error; never a panic or
-// an allocation beyond what the directory's sizes bound.
+// decode, whole, raw, row by row or leaving out pages by a page filter, to a
+// column or an error; never a panic or an allocation beyond what the
+// directory's sizes bound. The bytes are read as chunks of segment version
+// 3 and of version 4 (with a page filter's size).
 func FuzzDecodePaged(f *testing.F) {
 	codec, err := NewCodec(1)
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer codec.Close()
+	text := func(s string) cell {
+		return cell{kind: TypeString, s: []byte(s + strings.Repeat(" some long text", 4))}
+	}
 	for _, cells := range [][]cell{
 		{{kind: TypeLong, i: 5}, {}, {kind: TypeLong, i: -9}, {kind: TypeLong, i: 7}},
 		{{kind: TypeString, s: []byte("a")}, {kind: TypeString, s: []byte("bc")}, {}, {kind: TypeString, s: []byte("d")}},
 		{{kind: TypeBool, i: 1}, {kind: TypeBool}, {kind: TypeBool, i: 1}},
 		{{kind: TypeString, s: []byte("host")}, {}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("host")}, {kind: TypeString, s: []byte("db")}, {kind: TypeString, s: []byte("host")}}, // dictionary
+		{text("Failed password for u"), text("Accepted for v"), {}, text("session opened for w")},                                                                                                             // long text, with a page filter
 	} {
 		typ, times := resolveType(cells)
-		w := pageWriter{enc: codec.enc, pageRows: 2}
-		enc, _ := w.appendColumn(nil, typ, cells, times, nil)
-		f.Add(enc)
+		for _, filters := range []bool{false, true} {
+			w := pageWriter{enc: codec.enc, pageRows: 2, filters: filters}
+			enc, _ := w.appendColumn(nil, typ, cells, times, nil)
+			f.Add(enc)
+		}
+	}
+	has, err := compile(Predicate{Column: "c", Op: OpHas, Value: "u"})
+	if err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := parsePageDir(b)
-		if err == nil {
-			for p := range d.pages {
-				if lo, hi := d.pageRange(p); lo >= hi || hi > d.rows {
-					t.Fatalf("page %d holds rows [%d, %d) of %d", p, lo, hi, d.rows)
+		for _, filtered := range []bool{false, true} {
+			d, err := parsePageDir(b, filtered)
+			if err == nil {
+				for p := range d.pages {
+					if lo, hi := d.pageRange(p); lo >= hi || hi > d.rows {
+						t.Fatalf("page %d holds rows [%d, %d) of %d", p, lo, hi, d.rows)
+					}
 				}
 			}
-		}
-		var buf pageBuffers
-		for _, rows := range [][]int{nil, {0, 2, 5}} {
-			if c, n, err := decodePaged(b, "c", rows, false, codec.dec, &buf); err == nil && (c.Len() != len(rows) && rows != nil || rows == nil && c.Len() != n) {
-				t.Fatalf("%d rows decoded for %v of %d", c.Len(), rows, n)
-			}
-		}
-		if c, _, err := decodePaged(b, "c", nil, true, codec.dec, &buf); err == nil && c.raw != nil {
-			c.materialize(nil)
-		}
-		// matched by entry numbers, the rows evaluate selects on the chunk decoded
-		if err == nil && d.dict != nil && d.rows <= 1<<16 {
-			p, err := compile(Predicate{Column: "c", Op: OpEq, Value: "host"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := make([]bool, d.rows)
-			for i := range got {
-				got[i] = true
-			}
-			if selectPaged(&d, &p, got, codec.dec, &buf) != nil {
-				return
-			}
-			if c, _, err := decodePaged(b, "c", nil, true, codec.dec, &buf); err == nil {
-				want := make([]bool, d.rows)
-				for i := range want {
-					want[i] = true
+			var buf pageBuffers
+			for _, rows := range [][]int{nil, {0, 2, 5}} {
+				if c, n, err := decodePaged(b, "c", rows, false, nil, filtered, codec.dec, &buf); err == nil && (c.Len() != len(rows) && rows != nil || rows == nil && c.Len() != n) {
+					t.Fatalf("%d rows decoded for %v of %d", c.Len(), rows, n)
 				}
-				evaluate(&c, &p, want)
-				if !slices.Equal(got, want) {
-					t.Fatalf("%d rows selected by entry numbers, %d by evaluate", count(got), count(want))
+			}
+			for _, skip := range []*pageSkip{nil, {of: []*pred{&has}}} {
+				if c, n, err := decodePaged(b, "c", nil, true, skip, filtered, codec.dec, &buf); err == nil {
+					if c.Len() != n {
+						t.Fatalf("%d rows decoded of %d", c.Len(), n)
+					}
+					if c.raw != nil {
+						c.materialize(nil)
+					}
+				}
+			}
+			// matched by entry numbers, the rows evaluate selects on the chunk decoded
+			if err == nil && d.dict != nil && d.rows <= 1<<16 {
+				p, err := compile(Predicate{Column: "c", Op: OpEq, Value: "host"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := make([]bool, d.rows)
+				for i := range got {
+					got[i] = true
+				}
+				if selectPaged(&d, &p, got, codec.dec, &buf) != nil {
+					continue
+				}
+				if c, _, err := decodePaged(b, "c", nil, true, nil, filtered, codec.dec, &buf); err == nil {
+					want := make([]bool, d.rows)
+					for i := range want {
+						want[i] = true
+					}
+					evaluate(&c, &p, want)
+					if !slices.Equal(got, want) {
+						t.Fatalf("%d rows selected by entry numbers, %d by evaluate", count(got), count(want))
+					}
 				}
 			}
 		}
@@ -296,7 +318,7 @@ func FuzzSegmentOpen(f *testing.F) {
 				}
 				for ci := range r.blocks[bi].cols {
 					cm := &r.blocks[bi].cols[ci]
-					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}, nil, false); err2 != nil {
+					if _, err2 := r.readColumn(aead, bi, cm, &chunkBuffers{}, nil, false, nil); err2 != nil {
 						err = err2
 					}
 					if cm.bloomSize > 0 {

@@ -61,7 +61,7 @@ func TestPagesMatchedByEntryNumbersSelectTheRowsEvaluateDoes(t *testing.T) {
 		for _, pageRows := range []int{defaultPageRows, 7, n} {
 			w := pageWriter{enc: codec.enc, pageRows: pageRows}
 			paged, _ := w.appendColumn(nil, typ, cells, times, nil)
-			d, err := parsePageDir(paged)
+			d, err := parsePageDir(paged, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestPagesMatchedByEntryNumbersSelectTheRowsEvaluateDoes(t *testing.T) {
 			}
 			dictChunks++
 			var buf pageBuffers
-			col, _, err := decodePaged(paged, name, nil, true, codec.dec, &buf)
+			col, _, err := decodePaged(paged, name, nil, true, nil, false, codec.dec, &buf)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -164,7 +164,7 @@ func buildMemBlock(batches []memBatch, first, n int) (blockMeta, []byte, error) 
 }
 
 // column decodes one column of the block (see segReader.readColumn).
-func (b *memBlock) column(cm *colMeta, _ *chunkBuffers, rows []int, raw bool) (Column, error) {
+func (b *memBlock) column(cm *colMeta, _ *chunkBuffers, rows []int, raw bool, _ *pageSkip) (Column, error) {
 	plain := b.data[cm.off : cm.off+cm.size]
 	if raw {
 		col, _, err := decodeRaw(plain, cm.name)
@@ -176,7 +176,7 @@ func (b *memBlock) column(cm *colMeta, _ *chunkBuffers, rows []int, raw bool) (C
 
 // match reads column cm raw and evaluates p on it.
 func (b *memBlock) match(cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error {
-	col, err := b.column(cm, buf, nil, true)
+	col, err := b.column(cm, buf, nil, true, nil)
 	if err != nil {
 		return err
 	}

@@ -13,22 +13,40 @@ import (
 //
 //	type byte | uvarint rows | uvarint page rows | uvarint pages |
 //	uvarint dictionary size | uvarint its compressed size (0 0: none) |
+//	uvarint page filter size (version 4, segPageFilterVersion, on; 0: none) |
 //	per page: uvarint size | uvarint compressed size |
-//	the compressed dictionary | the compressed pages, in order
+//	the page filter | the compressed dictionary | the compressed pages, in order
 //
 // A page is the column encoding (see validAll) of its rows alone, so that a
 // read of a few rows decompresses and decodes only the pages they fall in.
 // A dictionary-coded string column has its dictionary once per chunk (see
 // appendDictEntries) and pages with the dictionary flag that hold only the
 // entry numbers of their rows.
+//
+// A column of long text (a plain string column whose values average
+// textMinBytes or more) has the terms of each part of textPartRows rows in
+// the chunk's page filter (see pageFilter): a predicate with a term that a
+// part lacks leaves it unsearched, and a page whose parts all lack it
+// compressed. A term rare in the rows but in every block (a user name in
+// the messages of a day) is in few of its parts.
 const (
 	// defaultPageRows is the rows of a page: against one zstd frame per
 	// chunk it costs about 1% of disk and saves 7/8 of a chunk's
 	// decompression when one row of a block is picked (docs/BENCHMARKS.md).
 	defaultPageRows = 1024
+	// textPartRows is the rows of a part of a page of long text, whose
+	// terms the page filter holds: a term in one row of a thousand is in a
+	// fifth of them. (Pages of as few rows would leave more compressed,
+	// but decompress text at 1.6 times the cost: docs/BENCHMARKS.md.)
+	textPartRows = 256
+	// textMinBytes is the average length of the values of a column of long
+	// text, whose pages get a filter: shorter values cost more filter per
+	// byte of column.
+	textMinBytes = 48
 	// maxPageSize bounds what a page or a dictionary decompresses to,
-	// whatever its (authenticated) directory says.
-	maxPageSize = 1 << 30
+	// whatever its (authenticated) directory says: a writer keeps them
+	// smaller (see pageRowsFor).
+	maxPageSize = 64 << 20
 	// maxUnsizedFrame bounds the content of a zstd frame that does not
 	// state its size: the encoder leaves the size out below 256 bytes only.
 	maxUnsizedFrame = 256
@@ -40,6 +58,7 @@ type pageDir struct {
 	rows, pageRows int
 	dictSize       int
 	dict           []byte // compressed; nil: no dictionary
+	filter         []byte // the page filter; nil: none
 	pages          []pageRef
 }
 
@@ -54,10 +73,11 @@ func (d *pageDir) pageRange(p int) (lo, hi int) {
 	return lo, min(lo+d.pageRows, d.rows)
 }
 
-// parsePageDir parses a paged chunk's directory and locates its pages. The
-// chunk is authenticated before it gets here, but the parser still checks
-// every size: it must not panic or allocate beyond the input on any input.
-func parsePageDir(b []byte) (pageDir, error) {
+// parsePageDir parses a paged chunk's directory, with a page filter size
+// when filtered (segment version 4 on), and locates its pages. The chunk is
+// authenticated before it gets here, but the parser still checks every
+// size: it must not panic or allocate beyond the input on any input.
+func parsePageDir(b []byte, filtered bool) (pageDir, error) {
 	var d pageDir
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
 		return d, corruptf("bad column type")
@@ -69,12 +89,16 @@ func parsePageDir(b []byte) (pageDir, error) {
 	pages := r.uvarint(uint64(len(b) / 2)) // each takes two sizes at least: make below is bounded by the input
 	dictSize := r.uvarint(maxPageSize)
 	dictComp := r.uvarint(uint64(len(b)))
+	var filterSize uint64
+	if filtered {
+		filterSize = r.uvarint(uint64(len(b)))
+	}
 	if r.err != nil || pageRows == 0 || pages != (rows+pageRows-1)/pageRows || (dictSize == 0) != (dictComp == 0) {
 		return d, corruptf("bad page directory")
 	}
 	d.rows, d.pageRows, d.dictSize = int(rows), int(pageRows), int(dictSize)
 	d.pages = make([]pageRef, pages)
-	comp := dictComp
+	comp := dictComp + filterSize
 	for i := range d.pages {
 		d.pages[i].size = int(r.uvarint(maxPageSize))
 		c := r.uvarint(uint64(len(b)))
@@ -88,6 +112,9 @@ func parsePageDir(b []byte) (pageDir, error) {
 		return d, corruptf("bad page directory")
 	}
 	body := r.b
+	if filterSize > 0 {
+		d.filter, body = body[:filterSize:filterSize], body[filterSize:]
+	}
 	if dictComp > 0 {
 		d.dict, body = body[:dictComp:dictComp], body[dictComp:]
 	}
@@ -102,11 +129,16 @@ func parsePageDir(b []byte) (pageDir, error) {
 type pageWriter struct {
 	enc      *zstd.Encoder
 	pageRows int
-	plain    []byte
-	body     []byte
-	dir      []byte
-	json     []cell // a dynamic column's cells as JSON text
-	dicts    dictBuilder
+	// filters: chunks of long text get a page filter (segment version 4,
+	// segPageFilterVersion, on), and every directory its size
+	filters bool
+	plain   []byte
+	body    []byte
+	dir     []byte
+	json    []cell // a dynamic column's cells as JSON text
+	dicts   dictBuilder
+	terms   termSet  // of one part, for the page filter
+	keys    []uint64 // of the page filter
 }
 
 // appendColumn appends the paged chunk of one column to dst and returns its
@@ -144,22 +176,36 @@ func (w *pageWriter) appendColumn(dst []byte, t Type, cells []cell, times []int6
 			st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, t == TypeString, all)
 		}
 	}
-	pages := (n + w.pageRows - 1) / w.pageRows
-	w.body, w.dir = w.body[:0], append(w.dir[:0], byte(t))
-	w.dir = binary.AppendUvarint(w.dir, uint64(n))
-	w.dir = binary.AppendUvarint(w.dir, uint64(w.pageRows))
-	w.dir = binary.AppendUvarint(w.dir, uint64(pages))
+	w.body = w.body[:0]
 	if dict != nil {
-		w.plain = appendDictEntries(w.plain[:0], dict)
+		if w.plain = appendDictEntries(w.plain[:0], dict); len(w.plain) > maxPageSize {
+			dict, codes = nil, nil // its values are paged plain instead, which pageRowsFor bounds
+		}
+	}
+	pageRows := pageRowsFor(cells, w.pageRows)
+	var filter []byte
+	if w.filters && t == TypeString && dict == nil && st.nulls < n && valueBytes(cells) >= textMinBytes*(n-st.nulls) {
+		filter = w.pageFilter(cells, min(pageRows, textPartRows))
+	}
+	pages := (n + pageRows - 1) / pageRows
+	w.dir = append(w.dir[:0], byte(t))
+	w.dir = binary.AppendUvarint(w.dir, uint64(n))
+	w.dir = binary.AppendUvarint(w.dir, uint64(pageRows))
+	w.dir = binary.AppendUvarint(w.dir, uint64(pages))
+	w.body = append(w.body, filter...)
+	if dict != nil {
 		w.body = w.enc.EncodeAll(w.plain, w.body)
 		w.dir = binary.AppendUvarint(w.dir, uint64(len(w.plain)))
-		w.dir = binary.AppendUvarint(w.dir, uint64(len(w.body)))
+		w.dir = binary.AppendUvarint(w.dir, uint64(len(w.body)-len(filter)))
 	} else {
 		w.dir = append(w.dir, 0, 0)
 	}
+	if w.filters {
+		w.dir = binary.AppendUvarint(w.dir, uint64(len(filter)))
+	}
 	coded := 0 // codes of the valid rows before the page
-	for lo := 0; lo < n; lo += w.pageRows {
-		hi := min(lo+w.pageRows, n)
+	for lo := 0; lo < n; lo += pageRows {
+		hi := min(lo+pageRows, n)
 		var ps colStats
 		if dict != nil {
 			w.plain, coded = appendCodesPage(w.plain[:0], cells[lo:hi], codes, coded)
@@ -178,6 +224,173 @@ func (w *pageWriter) appendColumn(dst []byte, t Type, cells []cell, times []int6
 		w.dir = binary.AppendUvarint(w.dir, uint64(len(w.body)-start))
 	}
 	return append(append(dst, w.dir...), w.body...), st
+}
+
+// valueBytes is the length of the values of cells, together.
+func valueBytes(cells []cell) int {
+	n := 0
+	for _, c := range cells {
+		n += len(c.s)
+	}
+	return n
+}
+
+// pageRowsFor is the rows of each page of cells: rows, or fewer where the
+// values of as many would encode to more than maxPageSize. (A value is a
+// row's at most, and rows are far smaller, see Config.MaxRowBytes.)
+func pageRowsFor(cells []cell, rows int) int {
+	fits := func(rows int) bool {
+		for lo := 0; lo < len(cells); lo += rows {
+			// the page's header and validity bitmap, and each value with
+			// its length (or a number in its widest encoding)
+			size := 16 + rows/8
+			for _, c := range cells[lo:min(lo+rows, len(cells))] {
+				size += len(c.s) + binary.MaxVarintLen64
+			}
+			if size > maxPageSize {
+				return false
+			}
+		}
+		return true
+	}
+	for rows > 1 && !fits(rows) {
+		rows /= 2
+	}
+	return rows
+}
+
+// A page filter is a bloom filter of the terms of each part of a chunk of
+// long text, keyed by term and part (partKey), so that one filter per chunk
+// serves all its parts: uvarint part rows | k byte | bits (a multiple of
+// 64), bits as in the any-column filter (anyBloomBits). It holds terms
+// alone, as has needs them: a value is found by == through the block's
+// bloom filter.
+const (
+	pageFilterK          = 4
+	pageFilterBitsPerKey = 6 // about 6% false positives: a part searched for nothing
+	// pageFilterMaxKeys caps a chunk's filter at 48 KiB; text with more
+	// distinct terms in its parts has none.
+	pageFilterMaxKeys = 1 << 16
+)
+
+// partKey is the key of a term's key h in part p of a page filter.
+func partKey(h uint64, p int) uint64 {
+	return bloomMix(h ^ uint64(p+1)*0x9e3779b97f4a7c15)
+}
+
+// pageFilter is the page filter of cells in parts of partRows rows, or nil
+// when its parts hold more than pageFilterMaxKeys terms.
+func (w *pageWriter) pageFilter(cells []cell, partRows int) []byte {
+	w.keys = w.keys[:0]
+	for lo, p := 0, 0; lo < len(cells); lo, p = lo+partRows, p+1 {
+		w.terms.reset()
+		for _, c := range cells[lo:min(lo+partRows, len(cells))] {
+			if c.kind != TypeNull {
+				forTermKeys(c.s, w.terms.add)
+			}
+		}
+		if len(w.keys)+w.terms.n > pageFilterMaxKeys {
+			return nil
+		}
+		w.terms.each(func(h uint64) { w.keys = append(w.keys, partKey(h, p)) })
+	}
+	nbits := max(64, (len(w.keys)*pageFilterBitsPerKey+63)/64*64)
+	f := binary.AppendUvarint(nil, uint64(partRows))
+	bits := len(f)
+	f = append(f, make([]byte, 1+nbits/8)...)
+	f[bits] = pageFilterK
+	for _, h := range w.keys {
+		anyBloomBits(f[bits:], h, func(bits []byte, bit uint64) bool {
+			bits[bit/8] |= 1 << (bit % 8)
+			return true
+		})
+	}
+	return f
+}
+
+// partFilter is a parsed page filter.
+type partFilter struct {
+	partRows int
+	bits     []byte // k byte and bits
+}
+
+// parsePartFilter parses a page filter.
+func parsePartFilter(f []byte) (partFilter, error) {
+	r := indexReader{b: f}
+	partRows := r.uvarint(maxBlockRows)
+	if r.err != nil || partRows == 0 || len(r.b) < 2 {
+		return partFilter{}, corruptf("bad page filter")
+	}
+	return partFilter{partRows: int(partRows), bits: r.b}, nil
+}
+
+// partAdmits reports whether part p's terms in filter f leave predicate
+// pr possible: has needs each of its terms in the value (see foldHas),
+// has_any one of its strings'; any other predicate is left to the values.
+func partAdmits(f []byte, part int, pr *pred) bool {
+	switch {
+	case pr.op == OpHasAny:
+		for i := range pr.alts {
+			if partAdmits(f, part, &pr.alts[i]) {
+				return true
+			}
+		}
+		return false
+	case pr.op != OpHas:
+		return true
+	}
+	for _, h := range pr.terms {
+		if !anyBloomHas(f, partKey(h, part)) {
+			return false
+		}
+	}
+	return true
+}
+
+// pageSkip is what lets a read of a column leave rows out by its page
+// filter. A part that one predicate on the column alone (of) rules out has
+// no row that the scan keeps; a part that every AnyColumn predicate (anyOf)
+// rules out has no row that matches them in this column, though the row
+// may match in another: such a column is read again for the rows kept.
+type pageSkip struct {
+	of    []*pred
+	anyOf []*pred // used only without of
+}
+
+// skips reports whether part p, whose terms are in filter f, is left out.
+func (s *pageSkip) skips(f []byte, p int) bool {
+	if len(s.of) > 0 {
+		for _, pr := range s.of {
+			if !partAdmits(f, p, pr) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, pr := range s.anyOf {
+		if partAdmits(f, p, pr) {
+			return false
+		}
+	}
+	return len(s.anyOf) > 0
+}
+
+// leftOut is the rows [lo, hi) that skip leaves out of a read of rows
+// [from, to) by page filter f, flattened (lo, hi, lo, hi...) onto dst.
+func (f *partFilter) leftOut(dst []int, skip *pageSkip, from, to int) []int {
+	mark := len(dst)
+	for part := from / f.partRows; part*f.partRows < to; part++ {
+		lo, hi := max(part*f.partRows, from), min((part+1)*f.partRows, to)
+		if !skip.skips(f.bits, part) {
+			continue
+		}
+		if n := len(dst); n > mark && dst[n-1] == lo {
+			dst[n-1] = hi // one range with the part before
+		} else {
+			dst = append(dst, lo, hi)
+		}
+	}
+	return dst
 }
 
 // appendCodesPage appends the page of a dictionary-coded column holding
@@ -213,21 +426,37 @@ type pageBuffers struct {
 	plain []byte // one page, decompressed
 	strs  []byte // a raw read's strings, gathered from its pages
 	hit   []bool // selectPaged's: which dictionary entries match
+	// skipped is the rows [lo, hi) the last read left out by the page
+	// filter, flattened: lo, hi, lo, hi...
+	skipped []int
 }
 
 // decodePaged decodes the given rows (ascending; nil: all) of the paged
 // chunk b, decompressing only the pages they fall in; raw is decodeRaw's
-// (for all rows). It also returns the chunk's row count.
-func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder, buf *pageBuffers) (Column, int, error) {
+// (for all rows). A read of all rows leaves out the parts that skip (nil:
+// none) rules out by the chunk's page filter, unsearched, and a page of
+// such parts alone compressed: their rows read as nulls, and buf.skipped
+// says which. filtered is whether the directory has a page filter's size
+// (segment version 4 on). It also returns the chunk's row count.
+func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, filtered bool, dec *zstd.Decoder, buf *pageBuffers) (Column, int, error) {
 	if raw {
 		rows = nil // a raw read is of a whole chunk, as decodeRaw's
 	}
-	d, err := parsePageDir(b)
+	buf.skipped = buf.skipped[:0]
+	d, err := parsePageDir(b, filtered)
 	if err != nil {
 		return Column{Name: name}, 0, err
 	}
 	if len(rows) > 0 && rows[len(rows)-1] >= d.rows {
 		return Column{Name: name}, d.rows, corruptf("column does not match the index")
+	}
+	var filter *partFilter // nil: no row is left out
+	if skip != nil && d.filter != nil {
+		f, err := parsePartFilter(d.filter)
+		if err != nil {
+			return Column{Name: name}, d.rows, err
+		}
+		filter = &f
 	}
 	var dict []string
 	if d.dict != nil {
@@ -283,6 +512,15 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 			}
 			k = e
 		}
+		var out1 []int // rows of the page left out by its filter
+		if rows == nil && filter != nil {
+			mark := len(buf.skipped)
+			buf.skipped = filter.leftOut(buf.skipped, skip, lo, hi)
+			if out1 = buf.skipped[mark:]; len(out1) == 2 && out1[0] == lo && out1[1] == hi {
+				appendNulls(&out, hi-lo) // the whole page: it stays compressed
+				continue
+			}
+		}
 		plain, err := decompressPage(dec, d.pages[p].comp, d.pages[p].size, &buf.plain)
 		if err != nil {
 			return out, d.rows, err
@@ -297,12 +535,17 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 		if col.raw == nil && col.Strings != nil {
 			out.Strings = append(out.Strings, col.Strings...) // the rest went straight into out
 		}
-		if col.raw != nil {
+		switch {
+		case col.raw != nil && len(out1) > 0:
+			ends = gatherKept(buf, ends, col.raw, out.Valid[lo:hi], lo, out1)
+		case col.raw != nil:
 			base := len(buf.strs)
 			buf.strs = append(buf.strs, col.raw.data...)
 			for _, e := range col.raw.ends {
 				ends = append(ends, base+e)
 			}
+		case len(out1) > 0:
+			buf.skipped = buf.skipped[:len(buf.skipped)-len(out1)] // read whole after all
 		}
 	}
 	if gather && dict == nil && (out.Type == TypeString || out.Type == TypeDynamic) {
@@ -315,6 +558,50 @@ func decodePaged(b []byte, name string, rows []int, raw bool, dec *zstd.Decoder,
 		return out, d.rows, corruptf("page does not match its chunk")
 	}
 	return out, d.rows, nil
+}
+
+// gatherKept appends to buf.strs the raw strings r of one page, whose rows
+// from first on are valid as valid says, but those of the rows the ranges
+// leave out (flattened lo, hi pairs), which it makes nulls; it returns ends
+// with the kept strings' ends.
+func gatherKept(buf *pageBuffers, ends []int, r *rawStrings, valid []bool, first int, ranges []int) []int {
+	start, j, k := 0, 0, 0
+	for i, ok := range valid {
+		if !ok {
+			continue
+		}
+		row := first + i
+		for k+1 < len(ranges) && ranges[k+1] <= row {
+			k += 2
+		}
+		end := r.ends[j]
+		j++
+		if k+1 < len(ranges) && ranges[k] <= row {
+			valid[i] = false
+		} else {
+			buf.strs = append(buf.strs, r.data[start:end]...)
+			ends = append(ends, len(buf.strs))
+		}
+		start = end
+	}
+	return ends
+}
+
+// appendNulls appends n nulls to c, a column being decoded.
+func appendNulls(c *Column, n int) {
+	c.Valid = append(c.Valid, make([]bool, n)...)
+	switch {
+	case c.Ints != nil:
+		c.Ints = append(c.Ints, make([]int64, n)...)
+	case c.Reals != nil:
+		c.Reals = append(c.Reals, make([]float64, n)...)
+	case c.Bools != nil:
+		c.Bools = append(c.Bools, make([]bool, n)...)
+	case c.Codes != nil:
+		c.Codes = append(c.Codes, make([]uint32, n)...)
+	case c.Strings != nil:
+		c.Strings = append(c.Strings, make([]string, n)...)
+	}
 }
 
 // decompressPage decompresses one page or dictionary of size bytes into buf.

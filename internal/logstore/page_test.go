@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -115,7 +116,7 @@ func TestPagedChunkReadsTheRowsTheWholeChunkDoes(t *testing.T) {
 						t.Fatal(err)
 					}
 					var buf pageBuffers
-					got, rows, err := decodePaged(paged, name, pick.rows, false, codec.dec, &buf)
+					got, rows, err := decodePaged(paged, name, pick.rows, false, nil, false, codec.dec, &buf)
 					if err != nil || rows != n {
 						t.Fatalf("%d rows, %v", rows, err)
 					}
@@ -130,7 +131,7 @@ func TestPagedChunkReadsTheRowsTheWholeChunkDoes(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/pages of %d/raw", name, pageRows), func(t *testing.T) {
 				want, _, _ := decodeRaw(whole, name)
 				var buf pageBuffers
-				got, _, err := decodePaged(paged, name, nil, true, codec.dec, &buf)
+				got, _, err := decodePaged(paged, name, nil, true, nil, false, codec.dec, &buf)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -170,7 +171,7 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 	cells := pageTestColumns(30)["dict "]
 	w := pageWriter{enc: codec.enc, pageRows: 8}
 	good, _ := w.appendColumn(nil, TypeString, cells, nil, nil)
-	if _, err := parsePageDir(good); err != nil {
+	if _, err := parsePageDir(good, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -187,10 +188,11 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 		{"bytes after the last page", append(bytes.Clone(good), 0)},
 		{"a page of no bytes", []byte{1, 1, 8, 1, 0, 0, 3, 0}},
 		{"rows past a block's", []byte{1, 0x80, 0x80, 0x80, 0x01, 1, 1, 0, 0}},
+		{"a dictionary past the largest", append(binary.AppendUvarint([]byte{1, 1, 8, 1}, maxPageSize+1), 3, 1, 3, 1, 2, 3, 4, 5, 6)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf pageBuffers
-			if _, _, err := decodePaged(tc.b, "c", nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) {
+			if _, _, err := decodePaged(tc.b, "c", nil, false, nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("err = %v, want ErrCorrupt", err)
 			}
 		})
@@ -198,17 +200,30 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 	t.Run("a page decoding to other rows", func(t *testing.T) {
 		short := pageWriter{enc: codec.enc, pageRows: 8}
 		other, _ := short.appendColumn(nil, TypeString, cells[:29], nil, nil)
-		d, _ := parsePageDir(other)
+		d, _ := parsePageDir(other, false)
 		// the directory of 30 rows over the pages of 29
 		b := append([]byte{other[0], 30}, other[2:]...)
 		var buf pageBuffers
-		if _, _, err := decodePaged(b, "c", nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) || len(d.pages) != 4 {
+		if _, _, err := decodePaged(b, "c", nil, false, nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) || len(d.pages) != 4 {
 			t.Fatalf("err = %v, want ErrCorrupt", err)
 		}
 	})
-	t.Run("a frame without its size under a page of 64 MiB", func(t *testing.T) {
+	t.Run("a page past the largest, of a frame that decompresses to it", func(t *testing.T) {
+		frame := codec.enc.EncodeAll(make([]byte, maxPageSize+1), nil)
+		b := binary.AppendUvarint([]byte{byte(TypeString), 1, 8, 1, 0, 0}, maxPageSize+1)
+		b = append(binary.AppendUvarint(b, uint64(len(frame))), frame...)
+		var buf pageBuffers
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, _, err := decodePaged(b, "c", nil, false, nil, false, codec.dec, &buf)
+		runtime.ReadMemStats(&after)
+		if grown := after.TotalAlloc - before.TotalAlloc; !errors.Is(err, ErrCorrupt) || grown >= maxPageSize/2 {
+			t.Fatalf("err = %v after %d bytes allocated, want ErrCorrupt before the page is decompressed", err, grown)
+		}
+	})
+	t.Run("a frame without its size under a page of 60 MiB", func(t *testing.T) {
 		frame := codec.enc.EncodeAll([]byte("a few bytes"), nil) // too small to state its size
-		const claimed = 64 << 20
+		const claimed = 60 << 20
 		var buf []byte
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -220,10 +235,41 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 	})
 }
 
+// TestPagesOfHugeValuesHoldFewerRows: a writer gives a chunk fewer rows a
+// page where as many would decode to more than a reader takes, so that a
+// page of 1,024 rows of the largest rows is still read; and a store does
+// not take rows larger than a page.
+func TestPagesOfHugeValuesHoldFewerRows(t *testing.T) {
+	big := make([]byte, 1<<20)
+	for _, c := range []struct {
+		name  string
+		value []byte
+		rows  int
+		want  int
+	}{
+		{"small values", []byte("host-001"), 8192, defaultPageRows},
+		{"values of 1 MiB", big, 200, 32},
+		{"values of 32 MiB, one a page", bytes.Repeat(big, 32), 3, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cells := make([]cell, c.rows)
+			for i := range cells {
+				cells[i] = cell{kind: TypeString, s: c.value}
+			}
+			if got := pageRowsFor(cells, defaultPageRows); got != c.want {
+				t.Fatalf("%d rows a page, want %d", got, c.want)
+			}
+		})
+	}
+	if _, err := New(Config{Dir: t.TempDir(), Keys: envelopetest.New("aek"), MaxRowBytes: maxRowBytesLimit + 1}); err == nil {
+		t.Fatal("a store took rows larger than a page holds")
+	}
+}
+
 // TestSegmentsOfEveryVersionReadAlike writes the same rows as segments of
-// version 2 (one zstd frame per chunk) and of the current version (pages),
-// and reads them whole and row by row, as the scan of a few matching rows
-// does.
+// version 2 (one zstd frame per chunk), 3 (pages), 4 (page filters) and
+// the current version, and reads them whole and row by row, as the scan of
+// a few matching rows does.
 func TestSegmentsOfEveryVersionReadAlike(t *testing.T) {
 	body := eventsBody(t, 0, 3000, testNow)
 	read := func(version uint16) (all, picked []string, size int64) {
@@ -258,13 +304,15 @@ func TestSegmentsOfEveryVersionReadAlike(t *testing.T) {
 		return rowsOf(b), rowsOf(p), size
 	}
 	oldAll, oldPicked, oldSize := read(segAnyBloomVersion)
-	newAll, newPicked, newSize := read(segmentVersion)
 	if len(oldAll) != 3000 || len(oldPicked) == 0 {
 		t.Fatalf("%d rows, %d picked", len(oldAll), len(oldPicked))
 	}
-	equalRows(t, newAll, oldAll)
-	equalRows(t, newPicked, oldPicked)
-	t.Logf("segment bytes: version 2 %d, paged %d", oldSize, newSize)
+	for _, version := range []uint16{segPagedVersion, segPageFilterVersion, segmentVersion} {
+		newAll, newPicked, newSize := read(version)
+		equalRows(t, newAll, oldAll)
+		equalRows(t, newPicked, oldPicked)
+		t.Logf("segment bytes: version 2 %d, version %d %d", oldSize, version, newSize)
+	}
 }
 
 // TestTamperedPageDirectoryFailsAuthentication: the page directory is inside
@@ -389,7 +437,7 @@ func BenchmarkPagedDecode(b *testing.B) {
 		b.Run(name+"/paged", func(b *testing.B) {
 			var buf pageBuffers
 			for b.Loop() {
-				if _, _, err := decodePaged(paged, name, nil, false, codec.dec, &buf); err != nil {
+				if _, _, err := decodePaged(paged, name, nil, false, nil, false, codec.dec, &buf); err != nil {
 					b.Fatal(err)
 				}
 			}

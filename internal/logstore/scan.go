@@ -659,7 +659,8 @@ func ingestSpan(bm *blockMeta) (lo, hi int64) {
 // blockReader reads the column chunks and bloom filters of one block: of a
 // segment (segBlock), or of rows not yet flushed (memBlock).
 type blockReader interface {
-	column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error)
+	// column reads a column chunk, as segReader.readColumn does
+	column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool, skip *pageSkip) (Column, error)
 	// match clears sel (one per row of the block) where column cm's value
 	// does not match p, as evaluate does on the column read raw.
 	match(cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error
@@ -674,8 +675,8 @@ type segBlock struct {
 	bi   int
 }
 
-func (b segBlock) column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
-	return b.r.readColumn(b.aead, b.bi, cm, buf, rows, raw)
+func (b segBlock) column(cm *colMeta, buf *chunkBuffers, rows []int, raw bool, skip *pageSkip) (Column, error) {
+	return b.r.readColumn(b.aead, b.bi, cm, buf, rows, raw, skip)
 }
 
 func (b segBlock) match(cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error {
@@ -821,6 +822,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		}
 	}
 	cols := make(map[string]*Column, len(load))
+	var holed map[string][]int // columns read without rows that AnyColumn predicates ruled out: those rows
 	for i := range bm.cols {
 		cm := &bm.cols[i]
 		if !first[cm.name] {
@@ -838,12 +840,19 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 				sc.rawBufs[cm.name] = buf
 			}
 		}
-		c, err := rd.column(cm, buf, nil, raw)
+		skip := sc.pageSkip(cm, narrowed)
+		c, err := rd.column(cm, buf, nil, raw, skip)
 		if err != nil {
 			return nil, err
 		}
 		sc.stats.BytesRead += cm.size
 		cols[cm.name] = &c
+		if skip != nil && len(skip.of) == 0 && len(buf.pages.skipped) > 0 {
+			if holed == nil {
+				holed = make(map[string][]int)
+			}
+			holed[cm.name] = slices.Clone(buf.pages.skipped)
+		}
 	}
 	if timeFilter {
 		if sel == nil {
@@ -871,7 +880,22 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		return &Batch{Len: count}, nil
 	}
 	picked := make(map[string]bool, len(load))
+	for name, skipped := range holed {
+		// a row kept may have been left out of the column: its value is read now
+		if !load[name] || !inRanges(rows, count, skipped) {
+			continue
+		}
+		c, err := rd.column(bm.col(name), &sc.buf, rows, false, nil)
+		if err != nil {
+			return nil, err
+		}
+		cols[name] = &c
+		picked[name] = true
+	}
 	for name, c := range cols {
+		if picked[name] {
+			continue
+		}
 		if c.raw != nil {
 			c.materialize(rows)
 			picked[name] = rows != nil
@@ -882,7 +906,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		if !load[cm.name] || first[cm.name] {
 			continue
 		}
-		c, err := rd.column(cm, &sc.buf, rows, false)
+		c, err := rd.column(cm, &sc.buf, rows, false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -921,6 +945,49 @@ func (sc *Scanner) allRows(n int) []bool {
 		sc.sel[i] = true
 	}
 	return sc.sel
+}
+
+// pageSkip is what lets the first read of column cm of a block leave out
+// rows by the column's page filter (see decodePaged), or nil: the has
+// predicates on cm, or, when none is, the AnyColumn ones that search it
+// (narrowed: the columns their block filters left). Rows of a column
+// that another predicate reads are not left out for an AnyColumn one: the
+// other would read them as nulls.
+func (sc *Scanner) pageSkip(cm *colMeta, narrowed map[*pred]map[string]bool) *pageSkip {
+	if cm.typ != TypeString {
+		return nil // page filters are of text alone
+	}
+	var s pageSkip
+	for i := range sc.preds {
+		p := &sc.preds[i]
+		switch {
+		case p.any == nil && p.col == cm.name:
+			s.of = append(s.of, p)
+		case p.any != nil:
+			if search, ok := narrowed[p]; !ok || search[cm.name] {
+				s.anyOf = append(s.anyOf, p)
+			}
+		}
+	}
+	if len(s.of) == 0 && len(s.anyOf) == 0 {
+		return nil
+	}
+	return &s
+}
+
+// inRanges reports whether one of the rows (ascending; nil: all count of
+// them) is in one of the ranges [lo, hi), flattened.
+func inRanges(rows []int, count int, ranges []int) bool {
+	if rows == nil {
+		return count > 0 && len(ranges) > 0
+	}
+	for k := 0; k+1 < len(ranges); k += 2 {
+		lo, hi := ranges[k], ranges[k+1]
+		if i, _ := slices.BinarySearch(rows, lo); i < len(rows) && rows[i] < hi {
+			return true
+		}
+	}
+	return false
 }
 
 // selectIngested clears sel (made, all set, if nil) where a row's ingestion

@@ -22,17 +22,19 @@ import (
 // times; version 3 the merges under way and the segments they retired;
 // versions 1 and 2 are still read. Segments are at segmentVersion: version 2
 // (segAnyBloomVersion) gives each block an any-column bloom filter; version 3
-// (segPagedVersion) compresses column chunks in pages (page.go); versions 1
-// and 2 are still read.
+// (segPagedVersion) compresses column chunks in pages (page.go); version 4
+// (segPageFilterVersion) gives the chunks of long text a filter of their
+// pages' terms, in the chunk (page.go); versions 1 to 3 are still read.
 const (
-	formatVersion      = 1
-	segmentVersion     = 3
-	segAnyBloomVersion = 2
-	segPagedVersion    = 3
-	walVersion         = 4
-	walMarkVersion     = 2
-	walStampVersion    = 3
-	manifestVersion    = 3
+	formatVersion        = 1
+	segmentVersion       = 4
+	segAnyBloomVersion   = 2
+	segPagedVersion      = 3
+	segPageFilterVersion = 4
+	walVersion           = 4
+	walMarkVersion       = 2
+	walStampVersion      = 3
+	manifestVersion      = 3
 )
 
 // supportedVersion reports whether a file of the kind magic may have format

@@ -68,6 +68,10 @@ func leakForms(t testing.TB, canary string, body []byte) [][]byte {
 		cells = append(cells, cell{kind: TypeString, s: []byte(canary)})
 	}
 	column, _ := encodeColumn(nil, TypeString, cells, nil)
+	var text []cell // long text, as canaryRows' CommandLine
+	for i := range 100 {
+		text = append(text, cell{kind: TypeString, s: fmt.Appendf(nil, "powershell -enc %s --row %d", canary, i)})
+	}
 	for _, level := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault} {
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level))
 		if err != nil {
@@ -87,6 +91,13 @@ func leakForms(t testing.TB, canary string, body []byte) [][]byte {
 		paged, _ := pw.appendColumn(nil, TypeString, cells, nil, nil)
 		for i := 0; i+16 <= len(paged); i += 8 {
 			forms = append(forms, paged[i:i+16])
+		}
+		// a chunk of long text (segment version 4) holds a filter of the
+		// terms of its pages, the canary's among them, before its frames
+		pw.filters = true
+		filtered, _ := pw.appendColumn(nil, TypeString, text, nil, nil)
+		for i := 0; i+16 <= len(filtered); i += 8 {
+			forms = append(forms, filtered[i:i+16])
 		}
 		enc.Close()
 	}

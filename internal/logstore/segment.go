@@ -29,7 +29,9 @@ import (
 //	               column per block; AAD: workspace, table, segment ID,
 //	               block ordinal, column name; from segment version 3
 //	               (segPagedVersion) on, AES-GCM(paged chunk, see page.go):
-//	               the encoding compressed in pages of rows, one seal still
+//	               the encoding compressed in pages of rows, one seal still;
+//	               from version 4 (segPageFilterVersion) on, a chunk of long
+//	               text holds a filter of its pages' terms too
 //	               (the hidden ingestion-time column, IngestionTimeColumn,
 //	               is one of them; a segment written before it lacks it)
 //	bloom chunks:  nonce ‖ AES-GCM(bloom filter) ‖ tag, after the column
@@ -382,8 +384,9 @@ type blockEncoder struct {
 
 // blockEncoder is an encoder of blocks for the segments st writes.
 func (st *Store) blockEncoder() blockEncoder {
-	return blockEncoder{zenc: st.zenc, paged: cmp.Or(st.segVersion, segmentVersion) >= segPagedVersion,
-		pages: pageWriter{enc: st.zenc, pageRows: cmp.Or(st.pageRows, defaultPageRows)}}
+	version := cmp.Or(st.segVersion, segmentVersion)
+	return blockEncoder{zenc: st.zenc, paged: version >= segPagedVersion,
+		pages: pageWriter{enc: st.zenc, pageRows: cmp.Or(st.pageRows, defaultPageRows), filters: version >= segPageFilterVersion}}
 }
 
 // encodeInto encodes and compresses each column of bb, with its bloom
@@ -618,19 +621,22 @@ type chunkBuffers struct {
 }
 
 // readColumn opens one column chunk of block bi, and decodes the given rows
-// of it (nil: all), or leaves a plain string column's values raw in buf.
-func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
+// of it (nil: all), or leaves a plain string column's values raw in buf. A
+// read of all rows leaves out the rows that skip (nil: none) rules out by
+// the chunk's page filter, if it has one (see decodePaged).
+func (r *segReader) readColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, rows []int, raw bool, skip *pageSkip) (Column, error) {
 	comp, err := r.openChunk(aead, bi, cm, buf)
 	if err != nil {
 		return Column{}, err
 	}
-	return r.decodeChunk(bi, cm, comp, buf, rows, raw)
+	return r.decodeChunk(bi, cm, comp, buf, rows, raw, skip)
 }
 
 // matchColumn clears sel (one per row of block bi) where column cm's value
 // does not match p, as evaluate would on the column read whole. A paged
 // chunk with a dictionary is matched by its entry numbers alone (see
-// selectPaged); any other is read, raw, and evaluated.
+// selectPaged); any other is read, raw, but for the rows its page filter
+// rules out, and evaluated.
 func (r *segReader) matchColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkBuffers, p *pred, sel []bool) error {
 	comp, err := r.openChunk(aead, bi, cm, buf)
 	if err != nil {
@@ -640,7 +646,7 @@ func (r *segReader) matchColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chun
 		if len(comp) != cm.raw {
 			return corruptf("column does not match the index")
 		}
-		d, err := parsePageDir(comp)
+		d, err := parsePageDir(comp, r.hdr.version >= segPageFilterVersion)
 		if err != nil {
 			return err
 		}
@@ -651,7 +657,7 @@ func (r *segReader) matchColumn(aead cipher.AEAD, bi int, cm *colMeta, buf *chun
 			return selectPaged(&d, p, sel, r.st.zdec, &buf.pages)
 		}
 	}
-	col, err := r.decodeChunk(bi, cm, comp, buf, nil, true)
+	col, err := r.decodeChunk(bi, cm, comp, buf, nil, true, &pageSkip{of: []*pred{p}})
 	if err != nil {
 		return err
 	}
@@ -671,7 +677,7 @@ func (r *segReader) openChunk(aead cipher.AEAD, bi int, cm *colMeta, buf *chunkB
 
 // decodeChunk decodes the opened column chunk comp of block bi, as
 // readColumn says.
-func (r *segReader) decodeChunk(bi int, cm *colMeta, comp []byte, buf *chunkBuffers, rows []int, raw bool) (Column, error) {
+func (r *segReader) decodeChunk(bi int, cm *colMeta, comp []byte, buf *chunkBuffers, rows []int, raw bool, skip *pageSkip) (Column, error) {
 	var col Column
 	var n int
 	var err error
@@ -680,7 +686,7 @@ func (r *segReader) decodeChunk(bi int, cm *colMeta, comp []byte, buf *chunkBuff
 			return Column{}, corruptf("column does not match the index")
 		}
 		// only the pages holding rows are decompressed
-		col, n, err = decodePaged(comp, cm.name, rows, raw, r.st.zdec, &buf.pages)
+		col, n, err = decodePaged(comp, cm.name, rows, raw, skip, r.hdr.version >= segPageFilterVersion, r.st.zdec, &buf.pages)
 		if err != nil {
 			return col, err
 		}

@@ -47,7 +47,8 @@ type Config struct {
 	// MaxClockSkew is how far into the future a row's TimeGenerated may be
 	// (default 10 minutes).
 	MaxClockSkew time.Duration
-	// MaxRowBytes is the largest row, as JSON (default 256 KiB).
+	// MaxRowBytes is the largest row, as JSON (default 256 KiB, at most
+	// 32 MiB).
 	MaxRowBytes int
 	// FlushBytes is the WAL size at which it is flushed into segments
 	// (default 32 MiB). Memory use is about four times this per table
@@ -152,6 +153,10 @@ type Store struct {
 
 type tableKey struct{ ws, table string }
 
+// maxRowBytesLimit bounds Config.MaxRowBytes: a value of one row must fit
+// a page of a column chunk (see maxPageSize).
+const maxRowBytesLimit = maxPageSize / 2
+
 // New opens a store in cfg.Dir. It needs no key: tables are opened, and
 // their WALs replayed, when first used.
 func New(cfg Config) (*Store, error) {
@@ -172,6 +177,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.MaxRowBytes <= 0 {
 		cfg.MaxRowBytes = 256 << 10
+	}
+	if cfg.MaxRowBytes > maxRowBytesLimit {
+		return nil, fmt.Errorf("log store: MaxRowBytes %d is over the limit of %d", cfg.MaxRowBytes, maxRowBytesLimit)
 	}
 	if cfg.FlushBytes <= 0 {
 		cfg.FlushBytes = DefaultFlushBytes

@@ -301,7 +301,7 @@ func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityErro
 		}
 		for ci := range r.blocks[bi].cols {
 			cm := &r.blocks[bi].cols[ci]
-			_, err := r.readColumn(aead, bi, cm, &buf, nil, false)
+			_, err := r.readColumn(aead, bi, cm, &buf, nil, false, nil)
 			if err == nil && cm.bloomSize > 0 {
 				_, err = r.readBloom(aead, bi, cm)
 			}
