@@ -124,9 +124,10 @@ func (j *jsRunner) mustRun(t *testing.T, extraEnv []string, example string, args
 // names from Node.js"); the machine's own /etc/hosts is not touched.
 func (j *jsRunner) withHosts(t *testing.T, argv []string) []string {
 	t.Helper()
+	// The lines sealwatch keyvault hosts --install writes.
 	hosts := "127.0.0.1 localhost\n"
 	for _, h := range j.hosts {
-		hosts += "127.0.0.1 " + h + "\n"
+		hosts += "127.0.0.1\t" + h + "\n"
 	}
 	file := filepath.Join(t.TempDir(), "hosts")
 	if err := os.WriteFile(file, []byte(hosts), 0o644); err != nil {
@@ -190,7 +191,7 @@ func TestJSKeyVaultExampleCreatesAKeyAndWrapsInTheVault(t *testing.T) {
 
 	t.Run("a vault host that does not resolve is named, with the hosts line to add", func(t *testing.T) {
 		_, errOut, err := js.run(t, env, "keys.js", "never-created")
-		want := fmt.Sprintf(`add the line "127.0.0.1 jskeys.%s" to /etc/hosts`, rn.creds.VaultDNSSuffix)
+		want := fmt.Sprintf(`add the line "127.0.0.1 jskeys.%s" to /etc/hosts (sealwatch keyvault hosts --install writes one for each vault)`, rn.creds.VaultDNSSuffix)
 		if err == nil || !strings.Contains(errOut, want) {
 			t.Fatalf("exit %v, stderr %q, want it to say %q", err, errOut, want)
 		}

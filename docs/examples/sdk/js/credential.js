@@ -42,11 +42,12 @@ function hint(err) {
     return `; check that a node serves ${env("SEALWATCH_ENDPOINT")} and that NODE_EXTRA_CA_CERTS names its CA file (sealwatch-data/tls/ca.pem)`;
   }
   // A vault's host (cmk1.vault.localhost) needs a hosts entry where the
-  // system resolver does not send *.localhost to the loopback address itself.
+  // system resolver does not send *.localhost to the loopback address itself
+  // (docs/sdk.md, "Vault host names from Node.js").
   if (err.code === "ENOTFOUND" && err.request) {
     const host = new URL(err.request.url).hostname;
     const address = new URL(env("SEALWATCH_ENDPOINT")).hostname;
-    return `; add the line "${address} ${host}" to /etc/hosts (see docs/sdk.md, "Vault host names from Node.js")`;
+    return `; add the line "${address} ${host}" to /etc/hosts (sealwatch keyvault hosts --install writes one for each vault)`;
   }
   return "";
 }
