@@ -2,6 +2,9 @@
 // in internal/cli so that tests can run them in-process.
 package main
 
+// The man pages, for packaging: `go generate ./cmd/sealwatch` writes them to man/man1.
+//go:generate go run . docs man --dir ../../man/man1
+
 import (
 	"context"
 	"os"

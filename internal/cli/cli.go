@@ -128,19 +128,18 @@ func (a *app) rootCommand() *cobra.Command {
 			return fmt.Errorf("--output must be json or table, not %q", a.output)
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
 	root.Version = a.version().short()
 	root.SetVersionTemplate("sealwatch {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.endpoint, "endpoint", "", "node URL, overriding the one in the credentials (such as https://127.0.0.1:8443)")
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
-	pf.StringVar(&a.profileFlag, "profile", "", "the stored login to use (see `sealwatch login --profile`); default $"+profileEnv+", else \"default\"")
+	pf.StringVar(&a.profileFlag, "profile", "", "`NAME` of the stored login to use (see sealwatch login); default $"+profileEnv+", else \"default\"")
 	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
 		a.ruleCommand(), a.watchlistCommand(), a.functionCommand(), a.tableCommand())
-	root.AddCommand(a.automationCommand(), a.versionCommand(), a.whoamiCommand())
+	root.AddCommand(a.automationCommand(), a.versionCommand(), a.whoamiCommand(), a.docsCommand())
 	return root
 }
 
