@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -292,5 +293,26 @@ func TestConvertJSONFollowsTheIngestRules(t *testing.T) {
 				t.Fatalf("got %#v, %v; want %#v, %v", got, ok, c.want, c.ok)
 			}
 		})
+	}
+}
+
+// TestDeclaredColumnsAreRememberedByPositionAfterTimeGenerated parses rows
+// whose TimeGenerated comes first, as shippers often send it: the scanner
+// still remembers the declared column at each later position, so that the
+// next rows find theirs without a lookup.
+func TestDeclaredColumnsAreRememberedByPositionAfterTimeGenerated(t *testing.T) {
+	d, err := newDeclared([]DeclaredColumn{{"Computer", DeclaredString}, {"EventID", DeclaredInt}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `[{"TimeGenerated":"` + testNow.Format(time.RFC3339) + `","Computer":"a","EventID":1},` +
+		`{"TimeGenerated":"` + testNow.Format(time.RFC3339) + `","Computer":"b","EventID":"2"}]`
+	s := scanner{b: []byte(body), bad: -1, declared: d}
+	if _, _, err := s.rows(ingestLimits{now: testNow, oldest: testNow.Add(-time.Hour), newest: testNow.Add(time.Hour), maxRowBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	want := []declaredColumn{{}, {"Computer", DeclaredString}, {"EventID", DeclaredInt}}
+	if !slices.Equal(s.seen, want) {
+		t.Fatalf("remembered %v, want %v", s.seen, want)
 	}
 }

@@ -187,13 +187,13 @@ func (s *scanner) declaredType(k int, name []byte) (DeclaredType, bool) {
 		return s.seen[k].typ, true
 	}
 	typ, ok := s.declared[string(name)]
-	if ok && k <= len(s.seen) && k < maxSeen {
-		col := declaredColumn{string(name), typ}
-		if k == len(s.seen) {
-			s.seen = append(s.seen, col)
-		} else {
-			s.seen[k] = col
+	if ok && k < maxSeen {
+		// Positions before k may hold no declared column: TimeGenerated,
+		// which every table has, often comes first.
+		for len(s.seen) <= k {
+			s.seen = append(s.seen, declaredColumn{})
 		}
+		s.seen[k] = declaredColumn{string(name), typ}
 	}
 	return typ, ok
 }
