@@ -155,35 +155,6 @@ func (f *cmkFixture) query(ctx context.Context, q string) (*kql.Result, error) {
 	return cq.Run(ctx, src, kql.Options{})
 }
 
-// BenchmarkCountWithCatalog is the query API's work for `T | count` in a
-// workspace under a customer-managed key with a table of rows, a declared
-// table, a watchlist and a function: the source, its catalog, the
-// compilation and the count from metadata; and the catalog alone.
-func BenchmarkCountWithCatalog(b *testing.B) {
-	f := cmkData(b)
-	ctx := context.Background()
-	b.Run("op=count", func(b *testing.B) {
-		for b.Loop() {
-			res, err := f.query(ctx, "SecEvents_CL | count")
-			if err != nil {
-				b.Fatal(err)
-			}
-			res.Release()
-		}
-	})
-	b.Run("op=catalog", func(b *testing.B) {
-		for b.Loop() {
-			src, err := f.d.Source(ctx, f.ws)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := kql.CatalogOf(ctx, src); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
 // catalogOf is the catalog the query API would compile the next query
 // against.
 func (f *cmkFixture) catalogOf(t *testing.T) kql.Catalog {
