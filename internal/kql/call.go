@@ -327,7 +327,42 @@ func (p *planner) binCall(x *astCall, ec *ectx) (cexpr, error) {
 	case cs[0].t == TypeInt:
 		c.t = TypeLong // as for arithmetic, Kusto widens int to long
 	}
+	c.ints = binInts(cs, c.t)
 	return c, nil
+}
+
+// binInts is the unboxed form of bin(x, size) (see vecInt) for a bare datetime column and
+// a constant timespan, or a bare int or long column and a constant long, or nil. It gives
+// binFn's values: a datetime rounded in ticks since 0001-01-01, as toLong and toDatetime
+// count them.
+func binInts(cs []cexpr, t Type) *vecInt {
+	if cs[0].col < 0 || !cs[1].konst {
+		return nil
+	}
+	size := cs[1].fn // evaluated when the query runs, as the row form does
+	switch {
+	case cs[0].t == TypeDatetime && cs[1].t == TypeTimespan && t == TypeDatetime:
+		return &vecInt{col: cs[0].col, in: TypeDatetime, out: TypeDatetime, prepare: func() func(int64) int64 {
+			s, ok := size(nil).(time.Duration)
+			st := int64(s / 100)
+			if !ok || st <= 0 {
+				return nil
+			}
+			return func(ns int64) int64 {
+				ticks := ns/100 + ticksAtUnixEpoch
+				return (floorDiv(ticks, st)*st - ticksAtUnixEpoch) * 100
+			}
+		}}
+	case (cs[0].t == TypeInt || cs[0].t == TypeLong) && (cs[1].t == TypeInt || cs[1].t == TypeLong) && t == TypeLong:
+		return &vecInt{col: cs[0].col, in: TypeLong, out: TypeLong, prepare: func() func(int64) int64 {
+			s, ok := size(nil).(int64)
+			if !ok || s <= 0 {
+				return nil
+			}
+			return func(x int64) int64 { return floorDiv(x, s) * s }
+		}}
+	}
+	return nil
 }
 
 // builtinCall binds a call of a function of funcs.

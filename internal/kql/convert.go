@@ -108,6 +108,9 @@ func parseGUID(s string) (string, bool) {
 // Conversions used by the to*() functions and by comparisons; each returns nil when the
 // value does not convert, as the language does.
 
+// ticksAtUnixEpoch is 1970-01-01 in Kusto's ticks: 100 ns since 0001-01-01.
+const ticksAtUnixEpoch = 621355968000000000
+
 func toLong(v any) any {
 	switch x := v.(type) {
 	case int64:
@@ -132,7 +135,7 @@ func toLong(v any) any {
 		}
 		return nil
 	case time.Time:
-		return (x.UnixNano() / 100) + 621355968000000000 // ticks since 0001-01-01
+		return (x.UnixNano() / 100) + ticksAtUnixEpoch // ticks since 0001-01-01
 	case time.Duration:
 		return int64(x / 100)
 	}
@@ -208,7 +211,7 @@ func toDatetime(v any) any {
 			return t
 		}
 	case int64: // ticks
-		return normTime(time.Unix(0, (x-621355968000000000)*100))
+		return normTime(time.Unix(0, (x-ticksAtUnixEpoch)*100))
 	}
 	return nil
 }

@@ -25,6 +25,9 @@ type cexpr struct {
 	// batch, when set, is the same predicate over a column batch: it returns the rows of sel
 	// that pass, reading the typed vectors (search's any-column match).
 	batch func(cb *colBatch, sel []int) []int
+	// ints, when set, is the same expression over a column batch's typed vectors, unboxed
+	// (bin of a column by a constant): a group key read without a value per row.
+	ints *vecInt
 }
 
 func (c cexpr) value() any { return c.fn(nil) }

@@ -117,7 +117,11 @@ func (p *planner) summarizeGroups(in *plan, o *astSummarizeOp, ec *ectx, opName 
 		in = in.ingest()
 	}
 	sp.in = in
-	sp.columnar = in.openCols != nil && !slices.Contains(sp.keyCols, -1)
+	sp.columnar = in.openCols != nil
+	for k, c := range sp.keyCols {
+		sp.columnar = sp.columnar && (c >= 0 || sp.keyInts[k] != nil)
+		sp.exprKeys = sp.exprKeys || c < 0
+	}
 	sp.countOnly = true
 	for _, f := range sp.factories {
 		if c, ok := f().(*countState); !ok || c.pred != nil {
@@ -147,7 +151,9 @@ type summarizePlan struct {
 	in        *plan
 	cols      []colInfo
 	keyFns    []func(Row) any
-	keyCols   []int // input column of each key when it is a bare column, else -1
+	keyCols   []int     // input column of each key when it is a bare column, else -1
+	keyInts   []*vecInt // of each key that is an expression: its unboxed form, if it has one
+	exprKeys  bool      // some key is an expression (with an unboxed form, when columnar)
 	factories []func() aggState
 	columnar  bool // the keys are read by column, typed where the source typed them
 	countOnly bool // every aggregate is a plain count()
@@ -186,6 +192,7 @@ func (sp *summarizePlan) bindKeys(in *plan, by []astNamedExpr, ec *ectx) error {
 		sp.cols = append(sp.cols, ci)
 		sp.keyFns = append(sp.keyFns, c.fn)
 		sp.keyCols = append(sp.keyCols, c.col)
+		sp.keyInts = append(sp.keyInts, c.ints)
 	}
 	return nil
 }
@@ -261,14 +268,16 @@ type groups struct {
 	byStr  map[string]*group // single string key: no interface hashing
 	byKeys map[string]*group // several keys: by their encoding in kb (keyAppend's)
 	order  []*group
-	kb     []byte  // several keys: their encoding
-	kv     []any   // the keys keyGroup looks for
-	counts []int64 // count by dictionary: a count per entry
-	firsts []int   // count by dictionary: the entries in order of first appearance
+	kb     []byte              // several keys: their encoding
+	kv     []any               // the keys keyGroup looks for
+	intFns []func(int64) int64 // expression keys: the function of each for the batch (see vecInt)
+	counts []int64             // count by dictionary: a count per entry
+	firsts []int               // count by dictionary: the entries in order of first appearance
 }
 
 func (sp *summarizePlan) newGroups(acct *memAccount) *groups {
-	g := &groups{summarizePlan: sp, acct: acct, byKey: map[any]*group{}, kv: make([]any, len(sp.keyFns))}
+	g := &groups{summarizePlan: sp, acct: acct, byKey: map[any]*group{}, kv: make([]any, len(sp.keyFns)),
+		intFns: make([]func(int64) int64, len(sp.keyFns))}
 	if len(sp.keyFns) == 1 && sp.cols[0].Type == TypeString {
 		g.byStr = map[string]*group{}
 	}
@@ -336,8 +345,8 @@ func (g *groups) keysGroup(cb *colBatch, r int) (*group, error) {
 		return kg, nil
 	}
 	if cb != nil {
-		for k, c := range g.keyCols {
-			g.kv[k] = cb.value(c, r)
+		for k := range g.keyCols {
+			g.kv[k] = g.keyValue(cb, k, r)
 		}
 	}
 	kg := g.newGroup(slices.Clone(g.kv))
@@ -365,10 +374,10 @@ func (g *groups) intGroup(v *Vector, r int) (*group, error) {
 	return g.keyGroup()
 }
 
-// typedKeys reports whether every key column of cb is a vector appendVectorKey encodes.
+// typedKeys reports whether every bare-column key of cb is a vector appendVectorKey encodes.
 func (g *groups) typedKeys(cb *colBatch) bool {
 	for _, c := range g.keyCols {
-		if cb.b.vector(c) == nil {
+		if c >= 0 && cb.b.vector(c) == nil {
 			return false
 		}
 	}
@@ -417,6 +426,9 @@ func (g *groups) ofRow(r Row) (*group, error) {
 // ofBatch finds the groups gs of a batch's rows by column; with count() alone over a
 // dictionary-coded string key it counts the batch itself and reports so.
 func (g *groups) ofBatch(cb *colBatch, gs []*group) (bool, error) {
+	if g.exprKeys {
+		return false, g.ofExprBatch(cb, gs)
+	}
 	var v *Vector
 	if g.byStr != nil {
 		v = cb.b.vector(g.keyCols[0])
@@ -464,6 +476,105 @@ func (g *groups) ofBatch(cb *colBatch, gs []*group) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// ofExprBatch finds the groups of a batch's rows where some key is an expression with an
+// unboxed form (vecInt): read from the vectors, a value boxed only for a new group; or, for a
+// batch whose vectors do not serve, by the key expressions on boxed rows.
+func (g *groups) ofExprBatch(cb *colBatch, gs []*group) error {
+	var err error
+	if !g.prepareInts(cb) || !g.typedKeys(cb) {
+		for i, r := range cb.sel {
+			row := cb.row(r)
+			for k, f := range g.keyFns {
+				g.kv[k] = f(row)
+			}
+			if gs[i], err = g.keyGroup(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(g.keyCols) == 1 {
+		e, fn := g.keyInts[0], g.intFns[0]
+		v := cb.b.vector(e.col)
+		for i, r := range cb.sel {
+			if v.Valid != nil && !v.Valid[r] {
+				g.kv[0] = nil
+			} else {
+				x := fn(v.Ints[r])
+				k := x // scalarKey's of the boxed value: a long itself, a datetime encoded
+				if e.out == TypeDatetime {
+					k = x<<3 | 5
+				}
+				if gs[i] = g.byKey[k]; gs[i] != nil {
+					continue
+				}
+				g.kv[0] = e.box(x, true)
+			}
+			if gs[i], err = g.keyGroup(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, r := range cb.sel {
+		g.kb = g.kb[:0]
+		for k, c := range g.keyCols {
+			if c >= 0 {
+				g.kb = appendVectorKey(g.kb, cb.b.vector(c), r)
+				continue
+			}
+			x, ok := g.intKey(cb, k, r)
+			switch {
+			case !ok:
+				g.kb = append(g.kb, 0)
+			case g.keyInts[k].out == TypeDatetime:
+				g.kb = strconv.AppendInt(append(g.kb, 5), x, 10)
+			default:
+				g.kb = strconv.AppendInt(append(g.kb, 2), x, 10)
+			}
+		}
+		if gs[i], err = g.keysGroup(cb, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepareInts readies the expression keys' unboxed forms for batch cb, and reports whether
+// every one serves it.
+func (g *groups) prepareInts(cb *colBatch) bool {
+	for k, e := range g.keyInts {
+		if e == nil {
+			continue
+		}
+		if !e.typed(cb) {
+			return false
+		}
+		if g.intFns[k] = e.prepare(); g.intFns[k] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// intKey is expression key k of row r of cb, unboxed (see prepareInts); false for a null.
+func (g *groups) intKey(cb *colBatch, k, r int) (int64, bool) {
+	v := cb.b.vector(g.keyInts[k].col)
+	if v.Valid != nil && !v.Valid[r] {
+		return 0, false
+	}
+	return g.intFns[k](v.Ints[r]), true
+}
+
+// keyValue is key k of row r of cb as the row form gives it: a column's value, or an
+// expression's from its unboxed form.
+func (g *groups) keyValue(cb *colBatch, k, r int) any {
+	if c := g.keyCols[k]; c >= 0 {
+		return cb.value(c, r)
+	}
+	return g.keyInts[k].box(g.intKey(cb, k, r))
 }
 
 // countByDict is count() alone by a dictionary-coded key: a count per dictionary entry

@@ -288,3 +288,32 @@ func (f *filterCols) Next(ctx context.Context) (*colBatch, error) {
 }
 
 func (f *filterCols) Close() { f.in.Close() }
+
+// vecInt is an integer or datetime expression of one column that a batch's typed vectors
+// answer unboxed: row r's value is prepare's function of the column's value (an int64; a
+// datetime in Unix nanoseconds), or null where the column's is.
+type vecInt struct {
+	col int  // the input column
+	in  Type // its vector's type: TypeDatetime, or TypeLong for an int or long vector
+	out Type // the value's type: TypeDatetime or TypeLong
+	// prepare is the function of a non-null value for this run, or nil when the constants
+	// leave the expression to its row form (which then gives null, or fails, as it does).
+	prepare func() func(int64) int64
+}
+
+// typed reports whether cb's column is a vector of the type e reads.
+func (e *vecInt) typed(cb *colBatch) bool {
+	v := cb.b.vector(e.col)
+	return v != nil && (e.in == TypeDatetime && v.Type == TypeDatetime || e.in == TypeLong && v.integers())
+}
+
+// box is value x (ok false: null) as the row form gives it.
+func (e *vecInt) box(x int64, ok bool) any {
+	switch {
+	case !ok:
+		return nil
+	case e.out == TypeDatetime:
+		return time.Unix(0, x).UTC()
+	}
+	return x
+}
