@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,31 @@ const jsExamples = "../../docs/examples/sdk/js"
 
 // jsPackages are the SDKs the examples use, which scripts/test.sh installs.
 var jsPackages = []string{"@azure/identity", "@azure/keyvault-keys", "@azure/monitor-ingestion", "@azure/monitor-query-logs"}
+
+// jsLockedVersions returns the version of each of jsPackages that the
+// examples' package-lock.json names.
+func jsLockedVersions(t *testing.T) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(jsExamples, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock struct {
+		Packages map[string]struct{ Version string }
+	}
+	if err := json.Unmarshal(raw, &lock); err != nil {
+		t.Fatalf("package-lock.json: %v", err)
+	}
+	versions := map[string]string{}
+	for _, p := range jsPackages {
+		v := lock.Packages["node_modules/"+p].Version
+		if v == "" {
+			t.Fatalf("package-lock.json names no version of %s", p)
+		}
+		versions[p] = v
+	}
+	return versions
+}
 
 // jsRunner runs the JavaScript examples against one node, signed in as one
 // principal.
@@ -50,9 +76,18 @@ func newJSRunner(t *testing.T, rn *running, clientID, secret string) *jsRunner {
 		}
 		modules = filepath.Join(cache, "sealwatch-test", "js", "node_modules")
 	}
+	locked := jsLockedVersions(t)
 	for _, p := range jsPackages {
-		if _, err := os.Stat(filepath.Join(modules, p, "package.json")); err != nil {
+		raw, err := os.ReadFile(filepath.Join(modules, p, "package.json"))
+		if err != nil {
 			t.Fatalf("the JavaScript SDK tests need %s in %s, which is missing: %s", p, modules, install)
+		}
+		var installed struct{ Version string }
+		if err := json.Unmarshal(raw, &installed); err != nil {
+			t.Fatalf("%s in %s: %v: %s", p, modules, err, install)
+		}
+		if installed.Version != locked[p] {
+			t.Fatalf("%s holds %s %s, but the examples' package-lock.json names %s: %s", modules, p, installed.Version, locked[p], install)
 		}
 	}
 	// go test caches a passing result until a file the test reads changes;
@@ -290,5 +325,19 @@ func TestJSIngestionAndQueryExamplesRoundTripRows(t *testing.T) {
 	out = reader.mustRun(t, nil, "query.js", customerID, `Events_CL | where Account == @"CORP\alice" | project Computer, EventID`)
 	if want := `{"Computer":"dc01.corp.example","EventID":4624}` + "\n"; out != want {
 		t.Fatalf("query.js printed %q, want %q", out, want)
+	}
+}
+
+// TestJSGuideNamesTheTestedVersions holds docs/sdk.md's table of packages to
+// the versions the tests run.
+func TestJSGuideNamesTheTestedVersions(t *testing.T) {
+	guide, err := os.ReadFile("../../docs/sdk.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, v := range jsLockedVersions(t) {
+		if row := fmt.Sprintf("| `%s` | %s |", p, v); !strings.Contains(string(guide), row) {
+			t.Errorf("docs/sdk.md has no row starting %q: the JavaScript table names another version than package-lock.json", row)
+		}
 	}
 }
