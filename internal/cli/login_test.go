@@ -136,3 +136,17 @@ func TestAStoredLoginFromBeforeProfilesIsTheDefaultProfile(t *testing.T) {
 	}
 	n.must("identity", "app", "list")
 }
+
+func TestVaultServeSuggestsAProfileNamedAfterItsData(t *testing.T) {
+	for dir, want := range map[string]string{
+		"customer-vault":                       "customer-vault",
+		"/srv/keys/customer-vault":             "customer-vault",
+		"/srv/keys/default":                    "vault", // the workspace node's login stays where it is
+		"/srv/keys/my vault":                   "vault", // no profile name
+		"/srv/keys/" + strings.Repeat("v", 65): "vault",
+	} {
+		if got := vaultProfile(dir); got != want {
+			t.Errorf("vaultProfile(%q) = %q, want %q", dir, got, want)
+		}
+	}
+}

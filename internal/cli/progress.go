@@ -43,9 +43,14 @@ func (a *app) newBar(max int64, description string, opts ...progressbar.Option) 
 	return progressbar.NewOptions64(max, append(base, opts...)...)
 }
 
-// spinner is a spinner with the time so far, on a terminal, for work whose
-// end cannot be told in advance (a request that returns when it is done); it
-// turns on its own until Finish. Nil elsewhere.
-func (a *app) spinner(description string) *progressbar.ProgressBar {
-	return a.progressBar(-1, description, progressbar.OptionSetRenderBlankState(true))
+// whileSpinning runs work, a request that returns when it is done and says
+// nothing of how far it has got, with a spinner and the time so far on a
+// terminal: a long wait that shows nothing looks like a hang.
+func (a *app) whileSpinning(description string, work func() error) error {
+	bar := a.progressBar(-1, description, progressbar.OptionSetRenderBlankState(true))
+	err := work()
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,12 @@ func (n *testNode) runOn(terminal bool, args ...string) result {
 
 func TestLongWorkDrawsABarOnlyOnATerminal(t *testing.T) {
 	ds := setUpDataWithCLI(t)
+	ds.must("sentinel", "onboard", "--workspace", "secops") // for the watchlist
 	rows := writeRows(t, "rows.json", true, event("one", 1), event("two", 2), event("three", 3))
+	csv := filepath.Join(t.TempDir(), "crown.csv")
+	if err := os.WriteFile(csv, []byte("Host,Owner\ndc01,identity team\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -33,6 +39,8 @@ func TestLongWorkDrawsABarOnlyOnATerminal(t *testing.T) {
 			[]string{"ingest (3/-", "rows/s"}},
 		{"workspace flush turns a spinner with the time so far", []string{"workspace", "flush", "--name", "secops"},
 			[]string{"flush secops", "[0s]"}},
+		{"watchlist create turns a spinner while the items upload", []string{"watchlist", "create", "crown", "--workspace", "secops", "--file", csv, "--search-key", "Host", "--replace"},
+			[]string{"watchlist crown", "[0s]"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

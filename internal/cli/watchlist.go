@@ -224,7 +224,10 @@ func (a *app) watchlistCreateCommand(subscription *string) *cobra.Command {
 			body["etag"] = etag
 		}
 		var out json.RawMessage
-		if err := wl.m.cl.Do(ctx, http.MethodPut, wl.path(alias), client.AudienceManagement, body, &out); err != nil {
+		err = a.whileSpinning("watchlist "+clean(alias), func() error {
+			return wl.m.cl.Do(ctx, http.MethodPut, wl.path(alias), client.AudienceManagement, body, &out)
+		})
+		if err != nil {
 			return fmt.Errorf("create watchlist %s in workspace %s: %w", alias, wl.ws, err)
 		}
 		return a.printWatchlist(cmd.OutOrStdout(), out)

@@ -463,11 +463,9 @@ func (a *app) workspaceFlushCommand(subscription *string) *cobra.Command {
 		if table != "" {
 			path, what = "/tables/"+url.PathEscape(table)+"/flush", "table "+table+" of workspace "+ws
 		}
-		bar := a.spinner("flush " + clean(ws))
-		err = m.cl.Do(ctx, http.MethodPost, m.opsPath(kindWorkspace, rg, ws, path), client.AudienceManagement, nil, nil)
-		if bar != nil {
-			_ = bar.Finish()
-		}
+		err = a.whileSpinning("flush "+clean(ws), func() error {
+			return m.cl.Do(ctx, http.MethodPost, m.opsPath(kindWorkspace, rg, ws, path), client.AudienceManagement, nil, nil)
+		})
 		if err != nil {
 			return fmt.Errorf("flush %s: %w", what, err)
 		}
