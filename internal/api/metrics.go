@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingest_batches_total",
 			Help: "Ingestion requests (batches of rows) received, stored or refused, by API (logs_ingestion, data_collector)."}, []string{"api"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingest_refused_batches_total",
-			Help: "Ingestion requests refused whole, by API and reason (the error code answered, such as InvalidPayload or CustomerManagedKeyInaccessible)."}, []string{"api", "reason"}),
+			Help: "Ingestion requests refused whole, by API and reason (the error code answered, such as InvalidPayload)."}, []string{"api", "reason"}),
 		ingestedRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingested_rows_total",
 			Help: "Rows stored by the ingestion APIs (after a data collection rule's transformation), by API."}, []string{"api"}),
 		ingestedSize: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_ingested_bytes_total",
