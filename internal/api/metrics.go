@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,7 +92,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.queries, m.queryDuration, m.rowsScanned, m.bytesScanned, m.blocksRead, m.blocksSkipped, m.segmentsSkipped,
 		m.queryPeakMemory, m.queryLimits} {
 		if err := reg.Register(c); err != nil {
-			return nil, errors.Join(errors.New("api: register metrics"), err)
+			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}
 	}
 	return m, nil

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
 // TestRequestMetricsNameTheRouteNeverThePath: two requests to one route with
@@ -99,4 +104,46 @@ series:
 		}
 	}
 	return n
+}
+
+// BenchmarkMetricsPerRequest is what the metrics add to one request, with
+// every series already made (as after the first request of its kind): the
+// HTTP series of any request, and the counting of an ingest call and of a
+// query. Compare with the requests' own time (BenchmarkIngestHTTPS,
+// BenchmarkQueryHTTPS in internal/node).
+func BenchmarkMetricsPerRequest(b *testing.B) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Server{metrics: m}
+	r := httptest.NewRequest("POST", "/v1/workspaces/x/query", nil)
+	b.Run("http", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.request("POST /v1/workspaces/{id}/query", r, 200, 0.0123)
+		}
+	})
+	b.Run("ingest", func(b *testing.B) {
+		h := s.countBatch(apiLogsIngestion, func(http.ResponseWriter, *http.Request) error {
+			m.ingested(apiLogsIngestion, 1900, 1<<20)
+			return nil
+		})
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = h(nil, r)
+		}
+	})
+	b.Run("query", func(b *testing.B) {
+		res := &kql.Result{Stats: kql.Stats{RowsScanned: 200000, PeakMemory: 8 << 20}}
+		scanned := logstore.ScanStats{Blocks: 30, BlocksRead: 25, BytesRead: 3 << 20, SegmentsSkipped: 2}
+		h := s.countQuery(func(http.ResponseWriter, *http.Request) error {
+			m.queryRan(res, scanned, nil)
+			return nil
+		})
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = h(nil, r)
+		}
+	})
 }
