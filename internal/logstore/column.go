@@ -63,6 +63,16 @@ func (c *Column) materialize(rows []int) {
 	}
 }
 
+// own gives a column read raw slices of its own, where they are a
+// buffer's (see pageBuffers.arena), before it leaves the scan.
+func (c *Column) own() {
+	c.Valid = slices.Clone(c.Valid)
+	c.Ints = slices.Clone(c.Ints)
+	c.Reals = slices.Clone(c.Reals)
+	c.Bools = slices.Clone(c.Bools)
+	c.Codes = slices.Clone(c.Codes)
+}
+
 // Len is the number of rows in the column.
 func (c *Column) Len() int { return len(c.Valid) }
 
@@ -977,14 +987,12 @@ func readDict(b []byte, valid int) ([]string, []byte, error) {
 		return nil, b, corruptf("bad dictionary")
 	}
 	b = b[k:]
-	lens := make([]int, d)
-	total := 0
-	for i := range lens {
-		l, k := binary.Uvarint(b)
+	lens, total := b, 0 // the entries' lengths, read twice: to find their bytes, then to split them
+	for range d {
+		l, k := uvarint(b)
 		if k <= 0 || l > uint64(len(b)) {
 			return nil, b, corruptf("bad string length")
 		}
-		lens[i] = int(l)
 		total += int(l)
 		b = b[k:]
 	}
@@ -994,9 +1002,11 @@ func readDict(b []byte, valid int) ([]string, []byte, error) {
 	all := string(b[:total]) // one allocation for the dictionary
 	dict := make([]string, d)
 	off := 0
-	for i, l := range lens {
-		dict[i] = all[off : off+l]
-		off += l
+	for i := range dict {
+		l, k := uvarint(lens)
+		lens = lens[k:]
+		dict[i] = all[off : off+int(l)]
+		off += int(l)
 	}
 	return dict, b[total:], nil
 }

@@ -429,6 +429,27 @@ type pageBuffers struct {
 	// skipped is the rows [lo, hi) the last read left out by the page
 	// filter, flattened: lo, hi, lo, hi...
 	skipped []int
+	// arena holds the slices of the last raw read's validity and values,
+	// for the next raw read to reuse: a raw read's column lives until then
+	// (see Column.own).
+	arena Column
+}
+
+// keep makes col's slices those the next raw read reuses.
+func (buf *pageBuffers) keep(col Column) {
+	if col.Valid != nil {
+		buf.arena.Valid = col.Valid
+	}
+	switch {
+	case col.Ints != nil:
+		buf.arena.Ints = col.Ints
+	case col.Reals != nil:
+		buf.arena.Reals = col.Reals
+	case col.Bools != nil:
+		buf.arena.Bools = col.Bools
+	case col.Codes != nil:
+		buf.arena.Codes = col.Codes
+	}
 }
 
 // decodePaged decodes the given rows (ascending; nil: all) of the paged
@@ -473,16 +494,22 @@ func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, fi
 	if rows != nil {
 		want = len(rows)
 	}
-	out := Column{Name: name, Type: d.typ, Dict: dict, Valid: make([]bool, 0, want)}
+	// A raw read's validity and values are the buffer's, reused from chunk
+	// to chunk (see pageBuffers.arena); any other read's are new.
+	var room Column
+	if raw {
+		room = buf.arena
+	}
+	out := Column{Name: name, Type: d.typ, Dict: dict, Valid: slices.Grow(room.Valid[:0], want)}
 	switch {
 	case d.typ == TypeLong || d.typ == TypeDatetime:
-		out.Ints = make([]int64, 0, want)
+		out.Ints = slices.Grow(room.Ints[:0], want)
 	case d.typ == TypeReal:
-		out.Reals = make([]float64, 0, want)
+		out.Reals = slices.Grow(room.Reals[:0], want)
 	case d.typ == TypeBool:
-		out.Bools = make([]bool, 0, want)
+		out.Bools = slices.Grow(room.Bools[:0], want)
 	case dict != nil:
-		out.Codes = make([]uint32, 0, want)
+		out.Codes = slices.Grow(room.Codes[:0], want)
 	case rows != nil:
 		out.Strings = make([]string, 0, want)
 	}
@@ -556,6 +583,9 @@ func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, fi
 	}
 	if len(out.Valid) != want {
 		return out, d.rows, corruptf("page does not match its chunk")
+	}
+	if raw {
+		buf.keep(out)
 	}
 	return out, d.rows, nil
 }

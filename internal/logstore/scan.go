@@ -900,6 +900,9 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			c.materialize(rows)
 			picked[name] = rows != nil
 		}
+		if rows == nil && load[name] && name != timeColumn && name != IngestionTimeColumn {
+			c.own() // read raw, whole into the batch: its slices are its buffer's
+		}
 	}
 	for i := range bm.cols {
 		cm := &bm.cols[i]
