@@ -252,27 +252,48 @@ func TestJSKeyVaultExampleCreatesAKeyAndWrapsInTheVault(t *testing.T) {
 
 	// The vault did the wrapping: its audit log has both operations, by the
 	// example's application, on the version created.
+	done := jsAuditedOps(t, rn, "jskeys", "js-key", oid, version)
+	for _, op := range []string{"KeyCreate", "KeyGet", "KeyWrap", "KeyUnwrap"} {
+		if done[op] == 0 {
+			t.Errorf("the vault's audit log has no successful %s of %s by the example's application", op, version)
+		}
+	}
+
+	t.Run("without a hosts entry, an agent that dials the vault host at the node", func(t *testing.T) {
+		js.hosts = nil
+		out := js.mustRun(t, env, "keys-at-node.js", "js-key")
+		if want := "wrapped a 32-byte key into 384 bytes with " + kid + " and unwrapped it again, with no hosts entry\n"; out != want {
+			t.Fatalf("keys-at-node.js printed %q, want %q", out, want)
+		}
+		done := jsAuditedOps(t, rn, "jskeys", "js-key", oid, version)
+		// One of each by keys.js, one by keys-at-node.js.
+		if done["KeyWrap"] != 2 || done["KeyUnwrap"] != 2 {
+			t.Fatalf("the vault's audit log has %d wraps and %d unwraps, want the example's second of each", done["KeyWrap"], done["KeyUnwrap"])
+		}
+	})
+}
+
+// jsAuditedOps counts, by operation, the successful audit records of vault's
+// key name at version by the principal oid.
+func jsAuditedOps(t *testing.T, rn *running, vault, name, oid, version string) map[string]int {
+	t.Helper()
 	var audit struct {
 		Value []struct {
 			Operation, KeyVersion, CallerObjectID string
 			Status                                int `json:"httpStatus"`
 		}
 	}
-	url := fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/jskeys/auditRecords?api-version=2023-07-01&key=js-key", rn.creds.Endpoint, rn.creds.TenantID)
+	url := fmt.Sprintf("%s/subscriptions/%s/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/%s/auditRecords?api-version=2023-07-01&key=%s", rn.creds.Endpoint, rn.creds.TenantID, vault, name)
 	if st := rn.call("GET", url, rn.adminToken("https://management.azure.com/.default"), nil, &audit); st != 200 {
 		t.Fatalf("audit records: %d", st)
 	}
-	done := map[string]bool{}
+	done := map[string]int{}
 	for _, r := range audit.Value {
 		if r.CallerObjectID == oid && r.KeyVersion == version && r.Status == 200 {
-			done[r.Operation] = true
+			done[r.Operation]++
 		}
 	}
-	for _, op := range []string{"KeyCreate", "KeyGet", "KeyWrap", "KeyUnwrap"} {
-		if !done[op] {
-			t.Errorf("the vault's audit log has no successful %s of %s by the example's application: %+v", op, version, audit.Value)
-		}
-	}
+	return done
 }
 
 func TestJSIngestionAndQueryExamplesRoundTripRows(t *testing.T) {
