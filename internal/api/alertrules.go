@@ -36,6 +36,7 @@ func (s *Server) alertRules(role string, h alertRuleHandler) handlerFunc {
 			if err != nil {
 				return kql.Catalog{}, err
 			}
+			defer src.Release()
 			return kql.CatalogOf(ctx, src)
 		}
 		return h(w, r, analyticrule.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, catalog, nil))

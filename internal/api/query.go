@@ -76,7 +76,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer src.Hold()()
+	defer src.Release()
 	cat, err := kql.CatalogOf(r.Context(), src)
 	if err != nil {
 		return err

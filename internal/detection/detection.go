@@ -50,9 +50,12 @@ type Config struct {
 	// Docs, Logs and Source open a workspace's stores under its keys. They
 	// fail while its key is revoked, locked or unreachable: no rule of the
 	// workspace runs then, and its missed windows are caught up later.
+	// Source holds what the source reads open until release is called,
+	// which the scheduler does once it no longer uses the source: the
+	// workspace's rules of one tick run over one source.
 	Docs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore.Store, error)
 	Logs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error)
-	Source func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, error)
+	Source func(ctx context.Context, ws *workspace.WorkspaceInfo) (src kql.Source, release func(), err error)
 	// OnAlert is told of each alert a run raises, after it and its
 	// incident are stored: automation rules run there.
 	OnAlert func(ctx context.Context, ev AlertEvent)
@@ -239,6 +242,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 		s.block(ws, now, err)
 		return nil // the missed windows are caught up once the stores open
 	}
+	defer w.close()
 	s.mu.Lock()
 	w.resumed = s.blocked[w.customerID]
 	delete(s.blocked, w.customerID)
@@ -252,7 +256,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 			continue
 		}
 		start := time.Now()
-		if i > 0 { // the stores s.open took may have been closed as idle since
+		if i > 0 { // a store reopened meanwhile (its retention changed) is taken anew
 			if err := w.refresh(ctx); err != nil {
 				errs = append(errs, err)
 				continue
@@ -273,16 +277,18 @@ func (s *Scheduler) open(ctx context.Context, ws *workspace.WorkspaceInfo, now t
 	if err != nil {
 		return nil, err
 	}
-	logs, err := s.cfg.Logs(ctx, ws)
+	src, release, err := s.cfg.Source(ctx, ws)
 	if err != nil {
 		return nil, err
 	}
-	src, err := s.cfg.Source(ctx, ws)
+	logs, err := s.cfg.Logs(ctx, ws) // the store src holds open
 	if err != nil {
+		release()
 		return nil, err
 	}
 	cat, err := kql.CatalogOf(ctx, src)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	id := ws.Workspace.Properties.CustomerID
@@ -291,7 +297,7 @@ func (s *Scheduler) open(ctx context.Context, ws *workspace.WorkspaceInfo, now t
 		retention = 30 * 24 * time.Hour
 	}
 	return &wsRun{
-		s: s, ws: ws, customerID: id, docs: docs, logs: logs, src: src, cat: cat,
+		s: s, ws: ws, customerID: id, docs: docs, logs: logs, src: src, release: release, cat: cat,
 		alerts:    alert.New(docs, id, ws.Workspace.ID),
 		incidents: incident.New(docs, id, ws.Workspace.ID, s.cfg.Now),
 		now:       now, watermark: logs.IngestionWatermark(), retention: retention,

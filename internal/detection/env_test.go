@@ -91,8 +91,8 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 		Workspaces: func(context.Context) ([]workspace.WorkspaceInfo, error) { return []workspace.WorkspaceInfo{e.ws}, nil },
 		Docs:       func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return e.docs, gate() },
 		Logs:       func(context.Context, *workspace.WorkspaceInfo) (*logstore.Store, error) { return e.logs, gate() },
-		Source: func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) {
-			return wsdata.NewSource(e.logs, testCustomer), gate()
+		Source: func(context.Context, *workspace.WorkspaceInfo) (kql.Source, func(), error) {
+			return wsdata.NewSource(e.logs, testCustomer), func() {}, gate()
 		},
 		Now: e.clock.Now,
 	}

@@ -25,6 +25,7 @@ type wsRun struct {
 	docs       *docstore.Store
 	logs       *logstore.Store
 	src        kql.Source
+	release    func() // of src (see Config.Source); nil for a sweep, which has none
 	cat        kql.Catalog
 	alerts     *alert.Store
 	incidents  *incident.Incidents
@@ -143,15 +144,6 @@ func (r *ruleRun) compile() (*kql.Query, error) {
 	return q, nil
 }
 
-// hold keeps the workspace's log store open while a query of the rule runs
-// (see wsdata.Source.Hold), where the source can be held.
-func (r *ruleRun) hold() (release func()) {
-	if h, ok := r.src.(interface{ Hold() func() }); ok {
-		return h.Hold()
-	}
-	return func() {}
-}
-
 // evaluate runs the rule's query over window w: a Scheduled rule's
 // TimeGenerated window, an NRT rule's ingestion window (opts say which).
 func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql.Options) (*kql.Table, error) {
@@ -163,7 +155,6 @@ func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql
 	} else {
 		opts.Now, opts.Timespan = r.now, r.retention
 	}
-	defer r.hold()()
 	res, err := q.Run(ctx, r.src, opts)
 	if err != nil {
 		return nil, err
@@ -180,7 +171,6 @@ func (r *ruleRun) evaluate(ctx context.Context, q *kql.Query, w window, opts kql
 // the last run but belong before first, the start of the earliest window
 // this run evaluates anyway, and returns the windows that hold them.
 func (r *ruleRun) lateWindows(ctx context.Context, q *kql.Query, first time.Time) ([]window, int64, error) {
-	defer r.hold()()
 	var minutes []time.Time
 	var rows int64
 	for _, table := range q.Tables() {
@@ -487,16 +477,25 @@ func (w *wsRun) logStore(ctx context.Context) (*logstore.Store, error) {
 	return logs, nil
 }
 
-// refresh takes the workspace's log store and query source again before a
-// rule runs (see logStore).
+// refresh takes the workspace's query source and log store again before a
+// rule runs (see logStore), and releases the source it had.
 func (w *wsRun) refresh(ctx context.Context) error {
-	if _, err := w.logStore(ctx); err != nil {
-		return err
-	}
-	src, err := w.s.cfg.Source(ctx, w.ws)
+	src, release, err := w.s.cfg.Source(ctx, w.ws)
 	if err != nil {
 		return err
 	}
-	w.src = src
+	if _, err := w.logStore(ctx); err != nil { // the store src holds open
+		release()
+		return err
+	}
+	w.close()
+	w.src, w.release = src, release
 	return nil
+}
+
+// close releases the run's source.
+func (w *wsRun) close() {
+	if w.release != nil {
+		w.release()
+	}
 }

@@ -342,8 +342,8 @@ func TestRevokedKeyPausesEvenWhenTheStoresOpen(t *testing.T) {
 	e = newEnv(t, func(c *Config) {
 		c.Docs = func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return e.docs, nil }
 		c.Logs = func(context.Context, *workspace.WorkspaceInfo) (*logstore.Store, error) { return e.logs, nil }
-		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) {
-			return wsdata.NewSource(e.logs, testCustomer), nil
+		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, func(), error) {
+			return wsdata.NewSource(e.logs, testCustomer), func() {}, nil
 		}
 	})
 	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
@@ -392,9 +392,9 @@ func TestWorkspaceWithoutRulesIsNotOpened(t *testing.T) {
 			opened.Add(1)
 			return e.logs, nil
 		}
-		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, error) {
+		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, func(), error) {
 			opened.Add(1)
-			return wsdata.NewSource(e.logs, testCustomer), nil
+			return wsdata.NewSource(e.logs, testCustomer), func() {}, nil
 		}
 	})
 	e.tickFor(10*time.Minute, 5*time.Minute)
@@ -408,10 +408,10 @@ func TestWorkspaceWithoutRulesIsNotOpened(t *testing.T) {
 	}
 }
 
-// TestRulesOfATickUseTheStoreOpenNow: the data plane may close a store it
-// has not handed out for a while, in the middle of a long tick, and open a
-// new one when asked; the tick's later writes and rules ask again, and so
-// land in the store open now.
+// TestRulesOfATickUseTheStoreOpenNow: the data plane may close a store in
+// the middle of a long tick (a change of the workspace's retention reopens
+// it, in use or not) and open a new one when asked; the tick's later
+// writes and rules ask again, and so land in the store open now.
 func TestRulesOfATickUseTheStoreOpenNow(t *testing.T) {
 	var e *env
 	reopened := false
@@ -443,5 +443,79 @@ func TestRulesOfATickUseTheStoreOpenNow(t *testing.T) {
 		if n := e.alertCount(rule); n != 1 {
 			t.Fatalf("rule %s raised %d alerts after the store was reopened, want 1", rule, n)
 		}
+	}
+}
+
+// heldSource counts the scans of a source that run while it is not held.
+type heldSource struct {
+	kql.Source
+	held     *atomic.Int64
+	unheld   *atomic.Int64
+	released atomic.Bool
+}
+
+func (h *heldSource) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterator, error) {
+	if h.released.Load() || h.held.Load() <= 0 {
+		h.unheld.Add(1)
+	}
+	return h.Source.Scan(ctx, req)
+}
+
+// TestEverySourceATickTakesIsHeldWhileUsedAndReleased: the workspace's
+// rules of a tick scan only sources the scheduler holds (their stores
+// cannot be closed under them), and by the tick's end it has released
+// each one it took, the ones it swapped between rules too, and one taken
+// while a later store failed to open.
+func TestEverySourceATickTakesIsHeldWhileUsedAndReleased(t *testing.T) {
+	var held, unheld, taken atomic.Int64
+	var failLogs atomic.Bool
+	var e *env
+	e = newEnv(t, func(c *Config) {
+		gated := c.Logs
+		c.Logs = func(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error) {
+			if failLogs.Load() {
+				return nil, errors.New("the log store cannot be opened")
+			}
+			return gated(ctx, ws)
+		}
+		c.Source = func(context.Context, *workspace.WorkspaceInfo) (kql.Source, func(), error) {
+			taken.Add(1)
+			held.Add(1)
+			src := &heldSource{Source: wsdata.NewSource(e.logs, testCustomer), held: &held, unheld: &unheld}
+			return src, func() {
+				if src.released.CompareAndSwap(false, true) {
+					held.Add(-1)
+				}
+			}, nil
+		}
+	})
+	e.ingest("SigninLogs", signin(-2*time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	for _, rule := range []string{"first", "second", "third"} {
+		e.putRule(rule, "Scheduled", scheduled(failedSignins, "PT5M", "PT1H", nil))
+	}
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	if taken.Load() < 3 {
+		t.Fatalf("%d sources taken over two ticks of three rules", taken.Load())
+	}
+	if n := held.Load(); n != 0 {
+		t.Fatalf("%d sources still held after the ticks", n)
+	}
+	if n := unheld.Load(); n != 0 {
+		t.Fatalf("%d scans ran over a source not held", n)
+	}
+	if n := e.alertCount("first"); n != 1 {
+		t.Fatalf("%d alerts from the first rule, want 1", n)
+	}
+	failLogs.Store(true)
+	before := taken.Load()
+	e.advance(5 * time.Minute)
+	if err := e.sched.Tick(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if taken.Load() == before {
+		t.Fatal("no source was taken in the tick whose log store failed to open")
+	}
+	if n := held.Load(); n != 0 {
+		t.Fatalf("%d sources still held after a log store failed to open", n)
 	}
 }

@@ -25,11 +25,11 @@ func TestARuleReadingAWatchlistRunsAndCatchesALateRow(t *testing.T) {
 	source := func() *wsdata.Source { return wsdata.NewSource(e.logs, testCustomer).WithWatchlists(wl()) }
 	e = newEnv(t, func(cfg *Config) {
 		gated := cfg.Source
-		cfg.Source = func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, error) {
-			if _, err := gated(ctx, ws); err != nil {
-				return nil, err
+		cfg.Source = func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, func(), error) {
+			if _, _, err := gated(ctx, ws); err != nil {
+				return nil, nil, err
 			}
-			return source(), nil
+			return source(), func() {}, nil
 		}
 	})
 	list, _ := json.Marshal(map[string]any{"displayName": "Bad addresses", "provider": "TI", "itemsSearchKey": "IP",

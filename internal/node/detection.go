@@ -7,14 +7,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/workspace"
-	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
-
-// The scheduler holds a workspace's log store while a rule's query runs
-// through this method of its source, found by a type assertion (see
-// detection's ruleRun.hold): a change of its signature would drop the hold
-// silently, so the build checks it.
-var _ interface{ Hold() (release func()) } = (*wsdata.Source)(nil)
 
 // newScheduler makes the scheduler of the workspaces' analytics rules. It
 // opens their stores as the API does, under the workspaces' keys, and its
@@ -24,8 +17,12 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 		Workspaces: n.workspaces.AllWorkspaces,
 		Docs:       n.data.Docs,
 		Logs:       n.data.Logs,
-		Source: func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, error) {
-			return n.data.Source(ctx, ws)
+		Source: func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, func(), error) {
+			src, err := n.data.Source(ctx, ws)
+			if err != nil {
+				return nil, nil, err
+			}
+			return src, src.Release, nil
 		},
 		OnAlert:         n.automateAlert,
 		Interval:        n.cfg.RuleInterval,

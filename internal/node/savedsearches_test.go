@@ -29,6 +29,7 @@ func (cs *cmkSetup) functionsOf() ([]kql.Function, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer src.Release()
 	return src.Functions(ctx)
 }
 

@@ -8,9 +8,8 @@ import (
 )
 
 // handoutGrace is how long after Logs handed a store out the cap leaves it
-// open though nothing uses it yet: the caller holds it from the hand-out
-// and marks it in use only when its ingest or scan starts (an ingest at
-// once, a query once compiled).
+// open though nothing uses it yet: an ingest marks it in use only once it
+// starts. (A source from Data.Source holds its store from the hand-out.)
 const handoutGrace = 2 * time.Second
 
 // startCap closes stores beyond Options.MaxOpenStores in the background,

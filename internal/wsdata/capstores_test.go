@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -204,7 +205,6 @@ func TestMaxOpenStoresLeavesAHeldSourceOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release := src.Hold()
 	clock.Add(int64(time.Hour))
 	ingestOne(t, d, b, "y")
 	d.caps.Wait()
@@ -214,7 +214,7 @@ func TestMaxOpenStoresLeavesAHeldSourceOpen(t *testing.T) {
 	if got := fmt.Sprint(run(t, src, "Events_CL | summarize n=count() by Message").Rows); got != "[[x 1]]" {
 		t.Fatalf("the held source answers %s after another store opened", got)
 	}
-	release()
+	src.Release()
 	clock.Add(int64(time.Hour))
 	ingestOne(t, d, c, "z")
 	d.caps.Wait()
@@ -262,4 +262,78 @@ func TestMaxOpenStoresUnderConcurrentUse(t *testing.T) {
 	if total != workers*rounds {
 		t.Fatalf("%d rows answered, want %d", total, workers*rounds)
 	}
+}
+
+// TestAnIdleCloseNeverClosesTheStoreOfASourceHandedOut: stores closed as
+// idle as fast as the closer can (an idle time of zero, on a clock that
+// does not move) while queries take sources, build their catalogs and
+// run: the store is held from the hand-out, so no query finds its store
+// closed; once every source is released, the closer closes it. Run with
+// -race.
+func TestAnIdleCloseNeverClosesTheStoreOfASourceHandedOut(t *testing.T) {
+	d, _ := capData(t, 0)
+	ws := capWorkspace(1)
+	ingestOne(t, d, ws, "x")
+	ctx := context.Background()
+	stop := make(chan struct{})
+	closer := make(chan int)
+	go func() {
+		closed := 0
+		for {
+			select {
+			case <-stop:
+				closer <- closed
+				return
+			default:
+				closed += d.CloseIdle(ctx, 0)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				if err := queryOnce(ctx, d, ws); err != nil {
+					t.Errorf("worker %d, query %d: %v", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	if closed := <-closer; closed == 0 {
+		t.Fatal("the closer closed no store: it raced with nothing")
+	}
+	if d.CloseIdle(ctx, 0); d.openStoreOf(ws.Workspace.Properties.CustomerID) != nil {
+		t.Fatal("the store stayed open once every source was released")
+	}
+}
+
+// queryOnce runs a count as the query API does, and releases the source.
+func queryOnce(ctx context.Context, d *Data, ws *workspace.WorkspaceInfo) error {
+	src, err := d.Source(ctx, ws)
+	if err != nil {
+		return err
+	}
+	defer src.Release()
+	cat, err := kql.CatalogOf(ctx, src)
+	if err != nil {
+		return err
+	}
+	q, err := kql.Compile("Events_CL | summarize count() by Message", cat)
+	if err != nil {
+		return err
+	}
+	res, err := q.Run(ctx, src, kql.Options{})
+	if err != nil {
+		return err
+	}
+	defer res.Release()
+	if got := fmt.Sprint(res.Tables[0].Rows); got != "[[x 1]]" {
+		return fmt.Errorf("answered %s", got)
+	}
+	return nil
 }

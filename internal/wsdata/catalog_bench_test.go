@@ -33,15 +33,15 @@ func BenchmarkCountWithCatalog(b *testing.B) {
 			for b.Loop() {
 				src, cat := catalog()
 				if op == "catalog" {
+					src.Release()
 					continue
 				}
 				q, err := kql.Compile("SecEvents_CL | count", cat)
 				if err != nil {
 					b.Fatal(err)
 				}
-				release := src.Hold()
 				res, err := q.Run(ctx, src, kql.Options{})
-				release()
+				src.Release()
 				if err != nil {
 					b.Fatal(err)
 				}

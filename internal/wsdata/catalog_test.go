@@ -143,7 +143,7 @@ func (f *cmkFixture) query(ctx context.Context, q string) (*kql.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer src.Hold()()
+	defer src.Release()
 	cat, err := kql.CatalogOf(ctx, src)
 	if err != nil {
 		return nil, err

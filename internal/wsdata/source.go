@@ -54,6 +54,9 @@ type Source struct {
 	// catalog, when set, keeps the workspace's catalog across queries (see
 	// catalog.go).
 	catalog *catalogCache
+	// release lets go of the hold Data.Source took on the store; nil for
+	// a source made by NewSource, whose caller keeps its store open.
+	release func()
 }
 
 // scanTally is the sum of closed scans' statistics; a query may close
@@ -88,9 +91,14 @@ var typeMap = map[logstore.Type]kql.Type{
 	logstore.TypeBool: kql.TypeBool, logstore.TypeDatetime: kql.TypeDatetime, logstore.TypeDynamic: kql.TypeDynamic,
 }
 
-// Hold keeps the workspace's log store open until release is called: from
-// a query's first scan to its last, which may be far apart (a join, a union).
-func (s *Source) Hold() (release func()) { return s.store.Hold() }
+// Release lets go of the workspace's log store, which a source from
+// Data.Source holds open from its hand-out: the store may then be closed
+// as idle. The source is not used after; more than one call is harmless.
+func (s *Source) Release() {
+	if s.release != nil {
+		s.release()
+	}
+}
 
 // Tables lists the workspace's tables with their columns: every declared
 // table, rows or none, with its columns in declared order and then any it

@@ -201,15 +201,18 @@ func (d *Data) openStoreOf(id string) *openStore {
 // on first use, after CloseIdle closed it, or when the workspace moved
 // under another key or changed its retention.
 func (d *Data) Logs(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error) {
-	o, err := d.openLogs(ctx, ws)
+	o, _, err := d.openLogs(ctx, ws, false)
 	if err != nil {
 		return nil, err
 	}
 	return o.store, nil
 }
 
-// openLogs is Logs, with what is kept beside the open store.
-func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo) (*openStore, error) {
+// openLogs is Logs, with what is kept beside the open store. held marks
+// the store in use (logstore.Store.Hold) before the slot's lock is let go,
+// so that no closer (CloseIdle, the open-store bound) can find it unused
+// between the hand-out and the caller's use; the caller calls release.
+func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held bool) (_ *openStore, release func(), _ error) {
 	governedBy := "platform"
 	if ws.CMK {
 		governedBy = ws.ClusterID
@@ -218,20 +221,26 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo) (*open
 	id := ws.Workspace.Properties.CustomerID
 	tables, err := d.retention.of(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, err := d.slot(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gone {
-		return nil, deletedError(id)
+		return nil, nil, deletedError(id)
 	}
 	s.used.Store(d.now().UnixNano())
+	handOut := func(o *openStore) (*openStore, func(), error) {
+		if !held {
+			return o, func() {}, nil
+		}
+		return o, o.store.Hold(), nil
+	}
 	if o := s.open; o != nil && o.governedBy == governedBy && o.retention == retention && maps.Equal(o.tables, tables) {
-		return o, nil
+		return handOut(o)
 	} else if o != nil {
 		if err := o.store.Close(); err != nil {
 			d.log.Warn("close log store", "workspace", id, "err", err)
@@ -241,7 +250,7 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo) (*open
 	}
 	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, err := logstore.New(logstore.Config{
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
@@ -249,7 +258,7 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo) (*open
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
+		return nil, nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
 	keysOf := workspace.WorkspaceInfo{CMK: ws.CMK, ClusterID: ws.ClusterID} // the keys the store is opened under
 	s.open = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables,
@@ -257,20 +266,25 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo) (*open
 	if n := d.open.Add(1); d.opts.MaxOpenStores > 0 && n > int64(d.opts.MaxOpenStores) {
 		d.startCap()
 	}
-	return s.open, nil
+	return handOut(s.open)
 }
 
 // Source returns the query engine's view of a workspace's logs, of its
 // declared tables, of its watchlists, which _GetWatchlist reads from the
 // sealed document store, and of its functions, the saved searches with an
-// alias.
+// alias. The source holds the workspace's log store open from the moment
+// it is handed out — its catalog, its compilation and each scan of a
+// query or of a rule's runs, however far apart — until Release, which the
+// caller must call once done with it: neither an idle close nor the
+// open-store bound closes a store under a query.
 func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source, error) {
-	o, err := d.openLogs(ctx, ws)
+	o, release, err := d.openLogs(ctx, ws, true)
 	if err != nil {
 		return nil, err
 	}
 	docs, err := d.Docs(ctx, ws)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	id := ws.Workspace.Properties.CustomerID
@@ -278,7 +292,7 @@ func (d *Data) Source(ctx context.Context, ws *workspace.WorkspaceInfo) (*Source
 	fns := savedsearch.New(docs, id, ws.Workspace.ID, d.functions)
 	tabs := tables.New(docs, id, ws.Workspace.ID, ws.Workspace.Properties.RetentionInDays)
 	src := NewSource(o.store, id).WithWatchlists(wl).WithFunctions(fns).WithTables(tabs)
-	src.catalog = o.catalog
+	src.catalog, src.release = o.catalog, release
 	return src, nil
 }
 
