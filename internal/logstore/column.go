@@ -790,7 +790,10 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena
 			if !isValid[i] {
 				continue
 			}
-			ux, k := uvarint(b)
+			ux, k := shortUvarint(b) // inline: uvarint is not
+			if k == 0 {
+				ux, k = binary.Uvarint(b)
+			}
 			if k <= 0 {
 				return col, n, corruptf("bad integer")
 			}
@@ -872,7 +875,10 @@ func decodeDeltas(b []byte, isValid []bool, ints []int64) ([]byte, error) {
 		if !ok {
 			continue
 		}
-		ux, k := uvarint(b)
+		ux, k := shortUvarint(b) // inline: uvarint is not
+		if k == 0 {
+			ux, k = binary.Uvarint(b)
+		}
 		if k <= 0 {
 			return b, corruptf("bad integer")
 		}
@@ -886,13 +892,26 @@ func decodeDeltas(b []byte, isValid []bool, ints []int64) ([]byte, error) {
 // uvarint is binary.Uvarint, inline for the values of one and two bytes:
 // most deltas of a long column and entry numbers of a dictionary.
 func uvarint(b []byte) (uint64, int) {
-	switch {
-	case len(b) > 0 && b[0] < 0x80:
-		return uint64(b[0]), 1
-	case len(b) > 1 && b[1] < 0x80:
-		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+	if x, k := shortUvarint(b); k > 0 {
+		return x, k
 	}
 	return binary.Uvarint(b)
+}
+
+// shortUvarint is a uvarint of one or two bytes at the start of b, or
+// 0, 0 for any other (the last byte of b, or three bytes and more): small
+// enough to be inlined in the loops over a page's values.
+func shortUvarint(b []byte) (uint64, int) {
+	if len(b) > 1 {
+		b0, b1 := b[0], b[1]
+		if b0 < 0x80 {
+			return uint64(b0), 1
+		}
+		if b1 < 0x80 {
+			return uint64(b0&0x7f) | uint64(b1)<<7, 2
+		}
+	}
+	return 0, 0
 }
 
 // pickStrings is the given rows of a plain string column whose valid rows'
@@ -967,7 +986,10 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, 
 		if !ok {
 			continue
 		}
-		code, k := uvarint(b)
+		code, k := shortUvarint(b) // inline: uvarint is not
+		if k == 0 {
+			code, k = binary.Uvarint(b)
+		}
 		if k <= 0 || code >= d {
 			return b, corruptf("bad dictionary entry")
 		}

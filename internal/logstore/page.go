@@ -783,7 +783,10 @@ func selectCodes(b []byte, typ Type, hit []bool, sel []bool) error {
 			sel[i] = false // a null matches nothing
 			continue
 		}
-		code, k := uvarint(b)
+		code, k := shortUvarint(b) // inline: uvarint is not
+		if k == 0 {
+			code, k = binary.Uvarint(b)
+		}
 		if k <= 0 || code >= d {
 			return corruptf("bad dictionary entry")
 		}
