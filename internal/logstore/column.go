@@ -415,7 +415,7 @@ func appendColumnAs(dst []byte, t Type, cells []cell, times []int64, bloom bool,
 			return cells[i].s
 		}
 		if bloom {
-			st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return text(i), cells[i].kind != TypeNull }, t == TypeString, all)
+			st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return text(i), cells[i].kind != TypeNull }, t == TypeString, all, nil)
 		}
 		if t == TypeString && dict {
 			if d, ok := appendDict(dst, cells); ok {
@@ -548,8 +548,9 @@ func uvarintLen(v uint64) int {
 // is nil. The values are value(0) to value(n-1), where ok is false for a
 // null; a filter holds a set of keys, so a column's distinct values (its
 // dictionary) give the filter all of its values do. A run of one value is
-// split once.
-func stringBloom(n int, value func(i int) (v []byte, ok bool), exact bool, all *anyTerms) []byte {
+// split once (once a part, for parts). The terms of each row also go into
+// parts, unless it is nil.
+func stringBloom(n int, value func(i int) (v []byte, ok bool), exact bool, all *anyTerms, parts *partTerms) []byte {
 	var own termSet
 	keys := &own
 	if all != nil {
@@ -568,7 +569,8 @@ func stringBloom(n int, value func(i int) (v []byte, ok bool), exact bool, all *
 		if !ok {
 			continue
 		}
-		if !first && bytes.Equal(v, prev) {
+		fresh := parts != nil && parts.row(i)
+		if !first && !fresh && bytes.Equal(v, prev) {
 			continue
 		}
 		prev, first = v, false
@@ -576,6 +578,9 @@ func stringBloom(n int, value func(i int) (v []byte, ok bool), exact bool, all *
 			add(h)
 			if all != nil {
 				all.add(h)
+			}
+			if parts != nil {
+				parts.set.add(h)
 			}
 		}
 		if exact {
@@ -586,7 +591,7 @@ func stringBloom(n int, value func(i int) (v []byte, ok bool), exact bool, all *
 			}
 			forTermKeys(v, term)
 		}
-		if keys.n > bloomMaxKeys && all == nil {
+		if keys.n > bloomMaxKeys && all == nil && parts == nil {
 			return nil
 		}
 	}

@@ -123,8 +123,8 @@ func TestDictBloomIsTheBloomOfEveryValue(t *testing.T) {
 				t.Fatal("no dictionary: the case tests nothing")
 			}
 			var allCells, allDict anyTerms
-			want := stringBloom(len(cells), func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, true, &allCells)
-			got := stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, &allDict)
+			want := stringBloom(len(cells), func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, true, &allCells, nil)
+			got := stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, &allDict, nil)
 			if want == nil || !bytes.Equal(got, want) {
 				t.Fatalf("filter of %d bytes from the entries, of %d from every value", len(got), len(want))
 			}
@@ -146,8 +146,8 @@ func TestDictBloomIsTheBloomOfEveryValue(t *testing.T) {
 		for i := range dict {
 			dict[i] = cells[i].s
 		}
-		want := stringBloom(len(cells), func(i int) ([]byte, bool) { return cells[i].s, true }, true, &allCells)
-		got := stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, &allDict)
+		want := stringBloom(len(cells), func(i int) ([]byte, bool) { return cells[i].s, true }, true, &allCells, nil)
+		got := stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, &allDict, nil)
 		if want != nil || got != nil || allCells.filter() != nil || allDict.filter() != nil {
 			t.Fatal("a filter past its bound on keys")
 		}

@@ -137,8 +137,7 @@ type pageWriter struct {
 	dir     []byte
 	json    []cell // a dynamic column's cells as JSON text
 	dicts   dictBuilder
-	terms   termSet  // of one part, for the page filter
-	keys    []uint64 // of the page filter
+	parts   partTerms
 }
 
 // appendColumn appends the paged chunk of one column to dst and returns its
@@ -165,28 +164,32 @@ func (w *pageWriter) appendColumn(dst []byte, t Type, cells []cell, times []int6
 	}
 	var dict [][]byte
 	var codes []uint32
-	if (t == TypeString || t == TypeDynamic) && st.nulls < n {
-		if t == TypeString {
-			dict, codes, _ = w.dicts.build(cells)
-		}
-		if dict != nil {
-			// each distinct value once: most string columns repeat a few
-			st.bloom = stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, all)
-		} else {
-			st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, t == TypeString, all)
-		}
+	if t == TypeString && st.nulls < n {
+		dict, codes, _ = w.dicts.build(cells)
 	}
-	w.body = w.body[:0]
 	if dict != nil {
 		if w.plain = appendDictEntries(w.plain[:0], dict); len(w.plain) > maxPageSize {
 			dict, codes = nil, nil // its values are paged plain instead, which pageRowsFor bounds
 		}
 	}
 	pageRows := pageRowsFor(cells, w.pageRows)
-	var filter []byte
+	var parts *partTerms // of long text, for its page filter
 	if w.filters && t == TypeString && dict == nil && st.nulls < n && valueBytes(cells) >= textMinBytes*(n-st.nulls) {
-		filter = w.pageFilter(cells, min(pageRows, textPartRows))
+		parts = &w.parts
+		parts.reset(min(pageRows, textPartRows))
 	}
+	switch {
+	case dict != nil:
+		// each distinct value once: most string columns repeat a few
+		st.bloom = stringBloom(len(dict), func(i int) ([]byte, bool) { return dict[i], true }, true, all, nil)
+	case (t == TypeString || t == TypeDynamic) && st.nulls < n:
+		st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, t == TypeString, all, parts)
+	}
+	var filter []byte
+	if parts != nil {
+		filter = parts.filter()
+	}
+	w.body = w.body[:0]
 	pages := (n + pageRows - 1) / pageRows
 	w.dir = append(w.dir[:0], byte(t))
 	w.dir = binary.AppendUvarint(w.dir, uint64(n))
@@ -278,28 +281,56 @@ func partKey(h uint64, p int) uint64 {
 	return bloomMix(h ^ uint64(p+1)*0x9e3779b97f4a7c15)
 }
 
-// pageFilter is the page filter of cells in parts of partRows rows, or nil
-// when its parts hold more than pageFilterMaxKeys terms.
-func (w *pageWriter) pageFilter(cells []cell, partRows int) []byte {
-	w.keys = w.keys[:0]
-	for lo, p := 0, 0; lo < len(cells); lo, p = lo+partRows, p+1 {
-		w.terms.reset()
-		for _, c := range cells[lo:min(lo+partRows, len(cells))] {
-			if c.kind != TypeNull {
-				forTermKeys(c.s, w.terms.add)
-			}
-		}
-		if len(w.keys)+w.terms.n > pageFilterMaxKeys {
-			return nil
-		}
-		w.terms.each(func(h uint64) { w.keys = append(w.keys, partKey(h, p)) })
+// partTerms collects the term keys of each part of a column, for its page
+// filter: stringBloom, which splits every value into terms for the
+// column's bloom filter, hands it each row's.
+type partTerms struct {
+	rows int      // of a part
+	part int      // the part being collected
+	set  termSet  // its terms
+	keys []uint64 // of the parts before, by partKey
+	over bool     // more than pageFilterMaxKeys keys: no filter
+}
+
+// reset readies p for a column in parts of rows rows.
+func (p *partTerms) reset(rows int) {
+	*p = partTerms{rows: rows, part: -1, set: p.set, keys: p.keys[:0]}
+	p.set.reset()
+}
+
+// row moves p on to row i (rows come in order) and reports whether it is
+// the first row of its part that p sees.
+func (p *partTerms) row(i int) bool {
+	part := i / p.rows
+	if part == p.part {
+		return false
 	}
-	nbits := max(64, (len(w.keys)*pageFilterBitsPerKey+63)/64*64)
-	f := binary.AppendUvarint(nil, uint64(partRows))
+	p.close()
+	p.part = part
+	return true
+}
+
+// close adds the keys of the part being collected.
+func (p *partTerms) close() {
+	if p.over = p.over || len(p.keys)+p.set.n > pageFilterMaxKeys; !p.over {
+		p.set.each(func(h uint64) { p.keys = append(p.keys, partKey(h, p.part)) })
+	}
+	p.set.reset()
+}
+
+// filter is the page filter of the parts collected, or nil when they hold
+// more than pageFilterMaxKeys terms.
+func (p *partTerms) filter() []byte {
+	p.close()
+	if p.over {
+		return nil
+	}
+	nbits := max(64, (len(p.keys)*pageFilterBitsPerKey+63)/64*64)
+	f := binary.AppendUvarint(nil, uint64(p.rows))
 	bits := len(f)
 	f = append(f, make([]byte, 1+nbits/8)...)
 	f[bits] = pageFilterK
-	for _, h := range w.keys {
+	for _, h := range p.keys {
 		anyBloomBits(f[bits:], h, func(bits []byte, bit uint64) bool {
 			bits[bit/8] |= 1 << (bit % 8)
 			return true

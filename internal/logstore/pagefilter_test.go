@@ -15,9 +15,10 @@ import (
 )
 
 // filterTestText is n rows of long text: sshd-like lines with words drawn
-// from a small vocabulary, each followed by a number, the term "u" in
-// about one row of 400, a row in 50 null, and some words in upper case.
-func filterTestText(n int) []cell {
+// from a small vocabulary, each followed by a number under numbers, the
+// term "u" in about one row of 400, a row in 50 null, and some words in
+// upper case.
+func filterTestText(n, numbers int) []cell {
 	r := mrand.New(mrand.NewPCG(7, 7))
 	words := []string{"failed", "password", "for", "from", "port", "ssh2", "accepted", "publickey", "session", "opened", "user0042", "x-y", "ü"}
 	cells := make([]cell, n)
@@ -34,7 +35,7 @@ func filterTestText(n int) []cell {
 			if r.IntN(20) == 0 {
 				w = strings.ToUpper(w)
 			}
-			fmt.Fprintf(&b, "%s %d ", w, r.IntN(1000))
+			fmt.Fprintf(&b, "%s %d ", w, r.IntN(numbers))
 		}
 		cells[i] = cell{kind: TypeString, s: []byte(b.String())}
 	}
@@ -44,20 +45,32 @@ func filterTestText(n int) []cell {
 // TestPageFilterLeavesOutOnlyRowsWithoutTheTerm: a read that a has
 // predicate lets leave out parts by the page filter returns every row
 // whose value has the term as a whole read does, and nulls only for rows
-// without it; and it does leave rows out.
+// without it; and it does leave rows out. The text has few distinct terms,
+// or more than the block's bloom filter takes (which then has none).
 func TestPageFilterLeavesOutOnlyRowsWithoutTheTerm(t *testing.T) {
+	for _, numbers := range []int{1000, 1_000_000} {
+		t.Run(fmt.Sprintf("numbers under %d", numbers), func(t *testing.T) {
+			testPageFilterLeavesOut(t, numbers)
+		})
+	}
+}
+
+func testPageFilterLeavesOut(t *testing.T, numbers int) {
 	codec, err := NewCodec(1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer codec.Close()
-	const n = 3000 // pages of 1,024, 1,024 and 952 rows; parts of 256
-	cells := filterTestText(n)
+	const n = 8000 // pages of 1,024 rows and one of 832; parts of 256
+	cells := filterTestText(n, numbers)
 	w := pageWriter{enc: codec.enc, pageRows: defaultPageRows, filters: true}
-	chunk, _ := w.appendColumn(nil, TypeString, cells, nil, nil)
+	chunk, st := w.appendColumn(nil, TypeString, cells, nil, nil)
 	d, err := parsePageDir(chunk, true)
 	if err != nil || d.filter == nil {
 		t.Fatalf("no page filter in a chunk of long text: %v", err)
+	}
+	if (st.bloom == nil) != (numbers > n) {
+		t.Fatalf("bloom filter %v for numbers under %d", st.bloom != nil, numbers)
 	}
 	var whole pageBuffers
 	all, _, err := decodePaged(chunk, "c", nil, false, nil, true, codec.dec, &whole)
@@ -125,7 +138,7 @@ func TestPageFilterLeavesOutOnlyRowsWithoutTheTerm(t *testing.T) {
 // only another column does (a row kept whose text was left out is read
 // again).
 func TestPageFiltersAnswerAsAFullRead(t *testing.T) {
-	cells := filterTestText(6000)
+	cells := filterTestText(6000, 1000)
 	var body strings.Builder
 	body.WriteString("[")
 	for i, c := range cells {
