@@ -465,3 +465,37 @@ func (m *Manager) Close() error {
 }
 
 func ringKey(cluster, resource string) string { return cluster + "/" + resource }
+
+// StoredKey is a cluster's key as the control plane holds it: what Restore
+// reopens the cluster's keyrings with.
+type StoredKey struct {
+	ClusterID string
+	Identity  workspace.Principal
+	Key       workspace.KeyVaultProperties
+}
+
+// restoreParallel bounds the clusters RestoreAll reopens at once: each
+// reopening waits on the key service (a check of each keyring), which may
+// be this very node's vault, serving the node's requests too.
+const restoreParallel = 8
+
+// RestoreAll reopens the keyrings of every stored cluster key (see
+// Restore), up to restoreParallel clusters at once, so that after a start
+// each cluster's data is served once its own key is checked, not after the
+// key of every cluster listed before it. It returns when each has been
+// through Restore, with the failures joined; the caller then calls
+// Restored.
+func (m *Manager) RestoreAll(ctx context.Context, keys []StoredKey) error {
+	slots := make(chan struct{}, restoreParallel)
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		slots <- struct{}{} // a slot frees once a restore ends; ctx ends them
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = m.Restore(ctx, k.ClusterID, k.Identity, k.Key)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -142,15 +142,18 @@ func (c homeTenantCredential) GetToken(ctx context.Context, opts policy.TokenReq
 	return c.TokenCredential.GetToken(ctx, opts)
 }
 
-// restoreClusterKeys reopens the keyrings of every cluster with a key. It
-// runs once the node serves, since the vault may be this node; key changes
-// wait for it.
+// restoreClusterKeys reopens the keyrings of every cluster with a key,
+// several clusters at once (see clusterkeys.Manager.RestoreAll). It runs
+// once the node serves, since the vault may be this node; key changes wait
+// for it.
 func (n *Node) restoreClusterKeys(ctx context.Context) {
 	defer n.keys.Restored()
+	var stored []clusterkeys.StoredKey
 	err := n.workspaces.ClustersWithKeys(ctx, func(clusterID string, p workspace.Principal, props workspace.KeyVaultProperties) error {
-		return n.keys.Restore(ctx, clusterID, p, props)
+		stored = append(stored, clusterkeys.StoredKey{ClusterID: clusterID, Identity: p, Key: props})
+		return nil
 	})
-	if err != nil {
+	if err = errors.Join(err, n.keys.RestoreAll(ctx, stored)); err != nil {
 		n.log.Error("cluster keys not restored", "err", err)
 	}
 }
