@@ -143,6 +143,9 @@ func (a *app) runLogin(ctx context.Context, cmd *cobra.Command, _ []string) erro
 	if replaced {
 		fmt.Fprintf(w, "This replaced the earlier login of profile %s: client ID %s at %s, tenant %s.\n",
 			profile, clean(previous.ClientID), clean(previous.Endpoint), clean(previous.TenantID))
+		if previous.Endpoint != who.Endpoint || previous.TenantID != who.TenantID {
+			fmt.Fprintf(w, "To keep logins to both nodes, log in to each under a profile of its own: sealwatch login --profile NAME --credentials FILE.\n")
+		}
 	}
 	if others := otherProfiles(stored, profile); len(others) > 0 {
 		fmt.Fprintf(w, "Also stored: %s.\n", strings.Join(others, ", "))

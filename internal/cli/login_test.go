@@ -78,8 +78,13 @@ func TestASecondLoginIsStoredBesideTheFirst(t *testing.T) {
 	}
 
 	r = runCLI(t, config, "login", "--credentials", vaultNode.adminFile)
-	if !strings.Contains(r.stdout, "This replaced the earlier login of profile default") || !strings.Contains(r.stdout, "at "+workspaceNode.endpoint+", tenant "+workspaceTenant) {
-		t.Errorf("a login over profile default does not say what it replaced:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "This replaced the earlier login of profile default") || !strings.Contains(r.stdout, "at "+workspaceNode.endpoint+", tenant "+workspaceTenant) ||
+		!strings.Contains(r.stdout, "under a profile of its own: sealwatch login --profile NAME") {
+		t.Errorf("a login to another node over profile default does not say what it replaced:\n%s", r.stdout)
+	}
+	r = runCLI(t, config, "login", "--credentials", vaultNode.adminFile)
+	if !strings.Contains(r.stdout, "This replaced the earlier login of profile default") || strings.Contains(r.stdout, "under a profile of its own") {
+		t.Errorf("a login again to the same node:\n%s", r.stdout)
 	}
 }
 
