@@ -2,6 +2,7 @@ package kql
 
 import (
 	"context"
+	"slices"
 	"sort"
 )
 
@@ -128,8 +129,8 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 			all = append(all, rows...)
 			// top keeps memory bounded: trim to the best `limit` rows now and then
 			if limit >= 0 && int64(len(all)) > 2*limit+4096 {
-				sortRows(all, sk)
-				clear(all[limit:]) // let the trimmed rows go
+				best := firstRows(all, sk, int(limit))
+				clear(all[copy(all, best):]) // let the trimmed rows go
 				all = all[:limit]
 				return acct.setRows(all)
 			}
@@ -139,9 +140,10 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 			acct.release()
 			return nil, err
 		}
-		sortRows(all, sk)
 		if limit >= 0 && int64(len(all)) > limit {
-			all = all[:limit]
+			all = firstRows(all, sk, int(limit))
+		} else {
+			sortRows(all, sk)
 		}
 		return &sliceIter{rows: all, acct: acct}, nil
 	}
@@ -150,6 +152,27 @@ func (p *planner) sortOp(in *plan, keys []astSortKey, n astExpr, ec *ectx, opNam
 
 func sortRows(rows []Row, keys []sortKey) {
 	sort.SliceStable(rows, func(i, j int) bool { return lessRows(rows[i], rows[j], keys) })
+}
+
+// firstRows is the first n of rows (n < len(rows)) as sortRows orders them. For an n small
+// beside the rows (top 5 of a summarize's groups) they are picked in one pass, each row
+// compared with the last of the best so far and placed among them by binary search: no sort
+// of the rest. Rows that tie keep their order, as in the stable sort.
+func firstRows(rows []Row, keys []sortKey, n int) []Row {
+	if n > 64 || 4*n > len(rows) {
+		sortRows(rows, keys)
+		return rows[:n]
+	}
+	best := make([]Row, 0, n+1)
+	for _, r := range rows {
+		if len(best) == n && (n == 0 || !lessRows(r, best[n-1], keys)) {
+			continue // not before the last of the best: a tie keeps the earlier row
+		}
+		i := sort.Search(len(best), func(i int) bool { return lessRows(r, best[i], keys) })
+		best = slices.Insert(best, i, r)
+		best = best[:min(len(best), n)]
+	}
+	return best
 }
 
 type sortKey struct {
