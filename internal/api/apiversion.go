@@ -189,7 +189,7 @@ func (s *apiSurface) check(r *http.Request) error {
 		return badRequest(s.invalidCode, fmt.Sprintf("api-version %q is not a version of the %s: use a date such as %s (%s)", echo(raw, 40), s.name, newest, s.supported()))
 	}
 	if v.before(oldest) {
-		return badRequest(s.invalidCode, fmt.Sprintf("api-version %q is older than the %s implements: use api-version=%s (%s)", echo(raw, 40), s.name, newest, s.supported()))
+		return badRequest(s.invalidCode, fmt.Sprintf("api-version %q is older than any version the %s implements: use api-version=%s (%s)", echo(raw, 40), s.name, newest, s.supported()))
 	}
 	return nil
 }
