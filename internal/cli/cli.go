@@ -135,6 +135,8 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", outputTable, "output format: json or table")
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
 	pf.StringVar(&a.profileFlag, "profile", "", "`NAME` of the stored login to use (see sealwatch login); default $"+profileEnv+", else \"default\"")
+	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outputTable, outputJSON}, cobra.ShellCompDirectiveNoFileComp))
 	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/sealwatch/sealwatch/internal/client"
 )
 
@@ -221,4 +223,17 @@ func saveProfiles(path string, p *profiles) error {
 		return fmt.Errorf("store credentials: %w", err)
 	}
 	return nil
+}
+
+// completeProfiles offers the stored profiles' names for --profile.
+func (a *app) completeProfiles(_ *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	path, err := a.storedCredentialsPath()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	p, err := loadProfiles(path)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return p.names(), cobra.ShellCompDirectiveNoFileComp
 }

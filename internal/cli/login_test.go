@@ -155,3 +155,13 @@ func TestVaultServeSuggestsAProfileNamedAfterItsData(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileCompletesToTheStoredProfiles(t *testing.T) {
+	n := startNode(t)
+	n.login()
+	n.must("login", "--profile", "customer-vault", "--credentials", n.adminFile)
+	out := n.must("__complete", "--profile", "")
+	if !strings.HasPrefix(out, "customer-vault\ndefault\n:4\n") {
+		t.Errorf("candidates for --profile:\n%s", out)
+	}
+}
