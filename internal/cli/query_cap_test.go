@@ -123,6 +123,12 @@ func TestAQueryOnATerminalIsCappedWithANotice(t *testing.T) {
 			t.Errorf("no notice with -o json: %q", r.stderr)
 		}
 	})
+	t.Run("a result over the node's 500,000 rows is refused, saying how to narrow it", func(t *testing.T) {
+		r := n.run("query", "--workspace", "secops", "range x from 1 to 500001 step 1")
+		if r.code != exitError || !strings.Contains(r.stderr, "QueryLimitExceeded") || !strings.Contains(r.stderr, "500000 rows; add take, summarize or filters") {
+			t.Errorf("exit %d\n%s", r.code, r.stderr)
+		}
+	})
 	for _, bad := range []string{"0", "500001", "-1"} {
 		t.Run(fmt.Sprintf("--max-rows %s is a usage error", bad), func(t *testing.T) {
 			if r := n.run("query", "--workspace", "secops", "range x from 1 to 2 step 1", "--max-rows", bad); r.code != exitUsage {
