@@ -63,7 +63,11 @@ func (a *app) vaultHostsCommand(subscription *string) *cobra.Command {
 		if err := installHosts(hostsFile, m.cl.Endpoint(), block); err != nil {
 			return err
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %d vault host entries for %s into %s.\n", len(hosts), m.cl.Endpoint(), hostsFile)
+		entries := "entries"
+		if len(hosts) == 1 {
+			entries = "entry"
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %d vault host %s for %s into %s.\n", len(hosts), entries, m.cl.Endpoint(), hostsFile)
 		return nil
 	})
 	cmd.Flags().BoolVar(&install, "install", false, "write the entries into the hosts file instead of printing them")
