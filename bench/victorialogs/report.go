@@ -47,7 +47,7 @@ func report(out io.Writer, cfg config, res *results) error {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Disk: VictoriaLogs' -storageDataPath (%d parts); Sealwatch's logs/ (%d segments, and manifests). Peak RSS: VmHWM of the server process after each round's ingest.\n",
 		res.vlParts, res.swSegments)
-	fmt.Fprintf(w, "Sealwatch ran with --log-flush-interval %v and --scrub-rate 0. VictoriaLogs was sent the events by /insert/jsonline in ~1 MB batches (_time_field=TimeGenerated, _msg_field=message); Sealwatch by `sealwatch ingest`, one process per stream.\n", cfg.flushInterval)
+	fmt.Fprintf(w, "Sealwatch ran with --log-flush-interval %v and --scrub-rate 0. VictoriaLogs was sent the events by /insert/jsonline in ~1 MB batches (_time_field=TimeGenerated, _msg_field=message); Sealwatch by `sealwatch ingest --compression none`, one process per stream.\n", cfg.flushInterval)
 	var profiles []string
 	for _, q := range res.queries {
 		if q.profile != "" {

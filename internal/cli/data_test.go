@@ -119,8 +119,14 @@ func TestRowsSentByTheAdminAndByAnIngestorComeBackThroughQuery(t *testing.T) {
 	if again := ds.must("role", "assign", "--role", "Ingestor", "--object-id", shipper.ID, "--dcr", "events-dcr", "-g", "rg1"); again != out {
 		t.Errorf("assigning the role again made another assignment:\n%s\nthen\n%s", out, again)
 	}
+	// It sends them uncompressed, as to a node on its own machine.
 	lines := writeRows(t, "rows.jsonl", true, event("four", 4), event("five", 5))
-	if out := ds.must("ingest", "--credentials", shipperCreds, "--dcr-immutable-id", ds.immutableID, "--stream", "Custom-Events", "--file", lines); !strings.Contains(out, "Sent 2 rows") {
+	if r := ds.run("ingest", "--credentials", shipperCreds, "--dcr-immutable-id", ds.immutableID, "--stream", "Custom-Events", "--file", lines, "--compression", "gzip"); r.code != exitUsage ||
+		!strings.Contains(r.stderr, `--compression takes zstd or none, not "gzip"`) {
+		t.Errorf("ingest with --compression gzip: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := ds.must("ingest", "--credentials", shipperCreds, "--dcr-immutable-id", ds.immutableID, "--stream", "Custom-Events", "--file", lines, "--compression", "none"); !strings.Contains(out, "Sent 2 rows") ||
+		!strings.Contains(out, "bytes, uncompressed).") {
 		t.Errorf("ingest as the Ingestor:\n%s", out)
 	}
 	// By name it would need to read the rule, which the Ingestor role does not allow.

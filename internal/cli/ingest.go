@@ -240,7 +240,7 @@ type ingestReport struct {
 	Rows        int    `json:"rows"`
 	Batches     int    `json:"batches"`
 	Bytes       int64  `json:"bytes"`     // the rows as JSON
-	SentBytes   int64  `json:"sentBytes"` // compressed
+	SentBytes   int64  `json:"sentBytes"` // as sent: compressed, unless --compression none
 }
 
 // serverRowRE finds the row a refusal names: the server counts from 0
@@ -447,25 +447,35 @@ func storedSoFar(stored, others []batchOutcome) string {
 
 func span(first, last int) string { return strconv.Itoa(first) + "-" + strconv.Itoa(last) }
 
-// ingestSender posts zstd-compressed batches to the Logs Ingestion API.
-// Sealwatch takes zstd besides the API's gzip: at its fastest level it
-// compresses as fast as gzip's fastest and tighter, and decodes in a
-// quarter of gzip's time on the node, which shares its cores with this
-// client when both run on one machine.
+// ingestSender posts batches to the Logs Ingestion API, zstd-compressed
+// unless told not to. Sealwatch takes zstd besides the API's gzip: at its
+// fastest level it compresses as fast as gzip's fastest and tighter, and
+// decodes in a quarter of gzip's time on the node. To a node on the same
+// machine, compression only spends the CPU the client and the node share:
+// --compression none sends the rows as they are.
 type ingestSender struct {
 	cl   *client.Client
 	url  string
-	zenc *zstd.Encoder // shared by the batches under way
+	zenc *zstd.Encoder // shared by the batches under way; nil: none
 	bufs sync.Pool     // of *[]byte: one batch's compressed bytes each
 }
 
-func newIngestSender(cl *client.Client, immutableID, stream string, inFlight int) (*ingestSender, error) {
-	zenc, err := newIngestEncoder(inFlight)
-	if err != nil {
-		return nil, err
+// Values of ingest's --compression.
+const (
+	compressZstd = "zstd"
+	compressNone = "none"
+)
+
+func newIngestSender(cl *client.Client, immutableID, stream string, inFlight int, compression string) (*ingestSender, error) {
+	s := &ingestSender{cl: cl, url: "/dataCollectionRules/" + url.PathEscape(immutableID) + "/streams/" + url.PathEscape(stream) +
+		"?api-version=" + ingestAPIVersion}
+	if compression == compressZstd {
+		var err error
+		if s.zenc, err = newIngestEncoder(inFlight); err != nil {
+			return nil, err
+		}
 	}
-	return &ingestSender{cl: cl, zenc: zenc, url: "/dataCollectionRules/" + url.PathEscape(immutableID) + "/streams/" + url.PathEscape(stream) +
-		"?api-version=" + ingestAPIVersion}, nil
+	return s, nil
 }
 
 // newIngestEncoder is the encoder of inFlight batches at once, at zstd's
@@ -474,16 +484,21 @@ func newIngestEncoder(inFlight int) (*zstd.Encoder, error) {
 	return zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(inFlight))
 }
 
-// send compresses one batch and posts it; it returns the bytes sent. It is
-// safe for concurrent use.
+// send compresses one batch (unless the sender sends them as they are) and
+// posts it; it returns the bytes sent. It is safe for concurrent use.
 func (s *ingestSender) send(ctx context.Context, batch []byte) (int, error) {
-	buf := s.compress(batch)
-	defer s.bufs.Put(buf)
-	header := http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"zstd"}}
-	if err := s.cl.DoRaw(ctx, http.MethodPost, s.url, client.AudienceIngestion, *buf, header, nil); err != nil {
+	header := http.Header{"Content-Type": {"application/json"}}
+	body := batch
+	if s.zenc != nil {
+		buf := s.compress(batch)
+		defer s.bufs.Put(buf)
+		body = *buf
+		header.Set("Content-Encoding", "zstd")
+	}
+	if err := s.cl.DoRaw(ctx, http.MethodPost, s.url, client.AudienceIngestion, body, header, nil); err != nil {
 		return 0, err
 	}
-	return len(*buf), nil
+	return len(body), nil
 }
 
 // compress compresses batch, as one zstd frame that states its size, into
@@ -505,6 +520,7 @@ func (a *app) ingestBar() *progressbar.ProgressBar {
 func (a *app) ingestCommand() *cobra.Command {
 	var subscription, dcrName, immutableID, rg, stream, file string
 	var inFlight int
+	compression := compressZstd
 	cmd := &cobra.Command{
 		Use:   "ingest (--dcr N [-g RG] | --dcr-immutable-id ID) --stream Custom-Events --file rows.json|-",
 		Short: "Send rows to a data collection rule's stream, in compressed batches under the 1 MB limit",
@@ -523,6 +539,9 @@ func (a *app) ingestCommand() *cobra.Command {
 		}
 		if inFlight < 1 || inFlight > maxInFlight {
 			return usagef("--in-flight takes 1 to %d batches", maxInFlight)
+		}
+		if compression != compressZstd && compression != compressNone {
+			return usagef("--compression takes %s or %s, not %q", compressZstd, compressNone, compression)
 		}
 		var in io.Reader
 		name := file
@@ -559,7 +578,7 @@ func (a *app) ingestCommand() *cobra.Command {
 			}
 			immutableID, ruleName = d.Properties.ImmutableID, d.Name
 		}
-		s, err := newIngestSender(cl, immutableID, stream, inFlight)
+		s, err := newIngestSender(cl, immutableID, stream, inFlight, compression)
 		if err != nil {
 			return err
 		}
@@ -584,8 +603,12 @@ func (a *app) ingestCommand() *cobra.Command {
 		if rep.Batches == 1 {
 			batches = "batch"
 		}
-		fmt.Fprintf(w, "Sent %d rows to stream %s of data collection rule %s in %d %s (%d bytes, %d compressed).\n",
-			rep.Rows, clean(stream), clean(ruleName), rep.Batches, batches, rep.Bytes, rep.SentBytes)
+		sent := fmt.Sprintf("%d compressed", rep.SentBytes)
+		if compression == compressNone {
+			sent = "uncompressed"
+		}
+		fmt.Fprintf(w, "Sent %d rows to stream %s of data collection rule %s in %d %s (%d bytes, %s).\n",
+			rep.Rows, clean(stream), clean(ruleName), rep.Batches, batches, rep.Bytes, sent)
 		return nil
 	})
 	f := cmd.Flags()
@@ -596,6 +619,7 @@ func (a *app) ingestCommand() *cobra.Command {
 	f.StringVar(&file, "file", "", "the rows: a JSON array of objects or JSON lines; - reads standard input")
 	f.StringVar(&subscription, "subscription", "", "subscription ID, to find the rule by name; default the tenant ID")
 	f.IntVar(&inFlight, "in-flight", defaultInFlight, "batches sent at once; 1 sends one at a time, in order")
+	f.StringVar(&compression, "compression", compressZstd, "how batches travel: zstd, or none to a node on this machine, where compressing only spends the CPU the node needs")
 	_ = cmd.MarkFlagRequired("stream")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
