@@ -354,25 +354,55 @@ func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCou
 		}
 	}
 	lreq.RowsOnly = true
-	sc, err := s.store.Scan(ctx, lreq)
+	// A count with predicates decodes their columns: one scanner per core,
+	// over disjoint sets of segments, as Scan reads. Without, the manifest
+	// and the sealed indexes answer, and one scanner does.
+	shards := 1
+	if len(lreq.Predicates) > 0 {
+		shards = max(1, runtime.GOMAXPROCS(0))
+	}
+	scanners, err := s.store.ScanShards(ctx, lreq, shards)
 	if err != nil {
 		return kql.RowCount{}, false, err
 	}
-	defer sc.Close()
-	defer s.scanned.add(sc)
-	var rc kql.RowCount
-	for sc.Next() {
-		rc.Rows += int64(sc.Batch().Len)
+	counts := make([]int64, len(scanners))
+	var wg sync.WaitGroup
+	for i, sc := range scanners[1:] {
+		wg.Go(func() { counts[i+1] = countScan(sc) })
 	}
-	if err := sc.Err(); errors.Is(err, logstore.ErrCountNeedsRows) {
+	counts[0] = countScan(scanners[0])
+	wg.Wait()
+	var rc kql.RowCount
+	var errs []error
+	spanLo, spanHi, spanned := int64(math.MaxInt64), int64(math.MinInt64), false
+	for i, sc := range scanners {
+		rc.Rows += counts[i]
+		errs = append(errs, sc.Err())
+		if lo, hi, ok := sc.TimeSpan(); ok {
+			spanLo, spanHi, spanned = min(spanLo, lo), max(spanHi, hi), true
+		}
+		sc.Close()
+		s.scanned.add(sc)
+	}
+	if err := errors.Join(errs...); errors.Is(err, logstore.ErrCountNeedsRows) {
 		return kql.RowCount{}, false, nil // a block of the column holds values the engine reads as text
 	} else if err != nil {
 		return kql.RowCount{}, false, err
 	}
-	if lo, hi, ok := sc.TimeSpan(); ok {
-		rc.MinTime, rc.MaxTime = time.Unix(0, lo).UTC(), time.Unix(0, hi).UTC()
+	if spanned {
+		rc.MinTime, rc.MaxTime = time.Unix(0, spanLo).UTC(), time.Unix(0, spanHi).UTC()
 	}
 	return rc, true, nil
+}
+
+// countScan is the rows a scan for row counts counts; its error, if any,
+// is the scanner's.
+func countScan(sc *logstore.Scanner) int64 {
+	var n int64
+	for sc.Next() {
+		n += int64(sc.Batch().Len)
+	}
+	return n
 }
 
 // exactPredicates are the store's predicates for a count's (see
