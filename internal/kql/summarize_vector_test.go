@@ -57,9 +57,10 @@ func (it *sliceBatches) Next(context.Context) (*Batch, error) {
 func (it *sliceBatches) Close() error { return nil }
 
 // binTestTables are the same rows as a MemSource (boxed) and as a vectorSource: TimeGenerated
-// every 7 minutes 13 seconds back from fixtureNow (some before 1970: Kusto rounds those in
-// ticks too), W a datetime with nulls, L a long with nulls and negatives, S a string.
-func binTestTables(t testing.TB, rows, batch int) (*MemSource, *vectorSource) {
+// every step back from fixtureNow (with odd, every 50th before 1970 instead: Kusto rounds
+// those in ticks too), W a datetime with nulls, L a long with nulls and negatives, S a
+// string.
+func binTestTables(t testing.TB, rows, batch int, step time.Duration, odd bool) (*MemSource, *vectorSource) {
 	cols := []Column{{"TimeGenerated", TypeDatetime}, {"W", TypeDatetime}, {"L", TypeLong}, {"S", TypeString}}
 	tbl := NewMemTable("T", cols...)
 	vs := &vectorSource{schema: TableSchema{Name: "T", Columns: cols}}
@@ -73,8 +74,8 @@ func binTestTables(t testing.TB, rows, batch int) (*MemSource, *vectorSource) {
 		}}
 		for r := range n {
 			i := lo + r
-			at := fixtureNow.Add(-time.Duration(i) * (7*time.Minute + 13*time.Second + 17))
-			if i%50 == 49 {
+			at := fixtureNow.Add(-time.Duration(i) * step)
+			if odd && i%50 == 49 {
 				at = time.Unix(0, -int64(i)*int64(time.Hour)-333).UTC()
 			}
 			var w, l any
@@ -103,7 +104,7 @@ func binTestTables(t testing.TB, rows, batch int) (*MemSource, *vectorSource) {
 // groups, in its order, with nulls, several keys, other aggregates, and bin sizes the
 // unboxed form leaves to the rows.
 func TestGroupByBinOnVectorsEqualsTheRowPath(t *testing.T) {
-	boxed, vectors := binTestTables(t, 3000, 256)
+	boxed, vectors := binTestTables(t, 3000, 256, 7*time.Minute+13*time.Second+17, true)
 	typed := typedSource{boxed} // some batches boxed, some typed
 	cat := boxed.Catalog()
 	for _, q := range []string{
@@ -161,5 +162,35 @@ func TestGroupByBinOnVectorsAllocatesNoValuePerRow(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(5, run); allocs > rows/20 {
 		t.Fatalf("%.0f allocations for %d rows: a value per row", allocs, rows)
+	}
+}
+
+// BenchmarkGroupByBin counts 200,000 rows, a second apart, by bin(TimeGenerated, 1h) (56
+// hours), by bin(L, 4) and by day and a string, from typed vectors (the unboxed form) and from
+// boxed rows (the row form), in the same run.
+func BenchmarkGroupByBin(b *testing.B) {
+	boxed, vectors := binTestTables(b, 200_000, 8192, time.Second, false)
+	for _, q := range []struct{ name, query string }{
+		{"bin-time", `T | summarize count() by bin(TimeGenerated, 1h)`},
+		{"bin-long", `T | summarize count() by bin(L, 4)`},
+		{"bin-time-and-string", `T | summarize count() by bin(TimeGenerated, 1d), S`},
+	} {
+		for _, src := range []struct {
+			name string
+			src  Source
+		}{{"vectors", vectors}, {"boxed", boxed}} {
+			cq, err := Compile(q.query, boxed.Catalog())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run("query="+q.name+"/from="+src.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := cq.Run(context.Background(), src.src, Options{Now: fixtureNow}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
