@@ -79,6 +79,7 @@ func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = h
+	srv.Config.RegisterOnShutdown(h.StopRecordings) // as the node does
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	client := srv.Client()

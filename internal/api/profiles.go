@@ -40,7 +40,7 @@ func (s *Server) handleCPUProfile(w http.ResponseWriter, r *http.Request) error 
 	if err := s.requireMonitoring(r, "read profiles"); err != nil {
 		return err
 	}
-	return record(w, r, "profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	return s.record(w, r, "profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // handleTrace records the runtime's execution trace for ?seconds=N (default 30).
@@ -48,14 +48,22 @@ func (s *Server) handleTrace(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireMonitoring(r, "read profiles"); err != nil {
 		return err
 	}
-	return record(w, r, "trace", trace.Start, trace.Stop)
+	return s.record(w, r, "trace", trace.Start, trace.Stop)
 }
 
+// StopRecordings ends the CPU profiles and execution traces being
+// recorded, each answered with what it recorded so far, and ends at once
+// any started later. A node shutting down calls it (through
+// http.Server.RegisterOnShutdown), so that a recording does not hold the
+// shutdown for the rest of its seconds.
+func (s *Server) StopRecordings() { s.stopOnce.Do(func() { close(s.stopping) }) }
+
 // record streams what start writes to w until the request's seconds have
-// passed or the caller has gone, then stops. The runtime records one CPU
-// profile and one trace at a time: a second is refused, not queued, since
-// waiting for the first would stretch the second's window.
-func record(w http.ResponseWriter, r *http.Request, name string, start func(io.Writer) error, stop func()) error {
+// passed, the caller has gone or the server stops recording, then stops.
+// The runtime records one CPU profile and one trace at a time: a second is
+// refused, not queued, since waiting for the first would stretch the
+// second's window.
+func (s *Server) record(w http.ResponseWriter, r *http.Request, name string, start func(io.Writer) error, stop func()) error {
 	d, err := profileDuration(r)
 	if err != nil {
 		return err
@@ -74,6 +82,7 @@ func record(w http.ResponseWriter, r *http.Request, name string, start func(io.W
 	select {
 	case <-t.C:
 	case <-r.Context().Done():
+	case <-s.stopping:
 	}
 	stop()
 	return nil

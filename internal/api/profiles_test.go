@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime/pprof"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/identity"
 )
@@ -173,4 +175,64 @@ func TestSecondCPUProfileIsRefusedWhileOneRecords(t *testing.T) {
 	if st != http.StatusConflict || errorCode(t, body) != "ProfileInProgress" || !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%d %s %.200s", st, ct, body)
 	}
+}
+
+// TestARecordingUnderWayEndsWhenTheServerShutsDown: a recording (a CPU
+// profile, a trace) asked for 20 seconds, longer than the shutdown waits
+// here, does not hold the server's shutdown: it is stopped when the shutdown begins and answered with what
+// it recorded, and one asked for after is stopped at once. The recording is
+// a stand-in, so that the test binary's own profiling does not matter.
+func TestARecordingUnderWayEndsWhenTheServerShutsDown(t *testing.T) {
+	h := newTestEnv(t, nil).srv.Config.Handler.(*Server)
+	started, stopped := make(chan struct{}, 2), make(chan struct{}, 2)
+	start := func(w io.Writer) error {
+		_, err := w.Write([]byte("recorded"))
+		started <- struct{}{}
+		return err
+	}
+	stop := func() { stopped <- struct{}{} }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h.record(w, r, "profile", start, stop); err != nil {
+			t.Errorf("record: %v", err)
+		}
+	}))
+	srv.Config.RegisterOnShutdown(h.StopRecordings) // as the node does
+	defer srv.Close()
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	get := func() answer {
+		resp, err := srv.Client().Get(srv.URL + "/?seconds=20")
+		if err != nil {
+			return answer{err: err}
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return answer{resp.StatusCode, string(body), err}
+	}
+	first := make(chan answer, 1)
+	go func() { first <- get() }()
+	select {
+	case <-started:
+	case a := <-first:
+		t.Fatalf("the recording ended before it started: %+v", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("the shutdown waited for the recording: %v", err)
+	}
+	<-stopped
+	if a := <-first; a.err != nil || a.status != http.StatusOK || a.body != "recorded" {
+		t.Fatalf("the recording ended by the shutdown answered %+v", a)
+	}
+
+	// A recording that starts after the shutdown began stops at once.
+	w := httptest.NewRecorder()
+	if err := h.record(w, httptest.NewRequest("GET", "/?seconds=20", nil), "profile", start, stop); err != nil || w.Body.String() != "recorded" {
+		t.Fatalf("a recording after the shutdown: %v, %q", err, w.Body)
+	}
+	<-stopped
 }

@@ -18,6 +18,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -89,6 +90,10 @@ type Server struct {
 	metrics *metrics
 	// zstd decodes the ingest bodies sent zstd-encoded.
 	zstd *zstd.Decoder
+	// stopping is closed by StopRecordings: profiles and traces being
+	// recorded end then.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New builds the routes for the configured services.
@@ -110,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
 		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now),
-		flows:   newFlowCache(maxCachedFlows), metrics: m, zstd: zd}
+		flows:   newFlowCache(maxCachedFlows), metrics: m, zstd: zd, stopping: make(chan struct{})}
 	s.routeIdentity()
 	s.routeProfiles()
 	if cfg.Metrics != nil {

@@ -322,6 +322,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
+	n.server.RegisterOnShutdown(srv.StopRecordings)
 	return n, nil
 }
 
