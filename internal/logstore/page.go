@@ -570,11 +570,11 @@ func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, fi
 			}
 			k = e
 		}
-		var out1 []int // rows of the page left out by its filter
+		var left []int // the rows of the page its filter leaves out, flattened
 		if rows == nil && filter != nil {
 			mark := len(buf.skipped)
 			buf.skipped = filter.leftOut(buf.skipped, skip, lo, hi)
-			if out1 = buf.skipped[mark:]; len(out1) == 2 && out1[0] == lo && out1[1] == hi {
+			if left = buf.skipped[mark:]; len(left) == 2 && left[0] == lo && left[1] == hi {
 				appendNulls(&out, hi-lo) // the whole page: it stays compressed
 				continue
 			}
@@ -594,16 +594,16 @@ func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, fi
 			out.Strings = append(out.Strings, col.Strings...) // the rest went straight into out
 		}
 		switch {
-		case col.raw != nil && len(out1) > 0:
-			ends = gatherKept(buf, ends, col.raw, out.Valid[lo:hi], lo, out1)
+		case col.raw != nil && len(left) > 0:
+			ends = gatherKept(buf, ends, col.raw, out.Valid[lo:hi], lo, left)
 		case col.raw != nil:
 			base := len(buf.strs)
 			buf.strs = append(buf.strs, col.raw.data...)
 			for _, e := range col.raw.ends {
 				ends = append(ends, base+e)
 			}
-		case len(out1) > 0:
-			buf.skipped = buf.skipped[:len(buf.skipped)-len(out1)] // read whole after all
+		case len(left) > 0:
+			buf.skipped = buf.skipped[:len(buf.skipped)-len(left)] // read whole after all
 		}
 	}
 	if gather && dict == nil && (out.Type == TypeString || out.Type == TypeDynamic) {
