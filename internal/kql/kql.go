@@ -1,6 +1,7 @@
 package kql
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,7 @@ const (
 type Options struct {
 	Now       time.Time     // the value of now(); zero means the wall clock at Run
 	Timespan  time.Duration // if > 0, only rows with TimeGenerated in [Now-Timespan, Now]
-	MaxRows   int64         // result rows before ErrTooManyRows; default 500,000
+	MaxRows   int64         // rows of the result, over all its tables; default 500,000
 	MaxMemory int64         // bytes the query's operators may hold before ErrMemoryLimit; default 1 GiB, < 0 none
 	Timeout   time.Duration // default 3 minutes
 	// Memory is the node's pool that this query's memory is reserved from, shared with the
@@ -40,6 +41,10 @@ type Options struct {
 	// ExternalData fetches the files externaldata reads; nil: nothing is fetched, and a
 	// query that reads externaldata fails its run with an *ExternalDataError.
 	ExternalData ExternalFetcher
+	// PartialResults answers a result of more than MaxRows rows with its first MaxRows rows
+	// and Result.Partial set, as the Logs query API does; without it such a run fails with
+	// ErrTooManyRows.
+	PartialResults bool
 }
 
 // Query is a compiled query: parsed and bound against a catalog, ready to Run many times.
@@ -153,7 +158,11 @@ type Result struct {
 	Tables        []Table        `json:"tables"`
 	Visualization *Visualization `json:"render,omitempty"`
 	Stats         Stats          `json:"-"`
-	mem           *queryMemory   // what the rows hold of the node's pool, until Release
+	// Partial is the row limit the result was cut at, when Options.PartialResults kept only
+	// its first Options.MaxRows rows: the tables after the cut hold none. Nil: the result
+	// is whole.
+	Partial *LimitError  `json:"-"`
+	mem     *queryMemory // what the rows hold of the node's pool, until Release
 }
 
 // Stats describe what a run read, for logs, explain output and metrics.
@@ -173,23 +182,56 @@ type Table struct {
 
 // MarshalJSON renders datetimes as RFC 3339 and timespans as [d.]hh:mm:ss[.fffffff].
 func (t Table) MarshalJSON() ([]byte, error) {
-	rows := make([][]any, len(t.Rows))
-	for i, r := range t.Rows {
-		out := make([]any, len(r))
-		for j, v := range r {
-			out[j] = toJSONValue(v)
-		}
-		rows[i] = out
-	}
+	b, _, _, err := t.MarshalJSONWithin(-1)
+	return b, err
+}
+
+// MarshalJSONWithin is MarshalJSON of t's first rows: as many as fit in maxRowBytes bytes of
+// row JSON, the commas between rows not counted (< 0: every row). It returns the JSON and the
+// rows and row bytes it holds, so that a caller can bound an answer's size as the Logs query
+// API does without writing the rows it leaves out.
+func (t Table) MarshalJSONWithin(maxRowBytes int) (b []byte, rows, rowBytes int, err error) {
 	cols := t.Columns
 	if cols == nil {
 		cols = []Column{}
 	}
-	return json.Marshal(struct {
+	head, err := json.Marshal(struct {
 		Name    string   `json:"name"`
 		Columns []Column `json:"columns"`
-		Rows    [][]any  `json:"rows"`
-	}{t.Name, cols, rows})
+	}{t.Name, cols})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:len(head)-1]) // without its closing brace
+	buf.WriteString(`,"rows":[`)
+	enc := json.NewEncoder(&buf) // escapes as json.Marshal does; ends each value with a newline
+	out := make([]any, 0, len(cols))
+	for _, r := range t.Rows {
+		mark := buf.Len()
+		if rows > 0 {
+			buf.WriteByte(',')
+		}
+		out = out[:0]
+		for _, v := range r {
+			out = append(out, toJSONValue(v))
+		}
+		if err := enc.Encode(out); err != nil {
+			return nil, 0, 0, err
+		}
+		buf.Truncate(buf.Len() - 1)
+		n := buf.Len() - mark
+		if rows > 0 {
+			n-- // the comma
+		}
+		if maxRowBytes >= 0 && rowBytes+n > maxRowBytes {
+			buf.Truncate(mark)
+			break
+		}
+		rows, rowBytes = rows+1, rowBytes+n
+	}
+	buf.WriteString("]}")
+	return buf.Bytes(), rows, rowBytes, nil
 }
 
 // Visualization is the render operator's hint to the client.
@@ -233,6 +275,7 @@ func (q *Query) Run(ctx context.Context, src Source, opts Options) (*Result, err
 		return nil, err
 	}
 	res.Stats = Stats{RowsScanned: run.rowsScanned, Scans: run.scans, PeakMemory: run.mem.peak}
+	res.Partial = run.partial
 	// the operators are done; the result's rows stay charged until the caller has written them
 	run.mem.shrink(run.mem.used - run.results.used)
 	res.mem = &run.mem
@@ -304,6 +347,8 @@ type runState struct {
 	err         error
 	scans       []ScanRequest
 	rowsScanned int64
+	answered    int64       // the rows of the statements drained so far
+	partial     *LimitError // the row limit that cut the result (Options.PartialResults)
 	// the rows of each externaldata source, read once per run (op_externaldata.go)
 	externalMu sync.Mutex
 	external   map[*astExternalData]*externalFetch
@@ -316,7 +361,9 @@ func (r *runState) fail(err error) {
 	}
 }
 
-// drain reads the final result, enforcing the row limit; its rows stay charged to r.results.
+// drain reads the final result, enforcing the row limit over the statements drained so far:
+// past it the run fails, or with Options.PartialResults keeps the rows within it and stops
+// reading. Its rows stay charged to r.results.
 func (r *runState) drain(pl *plan) ([]Row, error) {
 	acct := r.results
 	var out []Row
@@ -324,20 +371,31 @@ func (r *runState) drain(pl *plan) ([]Row, error) {
 		if r.err != nil {
 			return r.err
 		}
-		if int64(len(out)+len(rows)) > r.opts.MaxRows {
-			return &LimitError{Limit: r.opts.MaxRows, Err: ErrTooManyRows}
+		if room := r.opts.MaxRows - r.answered - int64(len(out)); int64(len(rows)) > room {
+			limit := &LimitError{Limit: r.opts.MaxRows, Err: ErrTooManyRows}
+			if !r.opts.PartialResults {
+				return limit
+			}
+			rows, r.partial = rows[:room], limit
 		}
 		if err := acct.addRows(rows); err != nil {
 			return err
 		}
 		out = append(out, rows...)
+		if r.partial != nil {
+			return errResultFull
+		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && err != errResultFull {
 		return nil, err
 	}
+	r.answered += int64(len(out))
 	return out, nil
 }
+
+// errResultFull stops reading a result cut at the row limit: the rows kept are the answer.
+var errResultFull = errors.New("the result is full")
 
 // collect reads a whole intermediate table, charging its memory to acct, which the caller
 // releases when it lets go of the rows.
