@@ -366,7 +366,9 @@ func (r *ruleRun) record(w window, wr windowResult, took time.Duration) {
 	d := healthDetails{Outcome: w.outcome, ResultsCount: wr.results, NewResultsCount: wr.fresh, AlertsGenerated: wr.alerts,
 		AlertsDeferred: wr.deferred, IncidentsCreated: wr.created, IncidentsUpdated: wr.updated, DurationMs: took.Milliseconds()}
 	if w.outcome == OutcomeRan && r.spec.Kind == analyticrule.KindScheduled {
-		delay := r.now.Sub(w.end)
+		// A rule's first window ends on the next whole second, after now:
+		// a run before its window's end is on time, not early.
+		delay := max(r.now.Sub(w.end), 0)
 		d.DelayMs = delay.Milliseconds()
 		r.s.metrics.delay.Observe(delay.Seconds())
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealwatch/sealwatch/internal/analyticrule"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/kql"
@@ -378,6 +380,38 @@ func TestALateRunSaysHowLate(t *testing.T) {
 	if len(got) != 2 || got[1][0] != int64(2*60*1000) {
 		t.Fatalf("delays %v, want the second run 2 minutes late", got)
 	}
+}
+
+// TestAFirstRunIsNeverEarly: a new rule's first window ends on the next
+// whole second, after the run; the run is on time, and neither its health
+// record nor sealwatch_rule_run_delay_seconds says it ran before its window
+// ended (a negative observation would make the histogram's sum go down).
+func TestAFirstRunIsNeverEarly(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, func(c *Config) { c.Registerer = reg })
+	e.advance(300 * time.Millisecond) // 10:00:00.3: the first window ends at 10:00:01
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("new", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	got := e.query(`SentinelHealth | where SentinelResourceName == "new" | project d = toint(ExtendedProperties.DelayMs)`)
+	if len(got) != 1 || got[0][0] != nil {
+		t.Fatalf("first run's DelayMs %v, want none (on time)", got)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "sealwatch_rule_run_delay_seconds" {
+			continue
+		}
+		h := f.GetMetric()[0].GetHistogram()
+		if h.GetSampleCount() != 1 || h.GetSampleSum() != 0 {
+			t.Fatalf("delay histogram: %d runs, sum %vs; want 1 run, on time", h.GetSampleCount(), h.GetSampleSum())
+		}
+		return
+	}
+	t.Fatal("sealwatch_rule_run_delay_seconds is not exported")
 }
 
 // TestWorkspaceWithoutRulesIsNotOpened: a tick reads the rules of a
