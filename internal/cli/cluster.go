@@ -391,6 +391,8 @@ func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		switch {
+		case timeout <= 0:
+			return usagef("--timeout must be more than 0, such as 2m, not %s", timeout)
 		case rewrapped && state != "":
 			return usagef("give --key-state or --rewrapped, not both")
 		case rewrapped:

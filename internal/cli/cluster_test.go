@@ -296,6 +296,10 @@ func TestClusterCommandLinesAreUsageErrors(t *testing.T) {
 		{"link without a cluster", []string{"workspace", "link", "--name", "w1"}, `required flag(s) "cluster" not set`},
 		{"onboard without a workspace", []string{"sentinel", "onboard", "--cmk"}, `required flag(s) "workspace" not set`},
 		{"unknown subcommand", []string{"cluster", "rotate"}, `unknown command "rotate" for "sealwatch cluster"`},
+		{"wait for an unknown key state", []string{"cluster", "wait", "--name", "c1", "--key-state", "Gone"}, "--key-state must be Accessible, Revoked, Unreachable or Locked"},
+		{"wait for a state and the rewrap at once", []string{"cluster", "wait", "--name", "c1", "--key-state", "Revoked", "--rewrapped"}, "not both"},
+		{"wait with no time to wait", []string{"cluster", "wait", "--name", "c1", "--key-state", "Revoked", "--timeout", "0s"}, "--timeout must be more than 0"},
+		{"wait with a negative timeout", []string{"cluster", "wait", "--name", "c1", "--key-state", "Revoked", "--timeout", "-1s"}, "--timeout must be more than 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, config, tc.args...)
