@@ -85,6 +85,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		queryLimits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_query_limit_refusals_total",
 			Help: "Queries stopped by a limit: memory (the query's own), node_memory (all queries' share, answered 429), rows, time."}, []string{"limit"}),
 	}
+	m.initAlerted()
 	if reg == nil {
 		return m, nil
 	}
@@ -97,6 +98,31 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// initAlerted makes, at 0, the series that docs/prometheus/alerts.yml
+// watches for an increase: a counter that appears only at its first event
+// hides that event from increase() and rate(), so the first refusal for a
+// key, or the first queries refused for the node's memory, would go
+// unalerted.
+func (m *metrics) initAlerted() {
+	for _, api := range []string{apiLogsIngestion, apiDataCollector} {
+		for _, e := range []*Error{keyInaccessible(), keyVaultUnreachable()} {
+			m.refused.WithLabelValues(api, e.Code)
+		}
+	}
+	for _, limit := range []string{limitNodeMemory, limitMemory, limitRows, limitTime} {
+		m.queryLimits.WithLabelValues(limit)
+	}
+}
+
+// The limits that stop a query, as sealwatch_query_limit_refusals_total's
+// limit label names them.
+const (
+	limitNodeMemory = "node_memory" // --query-memory-total, 429
+	limitMemory     = "memory"      // --query-memory, 400
+	limitRows       = "rows"
+	limitTime       = "time"
+)
 
 // Routes that no pattern of the mux names.
 const (
@@ -199,13 +225,13 @@ func limitOf(err error) string {
 	var le *kql.LimitError
 	switch {
 	case errors.As(err, &le) && le.Err == kql.ErrNodeMemory:
-		return "node_memory"
+		return limitNodeMemory
 	case errors.As(err, &le) && le.Err == kql.ErrMemoryLimit:
-		return "memory"
+		return limitMemory
 	case errors.As(err, &le):
-		return "rows"
+		return limitRows
 	case errors.Is(err, context.DeadlineExceeded):
-		return "time"
+		return limitTime
 	}
 	return ""
 }

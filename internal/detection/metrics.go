@@ -24,6 +24,11 @@ func newMetrics(reg prometheus.Registerer, paused func() float64) *metrics {
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_rule_run_delay_seconds",
 			Help: "How long after its window's end a Scheduled rule's on-time run ran.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
 	}
+	// Every outcome from 0: alerts.yml watches the increase of failed
+	// runs, which a series made at the first failure would hide.
+	for _, o := range []string{OutcomeRan, OutcomeCaughtUp, OutcomeLate, OutcomeSuppressed, OutcomeSkipped, OutcomeFailed} {
+		m.runs.WithLabelValues(o)
+	}
 	if reg != nil {
 		reg.MustRegister(m.runs, m.alerts, m.seconds, m.delay, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
 			Help: "Workspaces whose analytics rules cannot run now because their stores cannot be opened (key revoked, locked or unreachable)."}, paused))

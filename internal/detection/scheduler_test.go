@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -412,6 +413,30 @@ func TestAFirstRunIsNeverEarly(t *testing.T) {
 		return
 	}
 	t.Fatal("sealwatch_rule_run_delay_seconds is not exported")
+}
+
+// TestEveryRunOutcomeIsCountedFromZero: sealwatch_rule_runs_total has a
+// series for each outcome before any run, so that the first failed run is
+// an increase the alert on failed runs sees, not a series appearing.
+func TestEveryRunOutcomeIsCountedFromZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	newEnv(t, func(c *Config) { c.Registerer = reg })
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() == "sealwatch_rule_runs_total" {
+			for _, m := range f.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	want := map[string]float64{OutcomeRan: 0, OutcomeCaughtUp: 0, OutcomeLate: 0, OutcomeSuppressed: 0, OutcomeSkipped: 0, OutcomeFailed: 0}
+	if !maps.Equal(got, want) {
+		t.Fatalf("runs by outcome before any run: %v, want %v", got, want)
+	}
 }
 
 // TestWorkspaceWithoutRulesIsNotOpened: a tick reads the rules of a
