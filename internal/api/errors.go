@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -149,6 +150,13 @@ func toAPIError(err error) *Error {
 			Message: err.Error() + "; the token can be checked once the issuer's keys can be read"}
 	case errors.Is(err, identity.ErrInvalidRequest):
 		return badRequest("BadRequest", err.Error())
+	case errors.Is(err, context.Canceled):
+		// The client went away, and the call stopped wherever it was (a
+		// query's scan, the wait for a cluster's first key check after a
+		// start): nobody reads this answer, and it is no failure of the
+		// server's to log.
+		return &Error{Status: statusClientClosedRequest, Code: "ClientClosedRequest",
+			Message: "the client closed the request before it was answered"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "InternalError",
 		Message: "the server failed to handle the request; the error is in the server log under this request's x-ms-request-id"}

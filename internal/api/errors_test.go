@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -13,12 +14,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 func TestKeyErrorsMapToTheirStatusesInOnePlace(t *testing.T) {
@@ -205,5 +211,53 @@ func TestAnInternalErrorOfAManagementCallIsLoggedWithItsCause(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "bbolt: key too large") {
 		t.Fatalf("the cause is not in the log: %s", logged.String())
+	}
+}
+
+// TestACallCancelledWhileItWaitsForTheFirstKeyCheckIsACancellation: after a
+// start, a query or an ingest waits for its cluster's first key check; its
+// client going away meanwhile ends the wait with the context's error, which
+// is answered 499 ClientClosedRequest, never 500, and not logged as the
+// server's failure.
+func TestACallCancelledWhileItWaitsForTheFirstKeyCheckIsACancellation(t *testing.T) {
+	dir := t.TempDir()
+	db := openTestDB(t, filepath.Join(dir, "control.db"))
+	keys, err := clusterkeys.New(clusterkeys.Config{
+		DB: db, Platform: kektest.New("platform"), DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc"},
+		NewKEK: func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) {
+			return kektest.New("cmk"), nil
+		},
+		RestoreAtStart: true, FirstCheckWait: time.Hour, // the stored keys are not reopened yet
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keys.Close()
+	data, err := wsdata.New(filepath.Join(dir, "logs"), db, keys, wsdata.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	ws := &workspace.WorkspaceInfo{ClusterID: "c1", CMK: true}
+	ws.Workspace.Properties.CustomerID = "0b6f1d5e-2c1a-4f3e-9d8c-7a6b5c4d3e2f"
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client went away
+	_, sourceErr := data.Source(ctx, ws)
+	_, logsErr := data.Logs(ctx, ws)
+	for name, err := range map[string]error{"query": sourceErr, "ingest": logsErr} {
+		t.Run(name, func(t *testing.T) {
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("the wait for the first key check ended with %v, want the cancellation", err)
+			}
+			var logged strings.Builder
+			rec := httptest.NewRecorder()
+			writeError(rec, httptest.NewRequest("POST", "/v1/workspaces/x/query", nil), slog.New(slog.NewTextHandler(&logged, nil)), err)
+			if rec.Code != statusClientClosedRequest || !strings.Contains(rec.Body.String(), `"code":"ClientClosedRequest"`) {
+				t.Fatalf("answered %d %s, want 499 ClientClosedRequest", rec.Code, rec.Body)
+			}
+			if logged.Len() > 0 {
+				t.Fatalf("a cancelled call was logged: %s", logged.String())
+			}
+		})
 	}
 }

@@ -19,7 +19,7 @@ import (
 // maxQueryWait bounds Prefer: wait=N; the default is the engine's 3 minutes.
 const maxQueryWait = 10 * time.Minute
 
-// statusClientClosedRequest answers a query whose client went away (the
+// statusClientClosedRequest answers a call whose client went away (the
 // status web servers log for it; no client sees it).
 const statusClientClosedRequest = 499
 
@@ -176,10 +176,6 @@ func kqlError(err error) error {
 			Message: le.Error(), RetryAfter: queryMemoryRetryAfter}
 	case errors.As(err, &le):
 		return queryError("BadArgumentError", "QueryLimitExceeded", le.Error())
-	case errors.Is(err, context.Canceled):
-		// the client went away and the query stopped: nobody reads this, and it is no
-		// failure of the server's to log
-		return &Error{Status: statusClientClosedRequest, Code: "ClientClosedRequest", Message: "the client closed the request before the query finished"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusGatewayTimeout, Code: "GatewayTimeout", Message: "the query ran past its time limit (Prefer: wait=N, default 3 minutes); narrow the time range or the tables"}
 	}
