@@ -356,8 +356,9 @@ func parsePartFilter(f []byte) (partFilter, error) {
 }
 
 // partAdmits reports whether part p's terms in filter f leave predicate
-// pr possible: has needs each of its terms in the value (see foldHas),
-// has_any one of its strings'; any other predicate is left to the values.
+// pr possible: has and == of a string need each of its terms in the value
+// (see foldHas), has_any one of its strings'; any other predicate is left
+// to the values.
 func partAdmits(f []byte, part int, pr *pred) bool {
 	switch {
 	case pr.op == OpHasAny:
@@ -367,7 +368,7 @@ func partAdmits(f []byte, part int, pr *pred) bool {
 			}
 		}
 		return false
-	case pr.op != OpHas:
+	case pr.op != OpHas && pr.op != OpEq:
 		return true
 	}
 	for _, h := range pr.terms {

@@ -42,10 +42,10 @@ func filterTestText(n, numbers int) []cell {
 	return cells
 }
 
-// TestPageFilterLeavesOutOnlyRowsWithoutTheTerm: a read that a has
+// TestPageFilterLeavesOutOnlyRowsWithoutTheTerm: a read that a has or ==
 // predicate lets leave out parts by the page filter returns every row
-// whose value has the term as a whole read does, and nulls only for rows
-// without it; and it does leave rows out. The text has few distinct terms,
+// that matches as a whole read does, and nulls only for rows that do not;
+// and it does leave rows out. The text has few distinct terms,
 // or more than the block's bloom filter takes (which then has none).
 func TestPageFilterLeavesOutOnlyRowsWithoutTheTerm(t *testing.T) {
 	for _, numbers := range []int{1000, 1_000_000} {
@@ -93,6 +93,10 @@ func testPageFilterLeavesOut(t *testing.T, numbers int) {
 		{"contains, which no filter serves", Predicate{Column: "c", Op: OpContains, Value: "u"}, false},
 		{"the empty string", Predicate{Column: "c", Op: OpHas, Value: ""}, false},
 		{"any column", Predicate{Column: AnyColumn, Op: OpHas, Value: "u"}, true},
+		{"== a row's value", Predicate{Column: "c", Op: OpEq, Value: string(cells[4321].s)}, true},
+		{"== a row's value in upper case", Predicate{Column: "c", Op: OpEq, Value: strings.ToUpper(string(cells[4321].s))}, true},
+		{"== the empty string", Predicate{Column: "c", Op: OpEq, Value: ""}, false},
+		{"!= a row's value", Predicate{Column: "c", Op: OpNe, Value: string(cells[4321].s)}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := compile(c.pred)
@@ -168,6 +172,7 @@ func TestPageFiltersAnswerAsAFullRead(t *testing.T) {
 		{"message has_any", []Predicate{{Column: "message", Op: OpHasAny, Value: []string{"u", "mimikatz"}}}, nil},
 		{"message has u and tag is t", []Predicate{{Column: "message", Op: OpHas, Value: "u"}, {Column: "tag", Op: OpEq, Value: "t"}}, nil},
 		{"message has u and is not x", []Predicate{{Column: "message", Op: OpHas, Value: "u"}, {Column: "message", Op: OpNe, Value: "x"}}, nil},
+		{"message is a row's", []Predicate{{Column: "message", Op: OpEq, Value: string(cells[4321].s)}}, nil},
 		{"any column has u", []Predicate{{Column: AnyColumn, Op: OpHas, Value: "u"}}, nil},
 		{"any column has u, the message alone", []Predicate{{Column: AnyColumn, Op: OpHas, Value: "u"}}, []string{"message"}},
 		{"any column has u and message has for", []Predicate{{Column: AnyColumn, Op: OpHas, Value: "u"}, {Column: "message", Op: OpHas, Value: "for"}}, nil},

@@ -128,7 +128,7 @@ type pred struct {
 	sb     []byte     // s, for values compared in place
 	lower  []byte     // has, contains: the constant lower-cased
 	needle foldNeedle // has, contains: lower, to search for
-	terms  []uint64   // has: bloom keys of the constant's terms
+	terms  []uint64   // has, == of a string: bloom keys of the constant's terms
 	any    *anyPred   // column AnyColumn
 	alts   []pred     // has_any: a has predicate for each string
 }
@@ -181,7 +181,12 @@ func compile(p Predicate) (pred, error) {
 		return c, fmt.Errorf("%w: a predicate on %s has a constant of type %T", ErrInvalidScan, p.Column, p.Value)
 	}
 	switch p.Op {
-	case OpEq, OpNe:
+	case OpEq:
+		if c.kind == TypeString {
+			// a value equal to the constant has its terms (page filters)
+			forTerms(c.sb, func(t []byte) { c.terms = append(c.terms, bloomHash(bloomTerm, t, true)) })
+		}
+	case OpNe:
 	case OpLt, OpLe, OpGt, OpGe:
 		if c.kind == TypeBool {
 			return c, fmt.Errorf("%w: %s does not order booleans", ErrInvalidScan, p.Op)

@@ -79,7 +79,7 @@ func TestPageFiltersAnswerAsTheEngine(t *testing.T) {
 		return out
 	}
 	for _, p := range []string{`msg has "u"`, `msg has "U"`, `msg has "port 7"`, `msg has_any ("u", "mimikatz")`,
-		`msg has "u" and tag == "t"`, `* has "u"`, `* has "u" and msg has "for"`} {
+		`msg has "u" and tag == "t"`, `* has "u"`, `* has "u" and msg has "for"`, fmt.Sprintf(`msg == %q`, rows[4321]["msg"])} {
 		t.Run(p, func(t *testing.T) {
 			for _, tail := range []string{" | count", " | project msg, tag"} {
 				want := run(t, `T | take 100000000 | where `+p+tail)
