@@ -130,6 +130,10 @@ func (s *Server) authenticate(r *http.Request, aud identity.Audience) (*identity
 			return nil, s.unauthorized(r, aud, "the Authorization header must be 'Bearer <token>'")
 		}
 		raw = strings.TrimSpace(tok)
+	} else if s.cfg.SessionToken != nil {
+		// A browser session holds tokens the identity service issued to its
+		// application: verified and authorized below exactly as a bearer token.
+		raw = s.cfg.SessionToken(r.Context(), aud)
 	}
 	c, err := s.cfg.Identity.Verify(r.Context(), raw, aud)
 	if err != nil {

@@ -70,6 +70,10 @@ type Config struct {
 	// see metrics.go); nil: they are kept but not exported.
 	Registerer          prometheus.Registerer
 	DeleteWorkspaceData func(ctx context.Context, customerID string) error
+	// SessionToken, when set, gives the token for API aud of the browser
+	// session ctx carries ("" for none), used when a request has no
+	// Authorization header: the web console's calls (internal/console).
+	SessionToken func(ctx context.Context, aud identity.Audience) string
 	// VaultDNSSuffix is the parent domain of per-vault hosts: vault "v1" is
 	// served at v1.{VaultDNSSuffix}.
 	VaultDNSSuffix string
@@ -191,6 +195,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	route = pattern
 	s.mux.ServeHTTP(rec, r)
+}
+
+// IsVaultHost reports whether host ({vault}.{suffix}[:port]) is a vault's,
+// every path of which belongs to the vault's data plane.
+func (s *Server) IsVaultHost(host string) bool {
+	_, ok := s.vaultFromHost(host)
+	return ok && s.cfg.Vault != nil
 }
 
 // vaultFromHost returns the vault name when host is {vault}.{suffix}[:port].

@@ -382,3 +382,30 @@ func TestDisplayNameIsValidated(t *testing.T) {
 		t.Fatalf("unknown role: err = %v", err)
 	}
 }
+
+func TestIssueTokensForSignsOneTokenPerAudienceAfterOneCheck(t *testing.T) {
+	f := newFixture(t)
+	p, secret := f.app(t, RoleOwner)
+	got, toks, err := f.svc.IssueTokensFor(context.Background(), p.AppID, secret, AudienceManagement, AudienceQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ObjectID != p.ObjectID || len(toks) != 2 {
+		t.Fatalf("principal %s with %d tokens, want %s with 2", got.ObjectID, len(toks), p.ObjectID)
+	}
+	for i, aud := range []Audience{AudienceManagement, AudienceQuery} {
+		c, err := f.svc.Verify(context.Background(), toks[i].AccessToken, aud)
+		if err != nil {
+			t.Fatalf("token %d for %s: %v", i, aud, err)
+		}
+		if !c.HasRole(RoleOwner) {
+			t.Errorf("token for %s lacks the principal's role: %v", aud, c.Roles)
+		}
+	}
+	if _, err := f.svc.Verify(context.Background(), toks[0].AccessToken, AudienceQuery); !errors.Is(err, ErrWrongAudience) {
+		t.Errorf("the management token verified for the query API: %v", err)
+	}
+	if _, _, err := f.svc.IssueTokensFor(context.Background(), p.AppID, secret+"x", AudienceManagement); !errors.Is(err, ErrInvalidClient) {
+		t.Errorf("wrong secret: err = %v, want ErrInvalidClient", err)
+	}
+}

@@ -116,6 +116,25 @@ func (s *Service) IssueToken(ctx context.Context, tenant, clientID, secret, scop
 	return s.sign(p, aud)
 }
 
+// IssueTokensFor authenticates a client once and signs one token for each of
+// auds, in order: what a browser session holds, so that each API it calls
+// verifies the very token it would verify from the client itself.
+func (s *Service) IssueTokensFor(ctx context.Context, clientID, secret string, auds ...Audience) (*Principal, []*Token, error) {
+	p, err := s.Authenticate(ctx, clientID, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	toks := make([]*Token, 0, len(auds))
+	for _, aud := range auds {
+		t, err := s.sign(p, aud)
+		if err != nil {
+			return nil, nil, err
+		}
+		toks = append(toks, t)
+	}
+	return p, toks, nil
+}
+
 func (s *Service) sign(p *Principal, aud Audience) (*Token, error) {
 	now := s.opts.Now().UTC().Truncate(time.Second)
 	exp := now.Add(s.opts.TokenLifetime)

@@ -27,6 +27,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/console"
 	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/extdata"
 	"github.com/sealwatch/sealwatch/internal/identity"
@@ -274,6 +275,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Metrics:        promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}),
 		Registerer:     n.metrics,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
+		SessionToken:   console.TokenFor,
 		Logger:         n.log.With("component", "api"),
 	}
 	if cfg.Services != ServeWorkspaces {
@@ -315,8 +317,13 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	web, err := console.New(console.Config{Identity: n.identity, API: srv, APIHost: srv.IsVaultHost,
+		Logger: n.log.With("component", "console")})
+	if err != nil {
+		return nil, err
+	}
 	n.server = &http.Server{
-		Handler:           srv,
+		Handler:           web,
 		TLSConfig:         n.tls.ServerTLSConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -1,0 +1,379 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+)
+
+// The session cookie. The __Host- prefix makes the browser refuse it unless
+// it is Secure, for path / and without a Domain: no other host, not even a
+// vault's subdomain of this one, can set or read it.
+const (
+	cookieName = "__Host-sealwatch-session"
+	// csrfHeader carries the session's CSRF token on every request that
+	// changes something. A page of another origin can make the browser send
+	// the cookie (SameSite=Strict aside) but can never read the token.
+	csrfHeader = "X-CSRF-Token"
+)
+
+// consoleAudiences are the APIs the console calls: a session holds one
+// token for each, issued to the signed-in application.
+var consoleAudiences = []identity.Audience{identity.AudienceManagement, identity.AudienceQuery}
+
+// session is one signed-in browser. Everything but lastSeen is fixed when
+// it is made.
+type session struct {
+	principal identity.Principal
+	tokens    map[identity.Audience]string
+	csrf      string
+	// expires is when the first of its tokens expires: the session cannot
+	// outlive what it holds.
+	expires  time.Time
+	lastSeen time.Time // guarded by sessions.mu
+}
+
+// sessions are the node's browser sessions, in memory: a restart signs
+// everyone out, and no token is ever written to disk.
+type sessions struct {
+	idle time.Duration
+	max  int
+	now  func() time.Time
+
+	mu sync.Mutex
+	// byID is keyed by the SHA-256 of the cookie's value, so that a lookup
+	// compares hashes, whose timing tells an attacker nothing about a
+	// valid value.
+	byID map[[sha256.Size]byte]*session
+}
+
+var errTooManySessions = errors.New("too many sessions")
+
+func newSessions(idle time.Duration, max int, now func() time.Time) *sessions {
+	return &sessions{idle: idle, max: max, now: now, byID: make(map[[sha256.Size]byte]*session)}
+}
+
+// add keeps s and returns the cookie value that names it.
+func (ss *sessions) add(s *session) (string, error) {
+	id := randomToken()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	now := ss.now()
+	if len(ss.byID) >= ss.max {
+		ss.sweepLocked(now)
+	}
+	if len(ss.byID) >= ss.max {
+		return "", errTooManySessions
+	}
+	s.lastSeen = now
+	ss.byID[sha256.Sum256([]byte(id))] = s
+	return id, nil
+}
+
+// get returns the live session id names; one idle too long or past its
+// tokens' expiry is ended here.
+func (ss *sessions) get(id string) (*session, bool) {
+	key := sha256.Sum256([]byte(id))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.byID[key]
+	if !ok {
+		return nil, false
+	}
+	if ss.expiredLocked(s, ss.now()) {
+		delete(ss.byID, key)
+		return nil, false
+	}
+	return s, true
+}
+
+// touch records that s was used now, restarting its idle time.
+func (ss *sessions) touch(s *session) {
+	ss.mu.Lock()
+	s.lastSeen = ss.now()
+	ss.mu.Unlock()
+}
+
+func (ss *sessions) remove(id string) {
+	ss.mu.Lock()
+	delete(ss.byID, sha256.Sum256([]byte(id)))
+	ss.mu.Unlock()
+}
+
+func (ss *sessions) expiredLocked(s *session, now time.Time) bool {
+	return now.Sub(s.lastSeen) >= ss.idle || !now.Before(s.expires)
+}
+
+func (ss *sessions) sweepLocked(now time.Time) {
+	for k, s := range ss.byID {
+		if ss.expiredLocked(s, now) {
+			delete(ss.byID, k)
+		}
+	}
+}
+
+// randomToken is 256 random bits, URL-safe.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+type sessionKey struct{}
+
+// TokenFor is the token for API aud of the session on ctx, or "" when ctx
+// carries none: the API's Config.SessionToken.
+func TokenFor(ctx context.Context, aud identity.Audience) string {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	if s == nil {
+		return ""
+	}
+	return s.tokens[aud]
+}
+
+// serveAPI hands r to the API. A request that brings its own Authorization
+// header speaks for itself; one that brings a live session's cookie
+// carries the session on its context, and, unless it only reads, must
+// carry the session's CSRF token too.
+func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") == "" {
+		if s, _ := c.session(r); s != nil {
+			if !safeMethod(r.Method) && !s.csrfMatches(r.Header.Get(csrfHeader)) {
+				writeError(w, http.StatusForbidden, "CsrfTokenInvalid",
+					fmt.Sprintf("a request that changes something must carry the session's CSRF token in the %s header; reload the console", csrfHeader))
+				return
+			}
+			c.sessions.touch(s)
+			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+		}
+	}
+	c.cfg.API.ServeHTTP(w, r)
+}
+
+// session is the live session r's cookie names, and the cookie's value.
+func (c *Console) session(r *http.Request) (*session, string) {
+	ck, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil, ""
+	}
+	s, ok := c.sessions.get(ck.Value)
+	if !ok {
+		return nil, ""
+	}
+	return s, ck.Value
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func (s *session) csrfMatches(got string) bool {
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) == 1
+}
+
+// sessionBody is what the console's page learns of its session. The tokens
+// stay on the server: the page never holds one.
+type sessionBody struct {
+	TenantID           string        `json:"tenantId"`
+	Principal          principalBody `json:"principal"`
+	CSRFToken          string        `json:"csrfToken"`
+	IdleTimeoutSeconds int           `json:"idleTimeoutSeconds"`
+	ExpiresOn          time.Time     `json:"expiresOn"`
+}
+
+type principalBody struct {
+	ObjectID    string   `json:"objectId"`
+	AppID       string   `json:"appId"`
+	DisplayName string   `json:"displayName"`
+	Roles       []string `json:"roles"`
+}
+
+func (c *Console) sessionBody(s *session) sessionBody {
+	roles := s.principal.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return sessionBody{
+		TenantID: c.cfg.Identity.TenantID(),
+		Principal: principalBody{ObjectID: s.principal.ObjectID, AppID: s.principal.AppID,
+			DisplayName: s.principal.DisplayName, Roles: roles},
+		CSRFToken:          s.csrf,
+		IdleTimeoutSeconds: int(c.cfg.IdleTimeout / time.Second),
+		ExpiresOn:          s.expires.UTC(),
+	}
+}
+
+func writeSession(w http.ResponseWriter, status int, body sessionBody) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// maxSignInBytes bounds a sign-in body: two GUID-sized strings and JSON.
+const maxSignInBytes = 8 << 10
+
+// handleSignIn exchanges an application's client ID and secret for a
+// session: the identity service checks them once and issues the tokens the
+// session holds; the browser gets only an HttpOnly cookie and the session's
+// CSRF token.
+func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	if msg := crossSite(r); msg != "" {
+		writeError(w, http.StatusForbidden, "CrossSiteRequest", msg)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", "send the sign-in as application/json: {\"clientId\":\"...\",\"clientSecret\":\"...\"}")
+		return
+	}
+	var req struct {
+		ClientID     string `json:"clientId"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	if status, msg := decodeSignIn(r.Body, &req); status != 0 {
+		code := "BadParameter"
+		if status == http.StatusRequestEntityTooLarge {
+			code = "PayloadTooLarge"
+		}
+		writeError(w, status, code, msg)
+		return
+	}
+	if req.ClientID == "" || req.ClientSecret == "" {
+		writeError(w, http.StatusBadRequest, "BadParameter", "give both clientId and clientSecret: an application's client ID and secret, as `sealwatch identity app create` printed them (the admin's are in DATA/admin.json)")
+		return
+	}
+	p, toks, err := c.cfg.Identity.IssueTokensFor(r.Context(), req.ClientID, req.ClientSecret, consoleAudiences...)
+	switch {
+	case errors.Is(err, identity.ErrInvalidClient):
+		c.log.Info("console sign-in refused", "clientId", loggableID(req.ClientID), "reason", "invalid client", "clientIp", clientIP(r))
+		writeError(w, http.StatusUnauthorized, "InvalidClient", "the client ID is unknown or the secret is wrong; check both, or ask an Owner to reset the secret")
+		return
+	case err != nil:
+		c.log.Error("console sign-in", "clientId", loggableID(req.ClientID), "err", err)
+		writeError(w, http.StatusInternalServerError, "InternalError", "the sign-in could not be completed; see the node's log")
+		return
+	case p.Kind != identity.KindApplication:
+		c.log.Info("console sign-in refused", "objectId", p.ObjectID, "reason", "managed identity", "clientIp", clientIP(r))
+		writeError(w, http.StatusForbidden, "Forbidden", "a managed identity belongs to a resource and cannot sign in to the console; sign in with an application's client ID and secret")
+		return
+	}
+	s := &session{principal: *p, tokens: make(map[identity.Audience]string, len(toks)), csrf: randomToken()}
+	for i, t := range toks {
+		s.tokens[consoleAudiences[i]] = t.AccessToken
+		if s.expires.IsZero() || t.ExpiresAt.Before(s.expires) {
+			s.expires = t.ExpiresAt
+		}
+	}
+	id, err := c.sessions.add(s)
+	if err != nil {
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, "TooManySessions", "the node holds as many console sessions as it may; sign out elsewhere or try again when idle sessions have ended")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/",
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	c.log.Info("console sign-in", "objectId", p.ObjectID, "clientIp", clientIP(r))
+	writeSession(w, http.StatusOK, c.sessionBody(s))
+}
+
+// decodeSignIn reads exactly one JSON object of known fields, in UTF-8,
+// into v; a refusal is a status and a message saying what to send.
+func decodeSignIn(body io.Reader, v any) (int, string) {
+	raw, err := io.ReadAll(io.LimitReader(body, maxSignInBytes+1))
+	switch {
+	case err != nil:
+		return http.StatusBadRequest, "the request body could not be read"
+	case len(raw) > maxSignInBytes:
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("the sign-in body exceeds %d bytes", maxSignInBytes)
+	case !utf8.Valid(raw):
+		return http.StatusBadRequest, "the sign-in body is not UTF-8; send JSON in UTF-8"
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return http.StatusBadRequest, "the sign-in body must be one JSON object {\"clientId\":\"...\",\"clientSecret\":\"...\"} with string values"
+	}
+	if dec.More() {
+		return http.StatusBadRequest, "the sign-in body holds data after its JSON object; send exactly one object"
+	}
+	return 0, ""
+}
+
+// crossSite says why r comes from another site, or "" if it does not. A
+// sign-in is refused from another site, so that no page can sign a browser
+// in as its own application (login CSRF).
+func crossSite(r *http.Request) string {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return "the console's sign-in is accepted only from the console's own page; open it at /"
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != "https://"+r.Host {
+		return "the console's sign-in is accepted only from the console's own origin; open it at /"
+	}
+	return ""
+}
+
+func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
+	s, _ := c.session(r)
+	if s == nil {
+		writeError(w, http.StatusUnauthorized, "NotSignedIn", "no console session: sign in with an application's client ID and secret")
+		return
+	}
+	c.sessions.touch(s)
+	writeSession(w, http.StatusOK, c.sessionBody(s))
+}
+
+// handleSignOut ends the session and clears its cookie. Ending another's
+// session takes its CSRF token, as any change does.
+func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request) {
+	if s, id := c.session(r); s != nil {
+		if !s.csrfMatches(r.Header.Get(csrfHeader)) {
+			writeError(w, http.StatusForbidden, "CsrfTokenInvalid",
+				fmt.Sprintf("signing out takes the session's CSRF token in the %s header; reload the console", csrfHeader))
+			return
+		}
+		c.sessions.remove(id)
+		c.log.Info("console sign-out", "objectId", s.principal.ObjectID, "clientIp", clientIP(r))
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// loggableID is a client ID fit for a log line: a GUID as it is, anything
+// else (a secret pasted into the wrong field, say) only by its length.
+func loggableID(id string) string {
+	if uuid.Validate(id) == nil {
+		return id
+	}
+	return fmt.Sprintf("<not a client ID, %d bytes>", len(id))
+}
+
+// clientIP is the caller's address as seen on the connection.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

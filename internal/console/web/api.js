@@ -1,0 +1,47 @@
+// The console's one way to the node's HTTP API. The session rides in an
+// HttpOnly cookie the page cannot read; the CSRF token, which every request
+// that changes something must carry, lives only in this module's memory.
+
+let csrfToken = '';
+
+// ApiError is a refusal in the API's shape, {"error":{"code","message"}}.
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export function setCsrfToken(token) {
+  csrfToken = token || '';
+}
+
+// call sends method to path with body as JSON (when given) and returns the
+// decoded JSON answer, or null for an empty one; it throws ApiError.
+export async function call(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken;
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  const text = await res.text();
+  let data = null;
+  if (text !== '') {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, 'BadResponse', `the node answered ${res.status} with a body that is not JSON`);
+    }
+  }
+  if (!res.ok) {
+    const e = (data && data.error) || {};
+    throw new ApiError(res.status, e.code || String(res.status), e.message || `the node answered ${res.status}`);
+  }
+  return data;
+}

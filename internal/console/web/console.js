@@ -1,0 +1,115 @@
+// The console's shell: sign-in, the signed-in frame with its navigation,
+// and a page for each part of the product, chosen by the URL's fragment.
+import { ApiError, call, setCsrfToken } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+
+// pages are the console's parts, in navigation order.
+const pages = {
+  logs: {
+    title: 'Logs',
+    text: 'Query a workspace\'s logs with KQL: the editor, results and charts come here.',
+  },
+  incidents: {
+    title: 'Incidents',
+    text: 'The incident queue and each incident\'s alerts, entities and timeline come here.',
+  },
+  analytics: {
+    title: 'Analytics',
+    text: 'Analytics rules with their health, watchlists and automation rules come here.',
+  },
+  keys: {
+    title: 'Keys',
+    text: 'Each cluster\'s key state, which key version protects what, and the vault\'s audit trail come here.',
+  },
+};
+
+let session = null;
+
+function showSignIn(notice) {
+  session = null;
+  setCsrfToken('');
+  $('loading').hidden = true;
+  $('shell').hidden = true;
+  $('signin').hidden = false;
+  $('signin-notice').textContent = notice || '';
+  $('signin-notice').hidden = !notice;
+  $('client-id').focus();
+}
+
+function showShell(s) {
+  session = s;
+  setCsrfToken(s.csrfToken);
+  $('loading').hidden = true;
+  $('signin').hidden = true;
+  $('shell').hidden = false;
+  const p = s.principal;
+  $('who').textContent = `${p.displayName}${p.roles.length ? ` (${p.roles.join(', ')})` : ''}`;
+  route();
+}
+
+// route shows the page the fragment names (#/logs by default).
+function route() {
+  if (!session) return;
+  let name = location.hash.replace(/^#\//, '');
+  if (!Object.hasOwn(pages, name)) {
+    name = 'logs';
+    history.replaceState(null, '', '#/logs');
+  }
+  const page = pages[name];
+  document.title = `${page.title} · Sealwatch`;
+  $('page-title').textContent = page.title;
+  $('page-body').textContent = page.text;
+  for (const a of document.querySelectorAll('nav a[data-page]')) {
+    if (a.dataset.page === name) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const button = $('signin-submit');
+  const error = $('signin-error');
+  error.hidden = true;
+  const clientId = $('client-id').value.trim();
+  const clientSecret = $('client-secret').value;
+  if (!clientId || !clientSecret) {
+    error.textContent = 'Give the application\'s client ID and its secret.';
+    error.hidden = false;
+    return;
+  }
+  button.disabled = true;
+  try {
+    const s = await call('POST', '/console/session', { clientId, clientSecret });
+    $('client-secret').value = '';
+    showShell(s);
+  } catch (e) {
+    error.textContent = e instanceof ApiError ? e.message : `The sign-in failed: ${e.message}`;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function signOut() {
+  try {
+    await call('DELETE', '/console/session');
+  } finally {
+    $('signin-form').reset();
+    showSignIn('You have signed out.');
+  }
+}
+
+async function start() {
+  $('signin-form').addEventListener('submit', signIn);
+  $('signout').addEventListener('click', signOut);
+  window.addEventListener('hashchange', route);
+  try {
+    showShell(await call('GET', '/console/session'));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) showSignIn();
+    else showSignIn(`The node could not be asked for the session: ${e.message}`);
+  }
+}
+
+start();
