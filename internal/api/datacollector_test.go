@@ -1,8 +1,12 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,4 +106,60 @@ func FuzzCollectorRows(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestACollectorBatchRefusedForAClosedStoreIsTakenWhenSentAgain: a Data
+// Collector request whose workspace's log store closed under it is refused
+// 503 and stores nothing; the same request sent again — the same
+// signature, as a shipper retries — is taken once the store is open again,
+// not refused as a duplicate, and its rows are stored once.
+func TestACollectorBatchRefusedForAClosedStoreIsTakenWhenSentAgain(t *testing.T) {
+	f := newFullEnv(t)
+	ctx := context.Background()
+	keys, err := f.server.cfg.Workspaces.SharedKeysByCustomerID(ctx, f.customerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := base64.StdEncoding.DecodeString(keys.PrimarySharedKey)
+	body := `[{"Name":"a"},{"Name":"b"}]`
+	date := time.Now().UTC().Format(http.TimeFormat)
+	sig := base64.StdEncoding.EncodeToString(collectorSignature(key, len(body), "application/json", date))
+	send := func() (int, string) {
+		req, _ := http.NewRequest("POST", f.url("", "/api/logs?api-version=2016-04-01"), strings.NewReader(body))
+		req.Header.Set("Authorization", "SharedKey "+f.customerID+":"+sig)
+		req.Header.Set("x-ms-date", date)
+		req.Header.Set("Log-Type", "Retried")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	ws, err := f.server.cfg.Workspaces.WorkspaceByCustomerID(ctx, f.customerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.server.cfg.Data.Logs(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil { // closed under the next request
+		t.Fatal(err)
+	}
+	if status, b := send(); status != http.StatusServiceUnavailable || !strings.Contains(b, "ServiceUnavailable") {
+		t.Fatalf("the request over a closed store: %d %s, want 503", status, b)
+	}
+	f.server.cfg.Data.CloseIdle(ctx, 0) // the data plane lets the closed store go; the next request opens it anew
+	if status, b := send(); status != http.StatusOK {
+		t.Fatalf("the same request sent again: %d %s, want it taken", status, b)
+	}
+	if status, b := send(); status != http.StatusConflict || !strings.Contains(b, "DuplicateRequest") {
+		t.Fatalf("the request sent a third time, once stored: %d %s, want 409 DuplicateRequest", status, b)
+	}
+	if _, rows := f.queryRows("Retried_CL | project Name_s"); len(rows) != 2 {
+		t.Fatalf("%d rows stored, want the request's 2 once", len(rows))
+	}
 }
