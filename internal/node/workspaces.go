@@ -126,7 +126,8 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.metrics.MustRegister(n.data.Collector(), n.data.StoreCollector(), clusterKeyCollector{workspaces: n.workspaces, keys: n.keys, log: n.log})
+	n.metrics.MustRegister(integrityCollector{data: n.data}, storeCollector{data: n.data, log: n.log.With("component", "logstore")},
+		clusterKeyCollector{workspaces: n.workspaces, keys: n.keys, log: n.log})
 	n.closers = append(n.closers, n.data.Close)
 	return nil
 }
