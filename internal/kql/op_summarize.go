@@ -602,9 +602,7 @@ func (g *groups) countByDict(cb *colBatch, v *Vector) error {
 		if err != nil {
 			return err
 		}
-		for _, st := range sg.states {
-			st.(*countState).n += g.counts[code]
-		}
+		sg.counted += g.counts[code]
 	}
 	return nil
 }
@@ -639,8 +637,12 @@ func (g *groups) rows() []Row {
 		row := make(Row, 0, len(g.cols))
 		row = append(row, gr.keys...)
 		for _, s := range gr.states {
+			if gr.counted != 0 {
+				s.(*countState).n += gr.counted // countOnly: every state is a plain count()
+			}
 			row = append(row, s.result()...)
 		}
+		gr.counted = 0
 		for i, c := range g.cols {
 			if row[i] == nil && c.Type == TypeString {
 				row[i] = ""
@@ -681,6 +683,10 @@ func isArgAgg(call *astCall) bool {
 type group struct {
 	keys   []any
 	states []aggState
+	// counted are the rows counted by the column path when every aggregate is a plain
+	// count() (countOnly): added to each countState when the groups are read (rows), not
+	// through an interface per row.
+	counted int64
 }
 
 // summarizeRows folds the input's rows into the groups groupOf finds for them, charging
@@ -702,9 +708,10 @@ func summarizeRows(ctx context.Context, in *plan, acct *memAccount, groupOf func
 }
 
 // summarizeCols is summarizeRows over the input by column: groupsOf finds the groups of a
-// batch's rows (keys are bare columns, read typed where the source typed them), and a row is
-// boxed only for aggregates other than a plain count() (countOnly). When all aggregates are
-// a plain count(), groupsOf may count the batch itself and report so.
+// batch's rows (keys are bare columns, or expressions with an unboxed form, read typed where
+// the source typed them), and a row is boxed only for aggregates other than a plain count()
+// (countOnly), which count in the group (group.counted). When all aggregates are a plain
+// count(), groupsOf may count the batch itself and report so.
 func summarizeCols(ctx context.Context, in *plan, countOnly bool, acct *memAccount, groupsOf func(*colBatch, []*group) (counted bool, err error)) error {
 	var gs []*group
 	return readAll(ctx, in.openCols, func(cb *colBatch) error {
@@ -716,9 +723,7 @@ func summarizeCols(ctx context.Context, in *plan, countOnly bool, acct *memAccou
 		var grown int64
 		for i, g := range gs {
 			if countOnly {
-				for _, s := range g.states {
-					s.(*countState).n++
-				}
+				g.counted++
 				continue
 			}
 			row := cb.row(cb.sel[i])
