@@ -242,8 +242,9 @@ func newZstdDecoder() (*zstd.Decoder, error) {
 // 413.
 func (s *Server) readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	size := r.ContentLength // of the body as sent; -1: unknown
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "zstd") {
-		return s.readZstdBody(rd, limit)
+		return s.readZstdBody(rd, size, limit)
 	}
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(rd)
@@ -252,8 +253,9 @@ func (s *Server) readIngestBody(w http.ResponseWriter, r *http.Request, limit in
 		}
 		defer zr.Close()
 		rd = io.LimitReader(zr, limit+1)
+		size = -1
 	}
-	body, err := io.ReadAll(rd)
+	body, err := readSized(rd, size, limit)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig) || int64(len(body)) > limit:
@@ -265,13 +267,25 @@ func (s *Server) readIngestBody(w http.ResponseWriter, r *http.Request, limit in
 	return body, nil
 }
 
+// readSized reads rd to its end into one buffer of the size the request
+// declared (when it did, within limit), instead of growing one by copies
+// as io.ReadAll does.
+func readSized(rd io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		return io.ReadAll(rd)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead)) // room to read the end of the body
+	_, err := buf.ReadFrom(rd)
+	return buf.Bytes(), err
+}
+
 // zstdMagic starts a zstd frame.
 const zstdMagic = "\x28\xb5\x2f\xfd"
 
 // readZstdBody reads a zstd body of at most limit bytes, which decodes to at
 // most limit bytes of rows.
-func (s *Server) readZstdBody(rd io.Reader, limit int64) ([]byte, error) {
-	comp, err := io.ReadAll(rd)
+func (s *Server) readZstdBody(rd io.Reader, size, limit int64) ([]byte, error) {
+	comp, err := readSized(rd, size, limit)
 	tooBig := &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
 		Message: fmt.Sprintf("the rows exceed %d bytes per call; send them in smaller batches", limit)}
 	var over *http.MaxBytesError

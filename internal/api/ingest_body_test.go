@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,6 +77,8 @@ func TestIngestBodyIsReadGzippedOrNotAndRefusedWhenBadOrTooBig(t *testing.T) {
 		wantRows bool
 	}{
 		{"plain rows", rows, "", 0, "", true},
+		{"plain rows, size not declared", rows, "unsized", 0, "", true},
+		{"plain rows over the limit, size not declared", big, "unsized", http.StatusRequestEntityTooLarge, "PayloadTooLarge", false},
 		{"gzipped rows", gzipped(t, rows), "GZIP", 0, "", true},
 		{"two gzip members", append(gzipped(t, rows[:10]), gzipped(t, rows[10:])...), "gzip", 0, "", true},
 		{"plain rows over the limit", big, "", http.StatusRequestEntityTooLarge, "PayloadTooLarge", false},
@@ -97,7 +100,11 @@ func TestIngestBodyIsReadGzippedOrNotAndRefusedWhenBadOrTooBig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/x/streams/y", bytes.NewReader(tc.body))
-			if tc.encoding != "" {
+			switch tc.encoding {
+			case "":
+			case "unsized":
+				r.ContentLength = -1 // as a chunked body
+			default:
 				r.Header.Set("Content-Encoding", tc.encoding)
 			}
 			got, err := s.readIngestBody(httptest.NewRecorder(), r, limit)
@@ -107,6 +114,32 @@ func TestIngestBodyIsReadGzippedOrNotAndRefusedWhenBadOrTooBig(t *testing.T) {
 				t.Errorf("got %d bytes, %v; want the rows", len(got), err)
 			case !tc.wantRows && (!errors.As(err, &apiErr) || apiErr.Status != tc.status || apiErr.Code != tc.code):
 				t.Errorf("got %v; want %d %s", err, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// BenchmarkReadIngestBody reads a body of 1 MiB of rows as sent (plain,
+// as `sealwatch ingest --compression none` sends it) with its size
+// declared, read into one buffer of that size, and without (size=unknown,
+// as a chunked body), read as io.ReadAll grows it.
+//
+//	go test -run '^$' -bench ReadIngestBody -benchmem -count 6 ./internal/api
+func BenchmarkReadIngestBody(b *testing.B) {
+	body := []byte(`[{"A":"` + strings.Repeat("x", maxIngestBytes-16) + `"}]`)
+	s := &Server{}
+	for _, sized := range []bool{true, false} {
+		b.Run(fmt.Sprintf("size=%s", map[bool]string{true: "declared", false: "unknown"}[sized]), func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/x/streams/y", bytes.NewReader(body))
+				if !sized {
+					r.ContentLength = -1
+				}
+				got, err := s.readIngestBody(httptest.NewRecorder(), r, maxIngestBytes)
+				if err != nil || len(got) != len(body) {
+					b.Fatalf("%d bytes, %v", len(got), err)
+				}
 			}
 		})
 	}
