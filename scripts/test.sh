@@ -5,12 +5,16 @@
 #   scripts/test.sh              go vet ./... and go test ./...
 #   scripts/test.sh ARGS...      go test ARGS... alone, such as -run JS ./internal/node
 #
-# What it installs, once, into ${XDG_CACHE_HOME:-~/.cache}/sealwatch-test:
+# What it installs, once:
 #   - Node.js and npm, from the machine's Debian packages, if there is no node;
 #   - the official JavaScript SDKs that the tests drive, with `npm ci` from the
-#     package.json and package-lock.json of docs/examples/sdk/js, again only
-#     when that lock file changes.
-# The tests find those packages through SEALWATCH_TEST_NODE_MODULES.
+#     package.json and package-lock.json of docs/examples/sdk/js, into
+#     ${XDG_CACHE_HOME:-~/.cache}/sealwatch-test, again only when that lock
+#     file changes;
+#   - Chromium, from the machine's Debian packages (chromium), if there is no
+#     /usr/bin/chromium: the web console's browser tests drive it headless.
+# The tests find those packages through SEALWATCH_TEST_NODE_MODULES, and the
+# browser through SEALWATCH_TEST_CHROMIUM.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,7 +32,7 @@ as_root() {
 	elif command -v sudo >/dev/null; then
 		sudo "$@"
 	else
-		die "installing Node.js needs root: run \`apt-get install nodejs npm\` as root, then this script again"
+		die "installing what the tests need takes root or sudo: run \`$*\` as root, then this script again"
 	fi
 }
 
@@ -38,8 +42,24 @@ install_node() {
 	fi
 	command -v apt-get >/dev/null || die "no node or npm, and no apt-get to install them: install Node.js ${min_node_major} or newer with npm, then run this script again"
 	say "installing Node.js and npm from the machine's Debian packages"
+	apt_install nodejs npm
+}
+
+# apt_install installs Debian packages, reading the package lists first.
+apt_install() {
 	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+readonly chromium=/usr/bin/chromium
+
+install_chromium() {
+	if [ -x "$chromium" ]; then
+		return
+	fi
+	command -v apt-get >/dev/null || die "no $chromium, and no apt-get to install it: install Debian's chromium package (or set SEALWATCH_TEST_CHROMIUM to a Chromium), then run this script again"
+	say "installing Chromium from the machine's Debian packages, for the console's browser tests"
+	apt_install chromium
 }
 
 check_node() {
@@ -73,6 +93,10 @@ install_node
 check_node
 install_sdks
 export SEALWATCH_TEST_NODE_MODULES="$cache/js/node_modules"
+if [ -z "${SEALWATCH_TEST_CHROMIUM:-}" ]; then
+	install_chromium
+	export SEALWATCH_TEST_CHROMIUM="$chromium"
+fi
 
 if [ "$#" -gt 0 ]; then
 	exec go test "$@"

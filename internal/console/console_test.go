@@ -242,8 +242,11 @@ func TestSignInSetsAnHttpOnlySecureStrictCookieAndNoToken(t *testing.T) {
 		t.Errorf("the sign-in answer holds a token or the session ID: %s", raw)
 	}
 	rec := f.do(request{method: "GET", path: "/console/session", cookie: c})
-	if rec.Code != 200 || rec.Header().Get("Cache-Control") != "no-store" {
-		t.Errorf("GET /console/session = %d, Cache-Control %q", rec.Code, rec.Header().Get("Cache-Control"))
+	if !isSignedIn(t, rec) || rec.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("GET /console/session = %s, Cache-Control %q", rec.Body, rec.Header().Get("Cache-Control"))
+	}
+	if isSignedIn(t, f.do(request{method: "GET", path: "/console/session"})) {
+		t.Error("signed in without the cookie")
 	}
 }
 
@@ -346,8 +349,8 @@ func TestIdleSessionEndsAndAUsedOneLivesOn(t *testing.T) {
 		}
 	}
 	f.advance(idle)
-	if code := errorCode(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie}), 401); code != "NotSignedIn" {
-		t.Errorf("idle session: code %s, want NotSignedIn", code)
+	if isSignedIn(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie})) {
+		t.Error("the idle session is still signed in")
 	}
 	if code := errorCode(t, f.do(request{method: "GET", path: "/v1.0/applications", cookie: s.cookie}), 401); code != "Unauthorized" {
 		t.Errorf("idle session's API call: code %s, want Unauthorized", code)
@@ -362,7 +365,21 @@ func TestSessionEndsWhenItsTokensExpire(t *testing.T) {
 		f.advance(31 * time.Minute) // used within the idle time, past the tokens' hour
 		f.do(request{method: "GET", path: "/console/session", cookie: s.cookie})
 	}
-	errorCode(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie}), 401)
+	if isSignedIn(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie})) {
+		t.Error("the session outlived its tokens")
+	}
+}
+
+// isSignedIn reads GET /console/session's answer.
+func isSignedIn(t *testing.T, rec *httptest.ResponseRecorder) bool {
+	t.Helper()
+	var body struct {
+		SignedIn *bool `json:"signedIn"`
+	}
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.SignedIn == nil {
+		t.Fatalf("GET /console/session = %d %s", rec.Code, rec.Body)
+	}
+	return *body.SignedIn
 }
 
 func TestSignOutEndsTheSessionAndTakesTheCSRFToken(t *testing.T) {
@@ -372,8 +389,8 @@ func TestSignOutEndsTheSessionAndTakesTheCSRFToken(t *testing.T) {
 	if code := errorCode(t, f.do(request{method: "DELETE", path: "/console/session", cookie: s.cookie}), 403); code != "CsrfTokenInvalid" {
 		t.Errorf("sign-out without the token: code %s", code)
 	}
-	if rec := f.do(request{method: "GET", path: "/console/session", cookie: s.cookie}); rec.Code != 200 {
-		t.Fatalf("a refused sign-out ended the session: %d", rec.Code)
+	if !isSignedIn(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie})) {
+		t.Fatal("a refused sign-out ended the session")
 	}
 	rec := f.do(request{method: "DELETE", path: "/console/session", cookie: s.cookie, header: map[string]string{"X-CSRF-Token": s.csrf}})
 	if rec.Code != http.StatusNoContent {
@@ -382,7 +399,9 @@ func TestSignOutEndsTheSessionAndTakesTheCSRFToken(t *testing.T) {
 	if cs := rec.Result().Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 || cs[0].Value != "" {
 		t.Errorf("sign-out did not clear the cookie: %+v", cs)
 	}
-	errorCode(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie}), 401)
+	if isSignedIn(t, f.do(request{method: "GET", path: "/console/session", cookie: s.cookie})) {
+		t.Error("signed in after signing out")
+	}
 	if code := errorCode(t, f.do(request{method: "GET", path: "/v1.0/applications", cookie: s.cookie}), 401); code != "Unauthorized" {
 		t.Errorf("the signed-out cookie's API call: code %s", code)
 	}

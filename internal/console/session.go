@@ -191,6 +191,7 @@ func (s *session) csrfMatches(got string) bool {
 // sessionBody is what the console's page learns of its session. The tokens
 // stay on the server: the page never holds one.
 type sessionBody struct {
+	SignedIn           bool          `json:"signedIn"`
 	TenantID           string        `json:"tenantId"`
 	Principal          principalBody `json:"principal"`
 	CSRFToken          string        `json:"csrfToken"`
@@ -211,6 +212,7 @@ func (c *Console) sessionBody(s *session) sessionBody {
 		roles = []string{}
 	}
 	return sessionBody{
+		SignedIn: true,
 		TenantID: c.cfg.Identity.TenantID(),
 		Principal: principalBody{ObjectID: s.principal.ObjectID, AppID: s.principal.AppID,
 			DisplayName: s.principal.DisplayName, Roles: roles},
@@ -221,10 +223,14 @@ func (c *Console) sessionBody(s *session) sessionBody {
 }
 
 func writeSession(w http.ResponseWriter, status int, body sessionBody) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // maxSignInBytes bounds a sign-in body: two GUID-sized strings and JSON.
@@ -335,7 +341,10 @@ func crossSite(r *http.Request) string {
 func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
 	s, _ := c.session(r)
 	if s == nil {
-		writeError(w, http.StatusUnauthorized, "NotSignedIn", "no console session: sign in with an application's client ID and secret")
+		// Not signed in is an answer, not an error: the page asks on every
+		// load, and a browser reports every 4xx it fetches as a failure.
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]bool{"signedIn": false})
 		return
 	}
 	c.sessions.touch(s)

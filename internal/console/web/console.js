@@ -105,10 +105,11 @@ async function start() {
   $('signout').addEventListener('click', signOut);
   window.addEventListener('hashchange', route);
   try {
-    showShell(await call('GET', '/console/session'));
+    const s = await call('GET', '/console/session');
+    if (s.signedIn) showShell(s);
+    else showSignIn();
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) showSignIn();
-    else showSignIn(`The node could not be asked for the session: ${e.message}`);
+    showSignIn(`The node could not be asked for the session: ${e.message}`);
   }
 }
 
