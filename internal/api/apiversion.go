@@ -112,16 +112,18 @@ type apiVersion struct {
 // parseAPIVersion reads s as one of the two schemes; ok is false for
 // anything else. A preview suffix is allowed and does not change the order.
 func parseAPIVersion(s string) (v apiVersion, ok bool) {
+	previewNumber := false
 	if d, rest, found := strings.Cut(s, "-preview"); found {
 		// 7.6-preview.2 and 2021-11-01-preview; nothing else follows.
 		if rest != "" && !(strings.HasPrefix(rest, ".") && isDigits(rest[1:])) {
 			return v, false
 		}
-		s = d
+		s, previewNumber = d, rest != ""
 	}
 	if len(s) == len("2006-01-02") && s[4] == '-' {
+		// A dated preview has no number of its own.
 		d, err := time.Parse(time.DateOnly, s)
-		return apiVersion{date: d}, err == nil && d.Year() >= 2000
+		return apiVersion{date: d}, err == nil && !previewNumber
 	}
 	maj, min, found := strings.Cut(s, ".")
 	if !found || !isDigits(maj) || !isDigits(min) || len(maj) > 2 || len(min) > 2 {

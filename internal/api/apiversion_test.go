@@ -50,6 +50,7 @@ func TestAPIVersionRule(t *testing.T) {
 		{"management: 30 February", vaults, "2026-02-30", "InvalidApiVersionParameter"},
 		{"management: no hyphens", vaults, "20260201", "InvalidApiVersionParameter"},
 		{"management: a beta suffix", vaults, "2026-02-01-beta", "InvalidApiVersionParameter"},
+		{"management: a dated preview with a number, which only numbered versions have", vaults, "2023-07-01-preview.1", "InvalidApiVersionParameter"},
 		{"management: a space after it", vaults, "2026-02-01 ", "InvalidApiVersionParameter"},
 		{"management: a control character", vaults, "2026-02-01\n", "InvalidApiVersionParameter"},
 		{"management: 10,000 characters", vaults, strings.Repeat("2", 10000), "InvalidApiVersionParameter"},
