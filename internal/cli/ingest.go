@@ -584,11 +584,15 @@ func (a *app) ingestCommand() *cobra.Command {
 		}
 		rep := ingestReport{ImmutableID: immutableID, Stream: stream}
 		var progress func(int)
-		if bar := a.ingestBar(); bar != nil {
-			defer bar.Finish()
+		bar := a.ingestBar()
+		if bar != nil {
 			progress = func(rows int) { _ = bar.Add(rows) }
 		}
-		if err := sendRows(ctx, rr, maxIngestBatch, inFlight, &rep, s.send, progress); err != nil {
+		err = sendRows(ctx, rr, maxIngestBatch, inFlight, &rep, s.send, progress)
+		if bar != nil {
+			_ = bar.Finish() // clears its line, which the result or the error then has to itself
+		}
+		if err != nil {
 			return fmt.Errorf("ingest into %s of data collection rule %s: %w", stream, ruleName, err)
 		}
 		w := cmd.OutOrStdout()

@@ -68,6 +68,39 @@ func TestLongWorkDrawsABarOnlyOnATerminal(t *testing.T) {
 	}
 }
 
+// TestTheBarIsClearedBeforeTheResult: on a terminal, standard output and
+// standard error share one screen; the bar's line is cleared before the
+// result is printed, so the result stands alone, not after a stale count.
+func TestTheBarIsClearedBeforeTheResult(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	rows := writeRows(t, "rows.json", true, event("one", 1), event("two", 2), event("three", 3))
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		result string
+	}{
+		{"ingest", []string{"ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", rows}, "Sent 3 rows"},
+		{"workspace flush", []string{"workspace", "flush", "--name", "secops"}, "Sealed the rows"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var screen lockedBuffer
+			env := testEnv(ds.configDir, &screen, &screen)
+			env.IsTerminal = func(w io.Writer) bool { return w == io.Writer(&screen) }
+			if code := Run(context.Background(), tt.args, env); code != 0 {
+				t.Fatalf("exit %d: %q", code, screen.String())
+			}
+			out := screen.String()
+			at := strings.Index(out, tt.result)
+			if !strings.Contains(out, "\r") || at < 0 {
+				t.Fatalf("no bar, or no result %q, on the screen: %q", tt.result, out)
+			}
+			if last := strings.LastIndex(out, "\r"); last > at {
+				t.Errorf("the bar was drawn or cleared after the result began: %q", out)
+			}
+		})
+	}
+}
+
 func TestOnlyATerminalFileIsATerminal(t *testing.T) {
 	f, err := os.Create(t.TempDir() + "/out")
 	if err != nil {
