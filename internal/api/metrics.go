@@ -38,6 +38,7 @@ type metrics struct {
 	segmentsSkipped prometheus.Counter
 	queryPeakMemory prometheus.Histogram
 	queryLimits     *prometheus.CounterVec // limit
+	queryPartials   *prometheus.CounterVec // limit
 }
 
 // The ingestion APIs, as the ingestion metrics' api label names them.
@@ -65,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Bytes of the request bodies stored, uncompressed, by API."}, []string{"api"}),
 
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_queries_total",
-			Help: "Queries of the query API, by result: ok, or the error code answered (SyntaxError, QueryLimitExceeded, GatewayTimeout, ...)."}, []string{"result"}),
+			Help: "Queries of the query API, by result: ok (partial answers too), or the error code answered (SyntaxError, QueryLimitExceeded, GatewayTimeout, ...)."}, []string{"result"}),
 		queryDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_query_duration_seconds",
 			Help:    "Time a query request takes, from its arrival to its answer's last byte.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 180}}),
@@ -83,7 +84,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "The most memory a query's operators held at once, of queries that answered.",
 			Buckets: prometheus.ExponentialBuckets(64<<10, 4, 10)}),
 		queryLimits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_query_limit_refusals_total",
-			Help: "Queries stopped by a limit: memory (the query's own), node_memory (all queries' share, answered 429), rows, time."}, []string{"limit"}),
+			Help: "Queries stopped by a limit: memory (the query's own), node_memory (all queries' share, answered 429), rows (range making more rows than an answer holds), time."}, []string{"limit"}),
+		queryPartials: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_query_partial_results_total",
+			Help: "Queries answered with part of their result (200 with a PartialError, counted ok in sealwatch_queries_total), by the limit that cut it: rows or bytes of one answer."}, []string{"limit"}),
+	}
+	for _, limit := range []string{"rows", "bytes"} {
+		m.queryPartials.WithLabelValues(limit) // both series from the start, so a rate over them starts at 0
 	}
 	m.initAlerted()
 	if reg == nil {
@@ -91,7 +97,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.batches, m.refused, m.ingestedRows, m.ingestedSize,
 		m.queries, m.queryDuration, m.rowsScanned, m.bytesScanned, m.blocksRead, m.blocksSkipped, m.segmentsSkipped,
-		m.queryPeakMemory, m.queryLimits} {
+		m.queryPeakMemory, m.queryLimits, m.queryPartials} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("api: register metrics: %w", err)
 		}

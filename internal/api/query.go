@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,14 @@ const statusClientClosedRequest = 499
 // queryMemoryRetryAfter is the Retry-After, in seconds, of a query refused because the
 // node's query memory was in use: about how long a large query holds it.
 const queryMemoryRetryAfter = 5
+
+// The limits of one answer of the query API, the cloud's: its rows, over all its tables, and
+// the bytes of its rows' JSON (about 104 MB). A result over either is answered with its first
+// rows within both and a PartialError (partialAnswer), as the cloud answers it.
+const (
+	DefaultMaxQueryRows        = kql.DefaultMaxRows
+	DefaultMaxQueryResultBytes = 100 << 20
+)
 
 func (s *Server) routeQuery() {
 	s.handle("POST /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
@@ -61,7 +70,8 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := time.Now().UTC()
-	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP, ExternalData: s.cfg.ExternalData}
+	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP, ExternalData: s.cfg.ExternalData,
+		MaxRows: cmp.Or(s.cfg.MaxQueryRows, DefaultMaxQueryRows), PartialResults: true}
 	if in.Timespan != "" {
 		from, to, err := parseTimespan(in.Timespan, now)
 		if err != nil {
@@ -100,9 +110,12 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		return kqlError(err)
 	}
 	defer res.Release() // the rows count against the node's query memory until written
-	body, err := resultJSON(res)
+	body, cut, err := answerJSON(res, cmp.Or(s.cfg.MaxQueryResultBytes, DefaultMaxQueryResultBytes))
 	if err != nil {
 		return err
+	}
+	if cut != "" {
+		s.metrics.queryPartials.WithLabelValues(cut).Inc()
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -110,27 +123,50 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// resultJSON is res as writeJSON would write it, byte for byte, built once: each table's
-// MarshalJSON output is copied as it stands, where json.Encoder would validate and compact it
-// again (most of the CPU of an answer of many rows).
-func resultJSON(res *kql.Result) ([]byte, error) {
+// answerJSON is the query API's answer to res, as writeJSON would write it byte for byte when
+// res is whole: its tables, with at most maxRowBytes bytes of row JSON over all of them, and its
+// render hint. When res was cut at the row limit, or its rows at maxRowBytes, the answer holds
+// the rows before the cut and the partial error; cut names the limit ("rows", "bytes"), empty
+// for a whole answer. Each table's JSON is copied as it stands, where json.Encoder would
+// validate and compact it again (most of the CPU of an answer of many rows).
+func answerJSON(res *kql.Result, maxRowBytes int64) (body []byte, cut string, err error) {
 	parts := make([][]byte, len(res.Tables))
 	size := len(`{"tables":[],"render":}`) + 1
+	budget, rows := int(maxRowBytes), 0
 	for i, t := range res.Tables {
-		tj, err := t.MarshalJSON()
+		tj, n, used, err := t.MarshalJSONWithin(budget)
 		if err != nil {
-			return nil, fmt.Errorf("write table %d of the result: %w", i, err)
+			return nil, "", fmt.Errorf("write table %d of the result: %w", i, err)
 		}
 		parts[i] = tj
 		size += len(tj) + 1
+		rows, budget = rows+n, budget-used
+		if n < len(t.Rows) {
+			cut, budget = "bytes", 0 // the tables after the cut hold no rows, as after the row limit's
+		}
 	}
-	var vis []byte
+	var partial *partialAnswer
+	switch {
+	case cut != "":
+		partial = partialAt(fmt.Sprintf("the result's rows are more than the %s of JSON one answer holds: these are its first %d rows", kql.FormatBytes(maxRowBytes), rows),
+			fmt.Sprintf("query result set exceeds the data size limit %d", maxRowBytes))
+	case res.Partial != nil:
+		cut = "rows"
+		partial = partialAt(fmt.Sprintf("the result has more than the %d rows one answer holds: these are its first %d", res.Partial.Limit, res.Partial.Limit),
+			fmt.Sprintf("query result set exceeds the record count limit %d", res.Partial.Limit))
+	}
+	var vis, perr []byte
 	if res.Visualization != nil {
-		var err error
 		if vis, err = json.Marshal(res.Visualization); err != nil {
-			return nil, fmt.Errorf("write the result's render hint: %w", err)
+			return nil, "", fmt.Errorf("write the result's render hint: %w", err)
 		}
 		size += len(vis)
+	}
+	if partial != nil {
+		if perr, err = json.Marshal(partial); err != nil {
+			return nil, "", fmt.Errorf("write the answer's partial error: %w", err)
+		}
+		size += len(`,"error":`) + len(perr)
 	}
 	b := append(make([]byte, 0, size), `{"tables":`...)
 	if res.Tables == nil {
@@ -148,7 +184,42 @@ func resultJSON(res *kql.Result) ([]byte, error) {
 	if vis != nil {
 		b = append(append(b, `,"render":`...), vis...)
 	}
-	return append(b, "}\n"...), nil
+	if perr != nil {
+		b = append(append(b, `,"error":`...), perr...)
+	}
+	return append(b, "}\n"...), cut, nil
+}
+
+// partialAnswer is the "error" member of an answer that holds part of its result, shaped as
+// the cloud's (200, the tables, and this beside them): code PartialError, and a detail whose
+// inner error names the limit with the engine's code. The official clients read it as a
+// partial result: azquery as Results.Error with Code "PartialError", @azure/monitor-query-logs
+// as LogsQueryResultStatus.PartialFailure with partialTables and partialError.
+type partialAnswer struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Details []partialDetail `json:"details"`
+}
+
+type partialDetail struct {
+	Code       string       `json:"code"`
+	Message    string       `json:"message"`
+	InnerError partialInner `json:"innererror"`
+}
+
+type partialInner struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// partialAt is the partial error of an answer cut at a limit: what was kept and how to see the
+// rest (what), and the engine's words for the limit (limit).
+func partialAt(what, limit string) *partialAnswer {
+	return &partialAnswer{Code: "PartialError",
+		Message: "the answer holds only part of the result, cut at a limit of the query API (see details); narrow the query to see the rest",
+		Details: []partialDetail{{Code: "EngineError",
+			Message:    what + "; add where, take or summarize, narrow the timespan, or project fewer columns",
+			InnerError: partialInner{Code: "E_QUERY_RESULT_SET_TOO_LARGE", Message: limit}}}}
 }
 
 // queryError is the query API's error body: code, message and an inner

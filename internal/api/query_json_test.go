@@ -59,7 +59,7 @@ func TestQueryAnswerBytesAreWhatTheEncoderWrote(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
 			writeJSON(rec, 200, tc.res)
-			got, err := resultJSON(tc.res)
+			got, _, err := answerJSON(tc.res, DefaultMaxQueryResultBytes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func BenchmarkQueryAnswerJSON(b *testing.B) {
 	})
 	b.Run("once", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := resultJSON(res); err != nil {
+			if _, _, err := answerJSON(res, DefaultMaxQueryResultBytes); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -57,6 +57,12 @@ type Config struct {
 	// QueryMemory spent for longer than the pool's wait, with 429 and Retry-After.
 	QueryMemory    *kql.MemoryPool
 	MaxQueryMemory int64
+	// MaxQueryRows and MaxQueryResultBytes bound one answer of the query API: its rows over
+	// all its tables, and the bytes of their JSON (0: the cloud's DefaultMaxQueryRows and
+	// DefaultMaxQueryResultBytes). A result over either is answered 200 with its first rows
+	// within both and a PartialError beside the tables, as the cloud answers it.
+	MaxQueryRows        int64
+	MaxQueryResultBytes int64
 	// GeoIP is the database geo_info_from_ip_address() reads; nil: it answers null.
 	GeoIP *kql.GeoIPDB
 	// ExternalData is what externaldata may fetch in queries; nil: nothing.

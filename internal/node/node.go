@@ -96,6 +96,12 @@ type Config struct {
 	QueryMemory      int64
 	QueryMemoryTotal int64
 	QueryMemoryWait  time.Duration
+	// QueryResultRows and QueryResultBytes bound one answer of the query API:
+	// its rows, and the bytes of their JSON (0: the cloud's 500,000 rows and
+	// 100 MiB). A result over either is answered with its first rows and a
+	// PartialError, as the cloud answers it.
+	QueryResultRows  int64
+	QueryResultBytes int64
 	// ScrubRate is how many bytes a second the background scrub reads to
 	// authenticate every workspace's sealed data (0: no background scrub);
 	// ScrubInterval the pause between two rounds over every workspace
@@ -302,6 +308,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		apiCfg.ExternalData = n.externalData
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
 		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
+		apiCfg.MaxQueryRows, apiCfg.MaxQueryResultBytes = cfg.QueryResultRows, cfg.QueryResultBytes
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
 		n.webhooks = automation.NewWebhooks(automation.WebhookOptions{Client: cfg.WebhookClient, Logger: n.log.With("component", "webhooks")})
 		n.closers = append(n.closers, n.webhooks.Close) // before the document store closes: deliveries record their outcome

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,5 +86,30 @@ func TestOfficialQueryClientReadsBackWhatWasIngested(t *testing.T) {
 	_, err = lc.QueryWorkspace(ctx, customerID, azquery.Body{Query: to.Ptr("NoSuchTable | take 1")}, nil)
 	if !errors.As(err, &re) || re.StatusCode != 400 {
 		t.Fatalf("unknown table: %v", err)
+	}
+}
+
+// TestOfficialQueryClientReadsAResultOverTheLimitsAsPartial: a result over the rows one
+// answer holds reaches azquery as the cloud's does, a partial result and no error: the first
+// rows, and Results.Error with the code PartialError naming the limit.
+func TestOfficialQueryClientReadsAResultOverTheLimitsAsPartial(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryResultRows: 5}) // small, to stay fast
+	lc := cs.logsClient()
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := lc.QueryWorkspace(ctx, customerID, azquery.Body{Query: to.Ptr(`datatable(x:long)[1,2,3,4,5,6,7]`)}, nil)
+	if err != nil {
+		t.Fatalf("a partial result is an error to the client: %v", err)
+	}
+	if res.Error == nil || res.Error.Code != "PartialError" || !strings.Contains(res.Error.Error(), "E_QUERY_RESULT_SET_TOO_LARGE") {
+		t.Fatalf("Results.Error = %v, want the PartialError naming the limit", res.Error)
+	}
+	if len(res.Tables) != 1 || len(res.Tables[0].Rows) != 5 || res.Tables[0].Rows[4][0] != 5.0 {
+		t.Fatalf("tables %+v, want the first 5 rows", res.Tables)
+	}
+	res, err = lc.QueryWorkspace(ctx, customerID, azquery.Body{Query: to.Ptr(`datatable(x:long)[1,2,3,4,5]`)}, nil)
+	if err != nil || res.Error != nil || len(res.Tables[0].Rows) != 5 {
+		t.Fatalf("a result within the limit: %v, error %v", err, res.Error)
 	}
 }
