@@ -1,0 +1,281 @@
+// Package browsertest drives Debian's Chromium, headless, against a node on
+// 127.0.0.1 for the web console's tests: one fresh browser per test, which
+// records every console error, uncaught exception, failed load and Content
+// Security Policy violation of the page, so that a test can require none.
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// Chromium comes from scripts/test.sh, which installs Debian's package and
+// names it in SEALWATCH_TEST_CHROMIUM.
+const (
+	chromiumEnv     = "SEALWATCH_TEST_CHROMIUM"
+	defaultChromium = "/usr/bin/chromium"
+	// ScreenshotsEnv, when set, makes Screenshot write docs/console/*.png.
+	ScreenshotsEnv = "SEALWATCH_CONSOLE_SCREENSHOTS"
+	// budget bounds everything one browser does in a test.
+	budget = 90 * time.Second
+)
+
+// chromiumPath is the Chromium the tests drive. A test that needs one and
+// finds none fails: a browser test that skipped would prove nothing.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv(chromiumEnv)
+	if p == "" {
+		p = defaultChromium
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("no Chromium at %s (%v): run scripts/test.sh, which installs Debian's chromium package and sets %s", p, err, chromiumEnv)
+	}
+	return p
+}
+
+// browser is one headless Chromium with a fresh profile, on one page, that
+// records every console error, uncaught exception, failed load and Content
+// Security Policy violation the page causes.
+type Browser struct {
+	ctx    context.Context
+	output bytes.Buffer // Chromium's own output, shown when a test fails
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// recordViolations runs in the page before its own scripts and keeps each
+// CSP violation where the test can read it, whether or not Chromium also
+// logs it.
+const recordViolations = `window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) =>
+  window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));`
+
+func New(t *testing.T, endpoint, caFile string) *Browser {
+	t.Helper()
+	b := &Browser{}
+	// chromedp talks to Chromium over a pipe: the browser opens no
+	// debugging port at all.
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests run as root, where Chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		// Without these, Chromium reaches for Google's hosts, which this
+		// machine's closed network refuses, many at a time.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		// The node's certificate is signed by its own CA: trust exactly its
+		// keys, not every certificate.
+		chromedp.Flag("ignore-certificate-errors-spki-list", nodeSPKIs(t, endpoint, caFile)),
+		chromedp.WindowSize(1280, 800),
+		chromedp.CombinedOutput(&syncWriter{b: b}),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx, chromedp.WithListener(b.observe))
+	ctx, cancelTimeout := context.WithTimeout(ctx, budget)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		if t.Failed() {
+			b.mu.Lock()
+			t.Logf("Chromium's output:\n%s", b.output.String())
+			b.mu.Unlock()
+		}
+	})
+	b.ctx = ctx
+	b.Do(t, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordViolations})
+		return err
+	}))
+	return b
+}
+
+type syncWriter struct{ b *Browser }
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.b.mu.Lock()
+	defer w.b.mu.Unlock()
+	return w.b.output.Write(p)
+}
+
+// observe records what the page reports that a clean page never does.
+func (b *Browser) observe(ev any) {
+	var problem string
+	switch ev := ev.(type) {
+	case *cdpruntime.EventExceptionThrown:
+		problem = "uncaught exception: " + ev.ExceptionDetails.Text
+		if ev.ExceptionDetails.Exception != nil {
+			problem += " " + ev.ExceptionDetails.Exception.Description
+		}
+	case *cdpruntime.EventConsoleAPICalled:
+		if ev.Type == cdpruntime.ConsoleAPICalledTypeError || ev.Type == cdpruntime.ConsoleAPICalledTypeWarning || ev.Type == cdpruntime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range ev.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			problem = fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " "))
+		}
+	case *cdplog.EventEntryAdded:
+		if ev.Entry.Level == cdplog.EntryLevelError || ev.Entry.Level == cdplog.EntryLevelWarning {
+			problem = fmt.Sprintf("%s %s: %s %s", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL)
+		}
+	}
+	if problem != "" {
+		b.mu.Lock()
+		b.problems = append(b.problems, problem)
+		b.mu.Unlock()
+	}
+}
+
+// do runs actions in the page, failing the test on the first error.
+func (b *Browser) Do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// value runs a and returns what it reads from the page.
+func Value[T any](t *testing.T, b *Browser, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// pageProblems are the problems recorded so far, with the CSP violations
+// the page itself saw.
+func (b *Browser) Problems(t *testing.T) []string {
+	t.Helper()
+	csp := Value(t, b, chromedp.Evaluate[[]string](`window.__cspViolations || []`))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := append([]string(nil), b.problems...)
+	for _, v := range csp {
+		out = append(out, "Content Security Policy violation: "+v)
+	}
+	return out
+}
+
+// requireClean fails the test for any console error, exception, failed
+// load or CSP violation so far.
+func (b *Browser) RequireClean(t *testing.T) {
+	t.Helper()
+	for _, p := range b.Problems(t) {
+		t.Errorf("the page reported: %s", p)
+	}
+}
+
+// screenshot saves the page as docs/console/name.png when
+// SEALWATCH_CONSOLE_SCREENSHOTS is set, so that the guide's pictures are
+// regenerated on demand and normal runs leave the tree alone.
+func (b *Browser) Screenshot(t *testing.T, name string) {
+	t.Helper()
+	if os.Getenv(ScreenshotsEnv) == "" {
+		return
+	}
+	png := Value(t, b, chromedp.FullScreenshot(100))
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("browsertest: cannot tell where the repository is")
+	}
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "..", "docs", "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nodeSPKIs are the base64 SHA-256 hashes of the public keys of the
+// certificates the node at endpoint presents, verified against its CA
+// (caFile): what --ignore-certificate-errors-spki-list takes.
+func nodeSPKIs(t *testing.T, endpoint, caFile string) string {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("browsertest: %s holds no certificate", caFile)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", u.Host, &tls.Config{RootCAs: roots, ServerName: u.Hostname()})
+	if err != nil {
+		t.Fatalf("browsertest: reach %s: %v", endpoint, err)
+	}
+	defer conn.Close()
+	var hashes []string
+	for _, c := range conn.ConnectionState().PeerCertificates {
+		sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+		hashes = append(hashes, base64.StdEncoding.EncodeToString(sum[:]))
+	}
+	return strings.Join(hashes, ",")
+}
+
+// cookies are the browser's cookies for the page, by name.
+func (b *Browser) Cookies(t *testing.T) map[string]*network.Cookie {
+	t.Helper()
+	res, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{})
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	out := map[string]*network.Cookie{}
+	for _, c := range res.Cookies {
+		out[c.Name] = c
+	}
+	return out
+}
+
+// SignIn opens the console at endpoint and signs in with an application's
+// client ID and secret, as a person would: it types them and waits for the
+// shell.
+func SignIn(t *testing.T, b *Browser, endpoint, clientID, secret string) {
+	t.Helper()
+	b.Do(t,
+		chromedp.Navigate(endpoint+"/"),
+		chromedp.WaitVisible(chromedp.ID("client-id")),
+		chromedp.SendKeys(chromedp.ID("client-id"), clientID),
+		chromedp.SendKeys(chromedp.ID("client-secret"), secret),
+		chromedp.Click(chromedp.ID("signin-submit")),
+		chromedp.WaitVisible(chromedp.ID("shell")),
+	)
+}
