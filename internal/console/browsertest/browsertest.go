@@ -55,7 +55,7 @@ func chromiumPath(t *testing.T) string {
 	return p
 }
 
-// browser is one headless Chromium with a fresh profile, on one page, that
+// Browser is one headless Chromium with a fresh profile, on one page, that
 // records every console error, uncaught exception, failed load and Content
 // Security Policy violation the page causes.
 type Browser struct {
@@ -73,6 +73,9 @@ const recordViolations = `window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) =>
   window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + e.sourceFile + ':' + e.lineNumber));`
 
+// New starts a Chromium for the node at endpoint, trusting the keys of the
+// certificates it presents under caFile and nothing else; the test's
+// cleanup stops it.
 func New(t *testing.T, endpoint, caFile string) *Browser {
 	t.Helper()
 	b := &Browser{}
