@@ -654,6 +654,9 @@ func (p *parser) operator() (astOp, error) {
 	name := p.dashedName()
 	parse, ok := operatorParsers[name]
 	if !ok {
+		if hint := didYouMean(name, operatorNames()); hint != "" {
+			return nil, p.errAt(t, "unknown tabular operator "+strconv.Quote(name)+hint)
+		}
 		return nil, p.errAt(t, "unknown tabular operator "+strconv.Quote(name)+": expected where, extend, project, summarize, join, sort, take, … ")
 	}
 	return parse(p, posOf(t), name)

@@ -100,3 +100,9 @@ func (c Catalog) functionNames() []string {
 func builtinNames() []string {
 	return slices.Sorted(maps.Keys(funcs))
 }
+
+// operatorNames is the names of the tabular operators, sorted so that a tie
+// between two goes the same way every time.
+func operatorNames() []string {
+	return slices.Sorted(maps.Keys(operatorParsers))
+}

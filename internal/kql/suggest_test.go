@@ -64,6 +64,8 @@ func TestUnknownNamesSuggestTheNearest(t *testing.T) {
 		{"a built-in function", `SecurityEvent | extend x = tostrin(EventID)`, `unknown function "tostrin"; did you mean 'tostring'?`},
 		{"a stored function called as a table", `FailedLogon() | count`, `unknown function or table "FailedLogon"; did you mean 'FailedLogons'?`},
 		{"no suggestion when nothing is near", `SecurityEvent | where Nope == 1`, `unknown column or variable "Nope"`},
+		{"a tabular operator", `SecurityEvent | wher EventID == 4625`, `unknown tabular operator "wher"; did you mean 'where'?`},
+		{"a dashed tabular operator", `SecurityEvent | mv-expnd Computer`, `unknown tabular operator "mv-expnd"; did you mean 'mv-expand'?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
