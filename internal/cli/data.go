@@ -676,10 +676,10 @@ func (a *app) queryCommand() *cobra.Command {
 			"answer as it is. --timespan limits it to a time range: an ISO 8601 duration ending now (PT1H,\n" +
 			"P1D) or an interval (2026-11-26T00:00:00Z/PT6H). A principal with only the Reader role gives\n" +
 			"the workspace's ID (its customerId) with --workspace-id.\n\n" +
-			"As the cloud's query API, the node answers with at most 500,000 rows (more is refused), and\n" +
-			"query shows at most 100 MiB of them. On a terminal it shows the first 10,000 rows unless\n" +
-			"--max-rows says otherwise; elsewhere (a pipe, a file) up to 500,000. When rows are left out,\n" +
-			"a notice on standard error says how many.",
+			"As the cloud's query API, the node answers with at most 500,000 rows and 100 MiB of them; of\n" +
+			"a larger result it answers the first rows, and query says so on standard error. On a terminal\n" +
+			"query shows the first 10,000 rows unless --max-rows says otherwise; elsewhere (a pipe, a\n" +
+			"file) up to 500,000. When rows are left out, a notice on standard error says how many.",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("query takes the KQL as one argument, quoted: sealwatch query --workspace W \"Events_CL | take 10\"")
@@ -718,6 +718,10 @@ func (a *app) queryCommand() *cobra.Command {
 		if err := m.cl.Do(ctx, http.MethodPost, "/v1/workspaces/"+url.PathEscape(wsID)+"/query", client.AudienceQuery, body, &raw); err != nil {
 			return pointAt(fmt.Errorf("query workspace %s: %w", label, err), args[0])
 		}
+		partial, err := partialNotice(raw)
+		if err != nil {
+			return err
+		}
 		raw, capped, err := capAnswer(raw, maxRows, apiMaxBytes)
 		if err != nil {
 			return err
@@ -726,6 +730,9 @@ func (a *app) queryCommand() *cobra.Command {
 			err = writeJSON(cmd.OutOrStdout(), raw)
 		} else {
 			err = writeQueryResult(cmd.OutOrStdout(), raw)
+		}
+		if err == nil && partial != "" {
+			fmt.Fprintln(a.env.Stderr, partial)
 		}
 		if err == nil && capped != nil {
 			printCapNotice(a.env.Stderr, capped, maxRows, maxRowsSet)

@@ -11,7 +11,7 @@ import (
 // within a screenful's worth more: the first 10,000 rows, as a portal shows,
 // unless --max-rows asks for more. What is left out is said on stderr.
 const (
-	apiMaxRows      = 500_000   // the rows of one answer; the node refuses a result of more
+	apiMaxRows      = 500_000   // the rows of one answer; of a result of more the node answers the first
 	apiMaxBytes     = 100 << 20 // the bytes of the rows of one answer (~104 MB)
 	terminalMaxRows = 10_000    // the rows shown on a terminal by default
 )
@@ -93,3 +93,26 @@ func printCapNotice(w io.Writer, c *answerCap, maxRows int, flagSet bool) {
 }
 
 func formatMiB(n int) string { return fmt.Sprintf("%d MiB", n>>20) }
+
+// partialNotice is what the node said of an answer holding only part of its result (the
+// cloud's PartialError beside the tables: the rows or bytes one answer holds were reached),
+// or "" for a whole answer.
+func partialNotice(raw json.RawMessage) (string, error) {
+	var ans struct {
+		Error *struct {
+			Code, Message string
+			Details       []struct{ Message string }
+		}
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return "", fmt.Errorf("decode the query result: %w", err)
+	}
+	if ans.Error == nil {
+		return "", nil
+	}
+	what := ans.Error.Message
+	if len(ans.Error.Details) > 0 && ans.Error.Details[0].Message != "" {
+		what = ans.Error.Details[0].Message
+	}
+	return fmt.Sprintf("notice: the node answered part of the result (%s): %s", clean(ans.Error.Code), clean(what)), nil
+}

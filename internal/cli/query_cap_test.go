@@ -123,7 +123,23 @@ func TestAQueryOnATerminalIsCappedWithANotice(t *testing.T) {
 			t.Errorf("no notice with -o json: %q", r.stderr)
 		}
 	})
-	t.Run("a result over the node's 500,000 rows is refused, saying how to narrow it", func(t *testing.T) {
+	t.Run("a result over the node's 500,000 rows is shown in part, with the node's notice", func(t *testing.T) {
+		r := query(false, "union (range x from 1 to 500000 step 1), (print x = 0)", "--max-rows", "3")
+		if got := rows(r.stdout); got != 3 {
+			t.Errorf("%d rows shown, want 3", got)
+		}
+		notices := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(notices) != 2 || notices[0] != "notice: the node answered part of the result (PartialError): the result has more than the 500000 rows one answer holds: these are its first 500000; add where, take or summarize, narrow the timespan, or project fewer columns" ||
+			!strings.Contains(notices[1], "showing the first 3 of 500000 rows") {
+			t.Errorf("stderr:\n%s", r.stderr)
+		}
+		r = query(false, "union (range x from 1 to 500000 step 1), (print x = 0)", "--max-rows", "3", "-o", "json")
+		if res := decode[map[string]json.RawMessage](t, r.stdout); !strings.Contains(string(res["error"]), `"PartialError"`) ||
+			!strings.Contains(r.stderr, "notice: the node answered part of the result") {
+			t.Errorf("-o json keeps the node's partial error and says so:\n%.300s\n%s", r.stdout, r.stderr)
+		}
+	})
+	t.Run("range making more than 500,000 rows is refused, saying how to narrow it", func(t *testing.T) {
 		r := n.run("query", "--workspace", "secops", "range x from 1 to 500001 step 1")
 		if r.code != exitError || !strings.Contains(r.stderr, "QueryLimitExceeded") || !strings.Contains(r.stderr, "500000 rows; add take, summarize or filters") {
 			t.Errorf("exit %d\n%s", r.code, r.stderr)
@@ -135,5 +151,32 @@ func TestAQueryOnATerminalIsCappedWithANotice(t *testing.T) {
 				t.Errorf("exit %d, want %d: %s", r.code, exitUsage, r.stderr)
 			}
 		})
+	}
+}
+
+// TestPartialNoticeSaysWhatTheNodeSaid: the notice of a partial answer is the node's detail,
+// or its message when it gives none, with control characters made harmless; a whole answer
+// has none.
+func TestPartialNoticeSaysWhatTheNodeSaid(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw, want string
+	}{
+		{"a whole answer", `{"tables":[]}`, ""},
+		{"the detail's words", `{"tables":[],"error":{"code":"PartialError","message":"part","details":[{"message":"first 5 rows"}]}}`,
+			"notice: the node answered part of the result (PartialError): first 5 rows"},
+		{"the message without details", `{"tables":[],"error":{"code":"PartialError","message":"part"}}`,
+			"notice: the node answered part of the result (PartialError): part"},
+		{"control characters", `{"tables":[],"error":{"code":"PartialError","message":"a\u001b[2Jb"}}`,
+			"notice: the node answered part of the result (PartialError): a?[2Jb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := partialNotice(json.RawMessage(tc.raw))
+			if err != nil || got != tc.want {
+				t.Errorf("%q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := partialNotice(json.RawMessage(`{"tables":`)); err == nil {
+		t.Error("a truncated answer gives no error")
 	}
 }
