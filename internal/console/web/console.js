@@ -1,15 +1,13 @@
 // The console's shell: sign-in, the signed-in frame with its navigation,
 // and a page for each part of the product, chosen by the URL's fragment.
 import { ApiError, call, setCsrfToken } from './api.js';
+import * as logs from './logs.js';
 
 const $ = (id) => document.getElementById(id);
 
 // pages are the console's parts, in navigation order.
 const pages = {
-  logs: {
-    title: 'Logs',
-    text: 'Query a workspace\'s logs with KQL: the editor, results and charts come here.',
-  },
+  logs: { title: 'Logs', render: logs.render },
   incidents: {
     title: 'Incidents',
     text: 'The incident queue and each incident\'s alerts, entities and timeline come here.',
@@ -59,7 +57,8 @@ function route() {
   const page = pages[name];
   document.title = `${page.title} · Sealwatch`;
   $('page-title').textContent = page.title;
-  $('page-body').textContent = page.text;
+  if (page.render) page.render($('page-body'), session);
+  else $('page-body').textContent = page.text;
   for (const a of document.querySelectorAll('nav a[data-page]')) {
     if (a.dataset.page === name) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
