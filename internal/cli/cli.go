@@ -210,6 +210,9 @@ func hintFor(err error) string {
 		return "nothing answers at the node's address: is `sealwatch up` running, and is --endpoint right?"
 	case errors.As(err, &unknownCA):
 		return "the node's certificate is not signed by the CA in the credentials (was the data directory recreated?): run `sealwatch login` again"
+	case errors.As(err, &apiErr) && isUnservedOperation(apiErr):
+		return "the node at this endpoint does not serve this command: `sealwatch vault serve` serves only key vaults, " +
+			"`sealwatch serve` only workspaces. `sealwatch whoami` shows the login in use; --profile NAME picks another"
 	}
 	var waitErr *waitTimeoutError
 	if errors.As(err, &waitErr) {
@@ -221,6 +224,14 @@ func hintFor(err error) string {
 			"({vault}.{suffix}) of another node, give it a DNS record or a hosts entry (`sealwatch keyvault hosts --install`, logged in to that node, writes them)", dnsErr.Name)
 	}
 	return ""
+}
+
+// isUnservedOperation reports whether the node answered that it has no
+// such operation at all (the API's answer to a path no route serves), as a
+// vault-only node answers a workspace command: the command was sent to the
+// wrong kind of node, typically under the wrong login profile.
+func isUnservedOperation(e *client.APIError) bool {
+	return e.Status == http.StatusNotFound && e.Code == "NotFound" && strings.Contains(e.Message, "is not an operation of this API")
 }
 
 // listFlags take several values separated by spaces, as the cloud CLI's do

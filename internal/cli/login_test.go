@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sealwatch/sealwatch/internal/node"
 )
 
 // TestASecondLoginIsStoredBesideTheFirst: logging in to a second node under
@@ -85,6 +87,27 @@ func TestASecondLoginIsStoredBesideTheFirst(t *testing.T) {
 	r = runCLI(t, config, "login", "--credentials", vaultNode.adminFile)
 	if !strings.Contains(r.stdout, "This replaced the earlier login of profile default") || strings.Contains(r.stdout, "under a profile of its own") {
 		t.Errorf("a login again to the same node:\n%s", r.stdout)
+	}
+}
+
+// TestACommandForTheWrongKindOfNodeSaysToCheckTheProfile: a workspace
+// command sent to a vault-only node (the login replaced, or the wrong
+// --profile) is answered 404 for a path that node has no route for; the
+// CLI says why and how to pick the right login, instead of a bare 404.
+func TestACommandForTheWrongKindOfNodeSaysToCheckTheProfile(t *testing.T) {
+	vault := startNodeWith(t, node.Config{Services: node.ServeVault})
+	vault.must("login", "--credentials", vault.adminFile)
+	r := vault.run("workspace", "list")
+	if r.code != exitError || !strings.Contains(r.stderr, "NotFound (HTTP 404)") {
+		t.Fatalf("workspace list at a vault-only node: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "hint: the node at this endpoint does not serve this command") || !strings.Contains(r.stderr, "--profile NAME") {
+		t.Errorf("the refusal does not say to check the login in use:\n%s", r.stderr)
+	}
+	// A resource that is not there is another 404, and no such hint.
+	r = vault.run("keyvault", "show", "--name", "nosuch")
+	if r.code != exitError || strings.Contains(r.stderr, "does not serve this command") {
+		t.Errorf("a vault that does not exist: exit %d\n%s", r.code, r.stderr)
 	}
 }
 
