@@ -13,9 +13,10 @@ import (
 	"testing"
 )
 
-// httpLayers may choose HTTP statuses: the API layer, and the programs and
-// client around it (internal/<dir> and everything below it).
-var httpLayers = []string{"api", "cli", "client", "node"}
+// httpLayers may choose HTTP statuses: the API layer, the web console served
+// beside it, and the programs and client around it (internal/<dir> and
+// everything below it).
+var httpLayers = []string{"api", "cli", "client", "console", "node"}
 
 // httpClients are domain packages that are HTTP clients of another service
 // (a key vault, a token issuer, an automation rule's webhook receiver, the
