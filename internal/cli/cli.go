@@ -136,7 +136,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.credentialsPath, "credentials", "", "credentials file to use instead of the stored one")
 	pf.StringVar(&a.profileFlag, "profile", "", "`NAME` of the stored login to use (see sealwatch login); default $"+profileEnv+", else \"default\"")
 	_ = root.RegisterFlagCompletionFunc("profile", a.completeProfiles)
-	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{outputTable, outputJSON}, cobra.ShellCompDirectiveNoFileComp))
+	completeValues(root, "output", outputTable, outputJSON)
 	root.AddCommand(a.upCommand(), a.serveCommand(), a.vaultCommand(), a.loginCommand(), a.identityCommand(), a.keyvaultCommand(),
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
@@ -224,6 +224,12 @@ func hintFor(err error) string {
 			"({vault}.{suffix}) of another node, give it a DNS record or a hosts entry (`sealwatch keyvault hosts --install`, logged in to that node, writes them)", dnsErr.Name)
 	}
 	return ""
+}
+
+// completeValues has shell completion offer values for cmd's flag, the
+// only ones it takes.
+func completeValues(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // isUnservedOperation reports whether the node answered that it has no

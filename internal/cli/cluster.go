@@ -431,6 +431,7 @@ func (a *app) clusterWaitCommand(subscription *string) *cobra.Command {
 	})
 	rf.register(cmd, kindCluster.noun)
 	cmd.Flags().StringVar(&state, "key-state", "", "key state to wait for")
+	completeValues(cmd, "key-state", "Accessible", "Revoked", "Unreachable", "Locked")
 	cmd.Flags().BoolVar(&rewrapped, "rewrapped", false, "wait until every account key is wrapped by the key's latest version")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait")
 	return cmd

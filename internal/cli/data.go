@@ -554,6 +554,7 @@ func (a *app) roleAssignCommand(subscription *string) *cobra.Command {
 	})
 	f := cmd.Flags()
 	f.StringVar(&role, "role", "", "Ingestor, Reader, Responder or Contributor")
+	completeValues(cmd, "role", "Ingestor", "Reader", "Responder", "Contributor")
 	f.StringVar(&objectID, "object-id", "", "the principal's object ID")
 	f.StringVar(&dcrName, "dcr", "", "the data collection rule the role is on")
 	f.StringVarP(&wsName, "workspace", "w", "", "the workspace the role is on")

@@ -71,4 +71,19 @@ func TestShellCompletionScriptsAndCandidates(t *testing.T) {
 	if !strings.Contains(r.stdout, "--key-state") {
 		t.Errorf("candidates for \"cluster wait --key-\":\n%s", r.stdout)
 	}
+	// A flag that takes a few values completes to them.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cluster", "wait", "--key-state", ""}, "Accessible\nRevoked\nUnreachable\nLocked\n"},
+		{[]string{"role", "assign", "--role", ""}, "Ingestor\nReader\nResponder\nContributor\n"},
+		{[]string{"keyvault", "key", "create", "--kty", ""}, "RSA\noct\n"},
+		{[]string{"query", "-o", ""}, "table\njson\n"},
+	} {
+		r := runCLI(t, t.TempDir(), append([]string{"__complete"}, tc.args...)...)
+		if !strings.HasPrefix(r.stdout, tc.want) || !strings.Contains(r.stdout, ":4\n") {
+			t.Errorf("candidates for %q: %q, want %q and no file names (:4)", strings.Join(tc.args, " "), r.stdout, tc.want)
+		}
+	}
 }

@@ -308,6 +308,7 @@ func (a *app) keyCreateCommand() *cobra.Command {
 	kf.register(cmd, true)
 	af.register(cmd)
 	cmd.Flags().StringVar(&kty, "kty", "RSA", "key type: RSA (wrap with RSA-OAEP-256) or oct (AES-256, A256KW)")
+	completeValues(cmd, "kty", "RSA", "oct")
 	cmd.Flags().IntVar(&size, "size", 0, "RSA: 2048, 3072 or 4096 (default 2048); oct: 256")
 	return cmd
 }
