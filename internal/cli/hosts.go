@@ -56,24 +56,54 @@ func (a *app) vaultHostsCommand(subscription *string) *cobra.Command {
 			return err
 		}
 		block := hostsBlock(m.cl.Endpoint(), addr, hosts)
-		if !install {
-			_, err := io.WriteString(cmd.OutOrStdout(), block)
-			return err
+		if install {
+			if err := installHosts(hostsFile, m.cl.Endpoint(), block); err != nil {
+				return err
+			}
 		}
-		if err := installHosts(hostsFile, m.cl.Endpoint(), block); err != nil {
+		w := cmd.OutOrStdout()
+		switch {
+		case a.output == outputJSON:
+			rep := hostsReport{Endpoint: m.cl.Endpoint(), Entries: make([]hostsEntry, len(hosts))}
+			for i, h := range hosts {
+				rep.Entries[i] = hostsEntry{Address: addr, Host: h}
+			}
+			if install {
+				rep.HostsFile = hostsFile
+			}
+			raw, err := json.Marshal(rep)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, raw)
+		case !install:
+			_, err := io.WriteString(w, block)
 			return err
 		}
 		entries := "entries"
 		if len(hosts) == 1 {
 			entries = "entry"
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %d vault host %s for %s into %s.\n", len(hosts), entries, m.cl.Endpoint(), hostsFile)
+		fmt.Fprintf(w, "Wrote %d vault host %s for %s into %s.\n", len(hosts), entries, m.cl.Endpoint(), hostsFile)
 		return nil
 	})
 	cmd.Flags().BoolVar(&install, "install", false, "write the entries into the hosts file instead of printing them")
 	cmd.Flags().StringVar(&hostsFile, "hosts-file", defaultHostsFile, "the hosts file --install writes")
 	cmd.Flags().StringVar(&address, "address", "", "the IP address the entries name; default the node endpoint's")
 	return cmd
+}
+
+// hostsReport is what keyvault hosts prints with -o json: the node's
+// entries, and the hosts file they were written into with --install.
+type hostsReport struct {
+	Endpoint  string       `json:"endpoint"`
+	HostsFile string       `json:"hostsFile,omitempty"`
+	Entries   []hostsEntry `json:"entries"`
+}
+
+type hostsEntry struct {
+	Address string `json:"address"`
+	Host    string `json:"host"`
 }
 
 // vaultHosts lists the host names of the vaults in the subscription, sorted.

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,6 +30,11 @@ func TestKeyvaultHostsPrintsAndInstallsOneEntryPerVault(t *testing.T) {
 	if out := n.must("keyvault", "hosts", "--address", "10.1.2.3"); !strings.Contains(out, "10.1.2.3\tcmk1.vault.localhost\n") {
 		t.Fatalf("--address is not used:\n%s", out)
 	}
+	asJSON := decode[hostsReport](t, n.must("keyvault", "hosts", "-o", "json"))
+	if want := []hostsEntry{{"127.0.0.1", "cmk1.vault.localhost"}, {"127.0.0.1", "cmk2.vault.localhost"}}; asJSON.Endpoint != n.endpoint ||
+		asJSON.HostsFile != "" || !slices.Equal(asJSON.Entries, want) {
+		t.Fatalf("-o json: %+v, want the endpoint and entries %v", asJSON, want)
+	}
 
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	before := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
@@ -42,7 +48,10 @@ func TestKeyvaultHostsPrintsAndInstallsOneEntryPerVault(t *testing.T) {
 		t.Fatalf("the hosts file is\n%s\nwant the old lines and then\n%s", got, printed)
 	}
 	n.must("keyvault", "create", "--name", "cmk3", "-g", "rg1", "--enable-purge-protection")
-	n.must("keyvault", "hosts", "--install", "--hosts-file", hosts)
+	installed := decode[hostsReport](t, n.must("keyvault", "hosts", "--install", "--hosts-file", hosts, "-o", "json"))
+	if installed.HostsFile != hosts || len(installed.Entries) != 3 {
+		t.Fatalf("--install -o json: %+v, want the file and 3 entries", installed)
+	}
 	got := mustRead(t, hosts)
 	if !strings.HasPrefix(got, before) || strings.Count(got, "cmk1.vault.localhost") != 1 || !strings.Contains(got, "127.0.0.1\tcmk3.vault.localhost\n") {
 		t.Fatalf("a second install did not replace its block:\n%s", got)
