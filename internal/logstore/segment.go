@@ -508,6 +508,7 @@ type segReader struct {
 	ws, table string
 	blocks    []blockMeta
 	st        *Store
+	bloomBuf  []byte // readBloom's, reused from filter to filter
 }
 
 // openSegment opens a segment and reads its index. want is the segment as
@@ -714,13 +715,15 @@ func (r *segReader) decodeChunk(bi int, cm *colMeta, comp []byte, buf *chunkBuff
 	return col, nil
 }
 
-// readBloom opens the bloom filter of one column of block bi.
+// readBloom opens the bloom filter of one column of block bi, in place in
+// a buffer of the reader's: the filter is good until the next readBloom.
 func (r *segReader) readBloom(aead cipher.AEAD, bi int, cm *colMeta) ([]byte, error) {
-	sealed := make([]byte, cm.bloomSize)
-	if _, err := r.f.ReadAt(sealed, cm.bloomOff); err != nil {
+	r.bloomBuf = slices.Grow(r.bloomBuf[:0], int(cm.bloomSize))[:cm.bloomSize]
+	if _, err := r.f.ReadAt(r.bloomBuf, cm.bloomOff); err != nil {
 		return nil, fmt.Errorf("read segment: %w", err)
 	}
-	return open(nil, aead, sealed, r.hdr.aad("segment.bloom", r.ws, r.table, strconv.Itoa(bi), cm.name))
+	ns := min(aead.NonceSize(), len(r.bloomBuf)) // decrypted in place; a short one fails to open
+	return open(r.bloomBuf[ns:ns], aead, r.bloomBuf, r.hdr.aad("segment.bloom", r.ws, r.table, strconv.Itoa(bi), cm.name))
 }
 
 // readAnyBloom opens the any-column bloom filter of block bi.
