@@ -362,3 +362,19 @@ func TestJSGuideNamesTheTestedVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestJSQueryExamplePrintsAPartialResultWithItsNotice: @azure/monitor-query-logs reads a
+// result over the rows one answer holds as LogsQueryResultStatus.PartialFailure, not a
+// failure, and query.js prints its first rows and the node's words on stderr.
+func TestJSQueryExamplePrintsAPartialResultWithItsNotice(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryResultRows: 3}) // small, to stay fast
+	reader := newJSRunner(t, cs.running, cs.creds.ClientID, cs.creds.ClientSecret)
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	out, errOut, err := reader.run(t, nil, "query.js", customerID, "datatable(x:long)[1,2,3,4,5]")
+	if err != nil || out != "{\"x\":1}\n{\"x\":2}\n{\"x\":3}\n" {
+		t.Fatalf("exit %v\nstdout %q\nstderr %q", err, out, errOut)
+	}
+	if want := "partial result: the result has more than the 3 rows one answer holds: these are its first 3"; !strings.Contains(errOut, want) {
+		t.Fatalf("stderr %q, want %q", errOut, want)
+	}
+}

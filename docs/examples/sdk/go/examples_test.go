@@ -265,6 +265,14 @@ func TestGoIngestAndQueryExamplesRoundTripRows(t *testing.T) {
 			t.Fatalf("exit %v, stderr %q", err, errOut)
 		}
 	})
+	t.Run("a result over the 500,000 rows one answer holds prints its first rows and the node's words", func(t *testing.T) {
+		out, errOut, err := e.example(hosts, analystID, analystSecret, nil, "query", ws.Properties.CustomerID,
+			"union (range x from 1 to 500000 step 1), (print x = 0)")
+		if err != nil || strings.Count(out, "\n") != 500_000 ||
+			!strings.Contains(errOut, "partial result: the result has more than the 500000 rows one answer holds: these are its first 500000") {
+			t.Fatalf("exit %v, %d rows, stderr %q", err, strings.Count(out, "\n"), errOut)
+		}
+	})
 }
 
 func decodeJSON(t *testing.T, s string, out any) {

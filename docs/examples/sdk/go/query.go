@@ -43,7 +43,9 @@ func query(ctx context.Context, n *node, workspaceID, kql string) error {
 		return err
 	}
 	if res.Error != nil {
-		return fmt.Errorf("the query ran in part: %w", res.Error)
+		// A result over the rows or bytes one answer holds comes, as from the
+		// cloud, as its first rows and an error saying where it was cut.
+		fmt.Fprintf(os.Stderr, "partial result: %s\n", partialMessage(res.Error))
 	}
 	if len(res.Tables) == 0 {
 		return errors.New("the answer holds no table")
@@ -60,4 +62,20 @@ func query(ctx context.Context, n *node, workspaceID, kql string) error {
 		}
 	}
 	return nil
+}
+
+// partialMessage is what the node said of an answer holding part of its
+// result: azquery keeps the error's code, and its JSON as the error's text.
+func partialMessage(e *azquery.ErrorInfo) string {
+	var info struct {
+		Message string
+		Details []struct{ Message string }
+	}
+	if err := json.Unmarshal([]byte(e.Error()), &info); err != nil {
+		return e.Error()
+	}
+	if len(info.Details) > 0 && info.Details[0].Message != "" {
+		return info.Details[0].Message
+	}
+	return info.Message
 }
