@@ -2,6 +2,11 @@
 // scripts, embedded in the binary, and the browser sessions through which
 // that page calls the node's own HTTP API with the signed-in application's
 // tokens.
+//
+// The page is plain ES modules and CSS under web/, served as they are. Its
+// one library, CodeMirror 6, is the built file web/codemirror.js, made by
+// scripts/console-vendor.sh from webdeps/package-lock.json, with the
+// licences of what it holds in web/codemirror.LICENSES.txt.
 package console
 
 import (

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -190,6 +191,9 @@ func TestEveryFileThePageNamesIsServedFromTheNode(t *testing.T) {
 		if rec.Code != 200 {
 			t.Errorf("GET %s = %d", path, rec.Code)
 			continue
+		}
+		if path == "/console/assets/codemirror.js" {
+			continue // a bundle: it imports nothing, and its text is not the page's
 		}
 		for _, m := range refs.FindAllStringSubmatch(rec.Body.String(), -1) {
 			switch {
@@ -484,5 +488,75 @@ func TestUnknownConsolePathIsAJSON404AndOtherPathsAreTheAPIs(t *testing.T) {
 	rec := f.do(request{method: "GET", path: "/v1.0/applications"})
 	if code := errorCode(t, rec, 401); code != "Unauthorized" || rec.Header().Get("WWW-Authenticate") == "" {
 		t.Errorf("an API path without credentials: code %s, challenge %q", code, rec.Header().Get("WWW-Authenticate"))
+	}
+}
+
+// The vendored editor bundle carries the licence of every package in it,
+// at the version the lock file pins: a lock file changed without running
+// scripts/console-vendor.sh, or a licence left out, fails here.
+func TestVendoredEditorCarriesTheLicencesOfThePinnedPackages(t *testing.T) {
+	raw, err := os.ReadFile("webdeps/package-lock.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lock struct {
+		Packages map[string]struct {
+			Version string `json:"version"`
+			Dev     bool   `json:"dev"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(raw, &lock); err != nil {
+		t.Fatal(err)
+	}
+	licences, err := os.ReadFile("web/codemirror.LICENSES.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^== (\S+) (\S+) \((\S+)\) ==$`).FindAllStringSubmatch(string(licences), -1) {
+		listed[m[1]] = m[2]
+		if m[3] != "MIT" && m[3] != "BSD-3-Clause" && m[3] != "Apache-2.0" && m[3] != "ISC" {
+			t.Errorf("%s is under %s, not a permissive licence this project takes", m[1], m[3])
+		}
+	}
+	pinned := map[string]string{}
+	for path, p := range lock.Packages {
+		if name, ok := strings.CutPrefix(path, "node_modules/"); ok && !p.Dev {
+			pinned[name] = p.Version
+		}
+	}
+	if len(pinned) == 0 {
+		t.Fatal("the lock file pins no package")
+	}
+	// Every package in the bundle is pinned at the version listed; every
+	// package the console asks for is in the bundle (a dependency of one
+	// may be pinned and left out, as nothing of it is used).
+	for name, v := range listed {
+		if pinned[name] != v {
+			t.Errorf("the licences list %s %s, the lock file pins %q: run scripts/console-vendor.sh", name, v, pinned[name])
+		}
+	}
+	raw, err = os.ReadFile("webdeps/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct{ Dependencies map[string]string }
+	if err := json.Unmarshal(raw, &manifest); err != nil || len(manifest.Dependencies) == 0 {
+		t.Fatalf("webdeps/package.json names no dependency: %v", err)
+	}
+	for name := range manifest.Dependencies {
+		if _, ok := listed[name]; !ok {
+			t.Errorf("%s is asked for but its licence is not listed: run scripts/console-vendor.sh", name)
+		}
+	}
+	bundle, err := os.ReadFile("web/codemirror.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(bundle, []byte("/* CodeMirror 6, bundled by scripts/console-vendor.sh")) {
+		t.Error("web/codemirror.js does not say how it was made")
+	}
+	if rec := newFixture(t, console.Config{}).do(request{method: "GET", path: "/console/assets/codemirror.LICENSES.txt"}); rec.Code != 200 {
+		t.Errorf("the licences are not served with the bundle: %d", rec.Code)
 	}
 }

@@ -1,20 +1,25 @@
 package node
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/sealwatch/sealwatch/internal/console/browsertest"
 )
 
 // TestConsoleLogsPageQueriesACMKWorkspace signs in to the web console in
 // Chromium, runs KQL over rows ingested into a workspace sealed under a
-// customer-managed key, and sees them in the results grid; a query written
-// wrong is shown at its line and column, with the caret put there.
+// customer-managed key, typed into the highlighting editor, and sees them in
+// the results grid; a query written wrong and run with Ctrl+Enter is shown
+// at its line and column, with the caret put on that line.
 func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	cs := setUpCMK(t)
 	immutableID, tok := cs.dcr()
@@ -29,6 +34,8 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
 
 	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	// editorRoot() is the editor's shadow root, for the page's scripts below.
+	b.Do(t, browsertest.Script(`window.editorRoot = () => document.getElementById('kql-editor').shadowRoot;`))
 	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
 	b.Do(t, chromedp.WaitEnabled(chromedp.ID("run-query")))
 	if got := browsertest.Value(t, b, chromedp.Value(chromedp.ID("workspace"))); got != customerID {
@@ -36,10 +43,14 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	}
 
 	b.Do(t,
-		chromedp.SetValue(chromedp.ID("kql"), "Events_CL\n| where Message startswith 'console-row'\n| project Message\n| sort by Message asc"),
+		typeQuery("Events_CL\n| where Message startswith 'console-row'\n| project Message\n| sort by Message asc"),
 		chromedp.Click(chromedp.ID("run-query")),
 		chromedp.WaitVisible(chromedp.CSS("#results table")),
 	)
+	highlighted := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...editorRoot().querySelectorAll('.kql-keyword')].map(e => e.textContent)`))
+	if got := strings.Join(highlighted, ","); got != "where,startswith,project,sort,by,asc" {
+		t.Errorf("the editor highlights %q as keywords", got)
+	}
 	cells := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#results tbody td')].map(td => td.textContent)`))
 	if got := strings.Join(cells, ","); got != "console-row-1,console-row-2,console-row-3" {
 		t.Errorf("the grid shows %q, want the three console rows in order", got)
@@ -50,17 +61,48 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	b.Screenshot(t, "logs")
 
 	b.Do(t,
-		chromedp.SetValue(chromedp.ID("kql"), "Events_CL\n| where"),
-		chromedp.Click(chromedp.ID("run-query")),
+		typeQuery("Events_CL\n| where"),
+		pressEnter(kb.ModifierCtrl),
 		chromedp.WaitVisible(chromedp.ID("query-error")),
 	)
 	msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("query-error")))
-	if !regexp.MustCompile(`^Line 2, column \d+: .*syntax error`).MatchString(msg) {
-		t.Errorf("the error reads %q, want its line 2 and column first", msg)
+	if !regexp.MustCompile(`^Line 2, column 8: syntax error at 2:8: `).MatchString(msg) {
+		t.Errorf("the error reads %q, want its line 2 and column 8 first", msg)
 	}
-	caret := browsertest.Value(t, b, chromedp.Evaluate[int](`document.getElementById('kql').selectionStart`))
-	if caret < len("Events_CL\n") {
-		t.Errorf("the caret is at %d, before the line of the error", caret)
+	if line := browsertest.Value(t, b, chromedp.Evaluate[string](`editorRoot().querySelector('.cm-activeLine').textContent`)); line != "| where" {
+		t.Errorf("the caret is on line %q, not the error's", line)
 	}
 	b.RequireClean(t, "status of 400")
+}
+
+// typeQuery replaces the editor's text with q, typed as a person would,
+// each "\n" an Enter key.
+func typeQuery(q string) chromedp.Action[chromedp.Void] {
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Click(chromedp.ID("kql-editor")),
+		chromedp.KeyEvent("a", chromedp.KeyModifiers(kb.ModifierCtrl)),
+		chromedp.KeyEvent(kb.Backspace),
+	}
+	for i, line := range strings.Split(q, "\n") {
+		if i > 0 {
+			steps = append(steps, pressEnter(0))
+		}
+		steps = append(steps, chromedp.KeyEvent(line))
+	}
+	return chromedp.Steps(steps...)
+}
+
+// pressEnter presses Enter with modifiers as a keyboard does: a key down
+// that the editor handles, and no character besides (chromedp's Enter
+// also sends "\r" as text, which the editor would insert a second time).
+func pressEnter(modifiers kb.Modifier) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			if _, err := cdp.Call(ctx, tab, input.DispatchKeyEvent, input.DispatchKeyEventParams{Type: typ, Key: "Enter", Code: "Enter",
+				WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Modifiers: int64(modifiers)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

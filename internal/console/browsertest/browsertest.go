@@ -30,6 +30,16 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// Script is an action that runs source in every page the browser opens from
+// then on, before the page's own scripts: a test's helpers, which the
+// page's policy does not restrict.
+func Script(source string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: source})
+		return err
+	})
+}
+
 // Chromium comes from scripts/test.sh, which installs Debian's package and
 // names it in SEALWATCH_TEST_CHROMIUM.
 const (
@@ -117,10 +127,7 @@ func New(t *testing.T, endpoint, caFile string) *Browser {
 		}
 	})
 	b.ctx = ctx
-	b.Do(t, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordViolations})
-		return err
-	}))
+	b.Do(t, Script(recordViolations))
 	return b
 }
 

@@ -1,7 +1,12 @@
-// The Logs page: pick a workspace and a time range, write KQL, run it, and
-// read the result as a table. A refusal is shown with its line and column,
-// and the caret is put there.
+// The Logs page: pick a workspace and a time range, write KQL in an editor
+// that highlights it, run it, and read the result as a table. A refusal is
+// shown with its line and column, and the caret is put there.
 import { ApiError, call } from './api.js';
+import {
+  EditorState, EditorView, bracketMatching, defaultKeymap, drawSelection, highlightActiveLine,
+  history, historyKeymap, keymap, lineNumbers, syntaxHighlighting,
+} from './codemirror.js';
+import { kql, kqlHighlight } from './kql.js';
 
 // renderedRows bounds the rows put into the page at once; the result's
 // size is always said.
@@ -31,8 +36,12 @@ export function render(container, session) {
   const workspace = el('select', { id: 'workspace' });
   const timespan = el('select', { id: 'timespan' });
   for (const [value, label] of timespans) timespan.append(el('option', { value }, label));
-  const query = el('textarea', { id: 'kql', rows: 8, spellcheck: false, autocomplete: 'off' });
-  query.value = 'search *\n| take 100';
+  // The editor lives in a shadow root: there CodeMirror adopts its styles as
+  // a constructed style sheet, where in the document it would add a <style>
+  // element, which the page's policy (style-src 'self') refuses.
+  const editorBox = el('div', { class: 'editor', id: 'kql-editor' });
+  const editorRoot = editorBox.attachShadow({ mode: 'open' });
+  editorRoot.append(el('link', { rel: 'stylesheet', href: '/console/assets/editor.css' }));
   const run = el('button', { id: 'run-query', type: 'button', disabled: true }, 'Run');
   const status = el('p', { id: 'query-status', class: 'status', role: 'status' });
   const error = el('p', { id: 'query-error', class: 'error', role: 'alert', hidden: true });
@@ -43,8 +52,23 @@ export function render(container, session) {
       el('label', { htmlFor: 'workspace' }, 'Workspace'), workspace,
       el('label', { htmlFor: 'timespan' }, 'Time range'), timespan,
       run),
-    el('label', { htmlFor: 'kql', class: 'query-label' }, 'Query (KQL) — Ctrl+Enter runs it'),
-    query, error, status, results);
+    el('span', { class: 'query-label', 'aria-hidden': 'true' }, 'Query (KQL) — Ctrl+Enter runs it'),
+    editorBox, error, status, results);
+  const editor = new EditorView({
+    root: editorRoot,
+    parent: editorRoot,
+    state: EditorState.create({
+      doc: 'search *\n| take 100',
+      extensions: [
+        lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(),
+        kql, syntaxHighlighting(kqlHighlight), EditorView.lineWrapping,
+        // Tab is left to move the focus on, as everywhere in the page.
+        keymap.of([{ key: 'Mod-Enter', run: () => { execute(); return true; } }, ...defaultKeymap, ...historyKeymap]),
+        // A label outside the shadow root cannot name what is inside it.
+        EditorView.contentAttributes.of({ 'aria-label': 'Query (KQL)', spellcheck: 'false' }),
+      ],
+    }),
+  });
 
   async function execute() {
     if (!workspace.value) return;
@@ -54,7 +78,7 @@ export function render(container, session) {
     run.disabled = true;
     const started = performance.now();
     try {
-      const body = { query: query.value };
+      const body = { query: editor.state.doc.toString() };
       if (timespan.value) body.timespan = timespan.value;
       const res = await call('POST', `/v1/workspaces/${encodeURIComponent(workspace.value)}/query`, body);
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
@@ -86,16 +110,10 @@ export function render(container, session) {
     const at = /at (\d+):(\d+)/.exec(message);
     error.textContent = at ? `Line ${at[1]}, column ${at[2]}: ${message}` : message;
     error.hidden = false;
-    if (at) placeCaret(query, Number(at[1]), Number(at[2]));
+    if (at) placeCaret(editor, Number(at[1]), Number(at[2]));
   }
 
   run.addEventListener('click', execute);
-  query.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
-      ev.preventDefault();
-      execute();
-    }
-  });
   loadWorkspaces(session, workspace, run, status);
 }
 
@@ -115,14 +133,14 @@ async function loadWorkspaces(session, select, run, status) {
   }
 }
 
-// placeCaret puts the caret at 1-based line and column of textarea.
-function placeCaret(textarea, line, column) {
-  const lines = textarea.value.split('\n');
-  let offset = 0;
-  for (let i = 0; i < line - 1 && i < lines.length; i++) offset += lines[i].length + 1;
-  offset += Math.max(0, column - 1);
-  textarea.focus();
-  textarea.setSelectionRange(offset, offset);
+// placeCaret puts the editor's caret at 1-based line and column, within
+// the text.
+function placeCaret(editor, line, column) {
+  const doc = editor.state.doc;
+  const l = doc.line(Math.min(Math.max(line, 1), doc.lines));
+  const pos = Math.min(l.from + Math.max(column - 1, 0), l.to);
+  editor.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
+  editor.focus();
 }
 
 // grid is the table of a result: a header per column (its name and type)
