@@ -987,6 +987,10 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, 
 	col.Dict = dict
 	d := uint64(len(dict))
 	col.Codes = carve(room, len(col.Valid))
+	// With every row valid, the rows picked are met in order, one entry
+	// number each: the next one is the only one to look for.
+	rows, next := pick.rows, 0
+	every := rows != nil && valid == len(isValid)
 	for i, ok := range isValid {
 		if !ok {
 			continue
@@ -998,8 +1002,16 @@ func decodeDict(col *Column, b []byte, isValid []bool, valid int, pick *picker, 
 		if k <= 0 || code >= d {
 			return b, corruptf("bad dictionary entry")
 		}
-		if j := pick.at(i); j >= 0 {
-			col.Codes[j] = uint32(code)
+		switch {
+		case every:
+			if next < len(rows) && rows[next] == i {
+				col.Codes[next] = uint32(code)
+				next++
+			}
+		default:
+			if j := pick.at(i); j >= 0 {
+				col.Codes[j] = uint32(code)
+			}
 		}
 		b = b[k:]
 	}

@@ -461,6 +461,7 @@ type pageBuffers struct {
 	// skipped is the rows [lo, hi) the last read left out by the page
 	// filter, flattened: lo, hi, lo, hi...
 	skipped []int
+	local   []int // the rows picked of one page, from its first
 	// arena holds the slices of the last raw read's validity and values,
 	// for the next raw read to reuse: a raw read's column lives until then
 	// (see Column.own).
@@ -565,11 +566,11 @@ func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, fi
 			if e == k {
 				continue // no row picked here: the page stays compressed
 			}
-			local = make([]int, e-k)
-			for j, i := range rows[k:e] {
-				local[j] = i - lo
+			buf.local = buf.local[:0]
+			for _, i := range rows[k:e] {
+				buf.local = append(buf.local, i-lo)
 			}
-			k = e
+			local, k = buf.local, e
 		}
 		var left []int // the rows of the page its filter leaves out, flattened
 		if rows == nil && filter != nil {

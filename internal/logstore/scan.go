@@ -874,7 +874,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	if ingestFilter {
 		sel = sc.selectIngested(cols[IngestionTimeColumn], bm.rows, sel)
 	}
-	count, rows := sc.match(bm.rows, cols, sel, inPlace)
+	count, rows := sc.match(bm.rows, cols, sel, inPlace, !sc.rowsOnly || span)
 	if count == 0 {
 		return nil, nil
 	}
@@ -1016,8 +1016,8 @@ func (sc *Scanner) selectIngested(c *Column, n int, sel []bool) []bool {
 
 // match applies the predicates but those matched already (done) to n rows
 // (those sel leaves, all if nil): it returns how many match, and which
-// unless all do.
-func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool, done []bool) (int, []int) {
+// unless all do or needRows is unset (a count).
+func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool, done []bool, needRows bool) (int, []int) {
 	if sel == nil && len(sc.preds) > 0 {
 		sel = sc.allRows(n)
 	}
@@ -1040,7 +1040,7 @@ func (sc *Scanner) match(n int, cols map[string]*Column, sel []bool, done []bool
 			count++
 		}
 	}
-	if count == n || count == 0 {
+	if count == n || count == 0 || !needRows {
 		return count, nil
 	}
 	rows := make([]int, 0, count)
