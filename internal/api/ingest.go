@@ -230,7 +230,8 @@ func (s *Server) declaredColumns(ctx context.Context, ws *workspace.WorkspaceInf
 
 // newZstdDecoder is the decoder of the ingest bodies sent with
 // Content-Encoding: zstd, shared by the requests: it decodes no more than
-// maxIngestBytes, whatever a frame claims.
+// maxIngestBytes, whatever a frame claims, and so takes frames of windows
+// up to that size (the library bounds the window by what it may decode).
 func newZstdDecoder() (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxIngestBytes))
 }
@@ -295,12 +296,18 @@ func (s *Server) readZstdBody(rd io.Reader, size, limit int64) ([]byte, error) {
 	case err != nil:
 		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
 	}
-	body, err := s.zstd.DecodeAll(comp, nil)
+	// Into room for all the rows a call takes: the decoder allocates a
+	// frame that states its size the room for it alone, so frames of a few
+	// KiB each would copy the rows decoded before them again and again —
+	// hundreds of MiB for a body of a few KiB.
+	body, err := s.zstd.DecodeAll(comp, make([]byte, 0, limit+1))
 	switch {
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded) || int64(len(body)) > limit:
 		return nil, tooBig
 	case errors.Is(err, zstd.ErrMagicMismatch) && !bytes.HasPrefix(comp, []byte(zstdMagic)):
 		return nil, badRequest("InvalidContentEncoding", "the body is marked zstd but is not zstd data")
+	case errors.Is(err, zstd.ErrWindowSizeExceeded):
+		return nil, badRequest("InvalidContent", fmt.Sprintf("the body's zstd frame has a window over the %d bytes of rows a call takes; compress each batch whole (a frame that states its size) or with a window of 1 MiB at most (zstd --zstd=wlog=20)", limit))
 	case err != nil:
 		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
 	}

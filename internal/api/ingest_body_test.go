@@ -3,10 +3,12 @@ package api
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -114,6 +116,126 @@ func TestIngestBodyIsReadGzippedOrNotAndRefusedWhenBadOrTooBig(t *testing.T) {
 				t.Errorf("got %d bytes, %v; want the rows", len(got), err)
 			case !tc.wantRows && (!errors.As(err, &apiErr) || apiErr.Status != tc.status || apiErr.Code != tc.code):
 				t.Errorf("got %v; want %d %s", err, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// zstdStream is b compressed by a writer with the given window, as a
+// stream: its frames state the window and not their size.
+func zstdStream(t *testing.T, b []byte, window int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf, zstd.WithWindowSize(window))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var h zstd.Header
+	if err := h.Decode(buf.Bytes()); err != nil || h.HasFCS || h.WindowSize != uint64(window) {
+		t.Fatalf("the stream's frame states a size (%v) or a window of %d, not %d: %v", h.HasFCS, h.WindowSize, window, err)
+	}
+	return buf.Bytes()
+}
+
+// TestZstdStreamsOfWindowsOverTheRowsACallTakesAreRefusedSayingSo: a body
+// compressed as a stream, whose frame states a window and not its size, is
+// read when its window is at most the 1 MiB of rows a call takes, the most
+// the node decodes; a larger window — as the zstd tool writes what it reads
+// from a pipe, 2 MiB at its default level — is refused 400 saying what to
+// send instead, never 500.
+func TestZstdStreamsOfWindowsOverTheRowsACallTakesAreRefusedSayingSo(t *testing.T) {
+	zd, err := newZstdDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zd.Close()
+	s := &Server{zstd: zd}
+	var rows []byte
+	for i := 0; len(rows) < maxIngestBytes*6/10; i++ {
+		rows = fmt.Appendf(rows, `{"TimeGenerated":"2026-12-06T10:00:00Z","Message":"%s %d"}`+"\n", strings.Repeat("session opened ", 12), i)
+	}
+	for _, tc := range []struct {
+		window int
+		ok     bool
+	}{{512 << 10, true}, {1 << 20, true}, {2 << 20, false}, {8 << 20, false}} {
+		t.Run(fmt.Sprintf("window=%dKiB", tc.window>>10), func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/x/streams/y", bytes.NewReader(zstdStream(t, rows, tc.window)))
+			r.Header.Set("Content-Encoding", "zstd")
+			got, err := s.readIngestBody(httptest.NewRecorder(), r, maxIngestBytes)
+			var apiErr *Error
+			switch {
+			case tc.ok && (err != nil || !bytes.Equal(got, rows)):
+				t.Fatalf("got %d bytes, %v; want the %d bytes of rows", len(got), err, len(rows))
+			case !tc.ok && (!errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !strings.Contains(apiErr.Message, "window")):
+				t.Fatalf("got %v; want 400 naming the window", err)
+			}
+		})
+	}
+}
+
+// TestZstdBodiesCostTheRowsTheyDecodeTo: a small zstd body that decodes to
+// far more than the 1 MiB of rows a call takes — one frame of zeros, with
+// its size stated or not, a frame that states a terabyte, frames that each
+// decode to less than the bound but to more together — is refused 413,
+// and one of many small frames that each state their size is read; each
+// allocating a few MiB at most, not what the body would decode to or a
+// copy of the rows per frame.
+func TestZstdBodiesCostTheRowsTheyDecodeTo(t *testing.T) {
+	zd, err := newZstdDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zd.Close()
+	s := &Server{zstd: zd}
+	zeros := make([]byte, 64<<20)
+	enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// magic, a single-segment frame with an 8-byte content size, the size,
+	// and one empty last raw block
+	terabyte := []byte(zstdMagic + "\xe0")
+	terabyte = binary.LittleEndian.AppendUint64(terabyte, 1<<40)
+	terabyte = append(terabyte, 1, 0, 0)
+	half := enc.EncodeAll(zeros[:maxIngestBytes/2+1], nil)
+	kib := enc.EncodeAll(bytes.Repeat([]byte(" "), 1024), nil)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		read int // bytes of rows; 0: refused 413
+	}{
+		{"64 MiB of zeros, size not stated", zstdStream(t, zeros, 1<<20), 0},
+		{"64 MiB of zeros, size stated", enc.EncodeAll(zeros, nil), 0},
+		{"a frame that states a terabyte", terabyte, 0},
+		{"frames under the bound, over it together", bytes.Repeat(half, 64), 0},
+		{"a thousand frames of 1 KiB", bytes.Repeat(kib, 1000), 1000 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.body) >= maxIngestBytes/16 {
+				t.Fatalf("the body is %d bytes as sent: no bomb", len(tc.body))
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			r := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/x/streams/y", bytes.NewReader(tc.body))
+			r.Header.Set("Content-Encoding", "zstd")
+			got, err := s.readIngestBody(httptest.NewRecorder(), r, maxIngestBytes)
+			runtime.ReadMemStats(&after)
+			var apiErr *Error
+			switch {
+			case tc.read > 0 && (err != nil || len(got) != tc.read):
+				t.Fatalf("got %d bytes, %v; want %d", len(got), err, tc.read)
+			case tc.read == 0 && (!errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge):
+				t.Fatalf("got %v; want 413", err)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+				t.Errorf("it allocated %d MiB", n>>20)
 			}
 		})
 	}
