@@ -75,6 +75,32 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	b.RequireClean(t, "status of 400")
 }
 
+// TestConsoleReturnsToSignInWhenTheSessionEnds: a session ended under the
+// page (here signed out by another tab) turns the page's next call into a
+// 401, and the page into the sign-in, saying why.
+func TestConsoleReturnsToSignInWhenTheSessionEnds(t *testing.T) {
+	cs := setUpCMK(t)
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t, chromedp.WaitEnabled(chromedp.ID("run-query")))
+	// Another tab of the same browser signs out: same cookie, its own page.
+	status := browsertest.Value(t, b, chromedp.Evaluate[int](`(async () => {
+		const s = await (await fetch('/console/session')).json();
+		return (await fetch('/console/session', { method: 'DELETE', headers: { 'X-CSRF-Token': s.csrfToken } })).status;
+	})()`, chromedp.EvalAwaitPromise))
+	if status != 204 {
+		t.Fatalf("sign-out from the other tab: %d", status)
+	}
+	b.Do(t,
+		chromedp.Click(chromedp.ID("run-query")),
+		chromedp.WaitVisible(chromedp.ID("signin")),
+	)
+	if notice := browsertest.Value(t, b, chromedp.Text(chromedp.ID("signin-notice"))); !strings.Contains(notice, "session has ended") {
+		t.Errorf("the sign-in says %q", notice)
+	}
+	b.RequireClean(t, "status of 401")
+}
+
 // typeQuery replaces the editor's text with q, typed as a person would,
 // each "\n" an Enter key.
 func typeQuery(q string) chromedp.Action[chromedp.Void] {

@@ -41,6 +41,11 @@ export async function call(method, path, body) {
   }
   if (!res.ok) {
     const e = (data && data.error) || {};
+    if (res.status === 401 && csrfToken !== '') {
+      // The session ended under the page (idle, its hour up, signed out
+      // elsewhere, the node restarted): the shell goes back to the sign-in.
+      window.dispatchEvent(new CustomEvent('sealwatch:session-ended'));
+    }
     throw new ApiError(res.status, e.code || String(res.status), e.message || `the node answered ${res.status}`);
   }
   return data;

@@ -103,6 +103,9 @@ async function start() {
   $('signin-form').addEventListener('submit', signIn);
   $('signout').addEventListener('click', signOut);
   window.addEventListener('hashchange', route);
+  window.addEventListener('sealwatch:session-ended', () => {
+    if (session) showSignIn('Your session has ended: sign in again.');
+  });
   try {
     const s = await call('GET', '/console/session');
     if (s.signedIn) showShell(s);
