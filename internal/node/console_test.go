@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,4 +133,36 @@ func pressEnter(modifiers kb.Modifier) chromedp.Action[chromedp.Void] {
 		}
 		return nil
 	})
+}
+
+// TestEveryKindOfNodeServesTheConsoleAtItsRootButNotOnVaultHosts: up, serve
+// and vault serve answer / with the console's page under its policy, from
+// the binary; a vault's host keeps / for the vault's data plane.
+func TestEveryKindOfNodeServesTheConsoleAtItsRootButNotOnVaultHosts(t *testing.T) {
+	for name, services := range map[string]Services{"up": ServeAll, "serve": ServeWorkspaces, "vault serve": ServeVault} {
+		t.Run(name, func(t *testing.T) {
+			rn := startNodeWith(t, Config{DataDir: t.TempDir(), Services: services})
+			resp, err := rn.client.Get(rn.creds.Endpoint + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `<script type="module" src="/console/assets/console.js">`) ||
+				!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+				t.Fatalf("GET / = %d, policy %q:\n%.300s", resp.StatusCode, resp.Header.Get("Content-Security-Policy"), body)
+			}
+			if services == ServeWorkspaces {
+				return // no vault hosts
+			}
+			resp, err = rn.client.Get(fmt.Sprintf("https://v1.vault.localhost:%s/", rn.port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == 200 || resp.Header.Get("Content-Security-Policy") != "" {
+				t.Errorf("a vault host's / answered %d with the console's policy %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+			}
+		})
+	}
 }
