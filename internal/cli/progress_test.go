@@ -70,7 +70,8 @@ func TestLongWorkDrawsABarOnlyOnATerminal(t *testing.T) {
 
 // TestTheBarIsClearedBeforeTheResult: on a terminal, standard output and
 // standard error share one screen; the bar's line is cleared before the
-// result is printed, so the result stands alone, not after a stale count.
+// result is printed, so the result stands alone, neither after a stale
+// count nor after an empty line.
 func TestTheBarIsClearedBeforeTheResult(t *testing.T) {
 	ds := setUpDataWithCLI(t)
 	rows := writeRows(t, "rows.json", true, event("one", 1), event("two", 2), event("three", 3))
@@ -81,6 +82,7 @@ func TestTheBarIsClearedBeforeTheResult(t *testing.T) {
 	}{
 		{"ingest", []string{"ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", rows}, "Sent 3 rows"},
 		{"workspace flush", []string{"workspace", "flush", "--name", "secops"}, "Sealed the rows"},
+		{"verify", []string{"verify", "--workspace", "secops"}, "workspace secops: healthy"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var screen lockedBuffer
@@ -94,8 +96,8 @@ func TestTheBarIsClearedBeforeTheResult(t *testing.T) {
 			if !strings.Contains(out, "\r") || at < 0 {
 				t.Fatalf("no bar, or no result %q, on the screen: %q", tt.result, out)
 			}
-			if last := strings.LastIndex(out, "\r"); last > at {
-				t.Errorf("the bar was drawn or cleared after the result began: %q", out)
+			if last := strings.LastIndex(out, "\r"); !strings.HasPrefix(out[last+1:], tt.result) {
+				t.Errorf("the result does not follow the cleared bar at once: %q", out)
 			}
 		})
 	}

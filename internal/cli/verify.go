@@ -134,8 +134,7 @@ func (a *app) verifyOne(ctx context.Context, m *mgmt, rg, name string) (*verifyR
 	var bar *progressbar.ProgressBar
 	defer func() {
 		if bar != nil {
-			bar.Finish()
-			fmt.Fprintln(a.env.Stderr)
+			_ = bar.Finish() // clears its line for the result
 		}
 	}()
 	var res *verifyResult
