@@ -57,15 +57,6 @@ func (c *indexCache) get(path string, size int64, hdr header, sealed []byte) ([]
 	return e.blocks, true
 }
 
-// lookup is the entry of a segment of the given size, unchecked against the
-// file: for reads that need only the index, after the key is derived.
-func (c *indexCache) lookup(path string, size int64) (cachedIndex, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[path]
-	return e, ok && e.size == size
-}
-
 func (c *indexCache) put(path string, size int64, hdr header, sealed []byte, blocks []blockMeta) {
 	e := cachedIndex{size: size, hdr: hdr, sealed: sealed, blocks: blocks}
 	if e.cost() > maxCachedIndexBytes/4 {
