@@ -894,8 +894,10 @@ func decodeDeltas(b []byte, isValid []bool, ints []int64) ([]byte, error) {
 	return b, nil
 }
 
-// uvarint is binary.Uvarint, inline for the values of one and two bytes:
-// most deltas of a long column and entry numbers of a dictionary.
+// uvarint is binary.Uvarint, with shortUvarint's path first for the values
+// of one and two bytes: most lengths, deltas and entry numbers. The loops
+// over a page's values call the two themselves, as uvarint is too big to be
+// inlined.
 func uvarint(b []byte) (uint64, int) {
 	if x, k := shortUvarint(b); k > 0 {
 		return x, k
