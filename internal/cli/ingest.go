@@ -512,9 +512,40 @@ func (s *ingestSender) compress(batch []byte) *[]byte {
 	return buf
 }
 
-// ingestBar shows rows stored and their rate on a terminal; nil elsewhere.
-func (a *app) ingestBar() *progressbar.ProgressBar {
-	return a.progressBar(-1, "ingest", progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"))
+// ingestProgress is ingest's bar on a terminal, and what advances it after
+// each batch stored (nil and nil elsewhere). Over a file of known size it
+// is a bar of the bytes read, with the percentage and the time left; over
+// a stream of unknown length (standard input, a pipe), a count of the rows
+// stored and their rate.
+func (a *app) ingestProgress(size int64, read *countingReader) (*progressbar.ProgressBar, func(rows int)) {
+	if size <= 0 {
+		bar := a.progressBar(-1, "ingest", progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("rows"))
+		if bar == nil {
+			return nil, nil
+		}
+		return bar, func(rows int) { _ = bar.Add(rows) }
+	}
+	bar := a.progressBar(size, "ingest", progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true))
+	if bar == nil {
+		return nil, nil
+	}
+	return bar, func(int) {
+		// The rows are read ahead of those stored: short of the end, the bar
+		// stays drawn until Finish, rather than clearing itself at 100%.
+		_ = bar.Set64(min(read.n.Load(), size-1))
+	}
+}
+
+// countingReader counts the bytes read through it, from any goroutine.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (a *app) ingestCommand() *cobra.Command {
@@ -528,7 +559,8 @@ func (a *app) ingestCommand() *cobra.Command {
 			"JSON lines, and sends them through the Logs Ingestion API in batches of at most 1 MB, several\n" +
 			"at once (--in-flight). Each batch is stored whole or not at all; when one is refused, no\n" +
 			"further batch starts, and the message names its rows, which rows were stored and which to\n" +
-			"send again. On a terminal, a line shows the rows stored and their rate.\n\n" +
+			"send again. On a terminal, a bar shows how much of the file is read and the time left (for standard\n" +
+			"input or a pipe, the rows stored and their rate).\n\n" +
 			"A principal with only the Ingestor role cannot look the rule up by name: give it the rule's\n" +
 			"immutable ID (`sealwatch dcr show`) with --dcr-immutable-id.",
 		Args: cobra.NoArgs,
@@ -544,6 +576,7 @@ func (a *app) ingestCommand() *cobra.Command {
 			return usagef("--compression takes %s or %s, not %q", compressZstd, compressNone, compression)
 		}
 		var in io.Reader
+		var size int64 // of a regular file, for a bar over it; 0: unknown
 		name := file
 		if file == "-" {
 			in, name = cmd.InOrStdin(), "standard input"
@@ -553,9 +586,13 @@ func (a *app) ingestCommand() *cobra.Command {
 				return fmt.Errorf("open the rows: %w", err)
 			}
 			defer f.Close()
+			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+				size = fi.Size()
+			}
 			in = f
 		}
-		rr, err := newRowReader(in, name)
+		read := &countingReader{r: in}
+		rr, err := newRowReader(read, name)
 		if err != nil {
 			return err
 		}
@@ -583,11 +620,7 @@ func (a *app) ingestCommand() *cobra.Command {
 			return err
 		}
 		rep := ingestReport{ImmutableID: immutableID, Stream: stream}
-		var progress func(int)
-		bar := a.ingestBar()
-		if bar != nil {
-			progress = func(rows int) { _ = bar.Add(rows) }
-		}
+		bar, progress := a.ingestProgress(size, read)
 		err = sendRows(ctx, rr, maxIngestBatch, inFlight, &rep, s.send, progress)
 		if bar != nil {
 			_ = bar.Finish() // clears its line, which the result or the error then has to itself

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -35,8 +36,8 @@ func TestLongWorkDrawsABarOnlyOnATerminal(t *testing.T) {
 		args []string
 		bar  []string // on a terminal, stderr shows these
 	}{
-		{"ingest counts the rows stored and their rate", []string{"ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", rows},
-			[]string{"ingest (3/-", "rows/s"}},
+		{"ingest of a file is a bar of its bytes with the rows stored", []string{"ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", rows},
+			[]string{"ingest  99% |"}},
 		{"workspace flush turns a spinner with the time so far", []string{"workspace", "flush", "--name", "secops"},
 			[]string{"flush secops", "[0s]"}},
 		{"watchlist create turns a spinner while the items upload", []string{"watchlist", "create", "crown", "--workspace", "secops", "--file", csv, "--search-key", "Host", "--replace"},
@@ -100,6 +101,32 @@ func TestTheBarIsClearedBeforeTheResult(t *testing.T) {
 				t.Errorf("the result does not follow the cleared bar at once: %q", out)
 			}
 		})
+	}
+}
+
+// TestIngestOfAStreamCountsTheRows: rows from a pipe, whose length is not
+// known, are counted with their rate, as no bar can say how far it has got.
+func TestIngestOfAStreamCountsTheRows(t *testing.T) {
+	ds := setUpDataWithCLI(t)
+	data, err := os.ReadFile(writeRows(t, "rows.json", true, event("one", 1), event("two", 2), event("three", 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := filepath.Join(t.TempDir(), "rows.fifo")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w, err := os.OpenFile(pipe, os.O_WRONLY, 0) // until ingest opens it
+		if err != nil {
+			return
+		}
+		_, _ = w.Write(data)
+		_ = w.Close()
+	}()
+	r := ds.runOn(true, "ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", pipe)
+	if r.code != 0 || !strings.Contains(r.stderr, "ingest (3/-") || !strings.Contains(r.stderr, "rows/s") {
+		t.Fatalf("exit %d, stderr %q; want the rows counted with their rate", r.code, r.stderr)
 	}
 }
 
