@@ -241,6 +241,40 @@ func TestZstdBodiesCostTheRowsTheyDecodeTo(t *testing.T) {
 	}
 }
 
+// FuzzReadZstdIngestBody: any body marked zstd is read to at most the
+// rows a call takes, or refused 400 or 413 — never a panic, another status,
+// or more rows than the limit.
+func FuzzReadZstdIngestBody(f *testing.F) {
+	zd, err := newZstdDecoder()
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer zd.Close()
+	s := &Server{zstd: zd}
+	enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(1<<20))
+	if err != nil {
+		f.Fatal(err)
+	}
+	rows := []byte(`[{"TimeGenerated":"2026-12-06T10:00:00Z","Message":"session opened"}]`)
+	f.Add(enc.EncodeAll(rows, nil))
+	f.Add(append(enc.EncodeAll(rows, nil), enc.EncodeAll(rows, nil)...))
+	f.Add(enc.EncodeAll(make([]byte, 2*maxIngestBytes), nil))
+	f.Add([]byte(zstdMagic + "\xe0\x00\x00\x00\x00\x00\x01\x00\x00\x01\x00\x00"))
+	f.Add(rows)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/x/streams/y", bytes.NewReader(body))
+		r.Header.Set("Content-Encoding", "zstd")
+		got, err := s.readIngestBody(httptest.NewRecorder(), r, maxIngestBytes)
+		var apiErr *Error
+		switch {
+		case err == nil && len(got) > maxIngestBytes:
+			t.Fatalf("read %d bytes of rows, over the limit", len(got))
+		case err != nil && (!errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest && apiErr.Status != http.StatusRequestEntityTooLarge):
+			t.Fatalf("refused with %v; want 400 or 413", err)
+		}
+	})
+}
+
 // BenchmarkReadIngestBody reads a body of 1 MiB of rows as sent (plain,
 // as `sealwatch ingest --compression none` sends it) with its size
 // declared, read into one buffer of that size, and without (size=unknown,
