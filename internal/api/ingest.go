@@ -244,10 +244,16 @@ func newZstdDecoder() (*zstd.Decoder, error) {
 func (s *Server) readIngestBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
 	size := r.ContentLength // of the body as sent; -1: unknown
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "zstd") {
+	encoding := r.Header.Get("Content-Encoding")
+	switch {
+	case strings.EqualFold(encoding, "zstd"):
 		return s.readZstdBody(rd, size, limit)
+	case encoding != "" && !strings.EqualFold(encoding, "gzip") && !strings.EqualFold(encoding, "identity"):
+		// Read as it is, such a body would be refused as rows that are not
+		// JSON, which hides the cause.
+		return nil, badRequest("InvalidContentEncoding", fmt.Sprintf("Content-Encoding %q is not one this API decodes: send the rows as they are, or with gzip or zstd", echo(encoding, 40)))
 	}
-	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+	if strings.EqualFold(encoding, "gzip") {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
 			return nil, badRequest("InvalidContentEncoding", "the body is marked gzip but is not gzip data")

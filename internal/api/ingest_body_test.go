@@ -99,6 +99,9 @@ func TestIngestBodyIsReadGzippedOrNotAndRefusedWhenBadOrTooBig(t *testing.T) {
 		{"zstd whose checksum fails", zdamaged, "zstd", http.StatusBadRequest, "InvalidContent", false},
 		{"zstd cut short", zcut, "zstd", http.StatusBadRequest, "InvalidContent", false},
 		{"zstd followed by other bytes", append(zstdFrame(t, rows, true), "junk"...), "zstd", http.StatusBadRequest, "InvalidContent", false},
+		{"identity, as plain rows", rows, "identity", 0, "", true},
+		{"an encoding the API does not decode", rows, "br", http.StatusBadRequest, "InvalidContentEncoding", false},
+		{"two encodings in a row", gzipped(t, rows), "gzip, br", http.StatusBadRequest, "InvalidContentEncoding", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/dataCollectionRules/x/streams/y", bytes.NewReader(tc.body))
