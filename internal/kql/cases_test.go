@@ -342,6 +342,8 @@ var scalarCases = []kqlCase{
 	{name: "where ago 3h", q: `Events | where TimeGenerated > ago(3h) | count`, want: `[[3]]`},
 	{name: "bin numbers", q: `print bin(7, 5), bin(-1, 5), bin(7.5, 2)`, want: `[[5,-5,6]]`},
 	{name: "floor", q: `print floor(7, 5), floor(datetime(2026-11-26 10:30), 1d)`, want: `[[5,"2026-11-26T00:00:00Z"]]`},
+	// a bin size under one tick (100 ns) is none: null, as a size of zero, never a division by zero
+	{name: "bin under a tick", q: `print bin(datetime(2026-11-26 10:30), 1tick / 2), bin(datetime(2026-11-26 10:30), 0s)`, want: `[[null,null]]`},
 	{name: "bin timespan", q: `print bin(90m, 1h)`, want: `[["01:00:00"]]`},
 	{name: "bin datetime 15m", q: `print bin(datetime(2026-11-26 10:37:12), 15m)`, want: `[["2026-11-26T10:30:00Z"]]`},
 	{name: "startofday endofday", q: `print startofday(datetime(2026-11-26 10:30)), endofday(datetime(2026-11-26 10:30))`, want: `[["2026-11-26T00:00:00Z","2026-11-26T23:59:59.9999999Z"]]`},

@@ -896,11 +896,11 @@ func binFn(a []any) any {
 		return math.Floor(x/s) * s
 	case time.Time:
 		s, ok := a[1].(time.Duration)
-		if !ok || s <= 0 {
+		st := int64(s / 100) // in ticks: a size under one is none
+		if !ok || st <= 0 {
 			return nil
 		}
 		ticks := toLong(x).(int64)
-		st := int64(s / 100)
 		return toDatetime(floorDiv(ticks, st) * st)
 	case time.Duration:
 		s, ok := a[1].(time.Duration)

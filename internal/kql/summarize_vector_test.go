@@ -119,6 +119,7 @@ func TestGroupByBinOnVectorsEqualsTheRowPath(t *testing.T) {
 		`T | summarize count() by bin(TimeGenerated, 1d), S`,
 		`T | summarize count() by S, bin(W, 12h), bin(L, 5)`,
 		`T | summarize count() by bin(TimeGenerated, 0s)`, // every key null, as binFn's
+		`T | summarize count() by bin(TimeGenerated, 1tick / 2)`,
 		`T | summarize count() by bin(L, 0)`,
 		`T | summarize count() by bin(L, -2)`,
 		`T | where S == "v1" | summarize count() by bin(TimeGenerated, 1h)`,
