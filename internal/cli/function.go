@@ -409,11 +409,7 @@ func (a *app) functionImportCommand(subscription *string) *cobra.Command {
 			rep.add(progress, res)
 		}
 		if a.output == outputJSON {
-			raw, err := json.Marshal(rep)
-			if err != nil {
-				return err
-			}
-			if err := writeJSON(out, raw); err != nil {
+			if err := writeJSONOf(out, rep); err != nil {
 				return err
 			}
 		} else {

@@ -71,11 +71,7 @@ func (a *app) vaultHostsCommand(subscription *string) *cobra.Command {
 			if install {
 				rep.HostsFile = hostsFile
 			}
-			raw, err := json.Marshal(rep)
-			if err != nil {
-				return err
-			}
-			return writeJSON(w, raw)
+			return writeJSONOf(w, rep)
 		case !install:
 			_, err := io.WriteString(w, block)
 			return err

@@ -630,11 +630,7 @@ func (a *app) ingestCommand() *cobra.Command {
 		}
 		w := cmd.OutOrStdout()
 		if a.output == outputJSON {
-			raw, err := json.Marshal(rep)
-			if err != nil {
-				return err
-			}
-			return writeJSON(w, raw)
+			return writeJSONOf(w, rep)
 		}
 		batches := "batches"
 		if rep.Batches == 1 {

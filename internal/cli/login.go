@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -131,11 +130,7 @@ func (a *app) runLogin(ctx context.Context, cmd *cobra.Command, _ []string) erro
 
 	w := cmd.OutOrStdout()
 	if a.output == outputJSON {
-		raw, err := json.Marshal(who)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, raw)
+		return writeJSONOf(w, who)
 	}
 	fmt.Fprintf(w, "Logged in to %s as %s, profile %s.\n", who.Endpoint, clean(who.principal()), profile)
 	printSignedIn(w, who)
@@ -212,11 +207,7 @@ func (a *app) whoamiCommand() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if a.output == outputJSON {
-				raw, err := json.Marshal(who)
-				if err != nil {
-					return err
-				}
-				return writeJSON(w, raw)
+				return writeJSONOf(w, who)
 			}
 			if who.Profile != "" {
 				fmt.Fprintf(w, "Profile %s: %s at %s.\n", who.Profile, clean(who.principal()), clean(who.where()))

@@ -31,13 +31,19 @@ func writeJSON(w io.Writer, raw json.RawMessage) error {
 	return err
 }
 
-// writeJSONList prints items as one indented JSON array.
-func writeJSONList(w io.Writer, items []json.RawMessage) error {
-	raw, err := json.Marshal(items)
+// writeJSONOf prints v, a value of the command's own (a report, a list), as
+// indented JSON.
+func writeJSONOf(w io.Writer, v any) error {
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, raw)
+}
+
+// writeJSONList prints items as one indented JSON array.
+func writeJSONList(w io.Writer, items []json.RawMessage) error {
+	return writeJSONOf(w, items)
 }
 
 // writeList prints a listing: with -o json the server's items as one array,

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -278,11 +277,7 @@ func (ar *alertRules) importRule(ctx context.Context, r *rulefile.Rule, disabled
 // the totals.
 func (a *app) printImport(w io.Writer, rep *importReport) error {
 	if a.output == outputJSON {
-		raw, err := json.Marshal(rep)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, raw)
+		return writeJSONOf(w, rep)
 	}
 	notes := map[string]int{}
 	var noteOrder []string

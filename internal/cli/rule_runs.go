@@ -211,11 +211,7 @@ func (a *app) ruleRunsCommand(subscription *string) *cobra.Command {
 		}
 		w := cmd.OutOrStdout()
 		if a.output == outputJSON {
-			buf, err := json.Marshal(list)
-			if err != nil {
-				return err
-			}
-			return writeJSON(w, buf)
+			return writeJSONOf(w, list)
 		}
 		if len(list) == 0 {
 			return a.noRuns(ctx, w, &alertRules{m: m, rg: rg, ws: ws.Name}, id, none)

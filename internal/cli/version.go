@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -93,11 +92,7 @@ func (a *app) versionCommand() *cobra.Command {
 			v := a.version()
 			w := cmd.OutOrStdout()
 			if a.output == outputJSON {
-				raw, err := json.Marshal(v)
-				if err != nil {
-					return err
-				}
-				return writeJSON(w, raw)
+				return writeJSONOf(w, v)
 			}
 			line := func(k, val string) {
 				if val != "" {
