@@ -121,6 +121,9 @@ func (a *app) rootCommand() *cobra.Command {
 		Args:          cobra.ArbitraryArgs,
 		RunE:          a.groupRunE,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("profile") && a.profileFlag == "" {
+				return fmt.Errorf("--profile needs a NAME; leave it out to use $%s, else %q", profileEnv, defaultProfile)
+			}
 			switch a.output {
 			case outputTable, outputJSON:
 				return nil

@@ -123,6 +123,8 @@ func TestAProfileMustBeStoredAndWellNamed(t *testing.T) {
 		{"a profile with no login names the stored ones and how to log in", []string{"--profile", "nope", "identity", "app", "list"}, exitError,
 			[]string{"not logged in: no login stored for profile nope", "(stored profiles: default)", "hint: run `sealwatch login --profile nope --credentials"}},
 		{"a name that is no profile name", []string{"--profile", "../x", "identity", "app", "list"}, exitUsage, []string{`--profile "../x" is not a profile name`}},
+		{"an empty profile name, which is no silent default", []string{"--profile", "", "whoami"}, exitUsage, []string{"--profile needs a NAME"}},
+		{"an empty profile name after the command", []string{"whoami", "--profile="}, exitUsage, []string{"--profile needs a NAME"}},
 		{"--profile and --credentials together", []string{"--profile", "default", "--credentials", n.adminFile, "whoami"}, exitUsage, []string{"not both"}},
 	}
 	for _, tt := range tests {
