@@ -512,6 +512,47 @@ func (s *ingestSender) compress(batch []byte) *[]byte {
 	return buf
 }
 
+// namedReader is rows to read, with what to call them in messages.
+type namedReader struct {
+	r    io.Reader
+	name string
+}
+
+// openRows opens ingest's --file: standard input for "-", else the file,
+// with its size when it is a regular file (0: unknown), for a bar over it.
+// The caller calls closeIn when done.
+func openRows(cmd *cobra.Command, file string) (in namedReader, size int64, closeIn func(), err error) {
+	if file == "-" {
+		return namedReader{cmd.InOrStdin(), "standard input"}, 0, func() {}, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return namedReader{}, 0, nil, fmt.Errorf("open the rows: %w", err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	return namedReader{f, file}, size, func() { _ = f.Close() }, nil
+}
+
+// ingestRule looks up the data collection rule that ingest names with
+// --dcr, and checks it has a data flow for stream; it returns the rule's
+// immutable ID and name.
+func ingestRule(ctx context.Context, cl *client.Client, subscription, name, rg, stream string) (immutableID, ruleName string, err error) {
+	if subscription == "" {
+		subscription = cl.TenantID()
+	}
+	m := &mgmt{cl: cl, sub: subscription}
+	d, _, _, err := m.findDCR(ctx, name, rg)
+	if err != nil {
+		return "", "", withoutOwner(err, "with only the Ingestor role, name the rule by its immutable ID: --dcr-immutable-id (see `sealwatch dcr show`)")
+	}
+	if !d.hasStream(stream) {
+		return "", "", fmt.Errorf("data collection rule %s has no data flow for stream %s; its streams: %s", d.Name, stream, dcrRow(d)[3])
+	}
+	return d.Properties.ImmutableID, d.Name, nil
+}
+
 // ingestProgress is ingest's bar on a terminal, and what advances it after
 // each batch stored (nil and nil elsewhere). Over a file of known size it
 // is a bar of the bytes read, with the percentage and the time left; over
@@ -575,24 +616,13 @@ func (a *app) ingestCommand() *cobra.Command {
 		if compression != compressZstd && compression != compressNone {
 			return usagef("--compression takes %s or %s, not %q", compressZstd, compressNone, compression)
 		}
-		var in io.Reader
-		var size int64 // of a regular file, for a bar over it; 0: unknown
-		name := file
-		if file == "-" {
-			in, name = cmd.InOrStdin(), "standard input"
-		} else {
-			f, err := os.Open(file)
-			if err != nil {
-				return fmt.Errorf("open the rows: %w", err)
-			}
-			defer f.Close()
-			if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-				size = fi.Size()
-			}
-			in = f
+		in, size, closeIn, err := openRows(cmd, file)
+		if err != nil {
+			return err
 		}
-		read := &countingReader{r: in}
-		rr, err := newRowReader(read, name)
+		defer closeIn()
+		read := &countingReader{r: in.r}
+		rr, err := newRowReader(read, in.name)
 		if err != nil {
 			return err
 		}
@@ -602,18 +632,9 @@ func (a *app) ingestCommand() *cobra.Command {
 		}
 		ruleName := immutableID
 		if dcrName != "" {
-			if subscription == "" {
-				subscription = cl.TenantID()
+			if immutableID, ruleName, err = ingestRule(ctx, cl, subscription, dcrName, rg, stream); err != nil {
+				return err
 			}
-			m := &mgmt{cl: cl, sub: subscription}
-			d, _, _, err := m.findDCR(ctx, dcrName, rg)
-			if err != nil {
-				return withoutOwner(err, "with only the Ingestor role, name the rule by its immutable ID: --dcr-immutable-id (see `sealwatch dcr show`)")
-			}
-			if !d.hasStream(stream) {
-				return fmt.Errorf("data collection rule %s has no data flow for stream %s; its streams: %s", d.Name, stream, dcrRow(d)[3])
-			}
-			immutableID, ruleName = d.Properties.ImmutableID, d.Name
 		}
 		s, err := newIngestSender(cl, immutableID, stream, inFlight, compression)
 		if err != nil {
