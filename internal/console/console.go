@@ -4,9 +4,10 @@
 // tokens.
 //
 // The page is plain ES modules and CSS under web/, served as they are. Its
-// one library, CodeMirror 6, is the built file web/codemirror.js, made by
-// scripts/console-vendor.sh from webdeps/package-lock.json, with the
-// licences of what it holds in web/codemirror.LICENSES.txt.
+// libraries, CodeMirror 6 and uPlot, are the built files web/codemirror.js
+// and web/uplot.js, made by scripts/console-vendor.sh from
+// webdeps/package-lock.json, with the licences of what each holds in
+// web/NAME.LICENSES.txt.
 package console
 
 import (

@@ -192,8 +192,8 @@ func TestEveryFileThePageNamesIsServedFromTheNode(t *testing.T) {
 			t.Errorf("GET %s = %d", path, rec.Code)
 			continue
 		}
-		if path == "/console/assets/codemirror.js" {
-			continue // a bundle: it imports nothing, and its text is not the page's
+		if strings.Contains(rec.Body.String()[:min(rec.Body.Len(), 200)], "bundled by scripts/console-vendor.sh") {
+			continue // a vendored bundle: it imports nothing, and its text is not the page's
 		}
 		for _, m := range refs.FindAllStringSubmatch(rec.Body.String(), -1) {
 			switch {
@@ -491,10 +491,10 @@ func TestUnknownConsolePathIsAJSON404AndOtherPathsAreTheAPIs(t *testing.T) {
 	}
 }
 
-// The vendored editor bundle carries the licence of every package in it,
-// at the version the lock file pins: a lock file changed without running
+// Each vendored bundle carries the licence of every package in it, at the
+// version the lock file pins: a lock file changed without running
 // scripts/console-vendor.sh, or a licence left out, fails here.
-func TestVendoredEditorCarriesTheLicencesOfThePinnedPackages(t *testing.T) {
+func TestVendoredBundlesCarryTheLicencesOfThePinnedPackages(t *testing.T) {
 	raw, err := os.ReadFile("webdeps/package-lock.json")
 	if err != nil {
 		t.Fatal(err)
@@ -508,15 +508,27 @@ func TestVendoredEditorCarriesTheLicencesOfThePinnedPackages(t *testing.T) {
 	if err := json.Unmarshal(raw, &lock); err != nil {
 		t.Fatal(err)
 	}
-	licences, err := os.ReadFile("web/codemirror.LICENSES.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	listed := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^== (\S+) (\S+) \((\S+)\) ==$`).FindAllStringSubmatch(string(licences), -1) {
-		listed[m[1]] = m[2]
-		if m[3] != "MIT" && m[3] != "BSD-3-Clause" && m[3] != "Apache-2.0" && m[3] != "ISC" {
-			t.Errorf("%s is under %s, not a permissive licence this project takes", m[1], m[3])
+	for _, bundle := range []string{"codemirror", "uplot"} {
+		js, err := os.ReadFile("web/" + bundle + ".js")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(js[:min(len(js), 200)], []byte("bundled by scripts/console-vendor.sh")) {
+			t.Errorf("web/%s.js does not say how it was made", bundle)
+		}
+		if rec := newFixture(t, console.Config{}).do(request{method: "GET", path: "/console/assets/" + bundle + ".LICENSES.txt"}); rec.Code != 200 {
+			t.Errorf("the licences of %s are not served with it: %d", bundle, rec.Code)
+		}
+		licences, err := os.ReadFile("web/" + bundle + ".LICENSES.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^== (\S+) (\S+) \((\S+)\) ==$`).FindAllStringSubmatch(string(licences), -1) {
+			listed[m[1]] = m[2]
+			if m[3] != "MIT" && m[3] != "BSD-3-Clause" && m[3] != "Apache-2.0" && m[3] != "ISC" {
+				t.Errorf("%s is under %s, not a permissive licence this project takes", m[1], m[3])
+			}
 		}
 	}
 	pinned := map[string]string{}
@@ -548,15 +560,5 @@ func TestVendoredEditorCarriesTheLicencesOfThePinnedPackages(t *testing.T) {
 		if _, ok := listed[name]; !ok {
 			t.Errorf("%s is asked for but its licence is not listed: run scripts/console-vendor.sh", name)
 		}
-	}
-	bundle, err := os.ReadFile("web/codemirror.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.HasPrefix(bundle, []byte("/* CodeMirror 6, bundled by scripts/console-vendor.sh")) {
-		t.Error("web/codemirror.js does not say how it was made")
-	}
-	if rec := newFixture(t, console.Config{}).do(request{method: "GET", path: "/console/assets/codemirror.LICENSES.txt"}); rec.Code != 200 {
-		t.Errorf("the licences are not served with the bundle: %d", rec.Code)
 	}
 }

@@ -20,8 +20,9 @@ import (
 // TestConsoleLogsPageQueriesACMKWorkspace signs in to the web console in
 // Chromium, runs KQL over rows ingested into a workspace sealed under a
 // customer-managed key, typed into the highlighting editor, and sees them in
-// the results grid; a query written wrong and run with Ctrl+Enter is shown
-// at its line and column, with the caret put on that line.
+// the results grid; render timechart draws a chart; a query written wrong
+// and run with Ctrl+Enter is shown at its line and column, with the caret
+// put on that line.
 func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	cs := setUpCMK(t)
 	immutableID, tok := cs.dcr()
@@ -61,6 +62,17 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 		t.Errorf("the status says %q, want 3 rows", status)
 	}
 	b.Screenshot(t, "logs")
+
+	b.Do(t,
+		typeQuery("Events_CL\n| summarize events = count() by bin(TimeGenerated, 1m)\n| render timechart"),
+		chromedp.Click(chromedp.ID("run-query")),
+	)
+	browsertest.Value(t, b, chromedp.Poll[bool](`document.querySelector('#chart canvas') !== null`, chromedp.WithPollingTimeout(20*time.Second)))
+	legend := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#chart .u-legend .u-label')].map(e => e.textContent)`))
+	if got := strings.Join(legend, ","); got != "TimeGenerated,events" {
+		t.Errorf("the time chart's legend is %q, want TimeGenerated,events", got)
+	}
+	b.Screenshot(t, "logs-timechart")
 
 	b.Do(t,
 		typeQuery("Events_CL\n| where"),
@@ -107,7 +119,10 @@ func TestConsoleReturnsToSignInWhenTheSessionEnds(t *testing.T) {
 // each "\n" an Enter key.
 func typeQuery(q string) chromedp.Action[chromedp.Void] {
 	steps := []chromedp.Action[chromedp.Void]{
-		chromedp.Click(chromedp.ID("kql-editor")),
+		chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(() => { editorRoot().querySelector('.cm-content').focus(); return true; })()`)(ctx, tab)
+			return err
+		}),
 		chromedp.KeyEvent("a", chromedp.KeyModifiers(kb.ModifierCtrl)),
 		chromedp.KeyEvent(kb.Backspace),
 	}

@@ -7,6 +7,7 @@ import {
   history, historyKeymap, keymap, lineNumbers, syntaxHighlighting,
 } from './codemirror.js';
 import { kql, kqlHighlight } from './kql.js';
+import { chart } from './chart.js';
 
 // renderedRows bounds the rows put into the page at once; the result's
 // size is always said.
@@ -46,6 +47,7 @@ export function render(container, session) {
   const status = el('p', { id: 'query-status', class: 'status', role: 'status' });
   const error = el('p', { id: 'query-error', class: 'error', role: 'alert', hidden: true });
   const results = el('div', { id: 'results', class: 'results' });
+  const chartBox = el('div', { id: 'chart', class: 'chart', role: 'img', 'aria-label': 'Chart of the result' });
 
   container.replaceChildren(
     el('div', { class: 'toolbar' },
@@ -53,7 +55,7 @@ export function render(container, session) {
       el('label', { htmlFor: 'timespan' }, 'Time range'), timespan,
       run),
     el('span', { class: 'query-label', 'aria-hidden': 'true' }, 'Query (KQL) — Ctrl+Enter runs it'),
-    editorBox, error, status, results);
+    editorBox, error, status, chartBox, results);
   const editor = new EditorView({
     root: editorRoot,
     parent: editorRoot,
@@ -74,6 +76,7 @@ export function render(container, session) {
     if (!workspace.value) return;
     error.hidden = true;
     results.replaceChildren();
+    chartBox.replaceChildren();
     status.textContent = 'Running…';
     run.disabled = true;
     const started = performance.now();
@@ -101,6 +104,10 @@ export function render(container, session) {
       // A partial answer: the node cut the result at one of its limits.
       error.textContent = res.error.details?.[0]?.message || res.error.message;
       error.hidden = false;
+    }
+    if (res.render) {
+      const why = chart(chartBox, table, res.render);
+      if (why) status.textContent += ` — ${why}`;
     }
     results.replaceChildren(grid(table));
   }
