@@ -1,7 +1,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,7 +70,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now().UTC()
 	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP, ExternalData: s.cfg.ExternalData,
-		MaxRows: cmp.Or(s.cfg.MaxQueryRows, DefaultMaxQueryRows), PartialResults: true}
+		MaxRows: positiveOr(s.cfg.MaxQueryRows, DefaultMaxQueryRows), PartialResults: true}
 	if in.Timespan != "" {
 		from, to, err := parseTimespan(in.Timespan, now)
 		if err != nil {
@@ -110,7 +109,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 		return kqlError(err)
 	}
 	defer res.Release() // the rows count against the node's query memory until written
-	body, cut, err := answerJSON(res, cmp.Or(s.cfg.MaxQueryResultBytes, DefaultMaxQueryResultBytes))
+	body, cut, err := answerJSON(res, positiveOr(s.cfg.MaxQueryResultBytes, DefaultMaxQueryResultBytes))
 	if err != nil {
 		return err
 	}
@@ -188,6 +187,14 @@ func answerJSON(res *kql.Result, maxRowBytes int64) (body []byte, cut string, er
 		b = append(append(b, `,"error":`...), perr...)
 	}
 	return append(b, "}\n"...), cut, nil
+}
+
+// positiveOr is limit when it is set (> 0), else def: an answer has a limit, never none.
+func positiveOr(limit, def int64) int64 {
+	if limit > 0 {
+		return limit
+	}
+	return def
 }
 
 // partialAnswer is the "error" member of an answer that holds part of its result, shaped as

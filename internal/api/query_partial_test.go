@@ -114,13 +114,15 @@ func TestAResultOverTheAnswerLimitsIsAnsweredInPart(t *testing.T) {
 	})
 }
 
-// TestQueryAnswerLimitsAreTheClouds: left unset, one answer holds 500,000 rows and 100 MiB of
-// rows' JSON, the cloud's Logs query API limits; a result of one row more is answered in part.
+// TestQueryAnswerLimitsAreTheClouds: left unset (or set below 1), one answer holds 500,000 rows
+// and 100 MiB of rows' JSON, the cloud's Logs query API limits; a result of one row more is
+// answered in part.
 func TestQueryAnswerLimitsAreTheClouds(t *testing.T) {
 	if DefaultMaxQueryRows != 500_000 || DefaultMaxQueryResultBytes != 100<<20 {
 		t.Fatalf("limits %d rows, %d bytes; the cloud's are 500,000 rows and ~104 MB", DefaultMaxQueryRows, DefaultMaxQueryResultBytes)
 	}
 	f := newFullEnv(t)
+	f.server.cfg.MaxQueryRows, f.server.cfg.MaxQueryResultBytes = -1, -1
 	status, raw, body := f.queryAnswer(`union (range x from 1 to 500000 step 1), (print x = 0)`)
 	if status != 200 || len(body.Tables) != 1 || len(body.Tables[0].Rows) != 500_000 || body.Error == nil || body.Error.Code != "PartialError" {
 		t.Fatalf("status %d, %d tables, error %+v: %.300s", status, len(body.Tables), body.Error, raw)

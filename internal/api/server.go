@@ -58,8 +58,8 @@ type Config struct {
 	QueryMemory    *kql.MemoryPool
 	MaxQueryMemory int64
 	// MaxQueryRows and MaxQueryResultBytes bound one answer of the query API: its rows over
-	// all its tables, and the bytes of their JSON (0: the cloud's DefaultMaxQueryRows and
-	// DefaultMaxQueryResultBytes). A result over either is answered 200 with its first rows
+	// all its tables, and the bytes of their JSON (0 or less: the cloud's DefaultMaxQueryRows
+	// and DefaultMaxQueryResultBytes). A result over either is answered 200 with its first rows
 	// within both and a PartialError beside the tables, as the cloud answers it.
 	MaxQueryRows        int64
 	MaxQueryResultBytes int64
