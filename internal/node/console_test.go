@@ -20,7 +20,8 @@ import (
 // TestConsoleLogsPageQueriesACMKWorkspace signs in to the web console in
 // Chromium, runs KQL over rows ingested into a workspace sealed under a
 // customer-managed key, typed into the highlighting editor, and sees them in
-// the results grid; render timechart draws a chart; a query written wrong
+// the results grid, sorts it and expands its JSON cells; render timechart
+// draws a chart; a query written wrong
 // and run with Ctrl+Enter is shown at its line and column, with the caret
 // put on that line.
 func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
@@ -62,6 +63,25 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 		t.Errorf("the status says %q, want 3 rows", status)
 	}
 	b.Screenshot(t, "logs")
+
+	// A click on a column's header sorts by it, a second the other way; a
+	// dynamic value expands to its JSON.
+	b.Do(t,
+		typeQuery("Events_CL\n| where Message startswith 'console-row'\n| project Message, Detail = bag_pack('m', Message)"),
+		chromedp.Click(chromedp.ID("run-query")),
+		chromedp.WaitVisible(chromedp.CSS("#results td.dynamic")),
+		chromedp.Click(chromedp.CSS("#results th .sort")),
+		chromedp.Click(chromedp.CSS("#results th .sort")),
+		chromedp.WaitVisible(chromedp.CSS(`#results th[aria-sort="descending"]`)),
+	)
+	firstColumn := `[...document.querySelectorAll('#results tbody tr')].map(tr => tr.cells[0].textContent)`
+	if got := strings.Join(browsertest.Value(t, b, chromedp.Evaluate[[]string](firstColumn)), ","); got != "console-row-3,console-row-2,console-row-1" {
+		t.Errorf("sorted descending by Message, the grid shows %q", got)
+	}
+	b.Do(t, chromedp.Click(chromedp.CSS("#results td.dynamic summary")))
+	if got := browsertest.Value(t, b, chromedp.Text(chromedp.CSS("#results td.dynamic pre"))); !strings.Contains(got, `"m": "console-row-3"`) {
+		t.Errorf("the expanded dynamic cell shows %q", got)
+	}
 
 	b.Do(t,
 		typeQuery("Events_CL\n| summarize events = count() by bin(TimeGenerated, 1m)\n| render timechart"),

@@ -150,19 +150,56 @@ function placeCaret(editor, line, column) {
   editor.focus();
 }
 
-// grid is the table of a result: a header per column (its name and type)
-// and a row per row, values as text.
+// grid is the table of a result: a header per column (its name, its type
+// as a tooltip; a click sorts by it, again the other way), and a row per
+// row. A dynamic value (an object or array) is shown in one line and
+// expands to its indented JSON.
 function grid(table) {
-  const head = el('tr', {}, ...table.columns.map((c) => el('th', { scope: 'col', title: c.type }, c.name)));
+  let rows = table.rows;
+  let sortedBy = -1;
+  let descending = false;
   const body = el('tbody');
-  for (const row of table.rows.slice(0, renderedRows)) {
-    body.append(el('tr', {}, ...row.map((v) => el('td', {}, cellText(v)))));
+  const headers = table.columns.map((c, i) => {
+    const button = el('button', { type: 'button', class: 'sort' }, c.name);
+    button.addEventListener('click', () => sortBy(i));
+    return el('th', { scope: 'col', title: c.type }, button);
+  });
+
+  function fill() {
+    body.replaceChildren(...rows.slice(0, renderedRows).map((row) => el('tr', {}, ...row.map(cell))));
   }
-  return el('table', { class: 'grid' }, el('thead', {}, head), body);
+
+  function sortBy(i) {
+    descending = sortedBy === i ? !descending : false;
+    sortedBy = i;
+    const sign = descending ? -1 : 1;
+    rows = [...table.rows].sort((a, b) => sign * compare(a[i], b[i]));
+    headers.forEach((th, j) => {
+      if (j === i) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+      else th.removeAttribute('aria-sort');
+    });
+    fill();
+  }
+
+  fill();
+  return el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...headers)), body);
 }
 
-function cellText(v) {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+// compare orders two cells of one column: nulls first, then numbers by
+// value, the rest by their text (ISO times sort as text).
+function compare(a, b) {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return -1;
+  if (b === null || b === undefined) return 1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = typeof a === 'object' ? JSON.stringify(a) : String(a);
+  const y = typeof b === 'object' ? JSON.stringify(b) : String(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function cell(v) {
+  if (v === null || v === undefined) return el('td', { class: 'null' });
+  if (typeof v !== 'object') return el('td', {}, String(v));
+  return el('td', { class: 'dynamic' },
+    el('details', {}, el('summary', {}, JSON.stringify(v)), el('pre', {}, JSON.stringify(v, null, 2))));
 }
