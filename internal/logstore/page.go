@@ -735,7 +735,10 @@ func dictHits(b []byte, valid int, p *pred, hits *[]bool) ([]bool, bool, error) 
 	b = b[k:]
 	lens, total := b, 0 // the entries' lengths, read twice: to find their bytes, then to split them
 	for range d {
-		l, k := binary.Uvarint(b)
+		l, k := shortUvarint(b) // inline: uvarint is not
+		if k == 0 {
+			l, k = binary.Uvarint(b)
+		}
 		if k <= 0 || l > uint64(len(b)) {
 			return nil, false, corruptf("bad string length")
 		}
@@ -749,7 +752,10 @@ func dictHits(b []byte, valid int, p *pred, hits *[]bool) ([]bool, bool, error) 
 	*hits = hit
 	some := false
 	for i := range hit {
-		l, k := binary.Uvarint(lens)
+		l, k := shortUvarint(lens) // checked in the loop above
+		if k == 0 {
+			l, k = binary.Uvarint(lens)
+		}
 		lens = lens[k:]
 		v := b[:l]
 		b = b[l:]
