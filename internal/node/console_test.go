@@ -20,7 +20,7 @@ import (
 // TestConsoleLogsPageQueriesACMKWorkspace signs in to the web console in
 // Chromium, runs KQL over rows ingested into a workspace sealed under a
 // customer-managed key, typed into the highlighting editor, and sees them in
-// the results grid, sorts it and expands its JSON cells; render timechart
+// the results grid, sorts it, expands its JSON cells and exports it as CSV; render timechart
 // draws a chart; a query written wrong
 // and run with Ctrl+Enter is shown at its line and column, with the caret
 // put on that line.
@@ -65,9 +65,9 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	b.Screenshot(t, "logs")
 
 	// A click on a column's header sorts by it, a second the other way; a
-	// dynamic value expands to its JSON.
+	// dynamic value expands to its JSON; the whole result exports as CSV.
 	b.Do(t,
-		typeQuery("Events_CL\n| where Message startswith 'console-row'\n| project Message, Detail = bag_pack('m', Message)"),
+		typeQuery("Events_CL\n| where Message startswith 'console-row'\n| project Message, Detail = bag_pack('m', Message), Formula = strcat('=1+', Message)"),
 		chromedp.Click(chromedp.ID("run-query")),
 		chromedp.WaitVisible(chromedp.CSS("#results td.dynamic")),
 		chromedp.Click(chromedp.CSS("#results th .sort")),
@@ -77,6 +77,12 @@ func TestConsoleLogsPageQueriesACMKWorkspace(t *testing.T) {
 	firstColumn := `[...document.querySelectorAll('#results tbody tr')].map(tr => tr.cells[0].textContent)`
 	if got := strings.Join(browsertest.Value(t, b, chromedp.Evaluate[[]string](firstColumn)), ","); got != "console-row-3,console-row-2,console-row-1" {
 		t.Errorf("sorted descending by Message, the grid shows %q", got)
+	}
+	csv := b.Download(t, "query-result.csv", chromedp.Click(chromedp.ID("export-csv")))
+	// A value a spreadsheet would run as a formula is written with a ' first.
+	wantRow := "\r\nconsole-row-2,\"{\"\"m\"\":\"\"console-row-2\"\"}\",'=1+console-row-2\r\n"
+	if !strings.HasPrefix(string(csv), "Message,Detail,Formula\r\n") || !strings.Contains(string(csv), wantRow) || strings.Count(string(csv), "\r\n") != 4 {
+		t.Errorf("the exported CSV is %q, want a header and three rows such as %q", csv, wantRow)
 	}
 	b.Do(t, chromedp.Click(chromedp.CSS("#results td.dynamic summary")))
 	if got := browsertest.Value(t, b, chromedp.Text(chromedp.CSS("#results td.dynamic pre"))); !strings.Contains(got, `"m": "console-row-3"`) {

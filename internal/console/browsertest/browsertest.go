@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -301,4 +302,30 @@ func SignIn(t *testing.T, b *Browser, endpoint, clientID, secret string) {
 		chromedp.Click(chromedp.ID("signin-submit")),
 		chromedp.WaitVisible(chromedp.ID("shell")),
 	)
+}
+
+// Download makes the browser save downloads in a new directory, runs
+// trigger, and returns the bytes of the file name saved there, waiting for
+// it up to the browser's budget.
+func (b *Browser) Download(t *testing.T, name string, trigger chromedp.Action[chromedp.Void]) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(b.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	b.Do(t, trigger)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// Chromium writes NAME.crdownload and renames it when it is whole.
+		if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+			return data
+		}
+		select {
+		case <-b.ctx.Done():
+			t.Fatalf("browser: no download %s: %v", name, b.ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

@@ -109,7 +109,9 @@ export function render(container, session) {
       const why = chart(chartBox, table, res.render);
       if (why) status.textContent += ` — ${why}`;
     }
-    results.replaceChildren(grid(table));
+    const exportButton = el('button', { id: 'export-csv', type: 'button', class: 'secondary' }, 'Export CSV');
+    exportButton.addEventListener('click', () => download('query-result.csv', toCSV(table)));
+    results.replaceChildren(el('div', { class: 'results-bar' }, exportButton), grid(table));
   }
 
   function showError(e) {
@@ -202,4 +204,29 @@ function cell(v) {
   if (typeof v !== 'object') return el('td', {}, String(v));
   return el('td', { class: 'dynamic' },
     el('details', {}, el('summary', {}, JSON.stringify(v)), el('pre', {}, JSON.stringify(v, null, 2))));
+}
+
+// toCSV writes every row of table (not only those shown) as RFC 4180 CSV,
+// a header of the column names first. A string that a spreadsheet would
+// take for a formula (=, +, -, @ first) is written with a ' before it: log
+// data is the attacker's text, and a formula in it would run when the file
+// is opened.
+function toCSV(table) {
+  const field = (v, type) => {
+    let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (type === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  const lines = [table.columns.map((c) => field(c.name, 'string')).join(',')];
+  for (const row of table.rows) lines.push(row.map((v, i) => field(v, table.columns[i].type)).join(','));
+  return lines.join('\r\n') + '\r\n';
+}
+
+function download(name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+  const a = el('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
 }
