@@ -703,36 +703,123 @@ func (sc *Scanner) segmentBlock(bi int) func() (blockReader, error) {
 
 // readBlock reads the block that bm describes through the reader that
 // reader returns, or returns nil when the block is pruned or no row
-// matches.
+// matches. Each step may end the read early: what is ruled out by the
+// sealed index is never decrypted, and the columns the batch carries are
+// read only once a row is known to match.
 func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) (*Batch, error) {
 	sc.stats.Blocks++
-	if bm.maxT < sc.from || bm.minT >= sc.to {
+	bp := blockPlan{bm: bm}
+	if !sc.planTimes(&bp) {
 		return nil, nil
 	}
-	ingLo, ingHi := ingestSpan(bm)
-	if ingHi < sc.ingLo || ingLo > sc.ingHi {
-		return nil, nil // pruned by the ingestion time: nothing decrypted
-	}
-	ingestFilter := ingLo < sc.ingLo || ingHi > sc.ingHi
-	timeFilter := bm.minT < sc.from || bm.maxT >= sc.to
-	span := sc.rowsOnly && len(sc.preds) == 0 // the rows' times are wanted (see TimeSpan)
-	if span && !timeFilter && !ingestFilter {
+	if bp.span && !bp.timeFilter && !bp.ingestFilter {
 		sc.widen(bm.minT, bm.maxT)
 		return &Batch{Len: bm.rows}, nil // by the sealed index: nothing decrypted
 	}
-	var blooms []*pred
+	blooms, pruned, err := sc.pruneByIndex(bm)
+	if pruned || err != nil {
+		return nil, err
+	}
+	sc.planLoad(&bp)
+	rd, err := reader()
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := sc.admitByBlooms(rd, &bp, blooms); !ok || err != nil {
+		return nil, err
+	}
+	sc.planFirst(&bp)
+	sc.stats.BlocksRead++
+	sc.planInPlace(&bp)
+	sel, ok, err := sc.matchInPlace(rd, &bp)
+	if !ok || err != nil {
+		return nil, err
+	}
+	cols, holed, err := sc.readFirst(rd, &bp)
+	if err != nil {
+		return nil, err
+	}
+	sel = sc.selectTimes(&bp, cols, sel)
+	count, rows := sc.match(bm.rows, cols, sel, bp.inPlace, !sc.rowsOnly || bp.span)
+	if count == 0 {
+		return nil, nil
+	}
+	if bp.span {
+		sc.widenRows(bm, cols[timeColumn], rows)
+	}
+	if sc.rowsOnly {
+		return &Batch{Len: count}, nil
+	}
+	picked, err := sc.fillHoles(rd, &bp, cols, holed, rows, count)
+	if err != nil {
+		return nil, err
+	}
+	sc.keepFirst(&bp, cols, rows, picked)
+	if err := sc.readRest(rd, &bp, cols, rows, picked); err != nil {
+		return nil, err
+	}
+	return assemble(count, cols, bp.names, rows, picked), nil
+}
+
+// blockPlan is what readBlock decides about one block as it goes: which
+// rows need filtering and which columns are read, when.
+type blockPlan struct {
+	bm *blockMeta
+	// timeFilter and ingestFilter: the block reaches past the scan's time
+	// or ingestion-time bounds, so its rows are filtered on them.
+	timeFilter, ingestFilter bool
+	// span: a count that wants the rows' times (see TimeSpan).
+	span  bool
+	names []string        // the columns of the batch
+	load  map[string]bool // read after the predicates, if a row matches
+	// first: the columns read before any row is known to match (the time
+	// and predicate columns).
+	first map[string]bool
+	// narrowed: of AnyColumn predicates, the columns their filters leave.
+	narrowed map[*pred]map[string]bool
+	inPlace  []bool // by predicate: matched in place (see Scanner.inPlace)
+}
+
+// planTimes sets the time filters of bp, or reports false when the block is
+// wholly outside the scan's time or ingestion-time bounds.
+func (sc *Scanner) planTimes(bp *blockPlan) bool {
+	bm := bp.bm
+	if bm.maxT < sc.from || bm.minT >= sc.to {
+		return false
+	}
+	ingLo, ingHi := ingestSpan(bm)
+	if ingHi < sc.ingLo || ingLo > sc.ingHi {
+		return false // pruned by the ingestion time: nothing decrypted
+	}
+	bp.ingestFilter = ingLo < sc.ingLo || ingHi > sc.ingHi
+	bp.timeFilter = bm.minT < sc.from || bm.maxT >= sc.to
+	bp.span = sc.rowsOnly && len(sc.preds) == 0
+	return true
+}
+
+// pruneByIndex checks each predicate against the block's sealed index
+// (ranges, counts): pruned when one rules the block out. It returns the
+// predicates whose bloom filters must be consulted. A count fails with
+// ErrCountNeedsRows when the index cannot decide a predicate.
+func (sc *Scanner) pruneByIndex(bm *blockMeta) (blooms []*pred, pruned bool, err error) {
 	for i := range sc.preds {
 		if sc.rowsOnly && undecided(bm.col(sc.preds[i].col), &sc.preds[i]) {
-			return nil, ErrCountNeedsRows
+			return nil, false, ErrCountNeedsRows
 		}
 		pruned, bloom := prune(bm, &sc.preds[i])
 		if pruned {
-			return nil, nil
+			return nil, true, nil
 		}
 		if bloom {
 			blooms = append(blooms, &sc.preds[i])
 		}
 	}
+	return blooms, false, nil
+}
+
+// planLoad sets the batch's columns and those read for it.
+func (sc *Scanner) planLoad(bp *blockPlan) {
+	bm := bp.bm
 	names := sc.columns
 	if names == nil {
 		names = make([]string, 0, len(bm.cols))
@@ -742,38 +829,46 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			}
 		}
 	}
-	load := make(map[string]bool, len(names)+2) // read after the predicates, if a row matches
+	load := make(map[string]bool, len(names)+2)
 	for _, n := range names {
 		load[n] = true
 	}
-	if timeFilter || span {
+	if bp.timeFilter || bp.span {
 		load[timeColumn] = true
 	}
-	if ingestFilter {
+	if bp.ingestFilter {
 		load[IngestionTimeColumn] = true
 	}
-	rd, err := reader()
-	if err != nil {
-		return nil, err
-	}
-	var narrowed map[*pred]map[string]bool // of AnyColumn predicates: the columns their filters leave
+	bp.names, bp.load = names, load
+}
+
+// admitByBlooms consults the bloom filters of the predicates in blooms:
+// false when one rules the block out. It records in bp.narrowed the
+// columns an AnyColumn predicate's filters leave to search.
+func (sc *Scanner) admitByBlooms(rd blockReader, bp *blockPlan, blooms []*pred) (bool, error) {
 	for _, p := range blooms {
-		ok, search, err := admits(rd, bm, p)
+		ok, search, err := admits(rd, bp.bm, p)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if !ok {
-			return nil, nil
+			return false, nil
 		}
 		if search != nil {
-			if narrowed == nil {
-				narrowed = make(map[*pred]map[string]bool)
+			if bp.narrowed == nil {
+				bp.narrowed = make(map[*pred]map[string]bool)
 			}
-			narrowed[p] = search
+			bp.narrowed[p] = search
 		}
 	}
-	// The time and predicate columns first; the others are decrypted only if
-	// a row matches, and their strings copied out only for the rows that do.
+	return true, nil
+}
+
+// planFirst sets the columns read first: the time columns the filters need
+// and those AnyColumn predicates search. The others are decrypted only if
+// a row matches, and their strings copied out only for the rows that do.
+func (sc *Scanner) planFirst(bp *blockPlan) {
+	bm := bp.bm
 	first := make(map[string]bool, len(sc.preds)+1)
 	for i := range sc.preds {
 		p := &sc.preds[i]
@@ -782,7 +877,7 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		}
 		for i := range bm.cols {
 			c := &bm.cols[i]
-			if search, ok := narrowed[p]; ok && !search[c.name] {
+			if search, ok := bp.narrowed[p]; ok && !search[c.name] {
 				continue // its filter rules the predicate out
 			}
 			if p.searched(c, bm.rows) {
@@ -790,24 +885,34 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			}
 		}
 	}
-	if timeFilter || span {
+	if bp.timeFilter || bp.span {
 		first[timeColumn] = true
 	}
-	if ingestFilter {
+	if bp.ingestFilter {
 		first[IngestionTimeColumn] = true
 	}
-	sc.stats.BlocksRead++
-	inPlace := sc.inPlace(first, names)
+	bp.first = first
+}
+
+// planInPlace picks the predicates matched in place; the columns of the
+// others are read first. It runs after planFirst: a column read first
+// anyway is not matched in place.
+func (sc *Scanner) planInPlace(bp *blockPlan) {
+	bp.inPlace = sc.inPlace(bp.first, bp.names)
 	for i := range sc.preds {
-		if p := &sc.preds[i]; p.any == nil && !inPlace[i] {
-			first[p.col] = true
+		if p := &sc.preds[i]; p.any == nil && !bp.inPlace[i] {
+			bp.first[p.col] = true
 		}
 	}
-	// The predicates matched in place come first: when no row is left, no
-	// other column is read.
-	var sel []bool
+}
+
+// matchInPlace applies the predicates matched in place, before any column
+// is read: when no row is left (ok false), no column is. It returns the
+// selection they leave, nil when there are none.
+func (sc *Scanner) matchInPlace(rd blockReader, bp *blockPlan) (sel []bool, ok bool, err error) {
+	bm := bp.bm
 	for i := range sc.preds {
-		if !inPlace[i] {
+		if !bp.inPlace[i] {
 			continue
 		}
 		p := &sc.preds[i]
@@ -816,39 +921,35 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 		}
 		cm := bm.col(p.col)
 		if cm == nil {
-			return nil, nil // no value: nulls never match (prune says so first)
+			return nil, false, nil // no value: nulls never match (prune says so first)
 		}
 		if err := rd.match(cm, &sc.buf, p, sel); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		sc.stats.BytesRead += cm.size
 		if !slices.Contains(sel, true) {
-			return nil, nil
+			return nil, false, nil
 		}
 	}
-	cols := make(map[string]*Column, len(load))
-	var holed map[string][]int // columns read without rows that AnyColumn predicates ruled out: those rows
+	return sel, true, nil
+}
+
+// readFirst reads the columns of bp.first, whole. It returns them and, of
+// those whose page filters left rows out for AnyColumn predicates, the
+// rows left out (ranges, flattened).
+func (sc *Scanner) readFirst(rd blockReader, bp *blockPlan) (cols map[string]*Column, holed map[string][]int, err error) {
+	bm := bp.bm
+	cols = make(map[string]*Column, len(bp.load))
 	for i := range bm.cols {
 		cm := &bm.cols[i]
-		if !first[cm.name] {
+		if !bp.first[cm.name] {
 			continue
 		}
-		// A predicate's string column is read in place, in a buffer of its
-		// own: it must outlive the reading of the other columns.
-		buf, raw := &sc.buf, cm.name != timeColumn && cm.name != IngestionTimeColumn
-		if raw {
-			if sc.rawBufs == nil {
-				sc.rawBufs = make(map[string]*chunkBuffers)
-			}
-			if buf = sc.rawBufs[cm.name]; buf == nil {
-				buf = new(chunkBuffers)
-				sc.rawBufs[cm.name] = buf
-			}
-		}
-		skip := sc.pageSkip(cm, narrowed)
+		buf, raw := sc.firstBuffer(cm)
+		skip := sc.pageSkip(cm, bp.narrowed)
 		c, err := rd.column(cm, buf, nil, raw, skip)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sc.stats.BytesRead += cm.size
 		cols[cm.name] = &c
@@ -859,9 +960,33 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			holed[cm.name] = slices.Clone(buf.pages.skipped)
 		}
 	}
-	if timeFilter {
+	return cols, holed, nil
+}
+
+// firstBuffer is the buffer column cm is read first into, and whether it
+// is read raw. A predicate's string column is read in place, in a buffer of
+// its own: it must outlive the reading of the other columns.
+func (sc *Scanner) firstBuffer(cm *colMeta) (*chunkBuffers, bool) {
+	if cm.name == timeColumn || cm.name == IngestionTimeColumn {
+		return &sc.buf, false
+	}
+	if sc.rawBufs == nil {
+		sc.rawBufs = make(map[string]*chunkBuffers)
+	}
+	buf := sc.rawBufs[cm.name]
+	if buf == nil {
+		buf = new(chunkBuffers)
+		sc.rawBufs[cm.name] = buf
+	}
+	return buf, true
+}
+
+// selectTimes clears sel (made, all set, if nil and a filter applies) where
+// a row's time or ingestion time is outside the scan's bounds.
+func (sc *Scanner) selectTimes(bp *blockPlan, cols map[string]*Column, sel []bool) []bool {
+	if bp.timeFilter {
 		if sel == nil {
-			sel = sc.allRows(bm.rows)
+			sel = sc.allRows(bp.bm.rows)
 		}
 		if tc := cols[timeColumn]; tc != nil && tc.Type == TypeDatetime {
 			for i, v := range tc.Ints {
@@ -871,32 +996,35 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			clear(sel)
 		}
 	}
-	if ingestFilter {
-		sel = sc.selectIngested(cols[IngestionTimeColumn], bm.rows, sel)
+	if bp.ingestFilter {
+		sel = sc.selectIngested(cols[IngestionTimeColumn], bp.bm.rows, sel)
 	}
-	count, rows := sc.match(bm.rows, cols, sel, inPlace, !sc.rowsOnly || span)
-	if count == 0 {
-		return nil, nil
-	}
-	if span {
-		sc.widenRows(bm, cols[timeColumn], rows)
-	}
-	if sc.rowsOnly {
-		return &Batch{Len: count}, nil
-	}
-	picked := make(map[string]bool, len(load))
+	return sel
+}
+
+// fillHoles reads again, for the rows kept alone, each column of the batch
+// whose first read left rows out by page filter: a row kept may be among
+// them. It returns the columns that now hold just the rows kept.
+func (sc *Scanner) fillHoles(rd blockReader, bp *blockPlan, cols map[string]*Column, holed map[string][]int, rows []int, count int) (map[string]bool, error) {
+	picked := make(map[string]bool, len(bp.load))
 	for name, skipped := range holed {
-		// a row kept may have been left out of the column: its value is read now
-		if !load[name] || !inRanges(rows, count, skipped) {
+		if !bp.load[name] || !inRanges(rows, count, skipped) {
 			continue
 		}
-		c, err := rd.column(bm.col(name), &sc.buf, rows, false, nil)
+		c, err := rd.column(bp.bm.col(name), &sc.buf, rows, false, nil)
 		if err != nil {
 			return nil, err
 		}
 		cols[name] = &c
 		picked[name] = true
 	}
+	return picked, nil
+}
+
+// keepFirst makes the columns read first fit for the batch: those read raw
+// copy out the rows kept, or, all kept, their own copy of their buffer's
+// slices, which the next block reuses.
+func (sc *Scanner) keepFirst(bp *blockPlan, cols map[string]*Column, rows []int, picked map[string]bool) {
 	for name, c := range cols {
 		if picked[name] {
 			continue
@@ -905,24 +1033,30 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 			c.materialize(rows)
 			picked[name] = rows != nil
 		}
-		if rows == nil && load[name] && name != timeColumn && name != IngestionTimeColumn {
+		if rows == nil && bp.load[name] && name != timeColumn && name != IngestionTimeColumn {
 			c.own() // read raw, whole into the batch: its slices are its buffer's
 		}
 	}
+}
+
+// readRest reads the batch's columns not read first, for the rows kept
+// alone.
+func (sc *Scanner) readRest(rd blockReader, bp *blockPlan, cols map[string]*Column, rows []int, picked map[string]bool) error {
+	bm := bp.bm
 	for i := range bm.cols {
 		cm := &bm.cols[i]
-		if !load[cm.name] || first[cm.name] {
+		if !bp.load[cm.name] || bp.first[cm.name] {
 			continue
 		}
 		c, err := rd.column(cm, &sc.buf, rows, false, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sc.stats.BytesRead += cm.size
 		cols[cm.name] = &c
 		picked[cm.name] = true
 	}
-	return assemble(count, cols, names, rows, picked), nil
+	return nil
 }
 
 // inPlace reports which predicates are matched in place (see
