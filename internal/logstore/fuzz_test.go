@@ -148,12 +148,12 @@ func FuzzDecodePaged(f *testing.F) {
 			}
 			var buf pageBuffers
 			for _, rows := range [][]int{nil, {0, 2, 5}} {
-				if c, n, err := decodePaged(b, "c", rows, false, nil, filtered, codec.dec, &buf); err == nil && (c.Len() != len(rows) && rows != nil || rows == nil && c.Len() != n) {
+				if c, n, err := decodePaged(b, pagedRead{name: "c", rows: rows, filtered: filtered, dec: codec.dec, buf: &buf}); err == nil && (c.Len() != len(rows) && rows != nil || rows == nil && c.Len() != n) {
 					t.Fatalf("%d rows decoded for %v of %d", c.Len(), rows, n)
 				}
 			}
 			for _, skip := range []*pageSkip{nil, {of: []*pred{&has}}} {
-				if c, n, err := decodePaged(b, "c", nil, true, skip, filtered, codec.dec, &buf); err == nil {
+				if c, n, err := decodePaged(b, pagedRead{name: "c", raw: true, skip: skip, filtered: filtered, dec: codec.dec, buf: &buf}); err == nil {
 					if c.Len() != n {
 						t.Fatalf("%d rows decoded of %d", c.Len(), n)
 					}
@@ -175,7 +175,7 @@ func FuzzDecodePaged(f *testing.F) {
 				if selectPaged(&d, &p, got, codec.dec, &buf) != nil {
 					continue
 				}
-				if c, _, err := decodePaged(b, "c", nil, true, nil, filtered, codec.dec, &buf); err == nil {
+				if c, _, err := decodePaged(b, pagedRead{name: "c", raw: true, filtered: filtered, dec: codec.dec, buf: &buf}); err == nil {
 					want := make([]bool, d.rows)
 					for i := range want {
 						want[i] = true

@@ -70,7 +70,7 @@ func TestPagesMatchedByEntryNumbersSelectTheRowsEvaluateDoes(t *testing.T) {
 			}
 			dictChunks++
 			var buf pageBuffers
-			col, _, err := decodePaged(paged, name, nil, true, nil, false, codec.dec, &buf)
+			col, _, err := decodePaged(paged, pagedRead{name: name, raw: true, dec: codec.dec, buf: &buf})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -485,142 +485,232 @@ func (buf *pageBuffers) keep(col Column) {
 	}
 }
 
-// decodePaged decodes the given rows (ascending; nil: all) of the paged
-// chunk b, decompressing only the pages they fall in; raw is decodeRaw's
-// (for all rows). A read of all rows leaves out the parts that skip (nil:
-// none) rules out by the chunk's page filter, unsearched, and a page of
-// such parts alone compressed: their rows read as nulls, and buf.skipped
-// says which. filtered is whether the directory has a page filter's size
-// (segment version 4 on). It also returns the chunk's row count.
-func decodePaged(b []byte, name string, rows []int, raw bool, skip *pageSkip, filtered bool, dec *zstd.Decoder, buf *pageBuffers) (Column, int, error) {
-	if raw {
-		rows = nil // a raw read is of a whole chunk, as decodeRaw's
+// pagedRead is what decodePaged is asked to read of a paged chunk.
+type pagedRead struct {
+	name string // the column's
+	rows []int  // ascending; nil: all
+	raw  bool   // decodeRaw's (for all rows)
+	// skip rules parts out by the chunk's page filter in a read of all
+	// rows; nil: none.
+	skip *pageSkip
+	// filtered: the directory has a page filter's size (segment version 4
+	// on).
+	filtered bool
+	dec      *zstd.Decoder
+	buf      *pageBuffers
+}
+
+// decodePaged decodes the rows that r asks for of the paged chunk b,
+// decompressing only the pages they fall in. A read of all rows leaves out
+// the parts that r.skip rules out by the chunk's page filter, unsearched,
+// and a page of such parts alone compressed: their rows read as nulls, and
+// r.buf.skipped says which. It also returns the chunk's row count.
+func decodePaged(b []byte, r pagedRead) (Column, int, error) {
+	if r.raw {
+		r.rows = nil // a raw read is of a whole chunk, as decodeRaw's
 	}
-	buf.skipped = buf.skipped[:0]
-	d, err := parsePageDir(b, filtered)
-	if err != nil {
-		return Column{Name: name}, 0, err
+	r.buf.skipped = r.buf.skipped[:0]
+	pd := pagedDecode{pagedRead: r}
+	var err error
+	if pd.d, err = parsePageDir(b, r.filtered); err != nil {
+		return Column{Name: r.name}, 0, err
 	}
-	if len(rows) > 0 && rows[len(rows)-1] >= d.rows {
-		return Column{Name: name}, d.rows, corruptf("column does not match the index")
+	if err := pd.prepare(); err != nil {
+		return Column{Name: r.name}, pd.d.rows, err
 	}
-	var filter *partFilter // nil: no row is left out
-	if skip != nil && d.filter != nil {
-		f, err := parsePartFilter(d.filter)
-		if err != nil {
-			return Column{Name: name}, d.rows, err
+	for p := range pd.d.pages {
+		if col, err := pd.page(p); err != nil {
+			return col, pd.d.rows, err
 		}
-		filter = &f
 	}
-	var dict []string
-	if d.dict != nil {
-		plain, err := decompressPage(dec, d.dict, d.dictSize, &buf.plain)
+	return pd.finish()
+}
+
+// pagedDecode is the state of one decodePaged: the chunk's directory and
+// the column decoded so far.
+type pagedDecode struct {
+	pagedRead
+	d      pageDir
+	filter *partFilter // nil: no row is left out
+	dict   []string
+	want   int    // the rows the column ends with
+	out    Column // decoded so far
+	// gather: the pages' plain strings are read raw and gathered in
+	// buf.strs, ends where each ends, then made strings at once unless
+	// asked raw: one allocation.
+	gather bool
+	ends   []int
+	k      int // the first of rows not in a page decoded yet
+}
+
+// prepare checks the rows asked for against the directory, parses the
+// page filter if it is used and the dictionary if there is one, and makes
+// room for the column.
+func (pd *pagedDecode) prepare() error {
+	if len(pd.rows) > 0 && pd.rows[len(pd.rows)-1] >= pd.d.rows {
+		return corruptf("column does not match the index")
+	}
+	if pd.skip != nil && pd.d.filter != nil {
+		f, err := parsePartFilter(pd.d.filter)
 		if err != nil {
-			return Column{Name: name}, d.rows, err
+			return err
+		}
+		pd.filter = &f
+	}
+	if pd.d.dict != nil {
+		plain, err := decompressPage(pd.dec, pd.d.dict, pd.d.dictSize, &pd.buf.plain)
+		if err != nil {
+			return err
 		}
 		var rest []byte
-		if dict, rest, err = readDict(plain, d.rows); err != nil || len(rest) != 0 || len(dict) == 0 {
-			return Column{Name: name}, d.rows, corruptf("bad dictionary")
+		if pd.dict, rest, err = readDict(plain, pd.d.rows); err != nil || len(rest) != 0 || len(pd.dict) == 0 {
+			return corruptf("bad dictionary")
 		}
 	}
-	want := d.rows
-	if rows != nil {
-		want = len(rows)
+	pd.want = pd.d.rows
+	if pd.rows != nil {
+		pd.want = len(pd.rows)
 	}
-	// A raw read's validity and values are the buffer's, reused from chunk
-	// to chunk (see pageBuffers.arena); any other read's are new.
+	pd.makeRoom()
+	pd.gather = pd.raw || pd.rows == nil
+	if pd.gathersStrings(pd.d.typ) {
+		pd.ends = make([]int, 0, pd.want)
+	}
+	pd.buf.strs = pd.buf.strs[:0]
+	return nil
+}
+
+// makeRoom makes the column's slices, with room for the rows wanted. A raw
+// read's validity and values are the buffer's, reused from chunk to chunk
+// (see pageBuffers.arena); any other read's are new.
+func (pd *pagedDecode) makeRoom() {
 	var room Column
-	if raw {
-		room = buf.arena
+	if pd.raw {
+		room = pd.buf.arena
 	}
-	out := Column{Name: name, Type: d.typ, Dict: dict, Valid: slices.Grow(room.Valid[:0], want)}
+	want := pd.want
+	pd.out = Column{Name: pd.name, Type: pd.d.typ, Dict: pd.dict, Valid: slices.Grow(room.Valid[:0], want)}
 	switch {
-	case d.typ == TypeLong || d.typ == TypeDatetime:
-		out.Ints = slices.Grow(room.Ints[:0], want)
-	case d.typ == TypeReal:
-		out.Reals = slices.Grow(room.Reals[:0], want)
-	case d.typ == TypeBool:
-		out.Bools = slices.Grow(room.Bools[:0], want)
-	case dict != nil:
-		out.Codes = slices.Grow(room.Codes[:0], want)
-	case rows != nil:
-		out.Strings = make([]string, 0, want)
+	case pd.d.typ == TypeLong || pd.d.typ == TypeDatetime:
+		pd.out.Ints = slices.Grow(room.Ints[:0], want)
+	case pd.d.typ == TypeReal:
+		pd.out.Reals = slices.Grow(room.Reals[:0], want)
+	case pd.d.typ == TypeBool:
+		pd.out.Bools = slices.Grow(room.Bools[:0], want)
+	case pd.dict != nil:
+		pd.out.Codes = slices.Grow(room.Codes[:0], want)
+	case pd.rows != nil:
+		pd.out.Strings = make([]string, 0, want)
 	}
-	var ends []int // of a gathered column's strings, in buf.strs
-	// A whole plain string column is read raw, page by page, and its strings
-	// gathered, then made strings at once unless asked raw: one allocation.
-	gather := raw || rows == nil
-	if gather && dict == nil && (d.typ == TypeString || d.typ == TypeDynamic) {
-		ends = make([]int, 0, want)
+}
+
+// gathersStrings reports whether a column of type t has its strings
+// gathered (see pagedDecode.gather): a whole plain string column.
+func (pd *pagedDecode) gathersStrings(t Type) bool {
+	return pd.gather && pd.dict == nil && (t == TypeString || t == TypeDynamic)
+}
+
+// page decodes page p into the column, unless no row asked for is in it or
+// the page filter leaves it out whole; on an error it returns the column
+// decodePaged returns.
+func (pd *pagedDecode) page(p int) (Column, error) {
+	lo, hi := pd.d.pageRange(p)
+	local, ok := pd.pick(lo, hi)
+	if !ok {
+		return Column{}, nil // no row picked here: the page stays compressed
 	}
-	buf.strs = buf.strs[:0]
-	k := 0 // the first of rows not in a page decoded yet
-	for p := range d.pages {
-		lo, hi := d.pageRange(p)
-		var local []int
-		if rows != nil {
-			e := k
-			for e < len(rows) && rows[e] < hi {
-				e++
-			}
-			if e == k {
-				continue // no row picked here: the page stays compressed
-			}
-			buf.local = buf.local[:0]
-			for _, i := range rows[k:e] {
-				buf.local = append(buf.local, i-lo)
-			}
-			local, k = buf.local, e
-		}
-		var left []int // the rows of the page its filter leaves out, flattened
-		if rows == nil && filter != nil {
-			mark := len(buf.skipped)
-			buf.skipped = filter.leftOut(buf.skipped, skip, lo, hi)
-			if left = buf.skipped[mark:]; len(left) == 2 && left[0] == lo && left[1] == hi {
-				appendNulls(&out, hi-lo) // the whole page: it stays compressed
-				continue
-			}
-		}
-		plain, err := decompressPage(dec, d.pages[p].comp, d.pages[p].size, &buf.plain)
-		if err != nil {
-			return out, d.rows, err
-		}
-		col, n, err := decodeAll(plain, name, local, gather, dict, &out)
-		switch {
-		case err != nil:
-			return col, d.rows, err
-		case n != hi-lo || col.Type != out.Type || (col.Dict == nil) != (dict == nil):
-			return col, d.rows, corruptf("page does not match its chunk")
-		}
-		if col.raw == nil && col.Strings != nil {
-			out.Strings = append(out.Strings, col.Strings...) // the rest went straight into out
-		}
-		switch {
-		case col.raw != nil && len(left) > 0:
-			ends = gatherKept(buf, ends, col.raw, out.Valid[lo:hi], lo, left)
-		case col.raw != nil:
-			base := len(buf.strs)
-			buf.strs = append(buf.strs, col.raw.data...)
-			for _, e := range col.raw.ends {
-				ends = append(ends, base+e)
-			}
-		case len(left) > 0:
-			buf.skipped = buf.skipped[:len(buf.skipped)-len(left)] // read whole after all
-		}
+	left, whole := pd.leftOut(lo, hi)
+	if whole {
+		appendNulls(&pd.out, hi-lo) // the whole page: it stays compressed
+		return Column{}, nil
 	}
-	if gather && dict == nil && (out.Type == TypeString || out.Type == TypeDynamic) {
-		out.raw = &rawStrings{data: buf.strs[:len(buf.strs):len(buf.strs)], ends: ends}
-		if !raw {
+	plain, err := decompressPage(pd.dec, pd.d.pages[p].comp, pd.d.pages[p].size, &pd.buf.plain)
+	if err != nil {
+		return pd.out, err
+	}
+	col, n, err := decodeAll(plain, pd.name, local, pd.gather, pd.dict, &pd.out)
+	switch {
+	case err != nil:
+		return col, err
+	case n != hi-lo || col.Type != pd.out.Type || (col.Dict == nil) != (pd.dict == nil):
+		return col, corruptf("page does not match its chunk")
+	}
+	pd.collect(col, lo, hi, left)
+	return Column{}, nil
+}
+
+// pick returns the rows asked for in the page of rows [lo, hi), from the
+// page's first (nil when all are asked for), or false when there is none.
+func (pd *pagedDecode) pick(lo, hi int) ([]int, bool) {
+	if pd.rows == nil {
+		return nil, true
+	}
+	e := pd.k
+	for e < len(pd.rows) && pd.rows[e] < hi {
+		e++
+	}
+	if e == pd.k {
+		return nil, false
+	}
+	pd.buf.local = pd.buf.local[:0]
+	for _, i := range pd.rows[pd.k:e] {
+		pd.buf.local = append(pd.buf.local, i-lo)
+	}
+	pd.k = e
+	return pd.buf.local, true
+}
+
+// leftOut appends to buf.skipped the rows of the page [lo, hi) that the
+// page filter leaves out, and returns them (flattened), or whole when that
+// is the whole page. Only a read of all rows leaves rows out.
+func (pd *pagedDecode) leftOut(lo, hi int) (left []int, whole bool) {
+	if pd.rows != nil || pd.filter == nil {
+		return nil, false
+	}
+	mark := len(pd.buf.skipped)
+	pd.buf.skipped = pd.filter.leftOut(pd.buf.skipped, pd.skip, lo, hi)
+	left = pd.buf.skipped[mark:]
+	return left, len(left) == 2 && left[0] == lo && left[1] == hi
+}
+
+// collect adds what a page decoded, col, to the column: its strings
+// (decodeAll put the rest straight into out), gathered raw but for the
+// rows left out.
+func (pd *pagedDecode) collect(col Column, lo, hi int, left []int) {
+	if col.raw == nil && col.Strings != nil {
+		pd.out.Strings = append(pd.out.Strings, col.Strings...)
+	}
+	switch {
+	case col.raw != nil && len(left) > 0:
+		pd.ends = gatherKept(pd.buf, pd.ends, col.raw, pd.out.Valid[lo:hi], lo, left)
+	case col.raw != nil:
+		base := len(pd.buf.strs)
+		pd.buf.strs = append(pd.buf.strs, col.raw.data...)
+		for _, e := range col.raw.ends {
+			pd.ends = append(pd.ends, base+e)
+		}
+	case len(left) > 0:
+		pd.buf.skipped = pd.buf.skipped[:len(pd.buf.skipped)-len(left)] // read whole after all
+	}
+}
+
+// finish makes the gathered strings the column's and checks that the pages
+// held the rows the directory says.
+func (pd *pagedDecode) finish() (Column, int, error) {
+	out, buf := pd.out, pd.buf
+	if pd.gathersStrings(out.Type) {
+		out.raw = &rawStrings{data: buf.strs[:len(buf.strs):len(buf.strs)], ends: pd.ends}
+		if !pd.raw {
 			out.materialize(nil) // copies the strings out of buf
 		}
 	}
-	if len(out.Valid) != want {
-		return out, d.rows, corruptf("page does not match its chunk")
+	if len(out.Valid) != pd.want {
+		return out, pd.d.rows, corruptf("page does not match its chunk")
 	}
-	if raw {
+	if pd.raw {
 		buf.keep(out)
 	}
-	return out, d.rows, nil
+	return out, pd.d.rows, nil
 }
 
 // gatherKept appends to buf.strs the raw strings r of one page, whose rows

@@ -117,7 +117,7 @@ func TestPagedChunkReadsTheRowsTheWholeChunkDoes(t *testing.T) {
 						t.Fatal(err)
 					}
 					var buf pageBuffers
-					got, rows, err := decodePaged(paged, name, pick.rows, false, nil, false, codec.dec, &buf)
+					got, rows, err := decodePaged(paged, pagedRead{name: name, rows: pick.rows, dec: codec.dec, buf: &buf})
 					if err != nil || rows != n {
 						t.Fatalf("%d rows, %v", rows, err)
 					}
@@ -132,7 +132,7 @@ func TestPagedChunkReadsTheRowsTheWholeChunkDoes(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/pages of %d/raw", name, pageRows), func(t *testing.T) {
 				want, _, _ := decodeRaw(whole, name)
 				var buf pageBuffers
-				got, _, err := decodePaged(paged, name, nil, true, nil, false, codec.dec, &buf)
+				got, _, err := decodePaged(paged, pagedRead{name: name, raw: true, dec: codec.dec, buf: &buf})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -193,7 +193,7 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf pageBuffers
-			if _, _, err := decodePaged(tc.b, "c", nil, false, nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) {
+			if _, _, err := decodePaged(tc.b, pagedRead{name: "c", dec: codec.dec, buf: &buf}); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("err = %v, want ErrCorrupt", err)
 			}
 		})
@@ -205,7 +205,7 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 		// the directory of 30 rows over the pages of 29
 		b := append([]byte{other[0], 30}, other[2:]...)
 		var buf pageBuffers
-		if _, _, err := decodePaged(b, "c", nil, false, nil, false, codec.dec, &buf); !errors.Is(err, ErrCorrupt) || len(d.pages) != 4 {
+		if _, _, err := decodePaged(b, pagedRead{name: "c", dec: codec.dec, buf: &buf}); !errors.Is(err, ErrCorrupt) || len(d.pages) != 4 {
 			t.Fatalf("err = %v, want ErrCorrupt", err)
 		}
 	})
@@ -216,7 +216,7 @@ func TestBadPageDirectoriesAreCorrupt(t *testing.T) {
 		var buf pageBuffers
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, _, err := decodePaged(b, "c", nil, false, nil, false, codec.dec, &buf)
+		_, _, err := decodePaged(b, pagedRead{name: "c", dec: codec.dec, buf: &buf})
 		runtime.ReadMemStats(&after)
 		if grown := after.TotalAlloc - before.TotalAlloc; !errors.Is(err, ErrCorrupt) || grown >= maxPageSize/2 {
 			t.Fatalf("err = %v after %d bytes allocated, want ErrCorrupt before the page is decompressed", err, grown)
@@ -440,7 +440,7 @@ func BenchmarkPagedDecode(b *testing.B) {
 		b.Run(name+"/paged", func(b *testing.B) {
 			var buf pageBuffers
 			for b.Loop() {
-				if _, _, err := decodePaged(paged, name, nil, false, nil, false, codec.dec, &buf); err != nil {
+				if _, _, err := decodePaged(paged, pagedRead{name: name, dec: codec.dec, buf: &buf}); err != nil {
 					b.Fatal(err)
 				}
 			}

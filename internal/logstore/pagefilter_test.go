@@ -73,7 +73,7 @@ func testPageFilterLeavesOut(t *testing.T, numbers int) {
 		t.Fatalf("bloom filter %v for numbers under %d", st.bloom != nil, numbers)
 	}
 	var whole pageBuffers
-	all, _, err := decodePaged(chunk, "c", nil, false, nil, true, codec.dec, &whole)
+	all, _, err := decodePaged(chunk, pagedRead{name: "c", filtered: true, dec: codec.dec, buf: &whole})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func testPageFilterLeavesOut(t *testing.T, numbers int) {
 				skip = &pageSkip{anyOf: []*pred{&p}}
 			}
 			var buf pageBuffers
-			got, rows, err := decodePaged(chunk, "c", nil, true, skip, true, codec.dec, &buf)
+			got, rows, err := decodePaged(chunk, pagedRead{name: "c", raw: true, skip: skip, filtered: true, dec: codec.dec, buf: &buf})
 			if err != nil || rows != n || got.Len() != n {
 				t.Fatalf("%d rows of %d read, %v", got.Len(), rows, err)
 			}

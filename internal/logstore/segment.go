@@ -687,7 +687,7 @@ func (r *segReader) decodeChunk(bi int, cm *colMeta, comp []byte, buf *chunkBuff
 			return Column{}, corruptf("column does not match the index")
 		}
 		// only the pages holding rows are decompressed
-		col, n, err = decodePaged(comp, cm.name, rows, raw, skip, r.hdr.version >= segPageFilterVersion, r.st.zdec, &buf.pages)
+		col, n, err = decodePaged(comp, pagedRead{name: cm.name, rows: rows, raw: raw, skip: skip, filtered: r.hdr.version >= segPageFilterVersion, dec: r.st.zdec, buf: &buf.pages})
 		if err != nil {
 			return col, err
 		}
