@@ -709,16 +709,7 @@ func (p *picker) at(i int) int {
 // validity and values of a page go at the end of arena's (see carve), unless
 // it is nil.
 func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena *Column) (Column, int, error) {
-	var room struct {
-		valid *[]bool
-		ints  *[]int64
-		reals *[]float64
-		bools *[]bool
-		codes *[]uint32
-	}
-	if arena != nil {
-		room.valid, room.ints, room.reals, room.bools, room.codes = &arena.Valid, &arena.Ints, &arena.Reals, &arena.Bools, &arena.Codes
-	}
+	room := roomOf(arena)
 	col := Column{Name: name}
 	if len(b) < 1 || b[0] == byte(TypeNull) || b[0] >= byte(typeEnd) {
 		return col, 0, corruptf("bad column type")
@@ -740,35 +731,9 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena
 	if coded && col.Type != TypeString || dict != nil && !coded {
 		return col, n, corruptf("bad validity")
 	}
-	var isValid []bool // of every row of the chunk
-	if rows == nil {
-		isValid = carve(room.valid, n)
-	} else {
-		isValid = make([]bool, n)
-	}
-	valid := 0
-	switch b[0] &^ dictFlag {
-	case validAll:
-		for i := range isValid {
-			isValid[i] = true
-		}
-		valid = n
-		b = b[1:]
-	case validBitmap:
-		if len(b) < 1+(n+7)/8 {
-			return col, n, corruptf("short validity bitmap")
-		}
-		for i := range n {
-			if b[1+i/8]&(1<<(i%8)) != 0 {
-				isValid[i] = true
-				valid++
-			}
-		}
-		b = b[1+(n+7)/8:]
-	case validNone:
-		b = b[1:]
-	default:
-		return col, n, corruptf("bad validity")
+	isValid, valid, b, err := decodeValidity(b, n, rows, room.valid)
+	if err != nil {
+		return col, n, err
 	}
 	out := n // rows decoded
 	col.Valid = isValid
@@ -784,91 +749,168 @@ func decodeAll(b []byte, name string, rows []int, raw bool, dict []string, arena
 	case TypeLong, TypeDatetime:
 		col.Ints = carve(room.ints, out)
 		if rows == nil {
-			var err error
-			if b, err = decodeDeltas(b, isValid, col.Ints); err != nil {
-				return col, n, err
-			}
-			break
-		}
-		var prev int64
-		for i := range n {
-			if !isValid[i] {
-				continue
-			}
-			ux, k := shortUvarint(b) // inline: uvarint is not
-			if k == 0 {
-				ux, k = binary.Uvarint(b)
-			}
-			if k <= 0 {
-				return col, n, corruptf("bad integer")
-			}
-			prev += int64(ux>>1) ^ -int64(ux&1)
-			if j := pick.at(i); j >= 0 {
-				col.Ints[j] = prev
-			}
-			b = b[k:]
+			b, err = decodeDeltas(b, isValid, col.Ints)
+		} else {
+			b, err = decodeDeltasPicked(b, isValid, &pick, col.Ints)
 		}
 	case TypeBool:
-		if len(b) < (valid+7)/8 {
-			return col, n, corruptf("short bool bitmap")
-		}
-		col.Bools = carve(room.bools, out)
-		j := 0
-		for i := range n {
-			if isValid[i] {
-				if at := pick.at(i); at >= 0 {
-					col.Bools[at] = b[j/8]&(1<<(j%8)) != 0
-				}
-				j++
-			}
-		}
-		b = b[(valid+7)/8:]
+		b, err = decodeBools(&col, b, isValid, valid, &pick, room.bools, out)
 	case TypeReal:
-		if len(b) < 8*valid {
-			return col, n, corruptf("short reals")
-		}
-		col.Reals = carve(room.reals, out)
-		for i := range n {
-			if isValid[i] {
-				if j := pick.at(i); j >= 0 {
-					col.Reals[j] = math.Float64frombits(binary.LittleEndian.Uint64(b))
-				}
-				b = b[8:]
-			}
-		}
+		b, err = decodeReals(&col, b, isValid, valid, &pick, room.reals, out)
 	case TypeString, TypeDynamic:
 		if coded {
-			var err error
-			if b, err = decodeDict(&col, b, isValid, valid, &pick, dict, room.codes); err != nil {
-				return col, n, err
-			}
-			break
+			b, err = decodeDict(&col, b, isValid, valid, &pick, dict, room.codes)
+		} else {
+			b, err = decodeStrings(&col, b, isValid, valid, rows, raw)
 		}
-		ends := make([]int, valid) // of each valid row's string in the bytes
-		total := 0
-		for j := range ends {
-			l, k := binary.Uvarint(b)
-			if k <= 0 || l > uint64(len(b)) {
-				return col, n, corruptf("bad string length")
-			}
-			total += int(l)
-			ends[j] = total
-			b = b[k:]
-		}
-		if total > len(b) {
-			return col, n, corruptf("short strings")
-		}
-		col.Valid = isValid // of every row, until materialize picks
-		col.raw = &rawStrings{data: b[:total:total], ends: ends}
-		b = b[total:]
-		if !raw {
-			col.materialize(rows)
-		}
+	}
+	if err != nil {
+		return col, n, err
 	}
 	if len(b) != 0 {
 		return col, n, corruptf("trailing bytes in column")
 	}
 	return col, n, nil
+}
+
+// chunkRoom is where decodeAll puts a chunk's validity and values: at the
+// end of an arena's slices, or, nil, in new ones (see carve).
+type chunkRoom struct {
+	valid *[]bool
+	ints  *[]int64
+	reals *[]float64
+	bools *[]bool
+	codes *[]uint32
+}
+
+func roomOf(arena *Column) chunkRoom {
+	if arena == nil {
+		return chunkRoom{}
+	}
+	return chunkRoom{&arena.Valid, &arena.Ints, &arena.Reals, &arena.Bools, &arena.Codes}
+}
+
+// decodeValidity reads the validity of a chunk's n rows (the flag byte at
+// b[0], then a bitmap if some rows are null): one per row of the chunk, in
+// room unless only some rows are decoded (those are picked out of it). It
+// returns how many rows are valid and what follows.
+func decodeValidity(b []byte, n int, rows []int, room *[]bool) (isValid []bool, valid int, rest []byte, err error) {
+	if rows == nil {
+		isValid = carve(room, n)
+	} else {
+		isValid = make([]bool, n)
+	}
+	switch b[0] &^ dictFlag {
+	case validAll:
+		for i := range isValid {
+			isValid[i] = true
+		}
+		return isValid, n, b[1:], nil
+	case validBitmap:
+		if len(b) < 1+(n+7)/8 {
+			return nil, 0, b, corruptf("short validity bitmap")
+		}
+		for i := range n {
+			if b[1+i/8]&(1<<(i%8)) != 0 {
+				isValid[i] = true
+				valid++
+			}
+		}
+		return isValid, valid, b[1+(n+7)/8:], nil
+	case validNone:
+		return isValid, 0, b[1:], nil
+	default:
+		return nil, 0, b, corruptf("bad validity")
+	}
+}
+
+// decodeDeltasPicked is decodeDeltas for the rows pick picks: it reads
+// every valid row's delta, as each depends on those before, and keeps the
+// values picked.
+func decodeDeltasPicked(b []byte, isValid []bool, pick *picker, ints []int64) ([]byte, error) {
+	var prev int64
+	for i, ok := range isValid {
+		if !ok {
+			continue
+		}
+		ux, k := shortUvarint(b) // inline: uvarint is not
+		if k == 0 {
+			ux, k = binary.Uvarint(b)
+		}
+		if k <= 0 {
+			return b, corruptf("bad integer")
+		}
+		prev += int64(ux>>1) ^ -int64(ux&1)
+		if j := pick.at(i); j >= 0 {
+			ints[j] = prev
+		}
+		b = b[k:]
+	}
+	return b, nil
+}
+
+// decodeBools reads a bool column's bitmap of its valid rows into col.Bools
+// (out of them, in room), keeping the rows pick picks.
+func decodeBools(col *Column, b []byte, isValid []bool, valid int, pick *picker, room *[]bool, out int) ([]byte, error) {
+	if len(b) < (valid+7)/8 {
+		return b, corruptf("short bool bitmap")
+	}
+	col.Bools = carve(room, out)
+	j := 0
+	for i, ok := range isValid {
+		if ok {
+			if at := pick.at(i); at >= 0 {
+				col.Bools[at] = b[j/8]&(1<<(j%8)) != 0
+			}
+			j++
+		}
+	}
+	return b[(valid+7)/8:], nil
+}
+
+// decodeReals reads a real column's little-endian float64s, one per valid
+// row, into col.Reals (out of them, in room), keeping the rows pick picks.
+func decodeReals(col *Column, b []byte, isValid []bool, valid int, pick *picker, room *[]float64, out int) ([]byte, error) {
+	if len(b) < 8*valid {
+		return b, corruptf("short reals")
+	}
+	col.Reals = carve(room, out)
+	for i, ok := range isValid {
+		if ok {
+			if j := pick.at(i); j >= 0 {
+				col.Reals[j] = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			}
+			b = b[8:]
+		}
+	}
+	return b, nil
+}
+
+// decodeStrings reads a plain string column: the lengths of its valid
+// rows' strings, then the strings. They stay in b, col.raw's, if raw; else
+// the rows given (all if nil) are copied out. col.Valid becomes that of
+// every row: materialize picks.
+func decodeStrings(col *Column, b []byte, isValid []bool, valid int, rows []int, raw bool) ([]byte, error) {
+	ends := make([]int, valid) // of each valid row's string in the bytes
+	total := 0
+	for j := range ends {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)) {
+			return b, corruptf("bad string length")
+		}
+		total += int(l)
+		ends[j] = total
+		b = b[k:]
+	}
+	if total > len(b) {
+		return b, corruptf("short strings")
+	}
+	col.Valid = isValid // of every row, until materialize picks
+	col.raw = &rawStrings{data: b[:total:total], ends: ends}
+	if !raw {
+		col.materialize(rows)
+	}
+	return b[total:], nil
 }
 
 // decodeDeltas reads the zig-zag varint deltas of a long or datetime
