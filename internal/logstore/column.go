@@ -302,17 +302,25 @@ func parseTimes(cells []cell) []int64 {
 			times[i] = c.i
 			continue
 		}
-		s := c.s
-		if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' {
+		t, ok := stringTime(c.s)
+		if !ok {
 			return nil
 		}
-		t, err := parseTime(s)
-		if err != nil {
-			return nil
-		}
-		times[i] = t.UnixNano()
+		times[i] = t
 	}
 	return times
+}
+
+// stringTime is s read as a datetime (Unix ns), or false when it is none.
+func stringTime(s []byte) (int64, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' {
+		return 0, false
+	}
+	t, err := parseTime(s)
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixNano(), true
 }
 
 // Column chunk encoding, before compression:

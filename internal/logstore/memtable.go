@@ -25,6 +25,10 @@ type memtable struct {
 	// size (see view).
 	blocks []*memBlock
 	tail   []*memBlock
+	// shapes are the classes of value of each column of the rows, mixed
+	// whether one holds more than one (see noteLocked).
+	shapes shapes
+	mixed  bool
 }
 
 type memBatch struct {
@@ -34,15 +38,18 @@ type memBatch struct {
 	first    int   // the row number, in the memtable, of refs[0]
 }
 
-// add holds one record's rows, whose times are in [minT, maxT] and which
-// were ingested at ingested.
-func (m *memtable) add(p []byte, refs []rowRef, minT, maxT, ingested int64) {
+// add holds one record's rows, whose times are in [minT, maxT], which
+// were ingested at ingested and whose columns hold the classes of value
+// shape (payloadShapes). It reports whether what Schema answers may change
+// with them (see noteLocked).
+func (m *memtable) add(p []byte, refs []rowRef, shape shapes, minT, maxT, ingested int64) bool {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.batches = append(m.batches, memBatch{p, refs, ingested, m.rows})
 	m.rows += len(refs)
 	m.span.widen(minT, maxT)
 	m.span.records++
-	m.mu.Unlock()
+	return m.noteLocked(shape)
 }
 
 func (m *memtable) mark() walMark {

@@ -287,7 +287,7 @@ func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *wa
 				Problem: ProblemAuthentication, Detail: err.Error()}
 		}
 		minT, maxT := timeRange(refs)
-		g.mem.add(p, refs, minT, maxT, ingested)
+		g.mem.add(p, refs, payloadShapes(p, refs), minT, maxT, ingested)
 		t.st.clock.observe(ingested)
 	}
 	return g, nil, nil

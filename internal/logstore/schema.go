@@ -13,9 +13,15 @@ type ColumnSchema struct {
 	Type Type
 }
 
-// Changes counts what may change the answers of Tables and Schema: rows an
-// ingest made visible, a table created, opened or deleted, a flush or a
-// merge published, segments purged. A caller that keeps those answers (a
+// Changes counts what may change the answers of Tables and Schema: a table
+// created, opened or deleted, rows an ingest made visible that bring a
+// column, or a class of value of a column, its unflushed rows did not hold
+// (or any rows, while a column of those holds values of more than one
+// type: see memtable.add), a flush or a merge published, segments purged,
+// damage found. An ingest of rows of the columns and types already held
+// leaves it, so that a catalog kept under it stands under steady ingest;
+// nothing Tables or Schema answers depends on row counts or time spans.
+// A caller that keeps those answers (a
 // query catalog) reads it before asking for them and keeps them under the
 // count it read: while the count is the same, they stand. It needs no
 // key, and says nothing of whether the key still opens the data.

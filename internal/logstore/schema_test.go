@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -83,65 +86,102 @@ func TestShardsSplitAScanIntoDisjointParts(t *testing.T) {
 // TestChangesMovesWithWhatTablesAndSchemaAnswer: every change that can
 // alter the tables listed or a table's columns moves Store.Changes on, so
 // that a catalog kept under it is rebuilt; reading the tables, a schema or
-// rows does not, so that it can be kept while nothing changes.
+// rows does not, nor does an ingest of rows of the columns and types the
+// table's unflushed rows hold, so that it can be kept under steady ingest.
+// Where Changes stays, what Tables and Schema answer is as it was.
 func TestChangesMovesWithWhatTablesAndSchemaAnswer(t *testing.T) {
 	keys := envelopetest.New("aek")
 	st := newTestStore(t, t.TempDir(), keys)
 	ctx := context.Background()
-	row := func(extra string) []byte {
-		return []byte(`[{"TimeGenerated":"` + testNow.Add(-time.Hour).Format(time.RFC3339) + `","` + extra + `":"v"}]`)
+	rowOf := func(fields string) []byte {
+		return []byte(`[{"TimeGenerated":"` + testNow.Add(-time.Hour).Format(time.RFC3339) + `",` + fields + `}]`)
+	}
+	row := func(extra string) []byte { return rowOf(`"` + extra + `":"v"`) }
+	ingest := func(table string, body []byte) func() error {
+		return func() error { _, err := st.Ingest(ctx, "ws", table, body); return err }
+	}
+	answers := func() string {
+		t.Helper()
+		tables, err := st.Tables(ctx, "ws")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := fmt.Sprint(tables)
+		for _, table := range []string{"A", "B", "C"} {
+			cols, err := st.Schema(ctx, "ws", table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out += fmt.Sprint(" ", table, cols)
+		}
+		return out
 	}
 	reads := func() {
 		t.Helper()
-		if _, err := st.Tables(ctx, "ws"); err != nil {
-			t.Fatal(err)
-		}
-		for _, table := range []string{"A", "B"} {
-			if _, err := st.Schema(ctx, "ws", table); err != nil {
-				t.Fatal(err)
-			}
-		}
+		answers()
 		if _, err := scanAll(st, ScanRequest{Workspace: "ws", Table: "A"}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	const when = `"When":"2026-01-02T03:04:05Z"`
 	steps := []struct {
 		name   string
 		change func() error
+		moves  bool
 	}{
-		{"a table's first rows", func() error { _, err := st.Ingest(ctx, "ws", "A", row("One")); return err }},
-		{"rows with a new column, in the WAL", func() error { _, err := st.Ingest(ctx, "ws", "A", row("Two")); return err }},
-		{"another table", func() error { _, err := st.Ingest(ctx, "ws", "B", row("One")); return err }},
-		{"a flush", func() error { return st.Flush(ctx) }},
+		{"a table's first rows", ingest("A", row("One")), true},
+		{"rows of the known column, in the WAL", ingest("A", row("One")), false},
+		{"rows with a new column, in the WAL", ingest("A", row("Two")), true},
+		{"rows of the known columns in another order", ingest("A", rowOf(`"Two":"w","One":"x"`)), false},
+		{"rows without one of the known columns", ingest("A", row("Two")), false},
+		{"another table", ingest("B", row("One")), true},
+		{"a column of strings that read as datetimes", ingest("C", rowOf(when)), true},
+		{"more of them", ingest("C", rowOf(when)), false},
+		{"a string of that column that is no datetime", ingest("C", rowOf(`"When":"soon"`)), true},
+		{"a number in a column of strings", ingest("B", rowOf(`"One":5`)), true},
+		{"any rows while a column holds two types", ingest("B", row("Three")), true},
+		{"a flush", func() error { return st.Flush(ctx) }, true},
+		{"the first rows after a flush", ingest("A", row("One")), true},
+		{"more rows of the known column after a flush", ingest("A", row("One")), false},
 		{"more rows, flushed again", func() error {
 			if _, err := st.Ingest(ctx, "ws", "A", row("Three")); err != nil {
 				return err
 			}
 			return st.Flush(ctx)
-		}},
+		}, true},
 		{"a merge of segments", func() error {
 			n, err := st.Compact(ctx, "ws", "A")
 			if err == nil && n == 0 {
 				err = errors.New("nothing was merged")
 			}
 			return err
-		}},
+		}, true},
 		{"a purge", func() error {
 			n, err := st.PurgeExpired(ctx, testNow.Add(60*24*time.Hour))
 			if err == nil && n == 0 {
 				err = errors.New("nothing was purged")
 			}
 			return err
-		}},
-		{"the workspace deleted", func() error { return st.DeleteWorkspace(ctx, "ws") }},
+		}, true},
+		{"the workspace deleted", func() error { return st.DeleteWorkspace(ctx, "ws") }, true},
 	}
 	for _, s := range steps {
-		before := st.Changes()
+		before, was := st.Changes(), ""
+		if s.name != "a table's first rows" {
+			was = answers()
+		}
 		if err := s.change(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		if st.Changes() == before {
+		switch moved := st.Changes() != before; {
+		case s.moves && !moved:
 			t.Errorf("%s: Changes stayed at %d", s.name, before)
+		case !s.moves && moved:
+			t.Errorf("%s: Changes moved from %d to %d", s.name, before, st.Changes())
+		case !moved:
+			if now := answers(); now != was {
+				t.Errorf("%s: Changes stayed at %d, but Tables and Schema answer\n%s\nwhere they answered\n%s", s.name, before, now, was)
+			}
 		}
 		if s.name == "the workspace deleted" {
 			break
@@ -173,5 +213,43 @@ func TestChangesMovesWithWhatTablesAndSchemaAnswer(t *testing.T) {
 		t.Errorf("opening a table on its first read left Changes at %d", before)
 	} else if _, err := reopened.Schema(ctx, "ws", "A"); err != nil || reopened.Changes() != opened {
 		t.Errorf("a second read of an open table moved Changes from %d to %d (%v)", opened, reopened.Changes(), err)
+	}
+}
+
+// TestChangesMovesWhenDamageIsFound: damage a read or a verification finds
+// moves Store.Changes on, so that a catalog kept from before is built again
+// and names it.
+func TestChangesMovesWhenDamageIsFound(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		find func(t *testing.T, st *Store, dir string, segs []string)
+	}{
+		{"a scan finds a segment deleted", func(t *testing.T, st *Store, dir string, segs []string) {
+			os.Remove(segs[0])
+			if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("scan over a deleted segment: %v, want damage", err)
+			}
+		}},
+		{"a verification finds the manifest deleted", func(t *testing.T, st *Store, dir string, segs []string) {
+			os.Remove(filepath.Join(dir, ws, tbl, manifestFile))
+			if rep, err := st.Verify(ctx, ws, nil); err != nil || len(rep.Damaged) != 1 {
+				t.Fatalf("verify: %+v, %v; want the manifest damaged", rep, err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st, _, segs := twoHourTable(t, dir, envelopetest.New("aek"))
+			if _, err := st.Schema(ctx, ws, tbl); err != nil {
+				t.Fatal(err)
+			}
+			before := st.Changes()
+			c.find(t, st, dir, segs)
+			if st.Changes() == before {
+				t.Errorf("Changes stayed at %d", before)
+			}
+		})
 	}
 }

@@ -389,10 +389,10 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
+	shape := payloadShapes(rec[ingestTimeSize:], refs)
 	err = g.wal.waitDurable(ord)
-	if err == nil {
-		g.mem.add(rec[ingestTimeSize:], refs, minT, maxT, stamp)
-		st.changed() // the rows may bring new columns
+	if err == nil && g.mem.add(rec[ingestTimeSize:], refs, shape, minT, maxT, stamp) {
+		st.changed() // the rows bring a column or a type the table's schema may lack
 	}
 	st.clock.done(stamp)
 	g.pending.Done()
@@ -582,8 +582,11 @@ func (st *Store) expired(table string, maxT int64) bool {
 }
 
 // foundDamage records damage a read found, logs its cause and returns it.
+// It moves Changes on: a catalog kept from before must be built again to
+// see the damage.
 func (st *Store) foundDamage(ie *IntegrityError) error {
 	st.damage.record(ie)
+	st.changed()
 	st.log.Warn("damaged data found", "workspace", ie.Workspace, "table", ie.Table, "object", ie.Object,
 		"problem", string(ie.Problem), "detail", ie.Detail)
 	return ie
