@@ -361,23 +361,23 @@ func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCou
 	if len(lreq.Predicates) > 0 {
 		shards = max(1, runtime.GOMAXPROCS(0))
 	}
-	scanners, err := s.store.ScanShards(ctx, lreq, shards)
+	// A shard that fails ends the others: the count is failed, or answered
+	// from rows, whatever they would find.
+	sharded, cancel := context.WithCancel(ctx)
+	defer cancel()
+	scanners, err := s.store.ScanShards(sharded, lreq, shards)
 	if err != nil {
 		return kql.RowCount{}, false, err
 	}
-	counts := make([]int64, len(scanners))
-	var wg sync.WaitGroup
-	for i, sc := range scanners[1:] {
-		wg.Go(func() { counts[i+1] = countScan(sc) })
-	}
-	counts[0] = countScan(scanners[0])
-	wg.Wait()
+	counts := countShards(scanners, cancel)
 	var rc kql.RowCount
 	var errs []error
 	spanLo, spanHi, spanned := int64(math.MaxInt64), int64(math.MinInt64), false
 	for i, sc := range scanners {
 		rc.Rows += counts[i]
-		errs = append(errs, sc.Err())
+		if err := sc.Err(); ctx.Err() != nil || !errors.Is(err, context.Canceled) {
+			errs = append(errs, err) // else ended by another shard's error, which errs holds
+		}
 		if lo, hi, ok := sc.TimeSpan(); ok {
 			spanLo, spanHi, spanned = min(spanLo, lo), max(spanHi, hi), true
 		}
@@ -395,9 +395,37 @@ func (s *Source) CountRows(ctx context.Context, req kql.ScanRequest) (kql.RowCou
 	return rc, true, nil
 }
 
+// rowShard is one of the scanners of a sharded scan for row counts.
+type rowShard interface {
+	Next() bool
+	Batch() *logstore.Batch
+	Err() error
+}
+
+// countShards counts the rows of each shard, the first in the caller's
+// goroutine and each other in its own. The first shard to fail calls
+// cancel, which ends the scans of the others (opened under the context it
+// cancels), errgroup-style: their rows would not change the answer.
+func countShards[S rowShard](shards []S, cancel context.CancelFunc) []int64 {
+	counts := make([]int64, len(shards))
+	count := func(i int) {
+		counts[i] = countScan(shards[i])
+		if shards[i].Err() != nil {
+			cancel()
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(shards); i++ {
+		wg.Go(func() { count(i) })
+	}
+	count(0)
+	wg.Wait()
+	return counts
+}
+
 // countScan is the rows a scan for row counts counts; its error, if any,
 // is the scanner's.
-func countScan(sc *logstore.Scanner) int64 {
+func countScan(sc rowShard) int64 {
 	var n int64
 	for sc.Next() {
 		n += int64(sc.Batch().Len)
