@@ -45,11 +45,45 @@ type tablesKey struct {
 	watchlists docstore.Digest
 }
 
+// entry is what a kept part of the catalog was built under: the versions
+// of what it was built from, and the watch on the key it was decrypted
+// under.
+type entry[K comparable] struct {
+	key   K
+	watch clusterkeys.KeyWatch
+}
+
+func (e entry[K]) builtUnder() entry[K] { return e }
+
+// keptEntry is a kept part of the catalog: a pointer to a struct that
+// embeds its entry.
+type keptEntry[K comparable] interface {
+	comparable
+	builtUnder() entry[K]
+}
+
+// keptLocked is *slot when it was built under key and the key's watch
+// holds; else none, *slot forgotten — and, when the watch no longer holds,
+// everything kept. The caller holds c.mu.
+func keptLocked[K comparable, E keptEntry[K]](c *catalogCache, slot *E, key K) E {
+	var none E
+	e := *slot
+	switch {
+	case e == none:
+	case !e.builtUnder().watch.Holds():
+		c.dropLocked()
+		return none
+	case e.builtUnder().key != key:
+		*slot = none
+		return none
+	}
+	return e
+}
+
 // cachedTables is a built list of tables and what the build noted for
 // scans (see Source.buildTables), shared by the queries it serves.
 type cachedTables struct {
-	key      tablesKey
-	watch    clusterkeys.KeyWatch
+	entry[tablesKey]
 	list     []kql.TableSchema
 	stored   map[string]bool
 	schemas  map[string][]logstore.ColumnSchema
@@ -60,9 +94,8 @@ type cachedTables struct {
 // cachedFunctions are the functions built after one version of the index
 // of saved searches.
 type cachedFunctions struct {
-	key   docstore.Digest
-	watch clusterkeys.KeyWatch
-	fns   []kql.Function
+	entry[docstore.Digest]
+	fns []kql.Function
 }
 
 // tablesOf is s.Tables from the cache when nothing it was built from
@@ -73,14 +106,7 @@ func (c *catalogCache) tablesOf(ctx context.Context, s *Source) ([]kql.TableSche
 		return nil, err
 	}
 	c.mu.Lock()
-	e := c.tables
-	switch {
-	case e != nil && !e.watch.Holds():
-		c.dropLocked()
-		e = nil
-	case e != nil && e.key != key:
-		c.tables, e = nil, nil
-	}
+	e := keptLocked(c, &c.tables, key)
 	c.mu.Unlock()
 	if e != nil {
 		s.stored, s.shared, s.damaged, s.declared = e.stored, e.schemas, e.damaged, e.declared
@@ -92,7 +118,7 @@ func (c *catalogCache) tablesOf(ctx context.Context, s *Source) ([]kql.TableSche
 		return list, err
 	}
 	list = slices.Clip(list) // an append by a reader copies
-	e = &cachedTables{key: key, watch: watch, list: list, stored: s.stored, schemas: s.schemas, damaged: s.damaged, declared: s.declared}
+	e = &cachedTables{entry: entry[tablesKey]{key, watch}, list: list, stored: s.stored, schemas: s.schemas, damaged: s.damaged, declared: s.declared}
 	// From now on the source reads what it shares and writes only anew.
 	s.shared, s.schemas = e.schemas, map[string][]logstore.ColumnSchema{}
 	c.mu.Lock()
@@ -133,14 +159,7 @@ func (c *catalogCache) functionsOf(ctx context.Context, s *Source) ([]kql.Functi
 		return nil, err
 	}
 	c.mu.Lock()
-	e := c.functions
-	switch {
-	case e != nil && !e.watch.Holds():
-		c.dropLocked()
-		e = nil
-	case e != nil && e.key != key:
-		c.functions, e = nil, nil
-	}
+	e := keptLocked(c, &c.functions, key)
 	c.mu.Unlock()
 	if e != nil {
 		return slices.Clone(e.fns), nil
@@ -151,7 +170,7 @@ func (c *catalogCache) functionsOf(ctx context.Context, s *Source) ([]kql.Functi
 		return fns, err
 	}
 	c.mu.Lock()
-	c.functions = &cachedFunctions{key: key, watch: watch, fns: slices.Clone(fns)}
+	c.functions = &cachedFunctions{entry: entry[docstore.Digest]{key, watch}, fns: slices.Clone(fns)}
 	c.mu.Unlock()
 	return fns, nil
 }
