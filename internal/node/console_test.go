@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -206,4 +208,45 @@ func TestEveryKindOfNodeServesTheConsoleAtItsRootButNotOnVaultHosts(t *testing.T
 			}
 		})
 	}
+}
+
+// TestConsoleCancelsARunningQuery: while a query runs, Run is Cancel; a
+// click on it ends the request, the node stops the query (its externaldata
+// fetch is dropped), and the page says it was cancelled.
+func TestConsoleCancelsARunningQuery(t *testing.T) {
+	fetching, dropped := make(chan struct{}, 1), make(chan struct{}, 1)
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetching <- struct{}{}
+		<-r.Context().Done() // answers nothing until the node lets go
+		dropped <- struct{}{}
+	}))
+	t.Cleanup(feed.Close)
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), ExternalDataAllow: []string{feed.URL + "/"}})
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	b.Do(t, browsertest.Script(`window.editorRoot = () => document.getElementById('kql-editor').shadowRoot;`))
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t,
+		chromedp.WaitEnabled(chromedp.ID("run-query")),
+		typeQuery(`externaldata (x: string) [@"`+feed.URL+`/slow.csv"] with (format="csv")`),
+		chromedp.Click(chromedp.ID("run-query")),
+	)
+	select {
+	case <-fetching:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the query never fetched its externaldata")
+	}
+	if label := browsertest.Value(t, b, chromedp.Text(chromedp.ID("run-query"))); label != "Cancel" {
+		t.Fatalf("while the query runs the button says %q", label)
+	}
+	b.Do(t, chromedp.Click(chromedp.ID("run-query")))
+	select {
+	case <-dropped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the node went on fetching after the query was cancelled")
+	}
+	browsertest.Value(t, b, chromedp.Poll[bool](`document.getElementById('query-status').textContent === 'Cancelled.'`, chromedp.WithPollingTimeout(10*time.Second)))
+	if label := browsertest.Value(t, b, chromedp.Text(chromedp.ID("run-query"))); label != "Run" {
+		t.Errorf("after the cancel the button says %q", label)
+	}
+	b.RequireClean(t)
 }

@@ -18,8 +18,9 @@ export function setCsrfToken(token) {
 }
 
 // call sends method to path with body as JSON (when given) and returns the
-// decoded JSON answer, or null for an empty one; it throws ApiError.
-export async function call(method, path, body) {
+// decoded JSON answer, or null for an empty one; it throws ApiError, or the
+// AbortError of signal (optional) when the caller cancels.
+export async function call(method, path, body, signal) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken;
@@ -29,6 +30,7 @@ export async function call(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: 'same-origin',
     cache: 'no-store',
+    signal,
   });
   const text = await res.text();
   let data = null;

@@ -72,25 +72,37 @@ export function render(container, session) {
     }),
   });
 
+  // running cancels the query under way, if any.
+  let running = null;
+
   async function execute() {
-    if (!workspace.value) return;
+    if (!workspace.value || running) return;
     error.hidden = true;
     results.replaceChildren();
     chartBox.replaceChildren();
-    status.textContent = 'Running…';
-    run.disabled = true;
+    const controller = new AbortController();
+    running = controller;
+    run.textContent = 'Cancel';
     const started = performance.now();
+    const tick = setInterval(() => {
+      status.textContent = `Running… ${((performance.now() - started) / 1000).toFixed(0)} s`;
+    }, 1000);
+    status.textContent = 'Running…';
     try {
       const body = { query: editor.state.doc.toString() };
       if (timespan.value) body.timespan = timespan.value;
-      const res = await call('POST', `/v1/workspaces/${encodeURIComponent(workspace.value)}/query`, body);
+      const res = await call('POST', `/v1/workspaces/${encodeURIComponent(workspace.value)}/query`, body, controller.signal);
       const seconds = ((performance.now() - started) / 1000).toFixed(2);
       showResult(res, seconds);
     } catch (e) {
       status.textContent = '';
-      showError(e);
+      // A cancelled query: the node stops it when the request goes away.
+      if (e.name === 'AbortError') status.textContent = 'Cancelled.';
+      else showError(e);
     } finally {
-      run.disabled = false;
+      clearInterval(tick);
+      running = null;
+      run.textContent = 'Run';
     }
   }
 
@@ -122,7 +134,8 @@ export function render(container, session) {
     if (at) placeCaret(editor, Number(at[1]), Number(at[2]));
   }
 
-  run.addEventListener('click', execute);
+  // The button runs the query, and while it runs, cancels it.
+  run.addEventListener('click', () => (running ? running.abort() : execute()));
   loadWorkspaces(session, workspace, run, status);
 }
 
