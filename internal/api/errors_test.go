@@ -182,13 +182,33 @@ func TestDomainRefusalsMapByKindInOneTable(t *testing.T) {
 }
 
 func TestUnknownRoutesAnswerInTheAPIsErrorShape(t *testing.T) {
-	e := newTestEnv(t, nil)
-	for _, c := range []struct{ method, path string }{{"GET", "/nope"}, {"PATCH", "/v1.0/applications"}, {"GET", "/subscriptions/s/resourceGroups/rg/providers/X/y"}} {
-		var er errResp
-		resp := e.do(c.method, e.url("", c.path), "", "", &er)
-		if resp.StatusCode != 404 || er.Error.Code != "NotFound" || !strings.Contains(er.Error.Message, c.method) {
-			t.Errorf("%s %s: %d %+v", c.method, c.path, resp.StatusCode, er)
-		}
+	e := newTestEnv(t, func(cfg *Config) { cfg.Metrics = http.NotFoundHandler() })
+	cases := []struct {
+		name, method, path string
+		status             int
+		code, allow        string
+	}{
+		{"a path no route has", "GET", "/nope", 404, "NotFound", ""},
+		{"a provider no route has", "GET", "/subscriptions/s/resourceGroups/rg/providers/X/y", 404, "NotFound", ""},
+		{"a POST of the metrics", "POST", "/metrics", 405, "MethodNotAllowed", "GET, HEAD"},
+		{"a PATCH of the applications", "PATCH", "/v1.0/applications", 405, "MethodNotAllowed", "GET, HEAD, POST"},
+		{"a PUT of one application", "PUT", "/v1.0/applications/a1", 405, "MethodNotAllowed", "DELETE, GET, HEAD"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var er errResp
+			resp := e.do(c.method, e.url("", c.path), "", "", &er)
+			if resp.StatusCode != c.status || er.Error.Code != c.code || resp.Header.Get("Allow") != c.allow {
+				t.Fatalf("%s %s: %d Allow=%q %+v, want %d %s Allow=%q",
+					c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), er, c.status, c.code, c.allow)
+			}
+			if !strings.Contains(er.Error.Message, c.method+" "+c.path) {
+				t.Errorf("message %q does not name the request", er.Error.Message)
+			}
+			if c.allow != "" && !strings.Contains(er.Error.Message, "use "+strings.ReplaceAll(c.allow, ", ", " or ")) {
+				t.Errorf("message %q does not say which methods to use", er.Error.Message)
+			}
+		})
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -91,8 +92,10 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux // management, identity, ingestion, query
-	// patterns lists the routes registered on mux, in order.
+	// patterns lists the routes registered on mux, in order, and methods,
+	// sorted, the methods they take (HEAD with GET).
 	patterns []string
+	methods  []string
 	// replays refuses a Data Collector request whose signature was seen.
 	replays *replayCache
 	// flows keeps the data collection rules' flows compiled.
@@ -193,14 +196,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
-		// No route (or not for this method): answer in the API's error shape
-		// rather than the mux's plain text.
-		writeError(rec, r, s.log, &Error{Status: http.StatusNotFound, Code: "NotFound",
-			Message: fmt.Sprintf("%s %s is not an operation of this API; see docs/api.md", r.Method, echo(r.URL.Path, 200))})
+		// The mux would answer in plain text, and it gives no pattern for a
+		// 404 and a 405 alike: tell them apart here, in the API's error shape.
+		writeError(rec, r, s.log, s.unrouted(r))
 		return
 	}
 	route = pattern
 	s.mux.ServeHTTP(rec, r)
+}
+
+// unrouted is the refusal of r, which no route serves: 405 MethodNotAllowed
+// with Allow when the path is a route's under other methods, else 404.
+func (s *Server) unrouted(r *http.Request) *Error {
+	path := echo(r.URL.Path, 200)
+	allowed := s.allowedMethods(r)
+	if len(allowed) == 0 {
+		return &Error{Status: http.StatusNotFound, Code: "NotFound",
+			Message: fmt.Sprintf("%s %s is not an operation of this API; see docs/api.md", r.Method, path)}
+	}
+	return &Error{Status: http.StatusMethodNotAllowed, Code: "MethodNotAllowed",
+		Header:  http.Header{"Allow": {strings.Join(allowed, ", ")}},
+		Message: fmt.Sprintf("%s %s is not an operation of this API; use %s (see docs/api.md)", r.Method, path, strings.Join(allowed, " or "))}
+}
+
+// allowedMethods lists, sorted, the methods under which a route serves r's
+// path: the mux's own Allow, which it does not export. Every pattern
+// carries a method; GET serves HEAD too.
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var allowed []string
+	probe := *r
+	for _, m := range s.methods {
+		probe.Method = m
+		if _, pattern := s.mux.Handler(&probe); pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // IsVaultHost reports whether host ({vault}.{suffix}[:port]) is a vault's,
@@ -278,6 +309,12 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 func (s *Server) register(pattern string, h http.HandlerFunc, refuse func(http.ResponseWriter, *http.Request, error)) {
 	params := pathParams(pattern)
 	s.patterns = append(s.patterns, pattern)
+	if method, _, _ := strings.Cut(pattern, " "); method == http.MethodGet {
+		s.addMethod(http.MethodGet)
+		s.addMethod(http.MethodHead)
+	} else {
+		s.addMethod(method)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if err := checkPathParams(r, params); err != nil {
 			refuse(w, r, err)
@@ -285,6 +322,13 @@ func (s *Server) register(pattern string, h http.HandlerFunc, refuse func(http.R
 		}
 		h(w, r)
 	})
+}
+
+// addMethod adds m to the sorted methods routes take, once.
+func (s *Server) addMethod(m string) {
+	if i, found := slices.BinarySearch(s.methods, m); !found {
+		s.methods = slices.Insert(s.methods, i, m)
+	}
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
