@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -228,12 +229,89 @@ func (s *Server) declaredColumns(ctx context.Context, ws *workspace.WorkspaceInf
 	return schema.LogColumns()
 }
 
-// newZstdDecoder is the decoder of the ingest bodies sent with
-// Content-Encoding: zstd, shared by the requests: it decodes no more than
-// maxIngestBytes, whatever a frame claims, and so takes frames of windows
-// up to that size (the library bounds the window by what it may decode).
-func newZstdDecoder() (*zstd.Decoder, error) {
-	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxIngestBytes))
+// maxZstdWindow is the largest window of a zstd frame the node decodes:
+// the 8 MiB RFC 9659 requires decoders of Content-Encoding: zstd to take,
+// more than the 2 MiB the zstd tool writes reading a pipe.
+const maxZstdWindow = 8 << 20
+
+// zstdDecoders decode the ingest bodies sent with Content-Encoding: zstd.
+// A body whose frames' windows are at most the 1 MiB of rows a call takes is
+// decoded whole by one decoder the requests share, which holds no window of
+// its own; one with larger windows, up to maxZstdWindow, is decoded as a
+// stream, which holds its window — so at most GOMAXPROCS of those at once.
+type zstdDecoders struct {
+	// all decodes bodies whole; it decodes no more than maxIngestBytes,
+	// whatever a frame claims, and so takes windows up to that size (the
+	// library bounds the window by what it may decode).
+	all *zstd.Decoder
+	// slots holds a token per stream decoder at work.
+	slots chan struct{}
+	// idle keeps the stream decoders not at work, with the windows they
+	// allocated, for the next body: never more than slots' capacity.
+	idle chan *zstd.Decoder
+}
+
+func newZstdDecoders() (*zstdDecoders, error) {
+	all, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxIngestBytes))
+	if err != nil {
+		return nil, err
+	}
+	n := runtime.GOMAXPROCS(0)
+	return &zstdDecoders{all: all, slots: make(chan struct{}, n), idle: make(chan *zstd.Decoder, n)}, nil
+}
+
+// decode decodes comp to at most limit bytes: more is
+// zstd.ErrDecoderSizeExceeded, a frame's window over maxZstdWindow
+// zstd.ErrWindowSizeExceeded.
+func (z *zstdDecoders) decode(ctx context.Context, comp []byte, limit int64) ([]byte, error) {
+	// Into room for all the rows a call takes: the decoder allocates a
+	// frame that states its size the room for it alone, so frames of a few
+	// KiB each would copy the rows decoded before them again and again —
+	// hundreds of MiB for a body of a few KiB.
+	buf := make([]byte, 0, limit+1)
+	body, err := z.all.DecodeAll(comp, buf)
+	if !errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return body, err
+	}
+	return z.stream(ctx, comp, buf[:limit+1])
+}
+
+// stream decodes comp into buf with a stream decoder, once one is free,
+// refusing more than len(buf)-1 bytes.
+func (z *zstdDecoders) stream(ctx context.Context, comp, buf []byte) ([]byte, error) {
+	select {
+	case z.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for a zstd stream decoder: %w", ctx.Err())
+	}
+	defer func() { <-z.slots }()
+	var d *zstd.Decoder
+	select {
+	case d = <-z.idle:
+	default:
+		var err error
+		d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		if err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		_ = d.Reset(nil) // lets go of comp; cannot fail given nil
+		z.idle <- d
+	}()
+	// A bytes.Reader, not a bytes.Buffer: the library decodes a Buffer
+	// whole, bounded by nothing but its own limit, instead of as a stream.
+	if err := d.Reset(bytes.NewReader(comp)); err != nil {
+		return nil, err
+	}
+	n, err := io.ReadFull(io.LimitReader(d, int64(len(buf))), buf)
+	switch {
+	case err == nil:
+		return nil, zstd.ErrDecoderSizeExceeded
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return buf[:n], nil
+	}
+	return nil, err
 }
 
 // readIngestBody reads the body, decoding it when so encoded — gzip (with
@@ -247,7 +325,7 @@ func (s *Server) readIngestBody(w http.ResponseWriter, r *http.Request, limit in
 	encoding := r.Header.Get("Content-Encoding")
 	switch {
 	case strings.EqualFold(encoding, "zstd"):
-		return s.readZstdBody(rd, size, limit)
+		return s.readZstdBody(r.Context(), rd, size, limit)
 	case encoding != "" && !strings.EqualFold(encoding, "gzip") && !strings.EqualFold(encoding, "identity"):
 		// Read as it is, such a body would be refused as rows that are not
 		// JSON, which hides the cause.
@@ -291,7 +369,7 @@ const zstdMagic = "\x28\xb5\x2f\xfd"
 
 // readZstdBody reads a zstd body of at most limit bytes, which decodes to at
 // most limit bytes of rows.
-func (s *Server) readZstdBody(rd io.Reader, size, limit int64) ([]byte, error) {
+func (s *Server) readZstdBody(ctx context.Context, rd io.Reader, size, limit int64) ([]byte, error) {
 	comp, err := readSized(rd, size, limit)
 	tooBig := &Error{Status: http.StatusRequestEntityTooLarge, Code: "PayloadTooLarge",
 		Message: fmt.Sprintf("the rows exceed %d bytes per call; send them in smaller batches", limit)}
@@ -302,18 +380,17 @@ func (s *Server) readZstdBody(rd io.Reader, size, limit int64) ([]byte, error) {
 	case err != nil:
 		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
 	}
-	// Into room for all the rows a call takes: the decoder allocates a
-	// frame that states its size the room for it alone, so frames of a few
-	// KiB each would copy the rows decoded before them again and again —
-	// hundreds of MiB for a body of a few KiB.
-	body, err := s.zstd.DecodeAll(comp, make([]byte, 0, limit+1))
+	body, err := s.zstd.decode(ctx, comp, limit)
 	switch {
 	case errors.Is(err, zstd.ErrDecoderSizeExceeded) || int64(len(body)) > limit:
 		return nil, tooBig
 	case errors.Is(err, zstd.ErrMagicMismatch) && !bytes.HasPrefix(comp, []byte(zstdMagic)):
 		return nil, badRequest("InvalidContentEncoding", "the body is marked zstd but is not zstd data")
 	case errors.Is(err, zstd.ErrWindowSizeExceeded):
-		return nil, badRequest("InvalidContent", fmt.Sprintf("the body's zstd frame has a window over the %d bytes of rows a call takes; compress each batch whole (a frame that states its size) or with a window of 1 MiB at most (zstd --zstd=wlog=20)", limit))
+		return nil, badRequest("InvalidContent", fmt.Sprintf("the body's zstd frame has a window over %d MiB, the most RFC 9659 has HTTP decoders take: "+
+			"compress with a window of %d MiB at most (the zstd tool's levels up to 19 without --long, or --zstd=wlog=23)", maxZstdWindow>>20, maxZstdWindow>>20))
+	case errors.Is(err, context.Canceled):
+		return nil, err // the client went away while the body waited for a stream decoder
 	case err != nil:
 		return nil, badRequest("InvalidContent", "the body could not be read: "+err.Error())
 	}

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sealwatch/sealwatch/internal/audit"
@@ -102,7 +101,7 @@ type Server struct {
 	flows   *flowCache
 	metrics *metrics
 	// zstd decodes the ingest bodies sent zstd-encoded.
-	zstd *zstd.Decoder
+	zstd *zstdDecoders
 	// stopping is closed by StopRecordings: profiles and traces being
 	// recorded end then.
 	stopping chan struct{}
@@ -122,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	zd, err := newZstdDecoder()
+	zd, err := newZstdDecoders()
 	if err != nil {
 		return nil, err
 	}
