@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,6 +21,10 @@ const (
 	// ProblemAuthentication: a sealed part failed authentication (a flipped
 	// bit, a part moved from elsewhere, a substituted file).
 	ProblemAuthentication Problem = "authentication failed"
+	// ProblemCorrupt: a block's sealed parts authenticated but what they
+	// hold does not parse. Only a holder of the key writes such bytes (a
+	// bug, a foreign writer): tampering without it fails authentication.
+	ProblemCorrupt Problem = "corrupt"
 	// ProblemRolledBack: the manifest is older than the one the control plane
 	// recorded.
 	ProblemRolledBack Problem = "rolled back"
@@ -58,6 +63,17 @@ func (e *IntegrityError) affects(from, to int64) bool {
 		return true
 	}
 	return e.MaxT >= from && e.MinT < to
+}
+
+// blockProblem is the problem of a block whose read failed with err, an
+// ErrCorrupt: ProblemAuthentication when a sealed part failed to
+// authenticate, ProblemCorrupt when the parts authenticated but do not
+// parse.
+func blockProblem(err error) Problem {
+	if _, ok := errors.AsType[*authError](err); ok {
+		return ProblemAuthentication
+	}
+	return ProblemCorrupt
 }
 
 // fileGone is the detail of a listed object that is not on disk.

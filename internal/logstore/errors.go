@@ -38,6 +38,16 @@ func (e *RowError) Error() string { return fmt.Sprintf("row %d: %s", e.Index, e.
 // Unwrap makes every RowError an ErrInvalidInput.
 func (e *RowError) Unwrap() error { return ErrInvalidInput }
 
+// authError is a sealed part that failed authentication (see open): a
+// flipped bit, a part moved from elsewhere, another key's. Every other
+// ErrCorrupt of a block read is of bytes that authenticated.
+type authError struct{ msg string }
+
+func (e *authError) Error() string { return ErrCorrupt.Error() + ": " + e.msg }
+
+// Unwrap makes every authError an ErrCorrupt.
+func (e *authError) Unwrap() error { return ErrCorrupt }
+
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -700,5 +701,55 @@ func TestWALLostAfterACrashPutsTheWholeTableAtRisk(t *testing.T) {
 	ie := wantDamage(t, err, filepath.Base(wals[0]), ProblemMissing)
 	if ie.MinT != 0 || ie.MaxT != 0 {
 		t.Fatalf("a WAL lost after a crash names rows from %d to %d; want the whole table at risk", ie.MinT, ie.MaxT)
+	}
+}
+
+// A block whose sealed parts authenticate but do not parse was written
+// wrong by a holder of the key, not tampered with: it is reported as
+// corrupt, by scans and by verify, while a flipped sealed byte is an
+// authentication failure (see TestIntegrityErrorsNameTheObjectNeverRows).
+func TestAuthenticatedButUnparsableBlockIsCorruptNotUnauthenticated(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	st, ledger, segs := twoHourTable(t, dir, keys)
+	st.Close()
+	reseal(t, keys, segs[0], 0, timeColumn, func(plain []byte) { plain[0] = byte(TypeNull) }) // no column has that type
+	st = reopen(t, dir, keys, ledger)
+	_, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if ie := wantDamage(t, err, filepath.Base(segs[0]), ProblemCorrupt); !strings.Contains(ie.Detail, "bad column type") {
+		t.Fatalf("detail %q; want the parse failure", ie.Detail)
+	}
+	rep, err := st.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != filepath.Base(segs[0]) || rep.Damaged[0].Problem != ProblemCorrupt {
+		t.Fatalf("verify: %+v, %v; want the older segment corrupt", rep, err)
+	}
+}
+
+// reseal opens column col's chunk of block bi of segment path, lets change
+// alter its plaintext in place, and seals it again under the same key and
+// place: it still authenticates.
+func reseal(t *testing.T, keys *envelopetest.Keys, path string, bi int, col string, change func(plain []byte)) {
+	t.Helper()
+	name, _ := parseSegName(filepath.Base(path))
+	r, err := newTestStore(t, t.TempDir(), keys).openSegment(context.Background(), path, ws, tbl, segFile{name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	aead, err := r.blockAEAD(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := r.blocks[bi].col(col)
+	data, _ := os.ReadFile(path)
+	aad := r.hdr.aad("segment.column", ws, tbl, strconv.Itoa(bi), col)
+	plain, err := open(nil, aead, data[cm.off:cm.off+cm.size], aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(plain)
+	copy(data[cm.off:cm.off+cm.size], seal(nil, aead, plain, aad))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -460,7 +460,7 @@ func (sc *Scanner) Next() bool {
 			switch {
 			case errors.Is(err, ErrCorrupt):
 				sc.err = sc.st.foundDamage(&IntegrityError{Workspace: sc.ws, Table: sc.tbl, Object: sc.segFile.name.String(),
-					Problem: ProblemAuthentication, Detail: fmt.Sprintf("block %d: %v", sc.block-1, err),
+					Problem: blockProblem(err), Detail: fmt.Sprintf("block %d: %v", sc.block-1, err),
 					MinT: sc.segFile.name.minT, MaxT: sc.segFile.name.maxT})
 			case err != nil:
 				sc.err = fmt.Errorf("scan %s/%s: %w", sc.ws, sc.tbl, err)

@@ -168,11 +168,11 @@ func seal(dst []byte, aead cipher.AEAD, plaintext, aad []byte) []byte {
 func open(dst []byte, aead cipher.AEAD, sealed, aad []byte) ([]byte, error) {
 	ns := aead.NonceSize()
 	if len(sealed) < ns+aead.Overhead() {
-		return nil, corruptf("sealed message of %d bytes is too short", len(sealed))
+		return nil, &authError{fmt.Sprintf("sealed message of %d bytes is too short", len(sealed))}
 	}
 	out, err := aead.Open(dst, sealed[:ns], sealed[ns:], aad)
 	if err != nil {
-		return nil, corruptf("authentication failed")
+		return nil, &authError{"authentication failed"}
 	}
 	return out, nil
 }

@@ -211,9 +211,12 @@ func TestFlippedBitInASegmentIsAnIntegrityErrorNeverOtherData(t *testing.T) {
 		detected := false
 		for k, req := range scans {
 			got, err := scanAll(st, req)
+			var ie *IntegrityError
 			switch {
-			case errors.Is(err, ErrCorrupt):
+			case errors.As(err, &ie) && ie.Problem == ProblemAuthentication:
 				detected = true
+			case errors.Is(err, ErrCorrupt):
+				t.Fatalf("byte %d flipped: %v, want it to fail authentication", i, err)
 			case err != nil:
 				t.Fatalf("byte %d flipped: error %v, want ErrCorrupt", i, err)
 			default:
@@ -440,15 +443,23 @@ func TestMovedBlocksSegmentsAndWALsFailToOpen(t *testing.T) {
 			t.Fatalf("error %v, %d rows; want ErrCorrupt", err, countRows(got))
 		}
 	}
+	// a chunk moved is sealed bytes out of place: they fail authentication
+	wantUnauthentic := func(t *testing.T, st *Store) {
+		t.Helper()
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl, Columns: []string{"C1", "C2"}})
+		if ie := (*IntegrityError)(nil); !errors.As(err, &ie) || ie.Problem != ProblemAuthentication {
+			t.Fatalf("error %v, %d rows; want an authentication failure", err, countRows(got))
+		}
+	}
 	t.Run("block to another position", func(t *testing.T) {
 		st, _, segs := setup(t)
 		swapChunks(t, segs[0], chunk(t, st, segs[0], tbl, 0, "C1"), chunk(t, st, segs[0], tbl, 1, "C1"))
-		wantCorrupt(t, st, tbl)
+		wantUnauthentic(t, st)
 	})
 	t.Run("column to another column", func(t *testing.T) {
 		st, _, segs := setup(t)
 		swapChunks(t, segs[0], chunk(t, st, segs[0], tbl, 0, "C1"), chunk(t, st, segs[0], tbl, 0, "C2"))
-		wantCorrupt(t, st, tbl)
+		wantUnauthentic(t, st)
 	})
 	t.Run("block to another segment", func(t *testing.T) {
 		st, _, segs := setup(t)
@@ -457,7 +468,7 @@ func TestMovedBlocksSegmentsAndWALsFailToOpen(t *testing.T) {
 		db, _ := os.ReadFile(segs[1])
 		copy(db[b.off:], da[a.off:a.off+a.size])
 		os.WriteFile(segs[1], db, 0o600)
-		wantCorrupt(t, st, tbl)
+		wantUnauthentic(t, st)
 	})
 	for _, dest := range []struct{ name, ws, table string }{{"segment to another table", ws, "OtherTable"}, {"segment to another workspace", "other-ws", tbl}} {
 		t.Run(dest.name, func(t *testing.T) {

@@ -307,7 +307,7 @@ func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityErro
 			}
 			n += cm.size + cm.bloomSize
 			if errors.Is(err, ErrCorrupt) {
-				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: ProblemAuthentication,
+				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: blockProblem(err),
 					Detail: fmt.Sprintf("block %d, column %d: %v", bi, ci, err), MinT: s.name.minT, MaxT: s.name.maxT}, n, nil
 			}
 			if err != nil {
@@ -318,7 +318,7 @@ func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityErro
 			_, err := r.readAnyBloom(aead, bi)
 			n += r.blocks[bi].anySize
 			if errors.Is(err, ErrCorrupt) {
-				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: ProblemAuthentication,
+				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: blockProblem(err),
 					Detail: fmt.Sprintf("block %d, any-column bloom filter: %v", bi, err), MinT: s.name.minT, MaxT: s.name.maxT}, n, nil
 			}
 			if err != nil {
