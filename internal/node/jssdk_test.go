@@ -271,6 +271,13 @@ func TestJSKeyVaultExampleCreatesAKeyAndWrapsInTheVault(t *testing.T) {
 			t.Fatalf("the vault's audit log has %d wraps and %d unwraps, want the example's second of each", done["KeyWrap"], done["KeyUnwrap"])
 		}
 	})
+	t.Run("a key keys.js has not created is not found, and the example says to run keys.js first", func(t *testing.T) {
+		js.hosts = nil
+		_, errOut, err := js.run(t, env, "keys-at-node.js", "never-created")
+		if err == nil || !strings.Contains(errOut, "'never-created' was not found") || !strings.Contains(errOut, "create the key first: node keys.js never-created") {
+			t.Fatalf("exit %v, stderr %q", err, errOut)
+		}
+	})
 }
 
 // jsAuditedOps counts, by operation, the successful audit records of vault's

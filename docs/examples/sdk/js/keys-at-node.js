@@ -3,6 +3,7 @@
 // the sealwatch command does. TLS still checks the name the URL asked for.
 //
 // Usage: VAULT_URL=https://cmk1.vault.localhost:8443 node keys-at-node.js KEY_NAME
+// KEY_NAME is a key that exists: run keys.js with it first.
 "use strict";
 
 const { lookup } = require("node:dns");
@@ -22,7 +23,10 @@ run(async () => {
     lookup: (host, options, callback) => lookup(host.endsWith(".vault.localhost") ? node : host, options, callback),
   });
   const credential = sealwatchCredential();
-  const key = await new KeyClient(env("VAULT_URL"), credential, { agent }).getKey(name);
+  // This example reads a key; keys.js creates one.
+  const key = await new KeyClient(env("VAULT_URL"), credential, { agent }).getKey(name).catch((err) => {
+    throw err.statusCode === 404 ? new Error(`${err.message}; create the key first: node keys.js ${name}`) : err;
+  });
   const crypto = new CryptographyClient(key.id, credential, { agent });
   const dek = randomBytes(32);
   const wrapped = await crypto.wrapKey("RSA-OAEP-256", dek);
