@@ -224,7 +224,7 @@ func hintFor(err error) string {
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return fmt.Sprintf("the host name %s does not resolve from this machine: check --endpoint; if it is a vault host "+
-			"({vault}.{suffix}) of another node, give it a DNS record or a hosts entry (`sealwatch keyvault hosts --install`, logged in to that node, writes them)", dnsErr.Name)
+			"({vault}.{suffix}) of another node, give it a DNS record or a hosts entry (`sealwatch keyvault hosts | sudo tee -a /etc/hosts`, logged in to that node, adds them)", dnsErr.Name)
 	}
 	return ""
 }

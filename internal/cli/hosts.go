@@ -230,7 +230,8 @@ func installHosts(path, endpoint, block string) error {
 func hostsWriteError(path string, err error) error {
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("cannot write %s (%w): it belongs to root; append the entries as root with `sealwatch keyvault hosts | sudo tee -a %s`, "+
-			"or run `sudo sealwatch keyvault hosts --install --credentials FILE` with your credentials file", path, err, path)
+			"or build the command and run it as root with your credentials file: `go build -o sealwatch ./cmd/sealwatch && sudo ./sealwatch keyvault hosts --install --credentials FILE` "+
+			"(sudo does not see a shell alias)", path, err, path)
 	}
 	return fmt.Errorf("write the vault host entries into %s: %w", path, err)
 }

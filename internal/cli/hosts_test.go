@@ -84,7 +84,7 @@ func TestReplaceHostsBlockTouchesOnlyItsOwnNode(t *testing.T) {
 // other failure names the file.
 func TestHostsFileErrorsSayWhatToDo(t *testing.T) {
 	denied := hostsWriteError("/etc/hosts", &fs.PathError{Op: "open", Path: "/etc/hosts", Err: syscall.EACCES})
-	if msg := denied.Error(); !strings.Contains(msg, "sudo tee -a /etc/hosts") || !strings.Contains(msg, "sudo sealwatch keyvault hosts --install --credentials") {
+	if msg := denied.Error(); !strings.Contains(msg, "sudo tee -a /etc/hosts") || !strings.Contains(msg, "sudo ./sealwatch keyvault hosts --install --credentials") {
 		t.Fatalf("permission denied says: %v", denied)
 	}
 	dir := t.TempDir()
@@ -99,7 +99,7 @@ func TestHostsFileErrorsSayWhatToDo(t *testing.T) {
 // vault host entries.
 func TestUnresolvedHostHintNamesTheHostsCommand(t *testing.T) {
 	hint := hintFor(&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "cmk1.vault.example", IsNotFound: true}})
-	for _, want := range []string{"cmk1.vault.example", "--endpoint", "sealwatch keyvault hosts --install"} {
+	for _, want := range []string{"cmk1.vault.example", "--endpoint", "sealwatch keyvault hosts | sudo tee -a /etc/hosts"} {
 		if !strings.Contains(hint, want) {
 			t.Errorf("hint %q does not name %q", hint, want)
 		}

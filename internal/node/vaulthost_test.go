@@ -43,7 +43,7 @@ func TestClusterKeyInAVaultWhoseHostDoesNotResolveSaysWhatToDo(t *testing.T) {
 	body := map[string]any{"properties": map[string]any{"keyVaultProperties": map[string]string{
 		"keyVaultUri": "https://cmk1." + suffix + ":8443/", "keyName": "ws-cmk"}}}
 	st := rn.call("PATCH", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), mgmt, body, &er)
-	for _, want := range []string{"the vault host cmk1." + suffix + " does not resolve from this node", "sealwatch keyvault hosts --install"} {
+	for _, want := range []string{"the vault host cmk1." + suffix + " does not resolve from this node", "sealwatch keyvault hosts | sudo tee -a /etc/hosts"} {
 		if st != http.StatusServiceUnavailable || er.Error.Code != "KeyVaultUnreachable" || !strings.Contains(er.Error.Message, want) {
 			t.Fatalf("got %d %s %q, want 503 KeyVaultUnreachable saying %q", st, er.Error.Code, er.Error.Message, want)
 		}

@@ -108,7 +108,7 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 				}
 			}
 			t.Log(err)
-			if tc.name == "vault host does not resolve" && !strings.Contains(err.Error(), "sealwatch keyvault hosts --install") {
+			if tc.name == "vault host does not resolve" && !strings.Contains(err.Error(), "sealwatch keyvault hosts | sudo tee -a /etc/hosts") {
 				t.Fatalf("the error does not say how to make the vault host resolve: %v", err)
 			}
 			if strings.Contains(err.Error(), "do not show") || strings.Contains(err.Error(), "secret-token") {

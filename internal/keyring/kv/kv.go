@@ -318,5 +318,5 @@ func errorCodes(re *azcore.ResponseError) (code, inner string) {
 // back), and the usual cause is a per-vault host with no DNS or hosts entry.
 func unresolvedVaultHost(host string) string {
 	return fmt.Sprintf("the vault host %s does not resolve from this node: give it a DNS record, or an /etc/hosts entry on this machine "+
-		"(`sealwatch keyvault hosts --install`, logged in to the vault's node, writes one per vault)", host)
+		"(`sealwatch keyvault hosts | sudo tee -a /etc/hosts`, logged in to the vault's node, adds one per vault)", host)
 }

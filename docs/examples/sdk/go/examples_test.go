@@ -194,7 +194,7 @@ func TestGoKeysExampleWrapsInTheVault(t *testing.T) {
 
 	t.Run("before the hosts entry, the error says how to add it", func(t *testing.T) {
 		_, errOut, err := e.example(hosts, clientID, secret, vault, "keys", "app-key")
-		want := `cmk1.vault.localhost does not resolve: add the line "127.0.0.1 cmk1.vault.localhost" to /etc/hosts, or run ` + "`sealwatch keyvault hosts --install`"
+		want := `cmk1.vault.localhost does not resolve: add the line "127.0.0.1 cmk1.vault.localhost" to /etc/hosts, or run ` + "`sealwatch keyvault hosts | sudo tee -a /etc/hosts`"
 		if err == nil || !strings.Contains(errOut, want) {
 			t.Fatalf("exit %v, stderr %q", err, errOut)
 		}

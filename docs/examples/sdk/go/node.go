@@ -88,7 +88,7 @@ func hint(err error) string {
 		if u, perr := url.Parse(os.Getenv("SEALWATCH_ENDPOINT")); perr == nil && u.Hostname() != "" {
 			address = u.Hostname()
 		}
-		return fmt.Sprintf("; %s does not resolve: add the line \"%s %s\" to /etc/hosts, or run `sealwatch keyvault hosts --install` (see docs/sdk.md, \"Vault host names\")",
+		return fmt.Sprintf("; %s does not resolve: add the line \"%s %s\" to /etc/hosts, or run `sealwatch keyvault hosts | sudo tee -a /etc/hosts` (see docs/sdk.md, \"Vault host names\")",
 			dnsErr.Name, address, dnsErr.Name)
 	// azidentity reports a failed TLS check of the authority as text only.
 	case errors.As(err, &unknownCA), strings.Contains(err.Error(), "certificate signed by unknown authority"):

@@ -47,7 +47,7 @@ function hint(err) {
   if (err.code === "ENOTFOUND" && err.request) {
     const host = new URL(err.request.url).hostname;
     const address = new URL(env("SEALWATCH_ENDPOINT")).hostname;
-    return `; add the line "${address} ${host}" to /etc/hosts (sealwatch keyvault hosts --install writes one for each vault)`;
+    return `; add the line "${address} ${host}" to /etc/hosts (sealwatch keyvault hosts | sudo tee -a /etc/hosts adds one for each vault)`;
   }
   return "";
 }
