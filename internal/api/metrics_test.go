@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/metricstest"
 )
 
 // TestRequestMetricsNameTheRouteNeverThePath: two requests to one route with
@@ -55,7 +56,7 @@ func TestRequestMetricsNameTheRouteNeverThePath(t *testing.T) {
 		{map[string]string{"method": "GET", "route": "vault:KeyGet"}, 1},
 		{map[string]string{"method": "GET", "route": routeVaultUnknown}, 1},
 	} {
-		if got := sum(requests, want.labels); got != want.n {
+		if got := metricstest.Sum(requests, want.labels); got != want.n {
 			t.Errorf("requests with %v: %v, want %v", want.labels, got, want.n)
 		}
 	}
@@ -90,7 +91,7 @@ func TestAlertedSeriesAreExportedBeforeTheirFirstEvent(t *testing.T) {
 		if n := count(families[c.family], c.labels); n != 1 {
 			t.Errorf("%s%v: %d series before any event, want 1 at 0", c.family, c.labels, n)
 		}
-		if v := sum(families[c.family], c.labels); v != 0 {
+		if v := metricstest.Sum(families[c.family], c.labels); v != 0 {
 			t.Errorf("%s%v = %v before any event", c.family, c.labels, v)
 		}
 	}
@@ -100,25 +101,11 @@ func TestAlertedSeriesAreExportedBeforeTheirFirstEvent(t *testing.T) {
 func count(f *dto.MetricFamily, want map[string]string) int {
 	n := 0
 	for _, m := range f.GetMetric() {
-		if hasLabels(m, want) {
+		if metricstest.HasLabels(m, want) {
 			n++
 		}
 	}
 	return n
-}
-
-// hasLabels reports whether m carries every label in want.
-func hasLabels(m *dto.Metric, want map[string]string) bool {
-	have := make(map[string]string, len(m.Label))
-	for _, l := range m.Label {
-		have[l.GetName()] = l.GetValue()
-	}
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // gather returns reg's metric families by name.
@@ -133,24 +120,6 @@ func gather(t *testing.T, reg prometheus.Gatherer) map[string]*dto.MetricFamily 
 		out[f.GetName()] = f
 	}
 	return out
-}
-
-// sum adds up the counters (or histogram counts) of f's series that carry
-// every label in want.
-func sum(f *dto.MetricFamily, want map[string]string) float64 {
-	var n float64
-	for _, m := range f.GetMetric() {
-		if !hasLabels(m, want) {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			n += m.Counter.GetValue()
-		case m.Histogram != nil:
-			n += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return n
 }
 
 // BenchmarkMetricsPerRequest is what the metrics add to one request, with

@@ -11,6 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/sealwatch/sealwatch/internal/metricstest"
 )
 
 // scrape reads /metrics as Prometheus does, with a management token, and
@@ -34,38 +36,6 @@ func (rn *running) scrape() map[string]*dto.MetricFamily {
 		rn.t.Fatalf("/metrics is not the Prometheus text format: %v", err)
 	}
 	return fams
-}
-
-// seriesSum adds up the values of f's series that carry every label in
-// want: a counter's or gauge's value, a histogram's count of observations.
-func seriesSum(f *dto.MetricFamily, want map[string]string) float64 {
-	if f == nil {
-		return 0
-	}
-	var n float64
-series:
-	for _, m := range f.Metric {
-		have := make(map[string]string, len(m.Label))
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue series
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			n += m.Counter.GetValue()
-		case m.Gauge != nil:
-			n += m.Gauge.GetValue()
-		case m.Untyped != nil:
-			n += m.Untyped.GetValue()
-		case m.Histogram != nil:
-			n += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return n
 }
 
 // TestMetricsAfterAWalkthroughShowEveryFamily runs what the README's
@@ -122,7 +92,7 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		t.Fatalf("create rule: %d", st)
 	}
 	waitFor(t, 20*time.Second, "a rule run in the metrics", func() bool {
-		return seriesSum(cs.scrape()["sealwatch_rule_runs_total"], map[string]string{"outcome": "ran"}) >= 1
+		return metricstest.Sum(cs.scrape()["sealwatch_rule_runs_total"], map[string]string{"outcome": "ran"}) >= 1
 	})
 
 	fams := cs.scrape()
@@ -177,14 +147,14 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 			t.Errorf("%s is not exported", c.family)
 			continue
 		}
-		if got := seriesSum(fams[c.family], c.labels); got < c.atLeast {
+		if got := metricstest.Sum(fams[c.family], c.labels); got < c.atLeast {
 			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, got, c.atLeast)
 		}
 	}
-	if got := seriesSum(fams["sealwatch_cluster_key_state"], map[string]string{"cluster_name": "cluster1"}); got != 1 {
+	if got := metricstest.Sum(fams["sealwatch_cluster_key_state"], map[string]string{"cluster_name": "cluster1"}); got != 1 {
 		t.Errorf("cluster1's key is in %v states at once, want 1", got)
 	}
-	if got := seriesSum(fams["sealwatch_ingested_rows_total"], map[string]string{"api": "data_collector"}); got != 1 {
+	if got := metricstest.Sum(fams["sealwatch_ingested_rows_total"], map[string]string{"api": "data_collector"}); got != 1 {
 		t.Errorf("data collector rows: %v, want exactly 1 (the refused batch stored none)", got)
 	}
 	for name, f := range fams {
@@ -205,10 +175,10 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 		t.Fatalf("ingest with the key revoked: %d %s", st, code)
 	}
 	fams = cs.scrape()
-	if got := seriesSum(fams["sealwatch_cluster_key_state"], map[string]string{"cluster": cs.clusterID, "cluster_name": "cluster1", "state": "Revoked"}); got != 1 {
+	if got := metricstest.Sum(fams["sealwatch_cluster_key_state"], map[string]string{"cluster": cs.clusterID, "cluster_name": "cluster1", "state": "Revoked"}); got != 1 {
 		t.Errorf("cluster1's key state Revoked = %v, want 1", got)
 	}
-	if got := seriesSum(fams["sealwatch_ingest_refused_batches_total"], map[string]string{"api": "logs_ingestion", "reason": "CustomerManagedKeyInaccessible"}); got != 1 {
+	if got := metricstest.Sum(fams["sealwatch_ingest_refused_batches_total"], map[string]string{"api": "logs_ingestion", "reason": "CustomerManagedKeyInaccessible"}); got != 1 {
 		t.Errorf("batches refused for the key = %v, want 1", got)
 	}
 }
