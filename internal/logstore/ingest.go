@@ -31,7 +31,7 @@ type ingestLimits struct {
 	declared declared
 }
 
-// parseRows validates an ingest body, a JSON array of objects, and encodes it
+// parseShapedRows validates an ingest body, a JSON array of objects, and encodes it
 // as a WAL record: room for the ingestion time, then the payload, which the
 // rows' offsets are relative to. The body is refused whole at the first bad
 // row, so that a caller never has part of a call acknowledged.
@@ -40,16 +40,19 @@ type ingestLimits struct {
 // its strings are text, and each row, while it encodes them. A refusal is
 // worded as if the JSON and the text had been checked over the whole body
 // first (refusal), so that of two faults the same one is named as ever.
-func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
+//
+// It notes the classes of value of each column as it reads them: the
+// shapes of the rows (see payloadShapes).
+func parseShapedRows(body []byte, lim ingestLimits) ([]byte, []rowRef, shapes, error) {
 	if len(body) > maxPayloadBytes {
-		return nil, nil, fmt.Errorf("%w: a body of %d bytes is over %d", ErrInvalidInput, len(body), maxPayloadBytes)
+		return nil, nil, nil, fmt.Errorf("%w: a body of %d bytes is over %d", ErrInvalidInput, len(body), maxPayloadBytes)
 	}
 	s := scanner{b: body, bad: -1, declared: lim.declared}
 	rec, refs, err := s.rows(lim)
 	if err != nil {
-		return nil, nil, refusal(body, lim, err)
+		return nil, nil, nil, refusal(body, lim, err)
 	}
-	return rec, refs, nil
+	return rec, refs, s.shapes.noted(), nil
 }
 
 // refusal words the refusal of a body that the one pass refused with err:
@@ -169,6 +172,8 @@ type scanner struct {
 	// declared, when not nil, converts each value (see ingestLimits).
 	declared declared
 	guid     [36]byte // convert's scratch
+	// shapes notes the classes of value of each column of the rows read.
+	shapes shapeNoter
 	// seen is the declared column met at each position of the last rows:
 	// shippers send the same columns in the same order, and a name compared
 	// with the one at its position costs less than a lookup in declared.
@@ -303,6 +308,7 @@ func (s *scanner) row(dst []byte, now time.Time) (time.Time, int, []byte, error)
 			continue // a null is a missing value
 		}
 		dst = appendField(dst, name, c)
+		s.shapes.note(nf, name, c)
 		nf++
 	}
 }

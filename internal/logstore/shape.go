@@ -1,9 +1,6 @@
 package logstore
 
-import (
-	"bytes"
-	"math/bits"
-)
+import "math/bits"
 
 // valueClasses is a set of the classes of value a column holds, as
 // resolveType tells them apart in picking a block's type: a bit per Type,
@@ -44,38 +41,65 @@ type shapes map[string]valueClasses
 
 // payloadShapes are the classes of each column of the rows of payload p,
 // or nil when p does not decode (which a payload parsed or replayed does).
-// Rows mostly repeat the fields of the row before in the same order: a
-// field of the class its predecessor at that place had is not looked up.
+// An ingest notes them as it parses (see scanner.row); a replay of a WAL
+// reads them here.
 func payloadShapes(p []byte, refs []rowRef) shapes {
-	type field struct {
-		name  []byte
-		class valueClasses
-	}
-	out := shapes{}
-	var prev []field
+	var n shapeNoter
 	for _, ref := range refs {
 		k := -1
 		_, _, err := walkRow(p, int(ref.off), func(name []byte, c cell) {
 			k++
-			if string(name) == timeColumn || string(name) == IngestionTimeColumn {
-				return
-			}
-			class := classOf(c)
-			if k < len(prev) && prev[k].class == class && bytes.Equal(prev[k].name, name) {
-				return
-			}
-			out[string(name)] |= class
-			if k < len(prev) {
-				prev[k] = field{name, class}
-			} else if k == len(prev) {
-				prev = append(prev, field{name, class})
-			}
+			n.note(k, name, c)
 		})
 		if err != nil {
 			return nil
 		}
 	}
-	return out
+	return n.noted()
+}
+
+// shapeNoter notes the classes of each column of rows, field by field.
+// Rows mostly repeat the fields of the row before in the same order: a
+// field of the name and class its predecessor at that place had is not
+// looked up.
+type shapeNoter struct {
+	shapes shapes
+	prev   []shapeField
+}
+
+type shapeField struct {
+	name  string
+	class valueClasses
+}
+
+// noted are the shapes noted: none, not nil, when no row had a field.
+func (n *shapeNoter) noted() shapes {
+	if n.shapes == nil {
+		return shapes{}
+	}
+	return n.shapes
+}
+
+// note notes the value c of column name, the field at place k of its row.
+func (n *shapeNoter) note(k int, name []byte, c cell) {
+	if string(name) == timeColumn || string(name) == IngestionTimeColumn {
+		return
+	}
+	class := classOf(c)
+	if n.shapes == nil {
+		n.shapes = shapes{}
+	}
+	if k < len(n.prev) && n.prev[k].class == class && n.prev[k].name == string(name) {
+		return
+	}
+	n.shapes[string(name)] |= class
+	f := shapeField{string(name), class}
+	switch {
+	case k < len(n.prev):
+		n.prev[k] = f
+	case k == len(n.prev):
+		n.prev = append(n.prev, f)
+	}
 }
 
 // note adds the classes of add to the memtable's and reports whether what

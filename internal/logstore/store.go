@@ -369,7 +369,7 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 		return 0, err
 	}
 	now := st.cfg.Now()
-	rec, refs, err := parseRows(body, ingestLimits{
+	rec, refs, shape, err := parseShapedRows(body, ingestLimits{
 		now: now, oldest: now.Add(-st.retention(table)), newest: now.Add(st.cfg.MaxClockSkew),
 		maxRowBytes: st.cfg.MaxRowBytes, declared: d,
 	})
@@ -389,7 +389,6 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
-	shape := payloadShapes(rec[ingestTimeSize:], refs)
 	err = g.wal.waitDurable(ord)
 	if err == nil && g.mem.add(rec[ingestTimeSize:], refs, shape, minT, maxT, stamp) {
 		st.changed() // the rows bring a column or a type the table's schema may lack
