@@ -94,6 +94,23 @@ func New(cfg Config) (*Console, error) {
 	return c, nil
 }
 
+// methods are those the console's routes take (GET serves HEAD too).
+var methods = []string{http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodPost}
+
+// allowedMethods lists the methods under which a console route serves r's
+// path: the mux's own Allow, which it does not export.
+func (c *Console) allowedMethods(r *http.Request) []string {
+	var allowed []string
+	probe := *r
+	for _, m := range methods {
+		probe.Method = m
+		if _, pattern := c.mux.Handler(&probe); pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
+}
+
 // ServeHTTP serves the console's own paths and hands everything else to the
 // API, with the request's session, if it has a valid one, on its context.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -104,6 +121,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := c.mux.Handler(r); pattern != "" {
 		setSecurityHeaders(w.Header())
 		c.mux.ServeHTTP(w, r)
+		return
+	}
+	if allowed := c.allowedMethods(r); len(allowed) > 0 {
+		// The mux would answer 405 in plain text.
+		setSecurityHeaders(w.Header())
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed",
+			r.Method+" "+echo(r.URL.Path)+" is not an operation of the console; use "+strings.Join(allowed, " or "))
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/console/") {

@@ -480,6 +480,25 @@ func TestNoSecretSessionIDOrCSRFTokenIsLogged(t *testing.T) {
 	}
 }
 
+func TestAWrongMethodOfAConsolePathIs405WithTheMethodsToUse(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	for _, c := range []struct{ name, method, path, allow string }{
+		{"a POST of the page", "POST", "/", "GET, HEAD"},
+		{"a PUT of the session", "PUT", "/console/session", "DELETE, GET, HEAD, POST"},
+		{"a DELETE of an asset", "DELETE", "/console/assets/console.js", "GET, HEAD"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := f.do(request{method: c.method, path: c.path})
+			if code := errorCode(t, rec, 405); code != "MethodNotAllowed" || rec.Header().Get("Allow") != c.allow {
+				t.Fatalf("code %s, Allow %q, want MethodNotAllowed, %q", code, rec.Header().Get("Allow"), c.allow)
+			}
+			if want := "use " + strings.ReplaceAll(c.allow, ", ", " or "); !strings.Contains(rec.Body.String(), want) {
+				t.Errorf("the message does not say %q: %s", want, rec.Body)
+			}
+		})
+	}
+}
+
 func TestUnknownConsolePathIsAJSON404AndOtherPathsAreTheAPIs(t *testing.T) {
 	f := newFixture(t, console.Config{})
 	if code := errorCode(t, f.do(request{method: "GET", path: "/console/nothing"}), 404); code != "NotFound" {
