@@ -12,7 +12,9 @@
 #     ${XDG_CACHE_HOME:-~/.cache}/sealwatch-test, again only when that lock
 #     file changes;
 #   - Chromium, from the machine's Debian packages (chromium), if there is no
-#     /usr/bin/chromium: the web console's browser tests drive it headless.
+#     /usr/bin/chromium: the web console's browser tests drive it headless;
+#   - the zstd tool (Debian's zstd), if there is none: a test sends the node
+#     what the tool's pipe writes, as a user's `cat rows.json | zstd` would.
 # The tests find those packages through SEALWATCH_TEST_NODE_MODULES, and the
 # browser through SEALWATCH_TEST_CHROMIUM.
 set -euo pipefail
@@ -62,6 +64,15 @@ install_chromium() {
 	apt_install chromium
 }
 
+install_zstd() {
+	if command -v zstd >/dev/null; then
+		return
+	fi
+	command -v apt-get >/dev/null || die "no zstd tool, and no apt-get to install it: install zstd, then run this script again"
+	say "installing the zstd tool from the machine's Debian packages"
+	apt_install zstd
+}
+
 check_node() {
 	local version major
 	version="$(node --version)"
@@ -91,6 +102,7 @@ install_sdks() {
 
 install_node
 check_node
+install_zstd
 install_sdks
 export SEALWATCH_TEST_NODE_MODULES="$cache/js/node_modules"
 if [ -z "${SEALWATCH_TEST_CHROMIUM:-}" ]; then

@@ -77,8 +77,10 @@ func TestShortDurationIsAsTyped(t *testing.T) {
 
 func TestClusterWaitTimesOutNamingTheState(t *testing.T) {
 	cs := setUpCMKWithCLI(t, startNode(t))
-	r := cs.run("cluster", "wait", "--name", "cluster1", "--key-state", "Revoked", "--timeout", "1s")
-	want := "error: timed out after 1s: cluster cluster1 is still in state Accessible (waiting for Revoked)\n"
+	// 3 s, not 1: on a loaded machine the first answer can take over a
+	// second, and a wait cut short before any answer has no state to name.
+	r := cs.run("cluster", "wait", "--name", "cluster1", "--key-state", "Revoked", "--timeout", "3s")
+	want := "error: timed out after 3s: cluster cluster1 is still in state Accessible (waiting for Revoked)\n"
 	if r.code != exitError || !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, "hint: ") || strings.Contains(r.stderr, "deadline") {
 		t.Fatalf("exit %d, stderr:\n%s\nwant it to start %q", r.code, r.stderr, want)
 	}
