@@ -182,7 +182,7 @@ func TestDomainRefusalsMapByKindInOneTable(t *testing.T) {
 }
 
 func TestUnknownRoutesAnswerInTheAPIsErrorShape(t *testing.T) {
-	e := newTestEnv(t, func(cfg *Config) { cfg.Metrics = http.NotFoundHandler() })
+	e := newFullEnv(t)
 	cases := []struct {
 		name, method, path string
 		status             int
@@ -193,6 +193,9 @@ func TestUnknownRoutesAnswerInTheAPIsErrorShape(t *testing.T) {
 		{"a POST of the metrics", "POST", "/metrics", 405, "MethodNotAllowed", "GET, HEAD"},
 		{"a PATCH of the applications", "PATCH", "/v1.0/applications", 405, "MethodNotAllowed", "GET, HEAD, POST"},
 		{"a PUT of one application", "PUT", "/v1.0/applications/a1", 405, "MethodNotAllowed", "DELETE, GET, HEAD"},
+		{"a PATCH of a workspace", "PATCH", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", 405, "MethodNotAllowed", "DELETE, GET, HEAD, PUT"},
+		// Role assignments' PUT and DELETE take any path under /subscriptions/: no reason to name them.
+		{"a GET of a path under a workspace no route has", "GET", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w/nonsense", 404, "NotFound", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

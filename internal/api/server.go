@@ -220,13 +220,16 @@ func (s *Server) unrouted(r *http.Request) *Error {
 
 // allowedMethods lists, sorted, the methods under which a route serves r's
 // path: the mux's own Allow, which it does not export. Every pattern
-// carries a method; GET serves HEAD too.
+// carries a method; GET serves HEAD too. A route ending in a {rest...}
+// wildcard (the role assignments' PUT and DELETE, which hang off any scope)
+// takes any path under its prefix and checks the path itself, so its match
+// says nothing about whether r's path is an operation.
 func (s *Server) allowedMethods(r *http.Request) []string {
 	var allowed []string
 	probe := *r
 	for _, m := range s.methods {
 		probe.Method = m
-		if _, pattern := s.mux.Handler(&probe); pattern != "" {
+		if _, pattern := s.mux.Handler(&probe); pattern != "" && !strings.HasSuffix(pattern, "...}") {
 			allowed = append(allowed, m)
 		}
 	}
