@@ -167,25 +167,5 @@ func BenchmarkFlushText(b *testing.B) {
 		}
 		body = sshEvent(body, r, testNow.Add(-time.Duration(i)*time.Second))
 	}
-	rec, refs, err := parseRows(append(body, ']'), ingestLimits{now: testNow, oldest: testNow.Add(-3 * time.Hour),
-		newest: testNow.Add(time.Hour), maxRowBytes: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	batch := &memBatch{payload: rec[ingestTimeSize:], refs: refs, ingested: testNow.UnixNano()}
-	rows := make([]memRow, len(refs))
-	for i, r := range refs {
-		rows[i] = memRow{batch, r}
-	}
-	st := newTestStore(b, b.TempDir(), benchKeys(true))
-	bw := &blockWorker{bb: newBlockBuilder(nil), enc: st.blockEncoder()}
-	var eb encodedBlock
-	cpu := processCPU()
-	for b.Loop() {
-		if err := bw.build(context.Background(), rows, &eb); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N*n), "cpu-ns/row")
-	b.ReportMetric(float64(len(eb.data))/n, "B/row")
+	benchBuildBlock(b, append(body, ']'), testNow.Add(-3*time.Hour), n)
 }
