@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
-	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -59,20 +58,8 @@ func TestPageFiltersAnswerAsTheEngine(t *testing.T) {
 	src := wsdata.NewSource(st, "ws")
 	run := func(t *testing.T, q string) []string {
 		t.Helper()
-		tables, err := src.Tables(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := cq.Run(context.Background(), src, kql.Options{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var out []string
-		for _, r := range res.Tables[0].Rows {
+		for _, r := range runAt(t, src, now, q).Tables[0].Rows {
 			out = append(out, fmt.Sprint(r))
 		}
 		slices.Sort(out)
