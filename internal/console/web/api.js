@@ -19,9 +19,11 @@ export function setCsrfToken(token) {
 
 // call sends method to path with body as JSON (when given) and returns the
 // decoded JSON answer, or null for an empty one; it throws ApiError, or the
-// AbortError of signal (optional) when the caller cancels.
-export async function call(method, path, body, signal) {
-  const headers = { Accept: 'application/json' };
+// AbortError of signal (optional) when the caller cancels. extraHeaders
+// (optional) are sent too, such as the If-Match of a write that must not
+// overwrite another's.
+export async function call(method, path, body, signal, extraHeaders) {
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrfToken;
   const res = await fetch(path, {

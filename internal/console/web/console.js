@@ -46,18 +46,23 @@ function showShell(s) {
   route();
 }
 
-// route shows the page the fragment names (#/logs by default).
+// route shows the page the fragment names (#/logs by default). What
+// follows the page's name (#/incidents/WORKSPACE/ID) is the page's own
+// path, given to its render.
 function route() {
   if (!session) return;
-  let name = location.hash.replace(/^#\//, '');
+  const path = location.hash.replace(/^#\//, '');
+  let name = path.split('/', 1)[0];
+  let sub = path.slice(name.length + 1);
   if (!Object.hasOwn(pages, name)) {
     name = 'logs';
+    sub = '';
     history.replaceState(null, '', '#/logs');
   }
   const page = pages[name];
   document.title = `${page.title} · Sealwatch`;
   $('page-title').textContent = page.title;
-  if (page.render) page.render($('page-body'), session);
+  if (page.render) page.render($('page-body'), session, sub);
   else $('page-body').textContent = page.text;
   for (const a of document.querySelectorAll('nav a[data-page]')) {
     if (a.dataset.page === name) a.setAttribute('aria-current', 'page');

@@ -8,6 +8,7 @@ import {
 } from './codemirror.js';
 import { kql, kqlHighlight } from './kql.js';
 import { chart } from './chart.js';
+import { el } from './dom.js';
 
 // renderedRows bounds the rows put into the page at once; the result's
 // size is always said.
@@ -20,17 +21,6 @@ const timespans = [
   ['P30D', 'Last 30 days'],
   ['', 'Set in the query'],
 ];
-
-function el(tag, props = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === 'class') e.className = v;
-    else if (k in e) e[k] = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...children);
-  return e;
-}
 
 // render builds the page into container for the signed-in session.
 export function render(container, session) {
