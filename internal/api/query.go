@@ -38,6 +38,22 @@ const (
 func (s *Server) routeQuery() {
 	s.handle("POST /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
 	s.handle("GET /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
+	s.handle("POST /v1/workspaces/{id}/query/validate", s.handleValidateQuery)
+}
+
+// queryWorkspace is the workspace a call of the query API names, which the
+// caller c must be allowed to read.
+func (s *Server) queryWorkspace(r *http.Request, c *identity.Claims) (*workspace.WorkspaceInfo, error) {
+	ws, err := s.cfg.Workspaces.WorkspaceByCustomerID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, &Error{Status: http.StatusNotFound, Code: "WorkspaceNotFoundError", Message: fmt.Sprintf("workspace '%s' was not found; use its customerId", truncate(r.PathValue("id"), 64))}
+	}
+	if !c.HasRole(identity.RoleOwner) {
+		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, workspace.RoleReader); err != nil {
+			return nil, err
+		}
+	}
+	return ws, nil
 }
 
 // handleQuery is the Log Analytics query API: KQL over a workspace's sealed
@@ -59,14 +75,9 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(in.Query) == "" {
 		return queryError("BadArgumentError", "", "the request has no query; send {\"query\": \"SecurityEvent | take 10\"}")
 	}
-	ws, err := s.cfg.Workspaces.WorkspaceByCustomerID(r.Context(), r.PathValue("id"))
+	ws, err := s.queryWorkspace(r, c)
 	if err != nil {
-		return &Error{Status: http.StatusNotFound, Code: "WorkspaceNotFoundError", Message: fmt.Sprintf("workspace '%s' was not found; use its customerId", truncate(r.PathValue("id"), 64))}
-	}
-	if !c.HasRole(identity.RoleOwner) {
-		if err := s.cfg.Workspaces.Authorize(r.Context(), c.ObjectID, ws.Workspace.ID, workspace.RoleReader); err != nil {
-			return err
-		}
+		return err
 	}
 	now := time.Now().UTC()
 	opts := kql.Options{Now: now, MaxMemory: s.cfg.MaxQueryMemory, Memory: s.cfg.QueryMemory, GeoIP: s.cfg.GeoIP, ExternalData: s.cfg.ExternalData,
