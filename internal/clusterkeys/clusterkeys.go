@@ -330,6 +330,34 @@ func (m *Manager) KeyState(clusterID string) string {
 	return worst.String()
 }
 
+// LastKeyCheck is when the cluster's key was last checked — the older of
+// its two keyrings' last probes, zero until both have been probed — and the
+// errors of those of the two whose last probe failed, each after its
+// storage resource ("logs: ...", "documents: ...").
+func (m *Manager) LastKeyCheck(clusterID string) (time.Time, string) {
+	var (
+		oldest time.Time
+		errs   []string
+	)
+	for _, res := range []string{Logs, Documents} {
+		ring := m.ring(clusterID, res)
+		if ring == nil {
+			return time.Time{}, ""
+		}
+		at, why := ring.LastCheck()
+		if at.IsZero() {
+			return time.Time{}, ""
+		}
+		if oldest.IsZero() || at.Before(oldest) {
+			oldest = at
+		}
+		if why != "" {
+			errs = append(errs, res+": "+why)
+		}
+	}
+	return oldest, strings.Join(errs, "; ")
+}
+
 func rank(s keyring.State) int {
 	switch s {
 	case keyring.Accessible:

@@ -130,8 +130,13 @@ type Keyring struct {
 	state            State
 	reason           string
 	unreachableSince time.Time
-	changed          chan struct{} // closed and replaced on every state change
-	closed           bool
+	// checked is when the last probe ended (zero before the first), and
+	// checkErr why it failed ("" when it succeeded): what an operator
+	// looking at the state needs to know next.
+	checked  time.Time
+	checkErr string
+	changed  chan struct{} // closed and replaced on every state change
+	closed   bool
 
 	usageMu    sync.Mutex
 	usage      map[string]usageRecord
@@ -243,6 +248,7 @@ func (k *Keyring) create(ctx context.Context) error {
 	k.meta = m
 	k.records[rec.ID] = rec
 	k.mat[rec.ID] = newMaterial(aek)
+	k.checked = k.clock.Now() // the wrap just done proved the key usable
 	k.transitionLocked(Accessible, "account key created")
 	k.mu.Unlock()
 	k.flushUsage()
@@ -409,6 +415,14 @@ func (k *Keyring) State() State {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.state
+}
+
+// LastCheck is when the last probe of the key ended, zero before the first,
+// and that probe's error, "" when it proved the key usable.
+func (k *Keyring) LastCheck() (time.Time, string) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.checked, k.checkErr
 }
 
 // Watch returns the state now and a channel closed at its next change: a

@@ -987,3 +987,35 @@ func TestProbeLoopFollowsStateChangesMadeElsewhere(t *testing.T) {
 	waitState(t, ctx, k, keyring.Revoked)
 	stop()
 }
+
+// TestLastCheckSaysWhenAndWhyTheKeyWasLastProbed: each probe records when it
+// ended and, when it failed, its error naming the key; a success clears the
+// error.
+func TestLastCheckSaysWhenAndWhyTheKeyWasLastProbed(t *testing.T) {
+	e := newEnv(t)
+	k := e.open()
+	if at, why := k.LastCheck(); !at.Equal(t0) || why != "" {
+		t.Fatalf("after opening: checked %v, error %q; want %v and none", at, why, t0)
+	}
+	steps := []struct {
+		name    string
+		change  func()
+		wantErr string
+	}{
+		{"revoked", func() { e.kek.SetEnabled(e.kek.Latest(), false) }, e.kek.Key()},
+		{"unreachable", func() { e.kek.SetEnabled(e.kek.Latest(), true); e.kek.SetUnreachable(true) }, "unreachable"},
+		{"restored", func() { e.kek.SetUnreachable(false) }, ""},
+	}
+	for _, s := range steps {
+		s.change()
+		e.clock.Advance(time.Minute)
+		probe(t, k)
+		at, why := k.LastCheck()
+		if !at.Equal(e.clock.Now()) {
+			t.Errorf("%s: checked at %v, want %v", s.name, at, e.clock.Now())
+		}
+		if (s.wantErr == "") != (why == "") || !strings.Contains(why, s.wantErr) {
+			t.Errorf("%s: the last check's error is %q, want one naming %q", s.name, why, s.wantErr)
+		}
+	}
+}

@@ -131,6 +131,10 @@ func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 		k.mu.Unlock()
 		return probeError, ErrClosed
 	}
+	k.checked, k.checkErr = k.clock.Now(), ""
+	if firstErr != nil {
+		k.checkErr = firstErr.Error()
+	}
 	switch res {
 	case probeOK:
 		for id, pt := range got {

@@ -869,3 +869,42 @@ func TestIngestionRefusesOverOneMegabyteWhole(t *testing.T) {
 		t.Fatalf("query after the refused body: %d %+v", st, res)
 	}
 }
+
+// TestClusterSaysWhenItsKeyWasLastCheckedAndWhyItFailed: a cluster's
+// lastKeyCheckDate moves with each check, and keyCheckError says what the
+// vault answered while the key is disabled, and goes once it is restored.
+func TestClusterSaysWhenItsKeyWasLastCheckedAndWhyItFailed(t *testing.T) {
+	cs := setUpCMK(t)
+	health := func() (string, time.Time, string) {
+		t.Helper()
+		var out struct {
+			Properties struct {
+				KeyState         string     `json:"keyState"`
+				LastKeyCheckDate *time.Time `json:"lastKeyCheckDate"`
+				KeyCheckError    string     `json:"keyCheckError"`
+			} `json:"properties"`
+		}
+		if st := cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, nil, &out); st != 200 {
+			t.Fatalf("get cluster: %d", st)
+		}
+		if out.Properties.LastKeyCheckDate == nil {
+			t.Fatalf("the cluster (key state %q) says no check of its key", out.Properties.KeyState)
+		}
+		return out.Properties.KeyState, *out.Properties.LastKeyCheckDate, out.Properties.KeyCheckError
+	}
+	state, set, why := health()
+	if state != "Accessible" || why != "" || time.Since(set) > time.Minute {
+		t.Fatalf("after the set-up: %s, checked %v, error %q", state, set, why)
+	}
+
+	cs.disableKey(true)
+	state, revoked, why := health()
+	if state != "Revoked" || !revoked.After(set) || !strings.Contains(why, "ws-cmk") || !strings.Contains(why, "KeyDisabled") {
+		t.Errorf("disabled: %s, checked %v (before: %v), error %q; want Revoked, a later check, an error naming the key and KeyDisabled", state, revoked, set, why)
+	}
+	cs.disableKey(false)
+	state, restored, why := health()
+	if state != "Accessible" || !restored.After(revoked) || why != "" {
+		t.Errorf("restored: %s, checked %v (before: %v), error %q", state, restored, revoked, why)
+	}
+}

@@ -368,6 +368,10 @@ func (s *Service) view(rec *clusterRecord, links []AssociatedWorkspace) *Cluster
 		kv := *c.Properties.KeyVaultProperties
 		c.Properties.KeyVaultProperties = &kv
 		c.Properties.KeyState = s.keys.KeyState(c.Properties.ClusterID)
+		if at, why := s.keys.LastKeyCheck(c.Properties.ClusterID); !at.IsZero() {
+			at = at.UTC()
+			c.Properties.LastKeyCheckDate, c.Properties.KeyCheckError = &at, why
+		}
 	}
 	return &c
 }

@@ -53,6 +53,9 @@ type KeyManager interface {
 	// KeyState is "Accessible", "Unreachable", "Locked" or "Revoked" for a
 	// cluster whose key is set, "" otherwise.
 	KeyState(clusterID string) string
+	// LastKeyCheck is when the cluster's key was last checked (zero before
+	// the first check, or without a key) and, if that check failed, why.
+	LastKeyCheck(clusterID string) (time.Time, string)
 	// ForgetCluster drops a deleted cluster's keys.
 	ForgetCluster(ctx context.Context, clusterID string) error
 }

@@ -64,6 +64,11 @@ type ClusterProperties struct {
 	// principal the customer must also grant.
 	KeyState                 string `json:"keyState,omitempty"`
 	DocumentStorePrincipalID string `json:"documentStorePrincipalId,omitempty"`
+	// LastKeyCheckDate and KeyCheckError, Sealwatch's too, say when the key
+	// was last proven usable or not, and what the key service answered
+	// when it was not.
+	LastKeyCheckDate *time.Time `json:"lastKeyCheckDate,omitempty"`
+	KeyCheckError    string     `json:"keyCheckError,omitempty"`
 }
 
 // Cluster is a Microsoft.OperationalInsights/clusters resource.

@@ -92,6 +92,8 @@ func (f *fakeKeys) KeyState(clusterID string) string {
 	return f.state[clusterID]
 }
 
+func (f *fakeKeys) LastKeyCheck(string) (time.Time, string) { return time.Time{}, "" }
+
 func (f *fakeKeys) ForgetCluster(_ context.Context, clusterID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
