@@ -261,6 +261,7 @@ func (s *Server) handleAuditRecords(r *http.Request, _ *identity.Claims) (int, a
 		s.log.Error("audit chain broken", "seq", te.Seq, "reason", te.Reason)
 		body["chainVerified"] = false
 		body["chainError"] = te.Error()
+		body["chainBrokenAt"] = te.Seq
 	}
 	return http.StatusOK, body, nil
 }

@@ -247,8 +247,9 @@ type auditPage struct {
 		Status         int    `json:"httpStatus"`
 		ClientIP       string `json:"clientIp"`
 	} `json:"value"`
-	ChainVerified bool   `json:"chainVerified"`
-	ChainError    string `json:"chainError"`
+	ChainVerified bool    `json:"chainVerified"`
+	ChainError    string  `json:"chainError"`
+	ChainBrokenAt *uint64 `json:"chainBrokenAt"`
 }
 
 func TestEveryVaultRequestIsAuditedAndTamperingIsDetected(t *testing.T) {
@@ -265,8 +266,8 @@ func TestEveryVaultRequestIsAuditedAndTamperingIsDetected(t *testing.T) {
 	if resp := ve.do("GET", auditURL, ve.mgmt, "", &page); resp.StatusCode != 200 {
 		t.Fatalf("audit: %d", resp.StatusCode)
 	}
-	if !page.ChainVerified {
-		t.Fatalf("untouched chain does not verify: %s", page.ChainError)
+	if !page.ChainVerified || page.ChainBrokenAt != nil {
+		t.Fatalf("untouched chain does not verify: %s (broken at %v)", page.ChainError, page.ChainBrokenAt)
 	}
 	type want struct {
 		op, oid, version string
@@ -311,7 +312,7 @@ func TestEveryVaultRequestIsAuditedAndTamperingIsDetected(t *testing.T) {
 	}
 	page = auditPage{}
 	ve.do("GET", auditURL, ve.mgmt, "", &page)
-	if page.ChainVerified || !strings.Contains(page.ChainError, "record 4") {
-		t.Fatalf("edited record not detected: verified=%v %q", page.ChainVerified, page.ChainError)
+	if page.ChainVerified || !strings.Contains(page.ChainError, "record 4") || page.ChainBrokenAt == nil || *page.ChainBrokenAt != 4 {
+		t.Fatalf("edited record not detected: verified=%v %q, broken at %v", page.ChainVerified, page.ChainError, page.ChainBrokenAt)
 	}
 }
