@@ -44,11 +44,25 @@ var (
 
 // KEK is one customer key (key-encryption key) in one key service: Sealwatch's
 // vault, Azure Key Vault, a cloud KMS, an HSM. Implementations must be safe for
-// concurrent use and must return errors wrapping ErrKeyRevoked,
-// ErrKeyUnreachable, ErrIntegrity or ErrWrongKEK where those apply.
+// concurrent use, and map the service's failures onto the typed errors:
+//
+//   - the key or the version a wrapping names is disabled, deleted,
+//     destroyed or scheduled for deletion, or the caller's access was
+//     removed: ErrKeyRevoked (ErrAccessDenied when the service says a
+//     permission is missing). Permanent until the customer acts.
+//   - a wrapping that is damaged, or that this key's named version did not
+//     make: ErrIntegrity; a wrapping that names another provider or key, so
+//     that it is not sent: ErrWrongKEK. Never other bytes.
+//   - the service could not answer (network, timeout, throttling, 5xx, a
+//     module or token gone): ErrKeyUnreachable, never ErrKeyRevoked.
+//
+// Errors name the operation and the key URI, never key bytes, PINs,
+// secrets or tokens. Package kekconformance is this contract as a test
+// suite; every driver passes it against its real service.
 type KEK interface {
 	// Wrap wraps a 32-byte account key with the key's current version (or
-	// the pinned one) and names that exact version in Wrapped.KeyURI.
+	// the pinned one) and names that exact version in Wrapped.KeyURI, as
+	// Describe names it in KeyState.KeyURI.
 	Wrap(ctx context.Context, aek []byte) (Wrapped, error)
 	// Unwrap unwraps with exactly w.KeyURI's version, never "latest".
 	Unwrap(ctx context.Context, w Wrapped) ([]byte, error)
@@ -60,7 +74,7 @@ type KEK interface {
 // Wrapped is an account key wrapped by one KEK version. It is self-describing
 // (rule 3): the provider, the key URI with its version, and the algorithm.
 type Wrapped struct {
-	Provider   string `json:"provider"`  // "keyvault", "platform", "kektest"
+	Provider   string `json:"provider"`  // "keyvault", "aws-kms", "platform", "kektest"
 	KeyURI     string `json:"keyUri"`    // with version, e.g. https://v.vault.azure.net/keys/cmk/0123...
 	Algorithm  string `json:"algorithm"` // RSA-OAEP-256 or A256KW
 	Ciphertext []byte `json:"ciphertext"`
