@@ -1,6 +1,7 @@
 // The console's shell: sign-in, the signed-in frame with its navigation,
 // and a page for each part of the product, chosen by the URL's fragment.
 import { ApiError, call, setCsrfToken } from './api.js';
+import * as incidents from './incidents.js';
 import * as logs from './logs.js';
 
 const $ = (id) => document.getElementById(id);
@@ -8,10 +9,7 @@ const $ = (id) => document.getElementById(id);
 // pages are the console's parts, in navigation order.
 const pages = {
   logs: { title: 'Logs', render: logs.render },
-  incidents: {
-    title: 'Incidents',
-    text: 'The incident queue and each incident\'s alerts, entities and timeline come here.',
-  },
+  incidents: { title: 'Incidents', render: incidents.render },
   analytics: {
     title: 'Analytics',
     text: 'Analytics rules with their health, watchlists and automation rules come here.',

@@ -1,0 +1,278 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/sealwatch/sealwatch/internal/console/browsertest"
+	"github.com/sealwatch/sealwatch/internal/incident"
+)
+
+// TestConsoleWorksAnIncidentEndToEnd works an incident in Chromium as an
+// analyst would: the queue with its counts, filtered; the incident opened
+// by keyboard, with its alerts, entities and history; a comment, a task
+// added and completed; assigned and its severity changed; a change made
+// through the API meanwhile refuses the page's next save, which shows the
+// other writer's version and re-applies the analyst's change over it; then
+// classified and closed. What the page did is read back through the API.
+func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
+	cs := setUpCMK(t)
+	raised := cs.raiseAlert(ruleAlert(t, 1, "alice", "10.0.0.7"), "brute-force", incident.Grouping{})
+	// Made one after the other: the newest is the last.
+	for _, inc := range []struct {
+		id    string
+		props map[string]any
+	}{
+		{"phish-1", map[string]any{"title": "Phishing mail reported", "severity": "Low"}},
+		{"old-case", map[string]any{"title": "Port scan from the lab", "severity": "Medium", "status": "Closed", "classification": "BenignPositive", "classificationReason": "SuspiciousButExpected"}},
+	} {
+		if st := cs.call("PUT", cs.incidentURL(inc.id), cs.mgmt, map[string]any{"properties": inc.props}, nil); st != 201 {
+			t.Fatalf("create incident %s: %d", inc.id, st)
+		}
+	}
+	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
+	adminOID := cs.objectIDOf(cs.creds.ClientID)
+
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	b.Do(t, browsertest.Script(pickScript))
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`nav a[data-page="incidents"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#incident-queue tbody tr")),
+	)
+	titles := `[...document.querySelectorAll('#incident-queue tbody tr')].map(tr => tr.cells[1].textContent)`
+	if got := strings.Join(browsertest.Value(t, b, chromedp.Evaluate[[]string](titles)), ","); got != "Port scan from the lab,Phishing mail reported,Brute force then success" {
+		t.Errorf("the queue shows %q, want the three incidents newest first", got)
+	}
+	if got := counts(t, b); got != "status-New=2,status-Active=0,status-Closed=1,severity-High=1,severity-Medium=1,severity-Low=1,severity-Informational=0" {
+		t.Errorf("the counts are %s", got)
+	}
+	b.Screenshot(t, "incidents")
+
+	// Filters: open incidents only, then High among them (a count's
+	// button); the counts of the other dimension follow.
+	b.Do(t, pick("#incident-filter-status", "open"))
+	if got := strings.Join(browsertest.Value(t, b, chromedp.Evaluate[[]string](titles)), ","); got != "Phishing mail reported,Brute force then success" {
+		t.Errorf("open incidents: %q", got)
+	}
+	if got := counts(t, b); !strings.Contains(got, "severity-Medium=0") || !strings.Contains(got, "status-Closed=1") {
+		t.Errorf("with open incidents chosen, the counts are %s: severity counts the open ones, status all", got)
+	}
+	b.Do(t, chromedp.Click(chromedp.CSS(`[data-count="severity-High"]`)))
+	if got := strings.Join(browsertest.Value(t, b, chromedp.Evaluate[[]string](titles)), ","); got != "Brute force then success" {
+		t.Errorf("open High incidents: %q", got)
+	}
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`[data-count="severity-High"]`)),
+		pick("#incident-filter-status", ""),
+		pick("#incident-filter-owner", "none"),
+		pick("#incident-filter-period", "3600000"),
+	)
+	if n := len(browsertest.Value(t, b, chromedp.Evaluate[[]string](titles))); n != 3 {
+		t.Errorf("unassigned incidents created in the last hour: %d rows, want 3", n)
+	}
+
+	// The keyboard opens the incident: down the list from the first row.
+	b.Do(t,
+		chromedp.Focus(chromedp.CSS("#incident-queue tbody a")),
+		chromedp.KeyEvent(kb.ArrowDown),
+		chromedp.KeyEvent(kb.ArrowDown),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#incident-history tbody tr")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-entities li")),
+	)
+	if hash := browsertest.Value(t, b, chromedp.Evaluate[string](`location.hash`)); hash != "#/incidents/"+customerID+"/"+raised.Name {
+		t.Errorf("the incident's page is at %q", hash)
+	}
+	if got := text(t, b, "#incident-title"); got != "#1 Brute force then success" {
+		t.Errorf("the incident's title reads %q", got)
+	}
+	if got := text(t, b, "#incident-alerts tbody"); !strings.Contains(got, "Brute force then success") || !strings.Contains(got, "CredentialAccess") {
+		t.Errorf("the alerts read %q", got)
+	}
+	if got := text(t, b, "#incident-entities"); !strings.Contains(got, "alice") || !strings.Contains(got, "10.0.0.7") {
+		t.Errorf("the entities read %q", got)
+	}
+	if got := text(t, b, "#incident-timeline"); !strings.Contains(got, "Brute force then success") {
+		t.Errorf("the timeline reads %q", got)
+	}
+
+	// A comment and a task, added and completed.
+	b.Do(t,
+		chromedp.SendKeys(chromedp.ID("comment-text"), "Sprayed from 10.0.0.7; alice signed in after."),
+		chromedp.Click(chromedp.ID("add-comment")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-comments .message")),
+		chromedp.SendKeys(chromedp.ID("task-title"), "Reset alice's password"),
+		chromedp.Click(chromedp.ID("add-task")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-tasks li[data-task] .task-toggle")),
+		chromedp.Click(chromedp.CSS("#incident-tasks li[data-task] .task-toggle")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-tasks li.done")),
+	)
+	if got := text(t, b, "#incident-comments"); !strings.Contains(got, "Sprayed from 10.0.0.7") || !strings.Contains(got, "(you)") {
+		t.Errorf("the comments read %q", got)
+	}
+	var tasks struct {
+		Value []struct {
+			Properties struct{ Title, Status string }
+		}
+	}
+	if st := cs.call("GET", cs.securityURL("incidents/"+raised.Name+"/tasks"), cs.mgmt, nil, &tasks); st != 200 ||
+		len(tasks.Value) != 1 || tasks.Value[0].Properties.Title != "Reset alice's password" || tasks.Value[0].Properties.Status != "Completed" {
+		t.Errorf("the incident's tasks: %d %+v", st, tasks)
+	}
+
+	// Assigned to the analyst, severity down to Medium: saved under the
+	// etag the comment left, which the page took up.
+	b.Do(t,
+		chromedp.Click(chromedp.ID("assign-me")),
+		pick("#incident-severity", "Medium"),
+		chromedp.Click(chromedp.ID("save-incident")),
+	)
+	waitText(t, b, "#triage-message", "Saved.")
+	if p := cs.incidentProps(raised.Name); p.Severity != "Medium" || p.Owner.ObjectID != adminOID {
+		t.Errorf("after the save the incident is %+v, want Medium, owned by %s", p, adminOID)
+	}
+
+	// Another writer sets the status meanwhile; the page's next save is
+	// refused, shows theirs, and re-applies the analyst's change over it.
+	other := cs.responder("other-analyst")
+	var cur struct {
+		Etag       string
+		Properties map[string]any
+	}
+	if st := cs.call("GET", cs.incidentURL(raised.Name), other.token, nil, &cur); st != 200 {
+		t.Fatalf("the other writer's read: %d", st)
+	}
+	cur.Properties["status"] = "Active"
+	if st := cs.call("PUT", cs.incidentURL(raised.Name), other.token, map[string]any{"etag": cur.Etag, "properties": cur.Properties}, nil); st != 200 {
+		t.Fatalf("the other writer's change: %d", st)
+	}
+	b.Do(t,
+		pick("#incident-severity", "Low"),
+		chromedp.Click(chromedp.ID("save-incident")),
+		chromedp.WaitVisible(chromedp.ID("conflict")),
+	)
+	fields := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#conflict-fields tbody tr')].map(tr => [...tr.cells].map(c => c.textContent).join('|'))`))
+	if got := strings.Join(fields, "; "); !strings.Contains(got, "Severity|Medium|Low|Medium") || !strings.Contains(got, "Status|New|(unchanged)|Active") {
+		t.Errorf("the conflict shows %q, want severity Medium→Low (theirs Medium) and their status Active", got)
+	}
+	if got := text(t, b, "#conflict-changes"); !strings.Contains(got, other.objectID) || !strings.Contains(got, `status: "New" → "Active"`) {
+		t.Errorf("the conflict names their change as %q", got)
+	}
+	if p := cs.incidentProps(raised.Name); p.Severity != "Medium" {
+		t.Errorf("the refused save changed the incident: %+v", p)
+	}
+	b.Do(t, chromedp.Click(chromedp.ID("conflict-reapply")))
+	waitText(t, b, "#triage-message", "Saved.")
+	if p := cs.incidentProps(raised.Name); p.Severity != "Low" || p.Status != "Active" || p.Owner.ObjectID != adminOID {
+		t.Errorf("after re-applying, the incident is %+v, want Low (mine) and Active (theirs), still mine", p)
+	}
+	if hidden := browsertest.Value(t, b, chromedp.Evaluate[bool](`document.getElementById('conflict').hidden`)); !hidden {
+		t.Error("the conflict is still shown after the change was re-applied")
+	}
+	b.Screenshot(t, "incident")
+
+	// Classified and closed.
+	b.Do(t,
+		pick("#classification", "TruePositive"),
+		chromedp.SendKeys(chromedp.ID("classification-comment"), "Password spray, confirmed; password reset."),
+		chromedp.Click(chromedp.ID("close-incident")),
+	)
+	waitText(t, b, "#triage-message", "Closed.")
+	if p := cs.incidentProps(raised.Name); p.Status != "Closed" || p.Classification != "TruePositive" || p.ClassificationReason != "SuspiciousActivity" ||
+		p.ClassificationComment != "Password spray, confirmed; password reset." {
+		t.Errorf("after closing, the incident is %+v", p)
+	}
+	browsertest.Value(t, b, chromedp.Poll[bool](`document.getElementById('incident-history').textContent.includes('Closed')`, chromedp.WithPollingTimeout(10*time.Second)))
+	history := text(t, b, "#incident-history")
+	for _, want := range []string{`severity: "High" → "Medium"`, `owner: "" → "` + adminOID + `"`, `classification: "" → "TruePositive"`, "Created"} {
+		if !strings.Contains(history, want) {
+			t.Errorf("the history lacks %q: %s", want, history)
+		}
+	}
+
+	b.Do(t,
+		chromedp.Click(chromedp.ID("back-to-queue")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-queue")),
+	)
+	// The queue is as it was left: unassigned only, which the incident no
+	// longer is.
+	if got := browsertest.Value(t, b, chromedp.Value(chromedp.ID("incident-filter-owner"))); got != "none" {
+		t.Errorf("back in the queue the owner filter is %q, want the unassigned it was left with", got)
+	}
+	if got := counts(t, b); !strings.Contains(got, "status-Closed=1") {
+		t.Errorf("back in the queue, unassigned only, the counts are %s, want one closed", got)
+	}
+	b.Do(t, pick("#incident-filter-owner", "me"))
+	if got := counts(t, b); got != "status-New=0,status-Active=0,status-Closed=1,severity-High=0,severity-Medium=0,severity-Low=1,severity-Informational=0" {
+		t.Errorf("the analyst's own incidents are counted %s, want the one closed, Low", got)
+	}
+	b.RequireClean(t, "status of 412")
+}
+
+// pickScript lets a test choose an option as a person does: the select's
+// value changes and it says so.
+const pickScript = `window.pick = (sel, value) => { const s = document.querySelector(sel);
+  if (![...s.options].some(o => o.value === value)) throw new Error(sel + ' has no option ' + value);
+  s.value = value; s.dispatchEvent(new Event('change', { bubbles: true })); return true; };`
+
+func pick(selector, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		q, _ := json.Marshal(selector)
+		v, _ := json.Marshal(value)
+		_, err := chromedp.Evaluate[bool](`pick(`+string(q)+`, `+string(v)+`)`)(ctx, tab)
+		return err
+	})
+}
+
+func text(t *testing.T, b *browsertest.Browser, selector string) string {
+	t.Helper()
+	return browsertest.Value(t, b, chromedp.Text(chromedp.CSS(selector)))
+}
+
+func waitText(t *testing.T, b *browsertest.Browser, selector, want string) {
+	t.Helper()
+	q, _ := json.Marshal(selector)
+	w, _ := json.Marshal(want)
+	browsertest.Value(t, b, chromedp.Poll[bool](`document.querySelector(`+string(q)+`)?.textContent === `+string(w), chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+// counts are the queue's counts, as "status-New=2,...".
+func counts(t *testing.T, b *browsertest.Browser) string {
+	t.Helper()
+	return strings.Join(browsertest.Value(t, b, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#incident-counts [data-count]')].map(b => b.dataset.count + '=' + b.querySelector('b').textContent)`)), ",")
+}
+
+// incidentProps reads an incident's properties through the API.
+func (cs *cmkSetup) incidentProps(id string) incident.Properties {
+	cs.t.Helper()
+	var inc incident.Incident
+	if st := cs.call("GET", cs.incidentURL(id), cs.mgmt, nil, &inc); st != 200 {
+		cs.t.Fatalf("get incident %s: %d", id, st)
+	}
+	return inc.Properties
+}
+
+// responder is an application with the Responder role on the secops
+// workspace: another analyst.
+type responder struct{ objectID, token string }
+
+func (cs *cmkSetup) responder(name string) responder {
+	cs.t.Helper()
+	app, secret, err := cs.node.identity.CreateApplication(context.Background(), name)
+	if err != nil {
+		cs.t.Fatal(err)
+	}
+	assign := map[string]any{"properties": map[string]any{"roleDefinitionId": "Responder", "principalId": app.ObjectID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.Authorization/roleAssignments/"+name), cs.mgmt, assign, nil); st != 201 {
+		cs.t.Fatalf("assign Responder: %d", st)
+	}
+	return responder{objectID: app.ObjectID, token: cs.token(app.AppID, secret, "https://management.azure.com/.default")}
+}
