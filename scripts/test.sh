@@ -14,9 +14,12 @@
 #   - Chromium, from the machine's Debian packages (chromium), if there is no
 #     /usr/bin/chromium: the web console's browser tests drive it headless;
 #   - the zstd tool (Debian's zstd), if there is none: a test sends the node
-#     what the tool's pipe writes, as a user's `cat rows.json | zstd` would.
-# The tests find those packages through SEALWATCH_TEST_NODE_MODULES, and the
-# browser through SEALWATCH_TEST_CHROMIUM.
+#     what the tool's pipe writes, as a user's `cat rows.json | zstd` would;
+#   - SoftHSM2 (Debian's softhsm2), if its PKCS#11 module is missing: the
+#     PKCS#11 key driver's tests keep their keys on SoftHSM2 tokens.
+# The tests find those packages through SEALWATCH_TEST_NODE_MODULES, the
+# browser through SEALWATCH_TEST_CHROMIUM, and SoftHSM2's module through
+# SEALWATCH_TEST_SOFTHSM2_MODULE.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -73,6 +76,17 @@ install_zstd() {
 	apt_install zstd
 }
 
+readonly softhsm2_module=/usr/lib/softhsm/libsofthsm2.so
+
+install_softhsm2() {
+	if [ -f "$softhsm2_module" ]; then
+		return
+	fi
+	command -v apt-get >/dev/null || die "no $softhsm2_module, and no apt-get to install it: install Debian's softhsm2 package (or set SEALWATCH_TEST_SOFTHSM2_MODULE to a SoftHSM2 module), then run this script again"
+	say "installing SoftHSM2 from the machine's Debian packages, for the PKCS#11 key driver's tests"
+	apt_install softhsm2
+}
+
 check_node() {
 	local version major
 	version="$(node --version)"
@@ -108,6 +122,11 @@ export SEALWATCH_TEST_NODE_MODULES="$cache/js/node_modules"
 if [ -z "${SEALWATCH_TEST_CHROMIUM:-}" ]; then
 	install_chromium
 	export SEALWATCH_TEST_CHROMIUM="$chromium"
+fi
+
+if [ -z "${SEALWATCH_TEST_SOFTHSM2_MODULE:-}" ]; then
+	install_softhsm2
+	export SEALWATCH_TEST_SOFTHSM2_MODULE="$softhsm2_module"
 fi
 
 if [ "$#" -gt 0 ]; then

@@ -74,9 +74,9 @@ type KEK interface {
 // Wrapped is an account key wrapped by one KEK version. It is self-describing
 // (rule 3): the provider, the key URI with its version, and the algorithm.
 type Wrapped struct {
-	Provider   string `json:"provider"`  // "keyvault", "aws-kms", "platform", "kektest"
+	Provider   string `json:"provider"`  // "keyvault", "aws-kms", "pkcs11", "platform", "kektest"
 	KeyURI     string `json:"keyUri"`    // with version, e.g. https://v.vault.azure.net/keys/cmk/0123...
-	Algorithm  string `json:"algorithm"` // RSA-OAEP-256 or A256KW
+	Algorithm  string `json:"algorithm"` // RSA-OAEP-256, A256KW or AES-KWP
 	Ciphertext []byte `json:"ciphertext"`
 }
 
@@ -84,6 +84,9 @@ type Wrapped struct {
 const (
 	AlgRSAOAEP256 = "RSA-OAEP-256"
 	AlgA256KW     = "A256KW"
+	// AlgAESKWP is AES key wrap with padding (RFC 5649), as PKCS#11's
+	// CKM_AES_KEY_WRAP_PAD does it.
+	AlgAESKWP = "AES-KWP"
 )
 
 // KeyState is what a key service says about a key now.

@@ -1,0 +1,373 @@
+package pkcs11kek_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek"
+	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
+)
+
+// The tests share SoftHSM2's process-wide state (SOFTHSM2_CONF), so none
+// of them is parallel.
+
+const keyLabel = "sealwatch-cmk"
+
+func newKEK(t *testing.T, tok *softhsmtest.Token, id []byte) *pkcs11kek.KEK {
+	t.Helper()
+	kek, err := pkcs11kek.New(pkcs11kek.Config{ModulePath: tok.Module, TokenLabel: tok.Label, KeyLabel: keyLabel, KeyID: id, PIN: []byte(tok.PIN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kek
+}
+
+func aek(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// requireIs fails unless err wraps want, and checks that the error never
+// names the PIN.
+func requireIs(t *testing.T, err, want error, pin string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error = %v, want one wrapping %q", err, want)
+	}
+	if strings.Contains(err.Error(), pin) {
+		t.Fatalf("error names the PIN: %v", err)
+	}
+}
+
+func TestWrapUnwrapRoundTrip(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+
+	st, err := keyring.CheckKEK(ctx(t), kek, false)
+	if err != nil {
+		t.Fatalf("CheckKEK: %v", err)
+	}
+	want := "pkcs11:token=sealwatch-test;object=sealwatch-cmk;type=secret-key"
+	if st.Key != want || st.KeyURI != want+";id=%01" || st.Version != "01" || !st.Enabled || st.Provider != pkcs11kek.Provider {
+		t.Fatalf("Describe = %+v", st)
+	}
+	if st.Recoverable {
+		t.Fatalf("a destroyable key object is described as recoverable: %+v", st)
+	}
+
+	key := aek(t)
+	w, err := kek.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Provider != pkcs11kek.Provider || w.KeyURI != st.KeyURI || w.Algorithm != keyring.AlgAESKWP {
+		t.Fatalf("Wrapped = %+v", w)
+	}
+	if bytes.Contains(w.Ciphertext, key) {
+		t.Fatal("the wrapping holds the account key in the clear")
+	}
+	got, err := kek.Unwrap(ctx(t), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, key) {
+		t.Fatal("unwrapped to other bytes")
+	}
+}
+
+func TestNewKeyObjectRotates(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{0x09})
+	kek := newKEK(t, tok, nil)
+	first := aek(t)
+	w1, err := kek.Wrap(ctx(t), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tok.AddKey(keyLabel, []byte{0x0a}) // 0x0a follows 0x09 as a number
+	st, err := kek.Describe(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != "0a" {
+		t.Fatalf("after a new key object, Describe reports version %s, want 0a", st.Version)
+	}
+	second := aek(t)
+	w2, err := kek.Wrap(ctx(t), second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(w2.KeyURI, ";id=%0a") {
+		t.Fatalf("wrap after rotation names %s", w2.KeyURI)
+	}
+	for _, c := range []struct {
+		w    keyring.Wrapped
+		want []byte
+	}{{w1, first}, {w2, second}} {
+		got, err := kek.Unwrap(ctx(t), c.w)
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Fatalf("unwrap %s: %v (same bytes: %v)", c.w.KeyURI, err, bytes.Equal(got, c.want))
+		}
+	}
+
+	// Destroying the old version revokes what it wrapped, not the key.
+	tok.Destroy(keyLabel, []byte{0x09})
+	_, err = kek.Unwrap(ctx(t), w1)
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	if _, err := kek.Unwrap(ctx(t), w2); err != nil {
+		t.Fatalf("the newest version stopped unwrapping after the old one was destroyed: %v", err)
+	}
+
+	pinned := newKEK(t, tok, []byte{0x0a})
+	tok.AddKey(keyLabel, []byte{0x0b})
+	if w, err := pinned.Wrap(ctx(t), aek(t)); err != nil || !strings.HasSuffix(w.KeyURI, ";id=%0a") {
+		t.Fatalf("a KEK pinned to 0a wrapped with %s (%v)", w.KeyURI, err)
+	}
+}
+
+func TestDestroyedKeyIsRevoked(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	w, err := kek.Wrap(ctx(t), aek(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Destroy(keyLabel, []byte{1})
+
+	_, err = kek.Unwrap(ctx(t), w)
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	_, err = kek.Describe(ctx(t))
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	_, err = kek.Wrap(ctx(t), aek(t))
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	if errors.Is(err, keyring.ErrAccessDenied) {
+		t.Fatalf("a destroyed key reads as a missing permission: %v", err)
+	}
+}
+
+func TestKeyNotAllowedToWrapIsRevoked(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	key := aek(t)
+	w, err := kek.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tok.SetUsable(keyLabel, []byte{1}, false)
+	_, err = kek.Unwrap(ctx(t), w)
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	_, err = kek.Wrap(ctx(t), key)
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	if st, err := kek.Describe(ctx(t)); err != nil || st.Enabled {
+		t.Fatalf("Describe of a key that may not wrap = %+v, %v; want Enabled false", st, err)
+	}
+
+	tok.SetUsable(keyLabel, []byte{1}, true)
+	if got, err := kek.Unwrap(ctx(t), w); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("unwrap after the key may wrap again: %v", err)
+	}
+}
+
+func TestRemovedTokenIsUnreachableUntilItComesBack(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	key := aek(t)
+	w, err := kek.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tok.Remove()
+	for _, call := range []func() error{
+		func() error { _, err := kek.Unwrap(ctx(t), w); return err },
+		func() error { _, err := kek.Describe(ctx(t)); return err },
+		func() error { _, err := kek.Wrap(ctx(t), key); return err },
+	} {
+		err := call()
+		requireIs(t, err, keyring.ErrKeyUnreachable, tok.PIN)
+		if errors.Is(err, keyring.ErrKeyRevoked) {
+			t.Fatalf("a removed token reads as a revoked key: %v", err)
+		}
+	}
+
+	tok.Insert()
+	if got, err := kek.Unwrap(ctx(t), w); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("unwrap once the token is back: %v", err)
+	}
+}
+
+func TestModuleThatCannotLoadIsUnreachableUntilItCan(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	path := filepath.Join(t.TempDir(), "libhsm.so")
+	kek, err := pkcs11kek.New(pkcs11kek.Config{ModulePath: path, TokenLabel: tok.Label, KeyLabel: keyLabel, PIN: []byte(tok.PIN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kek.Describe(ctx(t))
+	requireIs(t, err, keyring.ErrKeyUnreachable, tok.PIN)
+	if !strings.Contains(err.Error(), path) {
+		t.Fatalf("the error does not name the module path: %v", err)
+	}
+
+	if err := os.Symlink(tok.Module, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.CheckKEK(ctx(t), kek, false); err != nil {
+		t.Fatalf("once the module is installed: %v", err)
+	}
+}
+
+func TestLostSessionsAreReplaced(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	key := aek(t)
+	w, err := kek.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.CloseSessions() // the driver's pooled session, and its login, are gone
+	if got, err := kek.Unwrap(ctx(t), w); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("unwrap after the sessions were closed: %v", err)
+	}
+}
+
+func TestWrongPINIsAccessDenied(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	wrong := "wrong-" + tok.PIN
+	kek, err := pkcs11kek.New(pkcs11kek.Config{ModulePath: tok.Module, TokenLabel: tok.Label, KeyLabel: keyLabel, PIN: []byte(wrong)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second is refused without a login
+		_, err = kek.Describe(ctx(t))
+		requireIs(t, err, keyring.ErrAccessDenied, wrong)
+		requireIs(t, err, keyring.ErrAccessDenied, tok.PIN)
+	}
+
+	// Logged in with the right PIN, the token still refuses another one.
+	good := newKEK(t, tok, nil)
+	if _, err := good.Describe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := pkcs11kek.New(pkcs11kek.Config{ModulePath: tok.Module, TokenLabel: tok.Label, KeyLabel: keyLabel, PIN: []byte(wrong)})
+	_, err = other.Describe(ctx(t))
+	requireIs(t, err, keyring.ErrAccessDenied, wrong)
+}
+
+func TestDamagedOrForeignWrappingsAreRefused(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	w, err := kek.Wrap(ctx(t), aek(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := w
+	flipped.Ciphertext = bytes.Clone(w.Ciphertext)
+	flipped.Ciphertext[5] ^= 1
+	short := w
+	short.Ciphertext = w.Ciphertext[:len(w.Ciphertext)-8]
+
+	cases := []struct {
+		name string
+		w    keyring.Wrapped
+		want error
+	}{
+		{"a flipped bit", flipped, keyring.ErrIntegrity},
+		{"a shortened blob", short, keyring.ErrIntegrity},
+		{"another algorithm", keyring.Wrapped{Provider: w.Provider, KeyURI: w.KeyURI, Algorithm: keyring.AlgA256KW, Ciphertext: w.Ciphertext}, keyring.ErrIntegrity},
+		{"another provider", keyring.Wrapped{Provider: "keyvault", KeyURI: w.KeyURI, Algorithm: w.Algorithm, Ciphertext: w.Ciphertext}, keyring.ErrWrongKEK},
+		{"another token", keyring.Wrapped{Provider: w.Provider, KeyURI: strings.Replace(w.KeyURI, "token=sealwatch-test", "token=other", 1), Algorithm: w.Algorithm, Ciphertext: w.Ciphertext}, keyring.ErrWrongKEK},
+		{"no version", keyring.Wrapped{Provider: w.Provider, KeyURI: kek.Key(), Algorithm: w.Algorithm, Ciphertext: w.Ciphertext}, keyring.ErrIntegrity},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := kek.Unwrap(ctx(t), c.w)
+			requireIs(t, err, c.want, tok.PIN)
+		})
+	}
+}
+
+func TestConcurrentCallsShareTheSessionPool(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				key := make([]byte, 32)
+				rand.Read(key)
+				w, err := kek.Wrap(context.Background(), key)
+				if err == nil {
+					var got []byte
+					got, err = kek.Unwrap(context.Background(), w)
+					if err == nil && !bytes.Equal(got, key) {
+						err = errors.New("unwrapped to other bytes")
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigNamesWhatIsMissing(t *testing.T) {
+	full := pkcs11kek.Config{ModulePath: "/usr/lib/x.so", TokenLabel: "t", KeyLabel: "k", PIN: []byte("1234")}
+	cases := []struct {
+		name string
+		edit func(*pkcs11kek.Config)
+		want string
+	}{
+		{"no module path", func(c *pkcs11kek.Config) { c.ModulePath = "" }, "module path"},
+		{"a relative module path", func(c *pkcs11kek.Config) { c.ModulePath = "libsofthsm2.so" }, "absolute"},
+		{"no token label", func(c *pkcs11kek.Config) { c.TokenLabel = "" }, "token label"},
+		{"no key label", func(c *pkcs11kek.Config) { c.KeyLabel = "" }, "key label"},
+		{"no PIN", func(c *pkcs11kek.Config) { c.PIN = nil }, "PIN"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := full
+			c.edit(&cfg)
+			_, err := pkcs11kek.New(cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("New = %v, want an error naming %q", err, c.want)
+			}
+		})
+	}
+}
