@@ -25,6 +25,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/jsonbody"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/rulefile"
 )
 
 // collRules is the rules' collection in the document store.
@@ -634,4 +635,78 @@ func parseISODuration(s string) (time.Duration, error) {
 		d += time.Duration(n) * unit
 	}
 	return d, nil
+}
+
+// Results of importing one rule of a file, as `sealwatch rule import`
+// reports them.
+const (
+	ImportCreated = "created"
+	ImportUpdated = "updated"
+	ImportRefused = "refused"
+)
+
+// ImportResult is what Import did with one rule of a file.
+type ImportResult struct {
+	Rule        string   `json:"rule"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Kind        string   `json:"kind"`
+	Result      string   `json:"result"`
+	Error       string   `json:"error,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
+}
+
+// Import saves the rules read from a file as `sealwatch rule import` does:
+// a new rule is enabled unless the file says otherwise, a rule that exists
+// keeps its state unless the file says, and is replaced under the etag read
+// just before, so that a change made in between is refused rather than
+// overwritten. A rule the workspace refuses (a query that does not compile,
+// a bad field, a conflict) is reported and the others go on; a failure that
+// would refuse every rule (the key revoked, the store failing) ends the
+// import with that error.
+func (s *Rules) Import(ctx context.Context, rules []rulefile.Rule) ([]ImportResult, error) {
+	out := make([]ImportResult, 0, len(rules))
+	for _, r := range rules {
+		res := ImportResult{Rule: r.ID, DisplayName: r.DisplayName(), Kind: r.Kind, Notes: r.Notes}
+		if err := s.importOne(ctx, r, &res); err != nil {
+			switch fault.KindOf(err) {
+			case fault.Internal, fault.KeyInaccessible, fault.KeyUnreachable:
+				return nil, err
+			}
+			res.Result, res.Error = ImportRefused, err.Error()
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func (s *Rules) importOne(ctx context.Context, r rulefile.Rule, res *ImportResult) error {
+	etag, enabled := "", true
+	cur, err := s.Get(ctx, r.ID)
+	switch {
+	case err == nil:
+		var p struct{ Enabled bool }
+		if err := json.Unmarshal(cur.Properties, &p); err != nil {
+			return fmt.Errorf("read rule %s: %w", r.ID, err)
+		}
+		etag, enabled = cur.Etag, p.Enabled
+	case fault.KindOf(err) != fault.NotFound:
+		return err
+	}
+	props := maps.Clone(r.Properties)
+	if _, said := props["enabled"]; !said {
+		props["enabled"] = enabled
+	}
+	body, err := json.Marshal(props)
+	if err != nil {
+		return fmt.Errorf("write rule %s: %w", r.ID, err)
+	}
+	_, created, err := s.Put(ctx, r.ID, r.Kind, body, etag)
+	if err != nil {
+		return err
+	}
+	res.Result = ImportUpdated
+	if created {
+		res.Result = ImportCreated
+	}
+	return nil
 }

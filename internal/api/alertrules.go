@@ -6,7 +6,9 @@ import (
 	"net/http"
 
 	"github.com/sealwatch/sealwatch/internal/analyticrule"
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/rulefile"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -19,6 +21,7 @@ func (s *Server) routeAlertRules() {
 	s.handle("GET "+base+"/{ruleId}", s.alertRules(workspace.RoleReader, s.handleGetAlertRule))
 	s.handle("PUT "+base+"/{ruleId}", s.alertRules(workspace.RoleContributor, s.handlePutAlertRule))
 	s.handle("DELETE "+base+"/{ruleId}", s.alertRules(workspace.RoleContributor, s.handleDeleteAlertRule))
+	s.handle("POST "+base+"/import", s.alertRules(workspace.RoleContributor, s.handleImportAlertRules))
 }
 
 type alertRuleHandler func(w http.ResponseWriter, r *http.Request, rules *analyticrule.Rules) error
@@ -84,5 +87,50 @@ func (s *Server) handleDeleteAlertRule(w http.ResponseWriter, r *http.Request, r
 		return err
 	}
 	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// maxImportBody bounds an import's body: a rule file, JSON-escaped.
+const maxImportBody = 8 << 20
+
+// handleImportAlertRules imports the rules of one rule file, sent as its
+// name (whose extension says its format) and its text, as `sealwatch rule
+// import` would: the console imports a file a person picks this way.
+func (s *Server) handleImportAlertRules(w http.ResponseWriter, r *http.Request, rules *analyticrule.Rules) error {
+	var in struct {
+		FileName string `json:"fileName"`
+		Content  string `json:"content"`
+	}
+	if err := decodeJSONLimit(r, &in, maxImportBody); err != nil {
+		return err
+	}
+	if !rulefile.IsRuleFile(in.FileName) {
+		return fault.New(fault.Invalid, "BadRequest", "fileName '%s' is not a rule file's name: a rule file ends in .json (the API's JSON), .yaml or .yml (the community rule YAML)", fault.Shorten(in.FileName))
+	}
+	read, err := rulefile.Read(in.FileName, []byte(in.Content), rulefile.Options{})
+	if err != nil {
+		return fault.New(fault.Invalid, "BadRequest", "%s", err.Error())
+	}
+	results, err := rules.Import(r.Context(), read)
+	if err != nil {
+		return err
+	}
+	report := struct {
+		Created int                         `json:"created"`
+		Updated int                         `json:"updated"`
+		Refused int                         `json:"refused"`
+		Rules   []analyticrule.ImportResult `json:"rules"`
+	}{Rules: results}
+	for _, res := range results {
+		switch res.Result {
+		case analyticrule.ImportCreated:
+			report.Created++
+		case analyticrule.ImportUpdated:
+			report.Updated++
+		default:
+			report.Refused++
+		}
+	}
+	writeJSON(w, http.StatusOK, report)
 	return nil
 }
