@@ -16,10 +16,12 @@
 #   - the zstd tool (Debian's zstd), if there is none: a test sends the node
 #     what the tool's pipe writes, as a user's `cat rows.json | zstd` would;
 #   - SoftHSM2 (Debian's softhsm2), if its PKCS#11 module is missing: the
-#     PKCS#11 key driver's tests keep their keys on SoftHSM2 tokens.
+#     PKCS#11 key driver's tests keep their keys on SoftHSM2 tokens;
+#   - Local KMS (github.com/nsmithuk/local-kms, MIT), built from its module
+#     source into the cache: the AWS KMS driver's tests start it.
 # The tests find those packages through SEALWATCH_TEST_NODE_MODULES, the
-# browser through SEALWATCH_TEST_CHROMIUM, and SoftHSM2's module through
-# SEALWATCH_TEST_SOFTHSM2_MODULE.
+# browser through SEALWATCH_TEST_CHROMIUM, SoftHSM2's module through
+# SEALWATCH_TEST_SOFTHSM2_MODULE, and Local KMS through SEALWATCH_TEST_LOCAL_KMS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -87,6 +89,32 @@ install_softhsm2() {
 	apt_install softhsm2
 }
 
+readonly local_kms_version=v0.0.0-20260228092603-2a5e92d09ab6
+
+# install_local_kms builds Local KMS from its module source, once per
+# version. Its server listens on every interface; the build makes it listen
+# on loopback only, as every server the tests start does.
+install_local_kms() {
+	local bin="$cache/local-kms/local-kms-$local_kms_version" src work
+	if [ -x "$bin" ]; then
+		printf '%s' "$bin"
+		return
+	fi
+	say "building Local KMS $local_kms_version into $bin"
+	src="$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "github.com/nsmithuk/local-kms@$local_kms_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+	[ -d "$src" ] || die "could not download the Local KMS module source"
+	work="$(mktemp -d)"
+	cp -r "$src/." "$work/"
+	chmod -R u+w "$work"
+	grep -q 'addr := ":"+port' "$work/src/server.go" || die "Local KMS $local_kms_version: src/server.go no longer has the listen address this script makes loopback-only"
+	sed -i 's/addr := ":"+port/addr := "127.0.0.1:"+port/' "$work/src/server.go"
+	mkdir -p "$(dirname "$bin")"
+	(cd "$work" && go build -o "$bin.tmp" . >&2)
+	mv "$bin.tmp" "$bin"
+	rm -rf "$work"
+	printf '%s' "$bin"
+}
+
 check_node() {
 	local version major
 	version="$(node --version)"
@@ -119,6 +147,8 @@ check_node
 install_zstd
 install_sdks
 export SEALWATCH_TEST_NODE_MODULES="$cache/js/node_modules"
+SEALWATCH_TEST_LOCAL_KMS="$(install_local_kms)"
+export SEALWATCH_TEST_LOCAL_KMS
 if [ -z "${SEALWATCH_TEST_CHROMIUM:-}" ]; then
 	install_chromium
 	export SEALWATCH_TEST_CHROMIUM="$chromium"

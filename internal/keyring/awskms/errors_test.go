@@ -1,0 +1,132 @@
+package awskms_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
+)
+
+func newDriver(t *testing.T, srv *localkms.Server, keyID, cluster string) *awskms.KEK {
+	t.Helper()
+	k, err := awskms.New(awskms.Config{KeyID: keyID, Region: localkms.Region, Endpoint: srv.Endpoint,
+		Credentials: localkms.Credentials("AKIDCLUSTER", "cluster-secret-value"), Cluster: cluster, Resource: "logs", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestServiceAnswersMapToTypedErrors sends KMS's error answers through the
+// real SDK: refusals are revoked, throttling and 5xx unreachable, and no
+// error repeats the service's message or the secret.
+func TestServiceAnswersMapToTypedErrors(t *testing.T) {
+	srv := localkms.Start(t)
+	arn := srv.CreateKey(t)
+	k := newDriver(t, srv, arn, "c1")
+	ctx := context.Background()
+	aek := make([]byte, 32)
+	rand.Read(aek)
+	w, err := k.Wrap(ctx, aek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		status int
+		code   string
+		want   error
+	}{
+		{400, "AccessDeniedException", keyring.ErrAccessDenied},
+		{400, "DisabledException", keyring.ErrKeyRevoked},
+		{400, "KMSInvalidStateException", keyring.ErrKeyRevoked},
+		{400, "NotFoundException", keyring.ErrKeyRevoked},
+		{400, "UnrecognizedClientException", keyring.ErrKeyRevoked},
+		{400, "InvalidSignatureException", keyring.ErrKeyRevoked},
+		{400, "InvalidCiphertextException", keyring.ErrIntegrity},
+		{400, "IncorrectKeyException", keyring.ErrIntegrity},
+		{400, "ThrottlingException", keyring.ErrKeyUnreachable},
+		{429, "TooManyRequests", keyring.ErrKeyUnreachable},
+		{500, "KMSInternalException", keyring.ErrKeyUnreachable},
+		{500, "KeyUnavailableException", keyring.ErrKeyUnreachable},
+		{503, "DependencyTimeoutException", keyring.ErrKeyUnreachable},
+		{503, "ServiceUnavailable", keyring.ErrKeyUnreachable},
+		{400, "LimitExceededException", nil},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			srv.SetFault(tc.status, tc.code)
+			defer srv.SetFault(0, "")
+			_, err := k.Unwrap(ctx, w)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, kind := range []error{keyring.ErrKeyRevoked, keyring.ErrAccessDenied, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK} {
+				want := kind == tc.want || (kind == keyring.ErrKeyRevoked && tc.want == keyring.ErrAccessDenied)
+				if errors.Is(err, kind) != want {
+					t.Fatalf("error %q: is %v = %v, want %v", err, kind, errors.Is(err, kind), want)
+				}
+			}
+			if !strings.Contains(err.Error(), tc.code) {
+				t.Fatalf("error does not name the service's code %s: %v", tc.code, err)
+			}
+			if strings.Contains(err.Error(), "never to be repeated") || strings.Contains(err.Error(), "cluster-secret-value") {
+				t.Fatalf("error repeats the service's message or the secret: %v", err)
+			}
+		})
+	}
+	if back, err := k.Unwrap(ctx, w); err != nil || string(back) != string(aek) {
+		t.Fatalf("unwrap once the faults are cleared: %v", err)
+	}
+}
+
+// TestEncryptionContextBindsClusterAndKey: a wrapping made for one cluster
+// does not unwrap for another over the same key, and a driver configured
+// by key ARN refuses another key's wrapping without asking KMS.
+func TestEncryptionContextBindsClusterAndKey(t *testing.T) {
+	srv := localkms.Start(t)
+	arn, other := srv.CreateKey(t), srv.CreateKey(t)
+	ctx := context.Background()
+	aek := make([]byte, 32)
+	rand.Read(aek)
+	c1 := newDriver(t, srv, arn, "c1")
+	w, err := c1.Wrap(ctx, aek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.KeyURI != arn || w.Provider != awskms.Provider || w.Algorithm != awskms.Algorithm {
+		t.Fatalf("wrapping: %s %s %s", w.Provider, w.KeyURI, w.Algorithm)
+	}
+	st, err := c1.Describe(ctx)
+	if err != nil || st.Key != arn || st.KeyURI != arn || !st.Enabled || !st.Recoverable {
+		t.Fatalf("describe of a key configured by ARN: %+v %v", st, err)
+	}
+	if _, err := newDriver(t, srv, arn, "c2").Unwrap(ctx, w); !errors.Is(err, keyring.ErrIntegrity) {
+		t.Fatalf("another cluster's unwrap: %v, want ErrIntegrity", err)
+	}
+	srv.SetFault(500, "KMSInternalException") // a request would be unreachable, not refused
+	defer srv.SetFault(0, "")
+	if _, err := newDriver(t, srv, other, "c1").Unwrap(ctx, w); !errors.Is(err, keyring.ErrWrongKEK) {
+		t.Fatalf("another key's unwrap: %v, want ErrWrongKEK without a request", err)
+	}
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	cred := localkms.Credentials("AKID", "secret")
+	for name, cfg := range map[string]awskms.Config{
+		"no key":         {Region: "eu-west-1", Credentials: cred, Cluster: "c", Resource: "logs"},
+		"no region":      {KeyID: "alias/k", Credentials: cred, Cluster: "c", Resource: "logs"},
+		"no credentials": {KeyID: "alias/k", Region: "eu-west-1", Cluster: "c", Resource: "logs"},
+		"no cluster":     {KeyID: "alias/k", Region: "eu-west-1", Credentials: cred, Resource: "logs"},
+		"not a KMS ARN":  {KeyID: "arn:aws:s3:::bucket", Region: "eu-west-1", Credentials: cred, Cluster: "c", Resource: "logs"},
+		"ARN in another region": {KeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", Region: "eu-west-1",
+			Credentials: cred, Cluster: "c", Resource: "logs"},
+	} {
+		if _, err := awskms.New(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
