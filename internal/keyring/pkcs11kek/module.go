@@ -178,28 +178,37 @@ func (m *module) acquire(lib *pkcs11.Ctx, token string, pin []byte) (session, er
 		p = &pool{slot: slot}
 		m.pools[token] = p
 	}
-	var h pkcs11.SessionHandle
-	if n := len(p.idle); n > 0 {
-		h, p.idle = p.idle[n-1], p.idle[:n-1]
-	} else {
-		var err error
-		if h, err = lib.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION); err != nil {
-			return session{}, fmt.Errorf("open a session on token %q: %w", token, err)
+	for {
+		var h pkcs11.SessionHandle
+		if n := len(p.idle); n > 0 {
+			h, p.idle = p.idle[n-1], p.idle[:n-1]
+		} else {
+			var err error
+			if h, err = lib.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION); err != nil {
+				return session{}, fmt.Errorf("open a session on token %q: %w", token, err)
+			}
 		}
+		info, err := lib.GetSessionInfo(h)
+		if err != nil {
+			_ = lib.CloseSession(h)
+			if sortFailure(err) == failSession {
+				continue // an idle session the module closed: take the next
+			}
+			return session{}, fmt.Errorf("read the session's state: %w", err)
+		}
+		if err := p.logIn(lib, h, info, token, pin); err != nil {
+			_ = lib.CloseSession(h)
+			return session{}, err
+		}
+		return session{h: h, slot: p.slot}, nil
 	}
-	if err := p.logIn(lib, h, token, pin); err != nil {
-		_ = lib.CloseSession(h)
-		return session{}, err
-	}
-	return session{h: h, slot: p.slot}, nil
 }
 
-// logIn makes sure session h is logged in as the user with pin.
-func (p *pool) logIn(lib *pkcs11.Ctx, h pkcs11.SessionHandle, token string, pin []byte) error {
-	info, err := lib.GetSessionInfo(h)
-	if err != nil {
-		return fmt.Errorf("read the session's state: %w", err)
-	}
+// logIn makes sure session h is logged in as the user with pin. A token
+// locks its user PIN after a number of wrong tries; the driver never makes
+// the last one (the token says so with CKF_USER_PIN_FINAL_TRY), so that a
+// key check with a wrong PIN cannot lock the token.
+func (p *pool) logIn(lib *pkcs11.Ctx, h pkcs11.SessionHandle, info pkcs11.SessionInfo, token string, pin []byte) error {
 	if info.State == pkcs11.CKS_RO_USER_FUNCTIONS || info.State == pkcs11.CKS_RW_USER_FUNCTIONS {
 		if p.pin != nil && subtle.ConstantTimeCompare(p.pin, pin) != 1 {
 			// Another key on the token logged in with another PIN; the
@@ -208,6 +217,16 @@ func (p *pool) logIn(lib *pkcs11.Ctx, h pkcs11.SessionHandle, token string, pin 
 			return fmt.Errorf("token %q is logged in on this node with another PIN; keys on one token must be given the same PIN: %w", token, errPIN)
 		}
 		return nil
+	}
+	ti, err := lib.GetTokenInfo(p.slot)
+	if err != nil {
+		return fmt.Errorf("read the token's information: %w", err)
+	}
+	switch {
+	case ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0:
+		return fmt.Errorf("token %q has locked its user PIN; unlock it (its security officer sets a new one), then set the key's PIN again: %w", token, errPIN)
+	case ti.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:
+		return fmt.Errorf("token %q has one user PIN try left, which the node does not use; check the PIN and log in once by hand (which resets the count), or set the key's PIN again: %w", token, errPIN)
 	}
 	err = lib.Login(h, pkcs11.CKU_USER, string(pin))
 	var ckr pkcs11.Error

@@ -11,10 +11,12 @@
 // customer's key never leaves it.
 //
 // The module's answers become the keyring's typed errors: a key object gone
-// or no longer allowed to wrap and unwrap, or a PIN the token refuses, is a
-// revocation; a token removed, a module failing or a session lost is
-// unreachable, and the driver reloads the module and finds the token again
-// on the next call. The PIN is held in memory only, and no error names it.
+// or no longer allowed to wrap and unwrap is a revocation, and a PIN the
+// token refuses is ErrAccessDenied (the HSM's way of taking access away);
+// a token removed, a module failing or a session lost is unreachable, and
+// the driver reloads the module and finds the token again on the next
+// call. The PIN is held in memory only, no error names it, and it is never
+// sent when the token says one wrong try more would lock it.
 package pkcs11kek
 
 import (
@@ -27,7 +29,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 
@@ -63,12 +64,6 @@ type KEK struct {
 	cfg Config
 	mod *module
 	key string // the versionless URI
-
-	// pinRefused is set once the token refused the PIN. A token locks its
-	// user PIN after a few wrong tries, so a refused PIN is not sent again
-	// by this KEK: the key stays revoked until the PIN is set again (a new
-	// KEK), instead of the key check locking the token every interval.
-	pinRefused atomic.Bool
 }
 
 var _ keyring.KEK = (*KEK)(nil)
@@ -173,6 +168,10 @@ func (k *KEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
 	if w.Algorithm != keyring.AlgAESKWP {
 		return nil, fmt.Errorf("pkcs11 unwrap %s: algorithm %q: %w", w.KeyURI, w.Algorithm, keyring.ErrIntegrity)
 	}
+	if n := len(w.Ciphertext); n < 16 || n%8 != 0 {
+		// RFC 5649 output is whole 64-bit blocks, two at least.
+		return nil, fmt.Errorf("pkcs11 unwrap %s: a wrapping of %d bytes is no AES-KWP output: %w", w.KeyURI, n, keyring.ErrIntegrity)
+	}
 	var aek []byte
 	err := k.call(ctx, "unwrap", w.KeyURI, func(lib *pkcs11.Ctx, s pkcs11.SessionHandle) error {
 		obj, err := k.version(lib, s, id)
@@ -229,9 +228,6 @@ func (k *KEK) call(ctx context.Context, op, target string, f func(*pkcs11.Ctx, p
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pkcs11 %s %s: %v: %w", op, target, err, keyring.ErrKeyUnreachable)
 	}
-	if k.pinRefused.Load() {
-		return fmt.Errorf("pkcs11 %s %s: the token refused this PIN before, and it is not tried again (the token would lock it): set the key's PIN again: %w", op, target, keyring.ErrAccessDenied)
-	}
 	done := make(chan error, 1)
 	go func() {
 		err := k.attempt(f)
@@ -244,9 +240,6 @@ func (k *KEK) call(ctx context.Context, op, target string, f func(*pkcs11.Ctx, p
 	case err := <-done:
 		if err == nil {
 			return nil
-		}
-		if isPINError(err) {
-			k.pinRefused.Store(true)
 		}
 		return mapErr(op, target, err)
 	case <-ctx.Done():
@@ -297,18 +290,6 @@ func checkToken(lib *pkcs11.Ctx, slot uint, label string) error {
 		return fmt.Errorf("the slot no longer holds token %q: %w", label, errTokenAbsent)
 	}
 	return nil
-}
-
-func isPINError(err error) bool {
-	var ckr pkcs11.Error
-	if !errors.As(err, &ckr) {
-		return false
-	}
-	switch ckr {
-	case pkcs11.CKR_PIN_INCORRECT, pkcs11.CKR_PIN_INVALID, pkcs11.CKR_PIN_LEN_RANGE, pkcs11.CKR_PIN_EXPIRED, pkcs11.CKR_PIN_LOCKED:
-		return true
-	}
-	return false
 }
 
 // keyObject is one version of the key: a secret-key object with the label.
