@@ -50,6 +50,10 @@ export async function call(method, path, body, signal, extraHeaders) {
       // elsewhere, the node restarted): the shell goes back to the sign-in.
       window.dispatchEvent(new CustomEvent('sealwatch:session-ended'));
     }
+    if (e.code === 'CustomerManagedKeyInaccessible' || e.code === 'KeyVaultUnreachable') {
+      // The shell's key banner says what this means and what to do.
+      window.dispatchEvent(new CustomEvent('sealwatch:key-refused', { detail: { code: e.code, message: e.message } }));
+    }
     throw new ApiError(res.status, e.code || String(res.status), e.message || `the node answered ${res.status}`);
   }
   return data;

@@ -3,6 +3,8 @@
 import { ApiError, call, setCsrfToken } from './api.js';
 import * as incidents from './incidents.js';
 import * as logs from './logs.js';
+import * as keys from './keys.js';
+import * as keystate from './keystate.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -14,16 +16,14 @@ const pages = {
     title: 'Analytics',
     text: 'Analytics rules with their health, watchlists and automation rules come here.',
   },
-  keys: {
-    title: 'Keys',
-    text: 'Each cluster\'s key state, which key version protects what, and the vault\'s audit trail come here.',
-  },
+  keys: { title: 'Keys', render: keys.render },
 };
 
 let session = null;
 
 function showSignIn(notice) {
   session = null;
+  keystate.stop();
   setCsrfToken('');
   $('loading').hidden = true;
   $('shell').hidden = true;
@@ -41,6 +41,7 @@ function showShell(s) {
   $('shell').hidden = false;
   const p = s.principal;
   $('who').textContent = `${p.displayName}${p.roles.length ? ` (${p.roles.join(', ')})` : ''}`;
+  keystate.start($('key-banner'), s);
   route();
 }
 
@@ -60,6 +61,7 @@ function route() {
   const page = pages[name];
   document.title = `${page.title} · Sealwatch`;
   $('page-title').textContent = page.title;
+  keystate.refresh();
   if (page.render) page.render($('page-body'), session, sub);
   else $('page-body').textContent = page.text;
   for (const a of document.querySelectorAll('nav a[data-page]')) {

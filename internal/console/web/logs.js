@@ -8,6 +8,7 @@ import {
 } from './codemirror.js';
 import { kql, kqlHighlight } from './kql.js';
 import { chart } from './chart.js';
+import { workingIn } from './keystate.js';
 import { el } from './dom.js';
 
 // renderedRows bounds the rows put into the page at once; the result's
@@ -126,6 +127,8 @@ export function render(container, session) {
 
   // The button runs the query, and while it runs, cancels it.
   run.addEventListener('click', () => (running ? running.abort() : execute()));
+  // The key banner follows the workspace chosen.
+  workspace.addEventListener('change', () => workingIn(workspace.selectedOptions[0]?.dataset.resourceId));
   loadWorkspaces(session, workspace, run, status);
 }
 
@@ -134,11 +137,12 @@ async function loadWorkspaces(session, select, run, status) {
     const res = await call('GET', `/subscriptions/${encodeURIComponent(session.tenantId)}/providers/Microsoft.OperationalInsights/workspaces?api-version=2023-07-01`);
     const list = (res.value || []).filter((w) => w.properties?.customerId);
     list.sort((a, b) => a.name.localeCompare(b.name));
-    for (const w of list) select.append(el('option', { value: w.properties.customerId }, w.name));
+    for (const w of list) select.append(el('option', { value: w.properties.customerId, 'data-resource-id': w.id }, w.name));
     if (list.length === 0) {
       status.textContent = 'There is no workspace yet: create one with `sealwatch workspace create`.';
       return;
     }
+    workingIn(select.selectedOptions[0]?.dataset.resourceId);
     run.disabled = false;
   } catch (e) {
     status.textContent = `The workspaces could not be listed: ${e.message}`;

@@ -1,0 +1,120 @@
+package node
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sealwatch/sealwatch/internal/console/browsertest"
+)
+
+// TestConsoleKeysPageAndTheBannerFollowARevocation signs in to the console
+// over a CMK workspace whose key has been rotated once: the Keys page shows
+// the cluster's key Accessible with its last check, the key usage report
+// with the old version offered for disabling, the vault's audit log with its
+// chain verified, and the five set-up steps done. The key owner then
+// disables the key in the vault: the Logs page carries the banner and the
+// query is refused with its message; enabled again, the banner goes and the
+// query runs — without a reload.
+func TestConsoleKeysPageAndTheBannerFollowARevocation(t *testing.T) {
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	if st, code := cs.ingest(immutableID, tok, []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "keys-page"}}); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	// A rotation leaves the first version wrapping nothing, once the next
+	// check has rewrapped the account keys.
+	keyURL := cs.vaultURL("cmkvault") + "/keys/ws-cmk"
+	var key map[string]any
+	cs.call("GET", keyURL+"?api-version=7.6", cs.vtok, nil, &key)
+	oldKID := key["key"].(map[string]any)["kid"].(string)
+	oldVersion := oldKID[strings.LastIndexByte(oldKID, '/')+1:]
+	if st := cs.call("POST", keyURL+"/rotate?api-version=7.6", cs.vtok, nil, nil); st != http.StatusOK {
+		t.Fatalf("rotate: %d", st)
+	}
+	cs.probe()
+
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t,
+		chromedp.WaitEnabled(chromedp.ID("run-query")),
+		chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)),
+	)
+	row := `document.querySelector('#key-states tr[data-cluster="cluster1"]')`
+	pageWaits(t, b, row+`?.querySelector('.key-state')?.textContent === 'Accessible'`)
+	if checked := browsertest.Value(t, b, chromedp.Evaluate[string](row+`.querySelector('.checked').textContent`)); !strings.Contains(checked, " UTC (") {
+		t.Errorf("the last check reads %q, want a UTC time and how long ago", checked)
+	}
+	if why := browsertest.Value(t, b, chromedp.Evaluate[string](row+`.querySelector('.check-error').textContent`)); why != "" {
+		t.Errorf("an Accessible key shows the error %q", why)
+	}
+
+	// Key usage: the old version wraps nothing and is offered for disabling.
+	pageWaits(t, b, `document.querySelectorAll('#key-usage .usage[data-cluster="cluster1"] tbody tr').length === 4`)
+	inUse := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#key-usage tbody tr')].map(tr => tr.cells[0].textContent + ' ' + tr.cells[1].textContent + ' ' + tr.cells[3].textContent)`))
+	for _, want := range []string{"logs " + oldVersion + " no", "documents " + oldVersion + " no"} {
+		if !strings.Contains(strings.Join(inUse, ","), want) {
+			t.Errorf("the key usage rows are %q, want one reading %q", inUse, want)
+		}
+	}
+	disable := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#key-usage .disable-safe code')].map(c => c.textContent)`))
+	if want := "sealwatch keyvault key set-attributes --vault-name cmkvault --name ws-cmk --version " + oldVersion + " --enabled=false"; len(disable) != 1 || disable[0] != want {
+		t.Errorf("the versions offered for disabling are %q, want only %q", disable, want)
+	}
+
+	// The audit log: verified, with the node's unwraps in it.
+	pageWaits(t, b, `document.getElementById('audit-chain').classList.contains('chain-verified')`)
+	ops := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#audit-records tbody tr')].map(tr => tr.cells[2].textContent)`))
+	if got := strings.Join(ops, ","); !strings.Contains(got, "KeyUnwrap") || !strings.Contains(got, "KeyRotate") {
+		t.Errorf("the audit log shows %q, want the node's KeyUnwrap and the KeyRotate", got)
+	}
+
+	// The set-up: every step checked and done.
+	pageWaits(t, b, `document.querySelectorAll('#cmk-steps li[data-status="done"]').length === 5`)
+	b.Screenshot(t, "keys")
+
+	// The key owner disables the key: the banner is on the Logs page, the
+	// query is refused with its message.
+	cs.disableKey(true)
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)))
+	pageWaits(t, b, `!document.getElementById('key-banner').hidden`)
+	banner := browsertest.Value(t, b, chromedp.Text(chromedp.ID("key-banner")))
+	for _, want := range []string{"cluster cluster1 is Revoked", "workspace secops you work in", "refused", "Enable the key"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner reads %q, want %q in it", banner, want)
+		}
+	}
+	b.Do(t,
+		chromedp.WaitEnabled(chromedp.ID("run-query")),
+		chromedp.Click(chromedp.ID("run-query")),
+		chromedp.WaitVisible(chromedp.ID("query-error")),
+	)
+	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("query-error"))); !strings.Contains(msg, "customer-managed key is not accessible") {
+		t.Errorf("the refused query reads %q", msg)
+	}
+	b.Screenshot(t, "banner")
+
+	// Enabled again: on the next page the banner is gone, and the query runs.
+	cs.disableKey(false)
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
+	pageWaits(t, b, row+`?.querySelector('.key-state')?.textContent === 'Accessible' && document.getElementById('key-banner').hidden`)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)),
+		chromedp.WaitEnabled(chromedp.ID("run-query")),
+		chromedp.Click(chromedp.ID("run-query")),
+		chromedp.WaitVisible(chromedp.CSS("#results table")),
+	)
+	if hidden := browsertest.Value(t, b, chromedp.Evaluate[bool](`document.getElementById('key-banner').hidden`)); !hidden {
+		t.Error("the banner stayed after the key was enabled again")
+	}
+	b.RequireClean(t, "status of 403")
+}
+
+// pageWaits waits, up to 20 s, until the page's expression cond is true.
+func pageWaits(t *testing.T, b *browsertest.Browser, cond string) {
+	t.Helper()
+	browsertest.Value(t, b, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(20*time.Second)))
+}
