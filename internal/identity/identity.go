@@ -390,6 +390,27 @@ func (s *Service) put(_ context.Context, sp *storedPrincipal, isNew bool) error 
 	return nil
 }
 
+// exists reports whether a principal has object ID or app ID id, as lookup
+// finds it, without decoding its record: Verify asks it on every request and
+// needs nothing more.
+func (s *Service) exists(id string) (bool, error) {
+	var found bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		key := []byte(id)
+		found = tx.Bucket(bucketPrincipals).Get(key) != nil
+		if !found {
+			if oid := tx.Bucket(bucketAppIDs).Get(key); oid != nil {
+				found = tx.Bucket(bucketPrincipals).Get(oid) != nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("identity: read principal: %w", err)
+	}
+	return found, nil
+}
+
 // lookup finds a principal by object ID or app ID.
 func (s *Service) lookup(id string) (*storedPrincipal, error) {
 	var sp *storedPrincipal

@@ -195,11 +195,11 @@ func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims
 	if c.TenantID != s.tenant {
 		return nil, fmt.Errorf("%w: token names tenant %q", ErrTokenInvalid, c.TenantID)
 	}
-	if _, err := s.lookup(c.ObjectID); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: object ID %s", ErrPrincipalGone, c.ObjectID)
-		}
+	switch found, err := s.exists(c.ObjectID); {
+	case err != nil:
 		return nil, err
+	case !found:
+		return nil, fmt.Errorf("%w: object ID %s", ErrPrincipalGone, c.ObjectID)
 	}
 	return c, nil
 }
