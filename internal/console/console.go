@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -118,6 +119,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.cfg.API.ServeHTTP(w, r)
 		return
 	}
+	if !mayBeConsolePath(r.URL.Path) {
+		c.serveAPI(w, r) // what the probes below would come to, without them
+		return
+	}
 	if _, pattern := c.mux.Handler(r); pattern != "" {
 		setSecurityHeaders(w.Header())
 		c.mux.ServeHTTP(w, r)
@@ -138,6 +143,21 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.serveAPI(w, r)
 }
+
+// mayBeConsolePath is false for a path no console route can serve under
+// any method, however the mux cleans and unescapes it: one that, cleaned,
+// is neither / nor /console nor under it. The console's routes are / and under
+// /console/ (New); every other request is the API's, and is handed to it
+// without probing the mux once per method.
+func mayBeConsolePath(p string) bool {
+	if p == "" || underConsole(p) { // the mux reads an empty path as /
+		return true
+	}
+	clean := path.Clean(p)
+	return clean == "/" || underConsole(clean)
+}
+
+func underConsole(p string) bool { return p == "/console" || strings.HasPrefix(p, "/console/") }
 
 // contentSecurityPolicy allows the page nothing but its own origin's
 // scripts, styles, images and API: no inline script or style, no eval, no
