@@ -342,10 +342,11 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 	for i := range scs {
 		sc := *base
 		sc.segs = nil
-		for k, s := range snap.segs {
-			if k%n == i {
-				sc.segs = append(sc.segs, s)
-			}
+		if n == 1 {
+			sc.segs = snap.segs // the snapshot's own copy
+		}
+		for k := i; n > 1 && k < len(snap.segs); k += n {
+			sc.segs = append(sc.segs, snap.segs[k])
 		}
 		sc.inUse = true
 		scs[i] = &sc
@@ -484,7 +485,7 @@ func (sc *Scanner) Next() bool {
 				sc.stats.SegmentsSkipped++
 				continue // pruned by the manifest's ingestion times: not even opened
 			}
-			path := sc.dir + string(filepath.Separator) + s.name.String() // the table's directory is clean: no Join
+			path := sc.segmentPath(s.name)
 			if sc.countsWhole(s) {
 				if sc.found(s, checkSegmentFile(path, sc.ws, sc.tbl, s)) {
 					sc.counted += s.rows
@@ -522,6 +523,15 @@ func (sc *Scanner) Next() bool {
 		}
 	}
 	return false
+}
+
+// segmentPath is the path of segment n in the scan's table directory,
+// built in one allocation: a count from the manifest checks every
+// segment's file.
+func (sc *Scanner) segmentPath(n segName) string {
+	var buf [256]byte
+	b := append(append(buf[:0], sc.dir...), filepath.Separator) // the table's directory is clean: no Join
+	return string(n.appendTo(b))
 }
 
 // widen makes the span of the rows counted take in [lo, hi].

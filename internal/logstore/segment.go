@@ -67,19 +67,21 @@ type segName struct {
 // String is the file name: <min ns>_<max ns>_<wal seq, 16 hex digits>_<part>.seg.
 // A scan names every segment it reads, so it is built without fmt.
 func (n segName) String() string {
-	b := make([]byte, 0, 64)
+	return string(n.appendTo(make([]byte, 0, 64)))
+}
+
+// appendTo appends the file name to b.
+func (n segName) appendTo(b []byte) []byte {
 	b = strconv.AppendInt(b, n.minT, 10)
 	b = append(b, '_')
 	b = strconv.AppendInt(b, n.maxT, 10)
 	b = append(b, '_')
-	seq := strconv.AppendUint(make([]byte, 0, 16), n.walSeq, 16)
-	for range 16 - len(seq) {
-		b = append(b, '0')
+	for shift := 60; shift >= 0; shift -= 4 { // 16 hex digits, zero-padded
+		b = append(b, "0123456789abcdef"[n.walSeq>>shift&0xf])
 	}
-	b = append(b, seq...)
 	b = append(b, '_')
 	b = strconv.AppendInt(b, int64(n.part), 10)
-	return string(append(b, segExt...))
+	return append(b, segExt...)
 }
 
 func parseSegName(s string) (segName, bool) {
