@@ -1,12 +1,17 @@
 package node
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/console/browsertest"
 )
@@ -117,4 +122,59 @@ func TestConsoleKeysPageAndTheBannerFollowARevocation(t *testing.T) {
 func pageWaits(t *testing.T, b *browsertest.Browser, cond string) {
 	t.Helper()
 	browsertest.Value(t, b, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(20*time.Second)))
+}
+
+// TestConsoleShowsWhereTheVaultAuditChainBreaks: a record of the vault's
+// audit log edited behind the node's back (while it is stopped) is shown on
+// the Keys page as the chain broken at that record, and the record marked.
+func TestConsoleShowsWhereTheVaultAuditChainBreaks(t *testing.T) {
+	cs := setUpCMK(t)
+	var edited uint64
+	cs.restart(func() {
+		db, err := bbolt.Open(filepath.Join(cs.dir, "vault", "vault.db"), 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// The key's creation, answered 200, is said to have been refused.
+		err = db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket([]byte("audit"))
+			if b == nil {
+				return errors.New("no audit bucket")
+			}
+			c := b.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				var rec map[string]any
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return err
+				}
+				if rec["operation"] == "KeyCreate" {
+					edited = uint64(rec["seq"].(float64))
+					rec["httpStatus"] = 403
+					buf, err := json.Marshal(rec)
+					if err != nil {
+						return err
+					}
+					return b.Put(k, buf)
+				}
+			}
+			return errors.New("no KeyCreate record")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
+	pageWaits(t, b, `document.getElementById('audit-chain').classList.contains('chain-broken')`)
+	if got, want := browsertest.Value(t, b, chromedp.Text(chromedp.ID("audit-chain"))), fmt.Sprintf("Chain broken at record %d: ", edited); !strings.HasPrefix(got, want) {
+		t.Errorf("the chain's verdict reads %q, want it to begin %q", got, want)
+	}
+	marked := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#audit-records tr.broken')].map(tr => tr.cells[0].textContent + ' ' + tr.cells[2].textContent + ' ' + tr.cells[5].textContent)`))
+	if want := fmt.Sprintf("%d KeyCreate 403", edited); len(marked) != 1 || marked[0] != want {
+		t.Errorf("the rows marked broken are %q, want only %q", marked, want)
+	}
+	b.RequireClean(t)
 }

@@ -6,8 +6,10 @@
 // the key; nothing else polls.
 //
 // A page tells the watcher which workspace the user is working in with
-// workingIn(resourceId): a workspace whose cluster's key is not Accessible
-// gets the banner even if its cluster is in another subscription.
+// workingIn(id), its resource ID or its customerId (the workspace ID of the
+// query API and of #/incidents/{customerId}): a workspace whose cluster's
+// key is not Accessible gets the banner — given by its resource ID, even if
+// its cluster is in another subscription.
 import { ApiError, call } from './api.js';
 import { el } from './dom.js';
 
@@ -21,7 +23,7 @@ let session = null;
 let timer = 0;
 let inFlight = null;
 let again = false;
-let workspaceId = ''; // the resource ID of the workspace the user works in
+let workspaceId = ''; // the resource ID or customerId of the workspace the user works in
 let workspaceCluster = null; // {workspaceId, cluster}: its cluster, when not among clusters
 let clusters = [];
 const listeners = new Set();
@@ -53,11 +55,11 @@ export function stop() {
   workspaceCluster = null;
 }
 
-// workingIn says which workspace (its resource ID) the user works in now;
-// the banner follows it.
-export function workingIn(resourceId) {
-  if (resourceId === workspaceId) return;
-  workspaceId = resourceId || '';
+// workingIn says which workspace (its resource ID or customerId) the user
+// works in now; the banner follows it.
+export function workingIn(id) {
+  if ((id || '') === workspaceId) return;
+  workspaceId = id || '';
   workspaceCluster = null;
   refresh();
 }
@@ -114,7 +116,8 @@ async function load() {
 // it is not among the subscription's clusters.
 async function loadWorkspaceCluster() {
   const ws = workspaceId;
-  if (!ws || clusterOf(ws) || (workspaceCluster && workspaceCluster.workspaceId === ws)) return;
+  // A customerId names no resource to read: only a listed cluster tells.
+  if (!ws.startsWith('/subscriptions/') || clusterOf(ws) || (workspaceCluster && workspaceCluster.workspaceId === ws)) return;
   let cluster = null;
   try {
     const w = await call('GET', `${ws}?${mgmtVersion}`);
@@ -126,11 +129,18 @@ async function loadWorkspaceCluster() {
   if (ws === workspaceId) workspaceCluster = { workspaceId: ws, cluster };
 }
 
-// clusterOf is the listed cluster a workspace is linked to.
-function clusterOf(resourceId) {
-  const id = resourceId.toLowerCase();
-  return clusters.find((c) => (c.properties.associatedWorkspaces || []).some((w) => w.resourceId.toLowerCase() === id));
+// linkOf is the listed cluster a workspace (resource ID or customerId) is
+// linked to, and the link, which names the workspace.
+function linkOf(id) {
+  const want = id.toLowerCase();
+  for (const c of clusters) {
+    const w = (c.properties.associatedWorkspaces || []).find((a) => a.resourceId.toLowerCase() === want || a.workspaceId.toLowerCase() === want);
+    if (w) return { cluster: c, workspace: w };
+  }
+  return null;
 }
+
+const clusterOf = (id) => linkOf(id)?.cluster;
 
 // meanings say, for each state that is not Accessible, what it means for
 // the user's work and what to do.
@@ -162,7 +172,7 @@ function show() {
     banner.hidden = true;
     return;
   }
-  const workspaceName = workspaceId.split('/').pop();
+  const workspaceName = linkOf(workspaceId)?.workspace.workspaceName || workspaceId.split('/').pop();
   const items = troubled.map((c) => {
     const state = c.properties.keyState;
     const m = meanings[state];
