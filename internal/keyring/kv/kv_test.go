@@ -31,10 +31,10 @@ import (
 // running is a node for the driver to reach, with helpers for its vaults.
 type running struct {
 	*nodetest.Node
-	t *testing.T
+	t testing.TB
 }
 
-func startNode(t *testing.T) *running {
+func startNode(t testing.TB) *running {
 	t.Helper()
 	return &running{Node: nodetest.Start(t, node.Config{}), t: t}
 }

@@ -174,21 +174,21 @@ func (k *KEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
 	}
 	var aek []byte
 	err := k.call(ctx, "unwrap", w.KeyURI, func(lib *pkcs11.Ctx, s pkcs11.SessionHandle) error {
-		obj, err := k.version(lib, s, id)
+		// The module itself refuses an object with CKA_UNWRAP false
+		// (CKR_KEY_FUNCTION_NOT_PERMITTED): no attribute is read first,
+		// which would cost as much again as the unwrap.
+		h, err := k.versionHandle(lib, s, id)
 		if err != nil {
 			return err
 		}
-		if !obj.unwrap {
-			return fmt.Errorf("key object has CKA_UNWRAP false: %w", keyring.ErrKeyRevoked)
-		}
-		aek, err = unwrapSecret(lib, s, obj.h, w.Ciphertext)
+		aek, err = unwrapSecret(lib, s, h, w.Ciphertext)
 		var ckr pkcs11.Error
 		if errors.As(err, &ckr) && ckr == pkcs11.CKR_GENERAL_ERROR {
 			// SoftHSM2 (and other modules) answer a blob that fails its
 			// integrity check with CKR_GENERAL_ERROR, which also means a
 			// failing module. A wrap and unwrap of a throwaway key with the
 			// same object tells them apart: if it works, the blob is bad.
-			if selfTest(lib, s, obj.h) == nil {
+			if selfTest(lib, s, h) == nil {
 				return fmt.Errorf("the module refused the wrapping (not wrapped by this key object, or damaged): %w", keyring.ErrIntegrity)
 			}
 		}
@@ -218,9 +218,7 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 	return st, err
 }
 
-// call runs f on a logged-in session of the token, after checking that the
-// token is still the one named (a module may keep a slot whose token went
-// away). A lost session is replaced and f tried once more; a failed token
+// call runs f on a logged-in session of the token. A lost session is replaced and f tried once more; a failed token
 // or module is reloaded before the next call. PKCS#11 calls cannot be
 // cancelled, so call returns when ctx ends and leaves the module call to
 // finish on its own.
@@ -254,10 +252,7 @@ func (k *KEK) attempt(f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	err := k.mod.use(func(lib *pkcs11.Ctx, gen uint64) error {
 		s, err := k.mod.acquire(lib, k.cfg.TokenLabel, k.cfg.PIN)
 		if err == nil {
-			err = checkToken(lib, s.slot, k.cfg.TokenLabel)
-			if err == nil {
-				err = f(lib, s.h)
-			}
+			err = f(lib, s.h)
 			switch sortFailure(err) {
 			case 0, failOther:
 				k.mod.release(lib, k.cfg.TokenLabel, s)
@@ -278,18 +273,24 @@ func (k *KEK) attempt(f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	return err
 }
 
-// checkToken confirms the slot still holds the token: SoftHSM2, for one,
+// notFound is the error for a key object that is not on the token, once
+// the session's slot is seen to still hold the token: SoftHSM2, for one,
 // keeps answering on a slot whose token was taken away, as an empty token,
-// which would read as a destroyed key.
-func checkToken(lib *pkcs11.Ctx, slot uint, label string) error {
-	ti, err := lib.GetTokenInfo(slot)
+// and a key that is missing only because its token is must read as
+// unreachable, not destroyed.
+func (k *KEK) notFound(lib *pkcs11.Ctx, s pkcs11.SessionHandle, missing error) error {
+	info, err := lib.GetSessionInfo(s)
+	if err != nil {
+		return fmt.Errorf("read the session's state: %w", err)
+	}
+	ti, err := lib.GetTokenInfo(info.SlotID)
 	if err != nil {
 		return fmt.Errorf("read the token's information: %w", err)
 	}
-	if ti.Label != label {
-		return fmt.Errorf("the slot no longer holds token %q: %w", label, errTokenAbsent)
+	if ti.Label != k.cfg.TokenLabel {
+		return fmt.Errorf("the slot no longer holds token %q: %w", k.cfg.TokenLabel, errTokenAbsent)
 	}
-	return nil
+	return missing
 }
 
 // keyObject is one version of the key: a secret-key object with the label.
@@ -306,12 +307,12 @@ func (k *KEK) current(lib *pkcs11.Ctx, s pkcs11.SessionHandle) (keyObject, error
 	if k.cfg.KeyID != nil {
 		return k.version(lib, s, k.cfg.KeyID)
 	}
-	objs, err := findKeyObjects(lib, s, k.cfg.KeyLabel, nil)
+	objs, err := findKeyObjects(lib, s, k.cfg.KeyLabel)
 	if err != nil {
 		return keyObject{}, err
 	}
 	if len(objs) == 0 {
-		return keyObject{}, fmt.Errorf("no AES key object labelled %q on token %q (destroyed, or never made): %w", k.cfg.KeyLabel, k.cfg.TokenLabel, keyring.ErrKeyRevoked)
+		return keyObject{}, k.notFound(lib, s, fmt.Errorf("no AES key object labelled %q on token %q (destroyed, or never made): %w", k.cfg.KeyLabel, k.cfg.TokenLabel, keyring.ErrKeyRevoked))
 	}
 	best := objs[0]
 	for _, o := range objs[1:] {
@@ -332,17 +333,26 @@ func (k *KEK) current(lib *pkcs11.Ctx, s pkcs11.SessionHandle) (keyObject, error
 
 // version is the key object with the label and exactly id.
 func (k *KEK) version(lib *pkcs11.Ctx, s pkcs11.SessionHandle, id []byte) (keyObject, error) {
-	objs, err := findKeyObjects(lib, s, k.cfg.KeyLabel, id)
+	h, err := k.versionHandle(lib, s, id)
 	if err != nil {
 		return keyObject{}, err
 	}
-	switch len(objs) {
-	case 0:
-		return keyObject{}, fmt.Errorf("no AES key object labelled %q with CKA_ID %x on token %q (destroyed): %w", k.cfg.KeyLabel, id, k.cfg.TokenLabel, keyring.ErrKeyRevoked)
-	case 1:
-		return objs[0], nil
+	return readKeyObject(lib, s, h)
+}
+
+// versionHandle finds the one key object with the label and exactly id.
+func (k *KEK) versionHandle(lib *pkcs11.Ctx, s pkcs11.SessionHandle, id []byte) (pkcs11.ObjectHandle, error) {
+	hs, err := findHandles(lib, s, k.cfg.KeyLabel, id)
+	if err != nil {
+		return 0, err
 	}
-	return keyObject{}, fmt.Errorf("%d key objects labelled %q on token %q share the CKA_ID %x; give each version its own: %w", len(objs), k.cfg.KeyLabel, k.cfg.TokenLabel, id, keyring.ErrKeyRevoked)
+	switch len(hs) {
+	case 0:
+		return 0, k.notFound(lib, s, fmt.Errorf("no AES key object labelled %q with CKA_ID %x on token %q (destroyed): %w", k.cfg.KeyLabel, id, k.cfg.TokenLabel, keyring.ErrKeyRevoked))
+	case 1:
+		return hs[0], nil
+	}
+	return 0, fmt.Errorf("%d key objects labelled %q on token %q share the CKA_ID %x; give each version its own: %w", len(hs), k.cfg.KeyLabel, k.cfg.TokenLabel, id, keyring.ErrKeyRevoked)
 }
 
 // idLess orders CKA_IDs as unsigned big-endian numbers, so that 0x0a
@@ -355,9 +365,27 @@ func idLess(a, b []byte) bool {
 	return bytes.Compare(a, b) < 0
 }
 
-// findKeyObjects lists the AES secret-key objects labelled label (and with
+// findKeyObjects lists the AES secret-key objects labelled label, with
+// their attributes.
+func findKeyObjects(lib *pkcs11.Ctx, s pkcs11.SessionHandle, label string) ([]keyObject, error) {
+	handles, err := findHandles(lib, s, label, nil)
+	if err != nil {
+		return nil, err
+	}
+	objs := make([]keyObject, 0, len(handles))
+	for _, h := range handles {
+		o, err := readKeyObject(lib, s, h)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	return objs, nil
+}
+
+// findHandles finds the AES secret-key objects labelled label (and with
 // CKA_ID id, when id is not nil).
-func findKeyObjects(lib *pkcs11.Ctx, s pkcs11.SessionHandle, label string, id []byte) ([]keyObject, error) {
+func findHandles(lib *pkcs11.Ctx, s pkcs11.SessionHandle, label string, id []byte) ([]pkcs11.ObjectHandle, error) {
 	tmpl := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
@@ -384,23 +412,22 @@ func findKeyObjects(lib *pkcs11.Ctx, s pkcs11.SessionHandle, label string, id []
 	if err := lib.FindObjectsFinal(s); err != nil {
 		return nil, fmt.Errorf("find key objects: %w", err)
 	}
-	objs := make([]keyObject, 0, len(handles))
-	for _, h := range handles {
-		o, err := readKeyObject(lib, s, h)
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, o)
-	}
-	return objs, nil
+	return handles, nil
 }
 
 func readKeyObject(lib *pkcs11.Ctx, s pkcs11.SessionHandle, h pkcs11.ObjectHandle) (keyObject, error) {
-	attrs, err := lib.GetAttributeValue(s, h, []*pkcs11.Attribute{
+	want := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_ID, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_WRAP, nil),
 		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, nil),
-	})
+		pkcs11.NewAttribute(pkcs11.CKA_DESTROYABLE, nil),
+	}
+	attrs, err := lib.GetAttributeValue(s, h, want)
+	if errors.Is(err, pkcs11.Error(pkcs11.CKR_ATTRIBUTE_TYPE_INVALID)) {
+		// CKA_DESTROYABLE is PKCS#11 2.40; a module that does not know it
+		// refuses the read, and its objects can be destroyed.
+		attrs, err = lib.GetAttributeValue(s, h, want[:3])
+	}
 	if err != nil {
 		return keyObject{}, fmt.Errorf("read a key object's attributes: %w", err)
 	}
@@ -413,12 +440,9 @@ func readKeyObject(lib *pkcs11.Ctx, s pkcs11.SessionHandle, h pkcs11.ObjectHandl
 			o.wrap = isTrue(a.Value)
 		case pkcs11.CKA_UNWRAP:
 			o.unwrap = isTrue(a.Value)
+		case pkcs11.CKA_DESTROYABLE:
+			o.destroyable = isTrue(a.Value)
 		}
-	}
-	// CKA_DESTROYABLE is PKCS#11 2.40; a module that does not know it
-	// answers an error, and its objects can be destroyed.
-	if attrs, err := lib.GetAttributeValue(s, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_DESTROYABLE, nil)}); err == nil && len(attrs) == 1 {
-		o.destroyable = isTrue(attrs[0].Value)
 	}
 	return o, nil
 }
