@@ -40,6 +40,12 @@ func (s *rowCounter) CountRows(_ context.Context, req ScanRequest) (RowCount, bo
 // counts' predicates are defined (see RowCounter): a null never matches.
 func matchAll(t *MemTable, r int, preds []Predicate) bool {
 	for _, p := range preds {
+		if p.Column == AnyColumn {
+			if !slices.ContainsFunc(t.Columns, func(col []any) bool { return hasTerm(toString(col[r]), p.Value.(string), false) }) {
+				return false
+			}
+			continue
+		}
 		i := slices.IndexFunc(t.Schema.Columns, func(c Column) bool { return c.Name == p.Column })
 		v := t.Columns[i][r]
 		if v == nil {
@@ -82,6 +88,20 @@ func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *test
 		{"a long", `Events | where Count >= 2 and Count < 6 | count`, 0, true},
 		{"an int between", `Events | where EventID between (4625 .. 4688) | count`, 0, true},
 		{"the long first", `Events | where 4625 == EventID | where Account == "bob" | count`, 0, true},
+		{"search a term", `Logs | search "bob" | count`, 0, true},
+		{"search two terms", `Logs | search "password" and "10.0.0.5" | count`, 0, true},
+		{"search a term and a bound", `Logs | where TimeGenerated > datetime(2026-11-26T07:02:00Z) | search "password" | count`, 0, true},
+		{"any column has", `Events | where * has "bob" | count`, 0, true},
+		{"any column has, and a string", `Events | where * has "web01" and Account == "bob" | count`, 0, true},
+		{"search a term prefix", `Logs | search "pass*" | count`, 0, false},
+		{"search a substring", `Logs | search "*asswor*" | count`, 0, false},
+		{"search, case-sensitive", `Logs | search kind=case_sensitive "bob" | count`, 0, false},
+		{"search a term or another", `Logs | search "bob" or "carol" | count`, 0, false},
+		{"search a term and a comparison", `Logs | search "bob" and Host == "db01" | count`, 0, false},
+		{"search other letters", `Logs | search "bøb" | count`, 0, false},
+		{"any column contains", `Events | where * contains "ob" | count`, 0, false},
+		{"any column has_cs", `Events | where * has_cs "bob" | count`, 0, false},
+		{"search after a projection", `Logs | project Msg | search "bob" | count`, 0, false},
 		{"has of other letters", `Events | where Computer has "wéb01" | count`, 0, false},
 		{"=~", `Events | where Computer =~ "web01" | count`, 0, false},
 		{"has_cs", `Events | where Computer has_cs "web01" | count`, 0, false},

@@ -101,10 +101,13 @@ func (p *planner) searchPlan(pl *plan, s *astSearch, sc *scope) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	exact := false // the predicate is all exact predicates of the scan
 	if pl.scan != nil && p.run != nil {
-		p.pushSearch(pl.scan, s, ec)
+		exact = p.pushSearch(pl.scan, s, ec)
 	}
-	return filterPlan(pl, pred), nil
+	out := filterPlan(pl, pred)
+	out.bounded = pl.bounded && exact
+	return out, nil
 }
 
 func (p *planner) searchPred(e astExpr, ec *ectx) (cexpr, error) {

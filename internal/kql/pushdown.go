@@ -29,8 +29,7 @@ func (p *planner) pushConjunct(in *plan, conj astExpr, ec *ectx) bool {
 	switch x := conj.(type) {
 	case *astBinary:
 		if _, ok := x.L.(*astStar); ok {
-			p.pushStar(sn, x, ec)
-			return false
+			return p.pushStar(sn, x, ec)
 		}
 		eq := x.Op == "==" || x.Op == "!="
 		op := x.Op
@@ -337,25 +336,30 @@ var foldsCase = map[PredOp]bool{PredEqFold: true, PredInFold: true, PredHas: tru
 var starPushOps = map[string]PredOp{"has": PredHas, "has_cs": PredHasCS, "contains": PredContains,
 	"contains_cs": PredContainsCS, "containscs": PredContainsCS}
 
-// pushStar pushes where * <op> "term" (see starMatch) to the scan as an any-column predicate.
-func (p *planner) pushStar(sn *scanNode, x *astBinary, ec *ectx) {
+// pushStar pushes where * <op> "term" (see starMatch) to the scan as an any-column predicate,
+// and reports whether it selects exactly the rows the comparison keeps (see addAnyPred).
+func (p *planner) pushStar(sn *scanNode, x *astBinary, ec *ectx) bool {
 	op, ok := starPushOps[x.Op]
 	if !ok {
-		return
+		return false
 	}
 	term, err := p.expr(x.R, ec)
 	if err != nil || !term.konst {
-		return
+		return false
 	}
-	p.addAnyPred(sn, op, toString(term.value()), ec)
+	return p.addAnyPred(sn, op, toString(term.value()), ec)
 }
 
 // pushSearch pushes the terms that search's predicate requires of every row it keeps ("x",
-// "*x*", each side of an and) to the scan as any-column predicates (see searchMatch).
-func (p *planner) pushSearch(sn *scanNode, s *astSearch, ec *ectx) {
+// "*x*", each side of an and) to the scan as any-column predicates (see searchMatch). It
+// reports whether they select exactly the rows the predicate keeps: every conjunct a term
+// pushed as an exact predicate (see addAnyPred).
+func (p *planner) pushSearch(sn *scanNode, s *astSearch, ec *ectx) bool {
+	exact := true
 	for _, conj := range conjuncts(s.Pred) {
 		lit, ok := conj.(*astLit)
 		if !ok || lit.T != TypeString {
+			exact = false
 			continue
 		}
 		k := toString(lit.Val)
@@ -364,27 +368,37 @@ func (p *planner) pushSearch(sn *scanNode, s *astSearch, ec *ectx) {
 		case len(k) > 2 && strings.HasPrefix(k, "*") && strings.HasSuffix(k, "*"):
 			op, k = PredContains, k[1:len(k)-1]
 		case strings.Contains(k, "*"):
+			exact = false
 			continue // a term prefix or suffix, or a pattern: no filter holds those
 		}
 		if s.CaseSensitive {
 			op = map[PredOp]PredOp{PredHas: PredHasCS, PredContains: PredContainsCS}[op]
 		}
-		p.addAnyPred(sn, op, k, ec)
+		exact = p.addAnyPred(sn, op, k, ec) && exact
 	}
+	return exact
 }
 
 // addAnyPred adds "any column <op> k" to the scan's predicates when every column the match
 // reads (see allColumns) is one the scan reads as it is, and k is text the scan matches as the
 // engine does: not empty (which every row has, null cells included), and ASCII (the engine
-// folds the case of other letters, a scan only of ASCII ones).
-func (p *planner) addAnyPred(sn *scanNode, op PredOp, k string, ec *ectx) {
+// folds the case of other letters, a scan only of ASCII ones). It reports whether the
+// predicate is one a source may count exactly (see RowCounter), which the scan then holds
+// among its exact ones: has, whose case the engine ignores as a source does.
+func (p *planner) addAnyPred(sn *scanNode, op PredOp, k string, ec *ectx) bool {
 	if k == "" || !isASCII(k) {
-		return
+		return false
 	}
 	for _, c := range ec.cols {
 		if c.Name != "$table" && !c.hidden && (c.origin == nil || c.origin.node != sn.node) {
-			return
+			return false
 		}
 	}
-	sn.req.Predicates = append(sn.req.Predicates, Predicate{Column: AnyColumn, Op: op, Value: k})
+	pred := Predicate{Column: AnyColumn, Op: op, Value: k}
+	sn.req.Predicates = append(sn.req.Predicates, pred)
+	if op != PredHas {
+		return false
+	}
+	sn.exact = append(sn.exact, pred)
+	return true
 }

@@ -280,7 +280,8 @@ type BatchIterator interface {
 // ingestion bounds, and that match every predicate of req, which are not advisory here:
 // only == or has of a non-empty string (has of ASCII, ignoring ASCII case, on term
 // boundaries as has does) and ==, <, <=, > or >= of a long, none of which a null cell
-// matches. req has no columns. A source that cannot count that table, or those predicates
+// matches; and has of a non-empty ASCII string on AnyColumn: some column of the table but
+// the hidden ones has it, its value read as text as search reads it. req has no columns. A source that cannot count that table, or those predicates
 // on it, exactly returns false, and the engine reads the rows instead.
 type RowCounter interface {
 	CountRows(ctx context.Context, req ScanRequest) (RowCount, bool, error)

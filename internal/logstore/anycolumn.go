@@ -15,7 +15,7 @@ func newAnyPred(p *pred) *anyPred {
 		// the engine writes a long in decimal, or as a real where the
 		// table's column is real
 		long:     madeOf(p.lower, "0123456789+-.e"),
-		real:     madeOf(p.lower, "0123456789+-.enaity"), // NaN, Infinity, +Inf
+		real:     madeOf(p.lower, "0123456789+-.enaifty"), // NaN, Infinity, +Inf
 		datetime: madeOf(p.lower, "0123456789+-.:tz"),
 		word:     p.op == OpHas && isWord(p.lower),
 		words:    allWords(p),
@@ -89,6 +89,30 @@ func (p *pred) searched(c *colMeta, rows int) bool {
 		return true
 	}
 	return p.any.mayMatch(c.typ, c.minI, c.maxI)
+}
+
+// anyUndecided reports whether an AnyColumn predicate of the scan searches
+// a column of the block bp plans, among those its filters leave, whose
+// values it keeps without matching them (see matchAny): a long, real or
+// datetime that may hold the constant, or a dynamic value. Strings and
+// bools it matches as the engine does.
+func (sc *Scanner) anyUndecided(bp *blockPlan) bool {
+	for i := range sc.preds {
+		p := &sc.preds[i]
+		if p.any == nil {
+			continue
+		}
+		for j := range bp.bm.cols {
+			c := &bp.bm.cols[j]
+			if search, ok := bp.narrowed[p]; ok && !search[c.name] {
+				continue
+			}
+			if c.typ != TypeString && c.typ != TypeBool && p.searched(c, bp.bm.rows) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pruneAny is prune for an AnyColumn predicate: the block is pruned when no

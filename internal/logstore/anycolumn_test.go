@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -672,5 +673,157 @@ func BenchmarkRawFind(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ends)), "ns/row")
 		})
+	}
+}
+
+// TestAnyColumnSkipsOnlyTypesWhoseTextCannotHoldTheConstant renders values
+// of each type as the query engine does (kql's tostring, and the text the
+// engine gives a column of strings whose blocks hold other types), takes
+// every substring of each text as a constant, and checks that whenever the
+// engine's has or contains finds it in the text, the store does not leave
+// a column of that type out of the search (anyPred.mayMatch).
+func TestAnyColumnSkipsOnlyTypesWhoseTextCannotHoldTheConstant(t *testing.T) {
+	reals := []float64{0, 1.5, -0.25, 1e20, 1.5e-7, 1e-9, 5e-324, math.MaxFloat64, -math.MaxFloat64, math.Copysign(0, -1),
+		float64(math.MaxInt64), float64(math.MinInt64), 123456789012345678, math.NaN(), math.Inf(1), math.Inf(-1)}
+	realText := func(f float64) []string {
+		kusto := strconv.FormatFloat(f, 'g', -1, 64) // kql's formatReal
+		switch {
+		case math.IsNaN(f):
+			kusto = "NaN"
+		case math.IsInf(f, 1):
+			kusto = "Infinity"
+		case math.IsInf(f, -1):
+			kusto = "-Infinity"
+		}
+		return []string{kusto, strconv.FormatFloat(f, 'g', -1, 64)} // and as a string column's: +Inf
+	}
+	times := []time.Time{time.Unix(0, 0), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 3, 10, 10, 0, 5, 123456700, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(0, math.MaxInt64).UTC(), time.Unix(0, math.MinInt64).UTC()}
+	cases := []struct {
+		typ   Type
+		texts []string
+	}{
+		{TypeLong, nil},
+		{TypeReal, nil},
+		{TypeDatetime, nil},
+	}
+	for _, v := range []int64{0, -1, 4625, math.MaxInt64, math.MinInt64} {
+		cases[0].texts = append(cases[0].texts, strconv.FormatInt(v, 10))
+	}
+	for _, f := range reals {
+		cases[1].texts = append(cases[1].texts, realText(f)...)
+	}
+	for _, at := range times {
+		// as kql's formatDatetime writes it, and a column of strings' datetime block
+		cases[2].texts = append(cases[2].texts,
+			at.UTC().Truncate(100*time.Nanosecond).Format("2006-01-02T15:04:05.9999999Z"), at.UTC().Format(time.RFC3339Nano))
+	}
+	for _, c := range cases {
+		t.Run(c.typ.String(), func(t *testing.T) {
+			tested := 0
+			for _, text := range c.texts {
+				for i := range len(text) {
+					for j := i + 1; j <= len(text); j++ {
+						for _, op := range []Op{OpHas, OpContains} {
+							k := text[i:j]
+							if !engineHas(text, k, op) {
+								continue
+							}
+							p, err := compile(Predicate{Column: AnyColumn, Op: op, Value: k})
+							if err != nil {
+								t.Fatal(err)
+							}
+							tested++
+							if !p.any.mayMatch(c.typ, 0, 1) {
+								t.Errorf("%s %q is in %q, but a %s column is left out of the search", op, k, text, c.typ)
+							}
+						}
+					}
+				}
+			}
+			if tested == 0 {
+				t.Fatal("no constant tested")
+			}
+		})
+	}
+	t.Run("bool", func(t *testing.T) {
+		for _, k := range []string{"true", "TRUE", "false", "fals", "rue", "u", "e", "t", "nothing"} {
+			for _, op := range []Op{OpHas, OpContains} {
+				p, err := compile(Predicate{Column: AnyColumn, Op: op, Value: k})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range []bool{true, false} {
+					text := strconv.FormatBool(v)
+					var lo, hi int64 // a block of v alone
+					if v {
+						lo, hi = 1, 1
+					}
+					if got := p.any.mayMatch(TypeBool, lo, hi); got != engineHas(text, k, op) {
+						t.Errorf("%s %q of a block of %v: searched %v", op, k, v, got)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestAnyColumnCountIsExactOrNeedsRows counts rows of every type under an
+// AnyColumn predicate with a scan for row counts: the count is the
+// engine's, or the scan fails with ErrCountNeedsRows, which it does where
+// a number's, a datetime's or a dynamic value's text may hold the constant,
+// and only there.
+func TestAnyColumnCountIsExactOrNeedsRows(t *testing.T) {
+	body := `[
+		{"Key":"k01","TimeGenerated":"2026-03-10T10:00:00Z","Msg":"Failed password for root","User":"alice","B":true},
+		{"Key":"k02","TimeGenerated":"2026-03-10T10:00:01Z","Msg":"Accepted publickey","User":"bob","N":4625},
+		{"Key":"k03","TimeGenerated":"2026-03-10T10:00:02Z","Msg":"FAILED PASSWORD for u","User":null,"R":1e20},
+		{"Key":"k04","TimeGenerated":"2026-03-10T10:00:03Z","Msg":"passwordless login","User":"u","B":false},
+		{"Key":"k05","TimeGenerated":"2026-03-10T10:00:04Z","Msg":"true u","N":-1,"At":"2026-01-02T03:04:05Z"},
+		{"Key":"k06","TimeGenerated":"2026-03-10T10:00:05Z","Msg":"10.0.0.1 e","R":1.5},
+		{"Key":"k07","TimeGenerated":"2026-03-10T10:00:07Z","Msg":"alice carol"}
+	]`
+	dynamic := `[{"Key":"k08","TimeGenerated":"2026-03-10T10:00:06Z","Props":{"user":"carol","tags":["admin","u"]}}]`
+	decided := []string{"u", "failed password", "alice", "true", "false", "publickey", "carol", "nothing"}
+	undecided := []string{"4625", "-1", "1e", "1e+20", "e", "1.5", "2026", "03", "10.0.0.1", "t", "z", "0"}
+	for _, flushed := range []bool{false, true} {
+		st := newTestStore(t, t.TempDir(), envelopetest.New("aek"), func(c *Config) { c.BlockRows = 3 })
+		mustIngest(t, st, ws, tbl, []byte(body))
+		mustIngest(t, st, ws, "Dynamic", []byte(dynamic))
+		if flushed {
+			if err := st.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []struct {
+			needles []string
+			exact   bool
+		}{{decided, true}, {undecided, false}} {
+			for _, n := range c.needles {
+				t.Run(fmt.Sprintf("flushed=%v/%q", flushed, n), func(t *testing.T) {
+					want := engineRows(t, body, n, OpHas)
+					req := ScanRequest{Workspace: ws, Table: tbl, RowsOnly: true, Predicates: []Predicate{{AnyColumn, OpHas, n}}}
+					counted, err := scanAll(st, req)
+					switch {
+					case errors.Is(err, ErrCountNeedsRows):
+						if c.exact {
+							t.Fatalf("needs the rows for %q, which no number or datetime holds", n)
+						}
+					case err != nil:
+						t.Fatal(err)
+					case countRows(counted) != len(want):
+						t.Fatalf("counted %d, the engine matches %v", countRows(counted), want)
+					case !c.exact:
+						t.Fatalf("counted %q, which a number or datetime may hold, without the rows", n)
+					}
+				})
+			}
+		}
+		// a dynamic value's text is the engine's to match
+		props := ScanRequest{Workspace: ws, Table: "Dynamic", RowsOnly: true, Predicates: []Predicate{{AnyColumn, OpHas, "admin"}}}
+		if _, err := scanAll(st, props); !errors.Is(err, ErrCountNeedsRows) {
+			t.Fatalf("flushed=%v: counted rows of a dynamic column: %v", flushed, err)
+		}
 	}
 }

@@ -21,8 +21,10 @@ var (
 	ErrClosed = errors.New("log store closed")
 	// ErrCountNeedsRows means a scan for row counts (ScanRequest.RowsOnly)
 	// met a block whose column holds longs, reals, bools or datetimes under
-	// a predicate with a string constant: the query engine reads those
-	// values as text, which the store does not, so only the rows can tell.
+	// a predicate with a string constant, or whose long, real, datetime or
+	// dynamic column an AnyColumn predicate may find its constant in: the
+	// query engine reads those values as text, which the store does not, so
+	// only the rows can tell.
 	ErrCountNeedsRows = errors.New("the count needs the rows read")
 )
 

@@ -114,7 +114,11 @@ func (b *Batch) Column(name string) *Column {
 // A has predicate skips a block whose any-column bloom filter (or, in a
 // segment written before those, whose string columns' filters) lack one of
 // the constant's terms. The hidden ingestion time is not searched. Its name
-// is not valid UTF-8, so no ingested column can have it.
+// is not valid UTF-8, so no ingested column can have it. A scan for row
+// counts (RowsOnly) counts exactly the rows the engine's has would find, or
+// fails with ErrCountNeedsRows where a block holds values it keeps without
+// matching them: a long, real or datetime column whose text may hold the
+// constant, or a dynamic one.
 const AnyColumn = "\xffAnyColumn"
 
 // pred is a Predicate checked and prepared.
@@ -737,6 +741,9 @@ func (sc *Scanner) readBlock(bm *blockMeta, reader func() (blockReader, error)) 
 	}
 	if ok, err := sc.admitByBlooms(rd, &bp, blooms); !ok || err != nil {
 		return nil, err
+	}
+	if sc.rowsOnly && sc.anyUndecided(&bp) {
+		return nil, ErrCountNeedsRows
 	}
 	sc.planFirst(&bp)
 	sc.stats.BlocksRead++

@@ -13,12 +13,17 @@ import (
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
-// noPushdown is a source that drops every predicate: the engine alone decides.
+// noPushdown is a source that drops every predicate and counts no rows
+// itself: the engine alone decides.
 type noPushdown struct{ *wsdata.Source }
 
 func (s noPushdown) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterator, error) {
 	req.Predicates = nil
 	return s.Source.Scan(ctx, req)
+}
+
+func (noPushdown) CountRows(context.Context, kql.ScanRequest) (kql.RowCount, bool, error) {
+	return kql.RowCount{}, false, nil
 }
 
 // searchStore holds two tables of rows of every type, with nulls, dynamic
@@ -85,6 +90,8 @@ func TestSearchAndStarHasAnswerAsWithoutPushdown(t *testing.T) {
 			`search in (Syslog) %q and Host == "web01"`,
 			`Syslog | project Msg, Props | where * has %q`,
 			`Syslog | where * has %q | count`,
+			`Syslog | search %q | count`,
+			`Other | where * has %q | count`,
 			`Syslog | where Msg has %q`,
 			`Syslog | where Msg contains %q`,
 			`Syslog | where Msg has_any (%q, "root")`,

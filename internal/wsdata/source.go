@@ -284,7 +284,8 @@ func (s *Source) Scan(ctx context.Context, req kql.ScanRequest) (kql.BatchIterat
 	lreq.RowsOnly = len(lreq.Columns) == 0
 	for _, p := range req.Predicates {
 		if p.Column == kql.AnyColumn {
-			if op, ok := anyPredMap[p.Op]; ok && allSameType(types, want) {
+			// (a scan for row counts would be exact: see CountRows)
+			if op, ok := anyPredMap[p.Op]; ok && !lreq.RowsOnly && allSameType(types, want) {
 				lreq.Predicates = append(lreq.Predicates, logstore.Predicate{Column: logstore.AnyColumn, Op: op, Value: p.Value})
 			}
 			continue
@@ -437,12 +438,20 @@ func countScan(sc rowShard) int64 {
 // kql.RowCounter), or false unless the store matches each exactly as the
 // engine does: the column stored with the type the engine reads (declared
 // holds the declared table's columns), == or has of a string on a column of
-// strings, or a comparison of a long with a long. The store reports the
-// blocks of a column of strings that hold other values (see
-// logstore.ErrCountNeedsRows).
+// strings, a comparison of a long with a long, or has of a string on any
+// column (see exactAnyPredicate). The store reports the blocks of a column
+// of strings that hold other values (see logstore.ErrCountNeedsRows).
 func exactPredicates(preds []kql.Predicate, cols []logstore.ColumnSchema, declared []kql.Column) ([]logstore.Predicate, bool) {
 	out := make([]logstore.Predicate, 0, len(preds))
 	for _, p := range preds {
+		if p.Column == kql.AnyColumn {
+			lp, ok := exactAnyPredicate(p, cols, declared)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, lp)
+			continue
+		}
 		i := slices.IndexFunc(cols, func(c logstore.ColumnSchema) bool { return c.Name == p.Column })
 		if i < 0 {
 			return nil, false
@@ -470,6 +479,32 @@ func exactPredicates(preds []kql.Predicate, cols []logstore.ColumnSchema, declar
 		out = append(out, logstore.Predicate{Column: p.Column, Op: op, Value: p.Value})
 	}
 	return out, true
+}
+
+// exactAnyPredicate is the store's predicate for a count's any-column has
+// (search "x", where * has "x"), or false unless the store searches the
+// columns the engine does, as the engine reads them: has of a non-empty
+// ASCII string; every stored column of the type the engine reads (a
+// declared column the store lacks reads as null, which holds no term); and
+// none of them a hidden standard column, which search leaves out and the
+// store would not. The store reports the blocks whose numbers, datetimes or
+// dynamic values may hold the term (logstore.ErrCountNeedsRows).
+func exactAnyPredicate(p kql.Predicate, cols []logstore.ColumnSchema, declared []kql.Column) (logstore.Predicate, bool) {
+	v, ok := p.Value.(string)
+	if !ok || p.Op != kql.PredHas || v == "" || !isASCII(v) {
+		return logstore.Predicate{}, false
+	}
+	for _, c := range cols {
+		want := typeMap[c.Type]
+		if j := slices.IndexFunc(declared, func(d kql.Column) bool { return d.Name == c.Name }); j >= 0 {
+			want = declared[j].Type
+		}
+		hidden := slices.ContainsFunc(hiddenColumns(), func(h kql.Column) bool { return h.Name == c.Name })
+		if hidden || !sameType(c.Type, want) {
+			return logstore.Predicate{}, false
+		}
+	}
+	return logstore.Predicate{Column: logstore.AnyColumn, Op: logstore.OpHas, Value: v}, true
 }
 
 // storeBounds is the store's request for the table, time range and
