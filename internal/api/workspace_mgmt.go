@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -30,8 +32,8 @@ func (s *Server) routeWorkspaceManagement() {
 	s.route("PUT "+workspacesPath+"/{name}", s.handlePutWorkspace)
 	s.route("GET "+workspacesPath+"/{name}", s.handleGetWorkspace)
 	s.route("DELETE "+workspacesPath+"/{name}", s.handleDeleteWorkspace)
-	s.route("GET "+workspacesPath, s.handleListWorkspaces)
-	s.route("GET /subscriptions/{sub}/providers/Microsoft.OperationalInsights/workspaces", s.handleListWorkspaces)
+	s.handle("GET "+workspacesPath, s.handleListWorkspaces)
+	s.handle("GET /subscriptions/{sub}/providers/Microsoft.OperationalInsights/workspaces", s.handleListWorkspaces)
 	s.route("POST "+workspacesPath+"/{name}/sharedKeys", s.handleSharedKeys)
 	s.route("POST "+workspacesPath+"/{name}/regenerateSharedKey", s.handleRegenerateSharedKey)
 
@@ -155,15 +157,49 @@ func (s *Server) handleDeleteWorkspace(r *http.Request, _ *identity.Claims) (int
 	return http.StatusOK, nil, nil
 }
 
-func (s *Server) handleListWorkspaces(r *http.Request, _ *identity.Claims) (int, any, error) {
+// handleListWorkspaces answers the workspaces of a resource group or
+// subscription: every one to an Owner, and to anyone else those they may
+// read (a Reader, Responder or Contributor there or above), as the cloud
+// lists what the caller may read. A Responder's console finds its
+// workspaces so.
+func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.authenticate(r, identity.AudienceManagement)
+	if err != nil {
+		return err
+	}
+	if err := checkARMAPIVersion(r); err != nil {
+		return err
+	}
 	ws, err := s.cfg.Workspaces.ListWorkspaces(r.Context(), resourceGroup(r))
 	if err != nil {
-		return 0, nil, err
+		return err
+	}
+	if !c.HasRole(identity.RoleOwner) {
+		if ws, err = s.readableWorkspaces(r.Context(), c.ObjectID, ws); err != nil {
+			return err
+		}
 	}
 	if ws == nil {
 		ws = []workspace.Workspace{}
 	}
-	return http.StatusOK, map[string]any{"value": ws}, nil
+	writeJSON(w, http.StatusOK, map[string]any{"value": ws})
+	return nil
+}
+
+// readableWorkspaces are those of ws on which principal holds a role that
+// reads.
+func (s *Server) readableWorkspaces(ctx context.Context, principal string, ws []workspace.Workspace) ([]workspace.Workspace, error) {
+	var out []workspace.Workspace
+	for _, w := range ws {
+		err := s.cfg.Workspaces.Authorize(ctx, principal, w.ID, workspace.RoleReader)
+		switch {
+		case err == nil:
+			out = append(out, w)
+		case fault.KindOf(err) != fault.Forbidden:
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) handleSharedKeys(r *http.Request, _ *identity.Claims) (int, any, error) {

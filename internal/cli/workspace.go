@@ -451,7 +451,7 @@ func (a *app) workspaceFlushCommand(subscription *string) *cobra.Command {
 			"log is full or old (`sealwatch up --log-flush-size`, `--log-flush-interval`); flush is for\n" +
 			"measuring queries over sealed rows, or for a copy of the segments alone. It needs the Contributor\n" +
 			"role on the workspace, and the workspace's key. With -g the workspace is taken as named; without,\n" +
-			"it is found by listing, which needs Owner.",
+			"it is found among the workspaces the caller may read.",
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {

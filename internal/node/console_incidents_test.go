@@ -276,3 +276,46 @@ func (cs *cmkSetup) responder(name string) responder {
 	}
 	return responder{objectID: app.ObjectID, token: cs.token(app.AppID, secret, "https://management.azure.com/.default")}
 }
+
+// TestConsoleShowsAReaderTheIncidentsAndTheRefusalOfAChange: an application
+// with only the Reader role on the workspace finds it in the console, reads
+// its incidents, and is refused a change as over the API, with the API's
+// message shown where it acted; the incident is unchanged.
+func TestConsoleShowsAReaderTheIncidentsAndTheRefusalOfAChange(t *testing.T) {
+	cs := setUpCMK(t)
+	if st := cs.call("PUT", cs.incidentURL("i1"), cs.mgmt, map[string]any{"properties": map[string]any{"title": "Brute force on dc01", "severity": "High"}}, nil); st != 201 {
+		t.Fatalf("create incident: %d", st)
+	}
+	app, secret, err := cs.node.identity.CreateApplication(context.Background(), "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assign := map[string]any{"properties": map[string]any{"roleDefinitionId": "Reader", "principalId": app.ObjectID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.Authorization/roleAssignments/reader"), cs.mgmt, assign, nil); st != 201 {
+		t.Fatalf("assign Reader: %d", st)
+	}
+
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	b.Do(t, browsertest.Script(pickScript))
+	browsertest.SignIn(t, b, cs.creds.Endpoint, app.AppID, secret)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`nav a[data-page="incidents"]`)),
+		chromedp.Click(chromedp.CSS("#incident-queue tbody a")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-history tbody tr")),
+		pick("#incident-severity", "Low"),
+		chromedp.Click(chromedp.ID("save-incident")),
+		chromedp.WaitVisible(chromedp.ID("triage-error")),
+		chromedp.SendKeys(chromedp.ID("comment-text"), "A reader's note"),
+		chromedp.Click(chromedp.ID("add-comment")),
+		chromedp.WaitVisible(chromedp.ID("comment-error")),
+	)
+	for _, id := range []string{"triage-error", "comment-error"} {
+		if got := text(t, b, "#"+id); !strings.HasPrefix(got, "The node refused this (AuthorizationFailed): ") || !strings.Contains(got, app.ObjectID) {
+			t.Errorf("#%s reads %q, want the API's refusal naming the reader", id, got)
+		}
+	}
+	if p := cs.incidentProps("i1"); p.Severity != "High" || p.AdditionalData.CommentsCount != 0 {
+		t.Errorf("a reader's refused changes changed the incident: %+v", p)
+	}
+	b.RequireClean(t, "status of 403")
+}
