@@ -162,6 +162,7 @@ var routeRules = map[string]*nameRule{
 	"deletedVaults/{name}":       &ruleVault,
 	"locations/{loc}":            &ruleLocation,
 	"accessPolicies/{kind}":      &ruleAccessPolicyKind,
+	"keys/{key}":                 &ruleKey,
 	"applications/{id}":          &ruleObjectID,
 	"incidents/{id}":             &ruleIncident,
 	"comments/{cid}":             &ruleComment,

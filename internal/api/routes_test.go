@@ -216,6 +216,7 @@ func (f *fullEnv) validPath() map[string]string {
 		"deletedVaults/{name}":       "kv1",
 		"locations/{loc}":            "westeurope",
 		"accessPolicies/{kind}":      "add",
+		"keys/{key}":                 "cmk",
 		"applications/{id}":          f.adminOID,
 		"incidents/{id}":             "5f0c9a8e-1b2d-4c3e-8f7a-6b5c4d3e2f1a",
 		"comments/{cid}":             "c1",

@@ -135,6 +135,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Vault != nil {
 		s.routeVaultManagement()
+		s.routeVaultKeysManagement()
 	}
 	if cfg.Workspaces != nil {
 		s.routeWorkspaceManagement()

@@ -45,7 +45,7 @@ func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
 		if err == nil {
 			status, body, err = h(r, c)
 		}
-		rec := audit.Record{Time: start.UTC(), Vault: r.PathValue("name"), ClientIP: clientIP(r),
+		rec := audit.Record{Time: start.UTC(), Vault: r.PathValue("name"), KeyName: r.PathValue("key"), ClientIP: clientIP(r),
 			Operation: op, RequestID: requestID(r), Status: status}
 		if c != nil {
 			rec.CallerObjectID, rec.CallerTenantID, rec.CallerAppID = c.ObjectID, c.TenantID, c.AppID

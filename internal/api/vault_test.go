@@ -316,3 +316,103 @@ func TestEveryVaultRequestIsAuditedAndTamperingIsDetected(t *testing.T) {
 		t.Fatalf("edited record not detected: verified=%v %q, broken at %v", page.ChainVerified, page.ChainError, page.ChainBrokenAt)
 	}
 }
+
+type armKeyAnswer struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Properties struct {
+		Attributes struct {
+			Enabled       bool   `json:"enabled"`
+			RecoveryLevel string `json:"recoveryLevel"`
+		} `json:"attributes"`
+		Kty               string   `json:"kty"`
+		KeyOps            []string `json:"keyOps"`
+		KeySize           int      `json:"keySize"`
+		KeyURI            string   `json:"keyUri"`
+		KeyURIWithVersion string   `json:"keyUriWithVersion"`
+	} `json:"properties"`
+}
+
+// TestManagementAPIListsReadsAndCreatesAVaultsKeys: through the management
+// endpoint an Owner creates a key if it does not exist (an existing one is
+// answered unchanged), reads it and lists the vault's keys — type, size,
+// attributes and URIs, no key material — and each call is in the vault's
+// audit log under the key's name.
+func TestManagementAPIListsReadsAndCreatesAVaultsKeys(t *testing.T) {
+	ve := newVaultEnv(t)
+	dataKID := ve.createKey("from-data-plane", `{"kty":"oct","key_size":256}`)
+	keysURL := func(path string) string {
+		return ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/keys"+path+"?api-version=2023-07-01")
+	}
+
+	var created armKeyAnswer
+	resp := ve.do("PUT", keysURL("/cmk"), ve.mgmt, `{"properties":{"kty":"RSA","keySize":3072,"attributes":{"enabled":true}}}`, &created)
+	p := created.Properties
+	if resp.StatusCode != 200 || created.Name != "cmk" || created.Type != "Microsoft.KeyVault/vaults/keys" || !strings.HasSuffix(created.ID, "/vaults/kv1/keys/cmk") ||
+		p.Kty != "RSA" || p.KeySize != 3072 || !p.Attributes.Enabled || p.Attributes.RecoveryLevel != "Recoverable" ||
+		!strings.HasSuffix(p.KeyURI, "/keys/cmk") || !strings.HasPrefix(p.KeyURIWithVersion, p.KeyURI+"/") {
+		t.Fatalf("create: %d %+v", resp.StatusCode, created)
+	}
+	// The data plane holds the same key.
+	var bundle struct{ Key struct{ KID string } }
+	if resp := ve.do("GET", ve.key("/keys/cmk"), ve.vtok, "", &bundle); resp.StatusCode != 200 || bundle.Key.KID != p.KeyURIWithVersion {
+		t.Fatalf("the data plane answers %d with %q, want %q", resp.StatusCode, bundle.Key.KID, p.KeyURIWithVersion)
+	}
+	// Again, with other parameters: the key is answered as it is.
+	var again armKeyAnswer
+	if resp := ve.do("PUT", keysURL("/cmk"), ve.mgmt, `{"properties":{"kty":"oct"}}`, &again); resp.StatusCode != 200 ||
+		again.Properties.KeyURIWithVersion != p.KeyURIWithVersion || again.Properties.Kty != "RSA" {
+		t.Fatalf("create again: %d %+v, want the existing key unchanged", resp.StatusCode, again)
+	}
+	var got armKeyAnswer
+	if resp := ve.do("GET", keysURL("/cmk"), ve.mgmt, "", &got); resp.StatusCode != 200 || got.Properties.KeyURIWithVersion != p.KeyURIWithVersion {
+		t.Fatalf("get: %d %+v", resp.StatusCode, got)
+	}
+	var list struct{ Value []armKeyAnswer }
+	var raw map[string]any
+	ve.do("GET", keysURL(""), ve.mgmt, "", &raw)
+	if resp := ve.do("GET", keysURL(""), ve.mgmt, "", &list); resp.StatusCode != 200 || len(list.Value) != 2 ||
+		list.Value[0].Name != "cmk" || list.Value[1].Name != "from-data-plane" ||
+		list.Value[1].Properties.Kty != "oct" || list.Value[1].Properties.KeySize != 256 || list.Value[1].Properties.KeyURIWithVersion != dataKID {
+		t.Fatalf("list: %d %+v", resp.StatusCode, list.Value)
+	}
+	if s := fmt.Sprint(raw); strings.Contains(s, "\"d\"") || strings.Contains(s, " n:") || strings.Contains(s, " k:") {
+		t.Errorf("the list shows key material: %s", s)
+	}
+
+	var page auditPage
+	ve.do("GET", ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/auditRecords?api-version=2023-07-01&key=cmk"), ve.mgmt, "", &page)
+	var ops []string
+	for _, r := range page.Value {
+		ops = append(ops, fmt.Sprintf("%s %d", r.Operation, r.Status))
+	}
+	if got, want := strings.Join(ops, ","), "KeyCreate 200,KeyGet 200,KeyCreate 200,KeyGet 200"; got != want {
+		t.Errorf("the audit log of key cmk holds %q, want %q", got, want)
+	}
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"elliptic-curve type", "PUT", "/ec", `{"properties":{"kty":"EC"}}`, 400, "BadParameter"},
+		{"RSA size not offered", "PUT", "/small", `{"properties":{"kty":"RSA","keySize":1024}}`, 400, "BadParameter"},
+		{"key name with underscore", "PUT", "/bad_name", `{"properties":{"kty":"RSA"}}`, 400, "BadParameter"},
+		{"body not JSON", "PUT", "/k3", `{"properties":`, 400, "BadParameter"},
+		{"unknown key", "GET", "/nope", "", 404, "KeyNotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var er errResp
+			resp := ve.do(tc.method, keysURL(tc.path), ve.mgmt, tc.body, &er)
+			if resp.StatusCode != tc.status || er.Error.Code != tc.code || er.Error.Message == "" {
+				t.Fatalf("got %d %s %q; want %d %s", resp.StatusCode, er.Error.Code, er.Error.Message, tc.status, tc.code)
+			}
+		})
+	}
+	var er errResp
+	other := ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg2/providers/Microsoft.KeyVault/vaults/kv1/keys?api-version=2023-07-01")
+	if resp := ve.do("GET", other, ve.mgmt, "", &er); resp.StatusCode != 404 || er.Error.Code != "ResourceNotFound" {
+		t.Errorf("the keys of a vault of another resource group: %d %s", resp.StatusCode, er.Error.Code)
+	}
+}
