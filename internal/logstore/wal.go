@@ -279,6 +279,14 @@ func (w *walWriter) markQuiet() {
 	w.syncLocked(true) // a failure is sticky: the next append reports it
 }
 
+// markPending reports whether the mark is yet to be brought up to date
+// once the WAL goes quiet.
+func (w *walWriter) markPending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.syncing != nil || w.durable.records > w.marked
+}
+
 // state reports the file's size, records written and whether it failed.
 func (w *walWriter) state() (size int64, records uint64, failed bool) {
 	w.mu.Lock()
