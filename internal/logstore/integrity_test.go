@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -598,13 +599,7 @@ func TestVerifyTakesNoMarkBeingRewrittenForDamage(t *testing.T) {
 	w := tb.active.wal
 	tb.mu.Unlock()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		w.mu.Lock()
-		marked := w.marked == w.durable.records
-		w.mu.Unlock()
-		if marked {
-			break
-		}
+	for w.markPending() {
 		if time.Now().After(deadline) {
 			t.Fatal("the WAL's mark never came up to date")
 		}
@@ -752,4 +747,66 @@ func reseal(t *testing.T, keys *envelopetest.Keys, path string, bi int, col stri
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestQuietWALMarkCostsNoSyncAndFindsACutAfterAKill: a WAL that goes quiet
+// gets its mark brought up to date by a write, not by a sync of its own, so
+// that calls far apart (one table of a thousand) cost one fsync each, not
+// two; as a kill -9 leaves the file, the mark vouches for every
+// acknowledged record, so that a cut at the last one's boundary is found.
+func TestQuietWALMarkCostsNoSyncAndFindsACutAfterAKill(t *testing.T) {
+	dir := t.TempDir()
+	keys := envelopetest.New("aek")
+	ledger := &MemLedger{}
+	st := reopen(t, dir, keys, ledger)
+	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 5, testNow))
+	mustIngest(t, st, ws, tbl, eventsBody(t, 5, 5, testNow))
+	tb, _ := st.table(ws, tbl)
+	tb.mu.Lock()
+	w := tb.active.wal
+	tb.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.markPending() {
+		if time.Now().After(deadline) {
+			t.Fatal("the WAL's mark never came up to date")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := w.syncs.Load(); n != 2 {
+		t.Fatalf("%d fsyncs for 2 calls and a quiet mark; want one a call", n)
+	}
+
+	// The files as a kill -9 leaves them: the store is still open.
+	crashed := t.TempDir()
+	if err := os.CopyFS(crashed, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := ledger.Table(context.Background(), ws, tbl)
+	st.Close()
+	wal := files(t, crashed, walExt)[0]
+	data, _ := os.ReadFile(wal)
+	hdr, hlen, err := decodeHeader(data, magicWAL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := keys.ByID(context.Background(), hdr.aekID)
+	aead, _ := sealer.AEAD(hdr.salt[:], purposeWAL)
+	seq, _ := parseWALName(filepath.Base(wal))
+	mark, err := readMark(data[hlen:], aead, hdr, ws, tbl, seq)
+	if err != nil || mark.records != 2 {
+		t.Fatalf("the mark a kill leaves vouches for %d records (%v); want both calls'", mark.records, err)
+	}
+
+	// The second record is cut at its boundary.
+	first := hlen + markSlots*markSlotSize
+	first += recHeaderSize + int(binary.BigEndian.Uint32(data[first:]))
+	os.WriteFile(wal, data[:first], 0o600)
+	after := &MemLedger{}
+	after.SetEpoch(context.Background(), ws, tbl, rec.Epoch)
+	st = reopen(t, crashed, keys, after)
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err == nil {
+		t.Fatalf("scan after the cut: %d rows and no error; want the truncated WAL named", countRows(got))
+	}
+	wantDamage(t, err, filepath.Base(wal), ProblemTruncated)
 }
