@@ -247,7 +247,7 @@ func TestACallCancelledWhileItWaitsForTheFirstKeyCheckIsACancellation(t *testing
 	db := openTestDB(t, filepath.Join(dir, "control.db"))
 	keys, err := clusterkeys.New(clusterkeys.Config{
 		DB: db, Platform: kektest.New("platform"), DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc"},
-		NewKEK: func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) {
+		NewKEK: func(clusterkeys.KEKRequest) (keyring.KEK, error) {
 			return kektest.New("cmk"), nil
 		},
 		RestoreAtStart: true, FirstCheckWait: time.Hour, // the stored keys are not reopened yet

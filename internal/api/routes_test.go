@@ -54,7 +54,7 @@ func newFullEnv(t testing.TB) *fullEnv {
 		keys, err := clusterkeys.New(clusterkeys.Config{
 			DB: db, Platform: platform,
 			DocumentStore: workspace.Principal{ObjectID: doc.ObjectID, AppID: doc.AppID, Secret: secret},
-			NewKEK: func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) {
+			NewKEK: func(clusterkeys.KEKRequest) (keyring.KEK, error) {
 				return nil, errors.New("this test serves no customer-managed key")
 			},
 		})

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,17 +45,28 @@ type clusterResource struct {
 	} `json:"properties"`
 }
 
-// keyVaultProperties name a cluster's key. An empty KeyVersion follows the
-// key's latest version; a set one pins it.
+// keyVaultProperties name a cluster's key, in the key service KeySource
+// names ("" or keyvault: a Key Vault; aws-kms). An empty KeyVersion follows
+// the key's latest version; a set one pins it. AWSSecretAccessKey is only
+// ever sent: the node never returns it.
 type keyVaultProperties struct {
-	KeyVaultURI string `json:"keyVaultUri"`
-	KeyName     string `json:"keyName"`
-	KeyVersion  string `json:"keyVersion"`
+	KeySource   string `json:"keySource,omitempty"`
+	KeyVaultURI string `json:"keyVaultUri,omitempty"`
+	KeyName     string `json:"keyName,omitempty"`
+	KeyVersion  string `json:"keyVersion,omitempty"`
+
+	KMSKeyARN          string `json:"kmsKeyArn,omitempty"`
+	AWSRegion          string `json:"awsRegion,omitempty"`
+	KMSEndpoint        string `json:"kmsEndpoint,omitempty"`
+	AWSAccessKeyID     string `json:"awsAccessKeyId,omitempty"`
+	AWSSecretAccessKey string `json:"awsSecretAccessKey,omitempty"`
 }
+
+const keySourceAWSKMS = "aws-kms"
 
 func (c *clusterResource) hasKey() bool {
 	kv := c.Properties.KeyVaultProperties
-	return kv != nil && (kv.KeyVaultURI != "" || kv.KeyName != "")
+	return kv != nil && (kv.KeySource != "" || kv.KeyVaultURI != "" || kv.KeyName != "" || kv.KMSKeyARN != "")
 }
 
 func decodeCluster(raw json.RawMessage) (*clusterResource, error) {
@@ -78,8 +91,11 @@ var clusterHeader = []string{"NAME", "RESOURCE GROUP", "CAPACITY", "KEY VAULT UR
 
 func clusterRow(c *clusterResource) []string {
 	uri, name, version := "", "", ""
-	if c.hasKey() {
-		kv := c.Properties.KeyVaultProperties
+	switch kv := c.Properties.KeyVaultProperties; {
+	case c.hasKey() && kv.KeySource == keySourceAWSKMS:
+		// KMS rotates inside the key: the ARN stays, so there is no version to show.
+		uri, name, version = "aws-kms "+kv.AWSRegion, kv.KMSKeyARN, "-"
+	case c.hasKey():
 		uri, name, version = kv.KeyVaultURI, kv.KeyName, kv.KeyVersion
 		if version == "" {
 			version = "latest"
@@ -181,31 +197,58 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		capacity            int
 		vaultURI, vaultName string
 		keyName, keyVersion string
+		keySource           string
+		kms                 keyVaultProperties
+		secretStdin         bool
 	)
 	cmd := &cobra.Command{
-		Use:   "update --name C [--capacity N] [--key-vault-uri URI --key-name K [--key-version V]]",
+		Use: "update --name C [--capacity N] [--key-vault-uri URI --key-name K [--key-version V]]\n" +
+			"         [--key-source aws-kms --kms-key-arn ARN --aws-region R [--aws-access-key-id ID] [--aws-secret-access-key-stdin]]",
 		Short: "Change a cluster's capacity, or set, rotate or replace its key",
 		Long: "update sets the cluster's customer-managed key, or replaces it with another key or version.\n" +
 			"The node checks that the cluster's identity and the document-store principal can use the key\n" +
 			"and rewraps the cluster's account keys under it before it answers; no data is rewritten.\n" +
 			"Without --key-version the cluster follows the key's latest version, so rotating the key in\n" +
-			"the vault is enough. A key can be replaced but never removed.",
+			"the vault is enough. A key can be replaced but never removed.\n\n" +
+			"--key-source aws-kms keeps the key in AWS KMS: --kms-key-arn is the key's ARN, key ID,\n" +
+			"alias/NAME or alias ARN (through an alias, retargeting it is a rotation). The cluster signs its\n" +
+			"KMS calls with an access key granted kms:Encrypt, kms:Decrypt and kms:DescribeKey on the key:\n" +
+			"its ID comes from --aws-access-key-id or AWS_ACCESS_KEY_ID, its secret from AWS_SECRET_ACCESS_KEY\n" +
+			"or standard input with --aws-secret-access-key-stdin, never from the command line. The node\n" +
+			"keeps the secret sealed and never shows it; it can be left out while the access key stays.",
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		f := cmd.Flags()
-		setsKey := vaultURI != "" || vaultName != "" || keyName != ""
+		vaultKey := vaultURI != "" || vaultName != "" || keyName != ""
+		kmsKey := keySource == keySourceAWSKMS
+		setsKey := vaultKey || kmsKey
 		switch {
+		case keySource != "" && keySource != "keyvault" && keySource != keySourceAWSKMS:
+			return usagef("--key-source must be keyvault or aws-kms, not %q", keySource)
+		case kmsKey && (vaultKey || f.Changed("key-version")):
+			return usagef("--key-source aws-kms names its key with --kms-key-arn and --aws-region; --key-vault-uri, --key-vault, --key-name and --key-version are for keyvault")
+		case !kmsKey && (kms.KMSKeyARN != "" || kms.AWSRegion != "" || kms.KMSEndpoint != "" || kms.AWSAccessKeyID != "" || secretStdin):
+			return usagef("--kms-key-arn, --aws-region, --kms-endpoint, --aws-access-key-id and --aws-secret-access-key-stdin need --key-source aws-kms")
+		case kmsKey && kms.KMSKeyARN == "":
+			return usagef("--key-source aws-kms needs --kms-key-arn: the key's ARN, key ID, alias/NAME or alias ARN")
+		case kmsKey && kms.AWSRegion == "":
+			return usagef("--key-source aws-kms needs --aws-region, the key's region, such as eu-west-1")
 		case vaultURI != "" && vaultName != "":
 			return usagef("give the vault once: --key-vault-uri or --key-vault, not both")
-		case setsKey && keyName == "":
+		case vaultKey && keyName == "":
 			return usagef("setting the key needs --key-name")
-		case setsKey && vaultURI == "" && vaultName == "":
+		case vaultKey && vaultURI == "" && vaultName == "":
 			return usagef("setting the key needs its vault: --key-vault-uri URI or --key-vault NAME")
 		case f.Changed("key-version") && !setsKey:
 			return usagef("--key-version needs the key: --key-vault-uri (or --key-vault) and --key-name")
 		case !setsKey && !f.Changed("capacity"):
-			return usagef("nothing to change: give --capacity, or the key with --key-vault-uri (or --key-vault) and --key-name")
+			return usagef("nothing to change: give --capacity, or the key with --key-vault-uri (or --key-vault) and --key-name, or --key-source aws-kms")
+		}
+		if kmsKey {
+			if err := a.awsCredentials(cmd, &kms, secretStdin); err != nil {
+				return err
+			}
 		}
 		m, err := a.mgmt(*subscription)
 		if err != nil {
@@ -214,6 +257,12 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		current, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
 		if err != nil {
 			return err
+		}
+		if kmsKey && kms.AWSSecretAccessKey == "" {
+			if cur := current.Properties.KeyVaultProperties; cur == nil || cur.KeySource != keySourceAWSKMS || cur.AWSAccessKeyID != kms.AWSAccessKeyID {
+				return usagef("access key %s is new to cluster %s, so its secret is needed: set AWS_SECRET_ACCESS_KEY, or pipe it in with --aws-secret-access-key-stdin",
+					kms.AWSAccessKeyID, current.Name)
+			}
 		}
 		if vaultName != "" {
 			v, _, _, err := m.find(ctx, vaultName, "")
@@ -226,9 +275,13 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		if f.Changed("capacity") {
 			body["sku"] = map[string]any{"name": "CapacityReservation", "capacity": capacity}
 		}
-		if setsKey {
+		switch {
+		case kmsKey:
+			kms.KeySource = keySourceAWSKMS
+			body["properties"] = map[string]any{"keyVaultProperties": kms}
+		case vaultKey:
 			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{
-				KeyVaultURI: vaultURI, KeyName: keyName, KeyVersion: keyVersion,
+				KeySource: keySource, KeyVaultURI: vaultURI, KeyName: keyName, KeyVersion: keyVersion,
 			}}
 		}
 		var raw json.RawMessage
@@ -244,11 +297,44 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 	rf.register(cmd, kindCluster.noun)
 	f := cmd.Flags()
 	f.IntVar(&capacity, "capacity", 0, "new commitment tier in GB/day")
+	f.StringVar(&keySource, "key-source", "", "where the key lives: keyvault (the default) or aws-kms")
+	completeValues(cmd, "key-source", "keyvault", keySourceAWSKMS)
 	f.StringVar(&vaultURI, "key-vault-uri", "", "the key's vault, such as https://myvault.vault.localhost:8443/")
 	f.StringVar(&vaultName, "key-vault", "", "the key's vault by name, instead of --key-vault-uri")
 	f.StringVar(&keyName, "key-name", "", "the key's name")
 	f.StringVar(&keyVersion, "key-version", "", "pin this key version; empty follows the key's latest version")
+	f.StringVar(&kms.KMSKeyARN, "kms-key-arn", "", "aws-kms: the key's ARN, key ID, alias/NAME or alias ARN")
+	f.StringVar(&kms.AWSRegion, "aws-region", "", "aws-kms: the key's region, such as eu-west-1")
+	f.StringVar(&kms.KMSEndpoint, "kms-endpoint", "", "aws-kms: an endpoint other than the region's, such as a VPC endpoint")
+	f.StringVar(&kms.AWSAccessKeyID, "aws-access-key-id", "", "aws-kms: the access key the cluster signs with; default AWS_ACCESS_KEY_ID")
+	f.BoolVar(&secretStdin, "aws-secret-access-key-stdin", false, "aws-kms: read the access key's secret from standard input instead of AWS_SECRET_ACCESS_KEY")
 	return cmd
+}
+
+// awsCredentials completes kms's access key from the environment, and its
+// secret from standard input when fromStdin. A secret never comes from a
+// flag: command lines are seen by every user of the machine and kept in
+// shell histories.
+func (a *app) awsCredentials(cmd *cobra.Command, kms *keyVaultProperties, fromStdin bool) error {
+	if kms.AWSAccessKeyID == "" {
+		kms.AWSAccessKeyID = a.env.Getenv("AWS_ACCESS_KEY_ID")
+	}
+	if kms.AWSAccessKeyID == "" {
+		return usagef("--key-source aws-kms needs the access key the cluster signs its KMS calls with: --aws-access-key-id or AWS_ACCESS_KEY_ID")
+	}
+	if !fromStdin {
+		kms.AWSSecretAccessKey = a.env.Getenv("AWS_SECRET_ACCESS_KEY")
+		return nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read the access key's secret from standard input: %w", err)
+	}
+	kms.AWSSecretAccessKey = strings.TrimRight(line, "\r\n")
+	if kms.AWSSecretAccessKey == "" {
+		return usagef("--aws-secret-access-key-stdin read no secret from standard input")
+	}
+	return nil
 }
 
 func (a *app) clusterShowCommand(subscription *string) *cobra.Command {
@@ -292,6 +378,26 @@ func idleVersions(rows []keyVersionUsage) []string {
 		}
 	}
 	return idle
+}
+
+// keyColumns are the VAULT, KEY and VERSION of a key version's URI: a Key
+// Vault key ID, or an AWS KMS key ARN (the key is its version there).
+func keyColumns(uri string) (vault, key, version string) {
+	if region, ok := kmsKeyRegion(uri); ok {
+		return "aws-kms " + region, uri, "-"
+	}
+	key, version = kidParts(uri)
+	return vaultNameOf(uri), key, version
+}
+
+// kmsKeyRegion is the region of an AWS KMS key ARN,
+// arn:PARTITION:kms:REGION:ACCOUNT:key/ID.
+func kmsKeyRegion(uri string) (string, bool) {
+	parts := strings.SplitN(uri, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" || !strings.HasPrefix(parts[5], "key/") {
+		return "", false
+	}
+	return parts[3], true
 }
 
 // vaultNameOf is the vault a key URI's host names: https://{vault}.{suffix}/keys/...
@@ -341,8 +447,8 @@ func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
 				return fmt.Errorf("decode the key usage: %w", err)
 			}
 			usage = append(usage, u)
-			name, version := kidParts(u.KeyURI)
-			rows = append(rows, []string{u.Resource, vaultNameOf(u.KeyURI), name, version, yesNo(&u.InUse),
+			vault, name, version := keyColumns(u.KeyURI)
+			rows = append(rows, []string{u.Resource, vault, name, version, yesNo(&u.InUse),
 				strconv.Itoa(len(u.AccountKeys)), rfc3339(u.LastWrap), rfc3339(u.LastUnwrap)})
 		}
 		if err := writeTable(w, []string{"RESOURCE", "VAULT", "KEY", "VERSION", "IN USE", "ACCOUNT KEYS", "LAST WRAP", "LAST UNWRAP"}, rows); err != nil {
@@ -357,11 +463,18 @@ func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
 		default:
 			names := make([]string, len(idle))
 			for i, uri := range idle {
-				name, version := kidParts(uri)
+				_, name, version := keyColumns(uri)
 				names[i] = name + "/" + version
+				if region, ok := kmsKeyRegion(uri); ok {
+					names[i] = uri + " (" + region + ")"
+				}
 			}
 			fmt.Fprintf(w, "\nThese versions wrap nothing and can be disabled: %s\n", clean(strings.Join(names, ", ")))
 			for _, uri := range idle {
+				if region, ok := kmsKeyRegion(uri); ok {
+					fmt.Fprintf(w, "  aws kms disable-key --key-id %s --region %s\n", clean(uri), clean(region))
+					continue
+				}
 				name, version := kidParts(uri)
 				fmt.Fprintf(w, "  sealwatch keyvault key set-attributes --vault-name %s --name %s --version %s --enabled=false\n",
 					clean(vaultNameOf(uri)), clean(name), clean(version))
@@ -444,6 +557,9 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 		return c.Properties.KeyState == state, "key " + c.Properties.KeyState, nil
 	}
 	kv := c.Properties.KeyVaultProperties
+	if kv != nil && kv.KeySource == keySourceAWSKMS {
+		return false, "", fmt.Errorf("cluster %s's key is in AWS KMS, which the CLI does not read: `sealwatch cluster key-usage` shows which key wraps the account keys", c.Name)
+	}
 	if kv == nil || kv.KeyVaultURI == "" {
 		return false, "", fmt.Errorf("cluster %s has no key; set one with `sealwatch cluster update`", c.Name)
 	}

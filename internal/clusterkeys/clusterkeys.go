@@ -33,10 +33,20 @@ const (
 // platformCluster names the keyrings of workspaces without a CMK.
 const platformCluster = "platform"
 
-// KEKFactory opens the customer's key as one principal sees it: our vault or
-// any service that speaks the Key Vault API, reached over HTTPS with a token
-// for that principal.
-type KEKFactory func(p workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error)
+// KEKRequest is one of a cluster's keyrings asking for the customer's key.
+type KEKRequest struct {
+	ClusterID string
+	Resource  string // Logs or Documents
+	// Principal is who uses the key for this resource, where the key's
+	// source signs in by principal (a Key Vault); a source that signs with
+	// credentials of its own (an AWS access key) takes them from Key.
+	Principal workspace.Principal
+	Key       workspace.KeyVaultProperties
+}
+
+// KEKFactory opens the customer's key for one of a cluster's keyrings, in
+// whichever key service Key.Source() names.
+type KEKFactory func(r KEKRequest) (keyring.KEK, error)
 
 // Config describes a Manager.
 type Config struct {
@@ -122,9 +132,9 @@ func (m *Manager) DocumentStorePrincipalID() string { return m.cfg.DocumentStore
 // CheckKey proves the key usable by the cluster identity and by the
 // document-store principal, each with get, wrapKey and unwrapKey, and that
 // the vault keeps it recoverable.
-func (m *Manager) CheckKey(ctx context.Context, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
+func (m *Manager) CheckKey(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
 	for _, r := range m.resources(cluster) {
-		kek, err := m.cfg.NewKEK(r.p, kv)
+		kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: r.resource, Principal: r.p, Key: kv})
 		if err != nil {
 			return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest, Message: err.Error()}
 		}
@@ -135,10 +145,19 @@ func (m *Manager) CheckKey(ctx context.Context, cluster workspace.Principal, kv 
 	return nil
 }
 
-// checkError words a failed key check for the principal who (object ID oid).
-// A missing permission is an access-policy problem and says how to grant it,
-// runnable as printed; a key the vault reports missing or disabled is not.
+// checkError words a failed key check for the principal who (object ID
+// oid), in the terms of the key's source.
 func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) error {
+	if kv.Source() == workspace.KeySourceAWSKMS {
+		return awsKMSCheckError(kv, err)
+	}
+	return keyVaultCheckError(who, oid, kv, err)
+}
+
+// keyVaultCheckError words a failed check of a Key Vault key. A missing
+// permission is an access-policy problem and says how to grant it,
+// runnable as printed; a key the vault reports missing or disabled is not.
+func keyVaultCheckError(who, oid string, kv workspace.KeyVaultProperties, err error) error {
 	var ce *keyring.CheckError
 	vault := vaultName(kv.KeyVaultURI)
 	switch {
@@ -165,6 +184,41 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 	default:
 		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
 			Message: fmt.Sprintf("key '%s' in %s cannot be used: %v", kv.KeyName, kv.KeyVaultURI, err)}
+	}
+}
+
+// kmsActions are the KMS permissions behind CheckKEK's calls.
+var kmsActions = map[string]string{"get": "kms:DescribeKey", "wrapKey": "kms:Encrypt", "unwrapKey": "kms:Decrypt"}
+
+// awsKMSCheckError words a failed check of an AWS KMS key. One access key
+// serves both of the cluster's keyrings, so the refusal names it, not a
+// principal.
+func awsKMSCheckError(kv workspace.KeyVaultProperties, err error) error {
+	var ce *keyring.CheckError
+	key := fmt.Sprintf("AWS KMS key %s (region %s)", kv.KMSKeyARN, kv.AWSRegion)
+	switch {
+	case errors.Is(err, keyring.ErrNotRecoverable):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeKeyNotRecoverable,
+			Message: fmt.Sprintf("%s has imported key material, which can be deleted at any moment: use a key whose material KMS made (origin AWS_KMS), then set the key again", key)}
+	case errors.Is(err, keyring.ErrKeyUnreachable):
+		return &fault.Error{Kind: fault.KeyUnreachable, Code: workspace.CodeKeyVaultUnreachable,
+			Message: fmt.Sprintf("AWS KMS could not be reached to check %s; try again when it is up (%v)", key, err)}
+	case errors.As(err, &ce) && errors.Is(err, keyring.ErrAccessDenied):
+		return &fault.Error{Kind: fault.Forbidden, Code: workspace.CodeForbidden,
+			Message: fmt.Sprintf("access key %s lacks %s on %s: the key policy or the principal's IAM policy does not grant it, which is a grant problem, not a disabled or deleted key; "+
+				"grant kms:Encrypt, kms:Decrypt and kms:DescribeKey on the key to the principal of access key %s, then set the key again",
+				kv.AWSAccessKeyID, kmsActions[ce.Permission], key, kv.AWSAccessKeyID)}
+	case errors.As(err, &ce) && errors.Is(err, keyring.ErrKeyRevoked):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("access key %s cannot use %s: KMS refused its %s call because the key or alias is missing, disabled or pending deletion, or the access key was removed (%v); "+
+				"check the key with `aws kms describe-key --key-id %s --region %s`, then set it again",
+				kv.AWSAccessKeyID, key, kmsActions[ce.Permission], err, kv.KMSKeyARN, kv.AWSRegion)}
+	case errors.Is(err, keyring.ErrKeyRevoked):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("%s cannot be used: %v; enable it (`aws kms enable-key`, or cancel its deletion) and set it again", key, err)}
+	default:
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("%s cannot be used: %v", key, err)}
 	}
 }
 
@@ -205,7 +259,7 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 		return fmt.Errorf("wait for the stored cluster keys to be reopened: %w", ctx.Err())
 	}
 	for _, r := range m.resources(cluster) {
-		kek, err := m.cfg.NewKEK(r.p, kv)
+		kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: r.resource, Principal: r.p, Key: kv})
 		if err != nil {
 			return err
 		}
@@ -229,7 +283,7 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 // unreachable now still opens, in that state: the data stays, unreadable.
 func (m *Manager) Restore(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
 	for _, r := range m.resources(cluster) {
-		kek, err := m.cfg.NewKEK(r.p, kv)
+		kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: r.resource, Principal: r.p, Key: kv})
 		if err != nil {
 			return err
 		}

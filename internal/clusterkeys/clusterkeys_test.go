@@ -29,7 +29,8 @@ func TestKeyChangeAfterARestartWaitsForTheStoredKey(t *testing.T) {
 	keks := map[string]*kektest.KEK{"first": kektest.New("first"), "second": kektest.New("second")}
 	cfg := Config{
 		DB: db,
-		NewKEK: func(_ workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error) {
+		NewKEK: func(r KEKRequest) (keyring.KEK, error) {
+			kv := r.Key
 			return keks[kv.KeyName], nil
 		},
 		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
@@ -123,7 +124,7 @@ func TestKeyCheckRefusalsNameTheCauseAndTheFix(t *testing.T) {
 			tc.spoil(kek)
 			m, err := New(Config{
 				DB:            db,
-				NewKEK:        func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) { return kek, nil },
+				NewKEK:        func(KEKRequest) (keyring.KEK, error) { return kek, nil },
 				DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
 				Platform:      kektest.New("platform"),
 			})
@@ -132,7 +133,7 @@ func TestKeyCheckRefusalsNameTheCauseAndTheFix(t *testing.T) {
 			}
 			defer m.Close()
 			kv := workspace.KeyVaultProperties{KeyVaultURI: "https://cmkvault.vault.localhost:8443", KeyName: "cmk"}
-			err = m.CheckKey(context.Background(), workspace.Principal{ObjectID: "cl", AppID: "cl-app"}, kv)
+			err = m.CheckKey(context.Background(), "c1", workspace.Principal{ObjectID: "cl", AppID: "cl-app"}, kv)
 			var fe *fault.Error
 			if !errors.As(err, &fe) || fe.Kind != tc.kind || fe.Code != tc.code {
 				t.Fatalf("err = %v, want a %v refusal with code %s", err, tc.kind, tc.code)

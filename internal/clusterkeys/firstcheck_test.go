@@ -54,7 +54,7 @@ func restartedManager(t *testing.T, ctx context.Context, firstCheckWait time.Dur
 	kek := kektest.New("cmk")
 	cfg := Config{
 		DB:             db,
-		NewKEK:         func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) { return kek, nil },
+		NewKEK:         func(KEKRequest) (keyring.KEK, error) { return kek, nil },
 		DocumentStore:  workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
 		Platform:       kektest.New("platform"),
 		FirstCheckWait: firstCheckWait,
@@ -69,7 +69,7 @@ func restartedManager(t *testing.T, ctx context.Context, firstCheckWait time.Dur
 	m1.Close()
 
 	held := holdKEK(kek)
-	cfg.NewKEK = func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) { return held, nil }
+	cfg.NewKEK = func(KEKRequest) (keyring.KEK, error) { return held, nil }
 	cfg.RestoreAtStart = true
 	m2, err := New(cfg)
 	if err != nil {

@@ -102,7 +102,8 @@ func TestManyClustersKeysAreReopenedAtOnceAndNoMoreThanTheBound(t *testing.T) {
 	}
 	cfg := Config{
 		DB: db,
-		NewKEK: func(_ workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error) {
+		NewKEK: func(r KEKRequest) (keyring.KEK, error) {
+			kv := r.Key
 			return keks[kv.KeyName], nil
 		},
 		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
@@ -121,7 +122,8 @@ func TestManyClustersKeysAreReopenedAtOnceAndNoMoreThanTheBound(t *testing.T) {
 
 	g := &gate{want: restoreParallel, open: make(chan struct{}), inside: map[string]int{}}
 	cfg.RestoreAtStart = true
-	cfg.NewKEK = func(_ workspace.Principal, kv workspace.KeyVaultProperties) (keyring.KEK, error) {
+	cfg.NewKEK = func(r KEKRequest) (keyring.KEK, error) {
+		kv := r.Key
 		return gatedKEK{KEK: keks[kv.KeyName], cluster: kv.KeyName, g: g}, nil
 	}
 	m, err := New(cfg)

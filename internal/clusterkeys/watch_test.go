@@ -37,7 +37,7 @@ func TestAKeyWatchHoldsOnlyWhileTheKeyStaysAccessible(t *testing.T) {
 			kek := kektest.New("cmk")
 			m, err := New(Config{
 				DB:               db,
-				NewKEK:           func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) { return kek, nil },
+				NewKEK:           func(KEKRequest) (keyring.KEK, error) { return kek, nil },
 				DocumentStore:    workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
 				Platform:         kektest.New("platform"),
 				UnreachableGrace: time.Hour,
@@ -104,7 +104,7 @@ func TestAPlatformKeyWatchNeedsBothKeyringsOpen(t *testing.T) {
 	defer db.Close()
 	m, err := New(Config{
 		DB: db,
-		NewKEK: func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) {
+		NewKEK: func(KEKRequest) (keyring.KEK, error) {
 			return kektest.New("cmk"), nil
 		},
 		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},

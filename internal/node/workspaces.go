@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/client"
@@ -23,7 +21,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
-	"github.com/sealwatch/sealwatch/internal/keyring/kv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -83,18 +80,12 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		transport = n.cfg.WrapKeyServiceTransport(transport)
 	}
 	vaultHTTP := &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	newKEK := func(p workspace.Principal, props workspace.KeyVaultProperties) (keyring.KEK, error) {
-		cred, err := azidentity.NewClientSecretCredential(n.identity.TenantID(), p.AppID, p.Secret, &azidentity.ClientSecretCredentialOptions{
-			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: n.endpoint + "/"}, Transport: vaultHTTP},
-			DisableInstanceDiscovery: true,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return kv.New(kv.Config{VaultURL: props.KeyVaultURI, KeyName: props.KeyName, KeyVersion: props.KeyVersion, Credential: homeTenantCredential{cred}, Transport: vaultHTTP})
+	sources := keySources{
+		workspace.KeySourceKeyVault: n.keyVaultKEK(vaultHTTP),
+		workspace.KeySourceAWSKMS:   awsKMSKEK(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}, Timeout: 30 * time.Second}),
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
-		DB: n.controlDB, NewKEK: newKEK, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
+		DB: n.controlDB, NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
 		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})

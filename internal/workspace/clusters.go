@@ -50,7 +50,7 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 	var kv *KeyVaultProperties
 	if in.Properties != nil && in.Properties.KeyVaultProperties.IsSet() {
 		kv = in.Properties.KeyVaultProperties
-		if err := validKeyVaultProperties(kv); err != nil {
+		if err := validKey(kv); err != nil {
 			return nil, false, err
 		}
 	}
@@ -123,14 +123,22 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 	if in.Properties != nil && in.Properties.KeyVaultProperties != nil {
 		kv := *in.Properties.KeyVaultProperties
 		current := rec.Cluster.Properties.KeyVaultProperties
+		secret := secretOf(&kv)
 		switch {
 		case !kv.IsSet() && current.IsSet():
 			return nil, conflict(CodeConflict,
 				"the customer-managed key of cluster '%s' cannot be removed; rotate it or replace it with another key instead", name)
 		case !kv.IsSet():
 		case current.IsSet() && *current == kv:
+			// Unchanged: the stored properties hold no secret, so a body
+			// that sends one is a change of credential and goes on below.
 		default:
-			if err := validKeyVaultProperties(&kv); err != nil {
+			if secret != nil && *secret == "" {
+				if err := s.keepSecret(rec, &kv); err != nil {
+					return nil, err
+				}
+			}
+			if err := validKey(&kv); err != nil {
 				return nil, err
 			}
 			if !current.IsSet() {
@@ -159,6 +167,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 			latest.Cluster.Tags = in.Tags
 		}
 		latest.Cluster.Properties.KeyVaultProperties = rec.Cluster.Properties.KeyVaultProperties
+		latest.SealedKeySecret = rec.SealedKeySecret
 		latest.Cluster.Properties.LastModifiedDate = s.now()
 		rec = latest
 		return putJSON(tx.Bucket(bucketClusters), storeKey(g, name), latest)
@@ -170,21 +179,61 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 }
 
 // applyKey checks kv with the cluster's identity and puts it in force; on
-// success rec names it.
+// success rec names it, and holds its secret (an access key's) sealed.
 func (s *Service) applyKey(ctx context.Context, rec *clusterRecord, kv KeyVaultProperties) error {
 	p, err := s.clusterPrincipal(rec)
 	if err != nil {
 		return err
 	}
-	if err := s.keys.CheckKey(ctx, p, kv); err != nil {
+	clusterID := rec.Cluster.Properties.ClusterID
+	if err := s.keys.CheckKey(ctx, clusterID, p, kv); err != nil {
 		return err
 	}
-	if err := s.keys.SetClusterKey(ctx, rec.Cluster.Properties.ClusterID, p, kv); err != nil {
+	var sealed []byte
+	if secret := secretOf(&kv); secret != nil {
+		if sealed, err = s.sealSecret("key-source-secret", clusterID, []byte(*secret)); err != nil {
+			return err
+		}
+	}
+	if err := s.keys.SetClusterKey(ctx, clusterID, p, kv); err != nil {
 		return err
 	}
-	rec.Cluster.Properties.KeyVaultProperties = &kv
-	s.log.Info("cluster key set", "cluster", rec.Cluster.ID, "keyVaultUri", kv.KeyVaultURI, "keyName", kv.KeyName, "keyVersion", kv.KeyVersion)
+	stored := withoutSecret(kv)
+	rec.Cluster.Properties.KeyVaultProperties = &stored
+	rec.SealedKeySecret = sealed
+	s.log.Info("cluster key set", "cluster", rec.Cluster.ID, "keySource", kv.Source(), "keyVaultUri", kv.KeyVaultURI, "keyName", kv.KeyName,
+		"keyVersion", kv.KeyVersion, "kmsKeyArn", kv.KMSKeyARN, "awsRegion", kv.AWSRegion, "awsAccessKeyId", kv.AWSAccessKeyID)
 	return nil
+}
+
+// keepSecret fills kv's empty secret with the stored one when kv names the
+// same source and access key as the key in force: a PATCH that changes the
+// key but not the credential need not send the secret again.
+func (s *Service) keepSecret(rec *clusterRecord, kv *KeyVaultProperties) error {
+	current := rec.Cluster.Properties.KeyVaultProperties
+	if !current.IsSet() || current.Source() != kv.Source() || current.AWSAccessKeyID != kv.AWSAccessKeyID || rec.SealedKeySecret == nil {
+		return nil
+	}
+	stored, err := s.keyOf(rec)
+	if err != nil {
+		return err
+	}
+	*secretOf(kv) = *secretOf(&stored)
+	return nil
+}
+
+// keyOf is the cluster's key as the key layer opens it: the stored
+// properties with the sealed secret opened.
+func (s *Service) keyOf(rec *clusterRecord) (KeyVaultProperties, error) {
+	kv := *rec.Cluster.Properties.KeyVaultProperties
+	if p := secretOf(&kv); p != nil && rec.SealedKeySecret != nil {
+		secret, err := s.openSecret("key-source-secret", rec.Cluster.Properties.ClusterID, rec.SealedKeySecret)
+		if err != nil {
+			return kv, fmt.Errorf("open the secret of cluster %s's key: %w", rec.Cluster.Name, err)
+		}
+		*p = string(secret)
+	}
+	return kv, nil
 }
 
 func (s *Service) clusterPrincipal(rec *clusterRecord) (Principal, error) {
@@ -365,7 +414,7 @@ func (s *Service) view(rec *clusterRecord, links []AssociatedWorkspace) *Cluster
 	c.Properties.AssociatedWorkspaces = append([]AssociatedWorkspace{}, links...)
 	c.Properties.DocumentStorePrincipalID = s.opts.DocumentStorePrincipalID
 	if c.Properties.KeyVaultProperties.IsSet() {
-		kv := *c.Properties.KeyVaultProperties
+		kv := withoutSecret(*c.Properties.KeyVaultProperties)
 		c.Properties.KeyVaultProperties = &kv
 		c.Properties.KeyState = s.keys.KeyState(c.Properties.ClusterID)
 		if at, why := s.keys.LastKeyCheck(c.Properties.ClusterID); !at.IsZero() {
@@ -418,8 +467,12 @@ func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string
 	var errs []error
 	for _, rec := range recs {
 		p, err := s.clusterPrincipal(rec)
+		var kv KeyVaultProperties
 		if err == nil {
-			err = fn(rec.Cluster.Properties.ClusterID, p, *rec.Cluster.Properties.KeyVaultProperties)
+			kv, err = s.keyOf(rec)
+		}
+		if err == nil {
+			err = fn(rec.Cluster.Properties.ClusterID, p, kv)
 		}
 		errs = append(errs, err)
 	}

@@ -46,7 +46,7 @@ type KeyManager interface {
 	// CheckKey validates a key for a cluster: reachable, enabled, recoverable,
 	// of a usable type, and usable by the cluster's identity (get, wrapKey,
 	// unwrapKey). It returns a *fault.Error that says what to fix.
-	CheckKey(ctx context.Context, cluster Principal, kv KeyVaultProperties) error
+	CheckKey(ctx context.Context, clusterID string, cluster Principal, kv KeyVaultProperties) error
 	// SetClusterKey puts kv in force for the cluster: it creates the
 	// cluster's account keys on first use, or rewraps them under kv.
 	SetClusterKey(ctx context.Context, clusterID string, cluster Principal, kv KeyVaultProperties) error
@@ -126,10 +126,13 @@ func New(db *bbolt.DB, ids Identities, keys KeyManager, seal secretSealer, opts 
 // bucketClusterLinks (Cluster.Properties.AssociatedWorkspaces stays empty),
 // and only counted here.
 type clusterRecord struct {
-	Cluster          Cluster `json:"cluster"`
-	IdentityApp      string  `json:"identityAppId"`
-	SealedSecret     []byte  `json:"sealedSecret"`
-	LinkedWorkspaces int     `json:"linkedWorkspaces,omitempty"`
+	Cluster      Cluster `json:"cluster"`
+	IdentityApp  string  `json:"identityAppId"`
+	SealedSecret []byte  `json:"sealedSecret"`
+	// SealedKeySecret is the secret of the key's source (an AWS access
+	// key's), sealed; the stored KeyVaultProperties hold none.
+	SealedKeySecret  []byte `json:"sealedKeySecret,omitempty"`
+	LinkedWorkspaces int    `json:"linkedWorkspaces,omitempty"`
 }
 
 type workspaceRecord struct {

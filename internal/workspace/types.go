@@ -29,17 +29,46 @@ type ClusterSKU struct {
 	Capacity int    `json:"capacity"`
 }
 
-// KeyVaultProperties name the customer's key. An empty KeyVersion follows the
-// key's latest version (automatic rotation); a set one pins it.
+// Key sources: the key services a cluster's key can live in.
+const (
+	KeySourceKeyVault = "keyvault" // a Key Vault: Sealwatch's own, or the cloud's
+	KeySourceAWSKMS   = "aws-kms"
+)
+
+// KeyVaultProperties name the customer's key. KeySource says which key
+// service holds it ("" is a Key Vault); each source reads its own fields.
+//
+// Key Vault: an empty KeyVersion follows the key's latest version
+// (automatic rotation); a set one pins it.
+//
+// AWS KMS: KMSKeyARN is a key ARN, key ID, alias name or alias ARN, in
+// AWSRegion; KMSEndpoint overrides the regional endpoint. The access key
+// signs the calls; its secret is write-only: accepted on PUT and PATCH,
+// stored sealed, never returned.
 type KeyVaultProperties struct {
+	KeySource   string `json:"keySource,omitempty"`
 	KeyVaultURI string `json:"keyVaultUri"`
 	KeyName     string `json:"keyName"`
 	KeyVersion  string `json:"keyVersion"`
+
+	KMSKeyARN          string `json:"kmsKeyArn,omitempty"`
+	AWSRegion          string `json:"awsRegion,omitempty"`
+	KMSEndpoint        string `json:"kmsEndpoint,omitempty"`
+	AWSAccessKeyID     string `json:"awsAccessKeyId,omitempty"`
+	AWSSecretAccessKey string `json:"awsSecretAccessKey,omitempty"`
 }
 
 // IsSet reports whether a key is named at all.
 func (k *KeyVaultProperties) IsSet() bool {
-	return k != nil && (k.KeyVaultURI != "" || k.KeyName != "")
+	return k != nil && (k.KeySource != "" || k.KeyVaultURI != "" || k.KeyName != "" || k.KMSKeyARN != "")
+}
+
+// Source is the key service, KeySourceKeyVault when KeySource is empty.
+func (k *KeyVaultProperties) Source() string {
+	if k.KeySource == "" {
+		return KeySourceKeyVault
+	}
+	return k.KeySource
 }
 
 // AssociatedWorkspace is a workspace linked to a cluster.

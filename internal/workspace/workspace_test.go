@@ -56,7 +56,7 @@ type fakeKeys struct {
 	seenBy map[string]string // clusterID → principal object ID that checked
 }
 
-func (f *fakeKeys) CheckKey(_ context.Context, p Principal, kv KeyVaultProperties) error {
+func (f *fakeKeys) CheckKey(_ context.Context, _ string, p Principal, kv KeyVaultProperties) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p.Secret == "" || p.AppID == "" {

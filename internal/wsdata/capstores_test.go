@@ -36,7 +36,7 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 	keys, err := clusterkeys.New(clusterkeys.Config{
 		DB: db, Platform: platform,
 		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc"},
-		NewKEK: func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) {
+		NewKEK: func(clusterkeys.KEKRequest) (keyring.KEK, error) {
 			return nil, errors.New("this test serves no customer-managed key")
 		},
 	})

@@ -45,7 +45,7 @@ func cmkData(tb testing.TB) *cmkFixture {
 	keys, err := clusterkeys.New(clusterkeys.Config{
 		DB: db, Platform: kektest.New("platform"),
 		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc"},
-		NewKEK:        func(workspace.Principal, workspace.KeyVaultProperties) (keyring.KEK, error) { return kek, nil },
+		NewKEK:        func(clusterkeys.KEKRequest) (keyring.KEK, error) { return kek, nil },
 		// probes only when told to (ProbeNow)
 		KeyCheckInterval: time.Hour, UnreachableGrace: time.Hour,
 	})

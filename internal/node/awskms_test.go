@@ -1,0 +1,171 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
+)
+
+const (
+	kmsAccessKeyID = "AKIASEALWATCHTEST01"
+	kmsSecret      = "kms-secret-canary-7f3c9a1e0b5d"
+)
+
+// kmsKeyBody is the PATCH body that moves cluster1 to an AWS KMS key.
+func kmsKeyBody(srv *localkms.Server, keyID string, fields map[string]string) map[string]any {
+	kv := map[string]string{"keySource": "aws-kms", "kmsKeyArn": keyID, "awsRegion": localkms.Region, "kmsEndpoint": srv.Endpoint,
+		"awsAccessKeyId": kmsAccessKeyID, "awsSecretAccessKey": kmsSecret}
+	for k, v := range fields {
+		if v == "" {
+			delete(kv, k)
+		} else {
+			kv[k] = v
+		}
+	}
+	return map[string]any{"properties": map[string]any{"keyVaultProperties": kv}}
+}
+
+// TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores moves a cluster whose
+// workspace holds data from its Key Vault key to an AWS KMS key (Local
+// KMS, through the SDK), then disables and enables the KMS key: the cluster
+// goes Revoked and queries are refused, then everything works again,
+// across a restart. The access key's secret is never returned and never
+// reaches disk in the clear; a missing field or grant is named.
+func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
+	srv := localkms.Start(t)
+	arn := srv.CreateKey(t)
+	ctx := context.Background()
+	if _, err := srv.Admin.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/sealwatch"), TargetKeyId: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	cs := setUpCMK(t)
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "before the move"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	clusterURL := cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1")
+
+	t.Run("what is missing is named", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			fields map[string]string
+			status int
+			want   string
+		}{
+			{"no region", map[string]string{"awsRegion": ""}, 400, "awsRegion is required"},
+			{"no key", map[string]string{"kmsKeyArn": ""}, 400, "kmsKeyArn is required"},
+			{"no access key", map[string]string{"awsAccessKeyId": ""}, 400, "awsAccessKeyId is required"},
+			{"no secret", map[string]string{"awsSecretAccessKey": ""}, 400, "awsSecretAccessKey is required"},
+			{"a Key Vault field too", map[string]string{"keyName": "ws-cmk"}, 400, "keyName belong to another key source"},
+			{"an unknown source", map[string]string{"keySource": "floppy"}, 400, "keySource must be one of"},
+			{"a key that does not exist", map[string]string{"kmsKeyArn": "alias/missing"}, 400, "NotFoundException"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				var er struct {
+					Error struct{ Code, Message string }
+				}
+				if st := cs.call("PATCH", clusterURL, cs.mgmt, kmsKeyBody(srv, "alias/sealwatch", tc.fields), &er); st != tc.status || !strings.Contains(er.Error.Message, tc.want) {
+					t.Fatalf("%d %+v, want %d naming %q", st, er, tc.status, tc.want)
+				}
+				if strings.Contains(er.Error.Message, kmsSecret) {
+					t.Fatalf("the refusal repeats the secret: %s", er.Error.Message)
+				}
+			})
+		}
+		srv.SetAccess(kmsAccessKeyID, false)
+		defer srv.SetAccess(kmsAccessKeyID, true)
+		var er struct {
+			Error struct{ Code, Message string }
+		}
+		st := cs.call("PATCH", clusterURL, cs.mgmt, kmsKeyBody(srv, "alias/sealwatch", nil), &er)
+		if st != 403 || !strings.Contains(er.Error.Message, "kms:DescribeKey") || !strings.Contains(er.Error.Message, kmsAccessKeyID) {
+			t.Fatalf("a key the access key may not use: %d %+v", st, er)
+		}
+	})
+
+	var cluster map[string]any
+	if st := cs.call("PATCH", clusterURL, cs.mgmt, kmsKeyBody(srv, "alias/sealwatch", nil), &cluster); st != 200 {
+		t.Fatalf("move to the KMS key: %d %v", st, cluster)
+	}
+	var got map[string]any
+	cs.call("GET", clusterURL, cs.mgmt, nil, &got)
+	for _, c := range []map[string]any{cluster, got} {
+		raw, _ := json.Marshal(c)
+		kv := c["properties"].(map[string]any)["keyVaultProperties"].(map[string]any)
+		if kv["keySource"] != "aws-kms" || kv["kmsKeyArn"] != "alias/sealwatch" || kv["awsAccessKeyId"] != kmsAccessKeyID || bytes.Contains(raw, []byte(kmsSecret)) {
+			t.Fatalf("cluster after the move: %s", raw)
+		}
+	}
+	for _, u := range cs.keyUsage() {
+		if u.InUse && u.KeyURI != arn {
+			t.Fatalf("%s account keys still wrapped by %s after the move to %s", u.Resource, u.KeyURI, arn)
+		}
+	}
+	// The Key Vault key can go: nothing depends on it any more.
+	cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt,
+		map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}, nil)
+	cs.probe()
+	count := func(want int) {
+		t.Helper()
+		st, n, qe := cs.queryStatus("Events_CL | count", "P1D")
+		if st != 200 || n != float64(want) {
+			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, want)
+		}
+	}
+	rows[0]["Message"] = "after the move"
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest under the KMS key: %d %s", st, code)
+	}
+	count(2)
+
+	if _, err := srv.Admin.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	cs.probe()
+	if st := cs.keyState(); st != "Revoked" {
+		t.Fatalf("key state with the KMS key disabled: %s", st)
+	}
+	if st, _, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 403 || qe.Error.Code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("query with the KMS key disabled: %d %+v", st, qe)
+	}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 403 || code != "CustomerManagedKeyInaccessible" {
+		t.Fatalf("ingest with the KMS key disabled: %d %s", st, code)
+	}
+	if _, err := srv.Admin.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	cs.probe()
+	if st := cs.keyState(); st != "Accessible" {
+		t.Fatalf("key state with the KMS key enabled again: %s", st)
+	}
+	count(2)
+
+	cs.restart(func() {
+		err := filepath.WalkDir(cs.dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			raw, err := os.ReadFile(path)
+			if err == nil && bytes.Contains(raw, []byte(kmsSecret)) {
+				t.Errorf("the access key's secret is on disk in the clear: %s", path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	count(2)
+}
