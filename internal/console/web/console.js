@@ -1,6 +1,7 @@
 // The console's shell: sign-in, the signed-in frame with its navigation,
 // and a page for each part of the product, chosen by the URL's fragment.
 import { ApiError, call, setCsrfToken } from './api.js';
+import * as analytics from './analytics.js';
 import * as incidents from './incidents.js';
 import * as logs from './logs.js';
 import * as keys from './keys.js';
@@ -12,10 +13,7 @@ const $ = (id) => document.getElementById(id);
 const pages = {
   logs: { title: 'Logs', render: logs.render },
   incidents: { title: 'Incidents', render: incidents.render },
-  analytics: {
-    title: 'Analytics',
-    text: 'Analytics rules with their health, watchlists and automation rules come here.',
-  },
+  analytics: { title: 'Analytics', render: analytics.render },
   keys: { title: 'Keys', render: keys.render },
 };
 

@@ -1,0 +1,164 @@
+// The Analytics page's automation rules: listed in the order they run,
+// moved up and down, switched on and off, created and edited with their
+// conditions and actions as the API takes them (JSON), each write under the
+// etag read.
+import { call } from './api.js';
+import { el } from './dom.js';
+import { confirmDelete, explain, ifMatch, messages, table, url } from './analytics.js';
+
+const exampleConditions = [
+  { conditionType: 'Property', conditionProperties: { propertyName: 'IncidentSeverity', operator: 'Equals', propertyValues: ['High'] } },
+];
+const exampleActions = [
+  { order: 1, actionType: 'ModifyProperties', actionConfiguration: { labels: [{ labelName: 'triage' }] } },
+];
+
+export function renderAutomation(box, ctx) {
+  const msg = messages('automation');
+  const list = el('div', { id: 'automation-list' });
+  const formBox = el('div', { id: 'automation-form-box' });
+  const create = el('button', { type: 'button', id: 'new-automation-rule' }, 'New automation rule');
+  box.replaceChildren(el('div', { class: 'toolbar' }, create), ...msg.nodes, list, formBox);
+
+  let rules = [];
+  async function load() {
+    try {
+      rules = (await call('GET', url(ctx, 'automationRules'))).value;
+    } catch (e) {
+      msg.fail(explain(e, 'Reading the automation rules'));
+      return;
+    }
+    list.replaceChildren(table('automation-rules', ['Order', 'Name', 'Runs on', 'Conditions', 'Actions', 'State', ''], rules, (r, i) => {
+      const p = r.properties;
+      const t = p.triggeringLogic;
+      const button = (label, aria, fn) => {
+        const b = el('button', { type: 'button', class: 'secondary', 'aria-label': `${aria} ${p.displayName}` }, label);
+        b.addEventListener('click', fn);
+        return b;
+      };
+      const at = rules.indexOf(r);
+      const up = button('Up', 'Run earlier:', () => swap(at, at - 1));
+      const down = button('Down', 'Run later:', () => swap(at, at + 1));
+      up.disabled = at === 0;
+      down.disabled = at === rules.length - 1;
+      const actions = el('span', { class: 'actions' }, up, down,
+        button(t.isEnabled ? 'Disable' : 'Enable', t.isEnabled ? 'Disable' : 'Enable', () => write(r, { ...p, triggeringLogic: { ...t, isEnabled: !t.isEnabled } }, `${p.displayName} is ${t.isEnabled ? 'disabled' : 'enabled'}.`)),
+        button('Edit', 'Edit', () => automationForm(formBox, ctx, r, saved)));
+      actions.append(button('Delete', 'Delete', () => confirmDelete(actions, `Delete automation rule '${p.displayName}'?`, async () => {
+        try {
+          await call('DELETE', url(ctx, `automationRules/${encodeURIComponent(r.name)}`), undefined, undefined, ifMatch(r.etag));
+          msg.say(`${p.displayName} is deleted.`);
+        } catch (e) {
+          msg.fail(explain(e, `Deleting ${p.displayName}`));
+        }
+        load();
+      })));
+      return [String(p.order), p.displayName, `${t.triggersOn}, ${t.triggersWhen}`,
+        String((t.conditions || []).length), (p.actions || []).map((a) => a.actionType).join(', '),
+        t.isEnabled ? 'Enabled' : 'Disabled', actions];
+    }, (r) => ({ 'data-automation-rule': r.name })));
+  }
+
+  // write replaces rule r's properties with props under its etag.
+  async function write(r, props, done) {
+    try {
+      await call('PUT', url(ctx, `automationRules/${encodeURIComponent(r.name)}`), { properties: props }, undefined, ifMatch(r.etag));
+      msg.say(done);
+    } catch (e) {
+      msg.fail(explain(e, `Changing ${r.properties.displayName}`));
+    }
+    load();
+  }
+
+  // swap runs rule i where rule j ran: they exchange orders (of one order,
+  // the one moved gets the next order out).
+  async function swap(i, j) {
+    const [a, b] = [rules[i], rules[j]];
+    let [oa, ob] = [b.properties.order, a.properties.order];
+    if (oa === ob) oa = j < i ? Math.max(ob - 1, 1) : Math.min(ob + 1, 1000);
+    try {
+      await call('PUT', url(ctx, `automationRules/${encodeURIComponent(a.name)}`), { properties: { ...a.properties, order: oa } }, undefined, ifMatch(a.etag));
+      if (oa !== ob || a.properties.order !== b.properties.order) {
+        await call('PUT', url(ctx, `automationRules/${encodeURIComponent(b.name)}`), { properties: { ...b.properties, order: ob } }, undefined, ifMatch(b.etag));
+      }
+      msg.say(`${a.properties.displayName} now runs ${j < i ? 'before' : 'after'} ${b.properties.displayName}.`);
+    } catch (e) {
+      msg.fail(explain(e, 'Changing the order'));
+    }
+    load();
+  }
+
+  function saved(r) {
+    formBox.replaceChildren();
+    msg.say(`${r.properties.displayName} is saved.`);
+    load();
+  }
+
+  create.addEventListener('click', () => automationForm(formBox, ctx, null, saved,
+    rules.reduce((m, r) => Math.max(m, r.properties.order), 0) + 1));
+  load();
+}
+
+// automationForm edits rule (null: a new one, to run at order).
+function automationForm(box, ctx, rule, onSaved, order = 1) {
+  const p = rule ? rule.properties : {};
+  const t = p.triggeringLogic || {};
+  const field = (input, label) => el('div', { class: 'field' }, el('label', { htmlFor: input.id }, label), input);
+  const select = (id, options, value) => {
+    const s = el('select', { id });
+    for (const o of options) s.append(el('option', { value: o }, o));
+    s.value = value;
+    return s;
+  };
+  const name = el('input', { id: 'automation-name', value: p.displayName || '', required: true });
+  const orderIn = el('input', { id: 'automation-order', type: 'number', min: 1, max: 1000, value: String(p.order ?? order) });
+  const on = select('automation-triggers-on', ['Incidents', 'Alerts'], t.triggersOn || 'Incidents');
+  const whenIn = select('automation-triggers-when', ['Created', 'Updated'], t.triggersWhen || 'Created');
+  const enabled = el('input', { id: 'automation-enabled', type: 'checkbox', checked: t.isEnabled ?? true });
+  const expires = el('input', { id: 'automation-expires', value: t.expirationTimeUtc || '', placeholder: '2026-12-31T23:59:59Z', spellcheck: false });
+  const json = (v) => JSON.stringify(v, null, 2);
+  const conditions = el('textarea', { id: 'automation-conditions', rows: 8, spellcheck: false, class: 'code', value: json(rule ? t.conditions || [] : exampleConditions) });
+  const actions = el('textarea', { id: 'automation-actions', rows: 8, spellcheck: false, class: 'code', value: json(rule ? p.actions : exampleActions) });
+  const msg = messages('automation-form');
+  const save = el('button', { type: 'submit', id: 'automation-save' }, rule ? 'Save' : 'Create');
+  const close = el('button', { type: 'button', class: 'secondary' }, 'Close');
+  const form = el('form', { id: 'automation-form', class: 'section', novalidate: true },
+    el('h2', {}, rule ? `Edit ${p.displayName}` : 'New automation rule'),
+    el('div', { class: 'fields' }, field(name, 'Name'), field(orderIn, 'Order (1–1000, lowest runs first)'),
+      field(on, 'Runs on'), field(whenIn, 'When they are'), field(expires, 'Expires (optional, RFC 3339)')),
+    field(conditions, 'Conditions (JSON: all must hold; [] for always)'),
+    field(actions, 'Actions (JSON)'),
+    el('div', { class: 'check' }, enabled, el('label', { htmlFor: 'automation-enabled' }, 'Enabled')),
+    ...msg.nodes, el('div', { class: 'toolbar' }, save, close));
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    let conds;
+    let acts;
+    try {
+      conds = JSON.parse(conditions.value);
+      acts = JSON.parse(actions.value);
+    } catch (e) {
+      msg.fail(`The conditions and the actions must be JSON: ${e.message}`);
+      return;
+    }
+    const id = rule ? rule.name : crypto.randomUUID();
+    const logic = { ...t, isEnabled: enabled.checked, triggersOn: on.value, triggersWhen: whenIn.value, conditions: conds };
+    if (expires.value.trim()) logic.expirationTimeUtc = expires.value.trim();
+    else delete logic.expirationTimeUtc;
+    save.disabled = true;
+    try {
+      const saved = await call('PUT', url(ctx, `automationRules/${encodeURIComponent(id)}`), { properties: {
+        ...p, displayName: name.value.trim(), order: Number(orderIn.value), triggeringLogic: logic, actions: acts,
+      } }, undefined, ifMatch(rule?.etag));
+      onSaved(saved);
+    } catch (e) {
+      msg.fail(explain(e, 'Saving the automation rule'));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  close.addEventListener('click', () => box.replaceChildren());
+  box.replaceChildren(form);
+  name.focus();
+}

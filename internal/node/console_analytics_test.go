@@ -1,0 +1,228 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sealwatch/sealwatch/internal/console/browsertest"
+)
+
+// openAnalytics signs in to the console of cs's node and opens the
+// Analytics page, its rule editor's shadow root reachable as editorRoot()
+// for typeQuery.
+func openAnalytics(t *testing.T, cs *cmkSetup) *browsertest.Browser {
+	t.Helper()
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	b.Do(t, browsertest.Script(`window.editorRoot = () => document.getElementById('rule-query-editor').shadowRoot;`))
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="analytics"]`)))
+	shown := browsertest.Value(t, b, chromedp.Poll[bool](`document.getElementById('rules') !== null || document.getElementById('rules-error')?.hidden === false`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if !shown || browsertest.Value(t, b, chromedp.Evaluate[bool](`document.getElementById('rules') === null`)) {
+		t.Fatalf("the Analytics page shows no rules: %q; the page reported %q",
+			browsertest.Value(t, b, chromedp.Text(chromedp.ID("page-body"))), b.Problems(t))
+	}
+	return b
+}
+
+// poll waits, up to 30 s, for expression to be true in the page; if it
+// never is, the test fails showing what the page says.
+func poll(t *testing.T, b *browsertest.Browser, expression string) {
+	t.Helper()
+	ok := browsertest.Value(t, b, chromedp.Evaluate[bool](`new Promise((resolve) => {
+		const end = Date.now() + 30000;
+		const check = () => { if (`+expression+`) resolve(true); else if (Date.now() > end) resolve(false); else setTimeout(check, 200); };
+		check(); })`, chromedp.EvalAwaitPromise))
+	if !ok {
+		t.Fatalf("the page never came to %s; it shows:\n%s\nand reported %q", expression,
+			browsertest.Value(t, b, chromedp.Text(chromedp.ID("page-body"))), b.Problems(t))
+	}
+}
+
+// TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled: in
+// Chromium, a rule is created in the Analytics page's form; its query,
+// typed wrong, is shown wrong at its line and column before it is saved,
+// and typed right, shows its result's columns; saved, the rule runs (the
+// scheduler runs a new rule at once) and its run, with its alert, shows in
+// the list and in the rule's runs; disabled from the list, it is disabled
+// over the API. A rule file picked for import is imported.
+func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
+	immutableID, tok := cs.dcr()
+	now := time.Now().UTC()
+	var rows []map[string]any
+	for i, msg := range []string{"console-row-1", "console-row-2", "other"} {
+		rows = append(rows, map[string]any{"TimeGenerated": now.Add(-time.Duration(i) * time.Minute).Format(time.RFC3339), "Message": msg})
+	}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	b := openAnalytics(t, cs)
+
+	b.Do(t,
+		chromedp.Click(chromedp.ID("new-rule")),
+		chromedp.WaitVisible(chromedp.ID("rule-form")),
+		chromedp.SendKeys(chromedp.ID("rule-name"), "Console rows seen"),
+		typeQuery("Events_CL\n| where"),
+	)
+	poll(t, b, `document.getElementById('rule-query-status').textContent.startsWith('Line 2, column 8')`)
+	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("rule-query-status"))); !strings.Contains(msg, "syntax error at 2:8") {
+		t.Errorf("the bad query reads %q", msg)
+	}
+	b.Do(t,
+		typeQuery("Events_CL\n| where Message startswith 'console-row'\n| summarize Seen = count() by Message"),
+	)
+	poll(t, b, `document.getElementById('rule-query-status').textContent.startsWith('The query compiles')`)
+	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("rule-query-status"))); !strings.Contains(msg, "Message (string), Seen (long)") {
+		t.Errorf("the good query reads %q, want its columns", msg)
+	}
+	b.Do(t,
+		chromedp.Click(chromedp.ID("rule-add-entity")),
+		chromedp.SetValue(chromedp.ID("rule-entity-1-type"), "Host"),
+		chromedp.SendKeys(chromedp.ID("rule-entity-1-identifier-1"), "HostName"),
+		chromedp.SendKeys(chromedp.ID("rule-entity-1-column-1"), "Message"),
+	)
+	b.Do(t, chromedp.Click(chromedp.ID("rule-save")))
+	poll(t, b, `document.getElementById('rules-status').textContent === 'Console rows seen is saved.'`)
+
+	var list struct {
+		Value []struct {
+			Name       string
+			Properties struct {
+				Enabled        bool
+				QueryFrequency string
+				EntityMappings []struct {
+					EntityType    string
+					FieldMappings []struct{ Identifier, ColumnName string }
+				}
+			}
+		}
+	}
+	if st := cs.call("GET", cs.alertRuleURL(""), cs.mgmt, nil, &list); st != 200 || len(list.Value) != 1 {
+		t.Fatalf("rules over the API: %d %+v", st, list)
+	}
+	saved := list.Value[0]
+	if p := saved.Properties; !p.Enabled || p.QueryFrequency != "PT5M" || len(p.EntityMappings) != 1 || p.EntityMappings[0].EntityType != "Host" ||
+		p.EntityMappings[0].FieldMappings[0].ColumnName != "Message" {
+		t.Errorf("the saved rule is %+v", p)
+	}
+
+	// The new rule runs at once; Refresh reads its health.
+	lastRun := `document.querySelector('#rules tr[data-rule="` + saved.Name + `"] td:nth-child(5)')`
+	poll(t, b, `(() => { const td = `+lastRun+`; if (td && /ran, [1-9]\d* alerts?$/.test(td.textContent)) return true;
+		document.getElementById('refresh-rules').click(); return false; })()`)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`#rules tr[data-rule="`+saved.Name+`"] button.link`)),
+		chromedp.WaitVisible(chromedp.ID("rule-runs-table")),
+	)
+	if got := browsertest.Value(t, b, chromedp.Text(chromedp.CSS("#rule-runs-table tbody tr"))); !regexp.MustCompile(`Success\s+ran`).MatchString(got) {
+		t.Errorf("the rule's runs show %q, want its successful run", got)
+	}
+
+	b.Do(t, chromedp.Click(chromedp.CSS(`#rules tr[data-rule="`+saved.Name+`"] button[aria-label="Disable Console rows seen"]`)))
+	poll(t, b, `(document.querySelector('#rules tr[data-rule="`+saved.Name+`"] td:nth-child(4)') || {}).textContent === 'Disabled'`)
+	var rule struct{ Properties struct{ Enabled bool } }
+	if st := cs.call("GET", cs.alertRuleURL("/"+saved.Name), cs.mgmt, nil, &rule); st != 200 || rule.Properties.Enabled {
+		t.Errorf("after Disable the rule reads %d enabled=%v", st, rule.Properties.Enabled)
+	}
+
+	example, err := filepath.Abs("../../docs/examples/rules/brute-force-then-success.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Do(t,
+		chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{example}),
+		chromedp.WaitVisible(chromedp.ID("import-results")),
+	)
+	if got := browsertest.Value(t, b, chromedp.Text(chromedp.CSS("#import-results tbody tr"))); !strings.Contains(got, "Brute force followed by a successful logon") || !strings.Contains(got, "created") {
+		t.Errorf("the import reports %q", got)
+	}
+	poll(t, b, `document.querySelector('#rules tr[data-rule="3f0c9a52-7d1e-4b8a-9c64-2e5b71d0a8f3"]') !== null`)
+	// The screenshots come last: a full-page one moves the layout under
+	// the next click.
+	b.Screenshot(t, "analytics")
+	b.Do(t, typeQuery("Events_CL\n| where Message startswith 'console-row'\n| summarize Seen = count() by Mesage"))
+	poll(t, b, `document.getElementById('rule-query-status').textContent.startsWith('Line 3, column')`)
+	b.Screenshot(t, "analytics-rule-editor")
+	b.RequireClean(t)
+}
+
+// TestConsoleAnalyticsWatchlistAndAutomationRule: in Chromium, a CSV is
+// uploaded as a watchlist with the search key picked from its header, an
+// item is edited and one added, and queries read the change; an
+// automation rule is created from the form and runs first.
+func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
+	cs := setUpCMK(t)
+	b := openAnalytics(t, cs)
+	csv := filepath.Join(t.TempDir(), "crown.csv")
+	if err := os.WriteFile(csv, []byte("Host,Owner,Tier\r\ndc01,identity team,0\r\nweb01,web team,1\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.Do(t,
+		chromedp.Click(chromedp.ID("show-watchlists")),
+		chromedp.WaitVisible(chromedp.ID("watchlist-form")),
+		chromedp.SetUploadFiles(chromedp.ID("watchlist-file"), []string{csv}),
+	)
+	poll(t, b, `document.querySelectorAll('#watchlist-search-key option').length === 3`)
+	b.Do(t,
+		chromedp.SetValue(chromedp.ID("watchlist-search-key"), "Host"),
+		chromedp.Click(chromedp.ID("watchlist-upload")),
+		chromedp.WaitVisible(chromedp.CSS(`#watchlists tr[data-watchlist="crown"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Browse crown"]`)),
+		chromedp.WaitVisible(chromedp.ID("watchlist-items-table")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Edit item web01"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#watchlist-items-table button.item-save")),
+	)
+	ownerOf := `[...document.querySelectorAll('#watchlist-items-table tbody tr[data-item]')].map(tr => tr.cells[0].textContent + '=' + tr.cells[1].textContent).join(',')`
+	b.Do(t,
+		chromedp.SetValue(chromedp.CSS(`#watchlist-items-table input[aria-label="Owner"]`), "platform team"),
+		chromedp.Click(chromedp.CSS("#watchlist-items-table button.item-save")),
+	)
+	poll(t, b, ownerOf+` === 'dc01=identity team,web01=platform team'`)
+	b.Do(t,
+		chromedp.SendKeys(chromedp.ID("new-item-0"), "db01"),
+		chromedp.SendKeys(chromedp.ID("new-item-1"), "data team"),
+		chromedp.SendKeys(chromedp.ID("new-item-2"), "0"),
+		chromedp.Click(chromedp.ID("watchlist-add-item")),
+	)
+	poll(t, b, ownerOf+` === 'dc01=identity team,web01=platform team,db01=data team'`)
+	b.Screenshot(t, "analytics-watchlist")
+	if st, got, qe := cs.queryRows(`_GetWatchlist('crown') | where SearchKey in ('web01', 'db01') | project SearchKey, Owner | sort by SearchKey asc`); st != 200 ||
+		len(got) != 2 || got[0][1] != "data team" || got[1][1] != "platform team" {
+		t.Errorf("the watchlist queried reads %d %v %v", st, got, qe)
+	}
+
+	b.Do(t,
+		chromedp.Click(chromedp.ID("show-automation")),
+		chromedp.WaitVisible(chromedp.ID("new-automation-rule")),
+		chromedp.Click(chromedp.ID("new-automation-rule")),
+		chromedp.WaitVisible(chromedp.ID("automation-form")),
+		chromedp.SendKeys(chromedp.ID("automation-name"), "Label high incidents"),
+		chromedp.Click(chromedp.ID("automation-save")),
+		chromedp.WaitVisible(chromedp.CSS("#automation-rules tbody tr")),
+	)
+	var rules struct {
+		Value []struct {
+			Properties struct {
+				DisplayName     string
+				Order           int
+				TriggeringLogic struct{ IsEnabled bool }
+				Actions         []struct{ ActionType string }
+			}
+		}
+	}
+	if st := cs.call("GET", cs.securityURL("automationRules"), cs.mgmt, nil, &rules); st != 200 || len(rules.Value) != 1 {
+		t.Fatalf("automation rules over the API: %d %+v", st, rules)
+	}
+	if p := rules.Value[0].Properties; p.DisplayName != "Label high incidents" || p.Order != 1 || !p.TriggeringLogic.IsEnabled ||
+		len(p.Actions) != 1 || p.Actions[0].ActionType != "ModifyProperties" {
+		t.Errorf("the automation rule saved is %+v", p)
+	}
+	b.RequireClean(t)
+}
