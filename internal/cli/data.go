@@ -675,8 +675,9 @@ func (a *app) queryCommand() *cobra.Command {
 		Short: "Run a KQL query over a workspace's logs",
 		Long: "query runs KQL over a workspace and prints the result as a table, or with -o json the server's\n" +
 			"answer as it is. --timespan limits it to a time range: an ISO 8601 duration ending now (PT1H,\n" +
-			"P1D) or an interval (2026-11-26T00:00:00Z/PT6H). A principal with only the Reader role gives\n" +
-			"the workspace's ID (its customerId) with --workspace-id.\n\n" +
+			"P1D) or an interval (2026-11-26T00:00:00Z/PT6H). A principal with only the Reader role names\n" +
+			"the workspace without -g (it is found among those it may read), or by its ID (its customerId)\n" +
+			"with --workspace-id.\n\n" +
 			"As the cloud's query API, the node answers with at most 500,000 rows and 100 MiB of them; of\n" +
 			"a larger result it answers the first rows, and query says so on standard error. On a terminal\n" +
 			"query shows the first 10,000 rows unless --max-rows says otherwise; elsewhere (a pipe, a\n" +
@@ -707,7 +708,7 @@ func (a *app) queryCommand() *cobra.Command {
 		if wsName != "" {
 			ws, _, _, err := m.findWorkspace(ctx, wsName, rg)
 			if err != nil {
-				return withoutOwner(err, "with only a role on the workspace, name it by its ID: --workspace-id (its customerId, see `sealwatch workspace show`)")
+				return withoutOwner(err, "with only a role on the workspace, leave out -g, or name it by its ID: --workspace-id (its customerId, see `sealwatch workspace show`)")
 			}
 			wsID, label = ws.Properties.CustomerID, ws.Name
 		}

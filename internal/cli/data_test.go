@@ -160,12 +160,15 @@ func TestRowsSentByTheAdminAndByAnIngestorComeBackThroughQuery(t *testing.T) {
 	}
 }
 
-func TestAReaderQueriesByTheWorkspaceID(t *testing.T) {
+// TestAReaderQueriesByTheWorkspaceNameOrID: without a role the workspace
+// is neither listed nor queried; a Reader finds it by name among those it
+// may read, or names it by its ID.
+func TestAReaderQueriesByTheWorkspaceNameOrID(t *testing.T) {
 	ds := setUpDataWithCLI(t)
 	ds.must("ingest", "--dcr", "events-dcr", "--stream", "Custom-Events", "--file", writeRows(t, "rows.json", false, event("one", 1)))
 	analyst, creds := ds.appCredentialsFile("analyst")
-	if r := ds.run("query", "--credentials", creds, "--workspace", "secops", "Events_CL"); r.code != exitError || !strings.Contains(r.stderr, "--workspace-id") {
-		t.Errorf("query by name without Owner: exit %d\n%s", r.code, r.stderr)
+	if r := ds.run("query", "--credentials", creds, "--workspace", "secops", "Events_CL"); r.code != exitError || !strings.Contains(r.stderr, `no workspace named "secops"`) {
+		t.Errorf("query by name without a role: exit %d\n%s", r.code, r.stderr)
 	}
 	ws := decode[workspaceResource](t, ds.must("workspace", "show", "--name", "secops", "-o", "json"))
 	if r := ds.run("query", "--credentials", creds, "--workspace-id", ws.Properties.CustomerID, "Events_CL"); r.code != exitError || !strings.Contains(r.stderr, "HTTP 403") {
@@ -173,7 +176,10 @@ func TestAReaderQueriesByTheWorkspaceID(t *testing.T) {
 	}
 	ds.must("role", "assign", "--role", "Reader", "--object-id", analyst.ID, "--workspace", "secops")
 	if out := ds.must("query", "--credentials", creds, "--workspace-id", ws.Properties.CustomerID, "Events_CL | project Message"); !strings.Contains(out, "one") {
-		t.Errorf("query as a Reader:\n%s", out)
+		t.Errorf("query as a Reader by the workspace's ID:\n%s", out)
+	}
+	if out := ds.must("query", "--credentials", creds, "--workspace", "secops", "Events_CL | project Message"); !strings.Contains(out, "one") {
+		t.Errorf("query as a Reader by the workspace's name:\n%s", out)
 	}
 }
 
