@@ -33,6 +33,8 @@ const (
 // tests can run it in-process without sharing the real environment.
 type Env struct {
 	Stdout, Stderr io.Writer
+	// Stdin is standard input; default os.Stdin.
+	Stdin io.Reader
 	// Getenv reads an environment variable; default os.Getenv.
 	Getenv func(string) string
 	// UserConfigDir is where credentials are stored without
@@ -75,6 +77,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetArgs(expandListFlags(args))
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
+	if env.Stdin != nil {
+		root.SetIn(env.Stdin)
+	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
