@@ -50,8 +50,10 @@ func poll(t *testing.T, b *browsertest.Browser, expression string) {
 // typed wrong, is shown wrong at its line and column before it is saved,
 // and typed right, shows its result's columns; saved, the rule runs (the
 // scheduler runs a new rule at once) and its run, with its alert, shows in
-// the list and in the rule's runs; disabled from the list, it is disabled
-// over the API. A rule file picked for import is imported.
+// the list and in the rule's runs; saved again after a change made over the
+// API meanwhile, the conflict is shown and the rule reloaded, not
+// overwritten; disabled from the list, it is disabled over the API. A rule
+// file picked for import is imported.
 func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
 	immutableID, tok := cs.dcr()
@@ -125,7 +127,28 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 		t.Errorf("the rule's runs show %q, want its successful run", got)
 	}
 
-	b.Do(t, chromedp.Click(chromedp.CSS(`#rules tr[data-rule="`+saved.Name+`"] button[aria-label="Disable Console rows seen"]`)))
+	// Changed over the API meanwhile, the rule is not overwritten by the
+	// form: the conflict is said, and Reload shows the other change.
+	var current map[string]any
+	cs.call("GET", cs.alertRuleURL("/"+saved.Name), cs.mgmt, nil, &current)
+	current["properties"].(map[string]any)["displayName"] = "Console rows seen (renamed)"
+	if st := cs.call("PUT", cs.alertRuleURL("/"+saved.Name), cs.mgmt, current, nil); st != 200 {
+		t.Fatalf("change the rule over the API: %d", st)
+	}
+	b.Do(t,
+		chromedp.SetValue(chromedp.ID("rule-severity"), "High"),
+		chromedp.Click(chromedp.ID("rule-save")),
+		chromedp.WaitVisible(chromedp.ID("rule-reload")),
+	)
+	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("rule-form-error"))); !strings.Contains(msg, "changed by someone else") {
+		t.Errorf("the conflicting save reads %q", msg)
+	}
+	b.Do(t, chromedp.Click(chromedp.ID("rule-reload")))
+	poll(t, b, `document.getElementById('rule-name').value === 'Console rows seen (renamed)'`)
+	b.Do(t, chromedp.Click(chromedp.ID("refresh-rules")))
+	poll(t, b, `document.querySelector('#rules button[aria-label="Disable Console rows seen (renamed)"]') !== null`)
+
+	b.Do(t, chromedp.Click(chromedp.CSS(`#rules tr[data-rule="`+saved.Name+`"] button[aria-label="Disable Console rows seen (renamed)"]`)))
 	poll(t, b, `(document.querySelector('#rules tr[data-rule="`+saved.Name+`"] td:nth-child(4)') || {}).textContent === 'Disabled'`)
 	var rule struct{ Properties struct{ Enabled bool } }
 	if st := cs.call("GET", cs.alertRuleURL("/"+saved.Name), cs.mgmt, nil, &rule); st != 200 || rule.Properties.Enabled {
@@ -150,7 +173,7 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 	b.Do(t, typeQuery("Events_CL\n| where Message startswith 'console-row'\n| summarize Seen = count() by Mesage"))
 	poll(t, b, `document.getElementById('rule-query-status').textContent.startsWith('Line 3, column')`)
 	b.Screenshot(t, "analytics-rule-editor")
-	b.RequireClean(t)
+	b.RequireClean(t, "status of 412")
 }
 
 // TestConsoleAnalyticsWatchlistAndAutomationRule: in Chromium, a CSV is

@@ -13,8 +13,7 @@ import { kql, kqlHighlight } from './kql.js';
 import { el } from './dom.js';
 import { renderWatchlists } from './watchlists.js';
 import { renderAutomation } from './automation.js';
-
-const apiVersion = 'api-version=2023-07-01';
+import { apiVersion, confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
 
 // sections are the page's parts, one shown at a time.
 const sections = [
@@ -80,58 +79,6 @@ async function listWorkspaces(session) {
   return list.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-// url is the management API's URL of path under the workspace's security
-// resources.
-export function url(ctx, path) {
-  return `${ctx.base}/${path}${path.includes('?') ? '&' : '?'}${apiVersion}`;
-}
-
-// ifMatch is the header that makes a write fail rather than overwrite a
-// change made since etag was read.
-export function ifMatch(etag) {
-  return etag ? { 'If-Match': etag } : undefined;
-}
-
-// explain is what the page says of a refused call: a conflict says what
-// happened and what to do.
-export function explain(e, what) {
-  if (!(e instanceof ApiError)) return `${what} failed: ${e.message}`;
-  if (e.status === 412) return `${what} was refused: it was changed by someone else since this page read it. Reload it to see the change, then make yours again.`;
-  return `${what} was refused: ${e.message}`;
-}
-
-// messages is a status line and an alert line, for one part of the page.
-export function messages(prefix) {
-  const status = el('p', { id: `${prefix}-status`, class: 'status', role: 'status' });
-  const error = el('p', { id: `${prefix}-error`, class: 'error', role: 'alert', hidden: true });
-  return {
-    nodes: [status, error],
-    say(text) { status.textContent = text; error.hidden = true; },
-    fail(text) { status.textContent = ''; error.textContent = text; error.hidden = false; },
-  };
-}
-
-// confirmDelete shows, in place of box's content, a question and two
-// buttons; onYes runs when the deletion is confirmed.
-export function confirmDelete(box, question, onYes) {
-  const keep = [...box.childNodes];
-  const yes = el('button', { type: 'button', class: 'danger', id: 'confirm-delete' }, 'Delete');
-  const no = el('button', { type: 'button', class: 'secondary', id: 'cancel-delete' }, 'Cancel');
-  const restore = () => box.replaceChildren(...keep);
-  yes.addEventListener('click', () => { restore(); onYes(); });
-  no.addEventListener('click', restore);
-  box.replaceChildren(el('span', { class: 'confirm', role: 'alert' }, question), yes, no);
-  no.focus();
-}
-
-// table builds a table with a header of names and a row per item from
-// cells(item), which returns the row's cells' contents.
-export function table(id, names, items, cells, rowProps = () => ({})) {
-  return el('table', { class: 'grid', id },
-    el('thead', {}, el('tr', {}, ...names.map((n) => el('th', { scope: 'col' }, n)))),
-    el('tbody', {}, ...items.map((it) => el('tr', rowProps(it), ...cells(it).map((c) => el('td', {}, c))))));
-}
-
 // --- Analytics rules -------------------------------------------------------
 
 const severities = ['High', 'Medium', 'Low', 'Informational'];
@@ -153,28 +100,52 @@ const entityIdentifiers = {
   Mailbox: [], MailCluster: [], MailMessage: [], SubmissionMail: [],
 };
 
-// healthQuery reads the rules' runs of the last 7 days, newest first.
-const healthQuery = `SentinelHealth
+// healthRuns are the health table's records of the rules' runs, with the
+// figures the page shows, read with ExtendedProperties' fields as columns.
+const healthRuns = `SentinelHealth
 | where SentinelResourceType == "Analytics Rule"
-| project TimeGenerated, Rule = SentinelResourceName, Status, Description,
-    Outcome = tostring(ExtendedProperties.Outcome), Alerts = toint(ExtendedProperties.AlertsGenerated),
-    Error = tostring(ExtendedProperties.Error), WindowStart = todatetime(ExtendedProperties.QueryStartTimeUtc),
-    WindowEnd = todatetime(ExtendedProperties.QueryEndTimeUtc), SkippedFrom = todatetime(ExtendedProperties.SkippedFrom),
-    SkippedTo = todatetime(ExtendedProperties.SkippedTo)
-| sort by TimeGenerated desc
-| take 5000`;
+| extend Rule = SentinelResourceName, Outcome = tostring(ExtendedProperties.Outcome),
+    Alerts = toint(ExtendedProperties.AlertsGenerated), Error = tostring(ExtendedProperties.Error),
+    WindowStart = todatetime(ExtendedProperties.QueryStartTimeUtc), WindowEnd = todatetime(ExtendedProperties.QueryEndTimeUtc),
+    SkippedFrom = todatetime(ExtendedProperties.SkippedFrom), SkippedTo = todatetime(ExtendedProperties.SkippedTo)`;
 
-// runsByRule reads the health table into each rule's runs, newest first.
-async function runsByRule(ctx) {
-  const res = await call('POST', `/v1/workspaces/${encodeURIComponent(ctx.ws.customerId)}/query`, { query: healthQuery, timespan: 'P7D' });
+// healthQuery sums the runs up per rule, whatever their number: for each
+// kind of record (a run, a failed run, a pause — time in which nothing ran
+// — or a note such as a rule disabled) the latest and how many, and the
+// windows caught up after pauses.
+const healthQuery = `${healthRuns}
+| extend Kind = case(Status == "Failure", "failure", Outcome == "skipped" and isnotnull(SkippedFrom), "pause",
+    Outcome == "skipped", "note", "run")
+| summarize arg_max(TimeGenerated, Status, Outcome, Alerts, Error, Description, SkippedFrom, SkippedTo),
+    Count = count(), CaughtUp = countif(Outcome == "caughtUp") by Rule, Kind`;
+
+// rows are a query answer's first table as objects, by column name.
+function rows(res) {
   const t = res.tables[0];
-  const runs = new Map();
-  for (const row of t.rows) {
-    const r = Object.fromEntries(t.columns.map((c, i) => [c.name, row[i]]));
-    if (!runs.has(r.Rule)) runs.set(r.Rule, []);
-    runs.get(r.Rule).push(r);
+  return t.rows.map((row) => Object.fromEntries(t.columns.map((c, i) => [c.name, row[i]])));
+}
+
+function query(ctx, q) {
+  return call('POST', `/v1/workspaces/${encodeURIComponent(ctx.ws.customerId)}/query`, { query: q, timespan: 'P7D' });
+}
+
+// healthByRule reads each rule's health of the last 7 days: for each kind
+// of record, its latest and their count.
+async function healthByRule(ctx) {
+  const health = new Map();
+  for (const r of rows(await query(ctx, healthQuery))) {
+    if (!health.has(r.Rule)) health.set(r.Rule, {});
+    health.get(r.Rule)[r.Kind] = r;
   }
-  return runs;
+  return health;
+}
+
+// runsOf reads a rule's last 50 records, newest first.
+async function runsOf(ctx, id) {
+  return rows(await query(ctx, `${healthRuns}
+| where Rule == ${JSON.stringify(id)}
+| sort by TimeGenerated desc
+| take 50`));
 }
 
 // when is a time of the health table as the page shows it.
@@ -203,11 +174,11 @@ function renderRules(box, ctx) {
     ...msg.nodes, report, list, editorBox);
 
   let rules = [];
-  let runs = new Map();
+  let health = new Map();
 
   async function load() {
     try {
-      [rules, runs] = await Promise.all([call('GET', url(ctx, 'alertRules')).then((r) => r.value), runsByRule(ctx)]);
+      [rules, health] = await Promise.all([call('GET', url(ctx, 'alertRules')).then((r) => r.value), healthByRule(ctx)]);
     } catch (e) {
       msg.fail(explain(e, 'Reading the rules'));
       return;
@@ -219,13 +190,13 @@ function renderRules(box, ctx) {
   function rulesTable() {
     return table('rules', ['Rule', 'Kind', 'Severity', 'State', 'Last run', 'Failures', 'Caught up', ''], rules, (r) => {
       const p = r.properties;
-      const rr = runs.get(r.name) || [];
-      // A pause (the node down, the key unavailable) is a skipped record
-      // with the time no run covered; the windows run after it, caughtUp.
-      const ran = rr.filter((x) => x.Outcome !== 'skipped');
-      const failures = rr.filter((x) => x.Status === 'Failure');
-      const pauses = rr.filter((x) => x.Outcome === 'skipped' && x.SkippedFrom);
-      const caughtUp = rr.filter((x) => x.Outcome === 'caughtUp');
+      const h = health.get(r.name) || {};
+      // The latest run, failed or not; a pause is time in which nothing
+      // ran (the node down, the key unavailable), the windows run after it
+      // are caught up.
+      const last = [h.run, h.failure].filter(Boolean).sort((a, b) => (a.TimeGenerated < b.TimeGenerated ? 1 : -1))[0];
+      const caughtUp = (h.run?.CaughtUp ?? 0) + (h.failure?.CaughtUp ?? 0);
+      const pauses = h.pause?.Count ?? 0;
       const open = el('button', { type: 'button', class: 'link' }, p.displayName);
       open.addEventListener('click', () => edit(r));
       const toggle = el('button', { type: 'button', class: 'secondary', 'aria-label': `${p.enabled ? 'Disable' : 'Enable'} ${p.displayName}` }, p.enabled ? 'Disable' : 'Enable');
@@ -236,9 +207,9 @@ function renderRules(box, ctx) {
       actions.append(del);
       return [
         open, r.kind, p.severity, p.enabled ? 'Enabled' : 'Disabled',
-        ran.length ? `${when(ran[0].TimeGenerated)} — ${describeRun(ran[0])}` : 'no run yet',
-        failures.length ? `${failures.length}, last: ${failures[0].Error || failures[0].Description}` : '0',
-        pauses.length || caughtUp.length ? `${caughtUp.length} ${caughtUp.length === 1 ? 'window' : 'windows'} after ${pauses.length} ${pauses.length === 1 ? 'pause' : 'pauses'}${pauses.length ? ` (last: ${describeRun(pauses[0])})` : ''}` : '—',
+        last ? `${when(last.TimeGenerated)} — ${describeRun(last)}` : 'no run yet',
+        h.failure ? `${h.failure.Count}, last: ${h.failure.Error || h.failure.Description}` : '0',
+        pauses || caughtUp ? `${caughtUp} ${caughtUp === 1 ? 'window' : 'windows'} after ${pauses} ${pauses === 1 ? 'pause' : 'pauses'}${h.pause ? ` (last: ${describeRun(h.pause)})` : ''}` : '—',
         actions,
       ];
     }, (r) => ({ 'data-rule': r.name }));
@@ -270,7 +241,7 @@ function renderRules(box, ctx) {
 
   function edit(rule) {
     const taken = (id) => rules.some((r) => r.name === id);
-    ruleForm(editorBox, ctx, rule, runs.get(rule?.name) || [], taken, async (saved) => {
+    ruleForm(editorBox, ctx, rule, taken, async (saved) => {
       await load();
       msg.say(`${saved.properties.displayName} is saved.`);
       edit(rules.find((r) => r.name === saved.name) || saved);
@@ -308,7 +279,7 @@ function importReport(rep) {
 // ruleForm shows the form that edits rule (null: a new one), with its runs
 // under it, in box; taken(id) says a new rule may not have that ID, and
 // onSaved gets the rule as saved.
-function ruleForm(box, ctx, rule, runs, taken, onSaved) {
+function ruleForm(box, ctx, rule, taken, onSaved) {
   const p = rule ? structuredClone(rule.properties) : {};
   const isNew = !rule;
   const field = (id, label, input) => el('div', { class: 'field' }, el('label', { htmlFor: id }, label), input);
@@ -485,22 +456,34 @@ function ruleForm(box, ctx, rule, runs, taken, onSaved) {
   reload.addEventListener('click', async () => {
     try {
       const fresh = await call('GET', url(ctx, `alertRules/${encodeURIComponent(rule.name)}`));
-      ruleForm(box, ctx, fresh, runs, taken, onSaved);
+      ruleForm(box, ctx, fresh, taken, onSaved);
     } catch (e) {
       msg.fail(explain(e, 'Reading the rule'));
     }
   });
   cancel.addEventListener('click', () => box.replaceChildren());
 
-  const runList = rule ? el('section', { id: 'rule-runs', class: 'section' }, el('h2', {}, 'Runs (last 7 days)'),
-    runs.length ? table('rule-runs-table', ['Time', 'Status', 'Outcome', 'Window', 'Alerts', 'Detail'], runs.slice(0, 50), (r) => [
-      when(r.TimeGenerated), r.Status, r.Outcome,
-      r.WindowStart ? `${when(r.WindowStart)} – ${when(r.WindowEnd)}` : r.SkippedFrom ? `${when(r.SkippedFrom)} – ${when(r.SkippedTo)}` : '',
-      String(r.Alerts ?? ''), r.Error || (r.Status === 'Success' ? '' : r.Description),
-    ]) : el('p', { class: 'status' }, 'No run recorded yet: a new rule runs as soon as it is saved; press Refresh.')) : '';
+  const runList = rule ? el('section', { id: 'rule-runs', class: 'section' }, el('h2', {}, 'Runs (last 7 days, the latest 50)')) : '';
+  if (rule) showRuns(runList, ctx, rule.name);
   box.replaceChildren(form, runList);
   name.focus();
   if (p.query) validate();
+}
+
+// showRuns reads rule id's runs into box.
+async function showRuns(box, ctx, id) {
+  let runs;
+  try {
+    runs = await runsOf(ctx, id);
+  } catch (e) {
+    box.append(el('p', { class: 'error', role: 'alert' }, explain(e, 'Reading the rule\'s runs')));
+    return;
+  }
+  box.append(runs.length ? table('rule-runs-table', ['Time', 'Status', 'Outcome', 'Window', 'Alerts', 'Detail'], runs, (r) => [
+    when(r.TimeGenerated), r.Status, r.Outcome,
+    r.WindowStart ? `${when(r.WindowStart)} – ${when(r.WindowEnd)}` : r.SkippedFrom ? `${when(r.SkippedFrom)} – ${when(r.SkippedTo)}` : '',
+    String(r.Alerts ?? ''), r.Error || (r.Status === 'Success' ? '' : r.Description),
+  ]) : el('p', { class: 'status' }, 'No run recorded yet: a new rule runs as soon as it is saved; open it again to see.'));
 }
 
 // placeCaret puts the editor's caret at 1-based line and column.

@@ -4,7 +4,7 @@
 // etag read.
 import { call } from './api.js';
 import { el } from './dom.js';
-import { confirmDelete, explain, ifMatch, messages, table, url } from './analytics.js';
+import { confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
 
 const exampleConditions = [
   { conditionType: 'Property', conditionProperties: { propertyName: 'IncidentSeverity', operator: 'Equals', propertyValues: ['High'] } },

@@ -3,7 +3,7 @@
 // etag read.
 import { call } from './api.js';
 import { el } from './dom.js';
-import { confirmDelete, explain, ifMatch, messages, table, url } from './analytics.js';
+import { confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
 
 // shownItems bounds the items put into the page at once; the count is said.
 const shownItems = 1000;
@@ -157,7 +157,10 @@ async function browseItems(box, ctx, w, onChange) {
     }));
     return tr;
   }
-  body.append(...items.slice(0, shownItems).map(row));
+  // The first page holds 10,000 items; the watchlist says how many in all.
+  const count = Math.max(w.properties.itemsCount ?? 0, items.length);
+  const shown = items.slice(0, shownItems);
+  body.append(...shown.map(row));
 
   const added = inputs({}, 'new-item');
   const add = el('button', { type: 'button', id: 'watchlist-add-item' }, 'Add item');
@@ -165,7 +168,7 @@ async function browseItems(box, ctx, w, onChange) {
   body.append(el('tr', { class: 'new-item' }, ...added.map((i) => el('td', {}, i)), el('td', {}, add)));
 
   box.replaceChildren(el('section', { class: 'section', id: 'watchlist-items' },
-    el('h2', {}, `${w.properties.displayName} (${w.name}): ${items.length} ${items.length === 1 ? 'item' : 'items'}${items.length > shownItems ? `, the first ${shownItems} shown` : ''}`),
+    el('h2', {}, `${w.properties.displayName} (${w.name}): ${count} ${count === 1 ? 'item' : 'items'}${count > shown.length ? `, the first ${shown.length} shown` : ''}`),
     ...msg.nodes,
     el('div', { class: 'results' }, el('table', { class: 'grid', id: 'watchlist-items-table' },
       el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col' }, c)), el('th', { scope: 'col' }, ''))), body))));
