@@ -178,3 +178,73 @@ func TestConsoleShowsWhereTheVaultAuditChainBreaks(t *testing.T) {
 	}
 	b.RequireClean(t)
 }
+
+// TestConsoleGuidesTheFiveCMKStepsThroughTheAPI starts from a node with
+// nothing on it: on the Keys page each step of the set-up is shown not done,
+// its button makes the API call that does it, and its check then shows it
+// done — vault and key, cluster, grants, key, workspace linked and onboarded
+// — after which the cluster's key is in force, as the API says.
+func TestConsoleGuidesTheFiveCMKStepsThroughTheAPI(t *testing.T) {
+	rn := startNodeWith(t, Config{DataDir: t.TempDir()})
+	b := browsertest.New(t, rn.creds.Endpoint, rn.node.CAFile())
+	browsertest.SignIn(t, b, rn.creds.Endpoint, rn.creds.ClientID, rn.creds.ClientSecret)
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
+
+	step := func(n int) string { return fmt.Sprintf(`#cmk-steps li[data-step="%d"]`, n) }
+	why := func(n int) string {
+		return browsertest.Value(t, b, chromedp.Text(chromedp.CSS(step(n)+" .why")))
+	}
+	// press waits for step n's button to be ready and presses it.
+	press := func(n int, label string) {
+		t.Helper()
+		button := step(n) + " form button"
+		pageWaits(t, b, fmt.Sprintf(`(() => { const b = document.querySelector('%s'); return !!b && !b.disabled && b.textContent.startsWith(%q); })()`, button, label))
+		b.Do(t, chromedp.Click(chromedp.CSS(button)))
+	}
+	done := func(n int) {
+		t.Helper()
+		pageWaits(t, b, fmt.Sprintf(`document.querySelector('%s')?.dataset.status === 'done'`, step(n)))
+	}
+
+	pageWaits(t, b, `document.querySelectorAll('#cmk-steps li[data-status="not-done"]').length === 5`)
+	if got := why(1); got != "There is no vault yet." {
+		t.Errorf("step 1 on an empty node says %q", got)
+	}
+	press(1, "Create the vault")
+	pageWaits(t, b, `document.querySelector('#cmk-steps li[data-step="1"] .why')?.textContent.includes('no key')`)
+	press(1, "Create an RSA 2048 key")
+	done(1)
+	if got := why(1); !strings.Contains(got, "key k1 (RSA 2048) is enabled and Recoverable") {
+		t.Errorf("step 1 done says %q", got)
+	}
+	press(2, "Create the cluster")
+	done(2)
+	if got := why(3); !strings.Contains(got, "lacks get, wrapKey, unwrapKey on vault cmk1") {
+		t.Errorf("step 3 before the grant says %q", got)
+	}
+	press(3, "Grant both principals")
+	done(3)
+	b.Screenshot(t, "keys-setup")
+	press(4, "Set key k1 of vault cmk1")
+	done(4)
+	press(5, "Create the workspace")
+	pageWaits(t, b, `document.querySelector('#cmk-steps li[data-step="5"] .why')?.textContent.includes('is not linked to cluster cl01')`)
+	press(5, "Link ws01")
+	done(5)
+
+	// The API agrees: the key is in force, the workspace under it.
+	mgmt := rn.adminToken("https://management.azure.com/.default")
+	var cluster struct {
+		Properties struct {
+			KeyState             string
+			AssociatedWorkspaces []struct{ WorkspaceName string }
+		}
+	}
+	rn.call("GET", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cl01"), mgmt, nil, &cluster)
+	var onboarding struct{ Properties struct{ CustomerManagedKey bool } }
+	st := rn.call("GET", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/ws01/providers/Microsoft.SecurityInsights/onboardingStates/default"), mgmt, nil, &onboarding)
+	if cluster.Properties.KeyState != "Accessible" || len(cluster.Properties.AssociatedWorkspaces) != 1 || st != 200 || !onboarding.Properties.CustomerManagedKey {
+		t.Errorf("after the guided set-up the cluster is %+v and the onboarding %d %+v", cluster.Properties, st, onboarding)
+	}
+	b.RequireClean(t)
+}
