@@ -71,7 +71,7 @@ func TestConsoleKeysPageAndTheBannerFollowARevocation(t *testing.T) {
 	}
 
 	// The audit log: verified, with the node's unwraps in it.
-	pageWaits(t, b, `document.getElementById('audit-chain').classList.contains('chain-verified')`)
+	pageWaits(t, b, `document.getElementById('audit-chain')?.classList.contains('chain-verified')`)
 	ops := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#audit-records tbody tr')].map(tr => tr.cells[2].textContent)`))
 	if got := strings.Join(ops, ","); !strings.Contains(got, "KeyUnwrap") || !strings.Contains(got, "KeyRotate") {
 		t.Errorf("the audit log shows %q, want the node's KeyUnwrap and the KeyRotate", got)
@@ -168,7 +168,7 @@ func TestConsoleShowsWhereTheVaultAuditChainBreaks(t *testing.T) {
 	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
 	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
 	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
-	pageWaits(t, b, `document.getElementById('audit-chain').classList.contains('chain-broken')`)
+	pageWaits(t, b, `document.getElementById('audit-chain')?.classList.contains('chain-broken')`)
 	if got, want := browsertest.Value(t, b, chromedp.Text(chromedp.ID("audit-chain"))), fmt.Sprintf("Chain broken at record %d: ", edited); !strings.HasPrefix(got, want) {
 		t.Errorf("the chain's verdict reads %q, want it to begin %q", got, want)
 	}
@@ -241,7 +241,9 @@ func TestConsoleGuidesTheFiveCMKStepsThroughTheAPI(t *testing.T) {
 		}
 	}
 	rn.call("GET", rn.mgmtURL("Microsoft.OperationalInsights/clusters/cl01"), mgmt, nil, &cluster)
-	var onboarding struct{ Properties struct{ CustomerManagedKey bool } }
+	var onboarding struct {
+		Properties struct{ CustomerManagedKey bool }
+	}
 	st := rn.call("GET", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/ws01/providers/Microsoft.SecurityInsights/onboardingStates/default"), mgmt, nil, &onboarding)
 	if cluster.Properties.KeyState != "Accessible" || len(cluster.Properties.AssociatedWorkspaces) != 1 || st != 200 || !onboarding.Properties.CustomerManagedKey {
 		t.Errorf("after the guided set-up the cluster is %+v and the onboarding %d %+v", cluster.Properties, st, onboarding)
