@@ -102,8 +102,8 @@ func (s *Server) flowTransform(ctx context.Context, route *workspace.Route) (*tr
 	if err != nil {
 		return nil, err
 	}
-	key := flowKey{rule: route.Rule.Properties.ImmutableID, stream: route.Stream,
-		workspace: route.Workspace.Workspace.Properties.CustomerID, table: route.Table, version: decl.Version}
+	key := flowKey{flowSlot{rule: route.Rule.Properties.ImmutableID, stream: route.Stream,
+		workspace: route.Workspace.Workspace.Properties.CustomerID, table: route.Table}, decl.Version}
 	if ok {
 		if tr := s.flows.get(key, route); tr != nil {
 			return tr, nil
