@@ -10,6 +10,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
 )
@@ -19,7 +21,9 @@ import (
 // Key Vault driver over HTTPS to this node's own vault on loopback (token
 // cached, one keep-alive connection), and the PKCS#11 driver into SoftHSM2
 // in-process (a pooled, logged-in session; the key object found by label
-// and ID, unwrapped into a session object, read and destroyed).
+// and ID, unwrapped into a session object, read and destroyed), and the AWS
+// KMS driver through the SDK over HTTP to Local KMS on loopback (Decrypt
+// with the key ARN and the encryption context).
 func BenchmarkUnwrapByDriver(b *testing.B) {
 	ctx := context.Background()
 	rn := startNode(b)
@@ -39,10 +43,17 @@ func BenchmarkUnwrapByDriver(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	srv := localkms.Start(b)
+	kms, err := awskms.New(awskms.Config{KeyID: srv.CreateKey(b), Region: localkms.Region, Endpoint: srv.Endpoint,
+		Credentials: localkms.Credentials("AKIABENCHMARK0001", "bench-secret"), Cluster: "c1", Resource: "logs"})
+	if err != nil {
+		b.Fatal(err)
+	}
+
 	for _, d := range []struct {
 		name string
 		kek  keyring.KEK
-	}{{"keyvault-oct-256", vault}, {"pkcs11-softhsm2-aes-256", hsm}} {
+	}{{"keyvault-oct-256", vault}, {"pkcs11-softhsm2-aes-256", hsm}, {"aws-kms-local", kms}} {
 		aek := make([]byte, 32)
 		rand.Read(aek)
 		w, err := d.kek.Wrap(ctx, aek)
