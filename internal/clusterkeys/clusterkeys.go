@@ -148,8 +148,11 @@ func (m *Manager) CheckKey(ctx context.Context, clusterID string, cluster worksp
 // checkError words a failed key check for the principal who (object ID
 // oid), in the terms of the key's source.
 func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) error {
-	if kv.Source() == workspace.KeySourceAWSKMS {
+	switch kv.Source() {
+	case workspace.KeySourceAWSKMS:
 		return awsKMSCheckError(kv, err)
+	case workspace.KeySourcePKCS11:
+		return pkcs11CheckError(kv, err)
 	}
 	return keyVaultCheckError(who, oid, kv, err)
 }
@@ -216,6 +219,34 @@ func awsKMSCheckError(kv workspace.KeyVaultProperties, err error) error {
 	case errors.Is(err, keyring.ErrKeyRevoked):
 		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
 			Message: fmt.Sprintf("%s cannot be used: %v; enable it (`aws kms enable-key`, or cancel its deletion) and set it again", key, err)}
+	default:
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("%s cannot be used: %v", key, err)}
+	}
+}
+
+// pkcs11CheckError words a failed check of a key on a PKCS#11 token. The
+// node logs in to the token with one PIN for both of the cluster's
+// keyrings, so the refusal names the token, not a principal.
+func pkcs11CheckError(kv workspace.KeyVaultProperties, err error) error {
+	key := fmt.Sprintf("key '%s' on PKCS#11 token '%s' (module %s)", kv.PKCS11KeyLabel, kv.PKCS11TokenLabel, kv.PKCS11ModulePath)
+	switch {
+	case errors.Is(err, keyring.ErrNotRecoverable):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeKeyNotRecoverable,
+			Message: fmt.Sprintf("%s can be destroyed (CKA_DESTROYABLE is true), and a token has no soft delete: make the key with CKA_DESTROYABLE false "+
+				"(`sealwatch pkcs11 key create` does), then set the key again", key)}
+	case errors.Is(err, keyring.ErrKeyUnreachable):
+		return &fault.Error{Kind: fault.KeyUnreachable, Code: workspace.CodeKeyVaultUnreachable,
+			Message: fmt.Sprintf("%s could not be reached: check that the module's library is installed at that path and the token is present "+
+				"(`softhsm2-util --show-slots` or `pkcs11-tool --module %s -L` lists tokens), then try again (%v)", key, kv.PKCS11ModulePath, err)}
+	case errors.Is(err, keyring.ErrAccessDenied):
+		return &fault.Error{Kind: fault.Forbidden, Code: workspace.CodeForbidden,
+			Message: fmt.Sprintf("token '%s' refused the PIN given for %s, which is a PIN problem, not a missing or disabled key (%v); "+
+				"set the token's user PIN again with `sealwatch cluster update --key-source pkcs11 … --pkcs11-pin-stdin`", kv.PKCS11TokenLabel, key, err)}
+	case errors.Is(err, keyring.ErrKeyRevoked):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("%s cannot be used: no AES key object has that label, or the newest may not wrap and unwrap (CKA_WRAP, CKA_UNWRAP) (%v); "+
+				"make one with `sealwatch pkcs11 key create`, then set the key again", key, err)}
 	default:
 		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
 			Message: fmt.Sprintf("%s cannot be used: %v", key, err)}

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
+	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek"
 )
 
 // keySources open a cluster's key by the key service its properties name
@@ -62,4 +64,29 @@ func awsKMSKEK(client *http.Client) clusterkeys.KEKFactory {
 			Credentials: credentials.NewStaticCredentialsProvider(k.AWSAccessKeyID, k.AWSSecretAccessKey, ""),
 			Cluster:     r.ClusterID, Resource: r.Resource, HTTPClient: client})
 	}
+}
+
+// pkcs11KEK opens keys on PKCS#11 tokens, through the modules the node was
+// started to allow, with the token PIN held (sealed) with the cluster's
+// key; both of a cluster's keyrings use the one key object.
+func pkcs11KEK(allowed []string) clusterkeys.KEKFactory {
+	return func(r clusterkeys.KEKRequest) (keyring.KEK, error) {
+		k := r.Key
+		if !slices.Contains(allowed, k.PKCS11ModulePath) {
+			return nil, fmt.Errorf("PKCS#11 module %s is not one this node loads: start the node with --pkcs11-module %s (loading a library runs its code in the node, so the node's operator names the modules)",
+				k.PKCS11ModulePath, k.PKCS11ModulePath)
+		}
+		if k.PKCS11PIN == "" {
+			return nil, fmt.Errorf("the key on PKCS#11 token %q has no PIN: set it with `sealwatch cluster update --key-source pkcs11 … --pkcs11-pin-stdin`", k.PKCS11TokenLabel)
+		}
+		return pkcs11kek.New(pkcs11kek.Config{ModulePath: k.PKCS11ModulePath, TokenLabel: k.PKCS11TokenLabel, KeyLabel: k.PKCS11KeyLabel, PIN: []byte(k.PKCS11PIN)})
+	}
+}
+
+func cleanPaths(paths []string) []string {
+	clean := make([]string, len(paths))
+	for i, p := range paths {
+		clean[i] = filepath.Clean(p)
+	}
+	return clean
 }

@@ -85,6 +85,11 @@ type Config struct {
 	// addition to the system's and this node's own, for reaching key vaults:
 	// a customer's vault served by another node.
 	KeyVaultCAFiles []string
+	// PKCS11Modules are the PKCS#11 libraries a cluster's key may name
+	// (keySource pkcs11). Loading a library runs its code in the node, so
+	// only those its operator lists here are loaded, never a path from an
+	// API call alone.
+	PKCS11Modules []string
 	// WrapKeyServiceTransport, when set, wraps the transport the key layer
 	// reaches key vaults with: tests use it to cut the network between the
 	// workspace and the vault.

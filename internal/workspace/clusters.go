@@ -202,16 +202,18 @@ func (s *Service) applyKey(ctx context.Context, rec *clusterRecord, kv KeyVaultP
 	rec.Cluster.Properties.KeyVaultProperties = &stored
 	rec.SealedKeySecret = sealed
 	s.log.Info("cluster key set", "cluster", rec.Cluster.ID, "keySource", kv.Source(), "keyVaultUri", kv.KeyVaultURI, "keyName", kv.KeyName,
-		"keyVersion", kv.KeyVersion, "kmsKeyArn", kv.KMSKeyARN, "awsRegion", kv.AWSRegion, "awsAccessKeyId", kv.AWSAccessKeyID)
+		"keyVersion", kv.KeyVersion, "kmsKeyArn", kv.KMSKeyARN, "awsRegion", kv.AWSRegion, "awsAccessKeyId", kv.AWSAccessKeyID,
+		"pkcs11ModulePath", kv.PKCS11ModulePath, "pkcs11TokenLabel", kv.PKCS11TokenLabel, "pkcs11KeyLabel", kv.PKCS11KeyLabel)
 	return nil
 }
 
 // keepSecret fills kv's empty secret with the stored one when kv names the
-// same source and access key as the key in force: a PATCH that changes the
-// key but not the credential need not send the secret again.
+// same source and secret holder (access key, token) as the key in force: a
+// PATCH that changes the key but not the credential need not send the
+// secret again.
 func (s *Service) keepSecret(rec *clusterRecord, kv *KeyVaultProperties) error {
 	current := rec.Cluster.Properties.KeyVaultProperties
-	if !current.IsSet() || current.Source() != kv.Source() || current.AWSAccessKeyID != kv.AWSAccessKeyID || rec.SealedKeySecret == nil {
+	if !current.IsSet() || !sameSecretHolder(current, kv) || rec.SealedKeySecret == nil {
 		return nil
 	}
 	stored, err := s.keyOf(rec)

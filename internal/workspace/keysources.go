@@ -3,6 +3,7 @@ package workspace
 import (
 	"net"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,6 +18,9 @@ type keySource struct {
 	// other sources are refused on a key of this one.
 	fields func(kv *KeyVaultProperties) map[string]string
 	secret func(kv *KeyVaultProperties) *string // nil: the source has none
+	// holder names what the secret opens (an access key, a token): a key
+	// change that keeps it may leave the secret out and keep the stored one.
+	holder func(kv *KeyVaultProperties) string
 }
 
 // keySources are the key services a cluster's key can live in, by KeySource.
@@ -34,6 +38,16 @@ var keySources = map[string]keySource{
 				"awsAccessKeyId": kv.AWSAccessKeyID, "awsSecretAccessKey": kv.AWSSecretAccessKey}
 		},
 		secret: func(kv *KeyVaultProperties) *string { return &kv.AWSSecretAccessKey },
+		holder: func(kv *KeyVaultProperties) string { return kv.AWSAccessKeyID },
+	},
+	KeySourcePKCS11: {
+		valid: validPKCS11Properties,
+		fields: func(kv *KeyVaultProperties) map[string]string {
+			return map[string]string{"pkcs11ModulePath": kv.PKCS11ModulePath, "pkcs11TokenLabel": kv.PKCS11TokenLabel,
+				"pkcs11KeyLabel": kv.PKCS11KeyLabel, "pkcs11Pin": kv.PKCS11PIN}
+		},
+		secret: func(kv *KeyVaultProperties) *string { return &kv.PKCS11PIN },
+		holder: func(kv *KeyVaultProperties) string { return kv.PKCS11ModulePath + "\x00" + kv.PKCS11TokenLabel },
 	},
 }
 
@@ -79,6 +93,13 @@ func secretOf(kv *KeyVaultProperties) *string {
 		return src.secret(kv)
 	}
 	return nil
+}
+
+// sameSecretHolder says a and b are keys of one source whose secret opens
+// the same thing (access key, token).
+func sameSecretHolder(a, b *KeyVaultProperties) bool {
+	src, ok := keySources[a.Source()]
+	return ok && a.Source() == b.Source() && src.holder != nil && src.holder(a) == src.holder(b)
 }
 
 // withoutSecret is kv with its secret property emptied, as it is stored
@@ -145,4 +166,46 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// PKCS#11 labels are at most 32 bytes (CK_TOKEN_INFO's label); key labels
+// have no bound in the standard, so one is set for sanity.
+const (
+	maxTokenLabel = 32
+	maxKeyLabel   = 255
+	maxPIN        = 255
+	maxModulePath = 4096
+)
+
+func validPKCS11Properties(kv *KeyVaultProperties) error {
+	switch p := kv.PKCS11ModulePath; {
+	case p == "":
+		return badRequest("pkcs11ModulePath is required for keySource pkcs11: the PKCS#11 library on the node, such as /usr/lib/softhsm/libsofthsm2.so")
+	case !strings.HasPrefix(p, "/") || path.Clean(p) != p || len(p) > maxModulePath || hasControl(p):
+		return badRequest("pkcs11ModulePath must be an absolute, clean file path such as /usr/lib/softhsm/libsofthsm2.so, not '%s'", printable(p))
+	}
+	switch l := kv.PKCS11TokenLabel; {
+	case l == "":
+		return badRequest("pkcs11TokenLabel is required for keySource pkcs11: the token's label, as `softhsm2-util --show-slots` or `pkcs11-tool -L` lists it")
+	case len(l) > maxTokenLabel || hasControl(l) || strings.TrimRight(l, " ") != l:
+		return badRequest("pkcs11TokenLabel must be a token label of up to %d bytes without trailing spaces, not '%s'", maxTokenLabel, printable(l))
+	}
+	switch l := kv.PKCS11KeyLabel; {
+	case l == "":
+		return badRequest("pkcs11KeyLabel is required for keySource pkcs11: the CKA_LABEL of the AES key objects on the token")
+	case len(l) > maxKeyLabel || hasControl(l):
+		return badRequest("pkcs11KeyLabel must be a key label of up to %d bytes, not '%s'", maxKeyLabel, printable(l))
+	}
+	if kv.PKCS11PIN == "" {
+		return badRequest("pkcs11Pin is required for a new token: the token's user PIN; it is stored sealed and never returned, so give it whenever the module or token changes")
+	}
+	if len(kv.PKCS11PIN) > maxPIN || hasControl(kv.PKCS11PIN) {
+		// The value is a secret: never repeat it.
+		return badRequest("pkcs11Pin must be the token's user PIN: up to %d bytes, no control characters", maxPIN)
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0
 }

@@ -33,6 +33,7 @@ type ClusterSKU struct {
 const (
 	KeySourceKeyVault = "keyvault" // a Key Vault: Sealwatch's own, or the cloud's
 	KeySourceAWSKMS   = "aws-kms"
+	KeySourcePKCS11   = "pkcs11" // a hardware security module, or any PKCS#11 token
 )
 
 // KeyVaultProperties name the customer's key. KeySource says which key
@@ -45,6 +46,12 @@ const (
 // AWSRegion; KMSEndpoint overrides the regional endpoint. The access key
 // signs the calls; its secret is write-only: accepted on PUT and PATCH,
 // stored sealed, never returned.
+//
+// PKCS#11: the AES key objects labelled PKCS11KeyLabel on the token
+// labelled PKCS11TokenLabel, through the module library at
+// PKCS11ModulePath (one the node was started to allow); each object is a
+// version, the highest CKA_ID the current one. The user PIN is write-only
+// like the access key's secret.
 type KeyVaultProperties struct {
 	KeySource   string `json:"keySource,omitempty"`
 	KeyVaultURI string `json:"keyVaultUri"`
@@ -56,11 +63,16 @@ type KeyVaultProperties struct {
 	KMSEndpoint        string `json:"kmsEndpoint,omitempty"`
 	AWSAccessKeyID     string `json:"awsAccessKeyId,omitempty"`
 	AWSSecretAccessKey string `json:"awsSecretAccessKey,omitempty"`
+
+	PKCS11ModulePath string `json:"pkcs11ModulePath,omitempty"`
+	PKCS11TokenLabel string `json:"pkcs11TokenLabel,omitempty"`
+	PKCS11KeyLabel   string `json:"pkcs11KeyLabel,omitempty"`
+	PKCS11PIN        string `json:"pkcs11Pin,omitempty"`
 }
 
 // IsSet reports whether a key is named at all.
 func (k *KeyVaultProperties) IsSet() bool {
-	return k != nil && (k.KeySource != "" || k.KeyVaultURI != "" || k.KeyName != "" || k.KMSKeyARN != "")
+	return k != nil && (k.KeySource != "" || k.KeyVaultURI != "" || k.KeyName != "" || k.KMSKeyARN != "" || k.PKCS11KeyLabel != "")
 }
 
 // Source is the key service, KeySourceKeyVault when KeySource is empty.

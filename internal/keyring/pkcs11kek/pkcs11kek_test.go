@@ -369,3 +369,23 @@ func TestConfigNamesWhatIsMissing(t *testing.T) {
 		})
 	}
 }
+
+func TestUndestroyableKeyIsRecoverableUntilZeroized(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddProtectedKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	st, err := keyring.CheckKEK(ctx(t), kek, true)
+	if err != nil {
+		t.Fatalf("CheckKEK requiring a recoverable key: %v", err)
+	}
+	if !st.Recoverable || st.RecoveryLevel != "NotDestroyable" {
+		t.Fatalf("a key object with CKA_DESTROYABLE false is described as %+v", st)
+	}
+	w, err := kek.Wrap(ctx(t), aek(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Zeroize(keyLabel, []byte{1})
+	_, err = kek.Unwrap(ctx(t), w)
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -28,8 +29,9 @@ type Token struct {
 	Module string // the PKCS#11 module's path
 	Label  string
 	PIN    string
-	dir    string // the token's directory under the token store
-	away   string // where Remove puts it
+	dir    string            // the token's directory under the token store
+	away   string            // where Remove puts it
+	files  map[string]string // label/hex(id) → object file, of AddProtectedKey's keys
 }
 
 // New makes a token labelled label in a new token store in t.TempDir. It
@@ -153,7 +155,60 @@ func (tok *Token) session(f func(s pkcs11.SessionHandle) error, login bool) {
 // AddKey makes a 256-bit AES key object labelled label with CKA_ID id on
 // the token, allowed to wrap and unwrap and never to leave the token: a
 // new version of that key when the label is taken.
-func (tok *Token) AddKey(label string, id []byte) {
+func (tok *Token) AddKey(label string, id []byte) { tok.addKey(label, id, true) }
+
+// AddProtectedKey is AddKey with CKA_DESTROYABLE false: PKCS#11 cannot
+// destroy it, as the node asks of a cluster's key; Zeroize can.
+func (tok *Token) AddProtectedKey(label string, id []byte) {
+	tok.t.Helper()
+	before := tok.objectFiles()
+	tok.addKey(label, id, false)
+	var added []string
+	for name := range tok.objectFiles() {
+		if !before[name] {
+			added = append(added, name)
+		}
+	}
+	if len(added) != 1 {
+		tok.t.Fatalf("making key %q/%x added %d object files to the token", label, id, len(added))
+	}
+	if tok.files == nil {
+		tok.files = map[string]string{}
+	}
+	tok.files[label+"/"+hex.EncodeToString(id)] = added[0]
+}
+
+// Zeroize wipes a key object made by AddProtectedKey from the token behind
+// the module's back, as an HSM administrator zeroizing it would: the one
+// way to destroy an object PKCS#11 may not destroy.
+func (tok *Token) Zeroize(label string, id []byte) {
+	tok.t.Helper()
+	name, ok := tok.files[label+"/"+hex.EncodeToString(id)]
+	if !ok {
+		tok.t.Fatalf("key %q/%x was not made by AddProtectedKey", label, id)
+	}
+	if err := os.Remove(filepath.Join(tok.dir, name)); err != nil {
+		tok.t.Fatal(err)
+	}
+}
+
+// objectFiles lists the token directory's object files.
+func (tok *Token) objectFiles() map[string]bool {
+	tok.t.Helper()
+	ents, err := os.ReadDir(tok.dir)
+	if err != nil {
+		tok.t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".object") {
+			names[e.Name()] = true
+		}
+	}
+	return names
+}
+
+func (tok *Token) addKey(label string, id []byte, destroyable bool) {
 	tok.t.Helper()
 	lib := tok.lib()
 	tok.session(func(s pkcs11.SessionHandle) error {
@@ -169,6 +224,7 @@ func (tok *Token) AddKey(label string, id []byte) {
 			pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, true),
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_DESTROYABLE, destroyable),
 		})
 		if err != nil {
 			return fmt.Errorf("generate key %q/%x: %w", label, id, err)
