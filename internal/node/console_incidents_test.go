@@ -178,6 +178,61 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 	}
 	b.Screenshot(t, "incident")
 
+	// Another conflict, which the analyst resolves by dropping their change.
+	cs.call("GET", cs.incidentURL(raised.Name), other.token, nil, &cur)
+	cur.Properties["severity"] = "High"
+	if st := cs.call("PUT", cs.incidentURL(raised.Name), other.token, map[string]any{"etag": cur.Etag, "properties": cur.Properties}, nil); st != 200 {
+		t.Fatalf("the other writer's second change: %d", st)
+	}
+	b.Do(t,
+		chromedp.Focus(chromedp.ID("incident-owner")),
+		chromedp.KeyEvent("a", chromedp.KeyModifiers(kb.ModifierCtrl)),
+		chromedp.KeyEvent(kb.Backspace),
+		chromedp.KeyEvent("bob"),
+		chromedp.Click(chromedp.ID("save-incident")),
+		chromedp.WaitVisible(chromedp.ID("conflict-reload")),
+		chromedp.Click(chromedp.ID("conflict-reload")),
+	)
+	waitText(t, b, "#triage-message", "Reloaded: your change was dropped.")
+	if sev := browsertest.Value(t, b, chromedp.Value(chromedp.ID("incident-severity"))); sev != "High" {
+		t.Errorf("after the reload the form shows severity %q, want theirs, High", sev)
+	}
+	if p := cs.incidentProps(raised.Name); p.Severity != "High" || p.Owner.ObjectID != adminOID || p.Owner.AssignedTo == "bob" {
+		t.Errorf("after dropping the change the incident is %+v, want theirs", p)
+	}
+
+	// A task the other completed meanwhile: the page says so, with the task
+	// as it now is.
+	b.Do(t,
+		chromedp.SendKeys(chromedp.ID("task-title"), "Block 10.0.0.7"),
+		chromedp.Click(chromedp.ID("add-task")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-tasks li:not(.done) .task-toggle")),
+	)
+	var list struct {
+		Value []struct {
+			Name, Etag string
+			Properties map[string]any
+		}
+	}
+	if st := cs.call("GET", cs.securityURL("incidents/"+raised.Name+"/tasks"), other.token, nil, &list); st != 200 || len(list.Value) != 2 {
+		t.Fatalf("the other writer's read of the tasks: %d %+v", st, list)
+	}
+	task := list.Value[1] // oldest first: the one just added
+	task.Properties["status"] = "Completed"
+	if st := cs.call("PUT", cs.securityURL("incidents/"+raised.Name+"/tasks/"+task.Name), other.token, map[string]any{"etag": task.Etag, "properties": task.Properties}, nil); st != 200 {
+		t.Fatalf("the other writer completes the task: %d", st)
+	}
+	b.Do(t,
+		chromedp.Click(chromedp.CSS("#incident-tasks li:not(.done) .task-toggle")),
+		chromedp.WaitVisible(chromedp.ID("task-error")),
+	)
+	if got := text(t, b, "#task-error"); !strings.Contains(got, `Task "Block 10.0.0.7" was changed by `+other.objectID) || !strings.Contains(got, "it is now Completed") {
+		t.Errorf("the task's conflict reads %q", got)
+	}
+	if n := len(browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#incident-tasks li.done')].map(li => li.textContent)`))); n != 2 {
+		t.Errorf("after the task's conflict the list shows %d tasks done, want both", n)
+	}
+
 	// Classified and closed.
 	b.Do(t,
 		pick("#classification", "TruePositive"),
@@ -210,8 +265,8 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 		t.Errorf("back in the queue, unassigned only, the counts are %s, want one closed", got)
 	}
 	b.Do(t, pick("#incident-filter-owner", "me"))
-	if got := counts(t, b); got != "status-New=0,status-Active=0,status-Closed=1,severity-High=0,severity-Medium=0,severity-Low=1,severity-Informational=0" {
-		t.Errorf("the analyst's own incidents are counted %s, want the one closed, Low", got)
+	if got := counts(t, b); got != "status-New=0,status-Active=0,status-Closed=1,severity-High=1,severity-Medium=0,severity-Low=0,severity-Informational=0" {
+		t.Errorf("the analyst's own incidents are counted %s, want the one closed, High", got)
 	}
 	b.RequireClean(t, "status of 412")
 }

@@ -165,10 +165,13 @@ async function queuePage(container, session, customerId) {
   try {
     all = await workspaces(session);
   } catch (e) {
+    if (!picker.isConnected) return;
     error.textContent = `The workspaces could not be listed: ${describe(e)}`;
     error.hidden = false;
     return;
   }
+  // The analyst may have gone to another page meanwhile.
+  if (!picker.isConnected) return;
   if (all.length === 0) {
     summary.textContent = 'There is no workspace yet: create one with `sealwatch workspace create`.';
     return;
@@ -281,14 +284,18 @@ function shown(field, v) {
 }
 
 async function incidentPage(container, session, customerId, id) {
-  container.replaceChildren(el('p', { class: 'status', role: 'status' }, 'Loading the incident…'));
+  const loading = el('p', { class: 'status', role: 'status' }, 'Loading the incident…');
+  container.replaceChildren(loading);
+  // gone says the analyst went to another page while this one loaded.
+  const gone = () => !loading.isConnected;
   let ws;
   try {
     ws = (await workspaces(session)).find((w) => w.properties.customerId === customerId);
   } catch (e) {
-    container.replaceChildren(el('p', { class: 'error', role: 'alert' }, `The workspaces could not be listed: ${describe(e)}`));
+    if (!gone()) container.replaceChildren(el('p', { class: 'error', role: 'alert' }, `The workspaces could not be listed: ${describe(e)}`));
     return;
   }
+  if (gone()) return;
   if (!ws) {
     container.replaceChildren(el('p', { class: 'error', role: 'alert' },
       'This workspace does not exist or you may not see it: ', el('a', { href: '#/incidents' }, 'back to the incidents')));
@@ -303,10 +310,13 @@ async function incidentPage(container, session, customerId, id) {
   try {
     inc = await call('GET', url());
   } catch (e) {
-    container.replaceChildren(el('p', { class: 'error', role: 'alert' }, describe(e), ' ',
-      el('a', { href: queueHash(customerId) }, 'Back to the queue')));
+    if (!gone()) {
+      container.replaceChildren(el('p', { class: 'error', role: 'alert' }, describe(e), ' ',
+        el('a', { href: queueHash(customerId) }, 'Back to the queue')));
+    }
     return;
   }
+  if (gone()) return;
   let formBase = inc;
 
   const header = el('div', { class: 'incident-head' });
