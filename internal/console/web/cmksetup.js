@@ -28,7 +28,21 @@ export function vaultOfKey(vaults, cluster) {
 }
 
 export function keyText(kv) {
+  if (kv.keySource === 'aws-kms') return `AWS KMS key ${kv.kmsKeyArn} in ${kv.awsRegion}`;
   return `${kv.keyName} in ${kv.keyVaultUri}${kv.keyVersion ? `, version ${kv.keyVersion}` : ', following its latest version'}`;
+}
+
+// disableCommand is the command that disables the key version uri names
+// (a Key Vault key's version URI, or an AWS KMS key's ARN), as the CLI's
+// key-usage prints it.
+export function disableCommand(uri) {
+  const arn = /^arn:[^:]+:kms:([^:]+):[^:]*:key\//.exec(uri);
+  if (arn) return `aws kms disable-key --key-id ${uri} --region ${arn[1]}`;
+  let u;
+  try { u = new URL(uri); } catch { return ''; }
+  const [, name, version] = /\/keys\/([^/]+)\/([^/]+)$/.exec(u.pathname) || [];
+  if (!version) return '';
+  return `sealwatch keyvault key set-attributes --vault-name ${u.hostname.split('.')[0]} --name ${name} --version ${version} --enabled=false`;
 }
 
 // missingPermissions are those of get, wrapKey and unwrapKey that no

@@ -7,7 +7,7 @@
 import { call } from './api.js';
 import { el } from './dom.js';
 import * as keystate from './keystate.js';
-import { keyText, lastSegment, setup, vaultOfKey } from './cmksetup.js';
+import { disableCommand, keyText, lastSegment, setup } from './cmksetup.js';
 
 const mgmtVersion = 'api-version=2023-07-01';
 const auditRecordsShown = 100;
@@ -39,13 +39,11 @@ export function render(container, session) {
   }
 
   let clusters = [];
-  let vaults = [];
   let loaded = false;
   const guide = setup(setupBox, session, () => keystate.refresh(), (list) => {
     // After every read of the vaults (at first, and after a set-up step
     // that may have written records), the audit log is read again too.
-    vaults = list;
-    fillSelect(auditVault, vaults, '(no vault yet)');
+    fillSelect(auditVault, list, '(no vault yet)');
     showAudit(auditVault.value, auditChain, auditRecords);
   });
 
@@ -57,7 +55,7 @@ export function render(container, session) {
     clusters = [...list].sort((a, b) => a.name.localeCompare(b.name));
     showStates(states, clusters);
     if (!loaded) return;
-    showUsage(usage, clusters, vaults);
+    showUsage(usage, clusters);
     guide.update(clusters);
   });
   keystate.refresh();
@@ -70,7 +68,7 @@ export function render(container, session) {
       return;
     }
     loaded = true;
-    showUsage(usage, clusters, vaults);
+    showUsage(usage, clusters);
     guide.update(clusters);
   })();
 
@@ -128,7 +126,7 @@ function table(headers, rows) {
 // showUsage shows, for each cluster with a key, the key usage report: which
 // version wraps which account keys of each store, and the versions that
 // wrap none in either store, which can be disabled at once.
-async function showUsage(box, clusters, vaults) {
+async function showUsage(box, clusters) {
   const keyed = clusters.filter((c) => c.properties.keyVaultProperties);
   if (keyed.length === 0) {
     box.replaceChildren(el('p', { class: 'status' }, 'No cluster has a key yet.'));
@@ -146,15 +144,12 @@ async function showUsage(box, clusters, vaults) {
     const versions = new Map();
     for (const r of rows) versions.set(r.keyUri, (versions.get(r.keyUri) || false) || r.inUse);
     const idle = [...versions].filter(([, inUse]) => !inUse).map(([uri]) => uri);
-    const kv = c.properties.keyVaultProperties;
-    const vault = vaultOfKey(vaults, c);
-    const vaultName = vault ? vault.name : new URL(kv.keyVaultUri).hostname.split('.')[0];
     const verdict = idle.length === 0
       ? el('p', { class: 'status' }, 'Every version listed wraps account keys: none can be disabled yet. (A version not listed has never wrapped one of this cluster\'s.)')
       : el('div', { class: 'disable-safe' },
         el('p', {}, `${idle.length === 1 ? 'This version wraps' : 'These versions wrap'} nothing in either store and can be disabled at once:`),
         el('ul', {}, ...idle.map((uri) => el('li', {},
-          el('code', {}, `sealwatch keyvault key set-attributes --vault-name ${vaultName} --name ${kv.keyName} --version ${lastSegment(uri)} --enabled=false`)))));
+          el('code', {}, disableCommand(uri) || uri)))));
     return el('div', { class: 'usage', 'data-cluster': c.name },
       el('h3', {}, `Cluster ${c.name}`),
       table(['Store', 'Key version', 'Account keys it wraps', 'In use', 'Last wrap', 'Last unwrap'],
