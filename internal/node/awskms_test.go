@@ -40,8 +40,9 @@ func kmsKeyBody(srv *localkms.Server, keyID string, fields map[string]string) ma
 // workspace holds data from its Key Vault key to an AWS KMS key (Local
 // KMS, through the SDK), then disables and enables the KMS key: the cluster
 // goes Revoked and queries are refused, then everything works again,
-// across a restart. The access key's secret is never returned and never
-// reaches disk in the clear; a missing field or grant is named.
+// across a restart; retargeting the alias rotates. The access key's secret
+// is never returned and never reaches disk in the clear; a missing field
+// or grant is named.
 func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	srv := localkms.Start(t)
 	arn := srv.CreateKey(t)
@@ -167,5 +168,31 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	count(2)
+
+	// Retargeting the alias to a new key is a rotation: the next check
+	// rewraps every account key under it, and the old key wraps nothing.
+	rotated := srv.CreateKey(t)
+	if _, err := srv.Admin.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/sealwatch"), TargetKeyId: aws.String(rotated)}); err != nil {
+		t.Fatal(err)
+	}
+	cs.probe()
+	idle := false
+	for _, u := range cs.keyUsage() {
+		if u.InUse && u.KeyURI != rotated {
+			t.Fatalf("%s account keys still wrapped by %s after the alias moved to %s", u.Resource, u.KeyURI, rotated)
+		}
+		idle = idle || (u.KeyURI == arn && !u.InUse)
+	}
+	if !idle {
+		t.Fatalf("key usage does not show the old key %s wrapping nothing: %+v", arn, cs.keyUsage())
+	}
+	if _, err := srv.Admin.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	cs.probe()
+	if st := cs.keyState(); st != "Accessible" {
+		t.Fatalf("key state with the old key retired: %s", st)
+	}
 	count(2)
 }

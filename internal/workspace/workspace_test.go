@@ -65,11 +65,15 @@ func (f *fakeKeys) CheckKey(_ context.Context, _ string, p Principal, kv KeyVaul
 	if f.seenBy == nil {
 		f.seenBy = map[string]string{}
 	}
-	f.seenBy[kv.KeyName] = p.ObjectID
-	if kv.KeyName == "unrecoverable" {
+	name := kv.KeyName
+	if kv.Source() == KeySourceAWSKMS {
+		name = strings.TrimPrefix(kv.KMSKeyARN, "alias/")
+	}
+	f.seenBy[name] = p.ObjectID
+	if name == "unrecoverable" {
 		return fault.New(fault.Invalid, CodeKeyNotRecoverable, "turn on purge protection")
 	}
-	if len(kv.KeyName) < 4 || kv.KeyName[:4] != "good" {
+	if !strings.HasPrefix(name, "good") {
 		return fault.New(fault.Forbidden, CodeForbidden, "the cluster identity lacks wrapKey")
 	}
 	return nil

@@ -1,0 +1,141 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"go.etcd.io/bbolt"
+)
+
+func awsKMSKey() KeyVaultProperties {
+	return KeyVaultProperties{KeySource: KeySourceAWSKMS, KMSKeyARN: "alias/sealwatch", AWSRegion: "eu-west-1",
+		AWSAccessKeyID: "AKIAIOSFODNN7EXAMPLE", AWSSecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+}
+
+// TestKeyPropertiesAreRefusedNamingWhatIsWrong: each bad or missing field of
+// a key source is refused with a message naming it, another source's field
+// is refused, and the secret is never repeated.
+func TestKeyPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
+	const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	for _, tc := range []struct {
+		name   string
+		change func(kv *KeyVaultProperties)
+		want   string // "" accepts
+	}{
+		{"an alias", func(*KeyVaultProperties) {}, ""},
+		{"a key ARN", func(kv *KeyVaultProperties) { kv.KMSKeyARN = arn }, ""},
+		{"an alias ARN", func(kv *KeyVaultProperties) { kv.KMSKeyARN = "arn:aws:kms:eu-west-1:111122223333:alias/sealwatch" }, ""},
+		{"a key ID", func(kv *KeyVaultProperties) { kv.KMSKeyARN = "1234abcd-12ab-34cd-56ef-1234567890ab" }, ""},
+		{"a multi-Region key ID", func(kv *KeyVaultProperties) { kv.KMSKeyARN = "mrk-1234abcd12ab34cd56ef1234567890ab" }, ""},
+		{"a local KMS on loopback", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "http://127.0.0.1:4599" }, ""},
+		{"a VPC endpoint", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://vpce-1a2b.kms.eu-west-1.vpce.amazonaws.com" }, ""},
+		{"no key", func(kv *KeyVaultProperties) { kv.KMSKeyARN = "" }, "kmsKeyArn is required"},
+		{"an S3 ARN", func(kv *KeyVaultProperties) { kv.KMSKeyARN = "arn:aws:s3:::bucket" }, "kmsKeyArn must be a KMS key ARN"},
+		{"an ARN in another region", func(kv *KeyVaultProperties) { kv.KMSKeyARN = strings.Replace(arn, "eu-west-1", "us-east-1", 1) }, "names region us-east-1 but awsRegion is eu-west-1"},
+		{"no region", func(kv *KeyVaultProperties) { kv.AWSRegion = "" }, "awsRegion is required"},
+		{"a region with a space", func(kv *KeyVaultProperties) { kv.AWSRegion = "eu west 1" }, "awsRegion must be a region"},
+		{"no access key", func(kv *KeyVaultProperties) { kv.AWSAccessKeyID = "" }, "awsAccessKeyId is required"},
+		{"a lower-case access key", func(kv *KeyVaultProperties) { kv.AWSAccessKeyID = "akiaiosfodnn7example" }, "awsAccessKeyId must be an access key ID"},
+		{"no secret", func(kv *KeyVaultProperties) { kv.AWSSecretAccessKey = "" }, "awsSecretAccessKey is required"},
+		{"a secret with a space", func(kv *KeyVaultProperties) { kv.AWSSecretAccessKey = "wJalrXUtnFEMI K7MDENG" }, "awsSecretAccessKey must be"},
+		{"plain http elsewhere", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "http://kms.example.com" }, "kmsEndpoint must be an https URL"},
+		{"an endpoint with a path", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://kms.example.com/x" }, "kmsEndpoint must be an https URL"},
+		{"a vault's key name too", func(kv *KeyVaultProperties) { kv.KeyName = "k1" }, "keyName belong to another key source"},
+		{"an unknown source", func(kv *KeyVaultProperties) { kv.KeySource = "floppy" }, "keySource must be one of aws-kms, keyvault"},
+		{"a KMS field on a vault key", func(kv *KeyVaultProperties) {
+			*kv = KeyVaultProperties{KeyVaultURI: "https://v.vault.localhost/", KeyName: "k1", AWSRegion: "eu-west-1"}
+		}, "awsRegion belong to another key source than keySource keyvault"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := awsKMSKey()
+			tc.change(&kv)
+			err := validKey(&kv)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantCode(t, err, CodeBadRequest)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+			if kv.AWSSecretAccessKey != "" && strings.Contains(err.Error(), kv.AWSSecretAccessKey) {
+				t.Fatalf("error repeats the secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestTheSecretIsStoredSealedAndNeverShown sets an AWS KMS key on a
+// cluster: the stored record and the answers hold no secret, the key layer
+// is given it and gets it back after a restart, and a PATCH keeping the
+// access key keeps the secret while a new access key needs its own.
+func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
+	f := newFixture(t)
+	c := f.cluster(t, "kmscluster")
+	id := c.Properties.ClusterID
+	patch := func(kv KeyVaultProperties) (*Cluster, error) {
+		return f.svc.PatchCluster(context.Background(), f.g, "kmscluster", ClusterParameters{Properties: &struct {
+			KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
+		}{&kv}})
+	}
+	kv := awsKMSKey()
+	kv.KMSKeyARN = "alias/good-kms"
+	c, err := patch(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.GetCluster(context.Background(), f.g, "kmscluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shown := range []*Cluster{c, got} {
+		if p := shown.Properties.KeyVaultProperties; p.AWSSecretAccessKey != "" || p.AWSAccessKeyID != kv.AWSAccessKeyID || p.KMSKeyARN != kv.KMSKeyARN {
+			t.Fatalf("the cluster shows %+v", p)
+		}
+	}
+	if f.keys.set[id].AWSSecretAccessKey != kv.AWSSecretAccessKey {
+		t.Fatal("the key layer was not given the secret")
+	}
+	f.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketClusters).ForEach(func(_, v []byte) error {
+			if bytes.Contains(v, []byte(kv.AWSSecretAccessKey)) {
+				t.Error("the cluster record holds the secret in the clear")
+			}
+			return nil
+		})
+	})
+	var restored KeyVaultProperties
+	if err := f.svc.ClustersWithKeys(context.Background(), func(_ string, _ Principal, k KeyVaultProperties) error { restored = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if restored.AWSSecretAccessKey != kv.AWSSecretAccessKey {
+		t.Fatal("the stored key reopens without its secret")
+	}
+
+	// Another key through the same access key: the secret need not be sent.
+	other := kv
+	other.KMSKeyARN, other.AWSSecretAccessKey = "alias/good-other", ""
+	if _, err := patch(other); err != nil {
+		t.Fatal(err)
+	}
+	if k := f.keys.set[id]; k.AWSSecretAccessKey != kv.AWSSecretAccessKey || k.KMSKeyARN != "alias/good-other" {
+		t.Fatalf("the key layer got key %s, with the secret: %v", k.KMSKeyARN, k.AWSSecretAccessKey == kv.AWSSecretAccessKey)
+	}
+	// A GET body sent back unchanged changes nothing.
+	got, _ = f.svc.GetCluster(context.Background(), f.g, "kmscluster")
+	f.keys.set[id] = KeyVaultProperties{}
+	if _, err := patch(*got.Properties.KeyVaultProperties); err != nil || f.keys.set[id] != (KeyVaultProperties{}) {
+		t.Fatalf("the unchanged key was set again: %v", err)
+	}
+	// A new access key without its secret is refused.
+	other.AWSAccessKeyID = "AKIAOTHERACCESSKEY01"
+	_, err = patch(other)
+	wantCode(t, err, CodeBadRequest)
+	if !strings.Contains(err.Error(), "awsSecretAccessKey is required") {
+		t.Fatalf("a new access key without its secret: %v", err)
+	}
+}
