@@ -1,6 +1,10 @@
 package logstore
 
-import "bytes"
+import (
+	"bytes"
+	"cmp"
+	"slices"
+)
 
 // This file is the AnyColumn predicate (see there): which columns of a block
 // it reads, when the block's filters let it skip the block, and how it
@@ -113,6 +117,71 @@ func (sc *Scanner) anyUndecided(bp *blockPlan) bool {
 		}
 	}
 	return false
+}
+
+// searchesText reports whether every column of the block bp plans that the
+// AnyColumn predicate p searches, among those its filters leave, is a
+// column of strings: matched as a has or contains on that column alone
+// matches them (see matchAnyInPlace).
+func searchesText(bp *blockPlan, p *pred) bool {
+	for i := range bp.bm.cols {
+		c := &bp.bm.cols[i]
+		if search, ok := bp.narrowed[p]; ok && !search[c.name] {
+			continue
+		}
+		if c.typ != TypeString && p.searched(c, bp.bm.rows) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchAnyInPlace clears sel where no column of the block bp plans that the
+// AnyColumn predicate p searches holds its constant, every such column
+// being strings (searchesText): each is matched in place as a predicate of
+// its own (see blockReader.match: a dictionary's entries compared once, in
+// its bytes, text searched whole, parts of pages its filter rules out left
+// unread), on the rows of sel no column has matched yet. Smaller columns
+// go first: a dictionary's rows matched there are not looked for again.
+func (sc *Scanner) matchAnyInPlace(rd blockReader, bp *blockPlan, p *pred, sel []bool) error {
+	bm := bp.bm
+	var cols []*colMeta
+	for i := range bm.cols {
+		c := &bm.cols[i]
+		if search, ok := bp.narrowed[p]; ok && !search[c.name] {
+			continue
+		}
+		if p.searched(c, bm.rows) {
+			cols = append(cols, c)
+		}
+	}
+	slices.SortStableFunc(cols, func(a, b *colMeta) int { return cmp.Compare(a.size, b.size) })
+	one := *p // p on one column
+	one.any = nil
+	hit := make([]bool, len(sel))
+	todo := make([]bool, len(sel))
+	for _, c := range cols {
+		left := false
+		for r := range todo {
+			todo[r] = sel[r] && !hit[r]
+			left = left || todo[r]
+		}
+		if !left {
+			break
+		}
+		one.col = c.name
+		if err := rd.match(c, &sc.buf, &one, todo); err != nil {
+			return err
+		}
+		sc.stats.BytesRead += c.size
+		for r, ok := range todo {
+			hit[r] = hit[r] || ok
+		}
+	}
+	for r := range sel {
+		sel[r] = sel[r] && hit[r]
+	}
+	return nil
 }
 
 // pruneAny is prune for an AnyColumn predicate: the block is pruned when no

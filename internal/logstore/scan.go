@@ -795,6 +795,9 @@ type blockPlan struct {
 	// narrowed: of AnyColumn predicates, the columns their filters leave.
 	narrowed map[*pred]map[string]bool
 	inPlace  []bool // by predicate: matched in place (see Scanner.inPlace)
+	// anyInPlace, by predicate: an AnyColumn one of a count that searches
+	// only strings in the block, matched in place (see matchAnyInPlace).
+	anyInPlace []bool
 }
 
 // planTimes sets the time filters of bp, or reports false when the block is
@@ -892,6 +895,13 @@ func (sc *Scanner) planFirst(bp *blockPlan) {
 		if p.any == nil {
 			continue
 		}
+		if sc.rowsOnly && searchesText(bp, p) {
+			if bp.anyInPlace == nil {
+				bp.anyInPlace = make([]bool, len(sc.preds))
+			}
+			bp.anyInPlace[i] = true
+			continue
+		}
 		for i := range bm.cols {
 			c := &bm.cols[i]
 			if search, ok := bp.narrowed[p]; ok && !search[c.name] {
@@ -920,6 +930,9 @@ func (sc *Scanner) planInPlace(bp *blockPlan) {
 		if p := &sc.preds[i]; p.any == nil && !bp.inPlace[i] {
 			bp.first[p.col] = true
 		}
+		if bp.anyInPlace != nil && bp.anyInPlace[i] {
+			bp.inPlace[i] = true
+		}
 	}
 }
 
@@ -928,24 +941,34 @@ func (sc *Scanner) planInPlace(bp *blockPlan) {
 // selection they leave, nil when there are none.
 func (sc *Scanner) matchInPlace(rd blockReader, bp *blockPlan) (sel []bool, ok bool, err error) {
 	bm := bp.bm
-	for i := range sc.preds {
-		if !bp.inPlace[i] {
-			continue
-		}
-		p := &sc.preds[i]
-		if sel == nil {
-			sel = sc.allRows(bm.rows)
-		}
-		cm := bm.col(p.col)
-		if cm == nil {
-			return nil, false, nil // no value: nulls never match (prune says so first)
-		}
-		if err := rd.match(cm, &sc.buf, p, sel); err != nil {
-			return nil, false, err
-		}
-		sc.stats.BytesRead += cm.size
-		if !slices.Contains(sel, true) {
-			return nil, false, nil
+	// the predicates on one column first: an AnyColumn one then searches
+	// only the rows they leave
+	for _, anyCol := range []bool{false, true} {
+		for i := range sc.preds {
+			p := &sc.preds[i]
+			if !bp.inPlace[i] || (p.any != nil) != anyCol {
+				continue
+			}
+			if sel == nil {
+				sel = sc.allRows(bm.rows)
+			}
+			if p.any != nil {
+				if err := sc.matchAnyInPlace(rd, bp, p, sel); err != nil {
+					return nil, false, err
+				}
+			} else {
+				cm := bm.col(p.col)
+				if cm == nil {
+					return nil, false, nil // no value: nulls never match (prune says so first)
+				}
+				if err := rd.match(cm, &sc.buf, p, sel); err != nil {
+					return nil, false, err
+				}
+				sc.stats.BytesRead += cm.size
+			}
+			if !slices.Contains(sel, true) {
+				return nil, false, nil
+			}
 		}
 	}
 	return sel, true, nil
