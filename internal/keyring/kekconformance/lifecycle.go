@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,40 +195,54 @@ func (s *suite) lifecycle(t *testing.T) {
 }
 
 // RunReplacement proves a keyring can move from a key of one driver to a
-// key of another (or the same) and back: every account key is rewrapped by
-// the new key and verified, the old key can then go, a restart opens with
-// the new key, and a replacement that fails halfway — the new key's
-// service failing at the verifying unwrap — leaves the old key in force.
+// key of another (or the same) and back: a replacement that fails at any
+// of its calls to the new key's service — as a crash or an outage there
+// would stop it — leaves the old key in force and the registry opening
+// with it; the one that goes through leaves every account key rewrapped by
+// the new key and verified, the old key can then go, and a restart opens
+// with the new key.
 func RunReplacement(t *testing.T, from, to Target) {
 	fromKey, toKey := from.NewKey(t), to.NewKey(t)
 	fromKEK, toKEK := fromKey.KEK(t), toKey.KEK(t)
 	r := newRing(t, fromKEK, from.Recoverable && to.Recoverable)
 	fromURI := r.ring.AccountKeys()[0].KeyURI
 
-	t.Run("a replacement failing halfway keeps the old key", func(t *testing.T) {
+	t.Run("a replacement failing at any call to the new key keeps the old key", func(t *testing.T) {
 		r.t = t
-		err := r.ring.SetKEK(ctxFor(t), failingUnwrap{toKEK})
-		if err == nil {
-			t.Fatal("a replacement whose verifying unwrap failed went through")
-		}
-		r.wrappedBy(fromURI)
-		r.probe(keyring.Accessible)
-		if err := r.reopen(fromKEK); err != nil {
-			t.Fatalf("reopen with the old key after the failed replacement: %v", err)
-		}
-		r.mustRead()
-		if err := r.reopen(toKEK); err == nil {
-			t.Fatal("the registry opened with the new key after a failed replacement")
-		}
-		if err := r.reopen(fromKEK); err != nil {
-			t.Fatal(err)
+		for n := 1; ; n++ {
+			f := &failNth{KEK: toKEK, n: n}
+			err := r.ring.SetKEK(ctxFor(t), f)
+			if !f.failed() {
+				if err != nil {
+					t.Fatalf("replace: %v", err)
+				}
+				if n < 3 {
+					t.Fatalf("the replacement made %d calls to the new key; it must describe, wrap and verify", n-1)
+				}
+				f.disarm() // the ring keeps f as its key
+				return
+			}
+			if err == nil {
+				t.Fatalf("a replacement whose call %d to the new key failed went through", n)
+			}
+			r.wrappedBy(fromURI)
+			r.probe(keyring.Accessible)
+			if err := r.reopen(fromKEK); err != nil {
+				t.Fatalf("reopen with the old key after the replacement failed at call %d: %v", n, err)
+			}
+			r.mustRead()
+			if n == 1 {
+				if err := r.reopen(toKEK); err == nil {
+					t.Fatal("the registry opened with the new key after a failed replacement")
+				}
+				if err := r.reopen(fromKEK); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	})
-	t.Run("replace, then the old key can go", func(t *testing.T) {
+	t.Run("then the old key can go", func(t *testing.T) {
 		r.t = t
-		if err := r.ring.SetKEK(ctxFor(t), toKEK); err != nil {
-			t.Fatalf("replace: %v", err)
-		}
 		st, err := toKEK.Describe(ctxFor(t))
 		if err != nil {
 			t.Fatal(err)
@@ -258,10 +273,56 @@ func RunReplacement(t *testing.T, from, to Target) {
 	})
 }
 
-// failingUnwrap is a KEK whose unwraps fail as an outage would: a
-// replacement through it stops after wrapping, at the verification.
-type failingUnwrap struct{ keyring.KEK }
+// failNth is a KEK whose n-th call fails as an outage would, the calls
+// before and after it going through.
+type failNth struct {
+	keyring.KEK
+	n int
 
-func (f failingUnwrap) Unwrap(_ context.Context, w keyring.Wrapped) ([]byte, error) {
-	return nil, fmt.Errorf("unwrap %s: injected outage: %w", w.KeyURI, keyring.ErrKeyUnreachable)
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failNth) fail(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls == f.n {
+		return fmt.Errorf("%s: injected outage at call %d: %w", op, f.n, keyring.ErrKeyUnreachable)
+	}
+	return nil
+}
+
+// disarm lets every later call through.
+func (f *failNth) disarm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n = -1
+}
+
+func (f *failNth) failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n > 0 && f.calls >= f.n
+}
+
+func (f *failNth) Wrap(ctx context.Context, aek []byte) (keyring.Wrapped, error) {
+	if err := f.fail("wrap"); err != nil {
+		return keyring.Wrapped{}, err
+	}
+	return f.KEK.Wrap(ctx, aek)
+}
+
+func (f *failNth) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
+	if err := f.fail("unwrap"); err != nil {
+		return nil, err
+	}
+	return f.KEK.Unwrap(ctx, w)
+}
+
+func (f *failNth) Describe(ctx context.Context) (keyring.KeyState, error) {
+	if err := f.fail("describe"); err != nil {
+		return keyring.KeyState{}, err
+	}
+	return f.KEK.Describe(ctx)
 }
