@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -248,5 +249,67 @@ func TestConsoleGuidesTheFiveCMKStepsThroughTheAPI(t *testing.T) {
 	if cluster.Properties.KeyState != "Accessible" || len(cluster.Properties.AssociatedWorkspaces) != 1 || st != 200 || !onboarding.Properties.CustomerManagedKey {
 		t.Errorf("after the guided set-up the cluster is %+v and the onboarding %d %+v", cluster.Properties, st, onboarding)
 	}
+	b.RequireClean(t)
+}
+
+// TestConsoleShowsAReaderTheBannerOfItsWorkspacesKey: an application with
+// only the Reader role on a CMK workspace, which may not read clusters, sees
+// the banner on the Logs page once the key is disabled — from the
+// workspace's own keyState, which it may read — and sees it go once the key
+// is enabled again.
+func TestConsoleShowsAReaderTheBannerOfItsWorkspacesKey(t *testing.T) {
+	cs := setUpCMK(t)
+	app, secret, err := cs.node.identity.CreateApplication(context.Background(), "analyst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assign := map[string]any{"properties": map[string]any{"roleDefinitionId": "Reader", "principalId": app.ObjectID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.Authorization/roleAssignments/analyst"), cs.mgmt, assign, nil); st != 201 {
+		t.Fatalf("assign Reader: %d", st)
+	}
+	readerKeyState := func() string {
+		t.Helper()
+		var list struct {
+			Value []struct {
+				Name       string
+				Properties struct{ KeyState string }
+			}
+		}
+		tok := cs.token(app.AppID, secret, "https://management.azure.com/.default")
+		if st := cs.call("GET", fmt.Sprintf("%s/subscriptions/%s/providers/Microsoft.OperationalInsights/workspaces?api-version=2023-07-01", cs.creds.Endpoint, cs.creds.TenantID), tok, nil, &list); st != 200 || len(list.Value) != 1 {
+			t.Fatalf("the reader lists the workspaces: %d %+v", st, list.Value)
+		}
+		return list.Value[0].Properties.KeyState
+	}
+	if got := readerKeyState(); got != "Accessible" {
+		t.Fatalf("the reader reads the workspace's key state as %q", got)
+	}
+
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	browsertest.SignIn(t, b, cs.creds.Endpoint, app.AppID, secret)
+	b.Do(t, chromedp.WaitEnabled(chromedp.ID("run-query")))
+	if hidden := browsertest.Value(t, b, chromedp.Evaluate[bool](`document.getElementById('key-banner').hidden`)); !hidden {
+		t.Error("the banner is up while the key is Accessible")
+	}
+
+	cs.disableKey(true)
+	if got := readerKeyState(); got != "Revoked" {
+		t.Errorf("after the key was disabled the reader reads %q", got)
+	}
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)), chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)))
+	pageWaits(t, b, `!document.getElementById('key-banner').hidden`)
+	banner := browsertest.Value(t, b, chromedp.Text(chromedp.ID("key-banner")))
+	for _, want := range []string{"cluster cluster1 is Revoked", "workspace secops you work in", "For the key owner: Enable the key"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the reader's banner reads %q, want %q in it", banner, want)
+		}
+	}
+	if links := browsertest.Value(t, b, chromedp.Evaluate[int](`document.querySelectorAll('#key-banner a').length`)); links != 0 {
+		t.Errorf("the reader's banner links to the Keys page, which it may not read")
+	}
+
+	cs.disableKey(false)
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)), chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)))
+	pageWaits(t, b, `document.getElementById('key-banner').hidden`)
 	b.RequireClean(t)
 }

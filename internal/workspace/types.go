@@ -164,6 +164,10 @@ type WorkspaceProperties struct {
 	// DataIntegrity is Sealwatch's addition: whether damaged sealed data
 	// has been found (set by the API from the data plane).
 	DataIntegrity *DataIntegrity `json:"dataIntegrity,omitempty"`
+	// KeyState, Sealwatch's too, is the keyState of the cluster whose
+	// customer-managed key seals the workspace's data; empty under the
+	// platform key.
+	KeyState string `json:"keyState,omitempty"`
 }
 
 // DataIntegrity is what is known of a workspace's sealed data: Healthy, or

@@ -136,7 +136,20 @@ func (s *Service) GetWorkspace(ctx context.Context, g ResourceGroup, name string
 	if err != nil {
 		return nil, err
 	}
-	return viewWorkspace(rec), nil
+	w := viewWorkspace(rec)
+	s.setKeyState(ctx, w)
+	return w, nil
+}
+
+// setKeyState puts in w the state of the customer-managed key its data is
+// sealed under, if any: its cluster's keyState, which those who may read
+// the workspace but not the cluster need too, to know why their queries
+// are refused.
+func (s *Service) setKeyState(ctx context.Context, w *Workspace) {
+	info, err := s.WorkspaceByCustomerID(ctx, w.Properties.CustomerID)
+	if err == nil && info.CMK && info.ClusterID != "" {
+		w.Properties.KeyState = s.keys.KeyState(info.ClusterID)
+	}
 }
 
 // WorkspaceInfo is what the data plane needs to know about a workspace.
@@ -218,8 +231,14 @@ func (s *Service) ListWorkspaces(ctx context.Context, g ResourceGroup) ([]Worksp
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		s.setKeyState(ctx, &out[i])
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, err
+	return out, nil
 }
 
 // DeleteWorkspace deletes a workspace, its link, and (through deleteData) its

@@ -1,15 +1,14 @@
-// The state of the tenant's customer-managed keys, watched for the whole
-// shell: the banner above every page when a key the user depends on is not
-// Accessible, and the clusters the Keys page shows. One watcher asks the
-// node's management API for the clusters (each with its keyState) every
-// pollSeconds, on each page change (refresh), and when a call is refused for
-// the key; nothing else polls.
+// The state of the customer-managed keys the user depends on, watched for
+// the whole shell: the banner above every page when one is not Accessible,
+// and the clusters the Keys page shows. One watcher asks the node's
+// management API every pollSeconds, on each page change (refresh), and when
+// a call is refused for the key; nothing else polls. An Owner's watcher
+// reads the tenant's clusters, each with its keyState; anyone's reads the
+// workspace they work in, whose keyState is its cluster's.
 //
 // A page tells the watcher which workspace the user is working in with
 // workingIn(id), its resource ID or its customerId (the workspace ID of the
-// query API and of #/incidents/{customerId}): a workspace whose cluster's
-// key is not Accessible gets the banner — given by its resource ID, even if
-// its cluster is in another subscription.
+// query API and of #/incidents/{customerId}).
 import { ApiError, call } from './api.js';
 import { el } from './dom.js';
 
@@ -24,14 +23,14 @@ let timer = 0;
 let inFlight = null;
 let again = false;
 let workspaceId = ''; // the resource ID or customerId of the workspace the user works in
-let workspaceCluster = null; // {workspaceId, cluster}: its cluster, when not among clusters
+let workspace = null; // that workspace's resource, once read
 let clusters = [];
+let refusal = null; // the last refusal for the key, until the next refresh
 const listeners = new Set();
 
-// canRead says whether the signed-in application may read clusters: the
-// management API is the Owner's. Others get no banner from polling (their
-// calls would only be refused) but still from a refusal for the key.
-const canRead = () => session && session.principal.roles.includes('Owner');
+// isOwner says whether the signed-in application may read clusters: the
+// management API's clusters are the Owner's.
+const isOwner = () => session && session.principal.roles.includes('Owner');
 
 // start watches the keys for session, showing the banner in element.
 export function start(element, s) {
@@ -46,13 +45,17 @@ export function start(element, s) {
 export function stop() {
   clearTimeout(timer);
   window.removeEventListener('sealwatch:key-refused', onRefused);
-  if (banner) banner.replaceChildren();
-  if (banner) banner.hidden = true;
+  if (banner) {
+    banner.replaceChildren();
+    banner.hidden = true;
+    delete banner.dataset.text;
+  }
   banner = null;
   session = null;
   clusters = [];
   workspaceId = '';
-  workspaceCluster = null;
+  workspace = null;
+  refusal = null;
 }
 
 // workingIn says which workspace (its resource ID or customerId) the user
@@ -60,7 +63,7 @@ export function stop() {
 export function workingIn(id) {
   if ((id || '') === workspaceId) return;
   workspaceId = id || '';
-  workspaceCluster = null;
+  workspace = null;
   refresh();
 }
 
@@ -72,7 +75,7 @@ export function subscribe(fn) {
   return () => listeners.delete(fn);
 }
 
-// refresh asks for the clusters now; a refresh asked for while one runs
+// refresh asks for the states now; a refresh asked for while one runs
 // runs once more after it, so that no change is missed and none overlap.
 export function refresh() {
   if (!session) return Promise.resolve();
@@ -93,54 +96,33 @@ export function refresh() {
 }
 
 async function load() {
-  if (!canRead()) {
-    // A refusal's banner lasts until the user moves on; the next refusal
-    // brings it back.
-    if (banner) banner.hidden = true;
-    return;
-  }
+  const sub = encodeURIComponent(session.tenantId);
   try {
-    const res = await call('GET', `/subscriptions/${encodeURIComponent(session.tenantId)}/providers/Microsoft.OperationalInsights/clusters?${mgmtVersion}`);
-    clusters = res.value || [];
-    await loadWorkspaceCluster();
+    if (isOwner()) {
+      const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/clusters?${mgmtVersion}`);
+      clusters = res.value || [];
+    }
+    workspace = workspaceId ? await findWorkspace(sub, workspaceId) : null;
   } catch (e) {
     if (!(e instanceof ApiError)) return; // the node is away: keep what is shown
     clusters = [];
   }
   if (!session) return;
+  refusal = null;
   show();
   for (const fn of listeners) fn(clusters);
 }
 
-// loadWorkspaceCluster finds the cluster of the workspace worked in when
-// it is not among the subscription's clusters.
-async function loadWorkspaceCluster() {
-  const ws = workspaceId;
-  // A customerId names no resource to read: only a listed cluster tells.
-  if (!ws.startsWith('/subscriptions/') || clusterOf(ws) || (workspaceCluster && workspaceCluster.workspaceId === ws)) return;
-  let cluster = null;
-  try {
-    const w = await call('GET', `${ws}?${mgmtVersion}`);
-    const id = w.properties?.clusterResourceId;
-    if (id) cluster = await call('GET', `${id}?${mgmtVersion}`);
-  } catch (e) {
-    if (!(e instanceof ApiError)) throw e;
-  }
-  if (ws === workspaceId) workspaceCluster = { workspaceId: ws, cluster };
-}
-
-// linkOf is the listed cluster a workspace (resource ID or customerId) is
-// linked to, and the link, which names the workspace.
-function linkOf(id) {
+// findWorkspace reads the workspace id names: among the subscription's
+// (which anyone lists those of that they may read), else, named by its
+// resource ID, on its own.
+async function findWorkspace(sub, id) {
   const want = id.toLowerCase();
-  for (const c of clusters) {
-    const w = (c.properties.associatedWorkspaces || []).find((a) => a.resourceId.toLowerCase() === want || a.workspaceId.toLowerCase() === want);
-    if (w) return { cluster: c, workspace: w };
-  }
-  return null;
+  const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/workspaces?${mgmtVersion}`);
+  const found = (res.value || []).find((w) => w.id.toLowerCase() === want || w.properties.customerId.toLowerCase() === want);
+  if (found || !id.startsWith('/subscriptions/') || !isOwner()) return found || null;
+  return call('GET', `${id}?${mgmtVersion}`);
 }
-
-const clusterOf = (id) => linkOf(id)?.cluster;
 
 // meanings say, for each state that is not Accessible, what it means for
 // the user's work and what to do.
@@ -159,48 +141,53 @@ const meanings = {
   },
 };
 
-// show puts the clusters whose key is not Accessible in the banner: the
-// workspace worked in first.
+// show puts in the banner each key not Accessible: the workspace worked
+// in first (its cluster's, named through the workspace), then the other
+// clusters' an Owner sees.
 function show() {
   if (!banner) return;
-  const current = workspaceId ? clusterOf(workspaceId) || workspaceCluster?.cluster : null;
-  const troubled = clusters.filter((c) => meanings[c.properties.keyState]);
-  if (current && meanings[current.properties.keyState] && !troubled.includes(current)) troubled.unshift(current);
-  troubled.sort((a, b) => (b === current) - (a === current));
-  if (troubled.length === 0) {
+  const entries = [];
+  const wsCluster = workspace?.properties.clusterResourceId?.toLowerCase();
+  if (workspace && meanings[workspace.properties.keyState]) {
+    entries.push({ state: workspace.properties.keyState,
+      who: `The customer-managed key of cluster ${wsCluster.split('/').pop()} is ${workspace.properties.keyState} — the workspace ${workspace.name} you work in is sealed under it` });
+  }
+  for (const c of clusters) {
+    if (meanings[c.properties.keyState] && c.id.toLowerCase() !== wsCluster) {
+      entries.push({ state: c.properties.keyState, who: `The customer-managed key of cluster ${c.name} is ${c.properties.keyState}` });
+    }
+  }
+  if (entries.length === 0 && refusal) {
+    // A refusal for a workspace the watcher does not know of (one the
+    // user may not list): what the refusal says, until the next refresh.
+    entries.push({ state: refusal.code === 'KeyVaultUnreachable' ? 'Locked' : 'Revoked', who: refusal.message });
+  }
+  if (entries.length === 0) {
     banner.replaceChildren();
     banner.hidden = true;
+    delete banner.dataset.text;
     return;
   }
-  const workspaceName = linkOf(workspaceId)?.workspace.workspaceName || workspaceId.split('/').pop();
-  const items = troubled.map((c) => {
-    const state = c.properties.keyState;
-    const m = meanings[state];
-    const whose = c === current ? ` — the workspace ${workspaceName} you work in is sealed under it` : '';
-    return el('li', {},
-      el('strong', {}, `The customer-managed key of cluster ${c.name} is ${state}${whose}: `),
-      m.means, ' ', m.todo);
-  });
+  const owner = isOwner();
+  const items = entries.map((e) => el('li', {}, el('strong', {}, `${e.who}: `), meanings[e.state].means, ' ',
+    owner ? meanings[e.state].todo : `For the key owner: ${meanings[e.state].todo}`));
   const text = items.map((li) => li.textContent).join('\n');
   // Replace the banner only when it says something new, so that a screen
   // reader announces a change once, not every poll.
   if (banner.dataset.text === text && !banner.hidden) return;
   banner.dataset.text = text;
-  banner.className = `key-banner ${troubled.some((c) => c.properties.keyState !== 'Unreachable') ? 'refused' : 'warning'}`;
-  banner.replaceChildren(el('ul', {}, ...items), el('a', { href: '#/keys' }, 'See the keys'));
+  banner.className = `key-banner ${entries.some((e) => e.state !== 'Unreachable') ? 'refused' : 'warning'}`;
+  banner.replaceChildren(el('ul', {}, ...items));
+  if (owner) banner.append(el('a', { href: '#/keys' }, 'See the keys'));
   banner.hidden = false;
 }
 
-// onRefused shows a refusal for the key at once, whoever is signed in: an
-// Owner's banner is refreshed from the clusters; another's says what the
-// refusal says.
+// onRefused answers a call refused for the key: the states are read again
+// at once, and the refusal itself is shown if they do not explain it.
 function onRefused(event) {
-  if (canRead()) {
-    refresh();
-    return;
-  }
-  if (!banner) return;
-  banner.className = 'key-banner refused';
-  banner.replaceChildren(el('p', {}, `${event.detail.message} `, 'The key owner can restore it; nothing stored is lost.'));
-  banner.hidden = false;
+  refresh().then(() => {
+    if (!banner || !banner.hidden) return;
+    refusal = event.detail;
+    show();
+  });
 }
