@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
 	"github.com/sealwatch/sealwatch/internal/keyring/kekconformance"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
@@ -146,11 +147,15 @@ func TestKeyVaultDriverKeepsTheKEKContract(t *testing.T) {
 }
 
 // TestKeyVaultReplacementAcrossDrivers moves a keyring from a key in
-// Sealwatch's vault to a key of another driver and back.
+// Sealwatch's vault to a key of another driver — the test service, AWS KMS
+// (Local KMS) — and back.
 func TestKeyVaultReplacementAcrossDrivers(t *testing.T) {
 	rn := startNode(t)
 	vault := newVaultTarget(t, rn).target()
 	t.Run("vault to vault", func(t *testing.T) { kekconformance.RunReplacement(t, vault, vault) })
 	t.Run("vault to another driver", func(t *testing.T) { kekconformance.RunReplacement(t, vault, kektest.Target()) })
 	t.Run("another driver to vault", func(t *testing.T) { kekconformance.RunReplacement(t, kektest.Target(), vault) })
+	kms := localkms.Start(t).Target(t)
+	t.Run("vault to AWS KMS", func(t *testing.T) { kekconformance.RunReplacement(t, vault, kms) })
+	t.Run("AWS KMS to vault", func(t *testing.T) { kekconformance.RunReplacement(t, kms, vault) })
 }

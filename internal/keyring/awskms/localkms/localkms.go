@@ -179,6 +179,20 @@ func (s *Server) CreateKey(t testing.TB) string {
 	return aws.ToString(out.KeyMetadata.Arn)
 }
 
+// SetEnabled enables or disables the key arn.
+func (s *Server) SetEnabled(t testing.TB, arn string, enabled bool) {
+	t.Helper()
+	var err error
+	if enabled {
+		_, err = s.Admin.EnableKey(context.Background(), &kms.EnableKeyInput{KeyId: aws.String(arn)})
+	} else {
+		_, err = s.Admin.DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: aws.String(arn)})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Credentials are static credentials for the access key ID, as a customer
 // would hand them to Sealwatch.
 func Credentials(accessKeyID, secret string) aws.CredentialsProvider {
