@@ -102,6 +102,9 @@ func TestConsoleKeysPageAndTheBannerFollowARevocation(t *testing.T) {
 		t.Errorf("the refused query reads %q", msg)
 	}
 	b.Screenshot(t, "banner")
+	// Every page carries it: the incident queue of the same workspace too.
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="incidents"]`)))
+	pageWaits(t, b, `document.title.startsWith('Incidents') && document.getElementById('key-banner').textContent.includes('workspace secops you work in')`)
 
 	// Enabled again: on the next page the banner is gone, and the query runs.
 	cs.disableKey(false)

@@ -11,6 +11,7 @@ import {
 } from './codemirror.js';
 import { kql, kqlHighlight } from './kql.js';
 import { el } from './dom.js';
+import { workingIn } from './keystate.js';
 import { renderWatchlists } from './watchlists.js';
 import { renderAutomation } from './automation.js';
 import { apiVersion, confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
@@ -47,6 +48,7 @@ export function render(container, session) {
   function show() {
     const ws = workspaces[Number(picker.value)];
     if (!ws) return;
+    workingIn(ws.id); // the key banner follows the workspace
     const ctx = { ws, base: `${ws.id}/providers/Microsoft.SecurityInsights` };
     if (current === 'rules') renderRules(body, ctx);
     else if (current === 'watchlists') renderWatchlists(body, ctx);

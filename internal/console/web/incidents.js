@@ -10,6 +10,7 @@
 // drop: nothing is overwritten or lost without the analyst's say.
 import { ApiError, call } from './api.js';
 import { el } from './dom.js';
+import { workingIn } from './keystate.js';
 
 const apiVersion = 'api-version=2024-09-01';
 const severities = ['High', 'Medium', 'Low', 'Informational'];
@@ -178,6 +179,7 @@ async function queuePage(container, session, customerId) {
   }
   for (const w of all) picker.append(el('option', { value: w.properties.customerId }, w.name));
   ws = all.find((w) => w.properties.customerId === customerId) || all[0];
+  workingIn(ws.id); // the key banner follows the workspace
   picker.value = ws.properties.customerId;
   if (ws.properties.customerId !== customerId) history.replaceState(null, '', queueHash(ws.properties.customerId));
   await load();
@@ -301,6 +303,7 @@ async function incidentPage(container, session, customerId, id) {
       'This workspace does not exist or you may not see it: ', el('a', { href: '#/incidents' }, 'back to the incidents')));
     return;
   }
+  workingIn(ws.id); // the key banner follows the incident's workspace
   const base = `${incidentsPath(ws)}/${encodeURIComponent(id)}`;
   const url = (tail = '') => `${base}${tail}?${apiVersion}`;
 
