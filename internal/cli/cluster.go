@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,9 +47,9 @@ type clusterResource struct {
 }
 
 // keyVaultProperties name a cluster's key, in the key service KeySource
-// names ("" or keyvault: a Key Vault; aws-kms). An empty KeyVersion follows
-// the key's latest version; a set one pins it. AWSSecretAccessKey is only
-// ever sent: the node never returns it.
+// names ("" or keyvault: a Key Vault; aws-kms; pkcs11). An empty KeyVersion
+// follows the key's latest version; a set one pins it. AWSSecretAccessKey
+// and PKCS11PIN are only ever sent: the node never returns them.
 type keyVaultProperties struct {
 	KeySource   string `json:"keySource,omitempty"`
 	KeyVaultURI string `json:"keyVaultUri,omitempty"`
@@ -60,13 +61,21 @@ type keyVaultProperties struct {
 	KMSEndpoint        string `json:"kmsEndpoint,omitempty"`
 	AWSAccessKeyID     string `json:"awsAccessKeyId,omitempty"`
 	AWSSecretAccessKey string `json:"awsSecretAccessKey,omitempty"`
+
+	PKCS11ModulePath string `json:"pkcs11ModulePath,omitempty"`
+	PKCS11TokenLabel string `json:"pkcs11TokenLabel,omitempty"`
+	PKCS11KeyLabel   string `json:"pkcs11KeyLabel,omitempty"`
+	PKCS11PIN        string `json:"pkcs11Pin,omitempty"`
 }
 
-const keySourceAWSKMS = "aws-kms"
+const (
+	keySourceAWSKMS = "aws-kms"
+	keySourcePKCS11 = "pkcs11"
+)
 
 func (c *clusterResource) hasKey() bool {
 	kv := c.Properties.KeyVaultProperties
-	return kv != nil && (kv.KeySource != "" || kv.KeyVaultURI != "" || kv.KeyName != "" || kv.KMSKeyARN != "")
+	return kv != nil && (kv.KeySource != "" || kv.KeyVaultURI != "" || kv.KeyName != "" || kv.KMSKeyARN != "" || kv.PKCS11KeyLabel != "")
 }
 
 func decodeCluster(raw json.RawMessage) (*clusterResource, error) {
@@ -95,6 +104,9 @@ func clusterRow(c *clusterResource) []string {
 	case c.hasKey() && kv.KeySource == keySourceAWSKMS:
 		// KMS rotates inside the key: the ARN stays, so there is no version to show.
 		uri, name, version = "aws-kms "+kv.AWSRegion, kv.KMSKeyARN, "-"
+	case c.hasKey() && kv.KeySource == keySourcePKCS11:
+		// The highest CKA_ID with the label is the version in force.
+		uri, name, version = "pkcs11 "+kv.PKCS11TokenLabel, kv.PKCS11KeyLabel, "highest ID"
 	case c.hasKey():
 		uri, name, version = kv.KeyVaultURI, kv.KeyName, kv.KeyVersion
 		if version == "" {
@@ -200,10 +212,12 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		keySource           string
 		kms                 keyVaultProperties
 		secretStdin         bool
+		p11                 pkcs11Flags
 	)
 	cmd := &cobra.Command{
 		Use: "update --name C [--capacity N] [--key-vault-uri URI --key-name K [--key-version V]]\n" +
-			"         [--key-source aws-kms --kms-key-arn ARN --aws-region R [--aws-access-key-id ID] [--aws-secret-access-key-stdin]]",
+			"         [--key-source aws-kms --kms-key-arn ARN --aws-region R [--aws-access-key-id ID] [--aws-secret-access-key-stdin]]\n" +
+			"         [--key-source pkcs11 --pkcs11-module PATH --pkcs11-token T --pkcs11-key-label L [--pkcs11-pin-stdin]]",
 		Short: "Change a cluster's capacity, or set, rotate or replace its key",
 		Long: "update sets the cluster's customer-managed key, or replaces it with another key or version.\n" +
 			"The node checks that the cluster's identity and the document-store principal can use the key\n" +
@@ -215,19 +229,34 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			"KMS calls with an access key granted kms:Encrypt, kms:Decrypt and kms:DescribeKey on the key:\n" +
 			"its ID comes from --aws-access-key-id or AWS_ACCESS_KEY_ID, its secret from AWS_SECRET_ACCESS_KEY\n" +
 			"or standard input with --aws-secret-access-key-stdin, never from the command line. The node\n" +
-			"keeps the secret sealed and never shows it; it can be left out while the access key stays.",
+			"keeps the secret sealed and never shows it; it can be left out while the access key stays.\n\n" +
+			"--key-source pkcs11 keeps the key on a PKCS#11 token (an HSM): the AES key objects labelled\n" +
+			"--pkcs11-key-label on the token labelled --pkcs11-token, through the library --pkcs11-module\n" +
+			"(which the node must be started to allow: --pkcs11-module on up or serve). The highest CKA_ID\n" +
+			"is the version in force: `sealwatch pkcs11 key create` makes the first and each rotation. The\n" +
+			"token's user PIN comes from " + pkcs11PINEnv + " or standard input with --pkcs11-pin-stdin, never from\n" +
+			"the command line; the node keeps it sealed, and it can be left out while module and token stay.",
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		f := cmd.Flags()
 		vaultKey := vaultURI != "" || vaultName != "" || keyName != ""
 		kmsKey := keySource == keySourceAWSKMS
-		setsKey := vaultKey || kmsKey
+		p11Key := keySource == keySourcePKCS11
+		setsKey := vaultKey || kmsKey || p11Key
 		switch {
-		case keySource != "" && keySource != "keyvault" && keySource != keySourceAWSKMS:
-			return usagef("--key-source must be keyvault or aws-kms, not %q", keySource)
+		case keySource != "" && keySource != "keyvault" && keySource != keySourceAWSKMS && keySource != keySourcePKCS11:
+			return usagef("--key-source must be keyvault, aws-kms or pkcs11, not %q", keySource)
+		case p11Key && (vaultKey || f.Changed("key-version")):
+			return usagef("--key-source pkcs11 names its key with --pkcs11-module, --pkcs11-token and --pkcs11-key-label; --key-vault-uri, --key-vault, --key-name and --key-version are for keyvault")
+		case !p11Key && p11.set():
+			return usagef("--pkcs11-module, --pkcs11-token, --pkcs11-key-label and --pkcs11-pin-stdin need --key-source pkcs11")
 		case kmsKey && (vaultKey || f.Changed("key-version")):
 			return usagef("--key-source aws-kms names its key with --kms-key-arn and --aws-region; --key-vault-uri, --key-vault, --key-name and --key-version are for keyvault")
+		case p11Key:
+			if err := p11.missing("pkcs11-"); err != nil {
+				return err
+			}
 		case !kmsKey && (kms.KMSKeyARN != "" || kms.AWSRegion != "" || kms.KMSEndpoint != "" || kms.AWSAccessKeyID != "" || secretStdin):
 			return usagef("--kms-key-arn, --aws-region, --kms-endpoint, --aws-access-key-id and --aws-secret-access-key-stdin need --key-source aws-kms")
 		case kmsKey && kms.KMSKeyARN == "":
@@ -243,10 +272,17 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		case f.Changed("key-version") && !setsKey:
 			return usagef("--key-version needs the key: --key-vault-uri (or --key-vault) and --key-name")
 		case !setsKey && !f.Changed("capacity"):
-			return usagef("nothing to change: give --capacity, or the key with --key-vault-uri (or --key-vault) and --key-name, or --key-source aws-kms")
+			return usagef("nothing to change: give --capacity, or the key with --key-vault-uri (or --key-vault) and --key-name, or --key-source aws-kms or pkcs11")
 		}
 		if kmsKey {
 			if err := a.awsCredentials(cmd, &kms, secretStdin); err != nil {
+				return err
+			}
+		}
+		var pin string
+		if p11Key {
+			var err error
+			if pin, err = a.pin(cmd, &p11, "pkcs11-"); err != nil {
 				return err
 			}
 		}
@@ -255,6 +291,12 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			return err
 		}
 		current, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
+		if err == nil && p11Key && pin == "" {
+			if cur := current.Properties.KeyVaultProperties; cur == nil || cur.KeySource != keySourcePKCS11 || cur.PKCS11ModulePath != p11.module || cur.PKCS11TokenLabel != p11.token {
+				return usagef("token %q is new to cluster %s, so its user PIN is needed: set %s, or pipe it in with --pkcs11-pin-stdin",
+					p11.token, current.Name, pkcs11PINEnv)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -279,6 +321,9 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		case kmsKey:
 			kms.KeySource = keySourceAWSKMS
 			body["properties"] = map[string]any{"keyVaultProperties": kms}
+		case p11Key:
+			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{KeySource: keySourcePKCS11,
+				PKCS11ModulePath: p11.module, PKCS11TokenLabel: p11.token, PKCS11KeyLabel: p11.label, PKCS11PIN: pin}}
 		case vaultKey:
 			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{
 				KeySource: keySource, KeyVaultURI: vaultURI, KeyName: keyName, KeyVersion: keyVersion,
@@ -297,8 +342,9 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 	rf.register(cmd, kindCluster.noun)
 	f := cmd.Flags()
 	f.IntVar(&capacity, "capacity", 0, "new commitment tier in GB/day")
-	f.StringVar(&keySource, "key-source", "", "where the key lives: keyvault (the default) or aws-kms")
-	completeValues(cmd, "key-source", "keyvault", keySourceAWSKMS)
+	f.StringVar(&keySource, "key-source", "", "where the key lives: keyvault (the default), aws-kms or pkcs11")
+	completeValues(cmd, "key-source", "keyvault", keySourceAWSKMS, keySourcePKCS11)
+	p11.register(cmd, "pkcs11-")
 	f.StringVar(&vaultURI, "key-vault-uri", "", "the key's vault, such as https://myvault.vault.localhost:8443/")
 	f.StringVar(&vaultName, "key-vault", "", "the key's vault by name, instead of --key-vault-uri")
 	f.StringVar(&keyName, "key-name", "", "the key's name")
@@ -386,8 +432,36 @@ func keyColumns(uri string) (vault, key, version string) {
 	if region, ok := kmsKeyRegion(uri); ok {
 		return "aws-kms " + region, uri, "-"
 	}
+	if token, label, id, ok := pkcs11Parts(uri); ok {
+		return "pkcs11 " + token, label, id
+	}
 	key, version = kidParts(uri)
 	return vaultNameOf(uri), key, version
+}
+
+// pkcs11Parts reads the token, key label and CKA_ID (hex) of a PKCS#11
+// key object's URI, pkcs11:token=T;object=L;type=secret-key;id=%01.
+func pkcs11Parts(uri string) (token, label, id string, ok bool) {
+	rest, ok := strings.CutPrefix(uri, "pkcs11:")
+	if !ok {
+		return "", "", "", false
+	}
+	for _, attr := range strings.Split(rest, ";") {
+		name, value, _ := strings.Cut(attr, "=")
+		v, err := url.PathUnescape(value)
+		if err != nil {
+			return "", "", "", false
+		}
+		switch name {
+		case "token":
+			token = v
+		case "object":
+			label = v
+		case "id":
+			id = hex.EncodeToString([]byte(v))
+		}
+	}
+	return token, label, id, token != "" && label != "" && id != ""
 }
 
 // kmsKeyRegion is the region of an AWS KMS key ARN,
@@ -475,6 +549,15 @@ func (a *app) clusterKeyUsageCommand(subscription *string) *cobra.Command {
 					fmt.Fprintf(w, "  aws kms disable-key --key-id %s --region %s\n", clean(uri), clean(region))
 					continue
 				}
+				if token, label, id, ok := pkcs11Parts(uri); ok {
+					mod := "MODULE"
+					if kv := c.Properties.KeyVaultProperties; kv != nil && kv.PKCS11TokenLabel == token {
+						mod = kv.PKCS11ModulePath
+					}
+					fmt.Fprintf(w, "  sealwatch pkcs11 key disable --module %s --token %s --key-label %s --id %s\n",
+						shellQuote(clean(mod)), shellQuote(clean(token)), shellQuote(clean(label)), clean(id))
+					continue
+				}
 				name, version := kidParts(uri)
 				fmt.Fprintf(w, "  sealwatch keyvault key set-attributes --vault-name %s --name %s --version %s --enabled=false\n",
 					clean(vaultNameOf(uri)), clean(name), clean(version))
@@ -559,6 +642,10 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 	kv := c.Properties.KeyVaultProperties
 	if kv != nil && kv.KeySource == keySourceAWSKMS {
 		return false, "", fmt.Errorf("cluster %s's key is in AWS KMS, which the CLI does not read: `sealwatch cluster key-usage` shows which key wraps the account keys", c.Name)
+	}
+	if kv != nil && kv.KeySource == keySourcePKCS11 {
+		return false, "", fmt.Errorf("cluster %s's key is on PKCS#11 token %s, which the node reads and the CLI does not: `sealwatch cluster key-usage` shows which versions wrap the account keys "+
+			"(`sealwatch cluster update` with the key again rewraps them under the newest at once)", c.Name, kv.PKCS11TokenLabel)
 	}
 	if kv == nil || kv.KeyVaultURI == "" {
 		return false, "", fmt.Errorf("cluster %s has no key; set one with `sealwatch cluster update`", c.Name)

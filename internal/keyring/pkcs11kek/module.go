@@ -161,12 +161,14 @@ const maxIdle = 4
 type session struct {
 	h    pkcs11.SessionHandle
 	slot uint
+	rw   bool // a read-write session, opened for the call alone
 }
 
-// acquire lends a logged-in session on the token labelled token. mu is
-// held for reading. The slot is found by label, since a token that comes
-// back may sit in another slot.
-func (m *module) acquire(lib *pkcs11.Ctx, token string, pin []byte) (session, error) {
+// acquire lends a logged-in session on the token labelled token: a pooled
+// read-only one, or a new read-write one when rw (to make or change key
+// objects). mu is held for reading. The slot is found by label, since a
+// token that comes back may sit in another slot.
+func (m *module) acquire(lib *pkcs11.Ctx, token string, pin []byte, rw bool) (session, error) {
 	m.poolMu.Lock()
 	defer m.poolMu.Unlock()
 	p := m.pools[token]
@@ -180,11 +182,15 @@ func (m *module) acquire(lib *pkcs11.Ctx, token string, pin []byte) (session, er
 	}
 	for {
 		var h pkcs11.SessionHandle
-		if n := len(p.idle); n > 0 {
+		if n := len(p.idle); n > 0 && !rw {
 			h, p.idle = p.idle[n-1], p.idle[:n-1]
 		} else {
+			flags := uint(pkcs11.CKF_SERIAL_SESSION)
+			if rw {
+				flags |= pkcs11.CKF_RW_SESSION
+			}
 			var err error
-			if h, err = lib.OpenSession(p.slot, pkcs11.CKF_SERIAL_SESSION); err != nil {
+			if h, err = lib.OpenSession(p.slot, flags); err != nil {
 				return session{}, fmt.Errorf("open a session on token %q: %w", token, err)
 			}
 		}
@@ -200,7 +206,7 @@ func (m *module) acquire(lib *pkcs11.Ctx, token string, pin []byte) (session, er
 			_ = lib.CloseSession(h)
 			return session{}, err
 		}
-		return session{h: h, slot: p.slot}, nil
+		return session{h: h, slot: p.slot, rw: rw}, nil
 	}
 }
 
@@ -241,7 +247,7 @@ func (p *pool) logIn(lib *pkcs11.Ctx, h pkcs11.SessionHandle, info pkcs11.Sessio
 func (m *module) release(lib *pkcs11.Ctx, token string, s session) {
 	m.poolMu.Lock()
 	defer m.poolMu.Unlock()
-	if p := m.pools[token]; p != nil && p.slot == s.slot && len(p.idle) < maxIdle {
+	if p := m.pools[token]; p != nil && p.slot == s.slot && !s.rw && len(p.idle) < maxIdle {
 		p.idle = append(p.idle, s.h)
 		return
 	}

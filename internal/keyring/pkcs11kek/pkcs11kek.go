@@ -223,14 +223,19 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 // cancelled, so call returns when ctx ends and leaves the module call to
 // finish on its own.
 func (k *KEK) call(ctx context.Context, op, target string, f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
+	return k.callOn(ctx, false, op, target, f)
+}
+
+// callOn is call on a read-write session when rw.
+func (k *KEK) callOn(ctx context.Context, rw bool, op, target string, f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pkcs11 %s %s: %v: %w", op, target, err, keyring.ErrKeyUnreachable)
 	}
 	done := make(chan error, 1)
 	go func() {
-		err := k.attempt(f)
+		err := k.attempt(rw, f)
 		if err != nil && sortFailure(err) == failSession {
-			err = k.attempt(f)
+			err = k.attempt(rw, f)
 		}
 		done <- err
 	}()
@@ -246,11 +251,11 @@ func (k *KEK) call(ctx context.Context, op, target string, f func(*pkcs11.Ctx, p
 }
 
 // attempt runs f once on a borrowed session.
-func (k *KEK) attempt(f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
+func (k *KEK) attempt(rw bool, f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	var failedGen uint64
 	var fail failure
 	err := k.mod.use(func(lib *pkcs11.Ctx, gen uint64) error {
-		s, err := k.mod.acquire(lib, k.cfg.TokenLabel, k.cfg.PIN)
+		s, err := k.mod.acquire(lib, k.cfg.TokenLabel, k.cfg.PIN, rw)
 		if err == nil {
 			err = f(lib, s.h)
 			switch sortFailure(err) {

@@ -389,3 +389,34 @@ func TestUndestroyableKeyIsRecoverableUntilZeroized(t *testing.T) {
 	_, err = kek.Unwrap(ctx(t), w)
 	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
 }
+
+func TestCreateVersionMakesRecoverableVersionsAndRetiresThem(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	kek := newKEK(t, tok, nil)
+	first, err := kek.CreateVersion(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Version != "01" || !first.Recoverable || !first.Enabled {
+		t.Fatalf("first version: %+v", first)
+	}
+	if _, err := keyring.CheckKEK(ctx(t), kek, true); err != nil {
+		t.Fatalf("CheckKEK of a created key, requiring it recoverable: %v", err)
+	}
+	w1, err := kek.Wrap(ctx(t), aek(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := kek.CreateVersion(ctx(t))
+	if err != nil || second.Version != "02" {
+		t.Fatalf("second version: %+v, %v", second, err)
+	}
+	if err := kek.SetVersionUsable(ctx(t), []byte{1}, false); err != nil {
+		t.Fatal(err)
+	}
+	_, err = kek.Unwrap(ctx(t), w1)
+	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
+	if st, err := kek.Describe(ctx(t)); err != nil || !st.Enabled || st.Version != "02" {
+		t.Fatalf("describe after retiring version 01: %+v, %v", st, err)
+	}
+}
