@@ -3,6 +3,8 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -195,4 +197,59 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 		t.Fatalf("key state with the old key retired: %s", st)
 	}
 	count(2)
+}
+
+// TestAWSKMSIsNotCalledPerRowIngested ingests 16 MiB into a workspace
+// under an AWS KMS key after a warm-up, flushes and queries it: KMS sees no
+// call, since the account keys are unwrapped once and held in memory (the
+// key check, every --key-check-interval, is the only call in steady state).
+func TestAWSKMSIsNotCalledPerRowIngested(t *testing.T) {
+	srv := localkms.Start(t)
+	arn := srv.CreateKey(t)
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), KeyCheckInterval: time.Hour})
+	var out map[string]any
+	if st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, kmsKeyBody(srv, arn, nil), &out); st != 200 {
+		t.Fatalf("move to the KMS key: %d %v", st, out)
+	}
+	immutableID, tok := cs.dcr()
+	batch := func(n int) []map[string]any {
+		rows := make([]map[string]any, n)
+		msg := make([]byte, 512)
+		for i := range rows {
+			rand.Read(msg)
+			rows[i] = map[string]any{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": hex.EncodeToString(msg)}
+		}
+		return rows
+	}
+	ingested := 0
+	ingest := func(n int) {
+		t.Helper()
+		if st, code := cs.ingest(immutableID, tok, batch(n)); st != 204 {
+			t.Fatalf("ingest: %d %s", st, code)
+		}
+		ingested += n
+	}
+	flushAndCount := func() {
+		t.Helper()
+		if st := cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/flush"), cs.mgmt, nil, nil); st != 200 && st != 204 {
+			t.Fatalf("flush: %d", st)
+		}
+		if st, n, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 200 || n != float64(ingested) {
+			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, ingested)
+		}
+	}
+	ingest(10) // warm-up: the account keys are unwrapped and held
+	flushAndCount()
+	if c := srv.Calls(); c["Decrypt"] == 0 || c["Encrypt"] == 0 {
+		t.Fatalf("the gate counted no Encrypt and Decrypt while the key was set: %v", c)
+	}
+	srv.ResetCalls()
+	const rowsPerCall, mib = 800, 16 // about 0.85 MB a call, under the 1 MB limit
+	for range mib * (1 << 20) / (rowsPerCall * 1024) {
+		ingest(rowsPerCall)
+	}
+	flushAndCount()
+	if calls := srv.Calls(); len(calls) != 0 {
+		t.Fatalf("ingesting %d rows (about %d MiB) called KMS: %v; want no call", ingested, mib, calls)
+	}
 }

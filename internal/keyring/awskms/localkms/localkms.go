@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -49,6 +50,7 @@ type Server struct {
 	mu     sync.Mutex
 	denied map[string]bool // access key IDs refused
 	fault  *fault
+	calls  map[string]int // by operation, as X-Amz-Target names it
 }
 
 type fault struct {
@@ -100,7 +102,7 @@ func Start(t testing.TB) *Server {
 		t.Fatal("Local KMS did not say it started within 30 s")
 	}
 
-	s := &Server{denied: map[string]bool{}}
+	s := &Server{denied: map[string]bool{}, calls: map[string]int{}}
 	target, _ := url.Parse("http://" + addr)
 	gate := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if s.refuse(rw, r) {
@@ -128,6 +130,7 @@ func accessKeyOf(r *http.Request) string {
 // refuse answers for KMS when the caller is denied or a fault is set.
 func (s *Server) refuse(rw http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
+	s.calls[strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")]++
 	denied, f := s.denied[accessKeyOf(r)], s.fault
 	s.mu.Unlock()
 	switch {
@@ -146,6 +149,21 @@ func writeError(rw http.ResponseWriter, status int, code string) {
 	rw.Header().Set("X-Amzn-RequestId", "00000000-0000-0000-0000-000000000000")
 	rw.WriteHeader(status)
 	fmt.Fprintf(rw, `{"__type":%q,"message":"the service's message, never to be repeated"}`, code)
+}
+
+// Calls counts the calls made through the gate since Start or ResetCalls,
+// by operation (Encrypt, Decrypt, DescribeKey), refused ones included.
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.calls)
+}
+
+// ResetCalls starts the count again.
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.calls)
 }
 
 // SetAccess refuses (false) or lets through (true) the access key ID's calls.
