@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -248,4 +249,43 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 		t.Errorf("the automation rule saved is %+v", p)
 	}
 	b.RequireClean(t)
+}
+
+// TestConsoleAnalyticsAsAReaderReadsButCannotWrite: the console gives an
+// application no more than the API does: a Reader of the workspace sees its
+// rules, and a rule it tries to save is refused with the API's reason.
+func TestConsoleAnalyticsAsAReaderReadsButCannotWrite(t *testing.T) {
+	cs := setUpCMK(t)
+	rule := map[string]any{"kind": "NRT", "properties": map[string]any{
+		"displayName": "Any event", "severity": "Low", "enabled": true, "query": "SecurityEvent | take 1"}}
+	if st := cs.call("PUT", cs.alertRuleURL("/any-event"), cs.mgmt, rule, nil); st != 201 {
+		t.Fatalf("create rule: %d", st)
+	}
+	app, secret, err := cs.node.identity.CreateApplication(context.Background(), "analyst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assign := map[string]any{"properties": map[string]any{"roleDefinitionId": "Reader", "principalId": app.ObjectID}}
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/providers/Microsoft.Authorization/roleAssignments/r1"), cs.mgmt, assign, nil); st != 201 {
+		t.Fatalf("assign Reader: %d", st)
+	}
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	browsertest.SignIn(t, b, cs.creds.Endpoint, app.AppID, secret)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`nav a[data-page="analytics"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rules tr[data-rule="any-event"]`)),
+		chromedp.Click(chromedp.CSS(`#rules tr[data-rule="any-event"] button.link`)),
+		chromedp.WaitVisible(chromedp.ID("rule-form")),
+		chromedp.SetValue(chromedp.ID("rule-severity"), "High"),
+		chromedp.Click(chromedp.ID("rule-save")),
+		chromedp.WaitVisible(chromedp.ID("rule-form-error")),
+	)
+	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("rule-form-error"))); !strings.Contains(msg, "Saving the rule was refused") || !strings.Contains(msg, "Contributor") {
+		t.Errorf("the Reader's save reads %q, want the API's refusal naming the role needed", msg)
+	}
+	var got struct{ Properties struct{ Severity string } }
+	if cs.call("GET", cs.alertRuleURL("/any-event"), cs.mgmt, nil, &got); got.Properties.Severity != "Low" {
+		t.Errorf("the Reader changed the rule's severity to %s", got.Properties.Severity)
+	}
+	b.RequireClean(t, "status of 403")
 }
