@@ -101,9 +101,10 @@ install_local_kms() {
 		return
 	fi
 	say "building Local KMS $local_kms_version into $bin"
-	src="$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "github.com/nsmithuk/local-kms@$local_kms_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-	[ -d "$src" ] || die "could not download the Local KMS module source"
 	work="$(mktemp -d)"
+	# Outside any module, so that the download touches no go.mod.
+	src="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/nsmithuk/local-kms@$local_kms_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+	[ -d "$src" ] || die "could not download the Local KMS module source"
 	cp -r "$src/." "$work/"
 	chmod -R u+w "$work"
 	grep -q 'addr := ":"+port' "$work/src/server.go" || die "Local KMS $local_kms_version: src/server.go no longer has the listen address this script makes loopback-only"

@@ -1,11 +1,14 @@
 package node
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -89,4 +92,13 @@ func cleanPaths(paths []string) []string {
 		clean[i] = filepath.Clean(p)
 	}
 	return clean
+}
+
+// kmsHTTPClient reaches AWS KMS as the SDK's default client would — the
+// environment's proxy, its dial and handshake timeouts — trusting the
+// system's CAs and those the node was given for key services.
+func kmsHTTPClient(pool *x509.CertPool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }

@@ -82,7 +82,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	vaultHTTP := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	sources := keySources{
 		workspace.KeySourceKeyVault: n.keyVaultKEK(vaultHTTP),
-		workspace.KeySourceAWSKMS:   awsKMSKEK(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}, Timeout: 30 * time.Second}),
+		workspace.KeySourceAWSKMS:   awsKMSKEK(kmsHTTPClient(pool)),
 		workspace.KeySourcePKCS11:   pkcs11KEK(cleanPaths(n.cfg.PKCS11Modules)),
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
