@@ -2,6 +2,8 @@ package node
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
+	"github.com/sealwatch/sealwatch/internal/metricstest"
 )
 
 // syncBuffer is a log destination the node's goroutines share.
@@ -209,5 +212,60 @@ func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "pkcs11") {
 		t.Fatal("the node logged nothing of the PKCS#11 key: the log scan proves nothing")
+	}
+}
+
+// TestPKCS11IsNotCalledPerRowIngested ingests about 16 MiB into a
+// workspace whose cluster's key is on a SoftHSM2 token, after a warm-up,
+// and fails if the keyrings called the key (a wrap, unwrap or describe,
+// as sealwatch_keyring_kek_calls_total counts them) while doing it: the
+// account keys are unwrapped once and held.
+func TestPKCS11IsNotCalledPerRowIngested(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-node")
+	tok.AddProtectedKey("sealwatch-cmk", []byte{1})
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), PKCS11Modules: []string{tok.Module}, KeyCheckInterval: time.Hour})
+	if st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, pkcs11KeyBody(tok, nil), nil); st != 200 {
+		t.Fatalf("move to the PKCS#11 key: %d", st)
+	}
+	kekCalls := func() float64 {
+		return metricstest.Sum(cs.scrape()["sealwatch_keyring_kek_calls_total"], map[string]string{"cluster": cs.clusterID})
+	}
+	immutableID, ingestTok := cs.dcr()
+	ingested := 0
+	ingest := func(n int) {
+		t.Helper()
+		rows := make([]map[string]any, n)
+		msg := make([]byte, 512)
+		for i := range rows {
+			rand.Read(msg)
+			rows[i] = map[string]any{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": hex.EncodeToString(msg)}
+		}
+		if st, code := cs.ingest(immutableID, ingestTok, rows); st != 204 {
+			t.Fatalf("ingest: %d %s", st, code)
+		}
+		ingested += n
+	}
+	flushAndCount := func() {
+		t.Helper()
+		if st := cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/flush"), cs.mgmt, nil, nil); st != 200 && st != 204 {
+			t.Fatalf("flush: %d", st)
+		}
+		if st, n, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 200 || n != float64(ingested) {
+			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, ingested)
+		}
+	}
+	ingest(10) // warm-up: the account keys are unwrapped and held
+	flushAndCount()
+	before := kekCalls()
+	if before == 0 {
+		t.Fatal("no key call counted while the key was set: the counter proves nothing")
+	}
+	const rowsPerCall, mib = 800, 16 // about 0.85 MB a call, under the 1 MB limit
+	for range mib * (1 << 20) / (rowsPerCall * 1024) {
+		ingest(rowsPerCall)
+	}
+	flushAndCount()
+	if after := kekCalls(); after != before {
+		t.Fatalf("ingesting %d rows (about %d MiB) made %v calls to the PKCS#11 key; want none", ingested, mib, after-before)
 	}
 }
