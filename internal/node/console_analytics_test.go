@@ -179,8 +179,8 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 
 // TestConsoleAnalyticsWatchlistAndAutomationRule: in Chromium, a CSV is
 // uploaded as a watchlist with the search key picked from its header, an
-// item is edited and one added, and queries read the change; an
-// automation rule is created from the form and runs first.
+// item is edited and one added, and queries read the change; automation
+// rules are built in the form, and one moved up runs first.
 func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 	cs := setUpCMK(t)
 	b := openAnalytics(t, cs)
@@ -222,31 +222,71 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 		t.Errorf("the watchlist queried reads %d %v %v", st, got, qe)
 	}
 
+	// Two automation rules from the builders; the second moved up runs first.
+	create := func(name, labels string) {
+		t.Helper()
+		b.Do(t,
+			chromedp.Click(chromedp.ID("new-automation-rule")),
+			chromedp.WaitVisible(chromedp.ID("automation-form")),
+			chromedp.SendKeys(chromedp.ID("automation-name"), name),
+			chromedp.SetValue(chromedp.ID("condition-property"), "IncidentSeverity"),
+			chromedp.SendKeys(chromedp.ID("condition-values"), "High, Medium"),
+			chromedp.Click(chromedp.ID("add-condition")),
+			chromedp.SendKeys(chromedp.ID("action-labels"), labels),
+			chromedp.Click(chromedp.ID("add-action")),
+			chromedp.Click(chromedp.ID("automation-save")),
+		)
+		poll(t, b, `document.getElementById('automation-status').textContent === '`+name+` is saved.'`)
+	}
 	b.Do(t,
 		chromedp.Click(chromedp.ID("show-automation")),
 		chromedp.WaitVisible(chromedp.ID("new-automation-rule")),
-		chromedp.Click(chromedp.ID("new-automation-rule")),
-		chromedp.WaitVisible(chromedp.ID("automation-form")),
-		chromedp.SendKeys(chromedp.ID("automation-name"), "Label high incidents"),
-		chromedp.Click(chromedp.ID("automation-save")),
-		chromedp.WaitVisible(chromedp.CSS("#automation-rules tbody tr")),
 	)
+	create("Label high incidents", "triage")
+	create("Label again", "second")
+	b.Do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Run earlier: Label again"]`)))
+	poll(t, b, `[...document.querySelectorAll('#automation-rules tbody tr')].map(tr => tr.cells[1].textContent).join(',') === 'Label again,Label high incidents'`)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Edit Label high incidents"]`)),
+		chromedp.WaitVisible(chromedp.ID("automation-form")),
+	)
+	b.Screenshot(t, "analytics-automation")
+
 	var rules struct {
 		Value []struct {
 			Properties struct {
 				DisplayName     string
 				Order           int
-				TriggeringLogic struct{ IsEnabled bool }
-				Actions         []struct{ ActionType string }
+				TriggeringLogic struct {
+					IsEnabled  bool
+					Conditions []struct {
+						ConditionType       string
+						ConditionProperties struct {
+							PropertyName, Operator string
+							PropertyValues         []string
+						}
+					}
+				}
+				Actions []struct {
+					Order               int
+					ActionType          string
+					ActionConfiguration struct{ Labels []struct{ LabelName string } }
+				}
 			}
 		}
 	}
-	if st := cs.call("GET", cs.securityURL("automationRules"), cs.mgmt, nil, &rules); st != 200 || len(rules.Value) != 1 {
+	if st := cs.call("GET", cs.securityURL("automationRules"), cs.mgmt, nil, &rules); st != 200 || len(rules.Value) != 2 {
 		t.Fatalf("automation rules over the API: %d %+v", st, rules)
 	}
-	if p := rules.Value[0].Properties; p.DisplayName != "Label high incidents" || p.Order != 1 || !p.TriggeringLogic.IsEnabled ||
-		len(p.Actions) != 1 || p.Actions[0].ActionType != "ModifyProperties" {
-		t.Errorf("the automation rule saved is %+v", p)
+	first, second := rules.Value[0].Properties, rules.Value[1].Properties
+	if first.DisplayName != "Label again" || second.DisplayName != "Label high incidents" || first.Order >= second.Order {
+		t.Errorf("the rules run in the order %s (%d), %s (%d)", first.DisplayName, first.Order, second.DisplayName, second.Order)
+	}
+	c, a := second.TriggeringLogic.Conditions, second.Actions
+	if !second.TriggeringLogic.IsEnabled || len(c) != 1 || c[0].ConditionType != "Property" || c[0].ConditionProperties.PropertyName != "IncidentSeverity" ||
+		c[0].ConditionProperties.Operator != "Equals" || strings.Join(c[0].ConditionProperties.PropertyValues, ",") != "High,Medium" ||
+		len(a) != 1 || a[0].Order != 1 || a[0].ActionType != "ModifyProperties" || len(a[0].ActionConfiguration.Labels) != 1 || a[0].ActionConfiguration.Labels[0].LabelName != "triage" {
+		t.Errorf("the automation rule saved is %+v", second)
 	}
 	b.RequireClean(t)
 }

@@ -1,16 +1,23 @@
 // The Analytics page's automation rules: listed in the order they run,
-// moved up and down, switched on and off, created and edited with their
-// conditions and actions as the API takes them (JSON), each write under the
-// etag read.
+// moved up and down, switched on and off, created and edited — conditions
+// and actions built for the usual cases, or written as the API takes them
+// (JSON) — each write under the etag read.
 import { call } from './api.js';
 import { el } from './dom.js';
 import { confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
 
-const exampleConditions = [
-  { conditionType: 'Property', conditionProperties: { propertyName: 'IncidentSeverity', operator: 'Equals', propertyValues: ['High'] } },
-];
-const exampleActions = [
-  { order: 1, actionType: 'ModifyProperties', actionConfiguration: { labels: [{ labelName: 'triage' }] } },
+// The properties a Property condition tests, by what the rule runs on.
+const conditionProperties = {
+  Incidents: ['IncidentSeverity', 'IncidentStatus', 'IncidentTitle', 'IncidentDescription', 'IncidentOwner', 'IncidentLabel',
+    'IncidentTactics', 'IncidentRelatedAnalyticRuleIds', 'AlertAnalyticRuleIds', 'IncidentProviderName', 'AlertProductNames'],
+  Alerts: ['AlertAnalyticRuleIds', 'AlertProductNames'],
+};
+const operators = ['Equals', 'NotEquals', 'Contains', 'NotContains', 'StartsWith', 'NotStartsWith', 'EndsWith', 'NotEndsWith'];
+// closings are the classifications an action may close with, and the
+// reason each takes.
+const closings = [
+  ['Undetermined', ''], ['TruePositive', 'SuspiciousActivity'], ['BenignPositive', 'SuspiciousButExpected'],
+  ['FalsePositive', 'IncorrectAlertLogic'], ['FalsePositive', 'InaccurateData'],
 ];
 
 export function renderAutomation(box, ctx) {
@@ -117,17 +124,111 @@ function automationForm(box, ctx, rule, onSaved, order = 1) {
   const enabled = el('input', { id: 'automation-enabled', type: 'checkbox', checked: t.isEnabled ?? true });
   const expires = el('input', { id: 'automation-expires', value: t.expirationTimeUtc || '', placeholder: '2026-12-31T23:59:59Z', spellcheck: false });
   const json = (v) => JSON.stringify(v, null, 2);
-  const conditions = el('textarea', { id: 'automation-conditions', rows: 8, spellcheck: false, class: 'code', value: json(rule ? t.conditions || [] : exampleConditions) });
-  const actions = el('textarea', { id: 'automation-actions', rows: 8, spellcheck: false, class: 'code', value: json(rule ? p.actions : exampleActions) });
+  const conditions = el('textarea', { id: 'automation-conditions', rows: 6, spellcheck: false, class: 'code', value: json(t.conditions || []) });
+  const actions = el('textarea', { id: 'automation-actions', rows: 6, spellcheck: false, class: 'code', value: json(p.actions || []) });
   const msg = messages('automation-form');
   const save = el('button', { type: 'submit', id: 'automation-save' }, rule ? 'Save' : 'Create');
   const close = el('button', { type: 'button', class: 'secondary' }, 'Close');
+
+  // append adds entry to the JSON list in textarea, which stays what is
+  // sent: the builders below write the API's shapes for the usual cases.
+  const append = (textarea, entry) => {
+    let list;
+    try {
+      list = JSON.parse(textarea.value || '[]');
+    } catch (e) {
+      msg.fail(`The list is not JSON, so nothing was added: ${e.message}`);
+      return null;
+    }
+    list.push(typeof entry === 'function' ? entry(list) : entry);
+    textarea.value = json(list);
+    msg.say('');
+    return list;
+  };
+
+  const property = el('select', { id: 'condition-property' });
+  const fillProperties = () => property.replaceChildren(...conditionProperties[on.value].map((o) => el('option', { value: o }, o)));
+  on.addEventListener('change', fillProperties);
+  fillProperties();
+  const operator = select('condition-operator', operators, 'Equals');
+  const values = el('input', { id: 'condition-values', placeholder: 'High, Medium', spellcheck: false });
+  const addCondition = el('button', { type: 'button', class: 'secondary', id: 'add-condition' }, 'Add condition');
+  addCondition.addEventListener('click', () => {
+    const vals = values.value.split(',').map((v) => v.trim()).filter(Boolean);
+    if (!vals.length) {
+      msg.fail('Give the condition at least one value.');
+      return;
+    }
+    if (append(conditions, { conditionType: 'Property', conditionProperties: { propertyName: property.value, operator: operator.value, propertyValues: vals } })) values.value = '';
+  });
+
+  const actionType = select('action-type', ['ModifyProperties', 'AddIncidentTask', 'Webhook'], 'ModifyProperties');
+  const severity = select('action-severity', ['', 'High', 'Medium', 'Low', 'Informational'], '');
+  const status = select('action-status', ['', 'New', 'Active', 'Closed'], '');
+  for (const s of [severity, status]) s.options[0].textContent = '(keep)';
+  const closing = el('select', { id: 'action-closing' });
+  closings.forEach(([c, r], i) => closing.append(el('option', { value: String(i) }, r ? `${c}: ${r}` : c)));
+  const labels = el('input', { id: 'action-labels', placeholder: 'triage, brute-force', spellcheck: false });
+  const taskTitle = el('input', { id: 'action-task-title' });
+  const taskDescription = el('input', { id: 'action-task-description' });
+  const hookURL = el('input', { id: 'action-webhook-url', type: 'url', placeholder: 'https://hooks.example.com/sealwatch', spellcheck: false });
+  const hookSecret = el('input', { id: 'action-webhook-secret', type: 'password', autocomplete: 'off' });
+  const closingField = field(closing, 'Close as');
+  const byType = {
+    ModifyProperties: el('div', { class: 'fields' }, field(severity, 'Set severity'), field(status, 'Set status'), closingField, field(labels, 'Add labels')),
+    AddIncidentTask: el('div', { class: 'fields' }, field(taskTitle, 'Task title'), field(taskDescription, 'Task description')),
+    Webhook: el('div', { class: 'fields' }, field(hookURL, 'Webhook URL'), field(hookSecret, 'Secret (16–512 characters)')),
+  };
+  const showType = () => {
+    for (const [k, v] of Object.entries(byType)) v.hidden = k !== actionType.value;
+    closingField.hidden = status.value !== 'Closed';
+  };
+  actionType.addEventListener('change', showType);
+  status.addEventListener('change', showType);
+  showType();
+  const addAction = el('button', { type: 'button', class: 'secondary', id: 'add-action' }, 'Add action');
+  addAction.addEventListener('click', () => {
+    const config = actionConfiguration(actionType.value);
+    if (config && append(actions, (list) => ({ order: list.reduce((m, a) => Math.max(m, a.order || 0), 0) + 1, actionType: actionType.value, actionConfiguration: config }))) {
+      for (const i of [labels, taskTitle, taskDescription, hookURL, hookSecret]) i.value = '';
+    }
+  });
+  // actionConfiguration is the builder's action of type as the API takes
+  // it, or null (said why) when it would change nothing.
+  function actionConfiguration(type) {
+    if (type === 'AddIncidentTask') {
+      return taskTitle.value.trim() ? { title: taskTitle.value.trim(), description: taskDescription.value } : (msg.fail('Give the task a title.'), null);
+    }
+    if (type === 'Webhook') return { url: hookURL.value.trim(), secret: hookSecret.value };
+    const c = {};
+    if (severity.value) c.severity = severity.value;
+    if (status.value) c.status = status.value;
+    if (status.value === 'Closed') {
+      const [classification, reason] = closings[Number(closing.value)];
+      c.classification = classification;
+      if (reason) c.classificationReason = reason;
+    }
+    const ls = labels.value.split(',').map((l) => l.trim()).filter(Boolean);
+    if (ls.length) c.labels = ls.map((labelName) => ({ labelName }));
+    if (Object.keys(c).length === 0) {
+      msg.fail('Choose what the action changes: a severity, a status or labels.');
+      return null;
+    }
+    return c;
+  }
+
   const form = el('form', { id: 'automation-form', class: 'section', novalidate: true },
     el('h2', {}, rule ? `Edit ${p.displayName}` : 'New automation rule'),
     el('div', { class: 'fields' }, field(name, 'Name'), field(orderIn, 'Order (1–1000, lowest runs first)'),
       field(on, 'Runs on'), field(whenIn, 'When they are'), field(expires, 'Expires (optional, RFC 3339)')),
-    field(conditions, 'Conditions (JSON: all must hold; [] for always)'),
-    field(actions, 'Actions (JSON)'),
+    el('h3', {}, 'Conditions (all must hold; none: always)'),
+    el('fieldset', { class: 'entity' }, el('legend', {}, 'Add a condition'),
+      el('div', { class: 'fields' }, field(property, 'Property'), field(operator, 'Operator'), field(values, 'Values (comma-separated)')), addCondition),
+    field(conditions, 'Conditions as the API takes them (JSON)'),
+    el('h3', {}, 'Actions (run in their order)'),
+    el('fieldset', { class: 'entity' }, el('legend', {}, 'Add an action'),
+      el('div', { class: 'fields' }, field(actionType, 'Type')), ...Object.values(byType), addAction),
+    field(actions, 'Actions as the API takes them (JSON; a webhook\'s secret is never read back: give it again)'),
     el('div', { class: 'check' }, enabled, el('label', { htmlFor: 'automation-enabled' }, 'Enabled')),
     ...msg.nodes, el('div', { class: 'toolbar' }, save, close));
 
