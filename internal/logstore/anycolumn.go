@@ -89,7 +89,9 @@ func (p *pred) searched(c *colMeta, rows int) bool {
 		return false
 	}
 	switch c.typ {
-	case TypeString, TypeDynamic:
+	case TypeString:
+		return charsHold(c.chars, p.lower)
+	case TypeDynamic:
 		return true
 	}
 	return p.any.mayMatch(c.typ, c.minI, c.maxI)

@@ -248,6 +248,7 @@ type colStats struct {
 	minI, maxI int64   // long, datetime, bool
 	minF, maxF float64 // real
 	bloom      []byte  // string, dynamic; nil when there are too many keys (sealed apart from the index)
+	chars      uint64  // string without a bloom filter: the characters it holds (see textChars); 0: unknown
 }
 
 // resolveType picks one type for a column's values in a block: the type they

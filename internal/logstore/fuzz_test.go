@@ -220,7 +220,8 @@ func FuzzDecodeIndex(f *testing.F) {
 		{name: "a", typ: TypeLong, off: 100, size: 10, raw: 5, colStats: colStats{minI: 1, maxI: 2}},
 		{name: "b", typ: TypeString, off: 110, size: 10, raw: 5, bloomOff: 120, bloomSize: 9},
 		{name: "c", typ: TypeReal, off: 120, size: 10, raw: 5},
-	}, anyOff: 130, anySize: 40}}))
+		{name: "d", typ: TypeString, off: 130, size: 10, raw: 5, colStats: colStats{chars: charsKnown | charBits['u']}},
+	}, anyOff: 140, anySize: 40}}, segmentVersion))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for v := uint16(1); v <= segmentVersion; v++ {
 			blocks, err := decodeIndex(b, v, 100, 1000)
@@ -232,9 +233,9 @@ func FuzzDecodeIndex(f *testing.F) {
 					t.Fatalf("any-column filter at [%d, +%d) outside the data", bm.anyOff, bm.anySize)
 				}
 			}
-			enc := encodeIndex(blocks)
+			enc := encodeIndex(blocks, v)
 			again, err := decodeIndex(enc, v, 100, 1000)
-			if err != nil || !bytes.Equal(encodeIndex(again), enc) {
+			if err != nil || !bytes.Equal(encodeIndex(again, v), enc) {
 				t.Fatalf("decoded %+v, then %+v (%v)", blocks, again, err)
 			}
 		}

@@ -547,7 +547,7 @@ func TestIndexWithAnIngestionTimeOfAnotherTypeDoesNotDecode(t *testing.T) {
 			idx := encodeIndex([]blockMeta{{minT: 1, maxT: 2, rows: 1, cols: []colMeta{
 				{name: timeColumn, typ: TypeDatetime, off: 100, size: 10, raw: 5},
 				{name: IngestionTimeColumn, typ: typ, off: 110, size: 10, raw: 5},
-			}}})
+			}}}, segmentVersion)
 			if _, err := decodeIndex(idx, segmentVersion, 100, 1000); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decoded: %v", err)
 			}
@@ -555,7 +555,7 @@ func TestIndexWithAnIngestionTimeOfAnotherTypeDoesNotDecode(t *testing.T) {
 	}
 	idx := encodeIndex([]blockMeta{{minT: 1, maxT: 2, rows: 1, cols: []colMeta{
 		{name: IngestionTimeColumn, typ: TypeDatetime, off: 110, size: 10, raw: 5, colStats: colStats{minI: 7, maxI: 7}},
-	}}})
+	}}}, segmentVersion)
 	if b, err := decodeIndex(idx, segmentVersion, 100, 1000); err != nil || b[0].cols[0].maxI != 7 {
 		t.Fatalf("a datetime ingestion time: %v", err)
 	}

@@ -185,6 +185,15 @@ func (w *pageWriter) appendColumn(dst []byte, t Type, cells []cell, times []int6
 	case (t == TypeString || t == TypeDynamic) && st.nulls < n:
 		st.bloom = stringBloom(n, func(i int) ([]byte, bool) { return cells[i].s, cells[i].kind != TypeNull }, t == TypeString, all, parts)
 	}
+	if st.bloom == nil && t == TypeString && st.nulls < n {
+		// too many keys for a filter: what characters it holds still rules
+		// out the constants with others (a GUID's hex digits hold no "u")
+		if dict != nil {
+			st.chars = textChars(len(dict), func(i int) []byte { return dict[i] })
+		} else {
+			st.chars = textChars(n, func(i int) []byte { return cells[i].s })
+		}
+	}
 	var filter []byte
 	if parts != nil {
 		filter = parts.filter()

@@ -1647,6 +1647,9 @@ func prune(bm *blockMeta, p *pred) (pruned, bloom bool) {
 	case c.typ == TypeReal && (p.kind == TypeLong || p.kind == TypeReal):
 		return excludes(p.op, c.minF, c.maxF, p.f), false
 	case (c.typ == TypeString || c.typ == TypeDynamic) && p.kind == TypeString:
+		if c.typ == TypeString && !charsHold(c.chars, charsOf(p)) {
+			return true, false // a character of the constant is in no value
+		}
 		useful := p.op == OpEq && c.typ == TypeString || p.op == OpHas && len(p.terms) > 0
 		if p.op == OpHasAny {
 			useful = true

@@ -24,13 +24,16 @@ import (
 // (segAnyBloomVersion) gives each block an any-column bloom filter; version 3
 // (segPagedVersion) compresses column chunks in pages (page.go); version 4
 // (segPageFilterVersion) gives the chunks of long text a filter of their
-// pages' terms, in the chunk (page.go); versions 1 to 3 are still read.
+// pages' terms, in the chunk (page.go); version 5 (segCharsVersion) gives
+// a string column without a bloom filter the set of characters its values
+// hold, in the index (chars.go); versions 1 to 4 are still read.
 const (
 	formatVersion        = 1
-	segmentVersion       = 4
+	segmentVersion       = 5
 	segAnyBloomVersion   = 2
 	segPagedVersion      = 3
 	segPageFilterVersion = 4
+	segCharsVersion      = 5
 	walVersion           = 4
 	walMarkVersion       = 2
 	walStampVersion      = 3

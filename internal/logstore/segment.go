@@ -138,12 +138,14 @@ func (b *blockMeta) col(name string) *colMeta {
 //	uvarint offset | uvarint size | uvarint raw size | uvarint nulls | stats
 //	stats: long, datetime, bool: varint min | varint max;
 //	       real: 8 bytes min | 8 bytes max; string, dynamic: uvarint bloom
-//	       chunk offset | uvarint bloom chunk size (0: none)
+//	       chunk offset | uvarint bloom chunk size (0: none); from segment
+//	       version 5 (segCharsVersion) on, string: uvarint characters
+//	       (textChars; 0: unknown)
 //
 // From segment version 2 (segAnyBloomVersion) on, each block ends with
 // uvarint any-column bloom chunk offset | uvarint its size (0: none).
-// encodeIndex writes the current version.
-func encodeIndex(blocks []blockMeta) []byte {
+// encodeIndex writes version 2 or a later one.
+func encodeIndex(blocks []blockMeta, version uint16) []byte {
 	var b []byte
 	b = binary.AppendUvarint(b, uint64(len(blocks)))
 	for _, bm := range blocks {
@@ -169,6 +171,9 @@ func encodeIndex(blocks []blockMeta) []byte {
 			case TypeString, TypeDynamic:
 				b = binary.AppendUvarint(b, uint64(c.bloomOff))
 				b = binary.AppendUvarint(b, uint64(c.bloomSize))
+				if c.typ == TypeString && version >= segCharsVersion {
+					b = binary.AppendUvarint(b, c.chars)
+				}
 			}
 		}
 		b = binary.AppendUvarint(b, uint64(bm.anyOff))
@@ -251,6 +256,9 @@ func decodeIndex(b []byte, version uint16, dataStart, dataEnd int64) ([]blockMet
 			case TypeString, TypeDynamic:
 				c.bloomOff = int64(r.uvarint(math.MaxInt64))
 				c.bloomSize = int64(r.uvarint(math.MaxInt64))
+				if c.typ == TypeString && version >= segCharsVersion {
+					c.chars = r.uvarint(charsAll)
+				}
 			default:
 				r.err = corruptf("bad column type in index")
 			}
@@ -467,7 +475,7 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("derive segment key: %w", err)
 	}
-	index := seal(nil, aead, encodeIndex(w.blocks), w.hdr.aad("segment.index", w.ws, w.table, name.String()))
+	index := seal(nil, aead, encodeIndex(w.blocks, w.hdr.version), w.hdr.aad("segment.index", w.ws, w.table, name.String()))
 	footer := binary.BigEndian.AppendUint64(nil, uint64(w.off))
 	footer = binary.BigEndian.AppendUint32(footer, uint32(len(index)))
 	footer = binary.BigEndian.AppendUint32(footer, crc32.Checksum(footer, castagnoli))
