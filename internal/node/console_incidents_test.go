@@ -54,6 +54,7 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 		t.Errorf("the counts are %s", got)
 	}
 	b.Screenshot(t, "incidents")
+	requireLabelled(t, b)
 
 	// Filters: open incidents only, then High among them (a count's
 	// button); the counts of the other dimension follow.
@@ -90,6 +91,7 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 	if hash := browsertest.Value(t, b, chromedp.Evaluate[string](`location.hash`)); hash != "#/incidents/"+customerID+"/"+raised.Name {
 		t.Errorf("the incident's page is at %q", hash)
 	}
+	requireLabelled(t, b)
 	if got := text(t, b, "#incident-title"); got != "#1 Brute force then success" {
 		t.Errorf("the incident's title reads %q", got)
 	}
@@ -269,6 +271,18 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 		t.Errorf("the analyst's own incidents are counted %s, want the one closed, High", got)
 	}
 	b.RequireClean(t, "status of 412")
+}
+
+// requireLabelled fails the test for a control of the page that has no
+// name a screen reader could say: no label, no aria-label, and for a
+// button no text.
+func requireLabelled(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	unnamed := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#page-body select, #page-body input, #page-body textarea, #page-body button')]
+		.filter(e => !e.labels?.length && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim())).map(e => e.outerHTML.slice(0, 80))`))
+	if len(unnamed) > 0 {
+		t.Errorf("controls without a name: %q", unnamed)
+	}
 }
 
 // pickScript lets a test choose an option as a person does: the select's

@@ -115,6 +115,7 @@ async function queuePage(container, session, customerId) {
   const owner = el('select', { id: 'incident-filter-owner' });
   const timeField = selectOf('incident-filter-timefield', [['createdTimeUtc', 'Created'], ['lastModifiedTimeUtc', 'Last modified']], filters.timeField);
   const period = selectOf('incident-filter-period', periods, filters.period);
+  period.setAttribute('aria-label', 'Time range');
   const refresh = el('button', { id: 'incident-refresh', type: 'button', class: 'secondary' }, 'Refresh');
   const counts = el('div', { id: 'incident-counts', class: 'counts' });
   const summary = el('p', { id: 'incident-summary', class: 'status', role: 'status' });
