@@ -54,7 +54,7 @@ func poll(t *testing.T, b *browsertest.Browser, expression string) {
 // the list and in the rule's runs; saved again after a change made over the
 // API meanwhile, the conflict is shown and the rule reloaded, not
 // overwritten; disabled from the list, it is disabled over the API. A rule
-// file picked for import is imported.
+// file picked for import is imported, and that rule deleted once confirmed.
 func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
 	immutableID, tok := cs.dcr()
@@ -168,6 +168,16 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 		t.Errorf("the import reports %q", got)
 	}
 	poll(t, b, `document.querySelector('#rules tr[data-rule="3f0c9a52-7d1e-4b8a-9c64-2e5b71d0a8f3"]') !== null`)
+	// Deleting asks first.
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete Brute force followed by a successful logon"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm-delete")),
+		chromedp.Click(chromedp.ID("confirm-delete")),
+	)
+	poll(t, b, `document.querySelector('#rules tr[data-rule="3f0c9a52-7d1e-4b8a-9c64-2e5b71d0a8f3"]') === null`)
+	if st := cs.call("GET", cs.alertRuleURL("/3f0c9a52-7d1e-4b8a-9c64-2e5b71d0a8f3"), cs.mgmt, nil, nil); st != 404 {
+		t.Errorf("the deleted rule reads %d, want 404", st)
+	}
 	// The screenshots come last: a full-page one moves the layout under
 	// the next click.
 	b.Screenshot(t, "analytics")
@@ -179,7 +189,7 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 
 // TestConsoleAnalyticsWatchlistAndAutomationRule: in Chromium, a CSV is
 // uploaded as a watchlist with the search key picked from its header, an
-// item is edited and one added, and queries read the change; automation
+// item is edited, one added and one deleted, and queries read the change; automation
 // rules are built in the form, and one moved up runs first.
 func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 	cs := setUpCMK(t)
@@ -216,6 +226,12 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 		chromedp.Click(chromedp.ID("watchlist-add-item")),
 	)
 	poll(t, b, ownerOf+` === 'dc01=identity team,web01=platform team,db01=data team'`)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete item dc01"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm-delete")),
+		chromedp.Click(chromedp.ID("confirm-delete")),
+	)
+	poll(t, b, ownerOf+` === 'web01=platform team,db01=data team'`)
 	b.Screenshot(t, "analytics-watchlist")
 	if st, got, qe := cs.queryRows(`_GetWatchlist('crown') | where SearchKey in ('web01', 'db01') | project SearchKey, Owner | sort by SearchKey asc`); st != 200 ||
 		len(got) != 2 || got[0][1] != "data team" || got[1][1] != "platform team" {

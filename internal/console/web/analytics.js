@@ -14,7 +14,9 @@ import { el } from './dom.js';
 import { workingIn } from './keystate.js';
 import { renderWatchlists } from './watchlists.js';
 import { renderAutomation } from './automation.js';
-import { apiVersion, confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
+import {
+  apiVersion, confirmDelete, explain, field, ifMatch, messages, select, table, url,
+} from './resource.js';
 
 // sections are the page's parts, one shown at a time.
 const sections = [
@@ -234,7 +236,7 @@ function renderRules(box, ctx) {
     try {
       await call('DELETE', url(ctx, `alertRules/${encodeURIComponent(r.name)}`), undefined, undefined, ifMatch(r.etag));
       msg.say(`${r.properties.displayName} is deleted.`);
-      editorBox.replaceChildren();
+      if (editorBox.querySelector('#rule-id')?.value === r.name) editorBox.replaceChildren();
     } catch (e) {
       msg.fail(explain(e, `Deleting ${r.properties.displayName}`));
     }
@@ -284,13 +286,6 @@ function importReport(rep) {
 function ruleForm(box, ctx, rule, taken, onSaved) {
   const p = rule ? structuredClone(rule.properties) : {};
   const isNew = !rule;
-  const field = (id, label, input) => el('div', { class: 'field' }, el('label', { htmlFor: id }, label), input);
-  const select = (id, options, value) => {
-    const s = el('select', { id });
-    for (const o of options) s.append(el('option', { value: o }, o));
-    s.value = value;
-    return s;
-  };
   const id = el('input', { id: 'rule-id', value: rule ? rule.name : crypto.randomUUID(), readOnly: !isNew, spellcheck: false, required: true });
   const name = el('input', { id: 'rule-name', value: p.displayName || '', required: true });
   const description = el('textarea', { id: 'rule-description', rows: 2, value: p.description || '' });
@@ -302,10 +297,10 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
   const threshold = el('input', { id: 'rule-trigger-threshold', type: 'number', min: 0, step: 1, value: String(p.triggerThreshold ?? 0) });
   const enabled = el('input', { id: 'rule-enabled', type: 'checkbox', checked: p.enabled ?? true });
   const schedule = el('div', { class: 'fields' },
-    field('rule-frequency', 'Runs every (ISO 8601, e.g. PT5M)', frequency),
-    field('rule-period', 'Looks back over (e.g. PT1H)', period),
-    field('rule-trigger-operator', 'Alert when the result count is', operator),
-    field('rule-trigger-threshold', 'Than', threshold));
+    field(frequency, 'Runs every (ISO 8601, e.g. PT5M)'),
+    field(period, 'Looks back over (e.g. PT1H)'),
+    field(operator, 'Alert when the result count is'),
+    field(threshold, 'Than'));
   const showSchedule = () => { schedule.hidden = kind.value !== 'Scheduled'; };
   kind.addEventListener('change', showSchedule);
   showSchedule();
@@ -391,7 +386,7 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
     for (const f of (m.fieldMappings?.length ? m.fieldMappings : [{}])) pair(f);
     addPair.addEventListener('click', () => pair({}));
     const fs = el('fieldset', { class: 'entity', 'data-entity': '' },
-      el('legend', {}, `Entity ${n}`), field(type.id, 'Type', type), idents, pairs, addPair, remove);
+      el('legend', {}, `Entity ${n}`), field(type, 'Type'), idents, pairs, addPair, remove);
     remove.addEventListener('click', () => { fs.remove(); addEntity.disabled = false; });
     mappings.append(fs);
     addEntity.disabled = mappings.children.length >= 10;
@@ -416,9 +411,9 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
   const form = el('form', { id: 'rule-form', class: 'section', novalidate: true },
     el('h2', {}, isNew ? 'New analytics rule' : `Edit ${p.displayName}`),
     el('div', { class: 'fields' },
-      field('rule-id', 'Rule ID', id), field('rule-name', 'Name', name),
-      field('rule-kind', 'Kind', kind), field('rule-severity', 'Severity', severity)),
-    field('rule-description', 'Description', description),
+      field(id, 'Rule ID'), field(name, 'Name'),
+      field(kind, 'Kind'), field(severity, 'Severity')),
+    field(description, 'Description'),
     el('span', { class: 'query-label', 'aria-hidden': 'true' }, 'Query (KQL), checked as you type'),
     editorBox, check, columns, schedule,
     el('h3', {}, 'Entity mappings'), mappings, addEntity,

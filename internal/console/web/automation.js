@@ -4,7 +4,9 @@
 // (JSON) — each write under the etag read.
 import { call } from './api.js';
 import { el } from './dom.js';
-import { confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
+import {
+  confirmDelete, explain, field, ifMatch, messages, select, table, url,
+} from './resource.js';
 
 // The properties a Property condition tests, by what the rule runs on.
 const conditionProperties = {
@@ -110,13 +112,6 @@ export function renderAutomation(box, ctx) {
 function automationForm(box, ctx, rule, onSaved, order = 1) {
   const p = rule ? rule.properties : {};
   const t = p.triggeringLogic || {};
-  const field = (input, label) => el('div', { class: 'field' }, el('label', { htmlFor: input.id }, label), input);
-  const select = (id, options, value) => {
-    const s = el('select', { id });
-    for (const o of options) s.append(el('option', { value: o }, o));
-    s.value = value;
-    return s;
-  };
   const name = el('input', { id: 'automation-name', value: p.displayName || '', required: true });
   const orderIn = el('input', { id: 'automation-order', type: 'number', min: 1, max: 1000, value: String(p.order ?? order) });
   const on = select('automation-triggers-on', ['Incidents', 'Alerts'], t.triggersOn || 'Incidents');

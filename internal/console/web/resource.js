@@ -57,3 +57,16 @@ export function table(id, names, items, cells, rowProps = () => ({})) {
     el('thead', {}, el('tr', {}, ...names.map((n) => el('th', { scope: 'col' }, n)))),
     el('tbody', {}, ...items.map((it) => el('tr', rowProps(it), ...cells(it).map((c) => el('td', {}, c))))));
 }
+
+// field is input with its label above it.
+export function field(input, label) {
+  return el('div', { class: 'field' }, el('label', { htmlFor: input.id }, label), input);
+}
+
+// select is a choice among options (each its own label), value chosen.
+export function select(id, options, value) {
+  const s = el('select', { id });
+  for (const o of options) s.append(el('option', { value: o }, o));
+  s.value = value;
+  return s;
+}

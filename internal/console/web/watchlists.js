@@ -3,7 +3,7 @@
 // etag read.
 import { call } from './api.js';
 import { el } from './dom.js';
-import { confirmDelete, explain, ifMatch, messages, table, url } from './resource.js';
+import { confirmDelete, explain, field, ifMatch, messages, table, url } from './resource.js';
 
 // shownItems bounds the items put into the page at once; the count is said.
 const shownItems = 1000;
@@ -56,7 +56,6 @@ function uploadForm(ctx, msg, onDone) {
   const file = el('input', { id: 'watchlist-file', type: 'file', accept: '.csv,text/csv', required: true });
   const key = el('select', { id: 'watchlist-search-key', required: true });
   const submit = el('button', { type: 'submit', id: 'watchlist-upload' }, 'Upload');
-  const field = (input, label) => el('div', { class: 'field' }, el('label', { htmlFor: input.id }, label), input);
   const form = el('form', { id: 'watchlist-form', class: 'section', novalidate: true },
     el('h2', {}, 'Upload a watchlist (CSV)'),
     el('div', { class: 'fields' }, field(alias, 'Alias'), field(name, 'Name'), field(provider, 'Provider'),
