@@ -21,6 +21,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring/kekconformance"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
+	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
 )
 
 // vaultTarget makes conformance keys in Sealwatch's own vault: each key in a
@@ -147,14 +148,17 @@ func TestKeyVaultDriverKeepsTheKEKContract(t *testing.T) {
 }
 
 // TestKeyVaultReplacementAcrossDrivers moves a keyring from a key in
-// Sealwatch's vault to a key of another driver — the test service, AWS KMS
-// (Local KMS) — and back.
+// Sealwatch's vault to a key of another driver — the test service, a
+// PKCS#11 token (SoftHSM2), AWS KMS (Local KMS) — and back.
 func TestKeyVaultReplacementAcrossDrivers(t *testing.T) {
 	rn := startNode(t)
 	vault := newVaultTarget(t, rn).target()
+	hsm := softhsmtest.New(t, "sealwatch-replacement").Target()
 	t.Run("vault to vault", func(t *testing.T) { kekconformance.RunReplacement(t, vault, vault) })
 	t.Run("vault to another driver", func(t *testing.T) { kekconformance.RunReplacement(t, vault, kektest.Target()) })
 	t.Run("another driver to vault", func(t *testing.T) { kekconformance.RunReplacement(t, kektest.Target(), vault) })
+	t.Run("vault to a PKCS#11 token", func(t *testing.T) { kekconformance.RunReplacement(t, vault, hsm) })
+	t.Run("a PKCS#11 token to vault", func(t *testing.T) { kekconformance.RunReplacement(t, hsm, vault) })
 	kms := localkms.Start(t).Target(t)
 	t.Run("vault to AWS KMS", func(t *testing.T) { kekconformance.RunReplacement(t, vault, kms) })
 	t.Run("AWS KMS to vault", func(t *testing.T) { kekconformance.RunReplacement(t, kms, vault) })
