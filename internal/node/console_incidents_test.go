@@ -270,7 +270,14 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 	if got := counts(t, b); got != "status-New=0,status-Active=0,status-Closed=1,severity-High=1,severity-Medium=0,severity-Low=0,severity-Informational=0" {
 		t.Errorf("the analyst's own incidents are counted %s, want the one closed, High", got)
 	}
-	b.RequireClean(t, "status of 412")
+
+	// An incident that is not there says so, with the way back.
+	browsertest.Value(t, b, chromedp.Evaluate[bool](`(location.hash = '#/incidents/`+customerID+`/no-such-incident') !== ''`))
+	browsertest.Value(t, b, chromedp.Poll[bool](`document.querySelector('#page-body .error a') !== null`, chromedp.WithPollingTimeout(10*time.Second)))
+	if got := text(t, b, "#page-body .error"); !strings.Contains(got, "incident 'no-such-incident' was not found") || !strings.Contains(got, "Back to the queue") {
+		t.Errorf("a missing incident's page reads %q", got)
+	}
+	b.RequireClean(t, "status of 412", "status of 404")
 }
 
 // requireLabelled fails the test for a control of the page that has no
