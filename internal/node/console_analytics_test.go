@@ -345,3 +345,34 @@ func TestConsoleAnalyticsAsAReaderReadsButCannotWrite(t *testing.T) {
 	}
 	b.RequireClean(t, "status of 403")
 }
+
+// TestConsoleAnalyticsShowsARulesPause: while the workspace's key is
+// revoked no rule runs; once it is back, the scheduler records the time no
+// run covered, and the rule's row says so under Caught up.
+func TestConsoleAnalyticsShowsARulesPause(t *testing.T) {
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), RuleInterval: 100 * time.Millisecond})
+	rule := map[string]any{"kind": "Scheduled", "properties": map[string]any{
+		"displayName": "Any event", "severity": "Low", "enabled": true, "query": "SecurityEvent | take 1",
+		"queryFrequency": "PT5M", "queryPeriod": "PT5M", "triggerOperator": "GreaterThan", "triggerThreshold": 0}}
+	if st := cs.call("PUT", cs.alertRuleURL("/any-event"), cs.mgmt, rule, nil); st != 201 {
+		t.Fatalf("create rule: %d", st)
+	}
+	waitFor(t, 20*time.Second, "the rule's first run", func() bool {
+		st, n, _ := cs.queryStatus(`SentinelHealth | where SentinelResourceName == "any-event" and ExtendedProperties.Outcome == "ran" | count`, "")
+		return st == 200 && n == 1.0
+	})
+	cs.disableKey(true)
+	waitFor(t, 20*time.Second, "a paused workspace in the metrics", func() bool { return cs.metric("sealwatch_rule_paused_workspaces 1") })
+	cs.disableKey(false)
+	waitFor(t, 20*time.Second, "the pause on record", func() bool {
+		st, n, _ := cs.queryStatus(`SentinelHealth | where SentinelResourceName == "any-event" and ExtendedProperties.Outcome == "skipped" | count`, "")
+		return st == 200 && n == 1.0
+	})
+
+	b := openAnalytics(t, cs)
+	caughtUp := browsertest.Value(t, b, chromedp.Text(chromedp.CSS(`#rules tr[data-rule="any-event"] td:nth-child(7)`)))
+	if !regexp.MustCompile(`^0 windows after 1 pause \(last: nothing ran .+ – .+: no run from .+ could not be opened`).MatchString(caughtUp) {
+		t.Errorf("the rule's Caught up reads %q, want its pause", caughtUp)
+	}
+	b.RequireClean(t)
+}
