@@ -90,6 +90,8 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("rule-entity-1-type"), "Host"),
 		chromedp.SendKeys(chromedp.ID("rule-entity-1-identifier-1"), "HostName"),
 		chromedp.SendKeys(chromedp.ID("rule-entity-1-column-1"), "Message"),
+		chromedp.Click(chromedp.ID("rule-tactic-Discovery")),
+		chromedp.SetValue(chromedp.ID("rule-alert-grouping"), "AlertPerResult"),
 	)
 	b.Do(t, chromedp.Click(chromedp.ID("rule-save")))
 	poll(t, b, `document.getElementById('rules-status').textContent === 'Console rows seen is saved.'`)
@@ -104,6 +106,9 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 					EntityType    string
 					FieldMappings []struct{ Identifier, ColumnName string }
 				}
+				Tactics               []string
+				EventGroupingSettings struct{ AggregationKind string }
+				IncidentConfiguration struct{ CreateIncident bool }
 			}
 		}
 	}
@@ -112,7 +117,8 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 	}
 	saved := list.Value[0]
 	if p := saved.Properties; !p.Enabled || p.QueryFrequency != "PT5M" || len(p.EntityMappings) != 1 || p.EntityMappings[0].EntityType != "Host" ||
-		p.EntityMappings[0].FieldMappings[0].ColumnName != "Message" {
+		p.EntityMappings[0].FieldMappings[0].ColumnName != "Message" || strings.Join(p.Tactics, ",") != "Discovery" ||
+		p.EventGroupingSettings.AggregationKind != "AlertPerResult" || !p.IncidentConfiguration.CreateIncident {
 		t.Errorf("the saved rule is %+v", p)
 	}
 

@@ -86,6 +86,9 @@ async function listWorkspaces(session) {
 // --- Analytics rules -------------------------------------------------------
 
 const severities = ['High', 'Medium', 'Low', 'Informational'];
+const tactics = ['Reconnaissance', 'ResourceDevelopment', 'InitialAccess', 'Execution', 'Persistence',
+  'PrivilegeEscalation', 'DefenseEvasion', 'CredentialAccess', 'Discovery', 'LateralMovement', 'Collection',
+  'Exfiltration', 'CommandAndControl', 'Impact', 'PreAttack', 'ImpairProcessControl', 'InhibitResponseFunction'];
 const triggerOperators = ['GreaterThan', 'LessThan', 'Equal', 'NotEqual'];
 
 // entityIdentifiers are the identifiers the API takes, per entity type (the
@@ -404,6 +407,14 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
     }));
   }
 
+  // Tactics, how results become alerts, and whether alerts make incidents
+  // (the rest of incidentConfiguration, such as grouping, is kept).
+  const tacticBoxes = tactics.map((tc) => el('input', { type: 'checkbox', id: `rule-tactic-${tc}`, value: tc, checked: (p.tactics || []).includes(tc) }));
+  const tacticList = el('fieldset', { class: 'entity', id: 'rule-tactics' }, el('legend', {}, 'Tactics'),
+    el('div', { class: 'fields' }, ...tacticBoxes.map((b) => el('span', { class: 'check' }, b, el('label', { htmlFor: b.id }, b.value)))));
+  const grouping = select('rule-alert-grouping', ['SingleAlert', 'AlertPerResult'], p.eventGroupingSettings?.aggregationKind || 'SingleAlert');
+  const incidents = el('input', { id: 'rule-create-incident', type: 'checkbox', checked: p.incidentConfiguration?.createIncident ?? true });
+
   const msg = messages('rule-form');
   const save = el('button', { type: 'submit', id: 'rule-save' }, isNew ? 'Create rule' : 'Save rule');
   const cancel = el('button', { type: 'button', class: 'secondary', id: 'rule-cancel' }, 'Close');
@@ -417,6 +428,9 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
     el('span', { class: 'query-label', 'aria-hidden': 'true' }, 'Query (KQL), checked as you type'),
     editorBox, check, columns, schedule,
     el('h3', {}, 'Entity mappings'), mappings, addEntity,
+    el('h3', {}, 'Alerts and incidents'), tacticList,
+    el('div', { class: 'fields' }, field(grouping, 'Alerts: one per run, or one per result row')),
+    el('div', { class: 'check' }, incidents, el('label', { htmlFor: 'rule-create-incident' }, 'Alerts create incidents')),
     el('div', { class: 'check' }, enabled, el('label', { htmlFor: 'rule-enabled' }, 'Enabled: the rule runs')),
     ...msg.nodes,
     el('div', { class: 'toolbar' }, save, reload, cancel));
@@ -429,6 +443,11 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
     if (ents.length) props.entityMappings = ents;
     else delete props.entityMappings;
     if (!props.description) delete props.description;
+    const chosen = tacticBoxes.filter((b) => b.checked).map((b) => b.value);
+    if (chosen.length) props.tactics = chosen;
+    else delete props.tactics;
+    props.eventGroupingSettings = { ...p.eventGroupingSettings, aggregationKind: grouping.value };
+    props.incidentConfiguration = { ...p.incidentConfiguration, createIncident: incidents.checked };
     for (const k of ['queryFrequency', 'queryPeriod', 'triggerOperator', 'triggerThreshold']) delete props[k];
     if (kind.value === 'Scheduled') {
       Object.assign(props, { queryFrequency: frequency.value.trim(), queryPeriod: period.value.trim(),
