@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/console/browsertest"
 	"github.com/sealwatch/sealwatch/internal/incident"
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // TestConsoleWorksAnIncidentEndToEnd works an incident in Chromium as an
@@ -394,4 +396,43 @@ func TestConsoleShowsAReaderTheIncidentsAndTheRefusalOfAChange(t *testing.T) {
 		t.Errorf("a reader's refused changes changed the incident: %+v", p)
 	}
 	b.RequireClean(t, "status of 403")
+}
+
+// TestConsoleIncidentQueueHoldsTheNewest500: of more incidents than the
+// queue's table holds, it shows the newest, counts them all, and says how
+// to see the others.
+func TestConsoleIncidentQueueHoldsTheNewest500(t *testing.T) {
+	cs := setUpCMK(t)
+	ctx := context.Background()
+	ws, err := cs.node.workspaces.Info(ctx, workspace.ResourceGroup{Subscription: cs.creds.TenantID, Group: "rg1"}, "secops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := cs.node.data.Docs(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incs := incident.New(docs, ws.Workspace.Properties.CustomerID, ws.Workspace.ID, nil)
+	for i := range 501 {
+		if _, _, err := incs.Put(ctx, fmt.Sprintf("bulk-%d", i), incident.Properties{Title: fmt.Sprintf("Bulk %d", i), Severity: "Low"}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+	browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+	b.Do(t,
+		chromedp.Click(chromedp.CSS(`nav a[data-page="incidents"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#incident-queue tbody tr")),
+	)
+	rows := browsertest.Value(t, b, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#incident-queue tbody tr')].map(tr => tr.cells[1].textContent)`))
+	if len(rows) != 500 || rows[0] != "Bulk 500" || rows[499] != "Bulk 1" {
+		t.Errorf("the queue holds %d rows, from %q to %q; want the newest 500, Bulk 500 to Bulk 1", len(rows), rows[0], rows[len(rows)-1])
+	}
+	if got := text(t, b, "#incident-summary"); got != "501 of 501 incidents match, newest first. The list holds the newest 500: narrow the filters to see the others." {
+		t.Errorf("the summary reads %q", got)
+	}
+	if got := counts(t, b); !strings.HasPrefix(got, "status-New=501,") {
+		t.Errorf("the counts are %s, want all 501 New", got)
+	}
+	b.RequireClean(t)
 }

@@ -31,6 +31,11 @@ const periods = [
   ['2592000000', 'Last 30 days'],
 ];
 
+// queueRows bounds the incidents put into the queue's table at once, so
+// that a workspace of many stays quick to filter; the counts and the
+// summary count them all.
+const queueRows = 500;
+
 // filters outlive the page's rendering, so that coming back from an
 // incident finds the queue as it was left.
 const filters = { status: '', severity: '', owner: '', timeField: 'createdTimeUtc', period: '' };
@@ -139,9 +144,11 @@ async function queuePage(container, session, customerId) {
       (dim === 'status' ? status : severity).value = value;
       apply();
     });
-    const shown = list.filter((i) => matches(i, session, filters));
-    summary.textContent = `${shown.length} of ${list.length} ${list.length === 1 ? 'incident' : 'incidents'} shown, newest first.`;
-    table.replaceChildren(shown.length ? queueTable(shown, ws, session) : el('p', { class: 'empty' }, 'No incident matches these filters.'));
+    const matching = list.filter((i) => matches(i, session, filters));
+    let text = `${matching.length} of ${list.length} ${list.length === 1 ? 'incident' : 'incidents'} ${matching.length === 1 ? 'matches' : 'match'}, newest first.`;
+    if (matching.length > queueRows) text += ` The list holds the newest ${queueRows.toLocaleString('en')}: narrow the filters to see the others.`;
+    summary.textContent = text;
+    table.replaceChildren(matching.length ? queueTable(matching.slice(0, queueRows), ws, session) : el('p', { class: 'empty' }, 'No incident matches these filters.'));
   };
   for (const s of [status, severity, owner, timeField, period]) s.addEventListener('change', apply);
 
