@@ -256,6 +256,27 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Reopened, which clears the classification; closed again with a
+	// classification of two reasons, the second chosen.
+	b.Do(t,
+		pick("#incident-status", "Active"),
+		chromedp.Click(chromedp.ID("save-incident")),
+	)
+	waitText(t, b, "#triage-message", "Saved.")
+	if p := cs.incidentProps(raised.Name); p.Status != "Active" || p.Classification != "" || p.ClassificationReason != "" || p.ClassificationComment != "" {
+		t.Errorf("after reopening, the incident is %+v", p)
+	}
+	b.Do(t,
+		chromedp.WaitVisible(chromedp.ID("close-form")),
+		pick("#classification", "FalsePositive"),
+		pick("#classification-reason", "InaccurateData"),
+		chromedp.Click(chromedp.ID("close-incident")),
+	)
+	waitText(t, b, "#triage-message", "Closed.")
+	if p := cs.incidentProps(raised.Name); p.Status != "Closed" || p.Classification != "FalsePositive" || p.ClassificationReason != "InaccurateData" {
+		t.Errorf("after closing again, the incident is %+v", p)
+	}
+
 	b.Do(t,
 		chromedp.Click(chromedp.ID("back-to-queue")),
 		chromedp.WaitVisible(chromedp.CSS("#incident-queue")),
