@@ -611,10 +611,11 @@ func checkSegmentFile(path, ws, table string, want segFile) error {
 // error, is there to read. An error ends the scan, but for a segment purged
 // since the scan started, which is skipped.
 func (sc *Scanner) found(s segFile, err error) bool {
+	if err == nil {
+		return true // before ie, which errors.As moves to the heap: a count calls this per segment
+	}
 	var ie *IntegrityError
 	switch {
-	case err == nil:
-		return true
 	case errors.As(err, &ie) && ie.Problem == ProblemMissing && (sc.st.expired(sc.tbl, s.name.maxT) || s.name.maxT < sc.purgedBefore):
 		// purged since the scan started
 	case ie != nil:
