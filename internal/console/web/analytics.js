@@ -5,11 +5,7 @@
 // automation rules. Every write sends the etag it read, and a conflict is
 // shown, never overwritten.
 import { ApiError, call } from './api.js';
-import {
-  EditorState, EditorView, bracketMatching, defaultKeymap, drawSelection, highlightActiveLine,
-  history, historyKeymap, keymap, lineNumbers, syntaxHighlighting,
-} from './codemirror.js';
-import { kql, kqlHighlight } from './kql.js';
+import { kqlEditor, placeCaret } from './kqleditor.js';
 import { el } from './dom.js';
 import { workingIn } from './keystate.js';
 import { renderWatchlists } from './watchlists.js';
@@ -309,25 +305,9 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
   showSchedule();
 
   // The query: the Logs page's editor, checked by the node as it is typed.
-  const editorBox = el('div', { class: 'editor', id: 'rule-query-editor' });
-  const editorRoot = editorBox.attachShadow({ mode: 'open' });
-  editorRoot.append(el('link', { rel: 'stylesheet', href: '/console/assets/editor.css' }));
   const check = el('p', { id: 'rule-query-status', class: 'status', role: 'status', 'aria-live': 'polite' });
   const columns = el('datalist', { id: 'rule-result-columns' });
-  const editor = new EditorView({
-    root: editorRoot,
-    parent: editorRoot,
-    state: EditorState.create({
-      doc: p.query || '',
-      extensions: [
-        lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(),
-        kql, syntaxHighlighting(kqlHighlight), EditorView.lineWrapping,
-        keymap.of([...defaultKeymap, ...historyKeymap]),
-        EditorView.contentAttributes.of({ 'aria-label': 'Rule query (KQL)', spellcheck: 'false' }),
-        EditorView.updateListener.of((u) => { if (u.docChanged) validateSoon(); }),
-      ],
-    }),
-  });
+  const { box: editorBox, view: editor } = kqlEditor('rule-query-editor', { doc: p.query || '', label: 'Rule query (KQL)', onChange: validateSoon });
   let timer = 0;
   let inFlight = null;
   function validateSoon() {
@@ -500,12 +480,4 @@ async function showRuns(box, ctx, id) {
     r.WindowStart ? `${when(r.WindowStart)} – ${when(r.WindowEnd)}` : r.SkippedFrom ? `${when(r.SkippedFrom)} – ${when(r.SkippedTo)}` : '',
     String(r.Alerts ?? ''), r.Error || (r.Status === 'Success' ? '' : r.Description),
   ]) : el('p', { class: 'status' }, 'No run recorded yet: a new rule runs as soon as it is saved; open it again to see.'));
-}
-
-// placeCaret puts the editor's caret at 1-based line and column.
-function placeCaret(editor, line, column) {
-  const doc = editor.state.doc;
-  const l = doc.line(Math.min(Math.max(line, 1), doc.lines));
-  editor.dispatch({ selection: { anchor: Math.min(l.from + Math.max(column - 1, 0), l.to) }, scrollIntoView: true });
-  editor.focus();
 }

@@ -2,11 +2,7 @@
 // that highlights it, run it, and read the result as a table. A refusal is
 // shown with its line and column, and the caret is put there.
 import { ApiError, call } from './api.js';
-import {
-  EditorState, EditorView, bracketMatching, defaultKeymap, drawSelection, highlightActiveLine,
-  history, historyKeymap, keymap, lineNumbers, syntaxHighlighting,
-} from './codemirror.js';
-import { kql, kqlHighlight } from './kql.js';
+import { kqlEditor, placeCaret } from './kqleditor.js';
 import { chart } from './chart.js';
 import { workingIn } from './keystate.js';
 import { el } from './dom.js';
@@ -28,12 +24,11 @@ export function render(container, session) {
   const workspace = el('select', { id: 'workspace' });
   const timespan = el('select', { id: 'timespan' });
   for (const [value, label] of timespans) timespan.append(el('option', { value }, label));
-  // The editor lives in a shadow root: there CodeMirror adopts its styles as
-  // a constructed style sheet, where in the document it would add a <style>
-  // element, which the page's policy (style-src 'self') refuses.
-  const editorBox = el('div', { class: 'editor', id: 'kql-editor' });
-  const editorRoot = editorBox.attachShadow({ mode: 'open' });
-  editorRoot.append(el('link', { rel: 'stylesheet', href: '/console/assets/editor.css' }));
+  const { box: editorBox, view: editor } = kqlEditor('kql-editor', {
+    doc: 'search *\n| take 100',
+    label: 'Query (KQL)',
+    keys: [{ key: 'Mod-Enter', run: () => { execute(); return true; } }],
+  });
   const run = el('button', { id: 'run-query', type: 'button', disabled: true }, 'Run');
   const status = el('p', { id: 'query-status', class: 'status', role: 'status' });
   const error = el('p', { id: 'query-error', class: 'error', role: 'alert', hidden: true });
@@ -47,22 +42,6 @@ export function render(container, session) {
       run),
     el('span', { class: 'query-label', 'aria-hidden': 'true' }, 'Query (KQL) — Ctrl+Enter runs it'),
     editorBox, error, status, chartBox, results);
-  const editor = new EditorView({
-    root: editorRoot,
-    parent: editorRoot,
-    state: EditorState.create({
-      doc: 'search *\n| take 100',
-      extensions: [
-        lineNumbers(), history(), drawSelection(), highlightActiveLine(), bracketMatching(),
-        kql, syntaxHighlighting(kqlHighlight), EditorView.lineWrapping,
-        // Tab is left to move the focus on, as everywhere in the page.
-        keymap.of([{ key: 'Mod-Enter', run: () => { execute(); return true; } }, ...defaultKeymap, ...historyKeymap]),
-        // A label outside the shadow root cannot name what is inside it.
-        EditorView.contentAttributes.of({ 'aria-label': 'Query (KQL)', spellcheck: 'false' }),
-      ],
-    }),
-  });
-
   // running cancels the query under way, if any.
   let running = null;
 
@@ -147,16 +126,6 @@ async function loadWorkspaces(session, select, run, status) {
   } catch (e) {
     status.textContent = `The workspaces could not be listed: ${e.message}`;
   }
-}
-
-// placeCaret puts the editor's caret at 1-based line and column, within
-// the text.
-function placeCaret(editor, line, column) {
-  const doc = editor.state.doc;
-  const l = doc.line(Math.min(Math.max(line, 1), doc.lines));
-  const pos = Math.min(l.from + Math.max(column - 1, 0), l.to);
-  editor.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
-  editor.focus();
 }
 
 // grid is the table of a result: a header per column (its name, its type
