@@ -115,9 +115,9 @@ func (k *KEK) versionURI(id []byte) string {
 }
 
 // pathEscape percent-encodes what RFC 7512 does not allow in a path
-// attribute's value.
+// attribute's value: url.PathEscape leaves "=" as it is.
 func pathEscape(s string) string {
-	return strings.NewReplacer(";", "%3b", "=", "%3d").Replace(url.PathEscape(s))
+	return strings.ReplaceAll(url.PathEscape(s), "=", "%3D")
 }
 
 // versionOf reads the CKA_ID a version URI of this key names.
@@ -152,7 +152,11 @@ func (k *KEK) Wrap(ctx context.Context, aek []byte) (keyring.Wrapped, error) {
 		w = keyring.Wrapped{Provider: Provider, KeyURI: k.versionURI(obj.id), Algorithm: keyring.AlgAESKWP, Ciphertext: ct}
 		return nil
 	})
-	return w, err
+	if err != nil {
+		// On a timeout the module call may still write w: it is not read.
+		return keyring.Wrapped{}, err
+	}
+	return w, nil
 }
 
 // Unwrap unwraps with exactly the key object w names. A wrapping of
@@ -194,7 +198,10 @@ func (k *KEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
 		}
 		return err
 	})
-	return aek, err
+	if err != nil {
+		return nil, err // on a timeout the module call may still write aek
+	}
+	return aek, nil
 }
 
 // Describe reports the pinned key object, or the one with the highest
@@ -215,7 +222,10 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 		}
 		return nil
 	})
-	return st, err
+	if err != nil {
+		return keyring.KeyState{}, err // on a timeout the module call may still write st
+	}
+	return st, nil
 }
 
 // call runs f on a logged-in session of the token. A lost session is replaced and f tried once more; a failed token

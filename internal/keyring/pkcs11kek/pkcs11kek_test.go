@@ -420,3 +420,26 @@ func TestCreateVersionMakesRecoverableVersionsAndRetiresThem(t *testing.T) {
 		t.Fatalf("describe after retiring version 01: %+v, %v", st, err)
 	}
 }
+
+func TestAModuleThatDoesNotAnswerIsUnreachableAtTheDeadline(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	key := aek(t)
+	w, err := kek.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := pkcs11kek.HoldModule(tok.Module)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	got, err := kek.Unwrap(short, w)
+	release() // the held call goes on now, and its answer is dropped
+	requireIs(t, err, keyring.ErrKeyUnreachable, tok.PIN)
+	if got != nil {
+		t.Fatal("an unwrap that timed out returned bytes")
+	}
+	if got, err := kek.Unwrap(ctx(t), w); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("unwrap once the module answers again: %v", err)
+	}
+}
