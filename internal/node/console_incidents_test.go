@@ -300,6 +300,22 @@ func TestConsoleWorksAnIncidentEndToEnd(t *testing.T) {
 	if got := text(t, b, "#page-body .error"); !strings.Contains(got, "incident 'no-such-incident' was not found") || !strings.Contains(got, "Back to the queue") {
 		t.Errorf("a missing incident's page reads %q", got)
 	}
+
+	// An incident made by hand opens on its page.
+	b.Do(t,
+		chromedp.Click(chromedp.CSS("#page-body .error a")),
+		chromedp.WaitVisible(chromedp.CSS("#incident-queue")),
+		chromedp.Click(chromedp.ID("new-incident")),
+		chromedp.SendKeys(chromedp.ID("new-incident-title"), "Suspicious OAuth consent"),
+		pick("#new-incident-severity", "High"),
+		chromedp.SendKeys(chromedp.ID("new-incident-description"), "Reported by the help desk."),
+		chromedp.Click(chromedp.ID("create-incident")),
+	)
+	waitText(t, b, "#incident-title", "#4 Suspicious OAuth consent")
+	made := strings.TrimPrefix(browsertest.Value(t, b, chromedp.Evaluate[string](`location.hash`)), "#/incidents/"+customerID+"/")
+	if p := cs.incidentProps(made); p.Title != "Suspicious OAuth consent" || p.Severity != "High" || p.Status != "New" || p.Description != "Reported by the help desk." {
+		t.Errorf("the incident made in the console is %+v", p)
+	}
 	b.RequireClean(t, "status of 412", "status of 404")
 }
 
@@ -408,13 +424,27 @@ func TestConsoleShowsAReaderTheIncidentsAndTheRefusalOfAChange(t *testing.T) {
 		chromedp.Click(chromedp.ID("add-comment")),
 		chromedp.WaitVisible(chromedp.ID("comment-error")),
 	)
-	for _, id := range []string{"triage-error", "comment-error"} {
+	refused := func(id string) {
 		if got := text(t, b, "#"+id); !strings.HasPrefix(got, "The node refused this (AuthorizationFailed): ") || !strings.Contains(got, app.ObjectID) {
 			t.Errorf("#%s reads %q, want the API's refusal naming the reader", id, got)
 		}
 	}
+	refused("triage-error")
+	refused("comment-error")
+	b.Do(t,
+		chromedp.Click(chromedp.ID("back-to-queue")),
+		chromedp.Click(chromedp.ID("new-incident")),
+		chromedp.SendKeys(chromedp.ID("new-incident-title"), "A reader's incident"),
+		chromedp.Click(chromedp.ID("create-incident")),
+		chromedp.WaitVisible(chromedp.ID("new-incident-error")),
+	)
+	refused("new-incident-error")
 	if p := cs.incidentProps("i1"); p.Severity != "High" || p.AdditionalData.CommentsCount != 0 {
 		t.Errorf("a reader's refused changes changed the incident: %+v", p)
+	}
+	var list struct{ Value []any }
+	if st := cs.call("GET", cs.securityURL("incidents"), cs.mgmt, nil, &list); st != 200 || len(list.Value) != 1 {
+		t.Errorf("after a reader's refused creation the workspace has %d incidents (%d), want 1", len(list.Value), st)
 	}
 	b.RequireClean(t, "status of 403")
 }

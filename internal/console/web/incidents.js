@@ -122,12 +122,15 @@ async function queuePage(container, session, customerId) {
   const period = selectOf('incident-filter-period', periods, filters.period);
   period.setAttribute('aria-label', 'Time range');
   const refresh = el('button', { id: 'incident-refresh', type: 'button', class: 'secondary' }, 'Refresh');
+  const create = el('button', { id: 'new-incident', type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'New incident');
+  const createForm = newIncidentForm(() => ws);
   const counts = el('div', { id: 'incident-counts', class: 'counts' });
   const summary = el('p', { id: 'incident-summary', class: 'status', role: 'status' });
   const error = el('p', { id: 'incidents-error', class: 'error', role: 'alert', hidden: true });
   const table = el('div', { class: 'results' });
   container.replaceChildren(
-    el('div', { class: 'toolbar' }, labelled('Workspace', picker), picker, refresh),
+    el('div', { class: 'toolbar' }, labelled('Workspace', picker), picker, refresh, create),
+    createForm,
     el('div', { class: 'toolbar filters', role: 'group', 'aria-label': 'Filters' },
       labelled('Status', status), status,
       labelled('Severity', severity), severity,
@@ -168,6 +171,11 @@ async function queuePage(container, session, customerId) {
     apply();
   }
   refresh.addEventListener('click', load);
+  create.addEventListener('click', () => {
+    createForm.hidden = !createForm.hidden;
+    create.setAttribute('aria-expanded', String(!createForm.hidden));
+    if (!createForm.hidden) createForm.querySelector('input').focus();
+  });
   picker.addEventListener('change', () => { location.hash = queueHash(picker.value); });
 
   let all;
@@ -193,8 +201,46 @@ async function queuePage(container, session, customerId) {
   await load();
 }
 
+// newIncidentForm makes an incident by hand in the workspace ws() names,
+// and opens it.
+function newIncidentForm(ws) {
+  const title = el('input', { id: 'new-incident-title', maxLength: 256, autocomplete: 'off' });
+  const severity = selectOf('new-incident-severity', severities.map((s) => [s, s]), 'Medium');
+  const description = el('textarea', { id: 'new-incident-description', rows: 3 });
+  const submit = el('button', { id: 'create-incident', type: 'submit' }, 'Create');
+  const error = el('p', { id: 'new-incident-error', class: 'error', role: 'alert', hidden: true });
+  const form = el('form', { class: 'panel new-incident', hidden: true, 'aria-label': 'New incident', novalidate: true },
+    labelled('Title', title), title, labelled('Severity', severity), severity,
+    labelled('Description', description), description, submit, error);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    error.hidden = true;
+    if (!title.value.trim()) {
+      error.textContent = 'Give the incident a title.';
+      error.hidden = false;
+      title.focus();
+      return;
+    }
+    const id = crypto.randomUUID();
+    submit.disabled = true;
+    try {
+      await call('PUT', `${incidentsPath(ws())}/${id}?${apiVersion}`,
+        { properties: { title: title.value.trim(), severity: severity.value, description: description.value, status: 'New' } });
+      location.hash = incidentHash(ws().properties.customerId, id);
+    } catch (err) {
+      error.textContent = describe(err);
+      error.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// newestFirst orders by creation, then number. Times are compared as
+// times: their text's fractions of a second vary in length.
 function newestFirst(a, b) {
-  const t = b.properties.createdTimeUtc.localeCompare(a.properties.createdTimeUtc);
+  const t = Date.parse(b.properties.createdTimeUtc) - Date.parse(a.properties.createdTimeUtc);
   return t || b.properties.incidentNumber - a.properties.incidentNumber;
 }
 
