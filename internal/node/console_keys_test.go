@@ -312,7 +312,11 @@ func TestConsoleShowsAReaderTheBannerOfItsWorkspacesKey(t *testing.T) {
 	}
 
 	cs.disableKey(false)
-	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)), chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)))
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
+	if got := browsertest.Value(t, b, chromedp.Text(chromedp.ID("page-body"))); !strings.Contains(got, "only an Owner may call") {
+		t.Errorf("the Keys page tells the reader %q", got)
+	}
+	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)))
 	pageWaits(t, b, `document.getElementById('key-banner').hidden`)
 	b.RequireClean(t)
 }

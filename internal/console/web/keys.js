@@ -14,6 +14,11 @@ const auditRecordsShown = 100;
 
 // render builds the page into container for the signed-in session.
 export function render(container, session) {
+  if (!session.principal.roles.includes('Owner')) {
+    container.replaceChildren(el('p', { class: 'status' },
+      'Keys, vaults and clusters are read through the management API, which only an Owner may call: sign in as an application with the Owner role. The banner above every page still says when the key of a workspace you work in is not Accessible.'));
+    return;
+  }
   const states = el('div', { id: 'key-states' }, el('p', { class: 'status' }, 'Loading the clusters…'));
   const usage = el('div', { id: 'key-usage' });
   const auditVault = el('select', { id: 'audit-vault' });
@@ -31,12 +36,6 @@ export function render(container, session) {
       auditChain, auditRecords),
     setupBox,
   );
-
-  if (!session.principal.roles.includes('Owner')) {
-    states.replaceChildren(el('p', { class: 'status' },
-      'Keys, vaults and clusters are read through the management API, which only an Owner may call: sign in as an application with the Owner role.'));
-    return;
-  }
 
   let clusters = [];
   let loaded = false;
@@ -58,7 +57,6 @@ export function render(container, session) {
     showUsage(usage, clusters);
     guide.update(clusters);
   });
-  keystate.refresh();
 
   (async () => {
     try {

@@ -129,7 +129,7 @@ async function findWorkspace(sub, id) {
 const meanings = {
   Revoked: {
     means: 'queries, ingestion, incidents and analytics rules of its workspaces are refused (403 CustomerManagedKeyInaccessible); the stored data is kept, unreadable.',
-    todo: 'Enable the key (or its version) again in its vault, or restore the access policy of the cluster\'s identity and of the document-store principal; everything works again within one key check.',
+    todo: 'Enable the key (or its version) again in its vault or key service, or restore the access of the cluster\'s identity and of the document-store principal to it; everything works again within one key check.',
   },
   Locked: {
     means: 'its vault has not answered for longer than the grace, so queries, ingestion and incidents of its workspaces are refused (503 KeyVaultUnreachable); nothing stored is lost.',
