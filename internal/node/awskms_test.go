@@ -253,3 +253,41 @@ func TestAWSKMSIsNotCalledPerRowIngested(t *testing.T) {
 		t.Fatalf("ingesting %d rows (about %d MiB) called KMS: %v; want no call", ingested, mib, calls)
 	}
 }
+
+// TestAWSKMSOutageLocksNeverRevokes: KMS throttling or answering 5xx locks
+// a cluster whose grace is over (0 here: fail closed) with 503
+// KeyVaultUnreachable — never Revoked — and the next check after KMS
+// answers again unlocks it with nothing lost. (A KMS that does not answer
+// at all is the conformance suite's cut proxy.)
+func TestAWSKMSOutageLocksNeverRevokes(t *testing.T) {
+	srv := localkms.Start(t)
+	arn := srv.CreateKey(t)
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), KeyCheckInterval: time.Hour})
+	var out map[string]any
+	if st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, kmsKeyBody(srv, arn, nil), &out); st != 200 {
+		t.Fatalf("move to the KMS key: %d %v", st, out)
+	}
+	immutableID, tok := cs.dcr()
+	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "kept"}}
+	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	for _, f := range []struct {
+		status int
+		code   string
+	}{{400, "ThrottlingException"}, {500, "KMSInternalException"}, {503, "ServiceUnavailable"}} {
+		t.Run(f.code, func(t *testing.T) {
+			srv.SetFault(f.status, f.code)
+			cs.probe()
+			cs.ingestIsLocked(immutableID, tok)
+			srv.SetFault(0, "")
+			cs.probe()
+			if st := cs.keyState(); st != "Accessible" {
+				t.Fatalf("key state once KMS answers again: %s", st)
+			}
+			if st, n, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 200 || n != float64(1) {
+				t.Fatalf("count once KMS answers again: %d %v %+v", st, n, qe)
+			}
+		})
+	}
+}
