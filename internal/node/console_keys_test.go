@@ -226,8 +226,18 @@ func TestConsoleGuidesTheFiveCMKStepsThroughTheAPI(t *testing.T) {
 	if got := why(3); !strings.Contains(got, "lacks get, wrapKey, unwrapKey on vault cmk1") {
 		t.Errorf("step 3 before the grant says %q", got)
 	}
+	// Setting the key before the grant is refused by the node's key check,
+	// and the refusal is shown under the step, naming the command that grants.
+	press(4, "Set key k1 of vault cmk1")
+	pageWaits(t, b, `!!document.querySelector('#cmk-steps li[data-step="4"] .error')`)
+	if got := browsertest.Value(t, b, chromedp.Text(chromedp.CSS(step(4)+" .error"))); !strings.Contains(got, "sealwatch keyvault set-policy --name cmk1") {
+		t.Errorf("the refused step 4 says %q", got)
+	}
 	press(3, "Grant both principals")
 	done(3)
+	if stale := browsertest.Value(t, b, chromedp.Evaluate[int](`document.querySelectorAll('#cmk-steps .error').length`)); stale != 0 {
+		t.Error("step 4's refusal is still shown after the grant it asked for")
+	}
 	b.Screenshot(t, "keys-setup")
 	press(4, "Set key k1 of vault cmk1")
 	done(4)
@@ -252,7 +262,7 @@ func TestConsoleGuidesTheFiveCMKStepsThroughTheAPI(t *testing.T) {
 	if cluster.Properties.KeyState != "Accessible" || len(cluster.Properties.AssociatedWorkspaces) != 1 || st != 200 || !onboarding.Properties.CustomerManagedKey {
 		t.Errorf("after the guided set-up the cluster is %+v and the onboarding %d %+v", cluster.Properties, st, onboarding)
 	}
-	b.RequireClean(t)
+	b.RequireClean(t, "status of 403")
 }
 
 // TestConsoleShowsAReaderTheBannerOfItsWorkspacesKey: an application with

@@ -293,6 +293,8 @@ export function setup(container, session, recheckClusters, onVaults) {
       problems.delete(n);
       try {
         await action.run(input ? input.value.trim() : undefined);
+        // A step done changes what the others' refusals were about.
+        problems.clear();
       } catch (e) {
         problems.set(n, e.message);
       } finally {
