@@ -201,9 +201,7 @@ func (s *Service) applyKey(ctx context.Context, rec *clusterRecord, kv KeyVaultP
 	stored := withoutSecret(kv)
 	rec.Cluster.Properties.KeyVaultProperties = &stored
 	rec.SealedKeySecret = sealed
-	s.log.Info("cluster key set", "cluster", rec.Cluster.ID, "keySource", kv.Source(), "keyVaultUri", kv.KeyVaultURI, "keyName", kv.KeyName,
-		"keyVersion", kv.KeyVersion, "kmsKeyArn", kv.KMSKeyARN, "awsRegion", kv.AWSRegion, "awsAccessKeyId", kv.AWSAccessKeyID,
-		"pkcs11ModulePath", kv.PKCS11ModulePath, "pkcs11TokenLabel", kv.PKCS11TokenLabel, "pkcs11KeyLabel", kv.PKCS11KeyLabel)
+	s.log.Info("cluster key set", append([]any{"cluster", rec.Cluster.ID}, logFields(kv)...)...)
 	return nil
 }
 

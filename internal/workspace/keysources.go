@@ -209,3 +209,19 @@ func validPKCS11Properties(kv *KeyVaultProperties) error {
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0
 }
+
+// logFields are kv's source and the properties set, for a log line; never
+// its secret.
+func logFields(kv KeyVaultProperties) []any {
+	kv = withoutSecret(kv)
+	args := []any{"keySource", kv.Source()}
+	src, ok := keySources[kv.Source()]
+	if !ok {
+		return args
+	}
+	fields := src.fields(&kv)
+	for _, name := range setFields(fields) {
+		args = append(args, name, fields[name])
+	}
+	return args
+}

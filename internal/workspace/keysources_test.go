@@ -3,6 +3,7 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -137,5 +138,24 @@ func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 	wantCode(t, err, CodeBadRequest)
 	if !strings.Contains(err.Error(), "awsSecretAccessKey is required") {
 		t.Fatalf("a new access key without its secret: %v", err)
+	}
+}
+
+// TestAKeyIsLoggedByItsOwnFieldsWithoutTheSecret: the "cluster key set"
+// line names the source and the fields it set, never the secret.
+func TestAKeyIsLoggedByItsOwnFieldsWithoutTheSecret(t *testing.T) {
+	kv := awsKMSKey()
+	line := fmt.Sprint(logFields(kv))
+	for _, want := range []string{"keySource aws-kms", "kmsKeyArn alias/sealwatch", "awsRegion eu-west-1", "awsAccessKeyId " + kv.AWSAccessKeyID} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log fields %s do not name %q", line, want)
+		}
+	}
+	if strings.Contains(line, kv.AWSSecretAccessKey) || strings.Contains(line, "keyVaultUri") || strings.Contains(line, "awsSecretAccessKey") {
+		t.Errorf("log fields %s hold the secret or another source's fields", line)
+	}
+	vault := fmt.Sprint(logFields(KeyVaultProperties{KeyVaultURI: "https://v.vault.localhost/", KeyName: "k1"}))
+	if !strings.Contains(vault, "keySource keyvault") || !strings.Contains(vault, "keyName k1") || strings.Contains(vault, "kmsKeyArn") {
+		t.Errorf("log fields of a vault key: %s", vault)
 	}
 }
