@@ -330,3 +330,47 @@ func TestConsoleShowsAReaderTheBannerOfItsWorkspacesKey(t *testing.T) {
 	pageWaits(t, b, `document.getElementById('key-banner').hidden`)
 	b.RequireClean(t)
 }
+
+// TestConsoleBannerSaysWhatAnUnreachableVaultMeans cuts the network to the
+// key vault: within the grace the banner warns that the node works from
+// memory (Unreachable), past it (here a grace of 0) that work is refused
+// (Locked); the Keys page shows the check's error; with the vault back the
+// banner goes.
+func TestConsoleBannerSaysWhatAnUnreachableVaultMeans(t *testing.T) {
+	for _, tc := range []struct {
+		name, state, class, means string
+		grace                     time.Duration
+	}{
+		{"within the grace", "Unreachable", "warning", "the node works from the keys in memory", time.Hour},
+		{"past the grace", "Locked", "refused", "refused (503 KeyVaultUnreachable)", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &partition{}
+			cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), UnreachableGrace: tc.grace,
+				WrapKeyServiceTransport: func(next http.RoundTripper) http.RoundTripper { p.next = next; return p }})
+			b := browsertest.New(t, cs.creds.Endpoint, cs.node.CAFile())
+			browsertest.SignIn(t, b, cs.creds.Endpoint, cs.creds.ClientID, cs.creds.ClientSecret)
+			b.Do(t, chromedp.WaitEnabled(chromedp.ID("run-query")))
+
+			p.down.Store(true)
+			cs.probe()
+			if got := cs.keyState(); got != tc.state {
+				t.Fatalf("with the vault cut off the key is %q, want %s", got, tc.state)
+			}
+			b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
+			pageWaits(t, b, fmt.Sprintf(`document.getElementById('key-banner').classList.contains(%q)`, tc.class))
+			banner := browsertest.Value(t, b, chromedp.Text(chromedp.ID("key-banner")))
+			if want := "cluster cluster1 is " + tc.state; !strings.Contains(banner, want) || !strings.Contains(banner, tc.means) {
+				t.Errorf("the banner reads %q, want %q and %q in it", banner, want, tc.means)
+			}
+			row := `document.querySelector('#key-states tr[data-cluster="cluster1"]')`
+			pageWaits(t, b, row+`?.querySelector('.check-error')?.textContent.includes('test partition')`)
+
+			p.down.Store(false)
+			cs.probe()
+			b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="logs"]`)))
+			pageWaits(t, b, `document.getElementById('key-banner').hidden`)
+			b.RequireClean(t)
+		})
+	}
+}
