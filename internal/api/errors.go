@@ -18,8 +18,11 @@ type Error struct {
 	Code       string
 	Message    string
 	InnerCode  string
-	RetryAfter int         // seconds; sets Retry-After when > 0
-	Header     http.Header // extra headers, such as a 401 challenge
+	RetryAfter int // seconds; sets Retry-After when > 0
+	// Line and Column place a query's syntax or semantic error (1-based) in
+	// innererror, so that an editor can put the caret there; 0 when none.
+	Line, Column int
+	Header       http.Header // extra headers, such as a 401 challenge
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -98,7 +101,9 @@ type errorDetail struct {
 }
 
 type innerDetail struct {
-	Code string `json:"code"`
+	Code   string `json:"code"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 }
 
 // writeError is the one place an error becomes a response. Errors the
@@ -119,7 +124,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	body := errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}}
 	if e.InnerCode != "" {
-		body.Error.InnerError = &innerDetail{Code: e.InnerCode}
+		body.Error.InnerError = &innerDetail{Code: e.InnerCode, Line: e.Line, Column: e.Column}
 	}
 	writeJSON(w, e.Status, body)
 }

@@ -39,6 +39,7 @@ func (s *Server) routeQuery() {
 	s.handle("POST /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
 	s.handle("GET /v1/workspaces/{id}/query", s.countQuery(s.handleQuery))
 	s.handle("POST /v1/workspaces/{id}/query/validate", s.handleValidateQuery)
+	s.handle("GET /v1/workspaces/{id}/metadata", s.handleQueryMetadata)
 }
 
 // queryWorkspace is the workspace a call of the query API names, which the
@@ -246,6 +247,14 @@ func queryError(code, inner, msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: code, InnerCode: inner, Message: msg}
 }
 
+// queryErrorAt is the query API's refusal of a query that does not
+// compile, with where in its text: innererror carries line and column.
+func queryErrorAt(inner, msg string, line, column int) *Error {
+	e := queryError("BadArgumentError", inner, msg)
+	e.Line, e.Column = line, column
+	return e
+}
+
 func kqlError(err error) error {
 	var se *kql.SyntaxError
 	var be *kql.BindError
@@ -257,9 +266,9 @@ func kqlError(err error) error {
 	case errors.As(err, &ee):
 		return queryError("BadArgumentError", "ExternalDataFailed", ee.Error())
 	case errors.As(err, &se):
-		return queryError("BadArgumentError", "SyntaxError", se.Error())
+		return queryErrorAt("SyntaxError", se.Error(), se.Line, se.Col)
 	case errors.As(err, &be):
-		return queryError("BadArgumentError", "SemanticError", be.Error())
+		return queryErrorAt("SemanticError", be.Error(), be.Line, be.Col)
 	case errors.As(err, &le) && le.Err == kql.ErrNodeMemory:
 		return &Error{Status: http.StatusTooManyRequests, Code: "ThrottledError", InnerCode: "QueryMemoryExhausted",
 			Message: le.Error(), RetryAfter: queryMemoryRetryAfter}

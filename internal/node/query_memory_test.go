@@ -43,7 +43,10 @@ type queryError struct {
 	retryAfter string
 	Error      struct {
 		Code, Message string
-		InnerError    struct{ Code string }
+		InnerError    struct {
+			Code         string
+			Line, Column int
+		}
 	}
 }
 
