@@ -238,6 +238,9 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 		chromedp.Click(chromedp.ID("confirm-delete")),
 	)
 	poll(t, b, ownerOf+` === 'web01=platform team,db01=data team'`)
+	if h := browsertest.Value(t, b, chromedp.Text(chromedp.CSS("#watchlist-items h2"))); !strings.HasSuffix(h, ": 2 items") {
+		t.Errorf("the items' heading reads %q, want 2 items", h)
+	}
 	b.Screenshot(t, "analytics-watchlist")
 	if st, got, qe := cs.queryRows(`_GetWatchlist('crown') | where SearchKey in ('web01', 'db01') | project SearchKey, Owner | sort by SearchKey asc`); st != 200 ||
 		len(got) != 2 || got[0][1] != "data team" || got[1][1] != "platform team" {

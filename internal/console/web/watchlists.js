@@ -114,7 +114,15 @@ async function browseItems(box, ctx, w, onChange) {
     msg.fail(explain(e, `Reading the items of ${w.name}`));
     return;
   }
-  const reload = () => { onChange(); browseItems(box, ctx, w, onChange); };
+  // After a change, the watchlist is read again: its count and etag moved.
+  const reload = async () => {
+    onChange();
+    try {
+      browseItems(box, ctx, await call('GET', url(ctx, `watchlists/${encodeURIComponent(w.name)}`)), onChange);
+    } catch (e) {
+      msg.fail(explain(e, `Reading ${w.name}`));
+    }
+  };
 
   async function put(id, values, etag, what) {
     try {
