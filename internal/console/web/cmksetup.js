@@ -6,11 +6,12 @@
 // and a button doing it through the same API where the signed-in Owner may.
 import { call } from './api.js';
 import { el } from './dom.js';
+import { isKeyVault, keyText } from './keysource.js';
 
 const mgmtVersion = 'api-version=2023-07-01';
 
 // lastSegment is the name at the end of a resource ID or URI.
-export function lastSegment(uri) {
+function lastSegment(uri) {
   return uri.replace(/\/+$/, '').split('/').pop();
 }
 
@@ -20,29 +21,11 @@ function resourceGroup(id) {
 }
 
 // vaultOfKey is the listed vault that holds a cluster's key.
-export function vaultOfKey(vaults, cluster) {
+function vaultOfKey(vaults, cluster) {
   const uri = cluster.properties.keyVaultProperties?.keyVaultUri;
   if (!uri) return undefined;
   const host = (u) => { try { return new URL(u).host.toLowerCase(); } catch { return ''; } };
   return vaults.find((v) => host(v.properties.vaultUri) === host(uri));
-}
-
-export function keyText(kv) {
-  if (kv.keySource === 'aws-kms') return `AWS KMS key ${kv.kmsKeyArn} in ${kv.awsRegion}`;
-  return `${kv.keyName} in ${kv.keyVaultUri}${kv.keyVersion ? `, version ${kv.keyVersion}` : ', following its latest version'}`;
-}
-
-// disableCommand is the command that disables the key version uri names
-// (a Key Vault key's version URI, or an AWS KMS key's ARN), as the CLI's
-// key-usage prints it.
-export function disableCommand(uri) {
-  const arn = /^arn:[^:]+:kms:([^:]+):[^:]*:key\//.exec(uri);
-  if (arn) return `aws kms disable-key --key-id ${uri} --region ${arn[1]}`;
-  let u;
-  try { u = new URL(uri); } catch { return ''; }
-  const [, name, version] = /\/keys\/([^/]+)\/([^/]+)$/.exec(u.pathname) || [];
-  if (!version) return '';
-  return `sealwatch keyvault key set-attributes --vault-name ${u.hostname.split('.')[0]} --name ${name} --version ${version} --enabled=false`;
 }
 
 // missingPermissions are those of get, wrapKey and unwrapKey that no
@@ -154,7 +137,9 @@ export function setup(container, session, recheckClusters, onVaults) {
       title: 'A vault with purge protection, and a key',
       command: `sealwatch keyvault create --name ${vaultName} -g ${rg} --enable-purge-protection\nsealwatch keyvault key create --vault-name ${vaultName} --name ${keyName}`,
     };
-    if (!vault) {
+    if (kv && !isKeyVault(kv)) {
+      Object.assign(s1, { status: 'done', why: `The cluster's key is the ${keyText(kv)}: it needs no vault; step 4 proved it usable.` });
+    } else if (!vault) {
       Object.assign(s1, { status: 'not-done', why: 'There is no vault yet.',
         action: { label: 'Create the vault, with purge protection', input: ['Vault name', 'cmk1'],
           run: (name) => call('PUT', `${base}/Microsoft.KeyVault/vaults/${encodeURIComponent(name)}?${mgmtVersion}`,
@@ -188,7 +173,9 @@ export function setup(container, session, recheckClusters, onVaults) {
     // 3. Both principals granted get, wrapKey and unwrapKey.
     const s3 = { title: 'Grant the cluster\'s identity and the document-store principal get, wrapKey and unwrapKey',
       command: `sealwatch keyvault set-policy --name ${vaultName} --cluster ${clusterName} --key-permissions get wrapKey unwrapKey` };
-    if (!cluster || !vault) {
+    if (kv && !isKeyVault(kv)) {
+      Object.assign(s3, { status: 'done', why: 'The key service grants the node\'s use of the key itself (its credentials were given with the key); step 4 proved both principals\' keyrings can use it.' });
+    } else if (!cluster || !vault) {
       Object.assign(s3, { status: 'not-done', why: 'Needs a cluster and a vault first.' });
     } else {
       const principals = [['the cluster\'s identity', cluster.identity.principalId], ['the document-store principal', cluster.properties.documentStorePrincipalId]];

@@ -7,7 +7,8 @@
 import { call } from './api.js';
 import { el } from './dom.js';
 import * as keystate from './keystate.js';
-import { disableCommand, keyText, lastSegment, setup } from './cmksetup.js';
+import { setup } from './cmksetup.js';
+import { disableCommand, keyText, versionText } from './keysource.js';
 
 const mgmtVersion = 'api-version=2023-07-01';
 const auditRecordsShown = 100;
@@ -147,13 +148,13 @@ async function showUsage(box, clusters) {
       : el('div', { class: 'disable-safe' },
         el('p', {}, `${idle.length === 1 ? 'This version wraps' : 'These versions wrap'} nothing in either store and can be disabled at once:`),
         el('ul', {}, ...idle.map((uri) => el('li', {},
-          el('code', {}, disableCommand(uri) || uri)))));
+          el('code', {}, disableCommand(uri, c.properties.keyVaultProperties) || uri)))));
     return el('div', { class: 'usage', 'data-cluster': c.name },
       el('h3', {}, `Cluster ${c.name}`),
       table(['Store', 'Key version', 'Account keys it wraps', 'In use', 'Last wrap', 'Last unwrap'],
         rows.map((r) => el('tr', {},
           el('td', {}, r.resource),
-          el('td', { title: r.keyUri }, lastSegment(r.keyUri)),
+          el('td', { title: r.keyUri }, versionText(r.keyUri)),
           el('td', {}, r.accountKeys.join(', ') || 'none'),
           el('td', { class: 'in-use' }, r.inUse ? 'yes' : 'no'),
           el('td', {}, when(r.lastWrap)),
