@@ -180,13 +180,18 @@ function renderRules(box, ctx) {
   let health = new Map();
 
   async function load() {
-    try {
-      [rules, health] = await Promise.all([call('GET', url(ctx, 'alertRules')).then((r) => r.value), healthByRule(ctx)]);
-    } catch (e) {
-      msg.fail(explain(e, 'Reading the rules'));
+    // The rules come from the management API, their health from the query
+    // API: the one is shown without the other when only it is refused.
+    const [ruleList, healthList] = await Promise.allSettled([call('GET', url(ctx, 'alertRules')), healthByRule(ctx)]);
+    if (ruleList.status === 'rejected') {
+      msg.fail(explain(ruleList.reason, 'Reading the rules'));
       return;
     }
-    msg.say(`${rules.length} ${rules.length === 1 ? 'rule' : 'rules'}; health over the last 7 days.`);
+    rules = ruleList.value.value;
+    health = healthList.status === 'fulfilled' ? healthList.value : new Map();
+    const n = `${rules.length} ${rules.length === 1 ? 'rule' : 'rules'}`;
+    if (healthList.status === 'fulfilled') msg.say(`${n}; health over the last 7 days.`);
+    else msg.fail(`${n}; ${explain(healthList.reason, 'Reading their health')}`);
     list.replaceChildren(rulesTable());
   }
 

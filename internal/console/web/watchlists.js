@@ -67,10 +67,7 @@ function uploadForm(ctx, msg, onDone) {
   file.addEventListener('change', async () => {
     const f = file.files[0];
     text = f ? await f.text() : '';
-    // The header's names, as the node will read them (quotes aside).
-    const header = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0];
-    const cols = header ? header.split(',').map((c) => c.replace(/^"|"$/g, '').replaceAll('""', '"')) : [];
-    key.replaceChildren(...cols.map((c) => el('option', { value: c }, c)));
+    key.replaceChildren(...header(text).map((c) => el('option', { value: c }, c)));
     if (!alias.value && f) alias.value = f.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
     if (!name.value && f) name.value = f.name.replace(/\.[^.]*$/, '');
   });
@@ -99,6 +96,26 @@ function uploadForm(ctx, msg, onDone) {
     }
   });
   return { form, known(list) { existing = list; } };
+}
+
+// header is the column names of CSV text's first record, read as the node
+// reads them (RFC 4180: a quoted name may hold commas, "" and line breaks),
+// to offer them as the search key; the node checks them when it is sent.
+function header(text) {
+  const names = [];
+  let name = '';
+  let quoted = false;
+  for (let i = text.charCodeAt(0) === 0xFEFF ? 1 : 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') name += text[++i];
+      else if (c === '"') quoted = false;
+      else name += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { names.push(name); name = ''; } else if (c === '\n' || c === '\r') break;
+    else name += c;
+  }
+  return text ? [...names, name] : [];
 }
 
 // browseItems shows watchlist w's items in box, each editable in place.
