@@ -37,7 +37,11 @@ type clusterResource struct {
 		// Unreachable, Locked or Revoked; empty while no key is set.
 		KeyState                 string `json:"keyState"`
 		DocumentStorePrincipalID string `json:"documentStorePrincipalId"`
-		AssociatedWorkspaces     []struct {
+		// LastKeyCheckDate is when the key was last checked; KeyCheckError
+		// what the key service answered when that check failed.
+		LastKeyCheckDate     *time.Time `json:"lastKeyCheckDate"`
+		KeyCheckError        string     `json:"keyCheckError"`
+		AssociatedWorkspaces []struct {
 			WorkspaceID   string    `json:"workspaceId"`
 			WorkspaceName string    `json:"workspaceName"`
 			ResourceID    string    `json:"resourceId"`
@@ -128,6 +132,12 @@ func (a *app) printCluster(w io.Writer, c *clusterResource, raw json.RawMessage)
 	}
 	fmt.Fprintf(w, "\ncluster principal ID:         %s\ndocument-store principal ID:  %s\n",
 		clean(c.Identity.PrincipalID), clean(c.Properties.DocumentStorePrincipalID))
+	if at := c.Properties.LastKeyCheckDate; at != nil {
+		fmt.Fprintf(w, "key last checked:             %s\n", at.UTC().Format(time.RFC3339))
+	}
+	if why := c.Properties.KeyCheckError; why != "" {
+		fmt.Fprintf(w, "last key check failed:        %s\n", clean(why))
+	}
 	if len(c.Properties.AssociatedWorkspaces) == 0 {
 		return nil
 	}

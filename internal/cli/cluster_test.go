@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -89,7 +90,7 @@ func TestFiveStepSetUpThroughTheCLIPutsTheKeyInForce(t *testing.T) {
 	cs := setUpCMKWithCLI(t, startNode(t))
 
 	out := cs.must("cluster", "show", "--name", "cluster1")
-	for _, want := range []string{"Accessible", "latest", "ws-cmk", "secops", cs.principalID, cs.docPrincipalID} {
+	for _, want := range []string{"Accessible", "latest", "ws-cmk", "secops", cs.principalID, cs.docPrincipalID, "key last checked:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("cluster show does not show %q:\n%s", want, out)
 		}
@@ -360,5 +361,23 @@ func TestVaultNameOfAKeyURI(t *testing.T) {
 		if got := vaultNameOf(uri); got != want {
 			t.Errorf("vaultNameOf(%q) = %q, want %q", uri, got, want)
 		}
+	}
+}
+
+// TestClusterShowSaysWhenTheKeyWasCheckedAndWhyItFailed: cluster show
+// prints the last key check, and while the key is disabled, the vault's
+// answer; enabled again, no failure is printed.
+func TestClusterShowSaysWhenTheKeyWasCheckedAndWhyItFailed(t *testing.T) {
+	cs := setUpCMKWithCLI(t, startNodeWith(t, node.Config{KeyCheckInterval: 100 * time.Millisecond}))
+	cs.must("keyvault", "key", "set-attributes", "--vault-name", "cmkvault", "--name", "ws-cmk", "--enabled=false")
+	cs.must("cluster", "wait", "--name", "cluster1", "--key-state", "Revoked", "--timeout", "30s")
+	out := cs.must("cluster", "show", "--name", "cluster1")
+	if !strings.Contains(out, "key last checked:") || !regexp.MustCompile(`last key check failed: +logs: .*ws-cmk.*KeyDisabled`).MatchString(out) {
+		t.Errorf("cluster show of a disabled key:\n%s", out)
+	}
+	cs.must("keyvault", "key", "set-attributes", "--vault-name", "cmkvault", "--name", "ws-cmk", "--enabled=true")
+	cs.must("cluster", "wait", "--name", "cluster1", "--key-state", "Accessible", "--timeout", "30s")
+	if out := cs.must("cluster", "show", "--name", "cluster1"); strings.Contains(out, "failed") || !strings.Contains(out, "key last checked:") {
+		t.Errorf("cluster show once the key is enabled again:\n%s", out)
 	}
 }
