@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Rebuilds the web console's vendored libraries under internal/console/web
-# (codemirror.js: the editor; uplot.js and uplot.css: the charts) and each
-# one's licences (NAME.LICENSES.txt), from the exact packages that
-# internal/console/webdeps/package-lock.json names: npm ci into a cache, then
-# esbuild (a pinned dev dependency) bundles the entry files there.
+# (codemirror.js: the editor and its completion; uplot.js and uplot.css: the
+# charts) and each one's licences (NAME.LICENSES.txt), from the exact
+# packages that internal/console/webdeps/package-lock.json names: npm ci into
+# a cache, then esbuild (a pinned dev dependency) bundles the entry files
+# there. It also copies axe-core (a pinned dev dependency), the browser
+# tests' accessibility checker, to internal/console/browsertest/axe: test-only,
+# never served nor embedded.
 #
 # Only whoever changes those packages runs this, and commits what it writes:
 # the node serves what is committed, and neither building nor running it

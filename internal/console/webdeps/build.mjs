@@ -3,10 +3,13 @@
 // NAME.LICENSES.txt with the licence of every package the bundle holds. Run
 // by scripts/console-vendor.sh from a directory holding this file, the entry
 // files and node_modules (npm ci from package-lock.json); its one argument
-// is the console's web directory.
+// is the console's web directory. It also copies axe-core, the
+// accessibility checker the browser tests run in each page, with its
+// licence, to ../browsertest/axe beside that directory: for the tests only,
+// neither served by the node nor in its binary.
 import * as esbuild from 'esbuild';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const out = process.argv[2];
 if (!out) {
@@ -57,3 +60,10 @@ for (const b of bundles) {
   if (b.css) copyFileSync(b.css, join(out, `${b.name}.css`));
   console.log(`wrote ${b.name}.js (${result.outputFiles[0].contents.length} bytes) from ${[...packages].sort().join(', ')}`);
 }
+
+const axe = join(dirname(out), 'browsertest', 'axe');
+const axeMeta = JSON.parse(readFileSync('node_modules/axe-core/package.json', 'utf8'));
+copyFileSync('node_modules/axe-core/axe.min.js', join(axe, 'axe.min.js'));
+writeFileSync(join(axe, 'LICENSE.txt'), `axe-core ${axeMeta.version} (${axeMeta.license}), copied by scripts/console-vendor.sh for the browser tests only.\n\n` +
+  readFileSync('node_modules/axe-core/LICENSE', 'utf8'));
+console.log(`copied axe-core ${axeMeta.version} to ${axe}`);

@@ -6,3 +6,4 @@ export { EditorState } from '@codemirror/state';
 export { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 export { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching } from '@codemirror/language';
 export { tags } from '@lezer/highlight';
+export { autocompletion, completionKeymap, startCompletion, currentCompletions } from '@codemirror/autocomplete';
