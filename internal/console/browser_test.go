@@ -83,3 +83,29 @@ func TestBrowserHarnessReportsACSPViolation(t *testing.T) {
 		t.Errorf("the harness did not report the blocked inline script; it reported:\n%s", problems)
 	}
 }
+
+// The accessibility checker must see what it is there to catch: a button
+// without a name, which a screen reader could only call "button", is a
+// critical violation; the sign-in page as served has none. axe-core, the
+// tests' own, is not served by the node.
+func TestBrowserHarnessReportsAnAccessibilityViolation(t *testing.T) {
+	n := nodetest.Start(t, node.Config{})
+	b := browsertest.New(t, n.Endpoint(), n.CAFile())
+	b.Do(t,
+		chromedp.Navigate(n.Endpoint()+"/"),
+		chromedp.WaitVisible(chromedp.ID("client-id")),
+	)
+	b.RequireAccessible(t, "sign-in")
+	browsertest.Value(t, b, chromedp.Evaluate[bool](`(() => { const b = document.createElement('button'); b.id = 'nameless'; document.getElementById('signin').append(b); return true; })()`))
+	found := strings.Join(b.AccessibilityViolations(t), "\n")
+	if !strings.Contains(found, "critical button-name") || !strings.Contains(found, "#nameless") {
+		t.Errorf("the checker did not report the nameless button; it reported:\n%s", found)
+	}
+	for _, path := range []string{"/console/assets/axe.min.js", "/console/assets/../browsertest/axe/axe.min.js"} {
+		status := browsertest.Value(t, b, chromedp.Evaluate[int](`fetch('`+path+`').then((r) => r.status)`, chromedp.EvalAwaitPromise))
+		if status == 200 {
+			t.Errorf("the node serves %s", path)
+		}
+	}
+	b.RequireClean(t, "status of 404")
+}

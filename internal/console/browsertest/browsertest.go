@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -328,4 +329,81 @@ func (b *Browser) Download(t *testing.T, name string, trigger chromedp.Action[ch
 		case <-tick.C:
 		}
 	}
+}
+
+// axeViolations runs axe-core over the page and answers each serious or
+// critical violation as one line: the rule, what it asks, and the first
+// elements at fault.
+const axeViolations = `(async () => {
+  const r = await axe.run(document, { resultTypes: ['violations'] });
+  return JSON.stringify(r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => v.impact + ' ' + v.id + ': ' + v.help + ' at ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')));
+})()`
+
+// RequireAccessible runs the accessibility checker axe-core over the page
+// as it stands and fails the test for each serious or critical violation,
+// naming where; what names the page.
+func (b *Browser) RequireAccessible(t *testing.T, what string) {
+	t.Helper()
+	for _, v := range b.AccessibilityViolations(t) {
+		t.Errorf("%s: accessibility: %s", what, v)
+	}
+}
+
+// AccessibilityViolations are the serious and critical violations axe-core
+// finds in the page as it stands. axe-core is a test-only copy
+// (browsertest/axe, which scripts/console-vendor.sh writes): the node
+// neither serves nor embeds it. It runs in an isolated world of the page —
+// the same DOM, its own scripts and globals — under a policy of its own
+// that lets it add the style it measures with, which the page's refuses.
+func (b *Browser) AccessibilityViolations(t *testing.T) []string {
+	t.Helper()
+	_, self, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("browsertest: cannot tell where axe-core is")
+	}
+	src, err := os.ReadFile(filepath.Join(filepath.Dir(self), "axe", "axe.min.js"))
+	if err != nil {
+		t.Fatalf("browsertest: read axe-core (scripts/console-vendor.sh copies it): %v", err)
+	}
+	var found string
+	b.Do(t, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		tree, err := cdp.Call(ctx, tab, page.GetFrameTree, cdp.Empty{})
+		if err != nil {
+			return err
+		}
+		world, err := cdp.Call(ctx, tab, page.CreateIsolatedWorld, page.CreateIsolatedWorldParams{FrameID: tree.FrameTree.Frame.ID, WorldName: "axe", ContentSecurityPolicy: "style-src 'unsafe-inline'"})
+		if err != nil {
+			return err
+		}
+		yes := true
+		for _, expr := range []string{string(src), axeViolations} {
+			res, err := cdp.Call(ctx, tab, cdpruntime.Evaluate, cdpruntime.EvaluateParams{Expression: expr,
+				ContextID: world.ExecutionContextID, AwaitPromise: &yes, ReturnByValue: &yes})
+			if err != nil {
+				return err
+			}
+			if res.ExceptionDetails != nil {
+				return fmt.Errorf("axe-core: %s %s", res.ExceptionDetails.Text, describe(res.ExceptionDetails.Exception))
+			}
+			found = string(res.Result.Value)
+		}
+		return nil
+	}))
+	var violations []string
+	var text string
+	if err := json.Unmarshal([]byte(found), &text); err != nil {
+		t.Fatalf("browsertest: axe-core answered %.200s: %v", found, err)
+	}
+	if err := json.Unmarshal([]byte(text), &violations); err != nil {
+		t.Fatalf("browsertest: axe-core answered %.200s: %v", text, err)
+	}
+	return violations
+}
+
+func describe(o *cdpruntime.RemoteObject) string {
+	if o == nil {
+		return ""
+	}
+	return o.Description
 }

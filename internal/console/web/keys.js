@@ -24,7 +24,8 @@ export function render(container, session) {
   const usage = el('div', { id: 'key-usage' });
   const auditVault = el('select', { id: 'audit-vault' });
   const auditChain = el('p', { id: 'audit-chain', class: 'status', role: 'status' });
-  const auditRecords = el('div', { id: 'audit-records', class: 'results' });
+  // It scrolls: a keyboard must reach it to scroll it.
+  const auditRecords = el('div', { id: 'audit-records', class: 'results', tabindex: '0', role: 'region', 'aria-label': 'Audit records' });
   const setupBox = section('Set up a customer-managed key', 'keys-setup');
 
   container.replaceChildren(
