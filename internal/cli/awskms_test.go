@@ -5,11 +5,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
+	"github.com/sealwatch/sealwatch/internal/node"
 )
 
 // runWithAWSEnv runs the CLI with AWS credentials in its environment, as a
@@ -76,5 +78,40 @@ func TestClusterKeyInAWSKMSThroughTheCLI(t *testing.T) {
 	}
 	if !strings.Contains(out, arn) || !strings.Contains(out, "aws-kms "+localkms.Region) {
 		t.Fatalf("key-usage does not name the KMS key:\n%s", out)
+	}
+}
+
+// TestClusterWaitRewrappedFollowsAKMSAlias retargets a cluster's KMS alias
+// to a new key: `cluster wait --rewrapped`, with the caller's AWS
+// credentials, returns once the node has rewrapped every account key under
+// the new key, and key-usage then prints the command that retires the old.
+func TestClusterWaitRewrappedFollowsAKMSAlias(t *testing.T) {
+	srv := localkms.Start(t)
+	ctx := context.Background()
+	oldARN, newARN := srv.CreateKey(t), srv.CreateKey(t)
+	if _, err := srv.Admin.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/sealwatch-cl01"), TargetKeyId: aws.String(oldARN)}); err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeWith(t, node.Config{KeyCheckInterval: 200 * time.Millisecond})
+	n.login()
+	n.must("cluster", "create", "--name", "cl01", "-g", "rg1", "--capacity", "100")
+	env := map[string]string{"AWS_ACCESS_KEY_ID": "AKIASEALWATCHCLI01", "AWS_SECRET_ACCESS_KEY": "cli-secret-canary-5e1f"}
+	if r := n.runWithAWSEnv(env, "", "cluster", "update", "--name", "cl01", "--key-source", "aws-kms", "--kms-key-arn", "alias/sealwatch-cl01",
+		"--aws-region", localkms.Region, "--kms-endpoint", srv.Endpoint); r.code != 0 {
+		t.Fatalf("set the key: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := srv.Admin.UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/sealwatch-cl01"), TargetKeyId: aws.String(newARN)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.runWithAWSEnv(nil, "", "cluster", "wait", "--name", "cl01", "--rewrapped"); r.code != exitError || !strings.Contains(r.stderr, "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
+		t.Fatalf("wait without AWS credentials: exit %d\n%s", r.code, r.stderr)
+	}
+	r := n.runWithAWSEnv(env, "", "cluster", "wait", "--name", "cl01", "--rewrapped", "--timeout", "60s")
+	if r.code != 0 || !strings.Contains(r.stdout, "every account key is wrapped by "+newARN) {
+		t.Fatalf("wait --rewrapped: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	out := n.must("cluster", "key-usage", "--name", "cl01")
+	if !strings.Contains(out, "aws kms disable-key --key-id "+oldARN+" --region "+localkms.Region) {
+		t.Fatalf("key-usage does not print how to retire the old key:\n%s", out)
 	}
 }

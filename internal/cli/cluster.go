@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/spf13/cobra"
 
 	"github.com/sealwatch/sealwatch/internal/client"
@@ -650,16 +653,40 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 		return c.Properties.KeyState == state, "key " + c.Properties.KeyState, nil
 	}
 	kv := c.Properties.KeyVaultProperties
-	if kv != nil && kv.KeySource == keySourceAWSKMS {
-		return false, "", fmt.Errorf("cluster %s's key is in AWS KMS, which the CLI does not read: `sealwatch cluster key-usage` shows which key wraps the account keys", c.Name)
-	}
 	if kv != nil && kv.KeySource == keySourcePKCS11 {
 		return false, "", fmt.Errorf("cluster %s's key is on PKCS#11 token %s, which the node reads and the CLI does not: `sealwatch cluster key-usage` shows which versions wrap the account keys "+
 			"(`sealwatch cluster update` with the key again rewraps them under the newest at once)", c.Name, kv.PKCS11TokenLabel)
 	}
-	if kv == nil || kv.KeyVaultURI == "" {
+	if !c.hasKey() {
 		return false, "", fmt.Errorf("cluster %s has no key; set one with `sealwatch cluster update`", c.Name)
 	}
+	var latest string
+	var err error
+	if kv.KeySource == keySourceAWSKMS {
+		latest, err = a.kmsKeyInForce(ctx, kv)
+	} else {
+		latest, err = vaultKeyInForce(ctx, m, kv)
+	}
+	if err != nil {
+		return false, "", err
+	}
+	var usage struct {
+		Value []keyVersionUsage `json:"value"`
+	}
+	if err := m.cl.Do(ctx, http.MethodGet, m.opsPath(kindCluster, rg, c.Name, "/keyUsage"), client.AudienceManagement, nil, &usage); err != nil {
+		return false, "", fmt.Errorf("get the key usage of cluster %s: %w", c.Name, err)
+	}
+	for _, u := range usage.Value {
+		if u.InUse && u.KeyURI != latest {
+			return false, "account keys wrapped by the older key version " + u.KeyURI, nil
+		}
+	}
+	return true, "every account key is wrapped by " + latest, nil
+}
+
+// vaultKeyInForce is the key version a Key Vault key's cluster wraps with
+// now: the pinned one, or the latest, as the vault names it.
+func vaultKeyInForce(ctx context.Context, m *mgmt, kv *keyVaultProperties) (string, error) {
 	var key struct {
 		Key struct {
 			KID string `json:"kid"`
@@ -670,18 +697,30 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 		keyURL += "/" + kv.KeyVersion
 	}
 	if err := m.cl.Do(ctx, http.MethodGet, keyURL+"?api-version="+keysAPIVersion, client.AudienceVault, nil, &key); err != nil {
-		return false, "", fmt.Errorf("read key %s: %w", kv.KeyName, err)
+		return "", fmt.Errorf("read key %s: %w", kv.KeyName, err)
 	}
-	var usage struct {
-		Value []keyVersionUsage `json:"value"`
+	return key.Key.KID, nil
+}
+
+// kmsKeyInForce is the key ARN an AWS KMS key's cluster wraps with now —
+// an alias's target — as DescribeKey names it, asked with the caller's
+// own AWS credentials from the environment (the node's are not shown).
+func (a *app) kmsKeyInForce(ctx context.Context, kv *keyVaultProperties) (string, error) {
+	id, secret := a.env.Getenv("AWS_ACCESS_KEY_ID"), a.env.Getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return "", fmt.Errorf("waiting for the rewrap under AWS KMS key %s reads the key with kms:DescribeKey: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to an access key that may, "+
+			"or read `sealwatch cluster key-usage`", kv.KMSKeyARN)
 	}
-	if err := m.cl.Do(ctx, http.MethodGet, m.opsPath(kindCluster, rg, c.Name, "/keyUsage"), client.AudienceManagement, nil, &usage); err != nil {
-		return false, "", fmt.Errorf("get the key usage of cluster %s: %w", c.Name, err)
+	opts := kms.Options{Region: kv.AWSRegion, Credentials: credentials.NewStaticCredentialsProvider(id, secret, a.env.Getenv("AWS_SESSION_TOKEN"))}
+	if kv.KMSEndpoint != "" {
+		opts.BaseEndpoint = aws.String(kv.KMSEndpoint)
 	}
-	for _, u := range usage.Value {
-		if u.InUse && u.KeyURI != key.Key.KID {
-			return false, "account keys wrapped by the older key version " + u.KeyURI, nil
-		}
+	out, err := kms.New(opts).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(kv.KMSKeyARN)})
+	if err != nil {
+		return "", fmt.Errorf("describe AWS KMS key %s: %w", kv.KMSKeyARN, err)
 	}
-	return true, "every account key is wrapped by " + key.Key.KID, nil
+	if out.KeyMetadata == nil || aws.ToString(out.KeyMetadata.Arn) == "" {
+		return "", fmt.Errorf("describe AWS KMS key %s: the answer names no key ARN", kv.KMSKeyARN)
+	}
+	return aws.ToString(out.KeyMetadata.Arn), nil
 }
