@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -280,6 +281,7 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 
 	var rules struct {
 		Value []struct {
+			Name       string
 			Properties struct {
 				DisplayName     string
 				Order           int
@@ -314,6 +316,25 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 		len(a) != 1 || a[0].Order != 1 || a[0].ActionType != "ModifyProperties" || len(a[0].ActionConfiguration.Labels) != 1 || a[0].ActionConfiguration.Labels[0].LabelName != "triage" {
 		t.Errorf("the automation rule saved is %+v", second)
 	}
+
+	// Of one order, rules run by ID: Down moves the first to the next order.
+	if cs.call("GET", cs.securityURL("automationRules"), cs.mgmt, nil, &rules); len(rules.Value) != 2 {
+		t.Fatalf("automation rules: %+v", rules)
+	}
+	for _, r := range rules.Value {
+		var full map[string]any
+		cs.call("GET", cs.securityURL("automationRules/"+url.PathEscape(r.Name)), cs.mgmt, nil, &full)
+		full["properties"].(map[string]any)["order"] = 5
+		if st := cs.call("PUT", cs.securityURL("automationRules/"+url.PathEscape(r.Name)), cs.mgmt, full, nil); st != 200 {
+			t.Fatalf("set order 5: %d", st)
+		}
+	}
+	firstName := `document.querySelector('#automation-rules tbody tr').cells[1].textContent`
+	b.Do(t, chromedp.Click(chromedp.ID("show-watchlists")), chromedp.Click(chromedp.ID("show-automation")))
+	poll(t, b, `document.querySelector('#automation-rules tbody tr')?.cells[0].textContent === '5'`)
+	top := browsertest.Value(t, b, chromedp.Evaluate[string](firstName))
+	b.Do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Run later: `+top+`"]`)))
+	poll(t, b, firstName+` !== '`+top+`' && document.querySelector('#automation-rules tbody tr').cells[0].textContent === '5'`)
 	b.RequireClean(t)
 }
 

@@ -79,18 +79,22 @@ export function renderAutomation(box, ctx) {
     load();
   }
 
-  // swap runs rule i where rule j ran: they exchange orders (of one order,
-  // the one moved gets the next order out).
+  // swap runs rule i where rule j ran: they exchange orders. Rules of one
+  // order run by ID, so there one of them moves to the next order out.
   async function swap(i, j) {
     const [a, b] = [rules[i], rules[j]];
-    let [oa, ob] = [b.properties.order, a.properties.order];
-    if (oa === ob) oa = j < i ? Math.max(ob - 1, 1) : Math.min(ob + 1, 1000);
+    const o = b.properties.order;
+    const earlier = j < i;
+    let orders = new Map([[a, o], [b, a.properties.order]]);
+    if (a.properties.order === o) {
+      const step = earlier ? -1 : 1;
+      orders = o + step >= 1 && o + step <= 1000 ? new Map([[a, o + step]]) : new Map([[b, o - step]]);
+    }
     try {
-      await call('PUT', url(ctx, `automationRules/${encodeURIComponent(a.name)}`), { properties: { ...a.properties, order: oa } }, undefined, ifMatch(a.etag));
-      if (oa !== ob || a.properties.order !== b.properties.order) {
-        await call('PUT', url(ctx, `automationRules/${encodeURIComponent(b.name)}`), { properties: { ...b.properties, order: ob } }, undefined, ifMatch(b.etag));
+      for (const [r, order] of orders) {
+        await call('PUT', url(ctx, `automationRules/${encodeURIComponent(r.name)}`), { properties: { ...r.properties, order } }, undefined, ifMatch(r.etag));
       }
-      msg.say(`${a.properties.displayName} now runs ${j < i ? 'before' : 'after'} ${b.properties.displayName}.`);
+      msg.say(`${a.properties.displayName} now runs ${earlier ? 'before' : 'after'} ${b.properties.displayName}.`);
     } catch (e) {
       msg.fail(explain(e, 'Changing the order'));
     }
