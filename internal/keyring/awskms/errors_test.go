@@ -3,9 +3,16 @@ package awskms_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
@@ -128,5 +135,49 @@ func TestConfigIsValidated(t *testing.T) {
 		if _, err := awskms.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestImportedKeyMaterialIsNotRecoverable: a key whose material was
+// imported can lose it at any moment (DeleteImportedKeyMaterial), so
+// Describe says it is not recoverable and the keyring's check refuses it
+// where recoverability is required; a key KMS made is recoverable.
+func TestImportedKeyMaterialIsNotRecoverable(t *testing.T) {
+	srv := localkms.Start(t)
+	ctx := context.Background()
+	created, err := srv.Admin.CreateKey(ctx, &kms.CreateKeyInput{Origin: types.OriginTypeExternal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.KeyMetadata.Arn)
+	params, err := srv.Admin.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: aws.String(arn),
+		WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(params.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	material := make([]byte, 32)
+	rand.Read(material)
+	wrapped, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub.(*rsa.PublicKey), material, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Admin.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: aws.String(arn), ImportToken: params.ImportToken,
+		EncryptedKeyMaterial: wrapped, ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}); err != nil {
+		t.Fatal(err)
+	}
+	imported := newDriver(t, srv, arn, "c1")
+	st, err := imported.Describe(ctx)
+	if err != nil || !st.Enabled || st.Recoverable || st.RecoveryLevel != "ImportedKeyMaterial" {
+		t.Fatalf("describe of a key with imported material: %+v %v", st, err)
+	}
+	if _, err := keyring.CheckKEK(ctx, imported, true); !errors.Is(err, keyring.ErrNotRecoverable) {
+		t.Fatalf("check of a key with imported material: %v, want ErrNotRecoverable", err)
+	}
+	if _, err := keyring.CheckKEK(ctx, newDriver(t, srv, srv.CreateKey(t), "c1"), true); err != nil {
+		t.Fatalf("check of a key KMS made: %v", err)
 	}
 }
