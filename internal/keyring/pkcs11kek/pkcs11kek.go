@@ -228,10 +228,10 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 	return st, nil
 }
 
-// call runs f on a logged-in session of the token. A lost session is replaced and f tried once more; a failed token
-// or module is reloaded before the next call. PKCS#11 calls cannot be
-// cancelled, so call returns when ctx ends and leaves the module call to
-// finish on its own.
+// call runs f on a logged-in session of the token. A lost session is
+// replaced and f tried once more; a failed token or module is reloaded
+// before the next call. PKCS#11 calls cannot be cancelled, so call returns
+// when ctx ends and leaves the module call to finish on its own.
 func (k *KEK) call(ctx context.Context, op, target string, f func(*pkcs11.Ctx, pkcs11.SessionHandle) error) error {
 	return k.callOn(ctx, false, op, target, f)
 }
