@@ -17,6 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/rulefile"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -312,5 +313,56 @@ func TestListReturnsEveryRuleByName(t *testing.T) {
 func TestEveryEntityTypeARuleMayMapCanBecomeAnEntity(t *testing.T) {
 	if !slices.Equal(slices.Sorted(slices.Values(entityTypes)), alert.EntityTypes()) {
 		t.Fatalf("rule entity types %v, alert entity types %v", entityTypes, alert.EntityTypes())
+	}
+}
+
+// TestImportCreatesUpdatesAndRefusesEachRule: an import creates a rule
+// enabled unless its file says otherwise, updates one keeping the state its
+// owner set, and refuses a bad rule with its reason while saving the next.
+func TestImportCreatesUpdatesAndRefusesEachRule(t *testing.T) {
+	ctx := context.Background()
+	rules := newRules(t)
+	fromFile := func(id string, props map[string]any) rulefile.Rule {
+		delete(props, "enabled") // the file does not say
+		return rulefile.Rule{ID: id, Kind: KindScheduled, Properties: props, Notes: []string{"a note"}}
+	}
+	enabled := func(id string) bool {
+		t.Helper()
+		r, err := rules.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct{ Enabled bool }
+		if err := json.Unmarshal(r.Properties, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p.Enabled
+	}
+
+	res, err := rules.Import(ctx, []rulefile.Rule{fromFile("brute-force", scheduled())})
+	if err != nil || len(res) != 1 || res[0].Result != ImportCreated || res[0].DisplayName != "Brute force then success" ||
+		!slices.Equal(res[0].Notes, []string{"a note"}) || !enabled("brute-force") {
+		t.Fatalf("first import: %+v %v", res, err)
+	}
+
+	off := scheduled()
+	off["enabled"] = false
+	if _, _, err := rules.Put(ctx, "brute-force", KindScheduled, raw(t, off), ""); err != nil {
+		t.Fatal(err)
+	}
+	bad := scheduled()
+	bad["query"] = "SigninLogs | where NoSuchColumn == 1"
+	res, err = rules.Import(ctx, []rulefile.Rule{fromFile("bad", bad), fromFile("brute-force", scheduled())})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("second import: %+v %v", res, err)
+	}
+	if res[0].Result != ImportRefused || !strings.Contains(res[0].Error, "properties.query does not compile") {
+		t.Errorf("the bad rule: %+v", res[0])
+	}
+	if res[1].Result != ImportUpdated || enabled("brute-force") {
+		t.Errorf("the rule disabled since: %+v, enabled %v", res[1], enabled("brute-force"))
+	}
+	if _, err := rules.Get(ctx, "bad"); fault.KindOf(err) != fault.NotFound {
+		t.Errorf("the refused rule was stored: %v", err)
 	}
 }
