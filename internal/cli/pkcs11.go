@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,7 @@ func (a *app) pin(cmd *cobra.Command, p *pkcs11Flags, prefix string) (string, er
 
 func (a *app) pkcs11Command() *cobra.Command {
 	return a.group("pkcs11", "Make and retire the versions of a key on a PKCS#11 token (an HSM), on this machine",
-		a.group("key", "Versions of a key on a PKCS#11 token", a.pkcs11KeyCreateCommand(), a.pkcs11KeyDisableCommand()))
+		a.group("key", "Versions of a key on a PKCS#11 token", a.pkcs11KeyCreateCommand(), a.pkcs11KeyListCommand(), a.pkcs11KeyDisableCommand()))
 }
 
 // openPKCS11 is the driver over the flags' key, with the PIN read.
@@ -115,6 +116,47 @@ func (a *app) pkcs11KeyCreateCommand() *cobra.Command {
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "Created version %s of key %q on token %q: %s\n", st.Version, p.label, p.token, clean(st.KeyURI))
 		return nil
+	})
+	p.register(cmd, "")
+	return cmd
+}
+
+func (a *app) pkcs11KeyListCommand() *cobra.Command {
+	var p pkcs11Flags
+	cmd := &cobra.Command{
+		Use:   "list --module PATH --token T --key-label L",
+		Short: "List the versions of a key on a token, the one in force last",
+		Long: "list shows each key object labelled --key-label on the token: its CKA_ID, whether it may\n" +
+			"wrap and unwrap, and whether PKCS#11 could destroy it. The highest ID is the version a\n" +
+			"cluster's key wraps with.",
+		Args: cobra.NoArgs,
+	}
+	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		kek, err := a.openPKCS11(cmd, &p)
+		if err != nil {
+			return err
+		}
+		vs, err := kek.Versions(ctx)
+		if err != nil {
+			return fmt.Errorf("list the versions of %s: %w", kek.Key(), err)
+		}
+		w := cmd.OutOrStdout()
+		if a.output == outputJSON {
+			items := make([]json.RawMessage, len(vs))
+			for i, v := range vs {
+				items[i], _ = json.Marshal(map[string]any{"id": hex.EncodeToString(v.ID), "keyUri": v.KeyURI, "usable": v.Usable, "destroyable": v.Destroyable})
+			}
+			return writeJSONList(w, items)
+		}
+		rows := make([][]string, len(vs))
+		for i, v := range vs {
+			inForce := ""
+			if i == len(vs)-1 {
+				inForce = "yes"
+			}
+			rows[i] = []string{hex.EncodeToString(v.ID), yesNo(&v.Usable), yesNo(&v.Destroyable), inForce, clean(v.KeyURI)}
+		}
+		return writeTable(w, []string{"ID", "WRAP AND UNWRAP", "DESTROYABLE", "NEWEST", "URI"}, rows)
 	})
 	p.register(cmd, "")
 	return cmd

@@ -75,6 +75,14 @@ func TestClusterKeyOnAPKCS11TokenThroughTheCLI(t *testing.T) {
 	if r := run(env, "", args...); r.code != 0 || !strings.Contains(r.stdout, "may no longer wrap") {
 		t.Fatalf("%s: exit %d\n%s%s", disable, r.code, r.stdout, r.stderr)
 	}
+	r = run(env, "", append([]string{"pkcs11", "key", "list", "-o", "json"}, key...)...)
+	versions := decode[[]struct {
+		ID                  string
+		Usable, Destroyable bool
+	}](t, r.stdout)
+	if len(versions) != 2 || versions[0].ID != "01" || versions[0].Usable || versions[1].ID != "02" || !versions[1].Usable || versions[1].Destroyable {
+		t.Fatalf("pkcs11 key list after the rotation and the disable: %+v", versions)
+	}
 	if r := run(nil, "", "cluster", "show", "--name", "cl01"); r.code != 0 || !strings.Contains(r.stdout, "Accessible") {
 		t.Fatalf("cluster after disabling the idle version: exit %d\n%s", r.code, r.stdout)
 	}

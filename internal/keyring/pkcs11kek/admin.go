@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/miekg/pkcs11"
 
@@ -71,4 +72,42 @@ func (k *KEK) SetVersionUsable(ctx context.Context, id []byte, usable bool) erro
 		}
 		return nil
 	})
+}
+
+// Version is one key object of the key, as Versions lists it.
+type Version struct {
+	ID          []byte
+	KeyURI      string
+	Usable      bool // CKA_WRAP and CKA_UNWRAP
+	Destroyable bool // CKA_DESTROYABLE
+}
+
+// Versions lists the key's objects, lowest CKA_ID first; the last is the
+// one Wrap uses (unless the KEK is pinned).
+func (k *KEK) Versions(ctx context.Context) ([]Version, error) {
+	var vs []Version
+	err := k.call(ctx, "list", k.key, func(lib *pkcs11.Ctx, s pkcs11.SessionHandle) error {
+		objs, err := findKeyObjects(lib, s, k.cfg.KeyLabel)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(objs, func(a, b keyObject) int {
+			switch {
+			case idLess(a.id, b.id):
+				return -1
+			case idLess(b.id, a.id):
+				return 1
+			}
+			return 0
+		})
+		vs = make([]Version, len(objs))
+		for i, o := range objs {
+			vs[i] = Version{ID: o.id, KeyURI: k.versionURI(o.id), Usable: o.wrap && o.unwrap, Destroyable: o.destroyable}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err // on a timeout the module call may still write vs
+	}
+	return vs, nil
 }
