@@ -44,6 +44,10 @@ type Key struct {
 	aead cipher.AEAD
 }
 
+// New makes a Key of 32 bytes the caller holds, such as a key sealed under
+// another one. The bytes are copied and may be zeroed by the caller afterwards.
+func New(raw []byte) (*Key, error) { return newKey(raw) }
+
 func newKey(raw []byte) (*Key, error) {
 	if len(raw) != keySize {
 		return nil, fmt.Errorf("rootkey: key is %d bytes, want %d", len(raw), keySize)
