@@ -443,3 +443,38 @@ func TestAModuleThatDoesNotAnswerIsUnreachableAtTheDeadline(t *testing.T) {
 		t.Fatalf("unwrap once the module answers again: %v", err)
 	}
 }
+
+func TestAnotherTokenOfTheModuleIsUnharmedWhenOneIsRemoved(t *testing.T) {
+	a := softhsmtest.New(t, "partition-a")
+	b := a.AddToken("partition-b")
+	a.AddKey(keyLabel, []byte{1})
+	b.AddKey(keyLabel, []byte{1})
+	kekA, kekB := newKEK(t, a, nil), newKEK(t, b, nil)
+	key := aek(t)
+	wa, err := kekA.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := kekB.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	a.Remove() // the module is reloaded: b's sessions and login go with it
+	_, err = kekA.Unwrap(ctx(t), wa)
+	requireIs(t, err, keyring.ErrKeyUnreachable, a.PIN)
+	for range 2 {
+		if got, err := kekB.Unwrap(ctx(t), wb); err != nil || !bytes.Equal(got, key) {
+			t.Fatalf("the other token's key while one token is out: %v", err)
+		}
+		_, err = kekA.Describe(ctx(t))
+		requireIs(t, err, keyring.ErrKeyUnreachable, a.PIN)
+	}
+	a.Insert()
+	if got, err := kekA.Unwrap(ctx(t), wa); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("unwrap once the token is back: %v", err)
+	}
+	if _, err := kekB.Unwrap(ctx(t), wb); err != nil {
+		t.Fatal(err)
+	}
+}

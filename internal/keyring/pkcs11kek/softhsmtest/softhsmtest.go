@@ -62,7 +62,26 @@ func New(t testing.TB, label string) *Token {
 	pkcs11kek.Reload(module)
 	t.Cleanup(func() { pkcs11kek.Reload(module) }) // let go of the store before it is removed
 
-	tok := &Token{t: t, Module: module, Label: label, PIN: randomHex(8), away: filepath.Join(root, "removed")}
+	return initToken(t, module, root, label)
+}
+
+// AddToken makes another token labelled label in the same store: the
+// module then serves both, as an HSM serves several partitions.
+func (tok *Token) AddToken(label string) *Token {
+	tok.t.Helper()
+	return initToken(tok.t, tok.Module, filepath.Dir(filepath.Dir(tok.dir)), label)
+}
+
+// initToken initializes a token labelled label on a free slot of the
+// store under root, with a random user PIN.
+func initToken(t testing.TB, module, root, label string) *Token {
+	t.Helper()
+	store := filepath.Join(root, "tokens")
+	before, err := os.ReadDir(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &Token{t: t, Module: module, Label: label, PIN: randomHex(8), away: filepath.Join(root, "removed-"+randomHex(4))}
 	lib := tok.lib()
 	slots, err := lib.GetSlotList(false)
 	if err != nil {
@@ -92,11 +111,19 @@ func New(t testing.TB, label string) *Token {
 		}
 		return lib.Logout(s)
 	}, false)
-	ents, err := os.ReadDir(store)
-	if err != nil || len(ents) != 1 {
-		t.Fatalf("token store %s holds %d entries after one token was made (%v)", store, len(ents), err)
+	after, err := os.ReadDir(store)
+	if err != nil || len(after) != len(before)+1 {
+		t.Fatalf("token store %s holds %d entries after a token was added to %d (%v)", store, len(after), len(before), err)
 	}
-	tok.dir = filepath.Join(store, ents[0].Name())
+	known := map[string]bool{}
+	for _, e := range before {
+		known[e.Name()] = true
+	}
+	for _, e := range after {
+		if !known[e.Name()] {
+			tok.dir = filepath.Join(store, e.Name())
+		}
+	}
 	return tok
 }
 
