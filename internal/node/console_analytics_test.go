@@ -79,6 +79,7 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("rule-query-status"))); !strings.Contains(msg, "syntax error at 2:8") {
 		t.Errorf("the bad query reads %q", msg)
 	}
+	b.RequireAccessible(t, "the rule form")
 	b.Do(t,
 		typeQuery("Events_CL\n| where Message startswith 'console-row'\n| summarize Seen = count() by Message"),
 	)
@@ -174,6 +175,7 @@ func TestConsoleAnalyticsRuleIsWrittenCheckedSavedRunAndDisabled(t *testing.T) {
 	if got := browsertest.Value(t, b, chromedp.Text(chromedp.CSS("#import-results tbody tr"))); !strings.Contains(got, "Brute force followed by a successful logon") || !strings.Contains(got, "created") {
 		t.Errorf("the import reports %q", got)
 	}
+	b.RequireAccessible(t, "the rules with their health, an import and a rule's runs")
 	poll(t, b, `document.querySelector('#rules tr[data-rule="3f0c9a52-7d1e-4b8a-9c64-2e5b71d0a8f3"]') !== null`)
 	// Deleting asks first.
 	b.Do(t,
@@ -227,6 +229,7 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#watchlist-items-table button.item-save")),
 	)
 	poll(t, b, ownerOf+` === 'dc01=identity team,web01=platform team'`)
+	b.RequireAccessible(t, "a watchlist's items")
 	b.Do(t,
 		chromedp.SendKeys(chromedp.ID("new-item-0"), "db01"),
 		chromedp.SendKeys(chromedp.ID("new-item-1"), "data team"),
@@ -271,12 +274,13 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 	)
 	create("Label high incidents", "triage")
 	create("Label again", "second")
-	b.Do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Run earlier: Label again"]`)))
+	b.Do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Up: Label again"]`)))
 	poll(t, b, `[...document.querySelectorAll('#automation-rules tbody tr')].map(tr => tr.cells[1].textContent).join(',') === 'Label again,Label high incidents'`)
 	b.Do(t,
-		chromedp.Click(chromedp.CSS(`button[aria-label="Edit Label high incidents"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Edit: Label high incidents"]`)),
 		chromedp.WaitVisible(chromedp.ID("automation-form")),
 	)
+	b.RequireAccessible(t, "the automation rules and their form")
 	b.Screenshot(t, "analytics-automation")
 
 	var rules struct {
@@ -333,7 +337,7 @@ func TestConsoleAnalyticsWatchlistAndAutomationRule(t *testing.T) {
 	b.Do(t, chromedp.Click(chromedp.ID("show-watchlists")), chromedp.Click(chromedp.ID("show-automation")))
 	poll(t, b, `document.querySelector('#automation-rules tbody tr')?.cells[0].textContent === '5'`)
 	top := browsertest.Value(t, b, chromedp.Evaluate[string](firstName))
-	b.Do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Run later: `+top+`"]`)))
+	b.Do(t, chromedp.Click(chromedp.CSS(`button[aria-label="Down: `+top+`"]`)))
 	poll(t, b, firstName+` !== '`+top+`' && document.querySelector('#automation-rules tbody tr').cells[0].textContent === '5'`)
 	b.RequireClean(t)
 }

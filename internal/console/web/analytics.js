@@ -355,7 +355,7 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
     const type = select(`rule-entity-${n}-type`, Object.keys(entityIdentifiers), m.entityType || 'Account');
     const pairs = el('div', { class: 'pairs' });
     const remove = el('button', { type: 'button', class: 'secondary', 'aria-label': `Remove entity ${n}` }, 'Remove');
-    const addPair = el('button', { type: 'button', class: 'secondary', 'aria-label': `Add a field to entity ${n}` }, 'Add field');
+    const addPair = el('button', { type: 'button', class: 'secondary', 'aria-label': `Add field to entity ${n}` }, 'Add field');
     const pair = (f) => {
       const k = pairs.children.length + 1;
       const ident = el('input', { id: `rule-entity-${n}-identifier-${k}`, value: f.identifier || '', spellcheck: false });

@@ -37,23 +37,24 @@ export function renderAutomation(box, ctx) {
       msg.fail(explain(e, 'Reading the automation rules'));
       return;
     }
-    list.replaceChildren(table('automation-rules', ['Order', 'Name', 'Runs on', 'Conditions', 'Actions', 'State', ''], rules, (r, i) => {
+    list.replaceChildren(table('automation-rules', ['Order', 'Name', 'Runs on', 'Conditions', 'Actions', 'State', ''], rules, (r) => {
       const p = r.properties;
       const t = p.triggeringLogic;
-      const button = (label, aria, fn) => {
-        const b = el('button', { type: 'button', class: 'secondary', 'aria-label': `${aria} ${p.displayName}` }, label);
+      // Each button's name is its text, then the rule's.
+      const button = (label, fn) => {
+        const b = el('button', { type: 'button', class: 'secondary', 'aria-label': `${label}: ${p.displayName}` }, label);
         b.addEventListener('click', fn);
         return b;
       };
       const at = rules.indexOf(r);
-      const up = button('Up', 'Run earlier:', () => swap(at, at - 1));
-      const down = button('Down', 'Run later:', () => swap(at, at + 1));
+      const up = button('Up', () => swap(at, at - 1));
+      const down = button('Down', () => swap(at, at + 1));
       up.disabled = at === 0;
       down.disabled = at === rules.length - 1;
       const actions = el('span', { class: 'actions' }, up, down,
-        button(t.isEnabled ? 'Disable' : 'Enable', t.isEnabled ? 'Disable' : 'Enable', () => write(r, { ...p, triggeringLogic: { ...t, isEnabled: !t.isEnabled } }, `${p.displayName} is ${t.isEnabled ? 'disabled' : 'enabled'}.`)),
-        button('Edit', 'Edit', () => automationForm(formBox, ctx, r, saved)));
-      actions.append(button('Delete', 'Delete', () => confirmDelete(actions, `Delete automation rule '${p.displayName}'?`, async () => {
+        button(t.isEnabled ? 'Disable' : 'Enable', () => write(r, { ...p, triggeringLogic: { ...t, isEnabled: !t.isEnabled } }, `${p.displayName} is ${t.isEnabled ? 'disabled' : 'enabled'}.`)),
+        button('Edit', () => automationForm(formBox, ctx, r, saved)));
+      actions.append(button('Delete', () => confirmDelete(actions, `Delete automation rule '${p.displayName}'?`, async () => {
         try {
           await call('DELETE', url(ctx, `automationRules/${encodeURIComponent(r.name)}`), undefined, undefined, ifMatch(r.etag));
           msg.say(`${p.displayName} is deleted.`);
