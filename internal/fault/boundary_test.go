@@ -23,7 +23,7 @@ var httpLayers = []string{"api", "cli", "client", "console", "node"}
 // file servers KQL's externaldata reads under the prefixes the operator
 // allows, fetched by extdata). They may import net/http to call it and read
 // its answers, but never to choose a status of ours.
-var httpClients = []string{"identity", "keyring/kv", "keyring/awskms", "automation", "extdata"}
+var httpClients = []string{"identity", "keyring/kv", "keyring/awskms", "automation", "extdata", "keyevents"}
 
 // testServices stand in for another service in tests, answering its HTTP as
 // it does (Local KMS's gate answers KMS's errors): choosing that service's

@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/keyevents"
 )
 
 // Key types. The -HSM spellings are accepted as aliases that behave the same:
@@ -239,13 +240,14 @@ func (s *Service) storeVersion(ctx context.Context, vault, name string, nk newKe
 		return nil, internalError(InnerKeyMaterialIntegrity, "the key material could not be sealed", err)
 	}
 	var out *KeyBundle
-	var vaultName string
+	var vrec *vaultRecord
+	var keyName string
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
-		vrec, err := liveVault(tx, vault)
+		var err error
+		vrec, err = liveVault(tx, vault)
 		if err != nil {
 			return err
 		}
-		vaultName = vrec.Name
 		keys := tx.Bucket(bucketKeys)
 		var krec keyRecord
 		found, err := getJSON(keys, keyID(vault, name), &krec)
@@ -272,14 +274,15 @@ func (s *Service) storeVersion(ctx context.Context, vault, name string, nk newKe
 		if err := tx.Bucket(bucketMaterial).Put(versionID(vault, name, nk.rec.Version), sealed); err != nil {
 			return err
 		}
-		out = s.bundle(vrec, &krec, &nk.rec)
+		out, keyName = s.bundle(vrec, &krec, &nk.rec), krec.Name
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("key "+verb, "vault", vaultName, "key", out.Key.KID, "keyVersion", nk.rec.Version,
+	s.log.Info("key "+verb, "vault", vrec.Name, "key", out.Key.KID, "keyVersion", nk.rec.Version,
 		"kty", nk.rec.Kty, "bits", nk.rec.Bits)
+	s.emitKey(keyevents.KeyNewVersionCreated, vrec, keyName, nk.rec.Version, &nk.rec)
 	return out, nil
 }
 
@@ -462,8 +465,10 @@ func (s *Service) UpdateKey(ctx context.Context, vault, name, version string, p 
 	var out *KeyBundle
 	var before, after bool
 	var ver string
+	var st keyState
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		st, err := loadKey(tx, vault, name, version)
+		var err error
+		st, err = loadKey(tx, vault, name, version)
 		if err != nil {
 			return err
 		}
@@ -502,6 +507,11 @@ func (s *Service) UpdateKey(ctx context.Context, vault, name, version string, p 
 	s.cache.drop(string(versionID(vault, name, ver)))
 	if before != after {
 		s.log.Info("key version enabled changed", "vault", vault, "key", name, "keyVersion", ver, "enabled", after)
+		ev := keyevents.KeyDisabled
+		if after {
+			ev = keyevents.KeyEnabled
+		}
+		s.emitKey(ev, st.vault, st.key.Name, ver, st.ver)
 	} else {
 		s.log.Info("key version updated", "vault", vault, "key", name, "keyVersion", ver)
 	}
@@ -561,8 +571,10 @@ func (s *Service) rotate(ctx context.Context, vault, name, expectLatest string) 
 // until the vault's retention period has passed.
 func (s *Service) DeleteKey(ctx context.Context, vault, name string) (*DeletedKeyBundle, error) {
 	var out *DeletedKeyBundle
+	var st keyState
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		st, err := loadKey(tx, vault, name, "")
+		var err error
+		st, err = loadKey(tx, vault, name, "")
 		if err != nil {
 			return err
 		}
@@ -576,6 +588,7 @@ func (s *Service) DeleteKey(ctx context.Context, vault, name string) (*DeletedKe
 	}
 	s.cache.dropPrefix(string(versionPrefix(vault, name)))
 	s.log.Info("key deleted", "vault", vault, "key", name, "scheduledPurgeDate", time.Unix(out.ScheduledPurgeDate, 0).UTC())
+	s.emitKey(keyevents.KeyDeleted, st.vault, st.key.Name, "", nil)
 	return out, nil
 }
 
@@ -652,8 +665,10 @@ func (s *Service) ListDeletedKeys(ctx context.Context, vault string) ([]DeletedK
 // RecoverDeletedKey brings a soft-deleted key back with all its versions.
 func (s *Service) RecoverDeletedKey(ctx context.Context, vault, name string) (*KeyBundle, error) {
 	var out *KeyBundle
+	var st keyState
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		st, err := loadDeletedKey(tx, vault, name)
+		var err error
+		st, err = loadDeletedKey(tx, vault, name)
 		if err != nil {
 			return err
 		}
@@ -665,6 +680,7 @@ func (s *Service) RecoverDeletedKey(ctx context.Context, vault, name string) (*K
 		return nil, err
 	}
 	s.log.Info("key recovered", "vault", vault, "key", name)
+	s.emitKey(keyevents.KeyRecovered, st.vault, st.key.Name, "", nil)
 	return out, nil
 }
 
@@ -672,8 +688,10 @@ func (s *Service) RecoverDeletedKey(ctx context.Context, vault, name string) (*K
 // that is refused until its scheduled purge date (the purge scheduler then
 // does it).
 func (s *Service) PurgeDeletedKey(ctx context.Context, vault, name string) error {
+	var st keyState
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		st, err := loadDeletedKey(tx, vault, name)
+		var err error
+		st, err = loadDeletedKey(tx, vault, name)
 		if err != nil {
 			return err
 		}
@@ -690,6 +708,7 @@ func (s *Service) PurgeDeletedKey(ctx context.Context, vault, name string) error
 	}
 	s.cache.dropPrefix(string(versionPrefix(vault, name)))
 	s.log.Info("key purged", "vault", vault, "key", name)
+	s.emitKey(keyevents.KeyPurged, st.vault, st.key.Name, "", nil)
 	return nil
 }
 

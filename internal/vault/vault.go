@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/keyevents"
 )
 
 // sealer protects key material at rest; *rootkey.Key is the implementation.
@@ -52,7 +54,13 @@ type Options struct {
 	// CacheSize bounds how many opened key versions are kept in memory;
 	// default 256.
 	CacheSize int
-	Logger    *slog.Logger
+	// OnEvent, when set, is told of every change that can alter a
+	// principal's use of a key — a new version, a version disabled or
+	// enabled, a key deleted, recovered or purged, access policies changed,
+	// the vault deleted — once it is committed. It must not block: the
+	// vault's operation waits for it.
+	OnEvent func(keyevents.Event)
+	Logger  *slog.Logger
 }
 
 // Service is the key vault engine over one bbolt database. It is safe for
@@ -187,4 +195,28 @@ func (s *Service) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error
 		return err
 	}
 	return s.db.Update(fn)
+}
+
+// emitKey tells OnEvent of a committed change to a key (version "" for the
+// key as a whole).
+func (s *Service) emitKey(eventType string, v *vaultRecord, key, version string, ver *versionRecord) {
+	if s.opts.OnEvent == nil {
+		return
+	}
+	id := s.keyURI(v.Name, key)
+	if version != "" {
+		id += "/" + version
+	}
+	var nbf, exp *int64
+	if ver != nil {
+		nbf, exp = ver.NotBefore, ver.Expires
+	}
+	s.opts.OnEvent(keyevents.KeyEvent(eventType, v.resourceID(), v.Name, id, key, version, nbf, exp, s.now()))
+}
+
+// emitVault tells OnEvent of a committed change to the vault as a whole.
+func (s *Service) emitVault(eventType string, v *vaultRecord) {
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(keyevents.VaultEvent(eventType, v.resourceID(), v.Name, s.VaultURI(v.Name), s.now()))
+	}
 }

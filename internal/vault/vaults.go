@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/keyevents"
 )
 
 // SKU is a vault's pricing tier. Both tiers behave the same here.
@@ -184,7 +185,8 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 	}
 	now := s.now()
 	var out *Vault
-	var created bool
+	var created, policiesChanged bool
+	var stored vaultRecord
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketVaults)
 		var rec vaultRecord
@@ -225,7 +227,8 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 		if err := putJSON(b, vaultID(name), &rec); err != nil {
 			return err
 		}
-		out = s.toVault(&rec)
+		out, stored = s.toVault(&rec), rec
+		policiesChanged = !created && mode != "recover" && in.Properties.AccessPolicies != nil
 		return nil
 	})
 	if err != nil {
@@ -239,6 +242,9 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 			"retentionDays", out.Properties.SoftDeleteRetentionInDays)
 	default:
 		s.log.Info("vault updated", "vault", out.Name)
+	}
+	if policiesChanged {
+		s.emitVault(keyevents.VaultAccessPolicyChanged, &stored)
 	}
 	return out, nil
 }
@@ -462,8 +468,10 @@ func deletedVault(tx *bbolt.Tx, name string) (*vaultRecord, error) {
 func (s *Service) DeleteVault(ctx context.Context, name string) error {
 	now := s.now()
 	var purgeAt time.Time
+	var rec *vaultRecord
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		rec, err := liveVault(tx, name)
+		var err error
+		rec, err = liveVault(tx, name)
 		if err != nil {
 			return err
 		}
@@ -476,6 +484,7 @@ func (s *Service) DeleteVault(ctx context.Context, name string) error {
 	}
 	s.cache.dropPrefix(string(vaultID(name)) + "/")
 	s.log.Info("vault deleted", "vault", name, "scheduledPurgeDate", purgeAt)
+	s.emitVault(keyevents.VaultDeleted, rec)
 	return nil
 }
 
@@ -544,8 +553,10 @@ func (s *Service) UpdateAccessPolicies(ctx context.Context, vault string, kind P
 		return nil, badParam(InnerInvalidValue, "access policy operation '%s' is not valid; use add, replace or remove", printable(string(kind)))
 	}
 	var out []AccessPolicy
+	var rec *vaultRecord
 	err := s.update(ctx, func(tx *bbolt.Tx) error {
-		rec, err := liveVault(tx, vault)
+		var err error
+		rec, err = liveVault(tx, vault)
 		if err != nil {
 			return err
 		}
@@ -590,6 +601,7 @@ func (s *Service) UpdateAccessPolicies(ctx context.Context, vault string, kind P
 		return nil, err
 	}
 	s.log.Info("vault access policies updated", "vault", vault, "operation", string(kind), "entries", len(policies))
+	s.emitVault(keyevents.VaultAccessPolicyChanged, rec)
 	return out, nil
 }
 
