@@ -4,12 +4,14 @@
 
 let csrfToken = '';
 
-// ApiError is a refusal in the API's shape, {"error":{"code","message"}}.
+// ApiError is a refusal in the API's shape, {"error":{"code","message"}},
+// with its innererror when it has one (a query's error's line and column).
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, inner) {
     super(message);
     this.status = status;
     this.code = code;
+    this.inner = inner || null;
   }
 }
 
@@ -54,7 +56,7 @@ export async function call(method, path, body, signal, extraHeaders) {
       // The shell's key banner says what this means and what to do.
       window.dispatchEvent(new CustomEvent('sealwatch:key-refused', { detail: { code: e.code, message: e.message } }));
     }
-    throw new ApiError(res.status, e.code || String(res.status), e.message || `the node answered ${res.status}`);
+    throw new ApiError(res.status, e.code || String(res.status), e.message || `the node answered ${res.status}`, e.innererror);
   }
   return data;
 }

@@ -1,7 +1,7 @@
 // The console's KQL editor, shared by the Logs page and the rule form:
 // CodeMirror 6 with KQL highlighted, undo and line numbers, in a shadow root.
 import {
-  EditorState, EditorView, bracketMatching, defaultKeymap, drawSelection, highlightActiveLine,
+  EditorState, EditorView, autocompletion, bracketMatching, defaultKeymap, drawSelection, highlightActiveLine,
   history, historyKeymap, keymap, lineNumbers, syntaxHighlighting,
 } from './codemirror.js';
 import { kql, kqlHighlight } from './kql.js';
@@ -9,9 +9,10 @@ import { el } from './dom.js';
 
 // kqlEditor makes an editor in a new element of id holding doc, named
 // label for assistive technology; keys are bindings before the defaults,
-// and onChange (optional) is called when the text changes. It returns the
+// onChange (optional) is called when the text changes, and completion
+// (optional) is a completion source offered as one types. It returns the
 // element to place and the editor.
-export function kqlEditor(id, { doc = '', label, keys = [], onChange }) {
+export function kqlEditor(id, { doc = '', label, keys = [], onChange, completion }) {
   // The editor lives in a shadow root: there CodeMirror adopts its styles as
   // a constructed style sheet, where in the document it would add a <style>
   // element, which the page's policy (style-src 'self') refuses.
@@ -31,6 +32,7 @@ export function kqlEditor(id, { doc = '', label, keys = [], onChange }) {
         // A label outside the shadow root cannot name what is inside it.
         EditorView.contentAttributes.of({ 'aria-label': label, spellcheck: 'false' }),
         EditorView.updateListener.of((u) => { if (u.docChanged && onChange) onChange(); }),
+        ...(completion ? [autocompletion({ override: [completion], icons: false })] : []),
       ],
     }),
   });
