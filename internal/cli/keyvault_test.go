@@ -209,7 +209,7 @@ func TestBrokenAuditChainFailsLoudly(t *testing.T) {
 			`"chainVerified":false,"chainError":"audit record 1: MAC mismatch"}`)
 	})
 	srv := httptest.NewUnstartedServer(mux)
-	bundle, err := pki.Ensure(t.TempDir(), []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	bundle, err := pki.Ensure(t.TempDir(), []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func newTLSNode(t *testing.T) *tlsNode {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"auth":%q}`, r.Header.Get("Authorization"))
 	}))
-	bundle, err := pki.Ensure(t.TempDir(), []string{"localhost", "vault.localhost", "*.vault.localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	bundle, err := pki.Ensure(t.TempDir(), []string{"localhost", "vault.localhost", "*.vault.localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestVaultHostsAreReachedAtTheEndpointWithVerifiedTLS(t *testing.T) {
 func TestUntrustedCertificateIsRefused(t *testing.T) {
 	n := newTLSNode(t)
 	creds := n.creds()
-	other, err := pki.Ensure(t.TempDir(), []string{"localhost"}, nil) // another CA
+	other, err := pki.Ensure(t.TempDir(), []string{"localhost"}, nil, nil) // another CA
 	if err != nil {
 		t.Fatal(err)
 	}

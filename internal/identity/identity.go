@@ -114,6 +114,9 @@ type Options struct {
 	// Now defaults to time.Now; tests move time with it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// KeyFiles reads and writes the signing key's file: a node passes its
+	// sealed store (package nodeseal); nil keeps it in a plain 0600 file.
+	KeyFiles KeyFiles
 
 	argon argonParam // tests lower the cost
 }
@@ -128,8 +131,14 @@ type Service struct {
 	trusted  map[string]*issuerKeys // by issuer URL
 }
 
+// KeyFiles is where the signing key is kept (see Options.KeyFiles).
+type KeyFiles interface {
+	ReadFile(path string) ([]byte, error) // an error wrapping fs.ErrNotExist when there is none
+	WriteFile(path string, data []byte) error
+}
+
 // New opens the identity service on db, creating the tenant on first use. The
-// signing key is kept in the 0600 file at signingKeyPath.
+// signing key is kept at signingKeyPath, through opts.KeyFiles.
 func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
 	if opts.Issuer == "" {
 		return nil, errors.New("identity: issuer URL is required")
@@ -147,7 +156,10 @@ func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
 	if opts.argon == (argonParam{}) {
 		opts.argon = defaultArgon
 	}
-	sg, err := loadOrCreateSigner(signingKeyPath)
+	if opts.KeyFiles == nil {
+		opts.KeyFiles = plainKeyFiles{}
+	}
+	sg, err := loadOrCreateSigner(opts.KeyFiles, signingKeyPath)
 	if err != nil {
 		return nil, err
 	}

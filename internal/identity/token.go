@@ -310,8 +310,20 @@ type signer struct {
 	kid string
 }
 
-func loadOrCreateSigner(path string) (*signer, error) {
-	pemBytes, err := os.ReadFile(path)
+// plainKeyFiles keeps the signing key in a 0600 file.
+type plainKeyFiles struct{}
+
+func (plainKeyFiles) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func (plainKeyFiles) WriteFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("identity: create key directory: %w", err)
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
+func loadOrCreateSigner(files KeyFiles, path string) (*signer, error) {
+	pemBytes, err := files.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -322,11 +334,8 @@ func loadOrCreateSigner(path string) (*signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("identity: create key directory: %w", err)
-		}
 		out := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := os.WriteFile(path, out, 0o600); err != nil {
+		if err := files.WriteFile(path, out); err != nil {
 			return nil, fmt.Errorf("identity: write signing key: %w", err)
 		}
 		return newSigner(key), nil

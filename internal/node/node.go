@@ -32,6 +32,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/extdata"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/pki"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/vault"
@@ -45,8 +46,13 @@ type Config struct {
 	Addr    string // host:port to listen on; port 0 picks a free one
 	// VaultDNSSuffix is the domain vault hosts live under; default vault.localhost.
 	VaultDNSSuffix string
+	// Root is the root of trust the node's own secrets are sealed under (the
+	// identity signing key, the TLS keys, the platform key, secrets.key, the
+	// vault's root key file); nil is the development default, a root key
+	// file in DIR/seal/root.key (see package nodeseal).
+	Root nodeseal.Root
 	// VaultPassphrase, when set, derives the vault's root key with Argon2id
-	// instead of keeping it in DIR/vault/root.key.
+	// instead of keeping it (sealed) in DIR/vault/root.key.
 	VaultPassphrase []byte
 	// KeyCheckInterval is how often each customer key is proven usable
 	// (default 30 s); UnreachableGrace how long work goes on from memory
@@ -186,6 +192,7 @@ type Node struct {
 	listener   net.Listener
 	endpoint   string
 	tls        *pki.Bundle
+	box        *nodeseal.Box // open while Open runs
 	identityDB *bbolt.DB
 	identity   *identity.Service
 	vaultDB    *bbolt.DB
@@ -245,6 +252,17 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 
+	if cfg.Root == nil {
+		cfg.Root = nodeseal.File("")
+		n.cfg.Root = cfg.Root
+	}
+	n.box, err = nodeseal.Open(ctx, cfg.DataDir, cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("unseal the node's secrets: %w", err)
+	}
+	// The master key is needed only while the node opens what it seals.
+	defer n.box.Close()
+
 	n.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (is another sealwatch running? pick another port with --addr)", cfg.Addr, err)
@@ -254,7 +272,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.tls, err = pki.Ensure(filepath.Join(cfg.DataDir, "tls"),
 		[]string{"localhost", cfg.VaultDNSSuffix, "*." + cfg.VaultDNSSuffix},
-		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, n.listener.Addr().(*net.TCPAddr).IP})
+		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, n.listener.Addr().(*net.TCPAddr).IP}, n.box)
 	if err != nil {
 		return nil, fmt.Errorf("prepare TLS certificates: %w", err)
 	}
@@ -268,6 +286,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Issuer:         n.endpoint,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		TrustedIssuers: cfg.TrustedIssuers,
+		KeyFiles:       n.box,
 		Logger:         n.log.With("component", "identity"),
 	})
 	if err != nil {
@@ -414,7 +433,8 @@ func (n *Node) TenantID() string { return n.identity.TenantID() }
 
 // openVault opens the vault's store, its root key, the audit log and the
 // vault service. The root key comes from a passphrase when one is configured,
-// else from the 0600 key file, created on first run.
+// else from the key file, created on first run and sealed like the node's
+// other secrets.
 func (n *Node) openVault() (err error) {
 	dir := filepath.Join(n.cfg.DataDir, "vault")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -423,7 +443,7 @@ func (n *Node) openVault() (err error) {
 	if len(n.cfg.VaultPassphrase) > 0 {
 		n.root, err = rootkey.FromPassphrase(n.cfg.VaultPassphrase, filepath.Join(dir, "root.params"))
 	} else {
-		n.root, err = rootkey.LoadOrCreateFile(filepath.Join(dir, "root.key"))
+		n.root, err = n.sealedKey(filepath.Join(dir, "root.key"))
 	}
 	if err != nil {
 		return fmt.Errorf("open the vault root key: %w", err)
@@ -447,6 +467,17 @@ func (n *Node) openVault() (err error) {
 		Logger:         n.log.With("component", "vault"),
 	})
 	return err
+}
+
+// sealedKey is the 32-byte key at path, sealed under the node's root of
+// trust, created on first use.
+func (n *Node) sealedKey(path string) (*rootkey.Key, error) {
+	raw, err := n.box.LoadOrCreateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(raw)
+	return rootkey.New(raw)
 }
 
 // Serve serves HTTPS until ctx ends, then shuts down gracefully. The vault's

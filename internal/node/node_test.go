@@ -206,7 +206,7 @@ func TestFirstRunCreatesCredentialsAndLaterRunsReuseThem(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("admin.json: %v %v", err, info)
 	}
-	for _, f := range []string{"tls/ca.pem", "vault/root.key", "vault/vault.db", "identity.db"} {
+	for _, f := range []string{"tls/ca.pem", "vault/root.key.sealed", "vault/vault.db", "identity.db"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("%s missing: %v", f, err)
 		}

@@ -21,7 +21,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
-	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -43,12 +42,17 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.controlDB.Close)
-	n.secrets, err = rootkey.LoadOrCreateFile(filepath.Join(dir, "secrets.key"))
+	n.secrets, err = n.sealedKey(filepath.Join(dir, "secrets.key"))
 	if err != nil {
 		return fmt.Errorf("open the control plane's secret key: %w", err)
 	}
 	n.closers = append(n.closers, func() error { n.secrets.Close(); return nil })
-	platform, err := keyring.LoadOrCreatePlatformKEK(filepath.Join(dir, "platform", "platform.key"))
+	platformRaw, err := n.box.LoadOrCreateKey(filepath.Join(dir, "platform", "platform.key"))
+	if err != nil {
+		return fmt.Errorf("open the platform key: %w", err)
+	}
+	platform, err := keyring.NewPlatformKEK(platformRaw)
+	clear(platformRaw)
 	if err != nil {
 		return fmt.Errorf("open the platform key: %w", err)
 	}

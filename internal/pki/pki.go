@@ -57,6 +57,23 @@ func (b *Bundle) ServerTLSConfig() *tls.Config {
 	}
 }
 
+// KeyFiles reads and writes the private keys' files. A node passes its sealed
+// store (package nodeseal), so that no private key is on disk in the clear;
+// nil keeps them in plain 0600 files.
+type KeyFiles interface {
+	ReadFile(path string) ([]byte, error) // an error wrapping fs.ErrNotExist when there is none
+	WriteFile(path string, data []byte) error
+}
+
+// plainFiles keeps keys in 0600 files.
+type plainFiles struct{}
+
+func (plainFiles) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func (plainFiles) WriteFile(path string, data []byte) error {
+	return writeFileAtomic(path, data, 0o600)
+}
+
 // Ensure loads or creates dir/ca.pem, dir/ca-key.pem (0600), dir/server.pem, dir/server-key.pem (0600).
 // The CA (ECDSA P-256, 10 years) is created once and reused. The server certificate (ECDSA P-256,
 // 1 year, signed by the CA) covers dnsNames and ips; it is re-issued (same CA) when it is missing,
@@ -65,12 +82,15 @@ func (b *Bundle) ServerTLSConfig() *tls.Config {
 // Unspecified addresses (0.0.0.0, ::) name no host and are ignored. A damaged file is an
 // error naming the file, never a silent replacement: replacing the CA would break every
 // client that trusts it.
-func Ensure(dir string, dnsNames []string, ips []net.IP) (*Bundle, error) {
-	return ensure(dir, dnsNames, ips, time.Now())
+func Ensure(dir string, dnsNames []string, ips []net.IP, keys KeyFiles) (*Bundle, error) {
+	return ensure(dir, dnsNames, ips, keys, time.Now())
 }
 
 // ensure is Ensure at a given time, so tests can reach the renewal window without waiting.
-func ensure(dir string, dnsNames []string, ips []net.IP, now time.Time) (*Bundle, error) {
+func ensure(dir string, dnsNames []string, ips []net.IP, keys KeyFiles, now time.Time) (*Bundle, error) {
+	if keys == nil {
+		keys = plainFiles{}
+	}
 	names, addrs, err := normalize(dnsNames, ips)
 	if err != nil {
 		return nil, err
@@ -83,16 +103,16 @@ func ensure(dir string, dnsNames []string, ips []net.IP, now time.Time) (*Bundle
 		return nil, fmt.Errorf("pki: create directory: %w", err)
 	}
 
-	ca, caKey, err := loadOrCreateCA(dir, now)
+	ca, caKey, err := loadOrCreateCA(dir, keys, now)
 	if err != nil {
 		return nil, err
 	}
-	server, err := loadServer(dir, ca)
+	server, err := loadServer(dir, keys, ca)
 	if err != nil {
 		return nil, err
 	}
 	if server == nil || !fresh(server.Leaf, now) || !covers(server.Leaf, names, addrs) {
-		server, err = issueServer(dir, ca, caKey, names, addrs, now)
+		server, err = issueServer(dir, keys, ca, caKey, names, addrs, now)
 		if err != nil {
 			return nil, err
 		}
@@ -138,14 +158,14 @@ func normalize(dnsNames []string, ips []net.IP) ([]string, []net.IP, error) {
 	return names, addrs, nil
 }
 
-func loadOrCreateCA(dir string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+func loadOrCreateCA(dir string, keys KeyFiles, now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	certPath, keyPath := filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile)
 	certPEM, err := os.ReadFile(certPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// No ca.pem means no client can trust a CA from here yet, so creating one (even over
 		// a stray ca-key.pem left by an interrupted first run) cannot break anyone.
-		return createCA(dir, now)
+		return createCA(dir, keys, now)
 	case err != nil:
 		return nil, nil, fmt.Errorf("pki: read %s: %w", certPath, err)
 	}
@@ -153,7 +173,7 @@ func loadOrCreateCA(dir string, now time.Time) (*x509.Certificate, crypto.Signer
 	if err != nil {
 		return nil, nil, err
 	}
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := keys.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("pki: %s exists but its key %s is missing; restore the key, or remove %s to create a new CA (clients must then trust the new one)", certPath, keyPath, certPath)
 	}
@@ -177,7 +197,7 @@ func loadOrCreateCA(dir string, now time.Time) (*x509.Certificate, crypto.Signer
 	return cert, key, nil
 }
 
-func createCA(dir string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+func createCA(dir string, keys KeyFiles, now time.Time) (*x509.Certificate, crypto.Signer, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: generate CA key: %w", err)
@@ -207,7 +227,7 @@ func createCA(dir string, now time.Time) (*x509.Certificate, crypto.Signer, erro
 	}
 	// The key goes first: a crash between the two writes leaves no ca.pem, which the next
 	// run treats as "no CA yet".
-	if err := writeKey(filepath.Join(dir, caKeyFile), key); err != nil {
+	if err := writeKey(keys, filepath.Join(dir, caKeyFile), key); err != nil {
 		return nil, nil, err
 	}
 	if err := writeCert(filepath.Join(dir, caCertFile), der); err != nil {
@@ -218,7 +238,7 @@ func createCA(dir string, now time.Time) (*x509.Certificate, crypto.Signer, erro
 
 // loadServer returns the stored server certificate, or nil when it must be issued afresh
 // because it is missing, belongs to another key (an interrupted re-issue) or to another CA.
-func loadServer(dir string, ca *x509.Certificate) (*tls.Certificate, error) {
+func loadServer(dir string, keys KeyFiles, ca *x509.Certificate) (*tls.Certificate, error) {
 	certPath, keyPath := filepath.Join(dir, serverCertFile), filepath.Join(dir, serverKeyFile)
 	certPEM, err := os.ReadFile(certPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -227,7 +247,7 @@ func loadServer(dir string, ca *x509.Certificate) (*tls.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: read %s: %w", certPath, err)
 	}
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := keys.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -252,7 +272,7 @@ func loadServer(dir string, ca *x509.Certificate) (*tls.Certificate, error) {
 	return &tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
 
-func issueServer(dir string, ca *x509.Certificate, caKey crypto.Signer, names []string, addrs []net.IP, now time.Time) (*tls.Certificate, error) {
+func issueServer(dir string, keys KeyFiles, ca *x509.Certificate, caKey crypto.Signer, names []string, addrs []net.IP, now time.Time) (*tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: generate server key: %w", err)
@@ -289,7 +309,7 @@ func issueServer(dir string, ca *x509.Certificate, caKey crypto.Signer, names []
 	}
 	// Key first, certificate second: after a crash in between, the old certificate no
 	// longer matches the key and the next run issues again.
-	if err := writeKey(filepath.Join(dir, serverKeyFile), key); err != nil {
+	if err := writeKey(keys, filepath.Join(dir, serverKeyFile), key); err != nil {
 		return nil, err
 	}
 	if err := writeCert(filepath.Join(dir, serverCertFile), der); err != nil {
@@ -376,12 +396,12 @@ func writeCert(path string, der []byte) error {
 	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
-func writeKey(path string, key *ecdsa.PrivateKey) error {
+func writeKey(keys KeyFiles, path string, key *ecdsa.PrivateKey) error {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return fmt.Errorf("pki: encode key for %s: %w", path, err)
 	}
-	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	return keys.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // writeFileAtomic replaces path with data so that a crash leaves the old file or the new

@@ -22,7 +22,7 @@ var (
 
 func mustEnsure(t *testing.T, dir string, names []string, ips []net.IP) *Bundle {
 	t.Helper()
-	b, err := Ensure(dir, names, ips)
+	b, err := Ensure(dir, names, ips, nil)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -114,7 +114,7 @@ func TestReissuesUnderSameCAWhenNeeded(t *testing.T) {
 			mustEnsure(t, dir, upNames, upIPs)
 			ca1, srv1 := readFile(t, filepath.Join(dir, "ca.pem")), readFile(t, filepath.Join(dir, "server.pem"))
 
-			b, err := ensure(dir, tc.names, tc.ips, tc.now)
+			b, err := ensure(dir, tc.names, tc.ips, nil, tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestDamagedFileIsAnErrorNamingIt(t *testing.T) {
 			if err := os.WriteFile(path, []byte("-----BEGIN CERTIFICATE-----\nnot base64!\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Ensure(dir, upNames, upIPs)
+			_, err := Ensure(dir, upNames, upIPs, nil)
 			if err == nil {
 				t.Fatal("Ensure accepted a damaged file")
 			}
@@ -229,7 +229,7 @@ func TestMissingCAKeyIsAnErrorNotANewCA(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "ca-key.pem")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Ensure(dir, upNames, upIPs)
+	_, err := Ensure(dir, upNames, upIPs, nil)
 	if err == nil || !strings.Contains(err.Error(), "ca-key.pem") {
 		t.Fatalf("err = %v, want an error naming ca-key.pem", err)
 	}
@@ -257,7 +257,7 @@ func TestMismatchedServerKeyIsReissued(t *testing.T) {
 }
 
 func TestNoNamesIsRefused(t *testing.T) {
-	if _, err := Ensure(t.TempDir(), nil, []net.IP{net.IPv4zero}); err == nil {
+	if _, err := Ensure(t.TempDir(), nil, []net.IP{net.IPv4zero}, nil); err == nil {
 		t.Error("Ensure issued a certificate that names no host")
 	}
 }
