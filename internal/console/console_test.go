@@ -361,6 +361,27 @@ func TestIdleSessionEndsAndAUsedOneLivesOn(t *testing.T) {
 	}
 }
 
+// TestBackgroundPollsDoNotKeepAnIdleSessionAlive: the page's own polls
+// (the key state's, marked X-Sealwatch-Background) are served, but a
+// console left alone with them still signs out after its idle time.
+func TestBackgroundPollsDoNotKeepAnIdleSessionAlive(t *testing.T) {
+	const idle = 10 * time.Minute
+	f := newFixture(t, console.Config{IdleTimeout: idle})
+	id, secret := f.app(t, identity.RoleOwner)
+	s := f.signIn(t, id, secret)
+	poll := request{method: "GET", path: "/v1.0/applications", cookie: s.cookie, header: map[string]string{"X-Sealwatch-Background": "1"}}
+	for elapsed := time.Duration(0); elapsed < idle-time.Minute; elapsed += 30 * time.Second {
+		f.advance(30 * time.Second)
+		if rec := f.do(poll); rec.Code != 200 {
+			t.Fatalf("a poll %s after the last use: %d %s", elapsed, rec.Code, rec.Body)
+		}
+	}
+	f.advance(time.Minute)
+	if code := errorCode(t, f.do(poll), 401); code != "Unauthorized" {
+		t.Errorf("a poll past the idle time: code %s, want Unauthorized", code)
+	}
+}
+
 func TestSessionEndsWhenItsTokensExpire(t *testing.T) {
 	f := newFixture(t, console.Config{IdleTimeout: time.Hour})
 	id, secret := f.app(t)

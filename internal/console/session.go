@@ -32,6 +32,11 @@ const (
 	// changes something. A page of another origin can make the browser send
 	// the cookie (SameSite=Strict aside) but can never read the token.
 	csrfHeader = "X-CSRF-Token"
+	// backgroundHeader marks a request the page makes by itself (the key
+	// state's poll), not for the person: it is served all the same but does
+	// not count as use, so that a console left open alone still signs out
+	// after its idle time.
+	backgroundHeader = "X-Sealwatch-Background"
 )
 
 // consoleAudiences are the APIs the console calls: a session holds one
@@ -151,7 +156,8 @@ func TokenFor(ctx context.Context, aud identity.Audience) string {
 // serveAPI hands r to the API. A request that brings its own Authorization
 // header speaks for itself; one that brings a live session's cookie
 // carries the session on its context, and, unless it only reads, must
-// carry the session's CSRF token too.
+// carry the session's CSRF token too; unless the page made it by itself
+// (backgroundHeader), it restarts the session's idle time.
 func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") == "" {
 		if s, _ := c.session(r); s != nil {
@@ -160,7 +166,9 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 					fmt.Sprintf("a request that changes something must carry the session's CSRF token in the %s header; reload the console", csrfHeader))
 				return
 			}
-			c.sessions.touch(s)
+			if r.Header.Get(backgroundHeader) == "" {
+				c.sessions.touch(s)
+			}
 			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		}
 	}

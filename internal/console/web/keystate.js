@@ -16,6 +16,9 @@ import { el } from './dom.js';
 // often would show nothing new.
 const pollSeconds = 30;
 const mgmtVersion = 'api-version=2023-07-01';
+// background marks the watcher's calls as the page's own, not the
+// person's: they do not restart the session's idle time.
+const background = { 'X-Sealwatch-Background': '1' };
 
 let banner = null; // the banner's element while signed in
 let session = null;
@@ -99,7 +102,7 @@ async function load() {
   const sub = encodeURIComponent(session.tenantId);
   try {
     if (isOwner()) {
-      const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/clusters?${mgmtVersion}`);
+      const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/clusters?${mgmtVersion}`, undefined, undefined, background);
       clusters = res.value || [];
     }
     workspace = workspaceId ? await findWorkspace(sub, workspaceId) : null;
@@ -118,10 +121,10 @@ async function load() {
 // resource ID, on its own.
 async function findWorkspace(sub, id) {
   const want = id.toLowerCase();
-  const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/workspaces?${mgmtVersion}`);
+  const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/workspaces?${mgmtVersion}`, undefined, undefined, background);
   const found = (res.value || []).find((w) => w.id.toLowerCase() === want || w.properties.customerId.toLowerCase() === want);
   if (found || !id.startsWith('/subscriptions/') || !isOwner()) return found || null;
-  return call('GET', `${id}?${mgmtVersion}`);
+  return call('GET', `${id}?${mgmtVersion}`, undefined, undefined, background);
 }
 
 // meanings say, for each state that is not Accessible, what it means for
