@@ -41,6 +41,7 @@ export function start(element, s) {
   banner = element;
   session = s;
   window.addEventListener('sealwatch:key-refused', onRefused);
+  document.addEventListener('visibilitychange', onVisible);
   refresh();
 }
 
@@ -48,6 +49,7 @@ export function start(element, s) {
 export function stop() {
   clearTimeout(timer);
   window.removeEventListener('sealwatch:key-refused', onRefused);
+  document.removeEventListener('visibilitychange', onVisible);
   if (banner) {
     banner.replaceChildren();
     banner.hidden = true;
@@ -93,9 +95,24 @@ export function refresh() {
       await load();
     } while (again && session);
     inFlight = null;
-    if (session) timer = setTimeout(refresh, pollSeconds * 1000);
+    if (session) timer = setTimeout(poll, pollSeconds * 1000);
   })();
   return inFlight;
+}
+
+// poll refreshes on the interval while the page is seen; a hidden tab
+// waits to be shown again (onVisible), asking nothing meanwhile.
+let missed = false;
+function poll() {
+  if (document.hidden) missed = true;
+  else refresh();
+}
+
+function onVisible() {
+  if (!document.hidden && missed) {
+    missed = false;
+    refresh();
+  }
 }
 
 async function load() {
