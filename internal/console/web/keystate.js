@@ -29,6 +29,7 @@ let workspaceId = ''; // the resource ID or customerId of the workspace the user
 let workspace = null; // that workspace's resource, once read
 let clusters = [];
 let refusal = null; // the last refusal for the key, until the next refresh
+let missed = false; // a poll came due while the tab was hidden
 const listeners = new Set();
 
 // isOwner says whether the signed-in application may read clusters: the
@@ -102,7 +103,6 @@ export function refresh() {
 
 // poll refreshes on the interval while the page is seen; a hidden tab
 // waits to be shown again (onVisible), asking nothing meanwhile.
-let missed = false;
 function poll() {
   if (document.hidden) missed = true;
   else refresh();
