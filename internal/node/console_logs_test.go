@@ -11,12 +11,14 @@ import (
 	"github.com/sealwatch/sealwatch/internal/console/browsertest"
 )
 
-// openLogs signs in to the console on a CMK workspace holding a few rows of
-// Events_CL and waits for the Logs page; editorRoot() is the editor's
-// shadow root, and every text the page copies is kept in window.copied.
-func openLogs(t *testing.T) (*cmkSetup, *browsertest.Browser) {
+// openLogs signs in to the console of a node of cfg on a CMK workspace
+// holding a few rows of Events_CL and waits for the Logs page;
+// editorRoot() is the editor's shadow root, and every text the page copies
+// is kept in window.copied.
+func openLogs(t *testing.T, cfg Config) (*cmkSetup, *browsertest.Browser) {
 	t.Helper()
-	cs := setUpCMK(t)
+	cfg.DataDir = t.TempDir()
+	cs := setUpCMKWith(t, cfg)
 	immutableID, tok := cs.dcr()
 	now := time.Now().UTC()
 	var rows []map[string]any
@@ -58,7 +60,7 @@ func completions(t *testing.T, b *browsertest.Browser) []string {
 // operators after a |, and the columns of the table named after where;
 // Enter takes the one chosen.
 func TestConsoleLogsEditorCompletesFromTheWorkspace(t *testing.T) {
-	cs, b := openLogs(t)
+	cs, b := openLogs(t, Config{})
 	fn := map[string]any{"properties": map[string]any{"category": "Parsers", "displayName": "Greetings",
 		"functionAlias": "EventsGreeting", "functionParameters": "", "query": "Events_CL | where Message == 'alpha'"}}
 	if st := cs.call("PUT", cs.savedSearchURL("/greetings"), cs.mgmt, fn, nil); st != 200 {
@@ -109,7 +111,7 @@ func containsAll(list []string, want ...string) bool {
 // starts is refused in the page, running nothing; the queries run are
 // offered again from the history, newest first, kept in no storage.
 func TestConsoleLogsCustomRangeAndHistory(t *testing.T) {
-	_, b := openLogs(t)
+	_, b := openLogs(t, Config{})
 	b.Do(t, pick("#timespan", "custom"), chromedp.WaitVisible(chromedp.ID("time-from")))
 	browsertest.Value(t, b, chromedp.Evaluate[bool](`(() => {
 		document.getElementById('time-from').value = '2026-03-01T10:00:00';
@@ -147,9 +149,10 @@ func TestConsoleLogsCustomRangeAndHistory(t *testing.T) {
 // TestConsoleLogsGridOf10000Rows: a 10,000-row result is drawn at once with
 // only the rows in view in the page, and the keyboard reaches its last row
 // at once; a cell and a row are copied, a column made wider from the
-// keyboard; a query of two statements shows a tab per table.
+// keyboard; a query of two statements shows a tab per table; a result over
+// the node's row cap says it was cut, and where.
 func TestConsoleLogsGridOf10000Rows(t *testing.T) {
-	_, b := openLogs(t)
+	_, b := openLogs(t, Config{QueryResultRows: 12_000})
 	b.Do(t, typeQuery("range i from 1 to 10000 step 1\n| extend s = strcat('row-', i)"))
 	started := time.Now()
 	b.Do(t, chromedp.Click(chromedp.ID("run-query")))
@@ -204,6 +207,15 @@ func TestConsoleLogsGridOf10000Rows(t *testing.T) {
 		t.Error("the first table still shows under the second tab")
 	}
 	b.RequireAccessible(t, "Logs with two result tables")
+
+	// The cap counts the rows of every table of the answer.
+	runQuery(t, b, "range i from 1 to 8000 step 1;\nrange j from 1 to 8000 step 1")
+	if status := browsertest.Value(t, b, chromedp.Text(chromedp.ID("query-status"))); !strings.HasPrefix(status, "12,000 rows") || !strings.Contains(status, "cut at the node's limit") {
+		t.Errorf("over the row cap the status says %q", status)
+	}
+	if msg := browsertest.Value(t, b, chromedp.Text(chromedp.ID("query-error"))); !strings.Contains(msg, "12000 rows") {
+		t.Errorf("over the row cap the page says %q, want the cap named", msg)
+	}
 	b.RequireClean(t)
 }
 
@@ -212,7 +224,7 @@ func TestConsoleLogsGridOf10000Rows(t *testing.T) {
 // the arrow keys read the chart's points; the Chart button draws a result
 // that asked for none, as the kind and columns picked.
 func TestConsoleLogsDrawsEveryChartKind(t *testing.T) {
-	_, b := openLogs(t)
+	_, b := openLogs(t, Config{})
 	const counts = `datatable(Host: string, Events: long, Errors: long)["web", 30, 2, "db", 50, 5, "mail", 20, 1]`
 	for _, tc := range []struct{ kind, query string }{
 		{"timechart", "range t from datetime(2026-01-01) to datetime(2026-01-01 05:00) step 1h | extend n = hourofday(t) | render timechart"},
