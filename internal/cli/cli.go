@@ -149,7 +149,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.clusterCommand(), a.workspaceCommand(), a.sentinelCommand(),
 		a.dcrCommand(), a.roleCommand(), a.ingestCommand(), a.queryCommand(), a.incidentCommand(), a.verifyCommand(),
 		a.ruleCommand(), a.watchlistCommand(), a.functionCommand(), a.tableCommand())
-	root.AddCommand(a.automationCommand(), a.versionCommand(), a.whoamiCommand(), a.docsCommand(), a.pkcs11Command())
+	root.AddCommand(a.automationCommand(), a.versionCommand(), a.whoamiCommand(), a.docsCommand(), a.pkcs11Command(),
+		a.operatorCommand())
 	return root
 }
 

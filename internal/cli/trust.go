@@ -150,7 +150,7 @@ func (a *app) vaultServeCommand() *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
-		cfg, err := nf.config(a)
+		cfg, err := nf.config(a, cmd)
 		if err != nil {
 			return err
 		}

@@ -18,11 +18,13 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/node"
+	"github.com/sealwatch/sealwatch/internal/nodeseal"
 )
 
 // nodeFlags are the flags every serving command takes.
 type nodeFlags struct {
 	dataDir, addr, suffix, logLevel string
+	root                            rootFlags
 }
 
 func (nf *nodeFlags) register(cmd *cobra.Command, defaultDir, defaultAddr string) {
@@ -31,17 +33,24 @@ func (nf *nodeFlags) register(cmd *cobra.Command, defaultDir, defaultAddr string
 	f.StringVar(&nf.addr, "addr", defaultAddr, "address to serve HTTPS on; port 0 picks a free one")
 	f.StringVar(&nf.suffix, "vault-dns-suffix", "vault.localhost", "domain each vault is served under, as {vault}.{suffix}")
 	f.StringVar(&nf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	nf.root.register(cmd, "root", nodeseal.SourceFile)
 }
 
 // config is the node configuration the flags describe, with a logger on
-// stderr and the vault passphrase from the environment.
-func (nf *nodeFlags) config(a *app) (node.Config, error) {
+// stderr, the root of trust with its secret, and the vault passphrase from
+// the environment.
+func (nf *nodeFlags) config(a *app, cmd *cobra.Command) (node.Config, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(nf.logLevel)); err != nil {
 		return node.Config{}, usagef("--log-level must be debug, info, warn or error, not %q", nf.logLevel)
 	}
 	cfg := node.Config{DataDir: nf.dataDir, Addr: nf.addr, VaultDNSSuffix: nf.suffix,
 		Logger: slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))}
+	root, err := nf.root.root(a, cmd)
+	if err != nil {
+		return node.Config{}, err
+	}
+	cfg.Root = root
 	// The passphrase comes from the environment, never a flag, so that it
 	// stays out of shell history and the process list.
 	if p := a.env.Getenv("SEALWATCH_VAULT_PASSPHRASE"); p != "" {
@@ -100,6 +109,11 @@ func (a *app) upCommand() *cobra.Command {
 			"credentials to DATA/admin.json; log in with them from another terminal.\n\n"+
 			"The vault's root key is kept in DATA/vault/root.key, or, when SEALWATCH_VAULT_PASSPHRASE\n"+
 			"is set, derived from that passphrase (which must then be given on every start).\n\n"+
+			"The node's own secrets (signing and TLS keys, the platform key, stored key-service\n"+
+			"credentials) are sealed under --root-of-trust: passphrase (SEALWATCH_ROOT_PASSPHRASE or\n"+
+			"--root-passphrase-fd), pkcs11, aws-kms or keyvault. The default, file, keeps a generated root\n"+
+			"key in DATA/seal/root.key: a development default that protects against nothing while it sits\n"+
+			"beside the data; move to a real root with `sealwatch operator rekey`.\n\n"+
 			"A cluster's key may live in a vault served elsewhere, such as a customer's own\n"+
 			"`sealwatch vault serve`: --key-vault-ca trusts that vault's certificate authority.")
 }
@@ -172,7 +186,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 				return usagef("--pkcs11-module must be an absolute path, such as /usr/lib/softhsm/libsofthsm2.so, not %q", m)
 			}
 		}
-		cfg, err := nf.config(a)
+		cfg, err := nf.config(a, cmd)
 		if err != nil {
 			return err
 		}

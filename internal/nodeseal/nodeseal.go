@@ -75,6 +75,10 @@ type Box struct {
 // it on first start. A rekey a crash interrupted is finished (root is the
 // new one) or undone (root is the old one) before Open returns.
 func Open(ctx context.Context, dataDir string, root Root) (*Box, error) {
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("nodeseal: %w", err)
+	}
 	sealDir := filepath.Join(dataDir, "seal")
 	if err := os.MkdirAll(sealDir, 0o700); err != nil {
 		return nil, fmt.Errorf("nodeseal: create %s: %w", sealDir, err)
@@ -239,7 +243,11 @@ func (b *Box) LoadOrCreateKey(path string) ([]byte, error) {
 // name is path relative to the data directory, with forward slashes: the
 // associated data that binds a sealed file to its place.
 func (b *Box) name(path string) (string, error) {
-	rel, err := filepath.Rel(b.dataDir, path)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("nodeseal: %w", err)
+	}
+	rel, err := filepath.Rel(b.dataDir, abs)
 	if err != nil || !filepath.IsLocal(rel) {
 		return "", fmt.Errorf("nodeseal: %s is not under the data directory %s", path, b.dataDir)
 	}
