@@ -178,10 +178,18 @@ func (s *Server) requireOwner(r *http.Request) (*identity.Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.HasRole(identity.RoleOwner) {
-		return c, nil
+	if err := ownerOnly(c); err != nil {
+		return nil, err
 	}
-	return nil, &Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
+	return c, nil
+}
+
+// ownerOnly refuses an authenticated caller without the Owner role.
+func ownerOnly(c *identity.Claims) error {
+	if c.HasRole(identity.RoleOwner) {
+		return nil
+	}
+	return &Error{Status: http.StatusForbidden, Code: "AuthorizationFailed",
 		Message: fmt.Sprintf("the client with object ID %s lacks the %s role this operation needs; ask an Owner to act, or to create an application with --role %s", c.ObjectID, identity.RoleOwner, identity.RoleOwner)}
 }
 

@@ -37,7 +37,12 @@ type mgmtHandler func(r *http.Request, c *identity.Claims) (int, any, error)
 func (s *Server) mgmt(pattern, op string, h mgmtHandler) {
 	s.register(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		c, err := s.requireOwner(r)
+		// Authenticated first, so that a refused caller is named in the
+		// vault's audit record.
+		c, err := s.authenticate(r, identity.AudienceManagement)
+		if err == nil {
+			err = ownerOnly(c)
+		}
 		status, body := 0, any(nil)
 		if err == nil {
 			err = checkARMAPIVersion(r)

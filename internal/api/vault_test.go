@@ -416,3 +416,47 @@ func TestManagementAPIListsReadsAndCreatesAVaultsKeys(t *testing.T) {
 		t.Errorf("the keys of a vault of another resource group: %d %s", resp.StatusCode, er.Error.Code)
 	}
 }
+
+// TestOnlyAnOwnerReachesAVaultsKeysThroughTheManagementAPI: an application
+// without the Owner role is refused (403) listing, reading and creating a
+// vault's keys through the management endpoint, creates nothing, and each
+// refusal is in the vault's audit log under its caller.
+func TestOnlyAnOwnerReachesAVaultsKeysThroughTheManagementAPI(t *testing.T) {
+	ve := newVaultEnv(t)
+	ve.createKey("cmk", `{"kty":"oct","key_size":256}`)
+	keysURL := func(path string) string {
+		return ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/keys"+path+"?api-version=2023-07-01")
+	}
+	stranger, secret, err := ve.identity.CreateApplication(context.Background(), "stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := ve.token(stranger.AppID, secret, "https://management.azure.com/.default")
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"list the keys", "GET", "", ""},
+		{"read a key", "GET", "/cmk", ""},
+		{"create a key", "PUT", "/made-by-stranger", `{"properties":{"kty":"RSA","keySize":2048}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var er errResp
+			if resp := ve.do(tc.method, keysURL(tc.path), tok, tc.body, &er); resp.StatusCode != 403 || er.Error.Code != "AuthorizationFailed" || er.Error.Message == "" {
+				t.Fatalf("got %d %s %q, want 403 AuthorizationFailed", resp.StatusCode, er.Error.Code, er.Error.Message)
+			}
+		})
+	}
+	if resp := ve.do("GET", ve.key("/keys/made-by-stranger"), ve.vtok, "", nil); resp.StatusCode != 404 {
+		t.Errorf("the refused create made a key: the data plane answers %d", resp.StatusCode)
+	}
+
+	var page auditPage
+	ve.do("GET", ve.url("", "/subscriptions/"+testSub+"/resourceGroups/rg1/providers/Microsoft.KeyVault/vaults/kv1/auditRecords?api-version=2023-07-01"), ve.mgmt, "", &page)
+	var refused []string
+	for _, r := range page.Value {
+		if r.CallerObjectID == stranger.ObjectID {
+			refused = append(refused, fmt.Sprintf("%s %s %d", r.Operation, r.KeyName, r.Status))
+		}
+	}
+	if got, want := strings.Join(refused, ","), "KeyList  403,KeyGet cmk 403,KeyCreate made-by-stranger 403"; got != want {
+		t.Errorf("the audit log holds the stranger's calls as %q, want %q", got, want)
+	}
+}

@@ -19,8 +19,8 @@ type importReport struct {
 // file's name and text, in either format `sealwatch rule import` reads, and
 // saves its rules as the CLI does: created enabled, updated keeping their
 // state, each refused with the node's reason while the others go on. A file
-// that is not a rule file is refused whole with its line; a Reader may not
-// import.
+// that is not a rule file is refused whole with its line, a body past 8 MiB
+// as too large; a Reader may not import.
 func TestRuleFileImportOverTheAPI(t *testing.T) {
 	cs := setUpCMK(t)
 	importURL := cs.alertRuleURL("/import")
@@ -86,6 +86,7 @@ func TestRuleFileImportOverTheAPI(t *testing.T) {
 	}{
 		{"a file that is not YAML of a rule", "broken.yml", "name: x\nqueryFrequency: often\n", cs.mgmt, 400, "broken.yml:2"},
 		{"a name that is no rule file's", "rules.txt", string(yamlRule), cs.mgmt, 400, "is not a rule file's name"},
+		{"a body past 8 MiB", "big.json", strings.Repeat(" ", 8<<20), cs.mgmt, 413, "PayloadTooLarge"},
 		{"a Reader", "brute.yaml", string(yamlRule), cs.token(reader.AppID, secret, "https://management.azure.com/.default"), 403, "AuthorizationFailed"},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
