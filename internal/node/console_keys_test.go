@@ -322,7 +322,10 @@ func TestConsoleShowsAReaderTheBannerOfItsWorkspacesKey(t *testing.T) {
 	}
 
 	cs.disableKey(false)
+	// The page changes on the hash's change, a task after the click: wait
+	// for it before reading what it says.
 	b.Do(t, chromedp.Click(chromedp.CSS(`nav a[data-page="keys"]`)))
+	pageWaits(t, b, `document.getElementById('page-title').textContent === 'Keys'`)
 	if got := browsertest.Value(t, b, chromedp.Text(chromedp.ID("page-body"))); !strings.Contains(got, "only an Owner may call") {
 		t.Errorf("the Keys page tells the reader %q", got)
 	}
