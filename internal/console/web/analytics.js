@@ -61,6 +61,9 @@ export function render(container, session) {
       status.textContent = `The workspaces could not be listed: ${e.message}`;
       return;
     }
+    // The analyst may have gone to another page meanwhile, whose workspace
+    // the key banner follows: show nothing, tell the banner nothing.
+    if (!picker.isConnected) return;
     if (workspaces.length === 0) {
       status.textContent = 'There is no workspace yet: create one with `sealwatch workspace create`.';
       return;
@@ -320,8 +323,9 @@ function ruleForm(box, ctx, rule, taken, onSaved) {
     timer = setTimeout(validate, 400);
   }
   async function validate() {
-    const query = editor.state.doc.toString();
     inFlight?.abort();
+    if (!check.isConnected) return; // the form was closed, or the page left, since the typing
+    const query = editor.state.doc.toString();
     if (query.trim() === '') {
       check.replaceChildren('Write the rule\'s query.');
       return;

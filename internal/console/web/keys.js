@@ -75,6 +75,18 @@ export function render(container, session) {
   auditVault.addEventListener('change', () => showAudit(auditVault.value, auditChain, auditRecords));
 }
 
+// turns counts the reads begun for each box: a read's answer is shown only
+// while no newer read for the same box has begun, so that a slow answer
+// (a poll's, or the vault chosen before) never replaces a newer one.
+const turns = new WeakMap();
+
+// begin starts a read for box and returns whether it is still the latest.
+function begin(box) {
+  const turn = (turns.get(box) || 0) + 1;
+  turns.set(box, turn);
+  return () => turns.get(box) === turn;
+}
+
 function section(title, id, ...children) {
   return el('section', { class: 'keys-section', 'aria-labelledby': id }, el('h2', { id }, title), ...children);
 }
@@ -127,6 +139,7 @@ function table(headers, rows) {
 // version wraps which account keys of each store, and the versions that
 // wrap none in either store, which can be disabled at once.
 async function showUsage(box, clusters) {
+  const latest = begin(box);
   const keyed = clusters.filter((c) => c.properties.keyVaultProperties);
   if (keyed.length === 0) {
     box.replaceChildren(el('p', { class: 'status' }, 'No cluster has a key yet.'));
@@ -136,9 +149,10 @@ async function showUsage(box, clusters) {
   try {
     reports = await Promise.all(keyed.map((c) => call('GET', `${c.id}/keyUsage?${mgmtVersion}`)));
   } catch (e) {
-    box.replaceChildren(el('p', { class: 'error' }, `The key usage could not be read: ${e.message}`));
+    if (latest()) box.replaceChildren(el('p', { class: 'error' }, `The key usage could not be read: ${e.message}`));
     return;
   }
+  if (!latest()) return;
   box.replaceChildren(...keyed.map((c, i) => {
     const rows = reports[i].value || [];
     const versions = new Map();
@@ -167,6 +181,7 @@ async function showUsage(box, clusters) {
 // showAudit shows the newest records of a vault's audit log, newest first,
 // and whether the log's chain verifies, or where it breaks.
 async function showAudit(vaultId, chain, box) {
+  const latest = begin(box);
   box.replaceChildren();
   chain.className = 'status';
   if (!vaultId) {
@@ -178,9 +193,10 @@ async function showAudit(vaultId, chain, box) {
   try {
     res = await call('GET', `${vaultId}/auditRecords?${mgmtVersion}&top=${auditRecordsShown}`);
   } catch (e) {
-    chain.textContent = `The audit log could not be read: ${e.message}`;
+    if (latest()) chain.textContent = `The audit log could not be read: ${e.message}`;
     return;
   }
+  if (!latest()) return;
   const records = [...(res.value || [])].reverse();
   if (res.chainVerified) {
     chain.className = 'status chain-verified';
