@@ -113,11 +113,14 @@ func measureProcess(tb testing.TB) processUse {
 // 200 rows), each call to a workspace drawn at random, on one CMK cluster
 // with 10, 100 and 1,000 workspaces, the same node growing from one size
 // to the next. It reports the rates and their ratios to those of 10
-// workspaces, and what the process holds after the load and after its
-// stores are closed as idle; with 1,000, also the load spread over all of
-// them against the same load on ten, alternated on the one node. SEALWATCH_BENCH_TENANT_LOAD sets each load's
-// duration (default 5s, after a second of warm-up); set-up takes about a
-// minute per 1,000 workspaces.
+// workspaces; the CPU time an ingest call takes (clients and node share
+// the process) and 10 workspaces' over it (ingest-cpu-vs-10, in the
+// rates' sense, and steadier than they are on a shared machine); and what
+// the process holds after the load and after its stores are closed as
+// idle. With 1,000, also the load spread over all of them against the
+// same load on ten, alternated on the one node.
+// SEALWATCH_BENCH_TENANT_LOAD sets each load's duration (default 5s, after
+// a second of warm-up); set-up takes about a minute per 1,000 workspaces.
 func BenchmarkTenants(b *testing.B) {
 	load := 5 * time.Second
 	if v := os.Getenv("SEALWATCH_BENCH_TENANT_LOAD"); v != "" {
@@ -145,7 +148,7 @@ func BenchmarkTenants(b *testing.B) {
 
 	tl := &tenantLoad{cs: cs, ingestTok: ingestTok, queryTok: queryTok, batch: batchBody, query: queryBody}
 	var tenants []tenant
-	var baseIngest, baseQuery float64
+	var baseIngest, baseQuery, baseIngestCPU float64
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("workspaces=%d", n), func(b *testing.B) {
 			start, added := time.Now(), n-len(tenants)
@@ -158,16 +161,20 @@ func BenchmarkTenants(b *testing.B) {
 			}
 			setup := time.Since(start)
 			for range b.N {
-				ingestRate := tl.rate(b, tenants, load, true)
-				queryRate := tl.rate(b, tenants, load, false)
+				ingestRate, ingestCPU := tl.rate(b, tenants, load, true)
+				queryRate, _ := tl.rate(b, tenants, load, false)
 				if n == 10 {
-					baseIngest, baseQuery = ingestRate, queryRate
+					baseIngest, baseQuery, baseIngestCPU = ingestRate, queryRate, ingestCPU
 				}
 				b.ReportMetric(ingestRate, "ingests/s")
 				b.ReportMetric(queryRate, "queries/s")
+				b.ReportMetric(ingestCPU, "ingest-cpu-µs/call")
 				if baseIngest > 0 && baseQuery > 0 {
 					b.ReportMetric(ingestRate/baseIngest, "ingest-vs-10")
 					b.ReportMetric(queryRate/baseQuery, "query-vs-10")
+					// The work a call takes, against 10 workspaces': steadier
+					// than the rates on a machine shared with other work.
+					b.ReportMetric(baseIngestCPU/ingestCPU, "ingest-cpu-vs-10")
 				}
 			}
 			if added > 0 {
@@ -206,12 +213,13 @@ type tenantLoad struct {
 }
 
 // rate runs 4 clients ingesting (or querying) for d, each call to a
-// workspace drawn at random, and returns the calls a second. The rows
+// workspace drawn at random, and returns the calls a second and the
+// process's CPU time a call, in µs (clients and node together). The rows
 // already ingested are flushed first, so that every phase starts from the
 // same state, and then each workspace gets one call, as on a node that has
 // served them all for a while (its write-ahead logs started, its stores
 // open). A failed call fails the benchmark.
-func (tl *tenantLoad) rate(b *testing.B, tenants []tenant, d time.Duration, ingest bool) float64 {
+func (tl *tenantLoad) rate(b *testing.B, tenants []tenant, d time.Duration, ingest bool) (perSecond, cpuPerCall float64) {
 	if err := tl.cs.node.data.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -221,8 +229,10 @@ func (tl *tenantLoad) rate(b *testing.B, tenants []tenant, d time.Duration, inge
 		return tenants[min(i, int64(len(tenants)-1))], i < int64(len(tenants))
 	}, ingest)
 	deadline := time.Now().Add(d)
+	cpu := processCPU()
 	calls := tl.run(b, func() (tenant, bool) { return tenants[mrand.IntN(len(tenants))], time.Now().Before(deadline) }, ingest)
-	return float64(calls) / d.Seconds()
+	used := processCPU() - cpu
+	return float64(calls) / d.Seconds(), float64(used.Microseconds()) / float64(max(calls, 1))
 }
 
 // spread measures, on one node, the load spread over every workspace
@@ -232,8 +242,12 @@ func (tl *tenantLoad) rate(b *testing.B, tenants []tenant, d time.Duration, inge
 func (tl *tenantLoad) spread(b *testing.B, tenants []tenant, d time.Duration) (ingest, query float64) {
 	var ingests, queries []float64
 	for range 3 {
-		ingests = append(ingests, tl.rate(b, tenants, d, true)/tl.rate(b, tenants[:10], d, true))
-		queries = append(queries, tl.rate(b, tenants, d, false)/tl.rate(b, tenants[:10], d, false))
+		all, _ := tl.rate(b, tenants, d, true)
+		ten, _ := tl.rate(b, tenants[:10], d, true)
+		ingests = append(ingests, all/ten)
+		all, _ = tl.rate(b, tenants, d, false)
+		ten, _ = tl.rate(b, tenants[:10], d, false)
+		queries = append(queries, all/ten)
 	}
 	slices.Sort(ingests)
 	slices.Sort(queries)
