@@ -28,6 +28,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/keyevents"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -41,6 +42,10 @@ type Config struct {
 	// Audit records every vault request.
 	Vault *vault.Service
 	Audit *audit.Log
+	// KeyEvents serves the vault's event subscriptions (with Vault), and
+	// KeyEventReceiver the node's endpoint for key events, POST /keyEvents.
+	KeyEvents        *keyevents.Publisher
+	KeyEventReceiver KeyEventReceiver
 	// Workspaces serves the workspace management API when set;
 	// DeleteWorkspaceData removes a deleted workspace's stored data.
 	Workspaces  *workspace.Service
@@ -136,6 +141,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Vault != nil {
 		s.routeVaultManagement()
 		s.routeVaultKeysManagement()
+		s.routeKeyEventSubscriptions()
+	}
+	if cfg.KeyEventReceiver != nil {
+		s.routeKeyEventReceiver()
 	}
 	if cfg.Workspaces != nil {
 		s.routeWorkspaceManagement()

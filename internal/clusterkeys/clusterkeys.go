@@ -98,6 +98,9 @@ type Manager struct {
 	ringsOpened chan struct{}
 	// platformMu makes the first use of a platform keyring open it once.
 	platformMu sync.Mutex
+	// soon holds the clusters whose key a CheckSoon is checking: true
+	// when another check was asked for meanwhile.
+	soon map[string]bool
 }
 
 var _ workspace.KeyManager = (*Manager)(nil)
@@ -114,7 +117,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.FirstCheckWait = keyring.DefaultProbeTimeout
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{},
+	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{}, soon: map[string]bool{},
 		restored: make(chan struct{}), ringsOpened: make(chan struct{})}
 	if !cfg.RestoreAtStart {
 		m.Restored()
@@ -464,6 +467,43 @@ func (m *Manager) ProbeNow(ctx context.Context, clusterID string) {
 			_, _ = ring.ProbeNow(ctx)
 		}
 	}
+}
+
+// CheckSoon checks a cluster's key at once, in the background: a key event
+// said it may have changed. The check, not the event, sets the key's
+// state, so an event forged, replayed or lost changes nothing the next
+// periodic check would not. Asked again while a check runs, it checks once
+// more after it — never more — so that a change made during a check is
+// seen, and a flood of events costs at most two checks per cluster.
+func (m *Manager) CheckSoon(clusterID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ctx.Err() != nil {
+		return
+	}
+	if _, running := m.soon[clusterID]; running {
+		m.soon[clusterID] = true
+		return
+	}
+	m.soon[clusterID] = false
+	m.loops.Go(func() {
+		for {
+			ctx, cancel := context.WithTimeout(m.ctx, keyring.DefaultProbeTimeout)
+			m.ProbeNow(ctx, clusterID)
+			cancel()
+			m.mu.Lock()
+			again := m.soon[clusterID] && m.ctx.Err() == nil
+			if !again {
+				delete(m.soon, clusterID)
+			} else {
+				m.soon[clusterID] = false
+			}
+			m.mu.Unlock()
+			if !again {
+				return
+			}
+		}
+	})
 }
 
 // Ring returns a cluster's keyring for resource, or nil.

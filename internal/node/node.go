@@ -5,6 +5,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/detection"
 	"github.com/sealwatch/sealwatch/internal/extdata"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/keyevents"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/pki"
@@ -199,6 +201,10 @@ type Node struct {
 	root       *rootkey.Key
 	vault      *vault.Service
 	audit      *audit.Log
+	// events delivers the vault's key events to their subscriptions;
+	// keyEvents turns key events into checks of the cluster keys.
+	events     *keyevents.Publisher
+	keyEvents  *keyEvents
 	controlDB  *bbolt.DB
 	secrets    *rootkey.Key
 	keys       *clusterkeys.Manager
@@ -312,7 +318,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		if err := n.openVault(); err != nil {
 			return nil, err
 		}
-		apiCfg.Vault, apiCfg.Audit = n.vault, n.audit
+		apiCfg.Vault, apiCfg.Audit, apiCfg.KeyEvents = n.vault, n.audit, n.events
 	}
 	if cfg.Services != ServeVault {
 		if err := n.openWorkspaces(ctx); err != nil {
@@ -331,6 +337,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		apiCfg.ExternalData = n.externalData
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
+		apiCfg.KeyEventReceiver = n.keyEvents
 		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
 		apiCfg.MaxQueryRows, apiCfg.MaxQueryResultBytes = cfg.QueryResultRows, cfg.QueryResultBytes
 		apiCfg.DeleteWorkspaceData = n.data.DeleteWorkspace
@@ -459,11 +466,26 @@ func (n *Node) openVault() (err error) {
 		return fmt.Errorf("open the vault audit log: %w", err)
 	}
 	n.closers = append(n.closers, n.audit.Close)
+	pool, err := n.keyServiceCAs()
+	if err != nil {
+		return err
+	}
+	n.events, err = keyevents.NewPublisher(n.vaultDB, n.root, keyevents.PublisherOptions{
+		Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+			Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
+		Logger: n.log.With("component", "keyevents"),
+	})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, n.events.Close) // before the vault's database closes
 	port := n.listener.Addr().(*net.TCPAddr).Port
 	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
 		DNSSuffix:      n.cfg.VaultDNSSuffix,
 		Port:           port,
 		TrustedTenants: n.identity.TrustedTenants(),
+		OnEvent:        n.vaultEvent,
 		Logger:         n.log.With("component", "vault"),
 	})
 	return err
@@ -478,6 +500,15 @@ func (n *Node) sealedKey(path string) (*rootkey.Key, error) {
 	}
 	defer clear(raw)
 	return rootkey.New(raw)
+}
+
+// vaultEvent takes a key event of this node's vault as it commits: to the
+// vault's subscriptions, and to this node's own cluster keys in that vault.
+func (n *Node) vaultEvent(ev keyevents.Event) {
+	n.events.Publish(ev)
+	if n.keyEvents != nil {
+		n.keyEvents.own(ev)
+	}
 }
 
 // Serve serves HTTPS until ctx ends, then shuts down gracefully. The vault's

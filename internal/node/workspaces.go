@@ -61,23 +61,9 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	caPEM, err := os.ReadFile(n.tls.CAFile)
+	pool, err := n.keyServiceCAs()
 	if err != nil {
 		return err
-	}
-	pool.AppendCertsFromPEM(caPEM)
-	for _, f := range n.cfg.KeyVaultCAFiles {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("read key vault CA file: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("key vault CA file %s holds no PEM certificate", f)
-		}
 	}
 	var transport http.RoundTripper = client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	if n.cfg.WrapKeyServiceTransport != nil {
@@ -125,7 +111,37 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	n.metrics.MustRegister(integrityCollector{data: n.data}, storeCollector{data: n.data, log: n.log.With("component", "logstore")},
 		clusterKeyCollector{workspaces: n.workspaces, keys: n.keys, log: n.log})
 	n.closers = append(n.closers, n.data.Close)
+	secret, err := n.keyEventsSecret()
+	if err != nil {
+		return fmt.Errorf("open the key events secret: %w", err)
+	}
+	n.keyEvents = &keyEvents{n: n, secret: secret}
 	return nil
+}
+
+// keyServiceCAs are the authorities trusted for reaching key services and
+// the webhooks of key events: the system's, this node's own, and those the
+// node was given (KeyVaultCAFiles).
+func (n *Node) keyServiceCAs() (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	caPEM, err := os.ReadFile(n.tls.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool.AppendCertsFromPEM(caPEM)
+	for _, f := range n.cfg.KeyVaultCAFiles {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read key vault CA file: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("key vault CA file %s holds no PEM certificate", f)
+		}
+	}
+	return pool, nil
 }
 
 // homeTenantCredential signs in at this node's tenant whatever tenant a
