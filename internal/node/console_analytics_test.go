@@ -2,6 +2,9 @@ package node
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/console/browsertest"
 )
 
@@ -408,6 +412,60 @@ func TestConsoleAnalyticsShowsARulesPause(t *testing.T) {
 	caughtUp := browsertest.Value(t, b, chromedp.Text(chromedp.CSS(`#rules tr[data-rule="any-event"] td:nth-child(7)`)))
 	if !regexp.MustCompile(`^0 windows after 1 pause \(last: nothing ran .+ – .+: no run from .+ could not be opened`).MatchString(caughtUp) {
 		t.Errorf("the rule's Caught up reads %q, want its pause", caughtUp)
+	}
+	b.RequireClean(t)
+}
+
+// TestConsoleKeepsAWebhooksSecretOffTheScreen: a Webhook action built in
+// the automation rule's form shows a placeholder where its secret goes in
+// the actions' JSON, nowhere the secret itself; saved, the rule sends the
+// secret typed, which signs the webhook's call to a receiver on 127.0.0.1
+// when an incident is created.
+func TestConsoleKeepsAWebhooksSecretOffTheScreen(t *testing.T) {
+	const secret = "HOOKSECRET-console-0f3a9c"
+	calls := make(chan signedCall, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		calls <- signedCall{body: body, err: automation.Verify([]byte(secret), r.Header, body, time.Now(), 5*time.Minute)}
+	}))
+	defer receiver.Close()
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), WebhookClient: &http.Client{Timeout: 5 * time.Second}})
+	b := openAnalytics(t, cs)
+	b.Do(t,
+		chromedp.Click(chromedp.ID("show-automation")),
+		chromedp.WaitVisible(chromedp.ID("new-automation-rule")),
+		chromedp.Click(chromedp.ID("new-automation-rule")),
+		chromedp.WaitVisible(chromedp.ID("automation-form")),
+		chromedp.SendKeys(chromedp.ID("automation-name"), "Call the hook"),
+		chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(() => { const s = document.getElementById('action-type'); s.value = 'Webhook'; s.dispatchEvent(new Event('change')); return true; })()`)(ctx, tab)
+			return err
+		}),
+		chromedp.SendKeys(chromedp.ID("action-webhook-url"), receiver.URL+"/sealwatch"),
+		chromedp.SendKeys(chromedp.ID("action-webhook-secret"), secret),
+		chromedp.Click(chromedp.ID("add-action")),
+	)
+	poll(t, b, `document.getElementById('automation-actions').value.includes('"Webhook"')`)
+	shown := browsertest.Value(t, b, chromedp.Evaluate[string](`document.body.innerText + [...document.querySelectorAll('input, textarea')].map((e) => e.value).join('\n')`))
+	if strings.Contains(shown, secret) {
+		t.Fatalf("the page shows the webhook's secret:\n%s", shown)
+	}
+	if actions := browsertest.Value(t, b, chromedp.Value(chromedp.ID("automation-actions"))); !strings.Contains(actions, "sent on save, never shown") {
+		t.Errorf("the actions' JSON holds no placeholder for the secret: %s", actions)
+	}
+	b.Do(t, chromedp.Click(chromedp.ID("automation-save")))
+	poll(t, b, `document.getElementById('automation-status').textContent === 'Call the hook is saved.'`)
+
+	if st := cs.call("PUT", cs.incidentURL("i1"), cs.mgmt, map[string]any{"properties": map[string]any{"title": "hooked", "severity": "Low"}}, nil); st != 201 {
+		t.Fatalf("create incident: %d", st)
+	}
+	select {
+	case c := <-calls:
+		if c.err != nil {
+			t.Errorf("the webhook's call is not signed with the secret typed: %v", c.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no webhook call within 20 s of the incident")
 	}
 	b.RequireClean(t)
 }

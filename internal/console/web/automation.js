@@ -130,6 +130,11 @@ function automationForm(box, ctx, rule, onSaved, order = 1) {
   const save = el('button', { type: 'submit', id: 'automation-save' }, rule ? 'Save' : 'Create');
   const close = el('button', { type: 'button', class: 'secondary' }, 'Close');
 
+  // A webhook's secret stays off the screen: the actions' JSON, which
+  // shows, holds a placeholder in its place, and the secret replaces it
+  // only in the body sent.
+  const secrets = new Map(); // placeholder → secret
+
   // append adds entry to the JSON list in textarea, which stays what is
   // sent: the builders below write the API's shapes for the usual cases.
   const append = (textarea, entry) => {
@@ -199,7 +204,12 @@ function automationForm(box, ctx, rule, onSaved, order = 1) {
     if (type === 'AddIncidentTask') {
       return taskTitle.value.trim() ? { title: taskTitle.value.trim(), description: taskDescription.value } : (msg.fail('Give the task a title.'), null);
     }
-    if (type === 'Webhook') return { url: hookURL.value.trim(), secret: hookSecret.value };
+    if (type === 'Webhook') {
+      if (!hookSecret.value) return (msg.fail('Give the webhook its secret: the receiver checks the signature made with it.'), null);
+      const placeholder = `(secret ${secrets.size + 1}: sent on save, never shown)`;
+      secrets.set(placeholder, hookSecret.value);
+      return { url: hookURL.value.trim(), secret: placeholder };
+    }
     const c = {};
     if (severity.value) c.severity = severity.value;
     if (status.value) c.status = status.value;
@@ -242,6 +252,12 @@ function automationForm(box, ctx, rule, onSaved, order = 1) {
     } catch (e) {
       msg.fail(`The conditions and the actions must be JSON: ${e.message}`);
       return;
+    }
+    if (Array.isArray(acts)) {
+      for (const a of acts) {
+        const c = a?.actionConfiguration;
+        if (c && secrets.has(c.secret)) c.secret = secrets.get(c.secret);
+      }
     }
     const id = rule ? rule.name : crypto.randomUUID();
     const logic = { ...t, isEnabled: enabled.checked, triggersOn: on.value, triggersWhen: whenIn.value, conditions: conds };
