@@ -140,7 +140,7 @@ func (k *KEK) Wrap(ctx context.Context, aek []byte) (keyring.Wrapped, error) {
 	out, err := k.client.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.cfg.KeyID), Plaintext: aek,
 		EncryptionContext: k.context(), EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault})
 	if err != nil {
-		return keyring.Wrapped{}, mapErr("encrypt", k.cfg.KeyID, err)
+		return keyring.Wrapped{}, k.mapErr(ctx, "encrypt", k.cfg.KeyID, err)
 	}
 	used := aws.ToString(out.KeyId)
 	if !isKeyARN(used) || len(out.CiphertextBlob) == 0 || (k.keyARN != "" && used != k.keyARN) {
@@ -167,7 +167,7 @@ func (k *KEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
 	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(w.KeyURI), CiphertextBlob: w.Ciphertext,
 		EncryptionContext: k.context(), EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault})
 	if err != nil {
-		return nil, mapErr("decrypt", w.KeyURI, err)
+		return nil, k.mapErr(ctx, "decrypt", w.KeyURI, err)
 	}
 	if aws.ToString(out.KeyId) != w.KeyURI {
 		clear(out.Plaintext)
@@ -191,6 +191,9 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 		return keyring.KeyState{}, fmt.Errorf("awskms describe %s: key spec %s for %s cannot wrap keys; use a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)",
 			k.cfg.KeyID, md.KeySpec, md.KeyUsage)
 	}
+	if err := stateErr(md.KeyState); errors.Is(err, keyring.ErrKeyUnreachable) {
+		return keyring.KeyState{}, fmt.Errorf("awskms describe %s: key state %s: %w", k.cfg.KeyID, md.KeyState, err)
+	}
 	st := keyring.KeyState{Provider: Provider, Key: k.cfg.KeyID, KeyURI: aws.ToString(md.Arn), Version: aws.ToString(md.KeyId),
 		Enabled: md.KeyState == types.KeyStateEnabled}
 	// KMS never deletes a key at once: deletion waits 7 to 30 days and can
@@ -207,6 +210,45 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 		st.Recoverable = true
 	}
 	return st, nil
+}
+
+// stateErr sorts a key state. A custom key store disconnected
+// (Unavailable), a multi-Region key updating or a replica being made come
+// back without the customer: unreachable, so that the keyring waits out
+// its grace instead of dropping its keys. Disabled, pending deletion or
+// without its imported material, the key waits for the customer: revoked.
+func stateErr(state types.KeyState) error {
+	switch state {
+	case types.KeyStateEnabled:
+		return nil
+	case types.KeyStateUnavailable, types.KeyStateUpdating, types.KeyStateCreating:
+		return keyring.ErrKeyUnreachable
+	}
+	return keyring.ErrKeyRevoked
+}
+
+// mapErr is the package's mapErr, except that KMSInvalidStateException,
+// which KMS answers for a disabled or deleted key and for a key store
+// briefly disconnected alike, is sorted by the key's state as DescribeKey
+// tells it: revoked unless the state is one the key leaves on its own.
+func (k *KEK) mapErr(ctx context.Context, op, target string, err error) error {
+	mapped := mapErr(op, target, err)
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "KMSInvalidStateException" {
+		return mapped
+	}
+	out, derr := k.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(target)})
+	switch {
+	case derr != nil:
+		if described := mapErr("describe", target, derr); errors.Is(described, keyring.ErrKeyUnreachable) {
+			return fmt.Errorf("awskms %s %s: KMSInvalidStateException, and the key's state is unknown: %w", op, target, described)
+		}
+		return mapped
+	case out.KeyMetadata == nil || errors.Is(stateErr(out.KeyMetadata.KeyState), keyring.ErrKeyRevoked):
+		return mapped
+	}
+	return fmt.Errorf("awskms %s %s: KMSInvalidStateException while the key is %s, a state it leaves on its own: %w",
+		op, target, out.KeyMetadata.KeyState, keyring.ErrKeyUnreachable)
 }
 
 func isKeyARN(s string) bool {

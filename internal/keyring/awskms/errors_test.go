@@ -181,3 +181,30 @@ func TestImportedKeyMaterialIsNotRecoverable(t *testing.T) {
 		t.Fatalf("check of a key KMS made: %v", err)
 	}
 }
+
+// TestInvalidStateIsSortedByTheKeysState: KMS answers
+// KMSInvalidStateException for a disabled key and for one whose key store
+// is briefly disconnected alike, so the driver asks DescribeKey: a key
+// still Enabled makes the failure unreachable (the keyring keeps its keys
+// through the grace), a disabled one revoked.
+func TestInvalidStateIsSortedByTheKeysState(t *testing.T) {
+	srv := localkms.Start(t)
+	arn := srv.CreateKey(t)
+	k := newDriver(t, srv, arn, "c1")
+	ctx := context.Background()
+	aek := make([]byte, 32)
+	rand.Read(aek)
+	w, err := k.Wrap(ctx, aek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetOperationFault("Decrypt", 400, "KMSInvalidStateException")
+	defer srv.SetFault(0, "")
+	if _, err := k.Unwrap(ctx, w); !errors.Is(err, keyring.ErrKeyUnreachable) || errors.Is(err, keyring.ErrKeyRevoked) {
+		t.Fatalf("invalid state while the key is Enabled: %v, want ErrKeyUnreachable", err)
+	}
+	srv.SetEnabled(t, arn, false)
+	if _, err := k.Unwrap(ctx, w); !errors.Is(err, keyring.ErrKeyRevoked) {
+		t.Fatalf("invalid state while the key is Disabled: %v, want ErrKeyRevoked", err)
+	}
+}

@@ -54,6 +54,7 @@ type Server struct {
 }
 
 type fault struct {
+	op     string // "" for every operation
 	status int
 	code   string
 }
@@ -130,9 +131,13 @@ func accessKeyOf(r *http.Request) string {
 // refuse answers for KMS when the caller is denied or a fault is set.
 func (s *Server) refuse(rw http.ResponseWriter, r *http.Request) bool {
 	s.mu.Lock()
-	s.calls[strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")]++
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+	s.calls[op]++
 	denied, f := s.denied[accessKeyOf(r)], s.fault
 	s.mu.Unlock()
+	if f != nil && f.op != "" && f.op != op {
+		f = nil
+	}
 	switch {
 	case f != nil:
 		writeError(rw, f.status, f.code)
@@ -178,12 +183,16 @@ func (s *Server) SetAccess(accessKeyID string, allowed bool) {
 }
 
 // SetFault answers every call with status and error code (code "" clears it).
-func (s *Server) SetFault(status int, code string) {
+func (s *Server) SetFault(status int, code string) { s.SetOperationFault("", status, code) }
+
+// SetOperationFault answers the calls of one operation (Encrypt, Decrypt,
+// DescribeKey; "" for all) with status and error code (code "" clears it).
+func (s *Server) SetOperationFault(op string, status int, code string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fault = nil
 	if code != "" {
-		s.fault = &fault{status: status, code: code}
+		s.fault = &fault{op: op, status: status, code: code}
 	}
 }
 
