@@ -18,8 +18,11 @@ type keySource struct {
 	// other sources are refused on a key of this one.
 	fields func(kv *KeyVaultProperties) map[string]string
 	secret func(kv *KeyVaultProperties) *string // nil: the source has none
-	// holder names what the secret opens (an access key, a token): a key
-	// change that keeps it may leave the secret out and keep the stored one.
+	// holder names what the secret opens (an access key, a token) and
+	// where it is sent: a key change that keeps both may leave the secret
+	// out and keep the stored one. A change of where (another endpoint,
+	// region, module) needs the secret again: otherwise a caller who never
+	// had it could point the node's signed calls at a server of its own.
 	holder func(kv *KeyVaultProperties) string
 }
 
@@ -38,7 +41,9 @@ var keySources = map[string]keySource{
 				"awsAccessKeyId": kv.AWSAccessKeyID, "awsSecretAccessKey": kv.AWSSecretAccessKey}
 		},
 		secret: func(kv *KeyVaultProperties) *string { return &kv.AWSSecretAccessKey },
-		holder: func(kv *KeyVaultProperties) string { return kv.AWSAccessKeyID },
+		holder: func(kv *KeyVaultProperties) string {
+			return kv.AWSAccessKeyID + "\x00" + kv.AWSRegion + "\x00" + kv.KMSEndpoint
+		},
 	},
 	KeySourcePKCS11: {
 		valid: validPKCS11Properties,

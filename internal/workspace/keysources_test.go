@@ -73,7 +73,8 @@ func TestKeyPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 // TestTheSecretIsStoredSealedAndNeverShown sets an AWS KMS key on a
 // cluster: the stored record and the answers hold no secret, the key layer
 // is given it and gets it back after a restart, and a PATCH keeping the
-// access key keeps the secret while a new access key needs its own.
+// access key keeps the secret while a new access key, endpoint or region
+// needs it sent again.
 func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 	f := newFixture(t)
 	c := f.cluster(t, "kmscluster")
@@ -131,6 +132,22 @@ func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 	f.keys.set[id] = KeyVaultProperties{}
 	if _, err := patch(*got.Properties.KeyVaultProperties); err != nil || f.keys.set[id] != (KeyVaultProperties{}) {
 		t.Fatalf("the unchanged key was set again: %v", err)
+	}
+	// The same access key sent elsewhere needs its secret again: the
+	// stored one is never signed with for another endpoint or region.
+	for name, change := range map[string]func(kv *KeyVaultProperties){
+		"another endpoint": func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://kms.attacker.example" },
+		"another region": func(kv *KeyVaultProperties) {
+			kv.AWSRegion, kv.KMSKeyARN = "us-east-1", "alias/good-other"
+		},
+	} {
+		elsewhere := other
+		change(&elsewhere)
+		_, err = patch(elsewhere)
+		wantCode(t, err, CodeBadRequest)
+		if !strings.Contains(err.Error(), "awsSecretAccessKey is required") {
+			t.Fatalf("%s without the secret: %v", name, err)
+		}
 	}
 	// A new access key without its secret is refused.
 	other.AWSAccessKeyID = "AKIAOTHERACCESSKEY01"
