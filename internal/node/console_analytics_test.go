@@ -469,3 +469,50 @@ func TestConsoleKeepsAWebhooksSecretOffTheScreen(t *testing.T) {
 	}
 	b.RequireClean(t)
 }
+
+// TestConsoleRefusesAFileTooLargeBeforeSendingIt: a rule file past the
+// import's 8 MiB and a CSV past a watchlist upload's 3.8 MB are refused as
+// soon as they are picked, saying the limit and what to do, and nothing is
+// sent.
+func TestConsoleRefusesAFileTooLargeBeforeSendingIt(t *testing.T) {
+	cs := setUpCMK(t)
+	dir := t.TempDir()
+	large := func(name string, size int64) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, size); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	b := openAnalytics(t, cs)
+	// Any import or upload call made would be counted here.
+	b.Do(t, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(() => {
+			window.__sent = [];
+			const fetch0 = window.fetch;
+			window.fetch = (path, init) => {
+				if (/alertRules\/import|watchlists\//.test(String(path)) && init && init.method !== 'GET') window.__sent.push(String(path));
+				return fetch0(path, init);
+			};
+			return true; })()`)(ctx, tab)
+		return err
+	}))
+	b.Do(t, chromedp.SetUploadFiles(chromedp.ID("import-file"), []string{large("rules.json", 8<<20+1)}))
+	poll(t, b, `document.getElementById('rules-error').textContent.includes('at most 8 MiB')`)
+	b.Do(t,
+		chromedp.Click(chromedp.ID("show-watchlists")),
+		chromedp.WaitVisible(chromedp.ID("watchlist-form")),
+		chromedp.SetUploadFiles(chromedp.ID("watchlist-file"), []string{large("big.csv", 3_800_001)}),
+	)
+	poll(t, b, `document.getElementById('watchlists-error').textContent.includes('at most 3,800,000')`)
+	if opts := browsertest.Value(t, b, chromedp.Evaluate[int](`document.getElementById('watchlist-search-key').options.length`)); opts != 0 {
+		t.Errorf("the refused CSV's header is offered as %d search keys", opts)
+	}
+	if sent := browsertest.Value(t, b, chromedp.Evaluate[[]string](`window.__sent`)); len(sent) != 0 {
+		t.Errorf("the page sent %q", sent)
+	}
+	b.RequireClean(t)
+}

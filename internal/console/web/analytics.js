@@ -14,6 +14,10 @@ import {
   apiVersion, confirmDelete, explain, field, ifMatch, messages, select, table, url,
 } from './resource.js';
 
+// maxImportBytes is the most POST .../alertRules/import takes (its whole
+// body, so a file's JSON escapes count too).
+const maxImportBytes = 8 << 20;
+
 // sections are the page's parts, one shown at a time.
 const sections = [
   ['rules', 'Analytics rules'],
@@ -262,6 +266,12 @@ function renderRules(box, ctx) {
   async function importFile() {
     const f = file.files[0];
     if (!f) return;
+    if (f.size > maxImportBytes) {
+      // Refused before it is read: the node takes no more.
+      msg.fail(`${f.name} is ${f.size.toLocaleString('en')} bytes; an import takes a rule file of at most 8 MiB: split it, or import it with sealwatch rule import.`);
+      file.value = '';
+      return;
+    }
     try {
       const rep = await call('POST', url(ctx, 'alertRules/import'), { fileName: f.name, content: await f.text() });
       report.replaceChildren(el('section', { class: 'section' }, el('h2', {}, `Import of ${f.name}`), importReport(rep)));

@@ -7,6 +7,9 @@ import { confirmDelete, explain, field, ifMatch, messages, table, url } from './
 
 // shownItems bounds the items put into the page at once; the count is said.
 const shownItems = 1000;
+// maxUploadBytes is the most rawContent the node takes in one upload
+// (watchlist.MaxRawContentBytes, the cloud's 3.8 MB).
+const maxUploadBytes = 3_800_000;
 
 export function renderWatchlists(box, ctx) {
   const msg = messages('watchlists');
@@ -66,6 +69,16 @@ function uploadForm(ctx, msg, onDone) {
 
   file.addEventListener('change', async () => {
     const f = file.files[0];
+    if (f && f.size > maxUploadBytes) {
+      // Refused before it is read: the node takes no more, and reading a
+      // large file would only hold up the page.
+      msg.fail(`${f.name} is ${f.size.toLocaleString('en')} bytes; a watchlist upload is at most ${maxUploadBytes.toLocaleString('en')} (3.8 MB): split the file, upload the first part and add the rest item by item.`);
+      file.value = '';
+      text = '';
+      key.replaceChildren();
+      return;
+    }
+    if (f) msg.say('');
     text = f ? await f.text() : '';
     key.replaceChildren(...header(text).map((c) => el('option', { value: c }, c)));
     if (!alias.value && f) alias.value = f.name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '_');
