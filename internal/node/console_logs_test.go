@@ -169,6 +169,17 @@ func TestConsoleLogsGridOf10000Rows(t *testing.T) {
 	}
 	b.Screenshot(t, "logs-grid")
 
+	// Scrolled to its end, the grid draws the last rows.
+	started = time.Now()
+	browsertest.Value(t, b, chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#results .grid-scroll'); s.scrollTop = s.scrollHeight; return true; })()`))
+	poll(t, b, `[...document.querySelectorAll('#result-grid tbody td')].some(td => td.textContent === 'row-10000')`)
+	if took := time.Since(started); took > 2*time.Second {
+		t.Errorf("scrolled to the end, the last row took %v to show", took)
+	}
+	if n := browsertest.Value(t, b, chromedp.Evaluate[int](drawn)); n > 100 {
+		t.Errorf("scrolled to the end, %d rows are in the page", n)
+	}
+
 	b.Do(t, chromedp.Focus(chromedp.ID("result-grid")))
 	started = time.Now()
 	b.Do(t, chromedp.KeyEvent(kb.End, chromedp.KeyModifiers(kb.ModifierCtrl)))

@@ -172,7 +172,16 @@ export function grid(table, id, label) {
   // A row is copied as its cells separated by tabs, as a spreadsheet pastes it.
   copyRow.addEventListener('click', () => copy(rows[active.row].map(text).join('\t'), 'row'));
 
-  scroller.addEventListener('scroll', () => requestAnimationFrame(draw));
+  // A scroll redraws once a frame, however many scroll events it fires.
+  let drawing = false;
+  scroller.addEventListener('scroll', () => {
+    if (drawing) return;
+    drawing = true;
+    requestAnimationFrame(() => {
+      drawing = false;
+      draw();
+    });
+  });
   body.addEventListener('click', (e) => {
     const td = e.target.closest('td[data-col]');
     if (!td) return;

@@ -24,16 +24,16 @@ const timespans = [
 // historySize is how many queries the history keeps per workspace.
 const historySize = 20;
 
-// history holds the queries run, newest first, by workspace, for the
+// queryHistory holds the queries run, newest first, by workspace, for the
 // session that ran them: never written to storage, gone with the page or
 // the next sign-in.
-let history = new Map();
+let queryHistory = new Map();
 let historySession = null;
 
 // render builds the page into container for the signed-in session.
 export function render(container, session) {
   if (historySession !== session) {
-    history = new Map();
+    queryHistory = new Map();
     historySession = session;
   }
   const workspace = el('select', { id: 'workspace' });
@@ -137,21 +137,21 @@ export function render(container, session) {
 
   // remember puts query first in the workspace's history.
   function remember(ws, query) {
-    const list = (history.get(ws) || []).filter((q) => q !== query);
+    const list = (queryHistory.get(ws) || []).filter((q) => q !== query);
     list.unshift(query);
-    history.set(ws, list.slice(0, historySize));
+    queryHistory.set(ws, list.slice(0, historySize));
     showHistory();
   }
 
   function showHistory() {
-    const list = history.get(workspace.value) || [];
+    const list = queryHistory.get(workspace.value) || [];
     pastQueries.replaceChildren(el('option', { value: '' }, list.length ? `${list.length} run in this session` : 'None yet'),
       ...list.map((q, i) => el('option', { value: String(i) }, q.replace(/\s+/g, ' ').slice(0, 80))));
     pastQueries.disabled = list.length === 0;
   }
 
   pastQueries.addEventListener('change', () => {
-    const q = (history.get(workspace.value) || [])[Number(pastQueries.value)];
+    const q = (queryHistory.get(workspace.value) || [])[Number(pastQueries.value)];
     if (pastQueries.value === '' || q === undefined) return;
     editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: q } });
     pastQueries.value = '';
@@ -202,7 +202,7 @@ export function render(container, session) {
     const n = (s) => (i ? `${s}-${i}` : s);
     const kind = el('select', { id: n('chart-kind') }, ...kinds.map((k) => el('option', { value: k }, k)));
     const x = el('select', { id: n('chart-x') }, ...table.columns.map((c, j) => el('option', { value: String(j) }, c.name)));
-    const y = el('select', { id: n('chart-y') }, el('option', { value: '*' }, 'Every numeric column'),
+    const y = el('select', { id: n('chart-y') }, el('option', { value: '*' }, 'Every numeric column (a pie: the first)'),
       ...table.columns.map((c, j) => (isNumeric(c) ? el('option', { value: String(j) }, c.name) : null)).filter(Boolean));
     const form = el('div', { class: 'toolbar chart-form', id: n('chart-form'), hidden: true },
       el('label', { htmlFor: kind.id }, 'Chart'), kind, el('label', { htmlFor: x.id }, 'Across'), x, el('label', { htmlFor: y.id }, 'Up'), y);
