@@ -135,8 +135,8 @@ func (a *app) vaultCommand() *cobra.Command {
 
 func (a *app) vaultServeCommand() *cobra.Command {
 	var (
-		nf    nodeFlags
-		trust []string
+		nf                nodeFlags
+		trust, webhookCAs []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--trust CLUSTER-IDENTITY-FILE]...",
@@ -154,7 +154,7 @@ func (a *app) vaultServeCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cfg.Services = node.ServeVault
+		cfg.Services, cfg.KeyVaultCAFiles = node.ServeVault, webhookCAs
 		for _, f := range trust {
 			ci, err := loadClusterIdentity(f)
 			if err != nil {
@@ -170,5 +170,6 @@ func (a *app) vaultServeCommand() *cobra.Command {
 	})
 	nf.register(cmd, "./sealwatch-vault", "127.0.0.1:9443")
 	cmd.Flags().StringArrayVar(&trust, "trust", nil, "cluster identity file whose issuer to trust for the key vault API (repeatable)")
+	cmd.Flags().StringArrayVar(&webhookCAs, "webhook-ca", nil, "PEM file of a certificate authority to trust for the endpoints of key event subscriptions, such as a workspace node's DATA/tls/ca.pem (repeatable)")
 	return cmd
 }

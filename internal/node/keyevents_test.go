@@ -16,7 +16,7 @@ import (
 
 // within waits until cond holds, polling, and fails after limit; it
 // returns how long it took.
-func within(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+func within(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -294,5 +294,51 @@ func TestANodeSubscribedToAVaultOverHTTPSRevokesWithinASecond(t *testing.T) {
 	}
 	if st := cs.call("GET", subURL, cs.mgmt, nil, nil); st != 404 {
 		t.Fatalf("read after delete: %d", st)
+	}
+}
+
+// BenchmarkKeyEventToRefusal measures, at the default key-check interval,
+// the time from the vault's answer to disabling the key to the first
+// refused ingestion, and from enabling it to the first served one: through
+// the own vault's in-process events, and through a signed webhook delivery
+// over HTTPS (the in-process path lost).
+func BenchmarkKeyEventToRefusal(b *testing.B) {
+	for _, path := range []string{"in-process", "webhook"} {
+		b.Run("path="+path, func(b *testing.B) {
+			cs := setUpCMK(b)
+			if path == "webhook" {
+				cs.node.keyEvents.drop.Store(true)
+				var ep struct{ EndpointURL, Secret string }
+				cs.call("POST", cs.creds.Endpoint+"/keyEvents/listSecret", cs.mgmt, nil, &ep)
+				body := map[string]any{"properties": map[string]any{"destination": map[string]any{"endpointType": "WebHook",
+					"properties": map[string]any{"endpointUrl": ep.EndpointURL, "signingSecret": ep.Secret}}}}
+				if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/providers/Microsoft.EventGrid/eventSubscriptions/bench"), cs.mgmt, body, nil); st != 201 {
+					b.Fatalf("subscribe: %d", st)
+				}
+			}
+			immutableID, tok := cs.dcr()
+			until := func(want int) time.Duration {
+				start := time.Now()
+				for {
+					if st, _ := cs.ingestStatus(immutableID, tok); st == want {
+						return time.Since(start)
+					}
+					if time.Since(start) > 5*time.Second {
+						b.Fatalf("no %d within 5 s", want)
+					}
+				}
+			}
+			var revoke, restore, worst time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				cs.setKeyEnabled(false)
+				r := until(403)
+				cs.setKeyEnabled(true)
+				revoke, restore, worst = revoke+r, restore+until(204), max(worst, r)
+			}
+			b.ReportMetric(float64(revoke.Microseconds())/1000/float64(b.N), "revoke-ms")
+			b.ReportMetric(float64(restore.Microseconds())/1000/float64(b.N), "restore-ms")
+			b.ReportMetric(float64(worst.Microseconds())/1000, "worst-revoke-ms")
+		})
 	}
 }

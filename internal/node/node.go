@@ -90,8 +90,9 @@ type Config struct {
 	// their cluster identities the use of a key.
 	TrustedIssuers []identity.TrustedIssuer
 	// KeyVaultCAFiles are PEM files of certificate authorities trusted, in
-	// addition to the system's and this node's own, for reaching key vaults:
-	// a customer's vault served by another node.
+	// addition to the system's and this node's own, for reaching key vaults
+	// (a customer's vault served by another node) and the endpoints of the
+	// vault's key event subscriptions (a workspace node).
 	KeyVaultCAFiles []string
 	// PKCS11Modules are the PKCS#11 libraries a cluster's key may name
 	// (keySource pkcs11). Loading a library runs its code in the node, so
