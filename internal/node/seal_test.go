@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
+	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
@@ -282,4 +284,39 @@ func TestPlainDataDirIsSealedOnFirstStartAndRekeyed(t *testing.T) {
 	checkKept(rekeyed)
 	rekeyed.stop()
 	scanDataDir(t, dir, append(secretMaterial(t, dir, next), []byte("PRIVATE KEY")))
+}
+
+// TestNodeStartsUnderAnAWSKMSRootAndRefusesWhileItIsDisabled seals a node
+// under a key in Local KMS, through the AWS SDK: the node restarts under
+// it; with the key disabled the start is refused as a revoked root, naming
+// what to do and never falling back; with the key enabled again it starts.
+func TestNodeStartsUnderAnAWSKMSRootAndRefusesWhileItIsDisabled(t *testing.T) {
+	srv := localkms.Start(t)
+	arn := srv.CreateKey(t)
+	k, err := awskms.New(awskms.Config{KeyID: arn, Region: localkms.Region, Endpoint: srv.Endpoint,
+		Credentials: localkms.Credentials(kmsAccessKeyID, kmsSecret), Cluster: "node", Resource: "node-master-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := nodeseal.KEK(nodeseal.SourceAWSKMS, k)
+	dir := t.TempDir()
+	first := startNodeWith(t, Config{DataDir: dir, Root: root})
+	first.stop()
+
+	srv.SetEnabled(t, arn, false)
+	n, err := Open(context.Background(), Config{DataDir: dir, Addr: "127.0.0.1:0", Root: root})
+	if err == nil {
+		n.Close()
+		t.Fatal("the node started under a disabled root key")
+	}
+	if !errors.Is(err, keyring.ErrKeyRevoked) || !strings.Contains(err.Error(), "enable the key") || strings.Contains(err.Error(), kmsSecret) {
+		t.Fatalf("start under a disabled root key: %v", err)
+	}
+	srv.SetEnabled(t, arn, true)
+	again := startNodeWith(t, Config{DataDir: dir, Root: root})
+	if again.creds.ClientSecret != first.creds.ClientSecret {
+		t.Fatal("the restarted node made a new admin")
+	}
+	again.stop()
+	scanDataDir(t, dir, append(secretMaterial(t, dir, root), []byte("PRIVATE KEY")))
 }
