@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestQueryErrorsArePlacedAtTheirLineAndColumn(t *testing.T) {
 // TestQueryMetadataNamesWhatAQueryCanName: GET .../metadata answers the
 // workspace's tables with their columns, its saved functions and the
 // engine's operators, functions and aggregations, to the query API's
-// callers only.
+// callers who may read the workspace only.
 func TestQueryMetadataNamesWhatAQueryCanName(t *testing.T) {
 	cs := setUpCMK(t)
 	immutableID, tok := cs.dcr()
@@ -81,12 +82,17 @@ func TestQueryMetadataNamesWhatAQueryCanName(t *testing.T) {
 		t.Errorf("the builtins lack where, strcat or dcount: %+v", m.Builtins)
 	}
 
+	noRole, secret, err := cs.node.identity.CreateApplication(context.Background(), "no-role")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, url, token string
 		status           int
 	}{
 		{"no such workspace", cs.creds.Endpoint + "/v1/workspaces/00000000-0000-0000-0000-000000000000/metadata", cs.adminToken("https://api.loganalytics.io/.default"), 404},
 		{"a token for another API", url, cs.mgmt, 401},
+		{"a caller who may not read the workspace", url, cs.token(noRole.AppID, secret, "https://api.loganalytics.io/.default"), 403},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
 			if st := cs.call("GET", tc.url, tc.token, nil, nil); st != tc.status {
