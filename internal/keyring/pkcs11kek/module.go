@@ -216,13 +216,23 @@ func (m *module) acquire(lib *pkcs11.Ctx, token string, pin []byte, rw bool) (se
 // key check with a wrong PIN cannot lock the token.
 func (p *pool) logIn(lib *pkcs11.Ctx, h pkcs11.SessionHandle, info pkcs11.SessionInfo, token string, pin []byte) error {
 	if info.State == pkcs11.CKS_RO_USER_FUNCTIONS || info.State == pkcs11.CKS_RW_USER_FUNCTIONS {
-		if p.pin != nil && subtle.ConstantTimeCompare(p.pin, pin) != 1 {
-			// Another key on the token logged in with another PIN; the
-			// login is shared, so this PIN could not be checked: it is
-			// refused rather than accepted unchecked.
-			return fmt.Errorf("token %q is logged in on this node with another PIN; keys on one token must be given the same PIN: %w", token, errPIN)
+		if p.pin != nil {
+			if subtle.ConstantTimeCompare(p.pin, pin) != 1 {
+				// Another key on the token logged in with another PIN; the
+				// login is shared, so this PIN could not be checked: it is
+				// refused rather than accepted unchecked.
+				return fmt.Errorf("token %q is logged in on this node with another PIN; keys on one token must be given the same PIN: %w", token, errPIN)
+			}
+			return nil
 		}
-		return nil
+		// Logged in, but not by this pool: through another handle on the
+		// module in this process, or under a pool dropped after a failure
+		// while one of its sessions lived on. Nobody checked this PIN, so
+		// the pool logs out and in again with it rather than borrow a
+		// login a wrong PIN would ride on.
+		if err := logOut(lib, h); err != nil {
+			return fmt.Errorf("log out of token %q to check the PIN: %w", token, err)
+		}
 	}
 	ti, err := lib.GetTokenInfo(p.slot)
 	if err != nil {
@@ -235,12 +245,31 @@ func (p *pool) logIn(lib *pkcs11.Ctx, h pkcs11.SessionHandle, info pkcs11.Sessio
 		return fmt.Errorf("token %q has one user PIN try left, which the node does not use; check the PIN and log in once by hand (which resets the count), or set the key's PIN again: %w", token, errPIN)
 	}
 	err = lib.Login(h, pkcs11.CKU_USER, string(pin))
-	var ckr pkcs11.Error
-	if err != nil && !(errors.As(err, &ckr) && ckr == pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
+	if isCKR(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
+		// Another handle logged in since the state was read: as above.
+		if err = logOut(lib, h); err == nil {
+			err = lib.Login(h, pkcs11.CKU_USER, string(pin))
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("log in to token %q: %w", token, err)
 	}
 	p.pin = bytes.Clone(pin)
 	return nil
+}
+
+// logOut ends the application's login on the token of session h; one
+// already ended is no failure.
+func logOut(lib *pkcs11.Ctx, h pkcs11.SessionHandle) error {
+	if err := lib.Logout(h); err != nil && !isCKR(err, pkcs11.CKR_USER_NOT_LOGGED_IN) {
+		return err
+	}
+	return nil
+}
+
+func isCKR(err error, code uint) bool {
+	var ckr pkcs11.Error
+	return errors.As(err, &ckr) && uint(ckr) == code
 }
 
 // release gives a session back after a call that left it usable.

@@ -278,6 +278,30 @@ func TestWrongPINIsAccessDenied(t *testing.T) {
 	requireIs(t, err, keyring.ErrAccessDenied, wrong)
 }
 
+// TestAWrongPINNeverRidesOnAnotherHandlesLogin: a PKCS#11 login belongs to
+// the process, so when another user of the module in the process (another
+// handle, a pool dropped after a failure) is logged in, the driver's
+// sessions start logged in; a KEK with a wrong PIN must still be refused,
+// and one with the right PIN still works.
+func TestAWrongPINNeverRidesOnAnotherHandlesLogin(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	wrong := "wrong-" + tok.PIN
+	tok.WhileLoggedIn(func() {
+		kek, err := pkcs11kek.New(pkcs11kek.Config{ModulePath: tok.Module, TokenLabel: tok.Label, KeyLabel: keyLabel, PIN: []byte(wrong)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = kek.Wrap(ctx(t), aek(t))
+		requireIs(t, err, keyring.ErrAccessDenied, wrong)
+	})
+	tok.WhileLoggedIn(func() {
+		if _, err := newKEK(t, tok, nil).Wrap(ctx(t), aek(t)); err != nil {
+			t.Fatalf("the right PIN while another handle is logged in: %v", err)
+		}
+	})
+}
+
 func TestDamagedOrForeignWrappingsAreRefused(t *testing.T) {
 	tok := softhsmtest.New(t, "sealwatch-test")
 	tok.AddKey(keyLabel, []byte{1})

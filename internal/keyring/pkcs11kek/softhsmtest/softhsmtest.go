@@ -354,3 +354,11 @@ func (tok *Token) CloseSessions() {
 	}
 	tok.t.Fatalf("token %q is not in SoftHSM2's slots", tok.Label)
 }
+
+// WhileLoggedIn runs f while a session of the test's own handle on the
+// module is logged in to the token with its PIN: as another user of the
+// module in the process would be.
+func (tok *Token) WhileLoggedIn(f func()) {
+	tok.t.Helper()
+	tok.session(func(pkcs11.SessionHandle) error { f(); return nil }, true)
+}
