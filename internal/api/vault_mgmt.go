@@ -209,6 +209,13 @@ func (s *Server) handlePurgeVault(r *http.Request, _ *identity.Claims) (int, any
 	if err := s.cfg.Vault.PurgeVault(r.Context(), r.PathValue("name")); err != nil {
 		return 0, nil, err
 	}
+	if s.cfg.KeyEvents != nil {
+		// A vault made again under the name must not inherit the
+		// purged one's subscribers.
+		if err := s.cfg.KeyEvents.DeleteVault(r.PathValue("name")); err != nil {
+			return 0, nil, err
+		}
+	}
 	return http.StatusOK, nil, nil
 }
 

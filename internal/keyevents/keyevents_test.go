@@ -406,3 +406,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestAPurgedVaultsSubscriptionsGoWithIt: DeleteVault removes the
+// subscriptions of one vault, and only those (v1 is no prefix of v10's).
+func TestAPurgedVaultsSubscriptionsGoWithIt(t *testing.T) {
+	r := newReceiver(t)
+	p := newPublisher(t, r)
+	ctx := context.Background()
+	for _, v := range []string{"v1", "v10"} {
+		if _, _, err := p.Create(ctx, v, topic, "sub-a", SubscriptionInput{EndpointURL: r.srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.DeleteVault("V1"); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := p.List(ctx, "v1"); len(l) != 0 {
+		t.Fatalf("v1 keeps %v", l)
+	}
+	if l, _ := p.List(ctx, "v10"); len(l) != 1 {
+		t.Fatalf("v10 has %v", l)
+	}
+}
