@@ -320,3 +320,63 @@ func TestNodeStartsUnderAnAWSKMSRootAndRefusesWhileItIsDisabled(t *testing.T) {
 	again.stop()
 	scanDataDir(t, dir, append(secretMaterial(t, dir, root), []byte("PRIVATE KEY")))
 }
+
+// TestRekeyStoppedMidwayLeavesANodeThatStartsWithEitherRoot stops a rekey
+// from a passphrase to a KEK partway, as a crash would: a damaged sealed
+// file that sorts between the node's secrets makes it fail after resealing
+// some of them and before its commit. Once the damaged file is gone, the
+// node starts with the old root (undoing the rekey) or with the new one
+// (finishing it), keeping its admin and CA, and the other root is refused.
+func TestRekeyStoppedMidwayLeavesANodeThatStartsWithEitherRoot(t *testing.T) {
+	for _, restartWithNew := range []bool{false, true} {
+		name := map[bool]string{false: "restarted with the old root", true: "restarted with the new root"}[restartWithNew]
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			old := nodeseal.Passphrase([]byte("old passphrase"))
+			next := nodeseal.KEK(nodeseal.SourceAWSKMS, kektest.New("new-root"))
+			first := startNodeWith(t, Config{DataDir: dir, Root: old})
+			caPEM, err := os.ReadFile(first.creds.CAFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first.stop()
+
+			damaged := filepath.Join(dir, "vault", "zz-damaged.sealed")
+			if err := os.WriteFile(damaged, []byte("not sealed"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := nodeseal.Rekey(ctx, dir, old, next); !errors.Is(err, nodeseal.ErrIntegrity) {
+				t.Fatalf("rekey over a damaged file: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "seal", "master.next.json")); err != nil {
+				t.Fatalf("the rekey did not stop midway: %v", err)
+			}
+			if err := os.Remove(damaged); err != nil {
+				t.Fatal(err)
+			}
+
+			use, other := old, next
+			if restartWithNew {
+				use, other = next, old
+			}
+			again := startNodeWith(t, Config{DataDir: dir, Root: use})
+			if again.creds.ClientSecret != first.creds.ClientSecret {
+				t.Fatal("a new admin was made")
+			}
+			if got, _ := os.ReadFile(again.creds.CAFile); !bytes.Equal(got, caPEM) {
+				t.Fatal("a new CA was made")
+			}
+			again.stop()
+			if _, err := os.Stat(filepath.Join(dir, "seal", "master.next.json")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the interrupted rekey was left pending: %v", err)
+			}
+			if n, err := Open(ctx, Config{DataDir: dir, Addr: "127.0.0.1:0", Root: other}); !errors.Is(err, nodeseal.ErrWrongRoot) {
+				if err == nil {
+					n.Close()
+				}
+				t.Fatalf("the other root after the restart: %v", err)
+			}
+		})
+	}
+}
