@@ -55,13 +55,21 @@ type clusterResource struct {
 
 // keyVaultProperties name a cluster's key, in the key service KeySource
 // names ("" or keyvault: a Key Vault; aws-kms; pkcs11). An empty KeyVersion
-// follows the key's latest version; a set one pins it. AWSSecretAccessKey
-// and PKCS11PIN are only ever sent: the node never returns them.
+// follows the key's latest version; a set one pins it. KeyVaultClientSecret,
+// KeyVaultClientCertificate, AWSSecretAccessKey and PKCS11PIN are only ever
+// sent: the node never returns them.
 type keyVaultProperties struct {
 	KeySource   string `json:"keySource,omitempty"`
 	KeyVaultURI string `json:"keyVaultUri,omitempty"`
 	KeyName     string `json:"keyName,omitempty"`
 	KeyVersion  string `json:"keyVersion,omitempty"`
+
+	KeyVaultTenantID           string `json:"keyVaultTenantId,omitempty"`
+	KeyVaultClientID           string `json:"keyVaultClientId,omitempty"`
+	KeyVaultClientSecret       string `json:"keyVaultClientSecret,omitempty"`
+	KeyVaultClientCertificate  string `json:"keyVaultClientCertificate,omitempty"`
+	KeyVaultFederatedTokenFile string `json:"keyVaultFederatedTokenFile,omitempty"`
+	KeyVaultAuthorityHost      string `json:"keyVaultAuthorityHost,omitempty"`
 
 	KMSKeyARN          string `json:"kmsKeyArn,omitempty"`
 	AWSRegion          string `json:"awsRegion,omitempty"`
@@ -226,9 +234,11 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		kms                 keyVaultProperties
 		secretStdin         bool
 		p11                 pkcs11Flags
+		app                 vaultAppFlags
 	)
 	cmd := &cobra.Command{
 		Use: "update --name C [--capacity N] [--key-vault-uri URI --key-name K [--key-version V]]\n" +
+			"         [--vault-tenant T --vault-client-id ID [--vault-client-secret-stdin | --vault-client-cert FILE | --vault-federated-token-file FILE] [--vault-authority URL]]\n" +
 			"         [--key-source aws-kms --kms-key-arn ARN --aws-region R [--aws-access-key-id ID] [--aws-secret-access-key-stdin]]\n" +
 			"         [--key-source pkcs11 --pkcs11-module PATH --pkcs11-token T --pkcs11-key-label L [--pkcs11-pin-stdin]]",
 		Short: "Change a cluster's capacity, or set, rotate or replace its key",
@@ -237,6 +247,14 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			"and rewraps the cluster's account keys under it before it answers; no data is rewritten.\n" +
 			"Without --key-version the cluster follows the key's latest version, so rotating the key in\n" +
 			"the vault is enough. A key can be replaced but never removed.\n\n" +
+			"A Key Vault key is used as the cluster's identity in this node's tenant, or, with --vault-tenant\n" +
+			"and --vault-client-id, as an application registered in the vault's own tenant (the cloud's Key\n" +
+			"Vault, or a Sealwatch vault elsewhere, with no trust between the tenants). The application signs\n" +
+			"in with a client secret read from standard input (--vault-client-secret-stdin), a certificate\n" +
+			"(--vault-client-cert, PEM with its private key) or a federated token file on the node\n" +
+			"(--vault-federated-token-file, which the node must be started to allow), at --vault-authority\n" +
+			"(default the cloud's). The node keeps the secret or certificate sealed and never shows it; it can\n" +
+			"be left out while tenant and application stay.\n\n" +
 			"--key-source aws-kms keeps the key in AWS KMS: --kms-key-arn is the key's ARN, key ID,\n" +
 			"alias/NAME or alias ARN (through an alias, retargeting it is a rotation). The cluster signs its\n" +
 			"KMS calls with an access key granted kms:Encrypt, kms:Decrypt and kms:DescribeKey on the key:\n" +
@@ -270,6 +288,8 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			if err := p11.missing("pkcs11-"); err != nil {
 				return err
 			}
+		case app.set() && !vaultKey:
+			return usagef("--vault-tenant, --vault-client-id and their credential need the key: --key-vault-uri (or --key-vault) and --key-name")
 		case !kmsKey && (kms.KMSKeyARN != "" || kms.AWSRegion != "" || kms.KMSEndpoint != "" || kms.AWSAccessKeyID != "" || secretStdin):
 			return usagef("--kms-key-arn, --aws-region, --kms-endpoint, --aws-access-key-id and --aws-secret-access-key-stdin need --key-source aws-kms")
 		case kmsKey && kms.KMSKeyARN == "":
@@ -289,6 +309,12 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		}
 		if kmsKey {
 			if err := a.awsCredentials(cmd, &kms, secretStdin); err != nil {
+				return err
+			}
+		}
+		var appKey keyVaultProperties
+		if app.set() {
+			if err := a.fillVaultApp(cmd, &app, &appKey); err != nil {
 				return err
 			}
 		}
@@ -338,9 +364,8 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{KeySource: keySourcePKCS11,
 				PKCS11ModulePath: p11.module, PKCS11TokenLabel: p11.token, PKCS11KeyLabel: p11.label, PKCS11PIN: pin}}
 		case vaultKey:
-			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{
-				KeySource: keySource, KeyVaultURI: vaultURI, KeyName: keyName, KeyVersion: keyVersion,
-			}}
+			appKey.KeySource, appKey.KeyVaultURI, appKey.KeyName, appKey.KeyVersion = keySource, vaultURI, keyName, keyVersion
+			body["properties"] = map[string]any{"keyVaultProperties": appKey}
 		}
 		var raw json.RawMessage
 		if err := m.cl.Do(ctx, http.MethodPatch, m.opsPath(kindCluster, rg, current.Name, ""), client.AudienceManagement, body, &raw); err != nil {
@@ -358,6 +383,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 	f.StringVar(&keySource, "key-source", "", "where the key lives: keyvault (the default), aws-kms or pkcs11")
 	completeValues(cmd, "key-source", "keyvault", keySourceAWSKMS, keySourcePKCS11)
 	p11.register(cmd, "pkcs11-")
+	app.register(cmd)
 	f.StringVar(&vaultURI, "key-vault-uri", "", "the key's vault, such as https://myvault.vault.localhost:8443/")
 	f.StringVar(&vaultName, "key-vault", "", "the key's vault by name, instead of --key-vault-uri")
 	f.StringVar(&keyName, "key-name", "", "the key's name")

@@ -135,6 +135,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		grace         time.Duration
 		keyVaultCAs   []string
 		pkcs11Modules []string
+		tokenFiles    []string
 		flushSize     = byteSize(logstore.DefaultFlushBytes)
 		flushInterval time.Duration
 		memoryBudget  = byteSize(node.DefaultLogMemoryBudget)
@@ -181,6 +182,11 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		if maxAlerts < 1 {
 			return usagef("--max-alerts-per-run must be at least 1, not %d", maxAlerts)
 		}
+		for _, f := range tokenFiles {
+			if !filepath.IsAbs(f) {
+				return usagef("--vault-federated-token-file must be an absolute path, such as /var/run/secrets/azure/tokens/azure-identity-token, not %q", f)
+			}
+		}
 		for _, m := range pkcs11Modules {
 			if !filepath.IsAbs(m) {
 				return usagef("--pkcs11-module must be an absolute path, such as /usr/lib/softhsm/libsofthsm2.so, not %q", m)
@@ -192,6 +198,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		}
 		cfg.Services, cfg.KeyCheckInterval, cfg.UnreachableGrace, cfg.KeyVaultCAFiles = services, keyCheck, grace, keyVaultCAs
 		cfg.PKCS11Modules = pkcs11Modules
+		cfg.FederatedTokenFiles = tokenFiles
 		cfg.LogFlushBytes, cfg.LogFlushInterval = int64(flushSize), flushInterval
 		cfg.LogMemoryBudget, cfg.LogStoreIdleClose, cfg.LogMaxOpenStores = int64(memoryBudget), idleClose, maxOpenStores
 		cfg.QueryMemory, cfg.QueryMemoryTotal = int64(queryMemory), int64(queryTotal)
@@ -207,6 +214,7 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 	f.DurationVar(&grace, "key-unreachable-grace", keyring.DefaultUnreachableGrace, "how long work goes on from memory while a key vault cannot be reached; 0 fails closed at once")
 	f.StringArrayVar(&keyVaultCAs, "key-vault-ca", nil, "PEM file of a certificate authority to trust for key vaults served elsewhere (repeatable)")
 	f.StringArrayVar(&pkcs11Modules, "pkcs11-module", nil, "absolute path of a PKCS#11 library that clusters' keys may use (keySource pkcs11; repeatable)")
+	f.StringArrayVar(&tokenFiles, "vault-federated-token-file", nil, "absolute path of a federated token file that clusters' Key Vault applications may sign in with (keyVaultFederatedTokenFile; repeatable)")
 	f.Var(&flushSize, "log-flush-size", "size at which a table's write-ahead log is sealed into segments, such as 32MiB; the rows of about three such logs per table being written are held in memory, with the columns queries build from them (about 0.4 times their size)")
 	f.DurationVar(&flushInterval, "log-flush-interval", logstore.DefaultFlushInterval, "age at which a table's write-ahead log is sealed into segments even if smaller")
 	f.Var(&memoryBudget, "log-memory-budget", "memory the rows not yet sealed into segments may hold, all workspaces together, such as 256MiB; over it the largest write-ahead log is sealed at once; 0: no bound but --log-flush-size per table")

@@ -157,7 +157,29 @@ func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) err
 	case workspace.KeySourcePKCS11:
 		return pkcs11CheckError(kv, err)
 	}
+	if kv.KeyVaultClientID != "" {
+		return keyVaultAppCheckError(kv, err)
+	}
 	return keyVaultCheckError(who, oid, kv, err)
+}
+
+// keyVaultAppCheckError words a failed check of a Key Vault key used as an
+// application of the vault's tenant: that application, not a principal of
+// this node, is refused, and the grant is made in the vault's tenant.
+func keyVaultAppCheckError(kv workspace.KeyVaultProperties, err error) error {
+	app := fmt.Sprintf("application %s of tenant %s", kv.KeyVaultClientID, kv.KeyVaultTenantID)
+	var ce *keyring.CheckError
+	switch {
+	case errors.As(err, &ce) && errors.Is(err, keyring.ErrAccessDenied):
+		return &fault.Error{Kind: fault.Forbidden, Code: workspace.CodeForbidden,
+			Message: fmt.Sprintf("%s lacks the %s permission on key '%s' in %s: grant the application get, wrapKey and unwrapKey on the key "+
+				"(an access policy, or on a vault using roles the Key Vault Crypto Service Encryption User role), then set the key again", app, ce.Permission, kv.KeyName, kv.KeyVaultURI)}
+	case errors.Is(err, keyring.ErrKeyRevoked):
+		return &fault.Error{Kind: fault.Invalid, Code: workspace.CodeBadRequest,
+			Message: fmt.Sprintf("key '%s' in %s cannot be used as %s: %v; check the application's credential and tenant, and that the key exists and is enabled, then set it again",
+				kv.KeyName, kv.KeyVaultURI, app, err)}
+	}
+	return keyVaultCheckError(app, kv.KeyVaultClientID, kv, err)
 }
 
 // keyVaultCheckError words a failed check of a Key Vault key. A missing

@@ -99,6 +99,12 @@ type Config struct {
 	// only those its operator lists here are loaded, never a path from an
 	// API call alone.
 	PKCS11Modules []string
+	// FederatedTokenFiles are the files a cluster's Key Vault application
+	// may sign in with (keyVaultFederatedTokenFile, workload identity). The
+	// node sends a file's content to the authority the key names, so only
+	// files its operator lists here are read, never a path from an API call
+	// alone.
+	FederatedTokenFiles []string
 	// WrapKeyServiceTransport, when set, wraps the transport the key layer
 	// reaches key vaults with: tests use it to cut the network between the
 	// workspace and the vault.

@@ -71,7 +71,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	}
 	vaultHTTP := &http.Client{Transport: transport, Timeout: 30 * time.Second}
 	sources := keySources{
-		workspace.KeySourceKeyVault: n.keyVaultKEK(vaultHTTP),
+		workspace.KeySourceKeyVault: n.keyVaultKEK(vaultHTTP, cleanPaths(n.cfg.FederatedTokenFiles)),
 		workspace.KeySourceAWSKMS:   awsKMSKEK(kmsHTTPClient(pool)),
 		workspace.KeySourcePKCS11:   pkcs11KEK(cleanPaths(n.cfg.PKCS11Modules)),
 	}

@@ -123,7 +123,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 	if in.Properties != nil && in.Properties.KeyVaultProperties != nil {
 		kv := *in.Properties.KeyVaultProperties
 		current := rec.Cluster.Properties.KeyVaultProperties
-		secret := secretOf(&kv)
+		secretName, _ := secretOf(&kv)
 		switch {
 		case !kv.IsSet() && current.IsSet():
 			return nil, conflict(CodeConflict,
@@ -133,7 +133,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 			// Unchanged: the stored properties hold no secret, so a body
 			// that sends one is a change of credential and goes on below.
 		default:
-			if secret != nil && *secret == "" {
+			if secretName == "" && takesSecret(&kv) {
 				if err := s.keepSecret(rec, &kv); err != nil {
 					return nil, err
 				}
@@ -190,8 +190,10 @@ func (s *Service) applyKey(ctx context.Context, rec *clusterRecord, kv KeyVaultP
 		return err
 	}
 	var sealed []byte
-	if secret := secretOf(&kv); secret != nil {
-		if sealed, err = s.sealSecret("key-source-secret", clusterID, []byte(*secret)); err != nil {
+	if plain := secretPlaintext(&kv); plain != nil {
+		sealed, err = s.sealSecret("key-source-secret", clusterID, plain)
+		clear(plain)
+		if err != nil {
 			return err
 		}
 	}
@@ -218,20 +220,23 @@ func (s *Service) keepSecret(rec *clusterRecord, kv *KeyVaultProperties) error {
 	if err != nil {
 		return err
 	}
-	*secretOf(kv) = *secretOf(&stored)
-	return nil
+	return putSecret(kv, secretPlaintext(&stored))
 }
 
 // keyOf is the cluster's key as the key layer opens it: the stored
 // properties with the sealed secret opened.
 func (s *Service) keyOf(rec *clusterRecord) (KeyVaultProperties, error) {
 	kv := *rec.Cluster.Properties.KeyVaultProperties
-	if p := secretOf(&kv); p != nil && rec.SealedKeySecret != nil {
-		secret, err := s.openSecret("key-source-secret", rec.Cluster.Properties.ClusterID, rec.SealedKeySecret)
-		if err != nil {
-			return kv, fmt.Errorf("open the secret of cluster %s's key: %w", rec.Cluster.Name, err)
-		}
-		*p = string(secret)
+	if rec.SealedKeySecret == nil {
+		return kv, nil
+	}
+	secret, err := s.openSecret("key-source-secret", rec.Cluster.Properties.ClusterID, rec.SealedKeySecret)
+	if err == nil {
+		err = putSecret(&kv, secret)
+		clear(secret)
+	}
+	if err != nil {
+		return kv, fmt.Errorf("open the secret of cluster %s's key: %w", rec.Cluster.Name, err)
 	}
 	return kv, nil
 }
@@ -257,7 +262,7 @@ func validKeyVaultProperties(kv *KeyVaultProperties) error {
 	if kv.KeyVersion != "" && (len(kv.KeyVersion) != 32 || strings.Trim(strings.ToLower(kv.KeyVersion), "0123456789abcdef") != "") {
 		return badRequest("keyVersion must be empty (follow the latest version) or a 32-character version ID, not '%s'", printable(kv.KeyVersion))
 	}
-	return nil
+	return validKeyVaultApp(kv)
 }
 
 // GetCluster returns a cluster.

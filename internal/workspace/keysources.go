@@ -1,28 +1,34 @@
 package workspace
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"path"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
 // keySource is what the control plane knows of one key service: how to
 // check a key's properties before anything is asked of the service, and
-// which property, if any, is a secret — held sealed, never returned.
+// which properties, if any, are secrets — held sealed, never returned.
 type keySource struct {
 	valid func(kv *KeyVaultProperties) error
 	// fields are the source's own properties by their JSON names; those of
 	// other sources are refused on a key of this one.
 	fields func(kv *KeyVaultProperties) map[string]string
-	secret func(kv *KeyVaultProperties) *string // nil: the source has none
-	// holder names what the secret opens (an access key, a token) and
-	// where it is sent: a key change that keeps both may leave the secret
-	// out and keep the stored one. A change of where (another endpoint,
-	// region, module) needs the secret again: otherwise a caller who never
-	// had it could point the node's signed calls at a server of its own.
+	// secrets are the source's secret properties by their JSON names (nil:
+	// the source has none); a key sets at most one of them.
+	secrets func(kv *KeyVaultProperties) map[string]*string
+	// holder names what the secret opens (an access key, a token, an
+	// application) and where it is sent, "" when the key takes no secret: a
+	// key change that keeps both may leave the secret out and keep the
+	// stored one. A change of where (another endpoint, region, module,
+	// authority or vault) needs the secret again: otherwise a caller who
+	// never had it could point the node's signed calls at a server of its own.
 	holder func(kv *KeyVaultProperties) string
 }
 
@@ -31,7 +37,22 @@ var keySources = map[string]keySource{
 	KeySourceKeyVault: {
 		valid: validKeyVaultProperties,
 		fields: func(kv *KeyVaultProperties) map[string]string {
-			return map[string]string{"keyVaultUri": kv.KeyVaultURI, "keyName": kv.KeyName, "keyVersion": kv.KeyVersion}
+			return map[string]string{"keyVaultUri": kv.KeyVaultURI, "keyName": kv.KeyName, "keyVersion": kv.KeyVersion,
+				"keyVaultTenantId": kv.KeyVaultTenantID, "keyVaultClientId": kv.KeyVaultClientID,
+				"keyVaultClientSecret": kv.KeyVaultClientSecret, "keyVaultClientCertificate": kv.KeyVaultClientCertificate,
+				"keyVaultFederatedTokenFile": kv.KeyVaultFederatedTokenFile, "keyVaultAuthorityHost": kv.KeyVaultAuthorityHost}
+		},
+		secrets: func(kv *KeyVaultProperties) map[string]*string {
+			return map[string]*string{"keyVaultClientSecret": &kv.KeyVaultClientSecret, "keyVaultClientCertificate": &kv.KeyVaultClientCertificate}
+		},
+		// A federated token is read from its file at each sign-in: nothing is
+		// kept. The client secret goes to the authority, and the tokens it
+		// buys to the vault.
+		holder: func(kv *KeyVaultProperties) string {
+			if kv.KeyVaultClientID == "" || kv.KeyVaultFederatedTokenFile != "" {
+				return ""
+			}
+			return kv.KeyVaultTenantID + "\x00" + kv.KeyVaultClientID + "\x00" + kv.KeyVaultAuthorityHost + "\x00" + vaultHost(kv.KeyVaultURI)
 		},
 	},
 	KeySourceAWSKMS: {
@@ -40,7 +61,9 @@ var keySources = map[string]keySource{
 			return map[string]string{"kmsKeyArn": kv.KMSKeyARN, "awsRegion": kv.AWSRegion, "kmsEndpoint": kv.KMSEndpoint,
 				"awsAccessKeyId": kv.AWSAccessKeyID, "awsSecretAccessKey": kv.AWSSecretAccessKey}
 		},
-		secret: func(kv *KeyVaultProperties) *string { return &kv.AWSSecretAccessKey },
+		secrets: func(kv *KeyVaultProperties) map[string]*string {
+			return map[string]*string{"awsSecretAccessKey": &kv.AWSSecretAccessKey}
+		},
 		holder: func(kv *KeyVaultProperties) string {
 			return kv.AWSAccessKeyID + "\x00" + kv.AWSRegion + "\x00" + kv.KMSEndpoint
 		},
@@ -51,7 +74,9 @@ var keySources = map[string]keySource{
 			return map[string]string{"pkcs11ModulePath": kv.PKCS11ModulePath, "pkcs11TokenLabel": kv.PKCS11TokenLabel,
 				"pkcs11KeyLabel": kv.PKCS11KeyLabel, "pkcs11Pin": kv.PKCS11PIN}
 		},
-		secret: func(kv *KeyVaultProperties) *string { return &kv.PKCS11PIN },
+		secrets: func(kv *KeyVaultProperties) map[string]*string {
+			return map[string]*string{"pkcs11Pin": &kv.PKCS11PIN}
+		},
 		holder: func(kv *KeyVaultProperties) string { return kv.PKCS11ModulePath + "\x00" + kv.PKCS11TokenLabel },
 	},
 }
@@ -92,25 +117,72 @@ func validKey(kv *KeyVaultProperties) error {
 	return src.valid(kv)
 }
 
-// secretOf points at kv's secret property, or is nil when its source has none.
-func secretOf(kv *KeyVaultProperties) *string {
-	if src, ok := keySources[kv.Source()]; ok && src.secret != nil {
-		return src.secret(kv)
+func secretProps(kv *KeyVaultProperties) map[string]*string {
+	if src, ok := keySources[kv.Source()]; ok && src.secrets != nil {
+		return src.secrets(kv)
 	}
 	return nil
 }
 
-// sameSecretHolder says a and b are keys of one source whose secret opens
-// the same thing (access key, token).
-func sameSecretHolder(a, b *KeyVaultProperties) bool {
-	src, ok := keySources[a.Source()]
-	return ok && a.Source() == b.Source() && src.holder != nil && src.holder(a) == src.holder(b)
+// secretOf is the name and value of kv's secret property that is set; the
+// name is "" when none is.
+func secretOf(kv *KeyVaultProperties) (name, value string) {
+	for n, p := range secretProps(kv) {
+		if *p != "" {
+			return n, *p
+		}
+	}
+	return "", ""
 }
 
-// withoutSecret is kv with its secret property emptied, as it is stored
+// takesSecret says kv is opened with a secret its properties may leave out
+// when the stored key has it.
+func takesSecret(kv *KeyVaultProperties) bool {
+	src, ok := keySources[kv.Source()]
+	return ok && src.holder != nil && src.holder(kv) != ""
+}
+
+// sameSecretHolder says a and b are keys of one source whose secret opens
+// the same thing (access key, token, application).
+func sameSecretHolder(a, b *KeyVaultProperties) bool {
+	return a.Source() == b.Source() && takesSecret(a) && keySources[a.Source()].holder(a) == keySources[b.Source()].holder(b)
+}
+
+// secretPlaintext is what is sealed of kv's secret: the property's name and
+// its value, so that a source with several secret properties gets back the
+// one it was given. It is nil when kv holds no secret.
+func secretPlaintext(kv *KeyVaultProperties) []byte {
+	name, value := secretOf(kv)
+	if name == "" {
+		return nil
+	}
+	return []byte(name + "\x00" + value)
+}
+
+// putSecret sets the secret property that plain (from secretPlaintext)
+// names. A secret sealed before secrets named their property is the value
+// alone, of a source's only secret property.
+func putSecret(kv *KeyVaultProperties, plain []byte) error {
+	props := secretProps(kv)
+	name, value, named := strings.Cut(string(plain), "\x00")
+	if !named && len(props) == 1 {
+		for n := range props {
+			name = n
+		}
+		value = string(plain)
+	}
+	p, ok := props[name]
+	if !ok {
+		return fmt.Errorf("the stored secret is not one of key source %s's properties", kv.Source())
+	}
+	*p = value
+	return nil
+}
+
+// withoutSecret is kv with its secret properties emptied, as it is stored
 // and shown.
 func withoutSecret(kv KeyVaultProperties) KeyVaultProperties {
-	if p := secretOf(&kv); p != nil {
+	for _, p := range secretProps(&kv) {
 		*p = ""
 	}
 	return kv
@@ -229,4 +301,88 @@ func logFields(kv KeyVaultProperties) []any {
 		args = append(args, name, fields[name])
 	}
 	return args
+}
+
+// Bounds of a Key Vault application's credential properties.
+const (
+	maxDirectoryID  = 128
+	maxClientSecret = 1024
+	maxCertificate  = 64 << 10
+)
+
+var directoryID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]*$`)
+
+// validKeyVaultApp checks the application a Key Vault key may be used as,
+// in the vault's own tenant: its tenant, its client ID, exactly one
+// credential and the authority it signs in at. Without a client ID the
+// cluster's own identity is used and none of these may be set.
+func validKeyVaultApp(kv *KeyVaultProperties) error {
+	creds := map[string]string{"keyVaultClientSecret": kv.KeyVaultClientSecret, "keyVaultClientCertificate": kv.KeyVaultClientCertificate,
+		"keyVaultFederatedTokenFile": kv.KeyVaultFederatedTokenFile}
+	given := setFields(creds)
+	if kv.KeyVaultClientID == "" && kv.KeyVaultTenantID == "" {
+		if kv.KeyVaultAuthorityHost != "" {
+			given = append(given, "keyVaultAuthorityHost")
+		}
+		if len(given) > 0 {
+			return badRequest("%s need keyVaultTenantId and keyVaultClientId: the application in the vault's tenant that the key is used as",
+				strings.Join(given, ", "))
+		}
+		return nil
+	}
+	switch t := kv.KeyVaultTenantID; {
+	case t == "":
+		return badRequest("keyVaultTenantId is required with keyVaultClientId: the ID of the vault's tenant, where the application is registered")
+	case len(t) > maxDirectoryID || !directoryID.MatchString(t):
+		return badRequest("keyVaultTenantId must be a tenant ID or domain such as 72f988bf-86f1-41af-91ab-2d7cd011db47, not '%s'", printable(t))
+	}
+	switch c := kv.KeyVaultClientID; {
+	case c == "":
+		return badRequest("keyVaultClientId is required with keyVaultTenantId: the application (client) ID registered in tenant %s", kv.KeyVaultTenantID)
+	case len(c) > maxDirectoryID || !directoryID.MatchString(c):
+		return badRequest("keyVaultClientId must be an application (client) ID such as 00001111-aaaa-2222-bbbb-3333cccc4444, not '%s'", printable(c))
+	}
+	switch len(given) {
+	case 0:
+		return badRequest("application %s needs its credential: one of keyVaultClientSecret, keyVaultClientCertificate (PEM with its private key) "+
+			"or keyVaultFederatedTokenFile; secrets are stored sealed and never returned, so give them again whenever the application changes", kv.KeyVaultClientID)
+	case 1:
+	default:
+		return badRequest("give one credential for application %s, not %s", kv.KeyVaultClientID, strings.Join(given, " and "))
+	}
+	// The values below are secrets: never repeat them.
+	switch {
+	case kv.KeyVaultClientSecret != "" && (len(kv.KeyVaultClientSecret) > maxClientSecret || hasControl(kv.KeyVaultClientSecret)):
+		return badRequest("keyVaultClientSecret must be the application's client secret: up to %d bytes, no control characters", maxClientSecret)
+	case kv.KeyVaultClientCertificate != "" && !validClientCertificate(kv.KeyVaultClientCertificate):
+		return badRequest("keyVaultClientCertificate must be PEM holding the application's certificate and its unencrypted private key (RSA or EC), up to %d KiB", maxCertificate>>10)
+	}
+	if f := kv.KeyVaultFederatedTokenFile; f != "" && (!strings.HasPrefix(f, "/") || path.Clean(f) != f || len(f) > maxModulePath || hasControl(f)) {
+		return badRequest("keyVaultFederatedTokenFile must be an absolute, clean file path on the node, such as /var/run/secrets/azure/tokens/azure-identity-token, not '%s'", printable(f))
+	}
+	if a := kv.KeyVaultAuthorityHost; a != "" {
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return badRequest("keyVaultAuthorityHost must be the https URL of the tenant's sign-in service, such as https://login.microsoftonline.com/ "+
+				"(or a Sealwatch node's endpoint), not '%s'", printable(a))
+		}
+	}
+	return nil
+}
+
+func validClientCertificate(pemText string) bool {
+	if len(pemText) > maxCertificate {
+		return false
+	}
+	certs, key, err := azidentity.ParseCertificates([]byte(pemText), nil)
+	return err == nil && len(certs) > 0 && key != nil
+}
+
+// vaultHost is the host of a vault URL, lower case, "" when it has none.
+func vaultHost(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
 }

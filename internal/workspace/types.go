@@ -40,7 +40,14 @@ const (
 // service holds it ("" is a Key Vault); each source reads its own fields.
 //
 // Key Vault: an empty KeyVersion follows the key's latest version
-// (automatic rotation); a set one pins it.
+// (automatic rotation); a set one pins it. The key is used as the cluster's
+// identity (and the document-store principal) in this node's tenant, or,
+// with KeyVaultClientID, as an application registered in the vault's own
+// tenant KeyVaultTenantID, signing in at KeyVaultAuthorityHost (default
+// the cloud's) with one of a client secret, a client certificate (PEM with
+// its private key) — both write-only like the access key's secret below —
+// or a federated token file on the node (workload identity), read at each
+// sign-in.
 //
 // AWS KMS: KMSKeyARN is a key ARN, key ID, alias name or alias ARN, in
 // AWSRegion; KMSEndpoint overrides the regional endpoint. The access key
@@ -57,6 +64,13 @@ type KeyVaultProperties struct {
 	KeyVaultURI string `json:"keyVaultUri"`
 	KeyName     string `json:"keyName"`
 	KeyVersion  string `json:"keyVersion"`
+
+	KeyVaultTenantID           string `json:"keyVaultTenantId,omitempty"`
+	KeyVaultClientID           string `json:"keyVaultClientId,omitempty"`
+	KeyVaultClientSecret       string `json:"keyVaultClientSecret,omitempty"`
+	KeyVaultClientCertificate  string `json:"keyVaultClientCertificate,omitempty"`
+	KeyVaultFederatedTokenFile string `json:"keyVaultFederatedTokenFile,omitempty"`
+	KeyVaultAuthorityHost      string `json:"keyVaultAuthorityHost,omitempty"`
 
 	KMSKeyARN          string `json:"kmsKeyArn,omitempty"`
 	AWSRegion          string `json:"awsRegion,omitempty"`

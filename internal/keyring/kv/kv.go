@@ -44,6 +44,9 @@ type Config struct {
 	// Credential signs in as the caller: the cluster's identity or the
 	// document-store principal.
 	Credential azcore.TokenCredential
+	// SignInAs names who Credential signs in as, for its errors: "" is
+	// the caller's principal in this node's tenant.
+	SignInAs string
 	// Transport sends the requests (an *http.Client does); nil uses azcore's default.
 	Transport policy.Transporter
 	// Retry overrides the retry policy. The default retries twice, briefly:
@@ -106,7 +109,7 @@ func (k *KEK) Wrap(ctx context.Context, aek []byte) (keyring.Wrapped, error) {
 	a := azkeys.EncryptionAlgorithm(alg)
 	resp, err := k.client.WrapKey(ctx, k.cfg.KeyName, k.cfg.KeyVersion, azkeys.KeyOperationParameters{Algorithm: &a, Value: aek}, nil)
 	if err != nil {
-		return keyring.Wrapped{}, mapErr("wrap", target, err)
+		return keyring.Wrapped{}, k.mapErr("wrap", target, err)
 	}
 	if resp.KID == nil || len(resp.Result) == 0 {
 		return keyring.Wrapped{}, fmt.Errorf("kv wrap %s: the answer names no key version or holds no result: %w", target, keyring.ErrIntegrity)
@@ -135,7 +138,7 @@ func (k *KEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
 	a := azkeys.EncryptionAlgorithm(w.Algorithm)
 	resp, err := k.client.UnwrapKey(ctx, k.cfg.KeyName, version, azkeys.KeyOperationParameters{Algorithm: &a, Value: w.Ciphertext}, nil)
 	if err != nil {
-		return nil, mapErr("unwrap", w.KeyURI, err)
+		return nil, k.mapErr("unwrap", w.KeyURI, err)
 	}
 	if resp.KID == nil || resp.KID.Version() != version {
 		clear(resp.Result)
@@ -149,7 +152,7 @@ func (k *KEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 	target := k.Key() + versionSuffix(k.cfg.KeyVersion)
 	resp, err := k.client.GetKey(ctx, k.cfg.KeyName, k.cfg.KeyVersion, nil)
 	if err != nil {
-		return keyring.KeyState{}, mapErr("get", target, err)
+		return keyring.KeyState{}, k.mapErr("get", target, err)
 	}
 	if resp.Key == nil || resp.Key.KID == nil {
 		return keyring.KeyState{}, fmt.Errorf("kv get %s: the answer names no key", target)
@@ -233,9 +236,18 @@ func versionSuffix(v string) string {
 	return "/" + v
 }
 
+func (k *KEK) mapErr(op, target string, err error) error {
+	who := k.cfg.SignInAs
+	if who == "" {
+		who = "the identity"
+	}
+	return mapErr(op, target, who, err)
+}
+
 // mapErr turns a client error into the keyring's typed errors. It keeps the
-// status and the service's error codes, and drops the rest of the answer.
-func mapErr(op, target string, err error) error {
+// status and the service's error codes, and drops the rest of the answer;
+// who names the identity that signs in.
+func mapErr(op, target, who string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("kv %s %s: %w", op, target, context.Canceled)
 	}
@@ -264,9 +276,10 @@ func mapErr(op, target string, err error) error {
 	var afe *azidentity.AuthenticationFailedError
 	if errors.As(err, &afe) {
 		if r := afe.RawResponse; r != nil && r.StatusCode >= 400 && r.StatusCode < 500 && r.StatusCode != http.StatusTooManyRequests {
-			return fmt.Errorf("kv %s %s: sign-in refused (HTTP %d): the identity was removed or its credential changed: %w", op, target, r.StatusCode, keyring.ErrKeyRevoked)
+			return fmt.Errorf("kv %s %s: sign-in as %s refused (HTTP %d%s): the identity was removed, is not in that tenant, or its credential is wrong or changed: %w",
+				op, target, who, r.StatusCode, signInCodes(r), keyring.ErrKeyRevoked)
 		}
-		return fmt.Errorf("kv %s %s: sign-in failed: %w", op, target, keyring.ErrKeyUnreachable)
+		return fmt.Errorf("kv %s %s: sign-in as %s failed: %w", op, target, who, keyring.ErrKeyUnreachable)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("kv %s %s: timed out: %w", op, target, keyring.ErrKeyUnreachable)
@@ -281,6 +294,29 @@ func mapErr(op, target string, err error) error {
 		return fmt.Errorf("kv %s %s: %s: %w", op, target, ne.Error(), keyring.ErrKeyUnreachable)
 	}
 	return fmt.Errorf("kv %s %s: request failed (%T): %w", op, target, err, keyring.ErrKeyUnreachable)
+}
+
+// signInCodes reads the OAuth 2.0 error (invalid_client, unauthorized_client,
+// invalid_grant...) and the directory's numeric error codes from a refused
+// token request, for a message; the description, which may quote the
+// request, is left out.
+func signInCodes(r *http.Response) string {
+	body, err := runtime.Payload(r)
+	if err != nil {
+		return ""
+	}
+	var e struct {
+		Error      string `json:"error"`
+		ErrorCodes []int  `json:"error_codes"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" || strings.IndexFunc(e.Error, func(c rune) bool { return !(c == '_' || c >= 'a' && c <= 'z') }) >= 0 {
+		return ""
+	}
+	out := " " + e.Error
+	for _, c := range e.ErrorCodes {
+		out += fmt.Sprintf(" AADSTS%d", c)
+	}
+	return out
 }
 
 // errorCodes reads the code and the inner code of the Key Vault error body.
