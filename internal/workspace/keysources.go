@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"path"
@@ -386,3 +387,29 @@ func vaultHost(uri string) string {
 	}
 	return strings.ToLower(u.Host)
 }
+
+// String is kv without its secret, so that a %v, %+v or %s of the
+// properties (or of a struct holding them) never prints the secret.
+func (k KeyVaultProperties) String() string {
+	args := logFields(k)
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i+1 < len(args); i += 2 {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s:%v", args[i], args[i+1])
+	}
+	if name, _ := secretOf(&k); name != "" {
+		fmt.Fprintf(&b, " %s:[redacted]", name)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, for %#v.
+func (k KeyVaultProperties) GoString() string { return "workspace.KeyVaultProperties" + k.String() }
+
+// LogValue is String, so that a log handler that would marshal the
+// struct's fields (slog's JSON handler) never sees the secret.
+func (k KeyVaultProperties) LogValue() slog.Value { return slog.StringValue(k.String()) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -174,5 +175,34 @@ func TestAKeyIsLoggedByItsOwnFieldsWithoutTheSecret(t *testing.T) {
 	vault := fmt.Sprint(logFields(KeyVaultProperties{KeyVaultURI: "https://v.vault.localhost/", KeyName: "k1"}))
 	if !strings.Contains(vault, "keySource keyvault") || !strings.Contains(vault, "keyName k1") || strings.Contains(vault, "kmsKeyArn") {
 		t.Errorf("log fields of a vault key: %s", vault)
+	}
+}
+
+// TestTheSecretIsNeverPrinted: the key's properties printed with every
+// verb, inside a struct, or logged as text or JSON name the fields but
+// never the secret.
+func TestTheSecretIsNeverPrinted(t *testing.T) {
+	pkcs11 := KeyVaultProperties{KeySource: KeySourcePKCS11, PKCS11ModulePath: "/usr/lib/softhsm/libsofthsm2.so",
+		PKCS11TokenLabel: "t1", PKCS11KeyLabel: "cmk", PKCS11PIN: "pin-never-printed-1234"}
+	app := KeyVaultProperties{KeyVaultURI: "https://v.vault.azure.net/", KeyName: "k1", KeyVaultTenantID: "contoso.example",
+		KeyVaultClientID: "00001111-aaaa-2222-bbbb-3333cccc4444", KeyVaultClientSecret: "client-secret-never-printed"}
+	for _, kv := range []KeyVaultProperties{awsKMSKey(), pkcs11, app} {
+		_, secret := secretOf(&kv)
+		var text, js bytes.Buffer
+		slog.New(slog.NewTextHandler(&text, nil)).Info("key", "kv", kv, "ptr", &kv)
+		slog.New(slog.NewJSONHandler(&js, nil)).Info("key", "kv", kv, "ptr", &kv)
+		for name, out := range map[string]string{
+			"%v": fmt.Sprintf("%v", kv), "%+v": fmt.Sprintf("%+v", kv), "%#v": fmt.Sprintf("%#v", kv), "%s": fmt.Sprintf("%s", kv),
+			"%v of a pointer":            fmt.Sprintf("%v", &kv),
+			"%+v of a struct holding it": fmt.Sprintf("%+v", struct{ Key KeyVaultProperties }{kv}),
+			"slog text":                  text.String(), "slog JSON": js.String(),
+		} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s %s prints the secret: %s", kv.Source(), name, out)
+			}
+			if !strings.Contains(out, kv.Source()) || !strings.Contains(out, "[redacted]") {
+				t.Errorf("%s %s does not name the source and a redacted secret: %s", kv.Source(), name, out)
+			}
+		}
 	}
 }
