@@ -75,8 +75,17 @@ func TestConsoleLogsEditorCompletesFromTheWorkspace(t *testing.T) {
 		t.Errorf("where a query starts the editor offers %q, want the table Events_CL and the function EventsGreeting", got)
 	}
 	b.Do(t, typeQuery("Events_CL\n| "))
-	if got := completions(t, b); !containsAll(got, "where", "summarize", "project") {
-		t.Errorf("after | the editor offers %q, want the operators", got)
+	first := completions(t, b)
+	if !containsAll(first, "where", "summarize", "project") {
+		t.Errorf("after | the editor offers %q, want the common operators first", first)
+	}
+	// The list shows a window of its options; the arrow keys move it on.
+	for range len(first) + 1 {
+		b.Do(t, chromedp.KeyEvent(kb.ArrowDown))
+	}
+	selected := browsertest.Value(t, b, chromedp.Evaluate[string](`editorRoot().querySelector('.cm-tooltip-autocomplete li[aria-selected] .cm-completionLabel').textContent`))
+	if containsAll(first, selected) {
+		t.Errorf("%d arrow keys down the list selected %q, one of the first shown", len(first)+1, selected)
 	}
 	b.Do(t, typeQuery("Events_CL | where "))
 	got := completions(t, b)
@@ -84,6 +93,7 @@ func TestConsoleLogsEditorCompletesFromTheWorkspace(t *testing.T) {
 		t.Errorf("after where the editor offers %q, want Events_CL's columns first", got)
 	}
 	b.Screenshot(t, "logs-completion")
+	b.RequireAccessible(t, "Logs with the completion list open")
 	b.Do(t, chromedp.KeyEvent("Mess"))
 	poll(t, b, `editorRoot().querySelector('.cm-tooltip-autocomplete li[aria-selected] .cm-completionLabel')?.textContent === 'Message'`)
 	b.Do(t, pressEnter(0))
@@ -113,6 +123,7 @@ func containsAll(list []string, want ...string) bool {
 func TestConsoleLogsCustomRangeAndHistory(t *testing.T) {
 	_, b := openLogs(t, Config{})
 	b.Do(t, pick("#timespan", "custom"), chromedp.WaitVisible(chromedp.ID("time-from")))
+	b.RequireAccessible(t, "Logs with a custom range")
 	browsertest.Value(t, b, chromedp.Evaluate[bool](`(() => {
 		document.getElementById('time-from').value = '2026-03-01T10:00:00';
 		document.getElementById('time-to').value = '2026-03-02T12:30:00';

@@ -22,7 +22,7 @@ export function kqlCompletion(metadata) {
     const prev = statement.trimEnd();
     let options;
     if (prev.endsWith('|')) {
-      options = meta.builtins.operators.map((label) => ({ label, type: 'keyword' }));
+      options = meta.builtins.operators.map((label) => ({ label, type: 'keyword', boost: common.has(label) ? 1 : 0 }));
     } else if (prev === '' || /^let\s+[\w-]+\s*=$/.test(prev)) {
       options = [...tables(meta), ...savedFunctions(meta)];
     } else {
@@ -35,6 +35,9 @@ export function kqlCompletion(metadata) {
     return { from, options, validFor: /^[\w-]*$/ };
   };
 }
+
+// common are the operators most queries use, offered first after a |.
+const common = new Set(['where', 'project', 'extend', 'summarize', 'take', 'sort', 'top', 'join', 'count', 'distinct', 'render', 'parse']);
 
 const tables = (meta) => meta.tables.map((t) => ({ label: t.name, type: 'type', detail: 'table' }));
 

@@ -32,7 +32,10 @@ export function kqlEditor(id, { doc = '', label, keys = [], onChange, completion
         // A label outside the shadow root cannot name what is inside it.
         EditorView.contentAttributes.of({ 'aria-label': label, spellcheck: 'false' }),
         EditorView.updateListener.of((u) => { if (u.docChanged && onChange) onChange(); }),
-        ...(completion ? [autocompletion({ override: [completion], icons: false })] : []),
+        // The list shows 12 options at a time, moved by the arrow keys, and
+        // no scroll bar (editor.css): a region that scrolls must be reachable
+        // by Tab, and Tab would leave the editor and close the list.
+        ...(completion ? [autocompletion({ override: [completion], icons: false, maxRenderedOptions: 12 })] : []),
       ],
     }),
   });
