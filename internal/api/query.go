@@ -14,6 +14,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 // maxQueryWait bounds Prefer: wait=N; the default is the engine's 3 minutes.
@@ -57,6 +58,22 @@ func (s *Server) queryWorkspace(r *http.Request, c *identity.Claims) (*workspace
 	return ws, nil
 }
 
+// openCatalog opens ws's data for a query and reads its catalog (tables,
+// saved functions, watchlists), which a query compiles against; the caller
+// releases the source.
+func (s *Server) openCatalog(ctx context.Context, ws *workspace.WorkspaceInfo) (*wsdata.Source, kql.Catalog, error) {
+	src, err := s.cfg.Data.Source(ctx, ws)
+	if err != nil {
+		return nil, kql.Catalog{}, err
+	}
+	cat, err := kql.CatalogOf(ctx, src)
+	if err != nil {
+		src.Release()
+		return nil, kql.Catalog{}, err
+	}
+	return src, cat, nil
+}
+
 // handleQuery is the Log Analytics query API: KQL over a workspace's sealed
 // logs, answered as {"tables":[{"name","columns","rows"}]}.
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
@@ -93,15 +110,11 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) error {
 	if wait, ok := preferWait(r.Header.Get("Prefer")); ok {
 		opts.Timeout = min(wait, maxQueryWait)
 	}
-	src, err := s.cfg.Data.Source(r.Context(), ws)
+	src, cat, err := s.openCatalog(r.Context(), ws)
 	if err != nil {
 		return err
 	}
 	defer src.Release()
-	cat, err := kql.CatalogOf(r.Context(), src)
-	if err != nil {
-		return err
-	}
 	q, err := kql.Compile(in.Query, cat)
 	if err != nil {
 		if damage := src.DamagedTable(in.Query); damage != nil {

@@ -51,15 +51,11 @@ func (s *Server) handleQueryMetadata(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	src, err := s.cfg.Data.Source(r.Context(), ws)
+	src, cat, err := s.openCatalog(r.Context(), ws)
 	if err != nil {
 		return err
 	}
 	defer src.Release()
-	cat, err := kql.CatalogOf(r.Context(), src)
-	if err != nil {
-		return err
-	}
 	writeJSON(w, http.StatusOK, metadataOf(cat))
 	return nil
 }

@@ -54,15 +54,11 @@ func (s *Server) handleValidateQuery(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	src, err := s.cfg.Data.Source(r.Context(), ws)
+	src, cat, err := s.openCatalog(r.Context(), ws)
 	if err != nil {
 		return err
 	}
 	defer src.Release()
-	cat, err := kql.CatalogOf(r.Context(), src)
-	if err != nil {
-		return err
-	}
 	q, err := kql.Compile(in.Query, cat)
 	if err != nil {
 		if damage := src.DamagedTable(in.Query); damage != nil {
