@@ -129,6 +129,21 @@ func New(cfg Config) (*KEK, error) {
 	return k, nil
 }
 
+// String names the key: a %v of the KEK never prints its credentials.
+func (k *KEK) String() string { return "awskms " + k.cfg.KeyID }
+
+// GoString is String, for %#v.
+func (k *KEK) GoString() string { return k.String() }
+
+// String is the configuration without the credentials, so that a %v of
+// it (or of a struct holding it) never prints the access key's secret.
+func (c Config) String() string {
+	return fmt.Sprintf("{KeyID:%s Region:%s Endpoint:%s Credentials:[redacted] Cluster:%s Resource:%s}", c.KeyID, c.Region, c.Endpoint, c.Cluster, c.Resource)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return "awskms.Config" + c.String() }
+
 // context binds a wrapping to its cluster, resource and configured key.
 func (k *KEK) context() map[string]string {
 	return map[string]string{ContextCluster: k.cfg.Cluster, ContextResource: k.cfg.Resource, ContextKey: k.cfg.KeyID}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -206,5 +207,23 @@ func TestInvalidStateIsSortedByTheKeysState(t *testing.T) {
 	srv.SetEnabled(t, arn, false)
 	if _, err := k.Unwrap(ctx, w); !errors.Is(err, keyring.ErrKeyRevoked) {
 		t.Fatalf("invalid state while the key is Disabled: %v, want ErrKeyRevoked", err)
+	}
+}
+
+// TestTheSecretIsNeverPrinted: the configuration and the KEK, printed with
+// any verb, name the key but never the access key's secret.
+func TestTheSecretIsNeverPrinted(t *testing.T) {
+	const secret = "secret-never-printed-0123"
+	cfg := awskms.Config{KeyID: "alias/k", Region: "eu-west-1", Credentials: localkms.Credentials("AKIDPRINT", secret), Cluster: "c", Resource: "logs"}
+	k, err := awskms.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{cfg, &cfg, k, struct{ C awskms.Config }{cfg}} {
+			if out := fmt.Sprintf(verb, v); strings.Contains(out, secret) || !strings.Contains(out, "alias/k") {
+				t.Errorf("%s of %T: %s", verb, v, out)
+			}
+		}
 	}
 }

@@ -100,6 +100,21 @@ func New(cfg Config) (*KEK, error) {
 // still names the same key.
 func (k *KEK) Key() string { return k.key }
 
+// String names the key by its URI: a %v of the KEK never prints the PIN.
+func (k *KEK) String() string { return "pkcs11 " + k.key }
+
+// GoString is String, for %#v.
+func (k *KEK) GoString() string { return k.String() }
+
+// String is the configuration without the PIN, so that a %v of it (or of
+// a struct holding it) never prints the PIN.
+func (c Config) String() string {
+	return fmt.Sprintf("{ModulePath:%s TokenLabel:%q KeyLabel:%q KeyID:%x PIN:[redacted]}", c.ModulePath, c.TokenLabel, c.KeyLabel, c.KeyID)
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return "pkcs11kek.Config" + c.String() }
+
 func keyURI(token, label string) string {
 	return "pkcs11:token=" + pathEscape(token) + ";object=" + pathEscape(label) + ";type=secret-key"
 }

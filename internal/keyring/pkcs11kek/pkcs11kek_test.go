@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -500,5 +501,26 @@ func TestAnotherTokenOfTheModuleIsUnharmedWhenOneIsRemoved(t *testing.T) {
 	}
 	if _, err := kekB.Unwrap(ctx(t), wb); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestThePINIsNeverPrinted: the configuration and the KEK, printed with
+// any verb, name the key but never the PIN.
+func TestThePINIsNeverPrinted(t *testing.T) {
+	const pin = "pin-never-printed-0123"
+	cfg := pkcs11kek.Config{ModulePath: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "t1", KeyLabel: keyLabel, PIN: []byte(pin)}
+	k, err := pkcs11kek.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{cfg, &cfg, k, struct{ C pkcs11kek.Config }{cfg}} {
+			out := fmt.Sprintf(verb, v)
+			leaks := strings.Contains(out, pin) || strings.Contains(out, fmt.Sprint([]byte(pin))) ||
+				strings.Contains(out, fmt.Sprintf("%#v", []byte(pin))[7:20]) || strings.Contains(out, fmt.Sprintf("%x", pin))
+			if leaks || !strings.Contains(out, keyLabel) {
+				t.Errorf("%s of %T: %s", verb, v, out)
+			}
+		}
 	}
 }
