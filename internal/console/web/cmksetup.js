@@ -90,8 +90,10 @@ export function setup(container, session, recheckClusters, onVaults) {
   }
 
   let shownCluster; // the cluster the choices were last made for
+  let showing = 0; // the latest show's turn: an older one, still reading a vault's keys, shows nothing
 
   async function show() {
+    const turn = ++showing;
     fillSelect(pick.cluster, clusters, '(no cluster yet)');
     fillSelect(pick.workspace, workspaces, '(no workspace yet)');
     const cluster = clusters.find((c) => c.id === pick.cluster.value);
@@ -104,6 +106,7 @@ export function setup(container, session, recheckClusters, onVaults) {
     fillSelect(pick.vault, vaults, '(no vault yet)', fresh ? keyVault?.id : undefined);
     const vault = vaults.find((v) => v.id === pick.vault.value);
     const keys = await keysOfVault(vault);
+    if (turn !== showing) return;
     fillSelect(pick.key, keys, '(no key yet)', fresh && keyVault && vault === keyVault ? `${vault.id}/keys/${kv.keyName}` : undefined);
     const key = keys.find((k) => k.id === pick.key.value);
     const workspace = workspaces.find((w) => w.id === pick.workspace.value);
@@ -293,20 +296,19 @@ export function setup(container, session, recheckClusters, onVaults) {
     return form;
   }
 
-  for (const s of Object.values(pick)) s.addEventListener('change', () => { problems.clear(); show(); });
+  // update shows the set-up for the clusters known now.
+  async function update(list) {
+    clusters = list;
+    try {
+      await show();
+    } catch (e) {
+      steps.replaceChildren(el('li', { class: 'error' }, `The set-up could not be checked: ${e.message}`));
+    }
+  }
 
-  return {
-    // update shows the set-up for the clusters known now.
-    async update(list) {
-      clusters = list;
-      try {
-        await show();
-      } catch (e) {
-        steps.replaceChildren(el('li', { class: 'error' }, `The set-up could not be checked: ${e.message}`));
-      }
-    },
-    load,
-  };
+  for (const s of Object.values(pick)) s.addEventListener('change', () => { problems.clear(); update(clusters); });
+
+  return { update, load };
 }
 
 // fillSelect puts items in select as options (value: the resource ID),
