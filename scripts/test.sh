@@ -102,6 +102,11 @@ install_local_kms() {
 	fi
 	say "building Local KMS $local_kms_version into $bin"
 	work="$(mktemp -d)"
+	# The function runs in a command substitution's subshell: its exit,
+	# failed or not, leaves no temporary directory or half-built binary
+	# (the paths are expanded now: the locals are gone by then).
+	# shellcheck disable=SC2064
+	trap "rm -rf $(printf '%q %q' "$work" "$bin.tmp")" EXIT
 	# Outside any module, so that the download touches no go.mod.
 	src="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/nsmithuk/local-kms@$local_kms_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 	[ -d "$src" ] || die "could not download the Local KMS module source"
@@ -109,10 +114,10 @@ install_local_kms() {
 	chmod -R u+w "$work"
 	grep -q 'addr := ":"+port' "$work/src/server.go" || die "Local KMS $local_kms_version: src/server.go no longer has the listen address this script makes loopback-only"
 	sed -i 's/addr := ":"+port/addr := "127.0.0.1:"+port/' "$work/src/server.go"
+	grep -q 'addr := "127.0.0.1:"+port' "$work/src/server.go" || die "Local KMS $local_kms_version: the loopback-only patch did not apply"
 	mkdir -p "$(dirname "$bin")"
 	(cd "$work" && go build -o "$bin.tmp" . >&2)
 	mv "$bin.tmp" "$bin"
-	rm -rf "$work"
 	printf '%s' "$bin"
 }
 
