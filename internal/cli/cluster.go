@@ -251,7 +251,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			"and --vault-client-id, as an application registered in the vault's own tenant (the cloud's Key\n" +
 			"Vault, or a Sealwatch vault elsewhere, with no trust between the tenants). The application signs\n" +
 			"in with a client secret read from standard input (--vault-client-secret-stdin), a certificate\n" +
-			"(--vault-client-cert, PEM with its private key) or a federated token file on the node\n" +
+			"(--vault-client-cert, PEM with its RSA private key) or a federated token file on the node\n" +
 			"(--vault-federated-token-file, which the node must be started to allow), at --vault-authority\n" +
 			"(default the cloud's). The node keeps the secret or certificate sealed and never shows it; it can\n" +
 			"be left out while tenant and application stay.\n\n" +

@@ -27,7 +27,7 @@ func (v *vaultAppFlags) register(cmd *cobra.Command) {
 	f.StringVar(&v.tenant, "vault-tenant", "", "keyvault: the vault's tenant, where the application the key is used as is registered")
 	f.StringVar(&v.client, "vault-client-id", "", "keyvault: the application (client) ID the key is used as, in --vault-tenant")
 	f.BoolVar(&v.secretStdin, "vault-client-secret-stdin", false, "keyvault: read the application's client secret from standard input")
-	f.StringVar(&v.certFile, "vault-client-cert", "", "keyvault: PEM file with the application's certificate and its unencrypted private key")
+	f.StringVar(&v.certFile, "vault-client-cert", "", "keyvault: PEM file with the application's certificate and its unencrypted RSA private key")
 	f.StringVar(&v.tokenFile, "vault-federated-token-file", "", "keyvault: federated token file on the node the application signs in with (workload identity)")
 	f.StringVar(&v.authority, "vault-authority", "", "keyvault: the tenant's sign-in service, default the cloud's (https://login.microsoftonline.com/); a Sealwatch node's endpoint for its vaults")
 }

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"crypto/rsa"
 	"fmt"
 	"log/slog"
 	"net"
@@ -356,7 +357,7 @@ func validKeyVaultApp(kv *KeyVaultProperties) error {
 	case kv.KeyVaultClientSecret != "" && (len(kv.KeyVaultClientSecret) > maxClientSecret || hasControl(kv.KeyVaultClientSecret)):
 		return badRequest("keyVaultClientSecret must be the application's client secret: up to %d bytes, no control characters", maxClientSecret)
 	case kv.KeyVaultClientCertificate != "" && !validClientCertificate(kv.KeyVaultClientCertificate):
-		return badRequest("keyVaultClientCertificate must be PEM holding the application's certificate and its unencrypted private key (RSA or EC), up to %d KiB", maxCertificate>>10)
+		return badRequest("keyVaultClientCertificate must be PEM holding the application's certificate and its unencrypted RSA private key, up to %d KiB", maxCertificate>>10)
 	}
 	if f := kv.KeyVaultFederatedTokenFile; f != "" && (!strings.HasPrefix(f, "/") || path.Clean(f) != f || len(f) > maxModulePath || hasControl(f)) {
 		return badRequest("keyVaultFederatedTokenFile must be an absolute, clean file path on the node, such as /var/run/secrets/azure/tokens/azure-identity-token, not '%s'", printable(f))
@@ -375,8 +376,10 @@ func validClientCertificate(pemText string) bool {
 	if len(pemText) > maxCertificate {
 		return false
 	}
+	// The SDK signs client assertions with RSA keys only.
 	certs, key, err := azidentity.ParseCertificates([]byte(pemText), nil)
-	return err == nil && len(certs) > 0 && key != nil
+	_, isRSA := key.(*rsa.PrivateKey)
+	return err == nil && len(certs) > 0 && isRSA
 }
 
 // vaultHost is the host of a vault URL, lower case, "" when it has none.

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -17,10 +18,10 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// appCertificate is a self-signed certificate with its private key, as PEM.
+// appCertificate is a self-signed certificate with its RSA private key, as PEM.
 func appCertificate(t *testing.T) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,11 @@ func TestKeyVaultApplicationPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) 
 		{"a secret with a newline", func(kv *KeyVaultProperties) { kv.KeyVaultClientSecret = "Xy8Q~secret\nmore" }, "keyVaultClientSecret must be the application's client secret"},
 		{"a certificate without its key", func(kv *KeyVaultProperties) {
 			kv.KeyVaultClientSecret, kv.KeyVaultClientCertificate = "", cert[:strings.Index(cert, "-----BEGIN PRIVATE KEY")]
-		}, "keyVaultClientCertificate must be PEM holding the application's certificate and its unencrypted private key"},
+		}, "keyVaultClientCertificate must be PEM holding the application's certificate and its unencrypted RSA private key"},
+		{"a certificate with an EC key", func(kv *KeyVaultProperties) {
+			kv.KeyVaultClientSecret, kv.KeyVaultClientCertificate = "", ecCertificate(t)
+		},
+			"its unencrypted RSA private key"},
 		{"a relative token file", func(kv *KeyVaultProperties) { kv.KeyVaultClientSecret, kv.KeyVaultFederatedTokenFile = "", "tokens/t" },
 			"keyVaultFederatedTokenFile must be an absolute, clean file path"},
 		{"an http authority", func(kv *KeyVaultProperties) { kv.KeyVaultAuthorityHost = "http://login.example.com/" }, "keyVaultAuthorityHost must be the https URL"},
@@ -177,4 +182,22 @@ func TestAnApplicationsCertificateIsSealedAndComesBackAsACertificate(t *testing.
 			t.Fatalf("%s without the credential: %v", name, err)
 		}
 	}
+}
+
+// ecCertificate is a self-signed certificate with an EC private key, which
+// the SDK cannot sign client assertions with.
+func ecCertificate(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, _ := x509.MarshalPKCS8PrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) +
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}))
 }
