@@ -44,8 +44,10 @@ import (
 // not yet durable, whenever it reaches the disk. After the process is
 // killed, the mark lags the last acknowledgement by at most markEvery +
 // markDelay (the kernel keeps the written mark); after a power loss, a
-// quiet WAL's mark may lag by the kernel's writeback delay as well
-// (dirty_expire_centisecs, 30 s by default on Linux).
+// quiet WAL's mark may lag until the WAL's next sync or the kernel's
+// writeback (dirty_expire_centisecs, 30 s, at the flusher's next pass,
+// every dirty_writeback_centisecs, 5 s, by default on Linux), and a cut of
+// the records it does not vouch for then reads as a torn tail.
 // Version 1 WALs have no mark and do not authenticate lengths. From version
 // 3 on, a record's payload starts with its rows' ingestion time (rows.go).
 const (
