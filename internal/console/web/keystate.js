@@ -116,18 +116,27 @@ function onVisible() {
 }
 
 async function load() {
+  const asked = session;
+  const wanted = workspaceId;
   const sub = encodeURIComponent(session.tenantId);
+  let read = [];
+  let found = null;
+  let failed = null;
   try {
     if (isOwner()) {
       const res = await call('GET', `/subscriptions/${sub}/providers/Microsoft.OperationalInsights/clusters?${mgmtVersion}`, undefined, undefined, background);
-      clusters = res.value || [];
+      read = res.value || [];
     }
-    workspace = workspaceId ? await findWorkspace(sub, workspaceId) : null;
+    found = wanted ? await findWorkspace(sub, wanted) : null;
   } catch (e) {
-    if (!(e instanceof ApiError)) return; // the node is away: keep what is shown
-    clusters = [];
+    failed = e;
   }
-  if (!session) return;
+  // Signed out (or in again, perhaps as another) meanwhile: what was read
+  // is the old session's, and is dropped.
+  if (session !== asked) return;
+  if (failed && !(failed instanceof ApiError)) return; // the node is away: keep what is shown
+  clusters = failed ? [] : read;
+  if (!failed) workspace = wanted === workspaceId ? found : null; // the page moved on: the next load reads its workspace
   refusal = null;
   show();
   for (const fn of listeners) fn(clusters);
