@@ -278,6 +278,8 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		switch {
 		case keySource != "" && keySource != "keyvault" && keySource != keySourceAWSKMS && keySource != keySourcePKCS11:
 			return usagef("--key-source must be keyvault, aws-kms or pkcs11, not %q", keySource)
+		case app.set() && (kmsKey || p11Key || !vaultKey):
+			return usagef("--vault-tenant, --vault-client-id and their credential are for a Key Vault key: give it with --key-vault-uri (or --key-vault) and --key-name")
 		case p11Key && (vaultKey || f.Changed("key-version")):
 			return usagef("--key-source pkcs11 names its key with --pkcs11-module, --pkcs11-token and --pkcs11-key-label; --key-vault-uri, --key-vault, --key-name and --key-version are for keyvault")
 		case !p11Key && p11.set():
@@ -288,8 +290,6 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			if err := p11.missing("pkcs11-"); err != nil {
 				return err
 			}
-		case app.set() && !vaultKey:
-			return usagef("--vault-tenant, --vault-client-id and their credential need the key: --key-vault-uri (or --key-vault) and --key-name")
 		case !kmsKey && (kms.KMSKeyARN != "" || kms.AWSRegion != "" || kms.KMSEndpoint != "" || kms.AWSAccessKeyID != "" || secretStdin):
 			return usagef("--kms-key-arn, --aws-region, --kms-endpoint, --aws-access-key-id and --aws-secret-access-key-stdin need --key-source aws-kms")
 		case kmsKey && kms.KMSKeyARN == "":
