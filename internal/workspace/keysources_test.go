@@ -44,6 +44,14 @@ func TestKeyPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 		{"a secret with a space", func(kv *KeyVaultProperties) { kv.AWSSecretAccessKey = "wJalrXUtnFEMI K7MDENG" }, "awsSecretAccessKey must be"},
 		{"plain http elsewhere", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "http://kms.example.com" }, "kmsEndpoint must be an https URL"},
 		{"an endpoint with a path", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://kms.example.com/x" }, "kmsEndpoint must be an https URL"},
+		{"a local KMS on IPv6 loopback", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "http://[::1]:4599" }, ""},
+		{"plain http to a host named like loopback", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "http://localhost.example.com" }, "kmsEndpoint must be an https URL"},
+		{"plain http to a private address", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "http://10.0.0.1" }, "kmsEndpoint must be an https URL"},
+		{"an endpoint with a user", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://user:pw@kms.example.com" }, "kmsEndpoint must be an https URL"},
+		{"an endpoint with a query", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://kms.example.com/?x=1" }, "kmsEndpoint must be an https URL"},
+		{"an endpoint without a host", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https:///" }, "kmsEndpoint must be an https URL"},
+		{"another scheme", func(kv *KeyVaultProperties) { kv.KMSEndpoint = "file:///etc/passwd" }, "kmsEndpoint must be an https URL"},
+		{"a secret too long", func(kv *KeyVaultProperties) { kv.AWSSecretAccessKey = strings.Repeat("s", 129) }, "awsSecretAccessKey must be"},
 		{"a vault's key name too", func(kv *KeyVaultProperties) { kv.KeyName = "k1" }, "keyName belong to another key source"},
 		{"an unknown source", func(kv *KeyVaultProperties) { kv.KeySource = "floppy" }, "keySource must be one of aws-kms, keyvault"},
 		{"a KMS field on a vault key", func(kv *KeyVaultProperties) {
@@ -204,5 +212,52 @@ func TestTheSecretIsNeverPrinted(t *testing.T) {
 				t.Errorf("%s %s does not name the source and a redacted secret: %s", kv.Source(), name, out)
 			}
 		}
+	}
+}
+
+// TestPKCS11PropertiesAreRefusedNamingWhatIsWrong: each bad or missing
+// PKCS#11 field is refused (400) naming it, and the PIN is never repeated.
+func TestPKCS11PropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
+	const pin = "1234-pin-never-repeated"
+	for _, tc := range []struct {
+		name   string
+		change func(kv *KeyVaultProperties)
+		want   string // "" accepts
+	}{
+		{"a good key", func(*KeyVaultProperties) {}, ""},
+		{"a token label of 32 bytes", func(kv *KeyVaultProperties) { kv.PKCS11TokenLabel = strings.Repeat("t", 32) }, ""},
+		{"no module", func(kv *KeyVaultProperties) { kv.PKCS11ModulePath = "" }, "pkcs11ModulePath is required"},
+		{"a relative module path", func(kv *KeyVaultProperties) { kv.PKCS11ModulePath = "libsofthsm2.so" }, "pkcs11ModulePath must be an absolute, clean file path"},
+		{"a module path climbing out", func(kv *KeyVaultProperties) { kv.PKCS11ModulePath = "/usr/lib/softhsm/../../../tmp/evil.so" }, "pkcs11ModulePath must be an absolute, clean file path"},
+		{"a module path with a newline", func(kv *KeyVaultProperties) { kv.PKCS11ModulePath = "/usr/lib/x.so\n" }, "pkcs11ModulePath must be an absolute, clean file path"},
+		{"no token", func(kv *KeyVaultProperties) { kv.PKCS11TokenLabel = "" }, "pkcs11TokenLabel is required"},
+		{"a token label of 33 bytes", func(kv *KeyVaultProperties) { kv.PKCS11TokenLabel = strings.Repeat("t", 33) }, "pkcs11TokenLabel must be a token label of up to 32 bytes"},
+		{"a token label padded with spaces", func(kv *KeyVaultProperties) { kv.PKCS11TokenLabel = "t1 " }, "without trailing spaces"},
+		{"no key label", func(kv *KeyVaultProperties) { kv.PKCS11KeyLabel = "" }, "pkcs11KeyLabel is required"},
+		{"a key label with a control character", func(kv *KeyVaultProperties) { kv.PKCS11KeyLabel = "cmk\x00" }, "pkcs11KeyLabel must be a key label"},
+		{"no PIN", func(kv *KeyVaultProperties) { kv.PKCS11PIN = "" }, "pkcs11Pin is required"},
+		{"a PIN with a control character", func(kv *KeyVaultProperties) { kv.PKCS11PIN = pin + "\r" }, "pkcs11Pin must be the token's user PIN"},
+		{"a PIN too long", func(kv *KeyVaultProperties) { kv.PKCS11PIN = pin + strings.Repeat("9", 255) }, "pkcs11Pin must be the token's user PIN"},
+		{"an AWS field too", func(kv *KeyVaultProperties) { kv.AWSRegion = "eu-west-1" }, "awsRegion belong to another key source than keySource pkcs11"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := KeyVaultProperties{KeySource: KeySourcePKCS11, PKCS11ModulePath: "/usr/lib/softhsm/libsofthsm2.so",
+				PKCS11TokenLabel: "t1", PKCS11KeyLabel: "cmk", PKCS11PIN: pin}
+			tc.change(&kv)
+			err := validKey(&kv)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantCode(t, err, CodeBadRequest)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), pin) {
+				t.Fatalf("error repeats the PIN: %v", err)
+			}
+		})
 	}
 }
