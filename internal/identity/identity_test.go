@@ -265,11 +265,23 @@ func TestDeletedPrincipalsTokensStopWorking(t *testing.T) {
 	f := newFixture(t)
 	p, secret := f.app(t)
 	raw := f.token(t, p.AppID, secret, "https://vault.azure.net/.default")
+	if _, err := f.svc.Verify(context.Background(), raw, AudienceVault); err != nil {
+		t.Fatalf("before the delete: %v", err)
+	}
 	if err := f.svc.Delete(context.Background(), p.AppID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Verify(context.Background(), raw, AudienceVault); !errors.Is(err, ErrPrincipalGone) {
 		t.Fatalf("err = %v, want ErrPrincipalGone", err)
+	}
+	// an application created again under the same name is another
+	// principal: the deleted one's token stays refused
+	again, _ := f.app(t)
+	if again.ObjectID == p.ObjectID || again.AppID == p.AppID {
+		t.Fatalf("the new application took the deleted one's IDs: %+v", again)
+	}
+	if _, err := f.svc.Verify(context.Background(), raw, AudienceVault); !errors.Is(err, ErrPrincipalGone) {
+		t.Fatalf("after a new application of the same name: err = %v, want ErrPrincipalGone", err)
 	}
 	if _, err := f.svc.IssueToken(context.Background(), f.svc.TenantID(), p.AppID, secret, "https://vault.azure.net/.default"); !errors.Is(err, ErrInvalidClient) {
 		t.Fatalf("token for deleted app: err = %v", err)
