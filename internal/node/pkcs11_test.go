@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -170,19 +167,7 @@ func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 	}
 
 	cs.stop()
-	err := filepath.WalkDir(cs.dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		raw, err := os.ReadFile(path)
-		if err == nil && bytes.Contains(raw, []byte(tok.PIN)) {
-			t.Errorf("the PIN is on disk in the clear: %s", path)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	requireNoSecretUnder(t, cs.dir, "the PIN", tok.PIN)
 	cfg.Addr = "127.0.0.1:" + cs.port
 	cfg.DataDir = cs.dir
 	cs.running = startNodeWith(t, cfg)
