@@ -146,7 +146,9 @@ func (a *app) vaultServeCommand() *cobra.Command {
 			"node. --trust names a file written by `sealwatch cluster export-identity` on that node: the\n" +
 			"vault then accepts that node's tokens for the key vault API (and for nothing else), so\n" +
 			"access policies can grant its cluster identities the use of a key. The operator's node\n" +
-			"trusts this vault's CA with `sealwatch up --key-vault-ca DATA/tls/ca.pem`.",
+			"trusts this vault's CA with `sealwatch up --key-vault-ca DATA/tls/ca.pem`.\n\n" +
+			"Its own secrets, the vault's root key file among them, are sealed under --root-of-trust as\n" +
+			"with `sealwatch up` (the development default, file, keeps the root key in DATA/seal/root.key).",
 		Args: cobra.NoArgs,
 	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
