@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +51,8 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if _, err := srv.Admin.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/sealwatch"), TargetKeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
-	cs := setUpCMK(t)
+	logs := &syncBuffer{}
+	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	immutableID, tok := cs.dcr()
 	rows := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "before the move"}}
 	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
@@ -180,6 +183,17 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 		t.Fatalf("key state with the old key retired: %s", st)
 	}
 	count(2)
+
+	for what, text := range map[string]string{"the node's log": logs.String(), "/metrics": fmt.Sprint(cs.scrape())} {
+		for form, needle := range secretForms(kmsSecret) {
+			if strings.Contains(text, string(needle)) {
+				t.Errorf("%s holds the access key's secret %s", what, form)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "aws-kms") {
+		t.Fatal("the node logged nothing of the KMS key: the log scan proves nothing")
+	}
 }
 
 // TestAWSKMSIsNotCalledPerRowIngested ingests 16 MiB into a workspace
