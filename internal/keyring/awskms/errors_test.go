@@ -63,6 +63,12 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 		{500, "KeyUnavailableException", keyring.ErrKeyUnreachable},
 		{503, "DependencyTimeoutException", keyring.ErrKeyUnreachable},
 		{503, "ServiceUnavailable", keyring.ErrKeyUnreachable},
+		{400, "ExpiredTokenException", keyring.ErrKeyRevoked},
+		{400, "InvalidKeyUsageException", keyring.ErrKeyRevoked},
+		{400, "RequestLimitExceeded", keyring.ErrKeyUnreachable},
+		{500, "InternalFailure", keyring.ErrKeyUnreachable},
+		{502, "BadGateway", keyring.ErrKeyUnreachable},
+		{400, "ValidationException", keyring.ErrIntegrity},
 		{400, "LimitExceededException", nil},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
