@@ -11,7 +11,7 @@ import { workingIn } from './keystate.js';
 import { renderWatchlists } from './watchlists.js';
 import { renderAutomation } from './automation.js';
 import {
-  apiVersion, confirmDelete, explain, field, ifMatch, messages, select, table, url,
+  apiVersion, confirmDelete, explain, field, ifMatch, messages, reads, select, table, url,
 } from './resource.js';
 
 // maxImportBytes is the most POST .../alertRules/import takes (its whole
@@ -186,10 +186,13 @@ function renderRules(box, ctx) {
   let rules = [];
   let health = new Map();
 
+  const read = reads();
   async function load() {
+    const latest = read();
     // The rules come from the management API, their health from the query
     // API: the one is shown without the other when only it is refused.
     const [ruleList, healthList] = await Promise.allSettled([call('GET', url(ctx, 'alertRules')), healthByRule(ctx)]);
+    if (!latest()) return;
     if (ruleList.status === 'rejected') {
       msg.fail(explain(ruleList.reason, 'Reading the rules'));
       return;

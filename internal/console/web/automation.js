@@ -5,7 +5,7 @@
 import { call } from './api.js';
 import { el } from './dom.js';
 import {
-  confirmDelete, explain, field, ifMatch, messages, select, table, url,
+  confirmDelete, explain, field, ifMatch, messages, reads, select, table, url,
 } from './resource.js';
 
 // The properties a Property condition tests, by what the rule runs on.
@@ -30,13 +30,18 @@ export function renderAutomation(box, ctx) {
   box.replaceChildren(el('div', { class: 'toolbar' }, create), ...msg.nodes, list, formBox);
 
   let rules = [];
+  const read = reads();
   async function load() {
+    const latest = read();
+    let got;
     try {
-      rules = (await call('GET', url(ctx, 'automationRules'))).value;
+      got = (await call('GET', url(ctx, 'automationRules'))).value;
     } catch (e) {
-      msg.fail(explain(e, 'Reading the automation rules'));
+      if (latest()) msg.fail(explain(e, 'Reading the automation rules'));
       return;
     }
+    if (!latest()) return;
+    rules = got;
     list.replaceChildren(table('automation-rules', ['Order', 'Name', 'Runs on', 'Conditions', 'Actions', 'State', ''], rules, (r) => {
       const p = r.properties;
       const t = p.triggeringLogic;

@@ -3,7 +3,7 @@
 // etag read.
 import { call } from './api.js';
 import { el } from './dom.js';
-import { confirmDelete, explain, field, ifMatch, messages, table, url } from './resource.js';
+import { confirmDelete, explain, field, ifMatch, messages, reads, table, url } from './resource.js';
 
 // shownItems bounds the items put into the page at once; the count is said.
 const shownItems = 1000;
@@ -19,13 +19,18 @@ export function renderWatchlists(box, ctx) {
   box.replaceChildren(upload.form, ...msg.nodes, list, itemsBox);
 
   let watchlists = [];
+  const read = reads();
   async function load() {
+    const latest = read();
+    let got;
     try {
-      watchlists = (await call('GET', url(ctx, 'watchlists'))).value;
+      got = (await call('GET', url(ctx, 'watchlists'))).value;
     } catch (e) {
-      msg.fail(explain(e, 'Reading the watchlists'));
+      if (latest()) msg.fail(explain(e, 'Reading the watchlists'));
       return;
     }
+    if (!latest()) return;
+    watchlists = got;
     upload.known(watchlists);
     list.replaceChildren(table('watchlists', ['Alias', 'Name', 'Search key', 'Items', 'Updated', ''], watchlists, (w) => {
       const p = w.properties;
