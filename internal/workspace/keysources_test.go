@@ -261,3 +261,17 @@ func TestPKCS11PropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 		})
 	}
 }
+
+// TestAPrincipalsSecretIsNeverPrinted: a principal (the cluster identity a
+// key request carries) prints and logs without its secret.
+func TestAPrincipalsSecretIsNeverPrinted(t *testing.T) {
+	const secret = "principal-secret-never-printed"
+	p := Principal{ObjectID: "oid-1", AppID: "app-1", Secret: secret}
+	var js bytes.Buffer
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("p", "p", p)
+	for _, out := range []string{fmt.Sprintf("%v", p), fmt.Sprintf("%+v", struct{ P Principal }{p}), fmt.Sprintf("%#v", &p), js.String()} {
+		if strings.Contains(out, secret) || !strings.Contains(out, "oid-1") {
+			t.Errorf("printed %s", out)
+		}
+	}
+}

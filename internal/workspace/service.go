@@ -39,6 +39,18 @@ type Principal struct {
 	Secret   string
 }
 
+// String names the principal without its secret, so that a %v of it (or of
+// a struct holding it, such as a key request) never prints the secret.
+func (p Principal) String() string {
+	return fmt.Sprintf("{ObjectID:%s AppID:%s Secret:[redacted]}", p.ObjectID, p.AppID)
+}
+
+// GoString is String, for %#v.
+func (p Principal) GoString() string { return "workspace.Principal" + p.String() }
+
+// LogValue is String, for log handlers that would marshal the fields.
+func (p Principal) LogValue() slog.Value { return slog.StringValue(p.String()) }
+
 // KeyManager is the key layer as the control plane sees it: it proves that a
 // cluster identity can use a key before the key is stored, and puts a key in
 // force. The node implements it with keyrings over the key service.
