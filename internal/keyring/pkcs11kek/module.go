@@ -22,9 +22,15 @@ var modules = struct {
 }{byPath: map[string]*module{}}
 
 // moduleFor returns the process's handle on the module at path, loading
-// nothing yet.
+// nothing yet. A path is resolved through its symbolic links: the dynamic
+// loader loads a library once whatever the name, and one library under two
+// handles would have each log the other's sessions out (a login belongs to
+// the process).
 func moduleFor(path string) *module {
 	path = filepath.Clean(path)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	modules.Lock()
 	defer modules.Unlock()
 	m := modules.byPath[path]

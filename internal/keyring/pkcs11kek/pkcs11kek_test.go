@@ -524,3 +524,35 @@ func TestThePINIsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestOneModuleUnderTwoNamesSharesItsLogin: the module named through a
+// symbolic link is the same library, so KEKs through either name share one
+// login: a KEK with a wrong PIN through the other name is refused against
+// the PIN logged in with — neither logging the first out nor spending one
+// of the token's PIN tries — and the first keeps working.
+func TestOneModuleUnderTwoNamesSharesItsLogin(t *testing.T) {
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	link := filepath.Join(t.TempDir(), "libalias.so")
+	if err := os.Symlink(tok.Module, link); err != nil {
+		t.Fatal(err)
+	}
+	good := newKEK(t, tok, nil)
+	w, err := good.Wrap(ctx(t), aek(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "wrong-" + tok.PIN
+	other, err := pkcs11kek.New(pkcs11kek.Config{ModulePath: link, TokenLabel: tok.Label, KeyLabel: keyLabel, PIN: []byte(wrong)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Describe(ctx(t))
+	requireIs(t, err, keyring.ErrAccessDenied, wrong)
+	if !strings.Contains(err.Error(), "logged in on this node with another PIN") {
+		t.Fatalf("the wrong PIN was tried on the token instead of against the login: %v", err)
+	}
+	if _, err := good.Unwrap(ctx(t), w); err != nil {
+		t.Fatalf("the right PIN's KEK after a wrong one through another name: %v", err)
+	}
+}
