@@ -17,6 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/keyring/kv"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
@@ -379,4 +380,58 @@ func TestRekeyStoppedMidwayLeavesANodeThatStartsWithEitherRoot(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNodeStartsUnderAKeyVaultRootInAnotherTenant seals a node's own secrets
+// under a key in another node's Sealwatch vault, reached as an application
+// registered in that vault's tenant: the node starts with it, refuses to
+// start while the vault's owner has the key disabled (saying what to do,
+// without the application's secret), starts again once it is enabled, and
+// leaves no secret of its own in the clear.
+func TestNodeStartsUnderAKeyVaultRootInAnotherTenant(t *testing.T) {
+	cv := startNodeWith(t, Config{DataDir: t.TempDir(), Services: ServeVault})
+	app, secret, err := cv.node.identity.CreateApplication(context.Background(), "node-root-of-trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv.createVault("rootvault", map[string][]string{cv.objectIDOf(cv.creds.ClientID): {"all"}, app.ObjectID: {"get", "wrapKey", "unwrapKey"}})
+	owner := cv.adminToken("https://vault.azure.net/.default")
+	keyURL := cv.vaultURL("rootvault") + "/keys/node-root"
+	var key struct{ Key struct{ KID string } }
+	if st := cv.call("POST", keyURL+"/create?api-version=7.6", owner, map[string]any{"kty": "RSA", "key_size": 2048}, &key); st != 200 {
+		t.Fatalf("create key: %d", st)
+	}
+	setEnabled := func(enabled bool) {
+		t.Helper()
+		if st := cv.call("PATCH", key.Key.KID+"?api-version=7.6", owner, map[string]any{"attributes": map[string]any{"enabled": enabled}}, nil); st != 200 {
+			t.Fatalf("set the key's enabled to %v: %d", enabled, st)
+		}
+	}
+
+	k, err := kv.New(kv.Config{VaultURL: cv.vaultURL("rootvault"), KeyName: "node-root", Credential: cv.credential(app.AppID, secret),
+		SignInAs: "application " + app.AppID, Transport: cv.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := nodeseal.KEK(nodeseal.SourceKeyVault, k)
+	dir := t.TempDir()
+	first := startNodeWith(t, Config{DataDir: dir, Root: root})
+	first.stop()
+
+	setEnabled(false)
+	n, err := Open(context.Background(), Config{DataDir: dir, Addr: "127.0.0.1:0", Root: root})
+	if err == nil {
+		n.Close()
+		t.Fatal("the node started under a disabled root key")
+	}
+	if !errors.Is(err, keyring.ErrKeyRevoked) || !strings.Contains(err.Error(), "enable the key") || strings.Contains(err.Error(), secret) {
+		t.Fatalf("start under a disabled root key: %v", err)
+	}
+	setEnabled(true)
+	again := startNodeWith(t, Config{DataDir: dir, Root: root})
+	if again.creds.ClientSecret != first.creds.ClientSecret {
+		t.Fatal("the restarted node made a new admin")
+	}
+	again.stop()
+	scanDataDir(t, dir, append(secretMaterial(t, dir, root), []byte("PRIVATE KEY")))
 }
