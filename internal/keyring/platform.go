@@ -5,14 +5,9 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/sealwatch/sealwatch/internal/keywrap"
 )
@@ -50,66 +45,6 @@ func NewPlatformKEK(key []byte) (*PlatformKEK, error) {
 	m.Write([]byte("sealwatch/keyring/platform-kek-id/v1"))
 	id := "platform://local/keys/" + hex.EncodeToString(m.Sum(nil)[:16])
 	return &PlatformKEK{key: id, uri: id + "/1", block: block}, nil
-}
-
-// LoadOrCreatePlatformKEK reads the 32-byte key in path, creating it (mode
-// 0600, in a 0700 directory) on first use. A key file that group or others
-// may read is refused rather than used.
-func LoadOrCreatePlatformKEK(path string) (*PlatformKEK, error) {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		raw, err = createKeyFile(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("platform key %s: %w", path, err)
-	}
-	defer clear(raw)
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("platform key %s: %w", path, err)
-	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("platform key %s has mode %v; make it readable by its owner only (chmod 600)", path, info.Mode().Perm())
-	}
-	k, err := NewPlatformKEK(raw)
-	if err != nil {
-		return nil, fmt.Errorf("platform key %s: %w", path, err)
-	}
-	return k, nil
-}
-
-// createKeyFile writes a new key beside path (os.CreateTemp makes it 0600)
-// and links it into place, so a crash never leaves a half-written key and of
-// two processes starting at once, both end up with the same key.
-func createKeyFile(path string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".platform-key-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	key := make([]byte, aekSize)
-	rand.Read(key)
-	_, err = tmp.Write(key)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), path)
-	}
-	if err != nil {
-		clear(key)
-		if errors.Is(err, fs.ErrExist) {
-			return os.ReadFile(path)
-		}
-		return nil, err
-	}
-	return key, nil
 }
 
 // Wrap wraps aek with A256KW.

@@ -2,25 +2,27 @@ package keyring_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
 )
 
-func TestPlatformKEKSealsWorkspacesWithoutACustomerKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "keys", "platform.key")
-	p, err := keyring.LoadOrCreatePlatformKEK(path)
+// newPlatformKEK is a platform key of fresh random bytes.
+func newPlatformKEK(t *testing.T) (*keyring.PlatformKEK, []byte) {
+	t.Helper()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	p, err := keyring.NewPlatformKEK(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for f, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700} {
-		if info, err := os.Stat(f); err != nil || info.Mode().Perm() != want {
-			t.Fatalf("%s: mode %v, want %v (%v)", f, info.Mode().Perm(), want, err)
-		}
-	}
+	return p, raw
+}
+
+func TestPlatformKEKSealsWorkspacesWithoutACustomerKey(t *testing.T) {
+	p, raw := newPlatformKEK(t)
 	e := newEnv(t)
 	k := e.open(func(c *keyring.Config) { c.KEK = p; c.RequireRecoverable = false })
 	o := seal(t, k)
@@ -30,7 +32,7 @@ func TestPlatformKEKSealsWorkspacesWithoutACustomerKey(t *testing.T) {
 	}
 	k.Close()
 
-	again, err := keyring.LoadOrCreatePlatformKEK(path)
+	again, err := keyring.NewPlatformKEK(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,10 +40,7 @@ func TestPlatformKEKSealsWorkspacesWithoutACustomerKey(t *testing.T) {
 	mustOpen(t, o, k)
 	k.Close()
 
-	other, err := keyring.LoadOrCreatePlatformKEK(filepath.Join(t.TempDir(), "other.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other, _ := newPlatformKEK(t)
 	if _, err := keyring.Open(context.Background(), e.config(other)); !errors.Is(err, keyring.ErrWrongKEK) {
 		t.Fatalf("another platform key: %v", err)
 	}
@@ -50,22 +49,8 @@ func TestPlatformKEKSealsWorkspacesWithoutACustomerKey(t *testing.T) {
 	}
 }
 
-func TestPlatformKeyFileReadableByOthersIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "platform.key")
-	if _, err := keyring.LoadOrCreatePlatformKEK(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := keyring.LoadOrCreatePlatformKEK(path); err == nil {
-		t.Fatal("a world-readable key file was used")
-	}
-	if err := os.WriteFile(path, []byte("short"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(path, 0o600)
-	if _, err := keyring.LoadOrCreatePlatformKEK(path); err == nil {
-		t.Fatal("a truncated key file was used")
+func TestPlatformKeyOfTheWrongSizeIsRefused(t *testing.T) {
+	if _, err := keyring.NewPlatformKEK([]byte("short")); err == nil {
+		t.Fatal("a truncated key was used")
 	}
 }

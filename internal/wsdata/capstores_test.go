@@ -1,6 +1,7 @@
 package wsdata
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	platform, err := keyring.LoadOrCreatePlatformKEK(filepath.Join(dir, "platform.key"))
+	platform, err := keyring.NewPlatformKEK(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
