@@ -19,9 +19,9 @@ import (
 var httpLayers = []string{"api", "cli", "client", "console", "node"}
 
 // httpClients are domain packages that are HTTP clients of another service
-// (a key vault, a token issuer, an automation rule's webhook receiver, the
-// file servers KQL's externaldata reads under the prefixes the operator
-// allows, fetched by extdata). They may import net/http to call it and read
+// (a key vault, AWS KMS, a token issuer, an automation rule's webhook
+// receiver, the file servers KQL's externaldata reads under the prefixes the
+// operator allows, fetched by extdata, a key event's subscribed webhook). They may import net/http to call it and read
 // its answers, but never to choose a status of ours.
 var httpClients = []string{"identity", "keyring/kv", "keyring/awskms", "automation", "extdata", "keyevents"}
 
