@@ -106,7 +106,7 @@ var keyEventsName = []byte("key-events-secret")
 func (n *Node) keyEventsSecret() ([]byte, error) {
 	aad := envelope.AAD("sealwatch/node/key-events-secret/v1")
 	var rec keyEventsRecord
-	err := n.controlDB.View(func(tx *bbolt.Tx) error {
+	err := n.controlDB.Bolt().View(func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bucketBuiltin); b != nil {
 			if raw := b.Get(keyEventsName); raw != nil {
 				return json.Unmarshal(raw, &rec)
@@ -127,7 +127,7 @@ func (n *Node) keyEventsSecret() ([]byte, error) {
 		return nil, err
 	}
 	raw, _ := json.Marshal(rec)
-	return secret, n.controlDB.Update(func(tx *bbolt.Tx) error {
+	return secret, n.controlDB.Bolt().Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
 		if err != nil {
 			return err

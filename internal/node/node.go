@@ -34,6 +34,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/pki"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
@@ -202,9 +203,9 @@ type Node struct {
 	endpoint   string
 	tls        *pki.Bundle
 	box        *nodeseal.Box // open while Open runs
-	identityDB *bbolt.DB
+	identityDB *boltkv.DB
 	identity   *identity.Service
-	vaultDB    *bbolt.DB
+	vaultDB    *boltkv.DB
 	root       *rootkey.Key
 	vault      *vault.Service
 	audit      *audit.Log
@@ -212,7 +213,7 @@ type Node struct {
 	// keyEvents turns key events into checks of the cluster keys.
 	events     *keyevents.Publisher
 	keyEvents  *keyEvents
-	controlDB  *bbolt.DB
+	controlDB  *boltkv.DB
 	secrets    *rootkey.Key
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
@@ -223,7 +224,7 @@ type Node struct {
 	// what externaldata may fetch; nil: nothing
 	externalData kql.ExternalFetcher
 	metrics      *prometheus.Registry
-	docsDB       *bbolt.DB
+	docsDB       *boltkv.DB
 	webhooks     *automation.Webhooks
 	// automationCache keeps automation rules decoded for the API and detection.
 	automationCache *automation.Cache
@@ -295,7 +296,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.closers = append(n.closers, n.identityDB.Close)
-	n.identity, err = identity.New(n.identityDB, filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
+	n.identity, err = identity.New(n.identityDB.Bolt(), filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
 		Issuer:         n.endpoint,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		TrustedIssuers: cfg.TrustedIssuers,
@@ -357,7 +358,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 	n.metrics.MustRegister(dbCollector{dbs: map[string]*bbolt.DB{
-		"identity": n.identityDB, "vault": n.vaultDB, "control": n.controlDB, "documents": n.docsDB}})
+		"identity": n.identityDB.Bolt(), "vault": n.vaultDB.Bolt(), "control": n.controlDB.Bolt(), "documents": n.docsDB.Bolt()}})
 	srv, err := api.New(apiCfg)
 	if err != nil {
 		return nil, err
@@ -468,7 +469,7 @@ func (n *Node) openVault() (err error) {
 		return err
 	}
 	n.closers = append(n.closers, n.vaultDB.Close)
-	n.audit, err = audit.Open(n.vaultDB, n.root.Derive("audit-mac"), audit.Options{Logger: n.log.With("component", "audit")})
+	n.audit, err = audit.Open(n.vaultDB.Bolt(), n.root.Derive("audit-mac"), audit.Options{Logger: n.log.With("component", "audit")})
 	if err != nil {
 		return fmt.Errorf("open the vault audit log: %w", err)
 	}
@@ -477,7 +478,7 @@ func (n *Node) openVault() (err error) {
 	if err != nil {
 		return err
 	}
-	n.events, err = keyevents.NewPublisher(n.vaultDB, n.root, keyevents.PublisherOptions{
+	n.events, err = keyevents.NewPublisher(n.vaultDB.Bolt(), n.root, keyevents.PublisherOptions{
 		Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
@@ -488,7 +489,7 @@ func (n *Node) openVault() (err error) {
 	}
 	n.closers = append(n.closers, n.events.Close) // before the vault's database closes
 	port := n.listener.Addr().(*net.TCPAddr).Port
-	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
+	n.vault, err = vault.New(n.vaultDB.Bolt(), n.root, vault.Options{
 		DNSSuffix:      n.cfg.VaultDNSSuffix,
 		Port:           port,
 		TrustedTenants: n.identity.TrustedTenants(),
@@ -640,18 +641,12 @@ func (n *Node) writeCredentials(creds Credentials) error {
 	return nil
 }
 
-func openDB(path string) (*bbolt.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+func openDB(path string) (*boltkv.DB, error) {
+	db, err := boltkv.Open(path, boltkv.Options{})
+	if errors.Is(err, boltkv.ErrLocked) {
+		return nil, fmt.Errorf("%w; stop the other sealwatch process first", err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
-	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
-			return nil, fmt.Errorf("open %s: another sealwatch process holds it; stop that one first", path)
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	return db, nil
+	return db, err
 }
 
 // endpointFor names the listener the way clients should dial it: loopback and

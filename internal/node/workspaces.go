@@ -76,7 +76,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		workspace.KeySourcePKCS11:   pkcs11KEK(cleanPaths(n.cfg.PKCS11Modules)),
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
-		DB: n.controlDB, NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
+		DB: n.controlDB.Bolt(), NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
 		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})
@@ -84,7 +84,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.keys.Close)
-	n.workspaces, err = workspace.New(n.controlDB, n.identity, n.keys, n.secrets, workspace.Options{
+	n.workspaces, err = workspace.New(n.controlDB.Bolt(), n.identity, n.keys, n.secrets, workspace.Options{
 		DocumentStorePrincipalID: docPrincipal.ObjectID,
 		Logger:                   n.log.With("component", "workspace"),
 	})
@@ -96,14 +96,14 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.docsDB.Close)
-	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, wsdata.Options{
+	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB.Bolt(), n.keys, wsdata.Options{
 		FlushBytes:        n.cfg.LogFlushBytes,
 		FlushInterval:     n.cfg.LogFlushInterval,
 		MaxUnflushedBytes: n.cfg.LogMemoryBudget,
 		IdleClose:         n.cfg.LogStoreIdleClose,
 		MaxOpenStores:     n.cfg.LogMaxOpenStores,
 		Logger:            n.log.With("component", "logstore"),
-		ControlDB:         n.controlDB,
+		ControlDB:         n.controlDB.Bolt(),
 	})
 	if err != nil {
 		return err
@@ -182,7 +182,7 @@ type builtinRecord struct {
 func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Principal, error) {
 	aad := envelope.AAD("sealwatch/node/builtin-principal/v1", name)
 	var rec *builtinRecord
-	err := n.controlDB.View(func(tx *bbolt.Tx) error {
+	err := n.controlDB.Bolt().View(func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bucketBuiltin); b != nil {
 			if raw := b.Get([]byte(name)); raw != nil {
 				rec = new(builtinRecord)
@@ -219,7 +219,7 @@ func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Pri
 		return workspace.Principal{}, err
 	}
 	raw, _ := json.Marshal(builtinRecord{ObjectID: p.ObjectID, AppID: p.AppID, SealedSecret: sealed})
-	err = n.controlDB.Update(func(tx *bbolt.Tx) error {
+	err = n.controlDB.Bolt().Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
 		if err != nil {
 			return err

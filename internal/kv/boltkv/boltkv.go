@@ -1,0 +1,158 @@
+// Package boltkv keeps a kv database in one embedded bbolt file: the
+// storage of a single node, and the default.
+package boltkv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+)
+
+// ErrLocked is returned by Open when another process holds the file.
+var ErrLocked = errors.New("database file is in use by another process")
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens the file for reading only, shared with other readers.
+	ReadOnly bool
+	// Timeout is how long Open waits for another process's lock (default 2s).
+	Timeout time.Duration
+}
+
+// DB is a kv.DB in a bbolt file.
+type DB struct{ db *bbolt.DB }
+
+var _ kv.DB = (*DB)(nil)
+
+// Open opens or creates the database file at path, mode 0600, creating its
+// directory (mode 0700) if need be.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create the directory of %s: %w", path, err)
+		}
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Bolt returns the underlying bbolt handle, for the node's storage metrics.
+func (d *DB) Bolt() *bbolt.DB { return d.db }
+
+// Path returns the file's path.
+func (d *DB) Path() string { return d.db.Path() }
+
+// Close closes the file.
+func (d *DB) Close() error { return d.db.Close() }
+
+// View runs fn in a read-only transaction. bbolt does not block on I/O
+// that a context could cut short, so ctx is checked only before starting.
+func (d *DB) View(ctx context.Context, fn func(kv.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return mapErr(d.db.View(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) }))
+}
+
+// Update runs fn in a read-write transaction.
+func (d *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return mapErr(d.db.Update(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) }))
+}
+
+type boltTx struct{ tx *bbolt.Tx }
+
+func (t boltTx) Bucket(name []byte) kv.Bucket { return wrap(t.tx.Bucket(name)) }
+
+func (t boltTx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	b, err := t.tx.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return boltBucket{b}, nil
+}
+
+func (t boltTx) DeleteBucket(name []byte) error { return mapErr(t.tx.DeleteBucket(name)) }
+
+type boltBucket struct{ b *bbolt.Bucket }
+
+// wrap returns nil for a missing bucket, never a kv.Bucket holding nil.
+func wrap(b *bbolt.Bucket) kv.Bucket {
+	if b == nil {
+		return nil
+	}
+	return boltBucket{b}
+}
+
+func (b boltBucket) Get(key []byte) []byte        { return b.b.Get(key) }
+func (b boltBucket) Put(key, value []byte) error  { return mapErr(b.b.Put(key, value)) }
+func (b boltBucket) Delete(key []byte) error      { return mapErr(b.b.Delete(key)) }
+func (b boltBucket) Bucket(name []byte) kv.Bucket { return wrap(b.b.Bucket(name)) }
+func (b boltBucket) Cursor() kv.Cursor            { return boltCursor{b.b.Cursor()} }
+func (b boltBucket) KeyN() int {
+	n := 0
+	c := b.b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+func (b boltBucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	nb, err := b.b.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return boltBucket{nb}, nil
+}
+
+func (b boltBucket) DeleteBucket(name []byte) error { return mapErr(b.b.DeleteBucket(name)) }
+
+func (b boltBucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
+
+func (b boltBucket) ForEachBucket(fn func(name []byte) error) error { return b.b.ForEachBucket(fn) }
+
+type boltCursor struct{ c *bbolt.Cursor }
+
+func (c boltCursor) First() ([]byte, []byte)           { return c.c.First() }
+func (c boltCursor) Last() ([]byte, []byte)            { return c.c.Last() }
+func (c boltCursor) Seek(seek []byte) ([]byte, []byte) { return c.c.Seek(seek) }
+func (c boltCursor) Next() ([]byte, []byte)            { return c.c.Next() }
+func (c boltCursor) Prev() ([]byte, []byte)            { return c.c.Prev() }
+func (c boltCursor) Delete() error                     { return mapErr(c.c.Delete()) }
+
+// mapErr turns bbolt's errors into kv's, so callers test one set.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bolterrors.ErrBucketNotFound):
+		return fmt.Errorf("%w (%w)", kv.ErrBucketNotFound, err)
+	case errors.Is(err, bolterrors.ErrIncompatibleValue):
+		return fmt.Errorf("%w (%w)", kv.ErrIncompatibleValue, err)
+	case errors.Is(err, bolterrors.ErrKeyRequired), errors.Is(err, bolterrors.ErrBucketNameRequired):
+		return fmt.Errorf("%w (%w)", kv.ErrKeyRequired, err)
+	case errors.Is(err, bolterrors.ErrTxNotWritable):
+		return fmt.Errorf("%w (%w)", kv.ErrTxNotWritable, err)
+	}
+	return err
+}

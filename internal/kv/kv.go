@@ -1,0 +1,102 @@
+// Package kv is the ordered, transactional key-value storage that the
+// control plane and the document store keep their records in: the embedded
+// bbolt file of a single node (package boltkv), or PostgreSQL shared by
+// several nodes (package pgkv). The domain packages see only these
+// interfaces, so they do not know which engine holds their bytes; what they
+// hand it is already sealed where it must be.
+//
+// The model is bbolt's: named buckets, nested to any depth, of keys ordered
+// bytewise; one writer at a time per database and consistent snapshots for
+// readers. A backend whose reads can fail (a network round trip) records
+// the first failure in the transaction: the read returns nil, and View or
+// Update returns that failure in place of fn's own result, so a failed read
+// is never taken for a missing key.
+package kv
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors a backend returns, whatever its engine.
+var (
+	// ErrBucketNotFound is returned when deleting a bucket that is not there.
+	ErrBucketNotFound = errors.New("kv: bucket not found")
+	// ErrIncompatibleValue is returned when a key names a bucket where a
+	// value was expected, or a value where a bucket was.
+	ErrIncompatibleValue = errors.New("kv: incompatible value")
+	// ErrKeyRequired is returned for an empty key or bucket name.
+	ErrKeyRequired = errors.New("kv: key required")
+	// ErrTxNotWritable is returned for a write inside View.
+	ErrTxNotWritable = errors.New("kv: transaction not writable")
+)
+
+// DB is one database: the records of one concern (identity, vault,
+// control plane, documents). Writers are serialized; a reader sees one
+// consistent snapshot for its whole transaction.
+type DB interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a read-write transaction, committed if fn returns
+	// nil and rolled back otherwise. Updates to one DB run one at a time,
+	// across every node that shares it.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Close releases the database; transactions in flight finish first.
+	Close() error
+}
+
+// Tx is a transaction: its top-level buckets. Slices it returns are valid
+// only until it ends.
+type Tx interface {
+	// Bucket returns the named top-level bucket, or nil if there is none.
+	Bucket(name []byte) Bucket
+	// CreateBucketIfNotExists returns the named top-level bucket, creating
+	// it in a writable transaction.
+	CreateBucketIfNotExists(name []byte) (Bucket, error)
+	// DeleteBucket deletes the named top-level bucket and all it holds.
+	DeleteBucket(name []byte) error
+}
+
+// Bucket is an ordered set of keys, each holding a value or a nested
+// bucket.
+type Bucket interface {
+	// Get returns the key's value, or nil if the key is absent or names a
+	// nested bucket.
+	Get(key []byte) []byte
+	// Put sets the key's value. The value may be empty but not nil.
+	Put(key, value []byte) error
+	// Delete removes the key's value; deleting an absent key is no error.
+	Delete(key []byte) error
+	// Bucket returns the nested bucket, or nil if there is none.
+	Bucket(name []byte) Bucket
+	// CreateBucketIfNotExists returns the nested bucket, creating it.
+	CreateBucketIfNotExists(name []byte) (Bucket, error)
+	// DeleteBucket deletes the nested bucket and all it holds.
+	DeleteBucket(name []byte) error
+	// Cursor returns a cursor over the bucket's keys in order.
+	Cursor() Cursor
+	// ForEach calls fn for every key in order; a nested bucket's key comes
+	// with a nil value. fn must not change the bucket.
+	ForEach(fn func(k, v []byte) error) error
+	// ForEachBucket calls fn with the name of every nested bucket, in
+	// order.
+	ForEachBucket(fn func(name []byte) error) error
+	// KeyN counts the keys directly in the bucket, nested buckets' names
+	// included.
+	KeyN() int
+}
+
+// Cursor walks a bucket's keys in order. Each move returns the key and
+// value it lands on, a nil value for a nested bucket, and a nil key past
+// either end.
+type Cursor interface {
+	First() (key, value []byte)
+	Last() (key, value []byte)
+	// Seek moves to the first key at or after seek.
+	Seek(seek []byte) (key, value []byte)
+	Next() (key, value []byte)
+	Prev() (key, value []byte)
+	// Delete removes the value under the cursor; the next move goes on from
+	// where it was.
+	Delete() error
+}
