@@ -18,10 +18,14 @@
 #   - SoftHSM2 (Debian's softhsm2), if its PKCS#11 module is missing: the
 #     PKCS#11 key driver's tests keep their keys on SoftHSM2 tokens;
 #   - Local KMS (github.com/nsmithuk/local-kms, MIT), built from its module
-#     source into the cache: the AWS KMS driver's tests start it.
+#     source into the cache: the AWS KMS driver's tests start it;
+#   - PostgreSQL (Debian's postgresql), if there is no initdb under
+#     /usr/lib/postgresql/*/bin: the PostgreSQL storage's tests start a
+#     server of their own from there, in a temporary directory.
 # The tests find those packages through SEALWATCH_TEST_NODE_MODULES, the
 # browser through SEALWATCH_TEST_CHROMIUM, SoftHSM2's module through
-# SEALWATCH_TEST_SOFTHSM2_MODULE, and Local KMS through SEALWATCH_TEST_LOCAL_KMS.
+# SEALWATCH_TEST_SOFTHSM2_MODULE, Local KMS through SEALWATCH_TEST_LOCAL_KMS,
+# and PostgreSQL's binaries through SEALWATCH_TEST_POSTGRES_BIN.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -121,6 +125,21 @@ install_local_kms() {
 	printf '%s' "$bin"
 }
 
+# postgres_bin prints the directory of the newest PostgreSQL server binaries
+# Debian installed, installing its postgresql if there are none:
+# internal/pgtest starts its server from there.
+postgres_bin() {
+	local initdb
+	if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+		command -v apt-get >/dev/null || die "no PostgreSQL under /usr/lib/postgresql, and no apt-get to install it: install Debian's postgresql package (or set SEALWATCH_TEST_POSTGRES_BIN to the directory of initdb and postgres), then run this script again"
+		say "installing PostgreSQL from the machine's Debian packages, for the PostgreSQL storage's tests"
+		apt_install postgresql >&2
+	fi
+	initdb="$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)"
+	[ -x "$initdb" ] || die "Debian's postgresql installed no initdb under /usr/lib/postgresql"
+	printf '%s' "${initdb%/initdb}"
+}
+
 check_node() {
 	local version major
 	version="$(node --version)"
@@ -163,6 +182,11 @@ fi
 if [ -z "${SEALWATCH_TEST_SOFTHSM2_MODULE:-}" ]; then
 	install_softhsm2
 	export SEALWATCH_TEST_SOFTHSM2_MODULE="$softhsm2_module"
+fi
+
+if [ -z "${SEALWATCH_TEST_POSTGRES_BIN:-}" ]; then
+	SEALWATCH_TEST_POSTGRES_BIN="$(postgres_bin)"
+	export SEALWATCH_TEST_POSTGRES_BIN
 fi
 
 if [ "$#" -gt 0 ]; then
