@@ -13,10 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/audit"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/vault"
 )
@@ -25,7 +24,7 @@ import (
 // host name at it, as the CLI does for *.vault.localhost.
 type testEnv struct {
 	t        testing.TB
-	db       *bbolt.DB
+	db       *boltkv.DB
 	srv      *httptest.Server
 	client   *http.Client
 	identity *identity.Service
@@ -42,13 +41,13 @@ const testSub = "6b1f3c7e-2a4d-4e8f-9c0b-1d2e3f4a5b6c"
 func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "identity.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "identity.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	srv := httptest.NewUnstartedServer(nil)
-	ids, err := identity.New(db, filepath.Join(dir, "signing.pem"), identity.Options{
+	ids, err := identity.New(db.Bolt(), filepath.Join(dir, "signing.pem"), identity.Options{
 		Issuer: "https://" + srv.Listener.Addr().String(), VaultDNSSuffix: testDNSSuffix,
 	})
 	if err != nil {
@@ -61,7 +60,7 @@ func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 	t.Cleanup(root.Close)
 	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
-	vs, err := vault.New(db, root, vault.Options{DNSSuffix: testDNSSuffix, Port: port})
+	vs, err := vault.New(db.Bolt(), root, vault.Options{DNSSuffix: testDNSSuffix, Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // vaultEnv is a test server with one vault, "kv1", on which the admin holds
@@ -291,7 +291,7 @@ func TestEveryVaultRequestIsAuditedAndTamperingIsDetected(t *testing.T) {
 
 	// Edit one stored record (seq 4: VaultPut, KeyCreate and KeyWrap came
 	// first) behind the log's back: the next read says which.
-	err := ve.db.Update(func(tx *bbolt.Tx) error {
+	err := ve.db.Update(context.Background(), func(tx kv.Tx) error {
 		b := tx.Bucket([]byte("audit"))
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {

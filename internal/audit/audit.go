@@ -1,5 +1,5 @@
 // Package audit keeps a vault's tamper-evident audit log: one record per key operation,
-// chained with HMAC-SHA256 and written to a bbolt bucket in batches.
+// chained with HMAC-SHA256 and written to a kv bucket in batches.
 //
 // Each record's MAC covers the previous record's MAC and every other field of the record,
 // under a key derived from the vault's root key. Someone who can write the database file
@@ -12,8 +12,8 @@
 // restart only a copy of the head kept elsewhere (see Head: another host, a ticket, a
 // signed note) can tell. The same holds for replacing the whole file with an older copy.
 //
-// Records are batched because every wrap and unwrap is audited, and a bbolt commit (an
-// fsync) per request would dominate the vault's latency. One writer goroutine commits all
+// Records are batched because every wrap and unwrap is audited, and a commit (an fsync,
+// or a round trip to PostgreSQL) per request would dominate the vault's latency. One writer goroutine commits all
 // queued records in one transaction every FlushInterval, or as soon as MaxPending are
 // queued. Appenders never wait for the disk unless the queue is full; then they wait
 // rather than lose a record.
@@ -37,7 +37,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Record is one audited operation. Seq, PrevMAC and MAC are assigned when the record is
@@ -105,7 +105,7 @@ var bucketName = []byte("audit")
 
 // Log is an open audit log. All methods are safe for concurrent use.
 type Log struct {
-	db         *bbolt.DB
+	db         kv.DB
 	macKey     []byte
 	interval   time.Duration
 	maxPending int
@@ -143,13 +143,13 @@ type item struct {
 // starts its writer. macKey (at least 32 bytes, derived from the vault's root key) must be
 // the key the log was written with: Open checks the newest record against it and refuses,
 // with a *TamperError, a log it does not verify. The caller keeps db open until Close.
-func Open(db *bbolt.DB, macKey []byte, opts Options) (*Log, error) {
+func Open(db kv.DB, macKey []byte, opts Options) (*Log, error) {
 	return open(db, macKey, opts, nil)
 }
 
 // open is Open with a hook the writer calls after each successful commit, so that tests can
 // wait for a write they did not ask for with Flush.
-func open(db *bbolt.DB, macKey []byte, opts Options, onCommit func(head uint64)) (*Log, error) {
+func open(db kv.DB, macKey []byte, opts Options, onCommit func(head uint64)) (*Log, error) {
 	if db == nil {
 		return nil, errors.New("audit: nil database")
 	}
@@ -191,7 +191,7 @@ func open(db *bbolt.DB, macKey []byte, opts Options, onCommit func(head uint64))
 // loadHead finds the newest record so that the chain continues across restarts.
 func (l *Log) loadHead() (chainHead, error) {
 	head := chainHead{mac: make([]byte, macSize)}
-	err := l.db.Update(func(tx *bbolt.Tx) error {
+	err := l.db.Update(context.Background(), func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
 			return err
@@ -397,12 +397,15 @@ func (l *Log) commit(batch []Record) error {
 	}
 	head := l.currentHead() // only this goroutine moves the head
 	var next chainHead
-	err := l.db.Update(func(tx *bbolt.Tx) error {
+	// No caller's context: a queued record is written whoever asked for it.
+	err := l.db.Update(context.Background(), func(tx kv.Tx) error {
 		b := tx.Bucket(bucketName)
 		if b == nil {
 			return errors.New("bucket audit is missing")
 		}
-		b.FillPercent = 0.95 // keys only ever grow, so split pages are never refilled
+		if a, ok := b.(kv.Appender); ok {
+			a.AppendOnly() // sequence numbers only ever grow
+		}
 		next = head
 		for _, r := range batch {
 			r.Seq = next.seq + 1
@@ -443,7 +446,7 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
 		return nil, err
 	}
 	var out []Record
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketName)
 		if b == nil {
 			return nil
@@ -493,7 +496,7 @@ func (l *Log) Verify(ctx context.Context) error {
 	// The head is read before the transaction starts, so everything up to it is committed
 	// and must be visible to the transaction.
 	head := l.currentHead()
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.db.View(ctx, func(tx kv.Tx) error {
 		expect := uint64(1)
 		prev := make([]byte, macSize)
 		if b := tx.Bucket(bucketName); b != nil {

@@ -12,10 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var (
@@ -23,16 +25,16 @@ var (
 	baseTime   = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 )
 
-func openDB(t testing.TB, path string) *bbolt.DB {
+func openDB(t testing.TB, path string) *boltkv.DB {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := boltkv.Open(path, boltkv.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-func openLog(t testing.TB, db *bbolt.DB, opts Options) *Log {
+func openLog(t testing.TB, db kv.DB, opts Options) *Log {
 	t.Helper()
 	l, err := Open(db, testMACKey, opts)
 	if err != nil {
@@ -91,10 +93,10 @@ func listAll(t testing.TB, l *Log) []Record {
 	return recs
 }
 
-func storedCount(t testing.TB, db *bbolt.DB) int {
+func storedCount(t testing.TB, db kv.DB) int {
 	t.Helper()
 	n := 0
-	err := db.View(func(tx *bbolt.Tx) error {
+	err := db.View(context.Background(), func(tx kv.Tx) error {
 		return tx.Bucket(bucketName).ForEach(func(k, v []byte) error { n++; return nil })
 	})
 	if err != nil {
@@ -155,9 +157,9 @@ func TestVerifyPassesOnUntouchedLog(t *testing.T) {
 
 // tamper edits the stored records of a closed log file the way an attacker with file
 // access but without the MAC key could.
-type tamper func(t *testing.T, b *bbolt.Bucket)
+type tamper func(t *testing.T, b kv.Bucket)
 
-func getStored(t *testing.T, b *bbolt.Bucket, seq uint64) map[string]any {
+func getStored(t *testing.T, b kv.Bucket, seq uint64) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(b.Get(seqKey(seq)), &m); err != nil {
@@ -166,7 +168,7 @@ func getStored(t *testing.T, b *bbolt.Bucket, seq uint64) map[string]any {
 	return m
 }
 
-func putStored(t *testing.T, b *bbolt.Bucket, seq uint64, m map[string]any) {
+func putStored(t *testing.T, b kv.Bucket, seq uint64, m map[string]any) {
 	t.Helper()
 	v, err := json.Marshal(m)
 	if err != nil {
@@ -178,7 +180,7 @@ func putStored(t *testing.T, b *bbolt.Bucket, seq uint64, m map[string]any) {
 }
 
 func editField(field string, value any) tamper {
-	return func(t *testing.T, b *bbolt.Bucket) {
+	return func(t *testing.T, b kv.Bucket) {
 		m := getStored(t, b, 5)
 		if _, ok := m[field]; !ok {
 			t.Fatalf("record has no field %q", field)
@@ -189,7 +191,7 @@ func editField(field string, value any) tamper {
 }
 
 func swap(renumber bool) tamper {
-	return func(t *testing.T, b *bbolt.Bucket) {
+	return func(t *testing.T, b kv.Bucket) {
 		four, five := getStored(t, b, 4), getStored(t, b, 5)
 		if renumber {
 			four["seq"], five["seq"] = five["seq"], four["seq"]
@@ -211,12 +213,12 @@ func TestVerifyFindsTheFirstTamperedRecord(t *testing.T) {
 		{"edited caller object ID", editField("callerObjectId", "someone-else"), 5, "MAC does not match"},
 		{"edited caller app ID", editField("callerAppId", "someone-else"), 5, "MAC does not match"},
 		{"edited caller tenant ID", editField("callerTenantId", "another-tenant"), 5, "MAC does not match"},
-		{"caller tenant ID removed", func(t *testing.T, b *bbolt.Bucket) {
+		{"caller tenant ID removed", func(t *testing.T, b kv.Bucket) {
 			m := getStored(t, b, 5)
 			delete(m, "callerTenantId")
 			putStored(t, b, 5, m)
 		}, 5, "MAC does not match"},
-		{"caller tenant ID added where there was none", func(t *testing.T, b *bbolt.Bucket) {
+		{"caller tenant ID added where there was none", func(t *testing.T, b kv.Bucket) {
 			m := getStored(t, b, 6)
 			m["callerTenantId"] = "00000000-0000-0000-0000-00000000000c"
 			putStored(t, b, 6, m)
@@ -231,14 +233,14 @@ func TestVerifyFindsTheFirstTamperedRecord(t *testing.T) {
 		{"edited request ID", editField("requestId", "req-x"), 5, "MAC does not match"},
 		{"edited prevMac", editField("prevMac", hex.EncodeToString(bytes.Repeat([]byte{1}, 32))), 5, "prevMac does not match"},
 		{"edited seq", editField("seq", 50), 5, "says seq 50"},
-		{"middle record removed", func(t *testing.T, b *bbolt.Bucket) {
+		{"middle record removed", func(t *testing.T, b kv.Bucket) {
 			if err := b.Delete(seqKey(5)); err != nil {
 				t.Fatal(err)
 			}
 		}, 5, "record 5 is missing"},
 		{"records 4 and 5 swapped", swap(false), 4, "moved or reordered"},
 		{"records 4 and 5 swapped and renumbered", swap(true), 4, "prevMac does not match"},
-		{"MAC recomputed with another key", func(t *testing.T, b *bbolt.Bucket) {
+		{"MAC recomputed with another key", func(t *testing.T, b kv.Bucket) {
 			var r Record
 			if err := json.Unmarshal(b.Get(seqKey(5)), &r); err != nil {
 				t.Fatal(err)
@@ -251,7 +253,7 @@ func TestVerifyFindsTheFirstTamperedRecord(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 5, "MAC does not match"},
-		{"undecodable record", func(t *testing.T, b *bbolt.Bucket) {
+		{"undecodable record", func(t *testing.T, b kv.Bucket) {
 			if err := b.Put(seqKey(5), []byte("{not json")); err != nil {
 				t.Fatal(err)
 			}
@@ -263,7 +265,7 @@ func TestVerifyFindsTheFirstTamperedRecord(t *testing.T) {
 			writeLog(t, path, 10)
 
 			raw := openDB(t, path)
-			if err := raw.Update(func(tx *bbolt.Tx) error {
+			if err := raw.Update(context.Background(), func(tx kv.Tx) error {
 				tc.tamper(t, tx.Bucket(bucketName))
 				return nil
 			}); err != nil {
@@ -296,12 +298,12 @@ func TestOpenRefusesALogItCannotVerify(t *testing.T) {
 		tamper tamper
 	}{
 		{"another MAC key", bytes.Repeat([]byte{0x66}, 32), nil},
-		{"newest record edited", testMACKey, func(t *testing.T, b *bbolt.Bucket) {
+		{"newest record edited", testMACKey, func(t *testing.T, b kv.Bucket) {
 			m := getStored(t, b, 10)
 			m["operation"] = "KeyGet"
 			putStored(t, b, 10, m)
 		}},
-		{"newest record renumbered", testMACKey, func(t *testing.T, b *bbolt.Bucket) {
+		{"newest record renumbered", testMACKey, func(t *testing.T, b kv.Bucket) {
 			m := getStored(t, b, 10)
 			m["seq"] = 11
 			putStored(t, b, 11, m)
@@ -317,7 +319,7 @@ func TestOpenRefusesALogItCannotVerify(t *testing.T) {
 			db := openDB(t, path)
 			defer db.Close()
 			if tc.tamper != nil {
-				if err := db.Update(func(tx *bbolt.Tx) error { tc.tamper(t, tx.Bucket(bucketName)); return nil }); err != nil {
+				if err := db.Update(context.Background(), func(tx kv.Tx) error { tc.tamper(t, tx.Bucket(bucketName)); return nil }); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -344,7 +346,7 @@ func TestRemovedNewestRecordsAreCaughtWhileTheLogIsOpen(t *testing.T) {
 	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
+	if err := db.Update(context.Background(), func(tx kv.Tx) error {
 		b := tx.Bucket(bucketName)
 		for seq := uint64(9); seq <= 10; seq++ {
 			if err := b.Delete(seqKey(seq)); err != nil {
@@ -378,7 +380,7 @@ func TestRemovedNewestRecordsNeedAnAnchorAfterRestart(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketName).Delete(seqKey(10)) }); err != nil {
+	if err := db.Update(context.Background(), func(tx kv.Tx) error { return tx.Bucket(bucketName).Delete(seqKey(10)) }); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -513,17 +515,33 @@ func TestBatchIsWrittenWithoutFlush(t *testing.T) {
 	}
 }
 
-func TestStoreFailureIsReportedNotSwallowed(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "vault.db"))
-	l := openLog(t, db, Options{})
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
+// refusingDB refuses every write while refuse is set, as a full disk or a lost
+// database connection would.
+type refusingDB struct {
+	kv.DB
+	refuse atomic.Bool
+}
+
+var errRefused = errors.New("store refuses writes")
+
+func (d *refusingDB) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	if d.refuse.Load() {
+		return errRefused
 	}
+	return d.DB.Update(ctx, fn)
+}
+
+func TestStoreFailureIsReportedNotSwallowed(t *testing.T) {
+	inner := openDB(t, filepath.Join(t.TempDir(), "vault.db"))
+	defer inner.Close()
+	db := &refusingDB{DB: inner}
+	l := openLog(t, db, Options{})
+	db.refuse.Store(true)
 	l.Append(record(1))
-	if err := l.Flush(context.Background()); !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+	if err := l.Flush(context.Background()); !errors.Is(err, errRefused) {
 		t.Errorf("Flush = %v, want the store's error", err)
 	}
-	if err := l.Close(); !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+	if err := l.Close(); !errors.Is(err, errRefused) || !strings.Contains(err.Error(), "1 records lost") {
 		t.Errorf("Close = %v, want an error saying records were lost", err)
 	}
 }
@@ -631,7 +649,7 @@ func TestOpenRefusesBadArguments(t *testing.T) {
 	defer db.Close()
 	tests := []struct {
 		name   string
-		db     *bbolt.DB
+		db     kv.DB
 		macKey []byte
 		opts   Options
 	}{

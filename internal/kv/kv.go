@@ -100,3 +100,13 @@ type Cursor interface {
 	// where it was.
 	Delete() error
 }
+
+// Appender is implemented by a Bucket whose engine stores keys that only
+// ever grow (sequence numbers) more densely when told so: boltkv then fills
+// its pages instead of splitting them in half. A backend that gains nothing
+// from the hint does not implement it.
+type Appender interface {
+	// AppendOnly says that, for the rest of the transaction, keys are put
+	// only after the bucket's last key.
+	AppendOnly()
+}

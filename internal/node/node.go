@@ -469,7 +469,7 @@ func (n *Node) openVault() (err error) {
 		return err
 	}
 	n.closers = append(n.closers, n.vaultDB.Close)
-	n.audit, err = audit.Open(n.vaultDB.Bolt(), n.root.Derive("audit-mac"), audit.Options{Logger: n.log.With("component", "audit")})
+	n.audit, err = audit.Open(n.vaultDB, n.root.Derive("audit-mac"), audit.Options{Logger: n.log.With("component", "audit")})
 	if err != nil {
 		return fmt.Errorf("open the vault audit log: %w", err)
 	}

@@ -95,6 +95,12 @@ func (t boltTx) DeleteBucket(name []byte) error { return mapErr(t.tx.DeleteBucke
 
 type boltBucket struct{ b *bbolt.Bucket }
 
+var _ kv.Appender = boltBucket{}
+
+// appendFill is the fill of a page split by appends: bbolt's default of half
+// leaves every page of an append-only bucket half empty for good.
+const appendFill = 0.95
+
 // wrap returns nil for a missing bucket, never a kv.Bucket holding nil.
 func wrap(b *bbolt.Bucket) kv.Bucket {
 	if b == nil {
@@ -126,6 +132,10 @@ func (b boltBucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
 }
 
 func (b boltBucket) DeleteBucket(name []byte) error { return mapErr(b.b.DeleteBucket(name)) }
+
+// AppendOnly fills pages before splitting them; bbolt keeps the setting on
+// the bucket for the rest of the transaction.
+func (b boltBucket) AppendOnly() { b.b.FillPercent = appendFill }
 
 func (b boltBucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEach(fn) }
 
