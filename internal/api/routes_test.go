@@ -15,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -67,11 +66,11 @@ func newFullEnv(t testing.TB) *fullEnv {
 			t.Fatal(err)
 		}
 		t.Cleanup(secrets.Close)
-		ws, err := workspace.New(db, cfg.Identity, keys, secrets, workspace.Options{DocumentStorePrincipalID: doc.ObjectID})
+		ws, err := workspace.New(db.Bolt(), cfg.Identity, keys, secrets, workspace.Options{DocumentStorePrincipalID: doc.ObjectID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := wsdata.New(filepath.Join(dir, "logs"), docsDB, keys, wsdata.Options{})
+		data, err := wsdata.New(filepath.Join(dir, "logs"), docsDB.Bolt(), keys, wsdata.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,9 +114,9 @@ func newFullEnv(t testing.TB) *fullEnv {
 	return f
 }
 
-func openTestDB(t testing.TB, path string) *bbolt.DB {
+func openTestDB(t testing.TB, path string) *boltkv.DB {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, nil)
+	db, err := boltkv.Open(path, boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

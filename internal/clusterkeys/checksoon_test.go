@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -18,7 +17,7 @@ import (
 // key service slow, costs at most two checks (the one running and one
 // after it), and the check, not the call, sets the state.
 func TestCheckSoonChecksAtOnceAndCoalescesABurst(t *testing.T) {
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

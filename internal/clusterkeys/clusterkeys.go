@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -50,7 +50,7 @@ type KEKFactory func(r KEKRequest) (keyring.KEK, error)
 
 // Config describes a Manager.
 type Config struct {
-	DB *bbolt.DB // the key registry (keyring buckets)
+	DB kv.DB // the key registry (keyring buckets)
 	// NewKEK opens a customer key for a principal.
 	NewKEK KEKFactory
 	// DocumentStore is the built-in principal that unwraps document-store
@@ -612,7 +612,7 @@ func (m *Manager) ForgetCluster(ctx context.Context, clusterID string) error {
 		if ring != nil {
 			errs = append(errs, ring.Close())
 		}
-		errs = append(errs, keyring.Remove(m.cfg.DB, clusterID, res))
+		errs = append(errs, keyring.Remove(ctx, m.cfg.DB, clusterID, res))
 	}
 	return errors.Join(errs...)
 }

@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -21,7 +20,7 @@ import (
 // before the stored one is reopened: the change must wait, then rewrap the
 // existing account keys — not start a keyring under the new key without them.
 func TestKeyChangeAfterARestartWaitsForTheStoredKey(t *testing.T) {
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func TestKeyCheckRefusalsNameTheCauseAndTheFix(t *testing.T) {
 			[]string{"could not be reached"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+			db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -46,7 +45,7 @@ func (k heldKEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) 
 // switches, and the channel Restore's error arrives on.
 func restartedManager(t *testing.T, ctx context.Context, firstCheckWait time.Duration) (*Manager, heldKEK, *kektest.KEK, <-chan error) {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

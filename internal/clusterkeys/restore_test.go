@@ -8,10 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -85,7 +84,7 @@ func (k gatedKEK) Describe(ctx context.Context) (keyring.KeyState, error) {
 // cluster ends Accessible.
 func TestManyClustersKeysAreReopenedAtOnceAndNoMoreThanTheBound(t *testing.T) {
 	ctx := context.Background()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,10 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -29,7 +28,7 @@ func TestAKeyWatchHoldsOnlyWhileTheKeyStaysAccessible(t *testing.T) {
 		{"vault unreachable", func(k *kektest.KEK) { k.SetUnreachable(true) }, func(k *kektest.KEK) { k.SetUnreachable(false) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+			db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +96,7 @@ func TestAKeyWatchHoldsOnlyWhileTheKeyStaysAccessible(t *testing.T) {
 // is given once its log and document keyrings are open.
 func TestAPlatformKeyWatchNeedsBothKeyringsOpen(t *testing.T) {
 	ctx := context.Background()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

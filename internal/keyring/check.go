@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // CheckKEK proves that a key can serve as a keyring's KEK before anything is
@@ -62,14 +62,14 @@ func (e *CheckError) Unwrap() error { return e.Err }
 // with them every object sealed under them, for good. It is for a deleted
 // cluster; close the ring's Keyring first. Removing a ring that does not
 // exist is not an error.
-func Remove(db *bbolt.DB, cluster, resource string) error {
-	return db.Update(func(tx *bbolt.Tx) error {
+func Remove(ctx context.Context, db kv.DB, cluster, resource string) error {
+	return db.Update(ctx, func(tx kv.Tx) error {
 		rings := tx.Bucket(bucketRings)
 		if rings == nil {
 			return nil
 		}
 		err := rings.DeleteBucket(ringName(cluster, resource))
-		if errors.Is(err, bbolt.ErrBucketNotFound) {
+		if errors.Is(err, kv.ErrBucketNotFound) {
 			return nil
 		}
 		return err

@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -121,12 +120,12 @@ func crashAt(t *testing.T, sc switchCase, stop int) []string {
 		}
 	}
 
-	db, err := bbolt.Open(snapshot, 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := boltkv.Open(snapshot, boltkv.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatalf("crashed registry does not open: %v", err)
 	}
 	defer db.Close()
-	ref, err := keyring.InForce(db, cluster, resource)
+	ref, err := keyring.InForce(context.Background(), db, cluster, resource)
 	if err != nil {
 		t.Fatal(err)
 	}

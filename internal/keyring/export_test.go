@@ -2,9 +2,10 @@ package keyring
 
 import (
 	"bytes"
+	"context"
 	"errors"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Test-only access to internals, for the external tests in keyring_test
@@ -27,9 +28,9 @@ func AccountKeyBytes(k *Keyring, id string) []byte {
 }
 
 // StoredRecord returns the raw registry value of an account key.
-func StoredRecord(db *bbolt.DB, cluster, resource, id string) (raw []byte) {
+func StoredRecord(db kv.DB, cluster, resource, id string) (raw []byte) {
 	g := &registry{db: db, cluster: cluster, resource: resource}
-	db.View(func(tx *bbolt.Tx) error {
+	db.View(context.Background(), func(tx kv.Tx) error {
 		raw = bytes.Clone(g.ring(tx).Bucket(bucketAEKs).Get([]byte(id)))
 		return nil
 	})
@@ -38,9 +39,9 @@ func StoredRecord(db *bbolt.DB, cluster, resource, id string) (raw []byte) {
 
 // RewriteWrapping changes an account key's stored wrapping and recomputes
 // the record checksum, as a tamperer who knows the format would.
-func RewriteWrapping(db *bbolt.DB, cluster, resource, id string, f func(*Wrapped)) error {
+func RewriteWrapping(db kv.DB, cluster, resource, id string, f func(*Wrapped)) error {
 	g := &registry{db: db, cluster: cluster, resource: resource}
-	s, err := g.load()
+	s, err := g.load(context.Background())
 	if err != nil {
 		return err
 	}
@@ -49,5 +50,5 @@ func RewriteWrapping(db *bbolt.DB, cluster, resource, id string, f func(*Wrapped
 		return errors.New("no such record")
 	}
 	f(&r.Wrapped)
-	return g.write(s.meta, []*record{r}, nil)
+	return g.write(context.Background(), s.meta, []*record{r}, nil)
 }

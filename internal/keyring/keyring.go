@@ -3,7 +3,7 @@
 // the data may be read.
 //
 // One Keyring serves one (cluster, storage resource): its account keys (AEKs)
-// live in a bbolt key registry only wrapped by the KEK, in memory only while
+// live in a key registry (a kv database) only wrapped by the KEK, in memory only while
 // the health probe proves that the KEK still unwraps them. Stores reach it
 // through envelope.Keys; object keys are HKDF-SHA256(AEK, salt, purpose) as
 // AES-256-GCM, derived on demand and never stored.
@@ -28,9 +28,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 const (
@@ -51,7 +51,7 @@ const (
 
 // Config describes one keyring.
 type Config struct {
-	DB       *bbolt.DB // the key registry lives in buckets prefixed "keyring."
+	DB       kv.DB // the key registry lives in buckets prefixed "keyring."
 	Cluster  string
 	Resource string // storage resource, such as "logs" or "documents"
 	KEK      KEK
@@ -206,7 +206,7 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 func (k *Keyring) open(ctx context.Context) error {
 	k.op.Lock()
 	defer k.op.Unlock()
-	s, err := k.reg.load()
+	s, err := k.reg.load(ctx)
 	if err != nil {
 		return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}
@@ -240,7 +240,7 @@ func (k *Keyring) create(ctx context.Context) error {
 		return err
 	}
 	m := meta{Format: registryFormat, Provider: st.Provider, Key: st.Key, Current: rec.ID}
-	if err := k.reg.write(&m, []*record{rec}, nil); err != nil {
+	if err := k.reg.write(ctx, &m, []*record{rec}, nil); err != nil {
 		clear(aek)
 		return fmt.Errorf("keyring %s/%s: store the new account key: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}
@@ -251,7 +251,7 @@ func (k *Keyring) create(ctx context.Context) error {
 	k.checked = k.clock.Now() // the wrap just done proved the key usable
 	k.transitionLocked(Accessible, "account key created")
 	k.mu.Unlock()
-	k.flushUsage()
+	k.flushUsage(ctx)
 	k.log.Info("account key created", "aekId", rec.ID, "epoch", rec.Epoch, "keyUri", rec.Wrapped.KeyURI)
 	return nil
 }

@@ -18,11 +18,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 const (
@@ -37,7 +38,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 type env struct {
 	t     testing.TB
 	path  string
-	db    *bbolt.DB
+	db    *boltkv.DB
 	kek   *kektest.KEK
 	clock *kektest.Clock
 	reg   *prometheus.Registry
@@ -72,7 +73,7 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) openDB() {
 	e.t.Helper()
-	db, err := bbolt.Open(e.path, 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := boltkv.Open(e.path, boltkv.Options{Timeout: time.Second})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -515,7 +516,7 @@ func TestReplacementRewrapsAndStartsANewEpoch(t *testing.T) {
 	if cur.KeyID() == o.keyID {
 		t.Fatal("new objects are still sealed under the old epoch")
 	}
-	ref, err := keyring.InForce(e.db, cluster, resource)
+	ref, err := keyring.InForce(context.Background(), e.db, cluster, resource)
 	if err != nil || ref.Key != other.Key() || len(ref.KeyURIs) != 1 {
 		t.Fatalf("InForce = %+v, %v", ref, err)
 	}
@@ -556,7 +557,7 @@ func TestSetKEKRefusesADisabledOrUnrecoverableKey(t *testing.T) {
 	if err := k.SetKEK(context.Background(), unreachable); !errors.Is(err, keyring.ErrKeyUnreachable) {
 		t.Errorf("unreachable key: %v", err)
 	}
-	ref, _ := keyring.InForce(e.db, cluster, resource)
+	ref, _ := keyring.InForce(context.Background(), e.db, cluster, resource)
 	if ref.Key != e.kek.Key() {
 		t.Fatalf("a refused key was put in force: %+v", ref)
 	}
@@ -685,7 +686,7 @@ func TestFlippedBitInAStoredRecordIsAnErrorNeverAWrongKey(t *testing.T) {
 	} {
 		t.Run("tampered "+name, func(t *testing.T) {
 			good := keyring.StoredRecord(e.db, cluster, resource, o.keyID)
-			defer e.db.Update(func(tx *bbolt.Tx) error { return restoreRecord(tx, o.keyID, good) })
+			defer e.db.Update(context.Background(), func(tx kv.Tx) error { return restoreRecord(tx, o.keyID, good) })
 			if err := keyring.RewriteWrapping(e.db, cluster, resource, o.keyID, f); err != nil {
 				t.Fatal(err)
 			}
@@ -703,7 +704,7 @@ func TestFlippedBitInAStoredRecordIsAnErrorNeverAWrongKey(t *testing.T) {
 	mustOpen(t, o, k)
 }
 
-func restoreRecord(tx *bbolt.Tx, id string, raw []byte) error {
+func restoreRecord(tx kv.Tx, id string, raw []byte) error {
 	return tx.Bucket([]byte("keyring.rings")).Bucket([]byte(cluster+"\x00"+resource)).Bucket([]byte("aeks")).Put([]byte(id), raw)
 }
 
@@ -944,13 +945,13 @@ func TestRemoveForgetsTheRing(t *testing.T) {
 	k := e.open()
 	first := k.AccountKeys()[0].ID
 	k.Close()
-	if err := keyring.Remove(e.db, cluster, resource); err != nil {
+	if err := keyring.Remove(context.Background(), e.db, cluster, resource); err != nil {
 		t.Fatal(err)
 	}
-	if ref, err := keyring.InForce(e.db, cluster, resource); err != nil || ref.Key != "" {
+	if ref, err := keyring.InForce(context.Background(), e.db, cluster, resource); err != nil || ref.Key != "" {
 		t.Fatalf("after Remove: %+v %v", ref, err)
 	}
-	if err := keyring.Remove(e.db, cluster, resource); err != nil {
+	if err := keyring.Remove(context.Background(), e.db, cluster, resource); err != nil {
 		t.Fatalf("second Remove: %v", err)
 	}
 	if k := e.open(); k.AccountKeys()[0].ID == first {

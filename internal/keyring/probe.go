@@ -182,7 +182,7 @@ func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 	if state == Accessible {
 		k.maintainLocked(ctx)
 	}
-	k.flushUsage()
+	k.flushUsage(ctx)
 	if res != probeOK {
 		return res, firstErr
 	}

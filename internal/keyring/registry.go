@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,18 +12,17 @@ import (
 	"strconv"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
-// The key registry lives in the caller's bbolt database:
+// The key registry lives in the caller's kv database:
 //
 //	keyring.rings/<cluster>\x00<resource>/meta          JSON meta: which key is in force, current AEK
 //	keyring.rings/<cluster>\x00<resource>/aeks/<id>     sha256(JSON) || JSON record: one wrapped AEK
 //	keyring.rings/<cluster>\x00<resource>/usage/<uri>   JSON: last wrap and unwrap per KEK version
 //
-// Account keys are stored only wrapped. Every change of wrapping is one bbolt
+// Account keys are stored only wrapped. Every change of wrapping is one
 // transaction, so a crash leaves the old or the new wrapping, never neither.
 var (
 	bucketRings = []byte("keyring.rings")
@@ -112,7 +112,7 @@ func decodeRecord(id, raw []byte, cluster, resource string) (*record, error) {
 
 // registry is one ring's bucket in the caller's database.
 type registry struct {
-	db                *bbolt.DB
+	db                kv.DB
 	cluster, resource string
 }
 
@@ -123,16 +123,16 @@ type stored struct {
 	usage   map[string]usageRecord
 }
 
-func (g *registry) ring(tx *bbolt.Tx) *bbolt.Bucket {
+func (g *registry) ring(tx kv.Tx) kv.Bucket {
 	if b := tx.Bucket(bucketRings); b != nil {
 		return b.Bucket(ringName(g.cluster, g.resource))
 	}
 	return nil
 }
 
-func (g *registry) load() (*stored, error) {
+func (g *registry) load(ctx context.Context) (*stored, error) {
 	s := &stored{records: map[string]*record{}, usage: map[string]usageRecord{}}
-	err := g.db.View(func(tx *bbolt.Tx) error {
+	err := g.db.View(ctx, func(tx kv.Tx) error {
 		ring := g.ring(tx)
 		if ring == nil {
 			return nil
@@ -185,8 +185,8 @@ func (g *registry) load() (*stored, error) {
 
 // write stores meta and records in one transaction. before runs inside it,
 // after the writes and before the commit: an error from it rolls all back.
-func (g *registry) write(m *meta, records []*record, before func() error) error {
-	return g.db.Update(func(tx *bbolt.Tx) error {
+func (g *registry) write(ctx context.Context, m *meta, records []*record, before func() error) error {
+	return g.db.Update(ctx, func(tx kv.Tx) error {
 		rings, err := tx.CreateBucketIfNotExists(bucketRings)
 		if err != nil {
 			return err
@@ -222,8 +222,8 @@ func (g *registry) write(m *meta, records []*record, before func() error) error 
 	})
 }
 
-func (g *registry) writeUsage(u map[string]usageRecord) error {
-	return g.db.Update(func(tx *bbolt.Tx) error {
+func (g *registry) writeUsage(ctx context.Context, u map[string]usageRecord) error {
+	return g.db.Update(ctx, func(tx kv.Tx) error {
 		ring := g.ring(tx)
 		if ring == nil {
 			return errors.New("registry ring missing")
@@ -256,8 +256,8 @@ type KeyRef struct {
 
 // InForce reads which key wraps a ring's account keys, without any KEK. It
 // returns a zero KeyRef and no error for a ring that was never created.
-func InForce(db *bbolt.DB, cluster, resource string) (KeyRef, error) {
-	s, err := (&registry{db: db, cluster: cluster, resource: resource}).load()
+func InForce(ctx context.Context, db kv.DB, cluster, resource string) (KeyRef, error) {
+	s, err := (&registry{db: db, cluster: cluster, resource: resource}).load(ctx)
 	if err != nil || s.meta == nil {
 		return KeyRef{}, err
 	}

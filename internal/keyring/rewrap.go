@@ -95,7 +95,7 @@ func (k *Keyring) SetKEK(ctx context.Context, kek KEK) error {
 		reason = "key-encryption key replaced by " + st.KeyURI
 	}
 	err = k.rewrapLocked(ctx, old, to, st, recs, replacement, reason)
-	k.flushUsage()
+	k.flushUsage(ctx)
 	return err
 }
 
@@ -176,7 +176,7 @@ func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, s
 		staged = append(staged, fresh)
 		m.Current = fresh.ID
 	}
-	if err := k.reg.write(&m, staged, func() error { return k.step(stepWrite) }); err != nil {
+	if err := k.reg.write(ctx, &m, staged, func() error { return k.step(stepWrite) }); err != nil {
 		clear(freshKey)
 		return fail(fmt.Errorf("write the registry: %w", err))
 	}
@@ -218,7 +218,7 @@ func (k *Keyring) RotateAccountKey(ctx context.Context) (string, error) {
 	k.op.Lock()
 	defer k.op.Unlock()
 	id, err := k.newEpochLocked(ctx, "requested")
-	k.flushUsage()
+	k.flushUsage(ctx)
 	return id, err
 }
 
@@ -241,7 +241,7 @@ func (k *Keyring) newEpochLocked(ctx context.Context, reason string) (string, er
 		return "", fmt.Errorf("keyring %s/%s: new account key epoch: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}
 	m.Current = fresh.ID
-	if err := k.reg.write(&m, []*record{fresh}, nil); err != nil {
+	if err := k.reg.write(ctx, &m, []*record{fresh}, nil); err != nil {
 		clear(aek)
 		return "", fmt.Errorf("keyring %s/%s: store new account key: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}

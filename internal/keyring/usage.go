@@ -56,8 +56,9 @@ func (k *Keyring) touch(uri string, f func(*usageRecord, time.Time)) {
 }
 
 // flushUsage stores the usage times; they only inform the report, so a
-// failure is logged, not returned.
-func (k *Keyring) flushUsage() {
+// failure is logged, not returned. The calls they record were made even when
+// the operation that made them was cut short, so ctx's end does not skip them.
+func (k *Keyring) flushUsage(ctx context.Context) {
 	k.usageMu.Lock()
 	if !k.usageDirty {
 		k.usageMu.Unlock()
@@ -75,7 +76,7 @@ func (k *Keyring) flushUsage() {
 	if !created {
 		return
 	}
-	if err := k.reg.writeUsage(snap); err != nil {
+	if err := k.reg.writeUsage(context.WithoutCancel(ctx), snap); err != nil {
 		k.log.Warn("store key usage", "err", err)
 	}
 }

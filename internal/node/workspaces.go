@@ -76,7 +76,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		workspace.KeySourcePKCS11:   pkcs11KEK(cleanPaths(n.cfg.PKCS11Modules)),
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
-		DB: n.controlDB.Bolt(), NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
+		DB: n.controlDB, NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
 		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -126,7 +125,7 @@ func buildSealedStore(b *testing.B) (*logstore.Store, int) {
 			return
 		}
 		sealedBench.dir = dir
-		db, err := bbolt.Open(filepath.Join(dir, "registry.db"), 0o600, nil)
+		db, err := boltkv.Open(filepath.Join(dir, "registry.db"), boltkv.Options{})
 		if err != nil {
 			sealedBench.err = err
 			return

@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -25,7 +24,7 @@ import (
 func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { keys.Close() })
-	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{MaxOpenStores: maxOpen, ControlDB: db})
+	d, err := New(filepath.Join(dir, "logs"), db.Bolt(), keys, Options{MaxOpenStores: maxOpen, ControlDB: db.Bolt()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -36,7 +35,7 @@ func cmkData(tb testing.TB) *cmkFixture {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "control.db"), boltkv.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -57,7 +56,7 @@ func cmkData(tb testing.TB) *cmkFixture {
 	if err := keys.SetClusterKey(ctx, "c1", workspace.Principal{ObjectID: "c1-id", AppID: "c1-app"}, kv); err != nil {
 		tb.Fatal(err)
 	}
-	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{ControlDB: db})
+	d, err := New(filepath.Join(dir, "logs"), db.Bolt(), keys, Options{ControlDB: db.Bolt()})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
@@ -91,7 +90,7 @@ func TestRotationAndReplacementTouchNoDataAndCostTheSameOverAnyAmountOfIt(t *tes
 	calls := map[int]kektest.Calls{}
 	for _, size := range []int{0, mb} {
 		dir := t.TempDir()
-		db, err := bbolt.Open(filepath.Join(dir, "registry.db"), 0o600, nil)
+		db, err := boltkv.Open(filepath.Join(dir, "registry.db"), boltkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

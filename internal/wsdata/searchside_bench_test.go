@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -122,7 +121,7 @@ func BenchmarkSideBySideSearch(b *testing.B) {
 		rows = n
 	}
 	dir := b.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "registry.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "registry.db"), boltkv.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

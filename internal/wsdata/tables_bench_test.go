@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -32,7 +31,7 @@ func BenchmarkDeclaredTable(b *testing.B) {
 	}
 	ctx := context.Background()
 	dir := b.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "registry.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "registry.db"), boltkv.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,16 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // ring is a keyring over a driver, with one object sealed under it.
 type ring struct {
 	t     *testing.T
-	db    *bbolt.DB
+	db    *boltkv.DB
 	ring  *keyring.Keyring
 	keyID string
 	salt  []byte
@@ -31,9 +30,9 @@ var sealedAAD = envelope.AAD("conformance-ws", "incidents", "42")
 
 const sealedText = "incident 42"
 
-func openDB(t *testing.T) *bbolt.DB {
+func openDB(t *testing.T) *boltkv.DB {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "registry.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "registry.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +42,7 @@ func openDB(t *testing.T) *bbolt.DB {
 
 // openRing opens the keyring of cluster c1's log store in db over kek. The
 // grace is long so that an unreachable service stays Unreachable.
-func openRing(t *testing.T, db *bbolt.DB, kek keyring.KEK, recoverable bool) (*keyring.Keyring, error) {
+func openRing(t *testing.T, db *boltkv.DB, kek keyring.KEK, recoverable bool) (*keyring.Keyring, error) {
 	t.Helper()
 	return keyring.Open(ctxFor(t), keyring.Config{DB: db, Cluster: "c1", Resource: "logs", KEK: kek,
 		UnreachableGrace: time.Hour, RequireRecoverable: recoverable})

@@ -19,11 +19,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/node"
 	"github.com/sealwatch/sealwatch/internal/node/nodetest"
 )
@@ -320,7 +320,7 @@ func TestKeyVaultDriverAgainstARealNode(t *testing.T) {
 	})
 
 	t.Run("keyring over the driver", func(t *testing.T) {
-		db, err := bbolt.Open(t.TempDir()+"/registry.db", 0o600, nil)
+		db, err := boltkv.Open(t.TempDir()+"/registry.db", boltkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
