@@ -3,6 +3,7 @@
 package boltkv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,7 +114,7 @@ func (b boltBucket) Get(key []byte) []byte        { return b.b.Get(key) }
 func (b boltBucket) Put(key, value []byte) error  { return mapErr(b.b.Put(key, value)) }
 func (b boltBucket) Delete(key []byte) error      { return mapErr(b.b.Delete(key)) }
 func (b boltBucket) Bucket(name []byte) kv.Bucket { return wrap(b.b.Bucket(name)) }
-func (b boltBucket) Cursor() kv.Cursor            { return boltCursor{b.b.Cursor()} }
+func (b boltBucket) Cursor() kv.Cursor            { return &boltCursor{c: b.b.Cursor()} }
 func (b boltBucket) KeyN() int {
 	n := 0
 	c := b.b.Cursor()
@@ -141,14 +142,51 @@ func (b boltBucket) ForEach(fn func(k, v []byte) error) error { return b.b.ForEa
 
 func (b boltBucket) ForEachBucket(fn func(name []byte) error) error { return b.b.ForEachBucket(fn) }
 
-type boltCursor struct{ c *bbolt.Cursor }
+// boltCursor is bbolt's cursor, but for Delete: once the transaction has
+// changed the page under it, bbolt's Cursor.Delete leaves the cursor on the
+// following key, so a Next after it skips one (bbolt issue 146). The
+// cursor keeps the key it deleted and finds its place again by Seek on the
+// next move.
+type boltCursor struct {
+	c       *bbolt.Cursor
+	key     []byte // where the last move landed
+	deleted []byte // the key Delete removed, until the next move
+}
 
-func (c boltCursor) First() ([]byte, []byte)           { return c.c.First() }
-func (c boltCursor) Last() ([]byte, []byte)            { return c.c.Last() }
-func (c boltCursor) Seek(seek []byte) ([]byte, []byte) { return c.c.Seek(seek) }
-func (c boltCursor) Next() ([]byte, []byte)            { return c.c.Next() }
-func (c boltCursor) Prev() ([]byte, []byte)            { return c.c.Prev() }
-func (c boltCursor) Delete() error                     { return mapErr(c.c.Delete()) }
+func (c *boltCursor) First() ([]byte, []byte)           { return c.at(c.c.First()) }
+func (c *boltCursor) Last() ([]byte, []byte)            { return c.at(c.c.Last()) }
+func (c *boltCursor) Seek(seek []byte) ([]byte, []byte) { return c.at(c.c.Seek(seek)) }
+
+func (c *boltCursor) Next() ([]byte, []byte) {
+	if c.deleted != nil {
+		// The first key after the deleted one.
+		return c.at(c.c.Seek(c.deleted))
+	}
+	return c.at(c.c.Next())
+}
+
+func (c *boltCursor) Prev() ([]byte, []byte) {
+	if c.deleted != nil {
+		if k, _ := c.c.Seek(c.deleted); k == nil {
+			return c.at(c.c.Last())
+		}
+	}
+	return c.at(c.c.Prev())
+}
+
+func (c *boltCursor) Delete() error {
+	if err := c.c.Delete(); err != nil {
+		return mapErr(err)
+	}
+	c.deleted = bytes.Clone(c.key)
+	return nil
+}
+
+// at records where a move landed and returns it.
+func (c *boltCursor) at(k, v []byte) ([]byte, []byte) {
+	c.key, c.deleted = k, nil
+	return k, v
+}
 
 // mapErr turns bbolt's errors into kv's, so callers test one set.
 func mapErr(err error) error {
