@@ -212,7 +212,7 @@ func (s *Server) handlePurgeVault(r *http.Request, _ *identity.Claims) (int, any
 	if s.cfg.KeyEvents != nil {
 		// A vault made again under the name must not inherit the
 		// purged one's subscribers.
-		if err := s.cfg.KeyEvents.DeleteVault(r.PathValue("name")); err != nil {
+		if err := s.cfg.KeyEvents.DeleteVault(r.Context(), r.PathValue("name")); err != nil {
 			return 0, nil, err
 		}
 	}

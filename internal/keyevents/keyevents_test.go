@@ -19,9 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 type gcmSealer struct{ aead cipher.AEAD }
@@ -121,7 +120,7 @@ func (r *receiver) wait(t *testing.T) {
 }
 
 func newPublisher(t *testing.T, r *receiver) *Publisher {
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "v.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "v.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +439,7 @@ func TestAPurgedVaultsSubscriptionsGoWithIt(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := p.DeleteVault("V1"); err != nil {
+	if err := p.DeleteVault(ctx, "V1"); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := p.List(ctx, "v1"); len(l) != 0 {

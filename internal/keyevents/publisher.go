@@ -19,9 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Delivery schemas, as Event Grid names them.
@@ -60,7 +59,7 @@ type PublisherOptions struct {
 // them. Publish never blocks its caller: the vault's own operation has
 // already happened, and a slow or failing endpoint must not slow it.
 type Publisher struct {
-	db     *bbolt.DB
+	db     kv.DB
 	seal   Sealer
 	opts   PublisherOptions
 	log    *slog.Logger
@@ -88,7 +87,7 @@ const (
 
 // NewPublisher opens the subscriptions bucket in db and starts the
 // dispatcher; Close stops it.
-func NewPublisher(db *bbolt.DB, seal Sealer, opts PublisherOptions) (*Publisher, error) {
+func NewPublisher(db kv.DB, seal Sealer, opts PublisherOptions) (*Publisher, error) {
 	if db == nil || seal == nil {
 		return nil, errors.New("keyevents: a database and a sealer are required")
 	}
@@ -113,7 +112,7 @@ func NewPublisher(db *bbolt.DB, seal Sealer, opts PublisherOptions) (*Publisher,
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
+	if err := db.Update(context.Background(), func(tx kv.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketSubscriptions)
 		return err
 	}); err != nil {
@@ -264,7 +263,7 @@ func (p *Publisher) Create(ctx context.Context, vault, topic, name string, in Su
 		return Subscription{}, "", fmt.Errorf("seal the subscription's endpoint and secret: %w", err)
 	}
 	rec.Sealed = sealed
-	err = p.db.Update(func(tx *bbolt.Tx) error {
+	err = p.db.Update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketSubscriptions)
 		if b.Get(subscriptionID(vault, name)) != nil {
 			return fault.New(fault.Conflict, "Conflict", "event subscription '%s' was created meanwhile on vault '%s'", name, vault)
@@ -285,7 +284,7 @@ func (p *Publisher) Create(ctx context.Context, vault, topic, name string, in Su
 	return rec.Subscription, secret, nil
 }
 
-func countPrefix(b *bbolt.Bucket, prefix []byte) int {
+func countPrefix(b kv.Bucket, prefix []byte) int {
 	n := 0
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
@@ -297,7 +296,7 @@ func countPrefix(b *bbolt.Bucket, prefix []byte) int {
 // Get returns a vault's subscription, without its secret.
 func (p *Publisher) Get(ctx context.Context, vault, name string) (Subscription, error) {
 	var out Subscription
-	err := p.view(ctx, func(b *bbolt.Bucket) error {
+	err := p.view(ctx, func(b kv.Bucket) error {
 		raw := b.Get(subscriptionID(vault, name))
 		if raw == nil {
 			return fault.New(fault.NotFound, "ResourceNotFound", "vault '%s' has no event subscription named '%s'; list them with GET …/providers/Microsoft.EventGrid/eventSubscriptions", vault, fault.Shorten(name))
@@ -325,7 +324,7 @@ func (p *Publisher) List(ctx context.Context, vault string) ([]Subscription, err
 func (p *Publisher) records(ctx context.Context, vault string) ([]subscriptionRecord, error) {
 	var out []subscriptionRecord
 	prefix := []byte(strings.ToLower(vault) + "/")
-	err := p.view(ctx, func(b *bbolt.Bucket) error {
+	err := p.view(ctx, func(b kv.Bucket) error {
 		c := b.Cursor()
 		for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
 			var rec subscriptionRecord
@@ -342,11 +341,8 @@ func (p *Publisher) records(ctx context.Context, vault string) ([]subscriptionRe
 // Delete removes a subscription; it reports whether there was one.
 // Deliveries already being tried for it end with their current attempt.
 func (p *Publisher) Delete(ctx context.Context, vault, name string) (bool, error) {
-	if err := ctx.Err(); err != nil {
-		return false, err
-	}
 	found := false
-	err := p.db.Update(func(tx *bbolt.Tx) error {
+	err := p.db.Update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketSubscriptions)
 		found = b.Get(subscriptionID(vault, name)) != nil
 		return b.Delete(subscriptionID(vault, name))
@@ -358,29 +354,14 @@ func (p *Publisher) Delete(ctx context.Context, vault, name string) (bool, error
 }
 
 // DeleteVault removes every subscription of a purged vault.
-func (p *Publisher) DeleteVault(vault string) error {
-	prefix := []byte(strings.ToLower(vault) + "/")
-	return p.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketSubscriptions)
-		var ids [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			ids = append(ids, slices.Clone(k))
-		}
-		for _, id := range ids {
-			if err := b.Delete(id); err != nil {
-				return err
-			}
-		}
-		return nil
+func (p *Publisher) DeleteVault(ctx context.Context, vault string) error {
+	return p.db.Update(ctx, func(tx kv.Tx) error {
+		return kv.DeletePrefix(tx.Bucket(bucketSubscriptions), []byte(strings.ToLower(vault)+"/"))
 	})
 }
 
-func (p *Publisher) view(ctx context.Context, fn func(b *bbolt.Bucket) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return p.db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketSubscriptions)) })
+func (p *Publisher) view(ctx context.Context, fn func(b kv.Bucket) error) error {
+	return p.db.View(ctx, func(tx kv.Tx) error { return fn(tx.Bucket(bucketSubscriptions)) })
 }
 
 // Publish queues ev for the subscriptions of its vault that want it. It

@@ -478,7 +478,7 @@ func (n *Node) openVault() (err error) {
 	if err != nil {
 		return err
 	}
-	n.events, err = keyevents.NewPublisher(n.vaultDB.Bolt(), n.root, keyevents.PublisherOptions{
+	n.events, err = keyevents.NewPublisher(n.vaultDB, n.root, keyevents.PublisherOptions{
 		Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 			Proxy: http.ProxyFromEnvironment, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 			TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
