@@ -60,7 +60,7 @@ func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 	t.Cleanup(root.Close)
 	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
-	vs, err := vault.New(db.Bolt(), root, vault.Options{DNSSuffix: testDNSSuffix, Port: port})
+	vs, err := vault.New(db, root, vault.Options{DNSSuffix: testDNSSuffix, Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -489,7 +489,7 @@ func (n *Node) openVault() (err error) {
 	}
 	n.closers = append(n.closers, n.events.Close) // before the vault's database closes
 	port := n.listener.Addr().(*net.TCPAddr).Port
-	n.vault, err = vault.New(n.vaultDB.Bolt(), n.root, vault.Options{
+	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
 		DNSSuffix:      n.cfg.VaultDNSSuffix,
 		Port:           port,
 		TrustedTenants: n.identity.TrustedTenants(),

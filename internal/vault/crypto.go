@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 
 	"github.com/sealwatch/sealwatch/internal/keywrap"
 )
@@ -68,7 +68,7 @@ func (s *Service) Decrypt(ctx context.Context, vault, name, version string, p Ke
 // fresh on every call; only the opened material is cached.
 func (s *Service) keyOperation(ctx context.Context, op, vault, name, version string, p KeyOperationParameters) (*KeyOperationResult, error) {
 	var st keyState
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		var err error
 		st, err = loadKey(tx, vault, name, version)
 		return err
@@ -272,7 +272,7 @@ func (s *Service) opened(ctx context.Context, vault, name string, v *versionReco
 		return k, nil
 	}
 	var sealed []byte
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		sealed = bytes.Clone(tx.Bucket(bucketMaterial).Get([]byte(id)))
 		return nil
 	})

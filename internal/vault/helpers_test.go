@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 )
@@ -90,7 +90,7 @@ type env struct {
 	t      testing.TB
 	ctx    context.Context
 	dir    string
-	db     *bbolt.DB
+	db     *boltkv.DB
 	sealer *testSealer
 	clock  *fakeClock
 	opts   Options
@@ -121,7 +121,7 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) open() {
 	e.t.Helper()
-	db, err := bbolt.Open(filepath.Join(e.dir, "vault.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(e.dir, "vault.db"), boltkv.Options{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

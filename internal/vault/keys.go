@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
@@ -162,7 +162,7 @@ func (s *Service) ImportKey(ctx context.Context, vault, name string, p ImportKey
 // checkCreatable refuses a new version in a missing vault or under a
 // soft-deleted name.
 func (s *Service) checkCreatable(ctx context.Context, vault, name string) error {
-	return s.view(ctx, func(tx *bbolt.Tx) error {
+	return s.db.View(ctx, func(tx kv.Tx) error {
 		if _, err := liveVault(tx, vault); err != nil {
 			return err
 		}
@@ -242,7 +242,7 @@ func (s *Service) storeVersion(ctx context.Context, vault, name string, nk newKe
 	var out *KeyBundle
 	var vrec *vaultRecord
 	var keyName string
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
+	err = s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		vrec, err = liveVault(tx, vault)
 		if err != nil {
@@ -313,7 +313,7 @@ type keyState struct {
 
 // loadKey reads a live key's version ("" = latest) in tx. A deleted key is
 // not found, as in the cloud; the message says it can be recovered.
-func loadKey(tx *bbolt.Tx, vault, name, version string) (keyState, error) {
+func loadKey(tx kv.Tx, vault, name, version string) (keyState, error) {
 	if err := validateKeyName(name); err != nil {
 		return keyState{}, err
 	}
@@ -353,7 +353,7 @@ func loadKey(tx *bbolt.Tx, vault, name, version string) (keyState, error) {
 // GetKey returns a key's version, or its latest version when version is "".
 func (s *Service) GetKey(ctx context.Context, vault, name, version string) (*KeyBundle, error) {
 	var out *KeyBundle
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		st, err := loadKey(tx, vault, name, version)
 		if err != nil {
 			return err
@@ -369,7 +369,7 @@ func (s *Service) GetKey(ctx context.Context, vault, name, version string) (*Key
 // layer pages the slice with maxresults and a nextLink.
 func (s *Service) ListKeys(ctx context.Context, vault string) ([]KeyItem, error) {
 	out := []KeyItem{}
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		vrec, err := liveVault(tx, vault)
 		if err != nil {
 			return err
@@ -390,7 +390,7 @@ func (s *Service) keyItem(v *vaultRecord, k *keyRecord, latest *versionRecord) K
 }
 
 // eachKey visits every key record of a vault, with its latest version.
-func eachKey(tx *bbolt.Tx, vault string, fn func(*keyRecord, *versionRecord)) error {
+func eachKey(tx kv.Tx, vault string, fn func(*keyRecord, *versionRecord)) error {
 	prefix := append(vaultID(vault), '/')
 	c := tx.Bucket(bucketKeys).Cursor()
 	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
@@ -414,7 +414,7 @@ func eachKey(tx *bbolt.Tx, vault string, fn func(*keyRecord, *versionRecord)) er
 // creation time, then version ID).
 func (s *Service) ListKeyVersions(ctx context.Context, vault, name string) ([]KeyItem, error) {
 	var out []KeyItem
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		st, err := loadKey(tx, vault, name, "")
 		if err != nil {
 			return err
@@ -433,7 +433,7 @@ func (s *Service) ListKeyVersions(ctx context.Context, vault, name string) ([]Ke
 	return out, err
 }
 
-func allVersions(tx *bbolt.Tx, vault, name string) ([]versionRecord, error) {
+func allVersions(tx kv.Tx, vault, name string) ([]versionRecord, error) {
 	var out []versionRecord
 	prefix := versionPrefix(vault, name)
 	c := tx.Bucket(bucketVersions).Cursor()
@@ -466,7 +466,7 @@ func (s *Service) UpdateKey(ctx context.Context, vault, name, version string, p 
 	var before, after bool
 	var ver string
 	var st keyState
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		st, err = loadKey(tx, vault, name, version)
 		if err != nil {
@@ -533,7 +533,7 @@ func (s *Service) RotateKey(ctx context.Context, vault, name string) (*KeyBundle
 func (s *Service) rotate(ctx context.Context, vault, name, expectLatest string) (*KeyBundle, error) {
 	var nk newKey
 	var expiry string
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		st, err := loadKey(tx, vault, name, "")
 		if err != nil {
 			return err
@@ -572,7 +572,7 @@ func (s *Service) rotate(ctx context.Context, vault, name, expectLatest string) 
 func (s *Service) DeleteKey(ctx context.Context, vault, name string) (*DeletedKeyBundle, error) {
 	var out *DeletedKeyBundle
 	var st keyState
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		st, err = loadKey(tx, vault, name, "")
 		if err != nil {
@@ -602,7 +602,7 @@ func (s *Service) deletedBundle(st keyState) *DeletedKeyBundle {
 }
 
 // loadDeletedKey reads a soft-deleted key and its latest version.
-func loadDeletedKey(tx *bbolt.Tx, vault, name string) (keyState, error) {
+func loadDeletedKey(tx kv.Tx, vault, name string) (keyState, error) {
 	if err := validateKeyName(name); err != nil {
 		return keyState{}, err
 	}
@@ -628,7 +628,7 @@ func loadDeletedKey(tx *bbolt.Tx, vault, name string) (keyState, error) {
 // GetDeletedKey returns a soft-deleted key.
 func (s *Service) GetDeletedKey(ctx context.Context, vault, name string) (*DeletedKeyBundle, error) {
 	var out *DeletedKeyBundle
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		st, err := loadDeletedKey(tx, vault, name)
 		if err != nil {
 			return err
@@ -643,7 +643,7 @@ func (s *Service) GetDeletedKey(ctx context.Context, vault, name string) (*Delet
 // ListKeys it returns them all for the HTTP layer to page.
 func (s *Service) ListDeletedKeys(ctx context.Context, vault string) ([]DeletedKeyItem, error) {
 	out := []DeletedKeyItem{}
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		vrec, err := liveVault(tx, vault)
 		if err != nil {
 			return err
@@ -666,7 +666,7 @@ func (s *Service) ListDeletedKeys(ctx context.Context, vault string) ([]DeletedK
 func (s *Service) RecoverDeletedKey(ctx context.Context, vault, name string) (*KeyBundle, error) {
 	var out *KeyBundle
 	var st keyState
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		st, err = loadDeletedKey(tx, vault, name)
 		if err != nil {
@@ -689,7 +689,7 @@ func (s *Service) RecoverDeletedKey(ctx context.Context, vault, name string) (*K
 // does it).
 func (s *Service) PurgeDeletedKey(ctx context.Context, vault, name string) error {
 	var st keyState
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		st, err = loadDeletedKey(tx, vault, name)
 		if err != nil {
@@ -712,7 +712,7 @@ func (s *Service) PurgeDeletedKey(ctx context.Context, vault, name string) error
 	return nil
 }
 
-func purgeKeyTx(tx *bbolt.Tx, vault, name string) error {
+func purgeKeyTx(tx kv.Tx, vault, name string) error {
 	if err := tx.Bucket(bucketKeys).Delete(keyID(vault, name)); err != nil {
 		return err
 	}

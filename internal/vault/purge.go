@@ -3,7 +3,7 @@ package vault
 import (
 	"context"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // PurgeExpired purges, for good, every deleted vault (with its keys) and every
@@ -14,7 +14,7 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	now := s.now()
 	type purged struct{ vault, key string } // key "" = the whole vault
 	var done []purged
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var todo []purged
 		err := tx.Bucket(bucketVaults).ForEach(func(id, _ []byte) error {
 			var vrec vaultRecord

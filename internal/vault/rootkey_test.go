@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
@@ -19,7 +20,7 @@ func TestRealRootKeyRefusesMaterialMovedToAnotherKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(root.Close)
-	db, err := bbolt.Open(filepath.Join(dir, "vault.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "vault.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestRealRootKeyRefusesMaterialMovedToAnotherKey(t *testing.T) {
 	if _, err := svc.Wrap(e.ctx, "kv-root", "a", "", p); err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err = db.Update(e.ctx, func(tx kv.Tx) error {
 		m := tx.Bucket(bucketMaterial)
 		return m.Put(versionID("kv-root", "b", versionOf(b.Key.KID)), append([]byte(nil), m.Get(versionID("kv-root", "a", versionOf(a.Key.KID)))...))
 	})

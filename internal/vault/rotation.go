@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Lifetime action types.
@@ -43,7 +43,7 @@ func (s *Service) policyView(vault, name string, p *policyRecord) *RotationPolic
 // when none was set.
 func (s *Service) GetRotationPolicy(ctx context.Context, vault, name string) (*RotationPolicy, error) {
 	var out *RotationPolicy
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		st, err := loadKey(tx, vault, name, "")
 		if err != nil {
 			return err
@@ -65,7 +65,7 @@ func (s *Service) SetRotationPolicy(ctx context.Context, vault, name string, p R
 		return nil, err
 	}
 	var out *RotationPolicy
-	err = s.update(ctx, func(tx *bbolt.Tx) error {
+	err = s.db.Update(ctx, func(tx kv.Tx) error {
 		st, err := loadKey(tx, vault, name, "")
 		if err != nil {
 			return err
@@ -158,7 +158,7 @@ func (s *Service) RotateDue(ctx context.Context) (int, error) {
 	now := s.now()
 	type due struct{ vault, key, latest string }
 	var todo []due
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketVaults).ForEach(func(id, _ []byte) error {
 			var vrec vaultRecord
 			if _, err := getJSON(tx.Bucket(bucketVaults), id, &vrec); err != nil || vrec.Deleted != nil {

@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 func TestDataSurvivesReopeningTheDatabase(t *testing.T) {
@@ -175,7 +175,7 @@ func TestSealedMaterialMovedToAnotherKeyOrVersionFailsToOpen(t *testing.T) {
 	}
 	copyMaterial := func(from, to []byte) {
 		t.Helper()
-		err := e.db.Update(func(tx *bbolt.Tx) error {
+		err := e.db.Update(e.ctx, func(tx kv.Tx) error {
 			m := tx.Bucket(bucketMaterial)
 			return m.Put(to, bytes.Clone(m.Get(from)))
 		})

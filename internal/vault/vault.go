@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 
 	"github.com/sealwatch/sealwatch/internal/keyevents"
 )
@@ -63,11 +63,11 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
-// Service is the key vault engine over one bbolt database. It is safe for
+// Service is the key vault engine over one kv database. It is safe for
 // concurrent use. Listings return every item, sorted; paging them
 // (maxresults, nextLink, $skiptoken) is the HTTP layer's business.
 type Service struct {
-	db    *bbolt.DB
+	db    kv.DB
 	root  sealer
 	opts  Options
 	log   *slog.Logger
@@ -84,7 +84,7 @@ var (
 
 // New opens the vault's buckets in db, creating them on first use. The
 // Service does not own db: the caller closes it after the loops have ended.
-func New(db *bbolt.DB, root sealer, opts Options) (*Service, error) {
+func New(db kv.DB, root sealer, opts Options) (*Service, error) {
 	if db == nil {
 		return nil, errors.New("vault: a database is required")
 	}
@@ -113,7 +113,7 @@ func New(db *bbolt.DB, root sealer, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(context.Background(), func(tx kv.Tx) error {
 		for _, b := range [][]byte{bucketVaults, bucketKeys, bucketVersions, bucketMaterial} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
@@ -161,7 +161,7 @@ func versionID(vault, key, version string) []byte {
 	return append(versionPrefix(vault, key), version...)
 }
 
-func getJSON(b *bbolt.Bucket, id []byte, v any) (bool, error) {
+func getJSON(b kv.Bucket, id []byte, v any) (bool, error) {
 	raw := b.Get(id)
 	if raw == nil {
 		return false, nil
@@ -172,29 +172,12 @@ func getJSON(b *bbolt.Bucket, id []byte, v any) (bool, error) {
 	return true, nil
 }
 
-func putJSON(b *bbolt.Bucket, id []byte, v any) error {
+func putJSON(b kv.Bucket, id []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	return b.Put(id, raw)
-}
-
-// view and update run a transaction unless ctx has already ended: bbolt
-// transactions are short and cannot be interrupted, so this is the one
-// useful place to honour cancellation.
-func (s *Service) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.View(fn)
-}
-
-func (s *Service) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(fn)
 }
 
 // emitKey tells OnEvent of a committed change to a key (version "" for the

@@ -1,13 +1,12 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"strings"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
@@ -187,7 +186,7 @@ func (s *Service) CreateOrUpdateVault(ctx context.Context, subscriptionID, resou
 	var out *Vault
 	var created, policiesChanged bool
 	var stored vaultRecord
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketVaults)
 		var rec vaultRecord
 		found, err := getJSON(b, vaultID(name), &rec)
@@ -374,7 +373,7 @@ func findPolicy(policies []AccessPolicy, tenantID, objectID string) int {
 // GetDeletedVault).
 func (s *Service) GetVault(ctx context.Context, name string) (*Vault, error) {
 	var out *Vault
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		rec, err := liveVault(tx, name)
 		if err != nil {
 			return err
@@ -385,7 +384,7 @@ func (s *Service) GetVault(ctx context.Context, name string) (*Vault, error) {
 	return out, err
 }
 
-func liveVault(tx *bbolt.Tx, name string) (*vaultRecord, error) {
+func liveVault(tx kv.Tx, name string) (*vaultRecord, error) {
 	var rec vaultRecord
 	found, err := getJSON(tx.Bucket(bucketVaults), vaultID(name), &rec)
 	if err != nil {
@@ -422,9 +421,9 @@ func (s *Service) ListDeletedVaults(ctx context.Context, subscriptionID string) 
 	return out, err
 }
 
-// eachVault visits every vault record in name order (bbolt keeps keys sorted).
+// eachVault visits every vault record in name order (kv keeps keys sorted).
 func (s *Service) eachVault(ctx context.Context, fn func(*vaultRecord)) error {
-	return s.view(ctx, func(tx *bbolt.Tx) error {
+	return s.db.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketVaults).ForEach(func(k, _ []byte) error {
 			var rec vaultRecord
 			if _, err := getJSON(tx.Bucket(bucketVaults), k, &rec); err != nil {
@@ -439,7 +438,7 @@ func (s *Service) eachVault(ctx context.Context, fn func(*vaultRecord)) error {
 // GetDeletedVault returns a soft-deleted vault.
 func (s *Service) GetDeletedVault(ctx context.Context, name string) (*DeletedVault, error) {
 	var out *DeletedVault
-	err := s.view(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		rec, err := deletedVault(tx, name)
 		if err != nil {
 			return err
@@ -450,7 +449,7 @@ func (s *Service) GetDeletedVault(ctx context.Context, name string) (*DeletedVau
 	return out, err
 }
 
-func deletedVault(tx *bbolt.Tx, name string) (*vaultRecord, error) {
+func deletedVault(tx kv.Tx, name string) (*vaultRecord, error) {
 	var rec vaultRecord
 	found, err := getJSON(tx.Bucket(bucketVaults), vaultID(name), &rec)
 	if err != nil {
@@ -469,7 +468,7 @@ func (s *Service) DeleteVault(ctx context.Context, name string) error {
 	now := s.now()
 	var purgeAt time.Time
 	var rec *vaultRecord
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		rec, err = liveVault(tx, name)
 		if err != nil {
@@ -493,7 +492,7 @@ func (s *Service) DeleteVault(ctx context.Context, name string) error {
 // purge scheduler does it anyway.
 func (s *Service) PurgeVault(ctx context.Context, name string) error {
 	now := s.now()
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		rec, err := deletedVault(tx, name)
 		if err != nil {
 			return err
@@ -515,7 +514,7 @@ func (s *Service) PurgeVault(ctx context.Context, name string) error {
 }
 
 // purgeVaultTx removes a vault record and everything stored under it.
-func purgeVaultTx(tx *bbolt.Tx, name string) error {
+func purgeVaultTx(tx kv.Tx, name string) error {
 	if err := tx.Bucket(bucketVaults).Delete(vaultID(name)); err != nil {
 		return err
 	}
@@ -523,18 +522,10 @@ func purgeVaultTx(tx *bbolt.Tx, name string) error {
 }
 
 // deletePrefix deletes every key starting with prefix from the buckets.
-func deletePrefix(tx *bbolt.Tx, prefix []byte, buckets ...[]byte) error {
+func deletePrefix(tx kv.Tx, prefix []byte, buckets ...[]byte) error {
 	for _, name := range buckets {
-		b := tx.Bucket(name)
-		var ids [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			ids = append(ids, slices.Clone(k))
-		}
-		for _, id := range ids {
-			if err := b.Delete(id); err != nil {
-				return err
-			}
+		if err := kv.DeletePrefix(tx.Bucket(name), prefix); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -554,7 +545,7 @@ func (s *Service) UpdateAccessPolicies(ctx context.Context, vault string, kind P
 	}
 	var out []AccessPolicy
 	var rec *vaultRecord
-	err := s.update(ctx, func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		var err error
 		rec, err = liveVault(tx, vault)
 		if err != nil {
@@ -623,7 +614,7 @@ func (s *Service) Authorize(ctx context.Context, vault, tenantID, objectID, perm
 	if perm == "" {
 		return badParam(InnerInvalidPermission, "'%s' is not a key permission", printable(permission))
 	}
-	return s.view(ctx, func(tx *bbolt.Tx) error {
+	return s.db.View(ctx, func(tx kv.Tx) error {
 		rec, err := liveVault(tx, vault)
 		if err != nil {
 			return err
