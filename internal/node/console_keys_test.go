@@ -12,9 +12,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/console/browsertest"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // TestConsoleKeysPageAndTheBannerFollowARevocation signs in to the console
@@ -135,13 +136,13 @@ func TestConsoleShowsWhereTheVaultAuditChainBreaks(t *testing.T) {
 	cs := setUpCMK(t)
 	var edited uint64
 	cs.restart(func() {
-		db, err := bbolt.Open(filepath.Join(cs.dir, "vault", "vault.db"), 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+		db, err := boltkv.Open(filepath.Join(cs.dir, "vault", "vault.db"), boltkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
 		// The key's creation, answered 200, is said to have been refused.
-		err = db.Update(func(tx *bbolt.Tx) error {
+		err = db.Update(context.Background(), func(tx kv.Tx) error {
 			b := tx.Bucket([]byte("audit"))
 			if b == nil {
 				return errors.New("no audit bucket")
