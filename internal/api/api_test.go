@@ -47,7 +47,7 @@ func newTestEnv(t testing.TB, extra func(*Config)) *testEnv {
 	}
 	t.Cleanup(func() { db.Close() })
 	srv := httptest.NewUnstartedServer(nil)
-	ids, err := identity.New(db.Bolt(), filepath.Join(dir, "signing.pem"), identity.Options{
+	ids, err := identity.New(db, filepath.Join(dir, "signing.pem"), identity.Options{
 		Issuer: "https://" + srv.Listener.Addr().String(), VaultDNSSuffix: testDNSSuffix,
 	})
 	if err != nil {

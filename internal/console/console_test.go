@@ -15,11 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/api"
 	"github.com/sealwatch/sealwatch/internal/console"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // fixture is a console in front of an API that serves the identity routes,
@@ -36,7 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T, cfg console.Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "identity.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "identity.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Errors that callers tell apart. Every one of them means "not authenticated";
@@ -123,7 +124,7 @@ type Options struct {
 
 // Service holds the tenant's principals and its token-signing key.
 type Service struct {
-	db       *bbolt.DB
+	db       kv.DB
 	tenant   string
 	signer   *signer
 	opts     Options
@@ -139,7 +140,7 @@ type KeyFiles interface {
 
 // New opens the identity service on db, creating the tenant on first use. The
 // signing key is kept at signingKeyPath, through opts.KeyFiles.
-func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
+func New(db kv.DB, signingKeyPath string, opts Options) (*Service, error) {
 	if opts.Issuer == "" {
 		return nil, errors.New("identity: issuer URL is required")
 	}
@@ -178,7 +179,8 @@ func New(db *bbolt.DB, signingKeyPath string, opts Options) (*Service, error) {
 		}
 		s.trusted[ik.cfg.Issuer] = ik
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	// Opening has no caller's context: it runs once, at start-up.
+	err = db.Update(context.Background(), func(tx kv.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -269,7 +271,7 @@ func (s *Service) create(ctx context.Context, kind Kind, displayName string, rol
 
 // ResetSecret replaces a principal's secret; the old one stops working at once.
 func (s *Service) ResetSecret(ctx context.Context, id string) (*Principal, string, error) {
-	sp, err := s.lookup(id)
+	sp, err := s.lookup(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -288,11 +290,11 @@ func (s *Service) ResetSecret(ctx context.Context, id string) (*Principal, strin
 
 // Delete removes a principal; tokens it already holds stop working at once.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	sp, err := s.lookup(id)
+	sp, err := s.lookup(ctx, id)
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.Update(ctx, func(tx kv.Tx) error {
 		if err := tx.Bucket(bucketPrincipals).Delete([]byte(sp.ObjectID)); err != nil {
 			return err
 		}
@@ -307,7 +309,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 
 // Get finds a principal by object ID or app (client) ID.
 func (s *Service) Get(ctx context.Context, id string) (*Principal, error) {
-	sp, err := s.lookup(id)
+	sp, err := s.lookup(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +320,7 @@ func (s *Service) Get(ctx context.Context, id string) (*Principal, error) {
 // List returns every principal, applications first, each group by name.
 func (s *Service) List(ctx context.Context) ([]Principal, error) {
 	var out []Principal
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketPrincipals).ForEach(func(_, v []byte) error {
 			var sp storedPrincipal
 			if err := json.Unmarshal(v, &sp); err != nil {
@@ -346,7 +348,7 @@ func (s *Service) List(ctx context.Context) ([]Principal, error) {
 // Authenticate checks a client ID and secret. Unknown client and wrong secret
 // give the same error after the same work, so a caller cannot probe for IDs.
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*Principal, error) {
-	sp, err := s.lookup(clientID)
+	sp, err := s.lookup(ctx, clientID)
 	if err != nil || sp.AppID != clientID {
 		// Burn the same Argon2id cost as a real check.
 		hashSecret(secret, make([]byte, 16), s.opts.argon)
@@ -382,12 +384,12 @@ func hashSecret(secret string, salt []byte, p argonParam) []byte {
 	return argon2.IDKey([]byte(secret), salt, p.Time, p.Memory, p.Threads, 32)
 }
 
-func (s *Service) put(_ context.Context, sp *storedPrincipal, isNew bool) error {
+func (s *Service) put(ctx context.Context, sp *storedPrincipal, isNew bool) error {
 	buf, err := json.Marshal(sp)
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.Update(ctx, func(tx kv.Tx) error {
 		if isNew && tx.Bucket(bucketPrincipals).Get([]byte(sp.ObjectID)) != nil {
 			return fmt.Errorf("object ID %s already exists", sp.ObjectID)
 		}
@@ -405,9 +407,9 @@ func (s *Service) put(_ context.Context, sp *storedPrincipal, isNew bool) error 
 // exists reports whether a principal has object ID or app ID id, as lookup
 // finds it, without decoding its record: Verify asks it on every request and
 // needs nothing more.
-func (s *Service) exists(id string) (bool, error) {
+func (s *Service) exists(ctx context.Context, id string) (bool, error) {
 	var found bool
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		key := []byte(id)
 		found = tx.Bucket(bucketPrincipals).Get(key) != nil
 		if !found {
@@ -424,9 +426,9 @@ func (s *Service) exists(id string) (bool, error) {
 }
 
 // lookup finds a principal by object ID or app ID.
-func (s *Service) lookup(id string) (*storedPrincipal, error) {
+func (s *Service) lookup(ctx context.Context, id string) (*storedPrincipal, error) {
 	var sp *storedPrincipal
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		v := tx.Bucket(bucketPrincipals).Get([]byte(id))
 		if v == nil {
 			if oid := tx.Bucket(bucketAppIDs).Get([]byte(id)); oid != nil {

@@ -15,7 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // cheapArgon keeps tests fast; production cost is checked in TestSecretsAreStoredAsArgon2idHashes.
@@ -23,7 +24,7 @@ var cheapArgon = argonParam{Time: 1, Memory: 64, Threads: 1}
 
 type fixture struct {
 	dir string
-	db  *bbolt.DB
+	db  *boltkv.DB
 	svc *Service
 	now time.Time
 }
@@ -41,7 +42,7 @@ func (f *fixture) open(t *testing.T) { f.openTB(t) }
 
 func (f *fixture) openTB(t testing.TB) {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(f.dir, "identity.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(f.dir, "identity.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestSecretsAreStoredAsArgon2idHashes(t *testing.T) {
 		}
 	}
 	f.open(t)
-	sp, err := f.svc.lookup(p.ObjectID)
+	sp, err := f.svc.lookup(context.Background(), p.ObjectID)
 	if err != nil {
 		t.Fatal(err)
 	}

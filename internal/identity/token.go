@@ -195,7 +195,7 @@ func (s *Service) Verify(ctx context.Context, raw string, aud Audience) (*Claims
 	if c.TenantID != s.tenant {
 		return nil, fmt.Errorf("%w: token names tenant %q", ErrTokenInvalid, c.TenantID)
 	}
-	switch found, err := s.exists(c.ObjectID); {
+	switch found, err := s.exists(ctx, c.ObjectID); {
 	case err != nil:
 		return nil, err
 	case !found:

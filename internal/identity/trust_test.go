@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"go.etcd.io/bbolt"
+
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // trustFixture is a customer's identity service (the vault's) trusting an
@@ -45,7 +46,7 @@ func newTrustFixture(t *testing.T) *trustFixture {
 
 	open := func(name string, opts Options) *Service {
 		dir := t.TempDir()
-		db, err := bbolt.Open(filepath.Join(dir, name+".db"), 0o600, nil)
+		db, err := boltkv.Open(filepath.Join(dir, name+".db"), boltkv.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +200,7 @@ func TestUnreachableIssuerIsNeitherAcceptedNorRefused(t *testing.T) {
 
 func TestTrustingItselfOrNoTenantIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "i.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(dir, "i.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -296,7 +296,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.closers = append(n.closers, n.identityDB.Close)
-	n.identity, err = identity.New(n.identityDB.Bolt(), filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
+	n.identity, err = identity.New(n.identityDB, filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
 		Issuer:         n.endpoint,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		TrustedIssuers: cfg.TrustedIssuers,
