@@ -20,11 +20,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/spf13/cobra"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms"
 	"github.com/sealwatch/sealwatch/internal/keyring/kv"
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 )
 
@@ -251,12 +251,12 @@ func stopped(dataDir string) error {
 	if _, err := os.Stat(path); err != nil {
 		return usagef("%s is not a node's data directory (%v)", dataDir, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	db, err := boltkv.Open(path, boltkv.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, boltkv.ErrLocked) {
 		return usagef("a node is running on %s: stop it first", dataDir)
 	}
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err // names the file
 	}
 	return db.Close()
 }
