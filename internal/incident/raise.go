@@ -162,51 +162,90 @@ func (s *Incidents) RaiseFromAlert(ctx context.Context, a *alert.Alert, ruleID s
 	if err != nil {
 		return nil, false, err
 	}
-	if inc, err := s.raisedInto(ctx, a.SystemAlertID); err != nil || inc != nil {
-		return inc, false, err
-	}
-	if g.Enabled {
-		inc, created, err = s.group(ctx, a, stored, g)
-	} else {
-		inc, created, err = s.attach(ctx, a.SystemAlertID, a, stored, false)
-		if errors.Is(err, errRegroup) { // only an incident a user made under the alert's ID
-			err = fault.New(fault.Conflict, "Conflict", "incident '%s' exists and was not raised by alert '%s'; it cannot take it", a.SystemAlertID, a.SystemAlertID)
+	for range maxRetries {
+		inc, linkMatch, err := s.raisedInto(ctx, a.SystemAlertID)
+		if err != nil || inc != nil {
+			return inc, false, err
 		}
+		inc, created, err = s.place(ctx, a, stored, g, linkMatch)
+		if errors.Is(err, errRaisedMeanwhile) {
+			continue // it went into an incident meanwhile: that one is the answer
+		}
+		return inc, created, err
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	return inc, created, nil
+	return nil, false, errContention(a.SystemAlertID)
 }
 
+// place puts the alert a, not yet linked to an incident, into one: its
+// group's or its own. linkMatch is the precondition of the alert's link
+// (see raisedInto), written in the batch that changes the incident, so that
+// of two raises of one alert at once — two nodes running one window — one
+// links it and the other gets errRaisedMeanwhile: never two incidents.
+func (s *Incidents) place(ctx context.Context, a *alert.Alert, stored docstore.Write, g Grouping, linkMatch string) (*Incident, bool, error) {
+	if g.Enabled {
+		return s.group(ctx, a, stored, g, linkMatch)
+	}
+	inc, created, err := s.attach(ctx, a.SystemAlertID, a, stored, false, linkMatch)
+	if errors.Is(err, errRegroup) { // only an incident a user made under the alert's ID
+		err = fault.New(fault.Conflict, "Conflict", "incident '%s' exists and was not raised by alert '%s'; it cannot take it", a.SystemAlertID, a.SystemAlertID)
+	}
+	return inc, created, err
+}
+
+// errRaisedMeanwhile: another raise of the alert linked it to an incident
+// since this one read its link.
+var errRaisedMeanwhile = errors.New("alert raised meanwhile")
+
 // linkWrite records, with the incident write that takes the alert, which
-// incident it went into.
-func linkWrite(alertID, incidentID string) docstore.Write {
+// incident it went into; linkMatch is what raisedInto found.
+func linkWrite(alertID, incidentID, linkMatch string) docstore.Write {
 	body, _ := json.Marshal(map[string]string{"incidentId": incidentID})
-	return docstore.Write{Collection: collAlertLinks, ID: alertID, Body: body, IfMatch: docstore.Unconditional}
+	return docstore.Write{Collection: collAlertLinks, ID: alertID, Body: body, IfMatch: linkMatch}
 }
 
 // raisedInto returns the incident an alert went into, or nil if it has
-// not been raised or its incident was deleted since.
-func (s *Incidents) raisedInto(ctx context.Context, alertID string) (*Incident, error) {
+// not been raised or its incident was deleted since. Then linkMatch is the
+// precondition under which a raise may link it: CreateOnly, or the etag of
+// the link to the deleted incident.
+func (s *Incidents) raisedInto(ctx context.Context, alertID string) (inc *Incident, linkMatch string, err error) {
 	doc, err := s.docs.Get(ctx, s.workspace, collAlertLinks, alertID)
 	if errors.Is(err, docstore.ErrNotFound) {
-		return nil, nil
+		return nil, docstore.CreateOnly, nil
 	}
 	if err != nil {
-		return nil, docstore.Refusal(err, "alert link", alertID)
+		return nil, "", docstore.Refusal(err, "alert link", alertID)
 	}
 	var link struct {
 		IncidentID string `json:"incidentId"`
 	}
 	if err := json.Unmarshal(doc.Body, &link); err != nil {
-		return nil, fmt.Errorf("decode link of alert %s: %w", alertID, err)
+		return nil, "", fmt.Errorf("decode link of alert %s: %w", alertID, err)
 	}
-	inc, err := s.Get(ctx, link.IncidentID)
+	inc, err = s.Get(ctx, link.IncidentID)
 	if fault.KindOf(err) == fault.NotFound {
-		return nil, nil
+		return nil, doc.ETag, nil
 	}
-	return inc, err
+	return inc, "", err
+}
+
+// raisedMeanwhile tells, after a batch linking alertID under linkMatch
+// failed its preconditions, whether the link is what failed: then
+// errRaisedMeanwhile, as another raise linked the alert since it was read.
+// nil means another write failed, and the caller reads and tries again.
+func (s *Incidents) raisedMeanwhile(ctx context.Context, alertID, linkMatch string) error {
+	doc, err := s.docs.Get(ctx, s.workspace, collAlertLinks, alertID)
+	switch {
+	case errors.Is(err, docstore.ErrNotFound):
+		if linkMatch != docstore.CreateOnly {
+			return errRaisedMeanwhile // links are not deleted; read it all again
+		}
+		return nil
+	case err != nil:
+		return docstore.Refusal(err, "alert link", alertID)
+	case doc.ETag != linkMatch:
+		return errRaisedMeanwhile
+	}
+	return nil
 }
 
 // group finds or claims the incident of a's group in the rule's grouping
@@ -215,7 +254,7 @@ func (s *Incidents) raisedInto(ctx context.Context, alertID string) (*Incident, 
 // first's claim and joins its incident, even before it exists. An incident
 // that turns out not to take the alert (closed, full) is passed over for a
 // new one, which the group then names.
-func (s *Incidents) group(ctx context.Context, a *alert.Alert, stored docstore.Write, g Grouping) (*Incident, bool, error) {
+func (s *Incidents) group(ctx context.Context, a *alert.Alert, stored docstore.Write, g Grouping, linkMatch string) (*Incident, bool, error) {
 	salt, err := s.groupingSalt(ctx)
 	if err != nil {
 		return nil, false, err
@@ -245,7 +284,7 @@ func (s *Incidents) group(ctx context.Context, a *alert.Alert, stored docstore.W
 		if err != nil {
 			return nil, false, docstore.Refusal(err, "grouping state", shard)
 		}
-		inc, created, err := s.attach(ctx, target, a, stored, g.ReopenClosed)
+		inc, created, err := s.attach(ctx, target, a, stored, g.ReopenClosed, linkMatch)
 		if errors.Is(err, errRegroup) {
 			refused = append(refused, target)
 			continue
@@ -271,17 +310,23 @@ func full(rec *record, a *alert.Alert) bool {
 var errRegroup = errors.New("incident no longer takes the alert")
 
 // attach puts a into the incident id, making the incident from a if there
-// is none; stored, the write of the alert itself, goes in the same batch. A closed incident is reopened if reopen, else errRegroup;
-// one that holds a already is returned as it is.
-func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, stored docstore.Write, reopen bool) (*Incident, bool, error) {
+// is none; stored, the write of the alert itself, and its link (under
+// linkMatch) go in the same batch. A closed incident is reopened if reopen,
+// else errRegroup; one that holds a already is returned as it is; if the
+// alert was linked by another raise meanwhile, errRaisedMeanwhile.
+func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, stored docstore.Write, reopen bool, linkMatch string) (*Incident, bool, error) {
 	actor := "rule:" + a.RuleID
 	for range maxRetries {
 		rec, etag, err := s.read(ctx, id)
 		switch {
 		case errors.Is(err, docstore.ErrNotFound):
-			inc, err := s.create(ctx, id, a, stored)
+			inc, err := s.create(ctx, id, a, stored, linkMatch)
 			if errors.Is(err, docstore.ErrConflict) {
-				continue // made at once by another raise (or a number taken): again
+				// made at once by another raise, a number taken, or the alert linked
+				if err := s.raisedMeanwhile(ctx, a.SystemAlertID, linkMatch); err != nil {
+					return nil, false, err
+				}
+				continue
 			}
 			if err != nil {
 				return nil, false, err
@@ -301,8 +346,11 @@ func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, store
 		}
 		s.link(rec, a)
 		history = append(history, HistoryEntry{Actor: actor, Action: ActionAlertAdded, Detail: "alert " + a.SystemAlertID})
-		inc, _, err := s.commit(ctx, id, rec, etag, history, stored, linkWrite(a.SystemAlertID, id))
+		inc, _, err := s.commit(ctx, id, rec, etag, history, stored, linkWrite(a.SystemAlertID, id, linkMatch))
 		if errors.Is(err, docstore.ErrConflict) {
+			if err := s.raisedMeanwhile(ctx, a.SystemAlertID, linkMatch); err != nil {
+				return nil, false, err
+			}
 			continue
 		}
 		if err != nil {
@@ -314,9 +362,10 @@ func (s *Incidents) attach(ctx context.Context, id string, a *alert.Alert, store
 }
 
 // create makes the incident id from its first alert, with its number,
-// trail, the alert (stored) and its link in one batch; docstore.ErrConflict if it
-// exists or the number was taken meanwhile.
-func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, stored docstore.Write) (*Incident, error) {
+// trail, the alert (stored) and its link (under linkMatch) in one batch;
+// docstore.ErrConflict if it exists, the number was taken or the alert
+// linked meanwhile.
+func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, stored docstore.Write, linkMatch string) (*Incident, error) {
 	n, counter, err := s.nextNumber(ctx)
 	if err != nil {
 		return nil, err
@@ -330,7 +379,7 @@ func (s *Incidents) create(ctx context.Context, id string, a *alert.Alert, store
 	s.link(rec, a)
 	created := HistoryEntry{Actor: "rule:" + a.RuleID, Action: ActionCreated,
 		Detail: fmt.Sprintf("from alert %s; severity %s, status New", a.SystemAlertID, a.Severity)}
-	inc, _, err := s.commit(ctx, id, rec, docstore.CreateOnly, []HistoryEntry{created}, counter, stored, linkWrite(a.SystemAlertID, id))
+	inc, _, err := s.commit(ctx, id, rec, docstore.CreateOnly, []HistoryEntry{created}, counter, stored, linkWrite(a.SystemAlertID, id, linkMatch))
 	return inc, err
 }
 

@@ -3,6 +3,7 @@ package incident
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/alert"
+	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
@@ -596,5 +598,59 @@ func TestGroupingOutlivesTheStoreValue(t *testing.T) {
 	r.s = New(s.docs, s.workspace, testWorkspaceID, s.now)
 	if inc, created := r.raise(r.alert(account(t, "alice")), g); created || inc.Name != first.Name {
 		t.Fatal("an alert raised through a fresh store value did not join its group")
+	}
+}
+
+// TestARaiseThatReadTheLinkBeforeAnotherCommittedPutsTheAlertNowhereElse:
+// two raises of one alert at once (two nodes running one window) both find
+// it unlinked; the first puts it into the group's incident, which is then
+// closed, and the group's next alert opens a new one, so the second raise
+// would put the alert into that one too. The link is the second's
+// precondition: it finds the first's incident instead.
+func TestARaiseThatReadTheLinkBeforeAnotherCommittedPutsTheAlertNowhereElse(t *testing.T) {
+	s := newIncidents(t)
+	ctx := context.Background()
+	r := &raiser{t: t, s: s, rule: "rule-1"}
+	g := grouping(MatchAnyAlert)
+	a := r.alert(account(t, "alice"))
+	_, linkMatch, err := s.raisedInto(ctx, a.SystemAlertID) // the second raise's read
+	if err != nil || linkMatch != docstore.CreateOnly {
+		t.Fatalf("an unraised alert's link: %q, %v", linkMatch, err)
+	}
+	first, _ := r.raise(a, g)
+	p := first.Properties
+	p.Status, p.Classification, p.ClassificationReason = "Closed", "FalsePositive", "InaccurateData"
+	if _, _, err := s.PutAs(ctx, "oid-analyst", first.Name, p, first.Etag); err != nil {
+		t.Fatal(err)
+	}
+	if next, created := r.raise(r.alert(account(t, "alice")), g); !created || next.Name == first.Name {
+		t.Fatal("the group's next alert did not open a new incident")
+	}
+	again := *a
+	stored, err := alert.New(s.docs, s.workspace, s.workspaceID).Write(&again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.place(ctx, &again, stored, g, linkMatch); !errors.Is(err, errRaisedMeanwhile) {
+		t.Fatalf("the second raise placed the alert again: %v", err)
+	}
+	if inc, created := r.raise(&again, g); created || inc.Name != first.Name {
+		t.Fatalf("raised again: created %v into %s, want %s", created, inc.Name, first.Name)
+	}
+	list, _ := s.List(ctx)
+	holding := 0
+	for _, inc := range list {
+		alerts, err := s.Alerts(ctx, inc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range alerts {
+			if x.SystemAlertID == a.SystemAlertID {
+				holding++
+			}
+		}
+	}
+	if holding != 1 {
+		t.Fatalf("%d incidents hold the alert, want 1", holding)
 	}
 }
