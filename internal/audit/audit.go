@@ -7,15 +7,20 @@
 // in the middle, or forge one, without Verify naming the first broken record.
 //
 // What the chain cannot show from the file alone: removing the newest records. A log cut
-// after record n is a valid chain of n records. While the Log that wrote them is open,
-// Verify compares against its own memory of the newest record and does catch this; after a
-// restart only a copy of the head kept elsewhere (see Head: another host, a ticket, a
-// signed note) can tell. The same holds for replacing the whole file with an older copy.
+// after record n is a valid chain of n records. While a Log is open, Verify and every
+// write compare against its memory of the newest record it wrote or continued from, and do
+// catch this; after a restart only a copy of the head kept elsewhere (see Head: another
+// host, a ticket, a signed note) can tell. The same holds for replacing the whole file with
+// an older copy.
+//
+// Several nodes may each open a Log on one shared database: each batch continues from the
+// newest stored record, read and verified inside its kv Update, and kv serializes Updates
+// across nodes, so their records form one chain.
 //
 // Records are batched because every wrap and unwrap is audited, and a commit (an fsync,
-// or a round trip to PostgreSQL) per request would dominate the vault's latency. One writer goroutine commits all
-// queued records in one transaction every FlushInterval, or as soon as MaxPending are
-// queued. Appenders never wait for the disk unless the queue is full; then they wait
+// or a round trip to PostgreSQL) per request would dominate the vault's latency. One writer
+// goroutine per Log commits all queued records in one transaction every FlushInterval, or as
+// soon as MaxPending are queued. Appenders never wait for the disk unless the queue is full; then they wait
 // rather than lose a record.
 package audit
 
@@ -190,32 +195,50 @@ func open(db kv.DB, macKey []byte, opts Options, onCommit func(head uint64)) (*L
 
 // loadHead finds the newest record so that the chain continues across restarts.
 func (l *Log) loadHead() (chainHead, error) {
-	head := chainHead{mac: make([]byte, macSize)}
+	var head chainHead
 	err := l.db.Update(context.Background(), func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
 			return err
 		}
-		k, v := b.Cursor().Last()
-		if k == nil {
-			return nil
-		}
-		seq, r, terr := decodeStored(k, v)
-		if terr != nil {
-			return terr
-		}
-		prev, err := hex.DecodeString(r.PrevMAC)
-		if err != nil || len(prev) != macSize {
-			return &TamperError{Seq: seq, Reason: "newest record has a malformed prevMac"}
-		}
-		mac := computeMAC(l.macKey, prev, &r)
-		if !macEqual(mac, r.MAC) {
-			return &TamperError{Seq: seq, Reason: "newest record does not verify under this MAC key: the key is not the one the log was written with, or the record was altered"}
-		}
-		head = chainHead{seq: seq, mac: mac}
-		return nil
+		head, err = l.readHead(b, chainHead{mac: make([]byte, macSize)})
+		return err
 	})
 	return head, err
+}
+
+// readHead returns the newest stored record as a chain head, or known when the bucket is
+// empty and known is the empty head. It refuses, with a *TamperError, a newest record that
+// does not verify under the MAC key, and a head behind known (the newest record this Log
+// has written or continued from): every node only ever appends, so a log that went back
+// lost its newest records.
+func (l *Log) readHead(b kv.Bucket, known chainHead) (chainHead, error) {
+	k, v := b.Cursor().Last()
+	if k == nil {
+		if known.seq != 0 {
+			return chainHead{}, &TamperError{Seq: 1, Reason: fmt.Sprintf("the log is empty but this process saw it reach record %d: every record was removed", known.seq)}
+		}
+		return known, nil
+	}
+	seq, r, err := decodeStored(k, v)
+	if err != nil {
+		return chainHead{}, err
+	}
+	prev, err := hex.DecodeString(r.PrevMAC)
+	if err != nil || len(prev) != macSize {
+		return chainHead{}, &TamperError{Seq: seq, Reason: "newest record has a malformed prevMac"}
+	}
+	mac := computeMAC(l.macKey, prev, &r)
+	if !macEqual(mac, r.MAC) {
+		return chainHead{}, &TamperError{Seq: seq, Reason: "newest record does not verify under this MAC key: the key is not the one the log was written with, or the record was altered"}
+	}
+	switch {
+	case seq < known.seq:
+		return chainHead{}, &TamperError{Seq: seq + 1, Reason: fmt.Sprintf("log ends at record %d but this process saw it reach %d: the newest records were removed", seq, known.seq)}
+	case seq == known.seq && !hmac.Equal(mac, known.mac):
+		return chainHead{}, &TamperError{Seq: seq, Reason: "differs from the record this process wrote or continued from"}
+	}
+	return chainHead{seq: seq, mac: mac}, nil
 }
 
 // Append queues r for writing and returns without waiting for the disk, unless the queue
@@ -294,12 +317,27 @@ func (l *Log) Close() error {
 	return l.closeErr
 }
 
-// Head returns the sequence number and MAC (hex) of the newest durable record; 0 and the
-// all-zero MAC for an empty log. Keeping them outside the database is what makes removal of
-// the newest records detectable after a restart.
-func (l *Log) Head() (seq uint64, mac string) {
-	h := l.currentHead()
-	return h.seq, hex.EncodeToString(h.mac)
+// Head returns the sequence number and MAC (hex) of the newest durable record, whichever
+// node wrote it; 0 and the all-zero MAC for an empty log. Keeping them outside the database
+// is what makes removal of the newest records detectable after a restart. Head refuses, with
+// a *TamperError, a newest record that does not verify or that is older than one this Log
+// has seen.
+func (l *Log) Head(ctx context.Context) (seq uint64, mac string, err error) {
+	known := l.currentHead()
+	h := known
+	err = l.db.View(ctx, func(tx kv.Tx) error {
+		b := tx.Bucket(bucketName)
+		if b == nil {
+			return errors.New("bucket audit is missing")
+		}
+		var err error
+		h, err = l.readHead(b, known)
+		return err
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("audit: head: %w", err)
+	}
+	return h.seq, hex.EncodeToString(h.mac), nil
 }
 
 func (l *Log) currentHead() chainHead {
@@ -390,12 +428,15 @@ func (l *Log) run() {
 	}
 }
 
-// commit writes batch in one transaction, continuing the chain from the current head.
+// commit writes batch in one transaction, continuing the chain from the newest stored
+// record. That record is read inside the transaction rather than taken from memory, because
+// other nodes sharing the database append to the same chain: kv serializes their Updates,
+// so each batch extends whatever the previous one, from any node, left.
 func (l *Log) commit(batch []Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	head := l.currentHead() // only this goroutine moves the head
+	known := l.currentHead() // only this goroutine moves the head
 	var next chainHead
 	// No caller's context: a queued record is written whoever asked for it.
 	err := l.db.Update(context.Background(), func(tx kv.Tx) error {
@@ -406,7 +447,10 @@ func (l *Log) commit(batch []Record) error {
 		if a, ok := b.(kv.Appender); ok {
 			a.AppendOnly() // sequence numbers only ever grow
 		}
-		next = head
+		var err error
+		if next, err = l.readHead(b, known); err != nil {
+			return err
+		}
 		for _, r := range batch {
 			r.Seq = next.seq + 1
 			r.PrevMAC = hex.EncodeToString(next.mac)

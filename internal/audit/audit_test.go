@@ -134,8 +134,8 @@ func TestChainContinuesAcrossReopen(t *testing.T) {
 	if err := l.Verify(context.Background()); err != nil {
 		t.Errorf("Verify after reopen: %v", err)
 	}
-	if seq, mac := l.Head(); seq != 6 || mac != recs[5].MAC {
-		t.Errorf("Head = %d %s, want 6 %s", seq, mac, recs[5].MAC)
+	if seq, mac, err := l.Head(context.Background()); err != nil || seq != 6 || mac != recs[5].MAC {
+		t.Errorf("Head = %d %s %v, want 6 %s", seq, mac, err, recs[5].MAC)
 	}
 }
 
@@ -376,7 +376,10 @@ func TestRemovedNewestRecordsNeedAnAnchorAfterRestart(t *testing.T) {
 	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	anchorSeq, anchorMAC := l.Head()
+	anchorSeq, anchorMAC, err := l.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -392,8 +395,8 @@ func TestRemovedNewestRecordsNeedAnAnchorAfterRestart(t *testing.T) {
 	if err := l.Verify(context.Background()); err != nil {
 		t.Errorf("Verify = %v; a cut at the end is not detectable from the file alone", err)
 	}
-	if seq, mac := l.Head(); seq == anchorSeq || mac == anchorMAC {
-		t.Errorf("Head = %d, same as the anchor taken before the cut", seq)
+	if seq, mac, err := l.Head(context.Background()); err != nil || seq == anchorSeq || mac == anchorMAC {
+		t.Errorf("Head = %d %v, same as the anchor taken before the cut", seq, err)
 	}
 }
 
