@@ -524,10 +524,10 @@ func testForEach(t *testing.T, db kv.DB) {
 
 func testDeleteBucket(t *testing.T, db kv.DB) {
 	update(t, db, func(tx kv.Tx) error {
-		for _, top := range []string{"doomed", "doomed2", "doome"} {
+		for _, top := range []string{"doomed", "doomed2", "doome", "doomee"} {
 			a := mustCreate(t, tx, top)
 			must(t, a.Put([]byte("k"), []byte("v")))
-			for _, mid := range []string{"b", "b\x00", "bb"} {
+			for _, mid := range []string{"b", "b\x00", "bb", "c"} {
 				b, err := a.CreateBucketIfNotExists([]byte(mid))
 				must(t, err)
 				must(t, b.Put([]byte("k"), []byte("v")))
@@ -549,9 +549,9 @@ func testDeleteBucket(t *testing.T, db kv.DB) {
 			t.Error("a deleted top-level bucket is still there")
 		}
 		// Buckets whose names share a prefix with the deleted ones are whole.
-		for _, top := range []string{"doomed2", "doome"} {
+		for _, top := range []string{"doomed2", "doome", "doomee"} {
 			a := tx.Bucket([]byte(top))
-			for _, mid := range []string{"b", "b\x00", "bb"} {
+			for _, mid := range []string{"b", "b\x00", "bb", "c"} {
 				b := a.Bucket([]byte(mid))
 				if top == "doomed2" && mid == "b" {
 					if b != nil {

@@ -1,0 +1,152 @@
+package pgkv
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+)
+
+// A cursor fetches keys a page at a time, at most pageKeys keys and,
+// past the first, pageBytes bytes of values: a Seek that reads one key
+// does not bring a bucket's worth of documents.
+const (
+	pageKeys  = 256
+	pageBytes = 4 << 20
+)
+
+// cursor is a kv.Cursor: a page of consecutive keys fetched around its
+// position, fetched again from the position once the transaction writes.
+type cursor struct {
+	b           *bucket
+	bucketsOnly bool // for ForEachBucket: the nested buckets' keys alone
+
+	page   []entry // consecutive keys, in order
+	i      int     // the position in page
+	writes int     // the transaction's writes when page was fetched
+}
+
+type entry struct{ key, value []byte }
+
+// current returns the key the cursor is on, or nil.
+func (c *cursor) current() *entry {
+	if c.i < 0 || c.i >= len(c.page) {
+		return nil
+	}
+	return &c.page[c.i]
+}
+
+func (c *cursor) First() ([]byte, []byte) { return c.fetch(">=", []byte{}, false) }
+
+func (c *cursor) Last() ([]byte, []byte) { return c.fetch("", nil, true) }
+
+func (c *cursor) Seek(seek []byte) ([]byte, []byte) {
+	if seek == nil {
+		seek = []byte{}
+	}
+	return c.fetch(">=", seek, false)
+}
+
+func (c *cursor) Next() ([]byte, []byte) {
+	e := c.current()
+	if e == nil {
+		return nil, nil
+	}
+	if c.writes == c.b.tx.writes && c.i+1 < len(c.page) {
+		c.i++
+		return c.at()
+	}
+	return c.fetch(">", e.key, false)
+}
+
+func (c *cursor) Prev() ([]byte, []byte) {
+	e := c.current()
+	if e == nil {
+		return nil, nil
+	}
+	if c.writes == c.b.tx.writes && c.i > 0 {
+		c.i--
+		return c.at()
+	}
+	return c.fetch("<", e.key, true)
+}
+
+// Delete deletes the key under the cursor; the transaction's write makes
+// the next move fetch again from that key, the first key past it being
+// the next.
+func (c *cursor) Delete() error {
+	if !c.b.tx.writable {
+		return kv.ErrTxNotWritable
+	}
+	e := c.current()
+	if e == nil {
+		return nil
+	}
+	if e.value == nil {
+		return kv.ErrIncompatibleValue
+	}
+	return c.b.Delete(e.key)
+}
+
+func (c *cursor) at() ([]byte, []byte) {
+	e := c.page[c.i]
+	return e.key, e.value
+}
+
+// fetch reads the page of keys op from (all of them for op ""), in
+// descending order if desc, and moves to its first. Finding none, the
+// cursor stays where it was and returns nils, as past either end.
+func (c *cursor) fetch(op string, from []byte, desc bool) ([]byte, []byte) {
+	t := c.b.tx
+	if t.err != nil {
+		return nil, nil
+	}
+	order := "key"
+	if desc {
+		order = "key DESC"
+	}
+	args := []any{t.db.ns, c.b.path}
+	where := "ns = $1 AND path = $2"
+	if op != "" {
+		where += " AND key " + op + " $3"
+		args = append(args, from)
+	}
+	if c.bucketsOnly {
+		where += " AND value IS NULL"
+	}
+	// The running total of the values' sizes cuts the page once it passes
+	// pageBytes; the first key always comes.
+	rows, err := t.ptx.Query(t.ctx, fmt.Sprintf(`SELECT key, value FROM (
+			SELECT key, value, sum(coalesce(octet_length(value), 0)) OVER (ORDER BY %[1]s ROWS UNBOUNDED PRECEDING)
+				- coalesce(octet_length(value), 0) AS before
+			FROM (SELECT key, value FROM %[2]s WHERE %[3]s ORDER BY %[1]s LIMIT %[4]d) keys) sized
+		WHERE before < %[5]d ORDER BY %[1]s`, order, table, where, pageKeys, pageBytes), args...)
+	if err != nil {
+		t.fail("read keys", err)
+		return nil, nil
+	}
+	var page []entry
+	for rows.Next() {
+		var e entry
+		if err := rows.Scan(&e.key, &e.value); err != nil {
+			rows.Close()
+			t.fail("read keys", err)
+			return nil, nil
+		}
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
+		t.fail("read keys", err)
+		return nil, nil
+	}
+	if len(page) == 0 {
+		return nil, nil
+	}
+	c.i = 0
+	if desc {
+		slices.Reverse(page)
+		c.i = len(page) - 1
+	}
+	c.page, c.writes = page, t.writes
+	return c.at()
+}

@@ -1,0 +1,218 @@
+// Package pgkv keeps kv databases in PostgreSQL, shared by every node that
+// opens them: the storage of several nodes. The databases of one
+// deployment (identity, vault, control, documents) are namespaces of one
+// table in one PostgreSQL database.
+//
+// A row is one key of one bucket: the namespace, the bucket's path (the
+// names from the top, each prefixed by its length, so that the paths of a
+// bucket's subtree are exactly those that begin with its own), the key,
+// and the value, NULL where the key names a nested bucket. PostgreSQL
+// orders bytea bytewise, as bbolt orders keys. The primary key's index
+// holds the path and the key, which PostgreSQL limits to about 2.6 KB
+// together.
+package pgkv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+)
+
+// ErrClosed is returned for a transaction begun after Close.
+var ErrClosed = errors.New("pgkv: database closed")
+
+// table holds the keys of every namespace.
+const table = "sealwatch_kv"
+
+const schema = `CREATE TABLE IF NOT EXISTS ` + table + ` (
+	ns    text  NOT NULL,
+	path  bytea NOT NULL,
+	key   bytea NOT NULL,
+	value bytea,
+	PRIMARY KEY (ns, path, key)
+)`
+
+// rollbackTimeout bounds the rollback of a transaction whose context has
+// ended.
+const rollbackTimeout = 5 * time.Second
+
+// DB is a kv.DB in one namespace of a PostgreSQL database.
+type DB struct {
+	pool   *pgxpool.Pool
+	ns     string
+	lockID int64 // the namespace's advisory lock, taken by every Update
+	// writer lets one Update of this node at a time take a connection to
+	// wait for the advisory lock: the others wait here, leaving the pool
+	// to readers, and to a View that a writer runs inside its Update.
+	writer chan struct{}
+
+	mu       sync.Mutex
+	closed   bool
+	inFlight sync.WaitGroup
+}
+
+var _ kv.DB = (*DB)(nil)
+
+// Connect opens a pool on the PostgreSQL database at dbURL and checks that
+// it answers. Its errors never hold dbURL, which may carry a password.
+// Each transaction in flight holds one of the pool's connections:
+// pool_max_conns in the URL sizes it (pgx's default is 4, or the number of
+// CPUs if more).
+func Connect(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
+	if _, err := url.Parse(dbURL); err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // url.Error repeats the whole URL
+		}
+		return nil, fmt.Errorf("the PostgreSQL URL does not parse: %v", err)
+	}
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		// pgx's message quotes the URL, its password hidden only as far as
+		// it can tell where the password is.
+		return nil, errors.New("the PostgreSQL URL does not parse as a pgx connection string: check its parameters")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)
+	}
+	return pool, nil
+}
+
+// Open returns the database named name in the PostgreSQL database that
+// pool reaches, creating the table of every namespace if it is not there.
+// The pool stays the caller's, shared by the namespaces it opens.
+func Open(ctx context.Context, pool *pgxpool.Pool, name string) (*DB, error) {
+	if name == "" {
+		return nil, fmt.Errorf("pgkv: open: %w", kv.ErrKeyRequired)
+	}
+	// Nodes starting together would race CREATE TABLE IF NOT EXISTS into a
+	// unique violation on the catalog: the first takes the lock, the rest
+	// find the table.
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("schema")); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgkv: create the table %s: %w", table, err)
+	}
+	return &DB{pool: pool, ns: name, lockID: lockKey("writer " + name), writer: make(chan struct{}, 1)}, nil
+}
+
+// lockKey is the advisory lock key for what: PostgreSQL's advisory locks
+// are one number per database, shared with any other application in it,
+// so the number is drawn from a hash rather than chosen small.
+func lockKey(what string) int64 {
+	sum := sha256.Sum256([]byte("sealwatch kv " + what))
+	return int64(binary.BigEndian.Uint64(sum[:8]))
+}
+
+// Close waits for the transactions in flight and refuses new ones. The
+// pool stays open.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.inFlight.Wait()
+	return nil
+}
+
+// begin counts a transaction in, unless the database is closed.
+func (d *DB) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.inFlight.Add(1)
+	return nil
+}
+
+// View runs fn in a read-only transaction on one snapshot: REPEATABLE READ
+// takes it at the first read and keeps it to the end.
+func (d *DB) View(ctx context.Context, fn func(kv.Tx) error) error {
+	return d.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+}
+
+// Update runs fn in a read-write transaction that first takes the
+// namespace's advisory lock, held to commit or rollback: writers run one
+// at a time across every node, as bbolt's single writer does. The
+// transaction is READ COMMITTED, so each statement sees every write
+// committed before it, the previous holder's included; as nothing writes
+// the namespace without the lock, no write of another can come between a
+// read and the write that follows it, and PostgreSQL has no conflict to
+// report: no serialization failure to retry. (REPEATABLE READ would take
+// its snapshot when asking for the lock, before waiting for it, and miss
+// the previous writer's commit.)
+func (d *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	select {
+	case d.writer <- struct{}{}:
+		defer func() { <-d.writer }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return d.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+}
+
+// run runs fn in one PostgreSQL transaction, committed if fn returns nil
+// and no statement failed, rolled back otherwise, and rolled back before
+// fn's panic goes on.
+func (d *DB) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(kv.Tx) error) (err error) {
+	if err := d.begin(ctx); err != nil {
+		return err
+	}
+	defer d.inFlight.Done()
+	ptx, err := d.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("pgkv %s: begin: %w", d.ns, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			// A rollback that fails leaves the connection closed by pgx,
+			// and the transaction with it.
+			ptx.Rollback(rctx)
+		}
+	}()
+	t := &tx{ctx: ctx, db: d, ptx: ptx, writable: writable, buckets: map[string]bool{}}
+	if writable {
+		if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", d.lockID); err != nil {
+			return fmt.Errorf("pgkv %s: wait for the writer's lock: %w", d.ns, err)
+		}
+	}
+	ferr := fn(t)
+	if t.err != nil {
+		// A failed read returned nil: fn's result may rest on it.
+		return fmt.Errorf("pgkv %s: %w", d.ns, t.err)
+	}
+	if ferr != nil {
+		return ferr
+	}
+	done = true
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgkv %s: commit: %w", d.ns, err)
+	}
+	return nil
+}

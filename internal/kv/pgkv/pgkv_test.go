@@ -1,0 +1,385 @@
+package pgkv_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	neturl "net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/kvtest"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// connect opens a pool on url, as one node would, closed when the test ends.
+func connect(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgkv.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+func open(t testing.TB, pool *pgxpool.Pool, name string) *pgkv.DB {
+	t.Helper()
+	db, err := pgkv.Open(context.Background(), pool, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T) kv.DB {
+		return open(t, connect(t, pgtest.New(t)), "control")
+	})
+}
+
+func TestTwoNodesShareOneDatabase(t *testing.T) {
+	url := pgtest.New(t)
+	// Two pools, as two nodes hold, on the one database.
+	a, b := open(t, connect(t, url), "control"), open(t, connect(t, url), "control")
+	ctx := context.Background()
+	err := a.Update(ctx, func(tx kv.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte("shared"))
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte("k"), []byte("from a"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.View(ctx, func(tx kv.Tx) error {
+		if bk := tx.Bucket([]byte("shared")); bk == nil || string(bk.Get([]byte("k"))) != "from a" {
+			t.Error("node b does not read what node a committed")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("writers serialize across nodes", func(t *testing.T) { kvtest.Serialize(t, a, b) })
+	t.Run("a reader on one node keeps its snapshot while the other commits", func(t *testing.T) { kvtest.Snapshot(t, a, b) })
+}
+
+func TestNamespacesAreApart(t *testing.T) {
+	pool := connect(t, pgtest.New(t))
+	identity, vault := open(t, pool, "identity"), open(t, pool, "vault")
+	ctx := context.Background()
+	for _, db := range []*pgkv.DB{identity, vault} {
+		err := db.Update(ctx, func(tx kv.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("same name"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), []byte(fmt.Sprintf("%p", db)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := vault.Update(ctx, func(tx kv.Tx) error { return tx.DeleteBucket([]byte("same name")) }); err != nil {
+		t.Fatal(err)
+	}
+	err := identity.View(ctx, func(tx kv.Tx) error {
+		if b := tx.Bucket([]byte("same name")); b == nil || string(b.Get([]byte("k"))) != fmt.Sprintf("%p", identity) {
+			t.Error("deleting a bucket in one namespace touched another's of the same name")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A writer in one namespace does not wait for another's.
+	holding, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- identity.Update(ctx, func(kv.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := vault.Update(wctx, func(tx kv.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte("b"))
+		return err
+	}); err != nil {
+		t.Errorf("an Update in vault while one in identity is open: %v", err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCursorFollowsWritesOfItsOwnTransaction(t *testing.T) {
+	db := open(t, connect(t, pgtest.New(t)), "documents")
+	ctx := context.Background()
+	key := func(i int) []byte { return fmt.Appendf(nil, "key%05d", i) }
+	err := db.Update(ctx, func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("docs"))
+		if err != nil {
+			return err
+		}
+		for i := range 600 {
+			if err := b.Put(key(i), []byte("old")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx kv.Tx) error {
+		b := tx.Bucket([]byte("docs"))
+		c := b.Cursor()
+		seen := map[string]string{}
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			seen[string(k)] = string(v)
+			if bytes.Equal(k, key(100)) {
+				// Ahead of the cursor, within the page it fetched, and behind it.
+				for _, err := range []error{
+					b.Put(append(key(150), 'x'), []byte("added ahead")),
+					b.Delete(key(200)),
+					b.Put(key(300), []byte("changed ahead")),
+					b.Put(append(key(50), 'x'), []byte("added behind")),
+				} {
+					if err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for k, want := range map[string]string{
+			string(append(key(150), 'x')): "added ahead",
+			string(key(300)):              "changed ahead",
+			string(key(599)):              "old",
+		} {
+			if got := seen[k]; got != want {
+				t.Errorf("the cursor read %s as %q, want %q", k, got, want)
+			}
+		}
+		for _, k := range [][]byte{key(200), append(key(50), 'x')} {
+			if v, ok := seen[string(k)]; ok {
+				t.Errorf("the cursor read %s (%q): deleted, or added behind it", k, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServerFailureMidTransactionIsAnErrorNeverAMissingKey(t *testing.T) {
+	url := pgtest.New(t)
+	db := open(t, connect(t, url), "control")
+	ctx := context.Background()
+	put := func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("b"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	}
+	if err := db.Update(ctx, put); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a read in View", func(t *testing.T) {
+		var before, after []byte
+		err := db.View(ctx, func(tx kv.Tx) error {
+			b := tx.Bucket([]byte("b"))
+			before = b.Get([]byte("k"))
+			pgtest.TerminateBackends(t, url)
+			after = b.Get([]byte("k"))
+			if k, _ := b.Cursor().First(); k != nil {
+				t.Errorf("a cursor after the failure found %q", k)
+			}
+			if n := b.KeyN(); n != 0 {
+				t.Errorf("KeyN after the failure counted %d keys", n)
+			}
+			return nil // as code that took nil for absent would
+		})
+		if string(before) != "v" || after != nil {
+			t.Fatalf("reads before and after the failure: %q, %q", before, after)
+		}
+		if err == nil {
+			t.Fatal("View whose read failed returned nil: the caller would take the key for absent")
+		}
+		t.Logf("View: %v", err)
+	})
+	t.Run("a write in Update", func(t *testing.T) {
+		var putErr error
+		err := db.Update(ctx, func(tx kv.Tx) error {
+			b := tx.Bucket([]byte("b"))
+			if err := b.Put([]byte("k"), []byte("written before")); err != nil {
+				return err
+			}
+			pgtest.TerminateBackends(t, url)
+			putErr = b.Put([]byte("k2"), []byte("v2"))
+			return nil
+		})
+		if putErr == nil || err == nil {
+			t.Fatalf("a Put after the failure: %v; Update: %v; want errors", putErr, err)
+		}
+	})
+	t.Run("the database afterwards", func(t *testing.T) {
+		// pgx closed the connection that failed: the next transaction
+		// takes a new one.
+		err := db.View(ctx, func(tx kv.Tx) error {
+			if got := string(tx.Bucket([]byte("b")).Get([]byte("k"))); got != "v" {
+				t.Errorf("after the failed Update, k = %q, want v", got)
+			}
+			if tx.Bucket([]byte("b")).Get([]byte("k2")) != nil {
+				t.Error("the failed Update's write was committed")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestErrorsNeverHoldThePassword(t *testing.T) {
+	url := pgtest.New(t)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := u.User.Password()
+	wrong := *u
+	wrong.User = neturl.UserPassword("postgres", "wrong-"+password)
+	closedPort := *u
+	closedPort.Host = "127.0.0.1:1"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	for name, dbURL := range map[string]string{
+		"a port that does not parse":    strings.Replace(url, u.Port(), "notaport", 1),
+		"an unknown sslmode":            strings.Replace(url, "sslmode=disable", "sslmode=bogus", 1),
+		"a password the server refuses": wrong.String(),
+		"nothing listening":             closedPort.String(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			pool, err := pgkv.Connect(ctx, dbURL)
+			if err == nil {
+				pool.Close()
+				t.Fatal("Connect succeeded")
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Fatalf("the error holds the password: %v", err)
+			}
+			t.Logf("%v", err)
+		})
+	}
+	t.Run("a transaction whose server ended it", func(t *testing.T) {
+		db := open(t, connect(t, url), "control")
+		err := db.Update(ctx, func(tx kv.Tx) error {
+			pgtest.TerminateBackends(t, url)
+			_, err := tx.CreateBucketIfNotExists([]byte("b"))
+			return err
+		})
+		if err == nil || strings.Contains(err.Error(), password) {
+			t.Fatalf("Update: %v", err)
+		}
+	})
+}
+
+func TestNodesOpeningTogetherCreateTheTableOnce(t *testing.T) {
+	url := pgtest.New(t)
+	const nodes = 4
+	errs := make(chan error, nodes)
+	for range nodes {
+		pool := connect(t, url)
+		go func() {
+			db, err := pgkv.Open(context.Background(), pool, "control")
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestCloseWaitsForTransactionsThenRefusesThem(t *testing.T) {
+	db := open(t, connect(t, pgtest.New(t)), "control")
+	ctx := context.Background()
+	running, finish := make(chan struct{}), make(chan struct{})
+	viewDone := make(chan error, 1)
+	go func() {
+		viewDone <- db.View(ctx, func(kv.Tx) error {
+			close(running)
+			<-finish
+			return nil
+		})
+	}()
+	<-running
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a View was running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(finish)
+	if err := <-viewDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(kv.Tx) error { return nil }); !errors.Is(err, pgkv.ErrClosed) {
+		t.Fatalf("Update after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestWaitingWritersLeaveConnectionsForAViewInsideAnUpdate(t *testing.T) {
+	// Two connections: were each waiting writer to hold one, the writer
+	// holding the lock would find none for its View.
+	db := open(t, connect(t, pgtest.New(t)+"&pool_max_conns=2"), "control")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const writers = 4
+	errs := make(chan error, writers)
+	for range writers {
+		go func() {
+			errs <- db.Update(ctx, func(tx kv.Tx) error {
+				if _, err := tx.CreateBucketIfNotExists([]byte("b")); err != nil {
+					return err
+				}
+				return db.View(ctx, func(tx kv.Tx) error { return nil })
+			})
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,269 @@
+package pgkv
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+)
+
+// tx is a kv.Tx over one PostgreSQL transaction: every read and write is a
+// round trip in it.
+type tx struct {
+	ctx      context.Context
+	db       *DB
+	ptx      pgx.Tx
+	writable bool
+	// err is the first statement that failed: PostgreSQL refuses every
+	// later one in the transaction anyway, and run returns it in place of
+	// fn's result.
+	err error
+	// writes counts the writes, so a cursor knows when the keys it fetched
+	// may be stale.
+	writes int
+	// buckets caches the paths of buckets known to exist, emptied when one
+	// is deleted: code reaches buckets from the top in every operation.
+	buckets map[string]bool
+}
+
+// root is the top level, at the empty path: its keys are the top-level
+// buckets. (A nil path would be NULL.)
+func (t *tx) root() *bucket { return &bucket{tx: t, path: []byte{}} }
+
+func (t *tx) Bucket(name []byte) kv.Bucket { return t.root().Bucket(name) }
+
+func (t *tx) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	return t.root().CreateBucketIfNotExists(name)
+}
+
+func (t *tx) DeleteBucket(name []byte) error { return t.root().DeleteBucket(name) }
+
+// fail records err as the transaction's first failure and returns the
+// failure: a later one is its consequence.
+func (t *tx) fail(what string, err error) error {
+	if t.err == nil {
+		t.err = fmt.Errorf("%s: %w", what, err)
+	}
+	return t.err
+}
+
+// exec runs a write, unless an earlier statement failed.
+func (t *tx) exec(what, sql string, args ...any) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	t.writes++
+	tag, err := t.ptx.Exec(t.ctx, sql, args...)
+	if err != nil {
+		return 0, t.fail(what, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// lookup reads the row of key in the bucket at path: whether it exists,
+// and its value (nil for a nested bucket).
+func (t *tx) lookup(path, key []byte) (value []byte, found bool) {
+	if t.err != nil {
+		return nil, false
+	}
+	err := t.ptx.QueryRow(t.ctx, `SELECT value FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3`,
+		t.db.ns, path, key).Scan(&value)
+	switch err {
+	case nil:
+		return value, true
+	case pgx.ErrNoRows:
+		return nil, false
+	}
+	t.fail("read a key", err)
+	return nil, false
+}
+
+// bucket is a kv.Bucket: the keys at path.
+type bucket struct {
+	tx   *tx
+	path []byte
+}
+
+// child returns the path of the nested bucket name: the bucket's path and
+// the name, prefixed by its length.
+func (b *bucket) child(name []byte) []byte {
+	p := make([]byte, 0, len(b.path)+4+len(name))
+	p = append(p, b.path...)
+	p = binary.BigEndian.AppendUint32(p, uint32(len(name)))
+	return append(p, name...)
+}
+
+func (b *bucket) Get(key []byte) []byte {
+	v, _ := b.tx.lookup(b.path, key)
+	return v
+}
+
+func (b *bucket) Bucket(name []byte) kv.Bucket {
+	if len(name) == 0 {
+		return nil
+	}
+	p := b.child(name)
+	if b.tx.buckets[string(p)] {
+		return &bucket{tx: b.tx, path: p}
+	}
+	if v, found := b.tx.lookup(b.path, name); !found || v != nil {
+		return nil
+	}
+	b.tx.buckets[string(p)] = true
+	return &bucket{tx: b.tx, path: p}
+}
+
+// check refuses a write in View and an empty key.
+func (b *bucket) check(key []byte) error {
+	if !b.tx.writable {
+		return kv.ErrTxNotWritable
+	}
+	if len(key) == 0 {
+		return kv.ErrKeyRequired
+	}
+	return nil
+}
+
+func (b *bucket) Put(key, value []byte) error {
+	if err := b.check(key); err != nil {
+		return err
+	}
+	if value == nil {
+		value = []byte{} // empty, not NULL, which marks a bucket
+	}
+	// The update skips a nested bucket's row, which then counts no row.
+	n, err := b.tx.exec("write a key", `INSERT INTO `+table+` AS t (ns, path, key, value) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (ns, path, key) DO UPDATE SET value = excluded.value WHERE t.value IS NOT NULL`,
+		b.tx.db.ns, b.path, key, value)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return kv.ErrIncompatibleValue
+	}
+	return nil
+}
+
+func (b *bucket) Delete(key []byte) error {
+	if err := b.check(key); err != nil {
+		return err
+	}
+	if b.tx.err != nil {
+		return b.tx.err
+	}
+	// The statement sees the row as it was before the deletion, so it
+	// tells a nested bucket's key, which it leaves, in one round trip.
+	b.tx.writes++
+	var isBucket bool
+	err := b.tx.ptx.QueryRow(b.tx.ctx, `WITH gone AS (
+			DELETE FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3 AND value IS NOT NULL)
+		SELECT EXISTS (SELECT FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3 AND value IS NULL)`,
+		b.tx.db.ns, b.path, key).Scan(&isBucket)
+	if err != nil {
+		return b.tx.fail("delete a key", err)
+	}
+	if isBucket {
+		return kv.ErrIncompatibleValue
+	}
+	return nil
+}
+
+func (b *bucket) CreateBucketIfNotExists(name []byte) (kv.Bucket, error) {
+	if err := b.check(name); err != nil {
+		return nil, err
+	}
+	if nb := b.Bucket(name); nb != nil {
+		return nb, nil
+	}
+	if b.tx.err != nil {
+		return nil, b.tx.err
+	}
+	// Bucket found no bucket: the name is free or holds a value, and
+	// inserting nothing on conflict tells which.
+	n, err := b.tx.exec("create a bucket", `INSERT INTO `+table+` (ns, path, key, value) VALUES ($1, $2, $3, NULL)
+		ON CONFLICT (ns, path, key) DO NOTHING`, b.tx.db.ns, b.path, name)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, kv.ErrIncompatibleValue
+	}
+	p := b.child(name)
+	b.tx.buckets[string(p)] = true
+	return &bucket{tx: b.tx, path: p}, nil
+}
+
+func (b *bucket) DeleteBucket(name []byte) error {
+	if err := b.check(name); err != nil {
+		return err
+	}
+	v, found := b.tx.lookup(b.path, name)
+	switch {
+	case b.tx.err != nil:
+		return b.tx.err
+	case !found:
+		return kv.ErrBucketNotFound
+	case v != nil:
+		return kv.ErrIncompatibleValue
+	}
+	p := b.child(name)
+	// Its own row, and every row whose path begins with its path: its
+	// keys and its nested buckets', to any depth.
+	_, err := b.tx.exec("delete a bucket", `DELETE FROM `+table+` WHERE ns = $1
+		AND ((path = $2 AND key = $3) OR (path >= $4 AND ($5::bytea IS NULL OR path < $5)))`,
+		b.tx.db.ns, b.path, name, p, successor(p))
+	clear(b.tx.buckets)
+	return err
+}
+
+// successor returns the least byte string greater than every string that
+// begins with p, or nil if there is none (p is all 0xff).
+func successor(p []byte) []byte {
+	s := append([]byte(nil), p...)
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] != 0xff {
+			s[i]++
+			return s[:i+1]
+		}
+	}
+	return nil
+}
+
+func (b *bucket) Cursor() kv.Cursor { return &cursor{b: b} }
+
+func (b *bucket) ForEach(fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return b.tx.err
+}
+
+func (b *bucket) ForEachBucket(fn func(name []byte) error) error {
+	c := &cursor{b: b, bucketsOnly: true}
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return b.tx.err
+}
+
+func (b *bucket) KeyN() int {
+	if b.tx.err != nil {
+		return 0
+	}
+	var n int
+	err := b.tx.ptx.QueryRow(b.tx.ctx, `SELECT count(*) FROM `+table+` WHERE ns = $1 AND path = $2`,
+		b.tx.db.ns, b.path).Scan(&n)
+	if err != nil {
+		b.tx.fail("count keys", err)
+		return 0
+	}
+	return n
+}
