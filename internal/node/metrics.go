@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -58,10 +58,10 @@ var dbBytesDesc = prometheus.NewDesc("sealwatch_db_bytes",
 	"Size of the node's embedded databases on disk, by database (identity, vault, control, documents).",
 	[]string{"db"}, nil)
 
-// dbCollector exports the size of the node's bbolt files, read with one
+// dbCollector exports the size of the node's database files, read with one
 // stat each at scrape time.
 type dbCollector struct {
-	dbs map[string]*bbolt.DB // by the name the db label gives
+	dbs map[string]*boltkv.DB // by the name the db label gives
 }
 
 func (c dbCollector) Describe(ch chan<- *prometheus.Desc) { ch <- dbBytesDesc }

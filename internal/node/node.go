@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/api"
 	"github.com/sealwatch/sealwatch/internal/audit"
@@ -357,8 +356,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	n.metrics.MustRegister(dbCollector{dbs: map[string]*bbolt.DB{
-		"identity": n.identityDB.Bolt(), "vault": n.vaultDB.Bolt(), "control": n.controlDB.Bolt(), "documents": n.docsDB.Bolt()}})
+	n.metrics.MustRegister(dbCollector{dbs: map[string]*boltkv.DB{
+		"identity": n.identityDB, "vault": n.vaultDB, "control": n.controlDB, "documents": n.docsDB}})
 	srv, err := api.New(apiCfg)
 	if err != nil {
 		return nil, err
