@@ -21,11 +21,15 @@
 #     source into the cache: the AWS KMS driver's tests start it;
 #   - PostgreSQL (Debian's postgresql), if there is no initdb under
 #     /usr/lib/postgresql/*/bin: the PostgreSQL storage's tests start a
-#     server of their own from there, in a temporary directory.
+#     server of their own from there, in a temporary directory;
+#   - SeaweedFS (github.com/seaweedfs/seaweedfs, Apache-2.0), built from its
+#     module source into the cache: the object store's tests start its S3
+#     endpoint.
 # The tests find those packages through SEALWATCH_TEST_NODE_MODULES, the
 # browser through SEALWATCH_TEST_CHROMIUM, SoftHSM2's module through
 # SEALWATCH_TEST_SOFTHSM2_MODULE, Local KMS through SEALWATCH_TEST_LOCAL_KMS,
-# and PostgreSQL's binaries through SEALWATCH_TEST_POSTGRES_BIN.
+# PostgreSQL's binaries through SEALWATCH_TEST_POSTGRES_BIN, and SeaweedFS
+# through SEALWATCH_TEST_SEAWEEDFS.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -140,6 +144,38 @@ postgres_bin() {
 	printf '%s' "${initdb%/initdb}"
 }
 
+readonly seaweedfs_version=v0.0.0-20261109003541-7506e5f91cd6
+
+# install_seaweedfs builds SeaweedFS's weed command from its module source,
+# once per version. `go install` refuses the module (its go.mod has replace
+# directives), so it is built from a copy of the module directory, where
+# those directives apply. The build takes minutes; its output is shown only
+# when it fails.
+install_seaweedfs() {
+	local bin="$cache/seaweedfs/weed-$seaweedfs_version" src work
+	if [ -x "$bin" ]; then
+		printf '%s' "$bin"
+		return
+	fi
+	say "building SeaweedFS $seaweedfs_version into $bin (a few minutes, once)"
+	work="$(mktemp -d)"
+	# As in install_local_kms: the subshell's exit removes the temporary files.
+	# shellcheck disable=SC2064
+	trap "rm -rf $(printf '%q %q' "$work" "$bin.tmp")" EXIT
+	src="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/seaweedfs/seaweedfs@$seaweedfs_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+	[ -d "$src" ] || die "could not download the SeaweedFS module source"
+	mkdir "$work/src"
+	cp -r "$src/." "$work/src/"
+	chmod -R u+w "$work/src"
+	mkdir -p "$(dirname "$bin")"
+	if ! (cd "$work/src" && go build -trimpath -ldflags='-s -w' -o "$bin.tmp" ./weed >"$work/build.log" 2>&1); then
+		cat "$work/build.log" >&2
+		die "building SeaweedFS failed (its output is above)"
+	fi
+	mv "$bin.tmp" "$bin"
+	printf '%s' "$bin"
+}
+
 check_node() {
 	local version major
 	version="$(node --version)"
@@ -174,6 +210,8 @@ install_sdks
 export SEALWATCH_TEST_NODE_MODULES="$cache/js/node_modules"
 SEALWATCH_TEST_LOCAL_KMS="$(install_local_kms)"
 export SEALWATCH_TEST_LOCAL_KMS
+SEALWATCH_TEST_SEAWEEDFS="$(install_seaweedfs)"
+export SEALWATCH_TEST_SEAWEEDFS
 if [ -z "${SEALWATCH_TEST_CHROMIUM:-}" ]; then
 	install_chromium
 	export SEALWATCH_TEST_CHROMIUM="$chromium"

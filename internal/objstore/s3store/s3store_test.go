@@ -1,0 +1,165 @@
+package s3store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/objstore"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
+	"github.com/sealwatch/sealwatch/internal/objstore/objtest"
+	"github.com/sealwatch/sealwatch/internal/objstore/s3store"
+	"github.com/sealwatch/sealwatch/internal/s3test"
+)
+
+func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
+
+func config(c s3test.Config) s3store.Config {
+	return s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+}
+
+func open(t *testing.T) *s3store.Store {
+	t.Helper()
+	s, err := s3store.New(context.Background(), config(s3test.New(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestConformance runs the suite on SeaweedFS's S3 endpoint.
+func TestConformance(t *testing.T) {
+	objtest.Run(t, func(t *testing.T) objstore.Store { return open(t) })
+}
+
+func TestAWrongSecretIsErrDeniedAndNeverRepeated(t *testing.T) {
+	cfg := config(s3test.New(t))
+	good := cfg.SecretAccessKey
+	cfg.SecretAccessKey = "WRONG" + good[5:]
+	_, err := s3store.New(context.Background(), cfg)
+	if !errors.Is(err, objstore.ErrDenied) {
+		t.Fatalf("New with a wrong secret = %v, want ErrDenied", err)
+	}
+	for _, s := range []string{err.Error(), fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg)} {
+		if strings.Contains(s, cfg.SecretAccessKey) || strings.Contains(s, good) {
+			t.Errorf("the secret appears in %q", s)
+		}
+	}
+}
+
+func TestAMissingBucketIsRefusedAtNew(t *testing.T) {
+	cfg := config(s3test.New(t))
+	cfg.Bucket += "-missing"
+	_, err := s3store.New(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("New on a missing bucket = %v, want it named missing", err)
+	}
+}
+
+func TestAStoreThatDoesNotAnswerIsErrUnreachable(t *testing.T) {
+	cfg := config(s3test.New(t))
+	s, err := s3store.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(context.Background(), "k", strings.NewReader("v"), 1); err != nil {
+		t.Fatal(err)
+	}
+	// A port nothing listens on: take one, then let it go.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Endpoint = "http://" + l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s3store.New(ctx, cfg); !errors.Is(err, objstore.ErrUnreachable) {
+		t.Fatalf("New on a closed port = %v, want ErrUnreachable", err)
+	}
+}
+
+func TestConfigIsCheckedBeforeAnyRequest(t *testing.T) {
+	good := s3store.Config{Endpoint: "http://127.0.0.1:1", Region: "us-east-1", Bucket: "segments", AccessKeyID: "AKID", SecretAccessKey: "secret"}
+	for _, c := range []struct {
+		name string
+		edit func(*s3store.Config)
+		want string
+	}{
+		{"no endpoint", func(c *s3store.Config) { c.Endpoint = "" }, "no endpoint"},
+		{"credentials in the URL", func(c *s3store.Config) { c.Endpoint = "http://AKID:secret@127.0.0.1:1" }, "holds credentials"},
+		{"another scheme", func(c *s3store.Config) { c.Endpoint = "ftp://127.0.0.1:1" }, "not an http"},
+		{"no host", func(c *s3store.Config) { c.Endpoint = "http://" }, "not an http"},
+		{"a path", func(c *s3store.Config) { c.Endpoint = "http://127.0.0.1:1/segments" }, "path or query"},
+		{"a query", func(c *s3store.Config) { c.Endpoint = "http://127.0.0.1:1?x=1" }, "path or query"},
+		{"no region", func(c *s3store.Config) { c.Region = "" }, "no region"},
+		{"an upper-case bucket", func(c *s3store.Config) { c.Bucket = "Segments" }, "not a bucket name"},
+		{"a bucket with a slash", func(c *s3store.Config) { c.Bucket = "seg/ments" }, "not a bucket name"},
+		{"a short bucket", func(c *s3store.Config) { c.Bucket = "ab" }, "not a bucket name"},
+		{"no secret", func(c *s3store.Config) { c.SecretAccessKey = "" }, "no access key"},
+		{"no access key", func(c *s3store.Config) { c.AccessKeyID = "" }, "no access key"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := good
+			c.edit(&cfg)
+			_, err := s3store.New(context.Background(), cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("New = %v, want an error saying %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "secret@") || strings.Contains(err.Error(), ":secret") {
+				t.Fatalf("the error repeats the secret: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkReadRanges reads a 4 MiB object by 64 KiB ranges, in order, as
+// a scan reads a segment's chunks: from a local file and from SeaweedFS over
+// loopback, in one run. Each iteration opens the object (a HEAD on S3) and
+// reads it whole.
+func BenchmarkReadRanges(b *testing.B) {
+	const size, rangeSize = 4 << 20, 64 << 10
+	local, err := localfs.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	remote, err := s3store.New(context.Background(), config(s3test.New(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, size)
+	rand.Read(data)
+	for _, c := range []struct {
+		name  string
+		store objstore.Store
+	}{{"localfs", local}, {"s3store", remote}} {
+		b.Run("store="+c.name, func(b *testing.B) {
+			ctx := context.Background()
+			if err := c.store.Put(ctx, "ws/table/seg", bytes.NewReader(data), size); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, rangeSize)
+			b.SetBytes(size)
+			for b.Loop() {
+				o, err := c.store.Open(ctx, "ws/table/seg")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for off := int64(0); off < size; off += rangeSize {
+					if _, err := o.ReadAt(buf, off); err != nil {
+						b.Fatal(err)
+					}
+				}
+				o.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*size/rangeSize), "µs/range")
+		})
+	}
+}
