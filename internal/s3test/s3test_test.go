@@ -162,3 +162,12 @@ func procIP(t *testing.T, s string) net.IP {
 	}
 	return net.IP(b)
 }
+
+func TestAMissingBinaryNamesTheScriptThatBuildsIt(t *testing.T) {
+	for _, bin := range []string{"", filepath.Join(t.TempDir(), "weed")} {
+		t.Setenv(EnvBinary, bin)
+		if _, err := start(); err == nil || !strings.Contains(err.Error(), "scripts/test.sh") {
+			t.Errorf("start with %s=%q: %v, want an error naming scripts/test.sh", EnvBinary, bin, err)
+		}
+	}
+}
