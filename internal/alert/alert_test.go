@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 const workspaceID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.OperationalInsights/workspaces/w"
@@ -23,7 +22,7 @@ const workspaceID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsof
 func newStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "docs.db")
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
+	db, err := boltkv.Open(path, boltkv.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/rulefile"
 )
 
@@ -24,7 +23,7 @@ var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func newRules(t *testing.T) *Rules {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "docs.db"), 0o600, &bbolt.Options{NoSync: true})
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "docs.db"), boltkv.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

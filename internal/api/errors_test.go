@@ -256,7 +256,7 @@ func TestACallCancelledWhileItWaitsForTheFirstKeyCheckIsACancellation(t *testing
 		t.Fatal(err)
 	}
 	defer keys.Close()
-	data, err := wsdata.New(filepath.Join(dir, "logs"), db.Bolt(), keys, wsdata.Options{})
+	data, err := wsdata.New(filepath.Join(dir, "logs"), db, keys, wsdata.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func newFullEnv(t testing.TB) *fullEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := wsdata.New(filepath.Join(dir, "logs"), docsDB.Bolt(), keys, wsdata.Options{})
+		data, err := wsdata.New(filepath.Join(dir, "logs"), docsDB, keys, wsdata.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/incident"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -36,7 +35,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "docs.db"), 0o600, &bbolt.Options{NoSync: true})
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "docs.db"), boltkv.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

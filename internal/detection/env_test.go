@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/analyticrule"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/incident"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -62,7 +61,7 @@ func newEnv(t testing.TB, mod ...func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, ctx: t.Context(), clock: &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}, keys: envelopetest.New("aek")}
-	db, err := bbolt.Open(filepath.Join(dir, "documents.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := boltkv.Open(filepath.Join(dir, "documents.db"), boltkv.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Write is one change of a Batch: Body is put, or, when nil, the document
@@ -51,7 +51,7 @@ func (s *Store) Batch(ctx context.Context, workspace string, writes []Write) ([]
 		}
 		etags[i] = hex.EncodeToString(etag[:])
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		for i, w := range writes {
 			if err := s.apply(ctx, tx, workspace, w, sealed[i]); err != nil {
 				return fmt.Errorf("%s/%s/%s: %w", workspace, w.Collection, w.ID, err)
@@ -66,7 +66,7 @@ func (s *Store) Batch(ctx context.Context, workspace string, writes []Write) ([]
 }
 
 // apply makes one write of a batch inside its transaction.
-func (s *Store) apply(ctx context.Context, tx *bbolt.Tx, workspace string, w Write, sealed []byte) error {
+func (s *Store) apply(ctx context.Context, tx kv.Tx, workspace string, w Write, sealed []byte) error {
 	if sealed != nil {
 		b, err := createCollectionBucket(tx, workspace, w.Collection)
 		if err != nil {
@@ -101,9 +101,9 @@ func (s *Store) Count(ctx context.Context, workspace, collection string) (int, e
 		return 0, err
 	}
 	n := 0
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		if b := collectionBucket(tx, workspace, collection); b != nil {
-			n = b.Stats().KeyN
+			n = b.KeyN()
 		}
 		return nil
 	})

@@ -1,6 +1,7 @@
 // Package docstore keeps a workspace's documents (incidents, comments,
-// rules, watchlists, settings) in bbolt, each sealed on its own under the
-// document store's account key, with an etag for optimistic concurrency.
+// rules, watchlists, settings) in a kv database, each sealed on its own
+// under the document store's account key, with an etag for optimistic
+// concurrency.
 //
 // Workspace IDs, collection names and document IDs are stored in plaintext
 // (bucket names and keys) so that a workspace can be listed and deleted
@@ -21,9 +22,8 @@ import (
 	"strconv"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 var (
@@ -80,16 +80,16 @@ type Document struct {
 	Body json.RawMessage
 }
 
-// Store is the document store over one bbolt database. It is safe for
+// Store is the document store over one kv database. It is safe for
 // concurrent use.
 type Store struct {
-	db   *bbolt.DB
+	db   kv.DB
 	keys envelope.Keys
 }
 
 // New returns a store in db (which the caller opens and closes), sealing
 // under keys. It needs no key to start.
-func New(db *bbolt.DB, keys envelope.Keys) (*Store, error) {
+func New(db kv.DB, keys envelope.Keys) (*Store, error) {
 	if db == nil || keys == nil {
 		return nil, errors.New("document store: a database and keys are required")
 	}
@@ -102,7 +102,7 @@ func (s *Store) Get(ctx context.Context, workspace, collection, id string) (Docu
 		return Document{}, err
 	}
 	var sealed []byte
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := collectionBucket(tx, workspace, collection)
 		if b == nil {
 			return ErrNotFound
@@ -143,7 +143,7 @@ func (s *Store) Put(ctx context.Context, workspace, collection, id string, body 
 	if err != nil {
 		return "", fmt.Errorf("put %s/%s/%s: %w", workspace, collection, id, err)
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.Update(ctx, func(tx kv.Tx) error {
 		b, err := createCollectionBucket(tx, workspace, collection)
 		if err != nil {
 			return err
@@ -168,7 +168,7 @@ func (s *Store) Delete(ctx context.Context, workspace, collection, id, ifMatch s
 	if ifMatch == Unconditional {
 		ifMatch = AnyVersion
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		b := collectionBucket(tx, workspace, collection)
 		if b == nil {
 			return ErrNotFound
@@ -187,7 +187,7 @@ func (s *Store) Delete(ctx context.Context, workspace, collection, id, ifMatch s
 // precondition checks ifMatch against the stored document (the caller's
 // write transaction holds it still). AnyVersion opens the document too:
 // every change needs the key and an authentic document.
-func (s *Store) precondition(ctx context.Context, b *bbolt.Bucket, workspace, collection, id, ifMatch string) error {
+func (s *Store) precondition(ctx context.Context, b kv.Bucket, workspace, collection, id, ifMatch string) error {
 	if ifMatch == Unconditional {
 		return nil
 	}
@@ -219,7 +219,7 @@ func (s *Store) List(ctx context.Context, workspace, collection string) ([]Docum
 	}
 	type entry struct{ id, sealed []byte }
 	var entries []entry
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := collectionBucket(tx, workspace, collection)
 		if b == nil {
 			return nil
@@ -259,8 +259,12 @@ func (s *Store) Verify(ctx context.Context, workspace string, progress func(docs
 	var damaged []IntegrityError
 	for _, c := range collections {
 		var entries [][2][]byte
-		err := s.db.View(func(tx *bbolt.Tx) error {
-			return collectionBucket(tx, workspace, c).ForEach(func(k, v []byte) error {
+		err := s.db.View(ctx, func(tx kv.Tx) error {
+			b := collectionBucket(tx, workspace, c)
+			if b == nil {
+				return nil // deleted since it was listed
+			}
+			return b.ForEach(func(k, v []byte) error {
 				if v != nil {
 					entries = append(entries, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
 				}
@@ -296,7 +300,7 @@ func (s *Store) Collections(ctx context.Context, workspace string) ([]string, er
 		return nil, err
 	}
 	var out []string
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		wb := tx.Bucket([]byte(bucketPrefix + workspace))
 		if wb == nil {
 			return nil
@@ -315,9 +319,9 @@ func (s *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 	if err := checkNames(workspace); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
 		err := tx.DeleteBucket([]byte(bucketPrefix + workspace))
-		if errors.Is(err, bbolt.ErrBucketNotFound) {
+		if errors.Is(err, kv.ErrBucketNotFound) {
 			return nil
 		}
 		return err
@@ -329,7 +333,7 @@ func (s *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 }
 
 // createCollectionBucket is collectionBucket, created if need be.
-func createCollectionBucket(tx *bbolt.Tx, workspace, collection string) (*bbolt.Bucket, error) {
+func createCollectionBucket(tx kv.Tx, workspace, collection string) (kv.Bucket, error) {
 	wb, err := tx.CreateBucketIfNotExists([]byte(bucketPrefix + workspace))
 	if err != nil {
 		return nil, err
@@ -337,7 +341,7 @@ func createCollectionBucket(tx *bbolt.Tx, workspace, collection string) (*bbolt.
 	return wb.CreateBucketIfNotExists([]byte(collection))
 }
 
-func collectionBucket(tx *bbolt.Tx, workspace, collection string) *bbolt.Bucket {
+func collectionBucket(tx kv.Tx, workspace, collection string) kv.Bucket {
 	wb := tx.Bucket([]byte(bucketPrefix + workspace))
 	if wb == nil {
 		return nil

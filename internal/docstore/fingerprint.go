@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Digest is a collection's fingerprint.
@@ -24,7 +24,7 @@ func (s *Store) Fingerprint(ctx context.Context, workspace, collection string) (
 		return Digest{}, err
 	}
 	h := sha256.New()
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := collectionBucket(tx, workspace, collection)
 		if b == nil {
 			return nil

@@ -1,12 +1,13 @@
 package docstore
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 const (
@@ -14,10 +15,10 @@ const (
 	coll = "incidents"
 )
 
-func newTestStore(t *testing.T, keys envelope.Keys) (*Store, *bbolt.DB, string) {
+func newTestStore(t *testing.T, keys envelope.Keys) (*Store, kv.DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sealwatch.db")
-	db, err := bbolt.Open(path, 0o600, nil)
+	db, err := boltkv.Open(path, boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,11 +30,11 @@ func newTestStore(t *testing.T, keys envelope.Keys) (*Store, *bbolt.DB, string) 
 	return st, db, path
 }
 
-// raw reads and writes a sealed value as bbolt holds it.
-func raw(t *testing.T, db *bbolt.DB, workspace, collection, id string) []byte {
+// raw reads and writes a sealed value as the database holds it.
+func raw(t *testing.T, db kv.DB, workspace, collection, id string) []byte {
 	t.Helper()
 	var v []byte
-	db.View(func(tx *bbolt.Tx) error {
+	db.View(context.Background(), func(tx kv.Tx) error {
 		if b := collectionBucket(tx, workspace, collection); b != nil {
 			v = append([]byte(nil), b.Get([]byte(id))...)
 		}
@@ -45,9 +46,9 @@ func raw(t *testing.T, db *bbolt.DB, workspace, collection, id string) []byte {
 	return v
 }
 
-func setRaw(t *testing.T, db *bbolt.DB, workspace, collection, id string, v []byte) {
+func setRaw(t *testing.T, db kv.DB, workspace, collection, id string, v []byte) {
 	t.Helper()
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(context.Background(), func(tx kv.Tx) error {
 		b, err := createCollectionBucket(tx, workspace, collection)
 		if err != nil {
 			return err

@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // BenchmarkRaiseFromAlert measures what raising one alert costs against
@@ -46,7 +45,7 @@ func BenchmarkRaiseFromAlert(b *testing.B) {
 // benchRaise raises b.N alerts under g (nil: PUTs b.N incidents), on a
 // database that syncs each transaction if fsync.
 func benchRaise(b *testing.B, fsync bool, g *Grouping) {
-	db, err := bbolt.Open(filepath.Join(b.TempDir(), "docs.db"), 0o600, &bbolt.Options{NoSync: !fsync})
+	db, err := boltkv.Open(filepath.Join(b.TempDir(), "docs.db"), boltkv.Options{NoSync: !fsync})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 func newIncidents(t *testing.T) *Incidents {
@@ -31,7 +30,7 @@ func newIncidentsFile(t *testing.T) (*Incidents, string) {
 func newIncidentsWith(t *testing.T, keys envelope.Keys) (*Incidents, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "docs.db")
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
+	db, err := boltkv.Open(path, boltkv.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

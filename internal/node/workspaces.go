@@ -96,7 +96,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.docsDB.Close)
-	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB.Bolt(), n.keys, wsdata.Options{
+	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, wsdata.Options{
 		FlushBytes:        n.cfg.LogFlushBytes,
 		FlushInterval:     n.cfg.LogFlushInterval,
 		MaxUnflushedBytes: n.cfg.LogMemoryBudget,

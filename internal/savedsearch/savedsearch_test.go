@@ -10,12 +10,11 @@ import (
 	"sync"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var ctx = context.Background()
@@ -26,7 +25,7 @@ const wsResourceID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Ope
 
 func newTestSearches(t testing.TB, cache *Cache) (*Searches, *envelopetest.Keys) {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "documents.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

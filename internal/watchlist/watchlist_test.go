@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var ctx = context.Background()
@@ -26,7 +25,7 @@ const customerID = "0b6f1d5e-2c1a-4f3e-9d8c-7a6b5c4d3e2f"
 
 func newTestWatchlists(t testing.TB) (*Watchlists, *envelopetest.Keys) {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "documents.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

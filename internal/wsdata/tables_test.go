@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/tables"
 )
@@ -30,7 +29,7 @@ func declaredSource(t testing.TB) (*Source, *logstore.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "documents.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

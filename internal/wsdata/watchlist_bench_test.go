@@ -8,11 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
@@ -37,7 +36,7 @@ func BenchmarkGetWatchlist(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	db, err := bbolt.Open(filepath.Join(b.TempDir(), "documents.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(b.TempDir(), "documents.db"), boltkv.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
@@ -32,7 +31,7 @@ func TestWatchlistsAreTablesOfTheSource(t *testing.T) {
 	if _, err := st.Ingest(ctx, "ws", "SigninLogs", []byte(`[{"UserPrincipalName":"alice@contoso.com","IPAddress":"203.0.113.7"},{"UserPrincipalName":"bob@contoso.com","IPAddress":"198.51.100.1"}]`)); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "documents.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/savedsearch"
 	"github.com/sealwatch/sealwatch/internal/tables"
@@ -60,7 +61,7 @@ type Options struct {
 // Data is the data plane's view of every workspace's stores.
 type Data struct {
 	dir    string
-	docsDB *bbolt.DB
+	docsDB kv.DB
 	keys   *clusterkeys.Manager
 	opts   Options
 	ledger logstore.Ledger
@@ -130,7 +131,7 @@ type openStore struct {
 
 // New opens the data plane over dir (one subdirectory per workspace) and the
 // document database docsDB.
-func New(dir string, docsDB *bbolt.DB, keys *clusterkeys.Manager, opts Options) (*Data, error) {
+func New(dir string, docsDB kv.DB, keys *clusterkeys.Manager, opts Options) (*Data, error) {
 	if opts.FlushBytes < 0 || opts.FlushInterval < 0 || opts.MaxUnflushedBytes < 0 || opts.IdleClose < 0 || opts.MaxOpenStores < 0 {
 		return nil, fmt.Errorf("workspace data: the flush size and interval, the unflushed bytes, the idle time and the open stores must not be negative")
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	ReadOnly bool
 	// Timeout is how long Open waits for another process's lock (default 2s).
 	Timeout time.Duration
+	// NoSync commits without syncing the file: for tests and benchmarks
+	// only, since a crash may then lose committed writes or the file.
+	NoSync bool
 }
 
 // DB is a kv.DB in a bbolt file.
@@ -44,7 +47,7 @@ func Open(path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("create the directory of %s: %w", path, err)
 		}
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, ReadOnly: opts.ReadOnly, NoSync: opts.NoSync})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
