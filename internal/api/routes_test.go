@@ -66,7 +66,7 @@ func newFullEnv(t testing.TB) *fullEnv {
 			t.Fatal(err)
 		}
 		t.Cleanup(secrets.Close)
-		ws, err := workspace.New(db.Bolt(), cfg.Identity, keys, secrets, workspace.Options{DocumentStorePrincipalID: doc.ObjectID})
+		ws, err := workspace.New(db, cfg.Identity, keys, secrets, workspace.Options{DocumentStorePrincipalID: doc.ObjectID})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,7 +84,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.keys.Close)
-	n.workspaces, err = workspace.New(n.controlDB.Bolt(), n.identity, n.keys, n.secrets, workspace.Options{
+	n.workspaces, err = workspace.New(n.controlDB, n.identity, n.keys, n.secrets, workspace.Options{
 		DocumentStorePrincipalID: docPrincipal.ObjectID,
 		Logger:                   n.log.With("component", "workspace"),
 	})

@@ -1,12 +1,13 @@
 package workspace
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // maxCached bounds the records the lookup cache keeps; past it, the cache
@@ -37,9 +38,9 @@ type cachedWorkspace struct {
 
 // update runs fn in a write transaction and then moves the cache's
 // generation on: every write of the package goes through it.
-func (s *Service) update(fn func(*bbolt.Tx) error) error {
+func (s *Service) update(ctx context.Context, fn func(kv.Tx) error) error {
 	defer s.cache.gen.Add(1)
-	return s.db.Update(fn)
+	return s.db.Update(ctx, fn)
 }
 
 // generation is the generation to read an entry at: taken before the read

@@ -155,10 +155,10 @@ func TestLookupsSeeOnboardingKeyAndUnlinking(t *testing.T) {
 	if err := f.svc.MarkData(ctx, id, true); err != nil {
 		t.Fatal(err)
 	}
-	if marked, err := f.svc.dataMarked(id, true); err != nil || !marked {
+	if marked, err := f.svc.dataMarked(ctx, id, true); err != nil || !marked {
 		t.Fatalf("after MarkData: marked %v, err %v", marked, err)
 	}
-	if marked, err := f.svc.dataMarked(id, false); err != nil || marked {
+	if marked, err := f.svc.dataMarked(ctx, id, false); err != nil || marked {
 		t.Fatalf("marked under the platform key too: %v, err %v", marked, err)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // bucketClusterLinks holds the workspaces linked to each cluster, one key
@@ -29,7 +29,7 @@ func linkKey(clusterKey []byte, workspaceID string) []byte {
 
 // addLink records a workspace linked to the cluster stored under clusterKey
 // and counts it in c, which the caller stores.
-func addLink(tx *bbolt.Tx, c *clusterRecord, clusterKey []byte, a AssociatedWorkspace) error {
+func addLink(tx kv.Tx, c *clusterRecord, clusterKey []byte, a AssociatedWorkspace) error {
 	if err := putJSON(tx.Bucket(bucketClusterLinks), linkKey(clusterKey, a.ResourceID), a); err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func addLink(tx *bbolt.Tx, c *clusterRecord, clusterKey []byte, a AssociatedWork
 
 // removeLink forgets the link of a workspace to the cluster stored under
 // clusterKey, and uncounts it in c when it was there; the caller stores c.
-func removeLink(tx *bbolt.Tx, c *clusterRecord, clusterKey []byte, workspaceID string) error {
+func removeLink(tx kv.Tx, c *clusterRecord, clusterKey []byte, workspaceID string) error {
 	b := tx.Bucket(bucketClusterLinks)
 	k := linkKey(clusterKey, workspaceID)
 	if b.Get(k) == nil {
@@ -54,7 +54,7 @@ func removeLink(tx *bbolt.Tx, c *clusterRecord, clusterKey []byte, workspaceID s
 
 // hasLinks reports whether any workspace is linked to the cluster stored
 // under clusterKey.
-func hasLinks(tx *bbolt.Tx, clusterKey []byte) bool {
+func hasLinks(tx kv.Tx, clusterKey []byte) bool {
 	prefix := linkPrefix(clusterKey)
 	k, _ := tx.Bucket(bucketClusterLinks).Cursor().Seek(prefix)
 	return k != nil && bytes.HasPrefix(k, prefix)
@@ -62,7 +62,7 @@ func hasLinks(tx *bbolt.Tx, clusterKey []byte) bool {
 
 // linksOf lists the workspaces linked to the cluster stored under
 // clusterKey, in the order they were linked.
-func linksOf(tx *bbolt.Tx, clusterKey []byte) ([]AssociatedWorkspace, error) {
+func linksOf(tx kv.Tx, clusterKey []byte) ([]AssociatedWorkspace, error) {
 	out := []AssociatedWorkspace{}
 	prefix := linkPrefix(clusterKey)
 	c := tx.Bucket(bucketClusterLinks).Cursor()
@@ -82,7 +82,7 @@ func linksOf(tx *bbolt.Tx, clusterKey []byte) ([]AssociatedWorkspace, error) {
 // bucketClusterLinks, and the record keeps only their count. Records
 // already moved are left as they are, so running it at every open costs one
 // read of each cluster's (small) record.
-func moveLinksOutOfClusters(tx *bbolt.Tx) error {
+func moveLinksOutOfClusters(tx kv.Tx) error {
 	clusters := tx.Bucket(bucketClusters)
 	type moved struct {
 		key []byte

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // linkedNames is what GetCluster lists as linked to a cluster.
@@ -100,7 +101,7 @@ func TestClusterRecordStaysSmallAsWorkspacesAreLinked(t *testing.T) {
 	c := f.cluster(t, "cluster1")
 	size := func() int {
 		var n int
-		f.db.View(func(tx *bbolt.Tx) error {
+		f.db.View(ctx, func(tx kv.Tx) error {
 			n = len(tx.Bucket(bucketClusters).Get(storeKey(f.g, "cluster1")))
 			return nil
 		})
@@ -139,7 +140,7 @@ func TestOpenMovesLinksOutOfAnOldClusterRecord(t *testing.T) {
 		}
 	}
 	// Write it as the old version did: the list in the record, no link keys.
-	err := f.db.Update(func(tx *bbolt.Tx) error {
+	err := f.db.Update(ctx, func(tx kv.Tx) error {
 		k := storeKey(f.g, "cluster1")
 		links, err := linksOf(tx, k)
 		if err != nil {
@@ -166,7 +167,7 @@ func TestOpenMovesLinksOutOfAnOldClusterRecord(t *testing.T) {
 	if got := linkedNames(t, f, "cluster1"); !slices.Equal(got, []string{"ws-a", "ws-b"}) {
 		t.Fatalf("after the upgrade, linked = %v", got)
 	}
-	f.db.View(func(tx *bbolt.Tx) error {
+	f.db.View(ctx, func(tx kv.Tx) error {
 		rec, _ := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(f.g, "cluster1"))
 		if len(rec.Cluster.Properties.AssociatedWorkspaces) != 0 || rec.LinkedWorkspaces != 2 {
 			t.Errorf("record after the upgrade holds %d links, counts %d", len(rec.Cluster.Properties.AssociatedWorkspaces), rec.LinkedWorkspaces)
@@ -189,29 +190,40 @@ func TestMarkDataWritesOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ws := f.workspace(t, "ws-a")
-	txID := func() int {
-		var id int
-		f.db.View(func(tx *bbolt.Tx) error { id = tx.ID(); return nil })
-		return id
-	}
-	if err := f.svc.MarkData(ctx, ws.Properties.CustomerID, false); err != nil {
+	db := &countingDB{DB: f.db}
+	svc, err := New(db, f.ids, f.keys, f.svc.seal, f.svc.opts)
+	if err != nil {
 		t.Fatal(err)
 	}
-	before := txID()
+	if err := svc.MarkData(ctx, ws.Properties.CustomerID, false); err != nil {
+		t.Fatal(err)
+	}
+	before := db.updates.Load()
 	for range 3 {
-		if err := f.svc.MarkData(ctx, ws.Properties.CustomerID, false); err != nil {
+		if err := svc.MarkData(ctx, ws.Properties.CustomerID, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if after := txID(); after != before {
+	if after := db.updates.Load(); after != before {
 		t.Fatalf("marking a marked workspace wrote %d transactions", after-before)
 	}
-	if err := f.svc.MarkData(ctx, ws.Properties.CustomerID, true); err != nil {
+	if err := svc.MarkData(ctx, ws.Properties.CustomerID, true); err != nil {
 		t.Fatal(err)
 	}
-	if after := txID(); after != before+1 {
+	if after := db.updates.Load(); after != before+1 {
 		t.Fatalf("a new mark wrote %d transactions, want 1", after-before)
 	}
+}
+
+// countingDB counts the write transactions run through it.
+type countingDB struct {
+	kv.DB
+	updates atomic.Int64
+}
+
+func (c *countingDB) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	c.updates.Add(1)
+	return c.DB.Update(ctx, fn)
 }
 
 // BenchmarkWorkspaceByCustomerID is the lookup every query makes, with 10

@@ -8,9 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 const systemAssigned = "SystemAssigned"
@@ -22,7 +21,7 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 	if err := validName("cluster", name); err != nil {
 		return nil, false, err
 	}
-	existing, err := s.clusterRecord(g, name)
+	existing, err := s.clusterRecord(ctx, g, name)
 	if err != nil {
 		return nil, false, err
 	}
@@ -47,10 +46,10 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 	if in.SKU.Name != "" && !strings.EqualFold(in.SKU.Name, "CapacityReservation") {
 		return nil, false, badRequest("sku.name must be CapacityReservation, not '%s'", printable(in.SKU.Name))
 	}
-	var kv *KeyVaultProperties
+	var key *KeyVaultProperties
 	if in.Properties != nil && in.Properties.KeyVaultProperties.IsSet() {
-		kv = in.Properties.KeyVaultProperties
-		if err := validKey(kv); err != nil {
+		key = in.Properties.KeyVaultProperties
+		if err := validKey(key); err != nil {
 			return nil, false, err
 		}
 	}
@@ -77,16 +76,16 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 		_ = s.ids.Delete(ctx, p.ObjectID)
 		return nil, false, err
 	}
-	if kv != nil {
+	if key != nil {
 		// A key given at creation is validated like any other: the identity
 		// has just been made, so this works only for keys whose vault grants
 		// access some other way. The usual path is create, grant, PATCH.
-		if err := s.applyKey(ctx, rec, *kv); err != nil {
+		if err := s.applyKey(ctx, rec, *key); err != nil {
 			_ = s.ids.Delete(ctx, p.ObjectID)
 			return nil, false, err
 		}
 	}
-	err = s.update(func(tx *bbolt.Tx) error {
+	err = s.update(ctx, func(tx kv.Tx) error {
 		if tx.Bucket(bucketClusters).Get(storeKey(g, name)) != nil {
 			return conflict(CodeConflict, "cluster '%s' was created by another request at the same time", name)
 		}
@@ -104,7 +103,7 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 // pinned version) or replace it (another key or vault). The key is checked
 // and put in force before it is stored; it can never be removed.
 func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string, in ClusterParameters) (*Cluster, error) {
-	rec, err := s.clusterRecord(g, name)
+	rec, err := s.clusterRecord(ctx, g, name)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +141,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 				return nil, err
 			}
 			if !current.IsSet() {
-				if err := s.noPlatformData(rec); err != nil {
+				if err := s.noPlatformData(ctx, rec); err != nil {
 					return nil, err
 				}
 			}
@@ -152,7 +151,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 		}
 	}
 	var links []AssociatedWorkspace
-	err = s.update(func(tx *bbolt.Tx) error {
+	err = s.update(ctx, func(tx kv.Tx) error {
 		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		if err != nil || latest == nil {
 			return notFound("cluster", name)
@@ -268,7 +267,7 @@ func validKeyVaultProperties(kv *KeyVaultProperties) error {
 // GetCluster returns a cluster.
 func (s *Service) GetCluster(ctx context.Context, g ResourceGroup, name string) (*Cluster, error) {
 	var out *Cluster
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		if err != nil {
 			return err
@@ -287,7 +286,7 @@ func (s *Service) GetCluster(ctx context.Context, g ResourceGroup, name string) 
 func (s *Service) ClusterPrincipal(ctx context.Context, clusterID string) (Principal, *Cluster, error) {
 	var found *clusterRecord
 	var links []AssociatedWorkspace
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		err := tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
 			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
 			if err == nil && rec.Cluster.Properties.ClusterID == clusterID {
@@ -319,7 +318,7 @@ func (s *Service) ListClusters(ctx context.Context, g ResourceGroup) ([]Cluster,
 		prefix += strings.ToLower(g.Group) + "/"
 	}
 	var out []Cluster
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		c := tx.Bucket(bucketClusters).Cursor()
 		for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
 			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
@@ -341,14 +340,14 @@ func (s *Service) ListClusters(ctx context.Context, g ResourceGroup) ([]Cluster,
 // DeleteCluster deletes a cluster with no linked workspaces, its identity and
 // its account keys.
 func (s *Service) DeleteCluster(ctx context.Context, g ResourceGroup, name string) error {
-	rec, err := s.clusterRecord(g, name)
+	rec, err := s.clusterRecord(ctx, g, name)
 	if err != nil || rec == nil {
 		return err
 	}
 	if n := rec.LinkedWorkspaces; n > 0 {
 		return conflict(CodeConflict, "cluster '%s' has %d linked workspaces; unlink or delete them first", name, n)
 	}
-	err = s.update(func(tx *bbolt.Tx) error {
+	err = s.update(ctx, func(tx kv.Tx) error {
 		latest, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		if err != nil || latest == nil {
 			return err
@@ -371,9 +370,9 @@ func (s *Service) DeleteCluster(ctx context.Context, g ResourceGroup, name strin
 	return nil
 }
 
-func (s *Service) clusterRecord(g ResourceGroup, name string) (*clusterRecord, error) {
+func (s *Service) clusterRecord(ctx context.Context, g ResourceGroup, name string) (*clusterRecord, error) {
 	var rec *clusterRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		var err error
 		rec, err = getJSON[clusterRecord](tx.Bucket(bucketClusters), storeKey(g, name))
 		return err
@@ -382,7 +381,7 @@ func (s *Service) clusterRecord(g ResourceGroup, name string) (*clusterRecord, e
 }
 
 // clusterByID finds a cluster by its resource ID.
-func (s *Service) clusterByID(tx *bbolt.Tx, resourceID string) (*clusterRecord, []byte, error) {
+func (s *Service) clusterByID(tx kv.Tx, resourceID string) (*clusterRecord, []byte, error) {
 	g, name, ok := parseResourceID(resourceID, TypeCluster)
 	if !ok {
 		return nil, nil, badRequest("'%s' is not a cluster resource ID (/subscriptions/{sub}/resourceGroups/{rg}/providers/%s/{name})", printable(resourceID), TypeCluster)
@@ -441,7 +440,7 @@ func defaultLocation(l string) string {
 // name a cluster as its owner knows it. It decrypts nothing.
 func (s *Service) ClusterNames(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketClusters).ForEach(func(k, _ []byte) error {
 			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
 			if err == nil {
@@ -457,7 +456,7 @@ func (s *Service) ClusterNames(ctx context.Context) (map[string]string, error) {
 // identity, so that the key layer can reopen their keyrings at start-up.
 func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string, p Principal, kv KeyVaultProperties) error) error {
 	var recs []*clusterRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketClusters).ForEach(func(k, _ []byte) error {
 			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
 			if err == nil && rec.Cluster.Properties.KeyVaultProperties.IsSet() {
@@ -488,9 +487,9 @@ func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string
 // holds data sealed under the platform key: that data would stay outside the
 // customer's key, and the workspace would move under a key its data is not
 // sealed by.
-func (s *Service) noPlatformData(rec *clusterRecord) error {
+func (s *Service) noPlatformData(ctx context.Context, rec *clusterRecord) error {
 	var held []string
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		links, err := linksOf(tx, clusterKeyOf(rec))
 		if err != nil {
 			return err

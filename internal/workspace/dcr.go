@@ -9,9 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // TypeDCR is the data collection rule resource type.
@@ -93,7 +92,7 @@ func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in D
 	}
 	var out *DataCollectionRule
 	var created bool
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketDCRs)
 		if err != nil {
 			return err
@@ -126,7 +125,7 @@ func (s *Service) PutDCR(ctx context.Context, g ResourceGroup, name string, in D
 }
 
 // indexDCR records under which key the rule with r's immutable ID is stored.
-func indexDCR(tx *bbolt.Tx, r *DataCollectionRule, key []byte) error {
+func indexDCR(tx kv.Tx, r *DataCollectionRule, key []byte) error {
 	ids, err := tx.CreateBucketIfNotExists(bucketDCRIDs)
 	if err != nil {
 		return err
@@ -138,12 +137,12 @@ func indexDCR(tx *bbolt.Tx, r *DataCollectionRule, key []byte) error {
 // does not hold one entry per rule: a store written before the index
 // existed. PutDCR and DeleteDCR keep it in step otherwise, so an open of an
 // indexed store counts keys and decodes no rule.
-func indexDCRs(tx *bbolt.Tx) error {
+func indexDCRs(tx kv.Tx) error {
 	b := tx.Bucket(bucketDCRs)
 	if b == nil {
 		return nil
 	}
-	if ids := tx.Bucket(bucketDCRIDs); ids != nil && ids.Stats().KeyN == b.Stats().KeyN {
+	if ids := tx.Bucket(bucketDCRIDs); ids != nil && ids.KeyN() == b.KeyN() {
 		return nil
 	}
 	return b.ForEach(func(k, _ []byte) error {
@@ -164,7 +163,7 @@ func (s *Service) CheckDCR(ctx context.Context, g ResourceGroup, name string, in
 	}
 	rule := in
 	rule.Name = name
-	if err := s.db.View(func(tx *bbolt.Tx) error { return s.validateDCR(tx, &rule) }); err != nil {
+	if err := s.db.View(ctx, func(tx kv.Tx) error { return s.validateDCR(tx, &rule) }); err != nil {
 		return nil, err
 	}
 	var routes []Route
@@ -197,7 +196,7 @@ func route(rule *DataCollectionRule, f DCRDataFlow, st string, info *WorkspaceIn
 	return r
 }
 
-func (s *Service) validateDCR(tx *bbolt.Tx, rule *DataCollectionRule) error {
+func (s *Service) validateDCR(tx kv.Tx, rule *DataCollectionRule) error {
 	dests := map[string]bool{}
 	for i := range rule.Properties.Destinations.LogAnalytics {
 		d := &rule.Properties.Destinations.LogAnalytics[i]
@@ -272,7 +271,7 @@ func outputTable(f DCRDataFlow) (string, error) {
 // GetDCR returns a rule.
 func (s *Service) GetDCR(ctx context.Context, g ResourceGroup, name string) (*DataCollectionRule, error) {
 	var rule *DataCollectionRule
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketDCRs)
 		if b == nil {
 			return nil
@@ -291,7 +290,7 @@ func (s *Service) GetDCR(ctx context.Context, g ResourceGroup, name string) (*Da
 func (s *Service) ListDCRs(ctx context.Context, g ResourceGroup) ([]DataCollectionRule, error) {
 	prefix := strings.ToLower(g.Subscription + "/" + g.Group + "/")
 	out := []DataCollectionRule{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketDCRs)
 		if b == nil {
 			return nil
@@ -312,7 +311,7 @@ func (s *Service) ListDCRs(ctx context.Context, g ResourceGroup) ([]DataCollecti
 
 // DeleteDCR deletes a rule.
 func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) error {
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketDCRs)
 		if b == nil {
 			return nil
@@ -335,7 +334,7 @@ func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) e
 // from the lookup cache while nothing changed. The Route's Rule is shared
 // with other calls: it is read, never changed.
 func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (*Route, error) {
-	rule, err := s.ruleByImmutableID(immutableID)
+	rule, err := s.ruleByImmutableID(ctx, immutableID)
 	if err != nil {
 		return nil, err
 	}
@@ -365,14 +364,14 @@ func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (
 
 // ruleByImmutableID is the rule with immutableID, from the lookup cache or
 // read into it.
-func (s *Service) ruleByImmutableID(immutableID string) (*DataCollectionRule, error) {
+func (s *Service) ruleByImmutableID(ctx context.Context, immutableID string) (*DataCollectionRule, error) {
 	id := strings.ToLower(immutableID)
 	if r, ok := s.cache.getRule(id); ok {
 		return r, nil
 	}
 	gen := s.cache.generation()
 	var rule *DataCollectionRule
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b, ids := tx.Bucket(bucketDCRs), tx.Bucket(bucketDCRIDs)
 		if b == nil || ids == nil {
 			return nil
@@ -400,7 +399,7 @@ func (s *Service) ruleByImmutableID(immutableID string) (*DataCollectionRule, er
 // rule writes is not deleted from under it (see the tables API).
 func (s *Service) RulesWriting(ctx context.Context, customerID, table string) ([]string, error) {
 	var names []string
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketDCRs)
 		if b == nil {
 			return nil

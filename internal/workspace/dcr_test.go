@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 func dcrTo(ws *Workspace, flows ...DCRDataFlow) DataCollectionRule {
@@ -146,7 +146,7 @@ func TestRouteStreamFindsARuleByItsImmutableID(t *testing.T) {
 
 	// a store from before the index: the index is dropped, and opening the
 	// store again rebuilds it
-	if err := f.db.Update(func(tx *bbolt.Tx) error { return tx.DeleteBucket(bucketDCRIDs) }); err != nil {
+	if err := f.db.Update(ctx, func(tx kv.Tx) error { return tx.DeleteBucket(bucketDCRIDs) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := routeOf(ids[2]); !strings.Contains(got, "no data collection rule has immutable ID") {

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-
-	"go.etcd.io/bbolt"
 )
 
 func awsKMSKey() KeyVaultProperties {
@@ -111,14 +109,11 @@ func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 	if f.keys.set[id].AWSSecretAccessKey != kv.AWSSecretAccessKey {
 		t.Fatal("the key layer was not given the secret")
 	}
-	f.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketClusters).ForEach(func(_, v []byte) error {
-			if bytes.Contains(v, []byte(kv.AWSSecretAccessKey)) {
-				t.Error("the cluster record holds the secret in the clear")
-			}
-			return nil
-		})
-	})
+	for _, v := range f.clusterRecords(t) {
+		if bytes.Contains(v, []byte(kv.AWSSecretAccessKey)) {
+			t.Error("the cluster record holds the secret in the clear")
+		}
+	}
 	var restored KeyVaultProperties
 	if err := f.svc.ClustersWithKeys(context.Background(), func(_ string, _ Principal, k KeyVaultProperties) error { restored = k; return nil }); err != nil {
 		t.Fatal(err)

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // appCertificate is a self-signed certificate with its RSA private key, as PEM.
@@ -143,14 +141,11 @@ func TestAnApplicationsCertificateIsSealedAndComesBackAsACertificate(t *testing.
 		t.Fatalf("the cluster shows %+v", p)
 	}
 	privateKey := cert[strings.Index(cert, "-----BEGIN PRIVATE KEY"):]
-	f.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketClusters).ForEach(func(_, v []byte) error {
-			if bytes.Contains(v, []byte(privateKey[30:90])) {
-				t.Error("the cluster record holds the private key in the clear")
-			}
-			return nil
-		})
-	})
+	for _, v := range f.clusterRecords(t) {
+		if bytes.Contains(v, []byte(privateKey[30:90])) {
+			t.Error("the cluster record holds the private key in the clear")
+		}
+	}
 	var restored KeyVaultProperties
 	if err := f.svc.ClustersWithKeys(context.Background(), func(_ string, _ Principal, k KeyVaultProperties) error { restored = k; return nil }); err != nil {
 		t.Fatal(err)

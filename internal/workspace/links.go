@@ -4,9 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Link links a workspace to a cluster, so that its data is sealed under the
@@ -16,7 +15,7 @@ import (
 // platform key); a cluster takes at most MaxWorkspacesPerCluster workspaces.
 func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResourceID string) (*LinkedService, error) {
 	var out *LinkedService
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -75,7 +74,7 @@ func (s *Service) Link(ctx context.Context, g ResourceGroup, name, clusterResour
 
 // GetLink returns a workspace's link to its cluster.
 func (s *Service) GetLink(ctx context.Context, g ResourceGroup, name string) (*LinkedService, error) {
-	rec, err := s.workspaceRecord(g, name)
+	rec, err := s.workspaceRecord(ctx, g, name)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +88,7 @@ func (s *Service) GetLink(ctx context.Context, g ResourceGroup, name string) (*L
 // customer-managed key cannot be unlinked: its data is sealed under the
 // cluster's key.
 func (s *Service) Unlink(ctx context.Context, g ResourceGroup, name string) error {
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -122,7 +121,7 @@ func linkView(rec *workspaceRecord) *LinkedService {
 // without the key can never be switched to it, nor the other way round.
 func (s *Service) Onboard(ctx context.Context, g ResourceGroup, name string, cmk bool, ifMatch string) (*OnboardingState, error) {
 	var out *OnboardingState
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -178,7 +177,7 @@ func (s *Service) Onboard(ctx context.Context, g ResourceGroup, name string, cmk
 
 // GetOnboarding returns a workspace's onboarding state.
 func (s *Service) GetOnboarding(ctx context.Context, g ResourceGroup, name string) (*OnboardingState, error) {
-	rec, err := s.workspaceRecord(g, name)
+	rec, err := s.workspaceRecord(ctx, g, name)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +190,7 @@ func (s *Service) GetOnboarding(ctx context.Context, g ResourceGroup, name strin
 // Offboard removes the onboarding state. A CMK workspace stays under its key
 // (and linked): offboarding changes what runs on it, not how it is sealed.
 func (s *Service) Offboard(ctx context.Context, g ResourceGroup, name string) error {
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
 		if err != nil || rec == nil {
 			return err
@@ -217,11 +216,11 @@ func onboardingView(rec *workspaceRecord) *OnboardingState {
 // first, so that the calls after the first take no write transaction (each
 // of which syncs the database and waits for every other writer).
 func (s *Service) MarkData(ctx context.Context, customerID string, underClusterKey bool) error {
-	marked, err := s.dataMarked(customerID, underClusterKey)
+	marked, err := s.dataMarked(ctx, customerID, underClusterKey)
 	if err != nil || marked {
 		return err
 	}
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
 		if k == nil {
 			return nil
@@ -243,8 +242,8 @@ func (s *Service) MarkData(ctx context.Context, customerID string, underClusterK
 
 // dataMarked reports whether MarkData has nothing to record: the workspace
 // is marked as holding data under that key, or is gone.
-func (s *Service) dataMarked(customerID string, underClusterKey bool) (bool, error) {
-	w, err := s.cachedWorkspace(customerID)
+func (s *Service) dataMarked(ctx context.Context, customerID string, underClusterKey bool) (bool, error) {
+	w, err := s.cachedWorkspace(ctx, customerID)
 	if fault.KindOf(err) == fault.NotFound {
 		return true, nil
 	}

@@ -6,9 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Roles a principal can be given on a scope (a subscription, resource group,
@@ -78,7 +77,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, scope, name, roleDefini
 	a.Properties.RoleDefinitionID = "/providers/Microsoft.Authorization/roleDefinitions/" + role
 	a.Properties.PrincipalID = principalID
 	a.Properties.Scope = strings.TrimRight(scope, "/")
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketRoles)
 		if err != nil {
 			return err
@@ -94,7 +93,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, scope, name, roleDefini
 
 // DeleteRoleAssignment removes one.
 func (s *Service) DeleteRoleAssignment(ctx context.Context, scope, name string) error {
-	return s.update(func(tx *bbolt.Tx) error {
+	return s.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketRoles)
 		if b == nil {
 			return nil
@@ -110,7 +109,7 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, scope, name string) 
 func (s *Service) Authorize(ctx context.Context, principalID, resourceID, role string) error {
 	target := strings.ToLower(resourceID)
 	found := false
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketRoles)
 		if b == nil {
 			return nil
@@ -153,7 +152,7 @@ func (s *Service) Authorize(ctx context.Context, principalID, resourceID, role s
 func (s *Service) ListRoleAssignments(ctx context.Context, scope string) ([]RoleAssignment, error) {
 	prefix := strings.ToLower(strings.TrimRight(scope, "/"))
 	out := []RoleAssignment{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketRoles)
 		if b == nil {
 			return nil

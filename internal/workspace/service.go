@@ -17,11 +17,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Identities creates and removes the managed identities of clusters.
@@ -88,9 +87,9 @@ type Options struct {
 	Logger                   *slog.Logger
 }
 
-// Service is the workspace control plane over one bbolt database.
+// Service is the workspace control plane over one kv database.
 type Service struct {
-	db   *bbolt.DB
+	db   kv.DB
 	ids  Identities
 	keys KeyManager
 	seal secretSealer
@@ -107,7 +106,7 @@ var (
 )
 
 // New opens the control plane's buckets in db.
-func New(db *bbolt.DB, ids Identities, keys KeyManager, seal secretSealer, opts Options) (*Service, error) {
+func New(db kv.DB, ids Identities, keys KeyManager, seal secretSealer, opts Options) (*Service, error) {
 	if db == nil || ids == nil || keys == nil || seal == nil {
 		return nil, errors.New("workspace: database, identities, key manager and sealer are required")
 	}
@@ -117,7 +116,7 @@ func New(db *bbolt.DB, ids Identities, keys KeyManager, seal secretSealer, opts 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	err := db.Update(func(tx *bbolt.Tx) error {
+	err := db.Update(context.Background(), func(tx kv.Tx) error {
 		for _, b := range [][]byte{bucketClusters, bucketWorkspaces, bucketCustomerID, bucketClusterLinks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -210,7 +209,7 @@ func validCapacity(c int) error {
 		"capacity %d GB/day is not a commitment tier; use one of %v (the minimum is 100)", c, CapacityTiers)
 }
 
-func getJSON[T any](b *bbolt.Bucket, key []byte) (*T, error) {
+func getJSON[T any](b kv.Bucket, key []byte) (*T, error) {
 	raw := b.Get(key)
 	if raw == nil {
 		return nil, nil
@@ -222,7 +221,7 @@ func getJSON[T any](b *bbolt.Bucket, key []byte) (*T, error) {
 	return v, nil
 }
 
-func putJSON(b *bbolt.Bucket, key []byte, v any) error {
+func putJSON(b kv.Bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -249,7 +248,7 @@ func newGUID() string { return uuid.NewString() }
 // keyInForce refuses a configuration change of a workspace whose cluster's
 // customer-managed key is revoked (403) or unreachable past the grace (503):
 // under a revoked key the only change left is deleting the workspace.
-func (s *Service) keyInForce(tx *bbolt.Tx, rec *workspaceRecord) error {
+func (s *Service) keyInForce(tx kv.Tx, rec *workspaceRecord) error {
 	cid := rec.Workspace.Properties.ClusterResourceID
 	if cid == "" {
 		return nil

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
@@ -109,7 +109,7 @@ type fixture struct {
 	svc  *Service
 	ids  *fakeIdentities
 	keys *fakeKeys
-	db   *bbolt.DB
+	db   *boltkv.DB
 	dir  string
 	g    ResourceGroup
 }
@@ -117,7 +117,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := bbolt.Open(filepath.Join(dir, "control.db"), 0o600, &bbolt.Options{NoSync: true})
+	db, err := boltkv.Open(filepath.Join(dir, "control.db"), boltkv.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +132,22 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// clusterRecords are the cluster records as stored.
+func (f *fixture) clusterRecords(t testing.TB) [][]byte {
+	t.Helper()
+	var out [][]byte
+	err := f.db.View(context.Background(), func(tx kv.Tx) error {
+		return tx.Bucket(bucketClusters).ForEach(func(_, v []byte) error {
+			out = append(out, bytes.Clone(v))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func (f *fixture) cluster(t testing.TB, name string) *Cluster {
@@ -466,9 +482,6 @@ func TestControlPlaneSecretsAreSealedAtRest(t *testing.T) {
 		secrets = append(secrets, s)
 	}
 	secrets = append(secrets, keys.PrimarySharedKey, keys.SecondarySharedKey)
-	if err := f.db.Sync(); err != nil {
-		t.Fatal(err)
-	}
 	raw, err := os.ReadFile(filepath.Join(f.dir, "control.db"))
 	if err != nil {
 		t.Fatal(err)

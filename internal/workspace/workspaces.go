@@ -7,9 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 const (
@@ -36,7 +35,7 @@ func (s *Service) PutWorkspace(ctx context.Context, g ResourceGroup, name string
 	}
 	var created bool
 	var out *Workspace
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(bucketWorkspaces)
 		rec, err := getJSON[workspaceRecord](b, storeKey(g, name))
 		if err != nil {
@@ -132,7 +131,7 @@ func featureNames(fs []Feature) string {
 
 // GetWorkspace returns a workspace.
 func (s *Service) GetWorkspace(ctx context.Context, g ResourceGroup, name string) (*Workspace, error) {
-	rec, err := s.workspaceRecord(g, name)
+	rec, err := s.workspaceRecord(ctx, g, name)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +166,7 @@ type WorkspaceInfo struct {
 // and Data Collector APIs use). Every query and ingest calls it: it answers
 // from the lookup cache while nothing changed.
 func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) (*WorkspaceInfo, error) {
-	w, err := s.cachedWorkspace(customerID)
+	w, err := s.cachedWorkspace(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +175,7 @@ func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) 
 
 // cachedWorkspace is the workspace with customerID as the lookup cache
 // holds it, read into the cache if it is not there.
-func (s *Service) cachedWorkspace(customerID string) (*cachedWorkspace, error) {
+func (s *Service) cachedWorkspace(ctx context.Context, customerID string) (*cachedWorkspace, error) {
 	customerID = strings.ToLower(customerID)
 	if w, ok := s.cache.getWorkspace(customerID); ok {
 		return w, nil
@@ -184,7 +183,7 @@ func (s *Service) cachedWorkspace(customerID string) (*cachedWorkspace, error) {
 	gen := s.cache.generation()
 	var info *WorkspaceInfo
 	var rec *workspaceRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(customerID))
 		if k == nil {
 			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
@@ -220,7 +219,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, g ResourceGroup) ([]Worksp
 		prefix += strings.ToLower(g.Group) + "/"
 	}
 	var out []Workspace
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		c := tx.Bucket(bucketWorkspaces).Cursor()
 		for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
 			rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
@@ -245,7 +244,7 @@ func (s *Service) ListWorkspaces(ctx context.Context, g ResourceGroup) ([]Worksp
 // data. It needs no key: it is the one operation left when the key is revoked.
 func (s *Service) DeleteWorkspace(ctx context.Context, g ResourceGroup, name string, deleteData func(ctx context.Context, customerID string) error) error {
 	var customerID string
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
 		if err != nil || rec == nil {
 			return err
@@ -275,7 +274,7 @@ func (s *Service) DeleteWorkspace(ctx context.Context, g ResourceGroup, name str
 
 // SharedKeys returns the keys that sign Data Collector API requests.
 func (s *Service) SharedKeys(ctx context.Context, g ResourceGroup, name string) (*SharedKeys, error) {
-	rec, err := s.workspaceRecord(g, name)
+	rec, err := s.workspaceRecord(ctx, g, name)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +285,7 @@ func (s *Service) SharedKeys(ctx context.Context, g ResourceGroup, name string) 
 // workspaces by customerId.
 func (s *Service) SharedKeysByCustomerID(ctx context.Context, customerID string) (*SharedKeys, error) {
 	var rec *workspaceRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
 		if k == nil {
 			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
@@ -316,7 +315,7 @@ func (s *Service) sharedKeys(rec *workspaceRecord) (*SharedKeys, error) {
 // RegenerateSharedKey replaces the primary or the secondary key.
 func (s *Service) RegenerateSharedKey(ctx context.Context, g ResourceGroup, name, which string) (*SharedKeys, error) {
 	var out *SharedKeys
-	err := s.update(func(tx *bbolt.Tx) error {
+	err := s.update(ctx, func(tx kv.Tx) error {
 		rec, err := workspaceTx(tx, g, name)
 		if err != nil {
 			return err
@@ -346,9 +345,9 @@ func (s *Service) RegenerateSharedKey(ctx context.Context, g ResourceGroup, name
 	return out, err
 }
 
-func (s *Service) workspaceRecord(g ResourceGroup, name string) (*workspaceRecord, error) {
+func (s *Service) workspaceRecord(ctx context.Context, g ResourceGroup, name string) (*workspaceRecord, error) {
 	var rec *workspaceRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		var err error
 		rec, err = workspaceTx(tx, g, name)
 		return err
@@ -357,7 +356,7 @@ func (s *Service) workspaceRecord(g ResourceGroup, name string) (*workspaceRecor
 }
 
 // workspaceTx reads a workspace's record in tx; a missing one is NotFound.
-func workspaceTx(tx *bbolt.Tx, g ResourceGroup, name string) (*workspaceRecord, error) {
+func workspaceTx(tx kv.Tx, g ResourceGroup, name string) (*workspaceRecord, error) {
 	rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), storeKey(g, name))
 	if err == nil && rec == nil {
 		err = notFound("workspace", name)
@@ -376,7 +375,7 @@ func viewWorkspace(rec *workspaceRecord) *Workspace {
 
 // unlinkFromCluster forgets the link of workspace workspaceID to the
 // cluster clusterResourceID; a cluster deleted meanwhile has none.
-func (s *Service) unlinkFromCluster(tx *bbolt.Tx, clusterResourceID, workspaceID string) error {
+func (s *Service) unlinkFromCluster(tx kv.Tx, clusterResourceID, workspaceID string) error {
 	c, ck, err := s.clusterByID(tx, clusterResourceID)
 	if err != nil {
 		return nil
@@ -389,7 +388,7 @@ func (s *Service) unlinkFromCluster(tx *bbolt.Tx, clusterResourceID, workspaceID
 
 // Info is WorkspaceByCustomerID for a workspace named by resource group and name.
 func (s *Service) Info(ctx context.Context, g ResourceGroup, name string) (*WorkspaceInfo, error) {
-	rec, err := s.workspaceRecord(g, name)
+	rec, err := s.workspaceRecord(ctx, g, name)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +398,7 @@ func (s *Service) Info(ctx context.Context, g ResourceGroup, name string) (*Work
 // AllWorkspaces returns the data-plane view of every workspace.
 func (s *Service) AllWorkspaces(ctx context.Context) ([]WorkspaceInfo, error) {
 	var ids []string
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(ctx, func(tx kv.Tx) error {
 		return tx.Bucket(bucketCustomerID).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k))
 			return nil
