@@ -322,7 +322,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Logger:         n.log.With("component", "api"),
 	}
 	if cfg.Services != ServeWorkspaces {
-		if err := n.openVault(); err != nil {
+		if err := n.openVault(ctx); err != nil {
 			return nil, err
 		}
 		apiCfg.Vault, apiCfg.Audit, apiCfg.KeyEvents = n.vault, n.audit, n.events
@@ -449,7 +449,7 @@ func (n *Node) TenantID() string { return n.identity.TenantID() }
 // vault service. The root key comes from a passphrase when one is configured,
 // else from the key file, created on first run and sealed like the node's
 // other secrets.
-func (n *Node) openVault() (err error) {
+func (n *Node) openVault(ctx context.Context) (err error) {
 	dir := filepath.Join(n.cfg.DataDir, "vault")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create vault directory: %w", err)
@@ -457,7 +457,7 @@ func (n *Node) openVault() (err error) {
 	if len(n.cfg.VaultPassphrase) > 0 {
 		n.root, err = rootkey.FromPassphrase(n.cfg.VaultPassphrase, filepath.Join(dir, "root.params"))
 	} else {
-		n.root, err = n.sealedKey(filepath.Join(dir, "root.key"))
+		n.root, err = n.sealedKey(ctx, "vault/root.key")
 	}
 	if err != nil {
 		return fmt.Errorf("open the vault root key: %w", err)
@@ -498,10 +498,10 @@ func (n *Node) openVault() (err error) {
 	return err
 }
 
-// sealedKey is the 32-byte key at path, sealed under the node's root of
-// trust, created on first use.
-func (n *Node) sealedKey(path string) (*rootkey.Key, error) {
-	raw, err := n.box.LoadOrCreateKey(path)
+// sealedKey is the 32-byte key called name (a file under the data
+// directory), sealed under the node's root of trust, created on first use.
+func (n *Node) sealedKey(ctx context.Context, name string) (*rootkey.Key, error) {
+	raw, err := n.box.LoadOrCreateKey(ctx, name)
 	if err != nil {
 		return nil, err
 	}

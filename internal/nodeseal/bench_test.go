@@ -19,7 +19,7 @@ func BenchmarkUnsealSixSecrets(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, n := range names {
-		if _, err := box.LoadOrCreateKey(filepath.Join(dir, n)); err != nil {
+		if _, err := box.LoadOrCreateKey(context.Background(), n); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,6 +11,11 @@
 // name, or swapped for another generation's, fails to open. A plain file
 // found at PATH (a data directory from before sealing) is sealed on first
 // read and then removed.
+//
+// Nodes that share their databases (OpenShared) share one master key, the
+// cluster's, kept in the shared database wrapped by the root of trust every
+// node is given, and keep the secrets they share there as records sealed
+// under it, each bound to its name (see shared.go).
 package nodeseal
 
 import (
@@ -26,6 +31,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
@@ -66,9 +72,12 @@ type master struct {
 type Box struct {
 	dataDir string
 	sealDir string
-	gen     uint32
-	keys    map[uint32]*rootkey.Key
-	raw     map[uint32][]byte // the master keys' bytes, for a rekey; zeroed by Close
+	// db is the database several nodes share their secrets in (OpenShared);
+	// nil for a node on its own.
+	db   kv.DB
+	gen  uint32
+	keys map[uint32]*rootkey.Key
+	raw  map[uint32][]byte // the master keys' bytes, for a rekey; zeroed by Close
 }
 
 // Open unwraps the node's master key in dataDir/seal with root, creating
@@ -116,7 +125,7 @@ func (b *Box) create(ctx context.Context, root Root) error {
 	if _, err := rand.Read(raw); err != nil {
 		return fmt.Errorf("nodeseal: generate master key: %w", err)
 	}
-	w, err := root.wrap(ctx, raw, b.sealDir, 1)
+	w, err := root.wrap(ctx, raw, b.place(1))
 	if err != nil {
 		return err
 	}
@@ -129,7 +138,7 @@ func (b *Box) create(ctx context.Context, root Root) error {
 
 // opens reports whether root unwraps m, without keeping the key.
 func (b *Box) opens(ctx context.Context, root Root, m master) bool {
-	raw, err := root.unwrap(ctx, m.Root, b.sealDir)
+	raw, err := root.unwrap(ctx, m.Root, b.place(m.Generation))
 	clear(raw)
 	return err == nil
 }
@@ -139,7 +148,7 @@ func (b *Box) open(ctx context.Context, root Root, m master) error {
 		return fmt.Errorf("the node's secrets are sealed under the %s root of trust, not %s: start it with --root-of-trust %s, or change the root with `sealwatch operator rekey`: %w",
 			m.Root.Source, root.Source(), m.Root.Source, ErrWrongRoot)
 	}
-	raw, err := root.unwrap(ctx, m.Root, b.sealDir)
+	raw, err := root.unwrap(ctx, m.Root, b.place(m.Generation))
 	if err != nil {
 		return err
 	}
@@ -219,27 +228,6 @@ func (b *Box) WriteFile(path string, data []byte) error {
 	return removeSynced(path)
 }
 
-// LoadOrCreateKey returns the 32-byte key meant for path, generating and
-// sealing one on first use.
-func (b *Box) LoadOrCreateKey(path string) ([]byte, error) {
-	raw, err := b.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		raw = make([]byte, masterSize)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, fmt.Errorf("nodeseal: generate %s: %w", path, err)
-		}
-		return raw, b.WriteFile(path, raw)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(raw) != masterSize {
-		clear(raw)
-		return nil, fmt.Errorf("nodeseal: %s holds %d bytes, not a 32-byte key (is it the right file?)", path, len(raw))
-	}
-	return raw, nil
-}
-
 // name is path relative to the data directory, with forward slashes: the
 // associated data that binds a sealed file to its place.
 func (b *Box) name(path string) (string, error) {
@@ -276,7 +264,7 @@ func (b *Box) seal(name string, gen uint32, plain []byte) ([]byte, error) {
 // generation reads a sealed file's header.
 func generation(name string, data []byte) (uint32, []byte, error) {
 	if len(data) < len(fileMagic)+4 || !bytes.Equal(data[:len(fileMagic)], fileMagic) {
-		return 0, nil, fmt.Errorf("nodeseal: %s is not a sealed secret: %w", name+sealedSuffix, ErrIntegrity)
+		return 0, nil, fmt.Errorf("nodeseal: %s is not a sealed secret: %w", label(name), ErrIntegrity)
 	}
 	rest := data[len(fileMagic):]
 	return binary.BigEndian.Uint32(rest), rest[4:], nil
@@ -289,11 +277,11 @@ func (b *Box) openSealed(name string, data []byte) ([]byte, error) {
 	}
 	k, ok := b.keys[gen]
 	if !ok {
-		return nil, fmt.Errorf("nodeseal: %s was sealed by master key generation %d, which this node does not hold (restored from another backup?): %w", name+sealedSuffix, gen, ErrIntegrity)
+		return nil, fmt.Errorf("nodeseal: %s was sealed by master key generation %d, which this node does not hold (restored from another backup?): %w", label(name), gen, ErrIntegrity)
 	}
 	plain, err := k.Open(sealed, fileAAD(name, gen))
 	if err != nil {
-		return nil, fmt.Errorf("nodeseal: %s was altered, moved or is not this node's; restore it from a backup, or remove it to have the secret made anew where that is safe: %w", name+sealedSuffix, ErrIntegrity)
+		return nil, fmt.Errorf("nodeseal: %s was altered, moved or is not this node's; restore it from a backup, or remove it to have the secret made anew where that is safe: %w", label(name), ErrIntegrity)
 	}
 	return plain, nil
 }

@@ -55,7 +55,7 @@ func TestSecretsAreSealedAtRest(t *testing.T) {
 	if err := b.WriteFile(path, canary); err != nil {
 		t.Fatal(err)
 	}
-	key, err := b.LoadOrCreateKey(filepath.Join(dir, "workspace", "secrets.key"))
+	key, err := b.LoadOrCreateKey(context.Background(), "workspace/secrets.key")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestSecretsAreSealedAtRest(t *testing.T) {
 	if err != nil || !bytes.Equal(got, canary) {
 		t.Fatalf("read back %q, %v", got, err)
 	}
-	again, err := b.LoadOrCreateKey(filepath.Join(dir, "workspace", "secrets.key"))
+	again, err := b.LoadOrCreateKey(context.Background(), "workspace/secrets.key")
 	if err != nil || !bytes.Equal(again, key) {
 		t.Fatalf("the key changed across starts (%v)", err)
 	}
@@ -101,7 +101,7 @@ func TestTamperedSecretIsRefused(t *testing.T) {
 			if err := b.WriteFile(path, canary); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.LoadOrCreateKey(filepath.Join(dir, "other.key")); err != nil {
+			if _, err := b.LoadOrCreateKey(context.Background(), "other.key"); err != nil {
 				t.Fatal(err)
 			}
 			tc.tamper(t, dir, path+sealedSuffix)

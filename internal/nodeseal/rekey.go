@@ -38,7 +38,7 @@ func rekey(ctx context.Context, dataDir string, from, to Root, afterReseal func(
 		return fmt.Errorf("nodeseal: generate master key: %w", err)
 	}
 	defer clear(raw)
-	w, err := to.wrap(ctx, raw, b.sealDir, newGen)
+	w, err := to.wrap(ctx, raw, b.place(newGen))
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func pairAAD(role string, gen uint32) []byte {
 
 // rollForward finishes a rekey with the new root.
 func (b *Box) rollForward(ctx context.Context, root Root, next master) error {
-	raw, err := root.unwrap(ctx, next.Root, b.sealDir)
+	raw, err := root.unwrap(ctx, next.Root, b.place(next.Generation))
 	if err != nil {
 		return err
 	}

@@ -73,28 +73,58 @@ func fromPassphrase(passphrase []byte, paramsPath string, params kdfParams) (*Ke
 	return openWithParams(passphrase, paramsPath, pf)
 }
 
-func createFromPassphrase(passphrase []byte, path string, params kdfParams) (*Key, error) {
-	if err := params.validate(); err != nil {
-		return nil, err
-	}
-	pf := paramsFile{KDF: kdfArgon2id, kdfParams: params, Salt: make([]byte, saltSize)}
-	if _, err := rand.Read(pf.Salt); err != nil {
-		return nil, fmt.Errorf("rootkey: generate salt: %w", err)
-	}
-	k, err := deriveKey(passphrase, pf)
+// NewPassphraseKey derives a root key from passphrase with Argon2id and a
+// new random salt, and returns it with its parameters: the document
+// FromPassphrase keeps in its file (nothing secret), for a caller that
+// keeps them elsewhere, such as a database several nodes share.
+func NewPassphraseKey(passphrase []byte) (*Key, []byte, error) {
+	return newPassphraseKey(passphrase, defaultKDF)
+}
+
+// FromPassphraseParams derives the root key from passphrase with the
+// parameters NewPassphraseKey returned. A passphrase other than the one
+// they were made with returns an error wrapping ErrWrongPassphrase.
+func FromPassphraseParams(passphrase, params []byte) (*Key, error) {
+	pf, err := parseParams("the passphrase parameters", params)
 	if err != nil {
 		return nil, err
 	}
+	return openWithParams(passphrase, "the passphrase parameters", pf)
+}
+
+func newPassphraseKey(passphrase []byte, params kdfParams) (*Key, []byte, error) {
+	if len(passphrase) == 0 {
+		return nil, nil, errors.New("rootkey: empty passphrase")
+	}
+	if err := params.validate(); err != nil {
+		return nil, nil, err
+	}
+	pf := paramsFile{KDF: kdfArgon2id, kdfParams: params, Salt: make([]byte, saltSize)}
+	if _, err := rand.Read(pf.Salt); err != nil {
+		return nil, nil, fmt.Errorf("rootkey: generate salt: %w", err)
+	}
+	k, err := deriveKey(passphrase, pf)
+	if err != nil {
+		return nil, nil, err
+	}
 	if pf.Check, err = k.Seal(checkPlaintext, checkAAD); err != nil {
 		k.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := json.MarshalIndent(pf, "", "  ")
 	if err != nil {
 		k.Close()
-		return nil, fmt.Errorf("rootkey: encode %s: %w", path, err)
+		return nil, nil, fmt.Errorf("rootkey: encode passphrase parameters: %w", err)
 	}
-	created, err := createExclusive(path, append(data, '\n'))
+	return k, append(data, '\n'), nil
+}
+
+func createFromPassphrase(passphrase []byte, path string, params kdfParams) (*Key, error) {
+	k, data, err := newPassphraseKey(passphrase, params)
+	if err != nil {
+		return nil, err
+	}
+	created, err := createExclusive(path, data)
 	if err != nil {
 		k.Close()
 		return nil, err
@@ -131,11 +161,16 @@ func deriveKey(passphrase []byte, pf paramsFile) (*Key, error) {
 }
 
 func readParams(path string) (paramsFile, error) {
-	var pf paramsFile
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return pf, fmt.Errorf("rootkey: read passphrase parameters: %w", err)
+		return paramsFile{}, fmt.Errorf("rootkey: read passphrase parameters: %w", err)
 	}
+	return parseParams(path, data)
+}
+
+// parseParams checks a parameters document; path names where it came from.
+func parseParams(path string, data []byte) (paramsFile, error) {
+	var pf paramsFile
 	if err := json.Unmarshal(data, &pf); err != nil {
 		return pf, fmt.Errorf("rootkey: passphrase parameters %s: %w", path, err)
 	}

@@ -407,3 +407,43 @@ func TestDefaultKDFCostIsNotWeakened(t *testing.T) {
 		t.Errorf("defaultKDF = %+v, want %+v", defaultKDF, want)
 	}
 }
+
+func TestPassphraseParamsKeptElsewhereGiveTheSameKey(t *testing.T) {
+	k1, params, err := newPassphraseKey([]byte("correct horse"), tinyKDF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k1.Close()
+	if bytes.Contains(params, []byte("correct horse")) {
+		t.Fatal("the parameters hold the passphrase")
+	}
+	k2, err := FromPassphraseParams([]byte("correct horse"), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k2.Close()
+	sealed := mustSeal(t, k1, []byte("secret"), nil)
+	if got, err := k2.Open(sealed, nil); err != nil || string(got) != "secret" {
+		t.Fatalf("the key derived again does not open what the first sealed: %q, %v", got, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		pass   string
+		params []byte
+		want   error
+	}{
+		{name: "another passphrase", pass: "wrong horse", params: params, want: ErrWrongPassphrase},
+		{name: "damaged parameters", pass: "correct horse", params: params[:len(params)/2]},
+		{name: "no parameters", pass: "correct horse", params: nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := FromPassphraseParams([]byte(tc.pass), tc.params)
+			if err == nil || k != nil {
+				t.Fatalf("FromPassphraseParams = %v, %v; want an error", k, err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
