@@ -12,7 +12,9 @@
 // window, and an overlapping window's identical row raises nothing.
 // Missed runs — the node down, the key revoked or unreachable — are caught
 // up once the stores open again, and every run, skip and failure is on
-// record; nothing is disabled or dropped silently.
+// record; nothing is disabled or dropped silently. Nodes that share the
+// documents run each workspace's rules one at a time, under a lease that
+// also fences the rules' state (lease.go).
 package detection
 
 import (
@@ -81,6 +83,14 @@ type Config struct {
 	// and a rule that reads externaldata fails its runs.
 	ExternalData kql.ExternalFetcher
 
+	// Node names this node among those sharing the documents database,
+	// and LeaseTTL is how long a workspace's lease lasts without renewal
+	// (default and at least 3 Intervals): a workspace's rules are run by
+	// one node at a time, the one holding its lease (see lease.go). An
+	// empty Node is a random name, this Scheduler's own.
+	Node     string
+	LeaseTTL time.Duration
+
 	Now        func() time.Time
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // nil: no metrics
@@ -112,6 +122,11 @@ type Scheduler struct {
 	// swept is when each workspace's state of deleted rules was last
 	// cleared.
 	swept map[string]time.Time
+	// held are the workspaces' leases the scheduler holds, by customer
+	// ID, as it last wrote them.
+	held map[string]*held
+	// incarnation tells this Scheduler from the node's earlier ones.
+	incarnation string
 	// alertColumns and healthColumns are the standard schemas of the
 	// tables the scheduler writes, which its rows are converted to.
 	alertColumns, healthColumns []logstore.DeclaredColumn
@@ -139,13 +154,20 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.MaxAlertsPerRun <= 0 {
 		cfg.MaxAlertsPerRun = DefaultMaxAlertsPerRun
 	}
+	if cfg.LeaseTTL < 3*cfg.Interval {
+		cfg.LeaseTTL = 3 * cfg.Interval
+	}
+	if cfg.Node == "" {
+		cfg.Node = "scheduler-" + newIncarnation()
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.Logger, blocked: map[string]*blocked{}, swept: map[string]time.Time{}}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, blocked: map[string]*blocked{}, swept: map[string]time.Time{},
+		held: map[string]*held{}, incarnation: newIncarnation()}
 	var err error
 	if s.alertColumns, err = standardColumns(AlertTable); err != nil {
 		return nil, err
@@ -174,7 +196,8 @@ func (s *Scheduler) paused() float64 {
 	return float64(len(s.blocked))
 }
 
-// Run ticks every Interval until ctx ends.
+// Run ticks every Interval until ctx ends, then releases the workspaces'
+// leases it holds, for other nodes to take at once.
 func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
@@ -184,13 +207,17 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Interval)
+			defer cancel()
+			s.release(rctx)
 			return
 		case <-t.C:
 		}
 	}
 }
 
-// Tick runs every due rule of every onboarded workspace once. Its error
+// Tick runs every due rule of every onboarded workspace whose lease it
+// holds or can claim once. Its error
 // joins the workspaces' that could not be worked; each is recorded in the
 // workspace's health table where that can be written.
 func (s *Scheduler) Tick(ctx context.Context) error {
@@ -228,25 +255,28 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 		rules, err = analyticrule.New(docs, id, ws.Workspace.ID, nil, nil).List(ctx)
 	}
 	var w *wsRun
+	var h *held
 	switch {
 	case err != nil:
 	case len(rules) == 0:
-		s.mu.Lock()
-		delete(s.blocked, id) // nothing was missed: there is nothing to catch up
-		s.mu.Unlock()
+		s.unblock(id) // nothing was missed: there is nothing to catch up
 		return s.sweep(ctx, &wsRun{s: s, ws: ws, customerID: id, docs: docs, now: now}, nil)
 	default:
-		w, err = s.open(ctx, ws, now)
+		if h, err = s.acquire(ctx, docs, ws, now); err == nil && h == nil {
+			s.unblock(id) // its holder catches up what was missed
+			return nil
+		}
+		if err == nil {
+			w, err = s.open(ctx, ws, now)
+		}
 	}
 	if err != nil {
 		s.block(ws, now, err)
 		return nil // the missed windows are caught up once the stores open
 	}
 	defer w.close()
-	s.mu.Lock()
-	w.resumed = s.blocked[w.customerID]
-	delete(s.blocked, w.customerID)
-	s.mu.Unlock()
+	w.lease = h
+	w.resumed = s.unblock(id)
 
 	var errs []error
 	for i := range rules {
@@ -262,13 +292,30 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 				continue
 			}
 		}
-		if err := w.runRule(ctx, spec); err != nil {
-			errs = append(errs, err)
+		err = s.keep(ctx, docs, h)
+		if err == nil {
+			err = w.runRule(ctx, spec)
 		}
 		s.metrics.seconds.Observe(time.Since(start).Seconds())
+		if errors.Is(err, errLeaseLost) {
+			s.log.Info("analytics rules: another node took the workspace; this node stops running its rules",
+				"workspace", ws.Workspace.ID, "rule", spec.ID, "err", err)
+			return errors.Join(errs...)
+		}
+		errs = append(errs, err)
 	}
 	errs = append(errs, s.sweep(ctx, w, rules))
 	return errors.Join(errs...)
+}
+
+// unblock notes that a workspace's stores opened, and returns the outage
+// that ended, if there was one.
+func (s *Scheduler) unblock(id string) *blocked {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.blocked[id]
+	delete(s.blocked, id)
+	return b
 }
 
 // open opens a workspace's stores and takes the tick's ingestion watermark.
@@ -319,11 +366,11 @@ func (s *Scheduler) block(ws *workspace.WorkspaceInfo, now time.Time, err error)
 
 // runRule runs what is due of one rule.
 func (w *wsRun) runRule(ctx context.Context, spec *analyticrule.Spec) error {
-	st, err := loadState(ctx, w.docs, w.customerID, spec.ID)
+	st, etag, err := loadState(ctx, w.docs, w.customerID, spec.ID)
 	if err != nil {
 		return err
 	}
-	r := &ruleRun{wsRun: w, spec: spec, st: st, budget: w.s.cfg.MaxAlertsPerRun}
+	r := &ruleRun{wsRun: w, spec: spec, st: st, stateTag: etag, budget: w.s.cfg.MaxAlertsPerRun}
 	if !spec.Enabled {
 		if st.Disabled {
 			return nil
@@ -374,7 +421,7 @@ func (s *Scheduler) sweep(ctx context.Context, w *wsRun, rules []analyticrule.Ru
 		if live[d.ID] {
 			continue
 		}
-		st, err := loadState(ctx, w.docs, w.customerID, d.ID)
+		st, _, err := loadState(ctx, w.docs, w.customerID, d.ID)
 		if err == nil {
 			err = forgetRule(ctx, w.docs, w.customerID, d.ID, st)
 		}

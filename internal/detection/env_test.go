@@ -127,6 +127,12 @@ func (e *env) tickFor(d, step time.Duration) {
 // from now.
 func (e *env) ingest(table string, rows ...row) {
 	e.t.Helper()
+	e.ingestIn(testCustomer, table, rows...)
+}
+
+// ingestIn is ingest into the workspace customer.
+func (e *env) ingestIn(customer, table string, rows ...row) {
+	e.t.Helper()
 	out := make([]map[string]any, len(rows))
 	for i, r := range rows {
 		m := map[string]any{"TimeGenerated": e.clock.Now().Add(r.at)}
@@ -136,7 +142,7 @@ func (e *env) ingest(table string, rows ...row) {
 		out[i] = m
 	}
 	body, _ := json.Marshal(out)
-	if _, err := e.logs.Ingest(e.ctx, testCustomer, table, body); err != nil {
+	if _, err := e.logs.Ingest(e.ctx, customer, table, body); err != nil {
 		e.t.Fatalf("ingest: %v", err)
 	}
 }
@@ -154,9 +160,16 @@ func signin(at time.Duration, user, ip, result string) row {
 // putRule saves a rule; props are the rule's properties.
 func (e *env) putRule(id, kind string, props map[string]any) {
 	e.t.Helper()
+	e.putRuleIn(&e.ws, id, kind, props)
+}
+
+// putRuleIn is putRule in the workspace ws.
+func (e *env) putRuleIn(ws *workspace.WorkspaceInfo, id, kind string, props map[string]any) {
+	e.t.Helper()
 	body, _ := json.Marshal(props)
-	rules := analyticrule.New(e.docs, testCustomer, e.ws.Workspace.ID, func(ctx context.Context) (kql.Catalog, error) {
-		return kql.CatalogOf(ctx, wsdata.NewSource(e.logs, testCustomer))
+	customer := ws.Workspace.Properties.CustomerID
+	rules := analyticrule.New(e.docs, customer, ws.Workspace.ID, func(ctx context.Context) (kql.Catalog, error) {
+		return kql.CatalogOf(ctx, wsdata.NewSource(e.logs, customer))
 	}, e.clock.Now)
 	if _, _, err := rules.Put(e.ctx, id, kind, body, ""); err != nil {
 		e.t.Fatalf("put rule %s: %v", id, err)
@@ -179,7 +192,13 @@ func scheduled(query, freq, period string, more map[string]any) map[string]any {
 // query runs KQL over the workspace.
 func (e *env) query(q string) [][]any {
 	e.t.Helper()
-	src := wsdata.NewSource(e.logs, testCustomer)
+	return e.queryIn(testCustomer, q)
+}
+
+// queryIn runs KQL over the workspace customer.
+func (e *env) queryIn(customer, q string) [][]any {
+	e.t.Helper()
+	src := wsdata.NewSource(e.logs, customer)
 	cat, err := kql.CatalogOf(e.ctx, src)
 	if err != nil {
 		e.t.Fatal(err)

@@ -35,15 +35,20 @@ type wsRun struct {
 	// resumed says the workspace's stores could not be opened from
 	// resumed.since until now: its runs were skipped, and why.
 	resumed *blocked
+	// lease is the scheduler's lease of the workspace, which every
+	// commit of the tick renews.
+	lease *held
 }
 
 // ruleRun is the work of one rule in one tick, and its health records.
 type ruleRun struct {
 	*wsRun
-	spec   *analyticrule.Spec
-	st     ruleState
-	keys   *keyBook
-	health []healthRecord
+	spec *analyticrule.Spec
+	st   ruleState
+	// stateTag is the etag st was read under, to replace it under.
+	stateTag string
+	keys     *keyBook
+	health   []healthRecord
 	// budget is how many alerts the run may still raise.
 	budget int
 }
@@ -82,6 +87,9 @@ func (r *ruleRun) runScheduled(ctx context.Context) error {
 		windows = append(late, windows...)
 	}
 	for _, w := range windows {
+		if err := r.s.keep(ctx, r.docs, r.lease); err != nil { // a long catch-up keeps it
+			return err
+		}
 		start := time.Now()
 		res, err := r.evaluate(ctx, q, w, kql.Options{IngestedUpTo: r.watermark})
 		if err != nil {
@@ -286,7 +294,15 @@ func (r *ruleRun) remember(ctx context.Context, w window, fps []string, fresh []
 
 // raise raises one alert from rows rr, writes it to the alert store and the
 // SecurityAlert table, and raises or groups its incident.
+//
+// Each of its effects is preceded by a check of the workspace's lease (see
+// Scheduler.keep), so that a node paused past the lease's expiry, whose
+// workspace another node took meanwhile, stops rather than raise what that
+// node raises too.
 func (r *ruleRun) raise(ctx context.Context, w window, rr resultRows, fps []string, total int, wr *windowResult) error {
+	if err := r.s.keep(ctx, r.docs, r.lease); err != nil {
+		return err
+	}
 	a := buildAlert(r.spec, w, rr, fps, total, r.now, r.ws.Workspace.ID)
 	ev := AlertEvent{Workspace: r.ws, Docs: r.docs, Incidents: r.incidents, Alert: a}
 	if r.spec.CreateIncident {
@@ -304,7 +320,13 @@ func (r *ruleRun) raise(ctx context.Context, w window, rr resultRows, fps []stri
 		return fmt.Errorf("store alert: %w", err)
 	}
 	if r.s.cfg.OnAlert != nil {
+		if err := r.s.keep(ctx, r.docs, r.lease); err != nil {
+			return err
+		}
 		r.s.cfg.OnAlert(ctx, ev)
+	}
+	if err := r.s.keep(ctx, r.docs, r.lease); err != nil {
+		return err
 	}
 	body, err := json.Marshal([]map[string]any{a.Row()})
 	if err != nil {
@@ -334,6 +356,9 @@ func grouping(g analyticrule.Grouping) incident.Grouping {
 // failed records a failed run and when it is tried again: the rule's state
 // does not move, so the window is evaluated when it is.
 func (r *ruleRun) failed(ctx context.Context, w window, cause error) error {
+	if errors.Is(cause, errLeaseLost) {
+		return cause // the run is another node's now
+	}
 	r.st.Failures++
 	r.st.RetryAt = r.now.Add(retryAfter(r.st.Failures, r.spec.Frequency))
 	r.note(w, healthDetails{Outcome: OutcomeFailed, Error: runError(cause)}, statusFailure,
@@ -425,25 +450,30 @@ func recordID(ruleID string, at time.Time, n int) string {
 	return fmt.Sprintf("%s-%d-%04d", ruleID, at.UnixNano(), n)
 }
 
-// save writes the rule's alert keys, then its state: a crash between them
-// runs the windows again, and the keys make that raise nothing twice.
+// save commits the rule's alert keys, writes its health records, then
+// commits its state: a crash between them runs the windows again, and the
+// keys make that raise nothing twice. Both commits are fenced by the
+// workspace's lease (see lease.go): a scheduler that lost it commits
+// neither, and gets errLeaseLost.
 func (r *ruleRun) save(ctx context.Context) error {
-	var errs []error
 	if r.keys != nil {
-		days, err := r.keys.save(ctx, r.st.KeyDays)
-		errs = append(errs, err)
-		r.st.KeyDays = days
-		if days, err = expireKeys(ctx, r.docs, r.customerID, r.spec.ID, r.st.KeyDays, r.now.Add(-r.retention-r.spec.Period-24*time.Hour)); err == nil {
-			r.st.KeyDays = days
-		} else {
-			errs = append(errs, err)
+		writes, changed := r.keys.writes()
+		keep, deletes := expiredKeys(r.spec.ID, r.st.KeyDays, r.now.Add(-r.retention-r.spec.Period-24*time.Hour))
+		etags, err := r.s.fenced(ctx, r.docs, r.lease, append(writes, deletes...))
+		if err != nil {
+			return fmt.Errorf("save the alert keys of rule %s: %w", r.spec.ID, err)
 		}
+		r.st.KeyDays = r.keys.saved(changed, etags, keep)
 	}
-	errs = append(errs, r.writeHealth(ctx))
-	if err := errors.Join(errs...); err != nil {
+	if err := r.writeHealth(ctx); err != nil {
 		return err
 	}
-	return saveState(ctx, r.docs, r.customerID, r.spec.ID, r.st)
+	etags, err := r.s.fenced(ctx, r.docs, r.lease, []docstore.Write{stateWrite(r.spec.ID, r.st, r.stateTag)})
+	if err != nil {
+		return fmt.Errorf("save the run state of rule %s: %w", r.spec.ID, err)
+	}
+	r.stateTag = etags[0]
+	return nil
 }
 
 // writeHealth writes the run's health records to the health table.

@@ -302,7 +302,7 @@ func TestDeletedRuleLeavesNoState(t *testing.T) {
 	e.ingest("SigninLogs", signin(-time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
 	e.putRule("gone", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
 	e.tick()
-	st, err := loadState(e.ctx, e.docs, testCustomer, "gone")
+	st, _, err := loadState(e.ctx, e.docs, testCustomer, "gone")
 	if err != nil || len(st.KeyDays) != 1 || st.LastEnd.IsZero() {
 		t.Fatalf("state after a run with an alert: %+v, %v", st, err)
 	}
@@ -326,9 +326,9 @@ func TestAlertKeysExpireAfterRetention(t *testing.T) {
 	e.ingest("SigninLogs", signin(-time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
 	e.putRule("old", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
 	e.tick()
-	first, _ := loadState(e.ctx, e.docs, testCustomer, "old")
+	first, _, _ := loadState(e.ctx, e.docs, testCustomer, "old")
 	e.tickFor(4*24*time.Hour, time.Hour)
-	st, _ := loadState(e.ctx, e.docs, testCustomer, "old")
+	st, _, _ := loadState(e.ctx, e.docs, testCustomer, "old")
 	if slices.Contains(st.KeyDays, first.KeyDays[0]) {
 		t.Fatalf("key days %v still hold %s, four days on with two days' retention", st.KeyDays, first.KeyDays[0])
 	}

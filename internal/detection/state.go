@@ -42,30 +42,29 @@ type ruleState struct {
 	Disabled bool `json:"disabled,omitempty"`
 }
 
-// loadState reads a rule's state; a rule never run has the zero state.
-func loadState(ctx context.Context, docs *docstore.Store, ws, ruleID string) (ruleState, error) {
+// loadState reads a rule's state and the etag to replace it under; a rule
+// never run has the zero state, to be created.
+func loadState(ctx context.Context, docs *docstore.Store, ws, ruleID string) (ruleState, string, error) {
 	doc, err := docs.Get(ctx, ws, collRuleState, ruleID)
 	if errors.Is(err, docstore.ErrNotFound) {
-		return ruleState{}, nil
+		return ruleState{}, docstore.CreateOnly, nil
 	}
 	if err != nil {
-		return ruleState{}, err
+		return ruleState{}, "", err
 	}
 	var st ruleState
 	if err := json.Unmarshal(doc.Body, &st); err != nil {
-		return ruleState{}, fmt.Errorf("decode the run state of rule %s: %w", ruleID, err)
+		return ruleState{}, "", fmt.Errorf("decode the run state of rule %s: %w", ruleID, err)
 	}
-	return st, nil
+	return st, doc.ETag, nil
 }
 
-// saveState writes a rule's state. The scheduler is its only writer.
-func saveState(ctx context.Context, docs *docstore.Store, ws, ruleID string, st ruleState) error {
-	body, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	_, err = docs.Put(ctx, ws, collRuleState, ruleID, body, "")
-	return err
+// stateWrite replaces a rule's state read under etag: the state is
+// written by the holder of the workspace's lease only, in the batch that
+// renews the lease, so a former holder's write fails.
+func stateWrite(ruleID string, st ruleState, etag string) docstore.Write {
+	body, _ := json.Marshal(st)
+	return docstore.Write{Collection: collRuleState, ID: ruleID, Body: body, IfMatch: etag}
 }
 
 // alertKey is the fingerprint of one result row that raised (or, under
@@ -160,41 +159,47 @@ func (b *keyBook) add(ctx context.Context, fp string, start, end time.Time) erro
 	return nil
 }
 
-// save writes the days that changed and returns the days that have keys.
-func (b *keyBook) save(ctx context.Context, days []string) ([]string, error) {
+// writes are the writes of the days whose keys changed, in the order of
+// changed.
+func (b *keyBook) writes() (writes []docstore.Write, changed []string) {
 	for d, kd := range b.days {
 		if !kd.changed {
 			continue
 		}
 		body, _ := json.Marshal(kd.keys)
-		etag, err := b.docs.Put(ctx, b.ws, collAlertKeys, b.ruleID+"."+d, body, kd.etag)
-		if err != nil {
-			return days, err
-		}
-		kd.etag, kd.changed = etag, false
+		writes = append(writes, docstore.Write{Collection: collAlertKeys, ID: b.ruleID + "." + d, Body: body, IfMatch: kd.etag})
+		changed = append(changed, d)
+	}
+	return writes, changed
+}
+
+// saved notes that the days changed were written with etags, and returns
+// days, the days that had keys, with them.
+func (b *keyBook) saved(changed, etags, days []string) []string {
+	for i, d := range changed {
+		kd := b.days[d]
+		kd.etag, kd.changed = etags[i], false
 		if !slices.Contains(days, d) {
 			days = append(days, d)
 		}
 	}
 	slices.Sort(days)
-	return days, nil
+	return days
 }
 
-// expire deletes the days of keys older than before: their rows are past
-// retention and can no longer be seen again.
-func expireKeys(ctx context.Context, docs *docstore.Store, ws, ruleID string, days []string, before time.Time) ([]string, error) {
+// expiredKeys splits days into those to keep and the deletions of those
+// older than before: their rows are past retention and can no longer be
+// seen again.
+func expiredKeys(ruleID string, days []string, before time.Time) (keep []string, deletes []docstore.Write) {
 	cut := dayOf(before)
-	var keep []string
 	for _, d := range days {
 		if d >= cut {
 			keep = append(keep, d)
 			continue
 		}
-		if err := docs.Delete(ctx, ws, collAlertKeys, ruleID+"."+d, ""); err != nil && !errors.Is(err, docstore.ErrNotFound) {
-			return days, err
-		}
+		deletes = append(deletes, docstore.Write{Collection: collAlertKeys, ID: ruleID + "." + d, IfMatch: docstore.Unconditional})
 	}
-	return keep, nil
+	return keep, deletes
 }
 
 // forgetRule deletes the scheduler's state of a deleted rule.

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"os"
 
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/detection"
@@ -14,6 +16,7 @@ import (
 // queries draw on the same memory pool as the API's.
 func (n *Node) newScheduler() (*detection.Scheduler, error) {
 	return detection.New(detection.Config{
+		Node:       schedulerNode(),
 		Workspaces: n.workspaces.AllWorkspaces,
 		Docs:       n.data.Docs,
 		Logs:       n.data.Logs,
@@ -57,4 +60,17 @@ func (n *Node) automateAlert(ctx context.Context, ev detection.AlertEvent) {
 	if err := rules.OnAlert(ctx, ev.Alert); err != nil {
 		n.log.Warn("automation rules on a raised alert failed", "workspace", ws.ID, "alert", ev.Alert.SystemAlertID, "err", err)
 	}
+}
+
+// schedulerNode names this process among the nodes sharing the documents
+// database, in the leases of the workspaces whose rules it runs: the
+// host's name, for an operator reading them, and a random part, as a node
+// has no identity of its own yet (two nodes may share a host; a restarted
+// node is a new holder, and its former leases expire after their TTL).
+func schedulerNode() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	return host + "-" + rand.Text()[:8]
 }
