@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
@@ -116,27 +118,23 @@ func (c *cursor) fetch(op string, from []byte, desc bool) ([]byte, []byte) {
 	}
 	// The running total of the values' sizes cuts the page once it passes
 	// pageBytes; the first key always comes.
-	rows, err := t.ptx.Query(t.ctx, fmt.Sprintf(`SELECT key, value FROM (
+	sql := fmt.Sprintf(`SELECT key, value FROM (
 			SELECT key, value, sum(coalesce(octet_length(value), 0)) OVER (ORDER BY %[1]s ROWS UNBOUNDED PRECEDING)
 				- coalesce(octet_length(value), 0) AS before
 			FROM (SELECT key, value FROM %[2]s WHERE %[3]s ORDER BY %[1]s LIMIT %[4]d) keys) sized
-		WHERE before < %[5]d ORDER BY %[1]s`, order, table, where, pageKeys, pageBytes), args...)
-	if err != nil {
-		t.fail("read keys", err)
-		return nil, nil
-	}
+		WHERE before < %[5]d ORDER BY %[1]s`, order, table, where, pageKeys, pageBytes)
 	var page []entry
-	for rows.Next() {
-		var e entry
-		if err := rows.Scan(&e.key, &e.value); err != nil {
-			rows.Close()
-			t.fail("read keys", err)
-			return nil, nil
+	t.do("read keys", sql, args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.key, &e.value); err != nil {
+				return err
+			}
+			page = append(page, e)
 		}
-		page = append(page, e)
-	}
-	if err := rows.Err(); err != nil {
-		t.fail("read keys", err)
+		return nil
+	})
+	if t.err != nil {
 		return nil, nil
 	}
 	if len(page) == 0 {

@@ -148,10 +148,16 @@ func (d *DB) begin(ctx context.Context) error {
 	return nil
 }
 
-// View runs fn in a read-only transaction on one snapshot: REPEATABLE READ
-// takes it at the first read and keeps it to the end.
+// The statements that begin a View and an Update. A View's snapshot is
+// taken by its first read and kept to the end.
+const (
+	beginView   = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+	beginUpdate = "BEGIN ISOLATION LEVEL READ COMMITTED"
+)
+
+// View runs fn in a read-only transaction on one snapshot.
 func (d *DB) View(ctx context.Context, fn func(kv.Tx) error) error {
-	return d.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, false, fn)
+	return d.run(ctx, beginView, false, fn)
 }
 
 // Update runs fn in a read-write transaction that first takes the
@@ -171,35 +177,36 @@ func (d *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return d.run(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, true, fn)
+	return d.run(ctx, beginUpdate, true, fn)
 }
 
 // run runs fn in one PostgreSQL transaction, committed if fn returns nil
 // and no statement failed, rolled back otherwise, and rolled back before
 // fn's panic goes on.
-func (d *DB) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func(kv.Tx) error) (err error) {
+func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx) error) error {
 	if err := d.begin(ctx); err != nil {
 		return err
 	}
 	defer d.inFlight.Done()
-	ptx, err := d.pool.BeginTx(ctx, opts)
+	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("pgkv %s: begin: %w", d.ns, err)
+		return fmt.Errorf("pgkv %s: %w", d.ns, err)
 	}
-	done := false
+	// The pool closes a connection released in a transaction, one whose
+	// rollback failed.
+	defer conn.Release()
+	t := &tx{ctx: ctx, db: d, conn: conn, begin: begin, writable: writable, buckets: map[string]bool{}}
+	committed := false
 	defer func() {
-		if !done {
+		if !committed && t.begin == "" {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 			defer cancel()
-			// A rollback that fails leaves the connection closed by pgx,
-			// and the transaction with it.
-			ptx.Rollback(rctx)
+			conn.Exec(rctx, "ROLLBACK")
 		}
 	}()
-	t := &tx{ctx: ctx, db: d, ptx: ptx, writable: writable, buckets: map[string]bool{}}
 	if writable {
-		if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", d.lockID); err != nil {
-			return fmt.Errorf("pgkv %s: wait for the writer's lock: %w", d.ns, err)
+		if _, err := t.do("wait for the writer's lock", "SELECT pg_advisory_xact_lock($1)", []any{d.lockID}, nil); err != nil {
+			return fmt.Errorf("pgkv %s: %w", d.ns, err)
 		}
 	}
 	ferr := fn(t)
@@ -210,8 +217,11 @@ func (d *DB) run(ctx context.Context, opts pgx.TxOptions, writable bool, fn func
 	if ferr != nil {
 		return ferr
 	}
-	done = true
-	if err := ptx.Commit(ctx); err != nil {
+	if t.begin != "" {
+		return nil // fn ran no statement: no transaction to end
+	}
+	committed = true
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("pgkv %s: commit: %w", d.ns, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 )
@@ -13,9 +14,12 @@ import (
 // tx is a kv.Tx over one PostgreSQL transaction: every read and write is a
 // round trip in it.
 type tx struct {
-	ctx      context.Context
-	db       *DB
-	ptx      pgx.Tx
+	ctx  context.Context
+	db   *DB
+	conn *pgxpool.Conn
+	// begin is the statement that begins the transaction, until it is
+	// sent with the first statement, in one round trip.
+	begin    string
 	writable bool
 	// err is the first statement that failed: PostgreSQL refuses every
 	// later one in the transaction anyway, and run returns it in place of
@@ -50,35 +54,77 @@ func (t *tx) fail(what string, err error) error {
 	return t.err
 }
 
-// exec runs a write, unless an earlier statement failed.
-func (t *tx) exec(what, sql string, args ...any) (int64, error) {
+// do runs a statement in the transaction, unless an earlier one failed,
+// passing its rows to read if read is not nil, and returns how many rows
+// it affected. The first statement goes with the one that begins the
+// transaction, in one round trip.
+func (t *tx) do(what, sql string, args []any, read func(pgx.Rows) error) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
-	t.writes++
-	tag, err := t.ptx.Exec(t.ctx, sql, args...)
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if t.begin != "" {
+		var b pgx.Batch
+		b.Queue(t.begin)
+		b.Queue(sql, args...)
+		t.begin = ""
+		br := t.conn.SendBatch(t.ctx, &b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return 0, t.fail(what, err)
+		}
+		rows, err = br.Query()
+	} else {
+		rows, err = t.conn.Query(t.ctx, sql, args...)
+	}
 	if err != nil {
 		return 0, t.fail(what, err)
 	}
-	return tag.RowsAffected(), nil
+	defer rows.Close()
+	if read != nil {
+		err = read(rows)
+	}
+	rows.Close()
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return 0, t.fail(what, err)
+	}
+	return rows.CommandTag().RowsAffected(), nil
+}
+
+// exec runs a write.
+func (t *tx) exec(what, sql string, args ...any) (int64, error) {
+	t.writes++
+	return t.do(what, sql, args, nil)
+}
+
+// queryRow runs a statement that returns one row and scans it into dest;
+// found is false, and dest untouched, if it returns none.
+func (t *tx) queryRow(what, sql string, args []any, dest ...any) (found bool) {
+	t.do(what, sql, args, func(rows pgx.Rows) error {
+		if !rows.Next() {
+			return nil
+		}
+		found = true
+		return rows.Scan(dest...)
+	})
+	return found && t.err == nil
 }
 
 // lookup reads the row of key in the bucket at path: whether it exists,
 // and its value (nil for a nested bucket).
 func (t *tx) lookup(path, key []byte) (value []byte, found bool) {
-	if t.err != nil {
+	found = t.queryRow("read a key", `SELECT value FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3`,
+		[]any{t.db.ns, path, key}, &value)
+	if !found {
 		return nil, false
 	}
-	err := t.ptx.QueryRow(t.ctx, `SELECT value FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3`,
-		t.db.ns, path, key).Scan(&value)
-	switch err {
-	case nil:
-		return value, true
-	case pgx.ErrNoRows:
-		return nil, false
-	}
-	t.fail("read a key", err)
-	return nil, false
+	return value, true
 }
 
 // bucket is a kv.Bucket: the keys at path.
@@ -151,19 +197,16 @@ func (b *bucket) Delete(key []byte) error {
 	if err := b.check(key); err != nil {
 		return err
 	}
-	if b.tx.err != nil {
-		return b.tx.err
-	}
 	// The statement sees the row as it was before the deletion, so it
 	// tells a nested bucket's key, which it leaves, in one round trip.
 	b.tx.writes++
 	var isBucket bool
-	err := b.tx.ptx.QueryRow(b.tx.ctx, `WITH gone AS (
+	b.tx.queryRow("delete a key", `WITH gone AS (
 			DELETE FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3 AND value IS NOT NULL)
 		SELECT EXISTS (SELECT FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3 AND value IS NULL)`,
-		b.tx.db.ns, b.path, key).Scan(&isBucket)
-	if err != nil {
-		return b.tx.fail("delete a key", err)
+		[]any{b.tx.db.ns, b.path, key}, &isBucket)
+	if b.tx.err != nil {
+		return b.tx.err
 	}
 	if isBucket {
 		return kv.ErrIncompatibleValue
@@ -255,15 +298,8 @@ func (b *bucket) ForEachBucket(fn func(name []byte) error) error {
 }
 
 func (b *bucket) KeyN() int {
-	if b.tx.err != nil {
-		return 0
-	}
 	var n int
-	err := b.tx.ptx.QueryRow(b.tx.ctx, `SELECT count(*) FROM `+table+` WHERE ns = $1 AND path = $2`,
-		b.tx.db.ns, b.path).Scan(&n)
-	if err != nil {
-		b.tx.fail("count keys", err)
-		return 0
-	}
+	b.tx.queryRow("count keys", `SELECT count(*) FROM `+table+` WHERE ns = $1 AND path = $2`,
+		[]any{b.tx.db.ns, b.path}, &n)
 	return n
 }
