@@ -10,10 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -102,11 +101,12 @@ type keyEventsRecord struct {
 var keyEventsName = []byte("key-events-secret")
 
 // keyEventsSecret is the node's key events secret, made on first use and
-// kept sealed in the control plane.
+// kept sealed in the control plane. It is read once, at start-up.
 func (n *Node) keyEventsSecret() ([]byte, error) {
 	aad := envelope.AAD("sealwatch/node/key-events-secret/v1")
+	ctx := context.Background()
 	var rec keyEventsRecord
-	err := n.controlDB.Bolt().View(func(tx *bbolt.Tx) error {
+	err := n.controlDB.View(ctx, func(tx kv.Tx) error {
 		if b := tx.Bucket(bucketBuiltin); b != nil {
 			if raw := b.Get(keyEventsName); raw != nil {
 				return json.Unmarshal(raw, &rec)
@@ -127,7 +127,7 @@ func (n *Node) keyEventsSecret() ([]byte, error) {
 		return nil, err
 	}
 	raw, _ := json.Marshal(rec)
-	return secret, n.controlDB.Bolt().Update(func(tx *bbolt.Tx) error {
+	return secret, n.controlDB.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
 		if err != nil {
 			return err
