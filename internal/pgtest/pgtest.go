@@ -106,7 +106,9 @@ func New(t testing.TB) string {
 }
 
 // Dump returns pg_dump's plain-text dump of the database at url: everything
-// the database holds, as an operator's backup would.
+// the database holds, as an operator's backup would. bytea columns come out
+// in hex (\x...), so a search of the dump for bytes must look for their
+// hex as well.
 func Dump(t testing.TB, dbURL string) []byte {
 	t.Helper()
 	s := get(t)

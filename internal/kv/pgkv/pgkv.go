@@ -10,6 +10,10 @@
 // orders bytea bytewise, as bbolt orders keys. The primary key's index
 // holds the path and the key, which PostgreSQL limits to about 2.6 KB
 // together.
+//
+// PostgreSQL sees what a bbolt file holds: the namespaces' names, bucket
+// names and keys as the domain packages give them, and their values,
+// sealed by those packages where they must be.
 package pgkv
 
 import (

@@ -3,6 +3,7 @@ package pgkv_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	neturl "net/url"
@@ -381,5 +382,35 @@ func TestWaitingWritersLeaveConnectionsForAViewInsideAnUpdate(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestPostgreSQLHoldsTheBytesGivenAndNoOthers(t *testing.T) {
+	url := pgtest.New(t)
+	db := open(t, connect(t, url), "vault")
+	value := []byte("sealed-looking \x00\xff bytes 7f3a")
+	err := db.Update(context.Background(), func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("secrets"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("key-0042"), value)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := pgtest.Dump(t, url)
+	for what, b := range map[string][]byte{"the value": value, "the key": []byte("key-0042"), "the bucket name": []byte("secrets")} {
+		if !bytes.Contains(dump, []byte(hex.EncodeToString(b))) {
+			t.Errorf("the dump lacks %s as given (hex %x)", what, b)
+		}
+	}
+	// One row for the bucket, one for the key: nothing else is stored.
+	var rows int
+	if err := connect(t, url).QueryRow(context.Background(), "SELECT count(*) FROM sealwatch_kv").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 {
+		t.Errorf("%d rows for one bucket and one key, want 2", rows)
 	}
 }
