@@ -23,10 +23,6 @@ import (
 // maxCollectorBytes is the HTTP Data Collector API's limit per post.
 const maxCollectorBytes = 30 << 20
 
-// collectorClockSkew bounds x-ms-date, so that a captured request cannot be
-// replayed later; within it, the replay cache refuses it.
-const collectorClockSkew = 15 * time.Minute
-
 var logTypeRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,100}$`)
 
 func (s *Server) routeDataCollector() {
@@ -52,7 +48,7 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization", Message: "x-ms-date must be an RFC 1123 date such as Mon, 02 Jan 2006 15:04:05 GMT"}
 	}
-	if err := s.replays.checkDate(t, s.replays.now()); err != nil {
+	if err := s.checkCollectorDate(t); err != nil {
 		return err
 	}
 	logType := r.Header.Get("Log-Type")
@@ -90,9 +86,9 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if !ok {
 		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization", Message: "the signature does not match any key of the workspace"}
 	}
-	// Only a signature that verifies is recorded, so filling the cache
+	// Only a signature that verifies is recorded, so filling the record
 	// takes the workspace's key.
-	forget, err := s.replays.reserve(mac, t)
+	forget, err := s.reserveCollectorRequest(r, mac[:], t)
 	if err != nil {
 		return err
 	}
@@ -134,7 +130,7 @@ func parseSharedKey(h string) (customerID, sig string, ok bool) {
 // validSignature checks the API's signature: base64 HMAC-SHA256 under the
 // base64-decoded shared key of
 // "POST\n{content-length}\n{content-type}\nx-ms-date:{date}\n/api/logs".
-// It returns the MAC, which names the request in the replay cache whatever
+// It returns the MAC, which names the request in the replay record whatever
 // base64 spelling carried it.
 func validSignature(sig, sharedKey string, length int, contentType, date string) (mac [sha256.Size]byte, ok bool) {
 	key, err := base64.StdEncoding.DecodeString(sharedKey)

@@ -18,6 +18,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/replay"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -33,14 +34,17 @@ type fullEnv struct {
 	customerID, immutableID   string
 	adminOID                  string
 	logsDir                   string // the workspaces' log stores
+	control                   *boltkv.DB
 }
 
 func newFullEnv(t testing.TB) *fullEnv {
 	t.Helper()
 	dir := t.TempDir()
+	var control *boltkv.DB
 	e := newTestEnv(t, func(cfg *Config) {
 		ctx := context.Background()
 		db := openTestDB(t, filepath.Join(dir, "control.db"))
+		control = db
 		docsDB := openTestDB(t, filepath.Join(dir, "documents.db"))
 		doc, secret, err := cfg.Identity.CreateManagedIdentity(ctx, "sealwatch-document-store")
 		if err != nil {
@@ -75,10 +79,15 @@ func newFullEnv(t testing.TB) *fullEnv {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { data.Close() })
+		replays, err := replay.New(ctx, db, replay.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		cfg.Workspaces, cfg.ClusterKeys, cfg.Data, cfg.DeleteWorkspaceData = ws, keys, data, data.DeleteWorkspace
+		cfg.CollectorReplays = replays
 		cfg.Metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# no metrics\n") })
 	})
-	f := &fullEnv{testEnv: e, server: e.srv.Config.Handler.(*Server), logsDir: filepath.Join(dir, "logs"),
+	f := &fullEnv{testEnv: e, server: e.srv.Config.Handler.(*Server), logsDir: filepath.Join(dir, "logs"), control: control,
 		mgmt:   e.adminToken("https://management.azure.com/.default"),
 		query:  e.adminToken("https://api.loganalytics.io/.default"),
 		ingest: e.adminToken("https://monitor.azure.com//.default"),

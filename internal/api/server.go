@@ -30,6 +30,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/replay"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -51,6 +52,10 @@ type Config struct {
 	Workspaces  *workspace.Service
 	ClusterKeys *clusterkeys.Manager
 	Data        *wsdata.Data
+	// CollectorReplays records the signatures of the Data Collector requests taken, in the
+	// database every node shares, so that a captured request is stored once by the whole
+	// cluster. Required with Workspaces and Data.
+	CollectorReplays *replay.Guard
 	// Webhooks delivers automation rules' webhook actions; without it they
 	// are recorded as not delivered. AutomationCache keeps the rules decoded
 	// across requests (nil: decoded for each).
@@ -100,8 +105,6 @@ type Server struct {
 	// sorted, the methods they take (HEAD with GET).
 	patterns []string
 	methods  []string
-	// replays refuses a Data Collector request whose signature was seen.
-	replays *replayCache
 	// flows keeps the data collection rules' flows compiled.
 	flows   *flowCache
 	metrics *metrics
@@ -121,6 +124,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Workspaces != nil && cfg.Data != nil && cfg.CollectorReplays == nil {
+		return nil, errors.New("api: the workspace data plane needs the record of Data Collector signatures (CollectorReplays)")
+	}
 	cfg.VaultDNSSuffix = strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -131,8 +137,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(),
-		replays: newReplayCache(collectorReplayLimit, collectorClockSkew, time.Now),
-		flows:   newFlowCache(maxCachedFlows), metrics: m, zstd: zd, stopping: make(chan struct{})}
+		flows: newFlowCache(maxCachedFlows), metrics: m, zstd: zd, stopping: make(chan struct{})}
 	s.routeIdentity()
 	s.routeProfiles()
 	if cfg.Metrics != nil {

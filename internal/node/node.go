@@ -36,6 +36,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/pki"
+	"github.com/sealwatch/sealwatch/internal/replay"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -344,6 +345,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		apiCfg.ExternalData = n.externalData
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
+		if apiCfg.CollectorReplays, err = replay.New(ctx, n.controlDB, replay.Options{}); err != nil {
+			return nil, err
+		}
 		apiCfg.KeyEventReceiver = n.keyEvents
 		apiCfg.QueryMemory, apiCfg.MaxQueryMemory = n.queryMemoryPool(), cfg.QueryMemory
 		apiCfg.MaxQueryRows, apiCfg.MaxQueryResultBytes = cfg.QueryResultRows, cfg.QueryResultBytes
