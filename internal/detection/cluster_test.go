@@ -60,8 +60,9 @@ func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *clus
 					n.onAlert()
 				}
 			},
-			Node: n.name,
-			Now:  c.clock.Now,
+			Node:     n.name,
+			Interval: time.Minute, // as the tests step: the leases last 3 steps
+			Now:      c.clock.Now,
 		}
 		for _, m := range mod {
 			m(&cfg)
@@ -94,6 +95,14 @@ func (c *cluster) step(d time.Duration) {
 		}
 	}
 	c.steps++
+}
+
+// stepFor steps a minute at a time for d.
+func (c *cluster) stepFor(d time.Duration) {
+	c.t.Helper()
+	for range d / time.Minute {
+		c.step(time.Minute)
+	}
 }
 
 func (c *cluster) tickNode(n *node) {
@@ -238,8 +247,7 @@ func TestTwoNodesRunEveryWindowOnce(t *testing.T) {
 			failures += c.failures()
 		}
 	}
-	c.step(5 * time.Minute) // the last failures' window ends
-	c.step(5 * time.Minute)
+	c.stepFor(10 * time.Minute) // the last failures' windows end
 	c.checkOnce(failures)
 	for i := range c.wss {
 		if l := c.holder(&c.wss[i]); l.Fence == 0 || l.Node == "" {
@@ -286,8 +294,7 @@ func TestAKilledNodesWorkspacesAreTakenAfterTheTTLAndCaughtUp(t *testing.T) {
 			}
 		}
 	}
-	c.step(5 * time.Minute)
-	c.step(5 * time.Minute)
+	c.stepFor(10 * time.Minute)
 	c.checkOnce(failures)
 	for _, ws := range taken {
 		if l := c.holder(ws); l.Node == victim.name || l.Fence < 2 {
@@ -316,8 +323,10 @@ func TestAPausedHolderWhoseLeaseWasTakenCommitsNothing(t *testing.T) {
 	c := newCluster(t, 1, 2)
 	ws := &c.wss[0]
 	c.putRuleIn(ws, "sched", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
-	c.step(time.Minute)
 	paused, other := c.nodes[0], c.nodes[1]
+	c.advance(time.Minute)
+	c.tickNode(paused)
+	c.tickNode(other)
 	if c.holder(ws).Node != paused.name {
 		t.Fatalf("the first node to tick does not hold the workspace: %+v", c.holder(ws))
 	}
@@ -391,4 +400,51 @@ func TestACleanStopReleasesTheLeasesAtOnce(t *testing.T) {
 			t.Fatalf("%s after a clean stop: %+v", c.wss[i].Workspace.Name, l)
 		}
 	}
+}
+
+// TestWorkspacesSpreadOverTheNodes: a node that starts after another has
+// taken every workspace asks for some, and gets them, until no node holds
+// two more than another; every window still runs once.
+func TestWorkspacesSpreadOverTheNodes(t *testing.T) {
+	c := newCluster(t, 7, 3)
+	c.putRules()
+	late := c.nodes[1:]
+	for _, n := range late {
+		n.stopped = true
+	}
+	failures := 0
+	c.step(time.Minute)
+	if !c.holdsAll(c.nodes[0]) {
+		t.Fatal("the only node running does not hold every workspace")
+	}
+	for _, n := range late {
+		n.stopped = false
+	}
+	for i := range 20 {
+		c.step(time.Minute)
+		if i%3 == 0 {
+			failures += c.failures()
+		}
+	}
+	c.stepFor(10 * time.Minute)
+	held := map[string]int{}
+	for i := range c.wss {
+		held[c.holder(&c.wss[i]).Node]++
+	}
+	for _, n := range c.nodes {
+		if held[n.name] < 2 || held[n.name] > 3 {
+			t.Fatalf("the nodes hold %v workspaces of %d", held, len(c.wss))
+		}
+	}
+	c.checkOnce(failures)
+}
+
+// holdsAll says whether n holds every workspace's lease.
+func (c *cluster) holdsAll(n *node) bool {
+	for i := range c.wss {
+		if c.holder(&c.wss[i]).Node != n.name {
+			return false
+		}
+	}
+	return true
 }

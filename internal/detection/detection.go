@@ -125,6 +125,9 @@ type Scheduler struct {
 	// held are the workspaces' leases the scheduler holds, by customer
 	// ID, as it last wrote them.
 	held map[string]*held
+	// lastHolds is how many workspaces each scheduler held at the last
+	// tick, by lease.holder.
+	lastHolds map[string]int
 	// incarnation tells this Scheduler from the node's earlier ones.
 	incarnation string
 	// alertColumns and healthColumns are the standard schemas of the
@@ -226,18 +229,22 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	tl := &tickLeases{holds: map[string]int{}}
 	for i := range all {
 		ws := &all[i]
 		if !ws.Onboarded {
 			continue
 		}
-		if err := s.tickWorkspace(ctx, ws); err != nil {
+		if err := s.tickWorkspace(ctx, ws, tl); err != nil {
 			errs = append(errs, err)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
+	s.mu.Lock()
+	s.lastHolds = tl.holds
+	s.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -246,7 +253,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 // read of its documents: its log store is not opened, so that it can stay
 // closed while the workspace is idle, and a tick over many workspaces
 // does not open them all.
-func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceInfo) error {
+func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceInfo, tl *tickLeases) error {
 	now := s.cfg.Now().UTC()
 	id := ws.Workspace.Properties.CustomerID
 	docs, err := s.cfg.Docs(ctx, ws)
@@ -262,7 +269,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 		s.unblock(id) // nothing was missed: there is nothing to catch up
 		return s.sweep(ctx, &wsRun{s: s, ws: ws, customerID: id, docs: docs, now: now}, nil)
 	default:
-		if h, err = s.acquire(ctx, docs, ws, now); err == nil && h == nil {
+		if h, err = s.acquire(ctx, docs, ws, now, tl); err == nil && h == nil {
 			s.unblock(id) // its holder catches up what was missed
 			return nil
 		}

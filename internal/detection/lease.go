@@ -26,9 +26,15 @@ import (
 // lease, a former holder that was paused past its expiry commits nothing,
 // and gives the workspace up. Clocks bound only how soon a lease is taken,
 // never whether two holders can both commit.
+//
+// Workspaces spread over the nodes: a node that holds at least two fewer
+// workspaces than another asks for one of that node's, in a standby
+// document next to the lease, and the holder, at its next renewal, hands
+// the lease over to it directly, while it holds at least two more.
 const (
 	collLease = "ruleLease"
 	leaseID   = "scheduler"
+	standbyID = "standby"
 )
 
 // lease is the document of a workspace's lease.
@@ -41,6 +47,26 @@ type lease struct {
 	Until time.Time `json:"until"`
 	// Fence counts the claims of the lease: each holder has its own.
 	Fence uint64 `json:"fence"`
+}
+
+// holder names the scheduler holding l.
+func (l lease) holder() string { return l.Node + "/" + l.Incarnation }
+
+// standby is the document of a scheduler asking for a workspace.
+type standby struct {
+	Node        string    `json:"node"`
+	Incarnation string    `json:"incarnation"`
+	Until       time.Time `json:"until"`
+	// Holds is how many workspaces it held when it asked.
+	Holds int `json:"holds"`
+}
+
+// tickLeases is what a tick learns of the leases: how many workspaces each
+// scheduler holds, for the next tick's requests; and whether it asked for
+// one already.
+type tickLeases struct {
+	holds map[string]int
+	asked bool
 }
 
 // held is a lease the scheduler holds, as it last wrote it.
@@ -61,7 +87,7 @@ func newIncarnation() string {
 
 // acquire claims or renews the lease of ws, whose documents are docs. It
 // returns nil, without error, when another scheduler holds it.
-func (s *Scheduler) acquire(ctx context.Context, docs *docstore.Store, ws *workspace.WorkspaceInfo, now time.Time) (*held, error) {
+func (s *Scheduler) acquire(ctx context.Context, docs *docstore.Store, ws *workspace.WorkspaceInfo, now time.Time, tl *tickLeases) (*held, error) {
 	id := ws.Workspace.Properties.CustomerID
 	cur, ifMatch, err := readLease(ctx, docs, id)
 	if err != nil {
@@ -70,7 +96,16 @@ func (s *Scheduler) acquire(ctx context.Context, docs *docstore.Store, ws *works
 	mine := cur.Node == s.cfg.Node && cur.Incarnation == s.incarnation
 	if !mine && now.Before(cur.Until) {
 		s.forget(id)
+		tl.holds[cur.holder()]++
+		if err := s.ask(ctx, docs, id, cur, now, tl); err != nil {
+			s.log.Warn("analytics rules: could not ask for a workspace of a busier node", "workspace", ws.Workspace.ID, "err", err)
+		}
 		return nil, nil
+	}
+	if mine {
+		if to := s.handOver(ctx, docs, ws, now); to != nil {
+			return nil, s.give(ctx, docs, ws, cur, ifMatch, to, now, tl)
+		}
 	}
 	next := lease{Node: s.cfg.Node, Incarnation: s.incarnation, Until: now.Add(s.cfg.LeaseTTL), Fence: cur.Fence}
 	if !mine {
@@ -89,10 +124,91 @@ func (s *Scheduler) acquire(ctx context.Context, docs *docstore.Store, ws *works
 		s.log.Info("analytics rules: took the workspace's lease", "workspace", ws.Workspace.ID,
 			"fence", next.Fence, "from", cur.Node, "expired", cur.Until)
 	}
+	tl.holds[next.holder()]++
 	s.mu.Lock()
 	s.held[id] = h
 	s.mu.Unlock()
 	return h, nil
+}
+
+// holds is how many workspaces the scheduler holds.
+func (s *Scheduler) holds() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// ask asks for the workspace id, held by another scheduler (cur), if that
+// one held at least two more workspaces than this one at the last tick,
+// nobody else asks for it already, and this tick asked for no other.
+func (s *Scheduler) ask(ctx context.Context, docs *docstore.Store, id string, cur lease, now time.Time, tl *tickLeases) error {
+	s.mu.Lock()
+	theirs := s.lastHolds[cur.holder()]
+	s.mu.Unlock()
+	mine := s.holds()
+	if tl.asked || theirs < mine+2 {
+		return nil
+	}
+	sb, ifMatch, err := readStandby(ctx, docs, id)
+	if err != nil || now.Before(sb.Until) {
+		return err
+	}
+	body, _ := json.Marshal(standby{Node: s.cfg.Node, Incarnation: s.incarnation, Until: now.Add(s.cfg.LeaseTTL), Holds: mine})
+	_, err = docs.Put(ctx, id, collLease, standbyID, body, ifMatch)
+	if errors.Is(err, docstore.ErrConflict) {
+		return nil // another asked first
+	}
+	tl.asked = err == nil
+	return err
+}
+
+// handOver returns the scheduler the workspace ws, held by this one, goes
+// to: one that asked for it, holding at least two fewer workspaces than
+// this one holds now; nil if there is none. Spreading the work is worth
+// a warning when it fails, never a missed run.
+func (s *Scheduler) handOver(ctx context.Context, docs *docstore.Store, ws *workspace.WorkspaceInfo, now time.Time) *standby {
+	sb, _, err := readStandby(ctx, docs, ws.Workspace.Properties.CustomerID)
+	if err != nil {
+		s.log.Warn("analytics rules: could not read who asks for a workspace", "workspace", ws.Workspace.ID, "err", err)
+		return nil
+	}
+	if !now.Before(sb.Until) || sb.Node == s.cfg.Node && sb.Incarnation == s.incarnation || s.holds() < sb.Holds+2 {
+		return nil
+	}
+	return &sb
+}
+
+// give hands the lease cur of ws, read under ifMatch, over to the
+// scheduler that asked for it: it becomes the holder, under a new fence,
+// without waiting for an expiry.
+func (s *Scheduler) give(ctx context.Context, docs *docstore.Store, ws *workspace.WorkspaceInfo, cur lease, ifMatch string, to *standby, now time.Time, tl *tickLeases) error {
+	s.forget(ws.Workspace.Properties.CustomerID)
+	next := lease{Node: to.Node, Incarnation: to.Incarnation, Until: now.Add(s.cfg.LeaseTTL), Fence: cur.Fence + 1}
+	_, err := putLease(ctx, docs, ws.Workspace.Properties.CustomerID, next, ifMatch)
+	if errors.Is(err, docstore.ErrConflict) {
+		return nil // the lease moved meanwhile: not this scheduler's to give
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("analytics rules: handed the workspace over to a node that runs fewer", "workspace", ws.Workspace.ID, "to", to.Node, "fence", next.Fence)
+	tl.holds[next.holder()]++
+	return nil
+}
+
+func readStandby(ctx context.Context, docs *docstore.Store, ws string) (standby, string, error) {
+	doc, err := docs.Get(ctx, ws, collLease, standbyID)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return standby{}, docstore.CreateOnly, nil
+	}
+	if err != nil {
+		return standby{}, "", err
+	}
+	var sb standby
+	if err := json.Unmarshal(doc.Body, &sb); err != nil {
+		return standby{}, "", fmt.Errorf("decode the rules' standby: %w", err)
+	}
+	return sb, doc.ETag, nil
 }
 
 // forget drops the scheduler's lease of a workspace from its memory.
