@@ -152,27 +152,31 @@ readonly seaweedfs_version=v0.0.0-20261109003541-7506e5f91cd6
 # those directives apply. The build takes minutes; its output is shown only
 # when it fails.
 install_seaweedfs() {
-	local bin="$cache/seaweedfs/weed-$seaweedfs_version" src work
+	local bin="$cache/seaweedfs/weed-$seaweedfs_version" src work tmp
 	if [ -x "$bin" ]; then
 		printf '%s' "$bin"
 		return
 	fi
 	say "building SeaweedFS $seaweedfs_version into $bin (a few minutes, once)"
+	mkdir -p "$(dirname "$bin")"
 	work="$(mktemp -d)"
+	# A name of its own beside the binary, renamed into place: two runs at
+	# once each build whole, and neither sees the other's half.
+	tmp="$(mktemp "$bin.XXXXXX")"
 	# As in install_local_kms: the subshell's exit removes the temporary files.
 	# shellcheck disable=SC2064
-	trap "rm -rf $(printf '%q %q' "$work" "$bin.tmp")" EXIT
+	trap "rm -rf $(printf '%q %q' "$work" "$tmp")" EXIT
 	src="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/seaweedfs/seaweedfs@$seaweedfs_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 	[ -d "$src" ] || die "could not download the SeaweedFS module source"
 	mkdir "$work/src"
 	cp -r "$src/." "$work/src/"
 	chmod -R u+w "$work/src"
-	mkdir -p "$(dirname "$bin")"
-	if ! (cd "$work/src" && go build -trimpath -ldflags='-s -w' -o "$bin.tmp" ./weed >"$work/build.log" 2>&1); then
+	if ! (cd "$work/src" && go build -trimpath -ldflags='-s -w' -o "$tmp" ./weed >"$work/build.log" 2>&1); then
 		cat "$work/build.log" >&2
 		die "building SeaweedFS failed (its output is above)"
 	fi
-	mv "$bin.tmp" "$bin"
+	chmod 755 "$tmp"
+	mv "$tmp" "$bin"
 	printf '%s' "$bin"
 }
 
