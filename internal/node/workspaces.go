@@ -103,7 +103,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		IdleClose:         n.cfg.LogStoreIdleClose,
 		MaxOpenStores:     n.cfg.LogMaxOpenStores,
 		Logger:            n.log.With("component", "logstore"),
-		ControlDB:         n.controlDB.Bolt(),
+		ControlDB:         n.controlDB,
 	})
 	if err != nil {
 		return err

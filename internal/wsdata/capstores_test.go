@@ -44,7 +44,7 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { keys.Close() })
-	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{MaxOpenStores: maxOpen, ControlDB: db.Bolt()})
+	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{MaxOpenStores: maxOpen, ControlDB: db})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func cmkData(tb testing.TB) *cmkFixture {
 	if err := keys.SetClusterKey(ctx, "c1", workspace.Principal{ObjectID: "c1-id", AppID: "c1-app"}, kv); err != nil {
 		tb.Fatal(err)
 	}
-	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{ControlDB: db.Bolt()})
+	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{ControlDB: db})
 	if err != nil {
 		tb.Fatal(err)
 	}

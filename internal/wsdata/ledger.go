@@ -7,8 +7,7 @@ import (
 	"errors"
 	"strings"
 
-	"go.etcd.io/bbolt"
-
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
@@ -17,15 +16,15 @@ import (
 // horizon, 16 bytes under "<workspace>/<table>".
 var ledgerBucket = []byte("logstore-ledger")
 
-// boltLedger is logstore.Ledger in the control plane's database, outside
+// kvLedger is logstore.Ledger in the control plane's database, outside
 // the log directories it vouches for.
-type boltLedger struct{ db *bbolt.DB }
+type kvLedger struct{ db kv.DB }
 
 func ledgerKey(ws, table string) []byte { return []byte(ws + "/" + table) }
 
-func (l boltLedger) Table(_ context.Context, ws, table string) (logstore.TableRecord, error) {
+func (l kvLedger) Table(ctx context.Context, ws, table string) (logstore.TableRecord, error) {
 	var rec logstore.TableRecord
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(ledgerBucket)
 		if b == nil {
 			return nil
@@ -44,9 +43,9 @@ func (l boltLedger) Table(_ context.Context, ws, table string) (logstore.TableRe
 	return rec, err
 }
 
-func (l boltLedger) Tables(_ context.Context, ws string) ([]string, error) {
+func (l kvLedger) Tables(ctx context.Context, ws string) ([]string, error) {
 	var out []string
-	err := l.db.View(func(tx *bbolt.Tx) error {
+	err := l.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(ledgerBucket)
 		if b == nil {
 			return nil
@@ -63,8 +62,8 @@ func (l boltLedger) Tables(_ context.Context, ws string) ([]string, error) {
 	return out, err
 }
 
-func (l boltLedger) update(ws, table string, f func(*logstore.TableRecord)) error {
-	return l.db.Update(func(tx *bbolt.Tx) error {
+func (l kvLedger) update(ctx context.Context, ws, table string, f func(*logstore.TableRecord)) error {
+	return l.db.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
 		if err != nil {
 			return err
@@ -81,16 +80,16 @@ func (l boltLedger) update(ws, table string, f func(*logstore.TableRecord)) erro
 	})
 }
 
-func (l boltLedger) SetEpoch(_ context.Context, ws, table string, epoch uint64) error {
-	return l.update(ws, table, func(r *logstore.TableRecord) { r.Epoch = max(r.Epoch, epoch) })
+func (l kvLedger) SetEpoch(ctx context.Context, ws, table string, epoch uint64) error {
+	return l.update(ctx, ws, table, func(r *logstore.TableRecord) { r.Epoch = max(r.Epoch, epoch) })
 }
 
-func (l boltLedger) SetPurgedBefore(_ context.Context, ws, table string, before int64) error {
-	return l.update(ws, table, func(r *logstore.TableRecord) { r.PurgedBefore = max(r.PurgedBefore, before) })
+func (l kvLedger) SetPurgedBefore(ctx context.Context, ws, table string, before int64) error {
+	return l.update(ctx, ws, table, func(r *logstore.TableRecord) { r.PurgedBefore = max(r.PurgedBefore, before) })
 }
 
-func (l boltLedger) ForgetWorkspace(_ context.Context, ws string) error {
-	return l.db.Update(func(tx *bbolt.Tx) error {
+func (l kvLedger) ForgetWorkspace(ctx context.Context, ws string) error {
+	return l.db.Update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(ledgerBucket)
 		if b == nil {
 			return nil

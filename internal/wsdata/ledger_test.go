@@ -6,16 +6,16 @@ import (
 	"slices"
 	"testing"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 func TestLedgerListsTheTablesWithAManifestOfOneWorkspace(t *testing.T) {
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "control.db"), 0o600, nil)
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l := boltLedger{db}
+	l := kvLedger{db}
 	ctx := context.Background()
 	if got, err := l.Tables(ctx, "ws1"); err != nil || len(got) != 0 {
 		t.Fatalf("tables of an empty ledger: %v, %v", got, err)

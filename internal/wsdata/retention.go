@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // retentionBucket holds the retention given to tables through the tables
@@ -21,7 +21,7 @@ var retentionBucket = []byte("wsdata.tableRetention")
 // tableRetention is the retention of each workspace's tables that has one
 // of its own: in the control plane's database, or in memory without one.
 type tableRetention struct {
-	db  *bbolt.DB
+	db  kv.DB
 	mu  sync.Mutex
 	mem map[string]map[string]int
 }
@@ -30,7 +30,7 @@ func retentionKey(ws, table string) []byte { return []byte(ws + "/" + table) }
 
 // set records that table keeps its rows days days; 0 returns it to the
 // workspace's retention.
-func (r *tableRetention) set(ws, table string, days int) error {
+func (r *tableRetention) set(ctx context.Context, ws, table string, days int) error {
 	if r.db == nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -47,7 +47,7 @@ func (r *tableRetention) set(ws, table string, days int) error {
 		}
 		return nil
 	}
-	return r.db.Update(func(tx *bbolt.Tx) error {
+	return r.db.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(retentionBucket)
 		if err != nil {
 			return err
@@ -60,7 +60,7 @@ func (r *tableRetention) set(ws, table string, days int) error {
 }
 
 // of returns the retention of a workspace's tables that have their own.
-func (r *tableRetention) of(ws string) (map[string]time.Duration, error) {
+func (r *tableRetention) of(ctx context.Context, ws string) (map[string]time.Duration, error) {
 	days := map[string]int{}
 	if r.db == nil {
 		r.mu.Lock()
@@ -68,7 +68,7 @@ func (r *tableRetention) of(ws string) (map[string]time.Duration, error) {
 			days[table] = d
 		}
 		r.mu.Unlock()
-	} else if err := r.db.View(func(tx *bbolt.Tx) error {
+	} else if err := r.db.View(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(retentionBucket)
 		if b == nil {
 			return nil
@@ -94,14 +94,14 @@ func (r *tableRetention) of(ws string) (map[string]time.Duration, error) {
 }
 
 // forget drops a deleted workspace's records.
-func (r *tableRetention) forget(ws string) error {
+func (r *tableRetention) forget(ctx context.Context, ws string) error {
 	if r.db == nil {
 		r.mu.Lock()
 		delete(r.mem, ws)
 		r.mu.Unlock()
 		return nil
 	}
-	return r.db.Update(func(tx *bbolt.Tx) error {
+	return r.db.Update(ctx, func(tx kv.Tx) error {
 		b := tx.Bucket(retentionBucket)
 		if b == nil {
 			return nil
@@ -125,7 +125,7 @@ func (d *Data) SetTableRetention(ctx context.Context, customerID, table string, 
 	if days < 0 {
 		return fmt.Errorf("the retention of table %s must not be negative", table)
 	}
-	if err := d.retention.set(customerID, table, days); err != nil {
+	if err := d.retention.set(ctx, customerID, table, days); err != nil {
 		return fmt.Errorf("record the retention of table %s of workspace %s: %w", table, customerID, err)
 	}
 	return nil

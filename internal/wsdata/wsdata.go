@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/envelope"
@@ -42,7 +40,7 @@ type Options struct {
 	// ControlDB is the control plane's database, where the log stores'
 	// ledger (manifest epochs, retention horizons) is kept apart from the
 	// files it vouches for; nil keeps it in memory, for tests.
-	ControlDB *bbolt.DB
+	ControlDB kv.DB
 	// MaxUnflushedBytes bounds the rows that every workspace's log store
 	// holds in memory before they are flushed, together (see
 	// logstore.MemoryBudget); 0 bounds each table by FlushBytes alone.
@@ -147,7 +145,7 @@ func New(dir string, docsDB kv.DB, keys *clusterkeys.Manager, opts Options) (*Da
 	}
 	var ledger logstore.Ledger = &logstore.MemLedger{}
 	if opts.ControlDB != nil {
-		ledger = boltLedger{opts.ControlDB}
+		ledger = kvLedger{opts.ControlDB}
 	}
 	stop, stopped := context.WithCancel(context.Background())
 	return &Data{stop: stop, stopped: stopped, dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
@@ -220,7 +218,7 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 	}
 	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
 	id := ws.Workspace.Properties.CustomerID
-	tables, err := d.retention.of(id)
+	tables, err := d.retention.of(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -352,7 +350,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
-	errs = append(errs, d.retention.forget(customerID))
+	errs = append(errs, d.retention.forget(ctx, customerID))
 	d.scrubs.forget(customerID)
 	d.functions.Forget(customerID)
 	docs, err := docstore.New(d.docsDB, noKeys{})
@@ -425,7 +423,7 @@ func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.Workspac
 	var errs []error
 	for i := range workspaces {
 		ws := &workspaces[i]
-		st, temporary, err := d.logStoreForPurge(ws)
+		st, temporary, err := d.logStoreForPurge(ctx, ws)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -446,10 +444,10 @@ func (d *Data) PurgeExpired(ctx context.Context, workspaces []workspace.Workspac
 // logStoreForPurge opens a workspace's log store without asking the key
 // layer for keys, which may be revoked; purging reads no sealed data. It
 // returns no store for a workspace deleted meanwhile.
-func (d *Data) logStoreForPurge(ws *workspace.WorkspaceInfo) (st *logstore.Store, temporary bool, err error) {
+func (d *Data) logStoreForPurge(ctx context.Context, ws *workspace.WorkspaceInfo) (st *logstore.Store, temporary bool, err error) {
 	id := ws.Workspace.Properties.CustomerID
 	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
-	tables, err := d.retention.of(id)
+	tables, err := d.retention.of(ctx, id)
 	if err != nil {
 		return nil, false, err
 	}
