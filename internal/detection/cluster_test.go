@@ -3,6 +3,7 @@ package detection
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,10 +12,14 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // cluster is several nodes' schedulers over one documents store and one
 // log store, as nodes sharing a documents database are, on one fake clock.
@@ -29,7 +34,8 @@ type cluster struct {
 type node struct {
 	name   string
 	sched  *Scheduler
-	alerts atomic.Int64 // OnAlert calls
+	docs   *docstore.Store // its handle on the documents
+	alerts atomic.Int64    // OnAlert calls
 	// onAlert, if set, is called from OnAlert: a test pauses the node there
 	onAlert func()
 	stopped bool // killed: it ticks no more, and releases nothing
@@ -46,10 +52,10 @@ func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *clus
 		c.wss = append(c.wss, ws)
 	}
 	for i := range nodes {
-		n := &node{name: fmt.Sprintf("node-%d", i)}
+		n := &node{name: fmt.Sprintf("node-%d", i), docs: c.docs}
 		cfg := Config{
 			Workspaces: func(context.Context) ([]workspace.WorkspaceInfo, error) { return c.wss, nil },
-			Docs:       func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return c.docs, nil },
+			Docs:       func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return n.docs, nil },
 			Logs:       func(context.Context, *workspace.WorkspaceInfo) (*logstore.Store, error) { return c.logs, nil },
 			Source: func(_ context.Context, ws *workspace.WorkspaceInfo) (kql.Source, func(), error) {
 				return wsdata.NewSource(c.logs, ws.Workspace.Properties.CustomerID), func() {}, nil
@@ -74,6 +80,43 @@ func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *clus
 		c.nodes = append(c.nodes, n)
 	}
 	return c
+}
+
+// onPostgreSQL moves the cluster's documents to a fresh PostgreSQL
+// database, each node reaching it through connections of its own, and the
+// test through others, as separate processes do.
+func (c *cluster) onPostgreSQL(t *testing.T) *cluster {
+	url := pgtest.New(t)
+	open := func() *docstore.Store {
+		pool, err := pgkv.Connect(c.ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		db, err := pgkv.Open(c.ctx, pool, "documents")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		docs, err := docstore.New(db, c.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return docs
+	}
+	c.docs = open()
+	for _, n := range c.nodes {
+		n.docs = open()
+	}
+	return c
+}
+
+// onEachBackend runs test on a cluster of newCluster(t, workspaces,
+// nodes, mod...) twice: with the nodes sharing one boltkv handle on the
+// documents, and with the documents in PostgreSQL.
+func onEachBackend(t *testing.T, test func(*testing.T, *cluster), workspaces, nodes int, mod ...func(*Config)) {
+	t.Run("boltkv", func(t *testing.T) { test(t, newCluster(t, workspaces, nodes, mod...)) })
+	t.Run("postgresql", func(t *testing.T) { test(t, newCluster(t, workspaces, nodes, mod...).onPostgreSQL(t)) })
 }
 
 // step advances the clock by d and ticks every live node at once, as
@@ -238,22 +281,23 @@ func (c *cluster) incidentsIn(ws *workspace.WorkspaceInfo) (int, error) {
 // once: one health record, one alert row, one incident and one automation
 // call per failed sign-in and rule — no more, no fewer.
 func TestTwoNodesRunEveryWindowOnce(t *testing.T) {
-	c := newCluster(t, 4, 2)
-	c.putRules()
-	failures := 0
-	for i := range 120 {
-		c.step(time.Minute)
-		if i%7 == 3 {
-			failures += c.failures()
+	onEachBackend(t, func(t *testing.T, c *cluster) {
+		c.putRules()
+		failures := 0
+		for i := range 120 {
+			c.step(time.Minute)
+			if i%7 == 3 {
+				failures += c.failures()
+			}
 		}
-	}
-	c.stepFor(10 * time.Minute) // the last failures' windows end
-	c.checkOnce(failures)
-	for i := range c.wss {
-		if l := c.holder(&c.wss[i]); l.Fence == 0 || l.Node == "" {
-			t.Fatalf("%s: lease %+v", c.wss[i].Workspace.Name, l)
+		c.stepFor(10 * time.Minute) // the last failures' windows end
+		c.checkOnce(failures)
+		for i := range c.wss {
+			if l := c.holder(&c.wss[i]); l.Fence == 0 || l.Node == "" {
+				t.Fatalf("%s: lease %+v", c.wss[i].Workspace.Name, l)
+			}
 		}
-	}
+	}, 4, 2)
 }
 
 // TestAKilledNodesWorkspacesAreTakenAfterTheTTLAndCaughtUp: a node that
@@ -262,54 +306,55 @@ func TestTwoNodesRunEveryWindowOnce(t *testing.T) {
 // meanwhile — each once, none missed.
 func TestAKilledNodesWorkspacesAreTakenAfterTheTTLAndCaughtUp(t *testing.T) {
 	const ttl = 12 * time.Minute
-	c := newCluster(t, 3, 2, func(cfg *Config) { cfg.LeaseTTL = ttl })
-	c.putRules()
-	failures := 0
-	for i := range 30 {
-		c.step(time.Minute)
-		if i%4 == 1 {
-			failures += c.failures()
+	onEachBackend(t, func(t *testing.T, c *cluster) {
+		c.putRules()
+		failures := 0
+		for i := range 30 {
+			c.step(time.Minute)
+			if i%4 == 1 {
+				failures += c.failures()
+			}
 		}
-	}
-	victim := c.nodes[0]
-	var taken []*workspace.WorkspaceInfo
-	for i := range c.wss {
-		if c.holder(&c.wss[i]).Node == victim.name {
-			taken = append(taken, &c.wss[i])
+		victim := c.nodes[0]
+		var taken []*workspace.WorkspaceInfo
+		for i := range c.wss {
+			if c.holder(&c.wss[i]).Node == victim.name {
+				taken = append(taken, &c.wss[i])
+			}
 		}
-	}
-	if len(taken) == 0 {
-		t.Fatal("the node to kill holds no workspace")
-	}
-	victim.stopped = true
-	killedAt := c.clock.Now()
-	for i := range 40 {
-		c.step(time.Minute)
-		if i%4 == 1 {
-			failures += c.failures()
+		if len(taken) == 0 {
+			t.Fatal("the node to kill holds no workspace")
 		}
+		victim.stopped = true
+		killedAt := c.clock.Now()
+		for i := range 40 {
+			c.step(time.Minute)
+			if i%4 == 1 {
+				failures += c.failures()
+			}
+			for _, ws := range taken {
+				if l := c.holder(ws); l.Node != victim.name && c.clock.Now().Before(killedAt.Add(ttl)) {
+					t.Fatalf("%s was taken %s after the kill, before its lease expired", ws.Workspace.Name, c.clock.Now().Sub(killedAt))
+				}
+			}
+		}
+		c.stepFor(10 * time.Minute)
+		c.checkOnce(failures)
 		for _, ws := range taken {
-			if l := c.holder(ws); l.Node != victim.name && c.clock.Now().Before(killedAt.Add(ttl)) {
-				t.Fatalf("%s was taken %s after the kill, before its lease expired", ws.Workspace.Name, c.clock.Now().Sub(killedAt))
+			if l := c.holder(ws); l.Node == victim.name || l.Fence < 2 {
+				t.Fatalf("%s after the kill: lease %+v", ws.Workspace.Name, l)
+			}
+			caughtUp := 0
+			for _, sp := range c.runsOnce(ws, "sched") {
+				if sp.outcome == OutcomeCaughtUp {
+					caughtUp++
+				}
+			}
+			if caughtUp < 2 {
+				t.Fatalf("%s: %d windows caught up after the kill, want the ones missed while the lease ran out", ws.Workspace.Name, caughtUp)
 			}
 		}
-	}
-	c.stepFor(10 * time.Minute)
-	c.checkOnce(failures)
-	for _, ws := range taken {
-		if l := c.holder(ws); l.Node == victim.name || l.Fence < 2 {
-			t.Fatalf("%s after the kill: lease %+v", ws.Workspace.Name, l)
-		}
-		caughtUp := 0
-		for _, sp := range c.runsOnce(ws, "sched") {
-			if sp.outcome == OutcomeCaughtUp {
-				caughtUp++
-			}
-		}
-		if caughtUp < 2 {
-			t.Fatalf("%s: %d windows caught up after the kill, want the ones missed while the lease ran out", ws.Workspace.Name, caughtUp)
-		}
-	}
+	}, 3, 2, func(cfg *Config) { cfg.LeaseTTL = ttl })
 }
 
 // TestAPausedHolderWhoseLeaseWasTakenCommitsNothing: a node pauses in the
@@ -320,123 +365,126 @@ func TestAKilledNodesWorkspacesAreTakenAfterTheTTLAndCaughtUp(t *testing.T) {
 // The one effect that was under way when it paused — the automation call —
 // is the one that happens twice.
 func TestAPausedHolderWhoseLeaseWasTakenCommitsNothing(t *testing.T) {
-	c := newCluster(t, 1, 2)
-	ws := &c.wss[0]
-	c.putRuleIn(ws, "sched", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
-	paused, other := c.nodes[0], c.nodes[1]
-	c.advance(time.Minute)
-	c.tickNode(paused)
-	c.tickNode(other)
-	if c.holder(ws).Node != paused.name {
-		t.Fatalf("the first node to tick does not hold the workspace: %+v", c.holder(ws))
-	}
-	before, _, err := loadState(c.ctx, c.docs, ws.Workspace.Properties.CustomerID, "sched")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.ingestIn(ws.Workspace.Properties.CustomerID, "SigninLogs", signin(0, "a@contoso.com", "10.0.0.1", "50126"))
-	paused.onAlert = func() {
-		paused.onAlert = nil
-		c.advance(2 * paused.sched.cfg.LeaseTTL) // the pause
+	onEachBackend(t, func(t *testing.T, c *cluster) {
+		ws := &c.wss[0]
+		c.putRuleIn(ws, "sched", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+		paused, other := c.nodes[0], c.nodes[1]
+		c.advance(time.Minute)
+		c.tickNode(paused)
 		c.tickNode(other)
-	}
-	c.advance(5 * time.Minute)
-	c.tickNode(paused)
-	if l := c.holder(ws); l.Node != other.name || l.Fence != 2 {
-		t.Fatalf("after the pause the lease is %+v, want %s's second claim", l, other.name)
-	}
-	after, _, err := loadState(c.ctx, c.docs, ws.Workspace.Properties.CustomerID, "sched")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !after.LastEnd.After(before.LastEnd) {
-		t.Fatalf("the window's state was not committed: last end %s, then %s", before.LastEnd, after.LastEnd)
-	}
-	spans := c.runsOnce(ws, "sched")
-	if n := c.alertRows(ws, "sched"); n != 1 {
-		t.Fatalf("%d alert rows, want 1", n)
-	}
-	if n, _ := c.incidentsIn(ws); n != 1 {
-		t.Fatalf("%d incidents, want 1", n)
-	}
-	if a, b := paused.alerts.Load(), other.alerts.Load(); a != 1 || b != 1 {
-		t.Fatalf("automation calls: %d by the paused node, %d by the other; want the one in flight and the holder's", a, b)
-	}
-	for range 3 { // the paused node stays off the workspace
-		c.step(time.Minute)
-	}
-	if l := c.holder(ws); l.Node != other.name || len(c.runsOnce(ws, "sched")) != len(spans) {
-		t.Fatalf("after the pause: lease %+v", l)
-	}
+		if c.holder(ws).Node != paused.name {
+			t.Fatalf("the first node to tick does not hold the workspace: %+v", c.holder(ws))
+		}
+		before, _, err := loadState(c.ctx, c.docs, ws.Workspace.Properties.CustomerID, "sched")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ingestIn(ws.Workspace.Properties.CustomerID, "SigninLogs", signin(0, "a@contoso.com", "10.0.0.1", "50126"))
+		paused.onAlert = func() {
+			paused.onAlert = nil
+			c.advance(2 * paused.sched.cfg.LeaseTTL) // the pause
+			c.tickNode(other)
+		}
+		c.advance(5 * time.Minute)
+		c.tickNode(paused)
+		if l := c.holder(ws); l.Node != other.name || l.Fence != 2 {
+			t.Fatalf("after the pause the lease is %+v, want %s's second claim", l, other.name)
+		}
+		after, _, err := loadState(c.ctx, c.docs, ws.Workspace.Properties.CustomerID, "sched")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !after.LastEnd.After(before.LastEnd) {
+			t.Fatalf("the window's state was not committed: last end %s, then %s", before.LastEnd, after.LastEnd)
+		}
+		spans := c.runsOnce(ws, "sched")
+		if n := c.alertRows(ws, "sched"); n != 1 {
+			t.Fatalf("%d alert rows, want 1", n)
+		}
+		if n, _ := c.incidentsIn(ws); n != 1 {
+			t.Fatalf("%d incidents, want 1", n)
+		}
+		if a, b := paused.alerts.Load(), other.alerts.Load(); a != 1 || b != 1 {
+			t.Fatalf("automation calls: %d by the paused node, %d by the other; want the one in flight and the holder's", a, b)
+		}
+		for range 3 { // the paused node stays off the workspace
+			c.step(time.Minute)
+		}
+		if l := c.holder(ws); l.Node != other.name || len(c.runsOnce(ws, "sched")) != len(spans) {
+			t.Fatalf("after the pause: lease %+v", l)
+		}
+	}, 1, 2)
 }
 
 // TestACleanStopReleasesTheLeasesAtOnce: a scheduler whose Run ends gives
 // its workspaces up, and another node takes them at its next tick, without
 // waiting for the TTL.
 func TestACleanStopReleasesTheLeasesAtOnce(t *testing.T) {
-	c := newCluster(t, 2, 2, func(cfg *Config) { cfg.Interval = time.Hour })
-	c.putRules()
-	first, second := c.nodes[0], c.nodes[1]
-	opened := make(chan struct{}, len(c.wss))
-	source := first.sched.cfg.Source
-	first.sched.cfg.Source = func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, func(), error) {
-		opened <- struct{}{} // after the workspace's lease is taken
-		return source(ctx, ws)
-	}
-	ctx, cancel := context.WithCancel(c.ctx)
-	done := make(chan struct{})
-	go func() {
-		first.sched.Run(ctx)
-		close(done)
-	}()
-	for range c.wss {
-		<-opened
-	}
-	cancel()
-	<-done
-	c.tickNode(second) // the clock has not moved: no lease has expired
-	for i := range c.wss {
-		if l := c.holder(&c.wss[i]); l.Node != second.name {
-			t.Fatalf("%s after a clean stop: %+v", c.wss[i].Workspace.Name, l)
+	onEachBackend(t, func(t *testing.T, c *cluster) {
+		c.putRules()
+		first, second := c.nodes[0], c.nodes[1]
+		opened := make(chan struct{}, len(c.wss))
+		source := first.sched.cfg.Source
+		first.sched.cfg.Source = func(ctx context.Context, ws *workspace.WorkspaceInfo) (kql.Source, func(), error) {
+			opened <- struct{}{} // after the workspace's lease is taken
+			return source(ctx, ws)
 		}
-	}
+		ctx, cancel := context.WithCancel(c.ctx)
+		done := make(chan struct{})
+		go func() {
+			first.sched.Run(ctx)
+			close(done)
+		}()
+		for range c.wss {
+			<-opened
+		}
+		cancel()
+		<-done
+		c.tickNode(second) // the clock has not moved: no lease has expired
+		for i := range c.wss {
+			if l := c.holder(&c.wss[i]); l.Node != second.name {
+				t.Fatalf("%s after a clean stop: %+v", c.wss[i].Workspace.Name, l)
+			}
+		}
+	}, 2, 2, func(cfg *Config) { cfg.Interval = time.Hour })
 }
 
 // TestWorkspacesSpreadOverTheNodes: a node that starts after another has
 // taken every workspace asks for some, and gets them, until no node holds
 // two more than another; every window still runs once.
 func TestWorkspacesSpreadOverTheNodes(t *testing.T) {
-	c := newCluster(t, 7, 3)
-	c.putRules()
-	late := c.nodes[1:]
-	for _, n := range late {
-		n.stopped = true
-	}
-	failures := 0
-	c.step(time.Minute)
-	if !c.holdsAll(c.nodes[0]) {
-		t.Fatal("the only node running does not hold every workspace")
-	}
-	for _, n := range late {
-		n.stopped = false
-	}
-	for i := range 20 {
+	onEachBackend(t, func(t *testing.T, c *cluster) {
+		c.putRules()
+		late := c.nodes[1:]
+		for _, n := range late {
+			n.stopped = true
+		}
+		failures := 0
 		c.step(time.Minute)
-		if i%3 == 0 {
-			failures += c.failures()
+		if !c.holdsAll(c.nodes[0]) {
+			t.Fatal("the only node running does not hold every workspace")
 		}
-	}
-	c.stepFor(10 * time.Minute)
-	held := map[string]int{}
-	for i := range c.wss {
-		held[c.holder(&c.wss[i]).Node]++
-	}
-	for _, n := range c.nodes {
-		if held[n.name] < 2 || held[n.name] > 3 {
-			t.Fatalf("the nodes hold %v workspaces of %d", held, len(c.wss))
+		for _, n := range late {
+			n.stopped = false
 		}
-	}
-	c.checkOnce(failures)
+		for i := range 20 {
+			c.step(time.Minute)
+			if i%3 == 0 {
+				failures += c.failures()
+			}
+		}
+		c.stepFor(10 * time.Minute)
+		held := map[string]int{}
+		for i := range c.wss {
+			held[c.holder(&c.wss[i]).Node]++
+		}
+		for _, n := range c.nodes {
+			if held[n.name] < 2 || held[n.name] > 3 {
+				t.Fatalf("the nodes hold %v workspaces of %d", held, len(c.wss))
+			}
+		}
+		c.checkOnce(failures)
+	}, 7, 3)
 }
 
 // holdsAll says whether n holds every workspace's lease.
