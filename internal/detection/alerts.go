@@ -47,7 +47,10 @@ func (rr resultRows) text(r int, col string) string {
 
 // alertID is a stable GUID-shaped ID for the alert a rule raises over a
 // window from rows with the given fingerprints: a run that is repeated
-// after a crash raises the same alert again, which changes nothing.
+// after a crash raises the same alert again, which changes nothing. An NRT
+// run's window ends at the ingestion watermark of the tick that runs it,
+// which a repeated run (after a crash, or on the node that took the
+// workspace) takes anew: its alerts are named by where it starts alone.
 func alertID(ruleID string, w window, fps []string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00%d", ruleID, w.start.UnixNano(), w.end.UnixNano())
@@ -57,6 +60,15 @@ func alertID(ruleID string, w window, fps []string) string {
 	}
 	s := h.Sum(nil)
 	return fmt.Sprintf("%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
+}
+
+// idWindow is the part of window w that names the alerts raised over it
+// (see alertID).
+func idWindow(spec *analyticrule.Spec, w window) window {
+	if spec.Kind == analyticrule.KindNRT {
+		return window{start: w.start}
+	}
+	return w
 }
 
 // format fills a display name or description format's {{column}}
@@ -75,7 +87,7 @@ var severities = []string{"High", "Medium", "Low", "Informational"}
 // raised all the same.
 func buildAlert(spec *analyticrule.Spec, w window, rr resultRows, fps []string, total int, now time.Time, workspaceID string) *alert.Alert {
 	a := &alert.Alert{
-		SystemAlertID: alertID(spec.ID, w, fps),
+		SystemAlertID: alertID(spec.ID, idWindow(spec, w), fps),
 		DisplayName:   spec.DisplayName, Description: spec.Description, Severity: spec.Severity,
 		Tactics: slices.Clone(spec.Tactics), Techniques: slices.Clone(spec.Techniques), SubTechniques: slices.Clone(spec.SubTechniques),
 		StartTime: w.start, EndTime: w.end, TimeGenerated: now, RuleID: spec.ID, RuleName: spec.DisplayName,

@@ -416,6 +416,40 @@ func TestAPausedHolderWhoseLeaseWasTakenCommitsNothing(t *testing.T) {
 	}, 1, 2)
 }
 
+// TestAnNRTRunRedoneByAnotherNodeRaisesNoSecondIncident: an NRT run that
+// paused past its lease after raising an alert is redone by the node that
+// took the workspace, over rows ingested up to a later instant: the row
+// alerted on before the pause is the same alert, in the same incident.
+func TestAnNRTRunRedoneByAnotherNodeRaisesNoSecondIncident(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, c *cluster) {
+		ws := &c.wss[0]
+		customer := ws.Workspace.Properties.CustomerID
+		c.putRuleIn(ws, "nrt", "NRT", map[string]any{"displayName": "nrt", "severity": "High", "enabled": true, "query": failedSignins,
+			"eventGroupingSettings": map[string]any{"aggregationKind": "AlertPerResult"}})
+		paused, other := c.nodes[0], c.nodes[1]
+		c.advance(time.Minute)
+		c.tickNode(paused)
+		c.ingestIn(customer, "SigninLogs", signin(0, "a@contoso.com", "10.0.0.1", "50126"))
+		paused.onAlert = func() {
+			paused.onAlert = nil
+			c.advance(2 * paused.sched.cfg.LeaseTTL) // the pause, in which another row arrives
+			c.ingestIn(customer, "SigninLogs", signin(0, "b@contoso.com", "10.0.0.2", "50126"))
+			c.tickNode(other)
+		}
+		c.advance(time.Minute)
+		c.tickNode(paused)
+		if l := c.holder(ws); l.Node != other.name {
+			t.Fatalf("after the pause the lease is %+v, want %s's", l, other.name)
+		}
+		if n, _ := c.incidentsIn(ws); n != 2 {
+			t.Fatalf("%d incidents for two failed sign-ins", n)
+		}
+		if n := c.alertRows(ws, "nrt"); n != 2 {
+			t.Fatalf("%d alert rows for two failed sign-ins", n)
+		}
+	}, 1, 2)
+}
+
 // TestACleanStopReleasesTheLeasesAtOnce: a scheduler whose Run ends gives
 // its workspaces up, and another node takes them at its next tick, without
 // waiting for the TTL.
