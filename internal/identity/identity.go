@@ -115,32 +115,38 @@ type Options struct {
 	// Now defaults to time.Now; tests move time with it.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// KeyFiles reads and writes the signing key's file: a node passes its
-	// sealed store (package nodeseal); nil keeps it in a plain 0600 file.
-	KeyFiles KeyFiles
+	// Keys keeps the signing keys: a node passes its sealed store (package
+	// nodeseal), which nodes sharing their databases share; nil keeps them
+	// in a plain 0600 file.
+	Keys KeyStore
 
 	argon argonParam // tests lower the cost
 }
 
 // Service holds the tenant's principals and its token-signing key.
 type Service struct {
-	db       kv.DB
-	tenant   string
-	signer   *signer
+	db     kv.DB
+	tenant string
+	// signers are the tenant's signing keys, the one that signs first; the
+	// others still verify the tokens they signed (a rotation's previous key).
+	signers  []*signer
 	opts     Options
 	verified verifiedTokens
 	trusted  map[string]*issuerKeys // by issuer URL
 }
 
-// KeyFiles is where the signing key is kept (see Options.KeyFiles).
-type KeyFiles interface {
-	ReadFile(path string) ([]byte, error) // an error wrapping fs.ErrNotExist when there is none
-	WriteFile(path string, data []byte) error
+// KeyStore is where the signing keys are kept (see Options.Keys).
+type KeyStore interface {
+	// LoadOrCreate returns what is kept under name, storing what create
+	// returns when nothing is; of services sharing the store that ask at
+	// once, all get what one of them stored.
+	LoadOrCreate(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
 }
 
 // New opens the identity service on db, creating the tenant on first use. The
-// signing key is kept at signingKeyPath, through opts.KeyFiles.
-func New(db kv.DB, signingKeyPath string, opts Options) (*Service, error) {
+// signing keys are kept under signingKeyName in opts.Keys (the path of a
+// file, without Keys): PEM private keys, the one that signs first.
+func New(db kv.DB, signingKeyName string, opts Options) (*Service, error) {
 	if opts.Issuer == "" {
 		return nil, errors.New("identity: issuer URL is required")
 	}
@@ -157,14 +163,15 @@ func New(db kv.DB, signingKeyPath string, opts Options) (*Service, error) {
 	if opts.argon == (argonParam{}) {
 		opts.argon = defaultArgon
 	}
-	if opts.KeyFiles == nil {
-		opts.KeyFiles = plainKeyFiles{}
+	if opts.Keys == nil {
+		opts.Keys = plainKeyFile{}
 	}
-	sg, err := loadOrCreateSigner(opts.KeyFiles, signingKeyPath)
+	// Opening has no caller's context: it runs once, at start-up.
+	signers, err := loadOrCreateSigners(context.Background(), opts.Keys, signingKeyName)
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{db: db, signer: sg, opts: opts, trusted: make(map[string]*issuerKeys)}
+	s := &Service{db: db, signers: signers, opts: opts, trusted: make(map[string]*issuerKeys)}
 	for _, t := range opts.TrustedIssuers {
 		ik, err := newIssuerKeys(t)
 		if err != nil {

@@ -226,7 +226,7 @@ func TestTamperedTokenIsRefused(t *testing.T) {
 		IssuedAt: jwt.NewNumericDate(f.now), ExpiresAt: jwt.NewNumericDate(f.now.Add(time.Hour)),
 	}}
 	foreign := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	foreign.Header["kid"] = f.svc.signer.kid
+	foreign.Header["kid"] = f.svc.signers[0].kid
 	foreignRaw, _ := foreign.SignedString(foreignKey)
 	hmacTok, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("guess"))
 	noneTok, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)

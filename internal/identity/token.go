@@ -155,8 +155,8 @@ func (s *Service) sign(p *Principal, aud Audience) (*Token, error) {
 		},
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	t.Header["kid"] = s.signer.kid
-	raw, err := t.SignedString(s.signer.key)
+	t.Header["kid"] = s.signers[0].kid
+	raw, err := t.SignedString(s.signers[0].key)
 	if err != nil {
 		return nil, fmt.Errorf("identity: sign token: %w", err)
 	}
@@ -223,10 +223,11 @@ func (s *Service) verifySignature(ctx context.Context, raw string) (*Claims, err
 		kid, _ := t.Header["kid"].(string)
 		iss, _ := t.Claims.GetIssuer()
 		if iss == s.IssuerURL() {
-			if t.Method != jwt.SigningMethodES256 || kid != s.signer.kid {
+			i := slices.IndexFunc(s.signers, func(sg *signer) bool { return sg.kid == kid })
+			if t.Method != jwt.SigningMethodES256 || i < 0 {
 				return nil, fmt.Errorf("unknown signing key %q", kid)
 			}
-			return &s.signer.key.PublicKey, nil
+			return &s.signers[i].key.PublicKey, nil
 		}
 		ik, ok := s.trusted[iss]
 		if !ok {
@@ -310,51 +311,64 @@ type signer struct {
 	kid string
 }
 
-// plainKeyFiles keeps the signing key in a 0600 file.
-type plainKeyFiles struct{}
+// plainKeyFile keeps the signing keys in a 0600 file at the name's path.
+type plainKeyFile struct{}
 
-func (plainKeyFiles) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
-
-func (plainKeyFiles) WriteFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("identity: create key directory: %w", err)
+func (plainKeyFile) LoadOrCreate(_ context.Context, path string, create func() ([]byte, error)) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return data, err
 	}
-	return os.WriteFile(path, data, 0o600)
+	if data, err = create(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("identity: create key directory: %w", err)
+	}
+	return data, os.WriteFile(path, data, 0o600)
 }
 
-func loadOrCreateSigner(files KeyFiles, path string) (*signer, error) {
-	pemBytes, err := files.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			return nil, err
-		}
-		out := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := files.WriteFile(path, out); err != nil {
-			return nil, fmt.Errorf("identity: write signing key: %w", err)
-		}
-		return newSigner(key), nil
-	case err != nil:
-		return nil, fmt.Errorf("identity: read signing key: %w", err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		return nil, fmt.Errorf("identity: %s holds no PEM block", path)
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+// loadOrCreateSigners reads the signing keys kept under name, making the
+// first on first use. They are PEM blocks, the key that signs first: a
+// rotation puts a new key in front and keeps the previous one, whose
+// tokens still verify, until they have expired.
+func loadOrCreateSigners(ctx context.Context, keys KeyStore, name string) ([]*signer, error) {
+	pemBytes, err := keys.LoadOrCreate(ctx, name, newSigningKeyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("identity: parse signing key %s: %w", path, err)
+		return nil, fmt.Errorf("identity: signing key: %w", err)
 	}
-	key, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok || key.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("identity: signing key %s is not an ECDSA P-256 key", path)
+	var signers []*signer
+	for rest := pemBytes; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("identity: parse signing key %d of %s: %w", len(signers)+1, name, err)
+		}
+		key, ok := parsed.(*ecdsa.PrivateKey)
+		if !ok || key.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("identity: signing key %d of %s is not an ECDSA P-256 key", len(signers)+1, name)
+		}
+		signers = append(signers, newSigner(key))
 	}
-	return newSigner(key), nil
+	if len(signers) == 0 {
+		return nil, fmt.Errorf("identity: %s holds no PEM block", name)
+	}
+	return signers, nil
+}
+
+func newSigningKeyPEM() ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
 func newSigner(key *ecdsa.PrivateKey) *signer {
@@ -383,9 +397,14 @@ func publicJWK(pub *ecdsa.PublicKey, kid string) JWK {
 	return JWK{Kty: "EC", Use: "sig", Alg: "ES256", Kid: kid, Crv: "P-256", X: b64(raw[1 : 1+size]), Y: b64(raw[1+size:])}
 }
 
-// JWKS is the key set relying parties verify tokens with.
+// JWKS is the key set relying parties verify tokens with: every signing
+// key, the previous ones too, whose tokens may not have expired yet.
 func (s *Service) JWKS() map[string][]JWK {
-	return map[string][]JWK{"keys": {publicJWK(&s.signer.key.PublicKey, s.signer.kid)}}
+	keys := make([]JWK, 0, len(s.signers))
+	for _, sg := range s.signers {
+		keys = append(keys, publicJWK(&sg.key.PublicKey, sg.kid))
+	}
+	return map[string][]JWK{"keys": keys}
 }
 
 // OpenIDConfiguration is the discovery document at

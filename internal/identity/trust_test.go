@@ -126,8 +126,8 @@ func TestTrustedIssuerCannotSpeakForAnotherTenantOrGrantRoles(t *testing.T) {
 			IssuedAt: jwt.NewNumericDate(f.now), ExpiresAt: jwt.NewNumericDate(f.now.Add(time.Hour)),
 		}}
 		tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-		tok.Header["kid"] = f.operator.signer.kid
-		raw, err := tok.SignedString(f.operator.signer.key)
+		tok.Header["kid"] = f.operator.signers[0].kid
+		raw, err := tok.SignedString(f.operator.signers[0].key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestUntrustedOrForgedIssuersAreRefused(t *testing.T) {
 	}{
 		"issuer not trusted":            {forge("https://evil.example/"+f.operator.TenantID()+"/v2.0", "k1"), "does not trust"},
 		"trusted issuer, unknown key":   {forge(f.operator.IssuerURL(), "forged-kid"), "does not verify"},
-		"trusted issuer, its key ID":    {forge(f.operator.IssuerURL(), f.operator.signer.kid), "signature does not verify"},
+		"trusted issuer, its key ID":    {forge(f.operator.IssuerURL(), f.operator.signers[0].kid), "signature does not verify"},
 		"again an unknown key, at once": {forge(f.operator.IssuerURL(), "forged-kid-2"), "does not verify"},
 	}
 	for _, name := range []string{"issuer not trusted", "trusted issuer, unknown key", "trusted issuer, its key ID", "again an unknown key, at once"} {

@@ -296,11 +296,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.closers = append(n.closers, n.identityDB.Close)
-	n.identity, err = identity.New(n.identityDB, filepath.Join(cfg.DataDir, "identity-signing-key.pem"), identity.Options{
+	n.identity, err = identity.New(n.identityDB, "identity-signing-key.pem", identity.Options{
 		Issuer:         n.endpoint,
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		TrustedIssuers: cfg.TrustedIssuers,
-		KeyFiles:       n.box,
+		Keys:           n.box,
 		Logger:         n.log.With("component", "identity"),
 	})
 	if err != nil {

@@ -4,6 +4,8 @@
 package pki
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -83,11 +85,39 @@ func (plainFiles) WriteFile(path string, data []byte) error {
 // error naming the file, never a silent replacement: replacing the CA would break every
 // client that trusts it.
 func Ensure(dir string, dnsNames []string, ips []net.IP, keys KeyFiles) (*Bundle, error) {
-	return ensure(dir, dnsNames, ips, keys, time.Now())
+	return ensure(dir, dnsNames, ips, keys, time.Now(), loadOrCreateCA)
 }
 
+// SharedCA keeps the CA of several nodes where each of them reads it (see
+// EnsureShared).
+type SharedCA interface {
+	// LoadOrCreate returns what is kept under name, storing what create
+	// returns when nothing is; of nodes that ask at once, all get what one
+	// of them stored.
+	LoadOrCreate(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
+}
+
+// SharedCAName is the name the CA's certificate and key are kept under in a
+// SharedCA, as PEM blocks.
+const SharedCAName = "tls/ca"
+
+// EnsureShared is Ensure for one of several nodes behind one address: they
+// share one CA, so that clients trust one CA file whichever node answers.
+// The CA's certificate and key are kept in shared, made by the first node
+// that asks; dir/ca.pem is written from it for clients, and no CA key is
+// kept in dir. The server certificate is this node's own, issued by the
+// shared CA and kept in dir as Ensure keeps it.
+func EnsureShared(ctx context.Context, dir string, dnsNames []string, ips []net.IP, keys KeyFiles, shared SharedCA) (*Bundle, error) {
+	return ensure(dir, dnsNames, ips, keys, time.Now(), func(dir string, _ KeyFiles, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+		return loadOrCreateSharedCA(ctx, dir, shared, now)
+	})
+}
+
+// caLoader loads the CA, or makes it.
+type caLoader func(dir string, keys KeyFiles, now time.Time) (*x509.Certificate, crypto.Signer, error)
+
 // ensure is Ensure at a given time, so tests can reach the renewal window without waiting.
-func ensure(dir string, dnsNames []string, ips []net.IP, keys KeyFiles, now time.Time) (*Bundle, error) {
+func ensure(dir string, dnsNames []string, ips []net.IP, keys KeyFiles, now time.Time, loadCA caLoader) (*Bundle, error) {
 	if keys == nil {
 		keys = plainFiles{}
 	}
@@ -103,7 +133,7 @@ func ensure(dir string, dnsNames []string, ips []net.IP, keys KeyFiles, now time
 		return nil, fmt.Errorf("pki: create directory: %w", err)
 	}
 
-	ca, caKey, err := loadOrCreateCA(dir, keys, now)
+	ca, caKey, err := loadCA(dir, keys, now)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +228,70 @@ func loadOrCreateCA(dir string, keys KeyFiles, now time.Time) (*x509.Certificate
 }
 
 func createCA(dir string, keys KeyFiles, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	cert, key, err := newCA(now)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The key goes first: a crash between the two writes leaves no ca.pem, which the next
+	// run treats as "no CA yet".
+	if err := writeKey(keys, filepath.Join(dir, caKeyFile), key); err != nil {
+		return nil, nil, err
+	}
+	if err := writeCert(filepath.Join(dir, caCertFile), cert.Raw); err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// loadOrCreateSharedCA reads the CA kept in shared, making it if there is
+// none, and writes its certificate to dir/ca.pem when that file differs.
+func loadOrCreateSharedCA(ctx context.Context, dir string, shared SharedCA, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	bundle, err := shared.LoadOrCreate(ctx, SharedCAName, func() ([]byte, error) {
+		cert, key, err := newCA(now)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("pki: encode the CA key: %w", err)
+		}
+		return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...), nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: the shared CA: %w", err)
+	}
+	defer clear(bundle)
+	const name = "the shared CA"
+	certPEM, rest := pem.Decode(bundle)
+	if certPEM == nil {
+		return nil, nil, fmt.Errorf("pki: %s holds no PEM block (damaged?)", name)
+	}
+	cert, err := parseCert(name, pem.EncodeToMemory(certPEM))
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := parseKey(name, rest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !samePublicKey(cert.PublicKey, key.Public()) || !cert.IsCA {
+		return nil, nil, fmt.Errorf("pki: %s does not hold a CA certificate and its key", name)
+	}
+	if now.After(cert.NotAfter) {
+		return nil, nil, fmt.Errorf("pki: %s expired on %s", name, cert.NotAfter.Format(time.DateOnly))
+	}
+	certPath := filepath.Join(dir, caCertFile)
+	if have, err := os.ReadFile(certPath); err != nil || !bytes.Equal(have, pem.EncodeToMemory(certPEM)) {
+		if err := writeCert(certPath, cert.Raw); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cert, key, nil
+}
+
+// newCA makes a CA certificate and its key.
+func newCA(now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: generate CA key: %w", err)
@@ -224,14 +318,6 @@ func createCA(dir string, keys KeyFiles, now time.Time) (*x509.Certificate, cryp
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: parse new CA certificate: %w", err)
-	}
-	// The key goes first: a crash between the two writes leaves no ca.pem, which the next
-	// run treats as "no CA yet".
-	if err := writeKey(keys, filepath.Join(dir, caKeyFile), key); err != nil {
-		return nil, nil, err
-	}
-	if err := writeCert(filepath.Join(dir, caCertFile), der); err != nil {
-		return nil, nil, err
 	}
 	return cert, key, nil
 }

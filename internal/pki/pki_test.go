@@ -114,7 +114,7 @@ func TestReissuesUnderSameCAWhenNeeded(t *testing.T) {
 			mustEnsure(t, dir, upNames, upIPs)
 			ca1, srv1 := readFile(t, filepath.Join(dir, "ca.pem")), readFile(t, filepath.Join(dir, "server.pem"))
 
-			b, err := ensure(dir, tc.names, tc.ips, nil, tc.now)
+			b, err := ensure(dir, tc.names, tc.ips, nil, tc.now, loadOrCreateCA)
 			if err != nil {
 				t.Fatal(err)
 			}
