@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/fault"
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 func TestCollectorRowsGetTheAPIsTypedColumns(t *testing.T) {
@@ -161,5 +164,33 @@ func TestACollectorBatchRefusedForAClosedStoreIsTakenWhenSentAgain(t *testing.T)
 	}
 	if _, rows := f.queryRows("Retried_CL | project Name_s"); len(rows) != 2 {
 		t.Fatalf("%d rows stored, want the request's 2 once", len(rows))
+	}
+}
+
+// TestIngestMarksAndSealsForTheWorkspaceAsItIsNow: rows about to be sealed with a
+// lookup that another node's write made stale (here, one that says the workspace is under
+// a cluster's key when it is not) are sealed for the workspace as it is now: markData
+// looks it up again rather than mark and seal under the key it no longer has.
+func TestIngestMarksAndSealsForTheWorkspaceAsItIsNow(t *testing.T) {
+	f := newFullEnv(t)
+	ctx := context.Background()
+	now, err := f.server.cfg.Workspaces.WorkspaceByCustomerID(ctx, f.customerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := *now
+	stale.CMK, stale.ClusterID = true, "00000000-0000-0000-0000-0000000000c1"
+	got, err := f.server.markData(ctx, &stale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CMK || got.ClusterID != "" {
+		t.Fatalf("markData sealed for CMK %v, cluster %q; want the workspace as it is now, under the platform key", got.CMK, got.ClusterID)
+	}
+	if err := f.server.cfg.Workspaces.DeleteWorkspace(ctx, workspace.ResourceGroup{Subscription: testSub, Group: "rg1"}, now.Workspace.Name, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.server.markData(ctx, now); fault.KindOf(err) != fault.NotFound {
+		t.Fatalf("markData for a deleted workspace = %v, want NotFound", err)
 	}
 }

@@ -196,6 +196,10 @@ func streamError(route *workspace.Route, err error) error {
 // declared columns (nil: types inferred), and returns how many it stored.
 // The key must be in force: a refused ingest stores nothing.
 func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table string, body []byte, cols []logstore.DeclaredColumn) (int, error) {
+	ws, err := s.markData(r.Context(), ws)
+	if err != nil {
+		return 0, err
+	}
 	store, err := s.cfg.Data.Logs(r.Context(), ws)
 	if err != nil {
 		return 0, err
@@ -209,10 +213,25 @@ func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table stri
 	if err != nil {
 		return 0, err
 	}
-	if err := s.cfg.Workspaces.MarkData(r.Context(), ws.Workspace.Properties.CustomerID, ws.CMK); err != nil {
-		s.log.Warn("mark workspace data", "workspace", ws.Workspace.Properties.CustomerID, "err", err)
-	}
 	return n, nil
+}
+
+// markData records that ws holds data under its key before anything is
+// sealed, and returns the workspace to seal for. When the workspace moved
+// under another key since ws was looked up (another node linked it to a
+// customer-managed key), it looks the workspace up again, once, so that the
+// rows are sealed under the key the workspace has now, never under the
+// platform key of a workspace under a CMK.
+func (s *Server) markData(ctx context.Context, ws *workspace.WorkspaceInfo) (*workspace.WorkspaceInfo, error) {
+	err := s.cfg.Workspaces.MarkData(ctx, ws)
+	if !errors.Is(err, workspace.ErrWorkspaceKeyChanged) {
+		return ws, err
+	}
+	fresh, err := s.cfg.Workspaces.WorkspaceByCustomerID(ctx, ws.Workspace.Properties.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	return fresh, s.cfg.Workspaces.MarkData(ctx, fresh)
 }
 
 // declaredColumns returns a table's declared columns, nil when it is not

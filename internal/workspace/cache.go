@@ -2,10 +2,11 @@ package workspace
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 )
@@ -17,12 +18,17 @@ const maxCached = 16384
 // lookupCache keeps the records that every ingest and query decodes — the
 // workspace the call names, its cluster's ID and key, and the data
 // collection rule an ingest names — decoded, for as long as no change of
-// the control plane is written: each write moves the generation on, and
-// an entry read at an older generation is not served. A hit costs a map
-// read instead of a read transaction and two or three JSON decodes.
+// the control plane is written, by this node or any other sharing the
+// database: every write moves the generation stored beside the records on
+// (see Service.update), each lookup reads it (one key, in a read
+// transaction), and entries read at an older generation are not served. A
+// hit costs that read and a map read instead of two or three record reads
+// and JSON decodes.
+//
+// The generation is kept in the database, not in memory, so that a change
+// written on one node reaches the lookups of every node: a workspace linked
+// to a customer-managed key, deleted, or routed anew by a changed rule.
 type lookupCache struct {
-	gen atomic.Uint64 // moved on after every write (see Service.update)
-
 	mu        sync.Mutex
 	at        uint64 // the generation the entries were read at
 	workspace map[string]*cachedWorkspace
@@ -36,37 +42,91 @@ type cachedWorkspace struct {
 	platformData, clusterKeyData bool
 }
 
-// update runs fn in a write transaction and then moves the cache's
-// generation on: every write of the package goes through it.
+var (
+	bucketMeta = []byte("workspace.meta")
+	genKey     = []byte("generation") // uint64, big-endian: moved on by every write
+)
+
+// errUnchanged, returned by an update's fn, says it found nothing to write:
+// update then returns nil without moving the generation on.
+var errUnchanged = errors.New("nothing to write")
+
+// update runs fn in a write transaction and, in the same transaction, moves
+// the generation on: every write of the package goes through it, so no
+// cached lookup outlives a change on any node.
 func (s *Service) update(ctx context.Context, fn func(kv.Tx) error) error {
-	defer s.cache.gen.Add(1)
-	return s.db.Update(ctx, fn)
+	err := s.db.Update(ctx, func(tx kv.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketMeta)
+		if b == nil {
+			return errors.New("bucket workspace.meta is missing")
+		}
+		return b.Put(genKey, binary.BigEndian.AppendUint64(nil, readGeneration(tx)+1))
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	return err
 }
 
-// generation is the generation to read an entry at: taken before the read
-// transaction, so that an entry that a write overtook is never served.
-func (c *lookupCache) generation() uint64 { return c.gen.Load() }
+// readGeneration is the generation of the control plane tx sees.
+func readGeneration(tx kv.Tx) uint64 {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return 0
+	}
+	v := b.Get(genKey)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
 
-// currentLocked empties the cache when a write happened since its entries
-// were read. The caller holds c.mu.
-func (c *lookupCache) currentLocked() {
-	if g := c.gen.Load(); c.workspace == nil || c.at != g || len(c.workspace)+len(c.rules) > maxCached {
-		c.at = g
+// currentLocked empties the cache when its entries were read at an older
+// generation than gen, which the caller read, or when it is full, and reports
+// whether the entries are of generation gen: a reader whose snapshot is older
+// than the cache's (another node's write landed between two reads) is served
+// none of them. The caller holds c.mu.
+func (c *lookupCache) currentLocked(gen uint64) bool {
+	if c.workspace == nil || c.at < gen || len(c.workspace)+len(c.rules) > maxCached {
+		c.at = gen
 		c.workspace = map[string]*cachedWorkspace{}
 		c.rules = map[string]*DataCollectionRule{}
 	}
+	return c.at == gen
 }
 
-func (c *lookupCache) getWorkspace(customerID string) (*cachedWorkspace, bool) {
-	return cacheGet(c, cachedWorkspaces, customerID)
+func (c *lookupCache) getWorkspace(gen uint64, customerID string) (*cachedWorkspace, bool) {
+	return cacheGet(c, cachedWorkspaces, gen, customerID)
+}
+
+// markedWorkspace reports whether the cache holds the workspace with
+// customerID marked as holding data under key (see sealingKey), whatever the
+// generation of the entry: such a mark stays true while the workspace exists.
+// Marks are never taken back, a workspace with data under the platform key
+// never moves under a customer-managed key (Link, Onboard and a cluster's key
+// refuse it), and one with data under its cluster's key is never unlinked.
+func (c *lookupCache) markedWorkspace(customerID, key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.workspace[customerID]
+	if !ok || sealingKey(&w.info) != key {
+		return false
+	}
+	if w.info.CMK {
+		return w.clusterKeyData
+	}
+	return w.platformData
 }
 
 func (c *lookupCache) putWorkspace(gen uint64, customerID string, w *cachedWorkspace) {
 	cachePut(c, cachedWorkspaces, gen, customerID, w)
 }
 
-func (c *lookupCache) getRule(immutableID string) (*DataCollectionRule, bool) {
-	return cacheGet(c, cachedRules, immutableID)
+func (c *lookupCache) getRule(gen uint64, immutableID string) (*DataCollectionRule, bool) {
+	return cacheGet(c, cachedRules, gen, immutableID)
 }
 
 func (c *lookupCache) putRule(gen uint64, immutableID string, r *DataCollectionRule) {
@@ -76,23 +136,26 @@ func (c *lookupCache) putRule(gen uint64, immutableID string, r *DataCollectionR
 func cachedWorkspaces(c *lookupCache) map[string]*cachedWorkspace { return c.workspace }
 func cachedRules(c *lookupCache) map[string]*DataCollectionRule   { return c.rules }
 
-// cacheGet reads key from the map of c that pick names, if no write
-// happened since its entries were read.
-func cacheGet[V any](c *lookupCache, pick func(*lookupCache) map[string]V, key string) (V, bool) {
+// cacheGet reads key from the map of c that pick names, if its entries were
+// read at generation gen, the current one.
+func cacheGet[V any](c *lookupCache, pick func(*lookupCache) map[string]V, gen uint64, key string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.currentLocked()
+	if !c.currentLocked(gen) {
+		var zero V
+		return zero, false
+	}
 	v, ok := pick(c)[key]
 	return v, ok
 }
 
-// cachePut keeps v under key in the map of c that pick names, unless a
-// write happened since v was read at generation gen.
+// cachePut keeps v, read at generation gen, under key in the map of c that
+// pick names. Generations only grow: an entry read at a newer generation than
+// the cache's starts the cache again, one read at an older one is dropped.
 func cachePut[V any](c *lookupCache, pick func(*lookupCache) map[string]V, gen uint64, key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.currentLocked()
-	if c.at == gen {
+	if c.currentLocked(gen) {
 		pick(c)[key] = v
 	}
 }

@@ -152,13 +152,10 @@ func TestLookupsSeeOnboardingKeyAndUnlinking(t *testing.T) {
 	}
 
 	// The data mark, read through the cache, is written once and then seen.
-	if err := f.svc.MarkData(ctx, id, true); err != nil {
+	if err := f.svc.MarkData(ctx, lookup()); err != nil {
 		t.Fatal(err)
 	}
-	if marked, err := f.svc.dataMarked(ctx, id, true); err != nil || !marked {
-		t.Fatalf("after MarkData: marked %v, err %v", marked, err)
-	}
-	if marked, err := f.svc.dataMarked(ctx, id, false); err != nil || marked {
-		t.Fatalf("marked under the platform key too: %v, err %v", marked, err)
+	if w, err := f.svc.cachedWorkspace(ctx, id); err != nil || !w.clusterKeyData || w.platformData {
+		t.Fatalf("after MarkData: under the cluster key %v, under the platform key %v, err %v", w.clusterKeyData, w.platformData, err)
 	}
 }

@@ -190,29 +190,40 @@ func TestMarkDataWritesOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ws := f.workspace(t, "ws-a")
+	other := f.workspace(t, "ws-b")
 	db := &countingDB{DB: f.db}
 	svc, err := New(db, f.ids, f.keys, f.svc.seal, f.svc.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.MarkData(ctx, ws.Properties.CustomerID, false); err != nil {
+	if err := svc.MarkData(ctx, f.info(t, ws.Properties.CustomerID)); err != nil {
 		t.Fatal(err)
 	}
 	before := db.updates.Load()
 	for range 3 {
-		if err := svc.MarkData(ctx, ws.Properties.CustomerID, false); err != nil {
+		if err := svc.MarkData(ctx, f.info(t, ws.Properties.CustomerID)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if after := db.updates.Load(); after != before {
 		t.Fatalf("marking a marked workspace wrote %d transactions", after-before)
 	}
-	if err := svc.MarkData(ctx, ws.Properties.CustomerID, true); err != nil {
+	if err := svc.MarkData(ctx, f.info(t, other.Properties.CustomerID)); err != nil {
 		t.Fatal(err)
 	}
 	if after := db.updates.Load(); after != before+1 {
 		t.Fatalf("a new mark wrote %d transactions, want 1", after-before)
 	}
+}
+
+// info is the workspace with customerID as the data plane looks it up.
+func (f *fixture) info(t testing.TB, customerID string) *WorkspaceInfo {
+	t.Helper()
+	info, err := f.svc.WorkspaceByCustomerID(context.Background(), customerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 // countingDB counts the write transactions run through it.

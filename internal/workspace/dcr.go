@@ -331,64 +331,69 @@ func (s *Service) DeleteDCR(ctx context.Context, g ResourceGroup, name string) e
 
 // RouteStream resolves the rule with immutableID and its stream to the
 // workspace and table the rows go to. Every ingest calls it: it answers
-// from the lookup cache while nothing changed. The Route's Rule is shared
-// with other calls: it is read, never changed.
+// from the lookup cache while nothing changed, in one read transaction that
+// reads the generation (see lookupCache). The Route's Rule is shared with
+// other calls: it is read, never changed.
 func (s *Service) RouteStream(ctx context.Context, immutableID, stream string) (*Route, error) {
-	rule, err := s.ruleByImmutableID(ctx, immutableID)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range rule.Properties.DataFlows {
-		for _, st := range f.Streams {
-			if st != stream {
-				continue
-			}
-			table, err := outputTable(f)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range rule.Properties.Destinations.LogAnalytics {
-				if d.Name == f.Destinations[0] {
-					info, err := s.WorkspaceByCustomerID(ctx, d.WorkspaceID)
-					if err != nil {
-						return nil, err
+	var out *Route
+	err := s.db.View(ctx, func(tx kv.Tx) error {
+		gen := readGeneration(tx)
+		rule, err := s.ruleInTx(tx, gen, immutableID)
+		if err != nil {
+			return err
+		}
+		for _, f := range rule.Properties.DataFlows {
+			for _, st := range f.Streams {
+				if st != stream {
+					continue
+				}
+				table, err := outputTable(f)
+				if err != nil {
+					return err
+				}
+				for _, d := range rule.Properties.Destinations.LogAnalytics {
+					if d.Name == f.Destinations[0] {
+						w, err := s.workspaceInTx(tx, gen, d.WorkspaceID)
+						if err != nil {
+							return err
+						}
+						r := route(rule, f, st, copyInfo(&w.info), table)
+						out = &r
+						return nil
 					}
-					r := route(rule, f, st, info, table)
-					return &r, nil
 				}
 			}
 		}
-	}
-	return nil, fault.New(fault.NotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
-}
-
-// ruleByImmutableID is the rule with immutableID, from the lookup cache or
-// read into it.
-func (s *Service) ruleByImmutableID(ctx context.Context, immutableID string) (*DataCollectionRule, error) {
-	id := strings.ToLower(immutableID)
-	if r, ok := s.cache.getRule(id); ok {
-		return r, nil
-	}
-	gen := s.cache.generation()
-	var rule *DataCollectionRule
-	err := s.db.View(ctx, func(tx kv.Tx) error {
-		b, ids := tx.Bucket(bucketDCRs), tx.Bucket(bucketDCRIDs)
-		if b == nil || ids == nil {
-			return nil
-		}
-		key := ids.Get([]byte(id))
-		if key == nil {
-			return nil
-		}
-		var err error
-		rule, err = getJSON[DataCollectionRule](b, key)
-		return err
+		return fault.New(fault.NotFound, "StreamNotFound", "data collection rule '%s' has no data flow for stream '%s'", rule.Name, printable(stream))
 	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// ruleInTx is the rule with immutableID, from the lookup cache if its entries
+// are of generation gen, which tx read, or read from tx into it.
+func (s *Service) ruleInTx(tx kv.Tx, gen uint64, immutableID string) (*DataCollectionRule, error) {
+	id := strings.ToLower(immutableID)
+	if r, ok := s.cache.getRule(gen, id); ok {
+		return r, nil
+	}
+	notFound := fault.New(fault.NotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
+	b, ids := tx.Bucket(bucketDCRs), tx.Bucket(bucketDCRIDs)
+	if b == nil || ids == nil {
+		return nil, notFound
+	}
+	key := ids.Get([]byte(id))
+	if key == nil {
+		return nil, notFound
+	}
+	rule, err := getJSON[DataCollectionRule](b, key)
+	if err != nil {
+		return nil, err
+	}
 	if rule == nil {
-		return nil, fault.New(fault.NotFound, "DataCollectionRuleNotFound", "no data collection rule has immutable ID '%s'", printable(immutableID))
+		return nil, notFound
 	}
 	s.cache.putRule(gen, id, rule)
 	return rule, nil

@@ -17,6 +17,7 @@ const (
 	CodeFeatureNotSupported     = "FeatureNotSupportedWithCmk"
 	CodeTooManyWorkspaces       = "ClusterWorkspaceLimitReached"
 	CodeKeyVaultUnreachable     = "KeyVaultUnreachable"
+	CodeWorkspaceKeyChanged     = "WorkspaceKeyChanged"
 )
 
 // Sentinels for errors.Is, matched by code.
@@ -26,6 +27,9 @@ var (
 	ErrWorkspaceNotCmkEligible = &fault.Error{Code: CodeWorkspaceNotCmkEligible}
 	ErrKeyNotRecoverable       = &fault.Error{Code: CodeKeyNotRecoverable}
 	ErrInvalidCapacity         = &fault.Error{Code: CodeInvalidCapacity}
+	// ErrWorkspaceKeyChanged: the workspace moved under another key since the
+	// caller looked it up; look it up again.
+	ErrWorkspaceKeyChanged = &fault.Error{Code: CodeWorkspaceKeyChanged}
 )
 
 func badRequest(format string, args ...any) *fault.Error {

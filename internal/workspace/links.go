@@ -209,46 +209,79 @@ func onboardingView(rec *workspaceRecord) *OnboardingState {
 	return o
 }
 
-// MarkData records that a workspace now holds data, and under which key, so
-// that the linking rules can tell an empty workspace from one with data.
+// MarkData records that the workspace ws describes holds data under the key
+// ws names (its cluster's key when ws.CMK, the platform key otherwise), so
+// that the linking rules can tell an empty workspace from one with data. The
+// caller calls it before it seals anything: the mark is durable before the
+// data is, so a link to a customer-managed key, on any node, sees it.
+//
+// It refuses with ErrWorkspaceKeyChanged when the workspace is under another
+// key by now (another node linked it to a CMK cluster since ws was read), and
+// with a NotFound refusal when it is gone: the caller looks the workspace up
+// again rather than seal under a key that no longer governs it.
 //
 // Every ingest calls it, and a workspace is marked once: the mark is read
-// first, so that the calls after the first take no write transaction (each
-// of which syncs the database and waits for every other writer).
-func (s *Service) MarkData(ctx context.Context, customerID string, underClusterKey bool) error {
-	marked, err := s.dataMarked(ctx, customerID, underClusterKey)
-	if err != nil || marked {
+// from the lookup cache first, which the caller's lookup just filled, so
+// that the calls after the first take no transaction at all, and above all
+// no write transaction (each of which waits for every other writer, on every
+// node, and moves the generation on, emptying every node's cache).
+func (s *Service) MarkData(ctx context.Context, ws *WorkspaceInfo) error {
+	id := ws.Workspace.Properties.CustomerID
+	if s.cache.markedWorkspace(strings.ToLower(id), sealingKey(ws)) {
+		return nil
+	}
+	w, err := s.cachedWorkspace(ctx, id)
+	if err != nil {
 		return err
 	}
+	if sealingKey(&w.info) != sealingKey(ws) {
+		return keyChanged(ws)
+	}
+	if ws.CMK && w.clusterKeyData || !ws.CMK && w.platformData {
+		return nil
+	}
 	return s.update(ctx, func(tx kv.Tx) error {
-		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
+		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(id)))
 		if k == nil {
-			return nil
+			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(id))
 		}
 		rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
-		if err != nil || rec == nil {
+		if err != nil {
 			return err
 		}
-		if underClusterKey && !rec.HasClusterKeyData {
+		if rec == nil {
+			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(id))
+		}
+		now, err := s.workspaceInfo(tx, rec)
+		if err != nil {
+			return err
+		}
+		if sealingKey(now) != sealingKey(ws) {
+			return keyChanged(ws)
+		}
+		switch {
+		case ws.CMK && rec.HasClusterKeyData, !ws.CMK && rec.HasPlatformData:
+			return errUnchanged // another node marked it first
+		case ws.CMK:
 			rec.HasClusterKeyData = true
-		} else if !underClusterKey && !rec.HasPlatformData {
+		default:
 			rec.HasPlatformData = true
-		} else {
-			return nil
 		}
 		return putJSON(tx.Bucket(bucketWorkspaces), k, rec)
 	})
 }
 
-// dataMarked reports whether MarkData has nothing to record: the workspace
-// is marked as holding data under that key, or is gone.
-func (s *Service) dataMarked(ctx context.Context, customerID string, underClusterKey bool) (bool, error) {
-	w, err := s.cachedWorkspace(ctx, customerID)
-	if fault.KindOf(err) == fault.NotFound {
-		return true, nil
+// sealingKey names the key a workspace's data is sealed under: its cluster's,
+// or the platform's.
+func sealingKey(ws *WorkspaceInfo) string {
+	if ws.CMK {
+		return "cluster " + ws.ClusterID
 	}
-	if err != nil {
-		return false, err
-	}
-	return underClusterKey && w.clusterKeyData || !underClusterKey && w.platformData, nil
+	return "platform"
+}
+
+func keyChanged(ws *WorkspaceInfo) error {
+	return fault.New(fault.Conflict, CodeWorkspaceKeyChanged,
+		"workspace '%s' moved under another key while the request was handled; send it again",
+		ws.Workspace.Name)
 }

@@ -117,7 +117,7 @@ func New(db kv.DB, ids Identities, keys KeyManager, seal secretSealer, opts Opti
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	err := db.Update(context.Background(), func(tx kv.Tx) error {
-		for _, b := range [][]byte{bucketClusters, bucketWorkspaces, bucketCustomerID, bucketClusterLinks} {
+		for _, b := range [][]byte{bucketClusters, bucketWorkspaces, bucketCustomerID, bucketClusterLinks, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

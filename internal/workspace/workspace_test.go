@@ -309,7 +309,7 @@ func TestWorkspaceOnboardedWithoutCMKNeverMovesUnderTheKey(t *testing.T) {
 
 	// Data already sealed under the platform key also keeps it out.
 	w := f.workspace(t, "used-ws")
-	if err := f.svc.MarkData(ctx, w.Properties.CustomerID, false); err != nil {
+	if err := f.svc.MarkData(ctx, f.info(t, w.Properties.CustomerID)); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.svc.Link(ctx, f.g, "used-ws", c.ID)
@@ -504,7 +504,7 @@ func TestFirstKeyIsRefusedWhileALinkedWorkspaceHoldsPlatformData(t *testing.T) {
 	if _, err := f.svc.Link(ctx, f.g, "early-ws", c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.MarkData(ctx, w.Properties.CustomerID, false); err != nil {
+	if err := f.svc.MarkData(ctx, f.info(t, w.Properties.CustomerID)); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, f.setKey(t, "cluster1", "good-key"), CodeWorkspaceNotCmkEligible)

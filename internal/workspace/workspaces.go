@@ -174,42 +174,59 @@ func (s *Service) WorkspaceByCustomerID(ctx context.Context, customerID string) 
 }
 
 // cachedWorkspace is the workspace with customerID as the lookup cache
-// holds it, read into the cache if it is not there.
+// holds it, read into the cache if it is not there or the control plane
+// changed since. Either way it takes one read transaction, which reads the
+// generation first.
 func (s *Service) cachedWorkspace(ctx context.Context, customerID string) (*cachedWorkspace, error) {
+	var w *cachedWorkspace
+	err := s.db.View(ctx, func(tx kv.Tx) error {
+		var err error
+		w, err = s.workspaceInTx(tx, readGeneration(tx), customerID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// workspaceInTx is the workspace with customerID, from the lookup cache if
+// its entries are of generation gen, which tx read, or read from tx into it.
+func (s *Service) workspaceInTx(tx kv.Tx, gen uint64, customerID string) (*cachedWorkspace, error) {
 	customerID = strings.ToLower(customerID)
-	if w, ok := s.cache.getWorkspace(customerID); ok {
+	if w, ok := s.cache.getWorkspace(gen, customerID); ok {
 		return w, nil
 	}
-	gen := s.cache.generation()
-	var info *WorkspaceInfo
-	var rec *workspaceRecord
-	err := s.db.View(ctx, func(tx kv.Tx) error {
-		k := tx.Bucket(bucketCustomerID).Get([]byte(customerID))
-		if k == nil {
-			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
-		}
-		var err error
-		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
-		if err != nil || rec == nil {
-			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
-		}
-		info = &WorkspaceInfo{Workspace: *viewWorkspace(rec), Onboarded: rec.Onboarded, CMK: rec.OnboardedCMK}
-		if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
-			c, _, err := s.clusterByID(tx, cid)
-			if err != nil {
-				return err
-			}
-			info.ClusterID = c.Cluster.Properties.ClusterID
-			info.CMK = info.CMK || c.Cluster.Properties.KeyVaultProperties.IsSet()
-		}
-		return nil
-	})
+	k := tx.Bucket(bucketCustomerID).Get([]byte(customerID))
+	if k == nil {
+		return nil, fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+	}
+	rec, err := getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
+	if err != nil || rec == nil {
+		return nil, fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
+	}
+	info, err := s.workspaceInfo(tx, rec)
 	if err != nil {
 		return nil, err
 	}
 	w := &cachedWorkspace{info: *info, platformData: rec.HasPlatformData, clusterKeyData: rec.HasClusterKeyData}
 	s.cache.putWorkspace(gen, customerID, w)
 	return w, nil
+}
+
+// workspaceInfo is rec as lookups see it, with its cluster's ID and whether
+// its data is sealed under a customer-managed key.
+func (s *Service) workspaceInfo(tx kv.Tx, rec *workspaceRecord) (*WorkspaceInfo, error) {
+	info := &WorkspaceInfo{Workspace: *viewWorkspace(rec), Onboarded: rec.Onboarded, CMK: rec.OnboardedCMK}
+	if cid := rec.Workspace.Properties.ClusterResourceID; cid != "" {
+		c, _, err := s.clusterByID(tx, cid)
+		if err != nil {
+			return nil, err
+		}
+		info.ClusterID = c.Cluster.Properties.ClusterID
+		info.CMK = info.CMK || c.Cluster.Properties.KeyVaultProperties.IsSet()
+	}
+	return info, nil
 }
 
 // ListWorkspaces lists the workspaces of a subscription or resource group.
