@@ -3,7 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
-
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,10 +11,41 @@ import (
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
-// Two Logs on one database stand for two nodes sharing the vault's database: kv serializes
-// their Updates as it would across machines.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// onTwoNodes runs fn with two handles on one vault database, as two nodes sharing it hold:
+// one bbolt file opened once (two Logs in one process; bbolt serializes their Updates), and
+// one PostgreSQL database reached through two connection pools (the advisory lock does).
+func onTwoNodes(t *testing.T, fn func(t *testing.T, a, b kv.DB)) {
+	t.Run("bbolt", func(t *testing.T) {
+		db := openDB(t, filepath.Join(t.TempDir(), "vault.db"))
+		defer db.Close()
+		fn(t, db, db)
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		url := pgtest.New(t)
+		fn(t, openPostgreSQL(t, url), openPostgreSQL(t, url))
+	})
+}
+
+func openPostgreSQL(t *testing.T, url string) kv.DB {
+	t.Helper()
+	pool, err := pgkv.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db, err := pgkv.Open(context.Background(), pool, "vault")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
 
 func appendAndFlush(t *testing.T, l *Log, node string, from, n int) {
 	t.Helper()
@@ -30,11 +61,13 @@ func appendAndFlush(t *testing.T, l *Log, node string, from, n int) {
 }
 
 func TestTwoNodesOnOneDatabaseKeepOneChain(t *testing.T) {
-	db := openDB(t, filepath.Join(t.TempDir(), "vault.db"))
-	defer db.Close()
-	a := openLog(t, db, Options{MaxPending: 8})
+	onTwoNodes(t, testTwoNodesKeepOneChain)
+}
+
+func testTwoNodesKeepOneChain(t *testing.T, dbA, dbB kv.DB) {
+	a := openLog(t, dbA, Options{MaxPending: 8})
 	defer a.Close()
-	b := openLog(t, db, Options{MaxPending: 8})
+	b := openLog(t, dbB, Options{MaxPending: 8})
 	defer b.Close()
 
 	// Turns first: each node's batch starts where the other's ended.
@@ -122,46 +155,49 @@ func TestTamperedNewestRecordStopsEveryNode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db := openDB(t, filepath.Join(t.TempDir(), "vault.db"))
-			defer db.Close()
-			a := openLog(t, db, Options{})
-			defer a.Close()
-			b := openLog(t, db, Options{})
-			defer b.Close()
-			// A node knows the chain up to its own last write, so a reaches 6 and b 5:
-			// each has seen a record that "removed" takes away.
-			appendAndFlush(t, a, "a", 0, 3)
-			appendAndFlush(t, b, "b", 3, 2)
-			appendAndFlush(t, a, "a", 5, 1)
-
-			if err := db.Update(context.Background(), func(tx kv.Tx) error {
-				tc.tamper(t, tx.Bucket(bucketName))
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-
-			for _, n := range []struct {
-				name string
-				l    *Log
-			}{{"a", a}, {"b", b}} {
-				name, l := n.name, n.l
-				l.Append(record(7))
-				err := l.Flush(context.Background())
-				var te *TamperError
-				if !errors.As(err, &te) || te.Seq != tc.wantSeq || !strings.Contains(te.Reason, tc.reason) {
-					t.Errorf("node %s: write after tampering = %v, want a TamperError at %d (%s)", name, err, tc.wantSeq, tc.reason)
-				}
-				if err := l.Verify(context.Background()); !errors.As(err, &te) {
-					t.Errorf("node %s: Verify = %v, want a TamperError", name, err)
-				}
-				if _, _, err := l.Head(context.Background()); !errors.As(err, &te) {
-					t.Errorf("node %s: Head = %v, want a TamperError", name, err)
-				}
-			}
-			if n := storedCount(t, db); n > 6 {
-				t.Errorf("%d records stored: a node chained onto a head it could not verify", n)
-			}
+			onTwoNodes(t, func(t *testing.T, dbA, dbB kv.DB) {
+				testTamperedNewestRecord(t, dbA, dbB, tc.tamper, tc.wantSeq, tc.reason)
+			})
 		})
+	}
+}
+
+func testTamperedNewestRecord(t *testing.T, dbA, dbB kv.DB, tamper tamper, wantSeq uint64, reason string) {
+	a := openLog(t, dbA, Options{})
+	defer a.Close()
+	b := openLog(t, dbB, Options{})
+	defer b.Close()
+	// A node knows the chain up to its own last write, so a reaches 6 and b 5:
+	// each has seen a record that "removed" takes away.
+	appendAndFlush(t, a, "a", 0, 3)
+	appendAndFlush(t, b, "b", 3, 2)
+	appendAndFlush(t, a, "a", 5, 1)
+
+	if err := dbA.Update(context.Background(), func(tx kv.Tx) error {
+		tamper(t, tx.Bucket(bucketName))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, n := range []struct {
+		name string
+		l    *Log
+	}{{"a", a}, {"b", b}} {
+		n.l.Append(record(7))
+		err := n.l.Flush(context.Background())
+		var te *TamperError
+		if !errors.As(err, &te) || te.Seq != wantSeq || !strings.Contains(te.Reason, reason) {
+			t.Errorf("node %s: write after tampering = %v, want a TamperError at %d (%s)", n.name, err, wantSeq, reason)
+		}
+		if err := n.l.Verify(context.Background()); !errors.As(err, &te) {
+			t.Errorf("node %s: Verify = %v, want a TamperError", n.name, err)
+		}
+		if _, _, err := n.l.Head(context.Background()); !errors.As(err, &te) {
+			t.Errorf("node %s: Head = %v, want a TamperError", n.name, err)
+		}
+	}
+	if n := storedCount(t, dbA); n > 6 {
+		t.Errorf("%d records stored: a node chained onto a head it could not verify", n)
 	}
 }

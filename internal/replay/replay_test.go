@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
 const window = 15 * time.Minute
@@ -105,12 +108,46 @@ func TestEachSignatureIsTakenOnce(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// onTwoNodes runs fn with two handles on one control database, as two nodes sharing it
+// hold: one bbolt file opened once, and one PostgreSQL database through two connection
+// pools.
+func onTwoNodes(t *testing.T, fn func(t *testing.T, a, b kv.DB)) {
+	t.Run("bbolt", func(t *testing.T) {
+		db := openDB(t)
+		fn(t, db, db)
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		url := pgtest.New(t)
+		fn(t, openPostgreSQL(t, url), openPostgreSQL(t, url))
+	})
+}
+
+func openPostgreSQL(t testing.TB, url string) kv.DB {
+	t.Helper()
+	pool, err := pgkv.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db, err := pgkv.Open(context.Background(), pool, "control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // TestASignatureTakenOnOneNodeIsRefusedOnAnother: two Guards on one database are two nodes
 // sharing the control database.
 func TestASignatureTakenOnOneNodeIsRefusedOnAnother(t *testing.T) {
+	onTwoNodes(t, testTakenOnOneNodeRefusedOnAnother)
+}
+
+func testTakenOnOneNodeRefusedOnAnother(t *testing.T, dbA, dbB kv.DB) {
 	c := newClock()
-	db := openDB(t)
-	a, b := newGuard(t, db, c), newGuard(t, db, c)
+	a, b := newGuard(t, dbA, c), newGuard(t, dbB, c)
 	date := c.now()
 	if err := reserve(a, "a", date); err != nil {
 		t.Fatal(err)
@@ -323,32 +360,40 @@ func TestNewRefusesBadArguments(t *testing.T) {
 }
 
 // BenchmarkReserve is what a Data Collector request pays to be recorded: one at a time, each
-// pays a commit (on boltkv, an fsync); many at once (parallelism × GOMAXPROCS callers)
-// share commits.
+// pays a commit (on boltkv, an fsync; on PostgreSQL, a transaction under the writer lock);
+// many at once (parallelism × GOMAXPROCS callers) share commits.
 func BenchmarkReserve(b *testing.B) {
-	for _, parallel := range []int{1, 16} {
-		b.Run(fmt.Sprintf("parallelism=%d", parallel), func(b *testing.B) {
-			inner := openDB(b)
-			db := &countingDB{DB: inner}
-			g, err := New(context.Background(), db, Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			db.updates.Store(0)
-			var next atomic.Int64
-			date := time.Now()
-			b.SetParallelism(parallel)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := g.Reserve(context.Background(), mac(fmt.Sprint(next.Add(1))), date); err != nil {
-						b.Error(err)
-						return
-					}
+	backends := []struct {
+		name string
+		open func(b *testing.B) kv.DB
+	}{
+		{"bbolt", func(b *testing.B) kv.DB { return openDB(b) }},
+		{"PostgreSQL", func(b *testing.B) kv.DB { return openPostgreSQL(b, pgtest.New(b)) }},
+	}
+	for _, backend := range backends {
+		for _, parallel := range []int{1, 16} {
+			b.Run(fmt.Sprintf("backend=%s/parallelism=%d", backend.name, parallel), func(b *testing.B) {
+				db := &countingDB{DB: backend.open(b)}
+				g, err := New(context.Background(), db, Options{})
+				if err != nil {
+					b.Fatal(err)
 				}
+				db.updates.Store(0)
+				var next atomic.Int64
+				date := time.Now()
+				b.SetParallelism(parallel)
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := g.Reserve(context.Background(), mac(fmt.Sprint(next.Add(1))), date); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
+				b.ReportMetric(float64(db.updates.Load())/float64(b.N), "commits/reservation")
 			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
-			b.ReportMetric(float64(db.updates.Load())/float64(b.N), "commits/reservation")
-		})
+		}
 	}
 }
