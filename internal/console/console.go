@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
 // Config says what the console serves and whom it signs in.
@@ -32,11 +34,20 @@ type Config struct {
 	// APIHost reports whether every path of a host belongs to the API (the
 	// vault hosts); the console serves nothing there. Nil: none does.
 	APIHost func(host string) bool
+	// DB keeps the sessions, shared by every node that serves the console
+	// (the identity database): any node serves any session, and a sign-out
+	// on one ends it on all.
+	DB kv.DB
+	// Secrets seals what a session holds (its tokens and CSRF token) in
+	// DB and keys the MAC that DB's records are named by in place of the
+	// session ID: the secrets key every node sharing DB holds.
+	Secrets *rootkey.Key
 	// IdleTimeout ends a session unused for that long (default
 	// DefaultIdleTimeout). A session ends in any case when its tokens expire.
 	IdleTimeout time.Duration
-	// MaxSessions bounds the sessions held at once (default
-	// DefaultMaxSessions); past it, a sign-in is refused until one ends.
+	// MaxSessions bounds the sessions held at once by all the nodes
+	// sharing DB (default DefaultMaxSessions); past it, a sign-in is
+	// refused until one ends.
 	MaxSessions int
 	// Now defaults to time.Now; tests move time with it.
 	Now    func() time.Time
@@ -44,7 +55,8 @@ type Config struct {
 }
 
 // Session defaults: a console left alone for half an hour signs out; ten
-// thousand sessions are far more than people at one node, and little memory.
+// thousand sessions are far more than people at the console, and a few
+// megabytes of records.
 const (
 	DefaultIdleTimeout = 30 * time.Minute
 	DefaultMaxSessions = 10000
@@ -55,7 +67,7 @@ type Console struct {
 	cfg      Config
 	log      *slog.Logger
 	assets   *assets
-	sessions *sessions
+	sessions *store
 	mux      *http.ServeMux
 }
 
@@ -66,6 +78,8 @@ func New(cfg Config) (*Console, error) {
 		return nil, errors.New("console: the identity service is required")
 	case cfg.API == nil:
 		return nil, errors.New("console: the API handler is required")
+	case cfg.DB == nil || cfg.Secrets == nil:
+		return nil, errors.New("console: the sessions' database and the secrets key are required")
 	case cfg.IdleTimeout < 0 || cfg.MaxSessions < 0:
 		return nil, errors.New("console: the idle timeout and session bound must not be negative")
 	}
@@ -86,7 +100,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, log: cfg.Logger, assets: a,
-		sessions: newSessions(cfg.IdleTimeout, cfg.MaxSessions, cfg.Now), mux: http.NewServeMux()}
+		sessions: newStore(cfg.DB, cfg.Secrets, cfg.IdleTimeout, cfg.MaxSessions, cfg.Now), mux: http.NewServeMux()}
 	c.mux.HandleFunc("GET /{$}", c.servePage)
 	c.mux.HandleFunc("GET /console/assets/{name}", c.serveAsset)
 	c.mux.HandleFunc("POST /console/session", c.handleSignIn)

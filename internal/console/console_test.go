@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -18,21 +19,36 @@ import (
 	"github.com/sealwatch/sealwatch/internal/api"
 	"github.com/sealwatch/sealwatch/internal/console"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
 // fixture is a console in front of an API that serves the identity routes,
 // whose applications list is an Owner's operation: enough to hold a
-// session's authorization against a bearer token's.
+// session's authorization against a bearer token's. It is one node: the
+// nodes of one test (another) share its database, signing key, secrets key
+// and clock.
 type fixture struct {
+	*cluster
+	db      kv.DB // the node's handle on the cluster's database
 	id      *identity.Service
 	console *console.Console
-	now     time.Time
 	mu      sync.Mutex
 	logs    bytes.Buffer
+	tokens  []string // the sessions' tokens the API was handed
 }
 
-func newFixture(t *testing.T, cfg console.Config) *fixture {
+// cluster is what the nodes of a test share.
+type cluster struct {
+	dir     string // the identity's signing key
+	dbPath  string // the boltkv database's file, if it is one
+	secrets *rootkey.Key
+	mu      sync.Mutex
+	now     time.Time
+}
+
+func newFixture(t testing.TB, cfg console.Config) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := boltkv.Open(filepath.Join(dir, "identity.db"), boltkv.Options{})
@@ -40,9 +56,35 @@ func newFixture(t *testing.T, cfg console.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{now: time.Now()}
+	f := newFixtureOn(t, cfg, db)
+	f.dbPath = filepath.Join(dir, "identity.db")
+	return f
+}
+
+// newFixtureOn is the first node of a test, its sessions and identities in db.
+func newFixtureOn(t testing.TB, cfg console.Config, db kv.DB) *fixture {
+	t.Helper()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secrets, err := rootkey.New(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(secrets.Close)
+	return (&cluster{dir: t.TempDir(), secrets: secrets, now: time.Now()}).node(t, cfg, db)
+}
+
+// another is a second node of f's cluster on db, which holds what f's does.
+func (f *fixture) another(t testing.TB, cfg console.Config, db kv.DB) *fixture {
+	return f.cluster.node(t, cfg, db)
+}
+
+func (c *cluster) node(t testing.TB, cfg console.Config, db kv.DB) *fixture {
+	t.Helper()
+	f := &fixture{cluster: c, db: db}
 	log := slog.New(slog.NewTextHandler(lockedWriter{f}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.id, err = identity.New(db, filepath.Join(dir, "signing.pem"), identity.Options{Issuer: "https://127.0.0.1:8443", Logger: log})
+	var err error
+	f.id, err = identity.New(db, filepath.Join(c.dir, "signing.pem"), identity.Options{Issuer: "https://127.0.0.1:8443", Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +92,32 @@ func newFixture(t *testing.T, cfg console.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Identity, cfg.API, cfg.Logger = f.id, srv, log
-	cfg.Now = func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
+	cfg.Identity, cfg.Logger, cfg.Secrets = f.id, log, c.secrets
+	cfg.API = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, aud := range []identity.Audience{identity.AudienceManagement, identity.AudienceQuery} {
+			if tok := console.TokenFor(r.Context(), aud); tok != "" {
+				f.mu.Lock()
+				f.tokens = append(f.tokens, tok)
+				f.mu.Unlock()
+			}
+		}
+		srv.ServeHTTP(w, r)
+	})
+	if cfg.DB == nil {
+		cfg.DB = db
+	}
+	cfg.Now = c.clock
 	f.console, err = console.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+func (c *cluster) clock() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
 }
 
 type lockedWriter struct{ f *fixture }
@@ -67,13 +128,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.f.logs.Write(p)
 }
 
-func (f *fixture) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
+func (c *cluster) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
 
-func (f *fixture) app(t *testing.T, roles ...string) (clientID, secret string) {
+func (f *fixture) app(t testing.TB, roles ...string) (clientID, secret string) {
 	t.Helper()
 	p, secret, err := f.id.CreateApplication(context.Background(), "console-test", roles...)
 	if err != nil {
@@ -111,7 +172,7 @@ type signedIn struct {
 	body   map[string]any
 }
 
-func (f *fixture) signIn(t *testing.T, clientID, secret string) signedIn {
+func (f *fixture) signIn(t testing.TB, clientID, secret string) signedIn {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"clientId": clientID, "clientSecret": secret})
 	rec := f.do(request{method: "POST", path: "/console/session", body: string(body)})

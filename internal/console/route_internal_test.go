@@ -2,9 +2,12 @@ package console
 
 import (
 	"net/http"
+	"path/filepath"
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
 // TestPathsHandedStraightToTheAPIMatchNoConsoleRoute: a path that
@@ -12,7 +15,16 @@ import (
 // console route serves, nor answers 405 for, under any method, however it
 // is escaped or dotted; and the console's own paths are probed.
 func TestPathsHandedStraightToTheAPIMatchNoConsoleRoute(t *testing.T) {
-	c, err := New(Config{Identity: &identity.Service{}, API: http.NotFoundHandler()})
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "identity.db"), boltkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	secrets, err := rootkey.New(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Identity: &identity.Service{}, API: http.NotFoundHandler(), DB: db, Secrets: secrets})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -43,95 +41,17 @@ const (
 // token for each, issued to the signed-in application.
 var consoleAudiences = []identity.Audience{identity.AudienceManagement, identity.AudienceQuery}
 
-// session is one signed-in browser. Everything but lastSeen is fixed when
-// it is made.
+// session is one signed-in browser, as read from its record for one
+// request.
 type session struct {
+	key       []byte // its record's key (store.recordKey)
 	principal identity.Principal
 	tokens    map[identity.Audience]string
 	csrf      string
 	// expires is when the first of its tokens expires: the session cannot
 	// outlive what it holds.
 	expires  time.Time
-	lastSeen time.Time // guarded by sessions.mu
-}
-
-// sessions are the node's browser sessions, in memory: a restart signs
-// everyone out, and no token is ever written to disk.
-type sessions struct {
-	idle time.Duration
-	max  int
-	now  func() time.Time
-
-	mu sync.Mutex
-	// byID is keyed by the SHA-256 of the cookie's value, so that a lookup
-	// compares hashes, whose timing tells an attacker nothing about a
-	// valid value.
-	byID map[[sha256.Size]byte]*session
-}
-
-var errTooManySessions = errors.New("too many sessions")
-
-func newSessions(idle time.Duration, max int, now func() time.Time) *sessions {
-	return &sessions{idle: idle, max: max, now: now, byID: make(map[[sha256.Size]byte]*session)}
-}
-
-// add keeps s and returns the cookie value that names it.
-func (ss *sessions) add(s *session) (string, error) {
-	id := randomToken()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	now := ss.now()
-	if len(ss.byID) >= ss.max {
-		ss.sweepLocked(now)
-	}
-	if len(ss.byID) >= ss.max {
-		return "", errTooManySessions
-	}
-	s.lastSeen = now
-	ss.byID[sha256.Sum256([]byte(id))] = s
-	return id, nil
-}
-
-// get returns the live session id names; one idle too long or past its
-// tokens' expiry is ended here.
-func (ss *sessions) get(id string) (*session, bool) {
-	key := sha256.Sum256([]byte(id))
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.byID[key]
-	if !ok {
-		return nil, false
-	}
-	if ss.expiredLocked(s, ss.now()) {
-		delete(ss.byID, key)
-		return nil, false
-	}
-	return s, true
-}
-
-// touch records that s was used now, restarting its idle time.
-func (ss *sessions) touch(s *session) {
-	ss.mu.Lock()
-	s.lastSeen = ss.now()
-	ss.mu.Unlock()
-}
-
-func (ss *sessions) remove(id string) {
-	ss.mu.Lock()
-	delete(ss.byID, sha256.Sum256([]byte(id)))
-	ss.mu.Unlock()
-}
-
-func (ss *sessions) expiredLocked(s *session, now time.Time) bool {
-	return now.Sub(s.lastSeen) >= ss.idle || !now.Before(s.expires)
-}
-
-func (ss *sessions) sweepLocked(now time.Time) {
-	for k, s := range ss.byID {
-		if ss.expiredLocked(s, now) {
-			delete(ss.byID, k)
-		}
-	}
+	lastSeen time.Time // its last use, as recorded
 }
 
 // randomToken is 256 random bits, URL-safe.
@@ -160,14 +80,19 @@ func TokenFor(ctx context.Context, aud identity.Audience) string {
 // (backgroundHeader), it restarts the session's idle time.
 func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") == "" {
-		if s, _ := c.session(r); s != nil {
+		s, err := c.session(r)
+		if err != nil {
+			c.sessionsUnavailable(w, err)
+			return
+		}
+		if s != nil {
 			if !safeMethod(r.Method) && !s.csrfMatches(r.Header.Get(csrfHeader)) {
 				writeError(w, http.StatusForbidden, "CsrfTokenInvalid",
 					fmt.Sprintf("a request that changes something must carry the session's CSRF token in the %s header; reload the console", csrfHeader))
 				return
 			}
 			if r.Header.Get(backgroundHeader) == "" {
-				c.sessions.touch(s)
+				c.markUsed(r.Context(), s)
 			}
 			r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		}
@@ -175,17 +100,38 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request) {
 	c.cfg.API.ServeHTTP(w, r)
 }
 
-// session is the live session r's cookie names, and the cookie's value.
-func (c *Console) session(r *http.Request) (*session, string) {
+// session is the live session r's cookie names, or nil. An error is the
+// sessions' database failing: whether the request is signed in cannot be
+// told. A record that does not open is no session, and logged: it was
+// altered in the database.
+func (c *Console) session(r *http.Request) (*session, error) {
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
-		return nil, ""
+		return nil, nil
 	}
-	s, ok := c.sessions.get(ck.Value)
-	if !ok {
-		return nil, ""
+	s, err := c.sessions.get(r.Context(), ck.Value)
+	if errors.Is(err, errSessionUnreadable) {
+		c.log.Error("console session refused: its record in the database does not open (altered, or moved from another session's)", "err", err)
+		return nil, nil
 	}
-	return s, ck.Value
+	return s, err
+}
+
+// markUsed restarts s's idle time. A failure is logged, not the request's:
+// at worst the session ends a little early.
+func (c *Console) markUsed(ctx context.Context, s *session) {
+	if err := c.sessions.markUsed(ctx, s); err != nil {
+		c.log.Warn("console session use not recorded", "objectId", s.principal.ObjectID, "err", err)
+	}
+}
+
+// sessionsUnavailable answers a request whose session could not be read or
+// written because the sessions' database failed.
+func (c *Console) sessionsUnavailable(w http.ResponseWriter, err error) {
+	c.log.Error("console sessions unavailable", "err", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, "SessionsUnavailable",
+		"the console's sessions could not be reached in the node's database; try again shortly, and see the node's log if it lasts")
 }
 
 func safeMethod(m string) bool {
@@ -296,10 +242,14 @@ func (c *Console) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			s.expires = t.ExpiresAt
 		}
 	}
-	id, err := c.sessions.add(s)
-	if err != nil {
+	id, err := c.sessions.add(r.Context(), s)
+	switch {
+	case errors.Is(err, errTooManySessions):
 		w.Header().Set("Retry-After", "60")
-		writeError(w, http.StatusServiceUnavailable, "TooManySessions", "the node holds as many console sessions as it may; sign out elsewhere or try again when idle sessions have ended")
+		writeError(w, http.StatusServiceUnavailable, "TooManySessions", "the nodes hold as many console sessions as they may; sign out elsewhere or try again when idle sessions have ended")
+		return
+	case err != nil:
+		c.sessionsUnavailable(w, err)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/",
@@ -347,7 +297,11 @@ func crossSite(r *http.Request) string {
 }
 
 func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
-	s, _ := c.session(r)
+	s, err := c.session(r)
+	if err != nil {
+		c.sessionsUnavailable(w, err)
+		return
+	}
 	if s == nil {
 		// Not signed in is an answer, not an error: the page asks on every
 		// load, and a browser reports every 4xx it fetches as a failure.
@@ -355,20 +309,28 @@ func (c *Console) handleSession(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"signedIn": false})
 		return
 	}
-	c.sessions.touch(s)
+	c.markUsed(r.Context(), s)
 	writeSession(w, http.StatusOK, c.sessionBody(s))
 }
 
 // handleSignOut ends the session and clears its cookie. Ending another's
 // session takes its CSRF token, as any change does.
 func (c *Console) handleSignOut(w http.ResponseWriter, r *http.Request) {
-	if s, id := c.session(r); s != nil {
+	s, err := c.session(r)
+	if err != nil {
+		c.sessionsUnavailable(w, err)
+		return
+	}
+	if s != nil {
 		if !s.csrfMatches(r.Header.Get(csrfHeader)) {
 			writeError(w, http.StatusForbidden, "CsrfTokenInvalid",
 				fmt.Sprintf("signing out takes the session's CSRF token in the %s header; reload the console", csrfHeader))
 			return
 		}
-		c.sessions.remove(id)
+		if err := c.sessions.remove(r.Context(), s.key); err != nil {
+			c.sessionsUnavailable(w, err) // the session lives on: say so
+			return
+		}
 		c.log.Info("console sign-out", "objectId", s.principal.ObjectID, "clientIp", clientIP(r))
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1,

@@ -306,6 +306,13 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The secrets key seals the secrets kept in the shared databases: the
+	// console's sessions whatever the node serves, the control plane's too.
+	n.secrets, err = n.sealedKey(ctx, "workspace/secrets.key")
+	if err != nil {
+		return nil, fmt.Errorf("open the node's secrets key: %w", err)
+	}
+	n.closers = append(n.closers, func() error { n.secrets.Close(); return nil })
 	if n.firstRun {
 		if err := n.createAdmin(ctx); err != nil {
 			return nil, err
@@ -367,7 +374,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	web, err := console.New(console.Config{Identity: n.identity, API: srv, APIHost: srv.IsVaultHost,
-		Logger: n.log.With("component", "console")})
+		DB: n.identityDB, Secrets: n.secrets, Logger: n.log.With("component", "console")})
 	if err != nil {
 		return nil, err
 	}

@@ -42,11 +42,6 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return err
 	}
 	n.closers = append(n.closers, n.controlDB.Close)
-	n.secrets, err = n.sealedKey(ctx, "workspace/secrets.key")
-	if err != nil {
-		return fmt.Errorf("open the control plane's secret key: %w", err)
-	}
-	n.closers = append(n.closers, func() error { n.secrets.Close(); return nil })
 	platformRaw, err := n.box.LoadOrCreateKey(ctx, "workspace/platform/platform.key")
 	if err != nil {
 		return fmt.Errorf("open the platform key: %w", err)
