@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
@@ -39,6 +41,7 @@ type node struct {
 	// onAlert, if set, is called from OnAlert: a test pauses the node there
 	onAlert func()
 	stopped bool // killed: it ticks no more, and releases nothing
+	metrics *prometheus.Registry
 }
 
 func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *cluster {
@@ -52,7 +55,7 @@ func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *clus
 		c.wss = append(c.wss, ws)
 	}
 	for i := range nodes {
-		n := &node{name: fmt.Sprintf("node-%d", i), docs: c.docs}
+		n := &node{name: fmt.Sprintf("node-%d", i), docs: c.docs, metrics: prometheus.NewRegistry()}
 		cfg := Config{
 			Workspaces: func(context.Context) ([]workspace.WorkspaceInfo, error) { return c.wss, nil },
 			Docs:       func(context.Context, *workspace.WorkspaceInfo) (*docstore.Store, error) { return n.docs, nil },
@@ -66,9 +69,10 @@ func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *clus
 					n.onAlert()
 				}
 			},
-			Node:     n.name,
-			Interval: time.Minute, // as the tests step: the leases last 3 steps
-			Now:      c.clock.Now,
+			Node:       n.name,
+			Registerer: n.metrics,
+			Interval:   time.Minute, // as the tests step: the leases last 3 steps
+			Now:        c.clock.Now,
 		}
 		for _, m := range mod {
 			m(&cfg)
@@ -516,9 +520,28 @@ func TestWorkspacesSpreadOverTheNodes(t *testing.T) {
 			if held[n.name] < 2 || held[n.name] > 3 {
 				t.Fatalf("the nodes hold %v workspaces of %d", held, len(c.wss))
 			}
+			if m := n.leasedMetric(t); m != held[n.name] {
+				t.Fatalf("%s holds %d workspaces, and says %d in its metrics", n.name, held[n.name], m)
+			}
 		}
 		c.checkOnce(failures)
 	}, 7, 3)
+}
+
+// leasedMetric is n's sealwatch_rule_leased_workspaces.
+func (n *node) leasedMetric(t *testing.T) int {
+	t.Helper()
+	fams, err := n.metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == "sealwatch_rule_leased_workspaces" {
+			return int(f.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	t.Fatal("no sealwatch_rule_leased_workspaces")
+	return 0
 }
 
 // holdsAll says whether n holds every workspace's lease.

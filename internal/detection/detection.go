@@ -178,7 +178,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if s.healthColumns, err = standardColumns(HealthTable); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(cfg.Registerer, s.paused)
+	s.metrics = newMetrics(cfg.Registerer, s.paused, func() float64 { return float64(s.holds()) })
 	return s, nil
 }
 
@@ -267,6 +267,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 	case err != nil:
 	case len(rules) == 0:
 		s.unblock(id) // nothing was missed: there is nothing to catch up
+		s.forget(id)  // a lease of it, if any, is left to expire
 		return s.sweep(ctx, &wsRun{s: s, ws: ws, customerID: id, docs: docs, now: now}, nil)
 	default:
 		if h, err = s.acquire(ctx, docs, ws, now, tl); err == nil && h == nil {
@@ -305,7 +306,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 		}
 		s.metrics.seconds.Observe(time.Since(start).Seconds())
 		if errors.Is(err, errLeaseLost) {
-			s.log.Info("analytics rules: another node took the workspace; this node stops running its rules",
+			s.log.Info("analytics rules: another node took the workspace, or changed a rule's state; this node stops running its rules until it holds the lease again",
 				"workspace", ws.Workspace.ID, "rule", spec.ID, "err", err)
 			return errors.Join(errs...)
 		}

@@ -25,7 +25,11 @@ import (
 // scheduler last wrote it with, so once another scheduler has taken the
 // lease, a former holder that was paused past its expiry commits nothing,
 // and gives the workspace up. Clocks bound only how soon a lease is taken,
-// never whether two holders can both commit.
+// never whether two holders can both commit. The effects of a run outside
+// the documents — its rows in the log store, its automation and webhooks —
+// cannot be in those batches: each is preceded by a check of the lease
+// (keep), so a paused holder stops at its next effect, but the one under
+// way when it paused happens again on the new holder.
 //
 // Workspaces spread over the nodes: a node that holds at least two fewer
 // workspaces than another asks for one of that node's, in a standby

@@ -5,7 +5,8 @@ import (
 )
 
 // metrics are the scheduler's figures for operators: runs by outcome,
-// alerts raised, run time, and the workspaces whose rules are paused.
+// alerts raised, run time, the workspaces whose rules are paused, and
+// those whose rules this node runs.
 type metrics struct {
 	runs    *prometheus.CounterVec
 	alerts  prometheus.Counter
@@ -13,7 +14,7 @@ type metrics struct {
 	delay   prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, paused func() float64) *metrics {
+func newMetrics(reg prometheus.Registerer, paused, leased func() float64) *metrics {
 	m := &metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealwatch_rule_runs_total",
 			Help: "Analytics rule windows evaluated or skipped, by outcome (ran, caughtUp, late, suppressed, skipped, failed)."}, []string{"outcome"}),
@@ -31,7 +32,9 @@ func newMetrics(reg prometheus.Registerer, paused func() float64) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.runs, m.alerts, m.seconds, m.delay, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
-			Help: "Workspaces whose analytics rules cannot run now because their stores cannot be opened (key revoked, locked or unreachable)."}, paused))
+			Help: "Workspaces whose analytics rules cannot run now because their stores cannot be opened (key revoked, locked or unreachable)."}, paused),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_leased_workspaces",
+				Help: "Workspaces whose analytics rules this node runs: those whose lease it holds."}, leased))
 	}
 	return m
 }
