@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 // restart stops the node and starts it again on the same directory and
@@ -188,12 +189,12 @@ func (cs *cmkSetup) verify(name string) [][]byte {
 // in the document database, as someone editing the file would.
 func flipDocument(t *testing.T, path, customerID string) {
 	t.Helper()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 5 * time.Second})
+	db, err := boltkv.Open(path, boltkv.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err = db.Update(context.Background(), func(tx kv.Tx) error {
 		wb := tx.Bucket([]byte("docstore." + customerID))
 		if wb == nil {
 			return fmt.Errorf("no documents for workspace %s", customerID)

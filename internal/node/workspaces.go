@@ -14,13 +14,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"go.etcd.io/bbolt"
 
 	"github.com/sealwatch/sealwatch/internal/client"
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -177,7 +177,7 @@ type builtinRecord struct {
 func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Principal, error) {
 	aad := envelope.AAD("sealwatch/node/builtin-principal/v1", name)
 	var rec *builtinRecord
-	err := n.controlDB.Bolt().View(func(tx *bbolt.Tx) error {
+	err := n.controlDB.View(ctx, func(tx kv.Tx) error {
 		if b := tx.Bucket(bucketBuiltin); b != nil {
 			if raw := b.Get([]byte(name)); raw != nil {
 				rec = new(builtinRecord)
@@ -214,7 +214,7 @@ func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Pri
 		return workspace.Principal{}, err
 	}
 	raw, _ := json.Marshal(builtinRecord{ObjectID: p.ObjectID, AppID: p.AppID, SealedSecret: sealed})
-	err = n.controlDB.Bolt().Update(func(tx *bbolt.Tx) error {
+	err = n.controlDB.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
 		if err != nil {
 			return err
