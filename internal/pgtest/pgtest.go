@@ -62,8 +62,10 @@ var (
 )
 
 // Main runs the tests and stops the server, if one was started; its result
-// is the exit code for os.Exit.
-func Main(m *testing.M) int {
+// is the exit code for os.Exit. m is a *testing.M, or a Run that runs
+// one inside another helper's Main (s3test.Main) for a package that needs
+// both servers.
+func Main(m interface{ Run() int }) int {
 	mu.Lock()
 	inMain = true
 	mu.Unlock()

@@ -62,8 +62,10 @@ var shared struct {
 }
 
 // Main runs the tests of a package that uses New and stops the server
-// afterwards. Call it from TestMain: os.Exit(s3test.Main(m)).
-func Main(m *testing.M) int {
+// afterwards. Call it from TestMain: os.Exit(s3test.Main(m)); m may also be
+// a Run that runs a *testing.M inside another helper's Main, for a package
+// that needs both (see Runner).
+func Main(m interface{ Run() int }) int {
 	shared.mu.Lock()
 	shared.inMain = true
 	shared.mu.Unlock()
@@ -75,6 +77,13 @@ func Main(m *testing.M) int {
 	}
 	return code
 }
+
+// Runner is a Run function as Main takes it, for nesting one helper's Main
+// in another's: os.Exit(pgtest.Main(s3test.Runner(func() int { return s3test.Main(m) }))).
+type Runner func() int
+
+// Run runs the function.
+func (r Runner) Run() int { return r() }
 
 // New starts the server if no test has yet, creates an empty bucket and
 // returns where it is. It fails the test if SeaweedFS is missing or does not

@@ -60,7 +60,9 @@ func (c Config) GoString() string { return c.String() }
 // more).
 var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
-func (c Config) validate() error {
+// Validate checks the configuration without reaching the store: what New
+// checks before its first request.
+func (c Config) Validate() error {
 	u, err := url.Parse(c.Endpoint)
 	switch {
 	case c.Endpoint == "":
@@ -94,7 +96,7 @@ var _ objstore.Store = (*Store)(nil)
 // New checks cfg and that the bucket is there and answers to the
 // credentials.
 func New(ctx context.Context, cfg Config) (*Store, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	opts := s3.Options{
