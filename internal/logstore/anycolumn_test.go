@@ -340,7 +340,7 @@ func TestAnyColumnInASegmentWithoutItsFilterUsesTheColumnFilters(t *testing.T) {
 	}
 	seg := files(t, st.cfg.Dir, segExt)[0]
 	name, _ := parseSegName(seg[strings.LastIndex(seg, "/")+1:])
-	r, err := st.openSegment(context.Background(), seg, ws, tbl, segFile{name: name})
+	r, err := openSegmentAt(st, seg, ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestAnyColumnFilterIsSealedAndBoundToItsBlock(t *testing.T) {
 	}
 	seg := files(t, dir, segExt)[0]
 	name, _ := parseSegName(seg[strings.LastIndex(seg, "/")+1:])
-	r, err := st.openSegment(context.Background(), seg, ws, tbl, segFile{name: name})
+	r, err := openSegmentAt(st, seg, ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}

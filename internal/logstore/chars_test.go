@@ -153,7 +153,7 @@ func TestColumnsWithoutFiltersAnswerByTheirCharactersAsBefore(t *testing.T) {
 	}
 	segs := files(t, dir, segExt)
 	name, _ := parseSegName(filepath.Base(segs[0]))
-	sr, err := cur.openSegment(context.Background(), segs[0], ws, tbl, segFile{name: name})
+	sr, err := openSegmentAt(cur, segs[0], ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}

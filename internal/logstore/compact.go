@@ -5,11 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -158,9 +155,9 @@ func (t *table) removeRetiredLocked() {
 		if oldest < r.view {
 			return false
 		}
-		path := filepath.Join(t.dir, r.name.String())
-		t.st.indexes.forget(path)
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		key := segmentKey(t.ws, t.name, r.name)
+		t.st.indexes.forget(key)
+		if err := t.st.objects.delete(t.st.ctx, key); err != nil {
 			t.st.log.Warn("remove a merged segment; the next open removes it", "workspace", t.ws, "table", t.name,
 				"segment", r.name.String(), "error", err)
 			return false
@@ -394,9 +391,6 @@ func (m *merger) run(ctx context.Context, srcs []segFile) (bool, error) {
 	if err == nil {
 		err = m.check(srcs)
 	}
-	if err == nil {
-		err = syncDir(m.t.dir)
-	}
 	if err != nil {
 		m.discard()
 		if errors.Is(err, errSourceGone) {
@@ -444,7 +438,7 @@ func (m *merger) check(srcs []segFile) error {
 
 func (m *merger) readSegment(ctx context.Context, s segFile) error {
 	t := m.t
-	r, err := t.st.openSegment(ctx, filepath.Join(t.dir, s.name.String()), t.ws, t.name, s)
+	r, err := t.st.openSegment(ctx, t.ws, t.name, s)
 	var ie *IntegrityError
 	if errors.As(err, &ie) {
 		return t.mergeDamage(s, ie)
@@ -715,7 +709,7 @@ func (m *merger) writeBlock(ctx context.Context, bb *blockBuilder) error {
 		}
 	}
 	if m.w == nil {
-		w, err := t.st.newSegWriter(t.dir, t.ws, t.name, m.sealer)
+		w, err := t.st.newSegWriter(ctx, t.dir, t.ws, t.name, m.sealer)
 		if err != nil {
 			return err
 		}
@@ -757,9 +751,9 @@ func (m *merger) discard() {
 	}
 	gone := true
 	for _, f := range m.out {
-		path := filepath.Join(t.dir, f.name.String())
-		t.st.indexes.forget(path)
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		key := segmentKey(t.ws, t.name, f.name)
+		t.st.indexes.forget(key)
+		if err := t.st.objects.delete(t.st.ctx, key); err != nil {
 			gone = false
 		}
 	}

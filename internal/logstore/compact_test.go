@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/objstore"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
 )
 
 const compactTable = "Merge_CL"
@@ -176,7 +178,7 @@ func TestCompactionKeepsEveryRowAndAnswer(t *testing.T) {
 	sameAnswers(t, answers(t, st, watermark), before)
 	// Written as a flush writes: every block has its any-column filter.
 	for _, s := range after {
-		r, err := st.openSegment(context.Background(), filepath.Join(dir, ws, compactTable, s.name.String()), ws, compactTable, s)
+		r, err := openSegmentAt(st, filepath.Join(dir, ws, compactTable, s.name.String()), ws, compactTable, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -317,7 +319,12 @@ func TestCrashAtAnyStepOfAMergeNeitherLosesNorDuplicatesARow(t *testing.T) {
 // manifestOf reads the table's manifest in a copy of the store's directory.
 func manifestOf(t *testing.T, st *Store, dir string) (*manifest, header) {
 	t.Helper()
-	tb := &table{st: st, ws: ws, name: compactTable, dir: filepath.Join(dir, ws, compactTable)}
+	local, err := localfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := &Store{keys: st.keys, objects: objects{store: local}}
+	tb := &table{st: copied, ws: ws, name: compactTable, dir: filepath.Join(dir, ws, compactTable)}
 	m, hdr, err := tb.readManifest(context.Background())
 	if err != nil || m == nil {
 		t.Fatalf("read the manifest: %v", err)
@@ -810,18 +817,11 @@ func TestMergeLeftoverAnOpenCannotRemoveStaysListed(t *testing.T) {
 	if len(m.retired) == 0 {
 		t.Fatal("the committed merge lists no retired segment")
 	}
-	// A non-empty directory in place of a retired segment: os.Remove fails
-	// on it, even for root.
-	stuck := filepath.Join(crashDir, ws, compactTable, m.retired[0].String())
-	if err := os.Remove(stuck); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(stuck, "x"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-
+	// A store that fails to delete one retired segment.
+	stuck := segmentKey(ws, compactTable, m.retired[0])
 	cfg := func(c *Config) { c.BlockRows = 64; c.Ledger = crashLedger }
 	st = newTestStore(t, crashDir, keys, cfg)
+	st.objects.store = failingDelete{Store: st.objects.store, key: stuck}
 	if _, err := scanAll(st, ScanRequest{Workspace: ws, Table: compactTable}); err != nil {
 		t.Fatal(err)
 	}
@@ -840,4 +840,17 @@ func TestMergeLeftoverAnOpenCannotRemoveStaysListed(t *testing.T) {
 	if d := st.Damage(); len(d) > 0 {
 		t.Fatalf("a retired segment an open could not remove is reported: %v", d)
 	}
+}
+
+// failingDelete is a store that fails to delete one key.
+type failingDelete struct {
+	objstore.Store
+	key string
+}
+
+func (s failingDelete) Delete(ctx context.Context, key string) error {
+	if key == s.key {
+		return fmt.Errorf("delete %s: %w", key, objstore.ErrDenied)
+	}
+	return s.Store.Delete(ctx, key)
 }

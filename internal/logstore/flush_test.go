@@ -55,7 +55,7 @@ func TestFlushOnFourWorkersWritesEveryRowOnceInOrder(t *testing.T) {
 			t.Errorf("segment %s spans two partitions", name)
 		}
 		hours[hour] = true
-		r, err := st.openSegment(context.Background(), p, ws, tbl, segFile{name: name})
+		r, err := openSegmentAt(st, p, ws, tbl, segFile{name: name})
 		if err != nil {
 			t.Fatal(err)
 		}

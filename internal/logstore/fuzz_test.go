@@ -309,7 +309,7 @@ func FuzzSegmentOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), name.String())
 		os.WriteFile(p, data, 0o600)
-		r, err := st.openSegment(context.Background(), p, ws, tbl, segFile{name: name})
+		r, err := openSegmentAt(st, p, ws, tbl, segFile{name: name})
 		if err == nil {
 			defer r.close()
 			for bi := range r.blocks {

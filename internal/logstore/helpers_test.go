@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/objstore"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
 )
 
 // noopAEAD is the "sealing off" arm of the benchmarks: the same pipeline,
@@ -214,4 +216,16 @@ func first(s []string) string {
 func parseRows(body []byte, lim ingestLimits) ([]byte, []rowRef, error) {
 	rec, refs, _, err := parseShapedRows(body, lim)
 	return rec, refs, err
+}
+
+// openSegmentAt opens the segment file at path, wherever it is, as st opens
+// the segments it lists.
+func openSegmentAt(st *Store, path, ws, table string, want segFile) (*segReader, error) {
+	return st.openSegmentIn(context.Background(), func(ctx context.Context, _ string) (objstore.Object, error) {
+		dir, err := localfs.New(filepath.Dir(path))
+		if err != nil {
+			return nil, err
+		}
+		return dir.Open(ctx, filepath.Base(path))
+	}, ws, table, want)
 }

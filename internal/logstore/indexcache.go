@@ -2,7 +2,6 @@ package logstore
 
 import (
 	"bytes"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +19,7 @@ import (
 //     tick (Store.checkCachedKeys), so the plaintext is freed soon after a
 //     revocation even when no read comes, and Close frees it at once.
 //
-// It lives in memory only. Entries are keyed by segment path. A scan uses
+// It lives in memory only. Entries are keyed by segment object key. A scan uses
 // one only when the file's size, header and sealed index bytes are those the
 // entry was decrypted from: it saves the decryption and decoding, and a
 // changed file is still noticed. A schema read, which needs nothing but the
@@ -102,12 +101,12 @@ func (c *indexCache) drop() {
 	c.m, c.bytes = nil, 0
 }
 
-// forget drops the index of a deleted segment, or of every segment under a
-// deleted directory.
+// forget drops the index of a deleted segment, or of every segment whose
+// key is under a deleted prefix (a workspace, a table).
 func (c *indexCache) forget(path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	prefix := path + string(filepath.Separator)
+	prefix := path + "/"
 	for p, e := range c.m {
 		if p == path || strings.HasPrefix(p, prefix) {
 			delete(c.m, p)

@@ -246,7 +246,7 @@ func TestIngestionBoundSkipsBlocksWithoutDecryptingThem(t *testing.T) {
 	// Damage the chunks of the first two blocks.
 	seg := files(t, dir, segExt)[0]
 	name, _ := parseSegName(filepath.Base(seg))
-	r, err := st.openSegment(context.Background(), seg, ws, tbl, segFile{name: name})
+	r, err := openSegmentAt(st, seg, ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +480,7 @@ func TestWALOfVersion2ReplaysWithUnknownIngestionTimes(t *testing.T) {
 		if name.walSeq != 0 {
 			continue
 		}
-		r, err := st.openSegment(context.Background(), seg, ws, tbl, segFile{name: name})
+		r, err := openSegmentAt(st, seg, ws, tbl, segFile{name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -572,7 +572,7 @@ func TestVerifyAuthenticatesTheIngestionTimes(t *testing.T) {
 	}
 	seg := files(t, dir, segExt)[0]
 	name, _ := parseSegName(filepath.Base(seg))
-	r, err := st.openSegment(context.Background(), seg, ws, tbl, segFile{name: name})
+	r, err := openSegmentAt(st, seg, ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -751,7 +751,7 @@ func TestSegmentWhoseIngestionTimesAreNotTheManifestsIsDamage(t *testing.T) {
 			want := listed
 			want.ingested = c.r
 			var ie *IntegrityError
-			r, err := st.openSegment(context.Background(), filepath.Join(tb.dir, listed.name.String()), ws, tbl, want)
+			r, err := openSegmentAt(st, filepath.Join(tb.dir, listed.name.String()), ws, tbl, want)
 			if err == nil {
 				r.close()
 			}
@@ -763,7 +763,7 @@ func TestSegmentWhoseIngestionTimesAreNotTheManifestsIsDamage(t *testing.T) {
 	t.Run("not recorded", func(t *testing.T) {
 		want := listed
 		want.ingested = ingestRange{}
-		r, err := st.openSegment(context.Background(), filepath.Join(tb.dir, listed.name.String()), ws, tbl, want)
+		r, err := openSegmentAt(st, filepath.Join(tb.dir, listed.name.String()), ws, tbl, want)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -726,7 +726,7 @@ func TestAuthenticatedButUnparsableBlockIsCorruptNotUnauthenticated(t *testing.T
 func reseal(t *testing.T, keys *envelopetest.Keys, path string, bi int, col string, change func(plain []byte)) {
 	t.Helper()
 	name, _ := parseSegName(filepath.Base(path))
-	r, err := newTestStore(t, t.TempDir(), keys).openSegment(context.Background(), path, ws, tbl, segFile{name: name})
+	r, err := openSegmentAt(newTestStore(t, t.TempDir(), keys), path, ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}

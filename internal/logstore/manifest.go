@@ -5,12 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/sealwatch/sealwatch/internal/objstore"
 )
 
 // A table's manifest lists what the table must hold, so that what is
@@ -44,8 +43,7 @@ import (
 //
 // Each write takes the next epoch, and the control plane records it
 // (Config.Ledger): a manifest older than the recorded epoch has been rolled
-// back. The file is replaced atomically: written under a temporary name,
-// synced, renamed, and the directory synced.
+// back. The object is replaced atomically (objstore.Store.Put).
 const (
 	manifestFile = "manifest"
 	indexTagSize = 16
@@ -301,8 +299,8 @@ func (t *table) readManifest(ctx context.Context) (*manifest, header, error) {
 	damage := func(p Problem, err error) error {
 		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: p, Detail: err.Error()}
 	}
-	data, err := os.ReadFile(filepath.Join(t.dir, manifestFile))
-	if errors.Is(err, fs.ErrNotExist) {
+	data, err := t.st.objects.get(ctx, objectKey(t.ws, t.name, manifestFile))
+	if errors.Is(err, objstore.ErrNotExist) {
 		return nil, header{}, nil
 	}
 	if err != nil {
@@ -351,7 +349,7 @@ func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) 
 	b := hdr.encode()
 	b = binary.BigEndian.AppendUint64(b, m.epoch)
 	b = seal(b, aead, encodeManifest(m), manifestAAD(hdr, t.ws, t.name, m.epoch))
-	if err := writeFileAtomic(t.dir, manifestFile, b); err != nil {
+	if err := t.st.objects.put(ctx, objectKey(t.ws, t.name, manifestFile), b); err != nil {
 		return hdr, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
 	}
 	// The manifest is in place: a failure to record its epoch only lets a
@@ -361,28 +359,4 @@ func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) 
 		t.st.log.Warn("record the manifest epoch", "workspace", t.ws, "table", t.name, "epoch", m.epoch, "error", err)
 	}
 	return hdr, nil
-}
-
-// writeFileAtomic replaces dir/name with data: a crash leaves the old file
-// or the new one, whole.
-func writeFileAtomic(dir, name string, data []byte) error {
-	f, err := os.CreateTemp(dir, name+"-*"+tmpExt)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(dir)
 }

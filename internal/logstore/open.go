@@ -20,10 +20,14 @@ type tableFiles struct {
 	hasManifest bool
 }
 
-// listFiles reads the table's directory, removing the temporary files of
-// writes that a crash cut short.
-func (t *table) listFiles() (tableFiles, error) {
-	files := tableFiles{wals: map[uint64]bool{}, segs: map[segName]int64{}}
+// listFiles lists the table's objects and reads its local directory for
+// WALs, removing the temporary files of writes that a crash cut short.
+func (t *table) listFiles(ctx context.Context) (tableFiles, error) {
+	files := tableFiles{wals: map[uint64]bool{}}
+	var err error
+	if files.segs, files.hasManifest, err = t.st.objects.listTable(ctx, t.ws, t.name); err != nil {
+		return files, fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
+	}
 	entries, err := os.ReadDir(t.dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return files, fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
@@ -32,19 +36,9 @@ func (t *table) listFiles() (tableFiles, error) {
 		switch name := e.Name(); {
 		case strings.HasSuffix(name, tmpExt):
 			os.Remove(filepath.Join(t.dir, name))
-		case name == manifestFile:
-			files.hasManifest = true
 		case strings.HasSuffix(name, walExt):
 			if seq, ok := parseWALName(name); ok {
 				files.wals[seq] = true
-			}
-		case strings.HasSuffix(name, segExt):
-			if n, ok := parseSegName(name); ok {
-				info, err := e.Info()
-				if err != nil {
-					return files, fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
-				}
-				files.segs[n] = info.Size()
 			}
 		}
 	}
@@ -59,7 +53,7 @@ func (t *table) listFiles() (tableFiles, error) {
 // manifest (new, or written before manifests) is adopted as it is.
 func (t *table) openLocked(ctx context.Context) error {
 	t.st.damage.clearTable(t.ws, t.name)
-	files, err := t.listFiles()
+	files, err := t.listFiles(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,7 +85,7 @@ func (t *table) openLocked(ctx context.Context) error {
 		}
 	}
 	t.epoch, t.manHdr, t.schema, t.nextSeq = m.epoch, hdr, m.schema, m.nextSeq
-	t.segs = t.checkSegments(m, files)
+	t.segs = t.checkSegments(ctx, m, files)
 	for _, s := range t.segs {
 		if s.ingested.known {
 			t.st.clock.observe(s.ingested.hi)
@@ -127,7 +121,7 @@ func (t *table) finishOpenLocked(gens []*generation) error {
 // checkSegments compares the segments on disk with the manifest's. Segments
 // a flush left unlisted (its WAL is still listed), those of a merge under
 // way and those a merge retired are removed.
-func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
+func (t *table) checkSegments(ctx context.Context, m *manifest, files tableFiles) []segFile {
 	var segs []segFile
 	for _, s := range m.segs {
 		size, ok := files.segs[s.name]
@@ -153,11 +147,11 @@ func (t *table) checkSegments(m *manifest, files tableFiles) []segFile {
 	}
 	t.merge = mergeState{}
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
-		path := filepath.Join(t.dir, name.String())
+		key := segmentKey(t.ws, t.name, name)
 		retired := slices.Contains(m.retired, name)
 		if listed[name.walSeq] || retired {
-			t.st.indexes.forget(path)
-			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.st.indexes.forget(key)
+			if err := t.st.objects.delete(ctx, key); err != nil {
 				t.keepMergeLeftover(m, name, retired, err)
 			}
 			continue
@@ -341,10 +335,10 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 	t.segs = nil
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
 		t.nextSeq = max(t.nextSeq, name.walSeq+1)
-		path := filepath.Join(t.dir, name.String())
 		if files.wals[name.walSeq] {
-			t.st.indexes.forget(path)
-			os.Remove(path)
+			key := segmentKey(t.ws, t.name, name)
+			t.st.indexes.forget(key)
+			t.st.objects.delete(ctx, key)
 			continue
 		}
 		s, err := t.describeSegment(ctx, name, files.segs[name])
@@ -369,7 +363,7 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 // to open is listed as damaged.
 func (t *table) describeSegment(ctx context.Context, name segName, size int64) (segFile, error) {
 	s := segFile{name: name, size: size}
-	r, err := t.st.openSegment(ctx, filepath.Join(t.dir, name.String()), t.ws, t.name, segFile{name: name})
+	r, err := t.st.openSegment(ctx, t.ws, t.name, segFile{name: name})
 	var ie *IntegrityError
 	if errors.As(err, &ie) {
 		s.damage = ie

@@ -329,7 +329,7 @@ func TestTamperedPageDirectoryFailsAuthentication(t *testing.T) {
 	}
 	segs := files(t, dir, segExt)
 	name, _ := parseSegName(filepath.Base(segs[0]))
-	r, err := st.openSegment(context.Background(), segs[0], ws, tbl, segFile{name: name})
+	r, err := openSegmentAt(st, segs[0], ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,7 @@ func TestPageFiltersAreSealed(t *testing.T) {
 	}
 	segs := files(t, dir, segExt)
 	name, _ := parseSegName(filepath.Base(segs[0]))
-	sr, err := st.openSegment(context.Background(), segs[0], ws, tbl, segFile{name: name})
+	sr, err := openSegmentAt(st, segs[0], ws, tbl, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}

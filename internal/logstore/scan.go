@@ -7,13 +7,12 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/objstore"
 )
 
 // Op is the operator of a predicate.
@@ -247,7 +246,6 @@ type Scanner struct {
 	st       *Store
 	ctx      context.Context
 	ws, tbl  string
-	dir      string
 	from, to int64 // [from, to)
 	// ingLo, ingHi bound the ingestion time, inclusive; a row whose time
 	// is unknown has unknownIngest.
@@ -365,7 +363,7 @@ func (st *Store) ScanShards(ctx context.Context, req ScanRequest, n int) ([]*Sca
 
 // newScanner checks a scan request and compiles it, without reading.
 func (st *Store) newScanner(ctx context.Context, t *table, req ScanRequest) (*Scanner, error) {
-	sc := &Scanner{st: st, ctx: ctx, ws: req.Workspace, tbl: req.Table, dir: t.dir, from: math.MinInt64, to: math.MaxInt64,
+	sc := &Scanner{st: st, ctx: ctx, ws: req.Workspace, tbl: req.Table, from: math.MinInt64, to: math.MaxInt64,
 		ingLo: math.MinInt64, ingHi: math.MaxInt64, spanLo: math.MaxInt64, spanHi: math.MinInt64}
 	if !req.From.IsZero() {
 		sc.from = req.From.UnixNano()
@@ -489,15 +487,14 @@ func (sc *Scanner) Next() bool {
 				sc.stats.SegmentsSkipped++
 				continue // pruned by the manifest's ingestion times: not even opened
 			}
-			path := sc.segmentPath(s.name)
 			if sc.countsWhole(s) {
-				if sc.found(s, checkSegmentFile(path, sc.ws, sc.tbl, s)) {
+				if sc.found(s, sc.st.checkSegmentObject(sc.ctx, sc.ws, sc.tbl, s)) {
 					sc.counted += s.rows
 					sc.widen(s.name.minT, s.name.maxT) // its first and last row's
 				}
 				continue
 			}
-			r, err := sc.st.openSegment(sc.ctx, path, sc.ws, sc.tbl, s)
+			r, err := sc.st.openSegment(sc.ctx, sc.ws, sc.tbl, s)
 			if sc.found(s, err) {
 				sc.seg, sc.segFile, sc.block = r, s, 0
 			}
@@ -527,15 +524,6 @@ func (sc *Scanner) Next() bool {
 		}
 	}
 	return false
-}
-
-// segmentPath is the path of segment n in the scan's table directory,
-// built in one allocation: a count from the manifest checks every
-// segment's file.
-func (sc *Scanner) segmentPath(n segName) string {
-	var buf [256]byte
-	b := append(append(buf[:0], sc.dir...), filepath.Separator) // the table's directory is clean: no Join
-	return string(n.appendTo(b))
 }
 
 // widen makes the span of the rows counted take in [lo, hi].
@@ -584,25 +572,26 @@ func (sc *Scanner) countsWhole(s segFile) bool {
 	return s.ingested.known && s.ingested.lo >= sc.ingLo && s.ingested.hi <= sc.ingHi
 }
 
-// checkSegmentFile checks, without opening it, that a segment counted from
-// the manifest is on disk at the size the manifest lists: a lost or
-// truncated segment is found as a read of it would find it. (What the file
-// holds is checked when it is read: a count from the manifest does not.)
-func checkSegmentFile(path, ws, table string, want segFile) error {
+// checkSegmentObject checks, without reading it, that a segment counted
+// from the manifest is stored at the size the manifest lists: a lost or
+// truncated segment is found as a read of it would find it. (What the
+// object holds is checked when it is read: a count from the manifest does
+// not.)
+func (st *Store) checkSegmentObject(ctx context.Context, ws, table string, want segFile) error {
 	damage := func(p Problem, detail string) error {
 		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: detail,
 			MinT: want.name.minT, MaxT: want.name.maxT}
 	}
-	fi, err := os.Stat(path)
+	size, err := st.objects.size(ctx, segmentKey(ws, table, want.name))
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, objstore.ErrNotExist):
 		return damage(ProblemMissing, fileGone)
 	case err != nil:
 		return err
-	case fi.Size() < want.size:
-		return damage(ProblemTruncated, fmt.Sprintf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
-	case fi.Size() > want.size:
-		return damage(ProblemAuthentication, fmt.Sprintf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
+	case size < want.size:
+		return damage(ProblemTruncated, fmt.Sprintf("the file has %d bytes, the manifest lists %d", size, want.size))
+	case size > want.size:
+		return damage(ProblemAuthentication, fmt.Sprintf("the file has %d bytes, the manifest lists %d", size, want.size))
 	}
 	return nil
 }

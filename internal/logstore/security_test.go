@@ -152,7 +152,7 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 	g := tb.active
 	tb.mu.Unlock()
 	sealer, _ := st.keys.Current(context.Background())
-	w, err := st.newSegWriter(tb.dir, ws, tbl, sealer)
+	w, err := st.newSegWriter(context.Background(), tb.dir, ws, tbl, sealer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestTornTailPastTheAcknowledgedRecordsIsCutAndNeverServed(t *testing.T) {
 func chunk(t *testing.T, st *Store, path, table string, block int, col string) colMeta {
 	t.Helper()
 	name, _ := parseSegName(filepath.Base(path))
-	r, err := st.openSegment(context.Background(), path, ws, table, segFile{name: name})
+	r, err := openSegmentAt(st, path, ws, table, segFile{name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -782,7 +782,7 @@ func TestSealBudgetPerObjectKeyStartsNewFiles(t *testing.T) {
 	}
 	for _, p := range files(t, dir, segExt) {
 		name, _ := parseSegName(filepath.Base(p))
-		r, err := st.openSegment(context.Background(), p, ws, tbl, segFile{name: name})
+		r, err := openSegmentAt(st, p, ws, tbl, segFile{name: name})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,10 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/objstore"
 )
 
 // A segment is an immutable file of rows of one table and one time
@@ -292,13 +291,13 @@ func decodeIndex(b []byte, version uint16, dataStart, dataEnd int64) ([]blockMet
 	return blocks, nil
 }
 
-// segWriter writes one segment into a temporary file, renamed to its name
-// when finished, so that a crash never leaves a half segment under a
-// segment's name.
+// segWriter writes one segment into a temporary local file, stored as an
+// object under its name when finished (objects.putFile), so that a crash
+// never leaves a half segment under a segment's name.
 type segWriter struct {
+	ctx       context.Context // bounds the store's write of the object
 	st        *Store
 	ws, table string
-	dir       string
 	f         *os.File
 	tmp       string
 	hdr       header
@@ -311,7 +310,9 @@ type segWriter struct {
 	out       []byte
 }
 
-func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*segWriter, error) {
+// newSegWriter starts a segment, written under dir (the table's local
+// directory) until it is finished.
+func (st *Store) newSegWriter(ctx context.Context, dir, ws, table string, sealer envelope.Sealer) (*segWriter, error) {
 	hdr, err := newHeader(magicSegment, sealer.KeyID())
 	if err != nil {
 		return nil, err
@@ -323,7 +324,7 @@ func (st *Store) newSegWriter(dir, ws, table string, sealer envelope.Sealer) (*s
 	if st.segVersion != 0 {
 		hdr.version = st.segVersion
 	}
-	w := &segWriter{st: st, ws: ws, table: table, dir: dir, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: st.blockEncoder()}
+	w := &segWriter{ctx: ctx, st: st, ws: ws, table: table, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: st.blockEncoder()}
 	h := hdr.encode()
 	if _, err := f.Write(h); err != nil {
 		w.abort()
@@ -467,8 +468,8 @@ func (w *segWriter) writeEncoded(eb *encodedBlock) error {
 	return nil
 }
 
-// finish seals the index, syncs the file and gives it its name. It returns
-// the segment as the manifest lists it.
+// finish seals the index, syncs the file and stores it as the segment's
+// object. It returns the segment as the manifest lists it.
 func (w *segWriter) finish(name segName) (segFile, error) {
 	aead, err := w.sealer.AEAD(w.hdr.salt[:], purposeSegment)
 	if err != nil {
@@ -497,9 +498,10 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("close segment: %w", err)
 	}
-	if err := os.Rename(w.tmp, filepath.Join(w.dir, name.String())); err != nil {
-		os.Remove(w.tmp)
-		return segFile{}, fmt.Errorf("name segment: %w", err)
+	key := segmentKey(w.ws, w.table, name)
+	w.st.indexes.forget(key) // of a segment of this name a crashed flush left
+	if err := w.st.objects.putFile(w.ctx, key, w.tmp, f.size); err != nil {
+		return segFile{}, fmt.Errorf("store segment: %w", err)
 	}
 	return f, nil
 }
@@ -512,7 +514,7 @@ func (w *segWriter) abort() {
 // segReader reads one segment: the index once when opened, then the chunks a
 // scan asks for.
 type segReader struct {
-	f         *os.File
+	f         objstore.Object
 	hdr       header
 	tag       [indexTagSize]byte // of the sealed index
 	ws, table string
@@ -524,32 +526,34 @@ type segReader struct {
 // openSegment opens a segment and reads its index. want is the segment as
 // the manifest lists it: a file of another size or with another index is
 // damage, as is a file that fails to open. Damage is an *IntegrityError.
-func (st *Store) openSegment(ctx context.Context, path, ws, table string, want segFile) (*segReader, error) {
+func (st *Store) openSegment(ctx context.Context, ws, table string, want segFile) (*segReader, error) {
+	return st.openSegmentIn(ctx, st.objects.open, ws, table, want)
+}
+
+// openSegmentIn is openSegment with the segment's object opened by open.
+func (st *Store) openSegmentIn(ctx context.Context, open func(context.Context, string) (objstore.Object, error), ws, table string, want segFile) (*segReader, error) {
 	damage := func(p Problem, err error) error {
 		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: err.Error(),
 			MinT: want.name.minT, MaxT: want.name.maxT}
 	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	key := segmentKey(ws, table, want.name)
+	f, err := open(ctx, key)
+	if errors.Is(err, objstore.ErrNotExist) {
 		return nil, damage(ProblemMissing, errors.New(fileGone))
 	}
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if want.size > 0 && fi.Size() != want.size {
+	size := f.Size()
+	if want.size > 0 && size != want.size {
 		f.Close()
 		p := ProblemAuthentication
-		if fi.Size() < want.size {
+		if size < want.size {
 			p = ProblemTruncated
 		}
-		return nil, damage(p, fmt.Errorf("the file has %d bytes, the manifest lists %d", fi.Size(), want.size))
+		return nil, damage(p, fmt.Errorf("the file has %d bytes, the manifest lists %d", size, want.size))
 	}
-	r, err := st.readSegmentIndex(ctx, f, ws, table, want.name, fi.Size())
+	r, err := st.readSegmentIndex(ctx, f, key, ws, table, want.name, size)
 	switch {
 	case err != nil:
 	case want.tag != ([indexTagSize]byte{}) && r.tag != want.tag:
@@ -568,7 +572,7 @@ func (st *Store) openSegment(ctx context.Context, path, ws, table string, want s
 	return r, nil
 }
 
-func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table string, name segName, size int64) (*segReader, error) {
+func (st *Store) readSegmentIndex(ctx context.Context, f objstore.Object, key, ws, table string, name segName, size int64) (*segReader, error) {
 	hb := make([]byte, min(size, maxHeaderSize))
 	if _, err := f.ReadAt(hb, 0); err != nil {
 		return nil, corruptf("short segment")
@@ -604,7 +608,7 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	// a changed file is opened, and checked, afresh.
 	var tag [indexTagSize]byte
 	copy(tag[:], sealed[max(0, len(sealed)-indexTagSize):])
-	if blocks, ok := st.indexes.get(f.Name(), size, hdr, sealed); ok {
+	if blocks, ok := st.indexes.get(key, size, hdr, sealed); ok {
 		return &segReader{f: f, hdr: hdr, tag: tag, ws: ws, table: table, blocks: blocks, st: st}, nil
 	}
 	plain, err := open(nil, aead, sealed, hdr.aad("segment.index", ws, table, name.String()))
@@ -615,7 +619,7 @@ func (st *Store) readSegmentIndex(ctx context.Context, f *os.File, ws, table str
 	if err != nil {
 		return nil, err
 	}
-	st.indexes.put(f.Name(), size, hdr, sealed, blocks)
+	st.indexes.put(key, size, hdr, sealed, blocks)
 	return &segReader{f: f, hdr: hdr, tag: tag, ws: ws, table: table, blocks: blocks, st: st}, nil
 }
 

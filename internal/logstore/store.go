@@ -29,6 +29,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/objstore"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
 )
 
 // Config configures a Store. Dir and Keys are required.
@@ -95,7 +97,18 @@ type Config struct {
 	// keeps its memory constant. Nil: the store makes its own, for two
 	// chunks at once, and closes it on Close.
 	Codec *Codec
+	// Objects keeps the tables' segments and manifests (objects.go).
+	// Nil: files under Dir, beside the WALs, as before objects were kept
+	// behind objstore. Given (a bucket shared by several nodes), segments
+	// are cached whole under CacheDir, at most CacheBytes of them (defaults
+	// Dir/.segment-cache and 4 GiB), evicting the least recently used.
+	Objects    objstore.Store
+	CacheDir   string
+	CacheBytes int64
 }
+
+// DefaultCacheBytes bounds the local cache of a remote store's segments.
+const DefaultCacheBytes = 4 << 30
 
 // Flush defaults: a WAL is sealed into segments at 32 MiB, or once 10
 // minutes old.
@@ -128,6 +141,7 @@ type Store struct {
 	maxSeals uint64
 	// indexes are the decrypted segment indexes, valid while the key is.
 	indexes indexCache
+	objects objects
 	ledger  Ledger
 	damage  damageLog
 	clock   ingestClock
@@ -204,6 +218,10 @@ func New(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
+	objs, err := openObjects(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	codec, own := cfg.Codec, (*Codec)(nil)
 	if codec == nil {
 		var err error
@@ -214,7 +232,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	st := &Store{
 		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: codec.enc, zdec: codec.dec, ownCodec: own,
-		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger,
+		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger, objects: objs,
 		compacting: cfg.Merges.slots,
 	}
 	st.clock.now = cfg.Now
@@ -222,6 +240,28 @@ func New(cfg Config) (*Store, error) {
 	st.wg.Add(1)
 	go st.flushAgedLoop()
 	return st, nil
+}
+
+// openObjects opens where the tables' segments and manifests are kept.
+func openObjects(cfg *Config) (objects, error) {
+	if cfg.Objects == nil {
+		local, err := localfs.New(cfg.Dir)
+		if err != nil {
+			return objects{}, fmt.Errorf("log store: %w", err)
+		}
+		return objects{store: local}, nil
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(cfg.Dir, ".segment-cache") // not a workspace's name
+	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = DefaultCacheBytes
+	}
+	cache, err := newSegmentCache(cfg.CacheDir, cfg.CacheBytes, cfg.Objects)
+	if err != nil {
+		return objects{}, fmt.Errorf("log store: %w", err)
+	}
+	return objects{store: cfg.Objects, cache: cache}, nil
 }
 
 // flushAgedLoop rotates WALs older than FlushInterval and starts the merges
@@ -548,8 +588,11 @@ func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 			delete(st.tables, k)
 		}
 	}
-	st.indexes.forget(filepath.Join(st.cfg.Dir, workspace))
+	st.indexes.forget(workspace)
 	defer st.changed()
+	if err := st.objects.deletePrefix(ctx, workspace+"/"); err != nil {
+		return fmt.Errorf("delete workspace %s: %w", workspace, err)
+	}
 	if err := os.RemoveAll(filepath.Join(st.cfg.Dir, workspace)); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)
 	}

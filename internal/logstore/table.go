@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"math"
 	"os"
@@ -453,7 +452,7 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 			parts[k] = append(parts[k], memRow{b, r})
 		}
 	}
-	if err := t.removeSegmentsOf(g.seq); err != nil {
+	if err := t.removeSegmentsOf(ctx, g.seq); err != nil {
 		return nil, nil, err
 	}
 	if len(parts) == 0 {
@@ -471,7 +470,7 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 			jobs = append(jobs, flushBlock{part: pi, rows: rows[i:min(i+t.st.cfg.BlockRows, len(rows))]})
 		}
 	}
-	sw := segmentsWriter{t: t, walSeq: g.seq, sealer: sealer, cols: make(map[string]Type)}
+	sw := segmentsWriter{ctx: ctx, t: t, walSeq: g.seq, sealer: sealer, cols: make(map[string]Type)}
 	workers := cmp.Or(t.st.flushWorkers, min(runtime.GOMAXPROCS(0), maxFlushWorkers))
 	err = t.st.encodeBlocks(ctx, jobs, workers, sw.write)
 	if err == nil {
@@ -480,9 +479,6 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 	if err != nil {
 		sw.abort()
 		return nil, nil, fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
-	}
-	if err := syncDir(t.dir); err != nil {
-		return nil, nil, err
 	}
 	return sw.out, sw.cols, nil
 }
@@ -610,6 +606,7 @@ func (bw *blockWorker) build(ctx context.Context, rows []memRow, eb *encodedBloc
 // budget would be spent. The columns written, and their types, are noted in
 // cols.
 type segmentsWriter struct {
+	ctx    context.Context // the flush's
 	t      *table
 	walSeq uint64
 	sealer envelope.Sealer
@@ -628,7 +625,7 @@ func (s *segmentsWriter) write(fb *flushBlock, eb *encodedBlock) error {
 		}
 	}
 	if s.w == nil {
-		w, err := s.t.st.newSegWriter(s.t.dir, s.t.ws, s.t.name, s.sealer)
+		w, err := s.t.st.newSegWriter(s.ctx, s.t.dir, s.t.ws, s.t.name, s.sealer)
 		if err != nil {
 			return err
 		}
@@ -670,15 +667,16 @@ func (s *segmentsWriter) abort() {
 }
 
 // removeSegmentsOf deletes segments a failed flush of WAL seq left behind.
-func (t *table) removeSegmentsOf(seq uint64) error {
-	entries, err := os.ReadDir(t.dir)
+func (t *table) removeSegmentsOf(ctx context.Context, seq uint64) error {
+	segs, _, err := t.st.objects.listTable(ctx, t.ws, t.name)
 	if err != nil {
 		return fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 	}
-	for _, e := range entries {
-		if n, ok := parseSegName(e.Name()); ok && n.walSeq == seq {
-			t.st.indexes.forget(filepath.Join(t.dir, e.Name()))
-			if err := os.Remove(filepath.Join(t.dir, e.Name())); err != nil {
+	for n := range segs {
+		if n.walSeq == seq {
+			key := segmentKey(t.ws, t.name, n)
+			t.st.indexes.forget(key)
+			if err := t.st.objects.delete(ctx, key); err != nil {
 				return fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 			}
 		}
@@ -700,16 +698,15 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 	}
 	segs := t.segs
 	if !t.opened {
-		entries, err := os.ReadDir(t.dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		found, _, err := t.st.objects.listTable(ctx, t.ws, t.name)
+		if err != nil {
 			return 0, fmt.Errorf("purge %s/%s: %w", t.ws, t.name, err)
 		}
 		segs = nil
-		for _, e := range entries {
-			if n, ok := parseSegName(e.Name()); ok {
-				segs = append(segs, segFile{name: n})
-			}
+		for n := range found {
+			segs = append(segs, segFile{name: n})
 		}
+		sortSegs(segs)
 	}
 	var expired bool
 	for _, s := range segs {
@@ -732,8 +729,9 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 			kept = append(kept, s)
 			continue
 		}
-		t.st.indexes.forget(filepath.Join(t.dir, s.name.String()))
-		if err := os.Remove(filepath.Join(t.dir, s.name.String())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		key := segmentKey(t.ws, t.name, s.name)
+		t.st.indexes.forget(key)
+		if err := t.st.objects.delete(ctx, key); err != nil {
 			errs = append(errs, err)
 			kept = append(kept, s)
 			continue

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,7 +107,7 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		}
 		t.st.damage.clear(t.ws, t.name, manifestFile)
 	}
-	if err := t.checkUnlistedLocked(); err != nil {
+	if err := t.checkUnlistedLocked(ctx); err != nil {
 		t.mu.Unlock()
 		return err
 	}
@@ -172,16 +172,16 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 	return nil
 }
 
-// checkUnlistedLocked reports the segments in the table's directory that
+// checkUnlistedLocked reports the segments among the table's objects that
 // the manifest does not list, as the next open would (they are never read),
 // and forgets those it reported before that are gone. Segments of a WAL
 // still listed are a flush under way (or, after a crash, its leftovers,
 // which the next open removes); so are those of a merge under way, and
 // those a merge retired, kept for the scans that may still read them.
-func (t *table) checkUnlistedLocked() error {
-	entries, err := os.ReadDir(t.dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("list %s/%s: %w", t.ws, t.name, err)
+func (t *table) checkUnlistedLocked(ctx context.Context) error {
+	found, _, err := t.st.objects.listTable(ctx, t.ws, t.name)
+	if err != nil {
+		return err
 	}
 	listed := make(map[segName]bool, len(t.segs))
 	for _, s := range t.segs {
@@ -202,13 +202,12 @@ func (t *table) checkUnlistedLocked() error {
 		wals[seq] = true // a merge under way, or its leftovers
 	}
 	unlisted := make(map[string]bool)
-	for _, e := range entries {
-		n, ok := parseSegName(e.Name())
-		if !ok || listed[n] || wals[n.walSeq] || slices.Contains(retired, n) {
+	for _, n := range slices.SortedFunc(maps.Keys(found), cmpSegName) {
+		if listed[n] || wals[n.walSeq] || slices.Contains(retired, n) {
 			continue
 		}
-		unlisted[e.Name()] = true
-		t.st.foundDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: e.Name(), Problem: ProblemUnexpected,
+		unlisted[n.String()] = true
+		t.st.foundDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: n.String(), Problem: ProblemUnexpected,
 			Detail: "the manifest does not list this segment; it is not read"})
 	}
 	for _, d := range t.st.damage.list() {
@@ -280,7 +279,7 @@ func (t *table) verifySegment(ctx context.Context, s segFile) (int64, error) {
 // readWholeSegment opens a segment as listed and authenticates each column
 // chunk and bloom filter of each block, and its any-column bloom filter.
 func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityError, int64, error) {
-	r, err := t.st.openSegment(ctx, filepath.Join(t.dir, s.name.String()), t.ws, t.name, s)
+	r, err := t.st.openSegmentIn(ctx, t.st.objects.openUncached, t.ws, t.name, s)
 	var ie *IntegrityError
 	if errors.As(err, &ie) {
 		return ie, 0, nil
