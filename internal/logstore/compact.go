@@ -119,12 +119,17 @@ type scanHold struct {
 // scanSnapshot is snapshot for n scans, which hold its segments until each
 // releases its hold.
 func (t *table) scanSnapshot(ctx context.Context, n int) (tableSnapshot, *scanHold, error) {
+	f, err := t.otherLineages(ctx)
+	if err != nil {
+		return tableSnapshot{}, nil, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	snap, err := t.snapshotLocked(ctx)
 	if err != nil {
 		return snap, nil, err
 	}
+	snap.add(f)
 	if t.merge.holds == nil {
 		t.merge.holds = make(map[uint64]int)
 	}
@@ -155,7 +160,7 @@ func (t *table) removeRetiredLocked() {
 		if oldest < r.view {
 			return false
 		}
-		key := segmentKey(t.ws, t.name, r.name)
+		key := segmentKey(t.ws, t.name, t.lineage, r.name)
 		t.st.indexes.forget(key)
 		if err := t.st.objects.delete(t.st.ctx, key); err != nil {
 			t.st.log.Warn("remove a merged segment; the next open removes it", "workspace", t.ws, "table", t.name,
@@ -751,7 +756,7 @@ func (m *merger) discard() {
 	}
 	gone := true
 	for _, f := range m.out {
-		key := segmentKey(t.ws, t.name, f.name)
+		key := segmentKey(t.ws, t.name, t.lineage, f.name)
 		t.st.indexes.forget(key)
 		if err := t.st.objects.delete(t.st.ctx, key); err != nil {
 			gone = false

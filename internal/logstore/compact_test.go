@@ -325,7 +325,7 @@ func manifestOf(t *testing.T, st *Store, dir string) (*manifest, header) {
 	}
 	copied := &Store{keys: st.keys, objects: objects{store: local}}
 	tb := &table{st: copied, ws: ws, name: compactTable, dir: filepath.Join(dir, ws, compactTable)}
-	m, hdr, err := tb.readManifest(context.Background())
+	m, hdr, err := tb.readManifest(context.Background(), nil)
 	if err != nil || m == nil {
 		t.Fatalf("read the manifest: %v", err)
 	}
@@ -818,7 +818,7 @@ func TestMergeLeftoverAnOpenCannotRemoveStaysListed(t *testing.T) {
 		t.Fatal("the committed merge lists no retired segment")
 	}
 	// A store that fails to delete one retired segment.
-	stuck := segmentKey(ws, compactTable, m.retired[0])
+	stuck := segmentKey(ws, compactTable, "", m.retired[0])
 	cfg := func(c *Config) { c.BlockRows = 64; c.Ledger = crashLedger }
 	st = newTestStore(t, crashDir, keys, cfg)
 	st.objects.store = failingDelete{Store: st.objects.store, key: stuck}

@@ -666,7 +666,7 @@ func rewriteManifestV1(t *testing.T, st *Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := tb.readManifest(context.Background())
+	m, _, err := tb.readManifest(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -675,7 +675,7 @@ func rewriteManifestV1(t *testing.T, st *Store) {
 	hdr.version = 1
 	aead, _ := sealer.AEAD(hdr.salt[:], purposeManifest)
 	out := binary.BigEndian.AppendUint64(hdr.encode(), m.epoch)
-	out = seal(out, aead, encodeManifestV1(m), manifestAAD(hdr, ws, tbl, m.epoch))
+	out = seal(out, aead, encodeManifestV1(m), manifestAAD(hdr, ws, tbl, "", m.epoch))
 	if err := os.WriteFile(filepath.Join(tb.dir, manifestFile), out, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -74,9 +75,12 @@ type TableRecord struct {
 // MemLedger keeps the ledger in memory, for the life of the process: the
 // default when no control plane is configured (tests, tools).
 type MemLedger struct {
-	mu sync.Mutex
-	m  map[[2]string]TableRecord
+	mu       sync.Mutex
+	m        map[[2]string]TableRecord
+	lineages map[[2]string]map[string]Pointer
 }
+
+var _ LineageLedger = (*MemLedger)(nil)
 
 func (l *MemLedger) Table(_ context.Context, ws, table string) (TableRecord, error) {
 	l.mu.Lock()
@@ -93,8 +97,37 @@ func (l *MemLedger) Tables(_ context.Context, ws string) ([]string, error) {
 			out = append(out, k[1])
 		}
 	}
+	for k, ptrs := range l.lineages {
+		if k[0] == ws && !slices.Contains(out, k[1]) && slices.ContainsFunc(slices.Collect(maps.Values(ptrs)), func(p Pointer) bool { return p.Epoch > 0 }) {
+			out = append(out, k[1])
+		}
+	}
 	slices.Sort(out)
 	return out, nil
+}
+
+func (l *MemLedger) Lineages(_ context.Context, ws, table string) (map[string]Pointer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.lineages[[2]string{ws, table}]), nil
+}
+
+func (l *MemLedger) UpdateLineage(_ context.Context, ws, table, lineage string, f func(*Pointer) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := [2]string{ws, table}
+	p := l.lineages[k][lineage]
+	if err := f(&p); err != nil {
+		return err
+	}
+	if l.lineages == nil {
+		l.lineages = make(map[[2]string]map[string]Pointer)
+	}
+	if l.lineages[k] == nil {
+		l.lineages[k] = make(map[string]Pointer)
+	}
+	l.lineages[k][lineage] = p
+	return nil
 }
 
 func (l *MemLedger) update(ws, table string, f func(*TableRecord)) {
@@ -124,6 +157,11 @@ func (l *MemLedger) ForgetWorkspace(_ context.Context, ws string) error {
 	for k := range l.m {
 		if k[0] == ws {
 			delete(l.m, k)
+		}
+	}
+	for k := range l.lineages {
+		if k[0] == ws {
+			delete(l.lineages, k)
 		}
 	}
 	return nil
@@ -289,23 +327,56 @@ func decodeMerges(r *indexReader, m *manifest) error {
 	return nil
 }
 
-func manifestAAD(hdr header, ws, table string, epoch uint64) []byte {
-	return hdr.aad("manifest", ws, table, fmt.Sprint(epoch))
+// manifestAAD binds a manifest to its table, its lineage (none in a store
+// in no cluster, as before lineages) and its epoch.
+func manifestAAD(hdr header, ws, table, lineage string, epoch uint64) []byte {
+	if lineage == "" {
+		return hdr.aad("manifest", ws, table, fmt.Sprint(epoch))
+	}
+	return hdr.aad("manifest", ws, table, lineage, fmt.Sprint(epoch))
 }
 
-// readManifest reads and opens the table's manifest; it returns nil and no
-// error when there is none. Damage is an *IntegrityError.
-func (t *table) readManifest(ctx context.Context) (*manifest, header, error) {
-	damage := func(p Problem, err error) error {
-		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: p, Detail: err.Error()}
+// readManifest reads and opens the table's own manifest: the one its
+// lineage's pointer names, if it has a lineage (ptr; nil for a store in no
+// cluster). It returns nil and no error when there is none. Damage is an
+// *IntegrityError.
+func (t *table) readManifest(ctx context.Context, ptr *Pointer) (*manifest, header, error) {
+	return t.st.readManifestAt(ctx, t.ws, t.name, t.lineage, ptr)
+}
+
+// readManifestAt reads and opens a manifest of a table's lineage: with a
+// pointer, the one it names, which must be the very object it hashed.
+func (st *Store) readManifestAt(ctx context.Context, ws, table, lineage string, ptr *Pointer) (*manifest, header, error) {
+	var epoch uint64
+	if ptr != nil {
+		epoch = ptr.Epoch
 	}
-	data, err := t.st.objects.get(ctx, objectKey(t.ws, t.name, manifestFile))
+	object := manifestName(lineage, epoch)
+	damage := func(p Problem, err error) error {
+		return &IntegrityError{Workspace: ws, Table: table, Object: object, Problem: p, Detail: err.Error()}
+	}
+	data, err := st.objects.get(ctx, manifestKey(ws, table, lineage, epoch))
 	if errors.Is(err, objstore.ErrNotExist) {
 		return nil, header{}, nil
 	}
 	if err != nil {
-		return nil, header{}, fmt.Errorf("read manifest of %s/%s: %w", t.ws, t.name, err)
+		return nil, header{}, fmt.Errorf("read manifest of %s/%s: %w", ws, table, err)
 	}
+	m, hdr, err := st.openManifest(ctx, ws, table, lineage, data, damage)
+	if err != nil || ptr == nil {
+		return m, hdr, err
+	}
+	switch {
+	case m.epoch < ptr.Epoch:
+		return nil, hdr, damage(ProblemRolledBack, fmt.Errorf("manifest epoch %d, the control plane points to %d", m.epoch, ptr.Epoch))
+	case m.epoch != ptr.Epoch || manifestHash(data) != ptr.Hash:
+		return nil, hdr, damage(ProblemAuthentication, errors.New("not the manifest the control plane points to"))
+	}
+	return m, hdr, nil
+}
+
+// openManifest authenticates and decodes a manifest object's bytes.
+func (st *Store) openManifest(ctx context.Context, ws, table, lineage string, data []byte, damage func(Problem, error) error) (*manifest, header, error) {
 	hdr, hlen, err := decodeHeader(data, magicManifest)
 	if err != nil {
 		return nil, hdr, damage(ProblemAuthentication, err)
@@ -314,11 +385,11 @@ func (t *table) readManifest(ctx context.Context) (*manifest, header, error) {
 		return nil, hdr, damage(ProblemTruncated, errors.New("no epoch"))
 	}
 	epoch := binary.BigEndian.Uint64(data[hlen:])
-	aead, err := t.st.aead(ctx, hdr, purposeManifest)
+	aead, err := st.aead(ctx, hdr, purposeManifest)
 	if err != nil {
-		return nil, hdr, fmt.Errorf("read manifest of %s/%s: %w", t.ws, t.name, err)
+		return nil, hdr, fmt.Errorf("read manifest of %s/%s: %w", ws, table, err)
 	}
-	plain, err := open(nil, aead, data[hlen+8:], manifestAAD(hdr, t.ws, t.name, epoch))
+	plain, err := open(nil, aead, data[hlen+8:], manifestAAD(hdr, ws, table, lineage, epoch))
 	if err != nil {
 		return nil, hdr, damage(ProblemAuthentication, err)
 	}
@@ -327,12 +398,17 @@ func (t *table) readManifest(ctx context.Context) (*manifest, header, error) {
 		return nil, hdr, damage(ProblemAuthentication, err)
 	}
 	m.epoch = epoch
+	for i := range m.segs {
+		m.segs[i].lineage = lineage
+	}
 	return m, hdr, nil
 }
 
 // writeManifest seals m under the current account key as the table's
-// manifest at epoch m.epoch, replaces the file atomically and records the
-// epoch in the control plane.
+// manifest at epoch m.epoch, stores it and records the epoch in the control
+// plane: in a store in no cluster, it replaces the one manifest, and the
+// epoch is recorded after; in a lineage, it is a new object, published by
+// moving the lineage's pointer to it (publish).
 func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) {
 	sealer, err := t.st.keys.Current(ctx)
 	if err != nil {
@@ -348,9 +424,12 @@ func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) 
 	}
 	b := hdr.encode()
 	b = binary.BigEndian.AppendUint64(b, m.epoch)
-	b = seal(b, aead, encodeManifest(m), manifestAAD(hdr, t.ws, t.name, m.epoch))
-	if err := t.st.objects.put(ctx, objectKey(t.ws, t.name, manifestFile), b); err != nil {
+	b = seal(b, aead, encodeManifest(m), manifestAAD(hdr, t.ws, t.name, t.lineage, m.epoch))
+	if err := t.st.objects.put(ctx, manifestKey(t.ws, t.name, t.lineage, m.epoch), b); err != nil {
 		return hdr, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	if t.lineage != "" {
+		return hdr, t.publish(ctx, m, b)
 	}
 	// The manifest is in place: a failure to record its epoch only lets a
 	// later open take it as recorded (an epoch ahead of the ledger is a crash

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/sealwatch/sealwatch/internal/objstore"
 )
@@ -42,14 +43,23 @@ type statter interface {
 // tablePrefix is the prefix of the keys of one table's objects.
 func tablePrefix(ws, table string) string { return ws + "/" + table + "/" }
 
-// objectKey is the key of a table's object.
-func objectKey(ws, table, name string) string { return ws + "/" + table + "/" + name }
+// lineagePrefix is the prefix of the keys of a lineage's objects of a
+// table; lineage "" is the table's own, of a store in no cluster.
+func lineagePrefix(ws, table, lineage string) string {
+	if lineage == "" {
+		return tablePrefix(ws, table)
+	}
+	return ws + "/" + table + "/" + lineage + "/"
+}
 
-// segmentKey is the key of a table's segment, built in one allocation: a
-// count from the manifest checks every segment.
-func segmentKey(ws, table string, n segName) string {
-	var buf [320]byte
+// segmentKey is the key of a segment of a table's lineage, built in one
+// allocation: a count from the manifest checks every segment.
+func segmentKey(ws, table, lineage string, n segName) string {
+	var buf [400]byte
 	b := append(append(append(append(buf[:0], ws...), '/'), table...), '/')
+	if lineage != "" {
+		b = append(append(b, lineage...), '/')
+	}
 	return string(n.appendTo(b))
 }
 
@@ -154,10 +164,10 @@ func (o *objects) deletePrefix(ctx context.Context, prefix string) error {
 	return errors.Join(errs...)
 }
 
-// listTable lists a table's segments, with their sizes, and tells whether
-// it has a manifest.
-func (o *objects) listTable(ctx context.Context, ws, table string) (segs map[segName]int64, manifest bool, err error) {
-	prefix := tablePrefix(ws, table)
+// listTable lists the segments of a table's lineage, with their sizes, and
+// tells whether it has a manifest.
+func (o *objects) listTable(ctx context.Context, ws, table, lineage string) (segs map[segName]int64, manifest bool, err error) {
+	prefix := lineagePrefix(ws, table, lineage)
 	entries, err := o.store.List(ctx, prefix)
 	if err != nil {
 		return nil, false, fmt.Errorf("list the objects of %s/%s: %w", ws, table, err)
@@ -165,7 +175,7 @@ func (o *objects) listTable(ctx context.Context, ws, table string) (segs map[seg
 	segs = make(map[segName]int64, len(entries))
 	for _, e := range entries {
 		name := e.Key[len(prefix):]
-		if name == manifestFile {
+		if name == manifestFile || strings.HasPrefix(name, manifestFile+"-") {
 			manifest = true
 		} else if n, ok := parseSegName(name); ok {
 			segs[n] = e.Size

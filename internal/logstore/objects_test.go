@@ -82,7 +82,7 @@ func bucketSegments(t testing.TB, bucket objstore.Store) []string {
 // Each case damages the bucket while the node is down and opens the table
 // again with a cold cache, so the damaged object is what is read.
 func TestObjectStorageDamageIsFoundByANodeReadingTheBucket(t *testing.T) {
-	manifestKey := objectKey(ws, tbl, manifestFile)
+	mkey := manifestKey(ws, tbl, "", 0)
 	cases := []struct {
 		name    string
 		damage  func(t *testing.T, bucket objstore.Store, old, recent string, oldManifest []byte)
@@ -107,10 +107,10 @@ func TestObjectStorageDamageIsFoundByANodeReadingTheBucket(t *testing.T) {
 			putObject(t, bucket, old, readObject(t, bucket, recent))
 		}, "", ""},
 		{"manifest rolled back", func(t *testing.T, bucket objstore.Store, _, _ string, oldManifest []byte) {
-			putObject(t, bucket, manifestKey, oldManifest)
+			putObject(t, bucket, mkey, oldManifest)
 		}, manifestFile, ProblemRolledBack},
 		{"manifest deleted", func(t *testing.T, bucket objstore.Store, _, _ string, _ []byte) {
-			if err := bucket.Delete(context.Background(), manifestKey); err != nil {
+			if err := bucket.Delete(context.Background(), mkey); err != nil {
 				t.Fatal(err)
 			}
 		}, manifestFile, ProblemMissing},
@@ -123,7 +123,7 @@ func TestObjectStorageDamageIsFoundByANodeReadingTheBucket(t *testing.T) {
 			if err := st.Flush(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			oldManifest := readObject(t, bucket, manifestKey)
+			oldManifest := readObject(t, bucket, mkey)
 			mustIngest(t, st, ws, tbl, eventsBody(t, 50, 50, testNow))
 			if err := st.Flush(context.Background()); err != nil {
 				t.Fatal(err)

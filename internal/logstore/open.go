@@ -25,7 +25,7 @@ type tableFiles struct {
 func (t *table) listFiles(ctx context.Context) (tableFiles, error) {
 	files := tableFiles{wals: map[uint64]bool{}}
 	var err error
-	if files.segs, files.hasManifest, err = t.st.objects.listTable(ctx, t.ws, t.name); err != nil {
+	if files.segs, files.hasManifest, err = t.st.objects.listTable(ctx, t.ws, t.name, t.lineage); err != nil {
 		return files, fmt.Errorf("open table %s/%s: %w", t.ws, t.name, err)
 	}
 	entries, err := os.ReadDir(t.dir)
@@ -57,13 +57,17 @@ func (t *table) openLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rec, err := t.st.ledger.Table(ctx, t.ws, t.name)
+	rec, ptr, err := t.record(ctx)
 	if err != nil {
 		return fmt.Errorf("open table %s/%s: read the control plane's record: %w", t.ws, t.name, err)
 	}
 	recorded := rec.Epoch
 	t.purgedBefore = rec.PurgedBefore
-	m, hdr, err := t.readManifest(ctx)
+	var m *manifest
+	var hdr header
+	if ptr == nil || ptr.Epoch > 0 {
+		m, hdr, err = t.readManifest(ctx, ptr)
+	}
 	var ie *IntegrityError
 	switch {
 	case errors.As(err, &ie):
@@ -71,7 +75,7 @@ func (t *table) openLocked(ctx context.Context) error {
 	case err != nil:
 		return err
 	case m == nil && recorded > 0:
-		return t.breakLocked(&IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemMissing,
+		return t.breakLocked(&IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestName(t.lineage, recorded), Problem: ProblemMissing,
 			Detail: fmt.Sprintf("the control plane records manifest epoch %d", recorded)})
 	case m == nil:
 		return t.adoptLocked(ctx, files)
@@ -96,6 +100,21 @@ func (t *table) openLocked(ctx context.Context) error {
 		return err
 	}
 	return t.finishOpenLocked(gens)
+}
+
+// record reads the control plane's record of the table; with a lineage, of
+// its lineage, whose pointer it returns too (nil without one).
+func (t *table) record(ctx context.Context) (TableRecord, *Pointer, error) {
+	if t.lineage == "" {
+		rec, err := t.st.ledger.Table(ctx, t.ws, t.name)
+		return rec, nil, err
+	}
+	ptrs, err := t.st.lineages.Lineages(ctx, t.ws, t.name)
+	if err != nil {
+		return TableRecord{}, nil, err
+	}
+	p := ptrs[t.lineage]
+	return TableRecord{Epoch: p.Epoch, PurgedBefore: p.PurgedBefore}, &p, nil
 }
 
 // breakLocked marks the whole table damaged: its manifest cannot be trusted,
@@ -147,7 +166,7 @@ func (t *table) checkSegments(ctx context.Context, m *manifest, files tableFiles
 	}
 	t.merge = mergeState{}
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
-		key := segmentKey(t.ws, t.name, name)
+		key := segmentKey(t.ws, t.name, t.lineage, name)
 		retired := slices.Contains(m.retired, name)
 		if listed[name.walSeq] || retired {
 			t.st.indexes.forget(key)
@@ -336,7 +355,7 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
 		t.nextSeq = max(t.nextSeq, name.walSeq+1)
 		if files.wals[name.walSeq] {
-			key := segmentKey(t.ws, t.name, name)
+			key := segmentKey(t.ws, t.name, t.lineage, name)
 			t.st.indexes.forget(key)
 			t.st.objects.delete(ctx, key)
 			continue
@@ -362,8 +381,8 @@ func (t *table) adoptLocked(ctx context.Context, files tableFiles) error {
 // tag of its index, and its columns (into t.schema). A segment that fails
 // to open is listed as damaged.
 func (t *table) describeSegment(ctx context.Context, name segName, size int64) (segFile, error) {
-	s := segFile{name: name, size: size}
-	r, err := t.st.openSegment(ctx, t.ws, t.name, segFile{name: name})
+	s := segFile{name: name, size: size, lineage: t.lineage}
+	r, err := t.st.openSegment(ctx, t.ws, t.name, segFile{name: name, lineage: t.lineage})
 	var ie *IntegrityError
 	if errors.As(err, &ie) {
 		s.damage = ie

@@ -582,7 +582,7 @@ func (st *Store) checkSegmentObject(ctx context.Context, ws, table string, want 
 		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: detail,
 			MinT: want.name.minT, MaxT: want.name.maxT}
 	}
-	size, err := st.objects.size(ctx, segmentKey(ws, table, want.name))
+	size, err := st.objects.size(ctx, segmentKey(ws, table, want.lineage, want.name))
 	switch {
 	case errors.Is(err, objstore.ErrNotExist):
 		return damage(ProblemMissing, fileGone)

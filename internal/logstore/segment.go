@@ -485,7 +485,7 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("write segment: %w", err)
 	}
-	f := segFile{name: name, size: w.off + int64(len(index)+len(footer)), ingested: blocksIngestRange(w.blocks)}
+	f := segFile{name: name, lineage: w.st.cfg.Lineage, size: w.off + int64(len(index)+len(footer)), ingested: blocksIngestRange(w.blocks)}
 	copy(f.tag[:], index[len(index)-indexTagSize:])
 	for _, b := range w.blocks {
 		f.rows += int64(b.rows)
@@ -498,7 +498,7 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("close segment: %w", err)
 	}
-	key := segmentKey(w.ws, w.table, name)
+	key := segmentKey(w.ws, w.table, w.st.cfg.Lineage, name)
 	w.st.indexes.forget(key) // of a segment of this name a crashed flush left
 	if err := w.st.objects.putFile(w.ctx, key, w.tmp, f.size); err != nil {
 		return segFile{}, fmt.Errorf("store segment: %w", err)
@@ -536,7 +536,7 @@ func (st *Store) openSegmentIn(ctx context.Context, open func(context.Context, s
 		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: err.Error(),
 			MinT: want.name.minT, MaxT: want.name.maxT}
 	}
-	key := segmentKey(ws, table, want.name)
+	key := segmentKey(ws, table, want.lineage, want.name)
 	f, err := open(ctx, key)
 	if errors.Is(err, objstore.ErrNotExist) {
 		return nil, damage(ProblemMissing, errors.New(fileGone))

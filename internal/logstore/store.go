@@ -105,6 +105,12 @@ type Config struct {
 	Objects    objstore.Store
 	CacheDir   string
 	CacheBytes int64
+	// Lineage, if set, is this node's lineage of every table (lineage.go):
+	// the nodes sharing Objects and the control plane each write their own,
+	// and a query reads them all. It needs a Ledger that is a
+	// LineageLedger, and is lowercase letters, digits and '-', starting
+	// with a letter. Empty: the store is the only writer of its tables.
+	Lineage string
 }
 
 // DefaultCacheBytes bounds the local cache of a remote store's segments.
@@ -143,6 +149,10 @@ type Store struct {
 	indexes indexCache
 	objects objects
 	ledger  Ledger
+	// lineages is the ledger, if the store has a lineage; nil otherwise.
+	lineages LineageLedger
+	// foreign are the manifests of other lineages queries read.
+	foreign foreignManifests
 	damage  damageLog
 	clock   ingestClock
 	// compacting holds a token while a merge runs (Config.Merges).
@@ -218,6 +228,17 @@ func New(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
+	var lineages LineageLedger
+	if cfg.Lineage != "" {
+		l, ok := cfg.Ledger.(LineageLedger)
+		switch {
+		case !validLineage(cfg.Lineage):
+			return nil, fmt.Errorf("log store: lineage %q is not lowercase letters, digits and '-' from a letter on", cfg.Lineage)
+		case !ok:
+			return nil, errors.New("log store: a store with a lineage needs a ledger that keeps lineages")
+		}
+		lineages = l
+	}
 	objs, err := openObjects(&cfg)
 	if err != nil {
 		return nil, err
@@ -232,7 +253,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	st := &Store{
 		cfg: cfg, keys: cfg.Keys, log: cfg.Logger, zenc: codec.enc, zdec: codec.dec, ownCodec: own,
-		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger, objects: objs,
+		maxSeals: maxSealsPerKey, tables: make(map[tableKey]*table), ledger: cfg.Ledger, lineages: lineages, objects: objs,
 		compacting: cfg.Merges.slots,
 	}
 	st.clock.now = cfg.Now
@@ -291,10 +312,11 @@ func (st *Store) flushAgedLoop() {
 }
 
 // checkCachedKeys derives again the key of every account key the cached
-// indexes were decrypted under: one that is revoked or locked drops them
-// (st.aead), so their plaintext does not wait for the next read to go.
+// indexes and manifests were decrypted under: one that is revoked or
+// locked drops them (st.aead), so their plaintext does not wait for the
+// next read to go.
 func (st *Store) checkCachedKeys() {
-	for _, hdr := range st.indexes.keyHeaders() {
+	for _, hdr := range append(st.indexes.keyHeaders(), st.foreign.keyHeaders()...) {
 		if _, err := st.aead(st.ctx, hdr, purposeSegment); err != nil {
 			return
 		}
@@ -321,7 +343,7 @@ func (st *Store) Close() error {
 		errs = append(errs, t.close())
 	}
 	st.wg.Wait()
-	st.indexes.drop()
+	st.dropDecrypted()
 	if st.ownCodec != nil {
 		st.ownCodec.Close()
 	}
@@ -364,15 +386,22 @@ func (st *Store) table(ws, name string) (*table, error) {
 // aead derives the object key of a sealed file for one operation. A key
 // that cannot be derived (revoked, locked) also drops the cached indexes:
 // plaintext-derived data does not outlive the key.
+// dropDecrypted forgets what the store keeps decrypted: the segments'
+// indexes and the other lineages' manifests.
+func (st *Store) dropDecrypted() {
+	st.indexes.drop()
+	st.foreign.drop()
+}
+
 func (st *Store) aead(ctx context.Context, hdr header, purpose string) (cipher.AEAD, error) {
 	sealer, err := st.keys.ByID(ctx, hdr.aekID)
 	if err != nil {
-		st.indexes.drop()
+		st.dropDecrypted()
 		return nil, fmt.Errorf("account key %s: %w", hdr.aekID, err)
 	}
 	aead, err := sealer.AEAD(hdr.salt[:], purpose)
 	if err != nil {
-		st.indexes.drop()
+		st.dropDecrypted()
 		return nil, fmt.Errorf("derive object key: %w", err)
 	}
 	return aead, nil

@@ -29,6 +29,7 @@ const maxImmutable = 1
 type table struct {
 	st       *Store
 	ws, name string
+	lineage  string // this node's (Config.Lineage): the objects it writes
 	dir      string
 	ctx      context.Context // ends with Close or workspace deletion
 	cancel   context.CancelFunc
@@ -64,6 +65,7 @@ type table struct {
 // segFile is a segment as the manifest lists it.
 type segFile struct {
 	name     segName
+	lineage  string // whose segment it is: "" in a store in no cluster
 	size     int64
 	rows     int64
 	tag      [indexTagSize]byte // of the sealed index
@@ -135,7 +137,7 @@ func timeRange(refs []rowRef) (lo, hi int64) {
 }
 
 func newTable(st *Store, ws, name string) *table {
-	t := &table{st: st, ws: ws, name: name, dir: filepath.Join(st.cfg.Dir, ws, name), changed: make(chan struct{})}
+	t := &table{st: st, ws: ws, name: name, lineage: st.cfg.Lineage, dir: filepath.Join(st.cfg.Dir, ws, name), changed: make(chan struct{})}
 	t.ctx, t.cancel = context.WithCancel(st.ctx)
 	return t
 }
@@ -668,13 +670,13 @@ func (s *segmentsWriter) abort() {
 
 // removeSegmentsOf deletes segments a failed flush of WAL seq left behind.
 func (t *table) removeSegmentsOf(ctx context.Context, seq uint64) error {
-	segs, _, err := t.st.objects.listTable(ctx, t.ws, t.name)
+	segs, _, err := t.st.objects.listTable(ctx, t.ws, t.name, t.lineage)
 	if err != nil {
 		return fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
 	}
 	for n := range segs {
 		if n.walSeq == seq {
-			key := segmentKey(t.ws, t.name, n)
+			key := segmentKey(t.ws, t.name, t.lineage, n)
 			t.st.indexes.forget(key)
 			if err := t.st.objects.delete(ctx, key); err != nil {
 				return fmt.Errorf("flush %s/%s: %w", t.ws, t.name, err)
@@ -698,7 +700,7 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 	}
 	segs := t.segs
 	if !t.opened {
-		found, _, err := t.st.objects.listTable(ctx, t.ws, t.name)
+		found, _, err := t.st.objects.listTable(ctx, t.ws, t.name, t.lineage)
 		if err != nil {
 			return 0, fmt.Errorf("purge %s/%s: %w", t.ws, t.name, err)
 		}
@@ -717,7 +719,7 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 	}
 	// The horizon is recorded first, so that a segment gone by this purge
 	// is never taken for a lost one.
-	if err := t.st.ledger.SetPurgedBefore(ctx, t.ws, t.name, cutoff); err != nil {
+	if err := t.recordPurge(ctx, cutoff); err != nil {
 		return 0, fmt.Errorf("purge %s/%s: %w", t.ws, t.name, err)
 	}
 	t.purgedBefore = max(t.purgedBefore, cutoff)
@@ -729,7 +731,7 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 			kept = append(kept, s)
 			continue
 		}
-		key := segmentKey(t.ws, t.name, s.name)
+		key := segmentKey(t.ws, t.name, t.lineage, s.name)
 		t.st.indexes.forget(key)
 		if err := t.st.objects.delete(ctx, key); err != nil {
 			errs = append(errs, err)
@@ -753,9 +755,43 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 // same step as its segments join the list). Reading a memtable needs the
 // same key as reading its WAL: the check fails once the key is revoked.
 func (t *table) snapshot(ctx context.Context) (tableSnapshot, error) {
+	f, err := t.otherLineages(ctx)
+	if err != nil {
+		return tableSnapshot{}, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.snapshotLocked(ctx)
+	snap, err := t.snapshotLocked(ctx)
+	snap.add(f)
+	return snap, err
+}
+
+// add takes the other lineages' segments into the snapshot.
+func (s *tableSnapshot) add(f foreign) {
+	if len(f.segs) == 0 && len(f.damage) == 0 {
+		return
+	}
+	s.segs = append(s.segs, f.segs...)
+	sortSegs(s.segs)
+	if s.schema == nil {
+		s.schema = map[string]Type{}
+	}
+	for name, typ := range f.schema {
+		noteType(s.schema, name, typ)
+	}
+	s.damage = append(s.damage, f.damage...)
+}
+
+// recordPurge records in the control plane that the table's segments
+// older than cutoff are purged: with a lineage, in its pointer.
+func (t *table) recordPurge(ctx context.Context, cutoff int64) error {
+	if t.lineage == "" {
+		return t.st.ledger.SetPurgedBefore(ctx, t.ws, t.name, cutoff)
+	}
+	return t.st.lineages.UpdateLineage(ctx, t.ws, t.name, t.lineage, func(p *Pointer) error {
+		p.PurgedBefore = max(p.PurgedBefore, cutoff)
+		return nil
+	})
 }
 
 func (t *table) snapshotLocked(ctx context.Context) (tableSnapshot, error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -57,11 +58,21 @@ func (st *Store) Verify(ctx context.Context, workspace string, progress func(byt
 }
 
 // VerifySize is the number of bytes Verify reads in a workspace, to show
-// progress against. It needs no key.
+// progress against: its segments and manifests in the object store and
+// its WALs on disk. It needs no key.
 func (st *Store) VerifySize(ctx context.Context, workspace string) (int64, error) {
 	var total int64
-	err := filepath.WalkDir(filepath.Join(st.cfg.Dir, workspace), func(_ string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	entries, err := st.objects.store.List(ctx, workspace+"/")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if _, wal := parseWALName(path.Base(e.Key)); !wal {
+			total += e.Size // a segment or a manifest; the WALs are counted below
+		}
+	}
+	err = filepath.WalkDir(filepath.Join(st.cfg.Dir, workspace), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, walExt) {
 			return err
 		}
 		if info, err := d.Info(); err == nil {
@@ -70,7 +81,7 @@ func (st *Store) VerifySize(ctx context.Context, workspace string) (int64, error
 		return nil
 	})
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
+		return total, nil
 	}
 	return total, err
 }
@@ -179,7 +190,7 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 // which the next open removes); so are those of a merge under way, and
 // those a merge retired, kept for the scans that may still read them.
 func (t *table) checkUnlistedLocked(ctx context.Context) error {
-	found, _, err := t.st.objects.listTable(ctx, t.ws, t.name)
+	found, _, err := t.st.objects.listTable(ctx, t.ws, t.name, t.lineage)
 	if err != nil {
 		return err
 	}
@@ -229,7 +240,11 @@ func (t *table) isClosed() bool {
 // to open, is gone, or is older than the one the table last wrote is
 // damage. A flush may be writing a newer one meanwhile, never an older.
 func (t *table) checkManifestLocked(ctx context.Context) (*IntegrityError, error) {
-	m, _, err := t.readManifest(ctx)
+	_, ptr, err := t.record(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the control plane's record: %w", err)
+	}
+	m, _, err := t.readManifest(ctx, ptr)
 	var ie *IntegrityError
 	switch {
 	case errors.As(err, &ie):
@@ -237,10 +252,10 @@ func (t *table) checkManifestLocked(ctx context.Context) (*IntegrityError, error
 	case err != nil:
 		return nil, err
 	case m == nil:
-		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemMissing,
+		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestName(t.lineage, t.epoch), Problem: ProblemMissing,
 			Detail: fmt.Sprintf("the table wrote manifest epoch %d", t.epoch)}, nil
 	case m.epoch < t.epoch:
-		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestFile, Problem: ProblemRolledBack,
+		return &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestName(t.lineage, t.epoch), Problem: ProblemRolledBack,
 			Detail: fmt.Sprintf("manifest epoch %d, the table wrote %d", m.epoch, t.epoch)}, nil
 	}
 	return nil, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/s3test"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
@@ -30,9 +31,10 @@ var sealedBench struct {
 	err   error
 }
 
-// TestMain removes the benchmark's store, which outlives any one benchmark.
+// TestMain removes the benchmark's store, which outlives any one benchmark,
+// and stops the S3-compatible server if a test started it.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := s3test.Main(m) // the S3-compatible server some tests start
 	if sealedBench.store != nil {
 		sealedBench.store.Close()
 	}

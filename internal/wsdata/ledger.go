@@ -13,14 +13,86 @@ import (
 
 // ledgerBucket holds the log store's ledger in the control plane's
 // database: per workspace and table, the manifest epoch and the retention
-// horizon, 16 bytes under "<workspace>/<table>".
+// horizon, 16 bytes under "<workspace>/<table>"; and per lineage of a table
+// (nodes sharing the table, logstore.LineageLedger) its pointer, 48 bytes
+// under "<workspace>/<table>/<lineage>": epoch, retention horizon, SHA-256
+// of the manifest.
 var ledgerBucket = []byte("logstore-ledger")
 
+const (
+	tableRecordSize = 16
+	pointerSize     = 48
+)
+
 // kvLedger is logstore.Ledger in the control plane's database, outside
-// the log directories it vouches for.
+// the log directories it vouches for. Every nodes' writes of it are kv
+// Updates, which kv serializes across the nodes sharing the database: a
+// lineage's pointer is compared and swapped in one.
 type kvLedger struct{ db kv.DB }
 
+var _ logstore.LineageLedger = kvLedger{}
+
 func ledgerKey(ws, table string) []byte { return []byte(ws + "/" + table) }
+
+func lineagePrefix(ws, table string) []byte { return []byte(ws + "/" + table + "/") }
+
+func decodePointer(v []byte) (logstore.Pointer, error) {
+	if len(v) != pointerSize {
+		return logstore.Pointer{}, errors.New("a log store lineage record is not 48 bytes")
+	}
+	p := logstore.Pointer{Epoch: binary.BigEndian.Uint64(v), PurgedBefore: int64(binary.BigEndian.Uint64(v[8:]))}
+	copy(p.Hash[:], v[16:])
+	return p, nil
+}
+
+func encodePointer(p logstore.Pointer) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, pointerSize), p.Epoch)
+	v = binary.BigEndian.AppendUint64(v, uint64(p.PurgedBefore))
+	return append(v, p.Hash[:]...)
+}
+
+// Lineages implements logstore.LineageLedger, in one View.
+func (l kvLedger) Lineages(ctx context.Context, ws, table string) (map[string]logstore.Pointer, error) {
+	out := map[string]logstore.Pointer{}
+	err := l.db.View(ctx, func(tx kv.Tx) error {
+		b := tx.Bucket(ledgerBucket)
+		if b == nil {
+			return nil
+		}
+		prefix := lineagePrefix(ws, table)
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			p, err := decodePointer(v)
+			if err != nil {
+				return err
+			}
+			out[string(k[len(prefix):])] = p
+		}
+		return nil
+	})
+	return out, err
+}
+
+// UpdateLineage implements logstore.LineageLedger, in one Update.
+func (l kvLedger) UpdateLineage(ctx context.Context, ws, table, lineage string, f func(*logstore.Pointer) error) error {
+	return l.db.Update(ctx, func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
+		if err != nil {
+			return err
+		}
+		key := append(lineagePrefix(ws, table), lineage...)
+		var p logstore.Pointer
+		if v := b.Get(key); v != nil {
+			if p, err = decodePointer(v); err != nil {
+				return err
+			}
+		}
+		if err := f(&p); err != nil {
+			return err
+		}
+		return b.Put(key, encodePointer(p))
+	})
+}
 
 func (l kvLedger) Table(ctx context.Context, ws, table string) (logstore.TableRecord, error) {
 	var rec logstore.TableRecord
@@ -53,8 +125,11 @@ func (l kvLedger) Tables(ctx context.Context, ws string) ([]string, error) {
 		prefix := []byte(ws + "/")
 		c := b.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(v) == 16 && binary.BigEndian.Uint64(v) > 0 {
-				out = append(out, string(k[len(prefix):]))
+			// "<table>" or "<table>/<lineage>", a table's keys one after another
+			table, _, _ := strings.Cut(string(k[len(prefix):]), "/")
+			recorded := (len(v) == tableRecordSize || len(v) == pointerSize) && binary.BigEndian.Uint64(v) > 0
+			if recorded && (len(out) == 0 || out[len(out)-1] != table) {
+				out = append(out, table)
 			}
 		}
 		return nil

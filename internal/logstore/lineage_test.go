@@ -1,0 +1,201 @@
+package logstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/objstore"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
+)
+
+// cluster is nodes sharing one control plane (ledger), one object store and
+// the account keys, each with a disk (WALs, cache) of its own.
+type cluster struct {
+	ledger  *MemLedger
+	objects objstore.Store
+	keys    *envelopetest.Keys
+}
+
+func (c cluster) node(t *testing.T, lineage string, mod ...func(*Config)) *Store {
+	t.Helper()
+	return newTestStore(t, t.TempDir(), c.keys, append([]func(*Config){func(cfg *Config) {
+		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage = c.ledger, c.objects, t.TempDir(), lineage
+	}}, mod...)...)
+}
+
+func sharedDirectory(t *testing.T) objstore.Store {
+	t.Helper()
+	s, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestTwoNodesIngestOneTableAndEachQueriesBoth runs on a directory both
+// nodes share and on an S3-compatible bucket.
+func TestTwoNodesIngestOneTableAndEachQueriesBoth(t *testing.T) {
+	t.Run("shared directory", func(t *testing.T) { twoNodesQueryBoth(t, sharedDirectory(t)) })
+	t.Run("bucket", func(t *testing.T) { twoNodesQueryBoth(t, newBucket(t)) })
+}
+
+func twoNodesQueryBoth(t *testing.T, objects objstore.Store) {
+	c := cluster{ledger: &MemLedger{}, objects: objects, keys: envelopetest.New("aek")}
+	a, b := c.node(t, "node-a"), c.node(t, "node-b")
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 50, testNow.Add(-time.Hour)))
+	mustIngest(t, b, ws, tbl, eventsBody(t, 50, 50, testNow))
+	// Before a flush, a node's rows are its own: the other does not see them.
+	if got, err := scanAll(a, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 50 {
+		t.Fatalf("node a before any flush: %d rows, %v; want its own 50", countRows(got), err)
+	}
+	for _, st := range []*Store{a, b} {
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for i, st := range []*Store{a, b} {
+		got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		rows := rowsOf(got)
+		if len(rows) != 100 || len(slices.Compact(slices.Clone(rows))) != 100 {
+			t.Fatalf("node %d sees %d rows (%d distinct); want each of the 100 once", i, len(rows), len(slices.Compact(slices.Clone(rows))))
+		}
+		if want == nil {
+			want = rows
+		}
+		equalRows(t, rows, want)
+		schema, err := st.Schema(context.Background(), ws, tbl)
+		if err != nil || !slices.ContainsFunc(schema, func(c ColumnSchema) bool { return c.Name == "TargetLogonGuid" }) {
+			t.Fatalf("node %d's schema: %v, %v", i, schema, err)
+		}
+	}
+	// b publishes again: a reads b's new manifest.
+	mustIngest(t, b, ws, tbl, eventsBody(t, 100, 10, testNow))
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := scanAll(a, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 110 {
+		t.Fatalf("node a after b's second flush: %d rows, %v; want 110", countRows(got), err)
+	}
+	if tables, err := a.Tables(context.Background(), ws); err != nil || !slices.Equal(tables, []string{tbl}) {
+		t.Fatalf("node a's tables: %v, %v", tables, err)
+	}
+}
+
+// TestALineagesManifestRolledBackOrSubstitutedIsFound: whoever reads a
+// lineage, its owner after a restart or another node, finds its manifest
+// replaced by an older one of its own, or by another lineage's.
+func TestALineagesManifestRolledBackOrSubstitutedIsFound(t *testing.T) {
+	cases := []struct {
+		name    string
+		damage  func(t *testing.T, objects objstore.Store, older, bsCurrent, asCurrent string)
+		problem Problem
+	}{
+		{"rolled back", func(t *testing.T, objects objstore.Store, older, bsCurrent, _ string) {
+			putObject(t, objects, bsCurrent, readObject(t, objects, older))
+		}, ProblemRolledBack},
+		{"substituted by the other lineage's", func(t *testing.T, objects objstore.Store, _, bsCurrent, asCurrent string) {
+			putObject(t, objects, bsCurrent, readObject(t, objects, asCurrent))
+		}, ProblemAuthentication},
+		{"deleted", func(t *testing.T, objects objstore.Store, _, bsCurrent, _ string) {
+			if err := objects.Delete(context.Background(), bsCurrent); err != nil {
+				t.Fatal(err)
+			}
+		}, ProblemMissing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			objects := sharedDirectory(t)
+			c := cluster{ledger: &MemLedger{}, objects: objects, keys: envelopetest.New("aek")}
+			a, b := c.node(t, "node-a"), c.node(t, "node-b")
+			mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow))
+			mustIngest(t, b, ws, tbl, eventsBody(t, 20, 20, testNow))
+			for _, st := range []*Store{a, b} {
+				if err := st.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ptrs, _ := c.ledger.Lineages(context.Background(), ws, tbl)
+			older := readObject(t, objects, manifestKey(ws, tbl, "node-b", ptrs["node-b"].Epoch))
+			mustIngest(t, b, ws, tbl, eventsBody(t, 40, 20, testNow))
+			if err := b.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			ptrs, _ = c.ledger.Lineages(context.Background(), ws, tbl)
+			olderKey := manifestKey(ws, tbl, "node-b", ptrs["node-b"].Epoch-1)
+			putObject(t, objects, olderKey, older) // an old copy the attacker kept
+			bsCurrent := manifestKey(ws, tbl, "node-b", ptrs["node-b"].Epoch)
+			asCurrent := manifestKey(ws, tbl, "node-a", ptrs["node-a"].Epoch)
+			tc.damage(t, objects, olderKey, bsCurrent, asCurrent)
+
+			object := manifestName("node-b", ptrs["node-b"].Epoch)
+			_, err := scanAll(a, ScanRequest{Workspace: ws, Table: tbl})
+			var ie *IntegrityError
+			if !errors.As(err, &ie) || ie.Object != object || ie.Problem != tc.problem {
+				t.Fatalf("node a's scan: %v; want %s of %s", err, tc.problem, object)
+			}
+			b = c.node(t, "node-b") // b restarted
+			_, err = scanAll(b, ScanRequest{Workspace: ws, Table: tbl})
+			if !errors.As(err, &ie) || ie.Object != object || ie.Problem != tc.problem {
+				t.Fatalf("node b's scan after a restart: %v; want %s of %s", err, tc.problem, object)
+			}
+		})
+	}
+}
+
+// TestTwoWritersOfOneLineageCannotBothPublish: a second process that took
+// the same lineage (a node started twice) publishes; the first's next
+// publication finds the pointer moved and fails, rather than overwrite.
+func TestTwoWritersOfOneLineageCannotBothPublish(t *testing.T) {
+	c := cluster{ledger: &MemLedger{}, objects: sharedDirectory(t), keys: envelopetest.New("aek")}
+	first := c.node(t, "node-a")
+	mustIngest(t, first, ws, tbl, eventsBody(t, 0, 10, testNow))
+	if err := first.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	second := c.node(t, "node-a")
+	mustIngest(t, second, ws, tbl, eventsBody(t, 10, 10, testNow))
+	if err := second.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Its next manifest is written when its next WAL starts, or flushed.
+	_, err := first.Ingest(context.Background(), ws, tbl, eventsBody(t, 20, 10, testNow))
+	if err == nil {
+		err = first.Flush(context.Background())
+	}
+	if !errors.Is(err, ErrLineageConflict) {
+		t.Fatalf("the first writer's ingest and flush after the second published: %v; want ErrLineageConflict", err)
+	}
+}
+
+func TestALineageMustBeNamedWellAndNeedsALineageLedger(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		lineage string
+		ledger  Ledger
+	}{
+		{"upper case", "Node-A", &MemLedger{}},
+		{"a slash", "node/a", &MemLedger{}},
+		{"a leading digit", "1node", &MemLedger{}},
+		{"the manifest's name", "manifest", &MemLedger{}},
+		{"a ledger without lineages", "node-a", plainLedger{&MemLedger{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(Config{Dir: t.TempDir(), Keys: envelopetest.New("aek"), Lineage: tc.lineage, Ledger: tc.ledger})
+			if err == nil {
+				t.Fatal("New took it")
+			}
+		})
+	}
+}
+
+// plainLedger is a Ledger that keeps no lineages.
+type plainLedger struct{ Ledger }
