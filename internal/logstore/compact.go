@@ -97,6 +97,7 @@ type mergeState struct {
 type retiredSeg struct {
 	name segName
 	view uint64 // the first view that does not list it
+	at   int64  // Unix ns it was retired (or, after an open, found retired)
 }
 
 // listed is what the manifest lists of the merges: those under way and the
@@ -149,15 +150,27 @@ func (h *scanHold) release(n int) {
 	t.removeRetiredLocked()
 }
 
+// removeRetired is removeRetiredLocked, for the segments whose grace
+// ended while no scan or merge came.
+func (t *table) removeRetired() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.merge.retired) > 0 {
+		t.removeRetiredLocked()
+	}
+}
+
 // removeRetiredLocked removes the files of the retired segments that no
-// open scan began early enough to read.
+// open scan began early enough to read, once retired for RetiredGrace:
+// other nodes' scans of this lineage hold no place here.
 func (t *table) removeRetiredLocked() {
 	oldest := uint64(math.MaxUint64)
 	for v := range t.merge.holds {
 		oldest = min(oldest, v)
 	}
+	now := t.st.cfg.Now().UnixNano()
 	t.merge.retired = slices.DeleteFunc(t.merge.retired, func(r retiredSeg) bool {
-		if oldest < r.view {
+		if oldest < r.view || now-r.at < int64(t.st.cfg.RetiredGrace) {
 			return false
 		}
 		key := segmentKey(t.ws, t.name, t.lineage, r.name)
@@ -816,7 +829,7 @@ func (m *merger) commit(ctx context.Context, srcs []segFile) (bool, error) {
 	t.st.changed()
 	t.merge.view, t.merge.pending = view, man.merging
 	for _, s := range srcs {
-		t.merge.retired = append(t.merge.retired, retiredSeg{name: s.name, view: view})
+		t.merge.retired = append(t.merge.retired, retiredSeg{name: s.name, view: view, at: t.st.cfg.Now().UnixNano()})
 	}
 	t.notifyLocked()
 	t.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,3 +201,60 @@ func TestALineageMustBeNamedWellAndNeedsALineageLedger(t *testing.T) {
 
 // plainLedger is a Ledger that keeps no lineages.
 type plainLedger struct{ Ledger }
+
+// TestAMergedLineagesRetiredSegmentsStayForTheGrace: a node merges its
+// lineage while another node's scan, which read the lineage's manifest
+// before, has yet to read the segments; they stay until the grace is over,
+// and then go.
+func TestAMergedLineagesRetiredSegmentsStayForTheGrace(t *testing.T) {
+	objects := sharedDirectory(t)
+	c := cluster{ledger: &MemLedger{}, objects: objects, keys: envelopetest.New("aek")}
+	var now atomic.Int64
+	now.Store(testNow.UnixNano())
+	clock := func(cfg *Config) {
+		cfg.Now = func() time.Time { return time.Unix(0, now.Load()) }
+		cfg.BlockRows, cfg.RetiredGrace = 64, time.Hour
+	}
+	a, b := c.node(t, "node-a", clock), c.node(t, "node-b", clock)
+	smallSegments(t, a, 4, 50)
+	before, err := b.Scan(context.Background(), ScanRequest{Workspace: ws, Table: compactTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	if n, err := a.Compact(context.Background(), ws, compactTable); err != nil || n < 2 {
+		t.Fatalf("merge: %d segments, %v", n, err)
+	}
+	rows := 0
+	for before.Next() {
+		rows += before.Batch().Len
+	}
+	if before.Err() != nil || rows != 200 {
+		t.Fatalf("a scan begun before the merge read %d rows, %v; want 200", rows, before.Err())
+	}
+	if got, err := scanAll(b, ScanRequest{Workspace: ws, Table: compactTable}); err != nil || countRows(got) != 200 {
+		t.Fatalf("a scan after the merge: %d rows, %v", countRows(got), err)
+	}
+
+	segments := func() int {
+		entries, err := objects.List(context.Background(), lineagePrefix(ws, compactTable, "node-a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(slices.DeleteFunc(entries, func(e objstore.Entry) bool { return !strings.HasSuffix(e.Key, segExt) }))
+	}
+	tb, _ := a.table(ws, compactTable)
+	kept := segments()
+	tb.removeRetired()
+	if segments() != kept || len(tb.merge.retired) == 0 {
+		t.Fatal("retired segments were removed within the grace")
+	}
+	now.Add(int64(time.Hour))
+	tb.removeRetired()
+	if got := segments(); got >= kept || len(tb.merge.retired) != 0 {
+		t.Fatalf("%d segments after the grace, %d before; %d still retired", got, kept, len(tb.merge.retired))
+	}
+	if got, err := scanAll(b, ScanRequest{Workspace: ws, Table: compactTable}); err != nil || countRows(got) != 200 {
+		t.Fatalf("a scan after the retired segments went: %d rows, %v", countRows(got), err)
+	}
+}

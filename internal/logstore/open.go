@@ -168,6 +168,11 @@ func (t *table) checkSegments(ctx context.Context, m *manifest, files tableFiles
 	for _, name := range slices.SortedFunc(maps.Keys(files.segs), cmpSegName) {
 		key := segmentKey(t.ws, t.name, t.lineage, name)
 		retired := slices.Contains(m.retired, name)
+		if retired && t.st.cfg.RetiredGrace > 0 {
+			// Other nodes may be reading it: removed once the grace is over.
+			t.merge.retired = append(t.merge.retired, retiredSeg{name: name, at: t.st.cfg.Now().UnixNano()})
+			continue
+		}
 		if listed[name.walSeq] || retired {
 			t.st.indexes.forget(key)
 			if err := t.st.objects.delete(ctx, key); err != nil {

@@ -111,7 +111,16 @@ type Config struct {
 	// LineageLedger, and is lowercase letters, digits and '-', starting
 	// with a letter. Empty: the store is the only writer of its tables.
 	Lineage string
+	// RetiredGrace is how long the segments a merge replaced are kept
+	// after it, for the scans of other nodes that read the manifest before
+	// (default, with a Lineage: 15 minutes, longer than a query runs; 0
+	// without one: a store alone knows its scans). The next manifests list
+	// them until they go.
+	RetiredGrace time.Duration
 }
+
+// DefaultRetiredGrace is Config.RetiredGrace for a store with a lineage.
+const DefaultRetiredGrace = 15 * time.Minute
 
 // DefaultCacheBytes bounds the local cache of a remote store's segments.
 const DefaultCacheBytes = 4 << 30
@@ -229,6 +238,9 @@ func New(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("log store: %w", err)
 	}
 	var lineages LineageLedger
+	if cfg.Lineage != "" && cfg.RetiredGrace <= 0 {
+		cfg.RetiredGrace = DefaultRetiredGrace
+	}
 	if cfg.Lineage != "" {
 		l, ok := cfg.Ledger.(LineageLedger)
 		switch {
@@ -305,6 +317,9 @@ func (st *Store) flushAgedLoop() {
 		st.mu.Unlock()
 		for _, t := range tables {
 			t.rotateAged(st.cfg.FlushInterval)
+			if st.cfg.RetiredGrace > 0 {
+				t.removeRetired()
+			}
 		}
 		st.checkCachedKeys()
 		st.compactInBackground(tables)
