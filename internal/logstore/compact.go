@@ -471,7 +471,7 @@ func (m *merger) readSegment(ctx context.Context, s segFile) error {
 		}
 		err := m.readBlock(ctx, r, bi)
 		if errors.Is(err, ErrCorrupt) {
-			return t.mergeDamage(s, &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(),
+			return t.mergeDamage(s, &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.object(),
 				Problem: blockProblem(err), Detail: fmt.Sprintf("block %d: %v", bi, err), MinT: s.name.minT, MaxT: s.name.maxT})
 		}
 		if err != nil {

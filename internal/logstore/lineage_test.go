@@ -89,6 +89,21 @@ func twoNodesQueryBoth(t *testing.T, objects objstore.Store) {
 	if tables, err := a.Tables(context.Background(), ws); err != nil || !slices.Equal(tables, []string{tbl}) {
 		t.Fatalf("node a's tables: %v, %v", tables, err)
 	}
+
+	// A segment of b's lost: a node reading it names it by b's lineage.
+	entries, err := objects.List(context.Background(), lineagePrefix(ws, tbl, "node-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(entries, func(e objstore.Entry) bool { return strings.HasSuffix(e.Key, segExt) })
+	if err := objects.Delete(context.Background(), entries[i].Key); err != nil {
+		t.Fatal(err)
+	}
+	_, err = scanAll(c.node(t, "node-c"), ScanRequest{Workspace: ws, Table: tbl})
+	var ie *IntegrityError
+	if !errors.As(err, &ie) || ie.Problem != ProblemMissing || ie.Object != strings.TrimPrefix(entries[i].Key, tablePrefix(ws, tbl)) {
+		t.Fatalf("a scan missing one of b's segments: %v; want it missing, named node-b/<segment>", err)
+	}
 }
 
 // TestALineagesManifestRolledBackOrSubstitutedIsFound: whoever reads a

@@ -180,7 +180,7 @@ func (t *table) checkSegments(ctx context.Context, m *manifest, files tableFiles
 			}
 			continue
 		}
-		t.noteDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: name.String(), Problem: ProblemUnexpected,
+		t.noteDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: t.segObject(name), Problem: ProblemUnexpected,
 			Detail: "the manifest does not list this segment; it is not read"})
 	}
 	sortSegs(segs)
@@ -214,7 +214,7 @@ func (t *table) purged(maxT int64) bool {
 func cmpSegName(a, b segName) int { return strings.Compare(a.String(), b.String()) }
 
 func (t *table) segDamage(s segFile, p Problem, detail string) *IntegrityError {
-	ie := &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: p, Detail: detail,
+	ie := &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.object(), Problem: p, Detail: detail,
 		MinT: s.name.minT, MaxT: s.name.maxT}
 	t.noteDamage(ie)
 	return ie

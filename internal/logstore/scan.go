@@ -462,7 +462,7 @@ func (sc *Scanner) Next() bool {
 			sc.block++
 			switch {
 			case errors.Is(err, ErrCorrupt):
-				sc.err = sc.st.foundDamage(&IntegrityError{Workspace: sc.ws, Table: sc.tbl, Object: sc.segFile.name.String(),
+				sc.err = sc.st.foundDamage(&IntegrityError{Workspace: sc.ws, Table: sc.tbl, Object: sc.segFile.object(),
 					Problem: blockProblem(err), Detail: fmt.Sprintf("block %d: %v", sc.block-1, err),
 					MinT: sc.segFile.name.minT, MaxT: sc.segFile.name.maxT})
 			case err != nil:
@@ -579,7 +579,7 @@ func (sc *Scanner) countsWhole(s segFile) bool {
 // not.)
 func (st *Store) checkSegmentObject(ctx context.Context, ws, table string, want segFile) error {
 	damage := func(p Problem, detail string) error {
-		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: detail,
+		return &IntegrityError{Workspace: ws, Table: table, Object: want.object(), Problem: p, Detail: detail,
 			MinT: want.name.minT, MaxT: want.name.maxT}
 	}
 	size, err := st.objects.size(ctx, segmentKey(ws, table, want.lineage, want.name))

@@ -533,7 +533,7 @@ func (st *Store) openSegment(ctx context.Context, ws, table string, want segFile
 // openSegmentIn is openSegment with the segment's object opened by open.
 func (st *Store) openSegmentIn(ctx context.Context, open func(context.Context, string) (objstore.Object, error), ws, table string, want segFile) (*segReader, error) {
 	damage := func(p Problem, err error) error {
-		return &IntegrityError{Workspace: ws, Table: table, Object: want.name.String(), Problem: p, Detail: err.Error(),
+		return &IntegrityError{Workspace: ws, Table: table, Object: want.object(), Problem: p, Detail: err.Error(),
 			MinT: want.name.minT, MaxT: want.name.maxT}
 	}
 	key := segmentKey(ws, table, want.lineage, want.name)

@@ -73,6 +73,18 @@ type segFile struct {
 	damage   *IntegrityError    // found on open or read; nil: none known
 }
 
+// object is the segment's name as damage names it: with its lineage, if
+// it has one, as two lineages may hold segments of one name.
+func (s segFile) object() string {
+	if s.lineage == "" {
+		return s.name.String()
+	}
+	return s.lineage + "/" + s.name.String()
+}
+
+// segObject is the name damage gives the table's own segment n.
+func (t *table) segObject(n segName) string { return segFile{name: n, lineage: t.lineage}.object() }
+
 // ingestRange is the range of the ingestion times of a segment's rows, an
 // unknown time counting as unknownIngest; known is false when the range was
 // not recorded (a segment listed before manifests held it).

@@ -116,7 +116,7 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 			t.st.foundDamage(ie)
 			return nil
 		}
-		t.st.damage.clear(t.ws, t.name, manifestFile)
+		t.st.damage.clear(t.ws, t.name, manifestName(t.lineage, t.epoch))
 	}
 	if err := t.checkUnlistedLocked(ctx); err != nil {
 		t.mu.Unlock()
@@ -217,8 +217,8 @@ func (t *table) checkUnlistedLocked(ctx context.Context) error {
 		if listed[n] || wals[n.walSeq] || slices.Contains(retired, n) {
 			continue
 		}
-		unlisted[n.String()] = true
-		t.st.foundDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: n.String(), Problem: ProblemUnexpected,
+		unlisted[t.segObject(n)] = true
+		t.st.foundDamage(&IntegrityError{Workspace: t.ws, Table: t.name, Object: t.segObject(n), Problem: ProblemUnexpected,
 			Detail: "the manifest does not list this segment; it is not read"})
 	}
 	for _, d := range t.st.damage.list() {
@@ -286,7 +286,7 @@ func (t *table) verifySegment(ctx context.Context, s segFile) (int64, error) {
 	if ie != nil {
 		t.st.foundDamage(ie)
 	} else {
-		t.st.damage.clear(t.ws, t.name, s.name.String())
+		t.st.damage.clear(t.ws, t.name, s.object())
 	}
 	return n, nil
 }
@@ -321,7 +321,7 @@ func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityErro
 			}
 			n += cm.size + cm.bloomSize
 			if errors.Is(err, ErrCorrupt) {
-				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: blockProblem(err),
+				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.object(), Problem: blockProblem(err),
 					Detail: fmt.Sprintf("block %d, column %d: %v", bi, ci, err), MinT: s.name.minT, MaxT: s.name.maxT}, n, nil
 			}
 			if err != nil {
@@ -332,7 +332,7 @@ func (t *table) readWholeSegment(ctx context.Context, s segFile) (*IntegrityErro
 			_, err := r.readAnyBloom(aead, bi)
 			n += r.blocks[bi].anySize
 			if errors.Is(err, ErrCorrupt) {
-				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.name.String(), Problem: blockProblem(err),
+				return &IntegrityError{Workspace: t.ws, Table: t.name, Object: s.object(), Problem: blockProblem(err),
 					Detail: fmt.Sprintf("block %d, any-column bloom filter: %v", bi, err), MinT: s.name.minT, MaxT: s.name.maxT}, n, nil
 			}
 			if err != nil {
