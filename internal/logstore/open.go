@@ -292,7 +292,7 @@ func (t *table) damageWAL(w walEntry, held *walMark, ie *IntegrityError) {
 // manifest knows were acknowledged. On damage it returns what the file
 // still tells of the records it held (see damageWAL).
 func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *walMark, error) {
-	g := &generation{seq: seq, path: filepath.Join(t.dir, walFileName(seq))}
+	g := &generation{seq: seq, path: filepath.Join(t.dir, walFileName(seq)), leftovers: true}
 	r, err := t.st.replayWAL(ctx, g.path, seq, t.ws, t.name, acked)
 	if err != nil {
 		return nil, heldBy(r), err

@@ -125,6 +125,11 @@ type generation struct {
 	// a writer that crashed before its sync, are served but may not be on
 	// stable storage, so no manifest vouches for them.
 	acknowledged uint64
+	// leftovers: segments of this WAL may be stored already, from a flush
+	// that failed or, for a replayed WAL, one a crash cut short; the next
+	// flush removes them first. A new WAL has none, and its flush lists no
+	// objects.
+	leftovers bool
 }
 
 // acked is the WAL's entry for the manifest: the records acknowledged so
@@ -343,6 +348,7 @@ func (t *table) flushLoop() {
 		}
 		t.writingManifest = false
 		if err != nil {
+			g.leftovers = true
 			if t.ctx.Err() == nil { // when closing, the WAL is flushed after the next open
 				t.st.log.Warn("flush failed; the WAL is kept", "workspace", t.ws, "table", t.name, "wal", filepath.Base(g.path), "error", err)
 			}
@@ -466,8 +472,11 @@ func (t *table) flushGeneration(ctx context.Context, g *generation) ([]segFile, 
 			parts[k] = append(parts[k], memRow{b, r})
 		}
 	}
-	if err := t.removeSegmentsOf(ctx, g.seq); err != nil {
-		return nil, nil, err
+	if g.leftovers {
+		if err := t.removeSegmentsOf(ctx, g.seq); err != nil {
+			return nil, nil, err
+		}
+		g.leftovers = false
 	}
 	if len(parts) == 0 {
 		return nil, nil, nil
