@@ -17,16 +17,16 @@ import (
 )
 
 // The sessions' records, in the database every node shares. A session is
-// two records under one key, the MAC of its ID (never the ID itself):
-// in bucketSealed what it holds (principal, tokens, CSRF token, expiry),
-// sealed under the secrets key and bound to that key; in bucketUsed its
-// last use and its expiry in the clear, 16 bytes, so that marking a use
-// rewrites 16 bytes and a sweep reads no sealed record.
+// one record in bucketSessions, named by the MAC of its ID (never the ID
+// itself): its last use and expiry in the clear (headerSize bytes, for the
+// sweep), then what it holds (principal, tokens, CSRF token, expiry)
+// sealed under the secrets key and bound to the record's name. One record
+// in one top-level bucket is what a request reads: on PostgreSQL, each
+// bucket and each key looked up is a query of its own.
 var (
 	bucketSessions = []byte("console.sessions")
-	bucketSealed   = []byte("sealed")
-	bucketUsed     = []byte("used")
-	keySweptAt     = []byte("sweptAt")
+	bucketSweep    = []byte("console.sessionSweep")
+	keySweptAt     = []byte("at")
 )
 
 const (
@@ -40,8 +40,9 @@ const (
 	// sweepEvery is how often, cluster-wide, an Update of the sessions
 	// also deletes the records of those that ended without a sign-out.
 	sweepEvery = 5 * time.Minute
-	// usedSize is a used record: last use and expiry, Unix nanoseconds.
-	usedSize = 16
+	// headerSize is a record's clear header: last use and expiry, Unix
+	// nanoseconds.
+	headerSize = 16
 )
 
 var (
@@ -72,7 +73,7 @@ func newStore(db kv.DB, seal *rootkey.Key, idle time.Duration, max int, now func
 		idle: idle, touch: min(touchEvery, idle/10), max: max, now: now}
 }
 
-// sealedSession is what bucketSealed holds for a session, once sealed.
+// sealedSession is what a record holds after its header, once sealed.
 type sealedSession struct {
 	Principal identity.Principal           `json:"principal"`
 	Tokens    map[identity.Audience]string `json:"tokens"`
@@ -111,21 +112,17 @@ func (st *store) add(ctx context.Context, s *session) (string, error) {
 	}
 	now := st.now()
 	err = st.db.Update(ctx, func(tx kv.Tx) error {
-		b, err := sessionBuckets(tx)
+		b, err := tx.CreateBucketIfNotExists(bucketSessions)
 		if err != nil {
 			return err
 		}
-		full := b.used.KeyN() >= st.max
-		if err := st.maybeSweep(b, now, full); err != nil {
+		if err := st.maybeSweep(tx, b, now, b.KeyN() >= st.max); err != nil {
 			return err
 		}
-		if b.used.KeyN() >= st.max {
+		if b.KeyN() >= st.max {
 			return errTooManySessions
 		}
-		if err := b.sealed.Put(key, sealed); err != nil {
-			return err
-		}
-		return b.used.Put(key, usedRecord(now, s.expires))
+		return b.Put(key, append(header(now, s.expires), sealed...))
 	})
 	if err != nil {
 		return "", fmt.Errorf("console: keep session: %w", err)
@@ -138,29 +135,24 @@ func (st *store) add(ctx context.Context, s *session) (string, error) {
 // too long or past its tokens' expiry.
 func (st *store) get(ctx context.Context, id string) (*session, error) {
 	key := st.recordKey(id)
-	var used, sealed []byte
+	var rec []byte
 	err := st.db.View(ctx, func(tx kv.Tx) error {
-		top := tx.Bucket(bucketSessions)
-		if top == nil {
-			return nil // no session was ever kept
-		}
-		ub, sb := top.Bucket(bucketUsed), top.Bucket(bucketSealed)
-		if ub == nil || sb == nil {
-			return nil
-		}
-		if u := ub.Get(key); len(u) == usedSize {
-			used, sealed = slices.Clone(u), slices.Clone(sb.Get(key))
+		if b := tx.Bucket(bucketSessions); b != nil {
+			rec = slices.Clone(b.Get(key))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("console: read session: %w", err)
 	}
-	if used == nil || sealed == nil {
+	if rec == nil {
 		return nil, nil
 	}
-	lastSeen, _ := parseUsed(used)
-	plain, err := st.seal.Open(sealed, sealAAD(key))
+	if len(rec) < headerSize {
+		return nil, fmt.Errorf("console: %w: %d bytes", errSessionUnreadable, len(rec))
+	}
+	lastSeen, _ := parseHeader(rec)
+	plain, err := st.seal.Open(rec[headerSize:], sealAAD(key))
 	if err != nil {
 		return nil, fmt.Errorf("console: %w: %w", errSessionUnreadable, err)
 	}
@@ -186,22 +178,23 @@ func (st *store) markUsed(ctx context.Context, s *session) error {
 		return nil
 	}
 	err := st.db.Update(ctx, func(tx kv.Tx) error {
-		b, err := sessionBuckets(tx)
+		b, err := tx.CreateBucketIfNotExists(bucketSessions)
 		if err != nil {
 			return err
 		}
-		u := b.used.Get(s.key)
-		if len(u) != usedSize {
+		rec := b.Get(s.key)
+		if len(rec) < headerSize {
 			return nil // signed out on another node
 		}
-		lastSeen, expires := parseUsed(u)
+		lastSeen, expires := parseHeader(rec)
 		if st.expired(lastSeen, expires, now) || now.Sub(lastSeen) < st.touch {
 			return nil // ended, or a request on another node wrote it meanwhile
 		}
-		if err := b.used.Put(s.key, usedRecord(now, expires)); err != nil {
+		updated := append(header(now, expires), rec[headerSize:]...)
+		if err := b.Put(s.key, updated); err != nil {
 			return err
 		}
-		return st.maybeSweep(b, now, false)
+		return st.maybeSweep(tx, b, now, false)
 	})
 	if err != nil {
 		return fmt.Errorf("console: record a session's use: %w", err)
@@ -214,17 +207,14 @@ func (st *store) markUsed(ctx context.Context, s *session) error {
 func (st *store) remove(ctx context.Context, key []byte) error {
 	now := st.now()
 	err := st.db.Update(ctx, func(tx kv.Tx) error {
-		b, err := sessionBuckets(tx)
+		b, err := tx.CreateBucketIfNotExists(bucketSessions)
 		if err != nil {
 			return err
 		}
-		if err := b.sealed.Delete(key); err != nil {
+		if err := b.Delete(key); err != nil {
 			return err
 		}
-		if err := b.used.Delete(key); err != nil {
-			return err
-		}
-		return st.maybeSweep(b, now, false)
+		return st.maybeSweep(tx, b, now, false)
 	})
 	if err != nil {
 		return fmt.Errorf("console: end session: %w", err)
@@ -236,22 +226,24 @@ func (st *store) expired(lastSeen, expires, now time.Time) bool {
 	return now.Sub(lastSeen) >= st.idle || !now.Before(expires)
 }
 
-// maybeSweep deletes the records of ended sessions when no Update did for
-// sweepEvery, or now if force: a sweep reads every used record, so it runs
-// in one Update of the cluster's every few minutes, not in each.
-func (st *store) maybeSweep(b buckets, now time.Time, force bool) error {
-	if v := b.top.Get(keySweptAt); !force && len(v) == 8 {
+// maybeSweep deletes the records of ended sessions from b when no Update
+// did for sweepEvery, or now if force: a sweep reads every record, so it
+// runs in one Update of the cluster's every few minutes, not in each.
+func (st *store) maybeSweep(tx kv.Tx, b kv.Bucket, now time.Time, force bool) error {
+	sweep, err := tx.CreateBucketIfNotExists(bucketSweep)
+	if err != nil {
+		return err
+	}
+	if v := sweep.Get(keySweptAt); !force && len(v) == 8 {
 		if last := time.Unix(0, int64(binary.BigEndian.Uint64(v))); now.Sub(last) < sweepEvery && !now.Before(last) {
 			return nil
 		}
 	}
 	var ended [][]byte
-	err := b.used.ForEach(func(k, v []byte) error {
-		if len(v) != usedSize {
+	err = b.ForEach(func(k, v []byte) error {
+		if len(v) < headerSize {
 			ended = append(ended, slices.Clone(k))
-			return nil
-		}
-		if lastSeen, expires := parseUsed(v); st.expired(lastSeen, expires, now) {
+		} else if lastSeen, expires := parseHeader(v); st.expired(lastSeen, expires, now) {
 			ended = append(ended, slices.Clone(k))
 		}
 		return nil
@@ -260,37 +252,19 @@ func (st *store) maybeSweep(b buckets, now time.Time, force bool) error {
 		return err
 	}
 	for _, k := range ended {
-		if err := b.used.Delete(k); err != nil {
-			return err
-		}
-		if err := b.sealed.Delete(k); err != nil {
+		if err := b.Delete(k); err != nil {
 			return err
 		}
 	}
-	return b.top.Put(keySweptAt, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
+	return sweep.Put(keySweptAt, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
 }
 
-// buckets are the sessions' buckets in one writable transaction.
-type buckets struct{ top, sealed, used kv.Bucket }
-
-func sessionBuckets(tx kv.Tx) (buckets, error) {
-	var b buckets
-	var err error
-	if b.top, err = tx.CreateBucketIfNotExists(bucketSessions); err != nil {
-		return b, err
-	}
-	if b.sealed, err = b.top.CreateBucketIfNotExists(bucketSealed); err != nil {
-		return b, err
-	}
-	b.used, err = b.top.CreateBucketIfNotExists(bucketUsed)
-	return b, err
-}
-
-func usedRecord(lastSeen, expires time.Time) []byte {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, usedSize), uint64(lastSeen.UnixNano()))
+// header is a record's clear header: the session's last use and expiry.
+func header(lastSeen, expires time.Time) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, headerSize), uint64(lastSeen.UnixNano()))
 	return binary.BigEndian.AppendUint64(v, uint64(expires.UnixNano()))
 }
 
-func parseUsed(v []byte) (lastSeen, expires time.Time) {
-	return time.Unix(0, int64(binary.BigEndian.Uint64(v[:8]))), time.Unix(0, int64(binary.BigEndian.Uint64(v[8:])))
+func parseHeader(rec []byte) (lastSeen, expires time.Time) {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(rec[:8]))), time.Unix(0, int64(binary.BigEndian.Uint64(rec[8:16])))
 }
