@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,7 +56,11 @@ func BenchmarkGetWatchlist(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mem := kql.NewMemTable(kql.WatchlistTable("hosts"), tables[0].Columns...)
+	i := slices.IndexFunc(tables, func(t kql.TableSchema) bool { return t.Name == kql.WatchlistTable("hosts") })
+	if i < 0 {
+		b.Fatal("the sealed source lists no table of the watchlist")
+	}
+	mem := kql.NewMemTable(kql.WatchlistTable("hosts"), tables[i].Columns...)
 	tab, err := wl.Table(ctx, "hosts")
 	if err != nil {
 		b.Fatal(err)
