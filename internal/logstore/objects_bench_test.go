@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"context"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ import (
 // segments on local files, the default; from an S3-compatible bucket
 // (SeaweedFS on loopback) with the segment cache emptied before each scan,
 // so that every segment is fetched; and from that bucket with the cache
-// warm.
+// warm. It reports the segments read and their size.
 //
 //	scripts/test.sh -run '^$' -bench ScanFromObjectStorage -count 6 ./internal/logstore
 func BenchmarkScanFromObjectStorage(b *testing.B) {
@@ -37,6 +38,16 @@ func BenchmarkScanFromObjectStorage(b *testing.B) {
 			if err := st.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
+			entries, err := st.objects.store.List(context.Background(), tablePrefix(ws, tbl))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var segs, segBytes int
+			for _, e := range entries {
+				if strings.HasSuffix(e.Key, segExt) {
+					segs, segBytes = segs+1, segBytes+int(e.Size)
+				}
+			}
 			scanBench(b, st, rows) // warms the index cache, and the segment cache
 			b.SetBytes(size)
 			b.ResetTimer()
@@ -50,6 +61,8 @@ func BenchmarkScanFromObjectStorage(b *testing.B) {
 				scanBench(b, st, rows)
 			}
 			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(segs), "segments")
+			b.ReportMetric(float64(segBytes)/(1<<20), "segment-MiB")
 		})
 	}
 }
