@@ -65,6 +65,14 @@ type Config struct {
 	// account keys the stored key wraps, not start over without them.
 	RestoreAtStart bool
 
+	// StoredKeys lists every cluster's key as the control plane stores it.
+	// With it the Manager follows the other nodes sharing the database: it
+	// opens the keyrings of a cluster keyed elsewhere — at its first use, and
+	// every KeyCheckInterval for all — closes those of a cluster deleted
+	// elsewhere, and opens the key another node put in force. nil: only
+	// this node's SetClusterKey and Restore open keyrings (one node).
+	StoredKeys func(ctx context.Context) ([]StoredKey, error)
+
 	// FirstCheckWait bounds how long, after a start, a request for a
 	// cluster's keys waits for the check of the key that reopens them
 	// (default keyring.DefaultProbeTimeout, what one check may take).
@@ -98,6 +106,11 @@ type Manager struct {
 	ringsOpened chan struct{}
 	// platformMu makes the first use of a platform keyring open it once.
 	platformMu sync.Mutex
+	// opening holds a *sync.Mutex per cluster: a cluster's missing keyrings
+	// (the start-up restore, a first use, Reconcile) open once each, and
+	// clusters open in parallel. An entry is a few bytes per cluster ever
+	// opened, kept for the Manager's life.
+	opening sync.Map
 	// soon holds the clusters whose key a CheckSoon is checking: true
 	// when another check was asked for meanwhile.
 	soon map[string]bool
@@ -121,6 +134,9 @@ func New(cfg Config) (*Manager, error) {
 		restored: make(chan struct{}), ringsOpened: make(chan struct{})}
 	if !cfg.RestoreAtStart {
 		m.Restored()
+	}
+	if cfg.StoredKeys != nil {
+		m.loops.Go(func() { m.follow(m.ctx) })
 	}
 	return m, nil
 }
@@ -323,12 +339,12 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 		ring := m.rings[ringKey(clusterID, r.resource)]
 		m.mu.Unlock()
 		if ring != nil {
-			if err := ring.SetKEK(ctx, kek); err != nil {
+			if err := ring.SetKEK(ctx, kek, kekRef(kv)); err != nil {
 				return checkError(r.who, r.p.ObjectID, kv, err)
 			}
 			continue
 		}
-		if _, err := m.open(ctx, clusterID, r.resource, kek, true); err != nil {
+		if _, err := m.open(ctx, clusterID, r.resource, kek, kekRef(kv), true); err != nil {
 			return checkError(r.who, r.p.ObjectID, kv, err)
 		}
 	}
@@ -337,26 +353,25 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 
 // Restore reopens a cluster's keyrings at start-up. A key that is revoked or
 // unreachable now still opens, in that state: the data stays, unreadable.
+// A keyring already open (a request opened it first) is kept.
 func (m *Manager) Restore(ctx context.Context, clusterID string, cluster workspace.Principal, kv workspace.KeyVaultProperties) error {
-	for _, r := range m.resources(cluster) {
-		kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: r.resource, Principal: r.p, Key: kv})
-		if err != nil {
-			return err
-		}
-		if _, err := m.open(ctx, clusterID, r.resource, kek, false); err != nil {
-			return fmt.Errorf("reopen the %s keyring of cluster %s: %w", r.resource, clusterID, err)
-		}
-	}
-	return nil
+	return m.openMissing(ctx, StoredKey{ClusterID: clusterID, Identity: cluster, Key: kv})
 }
 
-func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyring.KEK, requireRecoverable bool) (*keyring.Keyring, error) {
-	ring, err := keyring.Open(ctx, keyring.Config{
-		DB: m.cfg.DB, Cluster: cluster, Resource: resource, KEK: kek,
+// open opens a keyring under kek, which ref names (see kekRef).
+func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyring.KEK, ref string, requireRecoverable bool) (*keyring.Keyring, error) {
+	cfg := keyring.Config{
+		DB: m.cfg.DB, Cluster: cluster, Resource: resource, KEK: kek, KEKRef: ref,
 		KeyCheckInterval: m.cfg.KeyCheckInterval, UnreachableGrace: m.cfg.UnreachableGrace,
 		RequireRecoverable: requireRecoverable, Clock: m.cfg.Clock,
 		Logger: m.log, Registerer: m.cfg.Registerer, // the keyring names its cluster and resource
-	})
+	}
+	if cluster != platformCluster && m.cfg.StoredKeys != nil {
+		cfg.ResolveKEK = func(ctx context.Context, ref string) (keyring.KEK, error) {
+			return m.storedKEK(ctx, cluster, resource, ref)
+		}
+	}
+	ring, err := keyring.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +564,10 @@ func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resourc
 		}
 		ring := m.ring(ws.ClusterID, resource)
 		if ring == nil {
-			return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", ws.ClusterID, resource, keyring.ErrLocked)
+			var err error
+			if ring, err = m.openStored(ctx, ws.ClusterID, resource); err != nil {
+				return nil, err
+			}
 		}
 		return &clusterGated{m: m, cluster: ws.ClusterID, ring: ring}, nil
 	}
@@ -558,7 +576,7 @@ func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resourc
 	if ring := m.ring(platformCluster, resource); ring != nil {
 		return ring, nil
 	}
-	return m.open(ctx, platformCluster, resource, m.cfg.Platform, false)
+	return m.open(ctx, platformCluster, resource, m.cfg.Platform, "", false)
 }
 
 // clusterGated hands out a ring's keys only while every keyring of the

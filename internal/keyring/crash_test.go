@@ -92,7 +92,7 @@ func crashAt(t *testing.T, sc switchCase, stop int) []string {
 		}
 		return errCrash
 	})
-	err := k.SetKEK(context.Background(), newKEK)
+	err := k.SetKEK(context.Background(), newKEK, "")
 	if stop < 0 {
 		if err != nil {
 			t.Fatalf("switch without a crash: %v", err)

@@ -50,5 +50,5 @@ func RewriteWrapping(db kv.DB, cluster, resource, id string, f func(*Wrapped)) e
 		return errors.New("no such record")
 	}
 	f(&r.Wrapped)
-	return g.write(context.Background(), s.meta, []*record{r}, nil)
+	return g.write(context.Background(), s.meta, false, []*record{r}, nil)
 }

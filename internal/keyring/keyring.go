@@ -75,6 +75,20 @@ type Config struct {
 	// protection when the ring is created and on SetKEK.
 	RequireRecoverable bool
 
+	// KEKRef names KEK as the caller configured it — for a cluster, a hash
+	// of the key's source, name, pinned version and credential holder, never
+	// a secret. The registry keeps the ref of the key in force, so that a
+	// node sharing it learns when another node put another key in force.
+	// "" when the caller does not tell versions or credentials apart; a
+	// change of provider or key is seen without it.
+	KEKRef string
+	// ResolveKEK opens the KEK a ref names. A probe that finds in the
+	// registry a key in force other than the one the keyring holds (another
+	// node's SetKEK) switches to it; until it can, the keyring cannot check
+	// the key in force and works from memory only within UnreachableGrace.
+	// nil: such a keyring is locked at the end of the grace, until reopened.
+	ResolveKEK func(ctx context.Context, ref string) (KEK, error)
+
 	Clock      Clock                 // default: the system clock
 	Logger     *slog.Logger          // default: discard
 	Registerer prometheus.Registerer // nil: metrics are kept but not exported
@@ -122,8 +136,11 @@ type Keyring struct {
 	// rewraps, new epochs. Reads of keys never take it.
 	op sync.Mutex
 
-	mu               sync.RWMutex
-	kek              *instrumentedKEK
+	mu  sync.RWMutex
+	kek *instrumentedKEK
+	// held names the key kek is: the registry's key in force when the two
+	// agree, else the probe resolves the registry's.
+	held             kekID
 	meta             meta
 	records          map[string]*record
 	mat              map[string]*material // AEKs in memory; empty unless Accessible or Unreachable
@@ -206,27 +223,40 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 func (k *Keyring) open(ctx context.Context) error {
 	k.op.Lock()
 	defer k.op.Unlock()
-	s, err := k.reg.load(ctx)
-	if err != nil {
-		return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
+	for {
+		s, err := k.reg.load(ctx)
+		if err != nil {
+			return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
+		}
+		if s.meta == nil {
+			err := k.create(ctx)
+			if errors.Is(err, errRegistryChanged) {
+				// Another node created the ring first: its account key is
+				// the ring's, and this one's, once loaded.
+				continue
+			}
+			return err
+		}
+		k.mu.Lock()
+		k.meta, k.records = *s.meta, s.records
+		// The caller's KEK is taken for the registry's until the probe shows
+		// otherwise; a registry that names another ref resolves it first.
+		k.held = kekID{Provider: s.meta.Provider, Key: s.meta.Key, Ref: k.cfg.KEKRef}
+		k.mu.Unlock()
+		k.usageMu.Lock()
+		k.usage = s.usage
+		k.usageMu.Unlock()
+		res, err := k.probeLocked(ctx)
+		if res == probeError {
+			return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
+		}
+		return nil
 	}
-	if s.meta == nil {
-		return k.create(ctx)
-	}
-	k.mu.Lock()
-	k.meta, k.records = *s.meta, s.records
-	k.mu.Unlock()
-	k.usageMu.Lock()
-	k.usage = s.usage
-	k.usageMu.Unlock()
-	res, err := k.probeLocked(ctx)
-	if res == probeError {
-		return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
-	}
-	return nil
 }
 
-// create makes the ring's first account key.
+// create makes the ring's first account key, unless another node made the
+// ring meanwhile: then it fails with errRegistryChanged, having stored
+// nothing.
 func (k *Keyring) create(ctx context.Context) error {
 	st, err := k.kek.Describe(ctx)
 	if err != nil {
@@ -239,13 +269,14 @@ func (k *Keyring) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := meta{Format: registryFormat, Provider: st.Provider, Key: st.Key, Current: rec.ID}
-	if err := k.reg.write(ctx, &m, []*record{rec}, nil); err != nil {
+	m := meta{Format: registryFormat, Provider: st.Provider, Key: st.Key, KEKRef: k.cfg.KEKRef, Current: rec.ID}
+	if err := k.reg.write(ctx, &m, true, []*record{rec}, nil); err != nil {
 		clear(aek)
 		return fmt.Errorf("keyring %s/%s: store the new account key: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}
 	k.mu.Lock()
 	k.meta = m
+	k.held = kekID{Provider: st.Provider, Key: st.Key, Ref: k.cfg.KEKRef}
 	k.records[rec.ID] = rec
 	k.mat[rec.ID] = newMaterial(aek)
 	k.checked = k.clock.Now() // the wrap just done proved the key usable
@@ -316,9 +347,17 @@ func (k *Keyring) Current(ctx context.Context) (envelope.Sealer, error) {
 	return &sealer{k: k, id: id}, nil
 }
 
-// ByID is the account key an existing object names, of any epoch.
+// ByID is the account key an existing object names, of any epoch. An ID
+// the keyring does not know may be of an epoch another node started since
+// the last probe: the keyring catches up with the registry once before it
+// refuses.
 func (k *Keyring) ByID(ctx context.Context, keyID string) (envelope.Sealer, error) {
-	if _, err := k.live(keyID); err != nil {
+	_, err := k.live(keyID)
+	if errors.Is(err, ErrUnknownAccountKey) {
+		k.catchUp(ctx)
+		_, err = k.live(keyID)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &sealer{k: k, id: keyID}, nil

@@ -473,7 +473,7 @@ func TestPinnedVersionRewrapsOnlyWhenThePinChanges(t *testing.T) {
 	if got := k.AccountKeys()[0].KeyURI; got != e.kek.KeyURI(v1) {
 		t.Fatalf("pinned keyring followed the latest version: %s", got)
 	}
-	if err := k.SetKEK(context.Background(), e.kek.Pin(v2)); err != nil {
+	if err := k.SetKEK(context.Background(), e.kek.Pin(v2), ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := k.AccountKeys(); len(got) != 1 || got[0].KeyURI != e.kek.KeyURI(v2) {
@@ -497,7 +497,7 @@ func TestReplacementRewrapsAndStartsANewEpoch(t *testing.T) {
 	before := keyring.AccountKeyBytes(k, o.keyID)
 	oldURI := e.kek.KeyURI(e.kek.Latest())
 	other := kektest.New("cmk-2")
-	if err := k.SetKEK(context.Background(), other); err != nil {
+	if err := k.SetKEK(context.Background(), other, ""); err != nil {
 		t.Fatal(err)
 	}
 	aeks := k.AccountKeys()
@@ -544,17 +544,17 @@ func TestSetKEKRefusesADisabledOrUnrecoverableKey(t *testing.T) {
 	o := seal(t, k)
 	disabled := kektest.New("disabled")
 	disabled.SetEnabled("", false)
-	if err := k.SetKEK(context.Background(), disabled); !errors.Is(err, keyring.ErrKeyRevoked) {
+	if err := k.SetKEK(context.Background(), disabled, ""); !errors.Is(err, keyring.ErrKeyRevoked) {
 		t.Errorf("disabled key: %v", err)
 	}
 	purgeable := kektest.New("purgeable")
 	purgeable.SetRecoverable(false)
-	if err := k.SetKEK(context.Background(), purgeable); !errors.Is(err, keyring.ErrNotRecoverable) {
+	if err := k.SetKEK(context.Background(), purgeable, ""); !errors.Is(err, keyring.ErrNotRecoverable) {
 		t.Errorf("unrecoverable key: %v", err)
 	}
 	unreachable := kektest.New("down")
 	unreachable.SetUnreachable(true)
-	if err := k.SetKEK(context.Background(), unreachable); !errors.Is(err, keyring.ErrKeyUnreachable) {
+	if err := k.SetKEK(context.Background(), unreachable, ""); !errors.Is(err, keyring.ErrKeyUnreachable) {
 		t.Errorf("unreachable key: %v", err)
 	}
 	ref, _ := keyring.InForce(context.Background(), e.db, cluster, resource)

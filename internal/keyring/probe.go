@@ -87,12 +87,18 @@ func (k *Keyring) ProbeNow(ctx context.Context) (State, error) {
 
 func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 	k.mu.RLock()
-	closed, kek, recs := k.closed, k.kek, sortedRecords(k.records)
+	closed := k.closed
 	k.mu.RUnlock()
 	if closed {
 		return probeError, ErrClosed
 	}
 	start := time.Now() // the key service's real latency, whatever k.cfg.Clock says
+	if err := k.syncLocked(ctx); err != nil {
+		return k.syncFailed(ctx, start, err)
+	}
+	k.mu.RLock()
+	kek, recs := k.kek, sortedRecords(k.records)
+	k.mu.RUnlock()
 	got := make(map[string][]byte, len(recs))
 	defer func() {
 		for _, b := range got {
@@ -121,6 +127,32 @@ func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 		}
 		got[r.ID] = pt
 	}
+	return k.settle(ctx, start, res, firstErr, got)
+}
+
+// syncFailed settles a probe that could not follow the registry. A removed
+// ring locks at once; a key in force this node cannot open, or a registry
+// it cannot read, counts as an unreachable key service: the account keys
+// in memory are still the ring's, but nothing proves the key in force.
+func (k *Keyring) syncFailed(ctx context.Context, start time.Time, err error) (probeResult, error) {
+	switch {
+	case errors.Is(err, errRingRemoved):
+		k.mu.Lock()
+		k.checked, k.checkErr = k.clock.Now(), err.Error()
+		k.transitionLocked(Locked, err.Error())
+		k.mu.Unlock()
+		return probeError, err
+	case errors.Is(err, context.Canceled):
+		return probeCanceled, err
+	case errors.Is(err, ErrIntegrity):
+		return k.settle(ctx, start, probeError, err, nil)
+	}
+	return k.settle(ctx, start, probeUnreachable, err, nil)
+}
+
+// settle sets the state from a probe's result; got holds the account keys
+// the probe unwrapped, which a successful probe takes into memory.
+func (k *Keyring) settle(ctx context.Context, start time.Time, res probeResult, firstErr error, got map[string][]byte) (probeResult, error) {
 	if res == probeCanceled {
 		return res, firstErr
 	}
@@ -223,14 +255,26 @@ func (k *Keyring) maintainLocked(ctx context.Context) {
 		}
 		k.mu.RUnlock()
 		if len(stale) > 0 {
-			if err := k.rewrapLocked(ctx, kek, kek, st, stale, false, "key-encryption key rotated to "+st.KeyURI); err != nil {
-				k.log.Warn("rewrap after key rotation failed; retrying at the next probe", "keyUri", st.KeyURI, "err", err)
-			}
+			err := k.rewrapLocked(ctx, kek, kek, st, m.KEKRef, stale, false, "key-encryption key rotated to "+st.KeyURI)
+			k.maintenanceFailed("rewrap after key rotation", err)
 		}
 	}
 	if k.cfg.MaxAccountKeyAge > 0 && cur != nil && !k.clock.Now().Before(cur.Created.Add(k.cfg.MaxAccountKeyAge)) {
-		if _, err := k.newEpochLocked(ctx, fmt.Sprintf("account key %s is older than %s", cur.ID, k.cfg.MaxAccountKeyAge)); err != nil {
-			k.log.Warn("new account key epoch failed; retrying at the next probe", "err", err)
-		}
+		_, err := k.newEpochLocked(ctx, fmt.Sprintf("account key %s is older than %s", cur.ID, k.cfg.MaxAccountKeyAge))
+		k.maintenanceFailed("new account key epoch", err)
+	}
+}
+
+// maintenanceFailed logs a failed rewrap or new epoch, which the next probe
+// retries. Another node having changed the ring first is the normal race
+// between nodes that probe alike, not a failure: the next probe reloads
+// the ring, and most often finds the work done.
+func (k *Keyring) maintenanceFailed(what string, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, errRegistryChanged):
+		k.log.Info(what+": another node changed the ring first; the next probe reloads it", "err", err)
+	default:
+		k.log.Warn(what+" failed; retrying at the next probe", "err", err)
 	}
 }

@@ -38,8 +38,23 @@ type meta struct {
 	Format   int    `json:"format"`
 	Provider string `json:"provider"`
 	Key      string `json:"key"` // versionless: replacement compares it
-	Current  string `json:"current"`
+	// KEKRef names the KEK in force as its caller configured it (see
+	// Config.KEKRef); "" in rings written before it was kept.
+	KEKRef  string `json:"kekRef,omitempty"`
+	Current string `json:"current"`
+	// Version counts the ring's writes. Nodes sharing the registry write
+	// only over the version they read (write fails with errRegistryChanged
+	// otherwise) and reload when it moves, so no node undoes another's
+	// change from a stale copy.
+	Version uint64 `json:"version,omitempty"`
 }
+
+// errRegistryChanged: another node wrote the ring since it was read here.
+// The caller reloads it and, where the operation allows, tries again.
+var errRegistryChanged = errors.New("the key registry changed since it was read (another node changed the ring)")
+
+// errRingRemoved: the ring's registry is gone, its cluster deleted.
+var errRingRemoved = errors.New("the ring was removed from the key registry")
 
 // record is one account key as stored: wrapped, with the version that wraps it.
 type record struct {
@@ -130,6 +145,37 @@ func (g *registry) ring(tx kv.Tx) kv.Bucket {
 	return nil
 }
 
+// readMeta decodes the ring's meta; nil when the ring was never created.
+func (g *registry) readMeta(ring kv.Bucket) (*meta, error) {
+	if ring == nil {
+		return nil, nil
+	}
+	raw := ring.Get(keyMeta)
+	if raw == nil {
+		return nil, nil
+	}
+	var m meta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("registry meta of %s/%s: %v: %w", g.cluster, g.resource, err, ErrIntegrity)
+	}
+	if m.Format != registryFormat {
+		return nil, fmt.Errorf("registry of %s/%s has format %d; this build reads %d", g.cluster, g.resource, m.Format, registryFormat)
+	}
+	return &m, nil
+}
+
+// readHead reads only the ring's meta, the one point read a probe makes to
+// learn whether another node changed the ring; nil when it is gone.
+func (g *registry) readHead(ctx context.Context) (*meta, error) {
+	var m *meta
+	err := g.db.View(ctx, func(tx kv.Tx) error {
+		var err error
+		m, err = g.readMeta(g.ring(tx))
+		return err
+	})
+	return m, err
+}
+
 func (g *registry) load(ctx context.Context) (*stored, error) {
 	s := &stored{records: map[string]*record{}, usage: map[string]usageRecord{}}
 	err := g.db.View(ctx, func(tx kv.Tx) error {
@@ -137,18 +183,11 @@ func (g *registry) load(ctx context.Context) (*stored, error) {
 		if ring == nil {
 			return nil
 		}
-		raw := ring.Get(keyMeta)
-		if raw == nil {
-			return nil
+		m, err := g.readMeta(ring)
+		if m == nil || err != nil {
+			return err
 		}
-		var m meta
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return fmt.Errorf("registry meta of %s/%s: %v: %w", g.cluster, g.resource, err, ErrIntegrity)
-		}
-		if m.Format != registryFormat {
-			return fmt.Errorf("registry of %s/%s has format %d; this build reads %d", g.cluster, g.resource, m.Format, registryFormat)
-		}
-		s.meta = &m
+		s.meta = m
 		if b := ring.Bucket(bucketAEKs); b != nil {
 			if err := b.ForEach(func(k, v []byte) error {
 				r, err := decodeRecord(k, v, g.cluster, g.resource)
@@ -183,13 +222,30 @@ func (g *registry) load(ctx context.Context) (*stored, error) {
 	return s, nil
 }
 
-// write stores meta and records in one transaction. before runs inside it,
-// after the writes and before the commit: an error from it rolls all back.
-func (g *registry) write(ctx context.Context, m *meta, records []*record, before func() error) error {
-	return g.db.Update(ctx, func(tx kv.Tx) error {
+// write stores m and records in one transaction, provided the ring is
+// still at the version m was read at (absent, to create it), and then sets
+// m.Version to the new one; otherwise it fails with errRegistryChanged. A
+// record not stored yet must have an epoch above every stored one, so that
+// no two nodes' new epochs share a number. before runs inside the
+// transaction, after the writes and before the commit: an error from it
+// rolls all back.
+func (g *registry) write(ctx context.Context, m *meta, create bool, records []*record, before func() error) error {
+	next := *m
+	next.Version++
+	err := g.db.Update(ctx, func(tx kv.Tx) error {
 		rings, err := tx.CreateBucketIfNotExists(bucketRings)
 		if err != nil {
 			return err
+		}
+		have, err := g.readMeta(rings.Bucket(ringName(g.cluster, g.resource)))
+		if err != nil {
+			return err
+		}
+		switch {
+		case create && have != nil, !create && have != nil && have.Version != m.Version:
+			return errRegistryChanged
+		case !create && have == nil:
+			return errRingRemoved
 		}
 		ring, err := rings.CreateBucketIfNotExists(ringName(g.cluster, g.resource))
 		if err != nil {
@@ -197,6 +253,9 @@ func (g *registry) write(ctx context.Context, m *meta, records []*record, before
 		}
 		aeks, err := ring.CreateBucketIfNotExists(bucketAEKs)
 		if err != nil {
+			return err
+		}
+		if err := g.epochsAbove(aeks, records); err != nil {
 			return err
 		}
 		for _, r := range records {
@@ -208,7 +267,7 @@ func (g *registry) write(ctx context.Context, m *meta, records []*record, before
 				return err
 			}
 		}
-		mj, err := json.Marshal(m)
+		mj, err := json.Marshal(&next)
 		if err != nil {
 			return err
 		}
@@ -217,6 +276,37 @@ func (g *registry) write(ctx context.Context, m *meta, records []*record, before
 		}
 		if before != nil {
 			return before()
+		}
+		return nil
+	})
+	if err == nil {
+		m.Version = next.Version
+	}
+	return err
+}
+
+// epochsAbove refuses, as a change made elsewhere, a new record whose epoch
+// is not above every stored record's: the version check already keeps a
+// node from minting from a stale copy, this states the rule where it holds.
+func (g *registry) epochsAbove(aeks kv.Bucket, records []*record) error {
+	var fresh []*record
+	for _, r := range records {
+		if aeks.Get([]byte(r.ID)) == nil {
+			fresh = append(fresh, r)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	return aeks.ForEach(func(k, v []byte) error {
+		r, err := decodeRecord(k, v, g.cluster, g.resource)
+		if err != nil {
+			return err
+		}
+		for _, f := range fresh {
+			if f.Epoch <= r.Epoch {
+				return fmt.Errorf("new account key %s of epoch %d, stored %s has epoch %d: %w", f.ID, f.Epoch, r.ID, r.Epoch, errRegistryChanged)
+			}
 		}
 		return nil
 	})

@@ -3,8 +3,11 @@ package keyring
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"time"
 )
 
 // Steps of a rewrap, named for the hook tests use to stop it at each one.
@@ -30,7 +33,8 @@ func (k *Keyring) step(name string) error {
 
 // SetKEK puts another key-encryption key in force: another version of the
 // same key (a pinned version changed) or another key altogether, in the same
-// or another key service (replacement). Every account key is unwrapped with
+// or another key service (replacement). ref names kek as the caller
+// configured it (see Config.KEKRef). Every account key is unwrapped with
 // the old key, wrapped with the new one, verified by unwrapping the new
 // wrapping, and then all are switched in one registry transaction — O(number
 // of account keys), no data touched. A replacement also starts a new account
@@ -38,20 +42,54 @@ func (k *Keyring) step(name string) error {
 //
 // On any error nothing changed: the old key stays in force. A crash at any
 // point leaves the registry with the old or the new wrapping; InForce tells
-// which.
-func (k *Keyring) SetKEK(ctx context.Context, kek KEK) error {
+// which. When another node changes the ring meanwhile, SetKEK reloads it and
+// starts over, a few times.
+func (k *Keyring) SetKEK(ctx context.Context, kek KEK, ref string) error {
 	if kek == nil {
 		return fmt.Errorf("keyring %s/%s: SetKEK needs a key", k.cfg.Cluster, k.cfg.Resource)
 	}
 	k.op.Lock()
 	defer k.op.Unlock()
+	defer k.flushUsage(ctx)
+	return k.retryChanged(ctx, func() error { return k.setKEKLocked(ctx, k.instrument(kek), ref) })
+}
+
+// changeAttempts bounds how often an operation starts over after another
+// node changed the ring under it; changeBackoff is the first wait between
+// attempts, doubled each time and drawn at random below it, so that two
+// nodes changing one ring at once do not keep colliding.
+const (
+	changeAttempts = 5
+	changeBackoff  = 20 * time.Millisecond
+)
+
+// retryChanged runs op, and again after following the registry while it
+// fails because another node changed the ring; k.op must be held.
+func (k *Keyring) retryChanged(ctx context.Context, op func() error) error {
+	for i := 1; ; i++ {
+		err := op()
+		if !errors.Is(err, errRegistryChanged) || i == changeAttempts {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(rand.N(changeBackoff << (i - 1))):
+		}
+		if err := k.syncLocked(ctx); err != nil {
+			return fmt.Errorf("keyring %s/%s: another node changed the ring, and following it failed: %w", k.cfg.Cluster, k.cfg.Resource, err)
+		}
+		k.loadMissingLocked(ctx)
+	}
+}
+
+func (k *Keyring) setKEKLocked(ctx context.Context, to *instrumentedKEK, ref string) error {
 	k.mu.RLock()
 	closed, old, m, recs := k.closed, k.kek, k.meta, sortedRecords(k.records)
 	k.mu.RUnlock()
 	if closed {
 		return ErrClosed
 	}
-	to := k.instrument(kek)
 	if err := k.step(stepDescribe); err != nil {
 		return err
 	}
@@ -71,22 +109,7 @@ func (k *Keyring) SetKEK(ctx context.Context, kek KEK) error {
 			}
 		}
 		if len(stale) == 0 {
-			// Same version (say, a new credential): prove the new KEK object
-			// opens what is stored before trusting it.
-			for _, r := range recs {
-				pt, err := to.Unwrap(ctx, r.Wrapped)
-				if err == nil {
-					err = r.verify(pt)
-				}
-				clear(pt)
-				if err != nil {
-					return fmt.Errorf("keyring %s/%s: the new key does not unwrap account key %s: %w", k.cfg.Cluster, k.cfg.Resource, r.ID, err)
-				}
-			}
-			k.mu.Lock()
-			k.kek = to
-			k.mu.Unlock()
-			return nil
+			return k.sameVersionLocked(ctx, to, ref, m, recs)
 		}
 		recs = stale
 	}
@@ -94,14 +117,44 @@ func (k *Keyring) SetKEK(ctx context.Context, kek KEK) error {
 	if replacement {
 		reason = "key-encryption key replaced by " + st.KeyURI
 	}
-	err = k.rewrapLocked(ctx, old, to, st, recs, replacement, reason)
-	k.flushUsage(ctx)
-	return err
+	return k.rewrapLocked(ctx, old, to, st, ref, recs, replacement, reason)
+}
+
+// sameVersionLocked takes a KEK for the version in force (say, with a new
+// credential): it proves the new KEK object opens what is stored before
+// trusting it, and records its ref, so that the other nodes follow.
+func (k *Keyring) sameVersionLocked(ctx context.Context, to *instrumentedKEK, ref string, m meta, recs []*record) error {
+	for _, r := range recs {
+		pt, err := to.Unwrap(ctx, r.Wrapped)
+		if err == nil {
+			err = r.verify(pt)
+		}
+		clear(pt)
+		if err != nil {
+			return fmt.Errorf("keyring %s/%s: the new key does not unwrap account key %s: %w", k.cfg.Cluster, k.cfg.Resource, r.ID, err)
+		}
+	}
+	if ref != m.KEKRef {
+		m.KEKRef = ref
+		if err := k.reg.write(ctx, &m, false, nil, nil); err != nil {
+			return fmt.Errorf("keyring %s/%s: record the key in force: %w", k.cfg.Cluster, k.cfg.Resource, err)
+		}
+	}
+	k.mu.Lock()
+	k.kek = to
+	k.held = kekID{Provider: m.Provider, Key: m.Key, Ref: ref}
+	if m.Version > k.meta.Version {
+		k.meta = m
+	}
+	k.mu.Unlock()
+	return nil
 }
 
 // rewrapLocked moves recs from one KEK to another (which may be the same
 // KEK, at another version); k.op must be held.
-func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, st KeyState, recs []*record, newEpoch bool, reason string) error {
+// ref names to (see Config.KEKRef). The write fails with
+// errRegistryChanged when another node wrote the ring since it was read.
+func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, st KeyState, ref string, recs []*record, newEpoch bool, reason string) error {
 	fail := func(err error) error {
 		return fmt.Errorf("keyring %s/%s: rewrap under %s: %w", k.cfg.Cluster, k.cfg.Resource, st.KeyURI, err)
 	}
@@ -162,7 +215,7 @@ func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, s
 		maxEpoch = max(maxEpoch, r.Epoch)
 	}
 	k.mu.RUnlock()
-	m.Provider, m.Key = st.Provider, st.Key
+	m.Provider, m.Key, m.KEKRef = st.Provider, st.Key, ref
 	var fresh *record
 	var freshKey []byte
 	if newEpoch {
@@ -176,7 +229,7 @@ func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, s
 		staged = append(staged, fresh)
 		m.Current = fresh.ID
 	}
-	if err := k.reg.write(ctx, &m, staged, func() error { return k.step(stepWrite) }); err != nil {
+	if err := k.reg.write(ctx, &m, false, staged, func() error { return k.step(stepWrite) }); err != nil {
 		clear(freshKey)
 		return fail(fmt.Errorf("write the registry: %w", err))
 	}
@@ -191,6 +244,7 @@ func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, s
 		records[r.ID] = r
 	}
 	k.records, k.meta, k.kek = records, m, to
+	k.held = kekID{Provider: m.Provider, Key: m.Key, Ref: ref}
 	if fresh != nil {
 		if (k.state == Accessible || k.state == Unreachable) && !k.closed {
 			k.mat[fresh.ID] = newMaterial(freshKey)
@@ -217,8 +271,12 @@ func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, s
 func (k *Keyring) RotateAccountKey(ctx context.Context) (string, error) {
 	k.op.Lock()
 	defer k.op.Unlock()
-	id, err := k.newEpochLocked(ctx, "requested")
-	k.flushUsage(ctx)
+	defer k.flushUsage(ctx)
+	var id string
+	err := k.retryChanged(ctx, func() (err error) {
+		id, err = k.newEpochLocked(ctx, "requested")
+		return err
+	})
 	return id, err
 }
 
@@ -241,7 +299,7 @@ func (k *Keyring) newEpochLocked(ctx context.Context, reason string) (string, er
 		return "", fmt.Errorf("keyring %s/%s: new account key epoch: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}
 	m.Current = fresh.ID
-	if err := k.reg.write(ctx, &m, []*record{fresh}, nil); err != nil {
+	if err := k.reg.write(ctx, &m, false, []*record{fresh}, nil); err != nil {
 		clear(aek)
 		return "", fmt.Errorf("keyring %s/%s: store new account key: %w", k.cfg.Cluster, k.cfg.Resource, err)
 	}

@@ -72,6 +72,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
 		DB: n.controlDB, NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
+		StoredKeys:       n.storedClusterKeys,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
 		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})
@@ -150,17 +151,25 @@ func (c homeTenantCredential) GetToken(ctx context.Context, opts policy.TokenReq
 	return c.TokenCredential.GetToken(ctx, opts)
 }
 
+// storedClusterKeys lists every cluster's key as the control plane holds
+// it: what the key layer reopens at a start, and follows when another node
+// sharing the control plane changes a cluster's key.
+func (n *Node) storedClusterKeys(ctx context.Context) ([]clusterkeys.StoredKey, error) {
+	var stored []clusterkeys.StoredKey
+	err := n.workspaces.ClustersWithKeys(ctx, func(clusterID string, p workspace.Principal, props workspace.KeyVaultProperties) error {
+		stored = append(stored, clusterkeys.StoredKey{ClusterID: clusterID, Identity: p, Key: props})
+		return nil
+	})
+	return stored, err
+}
+
 // restoreClusterKeys reopens the keyrings of every cluster with a key,
 // several clusters at once (see clusterkeys.Manager.RestoreAll). It runs
 // once the node serves, since the vault may be this node; key changes wait
 // for it.
 func (n *Node) restoreClusterKeys(ctx context.Context) {
 	defer n.keys.Restored()
-	var stored []clusterkeys.StoredKey
-	err := n.workspaces.ClustersWithKeys(ctx, func(clusterID string, p workspace.Principal, props workspace.KeyVaultProperties) error {
-		stored = append(stored, clusterkeys.StoredKey{ClusterID: clusterID, Identity: p, Key: props})
-		return nil
-	})
+	stored, err := n.storedClusterKeys(ctx)
 	if err = errors.Join(err, n.keys.RestoreAll(ctx, stored)); err != nil {
 		n.log.Error("cluster keys not restored", "err", err)
 	}

@@ -181,6 +181,10 @@ func putSecret(kv *KeyVaultProperties, plain []byte) error {
 	return nil
 }
 
+// WithoutSecrets is kv with its secret properties emptied, as it is stored
+// and shown: what the key layer may hash into a record of the key in force.
+func (kv KeyVaultProperties) WithoutSecrets() KeyVaultProperties { return withoutSecret(kv) }
+
 // withoutSecret is kv with its secret properties emptied, as it is stored
 // and shown.
 func withoutSecret(kv KeyVaultProperties) KeyVaultProperties {

@@ -267,6 +267,11 @@ func (s *Service) clusterKeyInForce(c *clusterRecord) error {
 		return &fault.Error{Kind: fault.KeyInaccessible, Err: fmt.Errorf("the customer-managed key of cluster '%s' is revoked", c.Cluster.Name)}
 	case "Locked":
 		return &fault.Error{Kind: fault.KeyUnreachable, Err: fmt.Errorf("the key vault of cluster '%s' cannot be reached", c.Cluster.Name)}
+	case "":
+		// The key is set, but this node has not checked it yet (it was set
+		// on another node, or the node is starting): nothing proves it is
+		// not revoked, so the change waits for the check.
+		return &fault.Error{Kind: fault.KeyUnreachable, Err: fmt.Errorf("the key of cluster '%s' has not been checked on this node yet", c.Cluster.Name)}
 	}
 	return nil
 }

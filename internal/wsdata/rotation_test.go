@@ -122,7 +122,7 @@ func TestRotationAndReplacementTouchNoDataAndCostTheSameOverAnyAmountOfIt(t *tes
 		if _, err := ring.ProbeNow(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if err := ring.SetKEK(context.Background(), kektest.New("cmk-replacement")); err != nil {
+		if err := ring.SetKEK(context.Background(), kektest.New("cmk-replacement"), ""); err != nil {
 			t.Fatal(err)
 		}
 		calls[size] = kek.Calls()

@@ -210,7 +210,7 @@ func RunReplacement(t *testing.T, from, to Target) {
 		r.t = t
 		for n := 1; ; n++ {
 			f := &failNth{KEK: toKEK, n: n}
-			err := r.ring.SetKEK(ctxFor(t), f)
+			err := r.ring.SetKEK(ctxFor(t), f, "")
 			if !f.failed() {
 				if err != nil {
 					t.Fatalf("replace: %v", err)
@@ -258,7 +258,7 @@ func RunReplacement(t *testing.T, from, to Target) {
 	t.Run("and back", func(t *testing.T) {
 		r.t = t
 		fromKey.SetEnabled(t, true)
-		if err := r.ring.SetKEK(ctxFor(t), fromKEK); err != nil {
+		if err := r.ring.SetKEK(ctxFor(t), fromKEK, ""); err != nil {
 			t.Fatalf("replace back: %v", err)
 		}
 		st, err := fromKEK.Describe(ctxFor(t))

@@ -1,0 +1,216 @@
+package clusterkeys
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// Several nodes share the key registry and the control plane's records.
+// A cluster's key is put in force by the node that served the PATCH; the
+// others follow (with Config.StoredKeys):
+//
+//   - each keyring re-reads its ring's version at every probe, reloads it
+//     when it moved, and opens the key in force the registry names — by its
+//     ref, from the cluster's stored properties (storedKEK) — so that a
+//     revocation of the new key is seen at the next probe on every node;
+//   - the Manager reconciles its keyrings with the stored keys every
+//     KeyCheckInterval (Follow), and opens a cluster's missing keyrings at
+//     their first use (Keys), so a cluster keyed elsewhere is served here.
+
+// kekRef names a cluster's key as configured, without its secrets: the
+// registry records it, so that every node can tell the key in force from
+// the one it holds. It covers the source, the key, a pinned version and the
+// credential holder; a changed secret alone is not a change of key.
+func kekRef(kv workspace.KeyVaultProperties) string {
+	js, err := json.Marshal(kv.WithoutSecrets())
+	if err != nil { // a struct of strings always marshals
+		panic(err)
+	}
+	sum := sha256.Sum256(js)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// errNotStored: the control plane does not (yet) hold what the registry
+// says is in force.
+var errNotStored = errors.New("the control plane does not hold this key")
+
+// storedKey is a cluster's key as the control plane stores it now.
+func (m *Manager) storedKey(ctx context.Context, clusterID string) (StoredKey, error) {
+	// A listing may fail for some clusters (a secret that does not open)
+	// and still hold the others.
+	keys, err := m.cfg.StoredKeys(ctx)
+	for _, k := range keys {
+		if k.ClusterID == clusterID {
+			return k, nil
+		}
+	}
+	if err != nil {
+		return StoredKey{}, fmt.Errorf("list the stored cluster keys: %w", err)
+	}
+	return StoredKey{}, fmt.Errorf("cluster %s has no key: %w", clusterID, errNotStored)
+}
+
+// storedKEK opens the key ref names for one of a cluster's keyrings, from
+// the cluster's stored properties. Between another node's key change in
+// the registry and its saving the cluster's properties the two disagree
+// for a moment: then it fails, and the keyring tries again at its next
+// probe.
+func (m *Manager) storedKEK(ctx context.Context, clusterID, resource, ref string) (keyring.KEK, error) {
+	k, err := m.storedKey(ctx, clusterID)
+	if err != nil {
+		return nil, err
+	}
+	if got := kekRef(k.Key); got != ref {
+		return nil, fmt.Errorf("cluster %s's stored key is %s, the registry names %s: %w", clusterID, got, ref, errNotStored)
+	}
+	p := k.Identity
+	if resource == Documents {
+		p = m.cfg.DocumentStore
+	}
+	return m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: resource, Principal: p, Key: k.Key})
+}
+
+// openMissing opens those of a cluster's keyrings this node has not open,
+// once each however many ask at once (the start-up restore, a request,
+// the reconciliation).
+func (m *Manager) openMissing(ctx context.Context, k StoredKey) error {
+	mu, _ := m.opening.LoadOrStore(k.ClusterID, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	for _, r := range m.resources(k.Identity) {
+		if m.ring(k.ClusterID, r.resource) != nil {
+			continue
+		}
+		kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: k.ClusterID, Resource: r.resource, Principal: r.p, Key: k.Key})
+		if err != nil {
+			return err
+		}
+		if _, err := m.open(ctx, k.ClusterID, r.resource, kek, kekRef(k.Key), false); err != nil {
+			return fmt.Errorf("reopen the %s keyring of cluster %s: %w", r.resource, k.ClusterID, err)
+		}
+	}
+	return nil
+}
+
+// openStored opens a cluster's keyrings, keyed on another node, at their
+// first use here.
+func (m *Manager) openStored(ctx context.Context, clusterID, resource string) (*keyring.Keyring, error) {
+	if m.cfg.StoredKeys == nil {
+		return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", clusterID, resource, keyring.ErrLocked)
+	}
+	k, err := m.storedKey(ctx, clusterID)
+	if err == nil {
+		err = m.openMissing(ctx, k)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open the keyrings of cluster %s: %v: %w", clusterID, err, keyring.ErrLocked)
+	}
+	if ring := m.ring(clusterID, resource); ring != nil {
+		return ring, nil
+	}
+	return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", clusterID, resource, keyring.ErrLocked)
+}
+
+// Reconcile opens the keyrings of every stored cluster key not open here
+// (a cluster keyed on another node) and closes those of clusters whose
+// ring is gone from the registry (deleted on another node). A keyring open
+// for a cluster not listed, whose ring the registry holds, stays: its key
+// is being set on this node, and listed once that is saved.
+func (m *Manager) Reconcile(ctx context.Context) error {
+	keys, err := m.cfg.StoredKeys(ctx)
+	var errs []error
+	if err != nil {
+		// What was listed is still reconciled; a cluster left out is not
+		// closed, its ring being still in the registry.
+		errs = append(errs, fmt.Errorf("list the stored cluster keys: %w", err))
+	}
+	listed := map[string]bool{}
+	for _, k := range keys {
+		listed[k.ClusterID] = true
+		errs = append(errs, m.openMissing(ctx, k))
+	}
+	for _, key := range m.openRings() {
+		cluster, res, _ := strings.Cut(key, "/")
+		if cluster == platformCluster || listed[cluster] {
+			continue
+		}
+		ref, err := keyring.InForce(ctx, m.cfg.DB, cluster, res)
+		if err != nil || ref.Provider != "" {
+			errs = append(errs, err)
+			continue
+		}
+		m.closeRing(cluster, res)
+	}
+	return errors.Join(errs...)
+}
+
+// follow reconciles the keyrings with the stored keys every
+// KeyCheckInterval, from the end of the start-up restore until the probes
+// stop. New starts it when Config.StoredKeys is set.
+func (m *Manager) follow(ctx context.Context) {
+	select {
+	case <-m.restored:
+	case <-ctx.Done():
+		return
+	}
+	interval := m.cfg.KeyCheckInterval
+	if interval <= 0 {
+		interval = keyring.DefaultKeyCheckInterval
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.clock().After(interval):
+		}
+		rctx, cancel := context.WithTimeout(ctx, interval)
+		if err := m.Reconcile(rctx); err != nil {
+			m.log.Warn("reconcile the cluster keyrings with the stored keys; retrying next interval", "err", err)
+		}
+		cancel()
+	}
+}
+
+func (m *Manager) clock() keyring.Clock {
+	if m.cfg.Clock != nil {
+		return m.cfg.Clock
+	}
+	return realClock{}
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (m *Manager) openRings() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]string, 0, len(m.rings))
+	for k := range m.rings {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// closeRing closes a keyring of a cluster deleted on another node.
+func (m *Manager) closeRing(cluster, resource string) {
+	m.mu.Lock()
+	ring := m.rings[ringKey(cluster, resource)]
+	delete(m.rings, ringKey(cluster, resource))
+	m.mu.Unlock()
+	if ring != nil {
+		ring.Close()
+		m.log.Info("keyring closed: its cluster was deleted on another node", "cluster", cluster, "resource", resource)
+	}
+}

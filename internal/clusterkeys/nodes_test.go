@@ -1,0 +1,430 @@
+package clusterkeys
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// cluster is two nodes' view of one deployment: a PostgreSQL database both
+// reach over their own connections, the control plane's stored cluster
+// keys (what workspace.Service.ClustersWithKeys lists), and the customer's
+// keys in one test key service.
+type cluster struct {
+	t     *testing.T
+	url   string
+	keks  map[string]*kektest.KEK
+	plat  *kektest.KEK
+	mu    sync.Mutex
+	saved map[string]StoredKey
+}
+
+var identity = workspace.Principal{ObjectID: "cl", AppID: "cl-app", Secret: "s"}
+
+func newCluster(t *testing.T, keys ...string) *cluster {
+	c := &cluster{t: t, url: pgtest.New(t), keks: map[string]*kektest.KEK{}, plat: kektest.New("platform"), saved: map[string]StoredKey{}}
+	for _, k := range keys {
+		c.keks[k] = kektest.New(k)
+	}
+	return c
+}
+
+// node starts a Manager over its own connections to the shared database.
+// Its probes and reconciliation wait an hour: the tests run one probe (what
+// each interval does) when they mean to.
+func (c *cluster) node() *Manager {
+	t := c.t
+	ctx := context.Background()
+	pool, err := pgkv.Connect(ctx, c.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	db, err := pgkv.Open(ctx, pool, "control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{
+		DB: db,
+		NewKEK: func(r KEKRequest) (keyring.KEK, error) {
+			k := c.keks[r.Key.KeyName]
+			if r.Key.KeyVersion != "" {
+				return k.Pin(r.Key.KeyVersion), nil
+			}
+			return k, nil
+		},
+		DocumentStore:    workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
+		Platform:         c.plat,
+		StoredKeys:       c.stored,
+		KeyCheckInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The database closes after the Manager: cleanups run last first.
+	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func (c *cluster) stored(context.Context) ([]StoredKey, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []StoredKey
+	for _, k := range c.saved {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// setKey is a cluster PATCH served by node m: the key is put in force, then
+// the cluster's properties are saved, as workspace.Service does.
+func (c *cluster) setKey(m *Manager, clusterID string, kv workspace.KeyVaultProperties) {
+	c.t.Helper()
+	if err := m.SetClusterKey(context.Background(), clusterID, identity, kv); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.saved[clusterID] = StoredKey{ClusterID: clusterID, Identity: identity, Key: kv}
+	c.mu.Unlock()
+}
+
+// deleteCluster is a cluster DELETE served by node m.
+func (c *cluster) deleteCluster(m *Manager, clusterID string) {
+	c.t.Helper()
+	c.mu.Lock()
+	delete(c.saved, clusterID)
+	c.mu.Unlock()
+	if err := m.ForgetCluster(context.Background(), clusterID); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func key(name string) workspace.KeyVaultProperties {
+	return workspace.KeyVaultProperties{KeyVaultURI: "https://cmk.vault.localhost/", KeyName: name}
+}
+
+func cmk(clusterID string) *workspace.WorkspaceInfo {
+	return &workspace.WorkspaceInfo{ClusterID: clusterID, CMK: true}
+}
+
+// sealed is an object sealed under a workspace's log keys on one node.
+type sealed struct {
+	keyID, plain, salt, nonce, ct []byte
+}
+
+func seal(t *testing.T, m *Manager, ws *workspace.WorkspaceInfo) sealed {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := m.Keys(ctx, ws, Logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := keys.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sealed{keyID: []byte(s.KeyID()), plain: []byte("rows of " + ws.ClusterID), salt: make([]byte, 32), nonce: make([]byte, 12)}
+	rand.Read(o.salt)
+	rand.Read(o.nonce)
+	a, err := s.AEAD(o.salt, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ct = a.Seal(nil, o.nonce, o.plain, nil)
+	return o
+}
+
+// open opens o on node m, as a store reading an object another node wrote.
+func open(m *Manager, ws *workspace.WorkspaceInfo, o sealed) error {
+	ctx := context.Background()
+	keys, err := m.Keys(ctx, ws, Logs)
+	if err != nil {
+		return err
+	}
+	s, err := keys.ByID(ctx, string(o.keyID))
+	if err != nil {
+		return err
+	}
+	a, err := s.AEAD(o.salt, "test")
+	if err != nil {
+		return err
+	}
+	got, err := a.Open(nil, o.nonce, o.ct, nil)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, o.plain) {
+		return errors.New("opened to other bytes")
+	}
+	return nil
+}
+
+func wantState(t *testing.T, node string, m *Manager, clusterID string, want keyring.State) {
+	t.Helper()
+	if got := m.KeyState(clusterID); got != want.String() {
+		t.Fatalf("node %s: cluster %s is %q, want %s", node, clusterID, got, want)
+	}
+}
+
+// probe runs on m what each key-check interval runs.
+func probe(m *Manager, clusterID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.ProbeNow(ctx, clusterID)
+}
+
+// TestRevocationOfTheKeyInForceReachesEveryNodeWithinOneProbe: node A puts
+// another key in force — another key, or another pinned version of the same
+// key — and the customer then disables it. Node B, which opened the cluster
+// under the old key (still enabled), must be Revoked at its next probe, not
+// go on unwrapping with the old key; and both nodes are Accessible again
+// once the customer restores the key.
+func TestRevocationOfTheKeyInForceReachesEveryNodeWithinOneProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(c *cluster) (workspace.KeyVaultProperties, func(enabled bool))
+	}{
+		{"key replaced", func(c *cluster) (workspace.KeyVaultProperties, func(bool)) {
+			second := c.keks["second"]
+			return key("second"), func(on bool) { second.SetEnabled(second.Latest(), on) }
+		}},
+		{"pinned version changed", func(c *cluster) (workspace.KeyVaultProperties, func(bool)) {
+			first := c.keks["first"]
+			v2 := first.Rotate()
+			kv := key("first")
+			kv.KeyVersion = v2
+			return kv, func(on bool) { first.SetEnabled(v2, on) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, "first", "second")
+			a, b := c.node(), c.node()
+			ws := cmk("c1")
+			c.setKey(a, "c1", key("first"))
+			before := seal(t, a, ws)
+			if err := open(b, ws, before); err != nil {
+				t.Fatalf("node B reads what A sealed: %v", err)
+			}
+
+			kv, enable := tc.change(c)
+			c.setKey(a, "c1", kv)
+			probe(b, "c1")
+			wantState(t, "B", b, "c1", keyring.Accessible) // following the new key, which is enabled
+
+			enable(false)
+			probe(a, "c1")
+			probe(b, "c1")
+			wantState(t, "A", a, "c1", keyring.Revoked)
+			wantState(t, "B", b, "c1", keyring.Revoked)
+			if err := open(b, ws, before); !errors.Is(err, keyring.ErrKeyRevoked) {
+				t.Fatalf("node B opens data under the revoked key: err = %v", err)
+			}
+
+			enable(true)
+			probe(a, "c1")
+			probe(b, "c1")
+			wantState(t, "A", a, "c1", keyring.Accessible)
+			wantState(t, "B", b, "c1", keyring.Accessible)
+			if err := open(b, ws, before); err != nil {
+				t.Fatalf("node B after the restore: %v", err)
+			}
+			if err := open(a, ws, seal(t, b, ws)); err != nil {
+				t.Fatalf("node A reads what B sealed after the restore: %v", err)
+			}
+		})
+	}
+}
+
+// TestAccountKeyRotatedOnOneNodeIsReadOnTheOther: an account key epoch
+// started on node A is unknown to B until B reads the registry again; data
+// A seals under it must open on B at once, and B seals under it after its
+// next probe.
+func TestAccountKeyRotatedOnOneNodeIsReadOnTheOther(t *testing.T) {
+	c := newCluster(t, "first")
+	a, b := c.node(), c.node()
+	ws := cmk("c1")
+	c.setKey(a, "c1", key("first"))
+	if _, err := b.Keys(context.Background(), ws, Logs); err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Keyring("c1", Logs).RotateAccountKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := seal(t, a, ws)
+	if string(o.keyID) != id {
+		t.Fatalf("node A seals under %s, not the new account key %s", o.keyID, id)
+	}
+	if err := open(b, ws, o); err != nil {
+		t.Fatalf("node B reads data sealed under an account key node A made: %v", err)
+	}
+	probe(b, "c1")
+	if got := seal(t, b, ws); string(got.keyID) != id {
+		t.Fatalf("node B seals under %s after its probe, want the current account key %s", got.keyID, id)
+	}
+}
+
+// TestClusterKeyedOnOneNodeIsServedOnTheOther: a cluster keyed on node A
+// after node B started is served by B at its first request, and shows its
+// key's state on B within one reconciliation without any; once deleted on
+// A, B closes its keyrings.
+func TestClusterKeyedOnOneNodeIsServedOnTheOther(t *testing.T) {
+	c := newCluster(t, "first", "second")
+	a, b := c.node(), c.node()
+	c.setKey(a, "c1", key("first"))
+	ws := cmk("c1")
+	if err := open(a, ws, seal(t, b, ws)); err != nil {
+		t.Fatalf("node A reads what B sealed for a cluster keyed on A: %v", err)
+	}
+
+	c.setKey(a, "c2", key("second"))
+	if st := b.KeyState("c2"); st != "" {
+		t.Fatalf("node B shows c2 as %q before reconciling", st)
+	}
+	if err := b.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, "B", b, "c2", keyring.Accessible)
+
+	c.deleteCluster(a, "c2")
+	if err := b.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b.Keyring("c2", Logs) != nil || b.Keyring("c2", Documents) != nil {
+		t.Fatal("node B keeps the keyrings of a cluster deleted on A")
+	}
+	wantState(t, "B", b, "c1", keyring.Accessible)
+}
+
+// TestConcurrentKeyChangesOnTwoNodesKeepEveryEpoch: two nodes start account
+// key epochs at once, and one rewraps after a key rotation from what it
+// read before the other's last epoch. No epoch is lost or numbered twice,
+// both nodes agree on the current account key, and it is the newest.
+func TestConcurrentKeyChangesOnTwoNodesKeepEveryEpoch(t *testing.T) {
+	c := newCluster(t, "first")
+	a, b := c.node(), c.node()
+	ws := cmk("c1")
+	c.setKey(a, "c1", key("first"))
+	if _, err := b.Keys(context.Background(), ws, Logs); err != nil {
+		t.Fatal(err)
+	}
+	rings := []*keyring.Keyring{a.Keyring("c1", Logs), b.Keyring("c1", Logs)}
+	const rounds = 4
+	var made sync.Map
+	var wg sync.WaitGroup
+	for _, r := range rings {
+		wg.Go(func() {
+			for range rounds {
+				id, err := r.RotateAccountKey(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				made.Store(id, true)
+			}
+		})
+	}
+	wg.Wait()
+
+	// A versionless rotation of the customer's key: node B rewraps at its
+	// next probe, after node A made one more epoch.
+	c.keks["first"].Rotate()
+	last, err := rings[0].RotateAccountKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Store(last, true)
+	probe(b, "c1")
+	probe(a, "c1")
+
+	aKeys, bKeys := rings[0].AccountKeys(), rings[1].AccountKeys()
+	if len(aKeys) != 2*rounds+2 {
+		t.Fatalf("node A holds %d account keys, want %d: %+v", len(aKeys), 2*rounds+2, aKeys)
+	}
+	for i, k := range aKeys {
+		if k.Epoch != uint64(i+1) {
+			t.Fatalf("epochs are %v, want 1..%d each once", epochs(aKeys), len(aKeys))
+		}
+		if _, ok := made.Load(k.ID); !ok && i > 0 {
+			t.Fatalf("account key %s was made by no rotation", k.ID)
+		}
+		if k.Current != (k.ID == last) {
+			t.Fatalf("node A: current is %v, want the newest epoch %s", current(aKeys), last)
+		}
+	}
+	if !slices.EqualFunc(aKeys, bKeys, func(x, y keyring.AccountKey) bool {
+		return x.ID == y.ID && x.Current == y.Current && x.KeyURI == y.KeyURI
+	}) {
+		t.Fatalf("the nodes disagree:\nA %+v\nB %+v", aKeys, bKeys)
+	}
+	if latest := c.keks["first"].KeyURI(c.keks["first"].Latest()); aKeys[0].KeyURI != latest {
+		t.Fatalf("account keys wrapped by %s after the rotation, want %s", aKeys[0].KeyURI, latest)
+	}
+}
+
+func epochs(ks []keyring.AccountKey) []uint64 {
+	var out []uint64
+	for _, k := range ks {
+		out = append(out, k.Epoch)
+	}
+	return out
+}
+
+func current(ks []keyring.AccountKey) []string {
+	var out []string
+	for _, k := range ks {
+		if k.Current {
+			out = append(out, k.ID)
+		}
+	}
+	return out
+}
+
+// TestTwoNodesCreatingThePlatformRingShareOneAccountKey: two nodes seal
+// their first platform data at once; the ring is created once, and each
+// node reads what the other sealed.
+func TestTwoNodesCreatingThePlatformRingShareOneAccountKey(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.node(), c.node()
+	ws := &workspace.WorkspaceInfo{}
+	var keys [2]envelope.Keys
+	var wg sync.WaitGroup
+	for i, m := range []*Manager{a, b} {
+		wg.Go(func() {
+			k, err := m.Keys(context.Background(), ws, Logs)
+			if err != nil {
+				t.Error(err)
+			}
+			keys[i] = k
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if err := open(b, ws, seal(t, a, ws)); err != nil {
+		t.Fatalf("node B reads node A's platform data: %v", err)
+	}
+	if err := open(a, ws, seal(t, b, ws)); err != nil {
+		t.Fatalf("node A reads node B's platform data: %v", err)
+	}
+	if ak, bk := a.Keyring(platformCluster, Logs).AccountKeys(), b.Keyring(platformCluster, Logs).AccountKeys(); len(ak) != 1 || len(bk) != 1 || ak[0].ID != bk[0].ID {
+		t.Fatalf("the platform ring was created twice: A %+v, B %+v", ak, bk)
+	}
+}
