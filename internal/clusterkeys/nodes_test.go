@@ -428,3 +428,41 @@ func TestTwoNodesCreatingThePlatformRingShareOneAccountKey(t *testing.T) {
 		t.Fatalf("the platform ring was created twice: A %+v, B %+v", ak, bk)
 	}
 }
+
+// TestEveryNodeChecksEveryKeyItself states the key service's load with N
+// nodes today: each node's check of a cluster unwraps every account key of
+// its two keyrings and describes the key once per keyring, so one
+// key-check interval costs the key service N × 2 × (E + 1) calls per
+// cluster, E being the account keys of a keyring. Following the other
+// nodes adds no call: a probe that finds the ring unchanged reads one meta
+// row and calls the key service exactly as on one node.
+func TestEveryNodeChecksEveryKeyItself(t *testing.T) {
+	c := newCluster(t, "first")
+	nodes := []*Manager{c.node(), c.node(), c.node()}
+	c.setKey(nodes[0], "c1", key("first"))
+	if _, err := nodes[0].Keyring("c1", Logs).RotateAccountKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range nodes[1:] {
+		if err := m.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kek := c.keks["first"]
+	for n := 1; n <= len(nodes); n++ {
+		kek.ResetCalls()
+		for _, m := range nodes[:n] {
+			probe(m, "c1")
+		}
+		// logs has 2 account keys (the rotation), documents 1.
+		want := calls(int64(n)*(2+1), int64(n)*2)
+		if got := kek.Calls(); got != want {
+			t.Fatalf("one check on %d nodes: %+v calls, want %+v", n, got, want)
+		}
+	}
+}
+
+// calls is the key service's count of n unwraps and d describes.
+func calls(unwraps, describes int64) kektest.Calls {
+	return kektest.Calls{Unwrap: unwraps, Describe: describes}
+}
