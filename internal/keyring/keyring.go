@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -155,9 +156,11 @@ type Keyring struct {
 	changed  chan struct{} // closed and replaced on every state change
 	closed   bool
 
-	usageMu    sync.Mutex
-	usage      map[string]usageRecord
-	usageDirty bool
+	usageMu sync.Mutex
+	usage   map[string]usageRecord // as this node's calls left it
+	// usageStored is what the registry holds, as far as this node knows:
+	// flushUsage writes only what moved enough since.
+	usageStored map[string]usageRecord
 }
 
 var _ envelope.Keys = (*Keyring)(nil)
@@ -211,6 +214,8 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 		mat:     map[string]*material{},
 		changed: make(chan struct{}),
 		usage:   map[string]usageRecord{},
+
+		usageStored: map[string]usageRecord{},
 	}
 	k.kek = k.instrument(cfg.KEK)
 	if err := k.open(ctx); err != nil {
@@ -244,7 +249,7 @@ func (k *Keyring) open(ctx context.Context) error {
 		k.held = kekID{Provider: s.meta.Provider, Key: s.meta.Key, Ref: k.cfg.KEKRef}
 		k.mu.Unlock()
 		k.usageMu.Lock()
-		k.usage = s.usage
+		k.usage, k.usageStored = maps.Clone(s.usage), s.usage
 		k.usageMu.Unlock()
 		res, err := k.probeLocked(ctx)
 		if res == probeError {

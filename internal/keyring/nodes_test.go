@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Two keyrings of one ring over one registry are two nodes sharing it.
@@ -82,5 +85,41 @@ func TestKeyPutInForceElsewhereIsFollowedOrNotTrusted(t *testing.T) {
 				t.Fatalf("node B is %s once the key in force is disabled", st)
 			}
 		})
+	}
+}
+
+// countingDB counts the read-write transactions made on a kv.DB.
+type countingDB struct {
+	kv.DB
+	updates atomic.Int64
+}
+
+func (c *countingDB) Update(ctx context.Context, fn func(kv.Tx) error) error {
+	c.updates.Add(1)
+	return c.DB.Update(ctx, fn)
+}
+
+// TestProbesWriteTheRegistryOnlyWhenUsageMovesFar: every kv Update is
+// serialized across the nodes sharing the database, so a probe that finds
+// nothing changed must not write; the key usage report is refreshed once
+// its last unwrap moved by ten minutes.
+func TestProbesWriteTheRegistryOnlyWhenUsageMovesFar(t *testing.T) {
+	e := newEnv(t)
+	db := &countingDB{DB: e.db}
+	k := e.open(func(c *keyring.Config) { c.DB = db })
+	db.updates.Store(0)
+	for range 5 {
+		e.clock.Advance(keyring.DefaultKeyCheckInterval)
+		if st := probe(t, k); st != keyring.Accessible {
+			t.Fatalf("state %s", st)
+		}
+	}
+	if n := db.updates.Load(); n != 0 {
+		t.Fatalf("five probes within ten minutes made %d registry writes, want none", n)
+	}
+	e.clock.Advance(10 * time.Minute)
+	probe(t, k)
+	if n := db.updates.Load(); n != 1 {
+		t.Fatalf("a probe ten minutes after the last stored unwrap made %d registry writes, want 1", n)
 	}
 }

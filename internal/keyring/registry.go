@@ -323,6 +323,13 @@ func (g *registry) writeUsage(ctx context.Context, u map[string]usageRecord) err
 			return err
 		}
 		for uri, rec := range u {
+			// Nodes write the times of their own calls: keep the later of
+			// theirs and this one's.
+			var have usageRecord
+			if raw := b.Get([]byte(uri)); raw != nil && json.Unmarshal(raw, &have) == nil {
+				rec.LastWrap = later(rec.LastWrap, have.LastWrap)
+				rec.LastUnwrap = later(rec.LastUnwrap, have.LastUnwrap)
+			}
 			js, err := json.Marshal(rec)
 			if err != nil {
 				return err
@@ -333,6 +340,13 @@ func (g *registry) writeUsage(ctx context.Context, u map[string]usageRecord) err
 		}
 		return nil
 	})
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // KeyRef names the key a registry says is in force for a (cluster, storage

@@ -51,34 +51,53 @@ func (k *Keyring) touch(uri string, f func(*usageRecord, time.Time)) {
 	u := k.usage[uri]
 	f(&u, now)
 	k.usage[uri] = u
-	k.usageDirty = true
 	k.usageMu.Unlock()
 }
 
-// flushUsage stores the usage times; they only inform the report, so a
-// failure is logged, not returned. The calls they record were made even when
-// the operation that made them was cut short, so ctx's end does not skip them.
+// usageGranularity is how far a version's last unwrap may move before it
+// is stored again. Every probe unwraps: storing each would be one
+// cluster-wide serialized kv Update per keyring per node per interval, for
+// a report that only needs to tell a version in use from one that is not.
+// Wraps, which only key changes make, are stored as they happen.
+const usageGranularity = 10 * time.Minute
+
+// due tells whether u moved enough from the stored s to be stored again.
+func (u usageRecord) due(s usageRecord) bool {
+	return u.LastWrap.After(s.LastWrap) ||
+		(!u.LastUnwrap.IsZero() && (s.LastUnwrap.IsZero() || u.LastUnwrap.Sub(s.LastUnwrap) >= usageGranularity))
+}
+
+// flushUsage stores the usage times that moved enough (see
+// usageGranularity); they only inform the report, so a failure is logged,
+// not returned. The calls they record were made even when the operation
+// that made them was cut short, so ctx's end does not skip them.
 func (k *Keyring) flushUsage(ctx context.Context) {
 	k.usageMu.Lock()
-	if !k.usageDirty {
-		k.usageMu.Unlock()
+	due := map[string]usageRecord{}
+	for uri, u := range k.usage {
+		if u.due(k.usageStored[uri]) {
+			due[uri] = u
+		}
+	}
+	k.usageMu.Unlock()
+	if len(due) == 0 {
 		return
 	}
-	snap := make(map[string]usageRecord, len(k.usage))
-	for uri, u := range k.usage {
-		snap[uri] = u
-	}
-	k.usageDirty = false
-	k.usageMu.Unlock()
 	k.mu.RLock()
 	created := k.meta.Current != ""
 	k.mu.RUnlock()
 	if !created {
 		return
 	}
-	if err := k.reg.writeUsage(context.WithoutCancel(ctx), snap); err != nil {
+	if err := k.reg.writeUsage(context.WithoutCancel(ctx), due); err != nil {
 		k.log.Warn("store key usage", "err", err)
+		return
 	}
+	k.usageMu.Lock()
+	for uri, u := range due {
+		k.usageStored[uri] = u
+	}
+	k.usageMu.Unlock()
 }
 
 // VersionUsage is one KEK version in the key usage report.
