@@ -114,6 +114,8 @@ type Manager struct {
 	// soon holds the clusters whose key a CheckSoon is checking: true
 	// when another check was asked for meanwhile.
 	soon map[string]bool
+	// closed is set by Close: no keyring opens after it.
+	closed bool
 }
 
 var _ workspace.KeyManager = (*Manager)(nil)
@@ -377,13 +379,21 @@ func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyrin
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		// Closed meanwhile (a reconciliation or a request was opening it):
+		// nothing would close this keyring.
+		ring.Close()
+		return nil, fmt.Errorf("open the %s keyring of cluster %s: %w", resource, cluster, keyring.ErrClosed)
+	}
 	if old := m.rings[ringKey(cluster, resource)]; old != nil {
 		old.Close()
 	}
 	m.rings[ringKey(cluster, resource)] = ring
 	close(m.ringsOpened)
 	m.ringsOpened = make(chan struct{})
-	m.loops.Go(func() { _ = ring.Run(m.ctx) })
+	if m.ctx.Err() == nil { // after StopProbes, Close may be waiting for the loops
+		m.loops.Go(func() { _ = ring.Run(m.ctx) })
+	}
 	return ring, nil
 }
 
@@ -647,6 +657,7 @@ func (m *Manager) StopProbes() {
 func (m *Manager) Close() error {
 	m.cancel()
 	m.mu.Lock()
+	m.closed = true
 	var errs []error
 	for k, ring := range m.rings {
 		errs = append(errs, ring.Close())
