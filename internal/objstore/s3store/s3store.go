@@ -68,7 +68,9 @@ func (c Config) Validate() error {
 	case c.Endpoint == "":
 		return errors.New("s3store: no endpoint given")
 	case err != nil:
-		return fmt.Errorf("s3store: the endpoint is not a URL: %w", err)
+		// url.Error quotes the whole URL, credentials and all, and its
+		// reason may quote a piece of a password holding a '/'.
+		return errors.New("s3store: the endpoint is not a URL: check its host, port and %-escapes")
 	case u.User != nil:
 		return errors.New("s3store: the endpoint holds credentials: give them as the access key and secret, never in the URL")
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":

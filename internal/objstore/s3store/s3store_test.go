@@ -96,6 +96,8 @@ func TestConfigIsCheckedBeforeAnyRequest(t *testing.T) {
 	}{
 		{"no endpoint", func(c *s3store.Config) { c.Endpoint = "" }, "no endpoint"},
 		{"credentials in the URL", func(c *s3store.Config) { c.Endpoint = "http://AKID:secret@127.0.0.1:1" }, "holds credentials"},
+		// url.Error quotes the whole URL it could not parse.
+		{"credentials in a URL that does not parse", func(c *s3store.Config) { c.Endpoint = "http://AKID:secret@127.0.0.1:port" }, "not a URL"},
 		{"another scheme", func(c *s3store.Config) { c.Endpoint = "ftp://127.0.0.1:1" }, "not an http"},
 		{"no host", func(c *s3store.Config) { c.Endpoint = "http://" }, "not an http"},
 		{"a path", func(c *s3store.Config) { c.Endpoint = "http://127.0.0.1:1/segments" }, "path or query"},
