@@ -74,11 +74,9 @@ var _ kv.DB = (*DB)(nil)
 // CPUs if more).
 func Connect(ctx context.Context, dbURL string) (*pgxpool.Pool, error) {
 	if _, err := url.Parse(dbURL); err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // url.Error repeats the whole URL
-		}
-		return nil, fmt.Errorf("the PostgreSQL URL does not parse: %v", err)
+		// url.Error repeats the whole URL, and its reason quotes a piece
+		// of it: with a '/' in the password, the password as the port.
+		return nil, errors.New("the PostgreSQL URL does not parse: check its host, port and %-escapes (a '/', '@', '?' or '#' in the password must be %-escaped)")
 	}
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {

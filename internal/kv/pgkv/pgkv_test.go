@@ -277,10 +277,14 @@ func TestErrorsNeverHoldThePassword(t *testing.T) {
 	defer cancel()
 
 	for name, dbURL := range map[string]string{
-		"a port that does not parse":    strings.Replace(url, u.Port(), "notaport", 1),
-		"an unknown sslmode":            strings.Replace(url, "sslmode=disable", "sslmode=bogus", 1),
-		"a password the server refuses": wrong.String(),
-		"nothing listening":             closedPort.String(),
+		"a port that does not parse": strings.Replace(url, u.Port(), "notaport", 1),
+		// A '/' ends the URL's authority early: url.Parse then reads the
+		// password's start as the port.
+		"a password holding a '/' unescaped": strings.Replace(url, ":"+password+"@", ":"+password+"/x@", 1),
+		"a password holding a bad escape":    strings.Replace(url, ":"+password+"@", ":"+password+"%zz@", 1),
+		"an unknown sslmode":                 strings.Replace(url, "sslmode=disable", "sslmode=bogus", 1),
+		"a password the server refuses":      wrong.String(),
+		"nothing listening":                  closedPort.String(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			pool, err := pgkv.Connect(ctx, dbURL)
