@@ -116,6 +116,10 @@ type Manager struct {
 	soon map[string]bool
 	// closed is set by Close: no keyring opens after it.
 	closed bool
+	// props are the key properties, secrets included, each cluster's
+	// keyrings were opened or last set with: Reconcile compares them with
+	// the stored ones to follow a credential changed on another node.
+	props map[string]workspace.KeyVaultProperties
 }
 
 var _ workspace.KeyManager = (*Manager)(nil)
@@ -133,6 +137,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, rings: map[string]*keyring.Keyring{}, soon: map[string]bool{},
+		props:    map[string]workspace.KeyVaultProperties{},
 		restored: make(chan struct{}), ringsOpened: make(chan struct{})}
 	if !cfg.RestoreAtStart {
 		m.Restored()
@@ -350,7 +355,14 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 			return checkError(r.who, r.p.ObjectID, kv, err)
 		}
 	}
+	m.setProps(clusterID, kv)
 	return nil
+}
+
+func (m *Manager) setProps(clusterID string, kv workspace.KeyVaultProperties) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.props[clusterID] = kv
 }
 
 // Restore reopens a cluster's keyrings at start-up. A key that is revoked or
@@ -642,6 +654,9 @@ func (m *Manager) ForgetCluster(ctx context.Context, clusterID string) error {
 		}
 		errs = append(errs, keyring.Remove(ctx, m.cfg.DB, clusterID, res))
 	}
+	m.mu.Lock()
+	delete(m.props, clusterID)
+	m.mu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -77,7 +77,11 @@ func (m *Manager) storedKEK(ctx context.Context, clusterID, resource, ref string
 	if resource == Documents {
 		p = m.cfg.DocumentStore
 	}
-	return m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: resource, Principal: p, Key: k.Key})
+	kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: clusterID, Resource: resource, Principal: p, Key: k.Key})
+	if err == nil {
+		m.setProps(clusterID, k.Key)
+	}
+	return kek, err
 }
 
 // openMissing opens those of a cluster's keyrings this node has not open,
@@ -98,7 +102,38 @@ func (m *Manager) openMissing(ctx context.Context, k StoredKey) error {
 		if _, err := m.open(ctx, k.ClusterID, r.resource, kek, kekRef(k.Key), false); err != nil {
 			return fmt.Errorf("reopen the %s keyring of cluster %s: %w", r.resource, k.ClusterID, err)
 		}
+		m.setProps(k.ClusterID, k.Key)
 	}
+	return nil
+}
+
+// followCredential takes a cluster's stored key when only its secret
+// changed (another node served the PATCH): the key in force is the same,
+// so the registry does not tell; each keyring proves the new credential
+// before using it. A key change itself is followed through the registry
+// (storedKEK), never from here: the stored properties may be ahead of it.
+func (m *Manager) followCredential(ctx context.Context, k StoredKey) error {
+	m.mu.Lock()
+	held, ok := m.props[k.ClusterID]
+	m.mu.Unlock()
+	if !ok || held == k.Key || kekRef(held) != kekRef(k.Key) {
+		return nil
+	}
+	for _, r := range m.resources(k.Identity) {
+		ring := m.ring(k.ClusterID, r.resource)
+		if ring == nil {
+			return nil
+		}
+		kek, err := m.cfg.NewKEK(KEKRequest{ClusterID: k.ClusterID, Resource: r.resource, Principal: r.p, Key: k.Key})
+		if err == nil {
+			err = ring.UseKEK(ctx, kek, kekRef(k.Key))
+		}
+		if err != nil {
+			return fmt.Errorf("take the changed credential of cluster %s's key for its %s keyring: %w", k.ClusterID, r.resource, err)
+		}
+	}
+	m.setProps(k.ClusterID, k.Key)
+	m.log.Info("credential of the cluster's key changed on another node; following it", "cluster", k.ClusterID)
 	return nil
 }
 
@@ -122,7 +157,8 @@ func (m *Manager) openStored(ctx context.Context, clusterID, resource string) (*
 }
 
 // Reconcile opens the keyrings of every stored cluster key not open here
-// (a cluster keyed on another node) and closes those of clusters whose
+// (a cluster keyed on another node), takes a credential changed on another
+// node (followCredential), and closes those of clusters whose
 // ring is gone from the registry (deleted on another node). A keyring open
 // for a cluster not listed, whose ring the registry holds, stays: its key
 // is being set on this node, and listed once that is saved.
@@ -137,7 +173,7 @@ func (m *Manager) Reconcile(ctx context.Context) error {
 	listed := map[string]bool{}
 	for _, k := range keys {
 		listed[k.ClusterID] = true
-		errs = append(errs, m.openMissing(ctx, k))
+		errs = append(errs, m.openMissing(ctx, k), m.followCredential(ctx, k))
 	}
 	for _, key := range m.openRings() {
 		cluster, res, _ := strings.Cut(key, "/")
@@ -213,4 +249,9 @@ func (m *Manager) closeRing(cluster, resource string) {
 		ring.Close()
 		m.log.Info("keyring closed: its cluster was deleted on another node", "cluster", cluster, "resource", resource)
 	}
+	m.mu.Lock()
+	if m.rings[ringKey(cluster, Logs)] == nil && m.rings[ringKey(cluster, Documents)] == nil {
+		delete(m.props, cluster)
+	}
+	m.mu.Unlock()
 }

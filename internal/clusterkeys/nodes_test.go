@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -32,6 +33,47 @@ type cluster struct {
 	plat  *kektest.KEK
 	mu    sync.Mutex
 	saved map[string]StoredKey
+	// valid is the one client secret the key service accepts, when keys
+	// are opened with one.
+	valid string
+}
+
+// credentialKEK signs in to the key service with a client secret, which
+// the service refuses once the customer has replaced it.
+type credentialKEK struct {
+	keyring.KEK
+	c      *cluster
+	secret string
+}
+
+func (k credentialKEK) signIn() error {
+	k.c.mu.Lock()
+	defer k.c.mu.Unlock()
+	if k.secret != k.c.valid {
+		return fmt.Errorf("sign in: the client secret was replaced: %w", keyring.ErrKeyRevoked)
+	}
+	return nil
+}
+
+func (k credentialKEK) Wrap(ctx context.Context, aek []byte) (keyring.Wrapped, error) {
+	if err := k.signIn(); err != nil {
+		return keyring.Wrapped{}, err
+	}
+	return k.KEK.Wrap(ctx, aek)
+}
+
+func (k credentialKEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
+	if err := k.signIn(); err != nil {
+		return nil, err
+	}
+	return k.KEK.Unwrap(ctx, w)
+}
+
+func (k credentialKEK) Describe(ctx context.Context) (keyring.KeyState, error) {
+	if err := k.signIn(); err != nil {
+		return keyring.KeyState{}, err
+	}
+	return k.KEK.Describe(ctx)
 }
 
 var identity = workspace.Principal{ObjectID: "cl", AppID: "cl-app", Secret: "s"}
@@ -62,9 +104,12 @@ func (c *cluster) node() *Manager {
 	m, err := New(Config{
 		DB: db,
 		NewKEK: func(r KEKRequest) (keyring.KEK, error) {
-			k := c.keks[r.Key.KeyName]
+			var k keyring.KEK = c.keks[r.Key.KeyName]
 			if r.Key.KeyVersion != "" {
-				return k.Pin(r.Key.KeyVersion), nil
+				k = c.keks[r.Key.KeyName].Pin(r.Key.KeyVersion)
+			}
+			if r.Key.KeyVaultClientSecret != "" {
+				k = credentialKEK{KEK: k, c: c, secret: r.Key.KeyVaultClientSecret}
 			}
 			return k, nil
 		},
@@ -465,4 +510,38 @@ func TestEveryNodeChecksEveryKeyItself(t *testing.T) {
 // calls is the key service's count of n unwraps and d describes.
 func calls(unwraps, describes int64) kektest.Calls {
 	return kektest.Calls{Unwrap: unwraps, Describe: describes}
+}
+
+// TestCredentialChangedOnOneNodeIsTakenByTheOther: the customer replaces
+// the client secret the key is used with, through node A (the same key:
+// the registry does not change), then retires the old secret. Node B takes
+// the new secret at its next reconciliation, before it would be refused.
+func TestCredentialChangedOnOneNodeIsTakenByTheOther(t *testing.T) {
+	c := newCluster(t, "first")
+	a, b := c.node(), c.node()
+	ws := cmk("c1")
+	withSecret := func(s string) workspace.KeyVaultProperties {
+		kv := key("first")
+		kv.KeyVaultClientID, kv.KeyVaultTenantID, kv.KeyVaultClientSecret = "app", "tenant", s
+		return kv
+	}
+	c.valid = "old"
+	c.setKey(a, "c1", withSecret("old"))
+	o := seal(t, a, ws)
+	if err := open(b, ws, o); err != nil {
+		t.Fatal(err)
+	}
+
+	c.mu.Lock()
+	c.valid = "new"
+	c.mu.Unlock()
+	c.setKey(a, "c1", withSecret("new"))
+	if err := b.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	probe(b, "c1")
+	wantState(t, "B", b, "c1", keyring.Accessible)
+	if err := open(b, ws, o); err != nil {
+		t.Fatalf("node B with the new secret: %v", err)
+	}
 }

@@ -148,3 +148,40 @@ func (k *Keyring) loadMissingLocked(ctx context.Context) {
 		k.mu.Unlock()
 	}
 }
+
+// UseKEK swaps the keyring's KEK for another object of the key in force —
+// the same key, version and ref, with another credential (say, a client
+// secret changed through another node) — once it has proved that it
+// unwraps every stored account key. It writes nothing and changes no state;
+// a KEK that is not of the key in force is refused.
+func (k *Keyring) UseKEK(ctx context.Context, kek KEK, ref string) error {
+	k.op.Lock()
+	defer k.op.Unlock()
+	if err := k.syncLocked(ctx); err != nil {
+		return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
+	}
+	k.mu.RLock()
+	m, held, closed, recs := k.meta, k.held, k.closed, sortedRecords(k.records)
+	k.mu.RUnlock()
+	switch {
+	case closed:
+		return ErrClosed
+	case ref != held.Ref || !held.is(m):
+		return fmt.Errorf("keyring %s/%s: %q is not the key in force: %w", k.cfg.Cluster, k.cfg.Resource, ref, ErrWrongKEK)
+	}
+	to := k.instrument(kek)
+	for _, r := range recs {
+		pt, err := to.Unwrap(ctx, r.Wrapped)
+		if err == nil {
+			err = r.verify(pt)
+		}
+		clear(pt)
+		if err != nil {
+			return fmt.Errorf("keyring %s/%s: the key does not unwrap account key %s: %w", k.cfg.Cluster, k.cfg.Resource, r.ID, err)
+		}
+	}
+	k.mu.Lock()
+	k.kek = to
+	k.mu.Unlock()
+	return nil
+}
