@@ -89,7 +89,11 @@ func newCluster(t *testing.T, keys ...string) *cluster {
 // node starts a Manager over its own connections to the shared database.
 // Its probes and reconciliation wait an hour: the tests run one probe (what
 // each interval does) when they mean to.
-func (c *cluster) node() *Manager {
+func (c *cluster) node() *Manager { return c.nodeWith(nil, time.Hour) }
+
+// nodeWith starts a node whose probes and reconciliation run every
+// interval of clock (nil: the system's).
+func (c *cluster) nodeWith(clock keyring.Clock, interval time.Duration) *Manager {
 	t := c.t
 	ctx := context.Background()
 	pool, err := pgkv.Connect(ctx, c.url)
@@ -116,7 +120,8 @@ func (c *cluster) node() *Manager {
 		DocumentStore:    workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
 		Platform:         c.plat,
 		StoredKeys:       c.stored,
-		KeyCheckInterval: time.Hour,
+		KeyCheckInterval: interval,
+		Clock:            clock,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +298,36 @@ func TestRevocationOfTheKeyInForceReachesEveryNodeWithinOneProbe(t *testing.T) {
 				t.Fatalf("node A reads what B sealed after the restore: %v", err)
 			}
 		})
+	}
+}
+
+// TestRevocationReachesAnotherNodeWithinOneKeyCheckInterval: what the
+// probe loop does, not a probe a test runs. Node A replaces the key and the
+// customer disables the new one; node B's keyrings, waiting out their
+// interval, are Revoked once it has passed.
+func TestRevocationReachesAnotherNodeWithinOneKeyCheckInterval(t *testing.T) {
+	c := newCluster(t, "first", "second")
+	clock := kektest.NewClock(time.Now())
+	a, b := c.node(), c.nodeWith(clock, keyring.DefaultKeyCheckInterval)
+	c.setKey(a, "c1", key("first"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.setKey(a, "c1", key("second"))
+	second := c.keks["second"]
+	second.SetEnabled(second.Latest(), false)
+	// Both keyrings' probe loops and the reconciliation wait on the clock.
+	if err := clock.WaitForTimers(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, "B", b, "c1", keyring.Accessible) // not checked since
+	clock.Advance(keyring.DefaultKeyCheckInterval)
+	for _, res := range []string{Logs, Documents} {
+		if err := b.Keyring("c1", res).WaitState(ctx, keyring.Revoked); err != nil {
+			t.Fatalf("node B's %s keyring one interval after the revocation: %v", res, err)
+		}
 	}
 }
 
