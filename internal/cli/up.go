@@ -24,6 +24,7 @@ import (
 // nodeFlags are the flags every serving command takes.
 type nodeFlags struct {
 	dataDir, addr, suffix, logLevel string
+	publicURL                       string
 	root                            rootFlags
 }
 
@@ -33,6 +34,7 @@ func (nf *nodeFlags) register(cmd *cobra.Command, defaultDir, defaultAddr string
 	f.StringVar(&nf.addr, "addr", defaultAddr, "address to serve HTTPS on; port 0 picks a free one")
 	f.StringVar(&nf.suffix, "vault-dns-suffix", "vault.localhost", "domain each vault is served under, as {vault}.{suffix}")
 	f.StringVar(&nf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&nf.publicURL, "public-url", "", "https URL clients reach the service at (a load balancer's, in front of several nodes): tokens' issuer, admin.json's endpoint and the vaults' port; default the node's own address")
 	nf.root.register(cmd, "root", nodeseal.SourceFile)
 }
 
@@ -44,7 +46,7 @@ func (nf *nodeFlags) config(a *app, cmd *cobra.Command) (node.Config, error) {
 	if err := level.UnmarshalText([]byte(nf.logLevel)); err != nil {
 		return node.Config{}, usagef("--log-level must be debug, info, warn or error, not %q", nf.logLevel)
 	}
-	cfg := node.Config{DataDir: nf.dataDir, Addr: nf.addr, VaultDNSSuffix: nf.suffix,
+	cfg := node.Config{DataDir: nf.dataDir, Addr: nf.addr, VaultDNSSuffix: nf.suffix, PublicURL: nf.publicURL,
 		Logger: slog.New(slog.NewTextHandler(a.env.Stderr, &slog.HandlerOptions{Level: level}))}
 	root, err := nf.root.root(a, cmd)
 	if err != nil {
@@ -67,11 +69,14 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command, cfg node.Config, wh
 	}
 	w := cmd.OutOrStdout()
 	vaultHost := "{vault}." + strings.ToLower(strings.Trim(cfg.VaultDNSSuffix, "."))
-	if u, err := url.Parse(n.Endpoint()); err == nil && u.Port() != "" && u.Port() != "443" {
+	if u, err := url.Parse(n.PublicURL()); err == nil && u.Port() != "" && u.Port() != "443" {
 		vaultHost += ":" + u.Port()
 	}
 	fmt.Fprintf(w, "%s is running.\n", what)
 	fmt.Fprintf(w, "  endpoint: %s\n", n.Endpoint())
+	if cfg.PublicURL != "" {
+		fmt.Fprintf(w, "  public:   %s\n", cfg.PublicURL)
+	}
 	if cfg.Services != node.ServeWorkspaces {
 		fmt.Fprintf(w, "  vaults:   https://%s\n", vaultHost)
 	}
@@ -82,6 +87,9 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command, cfg node.Config, wh
 	}
 	if n.FirstRun() {
 		fmt.Fprintf(w, "First run: wrote the admin's credentials to %s; keep that file secret.\n", n.CredentialsFile())
+	}
+	if where := n.AdminCredentialsElsewhere(); where != "" {
+		fmt.Fprintf(w, "The admin's credentials were written by the node that made them, at %s.\n", where)
 	}
 	if cfg.Services == node.ServeVault {
 		// A vault apart has its own tenant and admin: its login goes to a

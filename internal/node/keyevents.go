@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -94,44 +95,50 @@ func vaultOf(uri string) string {
 	return name
 }
 
-type keyEventsRecord struct {
-	SealedSecret []byte `json:"sealedSecret"`
-}
-
 var keyEventsName = []byte("key-events-secret")
 
 // keyEventsSecret is the node's key events secret, made on first use and
-// kept sealed in the control plane. It is read once, at start-up.
-func (n *Node) keyEventsSecret() ([]byte, error) {
+// kept sealed in the control plane. Nodes sharing their databases share it:
+// of several that find none, the first to commit its own stores it, and
+// the others use that one.
+func (n *Node) keyEventsSecret(ctx context.Context) ([]byte, error) {
 	aad := envelope.AAD("sealwatch/node/key-events-secret/v1")
-	ctx := context.Background()
-	var rec keyEventsRecord
-	err := n.controlDB.View(ctx, func(tx kv.Tx) error {
-		if b := tx.Bucket(bucketBuiltin); b != nil {
-			if raw := b.Get(keyEventsName); raw != nil {
-				return json.Unmarshal(raw, &rec)
-			}
-		}
-		return nil
-	})
+	rec, err := n.readBuiltin(ctx, keyEventsName)
 	if err != nil {
 		return nil, err
 	}
-	if rec.SealedSecret != nil {
+	if rec != nil {
 		return n.secrets.Open(rec.SealedSecret, aad)
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	secret := []byte(base64.RawURLEncoding.EncodeToString(b[:]))
-	if rec.SealedSecret, err = n.secrets.Seal(secret, aad); err != nil {
+	sealed, err := n.secrets.Seal(secret, aad)
+	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(rec)
-	return secret, n.controlDB.Update(ctx, func(tx kv.Tx) error {
+	raw, _ := json.Marshal(builtinRecord{SealedSecret: sealed})
+	var theirs []byte
+	err = n.controlDB.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
 		if err != nil {
 			return err
 		}
+		if v := b.Get(keyEventsName); v != nil {
+			var cur builtinRecord
+			if err := json.Unmarshal(v, &cur); err != nil {
+				return fmt.Errorf("the key events secret's record is damaged: %w", err)
+			}
+			theirs = cur.SealedSecret
+			return nil
+		}
 		return b.Put(keyEventsName, raw)
 	})
+	switch {
+	case err != nil:
+		return nil, err
+	case theirs != nil:
+		return n.secrets.Open(theirs, aad)
+	}
+	return secret, nil
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/pki"
@@ -57,6 +58,24 @@ type Config struct {
 	// VaultPassphrase, when set, derives the vault's root key with Argon2id
 	// instead of keeping it (sealed) in DIR/vault/root.key.
 	VaultPassphrase []byte
+	// Storage, when set, is the databases this node shares with others
+	// behind one address, any of which answers any request; nil keeps them
+	// in bbolt files under DataDir (one node on its own). On shared storage
+	// the secrets the nodes must agree on (the signing keys, the TLS CA,
+	// secrets.key, the platform key, the vault's root key or its
+	// passphrase's parameters) are kept in Storage.Identity, sealed under a
+	// cluster master key that Root wraps, so every node must be started
+	// with the same root of trust; a node keeps only its own server
+	// certificate and log files in DataDir. The admin application is made
+	// once, by the first node, which alone writes admin.json.
+	Storage *Storage
+	// PublicURL is the https URL clients reach the service at, such as a
+	// load balancer's in front of several nodes: tokens name it as their
+	// issuer, admin.json as the endpoint, vault URIs and key IDs take its
+	// port, and the server certificate covers its host, so that a token or
+	// key ID one node issues holds on every other. Empty: this node's own
+	// listener.
+	PublicURL string
 	// KeyCheckInterval is how often each customer key is proven usable
 	// (default 30 s); UnreachableGrace how long work goes on from memory
 	// while a key vault cannot be reached (0 fails closed at once).
@@ -197,15 +216,19 @@ type Credentials struct {
 
 // Node is one running Sealwatch process.
 type Node struct {
-	cfg        Config
-	log        *slog.Logger
-	listener   net.Listener
-	endpoint   string
-	tls        *pki.Bundle
-	box        *nodeseal.Box // open while Open runs
-	identityDB *boltkv.DB
+	cfg      Config
+	log      *slog.Logger
+	listener net.Listener
+	endpoint string
+	public   string // Config.PublicURL, checked; "" for the listener
+	tls      *pki.Bundle
+	box      *nodeseal.Box // open while Open runs
+	// files are the bbolt files the node opened itself, by the name the
+	// database size metric gives them: none on shared storage.
+	files      map[string]*boltkv.DB
+	identityDB kv.DB
 	identity   *identity.Service
-	vaultDB    *boltkv.DB
+	vaultDB    kv.DB
 	root       *rootkey.Key
 	vault      *vault.Service
 	audit      *audit.Log
@@ -213,7 +236,7 @@ type Node struct {
 	// keyEvents turns key events into checks of the cluster keys.
 	events     *keyevents.Publisher
 	keyEvents  *keyEvents
-	controlDB  *boltkv.DB
+	controlDB  kv.DB
 	secrets    *rootkey.Key
 	keys       *clusterkeys.Manager
 	workspaces *workspace.Service
@@ -224,13 +247,16 @@ type Node struct {
 	// what externaldata may fetch; nil: nothing
 	externalData kql.ExternalFetcher
 	metrics      *prometheus.Registry
-	docsDB       *boltkv.DB
+	docsDB       kv.DB
 	webhooks     *automation.Webhooks
 	// automationCache keeps automation rules decoded for the API and detection.
 	automationCache *automation.Cache
 	server          *http.Server
 	firstRun        bool
-	closers         []func() error // run in reverse order by Close
+	// adminElsewhere is where another node sharing the databases wrote the
+	// admin's credentials, when it made the admin application.
+	adminElsewhere string
+	closers        []func() error // run in reverse order by Close
 }
 
 // Open prepares every component and binds the listener; Serve starts serving.
@@ -252,16 +278,24 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := defaultQueryMemory(&cfg); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, metrics: newRegistry()}
+	public, err := checkPublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Storage != nil {
+		if err := cfg.Storage.check(); err != nil {
+			return nil, err
+		}
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: newRegistry(), public: public, files: map[string]*boltkv.DB{}}
 	defer func() {
 		if err != nil {
 			_ = n.Close()
 		}
 	}()
 
-	if _, statErr := os.Stat(filepath.Join(cfg.DataDir, "admin.json")); errors.Is(statErr, fs.ErrNotExist) {
-		n.firstRun = true
-	}
+	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "admin.json"))
+	hasCredentials := !errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -270,7 +304,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		cfg.Root = nodeseal.File("")
 		n.cfg.Root = cfg.Root
 	}
-	n.box, err = nodeseal.Open(ctx, cfg.DataDir, cfg.Root)
+	n.box, err = n.openBox(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("unseal the node's secrets: %w", err)
 	}
@@ -284,20 +318,22 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.closers = append(n.closers, func() error { return ignoreClosed(n.listener.Close()) })
 	n.endpoint = endpointFor(n.listener.Addr().(*net.TCPAddr))
 
-	n.tls, err = pki.Ensure(filepath.Join(cfg.DataDir, "tls"),
-		[]string{"localhost", cfg.VaultDNSSuffix, "*." + cfg.VaultDNSSuffix},
-		[]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, n.listener.Addr().(*net.TCPAddr).IP}, n.box)
+	names, ips := n.serverNames()
+	if n.box.Shared() {
+		n.tls, err = pki.EnsureShared(ctx, filepath.Join(cfg.DataDir, "tls"), names, ips, n.box, n.box)
+	} else {
+		n.tls, err = pki.Ensure(filepath.Join(cfg.DataDir, "tls"), names, ips, n.box)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare TLS certificates: %w", err)
 	}
 
-	n.identityDB, err = openDB(filepath.Join(cfg.DataDir, "identity.db"))
+	n.identityDB, err = n.database("identity", filepath.Join(cfg.DataDir, "identity.db"))
 	if err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, n.identityDB.Close)
 	n.identity, err = identity.New(n.identityDB, "identity-signing-key.pem", identity.Options{
-		Issuer:         n.endpoint,
+		Issuer:         n.publicURL(),
 		VaultDNSSuffix: cfg.VaultDNSSuffix,
 		TrustedIssuers: cfg.TrustedIssuers,
 		Keys:           n.box,
@@ -313,11 +349,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, fmt.Errorf("open the node's secrets key: %w", err)
 	}
 	n.closers = append(n.closers, func() error { n.secrets.Close(); return nil })
-	if n.firstRun {
-		if err := n.createAdmin(ctx); err != nil {
-			return nil, err
-		}
-	} else if err := n.refreshCredentials(); err != nil {
+	if err := n.bootstrapAdmin(ctx, hasCredentials); err != nil {
 		return nil, err
 	}
 
@@ -367,8 +399,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
-	n.metrics.MustRegister(dbCollector{dbs: map[string]*boltkv.DB{
-		"identity": n.identityDB, "vault": n.vaultDB, "control": n.controlDB, "documents": n.docsDB}})
+	n.metrics.MustRegister(dbCollector{dbs: n.files})
 	srv, err := api.New(apiCfg)
 	if err != nil {
 		return nil, err
@@ -444,7 +475,12 @@ func (n *Node) scrubInterval() time.Duration {
 // Endpoint is the base URL the node serves, such as https://127.0.0.1:8443.
 func (n *Node) Endpoint() string { return n.endpoint }
 
-// FirstRun reports whether Open created the data directory's admin principal.
+// PublicURL is the base URL clients reach the service at: Config.PublicURL,
+// or Endpoint.
+func (n *Node) PublicURL() string { return n.publicURL() }
+
+// FirstRun reports whether Open created the admin principal and wrote its
+// credentials to this node's admin.json.
 func (n *Node) FirstRun() bool { return n.firstRun }
 
 // CAFile is the path of the local CA certificate that clients must trust.
@@ -466,7 +502,7 @@ func (n *Node) openVault(ctx context.Context) (err error) {
 		return fmt.Errorf("create vault directory: %w", err)
 	}
 	if len(n.cfg.VaultPassphrase) > 0 {
-		n.root, err = rootkey.FromPassphrase(n.cfg.VaultPassphrase, filepath.Join(dir, "root.params"))
+		n.root, err = n.vaultPassphraseKey(ctx)
 	} else {
 		n.root, err = n.sealedKey(ctx, "vault/root.key")
 	}
@@ -474,11 +510,10 @@ func (n *Node) openVault(ctx context.Context) (err error) {
 		return fmt.Errorf("open the vault root key: %w", err)
 	}
 	n.closers = append(n.closers, func() error { n.root.Close(); return nil })
-	n.vaultDB, err = openDB(filepath.Join(dir, "vault.db"))
+	n.vaultDB, err = n.database("vault", filepath.Join(dir, "vault.db"))
 	if err != nil {
 		return err
 	}
-	n.closers = append(n.closers, n.vaultDB.Close)
 	n.audit, err = audit.Open(n.vaultDB, n.root.Derive("audit-mac"), audit.Options{Logger: n.log.With("component", "audit")})
 	if err != nil {
 		return fmt.Errorf("open the vault audit log: %w", err)
@@ -498,10 +533,11 @@ func (n *Node) openVault(ctx context.Context) (err error) {
 		return err
 	}
 	n.closers = append(n.closers, n.events.Close) // before the vault's database closes
-	port := n.listener.Addr().(*net.TCPAddr).Port
+	// Vault URIs, and so key IDs, name the public URL's port, so that
+	// every node behind it gives a key the same ID.
 	n.vault, err = vault.New(n.vaultDB, n.root, vault.Options{
 		DNSSuffix:      n.cfg.VaultDNSSuffix,
-		Port:           port,
+		Port:           n.publicPort(),
 		TrustedTenants: n.identity.TrustedTenants(),
 		OnEvent:        n.vaultEvent,
 		Logger:         n.log.With("component", "vault"),
@@ -600,6 +636,33 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
+// bootstrapAdmin makes the admin application on a node's first run and
+// writes its credentials to admin.json, or keeps an existing admin.json
+// pointing at where the service is reached. Nodes sharing their databases
+// make one admin application between them (claimAdmin).
+func (n *Node) bootstrapAdmin(ctx context.Context, hasCredentials bool) error {
+	switch {
+	case hasCredentials:
+		return n.refreshCredentials()
+	case n.cfg.Storage == nil:
+		n.firstRun = true
+		return n.createAdmin(ctx)
+	}
+	claim, ours, err := n.claimAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	n.firstRun = ours
+	if !ours {
+		n.adminElsewhere = claim.Credentials
+		if claim.Host != "" {
+			n.adminElsewhere = claim.Host + ":" + claim.Credentials
+		}
+		n.log.Info("the admin application was made by another node; its credentials are there", "appId", claim.AppID, "credentials", n.adminElsewhere)
+	}
+	return nil
+}
+
 func (n *Node) createAdmin(ctx context.Context) error {
 	p, secret, err := n.identity.CreateApplication(ctx, "sealwatch-admin", identity.RoleOwner)
 	if err != nil {
@@ -607,7 +670,7 @@ func (n *Node) createAdmin(ctx context.Context) error {
 	}
 	creds := Credentials{
 		TenantID: n.identity.TenantID(), ClientID: p.AppID, ClientSecret: secret,
-		Endpoint: n.endpoint, CAFile: n.tls.CAFile, VaultDNSSuffix: n.cfg.VaultDNSSuffix,
+		Endpoint: n.publicURL(), CAFile: n.tls.CAFile, VaultDNSSuffix: n.cfg.VaultDNSSuffix,
 	}
 	if err := n.writeCredentials(creds); err != nil {
 		return err
@@ -627,10 +690,10 @@ func (n *Node) refreshCredentials() error {
 	if err := json.Unmarshal(raw, &creds); err != nil {
 		return fmt.Errorf("%s is damaged (%v); move it away to have a new admin principal created", n.CredentialsFile(), err)
 	}
-	if creds.Endpoint == n.endpoint && creds.CAFile == n.tls.CAFile && creds.VaultDNSSuffix == n.cfg.VaultDNSSuffix {
+	if creds.Endpoint == n.publicURL() && creds.CAFile == n.tls.CAFile && creds.VaultDNSSuffix == n.cfg.VaultDNSSuffix {
 		return nil
 	}
-	creds.Endpoint, creds.CAFile, creds.VaultDNSSuffix = n.endpoint, n.tls.CAFile, n.cfg.VaultDNSSuffix
+	creds.Endpoint, creds.CAFile, creds.VaultDNSSuffix = n.publicURL(), n.tls.CAFile, n.cfg.VaultDNSSuffix
 	return n.writeCredentials(creds)
 }
 
@@ -649,14 +712,6 @@ func (n *Node) writeCredentials(creds Credentials) error {
 		return fmt.Errorf("write admin credentials: %w", err)
 	}
 	return nil
-}
-
-func openDB(path string) (*boltkv.DB, error) {
-	db, err := boltkv.Open(path, boltkv.Options{})
-	if errors.Is(err, boltkv.ErrLocked) {
-		return nil, fmt.Errorf("%w; stop the other sealwatch process first", err)
-	}
-	return db, err
 }
 
 // endpointFor names the listener the way clients should dial it: loopback and

@@ -37,11 +37,10 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		return fmt.Errorf("create workspace directory: %w", err)
 	}
 	var err error
-	n.controlDB, err = openDB(filepath.Join(dir, "control.db"))
+	n.controlDB, err = n.database("control", filepath.Join(dir, "control.db"))
 	if err != nil {
 		return err
 	}
-	n.closers = append(n.closers, n.controlDB.Close)
 	platformRaw, err := n.box.LoadOrCreateKey(ctx, "workspace/platform/platform.key")
 	if err != nil {
 		return fmt.Errorf("open the platform key: %w", err)
@@ -87,11 +86,10 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.docsDB, err = openDB(filepath.Join(n.cfg.DataDir, "documents", "documents.db"))
+	n.docsDB, err = n.database("documents", filepath.Join(n.cfg.DataDir, "documents", "documents.db"))
 	if err != nil {
 		return err
 	}
-	n.closers = append(n.closers, n.docsDB.Close)
 	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, wsdata.Options{
 		FlushBytes:        n.cfg.LogFlushBytes,
 		FlushInterval:     n.cfg.LogFlushInterval,
@@ -107,7 +105,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	n.metrics.MustRegister(integrityCollector{data: n.data}, storeCollector{data: n.data, log: n.log.With("component", "logstore")},
 		clusterKeyCollector{workspaces: n.workspaces, keys: n.keys, log: n.log})
 	n.closers = append(n.closers, n.data.Close)
-	secret, err := n.keyEventsSecret()
+	secret, err := n.keyEventsSecret(ctx)
 	if err != nil {
 		return fmt.Errorf("open the key events secret: %w", err)
 	}
@@ -182,30 +180,19 @@ type builtinRecord struct {
 }
 
 // builtinPrincipal returns a service principal the node owns, creating it
-// on first run; its secret is kept sealed.
+// on first run; its secret is kept sealed. Nodes sharing their databases
+// share it: of several nodes that find none, the one whose record commits
+// first keeps its principal, and the others delete theirs and use it.
 func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Principal, error) {
 	aad := envelope.AAD("sealwatch/node/builtin-principal/v1", name)
-	var rec *builtinRecord
-	err := n.controlDB.View(ctx, func(tx kv.Tx) error {
-		if b := tx.Bucket(bucketBuiltin); b != nil {
-			if raw := b.Get([]byte(name)); raw != nil {
-				rec = new(builtinRecord)
-				return json.Unmarshal(raw, rec)
-			}
-		}
-		return nil
-	})
+	rec, err := n.readBuiltin(ctx, []byte(name))
 	if err != nil {
 		return workspace.Principal{}, err
 	}
 	if rec != nil {
-		secret, err := n.secrets.Open(rec.SealedSecret, aad)
-		if err != nil {
-			return workspace.Principal{}, fmt.Errorf("open the %s principal's secret: %w", name, err)
-		}
 		_, err = n.identity.Get(ctx, rec.ObjectID)
 		if err == nil {
-			return workspace.Principal{ObjectID: rec.ObjectID, AppID: rec.AppID, Secret: string(secret)}, nil
+			return n.openBuiltin(name, rec, aad)
 		}
 		if !errors.Is(err, identity.ErrNotFound) {
 			// Only a principal that is really gone is made again: a failed
@@ -220,21 +207,63 @@ func (n *Node) builtinPrincipal(ctx context.Context, name string) (workspace.Pri
 	}
 	sealed, err := n.secrets.Seal([]byte(secret), aad)
 	if err != nil {
-		return workspace.Principal{}, err
+		return workspace.Principal{}, errors.Join(err, n.identity.Delete(ctx, p.ObjectID))
 	}
 	raw, _ := json.Marshal(builtinRecord{ObjectID: p.ObjectID, AppID: p.AppID, SealedSecret: sealed})
+	var theirs *builtinRecord
 	err = n.controlDB.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketBuiltin)
 		if err != nil {
 			return err
 		}
+		// Another node's record stands unless it is the one found gone.
+		if v := b.Get([]byte(name)); v != nil {
+			cur := new(builtinRecord)
+			if err := json.Unmarshal(v, cur); err != nil {
+				return fmt.Errorf("the %s principal's record is damaged: %w", name, err)
+			}
+			if rec == nil || cur.ObjectID != rec.ObjectID {
+				theirs = cur
+				return nil
+			}
+		}
 		return b.Put([]byte(name), raw)
 	})
-	if err != nil {
-		return workspace.Principal{}, errors.Join(err, n.identity.Delete(ctx, p.ObjectID))
+	if err != nil || theirs != nil {
+		if err := errors.Join(err, n.identity.Delete(ctx, p.ObjectID)); err != nil {
+			return workspace.Principal{}, err
+		}
+		return n.openBuiltin(name, theirs, aad)
 	}
 	n.log.Info("built-in principal created", "name", name, "objectId", p.ObjectID)
 	return workspace.Principal{ObjectID: p.ObjectID, AppID: p.AppID, Secret: secret}, nil
+}
+
+// readBuiltin reads the record of a built-in principal or secret, nil if
+// there is none.
+func (n *Node) readBuiltin(ctx context.Context, key []byte) (*builtinRecord, error) {
+	var rec *builtinRecord
+	err := n.controlDB.View(ctx, func(tx kv.Tx) error {
+		if b := tx.Bucket(bucketBuiltin); b != nil {
+			if raw := b.Get(key); raw != nil {
+				rec = new(builtinRecord)
+				return json.Unmarshal(raw, rec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the node's %s: %w", key, err)
+	}
+	return rec, nil
+}
+
+func (n *Node) openBuiltin(name string, rec *builtinRecord, aad []byte) (workspace.Principal, error) {
+	secret, err := n.secrets.Open(rec.SealedSecret, aad)
+	if err != nil {
+		return workspace.Principal{}, fmt.Errorf("open the %s principal's secret: %w", name, err)
+	}
+	return workspace.Principal{ObjectID: rec.ObjectID, AppID: rec.AppID, Secret: string(secret)}, nil
 }
 
 // DocumentStorePrincipalID is the object ID customers grant key access to

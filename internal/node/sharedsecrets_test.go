@@ -1,0 +1,277 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/nodeseal"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
+)
+
+// clusterPublicURL is what the nodes of these tests are reached at, as a
+// load balancer's address would be: no node listens on it.
+const clusterPublicURL = "https://sealwatch.localhost:8443"
+
+// sharedStorage is the four databases of one PostgreSQL database, on
+// connections of their own, as one node holds them.
+func sharedStorage(t *testing.T, url string) *Storage {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgkv.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	open := func(name string) *pgkv.DB {
+		d, err := pgkv.Open(ctx, pool, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		return d
+	}
+	return &Storage{Identity: open("identity"), Vault: open("vault"), Control: open("control"), Documents: open("documents")}
+}
+
+// startClusterNode starts a node on shared storage and returns it with a
+// client that trusts caFile and dials every host at the node.
+func startClusterNode(t *testing.T, cfg Config, creds Credentials) *running {
+	t.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.PublicURL = clusterPublicURL
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := Open(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx) }()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if err := n.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	if n.FirstRun() {
+		raw, err := os.ReadFile(n.CredentialsFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &creds); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pemCA, err := os.ReadFile(creds.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCA)
+	addr := n.listener.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	tr := &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &running{t: t, node: n, dir: cfg.DataDir, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, port: port, stop: stop}
+}
+
+// TestTwoNodesOnSharedStorageShareTheirSecrets starts two nodes, each with
+// a data directory and a port of its own, on one PostgreSQL database and one
+// root of trust (the development default's file, copied): what one issues
+// or seals, the other accepts or opens, one CA file verifies both, one
+// admin application exists, a node with another root is refused, and no
+// secret is in the clear in either data directory or the database.
+func TestTwoNodesOnSharedStorageShareTheirSecrets(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.New(t)
+	rootFile := filepath.Join(t.TempDir(), "root.key")
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := startClusterNode(t, Config{DataDir: dirA, Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, Credentials{})
+	if !a.node.FirstRun() {
+		t.Fatal("the first node did not make the admin application")
+	}
+	b := startClusterNode(t, Config{DataDir: dirB, Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, a.creds)
+	if b.node.FirstRun() {
+		t.Fatal("the second node made another admin application")
+	}
+	if where := b.node.AdminCredentialsElsewhere(); !strings.Contains(where, a.node.CredentialsFile()) {
+		t.Fatalf("the second node says the admin's credentials are at %q, not %s", where, a.node.CredentialsFile())
+	}
+	if _, err := os.Stat(b.node.CredentialsFile()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the second node wrote an admin.json (%v)", err)
+	}
+	if a.creds.Endpoint != clusterPublicURL {
+		t.Fatalf("admin.json names %s, not the public URL", a.creds.Endpoint)
+	}
+
+	t.Run("one CA file verifies both nodes", func(t *testing.T) {
+		if !bytes.Equal(readFile(t, a.node.CAFile()), readFile(t, b.node.CAFile())) {
+			t.Fatal("the nodes' ca.pem differ")
+		}
+		// b's client trusts a's CA file: every call to b below verifies b's
+		// certificate with it.
+	})
+
+	mgmt := a.adminToken("https://management.azure.com/.default")
+	t.Run("a token from one node works on the other", func(t *testing.T) {
+		var apps struct {
+			Value []struct{ DisplayName string }
+		}
+		if st := b.call("GET", clusterPublicURL+"/v1.0/applications", mgmt, nil, &apps); st != 200 {
+			t.Fatalf("node B answered %d to node A's token", st)
+		}
+		admins := 0
+		for _, app := range apps.Value {
+			if app.DisplayName == "sealwatch-admin" {
+				admins++
+			}
+		}
+		if admins != 1 {
+			t.Fatalf("%d admin applications; want one", admins)
+		}
+	})
+
+	t.Run("a vault key made on one node wraps on the other", func(t *testing.T) {
+		a.createVault("shared", map[string][]string{a.objectIDOf(a.creds.ClientID): {"all"}})
+		vtok := b.adminToken("https://vault.azure.net/.default") // issued by B, used on A and B
+		var made struct{ Key struct{ Kid string } }
+		if st := a.call("POST", a.vaultURL("shared")+"/keys/k1/create?api-version=7.6", vtok, map[string]any{"kty": "RSA", "key_size": 2048}, &made); st != 200 {
+			t.Fatalf("create key on A: %d", st)
+		}
+		var got struct{ Key struct{ Kid string } }
+		if st := b.call("GET", b.vaultURL("shared")+"/keys/k1?api-version=7.6", vtok, nil, &got); st != 200 || got.Key.Kid != made.Key.Kid {
+			t.Fatalf("B names the key %q (%d); A named it %q", got.Key.Kid, st, made.Key.Kid)
+		}
+		if !strings.HasPrefix(made.Key.Kid, "https://shared.vault.localhost:8443/keys/k1/") {
+			t.Fatalf("the key ID %s does not name the public URL's port", made.Key.Kid)
+		}
+		aek := bytes.Repeat([]byte{7}, 32)
+		var w struct{ Kid, Value string }
+		if st := b.call("POST", b.vaultURL("shared")+"/keys/k1/wrapkey?api-version=7.6", vtok, map[string]string{"alg": "RSA-OAEP-256", "value": b64u(aek)}, &w); st != 200 {
+			t.Fatalf("wrap on B: %d", st)
+		}
+		var u struct{ Value string }
+		if st := a.call("POST", a.vaultURL("shared")+"/keys/k1/unwrapkey?api-version=7.6", vtok, map[string]string{"alg": "RSA-OAEP-256", "value": w.Value}, &u); st != 200 || u.Value != b64u(aek) {
+			t.Fatalf("unwrap on A of what B wrapped: %d", st)
+		}
+	})
+
+	t.Run("a node with another root of trust is refused", func(t *testing.T) {
+		other := filepath.Join(t.TempDir(), "other.key")
+		_, err := Open(ctx, Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", PublicURL: clusterPublicURL,
+			Root: nodeseal.File(other), Storage: sharedStorage(t, dbURL)})
+		if !errors.Is(err, nodeseal.ErrWrongRoot) || !strings.Contains(err.Error(), "same root key file") {
+			t.Fatalf("a node with another root key file: %v", err)
+		}
+	})
+
+	t.Run("no secret is in the clear on disk or in the database", func(t *testing.T) {
+		secrets := sharedSecretMaterial(t, dirA, dbURL, nodeseal.File(rootFile))
+		secrets = append(secrets, []byte("PRIVATE KEY"))
+		for _, dir := range []string{dirA, dirB} {
+			scanDir(t, dir, secrets)
+		}
+		// pg_dump writes bytea in hex.
+		dump := pgtest.Dump(t, dbURL)
+		for i, s := range secrets {
+			if bytes.Contains(dump, s) || bytes.Contains(dump, []byte(hex.EncodeToString(s))) {
+				t.Errorf("the database holds secret #%d (%d bytes) in the clear", i, len(s))
+			}
+		}
+		if !bytes.Contains(dump, []byte(hex.EncodeToString([]byte("node.secrets")))) {
+			t.Fatal("the dump holds no node.secrets: is it the nodes' database?")
+		}
+	})
+}
+
+// sharedSecretMaterial opens the cluster's secrets in the database as a
+// node does and returns every form of them a leak could take.
+func sharedSecretMaterial(t *testing.T, dir, dbURL string, root nodeseal.Root) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	box, err := nodeseal.OpenShared(ctx, dir, sharedStorage(t, dbURL).Identity, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	var out [][]byte
+	for _, name := range []string{"identity-signing-key.pem", "tls/ca", "workspace/secrets.key", "workspace/platform/platform.key", "vault/root.key"} {
+		raw, err := box.LoadOrCreate(ctx, name, func() ([]byte, error) { return nil, errors.New("missing") })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out = append(out, raw)
+		for rest := raw; ; {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				break
+			}
+			if block.Type != "PRIVATE KEY" {
+				continue
+			}
+			key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			out = append(out, block.Bytes, key.(*ecdsa.PrivateKey).D.Bytes())
+		}
+	}
+	return out
+}
+
+// scanDir fails the test when a file under dir holds one of needles.
+func scanDir(t *testing.T, dir string, needles [][]byte) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "admin.json" { // the admin's own credentials, by design
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, n := range needles {
+			if bytes.Contains(data, n) {
+				t.Errorf("%s holds secret #%d (%d bytes) in the clear", path, i, len(n))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

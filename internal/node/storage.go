@@ -1,0 +1,231 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/nodeseal"
+	"github.com/sealwatch/sealwatch/internal/rootkey"
+)
+
+// Storage is the databases a node shares with the other nodes behind one
+// address (Config.Storage), one per concern, as the embedded node keeps
+// them in identity.db, vault/vault.db, workspace/control.db and
+// documents/documents.db. The node uses them and leaves closing them to
+// whoever opened them.
+type Storage struct {
+	Identity, Vault, Control, Documents kv.DB
+}
+
+func (s *Storage) check() error {
+	if s.Identity == nil || s.Vault == nil || s.Control == nil || s.Documents == nil {
+		return errors.New("node: shared storage needs all four databases: identity, vault, control and documents")
+	}
+	return nil
+}
+
+// database is the database of one concern, as the metric labels name it
+// (identity, vault, control, documents): the shared one, or the bbolt file
+// at path, under the data directory, which the node closes.
+func (n *Node) database(name, path string) (kv.DB, error) {
+	if s := n.cfg.Storage; s != nil {
+		return map[string]kv.DB{"identity": s.Identity, "vault": s.Vault, "control": s.Control, "documents": s.Documents}[name], nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	db, err := boltkv.Open(path, boltkv.Options{})
+	if errors.Is(err, boltkv.ErrLocked) {
+		return nil, fmt.Errorf("%w; stop the other sealwatch process first", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, db.Close)
+	n.files[name] = db
+	return db, nil
+}
+
+// openBox unseals the node's secrets: its own, under its own master key in
+// DIR/seal, or, on shared storage, the cluster's, whose master key is kept
+// in the identity database.
+func (n *Node) openBox(ctx context.Context) (*nodeseal.Box, error) {
+	if n.cfg.Storage == nil {
+		return nodeseal.Open(ctx, n.cfg.DataDir, n.cfg.Root)
+	}
+	return nodeseal.OpenShared(ctx, n.cfg.DataDir, n.cfg.Storage.Identity, n.cfg.Root)
+}
+
+// vaultPassphraseKey derives the vault's root key from the configured
+// passphrase. Its Argon2id parameters are in DIR/vault/root.params, or, on
+// shared storage, kept with the cluster's secrets, so that every node
+// derives the same key.
+func (n *Node) vaultPassphraseKey(ctx context.Context) (*rootkey.Key, error) {
+	if !n.box.Shared() {
+		return rootkey.FromPassphrase(n.cfg.VaultPassphrase, filepath.Join(n.cfg.DataDir, "vault", "root.params"))
+	}
+	params, err := n.box.LoadOrCreate(ctx, "vault/root.params", func() ([]byte, error) {
+		k, params, err := rootkey.NewPassphraseKey(n.cfg.VaultPassphrase)
+		if err != nil {
+			return nil, err
+		}
+		k.Close()
+		return params, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rootkey.FromPassphraseParams(n.cfg.VaultPassphrase, params)
+}
+
+// checkPublicURL checks Config.PublicURL and returns it without a trailing
+// slash.
+func checkPublicURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("node: the public URL %q must be an https URL of a host, with an optional port and no path, such as https://sealwatch.example.com", raw)
+	}
+	if p := u.Port(); p != "" {
+		if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 65535 {
+			return "", fmt.Errorf("node: the public URL %q has no valid port", raw)
+		}
+	}
+	return "https://" + strings.ToLower(u.Host), nil
+}
+
+// publicURL is the base URL clients reach the service at: Config.PublicURL,
+// or this node's own listener.
+func (n *Node) publicURL() string {
+	if n.public != "" {
+		return n.public
+	}
+	return n.endpoint
+}
+
+// publicPort is the port of publicURL, as vault URIs name it.
+func (n *Node) publicPort() int {
+	u, err := url.Parse(n.publicURL())
+	if err != nil || u.Port() == "" {
+		return 443
+	}
+	p, _ := strconv.Atoi(u.Port())
+	return p
+}
+
+// serverNames are the names and addresses this node's certificate covers:
+// its loopback and listener, the vault hosts, and the public URL's host.
+func (n *Node) serverNames() ([]string, []net.IP) {
+	names := []string{"localhost", n.cfg.VaultDNSSuffix, "*." + n.cfg.VaultDNSSuffix}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, n.listener.Addr().(*net.TCPAddr).IP}
+	if n.public != "" {
+		u, _ := url.Parse(n.public)
+		if ip := net.ParseIP(u.Hostname()); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			names = append(names, u.Hostname())
+		}
+	}
+	return names, ips
+}
+
+var (
+	bucketBootstrap = []byte("node.bootstrap")
+	keyAdminClaim   = []byte("admin")
+)
+
+// adminClaim records, in the identity database, which node made the admin
+// application of nodes sharing it, and where it wrote its credentials.
+type adminClaim struct {
+	ObjectID    string    `json:"objectId"`
+	AppID       string    `json:"appId"`
+	Host        string    `json:"host"`
+	Credentials string    `json:"credentials"`
+	Created     time.Time `json:"created"`
+}
+
+// claimAdmin makes the admin application of nodes sharing their databases,
+// once: each node that finds no claim makes an application, and the one
+// whose claim commits first keeps it and writes its admin.json; the others
+// delete theirs. It returns the claim that holds, and whether it is this
+// node's.
+func (n *Node) claimAdmin(ctx context.Context) (adminClaim, bool, error) {
+	claim, found, err := n.readAdminClaim(ctx)
+	if err != nil || found {
+		return claim, false, err
+	}
+	p, secret, err := n.identity.CreateApplication(ctx, "sealwatch-admin", identity.RoleOwner)
+	if err != nil {
+		return adminClaim{}, false, fmt.Errorf("create admin principal: %w", err)
+	}
+	host, _ := os.Hostname()
+	ours := adminClaim{ObjectID: p.ObjectID, AppID: p.AppID, Host: host, Credentials: n.CredentialsFile(), Created: time.Now().UTC()}
+	raw, err := json.Marshal(ours)
+	if err != nil {
+		return adminClaim{}, false, err
+	}
+	won := false
+	err = n.identityDB.Update(ctx, func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketBootstrap)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(keyAdminClaim); v != nil {
+			return json.Unmarshal(v, &claim)
+		}
+		won = true
+		return b.Put(keyAdminClaim, raw)
+	})
+	if err != nil || !won {
+		return claim, false, errors.Join(err, n.identity.Delete(ctx, p.ObjectID))
+	}
+	creds := Credentials{
+		TenantID: n.identity.TenantID(), ClientID: p.AppID, ClientSecret: secret,
+		Endpoint: n.publicURL(), CAFile: n.tls.CAFile, VaultDNSSuffix: n.cfg.VaultDNSSuffix,
+	}
+	if err := n.writeCredentials(creds); err != nil {
+		return ours, true, err
+	}
+	n.log.Info("admin principal created", "objectId", p.ObjectID, "appId", p.AppID, "credentials", n.CredentialsFile())
+	return ours, true, nil
+}
+
+func (n *Node) readAdminClaim(ctx context.Context) (adminClaim, bool, error) {
+	var (
+		claim adminClaim
+		found bool
+	)
+	err := n.identityDB.View(ctx, func(tx kv.Tx) error {
+		if b := tx.Bucket(bucketBootstrap); b != nil {
+			if v := b.Get(keyAdminClaim); v != nil {
+				found = true
+				return json.Unmarshal(v, &claim)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return claim, false, fmt.Errorf("read the admin application's claim: %w", err)
+	}
+	return claim, found, nil
+}
+
+// AdminCredentialsElsewhere is, when another node sharing this one's
+// databases made the admin application, where that node wrote its
+// credentials ("" otherwise): this node has no admin.json of its own.
+func (n *Node) AdminCredentialsElsewhere() string { return n.adminElsewhere }
