@@ -25,7 +25,7 @@ import (
 // must read the one the store holds.
 type objects struct {
 	store objstore.Store
-	cache *segmentCache // nil: segments are read from store itself
+	cache *SegmentCache // nil: segments are read from store itself
 }
 
 // filePutter is a store that takes a local file as an object without

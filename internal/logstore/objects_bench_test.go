@@ -84,7 +84,7 @@ func scanBench(b *testing.B, st *Store, rows int) {
 }
 
 // empty removes every cached segment.
-func (c *segmentCache) empty() {
+func (c *SegmentCache) empty() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.lru.Len() > 0 {

@@ -17,7 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/objstore"
 )
 
-// segmentCache keeps whole segments of a remote store as files under a
+// SegmentCache keeps whole segments of a remote store as files under a
 // local directory, at the path of their keys, so that a segment a scan
 // reads again is read from disk. It holds at most limit bytes: past it, the
 // segments used least recently are removed (LRU, in memory; on start, the
@@ -28,7 +28,9 @@ import (
 // What it holds is what the store holds, sealed: a scan checks it against
 // the manifest as it checks the store's. It trusts that a key's bytes do
 // not change unless through this node (objects.putFile, objects.delete).
-type segmentCache struct {
+// One cache may serve every store of a node that keeps its objects in one
+// store (Config.Cache), which bounds the node's disk for all of them.
+type SegmentCache struct {
 	dir   string
 	limit int64
 	store objstore.Store
@@ -59,18 +61,24 @@ const cacheTmpPrefix = ".fetch-"
 // copyBuffer is the size of the ranges a download reads.
 const copyBuffer = 8 << 20
 
-func newSegmentCache(dir string, limit int64, store objstore.Store) (*segmentCache, error) {
+// NewSegmentCache opens the cache of store's segments in dir, holding at
+// most limit bytes (DefaultCacheBytes if not positive), and takes in what an
+// earlier run left there.
+func NewSegmentCache(dir string, limit int64, store objstore.Store) (*SegmentCache, error) {
+	if limit <= 0 {
+		limit = DefaultCacheBytes
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("segment cache: %w", err)
 	}
-	c := &segmentCache{dir: dir, limit: limit, store: store, entries: map[string]*list.Element{}, fetching: map[string]*cacheFetch{}}
+	c := &SegmentCache{dir: dir, limit: limit, store: store, entries: map[string]*list.Element{}, fetching: map[string]*cacheFetch{}}
 	return c, c.load()
 }
 
 // load takes in the segments left by an earlier run, ranked by their
 // modification times, and
 // removes downloads a crash cut short.
-func (c *segmentCache) load() error {
+func (c *SegmentCache) load() error {
 	type found struct {
 		key  string
 		size int64
@@ -113,10 +121,10 @@ func (c *segmentCache) load() error {
 	return nil
 }
 
-func (c *segmentCache) path(key string) string { return filepath.Join(c.dir, filepath.FromSlash(key)) }
+func (c *SegmentCache) path(key string) string { return filepath.Join(c.dir, filepath.FromSlash(key)) }
 
 // open opens key from the cache, downloading it first if needed.
-func (c *segmentCache) open(ctx context.Context, key string) (objstore.Object, error) {
+func (c *SegmentCache) open(ctx context.Context, key string) (objstore.Object, error) {
 	if err := objstore.ValidKey(key); err != nil {
 		return nil, err
 	}
@@ -168,7 +176,7 @@ func (c *segmentCache) open(ctx context.Context, key string) (objstore.Object, e
 
 // fetch downloads key into the cache. It returns the store's object itself
 // when the object is too large to cache, nil once it is cached.
-func (c *segmentCache) fetch(ctx context.Context, key string) (objstore.Object, error) {
+func (c *SegmentCache) fetch(ctx context.Context, key string) (objstore.Object, error) {
 	obj, err := c.store.Open(ctx, key)
 	if err != nil {
 		return nil, err
@@ -204,7 +212,7 @@ func (c *segmentCache) fetch(ctx context.Context, key string) (objstore.Object, 
 
 // adopt takes the local file at path, just stored as key, into the cache;
 // false if it did not (too large, or on another file system).
-func (c *segmentCache) adopt(key, path string, size int64) bool {
+func (c *SegmentCache) adopt(key, path string, size int64) bool {
 	if size > c.limit {
 		return false
 	}
@@ -219,7 +227,7 @@ func (c *segmentCache) adopt(key, path string, size int64) bool {
 }
 
 // size returns the size of a cached segment.
-func (c *segmentCache) size(key string) (int64, bool) {
+func (c *SegmentCache) size(key string) (int64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[key]; ok {
@@ -229,7 +237,7 @@ func (c *segmentCache) size(key string) (int64, bool) {
 }
 
 // remove drops key from the cache.
-func (c *segmentCache) remove(key string) {
+func (c *SegmentCache) remove(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.entries[key]; ok {
@@ -239,7 +247,7 @@ func (c *segmentCache) remove(key string) {
 
 // insertLocked records a segment now in the cache as used last, and
 // removes those used least recently until the cache is within its limit.
-func (c *segmentCache) insertLocked(key string, size int64) {
+func (c *SegmentCache) insertLocked(key string, size int64) {
 	if e, ok := c.entries[key]; ok {
 		c.bytes -= e.Value.(*cacheEntry).size
 		c.lru.Remove(e)
@@ -251,7 +259,7 @@ func (c *segmentCache) insertLocked(key string, size int64) {
 	}
 }
 
-func (c *segmentCache) removeLocked(e *list.Element) {
+func (c *SegmentCache) removeLocked(e *list.Element) {
 	ce := e.Value.(*cacheEntry)
 	os.Remove(c.path(ce.key))
 	c.lru.Remove(e)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
 )
@@ -47,7 +48,7 @@ func remoteWith(t *testing.T, sizes ...int) *countingStore {
 
 func cacheKey(i int) string { return fmt.Sprintf("w/t/%d.seg", i) }
 
-func readCached(t *testing.T, c *segmentCache, i int) string {
+func readCached(t *testing.T, c *SegmentCache, i int) string {
 	t.Helper()
 	o, err := c.open(context.Background(), cacheKey(i))
 	if err != nil {
@@ -64,7 +65,7 @@ func readCached(t *testing.T, c *segmentCache, i int) string {
 func TestSegmentCacheFetchesOnceAndEvictsTheLeastRecentlyUsed(t *testing.T) {
 	remote := remoteWith(t, 100, 100, 100)
 	dir := t.TempDir()
-	c, err := newSegmentCache(dir, 250, remote)
+	c, err := NewSegmentCache(dir, 250, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestSegmentCacheFetchesOnceAndEvictsTheLeastRecentlyUsed(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(dir, "w", "t", "0.seg"), old, old); err != nil {
 		t.Fatal(err)
 	}
-	again, err := newSegmentCache(dir, 250, remote)
+	again, err := NewSegmentCache(dir, 250, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestSegmentCacheFetchesOnceAndEvictsTheLeastRecentlyUsed(t *testing.T) {
 
 func TestSegmentCacheReadsOneSegmentOnceForConcurrentReaders(t *testing.T) {
 	remote := remoteWith(t, 1000)
-	c, err := newSegmentCache(t.TempDir(), 1<<20, remote)
+	c, err := NewSegmentCache(t.TempDir(), 1<<20, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestSegmentCacheReadsOneSegmentOnceForConcurrentReaders(t *testing.T) {
 func TestSegmentLargerThanTheCacheIsReadFromTheStore(t *testing.T) {
 	remote := remoteWith(t, 300)
 	dir := t.TempDir()
-	c, err := newSegmentCache(dir, 250, remote)
+	c, err := NewSegmentCache(dir, 250, remote)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,11 +151,36 @@ func TestSegmentLargerThanTheCacheIsReadFromTheStore(t *testing.T) {
 }
 
 func TestSegmentCacheMissingObjectIsErrNotExist(t *testing.T) {
-	c, err := newSegmentCache(t.TempDir(), 250, remoteWith(t))
+	c, err := NewSegmentCache(t.TempDir(), 250, remoteWith(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.open(context.Background(), cacheKey(0)); !errors.Is(err, objstore.ErrNotExist) {
 		t.Fatalf("open of a missing segment: %v", err)
+	}
+}
+
+// TestStoresShareOneSegmentCache: a cache given to a store is used by it,
+// and one of another object store is refused.
+func TestStoresShareOneSegmentCache(t *testing.T) {
+	remote := remoteWith(t)
+	cache, err := NewSegmentCache(t.TempDir(), 1<<20, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := envelopetest.New("aek")
+	for _, w := range []string{"ws-one", "ws-two"} {
+		st := newTestStore(t, t.TempDir(), keys, func(c *Config) { c.Objects, c.Cache = remote, cache })
+		mustIngest(t, st, w, tbl, eventsBody(t, 0, 10, testNow))
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cache.lru.Len() != 2 {
+		t.Fatalf("the shared cache holds %d segments, want both stores' one each", cache.lru.Len())
+	}
+	_, err = New(Config{Dir: t.TempDir(), Keys: keys, Objects: remoteWith(t), Cache: cache})
+	if err == nil {
+		t.Fatal("a store took the cache of another object store")
 	}
 }

@@ -102,9 +102,13 @@ type Config struct {
 	// behind objstore. Given (a bucket shared by several nodes), segments
 	// are cached whole under CacheDir, at most CacheBytes of them (defaults
 	// Dir/.segment-cache and 4 GiB), evicting the least recently used.
+	// Cache, if given, is the cache of Objects' segments to use instead,
+	// shared by the stores of a node (CacheDir and CacheBytes are then
+	// its own).
 	Objects    objstore.Store
 	CacheDir   string
 	CacheBytes int64
+	Cache      *SegmentCache
 	// Lineage, if set, is this node's lineage of every table (lineage.go):
 	// the nodes sharing Objects and the control plane each write their own,
 	// and a query reads them all. It needs a Ledger that is a
@@ -284,13 +288,19 @@ func openObjects(cfg *Config) (objects, error) {
 		}
 		return objects{store: local}, nil
 	}
+	if cfg.Cache != nil {
+		if cfg.Cache.store != cfg.Objects {
+			return objects{}, errors.New("log store: the segment cache given caches another object store")
+		}
+		return objects{store: cfg.Objects, cache: cfg.Cache}, nil
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(cfg.Dir, ".segment-cache") // not a workspace's name
 	}
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = DefaultCacheBytes
 	}
-	cache, err := newSegmentCache(cfg.CacheDir, cfg.CacheBytes, cfg.Objects)
+	cache, err := NewSegmentCache(cfg.CacheDir, cfg.CacheBytes, cfg.Objects)
 	if err != nil {
 		return objects{}, fmt.Errorf("log store: %w", err)
 	}

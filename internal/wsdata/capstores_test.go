@@ -14,6 +14,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/clusterkeys"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/kql"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -29,6 +30,18 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	d := nodeData(t, db, Options{MaxOpenStores: maxOpen, ControlDB: db})
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	d.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	return d, &clock
+}
+
+// nodeData is one node's data plane over platform-keyed workspaces, its
+// keys and documents in db, its logs in a directory of its own.
+func nodeData(t *testing.T, db kv.DB, opts Options) *Data {
+	t.Helper()
+	dir := t.TempDir()
 	platform, err := keyring.NewPlatformKEK(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -44,15 +57,12 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { keys.Close() })
-	d, err := New(filepath.Join(dir, "logs"), db, keys, Options{MaxOpenStores: maxOpen, ControlDB: db})
+	d, err := New(filepath.Join(dir, "logs"), db, keys, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	var clock atomic.Int64
-	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	d.now = func() time.Time { return time.Unix(0, clock.Load()) }
-	return d, &clock
+	return d
 }
 
 func capWorkspace(i int) *workspace.WorkspaceInfo {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,15 +56,18 @@ func lineageNode(t *testing.T, db kv.DB, objects objstore.Store, keys *envelopet
 
 var lineageNow = time.Date(2026, 3, 10, 12, 30, 0, 0, time.UTC)
 
-// numbered are rows first..first+n-1, each with its number in N.
-func numbered(first, n int) []byte {
+// numbered are rows first..first+n-1, each with its number in N, a minute
+// apart back from lineageNow.
+func numbered(first, n int) []byte { return numberedAt(first, n, lineageNow) }
+
+func numberedAt(first, n int, at time.Time) []byte {
 	var b strings.Builder
 	b.WriteString("[")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		fmt.Fprintf(&b, `{"TimeGenerated":%q,"N":%d,"Host":"host-%d"}`, lineageNow.Add(-time.Duration(i)*time.Minute).Format(time.RFC3339), first+i, i%7)
+		fmt.Fprintf(&b, `{"TimeGenerated":%q,"N":%d,"Host":"host-%d"}`, at.Add(-time.Duration(i)*time.Minute).Format(time.RFC3339), first+i, i%7)
 	}
 	b.WriteString("]")
 	return []byte(b.String())
@@ -181,5 +185,69 @@ func TestALineagePointerMovesOnlyFromTheEpochItWasAt(t *testing.T) {
 	}
 	if ptrs, _ := l.Lineages(ctx, "ws1", "T_CL"); len(ptrs) != 0 {
 		t.Fatalf("the lineages of a forgotten workspace: %v", ptrs)
+	}
+}
+
+// TestTwoDataPlanesOnOneBucketServeEachOthersRows: two nodes' data planes,
+// on one control database and one bucket, each with a lineage: rows one
+// ingests and flushes are in the bucket, not on its disk, and the other
+// answers them; deleting the workspace deletes its objects.
+func TestTwoDataPlanesOnOneBucketServeEachOthersRows(t *testing.T) {
+	db, objects := controlDB(t), bucket(t)
+	a := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: "node-a"})
+	b := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: "node-b"})
+	ws := capWorkspace(1)
+	id := ws.Workspace.Properties.CustomerID
+	ctx := context.Background()
+	for _, in := range []struct {
+		d           *Data
+		first, rows int
+	}{{a, 0, 30}, {b, 30, 20}} {
+		st, err := in.d.Logs(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Ingest(ctx, id, "Nodes_CL", numberedAt(in.first, in.rows, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.d.FlushLogs(ctx, ws, "Nodes_CL"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, d := range map[string]*Data{"a": a, "b": b} {
+		st, err := d.Logs(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := st.Scan(ctx, logstore.ScanRequest{Workspace: id, Table: "Nodes_CL", Columns: []string{"N"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for sc.Next() {
+			n += sc.Batch().Len
+		}
+		sc.Close()
+		if sc.Err() != nil || n != 50 {
+			t.Fatalf("node %s answers %d rows (%v); want both nodes' 50", name, n, sc.Err())
+		}
+	}
+	entries, err := objects.List(ctx, id+"/Nodes_CL/")
+	if err != nil || len(entries) < 4 {
+		t.Fatalf("the bucket holds %v (%v); want each lineage's segments and manifest", entries, err)
+	}
+	for _, d := range []*Data{a, b} {
+		filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".seg") && !strings.Contains(p, segmentCacheDir) {
+				t.Errorf("a segment on the node's disk outside its cache: %s", p)
+			}
+			return nil
+		})
+	}
+	if err := a.DeleteWorkspace(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := objects.List(ctx, id+"/"); err != nil || len(entries) != 0 {
+		t.Fatalf("after the workspace was deleted the bucket holds %v (%v)", entries, err)
 	}
 }

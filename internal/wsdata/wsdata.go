@@ -23,6 +23,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/savedsearch"
 	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
@@ -54,7 +55,21 @@ type Options struct {
 	// capOpenStores). Stores in use stay open, so the bound is exceeded
 	// while more than it are in use. 0: no bound.
 	MaxOpenStores int
+	// Objects, if set, keeps the log stores' segments and manifests (a
+	// bucket several nodes share) rather than the workspaces' directories,
+	// which keep the WALs; the node caches the segments it reads in one
+	// cache under the log directory, of at most SegmentCacheBytes
+	// (default logstore.DefaultCacheBytes). Lineage is then this node's
+	// lineage of every table (logstore.Config.Lineage): each node sharing
+	// Objects and ControlDB must have its own.
+	Objects           objstore.Store
+	SegmentCacheBytes int64
+	Lineage           string
 }
+
+// segmentCacheDir is where a node keeps the segments it read from Objects,
+// under the log directory: not a workspace's ID.
+const segmentCacheDir = ".segment-cache"
 
 // Data is the data plane's view of every workspace's stores.
 type Data struct {
@@ -63,6 +78,8 @@ type Data struct {
 	keys   *clusterkeys.Manager
 	opts   Options
 	ledger logstore.Ledger
+	// segments caches the segments read from Options.Objects; nil without.
+	segments *logstore.SegmentCache
 	// retention is the retention of the tables given one of their own.
 	retention *tableRetention
 	log       *slog.Logger
@@ -147,8 +164,14 @@ func New(dir string, docsDB kv.DB, keys *clusterkeys.Manager, opts Options) (*Da
 	if opts.ControlDB != nil {
 		ledger = kvLedger{opts.ControlDB}
 	}
+	var segments *logstore.SegmentCache
+	if opts.Objects != nil {
+		if segments, err = logstore.NewSegmentCache(filepath.Join(dir, segmentCacheDir), opts.SegmentCacheBytes, opts.Objects); err != nil {
+			return nil, err
+		}
+	}
 	stop, stopped := context.WithCancel(context.Background())
-	return &Data{stop: stop, stopped: stopped, dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
+	return &Data{stop: stop, stopped: stopped, dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, segments: segments, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
 		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes), codec: codec,
 		merges: logstore.NewMergeSlots(1),
 		logs:   map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
@@ -255,6 +278,7 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
 		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec, Merges: d.merges,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
+		Objects: d.opts.Objects, Cache: d.segments, Lineage: d.opts.Lineage,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
@@ -324,6 +348,23 @@ func (d *Data) Docs(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore
 	return docstore.New(d.docsDB, keys)
 }
 
+// deleteObjects deletes a workspace's segments and manifests from
+// Options.Objects, every node's lineages of them.
+func (d *Data) deleteObjects(ctx context.Context, customerID string) error {
+	if d.opts.Objects == nil {
+		return nil
+	}
+	entries, err := d.opts.Objects.List(ctx, customerID+"/")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		errs = append(errs, d.opts.Objects.Delete(ctx, e.Key))
+	}
+	return errors.Join(errs...)
+}
+
 // deletedError refuses the stores of a workspace deleted meanwhile.
 func deletedError(customerID string) error {
 	return fault.New(fault.NotFound, workspace.CodeNotFound, "workspace %s was deleted", customerID)
@@ -349,6 +390,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 		s.mu.Unlock()
 	}
 	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
+	errs = append(errs, d.deleteObjects(ctx, customerID))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
 	errs = append(errs, d.retention.forget(ctx, customerID))
 	d.scrubs.forget(customerID)
@@ -461,6 +503,7 @@ func (d *Data) logStoreForPurge(ctx context.Context, ws *workspace.WorkspaceInfo
 		return o.store, false, nil
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
-		TableRetention: tables, Logger: d.log, Ledger: d.ledger, Codec: d.codec})
+		TableRetention: tables, Logger: d.log, Ledger: d.ledger, Codec: d.codec,
+		Objects: d.opts.Objects, Cache: d.segments, Lineage: d.opts.Lineage})
 	return st, true, err
 }
