@@ -26,6 +26,9 @@ type cursor struct {
 	page   []entry // consecutive keys, in order
 	i      int     // the position in page
 	writes int     // the transaction's writes when page was fetched
+	// pastEnd is set when First or Seek found no key: the cursor is then
+	// past every key, as bbolt's is, and a Prev lands on the last one.
+	pastEnd bool
 }
 
 type entry struct{ key, value []byte }
@@ -38,15 +41,27 @@ func (c *cursor) current() *entry {
 	return &c.page[c.i]
 }
 
-func (c *cursor) First() ([]byte, []byte) { return c.fetch(">=", []byte{}, false) }
+func (c *cursor) First() ([]byte, []byte) { return c.move(">=", []byte{}, false) }
 
-func (c *cursor) Last() ([]byte, []byte) { return c.fetch("", nil, true) }
+func (c *cursor) Last() ([]byte, []byte) { return c.move("", nil, true) }
 
 func (c *cursor) Seek(seek []byte) ([]byte, []byte) {
 	if seek == nil {
 		seek = []byte{}
 	}
-	return c.fetch(">=", seek, false)
+	return c.move(">=", seek, false)
+}
+
+// move positions the cursor afresh, for First, Last and Seek. Finding no
+// key, it leaves the cursor on none, not where it was: a Next then finds
+// none either, and a Prev after First or Seek the last key.
+func (c *cursor) move(op string, from []byte, desc bool) ([]byte, []byte) {
+	k, v := c.fetch(op, from, desc)
+	c.pastEnd = k == nil && !desc
+	if k == nil {
+		c.page = nil
+	}
+	return k, v
 }
 
 func (c *cursor) Next() ([]byte, []byte) {
@@ -62,6 +77,9 @@ func (c *cursor) Next() ([]byte, []byte) {
 }
 
 func (c *cursor) Prev() ([]byte, []byte) {
+	if c.pastEnd {
+		return c.Last()
+	}
 	e := c.current()
 	if e == nil {
 		return nil, nil
