@@ -248,6 +248,11 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 		return 0, fmt.Errorf("read %s: %w", o.key, mapError(o.ctx, err))
 	}
 	defer out.Body.Close()
+	// HTTP lets a server ignore Range and send the whole object, whose
+	// first bytes are not those at off.
+	if got, asked := aws.ToString(out.ContentRange), fmt.Sprintf("bytes %d-%d/", off, off+want-1); !strings.HasPrefix(got, asked) {
+		return 0, fmt.Errorf("read %s: the store answered a read of %s%d with the range %q", o.key, asked, o.size, got)
+	}
 	n, err := io.ReadFull(out.Body, p[:want])
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {

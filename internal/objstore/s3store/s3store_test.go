@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +170,35 @@ func BenchmarkReadRanges(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestARangeTheServerIgnoredIsAnErrorNotOtherBytes reads from a server
+// that, as HTTP lets it, answers a ranged GET with the whole object: the
+// object's first bytes must not pass for those at the offset asked for.
+func TestARangeTheServerIgnoredIsAnErrorNotOtherBytes(t *testing.T) {
+	const body = "0123456789"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method == http.MethodGet {
+			io.WriteString(w, body) // 200, whatever the Range header asked
+		}
+	}))
+	defer srv.Close()
+	cfg := s3store.Config{Endpoint: srv.URL, Region: "us-east-1", Bucket: "segments", AccessKeyID: "AKID", SecretAccessKey: "secret"}
+	ctx := context.Background()
+	s, err := s3store.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Open(ctx, "ws/t/seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := make([]byte, 4)
+	n, err := o.ReadAt(p, 3)
+	if err == nil {
+		t.Fatalf("ReadAt(4 bytes at 3) = %q, nil from a server that sent the whole object; want an error", p[:n])
+	}
+	t.Log(err)
 }
