@@ -268,15 +268,16 @@ func unprivileged() (*syscall.Credential, error) {
 // prepareDir lets the server's user into the temporary directory and gives
 // it the data directory.
 func (s *server) prepareDir(cred *syscall.Credential) error {
-	// MkdirTemp's 0700 would keep nobody out of its own data directory.
-	if err := os.Chmod(s.dir, 0o755); err != nil {
-		return err
-	}
 	if err := os.Mkdir(s.dataDir(), 0o700); err != nil {
 		return err
 	}
 	if cred == nil {
 		return nil
+	}
+	// MkdirTemp's 0700 would keep nobody out of its own data directory;
+	// passing through is all it needs, not listing the directory.
+	if err := os.Chmod(s.dir, 0o711); err != nil {
+		return err
 	}
 	return os.Chown(s.dataDir(), int(cred.Uid), int(cred.Gid))
 }
@@ -318,7 +319,10 @@ func (s *server) run(cred *syscall.Credential) error {
 		return err
 	}
 	s.port = port
-	logFile, err := os.Create(s.logPath())
+	// The log may quote rows (a failed statement's detail): the tests'
+	// alone, even when the server runs as nobody, as it writes through
+	// the descriptor it is given.
+	logFile, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
