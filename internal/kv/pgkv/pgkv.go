@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -50,11 +51,23 @@ const schema = `CREATE TABLE IF NOT EXISTS ` + table + ` (
 // ended.
 const rollbackTimeout = 5 * time.Second
 
+// idleTimeout is how long an Update may leave the server waiting between
+// its statements before the server ends its session, and with it the
+// writer's lock. A node that hangs or loses power inside an Update leaves
+// its connection open as far as the server knows, until TCP keepalive
+// gives up on it (two hours and more by default): meanwhile every node's
+// writers would wait. An Update's fn works in memory between statements,
+// for far less than this.
+const idleTimeout = time.Minute
+
 // DB is a kv.DB in one namespace of a PostgreSQL database.
 type DB struct {
 	pool   *pgxpool.Pool
 	ns     string
 	lockID int64 // the namespace's advisory lock, taken by every Update
+	// idleTimeout is how long the server lets an Update's session idle in
+	// its transaction (idleTimeout by default; shorter in tests).
+	idleTimeout time.Duration
 	// writer lets one Update of this node at a time take a connection to
 	// wait for the advisory lock: the others wait here, leaving the pool
 	// to readers, and to a View that a writer runs inside its Update.
@@ -115,7 +128,7 @@ func Open(ctx context.Context, pool *pgxpool.Pool, name string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgkv: create the table %s: %w", table, err)
 	}
-	return &DB{pool: pool, ns: name, lockID: lockKey("writer " + name), writer: make(chan struct{}, 1)}, nil
+	return &DB{pool: pool, ns: name, lockID: lockKey("writer " + name), idleTimeout: idleTimeout, writer: make(chan struct{}, 1)}, nil
 }
 
 // lockKey is the advisory lock key for what: PostgreSQL's advisory locks
@@ -207,7 +220,10 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 		}
 	}()
 	if writable {
-		if _, err := t.do("wait for the writer's lock", "SELECT pg_advisory_xact_lock($1)", []any{d.lockID}, nil); err != nil {
+		// set_config(..., true) is SET LOCAL: for this transaction alone.
+		if _, err := t.do("wait for the writer's lock", `SELECT pg_advisory_xact_lock($1),
+			set_config('idle_in_transaction_session_timeout', $2, true)`,
+			[]any{d.lockID, strconv.FormatInt(d.idleTimeout.Milliseconds(), 10)}, nil); err != nil {
 			return fmt.Errorf("pgkv %s: %w", d.ns, err)
 		}
 	}

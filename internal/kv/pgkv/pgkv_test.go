@@ -418,3 +418,58 @@ func TestPostgreSQLHoldsTheBytesGivenAndNoOthers(t *testing.T) {
 		t.Errorf("%d rows for one bucket and one key, want 2", rows)
 	}
 }
+
+// TestAWriterThatHangsHoldingTheLockIsEndedByTheServer: a node that froze
+// or lost power inside an Update leaves its connection open, as far as the
+// server knows, for hours (until TCP keepalive gives up on it); the server
+// must end the idle transaction, releasing the writer's lock, so that
+// other nodes' writers go on.
+func TestAWriterThatHangsHoldingTheLockIsEndedByTheServer(t *testing.T) {
+	url := pgtest.New(t)
+	hung, other := open(t, connect(t, url), "control"), open(t, connect(t, url), "control")
+	pgkv.SetIdleTimeout(hung, time.Second)
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	hungDone := make(chan error, 1)
+	go func() {
+		hungDone <- hung.Update(ctx, func(tx kv.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists([]byte("hung")); err != nil {
+				return err
+			}
+			close(holding)
+			<-release // frozen, its session idle in the transaction
+			_, err := tx.CreateBucketIfNotExists([]byte("after"))
+			return err
+		})
+	}()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	<-holding
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err := other.Update(wctx, func(tx kv.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte("other"))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("an Update on another node while one hangs holding the lock: %v", err)
+	}
+	close(release)
+	if err := <-hungDone; err == nil {
+		t.Fatal("the hung Update committed after the server ended its transaction")
+	}
+	err = other.View(ctx, func(tx kv.Tx) error {
+		if tx.Bucket([]byte("hung")) != nil || tx.Bucket([]byte("after")) != nil {
+			t.Error("the hung Update's writes were committed")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
