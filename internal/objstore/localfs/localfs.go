@@ -31,6 +31,8 @@ const tmpPattern = ".objstore-*.tmp"
 // Store is an objstore.Store on a directory.
 type Store struct {
 	root string
+	// syncDir syncs a directory's entries (a test watches it).
+	syncDir func(dir string) error
 }
 
 var _ objstore.Store = (*Store)(nil)
@@ -40,10 +42,11 @@ func New(dir string) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("localfs: no directory given")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	s := &Store{root: dir, syncDir: syncDir}
+	if err := s.mkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("localfs: %w", err)
 	}
-	return &Store{root: dir}, nil
+	return s, nil
 }
 
 func (s *Store) path(key string) string {
@@ -89,7 +92,7 @@ func (s *Store) write(ctx context.Context, op, key string, r io.Reader, size int
 	}
 	dst := s.path(key)
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := s.mkdirAll(dir); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(dir, tmpPattern)
@@ -120,7 +123,34 @@ func (s *Store) write(ctx context.Context, op, key string, r io.Reader, size int
 		return err
 	}
 	published = true
-	return syncDir(dir)
+	return s.syncDir(dir)
+}
+
+// mkdirAll creates dir and the directories above it that are missing, and
+// syncs the parent of each it created: an object renamed or linked into a
+// new directory survives a crash only if the directory's own entry does.
+func (s *Store) mkdirAll(dir string) error {
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := s.syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyExactly copies size bytes from r to w and checks r has no more.
@@ -275,7 +305,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	return syncDir(filepath.Dir(p))
+	return s.syncDir(filepath.Dir(p))
 }
 
 // PutFile moves the file at path, which the caller has written and synced
@@ -292,13 +322,13 @@ func (s *Store) PutFile(ctx context.Context, key, path string) error {
 	}
 	dst := s.path(key)
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := s.mkdirAll(dir); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := os.Rename(path, dst); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := s.syncDir(dir); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
