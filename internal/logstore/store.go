@@ -286,7 +286,7 @@ func openObjects(cfg *Config) (objects, error) {
 		if err != nil {
 			return objects{}, fmt.Errorf("log store: %w", err)
 		}
-		return objects{store: local}, nil
+		return objects{store: local, localDir: cfg.Dir}, nil
 	}
 	if cfg.Cache != nil {
 		if cfg.Cache.store != cfg.Objects {

@@ -333,22 +333,3 @@ func (s *Store) PutFile(ctx context.Context, key, path string) error {
 	}
 	return nil
 }
-
-// Stat returns the size of the object at key, or ErrNotExist: what Open
-// would tell of it, without opening it.
-func (s *Store) Stat(ctx context.Context, key string) (int64, error) {
-	if err := objstore.ValidKey(key); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("stat %s: %w", key, err)
-	}
-	fi, err := os.Stat(s.path(key))
-	if err == nil && !fi.Mode().IsRegular() {
-		err = objstore.ErrNotExist
-	}
-	if err != nil {
-		return 0, fmt.Errorf("stat %s: %w", key, notExist(err))
-	}
-	return fi.Size(), nil
-}
