@@ -174,6 +174,10 @@ func (m *Manager) CheckKey(ctx context.Context, clusterID string, cluster worksp
 // checkError words a failed key check for the principal who (object ID
 // oid), in the terms of the key's source.
 func checkError(who, oid string, kv workspace.KeyVaultProperties, err error) error {
+	if errors.Is(err, keyring.ErrRegistryChanged) {
+		return &fault.Error{Kind: fault.Conflict, Code: workspace.CodeConflict,
+			Message: "the cluster's keys were changed through another node at the same time; read the cluster, then set the key again"}
+	}
 	switch kv.Source() {
 	case workspace.KeySourceAWSKMS:
 		return awsKMSCheckError(kv, err)

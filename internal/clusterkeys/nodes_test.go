@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
@@ -578,5 +580,16 @@ func TestCredentialChangedOnOneNodeIsTakenByTheOther(t *testing.T) {
 	wantState(t, "B", b, "c1", keyring.Accessible)
 	if err := open(b, ws, o); err != nil {
 		t.Fatalf("node B with the new secret: %v", err)
+	}
+}
+
+// TestKeyChangeStillCollidingIsAConflictToRetry: a key change that kept
+// colliding with another node's change of the same ring is a 409 to retry,
+// not the key being unusable.
+func TestKeyChangeStillCollidingIsAConflictToRetry(t *testing.T) {
+	err := checkError("the cluster's identity", "cl", key("first"), fmt.Errorf("rewrap: %w", keyring.ErrRegistryChanged))
+	var fe *fault.Error
+	if !errors.As(err, &fe) || fe.Kind != fault.Conflict || fe.Code != workspace.CodeConflict || !strings.Contains(fe.Message, "set the key again") {
+		t.Fatalf("err = %#v, want a Conflict saying to set the key again", err)
 	}
 }

@@ -235,7 +235,7 @@ func (k *Keyring) open(ctx context.Context) error {
 		}
 		if s.meta == nil {
 			err := k.create(ctx)
-			if errors.Is(err, errRegistryChanged) {
+			if errors.Is(err, ErrRegistryChanged) {
 				// Another node created the ring first: its account key is
 				// the ring's, and this one's, once loaded.
 				continue
@@ -260,7 +260,7 @@ func (k *Keyring) open(ctx context.Context) error {
 }
 
 // create makes the ring's first account key, unless another node made the
-// ring meanwhile: then it fails with errRegistryChanged, having stored
+// ring meanwhile: then it fails with ErrRegistryChanged, having stored
 // nothing.
 func (k *Keyring) create(ctx context.Context) error {
 	st, err := k.kek.Describe(ctx)

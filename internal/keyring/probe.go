@@ -272,7 +272,7 @@ func (k *Keyring) maintainLocked(ctx context.Context) {
 func (k *Keyring) maintenanceFailed(what string, err error) {
 	switch {
 	case err == nil:
-	case errors.Is(err, errRegistryChanged):
+	case errors.Is(err, ErrRegistryChanged):
 		k.log.Info(what+": another node changed the ring first; the next probe reloads it", "err", err)
 	default:
 		k.log.Warn(what+" failed; retrying at the next probe", "err", err)

@@ -43,15 +43,16 @@ type meta struct {
 	KEKRef  string `json:"kekRef,omitempty"`
 	Current string `json:"current"`
 	// Version counts the ring's writes. Nodes sharing the registry write
-	// only over the version they read (write fails with errRegistryChanged
+	// only over the version they read (write fails with ErrRegistryChanged
 	// otherwise) and reload when it moves, so no node undoes another's
 	// change from a stale copy.
 	Version uint64 `json:"version,omitempty"`
 }
 
-// errRegistryChanged: another node wrote the ring since it was read here.
-// The caller reloads it and, where the operation allows, tries again.
-var errRegistryChanged = errors.New("the key registry changed since it was read (another node changed the ring)")
+// ErrRegistryChanged: another node wrote the ring since it was read here.
+// The keyring reloads it and, where the operation allows, tries again; a
+// key change that still collides returns it, for its caller to retry.
+var ErrRegistryChanged = errors.New("the key registry changed since it was read (another node changed the ring)")
 
 // errRingRemoved: the ring's registry is gone, its cluster deleted.
 var errRingRemoved = errors.New("the ring was removed from the key registry")
@@ -224,7 +225,7 @@ func (g *registry) load(ctx context.Context) (*stored, error) {
 
 // write stores m and records in one transaction, provided the ring is
 // still at the version m was read at (absent, to create it), and then sets
-// m.Version to the new one; otherwise it fails with errRegistryChanged. A
+// m.Version to the new one; otherwise it fails with ErrRegistryChanged. A
 // record not stored yet must have an epoch above every stored one, so that
 // no two nodes' new epochs share a number. before runs inside the
 // transaction, after the writes and before the commit: an error from it
@@ -243,7 +244,7 @@ func (g *registry) write(ctx context.Context, m *meta, create bool, records []*r
 		}
 		switch {
 		case create && have != nil, !create && have != nil && have.Version != m.Version:
-			return errRegistryChanged
+			return ErrRegistryChanged
 		case !create && have == nil:
 			return errRingRemoved
 		}
@@ -305,7 +306,7 @@ func (g *registry) epochsAbove(aeks kv.Bucket, records []*record) error {
 		}
 		for _, f := range fresh {
 			if f.Epoch <= r.Epoch {
-				return fmt.Errorf("new account key %s of epoch %d, stored %s has epoch %d: %w", f.ID, f.Epoch, r.ID, r.Epoch, errRegistryChanged)
+				return fmt.Errorf("new account key %s of epoch %d, stored %s has epoch %d: %w", f.ID, f.Epoch, r.ID, r.Epoch, ErrRegistryChanged)
 			}
 		}
 		return nil

@@ -68,7 +68,7 @@ const (
 func (k *Keyring) retryChanged(ctx context.Context, op func() error) error {
 	for i := 1; ; i++ {
 		err := op()
-		if !errors.Is(err, errRegistryChanged) || i == changeAttempts {
+		if !errors.Is(err, ErrRegistryChanged) || i == changeAttempts {
 			return err
 		}
 		select {
@@ -153,7 +153,7 @@ func (k *Keyring) sameVersionLocked(ctx context.Context, to *instrumentedKEK, re
 // rewrapLocked moves recs from one KEK to another (which may be the same
 // KEK, at another version); k.op must be held.
 // ref names to (see Config.KEKRef). The write fails with
-// errRegistryChanged when another node wrote the ring since it was read.
+// ErrRegistryChanged when another node wrote the ring since it was read.
 func (k *Keyring) rewrapLocked(ctx context.Context, from, to *instrumentedKEK, st KeyState, ref string, recs []*record, newEpoch bool, reason string) error {
 	fail := func(err error) error {
 		return fmt.Errorf("keyring %s/%s: rewrap under %s: %w", k.cfg.Cluster, k.cfg.Resource, st.KeyURI, err)
