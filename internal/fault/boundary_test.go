@@ -21,9 +21,10 @@ var httpLayers = []string{"api", "cli", "client", "console", "node"}
 // httpClients are domain packages that are HTTP clients of another service
 // (a key vault, AWS KMS, a token issuer, an automation rule's webhook
 // receiver, the file servers KQL's externaldata reads under the prefixes the
-// operator allows, fetched by extdata, a key event's subscribed webhook). They may import net/http to call it and read
-// its answers, but never to choose a status of ours.
-var httpClients = []string{"identity", "keyring/kv", "keyring/awskms", "automation", "extdata", "keyevents"}
+// operator allows, fetched by extdata, a key event's subscribed webhook, an
+// S3-compatible bucket). They may import net/http to call it and read its
+// answers, but never to choose a status of ours.
+var httpClients = []string{"identity", "keyring/kv", "keyring/awskms", "automation", "extdata", "keyevents", "objstore/s3store"}
 
 // testServices stand in for another service in tests, answering its HTTP as
 // it does (Local KMS's gate answers KMS's errors): choosing that service's
