@@ -2,7 +2,7 @@
 # The one test command: installs what the tests need that Go does not fetch
 # itself, then runs go vet and go test over the whole module.
 #
-#   scripts/test.sh              go vet ./... and go test ./...
+#   scripts/test.sh              go vet ./... and go test -timeout 30m ./...
 #   scripts/test.sh ARGS...      go test ARGS... alone, such as -run JS ./internal/node
 #
 # What it installs, once:
@@ -235,4 +235,6 @@ if [ "$#" -gt 0 ]; then
 	exec go test "$@"
 fi
 go vet ./...
-go test ./...
+# The node's package runs whole nodes, some on PostgreSQL and SeaweedFS: on a
+# busy two-core machine it can pass go test's default ten minutes.
+go test -timeout 30m ./...
