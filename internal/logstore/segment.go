@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -575,7 +576,12 @@ func (st *Store) openSegmentIn(ctx context.Context, open func(context.Context, s
 func (st *Store) readSegmentIndex(ctx context.Context, f objstore.Object, key, ws, table string, name segName, size int64) (*segReader, error) {
 	hb := make([]byte, min(size, maxHeaderSize))
 	if _, err := f.ReadAt(hb, 0); err != nil {
-		return nil, corruptf("short segment")
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, corruptf("short segment")
+		}
+		// A read that failed (a bucket's network) tells nothing of the
+		// segment.
+		return nil, fmt.Errorf("read segment: %w", err)
 	}
 	hdr, hlen, err := decodeHeader(hb, magicSegment)
 	if err != nil {
