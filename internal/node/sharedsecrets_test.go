@@ -15,7 +15,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +276,62 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestNodesStartingAtOnceAgreeOnTheirBootstrap opens three nodes at once on
+// one empty database: they make one master key, one signing key, one admin
+// application (one node writes admin.json), one document-store principal
+// and one key events secret between them.
+func TestNodesStartingAtOnceAgreeOnTheirBootstrap(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.New(t)
+	root := nodeseal.Passphrase([]byte("correct horse battery staple"))
+	const count = 3
+	nodes := make([]*Node, count)
+	errs := make([]error, count)
+	var wg sync.WaitGroup
+	for i := range count {
+		cfg := Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", PublicURL: clusterPublicURL, Root: root, Storage: sharedStorage(t, dbURL)}
+		wg.Go(func() { nodes[i], errs[i] = Open(ctx, cfg) })
+	}
+	wg.Wait()
+	for i, n := range nodes {
+		if n != nil {
+			t.Cleanup(func() { n.Close() })
+		}
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i, errs[i])
+		}
+	}
+	writers := 0
+	for i, n := range nodes {
+		if n.FirstRun() {
+			writers++
+		} else if n.AdminCredentialsElsewhere() == "" {
+			t.Errorf("node %d neither wrote admin.json nor says where it is", i)
+		}
+		if !reflect.DeepEqual(n.identity.JWKS(), nodes[0].identity.JWKS()) {
+			t.Errorf("node %d publishes other signing keys than node 0", i)
+		}
+		if n.DocumentStorePrincipalID() != nodes[0].DocumentStorePrincipalID() {
+			t.Errorf("node %d has another document-store principal than node 0", i)
+		}
+		if !bytes.Equal(n.keyEvents.secret, nodes[0].keyEvents.secret) {
+			t.Errorf("node %d has another key events secret than node 0", i)
+		}
+	}
+	if writers != 1 {
+		t.Fatalf("%d nodes wrote admin.json; want one", writers)
+	}
+	all, err := nodes[0].identity.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]int{}
+	for _, p := range all {
+		byName[p.DisplayName]++
+	}
+	if byName["sealwatch-admin"] != 1 || byName["sealwatch-document-store"] != 1 {
+		t.Fatalf("principals by name: %v; want one admin and one document-store principal", byName)
+	}
 }
