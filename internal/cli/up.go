@@ -159,6 +159,12 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		externalAllow []string
 	)
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
+	// Only serve runs as one of several nodes: up is the embedded node.
+	var shared *sharedFlags
+	if services == node.ServeWorkspaces {
+		shared = new(sharedFlags)
+		shared.register(cmd)
+	}
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		if keyCheck < time.Second || grace < 0 {
 			return usagef("--key-check-interval must be at least 1s and --key-unreachable-grace not negative")
@@ -214,6 +220,13 @@ func (a *app) workspaceNodeCommand(use string, services node.Services, what, sho
 		cfg.NRTInterval, cfg.MaxAlertsPerRun = nrtInterval, maxAlerts
 		cfg.GeoIPDB = geoIPDB
 		cfg.ExternalDataAllow = externalAllow
+		if shared != nil {
+			closeStorage, err := shared.open(ctx, a, cmd, &cfg)
+			if err != nil {
+				return err
+			}
+			defer closeStorage()
+		}
 		return a.serve(ctx, cmd, cfg, what)
 	})
 	nf.register(cmd, "./sealwatch-data", "127.0.0.1:8443")

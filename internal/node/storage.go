@@ -17,6 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
+	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
@@ -27,6 +28,10 @@ import (
 // whoever opened them.
 type Storage struct {
 	Identity, Vault, Control, Documents kv.DB
+	// Objects is the object store the nodes share for sealed log segments
+	// (`serve --object-store`), or nil. The log store does not keep its
+	// segments there yet: they stay under DataDir/logs, and Open says so.
+	Objects objstore.Store
 }
 
 func (s *Storage) check() error {

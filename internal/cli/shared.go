@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/node"
+	"github.com/sealwatch/sealwatch/internal/storeurl"
+)
+
+// sharedFlags are serve's flags for running as one of several nodes: the
+// PostgreSQL database and the object store they share.
+type sharedFlags struct {
+	postgres, objectStore string
+}
+
+func (sf *sharedFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&sf.postgres, "postgres", "", "PostgreSQL database that keeps the identity, vault, control plane and document databases, shared by every node given it, "+
+		"such as "+storeurl.PostgresExample+". Give the password in PGPASSWORD or a passfile (~/.pgpass, PGPASSFILE), not in the URL, which the process list shows; "+
+		"pool_max_conns=N sizes each node's pool. Every node needs the same root of trust. Without it, the databases are files under --data")
+	f.StringVar(&sf.objectStore, "object-store", "", "object store for sealed log segments, shared by the nodes: s3://BUCKET?endpoint=URL&region=REGION "+
+		"(credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///DIR; needs --postgres. "+
+		"Checked at start; the log store does not keep its segments there yet: they stay under --data")
+}
+
+// open parses the flags and, when --postgres is given, connects and
+// points cfg at the shared storage. The returned function closes what it
+// opened, once the node is closed.
+func (sf *sharedFlags) open(ctx context.Context, a *app, cmd *cobra.Command, cfg *node.Config) (func(), error) {
+	if sf.postgres == "" {
+		if sf.objectStore != "" {
+			return nil, usagef("--object-store needs --postgres: the nodes that share objects share their databases too")
+		}
+		return func() {}, nil
+	}
+	pg, err := storeurl.ParsePostgres(sf.postgres)
+	if err != nil {
+		return nil, usagef("--postgres: %v", err)
+	}
+	var objects storeurl.ObjectStore
+	if sf.objectStore != "" {
+		if objects, err = storeurl.ParseObjectStore(sf.objectStore, a.env.Getenv); err != nil {
+			return nil, usagef("--object-store: %v", err)
+		}
+	}
+	for _, w := range pg.Warnings() {
+		cfg.Logger.Warn(w)
+	}
+	pool, err := pg.Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--postgres: %w", err)
+	}
+	storage, closeDBs, err := openDatabases(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("--postgres: %w", err)
+	}
+	closeAll := func() {
+		if err := closeDBs(); err != nil {
+			cfg.Logger.Error("close the databases", "err", err)
+		}
+		pool.Close()
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Databases: the %s.\n", pg)
+	if sf.objectStore != "" {
+		if storage.Objects, err = objects.Open(ctx); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--object-store: %w", err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Object store: %s.\n", objects)
+	}
+	cfg.Storage = storage
+	return closeAll, nil
+}
+
+// openDatabases opens the node's four databases as namespaces of the
+// PostgreSQL database pool reaches; the function returned closes them.
+func openDatabases(ctx context.Context, pool *pgxpool.Pool) (*node.Storage, func() error, error) {
+	s := new(node.Storage)
+	var opened []kv.DB
+	closeAll := func() error {
+		var errs []error
+		for _, db := range opened {
+			errs = append(errs, db.Close())
+		}
+		return errors.Join(errs...)
+	}
+	for _, d := range []struct {
+		name string
+		into *kv.DB
+	}{{"identity", &s.Identity}, {"vault", &s.Vault}, {"control", &s.Control}, {"documents", &s.Documents}} {
+		db, err := pgkv.Open(ctx, pool, d.name)
+		if err != nil {
+			return nil, nil, errors.Join(err, closeAll())
+		}
+		*d.into = db
+		opened = append(opened, db)
+	}
+	return s, closeAll, nil
+}
