@@ -65,7 +65,12 @@ func startClusterNode(t *testing.T, cfg Config, creds Credentials) *running {
 	}
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx) }()
-	stop := func() {
+	stopped := false
+	stop := func() { // once: a test may stop the node before its cleanup does
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)

@@ -1,0 +1,187 @@
+package node
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sealwatch/sealwatch/internal/nodeseal"
+	"github.com/sealwatch/sealwatch/internal/pgtest"
+)
+
+const mgmtScope = "https://management.azure.com/.default"
+
+// startCluster starts n nodes on 127.0.0.1, each with a data directory and
+// a port of its own, on one PostgreSQL database and one root of trust (the
+// root key file, kept outside every data directory), as `sealwatch serve
+// --postgres` runs them behind a load balancer at clusterPublicURL. The
+// first node makes the admin application; the others are given its
+// credentials.
+func startCluster(t *testing.T, dbURL, rootFile string, n int) []*running {
+	t.Helper()
+	nodes := []*running{startClusterNode(t, Config{DataDir: t.TempDir(), Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, Credentials{})}
+	for range n - 1 {
+		nodes = append(nodes, startClusterNode(t, Config{DataDir: t.TempDir(), Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, nodes[0].creds))
+	}
+	return nodes
+}
+
+// TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirectory
+// runs a node on PostgreSQL through a workspace's life (create, ingest,
+// query, a saved search), then starts it again on an empty data directory,
+// given only its root of trust: the workspace, its shared key and its saved
+// search are all there; the table whose files went with the disk is
+// refused as damaged, not answered as empty. pg_dump of the database then holds neither the
+// canary (as text, or in hex as pg_dump writes bytea) nor key material (the
+// workspace's shared key, the admin's secret, the root key).
+func TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirectory(t *testing.T) {
+	dbURL := pgtest.New(t)
+	rootFile := filepath.Join(t.TempDir(), "root.key")
+	dir := t.TempDir()
+	a := startClusterNode(t, Config{DataDir: dir, Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, Credentials{})
+	mgmt := a.adminToken(mgmtScope)
+	canary := "canary-serve-" + randomHex(t, 8)
+
+	var ws struct {
+		Properties struct{ CustomerID string }
+	}
+	if st := a.call("PUT", a.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws"), mgmt, map[string]any{"location": "local"}, &ws); st != 201 {
+		t.Fatalf("create the workspace: %d", st)
+	}
+	var keys struct{ PrimarySharedKey string }
+	if st := a.call("POST", a.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/sharedKeys"), mgmt, nil, &keys); st != 200 {
+		t.Fatalf("shared keys: %d", st)
+	}
+	if st, code := a.collectorPost(ws.Properties.CustomerID, keys.PrimarySharedKey, "Canary", []byte(`[{"Message":"`+canary+`"}]`)); st != 200 {
+		t.Fatalf("ingest: %d %s", st, code)
+	}
+	if rows := a.queryRows(ws.Properties.CustomerID, "Canary_CL | where Message_s == '"+canary+"' | count"); len(rows) != 1 || rows[0][0] != 1.0 {
+		t.Fatalf("query: %v, want one row", rows)
+	}
+	search := map[string]any{"properties": map[string]any{"category": "hunting", "displayName": "canary", "query": "Canary_CL | where Message_s == '" + canary + "'"}}
+	if st := a.call("PUT", a.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/savedSearches/canary"), mgmt, search, nil); st != 200 {
+		t.Fatalf("save a search: %d", st)
+	}
+	a.stop()
+
+	// Everything the node kept on its disk goes; its root of trust stays.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	dir2 := t.TempDir()
+	creds := a.creds
+	creds.CAFile = filepath.Join(dir2, "tls", "ca.pem") // written again from the CA in the database
+	b := startClusterNode(t, Config{DataDir: dir2, Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, creds)
+	if b.node.FirstRun() {
+		t.Fatal("the node made another admin application on an empty data directory")
+	}
+	mgmt = b.adminToken(mgmtScope)
+	var again struct {
+		Properties struct{ CustomerID string }
+	}
+	if st := b.call("GET", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws"), mgmt, nil, &again); st != 200 || again.Properties.CustomerID != ws.Properties.CustomerID {
+		t.Fatalf("the workspace after the restart: %d %+v, want customer ID %s", st, again, ws.Properties.CustomerID)
+	}
+	var keysAgain struct{ PrimarySharedKey string }
+	if st := b.call("POST", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/sharedKeys"), mgmt, nil, &keysAgain); st != 200 || keysAgain.PrimarySharedKey != keys.PrimarySharedKey {
+		t.Fatalf("the shared key after the restart: %d, same: %v", st, keysAgain.PrimarySharedKey == keys.PrimarySharedKey)
+	}
+	var saved struct {
+		Properties struct{ Query string }
+	}
+	if st := b.call("GET", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/savedSearches/canary"), mgmt, nil, &saved); st != 200 ||
+		saved.Properties.Query != search["properties"].(map[string]any)["query"] {
+		t.Fatalf("the saved search after the restart: %d %q", st, saved.Properties.Query)
+	}
+	// The rows were on the lost disk (the log store keeps them there yet):
+	// the table is refused as damaged, never answered as empty.
+	var refused struct{ Error struct{ Code string } }
+	if st := b.call("POST", b.creds.Endpoint+"/v1/workspaces/"+ws.Properties.CustomerID+"/query", b.adminToken("https://api.loganalytics.io/.default"),
+		map[string]any{"query": "Canary_CL | count"}, &refused); st != 409 || refused.Error.Code != "DataIntegrityError" {
+		t.Fatalf("a query of the table whose files were lost: %d %s, want 409 DataIntegrityError", st, refused.Error.Code)
+	}
+	b.stop()
+
+	dump := pgtest.Dump(t, dbURL)
+	if !bytes.Contains(dump, []byte("sealwatch_kv")) || !bytes.Contains(dump, []byte(hex.EncodeToString([]byte("pgws")))) {
+		t.Fatal("pg_dump holds neither the table nor the workspace's name: the search below would find nothing anyway")
+	}
+	rootKey, err := os.ReadFile(rootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedKey, err := base64.StdEncoding.DecodeString(keys.PrimarySharedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, secret := range map[string][]byte{
+		"the canary": []byte(canary), "the workspace's shared key": sharedKey,
+		"the admin's client secret": []byte(a.creds.ClientSecret), "the root key file": rootKey,
+	} {
+		for _, form := range [][]byte{secret, []byte(hex.EncodeToString(secret)), []byte(base64.StdEncoding.EncodeToString(secret))} {
+			if bytes.Contains(dump, form) {
+				t.Errorf("pg_dump holds %s (%q)", what, form)
+			}
+		}
+	}
+}
+
+// TestAWorkspaceCreatedThroughOneNodeIsSeenThroughTheOthers runs three
+// nodes on one PostgreSQL database: a workspace created through node 1 is
+// served by nodes 2 and 3, with the token node 1 issued; a saved search
+// made through node 2 is read through node 3; the workspace deleted
+// through node 3 is gone on nodes 1 and 2.
+func TestAWorkspaceCreatedThroughOneNodeIsSeenThroughTheOthers(t *testing.T) {
+	nodes := startCluster(t, pgtest.New(t), filepath.Join(t.TempDir(), "root.key"), 3)
+	mgmt := nodes[0].adminToken(mgmtScope)
+	ws := "Microsoft.OperationalInsights/workspaces/sharedws"
+	var created struct {
+		Properties struct{ CustomerID string }
+	}
+	if st := nodes[0].call("PUT", nodes[0].mgmtURL(ws), mgmt, map[string]any{"location": "local"}, &created); st != 201 {
+		t.Fatalf("create the workspace through node 1: %d", st)
+	}
+	for i, n := range nodes[1:] {
+		var got struct {
+			Properties struct{ CustomerID string }
+		}
+		if st := n.call("GET", n.mgmtURL(ws), mgmt, nil, &got); st != 200 || got.Properties.CustomerID != created.Properties.CustomerID {
+			t.Fatalf("node %d: %d %+v, want customer ID %s", i+2, st, got, created.Properties.CustomerID)
+		}
+	}
+
+	query := "SecurityEvent | take 1"
+	search := map[string]any{"properties": map[string]any{"category": "hunting", "displayName": "one", "query": query}}
+	if st := nodes[1].call("PUT", nodes[1].mgmtURL(ws+"/savedSearches/one"), mgmt, search, nil); st != 200 {
+		t.Fatalf("save a search through node 2: %d", st)
+	}
+	var saved struct {
+		Properties struct{ Query string }
+	}
+	if st := nodes[2].call("GET", nodes[2].mgmtURL(ws+"/savedSearches/one"), mgmt, nil, &saved); st != 200 || saved.Properties.Query != query {
+		t.Fatalf("the saved search through node 3: %d %q", st, saved.Properties.Query)
+	}
+
+	if st := nodes[2].call("DELETE", nodes[2].mgmtURL(ws), mgmt, nil, nil); st != 200 {
+		t.Fatalf("delete the workspace through node 3: %d", st)
+	}
+	for i, n := range nodes[:2] {
+		if st := n.call("GET", n.mgmtURL(ws), mgmt, nil, nil); st != 404 {
+			t.Fatalf("node %d still serves the deleted workspace: %d", i+1, st)
+		}
+	}
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", b)
+}
