@@ -293,12 +293,6 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			_ = n.Close()
 		}
 	}()
-	if cfg.Storage != nil && cfg.Storage.Objects != nil {
-		// Said once, so that an operator does not take the bucket for where
-		// the rows are: losing this node's disk loses them still.
-		n.log.Warn("the object store is not used yet: the log store keeps its segments under the data directory",
-			"dir", filepath.Join(cfg.DataDir, "logs"))
-	}
 
 	_, statErr := os.Stat(filepath.Join(cfg.DataDir, "admin.json"))
 	hasCredentials := !errors.Is(statErr, fs.ErrNotExist)

@@ -2,31 +2,49 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
+	"github.com/sealwatch/sealwatch/internal/objstore/s3store"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
+	"github.com/sealwatch/sealwatch/internal/s3test"
 )
 
 const mgmtScope = "https://management.azure.com/.default"
 
 // startCluster starts n nodes on 127.0.0.1, each with a data directory and
-// a port of its own, on one PostgreSQL database and one root of trust (the
-// root key file, kept outside every data directory), as `sealwatch serve
-// --postgres` runs them behind a load balancer at clusterPublicURL. The
-// first node makes the admin application; the others are given its
-// credentials.
-func startCluster(t *testing.T, dbURL, rootFile string, n int) []*running {
+// a port of its own, on one PostgreSQL database, the bucket (when not nil)
+// and one root of trust (the root key file, kept outside every data
+// directory), as `sealwatch serve --postgres --object-store` runs them
+// behind a load balancer at clusterPublicURL. The first node makes the
+// admin application; the others are given its credentials.
+func startCluster(t *testing.T, dbURL string, bucket *s3test.Config, rootFile string, n int) []*running {
 	t.Helper()
-	nodes := []*running{startClusterNode(t, Config{DataDir: t.TempDir(), Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, Credentials{})}
-	for range n - 1 {
-		nodes = append(nodes, startClusterNode(t, Config{DataDir: t.TempDir(), Root: nodeseal.File(rootFile), Storage: sharedStorage(t, dbURL)}, nodes[0].creds))
+	var nodes []*running
+	for i := range n {
+		storage := sharedStorage(t, dbURL)
+		if bucket != nil {
+			objects, err := s3store.New(context.Background(), bucketConfig(*bucket))
+			if err != nil {
+				t.Fatal(err)
+			}
+			storage.Objects = objects
+		}
+		cfg := Config{DataDir: t.TempDir(), Root: nodeseal.File(rootFile), Storage: storage}
+		if i == 0 {
+			nodes = append(nodes, startClusterNode(t, cfg, Credentials{}))
+		} else {
+			nodes = append(nodes, startClusterNode(t, cfg, nodes[0].creds))
+		}
 	}
 	return nodes
 }
@@ -137,7 +155,7 @@ func TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirecto
 // made through node 2 is read through node 3; the workspace deleted
 // through node 3 is gone on nodes 1 and 2.
 func TestAWorkspaceCreatedThroughOneNodeIsSeenThroughTheOthers(t *testing.T) {
-	nodes := startCluster(t, pgtest.New(t), filepath.Join(t.TempDir(), "root.key"), 3)
+	nodes := startCluster(t, pgtest.New(t), nil, filepath.Join(t.TempDir(), "root.key"), 3)
 	mgmt := nodes[0].adminToken(mgmtScope)
 	ws := "Microsoft.OperationalInsights/workspaces/sharedws"
 	var created struct {
@@ -175,6 +193,99 @@ func TestAWorkspaceCreatedThroughOneNodeIsSeenThroughTheOthers(t *testing.T) {
 			t.Fatalf("node %d still serves the deleted workspace: %d", i+1, st)
 		}
 	}
+}
+
+// TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed runs
+// three nodes on one PostgreSQL database and one bucket: rows ingested
+// through node 1 are read through nodes 2 and 3 once node 1 has sealed them
+// into segments (not before: they wait in its write-ahead log), rows of
+// the same table ingested through node 2 join them, and every object in
+// the bucket, read whole, holds no canary (as text, hex or base64).
+func TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed(t *testing.T) {
+	bucket := s3test.New(t)
+	nodes := startCluster(t, pgtest.New(t), &bucket, filepath.Join(t.TempDir(), "root.key"), 3)
+	mgmt := nodes[0].adminToken(mgmtScope)
+	ws := "Microsoft.OperationalInsights/workspaces/logsws"
+	var created struct {
+		Properties struct{ CustomerID string }
+	}
+	if st := nodes[0].call("PUT", nodes[0].mgmtURL(ws), mgmt, map[string]any{"location": "local"}, &created); st != 201 {
+		t.Fatalf("create the workspace: %d", st)
+	}
+	customerID := created.Properties.CustomerID
+	var keys struct{ PrimarySharedKey string }
+	if st := nodes[0].call("POST", nodes[0].mgmtURL(ws+"/sharedKeys"), mgmt, nil, &keys); st != 200 {
+		t.Fatalf("shared keys: %d", st)
+	}
+	canary := "canary-rows-" + randomHex(t, 8)
+	count := func(n *running) float64 {
+		t.Helper()
+		rows := n.queryRows(customerID, "Canary_CL | where Message_s startswith '"+canary+"' | count")
+		if len(rows) != 1 {
+			t.Fatalf("count: %v", rows)
+		}
+		return rows[0][0].(float64)
+	}
+	ingest := func(n *running, i int) {
+		t.Helper()
+		if st, code := n.collectorPost(customerID, keys.PrimarySharedKey, "Canary", []byte(fmt.Sprintf(`[{"Message":"%s-%d"}]`, canary, i))); st != 200 {
+			t.Fatalf("ingest through node %d: %d %s", i, st, code)
+		}
+	}
+	flush := func(n *running, i int) {
+		t.Helper()
+		if st := n.call("POST", n.mgmtURL(ws+"/flush"), mgmt, nil, nil); st != 200 && st != 204 {
+			t.Fatalf("flush through node %d: %d", i, st)
+		}
+	}
+	want := func(counts ...float64) {
+		t.Helper()
+		for i, n := range nodes {
+			if got := count(n); got != counts[i] {
+				t.Fatalf("node %d counts %v rows, want %v", i+1, got, counts[i])
+			}
+		}
+	}
+
+	ingest(nodes[0], 1)
+	if got := count(nodes[0]); got != 1 {
+		t.Fatalf("node 1 counts %v of the rows it took, want 1", got)
+	}
+	flush(nodes[0], 1)
+	want(1, 1, 1)
+	ingest(nodes[1], 2)
+	want(1, 2, 1) // node 2's row waits in its write-ahead log, which only node 2 reads
+	flush(nodes[1], 2)
+	want(2, 2, 2)
+
+	store, err := s3store.New(context.Background(), bucketConfig(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, err := store.List(context.Background(), "")
+	if err != nil || len(objects) == 0 {
+		t.Fatalf("the bucket holds %d objects (%v), want the nodes' segments and manifests", len(objects), err)
+	}
+	for _, e := range objects {
+		o, err := store.Open(context.Background(), e.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := make([]byte, o.Size())
+		if _, err := o.ReadAt(body, 0); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		o.Close()
+		for _, form := range []string{canary, hex.EncodeToString([]byte(canary)), base64.StdEncoding.EncodeToString([]byte(canary))} {
+			if bytes.Contains(body, []byte(form)) || strings.Contains(e.Key, form) {
+				t.Errorf("object %s holds the canary (%q)", e.Key, form)
+			}
+		}
+	}
+}
+
+func bucketConfig(c s3test.Config) s3store.Config {
+	return s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 }
 
 func randomHex(t *testing.T, n int) string {

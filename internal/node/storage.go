@@ -2,9 +2,12 @@ package node
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -28,9 +31,11 @@ import (
 // whoever opened them.
 type Storage struct {
 	Identity, Vault, Control, Documents kv.DB
-	// Objects is the object store the nodes share for sealed log segments
-	// (`serve --object-store`), or nil. The log store does not keep its
-	// segments there yet: they stay under DataDir/logs, and Open says so.
+	// Objects is the object store the nodes share for the log stores'
+	// sealed segments and manifests (`serve --object-store`), each node
+	// writing every table in a lineage of its own (see nodeLineage); nil
+	// keeps them under DataDir/logs, where no other node reads them. The
+	// write-ahead logs stay under DataDir/logs either way.
 	Objects objstore.Store
 }
 
@@ -234,3 +239,36 @@ func (n *Node) readAdminClaim(ctx context.Context) (adminClaim, bool, error) {
 // databases made the admin application, where that node wrote its
 // credentials ("" otherwise): this node has no admin.json of its own.
 func (n *Node) AdminCredentialsElsewhere() string { return n.adminElsewhere }
+
+// lineageFile keeps, under the data directory, the node's lineage of the
+// tables it writes into a shared object store.
+const lineageFile = "lineage"
+
+// nodeLineage is this node's lineage of the tables it writes into the
+// shared object store (logstore.Config.Lineage): made on its first start
+// with Objects and kept in DIR/lineage, so that a restart on the same disk
+// goes on with its write-ahead logs. A node on a new disk takes a new one;
+// what the old one published stays in the bucket, read by every node.
+func nodeLineage(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, lineageFile)
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read the node's lineage: %w", err)
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	lineage := "n" + hex.EncodeToString(b)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(lineage+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the node's lineage: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write the node's lineage: %w", err)
+	}
+	return lineage, nil
+}

@@ -90,7 +90,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, wsdata.Options{
+	dataOpts := wsdata.Options{
 		FlushBytes:        n.cfg.LogFlushBytes,
 		FlushInterval:     n.cfg.LogFlushInterval,
 		MaxUnflushedBytes: n.cfg.LogMemoryBudget,
@@ -98,7 +98,15 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		MaxOpenStores:     n.cfg.LogMaxOpenStores,
 		Logger:            n.log.With("component", "logstore"),
 		ControlDB:         n.controlDB,
-	})
+	}
+	if s := n.cfg.Storage; s != nil && s.Objects != nil {
+		if dataOpts.Lineage, err = nodeLineage(n.cfg.DataDir); err != nil {
+			return err
+		}
+		dataOpts.Objects = s.Objects
+		n.log.Info("log segments in the shared object store", "lineage", dataOpts.Lineage)
+	}
+	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, dataOpts)
 	if err != nil {
 		return err
 	}
