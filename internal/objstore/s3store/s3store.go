@@ -255,10 +255,14 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 	}
 	n, err := io.ReadFull(out.Body, p[:want])
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return n, fmt.Errorf("read %s: the store sent %d bytes of the %d asked for: %w", o.key, n, want, io.ErrUnexpectedEOF)
+		if o.ctx.Err() != nil {
+			return n, fmt.Errorf("read %s: %w", o.key, o.ctx.Err())
 		}
-		return n, fmt.Errorf("read %s: %w", o.key, mapError(o.ctx, err))
+		// The range lies within the object opened, pinned by its ETag: an
+		// answer that ends early or breaks off is the transfer failing, not
+		// a short object, which a short read (io.ErrUnexpectedEOF) would
+		// tell a reader.
+		return n, fmt.Errorf("read %s: the store sent %d bytes of the %d asked for (%v): %w", o.key, n, want, err, objstore.ErrUnreachable)
 	}
 	if want < int64(len(p)) {
 		return n, io.EOF

@@ -202,3 +202,38 @@ func TestARangeTheServerIgnoredIsAnErrorNotOtherBytes(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestATransferCutShortIsErrUnreachable reads from a server whose answer
+// ends before the Content-Length it gave, as a dropped connection leaves
+// it: the object is whole as far as anyone knows, so the read is
+// ErrUnreachable, never the short read (io.ErrUnexpectedEOF) that a reader
+// would take for a truncated object.
+func TestATransferCutShortIsErrUnreachable(t *testing.T) {
+	const size = 10
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Method != http.MethodGet {
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			return
+		}
+		w.Header().Set("Content-Range", "bytes 0-9/10")
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.WriteHeader(http.StatusPartialContent)
+		io.WriteString(w, "0123") // and the connection ends
+	}))
+	defer srv.Close()
+	cfg := s3store.Config{Endpoint: srv.URL, Region: "us-east-1", Bucket: "segments", AccessKeyID: "AKID", SecretAccessKey: "secret"}
+	ctx := context.Background()
+	s, err := s3store.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Open(ctx, "ws/t/seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.ReadAt(make([]byte, size), 0)
+	if !errors.Is(err, objstore.ErrUnreachable) || errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("ReadAt of a transfer cut short = %v, want ErrUnreachable and not io.ErrUnexpectedEOF", err)
+	}
+}
