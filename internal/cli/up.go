@@ -89,9 +89,10 @@ func (a *app) serve(ctx context.Context, cmd *cobra.Command, cfg node.Config, wh
 		fmt.Fprintf(w, "First run: wrote the admin's credentials to %s; keep that file secret.\n", n.CredentialsFile())
 	}
 	if where := n.AdminCredentialsElsewhere(); where != "" {
-		fmt.Fprintf(w, "The admin's credentials were written by the node that made them, at %s.\n", where)
-	}
-	if cfg.Services == node.ServeVault {
+		// Another node sharing the databases made the admin application:
+		// this node has no admin.json to point at.
+		fmt.Fprintf(w, "The admin's credentials are on the node that made them, at %s; log in with that file.\n", where)
+	} else if cfg.Services == node.ServeVault {
 		// A vault apart has its own tenant and admin: its login goes to a
 		// profile of its own, beside the workspace node's.
 		fmt.Fprintf(w, "Next, in another terminal:\n  sealwatch login --profile %s --credentials %s\n", vaultProfile(cfg.DataDir), n.CredentialsFile())
