@@ -1,6 +1,7 @@
 package nodeseal
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -264,3 +265,49 @@ func (b *Box) LoadOrCreateKey(ctx context.Context, name string) ([]byte, error) 
 // Shared reports whether the Box keeps its secrets in a database several
 // nodes share (OpenShared).
 func (b *Box) Shared() bool { return b.db != nil }
+
+// RekeyShared wraps the cluster's master key kept in db, which from
+// unwraps, under to instead: the root of trust every node must be started
+// with from then on. The master key stays, and with it every secret sealed
+// under it, so the change is one Update; it is made only if the record is
+// still the one read, so that two changes at once cannot leave the key
+// wrapped under a root nobody was told of. Nodes that are running keep
+// running; a node started with from afterwards is refused.
+func RekeyShared(ctx context.Context, dataDir string, db kv.DB, from, to Root) error {
+	// A database given by mistake must not get a master key made for it.
+	if _, found, err := (&Box{db: db}).readSharedMaster(ctx); err != nil || !found {
+		return errors.Join(err, errors.New("nodeseal: the database holds no cluster master key to rekey: is it the one the nodes share?"))
+	}
+	b, err := OpenShared(ctx, dataDir, db, from)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	var read []byte
+	err = db.View(ctx, func(tx kv.Tx) error {
+		read = bytes.Clone(tx.Bucket(bucketSeal).Get(keyMaster))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("nodeseal: read the cluster's master key: %w", err)
+	}
+	w, err := to.wrap(ctx, b.raw[b.gen], b.place(b.gen))
+	if err != nil {
+		return err
+	}
+	enc, err := json.Marshal(master{Generation: b.gen, Root: w})
+	if err != nil {
+		return fmt.Errorf("nodeseal: encode the cluster's master key: %w", err)
+	}
+	err = db.Update(ctx, func(tx kv.Tx) error {
+		bk := tx.Bucket(bucketSeal)
+		if !bytes.Equal(bk.Get(keyMaster), read) {
+			return errors.New("nodeseal: the cluster's master key record changed meanwhile (another rekey?); run the rekey again")
+		}
+		return bk.Put(keyMaster, enc)
+	})
+	if err != nil {
+		return fmt.Errorf("nodeseal: store the cluster's master key under the new root: %w", err)
+	}
+	return nil
+}

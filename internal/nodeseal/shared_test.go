@@ -212,3 +212,30 @@ func TestASecretsNameIsRefusedOutsideTheDataDirectory(t *testing.T) {
 		}
 	}
 }
+
+func TestRekeySharedMovesTheClusterToAnotherRootKeepingItsSecrets(t *testing.T) {
+	ctx := context.Background()
+	db, _ := sharedDB(t)
+	devFile := filepath.Join(t.TempDir(), "root.key")
+	kms := KEK(SourceAWSKMS, kektest.New("cluster"))
+	if err := RekeyShared(ctx, t.TempDir(), db, File(devFile), kms); err == nil {
+		t.Fatal("a database without a cluster master key was rekeyed")
+	}
+	want, err := openShared(t, t.TempDir(), db, File(devFile)).LoadOrCreateKey(ctx, "workspace/secrets.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RekeyShared(ctx, t.TempDir(), db, File(devFile), kms); err != nil {
+		t.Fatal(err)
+	}
+	got, err := openShared(t, t.TempDir(), db, kms).LoadOrCreateKey(ctx, "workspace/secrets.key")
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("under the new root the secret reads %v (%v)", got, err)
+	}
+	if _, err := OpenShared(ctx, t.TempDir(), db, File(devFile)); !errors.Is(err, ErrWrongRoot) {
+		t.Fatalf("the old root still opens the cluster: %v", err)
+	}
+	if err := RekeyShared(ctx, t.TempDir(), db, File(devFile), kms); !errors.Is(err, ErrWrongRoot) {
+		t.Fatalf("a rekey from the old root: %v", err)
+	}
+}
