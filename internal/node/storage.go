@@ -107,13 +107,21 @@ func checkPublicURL(raw string) (string, error) {
 		return "", nil
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.Hostname() == "" || u.User != nil ||
+	if err != nil {
+		// url.Parse's error repeats the URL, and so any password in it.
+		return "", errors.New("node: the public URL given is not a URL; give an https URL such as https://sealwatch.example.com")
+	}
+	shown := raw
+	if u.User != nil {
+		shown = u.Redacted() // a password is never repeated
+	}
+	if u.Scheme != "https" || u.Host == "" || u.Hostname() == "" || u.User != nil ||
 		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("node: the public URL %q must be an https URL of a host, with an optional port and no path, such as https://sealwatch.example.com", raw)
+		return "", fmt.Errorf("node: the public URL %q must be an https URL of a host, with an optional port and no path or credentials, such as https://sealwatch.example.com", shown)
 	}
 	if p := u.Port(); p != "" {
 		if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 65535 {
-			return "", fmt.Errorf("node: the public URL %q has no valid port", raw)
+			return "", fmt.Errorf("node: the public URL %q has no valid port", shown)
 		}
 	}
 	return "https://" + strings.ToLower(u.Host), nil
