@@ -349,13 +349,16 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 		m.mu.Lock()
 		ring := m.rings[ringKey(clusterID, r.resource)]
 		m.mu.Unlock()
-		if ring != nil {
-			if err := ring.SetKEK(ctx, kek, kekRef(kv)); err != nil {
+		if ring == nil {
+			// The cluster may have been keyed through another node, and its
+			// ring then opens under the key in force there, not kek: SetKEK
+			// below puts kek in force (for a ring this open created, it only
+			// proves kek opens its account key).
+			if ring, err = m.open(ctx, clusterID, r.resource, kek, kekRef(kv), true); err != nil {
 				return checkError(r.who, r.p.ObjectID, kv, err)
 			}
-			continue
 		}
-		if _, err := m.open(ctx, clusterID, r.resource, kek, kekRef(kv), true); err != nil {
+		if err := ring.SetKEK(ctx, kek, kekRef(kv)); err != nil {
 			return checkError(r.who, r.p.ObjectID, kv, err)
 		}
 	}

@@ -593,3 +593,37 @@ func TestKeyChangeStillCollidingIsAConflictToRetry(t *testing.T) {
 		t.Fatalf("err = %#v, want a Conflict saying to set the key again", err)
 	}
 }
+
+// TestKeyChangedOnANodeThatHadNotOpenedTheClusterIsPutInForce: a cluster
+// keyed on node B gets another key through node A before A opened its
+// keyrings (no request for it, no reconciliation yet). The new key must be
+// put in force — its revocation revokes the cluster on every node — not
+// merely recorded while the account keys stay wrapped by the old one.
+func TestKeyChangedOnANodeThatHadNotOpenedTheClusterIsPutInForce(t *testing.T) {
+	c := newCluster(t, "first", "second")
+	a, b := c.node(), c.node()
+	ws := cmk("c1")
+	c.setKey(b, "c1", key("first"))
+	before := seal(t, b, ws)
+
+	c.setKey(a, "c1", key("second"))
+	for _, res := range []string{Logs, Documents} {
+		ref, err := keyring.InForce(context.Background(), a.cfg.DB, "c1", res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref.Key != c.keks["second"].Key() {
+			t.Fatalf("%s keyring: the registry has %s in force after the key was set to second", res, ref.Key)
+		}
+	}
+
+	second := c.keks["second"]
+	second.SetEnabled(second.Latest(), false)
+	probe(a, "c1")
+	probe(b, "c1")
+	wantState(t, "A", a, "c1", keyring.Revoked)
+	wantState(t, "B", b, "c1", keyring.Revoked)
+	if err := open(b, ws, before); !errors.Is(err, keyring.ErrKeyRevoked) {
+		t.Fatalf("node B opens data after the key in force was disabled: err = %v", err)
+	}
+}
