@@ -268,7 +268,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 	case len(rules) == 0:
 		s.unblock(id) // nothing was missed: there is nothing to catch up
 		s.forget(id)  // a lease of it, if any, is left to expire
-		return s.sweep(ctx, &wsRun{s: s, ws: ws, customerID: id, docs: docs, now: now}, nil)
+		return s.sweep(ctx, &wsRun{s: s, ws: ws, customerID: id, docs: docs, now: now})
 	default:
 		if h, err = s.acquire(ctx, docs, ws, now, tl); err == nil && h == nil {
 			s.unblock(id) // its holder catches up what was missed
@@ -312,7 +312,7 @@ func (s *Scheduler) tickWorkspace(ctx context.Context, ws *workspace.WorkspaceIn
 		}
 		errs = append(errs, err)
 	}
-	errs = append(errs, s.sweep(ctx, w, rules))
+	errs = append(errs, s.sweep(ctx, w))
 	return errors.Join(errs...)
 }
 
@@ -406,7 +406,11 @@ func (w *wsRun) runRule(ctx context.Context, spec *analyticrule.Spec) error {
 }
 
 // sweep deletes, at most hourly, the scheduler's state of deleted rules.
-func (s *Scheduler) sweep(ctx context.Context, w *wsRun, rules []analyticrule.Rule) error {
+// It lists the states before the rules: no state is stored before its rule
+// exists, so a rule made since the caller listed its own (and run by the
+// node holding the workspace, on a node that holds none) is listed too,
+// and its state and alert keys are kept.
+func (s *Scheduler) sweep(ctx context.Context, w *wsRun) error {
 	s.mu.Lock()
 	due := w.now.Sub(s.swept[w.customerID]) >= time.Hour
 	if due {
@@ -416,13 +420,17 @@ func (s *Scheduler) sweep(ctx context.Context, w *wsRun, rules []analyticrule.Ru
 	if !due {
 		return nil
 	}
-	live := map[string]bool{}
-	for _, r := range rules {
-		live[r.Name] = true
-	}
 	states, err := w.docs.List(ctx, w.customerID, collRuleState)
 	if err != nil {
 		return err
+	}
+	rules, err := analyticrule.New(w.docs, w.customerID, w.ws.Workspace.ID, nil, nil).List(ctx)
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, r := range rules {
+		live[r.Name] = true
 	}
 	var errs []error
 	for _, d := range states {

@@ -578,3 +578,34 @@ func TestEverySourceATickTakesIsHeldWhileUsedAndReleased(t *testing.T) {
 		t.Fatalf("%d sources still held after a log store failed to open", n)
 	}
 }
+
+// TestSweepKeepsTheStateOfARuleMadeAfterItsListing: a node lists a
+// workspace's rules (none yet, or not the newest), and before it sweeps, a
+// rule is made and run — by the node holding the workspace's lease — which
+// stores its state and alert keys. The sweep must not take that rule for
+// a deleted one: it would delete its state and alert keys, and the rule
+// would alert again on windows it alerted on.
+func TestSweepKeepsTheStateOfARuleMadeAfterItsListing(t *testing.T) {
+	e := newEnv(t)
+	e.ingest("SigninLogs", signin(-time.Minute, "a@contoso.com", "10.0.0.1", "50126"))
+	e.putRule("new", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	st, _, err := loadState(e.ctx, e.docs, testCustomer, "new")
+	if err != nil || len(st.KeyDays) != 1 {
+		t.Fatalf("state after a run with an alert: %+v, %v", st, err)
+	}
+
+	other, err := New(e.sched.cfg) // another node, holding no lease
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wsRun{s: other, ws: &e.ws, customerID: testCustomer, docs: e.docs, now: e.clock.Now()}
+	if err := other.sweep(e.ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ coll, id string }{{collRuleState, "new"}, {collAlertKeys, "new." + st.KeyDays[0]}} {
+		if _, err := e.docs.Get(e.ctx, testCustomer, c.coll, c.id); err != nil {
+			t.Fatalf("%s/%s of a rule that exists, after another node's sweep: %v", c.coll, c.id, err)
+		}
+	}
+}
