@@ -133,7 +133,11 @@ func (a *app) serveCommand() *cobra.Command {
 		"serve is up without the key vault: the operator's side of a deployment in which every\n"+
 			"cluster's key lives in a vault elsewhere, such as the key owner's `sealwatch vault serve`\n"+
 			"(trust its certificate authority with --key-vault-ca) or any vault speaking the Key Vault\n"+
-			"keys API whose certificate the system trusts.")
+			"keys API whose certificate the system trusts.\n\n"+
+			"With --postgres and --object-store, serve is one of several nodes behind a load balancer at\n"+
+			"--public-url: they share their databases and sealed log data, and any node answers any\n"+
+			"request. Give every node the same root of trust. See \"Running several nodes\" in\n"+
+			"docs/guide.md.")
 }
 
 // workspaceNodeCommand is up or serve: a node with the workspace services.
