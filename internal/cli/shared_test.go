@@ -54,9 +54,10 @@ func TestServeRefusesBadStorageFlagsWithoutTheirSecrets(t *testing.T) {
 }
 
 // TestServeRunsOnPostgreSQL starts serve on a real PostgreSQL, its password
-// from PGPASSWORD: it says which database it keeps its databases in and
-// where the password came from, serves, and stops on its context; the
-// output never holds the password.
+// from PGPASSWORD, and an object store in a directory: it says which
+// database it keeps its databases in, where the password came from and
+// where its objects go, serves, and stops on its context; the output never
+// holds the password.
 func TestServeRunsOnPostgreSQL(t *testing.T) {
 	u, err := url.Parse(pgtest.New(t))
 	if err != nil {
@@ -65,6 +66,7 @@ func TestServeRunsOnPostgreSQL(t *testing.T) {
 	password, _ := u.User.Password()
 	u.User = url.User(u.User.Username())
 	t.Setenv("PGPASSWORD", password)
+	objects := filepath.Join(t.TempDir(), "objects")
 
 	var stderr bytes.Buffer
 	stdout := &awaitWriter{want: "is running", seen: make(chan struct{})}
@@ -72,7 +74,7 @@ func TestServeRunsOnPostgreSQL(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--postgres", u.String(), "--data", filepath.Join(t.TempDir(), "d"),
+		done <- Run(ctx, []string{"serve", "--postgres", u.String(), "--object-store", "file://" + objects, "--data", filepath.Join(t.TempDir(), "d"),
 			"--addr", "127.0.0.1:0", "--public-url", "https://sealwatch.localhost:8443"}, testEnv(t.TempDir(), stdout, &stderr))
 	}()
 	select {
@@ -87,8 +89,10 @@ func TestServeRunsOnPostgreSQL(t *testing.T) {
 		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
 	}
 	want := fmt.Sprintf("Databases: the PostgreSQL database %s at %s as postgres (password from PGPASSWORD, sslmode disable", strings.TrimPrefix(u.Path, "/"), u.Host)
-	if !strings.Contains(stdout.String(), want) {
-		t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
+	for _, want := range []string{want, "Object store: objects in the directory " + objects} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
+		}
 	}
 	if strings.Contains(stdout.String()+stderr.String(), password) {
 		t.Errorf("the output holds the password")
