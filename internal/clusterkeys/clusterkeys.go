@@ -354,7 +354,7 @@ func (m *Manager) SetClusterKey(ctx context.Context, clusterID string, cluster w
 			// ring then opens under the key in force there, not kek: SetKEK
 			// below puts kek in force (for a ring this open created, it only
 			// proves kek opens its account key).
-			if ring, err = m.open(ctx, clusterID, r.resource, kek, kekRef(kv), true); err != nil {
+			if ring, err = m.open(ctx, clusterID, r.resource, kek, kekRef(kv), setKey); err != nil {
 				return checkError(r.who, r.p.ObjectID, kv, err)
 			}
 		}
@@ -379,12 +379,27 @@ func (m *Manager) Restore(ctx context.Context, clusterID string, cluster workspa
 	return m.openMissing(ctx, StoredKey{ClusterID: clusterID, Identity: cluster, Key: kv})
 }
 
+// opening says what open is for, and so how it treats the registry.
+type opening int
+
+const (
+	// setKey: a cluster's key set through this node. The ring is made if
+	// the registry has none, under a key that must be recoverable.
+	setKey opening = iota
+	// reopen: a cluster's stored key, set through this node or another.
+	// Only a ring the registry holds opens: one that is gone went with its
+	// cluster, and making it again would leave it there.
+	reopen
+	// platformRing: the platform's ring, made if the registry has none.
+	platformRing
+)
+
 // open opens a keyring under kek, which ref names (see kekRef).
-func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyring.KEK, ref string, requireRecoverable bool) (*keyring.Keyring, error) {
+func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyring.KEK, ref string, o opening) (*keyring.Keyring, error) {
 	cfg := keyring.Config{
 		DB: m.cfg.DB, Cluster: cluster, Resource: resource, KEK: kek, KEKRef: ref,
 		KeyCheckInterval: m.cfg.KeyCheckInterval, UnreachableGrace: m.cfg.UnreachableGrace,
-		RequireRecoverable: requireRecoverable, Clock: m.cfg.Clock,
+		RequireRecoverable: o == setKey, Existing: o == reopen, Clock: m.cfg.Clock,
 		Logger: m.log, Registerer: m.cfg.Registerer, // the keyring names its cluster and resource
 	}
 	if cluster != platformCluster && m.cfg.StoredKeys != nil {
@@ -605,7 +620,7 @@ func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resourc
 	if ring := m.ring(platformCluster, resource); ring != nil {
 		return ring, nil
 	}
-	return m.open(ctx, platformCluster, resource, m.cfg.Platform, "", false)
+	return m.open(ctx, platformCluster, resource, m.cfg.Platform, "", platformRing)
 }
 
 // clusterGated hands out a ring's keys only while every keyring of the

@@ -99,7 +99,7 @@ func (m *Manager) openMissing(ctx context.Context, k StoredKey) error {
 		if err != nil {
 			return err
 		}
-		if _, err := m.open(ctx, k.ClusterID, r.resource, kek, kekRef(k.Key), false); err != nil {
+		if _, err := m.open(ctx, k.ClusterID, r.resource, kek, kekRef(k.Key), reopen); err != nil {
 			return fmt.Errorf("reopen the %s keyring of cluster %s: %w", r.resource, k.ClusterID, err)
 		}
 		m.setProps(k.ClusterID, k.Key)

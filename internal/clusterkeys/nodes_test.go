@@ -627,3 +627,34 @@ func TestKeyChangedOnANodeThatHadNotOpenedTheClusterIsPutInForce(t *testing.T) {
 		t.Fatalf("node B opens data after the key in force was disabled: err = %v", err)
 	}
 }
+
+// TestClusterDeletedWhileAnotherNodeOpensItLeavesNoRing: node B reconciles
+// from a listing of the stored keys taken just before node A deleted the
+// cluster and removed its rings. B must not make the rings again: they
+// would stay in the registry, and open on B, probing the customer's key
+// for a cluster that is gone.
+func TestClusterDeletedWhileAnotherNodeOpensItLeavesNoRing(t *testing.T) {
+	c := newCluster(t, "first")
+	a, b := c.node(), c.node()
+	c.setKey(a, "c2", key("first"))
+
+	// A's delete removes the rings; B's listing still names the cluster.
+	if err := a.ForgetCluster(context.Background(), "c2"); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.Reconcile(context.Background()) // c2's rings are gone: an error is expected
+	c.mu.Lock()
+	delete(c.saved, "c2")
+	c.mu.Unlock()
+	if err := b.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, res := range []string{Logs, Documents} {
+		if b.Keyring("c2", res) != nil {
+			t.Errorf("node B keeps a %s keyring of the deleted cluster open", res)
+		}
+		if ref, err := keyring.InForce(context.Background(), b.cfg.DB, "c2", res); err != nil || ref.Provider != "" {
+			t.Errorf("the registry holds a %s ring of the deleted cluster: %+v, %v", res, ref, err)
+		}
+	}
+}

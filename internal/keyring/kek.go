@@ -40,6 +40,9 @@ var (
 	ErrUnknownAccountKey = errors.New("unknown account key")
 	// ErrClosed: the keyring was closed.
 	ErrClosed = errors.New("keyring closed")
+	// ErrNoRing: the registry holds no ring to open (Config.Existing): its
+	// cluster was deleted, or its key never set.
+	ErrNoRing = errors.New("the key registry holds no such ring")
 )
 
 // KEK is one customer key (key-encryption key) in one key service: Sealwatch's

@@ -75,6 +75,11 @@ type Config struct {
 	// RequireRecoverable refuses a key without soft delete and purge
 	// protection when the ring is created and on SetKEK.
 	RequireRecoverable bool
+	// Existing opens only a ring the registry holds, and fails with
+	// ErrNoRing when it holds none, rather than make one: a caller reopening
+	// a ring it knows of must not make again one another node removed with
+	// its cluster.
+	Existing bool
 
 	// KEKRef names KEK as the caller configured it — for a cluster, a hash
 	// of the key's source, name, pinned version and credential holder, never
@@ -232,6 +237,9 @@ func (k *Keyring) open(ctx context.Context) error {
 		s, err := k.reg.load(ctx)
 		if err != nil {
 			return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
+		}
+		if s.meta == nil && k.cfg.Existing {
+			return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, ErrNoRing)
 		}
 		if s.meta == nil {
 			err := k.create(ctx)
