@@ -119,6 +119,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 			return nil, err
 		}
 	}
+	keySet := false // this PATCH put a key in force
 	if in.Properties != nil && in.Properties.KeyVaultProperties != nil {
 		kv := *in.Properties.KeyVaultProperties
 		current := rec.Cluster.Properties.KeyVaultProperties
@@ -148,6 +149,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 			if err := s.applyKey(ctx, rec, kv); err != nil {
 				return nil, err
 			}
+			keySet = true
 		}
 	}
 	var links []AssociatedWorkspace
@@ -165,8 +167,12 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 		if in.Tags != nil {
 			latest.Cluster.Tags = in.Tags
 		}
-		latest.Cluster.Properties.KeyVaultProperties = rec.Cluster.Properties.KeyVaultProperties
-		latest.SealedKeySecret = rec.SealedKeySecret
+		if keySet {
+			// Otherwise the stored key stands: another node may have put
+			// another in force since rec was read.
+			latest.Cluster.Properties.KeyVaultProperties = rec.Cluster.Properties.KeyVaultProperties
+			latest.SealedKeySecret = rec.SealedKeySecret
+		}
 		latest.Cluster.Properties.LastModifiedDate = s.now()
 		rec = latest
 		return putJSON(tx.Bucket(bucketClusters), storeKey(g, name), latest)

@@ -267,3 +267,41 @@ func TestMarkDataRefusesAKeyThatChangedAfterItsLookup(t *testing.T) {
 		t.Fatalf("after the refused mark: platform data %v, CMK %v; want no mark on a CMK workspace", w.platformData, w.info.CMK)
 	}
 }
+
+// TestAClusterChangedOnOneNodeKeepsTheKeySetMeanwhileOnAnother: node b reads
+// a cluster to change its tags, and node a puts another key in force before
+// b writes. b's write must keep the key a stored: writing back the key it
+// read would leave the control plane naming a key that is no longer in
+// force, which the other nodes then cannot follow, and every node after a
+// restart opens under the wrong key.
+func TestAClusterChangedOnOneNodeKeepsTheKeySetMeanwhileOnAnother(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.cluster(t, "cluster1")
+	if err := f.setKey(t, "cluster1", "good-key"); err != nil {
+		t.Fatal(err)
+	}
+	db := &beforeUpdateDB{DB: f.db}
+	b, err := New(db, f.ids, f.keys, f.svc.seal, f.svc.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.before = func() {
+		if err := f.setKey(t, "cluster1", "good-key-2"); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := b.PatchCluster(ctx, f.g, "cluster1", ClusterParameters{Tags: map[string]string{"team": "secops"}}); err != nil {
+		t.Fatal(err)
+	}
+	if db.before != nil {
+		t.Fatal("the tag change did not write: the test did not reach the write")
+	}
+	got, err := f.svc.GetCluster(ctx, f.g, "cluster1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv := got.Properties.KeyVaultProperties; kv == nil || kv.KeyName != "good-key-2" || got.Tags["team"] != "secops" {
+		t.Fatalf("cluster after both changes: key %+v, tags %v; want good-key-2 and the tag", kv, got.Tags)
+	}
+}
