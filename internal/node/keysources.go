@@ -59,7 +59,7 @@ func (n *Node) keyVaultKEK(vaultHTTP *http.Client, tokenFiles []string) clusterk
 				SignInAs: fmt.Sprintf("application %s of tenant %s", k.KeyVaultClientID, k.KeyVaultTenantID)})
 		}
 		cred, err := azidentity.NewClientSecretCredential(n.identity.TenantID(), r.Principal.AppID, r.Principal.Secret, &azidentity.ClientSecretCredentialOptions{
-			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: n.endpoint + "/"}, Transport: vaultHTTP},
+			ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: n.publicURL() + "/"}, Transport: vaultHTTP},
 			DisableInstanceDiscovery: true,
 		})
 		if err != nil {

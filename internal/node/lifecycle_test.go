@@ -47,7 +47,12 @@ func setUpCMK(t testing.TB) *cmkSetup {
 
 func setUpCMKWith(t testing.TB, cfg Config) *cmkSetup {
 	t.Helper()
-	rn := startNodeWith(t, cfg)
+	return setUpCMKOn(t, startNodeWith(t, cfg))
+}
+
+// setUpCMKOn does the five set-up steps through rn, a running node.
+func setUpCMKOn(t testing.TB, rn *running) *cmkSetup {
+	t.Helper()
 	cs := &cmkSetup{running: rn, mgmt: rn.adminToken("https://management.azure.com/.default"), vtok: rn.adminToken("https://vault.azure.net/.default")}
 	adminOID := rn.objectIDOf(rn.creds.ClientID)
 	rn.createVault("cmkvault", map[string][]string{adminOID: {"all"}})
@@ -471,6 +476,17 @@ func (rn *running) collectorPost(customerID, sharedKey, logType string, body []b
 // same arguments make the same request, as a replay would.
 func (rn *running) collectorSend(customerID, sharedKey, logType, date string, body []byte) (int, string) {
 	rn.t.Helper()
+	st, code, err := rn.collectorTry(customerID, sharedKey, logType, date, body)
+	if err != nil {
+		rn.t.Fatal(err)
+	}
+	return st, code
+}
+
+// collectorTry is collectorSend returning the transport's error rather than
+// failing the test: for requests to a node that may be going down, and from
+// goroutines other than the test's.
+func (rn *running) collectorTry(customerID, sharedKey, logType, date string, body []byte) (int, string, error) {
 	key, _ := base64.StdEncoding.DecodeString(sharedKey)
 	m := hmac.New(sha256.New, key)
 	fmt.Fprintf(m, "POST\n%d\napplication/json\nx-ms-date:%s\n/api/logs", len(body), date)
@@ -481,12 +497,12 @@ func (rn *running) collectorSend(customerID, sharedKey, logType, date string, bo
 	req.Header.Set("Authorization", "SharedKey "+customerID+":"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
 	resp, err := rn.client.Do(req)
 	if err != nil {
-		rn.t.Fatal(err)
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	var er struct{ Error struct{ Code string } }
 	json.NewDecoder(resp.Body).Decode(&er)
-	return resp.StatusCode, er.Error.Code
+	return resp.StatusCode, er.Error.Code, nil
 }
 
 // TestCanariesNeverReachDiskInTheClear sends canary values through both

@@ -35,6 +35,10 @@ type running struct {
 	client *http.Client
 	port   string
 	stop   func()
+	// crash stops the node serving without closing it, as a killed
+	// process leaves its data directory: write-ahead logs unsealed
+	// (startClusterNode's nodes only).
+	crash func()
 }
 
 func startNode(t testing.TB, dir string) *running {

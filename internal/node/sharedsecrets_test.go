@@ -79,6 +79,16 @@ func startClusterNode(t *testing.T, cfg Config, creds Credentials) *running {
 			t.Errorf("close: %v", err)
 		}
 	}
+	crash := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
 	t.Cleanup(stop)
 	if n.FirstRun() {
 		raw, err := os.ReadFile(n.CredentialsFile())
@@ -104,7 +114,7 @@ func startClusterNode(t *testing.T, cfg Config, creds Credentials) *running {
 		},
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &running{t: t, node: n, dir: cfg.DataDir, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, port: port, stop: stop}
+	return &running{t: t, node: n, dir: cfg.DataDir, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, port: port, stop: stop, crash: crash}
 }
 
 // TestTwoNodesOnSharedStorageShareTheirSecrets starts two nodes, each with
