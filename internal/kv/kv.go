@@ -10,7 +10,9 @@
 // readers. A backend whose reads can fail (a network round trip) records
 // the first failure in the transaction: the read returns nil, and View or
 // Update returns that failure in place of fn's own result, so a failed read
-// is never taken for a missing key.
+// is never taken for a missing key. A bucket looked up then is an empty one
+// whose writes fail, not nil, so that code relying on a bucket made at
+// start does not dereference nil before View or Update returns.
 package kv
 
 import (

@@ -229,6 +229,25 @@ func TestServerFailureMidTransactionIsAnErrorNeverAMissingKey(t *testing.T) {
 		}
 		t.Logf("View: %v", err)
 	})
+	t.Run("a bucket looked up after the failure", func(t *testing.T) {
+		err := db.View(ctx, func(tx kv.Tx) error {
+			pgtest.TerminateBackends(t, url)
+			b := tx.Bucket([]byte("b"))
+			if b == nil {
+				t.Fatal("a bucket looked up after the failure is nil: code relying on it panics")
+			}
+			if v := b.Get([]byte("k")); v != nil {
+				t.Errorf("Get after the failure: %q", v)
+			}
+			return b.ForEach(func(k, _ []byte) error {
+				t.Errorf("ForEach after the failure found %q", k)
+				return nil
+			})
+		})
+		if err == nil {
+			t.Fatal("View whose lookup failed returned nil")
+		}
+	})
 	t.Run("a write in Update", func(t *testing.T) {
 		var putErr error
 		err := db.Update(ctx, func(tx kv.Tx) error {

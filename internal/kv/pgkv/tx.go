@@ -155,7 +155,15 @@ func (b *bucket) Bucket(name []byte) kv.Bucket {
 	if b.tx.buckets[string(p)] {
 		return &bucket{tx: b.tx, path: p}
 	}
-	if v, found := b.tx.lookup(b.path, name); !found || v != nil {
+	v, found := b.tx.lookup(b.path, name)
+	if b.tx.err != nil {
+		// The lookup failed, and View or Update returns why in place of
+		// fn's result. A bucket whose reads answer nil and whose writes
+		// fail keeps code that relies on a bucket made at start (bbolt's
+		// lookups cannot fail) from dereferencing nil meanwhile.
+		return &bucket{tx: b.tx, path: p}
+	}
+	if !found || v != nil {
 		return nil
 	}
 	b.tx.buckets[string(p)] = true
