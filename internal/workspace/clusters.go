@@ -294,7 +294,7 @@ func (s *Service) ClusterPrincipal(ctx context.Context, clusterID string) (Princ
 	var links []AssociatedWorkspace
 	err := s.db.View(ctx, func(tx kv.Tx) error {
 		err := tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
-			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+			rec, err := decodeJSON[clusterRecord](k, v)
 			if err == nil && rec.Cluster.Properties.ClusterID == clusterID {
 				found = rec
 			}
@@ -326,8 +326,8 @@ func (s *Service) ListClusters(ctx context.Context, g ResourceGroup) ([]Cluster,
 	var out []Cluster
 	err := s.db.View(ctx, func(tx kv.Tx) error {
 		c := tx.Bucket(bucketClusters).Cursor()
-		for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
-			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			rec, err := decodeJSON[clusterRecord](k, v)
 			if err != nil {
 				return err
 			}
@@ -463,8 +463,8 @@ func (s *Service) ClusterNames(ctx context.Context) (map[string]string, error) {
 func (s *Service) ClustersWithKeys(ctx context.Context, fn func(clusterID string, p Principal, kv KeyVaultProperties) error) error {
 	var recs []*clusterRecord
 	err := s.db.View(ctx, func(tx kv.Tx) error {
-		return tx.Bucket(bucketClusters).ForEach(func(k, _ []byte) error {
-			rec, err := getJSON[clusterRecord](tx.Bucket(bucketClusters), k)
+		return tx.Bucket(bucketClusters).ForEach(func(k, v []byte) error {
+			rec, err := decodeJSON[clusterRecord](k, v)
 			if err == nil && rec.Cluster.Properties.KeyVaultProperties.IsSet() {
 				recs = append(recs, rec)
 			}

@@ -214,6 +214,13 @@ func getJSON[T any](b kv.Bucket, key []byte) (*T, error) {
 	if raw == nil {
 		return nil, nil
 	}
+	return decodeJSON[T](key, raw)
+}
+
+// decodeJSON decodes the value raw of key: for iterations, which hold the
+// value already, where reading the key again would give nil for a read
+// that failed (on a database, until the transaction reports its error).
+func decodeJSON[T any](key, raw []byte) (*T, error) {
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", key, err)
