@@ -252,7 +252,9 @@ func TestTheKeyLifecycleHoldsOnEveryNode(t *testing.T) {
 
 	t.Run("revoked through node 3's vault, every node refuses", func(t *testing.T) {
 		c.setKeyEnabled(n3, "cmkvault", "ws-cmk", false)
+		disabled := time.Now()
 		c.awaitAllRefuse("the key disabled")
+		t.Logf("every node refused %s after the key was disabled (key check every %s)", time.Since(disabled).Round(time.Millisecond), clusterKeyCheck)
 	})
 	t.Run("restored, every node serves every row", func(t *testing.T) {
 		c.setKeyEnabled(n3, "cmkvault", "ws-cmk", true)
