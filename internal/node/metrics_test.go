@@ -91,8 +91,12 @@ func TestMetricsAfterAWalkthroughShowEveryFamily(t *testing.T) {
 	if st := cs.call("PUT", cs.alertRuleURL("/walkthrough"), cs.mgmt, rule, nil); st != 201 {
 		t.Fatalf("create rule: %d", st)
 	}
+	// A run is counted when its outcome is noted and timed once it has
+	// committed, so the wait is for both.
 	waitFor(t, 20*time.Second, "a rule run in the metrics", func() bool {
-		return metricstest.Sum(cs.scrape()["sealwatch_rule_runs_total"], map[string]string{"outcome": "ran"}) >= 1
+		fams := cs.scrape()
+		return metricstest.Sum(fams["sealwatch_rule_runs_total"], map[string]string{"outcome": "ran"}) >= 1 &&
+			metricstest.Sum(fams["sealwatch_rule_run_seconds"], nil) >= 1
 	})
 
 	fams := cs.scrape()
