@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
@@ -28,23 +28,8 @@ func onTwoNodes(t *testing.T, fn func(t *testing.T, a, b kv.DB)) {
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
 		url := pgtest.New(t)
-		fn(t, openPostgreSQL(t, url), openPostgreSQL(t, url))
+		fn(t, pgkvtest.Open(t, url, "vault"), pgkvtest.Open(t, url, "vault"))
 	})
-}
-
-func openPostgreSQL(t *testing.T, url string) kv.DB {
-	t.Helper()
-	pool, err := pgkv.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db, err := pgkv.Open(context.Background(), pool, "vault")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func appendAndFlush(t *testing.T, l *Log, node string, from, n int) {

@@ -17,7 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -97,16 +97,7 @@ func (c *cluster) node() *Manager { return c.nodeWith(nil, time.Hour) }
 // interval of clock (nil: the system's).
 func (c *cluster) nodeWith(clock keyring.Clock, interval time.Duration) *Manager {
 	t := c.t
-	ctx := context.Background()
-	pool, err := pgkv.Connect(ctx, c.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db, err := pgkv.Open(ctx, pool, "control")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := pgkvtest.Open(t, c.url, "control")
 	m, err := New(Config{
 		DB: db,
 		NewKEK: func(r KEKRequest) (keyring.KEK, error) {

@@ -19,29 +19,12 @@ import (
 	"github.com/sealwatch/sealwatch/internal/console"
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kv"
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-// openPostgreSQL opens the database "identity" at url through a pool of
-// its own, as another process would.
-func openPostgreSQL(t testing.TB, url string) kv.DB {
-	t.Helper()
-	pool, err := pgkv.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db, err := pgkv.Open(context.Background(), pool, "identity")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // twoNodes runs test with two consoles sharing one database (one node
 // each, as behind a load balancer without sticky sessions): one boltkv
@@ -54,8 +37,8 @@ func twoNodes(t *testing.T, cfg console.Config, test func(t *testing.T, a, b *fi
 	})
 	t.Run("postgresql", func(t *testing.T) {
 		url := pgtest.New(t)
-		a := newFixtureOn(t, cfg, openPostgreSQL(t, url))
-		test(t, a, a.another(t, cfg, openPostgreSQL(t, url)))
+		a := newFixtureOn(t, cfg, pgkvtest.Open(t, url, "identity"))
+		test(t, a, a.another(t, cfg, pgkvtest.Open(t, url, "identity")))
 	})
 }
 
@@ -173,8 +156,8 @@ func TestTheDatabaseHoldsNoSessionIDTokenOrCSRFTokenInTheClear(t *testing.T) {
 	})
 	t.Run("postgresql", func(t *testing.T) {
 		url := pgtest.New(t)
-		a := newFixtureOn(t, console.Config{}, openPostgreSQL(t, url))
-		secrets := signInAndUse(t, a, a.another(t, console.Config{}, openPostgreSQL(t, url)))
+		a := newFixtureOn(t, console.Config{}, pgkvtest.Open(t, url, "identity"))
+		secrets := signInAndUse(t, a, a.another(t, console.Config{}, pgkvtest.Open(t, url, "identity")))
 		dump := pgtest.Dump(t, url)
 		if !bytes.Contains(dump, []byte(hex.EncodeToString([]byte("console.sessions")))) {
 			t.Fatal("the dump holds no session bucket: the test would prove nothing")
@@ -421,7 +404,7 @@ func BenchmarkSessionRequest(b *testing.B) {
 	backends := map[string]func(b *testing.B) *fixture{
 		"boltkv": func(b *testing.B) *fixture { return newFixture(b, cfg) },
 		"postgresql": func(b *testing.B) *fixture {
-			return newFixtureOn(b, cfg, openPostgreSQL(b, pgtest.New(b)))
+			return newFixtureOn(b, cfg, pgkvtest.Open(b, pgtest.New(b), "identity"))
 		},
 	}
 	for _, backend := range []string{"boltkv", "postgresql"} {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -92,17 +92,7 @@ func newCluster(t *testing.T, workspaces, nodes int, mod ...func(*Config)) *clus
 func (c *cluster) onPostgreSQL(t *testing.T) *cluster {
 	url := pgtest.New(t)
 	open := func() *docstore.Store {
-		pool, err := pgkv.Connect(c.ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		db, err := pgkv.Open(c.ctx, pool, "documents")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		docs, err := docstore.New(db, c.keys)
+		docs, err := docstore.New(pgkvtest.Open(t, url, "documents"), c.keys)
 		if err != nil {
 			t.Fatal(err)
 		}

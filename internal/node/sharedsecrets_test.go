@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
@@ -34,21 +34,8 @@ const clusterPublicURL = "https://sealwatch.localhost:8443"
 // connections of their own, as one node holds them.
 func sharedStorage(t *testing.T, url string) *Storage {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := pgkv.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	open := func(name string) *pgkv.DB {
-		d, err := pgkv.Open(ctx, pool, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		return d
-	}
-	return &Storage{Identity: open("identity"), Vault: open("vault"), Control: open("control"), Documents: open("documents")}
+	dbs := pgkvtest.OpenAll(t, url, "identity", "vault", "control", "documents")
+	return &Storage{Identity: dbs[0], Vault: dbs[1], Control: dbs[2], Documents: dbs[3]}
 }
 
 // startClusterNode starts a node on shared storage and returns it with a

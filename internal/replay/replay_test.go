@@ -13,7 +13,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
@@ -120,23 +120,8 @@ func onTwoNodes(t *testing.T, fn func(t *testing.T, a, b kv.DB)) {
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
 		url := pgtest.New(t)
-		fn(t, openPostgreSQL(t, url), openPostgreSQL(t, url))
+		fn(t, pgkvtest.Open(t, url, "control"), pgkvtest.Open(t, url, "control"))
 	})
-}
-
-func openPostgreSQL(t testing.TB, url string) kv.DB {
-	t.Helper()
-	pool, err := pgkv.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db, err := pgkv.Open(context.Background(), pool, "control")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // TestASignatureTakenOnOneNodeIsRefusedOnAnother: two Guards on one database are two nodes
@@ -368,7 +353,7 @@ func BenchmarkReserve(b *testing.B) {
 		open func(b *testing.B) kv.DB
 	}{
 		{"bbolt", func(b *testing.B) kv.DB { return openDB(b) }},
-		{"PostgreSQL", func(b *testing.B) kv.DB { return openPostgreSQL(b, pgtest.New(b)) }},
+		{"PostgreSQL", func(b *testing.B) kv.DB { return pgkvtest.Open(b, pgtest.New(b), "control") }},
 	}
 	for _, backend := range backends {
 		for _, parallel := range []int{1, 16} {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kv"
-	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
@@ -33,26 +33,9 @@ func onTwoNodes(t *testing.T, fn func(t *testing.T, f *fixture, a, b *Service)) 
 	t.Run("PostgreSQL", func(t *testing.T) {
 		f := newFixture(t)
 		url := pgtest.New(t)
-		f.svc = newNode(t, f, openPostgreSQL(t, url))
-		fn(t, f, f.svc, newNode(t, f, openPostgreSQL(t, url)))
+		f.svc = newNode(t, f, pgkvtest.Open(t, url, "control"))
+		fn(t, f, f.svc, newNode(t, f, pgkvtest.Open(t, url, "control")))
 	})
-}
-
-// openPostgreSQL opens the control database at url through a pool of its own, as a
-// node does.
-func openPostgreSQL(t testing.TB, url string) kv.DB {
-	t.Helper()
-	pool, err := pgkv.Connect(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db, err := pgkv.Open(context.Background(), pool, "control")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // BenchmarkLookupOnPostgreSQL is BenchmarkWorkspaceByCustomerID and
@@ -60,7 +43,7 @@ func openPostgreSQL(t testing.TB, url string) kv.DB {
 // still reads the generation, one key in a read transaction.
 func BenchmarkLookupOnPostgreSQL(b *testing.B) {
 	f := newFixture(b)
-	svc, err := New(openPostgreSQL(b, pgtest.New(b)), f.ids, f.keys, f.svc.seal, f.svc.opts)
+	svc, err := New(pgkvtest.Open(b, pgtest.New(b), "control"), f.ids, f.keys, f.svc.seal, f.svc.opts)
 	if err != nil {
 		b.Fatal(err)
 	}
