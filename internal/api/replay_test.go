@@ -80,12 +80,16 @@ func TestReplayRefusalsAreWorded(t *testing.T) {
 		{"signed outside the window", replay.ErrOutsideWindow, 403, "InvalidAuthorization"},
 		{"signed before the record began", replay.ErrBeforeRecord, 403, "InvalidAuthorization"},
 		{"signature taken", fmt.Errorf("reserve: %w", replay.ErrSeen), 409, "DuplicateRequest"},
+		{"a lone node's record is full", &replay.FullError{Limit: 3, RetryAfter: 90 * time.Second}, 429, "ThrottledError"},
 		{"the record cannot be written", failure, 500, "InternalError"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := toAPIError(f.server.replayError(tc.err))
 			if e.Status != tc.status || e.Code != tc.code {
 				t.Fatalf("answered %d %s, want %d %s", e.Status, e.Code, tc.status, tc.code)
+			}
+			if tc.status == 429 && e.RetryAfter != 90 {
+				t.Fatalf("Retry-After = %d, want 90", e.RetryAfter)
 			}
 			if tc.status == 500 && strings.Contains(e.Message, failure.Error()) {
 				t.Fatalf("the database's failure is shown to the caller: %s", e.Message)

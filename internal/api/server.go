@@ -30,7 +30,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyevents"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/replay"
 	"github.com/sealwatch/sealwatch/internal/vault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -52,10 +51,11 @@ type Config struct {
 	Workspaces  *workspace.Service
 	ClusterKeys *clusterkeys.Manager
 	Data        *wsdata.Data
-	// CollectorReplays records the signatures of the Data Collector requests taken, in the
-	// database every node shares, so that a captured request is stored once by the whole
-	// cluster. Required with Workspaces and Data.
-	CollectorReplays *replay.Guard
+	// CollectorReplays records the signatures of the Data Collector requests taken, so
+	// that a captured request is stored once: a replay.Guard in the database every node
+	// shares for a cluster, a replay.Memory for a lone node. Required with Workspaces and
+	// Data.
+	CollectorReplays ReplayGuard
 	// Webhooks delivers automation rules' webhook actions; without it they
 	// are recorded as not delivered. AutomationCache keeps the rules decoded
 	// across requests (nil: decoded for each).

@@ -384,7 +384,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		apiCfg.ExternalData = n.externalData
 		apiCfg.Workspaces, apiCfg.ClusterKeys, apiCfg.Data = n.workspaces, n.keys, n.data
-		if apiCfg.CollectorReplays, err = replay.New(ctx, n.controlDB, replay.Options{}); err != nil {
+		if apiCfg.CollectorReplays, err = n.collectorReplays(ctx); err != nil {
 			return nil, err
 		}
 		apiCfg.KeyEventReceiver = n.keyEvents
@@ -729,4 +729,15 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// collectorReplays is the record of taken Data Collector signatures: on shared storage the
+// one in the control database, so that a request taken by another node is refused; on a
+// lone node one in memory, which costs no commit per request, as before the record was
+// shared (it starts empty at each start, and refuses requests signed before it).
+func (n *Node) collectorReplays(ctx context.Context) (api.ReplayGuard, error) {
+	if n.cfg.Storage != nil {
+		return replay.New(ctx, n.controlDB, replay.Options{})
+	}
+	return replay.NewMemory(replay.DefaultMemoryLimit, replay.Options{})
 }

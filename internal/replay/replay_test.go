@@ -88,14 +88,42 @@ func stored(t testing.TB, db kv.DB) int {
 	return n
 }
 
-func reserve(g *Guard, s string, date time.Time) error {
+// guard is what Guard and Memory both offer, the contract the API relies on.
+type guard interface {
+	Reserve(ctx context.Context, mac []byte, date time.Time) (func(context.Context) error, error)
+	CheckDate(date time.Time) error
+	Since() time.Time
+}
+
+// onEachGuard runs fn on both kinds of guard: open makes one on the clock it is given.
+func onEachGuard(t *testing.T, fn func(t *testing.T, open func(c *clock) guard)) {
+	t.Run("Guard", func(t *testing.T) {
+		fn(t, func(c *clock) guard { return newGuard(t, openDB(t), c) })
+	})
+	t.Run("Memory", func(t *testing.T) {
+		fn(t, func(c *clock) guard { return newMemory(t, 100, c) })
+	})
+}
+
+func newMemory(t testing.TB, limit int, c *clock) *Memory {
+	t.Helper()
+	m, err := NewMemory(limit, Options{Window: window, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func reserve(g guard, s string, date time.Time) error {
 	_, err := g.Reserve(context.Background(), mac(s), date)
 	return err
 }
 
-func TestEachSignatureIsTakenOnce(t *testing.T) {
+func TestEachSignatureIsTakenOnce(t *testing.T) { onEachGuard(t, testEachSignatureIsTakenOnce) }
+
+func testEachSignatureIsTakenOnce(t *testing.T, open func(*clock) guard) {
 	c := newClock()
-	g := newGuard(t, openDB(t), c)
+	g := open(c)
 	date := c.now()
 	if err := reserve(g, "a", date); err != nil {
 		t.Fatalf("first request: %v", err)
@@ -181,9 +209,13 @@ func TestAReleasedSignatureMayBeTakenAgain(t *testing.T) {
 }
 
 func TestRequestsOutsideTheWindowAreRefused(t *testing.T) {
+	onEachGuard(t, testRequestsOutsideTheWindowAreRefused)
+}
+
+func testRequestsOutsideTheWindowAreRefused(t *testing.T, open func(*clock) guard) {
 	c := newClock()
 	c.advance(time.Hour) // the record began an hour ago
-	g := newGuard(t, openDB(t), c)
+	g := open(c)
 	c.advance(time.Hour)
 	for _, tc := range []struct {
 		name string
