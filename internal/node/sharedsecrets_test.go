@@ -32,7 +32,7 @@ const clusterPublicURL = "https://sealwatch.localhost:8443"
 
 // sharedStorage is the four databases of one PostgreSQL database, on
 // connections of their own, as one node holds them.
-func sharedStorage(t *testing.T, url string) *Storage {
+func sharedStorage(t testing.TB, url string) *Storage {
 	t.Helper()
 	dbs := pgkvtest.OpenAll(t, url, "identity", "vault", "control", "documents")
 	return &Storage{Identity: dbs[0], Vault: dbs[1], Control: dbs[2], Documents: dbs[3]}
@@ -40,7 +40,7 @@ func sharedStorage(t *testing.T, url string) *Storage {
 
 // startClusterNode starts a node on shared storage and returns it with a
 // client that trusts caFile and dials every host at the node.
-func startClusterNode(t *testing.T, cfg Config, creds Credentials) *running {
+func startClusterNode(t testing.TB, cfg Config, creds Credentials) *running {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.PublicURL = clusterPublicURL
