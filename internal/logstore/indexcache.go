@@ -87,11 +87,17 @@ func (c *indexCache) keyHeaders() []header {
 	defer c.mu.Unlock()
 	var out []header
 	for _, e := range c.m {
-		if !slices.ContainsFunc(out, func(h header) bool { return h.aekID == e.hdr.aekID }) {
-			out = append(out, e.hdr)
-		}
+		out = appendKeyHeader(out, e.hdr)
 	}
 	return out
+}
+
+// appendKeyHeader appends h unless out has a header of its account key.
+func appendKeyHeader(out []header, h header) []header {
+	if slices.ContainsFunc(out, func(o header) bool { return o.aekID == h.aekID }) {
+		return out
+	}
+	return append(out, h)
 }
 
 // drop forgets every index.

@@ -152,9 +152,7 @@ func (c *foreignManifests) keyHeaders() []header {
 	defer c.mu.Unlock()
 	var out []header
 	for _, e := range c.m {
-		if !slices.ContainsFunc(out, func(h header) bool { return h.aekID == e.hdr.aekID }) {
-			out = append(out, e.hdr)
-		}
+		out = appendKeyHeader(out, e.hdr)
 	}
 	return out
 }
