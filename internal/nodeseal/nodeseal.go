@@ -84,23 +84,18 @@ type Box struct {
 // it on first start. A rekey a crash interrupted is finished (root is the
 // new one) or undone (root is the old one) before Open returns.
 func Open(ctx context.Context, dataDir string, root Root) (*Box, error) {
-	dataDir, err := filepath.Abs(dataDir)
+	b, err := newBox(dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("nodeseal: %w", err)
+		return nil, err
 	}
-	sealDir := filepath.Join(dataDir, "seal")
-	if err := os.MkdirAll(sealDir, 0o700); err != nil {
-		return nil, fmt.Errorf("nodeseal: create %s: %w", sealDir, err)
-	}
-	b := &Box{dataDir: dataDir, sealDir: sealDir, keys: map[uint32]*rootkey.Key{}, raw: map[uint32][]byte{}}
-	cur, err := readMaster(filepath.Join(sealDir, masterFile))
+	cur, err := readMaster(filepath.Join(b.sealDir, masterFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return b, b.create(ctx, root)
 	}
 	if err != nil {
 		return nil, err
 	}
-	next, err := readMaster(filepath.Join(sealDir, nextFile))
+	next, err := readMaster(filepath.Join(b.sealDir, nextFile))
 	hasNext := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -359,4 +354,17 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// newBox is an empty Box for dataDir, its seal directory made.
+func newBox(dataDir string) (*Box, error) {
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("nodeseal: %w", err)
+	}
+	sealDir := filepath.Join(dataDir, "seal")
+	if err := os.MkdirAll(sealDir, 0o700); err != nil {
+		return nil, fmt.Errorf("nodeseal: create %s: %w", sealDir, err)
+	}
+	return &Box{dataDir: dataDir, sealDir: sealDir, keys: map[uint32]*rootkey.Key{}, raw: map[uint32][]byte{}}, nil
 }

@@ -8,12 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
-	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
 // Several nodes that share their databases share their secrets too: a token
@@ -36,15 +34,11 @@ var (
 // WriteFile: what is the node's own, such as its TLS key) are sealed under
 // the same master key.
 func OpenShared(ctx context.Context, dataDir string, db kv.DB, root Root) (*Box, error) {
-	dataDir, err := filepath.Abs(dataDir)
+	b, err := newBox(dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("nodeseal: %w", err)
+		return nil, err
 	}
-	sealDir := filepath.Join(dataDir, "seal")
-	if err := os.MkdirAll(sealDir, 0o700); err != nil {
-		return nil, fmt.Errorf("nodeseal: create %s: %w", sealDir, err)
-	}
-	b := &Box{dataDir: dataDir, sealDir: sealDir, db: db, keys: map[uint32]*rootkey.Key{}, raw: map[uint32][]byte{}}
+	b.db = db
 	m, found, err := b.readSharedMaster(ctx)
 	if err == nil && !found {
 		m, found, err = b.createShared(ctx, root)
