@@ -36,8 +36,7 @@ type running struct {
 	port   string
 	stop   func()
 	// crash stops the node serving without closing it, as a killed
-	// process leaves its data directory: write-ahead logs unsealed
-	// (startClusterNode's nodes only).
+	// process leaves its data directory: write-ahead logs unsealed.
 	crash func()
 }
 
@@ -50,10 +49,18 @@ func startNode(t testing.TB, dir string) *running {
 // address (a restart on the port it had).
 func startNodeWith(t testing.TB, cfg Config) *running {
 	t.Helper()
-	dir := cfg.DataDir
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
+	return serveNode(t, cfg, Credentials{})
+}
+
+// serveNode opens a node with cfg and serves it until the test ends. Its
+// admin's credentials are those of the admin.json it keeps in its data
+// directory, or creds for a node of a cluster whose admin another node
+// made.
+func serveNode(t testing.TB, cfg Config, creds Credentials) *running {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := Open(ctx, cfg)
 	if err != nil {
@@ -63,27 +70,33 @@ func startNodeWith(t testing.TB, cfg Config) *running {
 	done := make(chan error, 1)
 	go func() { done <- n.Serve(ctx) }()
 	stopped := false
-	stop := func() {
+	halt := func() bool { // once: a test may stop the node before its cleanup does
 		if stopped {
-			return
+			return false
 		}
 		stopped = true
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		if err := n.Close(); err != nil {
-			t.Errorf("close: %v", err)
+		return true
+	}
+	stop := func() {
+		if halt() {
+			if err := n.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
 		}
 	}
 	t.Cleanup(stop)
-	raw, err := os.ReadFile(n.CredentialsFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var creds Credentials
-	if err := json.Unmarshal(raw, &creds); err != nil {
-		t.Fatal(err)
+	if n.FirstRun() || creds == (Credentials{}) {
+		raw, err := os.ReadFile(n.CredentialsFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &creds); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pem, err := os.ReadFile(creds.CAFile)
 	if err != nil {
@@ -101,7 +114,8 @@ func startNodeWith(t testing.TB, cfg Config) *running {
 		},
 	}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &running{t: t, node: n, dir: dir, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, port: port, stop: stop}
+	return &running{t: t, node: n, dir: cfg.DataDir, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		port: port, stop: stop, crash: func() { halt() }}
 }
 
 // credential is the official client-secret credential pointed at the node.

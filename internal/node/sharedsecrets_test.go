@@ -4,22 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
@@ -44,64 +39,7 @@ func startClusterNode(t testing.TB, cfg Config, creds Credentials) *running {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.PublicURL = clusterPublicURL
-	ctx, cancel := context.WithCancel(context.Background())
-	n, err := Open(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx) }()
-	stopped := false
-	stop := func() { // once: a test may stop the node before its cleanup does
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if err := n.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	}
-	crash := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	if n.FirstRun() {
-		raw, err := os.ReadFile(n.CredentialsFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &creds); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pemCA, err := os.ReadFile(creds.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemCA)
-	addr := n.listener.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	tr := &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &running{t: t, node: n, dir: cfg.DataDir, creds: creds, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, port: port, stop: stop, crash: crash}
+	return serveNode(t, cfg, creds)
 }
 
 // TestTwoNodesOnSharedStorageShareTheirSecrets starts two nodes, each with
