@@ -57,9 +57,6 @@ func Open(path string, opts Options) (*DB, error) {
 	return &DB{db: db}, nil
 }
 
-// Bolt returns the underlying bbolt handle, for the node's storage metrics.
-func (d *DB) Bolt() *bbolt.DB { return d.db }
-
 // Path returns the file's path.
 func (d *DB) Path() string { return d.db.Path() }
 

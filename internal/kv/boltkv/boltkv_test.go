@@ -41,7 +41,7 @@ func leafPages(t *testing.T, appendOnly bool, n int) int {
 			t.Fatal(err)
 		}
 	}
-	tx, err := db.Bolt().Begin(false)
+	tx, err := db.db.Begin(false)
 	if err != nil {
 		t.Fatal(err)
 	}
