@@ -182,6 +182,9 @@ func start() (_ *server, err error) {
 		"-s3.iam=false",            // no IAM API beside S3
 		"-master.telemetry=false",  // nothing leaves 127.0.0.1
 		"-volume.preStopSeconds=0", // it is killed, not drained
+		// A test's buckets are small: the default, 1% of the disk free,
+		// left every volume read-only on a large disk nearly full.
+		"-volume.minFreeSpace=256MiB",
 		"-filer.localSocket=" + filepath.Join(dir, "filer.sock"), // in the temporary directory, not /tmp
 		"-s3.localSocket=" + filepath.Join(dir, "s3.sock"),
 	}
