@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/freeport"
 )
 
 // readmeStep is one `$ sealwatch ...` line of the README's console blocks,
@@ -243,15 +245,13 @@ func (b *background) stop() {
 	}
 }
 
-// freePort is a port nothing listens on now. Another process could take it
-// before the node binds it; on a test machine that is rare enough.
+// freePort is a port nothing listens on now, below the kernel's ephemeral
+// range so that no client socket takes it before the node binds it.
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Get()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	return strconv.Itoa(port)
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/sealwatch/sealwatch/internal/freeport"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
 )
 
@@ -45,12 +47,17 @@ func startNode(t testing.TB, dir string) *running {
 	return startNodeWith(t, Config{DataDir: dir})
 }
 
-// startNodeWith starts a node with cfg, on 127.0.0.1:0 unless cfg names an
-// address (a restart on the port it had).
+// startNodeWith starts a node with cfg, on a port from freeport unless cfg
+// names an address (a restart on the port it had): a port outside the
+// kernel's ephemeral range stays free for the restart.
 func startNodeWith(t testing.TB, cfg Config) *running {
 	t.Helper()
 	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
+		port, err := freeport.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	return serveNode(t, cfg, Credentials{})
 }

@@ -35,6 +35,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sealwatch/sealwatch/internal/freeport"
 )
 
 // EnvBin names the environment variable holding the directory of
@@ -314,7 +316,7 @@ func (s *server) initdb(cred *syscall.Credential) error {
 // run starts postgres in the foreground, killed by the kernel should the
 // test binary die first, so a crashed test leaves no server behind.
 func (s *server) run(cred *syscall.Credential) error {
-	port, err := freePort()
+	port, err := freeport.Get()
 	if err != nil {
 		return err
 	}
@@ -346,16 +348,6 @@ func (s *server) run(cred *syscall.Credential) error {
 		close(s.exited)
 	}()
 	return nil
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // awaitReady polls a connection until the server accepts one, it exits, or

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sealwatch/sealwatch/internal/freeport"
 )
 
 // EnvBinary names the environment variable holding the weed binary.
@@ -151,7 +152,7 @@ func start() (_ *server, err error) {
 			s.stop()
 		}
 	}()
-	port, err := freePorts(len(ports))
+	port, err := freeport.GetN(len(ports))
 	if err != nil {
 		return nil, err
 	}
@@ -313,21 +314,6 @@ func writeIdentities(path, accessKey, secret string) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o600)
-}
-
-// freePorts finds n distinct free ports on 127.0.0.1, holding each until all
-// are found.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // randomString returns n random upper-case letters and digits.

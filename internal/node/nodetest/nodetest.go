@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/sealwatch/sealwatch/internal/freeport"
 	"github.com/sealwatch/sealwatch/internal/node"
 )
 
@@ -37,14 +39,19 @@ type Node struct {
 }
 
 // Start opens and serves a node with cfg; an empty DataDir is a temporary
-// directory and an empty Addr 127.0.0.1:0.
+// directory and an empty Addr a port from freeport, which stays free for a
+// restart on it.
 func Start(t testing.TB, cfg node.Config) *Node {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
 	if cfg.Addr == "" {
-		cfg.Addr = "127.0.0.1:0"
+		port, err := freeport.Get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := node.Open(ctx, cfg)
