@@ -7,9 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -59,7 +63,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var transport http.RoundTripper = client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	var transport http.RoundTripper = n.keyServiceTransport(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	if n.cfg.WrapKeyServiceTransport != nil {
 		transport = n.cfg.WrapKeyServiceTransport(transport)
 	}
@@ -144,6 +148,40 @@ func (n *Node) keyServiceCAs() (*x509.CertPool, error) {
 		}
 	}
 	return pool, nil
+}
+
+// keyServiceTransport is how the key layer reaches key vaults and the token
+// endpoint its principals sign in at. The vaults this node serves and its
+// token endpoint are named at the public URL's host and port, which behind a
+// load balancer belong to another host: those requests go to this node's own
+// listener, which serves the same vaults and identities (from the shared
+// storage, on a cluster) without a round trip through the balancer. Other
+// hosts are dialled as client.Transport dials them.
+func (n *Node) keyServiceTransport(tlsCfg *tls.Config) *http.Transport {
+	tr := client.Transport(n.listener.Addr().String(), n.cfg.VaultDNSSuffix, tlsCfg)
+	next := tr.DialContext
+	self := strings.TrimPrefix(n.endpoint, "https://")
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if n.servedHere(addr) {
+			addr = self
+		}
+		return next(ctx, network, addr)
+	}
+	return tr
+}
+
+// servedHere reports whether addr, a host and port a request names, is this
+// node's public URL or a vault host at its port.
+func (n *Node) servedHere(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != strconv.Itoa(n.publicPort()) {
+		return false
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	suffix := n.cfg.VaultDNSSuffix
+	public, _ := url.Parse(n.publicURL())
+	return host == "localhost" || host == suffix || strings.HasSuffix(host, "."+suffix) ||
+		(public != nil && host == strings.ToLower(public.Hostname()))
 }
 
 // homeTenantCredential signs in at this node's tenant whatever tenant a
