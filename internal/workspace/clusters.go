@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kv"
@@ -92,6 +93,11 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 		return putJSON(tx.Bucket(bucketClusters), storeKey(g, name), rec)
 	})
 	if err != nil {
+		if key != nil {
+			// The key layer made the new cluster's keyrings; nothing
+			// else names its cluster ID.
+			_ = s.keys.ForgetCluster(context.WithoutCancel(ctx), rec.Cluster.Properties.ClusterID)
+		}
 		_ = s.ids.Delete(ctx, p.ObjectID)
 		return nil, false, err
 	}
@@ -120,6 +126,7 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 		}
 	}
 	keySet := false // this PATCH put a key in force
+	prev := *rec    // as stored before: the key to put back if saving fails
 	if in.Properties != nil && in.Properties.KeyVaultProperties != nil {
 		kv := *in.Properties.KeyVaultProperties
 		current := rec.Cluster.Properties.KeyVaultProperties
@@ -178,9 +185,70 @@ func (s *Service) PatchCluster(ctx context.Context, g ResourceGroup, name string
 		return putJSON(tx.Bucket(bucketClusters), storeKey(g, name), latest)
 	})
 	if err != nil {
+		if keySet {
+			s.undoKey(ctx, g, name, &prev)
+		}
 		return nil, err
 	}
 	return s.view(rec, links), nil
+}
+
+// undoTimeout bounds putting a cluster's previous key back in force after
+// a PATCH that could not save its new one: a few key service round trips.
+const undoTimeout = time.Minute
+
+// undoKey puts the key prev stores back in force, after a PATCH put
+// another in force and could not save it: otherwise the key layer's
+// registry names a key the cluster's record does not store, and no node
+// opens the cluster's keyrings once it restarts (each opens the stored
+// key). A first key is undone by forgetting the keyrings it made. If the
+// record changed meanwhile (another node's PATCH, or this save committed
+// though its answer was lost), or cannot be read, the key in force is left
+// as it is: the undo would then make things worse, not better. The request's own context may be what ended the save, so the
+// undo runs on its own deadline.
+func (s *Service) undoKey(ctx context.Context, g ResourceGroup, name string, prev *clusterRecord) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	err := s.restoreKey(ctx, g, name, prev)
+	if err != nil {
+		s.log.Error("the cluster's new key is in force but its record was not saved, and the previous key could not be put back; set the key again with PATCH",
+			"cluster", prev.Cluster.ID, "err", err)
+		return
+	}
+	s.log.Warn("the cluster's record was not saved; its previous key is back in force", "cluster", prev.Cluster.ID)
+}
+
+func (s *Service) restoreKey(ctx context.Context, g ResourceGroup, name string, prev *clusterRecord) error {
+	now, err := s.clusterRecord(ctx, g, name)
+	if err != nil {
+		return fmt.Errorf("read the cluster's record: %w", err)
+	}
+	was := prev.Cluster.Properties.KeyVaultProperties
+	if now == nil || !sameStoredKey(now.Cluster.Properties.KeyVaultProperties, was) {
+		return errors.New("the record changed meanwhile")
+	}
+	clusterID := prev.Cluster.Properties.ClusterID
+	if !was.IsSet() {
+		return s.keys.ForgetCluster(ctx, clusterID)
+	}
+	p, err := s.clusterPrincipal(prev)
+	if err != nil {
+		return err
+	}
+	key, err := s.keyOf(prev)
+	if err != nil {
+		return err
+	}
+	return s.keys.SetClusterKey(ctx, clusterID, p, key)
+}
+
+// sameStoredKey reports whether a and b, stored key properties (without
+// secrets), name the same key; either may be unset.
+func sameStoredKey(a, b *KeyVaultProperties) bool {
+	if !a.IsSet() || !b.IsSet() {
+		return a.IsSet() == b.IsSet()
+	}
+	return *a == *b
 }
 
 // applyKey checks kv with the cluster's identity and puts it in force; on

@@ -54,6 +54,8 @@ type fakeKeys struct {
 	state  map[string]string
 	set    map[string]KeyVaultProperties
 	seenBy map[string]string // clusterID → principal object ID that checked
+	// onSet, when set, is called after a key is put in force.
+	onSet func()
 }
 
 func (f *fakeKeys) CheckKey(_ context.Context, _ string, p Principal, kv KeyVaultProperties) error {
@@ -87,6 +89,9 @@ func (f *fakeKeys) SetClusterKey(_ context.Context, clusterID string, _ Principa
 	}
 	f.set[clusterID] = kv
 	f.state[clusterID] = "Accessible"
+	if f.onSet != nil {
+		f.onSet()
+	}
 	return nil
 }
 
@@ -102,6 +107,7 @@ func (f *fakeKeys) ForgetCluster(_ context.Context, clusterID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.state, clusterID)
+	delete(f.set, clusterID)
 	return nil
 }
 
