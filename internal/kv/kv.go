@@ -112,3 +112,21 @@ type Appender interface {
 	// only after the bucket's last key.
 	AppendOnly()
 }
+
+// Claimer is implemented by a DB that keeps sets of keys beside its
+// buckets, written without its serialized writer: claims from every node
+// run concurrently, and the engine alone decides which of two claims of one
+// key came first. It is for records that every request writes and nothing
+// reads back but the next claim of the same key (the signatures of taken
+// requests), which would otherwise queue every node's requests behind one
+// Update at a time. A set is not a bucket: no Tx sees it.
+type Claimer interface {
+	// Claim adds keys to the named set and reports, for each, whether this
+	// call added it: false where the set held it already, or an earlier key
+	// of keys is the same. Of concurrent claims of one key, from any node,
+	// exactly one is told true. Claims are durable when Claim returns.
+	Claim(ctx context.Context, set []byte, keys [][]byte) (claimed []bool, err error)
+	// Unclaim removes keys from the named set and, if before is not nil,
+	// every key of the set that sorts before it.
+	Unclaim(ctx context.Context, set []byte, keys [][]byte, before []byte) error
+}

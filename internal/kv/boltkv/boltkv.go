@@ -34,7 +34,10 @@ type Options struct {
 // DB is a kv.DB in a bbolt file.
 type DB struct{ db *bbolt.DB }
 
-var _ kv.DB = (*DB)(nil)
+var (
+	_ kv.DB      = (*DB)(nil)
+	_ kv.Claimer = (*DB)(nil)
+)
 
 // Open opens or creates the database file at path, mode 0600, creating its
 // directory (mode 0700) if need be.
@@ -78,6 +81,73 @@ func (d *DB) Update(ctx context.Context, fn func(kv.Tx) error) error {
 		return err
 	}
 	return mapErr(d.db.Update(func(tx *bbolt.Tx) error { return fn(boltTx{tx}) }))
+}
+
+// claimsBucket holds the sets of keys of kv.Claimer, a nested bucket each.
+// No package names a bucket with a NUL byte.
+var claimsBucket = []byte("\x00claims")
+
+// Claim implements kv.Claimer in an Update: the file has one writer, the
+// node, so there is no other writer to keep out of its way.
+func (d *DB) Claim(ctx context.Context, set []byte, keys [][]byte) ([]bool, error) {
+	claimed := make([]bool, len(keys))
+	err := d.Update(ctx, func(tx kv.Tx) error {
+		b, err := claimSet(tx, set)
+		if err != nil {
+			return err
+		}
+		for i, k := range keys {
+			if b.Get(k) != nil {
+				continue
+			}
+			if err := b.Put(k, []byte{}); err != nil {
+				return err
+			}
+			claimed[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// Unclaim implements kv.Claimer in an Update.
+func (d *DB) Unclaim(ctx context.Context, set []byte, keys [][]byte, before []byte) error {
+	return d.Update(ctx, func(tx kv.Tx) error {
+		b, err := claimSet(tx, set)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		if before == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, before) < 0; k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// claimSet returns the bucket of the named set, creating it.
+func claimSet(tx kv.Tx, set []byte) (kv.Bucket, error) {
+	if len(set) == 0 {
+		return nil, kv.ErrKeyRequired
+	}
+	b, err := tx.CreateBucketIfNotExists(claimsBucket)
+	if err != nil {
+		return nil, err
+	}
+	return b.CreateBucketIfNotExists(set)
 }
 
 type boltTx struct{ tx *bbolt.Tx }

@@ -53,6 +53,95 @@ func Run(t *testing.T, open func(t *testing.T) kv.DB) {
 	t.Run("ConcurrentUpdatesLoseNoIncrement", func(t *testing.T) {
 		Serialize(t, open(t))
 	})
+	t.Run("EachKeyIsClaimedOnce", func(t *testing.T) {
+		Claims(t, open(t))
+	})
+}
+
+// Claims checks kv.Claimer on dbs (one database, or several handles on it,
+// as several nodes hold): a key is claimed once, whichever handle claims
+// it and however many claim it at once, equal keys of one call included;
+// a key unclaimed, or before the bound Unclaim is given, may be claimed
+// again; sets are apart from each other and from the buckets.
+func Claims(t *testing.T, dbs ...kv.DB) {
+	ctx := context.Background()
+	claimers := make([]kv.Claimer, len(dbs))
+	for i, db := range dbs {
+		c, ok := db.(kv.Claimer)
+		if !ok {
+			t.Fatalf("%T is not a kv.Claimer", db)
+		}
+		claimers[i] = c
+	}
+	first, last := claimers[0], claimers[len(claimers)-1]
+	set := []byte("taken")
+	claim := func(c kv.Claimer, keys ...string) []bool {
+		t.Helper()
+		got, err := c.Claim(ctx, set, byteKeys(keys))
+		must(t, err)
+		return got
+	}
+	if got := claim(first, "a", "b", "a"); !slices.Equal(got, []bool{true, true, false}) {
+		t.Fatalf("claiming a, b, a = %v, want the first a and b claimed", got)
+	}
+	if got := claim(last, "b", "c"); !slices.Equal(got, []bool{false, true}) {
+		t.Fatalf("claiming b again and c = %v, want c alone claimed", got)
+	}
+	if got, err := first.Claim(ctx, []byte("other"), byteKeys([]string{"a"})); err != nil || !slices.Equal(got, []bool{true}) {
+		t.Fatalf("claiming a in another set = %v, %v; want it claimed", got, err)
+	}
+	view(t, dbs[0], func(tx kv.Tx) error {
+		if tx.Bucket(set) != nil {
+			t.Error("a set of claims is seen as a bucket")
+		}
+		return nil
+	})
+
+	must(t, last.Unclaim(ctx, set, byteKeys([]string{"c"}), nil))
+	if got := claim(first, "a", "b", "c"); !slices.Equal(got, []bool{false, false, true}) {
+		t.Fatalf("after c was unclaimed, claiming a, b, c = %v, want c alone", got)
+	}
+	must(t, first.Unclaim(ctx, set, nil, []byte("b")))
+	if got := claim(last, "a", "b"); !slices.Equal(got, []bool{true, false}) {
+		t.Fatalf("after the keys before b were unclaimed, claiming a, b = %v, want a alone", got)
+	}
+
+	// Copies claimed at once through every handle: one is told true.
+	const copies = 32
+	var wg sync.WaitGroup
+	won := make(chan bool, copies)
+	for i := range copies {
+		wg.Go(func() {
+			got, err := claimers[i%len(claimers)].Claim(ctx, set, byteKeys([]string{"twin"}))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			won <- got[0]
+		})
+	}
+	wg.Wait()
+	close(won)
+	n := 0
+	for w := range won {
+		if w {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of %d concurrent claims of one key were told they claimed it, want 1", n, copies)
+	}
+	if _, err := first.Claim(ctx, nil, byteKeys([]string{"a"})); !errors.Is(err, kv.ErrKeyRequired) {
+		t.Errorf("a claim in a set without a name = %v, want ErrKeyRequired", err)
+	}
+}
+
+func byteKeys(keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
 }
 
 // Snapshot checks that a View on reader keeps seeing the data as it began

@@ -47,6 +47,17 @@ const schema = `CREATE TABLE IF NOT EXISTS ` + table + ` (
 	PRIMARY KEY (ns, path, key)
 )`
 
+// claimsTable holds the sets of keys of every namespace (kv.Claimer): a
+// table of its own, so that no query of the keys' table meets them.
+const claimsTable = "sealwatch_kv_claims"
+
+const claimsSchema = `CREATE TABLE IF NOT EXISTS ` + claimsTable + ` (
+	ns       text  NOT NULL,
+	set_name bytea NOT NULL,
+	key      bytea NOT NULL,
+	PRIMARY KEY (ns, set_name, key)
+)`
+
 // rollbackTimeout bounds the rollback of a transaction whose context has
 // ended.
 const rollbackTimeout = 5 * time.Second
@@ -78,7 +89,10 @@ type DB struct {
 	inFlight sync.WaitGroup
 }
 
-var _ kv.DB = (*DB)(nil)
+var (
+	_ kv.DB      = (*DB)(nil)
+	_ kv.Claimer = (*DB)(nil)
+)
 
 // Connect opens a pool on the PostgreSQL database at dbURL and checks that
 // it answers. Its errors never hold dbURL, which may carry a password.
@@ -122,11 +136,14 @@ func Open(ctx context.Context, pool *pgxpool.Pool, name string) (*DB, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey("schema")); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, schema)
+		if _, err := tx.Exec(ctx, schema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, claimsSchema)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgkv: create the table %s: %w", table, err)
+		return nil, fmt.Errorf("pgkv: create the tables %s and %s: %w", table, claimsTable, err)
 	}
 	return &DB{pool: pool, ns: name, lockID: lockKey("writer " + name), idleTimeout: idleTimeout, writer: make(chan struct{}, 1)}, nil
 }
@@ -241,6 +258,63 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 	committed = true
 	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("pgkv %s: commit: %w", d.ns, err)
+	}
+	return nil
+}
+
+// Claim implements kv.Claimer: one statement, committed on its own, that
+// takes no writer's lock. The table's primary key decides between claims
+// of one key: an insert that meets another's row, committed or not, waits
+// for it and then inserts nothing.
+func (d *DB) Claim(ctx context.Context, set []byte, keys [][]byte) ([]bool, error) {
+	if len(set) == 0 {
+		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, kv.ErrKeyRequired)
+	}
+	if err := d.begin(ctx); err != nil {
+		return nil, err
+	}
+	defer d.inFlight.Done()
+	rows, err := d.pool.Query(ctx, `INSERT INTO `+claimsTable+` (ns, set_name, key)
+		SELECT $1, $2, k FROM unnest($3::bytea[]) AS k ON CONFLICT DO NOTHING RETURNING key`, d.ns, set, keys)
+	if err != nil {
+		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, err)
+	}
+	added := map[string]bool{}
+	for rows.Next() {
+		var k []byte
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, err)
+		}
+		added[string(k)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, err)
+	}
+	claimed := make([]bool, len(keys))
+	for i, k := range keys {
+		// The first of equal keys is the one added.
+		claimed[i] = added[string(k)]
+		delete(added, string(k))
+	}
+	return claimed, nil
+}
+
+// Unclaim implements kv.Claimer, in one statement that takes no writer's
+// lock.
+func (d *DB) Unclaim(ctx context.Context, set []byte, keys [][]byte, before []byte) error {
+	if len(set) == 0 {
+		return fmt.Errorf("pgkv %s: unclaim: %w", d.ns, kv.ErrKeyRequired)
+	}
+	if err := d.begin(ctx); err != nil {
+		return err
+	}
+	defer d.inFlight.Done()
+	// key < NULL is never true: a nil before deletes by keys alone.
+	_, err := d.pool.Exec(ctx, `DELETE FROM `+claimsTable+` WHERE ns = $1 AND set_name = $2
+		AND (key = ANY($3::bytea[]) OR key < $4)`, d.ns, set, keys, before)
+	if err != nil {
+		return fmt.Errorf("pgkv %s: unclaim: %w", d.ns, err)
 	}
 	return nil
 }

@@ -75,6 +75,38 @@ func TestTwoNodesShareOneDatabase(t *testing.T) {
 	}
 	t.Run("writers serialize across nodes", func(t *testing.T) { kvtest.Serialize(t, a, b) })
 	t.Run("a reader on one node keeps its snapshot while the other commits", func(t *testing.T) { kvtest.Snapshot(t, a, b) })
+	t.Run("a key is claimed once across nodes", func(t *testing.T) { kvtest.Claims(t, a, b) })
+}
+
+// TestClaimsDoNotWaitForTheWriter: claims are written beside the writer's
+// lock, so a node's claims go on while another node's Update holds it.
+func TestClaimsDoNotWaitForTheWriter(t *testing.T) {
+	url := pgtest.New(t)
+	a, b := open(t, connect(t, url), "control"), open(t, connect(t, url), "control")
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- a.Update(ctx, func(kv.Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	set, keys := []byte("taken"), [][]byte{[]byte("k")}
+	if got, err := b.Claim(wctx, set, keys); err != nil || !got[0] {
+		t.Errorf("a claim while another node's Update holds the writer's lock = %v, %v; want it claimed", got, err)
+	}
+	if err := b.Unclaim(wctx, set, keys, []byte("z")); err != nil {
+		t.Errorf("an unclaim while another node's Update holds the writer's lock: %v", err)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestNamespacesAreApart(t *testing.T) {
