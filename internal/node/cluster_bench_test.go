@@ -44,7 +44,7 @@ type benchCluster struct {
 	seq        atomic.Int64
 }
 
-func startBenchCluster(b *testing.B, n int) *benchCluster {
+func startBenchCluster(b testing.TB, n int) *benchCluster {
 	b.Helper()
 	dbURL, bucket := pgtest.New(b), s3test.New(b)
 	rootFile := filepath.Join(b.TempDir(), "root.key")
@@ -110,7 +110,7 @@ func clusterRows() []byte {
 // i mod n, from clusterClients clients, then flushes every node, so that
 // the round's rows are sealed into the bucket when it returns. It returns
 // the JSON bytes sent.
-func (c *benchCluster) ingestRound(b *testing.B, table string, rows []byte) int64 {
+func (c *benchCluster) ingestRound(b testing.TB, table string, rows []byte) int64 {
 	var next, sent atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
@@ -121,17 +121,12 @@ func (c *benchCluster) ingestRound(b *testing.B, table string, rows []byte) int6
 				if i >= clusterBatches {
 					return
 				}
-				// Each body's length differs: a Data Collector signature
-				// covers the length, and two alike in one second are a replay.
-				pad := strings.Repeat("x", int(c.seq.Add(1)))
-				body := append([]byte(`[{"Pad":"`+pad+`"},`), rows[1:]...)
-				body = append(body, ']')
-				st, code, err := c.nodes[int(i)%len(c.nodes)].collectorTry(c.customerID, c.sharedKey, table, nowDate(), body)
-				if err != nil || st != 200 {
-					failed.Store(fmt.Sprintf("batch %d: %d %s %v", i, st, code, err))
+				n, err := c.send(int(i)%len(c.nodes), table, rows)
+				if err != nil {
+					failed.Store(fmt.Sprintf("batch %d: %v", i, err))
 					return
 				}
-				sent.Add(int64(len(body)))
+				sent.Add(int64(n))
 			}
 		})
 	}
@@ -147,8 +142,23 @@ func (c *benchCluster) ingestRound(b *testing.B, table string, rows []byte) int6
 	return sent.Load()
 }
 
-// query runs q through node i and fails unless it answers.
-func (c *benchCluster) query(b *testing.B, i int, q string) error {
+// send sends rows, closed by a row of its own, to table through node i
+// and returns the bytes sent, or why the node did not take them.
+func (c *benchCluster) send(i int, table string, rows []byte) (int, error) {
+	// Each body's length differs: a Data Collector signature covers the
+	// length, and two alike in one second are a replay.
+	pad := strings.Repeat("x", int(c.seq.Add(1)))
+	body := append([]byte(`[{"Pad":"`+pad+`"},`), rows[1:]...)
+	body = append(body, ']')
+	st, code, err := c.nodes[i].collectorTry(c.customerID, c.sharedKey, table, nowDate(), body)
+	if err == nil && st != 200 {
+		err = fmt.Errorf("%d %s", st, code)
+	}
+	return len(body), err
+}
+
+// query runs q through node i and returns why, if it does not answer.
+func (c *benchCluster) query(i int, q string) error {
 	rn := c.nodes[i]
 	body, _ := json.Marshal(map[string]string{"query": q})
 	req, _ := http.NewRequest("POST", rn.creds.Endpoint+"/v1/workspaces/"+c.customerID+"/query", bytes.NewReader(body))
@@ -197,7 +207,7 @@ func BenchmarkCluster(b *testing.B) {
 				{"where-count", `Fixed_CL | where EventID_d == 4625 and Computer_s startswith "host-1" | count`},
 			} {
 				for i := range c.nodes { // every node's cache warm, its plan of the table read
-					if err := c.query(b, i, q.query); err != nil {
+					if err := c.query(i, q.query); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -208,7 +218,7 @@ func BenchmarkCluster(b *testing.B) {
 					b.SetParallelism(clusterClients / 2) // × GOMAXPROCS(2)
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
-							if err := c.query(b, int(next.Add(1))%len(c.nodes), q.query); err != nil {
+							if err := c.query(int(next.Add(1))%len(c.nodes), q.query); err != nil {
 								failed.Store(err)
 							}
 						}

@@ -3,15 +3,16 @@
 // kv database that every node shares, so that a captured request is taken once by the
 // whole cluster, whichever node it is sent to.
 //
-// Each reservation is a kv Update, and kv serializes Updates across nodes, so reservations
-// that arrive while one commits are gathered and written together in the next (group
-// commit): a lone request pays one commit, a burst pays one commit per round, not per
-// request. Records whose date has left the window are deleted by the same commits, a few at
-// a time, so no loop of its own runs.
+// The signatures are a set of kv claims (kv.Claimer), written beside the database's
+// serialized writer: on PostgreSQL a reservation is one INSERT that takes no writer's lock,
+// the table's key deciding between copies sent to two nodes, so every node's requests do
+// not queue behind one Update at a time. Reservations that arrive while one is written are
+// gathered and written together in the next (group commit): a burst pays one statement per
+// round, not per request. Records whose date has left the window are deleted by the same
+// writes, at most once a second, so no loop of its own runs.
 package replay
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -44,27 +45,28 @@ type Options struct {
 
 const (
 	defaultWindow = 15 * time.Minute
-	// deletesPerCommit bounds the expired records one commit deletes, beyond twice its
-	// own reservations, so that a backlog is cleared over several commits, not in one
-	// long transaction every node waits behind.
-	deletesPerCommit = 256
+	// expireEvery is how often a node deletes the expired records, in one of its writes.
+	// No claim can meet an expired record (its date is outside the window), and the
+	// deletion takes no lock that others wait for, so its size needs no bound.
+	expireEvery = time.Second
 )
 
 var (
-	bucketName = []byte("collectorReplay")
-	seenName   = []byte("seen")
+	bucketName = []byte("collectorReplay") // the record's beginning, in a bucket
 	sinceKey   = []byte("since")
+	seenSet    = []byte("collectorReplay") // the signatures, a set of claims
 )
 
 // Guard is the record of taken signatures. It is safe for concurrent use.
 type Guard struct {
-	db     kv.DB
+	claims kv.Claimer
 	window time.Duration
 	now    func() time.Time
 	since  time.Time // when the record began, cluster-wide, to the second
 
 	mu         sync.Mutex
 	latest     time.Time // the latest time this node's clock read, so that it never goes back
+	expired    time.Time // when this node last deleted the expired records
 	queue      []*op     // reservations and releases waiting for the next commit
 	committing bool      // a caller is committing; the queue waits for it
 }
@@ -80,10 +82,15 @@ type op struct {
 var errLead = errors.New("commit the queue")
 
 // New opens the record in db, creating it the first time; the time of that first opening,
-// shared by every node, is the earliest signing date the record can vouch for.
+// shared by every node, is the earliest signing date the record can vouch for. db keeps
+// the signatures as claims: it must be a kv.Claimer.
 func New(ctx context.Context, db kv.DB, opts Options) (*Guard, error) {
 	if db == nil {
 		return nil, errors.New("replay: nil database")
+	}
+	claims, ok := db.(kv.Claimer)
+	if !ok {
+		return nil, fmt.Errorf("replay: the database (%T) keeps no claims", db)
 	}
 	if opts.Window < 0 {
 		return nil, fmt.Errorf("replay: negative window %v", opts.Window)
@@ -94,14 +101,11 @@ func New(ctx context.Context, db kv.DB, opts Options) (*Guard, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	g := &Guard{db: db, window: opts.Window, now: opts.Now}
+	g := &Guard{claims: claims, window: opts.Window, now: opts.Now}
 	now := opts.Now().Truncate(time.Second) // signing dates have whole seconds
 	err := db.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketName)
 		if err != nil {
-			return err
-		}
-		if _, err := b.CreateBucketIfNotExists(seenName); err != nil {
 			return err
 		}
 		if v := b.Get(sinceKey); len(v) == 8 {
@@ -207,36 +211,36 @@ func (g *Guard) do(ctx context.Context, o *op) error {
 	return <-o.done
 }
 
-// commit writes batch in one Update and tells each op its outcome. Expired records go in
-// the same Update.
+// commit writes batch, its releases and the expired records in one statement, then its
+// reservations in another, and tells each op its outcome. A retry queued behind the
+// release of its own first attempt is then taken.
 func (g *Guard) commit(ctx context.Context, batch []*op) {
 	outcome := make([]error, len(batch))
-	expired := binary.BigEndian.AppendUint64(nil, uint64(g.clock().Add(-g.keep()).Unix()))
-	err := g.db.Update(ctx, func(tx kv.Tx) error {
-		b := tx.Bucket(bucketName)
-		if b == nil {
-			return errors.New("bucket collectorReplay is missing")
+	var released, reserved [][]byte
+	for _, o := range batch {
+		if o.release {
+			released = append(released, o.key)
+		} else {
+			reserved = append(reserved, o.key)
 		}
-		seen := b.Bucket(seenName)
-		if seen == nil {
-			return errors.New("bucket collectorReplay/seen is missing")
+	}
+	var err error
+	if expired := g.expiredBefore(); len(released) > 0 || expired != nil {
+		err = g.claims.Unclaim(ctx, seenSet, released, expired)
+	}
+	var claimed []bool // of reserved, in order
+	if err == nil && len(reserved) > 0 {
+		claimed, err = g.claims.Claim(ctx, seenSet, reserved)
+	}
+	for i, o := range batch {
+		if err != nil || o.release {
+			continue
 		}
-		for i, o := range batch {
-			switch {
-			case o.release:
-				if err := seen.Delete(o.key); err != nil {
-					return err
-				}
-			case seen.Get(o.key) != nil:
-				outcome[i] = ErrSeen
-			default:
-				if err := seen.Put(o.key, []byte{}); err != nil {
-					return err
-				}
-			}
+		if !claimed[0] {
+			outcome[i] = ErrSeen
 		}
-		return deleteExpired(seen, expired, deletesPerCommit+2*len(batch))
-	})
+		claimed = claimed[1:]
+	}
 	for i, o := range batch {
 		if err != nil {
 			outcome[i] = fmt.Errorf("replay: record signatures: %w", err)
@@ -245,20 +249,20 @@ func (g *Guard) commit(ctx context.Context, batch []*op) {
 	}
 }
 
+// expiredBefore returns the key before which records have expired, if this node last
+// deleted them expireEvery ago or more, and nil otherwise.
+func (g *Guard) expiredBefore() []byte {
+	now := g.clock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.expired.IsZero() && now.Sub(g.expired) < expireEvery {
+		return nil
+	}
+	g.expired = now
+	// A date alone sorts after every key of an earlier date and before every key of its own.
+	return binary.BigEndian.AppendUint64(nil, uint64(now.Add(-g.keep()).Unix()))
+}
+
 // keep is how long past its signing date a record is kept: the window, and the window
 // again for the clocks of other nodes, which may be behind this one's.
 func (g *Guard) keep() time.Duration { return 2 * g.window }
-
-// deleteExpired deletes up to n records signed before the date key expired.
-func deleteExpired(seen kv.Bucket, expired []byte, n int) error {
-	c := seen.Cursor()
-	// expired is a date alone: it sorts after every key of an earlier date and before
-	// every key of its own.
-	for k, _ := c.First(); k != nil && n > 0 && bytes.Compare(k, expired) < 0; k, _ = c.Next() {
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		n--
-	}
-	return nil
-}
