@@ -488,6 +488,9 @@ var errSourceGone = errors.New("a segment of the merge left the table meanwhile"
 // mergeDamage records damage a merge found in one of its segments, which
 // no merge takes again, and returns it.
 func (t *table) mergeDamage(s segFile, ie *IntegrityError) error {
+	if s.lineage != t.lineage {
+		return t.st.foundDamage(ie) // adopted (adopt.go): not the table's to mark
+	}
 	t.mu.Lock()
 	i := slices.IndexFunc(t.segs, func(f segFile) bool { return f.name == s.name })
 	if i < 0 {

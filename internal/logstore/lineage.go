@@ -29,12 +29,22 @@ import (
 // published to the new one in one transaction (compare and swap): a second
 // writer of the same lineage finds the pointer moved and fails, rather than
 // both publishing.
+//
+// A lineage whose node is gone is adopted by a live node (adopt.go): its
+// segments are merged into the adopter's lineage, and the adopter's pointer
+// moves to the manifest that lists them in the same transaction as the
+// dead lineage's pointer is retired, so every row is read exactly once
+// before, during and after. A retired pointer is the fence: its former
+// owner, waking up, can neither publish nor open the lineage again.
 
 // Pointer is the control plane's record of one lineage of a table.
 type Pointer struct {
 	Epoch        uint64   // of the lineage's current manifest; 0: none yet
 	Hash         [32]byte // SHA-256 of that manifest's object
 	PurgedBefore int64    // Unix ns: the lineage's segments with older rows only were purged
+	// Retired is when another lineage absorbed this one (Unix ns; 0: it is
+	// live): queries skip it, and its owner may not write it again.
+	Retired int64
 }
 
 // LineageLedger is a Ledger that also keeps a pointer per lineage of each
@@ -48,12 +58,22 @@ type LineageLedger interface {
 	// given the stored pointer (zero if none) to change, or fails the
 	// update with its error, which UpdateLineage returns.
 	UpdateLineage(ctx context.Context, workspace, table, lineage string, f func(*Pointer) error) error
+	// AbsorbLineage changes two lineages' pointers of a table in one
+	// transaction: the adopter's (lineage) and the one it absorbs (dead).
+	AbsorbLineage(ctx context.Context, workspace, table, lineage, dead string, f func(own, absorbed *Pointer) error) error
+	// ForgetLineage drops a retired lineage's pointer; a live one's stays.
+	ForgetLineage(ctx context.Context, workspace, table, lineage string) error
 }
 
 // ErrLineageConflict is a manifest publication that found its lineage's
 // pointer moved by another writer since this one last published: two
 // processes write the same lineage, and this one stops.
 var ErrLineageConflict = errors.New("log store: another writer published this lineage's manifest")
+
+// ErrLineageAdopted is a write to, or an open of, a lineage another node
+// adopted while its owner was taken for gone: the owner stops writing it,
+// and goes on under a new lineage.
+var ErrLineageAdopted = errors.New("log store: another node adopted this lineage")
 
 // validLineage reports whether s can name a lineage: a key segment of its
 // own, told apart from segment and manifest names by its leading letter.
@@ -92,6 +112,9 @@ func manifestHash(b []byte) [32]byte { return sha256.Sum256(b) }
 func (t *table) publish(ctx context.Context, m *manifest, b []byte) error {
 	prev := m.epoch - 1
 	err := t.st.lineages.UpdateLineage(ctx, t.ws, t.name, t.lineage, func(p *Pointer) error {
+		if p.Retired != 0 {
+			return ErrLineageAdopted
+		}
 		if p.Epoch != prev {
 			return fmt.Errorf("%w: the control plane points to epoch %d, this store published %d", ErrLineageConflict, p.Epoch, prev)
 		}
@@ -101,6 +124,12 @@ func (t *table) publish(ctx context.Context, m *manifest, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("publish manifest %d of %s/%s: %w", m.epoch, t.ws, t.name, err)
 	}
+	t.dropManifest(ctx, prev)
+	return nil
+}
+
+// dropManifest deletes the lineage's manifest of epoch prev, replaced.
+func (t *table) dropManifest(ctx context.Context, prev uint64) {
 	if prev > 0 {
 		// A reader that took the old pointer and finds its manifest gone
 		// reads the pointers again (otherLineages).
@@ -108,7 +137,6 @@ func (t *table) publish(ctx context.Context, m *manifest, b []byte) error {
 			t.st.log.Warn("remove a replaced manifest", "workspace", t.ws, "table", t.name, "lineage", t.lineage, "epoch", prev, "error", err)
 		}
 	}
-	return nil
 }
 
 // foreignManifests keeps the manifests of other lineages that queries read,
@@ -187,8 +215,8 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 		retry := false
 		for _, l := range slices.Sorted(maps.Keys(ptrs)) {
 			p := ptrs[l]
-			if l == t.lineage || p.Epoch == 0 {
-				continue
+			if l == t.lineage || p.Epoch == 0 || p.Retired != 0 {
+				continue // absorbed: its rows are in its adopter's lineage
 			}
 			m, err := t.foreignManifest(ctx, l, p)
 			var ie *IntegrityError

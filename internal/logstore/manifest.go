@@ -130,6 +130,33 @@ func (l *MemLedger) UpdateLineage(_ context.Context, ws, table, lineage string, 
 	return nil
 }
 
+func (l *MemLedger) AbsorbLineage(_ context.Context, ws, table, lineage, dead string, f func(own, absorbed *Pointer) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := [2]string{ws, table}
+	own, absorbed := l.lineages[k][lineage], l.lineages[k][dead]
+	if err := f(&own, &absorbed); err != nil {
+		return err
+	}
+	if l.lineages == nil {
+		l.lineages = make(map[[2]string]map[string]Pointer)
+	}
+	if l.lineages[k] == nil {
+		l.lineages[k] = make(map[string]Pointer)
+	}
+	l.lineages[k][lineage], l.lineages[k][dead] = own, absorbed
+	return nil
+}
+
+func (l *MemLedger) ForgetLineage(_ context.Context, ws, table, lineage string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p, ok := l.lineages[[2]string{ws, table}][lineage]; ok && p.Retired != 0 {
+		delete(l.lineages[[2]string{ws, table}], lineage)
+	}
+	return nil
+}
+
 func (l *MemLedger) update(ws, table string, f func(*TableRecord)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -410,23 +437,9 @@ func (st *Store) openManifest(ctx context.Context, ws, table, lineage string, da
 // epoch is recorded after; in a lineage, it is a new object, published by
 // moving the lineage's pointer to it (publish).
 func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) {
-	sealer, err := t.st.keys.Current(ctx)
-	if err != nil {
-		return header{}, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
-	}
-	hdr, err := newHeader(magicManifest, sealer.KeyID())
+	hdr, b, err := t.storeManifest(ctx, m)
 	if err != nil {
 		return hdr, err
-	}
-	aead, err := sealer.AEAD(hdr.salt[:], purposeManifest)
-	if err != nil {
-		return hdr, fmt.Errorf("derive manifest key: %w", err)
-	}
-	b := hdr.encode()
-	b = binary.BigEndian.AppendUint64(b, m.epoch)
-	b = seal(b, aead, encodeManifest(m), manifestAAD(hdr, t.ws, t.name, t.lineage, m.epoch))
-	if err := t.st.objects.put(ctx, manifestKey(t.ws, t.name, t.lineage, m.epoch), b); err != nil {
-		return hdr, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
 	}
 	if t.lineage != "" {
 		return hdr, t.publish(ctx, m, b)
@@ -438,4 +451,28 @@ func (t *table) writeManifest(ctx context.Context, m *manifest) (header, error) 
 		t.st.log.Warn("record the manifest epoch", "workspace", t.ws, "table", t.name, "epoch", m.epoch, "error", err)
 	}
 	return hdr, nil
+}
+
+// storeManifest seals m under the current account key and stores it as the
+// object of epoch m.epoch; it returns the object's bytes.
+func (t *table) storeManifest(ctx context.Context, m *manifest) (header, []byte, error) {
+	sealer, err := t.st.keys.Current(ctx)
+	if err != nil {
+		return header{}, nil, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	hdr, err := newHeader(magicManifest, sealer.KeyID())
+	if err != nil {
+		return hdr, nil, err
+	}
+	aead, err := sealer.AEAD(hdr.salt[:], purposeManifest)
+	if err != nil {
+		return hdr, nil, fmt.Errorf("derive manifest key: %w", err)
+	}
+	b := hdr.encode()
+	b = binary.BigEndian.AppendUint64(b, m.epoch)
+	b = seal(b, aead, encodeManifest(m), manifestAAD(hdr, t.ws, t.name, t.lineage, m.epoch))
+	if err := t.st.objects.put(ctx, manifestKey(t.ws, t.name, t.lineage, m.epoch), b); err != nil {
+		return hdr, nil, fmt.Errorf("write manifest of %s/%s: %w", t.ws, t.name, err)
+	}
+	return hdr, b, nil
 }

@@ -61,6 +61,10 @@ func (t *table) openLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open table %s/%s: read the control plane's record: %w", t.ws, t.name, err)
 	}
+	if ptr != nil && ptr.Retired != 0 {
+		// Not damage: the lineage goes on in its adopter's.
+		return fmt.Errorf("open table %s/%s of lineage %s: %w", t.ws, t.name, t.lineage, ErrLineageAdopted)
+	}
 	recorded := rec.Epoch
 	t.purgedBefore = rec.PurgedBefore
 	var m *manifest

@@ -16,12 +16,14 @@ import (
 // horizon, 16 bytes under "<workspace>/<table>"; and per lineage of a table
 // (nodes sharing the table, logstore.LineageLedger) its pointer, 48 bytes
 // under "<workspace>/<table>/<lineage>": epoch, retention horizon, SHA-256
-// of the manifest.
+// of the manifest; 56 once the lineage is retired (absorbed by another),
+// with the time it was.
 var ledgerBucket = []byte("logstore-ledger")
 
 const (
-	tableRecordSize = 16
-	pointerSize     = 48
+	tableRecordSize    = 16
+	pointerSize        = 48
+	retiredPointerSize = pointerSize + 8
 )
 
 // kvLedger is logstore.Ledger in the control plane's database, outside
@@ -37,18 +39,25 @@ func ledgerKey(ws, table string) []byte { return []byte(ws + "/" + table) }
 func lineagePrefix(ws, table string) []byte { return []byte(ws + "/" + table + "/") }
 
 func decodePointer(v []byte) (logstore.Pointer, error) {
-	if len(v) != pointerSize {
-		return logstore.Pointer{}, errors.New("a log store lineage record is not 48 bytes")
+	if len(v) != pointerSize && len(v) != retiredPointerSize {
+		return logstore.Pointer{}, errors.New("a log store lineage record is not 48 or 56 bytes")
 	}
 	p := logstore.Pointer{Epoch: binary.BigEndian.Uint64(v), PurgedBefore: int64(binary.BigEndian.Uint64(v[8:]))}
-	copy(p.Hash[:], v[16:])
+	copy(p.Hash[:], v[16:pointerSize])
+	if len(v) == retiredPointerSize {
+		p.Retired = int64(binary.BigEndian.Uint64(v[pointerSize:]))
+	}
 	return p, nil
 }
 
 func encodePointer(p logstore.Pointer) []byte {
 	v := binary.BigEndian.AppendUint64(make([]byte, 0, pointerSize), p.Epoch)
 	v = binary.BigEndian.AppendUint64(v, uint64(p.PurgedBefore))
-	return append(v, p.Hash[:]...)
+	v = append(v, p.Hash[:]...)
+	if p.Retired != 0 {
+		v = binary.BigEndian.AppendUint64(v, uint64(p.Retired))
+	}
+	return v
 }
 
 // Lineages implements logstore.LineageLedger, in one View.
@@ -94,6 +103,54 @@ func (l kvLedger) UpdateLineage(ctx context.Context, ws, table, lineage string, 
 	})
 }
 
+// AbsorbLineage implements logstore.LineageLedger, in one Update.
+func (l kvLedger) AbsorbLineage(ctx context.Context, ws, table, lineage, dead string, f func(own, absorbed *logstore.Pointer) error) error {
+	return l.db.Update(ctx, func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
+		if err != nil {
+			return err
+		}
+		ownKey, deadKey := append(lineagePrefix(ws, table), lineage...), append(lineagePrefix(ws, table), dead...)
+		var own, absorbed logstore.Pointer
+		for _, r := range []struct {
+			key []byte
+			p   *logstore.Pointer
+		}{{ownKey, &own}, {deadKey, &absorbed}} {
+			if v := b.Get(r.key); v != nil {
+				if *r.p, err = decodePointer(v); err != nil {
+					return err
+				}
+			}
+		}
+		if err := f(&own, &absorbed); err != nil {
+			return err
+		}
+		if err := b.Put(ownKey, encodePointer(own)); err != nil {
+			return err
+		}
+		return b.Put(deadKey, encodePointer(absorbed))
+	})
+}
+
+// ForgetLineage implements logstore.LineageLedger, in one Update.
+func (l kvLedger) ForgetLineage(ctx context.Context, ws, table, lineage string) error {
+	return l.db.Update(ctx, func(tx kv.Tx) error {
+		b := tx.Bucket(ledgerBucket)
+		if b == nil {
+			return nil
+		}
+		key := append(lineagePrefix(ws, table), lineage...)
+		v := b.Get(key)
+		if v == nil {
+			return nil
+		}
+		if p, err := decodePointer(v); err != nil || p.Retired == 0 {
+			return err
+		}
+		return b.Delete(key)
+	})
+}
+
 func (l kvLedger) Table(ctx context.Context, ws, table string) (logstore.TableRecord, error) {
 	var rec logstore.TableRecord
 	err := l.db.View(ctx, func(tx kv.Tx) error {
@@ -127,7 +184,7 @@ func (l kvLedger) Tables(ctx context.Context, ws string) ([]string, error) {
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			// "<table>" or "<table>/<lineage>", a table's keys one after another
 			table, _, _ := strings.Cut(string(k[len(prefix):]), "/")
-			recorded := (len(v) == tableRecordSize || len(v) == pointerSize) && binary.BigEndian.Uint64(v) > 0
+			recorded := (len(v) == tableRecordSize || len(v) == pointerSize || len(v) == retiredPointerSize) && binary.BigEndian.Uint64(v) > 0
 			if recorded && (len(out) == 0 || out[len(out)-1] != table) {
 				out = append(out, table)
 			}

@@ -65,6 +65,10 @@ type Options struct {
 	Objects           objstore.Store
 	SegmentCacheBytes int64
 	Lineage           string
+	// LineageLease is how long this node's lease on its lineage lasts
+	// unrenewed, and how long another node's must have run out before this
+	// one adopts it (default DefaultLineageLease; see lineages.go).
+	LineageLease time.Duration
 }
 
 // segmentCacheDir is where a node keeps the segments it read from Objects,
@@ -82,8 +86,11 @@ type Data struct {
 	segments *logstore.SegmentCache
 	// retention is the retention of the tables given one of their own.
 	retention *tableRetention
-	log       *slog.Logger
-	now       func() time.Time
+	// lineage is this node's lineage of every table (Options.Lineage),
+	// until another node adopts it (ChangeLineage).
+	lineage atomic.Pointer[string]
+	log     *slog.Logger
+	now     func() time.Time
 	// functions keeps each workspace's functions (its saved searches with
 	// an alias) across queries, by the version of their sealed index.
 	functions *savedsearch.Cache
@@ -138,6 +145,7 @@ type openStore struct {
 	// governedBy is the cluster (or "platform") whose keys the store was
 	// opened with; a workspace that moves under a key is reopened.
 	governedBy string
+	lineage    string
 	retention  time.Duration
 	tables     map[string]time.Duration // the tables' own retention
 	// catalog keeps the workspace's query catalog while the store is open.
@@ -171,10 +179,12 @@ func New(dir string, docsDB kv.DB, keys *clusterkeys.Manager, opts Options) (*Da
 		}
 	}
 	stop, stopped := context.WithCancel(context.Background())
-	return &Data{stop: stop, stopped: stopped, dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, segments: segments, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
+	d := &Data{stop: stop, stopped: stopped, dir: dir, docsDB: docsDB, keys: keys, opts: opts, ledger: ledger, segments: segments, retention: &tableRetention{db: opts.ControlDB}, log: opts.Logger, now: time.Now,
 		functions: savedsearch.NewCache(), budget: logstore.NewMemoryBudget(opts.MaxUnflushedBytes), codec: codec,
 		merges: logstore.NewMergeSlots(1),
-		logs:   map[string]*storeSlot{}, deleted: map[string]bool{}}, nil
+		logs:   map[string]*storeSlot{}, deleted: map[string]bool{}}
+	d.lineage.Store(&opts.Lineage)
+	return d, nil
 }
 
 // Unflushed is the bytes of rows the workspaces' log stores hold in the
@@ -261,7 +271,8 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		}
 		return o, o.store.Hold(), nil
 	}
-	if o := s.open; o != nil && o.governedBy == governedBy && o.retention == retention && maps.Equal(o.tables, tables) {
+	lineage := d.Lineage()
+	if o := s.open; o != nil && o.governedBy == governedBy && o.lineage == lineage && o.retention == retention && maps.Equal(o.tables, tables) {
 		return handOut(o)
 	} else if o != nil {
 		if err := o.store.Close(); err != nil {
@@ -278,13 +289,13 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
 		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec, Merges: d.merges,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
-		Objects: d.opts.Objects, Cache: d.segments, Lineage: d.opts.Lineage,
+		Objects: d.opts.Objects, Cache: d.segments, Lineage: lineage,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
 	keysOf := workspace.WorkspaceInfo{CMK: ws.CMK, ClusterID: ws.ClusterID} // the keys the store is opened under
-	s.open = &openStore{store: st, governedBy: governedBy, retention: retention, tables: tables,
+	s.open = &openStore{store: st, governedBy: governedBy, lineage: lineage, retention: retention, tables: tables,
 		catalog: &catalogCache{watch: func() (clusterkeys.KeyWatch, bool) { return d.keys.WatchKeys(&keysOf) }}}
 	if n := d.open.Add(1); d.opts.MaxOpenStores > 0 && n > int64(d.opts.MaxOpenStores) {
 		d.startCap()
@@ -499,11 +510,12 @@ func (d *Data) logStoreForPurge(ctx context.Context, ws *workspace.WorkspaceInfo
 	if deleted {
 		return nil, false, nil
 	}
-	if o := d.openStoreOf(id); o != nil && o.retention == retention && maps.Equal(o.tables, tables) {
+	lineage := d.Lineage()
+	if o := d.openStoreOf(id); o != nil && o.lineage == lineage && o.retention == retention && maps.Equal(o.tables, tables) {
 		return o.store, false, nil
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
 		TableRetention: tables, Logger: d.log, Ledger: d.ledger, Codec: d.codec,
-		Objects: d.opts.Objects, Cache: d.segments, Lineage: d.opts.Lineage})
+		Objects: d.opts.Objects, Cache: d.segments, Lineage: lineage})
 	return st, true, err
 }

@@ -1,0 +1,321 @@
+package wsdata
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// Each node sharing the log stores' bucket writes every table in a lineage
+// of its own (logstore.Config.Lineage), and holds a lease on it in the
+// control plane, which it renews (RenewLineage). A lineage whose lease has
+// run out belongs to a node that is gone, or started again on an empty
+// disk under a new lineage: one live node claims it, in one Update, and
+// adopts it table by table (AdoptLineages, logstore.Store.AdoptLineage), so
+// that its rows are purged by retention and compacted again, and queries no
+// longer read one lineage more for every node that ever ran. The claim is
+// the fence: the owner, if it was only paused, finds it at its next renewal
+// and goes on under a new lineage (ChangeLineage); until then, the adopted
+// tables' retired pointers refuse its manifests.
+
+// lineageBucket holds a lease per lineage, under its name.
+var lineageBucket = []byte("logstore-lineages")
+
+// DefaultLineageLease is how long a lineage's lease lasts unrenewed
+// (Options.LineageLease): long enough that a node restarting, or a pause
+// of the control plane, does not get its lineage adopted.
+const DefaultLineageLease = 5 * time.Minute
+
+// lineageLease is one lineage's lease.
+type lineageLease struct {
+	Expires int64 `json:"expires"` // Unix ns: its owner renews it before
+	// Adopter is the live lineage that claimed it, once it expired; it is
+	// never written by its owner again.
+	Adopter string `json:"adopter,omitempty"`
+	Claimed int64  `json:"claimed,omitempty"` // Unix ns
+}
+
+func (l lineageLease) expired(now int64) bool { return l.Expires < now }
+
+func (d *Data) leaseTerm() time.Duration {
+	if d.opts.LineageLease > 0 {
+		return d.opts.LineageLease
+	}
+	return DefaultLineageLease
+}
+
+// Lineage is this node's lineage of the tables it writes ("" without
+// Options.Objects).
+func (d *Data) Lineage() string {
+	if l := d.lineage.Load(); l != nil {
+		return *l
+	}
+	return ""
+}
+
+// RenewLineage extends this node's lease on its lineage. It fails with
+// logstore.ErrLineageAdopted once another node adopted the lineage: the
+// node must stop writing it (ChangeLineage).
+func (d *Data) RenewLineage(ctx context.Context) error {
+	own := d.Lineage()
+	if own == "" || d.opts.ControlDB == nil {
+		return nil
+	}
+	expires := d.now().Add(d.leaseTerm()).UnixNano()
+	return d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(lineageBucket)
+		if err != nil {
+			return err
+		}
+		l, err := getLease(b, own)
+		if err != nil {
+			return err
+		}
+		if l.Adopter != "" {
+			return fmt.Errorf("renew the lease of lineage %s: lineage %s claimed it: %w", own, l.Adopter, logstore.ErrLineageAdopted)
+		}
+		l.Expires = max(l.Expires, expires)
+		return putLease(b, own, l)
+	})
+}
+
+func getLease(b kv.Bucket, lineage string) (lineageLease, error) {
+	var l lineageLease
+	v := b.Get([]byte(lineage))
+	if v == nil {
+		return l, nil
+	}
+	if err := json.Unmarshal(v, &l); err != nil {
+		return l, fmt.Errorf("the lease of lineage %s: %w", lineage, err)
+	}
+	return l, nil
+}
+
+func putLease(b kv.Bucket, lineage string, l lineageLease) error {
+	v, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(lineage), v)
+}
+
+// ChangeLineage goes on under lineage next after the node's own was
+// adopted: every open store is closed, and what the workspaces' directories
+// hold (write-ahead logs of the old lineage, which its adopter did not take)
+// is moved aside, under ".fenced-<old lineage>", for an operator to look at,
+// never replayed into the new lineage, which would count rows the adopter
+// took twice.
+func (d *Data) ChangeLineage(ctx context.Context, next string) error {
+	old := d.Lineage()
+	d.lineage.Store(&next)
+	var errs []error
+	for _, s := range d.slots() {
+		s.mu.Lock()
+		if s.open != nil {
+			errs = append(errs, s.open.store.Close())
+			s.open = nil
+			d.open.Add(-1)
+		}
+		s.mu.Unlock()
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	aside := filepath.Join(d.dir, ".fenced-"+old)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
+			continue // the segment cache, lineages fenced before
+		}
+		if err := os.MkdirAll(aside, 0o700); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		errs = append(errs, os.Rename(filepath.Join(d.dir, e.Name()), filepath.Join(aside, e.Name())))
+	}
+	d.log.Warn("this node's lineage was adopted by another node; it goes on under a new one, and its write-ahead logs are kept aside",
+		"lineage", old, "new_lineage", next, "kept_in", aside)
+	return errors.Join(errs...)
+}
+
+// lineageTables are the tables a lineage has a pointer of.
+type lineageTables struct {
+	live    []wsTable // not yet absorbed
+	retired []wsTable
+}
+
+type wsTable struct{ ws, table string }
+
+// AdoptLineages claims the lineages whose lease has run out (and those whose
+// adopter's has) and adopts their tables of workspaces, into this node's
+// lineage; it then sweeps the lineages it adopted once their grace is over.
+// It returns how many tables it adopted. A table that fails (its key
+// revoked, an object unreadable) is left for the next call.
+func (d *Data) AdoptLineages(ctx context.Context, workspaces []workspace.WorkspaceInfo) (int, error) {
+	own := d.Lineage()
+	if own == "" || d.opts.ControlDB == nil {
+		return 0, nil
+	}
+	claimed, tables, err := d.claimLineages(ctx, own)
+	if err != nil {
+		return 0, err
+	}
+	byID := make(map[string]*workspace.WorkspaceInfo, len(workspaces))
+	for i := range workspaces {
+		byID[workspaces[i].Workspace.Properties.CustomerID] = &workspaces[i]
+	}
+	adopted := 0
+	var errs []error
+	for _, l := range claimed {
+		for _, wt := range tables[l].live {
+			ws := byID[wt.ws]
+			if ws == nil {
+				continue // deleted: ForgetWorkspace drops its pointers
+			}
+			n, err := d.adoptTable(ctx, ws, wt.table, l)
+			adopted += n
+			errs = append(errs, err)
+		}
+		for _, wt := range tables[l].retired {
+			errs = append(errs, d.sweepTable(ctx, byID[wt.ws], wt.table))
+		}
+	}
+	return adopted, errors.Join(errs...)
+}
+
+// adoptTable adopts one table of lineage dead into this node's.
+func (d *Data) adoptTable(ctx context.Context, ws *workspace.WorkspaceInfo, table, dead string) (int, error) {
+	st, err := d.Logs(ctx, ws)
+	if err != nil {
+		return 0, err
+	}
+	id := ws.Workspace.Properties.CustomerID
+	a, err := st.AdoptLineage(ctx, id, table, dead)
+	if err != nil {
+		return 0, err
+	}
+	d.log.Info("adopted a lineage's table", "workspace", id, "table", table, "lineage", dead, "segments", a.Segments, "rows", a.Rows)
+	if a.Unflushed > 0 {
+		d.log.Warn("the adopted lineage had acknowledged records it never sealed, on its node's disk: they are not adopted",
+			"workspace", id, "table", table, "lineage", dead, "records", a.Unflushed)
+	}
+	return 1, nil
+}
+
+// sweepTable deletes what the lineages retired in a table left, once their
+// grace is over.
+func (d *Data) sweepTable(ctx context.Context, ws *workspace.WorkspaceInfo, table string) error {
+	if ws == nil {
+		return nil
+	}
+	st, temporary, err := d.logStoreForPurge(ctx, ws)
+	if err != nil || st == nil {
+		return err
+	}
+	_, err = st.SweepAdopted(ctx, ws.Workspace.Properties.CustomerID, table)
+	if temporary {
+		err = errors.Join(err, st.Close())
+	}
+	return err
+}
+
+// claimLineages claims, in one Update, every lineage other than own whose
+// lease ran out and that no live lineage claimed; a lineage with tables and
+// no lease yet (it ran before leases, or its node never renewed) is given
+// one, which runs out unless renewed. It returns the lineages own holds
+// claims on, and the tables of every lineage.
+func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[string]*lineageTables, error) {
+	now := d.now().UnixNano()
+	var claimed []string
+	var tables map[string]*lineageTables
+	err := d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
+		claimed = nil
+		var err error
+		if tables, err = lineagePointers(tx); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucketIfNotExists(lineageBucket)
+		if err != nil {
+			return err
+		}
+		leases := map[string]lineageLease{}
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var l lineageLease
+			if err := json.Unmarshal(v, &l); err != nil {
+				return fmt.Errorf("the lease of lineage %s: %w", k, err)
+			}
+			leases[string(k)] = l
+		}
+		alive := func(l string) bool {
+			lease, ok := leases[l]
+			return ok && !lease.expired(now) && lease.Adopter == ""
+		}
+		for _, l := range slices.Sorted(maps.Keys(tables)) {
+			lease, ok := leases[l]
+			switch {
+			case l == own:
+				continue
+			case !ok:
+				if err := putLease(b, l, lineageLease{Expires: now + int64(d.leaseTerm())}); err != nil {
+					return err
+				}
+				continue
+			case lease.Adopter == own:
+			case !lease.expired(now) || lease.Adopter != "" && alive(lease.Adopter):
+				continue
+			default:
+				lease.Adopter, lease.Claimed = own, now
+				if err := putLease(b, l, lease); err != nil {
+					return err
+				}
+			}
+			claimed = append(claimed, l)
+		}
+		return nil
+	})
+	return claimed, tables, err
+}
+
+// lineagePointers lists the tables of every lineage in the ledger.
+func lineagePointers(tx kv.Tx) (map[string]*lineageTables, error) {
+	out := map[string]*lineageTables{}
+	b := tx.Bucket(ledgerBucket)
+	if b == nil {
+		return out, nil
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		parts := bytes.Split(k, []byte("/"))
+		if len(parts) != 3 || len(v) == tableRecordSize {
+			continue // a table's record, of a store in no cluster
+		}
+		p, err := decodePointer(v)
+		if err != nil {
+			return nil, err
+		}
+		l := string(parts[2])
+		if out[l] == nil {
+			out[l] = &lineageTables{}
+		}
+		wt := wsTable{ws: string(parts[0]), table: string(parts[1])}
+		switch {
+		case p.Retired != 0:
+			out[l].retired = append(out[l].retired, wt)
+		case p.Epoch > 0:
+			out[l].live = append(out[l].live, wt)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,154 @@
+package wsdata
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/kv"
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/objstore"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
+	"github.com/sealwatch/sealwatch/internal/workspace"
+)
+
+// leasedNode is a node's data plane with a lineage, on a shared control
+// database and object store, on a clock the test moves.
+func leasedNode(t *testing.T, db kv.DB, objects objstore.Store, lineage string, clock *atomic.Int64) *Data {
+	t.Helper()
+	d := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: lineage, LineageLease: time.Minute})
+	d.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	return d
+}
+
+func ingestAndFlush(t *testing.T, d *Data, ws *workspace.WorkspaceInfo, first, rows int) error {
+	t.Helper()
+	ctx := context.Background()
+	st, err := d.Logs(ctx, ws)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Ingest(ctx, ws.Workspace.Properties.CustomerID, "Nodes_CL", numberedAt(first, rows, time.Now())); err != nil {
+		return err
+	}
+	return d.FlushLogs(ctx, ws, "Nodes_CL")
+}
+
+// numbersThrough are the N of every row of the table a node answers.
+func numbersThrough(t *testing.T, d *Data, ws *workspace.WorkspaceInfo) []int64 {
+	t.Helper()
+	st, err := d.Logs(context.Background(), ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := st.Scan(context.Background(), logstore.ScanRequest{Workspace: ws.Workspace.Properties.CustomerID, Table: "Nodes_CL", Columns: []string{"N"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	var out []int64
+	for sc.Next() {
+		for _, c := range sc.Batch().Columns {
+			if c.Name == "N" {
+				out = append(out, c.Ints...)
+			}
+		}
+	}
+	if sc.Err() != nil {
+		t.Fatal(sc.Err())
+	}
+	return out
+}
+
+func onceEach(t *testing.T, got []int64, n int, when string) {
+	t.Helper()
+	seen := map[int64]bool{}
+	for _, v := range got {
+		if seen[v] {
+			t.Fatalf("%s: row %d is read twice", when, v)
+		}
+		seen[v] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%s: %d rows, want %d", when, len(seen), n)
+	}
+}
+
+// TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode: of three nodes, a
+// stops renewing its lease; once it has run out one live node claims and
+// adopts a's lineage, the other leaves it, and every row is read once. a
+// wakes up: its renewal and its next flush are refused, and it goes on
+// under a new lineage, whose rows every node reads.
+func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
+	db := controlDB(t)
+	objects, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	a, b, c := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock), leasedNode(t, db, objects, "node-c", &clock)
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	all := []workspace.WorkspaceInfo{*ws}
+	for _, d := range []*Data{a, b, c} {
+		if err := d.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ingestAndFlush(t, a, ws, 0, 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := ingestAndFlush(t, b, ws, 30, 20); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*Data{b, c} {
+		if n, err := d.AdoptLineages(ctx, all); err != nil || n != 0 {
+			t.Fatalf("adopted %d tables within the lease, %v", n, err)
+		}
+	}
+
+	clock.Add(int64(2 * time.Minute)) // a's lease runs out; b and c renew
+	for _, d := range []*Data{b, c} {
+		if err := d.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nb, err := b.AdoptLineages(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := c.AdoptLineages(ctx, all)
+	if err != nil || nb+nc != 1 {
+		t.Fatalf("b adopted %d tables, c %d (%v); want one node to adopt a's one table", nb, nc, err)
+	}
+	for name, d := range map[string]*Data{"b": b, "c": c} {
+		onceEach(t, numbersThrough(t, d, ws), 50, "node "+name+" after the adoption")
+	}
+	ptrs, err := kvLedger{db}.Lineages(ctx, ws.Workspace.Properties.CustomerID, "Nodes_CL")
+	if err != nil || ptrs["node-a"].Retired == 0 {
+		t.Fatalf("a's pointer after the adoption: %+v, %v; want it retired", ptrs["node-a"], err)
+	}
+
+	// a wakes up.
+	if err := ingestAndFlush(t, a, ws, 50, 5); !errors.Is(err, logstore.ErrLineageAdopted) {
+		t.Fatalf("the old owner's flush after the adoption: %v; want ErrLineageAdopted", err)
+	}
+	if err := a.RenewLineage(ctx); !errors.Is(err, logstore.ErrLineageAdopted) {
+		t.Fatalf("the old owner's renewal after the adoption: %v; want ErrLineageAdopted", err)
+	}
+	if err := a.ChangeLineage(ctx, "node-a2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RenewLineage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ingestAndFlush(t, a, ws, 60, 5); err != nil {
+		t.Fatalf("ingest under the new lineage: %v", err)
+	}
+	for name, d := range map[string]*Data{"a": a, "b": b, "c": c} {
+		onceEach(t, numbersThrough(t, d, ws), 55, "node "+name+" after a's new lineage flushed")
+	}
+}
