@@ -148,6 +148,11 @@ type Config struct {
 	// (default 6 h).
 	ScrubRate     int64
 	ScrubInterval time.Duration
+	// LineageLease is how long the lease on the node's lineage of the
+	// shared log tables lasts unrenewed (Storage with Objects; default
+	// wsdata.DefaultLineageLease): past it, another node adopts the
+	// lineage. It is renewed five times a lease.
+	LineageLease time.Duration
 	// WebhookClient, when set, sends automation rules' webhook calls instead
 	// of the default client (bounded times, system roots): tests use it.
 	WebhookClient *http.Client
@@ -586,6 +591,9 @@ func (n *Node) Serve(ctx context.Context) error {
 	if n.keys != nil {
 		loops.Go(func() { n.restoreClusterKeys(loopCtx) })
 		loops.Go(func() { n.retentionLoop(loopCtx, time.Hour) })
+		if n.data.Lineage() != "" {
+			loops.Go(func() { n.lineageLoop(loopCtx) })
+		}
 		if n.cfg.ScrubRate > 0 {
 			loops.Go(func() { n.data.Scrub(loopCtx, n.workspaces.AllWorkspaces, n.cfg.ScrubRate, n.scrubInterval()) })
 		}

@@ -107,7 +107,7 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		if dataOpts.Lineage, err = nodeLineage(n.cfg.DataDir); err != nil {
 			return err
 		}
-		dataOpts.Objects = s.Objects
+		dataOpts.Objects, dataOpts.LineageLease = s.Objects, n.cfg.LineageLease
 		n.log.Info("log segments in the shared object store", "lineage", dataOpts.Lineage)
 	}
 	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, dataOpts)
@@ -117,6 +117,11 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	n.metrics.MustRegister(integrityCollector{data: n.data}, storeCollector{data: n.data, log: n.log.With("component", "logstore")},
 		clusterKeyCollector{workspaces: n.workspaces, keys: n.keys, log: n.log})
 	n.closers = append(n.closers, n.data.Close)
+	if dataOpts.Lineage != "" {
+		if err := n.renewLineage(ctx); err != nil { // before any write: it may have been adopted while the node was down
+			return fmt.Errorf("renew the node's lineage lease: %w", err)
+		}
+	}
 	secret, err := n.keyEventsSecret(ctx)
 	if err != nil {
 		return fmt.Errorf("open the key events secret: %w", err)

@@ -1,0 +1,67 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
+)
+
+// lineageTerm is the lease of the node's lineage (Config.LineageLease).
+func (n *Node) lineageTerm() time.Duration {
+	if n.cfg.LineageLease > 0 {
+		return n.cfg.LineageLease
+	}
+	return wsdata.DefaultLineageLease
+}
+
+// renewLineage renews the lease on the node's lineage; if another node
+// adopted it (this node was taken for gone), the node takes a new lineage,
+// kept in its data directory, and goes on under it.
+func (n *Node) renewLineage(ctx context.Context) error {
+	err := n.data.RenewLineage(ctx)
+	if !errors.Is(err, logstore.ErrLineageAdopted) {
+		return err
+	}
+	if err := os.Remove(filepath.Join(n.cfg.DataDir, lineageFile)); err != nil {
+		return fmt.Errorf("take a new lineage: %w", err)
+	}
+	next, err := nodeLineage(n.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := n.data.ChangeLineage(ctx, next); err != nil {
+		n.log.Error("move the adopted lineage's files aside", "err", err)
+	}
+	return n.data.RenewLineage(ctx)
+}
+
+// lineageLoop renews the node's lease five times a lease, and adopts the
+// lineages of nodes whose leases ran out, until ctx ends.
+func (n *Node) lineageLoop(ctx context.Context) {
+	t := time.NewTicker(n.lineageTerm() / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := n.renewLineage(ctx); err != nil {
+			n.log.Error("renew the node's lineage lease", "err", err)
+			continue
+		}
+		all, err := n.workspaces.AllWorkspaces(ctx)
+		if err == nil {
+			_, err = n.data.AdoptLineages(ctx, all)
+		}
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("adopt the lineages of nodes gone; tried again later", "err", err)
+		}
+	}
+}
