@@ -173,6 +173,11 @@ type Config struct {
 	// reaches the network only where its operator allows).
 	ExternalDataAllow []string
 	Logger            *slog.Logger
+
+	// adminStep, set only by tests, is called after each step of the
+	// shared admin bootstrap (adminClaimed...); an error stops it there, as
+	// a crash would.
+	adminStep func(step string) error
 }
 
 // Query memory defaults, for a node of a few cores and tens of GB: four
@@ -650,8 +655,15 @@ func (n *Node) Close() error {
 // make one admin application between them (claimAdmin).
 func (n *Node) bootstrapAdmin(ctx context.Context, hasCredentials bool) error {
 	switch {
+	case hasCredentials && n.cfg.Storage == nil:
+		_, err := n.refreshCredentials()
+		return err
 	case hasCredentials:
-		return n.refreshCredentials()
+		clientID, err := n.refreshCredentials()
+		if err != nil {
+			return err
+		}
+		return n.confirmAdminClaim(ctx, clientID)
 	case n.cfg.Storage == nil:
 		n.firstRun = true
 		return n.createAdmin(ctx)
@@ -665,6 +677,11 @@ func (n *Node) bootstrapAdmin(ctx context.Context, hasCredentials bool) error {
 		n.adminElsewhere = claim.Credentials
 		if claim.Host != "" {
 			n.adminElsewhere = claim.Host + ":" + claim.Credentials
+		}
+		if claim.Pending {
+			n.log.Info("another node is making the admin application; its credentials will be there. If it has not finished by the deadline, the next node to start makes them",
+				"credentials", n.adminElsewhere, "deadline", claim.Deadline)
+			return nil
 		}
 		n.log.Info("the admin application was made by another node; its credentials are there", "appId", claim.AppID, "credentials", n.adminElsewhere)
 	}
@@ -689,20 +706,21 @@ func (n *Node) createAdmin(ctx context.Context) error {
 
 // refreshCredentials keeps admin.json pointing at where this run listens: a
 // run on another port or DNS suffix updates the endpoint, never the secret.
-func (n *Node) refreshCredentials() error {
+// It returns the client ID admin.json names.
+func (n *Node) refreshCredentials() (string, error) {
 	raw, err := os.ReadFile(n.CredentialsFile())
 	if err != nil {
-		return fmt.Errorf("read admin credentials: %w", err)
+		return "", fmt.Errorf("read admin credentials: %w", err)
 	}
 	var creds Credentials
 	if err := json.Unmarshal(raw, &creds); err != nil {
-		return fmt.Errorf("%s is damaged (%v); move it away to have a new admin principal created", n.CredentialsFile(), err)
+		return "", fmt.Errorf("%s is damaged (%v); move it away to have a new admin principal created", n.CredentialsFile(), err)
 	}
 	if creds.Endpoint == n.publicURL() && creds.CAFile == n.tls.CAFile && creds.VaultDNSSuffix == n.cfg.VaultDNSSuffix {
-		return nil
+		return creds.ClientID, nil
 	}
 	creds.Endpoint, creds.CAFile, creds.VaultDNSSuffix = n.publicURL(), n.tls.CAFile, n.cfg.VaultDNSSuffix
-	return n.writeCredentials(creds)
+	return creds.ClientID, n.writeCredentials(creds)
 }
 
 // writeCredentials writes then renames, so a crash never leaves a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,9 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
@@ -160,87 +157,6 @@ func (n *Node) serverNames() ([]string, []net.IP) {
 		}
 	}
 	return names, ips
-}
-
-var (
-	bucketBootstrap = []byte("node.bootstrap")
-	keyAdminClaim   = []byte("admin")
-)
-
-// adminClaim records, in the identity database, which node made the admin
-// application of nodes sharing it, and where it wrote its credentials.
-type adminClaim struct {
-	ObjectID    string    `json:"objectId"`
-	AppID       string    `json:"appId"`
-	Host        string    `json:"host"`
-	Credentials string    `json:"credentials"`
-	Created     time.Time `json:"created"`
-}
-
-// claimAdmin makes the admin application of nodes sharing their databases,
-// once: each node that finds no claim makes an application, and the one
-// whose claim commits first keeps it and writes its admin.json; the others
-// delete theirs. It returns the claim that holds, and whether it is this
-// node's.
-func (n *Node) claimAdmin(ctx context.Context) (adminClaim, bool, error) {
-	claim, found, err := n.readAdminClaim(ctx)
-	if err != nil || found {
-		return claim, false, err
-	}
-	p, secret, err := n.identity.CreateApplication(ctx, "sealwatch-admin", identity.RoleOwner)
-	if err != nil {
-		return adminClaim{}, false, fmt.Errorf("create admin principal: %w", err)
-	}
-	host, _ := os.Hostname()
-	ours := adminClaim{ObjectID: p.ObjectID, AppID: p.AppID, Host: host, Credentials: n.CredentialsFile(), Created: time.Now().UTC()}
-	raw, err := json.Marshal(ours)
-	if err != nil {
-		return adminClaim{}, false, err
-	}
-	won := false
-	err = n.identityDB.Update(ctx, func(tx kv.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketBootstrap)
-		if err != nil {
-			return err
-		}
-		if v := b.Get(keyAdminClaim); v != nil {
-			return json.Unmarshal(v, &claim)
-		}
-		won = true
-		return b.Put(keyAdminClaim, raw)
-	})
-	if err != nil || !won {
-		return claim, false, errors.Join(err, n.identity.Delete(ctx, p.ObjectID))
-	}
-	creds := Credentials{
-		TenantID: n.identity.TenantID(), ClientID: p.AppID, ClientSecret: secret,
-		Endpoint: n.publicURL(), CAFile: n.tls.CAFile, VaultDNSSuffix: n.cfg.VaultDNSSuffix,
-	}
-	if err := n.writeCredentials(creds); err != nil {
-		return ours, true, err
-	}
-	n.log.Info("admin principal created", "objectId", p.ObjectID, "appId", p.AppID, "credentials", n.CredentialsFile())
-	return ours, true, nil
-}
-
-func (n *Node) readAdminClaim(ctx context.Context) (adminClaim, bool, error) {
-	var (
-		claim adminClaim
-		found bool
-	)
-	err := n.identityDB.View(ctx, func(tx kv.Tx) error {
-		if b := tx.Bucket(bucketBootstrap); b != nil {
-			if v := b.Get(keyAdminClaim); v != nil {
-				found = true
-				return json.Unmarshal(v, &claim)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return claim, false, fmt.Errorf("read the admin application's claim: %w", err)
-	}
-	return claim, found, nil
 }
 
 // AdminCredentialsElsewhere is, when another node sharing this one's
