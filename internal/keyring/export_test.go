@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 )
@@ -51,4 +52,55 @@ func RewriteWrapping(db kv.DB, cluster, resource, id string, f func(*Wrapped)) e
 	}
 	f(&r.Wrapped)
 	return g.write(context.Background(), s.meta, false, []*record{r}, nil)
+}
+
+// CheckRecord is a ring's check record as tests read and forge it.
+type CheckRecord struct {
+	Node, State    string
+	Seq, Registry  uint64
+	Since, Checked time.Time
+}
+
+// ReadCheckRecord decodes the ring's stored check record under secret.
+func ReadCheckRecord(db kv.DB, cluster, resource string, secret []byte) (CheckRecord, error) {
+	key, err := checkMACKey(secret)
+	if err != nil {
+		return CheckRecord{}, err
+	}
+	r, err := decodeCheck(key, cluster, resource, CheckRecordRaw(db, cluster, resource))
+	if err != nil {
+		return CheckRecord{}, err
+	}
+	return CheckRecord{Node: r.Node, State: string(r.State), Seq: r.Seq, Registry: r.Registry, Since: r.Since, Checked: r.CheckedAt}, nil
+}
+
+// WriteCheckRecord stores c as the ring's check record, MAC'd under
+// secret, over whatever is stored: what a writer who holds secret (or, with
+// another secret, one who does not) could put there.
+func WriteCheckRecord(db kv.DB, cluster, resource string, secret []byte, c CheckRecord) error {
+	key, err := checkMACKey(secret)
+	if err != nil {
+		return err
+	}
+	raw, err := encodeCheck(key, &checkRecord{Cluster: cluster, Resource: resource, Seq: c.Seq, Node: c.Node,
+		State: checkState(c.State), Since: c.Since, CheckedAt: c.Checked, Registry: c.Registry})
+	if err != nil {
+		return err
+	}
+	return PutCheckRecordRaw(db, cluster, resource, raw)
+}
+
+// CheckRecordRaw returns the ring's stored check record, nil when none.
+func CheckRecordRaw(db kv.DB, cluster, resource string) (raw []byte) {
+	_, raw, _ = (&registry{db: db, cluster: cluster, resource: resource}).readHeadAndCheck(context.Background())
+	return raw
+}
+
+// PutCheckRecordRaw stores raw as the ring's check record, as the
+// database's operator could.
+func PutCheckRecordRaw(db kv.DB, cluster, resource string, raw []byte) error {
+	g := &registry{db: db, cluster: cluster, resource: resource}
+	return db.Update(context.Background(), func(tx kv.Tx) error {
+		return g.ring(tx).Put(keyCheck, raw)
+	})
 }

@@ -38,6 +38,11 @@ func (k *Keyring) syncLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the key registry: %w", err)
 	}
+	return k.syncToLocked(ctx, head)
+}
+
+// syncToLocked is syncLocked with the ring's meta as just read.
+func (k *Keyring) syncToLocked(ctx context.Context, head *meta) error {
 	if head == nil {
 		return errRingRemoved
 	}

@@ -95,6 +95,10 @@ type Config struct {
 	// nil: such a keyring is locked at the end of the grace, until reopened.
 	ResolveKEK func(ctx context.Context, ref string) (KEK, error)
 
+	// Shared, when set, shares the key checks with the other nodes that
+	// share the registry (see SharedChecks); nil probes as one node does.
+	Shared *SharedChecks
+
 	Clock      Clock                 // default: the system clock
 	Logger     *slog.Logger          // default: discard
 	Registerer prometheus.Registerer // nil: metrics are kept but not exported
@@ -133,6 +137,7 @@ type Keyring struct {
 	clock   Clock
 	reg     *registry
 	metrics *ringMetrics
+	shared  *sharing      // nil: this node checks the key alone
 	done    chan struct{} // closed by Close; ends Run
 	// hook, set only by tests, is called at each step of a rewrap; an error
 	// stops the rewrap there, as a crash would.
@@ -222,6 +227,11 @@ func Open(ctx context.Context, cfg Config) (*Keyring, error) {
 
 		usageStored: map[string]usageRecord{},
 	}
+	if cfg.Shared != nil {
+		if k.shared, err = newSharing(cfg.Shared); err != nil {
+			return nil, err
+		}
+	}
 	k.kek = k.instrument(cfg.KEK)
 	if err := k.open(ctx); err != nil {
 		k.Close()
@@ -259,7 +269,12 @@ func (k *Keyring) open(ctx context.Context) error {
 		k.usageMu.Lock()
 		k.usage, k.usageStored = maps.Clone(s.usage), s.usage
 		k.usageMu.Unlock()
-		res, err := k.probeLocked(ctx)
+		var res probeResult
+		if k.shared != nil {
+			res, err = k.sharedCheckLocked(ctx, checkProbe)
+		} else {
+			res, err = k.probeLocked(ctx)
+		}
 		if res == probeError {
 			return fmt.Errorf("keyring %s/%s: %w", k.cfg.Cluster, k.cfg.Resource, err)
 		}

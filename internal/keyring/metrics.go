@@ -14,6 +14,7 @@ type metrics struct {
 	probes   *prometheus.CounterVec
 	probeDur *prometheus.HistogramVec
 	kekCalls *prometheus.CounterVec
+	checks   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,6 +36,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sealwatch_keyring_kek_calls_total",
 			Help: "Calls to the key-encryption key's service, by operation and result.",
 		}, []string{"cluster", "resource", "op", "result"}),
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealwatch_keyring_check_records_total",
+			Help: "Key check records of the nodes sharing their checks, by outcome: published (this node's probe), adopted (another node's check taken instead of a probe), stale (too old, or of another registry version: this node probes), untrusted (failed its MAC, a replay, or from the future: this node probes).",
+		}, []string{"cluster", "resource", "outcome"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -50,6 +55,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.kekCalls, err = register(reg, m.kekCalls); err != nil {
+		return nil, err
+	}
+	if m.checks, err = register(reg, m.checks); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -97,10 +105,15 @@ func (m *ringMetrics) kekCall(op string, err error) {
 	m.kekCalls.WithLabelValues(m.cluster, m.resource, op, string(classify(err))).Inc()
 }
 
+func (m *ringMetrics) checkRecord(outcome string) {
+	m.checks.WithLabelValues(m.cluster, m.resource, outcome).Inc()
+}
+
 func (m *ringMetrics) forget() {
 	l := prometheus.Labels{"cluster": m.cluster, "resource": m.resource}
 	m.state.DeletePartialMatch(l)
 	m.probes.DeletePartialMatch(l)
 	m.probeDur.DeletePartialMatch(l)
 	m.kekCalls.DeletePartialMatch(l)
+	m.checks.DeletePartialMatch(l)
 }

@@ -35,8 +35,9 @@ func classify(err error) probeResult {
 	return probeError
 }
 
-// Run probes every KeyCheckInterval (FailingCheckInterval while the key is
-// not accessible) until ctx ends or the keyring is closed.
+// Run checks the key every KeyCheckInterval (FailingCheckInterval while it
+// is not accessible) until ctx ends or the keyring is closed. Among nodes
+// sharing their checks (Config.Shared) it checks as shared.go says.
 func (k *Keyring) Run(ctx context.Context) error {
 	for {
 		k.mu.RLock()
@@ -54,7 +55,7 @@ func (k *Keyring) Run(ctx context.Context) error {
 		case <-k.clock.After(k.interval()):
 		}
 		pctx, cancel := context.WithTimeout(ctx, k.cfg.ProbeTimeout)
-		_, err := k.ProbeNow(pctx)
+		err := k.Check(pctx)
 		cancel()
 		if errors.Is(err, ErrClosed) {
 			return nil
@@ -63,11 +64,34 @@ func (k *Keyring) Run(ctx context.Context) error {
 }
 
 func (k *Keyring) interval() time.Duration {
+	if k.shared != nil {
+		return k.shared.wait(k.clock.Now(), k.readEvery())
+	}
 	if k.State() == Accessible {
 		return k.cfg.KeyCheckInterval
 	}
 	// While failing, probe more often — never less often than when healthy.
+	return k.failingEvery()
+}
+
+func (k *Keyring) failingEvery() time.Duration {
 	return min(k.cfg.FailingCheckInterval, k.cfg.KeyCheckInterval)
+}
+
+// Check is what Run does each time it wakes: on a node of its own, a probe
+// of the key; among nodes sharing their checks, a probe when this node
+// holds the probe lease or its own probe is due, else a read of the ring's
+// check record (shared.go). It returns the probe's error, if any.
+func (k *Keyring) Check(ctx context.Context) error {
+	k.op.Lock()
+	defer k.op.Unlock()
+	var err error
+	if k.shared != nil {
+		_, err = k.sharedCheckLocked(ctx, checkRoutine)
+	} else {
+		_, err = k.probeLocked(ctx)
+	}
+	return err
 }
 
 // ProbeNow unwraps every account key with the KEK, as the proof of access,
@@ -77,24 +101,40 @@ func (k *Keyring) interval() time.Duration {
 // accessible it also asks the KEK for its current version and rewraps
 // account keys under a new one (versionless rotation), and starts a new
 // account key epoch when the current one is too old. It returns the state
-// and the probe's error, if any.
+// and the probe's error, if any. Among nodes sharing their checks it
+// publishes what it found, taking the probe lease: it is what a node runs
+// when it learns of a key event.
 func (k *Keyring) ProbeNow(ctx context.Context) (State, error) {
 	k.op.Lock()
 	defer k.op.Unlock()
-	_, err := k.probeLocked(ctx)
+	var err error
+	if k.shared != nil {
+		_, err = k.sharedCheckLocked(ctx, checkPublish)
+	} else {
+		_, err = k.probeLocked(ctx)
+	}
 	return k.State(), err
 }
 
 func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
-	k.mu.RLock()
-	closed := k.closed
-	k.mu.RUnlock()
-	if closed {
+	if k.isClosed() {
 		return probeError, ErrClosed
 	}
 	start := time.Now() // the key service's real latency, whatever k.cfg.Clock says
-	if err := k.syncLocked(ctx); err != nil {
-		return k.syncFailed(ctx, start, err)
+	return k.probeSynced(ctx, start, k.syncLocked(ctx))
+}
+
+func (k *Keyring) isClosed() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.closed
+}
+
+// probeSynced is the probe once the keyring has followed the registry,
+// syncErr saying how following it failed.
+func (k *Keyring) probeSynced(ctx context.Context, start time.Time, syncErr error) (probeResult, error) {
+	if syncErr != nil {
+		return k.syncFailed(ctx, start, syncErr)
 	}
 	k.mu.RLock()
 	kek, recs := k.kek, sortedRecords(k.records)

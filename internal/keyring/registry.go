@@ -21,6 +21,7 @@ import (
 //	keyring.rings/<cluster>\x00<resource>/meta          JSON meta: which key is in force, current AEK
 //	keyring.rings/<cluster>\x00<resource>/aeks/<id>     sha256(JSON) || JSON record: one wrapped AEK
 //	keyring.rings/<cluster>\x00<resource>/usage/<uri>   JSON: last wrap and unwrap per KEK version
+//	keyring.rings/<cluster>\x00<resource>/check         MAC || JSON: the last key check (checkrecord.go)
 //
 // Account keys are stored only wrapped. Every change of wrapping is one
 // transaction, so a crash leaves the old or the new wrapping, never neither.
@@ -29,6 +30,7 @@ var (
 	bucketAEKs  = []byte("aeks")
 	bucketUsage = []byte("usage")
 	keyMeta     = []byte("meta")
+	keyCheck    = []byte("check")
 )
 
 const registryFormat = 1
@@ -175,6 +177,48 @@ func (g *registry) readHead(ctx context.Context) (*meta, error) {
 		return err
 	})
 	return m, err
+}
+
+// readHeadAndCheck reads, in one transaction, the ring's meta (nil when the
+// ring is gone) and its check record as stored (nil when there is none):
+// what a node that does not probe reads each time it checks.
+func (g *registry) readHeadAndCheck(ctx context.Context) (*meta, []byte, error) {
+	var (
+		m     *meta
+		check []byte
+	)
+	err := g.db.View(ctx, func(tx kv.Tx) error {
+		ring := g.ring(tx)
+		var err error
+		if m, err = g.readMeta(ring); m == nil || err != nil {
+			return err
+		}
+		check = bytes.Clone(ring.Get(keyCheck))
+		return nil
+	})
+	return m, check, err
+}
+
+// errCheckChanged: another node wrote the ring's check record since it was
+// read here.
+var errCheckChanged = errors.New("another node wrote the key check record first")
+
+// writeCheck stores a check record provided the stored one is still prev
+// (nil: none), byte for byte, so that of two nodes publishing over one
+// record one wins and the other reads it. It fails with errCheckChanged
+// otherwise, and with errRingRemoved when the ring is gone: a record never
+// makes a removed ring again.
+func (g *registry) writeCheck(ctx context.Context, prev, next []byte) error {
+	return g.db.Update(ctx, func(tx kv.Tx) error {
+		ring := g.ring(tx)
+		if ring == nil || ring.Get(keyMeta) == nil {
+			return errRingRemoved
+		}
+		if !bytes.Equal(ring.Get(keyCheck), prev) {
+			return errCheckChanged
+		}
+		return ring.Put(keyCheck, next)
+	})
 }
 
 func (g *registry) load(ctx context.Context) (*stored, error) {

@@ -51,7 +51,22 @@ func (k *Keyring) SetKEK(ctx context.Context, kek KEK, ref string) error {
 	k.op.Lock()
 	defer k.op.Unlock()
 	defer k.flushUsage(ctx)
-	return k.retryChanged(ctx, func() error { return k.setKEKLocked(ctx, k.instrument(kek), ref) })
+	err := k.retryChanged(ctx, func() error { return k.setKEKLocked(ctx, k.instrument(kek), ref) })
+	if err == nil {
+		k.changedHereLocked(ctx)
+	}
+	return err
+}
+
+// changedHereLocked follows a change of the ring made through this node:
+// among nodes sharing their checks it probes the ring as changed and
+// publishes, so that the others take the new version's record at their
+// next read rather than each probe the key, which the new registry
+// version would make them do. k.op must be held.
+func (k *Keyring) changedHereLocked(ctx context.Context) {
+	if k.shared != nil {
+		_, _ = k.sharedCheckLocked(ctx, checkPublish)
+	}
 }
 
 // changeAttempts bounds how often an operation starts over after another
@@ -277,6 +292,9 @@ func (k *Keyring) RotateAccountKey(ctx context.Context) (string, error) {
 		id, err = k.newEpochLocked(ctx, "requested")
 		return err
 	})
+	if err == nil {
+		k.changedHereLocked(ctx)
+	}
 	return id, err
 }
 

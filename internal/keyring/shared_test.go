@@ -1,0 +1,347 @@
+package keyring_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
+)
+
+// Keyrings of one ring over one registry, sharing their checks, are nodes
+// sharing a database. The tests drive them by hand: each step moves the
+// clock by R (a quarter of the interval) and runs one Check on every node
+// still up, as each node's Run would.
+
+const sharedInterval = 40 * time.Second // R = 10 s, P = 20 s, A = 30 s
+
+var checkSecret = []byte("the cluster's key-check secret, 32+ bytes long")
+
+// pathKEK is one node's way to the key service: a test can cut it, or
+// have the service refuse this node alone.
+type pathKEK struct {
+	keyring.KEK
+	fail atomic.Pointer[error]
+}
+
+func (p *pathKEK) err() error {
+	if e := p.fail.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (p *pathKEK) Wrap(ctx context.Context, aek []byte) (keyring.Wrapped, error) {
+	if err := p.err(); err != nil {
+		return keyring.Wrapped{}, err
+	}
+	return p.KEK.Wrap(ctx, aek)
+}
+
+func (p *pathKEK) Unwrap(ctx context.Context, w keyring.Wrapped) ([]byte, error) {
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return p.KEK.Unwrap(ctx, w)
+}
+
+func (p *pathKEK) Describe(ctx context.Context) (keyring.KeyState, error) {
+	if err := p.err(); err != nil {
+		return keyring.KeyState{}, err
+	}
+	return p.KEK.Describe(ctx)
+}
+
+type sharedNode struct {
+	name string
+	ring *keyring.Keyring
+	path *pathKEK
+	down bool
+}
+
+// sharedNodes opens n nodes sharing their checks; the first holds the
+// lease.
+func sharedNodes(e *env, n int) []*sharedNode {
+	e.t.Helper()
+	var nodes []*sharedNode
+	for i := range n {
+		sn := &sharedNode{name: fmt.Sprintf("node-%d", i+1), path: &pathKEK{KEK: e.kek}}
+		sn.ring = e.open(func(c *keyring.Config) {
+			c.KEK = sn.path
+			c.KeyCheckInterval = sharedInterval
+			c.Shared = &keyring.SharedChecks{Key: checkSecret, Node: sn.name}
+		})
+		nodes = append(nodes, sn)
+	}
+	// The first node made the ring, which proved the key without a
+	// record; its check now takes the lease, as a key event would.
+	if _, err := nodes[0].ring.ProbeNow(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	return nodes
+}
+
+// step moves the clock by R and runs every live node's check.
+func step(e *env, nodes []*sharedNode) {
+	e.t.Helper()
+	e.clock.Advance(sharedInterval / 4)
+	for _, n := range nodes {
+		if !n.down {
+			if err := n.ring.Check(context.Background()); err != nil && !errors.Is(err, keyring.ErrKeyRevoked) &&
+				!errors.Is(err, keyring.ErrKeyUnreachable) {
+				e.t.Fatalf("%s: check: %v", n.name, err)
+			}
+		}
+	}
+}
+
+func lessee(e *env) string {
+	e.t.Helper()
+	r, err := keyring.ReadCheckRecord(e.db, cluster, resource, checkSecret)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r.Node
+}
+
+// TestKeyServiceCallsDoNotGrowWithTheNodes counts the key service's calls
+// over 2K intervals (K = DefaultSelfCheckEvery) for 1, 2 and 3 nodes
+// sharing their checks: the lessee probes twice an interval, each other
+// node once every K intervals, so each node past the first adds 1/(2K) of
+// the first's calls, where checking alone each added all of them.
+func TestKeyServiceCallsDoNotGrowWithTheNodes(t *testing.T) {
+	const k = keyring.DefaultSelfCheckEvery
+	const steps = 2 * k * 4
+	var calls [4]int64
+	for n := 1; n <= 3; n++ {
+		e := newEnv(t)
+		nodes := sharedNodes(e, n)
+		e.kek.ResetCalls()
+		for range steps {
+			step(e, nodes)
+		}
+		calls[n] = e.kek.Calls().Total()
+		// E = 1 account key: a probe is one unwrap and one describe.
+		probes := int64(steps/2 + (n-1)*2)
+		if want := 2 * probes; calls[n] != want {
+			t.Fatalf("%d nodes over %d intervals: %d key-service calls, want %d (%+v)", n, 2*k, calls[n], want, e.kek.Calls())
+		}
+		for _, sn := range nodes {
+			if st := sn.ring.State(); st != keyring.Accessible {
+				t.Fatalf("%d nodes: %s is %s", n, sn.name, st)
+			}
+		}
+	}
+	t.Logf("key-service calls over %d intervals: 1 node %d, 2 nodes %d, 3 nodes %d (each checking alone: %d, %d, %d)",
+		2*k, calls[1], calls[2], calls[3], 2*2*k, 2*2*2*k, 3*2*2*k)
+	if calls[3] > calls[1]+calls[1]*2/(2*k) {
+		t.Fatalf("3 nodes made %d calls, 1 node %d: more than the own-probe share", calls[3], calls[1])
+	}
+}
+
+// TestARevocationReachesEveryNodeWithinOneInterval: the key is disabled
+// just after the lessee's check started — the worst moment — and every
+// node refuses within one interval, most of them without a probe.
+func TestARevocationReachesEveryNodeWithinOneInterval(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 3)
+	for range 2 {
+		step(e, nodes) // the lessee probes at the second
+	}
+	e.kek.SetEnabled("", false)
+	revoked := e.clock.Now()
+	for steps := 1; ; steps++ {
+		step(e, nodes)
+		all := true
+		for _, n := range nodes {
+			all = all && n.ring.State() == keyring.Revoked
+		}
+		if all {
+			t.Logf("every node revoked %s after the revocation (interval %s)", e.clock.Now().Sub(revoked), sharedInterval)
+			break
+		}
+		if e.clock.Now().Sub(revoked) >= sharedInterval {
+			t.Fatalf("a node still serves %s after the revocation", e.clock.Now().Sub(revoked))
+		}
+	}
+	e.kek.SetEnabled("", true)
+	for range 4 {
+		step(e, nodes)
+	}
+	for _, n := range nodes {
+		if st := n.ring.State(); st != keyring.Accessible {
+			t.Fatalf("%s is %s an interval after the key came back", n.name, st)
+		}
+	}
+}
+
+// TestACheckRecordNotWrittenByANodeIsNotTrusted: the key is revoked, the
+// lessee publishes it, and the database's operator then puts a record that
+// says accessible in its place — one of its bytes flipped, one made under
+// another secret, an older record replayed. No node serves past one
+// interval after the revocation, and the untrusted record is counted.
+func TestACheckRecordNotWrittenByANodeIsNotTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(e *env, before []byte) error
+	}{
+		{"a byte flipped", func(e *env, _ []byte) error {
+			raw := keyring.CheckRecordRaw(e.db, cluster, resource)
+			raw[len(raw)-5] ^= 1
+			return keyring.PutCheckRecordRaw(e.db, cluster, resource, raw)
+		}},
+		{"accessible under another secret", func(e *env, _ []byte) error {
+			r, err := keyring.ReadCheckRecord(e.db, cluster, resource, checkSecret)
+			if err != nil {
+				return err
+			}
+			r.Seq, r.State, r.Since, r.Checked = r.Seq+100, "accessible", e.clock.Now(), e.clock.Now()
+			return keyring.WriteCheckRecord(e.db, cluster, resource, []byte("a secret the operator made up, 32+ bytes"), r)
+		}},
+		{"an accessible record replayed", func(e *env, before []byte) error {
+			return keyring.PutCheckRecordRaw(e.db, cluster, resource, before)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			nodes := sharedNodes(e, 3)
+			step(e, nodes)
+			step(e, nodes) // the lessee's probe, accessible
+			before := keyring.CheckRecordRaw(e.db, cluster, resource)
+			e.kek.SetEnabled("", false)
+			revoked := e.clock.Now()
+			if err := nodes[0].ring.Check(context.Background()); err != nil && !errors.Is(err, keyring.ErrKeyRevoked) {
+				t.Fatal(err)
+			}
+			e.clock.Advance(sharedInterval / 2) // the lessee's next probe is due
+			if st, _ := nodes[0].ring.ProbeNow(context.Background()); st != keyring.Revoked {
+				t.Fatalf("the lessee is %s after the revocation", st)
+			}
+			if err := tc.tamper(e, before); err != nil {
+				t.Fatal(err)
+			}
+			for e.clock.Now().Sub(revoked) < sharedInterval {
+				step(e, nodes)
+			}
+			for _, n := range nodes {
+				if st := n.ring.State(); st != keyring.Revoked {
+					t.Fatalf("%s is %s one interval after the revocation", n.name, st)
+				}
+			}
+			if r, err := keyring.ReadCheckRecord(e.db, cluster, resource, checkSecret); err != nil || r.State != "revoked" {
+				t.Fatalf("the record after the nodes checked: %+v, %v; want a genuine revoked one", r, err)
+			}
+		})
+	}
+	e := newEnv(t)
+	nodes := sharedNodes(e, 2)
+	raw := keyring.CheckRecordRaw(e.db, cluster, resource)
+	raw[0] ^= 1
+	if err := keyring.PutCheckRecordRaw(e.db, cluster, resource, raw); err != nil {
+		t.Fatal(err)
+	}
+	step(e, nodes)
+	if got := metricValue(t, e.reg, "sealwatch_keyring_check_records_total", map[string]string{"outcome": "untrusted"}); got != 1 {
+		t.Fatalf("untrusted records counted: %v, want 1 (the first node to read it overwrites it)", got)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "not trusted") || !strings.Contains(logs, "fails its MAC") {
+		t.Fatalf("the untrusted record is not logged: %s", logs)
+	}
+}
+
+// TestTheLeaseMovesWhenTheLesseeDies: the lessee stops right after its
+// check started, and the key is revoked at once: another node takes the
+// lease, and every node left refuses, within one interval.
+func TestTheLeaseMovesWhenTheLesseeDies(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 3)
+	step(e, nodes)
+	step(e, nodes) // node-1's probe
+	if l := lessee(e); l != "node-1" {
+		t.Fatalf("lessee %s, want node-1", l)
+	}
+	nodes[0].down = true
+	nodes[0].ring.Close()
+	e.kek.SetEnabled("", false)
+	revoked := e.clock.Now()
+	for e.clock.Now().Sub(revoked) < sharedInterval {
+		step(e, nodes)
+	}
+	if l := lessee(e); l == "node-1" {
+		t.Fatalf("node-1 still holds the lease one interval after it stopped")
+	}
+	for _, n := range nodes[1:] {
+		if st := n.ring.State(); st != keyring.Revoked {
+			t.Fatalf("%s is %s one interval after the revocation and the lessee's death", n.name, st)
+		}
+	}
+}
+
+// TestANodeCutOffFromTheKeyServiceFindsOutItself: node 3 alone cannot
+// reach the key service. Its own probe, every K intervals, finds it; it
+// works on within the grace while the others stay accessible and the
+// lessee keeps the lease. A node the key service refuses alone publishes
+// it, and every node refuses: the worse answer wins.
+func TestANodeCutOffFromTheKeyServiceFindsOutItself(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 3)
+	unreachable := fmt.Errorf("dial: %w", keyring.ErrKeyUnreachable)
+	nodes[2].path.fail.Store(&unreachable)
+	for range keyring.DefaultSelfCheckEvery * 4 {
+		step(e, nodes)
+	}
+	if st := nodes[2].ring.State(); st != keyring.Unreachable {
+		t.Fatalf("node-3 is %s after %d intervals cut off", st, keyring.DefaultSelfCheckEvery)
+	}
+	for _, n := range nodes[:2] {
+		if st := n.ring.State(); st != keyring.Accessible {
+			t.Fatalf("%s is %s", n.name, st)
+		}
+	}
+	if l := lessee(e); l != "node-1" {
+		t.Fatalf("lessee %s, want node-1: a node's own network is not published", l)
+	}
+
+	refused := fmt.Errorf("HTTP 403: %w", keyring.ErrKeyRevoked)
+	nodes[2].path.fail.Store(&refused)
+	for range 4 { // node-3 probes every FailingCheckInterval now
+		step(e, nodes)
+	}
+	for _, n := range nodes {
+		if st := n.ring.State(); st != keyring.Revoked {
+			t.Fatalf("%s is %s after node-3 found the key refused", n.name, st)
+		}
+	}
+}
+
+// TestAKeyChangeThroughOneNodeIsPublished: a new account key epoch made
+// through a follower is published with the new registry version, so the
+// others take it without probing: each unwraps only the new account key.
+func TestAKeyChangeThroughOneNodeIsPublished(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 3)
+	step(e, nodes)
+	if _, err := nodes[1].ring.RotateAccountKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := lessee(e); l != "node-2" {
+		t.Fatalf("after the rotation through node-2 the record is %s's", l)
+	}
+	e.kek.ResetCalls()
+	step(e, nodes)
+	if got := e.kek.Calls(); got.Unwrap != 2 || got.Describe != 0 || got.Wrap != 0 {
+		t.Fatalf("the other two nodes followed the rotation with %+v calls, want 2 unwraps", got)
+	}
+	for _, n := range nodes {
+		o := seal(t, n.ring)
+		for _, m := range nodes {
+			if err := o.open(m.ring); err != nil {
+				t.Fatalf("%s opens what %s sealed under the new epoch: %v", m.name, n.name, err)
+			}
+		}
+	}
+}
