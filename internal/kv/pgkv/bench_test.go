@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
@@ -20,7 +17,7 @@ import (
 // reading one key, an Update writing one, and a View reading 100
 // consecutive keys with a cursor, in a bucket of 1000 keys of 200 bytes.
 func BenchmarkBackends(b *testing.B) {
-	var trips roundTrips
+	var sent pgkvtest.Statements
 	backends := []struct {
 		name string
 		open func(b *testing.B) kv.DB
@@ -35,17 +32,7 @@ func BenchmarkBackends(b *testing.B) {
 			return db
 		}},
 		{"postgres", func(b *testing.B) kv.DB {
-			cfg, err := pgxpool.ParseConfig(pgtest.New(b))
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg.ConnConfig.Tracer = &trips
-			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(pool.Close)
-			return open(b, pool, "control")
+			return pgkvtest.OpenAllCounted(b, pgtest.New(b), &sent, "control")[0]
 		}},
 	}
 	const keys = 1000
@@ -71,7 +58,7 @@ func BenchmarkBackends(b *testing.B) {
 		}
 		b.Run("op=Get/backend="+be.name, func(b *testing.B) {
 			i := 0
-			trips.n.Store(0)
+			from := sent.Read()
 			for b.Loop() {
 				err := db.View(ctx, func(tx kv.Tx) error {
 					if tx.Bucket([]byte("bench")).Get(key(i%keys)) == nil {
@@ -84,11 +71,11 @@ func BenchmarkBackends(b *testing.B) {
 				}
 				i += 7
 			}
-			trips.report(b)
+			reportTrips(b, from, sent.Read())
 		})
 		b.Run("op=Put/backend="+be.name, func(b *testing.B) {
 			i := 0
-			trips.n.Store(0)
+			from := sent.Read()
 			for b.Loop() {
 				err := db.Update(ctx, func(tx kv.Tx) error {
 					return tx.Bucket([]byte("bench")).Put(key(i%keys), value)
@@ -98,11 +85,11 @@ func BenchmarkBackends(b *testing.B) {
 				}
 				i += 7
 			}
-			trips.report(b)
+			reportTrips(b, from, sent.Read())
 		})
 		b.Run("op=Scan100/backend="+be.name, func(b *testing.B) {
 			i := 0
-			trips.n.Store(0)
+			from := sent.Read()
 			for b.Loop() {
 				err := db.View(ctx, func(tx kv.Tx) error {
 					c := tx.Bucket([]byte("bench")).Cursor()
@@ -120,33 +107,15 @@ func BenchmarkBackends(b *testing.B) {
 				}
 				i += 7
 			}
-			trips.report(b)
+			reportTrips(b, from, sent.Read())
 		})
 	}
 }
 
-// roundTrips counts what a pool sends PostgreSQL, each statement or batch
-// one round trip: the cost of an operation that the machine's load does
-// not blur.
-type roundTrips struct{ n atomic.Int64 }
-
-func (r *roundTrips) report(b *testing.B) {
-	if n := r.n.Load(); n > 0 {
+// reportTrips reports the round trips to PostgreSQL between from and to
+// per operation: its cost as the machine's load does not blur it.
+func reportTrips(b *testing.B, from, to pgkvtest.StatementCounts) {
+	if n := to.Trips - from.Trips; n > 0 {
 		b.ReportMetric(float64(n)/float64(b.N), "roundtrips/op")
 	}
 }
-
-func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-
-func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	r.n.Add(1)
-	return ctx
-}
-
-func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}

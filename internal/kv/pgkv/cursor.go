@@ -26,6 +26,10 @@ type cursor struct {
 	page   []entry // consecutive keys, in order
 	i      int     // the position in page
 	writes int     // the transaction's writes when page was fetched
+	// first and last are set when page holds the bucket's first or last
+	// key, as fetched: a move past that end of it needs no round trip to
+	// find nothing there.
+	first, last bool
 	// pastEnd is set when First or Seek found no key: the cursor is then
 	// past every key, as bbolt's is, and a Prev lands on the last one.
 	pastEnd bool
@@ -41,22 +45,32 @@ func (c *cursor) current() *entry {
 	return &c.page[c.i]
 }
 
-func (c *cursor) First() ([]byte, []byte) { return c.move(">=", []byte{}, false) }
+func (c *cursor) First() ([]byte, []byte) {
+	k, v := c.move(">=", []byte{}, false, pageKeys)
+	c.first = k != nil
+	return k, v
+}
 
-func (c *cursor) Last() ([]byte, []byte) { return c.move("", nil, true) }
+// Last fetches the last key alone: its callers mostly want that key (the
+// head of a chain), and a Prev fetches a page.
+func (c *cursor) Last() ([]byte, []byte) {
+	k, v := c.move("", nil, true, 1)
+	c.last = k != nil
+	return k, v
+}
 
 func (c *cursor) Seek(seek []byte) ([]byte, []byte) {
 	if seek == nil {
 		seek = []byte{}
 	}
-	return c.move(">=", seek, false)
+	return c.move(">=", seek, false, pageKeys)
 }
 
 // move positions the cursor afresh, for First, Last and Seek. Finding no
 // key, it leaves the cursor on none, not where it was: a Next then finds
 // none either, and a Prev after First or Seek the last key.
-func (c *cursor) move(op string, from []byte, desc bool) ([]byte, []byte) {
-	k, v := c.fetch(op, from, desc)
+func (c *cursor) move(op string, from []byte, desc bool, limit int) ([]byte, []byte) {
+	k, v := c.fetch(op, from, desc, limit)
 	c.pastEnd = k == nil && !desc
 	if k == nil {
 		c.page = nil
@@ -73,7 +87,10 @@ func (c *cursor) Next() ([]byte, []byte) {
 		c.i++
 		return c.at()
 	}
-	return c.fetch(">", e.key, false)
+	if c.writes == c.b.tx.writes && c.last {
+		return nil, nil
+	}
+	return c.fetch(">", e.key, false, pageKeys)
 }
 
 func (c *cursor) Prev() ([]byte, []byte) {
@@ -88,7 +105,10 @@ func (c *cursor) Prev() ([]byte, []byte) {
 		c.i--
 		return c.at()
 	}
-	return c.fetch("<", e.key, true)
+	if c.writes == c.b.tx.writes && c.first {
+		return nil, nil
+	}
+	return c.fetch("<", e.key, true, pageKeys)
 }
 
 // Delete deletes the key under the cursor; the transaction's write makes
@@ -113,10 +133,10 @@ func (c *cursor) at() ([]byte, []byte) {
 	return e.key, e.value
 }
 
-// fetch reads the page of keys op from (all of them for op ""), in
-// descending order if desc, and moves to its first. Finding none, the
-// cursor stays where it was and returns nils, as past either end.
-func (c *cursor) fetch(op string, from []byte, desc bool) ([]byte, []byte) {
+// fetch reads the page of up to limit keys op from (all of them for op
+// ""), in descending order if desc, and moves to its first. Finding none,
+// the cursor stays where it was and returns nils, as past either end.
+func (c *cursor) fetch(op string, from []byte, desc bool, limit int) ([]byte, []byte) {
 	t := c.b.tx
 	if t.err != nil {
 		return nil, nil
@@ -140,8 +160,11 @@ func (c *cursor) fetch(op string, from []byte, desc bool) ([]byte, []byte) {
 			SELECT key, value, sum(coalesce(octet_length(value), 0)) OVER (ORDER BY %[1]s ROWS UNBOUNDED PRECEDING)
 				- coalesce(octet_length(value), 0) AS before
 			FROM (SELECT key, value FROM %[2]s WHERE %[3]s ORDER BY %[1]s LIMIT %[4]d) keys) sized
-		WHERE before < %[5]d ORDER BY %[1]s`, order, table, where, pageKeys, pageBytes)
-	var page []entry
+		WHERE before < %[5]d ORDER BY %[1]s`, order, table, where, limit, pageBytes)
+	var (
+		page  []entry
+		bytes int
+	)
 	t.do("read keys", sql, args, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var e entry
@@ -149,6 +172,7 @@ func (c *cursor) fetch(op string, from []byte, desc bool) ([]byte, []byte) {
 				return err
 			}
 			page = append(page, e)
+			bytes += len(e.value)
 		}
 		return nil
 	})
@@ -158,10 +182,15 @@ func (c *cursor) fetch(op string, from []byte, desc bool) ([]byte, []byte) {
 	if len(page) == 0 {
 		return nil, nil
 	}
+	// A page cut short by neither bound (a key cut by the bytes' bound
+	// follows keys of pageBytes or more) ends where the bucket does.
+	end := len(page) < limit && bytes < pageBytes
 	c.i = 0
+	c.first, c.last = false, end
 	if desc {
 		slices.Reverse(page)
 		c.i = len(page) - 1
+		c.first, c.last = end, false
 	}
 	c.page, c.writes = page, t.writes
 	return c.at()

@@ -17,6 +17,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/kvtest"
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
@@ -522,5 +523,79 @@ func TestAWriterThatHangsHoldingTheLockIsEndedByTheServer(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadsCostTheirRoundTrips counts what reads send PostgreSQL: a View is
+// its BEGIN sent with its first statement, one statement per bucket, key or
+// page of keys, and its COMMIT. A page that ends where its bucket ends
+// takes no round trip more to find nothing past it, and Last reads one key.
+func TestReadsCostTheirRoundTrips(t *testing.T) {
+	var sent pgkvtest.Statements
+	db := pgkvtest.OpenAllCounted(t, pgtest.New(t), &sent, "control")[0]
+	ctx := context.Background()
+	err := db.Update(ctx, func(tx kv.Tx) error {
+		for name, n := range map[string]int{"ten": 10, "three hundred": 300} {
+			b, err := tx.CreateBucketIfNotExists([]byte(name))
+			if err != nil {
+				return err
+			}
+			for i := range n {
+				if err := b.Put(fmt.Appendf(nil, "key%03d", i), []byte("v")); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forward := func(b kv.Bucket) (n int) {
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			n++
+		}
+		return n
+	}
+	found := func(k []byte) int {
+		if k == nil {
+			return 0
+		}
+		return 1
+	}
+	backward := func(b kv.Bucket) (n int) {
+		c := b.Cursor()
+		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			n++
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name   string
+		bucket string
+		read   func(kv.Bucket) int
+		keys   int
+		trips  int64
+	}{
+		{"one key", "ten", func(b kv.Bucket) int { return found(b.Get([]byte("key001"))) }, 1, 3},
+		{"the last key", "ten", func(b kv.Bucket) int { k, _ := b.Cursor().Last(); return found(k) }, 1, 3},
+		{"ten keys, first to last", "ten", forward, 10, 3},
+		{"ten keys, last to first", "ten", backward, 10, 4},
+		{"300 keys, first to last: two pages", "three hundred", forward, 300, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from := sent.Read()
+			var keys int
+			if err := db.View(ctx, func(tx kv.Tx) error { keys = tc.read(tx.Bucket([]byte(tc.bucket))); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if keys != tc.keys {
+				t.Fatalf("read %d keys, want %d", keys, tc.keys)
+			}
+			if trips := sent.Read().Trips - from.Trips; trips != tc.trips {
+				t.Errorf("%d round trips, want %d", trips, tc.trips)
+			}
+		})
 	}
 }
