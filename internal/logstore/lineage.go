@@ -196,6 +196,8 @@ type foreign struct {
 	segs   []segFile
 	schema map[string]Type
 	damage []*IntegrityError // a lineage whose manifest is damaged: all its rows are withheld
+	// manifests are the objects of the manifests read, by lineage.
+	manifests []string
 }
 
 // otherLineages reads the pointers of the table's lineages other than this
@@ -229,6 +231,7 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 			case err != nil:
 				return out, err
 			default:
+				out.manifests = append(out.manifests, manifestName(l, p.Epoch))
 				for _, s := range m.segs {
 					s.lineage = l
 					out.segs = append(out.segs, s)

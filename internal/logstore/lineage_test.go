@@ -273,3 +273,34 @@ func TestAMergedLineagesRetiredSegmentsStayForTheGrace(t *testing.T) {
 		t.Fatalf("a scan after the retired segments went: %d rows, %v", countRows(got), err)
 	}
 }
+
+// TestVerifyOnOneNodeCoversEveryLineage: a node that never wrote the table
+// verifies it: it reads every lineage's manifest and segments, and names a
+// flipped byte in another node's segment by that node's lineage.
+func TestVerifyOnOneNodeCoversEveryLineage(t *testing.T) {
+	objects := sharedDirectory(t)
+	c := cluster{ledger: &MemLedger{}, objects: objects, keys: envelopetest.New("aek")}
+	a, b, verifier := c.node(t, "node-a"), c.node(t, "node-b"), c.node(t, "node-c")
+	for i, st := range []*Store{a, b} {
+		mustIngest(t, st, ws, tbl, eventsBody(t, i*20, 20, testNow))
+		if err := st.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := verifier.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 0 || rep.Tables != 1 || rep.Objects < 4 || rep.Bytes == 0 {
+		t.Fatalf("verify: %+v, %v; want both lineages' manifests and segments read, no damage", rep, err)
+	}
+	entries, err := objects.List(context.Background(), lineagePrefix(ws, tbl, "node-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(entries, func(e objstore.Entry) bool { return strings.HasSuffix(e.Key, segExt) })
+	seg := readObject(t, objects, entries[i].Key)
+	seg[len(seg)/2] ^= 1
+	putObject(t, objects, entries[i].Key, seg)
+	rep, err = verifier.Verify(context.Background(), ws, nil)
+	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != strings.TrimPrefix(entries[i].Key, tablePrefix(ws, tbl)) {
+		t.Fatalf("verify after a byte of node-a's segment flipped: %+v, %v; want that segment named", rep.Damaged, err)
+	}
+}

@@ -180,6 +180,42 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 		}
 		t.st.damage.clear(t.ws, t.name, filepath.Base(path))
 	}
+	return t.verifyLineages(ctx, rep, progress)
+}
+
+// verifyLineages authenticates what the table's other lineages publish,
+// as this node's queries read it: each one's manifest, read afresh from the
+// object store, and every segment it lists. So one node's verification
+// covers the whole table, whichever nodes wrote it.
+func (t *table) verifyLineages(ctx context.Context, rep *VerifyReport, progress func(int64)) error {
+	if t.st.lineages == nil {
+		return nil
+	}
+	t.st.foreign.drop() // read the manifests again, not as first read
+	f, err := t.otherLineages(ctx)
+	if err != nil {
+		return err
+	}
+	rep.Objects += len(f.manifests) + len(f.damage)
+	for _, name := range f.manifests {
+		t.st.damage.clear(t.ws, t.name, name)
+	}
+	for _, s := range f.segs {
+		ie, n, err := t.readWholeSegment(ctx, s)
+		rep.Objects++
+		rep.Bytes += n
+		progress(n)
+		switch {
+		case err != nil:
+			return err
+		case ie != nil && ie.Problem == ProblemMissing && t.st.expired(t.name, s.name.maxT):
+			// purged by its owner since its manifest was written
+		case ie != nil:
+			t.st.foundDamage(ie)
+		default:
+			t.st.damage.clear(t.ws, t.name, s.object())
+		}
+	}
 	return nil
 }
 

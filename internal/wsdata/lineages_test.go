@@ -152,3 +152,38 @@ func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
 		onceEach(t, numbersThrough(t, d, ws), 55, "node "+name+" after a's new lineage flushed")
 	}
 }
+
+// TestOneNodeScrubsAWorkspacePerInterval: of two nodes sharing the control
+// plane, the first to claim a workspace's scrub round takes it; the other
+// skips it until the interval has passed. A node alone always scrubs.
+func TestOneNodeScrubsAWorkspacePerInterval(t *testing.T) {
+	db := controlDB(t)
+	objects, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	a, b := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock)
+	ctx := context.Background()
+	const interval = time.Hour
+	claim := func(d *Data) bool {
+		t.Helper()
+		mine, err := d.claimScrub(ctx, "ws1", interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mine
+	}
+	if !claim(a) || claim(b) || claim(a) {
+		t.Fatal("a round was claimed twice within the interval")
+	}
+	clock.Add(int64(interval))
+	if !claim(b) || claim(a) {
+		t.Fatal("after the interval, one node (b) should claim the next round")
+	}
+	alone := nodeData(t, controlDB(t), Options{})
+	if !claim(alone) || !claim(alone) {
+		t.Fatal("a node in no cluster skipped a round")
+	}
+}

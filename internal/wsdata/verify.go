@@ -2,6 +2,7 @@ package wsdata
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -137,7 +139,10 @@ func (d *Data) Integrity(customerID string) Integrity {
 }
 
 // Scrub verifies every workspace in turn, then waits interval and starts
-// again, until ctx ends. It reads at most rate bytes a second, so that it
+// again, until ctx ends. On a cluster (a lineage in a shared control
+// plane) one node scrubs each workspace per interval: every node's round
+// skips the workspaces another began within it (claimScrub), and one
+// node's round covers every lineage of them (logstore.Store.Verify). It reads at most rate bytes a second, so that it
 // does not crowd out queries. A workspace whose key is revoked or
 // unreachable is skipped until the next round.
 func (d *Data) Scrub(ctx context.Context, workspaces func(context.Context) ([]workspace.WorkspaceInfo, error), rate int64, interval time.Duration) {
@@ -148,6 +153,12 @@ func (d *Data) Scrub(ctx context.Context, workspaces func(context.Context) ([]wo
 		}
 		for i := range all {
 			ws := &all[i]
+			if mine, err := d.claimScrub(ctx, ws.Workspace.Properties.CustomerID, interval); err != nil || !mine {
+				if err != nil && ctx.Err() == nil {
+					d.log.Warn("scrub: claim a workspace's round", "workspace", ws.Workspace.Properties.CustomerID, "err", err)
+				}
+				continue
+			}
 			pace := newPacer(d.now, rate)
 			_, err := d.Verify(ctx, ws, func(n int64) { pace.wait(ctx, n) })
 			if ctx.Err() != nil {
@@ -192,4 +203,31 @@ func (p *pacer) wait(ctx context.Context, n int64) {
 		case <-t.C:
 		}
 	}
+}
+
+// scrubBucket holds per workspace when a node last began to scrub it (Unix
+// ns, 8 bytes), so that nodes sharing the control plane take turns.
+var scrubBucket = []byte("wsdata-scrub")
+
+// claimScrub reports whether this node scrubs a workspace now: no node
+// began to within interval. A node in no cluster always does.
+func (d *Data) claimScrub(ctx context.Context, id string, interval time.Duration) (bool, error) {
+	if d.opts.ControlDB == nil || d.Lineage() == "" {
+		return true, nil
+	}
+	now := d.now().UnixNano()
+	mine := false
+	err := d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
+		mine = false
+		b, err := tx.CreateBucketIfNotExists(scrubBucket)
+		if err != nil {
+			return err
+		}
+		if v := b.Get([]byte(id)); len(v) == 8 && now-int64(binary.BigEndian.Uint64(v)) < int64(interval) {
+			return nil
+		}
+		mine = true
+		return b.Put([]byte(id), binary.BigEndian.AppendUint64(nil, uint64(now)))
+	})
+	return mine, err
 }
