@@ -26,7 +26,7 @@ func (sf *sharedFlags) register(cmd *cobra.Command) {
 		"such as "+storeurl.PostgresExample+". Give the password in PGPASSWORD or a passfile (~/.pgpass, PGPASSFILE), not in the URL, which the process list shows; "+
 		"pool_max_conns=N sizes each node's pool. Every node needs the same root of trust. Without it, the databases are files under --data")
 	f.StringVar(&sf.objectStore, "object-store", "", "object store for the sealed log segments and manifests, shared by the nodes: s3://BUCKET?endpoint=URL&region=REGION "+
-		"(credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///DIR (a directory every node mounts); needs --postgres. "+
+		"(credentials from SEALWATCH_S3_ACCESS_KEY_ID and SEALWATCH_S3_SECRET_ACCESS_KEY, or when unset AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///DIR (a directory every node mounts); needs --postgres. "+
 		"Each node writes in a lineage of its own and reads every node's; write-ahead logs stay under --data. Without it, log data stays under --data, where no other node reads it")
 }
 

@@ -24,17 +24,31 @@ const (
 // s3Params are the query parameters of an s3:// URL.
 var s3Params = []string{"endpoint", "region"}
 
+// The environment variables a bucket's access key comes from: its own pair,
+// else the AWS pair, which an aws-kms root of trust reads too. The bucket's
+// own pair lets the bucket (another provider's, or an S3-compatible server
+// on-premises) be reached with another access key than the KMS.
+const (
+	envS3AccessKeyID  = "SEALWATCH_S3_ACCESS_KEY_ID"
+	envS3SecretKey    = "SEALWATCH_S3_SECRET_ACCESS_KEY"
+	envAWSAccessKeyID = "AWS_ACCESS_KEY_ID"
+	envAWSSecretKey   = "AWS_SECRET_ACCESS_KEY"
+)
+
 // ObjectStore is a checked object store URL: an S3-compatible bucket, or a
 // directory (one machine's, or a file system every node mounts).
 type ObjectStore struct {
-	dir string         // file://
-	s3  s3store.Config // s3://; holds the secret key
+	dir       string         // file://
+	s3        s3store.Config // s3://; holds the secret key
+	credsFrom string         // the variable the access key ID came from
 }
 
 // ParseObjectStore checks raw: s3://BUCKET?endpoint=URL&region=R, whose
-// credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
-// the region, if the URL has none, from AWS_REGION or AWS_DEFAULT_REGION),
-// or file:///DIR. getenv reads the environment.
+// credentials come from SEALWATCH_S3_ACCESS_KEY_ID and
+// SEALWATCH_S3_SECRET_ACCESS_KEY, or when neither is set from
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and the region, if the URL
+// has none, from AWS_REGION or AWS_DEFAULT_REGION), or file:///DIR. getenv
+// reads the environment.
 func ParseObjectStore(raw string, getenv func(string) string) (ObjectStore, error) {
 	scheme, _, _ := strings.Cut(raw, "://")
 	if strings.TrimSpace(raw) == "" || (scheme != "s3" && scheme != "file") {
@@ -50,7 +64,8 @@ func ParseObjectStore(raw string, getenv func(string) string) (ObjectStore, erro
 	}
 	switch {
 	case u.User != nil:
-		return ObjectStore{}, errors.New("the object store URL holds credentials: flags show in the process list, so give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY instead")
+		return ObjectStore{}, fmt.Errorf("the object store URL holds credentials: flags show in the process list, so give them in %s and %s (or %s and %s) instead",
+			envS3AccessKeyID, envS3SecretKey, envAWSAccessKeyID, envAWSSecretKey)
 	case u.Fragment != "" || strings.HasSuffix(raw, "#"):
 		return ObjectStore{}, errors.New("the object store URL has a #fragment: leave it out")
 	case u.Scheme == "file":
@@ -84,9 +99,10 @@ func s3Store(u *url.URL, getenv func(string) string) (ObjectStore, error) {
 			return ObjectStore{}, fmt.Errorf("the object store URL gives %s more than once: give it once", k)
 		}
 	}
-	cfg := s3store.Config{
-		Endpoint: q.Get("endpoint"), Region: q.Get("region"), Bucket: u.Host,
-		AccessKeyID: getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
+	cfg := s3store.Config{Endpoint: q.Get("endpoint"), Region: q.Get("region"), Bucket: u.Host}
+	credsFrom, err := bucketCredentials(&cfg, getenv)
+	if err != nil {
+		return ObjectStore{}, err
 	}
 	for _, env := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
 		if cfg.Region == "" {
@@ -101,13 +117,32 @@ func s3Store(u *url.URL, getenv func(string) string) (ObjectStore, error) {
 	case cfg.Region == "":
 		return ObjectStore{}, fmt.Errorf("the object store URL names no region: add region=REGION (S3-compatible servers mostly accept any, such as us-east-1) or set AWS_REGION")
 	case cfg.AccessKeyID == "" || cfg.SecretAccessKey == "":
-		return ObjectStore{}, errors.New("no credentials for the object store: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
+		return ObjectStore{}, fmt.Errorf("no credentials for the object store: set %s and %s in the environment (or %s and %s, which an aws-kms root of trust reads too)",
+			envS3AccessKeyID, envS3SecretKey, envAWSAccessKeyID, envAWSSecretKey)
 	}
 	if err := cfg.Validate(); err != nil {
 		// s3store's messages name the endpoint and bucket, never the secret.
 		return ObjectStore{}, fmt.Errorf("the object store URL: %s", strings.TrimPrefix(err.Error(), "s3store: "))
 	}
-	return ObjectStore{s3: cfg}, nil
+	return ObjectStore{s3: cfg, credsFrom: credsFrom}, nil
+}
+
+// bucketCredentials sets cfg's access key from the bucket's own pair of
+// variables when either is set, else from the AWS pair, and returns the
+// name of the variable the access key ID came from. Half of the bucket's
+// own pair is refused, not completed from the AWS pair: two access keys'
+// halves never sign anything.
+func bucketCredentials(cfg *s3store.Config, getenv func(string) string) (string, error) {
+	id, secret := getenv(envS3AccessKeyID), getenv(envS3SecretKey)
+	switch {
+	case id != "" && secret != "":
+		cfg.AccessKeyID, cfg.SecretAccessKey = id, secret
+		return envS3AccessKeyID, nil
+	case id != "" || secret != "":
+		return "", fmt.Errorf("only one of %s and %s is set: set both, the bucket's access key ID and its secret", envS3AccessKeyID, envS3SecretKey)
+	}
+	cfg.AccessKeyID, cfg.SecretAccessKey = getenv(envAWSAccessKeyID), getenv(envAWSSecretKey)
+	return envAWSAccessKeyID, nil
 }
 
 // String describes the store, without the secret key.
@@ -115,7 +150,7 @@ func (o ObjectStore) String() string {
 	if o.dir != "" {
 		return "objects in the directory " + o.dir
 	}
-	return fmt.Sprintf("objects in the bucket %s at %s (region %s, access key %s)", o.s3.Bucket, o.s3.Endpoint, o.s3.Region, o.s3.AccessKeyID)
+	return fmt.Sprintf("objects in the bucket %s at %s (region %s, access key %s from %s)", o.s3.Bucket, o.s3.Endpoint, o.s3.Region, o.s3.AccessKeyID, o.credsFrom)
 }
 
 // GoString is String, so that %#v leaves the secret out too.

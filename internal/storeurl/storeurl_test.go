@@ -233,15 +233,17 @@ func TestBadObjectStoreURLsAreRefusedSayingWhatToDo(t *testing.T) {
 		{"empty", "", creds, "must be s3://BUCKET"},
 		{"another scheme", "gs://bucket", creds, "must be s3://BUCKET"},
 		{"no scheme", "/var/lib/objects", creds, "must be s3://BUCKET"},
-		{"credentials in the URL", "s3://AKIDEXAMPLE:" + secret + "@bucket?endpoint=https://s3.example.com&region=r", creds, "give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"credentials in the URL", "s3://AKIDEXAMPLE:" + secret + "@bucket?endpoint=https://s3.example.com&region=r", creds, "give them in SEALWATCH_S3_ACCESS_KEY_ID and SEALWATCH_S3_SECRET_ACCESS_KEY"},
 		{"a bad escape", "s3://bucket?endpoint=%zz" + secret, creds, "do not parse"},
 		{"a bad host escape", "s3://bu%zzcket" + secret, creds, "does not parse"},
 		{"a fragment", "s3://bucket?endpoint=https://s3.example.com&region=r#x", creds, "#fragment"},
 		{"a path after the bucket", "s3://bucket/prefix?endpoint=https://s3.example.com&region=r", creds, "give the bucket alone"},
 		{"no endpoint", "s3://bucket?region=r", creds, "add endpoint=URL"},
 		{"no region", "s3://bucket?endpoint=https://s3.example.com", creds, "add region=REGION"},
-		{"no credentials", "s3://bucket?endpoint=https://s3.example.com&region=r", env(nil), "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
-		{"no secret key", "s3://bucket?endpoint=https://s3.example.com&region=r", env(map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"}), "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"no credentials", "s3://bucket?endpoint=https://s3.example.com&region=r", env(nil), "set SEALWATCH_S3_ACCESS_KEY_ID and SEALWATCH_S3_SECRET_ACCESS_KEY"},
+		{"no secret key", "s3://bucket?endpoint=https://s3.example.com&region=r", env(map[string]string{"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE"}), "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"half of the bucket's own pair", "s3://bucket?endpoint=https://s3.example.com&region=r",
+			env(map[string]string{"SEALWATCH_S3_ACCESS_KEY_ID": "AKIDBUCKET", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": secret}), "set both"},
 		{"an unknown parameter", "s3://bucket?endpoint=https://s3.example.com&region=r&prefix=x", creds, `"prefix", which sealwatch does not take`},
 		{"a parameter given twice", "s3://bucket?endpoint=https://a&endpoint=https://b&region=r", creds, "more than once"},
 		{"a bad bucket name", "s3://Bucket_1?endpoint=https://s3.example.com&region=r", creds, "is not a bucket name"},
@@ -270,7 +272,7 @@ func TestBadObjectStoreURLsAreRefusedSayingWhatToDo(t *testing.T) {
 
 func TestObjectStoreURLsAreDescribedWithoutTheSecret(t *testing.T) {
 	for _, tc := range []struct{ name, url, region, want string }{
-		{"a bucket", "s3://sealwatch-objects?endpoint=https://s3.example.com:8333&region=eu-1", "", "bucket sealwatch-objects at https://s3.example.com:8333 (region eu-1, access key AKIDEXAMPLE)"},
+		{"a bucket", "s3://sealwatch-objects?endpoint=https://s3.example.com:8333&region=eu-1", "", "bucket sealwatch-objects at https://s3.example.com:8333 (region eu-1, access key AKIDEXAMPLE from AWS_ACCESS_KEY_ID)"},
 		{"a bucket, region from AWS_REGION", "s3://sealwatch-objects?endpoint=http://127.0.0.1:8333", "us-east-1", "(region us-east-1,"},
 		{"a directory", "file:///var/lib/sealwatch/objects/", "", "directory /var/lib/sealwatch/objects"},
 		{"a directory on localhost", "file://localhost/srv/objects", "", "directory /srv/objects"},
@@ -287,6 +289,39 @@ func TestObjectStoreURLsAreDescribedWithoutTheSecret(t *testing.T) {
 			}
 			if !strings.Contains(o.String(), tc.want) {
 				t.Errorf("%q does not say %q", o, tc.want)
+			}
+		})
+	}
+}
+
+// TestTheBucketHasCredentialsOfItsOwn: the bucket's own pair of variables,
+// when set, is its access key, leaving the AWS pair to an aws-kms root of
+// trust; without it, the bucket takes the AWS pair.
+func TestTheBucketHasCredentialsOfItsOwn(t *testing.T) {
+	const raw = "s3://bucket?endpoint=https://s3.example.com&region=r"
+	bucketSecret := "bucket-secret-canary-7c1d"
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		id, secret string
+		from       string
+	}{
+		{"the AWS pair alone", map[string]string{"AWS_ACCESS_KEY_ID": "AKIDKMS", "AWS_SECRET_ACCESS_KEY": secret}, "AKIDKMS", secret, "AWS_ACCESS_KEY_ID"},
+		{"the bucket's pair alone", map[string]string{"SEALWATCH_S3_ACCESS_KEY_ID": "AKIDBUCKET", "SEALWATCH_S3_SECRET_ACCESS_KEY": bucketSecret}, "AKIDBUCKET", bucketSecret, "SEALWATCH_S3_ACCESS_KEY_ID"},
+		{"both pairs: the bucket takes its own", map[string]string{
+			"AWS_ACCESS_KEY_ID": "AKIDKMS", "AWS_SECRET_ACCESS_KEY": secret,
+			"SEALWATCH_S3_ACCESS_KEY_ID": "AKIDBUCKET", "SEALWATCH_S3_SECRET_ACCESS_KEY": bucketSecret}, "AKIDBUCKET", bucketSecret, "SEALWATCH_S3_ACCESS_KEY_ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := ParseObjectStore(raw, env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.s3.AccessKeyID != tc.id || o.s3.SecretAccessKey != tc.secret {
+				t.Fatalf("the bucket signs with access key %s; want %s and its secret", o.s3.AccessKeyID, tc.id)
+			}
+			if want := "access key " + tc.id + " from " + tc.from; !strings.Contains(o.String(), want) {
+				t.Fatalf("%q does not say %q", o, want)
 			}
 		})
 	}
@@ -323,6 +358,21 @@ func TestObjectStoresOpenAndHoldObjects(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a bucket with its own access key beside another in the AWS pair", func(t *testing.T) {
+		o, err := ParseObjectStore(s3URL, env(map[string]string{
+			"SEALWATCH_S3_ACCESS_KEY_ID": cfg.AccessKeyID, "SEALWATCH_S3_SECRET_ACCESS_KEY": cfg.SecretAccessKey,
+			"AWS_ACCESS_KEY_ID": "AKIDKMS", "AWS_SECRET_ACCESS_KEY": secret}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := o.Open(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Put(ctx, "own/key", strings.NewReader("sealed"), 6); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("a wrong secret key", func(t *testing.T) {
 		o, err := ParseObjectStore(s3URL, env(map[string]string{"AWS_ACCESS_KEY_ID": cfg.AccessKeyID, "AWS_SECRET_ACCESS_KEY": secret}))
 		if err != nil {
