@@ -120,7 +120,7 @@ type scanHold struct {
 // scanSnapshot is snapshot for n scans, which hold its segments until each
 // releases its hold.
 func (t *table) scanSnapshot(ctx context.Context, n int) (tableSnapshot, *scanHold, error) {
-	f, err := t.otherLineages(ctx)
+	f, err := t.others(ctx)
 	if err != nil {
 		return tableSnapshot{}, nil, err
 	}

@@ -262,7 +262,7 @@ func FuzzWALReplay(f *testing.F) {
 	}
 	probe, _ := New(Config{Dir: f.TempDir(), Keys: keys})
 	defer probe.Close()
-	r, err := probe.replayWAL(context.Background(), walPath, 0, ws, tbl, 0)
+	r, err := probe.replayWAL(context.Background(), walPath, 0, ws, tbl, "", 0)
 	want := r.payloads
 	if err != nil || len(want) != 2 {
 		f.Fatalf("replay: %v", err)
@@ -271,7 +271,7 @@ func FuzzWALReplay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), walFileName(0))
 		os.WriteFile(p, data, 0o600)
-		r, err := probe.replayWAL(context.Background(), p, 0, ws, tbl, 0)
+		r, err := probe.replayWAL(context.Background(), p, 0, ws, tbl, "", 0)
 		if err != nil {
 			return
 		}

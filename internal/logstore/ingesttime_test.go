@@ -404,7 +404,7 @@ func mapsEqual(a, b map[int64]int64) bool {
 func rewriteWAL(t *testing.T, st *Store, path string, seq uint64, version uint16, records [][]byte) {
 	t.Helper()
 	ctx := context.Background()
-	r, err := st.readWAL(ctx, path, seq, ws, tbl, 0, false)
+	r, err := st.readWAL(ctx, path, seq, ws, tbl, "", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func rewriteWAL(t *testing.T, st *Store, path string, seq uint64, version uint16
 		n := uint32(aead.NonceSize() + len(p) + aead.Overhead())
 		rec := binary.BigEndian.AppendUint32(nil, n)
 		rec = binary.BigEndian.AppendUint32(rec, crc32.Checksum(rec, castagnoli))
-		b = append(b, seal(rec, aead, p, recordAAD(hdr, ws, tbl, seq, uint64(ord), n))...)
+		b = append(b, seal(rec, aead, p, recordAAD(hdr, ws, tbl, "", seq, uint64(ord), n))...)
 	}
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
@@ -430,7 +430,7 @@ func rewriteWAL(t *testing.T, st *Store, path string, seq uint64, version uint16
 // walRecords reads the records of a closed WAL.
 func walRecords(t *testing.T, st *Store, path string, seq uint64) [][]byte {
 	t.Helper()
-	r, err := st.readWAL(context.Background(), path, seq, ws, tbl, 0, false)
+	r, err := st.readWAL(context.Background(), path, seq, ws, tbl, "", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}

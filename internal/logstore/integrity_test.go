@@ -256,7 +256,7 @@ func TestCrashLeftoversAreRepairedNotReportedAsDamage(t *testing.T) {
 	os.WriteFile(filepath.Join(tdir, n.String()), b, 0o600)
 	// A WAL created and never listed (the crash came before the manifest),
 	// and a temporary file of a write cut short.
-	created, err := createWAL(tdir, w+1, ws, tbl, keys.CurrentID())
+	created, err := createWAL(tdir, w+1, ws, tbl, "", keys.CurrentID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestTruncatedWALNamesTheRowsItsOwnMarkVouchesFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	lo, hi := timeRange(refs)
-	if _, err := w.append(aead, payload, lo, hi); err != nil {
+	if _, _, err := w.append(aead, payload, lo, hi, false); err != nil {
 		t.Fatal(err)
 	}
 	w.durable = w.written
@@ -792,7 +792,7 @@ func TestQuietWALMarkCostsNoSyncAndFindsACutAfterAKill(t *testing.T) {
 	sealer, _ := keys.ByID(context.Background(), hdr.aekID)
 	aead, _ := sealer.AEAD(hdr.salt[:], purposeWAL)
 	seq, _ := parseWALName(filepath.Base(wal))
-	mark, err := readMark(data[hlen:], aead, hdr, ws, tbl, seq)
+	mark, err := readMark(data[hlen:], aead, hdr, ws, tbl, "", seq)
 	if err != nil || mark.records != 2 {
 		t.Fatalf("the mark a kill leaves vouches for %d records (%v); want both calls'", mark.records, err)
 	}

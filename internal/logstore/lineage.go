@@ -198,6 +198,18 @@ type foreign struct {
 	damage []*IntegrityError // a lineage whose manifest is damaged: all its rows are withheld
 	// manifests are the objects of the manifests read, by lineage.
 	manifests []string
+	// wals are the WALs each lineage's manifest lists, whose rows are not
+	// in its segments; mems their rows, read from the shared WAL
+	// (foreignTails).
+	wals map[string]listedWALs
+	mems []*memBlock
+}
+
+// listedWALs is the WALs a manifest lists, and the sequence number of the
+// next: a WAL before it and not listed is flushed.
+type listedWALs struct {
+	listed  map[uint64]bool
+	nextSeq uint64
 }
 
 // otherLineages reads the pointers of the table's lineages other than this
@@ -213,7 +225,7 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 		if err != nil {
 			return out, fmt.Errorf("read %s/%s: read the control plane's lineages: %w", t.ws, t.name, err)
 		}
-		out = foreign{schema: map[string]Type{}}
+		out = foreign{schema: map[string]Type{}, wals: map[string]listedWALs{}}
 		retry := false
 		for _, l := range slices.Sorted(maps.Keys(ptrs)) {
 			p := ptrs[l]
@@ -232,6 +244,11 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 				return out, err
 			default:
 				out.manifests = append(out.manifests, manifestName(l, p.Epoch))
+				lw := listedWALs{listed: map[uint64]bool{}, nextSeq: m.nextSeq}
+				for _, w := range m.wals {
+					lw.listed[w.seq] = true
+				}
+				out.wals[l] = lw
 				for _, s := range m.segs {
 					s.lineage = l
 					out.segs = append(out.segs, s)

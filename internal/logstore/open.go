@@ -229,8 +229,23 @@ func (t *table) segDamage(s segFile, p Problem, detail string) *IntegrityError {
 // used (a crash came before it was listed).
 func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles) ([]*generation, error) {
 	var gens []*generation
+	var shared sharedWALs
 	t.damagedWALs = nil
 	for _, w := range m.wals {
+		if !files.wals[w.seq] && t.st.cfg.SharedWAL != nil {
+			g, err := t.replayShared(ctx, w, &shared)
+			var ie *IntegrityError
+			switch {
+			case errors.As(err, &ie):
+				t.damageWAL(w, nil, ie)
+				continue
+			case err != nil:
+				return nil, err
+			case g != nil:
+				gens = append(gens, g)
+				continue
+			}
+		}
 		if !files.wals[w.seq] {
 			// Without the file, only a final listing says which rows it held.
 			var held *walMark
@@ -258,7 +273,7 @@ func (t *table) replayListed(ctx context.Context, m *manifest, files tableFiles)
 			os.Remove(path) // flushed: its segments are listed
 			continue
 		}
-		r, err := t.st.readWAL(ctx, path, seq, t.ws, t.name, 0, false)
+		r, err := t.st.readWAL(ctx, path, seq, t.ws, t.name, t.lineage, 0, false)
 		if err == nil && len(r.payloads) == 0 {
 			os.Remove(path)
 			continue
@@ -297,7 +312,7 @@ func (t *table) damageWAL(w walEntry, held *walMark, ie *IntegrityError) {
 // still tells of the records it held (see damageWAL).
 func (t *table) replay(ctx context.Context, seq, acked uint64) (*generation, *walMark, error) {
 	g := &generation{seq: seq, path: filepath.Join(t.dir, walFileName(seq)), leftovers: true}
-	r, err := t.st.replayWAL(ctx, g.path, seq, t.ws, t.name, acked)
+	r, err := t.st.replayWAL(ctx, g.path, seq, t.ws, t.name, t.lineage, acked)
 	if err != nil {
 		return nil, heldBy(r), err
 	}

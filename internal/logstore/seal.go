@@ -16,7 +16,10 @@ import (
 // WAL files are at walVersion: version 2 authenticates record lengths and
 // keeps an acknowledged mark; version 3 (walStampVersion) puts each record's
 // ingestion time before its rows; version 4 may hold the
-// datetime and text values of declared columns (rows.go). WALs of versions 1
+// datetime and text values of declared columns (rows.go); a store with a
+// lineage writes version 5 (walLineageVersion), version 4 with the lineage
+// bound into every AAD, so that a record kept in the shared WAL (SharedWAL)
+// cannot be taken for another lineage's. WALs of versions 1
 // and 2 are still replayed; their rows' ingestion time is unknown. Manifests are at
 // manifestVersion: version 2 lists each segment's range of ingestion
 // times; version 3 the merges under way and the segments they retired;
@@ -37,6 +40,7 @@ const (
 	walVersion           = 4
 	walMarkVersion       = 2
 	walStampVersion      = 3
+	walLineageVersion    = 5
 	manifestVersion      = 3
 )
 
@@ -45,7 +49,7 @@ const (
 func supportedVersion(magic string, v uint16) bool {
 	switch magic {
 	case magicWAL:
-		return v >= 1 && v <= walVersion
+		return v >= 1 && v <= walLineageVersion
 	case magicManifest:
 		return v >= 1 && v <= manifestVersion
 	case magicSegment:

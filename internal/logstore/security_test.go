@@ -334,7 +334,7 @@ func appendUnacknowledged(t *testing.T, keys *envelopetest.Keys, path string, pa
 	w := &walWriter{seq: 0, hdr: hdr, hlen: int64(hlen), ws: ws, table: tbl, f: f}
 	w.written.records = uint64(len(walBounds(t, data)))
 	for _, p := range payloads {
-		if _, err := w.append(aead, p, testNow.UnixNano(), testNow.UnixNano()); err != nil {
+		if _, _, err := w.append(aead, p, testNow.UnixNano(), testNow.UnixNano(), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -356,7 +356,7 @@ func TestTornTailPastTheAcknowledgedRecordsIsCutAndNeverServed(t *testing.T) {
 		// The replay alone: the tail is cut from the file.
 		os.WriteFile(wal, data, 0o600)
 		probe, _ := New(Config{Dir: t.TempDir(), Keys: keys})
-		_, err := probe.replayWAL(context.Background(), wal, 0, ws, tbl, 0)
+		_, err := probe.replayWAL(context.Background(), wal, 0, ws, tbl, "", 0)
 		probe.Close()
 		if fi, _ := os.Stat(wal); err != nil || fi.Size() != int64(wantSize) {
 			t.Fatalf("%s: replay %v, WAL of %d bytes, want it cut to %d", name, err, fi.Size(), wantSize)

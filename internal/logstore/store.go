@@ -128,6 +128,11 @@ type Config struct {
 	// then takes. Nil: those rows were on the dead node's disk only, and the
 	// adoption counts them (Adoption.Unflushed).
 	AdoptTail func(ctx context.Context, workspace, table, lineage string) error
+	// SharedWAL, if set, keeps a copy of every WAL record off the node
+	// (sharedwal.go), so that other nodes read the rows not yet flushed and
+	// a node that lost its disk loses no acknowledged row; it needs a
+	// Lineage. Nil: the WALs are on this node's disk only.
+	SharedWAL SharedWAL
 }
 
 // DefaultRetiredGrace is Config.RetiredGrace for a store with a lineage.
@@ -261,6 +266,9 @@ func New(cfg Config) (*Store, error) {
 			return nil, errors.New("log store: a store with a lineage needs a ledger that keeps lineages")
 		}
 		lineages = l
+	}
+	if cfg.SharedWAL != nil && cfg.Lineage == "" {
+		return nil, errors.New("log store: a shared WAL needs a lineage")
 	}
 	objs, err := openObjects(&cfg)
 	if err != nil {
@@ -486,11 +494,11 @@ func (st *Store) ingest(ctx context.Context, workspace, table string, body []byt
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
 	minT, maxT := timeRange(refs)
-	g, ord, stamp, err := t.append(ctx, sealer, rec, minT, maxT)
+	g, ord, stamp, sealed, err := t.append(ctx, sealer, rec, minT, maxT)
 	if err != nil {
 		return 0, fmt.Errorf("ingest into %s/%s: %w", workspace, table, err)
 	}
-	err = g.wal.waitDurable(ord)
+	err = t.durable(ctx, g, ord, sealed)
 	if err == nil && g.mem.add(rec[ingestTimeSize:], refs, shape, minT, maxT, stamp) {
 		st.changed() // the rows bring a column or a type the table's schema may lack
 	}
@@ -653,6 +661,11 @@ func (st *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 	defer st.changed()
 	if err := st.objects.deletePrefix(ctx, workspace+"/"); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)
+	}
+	if sh := st.cfg.SharedWAL; sh != nil {
+		if err := sh.DeleteWorkspace(ctx, workspace); err != nil {
+			return fmt.Errorf("delete workspace %s: the shared WAL: %w", workspace, err)
+		}
 	}
 	if err := os.RemoveAll(filepath.Join(st.cfg.Dir, workspace)); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", workspace, err)

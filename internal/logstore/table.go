@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"os"
@@ -60,6 +61,9 @@ type table struct {
 	purgedBefore int64
 	// merge is the table's part in compaction (compact.go).
 	merge mergeState
+	// tails are the other lineages' rows not yet flushed, read from the
+	// shared WAL (sharedwal.go).
+	tails foreignTails
 }
 
 // segFile is a segment as the manifest lists it.
@@ -130,6 +134,9 @@ type generation struct {
 	// flush removes them first. A new WAL has none, and its flush lists no
 	// objects.
 	leftovers bool
+	// sharedFailed: a record of the WAL could not be stored in the shared
+	// WAL, whose copy of it now lacks a record; the next append rotates.
+	sharedFailed atomic.Bool
 }
 
 // acked is the WAL's entry for the manifest: the records acknowledged so
@@ -172,47 +179,49 @@ func sortSegs(segs []segFile) {
 // current AEK changed or when its seal budget is spent, and waiting while
 // the previous WAL is still being flushed. The record's first bytes get its
 // ingestion time, which the store's clock holds in flight: the caller waits
-// for durability, then calls t.st.clock.done and g.pending.Done.
-func (t *table) append(ctx context.Context, sealer envelope.Sealer, rec []byte, minT, maxT int64) (*generation, uint64, int64, error) {
+// for durability, then calls t.st.clock.done and g.pending.Done. With a
+// shared WAL, it returns the record as written, for the caller to store
+// there too.
+func (t *table) append(ctx context.Context, sealer envelope.Sealer, rec []byte, minT, maxT int64) (*generation, uint64, int64, []byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	restarted := false
 	for {
 		if err := t.readyLocked(ctx); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, nil, err
 		}
 		if a := t.active; a != nil {
 			size, records, failed := a.wal.state()
-			if failed || size >= t.st.cfg.FlushBytes || records >= t.st.maxSeals || a.hdr.aekID != sealer.KeyID() {
+			if failed || a.sharedFailed.Load() || size >= t.st.cfg.FlushBytes || records >= t.st.maxSeals || a.hdr.aekID != sealer.KeyID() {
 				t.rotateLocked()
 			}
 		}
 		if len(t.flushing) > maxImmutable {
 			if !t.flusher {
 				if t.flushErr != nil && restarted {
-					return nil, 0, 0, fmt.Errorf("flush earlier rows: %w", t.flushErr)
+					return nil, 0, 0, nil, fmt.Errorf("flush earlier rows: %w", t.flushErr)
 				}
 				restarted = true
 				t.startFlusherLocked()
 			}
 			if err := t.waitChangeLocked(ctx); err != nil {
-				return nil, 0, 0, err
+				return nil, 0, 0, nil, err
 			}
 			continue
 		}
 		if t.active == nil && t.writingManifest {
 			if err := t.waitChangeLocked(ctx); err != nil {
-				return nil, 0, 0, err
+				return nil, 0, 0, nil, err
 			}
 			continue
 		}
 		if t.active == nil {
 			if err := os.MkdirAll(t.dir, 0o700); err != nil {
-				return nil, 0, 0, fmt.Errorf("create table: %w", err)
+				return nil, 0, 0, nil, fmt.Errorf("create table: %w", err)
 			}
 			t.st.changed() // Tables lists it from now on
 			if err := t.startWALLocked(ctx, sealer); err != nil {
-				return nil, 0, 0, err
+				return nil, 0, 0, nil, err
 			}
 		}
 		break
@@ -220,31 +229,39 @@ func (t *table) append(ctx context.Context, sealer envelope.Sealer, rec []byte, 
 	g := t.active
 	aead, err := sealer.AEAD(g.hdr.salt[:], purposeWAL)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("derive WAL key: %w", err)
+		return nil, 0, 0, nil, fmt.Errorf("derive WAL key: %w", err)
 	}
 	// Stamped under t.mu, right before the write: the instant the record is
 	// committed to the WAL.
 	stamp := t.st.clock.stamp()
 	putIngestTime(rec, stamp)
-	ord, err := g.wal.append(aead, rec, minT, maxT)
+	ord, sealed, err := g.wal.append(aead, rec, minT, maxT, t.st.cfg.SharedWAL != nil)
 	if err != nil {
 		t.st.clock.done(stamp)
-		return nil, 0, 0, err
+		return nil, 0, 0, nil, err
 	}
 	g.pending.Add(1)
 	t.st.cfg.Budget.charge(t, int64(len(rec)))
-	return g, ord, stamp, nil
+	return g, ord, stamp, sealed, nil
 }
 
 // startWALLocked creates the next WAL and lists it in the manifest before
 // anything is appended to it: from then on, its loss is damage. A WAL whose
 // listing failed stays empty; the next open removes it.
 func (t *table) startWALLocked(ctx context.Context, sealer envelope.Sealer) error {
-	w, err := createWAL(t.dir, t.nextSeq, t.ws, t.name, sealer.KeyID())
+	w, err := createWAL(t.dir, t.nextSeq, t.ws, t.name, t.lineage, sealer.KeyID())
 	if err != nil {
 		return err
 	}
 	t.nextSeq++
+	if sh := t.st.cfg.SharedWAL; sh != nil {
+		// The header goes first: a record is read with the key it names.
+		hdr := WALRecord{Workspace: t.ws, Table: t.name, Lineage: t.lineage, WAL: w.seq, Ord: WALHeader, Data: w.hdr.encode()}
+		if err := sh.Append(ctx, []WALRecord{hdr}); err != nil {
+			w.close()
+			return fmt.Errorf("%w: %w", ErrSharedWALUnavailable, err)
+		}
+	}
 	g := &generation{seq: w.seq, path: w.path, hdr: w.hdr, wal: w, created: time.Now()}
 	m := t.manifestLocked(nil)
 	m.wals = append(m.wals, walEntry{seq: g.seq})
@@ -362,11 +379,26 @@ func (t *table) flushLoop() {
 	}
 }
 
+// deleteShared deletes the shared WAL's records of WAL seq, whose rows are
+// in published segments. Records left by a failure are harmless: readers
+// take a WAL's records only while its manifest lists it.
+func (t *table) deleteShared(seq uint64) {
+	sh := t.st.cfg.SharedWAL
+	if sh == nil {
+		return
+	}
+	if err := sh.Delete(t.ctx, t.ws, t.name, t.lineage, seq); err != nil && t.ctx.Err() == nil {
+		t.st.log.Warn("delete a flushed WAL's shared records", "workspace", t.ws, "table", t.name, "wal", seq, "error", err)
+	}
+}
+
 // publishFlushLocked lists the segments flushed from g in the manifest in
 // place of g, then removes g's file: before the change is published, so
 // that a Flush returns with the WAL gone; scans read its rows from memory
 // until then. A WAL left behind by a crash is no longer listed, and the next
-// open removes it. The manifest is written with t.mu released, so that
+// open removes it. With a shared WAL, g's records there are deleted once the
+// manifest is published, before g leaves t.flushing. The manifest is
+// written with t.mu released, so that
 // appends go on during its syncs (which may wait for the segments' data to
 // reach the disk); t.writingManifest keeps the manifest writes of new WALs,
 // and purges, waiting meanwhile. The caller clears it.
@@ -384,6 +416,9 @@ func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[strin
 	t.writingManifest = true
 	t.mu.Unlock()
 	hdr, err := t.writeManifest(t.ctx, m)
+	if err == nil {
+		t.deleteShared(g.seq) // before g leaves t.flushing, so that a Flush returns with it gone
+	}
 	t.mu.Lock()
 	if err != nil {
 		return err
@@ -395,7 +430,7 @@ func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[strin
 	if g.wal != nil {
 		g.wal.close()
 	}
-	if err := os.Remove(g.path); err != nil {
+	if err := os.Remove(g.path); err != nil && !errors.Is(err, fs.ErrNotExist) { // replayed from the shared WAL
 		t.st.log.Warn("remove flushed WAL", "workspace", t.ws, "table", t.name, "error", err)
 	}
 	return nil
@@ -776,7 +811,7 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 // same step as its segments join the list). Reading a memtable needs the
 // same key as reading its WAL: the check fails once the key is revoked.
 func (t *table) snapshot(ctx context.Context) (tableSnapshot, error) {
-	f, err := t.otherLineages(ctx)
+	f, err := t.others(ctx)
 	if err != nil {
 		return tableSnapshot{}, err
 	}
@@ -787,8 +822,29 @@ func (t *table) snapshot(ctx context.Context) (tableSnapshot, error) {
 	return snap, err
 }
 
-// add takes the other lineages' segments into the snapshot.
+// others is what a snapshot reads of the other lineages: their segments
+// and, with a shared WAL, their rows not yet flushed, read before their
+// manifests (see foreignTails).
+func (t *table) others(ctx context.Context) (foreign, error) {
+	shared := t.st.cfg.SharedWAL != nil
+	if shared {
+		if err := t.readTails(ctx); err != nil {
+			return foreign{}, err
+		}
+	}
+	f, err := t.otherLineages(ctx)
+	if err != nil || !shared {
+		return f, err
+	}
+	mems, damage, err := t.tailBlocks(ctx, f)
+	f.mems, f.damage = mems, append(f.damage, damage...)
+	return f, err
+}
+
+// add takes the other lineages' segments, and rows not yet flushed, into
+// the snapshot.
 func (s *tableSnapshot) add(f foreign) {
+	s.mems = append(s.mems, f.mems...)
 	if len(f.segs) == 0 && len(f.damage) == 0 {
 		return
 	}

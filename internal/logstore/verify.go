@@ -147,7 +147,7 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 	}
 	for _, w := range wals {
 		path := filepath.Join(t.dir, walFileName(w.seq))
-		r, err := t.st.readWAL(ctx, path, w.seq, t.ws, t.name, w.records, false)
+		r, err := t.st.readWAL(ctx, path, w.seq, t.ws, t.name, t.lineage, w.records, false)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // flushed meanwhile
 		}
@@ -162,7 +162,7 @@ func (t *table) verify(ctx context.Context, rep *VerifyReport, progress func(int
 			// The read may have run into the mark being rewritten in
 			// place: read again while the writer waits.
 			writer.mu.Lock()
-			r, err = t.st.readWAL(ctx, path, w.seq, t.ws, t.name, w.records, false)
+			r, err = t.st.readWAL(ctx, path, w.seq, t.ws, t.name, t.lineage, w.records, false)
 			writer.mu.Unlock()
 			if errors.Is(err, os.ErrNotExist) {
 				continue // flushed meanwhile

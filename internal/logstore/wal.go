@@ -91,6 +91,7 @@ type walWriter struct {
 	hdr       header
 	hlen      int64
 	ws, table string
+	lineage   string // bound into a version 5 WAL's AADs
 
 	mu      sync.Mutex
 	f       *os.File
@@ -113,10 +114,13 @@ type walWriter struct {
 // createWAL creates the WAL file seq. The header and empty mark slots are
 // written and synced under a temporary name first, so a file with a WAL's
 // name always has them whole: a crash can tear only records.
-func createWAL(dir string, seq uint64, ws, table, aekID string) (*walWriter, error) {
+func createWAL(dir string, seq uint64, ws, table, lineage, aekID string) (*walWriter, error) {
 	hdr, err := newHeader(magicWAL, aekID)
 	if err != nil {
 		return nil, err
+	}
+	if lineage != "" {
+		hdr.version = walLineageVersion
 	}
 	f, err := os.CreateTemp(dir, "wal-*"+tmpExt)
 	if err != nil {
@@ -141,53 +145,92 @@ func createWAL(dir string, seq uint64, ws, table, aekID string) (*walWriter, err
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create WAL: %w", err)
 	}
-	return &walWriter{path: path, seq: seq, hdr: hdr, hlen: hlen, ws: ws, table: table, f: f, size: int64(len(h))}, nil
+	return &walWriter{path: path, seq: seq, hdr: hdr, hlen: hlen, ws: ws, table: table, lineage: lineage, f: f, size: int64(len(h))}, nil
 }
 
-func recordAAD(hdr header, ws, table string, seq, ordinal uint64, length uint32) []byte {
-	if hdr.version == 1 {
+// recordAAD binds a record to its place: its WAL (and, from version 5 on,
+// the WAL's lineage, so that a record kept in the shared WAL cannot be
+// passed off as another node's), its ordinal and its length.
+func recordAAD(hdr header, ws, table, lineage string, seq, ordinal uint64, length uint32) []byte {
+	switch {
+	case hdr.version == 1:
 		return hdr.aad("wal.record", ws, table, strconv.FormatUint(seq, 10), strconv.FormatUint(ordinal, 10))
+	case hdr.version < walLineageVersion:
+		return hdr.aad("wal.record", ws, table, strconv.FormatUint(seq, 10), strconv.FormatUint(ordinal, 10),
+			strconv.FormatUint(uint64(length), 10))
 	}
 	return hdr.aad("wal.record", ws, table, strconv.FormatUint(seq, 10), strconv.FormatUint(ordinal, 10),
-		strconv.FormatUint(uint64(length), 10))
+		strconv.FormatUint(uint64(length), 10), lineage)
 }
 
-func markAAD(hdr header, ws, table string, seq uint64, slot int) []byte {
-	return hdr.aad("wal.mark", ws, table, strconv.FormatUint(seq, 10), strconv.Itoa(slot))
+func markAAD(hdr header, ws, table, lineage string, seq uint64, slot int) []byte {
+	if hdr.version < walLineageVersion {
+		return hdr.aad("wal.mark", ws, table, strconv.FormatUint(seq, 10), strconv.Itoa(slot))
+	}
+	return hdr.aad("wal.mark", ws, table, strconv.FormatUint(seq, 10), strconv.Itoa(slot), lineage)
 }
 
 // append seals and writes one record of rows in [minT, maxT] and returns its
-// ordinal; it is durable only once waitDurable(ordinal) returns nil.
-func (w *walWriter) append(aead cipher.AEAD, payload []byte, minT, maxT int64) (uint64, error) {
+// ordinal; it is durable only once waitDurable(ordinal) returns nil. With
+// keep, it returns the record as written too, for the shared WAL.
+func (w *walWriter) append(aead cipher.AEAD, payload []byte, minT, maxT int64, keep bool) (uint64, []byte, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
-		return 0, w.err
+		return 0, nil, w.err
 	}
 	if w.closed {
-		return 0, ErrClosed
+		return 0, nil, ErrClosed
 	}
 	ord := w.written.records
 	n := aead.NonceSize() + len(payload) + aead.Overhead()
 	if n > math.MaxUint32 {
-		return 0, fmt.Errorf("%w: a record of %d bytes", ErrInvalidInput, n)
+		return 0, nil, fmt.Errorf("%w: a record of %d bytes", ErrInvalidInput, n)
 	}
-	b := append(w.recBuf[:0], make([]byte, recHeaderSize)...)
-	b = seal(b, aead, payload, recordAAD(w.hdr, w.ws, w.table, w.seq, ord, uint32(n)))
-	binary.BigEndian.PutUint32(b, uint32(n))
-	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[:4], castagnoli))
+	buf := w.recBuf[:0]
+	if keep {
+		buf = make([]byte, 0, recHeaderSize+n) // the caller's to keep
+	}
+	b := sealRecord(buf, aead, w.hdr, w.ws, w.table, w.lineage, w.seq, ord, payload)
 	if _, err := w.f.Write(b); err != nil {
 		w.err = fmt.Errorf("write WAL: %w", err)
-		return 0, w.err
+		return 0, nil, w.err
 	}
-	if cap(b) <= 1<<20 {
+	if !keep && cap(b) <= 1<<20 {
 		w.recBuf = b
 	}
 	w.aead = aead
 	w.written.widen(minT, maxT)
 	w.written.records++
 	w.size += int64(len(b))
-	return ord, nil
+	if !keep {
+		b = nil
+	}
+	return ord, b, nil
+}
+
+// sealRecord appends record ord of a WAL, payload sealed, to dst: its
+// length, the length's checksum, the sealed payload.
+func sealRecord(dst []byte, aead cipher.AEAD, hdr header, ws, table, lineage string, seq, ord uint64, payload []byte) []byte {
+	n := aead.NonceSize() + len(payload) + aead.Overhead()
+	start := len(dst)
+	dst = append(dst, make([]byte, recHeaderSize)...)
+	dst = seal(dst, aead, payload, recordAAD(hdr, ws, table, lineage, seq, ord, uint32(n)))
+	binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start:start+4], castagnoli))
+	return dst
+}
+
+// openRecord opens one whole record of a WAL, as sealRecord made it.
+func openRecord(aead cipher.AEAD, hdr header, ws, table, lineage string, seq, ord uint64, rec []byte) ([]byte, error) {
+	if len(rec) < recHeaderSize {
+		return nil, corruptf("record %d: shorter than its header", ord)
+	}
+	n := binary.BigEndian.Uint32(rec)
+	if crc32.Checksum(rec[:4], castagnoli) != binary.BigEndian.Uint32(rec[4:]) || uint64(n) != uint64(len(rec)-recHeaderSize) {
+		return nil, corruptf("record %d: bad record header", ord)
+	}
+	return open(nil, aead, rec[recHeaderSize:], recordAAD(hdr, ws, table, lineage, seq, ord, n))
 }
 
 // waitDurable returns once record ord is on stable storage. One writer syncs
@@ -258,7 +301,7 @@ func (w *walWriter) writeMarkLocked() (uint64, error) {
 	binary.BigEndian.PutUint64(p[8:], uint64(w.durable.minT))
 	binary.BigEndian.PutUint64(p[16:], uint64(w.durable.maxT))
 	slot := make([]byte, 0, markSlotSize)
-	slot = seal(slot, w.aead, p[:], markAAD(w.hdr, w.ws, w.table, w.seq, w.slot))
+	slot = seal(slot, w.aead, p[:], markAAD(w.hdr, w.ws, w.table, w.lineage, w.seq, w.slot))
 	slot = slot[:markSlotSize]
 	if _, err := w.f.WriteAt(slot, w.hlen+int64(w.slot*markSlotSize)); err != nil {
 		return 0, fmt.Errorf("write WAL mark: %w", err)
@@ -360,13 +403,13 @@ type walReplay struct {
 // count) or more are acknowledged. A torn tail past every acknowledged
 // record is cut from the file (and never returned); anything else wrong is
 // an *IntegrityError, and the file is left as it is.
-func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, table string, acked uint64) (walReplay, error) {
-	return st.readWAL(ctx, path, seq, ws, table, acked, true)
+func (st *Store) replayWAL(ctx context.Context, path string, seq uint64, ws, table, lineage string, acked uint64) (walReplay, error) {
+	return st.readWAL(ctx, path, seq, ws, table, lineage, acked, true)
 }
 
 // readWAL is replayWAL; with cut false it leaves a torn tail as it is (the
 // WAL may be being written).
-func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table string, acked uint64, cut bool) (walReplay, error) {
+func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table, lineage string, acked uint64, cut bool) (walReplay, error) {
 	name := filepath.Base(path)
 	damage := func(p Problem, format string, args ...any) error {
 		return &IntegrityError{Workspace: ws, Table: table, Object: name, Problem: p, Detail: fmt.Sprintf(format, args...)}
@@ -390,7 +433,7 @@ func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table
 		if len(data) < hlen+markSlots*markSlotSize {
 			return out, damage(ProblemTruncated, "the file ends inside its acknowledged mark")
 		}
-		if out.mark, err = readMark(data[hlen:], aead, hdr, ws, table, seq); err != nil {
+		if out.mark, err = readMark(data[hlen:], aead, hdr, ws, table, lineage, seq); err != nil {
 			return out, damage(ProblemAuthentication, "%v", err)
 		}
 		off += markSlots * markSlotSize
@@ -413,7 +456,7 @@ func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table
 			break // torn inside a record
 		}
 		ord := uint64(len(out.payloads))
-		p, err := open(nil, aead, rest[recHeaderSize:recHeaderSize+n], recordAAD(hdr, ws, table, seq, ord, n))
+		p, err := open(nil, aead, rest[recHeaderSize:recHeaderSize+n], recordAAD(hdr, ws, table, lineage, seq, ord, n))
 		if err != nil {
 			return out, damage(ProblemAuthentication, "record %d: %v", ord, err)
 		}
@@ -435,14 +478,14 @@ func (st *Store) readWAL(ctx context.Context, path string, seq uint64, ws, table
 // readMark returns the mark of the slot that vouches for the most records.
 // Both slots lie in the file's first sector, whose writes are atomic, so a
 // written slot that fails to open is damage, never a torn write.
-func readMark(b []byte, aead cipher.AEAD, hdr header, ws, table string, seq uint64) (walMark, error) {
+func readMark(b []byte, aead cipher.AEAD, hdr header, ws, table, lineage string, seq uint64) (walMark, error) {
 	var best walMark
 	for i := range markSlots {
 		slot := b[i*markSlotSize : (i+1)*markSlotSize]
 		if allZero(slot) {
 			continue
 		}
-		p, err := open(nil, aead, slot[:aead.NonceSize()+24+aead.Overhead()], markAAD(hdr, ws, table, seq, i))
+		p, err := open(nil, aead, slot[:aead.NonceSize()+24+aead.Overhead()], markAAD(hdr, ws, table, lineage, seq, i))
 		if err != nil || len(p) != 24 {
 			return best, corruptf("acknowledged mark, slot %d", i)
 		}

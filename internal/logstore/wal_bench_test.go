@@ -30,7 +30,7 @@ func BenchmarkWALAppend(b *testing.B) {
 	}
 	for _, writers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			w, err := createWAL(b.TempDir(), 1, ws, tbl, sealer.KeyID())
+			w, err := createWAL(b.TempDir(), 1, ws, tbl, "", sealer.KeyID())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -46,7 +46,7 @@ func BenchmarkWALAppend(b *testing.B) {
 			for range writers {
 				wg.Go(func() {
 					for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
-						ord, err := w.append(aead, payload, 0, 0)
+						ord, _, err := w.append(aead, payload, 0, 0, false)
 						if err == nil {
 							err = w.waitDurable(ord)
 						}

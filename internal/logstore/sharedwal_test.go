@@ -1,0 +1,275 @@
+package logstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+)
+
+// memSharedWAL is a SharedWAL in memory, for the store's own tests; package
+// pgwal's tests run the store on the PostgreSQL one.
+type memSharedWAL struct {
+	mu   sync.Mutex
+	recs map[walPlace][]byte
+	down bool // every call fails, as when the database is unreachable
+}
+
+type walPlace struct {
+	ws, table, lineage string
+	wal                uint64
+	ord                int64
+}
+
+var errDown = errors.New("the shared WAL is down")
+
+func (m *memSharedWAL) Append(_ context.Context, recs []WALRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errDown
+	}
+	if m.recs == nil {
+		m.recs = map[walPlace][]byte{}
+	}
+	for _, r := range recs {
+		p := walPlace{r.Workspace, r.Table, r.Lineage, r.WAL, r.Ord}
+		if _, ok := m.recs[p]; ok {
+			return fmt.Errorf("record %v is stored already", p)
+		}
+		m.recs[p] = slices.Clone(r.Data)
+	}
+	return nil
+}
+
+func (m *memSharedWAL) Read(_ context.Context, q WALQuery) ([]WALRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, errDown
+	}
+	from := map[[2]any]int64{}
+	for _, c := range q.From {
+		from[[2]any{c.Lineage, c.WAL}] = c.Next
+	}
+	var out []WALRecord
+	for p, data := range m.recs {
+		switch {
+		case p.ws != q.Workspace || p.table != q.Table:
+			continue
+		case q.Lineage != "" && p.lineage != q.Lineage, q.Lineage == "" && p.lineage == q.Except:
+			continue
+		}
+		if next, ok := from[[2]any{p.lineage, p.wal}]; ok && p.ord < next {
+			continue
+		}
+		out = append(out, WALRecord{Workspace: p.ws, Table: p.table, Lineage: p.lineage, WAL: p.wal, Ord: p.ord, Data: slices.Clone(data)})
+	}
+	slices.SortFunc(out, func(a, b WALRecord) int {
+		return cmp.Or(cmp.Compare(a.Lineage, b.Lineage), cmp.Compare(a.WAL, b.WAL), cmp.Compare(a.Ord, b.Ord))
+	})
+	return out, nil
+}
+
+func (m *memSharedWAL) Delete(_ context.Context, ws, table, lineage string, wal uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errDown
+	}
+	for p := range m.recs {
+		if p.ws == ws && p.table == table && p.lineage == lineage && p.wal == wal {
+			delete(m.recs, p)
+		}
+	}
+	return nil
+}
+
+func (m *memSharedWAL) DeleteWorkspace(_ context.Context, ws string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p := range m.recs {
+		if p.ws == ws {
+			delete(m.recs, p)
+		}
+	}
+	return nil
+}
+
+func (m *memSharedWAL) setDown(down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.down = down
+}
+
+// records counts the records (not headers) held of a lineage.
+func (m *memSharedWAL) records(lineage string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for p := range m.recs {
+		if p.lineage == lineage && p.ord != WALHeader {
+			n++
+		}
+	}
+	return n
+}
+
+// edit changes the first record (not header) of lineage's table that f
+// takes.
+func (m *memSharedWAL) edit(lineage, table string, f func(p *walPlace, data []byte) bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, data := range m.recs {
+		if p.lineage != lineage || p.table != table || p.ord == WALHeader {
+			continue
+		}
+		q := p
+		if f(&q, data) {
+			delete(m.recs, p)
+			m.recs[q] = data
+			return true
+		}
+	}
+	return false
+}
+
+func sharedCluster(t *testing.T) (cluster, *memSharedWAL) {
+	return cluster{ledger: &MemLedger{}, objects: sharedDirectory(t), keys: envelopetest.New("aek")}, &memSharedWAL{}
+}
+
+func withShared(sh SharedWAL) func(*Config) { return func(cfg *Config) { cfg.SharedWAL = sh } }
+
+// distinctRows fails unless the scan of st gives want rows, each once.
+func distinctRows(t *testing.T, st *Store, want int, what string) {
+	t.Helper()
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	rows := rowsOf(got)
+	if len(rows) != want || len(slices.Compact(slices.Clone(rows))) != want {
+		t.Fatalf("%s: %d rows (%d distinct); want each of %d once", what, len(rows), len(slices.Compact(slices.Clone(rows))), want)
+	}
+}
+
+func TestANodeReadsTheRowsAnotherHasNotFlushedFromTheSharedWAL(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a, b := c.node(t, "node-a", withShared(sh)), c.node(t, "node-b", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 50, testNow.Add(-time.Hour)))
+	mustIngest(t, b, ws, tbl, eventsBody(t, 50, 30, testNow))
+	distinctRows(t, a, 80, "node a before any flush")
+	distinctRows(t, b, 80, "node b before any flush")
+	schema, err := b.Schema(context.Background(), ws, tbl)
+	if err != nil || !slices.ContainsFunc(schema, func(c ColumnSchema) bool { return c.Name == "TargetLogonGuid" }) {
+		t.Fatalf("node b's schema: %v, %v", schema, err)
+	}
+
+	// Flushed, a WAL's rows are read from its segments, and its shared
+	// records are gone.
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sh.records("node-a"); n != 0 {
+		t.Fatalf("the shared WAL holds %d records of node a after its flush; want none", n)
+	}
+	distinctRows(t, b, 80, "node b after node a flushed")
+	mustIngest(t, a, ws, tbl, eventsBody(t, 80, 20, testNow))
+	distinctRows(t, b, 100, "node b after node a took more")
+	if err := b.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	distinctRows(t, a, 100, "node a after both flushed")
+}
+
+func TestALineageWhoseDiskIsLostIsReplayedFromTheSharedWAL(t *testing.T) {
+	c, sh := sharedCluster(t)
+	dir := t.TempDir()
+	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
+		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
+	})
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 40, testNow.Add(-time.Hour)))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, ws, tbl, eventsBody(t, 40, 25, testNow))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 65, 10, testNow))
+	// Node a is gone, and its disk with it: never closed, its directory
+	// removed. Another node reads its rows meanwhile.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	b := c.node(t, "node-b", withShared(sh))
+	distinctRows(t, b, 75, "node b once node a is gone")
+
+	// A node on a new disk under node a's lineage replays it, and flushes.
+	again := c.node(t, "node-a", withShared(sh))
+	distinctRows(t, again, 75, "node a again on a new disk")
+	if err := again.FlushWorkspace(context.Background(), ws, tbl); err != nil {
+		t.Fatal(err)
+	}
+	if n := sh.records("node-a"); n != 0 {
+		t.Fatalf("the shared WAL holds %d records of node a after the replay was flushed; want none", n)
+	}
+	if d := again.Damage(); len(d) != 0 {
+		t.Fatalf("damage: %v", d)
+	}
+	distinctRows(t, b, 75, "node b after the replay was flushed")
+	distinctRows(t, again, 75, "node a after its flush")
+}
+
+func TestASharedWALRecordTamperedOrMovedIsRefused(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(p *walPlace, data []byte) bool
+	}{
+		{"a bit flipped", func(_ *walPlace, data []byte) bool { data[len(data)-1] ^= 1; return true }},
+		// Each moves the record next to the one record the place it moves
+		// to has, in a WAL whose header names the same key.
+		{"moved to another lineage", func(p *walPlace, _ []byte) bool { p.lineage, p.ord = "node-c", 1; return true }},
+		{"moved to another ordinal", func(p *walPlace, _ []byte) bool { p.ord = 1; return true }},
+		{"moved to another table", func(p *walPlace, _ []byte) bool { p.table, p.ord = "Other_CL", 1; return true }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl, sh := sharedCluster(t)
+			a, b := cl.node(t, "node-a", withShared(sh)), cl.node(t, "node-b", withShared(sh))
+			mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+			mustIngest(t, a, ws, "Other_CL", eventsBody(t, 100, 1, testNow))
+			other := cl.node(t, "node-c", withShared(sh))
+			mustIngest(t, other, ws, tbl, eventsBody(t, 200, 1, testNow))
+			if !sh.edit("node-a", tbl, c.edit) {
+				t.Fatal("no record to edit")
+			}
+			table := tbl
+			if c.name == "moved to another table" {
+				table = "Other_CL"
+			}
+			_, err := scanAll(b, ScanRequest{Workspace: ws, Table: table})
+			var ie *IntegrityError
+			if !errors.As(err, &ie) {
+				t.Fatalf("scan through node b: %v; want an IntegrityError", err)
+			}
+		})
+	}
+}
+
+func TestAnIngestTheSharedWALRefusesIsNotAcknowledged(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a, b := c.node(t, "node-a", withShared(sh)), c.node(t, "node-b", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	sh.setDown(true)
+	if _, err := a.Ingest(context.Background(), ws, tbl, eventsBody(t, 10, 5, testNow)); !errors.Is(err, ErrSharedWALUnavailable) {
+		t.Fatalf("ingest with the shared WAL down: %v; want ErrSharedWALUnavailable", err)
+	}
+	sh.setDown(false)
+	distinctRows(t, a, 10, "node a after the refused call")
+	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 5, testNow))
+	distinctRows(t, b, 15, "node b")
+}
