@@ -730,7 +730,7 @@ func (m *merger) writeBlock(ctx context.Context, bb *blockBuilder) error {
 		}
 	}
 	if m.w == nil {
-		w, err := t.st.newSegWriter(ctx, t.dir, t.ws, t.name, m.sealer)
+		w, err := t.st.newSegWriter(ctx, t.dir, t.ws, t.name, t.lineage, m.sealer)
 		if err != nil {
 			return err
 		}

@@ -152,7 +152,7 @@ func TestCanaryNeverReachesDiskInAnyForm(t *testing.T) {
 	g := tb.active
 	tb.mu.Unlock()
 	sealer, _ := st.keys.Current(context.Background())
-	w, err := st.newSegWriter(context.Background(), tb.dir, ws, tbl, sealer)
+	w, err := st.newSegWriter(context.Background(), tb.dir, ws, tbl, "", sealer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -299,6 +299,7 @@ type segWriter struct {
 	ctx       context.Context // bounds the store's write of the object
 	st        *Store
 	ws, table string
+	lineage   string // whose segment it is (segmentKey)
 	f         *os.File
 	tmp       string
 	hdr       header
@@ -313,7 +314,7 @@ type segWriter struct {
 
 // newSegWriter starts a segment, written under dir (the table's local
 // directory) until it is finished.
-func (st *Store) newSegWriter(ctx context.Context, dir, ws, table string, sealer envelope.Sealer) (*segWriter, error) {
+func (st *Store) newSegWriter(ctx context.Context, dir, ws, table, lineage string, sealer envelope.Sealer) (*segWriter, error) {
 	hdr, err := newHeader(magicSegment, sealer.KeyID())
 	if err != nil {
 		return nil, err
@@ -325,7 +326,7 @@ func (st *Store) newSegWriter(ctx context.Context, dir, ws, table string, sealer
 	if st.segVersion != 0 {
 		hdr.version = st.segVersion
 	}
-	w := &segWriter{ctx: ctx, st: st, ws: ws, table: table, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: st.blockEncoder()}
+	w := &segWriter{ctx: ctx, st: st, ws: ws, table: table, lineage: lineage, f: f, tmp: f.Name(), hdr: hdr, sealer: sealer, enc: st.blockEncoder()}
 	h := hdr.encode()
 	if _, err := f.Write(h); err != nil {
 		w.abort()
@@ -486,7 +487,7 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("write segment: %w", err)
 	}
-	f := segFile{name: name, lineage: w.st.cfg.Lineage, size: w.off + int64(len(index)+len(footer)), ingested: blocksIngestRange(w.blocks)}
+	f := segFile{name: name, lineage: w.lineage, size: w.off + int64(len(index)+len(footer)), ingested: blocksIngestRange(w.blocks)}
 	copy(f.tag[:], index[len(index)-indexTagSize:])
 	for _, b := range w.blocks {
 		f.rows += int64(b.rows)
@@ -499,7 +500,7 @@ func (w *segWriter) finish(name segName) (segFile, error) {
 		w.abort()
 		return segFile{}, fmt.Errorf("close segment: %w", err)
 	}
-	key := segmentKey(w.ws, w.table, w.st.cfg.Lineage, name)
+	key := segmentKey(w.ws, w.table, w.lineage, name)
 	w.st.indexes.forget(key) // of a segment of this name a crashed flush left
 	if err := w.st.objects.putFile(w.ctx, key, w.tmp, f.size); err != nil {
 		return segFile{}, fmt.Errorf("store segment: %w", err)

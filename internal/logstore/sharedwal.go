@@ -380,3 +380,38 @@ func (t *table) tailBlocks(ctx context.Context, f foreign) ([]*memBlock, []*Inte
 	}
 	return blocks, damage, nil
 }
+
+// FlushTail seals the rows lineage acknowledged and never flushed, which
+// the shared WAL holds, into that lineage's segments and publishes them in
+// its next manifest, as its own node would have: for a node that takes
+// over the lineage of one that is gone with its disk (see foreignTails
+// for what queries read meanwhile). The lineage must have no writer left:
+// one that publishes meanwhile makes it fail with ErrLineageConflict. The
+// WALs are replayed into a directory of their own, removed after.
+func (st *Store) FlushTail(ctx context.Context, workspace, table, lineage string) error {
+	switch {
+	case st.cfg.SharedWAL == nil:
+		return errors.New("log store: flushing another lineage's tail needs a shared WAL")
+	case !validLineage(lineage):
+		return fmt.Errorf("%w: lineage %q", ErrInvalidName, lineage)
+	case lineage == st.cfg.Lineage:
+		return st.FlushWorkspace(ctx, workspace, table)
+	}
+	if err := checkNames(workspace, table); err != nil {
+		return err
+	}
+	st.users.Add(1) // see InUse
+	defer st.users.Add(-1)
+	dir, err := os.MkdirTemp(st.cfg.Dir, ".tail-*") // not a workspace's name
+	if err != nil {
+		return fmt.Errorf("flush the tail of %s/%s/%s: %w", workspace, table, lineage, err)
+	}
+	defer os.RemoveAll(dir)
+	t := newTable(st, workspace, table)
+	t.lineage, t.dir = lineage, filepath.Join(dir, workspace, table)
+	defer t.close()
+	if err := t.openAndFlush(ctx); err != nil {
+		return fmt.Errorf("flush the tail of lineage %s: %w", lineage, err)
+	}
+	return nil
+}

@@ -273,3 +273,39 @@ func TestAnIngestTheSharedWALRefusesIsNotAcknowledged(t *testing.T) {
 	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 5, testNow))
 	distinctRows(t, b, 15, "node b")
 }
+
+func TestAnotherNodeFlushesTheTailOfALineageWhoseDiskIsLost(t *testing.T) {
+	c, sh := sharedCluster(t)
+	dir := t.TempDir()
+	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
+		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
+	})
+	b := c.node(t, "node-b", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-time.Hour)))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 15, testNow))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FlushTail(context.Background(), ws, tbl, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := sh.records("node-a"); n != 0 {
+		t.Fatalf("the shared WAL holds %d records of node a after node b flushed its tail; want none", n)
+	}
+	ptrs, err := c.ledger.Lineages(context.Background(), ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ptrs["node-a"]
+	man, _, err := b.readManifestAt(context.Background(), ws, tbl, "node-a", &p)
+	if err != nil || len(man.wals) != 0 {
+		t.Fatalf("node a's manifest after its tail was flushed: %v, %v; want no WAL listed", man, err)
+	}
+	distinctRows(t, b, 35, "node b after it flushed node a's tail")
+	if d := b.Damage(); len(d) != 0 {
+		t.Fatalf("damage: %v", d)
+	}
+}

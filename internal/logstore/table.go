@@ -683,7 +683,7 @@ func (s *segmentsWriter) write(fb *flushBlock, eb *encodedBlock) error {
 		}
 	}
 	if s.w == nil {
-		w, err := s.t.st.newSegWriter(s.ctx, s.t.dir, s.t.ws, s.t.name, s.sealer)
+		w, err := s.t.st.newSegWriter(s.ctx, s.t.dir, s.t.ws, s.t.name, s.t.lineage, s.sealer)
 		if err != nil {
 			return err
 		}
