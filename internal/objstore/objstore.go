@@ -49,7 +49,8 @@ type Store interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
 	// Create is Put that stores only if no object is at key, failing with
 	// ErrExist otherwise: of several concurrent Creates of one key, exactly
-	// one succeeds.
+	// one succeeds. A backend that sends its request again when an answer
+	// is lost knows its own object when the retry finds it, and succeeds.
 	Create(ctx context.Context, key string, r io.Reader, size int64) error
 	// Open opens the object at key for reading, or fails with ErrNotExist.
 	// ctx bounds the Object's reads too, where they can wait (on a network).

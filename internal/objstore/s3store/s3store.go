@@ -8,6 +8,7 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -122,16 +123,38 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 // Put implements objstore.Store.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	return s.put(ctx, "put", key, r, size, nil)
+	return s.put(ctx, "put", key, r, size, &s3.PutObjectInput{})
 }
+
+// createMeta is the user metadata a Create marks its object with: a token
+// of that call alone, random, so that it knows its own write again.
+const createMeta = "sealwatch-create"
 
 // Create implements objstore.Store with a conditional PutObject
-// (If-None-Match: *), which the server decides atomically.
+// (If-None-Match: *), which the server decides atomically. The SDK sends a
+// request again when its answer is lost, and the server answers that
+// retry 412 when the first attempt stored the object: so an object found
+// at key is taken for this call's own when it bears the token this call
+// marked its object with, and Create succeeds.
 func (s *Store) Create(ctx context.Context, key string, r io.Reader, size int64) error {
-	return s.put(ctx, "create", key, r, size, aws.String("*"))
+	token := rand.Text()
+	err := s.put(ctx, "create", key, r, size, &s3.PutObjectInput{IfNoneMatch: aws.String("*"), Metadata: map[string]string{createMeta: token}})
+	if !errors.Is(err, objstore.ErrExist) {
+		return err
+	}
+	out, herr := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	switch {
+	case herr == nil && out.Metadata[createMeta] == token:
+		return nil
+	case herr != nil && !errors.Is(mapError(ctx, herr), objstore.ErrNotExist):
+		// Whether the object is this call's own is not known.
+		return fmt.Errorf("create %s: an object is there, and whether this call stored it could not be read: %w", key, mapError(ctx, herr))
+	}
+	return err
 }
 
-func (s *Store) put(ctx context.Context, op, key string, r io.Reader, size int64, ifNoneMatch *string) error {
+// put sends one PutObject of key with in's conditions and metadata.
+func (s *Store) put(ctx context.Context, op, key string, r io.Reader, size int64, in *s3.PutObjectInput) error {
 	if err := objstore.ValidKey(key); err != nil {
 		return err
 	}
@@ -139,17 +162,12 @@ func (s *Store) put(ctx context.Context, op, key string, r io.Reader, size int64
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, key, err)
 	}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:        aws.String(s.bucket),
-		Key:           aws.String(key),
-		Body:          body,
-		ContentLength: aws.Int64(size),
-		IfNoneMatch:   ifNoneMatch,
-	})
+	in.Bucket, in.Key, in.Body, in.ContentLength = aws.String(s.bucket), aws.String(key), body, aws.Int64(size)
+	_, err = s.client.PutObject(ctx, in)
 	if err == nil {
 		return nil
 	}
-	if ifNoneMatch != nil && status(err) == http.StatusPreconditionFailed {
+	if in.IfNoneMatch != nil && status(err) == http.StatusPreconditionFailed {
 		return fmt.Errorf("%s %s: %w", op, key, objstore.ErrExist)
 	}
 	return fmt.Errorf("%s %s: %w", op, key, mapError(ctx, err))

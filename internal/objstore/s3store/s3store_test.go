@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -236,4 +238,83 @@ func TestATransferCutShortIsErrUnreachable(t *testing.T) {
 	if !errors.Is(err, objstore.ErrUnreachable) || errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("ReadAt of a transfer cut short = %v, want ErrUnreachable and not io.ErrUnexpectedEOF", err)
 	}
+}
+
+// TestACreateRetriedAfterItsAnswerWasLostSucceeds sends Create through a
+// proxy that passes the first PutObject to the store and then drops the
+// connection instead of the answer: the SDK sends it again, the store
+// answers 412 since the object is there, and it is this Create's own, so
+// Create succeeds. Another Create of the key still fails with ErrExist.
+func TestACreateRetriedAfterItsAnswerWasLostSucceeds(t *testing.T) {
+	cfg := config(s3test.New(t))
+	lossy := &answerDropper{t: t, upstream: cfg.Endpoint}
+	srv := httptest.NewServer(lossy)
+	defer srv.Close()
+	cfg.Endpoint = srv.URL
+	ctx := context.Background()
+	s, err := s3store.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossy.armed.Store(true)
+	if err := s.Create(ctx, "ws/t/manifest-1", strings.NewReader("sealed"), 6); err != nil {
+		t.Fatalf("Create whose first answer was lost: %v", err)
+	}
+	if n := lossy.puts.Load(); n != 2 {
+		t.Fatalf("the store got %d PutObjects; want the first and the SDK's retry", n)
+	}
+	if err := s.Create(ctx, "ws/t/manifest-1", strings.NewReader("other!"), 6); !errors.Is(err, objstore.ErrExist) {
+		t.Fatalf("another Create of the key: %v, want ErrExist", err)
+	}
+	o, err := s.Open(ctx, "ws/t/manifest-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 6)
+	if _, err := o.ReadAt(got, 0); err != nil || string(got) != "sealed" {
+		t.Fatalf("the object holds %q (%v)", got, err)
+	}
+}
+
+// answerDropper forwards requests to upstream; armed, it forwards the next
+// PutObject and closes the connection in place of the store's answer.
+type answerDropper struct {
+	t        *testing.T
+	upstream string
+	armed    atomic.Bool
+	puts     atomic.Int32
+}
+
+func (d *answerDropper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	out := r.Clone(r.Context())
+	u, err := url.Parse(d.upstream)
+	if err != nil {
+		d.t.Error(err)
+		return
+	}
+	out.URL.Scheme, out.URL.Host, out.RequestURI = u.Scheme, u.Host, ""
+	// out.Host stays the proxy's: the request is signed for it.
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	if r.Method == http.MethodPut {
+		d.puts.Add(1)
+		if d.armed.CompareAndSwap(true, false) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				d.t.Error(err)
+				return
+			}
+			conn.Close()
+			return
+		}
+	}
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
 }
