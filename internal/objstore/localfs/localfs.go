@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/objstore"
 )
@@ -27,6 +28,12 @@ import (
 // tmpPattern names temporary files: a leading '.' no valid key has, so List
 // never shows one and no key ever names one.
 const tmpPattern = ".objstore-*.tmp"
+
+// staleTemp is how long a temporary file must have gone unmodified for New
+// to remove it as a crashed write's: a write in flight, this process's or
+// that of another node mounting the same directory, modifies its file
+// until it renames it, within seconds.
+const staleTemp = time.Hour
 
 // Store is an objstore.Store on a directory.
 type Store struct {
@@ -46,7 +53,39 @@ func New(dir string) (*Store, error) {
 	if err := s.mkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("localfs: %w", err)
 	}
+	if err := removeStaleTemps(dir, time.Now().Add(-staleTemp)); err != nil {
+		return nil, fmt.Errorf("localfs: remove the temporary files of writes that crashed: %w", err)
+	}
 	return s, nil
+}
+
+// removeStaleTemps removes the temporary files under root last modified
+// before cutoff: a write that crashed leaves its file, which nothing else
+// ever removes. It reads every directory of the store once, and stats only
+// the files named as temporary files.
+func removeStaleTemps(root string, cutoff time.Time) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed while walked
+			}
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		if ok, _ := filepath.Match(tmpPattern, d.Name()); !ok {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil // gone meanwhile, or a write that may be in flight: left
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
 }
 
 func (s *Store) path(key string) string {

@@ -2,11 +2,14 @@ package localfs_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
@@ -78,6 +81,57 @@ func TestObjectFilesAreTheOwnersAlone(t *testing.T) {
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
 			t.Errorf("%s has mode %v: others may read it", p, fi.Mode().Perm())
+		}
+	}
+}
+
+// TestACrashedWritesTemporaryFileIsRemovedAtOpen opens a store holding the
+// temporary files of writes that crashed, an hour and more ago, and of
+// one that may be in flight: New removes the first, whatever directory
+// they are in, and leaves the one in flight and every object.
+func TestACrashedWritesTemporaryFileIsRemovedAtOpen(t *testing.T) {
+	root := t.TempDir()
+	ctx := context.Background()
+	s, err := localfs.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "ws/t/seg", strings.NewReader("s"), 1); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	write := func(rel string, mtime time.Time) string {
+		t.Helper()
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	crashed := []string{write("ws/t/.objstore-1.tmp", old), write(".objstore-2.tmp", old), write("other/x/y/.objstore-3.tmp", old)}
+	inFlight := write("ws/t/.objstore-4.tmp", time.Now())
+	notOurs := write("ws/t/.keep", old)
+	if err := os.Chtimes(filepath.Join(root, "ws", "t", "seg"), old, old); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := localfs.New(root); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range crashed {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there (%v)", p, err)
+		}
+	}
+	for _, p := range []string{inFlight, notOurs, filepath.Join(root, "ws", "t", "seg")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v; want it kept", p, err)
 		}
 	}
 }
