@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
@@ -67,11 +68,10 @@ func (s *Server) handleDataCollector(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	ws, err := s.cfg.Workspaces.WorkspaceByCustomerID(r.Context(), customerID)
-	if err != nil {
+	ws, keys, err := s.cfg.Workspaces.CollectorWorkspace(r.Context(), customerID)
+	if fault.KindOf(err) == fault.NotFound {
 		return &Error{Status: http.StatusForbidden, Code: "InvalidAuthorization", Message: "the signature does not match any key of the workspace"}
 	}
-	keys, err := s.cfg.Workspaces.SharedKeysByCustomerID(r.Context(), customerID)
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func FuzzCollectorRows(f *testing.F) {
 func TestACollectorBatchRefusedForAClosedStoreIsTakenWhenSentAgain(t *testing.T) {
 	f := newFullEnv(t)
 	ctx := context.Background()
-	keys, err := f.server.cfg.Workspaces.SharedKeysByCustomerID(ctx, f.customerID)
+	_, keys, err := f.server.cfg.Workspaces.CollectorWorkspace(ctx, f.customerID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -243,7 +243,7 @@ func TestBadTransformsAreRefusedWithLineAndColumn(t *testing.T) {
 func TestCollectorRowsIntoADeclaredTableAreTyped(t *testing.T) {
 	f := newFullEnv(t)
 	f.putTable("Coll_CL", `{"name":"TimeGenerated","type":"datetime"},{"name":"Name_s","type":"string"},{"name":"Count_d","type":"int"}`)
-	keys, err := f.server.cfg.Workspaces.SharedKeysByCustomerID(context.Background(), f.customerID)
+	_, keys, err := f.server.cfg.Workspaces.CollectorWorkspace(context.Background(), f.customerID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestACollectorRequestTakenOnOneNodeIsRefusedOnAnother(t *testing.T) {
 	}
 	nodes := map[string]http.Handler{"a": f.server, "b": nodeB}
 
-	keys, err := f.server.cfg.Workspaces.SharedKeysByCustomerID(ctx, f.customerID)
+	_, keys, err := f.server.cfg.Workspaces.CollectorWorkspace(ctx, f.customerID)
 	if err != nil {
 		t.Fatal(err)
 	}

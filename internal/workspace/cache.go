@@ -38,6 +38,9 @@ type lookupCache struct {
 // cachedWorkspace is a workspace as lookups need it.
 type cachedWorkspace struct {
 	info WorkspaceInfo
+	// sealedSharedKeys are the Data Collector's keys as stored, opened by
+	// each request that needs them: the cache holds no key in the clear.
+	sealedSharedKeys []byte
 	// the marks MarkData keeps
 	platformData, clusterKeyData bool
 }

@@ -158,6 +158,34 @@ func TestAWorkspaceDeletedOnOneNodeIsGoneOnAnother(t *testing.T) {
 	})
 }
 
+// TestASharedKeyRegeneratedOnOneNodeIsTheOneAnotherChecks: the Data
+// Collector's keys come from the lookup cache, which a regeneration on
+// another node empties.
+func TestASharedKeyRegeneratedOnOneNodeIsTheOneAnotherChecks(t *testing.T) {
+	onTwoNodes(t, func(t *testing.T, f *fixture, a, b *Service) {
+		ctx := context.Background()
+		id := f.workspace(t, "secops").Properties.CustomerID
+		_, old, err := b.CollectorWorkspace(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := a.RegenerateSharedKey(ctx, f.g, "secops", "primary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fresh.PrimarySharedKey == old.PrimarySharedKey {
+			t.Fatal("the regenerated key is the old one")
+		}
+		_, now, err := b.CollectorWorkspace(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.PrimarySharedKey != fresh.PrimarySharedKey || now.SecondarySharedKey != old.SecondarySharedKey {
+			t.Fatal("node b checks Data Collector requests against the keys before node a regenerated the primary")
+		}
+	})
+}
+
 func TestARuleChangedOnOneNodeRoutesAnewOnAnother(t *testing.T) {
 	onTwoNodes(t, func(t *testing.T, f *fixture, a, b *Service) {
 		ctx := context.Background()

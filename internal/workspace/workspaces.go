@@ -209,7 +209,7 @@ func (s *Service) workspaceInTx(tx kv.Tx, gen uint64, customerID string) (*cache
 	if err != nil {
 		return nil, err
 	}
-	w := &cachedWorkspace{info: *info, platformData: rec.HasPlatformData, clusterKeyData: rec.HasClusterKeyData}
+	w := &cachedWorkspace{info: *info, sealedSharedKeys: rec.SealedSharedKeys, platformData: rec.HasPlatformData, clusterKeyData: rec.HasClusterKeyData}
 	s.cache.putWorkspace(gen, customerID, w)
 	return w, nil
 }
@@ -298,29 +298,34 @@ func (s *Service) SharedKeys(ctx context.Context, g ResourceGroup, name string) 
 	return s.sharedKeys(rec)
 }
 
-// SharedKeysByCustomerID is SharedKeys for the Data Collector API, which names
-// workspaces by customerId.
-func (s *Service) SharedKeysByCustomerID(ctx context.Context, customerID string) (*SharedKeys, error) {
-	var rec *workspaceRecord
-	err := s.db.View(ctx, func(tx kv.Tx) error {
-		k := tx.Bucket(bucketCustomerID).Get([]byte(strings.ToLower(customerID)))
-		if k == nil {
-			return fault.New(fault.NotFound, "WorkspaceNotFound", "no workspace has ID '%s'", printable(customerID))
-		}
-		var err error
-		rec, err = getJSON[workspaceRecord](tx.Bucket(bucketWorkspaces), k)
-		return err
-	})
+// CollectorWorkspace is the workspace with customerID and its shared keys,
+// for the Data Collector API, which names workspaces by customerId and
+// checks each request's signature against those keys. Every Data Collector
+// request calls it: one read transaction, answered from the lookup cache
+// while nothing changed (a regenerated key, like every write, moves the
+// generation on).
+func (s *Service) CollectorWorkspace(ctx context.Context, customerID string) (*WorkspaceInfo, *SharedKeys, error) {
+	w, err := s.cachedWorkspace(ctx, customerID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.sharedKeys(rec)
+	keys, err := s.openSharedKeys(w.info.Workspace.Properties.CustomerID, w.info.Workspace.Name, w.sealedSharedKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return copyInfo(&w.info), keys, nil
 }
 
 func (s *Service) sharedKeys(rec *workspaceRecord) (*SharedKeys, error) {
-	raw, err := s.openSecret("shared-keys", rec.Workspace.Properties.CustomerID, rec.SealedSharedKeys)
+	return s.openSharedKeys(rec.Workspace.Properties.CustomerID, rec.Workspace.Name, rec.SealedSharedKeys)
+}
+
+// openSharedKeys opens the shared keys of the workspace named name, sealed
+// under its customerID.
+func (s *Service) openSharedKeys(customerID, name string, sealed []byte) (*SharedKeys, error) {
+	raw, err := s.openSecret("shared-keys", customerID, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("open the shared keys of workspace %s: %w", rec.Workspace.Name, err)
+		return nil, fmt.Errorf("open the shared keys of workspace %s: %w", name, err)
 	}
 	var k SharedKeys
 	if err := json.Unmarshal(raw, &k); err != nil {
