@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
 	"github.com/sealwatch/sealwatch/internal/node"
@@ -18,6 +19,7 @@ import (
 // PostgreSQL database and the object store they share.
 type sharedFlags struct {
 	postgres, objectStore string
+	selfCheckEvery        int
 }
 
 func (sf *sharedFlags) register(cmd *cobra.Command) {
@@ -28,12 +30,18 @@ func (sf *sharedFlags) register(cmd *cobra.Command) {
 	f.StringVar(&sf.objectStore, "object-store", "", "object store for the sealed log segments and manifests, shared by the nodes: s3://BUCKET?endpoint=URL&region=REGION "+
 		"(credentials from SEALWATCH_S3_ACCESS_KEY_ID and SEALWATCH_S3_SECRET_ACCESS_KEY, or when unset AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) or file:///DIR (a directory every node mounts); needs --postgres. "+
 		"Each node writes in a lineage of its own and reads every node's; write-ahead logs stay under --data. Without it, log data stays under --data, where no other node reads it")
+	f.IntVar(&sf.selfCheckEvery, "key-self-check-every", keyring.DefaultSelfCheckEvery, "with --postgres, one node probes each customer key and the others read what it found: "+
+		"how many --key-check-interval apart each of the others still probes the key itself, so that a node cut off from the key service alone finds out")
 }
 
 // open parses the flags and, when --postgres is given, connects and
 // points cfg at the shared storage. The returned function closes what it
 // opened, once the node is closed.
 func (sf *sharedFlags) open(ctx context.Context, a *app, cmd *cobra.Command, cfg *node.Config) (func(), error) {
+	if sf.selfCheckEvery < 1 {
+		return nil, usagef("--key-self-check-every must be at least 1, not %d", sf.selfCheckEvery)
+	}
+	cfg.KeySelfCheckEvery = sf.selfCheckEvery
 	if sf.postgres == "" {
 		if sf.objectStore != "" {
 			return nil, usagef("--object-store needs --postgres: the nodes that share objects share their databases too")

@@ -78,6 +78,12 @@ type Config struct {
 	// (default keyring.DefaultProbeTimeout, what one check may take).
 	FirstCheckWait time.Duration
 
+	// SharedChecks, set on nodes sharing the database, shares the checks of
+	// cluster keys among them (keyring.SharedChecks): one node probes each
+	// keyring's key, the others read what it found. The platform's
+	// keyrings, whose key is no service's, are checked by each node.
+	SharedChecks *keyring.SharedChecks
+
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration // 0 fails closed
 	Clock            keyring.Clock
@@ -407,6 +413,9 @@ func (m *Manager) open(ctx context.Context, cluster, resource string, kek keyrin
 			return m.storedKEK(ctx, cluster, resource, ref)
 		}
 	}
+	if cluster != platformCluster {
+		cfg.Shared = m.cfg.SharedChecks
+	}
 	ring, err := keyring.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -541,7 +550,8 @@ func rank(s keyring.State) int {
 	return 0
 }
 
-// ProbeNow probes a cluster's keyrings at once (tests, and after a PATCH).
+// ProbeNow probes a cluster's keyrings at once (tests, and after a PATCH);
+// among nodes sharing their checks it publishes what it found.
 func (m *Manager) ProbeNow(ctx context.Context, clusterID string) {
 	for _, res := range []string{Logs, Documents} {
 		if ring := m.ring(clusterID, res); ring != nil {

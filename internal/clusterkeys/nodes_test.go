@@ -38,7 +38,12 @@ type cluster struct {
 	// valid is the one client secret the key service accepts, when keys
 	// are opened with one.
 	valid string
+	nodes int // started, to name the next
 }
+
+// checkSecret is the secret the nodes share their key checks under, as a
+// node keeps it sealed under the cluster's master key.
+var checkSecret = []byte("the deployment's key-check secret, 32+ bytes")
 
 // credentialKEK signs in to the key service with a client secret, which
 // the service refuses once the customer has replaced it.
@@ -88,8 +93,9 @@ func newCluster(t *testing.T, keys ...string) *cluster {
 	return c
 }
 
-// node starts a Manager over its own connections to the shared database.
-// Its probes and reconciliation wait an hour: the tests run one probe (what
+// node starts a Manager over its own connections to the shared database,
+// sharing its key checks with the others as nodes on one database do. Its
+// probes and reconciliation wait an hour: the tests run one probe (what
 // each interval does) when they mean to.
 func (c *cluster) node() *Manager { return c.nodeWith(nil, time.Hour) }
 
@@ -98,6 +104,10 @@ func (c *cluster) node() *Manager { return c.nodeWith(nil, time.Hour) }
 func (c *cluster) nodeWith(clock keyring.Clock, interval time.Duration) *Manager {
 	t := c.t
 	db := pgkvtest.Open(t, c.url, "control")
+	c.mu.Lock()
+	c.nodes++
+	name := fmt.Sprintf("node-%d", c.nodes)
+	c.mu.Unlock()
 	m, err := New(Config{
 		DB: db,
 		NewKEK: func(r KEKRequest) (keyring.KEK, error) {
@@ -113,6 +123,7 @@ func (c *cluster) nodeWith(clock keyring.Clock, interval time.Duration) *Manager
 		DocumentStore:    workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
 		Platform:         c.plat,
 		StoredKeys:       c.stored,
+		SharedChecks:     &keyring.SharedChecks{Key: checkSecret, Node: name},
 		KeyCheckInterval: interval,
 		Clock:            clock,
 	})
@@ -502,35 +513,70 @@ func TestTwoNodesCreatingThePlatformRingShareOneAccountKey(t *testing.T) {
 	}
 }
 
-// TestEveryNodeChecksEveryKeyItself states the key service's load with N
-// nodes today: each node's check of a cluster unwraps every account key of
-// its two keyrings and describes the key once per keyring, so one
-// key-check interval costs the key service N × 2 × (E + 1) calls per
-// cluster, E being the account keys of a keyring. Following the other
-// nodes adds no call: a probe that finds the ring unchanged reads one meta
-// row and calls the key service exactly as on one node.
-func TestEveryNodeChecksEveryKeyItself(t *testing.T) {
-	c := newCluster(t, "first")
-	nodes := []*Manager{c.node(), c.node(), c.node()}
-	c.setKey(nodes[0], "c1", key("first"))
-	if _, err := nodes[0].Keyring("c1", Logs).RotateAccountKey(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range nodes[1:] {
-		if err := m.Reconcile(context.Background()); err != nil {
+// TestKeyServiceLoadDoesNotGrowWithTheNodes counts the key service's calls
+// with 1, 2 and 3 nodes on one PostgreSQL database over 2K key-check
+// intervals (K = keyring.DefaultSelfCheckEvery), each node checking every
+// quarter interval as its probe loops do. One node holds each keyring's
+// probe lease and probes twice an interval; every other node reads its
+// record, and probes itself once every K intervals. A cluster's check
+// unwraps each account key of its two keyrings and describes the key once
+// per keyring, 2 × (E + 1) calls, E being a keyring's account keys (here 2
+// for logs, after a rotation, and 1 for documents: 5 calls). So each
+// interval costs (2 + (N − 1)/K) × 5 calls, where every node checking
+// alone cost N × 5: with three nodes 220 calls over 20 intervals, not 300.
+func TestKeyServiceLoadDoesNotGrowWithTheNodes(t *testing.T) {
+	const k = keyring.DefaultSelfCheckEvery
+	const interval = keyring.DefaultKeyCheckInterval
+	const steps = 2 * k * 4
+	var got [4]int64
+	for n := 1; n <= 3; n++ {
+		c := newCluster(t, "first")
+		clock := kektest.NewClock(time.Now())
+		var nodes []*Manager
+		for range n {
+			m := c.nodeWith(clock, interval)
+			m.StopProbes() // the test runs each node's checks, in step
+			nodes = append(nodes, m)
+		}
+		c.setKey(nodes[0], "c1", key("first"))
+		if _, err := nodes[0].Keyring("c1", Logs).RotateAccountKey(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-	}
-	kek := c.keks["first"]
-	for n := 1; n <= len(nodes); n++ {
-		kek.ResetCalls()
-		for _, m := range nodes[:n] {
-			probe(m, "c1")
+		for _, m := range nodes[1:] {
+			if err := m.Reconcile(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
-		// logs has 2 account keys (the rotation), documents 1.
-		want := calls(int64(n)*(2+1), int64(n)*2)
-		if got := kek.Calls(); got != want {
-			t.Fatalf("one check on %d nodes: %+v calls, want %+v", n, got, want)
+		kek := c.keks["first"]
+		kek.ResetCalls()
+		for range steps {
+			clock.Advance(interval / 4)
+			for _, m := range nodes {
+				check(m, "c1")
+			}
+		}
+		got[n] = kek.Calls().Total()
+		lesseeProbes, ownProbes := int64(steps/2), int64(2*(n-1))
+		if want := calls((lesseeProbes+ownProbes)*(2+1), (lesseeProbes+ownProbes)*2); kek.Calls() != want {
+			t.Fatalf("%d nodes over %d intervals: %+v calls, want %+v", n, 2*k, kek.Calls(), want)
+		}
+		for i, m := range nodes {
+			wantState(t, fmt.Sprint(i+1), m, "c1", keyring.Accessible)
+		}
+	}
+	t.Logf("key-service calls over %d intervals of one cluster: 1 node %d, 2 nodes %d, 3 nodes %d (each node checking alone: %d, %d, %d)",
+		2*k, got[1], got[2], got[3], 2*k*5, 2*2*k*5, 3*2*k*5)
+	if got[3]-got[1] > got[1]*2/k {
+		t.Fatalf("3 nodes cost %d calls, 1 node %d: the 2 more nodes add more than their own probes every %d intervals", got[3], got[1], k)
+	}
+}
+
+// check runs on a cluster's keyrings what their probe loops run each time
+// they wake.
+func check(m *Manager, clusterID string) {
+	for _, res := range []string{Logs, Documents} {
+		if ring := m.Keyring(clusterID, res); ring != nil {
+			_ = ring.Check(context.Background())
 		}
 	}
 }

@@ -62,8 +62,9 @@ func (n *Node) automateAlert(ctx context.Context, ev detection.AlertEvent) {
 	}
 }
 
-// schedulerNode names this process among the nodes sharing the documents
-// database, in the leases of the workspaces whose rules it runs: the
+// schedulerNode names this process among the nodes sharing the databases,
+// in the leases of the workspaces whose rules it runs and in the key check
+// records it writes: the
 // host's name, for an operator reading them, and a random part, as a node
 // has no identity of its own yet (two nodes may share a host; a restarted
 // node is a new holder, and its former leases expire after their TTL).

@@ -81,6 +81,11 @@ type Config struct {
 	// while a key vault cannot be reached (0 fails closed at once).
 	KeyCheckInterval time.Duration
 	UnreachableGrace time.Duration
+	// KeySelfCheckEvery is, on shared storage, how many key-check
+	// intervals apart a node probes a customer key itself while another
+	// node holds the key's probe lease and it reads that node's checks
+	// (default 10; see keyring.SharedChecks).
+	KeySelfCheckEvery int
 	// LogFlushBytes is the size at which a table's write-ahead log is
 	// sealed into segments (default 32 MiB); the rows of about three such
 	// logs per table being written are held in memory. LogFlushInterval is
@@ -233,6 +238,9 @@ type Node struct {
 	public   string // Config.PublicURL, checked; "" for the listener
 	tls      *pki.Bundle
 	box      *nodeseal.Box // open while Open runs
+	// checkNode names the node in the key check records it writes on
+	// shared storage; "" on its own.
+	checkNode string
 	// files are the bbolt files the node opened itself, by the name the
 	// database size metric gives them: none on shared storage.
 	files      map[string]*boltkv.DB

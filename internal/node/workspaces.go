@@ -73,9 +73,13 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		workspace.KeySourceAWSKMS:   awsKMSKEK(kmsHTTPClient(pool)),
 		workspace.KeySourcePKCS11:   pkcs11KEK(cleanPaths(n.cfg.PKCS11Modules)),
 	}
+	shared, err := n.sharedKeyChecks(ctx)
+	if err != nil {
+		return err
+	}
 	n.keys, err = clusterkeys.New(clusterkeys.Config{
 		DB: n.controlDB, NewKEK: sources.open, DocumentStore: docPrincipal, Platform: platform, RestoreAtStart: true,
-		StoredKeys:       n.storedClusterKeys,
+		StoredKeys: n.storedClusterKeys, SharedChecks: shared,
 		KeyCheckInterval: n.cfg.KeyCheckInterval, UnreachableGrace: n.cfg.UnreachableGrace,
 		Logger: n.log.With("component", "keyring"), Registerer: n.metrics,
 	})
@@ -128,6 +132,23 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 	}
 	n.keyEvents = &keyEvents{n: n, secret: secret}
 	return nil
+}
+
+// sharedKeyChecks is, on shared storage, how the nodes share the checks of
+// the customers' keys: one probes each key, the others read the record it
+// writes, MAC'd under a secret the nodes keep sealed under the cluster's
+// master key, which the database cannot open. nil for a node on its own,
+// which checks every key itself as before.
+func (n *Node) sharedKeyChecks(ctx context.Context) (*keyring.SharedChecks, error) {
+	if !n.box.Shared() {
+		return nil, nil
+	}
+	secret, err := n.box.LoadOrCreateKey(ctx, "workspace/key-checks.key")
+	if err != nil {
+		return nil, fmt.Errorf("open the key checks secret: %w", err)
+	}
+	n.checkNode = schedulerNode()
+	return &keyring.SharedChecks{Key: secret, Node: n.checkNode, SelfCheckEvery: n.cfg.KeySelfCheckEvery}, nil
 }
 
 // keyServiceCAs are the authorities trusted for reaching key services and
