@@ -37,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealwatch/sealwatch/internal/freeport"
+	"github.com/sealwatch/sealwatch/internal/testproc"
 )
 
 // EnvBin names the environment variable holding the directory of
@@ -172,7 +173,7 @@ func get(t testing.TB) *server {
 	}
 	select {
 	case <-shared.exited:
-		t.Fatalf("pgtest: the PostgreSQL server exited during the tests: %v%s", shared.waitErr, shared.logTail())
+		t.Fatalf("pgtest: the PostgreSQL server exited during the tests: %v%s", shared.cmd.ProcessState, shared.logTail())
 	default:
 	}
 	return shared
@@ -185,8 +186,7 @@ type server struct {
 	port     int
 	password string
 	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the process has ended
-	waitErr  error         // its end, once exited is closed
+	exited   <-chan struct{} // closed when the process has ended (cmd.ProcessState then says how)
 	admin    *pgxpool.Pool
 }
 
@@ -336,17 +336,12 @@ func (s *server) run(cred *syscall.Credential) error {
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "shared_buffers=32MB", "-c", "max_connections=200")
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	// SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes
 	// its backends down with it.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := s.cmd.Start(); err != nil {
+	if s.exited, err = testproc.Start(s.cmd, syscall.SIGQUIT); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	s.exited = make(chan struct{})
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
 	return nil
 }
 
@@ -365,7 +360,7 @@ func (s *server) awaitReady() error {
 		}
 		select {
 		case <-s.exited:
-			return fmt.Errorf("postgres exited on start: %v", s.waitErr)
+			return fmt.Errorf("postgres exited on start: %v", s.cmd.ProcessState)
 		case <-ctx.Done():
 			return fmt.Errorf("postgres accepted no connection within %s", startTimeout)
 		case <-tick.C:

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sealwatch/sealwatch/internal/freeport"
+	"github.com/sealwatch/sealwatch/internal/testproc"
 )
 
 // EnvBinary names the environment variable holding the weed binary.
@@ -120,7 +121,7 @@ func running() (*server, error) {
 
 type server struct {
 	cmd       *exec.Cmd
-	exited    chan struct{}
+	exited    <-chan struct{}
 	dir       string
 	logPath   string
 	sockets   []string // the Unix sockets it makes in /tmp, whatever TMPDIR says
@@ -204,15 +205,9 @@ func start() (_ *server, err error) {
 	// files but in dir.
 	s.cmd.Env = []string{"HOME=" + dir, "TMPDIR=" + dir, "PATH=" + os.Getenv("PATH")}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	if s.exited, err = testproc.Start(s.cmd, syscall.SIGKILL); err != nil {
 		return nil, fmt.Errorf("start SeaweedFS: %w", err)
 	}
-	s.exited = make(chan struct{})
-	go func() {
-		s.cmd.Wait()
-		close(s.exited)
-	}()
 	s.admin = s3.New(s3.Options{
 		Region:       Region,
 		BaseEndpoint: aws.String(s.endpoint),
