@@ -21,7 +21,8 @@
 #     source into the cache: the AWS KMS driver's tests start it;
 #   - PostgreSQL (Debian's postgresql), if there is no initdb under
 #     /usr/lib/postgresql/*/bin: the PostgreSQL storage's tests start a
-#     server of their own from there, in a temporary directory;
+#     server of their own from there, in a temporary directory (the cluster
+#     the package makes and starts on 5432 is stopped and set to manual);
 #   - SeaweedFS (github.com/seaweedfs/seaweedfs, Apache-2.0), built from its
 #     module source into the cache: the object store's tests start its S3
 #     endpoint.
@@ -129,6 +130,26 @@ install_local_kms() {
 	printf '%s' "$bin"
 }
 
+# stop_installed_clusters stops the cluster Debian's postgresql made and
+# started on port 5432 as it installed, and keeps it from starting at boot
+# (start.conf: manual): the tests run servers of their own, and nobody asked
+# for this one. Called only just after this script installed PostgreSQL where
+# there was none, so no cluster of an existing install is touched; a cluster
+# already down (a container's policy-rc.d kept it from starting) is only set
+# to manual.
+stop_installed_clusters() {
+	local ver name status
+	command -v pg_lsclusters >/dev/null || return 0
+	while read -r ver name _ status _; do
+		if [ "$status" = online ]; then
+			as_root pg_ctlcluster "$ver" "$name" stop
+		fi
+		if [ -f "/etc/postgresql/$ver/$name/start.conf" ]; then
+			echo manual | as_root tee "/etc/postgresql/$ver/$name/start.conf" >/dev/null
+		fi
+	done < <(pg_lsclusters -h)
+}
+
 # postgres_bin prints the directory of the newest PostgreSQL server binaries
 # Debian installed, installing its postgresql if there are none:
 # internal/pgtest starts its server from there.
@@ -138,6 +159,7 @@ postgres_bin() {
 		command -v apt-get >/dev/null || die "no PostgreSQL under /usr/lib/postgresql, and no apt-get to install it: install Debian's postgresql package (or set SEALWATCH_TEST_POSTGRES_BIN to the directory of initdb and postgres), then run this script again"
 		say "installing PostgreSQL from the machine's Debian packages, for the PostgreSQL storage's tests"
 		apt_install postgresql >&2
+		stop_installed_clusters
 	fi
 	initdb="$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)"
 	[ -x "$initdb" ] || die "Debian's postgresql installed no initdb under /usr/lib/postgresql"
