@@ -262,6 +262,10 @@ func (t *table) commitAdoption(ctx context.Context, m *merger, dead string, dead
 		return err
 	}
 	t.epoch, t.manHdr, t.segs, t.schema, t.merge.pending = man.epoch, hdr, segs, merged, man.merging
+	if t.absorbed == nil {
+		t.absorbed = make(map[string]bool)
+	}
+	t.absorbed[dead] = true
 	m.out = nil // listed: discard leaves them
 	t.st.changed()
 	t.notifyLocked()

@@ -120,11 +120,10 @@ type scanHold struct {
 // scanSnapshot is snapshot for n scans, which hold its segments until each
 // releases its hold.
 func (t *table) scanSnapshot(ctx context.Context, n int) (tableSnapshot, *scanHold, error) {
-	f, err := t.others(ctx)
+	f, err := t.lockWithOthers(ctx)
 	if err != nil {
 		return tableSnapshot{}, nil, err
 	}
-	t.mu.Lock()
 	defer t.mu.Unlock()
 	snap, err := t.snapshotLocked(ctx)
 	if err != nil {

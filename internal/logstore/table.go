@@ -31,6 +31,10 @@ type table struct {
 	st       *Store
 	ws, name string
 	lineage  string // this node's (Config.Lineage): the objects it writes
+	// absorbed are the lineages this one adopted (adopt.go) since the
+	// table opened: a snapshot does not take them from pointers read
+	// before the adoption (lockWithOthers).
+	absorbed map[string]bool
 	dir      string
 	ctx      context.Context // ends with Close or workspace deletion
 	cancel   context.CancelFunc
@@ -811,15 +815,44 @@ func (t *table) purge(ctx context.Context, cutoff int64) (int, error) {
 // same step as its segments join the list). Reading a memtable needs the
 // same key as reading its WAL: the check fails once the key is revoked.
 func (t *table) snapshot(ctx context.Context) (tableSnapshot, error) {
-	f, err := t.others(ctx)
+	f, err := t.lockWithOthers(ctx)
 	if err != nil {
 		return tableSnapshot{}, err
 	}
-	t.mu.Lock()
 	defer t.mu.Unlock()
 	snap, err := t.snapshotLocked(ctx)
 	snap.add(f)
 	return snap, err
+}
+
+// lockWithOthers reads the other lineages (others) and locks the table;
+// it reads them again while they hold a lineage the table adopted
+// meanwhile (adopt.go): read before the adoption committed, its rows are
+// among the table's own segments now. Once it has, the lineage's pointer
+// is retired, and no later read holds it.
+func (t *table) lockWithOthers(ctx context.Context) (foreign, error) {
+	for {
+		f, err := t.others(ctx)
+		if err != nil {
+			return f, err
+		}
+		t.mu.Lock()
+		if !t.heldAbsorbedLocked(f) {
+			return f, nil
+		}
+		t.mu.Unlock()
+	}
+}
+
+// heldAbsorbedLocked reports whether f holds segments or WALs of a lineage
+// the table adopted.
+func (t *table) heldAbsorbedLocked(f foreign) bool {
+	for l := range t.absorbed {
+		if _, ok := f.wals[l]; ok || slices.ContainsFunc(f.segs, func(s segFile) bool { return s.lineage == l }) {
+			return true
+		}
+	}
+	return false
 }
 
 // others is what a snapshot reads of the other lineages: their segments
