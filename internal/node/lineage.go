@@ -41,8 +41,9 @@ func (n *Node) renewLineage(ctx context.Context) error {
 	return n.data.RenewLineage(ctx)
 }
 
-// lineageLoop renews the node's lease five times a lease, and adopts the
-// lineages of nodes whose leases ran out, until ctx ends.
+// lineageLoop renews the node's lease five times a lease, adopts the
+// lineages of nodes whose leases ran out, and closes the stores of
+// workspaces deleted through other nodes, until ctx ends.
 func (n *Node) lineageLoop(ctx context.Context) {
 	t := time.NewTicker(n.lineageTerm() / 5)
 	defer t.Stop()
@@ -51,6 +52,9 @@ func (n *Node) lineageLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if _, err := n.data.CloseDeleted(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("close the stores of workspaces deleted through other nodes", "err", err)
 		}
 		if err := n.renewLineage(ctx); err != nil {
 			n.log.Error("renew the node's lineage lease", "err", err)

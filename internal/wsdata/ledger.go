@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
@@ -82,10 +83,20 @@ func (l kvLedger) Lineages(ctx context.Context, ws, table string) (map[string]lo
 	return out, err
 }
 
+// ledgerBucketOf is the ledger's bucket, to write a workspace's records in;
+// none for a workspace deleted (tombstones.go): a store still open on
+// another node must not write its records again.
+func ledgerBucketOf(tx kv.Tx, ws string) (kv.Bucket, error) {
+	if tombstoned(tx, ws) {
+		return nil, fmt.Errorf("log store ledger: %w", deletedError(ws))
+	}
+	return tx.CreateBucketIfNotExists(ledgerBucket)
+}
+
 // UpdateLineage implements logstore.LineageLedger, in one Update.
 func (l kvLedger) UpdateLineage(ctx context.Context, ws, table, lineage string, f func(*logstore.Pointer) error) error {
 	return l.db.Update(ctx, func(tx kv.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
+		b, err := ledgerBucketOf(tx, ws)
 		if err != nil {
 			return err
 		}
@@ -106,7 +117,7 @@ func (l kvLedger) UpdateLineage(ctx context.Context, ws, table, lineage string, 
 // AbsorbLineage implements logstore.LineageLedger, in one Update.
 func (l kvLedger) AbsorbLineage(ctx context.Context, ws, table, lineage, dead string, f func(own, absorbed *logstore.Pointer) error) error {
 	return l.db.Update(ctx, func(tx kv.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
+		b, err := ledgerBucketOf(tx, ws)
 		if err != nil {
 			return err
 		}
@@ -196,7 +207,7 @@ func (l kvLedger) Tables(ctx context.Context, ws string) ([]string, error) {
 
 func (l kvLedger) update(ctx context.Context, ws, table string, f func(*logstore.TableRecord)) error {
 	return l.db.Update(ctx, func(tx kv.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(ledgerBucket)
+		b, err := ledgerBucketOf(tx, ws)
 		if err != nil {
 			return err
 		}

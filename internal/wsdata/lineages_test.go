@@ -3,6 +3,9 @@ package wsdata
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,5 +188,64 @@ func TestOneNodeScrubsAWorkspacePerInterval(t *testing.T) {
 	alone := nodeData(t, controlDB(t), Options{})
 	if !claim(alone) || !claim(alone) {
 		t.Fatal("a node in no cluster skipped a round")
+	}
+}
+
+// TestAWorkspaceDeletedThroughOneNodeIsClosedOnTheOthers: b has the
+// workspace's store open, with rows in its WAL, when a deletes it. b's
+// flush cannot bring the workspace's tables back into the control plane;
+// b closes its store, removes its files and what the flush put in the
+// bucket; and neither node opens the workspace again.
+func TestAWorkspaceDeletedThroughOneNodeIsClosedOnTheOthers(t *testing.T) {
+	db := controlDB(t)
+	objects, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	a, b := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock)
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	id := ws.Workspace.Properties.CustomerID
+	for i, d := range []*Data{a, b} {
+		if err := ingestAndFlush(t, d, ws, i*10, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := b.Logs(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Ingest(ctx, id, "Nodes_CL", numberedAt(20, 5, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := a.DeleteWorkspace(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.FlushLogs(ctx, ws, "Nodes_CL"); err == nil {
+		t.Fatal("b flushed a deleted workspace's rows")
+	}
+	if tables, err := (kvLedger{db}).Tables(ctx, id); err != nil || len(tables) != 0 {
+		t.Fatalf("the deleted workspace's tables after b's flush: %v, %v; want none", tables, err)
+	}
+	if n, err := b.CloseDeleted(ctx); err != nil || n != 1 {
+		t.Fatalf("b closed %d deleted workspaces' stores, %v; want 1", n, err)
+	}
+	if open := b.openStores(); len(open) != 0 {
+		t.Fatalf("b keeps stores open: %v", open)
+	}
+	if entries, err := objects.List(ctx, id+"/"); err != nil || len(entries) != 0 {
+		t.Fatalf("the bucket holds %d objects of the deleted workspace (%v)", len(entries), err)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, id)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("b's directory of the deleted workspace: %v; want it gone", err)
+	}
+	c := leasedNode(t, db, objects, "node-c", &clock) // never saw it
+	for name, d := range map[string]*Data{"a": a, "b": b, "c": c} {
+		if _, err := d.Logs(ctx, ws); err == nil {
+			t.Fatalf("node %s opened the deleted workspace's store", name)
+		}
 	}
 }

@@ -281,6 +281,13 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		s.open = nil
 		d.open.Add(-1)
 	}
+	if gone, err := d.buried(ctx, id); err != nil || gone {
+		if gone {
+			s.gone = true
+			err = deletedError(id)
+		}
+		return nil, nil, err
+	}
 	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
 	if err != nil {
 		return nil, nil, err
@@ -382,30 +389,16 @@ func deletedError(customerID string) error {
 }
 
 // DeleteWorkspace removes a workspace's data; it needs no key. Its stores
-// are not opened again.
+// are not opened again, on this node or any other sharing the control
+// plane (tombstones.go).
 func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
-	d.mu.Lock()
-	s := d.logs[customerID]
-	delete(d.logs, customerID)
-	d.deleted[customerID] = true
-	d.mu.Unlock()
-	var errs []error
-	if s != nil {
-		s.mu.Lock()
-		s.gone = true
-		if s.open != nil {
-			errs = append(errs, s.open.store.Close())
-			s.open = nil
-			d.open.Add(-1)
-		}
-		s.mu.Unlock()
+	if err := d.bury(ctx, customerID); err != nil {
+		return fmt.Errorf("delete the data of workspace %s: %w", customerID, err)
 	}
-	errs = append(errs, os.RemoveAll(filepath.Join(d.dir, customerID)))
+	errs := []error{d.forgetLocal(customerID)}
 	errs = append(errs, d.deleteObjects(ctx, customerID))
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
 	errs = append(errs, d.retention.forget(ctx, customerID))
-	d.scrubs.forget(customerID)
-	d.functions.Forget(customerID)
 	docs, err := docstore.New(d.docsDB, noKeys{})
 	if err == nil {
 		err = docs.DeleteWorkspace(ctx, customerID)
@@ -513,6 +506,9 @@ func (d *Data) logStoreForPurge(ctx context.Context, ws *workspace.WorkspaceInfo
 	lineage := d.Lineage()
 	if o := d.openStoreOf(id); o != nil && o.lineage == lineage && o.retention == retention && maps.Equal(o.tables, tables) {
 		return o.store, false, nil
+	}
+	if gone, err := d.buried(ctx, id); err != nil || gone {
+		return nil, false, err
 	}
 	st, err = logstore.New(logstore.Config{Dir: filepath.Join(d.dir, id), Keys: noKeys{}, Retention: retention,
 		TableRetention: tables, Logger: d.log, Ledger: d.ledger, Codec: d.codec,
