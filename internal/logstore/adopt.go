@@ -32,8 +32,8 @@ type Adoption struct {
 	Rows     int64 // they held
 	// Unflushed is the records the dead lineage's manifest lists as
 	// acknowledged in write-ahead logs it never sealed into segments: they
-	// were on its node's disk, and are not adopted unless Config.AdoptTail
-	// sealed them first.
+	// were on its node's disk, and are not adopted (with a shared WAL,
+	// Config.SharedWAL, they are sealed first, and none is left).
 	Unflushed uint64
 }
 
@@ -60,10 +60,8 @@ func (st *Store) AdoptLineage(ctx context.Context, ws, table, dead string) (Adop
 	defer func() { <-st.compacting }()
 	st.users.Add(1) // see InUse
 	defer st.users.Add(-1)
-	if st.cfg.AdoptTail != nil {
-		if err := st.cfg.AdoptTail(ctx, ws, table, dead); err != nil {
-			return Adoption{}, fmt.Errorf("adopt %s/%s of lineage %s: seal its write-ahead log: %w", ws, table, dead, err)
-		}
+	if err := t.sealTail(ctx, dead); err != nil {
+		return Adoption{}, err
 	}
 	for {
 		a, err := t.adopt(ctx, dead)
@@ -71,6 +69,27 @@ func (st *Store) AdoptLineage(ctx context.Context, ws, table, dead string) (Adop
 			return a, err
 		}
 	}
+}
+
+// sealTail seals, with a shared WAL, the rows lineage dead acknowledged and
+// never flushed into its segments (FlushTail), so that the adoption takes
+// them; without one they were on its node's disk only. A lineage retired
+// already has nothing left to seal.
+func (t *table) sealTail(ctx context.Context, dead string) error {
+	if t.st.cfg.SharedWAL == nil {
+		return nil
+	}
+	ptrs, err := t.st.lineages.Lineages(ctx, t.ws, t.name)
+	if err != nil {
+		return fmt.Errorf("adopt %s/%s: read the control plane's lineages: %w", t.ws, t.name, err)
+	}
+	if p := ptrs[dead]; p.Epoch == 0 || p.Retired != 0 {
+		return nil
+	}
+	if err := t.st.FlushTail(ctx, t.ws, t.name, dead); err != nil {
+		return fmt.Errorf("adopt %s/%s of lineage %s: %w", t.ws, t.name, dead, err)
+	}
+	return nil
 }
 
 // adopt is one try of AdoptLineage.

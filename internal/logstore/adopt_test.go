@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -191,5 +192,35 @@ func TestAnAdoptedLineagesExpiredRowsAreNotAdopted(t *testing.T) {
 	all, err := scanAll(b, ScanRequest{Workspace: ws, Table: tbl})
 	if err != nil || countRows(all) != 10 {
 		t.Fatalf("after the adoption: %d rows, %v; want 10", countRows(all), err)
+	}
+}
+
+// TestAnAdoptionWithASharedWALTakesTheRowsTheDeadNodeNeverFlushed: node a
+// is gone with its disk, rows acknowledged and not flushed; b adopts its
+// lineage, sealing them first from the shared WAL: every row is b's, once,
+// and nothing is left unflushed.
+func TestAnAdoptionWithASharedWALTakesTheRowsTheDeadNodeNeverFlushed(t *testing.T) {
+	c, sh := sharedCluster(t)
+	dir := t.TempDir()
+	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
+		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
+	})
+	b := c.node(t, "node-b", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-time.Hour)))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 15, testNow))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.AdoptLineage(context.Background(), ws, tbl, "node-a")
+	if err != nil || got.Rows != 35 || got.Unflushed != 0 {
+		t.Fatalf("adopt: %+v, %v; want a's 35 rows, none left unflushed", got, err)
+	}
+	wantRows(t, b, 35, "node b after it adopted node a's lineage")
+	wantRows(t, c.node(t, "node-c", withShared(sh)), 35, "another node after the adoption")
+	if ptrs, _ := c.ledger.Lineages(context.Background(), ws, tbl); ptrs["node-a"].Retired == 0 {
+		t.Fatal("a's pointer is not retired")
 	}
 }

@@ -121,13 +121,6 @@ type Config struct {
 	// without one: a store alone knows its scans). The next manifests list
 	// them until they go.
 	RetiredGrace time.Duration
-	// AdoptTail, if set, is called by AdoptLineage before it reads the dead
-	// lineage's manifest of a table: a write-ahead log other nodes can read
-	// seals there the rows the lineage acknowledged and never flushed, and
-	// publishes them in the lineage's next manifest, which the adoption
-	// then takes. Nil: those rows were on the dead node's disk only, and the
-	// adoption counts them (Adoption.Unflushed).
-	AdoptTail func(ctx context.Context, workspace, table, lineage string) error
 	// SharedWAL, if set, keeps a copy of every WAL record off the node
 	// (sharedwal.go), so that other nodes read the rows not yet flushed and
 	// a node that lost its disk loses no acknowledged row; it needs a
