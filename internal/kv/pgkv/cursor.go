@@ -1,6 +1,7 @@
 package pgkv
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -70,12 +71,34 @@ func (c *cursor) Seek(seek []byte) ([]byte, []byte) {
 // key, it leaves the cursor on none, not where it was: a Next then finds
 // none either, and a Prev after First or Seek the last key.
 func (c *cursor) move(op string, from []byte, desc bool, limit int) ([]byte, []byte) {
+	if h := c.b.tx.headOf(c.b.path); h != nil && h.whole {
+		return c.moveInHead(h, from, desc)
+	}
 	k, v := c.fetch(op, from, desc, limit)
 	c.pastEnd = k == nil && !desc
 	if k == nil {
 		c.page = nil
 	}
 	return k, v
+}
+
+// moveInHead is move in a bucket read whole with its lookup: its keys are
+// the page, with both of its ends.
+func (c *cursor) moveInHead(h *head, from []byte, desc bool) ([]byte, []byte) {
+	page := h.entries
+	if c.bucketsOnly {
+		page = slices.DeleteFunc(slices.Clone(page), func(e entry) bool { return e.value != nil })
+	}
+	i := len(page) - 1
+	if !desc {
+		i, _ = slices.BinarySearchFunc(page, from, func(e entry, k []byte) int { return bytes.Compare(e.key, k) })
+	}
+	if i < 0 || i >= len(page) {
+		c.page, c.pastEnd = nil, !desc
+		return nil, nil
+	}
+	c.page, c.i, c.writes, c.first, c.last, c.pastEnd = page, i, h.writes, true, true, false
+	return c.at()
 }
 
 func (c *cursor) Next() ([]byte, []byte) {

@@ -228,10 +228,17 @@ func TestServerFailureMidTransactionIsAnErrorNeverAMissingKey(t *testing.T) {
 	url := pgtest.New(t)
 	db := open(t, connect(t, url), "control")
 	ctx := context.Background()
+	// More keys before k than a bucket's lookup brings (headKeys), so
+	// that the reads of k after the failure are statements of their own.
 	put := func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte("b"))
 		if err != nil {
 			return err
+		}
+		for i := range 10 {
+			if err := b.Put(fmt.Appendf(nil, "a%d", i), []byte("v")); err != nil {
+				return err
+			}
 		}
 		return b.Put([]byte("k"), []byte("v"))
 	}
@@ -528,28 +535,51 @@ func TestAWriterThatHangsHoldingTheLockIsEndedByTheServer(t *testing.T) {
 
 // TestReadsCostTheirRoundTrips counts what reads send PostgreSQL: a View is
 // its BEGIN sent with its first statement, one statement per bucket, key or
-// page of keys, and its COMMIT. A page that ends where its bucket ends
-// takes no round trip more to find nothing past it, and Last reads one key.
+// page of keys that the bucket's lookup did not bring, and its COMMIT. The
+// lookup brings a small bucket whole (up to 8 keys of 8 KiB); a page that
+// ends where its bucket ends takes no round trip more to find nothing past
+// it; Last reads one key.
 func TestReadsCostTheirRoundTrips(t *testing.T) {
 	var sent pgkvtest.Statements
 	db := pgkvtest.OpenAllCounted(t, pgtest.New(t), &sent, "control")[0]
 	ctx := context.Background()
 	err := db.Update(ctx, func(tx kv.Tx) error {
-		for name, n := range map[string]int{"ten": 10, "three hundred": 300} {
-			b, err := tx.CreateBucketIfNotExists([]byte(name))
+		for _, bk := range []struct {
+			name string
+			keys int
+			size int
+		}{{"five", 5, 1}, {"ten", 10, 1}, {"three hundred", 300, 1}, {"large values", 3, 5 << 10}} {
+			b, err := tx.CreateBucketIfNotExists([]byte(bk.name))
 			if err != nil {
 				return err
 			}
-			for i := range n {
-				if err := b.Put(fmt.Appendf(nil, "key%03d", i), []byte("v")); err != nil {
+			for i := range bk.keys {
+				if err := b.Put(fmt.Appendf(nil, "key%03d", i), make([]byte, bk.size)); err != nil {
 					return err
 				}
 			}
 		}
-		return nil
+		parent, err := tx.CreateBucketIfNotExists([]byte("parent"))
+		if err != nil {
+			return err
+		}
+		child, err := parent.CreateBucketIfNotExists([]byte("child"))
+		if err != nil {
+			return err
+		}
+		return child.Put([]byte("key000"), []byte("v"))
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	found := func(k []byte) int {
+		if k == nil {
+			return 0
+		}
+		return 1
+	}
+	get := func(key string) func(kv.Bucket) int {
+		return func(b kv.Bucket) int { return found(b.Get([]byte(key))) }
 	}
 	forward := func(b kv.Bucket) (n int) {
 		c := b.Cursor()
@@ -557,12 +587,6 @@ func TestReadsCostTheirRoundTrips(t *testing.T) {
 			n++
 		}
 		return n
-	}
-	found := func(k []byte) int {
-		if k == nil {
-			return 0
-		}
-		return 1
 	}
 	backward := func(b kv.Bucket) (n int) {
 		c := b.Cursor()
@@ -578,11 +602,19 @@ func TestReadsCostTheirRoundTrips(t *testing.T) {
 		keys   int
 		trips  int64
 	}{
-		{"one key", "ten", func(b kv.Bucket) int { return found(b.Get([]byte("key001"))) }, 1, 3},
-		{"the last key", "ten", func(b kv.Bucket) int { k, _ := b.Cursor().Last(); return found(k) }, 1, 3},
+		{"a key of a small bucket", "five", get("key001"), 1, 2},
+		{"a key a small bucket lacks", "five", get("key009"), 0, 2},
+		{"a small bucket, first to last", "five", forward, 5, 2},
+		{"a small bucket, last to first", "five", backward, 5, 2},
+		{"a key in a nested bucket", "parent", func(b kv.Bucket) int { return get("key000")(b.Bucket([]byte("child"))) }, 1, 3},
+		{"a key among a larger bucket's first", "ten", get("key001"), 1, 2},
+		{"a key past a larger bucket's first", "ten", get("key009"), 1, 3},
+		{"the last key of a larger bucket", "ten", func(b kv.Bucket) int { k, _ := b.Cursor().Last(); return found(k) }, 1, 3},
 		{"ten keys, first to last", "ten", forward, 10, 3},
 		{"ten keys, last to first", "ten", backward, 10, 4},
 		{"300 keys, first to last: two pages", "three hundred", forward, 300, 4},
+		{"a key before a value past 8 KiB", "large values", get("key000"), 1, 2},
+		{"a key from a value past 8 KiB on", "large values", get("key001"), 1, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			from := sent.Read()

@@ -1,9 +1,11 @@
 package pgkv
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +33,54 @@ type tx struct {
 	// buckets caches the paths of buckets known to exist, emptied when one
 	// is deleted: code reaches buckets from the top in every operation.
 	buckets map[string]bool
+	// heads holds, by bucket path, the first keys of the buckets looked up,
+	// read in the lookup's statement.
+	heads map[string]*head
+}
+
+// A bucket's lookup reads, in the same statement, its first headKeys keys
+// while their values come to headBytes or less: a small bucket (a
+// generation, a few settings, the lineages of a table, the collections of
+// a workspace) is then read whole by the round trip that finds it, and its
+// Gets and scans take none. A larger bucket costs its lookup those few
+// rows more.
+const (
+	headKeys  = 8
+	headBytes = 8 << 10
+)
+
+// head is the first keys of a bucket, as the transaction saw them before
+// its writes-th write.
+type head struct {
+	entries []entry // in order
+	// whole is set when entries are every key of the bucket; otherwise
+	// they are those up to the last of them.
+	whole  bool
+	writes int
+}
+
+// headOf returns the head read of the bucket at path, if the transaction
+// has not written since, nor failed: after a failure every read is nil.
+func (t *tx) headOf(path []byte) *head {
+	h := t.heads[string(path)]
+	if h == nil || h.writes != t.writes || t.err != nil {
+		return nil
+	}
+	return h
+}
+
+// fromHead looks key up in the head of the bucket at path: its value,
+// whether it is there, and whether the head can tell.
+func (t *tx) fromHead(path, key []byte) (value []byte, found, known bool) {
+	h := t.headOf(path)
+	if h == nil {
+		return nil, false, false
+	}
+	i, found := slices.BinarySearchFunc(h.entries, key, func(e entry, k []byte) int { return bytes.Compare(e.key, k) })
+	if found {
+		return h.entries[i].value, true, true
+	}
+	return nil, false, h.whole || i < len(h.entries)
 }
 
 // root is the top level, at the empty path: its keys are the top-level
@@ -127,6 +177,53 @@ func (t *tx) lookup(path, key []byte) (value []byte, found bool) {
 	return value, true
 }
 
+// lookupBucket reads the row of name in the bucket at path, as lookup
+// does, and in the same statement the head of the bucket it would name, at
+// child.
+func (t *tx) lookupBucket(path, name, child []byte) (value []byte, found bool) {
+	h := &head{}
+	cut := false
+	t.do("read a bucket", `SELECT false, key, value, true FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3
+		UNION ALL
+		SELECT true, key, CASE WHEN upto <= $5 THEN value END, upto <= $5 FROM (
+			SELECT key, value, sum(coalesce(octet_length(value), 0)) OVER (ORDER BY key ROWS UNBOUNDED PRECEDING) AS upto
+			FROM (SELECT key, value FROM `+table+` WHERE ns = $1 AND path = $4 ORDER BY key LIMIT $6) keys) sized`,
+		[]any{t.db.ns, path, name, child, headBytes, headKeys}, func(rows pgx.Rows) error {
+			for rows.Next() {
+				var (
+					inHead, kept bool
+					e            entry
+				)
+				if err := rows.Scan(&inHead, &e.key, &e.value, &kept); err != nil {
+					return err
+				}
+				switch {
+				case !inHead:
+					value, found = e.value, true
+				case kept:
+					h.entries = append(h.entries, e)
+				default:
+					// The running size only grows: the keys kept are those
+					// before the first left out, its value too large.
+					cut = true
+				}
+			}
+			return nil
+		})
+	if t.err != nil || !found || value != nil {
+		return value, found && t.err == nil
+	}
+	// The rows of a UNION ALL's part need not come in order.
+	slices.SortFunc(h.entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	h.whole = !cut && len(h.entries) < headKeys
+	h.writes = t.writes
+	if t.heads == nil {
+		t.heads = map[string]*head{}
+	}
+	t.heads[string(child)] = h
+	return nil, true
+}
+
 // bucket is a kv.Bucket: the keys at path.
 type bucket struct {
 	tx   *tx
@@ -143,6 +240,9 @@ func (b *bucket) child(name []byte) []byte {
 }
 
 func (b *bucket) Get(key []byte) []byte {
+	if v, _, known := b.tx.fromHead(b.path, key); known {
+		return v
+	}
 	v, _ := b.tx.lookup(b.path, key)
 	return v
 }
@@ -155,7 +255,10 @@ func (b *bucket) Bucket(name []byte) kv.Bucket {
 	if b.tx.buckets[string(p)] {
 		return &bucket{tx: b.tx, path: p}
 	}
-	v, found := b.tx.lookup(b.path, name)
+	v, found, known := b.tx.fromHead(b.path, name)
+	if !known {
+		v, found = b.tx.lookupBucket(b.path, name, p)
+	}
 	if b.tx.err != nil {
 		// The lookup failed, and View or Update returns why in place of
 		// fn's result. A bucket whose reads answer nil and whose writes
