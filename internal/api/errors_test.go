@@ -23,6 +23,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -38,6 +39,9 @@ func TestKeyErrorsMapToTheirStatusesInOnePlace(t *testing.T) {
 		{fmt.Errorf("ingest: %w", keyring.ErrLocked), 503, "KeyVaultUnreachable", "10"},
 		{fmt.Errorf("probe: %w", keyring.ErrKeyUnreachable), 503, "KeyVaultUnreachable", "10"},
 		{&logstore.RowError{Index: 3, Reason: "TimeGenerated is not a date"}, 400, "InvalidPayload", ""},
+		{fmt.Errorf("scan: %w", &logstore.LineageUnreachableError{Workspace: "ws", Table: "T", Lineage: "n1", Object: "n1/manifest-3",
+			Err: fmt.Errorf("secret detail that must not leak: %w", objstore.ErrUnreachable)}), 503, "ObjectStoreUnreachable", "10"},
+		{fmt.Errorf("secret detail that must not leak: %w", objstore.ErrUnreachable), 503, "ObjectStoreUnreachable", "10"},
 		{fmt.Errorf("secret detail that must not leak"), 500, "InternalError", ""},
 	}
 	for _, tc := range cases {

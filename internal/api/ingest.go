@@ -18,6 +18,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/identity"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/logstore"
+	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/transform"
 	"github.com/sealwatch/sealwatch/internal/workspace"
@@ -418,10 +419,15 @@ func (s *Server) readZstdBody(ctx context.Context, rd io.Reader, size, limit int
 
 // dataError maps the key and store errors of the data plane. It is part of
 // toAPIError, the one place errors become responses.
+// objectStoreRetryAfter is the Retry-After, in seconds, of a refusal because
+// the object store did not answer.
+const objectStoreRetryAfter = 10
+
 func dataError(err error) *Error {
 	var re *logstore.RowError
 	var ue *logstore.UndeclaredColumnError
 	var oe *transform.OutputError
+	var lu *logstore.LineageUnreachableError
 	switch {
 	case errors.As(err, &oe) && errors.Is(err, logstore.ErrInvalidInput):
 		return badRequest("InvalidPayload", "the body was refused whole: the rows the data collection rule's transformation gave do not fit the table: "+oe.Err.Error())
@@ -438,6 +444,13 @@ func dataError(err error) *Error {
 		return badRequest("InvalidPayload", "the body was refused whole: "+err.Error())
 	case errors.Is(err, logstore.ErrInvalidName):
 		return badRequest("InvalidTableName", err.Error())
+	case errors.As(err, &lu):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ObjectStoreUnreachable", RetryAfter: objectStoreRetryAfter,
+			Message: fmt.Sprintf("the rows another node wrote to table %s (its lineage %s) cannot be read now: the object store did not answer; "+
+				"the request was refused rather than answered without them; retry once the object store answers", lu.Table, lu.Lineage)}
+	case errors.Is(err, objstore.ErrUnreachable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ObjectStoreUnreachable", RetryAfter: objectStoreRetryAfter,
+			Message: "the object store that holds the workspace's sealed segments did not answer; retry once it answers"}
 	case errors.Is(err, logstore.ErrClosed):
 		// The workspace's store closed under the request (deleted, or
 		// closed to bound open stores); a new request opens it again.

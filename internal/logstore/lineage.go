@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/sealwatch/sealwatch/internal/objstore"
 )
 
 // Several nodes write one table, each into a lineage of its own
@@ -74,6 +76,31 @@ var ErrLineageConflict = errors.New("log store: another writer published this li
 // adopted while its owner was taken for gone: the owner stops writing it,
 // and goes on under a new lineage.
 var ErrLineageAdopted = errors.New("log store: another node adopted this lineage")
+
+// LineageUnreachableError is a read of another node's lineage of a table
+// that the object store did not answer (objstore.ErrUnreachable): the rows
+// of that lineage cannot be read now, and what needs them is refused, never
+// answered without them.
+type LineageUnreachableError struct {
+	Workspace, Table, Lineage string
+	Object                    string // the manifest or segment, as damage names it
+	Err                       error
+}
+
+func (e *LineageUnreachableError) Error() string {
+	return fmt.Sprintf("read %s/%s: %s of lineage %s: %v", e.Workspace, e.Table, e.Object, e.Lineage, e.Err)
+}
+
+func (e *LineageUnreachableError) Unwrap() error { return e.Err }
+
+// foreignUnreachable names the lineage of a read the object store did not
+// answer, if it is another node's.
+func (st *Store) foreignUnreachable(ws, table, lineage, object string, err error) error {
+	if lineage == "" || lineage == st.cfg.Lineage || !errors.Is(err, objstore.ErrUnreachable) {
+		return err
+	}
+	return &LineageUnreachableError{Workspace: ws, Table: table, Lineage: lineage, Object: object, Err: err}
+}
 
 // validLineage reports whether s can name a lineage: a key segment of its
 // own, told apart from segment and manifest names by its leading letter.
@@ -276,7 +303,7 @@ func (t *table) foreignManifest(ctx context.Context, l string, p Pointer) (*mani
 	}
 	m, hdr, err := t.st.readManifestAt(ctx, t.ws, t.name, l, &p)
 	if err != nil {
-		return nil, err
+		return nil, t.st.foreignUnreachable(t.ws, t.name, l, manifestName(l, p.Epoch), err)
 	}
 	if m == nil {
 		return nil, &IntegrityError{Workspace: t.ws, Table: t.name, Object: manifestName(l, p.Epoch), Problem: ProblemMissing,

@@ -3,6 +3,7 @@ package logstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -302,5 +303,51 @@ func TestVerifyOnOneNodeCoversEveryLineage(t *testing.T) {
 	rep, err = verifier.Verify(context.Background(), ws, nil)
 	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != strings.TrimPrefix(entries[i].Key, tablePrefix(ws, tbl)) {
 		t.Fatalf("verify after a byte of node-a's segment flipped: %+v, %v; want that segment named", rep.Damaged, err)
+	}
+}
+
+// unreachableFor is an object store that does not answer for the keys
+// cut selects, as a bucket whose network fails.
+type unreachableFor struct {
+	objstore.Store
+	cut func(key string) bool
+}
+
+func (u unreachableFor) Open(ctx context.Context, key string) (objstore.Object, error) {
+	if u.cut(key) {
+		return nil, fmt.Errorf("open %s: %w", key, objstore.ErrUnreachable)
+	}
+	return u.Store.Open(ctx, key)
+}
+
+// TestAnotherLineageTheObjectStoreDoesNotServeIsNamedNotLeftOut: a node's
+// scan that cannot read another node's manifest or segment fails with a
+// LineageUnreachableError naming that lineage, rather than answering
+// without its rows.
+func TestAnotherLineageTheObjectStoreDoesNotServeIsNamedNotLeftOut(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		object string // of node-a's keys, the ones that fail
+	}{{"manifest", "/node-a/manifest-"}, {"segment", segExt}} {
+		t.Run(tc.name, func(t *testing.T) {
+			objects := sharedDirectory(t)
+			c := cluster{ledger: &MemLedger{}, objects: objects, keys: envelopetest.New("aek")}
+			a := c.node(t, "node-a")
+			mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+			if err := a.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			cut := unreachableFor{Store: objects, cut: func(key string) bool {
+				return strings.Contains(key, "/node-a/") && strings.Contains(key, tc.object)
+			}}
+			reader := newTestStore(t, t.TempDir(), c.keys, func(cfg *Config) {
+				cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage = c.ledger, cut, t.TempDir(), "node-b"
+			})
+			_, err := scanAll(reader, ScanRequest{Workspace: ws, Table: tbl})
+			var lu *LineageUnreachableError
+			if !errors.As(err, &lu) || lu.Lineage != "node-a" || !errors.Is(err, objstore.ErrUnreachable) {
+				t.Fatalf("a scan that cannot read node-a's %s: %v; want a LineageUnreachableError naming node-a", tc.name, err)
+			}
+		})
 	}
 }

@@ -544,7 +544,7 @@ func (st *Store) openSegmentIn(ctx context.Context, open func(context.Context, s
 		return nil, damage(ProblemMissing, errors.New(fileGone))
 	}
 	if err != nil {
-		return nil, err
+		return nil, st.foreignUnreachable(ws, table, want.lineage, want.object(), err)
 	}
 	size := f.Size()
 	if want.size > 0 && size != want.size {
@@ -569,7 +569,7 @@ func (st *Store) openSegmentIn(ctx context.Context, open func(context.Context, s
 		if errors.Is(err, ErrCorrupt) {
 			return nil, damage(ProblemAuthentication, err)
 		}
-		return nil, fmt.Errorf("segment %s/%s/%s: %w", ws, table, want.name, err)
+		return nil, st.foreignUnreachable(ws, table, want.lineage, want.object(), fmt.Errorf("segment %s/%s/%s: %w", ws, table, want.name, err))
 	}
 	return r, nil
 }
