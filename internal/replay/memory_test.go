@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -104,66 +102,6 @@ func TestMemoryGuardEntriesAgeOutWithTheirDate(t *testing.T) {
 		if n := m.Len(); n != step.want {
 			t.Fatalf("at start+%v the guard holds %d of the signatures, want %d", step.at, n, step.want)
 		}
-	}
-}
-
-// TestAMemoryGuardRefusesRequestsSignedBeforeItStarted: it starts empty, so a request
-// signed before it, which a previous process may have taken, is refused.
-func TestAMemoryGuardRefusesRequestsSignedBeforeItStarted(t *testing.T) {
-	c := newClock()
-	m := newMemory(t, 10, c)
-	if !m.Since().Equal(c.now()) {
-		t.Fatalf("Since = %v, want %v", m.Since(), c.now())
-	}
-	if err := reserve(m, "a", c.now().Add(-time.Second)); !errors.Is(err, ErrBeforeRecord) {
-		t.Fatalf("signed before the guard started = %v, want ErrBeforeRecord", err)
-	}
-	if err := reserve(m, "a", c.now()); err != nil {
-		t.Fatalf("signed in the second the guard started: %v", err)
-	}
-}
-
-// TestAMemoryGuardIsNotFooledByAClockSteppedBack: once a signature has left the window and
-// been forgotten, a wall clock stepped back does not let the request in again; nor does a
-// request whose body arrives after its date left the window.
-func TestAMemoryGuardIsNotFooledByAClockSteppedBack(t *testing.T) {
-	c := newClock()
-	m := newMemory(t, 10, c)
-	date := c.now()
-	if err := reserve(m, "a", date); err != nil {
-		t.Fatal(err)
-	}
-	c.advance(window + time.Second)
-	if err := reserve(m, "a", date); !errors.Is(err, ErrOutsideWindow) {
-		t.Fatalf("after the window = %v, want ErrOutsideWindow", err)
-	}
-	if err := reserve(m, "b", c.now()); err != nil { // evicts a
-		t.Fatal(err)
-	}
-	c.advance(-time.Minute)
-	if err := reserve(m, "a", date); !errors.Is(err, ErrOutsideWindow) {
-		t.Fatalf("after the clock stepped back = %v, want ErrOutsideWindow", err)
-	}
-}
-
-func TestAMemoryGuardTakesOneOfConcurrentTwins(t *testing.T) {
-	c := newClock()
-	m := newMemory(t, 10, c)
-	var taken atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			switch err := reserve(m, "a", c.now()); {
-			case err == nil:
-				taken.Add(1)
-			case !errors.Is(err, ErrSeen):
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if n := taken.Load(); n != 1 {
-		t.Fatalf("%d of 16 concurrent copies were taken, want 1", n)
 	}
 }
 

@@ -186,15 +186,29 @@ func testTakenOnOneNodeRefusedOnAnother(t *testing.T, dbA, dbB kv.DB) {
 	}
 
 	// Copies sent to both nodes at once: one is taken in the whole cluster.
+	if n := takenOfCopies(t, 32, date, a, b); n != 1 {
+		t.Fatalf("%d of 32 copies sent to two nodes were taken, want 1", n)
+	}
+}
+
+func TestConcurrentCopiesOfARequestAreTakenOnce(t *testing.T) {
+	onEachGuard(t, func(t *testing.T, open func(*clock) guard) {
+		c := newClock()
+		if n := takenOfCopies(t, 16, c.now(), open(c)); n != 1 {
+			t.Fatalf("%d of 16 concurrent copies were taken, want 1", n)
+		}
+	})
+}
+
+// takenOfCopies sends copies of one request signed at date to the guards at once, in
+// turn, and returns how many were taken.
+func takenOfCopies(t *testing.T, copies int, date time.Time, guards ...guard) int32 {
+	t.Helper()
 	var taken atomic.Int32
 	var wg sync.WaitGroup
-	for i := range 32 {
+	for i := range copies {
 		wg.Go(func() {
-			g := a
-			if i%2 == 1 {
-				g = b
-			}
-			switch err := reserve(g, "twin", date); {
+			switch err := reserve(guards[i%len(guards)], "twin", date); {
 			case err == nil:
 				taken.Add(1)
 			case !errors.Is(err, ErrSeen):
@@ -203,9 +217,7 @@ func testTakenOnOneNodeRefusedOnAnother(t *testing.T, dbA, dbB kv.DB) {
 		})
 	}
 	wg.Wait()
-	if n := taken.Load(); n != 1 {
-		t.Fatalf("%d of 32 copies sent to two nodes were taken, want 1", n)
-	}
+	return taken.Load()
 }
 
 func TestAReleasedSignatureMayBeTakenAgain(t *testing.T) {
@@ -254,17 +266,31 @@ func testRequestsOutsideTheWindowAreRefused(t *testing.T, open func(*clock) guar
 	}
 }
 
-// TestTheRecordBeginsOnceForTheCluster: requests signed before the record began are refused,
-// since they may have been taken before; a node started later, or restarted, keeps the
+// TestRequestsSignedBeforeTheRecordBeganAreRefused: they may have been taken before it (by
+// a previous process, for a guard in memory), so whether they were cannot be told.
+func TestRequestsSignedBeforeTheRecordBeganAreRefused(t *testing.T) {
+	onEachGuard(t, func(t *testing.T, open func(*clock) guard) {
+		c := newClock()
+		g := open(c)
+		if !g.Since().Equal(c.now()) {
+			t.Fatalf("Since = %v, want %v", g.Since(), c.now())
+		}
+		if err := reserve(g, "a", c.now().Add(-time.Second)); !errors.Is(err, ErrBeforeRecord) {
+			t.Fatalf("signed before the record began = %v, want ErrBeforeRecord", err)
+		}
+		if err := reserve(g, "a", c.now()); err != nil {
+			t.Fatalf("signed in the second the record began: %v", err)
+		}
+	})
+}
+
+// TestTheRecordBeginsOnceForTheCluster: a node started later, or restarted, keeps the
 // record's beginning, since the signatures taken since then are all recorded.
 func TestTheRecordBeginsOnceForTheCluster(t *testing.T) {
 	c := newClock()
 	db := openDB(t)
 	a := newGuard(t, db, c)
 	began := c.now()
-	if err := reserve(a, "early", began.Add(-time.Second)); !errors.Is(err, ErrBeforeRecord) {
-		t.Fatalf("signed before the record began = %v, want ErrBeforeRecord", err)
-	}
 	if err := reserve(a, "a", began); err != nil {
 		t.Fatalf("signed in the second the record began: %v", err)
 	}
@@ -320,27 +346,30 @@ func TestRecordsAreDeletedOnceNoNodeCanTakeThem(t *testing.T) {
 	}
 }
 
-// TestAClockSteppedBackDoesNotReadmitADeletedSignature: once a record was deleted, a wall
-// clock stepped back does not take its request in again.
-func TestAClockSteppedBackDoesNotReadmitADeletedSignature(t *testing.T) {
-	c := newClock()
-	db := openDB(t)
-	g := newGuard(t, db, c)
-	date := c.now()
-	if err := reserve(g, "a", date); err != nil {
-		t.Fatal(err)
-	}
-	c.advance(2*window + time.Second)
-	if err := reserve(g, "b", c.now()); err != nil { // deletes a's record
-		t.Fatal(err)
-	}
-	if stored(t, db, map[string]time.Time{"a": date}) != 0 {
-		t.Fatal("a's record is kept past the window and the window again")
-	}
-	c.advance(-2 * window)
-	if err := reserve(g, "a", date); !errors.Is(err, ErrOutsideWindow) {
-		t.Fatalf("after the clock stepped back = %v, want ErrOutsideWindow", err)
-	}
+// TestAClockSteppedBackDoesNotReadmitAForgottenSignature: once a signature's record is
+// gone, its date outside the window (and the window again, for a shared record), a wall
+// clock stepped back does not take its request in again; nor is a request taken whose body
+// arrives after its date left the window.
+func TestAClockSteppedBackDoesNotReadmitAForgottenSignature(t *testing.T) {
+	onEachGuard(t, func(t *testing.T, open func(*clock) guard) {
+		c := newClock()
+		g := open(c)
+		date := c.now()
+		if err := reserve(g, "a", date); err != nil {
+			t.Fatal(err)
+		}
+		c.advance(2*window + time.Second)
+		if err := reserve(g, "a", date); !errors.Is(err, ErrOutsideWindow) {
+			t.Fatalf("after the window = %v, want ErrOutsideWindow", err)
+		}
+		if err := reserve(g, "b", c.now()); err != nil { // forgets a
+			t.Fatal(err)
+		}
+		c.advance(-2 * window)
+		if err := reserve(g, "a", date); !errors.Is(err, ErrOutsideWindow) {
+			t.Fatalf("after the clock stepped back = %v, want ErrOutsideWindow", err)
+		}
+	})
 }
 
 // TestReservationsWaitingForACommitShareTheNext: while one commit is under way, the

@@ -38,6 +38,30 @@ func BenchmarkBackends(b *testing.B) {
 	const keys = 1000
 	key := func(i int) []byte { return fmt.Appendf(nil, "key%08d", i) }
 	value := make([]byte, 200)
+	ops := []struct {
+		name  string
+		write bool
+		fn    func(b kv.Bucket, i int) error
+	}{
+		{"Get", false, func(b kv.Bucket, i int) error {
+			if b.Get(key(i%keys)) == nil {
+				return fmt.Errorf("key %d missing", i%keys)
+			}
+			return nil
+		}},
+		{"Put", true, func(b kv.Bucket, i int) error { return b.Put(key(i%keys), value) }},
+		{"Scan100", false, func(b kv.Bucket, i int) error {
+			c := b.Cursor()
+			n := 0
+			for k, _ := c.Seek(key(i % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
+				n++
+			}
+			if n != 100 {
+				return fmt.Errorf("scanned %d keys", n)
+			}
+			return nil
+		}},
+	}
 	ctx := context.Background()
 	for _, be := range backends {
 		db := be.open(b)
@@ -56,59 +80,23 @@ func BenchmarkBackends(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run("op=Get/backend="+be.name, func(b *testing.B) {
-			i := 0
-			from := sent.Read()
-			for b.Loop() {
-				err := db.View(ctx, func(tx kv.Tx) error {
-					if tx.Bucket([]byte("bench")).Get(key(i%keys)) == nil {
-						return fmt.Errorf("key %d missing", i%keys)
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
+		for _, op := range ops {
+			b.Run("op="+op.name+"/backend="+be.name, func(b *testing.B) {
+				run := db.View
+				if op.write {
+					run = db.Update
 				}
-				i += 7
-			}
-			reportTrips(b, from, sent.Read())
-		})
-		b.Run("op=Put/backend="+be.name, func(b *testing.B) {
-			i := 0
-			from := sent.Read()
-			for b.Loop() {
-				err := db.Update(ctx, func(tx kv.Tx) error {
-					return tx.Bucket([]byte("bench")).Put(key(i%keys), value)
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				i += 7
-			}
-			reportTrips(b, from, sent.Read())
-		})
-		b.Run("op=Scan100/backend="+be.name, func(b *testing.B) {
-			i := 0
-			from := sent.Read()
-			for b.Loop() {
-				err := db.View(ctx, func(tx kv.Tx) error {
-					c := tx.Bucket([]byte("bench")).Cursor()
-					n := 0
-					for k, _ := c.Seek(key(i % (keys - 100))); k != nil && n < 100; k, _ = c.Next() {
-						n++
+				i := 0
+				from := sent.Read()
+				for b.Loop() {
+					if err := run(ctx, func(tx kv.Tx) error { return op.fn(tx.Bucket([]byte("bench")), i) }); err != nil {
+						b.Fatal(err)
 					}
-					if n != 100 {
-						return fmt.Errorf("scanned %d keys", n)
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
+					i += 7
 				}
-				i += 7
-			}
-			reportTrips(b, from, sent.Read())
-		})
+				reportTrips(b, from, sent.Read())
+			})
+		}
 	}
 }
 

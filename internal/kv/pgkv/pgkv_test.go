@@ -84,18 +84,8 @@ func TestTwoNodesShareOneDatabase(t *testing.T) {
 func TestClaimsDoNotWaitForTheWriter(t *testing.T) {
 	url := pgtest.New(t)
 	a, b := open(t, connect(t, url), "control"), open(t, connect(t, url), "control")
-	ctx := context.Background()
-	holding, release := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- a.Update(ctx, func(kv.Tx) error {
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	release := holdWriter(t, a)
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	set, keys := []byte("taken"), [][]byte{[]byte("k")}
 	if got, err := b.Claim(wctx, set, keys); err != nil || !got[0] {
@@ -104,9 +94,28 @@ func TestClaimsDoNotWaitForTheWriter(t *testing.T) {
 	if err := b.Unclaim(wctx, set, keys, []byte("z")); err != nil {
 		t.Errorf("an unclaim while another node's Update holds the writer's lock: %v", err)
 	}
-	close(release)
-	if err := <-held; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// holdWriter begins an Update on db that holds its namespace's writer's
+// lock until release is called, which returns the Update's outcome.
+func holdWriter(t *testing.T, db *pgkv.DB) (release func() error) {
+	t.Helper()
+	holding, proceed := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- db.Update(context.Background(), func(kv.Tx) error {
+			close(holding)
+			<-proceed
+			return nil
+		})
+	}()
+	<-holding
+	return func() error {
+		close(proceed)
+		return <-held
 	}
 }
 
@@ -140,16 +149,7 @@ func TestNamespacesAreApart(t *testing.T) {
 	}
 
 	// A writer in one namespace does not wait for another's.
-	holding, release := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- identity.Update(ctx, func(kv.Tx) error {
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	release := holdWriter(t, identity)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := vault.Update(wctx, func(tx kv.Tx) error {
@@ -158,8 +158,7 @@ func TestNamespacesAreApart(t *testing.T) {
 	}); err != nil {
 		t.Errorf("an Update in vault while one in identity is open: %v", err)
 	}
-	close(release)
-	if err := <-held; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 }
