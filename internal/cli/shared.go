@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
 	"github.com/sealwatch/sealwatch/internal/node"
 	"github.com/sealwatch/sealwatch/internal/storeurl"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 // sharedFlags are serve's flags for running as one of several nodes: the
@@ -20,6 +22,7 @@ import (
 type sharedFlags struct {
 	postgres, objectStore string
 	selfCheckEvery        int
+	lineageLease          time.Duration
 }
 
 func (sf *sharedFlags) register(cmd *cobra.Command) {
@@ -32,6 +35,8 @@ func (sf *sharedFlags) register(cmd *cobra.Command) {
 		"Each node writes in a lineage of its own and reads every node's; write-ahead logs stay under --data. Without it, log data stays under --data, where no other node reads it")
 	f.IntVar(&sf.selfCheckEvery, "key-self-check-every", keyring.DefaultSelfCheckEvery, "with --postgres, one node probes each customer key and the others read what it found: "+
 		"how many --key-check-interval apart each of the others still probes the key itself, so that a node cut off from the key service alone finds out")
+	f.DurationVar(&sf.lineageLease, "lineage-lease", wsdata.DefaultLineageLease, "with --object-store, how long a node's lease on its lineage lasts unrenewed (it renews it five times a lease): "+
+		"past it, another node adopts the lineage, merging its segments into its own, and the node, if it comes back, goes on under a new lineage. The same on every node")
 }
 
 // open parses the flags and, when --postgres is given, connects and
@@ -42,6 +47,10 @@ func (sf *sharedFlags) open(ctx context.Context, a *app, cmd *cobra.Command, cfg
 		return nil, usagef("--key-self-check-every must be at least 1, not %d", sf.selfCheckEvery)
 	}
 	cfg.KeySelfCheckEvery = sf.selfCheckEvery
+	if sf.lineageLease < time.Second {
+		return nil, usagef("--lineage-lease must be at least 1s, not %s", sf.lineageLease)
+	}
+	cfg.LineageLease = sf.lineageLease
 	if sf.postgres == "" {
 		if sf.objectStore != "" {
 			return nil, usagef("--object-store needs --postgres: the nodes that share objects share their databases too")

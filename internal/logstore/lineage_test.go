@@ -30,7 +30,7 @@ func (c cluster) node(t *testing.T, lineage string, mod ...func(*Config)) *Store
 	}}, mod...)...)
 }
 
-func sharedDirectory(t *testing.T) objstore.Store {
+func sharedDirectory(t testing.TB) objstore.Store {
 	t.Helper()
 	s, err := localfs.New(t.TempDir())
 	if err != nil {
