@@ -178,29 +178,33 @@ func (n *Node) adminApplication(ctx context.Context, claim *adminClaim) (string,
 	return secret, nil
 }
 
-// confirmAdminClaim checks, on a start with an admin.json naming clientID,
-// that it is the cluster's: it finishes a pending claim of this node's
-// whose admin.json was written before the node stopped, resumes one whose
-// admin.json was not, and warns when another node made the cluster's admin
-// application (this admin.json then signs in nowhere).
-func (n *Node) confirmAdminClaim(ctx context.Context, clientID string) error {
+// confirmAdminClaim checks, on a start with an admin.json, that it is the
+// cluster's. A pending claim of this node's is finished: marked so when
+// admin.json holds the application it names (the node stopped after
+// writing it), resumed otherwise. When another node made the cluster's
+// admin application, this admin.json (a copy of that node's, or one a node
+// that took over the bootstrap has made stale) is checked to sign in,
+// and the node warns if it does not.
+func (n *Node) confirmAdminClaim(ctx context.Context, creds Credentials) error {
 	claim, found, err := n.readAdminClaim(ctx)
 	switch {
 	case err != nil || !found:
 		return err
-	case !n.claimedHere(claim):
-		n.adminElsewhere = claim.Host + ":" + claim.Credentials
-		n.log.Warn("another node made the cluster's admin application: this node's admin.json is not its credentials; sign in with that node's",
-			"credentials", n.CredentialsFile(), "admin", n.adminElsewhere)
-		return nil
-	case !claim.Pending:
-		return nil
-	case claim.AppID != clientID:
-		_, _, err := n.claimAdmin(ctx)
+	case n.claimedHere(claim) && claim.Pending && claim.AppID != creds.ClientID:
+		_, n.firstRun, err = n.claimAdmin(ctx)
 		return err
+	case n.claimedHere(claim) && claim.Pending:
+		claim.Pending, claim.Deadline = false, time.Time{}
+		return n.updateAdminClaim(ctx, claim)
+	case n.claimedHere(claim):
+		return nil
 	}
-	claim.Pending, claim.Deadline = false, time.Time{}
-	return n.updateAdminClaim(ctx, claim)
+	if _, err := n.identity.Authenticate(ctx, creds.ClientID, creds.ClientSecret); err != nil {
+		n.adminElsewhere = claim.Host + ":" + claim.Credentials
+		n.log.Warn("this node's admin.json does not sign in: another node made the cluster's admin application; sign in with that node's admin.json",
+			"credentials", n.CredentialsFile(), "admin", n.adminElsewhere)
+	}
+	return nil
 }
 
 // updateAdminClaim stores claim in place of the one it updates, unless

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,21 @@ func TestAnAdminBootstrapCutShortIsFinishedByALaterStart(t *testing.T) {
 				claim, found, err := rn.node.readAdminClaim(ctx)
 				if err != nil || !found || claim.Pending || claim.AppID != rn.creds.ClientID {
 					t.Fatalf("the claim after the bootstrap: %+v (found %v, %v); admin.json names %s", claim, found, err, rn.creds.ClientID)
+				}
+				if who == "another node" && step == adminCredsWritten {
+					// The first node's admin.json holds the secret the
+					// other node replaced: started again, it says so.
+					again, err := Open(ctx, first)
+					if err != nil {
+						t.Fatal(err)
+					}
+					where := again.AdminCredentialsElsewhere()
+					if err := again.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if !strings.HasSuffix(where, rn.node.CredentialsFile()) {
+						t.Fatalf("the first node, its admin.json stale, points at %q, not %s", where, rn.node.CredentialsFile())
+					}
 				}
 
 				mgmt := rn.adminToken("https://management.azure.com/.default") // admin.json signs in

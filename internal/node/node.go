@@ -667,11 +667,11 @@ func (n *Node) bootstrapAdmin(ctx context.Context, hasCredentials bool) error {
 		_, err := n.refreshCredentials()
 		return err
 	case hasCredentials:
-		clientID, err := n.refreshCredentials()
+		creds, err := n.refreshCredentials()
 		if err != nil {
 			return err
 		}
-		return n.confirmAdminClaim(ctx, clientID)
+		return n.confirmAdminClaim(ctx, creds)
 	case n.cfg.Storage == nil:
 		n.firstRun = true
 		return n.createAdmin(ctx)
@@ -714,21 +714,21 @@ func (n *Node) createAdmin(ctx context.Context) error {
 
 // refreshCredentials keeps admin.json pointing at where this run listens: a
 // run on another port or DNS suffix updates the endpoint, never the secret.
-// It returns the client ID admin.json names.
-func (n *Node) refreshCredentials() (string, error) {
+// It returns the credentials admin.json holds.
+func (n *Node) refreshCredentials() (Credentials, error) {
 	raw, err := os.ReadFile(n.CredentialsFile())
 	if err != nil {
-		return "", fmt.Errorf("read admin credentials: %w", err)
+		return Credentials{}, fmt.Errorf("read admin credentials: %w", err)
 	}
 	var creds Credentials
 	if err := json.Unmarshal(raw, &creds); err != nil {
-		return "", fmt.Errorf("%s is damaged (%v); move it away to have a new admin principal created", n.CredentialsFile(), err)
+		return Credentials{}, fmt.Errorf("%s is damaged (%v); move it away to have a new admin principal created", n.CredentialsFile(), err)
 	}
 	if creds.Endpoint == n.publicURL() && creds.CAFile == n.tls.CAFile && creds.VaultDNSSuffix == n.cfg.VaultDNSSuffix {
-		return creds.ClientID, nil
+		return creds, nil
 	}
 	creds.Endpoint, creds.CAFile, creds.VaultDNSSuffix = n.publicURL(), n.tls.CAFile, n.cfg.VaultDNSSuffix
-	return creds.ClientID, n.writeCredentials(creds)
+	return creds, n.writeCredentials(creds)
 }
 
 // writeCredentials writes then renames, so a crash never leaves a
