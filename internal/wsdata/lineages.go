@@ -45,6 +45,8 @@ type lineageLease struct {
 	// never written by its owner again.
 	Adopter string `json:"adopter,omitempty"`
 	Claimed int64  `json:"claimed,omitempty"` // Unix ns
+	// Done: its adopter adopted every table and swept what was left.
+	Done bool `json:"done,omitempty"`
 }
 
 func (l lineageLease) expired(now int64) bool { return l.Expires < now }
@@ -177,7 +179,12 @@ func (d *Data) AdoptLineages(ctx context.Context, workspaces []workspace.Workspa
 	}
 	adopted := 0
 	var errs []error
+	var done []string
 	for _, l := range claimed {
+		if tables[l] == nil {
+			done = append(done, l) // no pointer left: adopted and swept
+			continue
+		}
 		for _, wt := range tables[l].live {
 			ws := byID[wt.ws]
 			if ws == nil {
@@ -191,6 +198,7 @@ func (d *Data) AdoptLineages(ctx context.Context, workspaces []workspace.Workspa
 			errs = append(errs, d.sweepTable(ctx, byID[wt.ws], wt.table))
 		}
 	}
+	errs = append(errs, d.finish(ctx, own, done))
 	return adopted, errors.Join(errs...)
 }
 
@@ -230,26 +238,145 @@ func (d *Data) sweepTable(ctx context.Context, ws *workspace.WorkspaceInfo, tabl
 	return err
 }
 
-// claimLineages claims, in one Update, every lineage other than own whose
-// lease ran out and that no live lineage claimed; a lineage with tables and
-// no lease yet (it ran before leases, or its node never renewed) is given
-// one, which runs out unless renewed. It returns the lineages own holds
-// claims on, and the tables of every lineage.
+// claimLineages claims every lineage other than own whose lease ran out
+// and that no live lineage claimed; a lineage with tables and no lease
+// (it ran before leases) is given one, which runs out unless renewed. It
+// returns the lineages own holds claims on and has not finished with, and
+// the tables of every lineage (read only when there are such claims).
+//
+// The leases are read in a View, and the Update that claims (serialized
+// across the nodes) runs only when a lease is to be made or claimed, and
+// reads only those: the ledger, one key per table and lineage, is read
+// once at start (for lineages without a lease) and while a claim is being
+// worked on, never in an Update.
 func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[string]*lineageTables, error) {
 	now := d.now().UnixNano()
-	var claimed []string
+	leases, err := d.readLeases(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	var tables map[string]*lineageTables
+	if !d.leasesKnown.Load() {
+		if tables, err = d.readLineagePointers(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	alive := func(l string) bool {
+		lease, ok := leases[l]
+		return ok && !lease.expired(now) && lease.Adopter == ""
+	}
+	var unleased, claimable, mine []string
+	for _, l := range slices.Sorted(maps.Keys(tables)) {
+		if _, ok := leases[l]; !ok && l != own {
+			unleased = append(unleased, l)
+		}
+	}
+	for _, l := range slices.Sorted(maps.Keys(leases)) {
+		lease := leases[l]
+		switch {
+		case l == own || lease.Done:
+		case lease.Adopter == own:
+			mine = append(mine, l)
+		case lease.expired(now) && (lease.Adopter == "" || !alive(lease.Adopter)):
+			claimable = append(claimable, l)
+		}
+	}
+	if len(unleased)+len(claimable) > 0 {
+		claimed, err := d.claim(ctx, own, now, unleased, claimable)
+		if err != nil {
+			return nil, nil, err
+		}
+		mine = append(mine, claimed...)
+	}
+	d.leasesKnown.Store(true)
+	if len(mine) > 0 && tables == nil {
+		if tables, err = d.readLineagePointers(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	return mine, tables, nil
+}
+
+// claim gives the unleased lineages a lease and claims the claimable ones
+// for own, in one Update, checking each again there: another node may have
+// claimed it, or its owner renewed it, since it was read.
+func (d *Data) claim(ctx context.Context, own string, now int64, unleased, claimable []string) ([]string, error) {
+	var claimed []string
 	err := d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
 		claimed = nil
-		var err error
-		if tables, err = lineagePointers(tx); err != nil {
-			return err
-		}
 		b, err := tx.CreateBucketIfNotExists(lineageBucket)
 		if err != nil {
 			return err
 		}
-		leases := map[string]lineageLease{}
+		for _, l := range unleased {
+			if b.Get([]byte(l)) == nil {
+				if err := putLease(b, l, lineageLease{Expires: now + int64(d.leaseTerm())}); err != nil {
+					return err
+				}
+			}
+		}
+		for _, l := range claimable {
+			lease, err := getLease(b, l)
+			if err != nil {
+				return err
+			}
+			if !lease.expired(now) || lease.Done {
+				continue
+			}
+			if lease.Adopter != "" && lease.Adopter != own {
+				adopter, err := getLease(b, lease.Adopter)
+				if err != nil {
+					return err
+				}
+				if !adopter.expired(now) && adopter.Adopter == "" {
+					continue // its adopter is alive, and works on it
+				}
+			}
+			lease.Adopter, lease.Claimed = own, now
+			if err := putLease(b, l, lease); err != nil {
+				return err
+			}
+			claimed = append(claimed, l)
+		}
+		return nil
+	})
+	return claimed, err
+}
+
+// finish marks the lineages own adopted whose every table is adopted and
+// swept: no later round reads the ledger for them.
+func (d *Data) finish(ctx context.Context, own string, done []string) error {
+	if len(done) == 0 {
+		return nil
+	}
+	return d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(lineageBucket)
+		if err != nil {
+			return err
+		}
+		for _, l := range done {
+			lease, err := getLease(b, l)
+			if err != nil {
+				return err
+			}
+			if lease.Adopter == own && !lease.Done {
+				lease.Done = true
+				if err := putLease(b, l, lease); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func (d *Data) readLeases(ctx context.Context) (map[string]lineageLease, error) {
+	leases := map[string]lineageLease{}
+	err := d.opts.ControlDB.View(ctx, func(tx kv.Tx) error {
+		b := tx.Bucket(lineageBucket)
+		if b == nil {
+			return nil
+		}
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var l lineageLease
@@ -258,34 +385,19 @@ func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[str
 			}
 			leases[string(k)] = l
 		}
-		alive := func(l string) bool {
-			lease, ok := leases[l]
-			return ok && !lease.expired(now) && lease.Adopter == ""
-		}
-		for _, l := range slices.Sorted(maps.Keys(tables)) {
-			lease, ok := leases[l]
-			switch {
-			case l == own:
-				continue
-			case !ok:
-				if err := putLease(b, l, lineageLease{Expires: now + int64(d.leaseTerm())}); err != nil {
-					return err
-				}
-				continue
-			case lease.Adopter == own:
-			case !lease.expired(now) || lease.Adopter != "" && alive(lease.Adopter):
-				continue
-			default:
-				lease.Adopter, lease.Claimed = own, now
-				if err := putLease(b, l, lease); err != nil {
-					return err
-				}
-			}
-			claimed = append(claimed, l)
-		}
 		return nil
 	})
-	return claimed, tables, err
+	return leases, err
+}
+
+func (d *Data) readLineagePointers(ctx context.Context) (map[string]*lineageTables, error) {
+	var tables map[string]*lineageTables
+	err := d.opts.ControlDB.View(ctx, func(tx kv.Tx) error {
+		var err error
+		tables, err = lineagePointers(tx)
+		return err
+	})
+	return tables, err
 }
 
 // lineagePointers lists the tables of every lineage in the ledger.

@@ -249,3 +249,43 @@ func TestAWorkspaceDeletedThroughOneNodeIsClosedOnTheOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestALineageWrittenBeforeLeasesIsGivenOneAndAdoptedOnceItRunsOut: a
+// lineage with tables and no lease (its node ran before leases, or never
+// renewed) is given a lease by the first node to look, and adopted once
+// that has run out unrenewed.
+func TestALineageWrittenBeforeLeasesIsGivenOneAndAdoptedOnceItRunsOut(t *testing.T) {
+	db := controlDB(t)
+	objects, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	ws := capWorkspace(1)
+	id := ws.Workspace.Properties.CustomerID
+	old := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: "node-old"}) // never renews
+	if err := ingestAndFlush(t, old, ws, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	b := leasedNode(t, db, objects, "node-b", &clock)
+	ctx := context.Background()
+	all := []workspace.WorkspaceInfo{*ws}
+	if err := b.RenewLineage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.AdoptLineages(ctx, all); err != nil || n != 0 {
+		t.Fatalf("adopted %d tables of a lineage just given a lease, %v", n, err)
+	}
+	clock.Add(int64(2 * time.Minute))
+	if err := b.RenewLineage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.AdoptLineages(ctx, all); err != nil || n != 1 {
+		t.Fatalf("adopted %d tables once the lease ran out, %v; want 1", n, err)
+	}
+	onceEach(t, numbersThrough(t, b, ws), 10, "after the adoption")
+	if ptrs, err := (kvLedger{db}).Lineages(ctx, id, "Nodes_CL"); err != nil || ptrs["node-old"].Retired == 0 {
+		t.Fatalf("node-old's pointer: %+v, %v; want it retired", ptrs["node-old"], err)
+	}
+}

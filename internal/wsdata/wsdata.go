@@ -89,8 +89,11 @@ type Data struct {
 	// lineage is this node's lineage of every table (Options.Lineage),
 	// until another node adopts it (ChangeLineage).
 	lineage atomic.Pointer[string]
-	log     *slog.Logger
-	now     func() time.Time
+	// leasesKnown: every lineage the ledger held at the first round of
+	// AdoptLineages has a lease since (claimLineages).
+	leasesKnown atomic.Bool
+	log         *slog.Logger
+	now         func() time.Time
 	// functions keeps each workspace's functions (its saved searches with
 	// an alias) across queries, by the version of their sealed index.
 	functions *savedsearch.Cache
