@@ -1,11 +1,7 @@
 package node
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -25,16 +21,8 @@ const (
 
 // kmsKeyBody is the PATCH body that moves cluster1 to an AWS KMS key.
 func kmsKeyBody(srv *localkms.Server, keyID string, fields map[string]string) map[string]any {
-	kv := map[string]string{"keySource": "aws-kms", "kmsKeyArn": keyID, "awsRegion": localkms.Region, "kmsEndpoint": srv.Endpoint,
-		"awsAccessKeyId": kmsAccessKeyID, "awsSecretAccessKey": kmsSecret}
-	for k, v := range fields {
-		if v == "" {
-			delete(kv, k)
-		} else {
-			kv[k] = v
-		}
-	}
-	return map[string]any{"properties": map[string]any{"keyVaultProperties": kv}}
+	return keySourceBody(map[string]string{"keySource": "aws-kms", "kmsKeyArn": keyID, "awsRegion": localkms.Region, "kmsEndpoint": srv.Endpoint,
+		"awsAccessKeyId": kmsAccessKeyID, "awsSecretAccessKey": kmsSecret}, fields)
 }
 
 // TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores moves a cluster whose
@@ -61,12 +49,8 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	clusterURL := cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1")
 
 	t.Run("what is missing is named", func(t *testing.T) {
-		for _, tc := range []struct {
-			name   string
-			fields map[string]string
-			status int
-			want   string
-		}{
+		body := func(changes map[string]string) map[string]any { return kmsKeyBody(srv, "alias/sealwatch", changes) }
+		cs.requireRefusalsName(t, body, "the secret", kmsSecret, []keySourceRefusal{
 			{"no region", map[string]string{"awsRegion": ""}, 400, "awsRegion is required"},
 			{"no key", map[string]string{"kmsKeyArn": ""}, 400, "kmsKeyArn is required"},
 			{"no access key", map[string]string{"awsAccessKeyId": ""}, 400, "awsAccessKeyId is required"},
@@ -74,19 +58,7 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 			{"a Key Vault field too", map[string]string{"keyName": "ws-cmk"}, 400, "keyName belong to another key source"},
 			{"an unknown source", map[string]string{"keySource": "floppy"}, 400, "keySource must be one of"},
 			{"a key that does not exist", map[string]string{"kmsKeyArn": "alias/missing"}, 400, "NotFoundException"},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				var er struct {
-					Error struct{ Code, Message string }
-				}
-				if st := cs.call("PATCH", clusterURL, cs.mgmt, kmsKeyBody(srv, "alias/sealwatch", tc.fields), &er); st != tc.status || !strings.Contains(er.Error.Message, tc.want) {
-					t.Fatalf("%d %+v, want %d naming %q", st, er, tc.status, tc.want)
-				}
-				if strings.Contains(er.Error.Message, kmsSecret) {
-					t.Fatalf("the refusal repeats the secret: %s", er.Error.Message)
-				}
-			})
-		}
+		})
 		srv.SetAccess(kmsAccessKeyID, false)
 		defer srv.SetAccess(kmsAccessKeyID, true)
 		var er struct {
@@ -102,36 +74,16 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if st := cs.call("PATCH", clusterURL, cs.mgmt, kmsKeyBody(srv, "alias/sealwatch", nil), &cluster); st != 200 {
 		t.Fatalf("move to the KMS key: %d %v", st, cluster)
 	}
-	var got map[string]any
-	cs.call("GET", clusterURL, cs.mgmt, nil, &got)
-	for _, c := range []map[string]any{cluster, got} {
-		raw, _ := json.Marshal(c)
-		kv := c["properties"].(map[string]any)["keyVaultProperties"].(map[string]any)
-		if kv["keySource"] != "aws-kms" || kv["kmsKeyArn"] != "alias/sealwatch" || kv["awsAccessKeyId"] != kmsAccessKeyID || bytes.Contains(raw, []byte(kmsSecret)) {
-			t.Fatalf("cluster after the move: %s", raw)
-		}
-	}
-	for _, u := range cs.keyUsage() {
-		if u.InUse && u.KeyURI != arn {
-			t.Fatalf("%s account keys still wrapped by %s after the move to %s", u.Resource, u.KeyURI, arn)
-		}
-	}
+	cs.requireMovedTo(t, cluster, map[string]string{"keySource": "aws-kms", "kmsKeyArn": "alias/sealwatch", "awsAccessKeyId": kmsAccessKeyID}, kmsSecret, arn)
 	// The Key Vault key can go: nothing depends on it any more.
 	cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt,
 		map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}, nil)
 	cs.probe()
-	count := func(want int) {
-		t.Helper()
-		st, n, qe := cs.queryStatus("Events_CL | count", "P1D")
-		if st != 200 || n != float64(want) {
-			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, want)
-		}
-	}
 	rows[0]["Message"] = "after the move"
 	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
 		t.Fatalf("ingest under the KMS key: %d %s", st, code)
 	}
-	count(2)
+	cs.requireCount(t, 2)
 
 	if _, err := srv.Admin.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
@@ -153,10 +105,10 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if st := cs.keyState(); st != "Accessible" {
 		t.Fatalf("key state with the KMS key enabled again: %s", st)
 	}
-	count(2)
+	cs.requireCount(t, 2)
 
 	cs.restart(func() { requireNoSecretUnder(t, cs.dir, "the access key's secret", kmsSecret) })
-	count(2)
+	cs.requireCount(t, 2)
 
 	// Retargeting the alias to a new key is a rotation: the next check
 	// rewraps every account key under it, and the old key wraps nothing.
@@ -165,11 +117,9 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs.probe()
+	cs.requireWrappedBy(t, rotated, "after the alias moved to "+rotated)
 	idle := false
 	for _, u := range cs.keyUsage() {
-		if u.InUse && u.KeyURI != rotated {
-			t.Fatalf("%s account keys still wrapped by %s after the alias moved to %s", u.Resource, u.KeyURI, rotated)
-		}
 		idle = idle || (u.KeyURI == arn && !u.InUse)
 	}
 	if !idle {
@@ -182,7 +132,7 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if st := cs.keyState(); st != "Accessible" {
 		t.Fatalf("key state with the old key retired: %s", st)
 	}
-	count(2)
+	cs.requireCount(t, 2)
 
 	for what, text := range map[string]string{"the node's log": logs.String(), "/metrics": fmt.Sprint(cs.scrape())} {
 		for form, needle := range secretForms(kmsSecret) {
@@ -208,46 +158,18 @@ func TestAWSKMSIsNotCalledPerRowIngested(t *testing.T) {
 	if st := cs.call("PATCH", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, kmsKeyBody(srv, arn, nil), &out); st != 200 {
 		t.Fatalf("move to the KMS key: %d %v", st, out)
 	}
-	immutableID, tok := cs.dcr()
-	batch := func(n int) []map[string]any {
-		rows := make([]map[string]any, n)
-		msg := make([]byte, 512)
-		for i := range rows {
-			rand.Read(msg)
-			rows[i] = map[string]any{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": hex.EncodeToString(msg)}
-		}
-		return rows
-	}
-	ingested := 0
-	ingest := func(n int) {
-		t.Helper()
-		if st, code := cs.ingest(immutableID, tok, batch(n)); st != 204 {
-			t.Fatalf("ingest: %d %s", st, code)
-		}
-		ingested += n
-	}
-	flushAndCount := func() {
-		t.Helper()
-		if st := cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/flush"), cs.mgmt, nil, nil); st != 200 && st != 204 {
-			t.Fatalf("flush: %d", st)
-		}
-		if st, n, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 200 || n != float64(ingested) {
-			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, ingested)
-		}
-	}
-	ingest(10) // warm-up: the account keys are unwrapped and held
-	flushAndCount()
+	in := cs.bulkIngest(t)
+	in.ingest(10) // warm-up: the account keys are unwrapped and held
+	in.flushAndCount()
 	if c := srv.Calls(); c["Decrypt"] == 0 || c["Encrypt"] == 0 {
 		t.Fatalf("the gate counted no Encrypt and Decrypt while the key was set: %v", c)
 	}
 	srv.ResetCalls()
-	const rowsPerCall, mib = 800, 16 // about 0.85 MB a call, under the 1 MB limit
-	for range mib * (1 << 20) / (rowsPerCall * 1024) {
-		ingest(rowsPerCall)
-	}
-	flushAndCount()
+	const mib = 16
+	in.ingestMiB(mib)
+	in.flushAndCount()
 	if calls := srv.Calls(); len(calls) != 0 {
-		t.Fatalf("ingesting %d rows (about %d MiB) called KMS: %v; want no call", ingested, mib, calls)
+		t.Fatalf("ingesting %d rows (about %d MiB) called KMS: %v; want no call", in.ingested, mib, calls)
 	}
 }
 

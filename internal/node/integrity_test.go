@@ -25,9 +25,17 @@ import (
 // port, waiting until its cluster's key is in force again.
 func (cs *cmkSetup) restart(between func()) {
 	cs.t.Helper()
+	cs.restartWith(Config{}, between)
+}
+
+// restartWith is restart with cfg for the node's configuration (its data
+// directory and address are the node's own).
+func (cs *cmkSetup) restartWith(cfg Config, between func()) {
+	cs.t.Helper()
 	cs.stop()
 	between()
-	cs.running = startNodeWith(cs.t, Config{DataDir: cs.dir, Addr: "127.0.0.1:" + cs.port})
+	cfg.DataDir, cfg.Addr = cs.dir, "127.0.0.1:"+cs.port
+	cs.running = startNodeWith(cs.t, cfg)
 	cs.mgmt = cs.adminToken("https://management.azure.com/.default")
 	// The stored cluster keys are reopened in the background.
 	deadline := time.Now().Add(20 * time.Second)

@@ -2,9 +2,6 @@ package node
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -37,16 +34,8 @@ func (b *syncBuffer) String() string {
 // "sealwatch-cmk" on tok, with fields changed (an empty value leaves the
 // field out).
 func pkcs11KeyBody(tok *softhsmtest.Token, fields map[string]string) map[string]any {
-	kv := map[string]string{"keySource": "pkcs11", "pkcs11ModulePath": tok.Module, "pkcs11TokenLabel": tok.Label,
-		"pkcs11KeyLabel": "sealwatch-cmk", "pkcs11Pin": tok.PIN}
-	for k, v := range fields {
-		if v == "" {
-			delete(kv, k)
-		} else {
-			kv[k] = v
-		}
-	}
-	return map[string]any{"properties": map[string]any{"keyVaultProperties": kv}}
+	return keySourceBody(map[string]string{"keySource": "pkcs11", "pkcs11ModulePath": tok.Module, "pkcs11TokenLabel": tok.Label,
+		"pkcs11KeyLabel": "sealwatch-cmk", "pkcs11Pin": tok.PIN}, fields)
 }
 
 // TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed moves a
@@ -71,18 +60,11 @@ func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 		t.Fatalf("ingest: %d %s", st, code)
 	}
 	clusterURL := cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1")
-	type apiError struct {
-		Error struct{ Code, Message string }
-	}
 
 	t.Run("what is missing or wrong is named", func(t *testing.T) {
 		tok.AddKey("destroyable", []byte{1})
-		for _, tc := range []struct {
-			name   string
-			fields map[string]string
-			status int
-			want   string
-		}{
+		body := func(changes map[string]string) map[string]any { return pkcs11KeyBody(tok, changes) }
+		cs.requireRefusalsName(t, body, "the PIN", tok.PIN, []keySourceRefusal{
 			{"no module", map[string]string{"pkcs11ModulePath": ""}, 400, "pkcs11ModulePath is required"},
 			{"a relative module path", map[string]string{"pkcs11ModulePath": "libsofthsm2.so"}, 400, "absolute"},
 			{"no token", map[string]string{"pkcs11TokenLabel": ""}, 400, "pkcs11TokenLabel is required"},
@@ -94,50 +76,20 @@ func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 			{"a key label with no key", map[string]string{"pkcs11KeyLabel": "missing"}, 400, `no AES key object labelled "missing"`},
 			{"a key that can be destroyed", map[string]string{"pkcs11KeyLabel": "destroyable"}, 400, "CKA_DESTROYABLE"},
 			{"a wrong PIN", map[string]string{"pkcs11Pin": "wrong-" + tok.PIN}, 403, "refused the PIN"},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				var er apiError
-				if st := cs.call("PATCH", clusterURL, cs.mgmt, pkcs11KeyBody(tok, tc.fields), &er); st != tc.status || !strings.Contains(er.Error.Message, tc.want) {
-					t.Fatalf("%d %+v, want %d naming %q", st, er, tc.status, tc.want)
-				}
-				if strings.Contains(er.Error.Message, tok.PIN) {
-					t.Fatalf("the refusal repeats the PIN: %s", er.Error.Message)
-				}
-			})
-		}
+		})
 	})
 
 	var cluster map[string]any
 	if st := cs.call("PATCH", clusterURL, cs.mgmt, pkcs11KeyBody(tok, nil), &cluster); st != 200 {
 		t.Fatalf("move to the PKCS#11 key: %d %v", st, cluster)
 	}
-	var got map[string]any
-	cs.call("GET", clusterURL, cs.mgmt, nil, &got)
-	for _, c := range []map[string]any{cluster, got} {
-		raw, _ := json.Marshal(c)
-		kv := c["properties"].(map[string]any)["keyVaultProperties"].(map[string]any)
-		if kv["keySource"] != "pkcs11" || kv["pkcs11TokenLabel"] != tok.Label || kv["pkcs11KeyLabel"] != "sealwatch-cmk" || bytes.Contains(raw, []byte(tok.PIN)) {
-			t.Fatalf("cluster after the move: %s", raw)
-		}
-	}
 	v1 := "pkcs11:token=sealwatch-node;object=sealwatch-cmk;type=secret-key;id=%01"
-	for _, u := range cs.keyUsage() {
-		if u.InUse && u.KeyURI != v1 {
-			t.Fatalf("%s account keys still wrapped by %s after the move to %s", u.Resource, u.KeyURI, v1)
-		}
-	}
-	count := func(want int) {
-		t.Helper()
-		st, n, qe := cs.queryStatus("Events_CL | count", "P1D")
-		if st != 200 || n != float64(want) {
-			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, want)
-		}
-	}
+	cs.requireMovedTo(t, cluster, map[string]string{"keySource": "pkcs11", "pkcs11TokenLabel": tok.Label, "pkcs11KeyLabel": "sealwatch-cmk"}, tok.PIN, v1)
 	rows[0]["Message"] = "under the token's key"
 	if st, code := cs.ingest(immutableID, ingestTok, rows); st != 204 {
 		t.Fatalf("ingest under the PKCS#11 key: %d %s", st, code)
 	}
-	count(2)
+	cs.requireCount(t, 2)
 
 	// A PATCH that keeps the token need not send the PIN again.
 	if st := cs.call("PATCH", clusterURL, cs.mgmt, pkcs11KeyBody(tok, map[string]string{"pkcs11Pin": ""}), nil); st != 200 {
@@ -148,38 +100,22 @@ func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 	tok.AddProtectedKey("sealwatch-cmk", []byte{2})
 	cs.probe()
 	v2 := strings.Replace(v1, "%01", "%02", 1)
-	for _, u := range cs.keyUsage() {
-		if u.InUse && u.KeyURI != v2 {
-			t.Fatalf("after rotation, %s account keys are wrapped by %s, want %s", u.Resource, u.KeyURI, v2)
-		}
-	}
+	cs.requireWrappedBy(t, v2, "after rotation to "+v2)
 
 	tok.Remove()
 	cs.probe()
 	if st := cs.keyState(); st != "Unreachable" {
 		t.Fatalf("key state with the token removed: %s", st)
 	}
-	count(2) // within the grace, from memory
+	cs.requireCount(t, 2) // within the grace, from memory
 	tok.Insert()
 	cs.probe()
 	if st := cs.keyState(); st != "Accessible" {
 		t.Fatalf("key state with the token back: %s", st)
 	}
 
-	cs.stop()
-	requireNoSecretUnder(t, cs.dir, "the PIN", tok.PIN)
-	cfg.Addr = "127.0.0.1:" + cs.port
-	cfg.DataDir = cs.dir
-	cs.running = startNodeWith(t, cfg)
-	cs.mgmt = cs.adminToken("https://management.azure.com/.default")
-	deadline := time.Now().Add(20 * time.Second)
-	for cs.keyState() != "Accessible" {
-		if time.Now().After(deadline) {
-			t.Fatalf("key state after restart: %q", cs.keyState())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	count(2)
+	cs.restartWith(cfg, func() { requireNoSecretUnder(t, cs.dir, "the PIN", tok.PIN) })
+	cs.requireCount(t, 2)
 
 	tok.Zeroize("sealwatch-cmk", []byte{2})
 	cs.probe()
@@ -215,42 +151,17 @@ func TestPKCS11IsNotCalledPerRowIngested(t *testing.T) {
 	kekCalls := func() float64 {
 		return metricstest.Sum(cs.scrape()["sealwatch_keyring_kek_calls_total"], map[string]string{"cluster": cs.clusterID})
 	}
-	immutableID, ingestTok := cs.dcr()
-	ingested := 0
-	ingest := func(n int) {
-		t.Helper()
-		rows := make([]map[string]any, n)
-		msg := make([]byte, 512)
-		for i := range rows {
-			rand.Read(msg)
-			rows[i] = map[string]any{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": hex.EncodeToString(msg)}
-		}
-		if st, code := cs.ingest(immutableID, ingestTok, rows); st != 204 {
-			t.Fatalf("ingest: %d %s", st, code)
-		}
-		ingested += n
-	}
-	flushAndCount := func() {
-		t.Helper()
-		if st := cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/secops/flush"), cs.mgmt, nil, nil); st != 200 && st != 204 {
-			t.Fatalf("flush: %d", st)
-		}
-		if st, n, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 200 || n != float64(ingested) {
-			t.Fatalf("count: %d %v %+v, want %d", st, n, qe, ingested)
-		}
-	}
-	ingest(10) // warm-up: the account keys are unwrapped and held
-	flushAndCount()
+	in := cs.bulkIngest(t)
+	in.ingest(10) // warm-up: the account keys are unwrapped and held
+	in.flushAndCount()
 	before := kekCalls()
 	if before == 0 {
 		t.Fatal("no key call counted while the key was set: the counter proves nothing")
 	}
-	const rowsPerCall, mib = 800, 16 // about 0.85 MB a call, under the 1 MB limit
-	for range mib * (1 << 20) / (rowsPerCall * 1024) {
-		ingest(rowsPerCall)
-	}
-	flushAndCount()
+	const mib = 16
+	in.ingestMiB(mib)
+	in.flushAndCount()
 	if after := kekCalls(); after != before {
-		t.Fatalf("ingesting %d rows (about %d MiB) made %v calls to the PKCS#11 key; want none", ingested, mib, after-before)
+		t.Fatalf("ingesting %d rows (about %d MiB) made %v calls to the PKCS#11 key; want none", in.ingested, mib, after-before)
 	}
 }
