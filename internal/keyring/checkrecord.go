@@ -71,6 +71,9 @@ var (
 	// errCheckInvalid: the MAC holds, yet the record is not one this
 	// build would write.
 	errCheckInvalid = errors.New("key check record is not valid")
+	// errCheckReplayed: the record is below one already read — an old
+	// record put back.
+	errCheckReplayed = errors.New("key check record is older than one already read")
 )
 
 // checkMACKey derives the key that authenticates check records from the

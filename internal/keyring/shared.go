@@ -12,13 +12,13 @@ import (
 // ring's key every interval: N times the key service's load of one node.
 // With Config.Shared they share one probe instead. Each ring has a check
 // record in the registry (checkrecord.go); the node that wrote the last
-// one holds the ring's probe lease while that record is fresh. With I the
-// key-check interval:
+// one holds the ring's probe lease. With I the key-check interval:
 //
 //   - every node wakes every R = I/4 and reads the ring's meta and check
 //     record (one kv View);
-//   - the lessee probes every P = I/2 (FailingCheckInterval, if shorter,
-//     while the key is not accessible) and publishes each result;
+//   - the lessee probes every P = I/2, start to start (FailingCheckInterval,
+//     if shorter, while the key is not accessible), and publishes each
+//     result; it holds the lease until it reads another node's record;
 //   - a record is fresh while its check started at most A = I − R = 3I/4
 //     ago, at the ring's registry version: a follower adopts a fresh
 //     record's "revoked" at once, and takes a fresh "accessible" as its
@@ -26,10 +26,12 @@ import (
 //     new to it); it never adopts "unreachable", which may be the
 //     lessee's own network, but checks itself every FailingCheckInterval
 //     while the record says so;
-//   - a node that finds no fresh record it trusts — none, one that fails
-//     its MAC, one below the sequence number it has seen, one of another
-//     registry version, or a lessee's that went stale — probes itself at
-//     once and publishes, taking the lease;
+//   - a follower that finds no fresh record it trusts — none, one that
+//     fails its MAC, one below the sequence number it has seen, one of
+//     another registry version, or a lessee's that went stale — serves on
+//     while its own newest proof of access (its probe, or the last record
+//     it took) started at most A ago, and otherwise probes, publishes and
+//     takes the lease;
 //   - every node still probes itself every SelfCheckEvery × I, so that a
 //     node that alone lost the key service finds out: its worse result
 //     holds for it until its own next probe (every FailingCheckInterval),
@@ -37,31 +39,32 @@ import (
 //   - a key change made through a node (SetKEK, RotateAccountKey), or a
 //     key event it learns of (ProbeNow), probes and publishes at once.
 //
-// The bound. A follower is accessible at time τ only on a record whose
-// check started at c with τ − c ≤ A + R = I: it took the record at a read
-// r ≤ c + A and holds it until its next read, r + R. A check started after
-// a revocation at t finds it (that is what a probe proves), so the record
-// that keeps a follower accessible started at c ≤ t, and τ < c + I ≤ t + I:
-// every node refuses within one interval of the revocation, plus the
-// duration of a probe where it probes itself, as a node on its own does.
-// The lessee finds it within P plus a probe. The records stay fresh while a
-// probe takes under (A − P)/2 = I/8 (3.75 s of the default 30 s): the age
-// a follower reads is at most P plus two probes. Slower, followers probe
-// themselves: more load, never a longer bound.
+// The bound. A node is accessible at time τ only on a proof — a check,
+// its own or a record's, that started at c — with τ − c ≤ A + R = I: it
+// took the proof at a check r with r − c ≤ A and holds it until its next
+// check, r + R. A check started after a revocation at t finds it (that is
+// what a probe proves), so the proof that keeps a node accessible started
+// at c ≤ t, and τ < c + I ≤ t + I: every node refuses within one interval
+// of the revocation, plus the duration of a probe where it probes itself,
+// as a node on its own does. The lessee finds it within P plus a probe.
+// Records stay fresh while a probe takes under A − P = I/4 (7.5 s of the
+// default 30 s): the age a follower reads is at most P plus a probe.
+// Slower, followers prove the key themselves, each at most once per A:
+// more load, never a longer bound.
 //
 // A lessee that dies leaves a record that goes stale at most A after its
-// last check started; the first follower to read it then (within R more)
+// last check started; the first follower to check then (within R more)
 // probes and takes the lease. No node stays accessible past c + I on the
-// dead lessee's last record, so the bound above holds through the
-// handover, which ends within I plus one probe of the lessee's last check.
+// dead lessee's last record, so the bound holds through the handover,
+// which ends within I plus one probe of the lessee's last check.
 //
-// Load per interval for N nodes: the lessee's 2 probes, plus N/K own
-// probes (K = SelfCheckEvery), each unwrapping every account key and, when
-// accessible, describing the key once — (2 + N/K) × (E + 1) key-service
-// calls per ring, where every node probing itself costs N × (E + 1); and
-// 4N kv Views plus 2 kv Updates per ring. Times compare the clocks of
-// nodes: they are assumed to agree to well under R (NTP); a record from
-// more than R in the future is not trusted.
+// Load per interval for N nodes: the lessee's 2 probes, plus (N − 1)/K
+// own probes (K = SelfCheckEvery), each unwrapping every account key and,
+// when accessible, describing the key once — (2 + (N − 1)/K) × (E + 1)
+// key-service calls per ring, where every node probing itself cost
+// N × (E + 1); and 4N kv Views plus 2 kv Updates per ring. Times compare
+// the clocks of nodes: they are assumed to agree to well under R (NTP); a
+// record from more than R in the future is not trusted.
 
 // DefaultSelfCheckEvery is how many key-check intervals apart a node that
 // does not hold a ring's probe lease probes the key itself.
@@ -98,9 +101,11 @@ type sharing struct {
 	lastOwn  time.Time
 	ownWorse bool
 	// evidence is when the newest check — own, or a record adopted —
-	// that found the key accessible started.
+	// that found the key accessible at the registry version held started.
 	evidence time.Time
-	next     atomic.Int64 // when Run checks next, Unix nanoseconds; 0: after R
+	// lessee: the last record this node read or wrote is its own.
+	lessee bool
+	next   atomic.Int64 // when Run checks next, Unix nanoseconds; 0: after R
 }
 
 func newSharing(c *SharedChecks) (*sharing, error) {
@@ -148,6 +153,7 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 	}
 	s := k.shared
 	now := k.clock.Now()
+	version := k.registryVersion()
 	head, raw, err := k.reg.readHeadAndCheck(ctx)
 	var syncErr error
 	if err != nil {
@@ -155,12 +161,18 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 	} else {
 		syncErr = k.syncToLocked(ctx, head)
 	}
+	if k.registryVersion() != version {
+		s.evidence = time.Time{} // a proof of the ring as it was, perhaps under another key
+	}
 	var rec *checkRecord
 	if syncErr == nil {
 		rec = k.trustCheck(raw, now)
 	}
 	defer func() { k.scheduleNext(rec) }()
 	if mode == checkRoutine && syncErr == nil && !k.ownProbeDue(now, rec) {
+		if rec == nil {
+			return probeOK, nil // this node's own proof is fresh enough
+		}
 		k.adoptLocked(ctx, rec)
 		return resultOf(rec.State), nil
 	}
@@ -191,7 +203,7 @@ func (k *Keyring) trustCheck(raw []byte, now time.Time) *checkRecord {
 	switch {
 	case err != nil:
 	case r.Seq < s.maxSeq:
-		err = fmt.Errorf("sequence number %d is below %d, already read: a replay: %w", r.Seq, s.maxSeq, errCheckForged)
+		err = fmt.Errorf("sequence number %d, below %d: %w", r.Seq, s.maxSeq, errCheckReplayed)
 	case r.CheckedAt.After(now.Add(k.readEvery())):
 		err = fmt.Errorf("checked at %s, in the future: %w", r.CheckedAt.UTC().Format(time.RFC3339), errCheckInvalid)
 	}
@@ -201,29 +213,26 @@ func (k *Keyring) trustCheck(raw []byte, now time.Time) *checkRecord {
 		return nil
 	}
 	s.maxSeq = r.Seq
-	k.mu.RLock()
-	version := k.meta.Version
-	k.mu.RUnlock()
-	if now.Sub(r.CheckedAt) > k.maxRecordAge() || r.Registry != version {
+	s.lessee = r.Node == s.node
+	if now.Sub(r.CheckedAt) > k.maxRecordAge() || r.Registry != k.registryVersion() {
 		k.metrics.checkRecord("stale")
 		return nil
 	}
 	return r
 }
 
-// ownProbeDue says whether this node probes now rather than take rec.
+// ownProbeDue says whether this node probes now rather than take rec
+// (nil: no fresh record it trusts).
 func (k *Keyring) ownProbeDue(now time.Time, rec *checkRecord) bool {
 	s := k.shared
 	st := k.State()
 	switch {
+	case s.lessee:
+		return now.Sub(s.lastOwn) >= k.leasePeriod()
+	case rec == nil && st == Accessible:
+		return now.Sub(s.evidence) > k.maxRecordAge() // else its own proof holds until the next check
 	case rec == nil:
-		return true // nothing fresh to go by: probe, and take the lease
-	case rec.Node == s.node:
-		p := k.leaseProbeEvery()
-		if st != Accessible {
-			p = min(p, k.failingEvery())
-		}
-		return now.Sub(s.lastOwn) >= p
+		return now.Sub(s.lastOwn) >= k.failingEvery()
 	case rec.State == checkRevoked:
 		return false // nothing this node could find would let it serve
 	case rec.State == checkAccessible && st != Accessible && !s.ownWorse:
@@ -234,29 +243,43 @@ func (k *Keyring) ownProbeDue(now time.Time, rec *checkRecord) bool {
 	return now.Sub(s.lastOwn) >= k.ownProbeEvery(rec)
 }
 
+// leasePeriod is how often the lessee probes, start to start.
+func (k *Keyring) leasePeriod() time.Duration {
+	if k.State() != Accessible {
+		return min(k.leaseProbeEvery(), k.failingEvery())
+	}
+	return k.leaseProbeEvery()
+}
+
 // ownProbeEvery is how often a node that does not hold the lease probes.
 func (k *Keyring) ownProbeEvery(rec *checkRecord) time.Duration {
 	s := k.shared
 	every := time.Duration(s.every) * k.cfg.KeyCheckInterval
-	if s.ownWorse || (rec != nil && rec.State == checkUnreachable) {
+	if s.ownWorse || rec.State == checkUnreachable {
 		every = min(every, k.failingEvery())
 	}
 	return every
 }
 
 // scheduleNext sets when Run checks next: after R, or sooner when this
-// node's own probe falls due before.
+// node's probe falls due before.
 func (k *Keyring) scheduleNext(rec *checkRecord) {
 	s := k.shared
 	now := k.clock.Now()
 	next := now.Add(k.readEvery())
-	if rec != nil && rec.Node != s.node && rec.State != checkRevoked {
+	switch {
+	case s.lessee:
+		next = earliest(next, s.lastOwn.Add(k.leasePeriod()))
+	case rec != nil && rec.State != checkRevoked:
 		next = earliest(next, s.lastOwn.Add(k.ownProbeEvery(rec)))
 	}
-	if rec != nil && rec.Node == s.node && k.State() != Accessible {
-		next = earliest(next, s.lastOwn.Add(min(k.leaseProbeEvery(), k.failingEvery())))
-	}
 	s.next.Store(max(next.UnixNano(), now.UnixNano()))
+}
+
+func (k *Keyring) registryVersion() uint64 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.meta.Version
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -293,14 +316,14 @@ func (k *Keyring) adoptLocked(ctx context.Context, rec *checkRecord) {
 }
 
 // shouldPublish says whether this node's probe, which found state, is
-// written over rec: always when rec is not fresh, is this node's, or when
-// asked; else only a revocation the record does not show, or an access
+// written over rec: always when rec is not fresh, this node holds the
+// lease, or when asked; else only a revocation the record does not show, or an access
 // proved where the lessee cannot reach the key service (which takes the
 // lease from it). A node alone unable to reach the key service keeps that
 // to itself: it is its own network's state, not the key's.
 func (k *Keyring) shouldPublish(rec *checkRecord, state checkState, asked bool) bool {
 	switch {
-	case asked, rec == nil, rec.Node == k.shared.node:
+	case asked, rec == nil, k.shared.lessee:
 		return true
 	case state == checkRevoked:
 		return rec.State != checkRevoked
@@ -330,11 +353,13 @@ func (k *Keyring) publishLocked(ctx context.Context, start time.Time, state chec
 	if err == nil {
 		err = k.reg.writeCheck(ctx, prev, raw)
 	}
+	was := s.lessee
+	s.lessee = err == nil
 	switch {
 	case err == nil:
 		s.maxSeq = r.Seq
 		k.metrics.checkRecord("published")
-		if rec == nil || rec.Node != s.node {
+		if !was {
 			k.log.Info("key check published; this node holds the probe lease", "node", s.node, "state", string(state))
 		}
 	case errors.Is(err, errCheckChanged), errors.Is(err, errRingRemoved):

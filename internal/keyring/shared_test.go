@@ -25,10 +25,17 @@ var checkSecret = []byte("the cluster's key-check secret, 32+ bytes long")
 // have the service refuse this node alone.
 type pathKEK struct {
 	keyring.KEK
-	fail atomic.Pointer[error]
+	fail  atomic.Pointer[error]
+	calls atomic.Int64
+	// slow, when set, is called by every call: a test moves its clock.
+	slow func()
 }
 
 func (p *pathKEK) err() error {
+	p.calls.Add(1)
+	if p.slow != nil {
+		p.slow()
+	}
 	if e := p.fail.Load(); e != nil {
 		return *e
 	}
@@ -186,15 +193,16 @@ func TestARevocationReachesEveryNodeWithinOneInterval(t *testing.T) {
 // interval after the revocation, and the untrusted record is counted.
 func TestACheckRecordNotWrittenByANodeIsNotTrusted(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		tamper func(e *env, before []byte) error
+		name    string
+		wantLog string // why the lessee, which read every record since, does not trust it
+		tamper  func(e *env, before []byte) error
 	}{
-		{"a byte flipped", func(e *env, _ []byte) error {
+		{"a byte flipped", "fails its MAC", func(e *env, _ []byte) error {
 			raw := keyring.CheckRecordRaw(e.db, cluster, resource)
 			raw[len(raw)-5] ^= 1
 			return keyring.PutCheckRecordRaw(e.db, cluster, resource, raw)
 		}},
-		{"accessible under another secret", func(e *env, _ []byte) error {
+		{"accessible under another secret", "fails its MAC", func(e *env, _ []byte) error {
 			r, err := keyring.ReadCheckRecord(e.db, cluster, resource, checkSecret)
 			if err != nil {
 				return err
@@ -202,7 +210,7 @@ func TestACheckRecordNotWrittenByANodeIsNotTrusted(t *testing.T) {
 			r.Seq, r.State, r.Since, r.Checked = r.Seq+100, "accessible", e.clock.Now(), e.clock.Now()
 			return keyring.WriteCheckRecord(e.db, cluster, resource, []byte("a secret the operator made up, 32+ bytes"), r)
 		}},
-		{"an accessible record replayed", func(e *env, before []byte) error {
+		{"an accessible record replayed", "older than one already read", func(e *env, before []byte) error {
 			return keyring.PutCheckRecordRaw(e.db, cluster, resource, before)
 		}},
 	} {
@@ -235,6 +243,9 @@ func TestACheckRecordNotWrittenByANodeIsNotTrusted(t *testing.T) {
 			if r, err := keyring.ReadCheckRecord(e.db, cluster, resource, checkSecret); err != nil || r.State != "revoked" {
 				t.Fatalf("the record after the nodes checked: %+v, %v; want a genuine revoked one", r, err)
 			}
+			if logs := e.logs.String(); !strings.Contains(logs, tc.wantLog) {
+				t.Fatalf("no record logged as untrusted because it %s: %s", tc.wantLog, logs)
+			}
 		})
 	}
 	e := newEnv(t)
@@ -244,9 +255,13 @@ func TestACheckRecordNotWrittenByANodeIsNotTrusted(t *testing.T) {
 	if err := keyring.PutCheckRecordRaw(e.db, cluster, resource, raw); err != nil {
 		t.Fatal(err)
 	}
-	step(e, nodes)
-	if got := metricValue(t, e.reg, "sealwatch_keyring_check_records_total", map[string]string{"outcome": "untrusted"}); got != 1 {
-		t.Fatalf("untrusted records counted: %v, want 1 (the first node to read it overwrites it)", got)
+	step(e, nodes) // both read it; their proofs are fresh, so neither probes yet
+	step(e, nodes) // the lessee's probe is due: it reads it once more and writes over it
+	if got := metricValue(t, e.reg, "sealwatch_keyring_check_records_total", map[string]string{"outcome": "untrusted"}); got != 3 {
+		t.Fatalf("untrusted records counted: %v, want 3", got)
+	}
+	if _, err := keyring.ReadCheckRecord(e.db, cluster, resource, checkSecret); err != nil {
+		t.Fatalf("the lessee's probe did not replace the damaged record: %v", err)
 	}
 	if logs := e.logs.String(); !strings.Contains(logs, "not trusted") || !strings.Contains(logs, "fails its MAC") {
 		t.Fatalf("the untrusted record is not logged: %s", logs)
@@ -344,4 +359,36 @@ func TestAKeyChangeThroughOneNodeIsPublished(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestASlowKeyServiceCostsCallsNotTime: each call to the key service takes
+// I/4, so a probe (an unwrap and a describe) takes I/2, past the I/4 that
+// keeps records fresh: the lessee's are often stale when the others read
+// them. The others then
+// prove the key themselves, each at most once per 3I/4 (the age a proof
+// may have) — not at each read — and stay accessible.
+func TestASlowKeyServiceCostsCallsNotTime(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 3)
+	for _, n := range nodes {
+		n.path.slow = func() { e.clock.Advance(sharedInterval / 4) }
+		n.path.calls.Store(0)
+	}
+	start := e.clock.Now()
+	for range 40 {
+		step(e, nodes)
+	}
+	elapsed := e.clock.Now().Sub(start)
+	maxProofAge := sharedInterval * 3 / 4
+	for _, n := range nodes[1:] {
+		probes := n.path.calls.Load() / 2
+		if limit := int64(elapsed/maxProofAge) + 1; probes > limit {
+			t.Errorf("%s probed %d times in %s, more than once per %s (%d)", n.name, probes, elapsed, maxProofAge, limit)
+		}
+		if st := n.ring.State(); st != keyring.Accessible {
+			t.Errorf("%s is %s", n.name, st)
+		}
+	}
+	t.Logf("in %s (%d intervals) the nodes probed %d, %d and %d times", elapsed, elapsed/sharedInterval,
+		nodes[0].path.calls.Load()/2, nodes[1].path.calls.Load()/2, nodes[2].path.calls.Load()/2)
 }
