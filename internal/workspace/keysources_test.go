@@ -9,6 +9,80 @@ import (
 	"testing"
 )
 
+// keyPropertiesCase is a good key's properties changed: the change is
+// refused naming want, or accepted when want is "".
+type keyPropertiesCase struct {
+	name   string
+	change func(kv *KeyVaultProperties)
+	want   string // "" accepts
+}
+
+// requireKeyRefusals validates good() changed by each case: a refusal is a
+// bad request naming tc.want and repeats no secret, neither good's nor the
+// changed key's.
+func requireKeyRefusals(t *testing.T, good func() KeyVaultProperties, cases []keyPropertiesCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := good()
+			kv := good()
+			tc.change(&kv)
+			err := validKey(&kv)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantCode(t, err, CodeBadRequest)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+			for _, k := range []*KeyVaultProperties{&base, &kv} {
+				for name, secret := range secretProps(k) {
+					if *secret != "" && strings.Contains(err.Error(), *secret) {
+						t.Fatalf("error repeats %s: %v", name, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// patchKey sets kv on the cluster named cluster.
+func (f *fixture) patchKey(cluster string, kv KeyVaultProperties) (*Cluster, error) {
+	return f.svc.PatchCluster(context.Background(), f.g, cluster, ClusterParameters{Properties: &struct {
+		KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
+	}{&kv}})
+}
+
+// reopenedKey is the key the stored cluster (the fixture's only one with a
+// key) is reopened with.
+func (f *fixture) reopenedKey(t *testing.T) KeyVaultProperties {
+	t.Helper()
+	var restored KeyVaultProperties
+	if err := f.svc.ClustersWithKeys(context.Background(), func(_ string, _ Principal, k KeyVaultProperties) error { restored = k; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return restored
+}
+
+// requireSentAgain patches cluster with from changed by each of elsewhere,
+// without its secret: each is refused naming want, since the stored secret
+// is never used for another place than it was given for.
+func (f *fixture) requireSentAgain(t *testing.T, cluster string, from KeyVaultProperties, elsewhere map[string]func(kv *KeyVaultProperties), want string) {
+	t.Helper()
+	for name, change := range elsewhere {
+		kv := from
+		change(&kv)
+		_, err := f.patchKey(cluster, kv)
+		wantCode(t, err, CodeBadRequest)
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s without %s: %v", name, want, err)
+		}
+	}
+}
+
 func awsKMSKey() KeyVaultProperties {
 	return KeyVaultProperties{KeySource: KeySourceAWSKMS, KMSKeyARN: "alias/sealwatch", AWSRegion: "eu-west-1",
 		AWSAccessKeyID: "AKIAIOSFODNN7EXAMPLE", AWSSecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
@@ -19,11 +93,7 @@ func awsKMSKey() KeyVaultProperties {
 // is refused, and the secret is never repeated.
 func TestKeyPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 	const arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	for _, tc := range []struct {
-		name   string
-		change func(kv *KeyVaultProperties)
-		want   string // "" accepts
-	}{
+	requireKeyRefusals(t, awsKMSKey, []keyPropertiesCase{
 		{"an alias", func(*KeyVaultProperties) {}, ""},
 		{"a key ARN", func(kv *KeyVaultProperties) { kv.KMSKeyARN = arn }, ""},
 		{"an alias ARN", func(kv *KeyVaultProperties) { kv.KMSKeyARN = "arn:aws:kms:eu-west-1:111122223333:alias/sealwatch" }, ""},
@@ -55,26 +125,7 @@ func TestKeyPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 		{"a KMS field on a vault key", func(kv *KeyVaultProperties) {
 			*kv = KeyVaultProperties{KeyVaultURI: "https://v.vault.localhost/", KeyName: "k1", AWSRegion: "eu-west-1"}
 		}, "awsRegion belong to another key source than keySource keyvault"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			kv := awsKMSKey()
-			tc.change(&kv)
-			err := validKey(&kv)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			wantCode(t, err, CodeBadRequest)
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not say %q", err, tc.want)
-			}
-			if kv.AWSSecretAccessKey != "" && strings.Contains(err.Error(), kv.AWSSecretAccessKey) {
-				t.Fatalf("error repeats the secret: %v", err)
-			}
-		})
-	}
+	})
 }
 
 // TestTheSecretIsStoredSealedAndNeverShown sets an AWS KMS key on a
@@ -86,11 +137,7 @@ func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 	f := newFixture(t)
 	c := f.cluster(t, "kmscluster")
 	id := c.Properties.ClusterID
-	patch := func(kv KeyVaultProperties) (*Cluster, error) {
-		return f.svc.PatchCluster(context.Background(), f.g, "kmscluster", ClusterParameters{Properties: &struct {
-			KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
-		}{&kv}})
-	}
+	patch := func(kv KeyVaultProperties) (*Cluster, error) { return f.patchKey("kmscluster", kv) }
 	kv := awsKMSKey()
 	kv.KMSKeyARN = "alias/good-kms"
 	c, err := patch(kv)
@@ -114,11 +161,7 @@ func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 			t.Error("the cluster record holds the secret in the clear")
 		}
 	}
-	var restored KeyVaultProperties
-	if err := f.svc.ClustersWithKeys(context.Background(), func(_ string, _ Principal, k KeyVaultProperties) error { restored = k; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if restored.AWSSecretAccessKey != kv.AWSSecretAccessKey {
+	if restored := f.reopenedKey(t); restored.AWSSecretAccessKey != kv.AWSSecretAccessKey {
 		t.Fatal("the stored key reopens without its secret")
 	}
 
@@ -139,20 +182,12 @@ func TestTheSecretIsStoredSealedAndNeverShown(t *testing.T) {
 	}
 	// The same access key sent elsewhere needs its secret again: the
 	// stored one is never signed with for another endpoint or region.
-	for name, change := range map[string]func(kv *KeyVaultProperties){
+	f.requireSentAgain(t, "kmscluster", other, map[string]func(kv *KeyVaultProperties){
 		"another endpoint": func(kv *KeyVaultProperties) { kv.KMSEndpoint = "https://kms.attacker.example" },
 		"another region": func(kv *KeyVaultProperties) {
 			kv.AWSRegion, kv.KMSKeyARN = "us-east-1", "alias/good-other"
 		},
-	} {
-		elsewhere := other
-		change(&elsewhere)
-		_, err = patch(elsewhere)
-		wantCode(t, err, CodeBadRequest)
-		if !strings.Contains(err.Error(), "awsSecretAccessKey is required") {
-			t.Fatalf("%s without the secret: %v", name, err)
-		}
-	}
+	}, "awsSecretAccessKey is required")
 	// A new access key without its secret is refused.
 	other.AWSAccessKeyID = "AKIAOTHERACCESSKEY01"
 	_, err = patch(other)
@@ -214,11 +249,11 @@ func TestTheSecretIsNeverPrinted(t *testing.T) {
 // PKCS#11 field is refused (400) naming it, and the PIN is never repeated.
 func TestPKCS11PropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 	const pin = "1234-pin-never-repeated"
-	for _, tc := range []struct {
-		name   string
-		change func(kv *KeyVaultProperties)
-		want   string // "" accepts
-	}{
+	good := func() KeyVaultProperties {
+		return KeyVaultProperties{KeySource: KeySourcePKCS11, PKCS11ModulePath: "/usr/lib/softhsm/libsofthsm2.so",
+			PKCS11TokenLabel: "t1", PKCS11KeyLabel: "cmk", PKCS11PIN: pin}
+	}
+	requireKeyRefusals(t, good, []keyPropertiesCase{
 		{"a good key", func(*KeyVaultProperties) {}, ""},
 		{"a token label of 32 bytes", func(kv *KeyVaultProperties) { kv.PKCS11TokenLabel = strings.Repeat("t", 32) }, ""},
 		{"no module", func(kv *KeyVaultProperties) { kv.PKCS11ModulePath = "" }, "pkcs11ModulePath is required"},
@@ -234,27 +269,7 @@ func TestPKCS11PropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 		{"a PIN with a control character", func(kv *KeyVaultProperties) { kv.PKCS11PIN = pin + "\r" }, "pkcs11Pin must be the token's user PIN"},
 		{"a PIN too long", func(kv *KeyVaultProperties) { kv.PKCS11PIN = pin + strings.Repeat("9", 255) }, "pkcs11Pin must be the token's user PIN"},
 		{"an AWS field too", func(kv *KeyVaultProperties) { kv.AWSRegion = "eu-west-1" }, "awsRegion belong to another key source than keySource pkcs11"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			kv := KeyVaultProperties{KeySource: KeySourcePKCS11, PKCS11ModulePath: "/usr/lib/softhsm/libsofthsm2.so",
-				PKCS11TokenLabel: "t1", PKCS11KeyLabel: "cmk", PKCS11PIN: pin}
-			tc.change(&kv)
-			err := validKey(&kv)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			wantCode(t, err, CodeBadRequest)
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not say %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), pin) {
-				t.Fatalf("error repeats the PIN: %v", err)
-			}
-		})
-	}
+	})
 }
 
 // TestAPrincipalsSecretIsNeverPrinted: a principal (the cluster identity a

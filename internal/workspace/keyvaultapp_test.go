@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -49,11 +48,7 @@ func appKey() KeyVaultProperties {
 // certificate is never repeated.
 func TestKeyVaultApplicationPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) {
 	cert := appCertificate(t)
-	for _, tc := range []struct {
-		name   string
-		change func(kv *KeyVaultProperties)
-		want   string // "" accepts
-	}{
+	requireKeyRefusals(t, appKey, []keyPropertiesCase{
 		{"a client secret", func(*KeyVaultProperties) {}, ""},
 		{"a client certificate", func(kv *KeyVaultProperties) { kv.KeyVaultClientSecret, kv.KeyVaultClientCertificate = "", cert }, ""},
 		{"a federated token file", func(kv *KeyVaultProperties) {
@@ -93,28 +88,7 @@ func TestKeyVaultApplicationPropertiesAreRefusedNamingWhatIsWrong(t *testing.T) 
 			k.KeyVaultClientID = kv.KeyVaultClientID
 			*kv = k
 		}, "keyVaultClientId belong to another key source than keySource aws-kms"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			kv := appKey()
-			tc.change(&kv)
-			err := validKey(&kv)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			wantCode(t, err, CodeBadRequest)
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not say %q", err, tc.want)
-			}
-			for _, secret := range []string{kv.KeyVaultClientSecret, kv.KeyVaultClientCertificate} {
-				if secret != "" && strings.Contains(err.Error(), secret) {
-					t.Fatalf("error repeats a secret: %v", err)
-				}
-			}
-		})
-	}
+	})
 }
 
 // TestAnApplicationsCertificateIsSealedAndComesBackAsACertificate: of a
@@ -125,11 +99,7 @@ func TestAnApplicationsCertificateIsSealedAndComesBackAsACertificate(t *testing.
 	f := newFixture(t)
 	c := f.cluster(t, "appcluster")
 	id := c.Properties.ClusterID
-	patch := func(kv KeyVaultProperties) (*Cluster, error) {
-		return f.svc.PatchCluster(context.Background(), f.g, "appcluster", ClusterParameters{Properties: &struct {
-			KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
-		}{&kv}})
-	}
+	patch := func(kv KeyVaultProperties) (*Cluster, error) { return f.patchKey("appcluster", kv) }
 	cert := appCertificate(t)
 	kv := appKey()
 	kv.KeyVaultClientSecret, kv.KeyVaultClientCertificate = "", cert
@@ -146,11 +116,7 @@ func TestAnApplicationsCertificateIsSealedAndComesBackAsACertificate(t *testing.
 			t.Error("the cluster record holds the private key in the clear")
 		}
 	}
-	var restored KeyVaultProperties
-	if err := f.svc.ClustersWithKeys(context.Background(), func(_ string, _ Principal, k KeyVaultProperties) error { restored = k; return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if restored.KeyVaultClientCertificate != cert || restored.KeyVaultClientSecret != "" {
+	if restored := f.reopenedKey(t); restored.KeyVaultClientCertificate != cert || restored.KeyVaultClientSecret != "" {
 		t.Fatalf("the stored key reopens with certificate %v and secret %q", restored.KeyVaultClientCertificate == cert, restored.KeyVaultClientSecret)
 	}
 
@@ -164,19 +130,11 @@ func TestAnApplicationsCertificateIsSealedAndComesBackAsACertificate(t *testing.
 		t.Fatalf("the key layer got key %s, with the certificate: %v", k.KeyName, k.KeyVaultClientCertificate == cert)
 	}
 	// Sent elsewhere, the credential is needed again.
-	for name, change := range map[string]func(kv *KeyVaultProperties){
+	f.requireSentAgain(t, "appcluster", other, map[string]func(kv *KeyVaultProperties){
 		"another authority": func(kv *KeyVaultProperties) { kv.KeyVaultAuthorityHost = "https://login.attacker.example/" },
 		"another vault":     func(kv *KeyVaultProperties) { kv.KeyVaultURI = "https://attacker.vault.azure.net/" },
 		"another client":    func(kv *KeyVaultProperties) { kv.KeyVaultClientID = "99990000-aaaa-2222-bbbb-3333cccc4444" },
-	} {
-		elsewhere := other
-		change(&elsewhere)
-		_, err = patch(elsewhere)
-		wantCode(t, err, CodeBadRequest)
-		if !strings.Contains(err.Error(), "needs its credential") {
-			t.Fatalf("%s without the credential: %v", name, err)
-		}
-	}
+	}, "needs its credential")
 }
 
 // ecCertificate is a self-signed certificate with an EC private key, which
