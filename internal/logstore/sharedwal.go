@@ -385,7 +385,8 @@ func (t *table) tailBlocks(ctx context.Context, f foreign) ([]*memBlock, []*Inte
 // the shared WAL holds, into that lineage's segments and publishes them in
 // its next manifest, as its own node would have: for a node that takes
 // over the lineage of one that is gone with its disk (see foreignTails
-// for what queries read meanwhile). The lineage must have no writer left:
+// for what queries read meanwhile), or adopts it (AdoptLineage). The
+// lineage must have no writer left:
 // one that publishes meanwhile makes it fail with ErrLineageConflict. The
 // WALs are replayed into a directory of their own, removed after.
 func (st *Store) FlushTail(ctx context.Context, workspace, table, lineage string) error {
