@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/identity"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Error is a refusal: an HTTP status and the body {"error":{"code","message"}},
@@ -155,6 +156,9 @@ func toAPIError(err error) *Error {
 			Message: err.Error() + "; the token can be checked once the issuer's keys can be read"}
 	case errors.Is(err, identity.ErrInvalidRequest):
 		return badRequest("BadRequest", err.Error())
+	case errors.Is(err, kv.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
+			Message: "the node cannot reach its database, so nothing of the request was done; send it again once the database answers"}
 	case errors.Is(err, context.Canceled):
 		// The client went away, and the call stopped wherever it was (a
 		// query's scan, the wait for a cluster's first key check after a

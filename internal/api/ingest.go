@@ -451,6 +451,9 @@ func dataError(err error) *Error {
 	case errors.Is(err, objstore.ErrUnreachable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ObjectStoreUnreachable", RetryAfter: objectStoreRetryAfter,
 			Message: "the object store that holds the workspace's sealed segments did not answer; retry once it answers"}
+	case errors.Is(err, logstore.ErrSharedWALUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
+			Message: "the shared write-ahead log in PostgreSQL did not store the rows, so none of the body was taken; send it again once PostgreSQL answers"}
 	case errors.Is(err, logstore.ErrClosed):
 		// The workspace's store closed under the request (deleted, or
 		// closed to bound open stores); a new request opens it again.

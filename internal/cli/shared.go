@@ -12,6 +12,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
+	"github.com/sealwatch/sealwatch/internal/logstore/pgwal"
 	"github.com/sealwatch/sealwatch/internal/node"
 	"github.com/sealwatch/sealwatch/internal/storeurl"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -23,6 +24,7 @@ type sharedFlags struct {
 	postgres, objectStore string
 	selfCheckEvery        int
 	lineageLease          time.Duration
+	sharedWAL             bool
 }
 
 func (sf *sharedFlags) register(cmd *cobra.Command) {
@@ -37,6 +39,9 @@ func (sf *sharedFlags) register(cmd *cobra.Command) {
 		"how many --key-check-interval apart each of the others still probes the key itself, so that a node cut off from the key service alone finds out")
 	f.DurationVar(&sf.lineageLease, "lineage-lease", wsdata.DefaultLineageLease, "with --object-store, how long a node's lease on its lineage lasts unrenewed (it renews it five times a lease): "+
 		"past it, another node adopts the lineage, merging its segments into its own, and the node, if it comes back, goes on under a new lineage. The same on every node")
+	f.BoolVar(&sf.sharedWAL, "shared-wal", false, "keep a copy of every write-ahead log record, sealed, in the --postgres database (needs --object-store): "+
+		"every node reads the rows the others have not flushed yet, and a row is acknowledged only once PostgreSQL committed it, so it outlives the loss of the node's disk. "+
+		"Without it, a node's rows not yet flushed are on its disk only, and other nodes see them once flushed")
 }
 
 // open parses the flags and, when --postgres is given, connects and
@@ -51,6 +56,9 @@ func (sf *sharedFlags) open(ctx context.Context, a *app, cmd *cobra.Command, cfg
 		return nil, usagef("--lineage-lease must be at least 1s, not %s", sf.lineageLease)
 	}
 	cfg.LineageLease = sf.lineageLease
+	if sf.sharedWAL && (sf.postgres == "" || sf.objectStore == "") {
+		return nil, usagef("--shared-wal needs --postgres, which keeps it, and --object-store, where its rows are flushed")
+	}
 	if sf.postgres == "" {
 		if sf.objectStore != "" {
 			return nil, usagef("--object-store needs --postgres: the nodes that share objects share their databases too")
@@ -92,6 +100,20 @@ func (sf *sharedFlags) open(ctx context.Context, a *app, cmd *cobra.Command, cfg
 			return nil, fmt.Errorf("--object-store: %w", err)
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "Object store: %s.\n", objects)
+	}
+	if sf.sharedWAL {
+		wal, err := pgwal.Open(ctx, pool)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("--shared-wal: %w", err)
+		}
+		storage.WAL = wal
+		closeRest := closeAll
+		closeAll = func() {
+			wal.Close() // its appends end before the pool closes
+			closeRest()
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), "Write-ahead log: shared, in the PostgreSQL database.")
 	}
 	cfg.Storage = storage
 	return closeAll, nil

@@ -36,6 +36,9 @@ func TestServeRefusesBadStorageFlagsWithoutTheirSecrets(t *testing.T) {
 		{"credentials in the object store URL", []string{"serve", "--postgres", "postgres://sealwatch@db/sealwatch",
 			"--object-store", "s3://AKID:" + secret + "@bucket?endpoint=https://s3.example.com&region=r"},
 			"--object-store: the object store URL holds credentials"},
+		{"a shared WAL without PostgreSQL", []string{"serve", "--shared-wal", "--object-store", "file:///srv/objects"}, "--shared-wal needs --postgres"},
+		{"a shared WAL without an object store", []string{"serve", "--shared-wal", "--postgres", "postgres://sealwatch:" + secret + "@db/sealwatch"},
+			"--shared-wal needs --postgres, which keeps it, and --object-store"},
 		{"up is embedded", []string{"up", "--postgres", "postgres://sealwatch@db/sealwatch"}, "unknown flag: --postgres"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,7 +59,7 @@ func TestServeRefusesBadStorageFlagsWithoutTheirSecrets(t *testing.T) {
 // TestServeRunsOnPostgreSQL starts serve on a real PostgreSQL, its password
 // from PGPASSWORD, and an object store in a directory: it says which
 // database it keeps its databases in, where the password came from and
-// where its objects go, serves, and stops on its context; the output never
+// where its objects and write-ahead log go, serves, and stops on its context; the output never
 // holds the password.
 func TestServeRunsOnPostgreSQL(t *testing.T) {
 	u, err := url.Parse(pgtest.New(t))
@@ -74,7 +77,7 @@ func TestServeRunsOnPostgreSQL(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--postgres", u.String(), "--object-store", "file://" + objects, "--data", filepath.Join(t.TempDir(), "d"),
+		done <- Run(ctx, []string{"serve", "--postgres", u.String(), "--object-store", "file://" + objects, "--shared-wal", "--data", filepath.Join(t.TempDir(), "d"),
 			"--addr", "127.0.0.1:0", "--public-url", "https://sealwatch.localhost:8443"}, testEnv(t.TempDir(), stdout, &stderr))
 	}()
 	select {
@@ -89,7 +92,7 @@ func TestServeRunsOnPostgreSQL(t *testing.T) {
 		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
 	}
 	want := fmt.Sprintf("Databases: the PostgreSQL database %s at %s as postgres (password from PGPASSWORD, sslmode disable", strings.TrimPrefix(u.Path, "/"), u.Host)
-	for _, want := range []string{want, "Object store: objects in the directory " + objects} {
+	for _, want := range []string{want, "Object store: objects in the directory " + objects, "Write-ahead log: shared, in the PostgreSQL database."} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout does not say %q:\n%s", want, stdout.String())
 		}

@@ -356,6 +356,9 @@ func (s *Service) List(ctx context.Context) ([]Principal, error) {
 // give the same error after the same work, so a caller cannot probe for IDs.
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*Principal, error) {
 	sp, err := s.lookup(ctx, clientID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err // the database failed: no answer about the client, which ErrInvalidClient would give
+	}
 	if err != nil || sp.AppID != clientID {
 		// Burn the same Argon2id cost as a real check.
 		hashSecret(secret, make([]byte, 16), s.opts.argon)

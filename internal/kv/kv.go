@@ -31,6 +31,10 @@ var (
 	ErrKeyRequired = errors.New("kv: key required")
 	// ErrTxNotWritable is returned for a write inside View.
 	ErrTxNotWritable = errors.New("kv: transaction not writable")
+	// ErrUnavailable is a transaction that could not reach its database
+	// (a server down or refusing connections): nothing of it was done, and
+	// it may be tried again later.
+	ErrUnavailable = errors.New("kv: the database is unreachable")
 )
 
 // DB is one database: the records of one concern (identity, vault,

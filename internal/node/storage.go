@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/rootkey"
@@ -34,11 +35,19 @@ type Storage struct {
 	// keeps them under DataDir/logs, where no other node reads them. The
 	// write-ahead logs stay under DataDir/logs either way.
 	Objects objstore.Store
+	// WAL, if set with Objects, keeps a copy of every write-ahead log
+	// record of every node (`serve --shared-wal`, package pgwal): each node
+	// reads the rows the others have not flushed, and an acknowledged row
+	// outlives the loss of the disk of the node that took it.
+	WAL logstore.SharedWAL
 }
 
 func (s *Storage) check() error {
 	if s.Identity == nil || s.Vault == nil || s.Control == nil || s.Documents == nil {
 		return errors.New("node: shared storage needs all four databases: identity, vault, control and documents")
+	}
+	if s.WAL != nil && s.Objects == nil {
+		return errors.New("node: a shared write-ahead log needs a shared object store: the rows it keeps are flushed there")
 	}
 	return nil
 }

@@ -111,8 +111,8 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		if dataOpts.Lineage, err = nodeLineage(n.cfg.DataDir); err != nil {
 			return err
 		}
-		dataOpts.Objects, dataOpts.LineageLease = s.Objects, n.cfg.LineageLease
-		n.log.Info("log segments in the shared object store", "lineage", dataOpts.Lineage)
+		dataOpts.Objects, dataOpts.LineageLease, dataOpts.SharedWAL = s.Objects, n.cfg.LineageLease, s.WAL
+		n.log.Info("log segments in the shared object store", "lineage", dataOpts.Lineage, "sharedWAL", s.WAL != nil)
 	}
 	n.data, err = wsdata.New(filepath.Join(n.cfg.DataDir, "logs"), n.docsDB, n.keys, dataOpts)
 	if err != nil {

@@ -157,6 +157,41 @@ func TerminateBackends(t testing.TB, dbURL string) {
 	}
 }
 
+// Unreachable makes the database at url refuse connections and ends the
+// sessions it has, as a database that went down would look to its clients,
+// until the function it returns is called (or the test ends).
+func Unreachable(t testing.TB, dbURL string) (restore func()) {
+	t.Helper()
+	s := get(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: parse the database URL: %v", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	allow := func(on bool) error {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		_, err := s.admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s WITH ALLOW_CONNECTIONS %t", name, on))
+		return err
+	}
+	if err := allow(false); err != nil {
+		t.Fatalf("pgtest: refuse connections: %v", err)
+	}
+	TerminateBackends(t, dbURL)
+	restored := false
+	restore = func() {
+		if restored {
+			return
+		}
+		restored = true
+		if err := allow(true); err != nil {
+			t.Errorf("pgtest: take connections again: %v", err)
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
 // get returns the running server, starting it if need be.
 func get(t testing.TB) *server {
 	t.Helper()

@@ -65,6 +65,10 @@ type Options struct {
 	Objects           objstore.Store
 	SegmentCacheBytes int64
 	Lineage           string
+	// SharedWAL, if set with Objects, keeps a copy of every WAL record
+	// off the node (logstore.Config.SharedWAL): every node reads the rows
+	// the others have not flushed, and a node's disk loses none.
+	SharedWAL logstore.SharedWAL
 	// LineageLease is how long this node's lease on its lineage lasts
 	// unrenewed, and how long another node's must have run out before this
 	// one adopts it (default DefaultLineageLease; see lineages.go).
@@ -299,7 +303,7 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
 		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec, Merges: d.merges,
 		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
-		Objects: d.opts.Objects, Cache: d.segments, Lineage: lineage,
+		Objects: d.opts.Objects, Cache: d.segments, Lineage: lineage, SharedWAL: d.opts.SharedWAL,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
@@ -400,6 +404,9 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	}
 	errs := []error{d.forgetLocal(customerID)}
 	errs = append(errs, d.deleteObjects(ctx, customerID))
+	if d.opts.SharedWAL != nil {
+		errs = append(errs, d.opts.SharedWAL.DeleteWorkspace(ctx, customerID))
+	}
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
 	errs = append(errs, d.retention.forget(ctx, customerID))
 	docs, err := docstore.New(d.docsDB, noKeys{})

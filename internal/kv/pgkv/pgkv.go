@@ -24,10 +24,12 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
@@ -222,7 +224,7 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 	defer d.inFlight.Done()
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("pgkv %s: %w", d.ns, err)
+		return fmt.Errorf("pgkv %s: %w", d.ns, unavailable(ctx, err))
 	}
 	// The pool closes a connection released in a transaction, one whose
 	// rollback failed.
@@ -241,13 +243,13 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 		if _, err := t.do("wait for the writer's lock", `SELECT pg_advisory_xact_lock($1),
 			set_config('idle_in_transaction_session_timeout', $2, true)`,
 			[]any{d.lockID, strconv.FormatInt(d.idleTimeout.Milliseconds(), 10)}, nil); err != nil {
-			return fmt.Errorf("pgkv %s: %w", d.ns, err)
+			return fmt.Errorf("pgkv %s: %w", d.ns, unavailable(ctx, err))
 		}
 	}
 	ferr := fn(t)
 	if t.err != nil {
 		// A failed read returned nil: fn's result may rest on it.
-		return fmt.Errorf("pgkv %s: %w", d.ns, t.err)
+		return fmt.Errorf("pgkv %s: %w", d.ns, unavailable(ctx, t.err))
 	}
 	if ferr != nil {
 		return ferr
@@ -260,6 +262,30 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 		return fmt.Errorf("pgkv %s: commit: %w", d.ns, err)
 	}
 	return nil
+}
+
+// unavailable marks err as kv.ErrUnavailable when the database could not
+// be reached or dropped the connection (a server down, shutting down or
+// refusing connections), unless ctx ended.
+func unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil || !connectionLost(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", kv.ErrUnavailable, err)
+}
+
+func connectionLost(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true // whatever the server said: it took no connection
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exceptions; 57P01-57P03: the server shuts
+		// down, crashed, or cannot take connections now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err)
 }
 
 // Claim implements kv.Claimer: one statement, committed on its own, that
@@ -277,7 +303,7 @@ func (d *DB) Claim(ctx context.Context, set []byte, keys [][]byte) ([]bool, erro
 	rows, err := d.pool.Query(ctx, `INSERT INTO `+claimsTable+` (ns, set_name, key)
 		SELECT $1, $2, k FROM unnest($3::bytea[]) AS k ON CONFLICT DO NOTHING RETURNING key`, d.ns, set, keys)
 	if err != nil {
-		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, err)
+		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, unavailable(ctx, err))
 	}
 	added := map[string]bool{}
 	for rows.Next() {

@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -271,33 +269,11 @@ func TestAnIngestIsRefusedWhilePostgreSQLIsUnreachable(t *testing.T) {
 	c := newCluster(t, dbURL)
 	a, b := c.node(t, "node-a", t.TempDir()), c.node(t, "node-b", t.TempDir())
 	ingest(t, a, 0, 10)
-	setConnections(t, dbURL, false)
-	pgtest.TerminateBackends(t, dbURL)
+	restore := pgtest.Unreachable(t, dbURL)
 	if _, err := a.Ingest(ctx, ws, tbl, body(10, 5)); !errors.Is(err, logstore.ErrSharedWALUnavailable) {
 		t.Fatalf("ingest with PostgreSQL refusing connections: %v; want ErrSharedWALUnavailable", err)
 	}
-	setConnections(t, dbURL, true)
+	restore()
 	ingest(t, a, 10, 5)
 	rowsOnce(t, b, 15, "node b after PostgreSQL is back")
-}
-
-// setConnections lets the database take connections, or not.
-func setConnections(t *testing.T, dbURL string, allow bool) {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	pool, err := pgxpool.New(context.Background(), u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := pool.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s WITH ALLOW_CONNECTIONS %t", name, allow)); err != nil {
-		t.Fatal(err)
-	}
 }
