@@ -98,7 +98,7 @@ func TestTheLesseeKilledAndItsRecordTamperedWithEveryNodeStillRefuses(t *testing
 	})
 	c.ingest(c.nodes[0], 0)
 	c.flush(c.nodes[0])
-	c.allServe("before the lessee is killed", 1)
+	c.awaitAllServe("before the lessee is killed", 1)
 
 	killed := names[dead]
 	c.nodes[killed].crash()
