@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/logstore"
@@ -41,10 +42,38 @@ func (n *Node) renewLineage(ctx context.Context) error {
 	return n.data.RenewLineage(ctx)
 }
 
-// lineageLoop renews the node's lease five times a lease, adopts the
-// lineages of nodes whose leases ran out, and closes the stores of
-// workspaces deleted through other nodes, until ctx ends.
-func (n *Node) lineageLoop(ctx context.Context) {
+// lineageLoops renew the node's lease five times a lease and, apart, so
+// that an adoption however long never delays a renewal, adopt the lineages
+// of nodes whose leases ran out and close the stores of workspaces deleted
+// through other nodes, until ctx ends.
+func (n *Node) lineageLoops(ctx context.Context) {
+	var loops sync.WaitGroup
+	loops.Go(func() {
+		n.everyFifthOfALease(ctx, func() {
+			if err := n.renewLineage(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("renew the node's lineage lease", "err", err)
+			}
+		})
+	})
+	loops.Go(func() {
+		n.everyFifthOfALease(ctx, func() {
+			if _, err := n.data.CloseDeleted(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("close the stores of workspaces deleted through other nodes", "err", err)
+			}
+			all, err := n.workspaces.AllWorkspaces(ctx)
+			if err == nil {
+				_, err = n.data.AdoptLineages(ctx, all)
+			}
+			if err != nil && ctx.Err() == nil {
+				n.log.Warn("adopt the lineages of nodes gone; tried again later", "err", err)
+			}
+		})
+	})
+	loops.Wait()
+}
+
+// everyFifthOfALease runs f every fifth of the lineage lease until ctx ends.
+func (n *Node) everyFifthOfALease(ctx context.Context, f func()) {
 	t := time.NewTicker(n.lineageTerm() / 5)
 	defer t.Stop()
 	for {
@@ -52,20 +81,7 @@ func (n *Node) lineageLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if _, err := n.data.CloseDeleted(ctx); err != nil && ctx.Err() == nil {
-			n.log.Warn("close the stores of workspaces deleted through other nodes", "err", err)
-		}
-		if err := n.renewLineage(ctx); err != nil {
-			n.log.Error("renew the node's lineage lease", "err", err)
-			continue
-		}
-		all, err := n.workspaces.AllWorkspaces(ctx)
-		if err == nil {
-			_, err = n.data.AdoptLineages(ctx, all)
-		}
-		if err != nil && ctx.Err() == nil {
-			n.log.Warn("adopt the lineages of nodes gone; tried again later", "err", err)
+			f()
 		}
 	}
 }

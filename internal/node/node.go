@@ -605,7 +605,7 @@ func (n *Node) Serve(ctx context.Context) error {
 		loops.Go(func() { n.restoreClusterKeys(loopCtx) })
 		loops.Go(func() { n.retentionLoop(loopCtx, time.Hour) })
 		if n.data.Lineage() != "" {
-			loops.Go(func() { n.lineageLoop(loopCtx) })
+			loops.Go(func() { n.lineageLoops(loopCtx) })
 		}
 		if n.cfg.ScrubRate > 0 {
 			loops.Go(func() { n.data.Scrub(loopCtx, n.workspaces.AllWorkspaces, n.cfg.ScrubRate, n.scrubInterval()) })
