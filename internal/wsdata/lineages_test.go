@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -287,5 +288,56 @@ func TestALineageWrittenBeforeLeasesIsGivenOneAndAdoptedOnceItRunsOut(t *testing
 	onceEach(t, numbersThrough(t, b, ws), 10, "after the adoption")
 	if ptrs, err := (kvLedger{db}).Lineages(ctx, id, "Nodes_CL"); err != nil || ptrs["node-old"].Retired == 0 {
 		t.Fatalf("node-old's pointer: %+v, %v; want it retired", ptrs["node-old"], err)
+	}
+}
+
+// TestAVerificationOnOneNodeIsReportedByEvery: a verifies the workspace
+// (one node scrubs it per interval); b, which did not, reports when it
+// was verified and the damage a found.
+func TestAVerificationOnOneNodeIsReportedByEvery(t *testing.T) {
+	db := controlDB(t)
+	objects, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	a, b := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock)
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	id := ws.Workspace.Properties.CustomerID
+	if err := ingestAndFlush(t, a, ws, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	if in := b.Integrity(id); !in.LastVerified.IsZero() {
+		t.Fatalf("b reports a verification before any: %v", in.LastVerified)
+	}
+	rep, err := a.Verify(ctx, ws, nil)
+	if err != nil || !rep.Healthy() {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	clock.Add(int64(reportFresh))
+	if in := b.Integrity(id); !in.LastVerified.Equal(rep.Finished) || len(in.Damaged) != 0 {
+		t.Fatalf("b's integrity: %+v; want a's verification at %v, healthy", in, rep.Finished)
+	}
+
+	entries, err := objects.List(ctx, id+"/Nodes_CL/node-a/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Key, ".seg") {
+			if err := objects.Delete(ctx, e.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clock.Add(int64(time.Second))
+	if rep, err = a.Verify(ctx, ws, nil); err != nil || rep.Healthy() {
+		t.Fatalf("verify after node a's segments went: %+v, %v; want damage", rep, err)
+	}
+	clock.Add(int64(reportFresh))
+	if in := b.Integrity(id); len(in.Damaged) == 0 || !strings.HasPrefix(in.Damaged[0].Object, "node-a/") {
+		t.Fatalf("b's integrity after a found damage: %+v; want node-a's segment named", in)
 	}
 }

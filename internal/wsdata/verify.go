@@ -38,10 +38,33 @@ type Integrity struct {
 	LastVerified time.Time // zero: not verified since the node started
 }
 
-// scrubState is the last verification of each workspace.
+// scrubState is the last verification of each workspace: this node's, and
+// on a cluster any node's as last read (reports.go).
 type scrubState struct {
-	mu   sync.Mutex
-	last map[string]*Report // customerID →
+	mu     sync.Mutex
+	last   map[string]*Report // customerID →
+	others map[string]remoteReport
+}
+
+type remoteReport struct {
+	r  *Report // nil: none
+	at time.Time
+}
+
+func (s *scrubState) remote(id string) (*Report, time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.others[id]
+	return e.r, e.at, ok
+}
+
+func (s *scrubState) putRemote(id string, r *Report, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.others == nil {
+		s.others = make(map[string]remoteReport)
+	}
+	s.others[id] = remoteReport{r: r, at: at}
 }
 
 func (s *scrubState) put(r *Report) {
@@ -58,6 +81,7 @@ func (s *scrubState) forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.last, id)
+	delete(s.others, id)
 }
 
 func (s *scrubState) get(id string) *Report {
@@ -102,6 +126,9 @@ func (d *Data) Verify(ctx context.Context, ws *workspace.WorkspaceInfo, progress
 		Damaged: logs.Damaged, DamagedDocs: damagedDocs, Finished: d.now()}
 	d.scrubs.put(r)
 	d.verified(id)
+	if err := d.publishReport(ctx, r); err != nil {
+		d.log.Warn("keep the verification's report for the other nodes", "workspace", id, "err", err)
+	}
 	for _, e := range r.Damaged {
 		d.log.Warn("verify found damaged data", "workspace", id, "table", e.Table, "object", e.Object, "problem", string(e.Problem))
 	}
@@ -128,7 +155,14 @@ func (d *Data) Integrity(customerID string) Integrity {
 	if o != nil {
 		in.Damaged = mergeDamage(in.Damaged, workspaceDamage(o.store, customerID))
 	}
-	if r := d.scrubs.get(customerID); r != nil {
+	r := d.scrubs.get(customerID)
+	if c := d.clusterReport(customerID); c != nil && (r == nil || c.Finished.After(r.Finished)) {
+		// Another node verified it last (on a cluster, one node scrubs a
+		// workspace per interval): what it found holds here too.
+		r = c
+		in.Damaged = mergeDamage(in.Damaged, c.Damaged)
+	}
+	if r != nil {
 		in.LastVerified = r.Finished
 		in.DamagedDocs = r.DamagedDocs
 		if o == nil && len(in.Damaged) == 0 {

@@ -409,6 +409,7 @@ func (d *Data) DeleteWorkspace(ctx context.Context, customerID string) error {
 	}
 	errs = append(errs, d.ledger.ForgetWorkspace(ctx, customerID))
 	errs = append(errs, d.retention.forget(ctx, customerID))
+	errs = append(errs, d.forgetReport(ctx, customerID))
 	docs, err := docstore.New(d.docsDB, noKeys{})
 	if err == nil {
 		err = docs.DeleteWorkspace(ctx, customerID)
