@@ -27,9 +27,10 @@ const adoptAwait = 30 * time.Second
 // three nodes on one PostgreSQL database and one bucket, with a lineage
 // lease of three seconds. Node 3 seals rows and stops; once its lease has run
 // out one of the others adopts its lineage, and every node counts every row
-// exactly once all along. Then the workspace, with rows waiting in node
-// 2's write-ahead log, is deleted through node 1: node 2 closes its store
-// and removes its files, and nothing of the workspace is left in the bucket.
+// exactly once all along; started again, node 3 goes on under a new
+// lineage. Then the workspace, with rows waiting in node 2's write-ahead
+// log, is deleted through node 1: nodes 2 and 3 close their stores and
+// remove their files, and nothing of the workspace is left in the bucket.
 func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *testing.T) {
 	bucket := s3test.New(t)
 	dbURL, rootFile := pgtest.New(t), filepath.Join(t.TempDir(), "root.key")
@@ -76,9 +77,13 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 			t.Fatalf("flush: %d", st)
 		}
 	}
+	stopped := map[int]bool{}
 	everyNodeCounts := func(want float64, when string) {
 		t.Helper()
-		for i, n := range nodes[:2] {
+		for i, n := range nodes {
+			if stopped[i] {
+				continue
+			}
 			rows := n.queryRows(customerID, "Canary_CL | where Message_s startswith '"+canary+"' | summarize n = count(), d = dcount(Message_s)")
 			if len(rows) != 1 || rows[0][0].(float64) != want || rows[0][1].(float64) != want {
 				t.Fatalf("%s: node %d counts %v; want %v rows, each once", when, i+1, rows, want)
@@ -92,6 +97,7 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	everyNodeCounts(3, "before node 3 stops")
 	dead := nodes[2].node.data.Lineage()
 	nodes[2].stop()
+	stopped[2] = true
 
 	waitFor(t, adoptAwait, "adoption of node 3's lineage", func() bool {
 		everyNodeCounts(3, "while node 3's lineage is adopted")
@@ -111,8 +117,27 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	})
 	everyNodeCounts(3, "after the adoption")
 
+	// Node 3 comes back on its disk: its lineage is another's now, so it
+	// goes on under a new one, and counts every row once too.
+	storage := sharedStorage(t, dbURL)
+	objects, err := s3store.New(context.Background(), bucketConfig(bucket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage.Objects = objects
+	creds := nodes[0].creds
+	creds.CAFile = filepath.Join(nodes[2].dir, "tls", "ca.pem")
+	nodes[2] = startClusterNode(t, Config{DataDir: nodes[2].dir, Root: nodeseal.File(rootFile), Storage: storage, LineageLease: 3 * time.Second}, creds)
+	stopped[2] = false
+	if l := nodes[2].node.data.Lineage(); l == dead || l == "" {
+		t.Fatalf("node 3 started again under lineage %q; want a new one, not %q", l, dead)
+	}
+	ingest(nodes[2], 5)
+	flush(nodes[2])
+	everyNodeCounts(4, "after node 3 came back under a new lineage")
+
 	// Deleted through node 1 while node 2 holds rows in its write-ahead log.
-	ingest(nodes[1], 4)
+	ingest(nodes[1], 6)
 	wsDir := filepath.Join(nodes[1].dir, "logs", customerID)
 	if _, err := os.Stat(wsDir); err != nil {
 		t.Fatalf("node 2's directory of the workspace: %v", err)
@@ -120,9 +145,13 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	if st := nodes[0].call("DELETE", nodes[0].mgmtURL(ws), mgmt, nil, nil); st != 200 && st != 204 {
 		t.Fatalf("delete the workspace: %d", st)
 	}
-	waitFor(t, adoptAwait, "node 2 closing the deleted workspace's store", func() bool {
-		_, err := os.Stat(wsDir)
-		return errors.Is(err, fs.ErrNotExist)
+	waitFor(t, adoptAwait, "nodes 2 and 3 closing the deleted workspace's store", func() bool {
+		for _, n := range nodes[1:] {
+			if _, err := os.Stat(filepath.Join(n.dir, "logs", customerID)); !errors.Is(err, fs.ErrNotExist) {
+				return false
+			}
+		}
+		return true
 	})
 	store, err := s3store.New(context.Background(), bucketConfig(bucket))
 	if err != nil {
