@@ -1,7 +1,9 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +44,8 @@ func sharedWALNode(t *testing.T, dbURL, objectsDir, rootFile, dir string, creds 
 }
 
 // TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk: with the shared
-// WAL, rows taken through node a are read through node b before a flushes;
+// WAL, rows taken through node a are read through node b before a flushes,
+// and pg_dump, which holds them, holds none of their text;
 // a is killed and its data directory deleted, and every row it
 // acknowledged is read, once, through b and through a node started on a
 // new disk; with PostgreSQL unreachable, an ingest is refused (503) and
@@ -95,6 +98,18 @@ func TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk(t *testing.T) {
 		}
 	}
 	count(b, "node b before node a flushed", 10)
+	// The rows are in PostgreSQL now, sealed: pg_dump holds neither the
+	// canary, as text or as the hex pg_dump writes bytea in, nor the
+	// workspace's shared key.
+	dump := pgtest.Dump(t, dbURL)
+	if !bytes.Contains(dump, []byte("sealwatch_wal")) {
+		t.Fatal("pg_dump holds no sealwatch_wal: the search below would find nothing anyway")
+	}
+	for what, needle := range map[string]string{"the canary": canary, "the shared key": keys.PrimarySharedKey} {
+		if bytes.Contains(dump, []byte(needle)) || bytes.Contains(dump, []byte(hex.EncodeToString([]byte(needle)))) {
+			t.Fatalf("pg_dump holds %s", what)
+		}
+	}
 
 	a.crash()
 	if err := os.RemoveAll(dirA); err != nil {

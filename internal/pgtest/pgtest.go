@@ -44,6 +44,11 @@ import (
 // PostgreSQL's server binaries (initdb, postgres, pg_dump).
 const EnvBin = "SEALWATCH_TEST_POSTGRES_BIN"
 
+// EnvDurable, set to any value, starts the server durable, as in
+// production (fsync and synchronous commit on), for benchmarks whose
+// commits must wait for the disk; tests run without.
+const EnvDurable = "SEALWATCH_TEST_POSTGRES_DURABLE"
+
 // debianBins is where Debian's postgresql packages put each major
 // version's binaries.
 const debianBins = "/usr/lib/postgresql/*/bin"
@@ -364,12 +369,15 @@ func (s *server) run(cred *syscall.Credential) error {
 		return err
 	}
 	defer logFile.Close()
-	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.dataDir(),
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(port),
+	args := []string{"-D", s.dataDir(),
+		"-c", "listen_addresses=127.0.0.1", "-c", "port=" + strconv.Itoa(port),
 		"-c", "unix_socket_directories=",
+		"-c", "shared_buffers=32MB", "-c", "max_connections=200"}
+	if os.Getenv(EnvDurable) == "" {
 		// Durability across a machine crash is not what the tests test.
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "shared_buffers=32MB", "-c", "max_connections=200")
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	// SIGQUIT is PostgreSQL's immediate shutdown: the postmaster takes
