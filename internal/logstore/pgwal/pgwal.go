@@ -48,6 +48,15 @@ const schema = `CREATE TABLE IF NOT EXISTS ` + table + ` (
 	PRIMARY KEY (workspace, tbl, lineage, wal, ord)
 )`
 
+// external keeps the records out of line uncompressed: they are sealed,
+// so an attempt to compress one (PostgreSQL's default for a value over
+// 2 kB) costs CPU and gains nothing.
+const external = `DO $$ BEGIN
+	IF (SELECT attstorage FROM pg_attribute WHERE attrelid = '` + table + `'::regclass AND attname = 'record') <> 'e' THEN
+		ALTER TABLE ` + table + ` ALTER COLUMN record SET STORAGE EXTERNAL;
+	END IF;
+END $$`
+
 // maxBatchBytes bounds the records one commit stores: the appends waiting
 // past it wait for the next. commitTimeout bounds a commit.
 const (
@@ -86,7 +95,10 @@ func Open(ctx context.Context, pool *pgxpool.Pool) (*WAL, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockKey)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, schema)
+		if _, err := tx.Exec(ctx, schema); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, external)
 		return err
 	})
 	if err != nil {
