@@ -3,9 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"io/fs"
 	"os"
@@ -45,45 +42,16 @@ func secretMaterial(t *testing.T, dir string, root nodeseal.Root) [][]byte {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		out = append(out, raw)
-		if block, _ := pem.Decode(raw); block != nil {
-			key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			out = append(out, block.Bytes, key.(*ecdsa.PrivateKey).D.Bytes())
-		}
+		out = append(out, keyMaterial(t, name, raw)...)
 	}
 	return out
 }
 
-// scanDataDir fails the test when a file under dir holds one of needles,
-// naming the file and which needle.
+// scanDataDir fails the test when a file of the data directory dir holds
+// one of needles, naming the file and which needle.
 func scanDataDir(t *testing.T, dir string, needles [][]byte) {
 	t.Helper()
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files++
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for i, n := range needles {
-			if bytes.Contains(data, n) {
-				t.Errorf("%s holds secret #%d (%d bytes) in the clear", path, i, len(n))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if files < 10 {
-		t.Fatalf("scanned only %d files: is %s the data directory?", files, dir)
-	}
+	requireNoneUnder(t, dir, secretNeedles(needles), 10)
 }
 
 // TestNodeSecretsAreSealedUnderAnHSMRoot starts a node whose root of trust
