@@ -174,19 +174,12 @@ func BenchmarkReadRanges(b *testing.B) {
 	}
 }
 
-// TestARangeTheServerIgnoredIsAnErrorNotOtherBytes reads from a server
-// that, as HTTP lets it, answers a ranged GET with the whole object: the
-// object's first bytes must not pass for those at the offset asked for.
-func TestARangeTheServerIgnoredIsAnErrorNotOtherBytes(t *testing.T) {
-	const body = "0123456789"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("ETag", `"v1"`)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if r.Method == http.MethodGet {
-			io.WriteString(w, body) // 200, whatever the Range header asked
-		}
-	}))
-	defer srv.Close()
+// openServedBy opens the object ws/t/seg of a store whose every answer is
+// serve's: a server that does what S3 would not.
+func openServedBy(t *testing.T, serve http.HandlerFunc) objstore.Object {
+	t.Helper()
+	srv := httptest.NewServer(serve)
+	t.Cleanup(srv.Close)
 	cfg := s3store.Config{Endpoint: srv.URL, Region: "us-east-1", Bucket: "segments", AccessKeyID: "AKID", SecretAccessKey: "secret"}
 	ctx := context.Background()
 	s, err := s3store.New(ctx, cfg)
@@ -197,6 +190,21 @@ func TestARangeTheServerIgnoredIsAnErrorNotOtherBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return o
+}
+
+// TestARangeTheServerIgnoredIsAnErrorNotOtherBytes reads from a server
+// that, as HTTP lets it, answers a ranged GET with the whole object: the
+// object's first bytes must not pass for those at the offset asked for.
+func TestARangeTheServerIgnoredIsAnErrorNotOtherBytes(t *testing.T) {
+	const body = "0123456789"
+	o := openServedBy(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if r.Method == http.MethodGet {
+			io.WriteString(w, body) // 200, whatever the Range header asked
+		}
+	})
 	p := make([]byte, 4)
 	n, err := o.ReadAt(p, 3)
 	if err == nil {
@@ -212,7 +220,7 @@ func TestARangeTheServerIgnoredIsAnErrorNotOtherBytes(t *testing.T) {
 // would take for a truncated object.
 func TestATransferCutShortIsErrUnreachable(t *testing.T) {
 	const size = 10
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	o := openServedBy(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"v1"`)
 		if r.Method != http.MethodGet {
 			w.Header().Set("Content-Length", strconv.Itoa(size))
@@ -222,19 +230,8 @@ func TestATransferCutShortIsErrUnreachable(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		w.WriteHeader(http.StatusPartialContent)
 		io.WriteString(w, "0123") // and the connection ends
-	}))
-	defer srv.Close()
-	cfg := s3store.Config{Endpoint: srv.URL, Region: "us-east-1", Bucket: "segments", AccessKeyID: "AKID", SecretAccessKey: "secret"}
-	ctx := context.Background()
-	s, err := s3store.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := s.Open(ctx, "ws/t/seg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = o.ReadAt(make([]byte, size), 0)
+	})
+	_, err := o.ReadAt(make([]byte, size), 0)
 	if !errors.Is(err, objstore.ErrUnreachable) || errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("ReadAt of a transfer cut short = %v, want ErrUnreachable and not io.ErrUnexpectedEOF", err)
 	}
