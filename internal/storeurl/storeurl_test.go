@@ -82,16 +82,23 @@ func TestBadPostgresURLsAreRefusedSayingWhatToDo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParsePostgres(tc.url)
-			if err == nil {
-				t.Fatalf("ParsePostgres accepted %q", tc.url)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("error %q holds the secret", err)
-			}
+			requireRefusal(t, "ParsePostgres", tc.url, err, tc.want)
 		})
+	}
+}
+
+// requireRefusal fails unless err, what parser answered for url, is an
+// error saying want and never holding the secret.
+func requireRefusal(t *testing.T, parser, url string, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s accepted %q", parser, url)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error %q holds the secret", err)
 	}
 }
 
@@ -257,15 +264,7 @@ func TestBadObjectStoreURLsAreRefusedSayingWhatToDo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseObjectStore(tc.url, tc.getenv)
-			if err == nil {
-				t.Fatalf("ParseObjectStore accepted %q", tc.url)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), secret) {
-				t.Errorf("error %q holds the secret", err)
-			}
+			requireRefusal(t, "ParseObjectStore", tc.url, err, tc.want)
 		})
 	}
 }
