@@ -85,8 +85,8 @@ func (d *Data) forgetLocal(id string) error {
 
 // CloseDeleted closes the stores this node holds of workspaces deleted
 // through another node, removes their files, and deletes again what a flush
-// of theirs put in the object store before its manifest was refused. It
-// returns how many it closed.
+// of theirs put in the object store before its manifest was refused, and
+// what they wrote to the shared WAL. It returns how many it closed.
 func (d *Data) CloseDeleted(ctx context.Context) (int, error) {
 	if d.opts.ControlDB == nil {
 		return 0, nil
@@ -106,6 +106,9 @@ func (d *Data) CloseDeleted(ctx context.Context) (int, error) {
 	var errs []error
 	for _, id := range gone {
 		errs = append(errs, d.forgetLocal(id), d.deleteObjects(ctx, id))
+		if d.opts.SharedWAL != nil { // what this node's store wrote there after the deletion
+			errs = append(errs, d.opts.SharedWAL.DeleteWorkspace(ctx, id))
+		}
 		d.log.Info("closed the store of a workspace deleted through another node", "workspace", id)
 	}
 	return len(gone), errors.Join(errs...)
