@@ -3,7 +3,6 @@ package logstore
 import (
 	"cmp"
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"maps"
@@ -233,8 +232,7 @@ type tailKey struct {
 type tailWAL struct {
 	hdr    header
 	hasHdr bool
-	aead   cipher.AEAD // valid while the key is: checked again by each query (tableSnapshot)
-	next   int64       // every record before it is held
+	next   int64 // every record before it is held
 	have   map[int64]bool
 	mem    memtable
 	// done: the WAL is flushed (or damaged), and never read again.
@@ -317,14 +315,11 @@ func (t *table) takeTail(ctx context.Context, k tailKey, w *tailWAL, r WALRecord
 	if !w.hasHdr {
 		return damage("record %d has no header", r.Ord)
 	}
-	if w.aead == nil {
-		aead, err := t.st.aead(ctx, w.hdr, purposeWAL)
-		if err != nil {
-			return false, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
-		}
-		w.aead = aead
+	aead, err := t.st.aead(ctx, w.hdr, purposeWAL) // derived for each read: a revoked key stops it
+	if err != nil {
+		return false, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
 	}
-	p, err := openRecord(w.aead, w.hdr, t.ws, t.name, k.lineage, k.seq, uint64(r.Ord), r.Data)
+	p, err := openRecord(aead, w.hdr, t.ws, t.name, k.lineage, k.seq, uint64(r.Ord), r.Data)
 	if err != nil {
 		return damage("record %d: %v", r.Ord, err)
 	}
@@ -373,7 +368,6 @@ func (t *table) tailBlocks(ctx context.Context, f foreign) ([]*memBlock, []*Inte
 			continue
 		}
 		if _, err := t.st.aead(ctx, w.hdr, purposeWAL); err != nil {
-			w.aead = nil
 			return nil, nil, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
 		}
 		blocks = append(blocks, b...)

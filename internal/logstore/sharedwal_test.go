@@ -304,3 +304,21 @@ func TestAnotherNodeFlushesTheTailOfALineageWhoseDiskIsLost(t *testing.T) {
 		t.Fatalf("damage: %v", d)
 	}
 }
+
+func TestAnotherNodesRowsNotFlushedNeedTheKey(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a, b := c.node(t, "node-a", withShared(sh)), c.node(t, "node-b", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	wantRows(t, b, 10, "node b with the key")
+	mustIngest(t, a, ws, tbl, eventsBody(t, 10, 5, testNow))
+	c.keys.Revoke()
+	opens := c.keys.Opens()
+	if _, err := scanAll(b, ScanRequest{Workspace: ws, Table: tbl}); err == nil {
+		t.Fatal("node b read node a's rows with the key revoked")
+	}
+	if n := c.keys.Opens() - opens; n != 0 {
+		t.Fatalf("node b opened %d key(s) with the key revoked", n)
+	}
+	c.keys.Restore()
+	wantRows(t, b, 15, "node b with the key again")
+}

@@ -18,7 +18,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/pgtest"
 )
 
-// BenchmarkIngest measures ingest calls of 500 rows (about 300 KB) from 1
+// BenchmarkIngest measures ingest calls of 500 rows (about 200 KB) from 1
 // and 4 writers, each waiting for its acknowledgement, then their flush,
 // into a store of a
 // lineage on a shared object store, with its WAL on the local disk alone
