@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealwatch/sealwatch/internal/client"
+	"github.com/sealwatch/sealwatch/internal/workspace"
 )
 
 // clusterResource is the management API's view of a cluster.
@@ -34,8 +35,8 @@ type clusterResource struct {
 		Capacity int `json:"capacity"`
 	} `json:"sku"`
 	Properties struct {
-		ClusterID          string              `json:"clusterId"`
-		KeyVaultProperties *keyVaultProperties `json:"keyVaultProperties"`
+		ClusterID          string                        `json:"clusterId"`
+		KeyVaultProperties *workspace.KeyVaultProperties `json:"keyVaultProperties"`
 		// KeyState is whether the key is in force now: Accessible,
 		// Unreachable, Locked or Revoked; empty while no key is set.
 		KeyState                 string `json:"keyState"`
@@ -53,45 +54,7 @@ type clusterResource struct {
 	} `json:"properties"`
 }
 
-// keyVaultProperties name a cluster's key, in the key service KeySource
-// names ("" or keyvault: a Key Vault; aws-kms; pkcs11). An empty KeyVersion
-// follows the key's latest version; a set one pins it. KeyVaultClientSecret,
-// KeyVaultClientCertificate, AWSSecretAccessKey and PKCS11PIN are only ever
-// sent: the node never returns them.
-type keyVaultProperties struct {
-	KeySource   string `json:"keySource,omitempty"`
-	KeyVaultURI string `json:"keyVaultUri,omitempty"`
-	KeyName     string `json:"keyName,omitempty"`
-	KeyVersion  string `json:"keyVersion,omitempty"`
-
-	KeyVaultTenantID           string `json:"keyVaultTenantId,omitempty"`
-	KeyVaultClientID           string `json:"keyVaultClientId,omitempty"`
-	KeyVaultClientSecret       string `json:"keyVaultClientSecret,omitempty"`
-	KeyVaultClientCertificate  string `json:"keyVaultClientCertificate,omitempty"`
-	KeyVaultFederatedTokenFile string `json:"keyVaultFederatedTokenFile,omitempty"`
-	KeyVaultAuthorityHost      string `json:"keyVaultAuthorityHost,omitempty"`
-
-	KMSKeyARN          string `json:"kmsKeyArn,omitempty"`
-	AWSRegion          string `json:"awsRegion,omitempty"`
-	KMSEndpoint        string `json:"kmsEndpoint,omitempty"`
-	AWSAccessKeyID     string `json:"awsAccessKeyId,omitempty"`
-	AWSSecretAccessKey string `json:"awsSecretAccessKey,omitempty"`
-
-	PKCS11ModulePath string `json:"pkcs11ModulePath,omitempty"`
-	PKCS11TokenLabel string `json:"pkcs11TokenLabel,omitempty"`
-	PKCS11KeyLabel   string `json:"pkcs11KeyLabel,omitempty"`
-	PKCS11PIN        string `json:"pkcs11Pin,omitempty"`
-}
-
-const (
-	keySourceAWSKMS = "aws-kms"
-	keySourcePKCS11 = "pkcs11"
-)
-
-func (c *clusterResource) hasKey() bool {
-	kv := c.Properties.KeyVaultProperties
-	return kv != nil && (kv.KeySource != "" || kv.KeyVaultURI != "" || kv.KeyName != "" || kv.KMSKeyARN != "" || kv.PKCS11KeyLabel != "")
-}
+func (c *clusterResource) hasKey() bool { return c.Properties.KeyVaultProperties.IsSet() }
 
 func decodeCluster(raw json.RawMessage) (*clusterResource, error) {
 	var c clusterResource
@@ -116,10 +79,10 @@ var clusterHeader = []string{"NAME", "RESOURCE GROUP", "CAPACITY", "KEY VAULT UR
 func clusterRow(c *clusterResource) []string {
 	uri, name, version := "", "", ""
 	switch kv := c.Properties.KeyVaultProperties; {
-	case c.hasKey() && kv.KeySource == keySourceAWSKMS:
+	case c.hasKey() && kv.KeySource == workspace.KeySourceAWSKMS:
 		// KMS rotates inside the key: the ARN stays, so there is no version to show.
 		uri, name, version = "aws-kms "+kv.AWSRegion, kv.KMSKeyARN, "-"
-	case c.hasKey() && kv.KeySource == keySourcePKCS11:
+	case c.hasKey() && kv.KeySource == workspace.KeySourcePKCS11:
 		// The highest CKA_ID with the label is the version in force.
 		uri, name, version = "pkcs11 "+kv.PKCS11TokenLabel, kv.PKCS11KeyLabel, "highest ID"
 	case c.hasKey():
@@ -231,7 +194,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		vaultURI, vaultName string
 		keyName, keyVersion string
 		keySource           string
-		kms                 keyVaultProperties
+		kms                 workspace.KeyVaultProperties
 		secretStdin         bool
 		p11                 pkcs11Flags
 		app                 vaultAppFlags
@@ -272,11 +235,11 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 	cmd.RunE = a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		f := cmd.Flags()
 		vaultKey := vaultURI != "" || vaultName != "" || keyName != ""
-		kmsKey := keySource == keySourceAWSKMS
-		p11Key := keySource == keySourcePKCS11
+		kmsKey := keySource == workspace.KeySourceAWSKMS
+		p11Key := keySource == workspace.KeySourcePKCS11
 		setsKey := vaultKey || kmsKey || p11Key
 		switch {
-		case keySource != "" && keySource != "keyvault" && keySource != keySourceAWSKMS && keySource != keySourcePKCS11:
+		case keySource != "" && keySource != workspace.KeySourceKeyVault && keySource != workspace.KeySourceAWSKMS && keySource != workspace.KeySourcePKCS11:
 			return usagef("--key-source must be keyvault, aws-kms or pkcs11, not %q", keySource)
 		case app.set() && (kmsKey || p11Key || !vaultKey):
 			return usagef("--vault-tenant, --vault-client-id and their credential are for a Key Vault key: give it with --key-vault-uri (or --key-vault) and --key-name")
@@ -312,7 +275,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 				return err
 			}
 		}
-		var appKey keyVaultProperties
+		var appKey workspace.KeyVaultProperties
 		if app.set() {
 			if err := a.fillVaultApp(cmd, &app, &appKey); err != nil {
 				return err
@@ -331,7 +294,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		}
 		current, _, rg, err := m.findCluster(ctx, rf.name, rf.resourceGroup, "-g")
 		if err == nil && p11Key && pin == "" {
-			if cur := current.Properties.KeyVaultProperties; cur == nil || cur.KeySource != keySourcePKCS11 || cur.PKCS11ModulePath != p11.module || cur.PKCS11TokenLabel != p11.token {
+			if cur := current.Properties.KeyVaultProperties; cur == nil || cur.KeySource != workspace.KeySourcePKCS11 || cur.PKCS11ModulePath != p11.module || cur.PKCS11TokenLabel != p11.token {
 				return usagef("token %q is new to cluster %s, so its user PIN is needed: set %s, or pipe it in with --pkcs11-pin-stdin",
 					p11.token, current.Name, pkcs11PINEnv)
 			}
@@ -340,7 +303,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 			return err
 		}
 		if kmsKey && kms.AWSSecretAccessKey == "" {
-			if cur := current.Properties.KeyVaultProperties; cur == nil || cur.KeySource != keySourceAWSKMS || cur.AWSAccessKeyID != kms.AWSAccessKeyID {
+			if cur := current.Properties.KeyVaultProperties; cur == nil || cur.KeySource != workspace.KeySourceAWSKMS || cur.AWSAccessKeyID != kms.AWSAccessKeyID {
 				return usagef("access key %s is new to cluster %s, so its secret is needed: set AWS_SECRET_ACCESS_KEY, or pipe it in with --aws-secret-access-key-stdin",
 					kms.AWSAccessKeyID, current.Name)
 			}
@@ -358,10 +321,10 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 		}
 		switch {
 		case kmsKey:
-			kms.KeySource = keySourceAWSKMS
+			kms.KeySource = workspace.KeySourceAWSKMS
 			body["properties"] = map[string]any{"keyVaultProperties": kms}
 		case p11Key:
-			body["properties"] = map[string]any{"keyVaultProperties": keyVaultProperties{KeySource: keySourcePKCS11,
+			body["properties"] = map[string]any{"keyVaultProperties": workspace.KeyVaultProperties{KeySource: workspace.KeySourcePKCS11,
 				PKCS11ModulePath: p11.module, PKCS11TokenLabel: p11.token, PKCS11KeyLabel: p11.label, PKCS11PIN: pin}}
 		case vaultKey:
 			appKey.KeySource, appKey.KeyVaultURI, appKey.KeyName, appKey.KeyVersion = keySource, vaultURI, keyName, keyVersion
@@ -381,7 +344,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 	f := cmd.Flags()
 	f.IntVar(&capacity, "capacity", 0, "new commitment tier in GB/day")
 	f.StringVar(&keySource, "key-source", "", "where the key lives: keyvault (the default), aws-kms or pkcs11")
-	completeValues(cmd, "key-source", "keyvault", keySourceAWSKMS, keySourcePKCS11)
+	completeValues(cmd, "key-source", workspace.KeySourceKeyVault, workspace.KeySourceAWSKMS, workspace.KeySourcePKCS11)
 	p11.register(cmd, "pkcs11-")
 	app.register(cmd)
 	f.StringVar(&vaultURI, "key-vault-uri", "", "the key's vault, such as https://myvault.vault.localhost:8443/")
@@ -400,7 +363,7 @@ func (a *app) clusterUpdateCommand(subscription *string) *cobra.Command {
 // secret from standard input when fromStdin. A secret never comes from a
 // flag: command lines are seen by every user of the machine and kept in
 // shell histories.
-func (a *app) awsCredentials(cmd *cobra.Command, kms *keyVaultProperties, fromStdin bool) error {
+func (a *app) awsCredentials(cmd *cobra.Command, kms *workspace.KeyVaultProperties, fromStdin bool) error {
 	if kms.AWSAccessKeyID == "" {
 		kms.AWSAccessKeyID = a.env.Getenv("AWS_ACCESS_KEY_ID")
 	}
@@ -679,7 +642,7 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 		return c.Properties.KeyState == state, "key " + c.Properties.KeyState, nil
 	}
 	kv := c.Properties.KeyVaultProperties
-	if kv != nil && kv.KeySource == keySourcePKCS11 {
+	if kv != nil && kv.KeySource == workspace.KeySourcePKCS11 {
 		return false, "", fmt.Errorf("cluster %s's key is on PKCS#11 token %s, which the node reads and the CLI does not: `sealwatch cluster key-usage` shows which versions wrap the account keys "+
 			"(`sealwatch cluster update` with the key again rewraps them under the newest at once)", c.Name, kv.PKCS11TokenLabel)
 	}
@@ -688,7 +651,7 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 	}
 	var latest string
 	var err error
-	if kv.KeySource == keySourceAWSKMS {
+	if kv.KeySource == workspace.KeySourceAWSKMS {
 		latest, err = a.kmsKeyInForce(ctx, kv)
 	} else {
 		latest, err = vaultKeyInForce(ctx, m, kv)
@@ -712,7 +675,7 @@ func (a *app) clusterReached(ctx context.Context, m *mgmt, c *clusterResource, r
 
 // vaultKeyInForce is the key version a Key Vault key's cluster wraps with
 // now: the pinned one, or the latest, as the vault names it.
-func vaultKeyInForce(ctx context.Context, m *mgmt, kv *keyVaultProperties) (string, error) {
+func vaultKeyInForce(ctx context.Context, m *mgmt, kv *workspace.KeyVaultProperties) (string, error) {
 	var key struct {
 		Key struct {
 			KID string `json:"kid"`
@@ -731,7 +694,7 @@ func vaultKeyInForce(ctx context.Context, m *mgmt, kv *keyVaultProperties) (stri
 // kmsKeyInForce is the key ARN an AWS KMS key's cluster wraps with now —
 // an alias's target — as DescribeKey names it, asked with the caller's
 // own AWS credentials from the environment (the node's are not shown).
-func (a *app) kmsKeyInForce(ctx context.Context, kv *keyVaultProperties) (string, error) {
+func (a *app) kmsKeyInForce(ctx context.Context, kv *workspace.KeyVaultProperties) (string, error) {
 	id, secret := a.env.Getenv("AWS_ACCESS_KEY_ID"), a.env.Getenv("AWS_SECRET_ACCESS_KEY")
 	if id == "" || secret == "" {
 		return "", fmt.Errorf("waiting for the rewrap under AWS KMS key %s reads the key with kms:DescribeKey: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to an access key that may, "+

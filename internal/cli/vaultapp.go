@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -39,7 +40,7 @@ func (v *vaultAppFlags) set() bool {
 // fill puts the application and its credential into kv, reading the secret
 // or the certificate. No credential is right when the cluster's key already
 // uses this application: the node keeps its sealed one.
-func (a *app) fillVaultApp(cmd *cobra.Command, v *vaultAppFlags, kv *keyVaultProperties) error {
+func (a *app) fillVaultApp(cmd *cobra.Command, v *vaultAppFlags, kv *workspace.KeyVaultProperties) error {
 	given := 0
 	for _, set := range []bool{v.secretStdin, v.certFile != "", v.tokenFile != ""} {
 		if set {
