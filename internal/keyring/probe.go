@@ -16,6 +16,9 @@ const (
 	probeUnreachable probeResult = "unreachable"
 	probeError       probeResult = "error" // damaged record, wrong KEK, unexpected answer
 	probeCanceled    probeResult = "canceled"
+	// probeSkipped: a shared check that found no probe due and no record
+	// to take (shared.go).
+	probeSkipped probeResult = "skipped"
 )
 
 // classify sorts a KEK error. Anything not known to be a revocation counts

@@ -171,7 +171,7 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 	defer func() { k.scheduleNext(rec) }()
 	if mode == checkRoutine && syncErr == nil && !k.ownProbeDue(now, rec) {
 		if rec == nil {
-			return probeOK, nil // this node's own proof is fresh enough
+			return probeSkipped, nil // this node's state stands on its own last probe
 		}
 		k.adoptLocked(ctx, rec)
 		return resultOf(rec.State), nil
