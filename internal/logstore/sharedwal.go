@@ -27,6 +27,10 @@ import (
 //     manifest lists and the disk no longer holds is replayed from the
 //     shared copy (replayShared), then flushed, as after a restart.
 //
+// The local WAL stays what a restart replays, its mark what tells a WAL
+// cut short: the shared WAL is a copy, not the log, so that a node on its
+// disk needs nothing of it to start, and a store without one is unchanged.
+//
 // Once a WAL's segments are published, its shared records are deleted: the
 // shared WAL holds only what is not yet in segments, at most about three
 // WALs (FlushBytes each, or FlushInterval old) per table and lineage.
