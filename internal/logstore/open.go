@@ -103,6 +103,7 @@ func (t *table) openLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	t.pruneShared(ctx, m) // what a failed prune or a crash left
 	return t.finishOpenLocked(gens)
 }
 

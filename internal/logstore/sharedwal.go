@@ -47,9 +47,10 @@ type SharedWAL interface {
 	// Read returns the records of one table that q selects, ordered by
 	// lineage, WAL and ordinal.
 	Read(ctx context.Context, q WALQuery) ([]WALRecord, error)
-	// Delete removes the records of one WAL of a lineage: its rows are in
-	// published segments.
-	Delete(ctx context.Context, workspace, table, lineage string, wal uint64) error
+	// Prune removes the records of a lineage's WALs numbered below below,
+	// but those of the WALs in keep: the others' rows are in published
+	// segments, or were never acknowledged.
+	Prune(ctx context.Context, workspace, table, lineage string, below uint64, keep []uint64) error
 	// DeleteWorkspace removes every record of a workspace.
 	DeleteWorkspace(ctx context.Context, workspace string) error
 }

@@ -78,14 +78,14 @@ func (m *memSharedWAL) Read(_ context.Context, q WALQuery) ([]WALRecord, error) 
 	return out, nil
 }
 
-func (m *memSharedWAL) Delete(_ context.Context, ws, table, lineage string, wal uint64) error {
+func (m *memSharedWAL) Prune(_ context.Context, ws, table, lineage string, below uint64, keep []uint64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
 		return errDown
 	}
 	for p := range m.recs {
-		if p.ws == ws && p.table == table && p.lineage == lineage && p.wal == wal {
+		if p.ws == ws && p.table == table && p.lineage == lineage && p.wal < below && !slices.Contains(keep, p.wal) {
 			delete(m.recs, p)
 		}
 	}
@@ -321,4 +321,32 @@ func TestAnotherNodesRowsNotFlushedNeedTheKey(t *testing.T) {
 	}
 	c.keys.Restore()
 	wantRows(t, b, 15, "node b with the key again")
+}
+
+func TestSharedRecordsAFailedPruneLeftGoWithTheNextOpen(t *testing.T) {
+	c, sh := sharedCluster(t)
+	dir := t.TempDir()
+	open := func() *Store {
+		return newTestStore(t, dir, c.keys, func(cfg *Config) {
+			cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
+		})
+	}
+	a := open()
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	sh.setDown(true)
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sh.setDown(false)
+	if n := sh.records("node-a"); n != 1 {
+		t.Fatalf("the shared WAL holds %d records after a flush whose prune failed; want the 1 left", n)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := open()
+	wantRows(t, again, 10, "node a opened again")
+	if n := sh.records("node-a"); n != 0 {
+		t.Fatalf("the shared WAL holds %d records after the next open; want none", n)
+	}
 }

@@ -383,16 +383,22 @@ func (t *table) flushLoop() {
 	}
 }
 
-// deleteShared deletes the shared WAL's records of WAL seq, whose rows are
-// in published segments. Records left by a failure are harmless: readers
-// take a WAL's records only while its manifest lists it.
-func (t *table) deleteShared(seq uint64) {
+// pruneShared deletes the shared WAL's records of the WALs manifest m no
+// longer lists: their rows are in its segments (or, a WAL whose listing
+// failed, were never acknowledged). Records a failed prune left are
+// harmless, as readers take a WAL's records only while its manifest lists
+// it, and go with the next prune.
+func (t *table) pruneShared(ctx context.Context, m *manifest) {
 	sh := t.st.cfg.SharedWAL
 	if sh == nil {
 		return
 	}
-	if err := sh.Delete(t.ctx, t.ws, t.name, t.lineage, seq); err != nil && t.ctx.Err() == nil {
-		t.st.log.Warn("delete a flushed WAL's shared records", "workspace", t.ws, "table", t.name, "wal", seq, "error", err)
+	keep := make([]uint64, 0, len(m.wals))
+	for _, w := range m.wals {
+		keep = append(keep, w.seq)
+	}
+	if err := sh.Prune(ctx, t.ws, t.name, t.lineage, m.nextSeq, keep); err != nil && ctx.Err() == nil {
+		t.st.log.Warn("delete flushed WALs' shared records", "workspace", t.ws, "table", t.name, "error", err)
 	}
 }
 
@@ -421,7 +427,7 @@ func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[strin
 	t.mu.Unlock()
 	hdr, err := t.writeManifest(t.ctx, m)
 	if err == nil {
-		t.deleteShared(g.seq) // before g leaves t.flushing, so that a Flush returns with it gone
+		t.pruneShared(t.ctx, m) // before g leaves t.flushing, so that a Flush returns with it gone
 	}
 	t.mu.Lock()
 	if err != nil {

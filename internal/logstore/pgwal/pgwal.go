@@ -233,12 +233,17 @@ func (w *WAL) Read(ctx context.Context, q logstore.WALQuery) ([]logstore.WALReco
 	return out, nil
 }
 
-// Delete removes the records of one WAL of a lineage.
-func (w *WAL) Delete(ctx context.Context, workspace, tbl, lineage string, wal uint64) error {
-	_, err := w.pool.Exec(ctx, `DELETE FROM `+table+` WHERE workspace = $1 AND tbl = $2 AND lineage = $3 AND wal = $4`,
-		workspace, tbl, lineage, int64(wal))
+// Prune removes the records of a lineage's WALs below below, but those in
+// keep.
+func (w *WAL) Prune(ctx context.Context, workspace, tbl, lineage string, below uint64, keep []uint64) error {
+	kept := make([]int64, len(keep))
+	for i, k := range keep {
+		kept[i] = int64(k)
+	}
+	_, err := w.pool.Exec(ctx, `DELETE FROM `+table+` WHERE workspace = $1 AND tbl = $2 AND lineage = $3
+		AND wal < $4 AND NOT wal = ANY($5::bigint[])`, workspace, tbl, lineage, int64(below), kept)
 	if err != nil {
-		return fmt.Errorf("pgwal: delete WAL %d of %s/%s/%s: %w", wal, workspace, tbl, lineage, err)
+		return fmt.Errorf("pgwal: prune the WALs of %s/%s/%s: %w", workspace, tbl, lineage, err)
 	}
 	return nil
 }

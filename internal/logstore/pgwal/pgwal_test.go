@@ -56,7 +56,7 @@ func places(recs []logstore.WALRecord) []string {
 	return out
 }
 
-func TestAppendReadDelete(t *testing.T) {
+func TestAppendReadPrune(t *testing.T) {
 	ctx := context.Background()
 	w := openWAL(t, pgtest.New(t))
 	if err := w.Append(ctx, []logstore.WALRecord{
@@ -95,15 +95,19 @@ func TestAppendReadDelete(t *testing.T) {
 	if err := w.Append(ctx, []logstore.WALRecord{rec("a", 0, 0, "again")}); err == nil {
 		t.Fatal("a record stored twice at one place was taken")
 	}
-	if err := w.Delete(ctx, ws, tbl, "a", 0); err != nil {
+	if err := w.Append(ctx, []logstore.WALRecord{rec("a", 2, logstore.WALHeader, "ha2"), rec("a", 3, logstore.WALHeader, "ha3")}); err != nil {
+		t.Fatal(err)
+	}
+	// WALs 0 and 2 of a are flushed, 1 is still listed, 3 is new.
+	if err := w.Prune(ctx, ws, tbl, "a", 3, []uint64{1}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := w.Read(ctx, logstore.WALQuery{Workspace: ws, Table: tbl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"ws1/App_CL/a/1/-1=ha1", "ws1/App_CL/a/1/0=a10", "ws1/App_CL/b/3/-1=hb3", "ws1/App_CL/b/3/0=b30"}; !slices.Equal(places(got), want) {
-		t.Fatalf("after deleting WAL 0 of a: %q; want %q", places(got), want)
+	if want := []string{"ws1/App_CL/a/1/-1=ha1", "ws1/App_CL/a/1/0=a10", "ws1/App_CL/a/3/-1=ha3", "ws1/App_CL/b/3/-1=hb3", "ws1/App_CL/b/3/0=b30"}; !slices.Equal(places(got), want) {
+		t.Fatalf("after pruning a below 3 but 1: %q; want %q", places(got), want)
 	}
 	if err := w.DeleteWorkspace(ctx, ws); err != nil {
 		t.Fatal(err)
