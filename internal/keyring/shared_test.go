@@ -392,3 +392,24 @@ func TestASlowKeyServiceCostsCallsNotTime(t *testing.T) {
 	t.Logf("in %s (%d intervals) the nodes probed %d, %d and %d times", elapsed, elapsed/sharedInterval,
 		nodes[0].path.calls.Load()/2, nodes[1].path.calls.Load()/2, nodes[2].path.calls.Load()/2)
 }
+
+// TestAKeyringOnItsOwnChecksAsBefore: without shared checks — one node, as
+// `sealwatch up` runs — each check is a probe of the key, every interval,
+// and no check record is written.
+func TestAKeyringOnItsOwnChecksAsBefore(t *testing.T) {
+	e := newEnv(t)
+	k := e.open(func(c *keyring.Config) { c.KeyCheckInterval = sharedInterval })
+	e.kek.ResetCalls()
+	for range 3 {
+		e.clock.Advance(sharedInterval)
+		if err := k.Check(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.kek.Calls(); got.Unwrap != 3 || got.Describe != 3 {
+		t.Fatalf("three checks on a node of its own made %+v calls, want three probes", got)
+	}
+	if raw := keyring.CheckRecordRaw(e.db, cluster, resource); raw != nil {
+		t.Fatalf("a node of its own wrote a check record: %d bytes", len(raw))
+	}
+}
