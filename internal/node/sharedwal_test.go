@@ -20,7 +20,8 @@ import (
 )
 
 // sharedWALNode starts a node as `serve --postgres --object-store
-// --shared-wal` runs it: the object store a directory every node mounts.
+// --shared-wal` runs it: the object store a directory every node mounts,
+// the lineage lease short, so that a dead node's lineage is adopted soon.
 func sharedWALNode(t *testing.T, dbURL, objectsDir, rootFile, dir string, creds Credentials) *running {
 	t.Helper()
 	storage := sharedStorage(t, dbURL)
@@ -40,7 +41,7 @@ func sharedWALNode(t *testing.T, dbURL, objectsDir, rootFile, dir string, creds 
 	}
 	t.Cleanup(func() { wal.Close() }) // after the node's own cleanup, which runs first
 	storage.WAL = wal
-	return startClusterNode(t, Config{DataDir: dir, Root: nodeseal.File(rootFile), Storage: storage}, creds)
+	return startClusterNode(t, Config{DataDir: dir, Root: nodeseal.File(rootFile), Storage: storage, LineageLease: 3 * time.Second}, creds)
 }
 
 // TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk: with the shared
@@ -48,7 +49,8 @@ func sharedWALNode(t *testing.T, dbURL, objectsDir, rootFile, dir string, creds 
 // and pg_dump, which holds them, holds none of their text;
 // a is killed and its data directory deleted, and every row it
 // acknowledged is read, once, through b and through a node started on a
-// new disk; with PostgreSQL unreachable, an ingest is refused (503) and
+// new disk, and after a's lineage is adopted PostgreSQL holds none of its
+// records; with PostgreSQL unreachable, an ingest is refused (503) and
 // none of it is acknowledged.
 func TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk(t *testing.T) {
 	dbURL := pgtest.New(t)
@@ -111,6 +113,7 @@ func TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk(t *testing.T) {
 		}
 	}
 
+	dead := a.node.data.Lineage()
 	a.crash()
 	if err := os.RemoveAll(dirA); err != nil {
 		t.Fatal(err)
@@ -120,6 +123,21 @@ func TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk(t *testing.T) {
 	creds.CAFile = filepath.Join(b.dir, "tls", "ca.pem") // a's went with its disk
 	c := sharedWALNode(t, dbURL, objectsDir, rootFile, t.TempDir(), creds)
 	count(c, "a node started on a new disk", 10)
+
+	// Once a's lease has run out, a live node adopts its lineage, sealing
+	// first the rows PostgreSQL holds of it.
+	control := sharedStorage(t, dbURL).Control
+	waitFor(t, adoptAwait, "the adoption of node a's lineage", func() bool { return retired(t, control, id, dead) })
+	count(b, "node b after node a's lineage was adopted", 10)
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var left int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM sealwatch_wal WHERE lineage = $1", dead).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("sealwatch_wal holds %d records of node a's lineage after its adoption (%v); want none", left, err)
+	}
 
 	token := c.adminToken("https://api.loganalytics.io/.default")
 	restore := pgtest.Unreachable(t, dbURL)
