@@ -526,23 +526,16 @@ func TestTwoNodesCreatingThePlatformRingShareOneAccountKey(t *testing.T) {
 // alone cost N × 5: with three nodes 220 calls over 20 intervals, not 300.
 func TestKeyServiceLoadDoesNotGrowWithTheNodes(t *testing.T) {
 	const k = keyring.DefaultSelfCheckEvery
-	const interval = keyring.DefaultKeyCheckInterval
 	const steps = 2 * k * 4
 	var got [4]int64
 	for n := 1; n <= 3; n++ {
 		c := newCluster(t, "first")
-		clock := kektest.NewClock(time.Now())
-		var nodes []*Manager
-		for range n {
-			m := c.nodeWith(clock, interval)
-			m.StopProbes() // the test runs each node's checks, in step
-			nodes = append(nodes, m)
-		}
-		c.setKey(nodes[0], "c1", key("first"))
-		if _, err := nodes[0].Keyring("c1", Logs).RotateAccountKey(context.Background()); err != nil {
+		s := newSteppedNodes(t, c, n)
+		c.setKey(s.nodes[0], "c1", key("first"))
+		if _, err := s.nodes[0].Keyring("c1", Logs).RotateAccountKey(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range nodes[1:] {
+		for _, m := range s.nodes[1:] {
 			if err := m.Reconcile(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -550,17 +543,14 @@ func TestKeyServiceLoadDoesNotGrowWithTheNodes(t *testing.T) {
 		kek := c.keks["first"]
 		kek.ResetCalls()
 		for range steps {
-			clock.Advance(interval / 4)
-			for _, m := range nodes {
-				check(m, "c1")
-			}
+			s.step()
 		}
 		got[n] = kek.Calls().Total()
 		lesseeProbes, ownProbes := int64(steps/2), int64(2*(n-1))
 		if want := calls((lesseeProbes+ownProbes)*(2+1), (lesseeProbes+ownProbes)*2); kek.Calls() != want {
 			t.Fatalf("%d nodes over %d intervals: %+v calls, want %+v", n, 2*k, kek.Calls(), want)
 		}
-		for i, m := range nodes {
+		for i, m := range s.nodes {
 			wantState(t, fmt.Sprint(i+1), m, "c1", keyring.Accessible)
 		}
 	}
@@ -568,16 +558,6 @@ func TestKeyServiceLoadDoesNotGrowWithTheNodes(t *testing.T) {
 		2*k, got[1], got[2], got[3], 2*k*5, 2*2*k*5, 3*2*k*5)
 	if got[3]-got[1] > got[1]*2/k {
 		t.Fatalf("3 nodes cost %d calls, 1 node %d: the 2 more nodes add more than their own probes every %d intervals", got[3], got[1], k)
-	}
-}
-
-// check runs on a cluster's keyrings what their probe loops run each time
-// they wake.
-func check(m *Manager, clusterID string) {
-	for _, res := range []string{Logs, Documents} {
-		if ring := m.Keyring(clusterID, res); ring != nil {
-			_ = ring.Check(context.Background())
-		}
 	}
 }
 
