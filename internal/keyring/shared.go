@@ -317,10 +317,10 @@ func (k *Keyring) adoptLocked(ctx context.Context, rec *checkRecord) {
 
 // shouldPublish says whether this node's probe, which found state, is
 // written over rec: always when rec is not fresh, this node holds the
-// lease, or when asked; else only a revocation the record does not show, or an access
-// proved where the lessee cannot reach the key service (which takes the
-// lease from it). A node alone unable to reach the key service keeps that
-// to itself: it is its own network's state, not the key's.
+// lease, or when asked; else only a revocation the record does not show,
+// or an access proved where the lessee cannot reach the key service (which
+// takes the lease from it). A node alone unable to reach the key service
+// keeps that to itself: it is its own network's state, not the key's.
 func (k *Keyring) shouldPublish(rec *checkRecord, state checkState, asked bool) bool {
 	switch {
 	case asked, rec == nil, k.shared.lessee:
