@@ -4,14 +4,14 @@
 // as `sealwatch rule import` reads them; and the workspace's watchlists and
 // automation rules. Every write sends the etag it read, and a conflict is
 // shown, never overwritten.
-import { ApiError, call } from './api.js';
+import { ApiError, call, reads } from './api.js';
 import { kqlEditor, placeCaret } from './kqleditor.js';
 import { el } from './dom.js';
 import { workingIn } from './keystate.js';
 import { renderWatchlists } from './watchlists.js';
 import { renderAutomation } from './automation.js';
 import {
-  apiVersion, confirmDelete, explain, field, ifMatch, messages, reads, select, table, url,
+  apiVersion, confirmDelete, explain, field, ifMatch, messages, select, table, url,
 } from './resource.js';
 
 // maxImportBytes is the most POST .../alertRules/import takes (its whole

@@ -60,3 +60,15 @@ export async function call(method, path, body, signal, extraHeaders) {
   }
   return data;
 }
+
+// reads makes a part's reads ordered: each call begins a read and returns
+// whether it is still the latest begun, so that a slow answer (a reload
+// after one change, overtaken by the reload after the next) never replaces
+// a newer one.
+export function reads() {
+  let n = 0;
+  return () => {
+    const turn = ++n;
+    return () => turn === n;
+  };
+}

@@ -2,10 +2,10 @@
 // moved up and down, switched on and off, created and edited — conditions
 // and actions built for the usual cases, or written as the API takes them
 // (JSON) — each write under the etag read.
-import { call } from './api.js';
+import { call, reads } from './api.js';
 import { el } from './dom.js';
 import {
-  confirmDelete, explain, field, ifMatch, messages, reads, select, table, url,
+  confirmDelete, explain, field, ifMatch, messages, select, table, url,
 } from './resource.js';
 
 // The properties a Property condition tests, by what the rule runs on.

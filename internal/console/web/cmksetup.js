@@ -4,7 +4,7 @@
 // workspace linked and onboarded under the key), each checked through the
 // management API — done, or not and why — with the command that does it,
 // and a button doing it through the same API where the signed-in Owner may.
-import { call } from './api.js';
+import { call, reads } from './api.js';
 import { el } from './dom.js';
 import { isKeyVault, keyText } from './keysource.js';
 
@@ -90,10 +90,10 @@ export function setup(container, session, recheckClusters, onVaults) {
   }
 
   let shownCluster; // the cluster the choices were last made for
-  let showing = 0; // the latest show's turn: an older one, still reading a vault's keys, shows nothing
+  const showRead = reads(); // an older show, still reading a vault's keys, shows nothing
 
   async function show() {
-    const turn = ++showing;
+    const latest = showRead();
     fillSelect(pick.cluster, clusters, '(no cluster yet)');
     fillSelect(pick.workspace, workspaces, '(no workspace yet)');
     const cluster = clusters.find((c) => c.id === pick.cluster.value);
@@ -106,7 +106,7 @@ export function setup(container, session, recheckClusters, onVaults) {
     fillSelect(pick.vault, vaults, '(no vault yet)', fresh ? keyVault?.id : undefined);
     const vault = vaults.find((v) => v.id === pick.vault.value);
     const keys = await keysOfVault(vault);
-    if (turn !== showing) return;
+    if (!latest()) return;
     fillSelect(pick.key, keys, '(no key yet)', fresh && keyVault && vault === keyVault ? `${vault.id}/keys/${kv.keyName}` : undefined);
     const key = keys.find((k) => k.id === pick.key.value);
     const workspace = workspaces.find((w) => w.id === pick.workspace.value);

@@ -4,7 +4,7 @@
 // workspace under a customer-managed key, each with its check
 // (cmksetup.js). Everything comes from the management API, as the CLI
 // reads it.
-import { call } from './api.js';
+import { call, reads } from './api.js';
 import { el } from './dom.js';
 import * as keystate from './keystate.js';
 import { setup } from './cmksetup.js';
@@ -39,13 +39,17 @@ export function render(container, session) {
     setupBox,
   );
 
+  // A box shows only the answer of its latest read: a poll's, or the vault
+  // chosen before, never replaces a newer one.
+  const usageRead = reads();
+  const auditRead = reads();
   let clusters = [];
   let loaded = false;
   const guide = setup(setupBox, session, () => keystate.refresh(), (list) => {
     // After every read of the vaults (at first, and after a set-up step
     // that may have written records), the audit log is read again too.
     fillSelect(auditVault, list, '(no vault yet)');
-    showAudit(auditVault.value, auditChain, auditRecords);
+    showAudit(auditVault.value, auditChain, auditRecords, auditRead());
   });
 
   const unsubscribe = keystate.subscribe((list) => {
@@ -56,7 +60,7 @@ export function render(container, session) {
     clusters = [...list].sort((a, b) => a.name.localeCompare(b.name));
     showStates(states, clusters);
     if (!loaded) return;
-    showUsage(usage, clusters);
+    showUsage(usage, clusters, usageRead());
     guide.update(clusters);
   });
 
@@ -68,23 +72,11 @@ export function render(container, session) {
       return;
     }
     loaded = true;
-    showUsage(usage, clusters);
+    showUsage(usage, clusters, usageRead());
     guide.update(clusters);
   })();
 
-  auditVault.addEventListener('change', () => showAudit(auditVault.value, auditChain, auditRecords));
-}
-
-// turns counts the reads begun for each box: a read's answer is shown only
-// while no newer read for the same box has begun, so that a slow answer
-// (a poll's, or the vault chosen before) never replaces a newer one.
-const turns = new WeakMap();
-
-// begin starts a read for box and returns whether it is still the latest.
-function begin(box) {
-  const turn = (turns.get(box) || 0) + 1;
-  turns.set(box, turn);
-  return () => turns.get(box) === turn;
+  auditVault.addEventListener('change', () => showAudit(auditVault.value, auditChain, auditRecords, auditRead()));
 }
 
 function section(title, id, ...children) {
@@ -137,9 +129,9 @@ function table(headers, rows) {
 
 // showUsage shows, for each cluster with a key, the key usage report: which
 // version wraps which account keys of each store, and the versions that
-// wrap none in either store, which can be disabled at once.
-async function showUsage(box, clusters) {
-  const latest = begin(box);
+// wrap none in either store, which can be disabled at once. latest says
+// whether this read of box is still the latest begun.
+async function showUsage(box, clusters, latest) {
   const keyed = clusters.filter((c) => c.properties.keyVaultProperties);
   if (keyed.length === 0) {
     box.replaceChildren(el('p', { class: 'status' }, 'No cluster has a key yet.'));
@@ -179,9 +171,9 @@ async function showUsage(box, clusters) {
 }
 
 // showAudit shows the newest records of a vault's audit log, newest first,
-// and whether the log's chain verifies, or where it breaks.
-async function showAudit(vaultId, chain, box) {
-  const latest = begin(box);
+// and whether the log's chain verifies, or where it breaks. latest says
+// whether this read of box is still the latest begun.
+async function showAudit(vaultId, chain, box, latest) {
   box.replaceChildren();
   chain.className = 'status';
   if (!vaultId) {

@@ -12,18 +12,6 @@ export function url(ctx, path) {
   return `${ctx.base}/${path}?${apiVersion}`;
 }
 
-// reads makes a part's reads ordered: each call begins a read and returns
-// whether it is still the latest begun, so that a slow answer (a reload
-// after one change, overtaken by the reload after the next) never replaces
-// a newer one.
-export function reads() {
-  let n = 0;
-  return () => {
-    const turn = ++n;
-    return () => turn === n;
-  };
-}
-
 // ifMatch is the header that makes a write fail rather than overwrite a
 // change made since etag was read.
 export function ifMatch(etag) {

@@ -1,9 +1,9 @@
 // The Analytics page's watchlists: upload a CSV with its search key, browse
 // a watchlist's items, and edit, add and delete items, each write under the
 // etag read.
-import { call } from './api.js';
+import { call, reads } from './api.js';
 import { el } from './dom.js';
-import { confirmDelete, explain, field, ifMatch, messages, reads, table, url } from './resource.js';
+import { confirmDelete, explain, field, ifMatch, messages, table, url } from './resource.js';
 
 // shownItems bounds the items put into the page at once; the count is said.
 const shownItems = 1000;
