@@ -52,22 +52,12 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	control := sharedStorage(t, dbURL).Control
 	mgmt := nodes[0].adminToken(mgmtScope)
 	ws := "Microsoft.OperationalInsights/workspaces/adoptws"
-	var created struct {
-		Properties struct{ CustomerID string }
-	}
-	if st := nodes[0].call("PUT", nodes[0].mgmtURL(ws), mgmt, map[string]any{"location": "local"}, &created); st != 201 {
-		t.Fatalf("create the workspace: %d", st)
-	}
-	customerID := created.Properties.CustomerID
-	var keys struct{ PrimarySharedKey string }
-	if st := nodes[0].call("POST", nodes[0].mgmtURL(ws+"/sharedKeys"), mgmt, nil, &keys); st != 200 {
-		t.Fatalf("shared keys: %d", st)
-	}
+	customerID, sharedKey := collectorWorkspace(t, nodes[0], "adoptws")
 	canary := "canary-adopt-" + randomHex(t, 8)
 	ingest := func(n *running, i int) {
 		t.Helper()
 		body := fmt.Sprintf(`[{"Message":"%s-%s"}]`, canary, strings.Repeat("x", i))
-		if st, code := n.collectorPost(customerID, keys.PrimarySharedKey, "Canary", []byte(body)); st != 200 {
+		if st, code := n.collectorPost(customerID, sharedKey, "Canary", []byte(body)); st != 200 {
 			t.Fatalf("ingest: %d %s", st, code)
 		}
 	}

@@ -65,18 +65,7 @@ func startBenchCluster(b testing.TB, n int) *benchCluster {
 		c.nodes = append(c.nodes, startClusterNode(b, cfg, creds))
 	}
 	c.mgmt = c.nodes[0].adminToken(mgmtScope)
-	var created struct {
-		Properties struct{ CustomerID string }
-	}
-	if st := c.nodes[0].call("PUT", c.nodes[0].mgmtURL("Microsoft.OperationalInsights/workspaces/benchws"), c.mgmt, map[string]any{"location": "local"}, &created); st != 201 {
-		b.Fatalf("create the workspace: %d", st)
-	}
-	c.customerID = created.Properties.CustomerID
-	var keys struct{ PrimarySharedKey string }
-	if st := c.nodes[0].call("POST", c.nodes[0].mgmtURL("Microsoft.OperationalInsights/workspaces/benchws/sharedKeys"), c.mgmt, nil, &keys); st != 200 {
-		b.Fatalf("shared keys: %d", st)
-	}
-	c.sharedKey = keys.PrimarySharedKey
+	c.customerID, c.sharedKey = collectorWorkspace(b, c.nodes[0], "benchws")
 	for _, rn := range c.nodes {
 		c.queryToken = append(c.queryToken, rn.adminToken("https://api.loganalytics.io/.default"))
 	}

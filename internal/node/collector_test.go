@@ -17,7 +17,7 @@ import (
 
 // collectorWorkspace makes a workspace through rn and returns its customer ID and primary
 // shared key.
-func collectorWorkspace(t *testing.T, rn *running, name string) (customerID, sharedKey string) {
+func collectorWorkspace(t testing.TB, rn *running, name string) (customerID, sharedKey string) {
 	t.Helper()
 	mgmt := rn.adminToken("https://management.azure.com/.default")
 	var ws struct{ Properties struct{ CustomerID string } }
@@ -93,16 +93,7 @@ func TestACollectorRequestTakenByOneNodeIsRefusedByAnother(t *testing.T) {
 // body length, the same second) is stored.
 func TestDataCollectorStoresASignedRequestOnce(t *testing.T) {
 	rn := startNode(t, t.TempDir())
-	mgmt := rn.adminToken("https://management.azure.com/.default")
-	var ws map[string]any
-	if st := rn.call("PUT", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/replayws"), mgmt, map[string]any{"location": "local"}, &ws); st != 201 {
-		t.Fatalf("create workspace: %d %v", st, ws)
-	}
-	customerID := ws["properties"].(map[string]any)["customerId"].(string)
-	var keys struct{ PrimarySharedKey string }
-	if st := rn.call("POST", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/replayws/sharedKeys"), mgmt, nil, &keys); st != 200 {
-		t.Fatalf("shared keys: %d", st)
-	}
+	customerID, sharedKey := collectorWorkspace(t, rn, "replayws")
 
 	date := time.Now().UTC().Format(http.TimeFormat)
 	once := []byte(`[{"Message":"once"}]`)
@@ -110,11 +101,11 @@ func TestDataCollectorStoresASignedRequestOnce(t *testing.T) {
 		status int
 		code   string
 	}{{200, ""}, {409, "DuplicateRequest"}, {409, "DuplicateRequest"}} {
-		if st, code := rn.collectorSend(customerID, keys.PrimarySharedKey, "Replay", date, once); st != want.status || code != want.code {
+		if st, code := rn.collectorSend(customerID, sharedKey, "Replay", date, once); st != want.status || code != want.code {
 			t.Fatalf("send %d: %d %s, want %d %s", i+1, st, code, want.status, want.code)
 		}
 	}
-	if st, code := rn.collectorSend(customerID, keys.PrimarySharedKey, "Replay", date, []byte(`[{"Message":"other"}]`)); st != 200 {
+	if st, code := rn.collectorSend(customerID, sharedKey, "Replay", date, []byte(`[{"Message":"other"}]`)); st != 200 {
 		t.Fatalf("another request in the same second: %d %s", st, code)
 	}
 
@@ -157,14 +148,7 @@ func (rn *running) queryRows(customerID, query string) [][]any {
 // (BenchmarkReserve in internal/replay).
 func BenchmarkDataCollectorHTTPS(b *testing.B) {
 	rn := startNode(b, b.TempDir())
-	mgmt := rn.adminToken("https://management.azure.com/.default")
-	var ws map[string]any
-	if st := rn.call("PUT", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/benchws"), mgmt, map[string]any{"location": "local"}, &ws); st != 201 {
-		b.Fatalf("create workspace: %d", st)
-	}
-	customerID := ws["properties"].(map[string]any)["customerId"].(string)
-	var keys struct{ PrimarySharedKey string }
-	rn.call("POST", rn.mgmtURL("Microsoft.OperationalInsights/workspaces/benchws/sharedKeys"), mgmt, nil, &keys)
+	customerID, sharedKey := collectorWorkspace(b, rn, "benchws")
 	rows := make([]map[string]any, 40)
 	for i := range rows {
 		rows[i] = map[string]any{"Computer": "host-001.corp.example", "Message": strings.Repeat("x", 200), "EventID": 4624}
@@ -178,7 +162,7 @@ func BenchmarkDataCollectorHTTPS(b *testing.B) {
 		// length padded once per round of them.
 		date := now.Add(time.Duration(i%600) * time.Second).Format(http.TimeFormat)
 		padded := append(body[:len(body):len(body)], bytes.Repeat([]byte(" "), i/600)...)
-		if st, code := rn.collectorSend(customerID, keys.PrimarySharedKey, "Bench", date, padded); st != 200 {
+		if st, code := rn.collectorSend(customerID, sharedKey, "Bench", date, padded); st != 200 {
 			b.Fatalf("request %d: %d %s", i, st, code)
 		}
 	}

@@ -518,15 +518,9 @@ func TestCanariesNeverReachDiskInTheClear(t *testing.T) {
 		t.Fatalf("ingest: %d %s", st, code)
 	}
 	// A workspace without a customer-managed key: sealed under the platform key.
-	var plain map[string]any
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/plainws"), cs.mgmt, map[string]any{"location": "local"}, &plain); st != 201 {
-		t.Fatalf("create workspace: %d", st)
-	}
-	var keys struct{ PrimarySharedKey string }
-	cs.call("POST", cs.mgmtURL("Microsoft.OperationalInsights/workspaces/plainws/sharedKeys"), cs.mgmt, nil, &keys)
-	customerID := plain["properties"].(map[string]any)["customerId"].(string)
+	customerID, sharedKey := collectorWorkspace(t, cs.running, "plainws")
 	body, _ := json.Marshal([]map[string]any{{"Computer": "dc01", "Message": canary + "-collector"}})
-	if st, code := cs.collectorPost(customerID, keys.PrimarySharedKey, "Canary", body); st != 200 {
+	if st, code := cs.collectorPost(customerID, sharedKey, "Canary", body); st != 200 {
 		t.Fatalf("data collector: %d %s", st, code)
 	}
 	if st, _ := cs.collectorPost(customerID, base64.StdEncoding.EncodeToString([]byte("wrong key, wrong key, wrong key!")), "Canary", body); st != 403 {

@@ -65,20 +65,11 @@ func TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirecto
 	mgmt := a.adminToken(mgmtScope)
 	canary := "canary-serve-" + randomHex(t, 8)
 
-	var ws struct {
-		Properties struct{ CustomerID string }
-	}
-	if st := a.call("PUT", a.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws"), mgmt, map[string]any{"location": "local"}, &ws); st != 201 {
-		t.Fatalf("create the workspace: %d", st)
-	}
-	var keys struct{ PrimarySharedKey string }
-	if st := a.call("POST", a.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/sharedKeys"), mgmt, nil, &keys); st != 200 {
-		t.Fatalf("shared keys: %d", st)
-	}
-	if st, code := a.collectorPost(ws.Properties.CustomerID, keys.PrimarySharedKey, "Canary", []byte(`[{"Message":"`+canary+`"}]`)); st != 200 {
+	customerID, sharedKey := collectorWorkspace(t, a, "pgws")
+	if st, code := a.collectorPost(customerID, sharedKey, "Canary", []byte(`[{"Message":"`+canary+`"}]`)); st != 200 {
 		t.Fatalf("ingest: %d %s", st, code)
 	}
-	if rows := a.queryRows(ws.Properties.CustomerID, "Canary_CL | where Message_s == '"+canary+"' | count"); len(rows) != 1 || rows[0][0] != 1.0 {
+	if rows := a.queryRows(customerID, "Canary_CL | where Message_s == '"+canary+"' | count"); len(rows) != 1 || rows[0][0] != 1.0 {
 		t.Fatalf("query: %v, want one row", rows)
 	}
 	search := map[string]any{"properties": map[string]any{"category": "hunting", "displayName": "canary", "query": "Canary_CL | where Message_s == '" + canary + "'"}}
@@ -102,12 +93,12 @@ func TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirecto
 	var again struct {
 		Properties struct{ CustomerID string }
 	}
-	if st := b.call("GET", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws"), mgmt, nil, &again); st != 200 || again.Properties.CustomerID != ws.Properties.CustomerID {
-		t.Fatalf("the workspace after the restart: %d %+v, want customer ID %s", st, again, ws.Properties.CustomerID)
+	if st := b.call("GET", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws"), mgmt, nil, &again); st != 200 || again.Properties.CustomerID != customerID {
+		t.Fatalf("the workspace after the restart: %d %+v, want customer ID %s", st, again, customerID)
 	}
 	var keysAgain struct{ PrimarySharedKey string }
-	if st := b.call("POST", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/sharedKeys"), mgmt, nil, &keysAgain); st != 200 || keysAgain.PrimarySharedKey != keys.PrimarySharedKey {
-		t.Fatalf("the shared key after the restart: %d, same: %v", st, keysAgain.PrimarySharedKey == keys.PrimarySharedKey)
+	if st := b.call("POST", b.mgmtURL("Microsoft.OperationalInsights/workspaces/pgws/sharedKeys"), mgmt, nil, &keysAgain); st != 200 || keysAgain.PrimarySharedKey != sharedKey {
+		t.Fatalf("the shared key after the restart: %d, same: %v", st, keysAgain.PrimarySharedKey == sharedKey)
 	}
 	var saved struct {
 		Properties struct{ Query string }
@@ -119,7 +110,7 @@ func TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirecto
 	// The rows were on the lost disk (the log store keeps them there yet):
 	// the table is refused as damaged, never answered as empty.
 	var refused struct{ Error struct{ Code string } }
-	if st := b.call("POST", b.creds.Endpoint+"/v1/workspaces/"+ws.Properties.CustomerID+"/query", b.adminToken("https://api.loganalytics.io/.default"),
+	if st := b.call("POST", b.creds.Endpoint+"/v1/workspaces/"+customerID+"/query", b.adminToken("https://api.loganalytics.io/.default"),
 		map[string]any{"query": "Canary_CL | count"}, &refused); st != 409 || refused.Error.Code != "DataIntegrityError" {
 		t.Fatalf("a query of the table whose files were lost: %d %s, want 409 DataIntegrityError", st, refused.Error.Code)
 	}
@@ -133,12 +124,12 @@ func TestANodeOnPostgreSQLKeepsItsControlPlaneAndDocumentsWithAnEmptyDataDirecto
 	if err != nil {
 		t.Fatal(err)
 	}
-	sharedKey, err := base64.StdEncoding.DecodeString(keys.PrimarySharedKey)
+	keyBytes, err := base64.StdEncoding.DecodeString(sharedKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, form := range holding(dump, withLeakForms(map[string][]byte{
-		"the canary": []byte(canary), "the workspace's shared key": sharedKey,
+		"the canary": []byte(canary), "the workspace's shared key": keyBytes,
 		"the admin's client secret": []byte(a.creds.ClientSecret), "the root key file": rootKey,
 	})) {
 		t.Errorf("pg_dump holds %s", form)
@@ -205,17 +196,7 @@ func TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed(t *test
 	nodes := startCluster(t, dbURL, &bucket, rootFile, 3)
 	mgmt := nodes[0].adminToken(mgmtScope)
 	ws := "Microsoft.OperationalInsights/workspaces/logsws"
-	var created struct {
-		Properties struct{ CustomerID string }
-	}
-	if st := nodes[0].call("PUT", nodes[0].mgmtURL(ws), mgmt, map[string]any{"location": "local"}, &created); st != 201 {
-		t.Fatalf("create the workspace: %d", st)
-	}
-	customerID := created.Properties.CustomerID
-	var keys struct{ PrimarySharedKey string }
-	if st := nodes[0].call("POST", nodes[0].mgmtURL(ws+"/sharedKeys"), mgmt, nil, &keys); st != 200 {
-		t.Fatalf("shared keys: %d", st)
-	}
+	customerID, sharedKey := collectorWorkspace(t, nodes[0], "logsws")
 	canary := "canary-rows-" + randomHex(t, 8)
 	count := func(n *running) float64 {
 		t.Helper()
@@ -230,7 +211,7 @@ func TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed(t *test
 		// Lengths differ: a Data Collector signature covers the length, not
 		// the body, and two requests signed alike in one second are one.
 		body := fmt.Sprintf(`[{"Message":"%s-%s"}]`, canary, strings.Repeat("x", i))
-		if st, code := n.collectorPost(customerID, keys.PrimarySharedKey, "Canary", []byte(body)); st != 200 {
+		if st, code := n.collectorPost(customerID, sharedKey, "Canary", []byte(body)); st != 200 {
 			t.Fatalf("ingest through node %d: %d %s", i, st, code)
 		}
 	}

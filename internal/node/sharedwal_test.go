@@ -59,24 +59,13 @@ func TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk(t *testing.T) {
 	dirA := t.TempDir()
 	a := sharedWALNode(t, dbURL, objectsDir, rootFile, dirA, Credentials{})
 	b := sharedWALNode(t, dbURL, objectsDir, rootFile, t.TempDir(), a.creds)
-	mgmt := a.adminToken(mgmtScope)
-	var ws struct {
-		Properties struct{ CustomerID string }
-	}
-	if st := a.call("PUT", a.mgmtURL("Microsoft.OperationalInsights/workspaces/walws"), mgmt, map[string]any{"location": "local"}, &ws); st != 201 {
-		t.Fatalf("create the workspace: %d", st)
-	}
-	var keys struct{ PrimarySharedKey string }
-	if st := a.call("POST", a.mgmtURL("Microsoft.OperationalInsights/workspaces/walws/sharedKeys"), mgmt, nil, &keys); st != 200 {
-		t.Fatalf("shared keys: %d", st)
-	}
-	id := ws.Properties.CustomerID
+	id, sharedKey := collectorWorkspace(t, a, "walws")
 	canary := "canary-wal-" + randomHex(t, 8)
 	sent := 0
 	send := func(n *running, i int) (int, string) {
 		sent++ // a signature covers the length and the second: each request differs in length
 		body := fmt.Sprintf(`[{"Message":"%s-%d"},{"Message":"%s-%d"}]`, canary, 2*i, canary, 2*i+1) + strings.Repeat(" ", sent)
-		return n.collectorPost(id, keys.PrimarySharedKey, "Canary", []byte(body))
+		return n.collectorPost(id, sharedKey, "Canary", []byte(body))
 	}
 	query := "Canary_CL | where Message_s startswith '" + canary + "' | summarize Rows = count(), Distinct = dcount(Message_s)"
 	count := func(n *running, what string, want float64) {
@@ -107,7 +96,7 @@ func TestSharedWALRowsAreReadBeforeAFlushAndOutliveANodesDisk(t *testing.T) {
 	if !bytes.Contains(dump, []byte("sealwatch_wal")) {
 		t.Fatal("pg_dump holds no sealwatch_wal: the search below would find nothing anyway")
 	}
-	for what, needle := range map[string]string{"the canary": canary, "the shared key": keys.PrimarySharedKey} {
+	for what, needle := range map[string]string{"the canary": canary, "the shared key": sharedKey} {
 		if bytes.Contains(dump, []byte(needle)) || bytes.Contains(dump, []byte(hex.EncodeToString([]byte(needle)))) {
 			t.Fatalf("pg_dump holds %s", what)
 		}
