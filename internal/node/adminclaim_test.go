@@ -80,22 +80,7 @@ func TestAnAdminBootstrapCutShortIsFinishedByALaterStart(t *testing.T) {
 					}
 				}
 
-				mgmt := rn.adminToken("https://management.azure.com/.default") // admin.json signs in
-				var apps struct {
-					Value []struct{ DisplayName string }
-				}
-				if st := rn.call("GET", clusterPublicURL+"/v1.0/applications", mgmt, nil, &apps); st != 200 {
-					t.Fatalf("list applications: %d", st)
-				}
-				admins := 0
-				for _, app := range apps.Value {
-					if app.DisplayName == "sealwatch-admin" {
-						admins++
-					}
-				}
-				if admins != 1 {
-					t.Fatalf("%d admin applications; want one", admins)
-				}
+				requireOneAdmin(t, rn, rn.adminToken("https://management.azure.com/.default")) // admin.json signs in
 			})
 		}
 	}

@@ -77,21 +77,7 @@ func TestTwoNodesOnSharedStorageShareTheirSecrets(t *testing.T) {
 
 	mgmt := a.adminToken("https://management.azure.com/.default")
 	t.Run("a token from one node works on the other", func(t *testing.T) {
-		var apps struct {
-			Value []struct{ DisplayName string }
-		}
-		if st := b.call("GET", clusterPublicURL+"/v1.0/applications", mgmt, nil, &apps); st != 200 {
-			t.Fatalf("node B answered %d to node A's token", st)
-		}
-		admins := 0
-		for _, app := range apps.Value {
-			if app.DisplayName == "sealwatch-admin" {
-				admins++
-			}
-		}
-		if admins != 1 {
-			t.Fatalf("%d admin applications; want one", admins)
-		}
+		requireOneAdmin(t, b, mgmt)
 	})
 
 	t.Run("a vault key made on one node wraps on the other", func(t *testing.T) {
@@ -165,6 +151,27 @@ func sharedSecretMaterial(t *testing.T, dir, dbURL string, root nodeseal.Root) [
 		out = append(out, keyMaterial(t, name, raw)...)
 	}
 	return out
+}
+
+// requireOneAdmin lists the applications through rn with token and fails
+// unless rn answers and exactly one of them is the admin.
+func requireOneAdmin(t *testing.T, rn *running, token string) {
+	t.Helper()
+	var apps struct {
+		Value []struct{ DisplayName string }
+	}
+	if st := rn.call("GET", clusterPublicURL+"/v1.0/applications", token, nil, &apps); st != 200 {
+		t.Fatalf("the node answered %d to a list of the applications with the token", st)
+	}
+	admins := 0
+	for _, app := range apps.Value {
+		if app.DisplayName == "sealwatch-admin" {
+			admins++
+		}
+	}
+	if admins != 1 {
+		t.Fatalf("%d admin applications; want one", admins)
+	}
 }
 
 func readFile(t *testing.T, path string) []byte {
