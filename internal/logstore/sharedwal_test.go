@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,4 +350,40 @@ func TestSharedRecordsAFailedPruneLeftGoWithTheNextOpen(t *testing.T) {
 	if n := sh.records("node-a"); n != 0 {
 		t.Fatalf("the shared WAL holds %d records after the next open; want none", n)
 	}
+}
+
+// TestQueriesDuringFlushesCountEachRowOnce: node b counts while node a
+// takes rows and flushes them, WAL after WAL: every count has each row
+// once, and every row acknowledged before it began.
+func TestQueriesDuringFlushesCountEachRowOnce(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a := c.node(t, "node-a", withShared(sh), func(cfg *Config) { cfg.FlushBytes = 16 << 10 })
+	b := c.node(t, "node-b", withShared(sh))
+	const calls, each = 40, 10
+	var acked atomic.Int64
+	done := make(chan struct{})
+	defer func() { <-done }() // before the cleanups close the stores
+	go func() {
+		defer close(done)
+		for i := range calls {
+			if _, err := a.Ingest(context.Background(), ws, tbl, eventsBody(t, i*each, each, testNow)); err != nil {
+				t.Error(err)
+				return
+			}
+			acked.Add(each)
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		before := acked.Load()
+		n := distinctRows(t, b, "node b while node a takes and flushes rows")
+		if int64(n) < before || n > calls*each {
+			t.Fatalf("node b counts %d rows, with %d acknowledged before it began", n, before)
+		}
+	}
+	wantRows(t, b, calls*each, "node b once node a is done")
 }
