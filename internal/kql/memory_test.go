@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/heaptest"
 )
 
 // bigSource holds Big: n rows of a unique 100-byte message, one of 100 hosts, five tags and a
@@ -125,8 +125,8 @@ func TestSelfJoinIsRefusedWithinSecondsUnderTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := heapObjects()
-	peak := watchHeap(t)
+	base := heaptest.Objects()
+	peak := heaptest.Watch(t, time.Millisecond)
 	start := time.Now()
 	_, err = q.Run(context.Background(), src, Options{Now: fixtureNow, MaxMemory: limit})
 	took := time.Since(start)
@@ -141,49 +141,6 @@ func TestSelfJoinIsRefusedWithinSecondsUnderTheLimit(t *testing.T) {
 		t.Fatalf("the query's peak heap was %d MiB, over the %d MiB limit", p>>20, limit>>20)
 	}
 	t.Logf("refused after %s; the query's peak heap was %d MiB", took.Round(time.Millisecond), (peak()-base)>>20)
-}
-
-// watchHeap samples the heap's object bytes until the returned function is called, which
-// reports the highest sample.
-func watchHeap(t testing.TB) func() uint64 {
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	var once bool
-	finish := func() uint64 {
-		if !once {
-			once = true
-			close(stop)
-			<-done
-		}
-		return peak.Load()
-	}
-	t.Cleanup(func() { finish() })
-	return finish
-}
-
-// heapObjects is the heap's object bytes after a collection.
-func heapObjects() uint64 {
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
 }
 
 // endlessSource's table Endless yields batches of distinct 1 KiB messages until its context
@@ -253,7 +210,7 @@ func TestCancelledQueryGivesItsMemoryBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := heapObjects()
+	base := heaptest.Objects()
 	pool := NewMemoryPool(1<<30, time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -274,7 +231,7 @@ func TestCancelledQueryGivesItsMemoryBack(t *testing.T) {
 	if used := pool.Used(); used != 0 {
 		t.Fatalf("%d bytes still reserved after the query was cancelled", used)
 	}
-	waitFor(t, "the heap to come back down", 10*time.Second, func() bool { return heapObjects() < base+16<<20 })
+	waitFor(t, "the heap to come back down", 10*time.Second, func() bool { return heaptest.Objects() < base+16<<20 })
 }
 
 // TestCancellationStopsEveryOperatorPromptly cancels, and times out, queries that would run

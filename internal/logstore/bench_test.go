@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/heaptest"
 )
 
 // benchBodies are distinct ingest calls of SecurityEvent-like rows (about
@@ -155,25 +155,8 @@ func TestIngestMemoryStaysBounded(t *testing.T) {
 	const rows = 1000
 	bodies := benchBodies(t, 50, rows)
 	st := newTestStore(t, t.TempDir(), envelopetest.New("aek"))
-	var peakHeap atomic.Uint64
-	stop := make(chan struct{})
-	var sampler sync.WaitGroup
-	sampler.Go(func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			if v := sample[0].Value.Uint64(); v > peakHeap.Load() {
-				peakHeap.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	})
+	peakHeap := heaptest.Watch(t, 20*time.Millisecond)
+	var scanner sync.WaitGroup
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -195,7 +178,7 @@ func TestIngestMemoryStaysBounded(t *testing.T) {
 	// beside them until their WAL is flushed.
 	ingested := make(chan struct{})
 	scans := 0
-	sampler.Go(func() {
+	scanner.Go(func() {
 		for {
 			select {
 			case <-ingested:
@@ -215,11 +198,11 @@ func TestIngestMemoryStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	elapsed := time.Since(start)
-	close(stop)
-	sampler.Wait()
+	heap := peakHeap()
+	scanner.Wait()
 	rss := peakRSS(t)
 	t.Logf("%d rows in %v (%.0f rows/s), %d scans meanwhile; peak heap objects %d MiB, peak RSS %d MiB (GOMAXPROCS %d)",
-		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), scans, peakHeap.Load()>>20, rss>>20, runtime.GOMAXPROCS(0))
+		total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), scans, heap>>20, rss>>20, runtime.GOMAXPROCS(0))
 	if rss > 512<<20 {
 		t.Fatalf("peak RSS %d MiB, over 512 MiB", rss>>20)
 	}

@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
-	"runtime/metrics"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/heaptest"
 	"github.com/sealwatch/sealwatch/internal/kql"
 )
 
@@ -81,49 +79,6 @@ func (cs *cmkSetup) postQuery(query string) queryError {
 	return out
 }
 
-// heapObjects is the heap's object bytes after a collection.
-func heapObjects() uint64 {
-	runtime.GC()
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// watchHeap samples the heap's object bytes every millisecond until the
-// returned function is called, which reports the highest sample.
-func watchHeap(t testing.TB) func() uint64 {
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	stopped := false
-	finish := func() uint64 {
-		if !stopped {
-			stopped = true
-			close(stop)
-			<-done
-		}
-		return peak.Load()
-	}
-	t.Cleanup(func() { finish() })
-	return finish
-}
-
 // TestSelfJoinOverHTTPIsRefusedWithinSecondsUnderTheLimit is the issue's
 // query against a real node: 20,000 sealed rows joined with themselves on a
 // constant key and counted. The answer is 400 QueryLimitExceeded naming the
@@ -136,8 +91,8 @@ func TestSelfJoinOverHTTPIsRefusedWithinSecondsUnderTheLimit(t *testing.T) {
 	const limit = 256 << 20
 	cs := setUpCMKWith(t, Config{DataDir: t.TempDir(), QueryMemory: limit})
 	cs.ingestEvents(20000)
-	base := heapObjects()
-	peak := watchHeap(t)
+	base := heaptest.Objects()
+	peak := heaptest.Watch(t, time.Millisecond)
 	start := time.Now()
 	res := cs.postQuery(`Events_CL | take 20000 | extend k=1 | join kind=inner (Events_CL | take 20000 | extend k=1) on k | count`)
 	took := time.Since(start)
