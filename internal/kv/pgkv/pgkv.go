@@ -85,6 +85,11 @@ type DB struct {
 	// wait for the advisory lock: the others wait here, leaving the pool
 	// to readers, and to a View that a writer runs inside its Update.
 	writer chan struct{}
+	// large holds the paths of buckets whose head, read with their
+	// lookup, was not the whole bucket (see headKeys), each with the
+	// lookups of it since: a hint, that their lookups skip the head they
+	// would read for nothing.
+	large large
 
 	mu       sync.Mutex
 	closed   bool

@@ -545,7 +545,8 @@ func TestAWriterThatHangsHoldingTheLockIsEndedByTheServer(t *testing.T) {
 // TestReadsCostTheirRoundTrips counts what reads send PostgreSQL: a View is
 // its BEGIN sent with its first statement, one statement per bucket, key or
 // page of keys that the bucket's lookup did not bring, and its COMMIT. The
-// lookup brings a small bucket whole (up to 8 keys of 8 KiB); a page that
+// lookup brings a small bucket whole (up to 8 keys, of 1 KiB each at most),
+// and skips that read for a while in a bucket it found larger; a page that
 // ends where its bucket ends takes no round trip more to find nothing past
 // it; Last reads one key.
 func TestReadsCostTheirRoundTrips(t *testing.T) {
@@ -557,7 +558,7 @@ func TestReadsCostTheirRoundTrips(t *testing.T) {
 			name string
 			keys int
 			size int
-		}{{"five", 5, 1}, {"ten", 10, 1}, {"three hundred", 300, 1}, {"large values", 3, 5 << 10}} {
+		}{{"five", 5, 1}, {"ten", 10, 1}, {"three hundred", 300, 1}} {
 			b, err := tx.CreateBucketIfNotExists([]byte(bk.name))
 			if err != nil {
 				return err
@@ -566,6 +567,15 @@ func TestReadsCostTheirRoundTrips(t *testing.T) {
 				if err := b.Put(fmt.Appendf(nil, "key%03d", i), make([]byte, bk.size)); err != nil {
 					return err
 				}
+			}
+		}
+		large, err := tx.CreateBucketIfNotExists([]byte("a large value"))
+		if err != nil {
+			return err
+		}
+		for i, size := range []int{1, 2 << 10, 1} {
+			if err := large.Put(fmt.Appendf(nil, "key%03d", i), make([]byte, size)); err != nil {
+				return err
 			}
 		}
 		parent, err := tx.CreateBucketIfNotExists([]byte("parent"))
@@ -617,13 +627,15 @@ func TestReadsCostTheirRoundTrips(t *testing.T) {
 		{"a small bucket, last to first", "five", backward, 5, 2},
 		{"a key in a nested bucket", "parent", func(b kv.Bucket) int { return get("key000")(b.Bucket([]byte("child"))) }, 1, 3},
 		{"a key among a larger bucket's first", "ten", get("key001"), 1, 2},
+		{"the same key, the bucket now known to be larger", "ten", get("key001"), 1, 3},
 		{"a key past a larger bucket's first", "ten", get("key009"), 1, 3},
 		{"the last key of a larger bucket", "ten", func(b kv.Bucket) int { k, _ := b.Cursor().Last(); return found(k) }, 1, 3},
 		{"ten keys, first to last", "ten", forward, 10, 3},
 		{"ten keys, last to first", "ten", backward, 10, 4},
 		{"300 keys, first to last: two pages", "three hundred", forward, 300, 4},
-		{"a key before a value past 8 KiB", "large values", get("key000"), 1, 2},
-		{"a key from a value past 8 KiB on", "large values", get("key001"), 1, 3},
+		{"a key before a value over 1 KiB", "a large value", get("key000"), 1, 2},
+		{"the key of a value over 1 KiB", "a large value", get("key001"), 1, 3},
+		{"a key after a value over 1 KiB", "a large value", get("key002"), 1, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			from := sent.Read()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,15 +40,58 @@ type tx struct {
 }
 
 // A bucket's lookup reads, in the same statement, its first headKeys keys
-// while their values come to headBytes or less: a small bucket (a
+// up to the first whose value is over headValue bytes: a small bucket (a
 // generation, a few settings, the lineages of a table, the collections of
 // a workspace) is then read whole by the round trip that finds it, and its
 // Gets and scans take none. A larger bucket costs its lookup those few
-// rows more.
+// rows more, at most 8 KiB of values.
 const (
 	headKeys  = 8
-	headBytes = 8 << 10
+	headValue = 1 << 10
 )
+
+// What a DB remembers of its large buckets: the lookups of one skip its
+// head until largeRecheck of them have, and then read it again, in case
+// the bucket shrank; past largeBuckets of them, it forgets them all.
+const (
+	largeRecheck = 64
+	largeBuckets = 4096
+)
+
+// large is the set of buckets whose head was not the whole bucket when
+// last read. It is a hint on cost alone: a head is read in the
+// transaction that serves from it, never kept across transactions.
+type large struct {
+	mu    sync.Mutex
+	paths map[string]int // the lookups since the head was read
+}
+
+// skip reports whether the lookup of the bucket at path is to skip its
+// head.
+func (l *large) skip(path []byte) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, ok := l.paths[string(path)]
+	if !ok || n+1 >= largeRecheck {
+		return false
+	}
+	l.paths[string(path)] = n + 1
+	return true
+}
+
+// note records whether the head read of the bucket at path was whole.
+func (l *large) note(path []byte, whole bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if whole {
+		delete(l.paths, string(path))
+		return
+	}
+	if l.paths == nil || len(l.paths) >= largeBuckets {
+		l.paths = map[string]int{}
+	}
+	l.paths[string(path)] = 0
+}
 
 // head is the first keys of a bucket, as the transaction saw them before
 // its writes-th write.
@@ -179,33 +223,35 @@ func (t *tx) lookup(path, key []byte) (value []byte, found bool) {
 
 // lookupBucket reads the row of name in the bucket at path, as lookup
 // does, and in the same statement the head of the bucket it would name, at
-// child.
+// child, unless that bucket was large when its head was last read.
 func (t *tx) lookupBucket(path, name, child []byte) (value []byte, found bool) {
-	h := &head{}
-	cut := false
+	if t.db.large.skip(child) {
+		return t.lookup(path, name)
+	}
+	type headRow struct {
+		entry
+		kept bool // the value is no larger than headValue
+	}
+	var rows []headRow
+	// octet_length reads a value's stored size, not the value: a large
+	// one left out costs nothing to read.
 	t.do("read a bucket", `SELECT false, key, value, true FROM `+table+` WHERE ns = $1 AND path = $2 AND key = $3
 		UNION ALL
-		SELECT true, key, CASE WHEN upto <= $5 THEN value END, upto <= $5 FROM (
-			SELECT key, value, sum(coalesce(octet_length(value), 0)) OVER (ORDER BY key ROWS UNBOUNDED PRECEDING) AS upto
-			FROM (SELECT key, value FROM `+table+` WHERE ns = $1 AND path = $4 ORDER BY key LIMIT $6) keys) sized`,
-		[]any{t.db.ns, path, name, child, headBytes, headKeys}, func(rows pgx.Rows) error {
-			for rows.Next() {
+		(SELECT true, key, CASE WHEN octet_length(value) <= $5 THEN value END, coalesce(octet_length(value), 0) <= $5
+			FROM `+table+` WHERE ns = $1 AND path = $4 ORDER BY key LIMIT $6)`,
+		[]any{t.db.ns, path, name, child, headValue, headKeys}, func(r pgx.Rows) error {
+			for r.Next() {
 				var (
-					inHead, kept bool
-					e            entry
+					inHead bool
+					row    headRow
 				)
-				if err := rows.Scan(&inHead, &e.key, &e.value, &kept); err != nil {
+				if err := r.Scan(&inHead, &row.key, &row.value, &row.kept); err != nil {
 					return err
 				}
-				switch {
-				case !inHead:
-					value, found = e.value, true
-				case kept:
-					h.entries = append(h.entries, e)
-				default:
-					// The running size only grows: the keys kept are those
-					// before the first left out, its value too large.
-					cut = true
+				if inHead {
+					rows = append(rows, row)
+				} else {
+					value, found = row.value, true
 				}
 			}
 			return nil
@@ -214,9 +260,16 @@ func (t *tx) lookupBucket(path, name, child []byte) (value []byte, found bool) {
 		return value, found && t.err == nil
 	}
 	// The rows of a UNION ALL's part need not come in order.
-	slices.SortFunc(h.entries, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
-	h.whole = !cut && len(h.entries) < headKeys
-	h.writes = t.writes
+	slices.SortFunc(rows, func(a, b headRow) int { return bytes.Compare(a.key, b.key) })
+	h := &head{whole: len(rows) < headKeys, writes: t.writes}
+	for _, r := range rows {
+		if !r.kept {
+			h.whole = false // the head ends before a value too large
+			break
+		}
+		h.entries = append(h.entries, r.entry)
+	}
+	t.db.large.note(child, h.whole)
 	if t.heads == nil {
 		t.heads = map[string]*head{}
 	}
