@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/client"
+	"github.com/sealwatch/sealwatch/internal/logtest"
 	"github.com/sealwatch/sealwatch/internal/node"
 	"github.com/sealwatch/sealwatch/internal/node/nodetest"
 )
@@ -346,7 +346,7 @@ func TestUpServesUntilCancelledAndExitsCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
-	var stderr lockedBuffer
+	var stderr logtest.Buffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- Run(ctx, []string{"up", "--data", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"},
@@ -414,22 +414,4 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a running command.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sealwatch/sealwatch/internal/logtest"
 )
 
 // runOn runs args as run does, with standard error taken for a terminal
@@ -16,7 +18,7 @@ import (
 func (n *testNode) runOn(terminal bool, args ...string) result {
 	n.t.Helper()
 	var stdout bytes.Buffer
-	var stderr lockedBuffer // a spinner draws from a goroutine of its own
+	var stderr logtest.Buffer // a spinner draws from a goroutine of its own
 	env := testEnv(n.configDir, &stdout, &stderr)
 	env.IsTerminal = func(w io.Writer) bool { return terminal && w == io.Writer(&stderr) }
 	code := Run(context.Background(), args, env)
@@ -86,7 +88,7 @@ func TestTheBarIsClearedBeforeTheResult(t *testing.T) {
 		{"verify", []string{"verify", "--workspace", "secops"}, "workspace secops: healthy"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var screen lockedBuffer
+			var screen logtest.Buffer
 			env := testEnv(ds.configDir, &screen, &screen)
 			env.IsTerminal = func(w io.Writer) bool { return w == io.Writer(&screen) }
 			if code := Run(context.Background(), tt.args, env); code != 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/freeport"
+	"github.com/sealwatch/sealwatch/internal/logtest"
 )
 
 // readmeStep is one `$ sealwatch ...` line of the README's console blocks,
@@ -194,7 +195,7 @@ type background struct {
 	t      *testing.T
 	cancel context.CancelFunc
 	done   chan int
-	out    *lockedBuffer
+	out    *logtest.Buffer
 }
 
 // startBackground runs args until stopped and returns once the command says
@@ -202,7 +203,7 @@ type background struct {
 func startBackground(t *testing.T, configDir string, args []string) *background {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &background{t: t, cancel: cancel, done: make(chan int, 1), out: &lockedBuffer{}}
+	b := &background{t: t, cancel: cancel, done: make(chan int, 1), out: &logtest.Buffer{}}
 	pr, pw := io.Pipe()
 	go func() {
 		b.done <- Run(ctx, args, testEnv(configDir, pw, b.out))

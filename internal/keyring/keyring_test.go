@@ -24,6 +24,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
+	"github.com/sealwatch/sealwatch/internal/logtest"
 )
 
 const (
@@ -42,30 +43,13 @@ type env struct {
 	kek   *kektest.KEK
 	clock *kektest.Clock
 	reg   *prometheus.Registry
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  *logtest.Buffer
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, path: filepath.Join(t.TempDir(), "registry.db"), kek: kektest.New("cmk"),
-		clock: kektest.NewClock(t0), reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+		clock: kektest.NewClock(t0), reg: prometheus.NewRegistry(), logs: &logtest.Buffer{}}
 	e.openDB()
 	t.Cleanup(func() { e.db.Close() })
 	return e

@@ -1,34 +1,15 @@
 package node
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/keyring/pkcs11kek/softhsmtest"
+	"github.com/sealwatch/sealwatch/internal/logtest"
 	"github.com/sealwatch/sealwatch/internal/metricstest"
 )
-
-// syncBuffer is a log destination the node's goroutines share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // pkcs11KeyBody is the PATCH body that moves cluster1 to the key labelled
 // "sealwatch-cmk" on tok, with fields changed (an empty value leaves the
@@ -50,7 +31,7 @@ func pkcs11KeyBody(tok *softhsmtest.Token, fields map[string]string) map[string]
 func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 	tok := softhsmtest.New(t, "sealwatch-node")
 	tok.AddProtectedKey("sealwatch-cmk", []byte{1})
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cfg := Config{DataDir: t.TempDir(), PKCS11Modules: []string{tok.Module}, UnreachableGrace: time.Hour,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	cs := setUpCMKWith(t, cfg)
