@@ -44,7 +44,8 @@ type tx struct {
 // generation, a few settings, the lineages of a table, the collections of
 // a workspace) is then read whole by the round trip that finds it, and its
 // Gets and scans take none. A larger bucket costs its lookup those few
-// rows more, at most 8 KiB of values.
+// rows more (8 KiB of values at most) until the DB knows it for large
+// (see large).
 const (
 	headKeys  = 8
 	headValue = 1 << 10
