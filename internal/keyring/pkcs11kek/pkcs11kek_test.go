@@ -32,6 +32,21 @@ func newKEK(t *testing.T, tok *softhsmtest.Token, id []byte) *pkcs11kek.KEK {
 	return kek
 }
 
+// wrappedUnderKey makes a token holding the key object keyLabel (ID 01), a
+// KEK for it and an account key wrapped under it, where most tests begin.
+func wrappedUnderKey(t *testing.T) (*softhsmtest.Token, *pkcs11kek.KEK, []byte, keyring.Wrapped) {
+	t.Helper()
+	tok := softhsmtest.New(t, "sealwatch-test")
+	tok.AddKey(keyLabel, []byte{1})
+	kek := newKEK(t, tok, nil)
+	key := aek(t)
+	w, err := kek.Wrap(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok, kek, key, w
+}
+
 func aek(t *testing.T) []byte {
 	t.Helper()
 	b := make([]byte, 32)
@@ -146,16 +161,10 @@ func TestNewKeyObjectRotates(t *testing.T) {
 }
 
 func TestDestroyedKeyIsRevoked(t *testing.T) {
-	tok := softhsmtest.New(t, "sealwatch-test")
-	tok.AddKey(keyLabel, []byte{1})
-	kek := newKEK(t, tok, nil)
-	w, err := kek.Wrap(ctx(t), aek(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, kek, _, w := wrappedUnderKey(t)
 	tok.Destroy(keyLabel, []byte{1})
 
-	_, err = kek.Unwrap(ctx(t), w)
+	_, err := kek.Unwrap(ctx(t), w)
 	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
 	_, err = kek.Describe(ctx(t))
 	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
@@ -167,17 +176,10 @@ func TestDestroyedKeyIsRevoked(t *testing.T) {
 }
 
 func TestKeyNotAllowedToWrapIsRevoked(t *testing.T) {
-	tok := softhsmtest.New(t, "sealwatch-test")
-	tok.AddKey(keyLabel, []byte{1})
-	kek := newKEK(t, tok, nil)
-	key := aek(t)
-	w, err := kek.Wrap(ctx(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, kek, key, w := wrappedUnderKey(t)
 
 	tok.SetUsable(keyLabel, []byte{1}, false)
-	_, err = kek.Unwrap(ctx(t), w)
+	_, err := kek.Unwrap(ctx(t), w)
 	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
 	_, err = kek.Wrap(ctx(t), key)
 	requireIs(t, err, keyring.ErrKeyRevoked, tok.PIN)
@@ -192,14 +194,7 @@ func TestKeyNotAllowedToWrapIsRevoked(t *testing.T) {
 }
 
 func TestRemovedTokenIsUnreachableUntilItComesBack(t *testing.T) {
-	tok := softhsmtest.New(t, "sealwatch-test")
-	tok.AddKey(keyLabel, []byte{1})
-	kek := newKEK(t, tok, nil)
-	key := aek(t)
-	w, err := kek.Wrap(ctx(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, kek, key, w := wrappedUnderKey(t)
 
 	tok.Remove()
 	for _, call := range []func() error{
@@ -243,14 +238,7 @@ func TestModuleThatCannotLoadIsUnreachableUntilItCan(t *testing.T) {
 }
 
 func TestLostSessionsAreReplaced(t *testing.T) {
-	tok := softhsmtest.New(t, "sealwatch-test")
-	tok.AddKey(keyLabel, []byte{1})
-	kek := newKEK(t, tok, nil)
-	key := aek(t)
-	w, err := kek.Wrap(ctx(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, kek, key, w := wrappedUnderKey(t)
 	tok.CloseSessions() // the driver's pooled session, and its login, are gone
 	if got, err := kek.Unwrap(ctx(t), w); err != nil || !bytes.Equal(got, key) {
 		t.Fatalf("unwrap after the sessions were closed: %v", err)
@@ -304,13 +292,7 @@ func TestAWrongPINNeverRidesOnAnotherHandlesLogin(t *testing.T) {
 }
 
 func TestDamagedOrForeignWrappingsAreRefused(t *testing.T) {
-	tok := softhsmtest.New(t, "sealwatch-test")
-	tok.AddKey(keyLabel, []byte{1})
-	kek := newKEK(t, tok, nil)
-	w, err := kek.Wrap(ctx(t), aek(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, kek, _, w := wrappedUnderKey(t)
 	flipped := w
 	flipped.Ciphertext = bytes.Clone(w.Ciphertext)
 	flipped.Ciphertext[5] ^= 1
@@ -447,14 +429,7 @@ func TestCreateVersionMakesRecoverableVersionsAndRetiresThem(t *testing.T) {
 }
 
 func TestAModuleThatDoesNotAnswerIsUnreachableAtTheDeadline(t *testing.T) {
-	tok := softhsmtest.New(t, "sealwatch-test")
-	tok.AddKey(keyLabel, []byte{1})
-	kek := newKEK(t, tok, nil)
-	key := aek(t)
-	w, err := kek.Wrap(ctx(t), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, kek, key, w := wrappedUnderKey(t)
 	release := pkcs11kek.HoldModule(tok.Module)
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
