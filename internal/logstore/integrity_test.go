@@ -586,6 +586,30 @@ func TestVerifyFindsAnUnexpectedSegmentWhileTheTableIsOpen(t *testing.T) {
 	}
 }
 
+// markedWAL is the active WAL of ws/tbl in st, once its mark vouches for
+// every record written.
+func markedWAL(t *testing.T, st *Store) *walWriter {
+	t.Helper()
+	tb, _ := st.table(ws, tbl)
+	tb.mu.Lock()
+	w := tb.active.wal
+	tb.mu.Unlock()
+	awaitMark(t, w)
+	return w
+}
+
+// awaitMark waits until w's mark vouches for every record written.
+func awaitMark(t testing.TB, w *walWriter) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.markPending() {
+		if time.Now().After(deadline) {
+			t.Fatal("the WAL's mark never came up to date")
+		}
+		time.Sleep(markDelay / 20)
+	}
+}
+
 // TestVerifyTakesNoMarkBeingRewrittenForDamage: the scrub reads a WAL that
 // is being written, whose mark is rewritten in place; a read that ran into
 // a slot being rewritten (simulated: the slot is garbage for the first
@@ -594,17 +618,7 @@ func TestVerifyTakesNoMarkBeingRewrittenForDamage(t *testing.T) {
 	dir := t.TempDir()
 	st := newTestStore(t, dir, envelopetest.New("aek"))
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 5, testNow))
-	tb, _ := st.table(ws, tbl)
-	tb.mu.Lock()
-	w := tb.active.wal
-	tb.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for w.markPending() {
-		if time.Now().After(deadline) {
-			t.Fatal("the WAL's mark never came up to date")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	w := markedWAL(t, st)
 	f, _ := os.OpenFile(w.path, os.O_RDWR, 0)
 	defer f.Close()
 	slot := make([]byte, markSlotSize)
@@ -761,17 +775,7 @@ func TestQuietWALMarkCostsNoSyncAndFindsACutAfterAKill(t *testing.T) {
 	st := reopen(t, dir, keys, ledger)
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 5, testNow))
 	mustIngest(t, st, ws, tbl, eventsBody(t, 5, 5, testNow))
-	tb, _ := st.table(ws, tbl)
-	tb.mu.Lock()
-	w := tb.active.wal
-	tb.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for w.markPending() {
-		if time.Now().After(deadline) {
-			t.Fatal("the WAL's mark never came up to date")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	w := markedWAL(t, st)
 	if n := w.syncs.Load(); n != 2 {
 		t.Fatalf("%d fsyncs for 2 calls and a quiet mark; want one a call", n)
 	}

@@ -69,7 +69,6 @@ func BenchmarkIngestTables(b *testing.B) {
 func (st *Store) walSyncs(tb testing.TB) int64 {
 	tb.Helper()
 	var n int64
-	deadline := time.Now().Add(10 * time.Second)
 	for _, t := range st.tablesNow() {
 		t.mu.Lock()
 		g := t.active
@@ -77,12 +76,7 @@ func (st *Store) walSyncs(tb testing.TB) int64 {
 		if g == nil || g.wal == nil {
 			continue
 		}
-		for g.wal.markPending() {
-			if time.Now().After(deadline) {
-				tb.Fatal("a WAL's mark was not brought up to date")
-			}
-			time.Sleep(markDelay / 10)
-		}
+		awaitMark(tb, g.wal)
 		n += g.wal.syncs.Load()
 	}
 	return n
