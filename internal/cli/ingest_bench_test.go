@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/node"
 	"github.com/sealwatch/sealwatch/internal/node/nodetest"
 )
@@ -108,7 +109,7 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
 			b.SetBytes(size)
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				var wg sync.WaitGroup
 				for _, f := range files {
@@ -123,7 +124,7 @@ func BenchmarkIngestEndToEnd(b *testing.B) {
 			b.ReportMetric(float64(events*b.N)/b.Elapsed().Seconds(), "rows/s")
 			// Client and node share the process: CPU per row is both sides',
 			// steadier than wall time on a shared machine.
-			b.ReportMetric(float64(processCPU()-cpu)/float64(events*b.N), "cpu-ns/row")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(events*b.N), "cpu-ns/row")
 		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/cputime"
 )
 
 const benchRows = 1_000_000
@@ -121,7 +123,7 @@ func BenchmarkQuery(b *testing.B) {
 			b.Run(bc.name+"/"+arm.name, func(b *testing.B) {
 				var rows int
 				runtime.GC() // each arm starts from a collected heap, not the last one's garbage
-				cpu := processCPU()
+				cpu := cputime.Process()
 				for b.Loop() {
 					res, err := q.Run(context.Background(), src, arm.opts)
 					if err != nil {
@@ -130,7 +132,7 @@ func BenchmarkQuery(b *testing.B) {
 					rows = len(res.Tables[0].Rows)
 					res.Release()
 				}
-				if cpu := processCPU() - cpu; cpu > 0 {
+				if cpu := cputime.Process() - cpu; cpu > 0 {
 					b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 				}
 				b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
@@ -492,7 +493,7 @@ func BenchmarkAnyFilter(b *testing.B) {
 			var plain []byte
 			var terms anyTerms
 			size := 0
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				terms.reset()
 				all := &terms
@@ -506,7 +507,7 @@ func BenchmarkAnyFilter(b *testing.B) {
 					size = len(terms.filter())
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N*bb.rows()), "cpu-ns/row")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N*bb.rows()), "cpu-ns/row")
 			b.ReportMetric(float64(size)/float64(bb.rows()), "filter-B/row")
 		})
 	}

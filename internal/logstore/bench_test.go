@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/heaptest"
@@ -56,7 +57,7 @@ func benchIngest(b *testing.B, bodies [][]byte, rows, writers int, sealed bool) 
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for range writers {
 		wg.Go(func() {
 			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
@@ -73,7 +74,7 @@ func benchIngest(b *testing.B, bodies [][]byte, rows, writers int, sealed bool) 
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 	// CPU per row, flush included: what wall time shows only on an idle machine.
-	b.ReportMetric(float64(processCPU()-cpu)/float64(rows*b.N), "cpu-ns/row")
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(rows*b.N), "cpu-ns/row")
 	b.ReportMetric(float64(dirBytes(b, dir))/float64(rows*b.N), "disk-B/row")
 }
 
@@ -280,7 +281,7 @@ func BenchmarkIngestDeclared(b *testing.B) {
 				maxRowBytes: 1 << 20, declared: d}
 			b.SetBytes(int64(len(bodies[0])))
 			n := 0
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if _, _, err := parseRows(bodies[n%len(bodies)], lim); err != nil {
 					b.Fatal(err)
@@ -288,13 +289,13 @@ func BenchmarkIngestDeclared(b *testing.B) {
 				n++
 			}
 			b.ReportMetric(float64(rows*n)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(processCPU()-cpu)/float64(rows*n), "cpu-ns/row")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(rows*n), "cpu-ns/row")
 		})
 		b.Run("step=ingest/schema="+schema, func(b *testing.B) {
 			st := newTestStore(b, b.TempDir(), benchKeys(true))
 			b.SetBytes(int64(len(bodies[0])))
 			n := 0
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if _, err := st.ingest(context.Background(), ws, tbl, bodies[n%len(bodies)], d); err != nil {
 					b.Fatal(err)
@@ -303,7 +304,7 @@ func BenchmarkIngestDeclared(b *testing.B) {
 			}
 			b.ReportMetric(float64(rows*n)/b.Elapsed().Seconds(), "rows/s")
 			// CPU per row: what wall time shows only on an idle machine.
-			b.ReportMetric(float64(processCPU()-cpu)/float64(rows*n), "cpu-ns/row")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(rows*n), "cpu-ns/row")
 		})
 	}
 }

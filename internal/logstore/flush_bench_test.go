@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/cputime"
 )
 
 // BenchmarkFlushBlock measures what a flush spends on one block of 8,192
@@ -36,12 +38,12 @@ func benchBuildBlock(b *testing.B, body []byte, oldest time.Time, n int) {
 	st := newTestStore(b, b.TempDir(), benchKeys(true))
 	bw := &blockWorker{bb: newBlockBuilder(nil), enc: st.blockEncoder()}
 	var eb encodedBlock
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for b.Loop() {
 		if err := bw.build(context.Background(), rows, &eb); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N*n), "cpu-ns/row")
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N*n), "cpu-ns/row")
 	b.ReportMetric(float64(len(eb.data))/float64(n), "B/row")
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/cputime"
 )
 
 // BenchmarkIngestTables measures small ingest calls (50 short rows, as
@@ -42,7 +44,7 @@ func BenchmarkIngestTables(b *testing.B) {
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for range 4 {
 				wg.Go(func() {
 					for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
@@ -55,7 +57,7 @@ func BenchmarkIngestTables(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			used := processCPU() - cpu
+			used := cputime.Process() - cpu
 			after := st.walSyncs(b)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 			b.ReportMetric(float64(used.Microseconds())/float64(b.N), "cpu-µs/call")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 )
 
@@ -116,7 +117,7 @@ func BenchmarkTextCount(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			req := ScanRequest{Workspace: ws, Table: tbl, RowsOnly: true, Predicates: []Predicate{c.pred}}
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				scs, err := st.ScanShards(context.Background(), req, 2)
 				if err != nil {
@@ -148,7 +149,7 @@ func BenchmarkTextCount(b *testing.B) {
 					b.Fatal("no row counted")
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(disk), "segment-bytes")
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/kv/pgkv/pgkvtest"
 	"github.com/sealwatch/sealwatch/internal/nodeseal"
 	"github.com/sealwatch/sealwatch/internal/objstore/s3store"
@@ -182,7 +183,7 @@ func BenchmarkCluster(b *testing.B) {
 			c := startBenchCluster(b, n)
 			b.Run("op=ingest", func(b *testing.B) {
 				var sent int64
-				cpu, stmts := processCPU(), c.statements.Read()
+				cpu, stmts := cputime.Process(), c.statements.Read()
 				for b.Loop() {
 					sent += c.ingestRound(b, "Bench", rows)
 				}
@@ -203,7 +204,7 @@ func BenchmarkCluster(b *testing.B) {
 				b.Run("op=query-"+q.name, func(b *testing.B) {
 					var next atomic.Int64
 					var failed atomic.Value
-					cpu, stmts := processCPU(), c.statements.Read()
+					cpu, stmts := cputime.Process(), c.statements.Read()
 					b.SetParallelism(clusterClients / 2) // × GOMAXPROCS(2)
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
@@ -227,7 +228,7 @@ func BenchmarkCluster(b *testing.B) {
 // stmts per unit (a batch, a query), of which there were units.
 func (c *benchCluster) reportPerOp(b *testing.B, cpu time.Duration, stmts pgkvtest.StatementCounts, units float64, unit string) {
 	now := c.statements.Read()
-	b.ReportMetric(float64(processCPU()-cpu)/1e6/units, "cpu-ms/"+unit)
+	b.ReportMetric(float64(cputime.Process()-cpu)/1e6/units, "cpu-ms/"+unit)
 	b.ReportMetric(float64(now.Trips-stmts.Trips)/units, "pg-trips/"+unit)
 	b.ReportMetric(float64(now.All-stmts.All)/units, "pg-stmts/"+unit)
 	b.ReportMetric(float64(now.Updates-stmts.Updates)/units, "pg-updates/"+unit)

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/cputime"
 )
 
 // BenchmarkQueryFloorHTTPS is what a query answered without reading rows
@@ -90,17 +92,17 @@ func BenchmarkQueryFloorHTTPS(b *testing.B) {
 		}
 		b.Run("query="+c.name+"/via=https", func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				query(b)
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 		// The node's handler alone, as the HTTPS server calls it: the
 		// server's own work without TLS, HTTP/2 and the client.
 		b.Run("query="+c.name+"/via=handler", func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				req := httptest.NewRequest("POST", url, bytes.NewReader(reqBody))
 				req.Header.Set("Content-Type", "application/json")
@@ -111,7 +113,7 @@ func BenchmarkQueryFloorHTTPS(b *testing.B) {
 					b.Fatalf("%s: %d %s", c.query, w.Code, w.Body.Bytes())
 				}
 			}
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

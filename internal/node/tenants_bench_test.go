@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/cputime"
 )
 
 // tenant is a workspace of the tenants benchmark: its customer ID and the
@@ -229,9 +231,9 @@ func (tl *tenantLoad) rate(b *testing.B, tenants []tenant, d time.Duration, inge
 		return tenants[min(i, int64(len(tenants)-1))], i < int64(len(tenants))
 	}, ingest)
 	deadline := time.Now().Add(d)
-	cpu := processCPU()
+	cpu := cputime.Process()
 	calls := tl.run(b, func() (tenant, bool) { return tenants[mrand.IntN(len(tenants))], time.Now().Before(deadline) }, ingest)
-	used := processCPU() - cpu
+	used := cputime.Process() - cpu
 	return float64(calls) / d.Seconds(), float64(used.Microseconds()) / float64(max(calls, 1))
 }
 

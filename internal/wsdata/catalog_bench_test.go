@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -39,13 +40,13 @@ func BenchmarkCountWithCatalog(b *testing.B) {
 			var queries, kept int
 			last := wsdata.KeptTables(d, ws.Workspace.Properties.CustomerID)
 			var ingestCPU time.Duration
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if op == "count-after-ingest" {
 					b.StopTimer()
-					before := processCPU()
+					before := cputime.Process()
 					ingestKnownColumns(b, d, ws)
-					ingestCPU += processCPU() - before
+					ingestCPU += cputime.Process() - before
 					b.StartTimer()
 				}
 				src, cat := catalog()
@@ -70,7 +71,7 @@ func BenchmarkCountWithCatalog(b *testing.B) {
 				}
 				res.Release()
 			}
-			b.ReportMetric(float64(processCPU()-cpu-ingestCPU)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu-ingestCPU)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(kept)/float64(queries), "kept/op")
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
 	"github.com/sealwatch/sealwatch/internal/kql"
@@ -175,7 +176,7 @@ func compactedQuery(b *testing.B, name, query string, small, merged *logstore.St
 			b.Fatalf("%s: the merged segments answer\n%.300s\nthe small ones\n%.300s", name, answers[len(answers)-1], answers[0])
 		}
 		b.Run("query="+name+"/segments="+arm.name, func(b *testing.B) {
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				res, err := q.Run(ctx, src, kql.Options{})
 				if err != nil {
@@ -185,7 +186,7 @@ func compactedQuery(b *testing.B, name, query string, small, merged *logstore.St
 			}
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			// CPU time varies far less than wall time on a shared machine.
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -45,7 +46,7 @@ func BenchmarkDictQuery(b *testing.B) {
 		}
 		b.Run("query="+c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if _, err := q.Run(ctx, src, kql.Options{}); err != nil {
 					b.Fatal(err)
@@ -53,7 +54,7 @@ func BenchmarkDictQuery(b *testing.B) {
 			}
 			// CPU time, of the scan's goroutines too: on a shared machine it
 			// moves far less than wall time
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}

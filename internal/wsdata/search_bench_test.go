@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -45,7 +46,7 @@ func BenchmarkSealedSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(c.name, func(b *testing.B) {
-			cpu := processCPU()
+			cpu := cputime.Process()
 			for b.Loop() {
 				if _, err := q.Run(ctx, src, kql.Options{}); err != nil {
 					b.Fatal(err)
@@ -53,7 +54,7 @@ func BenchmarkSealedSearch(b *testing.B) {
 			}
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 			// the process's CPU time: what wall time shows only on an idle machine
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

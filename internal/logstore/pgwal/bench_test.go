@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
@@ -70,7 +71,7 @@ func benchIngest(b *testing.B, wal *WAL, bodies [][]byte, rows, writers int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for range writers {
 		wg.Go(func() {
 			for n := next.Add(1); n <= int64(b.N); n = next.Add(1) {
@@ -91,7 +92,7 @@ func benchIngest(b *testing.B, wal *WAL, bodies [][]byte, rows, writers int) {
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 	// The node's CPU per row (PostgreSQL's own is not counted): on a machine
 	// shared with other work it varies far less than wall time.
-	b.ReportMetric(float64(processCPU()-cpu)/float64(rows*b.N), "cpu-ns/row")
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(rows*b.N), "cpu-ns/row")
 	if wal != nil {
 		b.ReportMetric(float64(wal.commits.Load())/float64(b.N), "commits/call")
 	}
