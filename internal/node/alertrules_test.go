@@ -76,11 +76,7 @@ func TestAlertRulesRoundTripOverHTTPS(t *testing.T) {
 	// While the document-store principal has no access, rules are neither
 	// changed nor read.
 	docOID := cs.node.DocumentStorePrincipalID()
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
-		t.Fatalf("remove policy: %d", st)
-	}
-	cs.probe()
+	cs.revoke(docOID)
 	if st := cs.call("PUT", cs.alertRuleURL("/while-revoked"), cs.mgmt, body, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("create a rule while revoked: %d %+v", st, er)
 	}

@@ -154,11 +154,7 @@ func TestIncidentAlertsEntitiesAndHistoryOverHTTPS(t *testing.T) {
 	// Once the document-store principal loses access, nothing is read and
 	// no alert is raised.
 	docOID := cs.node.DocumentStorePrincipalID()
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
-		t.Fatalf("remove policy: %d", st)
-	}
-	cs.probe()
+	cs.revoke(docOID)
 	for _, sub := range []string{"/alerts", "/entities", "/history"} {
 		if st := cs.call("GET", cs.incidentURL(first.Name+sub), cs.mgmt, nil, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
 			t.Errorf("%s while revoked: %d %+v", sub, st, er)

@@ -125,6 +125,17 @@ func (cs *cmkSetup) grant(oid string) {
 	}
 }
 
+// revoke removes oid's access policy on the cluster's key and probes the
+// key, as a key owner taking access away does.
+func (cs *cmkSetup) revoke(oid string) {
+	cs.t.Helper()
+	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt,
+		map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": oid, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}, nil); st != 200 {
+		cs.t.Fatalf("remove the access policy of %s: %d", oid, st)
+	}
+	cs.probe()
+}
+
 func (cs *cmkSetup) keyState() string {
 	var out map[string]any
 	cs.call("GET", cs.mgmtURL("Microsoft.OperationalInsights/clusters/cluster1"), cs.mgmt, nil, &out)
@@ -181,11 +192,7 @@ func TestRevokingTheKeyTwoWaysAndRestoring(t *testing.T) {
 	}
 
 	// Remove the cluster identity's access policy.
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
-		t.Fatalf("remove policy: %d", st)
-	}
-	cs.probe()
+	cs.revoke(cs.principalID)
 	if got := cs.keyState(); got != "Revoked" {
 		t.Fatalf("after removing the policy: %q", got)
 	}
@@ -337,9 +344,7 @@ func TestIngestionResumesWhenTheKeyIsRestored(t *testing.T) {
 	if st, code := cs.ingest(immutableID, tok, rows); st != 204 {
 		t.Fatalf("ingest: %d %s", st, code)
 	}
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil)
-	cs.probe()
+	cs.revoke(cs.principalID)
 	refused := []map[string]any{{"TimeGenerated": time.Now().UTC().Format(time.RFC3339), "Message": "refused"}}
 	if st, code := cs.ingest(immutableID, tok, refused); st != 403 || code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("ingest while revoked: %d %s", st, code)
@@ -395,11 +400,7 @@ func TestIncidentsStopWhenTheDocumentStorePrincipalLosesAccess(t *testing.T) {
 
 	// Remove the document-store principal's access: incidents stop.
 	docOID := cs.node.DocumentStorePrincipalID()
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
-		t.Fatalf("remove policy: %d", st)
-	}
-	cs.probe()
+	cs.revoke(docOID)
 	if st := cs.call("PUT", cs.incidentURL("i2"), cs.mgmt, incidentBody, &er); st != 403 || er.Error.Code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("create incident while revoked: %d %+v", st, er)
 	}
@@ -581,9 +582,7 @@ func TestRetentionPurgesExpiredDataWhileTheKeyIsRevoked(t *testing.T) {
 	if segments() == 0 {
 		t.Fatal("no segment written")
 	}
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": cs.principalID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil)
-	cs.probe()
+	cs.revoke(cs.principalID)
 	if got := cs.keyState(); got != "Revoked" {
 		t.Fatalf("key state %s", got)
 	}

@@ -48,11 +48,7 @@ func TestSavedSearchesAreTheWorkspacesSealedFunctions(t *testing.T) {
 	}
 
 	docOID := cs.node.DocumentStorePrincipalID()
-	remove := map[string]any{"properties": map[string]any{"accessPolicies": []map[string]any{{"objectId": docOID, "permissions": map[string]any{"keys": []string{"get", "wrapKey", "unwrapKey"}}}}}}
-	if st := cs.call("PUT", cs.mgmtURL("Microsoft.KeyVault/vaults/cmkvault/accessPolicies/remove"), cs.mgmt, remove, nil); st != 200 {
-		t.Fatalf("remove policy: %d", st)
-	}
-	cs.probe()
+	cs.revoke(docOID)
 	var er struct {
 		Error struct{ Code, Message string }
 	}
