@@ -20,6 +20,19 @@ import (
 
 // leasedNode is a node's data plane with a lineage, on a shared control
 // database and object store, on a clock the test moves.
+// leasedStorage is what the nodes of a lineage test share: a control
+// database, an object store and a clock, set to now.
+func leasedStorage(t *testing.T) (kv.DB, objstore.Store, *atomic.Int64) {
+	t.Helper()
+	objects, err := localfs.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	return controlDB(t), objects, &clock
+}
+
 func leasedNode(t *testing.T, db kv.DB, objects objstore.Store, lineage string, clock *atomic.Int64) *Data {
 	t.Helper()
 	d := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: lineage, LineageLease: time.Minute})
@@ -86,14 +99,8 @@ func onceEach(t *testing.T, got []int64, n int, when string) {
 // wakes up: its renewal and its next flush are refused, and it goes on
 // under a new lineage, whose rows every node reads.
 func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
-	db := controlDB(t)
-	objects, err := localfs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	a, b, c := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock), leasedNode(t, db, objects, "node-c", &clock)
+	db, objects, clock := leasedStorage(t)
+	a, b, c := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock), leasedNode(t, db, objects, "node-c", clock)
 	ctx := context.Background()
 	ws := capWorkspace(1)
 	all := []workspace.WorkspaceInfo{*ws}
@@ -161,14 +168,8 @@ func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
 // plane, the first to claim a workspace's scrub round takes it; the other
 // skips it until the interval has passed. A node alone always scrubs.
 func TestOneNodeScrubsAWorkspacePerInterval(t *testing.T) {
-	db := controlDB(t)
-	objects, err := localfs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	a, b := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock)
+	db, objects, clock := leasedStorage(t)
+	a, b := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock)
 	ctx := context.Background()
 	const interval = time.Hour
 	claim := func(d *Data) bool {
@@ -198,14 +199,8 @@ func TestOneNodeScrubsAWorkspacePerInterval(t *testing.T) {
 // b closes its store, removes its files and what the flush put in the
 // bucket; and neither node opens the workspace again.
 func TestAWorkspaceDeletedThroughOneNodeIsClosedOnTheOthers(t *testing.T) {
-	db := controlDB(t)
-	objects, err := localfs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	a, b := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock)
+	db, objects, clock := leasedStorage(t)
+	a, b := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock)
 	ctx := context.Background()
 	ws := capWorkspace(1)
 	id := ws.Workspace.Properties.CustomerID
@@ -243,7 +238,7 @@ func TestAWorkspaceDeletedThroughOneNodeIsClosedOnTheOthers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.dir, id)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("b's directory of the deleted workspace: %v; want it gone", err)
 	}
-	c := leasedNode(t, db, objects, "node-c", &clock) // never saw it
+	c := leasedNode(t, db, objects, "node-c", clock) // never saw it
 	for name, d := range map[string]*Data{"a": a, "b": b, "c": c} {
 		if _, err := d.Logs(ctx, ws); err == nil {
 			t.Fatalf("node %s opened the deleted workspace's store", name)
@@ -256,20 +251,14 @@ func TestAWorkspaceDeletedThroughOneNodeIsClosedOnTheOthers(t *testing.T) {
 // renewed) is given a lease by the first node to look, and adopted once
 // that has run out unrenewed.
 func TestALineageWrittenBeforeLeasesIsGivenOneAndAdoptedOnceItRunsOut(t *testing.T) {
-	db := controlDB(t)
-	objects, err := localfs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
+	db, objects, clock := leasedStorage(t)
 	ws := capWorkspace(1)
 	id := ws.Workspace.Properties.CustomerID
 	old := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: "node-old"}) // never renews
 	if err := ingestAndFlush(t, old, ws, 0, 10); err != nil {
 		t.Fatal(err)
 	}
-	b := leasedNode(t, db, objects, "node-b", &clock)
+	b := leasedNode(t, db, objects, "node-b", clock)
 	ctx := context.Background()
 	all := []workspace.WorkspaceInfo{*ws}
 	if err := b.RenewLineage(ctx); err != nil {
@@ -295,14 +284,8 @@ func TestALineageWrittenBeforeLeasesIsGivenOneAndAdoptedOnceItRunsOut(t *testing
 // (one node scrubs it per interval); b, which did not, reports when it
 // was verified and the damage a found.
 func TestAVerificationOnOneNodeIsReportedByEvery(t *testing.T) {
-	db := controlDB(t)
-	objects, err := localfs.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var clock atomic.Int64
-	clock.Store(time.Now().UnixNano())
-	a, b := leasedNode(t, db, objects, "node-a", &clock), leasedNode(t, db, objects, "node-b", &clock)
+	db, objects, clock := leasedStorage(t)
+	a, b := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock)
 	ctx := context.Background()
 	ws := capWorkspace(1)
 	id := ws.Workspace.Properties.CustomerID
