@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -201,19 +200,8 @@ func TestAnAdoptedLineagesExpiredRowsAreNotAdopted(t *testing.T) {
 // and nothing is left unflushed.
 func TestAnAdoptionWithASharedWALTakesTheRowsTheDeadNodeNeverFlushed(t *testing.T) {
 	c, sh := sharedCluster(t)
-	dir := t.TempDir()
-	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
-		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
-	})
 	b := c.node(t, "node-b", withShared(sh))
-	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-time.Hour)))
-	if err := a.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 15, testNow))
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
+	loseDiskWithUnflushedRows(t, c, sh)
 	got, err := b.AdoptLineage(context.Background(), ws, tbl, "node-a")
 	if err != nil || got.Rows != 35 || got.Unflushed != 0 {
 		t.Fatalf("adopt: %+v, %v; want a's 35 rows, none left unflushed", got, err)

@@ -146,6 +146,25 @@ func sharedCluster(t *testing.T) (cluster, *memSharedWAL) {
 	return cluster{ledger: &MemLedger{}, objects: sharedDirectory(t), keys: envelopetest.New("aek")}, &memSharedWAL{}
 }
 
+// loseDiskWithUnflushedRows runs node-a on c and sh: 20 rows ingested and
+// flushed, then 15 acknowledged and not flushed, and then its disk is
+// lost, the 15 in the shared WAL alone.
+func loseDiskWithUnflushedRows(t *testing.T, c cluster, sh *memSharedWAL) {
+	t.Helper()
+	dir := t.TempDir()
+	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
+		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
+	})
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-time.Hour)))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 15, testNow))
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func withShared(sh SharedWAL) func(*Config) { return func(cfg *Config) { cfg.SharedWAL = sh } }
 
 // wantRows fails unless the scan of st gives want rows, each once.
@@ -272,19 +291,8 @@ func TestAnIngestTheSharedWALRefusesIsNotAcknowledged(t *testing.T) {
 
 func TestAnotherNodeFlushesTheTailOfALineageWhoseDiskIsLost(t *testing.T) {
 	c, sh := sharedCluster(t)
-	dir := t.TempDir()
-	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
-		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
-	})
 	b := c.node(t, "node-b", withShared(sh))
-	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-time.Hour)))
-	if err := a.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	mustIngest(t, a, ws, tbl, eventsBody(t, 20, 15, testNow))
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
+	loseDiskWithUnflushedRows(t, c, sh)
 	if err := b.FlushTail(context.Background(), ws, tbl, "node-a"); err != nil {
 		t.Fatal(err)
 	}
