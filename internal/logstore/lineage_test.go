@@ -13,6 +13,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
+	"github.com/sealwatch/sealwatch/internal/s3test"
 )
 
 // cluster is nodes sharing one control plane (ledger), one object store and
@@ -43,7 +44,7 @@ func sharedDirectory(t testing.TB) objstore.Store {
 // nodes share and on an S3-compatible bucket.
 func TestTwoNodesIngestOneTableAndEachQueriesBoth(t *testing.T) {
 	t.Run("shared directory", func(t *testing.T) { twoNodesQueryBoth(t, sharedDirectory(t)) })
-	t.Run("bucket", func(t *testing.T) { twoNodesQueryBoth(t, newBucket(t)) })
+	t.Run("bucket", func(t *testing.T) { twoNodesQueryBoth(t, s3test.NewStore(t)) })
 }
 
 func twoNodesQueryBoth(t *testing.T, objects objstore.Store) {

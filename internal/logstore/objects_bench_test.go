@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/sealwatch/sealwatch/internal/s3test"
 )
 
 // BenchmarkScanFromObjectStorage measures a query over flushed segments
@@ -25,7 +27,7 @@ func BenchmarkScanFromObjectStorage(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			var mod []func(*Config)
 			if bc.bucket {
-				mod = append(mod, onBucket(b, newBucket(b)))
+				mod = append(mod, onBucket(b, s3test.NewStore(b)))
 			}
 			st := newTestStore(b, b.TempDir(), benchKeys(true), mod...)
 			var size int64

@@ -13,24 +13,10 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/objstore"
-	"github.com/sealwatch/sealwatch/internal/objstore/s3store"
 	"github.com/sealwatch/sealwatch/internal/s3test"
 )
 
 func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
-
-// newBucket is an empty bucket of the test's own on a real S3-compatible
-// server (SeaweedFS, see scripts/test.sh).
-func newBucket(t testing.TB) *s3store.Store {
-	t.Helper()
-	c := s3test.New(t)
-	b, err := s3store.New(context.Background(), s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket,
-		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // onBucket keeps a store's segments and manifests in bucket, with a cache
 // of its own, empty: a node whose cache is cold.
@@ -117,7 +103,7 @@ func TestObjectStorageDamageIsFoundByANodeReadingTheBucket(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dir, keys, bucket, ledger := t.TempDir(), envelopetest.New("aek"), newBucket(t), &MemLedger{}
+			dir, keys, bucket, ledger := t.TempDir(), envelopetest.New("aek"), s3test.NewStore(t), &MemLedger{}
 			st := newTestStore(t, dir, keys, onBucket(t, bucket), func(c *Config) { c.Ledger = ledger })
 			mustIngest(t, st, ws, tbl, eventsBody(t, 0, 50, testNow.Add(-time.Hour)))
 			if err := st.Flush(context.Background()); err != nil {
@@ -159,7 +145,7 @@ func TestObjectStorageDamageIsFoundByANodeReadingTheBucket(t *testing.T) {
 // after this node cached it is still served from the cache, the bytes this
 // node wrote, but a verification reads the bucket and finds it.
 func TestVerifyReadsTheBucketNotTheCache(t *testing.T) {
-	keys, bucket := envelopetest.New("aek"), newBucket(t)
+	keys, bucket := envelopetest.New("aek"), s3test.NewStore(t)
 	st := newTestStore(t, t.TempDir(), keys, onBucket(t, bucket))
 	mustIngest(t, st, ws, tbl, eventsBody(t, 0, 50, testNow.Add(-time.Hour)))
 	mustIngest(t, st, ws, tbl, eventsBody(t, 50, 50, testNow))
@@ -186,7 +172,7 @@ func TestVerifyReadsTheBucketNotTheCache(t *testing.T) {
 func TestNothingInTheBucketHoldsRowsOrKeys(t *testing.T) {
 	canary := "CANARY-" + rand.Text()
 	body := canaryRows(t, canary, 200)
-	keys, bucket := envelopetest.New("aek"), newBucket(t)
+	keys, bucket := envelopetest.New("aek"), s3test.NewStore(t)
 	st := newTestStore(t, t.TempDir(), keys, onBucket(t, bucket), func(c *Config) { c.BlockRows = 64 })
 	mustIngest(t, st, ws, tbl, body)
 	if err := st.Flush(context.Background()); err != nil {

@@ -37,7 +37,7 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	var nodes []*running
 	for i := range 3 {
 		storage := sharedStorage(t, dbURL)
-		objects, err := s3store.New(context.Background(), bucketConfig(bucket))
+		objects, err := s3store.New(context.Background(), bucket.StoreConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	// Node 3 comes back on its disk: its lineage is another's now, so it
 	// goes on under a new one, and counts every row once too.
 	storage := sharedStorage(t, dbURL)
-	objects, err := s3store.New(context.Background(), bucketConfig(bucket))
+	objects, err := s3store.New(context.Background(), bucket.StoreConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 		}
 		return true
 	})
-	store, err := s3store.New(context.Background(), bucketConfig(bucket))
+	store, err := s3store.New(context.Background(), bucket.StoreConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

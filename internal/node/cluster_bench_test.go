@@ -53,7 +53,7 @@ func startBenchCluster(b testing.TB, n int) *benchCluster {
 	for i := range n {
 		dbs := pgkvtest.OpenAllCounted(b, dbURL, c.statements, "identity", "vault", "control", "documents")
 		storage := &Storage{Identity: dbs[0], Vault: dbs[1], Control: dbs[2], Documents: dbs[3]}
-		objects, err := s3store.New(context.Background(), bucketConfig(bucket))
+		objects, err := s3store.New(context.Background(), bucket.StoreConfig())
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -78,7 +78,7 @@ func startCMKCluster(t *testing.T) *cmkCluster {
 func (c *cmkCluster) start(dir string, creds Credentials) *running {
 	c.t.Helper()
 	storage := sharedStorage(c.t, c.dbURL)
-	objects, err := s3store.New(context.Background(), bucketConfig(c.bucket))
+	objects, err := s3store.New(context.Background(), c.bucket.StoreConfig())
 	if err != nil {
 		c.t.Fatal(err)
 	}

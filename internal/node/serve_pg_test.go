@@ -33,7 +33,7 @@ func startCluster(t *testing.T, dbURL string, bucket *s3test.Config, rootFile st
 	for i := range n {
 		storage := sharedStorage(t, dbURL)
 		if bucket != nil {
-			objects, err := s3store.New(context.Background(), bucketConfig(*bucket))
+			objects, err := s3store.New(context.Background(), bucket.StoreConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -252,7 +252,7 @@ func TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed(t *test
 	}
 	storage := sharedStorage(t, dbURL)
 	var err error
-	if storage.Objects, err = s3store.New(context.Background(), bucketConfig(bucket)); err != nil {
+	if storage.Objects, err = s3store.New(context.Background(), bucket.StoreConfig()); err != nil {
 		t.Fatal(err)
 	}
 	creds := nodes[0].creds
@@ -260,7 +260,7 @@ func TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed(t *test
 	nodes[2] = startClusterNode(t, Config{DataDir: nodes[2].dir, Root: nodeseal.File(rootFile), Storage: storage}, creds)
 	want(2, 2, 2)
 
-	store, err := s3store.New(context.Background(), bucketConfig(bucket))
+	store, err := s3store.New(context.Background(), bucket.StoreConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,10 +283,6 @@ func TestRowsIngestedThroughOneNodeAreQueriedThroughTheOthersOnceFlushed(t *test
 			t.Errorf("object %s holds %s", e.Key, form)
 		}
 	}
-}
-
-func bucketConfig(c s3test.Config) s3store.Config {
-	return s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
 }
 
 func randomHex(t *testing.T, n int) string {

@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sealwatch/sealwatch/internal/freeport"
+	"github.com/sealwatch/sealwatch/internal/objstore/s3store"
 	"github.com/sealwatch/sealwatch/internal/testproc"
 )
 
@@ -103,6 +104,21 @@ func New(t testing.TB) Config {
 		t.Fatalf("create bucket %s on SeaweedFS: %v", name, err)
 	}
 	return Config{Endpoint: srv.endpoint, Region: Region, Bucket: name, AccessKeyID: srv.accessKey, SecretAccessKey: srv.secret}
+}
+
+// StoreConfig is the bucket c as s3store opens it.
+func (c Config) StoreConfig() s3store.Config {
+	return s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+}
+
+// NewStore is New's bucket opened as a node opens its own.
+func NewStore(t testing.TB) *s3store.Store {
+	t.Helper()
+	s, err := s3store.New(context.Background(), New(t).StoreConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // running returns the shared server, starting it on the first call.

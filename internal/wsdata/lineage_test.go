@@ -17,7 +17,6 @@ import (
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/objstore"
-	"github.com/sealwatch/sealwatch/internal/objstore/s3store"
 	"github.com/sealwatch/sealwatch/internal/s3test"
 )
 
@@ -29,17 +28,6 @@ func controlDB(t *testing.T) kv.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-func bucket(t *testing.T) *s3store.Store {
-	t.Helper()
-	c := s3test.New(t)
-	b, err := s3store.New(context.Background(), s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket,
-		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // lineageNode is one node's log store of a cluster sharing db and objects.
@@ -98,7 +86,7 @@ func numbersIn(t *testing.T, st *logstore.Store) ([]int64, error) {
 // bucket; after they flush, a query on either sees every row once. Then a
 // manifest of one lineage replaced in the bucket by the other's is found.
 func TestTwoNodesOverOneControlDatabaseAndBucketEachSeeBoth(t *testing.T) {
-	db, objects, keys := controlDB(t), bucket(t), envelopetest.New("aek")
+	db, objects, keys := controlDB(t), s3test.NewStore(t), envelopetest.New("aek")
 	a, b := lineageNode(t, db, objects, keys, "node-a"), lineageNode(t, db, objects, keys, "node-b")
 	ctx := context.Background()
 	for _, in := range []struct {
@@ -193,7 +181,7 @@ func TestALineagePointerMovesOnlyFromTheEpochItWasAt(t *testing.T) {
 // ingests and flushes are in the bucket, not on its disk, and the other
 // answers them; deleting the workspace deletes its objects.
 func TestTwoDataPlanesOnOneBucketServeEachOthersRows(t *testing.T) {
-	db, objects := controlDB(t), bucket(t)
+	db, objects := controlDB(t), s3test.NewStore(t)
 	a := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: "node-a"})
 	b := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: "node-b"})
 	ws := capWorkspace(1)

@@ -27,13 +27,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(s3test.Main(m)) }
 
-func config(c s3test.Config) s3store.Config {
-	return s3store.Config{Endpoint: c.Endpoint, Region: c.Region, Bucket: c.Bucket, AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
-}
-
 func open(t *testing.T) *s3store.Store {
 	t.Helper()
-	s, err := s3store.New(context.Background(), config(s3test.New(t)))
+	s, err := s3store.New(context.Background(), s3test.New(t).StoreConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +42,7 @@ func TestConformance(t *testing.T) {
 }
 
 func TestAWrongSecretIsErrDeniedAndNeverRepeated(t *testing.T) {
-	cfg := config(s3test.New(t))
+	cfg := s3test.New(t).StoreConfig()
 	good := cfg.SecretAccessKey
 	cfg.SecretAccessKey = "WRONG" + good[5:]
 	_, err := s3store.New(context.Background(), cfg)
@@ -61,7 +57,7 @@ func TestAWrongSecretIsErrDeniedAndNeverRepeated(t *testing.T) {
 }
 
 func TestAMissingBucketIsRefusedAtNew(t *testing.T) {
-	cfg := config(s3test.New(t))
+	cfg := s3test.New(t).StoreConfig()
 	cfg.Bucket += "-missing"
 	_, err := s3store.New(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
@@ -70,7 +66,7 @@ func TestAMissingBucketIsRefusedAtNew(t *testing.T) {
 }
 
 func TestAStoreThatDoesNotAnswerIsErrUnreachable(t *testing.T) {
-	cfg := config(s3test.New(t))
+	cfg := s3test.New(t).StoreConfig()
 	s, err := s3store.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +134,7 @@ func BenchmarkReadRanges(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	remote, err := s3store.New(context.Background(), config(s3test.New(b)))
+	remote, err := s3store.New(context.Background(), s3test.New(b).StoreConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -243,7 +239,7 @@ func TestATransferCutShortIsErrUnreachable(t *testing.T) {
 // answers 412 since the object is there, and it is this Create's own, so
 // Create succeeds. Another Create of the key still fails with ErrExist.
 func TestACreateRetriedAfterItsAnswerWasLostSucceeds(t *testing.T) {
-	cfg := config(s3test.New(t))
+	cfg := s3test.New(t).StoreConfig()
 	lossy := &answerDropper{t: t, upstream: cfg.Endpoint}
 	srv := httptest.NewServer(lossy)
 	defer srv.Close()
