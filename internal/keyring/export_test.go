@@ -104,3 +104,6 @@ func PutCheckRecordRaw(db kv.DB, cluster, resource string, raw []byte) error {
 		return g.ring(tx).Put(keyCheck, raw)
 	})
 }
+
+// NextCheckIn is how long Run waits before its next check.
+func NextCheckIn(k *Keyring) time.Duration { return k.interval() }

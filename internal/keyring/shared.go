@@ -168,7 +168,7 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 	if syncErr == nil {
 		rec = k.trustCheck(raw, now)
 	}
-	defer func() { k.scheduleNext(rec) }()
+	defer func() { k.scheduleNext(now, rec) }()
 	if mode == checkRoutine && syncErr == nil && !k.ownProbeDue(now, rec) {
 		if rec == nil {
 			return probeSkipped, nil // this node's state stands on its own last probe
@@ -261,12 +261,14 @@ func (k *Keyring) ownProbeEvery(rec *checkRecord) time.Duration {
 	return every
 }
 
-// scheduleNext sets when Run checks next: after R, or sooner when this
-// node's probe falls due before.
-func (k *Keyring) scheduleNext(rec *checkRecord) {
+// scheduleNext sets when Run checks next: R after this check started at
+// start, or sooner when this node's probe falls due before. Start to
+// start, not end to start: the bound counts a proof as held until the
+// next check, R after it was taken, however long the registry read took.
+func (k *Keyring) scheduleNext(start time.Time, rec *checkRecord) {
 	s := k.shared
 	now := k.clock.Now()
-	next := now.Add(k.readEvery())
+	next := start.Add(k.readEvery())
 	switch {
 	case s.lessee:
 		next = earliest(next, s.lastOwn.Add(k.leasePeriod()))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/keyring"
+	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
+	"github.com/sealwatch/sealwatch/internal/kv"
 )
 
 // Keyrings of one ring over one registry, sharing their checks, are nodes
@@ -411,5 +413,42 @@ func TestAKeyringOnItsOwnChecksAsBefore(t *testing.T) {
 	}
 	if raw := keyring.CheckRecordRaw(e.db, cluster, resource); raw != nil {
 		t.Fatalf("a node of its own wrote a check record: %d bytes", len(raw))
+	}
+}
+
+// slowViews is a registry whose reads take a while, as PostgreSQL's do
+// under load: each View moves the clock by took.
+type slowViews struct {
+	kv.DB
+	clock *kektest.Clock
+	took  atomic.Int64
+}
+
+func (s *slowViews) View(ctx context.Context, fn func(kv.Tx) error) error {
+	s.clock.Advance(time.Duration(s.took.Load()))
+	return s.DB.View(ctx, fn)
+}
+
+// TestAFollowerReadsEveryQuarterIntervalStartToStart: the bound counts a
+// proof held until the next check, R after this one started; a follower
+// whose registry read is slow must not push its next check to R after the
+// read ended, which held the proof past one interval by the read's time.
+func TestAFollowerReadsEveryQuarterIntervalStartToStart(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 1)
+	slow := &slowViews{DB: e.db, clock: e.clock}
+	follower := e.open(func(c *keyring.Config) {
+		c.DB = slow
+		c.KeyCheckInterval = sharedInterval
+		c.Shared = &keyring.SharedChecks{Key: checkSecret, Node: "node-2"}
+	})
+	step(e, nodes)
+	const took = 3 * time.Second
+	slow.took.Store(int64(took))
+	if err := follower.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := keyring.NextCheckIn(follower), sharedInterval/4-took; got != want {
+		t.Fatalf("after a check whose read took %s, the next one is in %s, want %s (R after the last one started)", took, got, want)
 	}
 }
