@@ -124,7 +124,9 @@ func (k *Keyring) probeLocked(ctx context.Context) (probeResult, error) {
 		return probeError, ErrClosed
 	}
 	start := time.Now() // the key service's real latency, whatever k.cfg.Clock says
-	return k.probeSynced(ctx, start, k.syncLocked(ctx))
+	rctx, cancel := k.registryReadTimeout(ctx)
+	defer cancel()
+	return k.probeSynced(ctx, start, k.syncLocked(rctx))
 }
 
 func (k *Keyring) isClosed() bool {
@@ -139,16 +141,21 @@ func (k *Keyring) probeSynced(ctx context.Context, start time.Time, syncErr erro
 	if syncErr != nil {
 		return k.syncFailed(ctx, start, syncErr)
 	}
+	res, firstErr, got := k.unwrapAll(ctx)
+	defer clearAll(got)
+	return k.settle(ctx, start, res, firstErr, got)
+}
+
+// unwrapAll unwraps every account key the keyring holds with the KEK it
+// holds: the proof of access. The worst answer decides: revoked over
+// damaged over unreachable. got holds the keys unwrapped, for the caller
+// to take or clear.
+func (k *Keyring) unwrapAll(ctx context.Context) (res probeResult, firstErr error, got map[string][]byte) {
 	k.mu.RLock()
 	kek, recs := k.kek, sortedRecords(k.records)
 	k.mu.RUnlock()
-	got := make(map[string][]byte, len(recs))
-	defer func() {
-		for _, b := range got {
-			clear(b)
-		}
-	}()
-	res, firstErr := probeOK, error(nil)
+	got = make(map[string][]byte, len(recs))
+	res = probeOK
 	for _, r := range recs {
 		pt, err := kek.Unwrap(ctx, r.Wrapped)
 		if err == nil {
@@ -159,7 +166,6 @@ func (k *Keyring) probeSynced(ctx context.Context, start time.Time, syncErr erro
 		if err != nil {
 			err = fmt.Errorf("unwrap account key %s with %s: %w", r.ID, r.Wrapped.KeyURI, err)
 			c := classify(err)
-			// The worst answer decides: revoked over damaged over unreachable.
 			if res == probeOK || rank(c) > rank(res) {
 				res, firstErr = c, err
 			}
@@ -170,13 +176,31 @@ func (k *Keyring) probeSynced(ctx context.Context, start time.Time, syncErr erro
 		}
 		got[r.ID] = pt
 	}
-	return k.settle(ctx, start, res, firstErr, got)
+	return res, firstErr, got
+}
+
+func clearAll(keys map[string][]byte) {
+	for _, b := range keys {
+		clear(b)
+	}
+}
+
+// registryReadTimeout bounds a check's read of the registry to half the
+// probe's time, so that a read that hangs (a table locked, PostgreSQL
+// overloaded) leaves the key service time to answer.
+func (k *Keyring) registryReadTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, k.cfg.ProbeTimeout/2)
 }
 
 // syncFailed settles a probe that could not follow the registry. A removed
 // ring locks at once; a key in force this node cannot open, or a registry
 // it cannot read, counts as an unreachable key service: the account keys
 // in memory are still the ring's, but nothing proves the key in force.
+// Unless the registry names another key in force, the key service is
+// still asked about the key this node holds: its revocation is one
+// whatever the database does, and taking the database's
+// silence alone would let whoever can lock or damage the registry keep a
+// node serving for the whole grace after a revocation.
 func (k *Keyring) syncFailed(ctx context.Context, start time.Time, err error) (probeResult, error) {
 	switch {
 	case errors.Is(err, errRingRemoved):
@@ -187,6 +211,16 @@ func (k *Keyring) syncFailed(ctx context.Context, start time.Time, err error) (p
 		return probeError, err
 	case errors.Is(err, context.Canceled):
 		return probeCanceled, err
+	case errors.Is(err, errKEKElsewhere):
+		// The registry was read: the key this node holds is no longer the
+		// one in force, and is not called again (the customer may retire it).
+		return k.settle(ctx, start, probeUnreachable, err, nil)
+	}
+	held, heldErr, got := k.unwrapAll(ctx)
+	clearAll(got)
+	switch {
+	case held == probeRevoked:
+		return k.settle(ctx, start, probeRevoked, fmt.Errorf("%w (and the key registry could not be read: %v)", heldErr, err), nil)
 	case errors.Is(err, ErrIntegrity):
 		return k.settle(ctx, start, probeError, err, nil)
 	}

@@ -45,8 +45,10 @@ import (
 // check, r + R. A check started after a revocation at t finds it (that is
 // what a probe proves), so the proof that keeps a node accessible started
 // at c ≤ t, and τ < c + I ≤ t + I: every node refuses within one interval
-// of the revocation, plus the duration of a probe where it probes itself,
-// as a node on its own does. The lessee finds it within P plus a probe.
+// of the revocation, plus its last registry read (ProbeTimeout/2 at most:
+// a read that fails asks the key service about the key held, probe.go's
+// syncFailed) and the duration of a probe where it probes itself, as a
+// node on its own does. Checks are R apart start to start (scheduleNext). The lessee finds it within P plus a probe.
 // Records stay fresh while a probe takes under A − P = I/4 (7.5 s of the
 // default 30 s): the age a follower reads is at most P plus a probe.
 // Slower, followers prove the key themselves, each at most once per A:
@@ -154,13 +156,7 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 	s := k.shared
 	now := k.clock.Now()
 	version := k.registryVersion()
-	head, raw, err := k.reg.readHeadAndCheck(ctx)
-	var syncErr error
-	if err != nil {
-		syncErr = fmt.Errorf("read the key registry: %w", err)
-	} else {
-		syncErr = k.syncToLocked(ctx, head)
-	}
+	raw, syncErr := k.readAndSyncLocked(ctx)
 	if k.registryVersion() != version {
 		s.evidence = time.Time{} // a proof of the ring as it was, perhaps under another key
 	}
@@ -188,6 +184,18 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 		k.publishLocked(ctx, now, stateOf(res), rec, raw)
 	}
 	return res, perr
+}
+
+// readAndSyncLocked reads the ring's meta and check record in one read,
+// within registryReadTimeout, and follows the registry to that meta.
+func (k *Keyring) readAndSyncLocked(ctx context.Context) ([]byte, error) {
+	rctx, cancel := k.registryReadTimeout(ctx)
+	defer cancel()
+	head, raw, err := k.reg.readHeadAndCheck(rctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the key registry: %w", err)
+	}
+	return raw, k.syncToLocked(rctx, head)
 }
 
 // trustCheck decodes the stored record and returns it when it may stand

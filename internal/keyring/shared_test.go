@@ -422,10 +422,15 @@ type slowViews struct {
 	kv.DB
 	clock *kektest.Clock
 	took  atomic.Int64
+	// fail, when set, is what each View does instead of reading.
+	fail atomic.Pointer[func(context.Context) error]
 }
 
 func (s *slowViews) View(ctx context.Context, fn func(kv.Tx) error) error {
 	s.clock.Advance(time.Duration(s.took.Load()))
+	if f := s.fail.Load(); f != nil {
+		return (*f)(ctx)
+	}
 	return s.DB.View(ctx, fn)
 }
 
@@ -450,5 +455,44 @@ func TestAFollowerReadsEveryQuarterIntervalStartToStart(t *testing.T) {
 	}
 	if got, want := keyring.NextCheckIn(follower), sharedInterval/4-took; got != want {
 		t.Fatalf("after a check whose read took %s, the next one is in %s, want %s (R after the last one started)", took, got, want)
+	}
+}
+
+// TestARevocationIsFoundWhileTheRegistryCannotBeRead: a node that cannot
+// read the key registry — PostgreSQL down, or its operator locking the
+// table or damaging the ring's meta — still asks the key service about
+// the key it holds, and refuses at once when it is revoked. Before, it
+// counted the registry's silence as an unreachable key service and served
+// from memory for the whole grace (5 min), past the one-interval bound.
+func TestARevocationIsFoundWhileTheRegistryCannotBeRead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		read func(context.Context) error
+	}{
+		{"the database refuses the read", func(context.Context) error { return errors.New("connection refused") }},
+		{"the read hangs until the check's deadline", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
+		{"the ring's meta is damaged", func(context.Context) error { return fmt.Errorf("meta: %w", keyring.ErrIntegrity) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			db := &slowViews{DB: e.db, clock: e.clock}
+			path := &pathKEK{KEK: e.kek}
+			const timeout = 200 * time.Millisecond
+			k := e.open(func(c *keyring.Config) {
+				c.DB, c.KEK = db, path
+				c.KeyCheckInterval, c.ProbeTimeout = sharedInterval, timeout
+				c.Shared = &keyring.SharedChecks{Key: checkSecret, Node: "node-1"}
+			})
+			db.fail.Store(&tc.read)
+			refused := fmt.Errorf("HTTP 403: %w", keyring.ErrKeyRevoked)
+			path.fail.Store(&refused)
+			e.clock.Advance(sharedInterval / 2)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout) // as Run bounds a check
+			defer cancel()
+			k.Check(ctx)
+			if st := k.State(); st != keyring.Revoked {
+				t.Fatalf("state %s after the key service refused the key, want Revoked", st)
+			}
+		})
 	}
 }
