@@ -16,19 +16,7 @@ import (
 // runAt runs q with now() at now, so that queries with ago() compare.
 func runAt(t *testing.T, src *wsdata.Source, now time.Time, q string) *kql.Result {
 	t.Helper()
-	tables, err := src.Tables(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := cq.Run(context.Background(), src, kql.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return runOn(t, src, q, kql.Options{Now: now})
 }
 
 // TestCountsFromMetadataEqualCountsOfTheRows runs counts the store answers

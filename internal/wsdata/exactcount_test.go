@@ -112,19 +112,8 @@ func TestCountsWithPredicatesFromTheStoreEqualTheEngines(t *testing.T) {
 	}
 	run := func(t *testing.T, q string) (any, int, *kql.Result) {
 		t.Helper()
-		tables, err := src.Tables(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
-		if err != nil {
-			t.Fatal(err)
-		}
 		src.counted = nil
-		res, err := cq.Run(context.Background(), src, kql.Options{Now: now})
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := runOn(t, src, q, kql.Options{Now: now})
 		return res.Tables[0].Rows[0][0], len(src.counted), res
 	}
 	matched := 0

@@ -38,19 +38,7 @@ func TestIngestionTimeAndBoundsReachTheLogStore(t *testing.T) {
 	src := wsdata.NewSource(st, "ws")
 	query := func(t *testing.T, q string, opts kql.Options) string {
 		t.Helper()
-		tables, err := src.Tables(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := cq.Run(context.Background(), src, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprint(res.Tables[0].Rows)
+		return fmt.Sprint(runOn(t, src, q, opts).Tables[0].Rows)
 	}
 	check := func(t *testing.T) {
 		if got := query(t, `Logs | project Id | order by Id asc`, kql.Options{IngestedAfter: marks[0], IngestedUpTo: marks[1]}); got != "[[3] [4] [5]]" {

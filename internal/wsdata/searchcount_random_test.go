@@ -174,17 +174,5 @@ func TestSearchCountsOfRandomTermsEqualTheEngines(t *testing.T) {
 // count runs q, a query whose answer is one count, against src.
 func count(t *testing.T, src kql.Source, q string) any {
 	t.Helper()
-	tables, err := src.Tables(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := cq.Run(context.Background(), src, kql.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Tables[0].Rows[0][0]
+	return runOn(t, src, q, kql.Options{}).Tables[0].Rows[0][0]
 }

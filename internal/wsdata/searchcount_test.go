@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
-	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
@@ -73,22 +72,6 @@ func searchCountStore(t *testing.T) *logstore.Store {
 func TestSearchCountsFromTheStoreEqualTheEngines(t *testing.T) {
 	st := searchCountStore(t)
 	src := &countingSource{Source: wsdata.NewSource(st, "ws")}
-	count := func(t *testing.T, src kql.Source, q string) any {
-		t.Helper()
-		tables, err := src.Tables(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cq, err := kql.Compile(q, kql.Catalog{Tables: tables})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := cq.Run(context.Background(), src, kql.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.Tables[0].Rows[0][0]
-	}
 	// by the store: no number's or datetime's text may hold these
 	stored := []string{"u", "U", "bob", "failed password", "password for", "x-y", "y.z", "true", "false",
 		"love", "or", "text", "nothing"}

@@ -17,7 +17,8 @@ import (
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
-func runQuery(t *testing.T, src *wsdata.Source, q string) *kql.Result {
+// runOn compiles q against src's tables and runs it with opts.
+func runOn(t *testing.T, src kql.Source, q string, opts kql.Options) *kql.Result {
 	t.Helper()
 	tables, err := src.Tables(context.Background())
 	if err != nil {
@@ -27,11 +28,16 @@ func runQuery(t *testing.T, src *wsdata.Source, q string) *kql.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := cq.Run(context.Background(), src, kql.Options{})
+	res, err := cq.Run(context.Background(), src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res
+}
+
+func runQuery(t *testing.T, src *wsdata.Source, q string) *kql.Result {
+	t.Helper()
+	return runOn(t, src, q, kql.Options{})
 }
 
 // TestQueriesDecryptOnlyTheColumnsAndBlocksTheyNeed runs queries over
