@@ -164,8 +164,19 @@ func (w *WAL) commitLoop() {
 			return
 		}
 		w.mu.Unlock()
-		err := w.commit(batch)
+		live := batch[:0:0]
 		for _, c := range batch {
+			if err := c.ctx.Err(); err != nil {
+				c.done <- err // given up: its records are not stored, nor acknowledged
+				continue
+			}
+			live = append(live, c)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		err := w.commit(live)
+		for _, c := range live {
 			c.done <- err
 		}
 	}
@@ -177,15 +188,9 @@ func (w *WAL) commitLoop() {
 func (w *WAL) commit(batch []*appendCall) error {
 	var rows [][]any
 	for _, c := range batch {
-		if c.ctx.Err() != nil {
-			continue // given up: nothing to acknowledge to
-		}
 		for _, r := range c.recs {
 			rows = append(rows, []any{r.Workspace, r.Table, r.Lineage, int64(r.WAL), r.Ord, r.Data})
 		}
-	}
-	if len(rows) == 0 {
-		return context.Canceled
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()

@@ -281,3 +281,29 @@ func TestAnIngestIsRefusedWhilePostgreSQLIsUnreachable(t *testing.T) {
 	ingest(t, a, 10, 5)
 	rowsOnce(t, b, 15, "node b after PostgreSQL is back")
 }
+
+// TestAnAppendGivenUpIsNeitherStoredNorAcknowledged: an append whose
+// context ended while it waited for its commit returns its context's error
+// and its records are not stored, while the others of its batch are.
+func TestAnAppendGivenUpIsNeitherStoredNorAcknowledged(t *testing.T) {
+	w := openWAL(t, pgtest.New(t))
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := &appendCall{ctx: ended, recs: []logstore.WALRecord{rec("a", 0, 0, "gone")}, done: make(chan error, 1)}
+	kept := &appendCall{ctx: context.Background(), recs: []logstore.WALRecord{rec("a", 0, 1, "kept")}, done: make(chan error, 1)}
+	w.mu.Lock()
+	w.queue, w.running = []*appendCall{gone, kept}, true
+	w.wg.Add(1)
+	w.mu.Unlock()
+	w.commitLoop()
+	if err := <-gone.done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the append given up: %v; want context.Canceled", err)
+	}
+	if err := <-kept.done; err != nil {
+		t.Fatalf("the other append: %v", err)
+	}
+	got, err := w.Read(context.Background(), logstore.WALQuery{Workspace: ws, Table: tbl})
+	if err != nil || !slices.Equal(places(got), []string{"ws1/App_CL/a/0/1=kept"}) {
+		t.Fatalf("stored: %q, %v; want the other append's record alone", places(got), err)
+	}
+}
