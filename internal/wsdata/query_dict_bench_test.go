@@ -1,11 +1,8 @@
 package wsdata_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/sealwatch/sealwatch/internal/cputime"
-	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
@@ -16,12 +13,7 @@ import (
 // leave the query.
 func BenchmarkDictQuery(b *testing.B) {
 	st, rows := buildSealedStore(b)
-	ctx := context.Background()
 	src := wsdata.NewSource(st, "ws")
-	tables, err := src.Tables(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
 	const host = `"host-007.corp.example"`
 	cases := []struct{ name, query string }{
 		{"count-by-host", "SecurityEvent | summarize count() by Computer"},
@@ -36,26 +28,5 @@ func BenchmarkDictQuery(b *testing.B) {
 		{"startswith-count", `SecurityEvent | where Computer startswith "host-00" | count`},
 		{"in-count", `SecurityEvent | where Computer in ("host-001.corp.example", "host-002.corp.example") | count`},
 	}
-	for _, c := range cases {
-		q, err := kql.Compile(c.query, kql.Catalog{Tables: tables})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := q.Run(ctx, src, kql.Options{}); err != nil { // warm
-			b.Fatal(err)
-		}
-		b.Run("query="+c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu := cputime.Process()
-			for b.Loop() {
-				if _, err := q.Run(ctx, src, kql.Options{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			// CPU time, of the scan's goroutines too: on a shared machine it
-			// moves far less than wall time
-			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
-			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
-	}
+	benchQueries(b, src, cases, rows)
 }

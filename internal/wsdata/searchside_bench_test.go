@@ -10,10 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealwatch/sealwatch/internal/cputime"
 	"github.com/sealwatch/sealwatch/internal/keyring"
 	"github.com/sealwatch/sealwatch/internal/keyring/kektest"
-	"github.com/sealwatch/sealwatch/internal/kql"
 	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/wsdata"
@@ -156,31 +154,9 @@ func BenchmarkSideBySideSearch(b *testing.B) {
 		b.Fatal(err)
 	}
 	src := wsdata.NewSource(st, "ws")
-	tables, err := src.Tables(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, c := range []struct{ name, query string }{
+	benchQueries(b, src, []struct{ name, query string }{
 		{"message-has-u", `SecEvents_CL | where message has "u" | count`},
 		{"search-u", `SecEvents_CL | search "u" | count`},
 		{"star-has-u", `SecEvents_CL | where * has "u" | count`},
-	} {
-		q, err := kql.Compile(c.query, kql.Catalog{Tables: tables})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := q.Run(ctx, src, kql.Options{}); err != nil { // warm
-			b.Fatal(err)
-		}
-		b.Run("query="+c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			cpu := cputime.Process()
-			for b.Loop() {
-				if _, err := q.Run(ctx, src, kql.Options{}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N)/1e6, "cpu-ms/op")
-		})
-	}
+	}, 0)
 }
