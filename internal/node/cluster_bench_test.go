@@ -140,9 +140,9 @@ func (c *benchCluster) send(i int, table string, rows []byte) (int, error) {
 	pad := strings.Repeat("x", int(c.seq.Add(1)))
 	body := append([]byte(`[{"Pad":"`+pad+`"},`), rows[1:]...)
 	body = append(body, ']')
-	st, code, err := c.nodes[i].collectorTry(c.customerID, c.sharedKey, table, nowDate(), body)
+	st, e, err := c.nodes[i].collectorTry(c.customerID, c.sharedKey, table, nowDate(), body)
 	if err == nil && st != 200 {
-		err = fmt.Errorf("%d %s", st, code)
+		err = fmt.Errorf("%d %s", st, e)
 	}
 	return len(body), err
 }

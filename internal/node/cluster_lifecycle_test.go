@@ -332,14 +332,20 @@ func TestAcknowledgedRowsOutliveANodeKilledMidIngest(t *testing.T) {
 	sent := make(chan struct{}, 1000)
 	stopped := make(chan struct{})
 	tried := 0
+	var failed string // why the last request was not taken, once stopped is closed
 	go func() {
 		defer close(stopped)
 		for i := 0; ; i++ {
 			tried = i + 1
 			msg := fmt.Sprintf("%s-%d", c.canary, i)
-			st, _, err := n2.collectorTry(c.customerID, c.sharedKey, "Canary", time.Now().UTC().Format(http.TimeFormat), canaryBody(c.canary, i, i))
-			if err != nil || st != 200 {
+			st, e, err := n2.collectorTry(c.customerID, c.sharedKey, "Canary", time.Now().UTC().Format(http.TimeFormat), canaryBody(c.canary, i, i))
+			switch {
+			case err != nil:
+				failed = fmt.Sprintf("request %d: %v", i, err)
 				return // the node is gone
+			case st != 200:
+				failed = fmt.Sprintf("request %d: %d %s", i, st, e)
+				return
 			}
 			mu.Lock()
 			acked = append(acked, msg)
@@ -351,13 +357,14 @@ func TestAcknowledgedRowsOutliveANodeKilledMidIngest(t *testing.T) {
 		select {
 		case <-sent:
 		case <-stopped:
-			t.Fatal("ingest through node 2 failed before the kill")
+			t.Fatalf("ingest through node 2 failed before the kill: %s", failed)
 		case <-time.After(keyAwait):
 			t.Fatal("node 2 acknowledged fewer than 20 rows in time")
 		}
 	}
 	n2.crash()
 	<-stopped
+	t.Logf("ingest through node 2 stopped at the kill: %s", failed)
 	c.sent = tried // the requests below are padded past those sent
 	mu.Lock()
 	want := slices.Clone(acked)

@@ -476,17 +476,18 @@ func (rn *running) collectorPost(customerID, sharedKey, logType string, body []b
 // same arguments make the same request, as a replay would.
 func (rn *running) collectorSend(customerID, sharedKey, logType, date string, body []byte) (int, string) {
 	rn.t.Helper()
-	st, code, err := rn.collectorTry(customerID, sharedKey, logType, date, body)
+	st, e, err := rn.collectorTry(customerID, sharedKey, logType, date, body)
 	if err != nil {
 		rn.t.Fatal(err)
 	}
-	return st, code
+	return st, e.Code
 }
 
 // collectorTry is collectorSend returning the transport's error rather than
 // failing the test: for requests to a node that may be going down, and from
-// goroutines other than the test's.
-func (rn *running) collectorTry(customerID, sharedKey, logType, date string, body []byte) (int, string, error) {
+// goroutines other than the test's. It returns the answer's status and
+// error, if any.
+func (rn *running) collectorTry(customerID, sharedKey, logType, date string, body []byte) (int, apiError, error) {
 	key, _ := base64.StdEncoding.DecodeString(sharedKey)
 	m := hmac.New(sha256.New, key)
 	fmt.Fprintf(m, "POST\n%d\napplication/json\nx-ms-date:%s\n/api/logs", len(body), date)
@@ -497,13 +498,18 @@ func (rn *running) collectorTry(customerID, sharedKey, logType, date string, bod
 	req.Header.Set("Authorization", "SharedKey "+customerID+":"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
 	resp, err := rn.client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, apiError{}, err
 	}
 	defer resp.Body.Close()
-	var er struct{ Error struct{ Code string } }
+	var er struct{ Error apiError }
 	json.NewDecoder(resp.Body).Decode(&er)
-	return resp.StatusCode, er.Error.Code, nil
+	return resp.StatusCode, er.Error, nil
 }
+
+// apiError is the error an API answer carries: never a token or a row.
+type apiError struct{ Code, Message string }
+
+func (e apiError) String() string { return e.Code + ": " + e.Message }
 
 // TestCanariesNeverReachDiskInTheClear sends canary values through both
 // ingestion APIs, into an incident, and through an analytics rule the
