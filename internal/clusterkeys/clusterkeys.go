@@ -458,7 +458,7 @@ func (m *Manager) awaitFirstCheck(ctx context.Context, clusterID string) error {
 	defer timeout.Stop()
 	for hooked := false; ; hooked = true {
 		m.mu.Lock()
-		open := m.rings[ringKey(clusterID, Logs)] != nil && m.rings[ringKey(clusterID, Documents)] != nil
+		open := m.bothOpenLocked(clusterID)
 		opened := m.ringsOpened
 		m.mu.Unlock()
 		if open {
@@ -616,12 +616,12 @@ func (m *Manager) Keys(ctx context.Context, ws *workspace.WorkspaceInfo, resourc
 		if err := m.awaitFirstCheck(ctx, ws.ClusterID); err != nil {
 			return nil, err
 		}
+		if err := m.openStored(ctx, ws.ClusterID); err != nil {
+			return nil, err
+		}
 		ring := m.ring(ws.ClusterID, resource)
 		if ring == nil {
-			var err error
-			if ring, err = m.openStored(ctx, ws.ClusterID, resource); err != nil {
-				return nil, err
-			}
+			return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", ws.ClusterID, resource, keyring.ErrLocked)
 		}
 		return &clusterGated{m: m, cluster: ws.ClusterID, ring: ring}, nil
 	}
@@ -659,9 +659,13 @@ func (g *clusterGated) ByID(ctx context.Context, id string) (envelope.Sealer, er
 
 // usable is nil while the cluster's keys may be used, else the typed error
 // of the worst keyring: revoked, or locked (unreachable past the grace).
-// After a start it first waits for the cluster's first key check.
+// After a start it first waits for the cluster's first key check, and for
+// a cluster keyed on another node, for both of its keyrings to open here.
 func (m *Manager) usable(ctx context.Context, clusterID string) error {
 	if err := m.awaitFirstCheck(ctx, clusterID); err != nil {
+		return err
+	}
+	if err := m.openStored(ctx, clusterID); err != nil {
 		return err
 	}
 	switch m.KeyState(clusterID) {

@@ -188,3 +188,72 @@ func TestTheWaitForTheFirstKeyCheckIsBounded(t *testing.T) {
 		t.Fatalf("a request cancelled while it waits: err = %v, want context.Canceled", err)
 	}
 }
+
+// TestARequestWhileAClusterKeyedElsewhereOpensWaitsForBothKeyrings: node B
+// opens a cluster keyed on node A — the log store's keyring, then the
+// document store's, each with a check of the key — and a request comes
+// while the second check is under way. It waits for it and gets the keys,
+// rather than be refused as locked because one keyring of two was open.
+func TestARequestWhileAClusterKeyedElsewhereOpensWaitsForBothKeyrings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := boltkv.Open(filepath.Join(t.TempDir(), "control.db"), boltkv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kek := kektest.New("cmk")
+	cfg := Config{
+		DB:            db,
+		NewKEK:        func(KEKRequest) (keyring.KEK, error) { return kek, nil },
+		DocumentStore: workspace.Principal{ObjectID: "doc", AppID: "doc-app"},
+		Platform:      kektest.New("platform"),
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if err := a.SetClusterKey(ctx, "c1", testCluster, testKV); err != nil {
+		t.Fatal(err)
+	}
+
+	held := holdKEK(kek)
+	cfg.NewKEK = func(r KEKRequest) (keyring.KEK, error) {
+		if r.Resource == Documents {
+			return held, nil
+		}
+		return kek, nil
+	}
+	cfg.StoredKeys = func(context.Context) ([]StoredKey, error) {
+		return []StoredKey{{ClusterID: "c1", Identity: testCluster, Key: testKV}}, nil
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reconciled := make(chan error, 1)
+	go func() { reconciled <- b.Reconcile(ctx) }()
+	t.Cleanup(func() { b.Close() })
+	select {
+	case <-held.entered: // the log store's keyring is open; the document store's check is under way
+	case err := <-reconciled:
+		t.Fatalf("node B reconciled without checking the document store's key: %v", err)
+	case <-ctx.Done():
+		t.Fatal("node B never checked the document store's key")
+	}
+	if b.Keyring("c1", Logs) == nil || b.Keyring("c1", Documents) != nil {
+		t.Fatal("node B does not have the log store's keyring alone open while the document store's is checked")
+	}
+
+	// The check ends a moment after the request came: until then, nothing
+	// makes the document store's keyring open.
+	release := time.AfterFunc(50*time.Millisecond, func() { close(held.release) })
+	defer release.Stop()
+	if err := sealWith(ctx, b); err != nil {
+		t.Fatalf("a request while the cluster's keyrings open: %v", err)
+	}
+	if err := <-reconciled; err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+}

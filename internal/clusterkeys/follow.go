@@ -137,23 +137,37 @@ func (m *Manager) followCredential(ctx context.Context, k StoredKey) error {
 	return nil
 }
 
-// openStored opens a cluster's keyrings, keyed on another node, at their
-// first use here.
-func (m *Manager) openStored(ctx context.Context, clusterID, resource string) (*keyring.Keyring, error) {
-	if m.cfg.StoredKeys == nil {
-		return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", clusterID, resource, keyring.ErrLocked)
+// openStored opens the keyrings of a cluster keyed on another node at
+// their first use here, or waits for their opening under way (openMissing
+// opens each once), and returns once both are open: each opens with a
+// check of the key, one after the other, and a request that found the
+// first open and the second not would be refused as locked (KeyState)
+// while the key was being proved. Without stored keys (one node) it leaves
+// the state as it stands to answer.
+func (m *Manager) openStored(ctx context.Context, clusterID string) error {
+	if m.cfg.StoredKeys == nil || m.bothOpen(clusterID) {
+		return nil
 	}
 	k, err := m.storedKey(ctx, clusterID)
 	if err == nil {
 		err = m.openMissing(ctx, k)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open the keyrings of cluster %s: %v: %w", clusterID, err, keyring.ErrLocked)
+		return fmt.Errorf("open the keyrings of cluster %s: %v: %w", clusterID, err, keyring.ErrLocked)
 	}
-	if ring := m.ring(clusterID, resource); ring != nil {
-		return ring, nil
-	}
-	return nil, fmt.Errorf("cluster %s has no open %s keyring: %w", clusterID, resource, keyring.ErrLocked)
+	return nil
+}
+
+func (m *Manager) bothOpen(clusterID string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bothOpenLocked(clusterID)
+}
+
+// bothOpenLocked says whether both of a cluster's keyrings are open; m.mu
+// must be held.
+func (m *Manager) bothOpenLocked(clusterID string) bool {
+	return m.rings[ringKey(clusterID, Logs)] != nil && m.rings[ringKey(clusterID, Documents)] != nil
 }
 
 // Reconcile opens the keyrings of every stored cluster key not open here
