@@ -5,32 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 const workspaceID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.OperationalInsights/workspaces/w"
 
 func newStore(t *testing.T) (*Store, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "docs.db")
-	db, err := boltkv.Open(path, boltkv.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, envelopetest.New("doc-aek"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, path := docstoretest.Open(t, envelopetest.New("doc-aek"))
 	return New(docs, "ws-1", workspaceID), path
 }
 

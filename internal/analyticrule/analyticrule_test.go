@@ -4,18 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/alert"
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/rulefile"
 )
 
@@ -23,15 +21,7 @@ var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func newRules(t *testing.T) *Rules {
 	t.Helper()
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "docs.db"), boltkv.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, envelopetest.New("doc-aek"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, _ := docstoretest.Open(t, envelopetest.New("doc-aek"))
 	catalog := kql.Catalog{Tables: []kql.TableSchema{{Name: "SigninLogs", Columns: []kql.Column{
 		{Name: "TimeGenerated", Type: kql.TypeDatetime}, {Name: "UserPrincipalName", Type: kql.TypeString},
 		{Name: "IPAddress", Type: kql.TypeString}, {Name: "ResultType", Type: kql.TypeString},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,10 +11,10 @@ import (
 
 	"github.com/sealwatch/sealwatch/internal/alert"
 	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/incident"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -35,16 +34,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "docs.db"), boltkv.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	keys := envelopetest.New("doc-aek")
-	docs, err := docstore.New(db, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, _ := docstoretest.Open(t, keys)
 	e := &env{t: t, docs: docs, keys: keys, now: testNow}
 	clock := func() time.Time { return e.now }
 	e.hooks = NewWebhooks(WebhookOptions{Backoff: time.Millisecond})

@@ -3,16 +3,14 @@ package incident
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 func newIncidents(t *testing.T) *Incidents {
@@ -29,16 +27,7 @@ func newIncidentsFile(t *testing.T) (*Incidents, string) {
 
 func newIncidentsWith(t *testing.T, keys envelope.Keys) (*Incidents, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "docs.db")
-	db, err := boltkv.Open(path, boltkv.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, path := docstoretest.Open(t, keys)
 	return New(docs, "ws-1", testWorkspaceID, func() time.Time { return testNow }), path
 }
 

@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var ctx = context.Background()
@@ -25,16 +23,8 @@ const wsResourceID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Ope
 
 func newTestSearches(t testing.TB, cache *Cache) (*Searches, *envelopetest.Keys) {
 	t.Helper()
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	keys := envelopetest.New("doc-aek")
-	docs, err := docstore.New(db, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, _ := docstoretest.Open(t, keys)
 	return New(docs, customerID, wsResourceID, cache), keys
 }
 

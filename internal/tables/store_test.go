@@ -5,15 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var ctx = context.Background()
@@ -23,19 +21,11 @@ const (
 	resourceID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/secops"
 )
 
-func newTestTables(t testing.TB) (*Tables, *envelopetest.Keys, *boltkv.DB) {
+func newTestTables(t testing.TB) (*Tables, *envelopetest.Keys, string) {
 	t.Helper()
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	keys := envelopetest.New("doc-aek")
-	docs, err := docstore.New(db, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return New(docs, customerID, resourceID, 30), keys, db
+	docs, path := docstoretest.Open(t, keys)
+	return New(docs, customerID, resourceID, 30), keys, path
 }
 
 func props(t testing.TB, v any) json.RawMessage {
@@ -239,11 +229,11 @@ func TestDeletingACustomTableForgetsItsDeclaration(t *testing.T) {
 }
 
 func TestTablesNeedTheKeyAndKeepColumnNamesSealed(t *testing.T) {
-	tabs, keys, db := newTestTables(t)
+	tabs, keys, path := newTestTables(t)
 	if _, _, err := tabs.Put(ctx, "Secret_CL", props(t, schemaProps("Secret_CL", "TimeGenerated", "datetime", "PatientDiagnosis", "string")), ""); err != nil {
 		t.Fatal(err)
 	}
-	file, err := os.ReadFile(db.Path())
+	file, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

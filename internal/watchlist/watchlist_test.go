@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,9 +13,9 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 )
 
 var ctx = context.Background()
@@ -25,16 +24,8 @@ const customerID = "0b6f1d5e-2c1a-4f3e-9d8c-7a6b5c4d3e2f"
 
 func newTestWatchlists(t testing.TB) (*Watchlists, *envelopetest.Keys) {
 	t.Helper()
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	keys := envelopetest.New("doc-aek")
-	docs, err := docstore.New(db, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, _ := docstoretest.Open(t, keys)
 	at := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	return New(docs, customerID, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/secops", func() time.Time { return at }), keys
 }

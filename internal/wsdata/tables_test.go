@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/tables"
 )
@@ -29,15 +27,7 @@ func declaredSource(t testing.TB) (*Source, *logstore.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	docs, err := docstore.New(db, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
+	docs, _ := docstoretest.Open(t, keys)
 	tabs := tables.New(docs, "ws", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", 30)
 	props, _ := json.Marshal(map[string]any{"schema": map[string]any{"columns": []map[string]string{
 		{"name": "Zone", "type": "string"}, {"name": "TimeGenerated", "type": "datetime"}, {"name": "Port", "type": "int"},

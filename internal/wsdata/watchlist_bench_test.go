@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
@@ -37,12 +35,7 @@ func BenchmarkGetWatchlist(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	db, err := boltkv.Open(filepath.Join(b.TempDir(), "documents.db"), boltkv.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	docs, _ := docstore.New(db, keys)
+	docs, _ := docstoretest.Open(b, keys)
 	wl := watchlist.New(docs, "ws", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", nil)
 	props, _ := json.Marshal(map[string]any{"displayName": "Hosts", "provider": "SOC", "itemsSearchKey": "Host", "contentType": "text/csv", "rawContent": csv.String()})
 	if _, _, err := wl.Put(ctx, "hosts", props, ""); err != nil {

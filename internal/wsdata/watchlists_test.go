@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sealwatch/sealwatch/internal/docstore"
+	"github.com/sealwatch/sealwatch/internal/docstore/docstoretest"
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
 	"github.com/sealwatch/sealwatch/internal/fault"
 	"github.com/sealwatch/sealwatch/internal/kql"
-	"github.com/sealwatch/sealwatch/internal/kv/boltkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/watchlist"
 )
@@ -31,12 +29,7 @@ func TestWatchlistsAreTablesOfTheSource(t *testing.T) {
 	if _, err := st.Ingest(ctx, "ws", "SigninLogs", []byte(`[{"UserPrincipalName":"alice@contoso.com","IPAddress":"203.0.113.7"},{"UserPrincipalName":"bob@contoso.com","IPAddress":"198.51.100.1"}]`)); err != nil {
 		t.Fatal(err)
 	}
-	db, err := boltkv.Open(filepath.Join(t.TempDir(), "documents.db"), boltkv.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	docs, _ := docstore.New(db, keys)
+	docs, _ := docstoretest.Open(t, keys)
 	wl := watchlist.New(docs, "ws", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.OperationalInsights/workspaces/w", nil)
 	props, _ := json.Marshal(map[string]any{"displayName": "Bad IPs", "provider": "SOC", "itemsSearchKey": "IP", "contentType": "text/csv",
 		"rawContent": "IP,Campaign\n203.0.113.7,Storm\n192.0.2.1,Other\n"})
