@@ -19,6 +19,12 @@ var (
 	// — errors.Is(err, ErrKeyRevoked) holds — told apart from a disabled or
 	// deleted key so that a refusal can name the missing permission.
 	ErrAccessDenied = fmt.Errorf("the key's access policy does not grant the caller this operation: %w", ErrKeyRevoked)
+	// ErrSignInRefused: the key service refused the caller's own credential
+	// (its sign-in, access key or PIN), not the key. A revocation for the
+	// caller, and only for the caller: among nodes sharing their checks, a
+	// node whose credential alone is refused refuses on its own, and does
+	// not publish it as the key's state (shared.go).
+	ErrSignInRefused = fmt.Errorf("the key service refused the caller's credential: %w", ErrKeyRevoked)
 	// ErrKeyUnreachable: the key service could not answer — network error,
 	// timeout, 429, 5xx. Never treated as a revocation.
 	ErrKeyUnreachable = errors.New("key service unreachable")

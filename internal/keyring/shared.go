@@ -35,7 +35,8 @@ import (
 //   - every node still probes itself every SelfCheckEvery × I, so that a
 //     node that alone lost the key service finds out: its worse result
 //     holds for it until its own next probe (every FailingCheckInterval),
-//     and a revocation it finds is published;
+//     and a revocation of the key it finds is published — a refusal of
+//     its own credential is not (ownFinding);
 //   - a key change made through a node (SetKEK, RotateAccountKey), or a
 //     key event it learns of (ProbeNow), probes and publishes at once.
 //
@@ -176,14 +177,33 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 	if res == probeCanceled || errors.Is(perr, ErrClosed) {
 		return res, perr
 	}
+	state := k.ownFinding(res, perr)
 	s.lastOwn, s.ownWorse = now, res != probeOK
 	if res == probeOK {
 		s.evidence = now
 	}
-	if syncErr == nil && k.shouldPublish(rec, stateOf(res), mode == checkPublish) {
-		k.publishLocked(ctx, now, stateOf(res), rec, raw)
+	if syncErr == nil && k.shouldPublish(rec, state, mode == checkPublish) {
+		k.publishLocked(ctx, now, state, rec, raw)
 	}
 	return res, perr
+}
+
+// ownFinding is what this node's probe says of the key for the others. A
+// refusal of this node's own credential (ErrSignInRefused) says nothing of
+// the key: published as a revocation, one node's stale secret would make
+// every node refuse until it was fixed. It is published as a check that
+// proved nothing, which no node adopts and which makes each check the key
+// itself, so a credential refused to every node (the identity removed)
+// still makes each refuse, on its own probe, within the bound.
+func (k *Keyring) ownFinding(res probeResult, err error) checkState {
+	if res != probeRevoked || !errors.Is(err, ErrSignInRefused) {
+		return stateOf(res)
+	}
+	if !k.shared.ownWorse {
+		k.log.Warn("the key service refused this node's own credential, not the key: this node refuses the keyring's data until its credential is accepted again; the other nodes check the key themselves",
+			"node", k.shared.node, "err", err)
+	}
+	return checkUnreachable
 }
 
 // readAndSyncLocked reads the ring's meta and check record in one read,
@@ -369,7 +389,10 @@ func (k *Keyring) publishLocked(ctx context.Context, start time.Time, state chec
 	case err == nil:
 		s.maxSeq = r.Seq
 		k.metrics.checkRecord("published")
-		if !was {
+		if state == checkRevoked && (rec == nil || rec.State != checkRevoked) {
+			// The operator must learn which node's answer made every node refuse.
+			k.log.Warn("this node's key check found the key revoked and published it: every node sharing the checks refuses", "node", s.node)
+		} else if !was {
 			k.log.Info("key check published; this node holds the probe lease", "node", s.node, "state", string(state))
 		}
 	case errors.Is(err, errCheckChanged), errors.Is(err, errRingRemoved):

@@ -301,8 +301,9 @@ func TestTheLeaseMovesWhenTheLesseeDies(t *testing.T) {
 // TestANodeCutOffFromTheKeyServiceFindsOutItself: node 3 alone cannot
 // reach the key service. Its own probe, every K intervals, finds it; it
 // works on within the grace while the others stay accessible and the
-// lessee keeps the lease. A node the key service refuses alone publishes
-// it, and every node refuses: the worse answer wins.
+// lessee keeps the lease. A node the key service answers alone that the
+// key is refused (a key-state answer, not its own sign-in) publishes it,
+// and every node refuses: the worse answer about the key wins.
 func TestANodeCutOffFromTheKeyServiceFindsOutItself(t *testing.T) {
 	e := newEnv(t)
 	nodes := sharedNodes(e, 3)
@@ -494,5 +495,55 @@ func TestARevocationIsFoundWhileTheRegistryCannotBeRead(t *testing.T) {
 				t.Fatalf("state %s after the key service refused the key, want Revoked", st)
 			}
 		})
+	}
+}
+
+// TestANodeWhoseSignInAloneIsRefusedRefusesAlone: the key service refusing
+// one node's own credential (a secret changed elsewhere, a token it cannot
+// get) says nothing of the key. That node refuses, and says why, naming
+// itself; the others, whose checks still prove the key, serve on and do
+// not take a revocation from it. Refused to every node (the identity
+// removed), the sign-in refusal still makes every node refuse within one
+// interval, each on its own probe.
+func TestANodeWhoseSignInAloneIsRefusedRefusesAlone(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 3)
+	refused := fmt.Errorf("sign-in as the cluster's identity refused (HTTP 401 invalid_client): %w", keyring.ErrSignInRefused)
+	for _, broken := range []int{2, 0} { // a follower, then the lessee
+		nodes[broken].path.fail.Store(&refused)
+		for range keyring.DefaultSelfCheckEvery * 4 * 2 {
+			step(e, nodes)
+		}
+		for i, n := range nodes {
+			want := keyring.Accessible
+			if i == broken {
+				want = keyring.Revoked
+			}
+			if st := n.ring.State(); st != want {
+				t.Fatalf("%s is %s with %s's sign-in refused, want %s", n.name, st, nodes[broken].name, want)
+			}
+		}
+		if !strings.Contains(e.logs.String(), `"node":"`+nodes[broken].name+`"`) {
+			t.Fatalf("no log line names %s, whose sign-in was refused:\n%s", nodes[broken].name, e.logs.String())
+		}
+		nodes[broken].path.fail.Store(nil)
+		for range 4 {
+			step(e, nodes)
+		}
+		if st := nodes[broken].ring.State(); st != keyring.Accessible {
+			t.Fatalf("%s is %s once its sign-in works again", nodes[broken].name, st)
+		}
+	}
+
+	for _, n := range nodes {
+		n.path.fail.Store(&refused)
+	}
+	for range 4 {
+		step(e, nodes)
+	}
+	for _, n := range nodes {
+		if st := n.ring.State(); st != keyring.Revoked {
+			t.Fatalf("%s is %s one interval after every node's sign-in was refused", n.name, st)
+		}
 	}
 }

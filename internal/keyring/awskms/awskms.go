@@ -283,6 +283,14 @@ var (
 		"ExpiredTokenException":       "the session token expired",
 		"InvalidKeyUsageException":    "the key cannot encrypt and decrypt",
 	}
+	// credentialCodes are the revocations of the caller's own access key,
+	// not of the key: keyring.ErrSignInRefused.
+	credentialCodes = map[string]bool{
+		"UnrecognizedClientException": true,
+		"InvalidSignatureException":   true,
+		"InvalidClientTokenId":        true,
+		"ExpiredTokenException":       true,
+	}
 	integrityCodes = map[string]bool{
 		"InvalidCiphertextException": true, // damaged, or another encryption context
 		"IncorrectKeyException":      true, // made by another key
@@ -318,6 +326,8 @@ func mapErr(op, target string, err error) error {
 		switch {
 		case code == "AccessDeniedException":
 			return fmt.Errorf("%s (the key policy or IAM grants the caller no kms:%s on the key): %w", what, apiName(op), keyring.ErrAccessDenied)
+		case credentialCodes[code]:
+			return fmt.Errorf("%s (%s): %w", what, revokedCodes[code], keyring.ErrSignInRefused)
 		case revokedCodes[code] != "":
 			return fmt.Errorf("%s (%s): %w", what, revokedCodes[code], keyring.ErrKeyRevoked)
 		case integrityCodes[code] && op == "decrypt":

@@ -53,8 +53,8 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 		{400, "DisabledException", keyring.ErrKeyRevoked},
 		{400, "KMSInvalidStateException", keyring.ErrKeyRevoked},
 		{400, "NotFoundException", keyring.ErrKeyRevoked},
-		{400, "UnrecognizedClientException", keyring.ErrKeyRevoked},
-		{400, "InvalidSignatureException", keyring.ErrKeyRevoked},
+		{400, "UnrecognizedClientException", keyring.ErrSignInRefused},
+		{400, "InvalidSignatureException", keyring.ErrSignInRefused},
 		{400, "InvalidCiphertextException", keyring.ErrIntegrity},
 		{400, "IncorrectKeyException", keyring.ErrIntegrity},
 		{400, "ThrottlingException", keyring.ErrKeyUnreachable},
@@ -63,7 +63,7 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 		{500, "KeyUnavailableException", keyring.ErrKeyUnreachable},
 		{503, "DependencyTimeoutException", keyring.ErrKeyUnreachable},
 		{503, "ServiceUnavailable", keyring.ErrKeyUnreachable},
-		{400, "ExpiredTokenException", keyring.ErrKeyRevoked},
+		{400, "ExpiredTokenException", keyring.ErrSignInRefused},
 		{400, "InvalidKeyUsageException", keyring.ErrKeyRevoked},
 		{400, "RequestLimitExceeded", keyring.ErrKeyUnreachable},
 		{500, "InternalFailure", keyring.ErrKeyUnreachable},
@@ -78,8 +78,8 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			for _, kind := range []error{keyring.ErrKeyRevoked, keyring.ErrAccessDenied, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK} {
-				want := kind == tc.want || (kind == keyring.ErrKeyRevoked && tc.want == keyring.ErrAccessDenied)
+			for _, kind := range []error{keyring.ErrKeyRevoked, keyring.ErrAccessDenied, keyring.ErrSignInRefused, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK} {
+				want := kind == tc.want || (kind == keyring.ErrKeyRevoked && (tc.want == keyring.ErrAccessDenied || tc.want == keyring.ErrSignInRefused))
 				if errors.Is(err, kind) != want {
 					t.Fatalf("error %q: is %v = %v, want %v", err, kind, errors.Is(err, kind), want)
 				}

@@ -71,7 +71,7 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 		cred  azcore.TokenCredential
 		want  error
 	}{
-		{"401", &fakeVault{status: 401}, staticCred{}, keyring.ErrKeyRevoked},
+		{"401", &fakeVault{status: 401}, staticCred{}, keyring.ErrSignInRefused},
 		{"403", &fakeVault{status: 403}, staticCred{}, keyring.ErrKeyRevoked},
 		{"403 KeyDisabled", &fakeVault{status: 403, inner: "KeyDisabled"}, staticCred{}, keyring.ErrKeyRevoked},
 		{"403 AccessDenied", &fakeVault{status: 403, inner: "AccessDenied"}, staticCred{}, keyring.ErrAccessDenied},
@@ -86,7 +86,7 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 		{"connection refused", &fakeVault{err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}, staticCred{}, keyring.ErrKeyUnreachable},
 		{"vault host does not resolve", &fakeVault{err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "contoso.vault.azure.net", IsNotFound: true}}}, staticCred{}, keyring.ErrKeyUnreachable},
 		{"timeout", &fakeVault{err: context.DeadlineExceeded}, staticCred{}, keyring.ErrKeyUnreachable},
-		{"sign-in refused", &fakeVault{status: 200}, staticCred{err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 401}}}, keyring.ErrKeyRevoked},
+		{"sign-in refused", &fakeVault{status: 200}, staticCred{err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 401}}}, keyring.ErrSignInRefused},
 		{"sign-in service down", &fakeVault{status: 200}, staticCred{err: &azidentity.AuthenticationFailedError{RawResponse: &http.Response{StatusCode: 503}}}, keyring.ErrKeyUnreachable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,10 +99,10 @@ func TestServiceAnswersMapToTypedErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			kinds := []error{keyring.ErrKeyRevoked, keyring.ErrAccessDenied, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK}
+			kinds := []error{keyring.ErrKeyRevoked, keyring.ErrAccessDenied, keyring.ErrSignInRefused, keyring.ErrKeyUnreachable, keyring.ErrIntegrity, keyring.ErrWrongKEK}
 			for _, kind := range kinds {
-				// An access denial is a revocation too.
-				want := kind == tc.want || (kind == keyring.ErrKeyRevoked && tc.want == keyring.ErrAccessDenied)
+				// An access denial, and a sign-in refused, are revocations too.
+				want := kind == tc.want || (kind == keyring.ErrKeyRevoked && (tc.want == keyring.ErrAccessDenied || tc.want == keyring.ErrSignInRefused))
 				if errors.Is(err, kind) != want {
 					t.Fatalf("error %q: is %v = %v, want %v", err, kind, errors.Is(err, kind), want)
 				}

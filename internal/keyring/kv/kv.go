@@ -263,7 +263,10 @@ func mapErr(op, target, who string, err error) error {
 			// The caller lacks a permission (an access policy, or on a vault
 			// using roles, a role assignment); the key itself may be fine.
 			return fmt.Errorf("kv %s %s: HTTP %d %s: %w", op, target, s, codes, keyring.ErrAccessDenied)
-		case s == http.StatusUnauthorized || s == http.StatusForbidden || s == http.StatusNotFound:
+		case s == http.StatusUnauthorized:
+			// The vault refused the caller's token, not the key.
+			return fmt.Errorf("kv %s %s: HTTP %d %s: %w", op, target, s, codes, keyring.ErrSignInRefused)
+		case s == http.StatusForbidden || s == http.StatusNotFound:
 			return fmt.Errorf("kv %s %s: HTTP %d %s: %w", op, target, s, codes, keyring.ErrKeyRevoked)
 		case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
 			return fmt.Errorf("kv %s %s: HTTP %d %s: %w", op, target, s, codes, keyring.ErrKeyUnreachable)
@@ -277,7 +280,7 @@ func mapErr(op, target, who string, err error) error {
 	if errors.As(err, &afe) {
 		if r := afe.RawResponse; r != nil && r.StatusCode >= 400 && r.StatusCode < 500 && r.StatusCode != http.StatusTooManyRequests {
 			return fmt.Errorf("kv %s %s: sign-in as %s refused (HTTP %d%s): the identity was removed, is not in that tenant, or its credential is wrong or changed: %w",
-				op, target, who, r.StatusCode, signInCodes(r), keyring.ErrKeyRevoked)
+				op, target, who, r.StatusCode, signInCodes(r), keyring.ErrSignInRefused)
 		}
 		return fmt.Errorf("kv %s %s: sign-in as %s failed: %w", op, target, who, keyring.ErrKeyUnreachable)
 	}

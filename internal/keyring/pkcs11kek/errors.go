@@ -70,7 +70,7 @@ func mapErr(op, target string, err error) error {
 		errors.Is(err, keyring.ErrWrongKEK), errors.Is(err, keyring.ErrKeyUnreachable):
 		return fmt.Errorf("pkcs11 %s %s: %w", op, target, err)
 	case errors.Is(err, errPIN):
-		return fmt.Errorf("pkcs11 %s %s: %v: %w", op, target, err, keyring.ErrAccessDenied)
+		return fmt.Errorf("pkcs11 %s %s: %v: %w (%w)", op, target, err, keyring.ErrAccessDenied, keyring.ErrSignInRefused)
 	case errors.Is(err, errUnavailable), errors.Is(err, errTokenAbsent), errors.Is(err, errModuleReset):
 		return fmt.Errorf("pkcs11 %s %s: %v: %w", op, target, err, keyring.ErrKeyUnreachable)
 	}
@@ -83,7 +83,7 @@ func mapErr(op, target string, err error) error {
 		pkcs11.CKR_PIN_LOCKED, pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
 		// The node's PIN no longer opens the token: access was taken away
 		// (or the PIN was set wrong), which the customer undoes.
-		return fmt.Errorf("pkcs11 %s %s: the token refused the PIN (%s): set the key's PIN again: %w", op, target, ckrName(ckr), keyring.ErrAccessDenied)
+		return fmt.Errorf("pkcs11 %s %s: the token refused the PIN (%s): set the key's PIN again: %w (%w)", op, target, ckrName(ckr), keyring.ErrAccessDenied, keyring.ErrSignInRefused)
 	case pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED, pkcs11.CKR_KEY_TYPE_INCONSISTENT:
 		return fmt.Errorf("pkcs11 %s %s: %s: the key object may not wrap and unwrap (CKA_WRAP, CKA_UNWRAP): %w", op, target, ckrName(ckr), keyring.ErrKeyRevoked)
 	case pkcs11.CKR_WRAPPED_KEY_INVALID, pkcs11.CKR_WRAPPED_KEY_LEN_RANGE, pkcs11.CKR_ENCRYPTED_DATA_INVALID,

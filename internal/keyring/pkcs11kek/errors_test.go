@@ -31,9 +31,9 @@ func TestModuleAnswersMapToTheKeyringsErrors(t *testing.T) {
 		{pkcs11.CKR_SESSION_CLOSED, keyring.ErrKeyUnreachable, failSession},
 		{pkcs11.CKR_USER_NOT_LOGGED_IN, keyring.ErrKeyUnreachable, failSession},
 		{pkcs11.CKR_UNWRAPPING_KEY_HANDLE_INVALID, keyring.ErrKeyUnreachable, failSession},
-		{pkcs11.CKR_PIN_INCORRECT, keyring.ErrAccessDenied, failOther},
-		{pkcs11.CKR_PIN_LOCKED, keyring.ErrAccessDenied, failOther},
-		{pkcs11.CKR_PIN_EXPIRED, keyring.ErrAccessDenied, failOther},
+		{pkcs11.CKR_PIN_INCORRECT, keyring.ErrSignInRefused, failOther},
+		{pkcs11.CKR_PIN_LOCKED, keyring.ErrSignInRefused, failOther},
+		{pkcs11.CKR_PIN_EXPIRED, keyring.ErrSignInRefused, failOther},
 		{pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED, keyring.ErrKeyRevoked, failOther},
 		{pkcs11.CKR_WRAPPED_KEY_INVALID, keyring.ErrIntegrity, failOther},
 		{pkcs11.CKR_ENCRYPTED_DATA_INVALID, keyring.ErrIntegrity, failOther},
@@ -46,6 +46,9 @@ func TestModuleAnswersMapToTheKeyringsErrors(t *testing.T) {
 			got := mapErr("unwrap", "pkcs11:token=t;object=k;type=secret-key;id=%01", err)
 			if !errors.Is(got, c.want) {
 				t.Fatalf("%s maps to %v, want %v", name, got, c.want)
+			}
+			if c.want == keyring.ErrSignInRefused && !errors.Is(got, keyring.ErrAccessDenied) {
+				t.Fatalf("%s, a PIN refused, is not access denied: %v", name, got)
 			}
 			if errors.Is(got, keyring.ErrKeyUnreachable) && errors.Is(got, keyring.ErrKeyRevoked) {
 				t.Fatalf("%s is both unreachable and revoked: %v", name, got)
