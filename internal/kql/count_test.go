@@ -12,6 +12,26 @@ import (
 // rowCounter counts a table's rows within the time bounds and matching the
 // predicates itself, as a store answering from its indexes does, and
 // records what it was asked.
+// readAndCounted runs query with opts on the fixture twice: on a source
+// that can only read rows (want) and on one that also counts them (got,
+// with src, which says what it was asked to count).
+func readAndCounted(t *testing.T, query string, opts Options) (want, got *Result, src *rowCounter) {
+	t.Helper()
+	plain := fixtureSource(t)
+	q, err := Compile(query, plain.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err = q.Run(context.Background(), plain, opts); err != nil {
+		t.Fatal(err)
+	}
+	src = &rowCounter{MemSource: fixtureSource(t)}
+	if got, err = q.Run(context.Background(), src, opts); err != nil {
+		t.Fatal(err)
+	}
+	return want, got, src
+}
+
 type rowCounter struct {
 	*MemSource
 	asked []ScanRequest
@@ -124,20 +144,7 @@ func TestCountsOfTimeBoundedScansComeFromTheSourceAndMatchReadingTheRows(t *test
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			opts := Options{Now: ts("2026-11-26T12:00:00Z"), Timespan: c.timespan}
-			plain := fixtureSource(t)
-			q, err := Compile(c.query, plain.Catalog())
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := q.Run(context.Background(), plain, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := &rowCounter{MemSource: fixtureSource(t)}
-			got, err := q.Run(context.Background(), src, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want, got, src := readAndCounted(t, c.query, opts)
 			if g, w := got.Tables[0].Rows[0][0], want.Tables[0].Rows[0][0]; g != w {
 				t.Fatalf("counted %v, read %v", g, w)
 			}
@@ -175,20 +182,7 @@ func TestTimeSpansOfScansComeFromTheSourceAndMatchReadingTheRows(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			opts := Options{Now: ts("2026-11-26T12:00:00Z")}
-			plain := fixtureSource(t)
-			q, err := Compile(c.query, plain.Catalog())
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := q.Run(context.Background(), plain, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := &rowCounter{MemSource: fixtureSource(t)}
-			got, err := q.Run(context.Background(), src, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			want, got, src := readAndCounted(t, c.query, opts)
 			if !reflect.DeepEqual(got.Tables[0].Rows, want.Tables[0].Rows) || !reflect.DeepEqual(got.Tables[0].Columns, want.Tables[0].Columns) {
 				t.Fatalf("from the count %v %v, read %v %v", got.Tables[0].Columns, got.Tables[0].Rows, want.Tables[0].Columns, want.Tables[0].Rows)
 			}
