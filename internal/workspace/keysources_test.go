@@ -51,9 +51,7 @@ func requireKeyRefusals(t *testing.T, good func() KeyVaultProperties, cases []ke
 
 // patchKey sets kv on the cluster named cluster.
 func (f *fixture) patchKey(cluster string, kv KeyVaultProperties) (*Cluster, error) {
-	return f.svc.PatchCluster(context.Background(), f.g, cluster, ClusterParameters{Properties: &struct {
-		KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
-	}{&kv}})
+	return f.svc.PatchCluster(context.Background(), f.g, cluster, clusterKeyParams(kv))
 }
 
 // reopenedKey is the key the stored cluster (the fixture's only one with a

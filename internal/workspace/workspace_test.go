@@ -172,11 +172,16 @@ func (f *fixture) setKey(t testing.TB, cluster, key string) error {
 	return err
 }
 
+// keyParams is a cluster PATCH that sets the Key Vault key named key.
 func keyParams(key string) ClusterParameters {
-	p := ClusterParameters{Properties: &struct {
+	return clusterKeyParams(KeyVaultProperties{KeyVaultURI: "https://cmk1.vault.localhost:8443/", KeyName: key})
+}
+
+// clusterKeyParams is a cluster PATCH that sets kv.
+func clusterKeyParams(kv KeyVaultProperties) ClusterParameters {
+	return ClusterParameters{Properties: &struct {
 		KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
-	}{&KeyVaultProperties{KeyVaultURI: "https://cmk1.vault.localhost:8443/", KeyName: key}}}
-	return p
+	}{&kv}}
 }
 
 func (f *fixture) workspace(t testing.TB, name string) *Workspace {
@@ -266,9 +271,7 @@ func TestClusterKeyIsCheckedWithTheClusterIdentityBeforeItIsStored(t *testing.T)
 		t.Fatalf("key not in force: %+v", got.Properties)
 	}
 	// Removing it is refused; replacing it is not.
-	_, err = f.svc.PatchCluster(context.Background(), f.g, "cluster1", ClusterParameters{Properties: &struct {
-		KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
-	}{&KeyVaultProperties{}}})
+	_, err = f.patchKey("cluster1", KeyVaultProperties{})
 	wantCode(t, err, CodeConflict)
 	if err := f.setKey(t, "cluster1", "good-other"); err != nil {
 		t.Fatal(err)
@@ -288,10 +291,7 @@ func TestKeyVaultPropertiesAreValidated(t *testing.T) {
 		"non-hex version":  {KeyVaultURI: "https://v.vault.localhost/", KeyName: "good", KeyVersion: "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			kv := kv
-			_, err := f.svc.PatchCluster(context.Background(), f.g, "cluster1", ClusterParameters{Properties: &struct {
-				KeyVaultProperties *KeyVaultProperties `json:"keyVaultProperties,omitempty"`
-			}{&kv}})
+			_, err := f.patchKey("cluster1", kv)
 			wantCode(t, err, CodeBadRequest)
 		})
 	}
