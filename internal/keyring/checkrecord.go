@@ -20,8 +20,11 @@ import (
 // (SharedChecks.Key, a secret of the cluster's, sealed under its master
 // key): an operator of the database can delete a record — the nodes then
 // probe themselves — but cannot forge one that says "accessible" after a
-// revocation, move one to another ring, or replay an old one (its
-// sequence number and time give it away).
+// revocation or move one to another ring. An old record put back is
+// refused by a node that read a later one (its sequence number), and by
+// every node once its check is older than the freshness limit (its
+// time): a restarted node knows no sequence number and may take it until
+// then, which the bound already allows (shared.go).
 //
 // Stored as HMAC-SHA256(macKey, label || AAD(cluster, resource) || JSON)
 // followed by the JSON.

@@ -547,3 +547,56 @@ func TestANodeWhoseSignInAloneIsRefusedRefusesAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestAnOldRecordReplayedToARestartedNodeEndsWithinTheBound: a restarted
+// node remembers no sequence number, so an old "accessible" record put
+// back may be taken by it; but only while that record's check is fresh,
+// which is what the bound counts: every node, restarted or not, refuses
+// within one interval of the revocation, and a node started after it
+// refuses at once, on its own probe at start.
+func TestAnOldRecordReplayedToARestartedNodeEndsWithinTheBound(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 2)
+	step(e, nodes)
+	old := keyring.CheckRecordRaw(e.db, cluster, resource)
+	nodes[1].ring.Close()
+	restarted := &sharedNode{name: "node-2-restarted", path: &pathKEK{KEK: e.kek}}
+	restarted.ring = e.open(func(c *keyring.Config) {
+		c.KEK, c.KeyCheckInterval = restarted.path, sharedInterval
+		c.Shared = &keyring.SharedChecks{Key: checkSecret, Node: restarted.name}
+	})
+	nodes[1] = restarted
+	e.kek.SetEnabled("", false)
+	revoked := e.clock.Now()
+	if st, _ := nodes[0].ring.ProbeNow(context.Background()); st != keyring.Revoked {
+		t.Fatalf("the lessee is %s after the revocation", st)
+	}
+	if err := keyring.PutCheckRecordRaw(e.db, cluster, resource, old); err != nil {
+		t.Fatal(err)
+	}
+	late := e.open(func(c *keyring.Config) {
+		c.KeyCheckInterval = sharedInterval
+		c.Shared = &keyring.SharedChecks{Key: checkSecret, Node: "node-3"}
+	})
+	if st := late.State(); st != keyring.Revoked {
+		t.Fatalf("a node started after the revocation, the old record put back, is %s", st)
+	}
+	for e.clock.Now().Sub(revoked) < sharedInterval {
+		e.clock.Advance(sharedInterval / 4)
+		for _, n := range nodes {
+			// Put back before each read: the restarted node never reads
+			// the lessee's revocation, only the old record.
+			if err := keyring.PutCheckRecordRaw(e.db, cluster, resource, old); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.ring.Check(context.Background()); err != nil && !errors.Is(err, keyring.ErrKeyRevoked) {
+				t.Fatalf("%s: check: %v", n.name, err)
+			}
+		}
+	}
+	for _, n := range nodes {
+		if st := n.ring.State(); st != keyring.Revoked {
+			t.Fatalf("%s is %s one interval after the revocation, the old record put back all along", n.name, st)
+		}
+	}
+}
