@@ -262,13 +262,34 @@ func TestUnauthorizedGivesTheLoginHint(t *testing.T) {
 	})
 }
 
+// usageCase is a command line refused as a usage error saying want.
+type usageCase struct {
+	name string
+	args []string
+	want string
+}
+
+// requireUsageErrors runs each command line with the configuration
+// directory config: each must exit with exitUsage, saying what is wrong and
+// pointing at --help.
+func requireUsageErrors(t *testing.T, config string, cases []usageCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, config, tc.args...)
+			if r.code != exitUsage {
+				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
+				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
+			}
+		})
+	}
+}
+
 func TestBadCommandLinesAreUsageErrors(t *testing.T) {
 	config := t.TempDir() // no node: none of these may get as far as a request
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	requireUsageErrors(t, config, []usageCase{
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"unknown subcommand", []string{"keyvault", "frobnicate"}, `unknown command "frobnicate" for "sealwatch keyvault"`},
 		{"misspelt subcommand gets a suggestion", []string{"identity", "app", "craete"}, "did you mean create"},
@@ -292,17 +313,7 @@ func TestBadCommandLinesAreUsageErrors(t *testing.T) {
 		{"import needs one key file", []string{"keyvault", "key", "import", "--vault-name", "v", "--name", "k"}, "exactly one of --pem-file"},
 		{"create needs a resource group", []string{"keyvault", "create", "--name", "v"}, "-g RG"},
 		{"nothing to change", []string{"keyvault", "key", "set-attributes", "--vault-name", "v", "--name", "k"}, "nothing to change"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, config, tc.args...)
-			if r.code != exitUsage {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
-			}
-			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
-				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
-			}
-		})
-	}
+	})
 	t.Run("help is not an error", func(t *testing.T) {
 		for _, args := range [][]string{{"--help"}, {"keyvault"}, {"keyvault", "key", "create", "--help"}} {
 			if r := runCLI(t, config, args...); r.code != 0 || !strings.Contains(r.stdout, "Usage:") {

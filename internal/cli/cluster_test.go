@@ -282,11 +282,7 @@ func TestWorkspaceKeysAndOnboardingWithoutTheKey(t *testing.T) {
 
 func TestClusterCommandLinesAreUsageErrors(t *testing.T) {
 	config := t.TempDir() // no node: none of these may get as far as a request
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	requireUsageErrors(t, config, []usageCase{
 		{"cluster create needs a resource group", []string{"cluster", "create", "--name", "c1"}, "-g RG"},
 		{"workspace create needs a resource group", []string{"workspace", "create", "--name", "w1"}, "-g RG"},
 		{"update with nothing to change", []string{"cluster", "update", "--name", "c1"}, "nothing to change"},
@@ -323,17 +319,7 @@ func TestClusterCommandLinesAreUsageErrors(t *testing.T) {
 		{"wait for a state and the rewrap at once", []string{"cluster", "wait", "--name", "c1", "--key-state", "Revoked", "--rewrapped"}, "not both"},
 		{"wait with no time to wait", []string{"cluster", "wait", "--name", "c1", "--key-state", "Revoked", "--timeout", "0s"}, "--timeout must be more than 0"},
 		{"wait with a negative timeout", []string{"cluster", "wait", "--name", "c1", "--key-state", "Revoked", "--timeout", "-1s"}, "--timeout must be more than 0"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, config, tc.args...)
-			if r.code != exitUsage {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
-			}
-			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
-				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
-			}
-		})
-	}
+	})
 }
 
 func TestAVersionIsFreeToDisableOnlyWhenNeitherResourceUsesIt(t *testing.T) {

@@ -339,11 +339,7 @@ func TestARefusedBatchNamesItsRowsAndWhatWasStoredBefore(t *testing.T) {
 
 func TestDataCommandLinesAreUsageErrors(t *testing.T) {
 	config := t.TempDir() // no node: none of these may get as far as a request
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	requireUsageErrors(t, config, []usageCase{
 		{"dcr create needs a resource group", []string{"dcr", "create", "--name", "d", "--workspace", "w", "--stream", "Custom-E"}, "-g RG"},
 		{"a stream that is not custom", []string{"dcr", "create", "--name", "d", "-g", "rg", "--workspace", "w", "--stream", "Events"}, "Custom-<name>"},
 		{"a column without a type", []string{"dcr", "create", "--name", "d", "-g", "rg", "--workspace", "w", "--stream", "Custom-E", "--column", "Message"}, "Name:type"},
@@ -356,17 +352,7 @@ func TestDataCommandLinesAreUsageErrors(t *testing.T) {
 		{"ingest with too many batches in flight", []string{"ingest", "--dcr", "d", "--stream", "Custom-E", "--file", "-", "--in-flight", "65"}, "--in-flight takes 1 to 64 batches"},
 		{"query without KQL", []string{"query", "--workspace", "w"}, "the KQL as one argument"},
 		{"query without a workspace", []string{"query", "T | take 1"}, "name the workspace once"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, config, tc.args...)
-			if r.code != exitUsage {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
-			}
-			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
-				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
-			}
-		})
-	}
+	})
 }
 
 func TestQueryCellsReadAsValues(t *testing.T) {

@@ -115,25 +115,11 @@ func TestIncidentsNeedAnOnboardedWorkspace(t *testing.T) {
 
 func TestIncidentCommandLinesAreUsageErrors(t *testing.T) {
 	config := t.TempDir() // no node: none of these may get as far as a request
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	requireUsageErrors(t, config, []usageCase{
 		{"create without a severity", []string{"incident", "create", "-w", "w", "--title", "t"}, `required flag(s) "severity" not set`},
 		{"update with nothing to change", []string{"incident", "update", "-w", "w", "--id", "i"}, "nothing to change"},
 		{"an etag alone changes nothing", []string{"incident", "update", "-w", "w", "--id", "i", "--etag", `"1"`}, "nothing to change"},
 		{"a classification without closing", []string{"incident", "update", "-w", "w", "--id", "i", "--classification", "FalsePositive"}, "add --status Closed"},
 		{"comment without a message", []string{"incident", "comment", "-w", "w", "--id", "i"}, `required flag(s) "message" not set`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, config, tc.args...)
-			if r.code != exitUsage {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
-			}
-			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
-				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
-			}
-		})
-	}
+	})
 }

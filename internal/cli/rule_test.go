@@ -318,11 +318,7 @@ func TestRuleRunsShowTheHealthTable(t *testing.T) {
 func TestRuleCommandLinesAreUsageErrors(t *testing.T) {
 	config := t.TempDir() // no node: none of these may get as far as a request
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
+	requireUsageErrors(t, config, []usageCase{
 		{"import without paths", []string{"rule", "import", "-w", "w"}, "import needs the files or folders"},
 		{"import without a workspace", []string{"rule", "import", dir}, "import needs the workspace"},
 		{"--id with a folder", []string{"rule", "import", "-w", "w", "--id", "x", dir}, "--id names one rule"},
@@ -331,17 +327,7 @@ func TestRuleCommandLinesAreUsageErrors(t *testing.T) {
 		{"runs of an ID that cannot be one", []string{"rule", "runs", "-w", "w", `x" or true`}, "a rule ID is 1-128 letters"},
 		{"runs with no limit", []string{"rule", "runs", "-w", "w", "r", "--limit", "0"}, "--limit must be from 1 to 10000"},
 		{"runs since when", []string{"rule", "runs", "-w", "w", "r", "--since", "yesterday"}, "--since"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, config, tc.args...)
-			if r.code != exitUsage {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, exitUsage, r.stderr)
-			}
-			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
-				t.Errorf("stderr does not say %q and point at --help:\n%s", tc.want, r.stderr)
-			}
-		})
-	}
+	})
 }
 
 func TestAnUnreadableRuleFileIsRefusedBeforeAnythingIsSent(t *testing.T) {
