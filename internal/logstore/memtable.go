@@ -29,6 +29,9 @@ type memtable struct {
 	// whether one holds more than one (see noteLocked).
 	shapes shapes
 	mixed  bool
+	// oldest is the earliest known ingestion time of the rows (Unix ns);
+	// zero: none known (see Store.SharedWatermark).
+	oldest int64
 }
 
 type memBatch struct {
@@ -49,7 +52,18 @@ func (m *memtable) add(p []byte, refs []rowRef, shape shapes, minT, maxT, ingest
 	m.rows += len(refs)
 	m.span.widen(minT, maxT)
 	m.span.records++
+	if ingested != unknownIngest && (m.oldest == 0 || ingested < m.oldest) {
+		m.oldest = ingested
+	}
 	return m.noteLocked(shape)
+}
+
+// oldestIngest returns the earliest known ingestion time of the rows, if
+// any row has one.
+func (m *memtable) oldestIngest() (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.oldest, m.oldest != 0
 }
 
 func (m *memtable) mark() walMark {

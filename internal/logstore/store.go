@@ -519,6 +519,50 @@ func (st *Store) IngestionWatermark() time.Time {
 	return time.Unix(0, st.clock.watermark()).UTC()
 }
 
+// SharedWatermark returns an instant V ≤ IngestionWatermark such that
+// every row of the workspace ingested by this store at or before V is
+// visible to the scans of every store sharing its ledger and objects, not
+// only this one's, and every later row gets a later ingestion time. Rows
+// reach the others once they are in the shared WAL (Config.SharedWAL),
+// which an ingest is acknowledged after: V is then the ingestion
+// watermark. Without one they reach the others when a manifest listing
+// their segments is published: V stays just before the oldest row of the
+// workspace held in a WAL not yet flushed.
+//
+// It knows only the tables in use: rows left in the WAL of a table not
+// used since the store opened (after a crash, or a close whose flush
+// failed) are not held for.
+func (st *Store) SharedWatermark(workspace string) time.Time {
+	w := st.clock.watermark() // first: every row at or before it is in memory or published
+	if st.cfg.SharedWAL == nil {
+		if oldest, ok := st.oldestUnflushed(workspace); ok {
+			w = min(w, oldest-1)
+		}
+	}
+	return time.Unix(0, w).UTC()
+}
+
+// oldestUnflushed returns the earliest ingestion time of the rows of the
+// workspace's tables in use that are in no published segment yet.
+func (st *Store) oldestUnflushed(workspace string) (int64, bool) {
+	st.mu.Lock()
+	tables := make([]*table, 0, len(st.tables))
+	for k, t := range st.tables {
+		if k.ws == workspace {
+			tables = append(tables, t)
+		}
+	}
+	st.mu.Unlock()
+	var oldest int64
+	found := false
+	for _, t := range tables {
+		if o, ok := t.oldestUnflushed(); ok && (!found || o < oldest) {
+			oldest, found = o, true
+		}
+	}
+	return oldest, found
+}
+
 // Flush writes the WALs of the tables in use into segments and returns when
 // done. (A table not used since the store opened has its WALs flushed when
 // it is first used: replaying them needs the key.)

@@ -155,6 +155,25 @@ func (g *generation) acked() walEntry {
 	return walEntry{seq: g.seq, walMark: m, final: true} // replayed: nothing more is appended
 }
 
+// oldestUnflushed returns the earliest ingestion time of the rows of the
+// table's WALs: a WAL leaves t.flushing only once the manifest listing its
+// segments is published.
+func (t *table) oldestUnflushed() (int64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var oldest int64
+	found := false
+	for _, g := range append(slices.Clone(t.flushing), t.active) {
+		if g == nil {
+			continue
+		}
+		if o, ok := g.mem.oldestIngest(); ok && (!found || o < oldest) {
+			oldest, found = o, true
+		}
+	}
+	return oldest, found
+}
+
 // timeRange is the range of the rows' TimeGenerated.
 func timeRange(refs []rowRef) (lo, hi int64) {
 	lo, hi = math.MaxInt64, math.MinInt64
