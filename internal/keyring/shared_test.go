@@ -600,3 +600,41 @@ func TestAnOldRecordReplayedToARestartedNodeEndsWithinTheBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedRunLoopsEndOnCloseWhileKeyChangesRace: two nodes run their
+// check loops while key events, reads of the state and a revocation come
+// from other goroutines (run with -race); both loops end when their
+// keyrings close, and both refuse once the lessee found the revocation.
+func TestSharedRunLoopsEndOnCloseWhileKeyChangesRace(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 2)
+	var stops []func()
+	for _, n := range nodes {
+		_, stop := runProbeLoop(t, e, n.ring)
+		stops = append(stops, stop)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			nodes[1].ring.ProbeNow(ctx)
+			_ = nodes[0].ring.State()
+		}
+	}()
+	for range 8 {
+		e.clock.Advance(sharedInterval / 4)
+	}
+	<-done
+	e.kek.SetEnabled("", false)
+	if _, err := nodes[0].ring.ProbeNow(ctx); !errors.Is(err, keyring.ErrKeyRevoked) {
+		t.Fatalf("the lessee's probe after the revocation: %v", err)
+	}
+	waitTimers(t, ctx, e, 2) // both loops wait for their next check
+	e.clock.Advance(sharedInterval / 4)
+	waitState(t, ctx, nodes[1].ring, keyring.Revoked)
+	for _, stop := range stops {
+		stop()
+	}
+}
