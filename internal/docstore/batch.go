@@ -52,9 +52,21 @@ func (s *Store) Batch(ctx context.Context, workspace string, writes []Write) ([]
 		etags[i] = hex.EncodeToString(etag[:])
 	}
 	err := s.db.Update(ctx, func(tx kv.Tx) error {
+		changed := map[string]kv.Bucket{}
 		for i, w := range writes {
-			if err := s.apply(ctx, tx, workspace, w, sealed[i]); err != nil {
+			b, err := s.apply(ctx, tx, workspace, w, sealed[i])
+			if err != nil {
 				return fmt.Errorf("%s/%s/%s: %w", workspace, w.Collection, w.ID, err)
+			}
+			if b != nil {
+				changed[w.Collection] = b
+			}
+		}
+		// One stamp for each collection changed, however many of its
+		// documents were.
+		for c, b := range changed {
+			if err := stamp(b); err != nil {
+				return fmt.Errorf("%s/%s: %w", workspace, c, err)
 			}
 		}
 		return nil
@@ -65,33 +77,35 @@ func (s *Store) Batch(ctx context.Context, workspace string, writes []Write) ([]
 	return etags, nil
 }
 
-// apply makes one write of a batch inside its transaction.
-func (s *Store) apply(ctx context.Context, tx kv.Tx, workspace string, w Write, sealed []byte) error {
+// apply makes one write of a batch inside its transaction and returns the
+// bucket of the collection it changed: nil for the deletion of a document
+// that is not there.
+func (s *Store) apply(ctx context.Context, tx kv.Tx, workspace string, w Write, sealed []byte) (kv.Bucket, error) {
 	if sealed != nil {
 		b, err := createCollectionBucket(tx, workspace, w.Collection)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := s.precondition(ctx, b, workspace, w.Collection, w.ID, w.IfMatch); err != nil {
-			return err
+			return nil, err
 		}
-		return b.Put([]byte(w.ID), sealed)
+		return b, b.Put([]byte(w.ID), sealed)
 	}
 	b := collectionBucket(tx, workspace, w.Collection)
 	if b == nil || b.Get([]byte(w.ID)) == nil {
 		if w.IfMatch == Unconditional {
-			return nil
+			return nil, nil
 		}
-		return ErrNotFound
+		return nil, ErrNotFound
 	}
 	ifMatch := w.IfMatch
 	if ifMatch == Unconditional {
 		ifMatch = AnyVersion // opened first: a revoked key stops deletions too
 	}
 	if err := s.precondition(ctx, b, workspace, w.Collection, w.ID, ifMatch); err != nil {
-		return err
+		return nil, err
 	}
-	return b.Delete([]byte(w.ID))
+	return b, b.Delete([]byte(w.ID))
 }
 
 // Count is the number of documents in a collection. It needs no key: IDs
@@ -104,6 +118,9 @@ func (s *Store) Count(ctx context.Context, workspace, collection string) (int, e
 	err := s.db.View(ctx, func(tx kv.Tx) error {
 		if b := collectionBucket(tx, workspace, collection); b != nil {
 			n = b.KeyN()
+			if b.Get(stampKey) != nil {
+				n-- // the write stamp is not a document
+			}
 		}
 		return nil
 	})

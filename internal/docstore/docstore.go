@@ -151,7 +151,10 @@ func (s *Store) Put(ctx context.Context, workspace, collection, id string, body 
 		if err := s.precondition(ctx, b, workspace, collection, id, ifMatch); err != nil {
 			return err
 		}
-		return b.Put([]byte(id), sealed)
+		if err := b.Put([]byte(id), sealed); err != nil {
+			return err
+		}
+		return stamp(b)
 	})
 	if err != nil {
 		return "", fmt.Errorf("put %s/%s/%s: %w", workspace, collection, id, err)
@@ -176,7 +179,10 @@ func (s *Store) Delete(ctx context.Context, workspace, collection, id, ifMatch s
 		if err := s.precondition(ctx, b, workspace, collection, id, ifMatch); err != nil {
 			return err
 		}
-		return b.Delete([]byte(id))
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return stamp(b)
 	})
 	if err != nil {
 		return fmt.Errorf("delete %s/%s/%s: %w", workspace, collection, id, err)
@@ -224,10 +230,8 @@ func (s *Store) List(ctx context.Context, workspace, collection string) ([]Docum
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
-			if v != nil {
-				entries = append(entries, entry{bytes.Clone(k), bytes.Clone(v)})
-			}
+		return forEachDocument(b, func(id, sealed []byte) error {
+			entries = append(entries, entry{bytes.Clone(id), bytes.Clone(sealed)})
 			return nil
 		})
 	})
@@ -264,10 +268,8 @@ func (s *Store) Verify(ctx context.Context, workspace string, progress func(docs
 			if b == nil {
 				return nil // deleted since it was listed
 			}
-			return b.ForEach(func(k, v []byte) error {
-				if v != nil {
-					entries = append(entries, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
-				}
+			return forEachDocument(b, func(id, sealed []byte) error {
+				entries = append(entries, [2][]byte{bytes.Clone(id), bytes.Clone(sealed)})
 				return nil
 			})
 		})
@@ -313,8 +315,9 @@ func (s *Store) Collections(ctx context.Context, workspace string) ([]string, er
 	return out, err
 }
 
-// DeleteWorkspace deletes every document of a workspace. It needs no key:
-// it is what a customer can still do once the key is revoked.
+// DeleteWorkspace deletes every document of a workspace, and its
+// collections' write stamps with them. It needs no key: it is what a
+// customer can still do once the key is revoked.
 func (s *Store) DeleteWorkspace(ctx context.Context, workspace string) error {
 	if err := checkNames(workspace); err != nil {
 		return err
