@@ -136,9 +136,7 @@ func TestManifestRolledBackOrDeletedDamagesTheTable(t *testing.T) {
 
 	os.WriteFile(manifest, current, 0o600) // restored from a backup
 	st = reopen(t, dir, keys, ledger)
-	if got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 110 {
-		t.Fatalf("after the manifest came back: %d rows, %v", countRows(got), err)
-	}
+	wantScanned(t, st, 110, "after the manifest came back")
 }
 
 func TestUnexpectedSegmentIsReportedAndNeverRead(t *testing.T) {
@@ -381,9 +379,7 @@ func TestVerifyFindsDamageNoQueryReadAndClearsItOnceRestored(t *testing.T) {
 	if err != nil || len(rep.Damaged) != 0 || len(st.Damage()) != 0 {
 		t.Fatalf("verify after the restore: %+v, %v", rep, err)
 	}
-	if got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 105 {
-		t.Fatalf("after the restore: %d rows, %v", countRows(got), err)
-	}
+	wantScanned(t, st, 105, "after the restore")
 }
 
 func TestVerifyNeedsTheKey(t *testing.T) {

@@ -53,9 +53,7 @@ func twoNodesQueryBoth(t *testing.T, objects objstore.Store) {
 	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 50, testNow.Add(-time.Hour)))
 	mustIngest(t, b, ws, tbl, eventsBody(t, 50, 50, testNow))
 	// Before a flush, a node's rows are its own: the other does not see them.
-	if got, err := scanAll(a, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 50 {
-		t.Fatalf("node a before any flush: %d rows, %v; want its own 50", countRows(got), err)
-	}
+	wantScanned(t, a, 50, "node a before any flush")
 	for _, st := range []*Store{a, b} {
 		if err := st.Flush(context.Background()); err != nil {
 			t.Fatal(err)
@@ -85,9 +83,7 @@ func twoNodesQueryBoth(t *testing.T, objects objstore.Store) {
 	if err := b.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := scanAll(a, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 110 {
-		t.Fatalf("node a after b's second flush: %d rows, %v; want 110", countRows(got), err)
-	}
+	wantScanned(t, a, 110, "node a after b's second flush")
 	if tables, err := a.Tables(context.Background(), ws); err != nil || !slices.Equal(tables, []string{tbl}) {
 		t.Fatalf("node a's tables: %v, %v", tables, err)
 	}

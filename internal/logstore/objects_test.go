@@ -157,9 +157,7 @@ func TestVerifyReadsTheBucketNotTheCache(t *testing.T) {
 		t.Fatalf("%d segments in the bucket, want 2", len(segs))
 	}
 	putObject(t, bucket, segs[0], readObject(t, bucket, segs[1]))
-	if got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl}); err != nil || countRows(got) != 100 {
-		t.Fatalf("scan from the cache: %d rows, %v; want 100", countRows(got), err)
-	}
+	wantScanned(t, st, 100, "scan from the cache")
 	rep, err := st.Verify(context.Background(), ws, nil)
 	if err != nil || len(rep.Damaged) != 1 || rep.Damaged[0].Object != segs[0][len(tablePrefix(ws, tbl)):] {
 		t.Fatalf("verify: %+v, %v; want the substituted segment", rep, err)

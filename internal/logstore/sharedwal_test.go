@@ -168,6 +168,16 @@ func loseDiskWithUnflushedRows(t *testing.T, c cluster, sh *memSharedWAL) {
 func withShared(sh SharedWAL) func(*Config) { return func(cfg *Config) { cfg.SharedWAL = sh } }
 
 // wantRows fails unless the scan of st gives want rows, each once.
+// wantScanned fails unless a scan of the test table through st reads want
+// rows; what says when.
+func wantScanned(t *testing.T, st *Store, want int, what string) {
+	t.Helper()
+	got, err := scanAll(st, ScanRequest{Workspace: ws, Table: tbl})
+	if err != nil || countRows(got) != want {
+		t.Fatalf("%s: %d rows, %v; want %d", what, countRows(got), err, want)
+	}
+}
+
 func wantRows(t *testing.T, st *Store, want int, what string) {
 	t.Helper()
 	if n := distinctRows(t, st, what); n != want {
