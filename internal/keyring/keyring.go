@@ -364,31 +364,62 @@ func validWrapped(w Wrapped) error {
 	return nil
 }
 
-// Current is the account key new objects are sealed under.
+// Current is the account key new objects are sealed under. One another
+// node made, which the check that read it is still unwrapping here, is
+// waited for (awaitCheck) rather than refused.
 func (k *Keyring) Current(ctx context.Context) (envelope.Sealer, error) {
-	k.mu.RLock()
-	id := k.meta.Current
-	k.mu.RUnlock()
-	if _, err := k.live(id); err != nil {
+	id := k.currentID()
+	_, err := k.live(id)
+	if errors.Is(err, errNotLoaded) {
+		k.awaitCheck()
+		id = k.currentID()
+		_, err = k.live(id)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return &sealer{k: k, id: id}, nil
 }
 
+func (k *Keyring) currentID() string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.meta.Current
+}
+
 // ByID is the account key an existing object names, of any epoch. An ID
 // the keyring does not know may be of an epoch another node started since
 // the last probe: the keyring catches up with the registry once before it
-// refuses.
+// refuses. One it knows and is still unwrapping is waited for.
 func (k *Keyring) ByID(ctx context.Context, keyID string) (envelope.Sealer, error) {
 	_, err := k.live(keyID)
-	if errors.Is(err, ErrUnknownAccountKey) {
+	switch {
+	case errors.Is(err, ErrUnknownAccountKey):
 		k.catchUp(ctx)
+		_, err = k.live(keyID)
+	case errors.Is(err, errNotLoaded):
+		k.awaitCheck()
 		_, err = k.live(keyID)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &sealer{k: k, id: keyID}, nil
+}
+
+// errNotLoaded: the ring names an account key this node holds no bytes
+// of. A check that reads a ring another node changed takes the ring first,
+// then unwraps the account keys new to it; a request in between waits for
+// that check (awaitCheck), and is refused only if it did not unwrap them.
+var errNotLoaded = errors.New("account key not unwrapped on this node")
+
+// awaitCheck returns once the check, rewrap or new epoch under way, if
+// any, has ended. It calls nothing itself: a request costs the key service
+// nothing, and a key that check could not unwrap is refused as before.
+func (k *Keyring) awaitCheck() {
+	// An empty critical section: waiting for the holder is the point.
+	k.op.Lock()
+	k.op.Unlock()
 }
 
 // live returns the in-memory account key id when the state allows its use.
@@ -415,7 +446,7 @@ func (k *Keyring) live(id string) (*material, error) {
 	case st != Accessible && st != Unreachable:
 		return nil, k.stateErr(id, st, reason)
 	case m == nil:
-		return nil, k.stateErr(id, Locked, "account key not loaded")
+		return nil, fmt.Errorf("account key %s of %s/%s: %w: %w", id, k.cfg.Cluster, k.cfg.Resource, errNotLoaded, ErrLocked)
 	}
 	return m, nil
 }
