@@ -23,12 +23,22 @@ func (n *Node) lineageTerm() time.Duration {
 
 // renewLineage renews the lease on the node's lineage; if another node
 // adopted it (this node was taken for gone), the node takes a new lineage,
-// kept in its data directory, and goes on under it.
+// kept in its data directory, goes on under it, and re-ingests into it
+// the rows of the old one it acknowledged and never flushed (takeFenced).
 func (n *Node) renewLineage(ctx context.Context) error {
 	err := n.data.RenewLineage(ctx)
 	if !errors.Is(err, logstore.ErrLineageAdopted) {
 		return err
 	}
+	if err := n.changeLineage(ctx); err != nil {
+		return err
+	}
+	n.takeFenced(ctx)
+	return nil
+}
+
+// changeLineage takes a new lineage in place of the adopted one.
+func (n *Node) changeLineage(ctx context.Context) error {
 	if err := os.Remove(filepath.Join(n.cfg.DataDir, lineageFile)); err != nil {
 		return fmt.Errorf("take a new lineage: %w", err)
 	}
@@ -40,6 +50,19 @@ func (n *Node) renewLineage(ctx context.Context) error {
 		n.log.Error("move the adopted lineage's files aside", "err", err)
 	}
 	return n.data.RenewLineage(ctx)
+}
+
+// takeFenced re-ingests the rows of the write-ahead logs an adopted lineage
+// left (wsdata.Data.TakeFenced); what fails stays aside, and is tried again
+// at the node's next start.
+func (n *Node) takeFenced(ctx context.Context) {
+	all, err := n.workspaces.AllWorkspaces(ctx)
+	if err == nil {
+		err = n.data.TakeFenced(ctx, all)
+	}
+	if err != nil {
+		n.log.Error("re-ingest the unflushed rows of this node's adopted lineage; tried again at the next start", "err", err)
+	}
 }
 
 // lineageLoops renew the node's lease five times a lease and, apart, so

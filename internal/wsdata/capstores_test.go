@@ -41,7 +41,12 @@ func capData(t *testing.T, maxOpen int) (*Data, *atomic.Int64) {
 // keys and documents in db, its logs in a directory of its own.
 func nodeData(t *testing.T, db kv.DB, opts Options) *Data {
 	t.Helper()
-	dir := t.TempDir()
+	return nodeDataIn(t, filepath.Join(t.TempDir(), "logs"), db, opts)
+}
+
+// nodeDataIn is nodeData over the directory dir.
+func nodeDataIn(t *testing.T, dir string, db kv.DB, opts Options) *Data {
+	t.Helper()
 	platform, err := keyring.NewPlatformKEK(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +62,7 @@ func nodeData(t *testing.T, db kv.DB, opts Options) *Data {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { keys.Close() })
-	d, err := New(filepath.Join(dir, "logs"), db, keys, opts)
+	d, err := New(dir, db, keys, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,29 +114,40 @@ func putLease(b kv.Bucket, lineage string, l lineageLease) error {
 }
 
 // ChangeLineage goes on under lineage next after the node's own was
-// adopted: every open store is closed, and what the workspaces' directories
-// hold (write-ahead logs of the old lineage, which its adopter did not take)
-// is moved aside, under ".fenced-<old lineage>", for an operator to look at,
-// never replayed into the new lineage, which would count rows the adopter
-// took twice.
+// adopted: every open store is closed, and the workspaces' directories
+// (write-ahead logs of the old lineage, which its adopter did not take
+// without a shared WAL) are moved aside, under ".fenced-<old lineage>",
+// for TakeFenced to re-ingest. It holds every workspace's slot meanwhile,
+// so that no store opens under the new lineage over the old one's logs.
 func (d *Data) ChangeLineage(ctx context.Context, next string) error {
 	old := d.Lineage()
-	d.lineage.Store(&next)
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return err
+	}
+	ids := slices.Collect(maps.Keys(d.slots()))
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			ids = append(ids, e.Name())
+		}
+	}
+	slices.Sort(ids)
 	var errs []error
-	for _, s := range d.slots() {
+	for _, id := range slices.Compact(ids) {
+		s, err := d.slot(id)
+		if err != nil {
+			continue // deleted: its directory is moved aside all the same
+		}
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		if s.open != nil {
 			errs = append(errs, s.open.store.Close())
 			s.open = nil
 			d.open.Add(-1)
 		}
-		s.mu.Unlock()
 	}
-	entries, err := os.ReadDir(d.dir)
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
-	aside := filepath.Join(d.dir, ".fenced-"+old)
+	d.lineage.Store(&next)
+	aside := filepath.Join(d.dir, fencedPrefix+old)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
 			continue // the segment cache, lineages fenced before
@@ -146,9 +157,96 @@ func (d *Data) ChangeLineage(ctx context.Context, next string) error {
 		}
 		errs = append(errs, os.Rename(filepath.Join(d.dir, e.Name()), filepath.Join(aside, e.Name())))
 	}
+	errs = append(errs, syncDir(d.dir))
 	d.log.Warn("this node's lineage was adopted by another node; it goes on under a new one, and its write-ahead logs are kept aside",
 		"lineage", old, "new_lineage", next, "kept_in", aside)
 	return errors.Join(errs...)
+}
+
+// fencedPrefix starts the name of the directory ChangeLineage moves a
+// lineage's workspaces aside to.
+const fencedPrefix = ".fenced-"
+
+// TakeFenced re-ingests into this node's lineage the rows acknowledged and
+// never flushed that the write-ahead logs ChangeLineage moved aside hold
+// (logstore.Store.TakeFenced says which, and how each is taken exactly
+// once), workspace by workspace, under the workspace's slot with its store
+// closed, so that none of its tables opens meanwhile; what it took is
+// removed. The node calls it after ChangeLineage and at every start,
+// before it serves, so a crash or a failure part way is taken up again.
+// With a shared WAL it takes nothing: the adopter sealed those rows, and
+// the logs stay aside for an operator to look at.
+func (d *Data) TakeFenced(ctx context.Context, workspaces []workspace.WorkspaceInfo) error {
+	own := d.Lineage()
+	if own == "" || d.opts.SharedWAL != nil {
+		return nil
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*workspace.WorkspaceInfo, len(workspaces))
+	for i := range workspaces {
+		byID[workspaces[i].Workspace.Properties.CustomerID] = &workspaces[i]
+	}
+	var errs []error
+	for _, e := range entries {
+		old, ok := strings.CutPrefix(e.Name(), fencedPrefix)
+		if !ok || !e.IsDir() || old == own {
+			continue
+		}
+		aside := filepath.Join(d.dir, e.Name())
+		wsDirs, err := os.ReadDir(aside)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, w := range wsDirs {
+			if ws := byID[w.Name()]; ws != nil {
+				errs = append(errs, d.takeFencedWorkspace(ctx, ws, filepath.Join(aside, w.Name()), old))
+			}
+		}
+		os.Remove(aside) // once empty
+	}
+	return errors.Join(errs...)
+}
+
+// takeFencedWorkspace takes one workspace's logs of lineage old, kept in dir.
+func (d *Data) takeFencedWorkspace(ctx context.Context, ws *workspace.WorkspaceInfo, dir, old string) error {
+	id := ws.Workspace.Properties.CustomerID
+	s, err := d.slot(id)
+	if err != nil {
+		return nil // deleted: nothing of it is served
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	if s.open != nil {
+		errs = append(errs, s.open.store.Close())
+		s.open = nil
+		d.open.Add(-1)
+	}
+	st, err := d.newLogStore(ctx, ws, 0, nil, d.Lineage())
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	f, err := st.TakeFenced(ctx, id, dir, old)
+	errs = append(errs, err, st.Close())
+	if f.WALs > 0 {
+		d.log.Info("re-ingested the rows this node acknowledged under its adopted lineage and never flushed",
+			"workspace", id, "lineage", old, "wals", f.WALs, "records", f.Records)
+	}
+	if len(f.Kept) > 0 {
+		d.log.Error("write-ahead logs of an adopted lineage are kept aside, not re-ingested: their rows are not served",
+			"workspace", id, "lineage", old, "tables", f.Kept, "kept_in", dir)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("re-ingest the logs of workspace %s kept aside: %w", id, err)
+	}
+	if len(f.Kept) == 0 {
+		return os.RemoveAll(dir)
+	}
+	return nil
 }
 
 // lineageTables are the tables a lineage has a pointer of.
@@ -430,4 +528,14 @@ func lineagePointers(tx kv.Tx) (map[string]*lineageTables, error) {
 		}
 	}
 	return out, nil
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }

@@ -35,7 +35,13 @@ func leasedStorage(t *testing.T) (kv.DB, objstore.Store, *atomic.Int64) {
 
 func leasedNode(t *testing.T, db kv.DB, objects objstore.Store, lineage string, clock *atomic.Int64) *Data {
 	t.Helper()
-	d := nodeData(t, db, Options{ControlDB: db, Objects: objects, Lineage: lineage, LineageLease: time.Minute})
+	return leasedNodeIn(t, filepath.Join(t.TempDir(), "logs"), db, objects, lineage, clock)
+}
+
+// leasedNodeIn is leasedNode over the directory dir.
+func leasedNodeIn(t *testing.T, dir string, db kv.DB, objects objstore.Store, lineage string, clock *atomic.Int64) *Data {
+	t.Helper()
+	d := nodeDataIn(t, dir, db, Options{ControlDB: db, Objects: objects, Lineage: lineage, LineageLease: time.Minute})
 	d.now = func() time.Time { return time.Unix(0, clock.Load()) }
 	return d
 }

@@ -295,18 +295,9 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		}
 		return nil, nil, err
 	}
-	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
+	st, err := d.newLogStore(ctx, ws, retention, tables, lineage)
 	if err != nil {
 		return nil, nil, err
-	}
-	st, err := logstore.New(logstore.Config{
-		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
-		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec, Merges: d.merges,
-		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
-		Objects: d.opts.Objects, Cache: d.segments, Lineage: lineage, SharedWAL: d.opts.SharedWAL,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
 	}
 	keysOf := workspace.WorkspaceInfo{CMK: ws.CMK, ClusterID: ws.ClusterID} // the keys the store is opened under
 	s.open = &openStore{store: st, governedBy: governedBy, lineage: lineage, retention: retention, tables: tables,
@@ -315,6 +306,25 @@ func (d *Data) openLogs(ctx context.Context, ws *workspace.WorkspaceInfo, held b
 		d.startCap()
 	}
 	return handOut(s.open)
+}
+
+// newLogStore opens a workspace's log store under lineage.
+func (d *Data) newLogStore(ctx context.Context, ws *workspace.WorkspaceInfo, retention time.Duration, tables map[string]time.Duration, lineage string) (*logstore.Store, error) {
+	id := ws.Workspace.Properties.CustomerID
+	keys, err := d.keys.Keys(ctx, ws, clusterkeys.Logs)
+	if err != nil {
+		return nil, err
+	}
+	st, err := logstore.New(logstore.Config{
+		Dir: filepath.Join(d.dir, id), Keys: keys, Retention: retention, TableRetention: tables,
+		FlushBytes: d.opts.FlushBytes, FlushInterval: d.opts.FlushInterval, Budget: d.budget, Codec: d.codec, Merges: d.merges,
+		Logger: d.log, Ledger: d.ledger, // its lines name the workspace
+		Objects: d.opts.Objects, Cache: d.segments, Lineage: lineage, SharedWAL: d.opts.SharedWAL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open the log store of workspace %s: %w", id, err)
+	}
+	return st, nil
 }
 
 // Source returns the query engine's view of a workspace's logs, of its
