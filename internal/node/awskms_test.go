@@ -87,10 +87,7 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if _, err := srv.Admin.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
-	cs.probe()
-	if st := cs.keyState(); st != "Revoked" {
-		t.Fatalf("key state with the KMS key disabled: %s", st)
-	}
+	cs.requireKeyState(t, "Revoked", "with the KMS key disabled")
 	if st, _, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 403 || qe.Error.Code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("query with the KMS key disabled: %d %+v", st, qe)
 	}
@@ -100,10 +97,7 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if _, err := srv.Admin.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
-	cs.probe()
-	if st := cs.keyState(); st != "Accessible" {
-		t.Fatalf("key state with the KMS key enabled again: %s", st)
-	}
+	cs.requireKeyState(t, "Accessible", "with the KMS key enabled again")
 	cs.requireCount(t, 2)
 
 	cs.restart(func() { requireNoneUnder(t, cs.dir, leakForms("the access key's secret", []byte(kmsSecret)), 0) })
@@ -127,10 +121,7 @@ func TestAWSKMSClusterKeyIngestsQueriesRevokesAndRestores(t *testing.T) {
 	if _, err := srv.Admin.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
-	cs.probe()
-	if st := cs.keyState(); st != "Accessible" {
-		t.Fatalf("key state with the old key retired: %s", st)
-	}
+	cs.requireKeyState(t, "Accessible", "with the old key retired")
 	cs.requireCount(t, 2)
 
 	for what, text := range map[string]string{"the node's log": logs.String(), "/metrics": fmt.Sprint(cs.scrape())} {
@@ -197,10 +188,7 @@ func TestAWSKMSOutageLocksNeverRevokes(t *testing.T) {
 			cs.probe()
 			cs.ingestIsLocked(immutableID, tok)
 			srv.SetFault(0, "")
-			cs.probe()
-			if st := cs.keyState(); st != "Accessible" {
-				t.Fatalf("key state once KMS answers again: %s", st)
-			}
+			cs.requireKeyState(t, "Accessible", "once KMS answers again")
 			if st, n, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 200 || n != float64(1) {
 				t.Fatalf("count once KMS answers again: %d %v %+v", st, n, qe)
 			}

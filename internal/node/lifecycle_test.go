@@ -143,6 +143,16 @@ func (cs *cmkSetup) keyState() string {
 	return s
 }
 
+// requireKeyState probes the cluster's key and fails unless its state is
+// then want; when says after what.
+func (cs *cmkSetup) requireKeyState(t *testing.T, want, when string) {
+	t.Helper()
+	cs.probe()
+	if st := cs.keyState(); st != want {
+		t.Fatalf("key state %s: %s, want %s", when, st, want)
+	}
+}
+
 func (cs *cmkSetup) probe() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -181,15 +191,9 @@ func TestRevokingTheKeyTwoWaysAndRestoring(t *testing.T) {
 	if st := cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": false}}, nil); st != 200 {
 		t.Fatalf("disable: %d", st)
 	}
-	cs.probe()
-	if got := cs.keyState(); got != "Revoked" {
-		t.Fatalf("after disabling: %q", got)
-	}
+	cs.requireKeyState(t, "Revoked", "after disabling")
 	cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": true}}, nil)
-	cs.probe()
-	if got := cs.keyState(); got != "Accessible" {
-		t.Fatalf("after enabling: %q", got)
-	}
+	cs.requireKeyState(t, "Accessible", "after enabling")
 
 	// Remove the cluster identity's access policy.
 	cs.revoke(cs.principalID)
@@ -197,10 +201,7 @@ func TestRevokingTheKeyTwoWaysAndRestoring(t *testing.T) {
 		t.Fatalf("after removing the policy: %q", got)
 	}
 	cs.grant(cs.principalID)
-	cs.probe()
-	if got := cs.keyState(); got != "Accessible" {
-		t.Fatalf("after restoring the policy: %q", got)
-	}
+	cs.requireKeyState(t, "Accessible", "after restoring the policy")
 }
 
 func TestVersionlessRotationLeavesTheOldVersionWrappingNothing(t *testing.T) {
@@ -331,10 +332,7 @@ func TestIngestionStopsWhenTheKeyIsRevokedAndResumesWhenRestored(t *testing.T) {
 		t.Fatalf("delete workspace while revoked: %d", st)
 	}
 	cs.call("PATCH", keyURL+"/"+version+"?api-version=7.6", cs.vtok, map[string]any{"attributes": map[string]any{"enabled": true}}, nil)
-	cs.probe()
-	if got := cs.keyState(); got != "Accessible" {
-		t.Fatalf("after restore: %s", got)
-	}
+	cs.requireKeyState(t, "Accessible", "after restore")
 }
 
 func TestIngestionResumesWhenTheKeyIsRestored(t *testing.T) {
@@ -668,10 +666,7 @@ func TestPinnedRotationThenReplacementInAnotherVault(t *testing.T) {
 		cs.call("PATCH", cs.vaultURL("cmkvault")+"/keys/ws-cmk/"+v.KID[strings.LastIndexByte(v.KID, '/')+1:]+"?api-version=7.6", cs.vtok,
 			map[string]any{"attributes": map[string]any{"enabled": false}}, nil)
 	}
-	cs.probe()
-	if got := cs.keyState(); got != "Accessible" {
-		t.Fatalf("after disabling the old key: %s", got)
-	}
+	cs.requireKeyState(t, "Accessible", "after disabling the old key")
 	send("under the new key")
 	customerID := cs.workspace["properties"].(map[string]any)["customerId"].(string)
 	var res struct {

@@ -84,25 +84,16 @@ func TestPKCS11ClusterKeyIngestsQueriesAndIsRevokedWhenDestroyed(t *testing.T) {
 	cs.requireWrappedBy(t, v2, "after rotation to "+v2)
 
 	tok.Remove()
-	cs.probe()
-	if st := cs.keyState(); st != "Unreachable" {
-		t.Fatalf("key state with the token removed: %s", st)
-	}
+	cs.requireKeyState(t, "Unreachable", "with the token removed")
 	cs.requireCount(t, 2) // within the grace, from memory
 	tok.Insert()
-	cs.probe()
-	if st := cs.keyState(); st != "Accessible" {
-		t.Fatalf("key state with the token back: %s", st)
-	}
+	cs.requireKeyState(t, "Accessible", "with the token back")
 
 	cs.restartWith(cfg, func() { requireNoneUnder(t, cs.dir, leakForms("the PIN", []byte(tok.PIN)), 0) })
 	cs.requireCount(t, 2)
 
 	tok.Zeroize("sealwatch-cmk", []byte{2})
-	cs.probe()
-	if st := cs.keyState(); st != "Revoked" {
-		t.Fatalf("key state with the key object destroyed: %s", st)
-	}
+	cs.requireKeyState(t, "Revoked", "with the key object destroyed")
 	if st, _, qe := cs.queryStatus("Events_CL | count", "P1D"); st != 403 || qe.Error.Code != "CustomerManagedKeyInaccessible" {
 		t.Fatalf("query with the key object destroyed: %d %+v", st, qe)
 	}
