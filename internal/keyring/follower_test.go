@@ -5,7 +5,43 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealwatch/sealwatch/internal/keyring"
 )
+
+// TestANodeOpeningARingProvesTheKeyItself: a node that opens a ring whose
+// check record another node wrote a moment ago does not take that record
+// for its first proof: it probes the key itself, so it serves from its
+// first request on a proof of its own, and a key revoked since the record
+// was written is refused here at once.
+func TestANodeOpeningARingProvesTheKeyItself(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after func(e *env)
+		want  keyring.State
+	}{
+		{"key accessible", func(*env) {}, keyring.Accessible},
+		{"key disabled since the record", func(e *env) { e.kek.SetEnabled("", false) }, keyring.Revoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			sharedNodes(e, 1) // node-1 holds the lease, its record fresh
+			tc.after(e)
+			path := &pathKEK{KEK: e.kek}
+			ring := e.open(func(c *keyring.Config) {
+				c.KEK = path
+				c.KeyCheckInterval = sharedInterval
+				c.Shared = &keyring.SharedChecks{Key: checkSecret, Node: "node-2"}
+			})
+			if path.calls.Load() == 0 {
+				t.Fatal("node-2 opened the ring without calling the key service")
+			}
+			if st := ring.State(); st != tc.want {
+				t.Fatalf("node-2 opened the ring %s, want %s", st, tc.want)
+			}
+		})
+	}
+}
 
 // TestAnEpochMadeElsewhereIsServedOnceItsCheckUnwrapsIt: node 2 starts a
 // new account key epoch; node 1's next check reads the ring, now naming
