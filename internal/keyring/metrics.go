@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,10 +77,25 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, nil
 }
 
-// ringMetrics are the series of one keyring.
+// ringMetrics are the series of one keyring. Once forgotten (the keyring
+// closed, its cluster perhaps deleted) they stay gone: a probe or check
+// still running when the keyring closed counts nothing more, rather than
+// bring back series of a ring that no longer exists.
 type ringMetrics struct {
 	*metrics
 	cluster, resource string
+
+	mu        sync.RWMutex // held for reading while a series is updated
+	forgotten bool
+}
+
+// live runs update unless the series were forgotten.
+func (m *ringMetrics) live(update func()) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if !m.forgotten {
+		update()
+	}
 }
 
 func (m *metrics) with(cluster, resource string) *ringMetrics {
@@ -87,29 +103,36 @@ func (m *metrics) with(cluster, resource string) *ringMetrics {
 }
 
 func (m *ringMetrics) setState(s State) {
-	for st, name := range stateNames {
-		v := 0.0
-		if st == s {
-			v = 1
+	m.live(func() {
+		for st, name := range stateNames {
+			v := 0.0
+			if st == s {
+				v = 1
+			}
+			m.state.WithLabelValues(m.cluster, m.resource, name).Set(v)
 		}
-		m.state.WithLabelValues(m.cluster, m.resource, name).Set(v)
-	}
+	})
 }
 
 func (m *ringMetrics) probe(r probeResult, took time.Duration) {
-	m.probes.WithLabelValues(m.cluster, m.resource, string(r)).Inc()
-	m.probeDur.WithLabelValues(m.cluster, m.resource, string(r)).Observe(took.Seconds())
+	m.live(func() {
+		m.probes.WithLabelValues(m.cluster, m.resource, string(r)).Inc()
+		m.probeDur.WithLabelValues(m.cluster, m.resource, string(r)).Observe(took.Seconds())
+	})
 }
 
 func (m *ringMetrics) kekCall(op string, err error) {
-	m.kekCalls.WithLabelValues(m.cluster, m.resource, op, string(classify(err))).Inc()
+	m.live(func() { m.kekCalls.WithLabelValues(m.cluster, m.resource, op, string(classify(err))).Inc() })
 }
 
 func (m *ringMetrics) checkRecord(outcome string) {
-	m.checks.WithLabelValues(m.cluster, m.resource, outcome).Inc()
+	m.live(func() { m.checks.WithLabelValues(m.cluster, m.resource, outcome).Inc() })
 }
 
 func (m *ringMetrics) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.forgotten = true
 	l := prometheus.Labels{"cluster": m.cluster, "resource": m.resource}
 	m.state.DeletePartialMatch(l)
 	m.probes.DeletePartialMatch(l)

@@ -638,3 +638,28 @@ func TestSharedRunLoopsEndOnCloseWhileKeyChangesRace(t *testing.T) {
 		stop()
 	}
 }
+
+// TestACheckThatEndsAfterCloseLeavesNoSeries: Close forgets the ring's
+// metric series (its cluster may be deleted for good); a check still
+// running then, which counts its probe and the record it read as it ends,
+// must not bring them back for a ring that no longer exists.
+func TestACheckThatEndsAfterCloseLeavesNoSeries(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 2)
+	follower := nodes[1]
+	e.clock.Advance(sharedInterval) // the follower's own proof is too old: it probes
+	nodes[0].ring.Close()
+	follower.path.slow = func() { follower.ring.Close() }
+	if err := follower.ring.Check(context.Background()); !errors.Is(err, keyring.ErrClosed) {
+		t.Fatalf("a check closed under it: %v", err)
+	}
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) > 0 {
+			t.Errorf("%s has %d series after every keyring closed", mf.GetName(), len(mf.GetMetric()))
+		}
+	}
+}
