@@ -22,6 +22,7 @@ import (
 	"github.com/sealwatch/sealwatch/internal/tables"
 	"github.com/sealwatch/sealwatch/internal/transform"
 	"github.com/sealwatch/sealwatch/internal/workspace"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 // maxIngestBytes is the Logs Ingestion API's limit per call, after gzip.
@@ -210,6 +211,9 @@ func (s *Server) ingest(r *http.Request, ws *workspace.WorkspaceInfo, table stri
 		n, err = store.IngestDeclared(r.Context(), ws.Workspace.Properties.CustomerID, table, body, cols)
 	} else {
 		n, err = store.Ingest(r.Context(), ws.Workspace.Properties.CustomerID, table, body)
+	}
+	if err == nil {
+		err = s.cfg.Data.CheckLease() // the rows are durable: may they be acknowledged?
 	}
 	if err != nil {
 		return 0, err
@@ -454,6 +458,10 @@ func dataError(err error) *Error {
 	case errors.Is(err, logstore.ErrSharedWALUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
 			Message: "the shared write-ahead log in PostgreSQL did not store the rows, so none of the body was taken; send it again once PostgreSQL answers"}
+	case errors.Is(err, wsdata.ErrLeaseLapsed):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
+			Message: "this node could not renew its lease on its share of the log store in time (the control plane did not answer, or the node was paused), " +
+				"so the rows are not acknowledged: they may or may not be kept; send the body again, to another node or once this one renews its lease"}
 	case errors.Is(err, logstore.ErrClosed):
 		// The workspace's store closed under the request (deleted, or
 		// closed to bound open stores); a new request opens it again.

@@ -3,6 +3,7 @@ package wsdata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -154,3 +155,49 @@ func writeFiles(t *testing.T, dir string, files map[string][]byte) {
 		}
 	}
 }
+
+// TestANodeWithASharedWALAcknowledgesOnlyWhileItsLeaseHolds: the rows a
+// node stored are acknowledged only while less than three quarters of its
+// lease ran since its last renewal began; without a shared WAL, its own
+// logs keep them, and the lease is not asked.
+func TestANodeWithASharedWALAcknowledgesOnlyWhileItsLeaseHolds(t *testing.T) {
+	db, objects, _ := leasedStorage(t)
+	const lease = time.Minute
+	for i, c := range []struct {
+		name      string
+		shared    bool
+		renew     bool
+		renewedAt time.Duration // before now
+		lapsed    bool
+	}{
+		{name: "never renewed", shared: true, lapsed: true},
+		{name: "renewed now", shared: true, renew: true},
+		{name: "renewed a fifth of a lease ago", shared: true, renew: true, renewedAt: lease / 5},
+		{name: "renewed just under three quarters of a lease ago", shared: true, renew: true, renewedAt: lease*3/4 - time.Second},
+		{name: "renewed just over three quarters of a lease ago", shared: true, renew: true, renewedAt: lease*3/4 + time.Second, lapsed: true},
+		{name: "renewed a lease ago", shared: true, renew: true, renewedAt: lease, lapsed: true},
+		{name: "no shared WAL, never renewed"},
+		{name: "no shared WAL, renewed a lease ago", renew: true, renewedAt: lease},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{ControlDB: db, Objects: objects, Lineage: fmt.Sprintf("node-%d", i), LineageLease: lease}
+			if c.shared {
+				opts.SharedWAL = unusedSharedWAL{}
+			}
+			d := nodeData(t, db, opts)
+			if c.renew {
+				if err := d.RenewLineage(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				at := d.renewed.Load().Add(-c.renewedAt)
+				d.renewed.Store(&at)
+			}
+			if err := d.CheckLease(); errors.Is(err, ErrLeaseLapsed) != c.lapsed {
+				t.Fatalf("CheckLease: %v; want lapsed %v", err, c.lapsed)
+			}
+		})
+	}
+}
+
+// unusedSharedWAL is a shared WAL a test never writes to.
+type unusedSharedWAL struct{ logstore.SharedWAL }

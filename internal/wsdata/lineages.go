@@ -75,8 +75,9 @@ func (d *Data) RenewLineage(ctx context.Context) error {
 	if own == "" || d.opts.ControlDB == nil {
 		return nil
 	}
+	began := time.Now()
 	expires := d.now().Add(d.leaseTerm()).UnixNano()
-	return d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
+	err := d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(lineageBucket)
 		if err != nil {
 			return err
@@ -91,6 +92,35 @@ func (d *Data) RenewLineage(ctx context.Context) error {
 		l.Expires = max(l.Expires, expires)
 		return putLease(b, own, l)
 	})
+	if err == nil {
+		d.renewed.Store(&began)
+	}
+	return err
+}
+
+// ErrLeaseLapsed is an ingest whose rows a node with a shared WAL stored
+// but may not acknowledge: it cannot show its lineage's lease still holds.
+var ErrLeaseLapsed = errors.New("workspace data: this node's lineage lease may have run out")
+
+// CheckLease tells, with a shared WAL, whether this node may acknowledge
+// rows it stored: whether its lineage's lease, by the monotonic clock, has
+// run for less than three quarters of its term since the last renewal that
+// succeeded began. Past that, another node may have adopted the lineage
+// and sealed its shared WAL (logstore.Store.FlushTail), so a record stored
+// after that would be on nobody's list; the quarter left is for the clocks
+// of the nodes, which another node's adoption reads, to differ. It is
+// checked once the rows are durable, before the ack, so a record it lets
+// through was in the shared WAL before any adopter could seal it. Without
+// a shared WAL, the node's own logs keep such rows (TakeFenced).
+func (d *Data) CheckLease() error {
+	if d.Lineage() == "" || d.opts.ControlDB == nil || d.opts.SharedWAL == nil {
+		return nil
+	}
+	renewed := d.renewed.Load()
+	if renewed == nil || time.Since(*renewed) > d.leaseTerm()-d.leaseTerm()/4 {
+		return ErrLeaseLapsed
+	}
+	return nil
 }
 
 func getLease(b kv.Bucket, lineage string) (lineageLease, error) {

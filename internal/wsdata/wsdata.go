@@ -93,6 +93,9 @@ type Data struct {
 	// lineage is this node's lineage of every table (Options.Lineage),
 	// until another node adopts it (ChangeLineage).
 	lineage atomic.Pointer[string]
+	// renewed is when the last renewal of the lineage's lease that
+	// succeeded began, on the monotonic clock (CheckLease).
+	renewed atomic.Pointer[time.Time]
 	// leasesKnown: every lineage the ledger held at the first round of
 	// AdoptLineages has a lease since (claimLineages).
 	leasesKnown atomic.Bool
