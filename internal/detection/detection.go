@@ -58,6 +58,16 @@ type Config struct {
 	Docs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*docstore.Store, error)
 	Logs   func(ctx context.Context, ws *workspace.WorkspaceInfo) (*logstore.Store, error)
 	Source func(ctx context.Context, ws *workspace.WorkspaceInfo) (src kql.Source, release func(), err error)
+	// ClusterMark, on a node of a cluster, returns the instant up to which
+	// the rows the other live nodes took of a workspace are visible here,
+	// and the lineage whose mark it is (wsdata.Data.ClusterMark); a zero
+	// instant when no other node is live. A tick runs the workspace's
+	// rules up to the lesser of it and this node's ingestion watermark, so
+	// that no rule passes a row another node acknowledged and this one
+	// cannot see yet. It fails while a live node has published no mark:
+	// the tick does not run the workspace's rules, and catches up later.
+	// Nil: a single node.
+	ClusterMark func(ctx context.Context, workspace string) (at time.Time, lineage string, err error)
 	// OnAlert is told of each alert a run raises, after it and its
 	// incident are stored: automation rules run there.
 	OnAlert func(ctx context.Context, ev AlertEvent)
@@ -347,6 +357,11 @@ func (s *Scheduler) open(ctx context.Context, ws *workspace.WorkspaceInfo, now t
 		return nil, err
 	}
 	id := ws.Workspace.Properties.CustomerID
+	watermark, err := s.watermark(ctx, id, logs)
+	if err != nil {
+		release()
+		return nil, err
+	}
 	retention := time.Duration(ws.Workspace.Properties.RetentionInDays) * 24 * time.Hour
 	if retention <= 0 {
 		retention = 30 * 24 * time.Hour
@@ -355,8 +370,37 @@ func (s *Scheduler) open(ctx context.Context, ws *workspace.WorkspaceInfo, now t
 		s: s, ws: ws, customerID: id, docs: docs, logs: logs, src: src, release: release, cat: cat,
 		alerts:    alert.New(docs, id, ws.Workspace.ID),
 		incidents: incident.New(docs, id, ws.Workspace.ID, s.cfg.Now),
-		now:       now, watermark: logs.IngestionWatermark(), retention: retention,
+		now:       now, watermark: watermark, retention: retention,
 	}, nil
+}
+
+// heldWarning is how far behind this node's own watermark another node's
+// mark may hold a workspace's before each tick says so in the log.
+const heldWarning = time.Minute
+
+// watermark is the ingestion watermark the workspace's rules run up to in
+// this tick: this node's own, held back to the other nodes' least mark
+// (Config.ClusterMark).
+func (s *Scheduler) watermark(ctx context.Context, workspace string, logs *logstore.Store) (time.Time, error) {
+	own := logs.IngestionWatermark() // first: the others' marks are read after it
+	if s.cfg.ClusterMark == nil {
+		return own, nil
+	}
+	at, lineage, err := s.cfg.ClusterMark(ctx, workspace)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the other nodes' ingestion marks: %w", err)
+	}
+	if at.IsZero() || !at.Before(own) {
+		s.metrics.held.Observe(0)
+		return own, nil
+	}
+	held := own.Sub(at)
+	s.metrics.held.Observe(held.Seconds())
+	if held > heldWarning {
+		s.log.Warn("analytics rules wait for rows another node has not made visible to this one yet",
+			"workspace", workspace, "lineage", lineage, "behind", held.Round(time.Second))
+	}
+	return at, nil
 }
 
 // block notes that a workspace's rules could not run, once per outage.
@@ -378,7 +422,10 @@ func (w *wsRun) runRule(ctx context.Context, spec *analyticrule.Spec) error {
 	if err != nil {
 		return err
 	}
-	r := &ruleRun{wsRun: w, spec: spec, st: st, stateTag: etag, budget: w.s.cfg.MaxAlertsPerRun}
+	r := &ruleRun{wsRun: w, spec: spec, st: st, stateTag: etag, budget: w.s.cfg.MaxAlertsPerRun, watermark: w.watermark}
+	if r.watermark.Before(st.Watermark) {
+		r.watermark = st.Watermark
+	}
 	if !spec.Enabled {
 		if st.Disabled {
 			return nil

@@ -12,6 +12,7 @@ type metrics struct {
 	alerts  prometheus.Counter
 	seconds prometheus.Histogram
 	delay   prometheus.Histogram
+	held    prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, paused, leased func() float64) *metrics {
@@ -24,6 +25,8 @@ func newMetrics(reg prometheus.Registerer, paused, leased func() float64) *metri
 			Help: "Time one analytics rule takes to run what is due of it.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_rule_run_delay_seconds",
 			Help: "How long after its window's end a Scheduled rule's on-time run ran.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}),
+		held: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sealwatch_rule_watermark_held_seconds",
+			Help: "How far behind this node's own ingestion watermark the other nodes' marks held a workspace's rules at a tick (0: not held).", Buckets: append([]float64{0}, prometheus.ExponentialBuckets(1, 2, 14)...)}),
 	}
 	// Every outcome from 0: alerts.yml watches the increase of failed
 	// runs, which a series made at the first failure would hide.
@@ -31,7 +34,7 @@ func newMetrics(reg prometheus.Registerer, paused, leased func() float64) *metri
 		m.runs.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.alerts, m.seconds, m.delay, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
+		reg.MustRegister(m.runs, m.alerts, m.seconds, m.delay, m.held, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_paused_workspaces",
 			Help: "Workspaces whose analytics rules cannot run now because their stores cannot be opened (key revoked, locked or unreachable)."}, paused),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sealwatch_rule_leased_workspaces",
 				Help: "Workspaces whose analytics rules this node runs: those whose lease it holds."}, leased))

@@ -45,6 +45,10 @@ type ruleRun struct {
 	*wsRun
 	spec *analyticrule.Spec
 	st   ruleState
+	// watermark is the tick's, or the rule's last if the tick's is before
+	// it (a node joining a cluster may publish a mark behind those passed):
+	// a rule's watermark never goes back, so no row is evaluated twice.
+	watermark time.Time
 	// stateTag is the etag st was read under, to replace it under.
 	stateTag string
 	keys     *keyBook

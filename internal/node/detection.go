@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"os"
+	"time"
 
 	"github.com/sealwatch/sealwatch/internal/automation"
 	"github.com/sealwatch/sealwatch/internal/detection"
@@ -15,6 +16,13 @@ import (
 // opens their stores as the API does, under the workspaces' keys, and its
 // queries draw on the same memory pool as the API's.
 func (n *Node) newScheduler() (*detection.Scheduler, error) {
+	var clusterMark func(ctx context.Context, workspace string) (time.Time, string, error)
+	if n.data.Lineage() != "" {
+		clusterMark = func(ctx context.Context, workspace string) (time.Time, string, error) {
+			m, err := n.data.ClusterMark(ctx, workspace)
+			return m.At, m.Lineage, err
+		}
+	}
 	return detection.New(detection.Config{
 		Node:       schedulerNode(),
 		Workspaces: n.workspaces.AllWorkspaces,
@@ -27,6 +35,7 @@ func (n *Node) newScheduler() (*detection.Scheduler, error) {
 			}
 			return src, src.Release, nil
 		},
+		ClusterMark:     clusterMark,
 		OnAlert:         n.automateAlert,
 		Interval:        n.cfg.RuleInterval,
 		NRTInterval:     n.cfg.NRTInterval,

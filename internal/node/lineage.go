@@ -65,10 +65,34 @@ func (n *Node) takeFenced(ctx context.Context) {
 	}
 }
 
+// markInterval is how often a node of a cluster publishes its ingestion
+// marks (wsdata.Data.PublishMarks): the other nodes' analytics rules run
+// up to them, so they lag by about this much. One small write a period.
+const markInterval = 2 * time.Second
+
+// publishMarks publishes the node's ingestion marks every markInterval
+// until ctx ends. A publication that fails holds the other nodes' rules
+// at the last mark: they wait, and miss nothing.
+func (n *Node) publishMarks(ctx context.Context) {
+	t := time.NewTicker(markInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := n.data.PublishMarks(ctx); err != nil && ctx.Err() == nil {
+			n.log.Warn("publish the node's ingestion marks; the other nodes' analytics rules wait for the next", "err", err)
+		}
+	}
+}
+
 // lineageLoops renew the node's lease five times a lease and, apart, so
 // that an adoption however long never delays a renewal, adopt the lineages
 // of nodes whose leases ran out and close the stores of workspaces deleted
-// through other nodes, until ctx ends.
+// through other nodes, and publish the node's ingestion marks, until ctx
+// ends.
 func (n *Node) lineageLoops(ctx context.Context) {
 	var loops sync.WaitGroup
 	loops.Go(func() {
@@ -78,6 +102,7 @@ func (n *Node) lineageLoops(ctx context.Context) {
 			}
 		})
 	})
+	loops.Go(func() { n.publishMarks(ctx) })
 	loops.Go(func() {
 		n.everyFifthOfALease(ctx, func() {
 			if _, err := n.data.CloseDeleted(ctx); err != nil && ctx.Err() == nil {

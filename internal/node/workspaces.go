@@ -125,6 +125,11 @@ func (n *Node) openWorkspaces(ctx context.Context) error {
 		if err := n.renewLineage(ctx); err != nil { // before any write: it may have been adopted while the node was down
 			return fmt.Errorf("renew the node's lineage lease: %w", err)
 		}
+		// Before any ingest: a live lineage without a mark holds every
+		// other node's analytics rules (wsdata.Data.ClusterMark).
+		if err := n.data.PublishMarks(ctx); err != nil {
+			return fmt.Errorf("publish the node's ingestion marks: %w", err)
+		}
 		n.takeFenced(ctx) // what a crash or a failure left of an adopted lineage's logs
 	}
 	secret, err := n.keyEventsSecret(ctx)
