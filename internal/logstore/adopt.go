@@ -37,9 +37,16 @@ type Adoption struct {
 	Unflushed uint64
 }
 
-// errAdoptionRaced is an adoption whose dead lineage published again
-// between the read of its manifest and the commit: it is tried again.
-var errAdoptionRaced = errors.New("the adopted lineage published meanwhile")
+// ErrAdoptionRaced is an adoption whose lineage published again between
+// the read of its manifest and the commit, at each of maxAdoptTries: its
+// owner is alive (it was paused, or the clocks disagree), and finds the
+// claim at its next renewal. The adoption is tried again at the next round.
+var ErrAdoptionRaced = errors.New("log store: the adopted lineage published during each try of its adoption")
+
+// maxAdoptTries bounds the merges of one AdoptLineage: each try merges
+// every segment of the lineage again, which a live owner publishing at
+// each would otherwise make endless.
+const maxAdoptTries = 3
 
 // AdoptLineage merges what lineage dead published of a table into this
 // store's lineage and retires dead's pointer; a table dead has no live
@@ -63,12 +70,17 @@ func (st *Store) AdoptLineage(ctx context.Context, ws, table, dead string) (Adop
 	if err := t.sealTail(ctx, dead); err != nil {
 		return Adoption{}, err
 	}
-	for {
+	for range maxAdoptTries - 1 {
 		a, err := t.adopt(ctx, dead)
-		if !errors.Is(err, errAdoptionRaced) {
+		if !errors.Is(err, ErrAdoptionRaced) {
 			return a, err
 		}
 	}
+	a, err := t.adopt(ctx, dead)
+	if errors.Is(err, ErrAdoptionRaced) {
+		err = fmt.Errorf("adopt %s/%s of lineage %s: %w", t.ws, t.name, dead, err)
+	}
+	return a, err
 }
 
 // sealTail seals, with a shared WAL, the rows lineage dead acknowledged and
@@ -144,7 +156,7 @@ func (t *table) adopt(ctx context.Context, dead string) (Adoption, error) {
 	t.mu.Unlock()
 	if err != nil {
 		mg.discard()
-		if errors.Is(err, errAdoptionRaced) {
+		if errors.Is(err, ErrAdoptionRaced) {
 			return a, err
 		}
 		return a, fmt.Errorf("adopt %s/%s of lineage %s: %w", t.ws, t.name, dead, err)
@@ -271,12 +283,18 @@ func (t *table) commitAdoption(ctx context.Context, m *merger, dead string, dead
 		case own.Epoch != man.epoch-1:
 			return fmt.Errorf("%w: the control plane points to epoch %d, this store published %d", ErrLineageConflict, own.Epoch, man.epoch-1)
 		case absorbed.Retired != 0 || absorbed.Epoch != deadEpoch:
-			return errAdoptionRaced
+			return ErrAdoptionRaced
 		}
 		own.Epoch, own.Hash = man.epoch, manifestHash(b)
 		absorbed.Retired = retired
 		return nil
 	})
+	if errors.Is(err, ErrAdoptionRaced) {
+		// The pointer still names the epoch before: the manifest stored
+		// for this one lists segments discard deletes, and would stay,
+		// unlisted, until the table published this epoch again.
+		t.dropManifest(ctx, man.epoch)
+	}
 	if err != nil {
 		return err
 	}

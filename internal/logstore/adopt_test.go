@@ -212,3 +212,46 @@ func TestAnAdoptionWithASharedWALTakesTheRowsTheDeadNodeNeverFlushed(t *testing.
 		t.Fatal("a's pointer is not retired")
 	}
 }
+
+// TestAnAdoptionOfALineageThatKeepsPublishingGivesUp: node a is taken for
+// gone and is not (a skewed clock, a pause that ended), and publishes during
+// every try of b's adoption. b merges a's segments again a bounded number of
+// times, then gives up for the round, retiring nothing and leaving no
+// merged segment behind, rather than merging for as long as a lives.
+func TestAnAdoptionOfALineageThatKeepsPublishingGivesUp(t *testing.T) {
+	c := cluster{ledger: &MemLedger{}, objects: sharedDirectory(t), keys: envelopetest.New("aek")}
+	a, b := c.node(t, "node-a"), c.node(t, "node-b")
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tries, total := 0, 10
+	b.compactHook = func(s compactStep) {
+		if s != stepWritten {
+			return
+		}
+		tries++
+		if tries > 2*maxAdoptTries {
+			return // a stops publishing, so that an endless adoption ends
+		}
+		mustIngest(t, a, ws, tbl, eventsBody(t, total, 1, testNow))
+		if err := a.Flush(context.Background()); err != nil {
+			t.Errorf("a publishes during the adoption: %v", err)
+		}
+		total++
+	}
+	_, err := b.AdoptLineage(context.Background(), ws, tbl, "node-a")
+	if !errors.Is(err, ErrAdoptionRaced) || tries != maxAdoptTries {
+		t.Fatalf("adopt a lineage that publishes at each try: %v after %d tries; want ErrAdoptionRaced after %d", err, tries, maxAdoptTries)
+	}
+	b.compactHook = nil
+	if ptrs, _ := c.ledger.Lineages(context.Background(), ws, tbl); ptrs["node-a"].Retired != 0 {
+		t.Fatal("a's pointer is retired by an adoption that gave up")
+	}
+	if n := lineageObjects(t, c.objects, "node-b"); n != 1 {
+		t.Fatalf("%d objects of b's lineage after the adoption gave up; want its manifest alone", n)
+	}
+	if n := distinctRows(t, c.node(t, "node-c"), "after the adoption gave up"); n != total {
+		t.Fatalf("after the adoption gave up: %d rows, want %d", n, total)
+	}
+}
