@@ -383,6 +383,9 @@ func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[str
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ownLeaseHeld(own, leases[own]); err != nil {
+		return nil, nil, err
+	}
 	var tables map[string]*lineageTables
 	if !d.leasesKnown.Load() {
 		if tables, err = d.readLineagePointers(ctx); err != nil {
@@ -425,6 +428,17 @@ func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[str
 	return mine, tables, nil
 }
 
+// ownLeaseHeld refuses a round of a node whose own lineage another node
+// claimed (it was paused, and its renewal has not found out yet): what it
+// claimed or adopted would belong to a lineage no node writes any more,
+// whose claim may be done, so nothing would purge or compact it again.
+func ownLeaseHeld(own string, l lineageLease) error {
+	if l.Adopter != "" {
+		return fmt.Errorf("adopt lineages into %s: lineage %s claimed it: %w", own, l.Adopter, logstore.ErrLineageAdopted)
+	}
+	return nil
+}
+
 // claim gives the unleased lineages a lease and claims the claimable ones
 // for own, in one Update, checking each again there: another node may have
 // claimed it, or its owner renewed it, since it was read.
@@ -434,6 +448,13 @@ func (d *Data) claim(ctx context.Context, own string, now int64, unleased, claim
 		claimed = nil
 		b, err := tx.CreateBucketIfNotExists(lineageBucket)
 		if err != nil {
+			return err
+		}
+		mine, err := getLease(b, own)
+		if err != nil {
+			return err
+		}
+		if err := ownLeaseHeld(own, mine); err != nil {
 			return err
 		}
 		for _, l := range unleased {

@@ -330,3 +330,53 @@ func TestAVerificationOnOneNodeIsReportedByEvery(t *testing.T) {
 		t.Fatalf("b's integrity after a found damage: %+v; want node-a's segment named", in)
 	}
 }
+
+// TestANodeWhoseLineageWasAdoptedClaimsNoOther: node a, paused long enough
+// for b to adopt its lineage, wakes and runs an adoption round before its
+// renewal finds the claim. It must not claim the lineage of c, gone
+// meanwhile: a claim held by a lineage no node writes any more would be
+// adopted into that lineage, where nothing purges or compacts it again.
+func TestANodeWhoseLineageWasAdoptedClaimsNoOther(t *testing.T) {
+	db, objects, clock := leasedStorage(t)
+	a, b, c := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock), leasedNode(t, db, objects, "node-c", clock)
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	all := []workspace.WorkspaceInfo{*ws}
+	for _, d := range []*Data{a, b, c} {
+		if err := d.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ingestAndFlush(t, c, ws, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(2 * time.Minute)) // a is paused; b and c renew
+	for _, d := range []*Data{b, c} {
+		if err := d.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.AdoptLineages(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(2 * time.Minute)) // c is gone; b renews
+	if err := b.RenewLineage(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := a.AdoptLineages(ctx, all)
+	if !errors.Is(err, logstore.ErrLineageAdopted) || n != 0 {
+		t.Fatalf("a round of the node whose lineage was adopted: %d tables, %v; want none, ErrLineageAdopted", n, err)
+	}
+	leases, err := a.readLeases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := leases["node-c"].Adopter; got != "" {
+		t.Fatalf("c's lineage is claimed by %s; want it left for a live node", got)
+	}
+	if n, err := b.AdoptLineages(ctx, all); err != nil || n != 1 {
+		t.Fatalf("b adopted %d tables of c's lineage, %v; want its one table", n, err)
+	}
+	onceEach(t, numbersThrough(t, b, ws), 10, "node b after it adopted c's lineage")
+}
