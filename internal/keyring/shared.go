@@ -25,7 +25,8 @@ import (
 //     proof of access until its next read (unwrapping only account keys
 //     new to it); it never adopts "unreachable", which may be the
 //     lessee's own network, but checks itself every FailingCheckInterval
-//     while the record says so;
+//     while the record says so; a node that cannot open the key in force
+//     (another node's SetKEK) still adopts a fresh "revoked";
 //   - a follower that finds no fresh record it trusts — none, one that
 //     fails its MAC, one below the sequence number it has seen, one of
 //     another registry version, or a lessee's that went stale — serves on
@@ -162,10 +163,17 @@ func (k *Keyring) sharedCheckLocked(ctx context.Context, mode checkMode) (probeR
 		s.evidence = time.Time{} // a proof of the ring as it was, perhaps under another key
 	}
 	var rec *checkRecord
-	if syncErr == nil {
+	if syncErr == nil || errors.Is(syncErr, errKEKElsewhere) {
 		rec = k.trustCheck(raw, now)
 	}
 	defer func() { k.scheduleNext(now, rec) }()
+	if syncErr != nil && rec != nil && rec.State == checkRevoked {
+		// This node cannot open the key in force, but a node that can
+		// found it revoked: that holds here too, rather than the grace
+		// an unreachable key service would give.
+		k.adoptLocked(ctx, rec)
+		return probeRevoked, nil
+	}
 	if mode == checkRoutine && syncErr == nil && !k.ownProbeDue(now, rec) {
 		if rec == nil {
 			return probeSkipped, nil // this node's state stands on its own last probe

@@ -663,3 +663,41 @@ func TestACheckThatEndsAfterCloseLeavesNoSeries(t *testing.T) {
 		}
 	}
 }
+
+// TestANodeThatCannotOpenTheKeyInForceTakesItsRevocation: node-1 puts a
+// new key in force that node-2 cannot open. Node-2 works on from memory
+// within the grace, as a node on its own would; but once node-1 finds the
+// new key revoked and publishes it, node-2 refuses within one interval
+// too, rather than serve for the rest of the grace.
+func TestANodeThatCannotOpenTheKeyInForceTakesItsRevocation(t *testing.T) {
+	e := newEnv(t)
+	nodes := sharedNodes(e, 2)
+	second := kektest.New("second")
+	if err := nodes[0].ring.SetKEK(context.Background(), second, "second"); err != nil {
+		t.Fatal(err)
+	}
+	stepAnyway(e, nodes)
+	if st := nodes[1].ring.State(); st != keyring.Unreachable {
+		t.Fatalf("node-2, which cannot open the key in force, is %s", st)
+	}
+	second.SetEnabled(second.Latest(), false)
+	revoked := e.clock.Now()
+	if st, _ := nodes[0].ring.ProbeNow(context.Background()); st != keyring.Revoked {
+		t.Fatalf("node-1 is %s once the key in force is disabled", st)
+	}
+	for e.clock.Now().Sub(revoked) < sharedInterval {
+		stepAnyway(e, nodes)
+	}
+	if st := nodes[1].ring.State(); st != keyring.Revoked {
+		t.Fatalf("node-2 is %s one interval after node-1 published the revocation", st)
+	}
+}
+
+// stepAnyway is step for nodes whose checks fail in ways step refuses
+// (a key in force they cannot open): the test looks at their states.
+func stepAnyway(e *env, nodes []*sharedNode) {
+	e.clock.Advance(sharedInterval / 4)
+	for _, n := range nodes {
+		_ = n.ring.Check(context.Background())
+	}
+}
