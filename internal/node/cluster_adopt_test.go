@@ -28,7 +28,8 @@ const adoptAwait = 30 * time.Second
 // lease of three seconds. Node 3 seals rows and stops; once its lease has run
 // out one of the others adopts its lineage, and every node counts every row
 // exactly once all along; started again, node 3 goes on under a new
-// lineage. Then the workspace, with rows waiting in node 2's write-ahead
+// lineage, into which it re-ingests the row it had acknowledged and not
+// sealed. Then the workspace, with rows waiting in node 2's write-ahead
 // log, is deleted through node 1: nodes 2 and 3 close their stores and
 // remove their files, and nothing of the workspace is left in the bucket.
 func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *testing.T) {
@@ -85,6 +86,7 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 		flush(n)
 	}
 	everyNodeCounts(3, "before node 3 stops")
+	ingest(nodes[2], 4) // acknowledged, never sealed: on node 3's disk alone
 	dead := nodes[2].node.data.Lineage()
 	nodes[2].stop()
 	stopped[2] = true
@@ -122,9 +124,12 @@ func TestADeadNodesLineageIsAdoptedAndADeletedWorkspaceClosedOnEveryNode(t *test
 	if l := nodes[2].node.data.Lineage(); l == dead || l == "" {
 		t.Fatalf("node 3 started again under lineage %q; want a new one, not %q", l, dead)
 	}
+	if _, err := os.Stat(filepath.Join(nodes[2].dir, "logs", ".fenced-"+dead)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("node 3's logs of its adopted lineage are still aside once it started: %v", err)
+	}
 	ingest(nodes[2], 5)
 	flush(nodes[2])
-	everyNodeCounts(4, "after node 3 came back under a new lineage")
+	everyNodeCounts(5, "after node 3 came back under a new lineage with the row it had not sealed")
 
 	// Deleted through node 1 while node 2 holds rows in its write-ahead log.
 	ingest(nodes[1], 6)
