@@ -2,11 +2,15 @@ package detection
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
+	"github.com/sealwatch/sealwatch/internal/wsdata"
 )
 
 // TestARowAnotherNodeHoldsUnflushedIsAlertedOnceFlushed: node y takes a
@@ -56,5 +60,38 @@ func TestARowAnotherNodeHoldsUnflushedIsAlertedOnceFlushed(t *testing.T) {
 	e.tickFor(30*time.Minute, time.Minute)
 	if n := e.alertCount("spread"); n != 1 {
 		t.Fatalf("the row y held unflushed raised %d alerts once flushed; want 1", n)
+	}
+}
+
+// TestALiveNodeWithoutAMarkPausesTheRulesUntilItPublishes: while a live
+// node has published no mark, nothing vouches for its rows: the rules do
+// not run, and catch up, each row once, when it has.
+func TestALiveNodeWithoutAMarkPausesTheRulesUntilItPublishes(t *testing.T) {
+	var unmarked atomic.Bool
+	e := newEnv(t, func(cfg *Config) {
+		cfg.ClusterMark = func(context.Context, string) (time.Time, string, error) {
+			if unmarked.Load() {
+				return time.Time{}, "", fmt.Errorf("lineage node-y: %w", wsdata.ErrNoMark)
+			}
+			return time.Time{}, "", nil // no other live node
+		}
+	})
+	e.ingest("SigninLogs", signin(-time.Hour, "seed@contoso.com", "10.0.0.1", "0"))
+	e.putRule("unmarked", "Scheduled", scheduled(failedSignins, "PT5M", "PT5M", nil))
+	e.tick()
+	unmarked.Store(true)
+	e.ingest("SigninLogs", signin(3*time.Minute, "a@contoso.com", "10.0.0.1", "50126"), signin(8*time.Minute, "b@contoso.com", "10.0.0.2", "50126"))
+	e.tickFor(20*time.Minute, 5*time.Minute)
+	if n := e.alertCount("unmarked"); n != 0 {
+		t.Fatalf("%d alerts raised while a live node had no mark", n)
+	}
+	unmarked.Store(false)
+	e.tickFor(10*time.Minute, 5*time.Minute)
+	if n := e.alertCount("unmarked"); n != 2 {
+		t.Fatalf("%d alerts once the node published, want 2", n)
+	}
+	reason := e.query(`SentinelHealth | where SentinelResourceName == "unmarked" and ExtendedProperties.Outcome == "skipped" | project Description`)
+	if len(reason) == 0 || !strings.Contains(reason[0][0].(string), wsdata.ErrNoMark.Error()) {
+		t.Fatalf("the skip record does not say why: %v", reason)
 	}
 }
