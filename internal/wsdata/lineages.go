@@ -513,6 +513,9 @@ func (d *Data) finish(ctx context.Context, own string, done []string) error {
 				if err := putLease(b, l, lease); err != nil {
 					return err
 				}
+				if err := dropMarks(tx, l); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -149,3 +149,13 @@ func markOf(b kv.Bucket, lineage string) (lineageMarks, error) {
 	}
 	return m, nil
 }
+
+// dropMarks deletes the marks of a lineage adopted and swept: no node
+// waits for it any more.
+func dropMarks(tx kv.Tx, lineage string) error {
+	b := tx.Bucket(markBucket)
+	if b == nil {
+		return nil
+	}
+	return b.Delete([]byte(lineage))
+}

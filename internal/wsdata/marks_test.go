@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/workspace"
 )
@@ -131,6 +132,19 @@ func TestALineageGoneHoldsTheClusterMarkUntilItsLeaseRunsOut(t *testing.T) {
 	}
 	if m := clusterMark(t, x, ws); !m.At.IsZero() {
 		t.Fatalf("x's cluster mark once y was adopted: %+v; want none held", m)
+	}
+	// x done with y (its objects swept after their grace): y's marks go
+	if err := x.finish(ctx, "node-x", []string{"node-y"}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.View(ctx, func(tx kv.Tx) error {
+		if v := tx.Bucket(markBucket).Get([]byte("node-y")); v != nil {
+			return errors.New("y's marks are kept after x finished adopting it")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
