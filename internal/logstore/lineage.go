@@ -239,15 +239,22 @@ type listedWALs struct {
 	nextSeq uint64
 }
 
+// maxPointerReads bounds the reads of the pointers of one otherLineages:
+// a lineage whose manifest is replaced at each is published faster than a
+// manifest is read, which no node does for long.
+const maxPointerReads = 8
+
 // otherLineages reads the pointers of the table's lineages other than this
 // store's and their manifests. A manifest gone since its pointer was read
-// (its owner published the next) is read again under the new pointers.
+// (its owner published the next) is read again under the new pointers; it
+// is damage only once a read of the pointers finds them unmoved.
 func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 	var out foreign
 	if t.st.lineages == nil {
 		return out, nil
 	}
-	for attempt := 0; ; attempt++ {
+	var prev map[string]Pointer
+	for attempt := 1; ; attempt++ {
 		ptrs, err := t.st.lineages.Lineages(ctx, t.ws, t.name)
 		if err != nil {
 			return out, fmt.Errorf("read %s/%s: read the control plane's lineages: %w", t.ws, t.name, err)
@@ -261,8 +268,9 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 			}
 			m, err := t.foreignManifest(ctx, l, p)
 			var ie *IntegrityError
+			moved := prev == nil || prev[l].Epoch != p.Epoch
 			switch {
-			case errors.As(err, &ie) && ie.Problem == ProblemMissing && attempt == 0:
+			case errors.As(err, &ie) && ie.Problem == ProblemMissing && moved && attempt < maxPointerReads:
 				retry = true
 			case errors.As(err, &ie):
 				t.noteDamage(ie)
@@ -288,6 +296,7 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 		if !retry {
 			return out, nil
 		}
+		prev = ptrs
 	}
 }
 
