@@ -24,21 +24,13 @@ func (n *Node) lineageTerm() time.Duration {
 // renewLineage renews the lease on the node's lineage; if another node
 // adopted it (this node was taken for gone), the node takes a new lineage,
 // kept in its data directory, goes on under it, and re-ingests into it
-// the rows of the old one it acknowledged and never flushed (takeFenced).
+// the rows of the old one it acknowledged and never flushed
+// (wsdata.Data.ChangeLineage).
 func (n *Node) renewLineage(ctx context.Context) error {
 	err := n.data.RenewLineage(ctx)
 	if !errors.Is(err, logstore.ErrLineageAdopted) {
 		return err
 	}
-	if err := n.changeLineage(ctx); err != nil {
-		return err
-	}
-	n.takeFenced(ctx)
-	return nil
-}
-
-// changeLineage takes a new lineage in place of the adopted one.
-func (n *Node) changeLineage(ctx context.Context) error {
 	if err := os.Remove(filepath.Join(n.cfg.DataDir, lineageFile)); err != nil {
 		return fmt.Errorf("take a new lineage: %w", err)
 	}
@@ -46,8 +38,12 @@ func (n *Node) changeLineage(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := n.data.ChangeLineage(ctx, next); err != nil {
-		n.log.Error("move the adopted lineage's files aside", "err", err)
+	all, err := n.workspaces.AllWorkspaces(ctx)
+	if err != nil { // the logs go aside all the same, and are taken at the next start
+		n.log.Error("list the workspaces whose unflushed rows of the adopted lineage to re-ingest", "err", err)
+	}
+	if err := n.data.ChangeLineage(ctx, next, all); err != nil {
+		n.log.Error("move the adopted lineage's logs aside and re-ingest their unflushed rows; what is left is tried again at the next start", "err", err)
 	}
 	return n.data.RenewLineage(ctx)
 }

@@ -69,21 +69,18 @@ func TestAnAcknowledgedRowSurvivesItsNodeComingBackAfterItsLineageWasAdopted(t *
 	}
 	onceEach(t, numbersThrough(t, b, ws), 40, "b after the adoption, its segments only")
 
+	imageTable := filepath.Join(image, id, id, "Nodes_CL")
+	oldLogs := readFiles(t, imageTable, walFiles(t, imageTable))
 	a = leasedNodeIn(t, image, db, objects, "node-a", clock)
 	if err := a.RenewLineage(ctx); !errors.Is(err, logstore.ErrLineageAdopted) {
 		t.Fatalf("the renewal of a started again: %v; want ErrLineageAdopted", err)
 	}
-	if err := a.ChangeLineage(ctx, "node-a2"); err != nil {
-		t.Fatal(err)
-	}
-	aside := filepath.Join(image, fencedPrefix+"node-a")
-	fencedTable := filepath.Join(aside, id, id, "Nodes_CL")
-	oldLogs := readFiles(t, fencedTable, walFiles(t, fencedTable))
-	if err := a.TakeFenced(ctx, all); err != nil {
+	if err := a.ChangeLineage(ctx, "node-a2", all); err != nil {
 		t.Fatal(err)
 	}
 	// A crash after the new logs were renamed, before the old were removed.
-	writeFiles(t, fencedTable, oldLogs)
+	aside := filepath.Join(image, fencedPrefix+"node-a")
+	writeFiles(t, filepath.Join(aside, id, id, "Nodes_CL"), oldLogs)
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -144,12 +144,13 @@ func putLease(b kv.Bucket, lineage string, l lineageLease) error {
 }
 
 // ChangeLineage goes on under lineage next after the node's own was
-// adopted: every open store is closed, and the workspaces' directories
-// (write-ahead logs of the old lineage, which its adopter did not take
-// without a shared WAL) are moved aside, under ".fenced-<old lineage>",
-// for TakeFenced to re-ingest. It holds every workspace's slot meanwhile,
-// so that no store opens under the new lineage over the old one's logs.
-func (d *Data) ChangeLineage(ctx context.Context, next string) error {
+// adopted: every open store is closed, the workspaces' directories (write-
+// ahead logs of the old lineage, which its adopter did not take without a
+// shared WAL) are moved aside, under ".fenced-<old lineage>", and the rows
+// of workspaces they hold are re-ingested (TakeFenced). It holds every
+// workspace's slot meanwhile, so that no store opens under the new lineage
+// over the old one's logs, nor writes a table before its logs are taken.
+func (d *Data) ChangeLineage(ctx context.Context, next string, workspaces []workspace.WorkspaceInfo) error {
 	old := d.Lineage()
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
@@ -161,21 +162,8 @@ func (d *Data) ChangeLineage(ctx context.Context, next string) error {
 			ids = append(ids, e.Name())
 		}
 	}
-	slices.Sort(ids)
-	var errs []error
-	for _, id := range slices.Compact(ids) {
-		s, err := d.slot(id)
-		if err != nil {
-			continue // deleted: its directory is moved aside all the same
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.open != nil {
-			errs = append(errs, s.open.store.Close())
-			s.open = nil
-			d.open.Add(-1)
-		}
-	}
+	held, release, errs := d.holdSlots(ids)
+	defer release()
 	d.lineage.Store(&next)
 	aside := filepath.Join(d.dir, fencedPrefix+old)
 	for _, e := range entries {
@@ -190,7 +178,32 @@ func (d *Data) ChangeLineage(ctx context.Context, next string) error {
 	errs = append(errs, syncDir(d.dir))
 	d.log.Warn("this node's lineage was adopted by another node; it goes on under a new one, and its write-ahead logs are kept aside",
 		"lineage", old, "new_lineage", next, "kept_in", aside)
-	return errors.Join(errs...)
+	return errors.Join(append(errs, d.takeFenced(ctx, workspaces, held))...)
+}
+
+// holdSlots locks the slots of the workspaces ids, in order, and closes
+// their open stores; release unlocks them. A workspace deleted has none.
+func (d *Data) holdSlots(ids []string) (held map[string]*storeSlot, release func(), errs []error) {
+	slices.Sort(ids)
+	held = map[string]*storeSlot{}
+	for _, id := range slices.Compact(ids) {
+		s, err := d.slot(id)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		held[id] = s
+		if s.open != nil {
+			errs = append(errs, s.open.store.Close())
+			s.open = nil
+			d.open.Add(-1)
+		}
+	}
+	return held, func() {
+		for _, s := range held {
+			s.mu.Unlock()
+		}
+	}, errs
 }
 
 // fencedPrefix starts the name of the directory ChangeLineage moves a
@@ -200,39 +213,60 @@ const fencedPrefix = ".fenced-"
 // TakeFenced re-ingests into this node's lineage the rows acknowledged and
 // never flushed that the write-ahead logs ChangeLineage moved aside hold
 // (logstore.Store.TakeFenced says which, and how each is taken exactly
-// once), workspace by workspace, under the workspace's slot with its store
-// closed, so that none of its tables opens meanwhile; what it took is
-// removed. The node calls it after ChangeLineage and at every start,
-// before it serves, so a crash or a failure part way is taken up again.
-// With a shared WAL it takes nothing: the adopter sealed those rows, and
-// the logs stay aside for an operator to look at.
+// once), holding the slots of their workspaces, with their stores closed,
+// so that none of their tables opens meanwhile; what it took is removed.
+// ChangeLineage calls it, and the node at every start before it serves,
+// so a crash or a failure part way is taken up again. With a shared WAL it
+// takes nothing: the adopter sealed those rows, and the logs stay aside
+// for an operator to look at.
 func (d *Data) TakeFenced(ctx context.Context, workspaces []workspace.WorkspaceInfo) error {
-	own := d.Lineage()
-	if own == "" || d.opts.SharedWAL != nil {
-		return nil
+	var ids []string
+	for _, aside := range d.fencedDirs() {
+		wsDirs, err := os.ReadDir(aside)
+		if err != nil {
+			return err
+		}
+		for _, w := range wsDirs {
+			ids = append(ids, w.Name())
+		}
 	}
-	entries, err := os.ReadDir(d.dir)
-	if err != nil {
-		return err
+	held, release, errs := d.holdSlots(ids)
+	defer release()
+	return errors.Join(append(errs, d.takeFenced(ctx, workspaces, held))...)
+}
+
+// fencedDirs are the directories of the lineages moved aside, by their
+// lineage.
+func (d *Data) fencedDirs() map[string]string {
+	dirs := map[string]string{}
+	own := d.Lineage()
+	entries, _ := os.ReadDir(d.dir)
+	for _, e := range entries {
+		if old, ok := strings.CutPrefix(e.Name(), fencedPrefix); ok && e.IsDir() && old != own {
+			dirs[old] = filepath.Join(d.dir, e.Name())
+		}
+	}
+	return dirs
+}
+
+// takeFenced is TakeFenced, with the slots held.
+func (d *Data) takeFenced(ctx context.Context, workspaces []workspace.WorkspaceInfo, held map[string]*storeSlot) error {
+	if d.Lineage() == "" || d.opts.SharedWAL != nil {
+		return nil
 	}
 	byID := make(map[string]*workspace.WorkspaceInfo, len(workspaces))
 	for i := range workspaces {
 		byID[workspaces[i].Workspace.Properties.CustomerID] = &workspaces[i]
 	}
 	var errs []error
-	for _, e := range entries {
-		old, ok := strings.CutPrefix(e.Name(), fencedPrefix)
-		if !ok || !e.IsDir() || old == own {
-			continue
-		}
-		aside := filepath.Join(d.dir, e.Name())
+	for old, aside := range d.fencedDirs() {
 		wsDirs, err := os.ReadDir(aside)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		for _, w := range wsDirs {
-			if ws := byID[w.Name()]; ws != nil {
+			if ws := byID[w.Name()]; ws != nil && held[w.Name()] != nil {
 				errs = append(errs, d.takeFencedWorkspace(ctx, ws, filepath.Join(aside, w.Name()), old))
 			}
 		}
@@ -241,27 +275,16 @@ func (d *Data) TakeFenced(ctx context.Context, workspaces []workspace.WorkspaceI
 	return errors.Join(errs...)
 }
 
-// takeFencedWorkspace takes one workspace's logs of lineage old, kept in dir.
+// takeFencedWorkspace takes one workspace's logs of lineage old, kept in
+// dir; its slot is held, its store closed.
 func (d *Data) takeFencedWorkspace(ctx context.Context, ws *workspace.WorkspaceInfo, dir, old string) error {
 	id := ws.Workspace.Properties.CustomerID
-	s, err := d.slot(id)
-	if err != nil {
-		return nil // deleted: nothing of it is served
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	if s.open != nil {
-		errs = append(errs, s.open.store.Close())
-		s.open = nil
-		d.open.Add(-1)
-	}
 	st, err := d.newLogStore(ctx, ws, 0, nil, d.Lineage())
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return fmt.Errorf("re-ingest the logs of workspace %s kept aside: %w", id, err)
 	}
 	f, err := st.TakeFenced(ctx, id, dir, old)
-	errs = append(errs, err, st.Close())
+	err = errors.Join(err, st.Close())
 	if f.WALs > 0 {
 		d.log.Info("re-ingested the rows this node acknowledged under its adopted lineage and never flushed",
 			"workspace", id, "lineage", old, "wals", f.WALs, "records", f.Records)
@@ -270,7 +293,7 @@ func (d *Data) takeFencedWorkspace(ctx context.Context, ws *workspace.WorkspaceI
 		d.log.Error("write-ahead logs of an adopted lineage are kept aside, not re-ingested: their rows are not served",
 			"workspace", id, "lineage", old, "tables", f.Kept, "kept_in", dir)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return fmt.Errorf("re-ingest the logs of workspace %s kept aside: %w", id, err)
 	}
 	if len(f.Kept) == 0 {

@@ -156,7 +156,7 @@ func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
 	if err := a.RenewLineage(ctx); !errors.Is(err, logstore.ErrLineageAdopted) {
 		t.Fatalf("the old owner's renewal after the adoption: %v; want ErrLineageAdopted", err)
 	}
-	if err := a.ChangeLineage(ctx, "node-a2"); err != nil {
+	if err := a.ChangeLineage(ctx, "node-a2", all); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.RenewLineage(ctx); err != nil {
