@@ -45,7 +45,12 @@ func (n *Node) renewLineage(ctx context.Context) error {
 	if err := n.data.ChangeLineage(ctx, next, all); err != nil {
 		n.log.Error("move the adopted lineage's logs aside and re-ingest their unflushed rows; what is left is tried again at the next start", "err", err)
 	}
-	return n.data.RenewLineage(ctx)
+	if err := n.data.RenewLineage(ctx); err != nil {
+		return err
+	}
+	// The new lineage is live now: until it has a mark, every node's
+	// analytics rules wait (wsdata.Data.ClusterMark).
+	return n.data.PublishMarks(ctx)
 }
 
 // takeFenced re-ingests the rows of the write-ahead logs an adopted lineage
