@@ -220,11 +220,25 @@ func (t *table) replayShared(ctx context.Context, w walEntry, have *sharedWALs) 
 // lists it; one flushed in between is left to its segments, which that
 // manifest lists. So a row is read once, from its WAL or from its
 // segment, and every row acknowledged before the query began is read.
+// Each query takes the rows from the views its own read returned
+// (tailView), not from what the table holds when it reaches its manifests:
+// another query may have found the WAL flushed and dropped its rows
+// meanwhile, while this query's older manifest still lists the WAL, not
+// its segments.
+//
+// The rows are held decrypted, so they do not outlive the key, as the
+// segments' decrypted indexes do not (see indexCache): a failure to derive
+// any key drops them all (Store.dropDecrypted, foreignTails.sync), and the
+// background loop derives their keys again at each tick
+// (foreignTails.checkKeys).
 
 // foreignTails is the other lineages' WALs of one table, as read so far.
 type foreignTails struct {
 	mu   sync.Mutex
 	wals map[tailKey]*tailWAL
+	// dropped is the store's count of drops (Store.dropped) the WALs were
+	// read after.
+	dropped uint64
 }
 
 type tailKey struct {
@@ -239,9 +253,19 @@ type tailWAL struct {
 	hasHdr bool
 	next   int64 // every record before it is held
 	have   map[int64]bool
-	mem    memtable
+	// mem is replaced, never emptied in place: the views a query took
+	// keep reading the rows it held.
+	mem *memtable
 	// done: the WAL is flushed (or damaged), and never read again.
 	done   bool
+	damage *IntegrityError
+}
+
+// tailView is one WAL of another lineage as one read of the tails left it:
+// what that query serves if its manifest lists the WAL.
+type tailView struct {
+	hdr    header
+	mem    *memtable
 	damage *IntegrityError
 }
 
@@ -249,10 +273,63 @@ type tailWAL struct {
 // again empty (and read again).
 const maxTailWALs = 4096
 
-// readTails reads the records stored since the last read.
-func (t *table) readTails(ctx context.Context) error {
+// dropLocked forgets every WAL read, and their decrypted rows.
+func (f *foreignTails) dropLocked() { f.wals = nil }
+
+// syncLocked drops the WALs read if the store dropped its decrypted
+// caches since: a key failed to derive, maybe theirs.
+func (f *foreignTails) syncLocked(st *Store) {
+	if n := st.dropped.Load(); n != f.dropped {
+		f.dropLocked()
+		f.dropped = n
+	}
+}
+
+// sync is syncLocked for a caller that does not hold f.mu.
+func (f *foreignTails) sync(st *Store) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncLocked(st)
+}
+
+// holdsRows reports whether any decrypted row is held.
+func (f *foreignTails) holdsRows() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.wals {
+		if w.mem != nil && w.mem.mark().records > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKeys derives again the key of each WAL whose rows are held: one
+// that is revoked or locked drops them all, so that their plaintext does
+// not wait for the next read to go.
+func (f *foreignTails) checkKeys(st *Store) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var hdrs []header
+	for _, w := range f.wals {
+		if w.mem != nil {
+			hdrs = appendKeyHeader(hdrs, w.hdr)
+		}
+	}
+	for _, hdr := range hdrs {
+		if _, err := st.aead(st.ctx, hdr, purposeWAL); err != nil {
+			f.syncLocked(st)
+			return
+		}
+	}
+}
+
+// readTails reads the records stored since the last read, and returns the
+// WALs not known to be flushed as they stand now.
+func (t *table) readTails(ctx context.Context) (map[tailKey]tailView, error) {
 	t.tails.mu.Lock()
 	defer t.tails.mu.Unlock()
+	t.tails.syncLocked(t.st)
 	if t.tails.wals == nil || len(t.tails.wals) > maxTailWALs {
 		t.tails.wals = map[tailKey]*tailWAL{}
 	}
@@ -268,14 +345,14 @@ func (t *table) readTails(ctx context.Context) error {
 	}
 	recs, err := t.st.cfg.SharedWAL.Read(ctx, q)
 	if err != nil {
-		return fmt.Errorf("read %s/%s: read the other nodes' rows not yet flushed from the shared WAL: %w", t.ws, t.name, err)
+		return nil, fmt.Errorf("read %s/%s: read the other nodes' rows not yet flushed from the shared WAL: %w", t.ws, t.name, err)
 	}
 	changed := false
 	for _, r := range recs {
 		k := tailKey{r.Lineage, r.WAL}
 		w := t.tails.wals[k]
 		if w == nil {
-			w = &tailWAL{have: map[int64]bool{}}
+			w = &tailWAL{have: map[int64]bool{}, mem: &memtable{}}
 			t.tails.wals[k] = w
 		}
 		if w.done {
@@ -283,21 +360,28 @@ func (t *table) readTails(ctx context.Context) error {
 		}
 		c, err := t.takeTail(ctx, k, w, r)
 		if err != nil {
-			return err
+			t.tails.syncLocked(t.st)
+			return nil, err
 		}
 		changed = changed || c
 	}
 	if changed {
 		t.st.changed() // rows with a column or type the schema may lack
 	}
-	return nil
+	views := make(map[tailKey]tailView, len(t.tails.wals))
+	for k, w := range t.tails.wals {
+		if !w.done || w.damage != nil {
+			views[k] = tailView{hdr: w.hdr, mem: w.mem, damage: w.damage}
+		}
+	}
+	return views, nil
 }
 
 // takeTail takes one record of another lineage's WAL w; what fails to open
 // marks the WAL damaged, its rows withheld.
 func (t *table) takeTail(ctx context.Context, k tailKey, w *tailWAL, r WALRecord) (bool, error) {
 	damage := func(format string, args ...any) (bool, error) {
-		w.done, w.mem = true, memtable{}
+		w.done, w.mem = true, nil
 		w.damage = &IntegrityError{Workspace: t.ws, Table: t.name, Object: k.lineage + "/" + walFileName(k.seq),
 			Problem: ProblemAuthentication, Detail: "in the shared WAL: " + fmt.Sprintf(format, args...)}
 		t.noteDamage(w.damage)
@@ -342,42 +426,52 @@ func (t *table) takeTail(ctx context.Context, k tailKey, w *tailWAL, r WALRecord
 	return changed, nil
 }
 
-// tailBlocks is what a snapshot reads of the other lineages' WALs: the rows
-// of those their manifests (f) list, and the damage of those that failed.
-// A WAL no longer listed, and older than its lineage's next, was flushed:
-// its rows are dropped.
-func (t *table) tailBlocks(ctx context.Context, f foreign) ([]*memBlock, []*IntegrityError, error) {
-	t.tails.mu.Lock()
-	defer t.tails.mu.Unlock()
+// tailBlocks is what a snapshot reads of the other lineages' WALs, of the
+// views its read of the tails returned: the rows of those their manifests
+// (f) list, and the damage of those that failed. A WAL no longer listed,
+// and older than its lineage's next, was flushed: the table drops its
+// rows.
+func (t *table) tailBlocks(ctx context.Context, f foreign, views map[tailKey]tailView) ([]*memBlock, []*IntegrityError, error) {
 	var blocks []*memBlock
 	var damage []*IntegrityError
-	for _, k := range slices.SortedFunc(maps.Keys(t.tails.wals), func(a, b tailKey) int {
+	for _, k := range slices.SortedFunc(maps.Keys(views), func(a, b tailKey) int {
 		return cmp.Or(cmp.Compare(a.lineage, b.lineage), cmp.Compare(a.seq, b.seq))
 	}) {
-		w := t.tails.wals[k]
+		v := views[k]
 		l, ok := f.wals[k.lineage]
 		switch {
 		case !ok:
 			continue // no manifest read: a lineage damaged, or none yet
 		case !l.listed[k.seq] && k.seq < l.nextSeq:
-			w.done, w.mem, w.damage = true, memtable{}, nil
+			t.tailFlushed(k)
 			continue
 		case !l.listed[k.seq]:
 			continue // listed by a manifest newer than f
-		case w.damage != nil:
-			damage = append(damage, w.damage)
+		case v.damage != nil:
+			damage = append(damage, v.damage)
 			continue
 		}
-		b := w.mem.view(t.st.cfg.BlockRows)
+		b := v.mem.view(t.st.cfg.BlockRows)
 		if len(b) == 0 {
 			continue
 		}
-		if _, err := t.st.aead(ctx, w.hdr, purposeWAL); err != nil {
+		if _, err := t.st.aead(ctx, v.hdr, purposeWAL); err != nil {
+			t.tails.sync(t.st)
 			return nil, nil, fmt.Errorf("read %s/%s: %w", t.ws, t.name, err)
 		}
 		blocks = append(blocks, b...)
 	}
 	return blocks, damage, nil
+}
+
+// tailFlushed drops the rows of WAL k, which its lineage flushed; it is
+// never read again.
+func (t *table) tailFlushed(k tailKey) {
+	t.tails.mu.Lock()
+	defer t.tails.mu.Unlock()
+	if w := t.tails.wals[k]; w != nil {
+		w.done, w.mem, w.damage = true, nil, nil
+	}
 }
 
 // FlushTail seals the rows lineage acknowledged and never flushed, which

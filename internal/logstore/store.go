@@ -171,6 +171,9 @@ type Store struct {
 	lineages LineageLedger
 	// foreign are the manifests of other lineages queries read.
 	foreign foreignManifests
+	// dropped counts the times the decrypted caches were dropped: each
+	// table's other lineages' rows (foreignTails) go at its next read.
+	dropped atomic.Uint64
 	damage  damageLog
 	clock   ingestClock
 	// compacting holds a token while a merge runs (Config.Merges).
@@ -340,6 +343,9 @@ func (st *Store) flushAgedLoop() {
 			}
 		}
 		st.checkCachedKeys()
+		for _, t := range tables {
+			t.tails.checkKeys(st)
+		}
 		st.compactInBackground(tables)
 	}
 }
@@ -416,16 +422,18 @@ func (st *Store) table(ws, name string) (*table, error) {
 	return t, nil
 }
 
-// aead derives the object key of a sealed file for one operation. A key
-// that cannot be derived (revoked, locked) also drops the cached indexes:
-// plaintext-derived data does not outlive the key.
 // dropDecrypted forgets what the store keeps decrypted: the segments'
-// indexes and the other lineages' manifests.
+// indexes and the other lineages' manifests now, and the other lineages'
+// rows not yet flushed at each table's next read (foreignTails.sync).
 func (st *Store) dropDecrypted() {
 	st.indexes.drop()
 	st.foreign.drop()
+	st.dropped.Add(1)
 }
 
+// aead derives the object key of a sealed file for one operation. A key
+// that cannot be derived (revoked, locked) also drops the cached indexes:
+// plaintext-derived data does not outlive the key.
 func (st *Store) aead(ctx context.Context, hdr header, purpose string) (cipher.AEAD, error) {
 	sealer, err := st.keys.ByID(ctx, hdr.aekID)
 	if err != nil {

@@ -885,16 +885,22 @@ func (t *table) heldAbsorbedLocked(f foreign) bool {
 // manifests (see foreignTails).
 func (t *table) others(ctx context.Context) (foreign, error) {
 	shared := t.st.cfg.SharedWAL != nil
+	var views map[tailKey]tailView
 	if shared {
-		if err := t.readTails(ctx); err != nil {
+		var err error
+		if views, err = t.readTails(ctx); err != nil {
 			return foreign{}, err
 		}
 	}
 	f, err := t.otherLineages(ctx)
-	if err != nil || !shared {
+	if !shared {
 		return f, err
 	}
-	mems, damage, err := t.tailBlocks(ctx, f)
+	if err != nil {
+		t.tails.sync(t.st) // a manifest's key failed: maybe the rows' too
+		return f, err
+	}
+	mems, damage, err := t.tailBlocks(ctx, f, views)
 	f.mems, f.damage = mems, append(f.damage, damage...)
 	return f, err
 }

@@ -1,0 +1,91 @@
+package logstore
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestAQueryRacingAnotherThatFindsAWALFlushedReadsItsRows: a query read
+// another node's records and then a manifest that lists their WAL; before
+// it takes their rows, that node flushes the WAL and a second query on the
+// same node finds it flushed. The first query, whose manifest lists the
+// WAL and not its segments, still reads the WAL's rows, once.
+func TestAQueryRacingAnotherThatFindsAWALFlushedReadsItsRows(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a, b := c.node(t, "node-a", withShared(sh)), c.node(t, "node-b", withShared(sh))
+	ctx := context.Background()
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	tb, err := b.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, err := tb.readTails(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tb.otherLineages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, b, 10, "the second query, after node a flushed")
+	mems, _, err := tb.tailBlocks(ctx, f, views)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := buildBlocks(mems); err != nil {
+		t.Fatalf("the first query builds the blocks of node a's WAL: %v", err)
+	}
+	rows := 0
+	for _, m := range mems {
+		rows += m.rows
+	}
+	if rows != 10 {
+		t.Fatalf("the first query reads %d rows of node a's WAL its manifest lists; want 10", rows)
+	}
+}
+
+// TestAnotherNodesRowsDecryptedAreDroppedWhenTheKeyIsRevoked: the rows a
+// node read from another's WALs in the shared WAL, decrypted, go once the
+// key is revoked, as the segments' decrypted indexes do: at the next read,
+// or at the next tick of the background loop when no read comes.
+func TestAnotherNodesRowsDecryptedAreDroppedWhenTheKeyIsRevoked(t *testing.T) {
+	for _, read := range []bool{true, false} {
+		name := map[bool]string{true: "at the next read", false: "with no read, at the next tick"}[read]
+		t.Run(name, func(t *testing.T) {
+			c, sh := sharedCluster(t)
+			a := c.node(t, "node-a", withShared(sh))
+			b := c.node(t, "node-b", withShared(sh), func(cfg *Config) { cfg.FlushInterval = 40 * time.Millisecond })
+			mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+			wantRows(t, b, 10, "node b with the key")
+			tb, err := b.table(ws, tbl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tb.tails.holdsRows() {
+				t.Fatal("node b holds none of node a's rows after reading them")
+			}
+			c.keys.Revoke()
+			defer c.keys.Restore()
+			if read {
+				if _, err := scanAll(b, ScanRequest{Workspace: ws, Table: tbl}); err == nil {
+					t.Fatal("node b read with the key revoked")
+				}
+				if tb.tails.holdsRows() {
+					t.Fatal("node b still holds node a's decrypted rows after a read failed for the revoked key")
+				}
+				return
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for tb.tails.holdsRows() {
+				if time.Now().After(deadline) {
+					t.Fatal("node b still holds node a's decrypted rows 5s after the key was revoked")
+				}
+				time.Sleep(10 * time.Millisecond) // the background loop's tick: nothing to wait on
+			}
+		})
+	}
+}
