@@ -21,6 +21,11 @@ import (
 // read, lists the logs not yet flushed; a log it does not list was flushed
 // into segments (which the adopter took) or never acknowledged a row.
 //
+// Its rows are taken as a node takes rows late: each record gets the
+// instant it is taken again as its ingestion time, so that the analytics
+// rules, whose watermark passed its first one while the node was down,
+// evaluate its rows as late rows instead of never.
+//
 // Exactly once, by the log's name: each listed log is sealed again, record
 // for record, into a log of the same sequence number under the new lineage,
 // written and synced whole under a temporary name, and only then renamed
@@ -207,15 +212,24 @@ func (st *Store) takeFencedWAL(ctx context.Context, ws, table, dir, to, old stri
 	return len(r.payloads), os.Remove(from)
 }
 
-// reseal appends the records r read to nw, under nw's own object key, and
-// waits until they are durable.
+// reseal appends the records r read to nw, under nw's own object key and
+// each stamped with a new ingestion time, and waits until they are
+// durable.
 func (st *Store) reseal(ctx context.Context, nw *walWriter, r walReplay) error {
 	aead, err := st.aead(ctx, nw.hdr, purposeWAL)
 	if err != nil {
 		return err
 	}
 	var last uint64
+	var stamps []int64
+	defer func() {
+		for _, s := range stamps {
+			st.clock.done(s)
+		}
+	}()
 	for i, p := range r.payloads {
+		stamps = append(stamps, st.clock.stamp())
+		putIngestTime(p, stamps[i])
 		_, _, refs, err := decodeRecord(r.hdr.version, p)
 		if err != nil {
 			return &IntegrityError{Workspace: nw.ws, Table: nw.table, Object: walFileName(nw.seq), Problem: ProblemAuthentication,

@@ -17,7 +17,8 @@ import (
 // (the 40). A store under a's new lineage takes the 20 from a's logs, or,
 // when which logs were flushed can no longer be told or a log is damaged,
 // keeps them where they are and takes nothing; it refuses a lineage that
-// was not adopted.
+// was not adopted. The rows it takes are ingested anew, an hour after a
+// took them: late rows for the rules.
 func TestTheLogsOfAnAdoptedLineageAreTakenOnceOrKept(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -87,6 +88,8 @@ func TestTheLogsOfAnAdoptedLineageAreTakenOnceOrKept(t *testing.T) {
 				next = cl.node(t, "node-a2", clock, func(cfg *Config) { cfg.Dir = next.cfg.Dir })
 			}
 			logs := fencedLogs(t, aDir)
+			now.Add(int64(time.Hour)) // a was down
+			takenAt := now.Load()
 			f, err := next.TakeFenced(context.Background(), ws, aDir, "node-a")
 			switch {
 			case c.refused:
@@ -110,6 +113,10 @@ func TestTheLogsOfAnAdoptedLineageAreTakenOnceOrKept(t *testing.T) {
 			}
 			if n := distinctRows(t, next, "under the new lineage"); n != 60 {
 				t.Fatalf("under the new lineage: %d rows, want a's 60", n)
+			}
+			late, err := scanAll(next, ScanRequest{Workspace: ws, Table: tbl, IngestedAfter: time.Unix(0, takenAt-1)})
+			if err != nil || len(rowsOf(late)) != 20 {
+				t.Fatalf("%d rows ingested since they were taken again (%v); want the 20 taken, as late rows", len(rowsOf(late)), err)
 			}
 		})
 	}
