@@ -60,6 +60,9 @@ func TestAnAcknowledgedRowSurvivesItsNodeComingBackAfterItsLineageWasAdopted(t *
 		t.Fatal(err)
 	}
 
+	if n, err := b.AdoptLineages(ctx, all); err != nil || n != 0 { // b sees a's lease
+		t.Fatalf("b adopted %d tables within a's lease (%v)", n, err)
+	}
 	clock.Add(int64(2 * time.Minute)) // a's lease runs out
 	if err := b.RenewLineage(ctx); err != nil {
 		t.Fatal(err)

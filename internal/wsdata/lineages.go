@@ -45,6 +45,9 @@ type lineageLease struct {
 	// never written by its owner again.
 	Adopter string `json:"adopter,omitempty"`
 	Claimed int64  `json:"claimed,omitempty"` // Unix ns
+	// Renewals counts its owner's renewals: each changes the lease, even
+	// one that leaves Expires as it was (leaseWatch).
+	Renewals uint64 `json:"renewals,omitempty"`
 	// Done: its adopter adopted every table and swept what was left.
 	Done bool `json:"done,omitempty"`
 }
@@ -90,6 +93,7 @@ func (d *Data) RenewLineage(ctx context.Context) error {
 			return fmt.Errorf("renew the lease of lineage %s: lineage %s claimed it: %w", own, l.Adopter, logstore.ErrLineageAdopted)
 		}
 		l.Expires = max(l.Expires, expires)
+		l.Renewals++
 		return putLease(b, own, l)
 	})
 	if err == nil {
@@ -415,9 +419,11 @@ func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[str
 			return nil, nil, err
 		}
 	}
+	d.watch.note(leases, now)
+	term := int64(d.leaseTerm())
 	alive := func(l string) bool {
 		lease, ok := leases[l]
-		return ok && !lease.expired(now) && lease.Adopter == ""
+		return ok && !d.watch.stale(l, lease, now, term) && lease.Adopter == ""
 	}
 	var unleased, claimable, mine []string
 	for _, l := range slices.Sorted(maps.Keys(tables)) {
@@ -431,7 +437,7 @@ func (d *Data) claimLineages(ctx context.Context, own string) ([]string, map[str
 		case l == own || lease.Done:
 		case lease.Adopter == own:
 			mine = append(mine, l)
-		case lease.expired(now) && (lease.Adopter == "" || !alive(lease.Adopter)):
+		case d.watch.stale(l, lease, now, term) && (lease.Adopter == "" || !alive(lease.Adopter)):
 			claimable = append(claimable, l)
 		}
 	}
@@ -466,7 +472,8 @@ func ownLeaseHeld(own string, l lineageLease) error {
 // for own, in one Update, checking each again there: another node may have
 // claimed it, or its owner renewed it, since it was read.
 func (d *Data) claim(ctx context.Context, own string, now int64, unleased, claimable []string) ([]string, error) {
-	var claimed []string
+	var claimed, made []string
+	term := int64(d.leaseTerm())
 	err := d.opts.ControlDB.Update(ctx, func(tx kv.Tx) error {
 		claimed = nil
 		b, err := tx.CreateBucketIfNotExists(lineageBucket)
@@ -480,11 +487,13 @@ func (d *Data) claim(ctx context.Context, own string, now int64, unleased, claim
 		if err := ownLeaseHeld(own, mine); err != nil {
 			return err
 		}
+		made = nil
 		for _, l := range unleased {
 			if b.Get([]byte(l)) == nil {
-				if err := putLease(b, l, lineageLease{Expires: now + int64(d.leaseTerm())}); err != nil {
+				if err := putLease(b, l, lineageLease{Expires: now + term}); err != nil {
 					return err
 				}
+				made = append(made, l)
 			}
 		}
 		for _, l := range claimable {
@@ -492,15 +501,15 @@ func (d *Data) claim(ctx context.Context, own string, now int64, unleased, claim
 			if err != nil {
 				return err
 			}
-			if !lease.expired(now) || lease.Done {
-				continue
+			if !d.watch.stale(l, lease, now, term) || lease.Done {
+				continue // renewed since it was read, or claimed and done
 			}
 			if lease.Adopter != "" && lease.Adopter != own {
 				adopter, err := getLease(b, lease.Adopter)
 				if err != nil {
 					return err
 				}
-				if !adopter.expired(now) && adopter.Adopter == "" {
+				if !d.watch.stale(lease.Adopter, adopter, now, term) && adopter.Adopter == "" {
 					continue // its adopter is alive, and works on it
 				}
 			}
@@ -512,6 +521,11 @@ func (d *Data) claim(ctx context.Context, own string, now int64, unleased, claim
 		}
 		return nil
 	})
+	if err == nil {
+		for _, l := range made {
+			d.watch.saw(l, lineageLease{Expires: now + term}, now)
+		}
+	}
 	return claimed, err
 }
 

@@ -350,6 +350,9 @@ func TestANodeWhoseLineageWasAdoptedClaimsNoOther(t *testing.T) {
 	if err := ingestAndFlush(t, c, ws, 0, 10); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := b.AdoptLineages(ctx, all); err != nil || n != 0 { // b sees the leases
+		t.Fatalf("b adopted %d tables within the leases, %v", n, err)
+	}
 	clock.Add(int64(2 * time.Minute)) // a is paused; b and c renew
 	for _, d := range []*Data{b, c} {
 		if err := d.RenewLineage(ctx); err != nil {
@@ -379,4 +382,49 @@ func TestANodeWhoseLineageWasAdoptedClaimsNoOther(t *testing.T) {
 		t.Fatalf("b adopted %d tables of c's lineage, %v; want its one table", n, err)
 	}
 	onceEach(t, numbersThrough(t, b, ws), 10, "node b after it adopted c's lineage")
+}
+
+// TestANodeWhoseClockRunsAheadAdoptsNoLiveLineage: b's clock is three
+// minutes ahead of a's, more than a's one-minute lease: by b's clock a's
+// lease has always run out. b claims it only once it has seen it unrenewed
+// for a lease term by its own clock, so not while a renews, and still
+// once a is gone.
+func TestANodeWhoseClockRunsAheadAdoptsNoLiveLineage(t *testing.T) {
+	db, objects, clock := leasedStorage(t)
+	a, b := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock)
+	b.now = func() time.Time { return time.Unix(0, clock.Load()).Add(3 * time.Minute) }
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	all := []workspace.WorkspaceInfo{*ws}
+	if err := ingestAndFlush(t, a, ws, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 15 { // three minutes, a renewing five times a lease
+		for _, d := range []*Data{a, b} {
+			if err := d.RenewLineage(ctx); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if n, err := b.AdoptLineages(ctx, all); err != nil || n != 0 {
+			t.Fatalf("round %d: b adopted %d tables of a, which renews its lease (%v)", round, n, err)
+		}
+		clock.Add(int64(12 * time.Second))
+	}
+
+	adopted := 0
+	for range 10 { // a is gone
+		if err := b.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n, err := b.AdoptLineages(ctx, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adopted += n
+		clock.Add(int64(12 * time.Second))
+	}
+	if adopted != 1 {
+		t.Fatalf("b adopted %d tables within two minutes of a being gone; want a's one", adopted)
+	}
+	onceEach(t, numbersThrough(t, b, ws), 10, "b after it adopted a")
 }

@@ -116,6 +116,9 @@ func TestALineageGoneHoldsTheClusterMarkUntilItsLeaseRunsOut(t *testing.T) {
 	if last.Lineage != "node-y" {
 		t.Fatalf("x's cluster mark: %+v; want y's", last)
 	}
+	if n, err := x.AdoptLineages(ctx, []workspace.WorkspaceInfo{*ws}); err != nil || n != 0 { // x sees y's lease
+		t.Fatalf("x adopted %d tables within y's lease: %v", n, err)
+	}
 	clock.Add(int64(30 * time.Second)) // y is gone, its lease still runs
 	if m := clusterMark(t, x, ws); !m.At.Equal(last.At) {
 		t.Fatalf("x's cluster mark within y's lease: %v; want y's last, %v", m.At, last.At)

@@ -99,8 +99,10 @@ type Data struct {
 	// leasesKnown: every lineage the ledger held at the first round of
 	// AdoptLineages has a lease since (claimLineages).
 	leasesKnown atomic.Bool
-	log         *slog.Logger
-	now         func() time.Time
+	// watch is what AdoptLineages saw of the other lineages' leases.
+	watch leaseWatch
+	log   *slog.Logger
+	now   func() time.Time
 	// functions keeps each workspace's functions (its saved searches with
 	// an alias) across queries, by the version of their sealed index.
 	functions *savedsearch.Cache
