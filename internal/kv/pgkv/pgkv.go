@@ -229,7 +229,7 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 	defer d.inFlight.Done()
 	conn, err := d.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("pgkv %s: %w", d.ns, unavailable(ctx, err))
+		return fmt.Errorf("pgkv %s: %w", d.ns, Unavailable(ctx, err))
 	}
 	// The pool closes a connection released in a transaction, one whose
 	// rollback failed.
@@ -248,13 +248,13 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 		if _, err := t.do("wait for the writer's lock", `SELECT pg_advisory_xact_lock($1),
 			set_config('idle_in_transaction_session_timeout', $2, true)`,
 			[]any{d.lockID, strconv.FormatInt(d.idleTimeout.Milliseconds(), 10)}, nil); err != nil {
-			return fmt.Errorf("pgkv %s: %w", d.ns, unavailable(ctx, err))
+			return fmt.Errorf("pgkv %s: %w", d.ns, Unavailable(ctx, err))
 		}
 	}
 	ferr := fn(t)
 	if t.err != nil {
 		// A failed read returned nil: fn's result may rest on it.
-		return fmt.Errorf("pgkv %s: %w", d.ns, unavailable(ctx, t.err))
+		return fmt.Errorf("pgkv %s: %w", d.ns, Unavailable(ctx, t.err))
 	}
 	if ferr != nil {
 		return ferr
@@ -269,10 +269,11 @@ func (d *DB) run(ctx context.Context, begin string, writable bool, fn func(kv.Tx
 	return nil
 }
 
-// unavailable marks err as kv.ErrUnavailable when the database could not
+// Unavailable marks err as kv.ErrUnavailable when the database could not
 // be reached or dropped the connection (a server down, shutting down or
-// refusing connections), unless ctx ended.
-func unavailable(ctx context.Context, err error) error {
+// refusing connections), unless ctx ended: the other users of the same
+// database (package pgwal) give the API the same error to answer 503 for.
+func Unavailable(ctx context.Context, err error) error {
 	if ctx.Err() != nil || !connectionLost(err) {
 		return err
 	}
@@ -308,7 +309,7 @@ func (d *DB) Claim(ctx context.Context, set []byte, keys [][]byte) ([]bool, erro
 	rows, err := d.pool.Query(ctx, `INSERT INTO `+claimsTable+` (ns, set_name, key)
 		SELECT $1, $2, k FROM unnest($3::bytea[]) AS k ON CONFLICT DO NOTHING RETURNING key`, d.ns, set, keys)
 	if err != nil {
-		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, unavailable(ctx, err))
+		return nil, fmt.Errorf("pgkv %s: claim: %w", d.ns, Unavailable(ctx, err))
 	}
 	added := map[string]bool{}
 	for rows.Next() {

@@ -28,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sealwatch/sealwatch/internal/kv/pgkv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 )
 
@@ -197,7 +198,7 @@ func (w *WAL) commit(batch []*appendCall) error {
 	_, err := w.pool.CopyFrom(ctx, pgx.Identifier{table},
 		[]string{"workspace", "tbl", "lineage", "wal", "ord", "record"}, pgx.CopyFromRows(rows))
 	if err != nil {
-		return fmt.Errorf("pgwal: store %d records: %w", len(rows), err)
+		return fmt.Errorf("pgwal: store %d records: %w", len(rows), pgkv.Unavailable(ctx, err))
 	}
 	w.commits.Add(1)
 	return nil
@@ -221,7 +222,7 @@ func (w *WAL) Read(ctx context.Context, q logstore.WALQuery) ([]logstore.WALReco
 		ORDER BY w.lineage, w.wal, w.ord`,
 		q.Workspace, q.Table, q.Lineage, q.Except, lineages, wals, next)
 	if err != nil {
-		return nil, fmt.Errorf("pgwal: read %s/%s: %w", q.Workspace, q.Table, err)
+		return nil, fmt.Errorf("pgwal: read %s/%s: %w", q.Workspace, q.Table, pgkv.Unavailable(ctx, err))
 	}
 	var out []logstore.WALRecord
 	var wal int64
@@ -233,7 +234,7 @@ func (w *WAL) Read(ctx context.Context, q logstore.WALQuery) ([]logstore.WALReco
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgwal: read %s/%s: %w", q.Workspace, q.Table, err)
+		return nil, fmt.Errorf("pgwal: read %s/%s: %w", q.Workspace, q.Table, pgkv.Unavailable(ctx, err))
 	}
 	return out, nil
 }
@@ -248,7 +249,7 @@ func (w *WAL) Prune(ctx context.Context, workspace, tbl, lineage string, below u
 	_, err := w.pool.Exec(ctx, `DELETE FROM `+table+` WHERE workspace = $1 AND tbl = $2 AND lineage = $3
 		AND wal < $4 AND NOT wal = ANY($5::bigint[])`, workspace, tbl, lineage, int64(below), kept)
 	if err != nil {
-		return fmt.Errorf("pgwal: prune the WALs of %s/%s/%s: %w", workspace, tbl, lineage, err)
+		return fmt.Errorf("pgwal: prune the WALs of %s/%s/%s: %w", workspace, tbl, lineage, pgkv.Unavailable(ctx, err))
 	}
 	return nil
 }
@@ -256,7 +257,7 @@ func (w *WAL) Prune(ctx context.Context, workspace, tbl, lineage string, below u
 // DeleteWorkspace removes every record of a workspace.
 func (w *WAL) DeleteWorkspace(ctx context.Context, workspace string) error {
 	if _, err := w.pool.Exec(ctx, `DELETE FROM `+table+` WHERE workspace = $1`, workspace); err != nil {
-		return fmt.Errorf("pgwal: delete workspace %s: %w", workspace, err)
+		return fmt.Errorf("pgwal: delete workspace %s: %w", workspace, pgkv.Unavailable(ctx, err))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/kv"
 	"github.com/sealwatch/sealwatch/internal/logstore"
 	"github.com/sealwatch/sealwatch/internal/objstore"
 	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
@@ -305,5 +306,28 @@ func TestAnAppendGivenUpIsNeitherStoredNorAcknowledged(t *testing.T) {
 	got, err := w.Read(context.Background(), logstore.WALQuery{Workspace: ws, Table: tbl})
 	if err != nil || !slices.Equal(places(got), []string{"ws1/App_CL/a/0/1=kept"}) {
 		t.Fatalf("stored: %q, %v; want the other append's record alone", places(got), err)
+	}
+}
+
+// TestAQueryWhilePostgreSQLIsUnreachableIsUnavailable: a query that cannot
+// read the other nodes' rows not yet flushed fails with kv.ErrUnavailable,
+// which the API answers 503, not with an error it would answer 500; so do
+// the ingest and the prune.
+func TestAQueryWhilePostgreSQLIsUnreachableIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.New(t)
+	c := newCluster(t, dbURL)
+	a, b := c.node(t, "node-a", t.TempDir()), c.node(t, "node-b", t.TempDir())
+	ingest(t, a, 0, 10)
+	restore := pgtest.Unreachable(t, dbURL)
+	defer restore()
+	if _, err := b.Scan(ctx, logstore.ScanRequest{Workspace: ws, Table: tbl}); !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("a query with PostgreSQL refusing connections: %v; want kv.ErrUnavailable", err)
+	}
+	if _, err := a.Ingest(ctx, ws, tbl, body(10, 5)); !errors.Is(err, kv.ErrUnavailable) || !errors.Is(err, logstore.ErrSharedWALUnavailable) {
+		t.Fatalf("an ingest with PostgreSQL refusing connections: %v; want kv.ErrUnavailable and ErrSharedWALUnavailable", err)
+	}
+	if err := c.wal.Prune(ctx, ws, tbl, "node-a", 1, nil); !errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("a prune with PostgreSQL refusing connections: %v; want kv.ErrUnavailable", err)
 	}
 }
