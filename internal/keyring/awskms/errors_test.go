@@ -20,6 +20,22 @@ import (
 	"github.com/sealwatch/sealwatch/internal/keyring/awskms/localkms"
 )
 
+// wrappedOnKMS starts Local KMS with a key, a driver for it (cluster c1)
+// and an account key wrapped by it, where the error tests begin.
+func wrappedOnKMS(t *testing.T) (srv *localkms.Server, arn string, k *awskms.KEK, aek []byte, w keyring.Wrapped) {
+	t.Helper()
+	srv = localkms.Start(t)
+	arn = srv.CreateKey(t)
+	k = newDriver(t, srv, arn, "c1")
+	aek = make([]byte, 32)
+	rand.Read(aek)
+	w, err := k.Wrap(context.Background(), aek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, arn, k, aek, w
+}
+
 func newDriver(t *testing.T, srv *localkms.Server, keyID, cluster string) *awskms.KEK {
 	t.Helper()
 	k, err := awskms.New(awskms.Config{KeyID: keyID, Region: localkms.Region, Endpoint: srv.Endpoint,
@@ -34,16 +50,8 @@ func newDriver(t *testing.T, srv *localkms.Server, keyID, cluster string) *awskm
 // real SDK: refusals are revoked, throttling and 5xx unreachable, and no
 // error repeats the service's message or the secret.
 func TestServiceAnswersMapToTypedErrors(t *testing.T) {
-	srv := localkms.Start(t)
-	arn := srv.CreateKey(t)
-	k := newDriver(t, srv, arn, "c1")
+	srv, _, k, aek, w := wrappedOnKMS(t)
 	ctx := context.Background()
-	aek := make([]byte, 32)
-	rand.Read(aek)
-	w, err := k.Wrap(ctx, aek)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		status int
 		code   string
@@ -195,16 +203,8 @@ func TestImportedKeyMaterialIsNotRecoverable(t *testing.T) {
 // still Enabled makes the failure unreachable (the keyring keeps its keys
 // through the grace), a disabled one revoked.
 func TestInvalidStateIsSortedByTheKeysState(t *testing.T) {
-	srv := localkms.Start(t)
-	arn := srv.CreateKey(t)
-	k := newDriver(t, srv, arn, "c1")
+	srv, arn, k, _, w := wrappedOnKMS(t)
 	ctx := context.Background()
-	aek := make([]byte, 32)
-	rand.Read(aek)
-	w, err := k.Wrap(ctx, aek)
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv.SetOperationFault("Decrypt", 400, "KMSInvalidStateException")
 	defer srv.SetFault(0, "")
 	if _, err := k.Unwrap(ctx, w); !errors.Is(err, keyring.ErrKeyUnreachable) || errors.Is(err, keyring.ErrKeyRevoked) {
