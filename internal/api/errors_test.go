@@ -288,3 +288,17 @@ func TestACallCancelledWhileItWaitsForTheFirstKeyCheckIsACancellation(t *testing
 		})
 	}
 }
+
+// TestAnIngestPostgreSQLDidNotConfirmSaysItsRowsMayBeKept: a commit whose
+// answer was lost may have stored the rows, which a replay of the node's
+// log or another node's read may then serve: the 503 must not tell the
+// client that nothing was taken, or it would count on no duplicate.
+func TestAnIngestPostgreSQLDidNotConfirmSaysItsRowsMayBeKept(t *testing.T) {
+	e := toAPIError(fmt.Errorf("ingest into ws/T_CL: %w", logstore.ErrSharedWALUnavailable))
+	if e.Status != http.StatusServiceUnavailable || e.RetryAfter == 0 {
+		t.Fatalf("got %d, Retry-After %d; want 503 with Retry-After", e.Status, e.RetryAfter)
+	}
+	if !strings.Contains(e.Message, "may or may not be kept") || strings.Contains(e.Message, "none of the body was taken") {
+		t.Fatalf("the message promises what it cannot: %s", e.Message)
+	}
+}

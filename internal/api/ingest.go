@@ -457,7 +457,8 @@ func dataError(err error) *Error {
 			Message: "the object store that holds the workspace's sealed segments did not answer; retry once it answers"}
 	case errors.Is(err, logstore.ErrSharedWALUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
-			Message: "the shared write-ahead log in PostgreSQL did not store the rows, so none of the body was taken; send it again once PostgreSQL answers"}
+			Message: "the shared write-ahead log in PostgreSQL did not confirm it stored the rows, so they are not acknowledged: they may or may not be kept " +
+				"(PostgreSQL may have committed them before the answer was lost, as a disk may keep a write whose fsync failed); send the body again once PostgreSQL answers"}
 	case errors.Is(err, wsdata.ErrLeaseLapsed):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
 			Message: "this node could not renew its lease on its share of the log store in time (the control plane did not answer, or the node was paused), " +

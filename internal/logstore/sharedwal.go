@@ -83,10 +83,13 @@ type WALCursor struct {
 	Next    int64
 }
 
-// ErrSharedWALUnavailable is an ingest that could not make its rows durable
-// in the shared WAL (Config.SharedWAL): nothing of it was acknowledged, and
-// it may be sent again once the shared WAL answers.
-var ErrSharedWALUnavailable = errors.New("log store: the shared write-ahead log did not store the rows")
+// ErrSharedWALUnavailable is an ingest the shared WAL (Config.SharedWAL)
+// did not confirm it made durable: nothing of it was acknowledged, and it
+// may be sent again once the shared WAL answers. Its rows may still be
+// kept, as after a failed fsync: a commit whose answer was lost, or a
+// record the local WAL holds, is read by other nodes until its WAL is
+// flushed, and replayed by a restart.
+var ErrSharedWALUnavailable = errors.New("log store: the shared write-ahead log did not confirm it stored the rows")
 
 // durable returns once record ord of g is durable: in its WAL file and,
 // when sealed is given (a shared WAL), in the shared WAL, both written at
