@@ -33,8 +33,8 @@ import (
 // crash before the rename leaves the old log to be taken again; after it,
 // the new log's name says the old one was taken, and it is only removed.
 // The new lineage's table must not be in use meanwhile (no pointer of it in
-// the control plane, no store of it open): its first open then finds the
-// logs as a table without a manifest is found, and lists them.
+// the control plane, no store of it open): its open, once the logs are
+// taken, finds them as a table without a manifest is found, and lists them.
 
 // Fenced is what TakeFenced did with a workspace's logs kept aside.
 type Fenced struct {
@@ -147,8 +147,14 @@ func (st *Store) takeFencedTable(ctx context.Context, ws, table, dir, old string
 			f.Records += records
 		}
 	}
-	if kept {
-		return true, nil
+	// Opened, the table lists the logs in a manifest its lineage's pointer
+	// names: should the new lineage be adopted in turn, its adopter and
+	// this node's next take know them.
+	t.mu.Lock()
+	err = t.readyLocked(ctx)
+	t.mu.Unlock()
+	if err != nil || kept {
+		return kept, err
 	}
 	return false, os.RemoveAll(dir) // what is left was flushed, or never acknowledged
 }
@@ -209,8 +215,13 @@ func (st *Store) takeFencedWAL(ctx context.Context, ws, table, dir, to, old stri
 	if err := syncDir(to); err != nil {
 		return 0, err
 	}
+	st.hook(stepTaken)
 	return len(r.payloads), os.Remove(from)
 }
+
+// stepTaken: a log kept aside is sealed again under the new lineage, and
+// still there (for the tests' fault hook, as a merge's steps).
+const stepTaken compactStep = "taken"
 
 // reseal appends the records r read to nw, under nw's own object key and
 // each stamped with a new ingestion time, and waits until they are

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/envelope/envelopetest"
+	"github.com/sealwatch/sealwatch/internal/objstore/localfs"
 )
 
 // TestTheLogsOfAnAdoptedLineageAreTakenOnceOrKept: a acknowledges 20 rows
@@ -130,4 +131,73 @@ func fencedLogs(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return logs
+}
+
+// TestACrashWhileTheLogsOfAnAdoptedLineageAreTakenTakesThemOnce: the node
+// crashes once a's log is sealed again under the new lineage, before the
+// old one is removed; started again on what the crash left, it takes the
+// log no second time, and every row is read once, through it and, once it
+// flushed them, through another node.
+func TestACrashWhileTheLogsOfAnAdoptedLineageAreTakenTakesThemOnce(t *testing.T) {
+	objDir := t.TempDir()
+	objects, err := localfs.New(objDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := cluster{ledger: &MemLedger{}, objects: objects, keys: envelopetest.New("aek")}
+	a, b := cl.node(t, "node-a"), cl.node(t, "node-b")
+	aDir := a.cfg.Dir
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 40, testNow))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mustIngest(t, a, ws, tbl, eventsBody(t, 40, 20, testNow))
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AdoptLineage(context.Background(), ws, tbl, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	next := cl.node(t, "node-a2")
+	var crashA, crashNext, crashObjects string
+	var crashLedger *MemLedger
+	next.compactHook = func(s compactStep) {
+		if s == stepTaken && crashA == "" {
+			crashA, crashNext, crashObjects, crashLedger = copyDir(t, aDir), copyDir(t, next.cfg.Dir), copyDir(t, objDir), cloneLedger(cl.ledger)
+		}
+	}
+	if f, err := next.TakeFenced(context.Background(), ws, aDir, "node-a"); err != nil || f.WALs != 1 {
+		t.Fatalf("took %+v, %v; want a's one log", f, err)
+	}
+	if crashA == "" {
+		t.Fatal("the take never reached the step of the crash")
+	}
+	if len(fencedLogs(t, crashA)) == 0 {
+		t.Fatal("the crash left no log of a's: it came too late to test anything")
+	}
+
+	objects, err = localfs.New(crashObjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl = cluster{ledger: crashLedger, objects: objects, keys: cl.keys}
+	again := cl.node(t, "node-a2", func(cfg *Config) { cfg.Dir = crashNext })
+	if f, err := again.TakeFenced(context.Background(), ws, crashA, "node-a"); err != nil || f.WALs != 0 || len(f.Kept) != 0 {
+		t.Fatalf("after the crash, took %+v, %v; want nothing more taken, nothing kept", f, err)
+	}
+	if logs := fencedLogs(t, crashA); len(logs) != 0 {
+		t.Fatalf("a's logs are still there once taken: %v", logs)
+	}
+	if n := distinctRows(t, again, "the node started again"); n != 60 {
+		t.Fatalf("the node started again: %d rows, want 60", n)
+	}
+	if err := again.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	reader := cl.node(t, "node-c")
+	for name, st := range map[string]*Store{"the node started again, flushed": again, "another node": reader} {
+		if n := distinctRows(t, st, name); n != 60 {
+			t.Fatalf("%s: %d rows, want 60", name, n)
+		}
+	}
 }
