@@ -106,6 +106,8 @@ func (l kvLedger) UpdateLineage(ctx context.Context, ws, table, lineage string, 
 			if p, err = decodePointer(v); err != nil {
 				return err
 			}
+		} else if err := unclaimed(tx, lineage); err != nil {
+			return err
 		}
 		if err := f(&p); err != nil {
 			return err
@@ -133,6 +135,11 @@ func (l kvLedger) AbsorbLineage(ctx context.Context, ws, table, lineage, dead st
 				}
 			}
 		}
+		if own.Epoch == 0 && own.Retired == 0 {
+			if err := unclaimed(tx, lineage); err != nil {
+				return err
+			}
+		}
 		if err := f(&own, &absorbed); err != nil {
 			return err
 		}
@@ -141,6 +148,27 @@ func (l kvLedger) AbsorbLineage(ctx context.Context, ws, table, lineage, dead st
 		}
 		return b.Put(deadKey, encodePointer(absorbed))
 	})
+}
+
+// unclaimed refuses a table's first pointer of a lineage another node
+// claimed: its owner, paused past its lease, writes a table it never wrote
+// before its renewal finds the claim. The adoption retires only the
+// pointers it found, and the claim may be done: such a table's rows would
+// be left in a lineage nothing adopts, purges or compacts again. A pointer
+// swept after its adoption (ForgetLineage) is refused so too.
+func unclaimed(tx kv.Tx, lineage string) error {
+	b := tx.Bucket(lineageBucket)
+	if b == nil {
+		return nil
+	}
+	l, err := getLease(b, lineage)
+	if err != nil {
+		return err
+	}
+	if l.Adopter != "" {
+		return fmt.Errorf("log store ledger: lineage %s claimed %s: %w", l.Adopter, lineage, logstore.ErrLineageAdopted)
+	}
+	return nil
 }
 
 // ForgetLineage implements logstore.LineageLedger, in one Update.

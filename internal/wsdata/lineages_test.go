@@ -428,3 +428,51 @@ func TestANodeWhoseClockRunsAheadAdoptsNoLiveLineage(t *testing.T) {
 	}
 	onceEach(t, numbersThrough(t, b, ws), 10, "b after it adopted a")
 }
+
+// TestAnAdoptedLineageStartsNoTable: a, paused long enough for b to adopt
+// its lineage, wakes and, before its renewal finds the claim, writes a
+// table it never wrote, so has no pointer of that the adoption could
+// retire. The control plane refuses the new pointer (ErrLineageAdopted):
+// a live table in a lineage no node writes any more would never be adopted,
+// purged or compacted again.
+func TestAnAdoptedLineageStartsNoTable(t *testing.T) {
+	db, objects, clock := leasedStorage(t)
+	a, b := leasedNode(t, db, objects, "node-a", clock), leasedNode(t, db, objects, "node-b", clock)
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	all := []workspace.WorkspaceInfo{*ws}
+	for _, d := range []*Data{a, b} {
+		if err := d.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ingestAndFlush(t, a, ws, 0, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AdoptLineages(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(2 * time.Minute)) // a is paused; b renews
+	if err := b.RenewLineage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.AdoptLineages(ctx, all); err != nil || n != 1 {
+		t.Fatalf("b adopted %d tables of a, %v; want its one", n, err)
+	}
+
+	st, err := a.Logs(ctx, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ws.Workspace.Properties.CustomerID
+	_, err = st.Ingest(ctx, id, "Other_CL", numberedAt(100, 5, time.Now()))
+	if err == nil {
+		err = a.FlushLogs(ctx, ws, "Other_CL")
+	}
+	if !errors.Is(err, logstore.ErrLineageAdopted) {
+		t.Fatalf("the adopted lineage's ingest and flush of a table it never wrote: %v; want ErrLineageAdopted", err)
+	}
+	if ptrs, err := (kvLedger{db}).Lineages(ctx, id, "Other_CL"); err != nil || len(ptrs) != 0 {
+		t.Fatalf("pointers of the table: %v, %v; want none", ptrs, err)
+	}
+}
