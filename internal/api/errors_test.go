@@ -42,6 +42,8 @@ func TestKeyErrorsMapToTheirStatusesInOnePlace(t *testing.T) {
 		{fmt.Errorf("scan: %w", &logstore.LineageUnreachableError{Workspace: "ws", Table: "T", Lineage: "n1", Object: "n1/manifest-3",
 			Err: fmt.Errorf("secret detail that must not leak: %w", objstore.ErrUnreachable)}), 503, "ObjectStoreUnreachable", "10"},
 		{fmt.Errorf("secret detail that must not leak: %w", objstore.ErrUnreachable), 503, "ObjectStoreUnreachable", "10"},
+		{fmt.Errorf("publish manifest 4: %w", logstore.ErrLineageAdopted), 503, "ServiceUnavailable", "5"},
+		{fmt.Errorf("publish manifest 4: %w", logstore.ErrLineageConflict), 503, "ServiceUnavailable", "5"},
 		{fmt.Errorf("secret detail that must not leak"), 500, "InternalError", ""},
 	}
 	for _, tc := range cases {

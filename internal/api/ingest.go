@@ -463,6 +463,16 @@ func dataError(err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
 			Message: "this node could not renew its lease on its share of the log store in time (the control plane did not answer, or the node was paused), " +
 				"so the rows are not acknowledged: they may or may not be kept; send the body again, to another node or once this one renews its lease"}
+	case errors.Is(err, logstore.ErrLineageAdopted):
+		// The node was taken for gone (paused past its lease); it goes on
+		// under a new lineage at its next renewal, within a fifth of one.
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
+			Message: "another node took over this node's share of the log store while this one was unreachable or paused, so the request was refused: " +
+				"rows sent may or may not be kept; send the request again, to another node or to this one once it has taken a new share (within a minute)"}
+	case errors.Is(err, logstore.ErrLineageConflict):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable", RetryAfter: 5,
+			Message: "another process writes this node's share of the log store (a node started on a copy of this node's --data directory), so the request was refused: " +
+				"rows sent may or may not be kept; give each node its own --data directory, and send the request again"}
 	case errors.Is(err, logstore.ErrClosed):
 		// The workspace's store closed under the request (deleted, or
 		// closed to bound open stores); a new request opens it again.
