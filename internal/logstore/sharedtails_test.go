@@ -89,3 +89,38 @@ func TestAnotherNodesRowsDecryptedAreDroppedWhenTheKeyIsRevoked(t *testing.T) {
 		})
 	}
 }
+
+// TestAReadOfTheSharedWALThatHangsDoesNotStopTheBackgroundLoop: while a
+// query waits for the shared WAL, which holds the table's other lineages'
+// rows, the background loop goes on sealing the node's aged rows (the
+// check of the keys of those rows is left to a later tick).
+func TestAReadOfTheSharedWALThatHangsDoesNotStopTheBackgroundLoop(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a := c.node(t, "node-a", withShared(sh))
+	b := c.node(t, "node-b", withShared(sh), func(cfg *Config) { cfg.FlushInterval = 40 * time.Millisecond })
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	wantRows(t, b, 10, "node b")
+	hang := make(chan struct{})
+	sh.mu.Lock()
+	sh.hang = hang
+	sh.mu.Unlock()
+	scanned := make(chan error, 1)
+	go func() {
+		_, err := scanAll(b, ScanRequest{Workspace: ws, Table: tbl})
+		scanned <- err
+	}()
+	defer func() {
+		close(hang)
+		if err := <-scanned; err != nil {
+			t.Error(err)
+		}
+	}()
+	mustIngest(t, b, ws, "Other_CL", eventsBody(t, 0, 10, testNow))
+	deadline := time.Now().Add(5 * time.Second)
+	for sh.records("node-b") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("node b's aged rows are not sealed 5s on, while a query waits for the shared WAL")
+		}
+		time.Sleep(10 * time.Millisecond) // the background loop's tick: nothing to wait on
+	}
+}

@@ -309,9 +309,14 @@ func (f *foreignTails) holdsRows() bool {
 
 // checkKeys derives again the key of each WAL whose rows are held: one
 // that is revoked or locked drops them all, so that their plaintext does
-// not wait for the next read to go.
+// not wait for the next read to go. A read under way holds f.mu across its
+// call to the shared WAL, which may hang while the database does: the
+// background loop must not wait for it, so the check is left to the next
+// tick (and that read derives the keys itself).
 func (f *foreignTails) checkKeys(st *Store) {
-	f.mu.Lock()
+	if !f.mu.TryLock() {
+		return
+	}
 	defer f.mu.Unlock()
 	var hdrs []header
 	for _, w := range f.wals {

@@ -21,6 +21,9 @@ type memSharedWAL struct {
 	mu   sync.Mutex
 	recs map[walPlace][]byte
 	down bool // every call fails, as when the database is unreachable
+	// hang, if set, makes each Read wait until it is closed, as a read
+	// from a database that stopped answering does.
+	hang chan struct{}
 }
 
 type walPlace struct {
@@ -51,6 +54,12 @@ func (m *memSharedWAL) Append(_ context.Context, recs []WALRecord) error {
 }
 
 func (m *memSharedWAL) Read(_ context.Context, q WALQuery) ([]WALRecord, error) {
+	m.mu.Lock()
+	hang := m.hang
+	m.mu.Unlock()
+	if hang != nil {
+		<-hang
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
