@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,7 +104,7 @@ func (t *table) openLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	t.pruneShared(ctx, m) // what a failed prune or a crash left
+	t.pruneShared(ctx, m, t.openPruneBelow(m)) // what a failed prune or a crash left
 	return t.finishOpenLocked(gens)
 }
 
@@ -429,4 +430,17 @@ func (t *table) describeSegment(ctx context.Context, name segName, size int64) (
 		}
 	}
 	return s, nil
+}
+
+// openPruneBelow is below which an open prunes the shared records of WALs
+// m does not list. Its own lineage's table has no writer but this one,
+// which has created no WAL yet: every record past m.nextSeq is then a
+// header stored by a crash before its WAL was listed, whose number the
+// next WAL takes again. Another lineage's (FlushTail) may still have its
+// writer, paused, about to list such a WAL: past m.nextSeq is left.
+func (t *table) openPruneBelow(m *manifest) uint64 {
+	if t.lineage == t.st.cfg.Lineage {
+		return math.MaxInt64 // the shared WAL stores signed numbers
+	}
+	return m.nextSeq
 }

@@ -124,3 +124,35 @@ func TestAReadOfTheSharedWALThatHangsDoesNotStopTheBackgroundLoop(t *testing.T) 
 		time.Sleep(10 * time.Millisecond) // the background loop's tick: nothing to wait on
 	}
 }
+
+// TestAHeaderLeftByACrashBeforeItsWALWasListedDoesNotRefuseTheNextIngest:
+// a node that stored the header of its next WAL in the shared WAL and
+// crashed before its manifest listed the WAL starts again at the same WAL
+// number; its open removes that header, so that the next ingest is not
+// refused for a record stored already (nor its batch-mates with it).
+func TestAHeaderLeftByACrashBeforeItsWALWasListedDoesNotRefuseTheNextIngest(t *testing.T) {
+	c, sh := sharedCluster(t)
+	dir := t.TempDir()
+	open := func() *Store {
+		return newTestStore(t, dir, c.keys, func(cfg *Config) {
+			cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
+		})
+	}
+	a := open()
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for seq := range uint64(8) { // the next WAL's number among them
+		hdr := WALRecord{Workspace: ws, Table: tbl, Lineage: "node-a", WAL: seq, Ord: WALHeader, Data: []byte("left by a crash")}
+		_ = sh.Append(context.Background(), []WALRecord{hdr}) // a number taken already is refused: no matter
+	}
+	again := open()
+	if _, err := again.Ingest(context.Background(), ws, tbl, eventsBody(t, 10, 5, testNow)); err != nil {
+		t.Fatalf("the first ingest after the restart: %v", err)
+	}
+	wantRows(t, again, 15, "node a after its restart")
+}

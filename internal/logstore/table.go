@@ -402,12 +402,12 @@ func (t *table) flushLoop() {
 	}
 }
 
-// pruneShared deletes the shared WAL's records of the WALs manifest m no
-// longer lists: their rows are in its segments (or, a WAL whose listing
-// failed, were never acknowledged). Records a failed prune left are
-// harmless, as readers take a WAL's records only while its manifest lists
-// it, and go with the next prune.
-func (t *table) pruneShared(ctx context.Context, m *manifest) {
+// pruneShared deletes the shared WAL's records of the WALs numbered below
+// below that manifest m does not list: their rows are in its segments (or,
+// a WAL whose listing failed, were never acknowledged). Records a failed
+// prune left are harmless, as readers take a WAL's records only while its
+// manifest lists it, and go with the next prune.
+func (t *table) pruneShared(ctx context.Context, m *manifest, below uint64) {
 	sh := t.st.cfg.SharedWAL
 	if sh == nil {
 		return
@@ -416,7 +416,7 @@ func (t *table) pruneShared(ctx context.Context, m *manifest) {
 	for _, w := range m.wals {
 		keep = append(keep, w.seq)
 	}
-	if err := sh.Prune(ctx, t.ws, t.name, t.lineage, m.nextSeq, keep); err != nil && ctx.Err() == nil {
+	if err := sh.Prune(ctx, t.ws, t.name, t.lineage, below, keep); err != nil && ctx.Err() == nil {
 		t.st.log.Warn("delete flushed WALs' shared records", "workspace", t.ws, "table", t.name, "error", err)
 	}
 }
@@ -446,7 +446,7 @@ func (t *table) publishFlushLocked(g *generation, segs []segFile, cols map[strin
 	t.mu.Unlock()
 	hdr, err := t.writeManifest(t.ctx, m)
 	if err == nil {
-		t.pruneShared(t.ctx, m) // before g leaves t.flushing, so that a Flush returns with it gone
+		t.pruneShared(t.ctx, m, m.nextSeq) // before g leaves t.flushing, so that a Flush returns with it gone
 	}
 	t.mu.Lock()
 	if err != nil {
