@@ -106,15 +106,18 @@ func (st *Store) takeFencedTable(ctx context.Context, ws, table, dir, old string
 	}
 	p, ok := ptrs[old]
 	switch {
-	case ok && p.Retired == 0:
-		return false, fmt.Errorf("take the logs of %s/%s kept aside: lineage %s is not retired", ws, table, old)
-	case !ok || ptrs[st.cfg.Lineage].Epoch != 0:
-		// Swept: which logs were flushed is no longer known. Or the new
-		// lineage writes the table already, so a log of it may have been
-		// taken and flushed since.
-		return true, nil
+	case !ok:
+		return true, nil // swept: which logs were flushed is no longer known
 	case p.Epoch == 0:
 		return false, os.RemoveAll(dir) // never listed a log, so never acknowledged a row
+	case p.Retired == 0:
+		// Its adopter has not taken this table yet: it is left for the
+		// next call, once it has.
+		return false, fmt.Errorf("take the logs of %s/%s kept aside: lineage %s is not retired", ws, table, old)
+	case ptrs[st.cfg.Lineage].Epoch != 0:
+		// The new lineage writes the table already: a log of it may have
+		// been taken and flushed since.
+		return true, nil
 	}
 	m, _, err := st.readManifestAt(ctx, ws, table, old, &p)
 	if err != nil {
