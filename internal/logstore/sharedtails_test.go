@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -155,4 +156,30 @@ func TestAHeaderLeftByACrashBeforeItsWALWasListedDoesNotRefuseTheNextIngest(t *t
 		t.Fatalf("the first ingest after the restart: %v", err)
 	}
 	wantRows(t, again, 15, "node a after its restart")
+}
+
+// TestAnIngestWhoseClientLeftDuringTheSharedCommitIsCanceled: a request
+// whose client went away while the shared WAL committed fails with its
+// context's error, which the API answers as a client gone, not as
+// ErrSharedWALUnavailable, a 503 counted against the database.
+func TestAnIngestWhoseClientLeftDuringTheSharedCommitIsCanceled(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a := c.node(t, "node-a", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	appended := make(chan WALRecord)
+	sh.mu.Lock()
+	sh.appended = appended
+	sh.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Ingest(ctx, ws, tbl, eventsBody(t, 10, 5, testNow))
+		done <- err
+	}()
+	<-appended // the record is in the commit
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrSharedWALUnavailable) {
+		t.Fatalf("an ingest whose client left during the shared commit: %v; want context.Canceled alone", err)
+	}
 }

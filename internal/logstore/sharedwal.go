@@ -106,11 +106,19 @@ func (t *table) durable(ctx context.Context, g *generation, ord uint64, sealed [
 		shared <- sh.Append(ctx, []WALRecord{{Workspace: t.ws, Table: t.name, Lineage: t.lineage, WAL: g.seq, Ord: int64(ord), Data: sealed}})
 	}()
 	err := g.wal.waitDurable(ord)
-	if serr := <-shared; serr != nil {
+	serr := <-shared
+	switch {
+	case serr == nil:
+		return err
+	case ctx.Err() != nil && errors.Is(serr, ctx.Err()):
+		// The caller gave up: not the shared WAL's failure. Its record may
+		// be missing there all the same.
+		g.sharedFailed.Store(true)
+		return errors.Join(err, fmt.Errorf("the shared WAL: %w", serr))
+	default:
 		g.sharedFailed.Store(true)
 		return errors.Join(err, fmt.Errorf("%w: %w", ErrSharedWALUnavailable, serr))
 	}
-	return err
 }
 
 // sharedWALs is a lineage's records in the shared WAL, by WAL: its header

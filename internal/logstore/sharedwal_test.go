@@ -24,6 +24,9 @@ type memSharedWAL struct {
 	// hang, if set, makes each Read wait until it is closed, as a read
 	// from a database that stopped answering does.
 	hang chan struct{}
+	// appended, if set, gets each record Append takes, which then waits
+	// for its context to end, as a commit that does not answer.
+	appended chan WALRecord
 }
 
 type walPlace struct {
@@ -34,7 +37,17 @@ type walPlace struct {
 
 var errDown = errors.New("the shared WAL is down")
 
-func (m *memSharedWAL) Append(_ context.Context, recs []WALRecord) error {
+func (m *memSharedWAL) Append(ctx context.Context, recs []WALRecord) error {
+	m.mu.Lock()
+	appended := m.appended
+	m.mu.Unlock()
+	if appended != nil {
+		for _, r := range recs {
+			appended <- r
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
