@@ -183,3 +183,15 @@ func TestAnIngestWhoseClientLeftDuringTheSharedCommitIsCanceled(t *testing.T) {
 		t.Fatalf("an ingest whose client left during the shared commit: %v; want context.Canceled alone", err)
 	}
 }
+
+// holdsRows reports whether any decrypted row is held.
+func (f *foreignTails) holdsRows() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, w := range f.wals {
+		if w.mem != nil && w.mem.mark().records > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -303,18 +303,6 @@ func (f *foreignTails) sync(st *Store) {
 	f.syncLocked(st)
 }
 
-// holdsRows reports whether any decrypted row is held.
-func (f *foreignTails) holdsRows() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, w := range f.wals {
-		if w.mem != nil && w.mem.mark().records > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // checkKeys derives again the key of each WAL whose rows are held: one
 // that is revoked or locked drops them all, so that their plaintext does
 // not wait for the next read to go. A read under way holds f.mu across its
