@@ -230,6 +230,9 @@ type foreign struct {
 	// (foreignTails).
 	wals map[string]listedWALs
 	mems []*memBlock
+	// retired are the lineages absorbed by their adopters: their WALs'
+	// rows are in the adopters' segments.
+	retired map[string]bool
 }
 
 // listedWALs is the WALs a manifest lists, and the sequence number of the
@@ -259,10 +262,13 @@ func (t *table) otherLineages(ctx context.Context) (foreign, error) {
 		if err != nil {
 			return out, fmt.Errorf("read %s/%s: read the control plane's lineages: %w", t.ws, t.name, err)
 		}
-		out = foreign{schema: map[string]Type{}, wals: map[string]listedWALs{}}
+		out = foreign{schema: map[string]Type{}, wals: map[string]listedWALs{}, retired: map[string]bool{}}
 		retry := false
 		for _, l := range slices.Sorted(maps.Keys(ptrs)) {
 			p := ptrs[l]
+			if l != t.lineage && p.Retired != 0 {
+				out.retired[l] = true
+			}
 			if l == t.lineage || p.Epoch == 0 || p.Retired != 0 {
 				continue // absorbed: its rows are in its adopter's lineage
 			}

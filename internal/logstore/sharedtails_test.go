@@ -195,3 +195,28 @@ func (f *foreignTails) holdsRows() bool {
 	}
 	return false
 }
+
+// TestTheRowsOfALineageAdoptedMeanwhileAreDropped: a node holding another
+// lineage's rows not yet flushed drops them once that lineage is adopted
+// (its rows then in its adopter's segments), rather than keep them, never
+// served, for as long as the table is open.
+func TestTheRowsOfALineageAdoptedMeanwhileAreDropped(t *testing.T) {
+	c, sh := sharedCluster(t)
+	a, b, adopter := c.node(t, "node-a", withShared(sh)), c.node(t, "node-b", withShared(sh)), c.node(t, "node-c", withShared(sh))
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	wantRows(t, b, 10, "node b before the adoption")
+	tb, err := b.table(ws, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tb.tails.holdsRows() {
+		t.Fatal("node b holds none of node a's rows after reading them")
+	}
+	if _, err := adopter.AdoptLineage(context.Background(), ws, tbl, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	wantRows(t, b, 10, "node b after the adoption")
+	if tb.tails.holdsRows() {
+		t.Fatal("node b still holds the rows of node a, adopted, which its adopter's segments hold")
+	}
+}

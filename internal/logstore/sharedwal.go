@@ -444,6 +444,9 @@ func (t *table) tailBlocks(ctx context.Context, f foreign, views map[tailKey]tai
 		v := views[k]
 		l, ok := f.wals[k.lineage]
 		switch {
+		case f.retired[k.lineage]:
+			t.tailFlushed(k) // adopted: its adopter's segments hold the rows
+			continue
 		case !ok:
 			continue // no manifest read: a lineage damaged, or none yet
 		case !l.listed[k.seq] && k.seq < l.nextSeq:
