@@ -255,3 +255,32 @@ func TestAnAdoptionOfALineageThatKeepsPublishingGivesUp(t *testing.T) {
 		t.Fatalf("after the adoption gave up: %d rows, want %d", n, total)
 	}
 }
+
+// TestALineageOfAWorkspaceWhoseKeyIsRevokedIsNotAdopted: the adoption asks
+// for the key before it writes anything, so with the customer's key
+// revoked it is refused at once, with a key error, every try: no intent,
+// no segment, a's pointer live; once the key is back, it adopts.
+func TestALineageOfAWorkspaceWhoseKeyIsRevokedIsNotAdopted(t *testing.T) {
+	c := cluster{ledger: &MemLedger{}, objects: sharedDirectory(t), keys: envelopetest.New("aek")}
+	a, b := c.node(t, "node-a"), c.node(t, "node-b")
+	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+	if err := a.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.keys.Revoke()
+	for try := range 3 {
+		if _, err := b.AdoptLineage(context.Background(), ws, tbl, "node-a"); !errors.Is(err, envelopetest.ErrRevoked) {
+			t.Fatalf("try %d, key revoked: %v; want the key's refusal", try, err)
+		}
+	}
+	if n := lineageObjects(t, c.objects, "node-b"); n != 0 {
+		t.Fatalf("%d objects of b's lineage after adoptions refused for the key", n)
+	}
+	if ptrs, _ := c.ledger.Lineages(context.Background(), ws, tbl); ptrs["node-a"].Retired != 0 {
+		t.Fatal("a's pointer is retired by an adoption refused for the key")
+	}
+	c.keys.Restore()
+	if got, err := b.AdoptLineage(context.Background(), ws, tbl, "node-a"); err != nil || got.Rows != 10 {
+		t.Fatalf("adopt once the key is back: %+v, %v; want a's 10 rows", got, err)
+	}
+}
