@@ -220,3 +220,51 @@ func TestTheRowsOfALineageAdoptedMeanwhileAreDropped(t *testing.T) {
 		t.Fatal("node b still holds the rows of node a, adopted, which its adopter's segments hold")
 	}
 }
+
+// TestASharedWALMovedWholeIsRefused: a WAL moved whole, its header with its
+// records, to the same number in another lineage's or another workspace's
+// table opens under the same key and salt: only the AAD, which binds the
+// lineage and the workspace, refuses it.
+func TestASharedWALMovedWholeIsRefused(t *testing.T) {
+	const ws2 = "5d0c8a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f"
+	for _, to := range []struct {
+		name, ws, lineage string
+	}{
+		{"to another lineage", ws, "node-c"},
+		{"to another workspace", ws2, "node-a"},
+	} {
+		t.Run(to.name, func(t *testing.T) {
+			cl, sh := sharedCluster(t)
+			a, b := cl.node(t, "node-a", withShared(sh)), cl.node(t, "node-b", withShared(sh))
+			other := cl.node(t, "node-c", withShared(sh))
+			mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
+			mustIngest(t, other, ws, tbl, eventsBody(t, 100, 1, testNow))
+			mustIngest(t, a, ws2, tbl, eventsBody(t, 200, 1, testNow))
+			sh.mu.Lock()
+			moved := 0
+			for p := range sh.recs {
+				if p.ws == to.ws && p.lineage == to.lineage && p.table == tbl {
+					delete(sh.recs, p) // the destination WAL's own records go
+				}
+			}
+			for p, data := range sh.recs {
+				if p.ws == ws && p.lineage == "node-a" && p.table == tbl {
+					q := p
+					q.ws, q.lineage = to.ws, to.lineage
+					delete(sh.recs, p)
+					sh.recs[q] = data
+					moved++
+				}
+			}
+			sh.mu.Unlock()
+			if moved < 2 {
+				t.Fatalf("moved %d records; want a header and records", moved)
+			}
+			_, err := scanAll(b, ScanRequest{Workspace: to.ws, Table: tbl})
+			var ie *IntegrityError
+			if !errors.As(err, &ie) || ie.Problem != ProblemAuthentication {
+				t.Fatalf("scan through node b: %v; want an authentication IntegrityError", err)
+			}
+		})
+	}
+}
