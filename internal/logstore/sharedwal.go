@@ -316,7 +316,7 @@ func (f *foreignTails) checkKeys(st *Store) {
 	defer f.mu.Unlock()
 	var hdrs []header
 	for _, w := range f.wals {
-		if w.mem != nil {
+		if w.mem != nil && w.hasHdr {
 			hdrs = appendKeyHeader(hdrs, w.hdr)
 		}
 	}
