@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sealwatch/sealwatch/internal/kv"
@@ -94,7 +96,8 @@ type ClusterMark struct {
 // ClusterMark returns the least mark of the workspace among the live
 // lineages other than this node's (leased, not adopted): a row another
 // node took with an ingestion time at most it is visible here. A lineage
-// whose lease ran out is not waited for: its rows that were flushed are
+// whose lease this node has seen run out and stay unrenewed for a whole
+// lease is not waited for: its rows that were flushed are
 // visible, and its adopter takes them; those it held unflushed on its
 // disk were never acknowledged to any other node (without a shared WAL,
 // they stay on its disk). It fails with ErrNoMark when a live lineage
@@ -104,35 +107,70 @@ func (d *Data) ClusterMark(ctx context.Context, workspace string) (ClusterMark, 
 	if own == "" || d.opts.ControlDB == nil {
 		return ClusterMark{}, nil
 	}
-	now := d.now().UnixNano()
-	var out ClusterMark
+	now, term := d.now().UnixNano(), int64(d.leaseTerm())
+	leases := make(map[string]lineageLease)
+	var marks map[string]lineageMarks
 	err := d.opts.ControlDB.View(ctx, func(tx kv.Tx) error {
-		leases := tx.Bucket(lineageBucket)
-		if leases == nil {
+		b := tx.Bucket(lineageBucket)
+		if b == nil {
 			return nil
 		}
-		marks := tx.Bucket(markBucket)
-		c := leases.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			l := string(k)
+		err := b.ForEach(func(k, v []byte) error {
 			var lease lineageLease
 			if err := json.Unmarshal(v, &lease); err != nil {
-				return fmt.Errorf("the lease of lineage %s: %w", l, err)
+				return fmt.Errorf("the lease of lineage %s: %w", k, err)
 			}
-			if l == own || lease.expired(now) || lease.Adopter != "" {
-				continue
-			}
-			m, err := markOf(marks, l)
-			if err != nil {
-				return err
-			}
-			if at := time.Unix(0, m.of(workspace)).UTC(); out.At.IsZero() || at.Before(out.At) {
-				out = ClusterMark{At: at, Lineage: l, Published: time.Unix(0, m.Published).UTC()}
-			}
+			leases[string(k)] = lease
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
+		marks, err = readMarks(tx.Bucket(markBucket), own, leases)
+		return err
 	})
-	return out, err
+	if err != nil {
+		return ClusterMark{}, err
+	}
+	// Gone is judged as a claim is (leaseWatch), not by the owner's
+	// Expires against this clock: a node whose clock runs ahead would
+	// stop waiting for live nodes' rows.
+	d.watch.note(leases, now)
+	var out ClusterMark
+	for _, l := range slices.Sorted(maps.Keys(leases)) {
+		lease := leases[l]
+		if l == own || d.watch.stale(l, lease, now, term) || lease.Adopter != "" {
+			continue
+		}
+		m, ok := marks[l]
+		if !ok {
+			return ClusterMark{}, fmt.Errorf("lineage %s: %w", l, ErrNoMark)
+		}
+		if at := time.Unix(0, m.of(workspace)).UTC(); out.At.IsZero() || at.Before(out.At) {
+			out = ClusterMark{At: at, Lineage: l, Published: time.Unix(0, m.Published).UTC()}
+		}
+	}
+	return out, nil
+}
+
+// readMarks reads the marks of the lineages other than own that leases
+// hold and no node adopted; a lineage that published none is left out.
+func readMarks(b kv.Bucket, own string, leases map[string]lineageLease) (map[string]lineageMarks, error) {
+	marks := make(map[string]lineageMarks, len(leases))
+	for l, lease := range leases {
+		if l == own || lease.Adopter != "" {
+			continue
+		}
+		m, err := markOf(b, l)
+		if errors.Is(err, ErrNoMark) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		marks[l] = m
+	}
+	return marks, nil
 }
 
 func markOf(b kv.Bucket, lineage string) (lineageMarks, error) {

@@ -169,3 +169,38 @@ func countIngested(t *testing.T, st *logstore.Store, ws *workspace.WorkspaceInfo
 	}
 	return n
 }
+
+// TestANodeWhoseClockRunsAheadStillWaitsForLiveNodes: x's clock runs three
+// minutes ahead of y's, so y's lease, renewed all along, has run out by x's
+// clock; x still holds its rules at y's mark, since it sees the lease
+// renewed, and stops waiting only once y is gone for a whole lease.
+func TestANodeWhoseClockRunsAheadStillWaitsForLiveNodes(t *testing.T) {
+	db, objects, clock := leasedStorage(t)
+	x, y := leasedNode(t, db, objects, "node-x", clock), leasedNode(t, db, objects, "node-y", clock)
+	x.now = func() time.Time { return time.Unix(0, clock.Load()).Add(3 * time.Minute) }
+	ctx := context.Background()
+	ws := capWorkspace(1)
+	ingestUnflushed(t, y, ws, 0, 10)
+	for round := range 15 { // three minutes, y renewing five times a lease
+		for _, d := range []*Data{x, y} {
+			if err := d.RenewLineage(ctx); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		mustPublish(t, y)
+		if m := clusterMark(t, x, ws); m.Lineage != "node-y" {
+			t.Fatalf("round %d: x's cluster mark %+v while y renews its lease; want y's", round, m)
+		}
+		clock.Add(int64(12 * time.Second))
+	}
+	for range 10 { // y is gone: x stops waiting within two leases
+		if err := x.RenewLineage(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if m := clusterMark(t, x, ws); m.At.IsZero() {
+			return
+		}
+		clock.Add(int64(12 * time.Second))
+	}
+	t.Fatal("x still waits for y two minutes after y stopped renewing its lease")
+}
