@@ -109,10 +109,11 @@ var ErrLeaseLapsed = errors.New("workspace data: this node's lineage lease may h
 // CheckLease tells, with a shared WAL, whether this node may acknowledge
 // rows it stored: whether its lineage's lease, by the monotonic clock, has
 // run for less than three quarters of its term since the last renewal that
-// succeeded began. Past that, another node may have adopted the lineage
-// and sealed its shared WAL (logstore.Store.FlushTail), so a record stored
-// after that would be on nobody's list; the quarter left is for the clocks
-// of the nodes, which another node's adoption reads, to differ. It is
+// succeeded began. An adopter claims the lineage only once it has seen the
+// lease unrenewed for a whole lease by its own clock (leaseWatch), from a
+// read after that renewal began, and then seals its shared WAL
+// (logstore.Store.FlushTail): a record stored later would be on nobody's
+// list. The quarter left is margin for the clocks' rates to differ. It is
 // checked once the rows are durable, before the ack, so a record it lets
 // through was in the shared WAL before any adopter could seal it. Without
 // a shared WAL, the node's own logs keep such rows (TakeFenced).
