@@ -65,6 +65,8 @@ func (k *Keyring) SetKEK(ctx context.Context, kek KEK, ref string) error {
 // version would make them do. k.op must be held.
 func (k *Keyring) changedHereLocked(ctx context.Context) {
 	if k.shared != nil {
+		// Its outcome is the ring's state, which the check sets; a record
+		// not published is published by the next check.
 		_, _ = k.sharedCheckLocked(ctx, checkPublish)
 	}
 }

@@ -96,7 +96,9 @@ func (s *Service) PutCluster(ctx context.Context, g ResourceGroup, name string, 
 		if key != nil {
 			// The key layer made the new cluster's keyrings; nothing
 			// else names its cluster ID.
-			_ = s.keys.ForgetCluster(context.WithoutCancel(ctx), rec.Cluster.Properties.ClusterID)
+			if ferr := s.keys.ForgetCluster(context.WithoutCancel(ctx), rec.Cluster.Properties.ClusterID); ferr != nil {
+				s.log.Warn("the keyrings made for a cluster whose record was not saved were not released", "cluster", rec.Cluster.ID, "err", ferr)
+			}
 		}
 		_ = s.ids.Delete(ctx, p.ObjectID)
 		return nil, false, err
