@@ -32,11 +32,7 @@ func TestAnAcknowledgedRowSurvivesItsNodeComingBackAfterItsLineageWasAdopted(t *
 	ws := capWorkspace(1)
 	all := []workspace.WorkspaceInfo{*ws}
 	id := ws.Workspace.Properties.CustomerID
-	for _, d := range []*Data{a, b} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, a, b)
 	if err := ingestAndFlush(t, a, ws, 0, 30); err != nil {
 		t.Fatal(err)
 	}

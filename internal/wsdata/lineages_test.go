@@ -46,6 +46,16 @@ func leasedNodeIn(t *testing.T, dir string, db kv.DB, objects objstore.Store, li
 	return d
 }
 
+// renew renews the lineage leases of nodes ds.
+func renew(t *testing.T, ds ...*Data) {
+	t.Helper()
+	for _, d := range ds {
+		if err := d.RenewLineage(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func ingestAndFlush(t *testing.T, d *Data, ws *workspace.WorkspaceInfo, first, rows int) error {
 	t.Helper()
 	ctx := context.Background()
@@ -110,11 +120,7 @@ func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
 	ctx := context.Background()
 	ws := capWorkspace(1)
 	all := []workspace.WorkspaceInfo{*ws}
-	for _, d := range []*Data{a, b, c} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, a, b, c)
 	if err := ingestAndFlush(t, a, ws, 0, 30); err != nil {
 		t.Fatal(err)
 	}
@@ -128,11 +134,7 @@ func TestALineageWhoseLeaseRanOutIsAdoptedByOneLiveNode(t *testing.T) {
 	}
 
 	clock.Add(int64(2 * time.Minute)) // a's lease runs out; b and c renew
-	for _, d := range []*Data{b, c} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, b, c)
 	nb, err := b.AdoptLineages(ctx, all)
 	if err != nil {
 		t.Fatal(err)
@@ -342,11 +344,7 @@ func TestANodeWhoseLineageWasAdoptedClaimsNoOther(t *testing.T) {
 	ctx := context.Background()
 	ws := capWorkspace(1)
 	all := []workspace.WorkspaceInfo{*ws}
-	for _, d := range []*Data{a, b, c} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, a, b, c)
 	if err := ingestAndFlush(t, c, ws, 0, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -354,11 +352,7 @@ func TestANodeWhoseLineageWasAdoptedClaimsNoOther(t *testing.T) {
 		t.Fatalf("b adopted %d tables within the leases, %v", n, err)
 	}
 	clock.Add(int64(2 * time.Minute)) // a is paused; b and c renew
-	for _, d := range []*Data{b, c} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, b, c)
 	if _, err := b.AdoptLineages(ctx, all); err != nil {
 		t.Fatal(err)
 	}
@@ -441,11 +435,7 @@ func TestAnAdoptedLineageStartsNoTable(t *testing.T) {
 	ctx := context.Background()
 	ws := capWorkspace(1)
 	all := []workspace.WorkspaceInfo{*ws}
-	for _, d := range []*Data{a, b} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, a, b)
 	if err := ingestAndFlush(t, a, ws, 0, 10); err != nil {
 		t.Fatal(err)
 	}

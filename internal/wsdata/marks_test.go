@@ -53,11 +53,7 @@ func TestTheClusterMarkWaitsForRowsAnotherNodeHasNotFlushed(t *testing.T) {
 	x, y := leasedNode(t, db, objects, "node-x", clock), leasedNode(t, db, objects, "node-y", clock)
 	ctx := context.Background()
 	ws := capWorkspace(1)
-	for _, d := range []*Data{x, y} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, x, y)
 	if _, err := x.ClusterMark(ctx, ws.Workspace.Properties.CustomerID); !errors.Is(err, ErrNoMark) {
 		t.Fatalf("x's cluster mark while y, live, published none: %v; want ErrNoMark", err)
 	}
@@ -105,11 +101,7 @@ func TestALineageGoneHoldsTheClusterMarkUntilItsLeaseRunsOut(t *testing.T) {
 	x, y := leasedNode(t, db, objects, "node-x", clock), leasedNode(t, db, objects, "node-y", clock)
 	ctx := context.Background()
 	ws := capWorkspace(1)
-	for _, d := range []*Data{x, y} {
-		if err := d.RenewLineage(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	renew(t, x, y)
 	ingestUnflushed(t, y, ws, 0, 10)
 	mustPublish(t, y)
 	last := clusterMark(t, x, ws)
