@@ -95,6 +95,20 @@ func sharedNodes(e *env, n int) []*sharedNode {
 }
 
 // step moves the clock by R and runs every live node's check.
+// requireAllAfterAnInterval steps the nodes through one interval and
+// requires every one of them in state want, when saying what happened.
+func requireAllAfterAnInterval(t *testing.T, e *env, nodes []*sharedNode, want keyring.State, when string) {
+	t.Helper()
+	for range 4 {
+		step(e, nodes)
+	}
+	for _, n := range nodes {
+		if st := n.ring.State(); st != want {
+			t.Fatalf("%s is %s %s", n.name, st, when)
+		}
+	}
+}
+
 func step(e *env, nodes []*sharedNode) {
 	e.t.Helper()
 	e.clock.Advance(sharedInterval / 4)
@@ -178,14 +192,7 @@ func TestARevocationReachesEveryNodeWithinOneInterval(t *testing.T) {
 		}
 	}
 	e.kek.SetEnabled("", true)
-	for range 4 {
-		step(e, nodes)
-	}
-	for _, n := range nodes {
-		if st := n.ring.State(); st != keyring.Accessible {
-			t.Fatalf("%s is %s an interval after the key came back", n.name, st)
-		}
-	}
+	requireAllAfterAnInterval(t, e, nodes, keyring.Accessible, "an interval after the key came back")
 }
 
 // TestACheckRecordNotWrittenByANodeIsNotTrusted: the key is revoked, the
@@ -538,14 +545,7 @@ func TestANodeWhoseSignInAloneIsRefusedRefusesAlone(t *testing.T) {
 	for _, n := range nodes {
 		n.path.fail.Store(&refused)
 	}
-	for range 4 {
-		step(e, nodes)
-	}
-	for _, n := range nodes {
-		if st := n.ring.State(); st != keyring.Revoked {
-			t.Fatalf("%s is %s one interval after every node's sign-in was refused", n.name, st)
-		}
-	}
+	requireAllAfterAnInterval(t, e, nodes, keyring.Revoked, "one interval after every node's sign-in was refused")
 }
 
 // TestAnOldRecordReplayedToARestartedNodeEndsWithinTheBound: a restarted
