@@ -135,9 +135,7 @@ func TestAHeaderLeftByACrashBeforeItsWALWasListedDoesNotRefuseTheNextIngest(t *t
 	c, sh := sharedCluster(t)
 	dir := t.TempDir()
 	open := func() *Store {
-		return newTestStore(t, dir, c.keys, func(cfg *Config) {
-			cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
-		})
+		return sharedNodeIn(t, c, sh, dir, "node-a")
 	}
 	a := open()
 	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))

@@ -164,6 +164,14 @@ func (m *memSharedWAL) edit(lineage, table string, f func(p *walPlace, data []by
 	return false
 }
 
+// sharedNodeIn is a store of lineage on c and sh over directory dir.
+func sharedNodeIn(t *testing.T, c cluster, sh *memSharedWAL, dir, lineage string) *Store {
+	t.Helper()
+	return newTestStore(t, dir, c.keys, func(cfg *Config) {
+		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), lineage, sh
+	})
+}
+
 func sharedCluster(t *testing.T) (cluster, *memSharedWAL) {
 	return cluster{ledger: &MemLedger{}, objects: sharedDirectory(t), keys: envelopetest.New("aek")}, &memSharedWAL{}
 }
@@ -174,9 +182,7 @@ func sharedCluster(t *testing.T) (cluster, *memSharedWAL) {
 func loseDiskWithUnflushedRows(t *testing.T, c cluster, sh *memSharedWAL) {
 	t.Helper()
 	dir := t.TempDir()
-	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
-		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
-	})
+	a := sharedNodeIn(t, c, sh, dir, "node-a")
 	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 20, testNow.Add(-time.Hour)))
 	if err := a.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -239,9 +245,7 @@ func TestANodeReadsTheRowsAnotherHasNotFlushedFromTheSharedWAL(t *testing.T) {
 func TestALineageWhoseDiskIsLostIsReplayedFromTheSharedWAL(t *testing.T) {
 	c, sh := sharedCluster(t)
 	dir := t.TempDir()
-	a := newTestStore(t, dir, c.keys, func(cfg *Config) {
-		cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
-	})
+	a := sharedNodeIn(t, c, sh, dir, "node-a")
 	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 40, testNow.Add(-time.Hour)))
 	if err := a.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -368,9 +372,7 @@ func TestSharedRecordsAFailedPruneLeftGoWithTheNextOpen(t *testing.T) {
 	c, sh := sharedCluster(t)
 	dir := t.TempDir()
 	open := func() *Store {
-		return newTestStore(t, dir, c.keys, func(cfg *Config) {
-			cfg.Ledger, cfg.Objects, cfg.CacheDir, cfg.Lineage, cfg.SharedWAL = c.ledger, c.objects, t.TempDir(), "node-a", sh
-		})
+		return sharedNodeIn(t, c, sh, dir, "node-a")
 	}
 	a := open()
 	mustIngest(t, a, ws, tbl, eventsBody(t, 0, 10, testNow))
